@@ -1,0 +1,65 @@
+/** The normalised inbound message of DESIGN.md section 2: what `msg.whatsapp` carries. */
+export interface InboundMessage {
+  /** E.164 with "+", derived from wa_id; absent only when Meta sends a business-scoped id alone. */
+  from?: string;
+  waId?: string;
+  /** Business-scoped user id, when Meta sends one. */
+  userId?: string;
+  name?: string;
+  messageId: string;
+  /** Unix seconds as Meta sends them. */
+  timestamp: number;
+  type: string;
+  text?: string;
+  /** Quick-reply button of a template: payload and text. */
+  button?: { payload?: string; text?: string };
+  /** Interactive reply: button_reply or list_reply. */
+  interactive?: { type: 'button_reply' | 'list_reply' | string; id: string; title?: string; description?: string };
+  media?: { id: string; mimeType?: string; sha256?: string; caption?: string; filename?: string; voice?: boolean };
+  location?: { latitude: number; longitude: number; name?: string; address?: string; url?: string };
+  contacts?: unknown[];
+  reaction?: { messageId: string; emoji?: string };
+  order?: { catalogId?: string; text?: string; items: unknown[] };
+  context?: { from?: string; id?: string; forwarded?: boolean; frequentlyForwarded?: boolean };
+  errors?: WebhookError[];
+  phoneNumberId: string;
+  displayPhoneNumber?: string;
+}
+
+export interface WebhookError {
+  code: number;
+  title?: string;
+  message?: string;
+  details?: string;
+}
+
+/** A delivery status of an outgoing message (output 2 of whatsapp-webhook). */
+export interface MessageStatus {
+  /** Id of the outgoing message. */
+  messageId: string;
+  status: 'sent' | 'delivered' | 'read' | 'played' | 'failed' | string;
+  timestamp: number;
+  recipient?: string;
+  recipientId?: string;
+  userId?: string;
+  conversation?: { id?: string; category?: string; expiresAt?: number };
+  pricing?: { billable?: boolean; category?: string; model?: string };
+  errors?: WebhookError[];
+  phoneNumberId: string;
+}
+
+/** Anything else Meta sends: user_preferences (marketing stop/resume), account and template events. */
+export interface AccountEvent {
+  field: string;
+  /** For user_preferences: the subject. */
+  from?: string;
+  waId?: string;
+  userId?: string;
+  /** For user_preferences: "stop" or "resume"; for other fields Meta's event name where it has one. */
+  value?: string;
+  category?: string;
+  timestamp?: number;
+  phoneNumberId?: string;
+  /** The change's raw value, only when data minimisation is off. */
+  raw?: unknown;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Runs the compiled mocha suite and ends with one plain summary line ("N passed, N failed").
+//   node scripts/test.js [--out DIR] [glob ...]
+// Globs are relative to the build folder (default: every test/**/*.test.js).
+// NODE_RED_PATH picks the Node-RED that the node tests run in (default: the devDependency).
+'use strict';
+const path = require('node:path');
+const fs = require('node:fs');
+const Mocha = require('mocha');
+
+const args = process.argv.slice(2);
+const root = path.join(__dirname, '..');
+const outArg = args.indexOf('--out');
+const dist = path.resolve(root, outArg >= 0 ? args[outArg + 1] : 'dist');
+const globs = args.filter((a, i) => a !== '--out' && args[i - 1] !== '--out');
+
+function listTests(dir) {
+  const found = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...listTests(full));
+    else if (entry.name.endsWith('.test.js')) found.push(full);
+  }
+  return found;
+}
+
+const all = listTests(path.join(dist, 'test')).sort();
+const selected = globs.length ? all.filter((f) => globs.some((g) => path.relative(dist, f).includes(g))) : all;
+if (selected.length === 0) {
+  console.error('No test files matched.');
+  process.exit(1);
+}
+
+const mocha = new Mocha({ timeout: 30000, reporter: 'spec' });
+for (const file of selected) mocha.addFile(file);
+const runner = mocha.run((failures) => {
+  const { passes, failures: failed, pending } = runner.stats;
+  console.log(`\n${passes} passed, ${failed} failed, ${pending} skipped`);
+  process.exitCode = failures > 0 || passes === 0 ? 1 : 0;
+  // Node-RED and database pools keep handles open; the summary is written, so leave now.
+  setTimeout(() => process.exit(process.exitCode), 200).unref();
+});
