@@ -1,0 +1,61 @@
+/**
+ * The one place for the keywords people type to steer their consent. Nodes take these as defaults
+ * and let the integrator replace them; matching always goes through `matchKeyword`, so that
+ * "Stop!", " stopp " and "KÜNDIGEN." are treated the same everywhere.
+ */
+
+/** Opt-out (Art. 7(3) GDPR: withdrawing must be as easy as giving consent). */
+export const DEFAULT_STOP_KEYWORDS = [
+  'STOP',
+  'STOPP',
+  'STOPALL',
+  'UNSUBSCRIBE',
+  'CANCEL',
+  'END',
+  'QUIT',
+  'OPTOUT',
+  'REVOKE',
+  'ABMELDEN',
+  'ABBESTELLEN',
+  'AUSTRAGEN',
+  'KÜNDIGEN',
+  'BEENDEN',
+] as const;
+
+export const DEFAULT_HELP_KEYWORDS = ['HELP', 'HILFE'] as const;
+
+/** Confirmation of a pending double opt-in request. */
+export const DEFAULT_CONFIRM_KEYWORDS = ['YES', 'Y', 'JA', 'J', 'CONFIRM', 'BESTÄTIGEN', 'OK'] as const;
+
+/** Single-step opt-in when the person writes first (WhatsApp has verified the number). */
+export const DEFAULT_START_KEYWORDS = ['START', 'SUBSCRIBE', 'ANMELDEN', 'STARTEN'] as const;
+
+/** Erasure request by message (Art. 17); off by default in the erase-subject node. */
+export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖSCHEN'] as const;
+
+/**
+ * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation,
+ * emoji and repeated spaces, so only letters, digits and single spaces remain.
+ */
+export function normaliseKeywordText(text: string): string {
+  return text
+    .normalize('NFC')
+    .toUpperCase()
+    .replace(/[^\p{L}\p{N}\s]/gu, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Parses a comma- or newline-separated keyword list from an edit dialog. */
+export function parseKeywordList(list: string | readonly string[] | undefined, fallback: readonly string[]): string[] {
+  const items = typeof list === 'string' ? list.split(/[,\n]/) : (list ?? []);
+  const normalised = items.map((k) => normaliseKeywordText(String(k))).filter((k) => k.length > 0);
+  return normalised.length > 0 ? [...new Set(normalised)] : fallback.map(normaliseKeywordText);
+}
+
+/** The keyword that `text` is, exactly (after normalisation), or undefined. "Stop sending" is not STOP. */
+export function matchKeyword(text: string | undefined, keywords: readonly string[]): string | undefined {
+  if (typeof text !== 'string' || text.length > 200) return undefined;
+  const candidate = normaliseKeywordText(text);
+  return keywords.find((k) => normaliseKeywordText(k) === candidate);
+}

@@ -1,0 +1,22 @@
+/** Languages the package ships texts in. Anything else falls back to English. */
+export type Language = 'en' | 'de';
+
+const GERMAN_SPEAKING_COUNTRY_CODES = ['+49', '+43', '+41', '+423'];
+
+/**
+ * The language to address a person in: an explicit choice (msg.language, a form field) wins,
+ * then the node's setting; "auto" guesses German for numbers from Germany, Austria, Switzerland
+ * and Liechtenstein and English otherwise.
+ */
+export function chooseLanguage(explicit: unknown, nodeSetting: string | undefined, phone?: string): Language {
+  const requested = typeof explicit === 'string' ? explicit.toLowerCase().slice(0, 2) : undefined;
+  if (requested === 'de' || requested === 'en') return requested;
+  if (nodeSetting === 'de' || nodeSetting === 'en') return nodeSetting;
+  if (phone && GERMAN_SPEAKING_COUNTRY_CODES.some((code) => phone.startsWith(code))) return 'de';
+  return 'en';
+}
+
+/** Picks the text for `language` from a per-language map, falling back to English, then to any text. */
+export function textFor(texts: Partial<Record<string, string>>, language: Language): string | undefined {
+  return texts[language] || texts.en || Object.values(texts).find((t) => typeof t === 'string' && t.length > 0);
+}

@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { chooseLanguage, textFor } from '../../../lib/conversation/language';
+
+describe('conversation/language', () => {
+  it('prefers an explicit choice, then the node setting, then the country of the number', () => {
+    assert.equal(chooseLanguage('de-DE', 'en', '+14155550100'), 'de');
+    assert.equal(chooseLanguage(undefined, 'en', '+4915123456789'), 'en');
+    assert.equal(chooseLanguage(undefined, 'auto', '+4915123456789'), 'de');
+    assert.equal(chooseLanguage(undefined, 'auto', '+436641234567'), 'de');
+    assert.equal(chooseLanguage('fr', 'auto', '+33612345678'), 'en');
+  });
+
+  it('falls back to English text when a translation is missing', () => {
+    assert.equal(textFor({ en: 'Hello', de: '' }, 'de'), 'Hello');
+    assert.equal(textFor({ de: 'Hallo' }, 'en'), 'Hallo');
+  });
+});
