@@ -13,17 +13,28 @@ export interface InboundMessage {
   text?: string;
   /** Quick-reply button of a template: payload and text. */
   button?: { payload?: string; text?: string };
-  /** Interactive reply: button_reply or list_reply. */
-  interactive?: { type: 'button_reply' | 'list_reply' | string; id: string; title?: string; description?: string };
+  /** Interactive reply: button_reply or list_reply; nfm_reply (a Flow's answers) carries the flow name as `id`. */
+  interactive?: {
+    type: 'button_reply' | 'list_reply' | string;
+    id: string;
+    title?: string;
+    description?: string;
+    /** nfm_reply only: the Flow's answers as the JSON string Meta sends. */
+    responseJson?: string;
+  };
   media?: { id: string; mimeType?: string; sha256?: string; caption?: string; filename?: string; voice?: boolean };
   location?: { latitude: number; longitude: number; name?: string; address?: string; url?: string };
   contacts?: unknown[];
   reaction?: { messageId: string; emoji?: string };
   order?: { catalogId?: string; text?: string; items: unknown[] };
+  /** System notices (number or identity changed, marketing preference changed). */
+  system?: { type?: string; body?: string; waId?: string; userId?: string; marketing?: string };
   context?: { from?: string; id?: string; forwarded?: boolean; frequentlyForwarded?: boolean };
   errors?: WebhookError[];
   phoneNumberId: string;
   displayPhoneNumber?: string;
+  /** Meta's message object as received, only when data minimisation is off. */
+  raw?: unknown;
 }
 
 export interface WebhookError {
@@ -46,6 +57,8 @@ export interface MessageStatus {
   pricing?: { billable?: boolean; category?: string; model?: string };
   errors?: WebhookError[];
   phoneNumberId: string;
+  /** Meta's status object as received, only when data minimisation is off. */
+  raw?: unknown;
 }
 
 /** Anything else Meta sends: user_preferences (marketing stop/resume), account and template events. */

@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { type DedupeStore, MemoryDedupeStore } from '../../../lib/webhook/dedupe';
+import {
+  DEFAULT_MAX_WEBHOOK_BYTES,
+  handleWebhookPost,
+  handleWebhookVerify,
+  WebhookError,
+  type WebhookPostInput,
+} from '../../../lib/webhook/handler';
+import { escapeNonAscii, signPayload } from '../../../lib/webhook/signature';
+import { fixtureBytes } from './fixtures';
+
+const SECRET = 'handler-test-secret';
+
+function signed(rawBody: Buffer, overrides: Partial<WebhookPostInput> = {}): WebhookPostInput {
+  return {
+    rawBody,
+    signatureHeader: signPayload(rawBody, SECRET),
+    appSecret: SECRET,
+    minimise: true,
+    dedupe: new MemoryDedupeStore(),
+    ...overrides,
+  };
+}
+
+async function refusal(input: WebhookPostInput): Promise<WebhookError> {
+  try {
+    await handleWebhookPost(input);
+  } catch (error) {
+    assert.ok(error instanceof WebhookError, `expected a WebhookError, got ${error}`);
+    return error;
+  }
+  assert.fail('the webhook was accepted');
+}
+
+describe('handleWebhookPost', () => {
+  it('accepts a signed batched body and sorts it into messages, statuses and events', async () => {
+    const result = await handleWebhookPost(signed(fixtureBytes('batched')));
+    assert.equal(result.messages.length, 5);
+    assert.equal(result.statuses.length, 2);
+    assert.equal(result.events.length, 1);
+    assert.equal(result.duplicates, 0);
+  });
+
+  it('accepts a body signed the way Meta signs non-ASCII text', async () => {
+    const raw = fixtureBytes('batched');
+    const header = signPayload(escapeNonAscii(raw.toString('utf8')), SECRET);
+    const result = await handleWebhookPost(signed(raw, { signatureHeader: header }));
+    assert.equal(result.messages[1].name, 'Jörg Müller');
+  });
+
+  it('401 for a missing, wrong or forged signature, and emits nothing', async () => {
+    const raw = fixtureBytes('text');
+    const store = new MemoryDedupeStore();
+    const cases: Array<[string | undefined, string]> = [
+      [undefined, 'webhook-signature-missing'],
+      ['', 'webhook-signature-missing'],
+      [signPayload(raw, 'another-secret'), 'webhook-signature-invalid'],
+      [`sha1=${signPayload(raw, SECRET).slice(7)}`, 'webhook-signature-invalid'],
+      ['sha256=abc', 'webhook-signature-invalid'],
+    ];
+    for (const [header, code] of cases) {
+      const error = await refusal(signed(raw, { signatureHeader: header, dedupe: store }));
+      assert.equal(error.httpStatus, 401);
+      assert.equal(error.code, code);
+      assert.ok(error instanceof GdprWhatsAppError);
+    }
+    assert.equal(store.size, 0, 'nothing was marked as seen');
+  });
+
+  it('401 when no app secret is configured, even for a body signed with an empty key', async () => {
+    const raw = fixtureBytes('text');
+    for (const appSecret of [undefined, '']) {
+      const error = await refusal(signed(raw, { appSecret, signatureHeader: signPayload(raw, '') }));
+      assert.equal(error.httpStatus, 401);
+      assert.equal(error.code, 'webhook-app-secret-missing');
+    }
+  });
+
+  it('checks the signature before parsing: a malformed body with a bad signature is 401, not 400', async () => {
+    const raw = Buffer.from('{"object": "whatsapp_business_account", ');
+    assert.equal((await refusal(signed(raw, { signatureHeader: signPayload(raw, 'nope') }))).httpStatus, 401);
+    assert.equal((await refusal(signed(raw, { signatureHeader: undefined }))).httpStatus, 401);
+    const error = await refusal(signed(raw));
+    assert.equal(error.httpStatus, 400);
+    assert.equal(error.code, 'webhook-malformed-json');
+  });
+
+  it('400 for JSON that is not a WhatsApp Business Account object', async () => {
+    for (const text of ['null', '[]', '"x"', '{"object":"page","entry":[]}', '{"entry":[]}']) {
+      const error = await refusal(signed(Buffer.from(text)));
+      assert.equal(error.httpStatus, 400, text);
+      assert.equal(error.code, 'webhook-not-whatsapp');
+    }
+  });
+
+  it('413 for a body over the limit, before the signature is even looked at', async () => {
+    const raw = Buffer.alloc(DEFAULT_MAX_WEBHOOK_BYTES + 1, 0x20);
+    const error = await refusal(signed(raw, { signatureHeader: undefined, appSecret: undefined }));
+    assert.equal(error.httpStatus, 413);
+    assert.equal(error.code, 'webhook-too-large');
+    assert.equal(error.params.maxBytes, DEFAULT_MAX_WEBHOOK_BYTES);
+    const small = fixtureBytes('text');
+    assert.equal((await refusal(signed(small, { maxBytes: small.length - 1 }))).httpStatus, 413);
+    assert.equal((await handleWebhookPost(signed(small, { maxBytes: small.length }))).messages.length, 1);
+  });
+
+  it('treats a missing raw body as empty: 401 unsigned, 400 when signed', async () => {
+    assert.equal(
+      (await refusal(signed(Buffer.alloc(0), { rawBody: undefined, signatureHeader: 'sha256=00' }))).httpStatus,
+      401,
+    );
+    assert.equal((await refusal(signed(Buffer.alloc(0), { rawBody: undefined }))).httpStatus, 400);
+  });
+
+  it('drops messages and statuses seen before, counting them', async () => {
+    const dedupe = new MemoryDedupeStore();
+    const first = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe }));
+    assert.equal(first.messages.length, 5);
+    const again = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe }));
+    assert.equal(again.messages.length, 0);
+    assert.equal(again.statuses.length, 0);
+    assert.equal(again.duplicates, 7);
+    assert.equal(again.events.length, 1, 'account events are not de-duplicated');
+  });
+
+  it('a repeated id inside one body counts once; another status of the same message is new', async () => {
+    const body = JSON.parse(fixtureBytes('status-read').toString('utf8'));
+    const statuses = body.entry[0].changes[0].value.statuses;
+    statuses.push({ ...statuses[0] }, { ...statuses[0], status: 'failed' });
+    const result = await handleWebhookPost(signed(Buffer.from(JSON.stringify(body))));
+    assert.deepEqual(
+      result.statuses.map((s) => s.status),
+      ['read', 'failed'],
+    );
+    assert.equal(result.duplicates, 1);
+  });
+
+  it('resolves only after every mark is durable, in order', async () => {
+    const marks: string[] = [];
+    const slowStore: DedupeStore = {
+      markSeen: (key) =>
+        new Promise((resolve) =>
+          setImmediate(() => {
+            marks.push(key);
+            resolve(true);
+          }),
+        ),
+    };
+    const result = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe: slowStore }));
+    assert.equal(marks.length, 7);
+    assert.deepEqual(marks.slice(0, 2), ['msg:wamid.B1', 'msg:wamid.B2']);
+    assert.deepEqual(marks.slice(5), ['status:wamid.S1:delivered', 'status:wamid.S1:read']);
+    assert.equal(result.messages.length, 5);
+  });
+
+  it("passes a failing store's error on, so the endpoint does not answer 200", async () => {
+    const broken: DedupeStore = { markSeen: async () => Promise.reject(new Error('database down')) };
+    await assert.rejects(handleWebhookPost(signed(fixtureBytes('text'), { dedupe: broken })), /database down/);
+  });
+
+  it('never puts the app secret into an error', async () => {
+    const raw = fixtureBytes('text');
+    const errors = [
+      await refusal(signed(raw, { signatureHeader: 'sha256=00' })),
+      await refusal(signed(Buffer.from('{'))),
+    ];
+    for (const error of errors) assert.ok(!JSON.stringify({ ...error, message: error.message }).includes(SECRET));
+  });
+
+  it('re-exports the GET verification', () => {
+    const query = { 'hub.mode': 'subscribe', 'hub.verify_token': 't', 'hub.challenge': '42' };
+    assert.deepEqual(handleWebhookVerify(query, 't'), { status: 200, body: '42' });
+  });
+});
+
+describe('handleWebhookPost: property', () => {
+  const headers = (raw: Buffer) =>
+    fc.oneof(
+      fc.constant(signPayload(raw, SECRET)),
+      fc.constant(undefined),
+      fc.string(),
+      fc.string().map((s) => `sha256=${s}`),
+      fc.stringMatching(/^sha256=[0-9a-f]{0,70}$/),
+    );
+
+  const whatsappShaped = fc
+    .record({
+      entry: fc.array(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record({
+            id: fc.jsonValue(),
+            time: fc.jsonValue(),
+            changes: fc.array(
+              fc.oneof(
+                fc.jsonValue(),
+                fc.record({
+                  field: fc.oneof(fc.constantFrom('messages', 'user_preferences', 'account_update'), fc.jsonValue()),
+                  value: fc.oneof(
+                    fc.jsonValue(),
+                    fc.record({
+                      metadata: fc.oneof(fc.jsonValue(), fc.record({ phone_number_id: fc.jsonValue() })),
+                      contacts: fc.jsonValue(),
+                      messages: fc.array(
+                        fc.dictionary(
+                          fc.constantFrom(
+                            'id',
+                            'from',
+                            'type',
+                            'text',
+                            'timestamp',
+                            'context',
+                            'from_user_id',
+                            'interactive',
+                            'location',
+                            'errors',
+                          ),
+                          fc.jsonValue(),
+                        ),
+                      ),
+                      statuses: fc.array(
+                        fc.dictionary(
+                          fc.constantFrom(
+                            'id',
+                            'status',
+                            'timestamp',
+                            'recipient_id',
+                            'errors',
+                            'conversation',
+                            'pricing',
+                          ),
+                          fc.jsonValue(),
+                        ),
+                      ),
+                      user_preferences: fc.jsonValue(),
+                    }),
+                  ),
+                }),
+              ),
+            ),
+          }),
+        ),
+      ),
+    })
+    .map((body) => JSON.stringify({ object: 'whatsapp_business_account', ...body }));
+
+  const bodies = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+    fc.json().map((text) => Buffer.from(text)),
+    fc.string({ unit: 'grapheme' }).map((text) => Buffer.from(text)),
+    whatsappShaped.map((text) => Buffer.from(text)),
+  );
+
+  it('arbitrary bodies and headers end in a result or a WebhookError, nothing else', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        bodies.chain((raw) => fc.tuple(fc.constant(raw), headers(raw), fc.boolean())),
+        async ([raw, header, minimise]) => {
+          try {
+            const result = await handleWebhookPost({
+              rawBody: raw,
+              signatureHeader: header,
+              appSecret: SECRET,
+              minimise,
+              dedupe: new MemoryDedupeStore(),
+            });
+            assert.ok(Array.isArray(result.messages) && Array.isArray(result.statuses) && Array.isArray(result.events));
+            for (const message of result.messages) assert.equal(typeof message.messageId, 'string');
+          } catch (error) {
+            if (!(error instanceof WebhookError)) throw error;
+            assert.ok([400, 401, 413].includes(error.httpStatus));
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,0 +1,358 @@
+import assert from 'node:assert/strict';
+import { normaliseWebhook } from '../../../lib/webhook/normalise';
+import type { InboundMessage } from '../../../lib/webhook/types';
+import { fixture } from './fixtures';
+
+const MINIMAL = { minimise: true };
+
+function onlyMessage(name: string): InboundMessage {
+  const { messages, statuses, events } = normaliseWebhook(fixture(name), MINIMAL);
+  assert.equal(messages.length, 1, `${name}: one message`);
+  assert.equal(statuses.length + events.length, 0);
+  return messages[0];
+}
+
+const SENDER = {
+  from: '+16505551234',
+  waId: '16505551234',
+  name: 'Sheena Nelson',
+  phoneNumberId: '106540352242922',
+  displayPhoneNumber: '15550783881',
+};
+
+describe("normaliseWebhook: Meta's documented message payloads", () => {
+  it('text', () => {
+    assert.deepEqual(onlyMessage('text'), {
+      ...SENDER,
+      messageId: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=',
+      timestamp: 1749416383,
+      type: 'text',
+      text: 'Does it come in another color?',
+    });
+  });
+
+  it('button (template quick reply) with the message it answers', () => {
+    const message = onlyMessage('button');
+    assert.equal(message.type, 'button');
+    assert.deepEqual(message.button, { payload: 'Unsubscribe from Promos', text: 'Unsubscribe from Promos' });
+    assert.equal(message.text, 'Unsubscribe from Promos');
+    assert.deepEqual(message.context, {
+      from: '+15550783881',
+      id: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA',
+    });
+    assert.equal(message.from, SENDER.from);
+  });
+
+  it('interactive button_reply', () => {
+    const message = onlyMessage('interactive-button-reply');
+    assert.deepEqual(message.interactive, { type: 'button_reply', id: 'cancel-button', title: 'Cancel' });
+    assert.equal(message.text, 'Cancel');
+  });
+
+  it('interactive list_reply', () => {
+    assert.deepEqual(onlyMessage('interactive-list-reply').interactive, {
+      type: 'list_reply',
+      id: 'priority_express',
+      title: 'Priority Mail Express',
+      description: 'Next Day to 2 Days',
+    });
+  });
+
+  it('interactive nfm_reply (Flow answers)', () => {
+    const { interactive } = onlyMessage('interactive-nfm-reply');
+    assert.equal(interactive?.type, 'nfm_reply');
+    assert.equal(interactive?.id, 'flow');
+    assert.equal(interactive?.title, 'Sent');
+    assert.deepEqual(JSON.parse(interactive?.responseJson ?? ''), {
+      flow_token: 'AQAAAAACS5FpgQ_cAAAAAD0QI3s.',
+      optional_param1: '<value1>',
+    });
+  });
+
+  it('image, audio, video, document and sticker keep the media id, never the download url', () => {
+    assert.deepEqual(onlyMessage('image').media, {
+      id: '1003383421387256',
+      mimeType: 'image/jpeg',
+      sha256: 'RTvsQ2Hpld9xbXzHRXlGUYtIV/w5FB1fUPJWiMDAtwY=',
+      caption: 'Here you go!',
+    });
+    assert.deepEqual(onlyMessage('audio').media, {
+      id: '1003383421387256',
+      mimeType: 'audio/ogg; codecs=opus',
+      sha256: 'Mh7ra0bEiORtCmSa3ZSFBsPyDa4TZjOlyGcq++VXcdk=',
+      voice: true,
+    });
+    assert.equal(onlyMessage('video').media?.caption, 'Check this out!');
+    assert.deepEqual(onlyMessage('document').media, {
+      id: '1003383421387256',
+      mimeType: 'application/pdf',
+      sha256: 'Q2l4ZWFPVF8wNDU2OTI0NTUyOTI0MzQ1NDg0',
+      caption: 'Lucky Shrub Invoice',
+      filename: 'lucky-shrub-invoice.pdf',
+    });
+    const sticker = onlyMessage('sticker');
+    assert.equal(sticker.type, 'sticker');
+    assert.equal(sticker.media?.mimeType, 'image/webp');
+    for (const name of ['image', 'audio', 'video', 'document', 'sticker']) {
+      assert.ok(!JSON.stringify(onlyMessage(name)).includes('lookaside'), name);
+    }
+  });
+
+  it('location', () => {
+    assert.deepEqual(onlyMessage('location').location, {
+      latitude: 37.44216251868683,
+      longitude: -122.161531,
+      name: 'Philz Coffee',
+      address: '101 Forest Ave, Palo Alto, CA 94301',
+      url: 'https://www.philzcoffee.com/',
+    });
+  });
+
+  it('contacts', () => {
+    const { contacts, name } = onlyMessage('contacts');
+    assert.equal(name, 'Sheena Nelson', 'the sender, not the shared card');
+    const [card] = (contacts ?? []) as Array<{ name: { formatted_name: string } }>;
+    assert.equal(contacts?.length, 1);
+    assert.equal(card.name.formatted_name, 'Barbara J. Johnson');
+  });
+
+  it('reaction', () => {
+    assert.deepEqual(onlyMessage('reaction').reaction, {
+      messageId: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3NjNFNDZCMkI1RTM4NDdBOUMA',
+      emoji: '👍',
+    });
+  });
+
+  it('order', () => {
+    assert.deepEqual(onlyMessage('order').order, {
+      catalogId: '194836987003835',
+      text: 'Is the Red Scarf in stock?',
+      items: [
+        { productRetailerId: 'di9ozbzfi4', quantity: 2, itemPrice: 30, currency: 'USD' },
+        { productRetailerId: 'nqryix03ez', quantity: 1, itemPrice: 25, currency: 'USD' },
+      ],
+    });
+  });
+
+  it('system (number changed)', () => {
+    const message = onlyMessage('system');
+    assert.deepEqual(message.system, {
+      type: 'user_changed_number',
+      body: 'User Sheena Nelson changed from 16505551234 to 16505551235',
+      waId: '16505551235',
+    });
+    assert.equal(message.from, '+16505551234');
+  });
+
+  it("unsupported, with Meta's error", () => {
+    const message = onlyMessage('unsupported');
+    assert.equal(message.type, 'unsupported');
+    assert.deepEqual(message.errors, [
+      {
+        code: 131051,
+        title: 'Message type unknown',
+        message: 'Message type unknown',
+        details: 'Message type is currently not supported.',
+      },
+    ]);
+  });
+
+  it('a type nobody knows yet still comes out as a message', () => {
+    const payload = fixture('text');
+    const message = payload.entry[0].changes[0].value.messages[0];
+    message.type = 'hologram';
+    message.hologram = { id: 'h1' };
+    delete message.text;
+    const [normalised] = normaliseWebhook(payload, MINIMAL).messages;
+    assert.equal(normalised.type, 'hologram');
+    assert.equal(normalised.from, SENDER.from);
+    assert.equal(normalised.text, undefined);
+  });
+});
+
+describe('normaliseWebhook: business-scoped user ids', () => {
+  it('keeps the BSUID when wa_id and from are absent', () => {
+    const message = onlyMessage('bsuid-only');
+    assert.equal(message.userId, 'US.13491208655302741918');
+    assert.equal(message.from, undefined);
+    assert.equal(message.waId, undefined);
+    assert.equal(message.name, 'Sheena Nelson');
+    assert.equal(message.text, 'STOP');
+  });
+
+  it('puts the recipient BSUID on a status', () => {
+    const [status] = normaliseWebhook(fixture('bsuid-status'), MINIMAL).statuses;
+    assert.equal(status.userId, 'US.13491208655302741918');
+    assert.equal(status.recipient, '+16505551234');
+  });
+
+  it('takes the BSUID from the contact when the message has only from', () => {
+    const payload = fixture('text');
+    payload.entry[0].changes[0].value.contacts[0].user_id = 'DE.123456789';
+    assert.equal(normaliseWebhook(payload, MINIMAL).messages[0].userId, 'DE.123456789');
+  });
+});
+
+describe('normaliseWebhook: statuses', () => {
+  it('sent, with conversation and pricing', () => {
+    const { statuses, messages } = normaliseWebhook(fixture('status-sent'), MINIMAL);
+    assert.equal(messages.length, 0);
+    assert.deepEqual(statuses, [
+      {
+        messageId: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDRDk4QjE3MTk5NTc0QjBFQzgA',
+        status: 'sent',
+        timestamp: 1750263773,
+        phoneNumberId: '106540352242922',
+        recipient: '+16505551234',
+        recipientId: '16505551234',
+        conversation: { id: '4b6e2e8dfe8b2d3b0a6d2a0f0c8e9c1a', category: 'marketing', expiresAt: 1750350173 },
+        pricing: { billable: true, category: 'marketing', model: 'PMP' },
+      },
+    ]);
+  });
+
+  it('delivered, read and played', () => {
+    for (const state of ['delivered', 'read', 'played']) {
+      const [status] = normaliseWebhook(fixture(`status-${state}`), MINIMAL).statuses;
+      assert.equal(status.status, state);
+      assert.equal(status.recipient, '+16505551234');
+    }
+  });
+
+  it('failed, with its errors', () => {
+    const [status] = normaliseWebhook(fixture('status-failed'), MINIMAL).statuses;
+    assert.equal(status.status, 'failed');
+    assert.equal(status.errors?.length, 1);
+    assert.equal(status.errors?.[0].code, 131050);
+    assert.match(status.errors?.[0].details ?? '', /stop receiving marketing messages/);
+  });
+
+  it('a group recipient id does not pose as a phone number', () => {
+    const payload = fixture('status-read');
+    const status = payload.entry[0].changes[0].value.statuses[0];
+    status.recipient_type = 'group';
+    status.recipient_id = '120363025246125486';
+    const [normalised] = normaliseWebhook(payload, MINIMAL).statuses;
+    assert.equal(normalised.recipient, undefined);
+    assert.equal(normalised.recipientId, '120363025246125486');
+  });
+});
+
+describe('normaliseWebhook: account events', () => {
+  it('user_preferences (marketing resume) as Meta documents it', () => {
+    const { events, messages } = normaliseWebhook(fixture('user-preferences'), MINIMAL);
+    assert.equal(messages.length, 0);
+    assert.deepEqual(events, [
+      {
+        field: 'user_preferences',
+        value: 'resume',
+        from: '+16505551234',
+        waId: '16505551234',
+        category: 'marketing_messages',
+        timestamp: 1731705721,
+        phoneNumberId: '106540352242922',
+      },
+    ]);
+  });
+
+  it('account_update and message_template_status_update', () => {
+    assert.deepEqual(normaliseWebhook(fixture('account-update'), MINIMAL).events, [
+      { field: 'account_update', value: 'VERIFIED_ACCOUNT', timestamp: 1739321024 },
+    ]);
+    const [template] = normaliseWebhook(fixture('template-status'), MINIMAL).events;
+    assert.equal(template.field, 'message_template_status_update');
+    assert.equal(template.value, 'APPROVED');
+  });
+});
+
+describe('normaliseWebhook: batches, names and minimisation', () => {
+  it('reads every entry and every change of a batched body', () => {
+    const { messages, statuses, events } = normaliseWebhook(fixture('batched'), MINIMAL);
+    assert.deepEqual(
+      messages.map((m) => [m.messageId, m.from, m.name, m.phoneNumberId, m.text]),
+      [
+        ['wamid.B1', '+4915123456789', 'Anna Schmidt', '106540352242922', 'Hallo'],
+        ['wamid.B2', '+4917612345678', 'Jörg Müller', '106540352242922', 'Grüß Gott'],
+        ['wamid.B3', '+4915123456789', 'Anna Schmidt', '106540352242922', 'Noch da?'],
+        ['wamid.B4', '+33612345678', 'Claire Dubois', '200000000000001', 'Bonjour'],
+        ['wamid.B5', '+33612345678', 'Claire Dubois', '200000000000001', 'STOP'],
+      ],
+    );
+    assert.deepEqual(
+      statuses.map((s) => [s.messageId, s.status]),
+      [
+        ['wamid.S1', 'delivered'],
+        ['wamid.S1', 'read'],
+      ],
+    );
+    assert.deepEqual(
+      events.map((e) => [e.field, e.value, e.from, e.phoneNumberId]),
+      [['user_preferences', 'stop', '+33612345678', '200000000000001']],
+    );
+  });
+
+  it('maps names by sender, not by position', () => {
+    const payload = fixture('batched');
+    const value = payload.entry[0].changes[0].value;
+    value.contacts.reverse();
+    const names = normaliseWebhook(payload, MINIMAL)
+      .messages.slice(0, 3)
+      .map((m) => m.name);
+    assert.deepEqual(names, ['Anna Schmidt', 'Jörg Müller', 'Anna Schmidt']);
+  });
+
+  it("leaves out Meta's raw objects when minimising, and attaches them when not", () => {
+    const minimal = normaliseWebhook(fixture('batched'), { minimise: true });
+    for (const item of [...minimal.messages, ...minimal.statuses, ...minimal.events]) assert.ok(!('raw' in item));
+
+    const payload = fixture('batched');
+    const full = normaliseWebhook(payload, { minimise: false });
+    const value = payload.entry[0].changes[0].value;
+    assert.deepEqual(full.messages[0].raw, value.messages[0]);
+    assert.deepEqual(full.statuses[1].raw, payload.entry[0].changes[1].value.statuses[1]);
+    assert.deepEqual(full.events[0].raw, payload.entry[1].changes[1].value.user_preferences[0]);
+    assert.deepEqual(normaliseWebhook(fixture('account-update'), { minimise: false }).events[0].raw, {
+      phone_number: '15550783881',
+      event: 'VERIFIED_ACCOUNT',
+    });
+  });
+
+  it('skips what it cannot read and never throws on odd shapes', () => {
+    const odd: unknown[] = [
+      null,
+      undefined,
+      42,
+      'text',
+      [],
+      { object: 'page', entry: [] },
+      { object: 'whatsapp_business_account' },
+      { object: 'whatsapp_business_account', entry: 'x' },
+      { object: 'whatsapp_business_account', entry: [null, 1, { changes: [null, { value: 5 }, { field: 7 }] }] },
+      {
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            changes: [
+              { field: 'messages', value: { metadata: { phone_number_id: '1' }, messages: [{}, { id: 5 }, null] } },
+            ],
+          },
+        ],
+      },
+    ];
+    for (const payload of odd) {
+      const result = normaliseWebhook(payload, MINIMAL);
+      assert.equal(result.statuses.length + result.events.length, 0, JSON.stringify(payload));
+    }
+    const numericId = normaliseWebhook(odd[9], MINIMAL).messages;
+    assert.deepEqual(
+      numericId.map((m) => [m.messageId, m.type, m.from]),
+      [['5', 'unknown', undefined]],
+    );
+  });
+
+  it('drops messages of a change without a business phone number id', () => {
+    const payload = fixture('text');
+    delete payload.entry[0].changes[0].value.metadata;
+    assert.equal(normaliseWebhook(payload, MINIMAL).messages.length, 0);
+  });
+});
