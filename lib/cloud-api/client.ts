@@ -1,0 +1,242 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { CloudApiError, classifyApiError } from './errors';
+import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
+import { type Clock, closedError, Pacer, realClock } from './pacer';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
+import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
+
+export interface CloudApiClientOptions {
+  /** e.g. "https://graph.facebook.com", or the sandbox's base URL. */
+  apiBaseUrl: string;
+  /** e.g. "v25.0". */
+  apiVersion: string;
+  phoneNumberId: string;
+  accessToken: string;
+  /** Messages per second for this phone number (Meta's default is 80); 0 switches pacing off. */
+  throughput?: number;
+  maxQueue?: number;
+  /** Per attempt. */
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  clock?: Clock;
+  /** Waits between attempts; defaults to a timer on `clock`. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Jitter source for the backoff. */
+  random?: () => number;
+}
+
+export interface SendResult {
+  /** `messages[0].id`, the wamid that status webhooks refer to. */
+  messageId: string;
+  /** `contacts[0].wa_id`. */
+  waId?: string;
+  /** `contacts[0].input`, the recipient as sent. */
+  input?: string;
+  /** `messages[0].message_status`, e.g. "accepted" or "held_for_quality_assessment". */
+  messageStatus?: string;
+  attempts: number;
+}
+
+export interface PhoneNumberInfo {
+  displayPhoneNumber: string;
+  verifiedName: string;
+  qualityRating?: string;
+  throughputLevel?: string;
+  platformType?: string;
+  /**
+   * Country where Meta keeps message content at rest when local storage is on (e.g. "DE");
+   * undefined means Meta's default storage (US).
+   */
+  storageRegion?: string;
+  /** `storage_configuration.status`, e.g. "DEFAULT" or "IN_COUNTRY_STORAGE_ENABLED". */
+  storageStatus?: string;
+}
+
+export interface CloudApiStats {
+  queueLength: number;
+  lastError?: { code: number; title: string; at: number };
+}
+
+const PHONE_NUMBER_FIELDS = 'display_phone_number,verified_name,quality_rating,throughput,platform_type';
+
+/**
+ * Client for one WhatsApp business number. One axios instance and one pair of keep-alive agents per
+ * client; every call is validated first, paced to the number's throughput, and retried per retry.ts.
+ * The access token lives only in the instance's default headers: errors are built from the response
+ * body (CloudApiError), never passed through from axios, whose errors carry the request headers.
+ */
+export class CloudApiClient {
+  private readonly http: AxiosInstance;
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly pacer: Pacer;
+  private readonly retry: RetryPolicy;
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly abort = new AbortController();
+  private lastError?: CloudApiStats['lastError'];
+  private closed = false;
+
+  constructor(options: CloudApiClientOptions) {
+    const throughput = options.throughput ?? 80;
+    this.clock = options.clock ?? realClock;
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => this.clock.setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+    this.pacer = new Pacer({ ratePerSecond: throughput, maxQueue: options.maxQueue ?? 10000, clock: this.clock });
+    // Enough sockets for a second's worth of messages in flight at ~1 s API latency.
+    const maxSockets = Math.max(4, Math.ceil(throughput || 16));
+    const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
+    this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    const base = options.apiBaseUrl.replace(/\/+$/, '');
+    this.http = axios.create({
+      baseURL: `${base}/${encodeURIComponent(options.apiVersion)}/${encodeURIComponent(options.phoneNumberId)}`,
+      timeout: options.timeoutMs ?? 15000,
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+      headers: { Authorization: `Bearer ${options.accessToken}`, 'Content-Type': 'application/json' },
+      // Every status is an answer to classify from its body; redirects could carry the token elsewhere.
+      validateStatus: () => true,
+      maxRedirects: 0,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      signal: this.abort.signal,
+    });
+  }
+
+  /** Sends one message; throws `invalid-message` (nothing sent), `queue-full`, `closed` or CloudApiError. */
+  async sendMessage(body: OutgoingMessageBody): Promise<SendResult> {
+    assertValidMessageBody(body);
+    return this.withRetries(async (attempts) => {
+      const { status, data } = await this.request('post', '/messages', body);
+      const message = first(data?.messages);
+      if (status < 200 || status >= 300 || typeof message?.id !== 'string') throw classifyApiError(status, data);
+      const contact = first(data?.contacts);
+      return {
+        messageId: message.id,
+        waId: stringOrUndefined(contact?.wa_id),
+        input: stringOrUndefined(contact?.input),
+        messageStatus: stringOrUndefined(message.message_status),
+        attempts,
+      };
+    });
+  }
+
+  /** Marks an inbound message as read (blue ticks), optionally showing a typing indicator. */
+  async markRead(messageId: string, typingIndicator = false): Promise<void> {
+    const body: ReadReceiptBody = toReadReceiptBody(messageId, typingIndicator);
+    assertValidReadReceiptBody(body);
+    await this.withRetries(async () => {
+      const { status, data } = await this.request('post', '/messages', body);
+      if (status < 200 || status >= 300 || data?.success !== true) throw classifyApiError(status, data);
+    });
+  }
+
+  /**
+   * The number's public facts and where Meta stores its message content at rest (local storage,
+   * https://developers.facebook.com/documentation/business-messaging/whatsapp/local-storage): the privacy
+   * notice must name that location (GDPR Art. 13(1)(f), transfers to third countries).
+   */
+  async getPhoneNumber(): Promise<PhoneNumberInfo> {
+    const [number, settings] = await Promise.all([
+      this.getJson('', { fields: PHONE_NUMBER_FIELDS }),
+      this.getJson('/settings', {}),
+    ]);
+    const storage = isObject(settings.storage_configuration) ? settings.storage_configuration : {};
+    const storageStatus = stringOrUndefined(storage.status);
+    const localStorageOn = storageStatus?.toUpperCase() === 'IN_COUNTRY_STORAGE_ENABLED';
+    const throughput = isObject(number.throughput) ? number.throughput : {};
+    return {
+      displayPhoneNumber: stringOrUndefined(number.display_phone_number) ?? '',
+      verifiedName: stringOrUndefined(number.verified_name) ?? '',
+      qualityRating: stringOrUndefined(number.quality_rating),
+      throughputLevel: stringOrUndefined(throughput.level),
+      platformType: stringOrUndefined(number.platform_type),
+      storageRegion: localStorageOn ? stringOrUndefined(storage.data_localization_region)?.toUpperCase() : undefined,
+      storageStatus,
+    };
+  }
+
+  stats(): CloudApiStats {
+    return { queueLength: this.pacer.queueLength, ...(this.lastError ? { lastError: { ...this.lastError } } : {}) };
+  }
+
+  /** Rejects waiting messages, aborts requests in flight and frees the sockets. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pacer.close();
+    this.abort.abort();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private async withRetries<T>(attempt: (attempts: number) => Promise<T>): Promise<T> {
+    for (let attempts = 1; ; attempts++) {
+      try {
+        // Each attempt queues again: a retry counts against the number's throughput like any message.
+        return await this.pacer.schedule(() => attempt(attempts));
+      } catch (err) {
+        if (!(err instanceof CloudApiError)) throw err;
+        if (!err.retryable || attempts >= this.retry.maxAttempts || this.closed) {
+          this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
+          throw err;
+        }
+        await this.sleep(backoffDelayMs(attempts, this.retry, this.random));
+        if (this.closed) throw closedError();
+      }
+    }
+  }
+
+  private async getJson(path: string, params: Record<string, string>): Promise<Record<string, unknown>> {
+    if (this.closed) throw closedError();
+    const { status, data } = await this.request('get', path, undefined, params);
+    if (status < 200 || status >= 300 || !data) {
+      const err = classifyApiError(status, data);
+      this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
+      throw err;
+    }
+    return data;
+  }
+
+  private async request(
+    method: 'get' | 'post',
+    path: string,
+    body?: unknown,
+    params?: Record<string, string>,
+  ): Promise<{ status: number; data: Record<string, unknown> | undefined }> {
+    let response: AxiosResponse<string>;
+    try {
+      response = await this.http.request<string>({ method, url: path, data: body, params });
+    } catch (err) {
+      if (this.closed || axios.isCancel(err)) throw closedError();
+      // A new error from the error's code alone: the axios error holds the config with the token.
+      throw classifyApiError(undefined, undefined, err instanceof Error ? err : new Error('request failed'));
+    }
+    return { status: response.status, data: parseJson(response.data) };
+  }
+}
+
+function parseJson(text: unknown): Record<string, unknown> | undefined {
+  if (typeof text !== 'string' || text.length === 0) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function first(value: unknown): Record<string, unknown> | undefined {
+  return Array.isArray(value) && isObject(value[0]) ? value[0] : undefined;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

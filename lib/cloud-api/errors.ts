@@ -1,0 +1,152 @@
+import { GdprWhatsAppError } from '../errors';
+import { isRetryable } from './retry';
+
+/** What `whatsapp-send` puts into `msg.error` on its second output. */
+export interface CloudApiErrorJson {
+  code: number;
+  title: string;
+  details: string;
+  retryable: boolean;
+  fbtraceId?: string;
+}
+
+interface CloudApiErrorFields {
+  apiCode: number;
+  title: string;
+  details?: string;
+  httpStatus?: number;
+  subcode?: number;
+  fbtraceId?: string;
+  network?: boolean;
+}
+
+/**
+ * A failed Cloud API request. `apiCode` is Meta's `error.code` (0 when the request got no Graph API
+ * error body: network failure, timeout, a proxy's error page). Carries no request data: no token,
+ * no headers, no recipient number.
+ */
+export class CloudApiError extends GdprWhatsAppError {
+  readonly apiCode: number;
+  readonly title: string;
+  readonly details: string;
+  readonly retryable: boolean;
+  readonly httpStatus?: number;
+  readonly subcode?: number;
+  readonly fbtraceId?: string;
+  /** True when no HTTP answer arrived. */
+  readonly network: boolean;
+
+  constructor(fields: CloudApiErrorFields) {
+    super('cloud-api-error', `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`, {
+      code: fields.apiCode,
+      title: fields.title,
+    });
+    this.name = 'CloudApiError';
+    this.apiCode = fields.apiCode;
+    this.title = fields.title;
+    this.details = fields.details ?? '';
+    this.httpStatus = fields.httpStatus;
+    this.subcode = fields.subcode;
+    this.fbtraceId = fields.fbtraceId;
+    this.network = fields.network ?? false;
+    this.retryable = isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
+  }
+
+  toJSON(): CloudApiErrorJson {
+    return {
+      code: this.apiCode,
+      title: this.title,
+      details: this.details,
+      retryable: this.retryable,
+      fbtraceId: this.fbtraceId,
+    };
+  }
+}
+
+/** Synthetic code for failures that carry no Graph API error code. */
+export const NO_API_CODE = 0;
+
+/**
+ * Builds the error from what came back. The error code is read from the body (`error.code`); the HTTP
+ * status alone never decides, it only matters when no Graph API error body arrived.
+ * Graph API error body: {"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException",
+ * "code": 131047, "error_subcode": 2494010, "error_data": {"messaging_product": "whatsapp", "details": "..."},
+ * "fbtrace_id": "..."}}.
+ */
+export function classifyApiError(httpStatus: number | undefined, body: unknown, networkError?: Error): CloudApiError {
+  if (networkError) return fromNetworkError(networkError);
+  const error = isObject(body) && isObject(body.error) ? body.error : undefined;
+  if (error && typeof error.code === 'number') {
+    const errorData = isObject(error.error_data) ? error.error_data : {};
+    return new CloudApiError({
+      apiCode: error.code,
+      title: titleOf(error),
+      details: firstString(errorData.details, error.error_user_msg, error.message) ?? '',
+      httpStatus,
+      subcode: typeof error.error_subcode === 'number' ? error.error_subcode : undefined,
+      fbtraceId: firstString(error.fbtrace_id),
+    });
+  }
+  if (httpStatus !== undefined && httpStatus >= 500) {
+    return new CloudApiError({
+      apiCode: NO_API_CODE,
+      title: 'Server error without an API error body',
+      details: `HTTP ${httpStatus}`,
+      httpStatus,
+    });
+  }
+  if (httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300) {
+    return new CloudApiError({
+      apiCode: NO_API_CODE,
+      title: 'Unexpected response from the API',
+      details: `HTTP ${httpStatus} without the expected fields`,
+      httpStatus,
+    });
+  }
+  return new CloudApiError({
+    apiCode: NO_API_CODE,
+    title: 'Request rejected without an API error body',
+    details: httpStatus === undefined ? 'no HTTP status' : `HTTP ${httpStatus}`,
+    httpStatus,
+  });
+}
+
+const NETWORK_TITLES: Record<string, string> = {
+  ECONNRESET: 'Connection reset',
+  ECONNREFUSED: 'Connection refused',
+  ETIMEDOUT: 'Request timed out',
+  ECONNABORTED: 'Request timed out',
+  ENOTFOUND: 'Host not found',
+  EAI_AGAIN: 'Host lookup failed',
+  EPIPE: 'Connection closed',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'Request timed out',
+};
+
+function fromNetworkError(err: Error): CloudApiError {
+  const code = (err as { code?: unknown }).code;
+  const key = typeof code === 'string' ? code : '';
+  const timedOut = key === 'ECONNABORTED' || key === 'ETIMEDOUT' || /timeout/i.test(err.message);
+  return new CloudApiError({
+    apiCode: NO_API_CODE,
+    title: timedOut ? 'Request timed out' : (NETWORK_TITLES[key] ?? 'Network error'),
+    // Only the error code: messages of HTTP libraries can quote the request.
+    details: key || 'no response',
+    network: true,
+  });
+}
+
+function titleOf(error: Record<string, unknown>): string {
+  const explicit = firstString(error.title, error.error_user_title);
+  if (explicit) return explicit;
+  // Titles arrive inside `message` as "(#131047) Re-engagement message".
+  const message = firstString(error.message);
+  return message ? message.replace(/^\(#\d+\)\s*/, '') : 'Unknown error';
+}
+
+function firstString(...values: unknown[]): string | undefined {
+  return values.find((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,153 @@
+/**
+ * The request bodies of POST /{phone-number-id}/messages, written down once as types.
+ * The JSON Schemas in schemas.ts check the same shapes (with the API's length limits) at run time.
+ */
+
+export type MediaRef = { id: string; link?: never } | { link: string; id?: never };
+
+export type ImageObject = MediaRef & { caption?: string };
+export type VideoObject = MediaRef & { caption?: string };
+export type DocumentObject = MediaRef & { caption?: string; filename?: string };
+export type AudioObject = MediaRef;
+export type StickerObject = MediaRef;
+
+export interface TextObject {
+  body: string;
+  preview_url?: boolean;
+}
+
+export interface ReactionObject {
+  message_id: string;
+  /** An empty string removes an earlier reaction. */
+  emoji: string;
+}
+
+export interface LocationObject {
+  latitude: number;
+  longitude: number;
+  name?: string;
+  address?: string;
+}
+
+export interface ContactObject {
+  name: { formatted_name: string; first_name?: string; last_name?: string; [key: string]: unknown };
+  phones?: Array<{ phone?: string; type?: string; wa_id?: string }>;
+  emails?: Array<{ email?: string; type?: string }>;
+  [key: string]: unknown;
+}
+
+export type TemplateParameter =
+  | { type: 'text'; text: string; parameter_name?: string }
+  | { type: 'payload'; payload: string }
+  | { type: 'currency'; currency: { fallback_value: string; code: string; amount_1000: number } }
+  | { type: 'date_time'; date_time: { fallback_value: string } }
+  | { type: 'image'; image: MediaRef }
+  | { type: 'video'; video: MediaRef }
+  | { type: 'document'; document: MediaRef & { filename?: string } }
+  | { type: 'location'; location: LocationObject }
+  | { type: 'coupon_code'; coupon_code: string }
+  | { type: 'action'; action: Record<string, unknown> };
+
+export type TemplateComponent =
+  | { type: 'header' | 'body'; parameters?: TemplateParameter[] }
+  | {
+      type: 'button';
+      sub_type: 'quick_reply' | 'url' | 'copy_code' | 'flow' | 'catalog' | 'mpm' | 'voice_call' | 'order_details';
+      index: number | string;
+      parameters?: TemplateParameter[];
+    };
+
+export interface TemplateObject {
+  name: string;
+  language: { code: string; policy?: 'deterministic' };
+  components?: TemplateComponent[];
+}
+
+export type InteractiveHeader =
+  | { type: 'text'; text: string }
+  | { type: 'image'; image: MediaRef }
+  | { type: 'video'; video: MediaRef }
+  | { type: 'document'; document: MediaRef & { filename?: string } };
+
+export interface ReplyButton {
+  type: 'reply';
+  reply: { id: string; title: string };
+}
+
+export interface ListRow {
+  id: string;
+  title: string;
+  description?: string;
+}
+
+export interface ListSection {
+  title?: string;
+  rows: ListRow[];
+}
+
+interface InteractiveCommon {
+  header?: InteractiveHeader;
+  body?: { text: string };
+  footer?: { text: string };
+}
+
+export type InteractiveObject =
+  | (InteractiveCommon & { type: 'button'; body: { text: string }; action: { buttons: ReplyButton[] } })
+  | (InteractiveCommon & {
+      type: 'list';
+      header?: { type: 'text'; text: string };
+      body: { text: string };
+      action: { button: string; sections: ListSection[] };
+    })
+  | (InteractiveCommon & {
+      type: 'cta_url' | 'flow' | 'product' | 'product_list' | 'catalog_message' | 'location_request_message';
+      action: Record<string, unknown>;
+    });
+
+interface BodyEnvelope {
+  messaging_product: 'whatsapp';
+  recipient_type?: 'individual';
+  to: string;
+  /** The message this one replies to (shown quoted in the chat). */
+  context?: { message_id: string };
+  biz_opaque_callback_data?: string;
+}
+
+export type OutgoingMessageBody = BodyEnvelope &
+  (
+    | { type: 'text'; text: TextObject }
+    | { type: 'template'; template: TemplateObject }
+    | { type: 'interactive'; interactive: InteractiveObject }
+    | { type: 'image'; image: ImageObject }
+    | { type: 'video'; video: VideoObject }
+    | { type: 'audio'; audio: AudioObject }
+    | { type: 'document'; document: DocumentObject }
+    | { type: 'sticker'; sticker: StickerObject }
+    | { type: 'reaction'; reaction: ReactionObject }
+    | { type: 'location'; location: LocationObject }
+    | { type: 'contacts'; contacts: ContactObject[] }
+  );
+
+export type MessageType = OutgoingMessageBody['type'];
+
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'text',
+  'template',
+  'interactive',
+  'image',
+  'video',
+  'audio',
+  'document',
+  'sticker',
+  'reaction',
+  'location',
+  'contacts',
+];
+
+/** Marks an inbound message as read (blue ticks), optionally with a typing indicator. */
+export interface ReadReceiptBody {
+  messaging_product: 'whatsapp';
+  status: 'read';
+  message_id: string;
+  typing_indicator?: { type: 'text' };
+}

@@ -1,0 +1,131 @@
+import { GdprWhatsAppError } from '../errors';
+
+/** Time as the pacer and the client see it; tests pass a fake one instead of sleeping. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface PacerOptions {
+  /** Starts per second; 0 switches pacing off. */
+  ratePerSecond: number;
+  /** Tasks allowed to wait; one more is refused at once, so a slow API cannot grow memory without limit. */
+  maxQueue: number;
+  clock?: Clock;
+}
+
+interface Waiting {
+  task: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/**
+ * Starts tasks in FIFO order, at most `ratePerSecond` in any window of one second (a sliding window
+ * over the last start times, so a burst up to the rate goes out at once, which is how Meta counts
+ * a phone number's throughput for error 130429).
+ */
+export class Pacer {
+  private readonly clock: Clock;
+  private readonly maxQueue: number;
+  /** Start times of the last `slots` tasks, a ring buffer. */
+  private readonly starts: number[];
+  private readonly slots: number;
+  private readonly windowMs: number;
+  private next = 0;
+  private queue: Array<Waiting | undefined> = [];
+  private head = 0;
+  private timer: unknown;
+  private closed = false;
+
+  constructor(options: PacerOptions) {
+    this.clock = options.clock ?? realClock;
+    this.maxQueue = Math.max(0, Math.floor(options.maxQueue));
+    const rate = Number.isFinite(options.ratePerSecond) && options.ratePerSecond > 0 ? options.ratePerSecond : 0;
+    // A rate below 1 per second becomes one start per 1000/rate ms.
+    this.slots = rate > 0 ? Math.max(1, Math.floor(rate)) : 0;
+    this.windowMs = rate > 0 ? (1000 * this.slots) / rate : 0;
+    this.starts = new Array(this.slots).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  get queueLength(): number {
+    return this.queue.length - this.head;
+  }
+
+  schedule<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    if (this.queueLength === 0 && this.hasSlot()) return this.start(task);
+    if (this.queueLength >= this.maxQueue) {
+      return Promise.reject(
+        new GdprWhatsAppError('queue-full', `The send queue is full (${this.maxQueue} messages waiting)`, {
+          max: this.maxQueue,
+        }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ task, resolve: resolve as (value: unknown) => void, reject });
+      this.arm();
+    });
+  }
+
+  /** Refuses new tasks and rejects the waiting ones; tasks already started run to their end. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    const waiting = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const entry of waiting) entry?.reject(closedError());
+  }
+
+  private hasSlot(): boolean {
+    return this.slots === 0 || this.clock.now() - this.starts[this.next] >= this.windowMs;
+  }
+
+  private start<T>(task: () => Promise<T>): Promise<T> {
+    if (this.slots > 0) {
+      this.starts[this.next] = this.clock.now();
+      this.next = (this.next + 1) % this.slots;
+    }
+    try {
+      return Promise.resolve(task());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private drain(): void {
+    this.timer = undefined;
+    while (this.queueLength > 0 && this.hasSlot()) {
+      const entry = this.queue[this.head]!;
+      this.queue[this.head] = undefined;
+      this.head++;
+      this.start(entry.task).then(entry.resolve, entry.reject);
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined || this.queueLength === 0 || this.closed) return;
+    const wait = Math.max(0, this.starts[this.next] + this.windowMs - this.clock.now());
+    this.timer = this.clock.setTimeout(() => this.drain(), wait);
+  }
+}
+
+/** The error for work refused or dropped because its sender was closed (Node-RED redeploy or shutdown). */
+export function closedError(): GdprWhatsAppError {
+  return new GdprWhatsAppError('closed', 'The sender was closed before the message could be sent');
+}

@@ -1,0 +1,79 @@
+/**
+ * The retry policy of the Cloud API client, in one place: which failures are worth another attempt
+ * and how long to wait before it. Codes: https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes
+ */
+
+export interface RetryPolicy {
+  /** Attempts in total, the first one included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  maxAttempts: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 30000,
+});
+
+/**
+ * Transient by Meta's description: 130429 throughput reached, 131056 pair rate limit (same recipient too
+ * often), 131000 something went wrong, 131016 service unavailable, 131057 account in maintenance,
+ * 133004 server temporarily unavailable, 1 API unknown, 2 API service, 4 API too many calls,
+ * 80007 WABA rate limit.
+ */
+export const RETRYABLE_API_CODES: ReadonlySet<number> = new Set([
+  130429, 131056, 131000, 131016, 131057, 133004, 1, 2, 4, 80007,
+]);
+
+/**
+ * Never retried, not even when they arrive with an HTTP 5xx: another attempt cannot succeed or would
+ * break a rule. 131047 outside the 24-hour customer service window, 131050 user stopped marketing
+ * messages, 131026 undeliverable, 131049 per-user marketing limit, 131048 spam rate limit, 131051/131052/
+ * 131053 unsupported message or media, 131008/131009 parameters, 131021 sender = recipient, 131031 account
+ * locked, 131042 payment, 131045 certificate, 190 access token, 100 invalid parameter, 3/10/200-299
+ * permissions, 368 temporarily blocked for policy violations, 132xxx template errors.
+ */
+const PERMANENT_API_CODES: ReadonlySet<number> = new Set([
+  131047, 131050, 131026, 131049, 131048, 131051, 131052, 131053, 131008, 131009, 131021, 131031, 131042, 131045, 190,
+  100, 3, 10, 368,
+]);
+
+function isPermanent(apiCode: number): boolean {
+  return (
+    PERMANENT_API_CODES.has(apiCode) || (apiCode >= 132000 && apiCode <= 132999) || (apiCode >= 200 && apiCode <= 299)
+  );
+}
+
+/** What the policy looks at: the API's error code, the HTTP status and whether the request got an answer. */
+export interface FailureFacts {
+  /** Meta's `error.code`; 0 when the answer carried none. */
+  apiCode: number;
+  httpStatus?: number;
+  /** The request got no HTTP answer at all (reset, refused, timed out). */
+  network?: boolean;
+}
+
+/**
+ * Decides from the body's error code first; the HTTP status only helps when the code is unknown or
+ * absent (a 5xx from a proxy without a Graph API body).
+ */
+export function isRetryable(failure: FailureFacts | unknown): boolean {
+  if (typeof failure !== 'object' || failure === null) return false;
+  const { apiCode, httpStatus, network } = failure as Partial<FailureFacts>;
+  if (typeof apiCode !== 'number') return false;
+  if (network) return true;
+  if (RETRYABLE_API_CODES.has(apiCode)) return true;
+  if (isPermanent(apiCode)) return false;
+  return typeof httpStatus === 'number' && httpStatus >= 500;
+}
+
+/**
+ * Delay before the attempt after `attempt` (1 = the first attempt failed): exponential growth with
+ * full jitter, so that many senders hit by the same 130429 do not come back in lockstep.
+ */
+export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const exponent = Math.max(0, Math.min(attempt - 1, 30));
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
+  return Math.floor(random() * ceiling);
+}

@@ -1,0 +1,353 @@
+import assert from 'node:assert/strict';
+import util from 'node:util';
+import { CloudApiClient, type CloudApiClientOptions } from '../../../lib/cloud-api/client';
+import { CloudApiError } from '../../../lib/cloud-api/errors';
+import { toMessageBody } from '../../../lib/cloud-api/schemas';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { FakeClock } from './fake-clock';
+import { drop, hang, json, MockGraph, metaError, ok, raw } from './mock-graph';
+
+const TOKEN = 'EAAJBtestTOKENsecret1234567890';
+const TO = '+4915112345678';
+
+describe('cloud-api client (against a local HTTP server)', () => {
+  let graph: MockGraph;
+  let baseUrl: string;
+  let sleeps: number[];
+  const clients: CloudApiClient[] = [];
+
+  function client(options: Partial<CloudApiClientOptions> = {}): CloudApiClient {
+    const c = new CloudApiClient({
+      apiBaseUrl: baseUrl,
+      apiVersion: 'v25.0',
+      phoneNumberId: '106540352242922',
+      accessToken: TOKEN,
+      throughput: 0,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+      random: () => 0.5,
+      ...options,
+    });
+    clients.push(c);
+    return c;
+  }
+
+  beforeEach(async () => {
+    graph = new MockGraph();
+    baseUrl = await graph.start();
+    sleeps = [];
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await graph.stop();
+  });
+
+  async function failure(promise: Promise<unknown>): Promise<CloudApiError> {
+    try {
+      await promise;
+    } catch (err) {
+      assert.ok(err instanceof CloudApiError, `expected CloudApiError, got ${err}`);
+      return err;
+    }
+    assert.fail('expected a failure');
+  }
+
+  function assertNoToken(err: unknown): void {
+    const views = [
+      JSON.stringify(err),
+      util.inspect(err, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+      String(err),
+      (err as Error).stack ?? '',
+    ];
+    for (const view of views) {
+      assert.ok(!view.includes(TOKEN), 'token must not appear in the error');
+      assert.ok(!view.includes('Bearer'), 'no authorization header in the error');
+    }
+  }
+
+  it('POSTs the body to /{version}/{phoneNumberId}/messages with the bearer token and parses the result', async () => {
+    graph.respond(ok('wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA'));
+    const body = toMessageBody(TO, 'Hallo Erika');
+    const result = await client().sendMessage(body);
+    assert.deepEqual(result, {
+      messageId: 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA',
+      waId: '4915112345678',
+      input: TO,
+      messageStatus: 'accepted',
+      attempts: 1,
+    });
+    const [req] = graph.requests;
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, '/v25.0/106540352242922/messages');
+    assert.equal(req.headers.authorization, `Bearer ${TOKEN}`);
+    assert.match(String(req.headers['content-type']), /^application\/json/);
+    assert.deepEqual(req.body, body);
+  });
+
+  it('validates first: nothing is sent for an invalid body', async () => {
+    const body = toMessageBody(TO, 'x'.repeat(4097));
+    await assert.rejects(client().sendMessage(body), (err: unknown) => {
+      assert.ok(err instanceof GdprWhatsAppError);
+      assert.equal(err.code, 'invalid-message');
+      assert.equal(err.params.field, 'text.body');
+      return true;
+    });
+    assert.equal(graph.requests.length, 0);
+  });
+
+  it('retries after 130429 and then succeeds', async () => {
+    graph.respond(
+      metaError(400, 130429, 'Rate limit hit', 'Cloud API message throughput has been reached.'),
+      ok('wamid.2'),
+    );
+    const result = await client().sendMessage(toMessageBody(TO, 'hi'));
+    assert.equal(result.messageId, 'wamid.2');
+    assert.equal(result.attempts, 2);
+    assert.equal(graph.requests.length, 2);
+    assert.deepEqual(sleeps, [250], 'one backoff: half (random 0.5) of the 500 ms base');
+  });
+
+  it('does not retry 131047 and reports it as not retryable', async () => {
+    graph.always(metaError(400, 131047, 'Re-engagement message', 'More than 24 hours have passed.'));
+    const c = client();
+    const err = await failure(c.sendMessage(toMessageBody(TO, 'hi')));
+    assert.equal(err.apiCode, 131047);
+    assert.equal(err.retryable, false);
+    assert.equal(err.httpStatus, 400);
+    assert.deepEqual(err.toJSON(), {
+      code: 131047,
+      title: 'Re-engagement message',
+      details: 'More than 24 hours have passed.',
+      retryable: false,
+      fbtraceId: 'Trace123',
+    });
+    assert.equal(graph.requests.length, 1);
+    assert.deepEqual(sleeps, []);
+    const stats = c.stats();
+    assert.equal(stats.lastError?.code, 131047);
+    assert.equal(stats.lastError?.title, 'Re-engagement message');
+    assert.equal(typeof stats.lastError?.at, 'number');
+    assertNoToken(err);
+  });
+
+  it('retries HTTP 5xx and gives up after maxAttempts', async () => {
+    graph.respond(raw(503, '<html>Service Unavailable</html>'), ok('wamid.after-503'));
+    assert.equal((await client().sendMessage(toMessageBody(TO, 'a'))).attempts, 2);
+
+    graph.always(raw(502, '<html>Bad Gateway</html>'));
+    const err = await failure(
+      client({ retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 } }).sendMessage(toMessageBody(TO, 'b')),
+    );
+    assert.equal(err.apiCode, 0);
+    assert.equal(err.httpStatus, 502);
+    assert.equal(err.retryable, true);
+    assert.equal(graph.requests.length, 2 + 3);
+    assert.deepEqual(sleeps.slice(1), [50, 100], 'backoff doubles between attempts');
+  });
+
+  it('a malformed JSON body: 200 is not retried, 5xx is', async () => {
+    graph.respond(raw(200, '{"messages": [', 'application/json'));
+    const err = await failure(client().sendMessage(toMessageBody(TO, 'a')));
+    assert.equal(err.apiCode, 0);
+    assert.equal(err.retryable, false, 'a 200 may have sent the message: no blind retry');
+    assert.equal(graph.requests.length, 1);
+
+    graph.respond(raw(500, '{not json', 'application/json'), ok('wamid.ok'));
+    assert.equal((await client().sendMessage(toMessageBody(TO, 'b'))).messageId, 'wamid.ok');
+  });
+
+  it('a dropped connection is retried, and named when it persists', async () => {
+    graph.respond(drop, ok('wamid.after-drop'));
+    const result = await client().sendMessage(toMessageBody(TO, 'a'));
+    assert.equal(result.messageId, 'wamid.after-drop');
+    assert.equal(result.attempts, 2);
+
+    graph.always(drop);
+    const err = await failure(
+      client({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }).sendMessage(toMessageBody(TO, 'b')),
+    );
+    assert.equal(err.network, true);
+    assert.equal(err.retryable, true);
+    assert.equal(err.title, 'Connection reset');
+    assertNoToken(err);
+  });
+
+  it('a refused connection is a retryable network error', async () => {
+    await graph.stop();
+    const err = await failure(
+      client({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }).sendMessage(toMessageBody(TO, 'a')),
+    );
+    assert.equal(err.title, 'Connection refused');
+    assert.equal(err.retryable, true);
+    assertNoToken(err);
+    graph = new MockGraph();
+    await graph.start();
+  });
+
+  it('a request without an answer times out', async () => {
+    graph.always(hang);
+    const err = await failure(
+      client({ timeoutMs: 50, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }).sendMessage(
+        toMessageBody(TO, 'a'),
+      ),
+    );
+    assert.equal(err.title, 'Request timed out');
+    assert.equal(err.retryable, true);
+    assert.equal(graph.requests.length, 2, 'timed-out attempts are retried');
+    assertNoToken(err);
+  });
+
+  it('the token appears in no error, whatever failed', async () => {
+    graph.respond(
+      metaError(401, 190, 'Error validating access token', `Session has expired for ${TOKEN.slice(0, 4)}`),
+      raw(502, 'x'),
+    );
+    const c = client({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
+    assertNoToken(await failure(c.sendMessage(toMessageBody(TO, 'a'))));
+    assertNoToken(await failure(c.sendMessage(toMessageBody(TO, 'b'))));
+    try {
+      await c.sendMessage(toMessageBody(TO, ''));
+      assert.fail('expected invalid-message');
+    } catch (err) {
+      assertNoToken(err);
+    }
+  });
+
+  it('reuses one keep-alive connection across sequential requests', async () => {
+    const c = client();
+    for (let i = 0; i < 5; i++) await c.sendMessage(toMessageBody(TO, `m${i}`));
+    await c.markRead('wamid.in');
+    assert.equal(graph.requests.length, 6);
+    assert.equal(graph.connections, 1);
+    assert.deepEqual(new Set(graph.requests.map((r) => r.socketId)), new Set([1]));
+    assert.match(String(graph.requests[0].headers.connection), /keep-alive/i);
+  });
+
+  it('markRead posts the read receipt body', async () => {
+    graph.always((_req, res) => json(res, 200, { success: true }));
+    const c = client();
+    await c.markRead('wamid.in1');
+    await c.markRead('wamid.in2', true);
+    assert.deepEqual(graph.requests[0].body, {
+      messaging_product: 'whatsapp',
+      status: 'read',
+      message_id: 'wamid.in1',
+    });
+    assert.deepEqual(graph.requests[1].body, {
+      messaging_product: 'whatsapp',
+      status: 'read',
+      message_id: 'wamid.in2',
+      typing_indicator: { type: 'text' },
+    });
+    assert.equal(graph.requests[0].url, '/v25.0/106540352242922/messages');
+    assert.equal(graph.requests[0].headers.authorization, `Bearer ${TOKEN}`);
+  });
+
+  it('markRead fails with the API error', async () => {
+    graph.always(metaError(400, 100, 'Invalid parameter'));
+    const err = await failure(client().markRead('wamid.unknown'));
+    assert.equal(err.apiCode, 100);
+    assert.equal(err.retryable, false);
+  });
+
+  it('getPhoneNumber reads the number and its local storage region', async () => {
+    graph.always((req, res) => {
+      if (req.url.startsWith('/v25.0/106540352242922/settings')) {
+        json(res, 200, {
+          storage_configuration: { status: 'IN_COUNTRY_STORAGE_ENABLED', data_localization_region: 'DE' },
+        });
+      } else {
+        json(res, 200, {
+          display_phone_number: '+49 30 1234567',
+          verified_name: 'Beispiel GmbH',
+          quality_rating: 'GREEN',
+          throughput: { level: 'STANDARD' },
+          platform_type: 'CLOUD_API',
+          id: '106540352242922',
+        });
+      }
+    });
+    const info = await client().getPhoneNumber();
+    assert.deepEqual(info, {
+      displayPhoneNumber: '+49 30 1234567',
+      verifiedName: 'Beispiel GmbH',
+      qualityRating: 'GREEN',
+      throughputLevel: 'STANDARD',
+      platformType: 'CLOUD_API',
+      storageRegion: 'DE',
+      storageStatus: 'IN_COUNTRY_STORAGE_ENABLED',
+    });
+    const urls = graph.requests.map((r) => new URL(r.url, baseUrl));
+    const numberUrl = urls.find((u) => u.pathname === '/v25.0/106540352242922');
+    assert.equal(
+      numberUrl?.searchParams.get('fields'),
+      'display_phone_number,verified_name,quality_rating,throughput,platform_type',
+    );
+    assert.ok(urls.some((u) => u.pathname === '/v25.0/106540352242922/settings'));
+    assert.ok(graph.requests.every((r) => r.method === 'GET' && r.headers.authorization === `Bearer ${TOKEN}`));
+  });
+
+  it('getPhoneNumber: default storage means no region (Meta stores in the US)', async () => {
+    graph.always((req, res) =>
+      req.url.includes('/settings')
+        ? json(res, 200, { storage_configuration: { status: 'DEFAULT' } })
+        : json(res, 200, { display_phone_number: '+1 555', verified_name: 'X' }),
+    );
+    const info = await client().getPhoneNumber();
+    assert.equal(info.storageRegion, undefined);
+    assert.equal(info.storageStatus, 'DEFAULT');
+  });
+
+  it('getPhoneNumber fails with the API error when the settings cannot be read', async () => {
+    graph.always((req, res) =>
+      req.url.includes('/settings')
+        ? metaError(403, 200, 'Permissions error')(req, res)
+        : json(res, 200, { display_phone_number: '+1 555', verified_name: 'X' }),
+    );
+    const err = await failure(client().getPhoneNumber());
+    assert.equal(err.apiCode, 200);
+  });
+
+  it('paces sends to the throughput and reports the queue length', async () => {
+    const clock = new FakeClock();
+    const c = client({ throughput: 2, clock });
+    const sends = [1, 2, 3].map((n) => c.sendMessage(toMessageBody(TO, `m${n}`)));
+    await Promise.all(sends.slice(0, 2));
+    assert.equal(graph.requests.length, 2);
+    assert.equal(c.stats().queueLength, 1);
+    clock.advance(1000);
+    await sends[2];
+    assert.equal(graph.requests.length, 3);
+    assert.equal(c.stats().queueLength, 0);
+  });
+
+  it('refuses sends beyond maxQueue with queue-full; close rejects the waiting ones', async () => {
+    const clock = new FakeClock();
+    const c = client({ throughput: 1, maxQueue: 1, clock });
+    const first = c.sendMessage(toMessageBody(TO, 'a'));
+    const waiting = c.sendMessage(toMessageBody(TO, 'b'));
+    await assert.rejects(
+      c.sendMessage(toMessageBody(TO, 'c')),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'queue-full',
+    );
+    await first;
+    c.close();
+    await assert.rejects(waiting, (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+    await assert.rejects(
+      c.sendMessage(toMessageBody(TO, 'd')),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed',
+    );
+    assert.equal(graph.requests.length, 1);
+  });
+
+  it('close aborts a request in flight', async () => {
+    graph.always(hang);
+    const c = client();
+    const pending = c.sendMessage(toMessageBody(TO, 'a'));
+    while (graph.requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    c.close();
+    await assert.rejects(pending, (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+  });
+});

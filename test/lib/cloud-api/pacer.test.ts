@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { Pacer } from '../../../lib/cloud-api/pacer';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { FakeClock, flush } from './fake-clock';
+
+describe('cloud-api pacer', () => {
+  it('starts at most ratePerSecond tasks in any second, in FIFO order', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 10, maxQueue: 100, clock });
+    const started: Array<{ n: number; at: number }> = [];
+    const results = Array.from({ length: 25 }, (_, n) =>
+      pacer.schedule(async () => {
+        started.push({ n, at: clock.now() });
+        return n;
+      }),
+    );
+    assert.equal(started.length, 10, 'a burst up to the rate goes out at once');
+    assert.equal(pacer.queueLength, 15);
+    clock.advance(999);
+    assert.equal(started.length, 10, 'nothing more within the same second');
+    clock.advance(1);
+    assert.equal(started.length, 20);
+    clock.advance(1000);
+    assert.equal(started.length, 25);
+    assert.equal(pacer.queueLength, 0);
+    assert.deepEqual(
+      await Promise.all(results),
+      Array.from({ length: 25 }, (_, n) => n),
+    );
+    assert.deepEqual(
+      started.map((s) => s.n),
+      Array.from({ length: 25 }, (_, n) => n),
+      'FIFO',
+    );
+    for (const s of started) {
+      const inWindow = started.filter((o) => o.at > s.at - 1000 && o.at <= s.at).length;
+      assert.ok(inWindow <= 10, `at most 10 starts in the second before ${s.at}`);
+    }
+  });
+
+  it('spreads starts over time when tasks trickle in', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, maxQueue: 10, clock });
+    const starts: number[] = [];
+    const task = async () => {
+      starts.push(clock.now());
+    };
+    void pacer.schedule(task);
+    clock.advance(300);
+    void pacer.schedule(task);
+    clock.advance(300);
+    void pacer.schedule(task); // third in 600 ms: waits until the first start is 1000 ms old
+    assert.equal(starts.length, 2);
+    clock.advance(399);
+    assert.equal(starts.length, 2);
+    clock.advance(1);
+    assert.deepEqual(
+      starts.map((t) => t - starts[0]),
+      [0, 300, 1000],
+    );
+  });
+
+  it('a rate below one per second spaces single starts', () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 0.5, maxQueue: 10, clock });
+    let count = 0;
+    for (let i = 0; i < 3; i++) void pacer.schedule(async () => void count++);
+    assert.equal(count, 1);
+    clock.advance(1999);
+    assert.equal(count, 1);
+    clock.advance(1);
+    assert.equal(count, 2);
+  });
+
+  it('ratePerSecond 0 starts everything at once and never queues', () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 0, maxQueue: 0, clock });
+    let count = 0;
+    for (let i = 0; i < 500; i++) void pacer.schedule(async () => void count++);
+    assert.equal(count, 500);
+    assert.equal(pacer.queueLength, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('rejects at once with queue-full when maxQueue tasks are waiting', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, maxQueue: 2, clock });
+    const first = pacer.schedule(async () => 'first');
+    const waiting = [pacer.schedule(async () => 'a'), pacer.schedule(async () => 'b')];
+    assert.equal(pacer.queueLength, 2);
+    await assert.rejects(
+      pacer.schedule(async () => 'c'),
+      (err: unknown) => {
+        assert.ok(err instanceof GdprWhatsAppError);
+        assert.equal(err.code, 'queue-full');
+        assert.deepEqual(err.params, { max: 2 });
+        return true;
+      },
+    );
+    assert.equal(pacer.queueLength, 2, 'the refused task did not enter the queue');
+    clock.advance(2000);
+    assert.deepEqual(await Promise.all([first, ...waiting]), ['first', 'a', 'b']);
+  });
+
+  it('close rejects waiting tasks with closed, lets started ones finish and refuses new ones', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, maxQueue: 10, clock });
+    let release!: (v: string) => void;
+    const running = pacer.schedule(() => new Promise<string>((resolve) => (release = resolve)));
+    const waiting = pacer.schedule(async () => 'never');
+    let ran = false;
+    const waiting2 = pacer.schedule(async () => {
+      ran = true;
+    });
+    pacer.close();
+    assert.equal(pacer.queueLength, 0);
+    assert.equal(clock.pendingTimers, 0, 'no timer left behind');
+    const isClosed = (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed';
+    await assert.rejects(waiting, isClosed);
+    await assert.rejects(waiting2, isClosed);
+    await assert.rejects(
+      pacer.schedule(async () => 'late'),
+      isClosed,
+    );
+    release('done');
+    assert.equal(await running, 'done');
+    clock.advance(5000);
+    await flush();
+    assert.equal(ran, false);
+  });
+
+  it('a failing task rejects only its own promise', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, maxQueue: 10, clock });
+    const bad = pacer.schedule(async () => {
+      throw new Error('bad');
+    });
+    const syncBad = pacer.schedule((() => {
+      throw new Error('sync bad');
+    }) as () => Promise<never>);
+    const good = pacer.schedule(async () => 'good');
+    clock.advance(2000);
+    await assert.rejects(bad, /bad/);
+    await assert.rejects(syncBad, /sync bad/);
+    assert.equal(await good, 'good');
+  });
+
+  it('keeps FIFO when new tasks arrive while older ones wait', () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, maxQueue: 10, clock });
+    const order: string[] = [];
+    void pacer.schedule(async () => void order.push('a'));
+    void pacer.schedule(async () => void order.push('b'));
+    clock.advance(1000); // b starts
+    void pacer.schedule(async () => void order.push('c'));
+    void pacer.schedule(async () => void order.push('d'));
+    clock.advance(1000);
+    clock.advance(1000);
+    assert.deepEqual(order, ['a', 'b', 'c', 'd']);
+  });
+});

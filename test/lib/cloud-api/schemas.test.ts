@@ -1,0 +1,520 @@
+import assert from 'node:assert/strict';
+import {
+  assertValidMessageBody,
+  LIMITS,
+  type SchemaViolation,
+  toMessageBody,
+  toReadReceiptBody,
+  validateMessageBody,
+  validateReadReceiptBody,
+} from '../../../lib/cloud-api/schemas';
+import { GdprWhatsAppError } from '../../../lib/errors';
+
+const TO = '+4915112345678';
+const envelope = { messaging_product: 'whatsapp', recipient_type: 'individual', to: TO };
+
+function violations(body: unknown): SchemaViolation[] {
+  const result = validateMessageBody(body);
+  return result.ok ? [] : result.violations;
+}
+
+function assertValid(body: unknown): void {
+  assert.deepEqual(violations(body), [], 'expected a valid body');
+}
+
+function assertViolation(body: unknown, field: string, limit: string): void {
+  const found = violations(body);
+  assert.ok(
+    found.some((v) => v.field === field && v.limit === limit && v.message.includes(field) && v.message.includes(limit)),
+    `expected ${field} / ${limit}, got ${JSON.stringify(found)}`,
+  );
+}
+
+const chars = (n: number) => 'x'.repeat(n);
+
+function buttons(titles: string[], ids = titles.map((_, i) => `id${i}`)) {
+  return {
+    ...envelope,
+    type: 'interactive',
+    interactive: {
+      type: 'button',
+      body: { text: 'Choose' },
+      action: { buttons: titles.map((title, i) => ({ type: 'reply', reply: { id: ids[i], title } })) },
+    },
+  };
+}
+
+function list(sections: Array<{ title?: string; rows: Array<{ id: string; title: string; description?: string }> }>) {
+  return {
+    ...envelope,
+    type: 'interactive',
+    interactive: { type: 'list', body: { text: 'Pick one' }, action: { button: 'Options', sections } },
+  };
+}
+
+const rows = (n: number, prefix = 'r') =>
+  Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, title: `Row ${i}` }));
+
+describe('cloud-api schemas', () => {
+  describe('a valid body of every message type', () => {
+    const valid: Record<string, unknown> = {
+      text: { ...envelope, type: 'text', text: { body: 'Hallo', preview_url: true } },
+      'text reply': { ...envelope, type: 'text', context: { message_id: 'wamid.abc' }, text: { body: 'Hi' } },
+      template: {
+        ...envelope,
+        type: 'template',
+        template: {
+          name: 'double_opt_in_v2',
+          language: { code: 'de' },
+          components: [
+            { type: 'header', parameters: [{ type: 'image', image: { link: 'https://example.com/a.png' } }] },
+            { type: 'body', parameters: [{ type: 'text', text: 'Erika' }] },
+            {
+              type: 'button',
+              sub_type: 'quick_reply',
+              index: '0',
+              parameters: [{ type: 'payload', payload: 'CONFIRM' }],
+            },
+            { type: 'button', sub_type: 'quick_reply', index: 1, parameters: [{ type: 'payload', payload: 'STOP' }] },
+            { type: 'button', sub_type: 'url', index: '2', parameters: [{ type: 'text', text: 'token123' }] },
+          ],
+        },
+      },
+      'interactive button': buttons(['Ja', 'Nein', 'Später']),
+      'interactive list': list([
+        { title: 'Newsletter', rows: [{ id: 'n1', title: 'Weekly', description: 'Every Monday' }] },
+        { title: 'Offers', rows: [{ id: 'o1', title: 'Monthly' }] },
+      ]),
+      'interactive with header and footer': {
+        ...envelope,
+        type: 'interactive',
+        interactive: {
+          type: 'button',
+          header: { type: 'image', image: { id: '1013859600285441' } },
+          body: { text: 'Choose' },
+          footer: { text: 'Reply STOP to opt out' },
+          action: { buttons: [{ type: 'reply', reply: { id: 'yes', title: 'Yes' } }] },
+        },
+      },
+      'image by id': { ...envelope, type: 'image', image: { id: '1013859600285441', caption: 'Aloe' } },
+      'image by link': { ...envelope, type: 'image', image: { link: 'https://example.com/aloe.png' } },
+      video: { ...envelope, type: 'video', video: { link: 'https://example.com/a.mp4', caption: 'Clip' } },
+      audio: { ...envelope, type: 'audio', audio: { id: '123' } },
+      document: { ...envelope, type: 'document', document: { id: '123', filename: 'privacy.pdf', caption: 'Notice' } },
+      sticker: { ...envelope, type: 'sticker', sticker: { id: '123' } },
+      reaction: { ...envelope, type: 'reaction', reaction: { message_id: 'wamid.abc', emoji: '\u{1F44D}' } },
+      'reaction removal': { ...envelope, type: 'reaction', reaction: { message_id: 'wamid.abc', emoji: '' } },
+      location: {
+        ...envelope,
+        type: 'location',
+        location: { latitude: 52.52, longitude: 13.405, name: 'Office', address: 'Berlin' },
+      },
+      contacts: {
+        ...envelope,
+        type: 'contacts',
+        contacts: [{ name: { formatted_name: 'Support', first_name: 'Support' }, phones: [{ phone: '+4930123456' }] }],
+      },
+    };
+    for (const [name, body] of Object.entries(valid)) {
+      it(name, () => assertValid(body));
+    }
+  });
+
+  describe('limits: pass at the limit, fail one over, name the field', () => {
+    const cases: Array<{ name: string; build: (n: number) => unknown; limit: number; field: string; text: string }> = [
+      {
+        name: 'text body',
+        build: (n) => ({ ...envelope, type: 'text', text: { body: chars(n) } }),
+        limit: LIMITS.textBody,
+        field: 'text.body',
+        text: 'at most 4096 characters',
+      },
+      {
+        name: 'reply button title',
+        build: (n) => buttons(['Yes', chars(n)]),
+        limit: 20,
+        field: 'interactive.action.buttons[1].reply.title',
+        text: 'at most 20 characters',
+      },
+      {
+        name: 'reply button id',
+        build: (n) => buttons(['Yes', 'No'], ['a', chars(n)]),
+        limit: 256,
+        field: 'interactive.action.buttons[1].reply.id',
+        text: 'at most 256 characters',
+      },
+      {
+        name: 'number of reply buttons',
+        build: (n) => buttons(Array.from({ length: n }, (_, i) => `B${i}`)),
+        limit: 3,
+        field: 'interactive.action.buttons',
+        text: 'at most 3 items',
+      },
+      {
+        name: 'interactive body',
+        build: (n) => ({ ...buttons(['A']), interactive: { ...buttons(['A']).interactive, body: { text: chars(n) } } }),
+        limit: 1024,
+        field: 'interactive.body.text',
+        text: 'at most 1024 characters',
+      },
+      {
+        name: 'interactive header text',
+        build: (n) => ({
+          ...buttons(['A']),
+          interactive: { ...buttons(['A']).interactive, header: { type: 'text', text: chars(n) } },
+        }),
+        limit: 60,
+        field: 'interactive.header.text',
+        text: 'at most 60 characters',
+      },
+      {
+        name: 'interactive footer',
+        build: (n) => ({
+          ...buttons(['A']),
+          interactive: { ...buttons(['A']).interactive, footer: { text: chars(n) } },
+        }),
+        limit: 60,
+        field: 'interactive.footer.text',
+        text: 'at most 60 characters',
+      },
+      {
+        name: 'list button text',
+        build: (n) => {
+          const body = list([{ rows: rows(1) }]);
+          body.interactive.action.button = chars(n);
+          return body;
+        },
+        limit: 20,
+        field: 'interactive.action.button',
+        text: 'at most 20 characters',
+      },
+      {
+        name: 'list row title',
+        build: (n) => list([{ rows: [{ id: 'a', title: chars(n) }] }]),
+        limit: 24,
+        field: 'interactive.action.sections[0].rows[0].title',
+        text: 'at most 24 characters',
+      },
+      {
+        name: 'list row description',
+        build: (n) => list([{ rows: [{ id: 'a', title: 'A', description: chars(n) }] }]),
+        limit: 72,
+        field: 'interactive.action.sections[0].rows[0].description',
+        text: 'at most 72 characters',
+      },
+      {
+        name: 'list section title',
+        build: (n) => list([{ title: chars(n), rows: rows(1) }]),
+        limit: 24,
+        field: 'interactive.action.sections[0].title',
+        text: 'at most 24 characters',
+      },
+      {
+        name: 'list sections',
+        build: (n) =>
+          list(Array.from({ length: n }, (_, i) => ({ title: `S${i}`, rows: [{ id: `r${i}`, title: 'R' }] }))),
+        limit: 10,
+        field: 'interactive.action.sections',
+        text: 'at most 10 items',
+      },
+      {
+        name: 'list rows in total (across sections)',
+        build: (n) =>
+          list([
+            { title: 'A', rows: rows(5, 'a') },
+            { title: 'B', rows: rows(n - 5, 'b') },
+          ]),
+        limit: 10,
+        field: 'interactive.action.sections',
+        text: 'at most 10 rows in total',
+      },
+      {
+        name: 'image caption',
+        build: (n) => ({ ...envelope, type: 'image', image: { id: '1', caption: chars(n) } }),
+        limit: 1024,
+        field: 'image.caption',
+        text: 'at most 1024 characters',
+      },
+      {
+        name: 'document caption',
+        build: (n) => ({ ...envelope, type: 'document', document: { id: '1', caption: chars(n) } }),
+        limit: 1024,
+        field: 'document.caption',
+        text: 'at most 1024 characters',
+      },
+      {
+        name: 'template name length',
+        build: (n) => ({ ...envelope, type: 'template', template: { name: chars(n), language: { code: 'de' } } }),
+        limit: 512,
+        field: 'template.name',
+        text: 'lowercase letters, digits and underscores, 1 to 512 characters',
+      },
+    ];
+    for (const c of cases) {
+      it(`${c.name}: ${c.limit} passes, ${c.limit + 1} fails`, () => {
+        assertValid(c.build(c.limit));
+        assertViolation(c.build(c.limit + 1), c.field, c.text);
+      });
+    }
+  });
+
+  describe('rules JSON Schema cannot express', () => {
+    it('reply button titles must be unique', () => {
+      assertViolation(
+        buttons(['Yes', 'No', 'Yes']),
+        'interactive.action.buttons[2].reply.title',
+        'unique within the message',
+      );
+    });
+
+    it('reply button ids must be unique', () => {
+      assertViolation(
+        buttons(['Yes', 'No'], ['same', 'same']),
+        'interactive.action.buttons[1].reply.id',
+        'unique within the message',
+      );
+    });
+
+    it('list sections need titles when there are several', () => {
+      assertViolation(
+        list([{ rows: rows(1, 'a') }, { title: 'B', rows: rows(1, 'b') }]),
+        'interactive.action.sections[0].title',
+        'required when there is more than one section',
+      );
+      assertValid(list([{ rows: rows(1) }]));
+    });
+
+    it('a second content object next to the typed one is refused', () => {
+      assertViolation(
+        { ...envelope, type: 'text', text: { body: 'a' }, image: { id: '1' } },
+        'image',
+        'not allowed in a message of type text',
+      );
+    });
+  });
+
+  describe('shapes', () => {
+    it('a list header must be text', () => {
+      const body = list([{ rows: rows(1) }]);
+      (body.interactive as Record<string, unknown>).header = { type: 'image', image: { id: '1' } };
+      assertViolation(body, 'interactive.header.type', 'exactly "text"');
+    });
+
+    it('media needs exactly one of id or link', () => {
+      assertViolation({ ...envelope, type: 'image', image: {} }, 'image', 'exactly one of id or link');
+      assertViolation(
+        { ...envelope, type: 'image', image: { id: '1', link: 'https://a.b/c' } },
+        'image',
+        'exactly one of id or link',
+      );
+      assertViolation({ ...envelope, type: 'image', image: { link: 'ftp://a.b/c' } }, 'image.link', 'an http(s) URL');
+    });
+
+    it('audio and stickers take no caption', () => {
+      assertViolation(
+        { ...envelope, type: 'audio', audio: { id: '1', caption: 'x' } },
+        'audio.caption',
+        'not allowed here',
+      );
+    });
+
+    it('template names are lowercase, digits and underscores', () => {
+      const body = (name: string) => ({
+        ...envelope,
+        type: 'template',
+        template: { name, language: { code: 'en_US' } },
+      });
+      assertValid(body('order_update_2'));
+      assertViolation(
+        body('Order-Update'),
+        'template.name',
+        'lowercase letters, digits and underscores, 1 to 512 characters',
+      );
+      assertViolation(body(''), 'template.name', 'lowercase letters, digits and underscores, 1 to 512 characters');
+    });
+
+    it('template language code is required', () => {
+      assertViolation(
+        { ...envelope, type: 'template', template: { name: 'a', language: {} } },
+        'template.language.code',
+        'required',
+      );
+    });
+
+    it('template buttons need sub_type and an index from 0 to 9, quick replies a payload', () => {
+      const body = (component: object) => ({
+        ...envelope,
+        type: 'template',
+        template: { name: 'a', language: { code: 'de' }, components: [component] },
+      });
+      assertViolation(body({ type: 'button', index: 0 }), 'template.components[0].sub_type', 'required');
+      assertViolation(
+        body({ type: 'button', sub_type: 'quick_reply', index: 10 }),
+        'template.components[0].index',
+        'a button position from 0 to 9',
+      );
+      assertViolation(
+        body({ type: 'button', sub_type: 'quick_reply', index: 0, parameters: [{ type: 'text', text: 'x' }] }),
+        'template.components[0].parameters[0].type',
+        'exactly "payload"',
+      );
+      assertViolation(
+        body({ type: 'button', sub_type: 'quick_reply', index: 0, parameters: [{ type: 'payload' }] }),
+        'template.components[0].parameters[0].payload',
+        'required',
+      );
+    });
+
+    it('envelope fields are checked', () => {
+      assertViolation({ type: 'text', to: TO, text: { body: 'a' } }, 'messaging_product', 'required');
+      assertViolation(
+        { ...envelope, messaging_product: 'sms', type: 'text', text: { body: 'a' } },
+        'messaging_product',
+        'exactly "whatsapp"',
+      );
+      assertViolation(
+        { ...envelope, type: 'fax', fax: {} },
+        'type',
+        'one of text, template, interactive, image, video, audio, document, sticker, reaction, location, contacts',
+      );
+      assertViolation({ ...envelope, type: 'text' }, 'text', 'required');
+      assertViolation({ ...envelope, type: 'text', text: { bdy: 'a' } }, 'text.bdy', 'not allowed here');
+      assertViolation(
+        { ...envelope, type: 'text', text: { body: 'a' }, context: {} },
+        'context.message_id',
+        'required',
+      );
+    });
+
+    it('location coordinates are in range', () => {
+      assertViolation(
+        { ...envelope, type: 'location', location: { latitude: 90.5, longitude: 0 } },
+        'location.latitude',
+        'at most 90',
+      );
+      assertViolation(
+        { ...envelope, type: 'location', location: { latitude: 0, longitude: -181 } },
+        'location.longitude',
+        'at least -180',
+      );
+    });
+
+    it('contacts need a formatted name', () => {
+      assertViolation(
+        { ...envelope, type: 'contacts', contacts: [{ name: {} }] },
+        'contacts[0].name.formatted_name',
+        'required',
+      );
+      assertViolation({ ...envelope, type: 'contacts', contacts: [] }, 'contacts', 'at least 1 item');
+    });
+
+    it('reports every violation, not only the first', () => {
+      const found = violations(buttons([chars(21), chars(21)], ['a', chars(257)]));
+      const fields = found.map((v) => v.field);
+      assert.ok(fields.includes('interactive.action.buttons[0].reply.title'));
+      assert.ok(fields.includes('interactive.action.buttons[1].reply.title'));
+      assert.ok(fields.includes('interactive.action.buttons[1].reply.id'));
+    });
+
+    it('non-objects are refused', () => {
+      for (const body of [null, 'text', 42, []]) {
+        assert.equal(validateMessageBody(body).ok, false);
+      }
+    });
+  });
+
+  describe('assertValidMessageBody', () => {
+    it('throws invalid-message naming field and limit, without the content', () => {
+      const secretText = `${chars(4096)}SECRET`;
+      assert.throws(
+        () => assertValidMessageBody({ ...envelope, type: 'text', text: { body: secretText } }),
+        (err: unknown) => {
+          assert.ok(err instanceof GdprWhatsAppError);
+          assert.equal(err.code, 'invalid-message');
+          assert.deepEqual(err.params, { field: 'text.body', limit: 'at most 4096 characters' });
+          assert.match(err.message, /text\.body must be at most 4096 characters/);
+          assert.ok(!err.message.includes('SECRET'));
+          assert.ok(!err.message.includes(TO), 'no phone number in the message');
+          return true;
+        },
+      );
+    });
+
+    it('passes a valid body', () => {
+      assert.doesNotThrow(() => assertValidMessageBody(toMessageBody(TO, 'Hallo')));
+    });
+  });
+
+  describe('toMessageBody', () => {
+    it('turns a string into a text message without link preview', () => {
+      assert.deepEqual(toMessageBody(TO, 'See https://example.com'), {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: TO,
+        type: 'text',
+        text: { body: 'See https://example.com', preview_url: false },
+      });
+    });
+
+    it('keeps preview_url when the payload object asks for it', () => {
+      const body = toMessageBody(TO, { text: { body: 'https://example.com', preview_url: true } });
+      assert.equal(body.type, 'text');
+      assert.deepEqual((body as { text: unknown }).text, { body: 'https://example.com', preview_url: true });
+      assertValid(body);
+    });
+
+    it('fills in the envelope and infers the type from the one content key', () => {
+      const body = toMessageBody(TO, { template: { name: 'welcome', language: { code: 'de' } } });
+      assert.equal(body.messaging_product, 'whatsapp');
+      assert.equal(body.recipient_type, 'individual');
+      assert.equal(body.to, TO);
+      assert.equal(body.type, 'template');
+      assertValid(body);
+    });
+
+    it('keeps an explicit type and does not guess with two content keys', () => {
+      assert.equal(toMessageBody(TO, { type: 'image', image: { id: '1' } }).type, 'image');
+      const ambiguous = toMessageBody(TO, { text: { body: 'a' }, image: { id: '1' } });
+      assert.equal(ambiguous.type, undefined);
+      assertViolation(ambiguous, 'type', 'required');
+    });
+
+    it('the recipient given wins over one inside the payload', () => {
+      assert.equal(toMessageBody(TO, { to: '+15550001111', text: { body: 'a' } }).to, TO);
+    });
+
+    it('does not change the payload object', () => {
+      const payload = { text: { body: 'a' } };
+      toMessageBody(TO, payload);
+      assert.deepEqual(payload, { text: { body: 'a' } });
+    });
+
+    it('refuses payloads that are neither string nor object', () => {
+      for (const payload of [undefined, null, 5, ['a']]) {
+        assert.throws(
+          () => toMessageBody(TO, payload),
+          (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'invalid-message',
+        );
+      }
+    });
+  });
+
+  describe('read receipts', () => {
+    it('builds and validates the read body, with and without typing indicator', () => {
+      assert.deepEqual(toReadReceiptBody('wamid.1'), {
+        messaging_product: 'whatsapp',
+        status: 'read',
+        message_id: 'wamid.1',
+      });
+      assert.deepEqual(toReadReceiptBody('wamid.1', true).typing_indicator, { type: 'text' });
+      assert.equal(validateReadReceiptBody(toReadReceiptBody('wamid.1', true)).ok, true);
+    });
+
+    it('refuses an empty message id or a wrong status', () => {
+      const empty = validateReadReceiptBody(toReadReceiptBody(''));
+      assert.ok(!empty.ok && empty.violations.some((v) => v.field === 'message_id'));
+      const wrong = validateReadReceiptBody({ messaging_product: 'whatsapp', status: 'delivered', message_id: 'w' });
+      assert.ok(!wrong.ok && wrong.violations.some((v) => v.field === 'status' && v.limit === 'exactly "read"'));
+    });
+  });
+});
