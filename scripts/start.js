@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The main job: Node-RED (the devDependency) with these nodes loaded from this tree, a user directory
+// inside the project (.nodered/, ignored by git), a sandbox-mode flow deployed, and the URLs printed.
+// No WhatsApp account needed.  PORT=1880 by default.
+'use strict';
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const userDir = path.join(root, '.nodered');
+const port = Number(process.env.PORT || 1880);
+const base = `http://127.0.0.1:${port}`;
+const demoFlowFile = [path.join(root, 'examples', '10-complete-bot.json'), path.join(__dirname, 'demo-flow.json')].find(
+  (f) => fs.existsSync(f),
+);
+
+function linkPackageIntoUserDir() {
+  const scopeDir = path.join(userDir, 'node_modules', '@gdpr-whatsapp');
+  const link = path.join(scopeDir, 'node-red');
+  fs.mkdirSync(scopeDir, { recursive: true });
+  if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
+}
+
+/** Keys for the demo's consent store, made once and kept in the user directory. */
+function demoCredentials() {
+  const file = path.join(userDir, 'demo-keys.json');
+  if (!fs.existsSync(file)) {
+    const keys = {
+      encryptionKey: crypto.randomBytes(32).toString('base64'),
+      pseudonymKey: crypto.randomBytes(32).toString('base64'),
+    };
+    fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+async function waitForNodeRed(child) {
+  for (let i = 0; i < 120; i++) {
+    if (child.exitCode !== null) throw new Error('Node-RED exited while starting');
+    try {
+      const res = await fetch(`${base}/settings`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('Node-RED did not start within 60 seconds');
+}
+
+async function deployDemoFlowOnce() {
+  if (fs.existsSync(path.join(userDir, 'flows.json'))) return false;
+  const flow = JSON.parse(fs.readFileSync(demoFlowFile, 'utf8'));
+  const keys = demoCredentials();
+  for (const node of flow) {
+    if (node.type === 'consent-store') node.credentials = { ...keys };
+  }
+  const res = await fetch(`${base}/flows`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+    body: JSON.stringify(flow),
+  });
+  if (!res.ok) throw new Error(`Deploying the demo flow failed: HTTP ${res.status} ${await res.text()}`);
+  return true;
+}
+
+async function main() {
+  fs.mkdirSync(userDir, { recursive: true });
+  linkPackageIntoUserDir();
+  const redJs = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code) => process.exit(code ?? 0));
+
+  await waitForNodeRed(child);
+  const deployed = await deployDemoFlowOnce();
+  console.log(`
+  WhatsApp GDPR nodes are running (sandbox mode, no WhatsApp account needed).
+    Node-RED editor:        ${base}/
+    Sandbox chat (customer): ${base}/whatsapp-gdpr/sandbox/
+    ${deployed ? `Deployed the demo flow from ${path.relative(root, demoFlowFile)}.` : 'Kept the flows already in .nodered/flows.json (delete it to redeploy the demo).'}
+  Stop with Ctrl+C.
+`);
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});
