@@ -1,0 +1,626 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { type ValidationResult, validateMessageBody, validateReadReceiptBody } from '../cloud-api/schemas';
+import { GdprWhatsAppError } from '../errors';
+import { normalisePhoneNumber } from '../phone';
+import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook, newMessageId } from '../webhook/build';
+import { type DeliveryResult, SerialQueue, WebhookPoster } from './delivery';
+import { type GraphErrorResponse, unknownObjectError, whatsAppError } from './graph-errors';
+import { BodyError, parseUrl, readJsonBody, type SandboxRequest, sendJson } from './http-io';
+import {
+  type CustomerMessage,
+  customerMessageObject,
+  parseCustomerMessage,
+  renderOutgoing,
+  type SandboxMessage,
+  type TemplateDefinition,
+} from './messages';
+import { PairRateBucket, ThroughputWindow } from './rate-limits';
+
+export type { CustomerMessage, SandboxMessage, TemplateDefinition } from './messages';
+
+export interface SandboxNumberConfig {
+  phoneNumberId: string;
+  displayPhoneNumber: string;
+  verifiedName?: string;
+  wabaId?: string;
+  accessToken: string;
+  appSecret: string;
+  /** Messages per second before 130429; default 80, Meta's standard throughput. */
+  throughput?: number;
+  /** Local storage region reported by GET /settings; default 'DE'. An empty string means Meta's default storage. */
+  storageRegion?: string;
+  /** Where to POST webhooks; asked at each delivery so a redeployed flow is picked up. */
+  webhookUrls: () => string[];
+  /** Send the sent/delivered/read status webhooks (default true); benchmarks of the send path may turn them off. */
+  statusWebhooks?: boolean;
+}
+
+export interface SandboxClock {
+  now(): number;
+}
+
+export interface SandboxOptions {
+  clock?: SandboxClock;
+  templates?: TemplateDefinition[];
+  /** How many accepted messages, and messages per conversation, are kept (oldest go first); default 10000. */
+  historyLimit?: number;
+}
+
+export interface AcceptedMessage {
+  phoneNumberId: string;
+  /** `to` exactly as the business sent it. */
+  to: string;
+  waId: string;
+  body: Record<string, unknown>;
+  messageId: string;
+  at: number;
+}
+
+export interface ConversationSummary {
+  waId: string;
+  name?: string;
+  lastMessageAt?: number;
+  lastInboundAt?: number;
+  /** True while the customer service window (24 h after the customer's last message) is open. */
+  windowOpen: boolean;
+  marketingStopped: boolean;
+  messageCount: number;
+  revision: number;
+}
+
+export interface SandboxUpdate {
+  phoneNumberId: string;
+  waId: string;
+}
+
+/** Customer service window: free-form messages only within 24 h of the customer's last message (131047). */
+export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+const MARKETING_STOPPED = {
+  code: 131050,
+  title:
+    'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.',
+};
+
+interface ConversationState {
+  waId: string;
+  name?: string;
+  lastInboundAt?: number;
+  marketingStopped: boolean;
+  messages: SandboxMessage[];
+  pair: PairRateBucket;
+  conversationId: string;
+  revision: number;
+}
+
+interface NumberState {
+  config: SandboxNumberConfig;
+  throughput: ThroughputWindow;
+  conversations: Map<string, ConversationState>;
+  /** One queue per number keeps its webhooks (inbound messages and statuses) in order. */
+  queue: SerialQueue;
+}
+
+const API_PATH = /^\/(v\d+(?:\.\d+)?)\/([A-Za-z0-9_-]+)(?:\/(messages|settings))?\/?$/;
+
+function waIdOf(phone: string): string {
+  return normalisePhoneNumber(phone).slice(1);
+}
+
+function equalSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Meta's `error_data.details` names the parameter; the schema violations name field and limit. */
+function violationDetails(result: ValidationResult): string {
+  if (result.ok) return '';
+  return result.violations
+    .map((v) => (v.message.includes(v.field) ? v.message : `Param ${v.field}: ${v.message}`))
+    .join('; ');
+}
+
+function bearerToken(req: SandboxRequest, query: URLSearchParams): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header === 'string') {
+    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+    return match ? match[1].trim() : undefined;
+  }
+  return query.get('access_token') ?? undefined;
+}
+
+/**
+ * A Cloud API look-alike: the same endpoints, bodies, errors and signed webhooks as Meta, with the customer played
+ * by tests or by a person on the chat page. Emits 'update' ({phoneNumberId, waId}) whenever a conversation changes.
+ */
+export class Sandbox extends EventEmitter {
+  private readonly clock: SandboxClock;
+  private readonly numbersById = new Map<string, NumberState>();
+  private readonly templates: TemplateDefinition[];
+  private acceptedMessages: AcceptedMessage[] = [];
+  private readonly poster = new WebhookPoster();
+  // Benchmarks push hundreds of thousands of messages through: memory stays bounded.
+  private readonly historyLimit: number;
+
+  constructor(options: SandboxOptions = {}) {
+    super();
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.templates = [...(options.templates ?? [])];
+    this.historyLimit = options.historyLimit && options.historyLimit > 0 ? options.historyLimit : 10000;
+  }
+
+  registerNumber(config: SandboxNumberConfig): void {
+    if (!config.phoneNumberId || !/^[A-Za-z0-9_-]+$/.test(config.phoneNumberId)) {
+      throw new GdprWhatsAppError('sandbox-invalid-number', 'The sandbox number needs a phone number id (digits)');
+    }
+    if (!config.accessToken || !config.appSecret) {
+      throw new GdprWhatsAppError(
+        'sandbox-invalid-number',
+        'The sandbox number needs an access token and an app secret',
+      );
+    }
+    const existing = this.numbersById.get(config.phoneNumberId);
+    // Re-registering (a redeployed config node) keeps the conversations.
+    this.numbersById.set(config.phoneNumberId, {
+      config: { ...config },
+      throughput: new ThroughputWindow(config.throughput && config.throughput > 0 ? config.throughput : 80),
+      conversations: existing?.conversations ?? new Map(),
+      queue: existing?.queue ?? new SerialQueue(),
+    });
+  }
+
+  unregisterNumber(phoneNumberId: string): void {
+    this.numbersById.delete(phoneNumberId);
+  }
+
+  /** The registered business numbers, without their token and secret. */
+  numbers(): { phoneNumberId: string; displayPhoneNumber: string; verifiedName: string }[] {
+    return [...this.numbersById.values()].map(({ config }) => ({
+      phoneNumberId: config.phoneNumberId,
+      displayPhoneNumber: config.displayPhoneNumber,
+      verifiedName: config.verifiedName ?? 'Sandbox',
+    }));
+  }
+
+  /** Template wording for the chat page; without it a template shows its name and parameters. */
+  registerTemplate(definition: TemplateDefinition): void {
+    const index = this.templates.findIndex((t) => t.name === definition.name && t.language === definition.language);
+    if (index >= 0) this.templates[index] = definition;
+    else this.templates.push(definition);
+  }
+
+  // ---- Business side: the Cloud API ----
+
+  /** Serves the Cloud API paths; resolves false (and leaves the response alone) for any other path. */
+  async handleApiRequest(req: SandboxRequest, res: ServerResponse): Promise<boolean> {
+    const url = parseUrl(req);
+    const match = API_PATH.exec(url.pathname);
+    if (!match) return false;
+    const [, , phoneNumberId, edge] = match;
+    const method = (req.method ?? 'GET').toUpperCase();
+    const state = this.numbersById.get(phoneNumberId);
+    if (!state) {
+      this.respondError(res, unknownObjectError(method, phoneNumberId));
+      return true;
+    }
+    const token = bearerToken(req, url.searchParams);
+    if (token === undefined || !equalSecret(token, state.config.accessToken)) {
+      this.respondError(res, whatsAppError('accessToken', 'The access token is missing or not valid.'));
+      return true;
+    }
+    if (edge === 'messages' && method === 'POST') await this.sendMessage(state, req, res);
+    else if (edge === undefined && method === 'GET') sendJson(res, 200, this.phoneNumberInfo(state, url.searchParams));
+    else if (edge === 'settings' && method === 'GET') sendJson(res, 200, this.settings(state));
+    else this.respondError(res, unknownObjectError(method, phoneNumberId));
+    return true;
+  }
+
+  private respondError(res: ServerResponse, error: GraphErrorResponse): void {
+    sendJson(res, error.httpStatus, error.body);
+  }
+
+  private phoneNumberInfo(state: NumberState, query: URLSearchParams): Record<string, unknown> {
+    const { config } = state;
+    const all: Record<string, unknown> = {
+      verified_name: config.verifiedName ?? 'Sandbox',
+      code_verification_status: 'VERIFIED',
+      display_phone_number: config.displayPhoneNumber,
+      quality_rating: 'GREEN',
+      platform_type: 'CLOUD_API',
+      throughput: { level: 'STANDARD' },
+      id: config.phoneNumberId,
+    };
+    const fields = query.get('fields');
+    if (!fields) return all;
+    const wanted = new Set(fields.split(',').map((f) => f.trim()));
+    return Object.fromEntries(Object.entries(all).filter(([key]) => key === 'id' || wanted.has(key)));
+  }
+
+  /** GET /{phone-number-id}/settings as Meta's local storage guide shows it. */
+  private settings(state: NumberState): Record<string, unknown> {
+    const region = state.config.storageRegion ?? 'DE';
+    return {
+      storage_configuration: region
+        ? { status: 'IN_COUNTRY_STORAGE_ENABLED', data_localization_region: region }
+        : { status: 'DEFAULT' },
+    };
+  }
+
+  private async sendMessage(state: NumberState, req: SandboxRequest, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    try {
+      body = await readJsonBody(req);
+    } catch (error) {
+      const details = error instanceof BodyError ? error.message : 'The request body could not be read';
+      this.respondError(res, whatsAppError('invalidParameter', details));
+      return;
+    }
+    const object =
+      body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    if (object.status === 'read') {
+      this.markRead(state, object, res);
+      return;
+    }
+    const validation = validateMessageBody(body);
+    if (!validation.ok) {
+      this.respondError(res, whatsAppError('invalidParameter', violationDetails(validation)));
+      return;
+    }
+    const to = String(object.to);
+    let waId: string;
+    try {
+      waId = waIdOf(to);
+    } catch {
+      this.respondError(res, whatsAppError('invalidParameter', 'Param to is not a valid WhatsApp phone number'));
+      return;
+    }
+    const now = this.clock.now();
+    const conversation = this.conversationState(state, waId);
+    const isTemplate = object.type === 'template';
+    if (
+      !isTemplate &&
+      (conversation.lastInboundAt === undefined || now - conversation.lastInboundAt >= SERVICE_WINDOW_MS)
+    ) {
+      this.respondError(
+        res,
+        whatsAppError(
+          'reEngagement',
+          'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
+        ),
+      );
+      return;
+    }
+    if (!state.throughput.take(now)) {
+      this.respondError(res, whatsAppError('throughput', 'Cloud API message throughput has been reached.'));
+      return;
+    }
+    if (!conversation.pair.take(now)) {
+      this.respondError(
+        res,
+        whatsAppError(
+          'pairRate',
+          'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.',
+        ),
+      );
+      return;
+    }
+    const messageId = newMessageId(waId);
+    const rendered = renderOutgoing(object, this.templates);
+    const message: SandboxMessage = {
+      text: '',
+      ...rendered,
+      id: messageId,
+      direction: 'outbound',
+      type: String(object.type ?? 'text'),
+      contextMessageId:
+        rendered.contextMessageId ?? (object.context as { message_id?: string } | undefined)?.message_id,
+      at: now,
+      status: 'accepted',
+    };
+    this.record(conversation, message);
+    this.acceptedMessages.push({
+      phoneNumberId: state.config.phoneNumberId,
+      to,
+      waId,
+      body: object,
+      messageId,
+      at: now,
+    });
+    if (this.acceptedMessages.length > this.historyLimit) this.acceptedMessages.shift();
+    this.changed(state, conversation);
+    const response: {
+      messaging_product: 'whatsapp';
+      contacts: unknown[];
+      messages: { id: string; message_status?: string }[];
+    } = {
+      messaging_product: 'whatsapp',
+      contacts: [{ input: to, wa_id: waId }],
+      messages: [isTemplate ? { id: messageId, message_status: 'accepted' } : { id: messageId }],
+    };
+    sendJson(res, 200, response);
+    // Like Meta, statuses arrive after the API answered.
+    const afterResponse = () => this.scheduleStatuses(state, conversation, message);
+    if (res.writableFinished) afterResponse();
+    else res.once('finish', afterResponse);
+  }
+
+  private markRead(state: NumberState, body: Record<string, unknown>, res: ServerResponse): void {
+    const validation = validateReadReceiptBody(body);
+    if (!validation.ok) {
+      this.respondError(res, whatsAppError('invalidParameter', violationDetails(validation)));
+      return;
+    }
+    const messageId = body.message_id;
+    for (const conversation of state.conversations.values()) {
+      const message = conversation.messages.find((m) => m.id === messageId && m.direction === 'inbound');
+      if (message) {
+        message.status = 'read';
+        this.changed(state, conversation);
+        sendJson(res, 200, { success: true });
+        return;
+      }
+    }
+    this.respondError(
+      res,
+      whatsAppError('invalidParameter', 'Param message_id does not name a message this number received'),
+    );
+  }
+
+  private scheduleStatuses(state: NumberState, conversation: ConversationState, message: SandboxMessage): void {
+    const category = message.template ? (message.template.category ?? 'utility').toLowerCase() : 'service';
+    if (category === 'marketing' && conversation.marketingStopped) {
+      this.enqueueStatus(state, conversation, message, 'failed', category, [
+        { code: MARKETING_STOPPED.code, title: MARKETING_STOPPED.title, message: MARKETING_STOPPED.title },
+      ]);
+      return;
+    }
+    if (state.config.statusWebhooks === false) {
+      message.status = 'read';
+      this.changed(state, conversation);
+      return;
+    }
+    for (const status of ['sent', 'delivered', 'read'] as const) {
+      this.enqueueStatus(state, conversation, message, status, category);
+    }
+  }
+
+  private enqueueStatus(
+    state: NumberState,
+    conversation: ConversationState,
+    message: SandboxMessage,
+    status: 'sent' | 'delivered' | 'read' | 'failed',
+    category: string,
+    errors?: { code: number; title: string; message: string }[],
+  ): void {
+    state.queue
+      .run(async () => {
+        message.status = status;
+        if (errors) message.errors = errors.map(({ code, title }) => ({ code, title }));
+        this.changed(state, conversation);
+        const { config } = state;
+        const payload = buildStatusWebhook({
+          wabaId: config.wabaId,
+          phoneNumberId: config.phoneNumberId,
+          displayPhoneNumber: config.displayPhoneNumber,
+          recipientWaId: conversation.waId,
+          messageId: message.id,
+          status,
+          timestamp: Math.floor(this.clock.now() / 1000),
+          errors,
+          conversationId: conversation.conversationId,
+          category,
+        });
+        return this.deliver(state, payload);
+      })
+      .catch((error: unknown) => this.emit('delivery-error', error));
+  }
+
+  private async deliver(state: NumberState, payload: unknown): Promise<DeliveryResult[]> {
+    let urls: string[];
+    try {
+      urls = state.config.webhookUrls().filter((u) => typeof u === 'string' && u.length > 0);
+    } catch {
+      urls = [];
+    }
+    return this.poster.deliver(urls, payload, state.config.appSecret);
+  }
+
+  // ---- Customer side ----
+
+  /**
+   * The customer writes: records the message (opening the 24-hour window), POSTs Meta's signed webhook to every
+   * webhook URL and resolves once they answered.
+   */
+  async customerSends(
+    phoneNumberId: string,
+    customer: { waId: string; name?: string },
+    message: CustomerMessage,
+    options: { contextMessageId?: string } = {},
+  ): Promise<{ messageId: string; deliveries: DeliveryResult[] }> {
+    const state = this.numberState(phoneNumberId);
+    const checked = parseCustomerMessage(message);
+    if (!checked) {
+      throw new GdprWhatsAppError(
+        'sandbox-invalid-message',
+        'The customer message needs a text or a reply id and title',
+      );
+    }
+    const waId = waIdOf(customer.waId);
+    const conversation = this.conversationState(state, waId);
+    if (customer.name) conversation.name = customer.name;
+    const now = this.clock.now();
+    const messageId = newMessageId(waId);
+    const { webhookMessage, type, text } = customerMessageObject(checked);
+    if (options.contextMessageId) {
+      webhookMessage.context = {
+        from: state.config.displayPhoneNumber.replace(/\D/g, ''),
+        id: options.contextMessageId,
+      };
+    }
+    conversation.lastInboundAt = now;
+    this.record(conversation, {
+      id: messageId,
+      direction: 'inbound',
+      type,
+      text,
+      contextMessageId: options.contextMessageId,
+      at: now,
+      status: 'received',
+    });
+    this.changed(state, conversation);
+    const { config } = state;
+    const payload = buildMessageWebhook({
+      wabaId: config.wabaId,
+      phoneNumberId: config.phoneNumberId,
+      displayPhoneNumber: config.displayPhoneNumber,
+      waId,
+      profileName: conversation.name,
+      message: webhookMessage,
+      messageId,
+      timestamp: Math.floor(now / 1000),
+    });
+    const deliveries = await state.queue.run(() => this.deliver(state, payload));
+    return { messageId, deliveries };
+  }
+
+  /** The customer stops or resumes marketing messages in WhatsApp; Meta reports it as a user_preferences change. */
+  async customerOptsOutOfMarketing(
+    phoneNumberId: string,
+    waId: string,
+    value: 'stop' | 'resume',
+  ): Promise<{ deliveries: DeliveryResult[] }> {
+    if (value !== 'stop' && value !== 'resume') {
+      throw new GdprWhatsAppError('sandbox-invalid-preference', 'The marketing preference must be "stop" or "resume"');
+    }
+    const state = this.numberState(phoneNumberId);
+    const conversation = this.conversationState(state, waIdOf(waId));
+    conversation.marketingStopped = value === 'stop';
+    this.changed(state, conversation);
+    const { config } = state;
+    const payload = buildUserPreferencesWebhook({
+      wabaId: config.wabaId,
+      phoneNumberId: config.phoneNumberId,
+      displayPhoneNumber: config.displayPhoneNumber,
+      waId: conversation.waId,
+      value,
+      timestamp: Math.floor(this.clock.now() / 1000),
+    });
+    const deliveries = await state.queue.run(() => this.deliver(state, payload));
+    return { deliveries };
+  }
+
+  // ---- Inspection ----
+
+  /** Both directions, oldest first. Copies: changing them changes nothing in the sandbox. */
+  conversation(phoneNumberId: string, waId: string): SandboxMessage[] {
+    const conversation = this.findConversation(phoneNumberId, waId);
+    return conversation ? structuredClone(conversation.messages) : [];
+  }
+
+  /** Grows with every change of the conversation; the chat page long-polls on it. */
+  conversationRevision(phoneNumberId: string, waId: string): number {
+    return this.findConversation(phoneNumberId, waId)?.revision ?? 0;
+  }
+
+  conversations(phoneNumberId: string): ConversationSummary[] {
+    const state = this.numbersById.get(phoneNumberId);
+    if (!state) return [];
+    const now = this.clock.now();
+    return [...state.conversations.values()]
+      .filter((c) => c.messages.length > 0 || c.name !== undefined || c.marketingStopped)
+      .map((c) => ({
+        waId: c.waId,
+        name: c.name,
+        lastMessageAt: c.messages.at(-1)?.at,
+        lastInboundAt: c.lastInboundAt,
+        windowOpen: c.lastInboundAt !== undefined && now - c.lastInboundAt < SERVICE_WINDOW_MS,
+        marketingStopped: c.marketingStopped,
+        messageCount: c.messages.length,
+        revision: c.revision,
+      }))
+      .sort((a, b) => (b.lastMessageAt ?? 0) - (a.lastMessageAt ?? 0));
+  }
+
+  /** Every message the API accepted (not read receipts), oldest first, for tests. */
+  accepted(phoneNumberId?: string): AcceptedMessage[] {
+    const list = phoneNumberId
+      ? this.acceptedMessages.filter((m) => m.phoneNumberId === phoneNumberId)
+      : this.acceptedMessages;
+    return structuredClone(list);
+  }
+
+  /** Forgets conversations, accepted messages and rate limits; registered numbers and templates stay. */
+  reset(): void {
+    this.acceptedMessages = [];
+    for (const state of this.numbersById.values()) {
+      state.conversations.clear();
+      state.throughput = new ThroughputWindow(
+        state.config.throughput && state.config.throughput > 0 ? state.config.throughput : 80,
+      );
+    }
+  }
+
+  /** Resolves when every queued webhook has been delivered (or has failed). */
+  async idle(): Promise<void> {
+    for (const state of [...this.numbersById.values()]) await state.queue.idle();
+  }
+
+  /** Releases the keep-alive sockets of the webhook deliveries. */
+  close(): void {
+    this.poster.close();
+  }
+
+  // ---- Internals ----
+
+  private numberState(phoneNumberId: string): NumberState {
+    const state = this.numbersById.get(phoneNumberId);
+    if (!state) {
+      throw new GdprWhatsAppError('sandbox-unknown-number', 'The sandbox has no business number with this id', {
+        phoneNumberId,
+      });
+    }
+    return state;
+  }
+
+  private findConversation(phoneNumberId: string, waId: string): ConversationState | undefined {
+    const state = this.numbersById.get(phoneNumberId);
+    if (!state) return undefined;
+    let key: string;
+    try {
+      key = waIdOf(waId);
+    } catch {
+      return undefined;
+    }
+    return state.conversations.get(key);
+  }
+
+  private conversationState(state: NumberState, waId: string): ConversationState {
+    let conversation = state.conversations.get(waId);
+    if (!conversation) {
+      conversation = {
+        waId,
+        marketingStopped: false,
+        messages: [],
+        pair: new PairRateBucket(),
+        conversationId: randomBytes(16).toString('hex'),
+        revision: 0,
+      };
+      state.conversations.set(waId, conversation);
+    }
+    return conversation;
+  }
+
+  private record(conversation: ConversationState, message: SandboxMessage): void {
+    conversation.messages.push(message);
+    if (conversation.messages.length > this.historyLimit) conversation.messages.shift();
+  }
+
+  private changed(state: NumberState, conversation: ConversationState): void {
+    conversation.revision += 1;
+    const update: SandboxUpdate = { phoneNumberId: state.config.phoneNumberId, waId: conversation.waId };
+    this.emit('update', update);
+  }
+}

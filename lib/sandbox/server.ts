@@ -1,0 +1,75 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createChatHandler } from './chat';
+import { parseUrl, sendJson } from './http-io';
+import { Sandbox } from './sandbox';
+
+export interface SandboxServerOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1: the sandbox has no login, so it stays on the loopback interface unless asked otherwise. */
+  host?: string;
+  sandbox?: Sandbox;
+}
+
+export interface RunningSandboxServer {
+  /** Base URL of the API, e.g. http://127.0.0.1:8999 (use as apiBaseUrl); the chat page is at `${url}/chat/`. */
+  url: string;
+  port: number;
+  sandbox: Sandbox;
+  close(): Promise<void>;
+}
+
+const CHAT_BASE = '/chat/';
+
+/** The sandbox on a port of its own: the Cloud API paths plus the chat page at /chat/. */
+export async function startSandboxServer(options: SandboxServerOptions = {}): Promise<RunningSandboxServer> {
+  const ownSandbox = options.sandbox === undefined;
+  const sandbox = options.sandbox ?? new Sandbox();
+  const chat = createChatHandler(sandbox, { basePath: CHAT_BASE });
+  const server = http.createServer((req, res) => {
+    sandbox
+      .handleApiRequest(req, res)
+      .then((handled) => {
+        if (handled) return;
+        const { pathname } = parseUrl(req);
+        if (pathname === '/' || pathname === '/chat') {
+          res.writeHead(302, { Location: CHAT_BASE, 'Content-Length': 0 });
+          res.end();
+        } else if (pathname.startsWith(CHAT_BASE)) {
+          chat(req, res, () => sendJson(res, 404, { error: { message: 'Not found', code: 404 } }));
+        } else {
+          sendJson(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 100 } });
+        }
+      })
+      .catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { error: { message: 'Sandbox error', code: 1 } });
+        else res.destroy();
+      });
+  });
+  // Clients keep their connections (the Cloud API client uses keep-alive agents); outlive their idle timeouts.
+  server.keepAliveTimeout = 65000;
+  server.headersTimeout = 66000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    sandbox,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Long-polls and idle keep-alive sockets would hold close() open.
+        server.closeAllConnections();
+        if (ownSandbox) sandbox.close();
+      }),
+  };
+}
