@@ -1,0 +1,62 @@
+import { GdprWhatsAppError } from '../../lib/errors';
+
+/** npm name of this package; Node-RED names each node set's message catalog after it. */
+export const PACKAGE_NAME = '@gdpr-whatsapp/node-red';
+
+/**
+ * Node-RED registers a node set's catalog (locales/<lang>/<set>.json) under the namespace
+ * "<module>/<set>" (see loadNodeLocales in @node-red/registry/lib/loader.js), so for this scoped
+ * package the config node's catalog is "@gdpr-whatsapp/node-red/whatsapp-config". A node's own
+ * RED._('key') is prefixed with its set's namespace; keys in another set need the full
+ * "<namespace>:key" form. The shared error texts live in whatsapp-config's catalog under "errors".
+ */
+export function catalogNamespace(nodeSet: string): string {
+  return `${PACKAGE_NAME}/${nodeSet}`;
+}
+
+export const ERRORS_NAMESPACE = catalogNamespace('whatsapp-config');
+
+/** The part of the runtime API that translates; RED satisfies it. */
+export interface Translator {
+  _(key: string, params?: Record<string, unknown>): string;
+}
+
+function isCodedError(err: unknown): err is GdprWhatsAppError {
+  return (
+    err instanceof GdprWhatsAppError ||
+    (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && 'params' in err)
+  );
+}
+
+/**
+ * The user-facing text of an error in the runtime's language. GdprWhatsAppError codes are looked up
+ * under "errors.<code>" of the shared catalog; an unknown code falls back to the English message.
+ */
+export function translateError(RED: Translator, err: unknown): string {
+  if (isCodedError(err)) {
+    const key = `errors.${err.code}`;
+    const text = RED._(`${ERRORS_NAMESPACE}:${key}`, { ...err.params });
+    // i18next answers a missing key with the key itself (without namespace).
+    if (typeof text === 'string' && text !== '' && !text.endsWith(key)) return text;
+    return err.message;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** The shape of msg.error on a node's failure output. */
+export interface ErrorReport {
+  code: string | number;
+  title: string;
+  details?: string;
+  retryable: boolean;
+  fbtraceId?: string;
+}
+
+/** msg.error for any failure: the Cloud API's own report when there is one, else the i18n code. */
+export function errorReport(RED: Translator, err: unknown): ErrorReport {
+  const withJson = err as { toJSON?: () => ErrorReport };
+  if (err instanceof Error && typeof withJson.toJSON === 'function') return withJson.toJSON();
+  const code = isCodedError(err) ? err.code : 'internal-error';
+  return { code, title: translateError(RED, err), retryable: false };
+}

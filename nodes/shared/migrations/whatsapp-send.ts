@@ -1,0 +1,3 @@
+import { type Migration, withDefaults } from './index';
+
+export const whatsappSendMigrations: readonly Migration[] = [withDefaults({})];

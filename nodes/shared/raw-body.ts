@@ -1,0 +1,126 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Express } from 'express';
+import { joinUrlPath, moveToFront, rootAppOf } from './http-routes';
+
+/**
+ * Keeps the exact bytes of webhook POST bodies. Meta signs the raw bytes, but with Node-RED's
+ * default settings the admin app and the httpNode app are both mounted at "/" on one root app, and
+ * the admin app runs `bodyParser.json` on every request first, so by the time a route on
+ * RED.httpNode runs the bytes are gone. Like `rawBodyCapture` in Node-RED's 21-httpin.js, a
+ * middleware on the root app, moved to the top of its stack, reads the body for the registered
+ * paths only and marks the request as parsed (`_body`), which every body-parser honours.
+ */
+export interface RawBodyRequest extends IncomingMessage {
+  whatsappRawBody?: Buffer;
+  whatsappRawBodyError?: RawBodyError;
+  _body?: boolean;
+  skipRawBodyParser?: boolean;
+}
+
+export class RawBodyError extends Error {
+  constructor(
+    readonly httpStatus: 400 | 413,
+    readonly reason: 'too-large' | 'aborted',
+  ) {
+    super(reason === 'too-large' ? 'The request body is too large' : 'The request body was not received completely');
+  }
+}
+
+/** Registered full paths (lower case, as Express routes match case-insensitively) and their byte limits. */
+const capturedPaths = new Map<string, { maxBytes: number; owner: string }>();
+const installedRoots = new WeakSet<object>();
+
+function pathKey(path: string): string {
+  return joinUrlPath(path).toLowerCase();
+}
+
+function requestPath(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+function captureRawBody(req: RawBodyRequest, _res: ServerResponse, next: (err?: unknown) => void): void {
+  const route = req.method === 'POST' && !req._body ? capturedPaths.get(pathKey(requestPath(req))) : undefined;
+  if (!route) {
+    next();
+    return;
+  }
+  req._body = true;
+  req.skipRawBodyParser = true;
+  readRawBody(req, route.maxBytes).then(
+    (body) => {
+      req.whatsappRawBody = body;
+      next();
+    },
+    (err: RawBodyError) => {
+      req.whatsappRawBodyError = err;
+      next();
+    },
+  );
+}
+
+/** Reads a request body into one Buffer, refusing (413) anything over `maxBytes` before buffering it. */
+export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      // Drain so the client can read the 413 instead of seeing a reset connection.
+      req.resume();
+      reject(new RawBodyError(413, 'too-large'));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        settled = true;
+        chunks.length = 0;
+        req.off('data', onData);
+        req.resume();
+        reject(new RawBodyError(413, 'too-large'));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (!settled) resolve(Buffer.concat(chunks, size));
+      settled = true;
+    });
+    req.once('aborted', () => {
+      if (!settled) reject(new RawBodyError(400, 'aborted'));
+      settled = true;
+    });
+    req.once('error', () => {
+      if (!settled) reject(new RawBodyError(400, 'aborted'));
+      settled = true;
+    });
+  });
+}
+
+/**
+ * Starts capturing raw POST bodies for `path` under `httpNode`'s mount path. Returns false when
+ * another owner already holds that path. Install the route on httpNode separately.
+ */
+export function captureRawBodyFor(httpNode: Express, path: string, maxBytes: number, owner: string): boolean {
+  const key = pathKey(`${httpNode.path()}/${path}`);
+  const held = capturedPaths.get(key);
+  if (held && held.owner !== owner) return false;
+  capturedPaths.set(key, { maxBytes, owner });
+  const root = rootAppOf(httpNode);
+  if (!installedRoots.has(root)) {
+    root.use(captureRawBody);
+    installedRoots.add(root);
+  }
+  // Other code (Node-RED's http-in node among it) moves its own middleware to the top as well: check each time.
+  moveToFront(root, captureRawBody as never);
+  return true;
+}
+
+export function releaseRawBodyCapture(httpNode: Express, path: string, owner: string): void {
+  const key = pathKey(`${httpNode.path()}/${path}`);
+  if (capturedPaths.get(key)?.owner === owner) capturedPaths.delete(key);
+}

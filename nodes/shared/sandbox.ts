@@ -1,0 +1,72 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { startSandboxServer } from '../../lib/sandbox/server';
+
+/**
+ * One in-process sandbox per Node-RED process, shared by every whatsapp-config in sandbox mode and
+ * by the chat page, served on a loopback port of its own so the Cloud API client talks real HTTP.
+ */
+export interface SandboxEndpoint {
+  url: string;
+  port: number;
+  close(): Promise<void> | void;
+}
+
+let sandbox: Sandbox | undefined;
+let endpoint: Promise<SandboxEndpoint> | undefined;
+let secrets: SandboxSecrets | undefined;
+
+export interface SandboxSecrets {
+  accessToken: string;
+  appSecret: string;
+  verifyToken: string;
+}
+
+export function processSandbox(): Sandbox {
+  sandbox ??= new Sandbox();
+  return sandbox;
+}
+
+/** Starts the loopback server on first use; later calls share it. */
+export function sandboxEndpoint(): Promise<SandboxEndpoint> {
+  if (!endpoint) {
+    const starting = Promise.resolve(startSandboxServer({ port: 0, host: '127.0.0.1', sandbox: processSandbox() }));
+    endpoint = starting.then((started) => ({ url: started.url, port: started.port, close: () => started.close() }));
+    // A failed start must not stick: the next deploy tries again.
+    endpoint.catch(() => {
+      endpoint = undefined;
+    });
+  }
+  return endpoint;
+}
+
+/** Stops the loopback server (tests; Node-RED itself keeps it for the life of the process). */
+export async function stopSandboxEndpoint(): Promise<void> {
+  const running = endpoint;
+  endpoint = undefined;
+  if (running) await (await running).close();
+}
+
+/**
+ * Random per-process credentials for sandbox configs that leave theirs empty, so the sandbox's
+ * bearer check and webhook signatures always match what the config node uses.
+ */
+export function processSandboxSecrets(): SandboxSecrets {
+  secrets ??= {
+    accessToken: `sandbox-${randomBytes(24).toString('hex')}`,
+    appSecret: randomBytes(32).toString('hex'),
+    verifyToken: randomBytes(16).toString('hex'),
+  };
+  return secrets;
+}
+
+/** A stable, numeric phone number id for a sandbox config that has none: derived from the node id. */
+export function sandboxPhoneNumberId(configNodeId: string): string {
+  const digest = createHash('sha256').update(configNodeId).digest();
+  return `1${(digest.readBigUInt64BE(0) % 10n ** 14n).toString().padStart(14, '0')}`;
+}
+
+/** A display number in the fictional +1 555 range for the same config. */
+export function sandboxDisplayNumber(phoneNumberId: string): string {
+  return `+1 555 ${phoneNumberId.slice(-7, -4)} ${phoneNumberId.slice(-4)}`;
+}

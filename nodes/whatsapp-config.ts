@@ -1,0 +1,208 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { NodeAPI } from 'node-red';
+import { CloudApiClient } from '../lib/cloud-api/client';
+import { GdprWhatsAppError } from '../lib/errors';
+import { createChatHandler, isChatAsset } from '../lib/sandbox/chat';
+import { ADMIN_PREFIX, PERMISSION_READ, PERMISSION_WRITE, SANDBOX_CHAT_PATH } from './shared/admin';
+import { ERRORS_NAMESPACE, translateError } from './shared/i18n';
+import { migrate } from './shared/migrations';
+import { WHATSAPP_CONFIG_DEFAULTS, whatsappConfigMigrations } from './shared/migrations/whatsapp-config';
+import { adminPath, selfAdminUrl, selfNodeUrl } from './shared/node-http';
+import {
+  processSandbox,
+  processSandboxSecrets,
+  sandboxDisplayNumber,
+  sandboxEndpoint,
+  sandboxPhoneNumberId,
+} from './shared/sandbox';
+import { isEuEeaRegion } from './shared/storage-region';
+import {
+  positiveInteger,
+  type WebhookRegistration,
+  type WhatsAppConfigDef,
+  type WhatsAppConfigNode,
+  type WhatsAppCredentials,
+} from './shared/types';
+
+const PHONE_NUMBER_ID = /^\d{1,32}$/;
+let chatUrlLogged = false;
+
+export default function registerWhatsAppConfig(RED: NodeAPI): void {
+  function WhatsAppConfig(this: WhatsAppConfigNode, saved: WhatsAppConfigDef): void {
+    RED.nodes.createNode(this, saved);
+    const node = this;
+    const config = migrate<WhatsAppConfigDef>(saved, whatsappConfigMigrations);
+    const credentials: WhatsAppCredentials = node.credentials ?? {};
+    const sandboxMode = config.mode === 'sandbox';
+    const sandboxSecrets = sandboxMode ? processSandboxSecrets() : undefined;
+    const webhooks = new Map<string, string>();
+    let client: Promise<CloudApiClient> | undefined;
+    let closed = false;
+
+    node.mode = sandboxMode ? 'sandbox' : 'cloud';
+    node.phoneNumberId =
+      String(config.phoneNumberId ?? '').trim() || (sandboxMode ? sandboxPhoneNumberId(node.id) : '');
+    const accessToken = credentials.accessToken || sandboxSecrets?.accessToken;
+    const appSecret = credentials.appSecret || sandboxSecrets?.appSecret;
+    const verifyToken = credentials.verifyToken || sandboxSecrets?.verifyToken;
+    const throughput = positiveInteger(config.throughput, WHATSAPP_CONFIG_DEFAULTS.throughput);
+
+    node.appSecret = () => appSecret;
+    node.verifyToken = () => verifyToken;
+    node.registerWebhook = (webhook: WebhookRegistration) => {
+      webhooks.set(webhook.id, webhook.path);
+    };
+    node.unregisterWebhook = (webhook: WebhookRegistration) => {
+      webhooks.delete(webhook.id);
+    };
+    const webhookUrls = (): string[] =>
+      [...webhooks.values()].map((path) => selfNodeUrl(RED, path)).filter((url): url is string => Boolean(url));
+
+    // Sandbox mode: register this number with the process sandbox now, so the chat page shows it and
+    // customer replies reach the webhook nodes before the first message is sent.
+    const sandboxUrl: Promise<string> | undefined = sandboxMode
+      ? sandboxEndpoint().then((endpoint) => {
+          if (closed) return endpoint.url;
+          processSandbox().registerNumber({
+            phoneNumberId: node.phoneNumberId,
+            displayPhoneNumber: sandboxDisplayNumber(node.phoneNumberId),
+            verifiedName: config.name || 'Sandbox',
+            wabaId: config.wabaId || undefined,
+            accessToken: accessToken as string,
+            appSecret: appSecret as string,
+            throughput,
+            webhookUrls,
+          });
+          if (!chatUrlLogged) {
+            chatUrlLogged = true;
+            const chat = selfAdminUrl(RED, SANDBOX_CHAT_PATH) ?? adminPath(RED, SANDBOX_CHAT_PATH);
+            node.log(RED._('whatsapp-config.log.sandbox-chat', { url: chat }));
+          }
+          return endpoint.url;
+        })
+      : undefined;
+    sandboxUrl?.catch((err: unknown) => node.error(translateError(RED, err)));
+
+    async function createClient(): Promise<CloudApiClient> {
+      const apiBaseUrl = sandboxUrl
+        ? await sandboxUrl
+        : String(config.apiBaseUrl || WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl);
+      if (!PHONE_NUMBER_ID.test(node.phoneNumberId)) {
+        throw new GdprWhatsAppError(
+          'config-phone-number-id',
+          'The WhatsApp configuration has no valid phone number id',
+        );
+      }
+      if (!accessToken) {
+        throw new GdprWhatsAppError('config-access-token-missing', 'The WhatsApp configuration has no access token');
+      }
+      return new CloudApiClient({
+        apiBaseUrl,
+        apiVersion: String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion),
+        phoneNumberId: node.phoneNumberId,
+        accessToken,
+        throughput,
+        maxQueue: positiveInteger(config.maxQueue, WHATSAPP_CONFIG_DEFAULTS.maxQueue),
+        timeoutMs: positiveInteger(config.timeoutMs, WHATSAPP_CONFIG_DEFAULTS.timeoutMs),
+      });
+    }
+
+    node.client = () => {
+      if (closed)
+        return Promise.reject(new GdprWhatsAppError('config-closed', 'The WhatsApp configuration was stopped'));
+      if (!client) {
+        client = createClient();
+        // A failed start (no token yet, sandbox not up) must not stick until the next deploy.
+        client.catch(() => {
+          client = undefined;
+        });
+      }
+      return client;
+    };
+
+    // GDPR Chapter V: message data stored at rest outside the EU/EEA is a third-country transfer.
+    if (!sandboxMode && accessToken && PHONE_NUMBER_ID.test(node.phoneNumberId)) {
+      node
+        .client()
+        .then((c) => c.getPhoneNumber())
+        .then((info) => {
+          if (!closed && !isEuEeaRegion(info.storageRegion)) {
+            node.warn(RED._('whatsapp-config.warn.storage-outside-eu', { region: info.storageRegion || '-' }));
+          }
+        })
+        .catch((err: unknown) => {
+          if (!closed) node.warn(RED._('whatsapp-config.warn.check-failed', { error: translateError(RED, err) }));
+        });
+    }
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      closed = true;
+      webhooks.clear();
+      // A redeployed config registers its number again and keeps the sandbox conversations.
+      if (sandboxMode && removed) processSandbox().unregisterNumber(node.phoneNumberId);
+      const closing = client;
+      client = undefined;
+      Promise.resolve(closing)
+        .then((c) => c?.close())
+        .catch(() => undefined)
+        .finally(done);
+    });
+  }
+
+  RED.nodes.registerType('whatsapp-config', WhatsAppConfig as never, {
+    credentials: {
+      accessToken: { type: 'password' },
+      appSecret: { type: 'password' },
+      verifyToken: { type: 'password' },
+    },
+  });
+
+  // "Check connection" in the edit dialog: asks the deployed config node's number for its details.
+  RED.httpAdmin.post(
+    `${ADMIN_PREFIX}/config/:id/check`,
+    RED.auth.needsPermission(PERMISSION_READ),
+    (req: Request, res: Response) => {
+      const configNode = RED.nodes.getNode(String(req.params.id)) as WhatsAppConfigNode | null;
+      if (configNode?.type !== 'whatsapp-config') {
+        res.status(404).json({
+          error: 'deploy-first',
+          message: RED._(`${ERRORS_NAMESPACE}:errors.deploy-first`),
+        });
+        return;
+      }
+      configNode
+        .client()
+        .then((c) => c.getPhoneNumber())
+        .then((info) =>
+          res.json({
+            mode: configNode.mode,
+            displayPhoneNumber: info.displayPhoneNumber,
+            verifiedName: info.verifiedName,
+            qualityRating: info.qualityRating,
+            storageRegion: info.storageRegion ?? null,
+            storageStatus: info.storageStatus ?? null,
+            euStorage: isEuEeaRegion(info.storageRegion),
+          }),
+        )
+        .catch((err: unknown) => {
+          const code = err instanceof GdprWhatsAppError ? err.code : 'internal-error';
+          res.status(502).json({ error: code, message: translateError(RED, err) });
+        });
+    },
+  );
+
+  // The sandbox chat page: its static files hold no data and load without a login (a browser tab sends no
+  // admin token); every JSON endpoint needs the permission, and the page sends the editor's token.
+  const chat = createChatHandler(processSandbox(), { basePath: `${SANDBOX_CHAT_PATH}/` });
+  const chatGuard = (permission: string) => {
+    const needsPermission = RED.auth.needsPermission(permission);
+    return (req: Request, res: Response, next: NextFunction) => {
+      const relative = req.path.slice(SANDBOX_CHAT_PATH.length).replace(/^\//, '');
+      if (req.method === 'GET' && isChatAsset(relative)) next();
+      else needsPermission(req, res, next);
+    };
+  };
+  const chatPaths = [SANDBOX_CHAT_PATH, `${SANDBOX_CHAT_PATH}/*`];
+  RED.httpAdmin.get(chatPaths, chatGuard(PERMISSION_READ), chat);
+  RED.httpAdmin.post(chatPaths, chatGuard(PERMISSION_WRITE), chat);
+}

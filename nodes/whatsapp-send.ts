@@ -1,0 +1,109 @@
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { CloudApiClient } from '../lib/cloud-api/client';
+import { toMessageBody } from '../lib/cloud-api/schemas';
+import { GdprWhatsAppError } from '../lib/errors';
+import { normalisePhoneNumber } from '../lib/phone';
+import { errorReport, translateError } from './shared/i18n';
+import { withOptOutFooter } from './shared/messages';
+import { migrate } from './shared/migrations';
+import { whatsappSendMigrations } from './shared/migrations/whatsapp-send';
+import { statusOf } from './shared/status';
+import type { WhatsAppConfigNode, WhatsAppSendDef } from './shared/types';
+
+type WhatsAppFields = Record<string, unknown>;
+
+function whatsappFieldsOf(msg: NodeMessage): WhatsAppFields {
+  const fields = msg.whatsapp;
+  return fields !== null && typeof fields === 'object' && !Array.isArray(fields)
+    ? { ...(fields as WhatsAppFields) }
+    : {};
+}
+
+/** The inbound message a read receipt is for: msg.whatsapp.markRead as an id, or true for msg.whatsapp.messageId. */
+function readReceiptTarget(fields: WhatsAppFields): string | undefined {
+  const { markRead, messageId } = fields;
+  if (typeof markRead === 'string' && markRead.length > 0) return markRead;
+  if (markRead === true && typeof messageId === 'string' && messageId.length > 0) return messageId;
+  if (markRead === true) {
+    throw new GdprWhatsAppError('send-read-receipt-no-id', 'A read receipt needs msg.whatsapp.messageId');
+  }
+  return undefined;
+}
+
+export default function registerWhatsAppSend(RED: NodeAPI): void {
+  function WhatsAppSend(this: Node, saved: WhatsAppSendDef & { wires?: string[][] }): void {
+    RED.nodes.createNode(this, saved);
+    const node = this;
+    const config = migrate<WhatsAppSendDef>(saved, whatsappSendMigrations);
+    const whatsapp = RED.nodes.getNode(config.whatsapp) as WhatsAppConfigNode | null;
+    // Unwired failure output: errors go to Catch nodes through done(err) instead.
+    const failureOutputWired = (saved.wires?.[1]?.length ?? 0) > 0;
+    let client: CloudApiClient | undefined;
+    let lastErrorCode: string | number | undefined;
+    let shownStatus = '';
+
+    function showStatus(): void {
+      const queue = client?.stats().queueLength ?? 0;
+      const text =
+        lastErrorCode === undefined
+          ? RED._('whatsapp-send.status.queue', { queue })
+          : RED._('whatsapp-send.status.queue-error', { queue, code: String(lastErrorCode) });
+      const key = `${text}|${queue > 0}`;
+      if (key === shownStatus) return;
+      shownStatus = key;
+      node.status(statusOf(lastErrorCode === undefined ? (queue > 0 ? 'busy' : 'ready') : 'failed', text));
+    }
+
+    if (!whatsapp) {
+      node.status(statusOf('broken', RED._('whatsapp-send.status.no-config')));
+    }
+
+    async function deliver(msg: NodeMessage): Promise<WhatsAppFields> {
+      if (!whatsapp) throw new GdprWhatsAppError('config-missing', 'The node has no WhatsApp configuration');
+      const fields = whatsappFieldsOf(msg);
+      const readTarget = readReceiptTarget(fields);
+      if (readTarget) {
+        client = await whatsapp.client();
+        await client.markRead(readTarget);
+        delete fields.markRead;
+        return { ...fields, readReceipt: readTarget };
+      }
+      // The number is checked before the client is touched; the client validates the body before it leaves.
+      const to = normalisePhoneNumber(msg.to ?? fields.from);
+      const body = withOptOutFooter(toMessageBody(to, msg.payload), { configId: whatsapp.id, msg });
+      client = await whatsapp.client();
+      const pending = client.sendMessage(body);
+      showStatus();
+      const result = await pending;
+      return { ...fields, messageId: result.messageId, waId: result.waId, to };
+    }
+
+    node.on(
+      'input',
+      (msg: NodeMessageInFlow, send: (msgs: (NodeMessage | null)[]) => void, done: (err?: Error) => void) => {
+        deliver(msg).then(
+          (fields) => {
+            msg.whatsapp = fields;
+            showStatus();
+            send([msg, null]);
+            done();
+          },
+          (err: unknown) => {
+            const report = errorReport(RED, err);
+            lastErrorCode = report.code;
+            showStatus();
+            if (failureOutputWired) {
+              msg.error = report;
+              send([null, msg]);
+              done();
+              return;
+            }
+            done(Object.assign(new Error(translateError(RED, err)), { code: report.code }));
+          },
+        );
+      },
+    );
+  }
+
+  RED.nodes.registerType('whatsapp-send', WhatsAppSend as never);
+}

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import { helper } from '../helpers/node-red';
+
+const PHONE_NUMBER_ID = '109876543210987';
+const ACCESS_TOKEN = 'token-for-send-tests';
+const CUSTOMER = '+49 151 23456789';
+const CUSTOMER_WA_ID = '4915123456789';
+
+type Msg = Record<string, unknown> & { whatsapp?: Record<string, unknown>; error?: Record<string, unknown> };
+
+/**
+ * A pass-through proxy in front of the standalone sandbox that records each Cloud API answer's error
+ * code, and moves the sandbox clock past the throughput window when it sees 130429, so the client's
+ * retry meets a free window without the test depending on backoff timing.
+ */
+class RecordingProxy {
+  readonly answers: { path: string; code?: number }[] = [];
+  private server?: http.Server;
+  url = '';
+
+  constructor(
+    private readonly target: string,
+    private readonly onCode: (code: number) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const agent = new http.Agent({ keepAlive: true });
+    this.server = http.createServer((req, res) => {
+      const upstream = http.request(`${this.target}${req.url}`, { method: req.method, headers: req.headers, agent });
+      upstream.on('response', (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          let code: number | undefined;
+          try {
+            code = JSON.parse(body.toString('utf8'))?.error?.code;
+          } catch {
+            code = undefined;
+          }
+          this.answers.push({ path: String(req.url), code });
+          if (code !== undefined) this.onCode(code);
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.end(body);
+        });
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  messagePosts(): { path: string; code?: number }[] {
+    return this.answers.filter((a) => a.path.endsWith('/messages'));
+  }
+
+  stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    return new Promise((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => {
+  let offsetMs = 0;
+  let sandbox: Sandbox;
+  let server: RunningSandboxServer;
+  let proxy: RecordingProxy;
+
+  before(async () => {
+    sandbox = new Sandbox({ clock: { now: () => Date.now() + offsetMs } });
+    server = await startSandboxServer({ sandbox });
+    proxy = new RecordingProxy(server.url, (code) => {
+      if (code === 130429) offsetMs += 1001;
+    });
+    await proxy.start();
+  });
+
+  after(async () => {
+    await proxy.stop();
+    await server.close();
+    sandbox.close();
+  });
+
+  function registerNumber(throughput = 80): void {
+    sandbox.registerNumber({
+      phoneNumberId: PHONE_NUMBER_ID,
+      displayPhoneNumber: '+49 30 9876543',
+      accessToken: ACCESS_TOKEN,
+      appSecret: 'unused-here',
+      throughput,
+      webhookUrls: () => [],
+    });
+  }
+
+  beforeEach(() => {
+    registerNumber();
+    sandbox.reset();
+    proxy.answers.length = 0;
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  function flow(sendWires: string[][], extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
+    return [
+      {
+        id: 'cfg',
+        type: 'whatsapp-config',
+        mode: 'cloud',
+        apiBaseUrl: proxy.url,
+        apiVersion: 'v25.0',
+        phoneNumberId: PHONE_NUMBER_ID,
+        throughput: 50,
+      },
+      { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: sendWires },
+      { id: 'ok', z: 'f1', type: 'helper' },
+      { id: 'fail', z: 'f1', type: 'helper' },
+      ...extra.map((n) => ({ z: 'f1', ...n })),
+    ];
+  }
+
+  const credentials = { cfg: { accessToken: ACCESS_TOKEN } };
+
+  async function load(sendWires: string[][] = [['ok'], ['fail']], extra: Record<string, unknown>[] = []) {
+    await helper.load([configNode, sendNode] as never, flow(sendWires, extra) as never, credentials);
+  }
+
+  function next(id: string): Promise<Msg> {
+    return new Promise((resolve) => helper.getNode(id).once('input', (msg: Msg) => resolve(msg)));
+  }
+
+  function collect(id: string): Msg[] {
+    const seen: Msg[] = [];
+    helper.getNode(id).on('input', (msg: Msg) => seen.push(msg));
+    return seen;
+  }
+
+  async function until(predicate: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      if (predicate()) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  }
+
+  it('sends a text to a customer who wrote within 24 hours and reports the message id', async () => {
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const done = next('ok');
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Guten Tag!', whatsapp: { topic: 'kept' } });
+    const msg = await done;
+    assert.match(String(msg.whatsapp?.messageId), /^wamid\./);
+    assert.equal(msg.whatsapp?.waId, CUSTOMER_WA_ID);
+    assert.equal(msg.whatsapp?.to, '+4915123456789');
+    assert.equal(msg.whatsapp?.topic, 'kept');
+    const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
+    assert.equal(accepted.messageId, msg.whatsapp?.messageId);
+    assert.deepEqual((accepted.body as { text: unknown }).text, { body: 'Guten Tag!', preview_url: false });
+  });
+
+  it('replies to msg.whatsapp.from when there is no msg.to', async () => {
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Frage' });
+    const done = next('ok');
+    helper.getNode('send').receive({ payload: 'Antwort', whatsapp: { from: '+4915123456789' } });
+    assert.equal((await done).whatsapp?.waId, CUSTOMER_WA_ID);
+  });
+
+  it('sends a template without an open service window', async () => {
+    await load();
+    const done = next('ok');
+    const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+    helper.getNode('send').receive({ to: '+49 170 1234567', payload: template });
+    const msg = await done;
+    assert.match(String(msg.whatsapp?.messageId), /^wamid\./);
+    assert.equal(sandbox.accepted(PHONE_NUMBER_ID)[0].body.type, 'template');
+  });
+
+  it('refuses an invalid number on output 2 and sends nothing', async () => {
+    await load();
+    const failed = next('fail');
+    const ok = collect('ok');
+    helper.getNode('send').receive({ to: '12', payload: 'Hallo' });
+    const msg = await failed;
+    assert.equal(msg.error?.code, 'invalid-phone');
+    assert.equal(msg.error?.retryable, false);
+    assert.equal(ok.length, 0);
+    assert.equal(proxy.messagePosts().length, 0, 'no request reached the API');
+    assert.equal(sandbox.accepted().length, 0);
+  });
+
+  it('reports 131047 (outside the 24-hour window) on output 2 with the API error', async () => {
+    await load();
+    const failed = next('fail');
+    helper.getNode('send').receive({ to: '+49 160 5550000', payload: 'Werbung' });
+    const msg = await failed;
+    assert.equal(msg.error?.code, 131047);
+    assert.equal(msg.error?.retryable, false);
+    assert.equal(typeof msg.error?.title, 'string');
+    assert.equal(proxy.messagePosts().length, 1, 'not retried');
+    assert.equal(sandbox.accepted().length, 0);
+  });
+
+  it('hands the error to a Catch node when output 2 is not wired', async () => {
+    await load(
+      [['ok']],
+      [
+        { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ],
+    );
+    const caught = next('caught');
+    helper.getNode('send').receive({ to: '+49 160 5550001', payload: 'Werbung' });
+    const msg = await caught;
+    assert.equal(msg.error?.code, 131047);
+    assert.match(String(msg.error?.message), /131047/);
+    assert.equal((msg.error?.source as { id?: string } | undefined)?.id, 'send');
+    assert.doesNotMatch(String(msg.error?.message), /4916055500|token-for-send-tests/);
+  });
+
+  it('retries after 130429 (throughput reached) and then succeeds', async () => {
+    registerNumber(1);
+    await load();
+    const ok = collect('ok');
+    const failed = collect('fail');
+    const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+    helper.getNode('send').receive({ to: '+49 170 1111111', payload: template });
+    helper.getNode('send').receive({ to: '+49 170 2222222', payload: template });
+    await until(() => ok.length + failed.length === 2, 'both results');
+    assert.equal(failed.length, 0, JSON.stringify(failed.map((m) => m.error)));
+    const codes = proxy.messagePosts().map((a) => a.code);
+    assert.deepEqual(
+      codes.filter((c) => c !== undefined),
+      [130429],
+    );
+    assert.equal(codes.length, 3, 'two messages, one retried');
+    assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length, 2);
+  });
+
+  it('sends a read receipt for msg.whatsapp.markRead', async () => {
+    await load();
+    const { messageId } = await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Gelesen?' });
+    const done = next('ok');
+    helper
+      .getNode('send')
+      .receive({ payload: 'Gelesen?', whatsapp: { messageId, from: '+4915123456789', markRead: true } });
+    const msg = await done;
+    assert.equal(msg.whatsapp?.readReceipt, messageId);
+    assert.equal(msg.whatsapp?.markRead, undefined);
+    const inbound = sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER_WA_ID).find((m) => m.id === messageId);
+    assert.equal(inbound?.status, 'read');
+    assert.equal(sandbox.accepted().length, 0, 'a read receipt sends no message');
+  });
+
+  it('reports a bad access token (190) without revealing it', async () => {
+    await helper.load([configNode, sendNode] as never, flow([['ok'], ['fail']]) as never, {
+      cfg: { accessToken: 'wrong-token-value' },
+    });
+    const failed = next('fail');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'x' });
+    const msg = await failed;
+    assert.equal(msg.error?.code, 190);
+    assert.doesNotMatch(JSON.stringify(msg.error), /wrong-token-value/);
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { GdprWhatsAppError } from '../../lib/errors';
+import { catalogNamespace, ERRORS_NAMESPACE, errorReport, translateError } from '../../nodes/shared/i18n';
+import { inboundPayload } from '../../nodes/shared/messages';
+import { currentVersion, migrate } from '../../nodes/shared/migrations';
+import { whatsappConfigMigrations } from '../../nodes/shared/migrations/whatsapp-config';
+import { whatsappWebhookMigrations } from '../../nodes/shared/migrations/whatsapp-webhook';
+import { sandboxPhoneNumberId } from '../../nodes/shared/sandbox';
+import { isEuEeaRegion } from '../../nodes/shared/storage-region';
+
+describe('nodes/shared', () => {
+  describe('migrations', () => {
+    it('fills the defaults of a config saved before versioning and stamps the version', () => {
+      const migrated = migrate<Record<string, unknown>>({ id: 'a', phoneNumberId: '1' }, whatsappConfigMigrations);
+      assert.equal(migrated.mode, 'cloud');
+      assert.equal(migrated.apiVersion, 'v25.0');
+      assert.equal(migrated.throughput, 80);
+      assert.equal(migrated.phoneNumberId, '1');
+      assert.equal(migrated.configVersion, currentVersion(whatsappConfigMigrations));
+    });
+
+    it('leaves a current config as saved, including deliberate false values', () => {
+      const saved = { id: 'w', path: '/x', minimise: false, maxBytes: 1024, configVersion: 1 };
+      assert.deepEqual(migrate(saved, whatsappWebhookMigrations), saved);
+      const old = migrate<Record<string, unknown>>({ id: 'w', path: '/x', minimise: false }, whatsappWebhookMigrations);
+      assert.equal(old.minimise, false);
+      assert.equal(old.maxBytes, 3 * 1024 * 1024);
+    });
+
+    it('runs only the newer migrations, in order, without touching the input', () => {
+      const steps = [
+        { version: 2, up: (c: Record<string, unknown>) => ({ ...c, trail: `${c.trail}2` }) },
+        { version: 1, up: (c: Record<string, unknown>) => ({ ...c, trail: `${c.trail ?? ''}1` }) },
+        { version: 3, up: (c: Record<string, unknown>) => ({ ...c, trail: `${c.trail}3` }) },
+      ];
+      const saved = { configVersion: 1, trail: 'x' };
+      assert.deepEqual(migrate(saved, steps), { configVersion: 3, trail: 'x23' });
+      assert.deepEqual(saved, { configVersion: 1, trail: 'x' });
+    });
+  });
+
+  describe('translateError', () => {
+    const catalog: Record<string, string> = {
+      [`${ERRORS_NAMESPACE}:errors.invalid-phone`]: 'Die Telefonnummer ist ungültig.',
+      [`${ERRORS_NAMESPACE}:errors.queue-full`]: 'Warteschlange voll (__max__).',
+    };
+    // Like i18next: a missing key comes back as the key without namespace.
+    const RED = {
+      _: (key: string, params?: Record<string, unknown>) => {
+        const text = catalog[key];
+        if (!text) return key.slice(key.indexOf(':') + 1);
+        return text.replace(/__(\w+)__/g, (_m, name: string) => String(params?.[name]));
+      },
+    };
+
+    it('names the catalog of a node set of this scoped package', () => {
+      assert.equal(catalogNamespace('whatsapp-send'), '@gdpr-whatsapp/node-red/whatsapp-send');
+      assert.equal(ERRORS_NAMESPACE, '@gdpr-whatsapp/node-red/whatsapp-config');
+    });
+
+    it('translates a coded error with its parameters and falls back to the English message', () => {
+      assert.equal(
+        translateError(RED, new GdprWhatsAppError('invalid-phone', 'bad number')),
+        'Die Telefonnummer ist ungültig.',
+      );
+      assert.equal(
+        translateError(RED, new GdprWhatsAppError('queue-full', 'full', { max: 5 })),
+        'Warteschlange voll (5).',
+      );
+      assert.equal(translateError(RED, new GdprWhatsAppError('no-such-code', 'English text')), 'English text');
+      assert.equal(translateError(RED, new Error('plain')), 'plain');
+    });
+
+    it('reports a coded error as msg.error', () => {
+      assert.deepEqual(errorReport(RED, new GdprWhatsAppError('invalid-phone', 'bad')), {
+        code: 'invalid-phone',
+        title: 'Die Telefonnummer ist ungültig.',
+        retryable: false,
+      });
+    });
+  });
+
+  it('knows EU/EEA storage regions', () => {
+    assert.equal(isEuEeaRegion('DE'), true);
+    assert.equal(isEuEeaRegion('no'), true);
+    for (const outside of ['CH', 'GB', 'US', 'IN', '', undefined]) assert.equal(isEuEeaRegion(outside), false);
+  });
+
+  it('derives a stable numeric sandbox phone number id from the config node id', () => {
+    const id = sandboxPhoneNumberId('a1b2c3d4e5f60718');
+    assert.match(id, /^\d{15}$/);
+    assert.equal(sandboxPhoneNumberId('a1b2c3d4e5f60718'), id);
+    assert.notEqual(sandboxPhoneNumberId('another-node'), id);
+  });
+
+  it('uses the text or the tapped reply id as msg.payload', () => {
+    const base = { messageId: 'm', timestamp: 1, phoneNumberId: 'p' };
+    assert.equal(inboundPayload({ ...base, type: 'text', text: 'Hallo' }), 'Hallo');
+    assert.equal(
+      inboundPayload({ ...base, type: 'interactive', interactive: { type: 'button_reply', id: 'yes' } }),
+      'yes',
+    );
+    assert.equal(inboundPayload({ ...base, type: 'button', button: { payload: 'STOP', text: 'Stop' } }), 'STOP');
+  });
+});

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { NodeAPI } from 'node-red';
+import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook } from '../../lib/webhook/build';
+import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
+import configNode from '../../nodes/whatsapp-config';
+import webhookNode from '../../nodes/whatsapp-webhook';
+import { helper } from '../helpers/node-red';
+import { mountHttpApps, routesAt } from '../helpers/node-red-http';
+
+const APP_SECRET = 'app-secret-for-tests';
+const VERIFY_TOKEN = 'verify-token-for-tests';
+const NUMBER = { phoneNumberId: '106540352242922', displayPhoneNumber: '+49 30 1234567' };
+
+interface Received {
+  messages: Record<string, unknown>[];
+  statuses: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+}
+
+function flow(webhook: Record<string, unknown> = {}): Record<string, unknown>[] {
+  return [
+    { id: 'cfg', type: 'whatsapp-config', name: 'test', mode: 'cloud', phoneNumberId: NUMBER.phoneNumberId },
+    {
+      id: 'hook',
+      type: 'whatsapp-webhook',
+      path: '/whatsapp',
+      whatsapp: 'cfg',
+      wires: [['out-messages'], ['out-statuses'], ['out-events']],
+      ...webhook,
+    },
+    { id: 'out-messages', type: 'helper' },
+    { id: 'out-statuses', type: 'helper' },
+    { id: 'out-events', type: 'helper' },
+  ];
+}
+
+const credentials = { cfg: { appSecret: APP_SECRET, verifyToken: VERIFY_TOKEN } };
+
+/** Collects what the three outputs emit. */
+function collect(): Received {
+  const received: Received = { messages: [], statuses: [], events: [] };
+  helper.getNode('out-messages').on('input', (msg: Record<string, unknown>) => received.messages.push(msg));
+  helper.getNode('out-statuses').on('input', (msg: Record<string, unknown>) => received.statuses.push(msg));
+  helper.getNode('out-events').on('input', (msg: Record<string, unknown>) => received.events.push(msg));
+  return received;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** A POST over a real socket, with the body given as exact bytes. */
+function post(path: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+    const req = http.request(`${helper.url()}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(bytes.length), ...headers },
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(bytes);
+  });
+}
+
+function signedPost(path: string, payload: object | string, secret = APP_SECRET): Promise<Answer> {
+  const raw = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return post(path, raw, { 'x-hub-signature-256': signPayload(raw, secret) });
+}
+
+function textMessage(text: string, messageId?: string): object {
+  return buildMessageWebhook({
+    ...NUMBER,
+    waId: '4915123456789',
+    profileName: 'Erika',
+    message: { type: 'text', text: { body: text } },
+    messageId,
+  });
+}
+
+/** Waits until `predicate` holds; the webhook emits before or right after it answers. */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('whatsapp-webhook node', () => {
+  let mount: ReturnType<typeof mountHttpApps>;
+
+  beforeEach(async () => {
+    await helper.startServer();
+    mount = mountHttpApps();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  async function load(webhook: Record<string, unknown> = {}, extra: ((RED: NodeAPI) => void)[] = []) {
+    await helper.load([configNode, webhookNode, mount, ...extra] as never, flow(webhook) as never, credentials);
+    return collect();
+  }
+
+  it('answers Meta verification only with the right verify token', async () => {
+    await load();
+    const base = `${helper.url()}/whatsapp?hub.mode=subscribe&hub.challenge=1158201444`;
+    const good = await fetch(`${base}&hub.verify_token=${VERIFY_TOKEN}`);
+    assert.equal(good.status, 200);
+    assert.equal(await good.text(), '1158201444');
+    const bad = await fetch(`${base}&hub.verify_token=wrong`);
+    assert.equal(bad.status, 403);
+    assert.notEqual(await bad.text(), '1158201444');
+    const noMode = await fetch(`${helper.url()}/whatsapp?hub.challenge=1&hub.verify_token=${VERIFY_TOKEN}`);
+    assert.equal(noMode.status, 403);
+  });
+
+  it('emits messages, statuses and events of a signed batch on their own outputs', async () => {
+    const received = await load();
+    const inbound = textMessage('Hallo') as { entry: { changes: unknown[] }[] };
+    const second = textMessage('Noch eine Frage') as { entry: { changes: unknown[] }[] };
+    const status = buildStatusWebhook({
+      ...NUMBER,
+      recipientWaId: '4915123456789',
+      messageId: 'wamid.outgoing-1',
+      status: 'delivered',
+    }) as { entry: { changes: unknown[] }[] };
+    const stop = buildUserPreferencesWebhook({ ...NUMBER, waId: '4915123456789', value: 'stop' }) as {
+      entry: { changes: unknown[] }[];
+    };
+    inbound.entry[0].changes.push(...second.entry[0].changes, ...status.entry[0].changes, ...stop.entry[0].changes);
+
+    const answer = await signedPost('/whatsapp', inbound);
+    assert.equal(answer.status, 200);
+    await until(() => received.messages.length === 2 && received.statuses.length === 1, 'the batch');
+    await until(() => received.events.length === 1, 'the event');
+
+    const [first, next] = received.messages;
+    assert.equal(first.payload, 'Hallo');
+    assert.equal(next.payload, 'Noch eine Frage');
+    const whatsapp = first.whatsapp as Record<string, unknown>;
+    assert.equal(whatsapp.from, '+4915123456789');
+    assert.equal(whatsapp.phoneNumberId, NUMBER.phoneNumberId);
+    assert.equal(whatsapp.type, 'text');
+    assert.equal(received.statuses[0].payload, 'delivered');
+    assert.equal((received.statuses[0].whatsapp as Record<string, unknown>).messageId, 'wamid.outgoing-1');
+    assert.equal(received.events[0].payload, 'stop');
+  });
+
+  it('keeps the raw bytes although the admin app parses JSON first (umlauts, emoji, odd spacing)', async () => {
+    const received = await load();
+    const raw = JSON.stringify(textMessage('Grüße aus Köln 👋'), null, 3).replace('"object"', ' "object" ');
+    const answer = await signedPost('/whatsapp', raw);
+    assert.equal(answer.status, 200);
+    await until(() => received.messages.length === 1, 'the message');
+    assert.equal(received.messages[0].payload, 'Grüße aus Köln 👋');
+  });
+
+  it('accepts a body signed the way Meta signs it (non-ASCII escaped as \\uXXXX)', async () => {
+    const received = await load();
+    const raw = JSON.stringify(textMessage('Schöne Grüße 🎉'));
+    const answer = await post('/whatsapp', raw, {
+      'x-hub-signature-256': signPayload(escapeNonAscii(raw), APP_SECRET),
+    });
+    assert.equal(answer.status, 200);
+    await until(() => received.messages.length === 1, 'the message');
+    assert.equal(received.messages[0].payload, 'Schöne Grüße 🎉');
+  });
+
+  it('answers 401 and emits nothing for a wrong, forged or missing signature', async () => {
+    const received = await load();
+    const forged = JSON.stringify(textMessage('forged'));
+    assert.equal((await signedPost('/whatsapp', forged, 'not-the-app-secret')).status, 401);
+    assert.equal((await post('/whatsapp', forged)).status, 401);
+    assert.equal((await post('/whatsapp', forged, { 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) })).status, 401);
+    const tampered = forged.replace('forged', 'forgeD');
+    assert.equal(
+      (await post('/whatsapp', tampered, { 'x-hub-signature-256': signPayload(forged, APP_SECRET) })).status,
+      401,
+    );
+
+    // A good one afterwards is the first and only thing emitted.
+    assert.equal((await signedPost('/whatsapp', textMessage('genuine'))).status, 200);
+    await until(() => received.messages.length === 1, 'the genuine message');
+    assert.deepEqual(
+      received.messages.map((m) => m.payload),
+      ['genuine'],
+    );
+    assert.equal(received.statuses.length + received.events.length, 0);
+  });
+
+  it('answers 400 for malformed JSON and for bodies that are not WhatsApp webhooks', async () => {
+    const received = await load();
+    assert.equal((await signedPost('/whatsapp', '{"object": "whatsapp_business_account", ')).status, 400);
+    assert.equal((await signedPost('/whatsapp', { object: 'page', entry: [] })).status, 400);
+    assert.equal(received.messages.length, 0);
+  });
+
+  it('answers 413 for a body over maxBytes, declared or streamed, and still works afterwards', async () => {
+    const received = await load({ maxBytes: 2048 });
+    const big = JSON.stringify({ object: 'whatsapp_business_account', padding: 'x'.repeat(4096) });
+    assert.equal((await signedPost('/whatsapp', big)).status, 413);
+
+    // Without content-length (chunked), the limit applies while reading.
+    const streamed = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${helper.url()}/whatsapp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(big, APP_SECRET) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      for (let i = 0; i < big.length; i += 512) req.write(big.slice(i, i + 512));
+      req.end();
+    });
+    assert.equal(streamed, 413);
+
+    assert.equal((await signedPost('/whatsapp', textMessage('small'))).status, 200);
+    await until(() => received.messages.length === 1, 'the small message');
+  });
+
+  it('refuses a body over the default 3 MB', async () => {
+    await load();
+    const big = JSON.stringify({ object: 'whatsapp_business_account', padding: 'x'.repeat(3 * 1024 * 1024) });
+    assert.equal((await signedPost('/whatsapp', big)).status, 413);
+  });
+
+  it('drops duplicates: the same message id or the same status twice', async () => {
+    const received = await load();
+    const message = textMessage('einmal', 'wamid.duplicate-1');
+    assert.equal((await signedPost('/whatsapp', message)).status, 200);
+    assert.equal((await signedPost('/whatsapp', message)).status, 200);
+    const delivered = buildStatusWebhook({
+      ...NUMBER,
+      recipientWaId: '4915123456789',
+      messageId: 'wamid.o',
+      status: 'read',
+    });
+    assert.equal((await signedPost('/whatsapp', delivered)).status, 200);
+    assert.equal((await signedPost('/whatsapp', delivered)).status, 200);
+    assert.equal((await signedPost('/whatsapp', textMessage('zweimal', 'wamid.other-2'))).status, 200);
+    await until(() => received.messages.length === 2 && received.statuses.length === 1, 'the distinct items');
+    assert.deepEqual(
+      received.messages.map((m) => m.payload),
+      ['einmal', 'zweimal'],
+    );
+  });
+
+  it('uses the consent store ledger for de-duplication when one is configured', async () => {
+    const marks = new Map<string, number>();
+    const fakeStore = (RED: NodeAPI) => {
+      // Only what whatsapp-webhook uses of a consent-store: its ledger's durable markSeen.
+      RED.nodes.registerType('consent-store', function (this: { ledger: unknown }, def: never) {
+        RED.nodes.createNode(this as never, def);
+        this.ledger = {
+          markSeen: async (key: string, ttlMs: number) => {
+            if (marks.has(key)) return false;
+            marks.set(key, ttlMs);
+            return true;
+          },
+        };
+      } as never);
+    };
+    const nodes = [configNode, webhookNode, mount, fakeStore];
+    const withStore = [...flow({ store: 'store' }), { id: 'store', type: 'consent-store' }];
+    await helper.load(nodes as never, withStore as never, credentials);
+    const received = collect();
+    assert.equal((await signedPost('/whatsapp', textMessage('gespeichert', 'wamid.ledger-1'))).status, 200);
+    assert.equal((await signedPost('/whatsapp', textMessage('gespeichert', 'wamid.ledger-1'))).status, 200);
+    await until(() => received.messages.length === 1, 'the message');
+    assert.deepEqual([...marks.keys()], ['msg:wamid.ledger-1']);
+    assert.ok((marks.get('msg:wamid.ledger-1') ?? 0) >= 7 * 24 * 3600 * 1000, 'marks outlive Meta retries');
+  });
+
+  it('does not stack routes on redeploy and frees the old path', async () => {
+    const received = await load();
+    const httpNode = mount.mounted.httpNode!;
+    assert.equal(routesAt(httpNode, '/whatsapp').length, 2);
+    await helper.setFlows(flow() as never, 'full', credentials as never);
+    await helper.setFlows(flow() as never, 'full', credentials as never);
+    assert.equal(routesAt(httpNode, '/whatsapp').length, 2, 'one GET and one POST after two redeploys');
+
+    await helper.setFlows(flow({ path: '/whatsapp-neu' }) as never, 'full', credentials as never);
+    assert.equal(routesAt(httpNode, '/whatsapp').length, 0);
+    assert.equal(routesAt(httpNode, '/whatsapp-neu').length, 2);
+    assert.equal((await signedPost('/whatsapp', textMessage('alt'))).status, 404);
+
+    const now = collect();
+    assert.equal((await signedPost('/whatsapp-neu', textMessage('neu'))).status, 200);
+    await until(() => now.messages.length === 1, 'the message on the new path');
+    assert.equal(now.messages[0].payload, 'neu');
+    assert.equal(received.messages.length, 0);
+  });
+
+  it('shows an error and registers no route without a valid path or config', async () => {
+    await load({ path: 'no-slash' });
+    assert.equal(routesAt(mount.mounted.httpNode!, 'no-slash').length, 0);
+    const answer = await signedPost('/no-slash', textMessage('x'));
+    assert.equal(answer.status, 404);
+  });
+});
