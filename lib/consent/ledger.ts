@@ -1,0 +1,1044 @@
+import { EventEmitter } from 'node:events';
+import { GdprWhatsAppError } from '../errors';
+import { PostgresStore } from '../store/postgres';
+import { SqliteStore } from '../store/sqlite';
+import type { ConsentRow, LedgerStore, StoreTx, SubjectRow } from '../store/types';
+import { AuditChainVerifier, type AuditVerification, GENESIS_HASH, hashAuditEvent } from './audit-verify';
+import { canonicalJson } from './canonical';
+import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
+import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
+import { evaluateCheck, isEnded, isLivePending } from './rules';
+import { type IdentifiedSubject, SubjectResolver } from './subjects';
+import type {
+  CheckResult,
+  CollectionMethod,
+  ConsentRecord,
+  ConsentStatus,
+  EraseReport,
+  LedgerEvent,
+  LedgerOptions,
+  RetentionSettings,
+  SubjectExport,
+  SubjectInput,
+  SweepReport,
+  WithdrawalChannel,
+} from './types';
+import { oneOf, optionalLanguage, optionalText, positiveMs, requireActor, requireWording } from './validate';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const DEFAULT_RETENTION: RetentionSettings = {
+  pendingExpiryMs: 48 * HOUR,
+  personalDataMs: 30 * DAY,
+  proofRetentionMs: 5 * 365 * DAY,
+  dedupeTtlMs: 8 * DAY,
+  sweepBatchSize: 2000,
+};
+
+const METHODS: readonly CollectionMethod[] = ['web-form', 'keyword', 'button', 'agent'];
+const CHANNELS: readonly WithdrawalChannel[] = [
+  'whatsapp-keyword',
+  'whatsapp-button',
+  'meta-marketing-optout',
+  'admin',
+  'api',
+];
+
+export interface RequestConsentInput {
+  subject: SubjectInput;
+  purpose: string;
+  /** The exact wording shown to the person (Art. 7(1) GDPR: the controller must be able to prove consent). */
+  wording: string;
+  language?: string;
+  noticeVersion?: string;
+  method: CollectionMethod;
+  /** Form URL or campaign. */
+  source?: string;
+  requestMessageId?: string;
+  actor: string;
+  expiresInMs?: number;
+}
+
+export interface ConfirmConsentInput {
+  subject: SubjectInput;
+  purpose?: string;
+  confirmationMessageId?: string;
+  /** The exact reply ("YES", the button title). */
+  confirmationText: string;
+  actor: string;
+}
+
+export interface GiveConsentInput {
+  subject: SubjectInput;
+  purpose: string;
+  wording: string;
+  language?: string;
+  noticeVersion?: string;
+  method: CollectionMethod;
+  source?: string;
+  messageId?: string;
+  text?: string;
+  actor: string;
+}
+
+export interface RefuseConsentInput {
+  subject: SubjectInput;
+  purpose: string;
+  /** Needed only when no request is pending: the wording the person refused. */
+  wording?: string;
+  language?: string;
+  method?: CollectionMethod;
+  source?: string;
+  messageId?: string;
+  text?: string;
+  actor: string;
+}
+
+export interface WithdrawConsentInput {
+  subject: SubjectInput;
+  /** Default: every purpose. */
+  purposes?: string[];
+  channel: WithdrawalChannel;
+  text?: string;
+  keyword?: string;
+  messageId?: string;
+  actor: string;
+}
+
+interface AuditEntry {
+  action: string;
+  actor: string;
+  pseudonym?: string | null;
+  purpose?: string | null;
+  outcome: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * The consent ledger (issue 3): the proof a business shows a supervisory authority and the source of
+ * truth for every consent check. Emits 'event' (LedgerEvent) after each durable change and 'warning'
+ * (Error) when a background flush or sweep fails.
+ */
+export class ConsentLedger extends EventEmitter {
+  private readonly resolver: SubjectResolver;
+  private readonly usage = new Map<string, { pseudonym: string; purpose: string }>();
+  private usageTimer?: NodeJS.Timeout;
+  private retentionTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<SweepReport>;
+  private closing?: Promise<void>;
+
+  private constructor(
+    private readonly store: LedgerStore,
+    private readonly purposes: Map<string, PurposeDefinition>,
+    private readonly cipher: FieldCipher,
+    private readonly pseudonyms: Pseudonymiser,
+    readonly retention: RetentionSettings,
+    private readonly clock: () => number,
+    private readonly instanceId: string | undefined,
+  ) {
+    super();
+    this.resolver = new SubjectResolver(pseudonyms);
+  }
+
+  static async open(options: LedgerOptions): Promise<ConsentLedger> {
+    if (!options || typeof options !== 'object') {
+      throw new GdprWhatsAppError('invalid-input', 'The consent store options are missing');
+    }
+    validateKeys(options.encryptionKeys, options.pseudonymKey);
+    const purposes = definePurposes(options.purposes);
+    const retention = resolveRetention(options.retention);
+    const clock = options.clock ?? Date.now;
+    const usageFlushMs = positiveMs(options.usageFlushMs, 'usageFlushMs', 5000);
+    const instanceId = optionalText(options.instanceId, 'instanceId', 100);
+    let ledger: ConsentLedger | undefined;
+    const store = await openStore(options, clock, (err) => ledger?.emit('warning', err));
+    ledger = new ConsentLedger(
+      store,
+      purposes,
+      new FieldCipher(options.encryptionKeys),
+      new Pseudonymiser(options.pseudonymKey),
+      retention,
+      clock,
+      instanceId,
+    );
+    return ledger.start(usageFlushMs);
+  }
+
+  private async start(usageFlushMs: number): Promise<ConsentLedger> {
+    try {
+      await this.registerPurposeVersions();
+    } catch (err) {
+      await this.store.close();
+      throw err;
+    }
+    this.usageTimer = setInterval(() => {
+      this.flushUsage().catch((err) => this.emit('warning', err));
+    }, usageFlushMs);
+    this.usageTimer.unref();
+    return this;
+  }
+
+  /** "sqlite (node:sqlite)", "sqlite (better-sqlite3)" or "postgres (pg)", for the node's status. */
+  get backendDescription(): string {
+    return `${this.store.backend} (${this.store.driver})`;
+  }
+
+  purposeIds(): string[] {
+    return [...this.purposes.keys()];
+  }
+
+  purpose(id: string): PurposeDefinition | undefined {
+    return this.purposes.get(id);
+  }
+
+  /** Each configured wording is kept once per version, so old consents can be shown with their text. */
+  private async registerPurposeVersions(): Promise<void> {
+    const now = this.clock();
+    await this.store.write(async (tx) => {
+      for (const def of this.purposes.values()) {
+        await tx.putPurposeVersion({
+          purpose: def.id,
+          version: def.version,
+          label: def.label,
+          wording: canonicalJson(def.wording),
+          lawfulBasis: def.lawfulBasis,
+          marketing: def.marketing,
+          createdAt: now,
+        });
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- consent changes
+
+  async requestConsent(input: RequestConsentInput): Promise<ConsentRecord> {
+    const def = this.requirePurpose(input?.purpose);
+    const wording = requireWording(input.wording);
+    const method = oneOf(input.method, METHODS, 'method');
+    const actor = requireActor(input.actor);
+    const language = optionalLanguage(input.language);
+    const noticeVersion = optionalText(input.noticeVersion, 'noticeVersion', 128);
+    const source = optionalText(input.source, 'source', 2048);
+    const messageId = optionalText(input.requestMessageId, 'requestMessageId', 256);
+    const ttl = positiveMs(input.expiresInMs, 'expiresInMs', this.retention.pendingExpiryMs);
+    const subject = this.resolver.identify(input.subject);
+    return this.change(async (tx, now, events) => {
+      const existing = await tx.getConsent(subject.pseudonym, def.id);
+      if (existing?.status === 'given' && existing.purposeVersion === def.version) return this.toRecord(existing);
+      if (existing) await tx.archiveConsent(existing, now);
+      const p = subject.pseudonym;
+      const row: ConsentRow = {
+        ...this.blankRow(p, def, wording, now, actor),
+        status: 'pending',
+        expiresAt: now + ttl,
+        language: language ?? null,
+        noticeVersion: noticeVersion ?? null,
+        method,
+        source: source ?? null,
+        requestedAt: now,
+        requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
+      };
+      await tx.putConsent(row);
+      await this.saveIdentity(tx, subject, now);
+      await this.audit(tx, now, {
+        action: 'consent.requested',
+        actor,
+        pseudonym: p,
+        purpose: def.id,
+        outcome: 'pending',
+        detail: { purposeVersion: def.version, wordingSha256: row.wordingSha256, method, expiresAt: row.expiresAt },
+      });
+      events.push(this.event('consent.requested', subject, now, def.id, 'pending'));
+      return this.toRecord(row);
+    });
+  }
+
+  async confirmConsent(input: ConfirmConsentInput): Promise<ConsentRecord> {
+    const purpose = input?.purpose === undefined ? undefined : this.requirePurpose(input.purpose).id;
+    const text = optionalText(input.confirmationText, 'confirmationText', 4096);
+    if (!text) throw new GdprWhatsAppError('missing-confirmation', 'The confirmation reply is required as proof');
+    const messageId = optionalText(input.confirmationMessageId, 'confirmationMessageId', 256);
+    const actor = requireActor(input.actor);
+    const subject = this.resolver.identify(input.subject);
+    const outcome = await this.change(async (tx, now, events) => {
+      const p = await this.pseudonymOf(tx, subject);
+      const candidates = purpose
+        ? [await tx.getConsent(p, purpose)].filter((row): row is ConsentRow => row !== undefined)
+        : await tx.listConsents(p);
+      const pending = candidates.filter((row) => row.status === 'pending');
+      if (pending.length === 0) return { error: 'no-pending-request' as const };
+      for (const row of pending.filter((r) => !isLivePending(r, now))) await this.expire(tx, row, now, actor, events);
+      // A bare "YES" answers the confirmation message sent last.
+      const live = pending
+        .filter((r) => isLivePending(r, now))
+        .sort((a, b) => (b.requestedAt ?? 0) - (a.requestedAt ?? 0));
+      if (live.length === 0) return { error: 'request-expired' as const };
+      const row: ConsentRow = {
+        ...live[0],
+        status: 'given',
+        expiresAt: null,
+        decidedAt: now,
+        confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
+        confirmationTextEnc: this.cipher.encrypt(text, 'confirmation_text', p),
+        retainUntil: now + this.retention.proofRetentionMs,
+        updatedAt: now,
+        actor,
+      };
+      await tx.putConsent(row);
+      await this.saveIdentity(tx, { ...subject, pseudonym: p }, now);
+      await this.audit(tx, now, {
+        action: 'consent.confirmed',
+        actor,
+        pseudonym: p,
+        purpose: row.purpose,
+        outcome: 'given',
+        detail: { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 },
+      });
+      events.push(this.event('consent.confirmed', subject, now, row.purpose, 'given', p));
+      return { record: this.toRecord(row) };
+    });
+    if (outcome.error === 'no-pending-request') {
+      throw new GdprWhatsAppError('no-pending-request', 'There is no pending consent request to confirm');
+    }
+    if (outcome.error === 'request-expired') {
+      throw new GdprWhatsAppError('request-expired', 'The consent request has expired; a new request is needed');
+    }
+    return outcome.record as ConsentRecord;
+  }
+
+  async giveConsent(input: GiveConsentInput): Promise<ConsentRecord> {
+    const def = this.requirePurpose(input?.purpose);
+    const wording = requireWording(input.wording);
+    const method = oneOf(input.method, METHODS, 'method');
+    const actor = requireActor(input.actor);
+    const language = optionalLanguage(input.language);
+    const noticeVersion = optionalText(input.noticeVersion, 'noticeVersion', 128);
+    const source = optionalText(input.source, 'source', 2048);
+    const messageId = optionalText(input.messageId, 'messageId', 256);
+    const text = optionalText(input.text, 'text', 4096);
+    const subject = this.resolver.identify(input.subject);
+    return this.change(async (tx, now, events) => {
+      const p = await this.pseudonymOf(tx, subject);
+      const existing = await tx.getConsent(p, def.id);
+      const sameProof = existing?.status === 'given' && existing.wordingSha256 === sha256Hex(wording);
+      if (sameProof && existing.purposeVersion === def.version) return this.toRecord(existing);
+      if (existing) await tx.archiveConsent(existing, now);
+      const row: ConsentRow = {
+        ...this.blankRow(p, def, wording, now, actor),
+        status: 'given',
+        language: language ?? null,
+        noticeVersion: noticeVersion ?? null,
+        method,
+        source: source ?? null,
+        decidedAt: now,
+        confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
+        confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
+      };
+      await tx.putConsent(row);
+      await this.saveIdentity(tx, { ...subject, pseudonym: p }, now);
+      await this.audit(tx, now, {
+        action: 'consent.given',
+        actor,
+        pseudonym: p,
+        purpose: def.id,
+        outcome: 'given',
+        detail: { purposeVersion: def.version, wordingSha256: row.wordingSha256, method },
+      });
+      events.push(this.event('consent.given', subject, now, def.id, 'given', p));
+      return this.toRecord(row);
+    });
+  }
+
+  async refuseConsent(input: RefuseConsentInput): Promise<ConsentRecord> {
+    const def = this.requirePurpose(input?.purpose);
+    const wording = input.wording === undefined ? undefined : requireWording(input.wording);
+    const method = input.method === undefined ? undefined : oneOf(input.method, METHODS, 'method');
+    const actor = requireActor(input.actor);
+    const language = optionalLanguage(input.language);
+    const source = optionalText(input.source, 'source', 2048);
+    const messageId = optionalText(input.messageId, 'messageId', 256);
+    const text = optionalText(input.text, 'text', 4096);
+    const subject = this.resolver.identify(input.subject);
+    const outcome = await this.change(async (tx, now, events) => {
+      const p = await this.pseudonymOf(tx, subject);
+      const existing = await tx.getConsent(p, def.id);
+      let row: ConsentRow;
+      if (existing && isLivePending(existing, now)) {
+        row = { ...existing, expiresAt: null };
+      } else {
+        if (!wording) return { error: true as const };
+        if (existing) await tx.archiveConsent(existing, now);
+        row = {
+          ...this.blankRow(p, def, wording, now, actor),
+          language: language ?? null,
+          method: method ?? 'agent',
+          source: source ?? null,
+        };
+      }
+      row = {
+        ...row,
+        status: 'refused',
+        decidedAt: now,
+        confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
+        confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
+        retainUntil: now + this.retention.proofRetentionMs,
+        updatedAt: now,
+        actor,
+      };
+      await tx.putConsent(row);
+      await this.audit(tx, now, {
+        action: 'consent.refused',
+        actor,
+        pseudonym: p,
+        purpose: def.id,
+        outcome: 'refused',
+        detail: { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 },
+      });
+      events.push(this.event('consent.refused', subject, now, def.id, 'refused', p));
+      return { record: this.toRecord(row) };
+    });
+    if (!outcome.record) {
+      throw new GdprWhatsAppError('missing-wording', 'No request is pending, so the refused wording is required');
+    }
+    return outcome.record;
+  }
+
+  /**
+   * Art. 7(3) GDPR: withdrawing must be as easy as giving, and takes effect at once. Resolves only after
+   * the change is committed to disk. For purposes that rest on a contract or legitimate interest, an
+   * opt-out with nothing on record is stored as an objection (Art. 21), so that those purposes block too.
+   */
+  async withdrawConsent(input: WithdrawConsentInput): Promise<ConsentRecord[]> {
+    const channel = oneOf(input?.channel, CHANNELS, 'channel');
+    const actor = requireActor(input.actor);
+    if (input.purposes !== undefined && !Array.isArray(input.purposes)) {
+      throw new GdprWhatsAppError('invalid-input', 'purposes must be a list of purpose ids', { field: 'purposes' });
+    }
+    const targets = (input.purposes ?? [...this.purposes.keys()]).map((id) => this.requirePurpose(id));
+    const text = optionalText(input.text, 'text', 4096);
+    const keyword = optionalText(input.keyword, 'keyword', 64);
+    const messageId = optionalText(input.messageId, 'messageId', 256);
+    const subject = this.resolver.identify(input.subject);
+    return this.change(async (tx, now, events) => {
+      const p = await this.pseudonymOf(tx, subject);
+      const changed: ConsentRecord[] = [];
+      for (const def of targets) {
+        const existing = await tx.getConsent(p, def.id);
+        const consentBased = def.lawfulBasis === 'consent';
+        if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
+        if (!existing || isEnded(existing.status)) {
+          if (consentBased) continue;
+          if (existing) await tx.archiveConsent(existing, now);
+        }
+        const base: ConsentRow =
+          existing && !isEnded(existing.status)
+            ? existing
+            : { ...this.blankRow(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
+        const row: ConsentRow = {
+          ...base,
+          status: 'withdrawn',
+          expiresAt: null,
+          withdrawnAt: now,
+          withdrawalChannel: channel,
+          withdrawalMessageIdEnc: this.cipher.encryptOptional(messageId, 'withdrawal_message_id', p),
+          withdrawalTextEnc: this.cipher.encryptOptional(text, 'withdrawal_text', p),
+          withdrawalKeyword: keyword ?? null,
+          retainUntil: now + this.retention.proofRetentionMs,
+          updatedAt: now,
+          actor,
+        };
+        await tx.putConsent(row);
+        await this.audit(tx, now, {
+          action: 'consent.withdrawn',
+          actor,
+          pseudonym: p,
+          purpose: def.id,
+          outcome: 'withdrawn',
+          detail: { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null },
+        });
+        events.push({ ...this.event('consent.withdrawn', subject, now, def.id, 'withdrawn', p), channel });
+        changed.push(this.toRecord(row));
+      }
+      if (changed.length === 0) {
+        // The opt-out itself is evidence worth keeping even when nothing was on record.
+        await this.audit(tx, now, {
+          action: 'consent.withdrawn',
+          actor,
+          pseudonym: p,
+          outcome: 'nothing-to-withdraw',
+          detail: { channel, keyword: keyword ?? null },
+        });
+      }
+      return changed;
+    });
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  /** The gate's question. Reads committed state only: no cache, so a withdrawal elsewhere counts at once. */
+  async checkConsent(subject: SubjectInput, purpose: string): Promise<CheckResult> {
+    const def = typeof purpose === 'string' ? this.purposes.get(purpose) : undefined;
+    if (!def) return { allowed: false, status: 'unknown-purpose', reason: 'unknown-purpose' };
+    const identified = this.resolver.identify(subject);
+    const now = this.clock();
+    let pseudonym = identified.pseudonym;
+    if (identified.userIdOnly) pseudonym = (await this.store.read.resolveAlias(pseudonym)) ?? pseudonym;
+    const state =
+      this.store instanceof SqliteStore
+        ? toState(this.store.consentStateSync(pseudonym, def.id))
+        : await this.store.read.consentState(pseudonym, def.id);
+    const erased = state ? false : (await this.store.read.suppressedAt(pseudonym)) !== undefined;
+    return evaluateCheck(def, state, erased, now);
+  }
+
+  hasConsent(subject: SubjectInput, purpose: string): Promise<CheckResult> {
+    return this.checkConsent(subject, purpose);
+  }
+
+  async getConsent(subject: SubjectInput, purpose: string): Promise<ConsentRecord | undefined> {
+    const def = this.requirePurpose(purpose);
+    const identified = this.resolver.identify(subject);
+    const p = await this.pseudonymOf(this.store.read, identified);
+    const row = await this.store.read.getConsent(p, def.id);
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  /** Batched: the gate calls this per message; the store gets one write per flush interval. */
+  markUsed(subject: SubjectInput, purpose: string): void {
+    const def = this.requirePurpose(purpose);
+    const { pseudonym } = this.resolver.identify(subject);
+    this.usage.set(`${pseudonym}\u0000${def.id}`, { pseudonym, purpose: def.id });
+  }
+
+  async flushUsage(): Promise<number> {
+    if (this.usage.size === 0) return 0;
+    const marks = [...this.usage.values()];
+    this.usage.clear();
+    const now = this.clock();
+    await this.store.write((tx) => tx.touchUsage(marks, now, now + this.retention.proofRetentionMs), { serial: false });
+    return marks.length;
+  }
+
+  // ---------------------------------------------------------------- notices, service window, blocks
+
+  async recordNoticeShown(
+    subject: SubjectInput,
+    noticeVersion: string,
+    options: { messageId?: string; actor: string },
+  ): Promise<void> {
+    const version = optionalText(noticeVersion, 'noticeVersion', 128);
+    if (!version)
+      throw new GdprWhatsAppError('invalid-input', 'The notice version is required', { field: 'noticeVersion' });
+    const actor = requireActor(options?.actor);
+    const messageId = optionalText(options.messageId, 'messageId', 256);
+    const identified = this.resolver.identify(subject);
+    await this.change(async (tx, now, events) => {
+      const p = await this.pseudonymOf(tx, identified);
+      await this.saveIdentity(tx, { ...identified, pseudonym: p }, now);
+      await tx.putNotice({
+        pseudonym: p,
+        noticeVersion: version,
+        shownAt: now,
+        messageIdEnc: this.cipher.encryptOptional(messageId, 'notice_message_id', p),
+        actor,
+      });
+      await this.audit(tx, now, {
+        action: 'notice.shown',
+        actor,
+        pseudonym: p,
+        outcome: 'shown',
+        detail: { noticeVersion: version },
+      });
+      events.push(this.event('notice.shown', identified, now, undefined, undefined, p));
+    });
+  }
+
+  async hasSeenNotice(subject: SubjectInput, noticeVersion: string): Promise<boolean> {
+    if (typeof noticeVersion !== 'string' || noticeVersion === '') return false;
+    const identified = this.resolver.identify(subject);
+    const p = await this.pseudonymOf(this.store.read, identified);
+    return this.store.read.hasNotice(p, noticeVersion);
+  }
+
+  /** For the 24-hour customer service window. Keeps only the time; no number is stored for this alone. */
+  async recordInbound(subject: SubjectInput, at?: number): Promise<void> {
+    const when = at === undefined ? this.clock() : at;
+    if (!Number.isSafeInteger(when) || when < 0) {
+      throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field: 'at' });
+    }
+    const identified = this.resolver.identify(subject);
+    await this.store.write(
+      async (tx) => {
+        const p = await this.pseudonymOf(tx, identified);
+        if (await tx.setLastInbound(p, when)) return;
+        if (await tx.getSubject(p)) return;
+        const now = this.clock();
+        await tx.putSubject({
+          pseudonym: p,
+          phoneEnc: null,
+          waIdEnc: null,
+          userIdEnc: null,
+          nameEnc: null,
+          lastInboundAt: when,
+          createdAt: now,
+          updatedAt: now,
+        });
+      },
+      { serial: false },
+    );
+  }
+
+  async lastInboundAt(subject: SubjectInput): Promise<number | undefined> {
+    const identified = this.resolver.identify(subject);
+    const p = await this.pseudonymOf(this.store.read, identified);
+    return (await this.store.read.getSubject(p))?.lastInboundAt ?? undefined;
+  }
+
+  async recordBlocked(subject: SubjectInput, purpose: string, reason: string, actor: string): Promise<void> {
+    const who = requireActor(actor);
+    const why = optionalText(reason, 'reason', 64) ?? 'unspecified';
+    const identified = this.resolver.identify(subject);
+    await this.change(async (tx, now) => {
+      const p = await this.pseudonymOf(tx, identified);
+      await this.audit(tx, now, {
+        action: 'send.blocked',
+        actor: who,
+        pseudonym: p,
+        purpose: isPurposeId(purpose) ? purpose : null,
+        outcome: 'blocked',
+        detail: { reason: why },
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- data subject rights
+
+  /**
+   * Art. 17 GDPR. Removes every personal datum of the subject; keeps a suppression entry and the audit
+   * events, both pseudonymous, as proof that the erasure happened and to honour it later.
+   */
+  async eraseSubject(subject: SubjectInput, actor: string): Promise<EraseReport> {
+    const who = requireActor(actor);
+    const identified = this.resolver.identify(subject);
+    this.usage.forEach((mark, key) => {
+      if (mark.pseudonym === identified.pseudonym) this.usage.delete(key);
+    });
+    const report = await this.change(async (tx, now, events) => {
+      const p = await this.pseudonymOf(tx, identified);
+      const aliases = [identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined].filter(
+        (a): a is string => a !== undefined,
+      );
+      const removed = await tx.eraseSubject(p, aliases);
+      const found = Object.values(removed).some((count) => count > 0);
+      await tx.putSuppression(p, now, who);
+      await this.audit(tx, now, {
+        action: 'dsr.erasure_executed',
+        actor: who,
+        pseudonym: p,
+        outcome: found ? 'erased' : 'nothing-found',
+        detail: { removed },
+      });
+      events.push(this.event('subject.erased', identified, now, undefined, undefined, p));
+      return { found, removed, at: now, pseudonym: p };
+    });
+    if (identified.phone) this.resolver.forget(identified.phone);
+    await this.store.scrub();
+    return report;
+  }
+
+  async isSuppressed(subject: SubjectInput): Promise<boolean> {
+    const identified = this.resolver.identify(subject);
+    const p = await this.pseudonymOf(this.store.read, identified);
+    return (await this.store.read.suppressedAt(p)) !== undefined;
+  }
+
+  /** Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document. */
+  async exportSubject(subject: SubjectInput, actor: string): Promise<SubjectExport> {
+    const who = requireActor(actor);
+    const identified = this.resolver.identify(subject);
+    return this.change(async (tx, now) => {
+      const p = await this.pseudonymOf(tx, identified);
+      // One after the other: a PostgreSQL transaction is one connection.
+      const row = await tx.getSubject(p);
+      const consents = await tx.listConsents(p);
+      const history = await tx.listHistory(p);
+      const notices = await tx.listNotices(p);
+      const erasedAt = await tx.suppressedAt(p);
+      const doc: SubjectExport = {
+        exportedAt: now,
+        pseudonym: p,
+        found: Boolean(row || consents.length || history.length || notices.length),
+        erased: erasedAt === undefined ? undefined : { at: erasedAt },
+        subject: row ? this.decryptSubject(row) : undefined,
+        consents: consents.map((c) => this.toRecord(c)),
+        history: history.map((h) => ({ ...this.toRecord(h), archivedAt: h.archivedAt })),
+        notices: notices.map((n) => ({
+          noticeVersion: n.noticeVersion,
+          shownAt: n.shownAt,
+          messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', p),
+          actor: n.actor,
+        })),
+        auditEvents: [],
+      };
+      await this.audit(tx, now, {
+        action: 'dsr.access_fulfilled',
+        actor: who,
+        pseudonym: p,
+        outcome: doc.found ? 'exported' : 'nothing-found',
+      });
+      doc.auditEvents = (await tx.listAudit(p)).map((e) => ({
+        seq: e.seq,
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        purpose: e.purpose,
+        outcome: e.outcome,
+      }));
+      return doc;
+    });
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** Runs the retention rules once; concurrent calls share one run. */
+  sweepRetention(): Promise<SweepReport> {
+    if (!this.sweeping) {
+      this.sweeping = this.sweepOnce().finally(() => {
+        this.sweeping = undefined;
+      });
+    }
+    return this.sweeping;
+  }
+
+  startRetentionTimer(ms: number): void {
+    const every = positiveMs(ms, 'interval', 3_600_000);
+    this.stopRetentionTimer();
+    this.retentionTimer = setInterval(() => {
+      this.sweepRetention().catch((err) => this.emit('warning', err));
+    }, every);
+    this.retentionTimer.unref();
+  }
+
+  stopRetentionTimer(): void {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = undefined;
+  }
+
+  private async sweepOnce(): Promise<SweepReport> {
+    const now = this.clock();
+    const batch = this.retention.sweepBatchSize;
+    const report: SweepReport = {
+      at: now,
+      expiredRequests: 0,
+      personalDataRemoved: 0,
+      proofRemoved: 0,
+      noticesRemoved: 0,
+      auditEventsRemoved: 0,
+      dedupeMarksRemoved: 0,
+    };
+    const repeat = async (step: (tx: StoreTx) => Promise<number>, serial = true): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const done = await this.store.write(step, { serial });
+        total += done;
+        if (done < batch) return total;
+      }
+    };
+    report.expiredRequests = await this.repeatWithEvents(async (tx, events) => {
+      const rows = await tx.expiredPending(now, batch);
+      for (const row of rows) await this.expire(tx, row, now, 'retention', events);
+      return rows.length;
+    }, batch);
+    report.personalDataRemoved = await repeat(async (tx) => {
+      const subjects = await tx.inactiveSubjects(now - this.retention.personalDataMs, batch);
+      for (const p of subjects) await tx.removePersonalData(p);
+      return subjects.length;
+    });
+    report.proofRemoved = await repeat((tx) => tx.deleteEndedProof(now, batch));
+    report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
+    report.auditEventsRemoved = await repeat((tx) => tx.purgeAuditBefore(now - this.retention.proofRetentionMs, batch));
+    report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);
+    const { at: _at, ...counts } = report;
+    await this.change(async (tx) => {
+      await this.audit(tx, now, { action: 'retention.purge_run', actor: 'retention', outcome: 'done', detail: counts });
+    });
+    if (report.personalDataRemoved > 0 || report.proofRemoved > 0) await this.store.scrub();
+    return report;
+  }
+
+  private async repeatWithEvents(
+    step: (tx: StoreTx, events: LedgerEvent[]) => Promise<number>,
+    batch: number,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const done = await this.change((tx, _now, events) => step(tx, events));
+      total += done;
+      if (done < batch) return total;
+    }
+  }
+
+  // ---------------------------------------------------------------- de-duplication (DedupeStore)
+
+  /** True the first time `key` is seen within `ttlMs`; the mark is durable before this resolves. */
+  async markSeen(key: string, ttlMs: number): Promise<boolean> {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
+      throw new GdprWhatsAppError('invalid-input', 'A de-duplication key must be text', { field: 'key' });
+    }
+    const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
+    const now = this.clock();
+    const hashed = this.pseudonyms.forDedupeKey(key);
+    return this.store.write((tx) => tx.markSeen(hashed, now + ttl, now), { serial: false });
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  async verifyAudit(): Promise<AuditVerification> {
+    const anchor = await this.store.read.auditAnchor();
+    const verifier = new AuditChainVerifier(anchor);
+    let after = anchor?.seq ?? 0;
+    for (;;) {
+      const page = await this.store.read.auditPage(after, 1000);
+      for (const record of page) if (!verifier.add(record)) return verifier.result();
+      if (page.length < 1000) return verifier.result();
+      after = page[page.length - 1].seq;
+    }
+  }
+
+  /** JSON lines in the format documented in audit-verify.ts. */
+  async *exportAudit(): AsyncIterable<string> {
+    const anchor = await this.store.read.auditAnchor();
+    if (anchor) yield canonicalJson({ type: 'anchor', seq: anchor.seq, hash: anchor.hash });
+    let after = anchor?.seq ?? 0;
+    for (;;) {
+      const page = await this.store.read.auditPage(after, 1000);
+      for (const record of page) yield canonicalJson(record);
+      if (page.length < 1000) return;
+      after = page[page.length - 1].seq;
+    }
+  }
+
+  /** Database-level check (SQLite PRAGMA integrity_check); "ok" when sound. */
+  integrityCheck(): Promise<string> {
+    return this.store.integrityCheck();
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        this.stopRetentionTimer();
+        if (this.usageTimer) clearInterval(this.usageTimer);
+        try {
+          await this.flushUsage();
+        } finally {
+          await this.store.close();
+        }
+      })();
+    }
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Runs one serial transaction; events are emitted only after it is committed. */
+  private async change<T>(work: (tx: StoreTx, now: number, events: LedgerEvent[]) => Promise<T>): Promise<T> {
+    const events: LedgerEvent[] = [];
+    const result = await this.store.write((tx) => {
+      events.length = 0;
+      return work(tx, this.clock(), events);
+    });
+    for (const event of events) this.emit('event', event);
+    return result;
+  }
+
+  private async audit(tx: StoreTx, now: number, entry: AuditEntry): Promise<void> {
+    const head = await tx.auditHead();
+    const detail = this.instanceId ? { ...(entry.detail ?? {}), instance: this.instanceId } : (entry.detail ?? null);
+    const event = {
+      seq: (head?.seq ?? 0) + 1,
+      at: now,
+      actor: entry.actor,
+      action: entry.action,
+      pseudonym: entry.pseudonym ?? null,
+      purpose: entry.purpose ?? null,
+      outcome: entry.outcome,
+      detail: detail ? (JSON.parse(canonicalJson(detail)) as Record<string, unknown>) : null,
+      prevHash: head?.hash ?? GENESIS_HASH,
+    };
+    await tx.insertAudit({ ...event, hash: hashAuditEvent(event) });
+  }
+
+  private async expire(tx: StoreTx, row: ConsentRow, now: number, actor: string, events: LedgerEvent[]): Promise<void> {
+    await tx.setConsentStatus(row.pseudonym, row.purpose, 'expired', now, now + this.retention.proofRetentionMs);
+    await this.audit(tx, now, {
+      action: 'consent.expired',
+      actor,
+      pseudonym: row.pseudonym,
+      purpose: row.purpose,
+      outcome: 'expired',
+      detail: { purposeVersion: row.purposeVersion },
+    });
+    events.push({
+      type: 'consent.expired',
+      pseudonym: row.pseudonym,
+      purpose: row.purpose,
+      at: now,
+      status: 'expired',
+    });
+  }
+
+  private requirePurpose(id: unknown): PurposeDefinition {
+    const def = typeof id === 'string' ? this.purposes.get(id) : undefined;
+    if (!def) {
+      throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in this consent store', {
+        purpose: typeof id === 'string' && isPurposeId(id) ? id : '',
+      });
+    }
+    return def;
+  }
+
+  /** A BSUID seen before together with a number leads to the number's records. */
+  private async pseudonymOf(tx: StoreTx, subject: IdentifiedSubject): Promise<string> {
+    if (!subject.userIdOnly) return subject.pseudonym;
+    return (await tx.resolveAlias(subject.pseudonym)) ?? subject.pseudonym;
+  }
+
+  private async saveIdentity(tx: StoreTx, subject: IdentifiedSubject, now: number): Promise<void> {
+    const p = subject.pseudonym;
+    const existing = await tx.getSubject(p);
+    const enc = (value: string | undefined, field: string, current: string | null | undefined) =>
+      value === undefined ? (current ?? null) : this.cipher.encrypt(value, field, p);
+    const row: SubjectRow = {
+      pseudonym: p,
+      phoneEnc: existing?.phoneEnc ?? (subject.phone ? this.cipher.encrypt(subject.phone, 'phone', p) : null),
+      waIdEnc: existing?.waIdEnc ?? (subject.waId ? this.cipher.encrypt(subject.waId, 'wa_id', p) : null),
+      userIdEnc: existing?.userIdEnc ?? (subject.userId ? this.cipher.encrypt(subject.userId, 'user_id', p) : null),
+      nameEnc: enc(subject.name, 'name', existing?.nameEnc),
+      lastInboundAt: existing?.lastInboundAt ?? null,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await tx.putSubject(row);
+    if (subject.userIdAlias && subject.userIdAlias !== p) await tx.putAlias(subject.userIdAlias, p);
+  }
+
+  private decryptSubject(row: SubjectRow): NonNullable<SubjectExport['subject']> {
+    const p = row.pseudonym;
+    return {
+      phone: this.cipher.decryptOptional(row.phoneEnc, 'phone', p),
+      waId: this.cipher.decryptOptional(row.waIdEnc, 'wa_id', p),
+      userId: this.cipher.decryptOptional(row.userIdEnc, 'user_id', p),
+      name: this.cipher.decryptOptional(row.nameEnc, 'name', p),
+      firstSeenAt: row.createdAt,
+      lastInboundAt: row.lastInboundAt ?? undefined,
+    };
+  }
+
+  private blankRow(p: string, def: PurposeDefinition, wording: string, now: number, actor: string): ConsentRow {
+    return {
+      pseudonym: p,
+      purpose: def.id,
+      status: 'refused',
+      expiresAt: null,
+      purposeVersion: def.version,
+      wording,
+      wordingSha256: sha256Hex(wording),
+      language: null,
+      noticeVersion: null,
+      lawfulBasis: def.lawfulBasis,
+      method: 'agent',
+      source: null,
+      requestedAt: null,
+      requestMessageIdEnc: null,
+      decidedAt: null,
+      confirmationMessageIdEnc: null,
+      confirmationTextEnc: null,
+      withdrawnAt: null,
+      withdrawalChannel: null,
+      withdrawalMessageIdEnc: null,
+      withdrawalTextEnc: null,
+      withdrawalKeyword: null,
+      lastUsedAt: null,
+      retainUntil: now + this.retention.proofRetentionMs,
+      updatedAt: now,
+      actor,
+    };
+  }
+
+  private toRecord(row: ConsentRow): ConsentRecord {
+    const p = row.pseudonym;
+    const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+    return {
+      pseudonym: p,
+      purpose: row.purpose,
+      purposeVersion: row.purposeVersion,
+      status: row.status as ConsentStatus,
+      lawfulBasis: row.lawfulBasis as ConsentRecord['lawfulBasis'],
+      wording: row.wording,
+      wordingSha256: row.wordingSha256,
+      language: opt(row.language),
+      noticeVersion: opt(row.noticeVersion),
+      method: row.method as ConsentRecord['method'],
+      source: opt(row.source),
+      requestedAt: opt(row.requestedAt),
+      requestMessageId: this.cipher.decryptOptional(row.requestMessageIdEnc, 'request_message_id', p),
+      expiresAt: opt(row.expiresAt),
+      decidedAt: opt(row.decidedAt),
+      confirmationMessageId: this.cipher.decryptOptional(row.confirmationMessageIdEnc, 'confirmation_message_id', p),
+      confirmationText: this.cipher.decryptOptional(row.confirmationTextEnc, 'confirmation_text', p),
+      withdrawnAt: opt(row.withdrawnAt),
+      withdrawalChannel: opt(row.withdrawalChannel) as WithdrawalChannel | undefined,
+      withdrawalMessageId: this.cipher.decryptOptional(row.withdrawalMessageIdEnc, 'withdrawal_message_id', p),
+      withdrawalText: this.cipher.decryptOptional(row.withdrawalTextEnc, 'withdrawal_text', p),
+      withdrawalKeyword: opt(row.withdrawalKeyword),
+      lastUsedAt: opt(row.lastUsedAt),
+      retainUntil: row.retainUntil,
+      updatedAt: row.updatedAt,
+      actor: row.actor,
+    };
+  }
+
+  private event(
+    type: LedgerEvent['type'],
+    subject: IdentifiedSubject,
+    at: number,
+    purpose?: string,
+    status?: ConsentStatus,
+    pseudonym = subject.pseudonym,
+  ): LedgerEvent {
+    return { type, pseudonym, purpose, at, status, phone: subject.phone, userId: subject.userId };
+  }
+}
+
+async function openStore(
+  options: LedgerOptions,
+  clock: () => number,
+  onError: (err: Error) => void,
+): Promise<LedgerStore> {
+  if (options.backend === 'sqlite') {
+    if (!options.sqlitePath) throw new GdprWhatsAppError('missing-sqlite-path', 'The SQLite file path is missing');
+    return SqliteStore.open({ path: options.sqlitePath, clock });
+  }
+  if (options.backend === 'postgres') {
+    if (!options.postgresUrl) {
+      throw new GdprWhatsAppError('missing-postgres-url', 'The PostgreSQL connection URL is missing');
+    }
+    return PostgresStore.open({ url: options.postgresUrl, schema: options.postgresSchema, clock, onError });
+  }
+  throw new GdprWhatsAppError('invalid-backend', 'The consent store backend must be sqlite or postgres');
+}
+
+function toState(row: Record<string, unknown> | undefined): { status: string; expiresAt: number | null } | undefined {
+  if (!row) return undefined;
+  return { status: String(row.status), expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
+}
+
+function resolveRetention(input: Partial<RetentionSettings> | undefined): RetentionSettings {
+  const given = input ?? {};
+  const out = { ...DEFAULT_RETENTION };
+  for (const key of Object.keys(DEFAULT_RETENTION) as (keyof RetentionSettings)[]) {
+    out[key] = positiveMs(given[key], `retention.${key}`, DEFAULT_RETENTION[key]);
+  }
+  return out;
+}

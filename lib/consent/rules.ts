@@ -1,0 +1,63 @@
+import type { PurposeDefinition } from './purposes';
+import type { CheckResult, ConsentStatus } from './types';
+
+/**
+ * The consent state machine in one place.
+ *   (none) --request--> pending --confirm--> given --withdraw--> withdrawn
+ *                       pending --expiry---> expired
+ *                       pending --refuse---> refused
+ *   (none) --give-----> given                   any --erase--> (no record, suppression entry)
+ * A new request or give after an ended record starts a new record; the old one moves to history.
+ */
+export const ACTIVE_STATUSES: readonly ConsentStatus[] = ['given', 'pending'];
+
+export interface StoredState {
+  status: string;
+  expiresAt: number | null;
+}
+
+/** Art. 6(1)(a) GDPR needs a given consent; contract or legitimate interest only needs the absence of an objection. */
+export function evaluateCheck(
+  purpose: PurposeDefinition,
+  state: StoredState | undefined,
+  erased: boolean,
+  now: number,
+): CheckResult {
+  const consentBased = purpose.lawfulBasis === 'consent';
+  const basisReason = `lawful-basis-${purpose.lawfulBasis}`;
+  if (!state) {
+    if (erased) return { allowed: false, status: 'erased', reason: 'subject-erased' };
+    return consentBased
+      ? { allowed: false, status: 'none', reason: 'no-consent' }
+      : { allowed: true, status: 'none', reason: basisReason };
+  }
+  switch (state.status) {
+    case 'given':
+      return { allowed: true, status: 'given', reason: 'consent-given' };
+    case 'pending':
+      if (state.expiresAt !== null && state.expiresAt <= now) {
+        return { allowed: !consentBased, status: 'expired', reason: consentBased ? 'request-expired' : basisReason };
+      }
+      return {
+        allowed: !consentBased,
+        status: 'pending',
+        reason: consentBased ? 'awaiting-confirmation' : basisReason,
+      };
+    case 'expired':
+      return { allowed: !consentBased, status: 'expired', reason: consentBased ? 'request-expired' : basisReason };
+    case 'withdrawn':
+      return { allowed: false, status: 'withdrawn', reason: 'consent-withdrawn' };
+    case 'refused':
+      return { allowed: false, status: 'refused', reason: 'consent-refused' };
+    default:
+      return { allowed: false, status: 'none', reason: 'no-consent' };
+  }
+}
+
+export function isLivePending(state: StoredState, now: number): boolean {
+  return state.status === 'pending' && (state.expiresAt === null || state.expiresAt > now);
+}
+
+export function isEnded(status: string): boolean {
+  return status === 'withdrawn' || status === 'refused' || status === 'expired';
+}

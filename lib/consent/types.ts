@@ -1,0 +1,167 @@
+import type { EncryptionKey } from './keys';
+
+export type LawfulBasis = 'consent' | 'contract' | 'legitimate-interest';
+
+export interface PurposeConfig {
+  /** ^[a-z0-9][a-z0-9_-]{0,63}$ */
+  id: string;
+  label: string;
+  /** Wording per language ('en', 'de', ...). Editing it makes a new purpose version. */
+  wording: Record<string, string>;
+  lawfulBasis: LawfulBasis;
+  /** Withdrawn by Meta's marketing opt-out signals. */
+  marketing?: boolean;
+}
+
+/** State of one stored consent record. */
+export type ConsentStatus = 'pending' | 'given' | 'refused' | 'expired' | 'withdrawn';
+
+/** What a check reports: the record's state, or why there is none. */
+export type CheckStatus = ConsentStatus | 'none' | 'erased' | 'unknown-purpose';
+
+export type CollectionMethod = 'web-form' | 'keyword' | 'button' | 'agent';
+
+/** How a record came about: a collection method, or an objection (STOP) where no consent was on record. */
+export type RecordMethod = CollectionMethod | 'objection';
+
+export type WithdrawalChannel = 'whatsapp-keyword' | 'whatsapp-button' | 'meta-marketing-optout' | 'admin' | 'api';
+
+/** A person: phone number in any common format and/or Meta's business-scoped user id (BSUID). */
+export interface SubjectRef {
+  phone?: string;
+  userId?: string;
+  /** WhatsApp id as Meta sends it; stored encrypted. */
+  waId?: string;
+  /** Profile name, stored (encrypted) only when the integrator passes it. */
+  name?: string;
+}
+
+/** A SubjectRef, or a phone number as a plain string. */
+export type SubjectInput = SubjectRef | string;
+
+export interface RetentionSettings {
+  /** Pending double opt-in requests expire after this (default 48 hours). */
+  pendingExpiryMs: number;
+  /** Personal data of subjects without a given or pending consent is removed this long after their last change (30 days). */
+  personalDataMs: number;
+  /** Consent proof and audit events are kept this long after last use (5 years). */
+  proofRetentionMs: number;
+  /** De-duplication marks expire after this (8 days). */
+  dedupeTtlMs: number;
+  /** Rows handled per transaction by the sweep, so a large sweep never blocks checks for long. */
+  sweepBatchSize: number;
+}
+
+export interface LedgerOptions {
+  backend: 'sqlite' | 'postgres';
+  sqlitePath?: string;
+  postgresUrl?: string;
+  /** PostgreSQL schema for the ledger's tables (default "public"); created when missing. */
+  postgresSchema?: string;
+  /** First = current key for new writes; the others only decrypt. */
+  encryptionKeys: EncryptionKey[];
+  pseudonymKey: Buffer;
+  purposes: PurposeConfig[];
+  retention?: Partial<RetentionSettings>;
+  clock?: () => number;
+  /** Written into audit details so that events can be traced to a Node-RED instance. */
+  instanceId?: string;
+  /** How often batched "last used" marks are written (default 5 s). */
+  usageFlushMs?: number;
+}
+
+/** One consent record, decrypted. */
+export interface ConsentRecord {
+  pseudonym: string;
+  purpose: string;
+  purposeVersion: string;
+  status: ConsentStatus;
+  lawfulBasis: LawfulBasis;
+  wording: string;
+  wordingSha256: string;
+  language?: string;
+  noticeVersion?: string;
+  method: RecordMethod;
+  source?: string;
+  requestedAt?: number;
+  requestMessageId?: string;
+  expiresAt?: number;
+  /** When the subject confirmed, gave or refused. */
+  decidedAt?: number;
+  confirmationMessageId?: string;
+  confirmationText?: string;
+  withdrawnAt?: number;
+  withdrawalChannel?: WithdrawalChannel;
+  withdrawalMessageId?: string;
+  withdrawalText?: string;
+  withdrawalKeyword?: string;
+  lastUsedAt?: number;
+  retainUntil: number;
+  updatedAt: number;
+  actor: string;
+}
+
+export interface CheckResult {
+  allowed: boolean;
+  status: CheckStatus;
+  reason: string;
+}
+
+export type LedgerEventType =
+  | 'consent.requested'
+  | 'consent.confirmed'
+  | 'consent.given'
+  | 'consent.refused'
+  | 'consent.withdrawn'
+  | 'consent.expired'
+  | 'subject.erased'
+  | 'notice.shown';
+
+export interface LedgerEvent {
+  type: LedgerEventType;
+  pseudonym: string;
+  purpose?: string;
+  at: number;
+  /** Only in-process, for a consent-events node set to include it; never stored in the audit log. */
+  phone?: string;
+  /** Only in-process, like `phone`. */
+  userId?: string;
+  status?: ConsentStatus;
+  channel?: WithdrawalChannel;
+}
+
+export interface EraseReport {
+  found: boolean;
+  removed: Record<string, number>;
+  at: number;
+  pseudonym: string;
+}
+
+export interface SweepReport {
+  at: number;
+  expiredRequests: number;
+  personalDataRemoved: number;
+  proofRemoved: number;
+  noticesRemoved: number;
+  auditEventsRemoved: number;
+  dedupeMarksRemoved: number;
+}
+
+export interface SubjectExport {
+  exportedAt: number;
+  pseudonym: string;
+  found: boolean;
+  erased?: { at: number };
+  subject?: {
+    phone?: string;
+    waId?: string;
+    userId?: string;
+    name?: string;
+    firstSeenAt: number;
+    lastInboundAt?: number;
+  };
+  consents: ConsentRecord[];
+  history: (ConsentRecord & { archivedAt: number })[];
+  notices: { noticeVersion: string; shownAt: number; messageId?: string; actor: string }[];
+  auditEvents: { seq: number; at: number; actor: string; action: string; purpose: string | null; outcome: string }[];
+}

@@ -1,0 +1,58 @@
+import { GdprWhatsAppError } from '../errors';
+import { isText } from './purposes';
+
+/** Input checks shared by the ledger's operations; each throws before anything is written. */
+export function requireActor(actor: unknown): string {
+  if (!isText(actor) || actor.length > 200) {
+    throw new GdprWhatsAppError('missing-actor', 'Every ledger change needs an actor (node id or user name)');
+  }
+  return actor;
+}
+
+export function requireWording(wording: unknown): string {
+  if (!isText(wording)) {
+    throw new GdprWhatsAppError('missing-wording', 'The exact consent wording shown to the person is required');
+  }
+  if (wording.length > 10_000) {
+    throw new GdprWhatsAppError('invalid-input', 'The consent wording is too long', { field: 'wording', max: 10000 });
+  }
+  return wording;
+}
+
+export function optionalText(value: unknown, field: string, max: number): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > max) {
+    throw new GdprWhatsAppError('invalid-input', `The field ${field} must be text of at most ${max} characters`, {
+      field,
+      max,
+    });
+  }
+  return value;
+}
+
+export function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new GdprWhatsAppError('invalid-input', `The field ${field} must be one of ${allowed.join(', ')}`, { field });
+  }
+  return value as T;
+}
+
+export function positiveMs(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 100 * 365 * 86_400_000) {
+    throw new GdprWhatsAppError('invalid-input', `The field ${field} must be a positive duration in milliseconds`, {
+      field,
+    });
+  }
+  return Math.floor(value);
+}
+
+export function optionalLanguage(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !/^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$/.test(value)) {
+    throw new GdprWhatsAppError('invalid-input', 'The language must be a code like "en" or "de"', {
+      field: 'language',
+    });
+  }
+  return value;
+}

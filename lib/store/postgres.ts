@@ -1,0 +1,114 @@
+import { Pool, type PoolClient } from 'pg';
+import { GdprWhatsAppError } from '../errors';
+import { runMigrations } from './migrate';
+import { type SqlConnection, type SqlRow, SqlStoreTx, type SqlValue } from './sql';
+import type { LedgerStore, StoreTx, WriteOptions } from './types';
+
+class PgConnection implements SqlConnection {
+  readonly dialect = 'postgres' as const;
+
+  constructor(private readonly db: Pool | PoolClient) {}
+
+  async all(sql: string, params: SqlValue[] = []): Promise<SqlRow[]> {
+    return (await this.db.query(sql, params)).rows;
+  }
+
+  async run(sql: string, params: SqlValue[] = []): Promise<number> {
+    return (await this.db.query(sql, params)).rowCount ?? 0;
+  }
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// Every audited write of every instance takes this lock first: the audit chain stays linear and, of
+// two concurrent changes to one subject, the one committed later is the one that stands.
+const SERIAL_LOCK = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.wa_gdpr_ledger'))`;
+const PERSONAL_TABLES = 'subjects, subject_aliases, consents, consent_history, notices';
+
+export interface PostgresStoreOptions {
+  url: string;
+  schema?: string;
+  clock: () => number;
+  poolSize?: number;
+  onError?: (err: Error) => void;
+}
+
+/** PostgreSQL backend for several Node-RED instances: no cache, every check reads committed rows. */
+export class PostgresStore implements LedgerStore {
+  readonly backend = 'postgres' as const;
+  readonly driver = 'pg';
+  readonly read: StoreTx;
+  private closed = false;
+
+  private constructor(private readonly pool: Pool) {
+    this.read = new SqlStoreTx(new PgConnection(pool));
+  }
+
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? 'public';
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new GdprWhatsAppError(
+        'invalid-schema',
+        'The PostgreSQL schema name must be lower-case letters, digits or _',
+      );
+    }
+    const pool = new Pool({
+      connectionString: options.url,
+      options: `-c search_path=${schema}`,
+      max: options.poolSize ?? 10,
+    });
+    // An idle client losing its connection must not crash Node-RED; the next query reports the error.
+    pool.on('error', (err) => options.onError?.(err));
+    const store = new PostgresStore(pool);
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: { code?: string }) => {
+        // Two instances starting at once may both try to create it (unique_violation / duplicate_schema).
+        if (err.code !== '23505' && err.code !== '42P06') throw err;
+      });
+      await store.write((tx) => tx.auditHead(), { serial: true, migrate: options.clock() });
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return store;
+  }
+
+  async write<T>(work: (tx: StoreTx) => Promise<T>, options: WriteOptions & { migrate?: number } = {}): Promise<T> {
+    if (this.closed) throw new Error('The consent store is closed');
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      if (options.serial !== false || options.migrate !== undefined) await client.query(SERIAL_LOCK);
+      const connection = new PgConnection(client);
+      if (options.migrate !== undefined) await runMigrations(connection, options.migrate);
+      const result = await work(new SqlStoreTx(connection));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async scrub(): Promise<void> {
+    // Deleted rows stay readable in their pages until VACUUM reclaims them.
+    await this.pool.query(`VACUUM ${PERSONAL_TABLES}`);
+  }
+
+  async integrityCheck(): Promise<string> {
+    await this.pool.query('SELECT count(*) FROM audit');
+    return 'ok';
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

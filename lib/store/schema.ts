@@ -1,0 +1,111 @@
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Forward-only migrations; `schema_version` records each applied version. Never edit a released
+ * migration: add the next one. Both dialects get the same tables, columns and constraints.
+ */
+export function migrations(dialect: Dialect): { version: number; statements: string[] }[] {
+  const int = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+  const autoId = dialect === 'sqlite' ? 'id INTEGER PRIMARY KEY' : 'id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY';
+  const statuses = `'pending', 'given', 'refused', 'expired', 'withdrawn'`;
+  const consentColumns = `
+    pseudonym TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN (${statuses})),
+    expires_at ${int},
+    purpose_version TEXT NOT NULL,
+    wording_sha256 TEXT NOT NULL REFERENCES wordings (sha256),
+    language TEXT,
+    notice_version TEXT,
+    lawful_basis TEXT NOT NULL,
+    method TEXT NOT NULL,
+    source TEXT,
+    requested_at ${int},
+    request_message_id_enc TEXT,
+    decided_at ${int},
+    confirmation_message_id_enc TEXT,
+    confirmation_text_enc TEXT,
+    withdrawn_at ${int},
+    withdrawal_channel TEXT,
+    withdrawal_message_id_enc TEXT,
+    withdrawal_text_enc TEXT,
+    withdrawal_keyword TEXT,
+    last_used_at ${int},
+    retain_until ${int} NOT NULL,
+    updated_at ${int} NOT NULL,
+    actor TEXT NOT NULL`;
+  return [
+    {
+      version: 1,
+      statements: [
+        `CREATE TABLE subjects (
+          pseudonym TEXT PRIMARY KEY,
+          phone_enc TEXT,
+          wa_id_enc TEXT,
+          user_id_enc TEXT,
+          name_enc TEXT,
+          last_inbound_at ${int},
+          created_at ${int} NOT NULL,
+          updated_at ${int} NOT NULL)`,
+        // A business-scoped user id (BSUID) seen together with a number points at the number's pseudonym.
+        `CREATE TABLE subject_aliases (alias TEXT PRIMARY KEY, pseudonym TEXT NOT NULL)`,
+        `CREATE INDEX subject_aliases_by_pseudonym ON subject_aliases (pseudonym)`,
+        `CREATE TABLE wordings (sha256 TEXT PRIMARY KEY, text TEXT NOT NULL)`,
+        `CREATE TABLE purpose_versions (
+          purpose TEXT NOT NULL,
+          version TEXT NOT NULL,
+          label TEXT NOT NULL,
+          wording TEXT NOT NULL,
+          lawful_basis TEXT NOT NULL,
+          marketing ${int} NOT NULL,
+          created_at ${int} NOT NULL,
+          PRIMARY KEY (purpose, version))`,
+        `CREATE TABLE consents (${consentColumns}, PRIMARY KEY (pseudonym, purpose))`,
+        // Covering index: a consent check reads only this index, never the table.
+        `CREATE INDEX consents_check ON consents (pseudonym, purpose, status, expires_at)`,
+        `CREATE INDEX consents_pending ON consents (expires_at) WHERE status = 'pending'`,
+        `CREATE INDEX consents_retention ON consents (retain_until)`,
+        `CREATE TABLE consent_history (${autoId}, ${consentColumns}, archived_at ${int} NOT NULL)`,
+        `CREATE INDEX consent_history_by_subject ON consent_history (pseudonym, purpose)`,
+        `CREATE INDEX consent_history_retention ON consent_history (retain_until)`,
+        `CREATE TABLE notices (
+          pseudonym TEXT NOT NULL,
+          notice_version TEXT NOT NULL,
+          shown_at ${int} NOT NULL,
+          message_id_enc TEXT,
+          actor TEXT NOT NULL,
+          PRIMARY KEY (pseudonym, notice_version))`,
+        `CREATE INDEX notices_by_time ON notices (shown_at)`,
+        `CREATE TABLE suppressions (pseudonym TEXT PRIMARY KEY, erased_at ${int} NOT NULL, actor TEXT NOT NULL)`,
+        `CREATE TABLE dedupe_marks (key TEXT PRIMARY KEY, expires_at ${int} NOT NULL)`,
+        `CREATE INDEX dedupe_marks_expiry ON dedupe_marks (expires_at)`,
+        `CREATE TABLE audit (
+          seq ${int} PRIMARY KEY,
+          at ${int} NOT NULL,
+          actor TEXT NOT NULL,
+          action TEXT NOT NULL,
+          pseudonym TEXT,
+          purpose TEXT,
+          outcome TEXT NOT NULL,
+          detail TEXT,
+          prev_hash TEXT NOT NULL,
+          hash TEXT NOT NULL UNIQUE)`,
+        `CREATE INDEX audit_by_pseudonym ON audit (pseudonym)`,
+        `CREATE INDEX audit_by_time ON audit (at)`,
+        // Where the chain continues after retention removed its oldest events.
+        // Append-only: the chain already detects edits; the trigger stops honest mistakes early.
+        ...(dialect === 'sqlite'
+          ? [
+              `CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END`,
+            ]
+          : [
+              `CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$`,
+              `CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
+            ]),
+        `CREATE TABLE audit_anchor (id ${int} PRIMARY KEY CHECK (id = 1), seq ${int} NOT NULL, hash TEXT NOT NULL)`,
+      ],
+    },
+  ];
+}
+
+export const SCHEMA_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`;

@@ -1,0 +1,461 @@
+import type { AuditAnchor, AuditRecord } from '../consent/audit-verify';
+import type { Dialect } from './schema';
+import type {
+  ArchivedConsentRow,
+  ConsentRow,
+  ConsentState,
+  NoticeRow,
+  PurposeVersionRow,
+  StoreTx,
+  SubjectRow,
+  UsageMark,
+} from './types';
+
+export type SqlValue = string | number | null;
+export type SqlRow = Record<string, unknown>;
+
+/** What a backend provides: statements written once with $1, $2 ... placeholders. */
+export interface SqlConnection {
+  readonly dialect: Dialect;
+  all(sql: string, params?: SqlValue[]): Promise<SqlRow[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params?: SqlValue[]): Promise<number>;
+}
+
+const CONSENT_FIELDS: [keyof ConsentRow, string][] = [
+  ['pseudonym', 'pseudonym'],
+  ['purpose', 'purpose'],
+  ['status', 'status'],
+  ['expiresAt', 'expires_at'],
+  ['purposeVersion', 'purpose_version'],
+  ['wordingSha256', 'wording_sha256'],
+  ['language', 'language'],
+  ['noticeVersion', 'notice_version'],
+  ['lawfulBasis', 'lawful_basis'],
+  ['method', 'method'],
+  ['source', 'source'],
+  ['requestedAt', 'requested_at'],
+  ['requestMessageIdEnc', 'request_message_id_enc'],
+  ['decidedAt', 'decided_at'],
+  ['confirmationMessageIdEnc', 'confirmation_message_id_enc'],
+  ['confirmationTextEnc', 'confirmation_text_enc'],
+  ['withdrawnAt', 'withdrawn_at'],
+  ['withdrawalChannel', 'withdrawal_channel'],
+  ['withdrawalMessageIdEnc', 'withdrawal_message_id_enc'],
+  ['withdrawalTextEnc', 'withdrawal_text_enc'],
+  ['withdrawalKeyword', 'withdrawal_keyword'],
+  ['lastUsedAt', 'last_used_at'],
+  ['retainUntil', 'retain_until'],
+  ['updatedAt', 'updated_at'],
+  ['actor', 'actor'],
+];
+const CONSENT_COLUMNS = CONSENT_FIELDS.map(([, column]) => column);
+const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
+  'expiresAt',
+  'requestedAt',
+  'decidedAt',
+  'withdrawnAt',
+  'lastUsedAt',
+  'retainUntil',
+  'updatedAt',
+]);
+const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
+const consentSelect = (table: string, extra = '') =>
+  `SELECT ${CONSENT_COLUMNS.map((c) => `c.${c}`).join(', ')}, w.text AS wording${extra} FROM ${table} c JOIN wordings w ON w.sha256 = c.wording_sha256`;
+// PostgreSQL BIGINT arrives as a string unless the pool parses it; accept both.
+const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+function toConsentRow(row: SqlRow): ConsentRow {
+  const out: Record<string, unknown> = { wording: String(row.wording) };
+  for (const [field, column] of CONSENT_FIELDS)
+    out[field] = CONSENT_NUMBERS.has(field) ? num(row[column]) : text(row[column]);
+  return out as unknown as ConsentRow;
+}
+
+function toAuditRecord(row: SqlRow): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    at: Number(row.at),
+    actor: String(row.actor),
+    action: String(row.action),
+    pseudonym: text(row.pseudonym),
+    purpose: text(row.purpose),
+    outcome: String(row.outcome),
+    detail: row.detail === null || row.detail === undefined ? null : JSON.parse(String(row.detail)),
+    prevHash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}
+
+const SUBJECT_SELECT =
+  'SELECT pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, created_at, updated_at FROM subjects';
+
+/** The StoreTx of every SQL backend: the statements live here once. */
+export class SqlStoreTx implements StoreTx {
+  /** Head after this transaction's own appends; a StoreTx lives for one transaction only. */
+  private head?: AuditAnchor;
+
+  constructor(private readonly db: SqlConnection) {}
+
+  async consentState(pseudonym: string, purpose: string): Promise<ConsentState | undefined> {
+    const rows = await this.db.all('SELECT status, expires_at FROM consents WHERE pseudonym = $1 AND purpose = $2', [
+      pseudonym,
+      purpose,
+    ]);
+    return rows.length ? { status: String(rows[0].status), expiresAt: num(rows[0].expires_at) } : undefined;
+  }
+
+  async getConsent(pseudonym: string, purpose: string): Promise<ConsentRow | undefined> {
+    const rows = await this.db.all(`${consentSelect('consents')} WHERE c.pseudonym = $1 AND c.purpose = $2`, [
+      pseudonym,
+      purpose,
+    ]);
+    return rows.length ? toConsentRow(rows[0]) : undefined;
+  }
+
+  async listConsents(pseudonym: string): Promise<ConsentRow[]> {
+    const rows = await this.db.all(`${consentSelect('consents')} WHERE c.pseudonym = $1 ORDER BY c.purpose`, [
+      pseudonym,
+    ]);
+    return rows.map(toConsentRow);
+  }
+
+  async putConsent(row: ConsentRow): Promise<void> {
+    await this.putWording(row.wordingSha256, row.wording);
+    const values = CONSENT_FIELDS.map(([field]) => row[field] as SqlValue);
+    const updates = CONSENT_COLUMNS.slice(2)
+      .map((c) => `${c} = excluded.${c}`)
+      .join(', ');
+    await this.db.run(
+      `INSERT INTO consents (${CONSENT_COLUMNS.join(', ')}) VALUES (${placeholders(values.length)})
+       ON CONFLICT (pseudonym, purpose) DO UPDATE SET ${updates}`,
+      values,
+    );
+  }
+
+  async setConsentStatus(
+    pseudonym: string,
+    purpose: string,
+    status: string,
+    updatedAt: number,
+    retainUntil: number,
+  ): Promise<void> {
+    await this.db.run(
+      'UPDATE consents SET status = $3, updated_at = $4, retain_until = $5 WHERE pseudonym = $1 AND purpose = $2',
+      [pseudonym, purpose, status, updatedAt, retainUntil],
+    );
+  }
+
+  async archiveConsent(row: ConsentRow, archivedAt: number): Promise<void> {
+    await this.putWording(row.wordingSha256, row.wording);
+    const values = [...CONSENT_FIELDS.map(([field]) => row[field] as SqlValue), archivedAt];
+    await this.db.run(
+      `INSERT INTO consent_history (${CONSENT_COLUMNS.join(', ')}, archived_at) VALUES (${placeholders(values.length)})`,
+      values,
+    );
+  }
+
+  async listHistory(pseudonym: string): Promise<ArchivedConsentRow[]> {
+    const rows = await this.db.all(
+      `${consentSelect('consent_history', ', c.archived_at')} WHERE c.pseudonym = $1 ORDER BY c.id`,
+      [pseudonym],
+    );
+    return rows.map((row) => ({ ...toConsentRow(row), archivedAt: Number(row.archived_at) }));
+  }
+
+  private async putWording(sha256: string, wording: string): Promise<void> {
+    await this.db.run('INSERT INTO wordings (sha256, text) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING', [
+      sha256,
+      wording,
+    ]);
+  }
+
+  async getSubject(pseudonym: string): Promise<SubjectRow | undefined> {
+    const rows = await this.db.all(`${SUBJECT_SELECT} WHERE pseudonym = $1`, [pseudonym]);
+    if (!rows.length) return undefined;
+    const r = rows[0];
+    return {
+      pseudonym: String(r.pseudonym),
+      phoneEnc: text(r.phone_enc),
+      waIdEnc: text(r.wa_id_enc),
+      userIdEnc: text(r.user_id_enc),
+      nameEnc: text(r.name_enc),
+      lastInboundAt: num(r.last_inbound_at),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+    };
+  }
+
+  async putSubject(row: SubjectRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO subjects (pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (pseudonym) DO UPDATE SET phone_enc = excluded.phone_enc, wa_id_enc = excluded.wa_id_enc,
+         user_id_enc = excluded.user_id_enc, name_enc = excluded.name_enc, last_inbound_at = excluded.last_inbound_at,
+         updated_at = excluded.updated_at`,
+      [
+        row.pseudonym,
+        row.phoneEnc,
+        row.waIdEnc,
+        row.userIdEnc,
+        row.nameEnc,
+        row.lastInboundAt,
+        row.createdAt,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async setLastInbound(pseudonym: string, at: number): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE subjects SET last_inbound_at = $2
+       WHERE pseudonym = $1 AND (last_inbound_at IS NULL OR last_inbound_at < $2)`,
+      [pseudonym, at],
+    );
+    return changed > 0;
+  }
+
+  async resolveAlias(alias: string): Promise<string | undefined> {
+    const rows = await this.db.all('SELECT pseudonym FROM subject_aliases WHERE alias = $1', [alias]);
+    return rows.length ? String(rows[0].pseudonym) : undefined;
+  }
+
+  async putAlias(alias: string, pseudonym: string): Promise<void> {
+    await this.db.run(
+      `INSERT INTO subject_aliases (alias, pseudonym) VALUES ($1, $2)
+       ON CONFLICT (alias) DO UPDATE SET pseudonym = excluded.pseudonym`,
+      [alias, pseudonym],
+    );
+  }
+
+  async suppressedAt(pseudonym: string): Promise<number | undefined> {
+    const rows = await this.db.all('SELECT erased_at FROM suppressions WHERE pseudonym = $1', [pseudonym]);
+    return rows.length ? Number(rows[0].erased_at) : undefined;
+  }
+
+  async putSuppression(pseudonym: string, at: number, actor: string): Promise<void> {
+    await this.db.run(
+      `INSERT INTO suppressions (pseudonym, erased_at, actor) VALUES ($1, $2, $3)
+       ON CONFLICT (pseudonym) DO UPDATE SET erased_at = excluded.erased_at, actor = excluded.actor`,
+      [pseudonym, at, actor],
+    );
+  }
+
+  async putPurposeVersion(row: PurposeVersionRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO purpose_versions (purpose, version, label, wording, lawful_basis, marketing, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose, version) DO NOTHING`,
+      [row.purpose, row.version, row.label, row.wording, row.lawfulBasis, row.marketing ? 1 : 0, row.createdAt],
+    );
+  }
+
+  async putNotice(row: NoticeRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, actor) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (pseudonym, notice_version) DO UPDATE SET shown_at = excluded.shown_at,
+         message_id_enc = excluded.message_id_enc, actor = excluded.actor`,
+      [row.pseudonym, row.noticeVersion, row.shownAt, row.messageIdEnc, row.actor],
+    );
+  }
+
+  async hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean> {
+    const rows = await this.db.all('SELECT 1 AS found FROM notices WHERE pseudonym = $1 AND notice_version = $2', [
+      pseudonym,
+      noticeVersion,
+    ]);
+    return rows.length > 0;
+  }
+
+  async listNotices(pseudonym: string): Promise<NoticeRow[]> {
+    const rows = await this.db.all(
+      'SELECT notice_version, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 ORDER BY shown_at',
+      [pseudonym],
+    );
+    return rows.map((r) => ({
+      pseudonym,
+      noticeVersion: String(r.notice_version),
+      shownAt: Number(r.shown_at),
+      messageIdEnc: text(r.message_id_enc),
+      actor: String(r.actor),
+    }));
+  }
+
+  async auditHead(): Promise<AuditAnchor | undefined> {
+    if (this.head) return this.head;
+    const rows = await this.db.all('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+    if (rows.length) return { seq: Number(rows[0].seq), hash: String(rows[0].hash) };
+    return this.auditAnchor();
+  }
+
+  async auditAnchor(): Promise<AuditAnchor | undefined> {
+    const rows = await this.db.all('SELECT seq, hash FROM audit_anchor WHERE id = 1');
+    return rows.length ? { seq: Number(rows[0].seq), hash: String(rows[0].hash) } : undefined;
+  }
+
+  async insertAudit(r: AuditRecord): Promise<void> {
+    await this.db.run(
+      `INSERT INTO audit (seq, at, actor, action, pseudonym, purpose, outcome, detail, prev_hash, hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        r.seq,
+        r.at,
+        r.actor,
+        r.action,
+        r.pseudonym,
+        r.purpose,
+        r.outcome,
+        r.detail === null ? null : JSON.stringify(r.detail),
+        r.prevHash,
+        r.hash,
+      ],
+    );
+    this.head = { seq: r.seq, hash: r.hash };
+  }
+
+  async listAudit(pseudonym: string): Promise<AuditRecord[]> {
+    const rows = await this.db.all('SELECT * FROM audit WHERE pseudonym = $1 ORDER BY seq', [pseudonym]);
+    return rows.map(toAuditRecord);
+  }
+
+  async auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    const rows = await this.db.all('SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]);
+    return rows.map(toAuditRecord);
+  }
+
+  async eraseSubject(pseudonym: string, aliases: string[]): Promise<Record<string, number>> {
+    const removed: Record<string, number> = {};
+    const one = (table: string) => this.db.run(`DELETE FROM ${table} WHERE pseudonym = $1`, [pseudonym]);
+    removed.subjects = await one('subjects');
+    removed.consents = await one('consents');
+    removed.consentHistory = await one('consent_history');
+    removed.notices = await one('notices');
+    let aliasCount = await one('subject_aliases');
+    for (const alias of aliases) {
+      aliasCount += await this.db.run('DELETE FROM subject_aliases WHERE alias = $1', [alias]);
+    }
+    removed.aliases = aliasCount;
+    return removed;
+  }
+
+  async expiredPending(now: number, limit: number): Promise<ConsentRow[]> {
+    const rows = await this.db.all(
+      `${consentSelect('consents')} WHERE c.status = 'pending' AND c.expires_at <= $1 ORDER BY c.expires_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map(toConsentRow);
+  }
+
+  async inactiveSubjects(cutoff: number, limit: number): Promise<string[]> {
+    const rows = await this.db.all(
+      `SELECT s.pseudonym FROM subjects s
+       WHERE s.updated_at < $1 AND (s.last_inbound_at IS NULL OR s.last_inbound_at < $1)
+         AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.pseudonym = s.pseudonym
+           AND (c.status IN ('given', 'pending') OR c.updated_at >= $1))
+       LIMIT $2`,
+      [cutoff, limit],
+    );
+    return rows.map((r) => String(r.pseudonym));
+  }
+
+  async removePersonalData(pseudonym: string): Promise<number> {
+    let changed = await this.db.run('DELETE FROM subjects WHERE pseudonym = $1', [pseudonym]);
+    changed += await this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
+    for (const table of ['consents', 'consent_history']) {
+      changed += await this.db.run(
+        `UPDATE ${table} SET request_message_id_enc = NULL, confirmation_message_id_enc = NULL,
+           confirmation_text_enc = NULL, withdrawal_message_id_enc = NULL, withdrawal_text_enc = NULL
+         WHERE pseudonym = $1 AND (request_message_id_enc IS NOT NULL OR confirmation_message_id_enc IS NOT NULL
+           OR confirmation_text_enc IS NOT NULL OR withdrawal_message_id_enc IS NOT NULL OR withdrawal_text_enc IS NOT NULL)`,
+        [pseudonym],
+      );
+    }
+    changed += await this.db.run(
+      'UPDATE notices SET message_id_enc = NULL WHERE pseudonym = $1 AND message_id_enc IS NOT NULL',
+      [pseudonym],
+    );
+    return changed;
+  }
+
+  async deleteEndedProof(now: number, limit: number): Promise<number> {
+    // A given consent is the permission itself, not only its proof: it ends by withdrawal, never by age.
+    let removed = await this.db.run(
+      `DELETE FROM consents WHERE (pseudonym, purpose) IN (SELECT pseudonym, purpose FROM consents
+         WHERE retain_until < $1 AND status IN ('refused', 'expired', 'withdrawn') LIMIT $2)`,
+      [now, limit],
+    );
+    removed += await this.db.run(
+      'DELETE FROM consent_history WHERE id IN (SELECT id FROM consent_history WHERE retain_until < $1 LIMIT $2)',
+      [now, limit],
+    );
+    return removed;
+  }
+
+  async deleteOldNotices(cutoff: number, limit: number): Promise<number> {
+    return this.db.run(
+      `DELETE FROM notices WHERE (pseudonym, notice_version) IN
+         (SELECT pseudonym, notice_version FROM notices WHERE shown_at < $1 LIMIT $2)`,
+      [cutoff, limit],
+    );
+  }
+
+  async purgeAuditBefore(cutoff: number, limit: number): Promise<number> {
+    // Only a prefix of the chain may go, or the rest could no longer be verified: stop at the first
+    // event that is still young enough (clocks of several instances need not be monotonic).
+    const first = await this.db.all('SELECT MIN(seq) AS seq FROM audit');
+    let expected = num(first[0]?.seq);
+    if (expected === null) return 0;
+    const rows = await this.db.all('SELECT seq, hash, at FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [
+      expected,
+      limit,
+    ]);
+    let last: AuditAnchor | undefined;
+    for (const row of rows) {
+      if (Number(row.seq) !== expected || Number(row.at) >= cutoff) break;
+      last = { seq: Number(row.seq), hash: String(row.hash) };
+      expected += 1;
+    }
+    if (!last) return 0;
+    const removed = await this.db.run('DELETE FROM audit WHERE seq <= $1', [last.seq]);
+    await this.db.run(
+      `INSERT INTO audit_anchor (id, seq, hash) VALUES (1, $1, $2)
+       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+      [last.seq, last.hash],
+    );
+    return removed;
+  }
+
+  async deleteExpiredDedupe(now: number, limit: number): Promise<number> {
+    return this.db.run(
+      'DELETE FROM dedupe_marks WHERE key IN (SELECT key FROM dedupe_marks WHERE expires_at <= $1 LIMIT $2)',
+      [now, limit],
+    );
+  }
+
+  async touchUsage(marks: UsageMark[], at: number, retainUntil: number): Promise<void> {
+    if (this.db.dialect === 'postgres') {
+      await this.db.all(
+        `UPDATE consents c SET last_used_at = $3, retain_until = GREATEST(c.retain_until, $4)
+         FROM unnest($1::text[], $2::text[]) AS m(pseudonym, purpose)
+         WHERE c.pseudonym = m.pseudonym AND c.purpose = m.purpose`,
+        [marks.map((m) => m.pseudonym), marks.map((m) => m.purpose), at, retainUntil] as unknown as SqlValue[],
+      );
+      return;
+    }
+    for (const mark of marks) {
+      await this.db.run(
+        'UPDATE consents SET last_used_at = $3, retain_until = MAX(retain_until, $4) WHERE pseudonym = $1 AND purpose = $2',
+        [mark.pseudonym, mark.purpose, at, retainUntil],
+      );
+    }
+  }
+
+  async markSeen(key: string, expiresAt: number, now: number): Promise<boolean> {
+    const changed = await this.db.run(
+      `INSERT INTO dedupe_marks (key, expires_at) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe_marks.expires_at <= $3`,
+      [key, expiresAt, now],
+    );
+    return changed > 0;
+  }
+}

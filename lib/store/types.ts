@@ -1,0 +1,157 @@
+import type { AuditAnchor, AuditRecord } from '../consent/audit-verify';
+
+/**
+ * The one storage interface of the consent ledger. Backends store what they are given: encryption,
+ * pseudonyms, hashing and every consent rule live in lib/consent. Encrypted columns end in `Enc`.
+ */
+export interface SubjectRow {
+  pseudonym: string;
+  phoneEnc: string | null;
+  waIdEnc: string | null;
+  userIdEnc: string | null;
+  nameEnc: string | null;
+  lastInboundAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ConsentRow {
+  pseudonym: string;
+  purpose: string;
+  status: string;
+  expiresAt: number | null;
+  purposeVersion: string;
+  /** Read back from the wordings table; written there once per distinct text. */
+  wording: string;
+  wordingSha256: string;
+  language: string | null;
+  noticeVersion: string | null;
+  lawfulBasis: string;
+  method: string;
+  source: string | null;
+  requestedAt: number | null;
+  requestMessageIdEnc: string | null;
+  decidedAt: number | null;
+  confirmationMessageIdEnc: string | null;
+  confirmationTextEnc: string | null;
+  withdrawnAt: number | null;
+  withdrawalChannel: string | null;
+  withdrawalMessageIdEnc: string | null;
+  withdrawalTextEnc: string | null;
+  withdrawalKeyword: string | null;
+  lastUsedAt: number | null;
+  retainUntil: number;
+  updatedAt: number;
+  actor: string;
+}
+
+export interface ArchivedConsentRow extends ConsentRow {
+  archivedAt: number;
+}
+
+export interface NoticeRow {
+  pseudonym: string;
+  noticeVersion: string;
+  shownAt: number;
+  messageIdEnc: string | null;
+  actor: string;
+}
+
+export interface PurposeVersionRow {
+  purpose: string;
+  version: string;
+  label: string;
+  wording: string;
+  lawfulBasis: string;
+  marketing: boolean;
+  createdAt: number;
+}
+
+/** The minimum a consent check reads. */
+export interface ConsentState {
+  status: string;
+  expiresAt: number | null;
+}
+
+export interface UsageMark {
+  pseudonym: string;
+  purpose: string;
+}
+
+/** Operations inside one transaction (or, for `LedgerStore.read`, single committed reads). */
+export interface StoreTx {
+  consentState(pseudonym: string, purpose: string): Promise<ConsentState | undefined>;
+  getConsent(pseudonym: string, purpose: string): Promise<ConsentRow | undefined>;
+  listConsents(pseudonym: string): Promise<ConsentRow[]>;
+  putConsent(row: ConsentRow): Promise<void>;
+  setConsentStatus(
+    pseudonym: string,
+    purpose: string,
+    status: string,
+    updatedAt: number,
+    retainUntil: number,
+  ): Promise<void>;
+  archiveConsent(row: ConsentRow, archivedAt: number): Promise<void>;
+  listHistory(pseudonym: string): Promise<ArchivedConsentRow[]>;
+
+  getSubject(pseudonym: string): Promise<SubjectRow | undefined>;
+  putSubject(row: SubjectRow): Promise<void>;
+  setLastInbound(pseudonym: string, at: number): Promise<boolean>;
+  resolveAlias(alias: string): Promise<string | undefined>;
+  putAlias(alias: string, pseudonym: string): Promise<void>;
+
+  suppressedAt(pseudonym: string): Promise<number | undefined>;
+  putSuppression(pseudonym: string, at: number, actor: string): Promise<void>;
+
+  putPurposeVersion(row: PurposeVersionRow): Promise<void>;
+
+  putNotice(row: NoticeRow): Promise<void>;
+  hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
+  listNotices(pseudonym: string): Promise<NoticeRow[]>;
+
+  /** Last event, else the retention anchor, else undefined (empty chain). */
+  auditHead(): Promise<AuditAnchor | undefined>;
+  auditAnchor(): Promise<AuditAnchor | undefined>;
+  insertAudit(record: AuditRecord): Promise<void>;
+  listAudit(pseudonym: string): Promise<AuditRecord[]>;
+  auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+
+  /** Deletes every row that holds the subject's data or identity; returns counts per table. */
+  eraseSubject(pseudonym: string, aliases: string[]): Promise<Record<string, number>>;
+
+  expiredPending(now: number, limit: number): Promise<ConsentRow[]>;
+  /** Subjects with personal data but no given or pending consent and no change since `cutoff`. */
+  inactiveSubjects(cutoff: number, limit: number): Promise<string[]>;
+  removePersonalData(pseudonym: string): Promise<number>;
+  deleteEndedProof(now: number, limit: number): Promise<number>;
+  deleteOldNotices(cutoff: number, limit: number): Promise<number>;
+  /** Removes events older than `cutoff` from the start of the chain and moves the anchor. */
+  purgeAuditBefore(cutoff: number, limit: number): Promise<number>;
+  deleteExpiredDedupe(now: number, limit: number): Promise<number>;
+
+  touchUsage(marks: UsageMark[], at: number, retainUntil: number): Promise<void>;
+  /** True when `key` was not yet seen (or its mark expired): the mark is stored before it resolves. */
+  markSeen(key: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+export interface WriteOptions {
+  /**
+   * Serial writes (every audited change) run one at a time across all instances, so the audit chain stays
+   * linear and the later of two concurrent changes is the one that stands. Usage marks, inbound times and
+   * de-duplication marks do not need it.
+   */
+  serial?: boolean;
+}
+
+export interface LedgerStore {
+  readonly backend: 'sqlite' | 'postgres';
+  /** e.g. "node:sqlite", "better-sqlite3", "pg". */
+  readonly driver: string;
+  readonly read: StoreTx;
+  write<T>(work: (tx: StoreTx) => Promise<T>, options?: WriteOptions): Promise<T>;
+  /** After erasure: make deleted rows unrecoverable from the files (SQLite checkpoint, PostgreSQL VACUUM). */
+  scrub(): Promise<void>;
+  /** Database-level consistency check (SQLite: PRAGMA integrity_check). */
+  integrityCheck(): Promise<string>;
+  close(): Promise<void>;
+}

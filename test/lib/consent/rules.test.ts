@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { definePurposes } from '../../../lib/consent/purposes';
+import { evaluateCheck } from '../../../lib/consent/rules';
+
+describe('consent rules', () => {
+  const purposes = definePurposes([
+    { id: 'offers', label: 'Offers', wording: { en: 'Offers' }, lawfulBasis: 'consent' },
+    { id: 'orders', label: 'Orders', wording: { en: 'Orders' }, lawfulBasis: 'contract' },
+    { id: 'service', label: 'Service', wording: { en: 'Service' }, lawfulBasis: 'legitimate-interest' },
+  ]);
+  const offers = purposes.get('offers')!;
+  const orders = purposes.get('orders')!;
+  const now = 1_000_000;
+
+  it('consent purposes pass only with a given consent', () => {
+    const table: [string | undefined, number | null, boolean, string, string][] = [
+      [undefined, null, false, 'none', 'no-consent'],
+      ['given', null, true, 'given', 'consent-given'],
+      ['pending', now + 1, false, 'pending', 'awaiting-confirmation'],
+      ['pending', now, false, 'expired', 'request-expired'],
+      ['expired', null, false, 'expired', 'request-expired'],
+      ['withdrawn', null, false, 'withdrawn', 'consent-withdrawn'],
+      ['refused', null, false, 'refused', 'consent-refused'],
+    ];
+    for (const [status, expiresAt, allowed, reported, reason] of table) {
+      const state = status ? { status, expiresAt } : undefined;
+      assert.deepEqual(evaluateCheck(offers, state, false, now), { allowed, status: reported, reason }, String(status));
+    }
+    assert.deepEqual(evaluateCheck(offers, undefined, true, now), {
+      allowed: false,
+      status: 'erased',
+      reason: 'subject-erased',
+    });
+  });
+
+  it('contract purposes pass unless the subject objected or was erased', () => {
+    assert.equal(evaluateCheck(orders, undefined, false, now).allowed, true);
+    assert.equal(evaluateCheck(orders, undefined, false, now).reason, 'lawful-basis-contract');
+    assert.equal(
+      evaluateCheck(purposes.get('service')!, undefined, false, now).reason,
+      'lawful-basis-legitimate-interest',
+    );
+    assert.equal(evaluateCheck(orders, { status: 'withdrawn', expiresAt: null }, false, now).allowed, false);
+    assert.equal(evaluateCheck(orders, undefined, true, now).allowed, false);
+  });
+
+  it('a new wording is a new purpose version', () => {
+    const again = definePurposes([
+      { id: 'offers', label: 'Offers', wording: { en: 'Offers!' }, lawfulBasis: 'consent' },
+    ]);
+    assert.notEqual(again.get('offers')!.version, offers.version);
+    assert.match(offers.version, /^[0-9a-f]{16}$/);
+  });
+});

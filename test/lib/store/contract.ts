@@ -1,0 +1,850 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { verifyAuditLines } from '../../../lib/consent/audit-verify';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import type { DedupeStore } from '../../../lib/webhook/dedupe';
+import { type BackendHarness, type HarnessFactory, TEST_KEYS, TEST_PURPOSES } from './harness';
+
+const PHONE = '+4915123456789';
+const PHONE_2 = '+4917612345678';
+const WORDING = TEST_PURPOSES[0].wording.en;
+const DAY = 86_400_000;
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof GdprWhatsAppError, `expected GdprWhatsAppError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+async function collect(lines: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const line of lines) out.push(line);
+  return out;
+}
+
+/**
+ * The contract every storage backend passes (DESIGN.md: one interface, one suite). Registers a mocha
+ * suite that runs the whole ConsentLedger API against databases made by `factory`.
+ */
+export function registerLedgerContract(name: string, factory: HarnessFactory): void {
+  describe(`consent ledger contract: ${name}`, function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+    let events: LedgerEvent[];
+    const clock = () => now;
+
+    async function open(overrides: Partial<LedgerOptions> = {}): Promise<ConsentLedger> {
+      const opened = await ConsentLedger.open(db.options({ clock, usageFlushMs: 3_600_000, ...overrides }));
+      opened.on('event', (event: LedgerEvent) => events.push(event));
+      return opened;
+    }
+
+    /** Runs `attempt`, expects `code`, and proves that not a single row changed. */
+    async function rejectsUnchanged(attempt: () => Promise<unknown>, code: string): Promise<void> {
+      const before = await db.dump();
+      const eventCount = events.length;
+      await rejectsWith(Promise.resolve().then(attempt), code);
+      assert.equal(await db.dump(), before, 'a rejected call must not write');
+      assert.equal(events.length, eventCount, 'a rejected call must not emit');
+    }
+
+    async function request(phone = PHONE, purpose = 'marketing') {
+      return ledger.requestConsent({
+        subject: phone,
+        purpose,
+        wording: WORDING,
+        language: 'en',
+        method: 'web-form',
+        source: 'https://shop.example/whatsapp',
+        requestMessageId: 'wamid.REQUEST1',
+        actor: 'node-opt-in',
+      });
+    }
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      events = [];
+      db = await factory();
+      ledger = await open();
+    });
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    describe('open', () => {
+      it('refuses to open without keys (missing-keys), creating no table', async () => {
+        const fresh = await factory();
+        try {
+          for (const bad of [{ encryptionKeys: [] }, { pseudonymKey: undefined as unknown as Buffer }]) {
+            await rejectsWith(ConsentLedger.open(fresh.options(bad)), 'missing-keys');
+          }
+          await rejectsWith(
+            ConsentLedger.open(fresh.options({ encryptionKeys: [{ id: 'short', key: randomBytes(16) }] })),
+            'invalid-key',
+          );
+          await assert.rejects(fresh.all('SELECT * FROM consents'));
+        } finally {
+          await fresh.dispose();
+        }
+      });
+
+      it('rejects an invalid purpose configuration', async () => {
+        const bad = [{ ...TEST_PURPOSES[0], id: 'Has Spaces' }];
+        await rejectsWith(ConsentLedger.open(db.options({ purposes: bad })), 'invalid-purpose');
+        const noWording = [{ ...TEST_PURPOSES[0], wording: {} }];
+        await rejectsWith(ConsentLedger.open(db.options({ purposes: noWording })), 'invalid-purpose');
+      });
+
+      it('migrates once and records the schema version; reopening keeps the data', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.close();
+        ledger = await open();
+        const versions = await db.all('SELECT version FROM schema_version');
+        assert.deepEqual(
+          versions.map((r) => Number(r.version)),
+          [1],
+        );
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
+      });
+
+      it('derives a purpose version from the wording; old consents keep their wording', async () => {
+        const old = await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.close();
+        const changed = [{ ...TEST_PURPOSES[0], wording: { en: 'New offers wording.' } }, ...TEST_PURPOSES.slice(1)];
+        ledger = await open({ purposes: changed });
+        const rows = await db.all("SELECT version, wording FROM purpose_versions WHERE purpose = 'marketing'");
+        assert.equal(rows.length, 2);
+        assert.notEqual(ledger.purpose('marketing')?.version, old.purposeVersion);
+        const kept = await ledger.getConsent(PHONE, 'marketing');
+        assert.equal(kept?.wording, WORDING);
+        assert.equal(kept?.purposeVersion, old.purposeVersion);
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).allowed, true);
+      });
+    });
+
+    describe('double opt-in', () => {
+      it('request stores a pending consent with expiry and every proof field', async () => {
+        const record = await request();
+        assert.equal(record.status, 'pending');
+        assert.equal(record.wording, WORDING);
+        assert.equal(record.expiresAt, now + 48 * 3_600_000);
+        assert.equal(record.requestMessageId, 'wamid.REQUEST1');
+        assert.equal(record.source, 'https://shop.example/whatsapp');
+        assert.match(record.wordingSha256, /^[0-9a-f]{64}$/);
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'marketing'), {
+          allowed: false,
+          status: 'pending',
+          reason: 'awaiting-confirmation',
+        });
+        assert.deepEqual(
+          events.map((e) => [e.type, e.purpose, e.phone]),
+          [['consent.requested', 'marketing', PHONE]],
+        );
+      });
+
+      it('rejects bad requests with a clear code and writes nothing', async () => {
+        const base = {
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'web-form' as const,
+          actor: 'node-1',
+        };
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, wording: '' }), 'missing-wording');
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, wording: '   ' }), 'missing-wording');
+        await rejectsUnchanged(
+          () => ledger.requestConsent({ ...base, wording: undefined as unknown as string }),
+          'missing-wording',
+        );
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, purpose: 'unknown' }), 'unknown-purpose');
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, subject: '+49 123' }), 'invalid-phone');
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, subject: 'not a number' }), 'invalid-phone');
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, subject: {} }), 'invalid-subject');
+        await rejectsUnchanged(
+          () => ledger.requestConsent({ ...base, method: 'carrier-pigeon' as never }),
+          'invalid-input',
+        );
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, actor: '' }), 'missing-actor');
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, expiresInMs: -5 }), 'invalid-input');
+        await rejectsUnchanged(() => ledger.requestConsent({ ...base, language: 'english!' }), 'invalid-input');
+      });
+
+      it('confirm turns the pending request into a given consent with the exact reply', async () => {
+        await request();
+        now += 60_000;
+        const record = await ledger.confirmConsent({
+          subject: '0049 151 23456789',
+          confirmationText: 'YES',
+          confirmationMessageId: 'wamid.CONFIRM1',
+          actor: 'node-opt-in',
+        });
+        assert.equal(record.status, 'given');
+        assert.equal(record.confirmationText, 'YES');
+        assert.equal(record.confirmationMessageId, 'wamid.CONFIRM1');
+        assert.equal(record.decidedAt, now);
+        assert.equal(record.requestMessageId, 'wamid.REQUEST1');
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'marketing'), {
+          allowed: true,
+          status: 'given',
+          reason: 'consent-given',
+        });
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ['consent.requested', 'consent.confirmed'],
+        );
+      });
+
+      it('confirm without a pending request: no-pending-request, nothing written', async () => {
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' }),
+          'no-pending-request',
+        );
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, purpose: 'marketing', confirmationText: 'YES', actor: 't' }),
+          'no-pending-request',
+        );
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, confirmationText: '', actor: 't' }),
+          'missing-confirmation',
+        );
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, purpose: 'nope', confirmationText: 'YES', actor: 't' }),
+          'unknown-purpose',
+        );
+      });
+
+      it('confirm after expiry: request-expired, and the record becomes expired', async () => {
+        await request();
+        now += 48 * 3_600_000 + 1;
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'expired');
+        await rejectsWith(
+          ledger.confirmConsent({ subject: PHONE, confirmationText: 'JA', actor: 't' }),
+          'request-expired',
+        );
+        const record = await ledger.getConsent(PHONE, 'marketing');
+        assert.equal(record?.status, 'expired');
+        assert.ok(events.some((e) => e.type === 'consent.expired'));
+        await rejectsWith(
+          ledger.confirmConsent({ subject: PHONE, confirmationText: 'JA', actor: 't' }),
+          'no-pending-request',
+        );
+      });
+
+      it('a bare confirmation answers the most recent request only', async () => {
+        await request(PHONE, 'newsletter');
+        now += 1000;
+        await request(PHONE, 'marketing');
+        const record = await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
+        assert.equal(record.purpose, 'marketing');
+        assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'pending');
+      });
+
+      it('refuse closes a pending request; without one it needs the wording', async () => {
+        await request();
+        const refused = await ledger.refuseConsent({ subject: PHONE, purpose: 'marketing', text: 'NO', actor: 't' });
+        assert.equal(refused.status, 'refused');
+        assert.equal(refused.confirmationText, 'NO');
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'marketing'), {
+          allowed: false,
+          status: 'refused',
+          reason: 'consent-refused',
+        });
+        await rejectsUnchanged(
+          () => ledger.refuseConsent({ subject: PHONE_2, purpose: 'marketing', actor: 't' }),
+          'missing-wording',
+        );
+      });
+    });
+
+    describe('single-step consent and withdrawal', () => {
+      it('give stores a given consent; a repeated give with the same wording changes nothing', async () => {
+        const given = await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: TEST_PURPOSES[1].wording.en,
+          method: 'keyword',
+          text: 'START',
+          messageId: 'wamid.START',
+          actor: 'node-2',
+        });
+        assert.equal(given.status, 'given');
+        assert.equal(given.confirmationText, 'START');
+        const before = await db.dump();
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: TEST_PURPOSES[1].wording.en,
+          method: 'keyword',
+          actor: 'node-2',
+        });
+        assert.equal(await db.dump(), before);
+        await rejectsUnchanged(
+          () =>
+            ledger.giveConsent({ subject: PHONE, purpose: 'newsletter', wording: '', method: 'keyword', actor: 'x' }),
+          'missing-wording',
+        );
+      });
+
+      it('withdraw all purposes by default; the next check is blocked; history keeps the old record', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: 'Newsletter text',
+          method: 'keyword',
+          actor: 't',
+        });
+        now += 1000;
+        const changed = await ledger.withdrawConsent({
+          subject: PHONE,
+          channel: 'whatsapp-keyword',
+          keyword: 'STOP',
+          text: 'Stop!',
+          messageId: 'wamid.STOP',
+          actor: 'stop-handler',
+        });
+        // marketing + newsletter withdrawn, orders (contract) recorded as an objection.
+        assert.deepEqual(changed.map((r) => r.purpose).sort(), ['marketing', 'newsletter', 'orders']);
+        for (const purpose of ['marketing', 'newsletter', 'orders']) {
+          assert.deepEqual(await ledger.checkConsent(PHONE, purpose), {
+            allowed: false,
+            status: 'withdrawn',
+            reason: 'consent-withdrawn',
+          });
+        }
+        const record = await ledger.getConsent(PHONE, 'marketing');
+        assert.equal(record?.withdrawalKeyword, 'STOP');
+        assert.equal(record?.withdrawalText, 'Stop!');
+        assert.equal(record?.withdrawalMessageId, 'wamid.STOP');
+        assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
+        assert.equal(record?.wording, WORDING);
+        const again = await ledger.withdrawConsent({ subject: PHONE, channel: 'api', actor: 't' });
+        assert.deepEqual(again, []);
+        // Consent again later: a new record; the withdrawn one goes to history.
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'button',
+          actor: 't',
+        });
+        const exported = await ledger.exportSubject(PHONE, 'admin');
+        assert.equal(exported.history.filter((h) => h.purpose === 'marketing' && h.status === 'withdrawn').length, 1);
+      });
+
+      it('withdraw selected purposes only; unknown purposes are rejected before any write', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: 'N',
+          method: 'keyword',
+          actor: 't',
+        });
+        await rejectsUnchanged(
+          () => ledger.withdrawConsent({ subject: PHONE, purposes: ['marketing', 'nope'], channel: 'api', actor: 't' }),
+          'unknown-purpose',
+        );
+        await rejectsUnchanged(
+          () => ledger.withdrawConsent({ subject: PHONE, channel: 'fax' as never, actor: 't' }),
+          'invalid-input',
+        );
+        await ledger.withdrawConsent({
+          subject: PHONE,
+          purposes: ['marketing'],
+          channel: 'meta-marketing-optout',
+          actor: 'webhook',
+        });
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
+        assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'given');
+        assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
+      });
+
+      it('an opt-out with nothing on record is still audited', async () => {
+        const changed = await ledger.withdrawConsent({
+          subject: PHONE,
+          purposes: ['marketing'],
+          channel: 'whatsapp-keyword',
+          actor: 't',
+        });
+        assert.deepEqual(changed, []);
+        const rows = await db.all("SELECT outcome FROM audit WHERE action = 'consent.withdrawn'");
+        assert.deepEqual(
+          rows.map((r) => r.outcome),
+          ['nothing-to-withdraw'],
+        );
+      });
+
+      it('concurrent give and withdraw leave the state of the later action', async () => {
+        for (let round = 0; round < 10; round += 1) {
+          const subject = `+49151000000${10 + round}`;
+          await Promise.all([
+            ledger.giveConsent({ subject, purpose: 'marketing', wording: WORDING, method: 'keyword', actor: 'give' }),
+            ledger.withdrawConsent({ subject, purposes: ['marketing'], channel: 'api', actor: 'withdraw' }),
+          ]);
+          const p = (await ledger.exportSubject(subject, 'a')).pseudonym;
+          const last = await db.all(
+            "SELECT actor FROM audit WHERE pseudonym = ? AND action IN ('consent.given', 'consent.withdrawn') ORDER BY seq DESC LIMIT 1",
+            [p],
+          );
+          const expected = last[0].actor === 'give' ? 'given' : 'withdrawn';
+          const state = await ledger.checkConsent(subject, 'marketing');
+          if (last[0].actor === 'withdraw' && state.status !== 'withdrawn') {
+            // The withdrawal ran first and found nothing to withdraw; the give came later.
+            assert.equal(state.status, 'given');
+          } else {
+            assert.equal(state.status, expected);
+          }
+        }
+      });
+    });
+
+    describe('checks', () => {
+      it('answers every status with its reason', async () => {
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'unknown'), {
+          allowed: false,
+          status: 'unknown-purpose',
+          reason: 'unknown-purpose',
+        });
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'marketing'), {
+          allowed: false,
+          status: 'none',
+          reason: 'no-consent',
+        });
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'orders'), {
+          allowed: true,
+          status: 'none',
+          reason: 'lawful-basis-contract',
+        });
+        await rejectsWith(ledger.checkConsent('12', 'marketing'), 'invalid-phone');
+      });
+
+      it('finds one subject under every common way of writing the number', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        for (const variant of ['+49 151 23456789', '004915123456789', '4915123456789', '+49 (151) 234-56789']) {
+          assert.equal((await ledger.checkConsent(variant, 'marketing')).allowed, true, variant);
+        }
+        assert.equal((await ledger.checkConsent({ waId: '4915123456789' }, 'marketing')).allowed, true);
+        assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).allowed, false);
+      });
+
+      it("a business-scoped user id seen with the number finds the number's consent", async () => {
+        await ledger.giveConsent({
+          subject: { phone: PHONE, userId: 'DE.1234567890123' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal((await ledger.checkConsent({ userId: 'DE.1234567890123' }, 'marketing')).allowed, true);
+        await ledger.withdrawConsent({ subject: { userId: 'DE.1234567890123' }, channel: 'api', actor: 't' });
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
+        // A user id alone is a subject of its own.
+        await ledger.giveConsent({
+          subject: { userId: 'DE.999' },
+          purpose: 'newsletter',
+          wording: 'N',
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal((await ledger.checkConsent({ userId: 'DE.999' }, 'newsletter')).allowed, true);
+        await rejectsWith(ledger.checkConsent({ userId: 'has space' }, 'newsletter'), 'invalid-subject');
+      });
+
+      it('marks usage in batches: nothing written until the flush, one flush for many marks', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        const before = await db.dump();
+        for (let i = 0; i < 50; i += 1) ledger.markUsed(PHONE, 'marketing');
+        assert.equal(await db.dump(), before);
+        now += 5000;
+        assert.equal(await ledger.flushUsage(), 1);
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.lastUsedAt, now);
+        assert.throws(() => ledger.markUsed(PHONE, 'nope'), GdprWhatsAppError);
+      });
+
+      it('close flushes pending usage marks', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        ledger.markUsed(PHONE, 'marketing');
+        await ledger.close();
+        const rows = await db.all('SELECT last_used_at FROM consents');
+        assert.equal(Number(rows[0].last_used_at), now);
+      });
+    });
+
+    describe('notices, service window, blocks', () => {
+      it('records which notice version a subject has seen', async () => {
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        await ledger.recordNoticeShown(PHONE, 'n1', { messageId: 'wamid.N', actor: 'privacy-notice' });
+        assert.equal(await ledger.hasSeenNotice('+49 151 23456789', 'n1'), true);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), false);
+        assert.deepEqual(events.at(-1)?.type, 'notice.shown');
+        await rejectsUnchanged(() => ledger.recordNoticeShown(PHONE, '', { actor: 't' }), 'invalid-input');
+      });
+
+      it('remembers the last inbound time without storing the number', async () => {
+        assert.equal(await ledger.lastInboundAt(PHONE), undefined);
+        await ledger.recordInbound(PHONE, now - 5000);
+        await ledger.recordInbound(PHONE, now - 9000);
+        assert.equal(await ledger.lastInboundAt(PHONE), now - 5000);
+        const rows = await db.all('SELECT phone_enc FROM subjects');
+        assert.equal(rows[0].phone_enc, null);
+        await rejectsUnchanged(() => ledger.recordInbound(PHONE, -1), 'invalid-input');
+      });
+
+      it('audits a blocked send pseudonymously', async () => {
+        await ledger.recordBlocked(PHONE, 'marketing', 'no-consent', 'gate-1');
+        const rows = await db.all("SELECT * FROM audit WHERE action = 'send.blocked'");
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0].purpose, 'marketing');
+        assert.doesNotMatch(JSON.stringify(rows), /15123456789/);
+      });
+    });
+
+    describe('data subject rights', () => {
+      it('erase removes every personal datum, keeps suppression and audit, and blocks later checks', async () => {
+        const subject = { phone: PHONE, userId: 'DE.55', name: 'Erika Mustermann' };
+        await request();
+        await ledger.confirmConsent({ subject, confirmationText: 'YES', actor: 't' });
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 't' });
+        await ledger.giveConsent({
+          subject: PHONE_2,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        const auditBefore = (await db.all('SELECT COUNT(*) AS n FROM audit'))[0].n;
+        const report = await ledger.eraseSubject('+49 151 23456789', 'admin:alice');
+        assert.equal(report.found, true);
+        assert.equal(report.removed.subjects, 1);
+        assert.equal(report.removed.consents, 1);
+        assert.equal(report.removed.notices, 1);
+        assert.equal(report.removed.aliases, 1);
+        assert.equal(report.at, now);
+        for (const table of ['subjects', 'consents', 'consent_history', 'notices', 'subject_aliases']) {
+          const rows = await db.all(`SELECT * FROM ${table} WHERE pseudonym = ?`, [report.pseudonym]);
+          assert.equal(rows.length, 0, table);
+        }
+        assert.equal(Number((await db.all('SELECT COUNT(*) AS n FROM audit'))[0].n), Number(auditBefore) + 1);
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'marketing'), {
+          allowed: false,
+          status: 'erased',
+          reason: 'subject-erased',
+        });
+        assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, false);
+        assert.equal((await ledger.checkConsent({ userId: 'DE.55' }, 'marketing')).status, 'none');
+        assert.equal(await ledger.isSuppressed(PHONE), true);
+        assert.equal(await ledger.isSuppressed(PHONE_2), false);
+        assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).allowed, true);
+        const after = await ledger.exportSubject(PHONE, 'admin');
+        assert.equal(after.found, false);
+        assert.equal(after.erased?.at, now);
+        assert.equal(events.at(-1)?.type, 'subject.erased');
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it('erasing an unknown subject reports that nothing was found', async () => {
+        const report = await ledger.eraseSubject(PHONE, 'admin');
+        assert.equal(report.found, false);
+        assert.ok(Object.values(report.removed).every((n) => n === 0));
+        await rejectsUnchanged(() => ledger.eraseSubject('nonsense', 'admin'), 'invalid-phone');
+      });
+
+      it('export returns everything about one subject, decrypted, and audits the access', async () => {
+        const subject = { phone: PHONE, waId: '4915123456789', name: 'Erika' };
+        await ledger.requestConsent({
+          subject,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'web-form',
+          noticeVersion: 'n1',
+          actor: 't',
+        });
+        await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
+        await ledger.recordNoticeShown(PHONE, 'n1', { messageId: 'wamid.N1', actor: 't' });
+        await ledger.recordInbound(PHONE, now);
+        const doc = await ledger.exportSubject(PHONE, 'admin:bob');
+        assert.equal(doc.found, true);
+        assert.deepEqual(doc.subject, {
+          phone: PHONE,
+          waId: '4915123456789',
+          userId: undefined,
+          name: 'Erika',
+          firstSeenAt: now,
+          lastInboundAt: now,
+        });
+        assert.equal(doc.consents[0].confirmationText, 'YES');
+        assert.equal(doc.consents[0].noticeVersion, 'n1');
+        assert.equal(doc.notices[0].messageId, 'wamid.N1');
+        assert.deepEqual(
+          doc.auditEvents.map((e) => e.action),
+          ['consent.requested', 'consent.confirmed', 'notice.shown', 'dsr.access_fulfilled'],
+        );
+        JSON.parse(JSON.stringify(doc));
+      });
+    });
+
+    describe('storage at rest', () => {
+      it('stores numbers, ids, names and replies only encrypted, under the current key id', async () => {
+        await ledger.giveConsent({
+          subject: { phone: PHONE, name: 'Erika Mustermann', waId: '4915123456789' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          text: 'START please',
+          messageId: 'wamid.SECRET',
+          actor: 't',
+        });
+        const everything = await db.dump();
+        for (const secret of ['15123456789', 'Erika', 'START please', 'wamid.SECRET']) {
+          assert.ok(!everything.includes(secret), `${secret} stored in plain text`);
+        }
+        const [row] = await db.all('SELECT phone_enc FROM subjects');
+        assert.match(String(row.phone_enc), /^v1\.k1\./);
+      });
+
+      it('reads old values after key rotation and writes new ones with the new key', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          text: 'JA',
+          actor: 't',
+        });
+        await ledger.close();
+        const k2 = { id: 'k2', key: randomBytes(32) };
+        ledger = await open({ encryptionKeys: [k2, ...TEST_KEYS.encryptionKeys] });
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.confirmationText, 'JA');
+        await ledger.giveConsent({
+          subject: PHONE_2,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        const keys = (await db.all('SELECT phone_enc FROM subjects'))
+          .map((r) => String(r.phone_enc).split('.')[1])
+          .sort();
+        assert.deepEqual(keys, ['k1', 'k2']);
+        await ledger.close();
+        ledger = await open({ encryptionKeys: [k2] });
+        await rejectsWith(ledger.getConsent(PHONE, 'marketing'), 'unknown-key');
+      });
+    });
+
+    describe('retention', () => {
+      it('expires pending requests, removes personal data after 30 days, proof after 5 years', async () => {
+        await request(PHONE);
+        await ledger.giveConsent({
+          subject: { phone: PHONE_2, name: 'Max' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          text: 'START',
+          actor: 't',
+        });
+        await ledger.markSeen('msg:wamid.1', 1000);
+        now += 49 * 3_600_000;
+        const first = await ledger.sweepRetention();
+        assert.equal(first.expiredRequests, 1);
+        assert.equal(first.dedupeMarksRemoved, 1);
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'expired');
+        await ledger.withdrawConsent({ subject: PHONE_2, channel: 'whatsapp-keyword', actor: 't' });
+        now += 31 * DAY;
+        const second = await ledger.sweepRetention();
+        assert.equal(second.personalDataRemoved, 2);
+        assert.equal((await db.all('SELECT * FROM subjects')).length, 0);
+        const proof = await ledger.getConsent(PHONE_2, 'marketing');
+        assert.equal(proof?.status, 'withdrawn');
+        assert.equal(proof?.wording, WORDING);
+        assert.equal(proof?.confirmationText, undefined);
+        assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).status, 'withdrawn');
+        now += 5 * 365 * DAY;
+        const third = await ledger.sweepRetention();
+        assert.ok(third.proofRemoved >= 3, JSON.stringify(third));
+        assert.ok(third.auditEventsRemoved > 0);
+        assert.equal((await db.all('SELECT * FROM consents')).length, 0);
+        const verification = await ledger.verifyAudit();
+        assert.equal(verification.ok, true, JSON.stringify(verification));
+        const lines = await collect(ledger.exportAudit());
+        assert.match(lines[0], /"type":"anchor"/);
+        assert.equal(verifyAuditLines(lines).ok, true);
+      });
+
+      it('keeps a given consent however old it is', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        now += 6 * 365 * DAY;
+        await ledger.sweepRetention();
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).allowed, true);
+      });
+    });
+
+    describe('de-duplication marks', () => {
+      it('is true the first time, false within the ttl, true after it; keys are not stored readable', async () => {
+        const store: DedupeStore = ledger;
+        assert.equal(typeof store.markSeen, 'function');
+        assert.equal(await ledger.markSeen('msg:wamid.HBgNNDkxNTEyMzQ1Njc4OQ', 10_000), true);
+        assert.equal(await ledger.markSeen('msg:wamid.HBgNNDkxNTEyMzQ1Njc4OQ', 10_000), false);
+        now += 10_001;
+        assert.equal(await ledger.markSeen('msg:wamid.HBgNNDkxNTEyMzQ1Njc4OQ', 10_000), true);
+        assert.ok(!(await db.dump()).includes('HBgNNDkx'));
+        await rejectsUnchanged(() => ledger.markSeen('', 1000), 'invalid-input');
+      });
+
+      it('survives a reopen (a restart does not emit a message twice)', async () => {
+        assert.equal(await ledger.markSeen('k', 60_000), true);
+        await ledger.close();
+        ledger = await open();
+        assert.equal(await ledger.markSeen('k', 60_000), false);
+      });
+    });
+
+    describe('audit chain', () => {
+      async function someHistory() {
+        await request();
+        await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
+        await ledger.withdrawConsent({ subject: PHONE, channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.recordBlocked(PHONE, 'marketing', 'consent-withdrawn', 'gate');
+      }
+
+      it('verifies, exports JSON lines that verify on their own, and never holds the number', async () => {
+        await someHistory();
+        const result = await ledger.verifyAudit();
+        assert.equal(result.ok, true);
+        // requested, confirmed, withdrawn (marketing), objection (orders), blocked
+        assert.equal(result.count, 5);
+        const lines = await collect(ledger.exportAudit());
+        assert.equal(lines.length, 5);
+        assert.deepEqual(verifyAuditLines(lines), result);
+        assert.ok(!lines.join('\n').includes('15123456789'));
+        const first = JSON.parse(lines[0]);
+        assert.deepEqual(Object.keys(first).sort(), [
+          'action',
+          'actor',
+          'at',
+          'detail',
+          'hash',
+          'outcome',
+          'prevHash',
+          'pseudonym',
+          'purpose',
+          'seq',
+        ]);
+      });
+
+      it('refuses updates, and finds a tampered row', async () => {
+        await someHistory();
+        await assert.rejects(db.exec("UPDATE audit SET outcome = 'given' WHERE seq = 3"));
+        await db.exec(
+          db.backend === 'sqlite'
+            ? 'DROP TRIGGER audit_append_only'
+            : 'ALTER TABLE audit DISABLE TRIGGER audit_append_only',
+        );
+        await db.exec("UPDATE audit SET outcome = 'given' WHERE seq = 3");
+        assert.deepEqual(await ledger.verifyAudit(), {
+          ok: false,
+          count: 2,
+          firstBrokenSeq: 3,
+          reason: 'hash does not match the event',
+        });
+      });
+
+      it('finds a removed row', async () => {
+        await someHistory();
+        await db.exec('DELETE FROM audit WHERE seq = 2');
+        assert.deepEqual(await ledger.verifyAudit(), {
+          ok: false,
+          count: 1,
+          firstBrokenSeq: 3,
+          reason: 'expected seq 2',
+        });
+      });
+    });
+
+    describe('events', () => {
+      it('emits after the change is durable and readable', async () => {
+        const seen: string[] = [];
+        ledger.on('event', (event: LedgerEvent) => {
+          if (event.type === 'consent.given') {
+            ledger.checkConsent(PHONE, 'marketing').then((r) => seen.push(r.status));
+          }
+        });
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual(seen, ['given']);
+        assert.equal(events[0].pseudonym.length, 43);
+      });
+    });
+  });
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import type { LedgerOptions, PurposeConfig } from '../../../lib/consent/types';
+import { openSqliteDatabase } from '../../../lib/store/sqlite-driver';
+
+/** A fresh, empty database for one test, plus raw access for assertions and tampering. */
+export interface BackendHarness {
+  backend: 'sqlite' | 'postgres';
+  /** Options for ConsentLedger.open on this database; every call points at the same database. */
+  options(overrides?: Partial<LedgerOptions>): LedgerOptions;
+  all(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
+  exec(sql: string): Promise<void>;
+  /** Every row of every ledger table, order-independent: equal dumps mean nothing was written. */
+  dump(): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+export type HarnessFactory = () => Promise<BackendHarness>;
+
+export const TEST_KEYS = {
+  encryptionKeys: [{ id: 'k1', key: randomBytes(32) }],
+  pseudonymKey: randomBytes(32),
+};
+
+export const TEST_PURPOSES: PurposeConfig[] = [
+  {
+    id: 'marketing',
+    label: 'Offers',
+    wording: {
+      en: 'Yes, send me offers on WhatsApp. I can unsubscribe at any time with STOP.',
+      de: 'Ja, schickt mir Angebote per WhatsApp. Abmelden jederzeit mit STOP.',
+    },
+    lawfulBasis: 'consent',
+    marketing: true,
+  },
+  {
+    id: 'newsletter',
+    label: 'Newsletter',
+    wording: { en: 'Send me the monthly newsletter on WhatsApp.' },
+    lawfulBasis: 'consent',
+  },
+  {
+    id: 'orders',
+    label: 'Order updates',
+    wording: { en: 'Order updates for your purchases.', de: 'Bestell-Updates zu Ihren Einkäufen.' },
+    lawfulBasis: 'contract',
+  },
+];
+
+export const LEDGER_TABLES = [
+  'subjects',
+  'subject_aliases',
+  'wordings',
+  'purpose_versions',
+  'consents',
+  'consent_history',
+  'notices',
+  'suppressions',
+  'dedupe_marks',
+  'audit',
+  'audit_anchor',
+  'schema_version',
+];
+
+async function dumpWith(all: BackendHarness['all']): Promise<string> {
+  const parts: string[] = [];
+  for (const table of LEDGER_TABLES) {
+    const rows = (await all(`SELECT * FROM ${table}`)).map((r) =>
+      JSON.stringify(Object.entries(r).map(([k, v]) => [k, String(v)])),
+    );
+    parts.push(`${table}:${rows.sort().join('|')}`);
+  }
+  return parts.join('\n');
+}
+
+let counter = 0;
+
+export function sqliteHarness(): HarnessFactory {
+  return async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-ledger-'));
+    const file = path.join(dir, `ledger-${counter++}.db`);
+    // The same driver as the store: better-sqlite3's native build does not load on CI's Node 24.
+    const raw = () => openSqliteDatabase(file).db;
+    const harness: BackendHarness = {
+      backend: 'sqlite',
+      options: (overrides = {}) => ({
+        backend: 'sqlite',
+        sqlitePath: file,
+        ...TEST_KEYS,
+        purposes: TEST_PURPOSES,
+        ...overrides,
+      }),
+      async all(sql, params = []) {
+        const db = raw();
+        try {
+          return db.prepare(sql).all(...params) as Record<string, unknown>[];
+        } finally {
+          db.close();
+        }
+      },
+      async exec(sql) {
+        const db = raw();
+        try {
+          db.exec(sql);
+        } finally {
+          db.close();
+        }
+      },
+      dump: () => dumpWith(harness.all),
+      async dispose() {
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    return harness;
+  };
+}
+
+/** The PostgreSQL under test, from WA_GDPR_PG_URL (CI: postgres://postgres@127.0.0.1:5432/test). */
+export const POSTGRES_URL = process.env.WA_GDPR_PG_URL;
+
+export function postgresHarness(url: string): HarnessFactory {
+  return async () => {
+    // Each test gets its own schema, dropped afterwards, so parallel runs never meet.
+    const schema = `wa_gdpr_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+    const client = new Client({ connectionString: url, options: `-c search_path=${schema}` });
+    await client.connect();
+    await client.query(`CREATE SCHEMA ${schema}`);
+    const harness: BackendHarness = {
+      backend: 'postgres',
+      options: (overrides = {}) => ({
+        backend: 'postgres',
+        postgresUrl: url,
+        postgresSchema: schema,
+        ...TEST_KEYS,
+        purposes: TEST_PURPOSES,
+        ...overrides,
+      }),
+      all: async (sql, params = []) =>
+        (
+          await client.query(
+            sql.replace(/\?/g, (_, i) => `$${nth(sql, i)}`),
+            params,
+          )
+        ).rows,
+      exec: async (sql) => {
+        await client.query(sql);
+      },
+      dump: () => dumpWith(harness.all),
+      async dispose() {
+        await client.query(`DROP SCHEMA ${schema} CASCADE`);
+        await client.end();
+      },
+    };
+    return harness;
+  };
+}
+
+/** Harness queries use "?" placeholders for both backends; PostgreSQL numbers them. */
+function nth(sql: string, offset: number): number {
+  return sql.slice(0, offset + 1).split('?').length - 1;
+}

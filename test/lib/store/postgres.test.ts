@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { CheckResult } from '../../../lib/consent/types';
+import { LedgerProcess } from './fixtures/child';
+import { type BackendHarness, POSTGRES_URL, postgresHarness } from './harness';
+import { registerCrashProof } from './proofs';
+
+const WORDING = 'Yes, send me offers on WhatsApp.';
+
+if (!POSTGRES_URL) {
+  describe('PostgreSQL store', () => {
+    it('PostgreSQL contract suite skipped: set WA_GDPR_PG_URL');
+  });
+} else {
+  const factory = postgresHarness(POSTGRES_URL);
+
+  describe('PostgreSQL store: two instances (two processes) on one database', function () {
+    this.timeout(120_000);
+    let db: BackendHarness;
+    let a: LedgerProcess;
+    let b: LedgerProcess;
+
+    beforeEach(async () => {
+      db = await factory();
+      // Migrate once here, then start both instances together.
+      await (await ConsentLedger.open(db.options())).close();
+      a = new LedgerProcess(db.options());
+      b = new LedgerProcess(db.options());
+      await Promise.all([a.ready, b.ready]);
+    });
+
+    afterEach(async () => {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await db?.dispose();
+    });
+
+    it("a withdrawal on one instance is honoured by the other's next check", async () => {
+      const phone = '+4915123456789';
+      await a.call('giveConsent', {
+        subject: phone,
+        purpose: 'marketing',
+        wording: WORDING,
+        method: 'keyword',
+        actor: 'a',
+      });
+      assert.equal((await b.call<CheckResult>('checkConsent', phone, 'marketing')).status, 'given');
+      await a.call('withdrawConsent', { subject: phone, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 'a' });
+      assert.deepEqual(await b.call<CheckResult>('checkConsent', phone, 'marketing'), {
+        allowed: false,
+        status: 'withdrawn',
+        reason: 'consent-withdrawn',
+      });
+    });
+
+    it('concurrent give and withdraw from two instances leave the state of the later action', async () => {
+      const rounds = 25;
+      for (let round = 0; round < rounds; round += 1) {
+        const phone = `+49151${String(30_000_000 + round)}`;
+        // Consent under an earlier wording first, so that either order changes the state.
+        await a.call('giveConsent', {
+          subject: phone,
+          purpose: 'marketing',
+          wording: 'Earlier wording',
+          method: 'keyword',
+          actor: 'setup',
+        });
+        await Promise.all([
+          a.call('giveConsent', {
+            subject: phone,
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'keyword',
+            actor: 'give',
+          }),
+          b.call('withdrawConsent', { subject: phone, purposes: ['marketing'], channel: 'api', actor: 'withdraw' }),
+        ]);
+        const pseudonym = (await a.call<{ pseudonym: string }>('exportSubject', phone, 'test')).pseudonym;
+        const [last] = await db.all(
+          `SELECT actor, outcome FROM audit WHERE pseudonym = ? AND purpose = 'marketing'
+             AND action IN ('consent.given', 'consent.withdrawn') ORDER BY seq DESC LIMIT 1`,
+          [pseudonym],
+        );
+        const state = await b.call<CheckResult>('checkConsent', phone, 'marketing');
+        const expected = last.actor === 'give' ? 'given' : 'withdrawn';
+        assert.equal(state.status, expected, `round ${round}: last action ${last.actor}`);
+      }
+      const verify = await a.call<{ ok: boolean }>('verifyAudit');
+      assert.equal(verify.ok, true);
+    });
+
+    it('keeps one linear audit chain under concurrent writers', async () => {
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 40; i += 1) {
+        const instance = i % 2 ? a : b;
+        writes.push(
+          instance.call('giveConsent', {
+            subject: `+49151${String(40_000_000 + i)}`,
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'keyword',
+            actor: 'w',
+          }),
+        );
+      }
+      await Promise.all(writes);
+      const result = await b.call<{ ok: boolean; count: number }>('verifyAudit');
+      assert.deepEqual([result.ok, result.count], [true, 40]);
+    });
+  });
+
+  registerCrashProof('PostgreSQL', factory, 200);
+}

@@ -1,0 +1,4 @@
+import { registerLedgerContract } from './contract';
+import { sqliteHarness } from './harness';
+
+registerLedgerContract('SQLite', sqliteHarness());

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import { preferredSqliteDriver } from '../../../lib/store/sqlite-driver';
+import { type BackendHarness, sqliteHarness } from './harness';
+import { registerCrashProof } from './proofs';
+
+const factory = sqliteHarness();
+
+describe('SQLite store', () => {
+  it('uses node:sqlite from Node 22.13 and better-sqlite3 before', () => {
+    assert.equal(preferredSqliteDriver('20.20.2'), 'better-sqlite3');
+    assert.equal(preferredSqliteDriver('22.12.0'), 'better-sqlite3');
+    assert.equal(preferredSqliteDriver('22.13.0'), 'node:sqlite');
+    assert.equal(preferredSqliteDriver('24.1.0'), 'node:sqlite');
+  });
+
+  describe('erasure leaves no readable copy in the database, WAL or shared-memory file', () => {
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let file: string;
+    const subject = { phone: '+4915123456789', waId: '4915123456789', name: 'Zacharias Quellenhof' };
+
+    const files = () => [file, `${file}-wal`, `${file}-shm`].filter((f) => fs.existsSync(f));
+    const scan = (needle: string) => files().filter((f) => fs.readFileSync(f).includes(Buffer.from(needle, 'utf8')));
+
+    beforeEach(async () => {
+      db = await factory();
+      file = db.options().sqlitePath as string;
+      ledger = await ConsentLedger.open(db.options());
+    });
+
+    afterEach(async () => {
+      await ledger.close();
+      await db.dispose();
+    });
+
+    it('scans the files for the number, WhatsApp id, name and their ciphertexts', async () => {
+      assert.equal(ledger.backendDescription, `sqlite (${preferredSqliteDriver()})`);
+      for (let i = 0; i < 50; i += 1) {
+        await ledger.giveConsent({
+          subject: `+49151${String(20_000_000 + i)}`,
+          purpose: 'marketing',
+          wording: 'Offers',
+          method: 'keyword',
+          actor: 't',
+        });
+      }
+      await ledger.requestConsent({ subject, purpose: 'marketing', wording: 'Offers', method: 'web-form', actor: 't' });
+      await ledger.confirmConsent({ subject: subject.phone, confirmationText: 'JA GERNE', actor: 't' });
+      await ledger.recordNoticeShown(subject.phone, 'n1', { messageId: 'wamid.NOTICE', actor: 't' });
+      await ledger.recordInbound(subject.phone);
+      const [row] = await db.all('SELECT phone_enc, wa_id_enc, name_enc FROM subjects WHERE name_enc IS NOT NULL');
+      const ciphertexts = [row.phone_enc, row.wa_id_enc, row.name_enc].map(String);
+      const [consent] = await db.all(
+        'SELECT confirmation_text_enc FROM consents WHERE confirmation_text_enc IS NOT NULL',
+      );
+      ciphertexts.push(String(consent.confirmation_text_enc));
+      // The scan can see what is there: each ciphertext is in the files before the erasure...
+      for (const ciphertext of ciphertexts) assert.ok(scan(ciphertext).length > 0, 'ciphertext present before erasure');
+      // ...and the plain values never were (encryption at rest).
+      for (const plain of [subject.phone, subject.waId, subject.name, 'JA GERNE']) assert.deepEqual(scan(plain), []);
+
+      const report = await ledger.eraseSubject(subject.phone, 'admin');
+      assert.equal(report.found, true);
+      for (const needle of [...ciphertexts, subject.phone, subject.waId, subject.name, 'JA GERNE', report.pseudonym]) {
+        const pseudonymInAudit = needle === report.pseudonym;
+        const found = scan(needle);
+        // The pseudonym stays by design, in the audit log and the suppression list only.
+        if (!pseudonymInAudit) assert.deepEqual(found, [], `${needle.slice(0, 12)}... still in ${found.join(', ')}`);
+      }
+      assert.equal(fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0, 0);
+      assert.equal(await ledger.integrityCheck(), 'ok');
+    });
+
+    it('creates the database file readable by its owner only', function () {
+      if (process.platform === 'win32') this.skip();
+      assert.equal(fs.statSync(file).mode & 0o077, 0);
+      assert.ok(path.isAbsolute(file));
+    });
+  });
+});
+
+registerCrashProof('SQLite', factory);
