@@ -3,7 +3,7 @@ import type { NodeAPI } from 'node-red';
 import { CloudApiClient } from '../lib/cloud-api/client';
 import { GdprWhatsAppError } from '../lib/errors';
 import { createChatHandler, isChatAsset } from '../lib/sandbox/chat';
-import { ADMIN_PREFIX, PERMISSION_READ, PERMISSION_WRITE, SANDBOX_CHAT_PATH } from './shared/admin';
+import { ADMIN_PREFIX, needsPermission, PERMISSION_READ, PERMISSION_WRITE, SANDBOX_CHAT_PATH } from './shared/admin';
 import { ERRORS_NAMESPACE, translateError } from './shared/i18n';
 import { migrate } from './shared/migrations';
 import { WHATSAPP_CONFIG_DEFAULTS, whatsappConfigMigrations } from './shared/migrations/whatsapp-config';
@@ -160,7 +160,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
   // "Check connection" in the edit dialog: asks the deployed config node's number for its details.
   RED.httpAdmin.post(
     `${ADMIN_PREFIX}/config/:id/check`,
-    RED.auth.needsPermission(PERMISSION_READ),
+    needsPermission(RED, PERMISSION_READ),
     (req: Request, res: Response) => {
       const configNode = RED.nodes.getNode(String(req.params.id)) as WhatsAppConfigNode | null;
       if (configNode?.type !== 'whatsapp-config') {
@@ -195,11 +195,11 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
   // admin token); every JSON endpoint needs the permission, and the page sends the editor's token.
   const chat = createChatHandler(processSandbox(), { basePath: `${SANDBOX_CHAT_PATH}/` });
   const chatGuard = (permission: string) => {
-    const needsPermission = RED.auth.needsPermission(permission);
+    const guard = needsPermission(RED, permission);
     return (req: Request, res: Response, next: NextFunction) => {
       const relative = req.path.slice(SANDBOX_CHAT_PATH.length).replace(/^\//, '');
       if (req.method === 'GET' && isChatAsset(relative)) next();
-      else needsPermission(req, res, next);
+      else guard(req, res, next);
     };
   };
   const chatPaths = [SANDBOX_CHAT_PATH, `${SANDBOX_CHAT_PATH}/*`];

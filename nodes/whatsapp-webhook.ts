@@ -3,7 +3,10 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { GdprWhatsAppError } from '../lib/errors';
 import { type DedupeStore, MemoryDedupeStore } from '../lib/webhook/dedupe';
 import { handleWebhookPost, WebhookError } from '../lib/webhook/handler';
+import type { InboundMessage } from '../lib/webhook/types';
 import { answerVerification } from '../lib/webhook/verify';
+import { findConsentStore } from './consent-store';
+import { FirstHopCompletion } from './shared/completion';
 import { removeRoutes } from './shared/http-routes';
 import { translateError } from './shared/i18n';
 import { eventPayload, inboundPayload, statusPayload } from './shared/messages';
@@ -17,12 +20,10 @@ import {
   releaseRawBodyCapture,
 } from './shared/raw-body';
 import { statusOf } from './shared/status';
-import {
-  type ConsentStoreLike,
-  positiveInteger,
-  type WhatsAppConfigNode,
-  type WhatsAppWebhookDef,
-} from './shared/types';
+import { positiveInteger, type WhatsAppConfigNode, type WhatsAppWebhookDef } from './shared/types';
+
+/** What the ledger answers for a sender it cannot identify or a time it cannot store. */
+const INVALID_SUBJECT_CODES = new Set(['invalid-phone', 'invalid-subject', 'invalid-input']);
 
 /** A webhook path as the editor validates it: starts with "/", no query, no whitespace. */
 const WEBHOOK_PATH = /^\/[^\s?#]*$/;
@@ -33,7 +34,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     const config = migrate<WhatsAppWebhookDef>(saved, whatsappWebhookMigrations);
     const path = String(config.path ?? '').trim();
     const whatsapp = RED.nodes.getNode(config.whatsapp) as WhatsAppConfigNode | null;
-    const store = config.store ? (RED.nodes.getNode(config.store) as ConsentStoreLike | null) : null;
+    const store = findConsentStore(RED, config.store);
     const maxBytes = positiveInteger(config.maxBytes, WHATSAPP_WEBHOOK_DEFAULTS.maxBytes);
     const minimise = config.minimise !== false;
     const memoryDedupe = new MemoryDedupeStore();
@@ -54,11 +55,33 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       return;
     }
 
-    /** The consent ledger keeps de-duplication marks durable across restarts and instances, when there is one. */
-    function dedupeStore(): DedupeStore {
-      const ledger = store?.ledger;
-      return ledger && typeof ledger.markSeen === 'function' ? (ledger as DedupeStore) : memoryDedupe;
+    /**
+     * The consent ledger keeps de-duplication marks durable across restarts and instances, when there is one.
+     * It is awaited, so a webhook that arrives while the store is still opening is not checked against memory only.
+     */
+    async function dedupeStore(): Promise<DedupeStore> {
+      return store ? store.getLedger() : memoryDedupe;
     }
+
+    /** The 24-hour customer service window starts with each inbound message; consent-gate reads it. */
+    async function recordInbound(messages: InboundMessage[]): Promise<void> {
+      if (!store || messages.length === 0) return;
+      const ledger = await store.getLedger();
+      for (const m of messages) {
+        if (!m.from && !m.userId) continue;
+        try {
+          await ledger.recordInbound({ phone: m.from, userId: m.userId }, m.timestamp * 1000);
+        } catch (err) {
+          // A number libphonenumber refuses or an impossible time opens no window anyone could use; the message
+          // must still reach the flow: its de-duplication mark is durable already, so a 500 would lose it for good.
+          if (!(err instanceof GdprWhatsAppError && INVALID_SUBJECT_CODES.has(err.code))) {
+            throw err;
+          }
+        }
+      }
+    }
+
+    const completion = new FirstHopCompletion(RED);
 
     const verify = (req: Request, res: Response) => {
       const answer = answerVerification(req.query as Record<string, unknown>, whatsapp.verifyToken());
@@ -67,25 +90,28 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
 
     const receive = (req: Request, res: Response) => {
       rawBodyOf(req as unknown as RawBodyRequest, maxBytes)
-        .then((rawBody) =>
-          handleWebhookPost({
+        .then(async (rawBody) => {
+          const result = await handleWebhookPost({
             rawBody,
             signatureHeader: req.get('x-hub-signature-256'),
             appSecret: whatsapp.appSecret(),
             maxBytes,
             minimise,
-            dedupe: dedupeStore(),
-          }),
-        )
-        .then((result) => {
-          // 200 only now: every de-duplication mark is durable (handleWebhookPost resolved).
-          res.status(200).type('text/plain').send('OK');
+            dedupe: await dedupeStore(),
+          });
+          await recordInbound(result.messages);
+          return result;
+        })
+        .then(async (result) => {
           const messages: NodeMessage[] = result.messages.map((m) => ({ payload: inboundPayload(m), whatsapp: m }));
           const statuses: NodeMessage[] = result.statuses.map((s) => ({ payload: statusPayload(s), whatsapp: s }));
           const events: NodeMessage[] = result.events.map((e) => ({ payload: eventPayload(e), whatsapp: e }));
           if (messages.length + statuses.length + events.length > 0) {
-            this.send([messages, statuses, events] as unknown as NodeMessage[]);
+            await completion.sendAndWait(this, [messages, statuses, events]);
           }
+          // 200 only now: every de-duplication mark and inbound time is durable, and the wired nodes are done
+          // with the messages (a stop-handler's withdrawal is committed), so a crash loses nothing acknowledged.
+          res.status(200).type('text/plain').send('OK');
           this.status(statusOf('ready', path));
         })
         .catch((err: unknown) => {
@@ -96,7 +122,9 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
             this.status(statusOf('failed', `${err.httpStatus} ${err.code}`));
             return;
           }
-          res.status(500).type('text/plain').send('500');
+          // A failure after the 200 (e.g. Node-RED cloning a message) must not answer twice: that throw would
+          // become an unhandled rejection, which ends the Node-RED process.
+          if (!res.headersSent) res.status(500).type('text/plain').send('500');
           this.error(translateError(RED, err));
           this.status(statusOf('broken', RED._('whatsapp-webhook.status.error')));
         });
@@ -108,6 +136,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     this.status(statusOf('ready', path));
 
     this.on('close', (done: () => void) => {
+      completion.close();
       removeRoutes(RED.httpNode, new Set([verify, receive]));
       releaseRawBodyCapture(RED.httpNode, path, this.id);
       whatsapp.unregisterWebhook({ id: this.id, path });

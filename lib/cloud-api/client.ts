@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
@@ -54,6 +55,14 @@ export interface PhoneNumberInfo {
   storageStatus?: string;
 }
 
+export interface SendOptions {
+  /**
+   * Runs when the message leaves the queue, before each attempt; a throw cancels the send. A message can wait
+   * in the queue for minutes during a broadcast: whatsapp-send re-checks consent here (Art. 7(3) GDPR).
+   */
+  beforeSend?: () => Promise<void> | void;
+}
+
 export interface CloudApiStats {
   queueLength: number;
   lastError?: { code: number; title: string; at: number };
@@ -104,12 +113,16 @@ export class CloudApiClient {
       transformResponse: [(data: unknown) => data],
       signal: this.abort.signal,
     });
+    // Every request in flight listens on this one signal (up to `throughput` at once): not a leak, so no warning.
+    setMaxListeners(0, this.abort.signal);
   }
 
   /** Sends one message; throws `invalid-message` (nothing sent), `queue-full`, `closed` or CloudApiError. */
-  async sendMessage(body: OutgoingMessageBody): Promise<SendResult> {
+  async sendMessage(body: OutgoingMessageBody, options: SendOptions = {}): Promise<SendResult> {
     assertValidMessageBody(body);
     return this.withRetries(async (attempts) => {
+      // After the wait in the queue, right before the request: whatever it throws ends the send (no retry).
+      await options.beforeSend?.();
       const { status, data } = await this.request('post', '/messages', body);
       const message = first(data?.messages);
       if (status < 200 || status >= 300 || typeof message?.id !== 'string') throw classifyApiError(status, data);
@@ -121,7 +134,7 @@ export class CloudApiClient {
         messageStatus: stringOrUndefined(message.message_status),
         attempts,
       };
-    });
+    }, false);
   }
 
   /** Marks an inbound message as read (blue ticks), optionally showing a typing indicator. */
@@ -173,14 +186,19 @@ export class CloudApiClient {
     this.agents.https.destroy();
   }
 
-  private async withRetries<T>(attempt: (attempts: number) => Promise<T>): Promise<T> {
+  /**
+   * `idempotent: false` (sending a message): a timed-out request reached the API and may still be delivered, so it
+   * is not sent again; Meta's /messages has no idempotency key, and a second attempt could deliver it twice.
+   */
+  private async withRetries<T>(attempt: (attempts: number) => Promise<T>, idempotent = true): Promise<T> {
     for (let attempts = 1; ; attempts++) {
       try {
         // Each attempt queues again: a retry counts against the number's throughput like any message.
         return await this.pacer.schedule(() => attempt(attempts));
       } catch (err) {
         if (!(err instanceof CloudApiError)) throw err;
-        if (!err.retryable || attempts >= this.retry.maxAttempts || this.closed) {
+        const deliveryUnknown = !idempotent && err.timedOut;
+        if (!err.retryable || deliveryUnknown || attempts >= this.retry.maxAttempts || this.closed) {
           this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
           throw err;
         }

@@ -18,6 +18,7 @@ interface CloudApiErrorFields {
   subcode?: number;
   fbtraceId?: string;
   network?: boolean;
+  timedOut?: boolean;
 }
 
 /**
@@ -35,6 +36,8 @@ export class CloudApiError extends GdprWhatsAppError {
   readonly fbtraceId?: string;
   /** True when no HTTP answer arrived. */
   readonly network: boolean;
+  /** True when the request timed out: it may have reached the API and may still be carried out. */
+  readonly timedOut: boolean;
 
   constructor(fields: CloudApiErrorFields) {
     super('cloud-api-error', `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`, {
@@ -49,6 +52,7 @@ export class CloudApiError extends GdprWhatsAppError {
     this.subcode = fields.subcode;
     this.fbtraceId = fields.fbtraceId;
     this.network = fields.network ?? false;
+    this.timedOut = fields.timedOut ?? false;
     this.retryable = isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
   }
 
@@ -132,6 +136,7 @@ function fromNetworkError(err: Error): CloudApiError {
     // Only the error code: messages of HTTP libraries can quote the request.
     details: key || 'no response',
     network: true,
+    timedOut,
   });
 }
 

@@ -37,11 +37,24 @@ export function translateError(RED: Translator, err: unknown): string {
     const key = `errors.${err.code}`;
     const text = RED._(`${ERRORS_NAMESPACE}:${key}`, { ...err.params });
     // i18next answers a missing key with the key itself (without namespace).
-    if (typeof text === 'string' && text !== '' && !text.endsWith(key)) return text;
+    if (typeof text === 'string' && text !== '' && !text.endsWith(key)) return withoutUnfilledPlaceholders(text);
     return err.message;
   }
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/**
+ * Some codes are thrown with and without detail (a field name, a purpose id); a placeholder the error did not
+ * fill is dropped rather than shown as "__field__".
+ */
+function withoutUnfilledPlaceholders(text: string): string {
+  return text
+    .replace(/__\w+__/g, '')
+    .replace(/\(\s*\)/g, '')
+    .replace(/\s+([.,:;)])/g, '$1')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
 }
 
 /** The shape of msg.error on a node's failure output. */

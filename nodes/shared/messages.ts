@@ -1,4 +1,6 @@
 import type { OutgoingMessageBody } from '../../lib/cloud-api/schemas';
+import { appendOptOutFooter } from '../../lib/conversation/footer';
+import { chooseLanguage } from '../../lib/conversation/language';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../../lib/webhook/types';
 
 /** msg.payload of an inbound message (DESIGN.md section 2): the text, or the id of the reply tapped. */
@@ -23,17 +25,23 @@ export function eventPayload(event: AccountEvent): string {
 }
 
 export interface OutgoingContext {
-  /** The config node's id: the opt-out footer is configured per business number. */
-  configId: string;
-  /** The flow message the body was made from. */
+  /** The whatsapp-send node's "opt-out footer" option (on by default). */
+  enabled: boolean;
+  /** The flow message the body was made from: msg.optOutFooter = false skips it, msg.language picks the text. */
   msg: Record<string, unknown>;
+  /** The recipient in E.164, for the language guess when neither msg nor node names one. */
+  to: string;
+  /** The node's language setting: 'auto', 'en' or 'de'. */
+  language?: string;
 }
 
 /**
- * Seam for the opt-out footer (DESIGN.md checklist: "easy opt-out in every message"): every body
- * whatsapp-send sends passes through here after it was built and before it is validated, so a later
- * issue adds the footer in this one place. Today it returns the body unchanged.
+ * Every message says how to stop (Art. 7(3) GDPR: withdrawing must be as easy as consenting): free-form text
+ * gets the opt-out line, interactive messages get it as their footer; templates carry their own approved text.
+ * Messages that are themselves about opting out (stop-handler's confirmation) set msg.optOutFooter = false.
  */
-export function withOptOutFooter(body: OutgoingMessageBody, _context: OutgoingContext): OutgoingMessageBody {
-  return body;
+export function withOptOutFooter(body: OutgoingMessageBody, context: OutgoingContext): OutgoingMessageBody {
+  if (!context.enabled || context.msg.optOutFooter === false) return body;
+  const language = chooseLanguage(context.msg.language, context.language, context.to);
+  return appendOptOutFooter(body as unknown as Record<string, unknown>, language) as unknown as OutgoingMessageBody;
 }

@@ -52,11 +52,10 @@ export interface WhatsAppWebhookDef extends NodeDef {
 export interface WhatsAppSendDef extends NodeDef {
   configVersion?: number;
   whatsapp: string;
-}
-
-/** What whatsapp-webhook needs of a consent-store node: its ledger doubles as durable de-duplication store. */
-export interface ConsentStoreLike extends Node {
-  ledger?: { markSeen?: (key: string, ttlMs: number) => Promise<boolean> };
+  /** Append the opt-out instruction to free-form and interactive messages (default true). */
+  optOutFooter?: boolean;
+  /** Language of the opt-out line: 'auto' (from the number), 'en' or 'de'. */
+  language?: string;
 }
 
 /** A positive integer from an editor field, or the fallback. */

@@ -23,6 +23,11 @@ export interface RealNodeRedOptions {
   env?: Record<string, string>;
   /** How long to wait for "Started flows" / the server; default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * A user directory the package is already installed in (e.g. from the packed tarball); nothing is
+   * linked into it. stop() removes it like the temporary one.
+   */
+  userDir?: string;
 }
 
 const PACKAGE_NAME = '@gdpr-whatsapp/node-red';
@@ -99,8 +104,8 @@ export class RealNodeRed {
   }
 
   static async start(options: RealNodeRedOptions = {}): Promise<RealNodeRed> {
-    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-nodered-'));
-    installPackage(userDir, options.types);
+    const userDir = options.userDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-nodered-'));
+    if (!options.userDir) installPackage(userDir, options.types);
     if (options.settingsOverrides) {
       // Default settings file of the Node-RED under test, with only the given properties replaced.
       const defaults = path.join(path.dirname(redJsPath()), 'settings.js');
@@ -112,7 +117,8 @@ export class RealNodeRed {
     const port = await freePort();
     const child = spawn(process.execPath, [redJsPath(), '--userDir', userDir, '--port', String(port)], {
       cwd: userDir,
-      env: { ...process.env, ...options.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+      // PORT as Node-RED's default settings.js reads it, so flows can reach their own HTTP endpoints.
+      env: { ...process.env, PORT: String(port), ...options.env, NODE_RED_ENABLE_PROJECTS: 'false' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const red = new RealNodeRed(userDir, port, child);

@@ -215,14 +215,14 @@ describe('a real Node-RED process with adminAuth', function () {
     assert.equal(check.status, 200, await check.clone().text());
     assert.equal(((await check.json()) as { euStorage: boolean }).euStorage, true);
     assert.equal((await red.request('GET', '/whatsapp-gdpr/sandbox/numbers', undefined, auth)).status, 200);
-    // Replying as the customer writes: a read-only user may not.
+    // Replying as the customer writes: a read-only user may not (403: logged in, but not allowed).
     const send = await red.request(
       'POST',
       '/whatsapp-gdpr/sandbox/send',
       { phoneNumberId: '100200300400500', waId: '4915112345678', text: 'Hallo' },
       auth,
     );
-    assert.equal(send.status, 401);
+    assert.equal(send.status, 403);
   });
 
   it('serves the chat page itself without a login (it holds no data)', async () => {

@@ -109,8 +109,13 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     await helper.unload();
   });
 
-  function flow(sendWires: string[][], extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  function flow(
+    sendWires: string[][],
+    extra: Record<string, unknown>[] = [],
+    send: Record<string, unknown> = {},
+  ): Record<string, unknown>[] {
     return [
+      { id: 'f1', type: 'tab' },
       {
         id: 'cfg',
         type: 'whatsapp-config',
@@ -120,7 +125,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
         phoneNumberId: PHONE_NUMBER_ID,
         throughput: 50,
       },
-      { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: sendWires },
+      { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: sendWires, ...send },
       { id: 'ok', z: 'f1', type: 'helper' },
       { id: 'fail', z: 'f1', type: 'helper' },
       ...extra.map((n) => ({ z: 'f1', ...n })),
@@ -129,8 +134,12 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
 
   const credentials = { cfg: { accessToken: ACCESS_TOKEN } };
 
-  async function load(sendWires: string[][] = [['ok'], ['fail']], extra: Record<string, unknown>[] = []) {
-    await helper.load([configNode, sendNode] as never, flow(sendWires, extra) as never, credentials);
+  async function load(
+    sendWires: string[][] = [['ok'], ['fail']],
+    extra: Record<string, unknown>[] = [],
+    send: Record<string, unknown> = {},
+  ) {
+    await helper.load([configNode, sendNode] as never, flow(sendWires, extra, send) as never, credentials);
   }
 
   function next(id: string): Promise<Msg> {
@@ -163,7 +172,44 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.equal(msg.whatsapp?.topic, 'kept');
     const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
     assert.equal(accepted.messageId, msg.whatsapp?.messageId);
-    assert.deepEqual((accepted.body as { text: unknown }).text, { body: 'Guten Tag!', preview_url: false });
+    assert.deepEqual((accepted.body as { text: unknown }).text, {
+      body: 'Guten Tag!\n\nAntworten Sie STOP, um sich abzumelden.',
+      preview_url: false,
+    });
+  });
+
+  it('says how to opt out in every free-form message: text line by language, interactive footer', async () => {
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const sent = collect('ok');
+    const send = helper.getNode('send');
+    send.receive({ to: CUSTOMER, payload: 'Your order shipped.', language: 'en' });
+    send.receive({
+      to: CUSTOMER,
+      payload: {
+        type: 'interactive',
+        interactive: {
+          type: 'button',
+          body: { text: 'Termin bestätigen?' },
+          action: { buttons: [{ type: 'reply', reply: { id: 'ok', title: 'Ja' } }] },
+        },
+      },
+    });
+    send.receive({ to: CUSTOMER, payload: 'Sie wurden abgemeldet.', optOutFooter: false });
+    await until(() => sent.length === 3, 'three messages');
+    const bodies = sandbox.accepted(PHONE_NUMBER_ID).map((a) => a.body as Record<string, any>);
+    assert.equal(bodies[0].text.body, 'Your order shipped.\n\nReply STOP to unsubscribe.');
+    assert.deepEqual(bodies[1].interactive.footer, { text: 'Antworten Sie STOP, um sich abzumelden.' });
+    assert.equal(bodies[2].text.body, 'Sie wurden abgemeldet.', 'msg.optOutFooter = false skips the line');
+  });
+
+  it("leaves messages untouched when the node's opt-out option is off", async () => {
+    await load([['ok'], ['fail']], [], { optOutFooter: false });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const done = next('ok');
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Guten Tag!' });
+    await done;
+    assert.equal((sandbox.accepted(PHONE_NUMBER_ID)[0].body as Record<string, any>).text.body, 'Guten Tag!');
   });
 
   it('replies to msg.whatsapp.from when there is no msg.to', async () => {

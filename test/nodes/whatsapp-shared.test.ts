@@ -45,13 +45,25 @@ describe('nodes/shared', () => {
       [`${ERRORS_NAMESPACE}:errors.queue-full`]: 'Warteschlange voll (__max__).',
     };
     // Like i18next: a missing key comes back as the key without namespace.
+    catalog[`${ERRORS_NAMESPACE}:errors.unknown-purpose`] =
+      'Der Zweck __purpose__ ist nicht eingerichtet (__detail__).';
+    // Like i18next: a missing key comes back as the key without namespace, an unfilled placeholder stays as it is.
     const RED = {
       _: (key: string, params?: Record<string, unknown>) => {
         const text = catalog[key];
         if (!text) return key.slice(key.indexOf(':') + 1);
-        return text.replace(/__(\w+)__/g, (_m, name: string) => String(params?.[name]));
+        return text.replace(/__(\w+)__/g, (m, name: string) =>
+          params?.[name] === undefined ? m : String(params[name]),
+        );
       },
     };
+
+    it('drops placeholders the error did not fill instead of showing them', () => {
+      assert.equal(
+        translateError(RED, new GdprWhatsAppError('unknown-purpose', 'unknown', { purpose: 'news' })),
+        'Der Zweck news ist nicht eingerichtet.',
+      );
+    });
 
     it('names the catalog of a node set of this scoped package', () => {
       assert.equal(catalogNamespace('whatsapp-send'), '@gdpr-whatsapp/node-red/whatsapp-send');

@@ -3,10 +3,12 @@ import http from 'node:http';
 import type { NodeAPI } from 'node-red';
 import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook } from '../../lib/webhook/build';
 import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
+import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
+import { storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const APP_SECRET = 'app-secret-for-tests';
 const VERIFY_TOKEN = 'verify-token-for-tests';
@@ -257,30 +259,33 @@ describe('whatsapp-webhook node', () => {
     );
   });
 
-  it('uses the consent store ledger for de-duplication when one is configured', async () => {
-    const marks = new Map<string, number>();
-    const fakeStore = (RED: NodeAPI) => {
-      // Only what whatsapp-webhook uses of a consent-store: its ledger's durable markSeen.
-      RED.nodes.registerType('consent-store', function (this: { ledger: unknown }, def: never) {
-        RED.nodes.createNode(this as never, def);
-        this.ledger = {
-          markSeen: async (key: string, ttlMs: number) => {
-            if (marks.has(key)) return false;
-            marks.set(key, ttlMs);
-            return true;
-          },
-        };
-      } as never);
-    };
-    const nodes = [configNode, webhookNode, mount, fakeStore];
-    const withStore = [...flow({ store: 'store' }), { id: 'store', type: 'consent-store' }];
-    await helper.load(nodes as never, withStore as never, credentials);
-    const received = collect();
-    assert.equal((await signedPost('/whatsapp', textMessage('gespeichert', 'wamid.ledger-1'))).status, 200);
-    assert.equal((await signedPost('/whatsapp', textMessage('gespeichert', 'wamid.ledger-1'))).status, 200);
-    await until(() => received.messages.length === 1, 'the message');
-    assert.deepEqual([...marks.keys()], ['msg:wamid.ledger-1']);
-    assert.ok((marks.get('msg:wamid.ledger-1') ?? 0) >= 7 * 24 * 3600 * 1000, 'marks outlive Meta retries');
+  it('with a consent store: keeps de-duplication marks and the service window in the ledger before answering 200', async () => {
+    const dir = tempDir();
+    try {
+      const nodes = [configNode, webhookNode, mount, consentStoreNode];
+      const withStore = [...flow({ store: 'store' }), storeNode('store', dir.path)];
+      await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
+      const received = collect();
+      const body = buildMessageWebhook({
+        ...NUMBER,
+        waId: '4915123456789',
+        message: { type: 'text', text: { body: 'gespeichert' } },
+        messageId: 'wamid.ledger-1',
+        timestamp: 1_790_000_000,
+      });
+      assert.equal((await signedPost('/whatsapp', body)).status, 200);
+      assert.equal((await signedPost('/whatsapp', body)).status, 200);
+      await until(() => received.messages.length === 1, 'the message');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(received.messages.length, 1, 'the retried delivery is dropped');
+
+      const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+      assert.equal(await ledger.markSeen('msg:wamid.ledger-1', 1000), false, 'the mark is in the ledger');
+      assert.equal(await ledger.lastInboundAt('+4915123456789'), 1_790_000_000_000, 'the 24-hour window starts');
+    } finally {
+      await helper.unload();
+      dir.remove();
+    }
   });
 
   it('does not stack routes on redeploy and frees the old path', async () => {

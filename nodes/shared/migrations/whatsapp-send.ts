@@ -1,3 +1,3 @@
 import { type Migration, withDefaults } from './index';
 
-export const whatsappSendMigrations: readonly Migration[] = [withDefaults({})];
+export const whatsappSendMigrations: readonly Migration[] = [withDefaults({ optOutFooter: true, language: 'auto' })];

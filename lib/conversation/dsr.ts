@@ -1,0 +1,245 @@
+/**
+ * Data subject requests (GDPR Art. 15, 17, 20) and the shape of what leaves the package about them:
+ * who a request is about, when an inbound WhatsApp message asks for erasure, the message that tells the
+ * person, the erasure report, the export file, and the ledger events handed to other systems.
+ */
+import type { EraseReport, LedgerEvent, SubjectRef } from '../consent/types';
+import { GdprWhatsAppError } from '../errors';
+import { normalisePhoneNumber } from '../phone';
+import { matchKeyword } from './keywords';
+import { type Language, textFor } from './language';
+
+/** Where the subject of a request came from. */
+export type RequestOrigin = 'request' | 'inbound';
+
+export interface SubjectRequest {
+  subject: SubjectRef;
+  origin: RequestOrigin;
+}
+
+/**
+ * Meta's business-scoped user id: two-letter country code, a dot, then up to 128 alphanumerics,
+ * with "ENT." in between for parent BSUIDs (e.g. "DE.1502576394655843", "US.ENT.118157992128868").
+ */
+const USER_ID_PATTERN = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/;
+
+interface InboundLike {
+  messageId?: unknown;
+  from?: unknown;
+  userId?: unknown;
+  text?: unknown;
+  button?: { payload?: unknown; text?: unknown };
+  interactive?: { id?: unknown; title?: unknown };
+}
+
+/** A Node-RED message, as far as these rules look at it. */
+type MessageLike = object & { payload?: unknown; whatsapp?: unknown };
+
+/** True for a message from `whatsapp-webhook` output 1 (a person wrote to us). */
+export function isInboundMessage(msg: MessageLike): boolean {
+  const whatsapp = msg.whatsapp as InboundLike | undefined;
+  return (
+    typeof whatsapp === 'object' &&
+    whatsapp !== null &&
+    typeof whatsapp.messageId === 'string' &&
+    (typeof whatsapp.from === 'string' || typeof whatsapp.userId === 'string')
+  );
+}
+
+/**
+ * Who a data subject request is about. An inbound WhatsApp message always means its sender, whatever it
+ * says: a person may only erase or read their own data, never a number they type (Art. 12(6) GDPR,
+ * identity of the requester). Otherwise `msg.payload` names the subject: a number, or `{phone}` and/or `{userId}`.
+ */
+export function subjectFromMessage(msg: MessageLike): SubjectRequest {
+  if (isInboundMessage(msg)) {
+    const whatsapp = msg.whatsapp as InboundLike;
+    return { subject: checkedSubject(whatsapp.from, whatsapp.userId), origin: 'inbound' };
+  }
+  const payload = msg.payload;
+  if (typeof payload === 'string' || typeof payload === 'number') {
+    return { subject: checkedSubject(payload, undefined), origin: 'request' };
+  }
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
+    const named = payload as { phone?: unknown; userId?: unknown };
+    return { subject: checkedSubject(named.phone, named.userId), origin: 'request' };
+  }
+  throw new GdprWhatsAppError(
+    'missing-subject',
+    'No subject given: send a phone number or {phone} / {userId} in msg.payload, or an inbound WhatsApp message',
+  );
+}
+
+function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
+  const subject: SubjectRef = {};
+  if (phone !== undefined && phone !== null && phone !== '') subject.phone = normalisePhoneNumber(phone);
+  if (userId !== undefined && userId !== null && userId !== '') {
+    if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId.trim())) {
+      throw new GdprWhatsAppError('invalid-user-id', 'The WhatsApp user id is not a business-scoped user id');
+    }
+    subject.userId = userId.trim();
+  }
+  if (!subject.phone && !subject.userId) {
+    throw new GdprWhatsAppError('missing-subject', 'No phone number or WhatsApp user id given for the subject');
+  }
+  return subject;
+}
+
+/**
+ * The erase keyword an inbound message is, exactly (text, template quick-reply or interactive reply title),
+ * or undefined. "Please delete my data tomorrow" is not a request: only the whole message counts.
+ */
+export function recogniseEraseRequest(msg: MessageLike, keywords: readonly string[]): string | undefined {
+  if (!isInboundMessage(msg)) return undefined;
+  const whatsapp = msg.whatsapp as InboundLike;
+  const candidates = [whatsapp.text, whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title];
+  for (const candidate of candidates) {
+    if (typeof candidate !== 'string') continue;
+    const keyword = matchKeyword(candidate, keywords);
+    if (keyword) return keyword;
+  }
+  return undefined;
+}
+
+/** Told to the person before their data goes (Art. 12(3) GDPR: inform about the action taken). */
+export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
+  en: 'We have received your request and are deleting your data now. You will not hear from us again unless you contact us.',
+  de: 'Wir haben Ihre Anfrage erhalten und löschen jetzt Ihre Daten. Sie hören nur wieder von uns, wenn Sie uns kontaktieren.',
+};
+
+export interface OutgoingText {
+  to: string;
+  payload: string;
+  language: Language;
+}
+
+/** The text message that tells the person their data is being erased; undefined without a number to send to. */
+export function erasureNotice(
+  subject: SubjectRef,
+  language: Language,
+  texts: Partial<Record<string, string>> = {},
+): OutgoingText | undefined {
+  if (!subject.phone) return undefined;
+  const payload = textFor({ ...DEFAULT_ERASURE_NOTICE, ...nonEmpty(texts) }, language) ?? DEFAULT_ERASURE_NOTICE.en;
+  return { to: subject.phone, payload, language };
+}
+
+function nonEmpty(texts: Partial<Record<string, string>>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [language, text] of Object.entries(texts)) {
+    if (typeof text === 'string' && text.trim().length > 0) kept[language] = text;
+  }
+  return kept;
+}
+
+/**
+ * The erasure report for output 1: what was removed, how much, when. It names the subject only by
+ * pseudonym, so it can go to logs, tickets and a CRM without becoming personal data again.
+ */
+export interface ErasureReport {
+  found: boolean;
+  removed: Record<string, number>;
+  total: number;
+  at: number;
+  erasedAt: string;
+  pseudonym: string;
+  origin: RequestOrigin;
+}
+
+export function erasureReport(result: EraseReport, origin: RequestOrigin): ErasureReport {
+  const removed: Record<string, number> = {};
+  let total = 0;
+  for (const [what, count] of Object.entries(result.removed ?? {})) {
+    if (typeof count !== 'number' || !Number.isFinite(count)) continue;
+    removed[what] = count;
+    total += count;
+  }
+  return {
+    found: result.found,
+    removed,
+    total,
+    at: result.at,
+    erasedAt: new Date(result.at).toISOString(),
+    pseudonym: result.pseudonym,
+    origin,
+  };
+}
+
+/** An Art. 15/20 export prepared for an `http response` node (or a file node): a download, not an object. */
+export interface ExportFile {
+  payload: string;
+  filename: string;
+  headers: Record<string, string>;
+}
+
+/** The file name holds the export date and a pseudonym prefix, never the number. */
+export function exportFileName(pseudonym: string | undefined, at: number): string {
+  const date = new Date(at).toISOString().slice(0, 10);
+  const tag = typeof pseudonym === 'string' ? pseudonym.replace(/[^A-Za-z0-9]/g, '').slice(0, 12) : '';
+  return tag ? `whatsapp-data-${tag}-${date}.json` : `whatsapp-data-${date}.json`;
+}
+
+export function exportAsFile(document: unknown, pseudonym: string | undefined, at: number): ExportFile {
+  const filename = exportFileName(pseudonym, at);
+  return {
+    payload: `${JSON.stringify(document, null, 2)}\n`,
+    filename,
+    headers: {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${filename}"`,
+      // The file holds personal data: no shared cache may keep a copy.
+      'Cache-Control': 'no-store',
+    },
+  };
+}
+
+/** Fields of a ledger event that are not personal data and may leave for downstream systems. */
+const SHAREABLE_EVENT_FIELDS = [
+  'purpose',
+  'purposeVersion',
+  'status',
+  'method',
+  'channel',
+  'noticeVersion',
+  'reason',
+] as const;
+
+export interface ConsentEventPayload {
+  type: string;
+  pseudonym: string;
+  at: number;
+  purpose?: string;
+  phone?: string;
+  userId?: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Turns a ledger event into `msg.payload` for consent-events. Only listed fields pass (data minimisation,
+ * Art. 5(1)(c)); the phone number and user id only when the node is set to include them.
+ */
+export function consentEventPayload(ledgerEvent: LedgerEvent, includePhone: boolean): ConsentEventPayload {
+  // Ledger events carry `userId` beside `phone` in-process, although LedgerEvent does not declare it.
+  const event = ledgerEvent as LedgerEvent & Record<string, unknown>;
+  const payload: ConsentEventPayload = { type: event.type, pseudonym: event.pseudonym, at: event.at };
+  const shared = payload as Record<string, unknown>;
+  for (const field of SHAREABLE_EVENT_FIELDS) {
+    if (event[field] !== undefined) shared[field] = event[field];
+  }
+  if (includePhone) {
+    if (typeof event.phone === 'string') payload.phone = event.phone;
+    if (typeof event.userId === 'string') payload.userId = event.userId;
+  }
+  return payload;
+}
+
+/** Parses the node's event filter; an empty selection means every event. */
+export function parseEventFilter(selection: unknown): Set<string> | undefined {
+  const items = Array.isArray(selection) ? selection : typeof selection === 'string' ? selection.split(/[,\n]/) : [];
+  const types = items.map((t) => String(t).trim()).filter((t) => t.length > 0);
+  return types.length > 0 ? new Set(types) : undefined;
+}
+
+export function eventSelected(type: string, filter: Set<string> | undefined): boolean {
+  return filter === undefined || filter.has(type);
+}

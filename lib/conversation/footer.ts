@@ -1,0 +1,92 @@
+import { DEFAULT_STOP_KEYWORDS } from './keywords';
+import type { Language } from './language';
+
+/**
+ * The opt-out instruction every message carries (issue 4, "Easy opt-out in every message"):
+ * Art. 7(3) GDPR wants withdrawing to be as easy as giving consent, and Art. 21(2)-(3) lets people
+ * object to direct marketing at any time.
+ */
+export const OPT_OUT_FOOTER_TEXTS: Readonly<Record<Language, string>> = {
+  en: 'Reply STOP to unsubscribe.',
+  de: 'Antworten Sie STOP, um sich abzumelden.',
+};
+
+/** Cloud API limits: text body 4096 characters, interactive footer 60 characters. */
+export const TEXT_BODY_MAX = 4096;
+export const INTERACTIVE_FOOTER_MAX = 60;
+
+/** Interactive types that accept a footer (Meta's interactive object reference). */
+const FOOTER_CAPABLE_INTERACTIVE = new Set(['button', 'list', 'cta_url', 'flow', 'product', 'product_list']);
+
+const SEPARATOR = '\n\n';
+
+type Body = Record<string, unknown>;
+
+/**
+ * Adds the opt-out instruction in `language` to an outgoing message: appended to the text of a
+ * text message, set as `footer.text` of an interactive message that has none (unless its body
+ * already says how to stop). Templates, media and
+ * anything else are returned unchanged (a template's wording is approved by Meta and cannot change).
+ * Nothing changes when the text already says how to stop or the result would break a length limit.
+ * Never mutates its input. `texts` replaces the default lines per language.
+ */
+export function appendOptOutFooter<T extends string | Body>(
+  body: T,
+  language: Language,
+  texts: Partial<Record<Language, string>> = {},
+): T {
+  const line = texts[language] || OPT_OUT_FOOTER_TEXTS[language];
+  if (typeof body === 'string') return withLine(body, line) as T;
+  if (!body || typeof body !== 'object') return body;
+  const type = typeof body.type === 'string' ? body.type : inferType(body);
+  if (type === 'text') return withTextFooter(body, line) as T;
+  if (type === 'interactive') return withInteractiveFooter(body, line) as T;
+  return body;
+}
+
+/**
+ * True when `text` already tells the reader how to stop: it contains an opt-out line of any
+ * language or names an opt-out keyword in capitals as a word of its own ("Reply STOP ...",
+ * "... mit ABMELDEN"). Lower-case "stop" in ordinary prose does not count.
+ */
+export function mentionsOptOut(text: string, texts: Partial<Record<Language, string>> = {}): boolean {
+  const lines = [...Object.values(OPT_OUT_FOOTER_TEXTS), ...Object.values(texts)].filter(
+    (l): l is string => typeof l === 'string' && l.length > 0,
+  );
+  if (lines.some((l) => text.includes(l))) return true;
+  return DEFAULT_STOP_KEYWORDS.some((keyword) =>
+    new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, 'u').test(text),
+  );
+}
+
+function withLine(text: string, line: string): string {
+  if (mentionsOptOut(text, { en: line })) return text;
+  const joined = text.length > 0 ? `${text}${SEPARATOR}${line}` : line;
+  return joined.length <= TEXT_BODY_MAX ? joined : text;
+}
+
+function withTextFooter(body: Body, line: string): Body {
+  const text = body.text as { body?: unknown } | undefined;
+  if (!text || typeof text !== 'object' || typeof text.body !== 'string') return body;
+  const updated = withLine(text.body, line);
+  return updated === text.body ? body : { ...body, text: { ...text, body: updated } };
+}
+
+function withInteractiveFooter(body: Body, line: string): Body {
+  const interactive = body.interactive as
+    | { type?: unknown; body?: { text?: unknown }; footer?: { text?: unknown } }
+    | undefined;
+  if (!interactive || typeof interactive !== 'object') return body;
+  if (typeof interactive.type !== 'string' || !FOOTER_CAPABLE_INTERACTIVE.has(interactive.type)) return body;
+  if (typeof interactive.footer?.text === 'string' && interactive.footer.text.trim().length > 0) return body;
+  if (typeof interactive.body?.text === 'string' && mentionsOptOut(interactive.body.text, { en: line })) return body;
+  if (line.length > INTERACTIVE_FOOTER_MAX) return body;
+  return { ...body, interactive: { ...interactive, footer: { text: line } } };
+}
+
+/** A payload object may leave out `type` when it holds a single message-type key. */
+function inferType(body: Body): string | undefined {
+  if ('text' in body) return 'text';
+  if ('interactive' in body) return 'interactive';
+  return undefined;
+}

@@ -1,0 +1,96 @@
+import { GdprWhatsAppError } from '../errors';
+import { normalisePhoneNumber } from '../phone';
+
+/**
+ * The consent-gate decision: may this outgoing message go to this person for this purpose?
+ * The ledger says whether a consent holds; this module adds the 24-hour customer service window
+ * and turns both into one decision with a reason a flow can route on.
+ */
+
+/** Meta's customer service window: free-form messages only within 24 h of the person's last message. */
+export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** What ConsentLedger.checkConsent answers. */
+export interface ConsentCheckResult {
+  allowed: boolean;
+  status: string;
+  reason: string;
+}
+
+export type BlockReason =
+  | 'none'
+  | 'pending'
+  | 'withdrawn'
+  | 'expired'
+  | 'refused'
+  | 'erased'
+  | 'unknown-purpose'
+  | 'outside-service-window';
+
+export type GateDecision =
+  | { pass: true; status: string }
+  | { pass: false; status: string; reason: BlockReason | string; detail: string };
+
+/** The subject of an outgoing message as the ledger takes it: a number, or a business-scoped user id. */
+export interface GateSubject {
+  phone?: string;
+  userId?: string;
+}
+
+/**
+ * A template is the only kind of message Meta delivers outside the service window; anything else
+ * (text, interactive, media, ...) is free-form and fails there with error 131047.
+ */
+export function isFreeFormMessage(payload: unknown): boolean {
+  if (typeof payload !== 'object' || payload === null) return true;
+  return (payload as { type?: unknown }).type !== 'template';
+}
+
+export function isWithinServiceWindow(lastInboundAt: number | undefined, now: number): boolean {
+  return lastInboundAt !== undefined && now - lastInboundAt < SERVICE_WINDOW_MS;
+}
+
+export interface ServiceWindowInput {
+  /** The payload about to be sent (a string is a text message). */
+  payload: unknown;
+  lastInboundAt: number | undefined;
+  now: number;
+}
+
+/** Consent first (a withdrawal always wins), then the window for free-form messages when the node checks it. */
+export function decideGate(check: ConsentCheckResult, window?: ServiceWindowInput): GateDecision {
+  if (!check.allowed) {
+    return { pass: false, status: check.status, reason: check.status, detail: check.reason };
+  }
+  if (window && isFreeFormMessage(window.payload) && !isWithinServiceWindow(window.lastInboundAt, window.now)) {
+    return {
+      pass: false,
+      status: check.status,
+      reason: 'outside-service-window',
+      detail: 'A free-form message needs a message from the person within the last 24 hours; send a template',
+    };
+  }
+  return { pass: true, status: check.status };
+}
+
+/**
+ * The recipient of an outgoing message: `msg.to`, else the sender of the inbound message being answered.
+ * Throws `missing-recipient` or `invalid-phone`; nothing is checked for a guessed subject.
+ */
+export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubject {
+  const inbound = (typeof msg.whatsapp === 'object' && msg.whatsapp !== null ? msg.whatsapp : {}) as {
+    from?: unknown;
+    userId?: unknown;
+  };
+  const to = msg.to ?? inbound.from;
+  if (to !== undefined && to !== null && to !== '') return { phone: normalisePhoneNumber(to) };
+  if (typeof inbound.userId === 'string' && inbound.userId.length > 0) return { userId: inbound.userId };
+  throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
+}
+
+/** The purpose to check: the node's, or `msg.purpose` when the node allows it and the message names one. */
+export function gatePurpose(msgPurpose: unknown, nodePurpose: string | undefined, allowMsgPurpose: boolean): string {
+  if (allowMsgPurpose && typeof msgPurpose === 'string' && msgPurpose.length > 0) return msgPurpose;
+  if (nodePurpose) return nodePurpose;
+  throw new GdprWhatsAppError('missing-purpose', 'No purpose: set one in the node or allow msg.purpose');
+}

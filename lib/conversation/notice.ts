@@ -1,0 +1,127 @@
+/**
+ * The short privacy notice (Art. 13 GDPR: inform at the time data is first collected) that each
+ * person sees before the first message we send them, and again whenever its wording changes.
+ */
+import { createHash } from 'node:crypto';
+import type { Language } from './language';
+import type { SubjectRef } from './stop';
+
+export const DEFAULT_NOTICE_TEXTS: Readonly<Record<Language, string>> = {
+  en: 'Welcome! We use your phone number to send you the WhatsApp messages you asked for. Privacy policy: {policyUrl}. Reply STOP to unsubscribe.',
+  de: 'Willkommen! Wir nutzen Ihre Telefonnummer, um Ihnen die gewünschten WhatsApp-Nachrichten zu senden. Datenschutzerklärung: {policyUrl}. Antworten Sie STOP, um sich abzumelden.',
+};
+
+export const NOTICE_LANGUAGES: readonly Language[] = ['en', 'de'];
+
+/** The node's text for `language`, or the default when the node leaves it empty. */
+function noticeTemplate(templates: Partial<Record<Language, string>>, language: Language): string {
+  return templates[language]?.trim() || DEFAULT_NOTICE_TEXTS[language];
+}
+
+/** The notice texts per language with the policy address filled in; empty node texts fall back to the defaults. */
+export function renderNoticeTexts(
+  templates: Partial<Record<Language, string>>,
+  policyUrl: string,
+): Record<Language, string> {
+  const texts = {} as Record<Language, string>;
+  for (const language of NOTICE_LANGUAGES) {
+    texts[language] = noticeTemplate(templates, language).replace(/\{policyUrl\}/g, policyUrl);
+  }
+  return texts;
+}
+
+/** True when a notice text links the policy through {policyUrl}, so the node cannot work without the URL. */
+export function noticeLinksPolicy(templates: Partial<Record<Language, string>>): boolean {
+  return NOTICE_LANGUAGES.some((language) => noticeTemplate(templates, language).includes('{policyUrl}'));
+}
+
+/**
+ * The notice version: a short hash of every language's text as the person reads it (URL included),
+ * so editing a text or moving the policy makes a new version and everyone sees it again.
+ */
+export function noticeVersion(texts: Readonly<Record<string, string>>): string {
+  const canonical = JSON.stringify(
+    Object.keys(texts)
+      .sort()
+      .map((language) => [language, texts[language]]),
+  );
+  return `v-${createHash('sha256').update(canonical, 'utf8').digest('hex').slice(0, 12)}`;
+}
+
+/** The part of the consent ledger the notice needs (lib/consent/ledger.ts ConsentLedger satisfies it). */
+export interface NoticeLedger {
+  hasSeenNotice(subject: SubjectRef, noticeVersion: string): Promise<boolean>;
+  recordNoticeShown(
+    subject: SubjectRef,
+    noticeVersion: string,
+    options: { messageId?: string; actor: string },
+  ): Promise<unknown>;
+  isSuppressed(subject: SubjectRef): Promise<boolean>;
+}
+
+export type NoticeDecision =
+  /** The notice goes out first; record it with `recordShown` once emitted. */
+  | { action: 'show'; version: string }
+  /** This version was shown before: pass the message untouched. */
+  | { action: 'seen'; version: string }
+  /**
+   * Not now: a template message (outside the 24-hour window a free-form notice would fail with
+   * 131047), or an erased subject (recording the notice would store data about them again).
+   */
+  | { action: 'defer'; version: string; reason: 'template' | 'suppressed' };
+
+/**
+ * Decides, per outgoing message, whether the notice must precede it. Calls for the same subject are
+ * serialised, so two messages sent back to back produce one notice, not two.
+ */
+export class NoticeTracker {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly ledger: NoticeLedger,
+    readonly version: string,
+    private readonly actor: string,
+  ) {}
+
+  /**
+   * Runs `deliver` with the decision while holding the subject's turn; `deliver` emits the notice
+   * (and the message) and the notice is recorded as shown before the next message of that subject
+   * is decided.
+   */
+  async withDecision<T>(
+    subject: SubjectRef,
+    isTemplate: boolean,
+    deliver: (decision: NoticeDecision) => T | Promise<T>,
+  ): Promise<T> {
+    const key = `${subject.phone ?? ''}\u0000${subject.userId ?? ''}`;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const turn = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const decision = await this.decide(subject, isTemplate);
+        return deliver(decision);
+      });
+    this.queues.set(key, turn);
+    try {
+      return await turn;
+    } finally {
+      // Only the last waiter clears the slot, so the map holds no subject longer than needed.
+      if (this.queues.get(key) === turn) this.queues.delete(key);
+    }
+  }
+
+  async recordShown(subject: SubjectRef, messageId?: string): Promise<void> {
+    await this.ledger.recordNoticeShown(subject, this.version, {
+      ...(messageId ? { messageId } : {}),
+      actor: this.actor,
+    });
+  }
+
+  private async decide(subject: SubjectRef, isTemplate: boolean): Promise<NoticeDecision> {
+    if (await this.ledger.hasSeenNotice(subject, this.version)) return { action: 'seen', version: this.version };
+    if (await this.ledger.isSuppressed(subject))
+      return { action: 'defer', version: this.version, reason: 'suppressed' };
+    if (isTemplate) return { action: 'defer', version: this.version, reason: 'template' };
+    return { action: 'show', version: this.version };
+  }
+}

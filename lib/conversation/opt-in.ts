@@ -1,0 +1,313 @@
+import { GdprWhatsAppError } from '../errors';
+import { normalisePhoneNumber } from '../phone';
+import type { InboundMessage } from '../webhook/types';
+import { matchKeyword } from './keywords';
+import { chooseLanguage, type Language, textFor } from './language';
+import { findPurpose, type PurposeDefinition } from './purposes';
+
+/**
+ * Double opt-in decisions (Art. 7(1) GDPR: the business must be able to prove consent): which form
+ * requests may start a pending consent, which replies confirm one, and the confirmation message itself.
+ */
+
+export type OptInRejectReason =
+  | 'invalid-request'
+  | 'prechecked'
+  | 'consent-not-ticked'
+  | 'missing-wording'
+  | 'missing-purpose'
+  | 'unknown-purpose'
+  | 'invalid-phone'
+  | 'suppressed';
+
+export const MAX_REQUEST_WORDING_LENGTH = 4000;
+const MAX_SOURCE_LENGTH = 500;
+
+export interface ConsentFormRequest {
+  /** E.164 */
+  phone: string;
+  purpose: PurposeDefinition;
+  /** The exact wording the person saw next to the checkbox. */
+  wording: string;
+  source?: string;
+  language: Language;
+  /** When the form was submitted (ms), if the form said so. */
+  submittedAt?: number;
+}
+
+export type FormValidation =
+  | { ok: true; request: ConsentFormRequest }
+  | { ok: false; reason: OptInRejectReason; message: string };
+
+export interface FormValidationOptions {
+  purposes: readonly PurposeDefinition[];
+  /** The node's purpose. */
+  purpose?: string;
+  /** Whether `payload.purpose` may choose among the store's purposes. */
+  allowMsgPurpose?: boolean;
+  /** The node's language setting: 'auto', 'en' or 'de'. */
+  language?: string;
+}
+
+/**
+ * Art. 4(11) and recital 32: consent is a clear affirmative act. Only what a browser sends for a box the
+ * person ticked (`"on"`), or an explicit `true` from a form handler, counts; "1", "yes" or a default do not.
+ */
+export function isExplicitlyTicked(value: unknown): boolean {
+  return value === true || value === 'on' || value === 'true';
+}
+
+/** Planet49 (CJEU C-673/17): a pre-ticked box is no consent. Anything but a clear "not pre-ticked" rejects. */
+function saysPrechecked(value: unknown): boolean {
+  return !(
+    value === undefined ||
+    value === null ||
+    value === false ||
+    value === 0 ||
+    value === '' ||
+    value === 'false' ||
+    value === 'off' ||
+    value === '0'
+  );
+}
+
+function reject(reason: OptInRejectReason, message: string): FormValidation {
+  return { ok: false, reason, message };
+}
+
+function parseSubmittedAt(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.length > 0 && value.length < 40) {
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : at;
+  }
+  return undefined;
+}
+
+/** Checks a consent request from a web form (input A of opt-in-flow). Nothing here touches the store. */
+export function validateFormRequest(payload: unknown, options: FormValidationOptions): FormValidation {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    return reject('invalid-request', 'The consent request must be an object with phone, consent and wording');
+  }
+  const form = payload as Record<string, unknown>;
+  if (saysPrechecked(form.prechecked)) {
+    return reject('prechecked', 'The form says the consent box was pre-ticked; that is no consent');
+  }
+  if (!isExplicitlyTicked(form.consent)) {
+    return reject('consent-not-ticked', 'The consent box was not ticked by the person');
+  }
+  const wording = typeof form.wording === 'string' ? form.wording.trim() : '';
+  if (wording.length === 0 || wording.length > MAX_REQUEST_WORDING_LENGTH) {
+    return reject('missing-wording', 'The exact consent wording shown on the form is missing or too long');
+  }
+  const purposeId =
+    options.allowMsgPurpose && typeof form.purpose === 'string' && form.purpose.length > 0
+      ? form.purpose
+      : options.purpose;
+  if (!purposeId) return reject('missing-purpose', 'No purpose: set one in the node or in the request');
+  const purpose = findPurpose(options.purposes, purposeId);
+  if (!purpose) return reject('unknown-purpose', 'The purpose is not configured in the consent store');
+  let phone: string;
+  try {
+    phone = normalisePhoneNumber(form.phone);
+  } catch {
+    return reject('invalid-phone', 'The phone number is not a valid international number');
+  }
+  const source =
+    typeof form.source === 'string' && form.source.length > 0 ? form.source.slice(0, MAX_SOURCE_LENGTH) : undefined;
+  return {
+    ok: true,
+    request: {
+      phone,
+      purpose,
+      wording,
+      source,
+      language: chooseLanguage(form.language, options.language, phone),
+      submittedAt: parseSubmittedAt(form.submittedAt),
+    },
+  };
+}
+
+/**
+ * Art. 17 suppression: after an erasure nobody may be signed up again on old data (a replayed or queued
+ * submission). Only a request the person made now, i.e. not submitted longer ago than `maxAgeMs`, may
+ * sign a suppressed subject up again; it is explicit by the time it gets here (validateFormRequest).
+ */
+export function mayResubscribeAfterErasure(request: ConsentFormRequest, now: number, maxAgeMs: number): boolean {
+  return (
+    request.submittedAt === undefined || (request.submittedAt <= now + 60_000 && now - request.submittedAt <= maxAgeMs)
+  );
+}
+
+/** The reply button id carries the purpose, so a tap confirms exactly the request it was sent for. */
+export const CONFIRM_BUTTON_PREFIX = 'gdpr-confirm:';
+
+export function confirmButtonId(purposeId: string): string {
+  return CONFIRM_BUTTON_PREFIX + purposeId;
+}
+
+export type ReplyIntent =
+  | { kind: 'confirm'; via: 'button' | 'keyword'; purpose?: string; text: string }
+  | { kind: 'start'; keyword: string; text: string };
+
+export interface ReplyKeywords {
+  confirm: readonly string[];
+  start: readonly string[];
+}
+
+/**
+ * What an inbound message means for opt-in (input B): a confirmation (our reply button, a template quick-reply
+ * whose payload or text is a confirm keyword, or a typed confirm keyword), a start keyword, or nothing.
+ */
+export function recogniseReply(inbound: Partial<InboundMessage>, keywords: ReplyKeywords): ReplyIntent | undefined {
+  const buttonIds = [inbound.interactive?.id, inbound.button?.payload].filter(
+    (v): v is string => typeof v === 'string',
+  );
+  const ours = buttonIds.find((id) => id.startsWith(CONFIRM_BUTTON_PREFIX));
+  if (ours) {
+    const title = inbound.interactive?.title ?? inbound.button?.text ?? ours;
+    return { kind: 'confirm', via: 'button', purpose: ours.slice(CONFIRM_BUTTON_PREFIX.length), text: title };
+  }
+  // A template quick-reply without a payload parameter comes back with the button text as payload.
+  if (inbound.button) {
+    const said = [inbound.button.payload, inbound.button.text].find((t) => matchKeyword(t, keywords.confirm));
+    if (said) return { kind: 'confirm', via: 'button', text: said };
+    return undefined;
+  }
+  if (inbound.type !== 'text' || typeof inbound.text !== 'string') return undefined;
+  if (matchKeyword(inbound.text, keywords.confirm)) return { kind: 'confirm', via: 'keyword', text: inbound.text };
+  const start = matchKeyword(inbound.text, keywords.start);
+  if (start) return { kind: 'start', keyword: start, text: inbound.text };
+  return undefined;
+}
+
+export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed';
+
+/** Default texts; placeholders {label} (purpose label) and {wording} (the consent wording). */
+export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
+  confirmation: {
+    en: 'You asked to hear from us on WhatsApp: "{wording}"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+    de: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „{wording}“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+  },
+  confirmed: {
+    en: 'Thank you, your consent is confirmed: {label}. Reply STOP to stop at any time.',
+    de: 'Vielen Dank, Ihre Einwilligung ist bestätigt: {label}. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+  },
+  expired: {
+    en: 'Sorry, your sign-up request has expired. Please sign up again.',
+    de: 'Ihre Anmeldung ist leider abgelaufen. Bitte melden Sie sich erneut an.',
+  },
+  subscribed: {
+    en: 'You are now signed up: "{wording}"\nReply STOP to stop at any time.',
+    de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie STOPP, um sich jederzeit abzumelden.',
+  },
+};
+
+export const CONFIRM_BUTTON_TITLES: Record<Language, string> = { en: 'YES', de: 'JA' };
+
+/** Cloud API limits for interactive reply buttons. */
+const MAX_BODY_TEXT = 1024;
+const MAX_BUTTON_TITLE = 20;
+
+export interface TextContext {
+  label: string;
+  wording: string;
+}
+
+/** The text for `language`: the integrator's own when set, else the default; placeholders filled. */
+export function optInText(
+  kind: OptInText,
+  language: Language,
+  context: TextContext,
+  custom: Partial<Record<string, string>> = {},
+  limit = 4096,
+): string {
+  const template = textFor(custom, language) ?? DEFAULT_OPT_IN_TEXTS[kind][language];
+  const withLabel = template.replace(/\{label\}/g, () => context.label);
+  const room = limit - (withLabel.length - (withLabel.match(/\{wording\}/g)?.length ?? 0) * '{wording}'.length);
+  // The stored wording stays exact; only the copy quoted in the message is shortened to fit Meta's limit.
+  const wording =
+    context.wording.length <= room ? context.wording : `${context.wording.slice(0, Math.max(0, room - 1))}…`;
+  return withLabel.replace(/\{wording\}/g, () => wording).slice(0, limit);
+}
+
+export interface TemplateSettings {
+  name: string;
+  /** A Meta language code ('en_US', 'de') or 'auto' for the person's language. */
+  language: string;
+  /** Body parameters in order; placeholders {label} and {wording}. */
+  parameters: readonly string[];
+  /** Whether the template's first button is a quick reply that should carry the confirm payload. */
+  confirmButton: boolean;
+}
+
+export const TEMPLATE_NAME_PATTERN = /^[a-z0-9_]{1,512}$/;
+
+export interface ConfirmationInput {
+  language: Language;
+  purpose: PurposeDefinition;
+  wording: string;
+  /** 'interactive' works inside the 24-hour window only; a template reaches anybody. */
+  mode: 'interactive' | 'template';
+  template?: TemplateSettings;
+  texts?: Partial<Record<string, string>>;
+}
+
+/** The Cloud API body (msg.payload of whatsapp-send) asking the person to confirm. */
+export function buildConfirmationMessage(input: ConfirmationInput): Record<string, unknown> {
+  const context = { label: input.purpose.label, wording: input.wording };
+  if (input.mode === 'template') {
+    const template = input.template;
+    if (!template || !TEMPLATE_NAME_PATTERN.test(template.name)) {
+      throw new GdprWhatsAppError('invalid-template-name', 'The confirmation template name is missing or invalid');
+    }
+    const components: Record<string, unknown>[] = [];
+    if (template.parameters.length > 0) {
+      components.push({
+        type: 'body',
+        parameters: template.parameters.map((p) => ({
+          type: 'text',
+          text: p.replace(/\{label\}/g, () => context.label).replace(/\{wording\}/g, () => context.wording),
+        })),
+      });
+    }
+    if (template.confirmButton) {
+      components.push({
+        type: 'button',
+        sub_type: 'quick_reply',
+        index: '0',
+        parameters: [{ type: 'payload', payload: confirmButtonId(input.purpose.id) }],
+      });
+    }
+    const code = template.language === 'auto' || !template.language ? input.language : template.language;
+    return {
+      type: 'template',
+      template: { name: template.name, language: { code }, ...(components.length > 0 ? { components } : {}) },
+    };
+  }
+  return {
+    type: 'interactive',
+    interactive: {
+      type: 'button',
+      body: { text: optInText('confirmation', input.language, context, input.texts, MAX_BODY_TEXT) },
+      action: {
+        buttons: [
+          {
+            type: 'reply',
+            reply: {
+              id: confirmButtonId(input.purpose.id),
+              title: CONFIRM_BUTTON_TITLES[input.language].slice(0, MAX_BUTTON_TITLE),
+            },
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** The purpose wording in the person's language, for a single-step sign-up where no form showed one. */
+export function purposeWording(purpose: PurposeDefinition, language: Language): string {
+  const wording = textFor(purpose.wording, language);
+  if (!wording) throw new GdprWhatsAppError('missing-wording', 'The purpose has no wording');
+  return wording;
+}

@@ -1,0 +1,386 @@
+/**
+ * The full privacy policy page (Art. 13 GDPR) that the short notice links to, rendered on the
+ * server from the privacy-notice node's settings and the consent store's purposes and retention.
+ * Self-contained HTML: no script, no external style, font or image, so the page itself leaks no
+ * visitor data to a third party. Every value from settings is HTML-escaped.
+ */
+import type { Language } from './language';
+
+export interface PolicySettings {
+  controllerName: string;
+  controllerAddress?: string;
+  controllerEmail?: string;
+  controllerPhone?: string;
+  dpoName?: string;
+  dpoEmail?: string;
+  /** The company that runs this WhatsApp integration for the controller (a processor, Art. 28). */
+  providerName?: string;
+  providerAddress?: string;
+  /** Where the consent store and Node-RED run, e.g. "Germany (Frankfurt am Main), own servers". */
+  storageLocation?: string;
+  authorityName?: string;
+  authorityUrl?: string;
+  /** The keyword that opts out, as the person should type it. */
+  stopKeyword?: string;
+  /** A keyword that requests erasure, when the erase-subject node listens for one. */
+  eraseKeyword?: string;
+}
+
+export type LawfulBasis = 'consent' | 'contract' | 'legitimate-interest';
+
+export interface PolicyPurpose {
+  id: string;
+  label: string;
+  wording?: Partial<Record<string, string>>;
+  lawfulBasis: LawfulBasis | string;
+  marketing?: boolean;
+}
+
+/** The consent store's retention settings (consent-store node). */
+export interface PolicyRetention {
+  pendingExpiryHours?: number;
+  withdrawnPersonalDataDays?: number;
+  auditRetentionYears?: number;
+}
+
+export interface PolicyPageInput {
+  settings: PolicySettings;
+  purposes: readonly PolicyPurpose[];
+  retention: PolicyRetention;
+  language: Language;
+  /** Version of the short notice, shown so a reader can match notice and policy. */
+  noticeVersion?: string;
+}
+
+const SUPPORTED: readonly Language[] = ['en', 'de'];
+
+/**
+ * The page language: `?lang=` wins, then the browser's Accept-Language by weight, then `fallback`.
+ */
+export function choosePolicyLanguage(query: unknown, acceptLanguage: string | undefined, fallback: Language): Language {
+  const requested = typeof query === 'string' ? query.trim().toLowerCase().slice(0, 2) : '';
+  if ((SUPPORTED as readonly string[]).includes(requested)) return requested as Language;
+  const ranked = String(acceptLanguage ?? '')
+    .split(',')
+    .slice(0, 20)
+    .map((part, index) => {
+      const [tag, ...params] = part.trim().split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      const weight = q ? Number(q.slice(2)) : 1;
+      return { language: tag.trim().toLowerCase().slice(0, 2), weight: Number.isFinite(weight) ? weight : 0, index };
+    })
+    .filter((entry) => entry.weight > 0 && (SUPPORTED as readonly string[]).includes(entry.language))
+    .sort((a, b) => b.weight - a.weight || a.index - b.index);
+  return ranked.length > 0 ? (ranked[0].language as Language) : fallback;
+}
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+interface PageTexts {
+  title: string;
+  intro: string;
+  otherLanguage: string;
+  controller: string;
+  dpo: string;
+  noDpo: string;
+  dataCollected: string;
+  dataItems: string[];
+  dataNotKept: string;
+  purposes: string;
+  purposeColumn: string;
+  wordingColumn: string;
+  basisColumn: string;
+  noPurposes: string;
+  marketingNote: string;
+  basis: Record<LawfulBasis, string>;
+  recipients: string;
+  meta: string;
+  provider: (name: string) => string;
+  transfers: string;
+  storage: string;
+  storageUnknown: string;
+  retention: string;
+  retentionPending: (hours: number) => string;
+  retentionWithdrawn: (days: number) => string;
+  retentionAudit: (years: number) => string;
+  retentionErasure: string;
+  rights: string;
+  rightsIntro: string;
+  rightStop: (keyword: string) => string;
+  rightAccess: string;
+  rightErasure: (keyword?: string) => string;
+  rightOthers: string;
+  complaint: string;
+  complaintText: string;
+  authority: string;
+  email: string;
+  phone: string;
+  noticeVersion: string;
+}
+
+const TEXTS: Record<Language, PageTexts> = {
+  en: {
+    title: 'Privacy policy for our WhatsApp service',
+    intro:
+      'This policy explains how we process personal data when we communicate with you over WhatsApp (Art. 13 GDPR).',
+    otherLanguage: 'Deutsch',
+    controller: 'Controller',
+    dpo: 'Data protection officer',
+    noDpo: 'For questions about data protection, please contact the controller at the address above.',
+    dataCollected: 'Data we process',
+    dataItems: [
+      'your phone number and WhatsApp ID (stored encrypted)',
+      'message metadata: message IDs, time stamps and delivery status',
+      'your consents: the exact wording you agreed to, when, and how you confirmed or withdrew them',
+      'which version of this privacy notice was shown to you, and when you last wrote to us',
+    ],
+    dataNotKept: 'The content of your messages is used to answer you; these consent records do not store it.',
+    purposes: 'Purposes and lawful basis',
+    purposeColumn: 'Purpose',
+    wordingColumn: 'What you agree to',
+    basisColumn: 'Lawful basis',
+    noPurposes: 'No purposes are configured yet.',
+    marketingNote: 'marketing',
+    basis: {
+      consent: 'your consent, Art. 6(1)(a) GDPR',
+      contract: 'performance of a contract, Art. 6(1)(b) GDPR',
+      'legitimate-interest': 'our legitimate interest, Art. 6(1)(f) GDPR',
+    },
+    recipients: 'Recipients and processors',
+    meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Ireland, operates WhatsApp and the WhatsApp Business Platform (Cloud API) and transmits our messages as our processor (Art. 28 GDPR).',
+    provider: (name) => `${name} operates this WhatsApp integration for us as our processor (Art. 28 GDPR).`,
+    transfers:
+      'Meta may process data outside the EU/EEA. Such transfers are covered by Meta’s data processing terms for the WhatsApp Business Platform (Art. 44 ff. GDPR).',
+    storage: 'Storage location',
+    storageUnknown: 'The storage location has not been stated yet.',
+    retention: 'Retention periods',
+    retentionPending: (h) => `An unconfirmed consent request expires after ${h} hours.`,
+    retentionWithdrawn: (d) =>
+      `After you withdraw your consent, your personal data is deleted after ${d} days unless another purpose still applies.`,
+    retentionAudit: (y) =>
+      `Pseudonymous proof of consent (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR).`,
+    retentionErasure:
+      'When you request erasure, we delete your data immediately and keep only a pseudonymous block entry, so that we do not contact you again.',
+    rights: 'Your rights and how to use them',
+    rightsIntro: 'You can use these rights at any time, free of charge:',
+    rightStop: (k) =>
+      `Withdraw consent (Art. 7(3) GDPR) and object to marketing (Art. 21 GDPR): reply ${k} in the chat. The withdrawal takes effect immediately and you receive a confirmation.`,
+    rightAccess: 'Access and a copy of your data (Art. 15 and 20 GDPR): contact us at the address above.',
+    rightErasure: (k) =>
+      k
+        ? `Erasure (Art. 17 GDPR): reply ${k} in the chat or contact us at the address above.`
+        : 'Erasure (Art. 17 GDPR): contact us at the address above.',
+    rightOthers:
+      'Rectification (Art. 16), restriction of processing (Art. 18) and objection (Art. 21 GDPR): contact us at the address above.',
+    complaint: 'Complaint to a supervisory authority',
+    complaintText:
+      'You have the right to lodge a complaint with a data protection supervisory authority (Art. 77 GDPR).',
+    authority: 'Competent authority',
+    email: 'Email',
+    phone: 'Phone',
+    noticeVersion: 'Notice version',
+  },
+  de: {
+    title: 'Datenschutzerklärung für unseren WhatsApp-Dienst',
+    intro:
+      'Diese Erklärung beschreibt, wie wir personenbezogene Daten verarbeiten, wenn wir mit Ihnen über WhatsApp kommunizieren (Art. 13 DSGVO).',
+    otherLanguage: 'English',
+    controller: 'Verantwortlicher',
+    dpo: 'Datenschutzbeauftragter',
+    noDpo: 'Bei Fragen zum Datenschutz wenden Sie sich bitte an den Verantwortlichen unter der oben genannten Adresse.',
+    dataCollected: 'Welche Daten wir verarbeiten',
+    dataItems: [
+      'Ihre Telefonnummer und WhatsApp-ID (verschlüsselt gespeichert)',
+      'Metadaten der Nachrichten: Nachrichten-IDs, Zeitstempel und Zustellstatus',
+      'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann und wie Sie sie bestätigt oder widerrufen haben',
+      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt geschrieben haben',
+    ],
+    dataNotKept:
+      'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; in diesen Einwilligungsnachweisen wird er nicht gespeichert.',
+    purposes: 'Zwecke und Rechtsgrundlagen',
+    purposeColumn: 'Zweck',
+    wordingColumn: 'Wozu Sie einwilligen',
+    basisColumn: 'Rechtsgrundlage',
+    noPurposes: 'Es sind noch keine Zwecke eingerichtet.',
+    marketingNote: 'Werbung',
+    basis: {
+      consent: 'Ihre Einwilligung, Art. 6 Abs. 1 lit. a DSGVO',
+      contract: 'Vertragserfüllung, Art. 6 Abs. 1 lit. b DSGVO',
+      'legitimate-interest': 'unser berechtigtes Interesse, Art. 6 Abs. 1 lit. f DSGVO',
+    },
+    recipients: 'Empfänger und Auftragsverarbeiter',
+    meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Irland, betreibt WhatsApp und die WhatsApp Business Platform (Cloud API) und übermittelt unsere Nachrichten als unser Auftragsverarbeiter (Art. 28 DSGVO).',
+    provider: (name) => `${name} betreibt diese WhatsApp-Anbindung für uns als Auftragsverarbeiter (Art. 28 DSGVO).`,
+    transfers:
+      'Meta kann Daten auch außerhalb der EU/des EWR verarbeiten. Solche Übermittlungen sind durch die Auftragsverarbeitungsbedingungen von Meta für die WhatsApp Business Platform abgedeckt (Art. 44 ff. DSGVO).',
+    storage: 'Speicherort',
+    storageUnknown: 'Der Speicherort wurde noch nicht angegeben.',
+    retention: 'Speicherdauer',
+    retentionPending: (h) => `Eine unbestätigte Einwilligungsanfrage verfällt nach ${h} Stunden.`,
+    retentionWithdrawn: (d) =>
+      `Nach Ihrem Widerruf werden Ihre personenbezogenen Daten nach ${d} Tagen gelöscht, sofern kein anderer Zweck mehr besteht.`,
+    retentionAudit: (y) =>
+      `Pseudonyme Einwilligungsnachweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
+    retentionErasure:
+      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten sofort und behalten nur einen pseudonymen Sperreintrag, damit wir Sie nicht erneut kontaktieren.',
+    rights: 'Ihre Rechte und wie Sie sie ausüben',
+    rightsIntro: 'Diese Rechte können Sie jederzeit kostenlos ausüben:',
+    rightStop: (k) =>
+      `Einwilligung widerrufen (Art. 7 Abs. 3 DSGVO) und Werbung widersprechen (Art. 21 DSGVO): Antworten Sie ${k} im Chat. Der Widerruf wirkt sofort, und Sie erhalten eine Bestätigung.`,
+    rightAccess:
+      'Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
+    rightErasure: (k) =>
+      k
+        ? `Löschung (Art. 17 DSGVO): Antworten Sie ${k} im Chat oder kontaktieren Sie uns unter der oben genannten Adresse.`
+        : 'Löschung (Art. 17 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
+    rightOthers:
+      'Berichtigung (Art. 16), Einschränkung der Verarbeitung (Art. 18) und Widerspruch (Art. 21 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
+    complaint: 'Beschwerde bei einer Aufsichtsbehörde',
+    complaintText: 'Sie haben das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren (Art. 77 DSGVO).',
+    authority: 'Zuständige Behörde',
+    email: 'E-Mail',
+    phone: 'Telefon',
+    noticeVersion: 'Version des Hinweises',
+  },
+};
+
+/** The labels the page uses for each lawful basis, for callers that show them elsewhere. */
+export function lawfulBasisText(basis: string, language: Language): string {
+  return TEXTS[language].basis[basis as LawfulBasis] ?? basis;
+}
+
+const STYLE = [
+  'body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fff}',
+  'main{max-width:46rem;margin:0 auto;padding:1.5rem 1rem 3rem}',
+  'h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}',
+  'table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.4rem;text-align:left;vertical-align:top}',
+  'nav{text-align:right}address{font-style:normal}small{color:#555}',
+].join('');
+
+export function renderPolicyPage(input: PolicyPageInput): string {
+  const t = TEXTS[input.language];
+  const s = input.settings;
+  const other: Language = input.language === 'de' ? 'en' : 'de';
+  const stopKeyword = s.stopKeyword?.trim() || 'STOP';
+  const sections = [
+    section(t.controller, contactBlock(t, s.controllerName, s.controllerAddress, s.controllerEmail, s.controllerPhone)),
+    section(t.dpo, s.dpoName || s.dpoEmail ? contactBlock(t, s.dpoName, undefined, s.dpoEmail) : p(t.noDpo)),
+    section(t.dataCollected, `${list(t.dataItems.map(escapeHtml))}${p(t.dataNotKept)}`),
+    section(t.purposes, purposeTable(t, input.purposes, input.language)),
+    section(t.recipients, recipients(t, s)),
+    section(t.storage, p(s.storageLocation?.trim() ? s.storageLocation : t.storageUnknown)),
+    section(t.retention, retention(t, input.retention)),
+    section(
+      t.rights,
+      `${p(t.rightsIntro)}${list([
+        escapeHtml(t.rightStop(stopKeyword)),
+        escapeHtml(t.rightAccess),
+        escapeHtml(t.rightErasure(s.eraseKeyword?.trim() || undefined)),
+        escapeHtml(t.rightOthers),
+      ])}`,
+    ),
+    section(t.complaint, `${p(t.complaintText)}${authority(t, s)}`),
+  ];
+  return [
+    '<!DOCTYPE html>',
+    `<html lang="${input.language}">`,
+    '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">',
+    `<title>${escapeHtml(t.title)}</title><style>${STYLE}</style></head>`,
+    '<body><main>',
+    `<nav><a href="?lang=${other}" hreflang="${other}" lang="${other}">${escapeHtml(t.otherLanguage)}</a></nav>`,
+    `<h1>${escapeHtml(t.title)}</h1>`,
+    p(t.intro),
+    ...sections,
+    input.noticeVersion
+      ? `<p><small>${escapeHtml(t.noticeVersion)}: ${escapeHtml(input.noticeVersion)}</small></p>`
+      : '',
+    '</main></body></html>',
+  ].join('\n');
+}
+
+function section(title: string, body: string): string {
+  return `<section><h2>${escapeHtml(title)}</h2>${body}</section>`;
+}
+
+function p(text: unknown): string {
+  return `<p>${escapeHtml(text)}</p>`;
+}
+
+/** Items must already be escaped. */
+function list(items: readonly string[]): string {
+  return `<ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>`;
+}
+
+function multiline(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => escapeHtml(line.trim()))
+    .filter((line) => line.length > 0)
+    .join('<br>');
+}
+
+function contactBlock(t: PageTexts, name?: string, address?: string, email?: string, phone?: string): string {
+  const lines: string[] = [];
+  if (name?.trim()) lines.push(`<strong>${escapeHtml(name.trim())}</strong>`);
+  if (address?.trim()) lines.push(multiline(address));
+  if (email?.trim()) {
+    const mail = email.trim();
+    const link = /^[^\s@<>"']+@[^\s@<>"']+$/.test(mail)
+      ? `<a href="mailto:${escapeHtml(mail)}">${escapeHtml(mail)}</a>`
+      : escapeHtml(mail);
+    lines.push(`${escapeHtml(t.email)}: ${link}`);
+  }
+  if (phone?.trim()) lines.push(`${escapeHtml(t.phone)}: ${escapeHtml(phone.trim())}`);
+  return `<address>${lines.join('<br>')}</address>`;
+}
+
+function purposeTable(t: PageTexts, purposes: readonly PolicyPurpose[], language: Language): string {
+  if (purposes.length === 0) return p(t.noPurposes);
+  const rows = purposes.map((purpose) => {
+    const wording = purpose.wording?.[language] || purpose.wording?.en || Object.values(purpose.wording ?? {})[0] || '';
+    const label = `${escapeHtml(purpose.label || purpose.id)}${purpose.marketing ? ` <small>(${escapeHtml(t.marketingNote)})</small>` : ''}`;
+    return `<tr><td>${label}</td><td>${escapeHtml(wording)}</td><td>${escapeHtml(lawfulBasisText(purpose.lawfulBasis, language))}</td></tr>`;
+  });
+  return `<table><thead><tr><th>${escapeHtml(t.purposeColumn)}</th><th>${escapeHtml(t.wordingColumn)}</th><th>${escapeHtml(
+    t.basisColumn,
+  )}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function recipients(t: PageTexts, s: PolicySettings): string {
+  const items = [escapeHtml(t.meta)];
+  if (s.providerName?.trim()) {
+    const address = s.providerAddress?.trim() ? `<br>${multiline(s.providerAddress)}` : '';
+    items.push(`${escapeHtml(t.provider(s.providerName.trim()))}${address}`);
+  }
+  return `${list(items)}${p(t.transfers)}`;
+}
+
+function retention(t: PageTexts, r: PolicyRetention): string {
+  const items: string[] = [];
+  if (isPositive(r.pendingExpiryHours)) items.push(t.retentionPending(r.pendingExpiryHours));
+  if (isPositive(r.withdrawnPersonalDataDays)) items.push(t.retentionWithdrawn(r.withdrawnPersonalDataDays));
+  if (isPositive(r.auditRetentionYears)) items.push(t.retentionAudit(r.auditRetentionYears));
+  items.push(t.retentionErasure);
+  return list(items.map(escapeHtml));
+}
+
+function isPositive(n: unknown): n is number {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0;
+}
+
+function authority(t: PageTexts, s: PolicySettings): string {
+  const name = s.authorityName?.trim();
+  const url = s.authorityUrl?.trim();
+  if (!name && !url) return '';
+  const safeUrl = url && /^https?:\/\/[^\s<>"']+$/i.test(url) ? url : undefined;
+  const label = escapeHtml(name || url);
+  const shown = safeUrl ? `<a href="${escapeHtml(safeUrl)}">${label}</a>` : label;
+  return `<p>${escapeHtml(t.authority)}: ${shown}</p>`;
+}

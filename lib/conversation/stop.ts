@@ -1,0 +1,245 @@
+/**
+ * What the stop-handler decides: which inbound messages and Meta signals are an opt-out, which
+ * purposes a withdrawal covers, and the answer the person gets. The node only moves messages.
+ */
+import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
+import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
+import { type Language, textFor } from './language';
+
+/** Issue 4's default confirmation of an opt-out. */
+export const DEFAULT_STOP_CONFIRMATION_TEXTS: Readonly<Record<Language, string>> = {
+  en: 'You have been unsubscribed. Contact us to sign up again.',
+  de: 'Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.',
+};
+
+/** The HELP answer must say how to opt out (issue 4). */
+export const DEFAULT_HELP_TEXTS: Readonly<Record<Language, string>> = {
+  en: 'Reply STOP at any time to unsubscribe from our WhatsApp messages. For questions about your data, reply to this chat.',
+  de: 'Antworten Sie jederzeit STOP, um sich von unseren WhatsApp-Nachrichten abzumelden. Bei Fragen zu Ihren Daten antworten Sie einfach in diesem Chat.',
+};
+
+/** Button payload (template quick reply) or reply id that means "opt out" unless the node says otherwise. */
+export const DEFAULT_OPT_OUT_PAYLOADS: readonly string[] = ['STOP'];
+
+/**
+ * Cloud API error 131050: "this recipient has chosen to stop receiving marketing messages on
+ * WhatsApp from your business". Meta refuses the message; we must also stop asking.
+ */
+export const META_MARKETING_OPT_OUT_ERROR = 131050;
+
+export interface StopRules {
+  stopKeywords: readonly string[];
+  helpKeywords: readonly string[];
+  optOutPayloads: readonly string[];
+}
+
+/** Node settings as typed in the edit dialog: comma- or newline-separated lists, empty = defaults. */
+export interface StopRuleSettings {
+  keywords?: string;
+  helpKeywords?: string;
+  optOutPayload?: string;
+}
+
+export function stopRulesFrom(settings: StopRuleSettings): StopRules {
+  const payloads = String(settings.optOutPayload ?? '')
+    .split(/[,\n]/)
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  return {
+    stopKeywords: parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS),
+    helpKeywords: parseKeywordList(settings.helpKeywords, DEFAULT_HELP_KEYWORDS),
+    optOutPayloads: payloads.length > 0 ? [...new Set(payloads)] : DEFAULT_OPT_OUT_PAYLOADS,
+  };
+}
+
+export interface SubjectRef {
+  phone?: string;
+  userId?: string;
+}
+
+export type WithdrawalChannel = 'whatsapp-keyword' | 'whatsapp-button' | 'meta-marketing-optout';
+
+export type StopSignal =
+  /** The person asked to stop by keyword or button. */
+  | {
+      kind: 'stop';
+      channel: 'whatsapp-keyword' | 'whatsapp-button';
+      subject: SubjectRef;
+      keyword?: string;
+      messageId?: string;
+    }
+  | { kind: 'help'; subject: SubjectRef; keyword: string; messageId?: string }
+  /** Meta says the person turned marketing off: a user_preferences event or a 131050 failure. */
+  | { kind: 'marketing-opt-out'; source: 'user_preferences' | 'status-131050'; subject: SubjectRef }
+  /** Meta says the person turned marketing back on. This is not consent (Art. 7(1): we must prove consent). */
+  | { kind: 'marketing-resume'; subject: SubjectRef }
+  | { kind: 'none' };
+
+/**
+ * Reads `msg.whatsapp` as the webhook node emits it: an InboundMessage (output 1), a MessageStatus
+ * (output 2) or an AccountEvent (output 3), and says whether it is an opt-out, a HELP request or a
+ * marketing preference signal. Anything else is 'none'.
+ */
+export function recogniseStopSignal(whatsapp: unknown, rules: StopRules): StopSignal {
+  if (!whatsapp || typeof whatsapp !== 'object') return { kind: 'none' };
+  const w = whatsapp as Record<string, unknown>;
+  if (typeof w.field === 'string') return recogniseAccountEvent(w as unknown as AccountEvent);
+  if (typeof w.status === 'string' && typeof w.messageId === 'string') {
+    return recogniseStatus(w as unknown as MessageStatus);
+  }
+  if (typeof w.messageId === 'string' && typeof w.type === 'string') {
+    return recogniseInbound(w as unknown as InboundMessage, rules);
+  }
+  return { kind: 'none' };
+}
+
+function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal {
+  const subject = subjectOf(message.from, message.waId, message.userId);
+  if (!subject) return { kind: 'none' };
+  const messageId = message.messageId;
+  const replyIds = [message.button?.payload, message.interactive?.id].filter(
+    (id): id is string => typeof id === 'string',
+  );
+  if (replyIds.some((id) => rules.optOutPayloads.includes(id.trim()))) {
+    return { kind: 'stop', channel: 'whatsapp-button', subject, messageId };
+  }
+  // A reply button whose label is an opt-out keyword ("STOP") means the same as typing it.
+  const buttonLabel = message.button?.text ?? message.interactive?.title;
+  const labelKeyword = matchKeyword(buttonLabel, rules.stopKeywords);
+  if (labelKeyword) return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId };
+  if (message.type !== 'text') return { kind: 'none' };
+  const stopKeyword = matchKeyword(message.text, rules.stopKeywords);
+  if (stopKeyword) return { kind: 'stop', channel: 'whatsapp-keyword', subject, keyword: stopKeyword, messageId };
+  const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
+  if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
+  return { kind: 'none' };
+}
+
+function recogniseStatus(status: MessageStatus): StopSignal {
+  if (status.status !== 'failed') return { kind: 'none' };
+  // msg.whatsapp may come from any node, not only from whatsapp-webhook: errors is not always a list of objects.
+  const errors: unknown = status.errors;
+  const optedOut =
+    Array.isArray(errors) &&
+    errors.some((e) => (e as { code?: unknown } | null)?.code === META_MARKETING_OPT_OUT_ERROR);
+  if (!optedOut) return { kind: 'none' };
+  const subject = subjectOf(status.recipient, status.recipientId, status.userId);
+  return subject ? { kind: 'marketing-opt-out', source: 'status-131050', subject } : { kind: 'none' };
+}
+
+function recogniseAccountEvent(event: AccountEvent): StopSignal {
+  if (event.field !== 'user_preferences') return { kind: 'none' };
+  if (event.category !== undefined && event.category !== 'marketing_messages') return { kind: 'none' };
+  const subject = subjectOf(event.from, event.waId, event.userId);
+  if (!subject) return { kind: 'none' };
+  // Only Meta's strings count: String() of an arbitrary object from a flow can throw.
+  const value = typeof event.value === 'string' ? event.value.toLowerCase() : '';
+  if (value === 'stop') return { kind: 'marketing-opt-out', source: 'user_preferences', subject };
+  if (value === 'resume') return { kind: 'marketing-resume', subject };
+  return { kind: 'none' };
+}
+
+/** E.164 from the webhook, else the wa_id (digits, normalised by the ledger), plus the business-scoped id. */
+function subjectOf(from?: string, waId?: string, userId?: string): SubjectRef | undefined {
+  const phone = from || waId;
+  if (!phone && !userId) return undefined;
+  const subject: SubjectRef = {};
+  if (phone) subject.phone = phone;
+  if (userId) subject.userId = userId;
+  return subject;
+}
+
+/** The part of the consent ledger a withdrawal needs (lib/consent/ledger.ts ConsentLedger satisfies it). */
+export interface WithdrawalLedger {
+  withdrawConsent(input: {
+    subject: SubjectRef;
+    purposes?: string[];
+    channel: WithdrawalChannel;
+    text?: string;
+    keyword?: string;
+    messageId?: string;
+    actor: string;
+  }): Promise<readonly unknown[]>;
+  isSuppressed(subject: SubjectRef): Promise<boolean>;
+}
+
+export interface WithdrawalScope {
+  /** Purposes a STOP withdraws; undefined or empty = every purpose. */
+  purposes?: readonly string[];
+  /** Purposes marked `marketing` in the store: what Meta's marketing opt-out withdraws. */
+  marketingPurposes: readonly string[];
+  actor: string;
+}
+
+export interface WithdrawalOutcome {
+  /** Purposes whose consent changed to withdrawn (empty when there was nothing to withdraw). */
+  withdrawn: string[];
+  /** The subject was erased (Art. 17) earlier: nothing was written, so no personal data came back. */
+  suppressed: boolean;
+  /** Why nothing was asked of the ledger although the signal is an opt-out. */
+  skipped?: 'no-marketing-purpose';
+}
+
+/**
+ * Withdraws what `signal` asks for and resolves only once the ledger has made it durable, so the
+ * confirmation is never sent for a withdrawal that could still be lost (Art. 7(3)).
+ */
+export async function withdrawForSignal(
+  ledger: WithdrawalLedger,
+  signal: Extract<StopSignal, { kind: 'stop' | 'marketing-opt-out' }>,
+  scope: WithdrawalScope,
+): Promise<WithdrawalOutcome> {
+  if (await ledger.isSuppressed(signal.subject)) return { withdrawn: [], suppressed: true };
+  if (signal.kind === 'marketing-opt-out') {
+    if (scope.marketingPurposes.length === 0) {
+      return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
+    }
+    const changed = await ledger.withdrawConsent({
+      subject: signal.subject,
+      purposes: [...scope.marketingPurposes],
+      channel: 'meta-marketing-optout',
+      actor: scope.actor,
+    });
+    return { withdrawn: purposesOf(changed), suppressed: false };
+  }
+  const changed = await ledger.withdrawConsent({
+    subject: signal.subject,
+    ...(scope.purposes && scope.purposes.length > 0 ? { purposes: [...scope.purposes] } : {}),
+    channel: signal.channel,
+    ...(signal.keyword ? { keyword: signal.keyword } : {}),
+    ...(signal.messageId ? { messageId: signal.messageId } : {}),
+    actor: scope.actor,
+  });
+  return { withdrawn: purposesOf(changed), suppressed: false };
+}
+
+function purposesOf(records: readonly unknown[]): string[] {
+  const purposes = records
+    .map((r) => (r && typeof r === 'object' ? (r as { purpose?: unknown }).purpose : undefined))
+    .filter((p): p is string => typeof p === 'string');
+  return [...new Set(purposes)];
+}
+
+/** Purpose ids flagged `marketing` in the store's purpose list. */
+export function marketingPurposeIds(purposes: readonly { id: string; marketing?: boolean }[]): string[] {
+  return purposes.filter((p) => p.marketing === true).map((p) => p.id);
+}
+
+/** Parses the node's purpose list ("newsletter, offers"); empty = all purposes. */
+export function parsePurposeList(list: string | readonly string[] | undefined): string[] {
+  const items = typeof list === 'string' ? list.split(/[,\n]/) : (list ?? []);
+  return [...new Set(items.map((p) => String(p).trim()).filter((p) => p.length > 0))];
+}
+
+/** The text the person receives after STOP or HELP, in their language; node texts override the defaults. */
+export function stopReplyText(
+  kind: 'stop' | 'help',
+  language: Language,
+  overrides: Partial<Record<Language, string>> = {},
+): string {
+  const defaults = kind === 'stop' ? DEFAULT_STOP_CONFIRMATION_TEXTS : DEFAULT_HELP_TEXTS;
+  const configured = Object.fromEntries(
+    Object.entries(overrides).filter(([, t]) => typeof t === 'string' && t.trim().length > 0),
+  ) as Partial<Record<Language, string>>;
+  return configured[language]?.trim() ?? defaults[language] ?? (textFor(defaults, language) as string);
+}

@@ -1,0 +1,95 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
+import { findConsentStore, ledgerOf } from './consent-store';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { statusOf } from './shared/status';
+
+export const CONSENT_GATE_DEFAULTS = { purpose: '', allowMsgPurpose: false, checkServiceWindow: false };
+export const consentGateMigrations: readonly Migration[] = [withDefaults(CONSENT_GATE_DEFAULTS)];
+
+interface ConsentGateDef extends NodeDef {
+  configVersion?: number;
+  store: string;
+  purpose: string;
+  allowMsgPurpose: boolean;
+  checkServiceWindow: boolean;
+}
+
+type GateMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; purpose?: unknown; consent?: unknown };
+
+/** A status change per message would flood the editor during a broadcast; counts are shown at most this often. */
+const STATUS_INTERVAL_MS = 500;
+
+/**
+ * consent-gate: output 1 passes messages whose recipient holds a valid consent for the purpose; output 2
+ * gets the others with msg.consent = {status, reason, purpose} and a send.blocked audit event (Art. 7(1):
+ * the business must be able to show why it did not write). Every check reads the ledger, so a withdrawal
+ * is honoured by the very next message, on every instance that shares the store.
+ */
+export default function registerConsentGate(RED: NodeAPI): void {
+  function ConsentGate(this: Node, saved: ConsentGateDef): void {
+    RED.nodes.createNode(this, saved);
+    const node = this;
+    const config = migrate<ConsentGateDef>(saved, consentGateMigrations);
+    const store = findConsentStore(RED, config.store);
+    const actor = `consent-gate:${node.id}`;
+    let passed = 0;
+    let blocked = 0;
+    let statusTimer: NodeJS.Timeout | undefined;
+
+    function showCounts(): void {
+      if (statusTimer) return;
+      statusTimer = setTimeout(() => {
+        statusTimer = undefined;
+        node.status(
+          statusOf(blocked > 0 ? 'waiting' : 'ready', RED._('consent-gate.status.counts', { passed, blocked })),
+        );
+      }, STATUS_INTERVAL_MS);
+    }
+
+    ledgerOf(store).then(
+      () => node.status(statusOf('ready', RED._('consent-gate.status.ready'))),
+      (err: unknown) => node.status(statusOf('broken', translateError(RED, err))),
+    );
+
+    node.on('input', async (input, send, done) => {
+      const msg = input as GateMessage;
+      try {
+        const subject = gateSubject(msg);
+        const purpose = gatePurpose(msg.purpose, config.purpose, config.allowMsgPurpose === true);
+        const ledger = await ledgerOf(store);
+        const check = await ledger.checkConsent(subject, purpose);
+        const window =
+          config.checkServiceWindow && check.allowed && isFreeFormMessage(msg.payload)
+            ? { payload: msg.payload, lastInboundAt: await ledger.lastInboundAt(subject), now: Date.now() }
+            : undefined;
+        const decision = decideGate(check, window);
+        if (decision.pass) {
+          // Batched inside the ledger: no write per message on the hot path.
+          ledger.markUsed(subject, purpose);
+          // whatsapp-send checks again when the message leaves its queue: a STOP may arrive while it waits there.
+          msg.consent = { status: decision.status, purpose, store: config.store };
+          passed += 1;
+          send([msg, null]);
+        } else {
+          await ledger.recordBlocked(subject, purpose, decision.reason, actor);
+          msg.consent = { status: decision.status, reason: decision.reason, purpose, detail: decision.detail };
+          blocked += 1;
+          send([null, msg]);
+        }
+        showCounts();
+        done();
+      } catch (err) {
+        node.status(statusOf('failed', translateError(RED, err)));
+        done(err as Error);
+      }
+    });
+
+    node.on('close', () => {
+      if (statusTimer) clearTimeout(statusTimer);
+    });
+  }
+
+  RED.nodes.registerType('consent-gate', ConsentGate as never);
+}

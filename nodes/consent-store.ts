@@ -1,0 +1,276 @@
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { EncryptionKey } from '../lib/consent/keys';
+import { ConsentLedger } from '../lib/consent/ledger';
+import type { LedgerOptions, RetentionSettings } from '../lib/consent/types';
+import { type PurposeDefinition, parsePurposes } from '../lib/conversation/purposes';
+import { GdprWhatsAppError } from '../lib/errors';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { hasNoKeys, storeKeysFromFile } from './shared/store-key-file';
+import { positiveInteger } from './shared/types';
+
+export const CONSENT_STORE_DEFAULTS = {
+  backend: 'sqlite',
+  sqlitePath: '',
+  postgresSchema: '',
+  purposes: [] as unknown[],
+  pendingExpiryHours: 48,
+  withdrawnPersonalDataDays: 30,
+  auditRetentionYears: 5,
+  sweepIntervalMinutes: 60,
+};
+
+export const consentStoreMigrations: readonly Migration[] = [withDefaults(CONSENT_STORE_DEFAULTS)];
+
+export const DEFAULT_SQLITE_FILE = 'whatsapp-consent.db';
+
+export interface ConsentStoreDef extends NodeDef {
+  configVersion?: number;
+  backend: 'sqlite' | 'postgres';
+  sqlitePath: string;
+  postgresSchema?: string;
+  purposes: unknown;
+  pendingExpiryHours: number | string;
+  withdrawnPersonalDataDays: number | string;
+  auditRetentionYears: number | string;
+  sweepIntervalMinutes: number | string;
+}
+
+export interface ConsentStoreCredentials {
+  postgresUrl?: string;
+  /** Base64 AES-256 keys, comma- or newline-separated; the first encrypts, all decrypt (rotation). */
+  encryptionKey?: string;
+  pseudonymKey?: string;
+}
+
+/** The store's retention settings in the units of its edit dialog (the privacy policy page shows them). */
+export interface StoreRetention {
+  pendingExpiryHours: number;
+  withdrawnPersonalDataDays: number;
+  auditRetentionYears: number;
+  sweepIntervalMinutes: number;
+}
+
+/** The runtime object of a consent-store node, as flow nodes use it (`RED.nodes.getNode(config.store)`). */
+export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
+  /** Opens the ledger once and shares it with every node using this store; rejects with a coded error. */
+  getLedger(): Promise<ConsentLedger>;
+  /** Set once the ledger is open. */
+  ledger?: ConsentLedger;
+  purposes: PurposeDefinition[];
+  retention: StoreRetention;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const YEAR_MS = 365.25 * DAY_MS;
+
+/** A base64 (or base64url) text that decodes to exactly `bytes` bytes, or undefined. */
+function decodeKey(text: string, minBytes: number, maxBytes: number): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) return undefined;
+  const key = Buffer.from(text, 'base64');
+  return key.length >= minBytes && key.length <= maxBytes ? key : undefined;
+}
+
+/**
+ * The keys from the node's credentials. Art. 32 GDPR: without them the store would hold phone numbers in
+ * plain text, so it refuses to open. Key ids are derived from the key, so that rotating means putting a new
+ * key first and keeping the old one after it, with nothing else to name. The error never contains key bytes.
+ */
+export function parseStoreKeys(credentials: ConsentStoreCredentials): {
+  encryptionKeys: EncryptionKey[];
+  pseudonymKey: Buffer;
+} {
+  const encryptionTexts = String(credentials.encryptionKey ?? '')
+    .split(/[\s,]+/)
+    .filter((t) => t.length > 0);
+  const pseudonymText = String(credentials.pseudonymKey ?? '').trim();
+  if (encryptionTexts.length === 0 || pseudonymText.length === 0) {
+    throw new GdprWhatsAppError(
+      'missing-keys',
+      'The consent store needs an encryption key and a pseudonym key; it stores no personal data without them',
+    );
+  }
+  const encryptionKeys = encryptionTexts.map((text) => {
+    const key = decodeKey(text, 32, 32);
+    if (!key) {
+      throw new GdprWhatsAppError('invalid-key', 'The encryption key must be 32 bytes, written as base64', {
+        field: 'encryptionKey',
+      });
+    }
+    return { id: `k${createHash('sha256').update(key).digest('hex').slice(0, 10)}`, key };
+  });
+  const pseudonymKey = decodeKey(pseudonymText, 32, 64);
+  if (!pseudonymKey) {
+    throw new GdprWhatsAppError('invalid-key', 'The pseudonym key must be 32 to 64 bytes, written as base64', {
+      field: 'pseudonymKey',
+    });
+  }
+  return { encryptionKeys, pseudonymKey };
+}
+
+export function storeRetention(config: ConsentStoreDef): StoreRetention {
+  return {
+    pendingExpiryHours: positiveInteger(config.pendingExpiryHours, CONSENT_STORE_DEFAULTS.pendingExpiryHours),
+    withdrawnPersonalDataDays: positiveInteger(
+      config.withdrawnPersonalDataDays,
+      CONSENT_STORE_DEFAULTS.withdrawnPersonalDataDays,
+    ),
+    auditRetentionYears: positiveInteger(config.auditRetentionYears, CONSENT_STORE_DEFAULTS.auditRetentionYears),
+    sweepIntervalMinutes: positiveInteger(config.sweepIntervalMinutes, CONSENT_STORE_DEFAULTS.sweepIntervalMinutes),
+  };
+}
+
+function ledgerRetention(retention: StoreRetention): Partial<RetentionSettings> {
+  return {
+    pendingExpiryMs: retention.pendingExpiryHours * HOUR_MS,
+    personalDataMs: retention.withdrawnPersonalDataDays * DAY_MS,
+    proofRetentionMs: retention.auditRetentionYears * YEAR_MS,
+  };
+}
+
+/** The SQLite file: the dialog's path (relative to the Node-RED user directory), else the default file there. */
+export function sqliteFile(configured: string | undefined, userDir: string | undefined): string {
+  const base = userDir || join(homedir(), '.node-red');
+  const path = String(configured ?? '').trim();
+  if (!path) return join(base, DEFAULT_SQLITE_FILE);
+  return isAbsolute(path) ? path : join(base, path);
+}
+
+/** Everything the ledger needs, checked before anything is opened. */
+export function ledgerOptions(
+  config: ConsentStoreDef,
+  credentials: ConsentStoreCredentials,
+  userDir: string | undefined,
+): LedgerOptions {
+  const keys = parseStoreKeys(credentials);
+  const purposes = parsePurposes(config.purposes);
+  const retention = ledgerRetention(storeRetention(config));
+  if (config.backend === 'postgres') {
+    const postgresUrl = String(credentials.postgresUrl ?? '').trim();
+    if (!postgresUrl) {
+      throw new GdprWhatsAppError(
+        'missing-postgres-url',
+        'The consent store uses PostgreSQL but has no connection URL',
+      );
+    }
+    const postgresSchema = String(config.postgresSchema ?? '').trim() || undefined;
+    return { backend: 'postgres', postgresUrl, postgresSchema, ...keys, purposes, retention };
+  }
+  return { backend: 'sqlite', sqlitePath: sqliteFile(config.sqlitePath, userDir), ...keys, purposes, retention };
+}
+
+/**
+ * The node's credentials; for a SQLite store without any key (an imported example, a hand-written flow) the
+ * keys generated once in the user directory instead, so such a flow runs as it is and still stores nothing
+ * in plain text. Without a known user directory (embedded runtimes) the store refuses as before.
+ */
+function credentialsOrKeyFile(
+  RED: NodeAPI,
+  node: Node<ConsentStoreCredentials>,
+  config: ConsentStoreDef,
+  userDir: string | undefined,
+): ConsentStoreCredentials {
+  const credentials = node.credentials ?? {};
+  if (config.backend === 'postgres' || !userDir || !hasNoKeys(credentials)) return credentials;
+  const { keys, file, created } = storeKeysFromFile(userDir);
+  const key = created ? 'key-file-created' : 'key-file-used';
+  const english = created
+    ? 'Generated keys for the consent store in __file__; back this file up with the database'
+    : 'The consent store uses the keys in __file__';
+  node.log(RED._(`consent-store.log.${key}`, { file, defaultValue: english }));
+  return { ...credentials, ...keys };
+}
+
+export default function registerConsentStore(RED: NodeAPI): void {
+  function ConsentStore(this: ConsentStoreNode, saved: ConsentStoreDef): void {
+    RED.nodes.createNode(this, saved);
+    const node = this;
+    const config = migrate<ConsentStoreDef>(saved, consentStoreMigrations);
+    const retention = storeRetention(config);
+    let opening: Promise<ConsentLedger> | undefined;
+    let closed = false;
+
+    node.retention = retention;
+    node.purposes = [];
+    // Keys, purposes and the connection URL are checked once: such a problem lasts until the next deploy,
+    // so it is logged once and every caller gets the same error, instead of one log line per message.
+    let options: LedgerOptions | undefined;
+    let configProblem: unknown;
+    try {
+      node.purposes = parsePurposes(config.purposes);
+      const userDir = RED.settings.userDir as string | undefined;
+      options = ledgerOptions(config, credentialsOrKeyFile(RED, node, config, userDir), userDir);
+    } catch (err) {
+      configProblem = err;
+      node.error(translateError(RED, err));
+    }
+
+    async function open(settings: LedgerOptions): Promise<ConsentLedger> {
+      const ledger = await ConsentLedger.open({ ...settings, instanceId: node.id });
+      if (closed) {
+        await ledger.close();
+        throw new GdprWhatsAppError('store-closed', 'The consent store was stopped');
+      }
+      // Background usage flushes and sweeps report failures here; an unheard one would go unnoticed.
+      ledger.on('warning', (err: unknown) => node.warn(translateError(RED, err)));
+      ledger.startRetentionTimer(retention.sweepIntervalMinutes * 60_000);
+      node.ledger = ledger;
+      return ledger;
+    }
+
+    node.getLedger = () => {
+      if (closed) return Promise.reject(new GdprWhatsAppError('store-closed', 'The consent store was stopped'));
+      if (!options) return Promise.reject(configProblem);
+      if (!opening) {
+        opening = open(options);
+        opening.catch((err: unknown) => {
+          // The database may come back (PostgreSQL restarting): the next caller tries again.
+          if (!closed) node.error(translateError(RED, err));
+          opening = undefined;
+        });
+      }
+      return opening;
+    };
+
+    // Opened at deploy, not on first use: the retention sweep must run even when no message arrives, and
+    // whatsapp-webhook finds `ledger` ready for durable de-duplication.
+    if (options) node.getLedger().catch(() => undefined);
+
+    node.on('close', (done: () => void) => {
+      closed = true;
+      const pending = opening;
+      opening = undefined;
+      node.ledger = undefined;
+      Promise.resolve(pending)
+        .then((ledger) => ledger?.close())
+        .catch(() => undefined)
+        .finally(done);
+    });
+  }
+
+  RED.nodes.registerType('consent-store', ConsentStore as never, {
+    credentials: {
+      postgresUrl: { type: 'password' },
+      encryptionKey: { type: 'password' },
+      pseudonymKey: { type: 'password' },
+    },
+  });
+}
+
+/** The consent-store a flow node points at, or undefined when the property is empty or names another type. */
+export function findConsentStore(RED: NodeAPI, id: string | undefined): ConsentStoreNode | undefined {
+  const store = id ? (RED.nodes.getNode(id) as ConsentStoreNode | null) : null;
+  return store && typeof store.getLedger === 'function' ? store : undefined;
+}
+
+/** The ledger of a flow node's store; `no-consent-store` when the node has none. */
+export function ledgerOf(store: ConsentStoreNode | undefined): Promise<ConsentLedger> {
+  if (!store) {
+    return Promise.reject(new GdprWhatsAppError('no-consent-store', 'No consent store is configured for this node'));
+  }
+  return store.getLedger();
+}

@@ -1,0 +1,84 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import {
+  erasureNotice,
+  erasureReport,
+  isInboundMessage,
+  recogniseEraseRequest,
+  subjectFromMessage,
+} from '../lib/conversation/dsr';
+import { DEFAULT_ERASE_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
+import { chooseLanguage } from '../lib/conversation/language';
+import { GdprWhatsAppError } from '../lib/errors';
+import { findConsentStore, ledgerOf } from './consent-store';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { statusOf } from './shared/status';
+
+interface EraseSubjectDef extends NodeDef {
+  configVersion?: number;
+  store: string;
+  keywordMode?: boolean;
+  keywords?: string;
+  notify?: boolean;
+  language?: string;
+  noticeEn?: string;
+  noticeDe?: string;
+}
+
+const migrations: readonly Migration[] = [withDefaults({ keywordMode: false, notify: false, language: 'auto' })];
+
+/**
+ * erase-subject (Art. 17 GDPR): removes everything the package holds about one person and reports it.
+ * Output 1: the report; output 2: the message that tells the person (when set); output 3: inbound
+ * messages that are not an erase request (keyword mode), so the node can sit inline after whatsapp-webhook.
+ */
+export default function eraseSubjectNode(RED: NodeAPI): void {
+  function EraseSubject(this: Node, saved: EraseSubjectDef) {
+    RED.nodes.createNode(this, saved);
+    const config = migrate<EraseSubjectDef>(saved, migrations);
+    const store = findConsentStore(RED, config.store);
+    const keywordMode = config.keywordMode === true;
+    const keywords = parseKeywordList(config.keywords, DEFAULT_ERASE_KEYWORDS);
+    const notify = config.notify === true;
+    const noticeTexts = { en: config.noticeEn, de: config.noticeDe };
+    let erased = 0;
+
+    if (!store || typeof store.getLedger !== 'function') {
+      this.status(statusOf('broken', RED._('erase-subject.status.no-store')));
+    } else {
+      this.status(statusOf('idle', RED._('erase-subject.status.ready')));
+    }
+
+    this.on('input', async (msg: NodeMessageInFlow, send, done) => {
+      try {
+        if (keywordMode && isInboundMessage(msg) && !recogniseEraseRequest(msg, keywords)) {
+          send([null, null, msg]);
+          done();
+          return;
+        }
+        const request = subjectFromMessage(msg);
+        const ledger = await ledgerOf(store);
+        if (notify) {
+          const phone = request.subject.phone;
+          const language = chooseLanguage((msg as { language?: unknown }).language, config.language, phone);
+          const notice = erasureNotice(request.subject, language, noticeTexts);
+          // Sent before the erasure (Art. 12(3)): afterwards the package no longer knows where to write.
+          if (notice) send([null, { ...notice, topic: 'erasure-notice' } as NodeMessage, null]);
+        }
+        const actor = `erase-subject:${this.id}:${request.origin}`;
+        const report = erasureReport(await ledger.eraseSubject(request.subject, actor), request.origin);
+        if (report.found) erased += 1;
+        this.status(statusOf('ready', RED._('erase-subject.status.erased', { count: erased })));
+        msg.payload = report;
+        send([msg, null, null]);
+        done();
+      } catch (err) {
+        const code = err instanceof GdprWhatsAppError ? err.code : 'erase-failed';
+        this.status(statusOf('failed', RED._('erase-subject.status.failed', { code })));
+        done(Object.assign(new Error(translateError(RED, err)), { code }));
+      }
+    });
+  }
+
+  RED.nodes.registerType('erase-subject', EraseSubject);
+}

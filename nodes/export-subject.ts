@@ -1,0 +1,60 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
+import { GdprWhatsAppError } from '../lib/errors';
+import { findConsentStore, ledgerOf } from './consent-store';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { statusOf } from './shared/status';
+
+interface ExportSubjectDef extends NodeDef {
+  configVersion?: number;
+  store: string;
+  /** 'object' (msg.payload = the document) or 'file' (a JSON download for an http response node). */
+  output?: string;
+}
+
+const migrations: readonly Migration[] = [withDefaults({ output: 'object' })];
+
+/** export-subject (Art. 15 access, Art. 20 portability): everything the package holds about one person, as JSON. */
+export default function exportSubjectNode(RED: NodeAPI): void {
+  function ExportSubject(this: Node, saved: ExportSubjectDef) {
+    RED.nodes.createNode(this, saved);
+    const config = migrate<ExportSubjectDef>(saved, migrations);
+    const store = findConsentStore(RED, config.store);
+    const asFile = config.output === 'file';
+    let exported = 0;
+
+    if (!store) {
+      this.status(statusOf('broken', RED._('export-subject.status.no-store')));
+    } else {
+      this.status(statusOf('idle', RED._('export-subject.status.ready')));
+    }
+
+    this.on('input', async (msg: NodeMessageInFlow, send, done) => {
+      try {
+        const request = subjectFromMessage(msg);
+        const ledger = await ledgerOf(store);
+        const document = await ledger.exportSubject(request.subject, `export-subject:${this.id}:${request.origin}`);
+        exported += 1;
+        this.status(statusOf('ready', RED._('export-subject.status.exported', { count: exported })));
+        if (asFile) {
+          const file = exportAsFile(document, document.pseudonym, document.exportedAt);
+          const out = msg as NodeMessageInFlow & { filename?: string; headers?: Record<string, string> };
+          out.payload = file.payload;
+          out.filename = file.filename;
+          out.headers = { ...(out.headers ?? {}), ...file.headers };
+        } else {
+          msg.payload = document;
+        }
+        send(msg);
+        done();
+      } catch (err) {
+        const code = err instanceof GdprWhatsAppError ? err.code : 'export-failed';
+        this.status(statusOf('failed', RED._('export-subject.status.failed', { code })));
+        done(Object.assign(new Error(translateError(RED, err)), { code }));
+      }
+    });
+  }
+
+  RED.nodes.registerType('export-subject', ExportSubject);
+}

@@ -1,0 +1,319 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { ConsentLedger } from '../lib/consent/ledger';
+import type { SubjectRef } from '../lib/consent/types';
+import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
+import { chooseLanguage, type Language } from '../lib/conversation/language';
+import {
+  buildConfirmationMessage,
+  type ConsentFormRequest,
+  DEFAULT_OPT_IN_TEXTS,
+  mayResubscribeAfterErasure,
+  type OptInRejectReason,
+  type OptInText,
+  optInText,
+  purposeWording,
+  type ReplyIntent,
+  recogniseReply,
+  type TemplateSettings,
+  validateFormRequest,
+} from '../lib/conversation/opt-in';
+import { findPurpose, type PurposeDefinition } from '../lib/conversation/purposes';
+import { GdprWhatsAppError } from '../lib/errors';
+import type { InboundMessage } from '../lib/webhook/types';
+import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
+import { ADMIN_PREFIX, needsPermission, PERMISSION_READ } from './shared/admin';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { statusOf } from './shared/status';
+
+export const OPT_IN_FLOW_DEFAULTS = {
+  purpose: '',
+  allowMsgPurpose: false,
+  language: 'auto',
+  mode: 'interactive',
+  templateName: '',
+  templateLanguage: 'auto',
+  templateParameters: '',
+  templateConfirmButton: true,
+  confirmKeywords: '',
+  startKeywords: '',
+  allowSingleStep: false,
+};
+export const optInFlowMigrations: readonly Migration[] = [withDefaults(OPT_IN_FLOW_DEFAULTS)];
+
+interface OptInFlowDef extends NodeDef {
+  configVersion?: number;
+  store: string;
+  purpose: string;
+  allowMsgPurpose: boolean;
+  language: string;
+  mode: 'interactive' | 'template';
+  templateName: string;
+  templateLanguage: string;
+  templateParameters: string;
+  templateConfirmButton: boolean;
+  confirmKeywords: string;
+  startKeywords: string;
+  allowSingleStep: boolean;
+  confirmationTextEn?: string;
+  confirmationTextDe?: string;
+  confirmedTextEn?: string;
+  confirmedTextDe?: string;
+  expiredTextEn?: string;
+  expiredTextDe?: string;
+  subscribedTextEn?: string;
+  subscribedTextDe?: string;
+}
+
+type OptInMessage = NodeMessageInFlow & {
+  to?: string;
+  whatsapp?: Partial<InboundMessage>;
+  optIn?: Record<string, unknown>;
+  consent?: unknown;
+};
+
+/** Outputs: 1 confirmation request to send, 2 reply outcome (confirmed, given, expired), 3 rejected request, 4 other. */
+type Outputs = [NodeMessage | null, NodeMessage | null, NodeMessage | null, NodeMessage | null];
+
+function on(output: 0 | 1 | 2 | 3, msg: NodeMessage): Outputs {
+  const outputs: Outputs = [null, null, null, null];
+  outputs[output] = msg;
+  return outputs;
+}
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof GdprWhatsAppError ? err.code : undefined;
+}
+
+/** Template body parameters from the dialog: one per line. */
+function parseParameters(text: string | undefined): string[] {
+  return String(text ?? '')
+    .split('\n')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+}
+
+/**
+ * opt-in-flow: the double opt-in (Art. 7(1) GDPR, proof of consent; recital 32, a clear affirmative act).
+ * Input A, a request from a web form: rejected on output 3 with a reason and nothing stored, or stored as
+ * pending and the confirmation message emitted on output 1. Input B, inbound messages from whatsapp-webhook
+ * (recognised by msg.whatsapp.messageId): a confirmation, or a start keyword when single-step sign-up is
+ * allowed, answered on output 2; everything else passes unchanged on output 4.
+ */
+export default function registerOptInFlow(RED: NodeAPI): void {
+  function OptInFlow(this: Node, saved: OptInFlowDef): void {
+    RED.nodes.createNode(this, saved);
+    const node = this;
+    const config = migrate<OptInFlowDef>(saved, optInFlowMigrations);
+    const store = findConsentStore(RED, config.store);
+    const actor = `opt-in-flow:${node.id}`;
+    const allowMsgPurpose = config.allowMsgPurpose === true;
+    const keywords = {
+      confirm: parseKeywordList(config.confirmKeywords, DEFAULT_CONFIRM_KEYWORDS),
+      start: parseKeywordList(config.startKeywords, DEFAULT_START_KEYWORDS),
+    };
+    const texts: Record<OptInText, Partial<Record<string, string>>> = {
+      confirmation: { en: config.confirmationTextEn, de: config.confirmationTextDe },
+      confirmed: { en: config.confirmedTextEn, de: config.confirmedTextDe },
+      expired: { en: config.expiredTextEn, de: config.expiredTextDe },
+      subscribed: { en: config.subscribedTextEn, de: config.subscribedTextDe },
+    };
+    const template: TemplateSettings | undefined =
+      config.mode === 'template'
+        ? {
+            name: String(config.templateName ?? '').trim(),
+            language: String(config.templateLanguage ?? '').trim() || 'auto',
+            parameters: parseParameters(config.templateParameters),
+            confirmButton: config.templateConfirmButton !== false,
+          }
+        : undefined;
+    const counts = { requested: 0, rejected: 0, confirmed: 0 };
+
+    function showCounts(): void {
+      node.status(statusOf('ready', RED._('opt-in-flow.status.counts', counts)));
+    }
+
+    ledgerOf(store).then(
+      () => node.status(statusOf('ready', RED._('opt-in-flow.status.ready', { purpose: config.purpose || '*' }))),
+      (err: unknown) => node.status(statusOf('broken', translateError(RED, err))),
+    );
+
+    function rejectRequest(msg: OptInMessage, reason: OptInRejectReason): Outputs {
+      counts.rejected += 1;
+      msg.optIn = { outcome: 'rejected', reason, message: RED._(`opt-in-flow.reject.${reason}`) };
+      return on(2, msg);
+    }
+
+    async function handleFormRequest(msg: OptInMessage, storeNode: ConsentStoreNode | undefined): Promise<Outputs> {
+      const ledger = await ledgerOf(storeNode);
+      const known = storeNode as ConsentStoreNode;
+      const validation = validateFormRequest(msg.payload, {
+        purposes: known.purposes,
+        purpose: config.purpose,
+        allowMsgPurpose,
+        language: config.language,
+      });
+      if (!validation.ok) return rejectRequest(msg, validation.reason);
+      const request: ConsentFormRequest = validation.request;
+      const pendingMs = known.retention.pendingExpiryHours * 3_600_000;
+      if ((await ledger.isSuppressed(request.phone)) && !mayResubscribeAfterErasure(request, Date.now(), pendingMs)) {
+        return rejectRequest(msg, 'suppressed');
+      }
+      // Built before anything is stored: a misconfigured template must not leave a request nobody is asked about.
+      const body = buildConfirmationMessage({
+        language: request.language,
+        purpose: request.purpose,
+        wording: request.wording,
+        mode: config.mode === 'template' ? 'template' : 'interactive',
+        template,
+        texts: texts.confirmation,
+      });
+      const record = await ledger.requestConsent({
+        subject: request.phone,
+        purpose: request.purpose.id,
+        wording: request.wording,
+        language: request.language,
+        method: 'web-form',
+        source: request.source,
+        actor,
+      });
+      if (record.status === 'given') {
+        // Already consented under this wording: asking again would only annoy; nothing to send.
+        msg.consent = record;
+        msg.optIn = { outcome: 'already-given', reason: 'already-given', purpose: request.purpose.id };
+        return on(2, msg);
+      }
+      counts.requested += 1;
+      msg.to = request.phone;
+      msg.payload = body;
+      msg.consent = record;
+      msg.optIn = {
+        outcome: 'requested',
+        purpose: request.purpose.id,
+        language: request.language,
+        expiresAt: record.expiresAt,
+      };
+      return on(0, msg);
+    }
+
+    function replyMessage(
+      msg: OptInMessage,
+      kind: OptInText,
+      language: Language,
+      purpose: PurposeDefinition | undefined,
+      wording: string,
+    ): void {
+      msg.to = msg.whatsapp?.from ?? msg.to;
+      msg.payload = optInText(kind, language, { label: purpose?.label ?? '', wording }, texts[kind]);
+    }
+
+    async function confirm(
+      msg: OptInMessage,
+      intent: Extract<ReplyIntent, { kind: 'confirm' }>,
+      subject: SubjectRef,
+      storeNode: ConsentStoreNode,
+      ledger: ConsentLedger,
+    ): Promise<Outputs> {
+      // A button names its purpose; one for another opt-in-flow node's purpose is passed on to it.
+      if (intent.purpose && !allowMsgPurpose && intent.purpose !== config.purpose) return on(3, msg);
+      if (intent.purpose && !findPurpose(storeNode.purposes, intent.purpose)) return on(3, msg);
+      const purposeId = intent.purpose ?? (allowMsgPurpose ? undefined : config.purpose);
+      const inbound = msg.whatsapp ?? {};
+      try {
+        const record = await ledger.confirmConsent({
+          subject,
+          purpose: purposeId,
+          confirmationMessageId: inbound.messageId,
+          confirmationText: intent.text,
+          actor,
+        });
+        const language = chooseLanguage(record.language, config.language, inbound.from);
+        replyMessage(msg, 'confirmed', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
+        counts.confirmed += 1;
+        msg.consent = record;
+        msg.optIn = { outcome: 'confirmed', purpose: record.purpose, language };
+        return on(1, msg);
+      } catch (err) {
+        // A YES without a pending request is not ours to answer (a double tap, another dialog): pass it on.
+        if (codeOf(err) === 'no-pending-request') return on(3, msg);
+        if (codeOf(err) !== 'request-expired') throw err;
+        const language = chooseLanguage(undefined, config.language, inbound.from);
+        const purpose = findPurpose(storeNode.purposes, purposeId);
+        replyMessage(msg, 'expired', language, purpose, '');
+        msg.optIn = { outcome: 'expired', reason: 'request-expired', purpose: purposeId, language };
+        return on(1, msg);
+      }
+    }
+
+    async function startSingleStep(
+      msg: OptInMessage,
+      intent: Extract<ReplyIntent, { kind: 'start' }>,
+      subject: SubjectRef,
+      storeNode: ConsentStoreNode,
+      ledger: ConsentLedger,
+    ): Promise<Outputs> {
+      const purpose = findPurpose(storeNode.purposes, config.purpose);
+      if (!purpose)
+        throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
+      const inbound = msg.whatsapp ?? {};
+      const language = chooseLanguage(undefined, config.language, inbound.from);
+      const wording = purposeWording(purpose, language);
+      // WhatsApp has verified the number and the person wrote first: one step is enough (issue 4).
+      const record = await ledger.giveConsent({
+        subject,
+        purpose: purpose.id,
+        wording,
+        language,
+        method: 'keyword',
+        source: 'whatsapp',
+        messageId: inbound.messageId,
+        text: intent.text,
+        actor,
+      });
+      replyMessage(msg, 'subscribed', language, purpose, wording);
+      counts.confirmed += 1;
+      msg.consent = record;
+      msg.optIn = { outcome: 'given', purpose: purpose.id, language, keyword: intent.keyword };
+      return on(1, msg);
+    }
+
+    async function handleInbound(msg: OptInMessage, storeNode: ConsentStoreNode | undefined): Promise<Outputs> {
+      const inbound = msg.whatsapp ?? {};
+      const intent = recogniseReply(inbound, keywords);
+      if (!intent || (intent.kind === 'start' && !config.allowSingleStep)) return on(3, msg);
+      const subject: SubjectRef = {};
+      if (inbound.from) subject.phone = inbound.from;
+      if (inbound.userId) subject.userId = inbound.userId;
+      if (!subject.phone && !subject.userId) return on(3, msg);
+      const ledger = await ledgerOf(storeNode);
+      const known = storeNode as ConsentStoreNode;
+      return intent.kind === 'confirm'
+        ? confirm(msg, intent, subject, known, ledger)
+        : startSingleStep(msg, intent, subject, known, ledger);
+    }
+
+    node.on('input', async (input, send, done) => {
+      const msg = input as OptInMessage;
+      try {
+        // Inbound messages that are no opt-in reply pass even without a working store: they touch no consent.
+        const outputs =
+          typeof msg.whatsapp?.messageId === 'string'
+            ? await handleInbound(msg, store)
+            : await handleFormRequest(msg, store);
+        send(outputs);
+        if (outputs[3] === null) showCounts();
+        done();
+      } catch (err) {
+        node.status(statusOf('failed', translateError(RED, err)));
+        done(err as Error);
+      }
+    });
+  }
+
+  RED.nodes.registerType('opt-in-flow', OptInFlow as never);
+
+  // The edit dialog shows the built-in texts as placeholders; they live in lib/ only, so it asks for them.
+  RED.httpAdmin.get(`${ADMIN_PREFIX}/opt-in-flow/texts`, needsPermission(RED, PERMISSION_READ), (_req, res) => {
+    res.json(DEFAULT_OPT_IN_TEXTS);
+  });
+}

@@ -1,0 +1,165 @@
+import type { Request, Response } from 'express';
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
+import { chooseLanguage } from '../lib/conversation/language';
+import { NoticeTracker, noticeLinksPolicy, noticeVersion, renderNoticeTexts } from '../lib/conversation/notice';
+import { choosePolicyLanguage, type PolicySettings, renderPolicyPage } from '../lib/conversation/policy-page';
+import { GdprWhatsAppError } from '../lib/errors';
+import { findConsentStore, ledgerOf } from './consent-store';
+import { removeRoutes } from './shared/http-routes';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations/index';
+import { statusOf } from './shared/status';
+
+interface PrivacyNoticeDef extends NodeDef, PolicySettings {
+  configVersion?: number;
+  store: string;
+  language?: string;
+  noticeEn?: string;
+  noticeDe?: string;
+  /** Public address of the full policy (what {policyUrl} in the notice becomes). */
+  policyUrl?: string;
+  servePage?: boolean;
+  pagePath?: string;
+}
+
+export const DEFAULT_POLICY_PATH = '/privacy';
+export const POLICY_PATH_PATTERN = /^\/[A-Za-z0-9\-._~/]*$/;
+
+export const PRIVACY_NOTICE_MIGRATIONS: readonly Migration[] = [
+  withDefaults({ language: 'auto', pagePath: DEFAULT_POLICY_PATH }),
+];
+
+type FlowMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; language?: unknown };
+
+/** Node-RED's optional httpNodeMiddleware (settings.js) runs before node routes, as for `http in`. */
+function nodeMiddleware(RED: NodeAPI): ((req: Request, res: Response, next: () => void) => void) | undefined {
+  const middleware = (RED.settings as unknown as { httpNodeMiddleware?: unknown }).httpNodeMiddleware;
+  return typeof middleware === 'function'
+    ? (middleware as (req: Request, res: Response, next: () => void) => void)
+    : undefined;
+}
+
+/**
+ * privacy-notice (Art. 13 GDPR): sits inline before whatsapp-send. The first free-form message to
+ * a person (and the first after the notice text changed) is preceded, on the same output, by the
+ * short notice; the notice is recorded as shown once emitted. Later messages pass untouched.
+ * Also serves the full policy page on Node-RED's HTTP server.
+ */
+export default function privacyNoticeNode(RED: NodeAPI): void {
+  function PrivacyNotice(this: Node, saved: PrivacyNoticeDef) {
+    // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
+    RED.nodes.createNode(this, saved);
+    const config = migrate<PrivacyNoticeDef>(saved, PRIVACY_NOTICE_MIGRATIONS);
+    const node = this;
+    const store = findConsentStore(RED, config.store);
+    const policyUrl = String(config.policyUrl ?? '').trim();
+    const templates = { en: config.noticeEn, de: config.noticeDe };
+    const texts = renderNoticeTexts(templates, policyUrl);
+    const version = noticeVersion(texts);
+    const needsUrl = !policyUrl && noticeLinksPolicy(templates);
+    const actor = `privacy-notice:${node.id}`;
+    let tracker: NoticeTracker | undefined;
+    let shown = 0;
+
+    if (!store) node.status(statusOf('broken', RED._('privacy-notice.status.no-store')));
+    else if (needsUrl) node.status(statusOf('broken', RED._('privacy-notice.status.no-policy-url')));
+    else node.status(statusOf('idle', RED._('privacy-notice.status.ready', { version })));
+
+    async function trackerOf(): Promise<NoticeTracker> {
+      const ledger = await ledgerOf(store);
+      tracker ??= new NoticeTracker(ledger, version, actor);
+      return tracker;
+    }
+
+    async function handle(msg: FlowMessage, send: (msg: NodeMessage) => void): Promise<void> {
+      if (needsUrl) {
+        throw new GdprWhatsAppError(
+          'missing-policy-url',
+          'The privacy notice links to the policy, but no policy URL is set',
+        );
+      }
+      const subject = gateSubject(msg);
+      const notices = await trackerOf();
+      await notices.withDecision(subject, !isFreeFormMessage(msg.payload), async (decision) => {
+        if (decision.action === 'show') {
+          const language = chooseLanguage(msg.language, config.language, subject.phone);
+          const notice: NodeMessage & Record<string, unknown> = {
+            _msgid: RED.util.generateId(),
+            payload: texts[language],
+            language,
+            privacyNotice: { version, language },
+          };
+          if (subject.phone) notice.to = subject.phone;
+          else notice.whatsapp = { userId: subject.userId };
+          send(notice);
+          try {
+            await notices.recordShown(subject);
+          } finally {
+            // The notice is out: the message follows even when recording failed (the error still reaches done).
+            send(msg);
+          }
+          shown += 1;
+          node.status(statusOf('ready', RED._('privacy-notice.status.shown', { count: shown, version })));
+          return;
+        }
+        send(msg);
+      });
+    }
+
+    node.on('input', (msg, send, done) => {
+      handle(msg as FlowMessage, send as (msg: NodeMessage) => void).then(
+        () => done(),
+        (err: unknown) => {
+          node.status(statusOf('failed', translateError(RED, err)));
+          done(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+
+    const pagePath = String(config.pagePath || DEFAULT_POLICY_PATH).trim();
+    if (config.servePage !== false && RED.httpNode) {
+      if (!POLICY_PATH_PATTERN.test(pagePath)) {
+        node.error(RED._('privacy-notice.errors.invalid-path'));
+        return;
+      }
+      const servePolicyPage = (req: Request, res: Response) => {
+        try {
+          const fallback = config.language === 'de' ? 'de' : 'en';
+          const language = choosePolicyLanguage(req.query.lang, req.get('accept-language'), fallback);
+          const html = renderPolicyPage({
+            settings: config,
+            purposes: store?.purposes ?? [],
+            retention: store?.retention ?? {},
+            language,
+            noticeVersion: version,
+          });
+          res.set({
+            'Content-Type': 'text/html; charset=utf-8',
+            'Content-Language': language,
+            // No script, no external asset: the page must not hand visitors' data to anyone.
+            'Content-Security-Policy':
+              "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+            'X-Content-Type-Options': 'nosniff',
+            'Referrer-Policy': 'no-referrer',
+            Vary: 'Accept-Language',
+            'Cache-Control': 'no-cache',
+          });
+          res.status(200).send(html);
+        } catch (err) {
+          node.error(translateError(RED, err));
+          res.status(500).type('text/plain').send('The privacy policy cannot be shown right now.');
+        }
+      };
+      const middleware = nodeMiddleware(RED);
+      if (middleware) RED.httpNode.get(pagePath, middleware, servePolicyPage);
+      else RED.httpNode.get(pagePath, servePolicyPage);
+      node.on('close', () => {
+        // Node-RED keeps one httpNode app across deploys: remove the route or redeploys stack it.
+        removeRoutes(RED.httpNode, new Set([servePolicyPage]));
+      });
+    }
+  }
+
+  RED.nodes.registerType('privacy-notice', PrivacyNotice);
+}

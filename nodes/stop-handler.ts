@@ -1,0 +1,136 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { chooseLanguage, type Language } from '../lib/conversation/language';
+import {
+  marketingPurposeIds,
+  parsePurposeList,
+  recogniseStopSignal,
+  type StopSignal,
+  stopReplyText,
+  stopRulesFrom,
+  withdrawForSignal,
+} from '../lib/conversation/stop';
+import { findConsentStore, ledgerOf } from './consent-store';
+import { translateError } from './shared/i18n';
+import { type Migration, migrate, withDefaults } from './shared/migrations/index';
+import { statusOf } from './shared/status';
+
+interface StopHandlerDef extends NodeDef {
+  configVersion?: number;
+  store: string;
+  /** Opt-out keywords, comma or newline separated; empty = DEFAULT_STOP_KEYWORDS. */
+  keywords?: string;
+  helpKeywords?: string;
+  /** Button payloads / reply ids that opt out. */
+  optOutPayload?: string;
+  /** Purposes a STOP withdraws; empty = all. */
+  purposes?: string;
+  language?: string;
+  confirmationEn?: string;
+  confirmationDe?: string;
+  helpEn?: string;
+  helpDe?: string;
+}
+
+export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [withDefaults({ language: 'auto' })];
+
+type FlowMessage = NodeMessageInFlow & {
+  whatsapp?: unknown;
+  language?: unknown;
+  to?: string;
+  stop?: Record<string, unknown>;
+  optOutFooter?: boolean;
+};
+
+/**
+ * stop-handler: opt-out keywords and buttons withdraw consent (Art. 7(3) GDPR) durably before the
+ * confirmation leaves on output 1; HELP is answered on output 1; Meta's marketing opt-out signals
+ * withdraw the marketing purposes silently (the person can no longer receive marketing, and a
+ * confirmation would itself be one) and leave on output 2 with msg.stop; everything else passes
+ * through output 2 unchanged.
+ */
+export default function stopHandlerNode(RED: NodeAPI): void {
+  function StopHandler(this: Node, saved: StopHandlerDef) {
+    // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
+    RED.nodes.createNode(this, saved);
+    const config = migrate<StopHandlerDef>(saved, STOP_HANDLER_MIGRATIONS);
+    const node = this;
+    const store = findConsentStore(RED, config.store);
+    const rules = stopRulesFrom(config);
+    const purposes = parsePurposeList(config.purposes);
+    const texts = {
+      stop: { en: config.confirmationEn, de: config.confirmationDe },
+      help: { en: config.helpEn, de: config.helpDe },
+    };
+    const actor = `stop-handler:${node.id}`;
+    let withdrawals = 0;
+
+    node.status(
+      store
+        ? statusOf('idle', RED._('stop-handler.status.ready'))
+        : statusOf('broken', RED._('stop-handler.status.no-store')),
+    );
+
+    const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
+      chooseLanguage(msg.language, config.language, signal.subject.phone);
+
+    async function handle(msg: FlowMessage, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
+      const signal = recogniseStopSignal(msg.whatsapp, rules);
+      switch (signal.kind) {
+        case 'none':
+          send([null, msg]);
+          return;
+        case 'help': {
+          const language = languageFor(msg, signal);
+          if (signal.subject.phone) msg.to = signal.subject.phone;
+          msg.payload = stopReplyText('help', language, texts.help);
+          msg.language = language;
+          msg.stop = { kind: 'help', keyword: signal.keyword, language };
+          send([msg, null]);
+          return;
+        }
+        case 'marketing-resume':
+          // Meta's "resume" is not consent we can prove (Art. 7(1)): nothing is restored.
+          msg.stop = { kind: 'marketing-resume', restored: [] };
+          node.log(RED._('stop-handler.log.resume-ignored'));
+          send([null, msg]);
+          return;
+        default:
+          break;
+      }
+      const ledger = await ledgerOf(store);
+      const outcome = await withdrawForSignal(ledger, signal, {
+        purposes,
+        marketingPurposes: marketingPurposeIds(store?.purposes ?? []),
+        actor,
+      });
+      withdrawals += 1;
+      node.status(statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
+      if (signal.kind === 'marketing-opt-out') {
+        if (outcome.skipped === 'no-marketing-purpose') node.warn(RED._('stop-handler.warn.no-marketing-purpose'));
+        msg.stop = { kind: 'marketing-opt-out', source: signal.source, ...outcome };
+        send([null, msg]);
+        return;
+      }
+      const language = languageFor(msg, signal);
+      if (signal.subject.phone) msg.to = signal.subject.phone;
+      msg.payload = stopReplyText('stop', language, texts.stop);
+      msg.language = language;
+      // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).
+      msg.optOutFooter = false;
+      msg.stop = { kind: 'stop', channel: signal.channel, keyword: signal.keyword, language, ...outcome };
+      send([msg, null]);
+    }
+
+    node.on('input', (msg, send, done) => {
+      handle(msg as FlowMessage, send as (msgs: (NodeMessageInFlow | null)[]) => void).then(
+        () => done(),
+        (err: unknown) => {
+          node.status(statusOf('failed', translateError(RED, err)));
+          done(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+
+  RED.nodes.registerType('stop-handler', StopHandler);
+}

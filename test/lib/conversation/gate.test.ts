@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import {
+  decideGate,
+  gatePurpose,
+  gateSubject,
+  isFreeFormMessage,
+  isWithinServiceWindow,
+  SERVICE_WINDOW_MS,
+} from '../../../lib/conversation/gate';
+import type { GdprWhatsAppError } from '../../../lib/errors';
+
+const given = { allowed: true, status: 'given', reason: 'consent given' };
+const now = Date.UTC(2025, 0, 10, 12);
+
+describe('conversation/gate', () => {
+  it('passes a valid consent and blocks every other status with that status as the reason', () => {
+    assert.deepEqual(decideGate(given), { pass: true, status: 'given' });
+    for (const status of ['none', 'pending', 'withdrawn', 'expired', 'refused', 'erased', 'unknown-purpose']) {
+      const decision = decideGate({ allowed: false, status, reason: `because ${status}` });
+      assert.deepEqual(decision, { pass: false, status, reason: status, detail: `because ${status}` });
+    }
+  });
+
+  it('blocks free-form messages outside the 24-hour window but lets templates through', () => {
+    const lastInboundAt = now - SERVICE_WINDOW_MS - 1;
+    const blocked = decideGate(given, { payload: 'Hello', lastInboundAt, now });
+    assert.equal(blocked.pass, false);
+    assert.equal(!blocked.pass && blocked.reason, 'outside-service-window');
+    assert.equal(decideGate(given, { payload: { type: 'interactive' }, lastInboundAt: undefined, now }).pass, false);
+    assert.equal(decideGate(given, { payload: { type: 'template' }, lastInboundAt, now }).pass, true);
+    assert.equal(decideGate(given, { payload: 'Hello', lastInboundAt: now - SERVICE_WINDOW_MS + 1, now }).pass, true);
+  });
+
+  it('reports a missing consent before the window', () => {
+    const decision = decideGate(
+      { allowed: false, status: 'withdrawn', reason: 'STOP' },
+      { payload: 'x', lastInboundAt: undefined, now },
+    );
+    assert.equal(!decision.pass && decision.reason, 'withdrawn');
+  });
+
+  it('knows which messages are free-form', () => {
+    assert.equal(isFreeFormMessage('text'), true);
+    assert.equal(isFreeFormMessage({ type: 'image' }), true);
+    assert.equal(isFreeFormMessage({ type: 'template', template: {} }), false);
+    assert.equal(isWithinServiceWindow(undefined, now), false);
+    assert.equal(isWithinServiceWindow(now - SERVICE_WINDOW_MS, now), false);
+  });
+
+  it('takes the subject from msg.to, else from the inbound sender, else the business-scoped id', () => {
+    assert.deepEqual(gateSubject({ to: '0049 151 23456789' }), { phone: '+4915123456789' });
+    assert.deepEqual(gateSubject({ whatsapp: { from: '+4915123456789' } }), { phone: '+4915123456789' });
+    assert.deepEqual(gateSubject({ whatsapp: { userId: 'DE.123' } }), { userId: 'DE.123' });
+    assert.throws(
+      () => gateSubject({}),
+      (e: unknown) => (e as GdprWhatsAppError).code === 'missing-recipient',
+    );
+    assert.throws(
+      () => gateSubject({ to: '12' }),
+      (e: unknown) => (e as GdprWhatsAppError).code === 'invalid-phone',
+    );
+  });
+
+  it('uses msg.purpose only when the node allows it', () => {
+    assert.equal(gatePurpose('news', 'orders', true), 'news');
+    assert.equal(gatePurpose('news', 'orders', false), 'orders');
+    assert.equal(gatePurpose(undefined, 'orders', true), 'orders');
+    assert.throws(
+      () => gatePurpose(undefined, '', true),
+      (e: unknown) => (e as GdprWhatsAppError).code === 'missing-purpose',
+    );
+  });
+});

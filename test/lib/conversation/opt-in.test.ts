@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS } from '../../../lib/conversation/keywords';
+import {
+  buildConfirmationMessage,
+  CONFIRM_BUTTON_PREFIX,
+  confirmButtonId,
+  type FormValidationOptions,
+  mayResubscribeAfterErasure,
+  optInText,
+  purposeWording,
+  recogniseReply,
+  validateFormRequest,
+} from '../../../lib/conversation/opt-in';
+import type { PurposeDefinition } from '../../../lib/conversation/purposes';
+import { GdprWhatsAppError } from '../../../lib/errors';
+
+const news: PurposeDefinition = {
+  id: 'news',
+  label: 'Newsletter',
+  wording: { en: 'Send me the newsletter on WhatsApp.', de: 'Schickt mir den Newsletter per WhatsApp.' },
+  lawfulBasis: 'consent',
+  marketing: true,
+};
+const orders: PurposeDefinition = {
+  ...news,
+  id: 'orders',
+  label: 'Order updates',
+  lawfulBasis: 'contract',
+  marketing: false,
+};
+const options: FormValidationOptions = { purposes: [news, orders], purpose: 'news', language: 'auto' };
+const form = {
+  phone: '+49 151 23456789',
+  consent: 'on',
+  wording: 'Send me the newsletter on WhatsApp.',
+  source: 'https://shop.example/signup',
+};
+const keywords = { confirm: DEFAULT_CONFIRM_KEYWORDS, start: DEFAULT_START_KEYWORDS };
+
+function reasonOf(payload: unknown, opts = options): string | undefined {
+  const result = validateFormRequest(payload, opts);
+  return result.ok ? undefined : result.reason;
+}
+
+describe('conversation/opt-in', () => {
+  describe('validateFormRequest', () => {
+    it('accepts an explicitly ticked request and normalises it', () => {
+      const result = validateFormRequest({ ...form, submittedAt: '2025-01-10T12:00:00Z' }, options);
+      assert.ok(result.ok);
+      assert.equal(result.request.phone, '+4915123456789');
+      assert.equal(result.request.purpose.id, 'news');
+      assert.equal(result.request.wording, form.wording);
+      assert.equal(result.request.source, form.source);
+      assert.equal(result.request.language, 'de', 'a German number with language "auto" is addressed in German');
+      assert.equal(result.request.submittedAt, Date.UTC(2025, 0, 10, 12));
+      const english = validateFormRequest({ ...form, consent: true, language: 'en' }, options);
+      assert.ok(english.ok && english.request.language === 'en');
+    });
+
+    it('rejects a box that the person did not tick, whatever a default looks like', () => {
+      for (const consent of [undefined, false, 'off', '', 'yes', 1, '1', 'ON ', null]) {
+        assert.equal(reasonOf({ ...form, consent }), 'consent-not-ticked', `consent=${String(consent)}`);
+      }
+    });
+
+    it('rejects a form that says the box was pre-ticked', () => {
+      for (const prechecked of [true, 'on', 'true', 1, 'yes']) {
+        assert.equal(reasonOf({ ...form, prechecked }), 'prechecked', `prechecked=${String(prechecked)}`);
+      }
+      for (const prechecked of [false, 'false', 'off', 0, ''])
+        assert.equal(reasonOf({ ...form, prechecked }), undefined);
+    });
+
+    it('rejects missing or empty wording, purposes it does not know and invalid numbers', () => {
+      assert.equal(reasonOf({ ...form, wording: '   ' }), 'missing-wording');
+      assert.equal(reasonOf({ ...form, wording: undefined }), 'missing-wording');
+      assert.equal(reasonOf({ ...form, wording: 'x'.repeat(4001) }), 'missing-wording');
+      assert.equal(reasonOf(form, { ...options, purpose: 'gone' }), 'unknown-purpose');
+      assert.equal(reasonOf(form, { ...options, purpose: '' }), 'missing-purpose');
+      assert.equal(reasonOf({ ...form, phone: '0151 2345' }), 'invalid-phone');
+      assert.equal(reasonOf({ ...form, phone: undefined }), 'invalid-phone');
+      assert.equal(reasonOf('phone=+4915123456789'), 'invalid-request');
+      assert.equal(reasonOf([form]), 'invalid-request');
+    });
+
+    it('lets the request choose the purpose only when the node allows it', () => {
+      const chosen = validateFormRequest({ ...form, purpose: 'orders' }, { ...options, allowMsgPurpose: true });
+      assert.ok(chosen.ok && chosen.request.purpose.id === 'orders');
+      const ignored = validateFormRequest({ ...form, purpose: 'orders' }, options);
+      assert.ok(ignored.ok && ignored.request.purpose.id === 'news');
+      assert.equal(reasonOf({ ...form, purpose: 'gone' }, { ...options, allowMsgPurpose: true }), 'unknown-purpose');
+    });
+
+    it('answers every input with a decision and never throws', () => {
+      fc.assert(
+        fc.property(
+          fc.record(
+            {
+              phone: fc.oneof(fc.string(), fc.constant('+4915123456789')),
+              consent: fc.jsonValue(),
+              wording: fc.jsonValue(),
+              prechecked: fc.jsonValue(),
+              purpose: fc.jsonValue(),
+              language: fc.jsonValue(),
+              submittedAt: fc.jsonValue(),
+            },
+            { requiredKeys: [] },
+          ),
+          (payload) => {
+            const result = validateFormRequest(payload, { ...options, allowMsgPurpose: true });
+            return result.ok ? result.request.phone.startsWith('+') : typeof result.reason === 'string';
+          },
+        ),
+      );
+    });
+  });
+
+  it('lets a suppressed subject sign up again only with a request made now', () => {
+    const now = Date.UTC(2025, 0, 10);
+    const valid = validateFormRequest(form, options);
+    assert.ok(valid.ok);
+    const request = valid.request;
+    assert.equal(mayResubscribeAfterErasure(request, now, 3_600_000), true);
+    assert.equal(mayResubscribeAfterErasure({ ...request, submittedAt: now - 60_000 }, now, 3_600_000), true);
+    assert.equal(mayResubscribeAfterErasure({ ...request, submittedAt: now - 3_600_001 }, now, 3_600_000), false);
+    assert.equal(mayResubscribeAfterErasure({ ...request, submittedAt: now + 3_600_000 }, now, 3_600_000), false);
+  });
+
+  describe('recogniseReply', () => {
+    it('recognises our confirm button with its purpose, as interactive reply and as template quick reply', () => {
+      assert.deepEqual(
+        recogniseReply(
+          { type: 'interactive', interactive: { type: 'button_reply', id: confirmButtonId('news'), title: 'JA' } },
+          keywords,
+        ),
+        { kind: 'confirm', via: 'button', purpose: 'news', text: 'JA' },
+      );
+      assert.deepEqual(
+        recogniseReply(
+          { type: 'button', button: { payload: `${CONFIRM_BUTTON_PREFIX}orders`, text: 'Yes' } },
+          keywords,
+        ),
+        {
+          kind: 'confirm',
+          via: 'button',
+          purpose: 'orders',
+          text: 'Yes',
+        },
+      );
+      assert.deepEqual(recogniseReply({ type: 'button', button: { payload: 'Ja', text: 'Ja' } }, keywords), {
+        kind: 'confirm',
+        via: 'button',
+        text: 'Ja',
+      });
+    });
+
+    it('recognises typed confirm and start keywords in English and German, and nothing else', () => {
+      assert.deepEqual(recogniseReply({ type: 'text', text: ' ja! ' }, keywords), {
+        kind: 'confirm',
+        via: 'keyword',
+        text: ' ja! ',
+      });
+      assert.equal(recogniseReply({ type: 'text', text: 'YES' }, keywords)?.kind, 'confirm');
+      assert.deepEqual(recogniseReply({ type: 'text', text: 'Anmelden' }, keywords), {
+        kind: 'start',
+        keyword: 'ANMELDEN',
+        text: 'Anmelden',
+      });
+      assert.equal(recogniseReply({ type: 'text', text: 'start' }, keywords)?.kind, 'start');
+      assert.equal(recogniseReply({ type: 'text', text: 'yes please tell me more' }, keywords), undefined);
+      assert.equal(
+        recogniseReply(
+          { type: 'interactive', interactive: { type: 'button_reply', id: 'other-button', title: 'YES' } },
+          keywords,
+        ),
+        undefined,
+      );
+      assert.equal(recogniseReply({ type: 'button', button: { payload: 'MORE', text: 'More' } }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'image' }, keywords), undefined);
+    });
+  });
+
+  describe('confirmation message', () => {
+    it('builds an interactive confirm button in German and English', () => {
+      const de = buildConfirmationMessage({
+        language: 'de',
+        purpose: news,
+        wording: 'Newsletter bitte',
+        mode: 'interactive',
+      });
+      assert.deepEqual(de, {
+        type: 'interactive',
+        interactive: {
+          type: 'button',
+          body: {
+            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Newsletter bitte“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+          },
+          action: { buttons: [{ type: 'reply', reply: { id: 'gdpr-confirm:news', title: 'JA' } }] },
+        },
+      });
+      const en = buildConfirmationMessage({
+        language: 'en',
+        purpose: news,
+        wording: 'News please',
+        mode: 'interactive',
+      }) as {
+        interactive: { body: { text: string }; action: { buttons: { reply: { title: string } }[] } };
+      };
+      assert.equal(
+        en.interactive.body.text,
+        'You asked to hear from us on WhatsApp: "News please"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+      );
+      assert.equal(en.interactive.action.buttons[0].reply.title, 'YES');
+    });
+
+    it("uses the integrator's text and keeps the body within the 1024 characters Meta allows", () => {
+      const custom = buildConfirmationMessage({
+        language: 'en',
+        purpose: news,
+        wording: 'w',
+        mode: 'interactive',
+        texts: { en: 'Confirm {label}?' },
+      }) as {
+        interactive: { body: { text: string } };
+      };
+      assert.equal(custom.interactive.body.text, 'Confirm Newsletter?');
+      const long = buildConfirmationMessage({
+        language: 'en',
+        purpose: news,
+        wording: 'w'.repeat(3000),
+        mode: 'interactive',
+      }) as {
+        interactive: { body: { text: string } };
+      };
+      assert.ok(long.interactive.body.text.length <= 1024);
+      assert.ok(long.interactive.body.text.endsWith('Reply STOP to stop at any time.'));
+    });
+
+    it('builds a template with body parameters and the confirm payload on its quick-reply button', () => {
+      const body = buildConfirmationMessage({
+        language: 'de',
+        purpose: news,
+        wording: 'Newsletter bitte',
+        mode: 'template',
+        template: { name: 'optin_confirm', language: 'auto', parameters: ['{label}', 'Shop'], confirmButton: true },
+      });
+      assert.deepEqual(body, {
+        type: 'template',
+        template: {
+          name: 'optin_confirm',
+          language: { code: 'de' },
+          components: [
+            {
+              type: 'body',
+              parameters: [
+                { type: 'text', text: 'Newsletter' },
+                { type: 'text', text: 'Shop' },
+              ],
+            },
+            {
+              type: 'button',
+              sub_type: 'quick_reply',
+              index: '0',
+              parameters: [{ type: 'payload', payload: 'gdpr-confirm:news' }],
+            },
+          ],
+        },
+      });
+      const plain = buildConfirmationMessage({
+        language: 'de',
+        purpose: news,
+        wording: 'x',
+        mode: 'template',
+        template: { name: 'optin_confirm', language: 'en_US', parameters: [], confirmButton: false },
+      });
+      assert.deepEqual(plain, { type: 'template', template: { name: 'optin_confirm', language: { code: 'en_US' } } });
+      assert.throws(
+        () =>
+          buildConfirmationMessage({
+            language: 'de',
+            purpose: news,
+            wording: 'x',
+            mode: 'template',
+            template: { name: 'Bad Name', language: 'de', parameters: [], confirmButton: false },
+          }),
+        (e: unknown) => e instanceof GdprWhatsAppError && e.code === 'invalid-template-name',
+      );
+    });
+  });
+
+  it('has confirmed, expired and sign-up texts in both languages', () => {
+    const context = { label: 'Newsletter', wording: 'News per WhatsApp' };
+    assert.equal(
+      optInText('confirmed', 'en', context),
+      'Thank you, your consent is confirmed: Newsletter. Reply STOP to stop at any time.',
+    );
+    assert.equal(
+      optInText('confirmed', 'de', context),
+      'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+    );
+    assert.match(optInText('expired', 'de', context), /abgelaufen/);
+    assert.match(optInText('expired', 'en', context), /expired/);
+    assert.equal(
+      optInText('subscribed', 'de', context),
+      'Sie sind jetzt angemeldet: „News per WhatsApp“\nAntworten Sie STOPP, um sich jederzeit abzumelden.',
+    );
+    assert.equal(purposeWording(news, 'de'), 'Schickt mir den Newsletter per WhatsApp.');
+  });
+});

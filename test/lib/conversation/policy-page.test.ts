@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import {
+  choosePolicyLanguage,
+  escapeHtml,
+  type PolicyPageInput,
+  renderPolicyPage,
+} from '../../../lib/conversation/policy-page';
+
+const purposes = [
+  {
+    id: 'orders',
+    label: 'Order updates',
+    wording: { en: 'I want order updates on WhatsApp.', de: 'Ich möchte Bestellupdates per WhatsApp.' },
+    lawfulBasis: 'contract',
+  },
+  {
+    id: 'offers',
+    label: 'Offers',
+    wording: { en: 'Send me offers.', de: 'Schickt mir Angebote.' },
+    lawfulBasis: 'consent',
+    marketing: true,
+  },
+];
+
+function input(overrides: Partial<PolicyPageInput> = {}): PolicyPageInput {
+  return {
+    settings: {
+      controllerName: 'Example Shop GmbH',
+      controllerAddress: 'Hauptstraße 1\n10115 Berlin',
+      controllerEmail: 'privacy@shop.example',
+      dpoName: 'Dr. Daten Schutz',
+      dpoEmail: 'dpo@shop.example',
+      providerName: 'Integrator AG',
+      storageLocation: 'Germany (Frankfurt am Main), own servers',
+      authorityName: 'Berliner Beauftragte für Datenschutz und Informationsfreiheit',
+      authorityUrl: 'https://www.datenschutz-berlin.de',
+      eraseKeyword: 'DATEN LÖSCHEN',
+    },
+    purposes,
+    retention: { pendingExpiryHours: 48, withdrawnPersonalDataDays: 30, auditRetentionYears: 5 },
+    language: 'en',
+    noticeVersion: 'v-0123456789ab',
+    ...overrides,
+  };
+}
+
+/** The visible text of the page: tags removed, entities decoded, whitespace collapsed. */
+function textOf(html: string): string {
+  return html
+    .replace(/<style>[\s\S]*?<\/style>/g, '')
+    .replace(/<br>/g, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
+}
+
+describe('conversation/policy-page', () => {
+  it('states everything Art. 13 asks for, in English', () => {
+    const html = renderPolicyPage(input());
+    const text = textOf(html);
+    assert.match(html, /^<!DOCTYPE html>\n<html lang="en">/);
+    for (const expected of [
+      'Example Shop GmbH',
+      'Hauptstraße 1 10115 Berlin',
+      'privacy@shop.example',
+      'Dr. Daten Schutz',
+      'dpo@shop.example',
+      'phone number',
+      'message metadata',
+      'Order updates',
+      'I want order updates on WhatsApp.',
+      'performance of a contract, Art. 6(1)(b) GDPR',
+      'Send me offers.',
+      'your consent, Art. 6(1)(a) GDPR',
+      'Meta Platforms Ireland Ltd.',
+      'Integrator AG operates this WhatsApp integration for us as our processor',
+      'Germany (Frankfurt am Main), own servers',
+      'expires after 48 hours',
+      'deleted after 30 days',
+      'kept for 5 years',
+      'reply STOP in the chat',
+      'reply DATEN LÖSCHEN in the chat',
+      'Access and a copy of your data (Art. 15 and 20 GDPR)',
+      'supervisory authority (Art. 77 GDPR)',
+      'Berliner Beauftragte für Datenschutz und Informationsfreiheit',
+      'v-0123456789ab',
+    ]) {
+      assert.ok(text.includes(expected), `page lacks: ${expected}`);
+    }
+    assert.match(html, /<a href="mailto:privacy@shop\.example">/);
+    assert.match(html, /<a href="https:\/\/www\.datenschutz-berlin\.de">/);
+    assert.match(html, /<a href="\?lang=de" hreflang="de" lang="de">Deutsch<\/a>/);
+  });
+
+  it('renders the same facts in German with the German wording of each purpose', () => {
+    const text = textOf(renderPolicyPage(input({ language: 'de' })));
+    for (const expected of [
+      'Datenschutzerklärung für unseren WhatsApp-Dienst',
+      'Verantwortlicher',
+      'Datenschutzbeauftragter',
+      'Telefonnummer',
+      'Ich möchte Bestellupdates per WhatsApp.',
+      'Vertragserfüllung, Art. 6 Abs. 1 lit. b DSGVO',
+      'Schickt mir Angebote.',
+      'Auftragsverarbeiter',
+      'verfällt nach 48 Stunden',
+      'nach 30 Tagen gelöscht',
+      '5 Jahre',
+      'Antworten Sie STOP im Chat',
+      'Art. 77 DSGVO',
+    ]) {
+      assert.ok(text.includes(expected), `Seite enthält nicht: ${expected}`);
+    }
+  });
+
+  it('escapes every setting and purpose text, so no markup or script gets in', () => {
+    const hostile = '<script>alert(1)</script>"\'&';
+    const html = renderPolicyPage(
+      input({
+        settings: {
+          controllerName: hostile,
+          controllerAddress: hostile,
+          controllerEmail: '"><img src=x onerror=alert(1)>@x',
+          dpoName: hostile,
+          providerName: hostile,
+          storageLocation: hostile,
+          authorityName: hostile,
+          authorityUrl: 'javascript:alert(1)',
+          eraseKeyword: hostile,
+        },
+        purposes: [{ id: 'x', label: hostile, wording: { en: hostile }, lawfulBasis: 'consent' }],
+      }),
+    );
+    assert.equal(html.includes('<script'), false);
+    assert.equal(html.includes('<img'), false);
+    assert.equal(html.includes('javascript:'), false, 'an unsafe URL must not become a link');
+    assert.ok(html.includes(escapeHtml(hostile)));
+    assert.ok(textOf(html).includes(hostile));
+  });
+
+  it('loads nothing from elsewhere: no script, no external stylesheet, image or font', () => {
+    const html = renderPolicyPage(input());
+    assert.equal(/<script|<link|<img|<iframe|@import|url\(/i.test(html), false);
+  });
+
+  it('says so when optional facts are missing instead of leaving holes', () => {
+    const text = textOf(
+      renderPolicyPage(
+        input({ settings: { controllerName: 'Shop' }, purposes: [], retention: {}, noticeVersion: undefined }),
+      ),
+    );
+    assert.ok(text.includes('please contact the controller'));
+    assert.ok(text.includes('No purposes are configured yet.'));
+    assert.ok(text.includes('The storage location has not been stated yet.'));
+    assert.ok(text.includes('reply STOP in the chat'));
+    assert.ok(text.includes('Erasure (Art. 17 GDPR): contact us'));
+    assert.equal(text.includes('Integrator'), false);
+  });
+
+  describe('choosePolicyLanguage', () => {
+    it('prefers ?lang=, then Accept-Language by weight, then the fallback', () => {
+      assert.equal(choosePolicyLanguage('de', 'en-US,en;q=0.9', 'en'), 'de');
+      assert.equal(choosePolicyLanguage('EN', 'de-DE', 'de'), 'en');
+      assert.equal(choosePolicyLanguage(undefined, 'de-DE,de;q=0.9,en;q=0.8', 'en'), 'de');
+      assert.equal(choosePolicyLanguage(undefined, 'fr-FR,en;q=0.5,de;q=0.7', 'en'), 'de');
+      assert.equal(choosePolicyLanguage(undefined, 'fr-FR,it;q=0.5', 'de'), 'de');
+      assert.equal(choosePolicyLanguage('fr', undefined, 'en'), 'en');
+      assert.equal(choosePolicyLanguage(['de', 'en'], 'en', 'en'), 'en');
+      assert.equal(choosePolicyLanguage(undefined, 'de;q=0, en', 'de'), 'en');
+    });
+  });
+});

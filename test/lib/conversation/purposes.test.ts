@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { findPurpose, parsePurposes, purposeProblems } from '../../../lib/conversation/purposes';
+import { GdprWhatsAppError } from '../../../lib/errors';
+
+const orderUpdates = {
+  id: 'order-updates',
+  label: 'Order updates',
+  wording: { en: 'I want order updates on WhatsApp.', de: 'Ich möchte Bestell-Updates über WhatsApp.' },
+  lawfulBasis: 'contract',
+};
+
+describe('conversation/purposes', () => {
+  it('parses a saved list into clean definitions with marketing defaulting to false', () => {
+    const parsed = parsePurposes([
+      { ...orderUpdates, label: '  Order updates ', wording: { en: ' I want order updates. ', de: '' } },
+      {
+        id: 'news',
+        label: 'Newsletter',
+        wording: { de: 'Newsletter per WhatsApp' },
+        lawfulBasis: 'consent',
+        marketing: true,
+      },
+    ]);
+    assert.deepEqual(parsed, [
+      {
+        id: 'order-updates',
+        label: 'Order updates',
+        wording: { en: 'I want order updates.' },
+        lawfulBasis: 'contract',
+        marketing: false,
+      },
+      {
+        id: 'news',
+        label: 'Newsletter',
+        wording: { de: 'Newsletter per WhatsApp' },
+        lawfulBasis: 'consent',
+        marketing: true,
+      },
+    ]);
+    assert.equal(findPurpose(parsed, 'news')?.label, 'Newsletter');
+    assert.equal(findPurpose(parsed, 'nope'), undefined);
+  });
+
+  it('accepts the JSON text of a list and an empty or missing list', () => {
+    assert.equal(parsePurposes(JSON.stringify([orderUpdates]))[0].id, 'order-updates');
+    assert.deepEqual(parsePurposes(''), []);
+    assert.deepEqual(parsePurposes(undefined), []);
+  });
+
+  it('names each problem with its field and i18n code', () => {
+    const problems = purposeProblems([
+      { id: 'Bad Id', label: '', wording: {}, lawfulBasis: 'vibes' },
+      orderUpdates,
+      orderUpdates,
+      'not an object',
+    ]);
+    assert.deepEqual(
+      problems.map((p) => [p.index, p.field, p.code]),
+      [
+        [0, 'id', 'invalid-purpose-id'],
+        [0, 'label', 'invalid-purpose-label'],
+        [0, 'lawfulBasis', 'invalid-lawful-basis'],
+        [0, 'wording', 'invalid-purpose-wording'],
+        [2, 'id', 'duplicate-purpose-id'],
+        [3, 'list', 'invalid-purpose'],
+      ],
+    );
+    assert.deepEqual(
+      purposeProblems({}).map((p) => p.code),
+      ['invalid-purpose-list'],
+    );
+  });
+
+  it('throws the first problem as a GdprWhatsAppError with its position', () => {
+    assert.throws(
+      () => parsePurposes([orderUpdates, { ...orderUpdates, id: 'x', wording: { en: 'a'.repeat(2001) } }]),
+      (err: unknown) =>
+        err instanceof GdprWhatsAppError && err.code === 'invalid-purpose-wording' && err.params.index === 2,
+    );
+    assert.throws(
+      () => parsePurposes('[{'),
+      (err: unknown) => (err as GdprWhatsAppError).code === 'invalid-purpose-list',
+    );
+  });
+
+  it('never throws anything but a GdprWhatsAppError, whatever it is given', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        try {
+          parsePurposes(value);
+        } catch (err) {
+          return err instanceof GdprWhatsAppError;
+        }
+        return true;
+      }),
+    );
+  });
+});

@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { PurposeConfig } from '../../../lib/consent/types';
+import {
+  DEFAULT_HELP_TEXTS,
+  DEFAULT_STOP_CONFIRMATION_TEXTS,
+  marketingPurposeIds,
+  parsePurposeList,
+  recogniseStopSignal,
+  stopReplyText,
+  stopRulesFrom,
+  withdrawForSignal,
+} from '../../../lib/conversation/stop';
+import type { AccountEvent, InboundMessage, MessageStatus } from '../../../lib/webhook/types';
+
+const PHONE = '+4915123456789';
+const rules = stopRulesFrom({});
+
+function inbound(extra: Partial<InboundMessage>): InboundMessage {
+  return {
+    from: PHONE,
+    waId: PHONE.slice(1),
+    messageId: `wamid.${randomBytes(6).toString('hex')}`,
+    timestamp: 1_700_000_000,
+    type: 'text',
+    phoneNumberId: '1000',
+    ...extra,
+  };
+}
+
+const PURPOSES: PurposeConfig[] = [
+  { id: 'orders', label: 'Order updates', wording: { en: 'Order updates on WhatsApp' }, lawfulBasis: 'consent' },
+  { id: 'offers', label: 'Offers', wording: { en: 'Offers on WhatsApp' }, lawfulBasis: 'consent', marketing: true },
+  { id: 'news', label: 'News', wording: { en: 'News on WhatsApp' }, lawfulBasis: 'consent', marketing: true },
+];
+
+describe('conversation/stop', () => {
+  describe('recogniseStopSignal', () => {
+    it('recognises every default opt-out keyword, whatever the case and punctuation', () => {
+      for (const text of [
+        'STOP',
+        ' stop! ',
+        'Stopp.',
+        'abmelden',
+        'KÜNDIGEN',
+        'kündigen 👋',
+        'Unsubscribe',
+        'beenden',
+      ]) {
+        const signal = recogniseStopSignal(inbound({ text }), rules);
+        assert.equal(signal.kind, 'stop', text);
+        assert.equal(signal.kind === 'stop' && signal.channel, 'whatsapp-keyword');
+        assert.deepEqual(signal.kind === 'stop' && signal.subject, { phone: PHONE });
+      }
+    });
+
+    it('does not treat a sentence containing STOP as an opt-out', () => {
+      for (const text of ['Stop sending me offers', 'please do not stop', 'stopover in Berlin?']) {
+        assert.equal(recogniseStopSignal(inbound({ text }), rules).kind, 'none', text);
+      }
+    });
+
+    it('recognises the configured opt-out button payload and reply id', () => {
+      const custom = stopRulesFrom({ optOutPayload: 'OPT_OUT, unsubscribe-all' });
+      const quickReply = inbound({ type: 'button', button: { payload: 'OPT_OUT', text: 'No more' } });
+      const listReply = inbound({
+        type: 'interactive',
+        interactive: { type: 'button_reply', id: 'unsubscribe-all', title: 'Bye' },
+      });
+      for (const message of [quickReply, listReply]) {
+        const signal = recogniseStopSignal(message, custom);
+        assert.equal(signal.kind, 'stop');
+        assert.equal(signal.kind === 'stop' && signal.channel, 'whatsapp-button');
+      }
+      // The default payload is STOP; another payload is an ordinary button.
+      assert.equal(recogniseStopSignal(inbound({ type: 'button', button: { payload: 'STOP' } }), rules).kind, 'stop');
+      assert.equal(recogniseStopSignal(inbound({ type: 'button', button: { payload: 'MORE' } }), rules).kind, 'none');
+    });
+
+    it('treats a reply button labelled with an opt-out keyword as an opt-out button', () => {
+      const signal = recogniseStopSignal(
+        inbound({ type: 'interactive', interactive: { type: 'button_reply', id: 'b2', title: 'Abmelden' } }),
+        rules,
+      );
+      assert.equal(signal.kind === 'stop' && signal.channel, 'whatsapp-button');
+      assert.equal(signal.kind === 'stop' && signal.keyword, 'ABMELDEN');
+    });
+
+    it('recognises HELP and HILFE, and configured keyword lists replace the defaults', () => {
+      assert.equal(recogniseStopSignal(inbound({ text: 'hilfe?' }), rules).kind, 'help');
+      assert.equal(recogniseStopSignal(inbound({ text: 'Help' }), rules).kind, 'help');
+      const custom = stopRulesFrom({ keywords: 'HALT\nENDE', helpKeywords: 'INFO' });
+      assert.equal(recogniseStopSignal(inbound({ text: 'ende' }), custom).kind, 'stop');
+      assert.equal(recogniseStopSignal(inbound({ text: 'STOP' }), custom).kind, 'none');
+      assert.equal(recogniseStopSignal(inbound({ text: 'info' }), custom).kind, 'help');
+    });
+
+    it("recognises Meta's user_preferences stop and resume for marketing messages", () => {
+      const event: AccountEvent = {
+        field: 'user_preferences',
+        value: 'stop',
+        from: PHONE,
+        waId: PHONE.slice(1),
+        category: 'marketing_messages',
+      };
+      assert.deepEqual(recogniseStopSignal(event, rules), {
+        kind: 'marketing-opt-out',
+        source: 'user_preferences',
+        subject: { phone: PHONE },
+      });
+      assert.deepEqual(recogniseStopSignal({ ...event, value: 'resume' }, rules), {
+        kind: 'marketing-resume',
+        subject: { phone: PHONE },
+      });
+      assert.equal(recogniseStopSignal({ ...event, category: 'other' }, rules).kind, 'none');
+      assert.equal(recogniseStopSignal({ field: 'account_update', value: 'stop' }, rules).kind, 'none');
+    });
+
+    it('recognises a failed status with error 131050 and nothing else', () => {
+      const status: MessageStatus = {
+        messageId: 'wamid.out',
+        status: 'failed',
+        timestamp: 1_700_000_000,
+        recipient: PHONE,
+        recipientId: PHONE.slice(1),
+        phoneNumberId: '1000',
+        errors: [{ code: 131050, title: 'Unable to deliver the message' }],
+      };
+      assert.deepEqual(recogniseStopSignal(status, rules), {
+        kind: 'marketing-opt-out',
+        source: 'status-131050',
+        subject: { phone: PHONE },
+      });
+      assert.equal(recogniseStopSignal({ ...status, errors: [{ code: 131047 }] }, rules).kind, 'none');
+      assert.equal(recogniseStopSignal({ ...status, status: 'delivered', errors: undefined }, rules).kind, 'none');
+    });
+
+    it('keeps a business-scoped user id as the subject when Meta sends no number', () => {
+      const signal = recogniseStopSignal(
+        inbound({ from: undefined, waId: undefined, userId: 'DE.123', text: 'stop' }),
+        rules,
+      );
+      assert.deepEqual(signal.kind === 'stop' && signal.subject, { userId: 'DE.123' });
+    });
+
+    it('ignores anything that is not a webhook message', () => {
+      for (const value of [undefined, null, 'STOP', 42, {}, { text: 'STOP' }]) {
+        assert.equal(recogniseStopSignal(value, rules).kind, 'none');
+      }
+    });
+  });
+
+  describe('texts', () => {
+    it('answers in English and German with the defaults of issue 4, and configured texts win', () => {
+      assert.equal(stopReplyText('stop', 'en'), 'You have been unsubscribed. Contact us to sign up again.');
+      assert.equal(
+        stopReplyText('stop', 'de'),
+        'Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.',
+      );
+      assert.equal(stopReplyText('help', 'de'), DEFAULT_HELP_TEXTS.de);
+      assert.match(DEFAULT_HELP_TEXTS.en, /STOP/);
+      assert.match(DEFAULT_HELP_TEXTS.de, /STOP/);
+      assert.equal(stopReplyText('stop', 'en', { en: 'Bye!', de: '' }), 'Bye!');
+      assert.equal(stopReplyText('stop', 'de', { en: 'Bye!', de: '  ' }), DEFAULT_STOP_CONFIRMATION_TEXTS.de);
+    });
+
+    it('parses purpose lists and finds the marketing purposes', () => {
+      assert.deepEqual(parsePurposeList(' offers,news\norders, offers '), ['offers', 'news', 'orders']);
+      assert.deepEqual(parsePurposeList(''), []);
+      assert.deepEqual(marketingPurposeIds(PURPOSES), ['offers', 'news']);
+    });
+  });
+
+  describe('withdrawForSignal with a real SQLite ledger', () => {
+    let dir: string;
+    let ledger: ConsentLedger;
+    const actor = 'test:stop';
+
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'h7-stop-'));
+      ledger = await ConsentLedger.open({
+        backend: 'sqlite',
+        sqlitePath: join(dir, 'consent.db'),
+        encryptionKeys: [{ id: 'k1', key: randomBytes(32) }],
+        pseudonymKey: randomBytes(32),
+        purposes: PURPOSES,
+      });
+      for (const purpose of ['orders', 'offers', 'news']) {
+        await ledger.giveConsent({ subject: PHONE, purpose, wording: `${purpose} wording`, method: 'keyword', actor });
+      }
+    });
+
+    afterEach(async () => {
+      await ledger.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const stop = {
+      kind: 'stop' as const,
+      channel: 'whatsapp-keyword' as const,
+      subject: { phone: PHONE },
+      keyword: 'STOP',
+    };
+
+    it('withdraws every purpose by default, durably before it resolves', async () => {
+      const outcome = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
+      assert.deepEqual(outcome.withdrawn.sort(), ['news', 'offers', 'orders']);
+      assert.equal(outcome.suppressed, false);
+      for (const purpose of ['orders', 'offers', 'news']) {
+        assert.equal((await ledger.checkConsent(PHONE, purpose)).status, 'withdrawn');
+      }
+      const record = await ledger.getConsent(PHONE, 'orders');
+      assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
+      assert.equal(record?.withdrawalKeyword, 'STOP');
+    });
+
+    it('withdraws only the configured purposes when the node names some', async () => {
+      const outcome = await withdrawForSignal(ledger, stop, { purposes: ['offers'], marketingPurposes: [], actor });
+      assert.deepEqual(outcome.withdrawn, ['offers']);
+      assert.equal((await ledger.checkConsent(PHONE, 'offers')).status, 'withdrawn');
+      assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
+    });
+
+    it("withdraws only the marketing purposes on Meta's opt-out signal", async () => {
+      const signal = {
+        kind: 'marketing-opt-out' as const,
+        source: 'user_preferences' as const,
+        subject: { phone: PHONE },
+      };
+      const outcome = await withdrawForSignal(ledger, signal, {
+        marketingPurposes: marketingPurposeIds(PURPOSES),
+        actor,
+      });
+      assert.deepEqual(outcome.withdrawn.sort(), ['news', 'offers']);
+      assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
+      assert.equal((await ledger.getConsent(PHONE, 'offers'))?.withdrawalChannel, 'meta-marketing-optout');
+    });
+
+    it('withdraws nothing and says why when no purpose is marked as marketing', async () => {
+      const signal = {
+        kind: 'marketing-opt-out' as const,
+        source: 'status-131050' as const,
+        subject: { phone: PHONE },
+      };
+      const outcome = await withdrawForSignal(ledger, signal, { marketingPurposes: [], actor });
+      assert.deepEqual(outcome, { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' });
+      assert.equal((await ledger.checkConsent(PHONE, 'offers')).allowed, true);
+    });
+
+    it('writes nothing about an erased subject', async () => {
+      await ledger.eraseSubject(PHONE, actor);
+      const outcome = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
+      assert.deepEqual(outcome, { withdrawn: [], suppressed: true });
+      const after = await ledger.exportSubject(PHONE, actor);
+      assert.equal(after.consents.length, 0);
+      assert.equal(after.subject, undefined);
+      assert.equal(after.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
+    });
+
+    it('is harmless for a second STOP', async () => {
+      await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
+      const again = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
+      assert.deepEqual(again, { withdrawn: [], suppressed: false });
+    });
+  });
+});

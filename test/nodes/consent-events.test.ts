@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import consentEventsNode from '../../nodes/consent-events';
+import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
+import eraseSubjectNode from '../../nodes/erase-subject';
+import { helper } from '../helpers/node-red';
+import { collect, type Msg, next, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+
+const ERIKA = '+4915123456789';
+const WORDING = 'Send me the newsletter on WhatsApp.';
+
+type EventPayload = Record<string, unknown> & { type: string; pseudonym: string; at: number };
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('consent-events node', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let credentials: Record<string, unknown>;
+
+  beforeEach(() => {
+    dir = tempDir();
+    credentials = { store: storeCredentials() };
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    dir.remove();
+  });
+
+  function flow(events: Record<string, unknown> = {}): Record<string, unknown>[] {
+    return [
+      { id: 'f1', type: 'tab', label: 'consent events' },
+      storeNode('store', dir.path),
+      { id: 'events', z: 'f1', type: 'consent-events', store: 'store', wires: [['out']], ...events },
+      { id: 'erase', z: 'f1', type: 'erase-subject', store: 'store', wires: [['erased'], [], []] },
+      { id: 'out', z: 'f1', type: 'helper' },
+      { id: 'erased', z: 'f1', type: 'helper' },
+    ];
+  }
+
+  async function load(events: Record<string, unknown> = {}): Promise<ConsentLedger> {
+    await helper.load(
+      [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+      flow(events) as never,
+      credentials as never,
+    );
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    // The node subscribes once the store is open; the promise above resolves in the same turn as its own.
+    await until(() => ledger.listenerCount('event') > 0, 'consent-events to subscribe');
+    return ledger;
+  }
+
+  async function lifecycle(ledger: ConsentLedger): Promise<void> {
+    await ledger.requestConsent({
+      subject: ERIKA,
+      purpose: 'news',
+      wording: WORDING,
+      method: 'web-form',
+      actor: 'test',
+    });
+    await ledger.confirmConsent({ subject: ERIKA, purpose: 'news', confirmationText: 'YES', actor: 'test' });
+    await ledger.recordNoticeShown(ERIKA, 'v1', { actor: 'test' });
+    await ledger.withdrawConsent({
+      subject: ERIKA,
+      purposes: ['news'],
+      channel: 'whatsapp-keyword',
+      keyword: 'STOP',
+      actor: 'test',
+    });
+  }
+
+  it('emits each ledger change with type, pseudonym, purpose and time, without the phone number', async () => {
+    const ledger = await load();
+    const seen = collect('out');
+    await lifecycle(ledger);
+    await until(() => seen.length >= 4, 'four events');
+    assert.deepEqual(
+      seen.map((m) => m.topic),
+      ['consent.requested', 'consent.confirmed', 'notice.shown', 'consent.withdrawn'],
+    );
+    const payloads = seen.map((m) => m.payload as EventPayload);
+    const pseudonym = payloads[0].pseudonym;
+    assert.match(pseudonym, /^[A-Za-z0-9_-]{16,}$/);
+    for (const payload of payloads) {
+      assert.equal(payload.pseudonym, pseudonym);
+      assert.equal(typeof payload.at, 'number');
+      assert.equal(payload.phone, undefined);
+      assert.equal(payload.userId, undefined);
+    }
+    assert.equal(payloads[0].purpose, 'news');
+    assert.equal(payloads[3].purpose, 'news');
+    assert.equal(payloads[3].status, 'withdrawn');
+    assert.doesNotMatch(JSON.stringify(seen), /4915123456789/);
+  });
+
+  it('adds the phone number only when includePhone is ticked', async () => {
+    const ledger = await load({ includePhone: true });
+    const out = next('out');
+    await ledger.giveConsent({
+      subject: '0049 151 23456789',
+      purpose: 'news',
+      wording: WORDING,
+      method: 'keyword',
+      actor: 't',
+    });
+    const payload = (await out).payload as EventPayload;
+    assert.equal(payload.type, 'consent.given');
+    assert.equal(payload.phone, ERIKA);
+  });
+
+  it('emits only the selected event types', async () => {
+    const ledger = await load({ eventTypes: ['consent.withdrawn', 'subject.erased'] });
+    const seen = collect('out');
+    await lifecycle(ledger);
+    await ledger.eraseSubject(ERIKA, 'test');
+    await until(() => seen.length >= 2, 'two events');
+    assert.deepEqual(
+      seen.map((m) => m.topic),
+      ['consent.withdrawn', 'subject.erased'],
+    );
+  });
+
+  it('passes on the erasure done by an erase-subject node of the same store, phone included when asked for', async () => {
+    const ledger = await load({ includePhone: true });
+    await ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+    const seen: Msg[] = collect('out');
+    const erased = next('erased');
+    helper.getNode('erase').receive({ payload: ERIKA });
+    const report = (await erased).payload as { pseudonym: string };
+    await until(() => seen.some((m) => m.topic === 'subject.erased'), 'subject.erased');
+    const event = seen.find((m) => m.topic === 'subject.erased')!.payload as EventPayload;
+    assert.equal(event.pseudonym, report.pseudonym);
+    // The CRM gets the number once more, so it can delete the person as well.
+    assert.equal(event.phone, ERIKA);
+  });
+
+  it('unsubscribes when it is stopped, while the store stays open', async () => {
+    const ledger = await load();
+    assert.equal(ledger.listenerCount('event'), 1);
+    const withoutEvents = flow().filter((n) => n.id !== 'events' && n.id !== 'out');
+    await helper.setFlows(withoutEvents as never, 'nodes', credentials as never);
+    assert.equal(ledger.listenerCount('event'), 0);
+    // The store was not redeployed: the same ledger still works.
+    await ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+    assert.equal((await ledger.checkConsent(ERIKA, 'news')).allowed, true);
+  });
+
+  it('logs a clear error and emits nothing when the store cannot open', async () => {
+    credentials = { store: {} };
+    await helper.load(
+      [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+      flow() as never,
+      credentials as never,
+    );
+    await until(
+      () =>
+        helper
+          .log()
+          .args.some(
+            (args: unknown[]) =>
+              (args[0] as { id?: string; level?: number }).id === 'events' &&
+              (args[0] as { level?: number }).level === 20,
+          ),
+      'an error logged by consent-events',
+    );
+    const logged = helper
+      .log()
+      .args.map((args: unknown[]) => args[0] as { id?: string; msg?: unknown })
+      .filter((entry: { id?: string }) => entry.id === 'events')
+      .map((entry: { msg?: unknown }) => String(entry.msg));
+    assert.ok(
+      logged.some((text: string) => text.includes('consent-events.errors.store-failed')),
+      logged.join('\n'),
+    );
+  });
+});

@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import gateNode from '../../nodes/consent-gate';
+import consentStore, { type ConsentStoreNode } from '../../nodes/consent-store';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import { helper } from '../helpers/node-red';
+import {
+  catchNode,
+  collect,
+  type Msg,
+  next,
+  sleep,
+  statusesOf,
+  storeCredentials,
+  storeNode,
+  tempDir,
+  until,
+} from './consent-fixtures';
+
+const ANNA = '+4915123456789';
+const BEN = '+4915198765432';
+const PHONE_NUMBER_ID = '100200300400';
+const ACCESS_TOKEN = 'gate-test-token';
+const actor = 'test';
+
+type Blocked = Msg & { consent?: { status: string; reason: string; purpose: string } };
+
+describe('consent-gate node', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let ledger: ConsentLedger;
+
+  async function load(gate: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
+    const flow = [
+      { id: 'tab', type: 'tab' },
+      storeNode('store', dir.path),
+      {
+        id: 'gate',
+        z: 'tab',
+        type: 'consent-gate',
+        store: 'store',
+        purpose: 'news',
+        wires: [['pass'], ['blocked']],
+        ...gate,
+      },
+      { id: 'pass', z: 'tab', type: 'helper' },
+      { id: 'blocked', z: 'tab', type: 'helper' },
+      { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', type: 'helper' },
+      ...extra,
+    ];
+    await helper.load([consentStore, gateNode, catchNode(), configNode, sendNode] as never, flow as never, {
+      store: storeCredentials(),
+      cfg: { accessToken: ACCESS_TOKEN },
+    });
+    ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+  }
+
+  /** Sends one message into the gate and answers where it came out. */
+  function gate(msg: Msg): Promise<{ output: 1 | 2; msg: Blocked }> {
+    const pass = helper.getNode('pass');
+    const blocked = helper.getNode('blocked');
+    return new Promise((resolve) => {
+      const onPass = (m: Msg) => finish(1, m);
+      const onBlocked = (m: Msg) => finish(2, m);
+      function finish(output: 1 | 2, m: Msg): void {
+        pass.removeListener('input', onPass);
+        blocked.removeListener('input', onBlocked);
+        resolve({ output, msg: m as Blocked });
+      }
+      pass.on('input', onPass);
+      blocked.on('input', onBlocked);
+      helper.getNode('gate').receive(msg as never);
+    });
+  }
+
+  async function auditActions(phone: string): Promise<string[]> {
+    return (await ledger.exportSubject(phone, actor)).auditEvents.map((e) => `${e.action}:${e.outcome}`);
+  }
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    dir.remove();
+  });
+
+  it('passes a message to a subject with a given consent and marks the consent used (batched)', async () => {
+    await load();
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });
+    const result = await gate({ to: '0049 151 23456789', payload: 'Our news' });
+    assert.equal(result.output, 1);
+    assert.equal(result.msg.payload, 'Our news');
+    // whatsapp-send checks the named store again when the message leaves its queue (test/reliability/race).
+    assert.deepEqual(result.msg.consent, { status: 'given', purpose: 'news', store: 'store' });
+    assert.equal((await ledger.getConsent(ANNA, 'news'))?.lastUsedAt, undefined, 'no write per message');
+    await ledger.flushUsage();
+    assert.ok((await ledger.getConsent(ANNA, 'news'))?.lastUsedAt, 'the batch wrote the last use');
+    await until(() => statusesOf('gate').some((s) => s.text === 'consent-gate.status.counts'), 'the counts status');
+  });
+
+  it('blocks a subject without consent on output 2 with the reason and a send.blocked audit event', async () => {
+    await load();
+    const result = await gate({ to: BEN, payload: 'Our news' });
+    assert.equal(result.output, 2);
+    assert.deepEqual(result.msg.consent, { status: 'none', reason: 'none', purpose: 'news', detail: 'no-consent' });
+    assert.equal(result.msg.payload, 'Our news');
+    assert.deepEqual(await auditActions(BEN), ['send.blocked:blocked', 'dsr.access_fulfilled:nothing-found']);
+  });
+
+  it('blocks pending, expired, withdrawn and erased subjects with their reasons', async () => {
+    await load();
+    await ledger.requestConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'web-form', actor });
+    assert.equal((await gate({ to: ANNA, payload: 'x' })).msg.consent?.reason, 'pending');
+
+    await ledger.requestConsent({
+      subject: BEN,
+      purpose: 'news',
+      wording: 'News',
+      method: 'web-form',
+      actor,
+      expiresInMs: 1,
+    });
+    await sleep(5);
+    assert.equal((await gate({ to: BEN, payload: 'x' })).msg.consent?.reason, 'expired');
+
+    await ledger.giveConsent({ subject: BEN, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    assert.equal((await gate({ to: BEN, payload: 'x' })).output, 1);
+    await ledger.withdrawConsent({ subject: BEN, channel: 'whatsapp-keyword', keyword: 'STOP', actor });
+    const withdrawn = await gate({ to: BEN, payload: 'the very next message' });
+    assert.equal(withdrawn.output, 2, 'a withdrawal is effective for the very next message');
+    assert.equal(withdrawn.msg.consent?.reason, 'withdrawn');
+
+    await ledger.eraseSubject(ANNA, actor);
+    assert.equal((await gate({ to: ANNA, payload: 'x' })).msg.consent?.reason, 'erased');
+  });
+
+  it('uses msg.purpose only when allowed and blocks an unknown purpose', async () => {
+    await load({ allowMsgPurpose: true });
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    const unknown = await gate({ to: ANNA, purpose: 'lottery', payload: 'x' });
+    assert.deepEqual(unknown.msg.consent, {
+      status: 'unknown-purpose',
+      reason: 'unknown-purpose',
+      purpose: 'lottery',
+      detail: 'unknown-purpose',
+    });
+    assert.equal((await gate({ to: ANNA, purpose: 'news', payload: 'x' })).output, 1);
+    await helper.unload();
+
+    await load({ allowMsgPurpose: false });
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    assert.equal((await gate({ to: ANNA, purpose: 'lottery', payload: 'x' })).output, 1, 'msg.purpose is ignored');
+  });
+
+  it('lets contract purposes through without consent but still blocks people who opted out', async () => {
+    await load({ purpose: 'orders' });
+    assert.equal((await gate({ to: ANNA, payload: 'Your parcel is on its way' })).output, 1);
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor });
+    const blocked = await gate({ to: ANNA, payload: 'Your parcel arrived' });
+    assert.equal(blocked.output, 2);
+    assert.equal(blocked.msg.consent?.reason, 'withdrawn');
+  });
+
+  it('with the window check, blocks free-form messages outside 24 hours and lets templates through', async () => {
+    await load({ checkServiceWindow: true });
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    const text = await gate({ to: ANNA, payload: 'Hello' });
+    assert.equal(text.output, 2);
+    assert.deepEqual(
+      { status: text.msg.consent?.status, reason: text.msg.consent?.reason },
+      { status: 'given', reason: 'outside-service-window' },
+    );
+    const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
+    assert.equal((await gate({ to: ANNA, payload: template })).output, 1);
+    await ledger.recordInbound(ANNA, Date.now() - 23 * 3_600_000);
+    assert.equal((await gate({ to: ANNA, payload: 'Hello again' })).output, 1);
+    await ledger.giveConsent({ subject: BEN, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    await ledger.recordInbound(BEN, Date.now() - 25 * 3_600_000);
+    assert.equal(
+      (await gate({ to: BEN, payload: { type: 'interactive' } })).msg.consent?.reason,
+      'outside-service-window',
+    );
+  });
+
+  it('answers the sender of an inbound message when there is no msg.to', async () => {
+    await load();
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    assert.equal((await gate({ whatsapp: { from: ANNA, messageId: 'wamid.1' }, payload: 'Reply' })).output, 1);
+  });
+
+  it('reports a missing or invalid recipient as an error and emits nothing', async () => {
+    await load();
+    const passed = collect('pass');
+    const blocked = collect('blocked');
+    const caught = collect('caught');
+    helper.getNode('gate').receive({ payload: 'to nobody' } as never);
+    helper.getNode('gate').receive({ to: '12', payload: 'to a short number' } as never);
+    await until(() => caught.length === 2, 'two errors');
+    assert.deepEqual(
+      caught.map((m) => (m.error as { code?: string }).code),
+      ['missing-recipient', 'invalid-phone'],
+    );
+    assert.ok(!JSON.stringify(caught.map((m) => (m.error as { message?: string }).message)).includes('12'));
+    assert.equal(passed.length + blocked.length, 0);
+  });
+
+  describe('in front of whatsapp-send (standalone sandbox over HTTP)', () => {
+    let sandbox: Sandbox;
+    let server: RunningSandboxServer;
+
+    before(async () => {
+      sandbox = new Sandbox();
+      server = await startSandboxServer({ sandbox });
+      sandbox.registerNumber({
+        phoneNumberId: PHONE_NUMBER_ID,
+        displayPhoneNumber: '+49 30 1234567',
+        accessToken: ACCESS_TOKEN,
+        appSecret: 'unused',
+        webhookUrls: () => [],
+      });
+    });
+
+    after(async () => {
+      await server.close();
+      sandbox.close();
+    });
+
+    it('delivers only the messages whose recipient consented', async () => {
+      await load({ wires: [['send'], ['blocked']] }, [
+        {
+          id: 'cfg',
+          type: 'whatsapp-config',
+          mode: 'cloud',
+          apiBaseUrl: server.url,
+          apiVersion: 'v25.0',
+          phoneNumberId: PHONE_NUMBER_ID,
+        },
+        { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+        { id: 'sent', z: 'tab', type: 'helper' },
+        { id: 'failed', z: 'tab', type: 'helper' },
+      ]);
+      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+      const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
+      const sent = next('sent');
+      const blocked = next('blocked');
+      helper.getNode('gate').receive({ to: ANNA, payload: template } as never);
+      helper.getNode('gate').receive({ to: BEN, payload: template } as never);
+      const [delivered, refused] = await Promise.all([sent, blocked]);
+      assert.match(String((delivered.whatsapp as { messageId?: string }).messageId), /^wamid\./);
+      assert.equal((refused as Blocked).consent?.reason, 'none');
+      assert.deepEqual(
+        sandbox.accepted(PHONE_NUMBER_ID).map((m) => m.to),
+        ['+4915123456789'],
+      );
+    });
+  });
+});

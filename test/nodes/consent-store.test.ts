@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { GdprWhatsAppError } from '../../lib/errors';
+import gateNode from '../../nodes/consent-gate';
+import consentStore, { type ConsentStoreNode, parseStoreKeys, sqliteFile } from '../../nodes/consent-store';
+import { helper } from '../helpers/node-red';
+import {
+  callsOf,
+  catchNode,
+  collect,
+  PURPOSES,
+  randomKey,
+  statusesOf,
+  storeCredentials,
+  storeNode,
+  tempDir,
+  until,
+} from './consent-fixtures';
+
+const PHONE = '+4915123456789';
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof GdprWhatsAppError ? err.code : (err as { code?: string })?.code;
+}
+
+describe('consent-store node', () => {
+  let dir: ReturnType<typeof tempDir>;
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    dir.remove();
+  });
+
+  it('opens one SQLite ledger, shared by every caller, with the configured purposes and retention', async () => {
+    const flow = [storeNode('store', dir.path, { pendingExpiryHours: 2, withdrawnPersonalDataDays: '7' })];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    const [first, second] = await Promise.all([store.getLedger(), store.getLedger()]);
+    assert.equal(first, second);
+    assert.equal(store.ledger, first);
+    assert.ok(existsSync(join(dir.path, 'store.db')));
+    assert.deepEqual(
+      store.purposes.map((p) => [p.id, p.lawfulBasis, p.marketing]),
+      [
+        ['news', 'consent', true],
+        ['orders', 'contract', false],
+      ],
+    );
+    assert.deepEqual(store.retention, {
+      pendingExpiryHours: 2,
+      withdrawnPersonalDataDays: 7,
+      auditRetentionYears: 5,
+      sweepIntervalMinutes: 60,
+    });
+    const record = await first.requestConsent({
+      subject: PHONE,
+      purpose: 'news',
+      wording: 'Newsletter bitte',
+      method: 'web-form',
+      actor: 'test',
+    });
+    assert.equal(
+      (record.expiresAt ?? 0) - (record.requestedAt ?? 0),
+      2 * 3_600_000,
+      'the expiry setting reaches the ledger',
+    );
+  });
+
+  it('keeps consents across a redeploy and closes the ledger when stopped', async () => {
+    const credentials = { store: storeCredentials() };
+    const flow = [storeNode('store', dir.path)];
+    await helper.load(consentStore as never, flow as never, credentials);
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    await ledger.giveConsent({ subject: PHONE, purpose: 'news', wording: 'ok', method: 'keyword', actor: 'test' });
+    await helper.unload();
+    await assert.rejects(ledger.checkConsent(PHONE, 'news'), 'the old ledger is closed');
+
+    await helper.load(consentStore as never, flow as never, credentials);
+    const reopened = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    assert.notEqual(reopened, ledger);
+    assert.equal((await reopened.checkConsent(PHONE, 'news')).status, 'given');
+  });
+
+  it('refuses to open without keys, writes no database and makes flow nodes fail with a clear error', async () => {
+    const flow = [
+      { id: 'tab', type: 'tab' },
+      storeNode('store', dir.path),
+      { id: 'gate', z: 'tab', type: 'consent-gate', store: 'store', purpose: 'news', wires: [['pass'], ['blocked']] },
+      { id: 'pass', z: 'tab', type: 'helper' },
+      { id: 'blocked', z: 'tab', type: 'helper' },
+      { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', type: 'helper' },
+    ];
+    await helper.load([consentStore, gateNode, catchNode()] as never, flow as never, { store: {} });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    await assert.rejects(store.getLedger(), (err: unknown) => codeOf(err) === 'missing-keys');
+    await until(() => statusesOf('gate').some((s) => s.fill === 'red'), 'a red status on the gate');
+    const caught = collect('caught');
+    for (const payload of ['one', 'two', 'three']) helper.getNode('gate').receive({ to: PHONE, payload } as never);
+    await until(() => caught.length === 3, 'an error for each message');
+    for (const msg of caught as { error?: { code?: string; message?: string; source?: { id?: string } } }[]) {
+      assert.equal(msg.error?.source?.id, 'gate');
+      assert.equal(msg.error?.code, 'missing-keys');
+      assert.match(String(msg.error?.message), /encryption key and a pseudonym key/);
+    }
+    assert.equal(callsOf('error', 'store').length, 1, 'the store logs its problem once, not per message');
+    assert.equal(existsSync(join(dir.path, 'store.db')), false, 'no database without keys');
+    assert.equal(store.ledger, undefined);
+  });
+
+  it('refuses keys that are not 32 random bytes in base64', async () => {
+    const flow = [storeNode('store', dir.path)];
+    await helper.load(consentStore as never, flow as never, {
+      store: { encryptionKey: randomKey(16), pseudonymKey: randomKey() },
+    });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    await assert.rejects(
+      store.getLedger(),
+      (err: unknown) => codeOf(err) === 'invalid-key' && (err as GdprWhatsAppError).params.field === 'encryptionKey',
+    );
+    assert.equal(existsSync(join(dir.path, 'store.db')), false);
+  });
+
+  it('refuses an invalid purpose list and opens nothing', async () => {
+    const flow = [storeNode('store', dir.path, { purposes: [{ ...PURPOSES[0], id: 'Not Valid' }] })];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    await assert.rejects(store.getLedger(), (err: unknown) => codeOf(err) === 'invalid-purpose-id');
+    assert.deepEqual(store.purposes, []);
+    assert.equal(existsSync(join(dir.path, 'store.db')), false);
+  });
+
+  describe('keys and paths', () => {
+    it('reads rotated encryption keys (first one current) with ids derived from the keys', () => {
+      const current = randomBytes(32);
+      const old = randomBytes(32);
+      const keys = parseStoreKeys({
+        encryptionKey: `${current.toString('base64')},\n ${old.toString('base64url')}`,
+        pseudonymKey: randomBytes(64).toString('base64'),
+      });
+      assert.deepEqual(
+        keys.encryptionKeys.map((k) => k.key),
+        [current, old],
+      );
+      assert.match(keys.encryptionKeys[0].id, /^k[0-9a-f]{10}$/);
+      assert.notEqual(keys.encryptionKeys[0].id, keys.encryptionKeys[1].id);
+      assert.equal(
+        parseStoreKeys({ encryptionKey: current.toString('base64'), pseudonymKey: randomKey() }).encryptionKeys[0].id,
+        keys.encryptionKeys[0].id,
+      );
+      assert.equal(keys.pseudonymKey.length, 64);
+    });
+
+    it('names the missing or broken key without echoing it', () => {
+      const secret = 'c2VjcmV0LWJ1dC10b28tc2hvcnQ=';
+      for (const [credentials, code, field] of [
+        [{ encryptionKey: '', pseudonymKey: randomKey() }, 'missing-keys', undefined],
+        [{ encryptionKey: randomKey() }, 'missing-keys', undefined],
+        [{ encryptionKey: secret, pseudonymKey: randomKey() }, 'invalid-key', 'encryptionKey'],
+        [{ encryptionKey: randomKey(), pseudonymKey: secret }, 'invalid-key', 'pseudonymKey'],
+        [{ encryptionKey: 'not base64 at all!', pseudonymKey: randomKey() }, 'invalid-key', 'encryptionKey'],
+      ] as const) {
+        assert.throws(
+          () => parseStoreKeys(credentials),
+          (err: unknown) =>
+            codeOf(err) === code &&
+            (err as GdprWhatsAppError).params.field === field &&
+            !(err as Error).message.includes(secret),
+        );
+      }
+    });
+
+    it('puts the SQLite file in the Node-RED user directory unless an absolute path is given', () => {
+      assert.equal(sqliteFile('', '/data/nr'), '/data/nr/whatsapp-consent.db');
+      assert.equal(sqliteFile('ledger/consent.db', '/data/nr'), '/data/nr/ledger/consent.db');
+      assert.equal(sqliteFile('/var/lib/consent.db', '/data/nr'), '/var/lib/consent.db');
+    });
+  });
+
+  describe('PostgreSQL backend', () => {
+    const url = process.env.WA_GDPR_PG_URL;
+    const schema = `h6_store_${randomBytes(4).toString('hex')}`;
+
+    after(async () => {
+      if (!url) return;
+      const { Client } = await import('pg');
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    });
+
+    it('refuses to open without a connection URL', async () => {
+      const flow = [{ id: 'store', type: 'consent-store', backend: 'postgres', purposes: PURPOSES }];
+      await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+      const store = helper.getNode('store') as unknown as ConsentStoreNode;
+      await assert.rejects(store.getLedger(), (err: unknown) => codeOf(err) === 'missing-postgres-url');
+    });
+
+    (url ? it : it.skip)('opens a ledger on PostgreSQL in its own schema (set WA_GDPR_PG_URL)', async () => {
+      const flow = [
+        { id: 'store', type: 'consent-store', backend: 'postgres', postgresSchema: schema, purposes: PURPOSES },
+      ];
+      await helper.load(consentStore as never, flow as never, { store: { ...storeCredentials(), postgresUrl: url } });
+      const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+      await ledger.giveConsent({ subject: PHONE, purpose: 'news', wording: 'ok', method: 'keyword', actor: 'test' });
+      assert.equal((await ledger.checkConsent(PHONE, 'news')).status, 'given');
+    });
+  });
+});

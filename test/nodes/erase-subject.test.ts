@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import { DEFAULT_ERASURE_NOTICE } from '../../lib/conversation/dsr';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
+import eraseSubjectNode from '../../nodes/erase-subject';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import { helper } from '../helpers/node-red';
+import { collect, type Msg, next, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+
+const PHONE_NUMBER_ID = '109876543210111';
+const ACCESS_TOKEN = 'token-for-erase-tests';
+const ERIKA = '+4915123456789';
+const JOHN = '+14155550123';
+
+type Report = { found: boolean; removed: Record<string, number>; total: number; pseudonym: string; origin: string };
+
+/** A normalised inbound message as whatsapp-webhook emits it on output 1. */
+function inbound(from: string, text: string, messageId: string): Msg {
+  return {
+    payload: text,
+    whatsapp: {
+      from,
+      waId: from.slice(1),
+      messageId,
+      timestamp: 1,
+      type: 'text',
+      text,
+      phoneNumberId: PHONE_NUMBER_ID,
+    },
+  };
+}
+
+async function give(ledger: ConsentLedger, phone: string, purpose = 'news'): Promise<void> {
+  await ledger.giveConsent({
+    subject: phone,
+    purpose,
+    wording: 'Send me the newsletter on WhatsApp.',
+    method: 'keyword',
+    actor: 'test',
+  });
+  await ledger.recordNoticeShown(phone, 'v1', { actor: 'test' });
+  await ledger.recordInbound(phone);
+}
+
+describe('erase-subject node', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let sandbox: Sandbox;
+  let server: RunningSandboxServer;
+
+  before(async () => {
+    sandbox = new Sandbox();
+    server = await startSandboxServer({ sandbox });
+    sandbox.registerNumber({
+      phoneNumberId: PHONE_NUMBER_ID,
+      displayPhoneNumber: '+49 30 1234567',
+      accessToken: ACCESS_TOKEN,
+      appSecret: 'unused-here',
+      webhookUrls: () => [],
+    });
+  });
+
+  after(async () => {
+    await server.close();
+    sandbox.close();
+  });
+
+  beforeEach(() => {
+    dir = tempDir();
+    sandbox.reset();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    dir.remove();
+  });
+
+  async function load(erase: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
+    const flow = [
+      { id: 'f1', type: 'tab', label: 'erase subject' },
+      storeNode('store', dir.path),
+      {
+        id: 'cfg',
+        type: 'whatsapp-config',
+        mode: 'cloud',
+        apiBaseUrl: server.url,
+        apiVersion: 'v25.0',
+        phoneNumberId: PHONE_NUMBER_ID,
+      },
+      {
+        id: 'erase',
+        z: 'f1',
+        type: 'erase-subject',
+        store: 'store',
+        wires: [['report'], ['send'], ['other']],
+        ...erase,
+      },
+      { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+      { id: 'report', z: 'f1', type: 'helper' },
+      { id: 'other', z: 'f1', type: 'helper' },
+      { id: 'sent', z: 'f1', type: 'helper' },
+      { id: 'failed', z: 'f1', type: 'helper' },
+      { id: 'catcher', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'f1', type: 'helper' },
+      ...extra.map((n) => ({ z: 'f1', ...n })),
+    ];
+    const credentials = { store: storeCredentials(), cfg: { accessToken: ACCESS_TOKEN } };
+    await helper.load([consentStoreNode, eraseSubjectNode, configNode, sendNode] as never, flow as never, credentials);
+  }
+
+  function ledger(): Promise<ConsentLedger> {
+    return (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+  }
+
+  it('erases a subject named by number, reports the counts and leaves only the suppression entry', async () => {
+    await load();
+    const store = await ledger();
+    await give(store, ERIKA);
+    await give(store, JOHN);
+    const reported = next('report');
+    helper.getNode('erase').receive({ payload: '0049 151 23456789' });
+    const report = (await reported).payload as Report;
+    assert.equal(report.found, true);
+    assert.equal(report.origin, 'request');
+    assert.ok(report.total >= 3, `expected consent, notice and inbound time removed, got ${JSON.stringify(report)}`);
+    assert.match(report.pseudonym, /^[A-Za-z0-9_-]{16,}$/);
+    assert.doesNotMatch(JSON.stringify(report), /4915123456789/);
+
+    const check = await store.checkConsent(ERIKA, 'news');
+    assert.equal(check.allowed, false);
+    assert.equal(check.status, 'erased');
+    assert.equal(await store.isSuppressed(ERIKA), true);
+    assert.equal(await store.hasSeenNotice(ERIKA, 'v1'), false);
+    assert.equal(await store.lastInboundAt(ERIKA), undefined);
+    const exported = await store.exportSubject(ERIKA, 'test');
+    assert.equal(exported.found, false);
+    assert.equal(exported.subject, undefined);
+    assert.deepEqual(exported.consents, []);
+    // Somebody else is untouched.
+    assert.equal((await store.checkConsent(JOHN, 'news')).allowed, true);
+  });
+
+  it('erases a subject named by business-scoped user id', async () => {
+    await load();
+    const store = await ledger();
+    await store.giveConsent({
+      subject: { userId: 'DE.1502576394655843' },
+      purpose: 'news',
+      wording: 'Send me the newsletter on WhatsApp.',
+      method: 'keyword',
+      actor: 'test',
+    });
+    const reported = next('report');
+    helper.getNode('erase').receive({ payload: { userId: 'DE.1502576394655843' } });
+    assert.equal(((await reported).payload as Report).found, true);
+    assert.equal((await store.checkConsent({ userId: 'DE.1502576394655843' }, 'news')).status, 'erased');
+  });
+
+  it('reports an unknown subject as found:false, not as an error', async () => {
+    await load();
+    const caught = collect('caught');
+    const reported = next('report');
+    helper.getNode('erase').receive({ payload: { phone: JOHN } });
+    const report = (await reported).payload as Report;
+    assert.equal(report.found, false);
+    assert.equal(report.total, 0);
+    assert.equal(caught.length, 0);
+    assert.equal(await (await ledger()).isSuppressed(JOHN), true);
+  });
+
+  for (const [what, payload, reason] of [
+    ['no subject', { name: 'Erika' }, /No phone number or WhatsApp user id given/],
+    ['an invalid number', '12345', /not a valid international number/],
+    ['a malformed user id', { userId: 'not-a-bsuid' }, /not a business-scoped user id/],
+  ] as const) {
+    it(`rejects ${what} through a Catch node with a clear reason and erases nothing`, async () => {
+      await load();
+      const store = await ledger();
+      await give(store, ERIKA);
+      const reports = collect('report');
+      const caught = next('caught');
+      helper.getNode('erase').receive({ payload });
+      const msg = await caught;
+      assert.equal((msg.error as { source: { id: string } }).source.id, 'erase');
+      const message = String((msg.error as { message: string }).message);
+      assert.match(message, reason);
+      assert.doesNotMatch(message, /12345/);
+      assert.equal(reports.length, 0);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).allowed, true);
+      assert.equal(await store.isSuppressed(ERIKA), false);
+    });
+  }
+
+  it('fails with no-consent-store when the store is missing', async () => {
+    await load({ store: 'nowhere' });
+    const caught = next('caught');
+    helper.getNode('erase').receive({ payload: ERIKA });
+    const error = (await caught).error as { message: string };
+    assert.match(error.message, /consent store/i);
+  });
+
+  describe('keyword mode', () => {
+    it('erases the sender of "Daten löschen" and passes other messages on output 3 untouched', async () => {
+      await load({ keywordMode: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      const others = collect('other');
+      const reports = collect('report');
+
+      const hello = inbound(ERIKA, 'Hallo, wann kommt mein Paket?', 'wamid.in1');
+      const passed = next('other');
+      helper.getNode('erase').receive(hello);
+      assert.equal((await passed).payload, 'Hallo, wann kommt mein Paket?');
+      // Someone else's number in the text is just text.
+      helper.getNode('erase').receive(inbound(JOHN, ERIKA, 'wamid.in2'));
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Daten löschen!', 'wamid.in3'));
+      const report = (await reported).payload as Report;
+      assert.equal(report.found, true);
+      assert.equal(report.origin, 'inbound');
+      assert.equal(others.length, 2);
+      assert.equal(reports.length, 1);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
+    });
+
+    it('uses the configured keywords instead of the defaults', async () => {
+      await load({ keywordMode: true, keywords: 'VERGISS MICH' });
+      const passed = next('other');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Daten löschen', 'wamid.in4'));
+      await passed;
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA, 'vergiss mich', 'wamid.in5'));
+      assert.equal(((await reported).payload as Report).origin, 'inbound');
+    });
+  });
+
+  describe('telling the person (through whatsapp-send to the sandbox)', () => {
+    it('sends the German text before erasing a German number', async () => {
+      await load({ keywordMode: true, notify: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'DATEN LÖSCHEN' });
+      const order: string[] = [];
+      helper.getNode('send').on('input', () => order.push('notice'));
+      helper.getNode('report').on('input', () => order.push('report'));
+      const sent = next('sent');
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA, 'DATEN LÖSCHEN', 'wamid.in6'));
+      await Promise.all([sent, reported]);
+      assert.deepEqual(order, ['notice', 'report']);
+      const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
+      assert.equal(accepted.waId, ERIKA.slice(1));
+      const body = accepted.body as { type: string; text: { body: string } };
+      assert.equal(body.type, 'text');
+      assert.ok(body.text.body.startsWith(DEFAULT_ERASURE_NOTICE.de), body.text.body);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
+    });
+
+    it('sends English to other numbers, or when msg.language asks for it, and the configured text when set', async () => {
+      await load({ notify: true, noticeEn: 'Your data is being deleted.' });
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: JOHN.slice(1) }, { text: 'hi' });
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'hi' });
+      const sent = collect('sent');
+      const reports = collect('report');
+      helper.getNode('erase').receive({ payload: JOHN });
+      helper.getNode('erase').receive({ payload: ERIKA, language: 'en' });
+      for (let i = 0; i < 500 && (sent.length < 2 || reports.length < 2); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const texts = sandbox
+        .accepted(PHONE_NUMBER_ID)
+        .map((m) => `${m.waId}:${(m.body as { text: { body: string } }).text.body}`)
+        .sort();
+      assert.equal(texts.length, 2);
+      assert.ok(texts[0].startsWith(`${JOHN.slice(1)}:Your data is being deleted.`), texts[0]);
+      assert.ok(texts[1].startsWith(`${ERIKA.slice(1)}:Your data is being deleted.`), texts[1]);
+    });
+
+    it('sends nothing for a subject known only by user id, but still erases', async () => {
+      await load({ notify: true });
+      const sends = collect('send');
+      const reported = next('report');
+      helper.getNode('erase').receive({ payload: { userId: 'DE.998877' } });
+      await reported;
+      assert.equal(sends.length, 0);
+      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length, 0);
+    });
+  });
+});

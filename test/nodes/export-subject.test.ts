@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { SubjectExport } from '../../lib/consent/types';
+import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
+import eraseSubjectNode from '../../nodes/erase-subject';
+import exportSubjectNode from '../../nodes/export-subject';
+import { helper, nodeRedPath } from '../helpers/node-red';
+import { mountHttpApps } from '../helpers/node-red-http';
+import { collect, type Msg, next, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+
+const ERIKA = '+4915123456789';
+const WORDING = 'Schickt mir den Newsletter per WhatsApp.';
+
+// Node-RED's own http in / http response nodes, from the Node-RED under test.
+const httpInNode = require(require.resolve('@node-red/nodes/core/network/21-httpin.js', { paths: [nodeRedPath] }));
+
+async function auditLines(ledger: ConsentLedger): Promise<string[]> {
+  const lines: string[] = [];
+  for await (const line of ledger.exportAudit()) lines.push(line);
+  return lines;
+}
+
+describe('export-subject node', () => {
+  let dir: ReturnType<typeof tempDir>;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    await helper.startServer();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    dir.remove();
+  });
+
+  async function load(exportProps: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
+    const flow = [
+      { id: 'f1', type: 'tab', label: 'export subject' },
+      storeNode('store', dir.path),
+      { id: 'export', z: 'f1', type: 'export-subject', store: 'store', wires: [['out']], ...exportProps },
+      { id: 'erase', z: 'f1', type: 'erase-subject', store: 'store', wires: [['erased'], [], []] },
+      { id: 'out', z: 'f1', type: 'helper' },
+      { id: 'erased', z: 'f1', type: 'helper' },
+      { id: 'catcher', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'f1', type: 'helper' },
+      ...extra.map((n) => ({ z: 'f1', ...n })),
+    ];
+    await helper.load(
+      [consentStoreNode, exportSubjectNode, eraseSubjectNode, httpInNode, mountHttpApps()] as never,
+      flow as never,
+      { store: storeCredentials() },
+    );
+  }
+
+  async function ledger(): Promise<ConsentLedger> {
+    return (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+  }
+
+  async function seed(store: ConsentLedger): Promise<void> {
+    await store.requestConsent({
+      subject: ERIKA,
+      purpose: 'news',
+      wording: WORDING,
+      language: 'de',
+      method: 'web-form',
+      source: 'https://example.com/anmelden',
+      actor: 'test',
+    });
+    await store.confirmConsent({ subject: ERIKA, purpose: 'news', confirmationText: 'JA', actor: 'test' });
+    await store.recordNoticeShown(ERIKA, 'notice-v1', { messageId: 'wamid.notice', actor: 'test' });
+  }
+
+  it('exports consents with wording and timestamps, notices and audit events, decrypted, and audits the export', async () => {
+    await load();
+    const store = await ledger();
+    await seed(store);
+    const out = next('out');
+    helper.getNode('export').receive({ payload: { phone: '+49 151 2345 6789' } });
+    const doc = (await out).payload as SubjectExport;
+    assert.equal(doc.found, true);
+    assert.equal(doc.subject?.phone, ERIKA);
+    assert.equal(doc.consents.length, 1);
+    assert.equal(doc.consents[0].status, 'given');
+    assert.equal(doc.consents[0].wording, WORDING);
+    assert.equal(doc.consents[0].confirmationText, 'JA');
+    assert.equal(doc.consents[0].source, 'https://example.com/anmelden');
+    assert.equal(typeof doc.consents[0].decidedAt, 'number');
+    assert.deepEqual(
+      doc.notices.map((n) => [n.noticeVersion, n.messageId]),
+      [['notice-v1', 'wamid.notice']],
+    );
+    const actions = doc.auditEvents.map((e) => e.action);
+    assert.ok(actions.includes('consent.confirmed'), actions.join());
+    assert.ok(actions.includes('dsr.access_fulfilled'), actions.join());
+    const exportAudit = doc.auditEvents.find((e) => e.action === 'dsr.access_fulfilled');
+    assert.match(String(exportAudit?.actor), /^export-subject:export:request$/);
+  });
+
+  it('serves the export as a JSON download through http in and http response', async () => {
+    await load({ output: 'file', wires: [['respond']] }, [
+      { id: 'in', type: 'http in', url: '/my-data', method: 'get', wires: [['export']] },
+      { id: 'respond', type: 'http response', statusCode: '', headers: {} },
+    ]);
+    await seed(await ledger());
+    const response = await fetch(`${helper.url()}/my-data?phone=${encodeURIComponent(ERIKA)}`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    const disposition = String(response.headers.get('content-disposition'));
+    assert.match(disposition, /^attachment; filename="whatsapp-data-[A-Za-z0-9]{1,12}-\d{4}-\d{2}-\d{2}\.json"$/);
+    assert.doesNotMatch(disposition, /4915123456789/);
+    const doc = (await response.json()) as SubjectExport;
+    assert.equal(doc.subject?.phone, ERIKA);
+    assert.equal(doc.consents[0].wording, WORDING);
+  });
+
+  it('sets msg.filename and msg.headers in file mode', async () => {
+    await load({ output: 'file' });
+    await seed(await ledger());
+    const out = next('out');
+    helper.getNode('export').receive({ payload: ERIKA, headers: { 'X-Request': 'kept' } });
+    const msg = await out;
+    assert.equal(typeof msg.payload, 'string');
+    assert.equal((JSON.parse(msg.payload as string) as SubjectExport).found, true);
+    assert.match(String(msg.filename), /^whatsapp-data-[A-Za-z0-9]+-\d{4}-\d{2}-\d{2}\.json$/);
+    assert.equal((msg.headers as Record<string, string>)['X-Request'], 'kept');
+    assert.equal((msg.headers as Record<string, string>)['Cache-Control'], 'no-store');
+  });
+
+  it('finds nothing personal after erase-subject ran', async () => {
+    await load();
+    const store = await ledger();
+    await seed(store);
+    const erased = next('erased');
+    helper.getNode('erase').receive({ payload: ERIKA });
+    await erased;
+    const out = next('out');
+    helper.getNode('export').receive({ payload: ERIKA });
+    const doc = (await out).payload as SubjectExport;
+    assert.equal(doc.found, false);
+    assert.equal(doc.subject, undefined);
+    assert.deepEqual(doc.consents, []);
+    assert.deepEqual(doc.history, []);
+    assert.deepEqual(doc.notices, []);
+    assert.equal(typeof doc.erased?.at, 'number');
+    assert.doesNotMatch(JSON.stringify(doc), /4915123456789|Newsletter|wamid\.notice/);
+  });
+
+  it('answers an unknown person with an empty document, not an error', async () => {
+    await load();
+    const caught = collect('caught');
+    const out = next('out');
+    helper.getNode('export').receive({ payload: '+14155550123' });
+    const doc = (await out).payload as SubjectExport;
+    assert.equal(doc.found, false);
+    assert.deepEqual(doc.consents, []);
+    assert.equal(caught.length, 0);
+  });
+
+  it('takes the sender of an inbound message as the subject', async () => {
+    await load();
+    await seed(await ledger());
+    const out = next('out');
+    helper.getNode('export').receive({
+      payload: '+14155550123',
+      whatsapp: { messageId: 'wamid.x', from: ERIKA, waId: ERIKA.slice(1), type: 'text', text: '+14155550123' },
+    });
+    const doc = (await out).payload as SubjectExport;
+    assert.equal(doc.subject?.phone, ERIKA);
+  });
+
+  it('rejects a missing or invalid subject through a Catch node and records no export', async () => {
+    await load();
+    const store = await ledger();
+    await seed(store);
+    const before = await auditLines(store);
+    const outputs = collect('out');
+    for (const payload of [undefined, '12345', { userId: 'nope' }]) {
+      const caught = next('caught');
+      helper.getNode('export').receive({ payload } as Msg);
+      const error = (await caught).error as { message: string; source: { id: string } };
+      assert.equal(error.source.id, 'export');
+      assert.match(error.message, /subject|number|user id/i);
+    }
+    assert.equal(outputs.length, 0);
+    assert.deepEqual(await auditLines(store), before);
+  });
+
+  it('fails with a clear error when no store is configured', async () => {
+    await load({ store: '' });
+    const caught = next('caught');
+    helper.getNode('export').receive({ payload: ERIKA });
+    assert.match(((await caught).error as { message: string }).message, /consent store/i);
+  });
+});

@@ -1,0 +1,434 @@
+import assert from 'node:assert/strict';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import consentStore, { type ConsentStoreNode } from '../../nodes/consent-store';
+import optInFlow from '../../nodes/opt-in-flow';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import { helper } from '../helpers/node-red';
+import {
+  catchNode,
+  collect,
+  type Msg,
+  next,
+  sleep,
+  storeCredentials,
+  storeNode,
+  tempDir,
+  until,
+} from './consent-fixtures';
+
+const ANNA = '+4915123456789';
+const BOB = '+14155550123';
+const PHONE_NUMBER_ID = '100200300500';
+const ACCESS_TOKEN = 'opt-in-test-token';
+const actor = 'test';
+
+const form = {
+  phone: '0049 151 23456789',
+  consent: 'on',
+  wording: 'Ja, schickt mir den Newsletter per WhatsApp.',
+  source: 'https://shop.example/newsletter',
+};
+
+type OptInMsg = Msg & {
+  to?: string;
+  optIn?: { outcome: string; reason?: string; purpose?: string; language?: string };
+  consent?: {
+    status: string;
+    purpose: string;
+    wording: string;
+    method: string;
+    source?: string;
+    confirmationText?: string;
+  };
+};
+
+interface Outcome {
+  output: 1 | 2 | 3 | 4;
+  msg: OptInMsg;
+}
+
+let messageCounter = 0;
+
+function inbound(from: string, whatsapp: Record<string, unknown>): Msg {
+  messageCounter += 1;
+  return {
+    payload: 'x',
+    whatsapp: {
+      from,
+      messageId: `wamid.test${messageCounter}`,
+      timestamp: 0,
+      phoneNumberId: PHONE_NUMBER_ID,
+      ...whatsapp,
+    },
+  };
+}
+
+describe('opt-in-flow node', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let ledger: ConsentLedger;
+
+  async function load(node: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
+    const flow = [
+      { id: 'tab', type: 'tab' },
+      storeNode('store', dir.path),
+      {
+        id: 'optin',
+        z: 'tab',
+        type: 'opt-in-flow',
+        store: 'store',
+        purpose: 'news',
+        wires: [['out1'], ['out2'], ['out3'], ['out4']],
+        ...node,
+      },
+      { id: 'out1', z: 'tab', type: 'helper' },
+      { id: 'out2', z: 'tab', type: 'helper' },
+      { id: 'out3', z: 'tab', type: 'helper' },
+      { id: 'out4', z: 'tab', type: 'helper' },
+      { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', type: 'helper' },
+      ...extra,
+    ];
+    await helper.load([consentStore, optInFlow, catchNode(), configNode, sendNode] as never, flow as never, {
+      store: storeCredentials(),
+      cfg: { accessToken: ACCESS_TOKEN },
+    });
+    ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+  }
+
+  /** Sends one message into the node and answers which output it came out of. */
+  function optIn(msg: Msg): Promise<Outcome> {
+    const outputs = ['out1', 'out2', 'out3', 'out4'].map((id) => helper.getNode(id));
+    return new Promise((resolve) => {
+      const listeners = outputs.map((node, index) => {
+        const listener = (m: Msg) => {
+          outputs.forEach((n, i) => {
+            n.removeListener('input', listeners[i]);
+          });
+          resolve({ output: (index + 1) as Outcome['output'], msg: m as OptInMsg });
+        };
+        node.on('input', listener);
+        return listener;
+      });
+      helper.getNode('optin').receive(msg as never);
+    });
+  }
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    dir.remove();
+  });
+
+  describe('input A: consent requests from a form', () => {
+    it('stores a pending consent with the exact wording and emits a German confirmation button', async () => {
+      await load();
+      const { output, msg } = await optIn({ payload: form });
+      assert.equal(output, 1);
+      assert.equal(msg.to, ANNA);
+      assert.deepEqual(msg.payload, {
+        type: 'interactive',
+        interactive: {
+          type: 'button',
+          body: {
+            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Ja, schickt mir den Newsletter per WhatsApp.“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+          },
+          action: { buttons: [{ type: 'reply', reply: { id: 'gdpr-confirm:news', title: 'JA' } }] },
+        },
+      });
+      assert.equal(msg.optIn?.outcome, 'requested');
+      assert.equal(msg.optIn?.language, 'de');
+      const stored = await ledger.getConsent(ANNA, 'news');
+      assert.equal(stored?.status, 'pending');
+      assert.equal(stored?.wording, form.wording);
+      assert.equal(stored?.method, 'web-form');
+      assert.equal(stored?.source, form.source);
+      assert.equal(stored?.language, 'de');
+    });
+
+    it('writes English to an English-speaking number and honours the language of the form', async () => {
+      await load();
+      const english = await optIn({ payload: { ...form, phone: BOB, wording: 'Send me news' } });
+      const body = english.msg.payload as {
+        interactive: { body: { text: string }; action: { buttons: { reply: { title: string } }[] } };
+      };
+      assert.equal(
+        body.interactive.body.text,
+        'You asked to hear from us on WhatsApp: "Send me news"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+      );
+      assert.equal(body.interactive.action.buttons[0].reply.title, 'YES');
+      const chosen = await optIn({ payload: { ...form, language: 'en' } });
+      assert.equal(chosen.msg.optIn?.language, 'en');
+    });
+
+    for (const [what, payload, reason] of [
+      ['an unticked box', { ...form, consent: undefined }, 'consent-not-ticked'],
+      ['a box that is only true by default', { ...form, consent: 'yes' }, 'consent-not-ticked'],
+      ['a pre-ticked box', { ...form, prechecked: true }, 'prechecked'],
+      ['empty wording', { ...form, wording: '  ' }, 'missing-wording'],
+      ['an invalid number', { ...form, phone: '0151' }, 'invalid-phone'],
+    ] as const) {
+      it(`rejects ${what} on output 3 with the reason "${reason}" and stores nothing`, async () => {
+        await load();
+        const { output, msg } = await optIn({ payload });
+        assert.equal(output, 3);
+        assert.equal(msg.optIn?.outcome, 'rejected');
+        assert.equal(msg.optIn?.reason, reason);
+        assert.deepEqual(msg.payload, payload, 'the request is passed on unchanged');
+        assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
+        assert.equal((await ledger.exportSubject(ANNA, actor)).found, false);
+      });
+    }
+
+    it('rejects a purpose the store does not know, and a request purpose unless allowed', async () => {
+      await load({ purpose: 'lottery' });
+      assert.equal((await optIn({ payload: form })).msg.optIn?.reason, 'unknown-purpose');
+      await helper.unload();
+      await load({ allowMsgPurpose: true });
+      const orders = await optIn({ payload: { ...form, purpose: 'orders' } });
+      assert.equal(orders.output, 1);
+      assert.equal(orders.msg.optIn?.purpose, 'orders');
+      assert.equal((await ledger.getConsent(ANNA, 'orders'))?.status, 'pending');
+      assert.equal((await optIn({ payload: { ...form, purpose: 'lottery' } })).msg.optIn?.reason, 'unknown-purpose');
+    });
+
+    it('after an erasure accepts only a request made now, not a replayed old one', async () => {
+      await load();
+      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'old', method: 'keyword', actor });
+      await ledger.eraseSubject(ANNA, actor);
+      const replay = await optIn({
+        payload: { ...form, submittedAt: new Date(Date.now() - 72 * 3_600_000).toISOString() },
+      });
+      assert.equal(replay.output, 3);
+      assert.equal(replay.msg.optIn?.reason, 'suppressed');
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'erased');
+      const fresh = await optIn({ payload: { ...form, submittedAt: new Date().toISOString() } });
+      assert.equal(fresh.output, 1);
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'pending');
+    });
+
+    it('sends no second request to a person who already consented under this wording', async () => {
+      await load();
+      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'anything', method: 'keyword', actor });
+      const again = await optIn({ payload: form });
+      assert.equal(again.output, 3);
+      assert.equal(again.msg.optIn?.outcome, 'already-given');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
+    });
+
+    it('reports a misconfigured template as an error and stores nothing', async () => {
+      await load({ mode: 'template', templateName: '' });
+      const caught = next('caught');
+      helper.getNode('optin').receive({ payload: form } as never);
+      assert.equal(((await caught).error as { code?: string }).code, 'invalid-template-name');
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
+    });
+  });
+
+  describe('input B: replies from whatsapp-webhook', () => {
+    it('confirms a pending request with the YES button and answers in German', async () => {
+      await load();
+      await optIn({ payload: form });
+      const { output, msg } = await optIn(
+        inbound(ANNA, {
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+        }),
+      );
+      assert.equal(output, 2);
+      assert.equal(msg.to, ANNA);
+      assert.equal(
+        msg.payload,
+        'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+      );
+      assert.equal(msg.optIn?.outcome, 'confirmed');
+      assert.equal(msg.consent?.status, 'given');
+      assert.equal(msg.consent?.wording, form.wording);
+      const stored = await ledger.getConsent(ANNA, 'news');
+      assert.equal(stored?.status, 'given');
+      assert.equal(stored?.confirmationText, 'JA');
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, true);
+    });
+
+    it('confirms with a typed keyword and answers in English', async () => {
+      await load();
+      await optIn({ payload: { ...form, phone: BOB } });
+      const { output, msg } = await optIn(inbound(BOB, { type: 'text', text: 'Yes!' }));
+      assert.equal(output, 2);
+      assert.equal(msg.payload, 'Thank you, your consent is confirmed: Newsletter. Reply STOP to stop at any time.');
+      assert.equal((await ledger.getConsent(BOB, 'news'))?.confirmationText, 'Yes!');
+    });
+
+    it('answers a reply after expiry with a clear "expired" outcome on output 2', async () => {
+      await load();
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'news',
+        wording: 'News',
+        method: 'web-form',
+        actor,
+        expiresInMs: 1,
+      });
+      await sleep(5);
+      const { output, msg } = await optIn(inbound(ANNA, { type: 'text', text: 'JA' }));
+      assert.equal(output, 2);
+      assert.deepEqual(msg.optIn, { outcome: 'expired', reason: 'request-expired', purpose: 'news', language: 'de' });
+      assert.equal(msg.payload, 'Ihre Anmeldung ist leider abgelaufen. Bitte melden Sie sich erneut an.');
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'expired');
+    });
+
+    it('passes everything that is not an opt-in reply through on output 4, unchanged', async () => {
+      await load();
+      const questions = inbound(ANNA, { type: 'text', text: 'When does my parcel arrive?' });
+      const other = await optIn(questions);
+      assert.equal(other.output, 4);
+      assert.deepEqual(other.msg, questions);
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'YES' }))).output, 4, 'a YES without a request');
+      await optIn({ payload: form });
+      const foreign = inbound(ANNA, {
+        type: 'interactive',
+        interactive: { type: 'button_reply', id: 'gdpr-confirm:orders', title: 'JA' },
+      });
+      assert.equal((await optIn(foreign)).output, 4, "another node's purpose");
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'START' }))).output, 4, 'single step is off');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+    });
+
+    it('with the request purpose allowed, confirms the purpose the button names and ignores unknown ones', async () => {
+      await load({ allowMsgPurpose: true });
+      await optIn({ payload: { ...form, purpose: 'orders' } });
+      const unknown = inbound(ANNA, {
+        type: 'interactive',
+        interactive: { type: 'button_reply', id: 'gdpr-confirm:lottery', title: 'JA' },
+      });
+      assert.equal((await optIn(unknown)).output, 4);
+      const orders = inbound(ANNA, {
+        type: 'interactive',
+        interactive: { type: 'button_reply', id: 'gdpr-confirm:orders', title: 'JA' },
+      });
+      const confirmed = await optIn(orders);
+      assert.equal(confirmed.output, 2);
+      assert.equal(confirmed.msg.consent?.purpose, 'orders');
+      assert.equal((await ledger.getConsent(ANNA, 'orders'))?.status, 'given');
+    });
+
+    it('signs up in one step with a start keyword when allowed', async () => {
+      await load({ allowSingleStep: true });
+      const { output, msg } = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }));
+      assert.equal(output, 2);
+      assert.equal(msg.optIn?.outcome, 'given');
+      assert.equal(
+        msg.payload,
+        'Sie sind jetzt angemeldet: „Schickt mir den Newsletter per WhatsApp.“\nAntworten Sie STOPP, um sich jederzeit abzumelden.',
+      );
+      const stored = await ledger.getConsent(ANNA, 'news');
+      assert.equal(stored?.status, 'given');
+      assert.equal(stored?.method, 'keyword');
+      assert.equal(stored?.wording, 'Schickt mir den Newsletter per WhatsApp.');
+      assert.equal(stored?.confirmationText, 'Anmelden');
+    });
+
+    it("uses the integrator's texts when set", async () => {
+      await load({ confirmedTextDe: 'Danke! {label} ist aktiv.' });
+      await optIn({ payload: form });
+      assert.equal(
+        (await optIn(inbound(ANNA, { type: 'text', text: 'ja' }))).msg.payload,
+        'Danke! Newsletter ist aktiv.',
+      );
+    });
+  });
+
+  describe('through whatsapp-send to the standalone sandbox', () => {
+    let sandbox: Sandbox;
+    let server: RunningSandboxServer;
+
+    before(async () => {
+      sandbox = new Sandbox();
+      server = await startSandboxServer({ sandbox });
+      sandbox.registerNumber({
+        phoneNumberId: PHONE_NUMBER_ID,
+        displayPhoneNumber: '+49 30 7654321',
+        accessToken: ACCESS_TOKEN,
+        appSecret: 'unused',
+        webhookUrls: () => [],
+      });
+    });
+
+    after(async () => {
+      await server.close();
+      sandbox.close();
+    });
+
+    beforeEach(() => sandbox.reset());
+
+    function sendingFlow(): Record<string, unknown>[] {
+      return [
+        {
+          id: 'cfg',
+          type: 'whatsapp-config',
+          mode: 'cloud',
+          apiBaseUrl: server.url,
+          apiVersion: 'v25.0',
+          phoneNumberId: PHONE_NUMBER_ID,
+        },
+        { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+        { id: 'sent', z: 'tab', type: 'helper' },
+        { id: 'failed', z: 'tab', type: 'helper' },
+      ];
+    }
+
+    it('sends the confirmation template with the confirm payload; the tapped button confirms', async () => {
+      await load(
+        {
+          mode: 'template',
+          templateName: 'optin_confirmation',
+          templateLanguage: 'auto',
+          templateParameters: '{label}',
+          wires: [['send'], ['out2'], ['out3'], ['out4']],
+        },
+        sendingFlow(),
+      );
+      const sent = next('sent');
+      helper.getNode('optin').receive({ payload: form } as never);
+      assert.match(String(((await sent).whatsapp as { messageId?: string }).messageId), /^wamid\./);
+      const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
+      assert.equal(accepted.to, ANNA);
+      assert.deepEqual(accepted.body.template, {
+        name: 'optin_confirmation',
+        language: { code: 'de' },
+        components: [
+          { type: 'body', parameters: [{ type: 'text', text: 'Newsletter' }] },
+          {
+            type: 'button',
+            sub_type: 'quick_reply',
+            index: '0',
+            parameters: [{ type: 'payload', payload: 'gdpr-confirm:news' }],
+          },
+        ],
+      });
+      const confirmed = await optIn(
+        inbound(ANNA, { type: 'button', button: { payload: 'gdpr-confirm:news', text: 'Ja' } }),
+      );
+      assert.equal(confirmed.output, 2);
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'given');
+    });
+
+    it('sends the interactive confirmation inside the 24-hour window', async () => {
+      await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow());
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });
+      const sent = next('sent');
+      const failed = collect('failed');
+      helper.getNode('optin').receive({ payload: form } as never);
+      await sent;
+      assert.equal(failed.length, 0);
+      const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
+      assert.equal(accepted.body.type, 'interactive');
+      await until(() => sandbox.conversation(PHONE_NUMBER_ID, '4915123456789').length === 2, 'the message in the chat');
+    });
+  });
+});

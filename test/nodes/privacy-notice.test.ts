@@ -1,0 +1,378 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import { DEFAULT_NOTICE_TEXTS, noticeVersion, renderNoticeTexts } from '../../lib/conversation/notice';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import consentStoreNode from '../../nodes/consent-store';
+import privacyNoticeNode from '../../nodes/privacy-notice';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import { helper } from '../helpers/node-red';
+import { mountHttpApps, routesAt } from '../helpers/node-red-http';
+
+const PHONE_NUMBER_ID = '106540352242933';
+const ACCESS_TOKEN = 'token-for-notice-tests';
+const POLICY_URL = 'https://shop.example/privacy';
+const GERMAN = { waId: '4915123456789', phone: '+4915123456789' };
+const BRITISH = { waId: '447911123456', phone: '+447911123456' };
+const PURPOSES = [
+  {
+    id: 'orders',
+    label: 'Order updates',
+    wording: { en: 'I want order updates on WhatsApp.', de: 'Ich möchte Bestellupdates per WhatsApp.' },
+    lawfulBasis: 'contract',
+    marketing: false,
+  },
+  {
+    id: 'offers',
+    label: 'Offers',
+    wording: { en: 'Send me offers.', de: 'Schickt mir Angebote.' },
+    lawfulBasis: 'consent',
+    marketing: true,
+  },
+];
+
+type Msg = Record<string, unknown> & {
+  payload?: unknown;
+  whatsapp?: Record<string, unknown>;
+  error?: Record<string, unknown>;
+};
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+interface Page {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function get(path: string, headers: Record<string, string> = {}): Promise<Page> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${helper.url()}${path}`, { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over HTTP)', () => {
+  let sandbox: Sandbox;
+  let server: RunningSandboxServer;
+  let dir: string;
+  let keys: { encryptionKey: string; pseudonymKey: string };
+  let mount: ReturnType<typeof mountHttpApps>;
+
+  before(async () => {
+    sandbox = new Sandbox();
+    server = await startSandboxServer({ sandbox });
+    sandbox.registerNumber({
+      phoneNumberId: PHONE_NUMBER_ID,
+      displayPhoneNumber: '+49 30 7654321',
+      accessToken: ACCESS_TOKEN,
+      appSecret: 'unused-here',
+      webhookUrls: () => [],
+    });
+  });
+
+  after(async () => {
+    await server.close();
+    sandbox.close();
+  });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'h7-notice-node-'));
+    keys = { encryptionKey: randomBytes(32).toString('base64'), pseudonymKey: randomBytes(32).toString('base64') };
+    sandbox.reset();
+    await helper.startServer();
+    mount = mountHttpApps();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function flow(notice: Record<string, unknown> = {}, store: Record<string, unknown> = {}): Record<string, unknown>[] {
+    return [
+      { id: 'f1', type: 'tab', label: 'privacy-notice test' },
+      {
+        id: 'cfg',
+        type: 'whatsapp-config',
+        mode: 'cloud',
+        apiBaseUrl: server.url,
+        apiVersion: 'v25.0',
+        phoneNumberId: PHONE_NUMBER_ID,
+      },
+      {
+        id: 'store',
+        type: 'consent-store',
+        backend: 'sqlite',
+        sqlitePath: join(dir, 'consent.db'),
+        purposes: PURPOSES,
+        pendingExpiryHours: 24,
+        withdrawnPersonalDataDays: 14,
+        auditRetentionYears: 3,
+        ...store,
+      },
+      {
+        id: 'notice',
+        z: 'f1',
+        type: 'privacy-notice',
+        store: 'store',
+        policyUrl: POLICY_URL,
+        servePage: true,
+        pagePath: '/privacy',
+        controllerName: 'Example Shop GmbH',
+        controllerAddress: 'Hauptstraße 1\n10115 Berlin',
+        controllerEmail: 'privacy@shop.example',
+        dpoName: 'Dr. Daten Schutz',
+        dpoEmail: 'dpo@shop.example',
+        providerName: 'Integrator AG',
+        storageLocation: 'Deutschland (Frankfurt am Main)',
+        authorityName: 'Berliner Beauftragte für Datenschutz und Informationsfreiheit',
+        authorityUrl: 'https://www.datenschutz-berlin.de',
+        wires: [['send', 'out']],
+        ...notice,
+      },
+      // The opt-out footer is whatsapp-send's business, tested there; here the texts stay as the notice node made them.
+      {
+        id: 'send',
+        z: 'f1',
+        type: 'whatsapp-send',
+        whatsapp: 'cfg',
+        optOutFooter: false,
+        wires: [['sent'], ['failed']],
+      },
+      { id: 'out', z: 'f1', type: 'helper' },
+      { id: 'sent', z: 'f1', type: 'helper' },
+      { id: 'failed', z: 'f1', type: 'helper' },
+      { id: 'catcher', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'f1', type: 'helper' },
+    ];
+  }
+
+  async function load(notice: Record<string, unknown> = {}, store: Record<string, unknown> = {}) {
+    await helper.load(
+      [configNode, consentStoreNode, sendNode, privacyNoticeNode, mount] as never,
+      flow(notice, store) as never,
+      { cfg: { accessToken: ACCESS_TOKEN }, store: keys },
+    );
+    const out: Msg[] = [];
+    const sent: Msg[] = [];
+    const failed: Msg[] = [];
+    const caught: Msg[] = [];
+    helper.getNode('out').on('input', (msg: Msg) => out.push(msg));
+    helper.getNode('sent').on('input', (msg: Msg) => sent.push(msg));
+    helper.getNode('failed').on('input', (msg: Msg) => failed.push(msg));
+    helper.getNode('caught').on('input', (msg: Msg) => caught.push(msg));
+    return { out, sent, failed, caught };
+  }
+
+  function ledger(): Promise<ConsentLedger> {
+    return (helper.getNode('store') as unknown as { getLedger(): Promise<ConsentLedger> }).getLedger();
+  }
+
+  /** What the sandbox accepted for one customer, oldest first, as readable texts. */
+  function accepted(waId: string): string[] {
+    return sandbox
+      .accepted(PHONE_NUMBER_ID)
+      .filter((m) => m.to.replace(/^\+/, '') === waId)
+      .map((m) => (m.body.type === 'text' ? (m.body as { text: { body: string } }).text.body : `[${m.body.type}]`));
+  }
+
+  const version = noticeVersion(renderNoticeTexts({}, POLICY_URL));
+  const germanNotice = DEFAULT_NOTICE_TEXTS.de.replace('{policyUrl}', POLICY_URL);
+  const englishNotice = DEFAULT_NOTICE_TEXTS.en.replace('{policyUrl}', POLICY_URL);
+
+  it('sends the German notice before the first message, records it, and lets later messages pass untouched', async () => {
+    const { out, sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => sent.length === 2, 'notice and message to be sent');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist unterwegs.']);
+    assert.deepEqual(out[0].privacyNotice, { version, language: 'de' });
+    assert.equal(out[0].to, GERMAN.phone);
+    assert.equal(out[1].privacyNotice, undefined, 'the original message is not changed');
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), true);
+    const exported = await (await ledger()).exportSubject(GERMAN.phone, 'test');
+    assert.deepEqual(
+      exported.notices.map((n) => [n.noticeVersion, n.actor]),
+      [[version, 'privacy-notice:notice']],
+    );
+
+    const second = { to: GERMAN.phone, payload: 'Zugestellt!', topic: 'kept' };
+    helper.getNode('notice').receive(second);
+    await until(() => sent.length === 3, 'the second message');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist unterwegs.', 'Zugestellt!']);
+    assert.equal(out[2].topic, 'kept');
+    assert.equal(out[2].payload, 'Zugestellt!');
+  });
+
+  it('sends the English notice to other numbers and honours msg.language', async () => {
+    const { sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'Hi' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hi' });
+    helper.getNode('notice').receive({ payload: 'Your order shipped.', whatsapp: { from: BRITISH.phone } });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Your order shipped.', language: 'en' });
+    await until(() => sent.length === 4, 'both notices and messages');
+    assert.deepEqual(accepted(BRITISH.waId), [englishNotice, 'Your order shipped.']);
+    assert.deepEqual(accepted(GERMAN.waId), [englishNotice, 'Your order shipped.']);
+  });
+
+  it('produces one notice when two messages to the same person arrive together', async () => {
+    const { sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Eins' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Zwei' });
+    await until(() => sent.length === 3, 'one notice and two messages');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Eins', 'Zwei']);
+  });
+
+  it('shows the notice again when its text changes (a new version), across a restart', async () => {
+    const { sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Eins' });
+    await until(() => sent.length === 2, 'first notice and message');
+    await helper.unload();
+    await helper.stopServer();
+    await helper.startServer();
+    mount = mountHttpApps();
+
+    const newText =
+      'Neu: Wir speichern Ihre Nummer verschlüsselt. Datenschutz: {policyUrl}. Antworten Sie STOP zum Abmelden.';
+    const again = await load({ noticeDe: newText });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Zwei' });
+    await until(() => again.sent.length === 2, 'the new notice and message');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Eins', newText.replace('{policyUrl}', POLICY_URL), 'Zwei']);
+    const newVersion = noticeVersion(renderNoticeTexts({ de: newText }, POLICY_URL));
+    assert.notEqual(newVersion, version);
+    assert.equal(again.out[0].privacyNotice && (again.out[0].privacyNotice as { version: string }).version, newVersion);
+    const exported = await (await ledger()).exportSubject(GERMAN.phone, 'test');
+    assert.deepEqual(exported.notices.map((n) => n.noticeVersion).sort(), [version, newVersion].sort());
+  });
+
+  it('lets a template pass without a notice (it could not be delivered outside the window) and records nothing', async () => {
+    const { sent } = await load();
+    const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+    helper.getNode('notice').receive({ to: '+4917012345678', payload: template });
+    await until(() => sent.length === 1, 'the template');
+    assert.deepEqual(accepted('4917012345678'), ['[template]']);
+    assert.equal(await (await ledger()).hasSeenNotice('+4917012345678', version), false);
+  });
+
+  it('sends no notice to an erased person and stores nothing about them again', async () => {
+    const { sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    const store = await ledger();
+    await store.recordInbound(GERMAN.phone);
+    await store.eraseSubject(GERMAN.phone, 'test');
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Nachricht' });
+    await until(() => sent.length === 1, 'the message');
+    assert.deepEqual(accepted(GERMAN.waId), ['Nachricht']);
+    const exported = await store.exportSubject(GERMAN.phone, 'test');
+    assert.equal(exported.notices.length, 0);
+    assert.equal(exported.subject, undefined);
+  });
+
+  it('refuses a message without recipient and one with an invalid number, sending nothing', async () => {
+    const { caught, sent } = await load();
+    helper.getNode('notice').receive({ payload: 'Hallo' });
+    helper.getNode('notice').receive({ to: '12', payload: 'Hallo' });
+    await until(() => caught.length === 2, 'both errors');
+    const codes = caught.map((m) => (m.error?.message as string) ?? '');
+    assert.ok(codes.some((c) => /recipient/i.test(c)));
+    assert.ok(codes.some((c) => /number/i.test(c)));
+    assert.equal(sent.length, 0);
+    assert.equal(sandbox.accepted().length, 0);
+  });
+
+  it('refuses to send when the notice needs a policy URL that is not set', async () => {
+    const { caught, sent } = await load({ policyUrl: '' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Hallo' });
+    await until(() => caught.length === 1, 'the error');
+    assert.match(String(caught[0].error?.message), /policy URL/);
+    assert.equal(sent.length, 0);
+  });
+
+  it('serves the full policy page in German and English, with the store purposes and retention', async () => {
+    await load();
+    const de = await get('/privacy', { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' });
+    assert.equal(de.status, 200);
+    assert.match(String(de.headers['content-type']), /^text\/html; charset=utf-8/);
+    assert.equal(de.headers['content-language'], 'de');
+    assert.match(String(de.headers['content-security-policy']), /default-src 'none'/);
+    for (const expected of [
+      '<html lang="de">',
+      'Datenschutzerklärung für unseren WhatsApp-Dienst',
+      'Example Shop GmbH',
+      'Dr. Daten Schutz',
+      'Ich möchte Bestellupdates per WhatsApp.',
+      'Vertragserfüllung, Art. 6 Abs. 1 lit. b DSGVO',
+      'Schickt mir Angebote.',
+      'Meta Platforms Ireland Ltd.',
+      'Integrator AG',
+      'Deutschland (Frankfurt am Main)',
+      'nach 24 Stunden',
+      'nach 14 Tagen',
+      '3 Jahre',
+      'Antworten Sie STOP im Chat',
+      version,
+    ]) {
+      assert.ok(de.body.includes(expected), `German page lacks: ${expected}`);
+    }
+    const en = await get('/privacy?lang=en', { 'accept-language': 'de-DE' });
+    assert.equal(en.headers['content-language'], 'en');
+    for (const expected of [
+      '<html lang="en">',
+      'I want order updates on WhatsApp.',
+      'expires after 24 hours',
+      'kept for 3 years',
+    ]) {
+      assert.ok(en.body.includes(expected), `English page lacks: ${expected}`);
+    }
+  });
+
+  it('escapes hostile settings on the page', async () => {
+    await load({ controllerName: '<script>alert(1)</script>', storageLocation: '<img src=x onerror=alert(1)>' });
+    const page = await get('/privacy?lang=en');
+    assert.equal(page.status, 200);
+    assert.equal(page.body.includes('<script'), false);
+    assert.equal(page.body.includes('<img'), false);
+    assert.ok(page.body.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+  });
+
+  it('removes its route on redeploy instead of stacking it, and serves no page when switched off', async () => {
+    await load();
+    const httpNode = mount.mounted.httpNode!;
+    assert.equal(routesAt(httpNode, '/privacy').length, 1);
+    await helper.setFlows(flow({ controllerName: 'Renamed GmbH' }) as never, 'full', {
+      cfg: { accessToken: ACCESS_TOKEN },
+      store: keys,
+    });
+    assert.equal(routesAt(httpNode, '/privacy').length, 1);
+    assert.ok((await get('/privacy')).body.includes('Renamed GmbH'));
+    await helper.setFlows(flow({ servePage: false }) as never, 'full', {
+      cfg: { accessToken: ACCESS_TOKEN },
+      store: keys,
+    });
+    assert.equal(routesAt(httpNode, '/privacy').length, 0);
+    assert.equal((await get('/privacy')).status, 404);
+  });
+});

@@ -1,0 +1,340 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import { DEFAULT_HELP_TEXTS } from '../../lib/conversation/stop';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import consentStoreNode from '../../nodes/consent-store';
+import stopHandlerNode from '../../nodes/stop-handler';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import webhookNode from '../../nodes/whatsapp-webhook';
+import { helper } from '../helpers/node-red';
+import { mountHttpApps } from '../helpers/node-red-http';
+
+const PHONE_NUMBER_ID = '106540352242922';
+const ACCESS_TOKEN = 'token-for-stop-tests';
+const APP_SECRET = 'app-secret-for-stop-tests';
+const GERMAN = { waId: '4915123456789', phone: '+4915123456789' };
+const BRITISH = { waId: '447911123456', phone: '+447911123456' };
+const PURPOSES = [
+  {
+    id: 'orders',
+    label: 'Order updates',
+    wording: { en: 'Order updates on WhatsApp', de: 'Bestellupdates per WhatsApp' },
+    lawfulBasis: 'consent',
+    marketing: false,
+  },
+  {
+    id: 'offers',
+    label: 'Offers',
+    wording: { en: 'Offers on WhatsApp', de: 'Angebote per WhatsApp' },
+    lawfulBasis: 'consent',
+    marketing: true,
+  },
+];
+
+type Msg = Record<string, unknown> & {
+  payload?: unknown;
+  whatsapp?: Record<string, unknown>;
+  stop?: Record<string, unknown>;
+  error?: Record<string, unknown>;
+};
+
+async function until(predicate: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox over HTTP)', () => {
+  let sandbox: Sandbox;
+  let server: RunningSandboxServer;
+  let dir: string;
+
+  before(async () => {
+    sandbox = new Sandbox();
+    server = await startSandboxServer({ sandbox });
+    sandbox.registerTemplate({
+      name: 'weekly_offers',
+      language: 'de',
+      category: 'MARKETING',
+      body: 'Angebote der Woche',
+    });
+  });
+
+  after(async () => {
+    await server.close();
+    sandbox.close();
+  });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'h7-stop-node-'));
+    await helper.startServer();
+    sandbox.registerNumber({
+      phoneNumberId: PHONE_NUMBER_ID,
+      displayPhoneNumber: '+49 30 1234567',
+      accessToken: ACCESS_TOKEN,
+      appSecret: APP_SECRET,
+      webhookUrls: () => [`${helper.url()}/whatsapp`],
+    });
+    sandbox.reset();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    sandbox.unregisterNumber(PHONE_NUMBER_ID);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  interface Options {
+    stop?: Record<string, unknown>;
+    hookWires?: string[][];
+    storePath?: string;
+    extra?: Record<string, unknown>[];
+  }
+
+  async function load(
+    options: Options = {},
+  ): Promise<{ sent: Msg[]; other: Msg[]; caught: Msg[]; ledger?: ConsentLedger }> {
+    const flow = [
+      { id: 'f1', type: 'tab', label: 'stop-handler test' },
+      {
+        id: 'cfg',
+        type: 'whatsapp-config',
+        mode: 'cloud',
+        apiBaseUrl: server.url,
+        apiVersion: 'v25.0',
+        phoneNumberId: PHONE_NUMBER_ID,
+      },
+      {
+        id: 'store',
+        type: 'consent-store',
+        backend: 'sqlite',
+        sqlitePath: options.storePath ?? join(dir, 'consent.db'),
+        purposes: PURPOSES,
+      },
+      {
+        id: 'hook',
+        z: 'f1',
+        type: 'whatsapp-webhook',
+        path: '/whatsapp',
+        whatsapp: 'cfg',
+        wires: options.hookWires ?? [['stop'], ['stop'], ['stop']],
+      },
+      { id: 'stop', z: 'f1', type: 'stop-handler', store: 'store', wires: [['send'], ['other']], ...options.stop },
+      { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+      { id: 'sent', z: 'f1', type: 'helper' },
+      { id: 'failed', z: 'f1', type: 'helper' },
+      { id: 'other', z: 'f1', type: 'helper' },
+      { id: 'catcher', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'f1', type: 'helper' },
+      ...(options.extra ?? []),
+    ];
+    const credentials = {
+      cfg: { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET, verifyToken: 'verify' },
+      store: { encryptionKey: randomBytes(32).toString('base64'), pseudonymKey: randomBytes(32).toString('base64') },
+    };
+    await helper.load(
+      [configNode, consentStoreNode, webhookNode, sendNode, stopHandlerNode, mountHttpApps()] as never,
+      flow as never,
+      credentials,
+    );
+    const sent: Msg[] = [];
+    const other: Msg[] = [];
+    const caught: Msg[] = [];
+    helper.getNode('sent').on('input', (msg: Msg) => sent.push(msg));
+    helper.getNode('other').on('input', (msg: Msg) => other.push(msg));
+    helper.getNode('caught').on('input', (msg: Msg) => caught.push(msg));
+    return { sent, other, caught };
+  }
+
+  async function ledgerOf(): Promise<ConsentLedger> {
+    return (helper.getNode('store') as unknown as { getLedger(): Promise<ConsentLedger> }).getLedger();
+  }
+
+  async function subscribe(phone: string, purposes = ['orders', 'offers']): Promise<ConsentLedger> {
+    const ledger = await ledgerOf();
+    for (const purpose of purposes) {
+      await ledger.giveConsent({
+        subject: phone,
+        purpose,
+        wording: `${purpose} wording`,
+        method: 'keyword',
+        actor: 'test',
+      });
+    }
+    return ledger;
+  }
+
+  /** Outgoing texts the sandbox accepted for one customer, oldest first. */
+  function textsTo(waId: string): string[] {
+    return sandbox
+      .accepted(PHONE_NUMBER_ID)
+      .filter((m) => m.to.replace(/^\+/, '') === waId && m.body.type === 'text')
+      .map((m) => (m.body as { text: { body: string } }).text.body);
+  }
+
+  it('withdraws every purpose on STOP and sends the German confirmation to a German number', async () => {
+    const { sent } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    const inbound = await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Stopp!' });
+    assert.deepEqual(
+      inbound.deliveries.map((d) => d.status),
+      [200],
+    );
+    await until(() => sent.length === 1, 'the confirmation to be sent');
+    assert.deepEqual(textsTo(GERMAN.waId), ['Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.']);
+    const msg = sent[0];
+    assert.equal(msg.to, GERMAN.phone);
+    assert.equal(msg.optOutFooter, false);
+    assert.equal(msg.stop?.kind, 'stop');
+    assert.equal(msg.stop?.channel, 'whatsapp-keyword');
+    assert.equal(msg.stop?.keyword, 'STOPP');
+    assert.equal(msg.stop?.language, 'de');
+    assert.deepEqual([...((msg.stop?.withdrawn ?? []) as string[])].sort(), ['offers', 'orders']);
+    for (const purpose of ['orders', 'offers']) {
+      const check = await ledger.checkConsent(GERMAN.phone, purpose);
+      assert.equal(check.status, 'withdrawn');
+      assert.equal(check.allowed, false);
+    }
+    const record = await ledger.getConsent(GERMAN.phone, 'orders');
+    assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
+    assert.equal(record?.withdrawalKeyword, 'STOPP');
+    assert.equal(record?.actor, 'stop-handler:stop');
+  });
+
+  it('answers in English for other numbers and uses configured texts', async () => {
+    const { sent } = await load({ stop: { confirmationEn: 'Done - no more messages from us.' } });
+    await subscribe(BRITISH.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'unsubscribe' });
+    await until(() => sent.length === 1, 'the confirmation');
+    assert.deepEqual(textsTo(BRITISH.waId), ['Done - no more messages from us.']);
+    assert.equal(sent[0].stop?.language, 'en');
+  });
+
+  it('withdraws only the configured purposes', async () => {
+    const { sent } = await load({ stop: { purposes: 'offers' } });
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'ABMELDEN' });
+    await until(() => sent.length === 1, 'the confirmation');
+    assert.deepEqual(sent[0].stop?.withdrawn, ['offers']);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+  });
+
+  it('treats a tap on the opt-out button like STOP', async () => {
+    const { sent } = await load({ stop: { optOutPayload: 'unsubscribe-all' } });
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerSends(
+      PHONE_NUMBER_ID,
+      { waId: GERMAN.waId },
+      { buttonReply: { id: 'unsubscribe-all', title: 'Keine Nachrichten' } },
+    );
+    await until(() => sent.length === 1, 'the confirmation');
+    assert.equal(sent[0].stop?.channel, 'whatsapp-button');
+    assert.equal((await ledger.getConsent(GERMAN.phone, 'offers'))?.withdrawalChannel, 'whatsapp-button');
+  });
+
+  it('answers HELP with the help text and changes nothing', async () => {
+    const { sent } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hilfe' });
+    await until(() => sent.length === 1, 'the help text');
+    assert.deepEqual(textsTo(GERMAN.waId), [DEFAULT_HELP_TEXTS.de]);
+    assert.equal(sent[0].stop?.kind, 'help');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+  });
+
+  it('passes other messages through output 2 unchanged and changes nothing', async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    const { messageId } = await sandbox.customerSends(
+      PHONE_NUMBER_ID,
+      { waId: GERMAN.waId },
+      { text: 'Stop sending offers please' },
+    );
+    await until(() => other.some((m) => m.whatsapp?.messageId === messageId), 'the message on output 2');
+    const msg = other.find((m) => m.whatsapp?.messageId === messageId)!;
+    assert.equal(msg.payload, 'Stop sending offers please');
+    assert.equal(msg.stop, undefined);
+    assert.equal(msg.to, undefined);
+    assert.equal(sent.length, 0);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+  });
+
+  it("withdraws only marketing purposes on Meta's user_preferences stop, silently, and ignores resume", async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerOptsOutOfMarketing(PHONE_NUMBER_ID, GERMAN.waId, 'stop');
+    await until(() => other.some((m) => m.stop?.kind === 'marketing-opt-out'), 'the marketing opt-out on output 2');
+    const msg = other.find((m) => m.stop?.kind === 'marketing-opt-out')!;
+    assert.equal(msg.stop?.source, 'user_preferences');
+    assert.deepEqual(msg.stop?.withdrawn, ['offers']);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+    assert.equal((await ledger.getConsent(GERMAN.phone, 'offers'))?.withdrawalChannel, 'meta-marketing-optout');
+    await sandbox.customerOptsOutOfMarketing(PHONE_NUMBER_ID, GERMAN.waId, 'resume');
+    await until(() => other.some((m) => m.stop?.kind === 'marketing-resume'), 'the resume on output 2');
+    assert.deepEqual(other.find((m) => m.stop?.kind === 'marketing-resume')?.stop?.restored, []);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn', 'resume is not consent');
+    assert.equal(sent.length, 0, 'no confirmation for Meta signals');
+    assert.deepEqual(textsTo(GERMAN.waId), []);
+  });
+
+  it('withdraws marketing purposes when a marketing template fails with 131050', async () => {
+    // Only statuses reach the stop-handler here, so the withdrawal can only come from the 131050 failure.
+    const { other } = await load({ hookWires: [[], ['stop'], []] });
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerOptsOutOfMarketing(PHONE_NUMBER_ID, GERMAN.waId, 'stop');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+    const template = { type: 'template', template: { name: 'weekly_offers', language: { code: 'de' } } };
+    helper.getNode('send').receive({ to: GERMAN.phone, payload: template });
+    await until(() => other.some((m) => m.stop?.kind === 'marketing-opt-out'), 'the 131050 withdrawal');
+    const msg = other.find((m) => m.stop?.kind === 'marketing-opt-out')!;
+    assert.equal(msg.stop?.source, 'status-131050');
+    assert.equal(((msg.whatsapp?.errors ?? []) as { code: number }[])[0]?.code, 131050);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+  });
+
+  it('confirms a STOP from an erased person without storing anything about them again', async () => {
+    const { sent } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    await ledger.eraseSubject(GERMAN.phone, 'test');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the confirmation');
+    assert.equal(sent[0].stop?.suppressed, true);
+    assert.deepEqual(sent[0].stop?.withdrawn, []);
+    const exported = await ledger.exportSubject(GERMAN.phone, 'test');
+    assert.equal(exported.subject, undefined);
+    assert.equal(exported.consents.length, 0);
+    assert.equal(exported.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
+  });
+
+  it('sends no confirmation when the withdrawal cannot be stored, and reports the error', async () => {
+    // A directory where the SQLite file should be: the store cannot open.
+    const { sent, caught } = await load({ storePath: dir });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => caught.length === 1, 'the error at the Catch node');
+    assert.equal((caught[0].error?.source as { id?: string } | undefined)?.id, 'stop');
+    assert.doesNotMatch(String(caught[0].error?.message), /4915123456789/);
+    assert.equal(sent.length, 0);
+    assert.deepEqual(textsTo(GERMAN.waId), []);
+  });
+
+  it('reports a missing consent store on STOP without sending anything', async () => {
+    const { sent, caught } = await load({ stop: { store: 'nowhere' } });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => caught.length === 1, 'the error at the Catch node');
+    assert.match(String(caught[0].error?.message), /consent store/i);
+    assert.equal(sent.length, 0);
+  });
+});
