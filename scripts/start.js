@@ -4,7 +4,6 @@
 // No WhatsApp account needed.  PORT=1880 by default.
 'use strict';
 const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -12,28 +11,13 @@ const root = path.join(__dirname, '..');
 const userDir = path.join(root, '.nodered');
 const port = Number(process.env.PORT || 1880);
 const base = `http://127.0.0.1:${port}`;
-const demoFlowFile = [path.join(root, 'examples', '10-complete-bot.json'), path.join(__dirname, 'demo-flow.json')].find(
-  (f) => fs.existsSync(f),
-);
+const demoFlowFile = path.join(root, 'examples', '10-complete-bot.json');
 
 function linkPackageIntoUserDir() {
   const scopeDir = path.join(userDir, 'node_modules', '@gdpr-whatsapp');
   const link = path.join(scopeDir, 'node-red');
   fs.mkdirSync(scopeDir, { recursive: true });
   if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
-}
-
-/** Keys for the demo's consent store, made once and kept in the user directory. */
-function demoCredentials() {
-  const file = path.join(userDir, 'demo-keys.json');
-  if (!fs.existsSync(file)) {
-    const keys = {
-      encryptionKey: crypto.randomBytes(32).toString('base64'),
-      pseudonymKey: crypto.randomBytes(32).toString('base64'),
-    };
-    fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
-  }
-  return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
 async function waitForNodeRed(child) {
@@ -52,11 +36,8 @@ async function waitForNodeRed(child) {
 
 async function deployDemoFlowOnce() {
   if (fs.existsSync(path.join(userDir, 'flows.json'))) return false;
+  // The consent store makes its keys once in .nodered/whatsapp-consent-keys.json (mode 0600) when a flow brings none.
   const flow = JSON.parse(fs.readFileSync(demoFlowFile, 'utf8'));
-  const keys = demoCredentials();
-  for (const node of flow) {
-    if (node.type === 'consent-store') node.credentials = { ...keys };
-  }
   const res = await fetch(`${base}/flows`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },

@@ -1,0 +1,453 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { installTarball, type PackedInstall, type PackedTarball, packTarball } from '../helpers/packed-node-red';
+import { RealNodeRed, redJsPath } from '../helpers/real-node-red';
+import { SandboxCustomer } from './support/customer';
+import { type LoadedExample, loadExamples } from './support/examples';
+import { consentStatus, withStore } from './support/store';
+
+/**
+ * Issue 5: the packed package installed into a fresh Node-RED user directory, a real Node-RED process, every
+ * example deployed as it is imported (no credentials, no edits) through the Admin API, and each one driven
+ * the way a customer and the staff would: chats through the sandbox, forms and HTTP calls.
+ */
+describe('example flows from the packed tarball in a real Node-RED', function () {
+  this.timeout(60000);
+  let tarball: PackedTarball;
+  let install: PackedInstall;
+  let red: RealNodeRed;
+  let examples: Map<string, LoadedExample>;
+  let phoneSerial = 0;
+
+  /** A new customer number per use, so the examples never share a subject. */
+  function newPhone(): string {
+    phoneSerial += 1;
+    return `+49151${String(4000000 + phoneSerial * 7919).padStart(8, '0')}`;
+  }
+
+  function example(number: string): LoadedExample {
+    const found = examples.get(number);
+    assert.ok(found, `example ${number} is in the package`);
+    return found;
+  }
+
+  async function customerOf(number: string, phone = newPhone(), name = 'Erika'): Promise<SandboxCustomer> {
+    return SandboxCustomer.of(red, String(example(number).only('whatsapp-config').name), phone, name);
+  }
+
+  function status(number: string, phone: string, purpose: string) {
+    return consentStatus(red.userDir, example(number).only('consent-store'), phone, purpose);
+  }
+
+  before(async function () {
+    this.timeout(300000);
+    const started = Date.now();
+    tarball = packTarball();
+    install = installTarball(tarball.file);
+    red = await RealNodeRed.start({ userDir: install.userDir, startTimeoutMs: 60000 });
+    examples = loadExamples(install.moduleDir);
+    const all = [...examples.values()].flatMap((e) => e.nodes);
+    await red.deploy(all);
+    console.log(
+      `      packed, installed (${install.offline ? 'offline' : 'from the registry'}, ${install.installMs} ms) ` +
+        `and started in ${Date.now() - started} ms`,
+    );
+  });
+
+  after(async () => {
+    await red?.stop();
+    tarball?.remove();
+  });
+
+  it('ships the ten examples, the built nodes and no tests in the tarball', () => {
+    const shipped = tarball.files.filter((f) => f.startsWith('examples/')).sort();
+    assert.equal(shipped.length, 10, shipped.join());
+    assert.ok(tarball.files.includes('dist/nodes/consent-store.js'));
+    assert.ok(tarball.files.includes('dist/nodes/consent-store.html'));
+    assert.ok(!tarball.files.some((f) => f.startsWith('dist/test/') || f.startsWith('test/')));
+    assert.deepEqual([...examples.keys()], ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10']);
+  });
+
+  it('runs every example without a node error, with generated store keys kept private', async () => {
+    const log = red.log();
+    const version = (createRequire(redJsPath())('./package.json') as { version: string }).version;
+    assert.ok(log.includes(`Node-RED version: v${version}`), 'the Node-RED under test (NODE_RED_PATH)');
+    assert.doesNotMatch(log, /\[error\]/, log);
+    const keyFile = path.join(red.userDir, 'whatsapp-consent-keys.json');
+    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+    const keys = JSON.parse(fs.readFileSync(keyFile, 'utf8'));
+    assert.doesNotMatch(log, new RegExp(`${keys.encryptionKey}|${keys.pseudonymKey}`.replace(/[+/]/g, '\\$&')));
+  });
+
+  it('01 double opt-in from a web form: form, template, confirmation; an unticked box stores nothing', async () => {
+    const form = await fetch(`${red.url}/optin-ex01?lang=de`);
+    assert.equal(form.status, 200);
+    const page = await form.text();
+    const checkbox = page.match(/<input type="checkbox"[^>]*>/)?.[0] ?? '';
+    assert.ok(checkbox && !/checked/.test(checkbox), 'the consent box is not pre-ticked');
+    const wordingDe = String((example('01').nodes[1].env as { name: string; value: string }[])[1].value);
+    assert.ok(page.includes(wordingDe), 'the page shows the exact wording');
+
+    const erika = await customerOf('01');
+    const submitted = await fetch(`${red.url}/optin-ex01`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: erika.phone, consent: 'on', language: 'de' }),
+    });
+    assert.equal(submitted.status, 200, await submitted.clone().text());
+    assert.match(await submitted.text(), /data-outcome="requested"/);
+    const [request] = await erika.receivedExactly(1);
+    assert.equal(request.type, 'template');
+    assert.equal(request.template?.name, 'consent_request');
+    const button = request.buttons?.[0];
+    assert.ok(button, 'the template carries the confirm button');
+    assert.equal((await status('01', erika.phone, 'newsletter')).status, 'pending');
+
+    await erika.tapsTemplateButton(button.id, 'JA');
+    const [, thanks] = await erika.receivedExactly(2);
+    assert.match(thanks.text, /Vielen Dank, Ihre Einwilligung ist bestätigt/);
+    const record = await withStore(red.userDir, example('01').only('consent-store'), (ledger) =>
+      ledger.getConsent(erika.phone, 'newsletter'),
+    );
+    assert.equal(record?.status, 'given');
+    assert.equal(record?.wording, wordingDe);
+    assert.equal(record?.method, 'web-form');
+
+    // Refusal: the box left unticked. A 400 page with the reason, no message, nothing stored.
+    const max = await customerOf('01');
+    const unticked = await fetch(`${red.url}/optin-ex01`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: max.phone, language: 'en' }),
+    });
+    assert.equal(unticked.status, 400);
+    assert.match(await unticked.text(), /consent-not-ticked/);
+    await max.receivedExactly(0);
+    assert.equal((await status('01', max.phone, 'newsletter')).status, 'none');
+  });
+
+  async function postJson(urlPath: string, body: unknown): Promise<{ status: number; body: unknown; text: string }> {
+    const answer = await fetch(`${red.url}${urlPath}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await answer.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: answer.status, body: parsed, text };
+  }
+
+  async function getJson(urlPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const answer = await fetch(`${red.url}${urlPath}`);
+    return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+  }
+
+  /** A customer who signed up by keyword in an example with single-step opt-in. */
+  async function subscribed(number: string, name = 'Erika'): Promise<SandboxCustomer> {
+    const customer = await customerOf(number, newPhone(), name);
+    await customer.says('ANMELDEN');
+    await customer.receivedExactly(1);
+    assert.equal((await status(number, customer.phone, 'newsletter')).status, 'given');
+    return customer;
+  }
+
+  it('02 opt-in by keyword: START signs up in one step; any other text stores nothing', async () => {
+    const erika = await customerOf('02');
+    await erika.says('Start!');
+    const [subscribedText] = await erika.receivedExactly(1);
+    assert.match(subscribedText.text, /^Sie sind jetzt angemeldet: „Ja, ich möchte den Newsletter/);
+    const record = await withStore(red.userDir, example('02').only('consent-store'), (ledger) =>
+      ledger.getConsent(erika.phone, 'newsletter'),
+    );
+    assert.equal(record?.status, 'given');
+    assert.equal(record?.method, 'keyword');
+    assert.match(record?.wording ?? '', /^Ja, ich möchte den Newsletter/, 'the purpose wording in her language');
+
+    const max = await customerOf('02', '+447911123456', 'Max');
+    await max.says('Can I have the newsletter?');
+    const [hint] = await max.receivedExactly(1);
+    assert.match(hint.text, /Send START to get our newsletter/);
+    await max.says('YES');
+    await max.receivedExactly(2);
+    assert.equal((await status('02', max.phone, 'newsletter')).status, 'none', 'a YES without a request is no consent');
+  });
+
+  it('03 privacy notice: shown once before the first answer, recorded, and the full policy page', async () => {
+    const erika = await customerOf('03');
+    await erika.says('Hallo, wann öffnet ihr?');
+    const [notice, answer] = await erika.receivedExactly(2);
+    assert.match(notice.text, /Datenschutzerklärung: http:\/\/localhost:1880\/privacy-ex03/);
+    assert.match(answer.text, /Danke für Ihre Nachricht/);
+    await erika.says('Und am Sonntag?');
+    const third = (await erika.receivedExactly(3))[2];
+    assert.match(third.text, /Danke für Ihre Nachricht/, 'no second notice');
+    const exported = await withStore(red.userDir, example('03').only('consent-store'), (ledger) =>
+      ledger.exportSubject(erika.phone, 'e2e-test'),
+    );
+    assert.equal(exported.notices.length, 1, 'the notice shown is recorded once');
+
+    const policy = await fetch(`${red.url}/privacy-ex03?lang=de`);
+    assert.equal(policy.status, 200);
+    const html = await policy.text();
+    assert.match(html, /Beispiel Shop GmbH/);
+    assert.match(html, /Dr\. Erika Beispiel/);
+    assert.match(html, /Bestell/, 'the purposes of the store');
+    assert.equal((await fetch(`${red.url}/privacy-ex03`, { method: 'POST' })).status, 404);
+  });
+
+  it('04 STOP withdraws and confirms; Meta opt-out withdraws marketing silently; "stop please" is no STOP', async () => {
+    const erika = await subscribed('04');
+    await erika.says('STOPP');
+    const [, confirmation] = await erika.receivedExactly(2);
+    assert.equal(confirmation.text, 'Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.');
+    const record = await withStore(red.userDir, example('04').only('consent-store'), (ledger) =>
+      ledger.getConsent(erika.phone, 'newsletter'),
+    );
+    assert.equal(record?.status, 'withdrawn');
+    assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
+
+    const max = await subscribed('04', 'Max');
+    await max.turnsMarketing('stop');
+    await max.receivedExactly(1);
+    const withdrawn = await withStore(red.userDir, example('04').only('consent-store'), (ledger) =>
+      ledger.getConsent(max.phone, 'newsletter'),
+    );
+    assert.equal(withdrawn?.status, 'withdrawn');
+    assert.equal(withdrawn?.withdrawalChannel, 'meta-marketing-optout');
+    await max.turnsMarketing('resume');
+    assert.equal((await status('04', max.phone, 'newsletter')).status, 'withdrawn', 'resume restores nothing');
+
+    const jana = await subscribed('04', 'Jana');
+    await jana.says('bitte stoppt die Werbung morgen');
+    await jana.receivedExactly(1);
+    assert.equal((await status('04', jana.phone, 'newsletter')).status, 'given');
+  });
+
+  it('05 broadcast: only consented recipients get the template; the summary names blocked and failed', async () => {
+    const erika = await subscribed('05');
+    const max = await subscribed('05', 'Max');
+    const withdrawn = await subscribed('05', 'Jana');
+    await withdrawn.says('STOP');
+    await withdrawn.receivedExactly(2);
+    const stranger = await customerOf('05');
+
+    const recipients = [erika.phone, stranger.phone, max.phone, withdrawn.phone, 'not a number'];
+    const campaign = await postJson('/broadcast-ex05', { template: 'spring_sale', language: 'de', recipients });
+    assert.equal(campaign.status, 200, campaign.text);
+    assert.deepEqual(campaign.body, {
+      template: 'spring_sale',
+      total: 5,
+      sent: 2,
+      blocked: [
+        { to: stranger.phone, reason: 'none' },
+        { to: withdrawn.phone, reason: 'withdrawn' },
+      ],
+      failed: [{ to: 'not a number', code: 'invalid-recipient' }],
+    });
+    for (const customer of [erika, max]) {
+      const [, sale] = await customer.receivedExactly(2);
+      assert.equal(sale.template?.name, 'spring_sale');
+    }
+    await stranger.receivedExactly(0);
+    await withdrawn.receivedExactly(2);
+
+    // Refusal by Meta's rules: a template name the Cloud API does not accept fails with its code, and is counted.
+    const broken = await postJson('/broadcast-ex05', { template: 'Spring Sale!', recipients: [erika.phone] });
+    assert.equal(broken.status, 200, broken.text);
+    const summary = broken.body as { sent: number; failed: { code: string }[] };
+    assert.equal(summary.sent, 0);
+    assert.equal(summary.failed.length, 1);
+    assert.ok(summary.failed[0].code, JSON.stringify(summary));
+    await erika.receivedExactly(2);
+    assert.equal((await postJson('/broadcast-ex05', { recipients: [] })).status, 400);
+  });
+
+  it('06 order updates: template outside the window, text inside it, blocked after STOP', async () => {
+    const erika = await customerOf('06');
+    const order = { to: erika.phone, orderId: '10023', status: 'shipped' };
+    const first = await postJson('/order-ex06', order);
+    assert.equal(first.status, 200, first.text);
+    assert.equal((first.body as { kind: string }).kind, 'template');
+    const [template] = await erika.receivedExactly(1);
+    assert.equal(template.template?.name, 'order_update');
+
+    await erika.says('Wo bleibt mein Paket?');
+    const second = await postJson('/order-ex06', { ...order, status: 'delivered' });
+    assert.equal((second.body as { kind: string }).kind, 'text', second.text);
+    const [, text] = await erika.receivedExactly(2);
+    assert.match(text.text, /^Ihre Bestellung 10023 wurde zugestellt\./);
+
+    await erika.says('STOP');
+    await erika.receivedExactly(3);
+    const blocked = await postJson('/order-ex06', order);
+    assert.equal(blocked.status, 409);
+    assert.deepEqual(blocked.body, { outcome: 'blocked', reason: 'withdrawn' });
+    await erika.receivedExactly(3);
+  });
+
+  it('07 data subject requests: export and erase for staff and by keyword; a bad request changes nothing', async () => {
+    const erika = await subscribed('07');
+    await erika.says('Meine Daten');
+    const [, summary] = await erika.receivedExactly(2);
+    assert.match(summary.text, /Wir speichern zu Ihrer Nummer:\n- newsletter: given/);
+
+    const download = await fetch(`${red.url}/dsr-ex07/export`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: erika.phone }),
+    });
+    assert.equal(download.status, 200);
+    assert.match(String(download.headers.get('content-disposition')), /^attachment; filename="whatsapp-data-/);
+    const document = (await download.json()) as { found: boolean; subject: { phone: string }; consents: unknown[] };
+    assert.equal(document.found, true);
+    assert.equal(document.subject.phone, erika.phone);
+    assert.equal(document.consents.length, 1);
+
+    await erika.says('DATEN LÖSCHEN');
+    const [, , notice] = await erika.receivedExactly(3);
+    assert.match(notice.text, /löschen jetzt Ihre Daten/);
+    assert.equal((await status('07', erika.phone, 'newsletter')).status, 'erased');
+
+    const max = await subscribed('07', 'Max');
+    const erased = await postJson('/dsr-ex07/erase', { phone: max.phone });
+    assert.equal(erased.status, 200, erased.text);
+    const report = erased.body as { found: boolean; total: number; pseudonym: string };
+    assert.equal(report.found, true);
+    assert.ok(report.total > 0);
+    assert.doesNotMatch(erased.text, new RegExp(max.waId));
+    assert.equal((await status('07', max.phone, 'newsletter')).status, 'erased');
+    const unknown = await postJson('/dsr-ex07/erase', { phone: newPhone() });
+    assert.equal((unknown.body as { found: boolean }).found, false);
+
+    const bad = await postJson('/dsr-ex07/erase', { phone: 'call me maybe' });
+    assert.equal(bad.status, 400);
+    assert.ok((bad.body as { error: string }).error);
+  });
+
+  it('08 retention: an on-demand sweep reports, the audit chain verifies, and a tampered chain alerts', async () => {
+    const sweep = await getJson('/retention-ex08/sweep');
+    assert.equal(sweep.status, 200);
+    for (const key of ['expiredRequests', 'personalDataRemoved', 'proofRemoved', 'auditEventsRemoved']) {
+      assert.equal(typeof sweep.body[key], 'number', key);
+    }
+    const verified = await getJson('/retention-ex08/verify');
+    assert.equal(verified.status, 200);
+    assert.equal(verified.body.ok, true);
+    assert.ok(Number(verified.body.count) >= 1, 'the sweep is in the audit log');
+
+    const storeNode = example('08').only('consent-store');
+    const file = path.join(red.userDir, String(storeNode.sqlitePath));
+    const { openSqliteDatabase } = await import('../../lib/store/sqlite-driver');
+    const { db } = openSqliteDatabase(file);
+    try {
+      db.exec('PRAGMA busy_timeout = 10000; DROP TRIGGER audit_append_only;');
+      db.prepare("UPDATE audit SET outcome = 'rewritten' WHERE seq = 1").run();
+    } finally {
+      db.close();
+    }
+    const mark = red.log().length;
+    const broken = await getJson('/retention-ex08/verify');
+    assert.equal(broken.status, 500);
+    assert.equal(broken.body.ok, false);
+    assert.equal(broken.body.firstBrokenSeq, 1);
+    await red.waitForLog(/Audit chain broken at event 1/, 5000, mark);
+  });
+
+  it('09 CRM sync: consent changes reach the CRM by pseudonym, never with the number', async () => {
+    const erika = await subscribed('09');
+    await erika.says('STOP');
+    await erika.receivedExactly(2);
+    const pseudonym = await withStore(red.userDir, example('09').only('consent-store'), async (ledger) => {
+      return (await ledger.getConsent(erika.phone, 'newsletter'))?.pseudonym;
+    });
+    let calls: { event: string; contact: { whatsappPseudonym: string }; purpose: string }[] = [];
+    for (let i = 0; i < 100; i++) {
+      calls = (await getJson('/crm-ex09/events')).body as unknown as typeof calls;
+      if (calls.filter((c) => c.contact.whatsappPseudonym === pseudonym).length >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const erikas = calls.filter((c) => c.contact.whatsappPseudonym === pseudonym);
+    assert.deepEqual(
+      erikas.map((c) => [c.event, c.purpose]),
+      [
+        ['consent.given', 'newsletter'],
+        ['consent.withdrawn', 'newsletter'],
+      ],
+    );
+    const everything = JSON.stringify(calls);
+    assert.doesNotMatch(everything, new RegExp(erika.waId), 'no phone number leaves for the CRM');
+  });
+
+  it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {
+    const erika = await customerOf('10');
+    const form = await fetch(`${red.url}/optin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: erika.phone, consent: 'on', language: 'de' }),
+    });
+    assert.equal(form.status, 200, await form.clone().text());
+    const [request] = await erika.receivedExactly(1);
+    assert.equal(request.template?.name, 'consent_request');
+    await erika.tapsTemplateButton(String(request.buttons?.[0]?.id), 'JA');
+    const [, notice, thanks] = await erika.receivedExactly(3);
+    assert.match(notice.text, /Datenschutzerklärung: http:\/\/localhost:1880\/privacy/);
+    assert.match(thanks.text, /Ihre Einwilligung ist bestätigt/);
+
+    const stranger = await customerOf('10');
+    const campaign = await postJson('/broadcast', {
+      template: 'autumn_sale',
+      language: 'de',
+      recipients: [erika.phone, stranger.phone],
+    });
+    assert.deepEqual(campaign.body, {
+      template: 'autumn_sale',
+      total: 2,
+      sent: 1,
+      blocked: [{ to: stranger.phone, reason: 'none' }],
+      failed: [],
+    });
+    assert.equal((await erika.receivedExactly(4))[3].template?.name, 'autumn_sale');
+    await stranger.receivedExactly(0);
+
+    const order = await postJson('/order', { to: erika.phone, orderId: 'A-7', status: 'shipped' });
+    assert.deepEqual((order.body as { outcome: string; kind: string }).kind, 'text', order.text);
+    assert.match((await erika.receivedExactly(5))[4].text, /Ihre Bestellung A-7 wurde versendet/);
+
+    await erika.says('STOP');
+    assert.match((await erika.receivedExactly(6))[5].text, /Sie wurden abgemeldet/);
+    const blocked = await postJson('/broadcast', { template: 'autumn_sale', recipients: [erika.phone] });
+    assert.deepEqual((blocked.body as { blocked: unknown[] }).blocked, [{ to: erika.phone, reason: 'withdrawn' }]);
+    assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-8', status: 'shipped' })).status, 409);
+    await erika.receivedExactly(6);
+
+    const erased = await postJson('/dsr/erase', { phone: erika.phone });
+    assert.equal((erased.body as { found: boolean }).found, true);
+    assert.equal((await status('10', erika.phone, 'newsletter')).status, 'erased');
+    const again = await fetch(`${red.url}/optin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
+    });
+    assert.equal(again.status, 400, 'an unticked box is refused');
+    await erika.receivedExactly(6);
+
+    const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
+    assert.ok(
+      ['consent.requested', 'consent.confirmed', 'consent.withdrawn', 'subject.erased'].every((type) =>
+        crm.some((call) => call.event === type),
+      ),
+      JSON.stringify(crm),
+    );
+    const verified = await getJson('/retention/verify');
+    assert.equal(verified.body.ok, true);
+    const policy = await fetch(`${red.url}/privacy`);
+    assert.equal(policy.status, 200);
+  });
+});
