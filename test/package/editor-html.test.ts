@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import type * as Acorn from 'acorn';
+import type * as AcornWalk from 'acorn-walk';
+
+/**
+ * The built editor files, read the way the flow library's scorecard (node-red-dev) and the editor read
+ * them: node-red-dev's own parser must find every type, and each node's palette entry, labels, help and
+ * message catalogs must be complete in English and German.
+ */
+
+const buildDir = path.resolve(__dirname, '..', '..');
+const root = path.resolve(buildDir, '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const nodeSets: Record<string, string> = pkg['node-red'].nodes;
+const CATEGORY = 'WhatsApp GDPR';
+/** Config nodes (DESIGN.md section 2) live in the config sidebar, not the palette. */
+const CONFIG_TYPES = new Set(['whatsapp-config', 'consent-store']);
+const LANGUAGES = ['en-US', 'de'];
+
+interface NodeRedDev {
+  getNodeDefinitions(htmlFile: string): Record<string, Record<string, unknown>>;
+  requireFromNodeRedDev(id: string): unknown;
+}
+const nodeRedDev: NodeRedDev = require(path.join(root, 'scripts', 'scorecard', 'node-red-dev.js'));
+const acorn = nodeRedDev.requireFromNodeRedDev('acorn') as typeof Acorn;
+const walk = nodeRedDev.requireFromNodeRedDev('acorn-walk') as typeof AcornWalk;
+
+/** Where Node-RED loads a set's editor files from: beside the compiled node file. */
+function builtFile(set: string, ...parts: string[]): string {
+  const js = nodeSets[set].replace(/^dist\//, '');
+  return path.join(buildDir, path.dirname(js), ...parts);
+}
+
+/** The <script type="text/javascript"> blocks, matched like node-red-dev does. */
+function editorScripts(html: string): string[] {
+  return [...html.matchAll(/<script.+?type=['"]text\/javascript['"].*?>([\S\s]*?)<\/script>/gi)].map((m) => m[1]);
+}
+
+/** A stand-in for anything the editor provides (jQuery, RED.validators...): every access and call succeeds. */
+function tolerant(): unknown {
+  const proxy: unknown = new Proxy(() => undefined, {
+    get: (_target, key) => (key === Symbol.toPrimitive ? () => '' : proxy),
+    apply: () => proxy,
+  });
+  return proxy;
+}
+
+type Definition = Record<string, unknown> & { defaults?: Record<string, { value?: unknown }> };
+
+/** Runs the editor scripts against a stub RED and returns the definitions they register. */
+function registeredDefinitions(html: string): Map<string, Definition> {
+  const registered = new Map<string, Definition>();
+  const withFallback = (target: Record<string, unknown>) =>
+    new Proxy(target, { get: (t, key) => (key in t ? t[key as string] : tolerant()) });
+  const RED = withFallback({
+    nodes: withFallback({ registerType: (type: string, def: Definition) => registered.set(type, def) }),
+    _: (key: string) => key,
+  });
+  const context = vm.createContext({
+    RED,
+    $: tolerant(),
+    jQuery: tolerant(),
+    window: tolerant(),
+    document: tolerant(),
+  });
+  for (const script of editorScripts(html)) vm.runInContext(script, context);
+  return registered;
+}
+
+/** The object literal passed to registerType(type, {...}) in the editor scripts. */
+function definitionNode(html: string, type: string): Acorn.ObjectExpression | undefined {
+  let found: Acorn.ObjectExpression | undefined;
+  for (const script of editorScripts(html)) {
+    walk.simple(acorn.parse(script, { ecmaVersion: 'latest' }), {
+      CallExpression(call) {
+        const callee = call.callee;
+        const [name, def] = call.arguments;
+        if (
+          callee.type === 'MemberExpression' &&
+          callee.property.type === 'Identifier' &&
+          callee.property.name === 'registerType' &&
+          name?.type === 'Literal' &&
+          name.value === type &&
+          def?.type === 'ObjectExpression'
+        ) {
+          found = def;
+        }
+      },
+    });
+  }
+  return found;
+}
+
+function property(def: Acorn.ObjectExpression, name: string): Acorn.Property | undefined {
+  return def.properties.find(
+    (p): p is Acorn.Property => p.type === 'Property' && p.key.type === 'Identifier' && p.key.name === name,
+  );
+}
+
+/** Lengths of `[...][index]` lists inside an outputLabels function (index = its first parameter). */
+function indexedListLengths(fn: Acorn.Function): number[] {
+  const param = fn.params[0];
+  if (param?.type !== 'Identifier') return [];
+  const lengths: number[] = [];
+  walk.simple(fn.body, {
+    MemberExpression(member) {
+      if (
+        member.computed &&
+        member.object.type === 'ArrayExpression' &&
+        member.property.type === 'Identifier' &&
+        member.property.name === param.name
+      ) {
+        lengths.push(member.object.elements.length);
+      }
+    },
+  });
+  return lengths;
+}
+
+/** A message catalog flattened to its dotted leaf keys. */
+function catalogKeys(file: string): Set<string> {
+  const keys = new Set<string>();
+  const visit = (value: unknown, prefix: string) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, child] of Object.entries(value)) visit(child, prefix ? `${prefix}.${key}` : key);
+    } else {
+      keys.add(prefix);
+    }
+  };
+  visit(JSON.parse(fs.readFileSync(file, 'utf8')), '');
+  return keys;
+}
+
+/** Keys named in the editor file: data-i18n attributes, literal _('...') calls and '<module>/<set>:key' strings. */
+function referencedKeys(html: string, set: string): { exact: Map<string, string[]>; prefixes: Map<string, string[]> } {
+  const exact = new Map<string, string[]>();
+  const prefixes = new Map<string, string[]>();
+  const add = (map: Map<string, string[]>, ns: string, key: string) => map.set(ns, [...(map.get(ns) ?? []), key]);
+  const namespaced = (value: string, fallbackSet: string | undefined) => {
+    const colon = value.indexOf(':');
+    if (colon < 0) return fallbackSet ? { ns: fallbackSet, key: value } : undefined;
+    const ns = value.slice(0, colon);
+    return ns.startsWith(`${pkg.name}/`)
+      ? { ns: ns.slice(pkg.name.length + 1), key: value.slice(colon + 1) }
+      : undefined;
+  };
+  for (const [, attribute] of html.matchAll(/data-i18n="([^"]+)"/g)) {
+    for (const part of attribute.split(';')) {
+      const ref = namespaced(part.replace(/^\[[^\]]*\]/, ''), set);
+      if (ref) add(exact, ref.ns, ref.key);
+    }
+  }
+  for (const script of editorScripts(html)) {
+    walk.simple(acorn.parse(script, { ecmaVersion: 'latest' }), {
+      CallExpression(call) {
+        const callee = call.callee;
+        const named =
+          (callee.type === 'MemberExpression' &&
+            callee.property.type === 'Identifier' &&
+            callee.property.name === '_') ||
+          (callee.type === 'Identifier' && callee.name === '_');
+        const [first] = call.arguments;
+        if (named && first?.type === 'Literal' && typeof first.value === 'string') {
+          const ref = namespaced(first.value, set);
+          if (ref) add(exact, ref.ns, ref.key);
+        }
+      },
+      Literal(literal) {
+        if (typeof literal.value !== 'string' || !literal.value.startsWith(`${pkg.name}/`)) return;
+        const ref = namespaced(literal.value, undefined);
+        // 'ns:a.b.' + variable: the literal is the start of a key.
+        if (ref && /[.\-_]$/.test(ref.key)) add(prefixes, ref.ns, ref.key);
+      },
+    });
+  }
+  return { exact, prefixes };
+}
+
+/** i18next resolves count-dependent keys through plural suffixes. */
+function catalogHas(keys: Set<string>, key: string): boolean {
+  return keys.has(key) || keys.has(`${key}_one`) || keys.has(`${key}_other`) || keys.has(`${key}_plural`);
+}
+
+describe('editor HTML as the scorecard and the editor read it', () => {
+  it('lists node sets in package.json', () => {
+    assert.ok(Object.keys(nodeSets).length > 0);
+  });
+
+  for (const type of Object.keys(nodeSets)) {
+    describe(type, () => {
+      const htmlFile = builtFile(type, `${type}.html`);
+      const html = () => fs.readFileSync(htmlFile, 'utf8');
+      const isConfig = CONFIG_TYPES.has(type);
+
+      it(`declares RED.nodes.registerType('${type}', {...}) inline where node-red-dev's parser finds it`, () => {
+        assert.ok(fs.existsSync(htmlFile), `${path.relative(root, htmlFile)} is missing`);
+        const defs = nodeRedDev.getNodeDefinitions(htmlFile);
+        assert.ok(defs[type], `node-red-dev found ${Object.keys(defs).join(', ') || 'no types'}, not ${type}`);
+      });
+
+      it(isConfig ? 'is a config node' : `sits in the "${CATEGORY}" palette with a colour and an icon`, () => {
+        const def = nodeRedDev.getNodeDefinitions(htmlFile)[type];
+        assert.equal(def.category, isConfig ? 'config' : CATEGORY);
+        if (!isConfig) {
+          assert.match(String(def.color ?? ''), /^#[0-9a-f]{3}([0-9a-f]{3})?$/i, 'color must be an inline hex literal');
+          assert.ok(def.icon, 'icon must be an inline string literal');
+        }
+        if (def.icon) {
+          for (const dir of [path.join(root, 'icons'), builtFile(type, 'icons')]) {
+            assert.ok(
+              fs.existsSync(path.join(dir, String(def.icon))),
+              `${def.icon} missing in ${path.relative(root, dir)}`,
+            );
+          }
+        }
+      });
+
+      it('has a palette label and a label function that give text', () => {
+        const def = registeredDefinitions(html()).get(type);
+        assert.ok(def, `the editor script registers no ${type} when run`);
+        const node = {
+          ...Object.fromEntries(Object.entries(def.defaults ?? {}).map(([key, spec]) => [key, spec.value])),
+          _: (key: string) => key,
+        };
+        const text = (value: unknown) => (typeof value === 'function' ? value.call(node) : value);
+        assert.ok(def.paletteLabel !== undefined, 'paletteLabel missing');
+        assert.equal(typeof def.label, 'function', 'label must be a function (it shows the important setting)');
+        for (const name of ['paletteLabel', 'label']) {
+          const value = text(def[name]);
+          assert.ok(typeof value === 'string' && value.trim(), `${name} gives ${JSON.stringify(value)}`);
+        }
+      });
+
+      it('labels every output', () => {
+        const def = registeredDefinitions(html()).get(type);
+        assert.ok(def);
+        const outputs = Number(def.outputs ?? 0);
+        if (isConfig || outputs === 0) {
+          assert.equal(def.outputLabels, undefined, 'a node without outputs has no output labels');
+          return;
+        }
+        const labels = def.outputLabels;
+        if (Array.isArray(labels)) {
+          assert.equal(labels.length, outputs, `${labels.length} output labels for ${outputs} outputs`);
+        } else {
+          assert.equal(typeof labels, 'function', 'outputLabels missing');
+          const defNode = definitionNode(html(), type);
+          assert.ok(defNode, `no inline registerType('${type}', {...})`);
+          const fnNode = property(defNode, 'outputLabels')?.value as Acorn.Function;
+          for (const length of indexedListLengths(fnNode)) {
+            assert.equal(length, outputs, `outputLabels lists ${length} labels for ${outputs} outputs`);
+          }
+        }
+        const node = { _: (key: string) => key };
+        for (let index = 0; index < outputs; index++) {
+          const label = Array.isArray(labels) ? labels[index] : (labels as (i: number) => unknown).call(node, index);
+          assert.ok(typeof label === 'string' && label.trim(), `output ${index + 1} has no label`);
+        }
+      });
+
+      for (const lang of LANGUAGES) {
+        it(`has sidebar help in ${lang}`, () => {
+          const help = builtFile(type, 'locales', lang, `${type}.html`);
+          assert.ok(fs.existsSync(help), `${path.relative(root, help)} is missing`);
+          assert.match(
+            fs.readFileSync(help, 'utf8'),
+            new RegExp(`<script type="text/html" data-help-name="${type}">`),
+            'help must be a <script type="text/html" data-help-name="<type>"> block',
+          );
+        });
+      }
+
+      it('has en-US and de message catalogs with the same keys', () => {
+        const files = LANGUAGES.map((lang) => builtFile(type, 'locales', lang, `${type}.json`));
+        const missingFiles = files.filter((f) => !fs.existsSync(f)).map((f) => path.relative(root, f));
+        assert.deepEqual(missingFiles, [], 'message catalogs missing');
+        const [en, de] = files.map(catalogKeys);
+        const differences = [
+          ...[...en].filter((k) => !de.has(k)).map((k) => `de lacks ${k}`),
+          ...[...de].filter((k) => !en.has(k)).map((k) => `en-US lacks ${k}`),
+        ];
+        assert.deepEqual(differences, [], `${type}.json key sets differ`);
+      });
+
+      it('uses only message keys its catalogs define', () => {
+        const { exact, prefixes } = referencedKeys(html(), type);
+        const problems: string[] = [];
+        for (const lang of LANGUAGES) {
+          for (const [ns, keys] of exact) {
+            if (!nodeSets[ns]) {
+              problems.push(`no node set ${ns} for keys ${keys.join(', ')}`);
+              continue;
+            }
+            const file = builtFile(ns, 'locales', lang, `${ns}.json`);
+            const known = fs.existsSync(file) ? catalogKeys(file) : new Set<string>();
+            for (const key of new Set(keys))
+              if (!catalogHas(known, key)) problems.push(`${lang}/${ns}.json lacks ${key}`);
+          }
+          for (const [ns, starts] of prefixes) {
+            if (!nodeSets[ns]) {
+              problems.push(`no node set ${ns} for keys ${starts.join(', ')}`);
+              continue;
+            }
+            const file = builtFile(ns, 'locales', lang, `${ns}.json`);
+            const known = fs.existsSync(file) ? [...catalogKeys(file)] : [];
+            for (const start of new Set(starts)) {
+              if (!known.some((k) => k.startsWith(start)))
+                problems.push(`${lang}/${ns}.json has no key under ${start}`);
+            }
+          }
+        }
+        assert.deepEqual(problems, []);
+      });
+    });
+  }
+});
