@@ -4,7 +4,7 @@ import type { LedgerEvent } from '../lib/consent/types';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
-import { translateError } from './shared/i18n';
+import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
@@ -94,8 +94,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
         send(msg);
         done();
       } catch (err) {
-        const code = err instanceof GdprWhatsAppError ? err.code : 'store-command-failed';
-        done(Object.assign(new Error(translateError(RED, err)), { code }));
+        done(catchableError(RED, err, 'store-command-failed'));
       }
     });
 

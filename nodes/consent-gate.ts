@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
 import { findConsentStore, ledgerOf } from './consent-store';
-import { translateError } from './shared/i18n';
+import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
@@ -82,7 +82,7 @@ export default function registerConsentGate(RED: NodeAPI): void {
         done();
       } catch (err) {
         node.status(statusOf('failed', translateError(RED, err)));
-        done(err as Error);
+        done(catchableError(RED, err));
       }
     });
 

@@ -10,7 +10,7 @@ import { DEFAULT_ERASE_KEYWORDS, parseKeywordList } from '../lib/conversation/ke
 import { chooseLanguage } from '../lib/conversation/language';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
-import { translateError } from './shared/i18n';
+import { catchableError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
@@ -75,7 +75,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       } catch (err) {
         const code = err instanceof GdprWhatsAppError ? err.code : 'erase-failed';
         this.status(statusOf('failed', RED._('erase-subject.status.failed', { code })));
-        done(Object.assign(new Error(translateError(RED, err)), { code }));
+        done(catchableError(RED, err, code));
       }
     });
   }

@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
-import { translateError } from './shared/i18n';
+import { catchableError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
@@ -51,7 +51,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
       } catch (err) {
         const code = err instanceof GdprWhatsAppError ? err.code : 'export-failed';
         this.status(statusOf('failed', RED._('export-subject.status.failed', { code })));
-        done(Object.assign(new Error(translateError(RED, err)), { code }));
+        done(catchableError(RED, err, code));
       }
     });
   }

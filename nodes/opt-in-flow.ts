@@ -22,7 +22,7 @@ import { GdprWhatsAppError } from '../lib/errors';
 import type { InboundMessage } from '../lib/webhook/types';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { ADMIN_PREFIX, needsPermission, PERMISSION_READ } from './shared/admin';
-import { translateError } from './shared/i18n';
+import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
@@ -305,7 +305,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         done();
       } catch (err) {
         node.status(statusOf('failed', translateError(RED, err)));
-        done(err as Error);
+        done(catchableError(RED, err));
       }
     });
   }

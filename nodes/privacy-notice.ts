@@ -7,7 +7,7 @@ import { choosePolicyLanguage, type PolicySettings, renderPolicyPage } from '../
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
 import { removeRoutes } from './shared/http-routes';
-import { translateError } from './shared/i18n';
+import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations/index';
 import { statusOf } from './shared/status';
 
@@ -112,7 +112,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         () => done(),
         (err: unknown) => {
           node.status(statusOf('failed', translateError(RED, err)));
-          done(err instanceof Error ? err : new Error(String(err)));
+          done(catchableError(RED, err));
         },
       );
     });

@@ -10,7 +10,7 @@ import {
   withdrawForSignal,
 } from '../lib/conversation/stop';
 import { findConsentStore, ledgerOf } from './consent-store';
-import { translateError } from './shared/i18n';
+import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations/index';
 import { statusOf } from './shared/status';
 
@@ -126,7 +126,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         () => done(),
         (err: unknown) => {
           node.status(statusOf('failed', translateError(RED, err)));
-          done(err instanceof Error ? err : new Error(String(err)));
+          done(catchableError(RED, err));
         },
       );
     });

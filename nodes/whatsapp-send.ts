@@ -4,7 +4,7 @@ import { toMessageBody } from '../lib/cloud-api/schemas';
 import { GdprWhatsAppError } from '../lib/errors';
 import { normalisePhoneNumber } from '../lib/phone';
 import { findConsentStore } from './consent-store';
-import { errorReport, translateError } from './shared/i18n';
+import { catchableError, errorReport } from './shared/i18n';
 import { withOptOutFooter } from './shared/messages';
 import { migrate } from './shared/migrations';
 import { whatsappSendMigrations } from './shared/migrations/whatsapp-send';
@@ -128,7 +128,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
               done();
               return;
             }
-            done(Object.assign(new Error(translateError(RED, err)), { code: report.code }));
+            done(Object.assign(catchableError(RED, err), { code: report.code }));
           },
         );
       },

@@ -57,6 +57,15 @@ function withoutUnfilledPlaceholders(text: string): string {
     .trim();
 }
 
+/**
+ * What a node hands to done(err) so that Catch nodes show the user's language: the translated text,
+ * with the i18n code kept on the error for flows that branch on it.
+ */
+export function catchableError(RED: Translator, err: unknown, fallbackCode = 'internal-error'): Error {
+  const code = isCodedError(err) ? err.code : fallbackCode;
+  return Object.assign(new Error(translateError(RED, err)), { code });
+}
+
 /** The shape of msg.error on a node's failure output. */
 export interface ErrorReport {
   code: string | number;
