@@ -85,7 +85,7 @@ export class FirstHopCompletion {
 
   private completed(event: CompleteEvent): void {
     const entry = this.waiting.get(String(event.msg?._msgid));
-    if (!entry || !entry.targets.delete(String(event.node?.id))) return;
+    if (!entry?.targets.delete(String(event.node?.id))) return;
     if (entry.targets.size === 0) {
       this.waiting.delete(String(event.msg?._msgid));
       entry.resolve();
