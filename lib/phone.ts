@@ -1,30 +1,28 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { GdprWhatsAppError } from './errors';
 
+const MAX_LENGTH = 32;
+const ALLOWED = /^[+\d\s().\-/]+$/;
+/** "+" and digits, or digits not starting with 0 (a WhatsApp id): text that normalisation parses unchanged. */
+const BARE_INTERNATIONAL = /^(?:\+\d{1,31}|[1-9]\d{0,31})$/;
+
 /**
  * Normalises any common way of writing a number ("+49 151 2345678", "0049-151…", "4915123456789",
  * a WhatsApp id without "+") to E.164 with a leading "+". A national number without country code
  * is read with `defaultCountry` when one is given. Throws `invalid-phone` for anything that is not a
  * valid, dialable number: nothing may be sent to or stored for a guessed number.
+ *
+ * Every number it returns normalises to itself (checked below, not assumed), which is what lets the
+ * consent check look a number up before parsing it (see `lookupCandidate`).
  */
 export function normalisePhoneNumber(input: unknown, defaultCountry?: string): string {
-  if (typeof input !== 'string' && typeof input !== 'number') {
-    throw new GdprWhatsAppError('invalid-phone', 'The phone number is missing or not a string');
-  }
-  let text = String(input).trim();
-  if (text.length === 0 || text.length > 32 || !/^[+\d\s().\-/]+$/.test(text)) {
-    throw new GdprWhatsAppError('invalid-phone', 'The phone number contains characters that do not belong in a number');
-  }
-  if (text.startsWith('00')) text = `+${text.slice(2)}`;
-  const looksInternational = text.startsWith('+');
-  const digitsOnly = /^\d+$/.test(text);
-  // WhatsApp ids ("4915123456789") are international numbers without the plus sign.
-  if (!looksInternational && digitsOnly && !defaultCountry) text = `+${text}`;
-  const parsed = parsePhoneNumberFromString(text, defaultCountry as never);
-  if (!parsed || !parsed.isValid()) {
-    throw new GdprWhatsAppError('invalid-phone', 'The phone number is not a valid international number');
-  }
-  return parsed.number;
+  const text = parseableText(input, defaultCountry);
+  const number = validNumber(text, defaultCountry);
+  // A number that libphonenumber would rewrite again (a national prefix after the country code, say)
+  // is refused rather than stored under a form that is not its own canonical form.
+  const parsedAsWritten = number === text && defaultCountry === undefined;
+  if (!parsedAsWritten && validNumber(number, undefined) !== number) throw invalidNumber();
+  return number;
 }
 
 /** True when `input` normalises; for validation in places that must not throw. */
@@ -35,4 +33,43 @@ export function isValidPhoneNumber(input: unknown, defaultCountry?: string): boo
   } catch {
     return false;
   }
+}
+
+/**
+ * The canonical form `input` has IF it is a valid number already written in E.164 (with or without
+ * "+"), without parsing it; undefined for anything else. Only a lookup may use it: when a record is
+ * stored under the candidate, the candidate came out of `normalisePhoneNumber`, which returns only
+ * numbers that normalise to themselves, and `normalisePhoneNumber(input)` parses exactly the candidate
+ * text, so it returns the candidate. When nothing is stored under it, the caller must normalise.
+ */
+export function lookupCandidate(input: unknown): string | undefined {
+  if (typeof input !== 'string' || !BARE_INTERNATIONAL.test(input)) return undefined;
+  return input.charCodeAt(0) === 43 /* + */ ? input : `+${input}`;
+}
+
+/** The text handed to libphonenumber; for inputs `lookupCandidate` accepts, the same string it returns. */
+function parseableText(input: unknown, defaultCountry: string | undefined): string {
+  if (typeof input !== 'string' && typeof input !== 'number') {
+    throw new GdprWhatsAppError('invalid-phone', 'The phone number is missing or not a string');
+  }
+  let text = String(input).trim();
+  if (text.length === 0 || text.length > MAX_LENGTH || !ALLOWED.test(text)) {
+    throw new GdprWhatsAppError('invalid-phone', 'The phone number contains characters that do not belong in a number');
+  }
+  if (text.startsWith('00')) text = `+${text.slice(2)}`;
+  const looksInternational = text.startsWith('+');
+  const digitsOnly = /^\d+$/.test(text);
+  // WhatsApp ids ("4915123456789") are international numbers without the plus sign.
+  if (!looksInternational && digitsOnly && !defaultCountry) text = `+${text}`;
+  return text;
+}
+
+function validNumber(text: string, defaultCountry: string | undefined): string {
+  const parsed = parsePhoneNumberFromString(text, defaultCountry as never);
+  if (!parsed?.isValid()) throw invalidNumber();
+  return parsed.number;
+}
+
+function invalidNumber(): GdprWhatsAppError {
+  return new GdprWhatsAppError('invalid-phone', 'The phone number is not a valid international number');
 }

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
-import type { ConsentRow, LedgerStore, StoreTx, SubjectRow } from '../store/types';
+import type { CheckState, ConsentRow, LedgerStore, StoreTx, SubjectRow } from '../store/types';
+import { type ClaimOutcome, DEDUPE_LEASE_MS } from '../webhook/dedupe';
 import { AuditChainVerifier, type AuditVerification, GENESIS_HASH, hashAuditEvent } from './audit-verify';
 import { canonicalJson } from './canonical';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
@@ -476,20 +477,35 @@ export class ConsentLedger extends EventEmitter {
 
   // ---------------------------------------------------------------- checks
 
-  /** The gate's question. Reads committed state only: no cache, so a withdrawal elsewhere counts at once. */
+  /**
+   * The gate's question. Reads committed state only: no cache, so a withdrawal elsewhere counts at once.
+   * A number written in E.164 already is looked up before it is parsed (parsing costs more than the
+   * lookup): a record under it proves it is the canonical form the full rules would have looked up
+   * (lookupCandidate in lib/phone.ts). Finding nothing, the check parses and validates as always.
+   */
   async checkConsent(subject: SubjectInput, purpose: string): Promise<CheckResult> {
     const def = typeof purpose === 'string' ? this.purposes.get(purpose) : undefined;
     if (!def) return { allowed: false, status: 'unknown-purpose', reason: 'unknown-purpose' };
+    const candidate = this.resolver.lookupCandidate(subject);
+    let looked: string | undefined;
+    if (candidate !== undefined) {
+      looked = this.pseudonyms.forPhone(candidate);
+      const read = this.checkState(looked, def.id);
+      // SQLite answers synchronously; not awaiting a plain value saves a microtask turn per check.
+      const state = read instanceof Promise ? await read : read;
+      if (state !== undefined) return evaluateCheck(def, state, this.clock());
+    }
     const identified = this.resolver.identify(subject);
-    const now = this.clock();
     let pseudonym = identified.pseudonym;
     if (identified.userIdOnly) pseudonym = (await this.store.read.resolveAlias(pseudonym)) ?? pseudonym;
-    const state =
-      this.store instanceof SqliteStore
-        ? toState(this.store.consentStateSync(pseudonym, def.id))
-        : await this.store.read.consentState(pseudonym, def.id);
-    const erased = state ? false : (await this.store.read.suppressedAt(pseudonym)) !== undefined;
-    return evaluateCheck(def, state, erased, now);
+    const state = pseudonym === looked ? undefined : await this.checkState(pseudonym, def.id);
+    return evaluateCheck(def, state, this.clock());
+  }
+
+  private checkState(pseudonym: string, purpose: string): CheckState | Promise<CheckState> {
+    return this.store instanceof SqliteStore
+      ? this.store.checkStateSync(pseudonym, purpose)
+      : this.store.read.checkState(pseudonym, purpose);
   }
 
   hasConsent(subject: SubjectInput, purpose: string): Promise<CheckResult> {
@@ -783,13 +799,40 @@ export class ConsentLedger extends EventEmitter {
 
   /** True the first time `key` is seen within `ttlMs`; the mark is durable before this resolves. */
   async markSeen(key: string, ttlMs: number): Promise<boolean> {
+    const hashed = this.dedupeKey(key);
+    const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
+    const now = this.clock();
+    return this.store.write((tx) => tx.markSeen(hashed, now + ttl, now), { serial: false });
+  }
+
+  /** Takes a webhook item for handling (atomic across instances); the claim is durable before this resolves. */
+  async claim(key: string, leaseMs: number): Promise<ClaimOutcome> {
+    const hashed = this.dedupeKey(key);
+    const lease = positiveMs(leaseMs, 'leaseMs', DEDUPE_LEASE_MS);
+    const now = this.clock();
+    return this.store.write((tx) => tx.claimDedupe(hashed, now + lease, now), { serial: false });
+  }
+
+  /** The item was handled: later deliveries within `ttlMs` are duplicates. Durable before this resolves. */
+  async complete(key: string, ttlMs: number): Promise<void> {
+    const hashed = this.dedupeKey(key);
+    const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
+    const now = this.clock();
+    await this.store.write((tx) => tx.completeDedupe(hashed, now + ttl), { serial: false });
+  }
+
+  /** Handling failed: the next delivery of the item is handled again. */
+  async release(key: string): Promise<void> {
+    const hashed = this.dedupeKey(key);
+    await this.store.write((tx) => tx.releaseDedupe(hashed), { serial: false });
+  }
+
+  /** Message ids encode the sender's number, so only their keyed hash is stored. */
+  private dedupeKey(key: string): string {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
       throw new GdprWhatsAppError('invalid-input', 'A de-duplication key must be text', { field: 'key' });
     }
-    const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
-    const now = this.clock();
-    const hashed = this.pseudonyms.forDedupeKey(key);
-    return this.store.write((tx) => tx.markSeen(hashed, now + ttl, now), { serial: false });
+    return this.pseudonyms.forDedupeKey(key);
   }
 
   // ---------------------------------------------------------------- audit
@@ -1027,11 +1070,6 @@ async function openStore(
     return PostgresStore.open({ url: options.postgresUrl, schema: options.postgresSchema, clock, onError });
   }
   throw new GdprWhatsAppError('invalid-backend', 'The consent store backend must be sqlite or postgres');
-}
-
-function toState(row: Record<string, unknown> | undefined): { status: string; expiresAt: number | null } | undefined {
-  if (!row) return undefined;
-  return { status: String(row.status), expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
 }
 
 function resolveRetention(input: Partial<RetentionSettings> | undefined): RetentionSettings {

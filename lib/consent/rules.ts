@@ -1,3 +1,4 @@
+import type { CheckState } from '../store/types';
 import type { PurposeDefinition } from './purposes';
 import type { CheckResult, ConsentStatus } from './types';
 
@@ -17,16 +18,11 @@ export interface StoredState {
 }
 
 /** Art. 6(1)(a) GDPR needs a given consent; contract or legitimate interest only needs the absence of an objection. */
-export function evaluateCheck(
-  purpose: PurposeDefinition,
-  state: StoredState | undefined,
-  erased: boolean,
-  now: number,
-): CheckResult {
+export function evaluateCheck(purpose: PurposeDefinition, state: CheckState, now: number): CheckResult {
   const consentBased = purpose.lawfulBasis === 'consent';
   const basisReason = `lawful-basis-${purpose.lawfulBasis}`;
+  if (state === 'erased') return { allowed: false, status: 'erased', reason: 'subject-erased' };
   if (!state) {
-    if (erased) return { allowed: false, status: 'erased', reason: 'subject-erased' };
     return consentBased
       ? { allowed: false, status: 'none', reason: 'no-consent' }
       : { allowed: true, status: 'none', reason: basisReason };

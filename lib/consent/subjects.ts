@@ -1,5 +1,5 @@
 import { GdprWhatsAppError } from '../errors';
-import { normalisePhoneNumber } from '../phone';
+import { lookupCandidate, normalisePhoneNumber } from '../phone';
 import type { Pseudonymiser } from './keys';
 import type { SubjectInput } from './types';
 
@@ -53,6 +53,26 @@ export class SubjectResolver {
     }
     if (!userId) throw new GdprWhatsAppError('invalid-subject', 'A subject needs a phone number or a WhatsApp user id');
     return { pseudonym: this.pseudonyms.forUserId(userId), userId, name, userIdOnly: true };
+  }
+
+  /**
+   * The number's canonical form when it is written in E.164 already, for a lookup before parsing (see
+   * lookupCandidate in lib/phone.ts). A subject the full rules reject (a malformed user id) has none.
+   */
+  lookupCandidate(input: SubjectInput): string | undefined {
+    if (typeof input === 'string') return lookupCandidate(input);
+    if (!input || typeof input !== 'object') return undefined;
+    const userId = input.userId;
+    if (
+      userId !== undefined &&
+      userId !== null &&
+      userId !== '' &&
+      (typeof userId !== 'string' || !USER_ID.test(userId))
+    ) {
+      return undefined;
+    }
+    const numberInput = input.phone ?? input.waId;
+    return numberInput === '' ? undefined : lookupCandidate(numberInput);
   }
 
   forget(phone: string): void {

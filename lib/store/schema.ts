@@ -105,6 +105,14 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `CREATE TABLE audit_anchor (id ${int} PRIMARY KEY CHECK (id = 1), seq ${int} NOT NULL, hash TEXT NOT NULL)`,
       ],
     },
+    {
+      version: 2,
+      statements: [
+        // Two-phase de-duplication: a webhook item is claimed (completed = 0, expires_at = end of the lease)
+        // before the flow handles it and completed only after. Marks written before this version count as done.
+        `ALTER TABLE dedupe_marks ADD COLUMN completed INTEGER NOT NULL DEFAULT 1`,
+      ],
+    },
   ];
 }
 

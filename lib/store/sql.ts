@@ -2,8 +2,8 @@ import type { AuditAnchor, AuditRecord } from '../consent/audit-verify';
 import type { Dialect } from './schema';
 import type {
   ArchivedConsentRow,
+  CheckState,
   ConsentRow,
-  ConsentState,
   NoticeRow,
   PurposeVersionRow,
   StoreTx,
@@ -88,6 +88,31 @@ function toAuditRecord(row: SqlRow): AuditRecord {
   };
 }
 
+/**
+ * A consent check's one statement: the consent's state, else the subject's erasure. SQLite runs the
+ * second branch of UNION ALL only when the first found nothing (LIMIT 1), and reads only the covering
+ * index (without ANALYZE its planner would take the primary key and then the table row). PostgreSQL
+ * joins both lookups into one row, so the order of the branches does not matter there.
+ */
+export function checkStateSql(dialect: Dialect): string {
+  return dialect === 'sqlite'
+    ? `SELECT status, expires_at, NULL AS erased_at FROM consents INDEXED BY consents_check
+       WHERE pseudonym = $1 AND purpose = $2
+       UNION ALL SELECT NULL, NULL, erased_at FROM suppressions WHERE pseudonym = $1 LIMIT 1`
+    : `SELECT c.status, c.expires_at, s.erased_at FROM (SELECT $1::text AS pseudonym) k
+       LEFT JOIN consents c ON c.pseudonym = k.pseudonym AND c.purpose = $2
+       LEFT JOIN suppressions s ON s.pseudonym = k.pseudonym`;
+}
+
+/** A consent state wins over an erasure: a person may give consent again after being erased. */
+export function toCheckState(row: SqlRow | undefined): CheckState {
+  if (!row) return undefined;
+  if (row.status !== null && row.status !== undefined) {
+    return { status: String(row.status), expiresAt: num(row.expires_at) };
+  }
+  return row.erased_at === null || row.erased_at === undefined ? undefined : 'erased';
+}
+
 const SUBJECT_SELECT =
   'SELECT pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, created_at, updated_at FROM subjects';
 
@@ -98,12 +123,9 @@ export class SqlStoreTx implements StoreTx {
 
   constructor(private readonly db: SqlConnection) {}
 
-  async consentState(pseudonym: string, purpose: string): Promise<ConsentState | undefined> {
-    const rows = await this.db.all('SELECT status, expires_at FROM consents WHERE pseudonym = $1 AND purpose = $2', [
-      pseudonym,
-      purpose,
-    ]);
-    return rows.length ? { status: String(rows[0].status), expiresAt: num(rows[0].expires_at) } : undefined;
+  async checkState(pseudonym: string, purpose: string): Promise<CheckState> {
+    const rows = await this.db.all(checkStateSql(this.db.dialect), [pseudonym, purpose]);
+    return toCheckState(rows[0]);
   }
 
   async getConsent(pseudonym: string, purpose: string): Promise<ConsentRow | undefined> {
@@ -452,10 +474,38 @@ export class SqlStoreTx implements StoreTx {
 
   async markSeen(key: string, expiresAt: number, now: number): Promise<boolean> {
     const changed = await this.db.run(
-      `INSERT INTO dedupe_marks (key, expires_at) VALUES ($1, $2)
-       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe_marks.expires_at <= $3`,
+      `INSERT INTO dedupe_marks (key, expires_at, completed) VALUES ($1, $2, 1)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, completed = 1
+       WHERE dedupe_marks.expires_at <= $3`,
       [key, expiresAt, now],
     );
     return changed > 0;
+  }
+
+  async claimDedupe(key: string, leaseUntil: number, now: number): Promise<'claimed' | 'done' | 'in-progress'> {
+    // One statement decides: PostgreSQL locks the conflicting row and re-checks the WHERE against the newest
+    // committed version, so of two instances claiming at once exactly one changes a row.
+    const changed = await this.db.run(
+      `INSERT INTO dedupe_marks (key, expires_at, completed) VALUES ($1, $2, 0)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, completed = 0
+       WHERE dedupe_marks.expires_at <= $3`,
+      [key, leaseUntil, now],
+    );
+    if (changed > 0) return 'claimed';
+    const [row] = await this.db.all('SELECT completed FROM dedupe_marks WHERE key = $1', [key]);
+    // No row: released in between by the delivery that held it; the next retry claims it.
+    return row !== undefined && Number(row.completed) === 1 ? 'done' : 'in-progress';
+  }
+
+  async completeDedupe(key: string, expiresAt: number): Promise<void> {
+    await this.db.run(
+      `INSERT INTO dedupe_marks (key, expires_at, completed) VALUES ($1, $2, 1)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, completed = 1`,
+      [key, expiresAt],
+    );
+  }
+
+  async releaseDedupe(key: string): Promise<void> {
+    await this.db.run('DELETE FROM dedupe_marks WHERE key = $1 AND completed = 0', [key]);
   }
 }

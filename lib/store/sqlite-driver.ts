@@ -2,6 +2,7 @@
 export interface SqliteStatement {
   run(...params: unknown[]): { changes: number | bigint };
   all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
 }
 
 export interface SqliteDatabase {

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runMigrations } from './migrate';
-import { type SqlConnection, type SqlRow, SqlStoreTx, type SqlValue } from './sql';
+import { checkStateSql, type SqlConnection, type SqlRow, SqlStoreTx, type SqlValue, toCheckState } from './sql';
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver';
-import type { LedgerStore, StoreTx } from './types';
+import type { CheckState, LedgerStore, StoreTx } from './types';
 
 interface Prepared {
   statement: SqliteStatement;
@@ -49,9 +49,11 @@ class SqliteConnection implements SqlConnection {
   /** Synchronous single-row read for the consent check's hot path. */
   get(sql: string, params: SqlValue[]): SqlRow | undefined {
     const prepared = this.prepare(sql);
-    return prepared.statement.all(...this.bind(prepared, params))[0] as SqlRow | undefined;
+    return prepared.statement.get(...this.bind(prepared, params)) as SqlRow | undefined;
   }
 }
+
+const CHECK_STATE_SQL = checkStateSql('sqlite');
 
 interface QueuedWrite {
   work: (tx: StoreTx) => Promise<unknown>;
@@ -184,13 +186,9 @@ export class SqliteStore implements LedgerStore {
     return result;
   }
 
-  /** Hot path of a consent check: synchronous read on the read-only connection. */
-  consentStateSync(pseudonym: string, purpose: string): SqlRow | undefined {
-    // Without ANALYZE the planner prefers the primary key and then reads the table row; the covering index suffices.
-    return this.reader.get(
-      'SELECT status, expires_at FROM consents INDEXED BY consents_check WHERE pseudonym = $1 AND purpose = $2',
-      [pseudonym, purpose],
-    );
+  /** Hot path of a consent check: one synchronous statement on the read-only connection. */
+  checkStateSync(pseudonym: string, purpose: string): CheckState {
+    return toCheckState(this.reader.get(CHECK_STATE_SQL, [pseudonym, purpose]));
   }
 
   async scrub(): Promise<void> {

@@ -78,9 +78,13 @@ export interface UsageMark {
   purpose: string;
 }
 
+/** What a consent check reads: the consent's state, else 'erased' when the subject was erased, else undefined. */
+export type CheckState = ConsentState | 'erased' | undefined;
+
 /** Operations inside one transaction (or, for `LedgerStore.read`, single committed reads). */
 export interface StoreTx {
-  consentState(pseudonym: string, purpose: string): Promise<ConsentState | undefined>;
+  /** One statement (one round trip) per consent check. */
+  checkState(pseudonym: string, purpose: string): Promise<CheckState>;
   getConsent(pseudonym: string, purpose: string): Promise<ConsentRow | undefined>;
   listConsents(pseudonym: string): Promise<ConsentRow[]>;
   putConsent(row: ConsentRow): Promise<void>;
@@ -132,6 +136,12 @@ export interface StoreTx {
   touchUsage(marks: UsageMark[], at: number, retainUntil: number): Promise<void>;
   /** True when `key` was not yet seen (or its mark expired): the mark is stored before it resolves. */
   markSeen(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Claims `key` until `leaseUntil` unless an unexpired mark exists: 'done' or 'in-progress' then. */
+  claimDedupe(key: string, leaseUntil: number, now: number): Promise<'claimed' | 'done' | 'in-progress'>;
+  /** Marks `key` done until `expiresAt`, whether or not a claim is still there. */
+  completeDedupe(key: string, expiresAt: number): Promise<void>;
+  /** Drops the claim on `key`; a completed mark stays. */
+  releaseDedupe(key: string): Promise<void>;
 }
 
 export interface WriteOptions {

@@ -1,6 +1,68 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import examples from 'libphonenumber-js/examples.mobile.json';
+import type { CountryCode } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { GdprWhatsAppError } from '../../lib/errors';
-import { isValidPhoneNumber, normalisePhoneNumber } from '../../lib/phone';
+import { isValidPhoneNumber, lookupCandidate, normalisePhoneNumber } from '../../lib/phone';
+
+/** The value or the error code: two calls agree when these are deep-equal. */
+function outcome(input: unknown): string {
+  try {
+    return `number ${normalisePhoneNumber(input)}`;
+  } catch (err) {
+    return `error ${err instanceof GdprWhatsAppError ? err.code : String(err)}`;
+  }
+}
+
+/** One valid mobile number per country (libphonenumber's own examples), in E.164. */
+const EXAMPLES = Object.entries(examples as Record<string, string>)
+  .map(([country, national]) => parsePhoneNumberFromString(national, country as CountryCode)?.number)
+  .filter((n): n is NonNullable<typeof n> => n !== undefined)
+  .map(String);
+
+/** Numbers near the examples: the last digits replaced. Most stay valid, some do not; both matter. */
+const nearExample = fc
+  .tuple(fc.constantFrom(...EXAMPLES), fc.integer({ min: 1, max: 4 }), fc.nat())
+  .map(([e164, count, seed]) => {
+    const tail = String(seed % 10 ** count).padStart(count, '0');
+    return e164.slice(0, e164.length - count) + tail;
+  });
+
+/** The ways people and systems write one number; the first two are the ones lookupCandidate accepts. */
+const writtenAs = (e164: string) => {
+  const digits = e164.slice(1);
+  return [
+    e164,
+    digits,
+    `00${digits}`,
+    `+${digits.slice(0, 2)} ${digits.slice(2, 5)} ${digits.slice(5)}`,
+    `(+${digits.slice(0, 3)}) ${digits.slice(3, 7)}-${digits.slice(7)}`,
+    ` ${e164} `,
+  ];
+};
+
+/**
+ * Numbers libphonenumber rewrites: a national prefix after the country code (UK 0, Russia 8), Italy's
+ * leading zero (kept), Argentina's mobile 9, Mexico's old mobile 1, North America's shared +1.
+ */
+const TRICKY = [
+  '+4407911123456',
+  '+447911123456',
+  '+4901511234567',
+  '+78005553535',
+  '+788005553535',
+  '+390612345678',
+  '+3906123456789',
+  '+5491123456789',
+  '+541123456789',
+  '+5215512345678',
+  '+525512345678',
+  '+12015550123',
+  '+120155501234',
+  '+33612345678',
+  '+330612345678',
+];
 
 describe('phone', () => {
   it('normalises the common ways of writing a number to E.164', () => {
@@ -29,6 +91,66 @@ describe('phone', () => {
       assert.fail('expected an error');
     } catch (err) {
       assert.ok(!(err as Error).message.includes('2345'));
+    }
+  });
+
+  it('returns only numbers that normalise to themselves (the lookup fast path relies on it)', () => {
+    const numbers = fc.oneof(nearExample, fc.constantFrom(...EXAMPLES, ...TRICKY));
+    fc.assert(
+      fc.property(numbers, (e164) => {
+        for (const written of writtenAs(e164)) {
+          const result = outcome(written);
+          if (!result.startsWith('number ')) continue;
+          const number = result.slice('number '.length);
+          assert.equal(normalisePhoneNumber(number), number, written);
+          assert.equal(normalisePhoneNumber(number.slice(1)), number, written);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('lookupCandidate is the canonical number whenever that number could be stored', () => {
+    const digits = fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 20 });
+    const inputs = fc.oneof(
+      nearExample,
+      nearExample.map((n) => n.slice(1)),
+      fc.constantFrom(...TRICKY, ...TRICKY.map((n) => n.slice(1))),
+      digits,
+      digits.map((d) => `+${d}`),
+      digits.map((d) => `00${d}`),
+    );
+    fc.assert(
+      fc.property(inputs, (input) => {
+        const candidate = lookupCandidate(input);
+        if (candidate === undefined) return;
+        // The candidate is exactly the text the full rules parse: both agree on value and on error.
+        assert.equal(outcome(input), outcome(candidate), input);
+        // A stored number is a fixed point; if the candidate is one, the full rules return it.
+        if (outcome(candidate) === `number ${candidate}`) assert.equal(normalisePhoneNumber(input), candidate);
+        else assert.notEqual(outcome(candidate), `number ${candidate}`);
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it('lookupCandidate takes only E.164 as written by Meta or a program, never a guess', () => {
+    assert.equal(lookupCandidate('+4915123456789'), '+4915123456789');
+    assert.equal(lookupCandidate('4915123456789'), '+4915123456789');
+    for (const other of [
+      '+49 151 23456789',
+      '004915123456789',
+      '015123456789',
+      ' +4915123456789',
+      '+4915123456789 ',
+      '+',
+      '',
+      '+49151234567890123456789012345678',
+      4915123456789,
+      null,
+      { phone: '+4915123456789' },
+    ]) {
+      assert.equal(lookupCandidate(other), undefined, String(other));
     }
   });
 });

@@ -24,9 +24,9 @@ describe('consent rules', () => {
     ];
     for (const [status, expiresAt, allowed, reported, reason] of table) {
       const state = status ? { status, expiresAt } : undefined;
-      assert.deepEqual(evaluateCheck(offers, state, false, now), { allowed, status: reported, reason }, String(status));
+      assert.deepEqual(evaluateCheck(offers, state, now), { allowed, status: reported, reason }, String(status));
     }
-    assert.deepEqual(evaluateCheck(offers, undefined, true, now), {
+    assert.deepEqual(evaluateCheck(offers, 'erased', now), {
       allowed: false,
       status: 'erased',
       reason: 'subject-erased',
@@ -34,14 +34,11 @@ describe('consent rules', () => {
   });
 
   it('contract purposes pass unless the subject objected or was erased', () => {
-    assert.equal(evaluateCheck(orders, undefined, false, now).allowed, true);
-    assert.equal(evaluateCheck(orders, undefined, false, now).reason, 'lawful-basis-contract');
-    assert.equal(
-      evaluateCheck(purposes.get('service')!, undefined, false, now).reason,
-      'lawful-basis-legitimate-interest',
-    );
-    assert.equal(evaluateCheck(orders, { status: 'withdrawn', expiresAt: null }, false, now).allowed, false);
-    assert.equal(evaluateCheck(orders, undefined, true, now).allowed, false);
+    assert.equal(evaluateCheck(orders, undefined, now).allowed, true);
+    assert.equal(evaluateCheck(orders, undefined, now).reason, 'lawful-basis-contract');
+    assert.equal(evaluateCheck(purposes.get('service')!, undefined, now).reason, 'lawful-basis-legitimate-interest');
+    assert.equal(evaluateCheck(orders, { status: 'withdrawn', expiresAt: null }, now).allowed, false);
+    assert.equal(evaluateCheck(orders, 'erased', now).allowed, false);
   });
 
   it('a new wording is a new purpose version', () => {

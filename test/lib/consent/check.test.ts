@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import { evaluateCheck } from '../../../lib/consent/rules';
+import type { SubjectInput } from '../../../lib/consent/types';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import type { CheckState } from '../../../lib/store/types';
+import {
+  type BackendHarness,
+  type HarnessFactory,
+  POSTGRES_URL,
+  postgresHarness,
+  sqliteHarness,
+  TEST_PURPOSES,
+} from '../store/harness';
+
+const WORDING = TEST_PURPOSES[0].wording.en;
+const PURPOSES = TEST_PURPOSES.map((p) => p.id);
+/** Canonical numbers, each with ways of writing it, including forms libphonenumber rewrites. */
+const SUBJECTS: { canonical: string; written: string[] }[] = [
+  {
+    canonical: '+4915123456789',
+    written: ['+4915123456789', '4915123456789', '+49 151 23456789', '004915123456789', '+49015123456789'],
+  },
+  { canonical: '+447911123456', written: ['+447911123456', '447911123456', '+4407911123456', '4407911123456'] },
+  { canonical: '+390612345678', written: ['+390612345678', '390612345678', '0039 06 1234 5678'] },
+  { canonical: '+12015550123', written: ['+12015550123', '12015550123', '+1 (201) 555-0123'] },
+];
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    return JSON.stringify(await promise);
+  } catch (err) {
+    return `error ${err instanceof GdprWhatsAppError ? err.code : String(err)}`;
+  }
+}
+
+/**
+ * The full rules without the lookup fast path: getConsent and isSuppressed parse the number first,
+ * then the one rule table decides. checkConsent must answer exactly this, error codes included.
+ */
+async function fullRules(ledger: ConsentLedger, subject: SubjectInput, purpose: string, now: number) {
+  const record = await ledger.getConsent(subject, purpose);
+  const def = ledger.purpose(purpose);
+  if (!def) throw new Error(`unknown purpose ${purpose}`);
+  const state: CheckState = record
+    ? { status: record.status, expiresAt: record.expiresAt ?? null }
+    : (await ledger.isSuppressed(subject))
+      ? 'erased'
+      : undefined;
+  return evaluateCheck(def, state, now);
+}
+
+type Step =
+  | { op: 'give' | 'request' | 'withdraw' | 'refuse' | 'erase'; subject: number; form: number; purpose: number }
+  | { op: 'wait'; hours: number }
+  | { op: 'check'; subject: number; form: number; purpose: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    op: fc.constantFrom('give' as const, 'request' as const, 'withdraw' as const, 'refuse' as const, 'erase' as const),
+    subject: fc.nat(SUBJECTS.length - 1),
+    form: fc.nat(4),
+    purpose: fc.nat(PURPOSES.length - 1),
+  }),
+  fc.record({ op: fc.constant('wait' as const), hours: fc.integer({ min: 1, max: 60 }) }),
+  fc.record({
+    op: fc.constant('check' as const),
+    subject: fc.nat(SUBJECTS.length - 1),
+    form: fc.nat(4),
+    purpose: fc.nat(PURPOSES.length - 1),
+  }),
+);
+
+function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
+  describe(`consent check: ${name}`, function () {
+    this.timeout(120_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+
+    beforeEach(async () => {
+      db = await factory();
+      now = Date.UTC(2025, 0, 1);
+      ledger = await ConsentLedger.open(db.options({ clock: () => now }));
+    });
+
+    afterEach(async () => {
+      await ledger.close();
+      await db.dispose();
+    });
+
+    it('answers like the full rules for every way of writing a number, after any history', async () => {
+      const written = (subject: number, form: number) => {
+        const forms = SUBJECTS[subject].written;
+        return forms[form % forms.length];
+      };
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+          for (const s of steps) {
+            if (s.op === 'wait') {
+              now += s.hours * 3_600_000;
+              continue;
+            }
+            const subject = written(s.subject, s.form);
+            const purpose = PURPOSES[s.purpose];
+            const base = { subject, purpose, wording: WORDING, method: 'keyword' as const, actor: 'test' };
+            if (s.op === 'give') await codeOf(ledger.giveConsent(base));
+            else if (s.op === 'request') await codeOf(ledger.requestConsent(base));
+            else if (s.op === 'refuse') await codeOf(ledger.refuseConsent(base));
+            else if (s.op === 'withdraw') {
+              await codeOf(ledger.withdrawConsent({ subject, purposes: [purpose], channel: 'api', actor: 'test' }));
+            } else if (s.op === 'erase') await codeOf(ledger.eraseSubject(subject, 'test'));
+            // After every step, every way of writing every subject answers like the full rules.
+            for (const { written: forms } of SUBJECTS) {
+              for (const form of forms) {
+                for (const p of PURPOSES) {
+                  assert.equal(
+                    await codeOf(ledger.checkConsent(form, p)),
+                    await codeOf(fullRules(ledger, form, p, now)),
+                    `${s.op} then check ${form} for ${p}`,
+                  );
+                }
+              }
+            }
+          }
+        }),
+        { numRuns: runs },
+      );
+    });
+
+    it('finds the canonical record when the input is written in a form libphonenumber rewrites', async () => {
+      await ledger.giveConsent({
+        subject: '+447911123456',
+        purpose: 'marketing',
+        wording: WORDING,
+        method: 'keyword',
+        actor: 't',
+      });
+      for (const form of ['+4407911123456', '4407911123456', '+44 07911 123456']) {
+        assert.deepEqual(
+          await ledger.checkConsent(form, 'marketing'),
+          { allowed: true, status: 'given', reason: 'consent-given' },
+          form,
+        );
+      }
+    });
+
+    it('keeps every refusal of the full rules: invalid numbers, malformed user ids, erased subjects', async () => {
+      const PHONE = '+4915123456789';
+      await ledger.giveConsent({
+        subject: PHONE,
+        purpose: 'marketing',
+        wording: WORDING,
+        method: 'keyword',
+        actor: 't',
+      });
+      assert.equal(
+        await codeOf(ledger.checkConsent({ phone: PHONE, userId: 'has space' }, 'marketing')),
+        'error invalid-subject',
+      );
+      assert.equal(
+        await codeOf(ledger.checkConsent({ waId: PHONE.slice(1), userId: 'DE.1' }, 'marketing')),
+        JSON.stringify({ allowed: true, status: 'given', reason: 'consent-given' }),
+      );
+      for (const bad of ['12', '+12', '+4915', '+999123456789']) {
+        assert.equal(await codeOf(ledger.checkConsent(bad, 'marketing')), 'error invalid-phone', bad);
+      }
+      await ledger.eraseSubject(PHONE, 't');
+      for (const form of [PHONE, PHONE.slice(1), '+49 151 23456789']) {
+        assert.deepEqual(await ledger.checkConsent(form, 'orders'), {
+          allowed: false,
+          status: 'erased',
+          reason: 'subject-erased',
+        });
+      }
+      // A person may come back after erasure: the new consent counts, not the old erasure.
+      await ledger.giveConsent({
+        subject: PHONE,
+        purpose: 'marketing',
+        wording: WORDING,
+        method: 'keyword',
+        actor: 't',
+      });
+      assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
+      assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'erased');
+    });
+  });
+}
+
+checkSuite('SQLite', sqliteHarness(), 25);
+if (POSTGRES_URL) checkSuite('PostgreSQL', postgresHarness(POSTGRES_URL), 8);
