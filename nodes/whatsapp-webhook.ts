@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { GdprWhatsAppError } from '../lib/errors';
-import { type DedupeStore, MemoryDedupeStore } from '../lib/webhook/dedupe';
-import { handleWebhookPost, WebhookError } from '../lib/webhook/handler';
+import { type DedupeStore, MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../lib/webhook/dedupe';
+import { claimedKeys, completeClaims, handleWebhookPost, releaseClaims, WebhookError } from '../lib/webhook/handler';
 import type { InboundMessage } from '../lib/webhook/types';
 import { answerVerification } from '../lib/webhook/verify';
 import { findConsentStore } from './consent-store';
@@ -73,7 +73,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           await ledger.recordInbound({ phone: m.from, userId: m.userId }, m.timestamp * 1000);
         } catch (err) {
           // A number libphonenumber refuses or an impossible time opens no window anyone could use; the message
-          // must still reach the flow: its de-duplication mark is durable already, so a 500 would lose it for good.
+          // must still reach the flow: a 500 would make Meta deliver it again and again, failing the same way.
           if (!(err instanceof GdprWhatsAppError && INVALID_SUBJECT_CODES.has(err.code))) {
             throw err;
           }
@@ -89,32 +89,71 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     };
 
     const receive = (req: Request, res: Response) => {
+      let dedupe: DedupeStore | undefined;
+      /** Claims taken for this POST and not completed yet: released when anything fails. */
+      let open: string[] = [];
       rawBodyOf(req as unknown as RawBodyRequest, maxBytes)
         .then(async (rawBody) => {
+          dedupe = await dedupeStore();
           const result = await handleWebhookPost({
             rawBody,
             signatureHeader: req.get('x-hub-signature-256'),
             appSecret: whatsapp.appSecret(),
             maxBytes,
             minimise,
-            dedupe: await dedupeStore(),
+            dedupe,
           });
+          open = claimedKeys(result);
           await recordInbound(result.messages);
           return result;
         })
         .then(async (result) => {
-          const messages: NodeMessage[] = result.messages.map((m) => ({ payload: inboundPayload(m), whatsapp: m }));
-          const statuses: NodeMessage[] = result.statuses.map((s) => ({ payload: statusPayload(s), whatsapp: s }));
+          const keyOf = new Map<NodeMessage, string>();
+          const messages: NodeMessage[] = result.messages.map((m) => {
+            const msg = { payload: inboundPayload(m), whatsapp: m };
+            keyOf.set(msg, messageDedupeKey(m));
+            return msg;
+          });
+          const statuses: NodeMessage[] = result.statuses.map((s) => {
+            const msg = { payload: statusPayload(s), whatsapp: s };
+            keyOf.set(msg, statusDedupeKey(s));
+            return msg;
+          });
           const events: NodeMessage[] = result.events.map((e) => ({ payload: eventPayload(e), whatsapp: e }));
-          if (messages.length + statuses.length + events.length > 0) {
-            await completion.sendAndWait(this, [messages, statuses, events]);
+          const unfinished =
+            messages.length + statuses.length + events.length > 0
+              ? await completion.sendAndWait(this, [messages, statuses, events])
+              : [];
+          // Input the sender can never make valid fails the same way on every delivery: it counts as handled.
+          const retry = unfinished.filter((u) => !INVALID_SUBJECT_CODES.has(String(codeOf(u.error))));
+          const failed = new Set(retry.map((u) => keyOf.get(u.msg)));
+          await completeClaims(
+            dedupe as DedupeStore,
+            open.filter((key) => !failed.has(key)),
+          );
+          open = open.filter((key) => failed.has(key));
+          if (retry.length > 0) {
+            // A wired node failed (e.g. stop-handler could not commit a withdrawal) or did not finish in time:
+            // the 500 makes Meta deliver the POST again, and the released claims let those items through.
+            throw new GdprWhatsAppError(
+              'webhook-not-handled',
+              `${retry.length} webhook items were not handled by the wired nodes; Meta will deliver them again`,
+              { count: retry.length },
+            );
           }
-          // 200 only now: every de-duplication mark and inbound time is durable, and the wired nodes are done
-          // with the messages (a stop-handler's withdrawal is committed), so a crash loses nothing acknowledged.
+          if (result.inProgress > 0) {
+            // Another delivery still holds these items: Meta retries a 503, by then they are done or released.
+            res.status(503).type('text/plain').send('503');
+            this.status(statusOf('waiting', '503 webhook-in-progress'));
+            return;
+          }
+          // 200 only now: the wired nodes are done with the messages (a stop-handler's withdrawal is committed)
+          // and every de-duplication mark and inbound time is durable, so a crash loses nothing acknowledged.
           res.status(200).type('text/plain').send('OK');
           this.status(statusOf('ready', path));
         })
-        .catch((err: unknown) => {
+        .catch(async (err: unknown) => {
+          if (dedupe && open.length > 0) await releaseClaims(dedupe, open);
           if (err instanceof WebhookError) {
             res.status(err.httpStatus).type('text/plain').send(String(err.httpStatus));
             // A refused POST is someone else's mistake or an attack: a warning, not a flow error.
@@ -125,6 +164,12 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           // A failure after the 200 (e.g. Node-RED cloning a message) must not answer twice: that throw would
           // become an unhandled rejection, which ends the Node-RED process.
           if (!res.headersSent) res.status(500).type('text/plain').send('500');
+          if (err instanceof GdprWhatsAppError && err.code === 'webhook-not-handled') {
+            // The wired node reported its own error already; this only says what happens next.
+            this.warn(translateError(RED, err));
+            this.status(statusOf('failed', `500 ${err.code}`));
+            return;
+          }
           this.error(translateError(RED, err));
           this.status(statusOf('broken', RED._('whatsapp-webhook.status.error')));
         });
@@ -169,6 +214,11 @@ async function rawBodyOf(req: RawBodyRequest, maxBytes: number): Promise<Buffer>
     'webhook-raw-body-unavailable',
     'The webhook body was parsed by other middleware before its signature could be checked',
   );
+}
+
+/** The i18n code a wired node's error carries (catchableError keeps it on the Error). */
+function codeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
 }
 
 function refusal(err: RawBodyError, maxBytes: number): WebhookError {

@@ -3,10 +3,30 @@ import type { InboundMessage, MessageStatus } from './types';
 /** Meta retries a webhook delivery for up to 7 days; a mark must outlive that. */
 export const DEDUPE_TTL_MS = 8 * 24 * 60 * 60 * 1000;
 
-/** Remembers which webhook items were already handled. */
+/**
+ * How long a claim holds before another delivery may take the item over: longer than the webhook waits for its
+ * wired nodes (COMPLETION_TIMEOUT_MS, 10 s) plus the store, so only a claim whose process died runs out.
+ */
+export const DEDUPE_LEASE_MS = 60_000;
+
+/**
+ * 'claimed': this caller works on the item now; 'done': it was handled before (a duplicate);
+ * 'in-progress': another delivery (or instance) holds an unexpired claim on it.
+ */
+export type ClaimOutcome = 'claimed' | 'done' | 'in-progress';
+
+/**
+ * Remembers which webhook items were handled, in two phases, so that a failure between receiving and handling
+ * loses nothing: an item is claimed (with a lease) before it is emitted and marked done only after the flow
+ * finished with it; a released or expired claim lets Meta's retry through again.
+ */
 export interface DedupeStore {
-  /** True when `key` was not seen within its ttl; the mark is durable when the promise resolves. */
-  markSeen(key: string, ttlMs: number): Promise<boolean>;
+  /** Atomic: takes the item if nobody holds it (or an earlier claim's lease ran out); durable when it resolves. */
+  claim(key: string, leaseMs: number): Promise<ClaimOutcome>;
+  /** Marks the item handled for `ttlMs`; durable when it resolves. */
+  complete(key: string, ttlMs: number): Promise<void>;
+  /** Drops a claim that was not completed, so the next delivery handles the item. */
+  release(key: string): Promise<void>;
 }
 
 export function messageDedupeKey(message: Pick<InboundMessage, 'messageId'>): string {
@@ -25,9 +45,14 @@ export interface MemoryDedupeOptions {
   now?: () => number;
 }
 
+interface MemoryMark {
+  expiresAt: number;
+  completed: boolean;
+}
+
 /** A per-process store: marks are lost on restart and not shared between instances. */
 export class MemoryDedupeStore implements DedupeStore {
-  private readonly expiries = new Map<string, number>();
+  private readonly marks = new Map<string, MemoryMark>();
   private readonly maxEntries: number;
   private readonly now: () => number;
 
@@ -37,24 +62,46 @@ export class MemoryDedupeStore implements DedupeStore {
   }
 
   get size(): number {
-    return this.expiries.size;
+    return this.marks.size;
   }
 
+  async claim(key: string, leaseMs: number): Promise<ClaimOutcome> {
+    const now = this.now();
+    const mark = this.marks.get(key);
+    if (mark !== undefined && mark.expiresAt > now) return mark.completed ? 'done' : 'in-progress';
+    this.put(key, { expiresAt: now + leaseMs, completed: false }, now);
+    return 'claimed';
+  }
+
+  async complete(key: string, ttlMs: number): Promise<void> {
+    const now = this.now();
+    this.put(key, { expiresAt: now + ttlMs, completed: true }, now);
+  }
+
+  async release(key: string): Promise<void> {
+    if (this.marks.get(key)?.completed === false) this.marks.delete(key);
+  }
+
+  /** One step: true when `key` was not seen within its ttl (and is marked done now). */
   async markSeen(key: string, ttlMs: number): Promise<boolean> {
     const now = this.now();
-    const expiry = this.expiries.get(key);
-    if (expiry !== undefined && expiry > now) return false;
-    // Re-inserting keeps the map ordered by insertion time, so the first key is the oldest.
-    this.expiries.delete(key);
-    this.expiries.set(key, now + ttlMs);
-    this.evict(now);
+    const mark = this.marks.get(key);
+    if (mark !== undefined && mark.expiresAt > now) return false;
+    this.put(key, { expiresAt: now + ttlMs, completed: true }, now);
     return true;
   }
 
+  private put(key: string, mark: MemoryMark, now: number): void {
+    // Re-inserting keeps the map ordered by insertion time, so the first key is the oldest.
+    this.marks.delete(key);
+    this.marks.set(key, mark);
+    this.evict(now);
+  }
+
   private evict(now: number): void {
-    for (const [key, expiry] of this.expiries) {
-      if (this.expiries.size <= this.maxEntries && expiry > now) break;
-      this.expiries.delete(key);
+    for (const [key, mark] of this.marks) {
+      if (this.marks.size <= this.maxEntries && mark.expiresAt > now) break;
+      this.marks.delete(key);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { GdprWhatsAppError } from '../errors';
-import { DEDUPE_TTL_MS, type DedupeStore, messageDedupeKey, statusDedupeKey } from './dedupe';
+import { DEDUPE_LEASE_MS, DEDUPE_TTL_MS, type DedupeStore, messageDedupeKey, statusDedupeKey } from './dedupe';
 import { type NormalisedWebhook, normaliseWebhook, WHATSAPP_OBJECT } from './normalise';
 import { verifySignature } from './signature';
 
@@ -37,17 +37,26 @@ export interface WebhookPostInput {
   maxBytes?: number;
   minimise: boolean;
   dedupe: DedupeStore;
+  /** How long the claims of this delivery hold if it never completes them; default DEDUPE_LEASE_MS. */
+  leaseMs?: number;
 }
 
 export interface WebhookPostResult extends NormalisedWebhook {
   /** Messages and statuses dropped because they were handled before (Meta retries for days). */
   duplicates: number;
+  /**
+   * Messages and statuses left out because another delivery still holds their claim: the caller answers 503,
+   * so Meta delivers them again once that delivery completed (then they are duplicates) or failed.
+   */
+  inProgress: number;
 }
 
 /**
  * Checks and reads one webhook POST, in this order: size (413), signature over the raw bytes
- * before anything is parsed (401), nesting depth (400), JSON (400), object type (400), then normalises and drops
- * duplicates. Resolves only when every de-duplication mark is durable, so the caller may answer 200.
+ * before anything is parsed (401), nesting depth (400), JSON (400), object type (400), then normalises and
+ * claims each message and status. The caller emits what this returns and then completes the claims
+ * (`completeClaims`, before answering 200) or releases them (`releaseClaims`, answering 500) so Meta's retry
+ * is handled again: a failure in between never turns a retry into a dropped duplicate.
  */
 export async function handleWebhookPost(input: WebhookPostInput): Promise<WebhookPostResult> {
   const rawBody = Buffer.isBuffer(input.rawBody) ? input.rawBody : Buffer.alloc(0);
@@ -66,17 +75,54 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
     throw new WebhookError(400, 'webhook-not-whatsapp', `The webhook body is not a ${WHATSAPP_OBJECT} object`);
   }
   const normalised = normaliseWebhook(payload, { minimise: input.minimise });
-  const result: WebhookPostResult = { messages: [], statuses: [], events: normalised.events, duplicates: 0 };
-  // One after the other: two copies of the same id inside one batch must not both count as new.
-  for (const message of normalised.messages) {
-    if (await input.dedupe.markSeen(messageDedupeKey(message), DEDUPE_TTL_MS)) result.messages.push(message);
-    else result.duplicates++;
-  }
-  for (const status of normalised.statuses) {
-    if (await input.dedupe.markSeen(statusDedupeKey(status), DEDUPE_TTL_MS)) result.statuses.push(status);
-    else result.duplicates++;
+  const result: WebhookPostResult = {
+    messages: [],
+    statuses: [],
+    events: normalised.events,
+    duplicates: 0,
+    inProgress: 0,
+  };
+  const leaseMs = input.leaseMs ?? DEDUPE_LEASE_MS;
+  const claimed: string[] = [];
+  const take = async (key: string): Promise<boolean> => {
+    // A second copy of an id inside one batch is a duplicate of the first, not work in progress.
+    if (claimed.includes(key)) {
+      result.duplicates++;
+      return false;
+    }
+    const outcome = await input.dedupe.claim(key, leaseMs);
+    if (outcome === 'claimed') claimed.push(key);
+    else if (outcome === 'done') result.duplicates++;
+    else result.inProgress++;
+    return outcome === 'claimed';
+  };
+  try {
+    // One after the other, so that the claims are taken in the order of the body.
+    for (const message of normalised.messages) if (await take(messageDedupeKey(message))) result.messages.push(message);
+    for (const status of normalised.statuses) if (await take(statusDedupeKey(status))) result.statuses.push(status);
+  } catch (err) {
+    await releaseClaims(input.dedupe, claimed);
+    throw err;
   }
   return result;
+}
+
+/** The de-duplication keys of what `handleWebhookPost` claimed, in the order of its messages and statuses. */
+export function claimedKeys(result: Pick<WebhookPostResult, 'messages' | 'statuses'>): string[] {
+  return [...result.messages.map(messageDedupeKey), ...result.statuses.map(statusDedupeKey)];
+}
+
+/** Marks claimed items handled for Meta's retry period; resolves when every mark is durable (then answer 200). */
+export async function completeClaims(dedupe: DedupeStore, keys: string[]): Promise<void> {
+  await Promise.all(keys.map((key) => dedupe.complete(key, DEDUPE_TTL_MS)));
+}
+
+/**
+ * Lets Meta's next delivery of these items through. Never rejects: a claim that could not be released runs
+ * out with its lease, so the retry after that is handled; the caller answers 500 either way.
+ */
+export async function releaseClaims(dedupe: DedupeStore, keys: string[]): Promise<void> {
+  await Promise.allSettled(keys.map((key) => dedupe.release(key)));
 }
 
 function checkSignature(rawBody: Buffer, header: string | undefined, appSecret: string | undefined): void {

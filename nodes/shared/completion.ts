@@ -6,6 +6,8 @@ export const COMPLETION_TIMEOUT_MS = 10000;
 interface CompleteEvent {
   msg?: { _msgid?: unknown };
   node?: { id?: unknown };
+  /** What the node passed to done(err), or the error its input handler hit; undefined on success. */
+  error?: unknown;
 }
 
 interface HooksApi {
@@ -16,7 +18,16 @@ interface HooksApi {
 interface Waiting {
   /** Wired node ids that have not finished with this message yet. */
   targets: Set<string>;
+  /** The first error a wired node reported for this message. */
+  error?: unknown;
   resolve: () => void;
+}
+
+/** A message that did not finish cleanly. */
+export interface Unfinished {
+  msg: NodeMessage;
+  /** The first error a wired node reported for it; undefined when some wired node did not finish in time. */
+  error?: unknown;
 }
 
 let labels = 0;
@@ -45,9 +56,13 @@ export class FirstHopCompletion {
 
   /**
    * Sends `outputs` from `node` (one array of messages per output) and resolves once every wired node that
-   * reports completion has finished with every message, or after the timeout.
+   * reports completion has finished with every message, or after the timeout. Resolves with the messages (the
+   * objects given) that did not finish cleanly: a wired node reported an error (done(err), a function node
+   * that threw) or had not finished when the time was up. Without RED.hooks (node-red-node-test-helper)
+   * nothing is waited for and nothing is reported.
    */
-  sendAndWait(node: Node & { wires?: string[][] }, outputs: NodeMessage[][]): Promise<void> {
+  sendAndWait(node: Node & { wires?: string[][] }, outputs: NodeMessage[][]): Promise<Unfinished[]> {
+    const entries = new Map<NodeMessage, Waiting>();
     const waits: Promise<void>[] = [];
     outputs.forEach((messages, output) => {
       const targets = (node.wires?.[output] ?? []).filter((id) => this.reportsCompletion(id));
@@ -56,19 +71,39 @@ export class FirstHopCompletion {
         const id = this.RED.util.generateId();
         (msg as { _msgid?: string })._msgid = id;
         if (!this.hooks || targets.length === 0) continue;
-        waits.push(new Promise((resolve) => this.waiting.set(id, { targets: new Set(targets), resolve })));
+        waits.push(
+          new Promise((resolve) => {
+            const entry: Waiting = { targets: new Set(targets), resolve };
+            entries.set(msg, entry);
+            this.waiting.set(id, entry);
+          }),
+        );
       }
     });
-    node.send(outputs as unknown as NodeMessage[]);
-    if (waits.length === 0) return Promise.resolve();
+    const forget = () => {
+      for (const msg of entries.keys()) this.waiting.delete(String(msg._msgid));
+    };
+    try {
+      node.send(outputs as unknown as NodeMessage[]);
+    } catch (err) {
+      forget();
+      throw err;
+    }
+    if (waits.length === 0) return Promise.resolve([]);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.timeoutMs);
     });
-    return Promise.race([Promise.all(waits).then(() => undefined), timeout]).finally(() => {
-      clearTimeout(timer);
-      for (const messages of outputs) for (const msg of messages) this.waiting.delete(String(msg._msgid));
-    });
+    return Promise.race([Promise.all(waits).then(() => undefined), timeout])
+      .then(() =>
+        [...entries]
+          .filter(([, entry]) => entry.error !== undefined || entry.targets.size > 0)
+          .map(([msg, entry]) => ({ msg, error: entry.targets.size > 0 ? undefined : entry.error })),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        forget();
+      });
   }
 
   close(): void {
@@ -86,6 +121,7 @@ export class FirstHopCompletion {
   private completed(event: CompleteEvent): void {
     const entry = this.waiting.get(String(event.msg?._msgid));
     if (!entry?.targets.delete(String(event.node?.id))) return;
+    if (event.error && entry.error === undefined) entry.error = event.error;
     if (entry.targets.size === 0) {
       this.waiting.delete(String(event.msg?._msgid));
       entry.resolve();

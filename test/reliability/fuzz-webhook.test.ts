@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { type DedupeStore, MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../../lib/webhook/dedupe';
+import { MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../../lib/webhook/dedupe';
 import { MAX_WEBHOOK_DEPTH } from '../../lib/webhook/handler';
 import { normaliseWebhook, WHATSAPP_OBJECT } from '../../lib/webhook/normalise';
 import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
@@ -329,7 +329,7 @@ function depthOf(value: unknown): number {
  * (a confirmation, a pass-through or an error to Catch), output 2 per new status, output 3 per event.
  * Duplicates are tracked by a mirror of the de-duplication marks.
  */
-async function expectedEmissions(bytes: Buffer, mirror: DedupeStore): Promise<number> {
+async function expectedEmissions(bytes: Buffer, mirror: MemoryDedupeStore): Promise<number> {
   const normalised = normaliseWebhook(JSON.parse(bytes.toString('utf8')), { minimise: true });
   let count = normalised.events.length;
   for (const message of normalised.messages) if (await mirror.markSeen(messageDedupeKey(message), 1e9)) count += 2;

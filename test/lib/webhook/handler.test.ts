@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { type DedupeStore, MemoryDedupeStore } from '../../../lib/webhook/dedupe';
 import {
+  claimedKeys,
+  completeClaims,
   DEFAULT_MAX_WEBHOOK_BYTES,
   handleWebhookPost,
   handleWebhookVerify,
@@ -119,6 +121,7 @@ describe('handleWebhookPost', () => {
     const dedupe = new MemoryDedupeStore();
     const first = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe }));
     assert.equal(first.messages.length, 5);
+    await completeClaims(dedupe, claimedKeys(first));
     const again = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe }));
     assert.equal(again.messages.length, 0);
     assert.equal(again.statuses.length, 0);
@@ -141,13 +144,15 @@ describe('handleWebhookPost', () => {
   it('resolves only after every mark is durable, in order', async () => {
     const marks: string[] = [];
     const slowStore: DedupeStore = {
-      markSeen: (key) =>
+      claim: (key) =>
         new Promise((resolve) =>
           setImmediate(() => {
             marks.push(key);
-            resolve(true);
+            resolve('claimed');
           }),
         ),
+      complete: async () => undefined,
+      release: async () => undefined,
     };
     const result = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe: slowStore }));
     assert.equal(marks.length, 7);
@@ -157,7 +162,11 @@ describe('handleWebhookPost', () => {
   });
 
   it("passes a failing store's error on, so the endpoint does not answer 200", async () => {
-    const broken: DedupeStore = { markSeen: async () => Promise.reject(new Error('database down')) };
+    const broken: DedupeStore = {
+      claim: async () => Promise.reject(new Error('database down')),
+      complete: async () => undefined,
+      release: async () => undefined,
+    };
     await assert.rejects(handleWebhookPost(signed(fixtureBytes('text'), { dedupe: broken })), /database down/);
   });
 
