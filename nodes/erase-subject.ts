@@ -63,7 +63,8 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
           const language = chooseLanguage((msg as { language?: unknown }).language, config.language, phone);
           const notice = erasureNotice(request.subject, language, noticeTexts);
           // Sent before the erasure (Art. 12(3)): afterwards the package no longer knows where to write.
-          if (notice) send([null, { ...notice, topic: 'erasure-notice' } as NodeMessage, null]);
+          // The person is leaving: "Reply STOP to unsubscribe" has nothing left to stop.
+          if (notice) send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);
         }
         const actor = `erase-subject:${this.id}:${request.origin}`;
         const report = erasureReport(await ledger.eraseSubject(request.subject, actor), request.origin);

@@ -144,7 +144,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           if (result.inProgress > 0) {
             // Another delivery still holds these items: Meta retries a 503, by then they are done or released.
             res.status(503).type('text/plain').send('503');
-            this.status(statusOf('waiting', '503 webhook-in-progress'));
+            this.status(statusOf('waiting', RED._('whatsapp-webhook.status.in-progress')));
             return;
           }
           // 200 only now: the wired nodes are done with the messages (a stop-handler's withdrawal is committed)

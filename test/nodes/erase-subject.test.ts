@@ -274,8 +274,9 @@ describe('erase-subject node', () => {
         .map((m) => `${m.waId}:${(m.body as { text: { body: string } }).text.body}`)
         .sort();
       assert.equal(texts.length, 2);
-      assert.ok(texts[0].startsWith(`${JOHN.slice(1)}:Your data is being deleted.`), texts[0]);
-      assert.ok(texts[1].startsWith(`${ERIKA.slice(1)}:Your data is being deleted.`), texts[1]);
+      // Exactly the notice: no "Reply STOP to unsubscribe" footer on a goodbye.
+      assert.equal(texts[0], `${JOHN.slice(1)}:Your data is being deleted.`);
+      assert.equal(texts[1], `${ERIKA.slice(1)}:Your data is being deleted.`);
     });
 
     it('sends nothing for a subject known only by user id, but still erases', async () => {

@@ -1,0 +1,531 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startSandboxServer } from '../../lib/sandbox/server';
+import type { RealNodeRed } from '../helpers/real-node-red';
+import {
+  catalogText,
+  confirmDialog,
+  deploy,
+  dragOntoWorkspace,
+  EXAMPLES_DIR,
+  eventually,
+  expectFieldError,
+  fieldValid,
+  launchChromium,
+  openEditor,
+  openNodeDialog,
+  PACKAGE_NAME,
+  REPO_DIR,
+  screenshot,
+  skipWithoutChromium,
+  startNodeRed,
+  typeInto,
+} from './support';
+
+/**
+ * The editor as a user meets it, in Chromium against a real Node-RED: the palette, each node's dialog with
+ * validation as you type, config nodes created in place, deploys, the examples from Import > Examples, and the
+ * editor in German.
+ */
+
+const CATEGORY_ID = 'red-ui-palette-container-WhatsApp_GDPR';
+const FLOW_TYPES = [
+  'whatsapp-webhook',
+  'whatsapp-send',
+  'consent-gate',
+  'opt-in-flow',
+  'stop-handler',
+  'privacy-notice',
+  'erase-subject',
+  'export-subject',
+  'consent-events',
+];
+
+interface NodeScenario {
+  type: string;
+  /** With the dialog open: enter invalid values and check the messages next to the fields. */
+  invalid(page: Page): Promise<void>;
+  /** With the dialog open: make every field valid. */
+  fix(page: Page): Promise<void>;
+}
+
+async function expectMessage(page: Page, inputId: string, key: string, params: Record<string, unknown> = {}) {
+  const expected = await catalogText(page, key, params);
+  assert.ok(!expected.includes(key.split(':')[1]), `catalog has no text for ${key}`);
+  await expectFieldError(page, inputId, expected);
+}
+
+/** whatsapp-config, created in place from a flow node's dialog (the "+" next to its selector). */
+async function addWhatsAppConfig(page: Page): Promise<void> {
+  await expectMessage(page, 'node-input-whatsapp', 'whatsapp-config:whatsapp-config.validation.config-missing');
+  await page.locator('#node-input-btn-whatsapp-add').click();
+  await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+  await page.locator('#node-config-input-mode').selectOption('cloud');
+  await expectMessage(
+    page,
+    'node-config-input-phoneNumberId',
+    'whatsapp-config:whatsapp-config.validation.phone-number-id-missing',
+  );
+  await typeInto(page, 'node-config-input-phoneNumberId', '+49 151');
+  await expectMessage(
+    page,
+    'node-config-input-phoneNumberId',
+    'whatsapp-config:whatsapp-config.validation.phone-number-id',
+  );
+  await typeInto(page, 'node-config-input-throughput', '5000');
+  await expectMessage(page, 'node-config-input-throughput', 'whatsapp-config:whatsapp-config.validation.range', {
+    min: 1,
+    max: 1000,
+  });
+  await screenshot(page, 'whatsapp-config-invalid');
+  await page.locator('#node-config-input-mode').selectOption('sandbox');
+  await typeInto(page, 'node-config-input-phoneNumberId', '');
+  await fieldValid(page, 'node-config-input-phoneNumberId');
+  await typeInto(page, 'node-config-input-throughput', '20');
+  await fieldValid(page, 'node-config-input-throughput');
+  await typeInto(page, 'node-config-input-name', 'Browser sandbox');
+  // Not deployed yet: the connection check says so instead of failing obscurely.
+  await page.locator('#node-config-whatsapp-check').click();
+  const result = page.locator('#node-config-whatsapp-check-result');
+  await assertText(result, await catalogText(page, 'whatsapp-config:whatsapp-config.check.deployFirst'));
+  await result.scrollIntoViewIfNeeded();
+  await screenshot(page, 'whatsapp-config-valid-not-deployed');
+  await page.locator('#node-config-dialog-ok').click();
+  await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+  await fieldValid(page, 'node-input-whatsapp');
+}
+
+/** consent-store, created in place: keys are generated, purposes are edited as a list. */
+async function addConsentStore(page: Page): Promise<void> {
+  await expectMessage(page, 'node-input-store', 'whatsapp-config:whatsapp-config.validation.config-missing');
+  await page.locator('#node-input-btn-store-add').click();
+  await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+  for (const key of ['encryptionKey', 'pseudonymKey']) {
+    const value = await page.locator(`#node-config-input-${key}`).inputValue();
+    assert.equal(Buffer.from(value, 'base64').length, 32, `${key} is generated: 32 random bytes in base64`);
+  }
+  await typeInto(page, 'node-config-input-pseudonymKey', 'short');
+  await expectMessage(page, 'node-config-input-pseudonymKey', 'consent-store:consent-store.validation.key-length', {
+    bytes: 32,
+  });
+  await page.locator('#consent-store-generate-pseudonymKey').click();
+  await fieldValid(page, 'node-config-input-pseudonymKey');
+  await typeInto(page, 'node-config-input-pendingExpiryHours', '0');
+  await expectMessage(page, 'node-config-input-pendingExpiryHours', 'consent-store:consent-store.validation.range', {
+    min: 1,
+    max: 24 * 365,
+  });
+  await typeInto(page, 'node-config-input-pendingExpiryHours', '48');
+  await fieldValid(page, 'node-config-input-pendingExpiryHours');
+
+  await page.locator('.red-ui-editableList-addButton').click();
+  const row = page.locator('#node-config-input-purposes-container li').last();
+  await row.locator('.purpose-id').pressSequentially('News Letter');
+  const idMessage = await catalogText(page, 'consent-store:consent-store.validation.purpose-id');
+  await assertText(row.locator('.purpose-error'), idMessage);
+  await screenshot(page, 'consent-store-invalid-purpose');
+  await row.locator('.purpose-id').fill('');
+  await row.locator('.purpose-id').pressSequentially('newsletter');
+  await row.locator('.purpose-label').pressSequentially('Newsletter');
+  await row.locator('.purpose-wording-en').pressSequentially('I want to receive the newsletter on WhatsApp.');
+  await row.locator('.purpose-wording-de').pressSequentially('Ich möchte den Newsletter über WhatsApp erhalten.');
+  await row.locator('.purpose-marketing').check();
+  await assertText(row.locator('.purpose-error'), '');
+  await screenshot(page, 'consent-store-valid');
+  await page.locator('#node-config-dialog-ok').click();
+  await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+  await fieldValid(page, 'node-input-store');
+}
+
+function assertText(locator: ReturnType<Page['locator']>, expected: string): Promise<void> {
+  return eventually(async () => String(await locator.textContent()).trim(), expected, 'text');
+}
+
+async function chooseNoConfig(page: Page, property: string): Promise<void> {
+  await page.locator(`#node-input-${property}`).selectOption('_ADD_');
+  await expectMessage(page, `node-input-${property}`, 'whatsapp-config:whatsapp-config.validation.config-missing');
+}
+
+async function chooseFirstConfig(page: Page, property: string): Promise<void> {
+  const first = await page.locator(`#node-input-${property} option:not([value="_ADD_"])`).first().getAttribute('value');
+  assert.ok(first, `a ${property} configuration exists`);
+  await page.locator(`#node-input-${property}`).selectOption(first);
+  await fieldValid(page, `node-input-${property}`);
+}
+
+const SCENARIOS: NodeScenario[] = [
+  {
+    type: 'whatsapp-webhook',
+    async invalid(page) {
+      await addWhatsAppConfig(page);
+      await typeInto(page, 'node-input-path', 'whatsapp browser');
+      await expectMessage(page, 'node-input-path', 'whatsapp-webhook:whatsapp-webhook.validation.path');
+      await typeInto(page, 'node-input-maxBytes', '12');
+      await expectMessage(page, 'node-input-maxBytes', 'whatsapp-webhook:whatsapp-webhook.validation.max-bytes');
+    },
+    async fix(page) {
+      await typeInto(page, 'node-input-path', '/whatsapp-browser');
+      await typeInto(page, 'node-input-maxBytes', '3145728');
+      await fieldValid(page, 'node-input-path');
+      await fieldValid(page, 'node-input-maxBytes');
+    },
+  },
+  {
+    type: 'whatsapp-send',
+    invalid: (page) => chooseNoConfig(page, 'whatsapp'),
+    fix: (page) => chooseFirstConfig(page, 'whatsapp'),
+  },
+  {
+    type: 'consent-gate',
+    async invalid(page) {
+      await addConsentStore(page);
+      await expectMessage(page, 'node-input-purpose', 'consent-gate:consent-gate.validation.purpose-missing');
+      await typeInto(page, 'node-input-purpose', 'News Letter');
+      await expectMessage(page, 'node-input-purpose', 'consent-gate:consent-gate.validation.purpose-id');
+      await typeInto(page, 'node-input-purpose', 'offers');
+      await expectMessage(page, 'node-input-purpose', 'consent-gate:consent-gate.validation.purpose-unknown');
+    },
+    async fix(page) {
+      await typeInto(page, 'node-input-purpose', 'newsletter');
+      await fieldValid(page, 'node-input-purpose');
+    },
+  },
+  {
+    type: 'opt-in-flow',
+    async invalid(page) {
+      await chooseFirstConfig(page, 'store');
+      await expectMessage(page, 'node-input-purpose', 'opt-in-flow:opt-in-flow.validation.purpose-missing');
+      await page.locator('#node-input-mode').selectOption('template');
+      await typeInto(page, 'node-input-templateName', 'Opt-In');
+      await expectMessage(page, 'node-input-templateName', 'opt-in-flow:opt-in-flow.validation.template-name');
+      await typeInto(page, 'node-input-confirmKeywords', ' , ');
+      await expectMessage(page, 'node-input-confirmKeywords', 'opt-in-flow:opt-in-flow.validation.keywords');
+    },
+    async fix(page) {
+      await typeInto(page, 'node-input-purpose', 'newsletter');
+      await typeInto(page, 'node-input-templateName', 'optin_confirmation');
+      await typeInto(page, 'node-input-confirmKeywords', 'YES, JA');
+      for (const field of ['purpose', 'templateName', 'confirmKeywords']) await fieldValid(page, `node-input-${field}`);
+    },
+  },
+  {
+    type: 'stop-handler',
+    async invalid(page) {
+      await chooseFirstConfig(page, 'store');
+      await typeInto(page, 'node-input-purposes', 'newsletter, Offers!');
+      await expectMessage(page, 'node-input-purposes', 'stop-handler:stop-handler.validation.purpose-id', {
+        ids: 'Offers!',
+      });
+      await typeInto(page, 'node-input-purposes', 'newsletter, offers');
+      await expectMessage(page, 'node-input-purposes', 'stop-handler:stop-handler.validation.purpose-unknown', {
+        ids: 'offers',
+      });
+      await typeInto(page, 'node-input-keywords', ',');
+      await expectMessage(page, 'node-input-keywords', 'stop-handler:stop-handler.validation.keywords');
+    },
+    async fix(page) {
+      await typeInto(page, 'node-input-purposes', 'newsletter');
+      await typeInto(page, 'node-input-keywords', 'STOP, STOPP');
+      await fieldValid(page, 'node-input-purposes');
+      await fieldValid(page, 'node-input-keywords');
+    },
+  },
+  {
+    type: 'privacy-notice',
+    async invalid(page) {
+      await chooseFirstConfig(page, 'store');
+      await expectMessage(page, 'node-input-policyUrl', 'privacy-notice:privacy-notice.validation.policy-url-missing');
+      await expectMessage(
+        page,
+        'node-input-controllerName',
+        'privacy-notice:privacy-notice.validation.required-for-page',
+      );
+      await typeInto(page, 'node-input-policyUrl', 'example.com/privacy');
+      await expectMessage(page, 'node-input-policyUrl', 'privacy-notice:privacy-notice.validation.url');
+      await typeInto(page, 'node-input-pagePath', 'privacy');
+      await expectMessage(page, 'node-input-pagePath', 'privacy-notice:privacy-notice.validation.page-path');
+      await typeInto(page, 'node-input-controllerEmail', 'privacy at example.com');
+      await expectMessage(page, 'node-input-controllerEmail', 'privacy-notice:privacy-notice.validation.email');
+    },
+    async fix(page) {
+      await typeInto(page, 'node-input-policyUrl', 'https://example.com/privacy');
+      await typeInto(page, 'node-input-pagePath', '/privacy-browser');
+      await typeInto(page, 'node-input-controllerName', 'Beispiel GmbH');
+      await typeInto(page, 'node-input-controllerEmail', 'privacy@example.com');
+      await typeInto(page, 'node-input-storageLocation', 'Frankfurt am Main, Germany');
+      for (const field of ['policyUrl', 'pagePath', 'controllerName', 'controllerEmail', 'storageLocation']) {
+        await fieldValid(page, `node-input-${field}`);
+      }
+    },
+  },
+  {
+    type: 'erase-subject',
+    async invalid(page) {
+      await chooseFirstConfig(page, 'store');
+      await page.locator('#node-input-keywordMode').check();
+      await typeInto(page, 'node-input-keywords', ', ,');
+      await expectMessage(page, 'node-input-keywords', 'erase-subject:erase-subject.validation.keywords');
+    },
+    async fix(page) {
+      await typeInto(page, 'node-input-keywords', 'DELETE MY DATA, DATEN LÖSCHEN');
+      await fieldValid(page, 'node-input-keywords');
+    },
+  },
+  {
+    type: 'export-subject',
+    invalid: (page) => chooseNoConfig(page, 'store'),
+    fix: (page) => chooseFirstConfig(page, 'store'),
+  },
+  {
+    type: 'consent-events',
+    invalid: (page) => chooseNoConfig(page, 'store'),
+    fix: (page) => chooseFirstConfig(page, 'store'),
+  },
+];
+
+async function nodeValid(page: Page, id: string): Promise<boolean> {
+  return page.evaluate((nodeId) => window.RED.nodes.node(nodeId).valid !== false, id);
+}
+
+/** Deploy with an invalid node: Node-RED stops and lists it; the user cancels. */
+async function deployIsHeldBack(page: Page, label: string): Promise<void> {
+  await page.locator('#red-ui-header-button-deploy').click();
+  const warning = page
+    .locator('.red-ui-notification')
+    .filter({ has: page.locator('#red-ui-deploy-dialog-confirm-deploy-deploy') });
+  await warning.waitFor({ state: 'visible' });
+  await screenshot(page, `${label}-deploy-held-back`);
+  await warning.locator('button').first().click();
+  await warning.waitFor({ state: 'detached' });
+}
+
+function errorLines(log: string): string[] {
+  return log.split('\n').filter((line) => /\[error\]/.test(line));
+}
+
+describe('the editor in Chromium (playwright-core, real Node-RED)', function () {
+  this.timeout(180000);
+  let red: RealNodeRed;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  before(async function () {
+    skipWithoutChromium(this);
+    red = await startNodeRed();
+    browser = await launchChromium();
+    context = await browser.newContext({ locale: 'en-US', viewport: { width: 1400, height: 900 } });
+    context.setDefaultTimeout(15000);
+    page = await context.newPage();
+    await openEditor(page, red);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      await screenshot(page, `FAILED-${this.currentTest.title.split(':')[0].replace(/\W+/g, '-')}`).catch(() => {});
+      // Leave the editor as the next test expects it: no dialog open.
+      const cancel = page.locator('#node-config-dialog-cancel, #node-dialog-cancel');
+      for (let i = 0; i < 3 && (await cancel.count()); i++) {
+        await cancel.first().click();
+        await page.waitForTimeout(400);
+      }
+    }
+  });
+
+  after(async () => {
+    await context?.close();
+    await browser?.close();
+    await red?.stop();
+  });
+
+  it('lists every node under "WhatsApp GDPR" in the palette, with its icon and label', async () => {
+    const category = page.locator(`#${CATEGORY_ID}`);
+    await category.waitFor({ state: 'visible' });
+    assert.equal(String(await category.locator('.red-ui-palette-header span').textContent()).trim(), 'WhatsApp GDPR');
+    for (const type of FLOW_TYPES) {
+      const entry = category.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+      assert.equal(await entry.count(), 1, `${type} in the category`);
+      const label = await catalogText(page, `${type}:${type}.paletteLabel`);
+      const shown = await entry.locator('.red-ui-palette-label').textContent();
+      // The palette breaks long labels at hyphens and spaces.
+      assert.equal(String(shown).replace(/\s+/g, ''), label.replace(/\s+/g, ''));
+      const icon = await entry.locator('.red-ui-palette-icon').evaluate((el) => getComputedStyle(el).backgroundImage);
+      assert.match(icon, new RegExp(`${type}\\.svg`), `${type} shows its own icon`);
+    }
+    await category.scrollIntoViewIfNeeded();
+    await screenshot(page, 'palette');
+  });
+
+  SCENARIOS.forEach((scenario, index) => {
+    it(`${scenario.type}: dragged in, validates as you type, is held back while invalid, deploys when valid`, async () => {
+      // Below the strip where deploy notifications appear.
+      const x = 160 + (index % 3) * 260;
+      const y = 220 + Math.floor(index / 3) * 120;
+      const id = await dragOntoWorkspace(page, scenario.type, x, y);
+      await openNodeDialog(page, id);
+      await screenshot(page, `${scenario.type}-dialog`);
+      await scenario.invalid(page);
+      await screenshot(page, `${scenario.type}-invalid`);
+      await confirmDialog(page);
+      assert.equal(await nodeValid(page, id), false, 'the node is marked invalid');
+      await page.locator(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-error`).waitFor({ state: 'visible' });
+      await deployIsHeldBack(page, scenario.type);
+
+      await openNodeDialog(page, id);
+      await scenario.fix(page);
+      await screenshot(page, `${scenario.type}-valid`);
+      await confirmDialog(page);
+      assert.equal(await nodeValid(page, id), true, 'the node is valid');
+      const mark = red.log().length;
+      await deploy(page);
+      await red.waitForLog(/Started flows/, 15000, mark);
+      assert.deepEqual(errorLines(red.log().slice(mark)), []);
+      await screenshot(page, `${scenario.type}-deployed`);
+    });
+  });
+
+  it('has a "check connection" button that shows number, quality and storage region', async () => {
+    const config = await page.evaluate(() => {
+      let found = '';
+      window.RED.nodes.eachConfig((n: { type: string; id: string }) => {
+        if (n.type === 'whatsapp-config') found = n.id;
+      });
+      return found;
+    });
+    await page.evaluate((id) => window.RED.editor.editConfig('', 'whatsapp-config', id), config);
+    await page.locator('#node-config-whatsapp-check').click();
+    const result = page.locator('#node-config-whatsapp-check-result');
+    await assertText(
+      result.locator('div').first(),
+      await catalogText(page, 'whatsapp-config:whatsapp-config.check.sandbox'),
+    );
+    const text = String(await result.textContent());
+    const quality = await catalogText(page, 'whatsapp-config:whatsapp-config.check.quality', { quality: 'GREEN' });
+    assert.ok(text.includes(quality), text);
+    assert.match(text, /\+1 555 \d{3} \d{4}/, 'the display number of the sandbox');
+    const region = await catalogText(page, 'whatsapp-config:whatsapp-config.check.eu', { region: 'DE' });
+    assert.ok(text.includes(region), text);
+    await result.scrollIntoViewIfNeeded();
+    await screenshot(page, 'whatsapp-config-check');
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
+  });
+
+  it('speaks German when the browser does: palette, dialog, validation message and help', async () => {
+    const german = await browser.newContext({ locale: 'de-DE', viewport: { width: 1400, height: 900 } });
+    german.setDefaultTimeout(15000);
+    try {
+      const de = await german.newPage();
+      await openEditor(de, red);
+      const catalog = (type: string) =>
+        JSON.parse(fs.readFileSync(path.join(REPO_DIR, 'nodes', 'locales', 'de', `${type}.json`), 'utf8'))[type];
+      for (const type of FLOW_TYPES) {
+        const shown = await de
+          .locator(`#${CATEGORY_ID} .red-ui-palette-node[data-palette-type="${type}"] .red-ui-palette-label`)
+          .textContent();
+        assert.equal(String(shown).replace(/\s+/g, ''), catalog(type).paletteLabel.replace(/\s+/g, ''));
+      }
+      await screenshot(de, 'german-palette');
+
+      const gate = await de.evaluate(() => window.RED.nodes.filterNodes({ type: 'consent-gate' })[0].id);
+      await openNodeDialog(de, gate);
+      const texts = catalog('consent-gate');
+      assert.equal((await de.locator('label[for="node-input-purpose"]').textContent())?.trim(), texts.label.purpose);
+      await typeInto(de, 'node-input-purpose', 'Newsletter');
+      await expectFieldError(de, 'node-input-purpose', texts.validation['purpose-id']);
+      await de.evaluate(() => window.RED.sidebar.help.show('consent-gate'));
+      const help = de.locator('.red-ui-help');
+      await help.locator('h3', { hasText: 'Eingangsdaten' }).waitFor({ state: 'visible' });
+      await screenshot(de, 'german-dialog-and-help');
+      await de.locator('#node-dialog-cancel').click();
+    } finally {
+      await german.close();
+    }
+  });
+
+  it('checks the connection of a live (cloud mode) number: display number, quality, storage outside the EU', async () => {
+    const api = await startSandboxServer();
+    try {
+      api.sandbox.registerNumber({
+        phoneNumberId: '106540352242922',
+        displayPhoneNumber: '+49 30 1234567',
+        verifiedName: 'Beispiel GmbH',
+        accessToken: 'live-check-token',
+        appSecret: 'live-check-secret',
+        storageRegion: 'US',
+        webhookUrls: () => [],
+      });
+      await red.deploy([
+        {
+          id: 'liveConfig',
+          type: 'whatsapp-config',
+          name: 'Live number',
+          mode: 'cloud',
+          apiBaseUrl: api.url,
+          apiVersion: 'v25.0',
+          phoneNumberId: '106540352242922',
+          throughput: 80,
+          maxQueue: 1000,
+          timeoutMs: 15000,
+          configVersion: 1,
+          credentials: { accessToken: 'live-check-token', appSecret: 'live-check-secret', verifyToken: 'v' },
+        },
+      ]);
+      await openEditor(page, red);
+      await page.evaluate(() => window.RED.editor.editConfig('', 'whatsapp-config', 'liveConfig'));
+      await page.locator('#node-config-whatsapp-check').click();
+      const result = page.locator('#node-config-whatsapp-check-result');
+      const expected = [
+        await catalogText(page, 'whatsapp-config:whatsapp-config.check.cloud'),
+        await catalogText(page, 'whatsapp-config:whatsapp-config.check.number', {
+          number: '+49 30 1234567',
+          name: 'Beispiel GmbH',
+        }),
+        await catalogText(page, 'whatsapp-config:whatsapp-config.check.quality', { quality: 'GREEN' }),
+        await catalogText(page, 'whatsapp-config:whatsapp-config.check.outsideEu', { region: 'US' }),
+      ];
+      await assertText(result, expected.join(''));
+      await result.scrollIntoViewIfNeeded();
+      await screenshot(page, 'whatsapp-config-check-live');
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('imports each example from Import > Examples and deploys it without errors', async function () {
+    const examples = fs.existsSync(EXAMPLES_DIR)
+      ? fs
+          .readdirSync(EXAMPLES_DIR)
+          .filter((f) => f.endsWith('.json'))
+          .sort()
+      : [];
+    if (examples.length === 0) {
+      console.log(`      no examples in ${EXAMPLES_DIR} yet: nothing to import`);
+      this.skip();
+    }
+    for (const file of examples) {
+      const name = path.basename(file, '.json');
+      await red.deploy([]);
+      await openEditor(page, red);
+      await page.evaluate(() => window.RED.actions.invoke('core:show-import-dialog'));
+      await page.locator('#red-ui-clipboard-dialog-import-tabs li', { hasText: /Examples|Beispiele/ }).click();
+      const tab = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
+      await tab.locator('.red-ui-treeList-label', { hasText: PACKAGE_NAME }).first().click();
+      await tab.locator('.red-ui-treeList-label', { hasText: name }).first().click();
+      await page.locator('#red-ui-clipboard-dialog-import-opt-new').click();
+      await screenshot(page, `example-${name}-import`);
+      await page.locator('#red-ui-clipboard-dialog-ok').click();
+      await page.waitForFunction(() => window.RED.nodes.dirty());
+      const mark = red.log().length;
+      await deploy(page);
+      await red.waitForLog(/Started flows/, 15000, mark);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(errorLines(red.log().slice(mark)), [], `${name} deploys without errors`);
+      await screenshot(page, `example-${name}-deployed`);
+    }
+  });
+});
