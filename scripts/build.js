@@ -4,7 +4,7 @@
 //   node scripts/build.js [--out DIR] [--lenient]
 // --out lets parallel work build into its own folder; --lenient keeps the emitted JavaScript
 // when another part of the tree has type errors (never used by npm test or CI).
-'use strict';
+
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');

@@ -2,7 +2,7 @@
 // The main job: Node-RED (the devDependency) with these nodes loaded from this tree, a user directory
 // inside the project (.nodered/, ignored by git), a sandbox-mode flow deployed, and the URLs printed.
 // No WhatsApp account needed.  PORT=1880 by default.
-'use strict';
+
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');

@@ -3,7 +3,7 @@
 //   node scripts/test.js [--out DIR] [glob ...]
 // Globs are relative to the build folder (default: every test/**/*.test.js).
 // NODE_RED_PATH picks the Node-RED that the node tests run in (default: the devDependency).
-'use strict';
+
 const path = require('node:path');
 const fs = require('node:fs');
 const Mocha = require('mocha');

@@ -67,6 +67,9 @@ class RecordingProxy {
   }
 }
 
+/** The parts of an accepted body these tests read. */
+type SentBody = { text?: { body: string }; interactive?: { footer?: unknown } };
+
 describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => {
   let offsetMs = 0;
   let sandbox: Sandbox;
@@ -197,10 +200,10 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     });
     send.receive({ to: CUSTOMER, payload: 'Sie wurden abgemeldet.', optOutFooter: false });
     await until(() => sent.length === 3, 'three messages');
-    const bodies = sandbox.accepted(PHONE_NUMBER_ID).map((a) => a.body as Record<string, any>);
-    assert.equal(bodies[0].text.body, 'Your order shipped.\n\nReply STOP to unsubscribe.');
-    assert.deepEqual(bodies[1].interactive.footer, { text: 'Antworten Sie STOP, um sich abzumelden.' });
-    assert.equal(bodies[2].text.body, 'Sie wurden abgemeldet.', 'msg.optOutFooter = false skips the line');
+    const bodies = sandbox.accepted(PHONE_NUMBER_ID).map((a) => a.body as SentBody);
+    assert.equal(bodies[0].text?.body, 'Your order shipped.\n\nReply STOP to unsubscribe.');
+    assert.deepEqual(bodies[1].interactive?.footer, { text: 'Antworten Sie STOP, um sich abzumelden.' });
+    assert.equal(bodies[2].text?.body, 'Sie wurden abgemeldet.', 'msg.optOutFooter = false skips the line');
   });
 
   it("leaves messages untouched when the node's opt-out option is off", async () => {
@@ -209,7 +212,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     const done = next('ok');
     helper.getNode('send').receive({ to: CUSTOMER, payload: 'Guten Tag!' });
     await done;
-    assert.equal((sandbox.accepted(PHONE_NUMBER_ID)[0].body as Record<string, any>).text.body, 'Guten Tag!');
+    assert.equal((sandbox.accepted(PHONE_NUMBER_ID)[0].body as SentBody).text?.body, 'Guten Tag!');
   });
 
   it('replies to msg.whatsapp.from when there is no msg.to', async () => {
