@@ -1,0 +1,96 @@
+import * as fs from 'node:fs';
+import { Session } from 'node:inspector';
+import * as path from 'node:path';
+
+/**
+ * Loaded into the Node-RED process under test through `functionGlobalContext` (settings.js), so that the
+ * benchmark flows' function nodes can read the process's own memory: `global.get('benchProbe')`.
+ * Peak RSS comes from the kernel's high-water mark (VmHWM, reset through /proc/self/clear_refs) where the
+ * kernel allows it, and from sampling every 10 ms otherwise; the larger of the two is reported.
+ * With BENCH_CPU_PROF_DIR set (run.ts --profile DIR), the same window is CPU-profiled into a .cpuprofile
+ * file there (Node refuses --cpu-prof in NODE_OPTIONS, so the profiler is driven through the inspector).
+ */
+let sampledPeak = 0;
+let cpuAtStart = process.cpuUsage();
+let sampler: NodeJS.Timeout | undefined;
+let kernelPeakReset = false;
+
+function kernelPeakBytes(): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a new peak measurement from the current RSS. */
+export function startPeak(): number {
+  try {
+    // "5" resets the peak RSS (Documentation/filesystems/proc.rst, clear_refs).
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    kernelPeakReset = true;
+  } catch {
+    kernelPeakReset = false;
+  }
+  sampledPeak = process.memoryUsage.rss();
+  cpuAtStart = process.cpuUsage();
+  startProfile();
+  if (!sampler) {
+    sampler = setInterval(() => {
+      sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss());
+    }, 10);
+    sampler.unref();
+  }
+  return sampledPeak;
+}
+
+/** Peak RSS in bytes since startPeak(); stops the sampler. */
+export function peak(): number {
+  if (sampler) clearInterval(sampler);
+  sampler = undefined;
+  stopProfile();
+  const sampled = Math.max(sampledPeak, process.memoryUsage.rss());
+  const kernel = kernelPeakReset ? kernelPeakBytes() : undefined;
+  return Math.max(sampled, kernel ?? 0);
+}
+
+/**
+ * CPU time (user + system) of the Node-RED process since startPeak(), in ms. On a machine shared with other
+ * work this is steadier than wall-clock rates: CPU per message is what the flow costs wherever it runs.
+ */
+export function cpuMs(): number {
+  const used = process.cpuUsage(cpuAtStart);
+  return (used.user + used.system) / 1000;
+}
+
+export function rss(): number {
+  return process.memoryUsage.rss();
+}
+
+let profiler: Session | undefined;
+
+function startProfile(): void {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  if (!dir || profiler) return;
+  profiler = new Session();
+  profiler.connect();
+  profiler.post('Profiler.enable');
+  profiler.post('Profiler.start');
+}
+
+function stopProfile(): void {
+  const session = profiler;
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  if (!session || !dir) return;
+  profiler = undefined;
+  session.post('Profiler.stop', (err, result) => {
+    session.disconnect();
+    if (err) return;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, `node-red-${process.pid}-${Date.now()}.cpuprofile`),
+      JSON.stringify(result.profile),
+    );
+  });
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SqliteStore } from '../../lib/store/sqlite';
+import { openSqliteDatabase } from '../../lib/store/sqlite-driver';
+
+/**
+ * Regression tests for the hot-spot fixes found by the benchmarks (bench/inbound.ts): SQLite group commit.
+ * Writes that are queued together share one transaction (one fsync), yet each one is acknowledged only when
+ * it is committed, and a failing one leaves nothing behind while the others stand.
+ */
+describe('SQLite group commit (bench hot-path fix)', () => {
+  let dir: string;
+  let store: SqliteStore;
+  const file = () => path.join(dir, 'ledger.db');
+  const marks = (): string[] => {
+    const { db } = openSqliteDatabase(file());
+    try {
+      return (db.prepare('SELECT key FROM dedupe_marks ORDER BY key').all() as { key: string }[]).map((r) => r.key);
+    } finally {
+      db.close();
+    }
+  };
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-h13-'));
+    store = await SqliteStore.open({ path: file(), clock: Date.now });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('acknowledges each of many concurrent writes only once another connection can read it', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    const seenAtAck = await Promise.all(
+      keys.map((key) =>
+        store
+          .write((tx) => tx.markSeen(key, Date.now() + 60_000, Date.now()))
+          .then((fresh) => {
+            assert.equal(fresh, true);
+            return marks().includes(key);
+          }),
+      ),
+    );
+    assert.deepEqual(
+      seenAtAck,
+      keys.map(() => true),
+    );
+    assert.deepEqual(marks(), keys);
+  });
+
+  it('commits writes queued together in one transaction (one fsync for the batch)', async () => {
+    const now = Date.now();
+    let visibleToOthers: string[] = [];
+    await Promise.all([
+      store.write((tx) => tx.markSeen('first', now + 60_000, now)),
+      store.write(async (tx) => {
+        // Another connection sees only committed data: "first" is written but shares this open transaction.
+        visibleToOthers = marks();
+        return tx.markSeen('second', now + 60_000, now);
+      }),
+    ]);
+    assert.deepEqual(visibleToOthers, []);
+    assert.deepEqual(marks(), ['first', 'second']);
+  });
+
+  it('rolls back only the failing write of a batch; the others commit', async () => {
+    const now = Date.now();
+    const results = await Promise.allSettled([
+      store.write((tx) => tx.markSeen('a', now + 60_000, now)),
+      store.write(async (tx) => {
+        await tx.markSeen('b', now + 60_000, now);
+        throw new Error('refused after writing');
+      }),
+      store.write((tx) => tx.markSeen('c', now + 60_000, now)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal((results[1] as PromiseRejectedResult).reason.message, 'refused after writing');
+    assert.deepEqual(marks(), ['a', 'c']);
+  });
+
+  it('sees the earlier writes of the same batch, in order (a second mark of one key is not fresh)', async () => {
+    const now = Date.now();
+    const [first, second] = await Promise.all([
+      store.write((tx) => tx.markSeen('same', now + 60_000, now)),
+      store.write((tx) => tx.markSeen('same', now + 60_000, now)),
+    ]);
+    assert.deepEqual([first, second], [true, false]);
+  });
+
+  it('refuses writes once closed, and close waits for the queued batch', async () => {
+    const now = Date.now();
+    const queued = store.write((tx) => tx.markSeen('before-close', now + 60_000, now));
+    await store.close();
+    assert.equal(await queued, true);
+    assert.deepEqual(marks(), ['before-close']);
+    await assert.rejects(store.write((tx) => tx.markSeen('after-close', now + 60_000, now)));
+  });
+});
