@@ -24,6 +24,19 @@ function listTests(dir) {
   return found;
 }
 
+// The PostgreSQL suites read WA_GDPR_PG_URL; the standard libpq variables (PGHOST, PGDATABASE, ...) work too.
+function postgresUrlFromLibpqEnv(env) {
+  if (!env.PGHOST && !env.PGDATABASE) return undefined;
+  const user = encodeURIComponent(env.PGUSER || 'postgres');
+  const password = env.PGPASSWORD ? `:${encodeURIComponent(env.PGPASSWORD)}` : '';
+  const host = env.PGHOST && !env.PGHOST.startsWith('/') ? env.PGHOST : '127.0.0.1';
+  return `postgres://${user}${password}@${host}:${env.PGPORT || 5432}/${encodeURIComponent(env.PGDATABASE || 'postgres')}`;
+}
+if (!process.env.WA_GDPR_PG_URL) {
+  const derived = postgresUrlFromLibpqEnv(process.env);
+  if (derived) process.env.WA_GDPR_PG_URL = derived;
+}
+
 const all = listTests(path.join(dist, 'test')).sort();
 const selected = globs.length ? all.filter((f) => globs.some((g) => path.relative(dist, f).includes(g))) : all;
 if (selected.length === 0) {
