@@ -151,6 +151,13 @@ export interface WriteOptions {
    * de-duplication marks do not need it.
    */
   serial?: boolean;
+  /**
+   * False: resolves once committed (visible to every reader, kept when the process crashes) without waiting
+   * for the disk, so a power cut moments later may undo it. For marks whose loss is harmless and repaired by
+   * the next webhook (de-duplication claims and marks, inbound times); never for consent or audit changes.
+   * Default true.
+   */
+  waitForDisk?: boolean;
 }
 
 export interface LedgerStore {
@@ -159,8 +166,12 @@ export interface LedgerStore {
   readonly driver: string;
   readonly read: StoreTx;
   write<T>(work: (tx: StoreTx) => Promise<T>, options?: WriteOptions): Promise<T>;
-  /** After erasure: make deleted rows unrecoverable from the files (SQLite checkpoint, PostgreSQL VACUUM). */
-  scrub(): Promise<void>;
+  /**
+   * After erasure: make deleted rows unrecoverable from the files (SQLite checkpoint, PostgreSQL VACUUM).
+   * `erased` (StoreTx.eraseSubject's counts) limits the work to the tables rows were deleted from; without it,
+   * every table with personal data.
+   */
+  scrub(erased?: Readonly<Record<string, number>>): Promise<void>;
   /** Database-level consistency check (SQLite: PRAGMA integrity_check). */
   integrityCheck(): Promise<string>;
   close(): Promise<void>;
