@@ -1,9 +1,8 @@
 import type { Request, Response } from 'express';
-import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import { GdprWhatsAppError } from '../lib/errors';
 import { type DedupeStore, MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../lib/webhook/dedupe';
 import { claimedKeys, completeClaims, handleWebhookPost, releaseClaims, WebhookError } from '../lib/webhook/handler';
-import type { InboundMessage } from '../lib/webhook/types';
 import { answerVerification } from '../lib/webhook/verify';
 import { findConsentStore } from './consent-store';
 import { FirstHopCompletion } from './shared/completion';
@@ -63,29 +62,20 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       return store ? store.getLedger() : memoryDedupe;
     }
 
-    /** The 24-hour customer service window starts with each inbound message; consent-gate reads it. */
-    async function recordInbound(messages: InboundMessage[]): Promise<void> {
-      if (!store || messages.length === 0) return;
-      const ledger = await store.getLedger();
-      for (const m of messages) {
-        if (!m.from && !m.userId) continue;
-        try {
-          await ledger.recordInbound({ phone: m.from, userId: m.userId }, m.timestamp * 1000);
-        } catch (err) {
-          // A number libphonenumber refuses or an impossible time opens no window anyone could use; the message
-          // must still reach the flow: a 500 would make Meta deliver it again and again, failing the same way.
-          if (!(err instanceof GdprWhatsAppError && INVALID_SUBJECT_CODES.has(err.code))) {
-            throw err;
-          }
-        }
-      }
-    }
-
     const completion = new FirstHopCompletion(RED);
 
     const verify = (req: Request, res: Response) => {
       const answer = answerVerification(req.query as Record<string, unknown>, whatsapp.verifyToken());
       res.status(answer.status).type('text/plain').send(answer.body);
+    };
+
+    /** Status shown last: at thousands of webhooks a second, repeating the same status costs real time. */
+    let shown = '';
+    const show = (status: NodeStatus) => {
+      const key = `${status.fill}|${status.shape}|${status.text}`;
+      if (key === shown) return;
+      shown = key;
+      this.status(status);
     };
 
     const receive = (req: Request, res: Response) => {
@@ -103,8 +93,8 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
             minimise,
             dedupe,
           });
+          // Claiming also started each sender's 24-hour customer service window (consent-gate reads it).
           open = claimedKeys(result);
-          await recordInbound(result.messages);
           return result;
         })
         .then(async (result) => {
@@ -144,13 +134,13 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           if (result.inProgress > 0) {
             // Another delivery still holds these items: Meta retries a 503, by then they are done or released.
             res.status(503).type('text/plain').send('503');
-            this.status(statusOf('waiting', RED._('whatsapp-webhook.status.in-progress')));
+            show(statusOf('waiting', RED._('whatsapp-webhook.status.in-progress')));
             return;
           }
           // 200 only now: the wired nodes are done with the messages (a stop-handler's withdrawal is committed)
           // and every de-duplication mark and inbound time is durable, so a crash loses nothing acknowledged.
           res.status(200).type('text/plain').send('OK');
-          this.status(statusOf('ready', path));
+          show(statusOf('ready', path));
         })
         .catch(async (err: unknown) => {
           if (dedupe && open.length > 0) await releaseClaims(dedupe, open);
@@ -158,7 +148,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
             res.status(err.httpStatus).type('text/plain').send(String(err.httpStatus));
             // A refused POST is someone else's mistake or an attack: a warning, not a flow error.
             this.warn(translateError(RED, err));
-            this.status(statusOf('failed', `${err.httpStatus} ${err.code}`));
+            show(statusOf('failed', `${err.httpStatus} ${err.code}`));
             return;
           }
           // A failure after the 200 (e.g. Node-RED cloning a message) must not answer twice: that throw would
@@ -167,18 +157,18 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           if (err instanceof GdprWhatsAppError && err.code === 'webhook-not-handled') {
             // The wired node reported its own error already; this only says what happens next.
             this.warn(translateError(RED, err));
-            this.status(statusOf('failed', `500 ${err.code}`));
+            show(statusOf('failed', `500 ${err.code}`));
             return;
           }
           this.error(translateError(RED, err));
-          this.status(statusOf('broken', RED._('whatsapp-webhook.status.error')));
+          show(statusOf('broken', RED._('whatsapp-webhook.status.error')));
         });
     };
 
     RED.httpNode.get(path, verify);
     RED.httpNode.post(path, receive);
     whatsapp.registerWebhook({ id: this.id, path });
-    this.status(statusOf('ready', path));
+    show(statusOf('ready', path));
 
     this.on('close', (done: () => void) => {
       completion.close();

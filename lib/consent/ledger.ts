@@ -3,7 +3,7 @@ import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
 import type { CheckState, ConsentRow, LedgerStore, StoreTx, SubjectRow } from '../store/types';
-import { type ClaimOutcome, DEDUPE_LEASE_MS } from '../webhook/dedupe';
+import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
 import { AuditChainVerifier, type AuditVerification, GENESIS_HASH, hashAuditEvent } from './audit-verify';
 import { canonicalJson } from './canonical';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
@@ -105,6 +105,14 @@ export interface WithdrawConsentInput {
   keyword?: string;
   messageId?: string;
   actor: string;
+}
+
+/** What identify() answers for a webhook sender that can open no customer service window. */
+const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
+
+/** Indexes of `keys` in sorted key order: rows are always locked in this order, whichever delivery came first. */
+function lockOrder(keys: readonly string[]): number[] {
+  return keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
 }
 
 interface AuditEntry {
@@ -583,26 +591,32 @@ export class ConsentLedger extends EventEmitter {
     if (!Number.isSafeInteger(when) || when < 0) {
       throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field: 'at' });
     }
-    const identified = this.resolver.identify(subject);
-    await this.store.write(
-      async (tx) => {
-        const p = await this.pseudonymOf(tx, identified);
-        if (await tx.setLastInbound(p, when)) return;
-        if (await tx.getSubject(p)) return;
-        const now = this.clock();
-        await tx.putSubject({
-          pseudonym: p,
-          phoneEnc: null,
-          waIdEnc: null,
-          userIdEnc: null,
-          nameEnc: null,
-          lastInboundAt: when,
-          createdAt: now,
-          updatedAt: now,
-        });
-      },
-      { serial: false },
-    );
+    // Validated before the write, so that a number the rules refuse is an error of this call.
+    this.resolver.identify(subject);
+    await this.store.write((tx) => this.storeInbound(tx, subject, when), { serial: false, waitForDisk: false });
+  }
+
+  /**
+   * A sender writing to the business opens the 24-hour window. A number in E.164 already is tried as written
+   * first: a subject row under it proves it canonical (see checkConsent), and saves parsing it.
+   */
+  private async storeInbound(tx: StoreTx, subject: SubjectInput, when: number): Promise<void> {
+    const candidate = this.resolver.lookupCandidate(subject);
+    if (candidate !== undefined && (await tx.setLastInbound(this.pseudonyms.forPhone(candidate), when))) return;
+    const p = await this.pseudonymOf(tx, this.resolver.identify(subject));
+    if (await tx.setLastInbound(p, when)) return;
+    if (await tx.getSubject(p)) return;
+    const now = this.clock();
+    await tx.putSubject({
+      pseudonym: p,
+      phoneEnc: null,
+      waIdEnc: null,
+      userIdEnc: null,
+      nameEnc: null,
+      lastInboundAt: when,
+      createdAt: now,
+      updatedAt: now,
+    });
   }
 
   async lastInboundAt(subject: SubjectInput): Promise<number | undefined> {
@@ -659,7 +673,7 @@ export class ConsentLedger extends EventEmitter {
       return { found, removed, at: now, pseudonym: p };
     });
     if (identified.phone) this.resolver.forget(identified.phone);
-    await this.store.scrub();
+    await this.store.scrub(report.removed);
     return report;
   }
 
@@ -805,26 +819,77 @@ export class ConsentLedger extends EventEmitter {
     return this.store.write((tx) => tx.markSeen(hashed, now + ttl, now), { serial: false });
   }
 
-  /** Takes a webhook item for handling (atomic across instances); the claim is durable before this resolves. */
+  /** Takes a webhook item for handling (atomic across instances); see claimAll. */
   async claim(key: string, leaseMs: number): Promise<ClaimOutcome> {
-    const hashed = this.dedupeKey(key);
-    const lease = positiveMs(leaseMs, 'leaseMs', DEDUPE_LEASE_MS);
-    const now = this.clock();
-    return this.store.write((tx) => tx.claimDedupe(hashed, now + lease, now), { serial: false });
+    const [outcome] = await this.claimAll([key], leaseMs);
+    return outcome;
   }
 
-  /** The item was handled: later deliveries within `ttlMs` are duplicates. Durable before this resolves. */
+  /** The item was handled: later deliveries within `ttlMs` are duplicates. */
   async complete(key: string, ttlMs: number): Promise<void> {
-    const hashed = this.dedupeKey(key);
-    const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
-    const now = this.clock();
-    await this.store.write((tx) => tx.completeDedupe(hashed, now + ttl), { serial: false });
+    await this.completeAll([key], ttlMs);
   }
 
   /** Handling failed: the next delivery of the item is handled again. */
   async release(key: string): Promise<void> {
-    const hashed = this.dedupeKey(key);
-    await this.store.write((tx) => tx.releaseDedupe(hashed), { serial: false });
+    await this.releaseAll([key]);
+  }
+
+  /**
+   * Claims one webhook delivery's items in one transaction (DedupeStore.claimAll) and starts the 24-hour window
+   * of each claimed message's sender. A sender no number rules accept, or an impossible time, opens no window
+   * anyone could use and is skipped: the message must still reach the flow.
+   * De-duplication marks and inbound times resolve once committed, without waiting for the disk (waitForDisk):
+   * a power cut that undid them would at worst let Meta's next copy of an item through again.
+   */
+  async claimAll(
+    keys: readonly string[],
+    leaseMs: number,
+    inbound: readonly InboundTime[] = [],
+  ): Promise<ClaimOutcome[]> {
+    const hashed = keys.map((key) => this.dedupeKey(key));
+    const lease = positiveMs(leaseMs, 'leaseMs', DEDUPE_LEASE_MS);
+    const now = this.clock();
+    return this.store.write(
+      async (tx) => {
+        const outcomes: ClaimOutcome[] = new Array(hashed.length);
+        // In one global order: two instances claiming overlapping deliveries never wait on each other in a cycle.
+        for (const i of lockOrder(hashed)) outcomes[i] = await tx.claimDedupe(hashed[i], now + lease, now);
+        const claimed = new Set(keys.filter((_, i) => outcomes[i] === 'claimed'));
+        for (const { key, subject, at } of inbound) {
+          if (!claimed.has(key) || !Number.isSafeInteger(at) || at < 0) continue;
+          try {
+            await this.storeInbound(tx, subject, at);
+          } catch (err) {
+            if (!(err instanceof GdprWhatsAppError && UNUSABLE_SENDER_CODES.has(err.code))) throw err;
+          }
+        }
+        return outcomes;
+      },
+      { serial: false, waitForDisk: false },
+    );
+  }
+
+  async completeAll(keys: readonly string[], ttlMs: number): Promise<void> {
+    const hashed = keys.map((key) => this.dedupeKey(key));
+    const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
+    const now = this.clock();
+    await this.store.write(
+      async (tx) => {
+        for (const i of lockOrder(hashed)) await tx.completeDedupe(hashed[i], now + ttl);
+      },
+      { serial: false, waitForDisk: false },
+    );
+  }
+
+  async releaseAll(keys: readonly string[]): Promise<void> {
+    const hashed = keys.map((key) => this.dedupeKey(key));
+    await this.store.write(
+      async (tx) => {
+        for (const i of lockOrder(hashed)) await tx.releaseDedupe(hashed[i]);
+      },
+      { serial: false, waitForDisk: false },
+    );
   }
 
   /** Message ids encode the sender's number, so only their keyed hash is stored. */

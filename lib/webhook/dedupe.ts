@@ -16,17 +16,33 @@ export const DEDUPE_LEASE_MS = 60_000;
 export type ClaimOutcome = 'claimed' | 'done' | 'in-progress';
 
 /**
+ * A claimed message's sender and time: the 24-hour customer service window starts with it (consent-gate reads
+ * it). `key` is the message's de-duplication key; only messages this delivery claims count.
+ */
+export interface InboundTime {
+  key: string;
+  subject: { phone?: string; userId?: string };
+  /** Unix milliseconds. */
+  at: number;
+}
+
+/**
  * Remembers which webhook items were handled, in two phases, so that a failure between receiving and handling
  * loses nothing: an item is claimed (with a lease) before it is emitted and marked done only after the flow
- * finished with it; a released or expired claim lets Meta's retry through again.
+ * finished with it; a released or expired claim lets Meta's retry through again. Each call handles all items of
+ * one delivery at once (one transaction in the consent ledger).
  */
 export interface DedupeStore {
-  /** Atomic: takes the item if nobody holds it (or an earlier claim's lease ran out); durable when it resolves. */
-  claim(key: string, leaseMs: number): Promise<ClaimOutcome>;
-  /** Marks the item handled for `ttlMs`; durable when it resolves. */
-  complete(key: string, ttlMs: number): Promise<void>;
-  /** Drops a claim that was not completed, so the next delivery handles the item. */
-  release(key: string): Promise<void>;
+  /**
+   * Claims each key in order, atomically across instances: an item is taken if nobody holds it (or an earlier
+   * claim's lease ran out). Either every outcome counts or, on failure, none does. The senders of claimed
+   * messages in `inbound` get their inbound time in the same step.
+   */
+  claimAll(keys: readonly string[], leaseMs: number, inbound?: readonly InboundTime[]): Promise<ClaimOutcome[]>;
+  /** Marks the items handled for `ttlMs`. */
+  completeAll(keys: readonly string[], ttlMs: number): Promise<void>;
+  /** Drops claims that were not completed, so the next delivery handles the items. */
+  releaseAll(keys: readonly string[]): Promise<void>;
 }
 
 export function messageDedupeKey(message: Pick<InboundMessage, 'messageId'>): string {
@@ -65,7 +81,31 @@ export class MemoryDedupeStore implements DedupeStore {
     return this.marks.size;
   }
 
+  async claimAll(keys: readonly string[], leaseMs: number): Promise<ClaimOutcome[]> {
+    return keys.map((key) => this.claimNow(key, leaseMs));
+  }
+
+  async completeAll(keys: readonly string[], ttlMs: number): Promise<void> {
+    for (const key of keys) this.completeNow(key, ttlMs);
+  }
+
+  async releaseAll(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.releaseNow(key);
+  }
+
   async claim(key: string, leaseMs: number): Promise<ClaimOutcome> {
+    return this.claimNow(key, leaseMs);
+  }
+
+  async complete(key: string, ttlMs: number): Promise<void> {
+    this.completeNow(key, ttlMs);
+  }
+
+  async release(key: string): Promise<void> {
+    this.releaseNow(key);
+  }
+
+  private claimNow(key: string, leaseMs: number): ClaimOutcome {
     const now = this.now();
     const mark = this.marks.get(key);
     if (mark !== undefined && mark.expiresAt > now) return mark.completed ? 'done' : 'in-progress';
@@ -73,12 +113,12 @@ export class MemoryDedupeStore implements DedupeStore {
     return 'claimed';
   }
 
-  async complete(key: string, ttlMs: number): Promise<void> {
+  private completeNow(key: string, ttlMs: number): void {
     const now = this.now();
     this.put(key, { expiresAt: now + ttlMs, completed: true }, now);
   }
 
-  async release(key: string): Promise<void> {
+  private releaseNow(key: string): void {
     if (this.marks.get(key)?.completed === false) this.marks.delete(key);
   }
 

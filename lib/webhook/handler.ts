@@ -1,7 +1,15 @@
 import { GdprWhatsAppError } from '../errors';
-import { DEDUPE_LEASE_MS, DEDUPE_TTL_MS, type DedupeStore, messageDedupeKey, statusDedupeKey } from './dedupe';
+import {
+  DEDUPE_LEASE_MS,
+  DEDUPE_TTL_MS,
+  type DedupeStore,
+  type InboundTime,
+  messageDedupeKey,
+  statusDedupeKey,
+} from './dedupe';
 import { type NormalisedWebhook, normaliseWebhook, WHATSAPP_OBJECT } from './normalise';
 import { verifySignature } from './signature';
+import type { InboundMessage, MessageStatus } from './types';
 
 export { answerVerification as handleWebhookVerify } from './verify';
 
@@ -54,7 +62,7 @@ export interface WebhookPostResult extends NormalisedWebhook {
 /**
  * Checks and reads one webhook POST, in this order: size (413), signature over the raw bytes
  * before anything is parsed (401), nesting depth (400), JSON (400), object type (400), then normalises and
- * claims each message and status. The caller emits what this returns and then completes the claims
+ * claims every message and status in one step (which also records each claimed message's inbound time). The caller emits what this returns and then completes the claims
  * (`completeClaims`, before answering 200) or releases them (`releaseClaims`, answering 500) so Meta's retry
  * is handled again: a failure in between never turns a retry into a dropped duplicate.
  */
@@ -82,29 +90,40 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
     duplicates: 0,
     inProgress: 0,
   };
-  const leaseMs = input.leaseMs ?? DEDUPE_LEASE_MS;
-  const claimed: string[] = [];
-  const take = async (key: string): Promise<boolean> => {
-    // A second copy of an id inside one batch is a duplicate of the first, not work in progress.
-    if (claimed.includes(key)) {
+  const items: { key: string; message?: InboundMessage; status?: MessageStatus }[] = [
+    ...normalised.messages.map((message) => ({ key: messageDedupeKey(message), message })),
+    ...normalised.statuses.map((status) => ({ key: statusDedupeKey(status), status })),
+  ];
+  // A second copy of an id inside one body is a duplicate of the first, not work in progress.
+  const seen = new Set<string>();
+  const firstCopies = items.filter((item) => {
+    if (seen.has(item.key)) {
       result.duplicates++;
       return false;
     }
-    const outcome = await input.dedupe.claim(key, leaseMs);
-    if (outcome === 'claimed') claimed.push(key);
-    else if (outcome === 'done') result.duplicates++;
-    else result.inProgress++;
-    return outcome === 'claimed';
-  };
-  try {
-    // One after the other, so that the claims are taken in the order of the body.
-    for (const message of normalised.messages) if (await take(messageDedupeKey(message))) result.messages.push(message);
-    for (const status of normalised.statuses) if (await take(statusDedupeKey(status))) result.statuses.push(status);
-  } catch (err) {
-    await releaseClaims(input.dedupe, claimed);
-    throw err;
-  }
+    seen.add(item.key);
+    return true;
+  });
+  if (firstCopies.length === 0) return result;
+  const outcomes = await input.dedupe.claimAll(
+    firstCopies.map((item) => item.key),
+    input.leaseMs ?? DEDUPE_LEASE_MS,
+    inboundTimes(normalised.messages),
+  );
+  firstCopies.forEach((item, i) => {
+    if (outcomes[i] === 'done') result.duplicates++;
+    else if (outcomes[i] !== 'claimed') result.inProgress++;
+    else if (item.message) result.messages.push(item.message);
+    else if (item.status) result.statuses.push(item.status);
+  });
   return result;
+}
+
+/** Each message's sender and time, so that the claim also starts the 24-hour customer service window. */
+function inboundTimes(messages: readonly InboundMessage[]): InboundTime[] {
+  return messages
+    .filter((m) => m.from || m.userId)
+    .map((m) => ({ key: messageDedupeKey(m), subject: { phone: m.from, userId: m.userId }, at: m.timestamp * 1000 }));
 }
 
 /** The de-duplication keys of what `handleWebhookPost` claimed, in the order of its messages and statuses. */
@@ -112,9 +131,9 @@ export function claimedKeys(result: Pick<WebhookPostResult, 'messages' | 'status
   return [...result.messages.map(messageDedupeKey), ...result.statuses.map(statusDedupeKey)];
 }
 
-/** Marks claimed items handled for Meta's retry period; resolves when every mark is durable (then answer 200). */
+/** Marks claimed items handled for Meta's retry period; resolves when the marks are committed (then answer 200). */
 export async function completeClaims(dedupe: DedupeStore, keys: string[]): Promise<void> {
-  await Promise.all(keys.map((key) => dedupe.complete(key, DEDUPE_TTL_MS)));
+  if (keys.length > 0) await dedupe.completeAll(keys, DEDUPE_TTL_MS);
 }
 
 /**
@@ -122,7 +141,8 @@ export async function completeClaims(dedupe: DedupeStore, keys: string[]): Promi
  * out with its lease, so the retry after that is handled; the caller answers 500 either way.
  */
 export async function releaseClaims(dedupe: DedupeStore, keys: string[]): Promise<void> {
-  await Promise.allSettled(keys.map((key) => dedupe.release(key)));
+  if (keys.length === 0) return;
+  await dedupe.releaseAll(keys).catch(() => undefined);
 }
 
 function checkSignature(rawBody: Buffer, header: string | undefined, appSecret: string | undefined): void {

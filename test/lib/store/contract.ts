@@ -746,7 +746,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
     describe('de-duplication marks', () => {
       it('is true the first time, false within the ttl, true after it; keys are not stored readable', async () => {
         const store: DedupeStore = ledger;
-        assert.equal(typeof store.claim, 'function');
+        assert.equal(typeof store.claimAll, 'function');
         assert.equal(await ledger.markSeen('msg:wamid.HBgNNDkxNTEyMzQ1Njc4OQ', 10_000), true);
         assert.equal(await ledger.markSeen('msg:wamid.HBgNNDkxNTEyMzQ1Njc4OQ', 10_000), false);
         now += 10_001;

@@ -18,9 +18,12 @@ import {
  * ledger on SQLite and PostgreSQL. Two "instances" are two stores on one database (two ledgers with their own
  * connections), or one memory store (which is per process by design).
  */
+/** The batch calls the webhook uses (DedupeStore) and their one-key forms, which both stores offer. */
+type Claims = DedupeStore & Pick<MemoryDedupeStore, 'claim' | 'complete' | 'release'>;
+
 interface ClaimsUnderTest {
-  first: DedupeStore;
-  second: DedupeStore;
+  first: Claims;
+  second: Claims;
   advance(ms: number): void;
   close(): Promise<void>;
 }
@@ -111,6 +114,41 @@ function registerClaimContract(name: string, factory: ClaimsFactory): void {
       assert.equal(await t.second.claim(KEY, LEASE), 'done');
     });
 
+    it('claimAll answers for each key in order, and completeAll / releaseAll act on all of them', async () => {
+      await t.first.claim('msg:a', LEASE);
+      await t.first.complete('msg:b', DEDUPE_TTL_MS);
+      assert.deepEqual(await t.second.claimAll(['msg:a', 'msg:b', 'msg:c', 'msg:d'], LEASE), [
+        'in-progress',
+        'done',
+        'claimed',
+        'claimed',
+      ]);
+      await t.second.completeAll(['msg:c'], DEDUPE_TTL_MS);
+      await t.second.releaseAll(['msg:d']);
+      await t.first.releaseAll(['msg:a', 'msg:b']);
+      assert.deepEqual(await t.first.claimAll(['msg:a', 'msg:b', 'msg:c', 'msg:d'], LEASE), [
+        'claimed',
+        'done',
+        'done',
+        'claimed',
+      ]);
+    });
+
+    it('two instances claiming overlapping deliveries in opposite orders: each item goes to exactly one', async () => {
+      const keys = Array.from({ length: 40 }, (_, i) => `msg:wamid.batch-${i}`);
+      for (let round = 0; round < 5; round += 1) {
+        const batch = keys.map((key) => `${key}-${round}`);
+        const [a, b] = await Promise.all([
+          t.first.claimAll(batch, LEASE),
+          t.second.claimAll([...batch].reverse(), LEASE),
+        ]);
+        b.reverse();
+        for (const [i, key] of batch.entries()) {
+          assert.deepEqual([a[i], b[i]].sort(), ['claimed', 'in-progress'], `${key}: ${a[i]}, ${b[i]}`);
+        }
+      }
+    });
+
     it('of two instances claiming the same items at the same time, exactly one gets each item', async () => {
       const keys = Array.from({ length: 40 }, (_, i) => `msg:wamid.race-${i}`);
       const outcomes = await Promise.all(
@@ -151,6 +189,27 @@ function registerLedgerOnly(name: string, factory: HarnessFactory): void {
       );
     });
 
+    it("claimAll starts the 24-hour window of each claimed message's sender, in the same step", async () => {
+      const erika = '+4915123456789';
+      const at = Date.UTC(2026, 0, 15, 9);
+      await ledger().claim('msg:held', LEASE);
+      await ledger().recordInbound('+4917612345678', at - 1000);
+      const outcomes = await ledger().claimAll(['msg:new', 'msg:held', 'msg:odd'], LEASE, [
+        { key: 'msg:new', subject: { phone: erika.slice(1) }, at },
+        { key: 'msg:held', subject: { phone: '+4917612345678' }, at },
+        // A sender no number rules accept opens no window; the message is still claimed.
+        { key: 'msg:odd', subject: { phone: '12' }, at },
+      ]);
+      assert.deepEqual(outcomes, ['claimed', 'in-progress', 'claimed']);
+      assert.equal(await ledger().lastInboundAt(erika), at);
+      assert.equal(await ledger().lastInboundAt('+4917612345678'), at - 1000, 'an item held elsewhere does not count');
+      // A known subject written as WhatsApp sends it (no "+") moves its window forward.
+      await ledger().claimAll(['msg:later'], LEASE, [
+        { key: 'msg:later', subject: { phone: erika.slice(1) }, at: at + 5 },
+      ]);
+      assert.equal(await ledger().lastInboundAt(erika), at + 5);
+    });
+
     it('refuses an empty key or a bad lease and writes nothing', async () => {
       const before = await opened.db!.dump();
       for (const attempt of [
@@ -158,6 +217,7 @@ function registerLedgerOnly(name: string, factory: HarnessFactory): void {
         () => ledger().claim(KEY, 0),
         () => ledger().complete('', DEDUPE_TTL_MS),
         () => ledger().release(''),
+        () => ledger().claimAll(['msg:fine', ''], LEASE),
       ]) {
         await assert.rejects(
           attempt(),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GdprWhatsAppError } from '../../../lib/errors';
-import { type DedupeStore, MemoryDedupeStore } from '../../../lib/webhook/dedupe';
+import { type DedupeStore, type InboundTime, MemoryDedupeStore } from '../../../lib/webhook/dedupe';
 import {
   claimedKeys,
   completeClaims,
@@ -141,31 +141,53 @@ describe('handleWebhookPost', () => {
     assert.equal(result.duplicates, 1);
   });
 
-  it('resolves only after every mark is durable, in order', async () => {
-    const marks: string[] = [];
+  it('claims every item of a delivery in one call, in body order, and resolves after it', async () => {
+    const calls: string[][] = [];
     const slowStore: DedupeStore = {
-      claim: (key) =>
+      claimAll: (keys) =>
         new Promise((resolve) =>
           setImmediate(() => {
-            marks.push(key);
-            resolve('claimed');
+            calls.push([...keys]);
+            resolve(keys.map(() => 'claimed'));
           }),
         ),
-      complete: async () => undefined,
-      release: async () => undefined,
+      completeAll: async () => undefined,
+      releaseAll: async () => undefined,
     };
     const result = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe: slowStore }));
-    assert.equal(marks.length, 7);
-    assert.deepEqual(marks.slice(0, 2), ['msg:wamid.B1', 'msg:wamid.B2']);
-    assert.deepEqual(marks.slice(5), ['status:wamid.S1:delivered', 'status:wamid.S1:read']);
+    assert.equal(calls.length, 1, 'one claim step per delivery');
+    assert.equal(calls[0].length, 7);
+    assert.deepEqual(calls[0].slice(0, 2), ['msg:wamid.B1', 'msg:wamid.B2']);
+    assert.deepEqual(calls[0].slice(5), ['status:wamid.S1:delivered', 'status:wamid.S1:read']);
     assert.equal(result.messages.length, 5);
+  });
+
+  it("hands each message's sender and time to the claim step, so the 24-hour window starts with it", async () => {
+    let inbound: readonly InboundTime[] | undefined;
+    const store: DedupeStore = {
+      claimAll: async (keys, _lease, times) => {
+        inbound = times;
+        return keys.map(() => 'claimed');
+      },
+      completeAll: async () => undefined,
+      releaseAll: async () => undefined,
+    };
+    const result = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe: store }));
+    assert.equal(inbound?.length, result.messages.length);
+    for (const [i, message] of result.messages.entries()) {
+      assert.deepEqual(inbound?.[i], {
+        key: `msg:${message.messageId}`,
+        subject: { phone: message.from, userId: message.userId },
+        at: message.timestamp * 1000,
+      });
+    }
   });
 
   it("passes a failing store's error on, so the endpoint does not answer 200", async () => {
     const broken: DedupeStore = {
-      claim: async () => Promise.reject(new Error('database down')),
-      complete: async () => undefined,
-      release: async () => undefined,
+      claimAll: async () => Promise.reject(new Error('database down')),
+      completeAll: async () => undefined,
+      releaseAll: async () => undefined,
     };
     await assert.rejects(handleWebhookPost(signed(fixtureBytes('text'), { dedupe: broken })), /database down/);
   });
