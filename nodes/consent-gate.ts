@@ -3,7 +3,7 @@ import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/
 import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
-import { statusOf } from './shared/status';
+import { statusOf, throttledStatus } from './shared/status';
 
 export const CONSENT_GATE_DEFAULTS = { purpose: '', allowMsgPurpose: false, checkServiceWindow: false };
 export const consentGateMigrations: readonly Migration[] = [withDefaults(CONSENT_GATE_DEFAULTS)];
@@ -30,30 +30,23 @@ const STATUS_INTERVAL_MS = 500;
 export default function registerConsentGate(RED: NodeAPI): void {
   function ConsentGate(this: Node, saved: ConsentGateDef): void {
     RED.nodes.createNode(this, saved);
-    const node = this;
     const config = migrate<ConsentGateDef>(saved, consentGateMigrations);
     const store = findConsentStore(RED, config.store);
-    const actor = `consent-gate:${node.id}`;
+    const actor = `consent-gate:${this.id}`;
     let passed = 0;
     let blocked = 0;
-    let statusTimer: NodeJS.Timeout | undefined;
-
-    function showCounts(): void {
-      if (statusTimer) return;
-      statusTimer = setTimeout(() => {
-        statusTimer = undefined;
-        node.status(
-          statusOf(blocked > 0 ? 'waiting' : 'ready', RED._('consent-gate.status.counts', { passed, blocked })),
-        );
-      }, STATUS_INTERVAL_MS);
-    }
+    const counts = throttledStatus(this, STATUS_INTERVAL_MS);
+    const showCounts = () =>
+      counts.show(() =>
+        statusOf(blocked > 0 ? 'waiting' : 'ready', RED._('consent-gate.status.counts', { passed, blocked })),
+      );
 
     ledgerOf(store).then(
-      () => node.status(statusOf('ready', RED._('consent-gate.status.ready'))),
-      (err: unknown) => node.status(statusOf('broken', translateError(RED, err))),
+      () => this.status(statusOf('ready', RED._('consent-gate.status.ready'))),
+      (err: unknown) => this.status(statusOf('broken', translateError(RED, err))),
     );
 
-    node.on('input', async (input, send, done) => {
+    this.on('input', async (input, send, done) => {
       const msg = input as GateMessage;
       try {
         const subject = gateSubject(msg);
@@ -81,13 +74,13 @@ export default function registerConsentGate(RED: NodeAPI): void {
         showCounts();
         done();
       } catch (err) {
-        node.status(statusOf('failed', translateError(RED, err)));
+        this.status(statusOf('failed', translateError(RED, err)));
         done(catchableError(RED, err));
       }
     });
 
-    node.on('close', () => {
-      if (statusTimer) clearTimeout(statusTimer);
+    this.on('close', () => {
+      counts.cancel();
     });
   }
 

@@ -12,7 +12,7 @@ import {
 import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations/index';
-import { statusOf } from './shared/status';
+import { statusOf, throttledStatus } from './shared/status';
 
 interface StopHandlerDef extends NodeDef {
   configVersion?: number;
@@ -30,6 +30,9 @@ interface StopHandlerDef extends NodeDef {
   helpEn?: string;
   helpDe?: string;
 }
+
+/** The withdrawal count is shown at most this often (a STOP wave would otherwise flood the editor). */
+const STATUS_INTERVAL_MS = 500;
 
 export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [withDefaults({ language: 'auto' })];
 
@@ -63,6 +66,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     };
     const actor = `stop-handler:${node.id}`;
     let withdrawals = 0;
+    const counter = throttledStatus(node, STATUS_INTERVAL_MS);
 
     node.status(
       store
@@ -104,7 +108,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         actor,
       });
       withdrawals += 1;
-      node.status(statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
+      counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
       if (signal.kind === 'marketing-opt-out') {
         if (outcome.skipped === 'no-marketing-purpose') node.warn(RED._('stop-handler.warn.no-marketing-purpose'));
         msg.stop = { kind: 'marketing-opt-out', source: signal.source, ...outcome };
@@ -120,6 +124,8 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       msg.stop = { kind: 'stop', channel: signal.channel, keyword: signal.keyword, language, ...outcome };
       send([msg, null]);
     }
+
+    node.on('close', () => counter.cancel());
 
     node.on('input', (msg, send, done) => {
       handle(msg as FlowMessage, send as (msgs: (NodeMessageInFlow | null)[]) => void).then(

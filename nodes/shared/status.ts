@@ -1,4 +1,4 @@
-import type { NodeStatus } from 'node-red';
+import type { Node, NodeStatus } from 'node-red';
 
 /** Node status shapes and colours in one place, so every node reads the same way in the editor. */
 export const STATUS = {
@@ -14,4 +14,31 @@ export type StatusKind = keyof typeof STATUS;
 
 export function statusOf(kind: StatusKind, text: string): NodeStatus {
   return { ...STATUS[kind], text };
+}
+
+/**
+ * A status that changes with every message (a running count) shown at most once per `intervalMs`, the last
+ * one always: the editor cannot show more, and translating and publishing each one costs real time under load.
+ * Call `cancel` when the node closes.
+ */
+export function throttledStatus(
+  node: Pick<Node, 'status'>,
+  intervalMs: number,
+): { show: (status: () => NodeStatus) => void; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let latest: (() => NodeStatus) | undefined;
+  return {
+    show(status) {
+      latest = status;
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (latest) node.status(latest());
+      }, intervalMs);
+    },
+    cancel() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
 }
