@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { BoundedMemo } from './bounded-memo';
 import { GdprWhatsAppError } from './errors';
 
 const MAX_LENGTH = 32;
@@ -16,6 +17,24 @@ const BARE_INTERNATIONAL = /^(?:\+\d{1,31}|[1-9]\d{0,31})$/;
  * consent check look a number up before parsing it (see `lookupCandidate`).
  */
 export function normalisePhoneNumber(input: unknown, defaultCountry?: string): string {
+  // One message's number is normalised by the gate, the ledger and whatsapp-send: parse it once.
+  const key = typeof input === 'string' ? `${defaultCountry ?? ''}|${input}` : undefined;
+  const known = key === undefined ? undefined : recentlyNormalised.get(key);
+  if (known !== undefined) return known;
+  const number = normaliseUncached(input, defaultCountry);
+  if (key !== undefined) recentlyNormalised.set(key, number);
+  return number;
+}
+
+/** Valid numbers only: a refused input is checked again each time (and stays out of memory). */
+const recentlyNormalised = new BoundedMemo<string>(10_000);
+
+/** Erasure: the number leaves the memo too. */
+export function forgetPhoneNumber(phone: string): void {
+  recentlyNormalised.deleteWhere((number) => number === phone);
+}
+
+function normaliseUncached(input: unknown, defaultCountry: string | undefined): string {
   const text = parseableText(input, defaultCountry);
   const number = validNumber(text, defaultCountry);
   // A number that libphonenumber would rewrite again (a national prefix after the country code, say)
