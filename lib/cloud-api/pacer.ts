@@ -59,16 +59,15 @@ export class Pacer {
     return this.queue.length - this.head;
   }
 
+  /** Whether the queue takes another task while `waitingElsewhere` more are counted against it. */
+  hasRoom(waitingElsewhere: number): boolean {
+    return this.queueLength + waitingElsewhere < this.maxQueue;
+  }
+
   schedule<T>(task: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
     if (this.queueLength === 0 && this.hasSlot()) return this.start(task);
-    if (this.queueLength >= this.maxQueue) {
-      return Promise.reject(
-        new GdprWhatsAppError('queue-full', `The send queue is full (${this.maxQueue} messages waiting)`, {
-          max: this.maxQueue,
-        }),
-      );
-    }
+    if (!this.hasRoom(0)) return Promise.reject(queueFullError(this.maxQueue));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ task, resolve: resolve as (value: unknown) => void, reject });
       this.arm();
@@ -128,4 +127,8 @@ export class Pacer {
 /** The error for work refused or dropped because its sender was closed (Node-RED redeploy or shutdown). */
 export function closedError(): GdprWhatsAppError {
   return new GdprWhatsAppError('closed', 'The sender was closed before the message could be sent');
+}
+
+export function queueFullError(max: number): GdprWhatsAppError {
+  return new GdprWhatsAppError('queue-full', `The send queue is full (${max} messages waiting)`, { max });
 }

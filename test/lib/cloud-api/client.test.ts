@@ -5,7 +5,7 @@ import { CloudApiError } from '../../../lib/cloud-api/errors';
 import { toMessageBody } from '../../../lib/cloud-api/schemas';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { FakeClock } from './fake-clock';
-import { drop, hang, json, MockGraph, metaError, ok, raw } from './mock-graph';
+import { drop, hang, json, MockGraph, metaError, ok, okBody, raw } from './mock-graph';
 
 const TOKEN = 'EAAJBtestTOKENsecret1234567890';
 const TO = '+4915112345678';
@@ -341,6 +341,39 @@ describe('cloud-api client (against a local HTTP server)', () => {
       (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed',
     );
     assert.equal(graph.requests.length, 1);
+  });
+
+  it('sends to one recipient one message after the other, and to different recipients side by side', async () => {
+    const held: (() => void)[] = [];
+    graph.always((_req, res) => held.push(() => json(res, 200, okBody(`wamid.${held.length}`))));
+    const c = client({ throughput: 0 });
+    const other = '+4917612345678';
+    const sends = [
+      c.sendMessage(toMessageBody(TO, 'notice')),
+      c.sendMessage(toMessageBody(TO, 'message')),
+      c.sendMessage(toMessageBody(other, 'hello')),
+    ];
+    while (graph.requests.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const texts = () => graph.requests.map((r) => (r.body as { text: { body: string } }).text.body);
+    assert.deepEqual(texts().sort(), ['hello', 'notice'], 'the second message to TO waits for the first');
+    held.shift()?.();
+    while (graph.requests.length < 3) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(texts()[2], 'message');
+    for (const release of held.splice(0)) release();
+    await Promise.all(sends);
+  });
+
+  it('a message waiting behind another to the same recipient counts against maxQueue', async () => {
+    graph.always(hang);
+    const c = client({ throughput: 0, maxQueue: 2 });
+    c.sendMessage(toMessageBody(TO, 'a')).catch(() => undefined);
+    c.sendMessage(toMessageBody(TO, 'b')).catch(() => undefined);
+    c.sendMessage(toMessageBody(TO, 'c')).catch(() => undefined);
+    await assert.rejects(
+      c.sendMessage(toMessageBody(TO, 'd')),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'queue-full',
+    );
   });
 
   it('close aborts a request in flight', async () => {
