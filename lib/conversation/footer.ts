@@ -54,10 +54,13 @@ export function mentionsOptOut(text: string, texts: Partial<Record<Language, str
     (l): l is string => typeof l === 'string' && l.length > 0,
   );
   if (lines.some((l) => text.includes(l))) return true;
-  return DEFAULT_STOP_KEYWORDS.some((keyword) =>
-    new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, 'u').test(text),
-  );
+  return STOP_KEYWORD_WORDS.some((word) => word.test(text));
 }
+
+/** Each opt-out keyword as a word of its own; compiled once (per message it cost more than the rest of the footer). */
+const STOP_KEYWORD_WORDS = DEFAULT_STOP_KEYWORDS.map(
+  (keyword) => new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, 'u'),
+);
 
 function withLine(text: string, line: string): string {
   if (mentionsOptOut(text, { en: line })) return text;

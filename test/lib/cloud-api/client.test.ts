@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import util from 'node:util';
 import { CloudApiClient, type CloudApiClientOptions } from '../../../lib/cloud-api/client';
 import { CloudApiError } from '../../../lib/cloud-api/errors';
 import { toMessageBody } from '../../../lib/cloud-api/schemas';
+import { MAX_RESPONSE_BYTES } from '../../../lib/cloud-api/transport';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { FakeClock } from './fake-clock';
 import { drop, hang, json, MockGraph, metaError, ok, okBody, raw } from './mock-graph';
@@ -374,6 +377,38 @@ describe('cloud-api client (against a local HTTP server)', () => {
       c.sendMessage(toMessageBody(TO, 'd')),
       (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'queue-full',
     );
+  });
+
+  it('refuses an answer larger than any Cloud API answer without reading it into memory', async () => {
+    graph.always((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(Buffer.alloc(MAX_RESPONSE_BYTES + 1, 0x20));
+    });
+    const err = await failure(client().sendMessage(toMessageBody(TO, 'a')));
+    assert.equal(err.network, true);
+    assert.equal(err.timedOut, false);
+  });
+
+  it('with a proxy variable set, sends through the proxy (axios handles it)', async () => {
+    const proxied: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      proxied.push(String(req.url));
+      json(res, 200, okBody('wamid.proxied'));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const saved = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const result = await client().sendMessage(toMessageBody(TO, 'a'));
+      assert.equal(result.messageId, 'wamid.proxied');
+      assert.deepEqual(proxied, [`${baseUrl}/v25.0/106540352242922/messages`], 'the proxy got the absolute URL');
+      assert.equal(graph.requests.length, 0, 'nothing went to the API directly');
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('close aborts a request in flight', async () => {
