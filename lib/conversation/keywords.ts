@@ -57,5 +57,19 @@ export function parseKeywordList(list: string | readonly string[] | undefined, f
 export function matchKeyword(text: string | undefined, keywords: readonly string[]): string | undefined {
   if (typeof text !== 'string' || text.length > 200) return undefined;
   const candidate = normaliseKeywordText(text);
-  return keywords.find((k) => normaliseKeywordText(k) === candidate);
+  return keywords.find((k) => normalisedKeyword(k) === candidate);
+}
+
+/** Keywords come from node settings and the defaults, a handful each: normalised once, not per message. */
+const normalisedKeywords = new Map<string, string>();
+
+function normalisedKeyword(keyword: string): string {
+  let normalised = normalisedKeywords.get(keyword);
+  if (normalised === undefined) {
+    normalised = normaliseKeywordText(keyword);
+    // A caller passing ever new lists must not grow this without end.
+    if (normalisedKeywords.size >= 1000) normalisedKeywords.clear();
+    normalisedKeywords.set(keyword, normalised);
+  }
+  return normalised;
 }
