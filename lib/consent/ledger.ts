@@ -277,7 +277,13 @@ export class ConsentLedger extends EventEmitter {
         : await tx.listConsents(p);
       const pending = candidates.filter((row) => row.status === 'pending');
       if (pending.length === 0) return { error: 'no-pending-request' as const };
-      for (const row of pending.filter((r) => !isLivePending(r, now))) await this.expire(tx, row, now, actor, events);
+      await this.expireAll(
+        tx,
+        pending.filter((r) => !isLivePending(r, now)),
+        now,
+        actor,
+        events,
+      );
       // A bare "YES" answers the confirmation message sent last.
       const live = pending
         .filter((r) => isLivePending(r, now))
@@ -777,7 +783,7 @@ export class ConsentLedger extends EventEmitter {
     };
     report.expiredRequests = await this.repeatWithEvents(async (tx, events) => {
       const rows = await tx.expiredPending(now, batch);
-      for (const row of rows) await this.expire(tx, row, now, 'retention', events);
+      await this.expireAll(tx, rows, now, 'retention', events);
       return rows.length;
     }, batch);
     report.personalDataRemoved = await repeat(async (tx) => {
@@ -961,39 +967,67 @@ export class ConsentLedger extends EventEmitter {
   }
 
   private async audit(tx: StoreTx, now: number, entry: AuditEntry): Promise<void> {
-    const head = await tx.auditHead();
-    const detail = this.instanceId ? { ...(entry.detail ?? {}), instance: this.instanceId } : (entry.detail ?? null);
-    const event = {
-      seq: (head?.seq ?? 0) + 1,
-      at: now,
-      actor: entry.actor,
-      action: entry.action,
-      pseudonym: entry.pseudonym ?? null,
-      purpose: entry.purpose ?? null,
-      outcome: entry.outcome,
-      detail: detail ? (JSON.parse(canonicalJson(detail)) as Record<string, unknown>) : null,
-      prevHash: head?.hash ?? GENESIS_HASH,
-    };
-    await tx.insertAudit({ ...event, hash: hashAuditEvent(event) });
+    await this.auditAll(tx, now, [entry]);
   }
 
-  private async expire(tx: StoreTx, row: ConsentRow, now: number, actor: string, events: LedgerEvent[]): Promise<void> {
-    await tx.setConsentStatus(row.pseudonym, row.purpose, 'expired', now, now + this.retention.proofRetentionMs);
-    await this.audit(tx, now, {
-      action: 'consent.expired',
-      actor,
-      pseudonym: row.pseudonym,
-      purpose: row.purpose,
-      outcome: 'expired',
-      detail: { purposeVersion: row.purposeVersion },
+  /** Appends the entries to the hash chain in order, in one statement where the backend has one. */
+  private async auditAll(tx: StoreTx, now: number, entries: readonly AuditEntry[]): Promise<void> {
+    const head = await tx.auditHead();
+    let seq = head?.seq ?? 0;
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    const records = entries.map((entry) => {
+      const detail = this.instanceId ? { ...(entry.detail ?? {}), instance: this.instanceId } : (entry.detail ?? null);
+      seq += 1;
+      const event = {
+        seq,
+        at: now,
+        actor: entry.actor,
+        action: entry.action,
+        pseudonym: entry.pseudonym ?? null,
+        purpose: entry.purpose ?? null,
+        outcome: entry.outcome,
+        detail: detail ? (JSON.parse(canonicalJson(detail)) as Record<string, unknown>) : null,
+        prevHash,
+      };
+      const record = { ...event, hash: hashAuditEvent(event) };
+      prevHash = record.hash;
+      return record;
     });
-    events.push({
-      type: 'consent.expired',
-      pseudonym: row.pseudonym,
-      purpose: row.purpose,
-      at: now,
-      status: 'expired',
-    });
+    if (records.length === 1) await tx.insertAudit(records[0]);
+    else await tx.insertAudits(records);
+  }
+
+  /** Pending requests past their expiry, a sweep's batch at once: three statements, not three per request. */
+  private async expireAll(
+    tx: StoreTx,
+    rows: readonly ConsentRow[],
+    now: number,
+    actor: string,
+    events: LedgerEvent[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.setConsentStatuses(rows, 'expired', now, now + this.retention.proofRetentionMs);
+    await this.auditAll(
+      tx,
+      now,
+      rows.map((row) => ({
+        action: 'consent.expired',
+        actor,
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
+        outcome: 'expired',
+        detail: { purposeVersion: row.purposeVersion },
+      })),
+    );
+    for (const row of rows) {
+      events.push({
+        type: 'consent.expired',
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
+        at: now,
+        status: 'expired',
+      });
+    }
   }
 
   private requirePurpose(id: unknown): PurposeDefinition {

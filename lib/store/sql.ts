@@ -11,7 +11,8 @@ import type {
   UsageMark,
 } from './types';
 
-export type SqlValue = string | number | null;
+/** Arrays only for PostgreSQL's bulk statements (unnest); SQLite binds scalars. */
+export type SqlValue = string | number | null | (string | number | null)[];
 export type SqlRow = Record<string, unknown>;
 
 /** What a backend provides: statements written once with $1, $2 ... placeholders. */
@@ -166,6 +167,25 @@ export class SqlStoreTx implements StoreTx {
     await this.db.run(
       'UPDATE consents SET status = $3, updated_at = $4, retain_until = $5 WHERE pseudonym = $1 AND purpose = $2',
       [pseudonym, purpose, status, updatedAt, retainUntil],
+    );
+  }
+
+  async setConsentStatuses(
+    keys: readonly { pseudonym: string; purpose: string }[],
+    status: string,
+    updatedAt: number,
+    retainUntil: number,
+  ): Promise<void> {
+    if (this.db.dialect === 'sqlite') {
+      // Statements cost microseconds in-process; one at a time is as fast as a bulk form here.
+      for (const k of keys) await this.setConsentStatus(k.pseudonym, k.purpose, status, updatedAt, retainUntil);
+      return;
+    }
+    await this.db.run(
+      `UPDATE consents c SET status = $3, updated_at = $4, retain_until = $5
+       FROM unnest($1::text[], $2::text[]) AS k (pseudonym, purpose)
+       WHERE c.pseudonym = k.pseudonym AND c.purpose = k.purpose`,
+      [keys.map((k) => k.pseudonym), keys.map((k) => k.purpose), status, updatedAt, retainUntil],
     );
   }
 
@@ -333,6 +353,34 @@ export class SqlStoreTx implements StoreTx {
       ],
     );
     this.head = { seq: r.seq, hash: r.hash };
+  }
+
+  async insertAudits(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    if (this.db.dialect === 'sqlite') {
+      for (const r of records) await this.insertAudit(r);
+      return;
+    }
+    const column = <T>(pick: (r: AuditRecord) => T) => records.map(pick);
+    await this.db.run(
+      `INSERT INTO audit (seq, at, actor, action, pseudonym, purpose, outcome, detail, prev_hash, hash)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+         $8::text[], $9::text[], $10::text[])`,
+      [
+        column((r) => r.seq),
+        column((r) => r.at),
+        column((r) => r.actor),
+        column((r) => r.action),
+        column((r) => r.pseudonym),
+        column((r) => r.purpose),
+        column((r) => r.outcome),
+        column((r) => (r.detail === null ? null : JSON.stringify(r.detail))),
+        column((r) => r.prevHash),
+        column((r) => r.hash),
+      ],
+    );
+    const last = records[records.length - 1];
+    this.head = { seq: last.seq, hash: last.hash };
   }
 
   async listAudit(pseudonym: string): Promise<AuditRecord[]> {

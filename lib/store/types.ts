@@ -88,6 +88,13 @@ export interface StoreTx {
   getConsent(pseudonym: string, purpose: string): Promise<ConsentRow | undefined>;
   listConsents(pseudonym: string): Promise<ConsentRow[]>;
   putConsent(row: ConsentRow): Promise<void>;
+  /** setConsentStatus for many consents at once (one statement on PostgreSQL). */
+  setConsentStatuses(
+    keys: readonly { pseudonym: string; purpose: string }[],
+    status: string,
+    updatedAt: number,
+    retainUntil: number,
+  ): Promise<void>;
   setConsentStatus(
     pseudonym: string,
     purpose: string,
@@ -117,6 +124,8 @@ export interface StoreTx {
   auditHead(): Promise<AuditAnchor | undefined>;
   auditAnchor(): Promise<AuditAnchor | undefined>;
   insertAudit(record: AuditRecord): Promise<void>;
+  /** Appends consecutive records (one statement on PostgreSQL: the retention sweep writes thousands). */
+  insertAudits(records: readonly AuditRecord[]): Promise<void>;
   listAudit(pseudonym: string): Promise<AuditRecord[]>;
   auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;
 

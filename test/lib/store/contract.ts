@@ -729,6 +729,28 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(verifyAuditLines(lines).ok, true);
       });
 
+      it('expires a batch of requests at once: each one expired and audited in order, the chain intact', async () => {
+        const phones = Array.from({ length: 25 }, (_, i) => `+49151234567${String(i).padStart(2, '0')}`);
+        for (const phone of phones) await request(phone);
+        const before = (await db.all('SELECT seq FROM audit')).length;
+        now += 49 * 3_600_000;
+        const report = await ledger.sweepRetention();
+        assert.equal(report.expiredRequests, phones.length);
+        for (const phone of phones) assert.equal((await ledger.checkConsent(phone, 'marketing')).status, 'expired');
+        const expired = await db.all("SELECT seq, pseudonym FROM audit WHERE action = 'consent.expired' ORDER BY seq");
+        assert.equal(expired.length, phones.length);
+        assert.equal(new Set(expired.map((r) => r.pseudonym)).size, phones.length, 'one event per subject');
+        const seqs = (await db.all('SELECT seq FROM audit ORDER BY seq')).map((r) => Number(r.seq));
+        assert.deepEqual(
+          seqs,
+          seqs.map((_, i) => seqs[0] + i),
+          'no gap in the sequence',
+        );
+        assert.ok(seqs.length > before + phones.length, 'the sweep run is audited too');
+        const verification = await ledger.verifyAudit();
+        assert.equal(verification.ok, true, JSON.stringify(verification));
+      });
+
       it('keeps a given consent however old it is', async () => {
         await ledger.giveConsent({
           subject: PHONE,
