@@ -104,7 +104,12 @@ export class CloudApiClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => this.clock.setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.maxQueue = options.maxQueue ?? 10000;
-    this.pacer = new Pacer({ ratePerSecond: throughput, maxQueue: this.maxQueue, clock: this.clock });
+    this.pacer = new Pacer({
+      ratePerSecond: throughput,
+      maxQueue: this.maxQueue,
+      waitingElsewhere: () => this.waitingBehind,
+      clock: this.clock,
+    });
     // Enough sockets for a second's worth of messages in flight at ~1 s API latency.
     const maxSockets = Math.max(4, Math.ceil(throughput || 16));
     // axios sets a 60 s keep-alive delay on every request's socket and the agent its own when the socket comes
@@ -148,7 +153,7 @@ export class CloudApiClient {
     let sending: Promise<SendResult>;
     if (previous) {
       // Waiting behind an earlier message counts against the queue bound like waiting in the queue.
-      if (!this.pacer.hasRoom(this.waitingBehind)) throw queueFullError(this.maxQueue);
+      if (!this.pacer.hasRoom()) throw queueFullError(this.maxQueue);
       this.waitingBehind += 1;
       sending = previous.then(() => {
         this.waitingBehind -= 1;

@@ -18,6 +18,8 @@ export interface PacerOptions {
   ratePerSecond: number;
   /** Tasks allowed to wait; one more is refused at once, so a slow API cannot grow memory without limit. */
   maxQueue: number;
+  /** Tasks waiting outside the pacer that count against `maxQueue` too (the client's per-recipient order). */
+  waitingElsewhere?: () => number;
   clock?: Clock;
 }
 
@@ -35,6 +37,7 @@ interface Waiting {
 export class Pacer {
   private readonly clock: Clock;
   private readonly maxQueue: number;
+  private readonly waitingElsewhere: () => number;
   /** Start times of the last `slots` tasks, a ring buffer. */
   private readonly starts: number[];
   private readonly slots: number;
@@ -48,6 +51,7 @@ export class Pacer {
   constructor(options: PacerOptions) {
     this.clock = options.clock ?? realClock;
     this.maxQueue = Math.max(0, Math.floor(options.maxQueue));
+    this.waitingElsewhere = options.waitingElsewhere ?? (() => 0);
     const rate = Number.isFinite(options.ratePerSecond) && options.ratePerSecond > 0 ? options.ratePerSecond : 0;
     // A rate below 1 per second becomes one start per 1000/rate ms.
     this.slots = rate > 0 ? Math.max(1, Math.floor(rate)) : 0;
@@ -59,15 +63,15 @@ export class Pacer {
     return this.queue.length - this.head;
   }
 
-  /** Whether the queue takes another task while `waitingElsewhere` more are counted against it. */
-  hasRoom(waitingElsewhere: number): boolean {
-    return this.queueLength + waitingElsewhere < this.maxQueue;
+  /** Whether another task may wait: in this queue or elsewhere (see PacerOptions.waitingElsewhere). */
+  hasRoom(): boolean {
+    return this.queueLength + this.waitingElsewhere() < this.maxQueue;
   }
 
   schedule<T>(task: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
     if (this.queueLength === 0 && this.hasSlot()) return this.start(task);
-    if (!this.hasRoom(0)) return Promise.reject(queueFullError(this.maxQueue));
+    if (!this.hasRoom()) return Promise.reject(queueFullError(this.maxQueue));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ task, resolve: resolve as (value: unknown) => void, reject });
       this.arm();

@@ -411,6 +411,20 @@ describe('cloud-api client (against a local HTTP server)', () => {
     }
   });
 
+  it('messages waiting behind another to one recipient and those in the queue share one bound', async () => {
+    graph.always(hang);
+    const c = client({ throughput: 1, maxQueue: 2, clock: new FakeClock() });
+    const ignore = () => undefined;
+    c.sendMessage(toMessageBody(TO, 'a')).catch(ignore);
+    c.sendMessage(toMessageBody(TO, 'b')).catch(ignore);
+    c.sendMessage(toMessageBody('+4917612345678', 'c')).catch(ignore);
+    await assert.rejects(
+      c.sendMessage(toMessageBody('+4915223456789', 'd')),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'queue-full',
+    );
+    assert.equal(c.stats().queueLength, 2);
+  });
+
   it('close aborts a request in flight', async () => {
     graph.always(hang);
     const c = client();
