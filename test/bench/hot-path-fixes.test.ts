@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+// The module object itself: the store reads fdatasync from it at each call, so a test can hold the flush.
+import nodeFs, * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SqliteStore } from '../../lib/store/sqlite';
@@ -101,5 +102,68 @@ describe('SQLite group commit (bench hot-path fix)', () => {
     assert.equal(await queued, true);
     assert.deepEqual(marks(), ['before-close']);
     await assert.rejects(store.write((tx) => tx.markSeen('after-close', now + 60_000, now)));
+  });
+
+  describe('the WAL is flushed off the event loop before a write resolves', () => {
+    type Callback = (err: NodeJS.ErrnoException | null) => void;
+    const realFdatasync = nodeFs.fdatasync;
+    let held: Callback[] = [];
+
+    beforeEach(() => {
+      held = [];
+      (nodeFs as { fdatasync: unknown }).fdatasync = (_fd: number, callback: Callback) => held.push(callback);
+    });
+
+    afterEach(() => {
+      (nodeFs as { fdatasync: unknown }).fdatasync = realFdatasync;
+      for (const callback of held.splice(0)) callback(null);
+    });
+
+    const untilFlushStarts = async () => {
+      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    it('a write resolves only after the flush of its commit, though others can read it at once', async () => {
+      const now = Date.now();
+      let resolved = false;
+      const write = store
+        .write((tx) => tx.markSeen('durable', now + 60_000, now))
+        .then(() => {
+          resolved = true;
+        });
+      await untilFlushStarts();
+      assert.deepEqual(marks(), ['durable'], 'committed before the flush');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(resolved, false, 'resolved before the disk confirmed it');
+      held.shift()?.(null);
+      await write;
+      assert.equal(resolved, true);
+    });
+
+    it('waitForDisk: false resolves once committed; a failed flush rejects the writes that waited for it', async () => {
+      const now = Date.now();
+      const durable = store.write((tx) => tx.markSeen('proof', now + 60_000, now));
+      await untilFlushStarts();
+      const quick = await store.write((tx) => tx.markSeen('mark', now + 60_000, now), { waitForDisk: false });
+      assert.equal(quick, true);
+      assert.deepEqual(marks(), ['mark', 'proof']);
+      held.shift()?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await assert.rejects(durable, /EIO/);
+    });
+
+    it('commits that arrive during a flush share the next one', async () => {
+      const now = Date.now();
+      const first = store.write((tx) => tx.markSeen('one', now + 60_000, now));
+      await untilFlushStarts();
+      const later = ['two', 'three', 'four'].map((key) => store.write((tx) => tx.markSeen(key, now + 60_000, now)));
+      while (marks().length < 4) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(held.length, 1, 'no second flush while the first runs');
+      held.shift()?.(null);
+      await first;
+      await untilFlushStarts();
+      assert.equal(held.length, 1, 'one flush for the three later commits');
+      held.shift()?.(null);
+      assert.deepEqual(await Promise.all(later), [true, true, true]);
+    });
   });
 });
