@@ -147,8 +147,9 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           if (err instanceof WebhookError) {
             answer(res, err.httpStatus, String(err.httpStatus));
             // A refused POST is someone else's mistake or an attack: a warning, not a flow error.
-            this.warn(translateError(RED, err));
-            show(statusOf('failed', `${err.httpStatus} ${err.code}`));
+            const text = translateError(RED, err);
+            this.warn(text);
+            show(statusOf('failed', `${err.httpStatus}: ${text}`));
             return;
           }
           // A failure after the 200 (e.g. Node-RED cloning a message) must not answer twice: that throw would
@@ -156,8 +157,9 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           if (!res.headersSent) answer(res, 500, '500');
           if (err instanceof GdprWhatsAppError && err.code === 'webhook-not-handled') {
             // The wired node reported its own error already; this only says what happens next.
-            this.warn(translateError(RED, err));
-            show(statusOf('failed', `500 ${err.code}`));
+            const text = translateError(RED, err);
+            this.warn(text);
+            show(statusOf('failed', `500: ${text}`));
             return;
           }
           this.error(translateError(RED, err));
