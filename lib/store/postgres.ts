@@ -45,6 +45,8 @@ export class PostgresStore implements LedgerStore {
   readonly driver = 'pg';
   readonly read: StoreTx;
   private closed = false;
+  /** VACUUM (PARALLEL 0) is known (PostgreSQL 13 and later) until the server says otherwise. */
+  private parallelVacuumOption = true;
 
   private constructor(private readonly pool: Pool) {
     this.read = new SqlStoreTx(new PgConnection(pool));
@@ -111,7 +113,19 @@ export class PostgresStore implements LedgerStore {
     const tables = Object.entries(PERSONAL_TABLES)
       .filter(([name]) => erased === undefined || (erased[name] ?? 0) > 0)
       .map(([, table]) => table);
-    if (tables.length > 0) await this.pool.query(`VACUUM ${tables.join(', ')}`);
+    if (tables.length === 0) return;
+    if (this.parallelVacuumOption) {
+      try {
+        // Parallel index cleanup starts worker processes: ten times the cost of the vacuum itself here.
+        await this.pool.query(`VACUUM (PARALLEL 0) ${tables.join(', ')}`);
+        return;
+      } catch (err) {
+        // PostgreSQL before 13 does not know the option (syntax error): plain VACUUM from now on.
+        if ((err as { code?: string }).code !== '42601') throw err;
+        this.parallelVacuumOption = false;
+      }
+    }
+    await this.pool.query(`VACUUM ${tables.join(', ')}`);
   }
 
   async integrityCheck(): Promise<string> {
