@@ -256,6 +256,15 @@ async function main(): Promise<void> {
         target: 'ratio = core / package',
         met: '-',
       });
+      const memory = await runInbound('package-memory', options);
+      rows.push({
+        benchmark: 'Inbound webhooks/s, package without a consent store (de-duplication in memory, nothing durable)',
+        package: fmt(memory.perSecond),
+        alternative: fmt(core.perSecond),
+        ratio: ratio(memory.perSecond, core.perSecond),
+        target: 'reported: the cost of durability',
+        met: '-',
+      });
       rows.push({
         benchmark: 'Inbound latency p50 / p99 ms',
         package: `${pkg.p50Ms} / ${pkg.p99Ms}`,
