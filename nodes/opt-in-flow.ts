@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { ConsentLedger } from '../lib/consent/ledger';
 import type { SubjectRef } from '../lib/consent/types';
@@ -100,6 +102,31 @@ function parseParameters(text: string | undefined): string[] {
  * (recognised by msg.whatsapp.messageId): a confirmation, or a start keyword when single-step sign-up is
  * allowed, answered on output 2; everything else passes unchanged on output 4.
  */
+/** Node-RED's message catalogues for the two languages of the package. */
+const LOCALES: Record<Language, string> = { en: 'en-US', de: 'de' };
+
+/**
+ * A rejection reason from this node's catalogue in a language chosen per request: Node-RED's runtime loads only
+ * its own language's catalogue, so the file is read here (once per language).
+ */
+function rejectionText(reason: OptInRejectReason, language: Language): string | undefined {
+  let texts = rejectionTexts.get(language);
+  if (!texts) {
+    try {
+      const file = path.join(__dirname, 'locales', LOCALES[language], 'opt-in-flow.json');
+      texts = (JSON.parse(fs.readFileSync(file, 'utf8')) as { 'opt-in-flow': { reject: Record<string, string> } })[
+        'opt-in-flow'
+      ].reject;
+    } catch {
+      texts = {};
+    }
+    rejectionTexts.set(language, texts);
+  }
+  return texts[reason];
+}
+
+const rejectionTexts = new Map<Language, Record<string, string>>();
+
 export default function registerOptInFlow(RED: NodeAPI): void {
   function OptInFlow(this: Node, saved: OptInFlowDef): void {
     RED.nodes.createNode(this, saved);
@@ -138,9 +165,20 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       (err: unknown) => node.status(statusOf('broken', translateError(RED, err))),
     );
 
+    /** The reason in the language of the form (the person sees it there), not in Node-RED's. */
     function rejectRequest(msg: OptInMessage, reason: OptInRejectReason): Outputs {
       counts.rejected += 1;
-      msg.optIn = { outcome: 'rejected', reason, message: RED._(`opt-in-flow.reject.${reason}`) };
+      const form = (typeof msg.payload === 'object' && msg.payload !== null ? msg.payload : {}) as {
+        language?: unknown;
+        phone?: unknown;
+      };
+      const language = chooseLanguage(
+        form.language,
+        config.language,
+        typeof form.phone === 'string' ? form.phone : undefined,
+      );
+      const message = rejectionText(reason, language) ?? RED._(`opt-in-flow.reject.${reason}`);
+      msg.optIn = { outcome: 'rejected', reason, message, language };
       return on(2, msg);
     }
 

@@ -185,6 +185,18 @@ describe('opt-in-flow node', () => {
       });
     }
 
+    it("explains a rejection in the form's language, whatever language Node-RED runs in", async () => {
+      await load();
+      const german = await optIn({ payload: { ...form, consent: undefined, language: 'de' } });
+      assert.equal(german.msg.optIn?.language, 'de');
+      assert.equal(
+        (german.msg.optIn as { message?: string }).message,
+        'Die Person hat das Einwilligungsfeld nicht angekreuzt.',
+      );
+      const english = await optIn({ payload: { ...form, consent: undefined, language: 'en' } });
+      assert.equal((english.msg.optIn as { message?: string }).message, 'The person did not tick the consent box.');
+    });
+
     it('rejects a purpose the store does not know, and a request purpose unless allowed', async () => {
       await load({ purpose: 'lottery' });
       assert.equal((await optIn({ payload: form })).msg.optIn?.reason, 'unknown-purpose');
