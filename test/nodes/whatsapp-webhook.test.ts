@@ -8,7 +8,7 @@ import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
-import { storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import { statusesOf, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const APP_SECRET = 'app-secret-for-tests';
 const VERIFY_TOKEN = 'verify-token-for-tests';
@@ -182,6 +182,10 @@ describe('whatsapp-webhook node', () => {
     const received = await load();
     const forged = JSON.stringify(textMessage('forged'));
     assert.equal((await signedPost('/whatsapp', forged, 'not-the-app-secret')).status, 401);
+    // The status says why in words (the catalogue's, or the error's own where the test runtime has none).
+    const refused = String(statusesOf('hook').at(-1)?.text);
+    assert.match(refused, /^401: .*X-Hub-Signature-256/);
+    assert.doesNotMatch(refused, /webhook-signature-invalid/);
     assert.equal((await post('/whatsapp', forged)).status, 401);
     assert.equal((await post('/whatsapp', forged, { 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) })).status, 401);
     const tampered = forged.replace('forged', 'forgeD');
