@@ -18,9 +18,6 @@ interface ConsentGateDef extends NodeDef {
 
 type GateMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; purpose?: unknown; consent?: unknown };
 
-/** A status change per message would flood the editor during a broadcast; counts are shown at most this often. */
-const STATUS_INTERVAL_MS = 500;
-
 /**
  * consent-gate: output 1 passes messages whose recipient holds a valid consent for the purpose; output 2
  * gets the others with msg.consent = {status, reason, purpose} and a send.blocked audit event (Art. 7(1):
@@ -35,7 +32,7 @@ export default function registerConsentGate(RED: NodeAPI): void {
     const actor = `consent-gate:${this.id}`;
     let passed = 0;
     let blocked = 0;
-    const counts = throttledStatus(this, STATUS_INTERVAL_MS);
+    const counts = throttledStatus(this);
     const showCounts = () =>
       counts.show(() =>
         statusOf(blocked > 0 ? 'waiting' : 'ready', RED._('consent-gate.status.counts', { passed, blocked })),

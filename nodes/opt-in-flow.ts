@@ -95,13 +95,6 @@ function parseParameters(text: string | undefined): string[] {
     .filter((p) => p.length > 0);
 }
 
-/**
- * opt-in-flow: the double opt-in (Art. 7(1) GDPR, proof of consent; recital 32, a clear affirmative act).
- * Input A, a request from a web form: rejected on output 3 with a reason and nothing stored, or stored as
- * pending and the confirmation message emitted on output 1. Input B, inbound messages from whatsapp-webhook
- * (recognised by msg.whatsapp.messageId): a confirmation, or a start keyword when single-step sign-up is
- * allowed, answered on output 2; everything else passes unchanged on output 4.
- */
 /** Node-RED's message catalogues for the two languages of the package. */
 const LOCALES: Record<Language, string> = { en: 'en-US', de: 'de' };
 
@@ -127,6 +120,13 @@ function rejectionText(reason: OptInRejectReason, language: Language): string | 
 
 const rejectionTexts = new Map<Language, Record<string, string>>();
 
+/**
+ * opt-in-flow: the double opt-in (Art. 7(1) GDPR, proof of consent; recital 32, a clear affirmative act).
+ * Input A, a request from a web form: rejected on output 3 with a reason and nothing stored, or stored as
+ * pending and the confirmation message emitted on output 1. Input B, inbound messages from whatsapp-webhook
+ * (recognised by msg.whatsapp.messageId): a confirmation, or a start keyword when single-step sign-up is
+ * allowed, answered on output 2; everything else passes unchanged on output 4.
+ */
 export default function registerOptInFlow(RED: NodeAPI): void {
   function OptInFlow(this: Node, saved: OptInFlowDef): void {
     RED.nodes.createNode(this, saved);

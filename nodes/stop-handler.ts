@@ -31,9 +31,6 @@ interface StopHandlerDef extends NodeDef {
   helpDe?: string;
 }
 
-/** The withdrawal count is shown at most this often (a STOP wave would otherwise flood the editor). */
-const STATUS_INTERVAL_MS = 500;
-
 export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [withDefaults({ language: 'auto' })];
 
 type FlowMessage = NodeMessageInFlow & {
@@ -66,7 +63,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     };
     const actor = `stop-handler:${node.id}`;
     let withdrawals = 0;
-    const counter = throttledStatus(node, STATUS_INTERVAL_MS);
+    const counter = throttledStatus(node);
 
     node.status(
       store

@@ -62,9 +62,10 @@ export interface WebhookPostResult extends NormalisedWebhook {
 /**
  * Checks and reads one webhook POST, in this order: size (413), signature over the raw bytes
  * before anything is parsed (401), nesting depth (400), JSON (400), object type (400), then normalises and
- * claims every message and status in one step (which also records each claimed message's inbound time). The caller emits what this returns and then completes the claims
- * (`completeClaims`, before answering 200) or releases them (`releaseClaims`, answering 500) so Meta's retry
- * is handled again: a failure in between never turns a retry into a dropped duplicate.
+ * claims every message and status in one step (which also records each claimed message's inbound time). The
+ * caller emits what this returns and then completes the claims (`completeClaims`, before answering 200) or
+ * releases them (`releaseClaims`, answering 500) so Meta's retry is handled again: a failure in between never
+ * turns a retry into a dropped duplicate.
  */
 export async function handleWebhookPost(input: WebhookPostInput): Promise<WebhookPostResult> {
   const rawBody = Buffer.isBuffer(input.rawBody) ? input.rawBody : Buffer.alloc(0);

@@ -16,6 +16,9 @@ export function statusOf(kind: StatusKind, text: string): NodeStatus {
   return { ...STATUS[kind], text };
 }
 
+/** How often a running count is shown at most: a broadcast or a STOP wave would otherwise flood the editor. */
+export const COUNT_STATUS_INTERVAL_MS = 500;
+
 /**
  * A status that changes with every message (a running count) shown at most once per `intervalMs`, the last
  * one always: the editor cannot show more, and translating and publishing each one costs real time under load.
@@ -23,7 +26,7 @@ export function statusOf(kind: StatusKind, text: string): NodeStatus {
  */
 export function throttledStatus(
   node: Pick<Node, 'status'>,
-  intervalMs: number,
+  intervalMs = COUNT_STATUS_INTERVAL_MS,
 ): { show: (status: () => NodeStatus) => void; cancel: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let latest: (() => NodeStatus) | undefined;

@@ -6,9 +6,32 @@ import { currentVersion, migrate } from '../../nodes/shared/migrations';
 import { whatsappConfigMigrations } from '../../nodes/shared/migrations/whatsapp-config';
 import { whatsappWebhookMigrations } from '../../nodes/shared/migrations/whatsapp-webhook';
 import { sandboxPhoneNumberId } from '../../nodes/shared/sandbox';
+import { statusOf, throttledStatus } from '../../nodes/shared/status';
 import { isEuEeaRegion } from '../../nodes/shared/storage-region';
 
 describe('nodes/shared', () => {
+  describe('throttledStatus', () => {
+    it('shows a running count at most once per interval, always the latest, and nothing after cancel', async () => {
+      const shown: string[] = [];
+      let built = 0;
+      const counter = throttledStatus({ status: (s) => shown.push(String((s as { text?: string }).text)) }, 30);
+      for (let i = 1; i <= 100; i++) {
+        counter.show(() => {
+          built += 1;
+          return statusOf('ready', `${i} withdrawn`);
+        });
+      }
+      assert.deepEqual(shown, [], 'nothing at once');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      assert.deepEqual(shown, ['100 withdrawn']);
+      assert.equal(built, 1, 'only the status shown is built (translated)');
+      counter.show(() => statusOf('ready', '101 withdrawn'));
+      counter.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      assert.deepEqual(shown, ['100 withdrawn']);
+    });
+  });
+
   describe('migrations', () => {
     it('fills the defaults of a config saved before versioning and stamps the version', () => {
       const migrated = migrate<Record<string, unknown>>({ id: 'a', phoneNumberId: '1' }, whatsappConfigMigrations);
