@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { ConsentLedger } from '../lib/consent/ledger';
+import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { LedgerEvent } from '../lib/consent/types';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
@@ -30,7 +30,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
     const store = findConsentStore(RED, config.store);
     const includePhone = config.includePhone === true;
     const filter = parseEventFilter(config.eventTypes);
-    let ledger: ConsentLedger | undefined;
+    let ledger: LedgerHandle | undefined;
     let closed = false;
     let emitted = 0;
 

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { EncryptionKey } from '../lib/consent/keys';
-import { ConsentLedger } from '../lib/consent/ledger';
+import { type LedgerHandle, ThreadedConsentLedger } from '../lib/consent/threaded-ledger';
 import type { LedgerOptions, RetentionSettings } from '../lib/consent/types';
 import { type PurposeDefinition, parsePurposes } from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
@@ -57,9 +57,9 @@ export interface StoreRetention {
 /** The runtime object of a consent-store node, as flow nodes use it (`RED.nodes.getNode(config.store)`). */
 export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
   /** Opens the ledger once and shares it with every node using this store; rejects with a coded error. */
-  getLedger(): Promise<ConsentLedger>;
+  getLedger(): Promise<LedgerHandle>;
   /** Set once the ledger is open. */
-  ledger?: ConsentLedger;
+  ledger?: LedgerHandle;
   purposes: PurposeDefinition[];
   retention: StoreRetention;
 }
@@ -191,7 +191,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
     const node = this;
     const config = migrate<ConsentStoreDef>(saved, consentStoreMigrations);
     const retention = storeRetention(config);
-    let opening: Promise<ConsentLedger> | undefined;
+    let opening: Promise<LedgerHandle> | undefined;
     let closed = false;
 
     node.retention = retention;
@@ -209,8 +209,8 @@ export default function registerConsentStore(RED: NodeAPI): void {
       node.error(translateError(RED, err));
     }
 
-    async function open(settings: LedgerOptions): Promise<ConsentLedger> {
-      const ledger = await ConsentLedger.open({ ...settings, instanceId: node.id });
+    async function open(settings: LedgerOptions): Promise<LedgerHandle> {
+      const ledger = await ThreadedConsentLedger.open({ ...settings, instanceId: node.id });
       if (closed) {
         await ledger.close();
         throw new GdprWhatsAppError('store-closed', 'The consent store was stopped');
@@ -268,7 +268,7 @@ export function findConsentStore(RED: NodeAPI, id: string | undefined): ConsentS
 }
 
 /** The ledger of a flow node's store; `no-consent-store` when the node has none. */
-export function ledgerOf(store: ConsentStoreNode | undefined): Promise<ConsentLedger> {
+export function ledgerOf(store: ConsentStoreNode | undefined): Promise<LedgerHandle> {
   if (!store) {
     return Promise.reject(new GdprWhatsAppError('no-consent-store', 'No consent store is configured for this node'));
   }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { ConsentLedger } from '../lib/consent/ledger';
+import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { SubjectRef } from '../lib/consent/types';
 import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
@@ -250,7 +250,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       intent: Extract<ReplyIntent, { kind: 'confirm' }>,
       subject: SubjectRef,
       storeNode: ConsentStoreNode,
-      ledger: ConsentLedger,
+      ledger: LedgerHandle,
     ): Promise<Outputs> {
       // A button names its purpose; one for another opt-in-flow node's purpose is passed on to it.
       if (intent.purpose && !allowMsgPurpose && intent.purpose !== config.purpose) return on(3, msg);
@@ -288,7 +288,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       intent: Extract<ReplyIntent, { kind: 'start' }>,
       subject: SubjectRef,
       storeNode: ConsentStoreNode,
-      ledger: ConsentLedger,
+      ledger: LedgerHandle,
     ): Promise<Outputs> {
       const purpose = findPurpose(storeNode.purposes, config.purpose);
       if (!purpose)

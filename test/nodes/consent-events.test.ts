@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import consentEventsNode from '../../nodes/consent-events';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
@@ -44,7 +44,7 @@ describe('consent-events node', () => {
     ];
   }
 
-  async function load(events: Record<string, unknown> = {}): Promise<ConsentLedger> {
+  async function load(events: Record<string, unknown> = {}): Promise<LedgerHandle> {
     await helper.load(
       [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
       flow(events) as never,
@@ -56,7 +56,7 @@ describe('consent-events node', () => {
     return ledger;
   }
 
-  async function lifecycle(ledger: ConsentLedger): Promise<void> {
+  async function lifecycle(ledger: LedgerHandle): Promise<void> {
     await ledger.requestConsent({
       subject: ERIKA,
       purpose: 'news',

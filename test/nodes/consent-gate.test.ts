@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
 import gateNode from '../../nodes/consent-gate';
@@ -30,7 +30,7 @@ type Blocked = Msg & { consent?: { status: string; reason: string; purpose: stri
 
 describe('consent-gate node', () => {
   let dir: ReturnType<typeof tempDir>;
-  let ledger: ConsentLedger;
+  let ledger: LedgerHandle;
 
   async function load(gate: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
     const flow = [

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { DEFAULT_ERASURE_NOTICE } from '../../lib/conversation/dsr';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
@@ -33,7 +33,7 @@ function inbound(from: string, text: string, messageId: string): Msg {
   };
 }
 
-async function give(ledger: ConsentLedger, phone: string, purpose = 'news'): Promise<void> {
+async function give(ledger: LedgerHandle, phone: string, purpose = 'news'): Promise<void> {
   await ledger.giveConsent({
     subject: phone,
     purpose,
@@ -110,7 +110,7 @@ describe('erase-subject node', () => {
     await helper.load([consentStoreNode, eraseSubjectNode, configNode, sendNode] as never, flow as never, credentials);
   }
 
-  function ledger(): Promise<ConsentLedger> {
+  function ledger(): Promise<LedgerHandle> {
     return (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
   }
 

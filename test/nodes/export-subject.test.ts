@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import type { SubjectExport } from '../../lib/consent/types';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
@@ -14,7 +14,7 @@ const WORDING = 'Schickt mir den Newsletter per WhatsApp.';
 // Node-RED's own http in / http response nodes, from the Node-RED under test.
 const httpInNode = require(require.resolve('@node-red/nodes/core/network/21-httpin.js', { paths: [nodeRedPath] }));
 
-async function auditLines(ledger: ConsentLedger): Promise<string[]> {
+async function auditLines(ledger: LedgerHandle): Promise<string[]> {
   const lines: string[] = [];
   for await (const line of ledger.exportAudit()) lines.push(line);
   return lines;
@@ -53,11 +53,11 @@ describe('export-subject node', () => {
     );
   }
 
-  async function ledger(): Promise<ConsentLedger> {
+  async function ledger(): Promise<LedgerHandle> {
     return (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
   }
 
-  async function seed(store: ConsentLedger): Promise<void> {
+  async function seed(store: LedgerHandle): Promise<void> {
     await store.requestConsent({
       subject: ERIKA,
       purpose: 'news',

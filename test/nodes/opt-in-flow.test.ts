@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
 import consentStore, { type ConsentStoreNode } from '../../nodes/consent-store';
@@ -68,7 +68,7 @@ function inbound(from: string, whatsapp: Record<string, unknown>): Msg {
 
 describe('opt-in-flow node', () => {
   let dir: ReturnType<typeof tempDir>;
-  let ledger: ConsentLedger;
+  let ledger: LedgerHandle;
 
   async function load(node: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
     const flow = [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import type { SubjectExport } from '../../lib/consent/types';
 import { DEFAULT_ERASURE_NOTICE, type ErasureReport } from '../../lib/conversation/dsr';
 import { renderNoticeTexts } from '../../lib/conversation/notice';
@@ -178,7 +178,7 @@ describe('scenario: from a web form to erasure, in one runtime', () => {
       } as never,
     );
     const store = helper.getNode('store') as unknown as ConsentStoreNode;
-    const ledger: ConsentLedger = await store.getLedger();
+    const ledger: LedgerHandle = await store.getLedger();
     const sent = collect('sent');
     const failed = collect('failed');
     const caught = collect('caught');

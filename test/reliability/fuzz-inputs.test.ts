@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ConsentLedger } from '../../lib/consent/ledger';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import consentGateNode from '../../nodes/consent-gate';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
@@ -278,7 +278,7 @@ describe('reliability: input fuzzing for the GDPR nodes', function () {
       flow as never,
       { store: storeCredentials(), cfg: { accessToken: ACCESS_TOKEN, appSecret: 'fuzz-inputs-secret' } } as never,
     );
-    const ledger: ConsentLedger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    const ledger: LedgerHandle = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
     for (const subject of CONSENTED) {
       for (const purposeId of ['news', 'orders']) {
         await ledger.giveConsent({
