@@ -110,8 +110,11 @@ export class SqliteStore implements LedgerStore {
       // COMMIT (WAL + synchronous=NORMAL; it still syncs around checkpoints); the store flushes the WAL file on
       // libuv's thread pool before it resolves the batch (see commitBatch), so the event loop keeps running.
       // secure_delete overwrites deleted content instead of leaving it in free pages (erasure, Art. 17).
+      // A checkpoint every 8,192 pages (32 MiB of WAL) instead of SQLite's 1,000: the index pages every webhook
+      // touches (de-duplication expiry, audit tail) are copied once per checkpoint, so fewer copies and syncs
+      // (the inbound bench's ledger work alone: 343 -> 249 µs per webhook). Erasure still empties the WAL (scrub).
       writer.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;
-        PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;`);
+        PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 8192;`);
       writer.db.exec('BEGIN IMMEDIATE');
       try {
         await runMigrations(writer, options.clock());
