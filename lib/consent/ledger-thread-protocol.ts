@@ -10,6 +10,7 @@ export const FORWARDED_METHODS = [
   'giveConsent',
   'refuseConsent',
   'withdrawConsent',
+  'withdrawUnlessErased',
   'checkConsent',
   'hasConsent',
   'getConsent',

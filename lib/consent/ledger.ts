@@ -425,6 +425,22 @@ export class ConsentLedger extends EventEmitter {
    * opt-out with nothing on record is stored as an objection (Art. 21), so that those purposes block too.
    */
   async withdrawConsent(input: WithdrawConsentInput): Promise<ConsentRecord[]> {
+    return (await this.withdraw(input, {})) as ConsentRecord[];
+  }
+
+  /**
+   * A STOP's withdrawal: the same as withdrawConsent, but for a subject erased earlier (Art. 17) nothing is written
+   * (no personal data comes back) and the answer is 'erased'. One transaction: the check and the withdrawal see the
+   * same state, and the check costs no read on the other connection.
+   */
+  withdrawUnlessErased(input: WithdrawConsentInput): Promise<ConsentRecord[] | 'erased'> {
+    return this.withdraw(input, { unlessErased: true });
+  }
+
+  private async withdraw(
+    input: WithdrawConsentInput,
+    options: { unlessErased?: boolean },
+  ): Promise<ConsentRecord[] | 'erased'> {
     const channel = oneOf(input?.channel, CHANNELS, 'channel');
     const actor = requireActor(input.actor);
     if (input.purposes !== undefined && !Array.isArray(input.purposes)) {
@@ -437,6 +453,7 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, subject);
+      if (options.unlessErased && (await tx.suppressedAt(p)) !== undefined) return 'erased' as const;
       const changed: ConsentRecord[] = [];
       for (const def of targets) {
         const existing = await tx.getConsent(p, def.id);

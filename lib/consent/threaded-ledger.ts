@@ -100,6 +100,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly giveConsent = this.forward('giveConsent');
   readonly refuseConsent = this.forward('refuseConsent');
   readonly withdrawConsent = this.forward('withdrawConsent');
+  readonly withdrawUnlessErased = this.forward('withdrawUnlessErased');
   readonly checkConsent = this.forward('checkConsent');
   readonly hasConsent = this.forward('hasConsent');
   readonly getConsent = this.forward('getConsent');

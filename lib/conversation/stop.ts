@@ -151,7 +151,8 @@ function subjectOf(from?: string, waId?: string, userId?: string): SubjectRef | 
 
 /** The part of the consent ledger a withdrawal needs (lib/consent/ledger.ts ConsentLedger satisfies it). */
 export interface WithdrawalLedger {
-  withdrawConsent(input: {
+  /** Withdraws, unless the subject was erased earlier: then nothing is written and the answer is 'erased'. */
+  withdrawUnlessErased(input: {
     subject: SubjectRef;
     purposes?: string[];
     channel: WithdrawalChannel;
@@ -159,8 +160,7 @@ export interface WithdrawalLedger {
     keyword?: string;
     messageId?: string;
     actor: string;
-  }): Promise<readonly unknown[]>;
-  isSuppressed(subject: SubjectRef): Promise<boolean>;
+  }): Promise<readonly unknown[] | 'erased'>;
 }
 
 export interface WithdrawalScope {
@@ -189,20 +189,19 @@ export async function withdrawForSignal(
   signal: Extract<StopSignal, { kind: 'stop' | 'marketing-opt-out' }>,
   scope: WithdrawalScope,
 ): Promise<WithdrawalOutcome> {
-  if (await ledger.isSuppressed(signal.subject)) return { withdrawn: [], suppressed: true };
   if (signal.kind === 'marketing-opt-out') {
     if (scope.marketingPurposes.length === 0) {
       return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
     }
-    const changed = await ledger.withdrawConsent({
+    const changed = await ledger.withdrawUnlessErased({
       subject: signal.subject,
       purposes: [...scope.marketingPurposes],
       channel: 'meta-marketing-optout',
       actor: scope.actor,
     });
-    return { withdrawn: purposesOf(changed), suppressed: false };
+    return outcomeOf(changed);
   }
-  const changed = await ledger.withdrawConsent({
+  const changed = await ledger.withdrawUnlessErased({
     subject: signal.subject,
     ...(scope.purposes && scope.purposes.length > 0 ? { purposes: [...scope.purposes] } : {}),
     channel: signal.channel,
@@ -210,7 +209,13 @@ export async function withdrawForSignal(
     ...(signal.messageId ? { messageId: signal.messageId } : {}),
     actor: scope.actor,
   });
-  return { withdrawn: purposesOf(changed), suppressed: false };
+  return outcomeOf(changed);
+}
+
+function outcomeOf(changed: readonly unknown[] | 'erased'): WithdrawalOutcome {
+  return changed === 'erased'
+    ? { withdrawn: [], suppressed: true }
+    : { withdrawn: purposesOf(changed), suppressed: false };
 }
 
 function purposesOf(records: readonly unknown[]): string[] {

@@ -261,6 +261,23 @@ describe('conversation/stop', () => {
       assert.equal(after.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
     });
 
+    it("writes nothing about an erased subject on Meta's marketing opt-out either", async () => {
+      await ledger.eraseSubject(PHONE, actor);
+      const signal = {
+        kind: 'marketing-opt-out' as const,
+        source: 'user_preferences' as const,
+        subject: { phone: PHONE },
+      };
+      const outcome = await withdrawForSignal(ledger, signal, {
+        marketingPurposes: marketingPurposeIds(PURPOSES),
+        actor,
+      });
+      assert.deepEqual(outcome, { withdrawn: [], suppressed: true });
+      const after = await ledger.exportSubject(PHONE, actor);
+      assert.equal(after.consents.length, 0);
+      assert.equal(after.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
+    });
+
     it('is harmless for a second STOP', async () => {
       await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
       const again = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
