@@ -217,6 +217,13 @@ export default function registerConsentStore(RED: NodeAPI): void {
       }
       // Background usage flushes and sweeps report failures here; an unheard one would go unnoticed.
       ledger.on('warning', (err: unknown) => node.warn(translateError(RED, err)));
+      ledger.once('stopped', (err: unknown) => {
+        node.error(translateError(RED, err));
+        if (node.ledger !== ledger) return;
+        // The next caller opens the ledger again instead of getting this one's error forever.
+        node.ledger = undefined;
+        opening = undefined;
+      });
       ledger.startRetentionTimer(retention.sweepIntervalMinutes * 60_000);
       node.ledger = ledger;
       return ledger;

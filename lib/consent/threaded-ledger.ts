@@ -43,7 +43,8 @@ interface Waiting {
  * encryption, the audit chain, SQLite's statements and page writes) runs on another core than the flows:
  * on the event loop it was over half of a webhook's CPU time (bench/inbound.ts). Calls answer in the order
  * the ledger finishes them; events arrive before the answer of the call that caused them, as in-process.
- * The thread keeps the process alive only while a call waits for its answer.
+ * The thread keeps the process alive only while a call waits for its answer. Should the thread end by itself
+ * (a crash), waiting and later calls reject with store-thread-stopped and the ledger emits 'stopped'.
  */
 export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle {
   private nextId = 1;
@@ -71,7 +72,13 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
     worker.on('error', (err) => this.stop(err));
     this.exited = new Promise((resolve) => {
       worker.once('exit', () => {
-        this.stop(new GdprWhatsAppError('store-closed', 'The consent store was stopped'));
+        if (this.closing) {
+          this.stop(new GdprWhatsAppError('store-closed', 'The consent store was stopped'));
+        } else {
+          this.stop(new GdprWhatsAppError('store-thread-stopped', 'The consent store thread stopped unexpectedly'));
+          // The consent-store node opens a new ledger for the next caller.
+          this.emit('stopped', this.stopped);
+        }
         resolve();
       });
     });

@@ -87,6 +87,24 @@ describe('consent-store node', () => {
     assert.equal((await reopened.checkConsent(PHONE, 'news')).status, 'given');
   });
 
+  it('opens the ledger again for the next caller when its thread died, and says so in the log', async () => {
+    const flow = [storeNode('store', dir.path)];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    const ledger = await store.getLedger();
+    await ledger.giveConsent({ subject: PHONE, purpose: 'news', wording: 'ok', method: 'keyword', actor: 'test' });
+    const errors = () => callsOf('error', 'store');
+    // What a crash of the thread looks like from outside: the worker ends without being closed.
+    await (ledger as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await until(() => errors().length > 0, 'the store to report the stopped thread');
+    assert.match(String(errors()[0][0]), /thread stopped unexpectedly/);
+    await assert.rejects(ledger.checkConsent(PHONE, 'news'), (err: unknown) => codeOf(err) === 'store-thread-stopped');
+
+    const reopened = await store.getLedger();
+    assert.notEqual(reopened, ledger);
+    assert.equal((await reopened.checkConsent(PHONE, 'news')).status, 'given');
+  });
+
   it('refuses to open without keys, writes no database and makes flow nodes fail with a clear error', async () => {
     const flow = [
       { id: 'tab', type: 'tab' },
