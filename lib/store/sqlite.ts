@@ -86,6 +86,8 @@ export class SqliteStore implements LedgerStore {
   /** The batch of writes that has not started yet; later writes join it. */
   private pending?: QueuedWrite[];
   private closed = false;
+  /** A read transaction is open on the reader (see checkStateSync). */
+  private snapshotOpen = false;
 
   private constructor(
     readonly driver: SqliteDriverName,
@@ -175,6 +177,9 @@ export class SqliteStore implements LedgerStore {
   private async commitBatch(batch: QueuedWrite[]): Promise<void> {
     const db = this.writer.db;
     const committed: { queued: QueuedWrite; result: unknown }[] = [];
+    // Checks from here on read a snapshot that ends with this COMMIT, not one from before; nor does an old
+    // snapshot hold back the checkpoint that COMMIT may run.
+    this.endSnapshot();
     db.exec('BEGIN IMMEDIATE');
     try {
       for (const queued of batch) {
@@ -189,6 +194,7 @@ export class SqliteStore implements LedgerStore {
         }
       }
       db.exec('COMMIT');
+      this.endSnapshot();
     } catch (err) {
       try {
         db.exec('ROLLBACK');
@@ -223,15 +229,33 @@ export class SqliteStore implements LedgerStore {
     return result;
   }
 
-  /** Hot path of a consent check: one synchronous statement on the read-only connection. */
+  /**
+   * Hot path of a consent check: one synchronous statement on the read-only connection, inside a read snapshot
+   * that the checks of one event-loop turn share. Starting and ending SQLite's read transaction (its locks on
+   * the WAL index) cost four times the lookup itself: 6.8 µs per check alone, 1.3 µs in a shared snapshot.
+   * The snapshot ends when this store writes (before and after the COMMIT) and at the end of the turn, so a
+   * check sees every change this process made before it, and another process's changes from the next turn.
+   */
   checkStateSync(pseudonym: string, purpose: string): CheckState {
+    if (!this.snapshotOpen) {
+      this.reader.db.exec('BEGIN');
+      this.snapshotOpen = true;
+      setImmediate(this.endSnapshot);
+    }
     return toCheckState(this.reader.get(CHECK_STATE_SQL, [pseudonym, purpose]));
   }
+
+  private readonly endSnapshot = (): void => {
+    if (!this.snapshotOpen) return;
+    this.snapshotOpen = false;
+    this.reader.db.exec('COMMIT');
+  };
 
   /** Every table at once: the checkpoint moves all pages, whichever tables they belong to. */
   async scrub(): Promise<void> {
     // TRUNCATE moves every page into the main file (where secure_delete zeroed the rows) and empties the WAL.
     for (let attempt = 0; attempt < 40; attempt += 1) {
+      this.endSnapshot();
       const [result] = await this.exclusive(() => this.writer.all('PRAGMA wal_checkpoint(TRUNCATE)'));
       // busy = 1: another process still reads an old snapshot; wait for it rather than leave the WAL behind.
       if (!result || Number(result.busy) === 0) return;
@@ -250,6 +274,7 @@ export class SqliteStore implements LedgerStore {
     this.closed = true;
     await this.wal.flush().catch(() => undefined);
     this.wal.close();
+    this.endSnapshot();
     this.reader.db.close();
     this.writer.db.close();
   }

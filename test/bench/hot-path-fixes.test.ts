@@ -104,6 +104,43 @@ describe('SQLite group commit (bench hot-path fix)', () => {
     await assert.rejects(store.write((tx) => tx.markSeen('after-close', now + 60_000, now)));
   });
 
+  describe('checks of one event-loop turn share a read snapshot', () => {
+    it("sees this store's own write at once, though the snapshot was opened before it in the same turn", async () => {
+      let during: unknown = 'not run';
+      await store.write(
+        async (tx) => {
+          await tx.putSuppression('p1', 1_000, 'test');
+          // A check while the write is not committed yet opens a snapshot without it...
+          during = store.checkStateSync('p1', 'news');
+        },
+        { waitForDisk: false },
+      );
+      assert.equal(during, undefined);
+      // ...and the next check, still in the turn of the COMMIT, must not read that snapshot.
+      assert.equal(store.checkStateSync('p1', 'news'), 'erased');
+    });
+
+    it("sees another process's change from the next turn on", async () => {
+      assert.equal(store.checkStateSync('p2', 'news'), undefined, 'opens the snapshot');
+      const { db } = openSqliteDatabase(file());
+      try {
+        db.prepare("INSERT INTO suppressions (pseudonym, erased_at, actor) VALUES ('p2', 1000, 'other')").run();
+      } finally {
+        db.close();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(store.checkStateSync('p2', 'news'), 'erased');
+    });
+
+    it('holds no snapshot across turns: an erasure can still empty the WAL', async () => {
+      store.checkStateSync('p3', 'news');
+      await store.write((tx) => tx.putSuppression('p3', 1_000, 'test'));
+      store.checkStateSync('p3', 'news');
+      await store.scrub();
+      assert.equal(fs.statSync(`${file()}-wal`).size, 0, 'the checkpoint was not held back by the reader');
+    });
+  });
+
   describe('the WAL is flushed off the event loop before a write resolves', () => {
     type Callback = (err: NodeJS.ErrnoException | null) => void;
     const realFdatasync = nodeFs.fdatasync;
