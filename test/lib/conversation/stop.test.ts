@@ -205,6 +205,11 @@ describe('conversation/stop', () => {
       subject: { phone: PHONE },
       keyword: 'STOP',
     };
+    const metaOptOut = {
+      kind: 'marketing-opt-out' as const,
+      source: 'user_preferences' as const,
+      subject: { phone: PHONE },
+    };
 
     it('withdraws every purpose by default, durably before it resolves', async () => {
       const outcome = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
@@ -226,12 +231,7 @@ describe('conversation/stop', () => {
     });
 
     it("withdraws only the marketing purposes on Meta's opt-out signal", async () => {
-      const signal = {
-        kind: 'marketing-opt-out' as const,
-        source: 'user_preferences' as const,
-        subject: { phone: PHONE },
-      };
-      const outcome = await withdrawForSignal(ledger, signal, {
+      const outcome = await withdrawForSignal(ledger, metaOptOut, {
         marketingPurposes: marketingPurposeIds(PURPOSES),
         actor,
       });
@@ -263,12 +263,7 @@ describe('conversation/stop', () => {
 
     it("writes nothing about an erased subject on Meta's marketing opt-out either", async () => {
       await ledger.eraseSubject(PHONE, actor);
-      const signal = {
-        kind: 'marketing-opt-out' as const,
-        source: 'user_preferences' as const,
-        subject: { phone: PHONE },
-      };
-      const outcome = await withdrawForSignal(ledger, signal, {
+      const outcome = await withdrawForSignal(ledger, metaOptOut, {
         marketingPurposes: marketingPurposeIds(PURPOSES),
         actor,
       });
