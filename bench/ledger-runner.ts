@@ -5,7 +5,7 @@ import * as path from 'node:path';
  * Benchmark 3 and the ledger rows of benchmark 5: helper h4's ledger benchmark (ledger.ts), run as its own
  * process so that its memory and timers never mix with the others; its console tables are read back.
  */
-export type CheckScenario = 'cold' | 'typed' | 'unknown' | 'hot';
+export type CheckScenario = 'cold' | 'alone' | 'typed' | 'unknown' | 'hot';
 
 export interface LedgerFigures {
   backend: string;
