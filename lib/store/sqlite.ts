@@ -86,8 +86,10 @@ export class SqliteStore implements LedgerStore {
   /** The batch of writes that has not started yet; later writes join it. */
   private pending?: QueuedWrite[];
   private closed = false;
-  /** A read transaction is open on the reader (see checkStateSync). */
+  /** A read transaction is open on the reader (see checkStateSync); prepared once, as they run per turn. */
   private snapshotOpen = false;
+  private readonly beginSnapshot: SqliteStatement;
+  private readonly commitSnapshot: SqliteStatement;
 
   private constructor(
     readonly driver: SqliteDriverName,
@@ -96,6 +98,8 @@ export class SqliteStore implements LedgerStore {
     private readonly wal: WalFlusher,
   ) {
     this.read = new SqlStoreTx(reader);
+    this.beginSnapshot = reader.db.prepare('BEGIN');
+    this.commitSnapshot = reader.db.prepare('COMMIT');
   }
 
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -238,7 +242,7 @@ export class SqliteStore implements LedgerStore {
    */
   checkStateSync(pseudonym: string, purpose: string): CheckState {
     if (!this.snapshotOpen) {
-      this.reader.db.exec('BEGIN');
+      this.beginSnapshot.run();
       this.snapshotOpen = true;
       setImmediate(this.endSnapshot);
     }
@@ -248,7 +252,7 @@ export class SqliteStore implements LedgerStore {
   private readonly endSnapshot = (): void => {
     if (!this.snapshotOpen) return;
     this.snapshotOpen = false;
-    this.reader.db.exec('COMMIT');
+    this.commitSnapshot.run();
   };
 
   /** Every table at once: the checkpoint moves all pages, whichever tables they belong to. */
