@@ -45,9 +45,6 @@ async function serve(): Promise<void> {
   const posted = new Set<string>(POSTED_METHODS);
   const methods = ledger as unknown as Record<string, (...args: unknown[]) => unknown>;
 
-  port.on('message', (requests: ThreadRequest[]) => {
-    for (const request of requests) handle(request);
-  });
   const handle = ([id, method, args]: ThreadRequest) => {
     if (posted.has(method)) {
       try {
@@ -68,6 +65,9 @@ async function serve(): Promise<void> {
     );
     if (method === CLOSE) answer.finally(() => setImmediate(() => port.close())).catch(() => undefined);
   };
+  port.on('message', (requests: ThreadRequest[]) => {
+    for (const request of requests) handle(request);
+  });
   const info: ReadyInfo = {
     purposes: ledger
       .purposeIds()

@@ -211,14 +211,16 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   }
 
   private refuse(id: number, err: Error): void {
-    if (id === 0) {
-      this.emit('warning', err);
-      return;
-    }
+    if (id === 0) this.emit('warning', err);
+    else this.takeWaiting(id)?.reject(err);
+  }
+
+  /** The call waiting for answer `id`; with none left waiting, the thread no longer holds the process open. */
+  private takeWaiting(id: number): Waiting | undefined {
     const waiting = this.waiting.get(id);
     this.waiting.delete(id);
     if (this.waiting.size === 0 && !this.closing) this.worker.unref();
-    waiting?.reject(err);
+    return waiting;
   }
 
   private receive(message: ThreadMessage): void {
@@ -231,10 +233,8 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
       return;
     }
     const [id, ok, result] = message as [number, boolean, unknown];
-    const waiting = this.waiting.get(id);
+    const waiting = this.takeWaiting(id);
     if (!waiting) return;
-    this.waiting.delete(id);
-    if (this.waiting.size === 0 && !this.closing) this.worker.unref();
     if (ok) waiting.resolve(result);
     else waiting.reject(reviveError(result as SerialisedError));
   }
