@@ -625,7 +625,13 @@ export class ConsentLedger extends EventEmitter {
    */
   private async storeInbound(tx: StoreTx, subject: SubjectInput, when: number): Promise<void> {
     const candidate = this.resolver.lookupCandidate(subject);
-    if (candidate !== undefined && (await tx.setLastInbound(this.pseudonyms.forPhone(candidate), when))) return;
+    if (candidate !== undefined) {
+      const known = this.pseudonyms.forPhone(candidate);
+      if (await tx.setLastInbound(known, when)) {
+        this.resolver.rememberCanonical(subject, candidate, known);
+        return;
+      }
+    }
     const p = await this.pseudonymOf(tx, this.resolver.identify(subject));
     if (await tx.setLastInbound(p, when)) return;
     if (await tx.getSubject(p)) return;

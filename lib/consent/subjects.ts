@@ -73,6 +73,16 @@ export class SubjectResolver {
     return numberInput === '' ? undefined : lookupCandidate(numberInput);
   }
 
+  /**
+   * A record stored under `candidate` (the lookupCandidate of `input`) proved it canonical: identifying the same
+   * input later (a STOP right after the message that opened the window, say) needs no parsing.
+   */
+  rememberCanonical(input: SubjectInput, candidate: string, pseudonym: string): void {
+    const numberInput = typeof input === 'string' ? input : (input?.phone ?? input?.waId);
+    if (typeof numberInput === 'string' && numberInput !== '')
+      this.recent.set(numberInput, { phone: candidate, pseudonym });
+  }
+
   forget(phone: string): void {
     this.recent.deleteWhere((entry) => entry.phone === phone);
     forgetPhoneNumber(phone);

@@ -146,6 +146,33 @@ function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
       }
     });
 
+    it('withdraws the canonical record after a message from the number as the sender wrote it', async () => {
+      // The message's inbound time remembers a written form its subject row proved canonical; the STOP that
+      // follows must reach the same record as parsing would, and a form that is not canonical must not be kept.
+      for (const { canonical, written } of SUBJECTS) {
+        for (const form of written) {
+          await ledger.giveConsent({
+            subject: canonical,
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'keyword',
+            actor: 't',
+          });
+          await ledger.recordInbound(form, now);
+          assert.equal(await ledger.lastInboundAt(canonical), now, form);
+          const [withdrawn] = await ledger.withdrawConsent({
+            subject: form,
+            purposes: ['marketing'],
+            channel: 'api',
+            actor: 't',
+          });
+          assert.equal(withdrawn?.status, 'withdrawn', form);
+          assert.equal((await ledger.checkConsent(canonical, 'marketing')).status, 'withdrawn', form);
+          now += 1_000;
+        }
+      }
+    });
+
     it('keeps every refusal of the full rules: invalid numbers, malformed user ids, erased subjects', async () => {
       const PHONE = '+4915123456789';
       await ledger.giveConsent({
