@@ -30,8 +30,10 @@ export interface InboundRun {
 /**
  * 'package-memory': whatsapp-webhook alone, without a consent store (signature, de-duplication in memory, no
  * durable withdrawal): what the package costs before the ledger, to show what durability costs.
+ * 'package-withdrawal': whatsapp-webhook without a store (de-duplication in memory, no 24-hour window times)
+ * -> stop-handler with the store (durable withdrawal): what durable de-duplication marks cost on top.
  */
-export type InboundVariant = 'package' | 'core' | 'package-memory';
+export type InboundVariant = 'package' | 'core' | 'package-memory' | 'package-withdrawal';
 
 const APP_SECRET = 'bench-app-secret-0123456789abcdef';
 const PACKAGE_PATH = '/whatsapp';
@@ -84,8 +86,11 @@ msg.statusCode = 200;
 msg.payload = 'OK';
 return [msg, out];`;
 
-/** Without a store: whatsapp-webhook alone (memory de-duplication), straight into the counter. */
-function packageFlow(api: string, store?: SeededStore): Record<string, unknown>[] {
+/**
+ * Without a store: whatsapp-webhook alone (memory de-duplication), straight into the counter. With one, the
+ * webhook keeps its de-duplication marks there unless `webhookStore` is false (then only stop-handler uses it).
+ */
+function packageFlow(api: string, store?: SeededStore, webhookStore = true): Record<string, unknown>[] {
   const durable = store
     ? [
         store.storeNode('bench-store'),
@@ -112,7 +117,7 @@ function packageFlow(api: string, store?: SeededStore): Record<string, unknown>[
       z: TAB.id,
       path: PACKAGE_PATH,
       whatsapp: 'wa-config',
-      store: store ? 'bench-store' : '',
+      store: store && webhookStore ? 'bench-store' : '',
       minimise: true,
       wires: [[store ? 'stop' : 'count'], [], []],
     },
@@ -257,6 +262,9 @@ export async function runInbound(
   variant: InboundVariant,
   options: { count: number; warmup: number; concurrency: number; stopEvery: number; store: SeededStore },
 ): Promise<InboundRun> {
+  const durable = variant === 'package' || variant === 'package-withdrawal';
+  // Each run withdraws the same senders: on the seeded file as it was, not on one an earlier round withdrew.
+  const store = durable ? options.store.fresh() : undefined;
   const mock = await startMockGraph();
   const red = await startNodeRed(NODE_TYPES);
   const warm = webhooks(options.warmup, options.store.subjects, options.stopEvery, 1);
@@ -265,9 +273,7 @@ export async function runInbound(
   let seen: InboundReport;
   let memory = { startRssMiB: 0, peakRssMiB: 0, cpuUsPerWebhook: 0 };
   try {
-    await red.deploy(
-      variant === 'core' ? coreFlow() : packageFlow(mock.url, variant === 'package' ? options.store : undefined),
-    );
+    await red.deploy(variant === 'core' ? coreFlow() : packageFlow(mock.url, store, variant === 'package'));
     const url = new URL(`${red.url}${variant === 'core' ? CORE_PATH : PACKAGE_PATH}`);
     await fire(url, warm, options.concurrency);
     const { rss } = await report<{ rss: number }>(red, '/bench/probe/start');
@@ -295,8 +301,14 @@ export async function runInbound(
     await red.stop();
     await mock.close();
   }
-  const withdrawalsVerified =
-    variant === 'package' ? await verifyWithdrawals(options.store, [...warm, ...measured]) : 0;
+  let withdrawalsVerified = 0;
+  if (store) {
+    try {
+      withdrawalsVerified = await verifyWithdrawals(store, [...warm, ...measured]);
+    } finally {
+      store.remove();
+    }
+  }
   return {
     count: options.count,
     perSecond: Math.round(options.count / run.seconds),

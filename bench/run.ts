@@ -256,6 +256,16 @@ async function main(): Promise<void> {
         target: 'ratio = core / package',
         met: '-',
       });
+      const withdrawal = await runInbound('package-withdrawal', options);
+      rows.push({
+        benchmark:
+          'Inbound webhooks/s, durable withdrawal only (webhook without the store: de-duplication in memory, no 24-hour window times)',
+        package: fmt(withdrawal.perSecond),
+        alternative: fmt(core.perSecond),
+        ratio: ratio(withdrawal.perSecond, core.perSecond),
+        target: 'reported: what durable de-duplication costs',
+        met: withdrawal.withdrawalsVerified === withdrawal.stopsSeen ? '-' : 'withdrawals lost',
+      });
       const memory = await runInbound('package-memory', options);
       rows.push({
         benchmark: 'Inbound webhooks/s, package without a consent store (de-duplication in memory, nothing durable)',

@@ -32,6 +32,11 @@ export interface SeededStore {
   credentials: Required<Pick<ConsentStoreCredentials, 'encryptionKey' | 'pseudonymKey'>>;
   /** A consent-store node for the benchmark flows, pointing at the seeded file. */
   storeNode(id: string): Record<string, unknown>;
+  /**
+   * A copy of the file as seeded, before any benchmark wrote to it: a run that withdraws consents gets its own,
+   * so that a later round does not find them withdrawn already (which costs less). Removed with this store.
+   */
+  fresh(): SeededStore;
   remove(): void;
 }
 
@@ -79,10 +84,13 @@ export async function seedConsentStore(subjects: number): Promise<SeededStore> {
   }
   db.exec('COMMIT; PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
+  const seeded = path.join(dir, 'seeded.db');
+  fs.copyFileSync(sqlitePath, seeded);
+  let copies = 0;
 
-  return {
+  const storeAt = (file: string, remove: () => void): SeededStore => ({
     dir,
-    sqlitePath,
+    sqlitePath: file,
     subjects,
     credentials,
     storeNode: (id) => ({
@@ -90,10 +98,19 @@ export async function seedConsentStore(subjects: number): Promise<SeededStore> {
       type: 'consent-store',
       name: 'bench store',
       backend: 'sqlite',
-      sqlitePath,
+      sqlitePath: file,
       purposes: BENCH_PURPOSES,
       credentials,
     }),
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
+    fresh: () => {
+      copies += 1;
+      const copyDir = path.join(dir, `copy-${copies}`);
+      fs.mkdirSync(copyDir);
+      const copy = path.join(copyDir, 'consent.db');
+      fs.copyFileSync(seeded, copy);
+      return storeAt(copy, () => fs.rmSync(copyDir, { recursive: true, force: true }));
+    },
+    remove,
+  });
+  return storeAt(sqlitePath, () => fs.rmSync(dir, { recursive: true, force: true }));
 }
