@@ -263,8 +263,9 @@ async function main(): Promise<void> {
         package: fmt(withdrawal.perSecond),
         alternative: fmt(core.perSecond),
         ratio: ratio(withdrawal.perSecond, core.perSecond),
+        // Its withdrawals were read back as in the row below: runInbound throws when one is missing.
         target: 'reported: what durable de-duplication costs',
-        met: withdrawal.withdrawalsVerified === withdrawal.stopsSeen ? '-' : 'withdrawals lost',
+        met: '-',
       });
       const memory = await runInbound('package-memory', options);
       rows.push({
