@@ -89,7 +89,7 @@ export async function seedConsentStore(subjects: number): Promise<SeededStore> {
   let copies = 0;
 
   const storeAt = (file: string, remove: () => void): SeededStore => ({
-    dir,
+    dir: path.dirname(file),
     sqlitePath: file,
     subjects,
     credentials,
