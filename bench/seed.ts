@@ -68,19 +68,23 @@ export async function seedConsentStore(subjects: number): Promise<SeededStore> {
   const wording = purpose.wording.en;
   const wordingSha = sha256Hex(wording);
   const now = Date.now();
+  // Each subject consented by keyword a day ago, so that message is their last inbound one (the 24-hour window).
+  const consentedAt = now - 86_400_000;
   const retainUntil = now + 5 * 365 * 86_400_000;
   const { db } = openSqliteDatabase(sqlitePath);
   db.exec('PRAGMA synchronous = OFF; BEGIN');
   db.prepare('INSERT OR IGNORE INTO wordings (sha256, text) VALUES (?, ?)').run(wordingSha, wording);
-  const subject = db.prepare('INSERT INTO subjects (pseudonym, phone_enc, created_at, updated_at) VALUES (?, ?, ?, ?)');
+  const subject = db.prepare(
+    'INSERT INTO subjects (pseudonym, phone_enc, last_inbound_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+  );
   const consent = db.prepare(
     `INSERT INTO consents (${CONSENT_COLUMNS}) VALUES (?, ?, 'given', NULL, ?, ?, 'consent', 'keyword', ?, ?, ?, ?, 'bench')`,
   );
   for (let n = 0; n < subjects; n += 1) {
     const phone = benchPhone(n);
     const p = pseudonyms.forPhone(phone);
-    subject.run(p, cipher.encrypt(phone, 'phone', p), now, now);
-    consent.run(p, BENCH_PURPOSE, purpose.version, wordingSha, now, now, retainUntil, now);
+    subject.run(p, cipher.encrypt(phone, 'phone', p), consentedAt, consentedAt, consentedAt);
+    consent.run(p, BENCH_PURPOSE, purpose.version, wordingSha, consentedAt, consentedAt, retainUntil, consentedAt);
   }
   db.exec('COMMIT; PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();

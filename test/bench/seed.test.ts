@@ -29,6 +29,23 @@ describe('benchmark seed: fresh copies of the seeded store', function () {
 
   after(() => store.remove());
 
+  it('seeds people who consented by keyword a day ago: that message opened their 24-hour window', async () => {
+    // Without it each subject's first benchmark message grows its row, which real keyword consents never cause.
+    const ledger = await openOn(store.fresh());
+    try {
+      for (const n of [0, 19]) {
+        const consent = await ledger.getConsent(benchPhone(n), BENCH_PURPOSE);
+        assert.equal(consent?.method, 'keyword');
+        const lastInbound = await ledger.lastInboundAt(benchPhone(n));
+        assert.ok(lastInbound !== undefined, `subject ${n} has no inbound time`);
+        assert.equal(lastInbound, consent?.decidedAt, 'the keyword message is the last inbound one');
+        assert.ok(Date.now() - lastInbound >= 86_400_000 - 60_000, 'the window is closed: a new message moves it');
+      }
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('gives every run the consents as seeded, whatever an earlier copy was used for', async () => {
     const first = store.fresh();
     const used = await openOn(first);
