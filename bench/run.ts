@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark of issue 8, each side by side with its alternative measured in the same run,
  * printed as one markdown table (for the issue note) with the machine, Node and Node-RED versions.
  *   node dist/bench/run.js [--quick] [--only outbound,inbound,ledger,memory,scaling] [--profile DIR] [--pg-sweep-subjects N] [--rounds N]
+ *     [--stop-every N]
  * --quick: smaller counts (about 3 minutes); --profile: CPU profiles of each measured window in Node-RED, in DIR.
  * PostgreSQL ledger figures are added when WA_GDPR_PG_URL points at a server.
  * Every run is bounded (each waits with a time limit) and talks to loopback only.
@@ -48,6 +49,8 @@ const STORE_SUBJECTS = 100_000;
 const ROUNDS = Number(option('rounds') ?? (QUICK ? 1 : 2));
 /** Messages in flight in both outbound flows (see outbound.ts). */
 const WINDOW = 128;
+/** One in this many inbound messages is a STOP (a stress share; opt-outs are rarer in real traffic). */
+const STOP_EVERY = Number(option('stop-every') ?? 10);
 /** Webhook requests in flight, as Meta delivers them concurrently to a busy number. */
 const CONCURRENCY = 16;
 /**
@@ -234,14 +237,14 @@ async function main(): Promise<void> {
         count: SIZES.inbound,
         warmup: SIZES.inboundWarmup,
         concurrency: CONCURRENCY,
-        stopEvery: 10,
+        stopEvery: STOP_EVERY,
         store,
       };
       const best = await bestOf((variant) => runInbound(variant, options), 'perSecond', 'cpuUsPerWebhook');
       const pkg = best.package;
       const core = best.core;
       rows.push({
-        benchmark: `Inbound signed webhooks/s (${fmt(SIZES.inbound)}, ${CONCURRENCY} concurrent, 1 in 10 STOP)`,
+        benchmark: `Inbound signed webhooks/s (${fmt(SIZES.inbound)}, ${CONCURRENCY} concurrent, 1 in ${STOP_EVERY} STOP)`,
         package: fmt(pkg.perSecond),
         alternative: fmt(core.perSecond),
         ratio: ratio(pkg.perSecond, core.perSecond),
