@@ -450,4 +450,26 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const policy = await fetch(`${red.url}/privacy`);
     assert.equal(policy.status, 200);
   });
+
+  it("the installed package's main entry verifies an example store's audit export offline", async () => {
+    const library = createRequire(path.join(install.moduleDir, 'package.json'))(install.moduleDir) as {
+      verifyAuditLines(lines: Iterable<string>): { ok: boolean; count: number; firstBrokenSeq?: number };
+    };
+    const lines = await withStore(red.userDir, example('10').only('consent-store'), async (ledger) => {
+      const exported: string[] = [];
+      for await (const line of ledger.exportAudit()) exported.push(line);
+      return exported;
+    });
+    const verified = library.verifyAuditLines(lines);
+    assert.equal(verified.ok, true, JSON.stringify(verified));
+    assert.equal(verified.count, lines.length);
+    assert.ok(verified.count > 5, `${verified.count} audit events`);
+    const tampered = [...lines];
+    const record = JSON.parse(tampered[2]);
+    tampered[2] = JSON.stringify({ ...record, outcome: `${record.outcome}-edited` });
+    assert.deepEqual(
+      { ok: library.verifyAuditLines(tampered).ok, at: library.verifyAuditLines(tampered).firstBrokenSeq },
+      { ok: false, at: record.seq },
+    );
+  });
 });
