@@ -137,3 +137,19 @@ export function verifyAuditLines(lines: Iterable<string>): AuditVerification {
   }
   return verifier.result();
 }
+
+/** A page of the audit export: JSON lines, and where the next page starts (missing after the last). */
+export interface AuditExportPage {
+  lines: string[];
+  next?: number;
+}
+
+/** Every line of an audit export, read page after page (ConsentLedger.exportAuditPage). */
+export async function* auditExportLines(page: (after?: number) => Promise<AuditExportPage>): AsyncIterable<string> {
+  let current = await page();
+  for (;;) {
+    yield* current.lines;
+    if (current.next === undefined) return;
+    current = await page(current.next);
+  }
+}

@@ -32,6 +32,7 @@ export const FORWARDED_METHODS = [
   'completeAll',
   'releaseAll',
   'verifyAudit',
+  'exportAuditPage',
   'integrityCheck',
 ] as const satisfies readonly (keyof ConsentLedger)[];
 
@@ -46,8 +47,6 @@ export const POSTED_METHODS = [
 
 export type PostedMethod = (typeof POSTED_METHODS)[number];
 
-/** Not a ledger method: every line of exportAudit at once. */
-export const AUDIT_LINES = 'auditLines';
 export const CLOSE = 'close';
 
 /** [id, method, args]; id 0 = no answer wanted. */

@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConsentLedger } from './ledger';
 import {
-  AUDIT_LINES,
   CLOSE,
   EVENT,
   FORWARDED_METHODS,
@@ -56,7 +55,6 @@ async function serve(): Promise<void> {
     }
     let answer: Promise<unknown>;
     if (forwarded.has(method)) answer = (async () => methods[method](...args))();
-    else if (method === AUDIT_LINES) answer = auditLines(ledger);
     else if (method === CLOSE) answer = ledger.close();
     else answer = Promise.reject(new Error(`Unknown ledger method ${method}`));
     answer.then(
@@ -77,12 +75,6 @@ async function serve(): Promise<void> {
     retention: ledger.retention,
   };
   port.postMessage([[READY, true, info]]);
-}
-
-async function auditLines(ledger: ConsentLedger): Promise<string[]> {
-  const lines: string[] = [];
-  for await (const line of ledger.exportAudit()) lines.push(line);
-  return lines;
 }
 
 /** Keys arrive as Uint8Arrays (a structured clone of a Buffer); the ledger checks for Buffers. */

@@ -4,7 +4,14 @@ import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
 import type { CheckState, ConsentRow, LedgerStore, StoreTx, SubjectRow } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
-import { AuditChainVerifier, type AuditVerification, GENESIS_HASH, hashAuditEvent } from './audit-verify';
+import {
+  AuditChainVerifier,
+  type AuditExportPage,
+  type AuditVerification,
+  auditExportLines,
+  GENESIS_HASH,
+  hashAuditEvent,
+} from './audit-verify';
 import { canonicalJson } from './canonical';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
@@ -106,6 +113,10 @@ export interface WithdrawConsentInput {
   messageId?: string;
   actor: string;
 }
+
+/** Audit events per exportAuditPage, and the most one page may ask for. */
+const AUDIT_EXPORT_PAGE = 1000;
+const AUDIT_EXPORT_PAGE_MAX = 10_000;
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
@@ -944,16 +955,29 @@ export class ConsentLedger extends EventEmitter {
   }
 
   /** JSON lines in the format documented in audit-verify.ts. */
-  async *exportAudit(): AsyncIterable<string> {
-    const anchor = await this.store.read.auditAnchor();
-    if (anchor) yield canonicalJson({ type: 'anchor', seq: anchor.seq, hash: anchor.hash });
-    let after = anchor?.seq ?? 0;
-    for (;;) {
-      const page = await this.store.read.auditPage(after, 1000);
-      for (const record of page) yield canonicalJson(record);
-      if (page.length < 1000) return;
-      after = page[page.length - 1].seq;
+  exportAudit(): AsyncIterable<string> {
+    return auditExportLines((after) => this.exportAuditPage(after));
+  }
+
+  /**
+   * exportAudit a page at a time, for callers that stream a long log: without `after` the export starts (with
+   * the anchor line, when retention removed the oldest events); `next` continues it and is missing at the end.
+   */
+  async exportAuditPage(after?: number, limit = AUDIT_EXPORT_PAGE): Promise<AuditExportPage> {
+    if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) {
+      throw new GdprWhatsAppError('invalid-input', 'The export continues after a sequence number', { field: 'after' });
     }
+    const size = Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, AUDIT_EXPORT_PAGE_MAX) : AUDIT_EXPORT_PAGE;
+    const lines: string[] = [];
+    let from = after;
+    if (from === undefined) {
+      const anchor = await this.store.read.auditAnchor();
+      if (anchor) lines.push(canonicalJson({ type: 'anchor', seq: anchor.seq, hash: anchor.hash }));
+      from = anchor?.seq ?? 0;
+    }
+    const page = await this.store.read.auditPage(from, size);
+    for (const record of page) lines.push(canonicalJson(record));
+    return page.length < size ? { lines } : { lines, next: page[page.length - 1].seq };
   }
 
   /** Database-level check (SQLite PRAGMA integrity_check); "ok" when sound. */

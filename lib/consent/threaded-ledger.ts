@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GdprWhatsAppError } from '../errors';
+import { auditExportLines } from './audit-verify';
 import type { ConsentLedger } from './ledger';
 import {
-  AUDIT_LINES,
   CLOSE,
   EVENT,
   type ForwardedMethod,
@@ -129,6 +129,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly completeAll = this.forward('completeAll');
   readonly releaseAll = this.forward('releaseAll');
   readonly verifyAudit = this.forward('verifyAudit');
+  readonly exportAuditPage = this.forward('exportAuditPage');
   readonly integrityCheck = this.forward('integrityCheck');
 
   /** Batched like in-process: the thread writes the marks every few seconds. */
@@ -152,8 +153,9 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
     return this.purposes.get(id);
   }
 
-  async *exportAudit(): AsyncIterable<string> {
-    yield* (await this.call(AUDIT_LINES, [])) as string[];
+  /** A page at a time from the thread, so a long log never crosses it whole. */
+  exportAudit(): AsyncIterable<string> {
+    return auditExportLines((after) => this.exportAuditPage(after));
   }
 
   /** Flushes usage marks, closes the database and ends the thread; later calls reject with store-closed. */

@@ -54,6 +54,18 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       assert.equal(events.length, eventCount, 'a rejected call must not emit');
     }
 
+    /** The audit export read with exportAuditPage, `size` events a page, joined. */
+    async function exportInPages(size: number): Promise<string[]> {
+      const lines: string[] = [];
+      let page = await ledger.exportAuditPage(undefined, size);
+      for (let pages = 1; ; pages += 1) {
+        lines.push(...page.lines);
+        if (page.next === undefined) return lines;
+        assert.ok(pages < 1000, 'the export ends');
+        page = await ledger.exportAuditPage(page.next, size);
+      }
+    }
+
     async function request(phone = PHONE, purpose = 'marketing') {
       return ledger.requestConsent({
         subject: phone,
@@ -727,6 +739,8 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const lines = await collect(ledger.exportAudit());
         assert.match(lines[0], /"type":"anchor"/);
         assert.equal(verifyAuditLines(lines).ok, true);
+        // Paged, the anchor comes first on the first page and the pages join to the same export.
+        assert.deepEqual(await exportInPages(2), lines);
       });
 
       it('expires a batch of requests at once: each one expired and audited in order, the chain intact', async () => {
@@ -816,6 +830,19 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           'purpose',
           'seq',
         ]);
+      });
+
+      it('exports page by page: the pages join to the whole export, the last one says so', async () => {
+        await someHistory();
+        const whole = await collect(ledger.exportAudit());
+        for (const size of [1, 2, 5, 6]) assert.deepEqual(await exportInPages(size), whole, `pages of ${size}`);
+        const first = await ledger.exportAuditPage(undefined, 2);
+        assert.deepEqual(first, { lines: whole.slice(0, 2), next: JSON.parse(whole[1]).seq });
+        const last = await ledger.exportAuditPage(JSON.parse(whole[3]).seq, 2);
+        assert.deepEqual(last, { lines: whole.slice(4) }, 'a short page is the last');
+        assert.deepEqual(await ledger.exportAuditPage(JSON.parse(whole[4]).seq), { lines: [] });
+        await rejectsUnchanged(() => ledger.exportAuditPage(-1), 'invalid-input');
+        await rejectsUnchanged(() => ledger.exportAuditPage(1.5), 'invalid-input');
       });
 
       it('refuses updates, and finds a tampered row', async () => {
