@@ -18,10 +18,14 @@ interface ConsentEventsDef extends NodeDef {
 
 const migrations: readonly Migration[] = [withDefaults({ includePhone: false })];
 
+/** What msg.topic may ask of the store. */
+const STORE_COMMANDS = ['retention-sweep', 'verify-audit', 'export-audit'];
+
 /**
  * consent-events: emits the consent store's ledger events (requested, confirmed, withdrawn, expired, erased,
  * notice shown) so a flow can keep a CRM in step. Pseudonym always, phone number only when ticked. Its input
- * runs store maintenance on demand: msg.topic "retention-sweep" or "verify-audit", answered on the same output.
+ * runs store maintenance on demand: msg.topic "retention-sweep", "verify-audit" or "export-audit", answered on the
+ * same output.
  */
 export default function consentEventsNode(RED: NodeAPI): void {
   function ConsentEvents(this: Node, saved: ConsentEventsDef) {
@@ -61,18 +65,51 @@ export default function consentEventsNode(RED: NodeAPI): void {
       );
     }
 
+    /**
+     * The audit log as JSON lines for an auditor (verifyAuditLines, audit-verify.ts), one message per page of
+     * the ledger so a long log never sits in one message: a sequence in msg.parts that a join node in automatic
+     * mode puts back together (the last part carries the count), or that a file node appends page by page.
+     */
+    const exportAudit = async (
+      msg: NodeMessageInFlow,
+      send: (msg: NodeMessageInFlow) => void,
+      opened: LedgerHandle,
+    ) => {
+      const id = RED.util.generateId();
+      let page = await opened.exportAuditPage();
+      let events = 0;
+      for (let index = 0; ; index += 1) {
+        const last = page.next === undefined;
+        // A string sequence as the split node makes one (type, ch), so join reassembles it without separators.
+        const parts = { id, index, type: 'string', ch: '', ...(last ? { count: index + 1 } : {}) };
+        const payload = page.lines.map((line) => `${line}\n`).join('');
+        const out = Object.assign(RED.util.cloneMessage(msg), { topic: 'audit.exported', payload, parts });
+        const anchored = index === 0 && page.lines.length > 0 && JSON.parse(page.lines[0]).type === 'anchor';
+        events += page.lines.length - (anchored ? 1 : 0);
+        send(out);
+        if (last) break;
+        page = await opened.exportAuditPage(page.next);
+      }
+      this.status(statusOf('ready', RED._('consent-events.status.audit-exported', { count: events })));
+    };
+
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is
     // verified on demand (a scheduled inject in a flow), and a broken chain leaves as topic "audit.broken".
     this.on('input', async (msg: NodeMessageInFlow, send, done) => {
       try {
         const command = typeof msg.topic === 'string' ? msg.topic : '';
-        if (command !== 'retention-sweep' && command !== 'verify-audit') {
+        if (!STORE_COMMANDS.includes(command)) {
           throw new GdprWhatsAppError(
             'unknown-store-command',
-            'consent-events runs msg.topic "retention-sweep" or "verify-audit"',
+            'consent-events runs msg.topic "retention-sweep", "verify-audit" or "export-audit"',
           );
         }
         const opened = await ledgerOf(store);
+        if (command === 'export-audit') {
+          await exportAudit(msg, send, opened);
+          done();
+          return;
+        }
         if (command === 'retention-sweep') {
           msg.topic = 'retention.swept';
           msg.payload = await opened.sweepRetention();
@@ -84,10 +121,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
             this.status(
               statusOf(
                 'failed',
-                RED._('consent-events.status.audit-broken', {
-                  seq: verification.firstBrokenSeq ?? '?',
-                  defaultValue: 'audit chain broken at __seq__',
-                }),
+                RED._('consent-events.status.audit-broken', { seq: verification.firstBrokenSeq ?? '?' }),
               ),
             );
         }

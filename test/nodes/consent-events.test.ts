@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
+import { dirname } from 'node:path';
+import { verifyAuditLines } from '../../lib/consent/audit-verify';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import consentEventsNode from '../../nodes/consent-events';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
-import { helper } from '../helpers/node-red';
+import { helper, nodeRedPath } from '../helpers/node-red';
 import { collect, type Msg, next, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const ERIKA = '+4915123456789';
 const WORDING = 'Send me the newsletter on WhatsApp.';
 
 type EventPayload = Record<string, unknown> & { type: string; pseudonym: string; at: number };
+
+/** Node-RED's own join node, from the Node-RED under test. */
+function joinNode(): unknown {
+  return require(require.resolve('@node-red/nodes/core/sequence/17-split.js', { paths: [dirname(nodeRedPath)] }));
+}
 
 async function until(predicate: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -149,6 +156,53 @@ describe('consent-events node', () => {
     // The store was not redeployed: the same ledger still works.
     await ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
     assert.equal((await ledger.checkConsent(ERIKA, 'news')).allowed, true);
+  });
+
+  it('exports the audit log page by page; a join node puts together an export that verifies', async () => {
+    await helper.load(
+      [consentStoreNode, consentEventsNode, eraseSubjectNode, joinNode()] as never,
+      [
+        ...flow(),
+        { id: 'joiner', z: 'f1', type: 'join', mode: 'auto', wires: [['joined']] },
+        { id: 'joined', z: 'f1', type: 'helper' },
+      ].map((n) => (n.id === 'events' ? { ...n, wires: [['out', 'joiner']] } : n)) as never,
+      credentials as never,
+    );
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    await lifecycle(ledger);
+    // More events than one page holds (1,000), so the export takes two messages.
+    await Promise.all(
+      Array.from({ length: 1100 }, (_, i) => ledger.recordBlocked(ERIKA, 'news', `test-${i % 3}`, 'test')),
+    );
+    const expected: string[] = [];
+    for await (const line of ledger.exportAudit()) expected.push(line);
+    assert.equal(expected.length, 1104);
+
+    const pages = collect('out');
+    const joined = next('joined');
+    const statuses: string[] = [];
+    // node-red-node-test-helper reports each status() call as a "call:status" event of the node.
+    (helper.getNode('events') as unknown as NodeJS.EventEmitter).on(
+      'call:status',
+      (call: { args: [{ text?: string }] }) => statuses.push(String(call.args[0].text)),
+    );
+    helper.getNode('events').receive({ topic: 'export-audit' } as never);
+    const whole = String((await joined).payload);
+    assert.equal(pages.length, 2);
+    assert.deepEqual(
+      pages.map((m) => [m.topic, (m.parts as { index: number }).index, (m.parts as { count?: number }).count]),
+      [
+        ['audit.exported', 0, undefined],
+        ['audit.exported', 1, 2],
+      ],
+    );
+    assert.equal(String(pages[0].payload).split('\n').length - 1, 1000);
+    assert.equal(whole, `${expected.join('\n')}\n`);
+    const verified = verifyAuditLines(whole.split('\n'));
+    assert.deepEqual([verified.ok, verified.count], [true, 1104]);
+    assert.doesNotMatch(whole, /4915123456789/);
+    await until(() => statuses.length > 0, 'the status after the export');
+    assert.deepEqual(statuses, ['consent-events.status.audit-exported']);
   });
 
   it('logs a clear error and emits nothing when the store cannot open', async () => {
