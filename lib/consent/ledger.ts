@@ -2,26 +2,28 @@ import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
-import type { CheckState, ConsentRow, LedgerStore, StoreTx, SubjectRow } from '../store/types';
+import type { CheckState, ConsentRow, LedgerStore, StoreTx } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
-import {
-  AuditChainVerifier,
-  type AuditExportPage,
-  type AuditVerification,
-  auditExportLines,
-  GENESIS_HASH,
-  hashAuditEvent,
-} from './audit-verify';
+import { type AuditEntry, chainAuditEntries } from './audit-chain';
+import { AuditChainVerifier, type AuditExportPage, type AuditVerification, auditExportLines } from './audit-verify';
 import { canonicalJson } from './canonical';
+import {
+  COLLECTION_METHODS,
+  type ConfirmConsentInput,
+  type GiveConsentInput,
+  type RefuseConsentInput,
+  type RequestConsentInput,
+  WITHDRAWAL_CHANNELS,
+  type WithdrawConsentInput,
+} from './inputs';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
+import { LedgerRecords, ledgerEvent } from './records';
 import { evaluateCheck, isEnded, isLivePending } from './rules';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
   CheckResult,
-  CollectionMethod,
   ConsentRecord,
-  ConsentStatus,
   EraseReport,
   LedgerEvent,
   LedgerOptions,
@@ -29,9 +31,16 @@ import type {
   SubjectExport,
   SubjectInput,
   SweepReport,
-  WithdrawalChannel,
 } from './types';
 import { oneOf, optionalLanguage, optionalText, positiveMs, requireActor, requireWording } from './validate';
+
+export type {
+  ConfirmConsentInput,
+  GiveConsentInput,
+  RefuseConsentInput,
+  RequestConsentInput,
+  WithdrawConsentInput,
+} from './inputs';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -43,76 +52,6 @@ export const DEFAULT_RETENTION: RetentionSettings = {
   dedupeTtlMs: 8 * DAY,
   sweepBatchSize: 2000,
 };
-
-const METHODS: readonly CollectionMethod[] = ['web-form', 'keyword', 'button', 'agent'];
-const CHANNELS: readonly WithdrawalChannel[] = [
-  'whatsapp-keyword',
-  'whatsapp-button',
-  'meta-marketing-optout',
-  'admin',
-  'api',
-];
-
-export interface RequestConsentInput {
-  subject: SubjectInput;
-  purpose: string;
-  /** The exact wording shown to the person (Art. 7(1) GDPR: the controller must be able to prove consent). */
-  wording: string;
-  language?: string;
-  noticeVersion?: string;
-  method: CollectionMethod;
-  /** Form URL or campaign. */
-  source?: string;
-  requestMessageId?: string;
-  actor: string;
-  expiresInMs?: number;
-}
-
-export interface ConfirmConsentInput {
-  subject: SubjectInput;
-  purpose?: string;
-  confirmationMessageId?: string;
-  /** The exact reply ("YES", the button title). */
-  confirmationText: string;
-  actor: string;
-}
-
-export interface GiveConsentInput {
-  subject: SubjectInput;
-  purpose: string;
-  wording: string;
-  language?: string;
-  noticeVersion?: string;
-  method: CollectionMethod;
-  source?: string;
-  messageId?: string;
-  text?: string;
-  actor: string;
-}
-
-export interface RefuseConsentInput {
-  subject: SubjectInput;
-  purpose: string;
-  /** Needed only when no request is pending: the wording the person refused. */
-  wording?: string;
-  language?: string;
-  method?: CollectionMethod;
-  source?: string;
-  messageId?: string;
-  text?: string;
-  actor: string;
-}
-
-export interface WithdrawConsentInput {
-  subject: SubjectInput;
-  /** Default: every purpose. */
-  purposes?: string[];
-  channel: WithdrawalChannel;
-  text?: string;
-  keyword?: string;
-  messageId?: string;
-  actor: string;
-}
 
 /** Audit events per exportAuditPage, and the most one page may ask for. */
 const AUDIT_EXPORT_PAGE = 1000;
@@ -126,15 +65,6 @@ function lockOrder(keys: readonly string[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
 }
 
-interface AuditEntry {
-  action: string;
-  actor: string;
-  pseudonym?: string | null;
-  purpose?: string | null;
-  outcome: string;
-  detail?: Record<string, unknown>;
-}
-
 /**
  * The consent ledger (issue 3): the proof a business shows a supervisory authority and the source of
  * truth for every consent check. Emits 'event' (LedgerEvent) after each durable change and 'warning'
@@ -142,6 +72,7 @@ interface AuditEntry {
  */
 export class ConsentLedger extends EventEmitter {
   private readonly resolver: SubjectResolver;
+  private readonly records: LedgerRecords;
   private readonly usage = new Map<string, { pseudonym: string; purpose: string }>();
   private usageTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
@@ -159,6 +90,7 @@ export class ConsentLedger extends EventEmitter {
   ) {
     super();
     this.resolver = new SubjectResolver(pseudonyms);
+    this.records = new LedgerRecords(cipher, retention.proofRetentionMs);
   }
 
   static async open(options: LedgerOptions): Promise<ConsentLedger> {
@@ -235,7 +167,7 @@ export class ConsentLedger extends EventEmitter {
   async requestConsent(input: RequestConsentInput): Promise<ConsentRecord> {
     const def = this.requirePurpose(input?.purpose);
     const wording = requireWording(input.wording);
-    const method = oneOf(input.method, METHODS, 'method');
+    const method = oneOf(input.method, COLLECTION_METHODS, 'method');
     const actor = requireActor(input.actor);
     const language = optionalLanguage(input.language);
     const noticeVersion = optionalText(input.noticeVersion, 'noticeVersion', 128);
@@ -245,11 +177,12 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const existing = await tx.getConsent(subject.pseudonym, def.id);
-      if (existing?.status === 'given' && existing.purposeVersion === def.version) return this.toRecord(existing);
+      if (existing?.status === 'given' && existing.purposeVersion === def.version)
+        return this.records.toRecord(existing);
       if (existing) await tx.archiveConsent(existing, now);
       const p = subject.pseudonym;
       const row: ConsentRow = {
-        ...this.blankRow(p, def, wording, now, actor),
+        ...this.records.blankConsent(p, def, wording, now, actor),
         status: 'pending',
         expiresAt: now + ttl,
         language: language ?? null,
@@ -269,8 +202,8 @@ export class ConsentLedger extends EventEmitter {
         outcome: 'pending',
         detail: { purposeVersion: def.version, wordingSha256: row.wordingSha256, method, expiresAt: row.expiresAt },
       });
-      events.push(this.event('consent.requested', subject, now, def.id, 'pending'));
-      return this.toRecord(row);
+      events.push(ledgerEvent('consent.requested', subject, now, def.id, 'pending'));
+      return this.records.toRecord(row);
     });
   }
 
@@ -321,8 +254,8 @@ export class ConsentLedger extends EventEmitter {
         outcome: 'given',
         detail: { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 },
       });
-      events.push(this.event('consent.confirmed', subject, now, row.purpose, 'given', p));
-      return { record: this.toRecord(row) };
+      events.push(ledgerEvent('consent.confirmed', subject, now, row.purpose, 'given', p));
+      return { record: this.records.toRecord(row) };
     });
     if (outcome.error === 'no-pending-request') {
       throw new GdprWhatsAppError('no-pending-request', 'There is no pending consent request to confirm');
@@ -336,7 +269,7 @@ export class ConsentLedger extends EventEmitter {
   async giveConsent(input: GiveConsentInput): Promise<ConsentRecord> {
     const def = this.requirePurpose(input?.purpose);
     const wording = requireWording(input.wording);
-    const method = oneOf(input.method, METHODS, 'method');
+    const method = oneOf(input.method, COLLECTION_METHODS, 'method');
     const actor = requireActor(input.actor);
     const language = optionalLanguage(input.language);
     const noticeVersion = optionalText(input.noticeVersion, 'noticeVersion', 128);
@@ -348,10 +281,10 @@ export class ConsentLedger extends EventEmitter {
       const p = await this.pseudonymOf(tx, subject);
       const existing = await tx.getConsent(p, def.id);
       const sameProof = existing?.status === 'given' && existing.wordingSha256 === sha256Hex(wording);
-      if (sameProof && existing.purposeVersion === def.version) return this.toRecord(existing);
+      if (sameProof && existing.purposeVersion === def.version) return this.records.toRecord(existing);
       if (existing) await tx.archiveConsent(existing, now);
       const row: ConsentRow = {
-        ...this.blankRow(p, def, wording, now, actor),
+        ...this.records.blankConsent(p, def, wording, now, actor),
         status: 'given',
         language: language ?? null,
         noticeVersion: noticeVersion ?? null,
@@ -371,15 +304,15 @@ export class ConsentLedger extends EventEmitter {
         outcome: 'given',
         detail: { purposeVersion: def.version, wordingSha256: row.wordingSha256, method },
       });
-      events.push(this.event('consent.given', subject, now, def.id, 'given', p));
-      return this.toRecord(row);
+      events.push(ledgerEvent('consent.given', subject, now, def.id, 'given', p));
+      return this.records.toRecord(row);
     });
   }
 
   async refuseConsent(input: RefuseConsentInput): Promise<ConsentRecord> {
     const def = this.requirePurpose(input?.purpose);
     const wording = input.wording === undefined ? undefined : requireWording(input.wording);
-    const method = input.method === undefined ? undefined : oneOf(input.method, METHODS, 'method');
+    const method = input.method === undefined ? undefined : oneOf(input.method, COLLECTION_METHODS, 'method');
     const actor = requireActor(input.actor);
     const language = optionalLanguage(input.language);
     const source = optionalText(input.source, 'source', 2048);
@@ -396,7 +329,7 @@ export class ConsentLedger extends EventEmitter {
         if (!wording) return { error: true as const };
         if (existing) await tx.archiveConsent(existing, now);
         row = {
-          ...this.blankRow(p, def, wording, now, actor),
+          ...this.records.blankConsent(p, def, wording, now, actor),
           language: language ?? null,
           method: method ?? 'agent',
           source: source ?? null,
@@ -421,8 +354,8 @@ export class ConsentLedger extends EventEmitter {
         outcome: 'refused',
         detail: { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 },
       });
-      events.push(this.event('consent.refused', subject, now, def.id, 'refused', p));
-      return { record: this.toRecord(row) };
+      events.push(ledgerEvent('consent.refused', subject, now, def.id, 'refused', p));
+      return { record: this.records.toRecord(row) };
     });
     if (!outcome.record) {
       throw new GdprWhatsAppError('missing-wording', 'No request is pending, so the refused wording is required');
@@ -452,7 +385,7 @@ export class ConsentLedger extends EventEmitter {
     input: WithdrawConsentInput,
     options: { unlessErased?: boolean },
   ): Promise<ConsentRecord[] | 'erased'> {
-    const channel = oneOf(input?.channel, CHANNELS, 'channel');
+    const channel = oneOf(input?.channel, WITHDRAWAL_CHANNELS, 'channel');
     const actor = requireActor(input.actor);
     if (input.purposes !== undefined && !Array.isArray(input.purposes)) {
       throw new GdprWhatsAppError('invalid-input', 'purposes must be a list of purpose ids', { field: 'purposes' });
@@ -477,7 +410,7 @@ export class ConsentLedger extends EventEmitter {
         const base: ConsentRow =
           existing && !isEnded(existing.status)
             ? existing
-            : { ...this.blankRow(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
+            : { ...this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
         const row: ConsentRow = {
           ...base,
           status: 'withdrawn',
@@ -500,8 +433,8 @@ export class ConsentLedger extends EventEmitter {
           outcome: 'withdrawn',
           detail: { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null },
         });
-        events.push({ ...this.event('consent.withdrawn', subject, now, def.id, 'withdrawn', p), channel });
-        changed.push(this.toRecord(row));
+        events.push({ ...ledgerEvent('consent.withdrawn', subject, now, def.id, 'withdrawn', p), channel });
+        changed.push(this.records.toRecord(row));
       }
       if (changed.length === 0) {
         // The opt-out itself is evidence worth keeping even when nothing was on record.
@@ -559,7 +492,7 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     const p = await this.pseudonymOf(this.store.read, identified);
     const row = await this.store.read.getConsent(p, def.id);
-    return row ? this.toRecord(row) : undefined;
+    return row ? this.records.toRecord(row) : undefined;
   }
 
   /** Batched: the gate calls this per message; the store gets one write per flush interval. */
@@ -608,7 +541,7 @@ export class ConsentLedger extends EventEmitter {
         outcome: 'shown',
         detail: { noticeVersion: version },
       });
-      events.push(this.event('notice.shown', identified, now, undefined, undefined, p));
+      events.push(ledgerEvent('notice.shown', identified, now, undefined, undefined, p));
     });
   }
 
@@ -709,7 +642,7 @@ export class ConsentLedger extends EventEmitter {
         outcome: found ? 'erased' : 'nothing-found',
         detail: { removed },
       });
-      events.push(this.event('subject.erased', identified, now, undefined, undefined, p));
+      events.push(ledgerEvent('subject.erased', identified, now, undefined, undefined, p));
       return { found, removed, at: now, pseudonym: p };
     });
     if (identified.phone) this.resolver.forget(identified.phone);
@@ -740,9 +673,9 @@ export class ConsentLedger extends EventEmitter {
         pseudonym: p,
         found: Boolean(row || consents.length || history.length || notices.length),
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
-        subject: row ? this.decryptSubject(row) : undefined,
-        consents: consents.map((c) => this.toRecord(c)),
-        history: history.map((h) => ({ ...this.toRecord(h), archivedAt: h.archivedAt })),
+        subject: row ? this.records.decryptSubject(row) : undefined,
+        consents: consents.map((c) => this.records.toRecord(c)),
+        history: history.map((h) => ({ ...this.records.toRecord(h), archivedAt: h.archivedAt })),
         notices: notices.map((n) => ({
           noticeVersion: n.noticeVersion,
           shownAt: n.shownAt,
@@ -1019,27 +952,7 @@ export class ConsentLedger extends EventEmitter {
 
   /** Appends the entries to the hash chain in order, in one statement where the backend has one. */
   private async auditAll(tx: StoreTx, now: number, entries: readonly AuditEntry[]): Promise<void> {
-    const head = await tx.auditHead();
-    let seq = head?.seq ?? 0;
-    let prevHash = head?.hash ?? GENESIS_HASH;
-    const records = entries.map((entry) => {
-      const detail = this.instanceId ? { ...(entry.detail ?? {}), instance: this.instanceId } : (entry.detail ?? null);
-      seq += 1;
-      const event = {
-        seq,
-        at: now,
-        actor: entry.actor,
-        action: entry.action,
-        pseudonym: entry.pseudonym ?? null,
-        purpose: entry.purpose ?? null,
-        outcome: entry.outcome,
-        detail: detail ? (JSON.parse(canonicalJson(detail)) as Record<string, unknown>) : null,
-        prevHash,
-      };
-      const record = { ...event, hash: hashAuditEvent(event) };
-      prevHash = record.hash;
-      return record;
-    });
+    const records = chainAuditEntries(await tx.auditHead(), now, entries, this.instanceId);
     if (records.length === 1) await tx.insertAudit(records[0]);
     else await tx.insertAudits(records);
   }
@@ -1095,108 +1008,8 @@ export class ConsentLedger extends EventEmitter {
 
   private async saveIdentity(tx: StoreTx, subject: IdentifiedSubject, now: number): Promise<void> {
     const p = subject.pseudonym;
-    const existing = await tx.getSubject(p);
-    const enc = (value: string | undefined, field: string, current: string | null | undefined) =>
-      value === undefined ? (current ?? null) : this.cipher.encrypt(value, field, p);
-    const row: SubjectRow = {
-      pseudonym: p,
-      phoneEnc: existing?.phoneEnc ?? (subject.phone ? this.cipher.encrypt(subject.phone, 'phone', p) : null),
-      waIdEnc: existing?.waIdEnc ?? (subject.waId ? this.cipher.encrypt(subject.waId, 'wa_id', p) : null),
-      userIdEnc: existing?.userIdEnc ?? (subject.userId ? this.cipher.encrypt(subject.userId, 'user_id', p) : null),
-      nameEnc: enc(subject.name, 'name', existing?.nameEnc),
-      lastInboundAt: existing?.lastInboundAt ?? null,
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-    };
-    await tx.putSubject(row);
+    await tx.putSubject(this.records.subjectRow(subject, await tx.getSubject(p), now));
     if (subject.userIdAlias && subject.userIdAlias !== p) await tx.putAlias(subject.userIdAlias, p);
-  }
-
-  private decryptSubject(row: SubjectRow): NonNullable<SubjectExport['subject']> {
-    const p = row.pseudonym;
-    return {
-      phone: this.cipher.decryptOptional(row.phoneEnc, 'phone', p),
-      waId: this.cipher.decryptOptional(row.waIdEnc, 'wa_id', p),
-      userId: this.cipher.decryptOptional(row.userIdEnc, 'user_id', p),
-      name: this.cipher.decryptOptional(row.nameEnc, 'name', p),
-      firstSeenAt: row.createdAt,
-      lastInboundAt: row.lastInboundAt ?? undefined,
-    };
-  }
-
-  private blankRow(p: string, def: PurposeDefinition, wording: string, now: number, actor: string): ConsentRow {
-    return {
-      pseudonym: p,
-      purpose: def.id,
-      status: 'refused',
-      expiresAt: null,
-      purposeVersion: def.version,
-      wording,
-      wordingSha256: sha256Hex(wording),
-      language: null,
-      noticeVersion: null,
-      lawfulBasis: def.lawfulBasis,
-      method: 'agent',
-      source: null,
-      requestedAt: null,
-      requestMessageIdEnc: null,
-      decidedAt: null,
-      confirmationMessageIdEnc: null,
-      confirmationTextEnc: null,
-      withdrawnAt: null,
-      withdrawalChannel: null,
-      withdrawalMessageIdEnc: null,
-      withdrawalTextEnc: null,
-      withdrawalKeyword: null,
-      lastUsedAt: null,
-      retainUntil: now + this.retention.proofRetentionMs,
-      updatedAt: now,
-      actor,
-    };
-  }
-
-  private toRecord(row: ConsentRow): ConsentRecord {
-    const p = row.pseudonym;
-    const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
-    return {
-      pseudonym: p,
-      purpose: row.purpose,
-      purposeVersion: row.purposeVersion,
-      status: row.status as ConsentStatus,
-      lawfulBasis: row.lawfulBasis as ConsentRecord['lawfulBasis'],
-      wording: row.wording,
-      wordingSha256: row.wordingSha256,
-      language: opt(row.language),
-      noticeVersion: opt(row.noticeVersion),
-      method: row.method as ConsentRecord['method'],
-      source: opt(row.source),
-      requestedAt: opt(row.requestedAt),
-      requestMessageId: this.cipher.decryptOptional(row.requestMessageIdEnc, 'request_message_id', p),
-      expiresAt: opt(row.expiresAt),
-      decidedAt: opt(row.decidedAt),
-      confirmationMessageId: this.cipher.decryptOptional(row.confirmationMessageIdEnc, 'confirmation_message_id', p),
-      confirmationText: this.cipher.decryptOptional(row.confirmationTextEnc, 'confirmation_text', p),
-      withdrawnAt: opt(row.withdrawnAt),
-      withdrawalChannel: opt(row.withdrawalChannel) as WithdrawalChannel | undefined,
-      withdrawalMessageId: this.cipher.decryptOptional(row.withdrawalMessageIdEnc, 'withdrawal_message_id', p),
-      withdrawalText: this.cipher.decryptOptional(row.withdrawalTextEnc, 'withdrawal_text', p),
-      withdrawalKeyword: opt(row.withdrawalKeyword),
-      lastUsedAt: opt(row.lastUsedAt),
-      retainUntil: row.retainUntil,
-      updatedAt: row.updatedAt,
-      actor: row.actor,
-    };
-  }
-
-  private event(
-    type: LedgerEvent['type'],
-    subject: IdentifiedSubject,
-    at: number,
-    purpose?: string,
-    status?: ConsentStatus,
-    pseudonym = subject.pseudonym,
-  ): LedgerEvent {
-    return { type, pseudonym, purpose, at, status, phone: subject.phone, userId: subject.userId };
   }
 }
 

@@ -2,6 +2,7 @@
  * What the stop-handler decides: which inbound messages and Meta signals are an opt-out, which
  * purposes a withdrawal covers, and the answer the person gets. The node only moves messages.
  */
+import type { WithdrawConsentInput } from '../consent/inputs';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
 import { type Language, textFor } from './language';
@@ -152,15 +153,7 @@ function subjectOf(from?: string, waId?: string, userId?: string): SubjectRef | 
 /** The part of the consent ledger a withdrawal needs (lib/consent/ledger.ts ConsentLedger satisfies it). */
 export interface WithdrawalLedger {
   /** Withdraws, unless the subject was erased earlier: then nothing is written and the answer is 'erased'. */
-  withdrawUnlessErased(input: {
-    subject: SubjectRef;
-    purposes?: string[];
-    channel: WithdrawalChannel;
-    text?: string;
-    keyword?: string;
-    messageId?: string;
-    actor: string;
-  }): Promise<readonly unknown[] | 'erased'>;
+  withdrawUnlessErased(input: WithdrawConsentInput): Promise<readonly unknown[] | 'erased'>;
 }
 
 export interface WithdrawalScope {

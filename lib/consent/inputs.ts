@@ -1,0 +1,70 @@
+/** What the consent ledger's changes take (ConsentLedger in ledger.ts); each is validated there before any write. */
+import type { CollectionMethod, SubjectInput, WithdrawalChannel } from './types';
+
+/** How a consent may be collected (the record's `method`). */
+export const COLLECTION_METHODS: readonly CollectionMethod[] = ['web-form', 'keyword', 'button', 'agent'];
+/** Where a withdrawal came from (the record's `withdrawalChannel`). */
+export const WITHDRAWAL_CHANNELS: readonly WithdrawalChannel[] = [
+  'whatsapp-keyword',
+  'whatsapp-button',
+  'meta-marketing-optout',
+  'admin',
+  'api',
+];
+
+/** What a request and a consent given in one step both record: who agreed to which wording, how and where. */
+interface ConsentProofInput {
+  subject: SubjectInput;
+  purpose: string;
+  /** The exact wording shown to the person (Art. 7(1) GDPR: the controller must be able to prove consent). */
+  wording: string;
+  language?: string;
+  noticeVersion?: string;
+  method: CollectionMethod;
+  /** Form URL or campaign. */
+  source?: string;
+  actor: string;
+}
+
+export interface RequestConsentInput extends ConsentProofInput {
+  requestMessageId?: string;
+  expiresInMs?: number;
+}
+
+export interface ConfirmConsentInput {
+  subject: SubjectInput;
+  purpose?: string;
+  confirmationMessageId?: string;
+  /** The exact reply ("YES", the button title). */
+  confirmationText: string;
+  actor: string;
+}
+
+export interface GiveConsentInput extends ConsentProofInput {
+  messageId?: string;
+  text?: string;
+}
+
+export interface RefuseConsentInput {
+  subject: SubjectInput;
+  purpose: string;
+  /** Needed only when no request is pending: the wording the person refused. */
+  wording?: string;
+  language?: string;
+  method?: CollectionMethod;
+  source?: string;
+  messageId?: string;
+  text?: string;
+  actor: string;
+}
+
+export interface WithdrawConsentInput {
+  subject: SubjectInput;
+  /** Default: every purpose. */
+  purposes?: string[];
+  channel: WithdrawalChannel;
+  text?: string;
+  keyword?: string;
+  messageId?: string;
+  actor: string;
+}
