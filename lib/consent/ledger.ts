@@ -24,6 +24,7 @@ import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
   CheckResult,
   ConsentRecord,
+  ConsentStatus,
   EraseReport,
   LedgerEvent,
   LedgerOptions,
@@ -56,6 +57,14 @@ export const DEFAULT_RETENTION: RetentionSettings = {
 /** Audit events per exportAuditPage, and the most one page may ask for. */
 const AUDIT_EXPORT_PAGE = 1000;
 const AUDIT_EXPORT_PAGE_MAX = 10_000;
+
+/** The changes of one consent record; each is both the audit action and the event type. */
+type ConsentChange =
+  | 'consent.requested'
+  | 'consent.confirmed'
+  | 'consent.given'
+  | 'consent.refused'
+  | 'consent.withdrawn';
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
@@ -192,18 +201,13 @@ export class ConsentLedger extends EventEmitter {
         requestedAt: now,
         requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
       };
-      await tx.putConsent(row);
       await this.saveIdentity(tx, subject, now);
-      await this.audit(tx, now, {
-        action: 'consent.requested',
-        actor,
-        pseudonym: p,
-        purpose: def.id,
-        outcome: 'pending',
-        detail: { purposeVersion: def.version, wordingSha256: row.wordingSha256, method, expiresAt: row.expiresAt },
+      return this.storeConsent(tx, now, events, row, subject, 'consent.requested', {
+        purposeVersion: def.version,
+        wordingSha256: row.wordingSha256,
+        method,
+        expiresAt: row.expiresAt,
       });
-      events.push(ledgerEvent('consent.requested', subject, now, def.id, 'pending'));
-      return this.records.toRecord(row);
     });
   }
 
@@ -244,18 +248,9 @@ export class ConsentLedger extends EventEmitter {
         updatedAt: now,
         actor,
       };
-      await tx.putConsent(row);
       await this.saveIdentity(tx, { ...subject, pseudonym: p }, now);
-      await this.audit(tx, now, {
-        action: 'consent.confirmed',
-        actor,
-        pseudonym: p,
-        purpose: row.purpose,
-        outcome: 'given',
-        detail: { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 },
-      });
-      events.push(ledgerEvent('consent.confirmed', subject, now, row.purpose, 'given', p));
-      return { record: this.records.toRecord(row) };
+      const detail = { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 };
+      return { record: await this.storeConsent(tx, now, events, row, subject, 'consent.confirmed', detail) };
     });
     if (outcome.error === 'no-pending-request') {
       throw new GdprWhatsAppError('no-pending-request', 'There is no pending consent request to confirm');
@@ -294,18 +289,9 @@ export class ConsentLedger extends EventEmitter {
         confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
         confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
       };
-      await tx.putConsent(row);
       await this.saveIdentity(tx, { ...subject, pseudonym: p }, now);
-      await this.audit(tx, now, {
-        action: 'consent.given',
-        actor,
-        pseudonym: p,
-        purpose: def.id,
-        outcome: 'given',
-        detail: { purposeVersion: def.version, wordingSha256: row.wordingSha256, method },
-      });
-      events.push(ledgerEvent('consent.given', subject, now, def.id, 'given', p));
-      return this.records.toRecord(row);
+      const detail = { purposeVersion: def.version, wordingSha256: row.wordingSha256, method };
+      return this.storeConsent(tx, now, events, row, subject, 'consent.given', detail);
     });
   }
 
@@ -345,17 +331,8 @@ export class ConsentLedger extends EventEmitter {
         updatedAt: now,
         actor,
       };
-      await tx.putConsent(row);
-      await this.audit(tx, now, {
-        action: 'consent.refused',
-        actor,
-        pseudonym: p,
-        purpose: def.id,
-        outcome: 'refused',
-        detail: { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 },
-      });
-      events.push(ledgerEvent('consent.refused', subject, now, def.id, 'refused', p));
-      return { record: this.records.toRecord(row) };
+      const detail = { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 };
+      return { record: await this.storeConsent(tx, now, events, row, subject, 'consent.refused', detail) };
     });
     if (!outcome.record) {
       throw new GdprWhatsAppError('missing-wording', 'No request is pending, so the refused wording is required');
@@ -424,17 +401,8 @@ export class ConsentLedger extends EventEmitter {
           updatedAt: now,
           actor,
         };
-        await tx.putConsent(row);
-        await this.audit(tx, now, {
-          action: 'consent.withdrawn',
-          actor,
-          pseudonym: p,
-          purpose: def.id,
-          outcome: 'withdrawn',
-          detail: { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null },
-        });
-        events.push({ ...ledgerEvent('consent.withdrawn', subject, now, def.id, 'withdrawn', p), channel });
-        changed.push(this.records.toRecord(row));
+        const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null };
+        changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
       }
       if (changed.length === 0) {
         // The opt-out itself is evidence worth keeping even when nothing was on record.
@@ -944,6 +912,34 @@ export class ConsentLedger extends EventEmitter {
     });
     for (const event of events) this.emit('event', event);
     return result;
+  }
+
+  /**
+   * Every change of a consent in one place: the row's new state, its audit event (action = event type, outcome =
+   * the new status, by the row's actor) and the event emitted once the transaction is committed.
+   */
+  private async storeConsent(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    row: ConsentRow,
+    subject: IdentifiedSubject,
+    change: ConsentChange,
+    detail: Record<string, unknown>,
+    eventExtra: Partial<LedgerEvent> = {},
+  ): Promise<ConsentRecord> {
+    await tx.putConsent(row);
+    await this.audit(tx, now, {
+      action: change,
+      actor: row.actor,
+      pseudonym: row.pseudonym,
+      purpose: row.purpose,
+      outcome: row.status,
+      detail,
+    });
+    const status = row.status as ConsentStatus;
+    events.push({ ...ledgerEvent(change, subject, now, row.purpose, status, row.pseudonym), ...eventExtra });
+    return this.records.toRecord(row);
   }
 
   private async audit(tx: StoreTx, now: number, entry: AuditEntry): Promise<void> {
