@@ -3,13 +3,16 @@ import { appendOptOutFooter } from '../../lib/conversation/footer';
 import { chooseLanguage } from '../../lib/conversation/language';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../../lib/webhook/types';
 
-/** msg.payload of an inbound message (DESIGN.md section 2): the text, or the id of the reply tapped. */
+/**
+ * msg.payload of an inbound message (DESIGN.md section 2): the text, or the id of the reply tapped. A tapped reply
+ * also has a text (its title, in msg.whatsapp.text), but flows switch on the id, which does not change with the
+ * wording or the language of the button.
+ */
 export function inboundPayload(message: InboundMessage): string {
   return (
-    message.text ??
     message.interactive?.id ??
     message.button?.payload ??
-    message.button?.text ??
+    message.text ??
     message.media?.caption ??
     message.reaction?.emoji ??
     ''

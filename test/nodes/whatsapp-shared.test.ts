@@ -131,10 +131,27 @@ describe('nodes/shared', () => {
   it('uses the text or the tapped reply id as msg.payload', () => {
     const base = { messageId: 'm', timestamp: 1, phoneNumberId: 'p' };
     assert.equal(inboundPayload({ ...base, type: 'text', text: 'Hallo' }), 'Hallo');
+    // As the normaliser gives them: a tapped reply's title is its text, the id is what the flow switches on.
     assert.equal(
-      inboundPayload({ ...base, type: 'interactive', interactive: { type: 'button_reply', id: 'yes' } }),
+      inboundPayload({
+        ...base,
+        type: 'interactive',
+        text: 'Ja, gerne',
+        interactive: { type: 'button_reply', id: 'yes', title: 'Ja, gerne' },
+      }),
       'yes',
     );
-    assert.equal(inboundPayload({ ...base, type: 'button', button: { payload: 'STOP', text: 'Stop' } }), 'STOP');
+    assert.equal(
+      inboundPayload({
+        ...base,
+        type: 'button',
+        text: 'Stop promotions',
+        button: { payload: 'STOP', text: 'Stop promotions' },
+      }),
+      'STOP',
+    );
+    // A template's quick reply without a payload is known by its text.
+    assert.equal(inboundPayload({ ...base, type: 'button', text: 'Stop', button: { text: 'Stop' } }), 'Stop');
+    assert.equal(inboundPayload({ ...base, type: 'image', media: { id: 'i', caption: 'Rechnung' } }), 'Rechnung');
   });
 });
