@@ -2,7 +2,15 @@ import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
-import type { CheckState, ConsentRow, LedgerStore, StoreTx } from '../store/types';
+import type {
+  ArchivedConsentRow,
+  CheckState,
+  ConsentRow,
+  LedgerStore,
+  NoticeRow,
+  StoreTx,
+  SubjectRow,
+} from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
 import { type AuditEntry, chainAuditEntries } from './audit-chain';
 import { AuditChainVerifier, type AuditExportPage, type AuditVerification, auditExportLines } from './audit-verify';
@@ -592,17 +600,15 @@ export class ConsentLedger extends EventEmitter {
   async eraseSubject(subject: SubjectInput, actor: string): Promise<EraseReport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
-    this.usage.forEach((mark, key) => {
-      if (mark.pseudonym === identified.pseudonym) this.usage.delete(key);
-    });
-    const report = await this.change(async (tx, now, events) => {
+    const { report, keys, phone } = await this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, identified);
-      const aliases = [identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined].filter(
-        (a): a is string => a !== undefined,
-      );
-      const removed = await tx.eraseSubject(p, aliases);
+      const keys = await this.subjectKeys(tx, identified, p);
+      // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
+      const phone = identified.phone ?? (await this.knownPhone(tx, p));
+      const removed = await tx.eraseSubject(p, keys.slice(1));
       const found = Object.values(removed).some((count) => count > 0);
-      await tx.putSuppression(p, now, who);
+      // Under every key: a later message by user id alone finds the erasure too, not an empty record.
+      for (const key of keys) await tx.putSuppression(key, now, who);
       await this.audit(tx, now, {
         action: 'dsr.erasure_executed',
         actor: who,
@@ -610,12 +616,30 @@ export class ConsentLedger extends EventEmitter {
         outcome: found ? 'erased' : 'nothing-found',
         detail: { removed },
       });
-      events.push(ledgerEvent('subject.erased', identified, now, undefined, undefined, p));
-      return { found, removed, at: now, pseudonym: p };
+      events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
+      return { report: { found, removed, at: now, pseudonym: p }, keys, phone };
     });
-    if (identified.phone) this.resolver.forget(identified.phone);
+    this.usage.forEach((mark, key) => {
+      if (keys.includes(mark.pseudonym)) this.usage.delete(key);
+    });
+    if (phone) this.resolver.forget(phone);
     await this.store.scrub(report.removed);
     return report;
+  }
+
+  /**
+   * Every key the subject's records may be kept under, the subject's own first: records made under a user id
+   * before the number was known stay under that id's key, linked to the number's record by an alias.
+   */
+  private async subjectKeys(tx: StoreTx, identified: IdentifiedSubject, p: string): Promise<string[]> {
+    const ownKeys = [identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined];
+    const keys = [p, ...ownKeys, ...(await tx.aliasesOf(p))].filter((key): key is string => key !== undefined);
+    return [...new Set(keys)];
+  }
+
+  private async knownPhone(tx: StoreTx, p: string): Promise<string | undefined> {
+    const row = await tx.getSubject(p);
+    return row ? this.records.decryptSubject(row).phone : undefined;
   }
 
   async isSuppressed(subject: SubjectInput): Promise<boolean> {
@@ -624,50 +648,77 @@ export class ConsentLedger extends EventEmitter {
     return (await this.store.read.suppressedAt(p)) !== undefined;
   }
 
-  /** Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document. */
+  /**
+   * Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document, including what was
+   * kept under the person's user id before their number was known.
+   */
   async exportSubject(subject: SubjectInput, actor: string): Promise<SubjectExport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
     return this.change(async (tx, now) => {
       const p = await this.pseudonymOf(tx, identified);
+      const rows: SubjectRow[] = [];
+      const consents: ConsentRow[] = [];
+      const history: ArchivedConsentRow[] = [];
+      const notices: NoticeRow[] = [];
+      const keys = await this.subjectKeys(tx, identified, p);
       // One after the other: a PostgreSQL transaction is one connection.
-      const row = await tx.getSubject(p);
-      const consents = await tx.listConsents(p);
-      const history = await tx.listHistory(p);
-      const notices = await tx.listNotices(p);
+      for (const key of keys) {
+        const row = await tx.getSubject(key);
+        if (row) rows.push(row);
+        consents.push(...(await tx.listConsents(key)));
+        history.push(...(await tx.listHistory(key)));
+        notices.push(...(await tx.listNotices(key)));
+      }
       const erasedAt = await tx.suppressedAt(p);
-      const doc: SubjectExport = {
+      const found = rows.length + consents.length + history.length + notices.length > 0;
+      await this.audit(tx, now, {
+        action: 'dsr.access_fulfilled',
+        actor: who,
+        pseudonym: p,
+        outcome: found ? 'exported' : 'nothing-found',
+      });
+      // Read after that event was written: the export lists its own access too.
+      const audit = [];
+      for (const key of keys) audit.push(...(await tx.listAudit(key)));
+      return {
         exportedAt: now,
         pseudonym: p,
-        found: Boolean(row || consents.length || history.length || notices.length),
+        found,
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
-        subject: row ? this.records.decryptSubject(row) : undefined,
+        subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
         consents: consents.map((c) => this.records.toRecord(c)),
         history: history.map((h) => ({ ...this.records.toRecord(h), archivedAt: h.archivedAt })),
         notices: notices.map((n) => ({
           noticeVersion: n.noticeVersion,
           shownAt: n.shownAt,
-          messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', p),
+          messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', n.pseudonym),
           actor: n.actor,
         })),
-        auditEvents: [],
+        auditEvents: audit
+          .sort((a, b) => a.seq - b.seq)
+          .map((e) => ({
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            purpose: e.purpose,
+            outcome: e.outcome,
+          })),
       };
-      await this.audit(tx, now, {
-        action: 'dsr.access_fulfilled',
-        actor: who,
-        pseudonym: p,
-        outcome: doc.found ? 'exported' : 'nothing-found',
-      });
-      doc.auditEvents = (await tx.listAudit(p)).map((e) => ({
-        seq: e.seq,
-        at: e.at,
-        actor: e.actor,
-        action: e.action,
-        purpose: e.purpose,
-        outcome: e.outcome,
-      }));
-      return doc;
     });
+  }
+
+  /** The subject's own record first; what only a record under the user id knows (a name, say) fills the gaps. */
+  private mergedSubject(rows: readonly SubjectRow[]): NonNullable<SubjectExport['subject']> {
+    const [own, ...linked] = rows.map((row) => this.records.decryptSubject(row));
+    const merged = { ...own };
+    for (const other of linked) {
+      for (const [field, value] of Object.entries(other) as [keyof typeof merged, unknown][]) {
+        if (merged[field] === undefined && value !== undefined) Object.assign(merged, { [field]: value });
+      }
+    }
+    return merged;
   }
 
   // ---------------------------------------------------------------- retention

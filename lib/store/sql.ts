@@ -263,6 +263,13 @@ export class SqlStoreTx implements StoreTx {
     return rows.length ? String(rows[0].pseudonym) : undefined;
   }
 
+  async aliasesOf(pseudonym: string): Promise<string[]> {
+    const rows = await this.db.all('SELECT alias FROM subject_aliases WHERE pseudonym = $1 ORDER BY alias', [
+      pseudonym,
+    ]);
+    return rows.map((r) => String(r.alias));
+  }
+
   async putAlias(alias: string, pseudonym: string): Promise<void> {
     await this.db.run(
       `INSERT INTO subject_aliases (alias, pseudonym) VALUES ($1, $2)
@@ -394,18 +401,20 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async eraseSubject(pseudonym: string, aliases: string[]): Promise<Record<string, number>> {
-    const removed: Record<string, number> = {};
-    const one = (table: string) => this.db.run(`DELETE FROM ${table} WHERE pseudonym = $1`, [pseudonym]);
-    removed.subjects = await one('subjects');
-    removed.consents = await one('consents');
-    removed.consentHistory = await one('consent_history');
-    removed.notices = await one('notices');
-    let aliasCount = await one('subject_aliases');
-    for (const alias of aliases) {
-      aliasCount += await this.db.run('DELETE FROM subject_aliases WHERE alias = $1', [alias]);
-    }
-    removed.aliases = aliasCount;
-    return removed;
+    const keys = [...new Set([pseudonym, ...aliases])];
+    // One statement per key, one after the other: a PostgreSQL transaction is one connection.
+    const deleteFrom = async (table: string, column = 'pseudonym') => {
+      let count = 0;
+      for (const key of keys) count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1`, [key]);
+      return count;
+    };
+    return {
+      subjects: await deleteFrom('subjects'),
+      consents: await deleteFrom('consents'),
+      consentHistory: await deleteFrom('consent_history'),
+      notices: await deleteFrom('notices'),
+      aliases: (await deleteFrom('subject_aliases')) + (await deleteFrom('subject_aliases', 'alias')),
+    };
   }
 
   async expiredPending(now: number, limit: number): Promise<ConsentRow[]> {

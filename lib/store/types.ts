@@ -110,6 +110,8 @@ export interface StoreTx {
   setLastInbound(pseudonym: string, at: number): Promise<boolean>;
   resolveAlias(alias: string): Promise<string | undefined>;
   putAlias(alias: string, pseudonym: string): Promise<void>;
+  /** The user-id keys linked to the subject `pseudonym` (subject_aliases pointing at it). */
+  aliasesOf(pseudonym: string): Promise<string[]>;
 
   suppressedAt(pseudonym: string): Promise<number | undefined>;
   putSuppression(pseudonym: string, at: number, actor: string): Promise<void>;
@@ -129,7 +131,11 @@ export interface StoreTx {
   listAudit(pseudonym: string): Promise<AuditRecord[]>;
   auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;
 
-  /** Deletes every row that holds the subject's data or identity; returns counts per table. */
+  /**
+   * Deletes every row that holds the subject's data or identity, under `pseudonym` and under each of `aliases`
+   * (records kept under a user id before the number was known), and every alias link to or from them; returns
+   * counts per table.
+   */
   eraseSubject(pseudonym: string, aliases: string[]): Promise<Record<string, number>>;
 
   expiredPending(now: number, limit: number): Promise<ConsentRow[]>;

@@ -601,7 +601,9 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           reason: 'subject-erased',
         });
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, false);
-        assert.equal((await ledger.checkConsent({ userId: 'DE.55' }, 'marketing')).status, 'none');
+        // The user id linked to the number is erased with it: a message by user id alone finds the erasure.
+        assert.equal((await ledger.checkConsent({ userId: 'DE.55' }, 'marketing')).status, 'erased');
+        assert.equal((await ledger.checkConsent({ userId: 'DE.55' }, 'orders')).allowed, false);
         assert.equal(await ledger.isSuppressed(PHONE), true);
         assert.equal(await ledger.isSuppressed(PHONE_2), false);
         assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).allowed, true);
@@ -610,6 +612,73 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(after.erased?.at, now);
         assert.equal(events.at(-1)?.type, 'subject.erased');
         assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it('export and erase include what was kept under the user id before the number was known', async () => {
+        const byUserId = { userId: 'DE.77', name: 'Erika Mustermann' };
+        await ledger.giveConsent({
+          subject: byUserId,
+          purpose: 'newsletter',
+          wording: WORDING,
+          method: 'keyword',
+          text: 'START',
+          actor: 't',
+        });
+        await ledger.recordNoticeShown(byUserId, 'n1', { actor: 't' });
+        // The number arrives later, with the same user id: the two are linked from now on.
+        await ledger.recordNoticeShown({ phone: PHONE, userId: 'DE.77' }, 'n2', { actor: 't' });
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+
+        const doc = await ledger.exportSubject(PHONE, 'admin');
+        assert.deepEqual(doc.consents.map((c) => c.purpose).sort(), ['marketing', 'newsletter']);
+        assert.equal(doc.consents.find((c) => c.purpose === 'newsletter')?.confirmationText, 'START');
+        assert.deepEqual(doc.notices.map((n) => n.noticeVersion).sort(), ['n1', 'n2']);
+        assert.equal(doc.subject?.phone, PHONE);
+        assert.equal(doc.subject?.name, 'Erika Mustermann', 'known only from the record under the user id');
+        assert.ok(doc.auditEvents.some((e) => e.purpose === 'newsletter'));
+
+        const report = await ledger.eraseSubject(PHONE, 'admin');
+        assert.equal(report.removed.consents, 2);
+        assert.equal(report.removed.subjects, 2);
+        for (const table of ['subjects', 'consents', 'consent_history', 'notices', 'subject_aliases']) {
+          assert.deepEqual(await db.all(`SELECT * FROM ${table}`), [], table);
+        }
+        for (const subject of [PHONE, { userId: 'DE.77' }]) {
+          assert.equal((await ledger.checkConsent(subject, 'newsletter')).status, 'erased');
+          assert.equal((await ledger.checkConsent(subject, 'orders')).allowed, false);
+          assert.equal((await ledger.exportSubject(subject, 'admin')).found, false);
+        }
+        assert.equal(
+          await ledger.withdrawUnlessErased({ subject: { userId: 'DE.77' }, channel: 'whatsapp-keyword', actor: 't' }),
+          'erased',
+          'a later STOP by user id writes nothing about the person',
+        );
+      });
+
+      it('erasing by user id alone reaches the number it was linked to, and the number is named once', async () => {
+        await ledger.giveConsent({
+          subject: { userId: 'DE.78' },
+          purpose: 'newsletter',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.recordNoticeShown({ phone: PHONE, userId: 'DE.78' }, 'n1', { actor: 't' });
+        events.length = 0;
+        const report = await ledger.eraseSubject({ userId: 'DE.78' }, 'admin');
+        assert.equal(report.found, true);
+        assert.deepEqual(await db.all('SELECT * FROM consents'), []);
+        // Before, the consent under the user id showed again once the link was gone.
+        assert.equal((await ledger.checkConsent({ userId: 'DE.78' }, 'newsletter')).status, 'erased');
+        assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'erased');
+        const erased = events.find((e) => e.type === 'subject.erased');
+        assert.equal(erased?.phone, PHONE, 'so a CRM can delete the person by number too');
       });
 
       it('erasing an unknown subject reports that nothing was found', async () => {
