@@ -21,6 +21,14 @@ export class BoundedMemo<V> {
     this.recent.set(key, value);
   }
 
+  /** True when some entry's value is selected by `matches` (to prove an erasure left nothing behind). */
+  some(matches: (value: V) => boolean): boolean {
+    for (const generation of [this.recent, this.older]) {
+      for (const value of generation.values()) if (matches(value)) return true;
+    }
+    return false;
+  }
+
   /** Forgets every entry `matches` selects (erasure: no personal data stays behind in memory). */
   deleteWhere(matches: (value: V) => boolean): void {
     for (const generation of [this.recent, this.older]) {

@@ -34,6 +34,11 @@ export function forgetPhoneNumber(phone: string): void {
   recentlyNormalised.deleteWhere((number) => number === phone);
 }
 
+/** Whether this thread's memo still holds `phone` (E.164), in any written form. */
+export function remembersPhoneNumber(phone: string): boolean {
+  return recentlyNormalised.some((number) => number === phone);
+}
+
 function normaliseUncached(input: unknown, defaultCountry: string | undefined): string {
   const text = parseableText(input, defaultCountry);
   const number = validNumber(text, defaultCountry);

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GdprWhatsAppError } from '../errors';
+import { forgetPhoneNumber } from '../phone';
 import { auditExportLines } from './audit-verify';
 import type { ConsentLedger } from './ledger';
 import {
@@ -17,7 +18,7 @@ import {
   WARNING,
 } from './ledger-thread-protocol';
 import type { PurposeDefinition } from './purposes';
-import type { LedgerOptions, RetentionSettings } from './types';
+import type { LedgerEvent, LedgerOptions, RetentionSettings } from './types';
 
 /** What the nodes use of a consent ledger; ConsentLedger and ThreadedConsentLedger both offer it. */
 export type LedgerHandle = Pick<
@@ -227,7 +228,10 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
 
   private receive(message: ThreadMessage): void {
     if (message[0] === EVENT) {
-      this.emit('event', message[1]);
+      const event = message[1] as LedgerEvent;
+      // The thread forgot the erased number; the nodes on this thread normalised it too.
+      if (event?.type === 'subject.erased' && event.phone) forgetPhoneNumber(event.phone);
+      this.emit('event', event);
       return;
     }
     if (message[0] === WARNING) {

@@ -7,6 +7,7 @@ import { verifyAuditLines } from '../../../lib/consent/audit-verify';
 import { ThreadedConsentLedger } from '../../../lib/consent/threaded-ledger';
 import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
+import { normalisePhoneNumber, remembersPhoneNumber } from '../../../lib/phone';
 import { TEST_KEYS, TEST_PURPOSES } from '../store/harness';
 
 const WORDING = TEST_PURPOSES[0].wording.en;
@@ -85,6 +86,16 @@ describe('ThreadedConsentLedger', () => {
     assert.equal((bad as PromiseRejectedResult).reason.code, 'invalid-input');
     assert.equal(good.status, 'fulfilled');
     assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.status, 'given');
+  });
+
+  it('an erasure also clears the number from the memo of the thread the nodes run on', async () => {
+    await give({ phone: PHONE, userId: 'DE.5' });
+    // The nodes on this thread (consent-gate, whatsapp-send) normalise the number as they see it written.
+    assert.equal(normalisePhoneNumber('0049 151 23456789'), PHONE);
+    assert.equal(remembersPhoneNumber(PHONE), true);
+    // Erased by user id alone: the thread finds the number in the record and names it in the event.
+    await ledger.eraseSubject({ userId: 'DE.5' }, 'admin');
+    assert.equal(remembersPhoneNumber(PHONE), false);
   });
 
   it('exports an audit trail that verifies on its own', async () => {
