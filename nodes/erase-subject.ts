@@ -71,6 +71,8 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         if (report.found) erased += 1;
         this.status(statusOf('ready', RED._('erase-subject.status.erased', { count: erased })));
         msg.payload = report;
+        // The report goes to logs and tickets: the erased person's inbound message must not travel with it.
+        delete (msg as { whatsapp?: unknown }).whatsapp;
         send([msg, null, null]);
         done();
       } catch (err) {

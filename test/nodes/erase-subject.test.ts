@@ -217,9 +217,13 @@ describe('erase-subject node', () => {
       helper.getNode('erase').receive(inbound(JOHN, ERIKA, 'wamid.in2'));
       const reported = next('report');
       helper.getNode('erase').receive(inbound(ERIKA, 'Daten löschen!', 'wamid.in3'));
-      const report = (await reported).payload as Report;
+      const reportMsg = await reported;
+      const report = reportMsg.payload as Report;
       assert.equal(report.found, true);
       assert.equal(report.origin, 'inbound');
+      // The report may go to logs: the person's message (number, name, text) does not travel with it.
+      assert.equal(reportMsg.whatsapp, undefined);
+      assert.doesNotMatch(JSON.stringify(reportMsg), /4915123456789|Daten löschen/);
       assert.equal(others.length, 2);
       assert.equal(reports.length, 1);
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
