@@ -10,6 +10,11 @@ export interface SandboxServerOptions {
   /** Default 127.0.0.1: the sandbox has no login, so it stays on the loopback interface unless asked otherwise. */
   host?: string;
   sandbox?: Sandbox;
+  /**
+   * Serve the chat page at /chat/ (default true). Node-RED serves it on its admin app behind its permissions
+   * instead: its loopback API port must not hand the conversations to any local process without a login.
+   */
+  chat?: boolean;
 }
 
 export interface RunningSandboxServer {
@@ -26,17 +31,17 @@ const CHAT_BASE = '/chat/';
 export async function startSandboxServer(options: SandboxServerOptions = {}): Promise<RunningSandboxServer> {
   const ownSandbox = options.sandbox === undefined;
   const sandbox = options.sandbox ?? new Sandbox();
-  const chat = createChatHandler(sandbox, { basePath: CHAT_BASE });
+  const chat = options.chat === false ? undefined : createChatHandler(sandbox, { basePath: CHAT_BASE });
   const server = http.createServer((req, res) => {
     sandbox
       .handleApiRequest(req, res)
       .then((handled) => {
         if (handled) return;
         const { pathname } = parseUrl(req);
-        if (pathname === '/' || pathname === '/chat') {
+        if (chat && (pathname === '/' || pathname === '/chat')) {
           res.writeHead(302, { Location: CHAT_BASE, 'Content-Length': 0 });
           res.end();
-        } else if (pathname.startsWith(CHAT_BASE)) {
+        } else if (chat && pathname.startsWith(CHAT_BASE)) {
           chat(req, res, () => sendJson(res, 404, { error: { message: 'Not found', code: 404 } }));
         } else {
           sendJson(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 100 } });

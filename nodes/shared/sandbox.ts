@@ -4,7 +4,7 @@ import { startSandboxServer } from '../../lib/sandbox/server';
 
 /**
  * One in-process sandbox per Node-RED process, shared by every whatsapp-config in sandbox mode and
- * by the chat page, served on a loopback port of its own so the Cloud API client talks real HTTP.
+ * by the chat page; its Cloud API is served on a loopback port of its own so the client talks real HTTP.
  */
 export interface SandboxEndpoint {
   url: string;
@@ -30,7 +30,10 @@ export function processSandbox(): Sandbox {
 /** Starts the loopback server on first use; later calls share it. */
 export function sandboxEndpoint(): Promise<SandboxEndpoint> {
   if (!endpoint) {
-    const starting = Promise.resolve(startSandboxServer({ port: 0, host: '127.0.0.1', sandbox: processSandbox() }));
+    // The chat page is on the admin app, behind Node-RED's permissions (whatsapp-config.ts), not on this port.
+    const starting = Promise.resolve(
+      startSandboxServer({ port: 0, host: '127.0.0.1', sandbox: processSandbox(), chat: false }),
+    );
     endpoint = starting.then((started) => ({ url: started.url, port: started.port, close: () => started.close() }));
     // A failed start must not stick: the next deploy tries again.
     endpoint.catch(() => {

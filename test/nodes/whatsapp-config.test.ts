@@ -3,7 +3,12 @@ import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
 import { buildMessageWebhook } from '../../lib/webhook/build';
 import { signPayload } from '../../lib/webhook/signature';
-import { processSandbox, processSandboxSecrets, stopSandboxEndpoint } from '../../nodes/shared/sandbox';
+import {
+  processSandbox,
+  processSandboxSecrets,
+  sandboxEndpoint,
+  stopSandboxEndpoint,
+} from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import webhookNode from '../../nodes/whatsapp-webhook';
@@ -151,6 +156,13 @@ describe('whatsapp-config node', () => {
       };
       assert.ok(numbers.numbers.some((n) => n.phoneNumberId === PHONE_NUMBER_ID));
       assert.doesNotMatch(JSON.stringify(numbers), new RegExp(processSandboxSecrets().appSecret));
+      // The sandbox's own loopback port serves the Cloud API only: no login guards it, so no conversations.
+      const api = await sandboxEndpoint();
+      for (const path of ['/chat/numbers', '/chat/conversations', '/chat/', '/']) {
+        const direct = await fetch(`${api.url}${path}`, { redirect: 'manual' });
+        assert.equal(direct.status, 404, path);
+        await direct.arrayBuffer();
+      }
     });
   });
 
