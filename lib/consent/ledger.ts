@@ -232,7 +232,12 @@ export class ConsentLedger extends EventEmitter {
         ? [await tx.getConsent(p, purpose)].filter((row): row is ConsentRow => row !== undefined)
         : await tx.listConsents(p);
       const pending = candidates.filter((row) => row.status === 'pending');
-      if (pending.length === 0) return { error: 'no-pending-request' as const };
+      // A reply soon after the request expired gets the same answer whether or not the sweep marked it expired.
+      const lately = (row: ConsentRow) =>
+        row.status === 'expired' && row.expiresAt !== null && now - row.expiresAt < this.retention.pendingExpiryMs;
+      if (pending.length === 0) {
+        return { error: candidates.some(lately) ? ('request-expired' as const) : ('no-pending-request' as const) };
+      }
       await this.expireAll(
         tx,
         pending.filter((r) => !isLivePending(r, now)),

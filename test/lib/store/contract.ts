@@ -263,8 +263,29 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const record = await ledger.getConsent(PHONE, 'marketing');
         assert.equal(record?.status, 'expired');
         assert.ok(events.some((e) => e.type === 'consent.expired'));
-        await rejectsWith(
-          ledger.confirmConsent({ subject: PHONE, confirmationText: 'JA', actor: 't' }),
+        // Another late reply gets the same answer, and writes nothing.
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'JA', actor: 't' }),
+          'request-expired',
+        );
+      });
+
+      it('a reply after the sweep expired the request is answered as expired too, for as long as a request lives', async () => {
+        await request();
+        now += 48 * 3_600_000 + 1;
+        assert.equal((await ledger.sweepRetention()).expiredRequests, 1);
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' }),
+          'request-expired',
+        );
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, purpose: 'marketing', confirmationText: 'YES', actor: 't' }),
+          'request-expired',
+        );
+        // Long after, a "yes" is no longer read as an answer to that request.
+        now += 48 * 3_600_000;
+        await rejectsUnchanged(
+          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' }),
           'no-pending-request',
         );
       });
