@@ -3,7 +3,7 @@ import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { LedgerEvent } from '../lib/consent/types';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
-import { findConsentStore, ledgerOf } from './consent-store';
+import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
@@ -45,16 +45,21 @@ export default function consentEventsNode(RED: NodeAPI): void {
       this.status(statusOf('ready', RED._('consent-events.status.emitted', { count: emitted })));
     };
 
-    if (!store) {
-      this.status(statusOf('broken', RED._('consent-events.status.no-store')));
-    } else {
+    const subscribe = (from: ConsentStoreNode) => {
       this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
-      store.getLedger().then(
+      from.getLedger().then(
         (opened) => {
           // The flow may have been stopped while the store was still opening.
           if (closed) return;
           ledger = opened;
           ledger.on('event', onEvent);
+          // Should the store's thread die, consent-store opens a new ledger: listen to that one from then on.
+          ledger.once('stopped', () => {
+            if (closed || ledger !== opened) return;
+            opened.off('event', onEvent);
+            ledger = undefined;
+            subscribe(from);
+          });
           this.status(statusOf('ready', RED._('consent-events.status.listening')));
         },
         (err: unknown) => {
@@ -63,6 +68,12 @@ export default function consentEventsNode(RED: NodeAPI): void {
           this.error(RED._('consent-events.errors.store-failed', { reason: translateError(RED, err) }));
         },
       );
+    };
+
+    if (!store) {
+      this.status(statusOf('broken', RED._('consent-events.status.no-store')));
+    } else {
+      subscribe(store);
     }
 
     /**

@@ -205,6 +205,29 @@ describe('consent-events node', () => {
     assert.deepEqual(statuses, ['consent-events.status.audit-exported']);
   });
 
+  it("keeps emitting after the store's thread died and consent-store opened a new ledger", async () => {
+    const ledger = await load();
+    const seen = collect('out');
+    // What a crash of the thread looks like from outside: the worker ends without being closed.
+    await (ledger as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    let reopened: LedgerHandle | undefined;
+    await until(() => {
+      const current = (store as unknown as { ledger?: LedgerHandle }).ledger;
+      if (current && current !== ledger && current.listenerCount('event') > 0) reopened = current;
+      return reopened !== undefined;
+    }, 'consent-events to listen to the new ledger');
+    await (reopened as LedgerHandle).giveConsent({
+      subject: ERIKA,
+      purpose: 'news',
+      wording: WORDING,
+      method: 'keyword',
+      actor: 't',
+    });
+    await until(() => seen.length > 0, 'the event of the new ledger');
+    assert.equal(seen[0].topic, 'consent.given');
+  });
+
   it('logs a clear error and emits nothing when the store cannot open', async () => {
     credentials = { store: {} };
     await helper.load(
