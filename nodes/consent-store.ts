@@ -9,6 +9,7 @@ import { type PurposeDefinition, parsePurposes } from '../lib/conversation/purpo
 import { GdprWhatsAppError } from '../lib/errors';
 import { translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { statusOf } from './shared/status';
 import { hasNoKeys, storeKeysFromFile } from './shared/store-key-file';
 import { positiveInteger } from './shared/types';
 
@@ -272,6 +273,14 @@ export default function registerConsentStore(RED: NodeAPI): void {
 export function findConsentStore(RED: NodeAPI, id: string | undefined): ConsentStoreNode | undefined {
   const store = id ? (RED.nodes.getNode(id) as ConsentStoreNode | null) : null;
   return store && typeof store.getLedger === 'function' ? store : undefined;
+}
+
+/**
+ * Opens the store at deploy for a node that uses it, so that a store that cannot open (no valid keys, no database)
+ * shows a red status on the node at once, not only when the first message fails.
+ */
+export function showStoreProblems(node: Node, RED: NodeAPI, store: ConsentStoreNode | undefined): void {
+  store?.getLedger().catch((err: unknown) => node.status(statusOf('broken', translateError(RED, err))));
 }
 
 /** The ledger of a flow node's store; `no-consent-store` when the node has none. */

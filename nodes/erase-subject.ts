@@ -9,7 +9,7 @@ import {
 import { DEFAULT_ERASE_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage } from '../lib/conversation/language';
 import { GdprWhatsAppError } from '../lib/errors';
-import { findConsentStore, ledgerOf } from './consent-store';
+import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
@@ -47,6 +47,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       this.status(statusOf('broken', RED._('erase-subject.status.no-store')));
     } else {
       this.status(statusOf('idle', RED._('erase-subject.status.ready')));
+      showStoreProblems(this, RED, store);
     }
 
     this.on('input', async (msg: NodeMessageInFlow, send, done) => {

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
-import { findConsentStore, ledgerOf } from './consent-store';
+import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
@@ -28,6 +28,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
       this.status(statusOf('broken', RED._('export-subject.status.no-store')));
     } else {
       this.status(statusOf('idle', RED._('export-subject.status.ready')));
+      showStoreProblems(this, RED, store);
     }
 
     this.on('input', async (msg: NodeMessageInFlow, send, done) => {

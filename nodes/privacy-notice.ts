@@ -5,7 +5,7 @@ import { chooseLanguage } from '../lib/conversation/language';
 import { NoticeTracker, noticeLinksPolicy, noticeVersion, renderNoticeTexts } from '../lib/conversation/notice';
 import { choosePolicyLanguage, type PolicySettings, renderPolicyPage } from '../lib/conversation/policy-page';
 import { GdprWhatsAppError } from '../lib/errors';
-import { findConsentStore, ledgerOf } from './consent-store';
+import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { removeRoutes } from './shared/http-routes';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations/index';
@@ -65,6 +65,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     if (!store) node.status(statusOf('broken', RED._('privacy-notice.status.no-store')));
     else if (needsUrl) node.status(statusOf('broken', RED._('privacy-notice.status.no-policy-url')));
     else node.status(statusOf('idle', RED._('privacy-notice.status.ready', { version })));
+    showStoreProblems(node, RED, store);
 
     async function trackerOf(): Promise<NoticeTracker> {
       const ledger = await ledgerOf(store);

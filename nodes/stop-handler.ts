@@ -9,7 +9,7 @@ import {
   stopRulesFrom,
   withdrawForSignal,
 } from '../lib/conversation/stop';
-import { findConsentStore, ledgerOf } from './consent-store';
+import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations/index';
 import { statusOf, throttledStatus } from './shared/status';
@@ -70,6 +70,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         ? statusOf('idle', RED._('stop-handler.status.ready'))
         : statusOf('broken', RED._('stop-handler.status.no-store')),
     );
+    showStoreProblems(node, RED, store);
 
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
       chooseLanguage(msg.language, config.language, signal.subject.phone);

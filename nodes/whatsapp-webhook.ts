@@ -4,7 +4,7 @@ import { GdprWhatsAppError } from '../lib/errors';
 import { type DedupeStore, MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../lib/webhook/dedupe';
 import { claimedKeys, completeClaims, handleWebhookPost, releaseClaims, WebhookError } from '../lib/webhook/handler';
 import { answerVerification } from '../lib/webhook/verify';
-import { findConsentStore } from './consent-store';
+import { findConsentStore, showStoreProblems } from './consent-store';
 import { FirstHopCompletion } from './shared/completion';
 import { removeRoutes } from './shared/http-routes';
 import { translateError } from './shared/i18n';
@@ -171,6 +171,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     RED.httpNode.post(path, receive);
     whatsapp.registerWebhook({ id: this.id, path });
     show(statusOf('ready', path));
+    showStoreProblems(this, RED, store);
 
     this.on('close', (done: () => void) => {
       completion.close();

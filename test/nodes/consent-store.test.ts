@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { GdprWhatsAppError } from '../../lib/errors';
 import gateNode from '../../nodes/consent-gate';
 import consentStore, { type ConsentStoreNode, parseStoreKeys, sqliteFile } from '../../nodes/consent-store';
+import eraseSubjectNode from '../../nodes/erase-subject';
+import exportSubjectNode from '../../nodes/export-subject';
+import privacyNoticeNode from '../../nodes/privacy-notice';
+import stopHandlerNode from '../../nodes/stop-handler';
 import { helper } from '../helpers/node-red';
 import {
   callsOf,
@@ -130,6 +134,34 @@ describe('consent-store node', () => {
     assert.equal(callsOf('error', 'store').length, 1, 'the store logs its problem once, not per message');
     assert.equal(existsSync(join(dir.path, 'store.db')), false, 'no database without keys');
     assert.equal(store.ledger, undefined);
+  });
+
+  it('every node using a store without keys shows a red status at deploy, before any message', async () => {
+    const users = ['stop', 'erase', 'export', 'notice'];
+    const flow = [
+      { id: 'tab', type: 'tab' },
+      storeNode('store', dir.path),
+      { id: 'stop', z: 'tab', type: 'stop-handler', store: 'store', wires: [[], []] },
+      { id: 'erase', z: 'tab', type: 'erase-subject', store: 'store', wires: [[], [], []] },
+      { id: 'export', z: 'tab', type: 'export-subject', store: 'store', wires: [[]] },
+      {
+        id: 'notice',
+        z: 'tab',
+        type: 'privacy-notice',
+        store: 'store',
+        policyUrl: 'https://shop.example/p',
+        wires: [[]],
+      },
+    ];
+    await helper.load(
+      [consentStore, stopHandlerNode, eraseSubjectNode, exportSubjectNode, privacyNoticeNode] as never,
+      flow as never,
+      { store: {} },
+    );
+    for (const id of users) {
+      await until(() => statusesOf(id).at(-1)?.fill === 'red', `a red status on ${id}`);
+      assert.match(String(statusesOf(id).at(-1)?.text), /missing-keys|key/, id);
+    }
   });
 
   it('refuses keys that are not 32 random bytes in base64', async () => {
