@@ -66,6 +66,19 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       }
     }
 
+    /** A confirmation that must be refused with `code` and change nothing. */
+    function confirmRefused(code: string, input: Partial<Parameters<ConsentLedger['confirmConsent']>[0]> = {}) {
+      return rejectsUnchanged(
+        () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't', ...input }),
+        code,
+      );
+    }
+
+    /** A one-step consent by keyword, as opt-in-flow's single step stores it. */
+    function giveByKeyword(subject: Parameters<ConsentLedger['giveConsent']>[0]['subject'], purpose = 'marketing') {
+      return ledger.giveConsent({ subject, purpose, wording: WORDING, method: 'keyword', actor: 't' });
+    }
+
     async function request(phone = PHONE, purpose = 'marketing') {
       return ledger.requestConsent({
         subject: phone,
@@ -227,29 +240,11 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       });
 
       it('confirm without a pending request: no-pending-request, nothing written', async () => {
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' }),
-          'no-pending-request',
-        );
-        await ledger.giveConsent({
-          subject: PHONE,
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, purpose: 'marketing', confirmationText: 'YES', actor: 't' }),
-          'no-pending-request',
-        );
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, confirmationText: '', actor: 't' }),
-          'missing-confirmation',
-        );
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, purpose: 'nope', confirmationText: 'YES', actor: 't' }),
-          'unknown-purpose',
-        );
+        await confirmRefused('no-pending-request');
+        await giveByKeyword(PHONE);
+        await confirmRefused('no-pending-request', { purpose: 'marketing' });
+        await confirmRefused('missing-confirmation', { confirmationText: '' });
+        await confirmRefused('unknown-purpose', { purpose: 'nope' });
       });
 
       it('confirm after expiry: request-expired, and the record becomes expired', async () => {
@@ -264,30 +259,18 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(record?.status, 'expired');
         assert.ok(events.some((e) => e.type === 'consent.expired'));
         // Another late reply gets the same answer, and writes nothing.
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'JA', actor: 't' }),
-          'request-expired',
-        );
+        await confirmRefused('request-expired', { confirmationText: 'JA' });
       });
 
       it('a reply after the sweep expired the request is answered as expired too, for as long as a request lives', async () => {
         await request();
         now += 48 * 3_600_000 + 1;
         assert.equal((await ledger.sweepRetention()).expiredRequests, 1);
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' }),
-          'request-expired',
-        );
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, purpose: 'marketing', confirmationText: 'YES', actor: 't' }),
-          'request-expired',
-        );
+        await confirmRefused('request-expired');
+        await confirmRefused('request-expired', { purpose: 'marketing' });
         // Long after, a "yes" is no longer read as an answer to that request.
         now += 48 * 3_600_000;
-        await rejectsUnchanged(
-          () => ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' }),
-          'no-pending-request',
-        );
+        await confirmRefused('no-pending-request');
       });
 
       it('a bare confirmation answers the most recent request only', async () => {
@@ -648,13 +631,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.recordNoticeShown(byUserId, 'n1', { actor: 't' });
         // The number arrives later, with the same user id: the two are linked from now on.
         await ledger.recordNoticeShown({ phone: PHONE, userId: 'DE.77' }, 'n2', { actor: 't' });
-        await ledger.giveConsent({
-          subject: PHONE,
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
+        await giveByKeyword(PHONE);
 
         const doc = await ledger.exportSubject(PHONE, 'admin');
         assert.deepEqual(doc.consents.map((c) => c.purpose).sort(), ['marketing', 'newsletter']);
@@ -683,13 +660,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       });
 
       it('erasing by user id alone reaches the number it was linked to, and the number is named once', async () => {
-        await ledger.giveConsent({
-          subject: { userId: 'DE.78' },
-          purpose: 'newsletter',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
+        await giveByKeyword({ userId: 'DE.78' }, 'newsletter');
         await ledger.recordNoticeShown({ phone: PHONE, userId: 'DE.78' }, 'n1', { actor: 't' });
         events.length = 0;
         const report = await ledger.eraseSubject({ userId: 'DE.78' }, 'admin');
