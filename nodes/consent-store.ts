@@ -277,9 +277,10 @@ export function findConsentStore(RED: NodeAPI, id: string | undefined): ConsentS
 
 /**
  * Opens the store at deploy for a node that uses it, so that a store that cannot open (no valid keys, no database)
- * shows a red status on the node at once, not only when the first message fails.
+ * shows a red status on the node at once, not only when the first message fails. `node` is anything with the
+ * node's status(): a node that skips repeated statuses passes its own setter, so it knows what is shown.
  */
-export function showStoreProblems(node: Node, RED: NodeAPI, store: ConsentStoreNode | undefined): void {
+export function showStoreProblems(node: Pick<Node, 'status'>, RED: NodeAPI, store: ConsentStoreNode | undefined): void {
   store?.getLedger().catch((err: unknown) => node.status(statusOf('broken', translateError(RED, err))));
 }
 

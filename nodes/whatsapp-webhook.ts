@@ -171,7 +171,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     RED.httpNode.post(path, receive);
     whatsapp.registerWebhook({ id: this.id, path });
     show(statusOf('ready', path));
-    showStoreProblems(this, RED, store);
+    showStoreProblems({ status: show }, RED, store);
 
     this.on('close', (done: () => void) => {
       completion.close();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import type { NodeAPI } from 'node-red';
 import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook } from '../../lib/webhook/build';
 import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
@@ -286,6 +288,28 @@ describe('whatsapp-webhook node', () => {
       const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
       assert.equal(await ledger.markSeen('msg:wamid.ledger-1', 1000), false, 'the mark is in the ledger');
       assert.equal(await ledger.lastInboundAt('+4915123456789'), 1_790_000_000_000, 'the 24-hour window starts');
+    } finally {
+      await helper.unload();
+      dir.remove();
+    }
+  });
+
+  it('shows a store that cannot open in red at deploy, and ready again once a webhook went through it', async () => {
+    const dir = tempDir();
+    try {
+      // The store's directory cannot be made while a file stands in its place (a volume not mounted yet, say).
+      const blocker = join(dir.path, 'not-yet');
+      writeFileSync(blocker, '');
+      const nodes = [configNode, webhookNode, mount, consentStoreNode];
+      const withStore = [
+        ...flow({ store: 'store' }),
+        storeNode('store', dir.path, { sqlitePath: join(blocker, 'store.db') }),
+      ];
+      await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
+      await until(() => statusesOf('hook').at(-1)?.fill === 'red', 'a red status at deploy');
+      unlinkSync(blocker);
+      assert.equal((await signedPost('/whatsapp', textMessage('wieder da', 'wamid.back-1'))).status, 200);
+      await until(() => statusesOf('hook').at(-1)?.fill === 'green', 'the ready status after the first webhook');
     } finally {
       await helper.unload();
       dir.remove();
