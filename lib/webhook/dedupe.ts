@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { InboundMessage, MessageStatus } from './types';
 
 /** Meta retries a webhook delivery for up to 7 days; a mark must outlive that. */
@@ -66,11 +67,16 @@ interface MemoryMark {
   completed: boolean;
 }
 
-/** A per-process store: marks are lost on restart and not shared between instances. */
+/**
+ * A per-process store: marks are lost on restart and not shared between instances. Message ids encode the
+ * sender's number, so, like the consent ledger, it keeps only a keyed hash of each key (the key is random per
+ * store and never leaves the process).
+ */
 export class MemoryDedupeStore implements DedupeStore {
   private readonly marks = new Map<string, MemoryMark>();
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly hashKey = randomBytes(32);
 
   constructor(options: MemoryDedupeOptions = {}) {
     this.maxEntries = Math.max(1, Math.floor(options.maxEntries ?? 100_000));
@@ -105,7 +111,17 @@ export class MemoryDedupeStore implements DedupeStore {
     this.releaseNow(key);
   }
 
-  private claimNow(key: string, leaseMs: number): ClaimOutcome {
+  /** The keys this store holds: keyed hashes, never the message ids themselves. */
+  heldKeys(): string[] {
+    return [...this.marks.keys()];
+  }
+
+  private hashed(key: string): string {
+    return createHmac('sha256', this.hashKey).update(key).digest('base64url');
+  }
+
+  private claimNow(rawKey: string, leaseMs: number): ClaimOutcome {
+    const key = this.hashed(rawKey);
     const now = this.now();
     const mark = this.marks.get(key);
     if (mark !== undefined && mark.expiresAt > now) return mark.completed ? 'done' : 'in-progress';
@@ -113,17 +129,20 @@ export class MemoryDedupeStore implements DedupeStore {
     return 'claimed';
   }
 
-  private completeNow(key: string, ttlMs: number): void {
+  private completeNow(rawKey: string, ttlMs: number): void {
+    const key = this.hashed(rawKey);
     const now = this.now();
     this.put(key, { expiresAt: now + ttlMs, completed: true }, now);
   }
 
-  private releaseNow(key: string): void {
+  private releaseNow(rawKey: string): void {
+    const key = this.hashed(rawKey);
     if (this.marks.get(key)?.completed === false) this.marks.delete(key);
   }
 
   /** One step: true when `key` was not seen within its ttl (and is marked done now). */
-  async markSeen(key: string, ttlMs: number): Promise<boolean> {
+  async markSeen(rawKey: string, ttlMs: number): Promise<boolean> {
+    const key = this.hashed(rawKey);
     const now = this.now();
     const mark = this.marks.get(key);
     if (mark !== undefined && mark.expiresAt > now) return false;

@@ -37,4 +37,17 @@ describe('webhook de-duplication', () => {
     assert.equal(await store.markSeen('e', 10_000), true);
     assert.equal(store.size, 1, 'expired marks are swept');
   });
+
+  it('holds keyed hashes, never the message ids that encode the sender number', async () => {
+    const wamid = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABIYFDNBMjRGQzM1QkNDQjM0RTk0QjA2AA==';
+    const store = new MemoryDedupeStore();
+    assert.equal(await store.markSeen(messageDedupeKey({ messageId: wamid }), 1000), true);
+    assert.deepEqual(await store.claimAll([statusDedupeKey({ messageId: wamid, status: 'read' })], 1000), ['claimed']);
+    assert.equal(store.heldKeys().length, 2);
+    for (const key of store.heldKeys()) assert.ok(!key.includes('HBgN') && !key.includes('wamid'), key);
+    assert.equal(await store.markSeen(messageDedupeKey({ messageId: wamid }), 1000), false, 'still recognised');
+    const other = new MemoryDedupeStore();
+    await other.markSeen(messageDedupeKey({ messageId: wamid }), 1000);
+    assert.notDeepEqual(other.heldKeys(), store.heldKeys().slice(0, 1), 'the hash key differs per store');
+  });
 });
