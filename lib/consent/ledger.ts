@@ -205,7 +205,7 @@ export class ConsentLedger extends EventEmitter {
         language: language ?? null,
         noticeVersion: noticeVersion ?? null,
         method,
-        source: source ?? null,
+        sourceEnc: this.cipher.encryptOptional(source, 'source', p),
         requestedAt: now,
         requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
       };
@@ -297,7 +297,7 @@ export class ConsentLedger extends EventEmitter {
         language: language ?? null,
         noticeVersion: noticeVersion ?? null,
         method,
-        source: source ?? null,
+        sourceEnc: this.cipher.encryptOptional(source, 'source', p),
         decidedAt: now,
         confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
         confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
@@ -331,7 +331,7 @@ export class ConsentLedger extends EventEmitter {
           ...this.records.blankConsent(p, def, wording, now, actor),
           language: language ?? null,
           method: method ?? 'agent',
-          source: source ?? null,
+          sourceEnc: this.cipher.encryptOptional(source, 'source', p),
         };
       }
       row = {

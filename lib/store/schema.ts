@@ -113,6 +113,15 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `ALTER TABLE dedupe_marks ADD COLUMN completed INTEGER NOT NULL DEFAULT 1`,
       ],
     },
+    {
+      version: 3,
+      statements: [
+        // Where a consent was collected comes from the opt-in form as free text, so it is encrypted like the other
+        // personal fields. Rows written before keep their plain `source` until the retention sweep clears it.
+        `ALTER TABLE consents ADD COLUMN source_enc TEXT`,
+        `ALTER TABLE consent_history ADD COLUMN source_enc TEXT`,
+      ],
+    },
   ];
 }
 

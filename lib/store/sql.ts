@@ -35,6 +35,7 @@ const CONSENT_FIELDS: [keyof ConsentRow, string][] = [
   ['lawfulBasis', 'lawful_basis'],
   ['method', 'method'],
   ['source', 'source'],
+  ['sourceEnc', 'source_enc'],
   ['requestedAt', 'requested_at'],
   ['requestMessageIdEnc', 'request_message_id_enc'],
   ['decidedAt', 'decided_at'],
@@ -443,9 +444,11 @@ export class SqlStoreTx implements StoreTx {
     for (const table of ['consents', 'consent_history']) {
       changed += await this.db.run(
         `UPDATE ${table} SET request_message_id_enc = NULL, confirmation_message_id_enc = NULL,
-           confirmation_text_enc = NULL, withdrawal_message_id_enc = NULL, withdrawal_text_enc = NULL
+           confirmation_text_enc = NULL, withdrawal_message_id_enc = NULL, withdrawal_text_enc = NULL,
+           source = NULL, source_enc = NULL
          WHERE pseudonym = $1 AND (request_message_id_enc IS NOT NULL OR confirmation_message_id_enc IS NOT NULL
-           OR confirmation_text_enc IS NOT NULL OR withdrawal_message_id_enc IS NOT NULL OR withdrawal_text_enc IS NOT NULL)`,
+           OR confirmation_text_enc IS NOT NULL OR withdrawal_message_id_enc IS NOT NULL OR withdrawal_text_enc IS NOT NULL
+           OR source IS NOT NULL OR source_enc IS NOT NULL)`,
         [pseudonym],
       );
     }

@@ -28,7 +28,9 @@ export interface ConsentRow {
   noticeVersion: string | null;
   lawfulBasis: string;
   method: string;
+  /** Written before schema version 3 only: how the consent was collected, as plain text. */
   source: string | null;
+  sourceEnc: string | null;
   requestedAt: number | null;
   requestMessageIdEnc: string | null;
   decidedAt: number | null;

@@ -141,7 +141,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2],
+          [1, 2, 3],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });
@@ -723,14 +723,22 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           method: 'keyword',
           text: 'START please',
           messageId: 'wamid.SECRET',
+          source: 'form of Erika at shop.example',
           actor: 't',
         });
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.source, 'form of Erika at shop.example');
         const everything = await db.dump();
-        for (const secret of ['15123456789', 'Erika', 'START please', 'wamid.SECRET']) {
+        for (const secret of ['15123456789', 'Erika', 'START please', 'wamid.SECRET', 'shop.example']) {
           assert.ok(!everything.includes(secret), `${secret} stored in plain text`);
         }
         const [row] = await db.all('SELECT phone_enc FROM subjects');
         assert.match(String(row.phone_enc), /^v1\.k1\./);
+      });
+
+      it('reads a plain source written before schema version 3', async () => {
+        await giveByKeyword(PHONE);
+        await db.exec("UPDATE consents SET source = 'legacy form', source_enc = NULL");
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.source, 'legacy form');
       });
 
       it('reads old values after key rotation and writes new ones with the new key', async () => {
@@ -772,6 +780,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           wording: WORDING,
           method: 'keyword',
           text: 'START',
+          source: 'campaign mail to Max',
           actor: 't',
         });
         await ledger.markSeen('msg:wamid.1', 1000);
@@ -789,6 +798,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(proof?.status, 'withdrawn');
         assert.equal(proof?.wording, WORDING);
         assert.equal(proof?.confirmationText, undefined);
+        assert.equal(proof?.source, undefined, 'where it was collected is personal data too');
         assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).status, 'withdrawn');
         now += 5 * 365 * DAY;
         const third = await ledger.sweepRetention();
