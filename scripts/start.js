@@ -34,6 +34,22 @@ async function waitForNodeRed(child) {
   throw new Error('Node-RED did not start within 60 seconds');
 }
 
+/**
+ * The examples' staff endpoints (campaigns, orders, erasure, export, retention) answer only with this token as
+ * Bearer header. Made once and kept in .nodered/staff-token (mode 0600) unless WA_GDPR_STAFF_TOKEN is set.
+ */
+function staffToken() {
+  if (process.env.WA_GDPR_STAFF_TOKEN) return process.env.WA_GDPR_STAFF_TOKEN;
+  const file = path.join(userDir, 'staff-token');
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(file, `${require('node:crypto').randomBytes(24).toString('base64url')}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
 async function deployDemoFlowOnce() {
   if (fs.existsSync(path.join(userDir, 'flows.json'))) return false;
   // The consent store makes its keys once in .nodered/whatsapp-consent-keys.json (mode 0600) when a flow brings none.
@@ -51,7 +67,11 @@ async function main() {
   fs.mkdirSync(userDir, { recursive: true });
   linkPackageIntoUserDir();
   const redJs = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
-  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port)], { stdio: 'inherit' });
+  const token = staffToken();
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port)], {
+    stdio: 'inherit',
+    env: { ...process.env, WA_GDPR_STAFF_TOKEN: token },
+  });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code) => process.exit(code ?? 0));
 
@@ -61,6 +81,10 @@ async function main() {
   WhatsApp GDPR nodes are running (sandbox mode, no WhatsApp account needed).
     Node-RED editor:        ${base}/
     Sandbox chat (customer): ${base}/whatsapp-gdpr/sandbox/
+    Staff endpoints (campaigns, orders, data subject requests) need the header
+      Authorization: Bearer ${token}
+      e.g. curl -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' \\
+             -d '{"phone": "+49 151 23456789"}' ${base}/dsr/export
     ${deployed ? `Deployed the demo flow from ${path.relative(root, demoFlowFile)}.` : 'Kept the flows already in .nodered/flows.json (delete it to redeploy the demo).'}
   Stop with Ctrl+C.
 `);

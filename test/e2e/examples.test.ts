@@ -20,6 +20,9 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   let red: RealNodeRed;
   let examples: Map<string, LoadedExample>;
   let phoneSerial = 0;
+  /** The examples' staff endpoints answer only with this Bearer token (WA_GDPR_STAFF_TOKEN of the process). */
+  const STAFF_TOKEN = 'e2e-staff-token-0123456789abcdef';
+  const STAFF = { authorization: `Bearer ${STAFF_TOKEN}` };
 
   /** A new customer number per use, so the examples never share a subject. */
   function newPhone(): string {
@@ -46,7 +49,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const started = Date.now();
     tarball = packTarball();
     install = installTarball(tarball.file);
-    red = await RealNodeRed.start({ userDir: install.userDir, startTimeoutMs: 60000 });
+    red = await RealNodeRed.start({
+      userDir: install.userDir,
+      startTimeoutMs: 60000,
+      env: { WA_GDPR_STAFF_TOKEN: STAFF_TOKEN },
+    });
     examples = loadExamples(install.moduleDir);
     const all = [...examples.values()].flatMap((e) => e.nodes);
     await red.deploy(all);
@@ -128,10 +135,15 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((await status('01', max.phone, 'newsletter')).status, 'none');
   });
 
-  async function postJson(urlPath: string, body: unknown): Promise<{ status: number; body: unknown; text: string }> {
+  /** A staff call: with the staff token unless `headers` say otherwise. */
+  async function postJson(
+    urlPath: string,
+    body: unknown,
+    headers: Record<string, string> = STAFF,
+  ): Promise<{ status: number; body: unknown; text: string }> {
     const answer = await fetch(`${red.url}${urlPath}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
     const text = await answer.text();
@@ -145,7 +157,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   }
 
   async function getJson(urlPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const answer = await fetch(`${red.url}${urlPath}`);
+    const answer = await fetch(`${red.url}${urlPath}`, { headers: STAFF });
     return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
   }
 
@@ -300,7 +312,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
 
     const download = await fetch(`${red.url}/dsr-ex07/export`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...STAFF },
       body: JSON.stringify({ phone: erika.phone }),
     });
     assert.equal(download.status, 200);
@@ -331,11 +343,39 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.ok((bad.body as { error: string }).error);
   });
 
+  it('staff endpoints answer only with the staff token, and a refused request changes nothing', async () => {
+    const endpoints: { url: string; method: string }[] = [];
+    for (const loaded of examples.values()) {
+      const gates = new Set(loaded.nodes.filter((n) => n.name === 'staff only?').map((n) => n.id));
+      for (const n of loaded.nodes) {
+        const wires = (n.wires as string[][] | undefined) ?? [];
+        if (n.type === 'http in' && wires.flat().some((id) => gates.has(id))) {
+          endpoints.push({ url: String(n.url), method: String(n.method).toUpperCase() });
+        }
+      }
+    }
+    assert.equal(endpoints.length, 12, JSON.stringify(endpoints));
+    const erika = await subscribed('07');
+    for (const { url, method } of endpoints) {
+      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}x`, STAFF_TOKEN]) {
+        const answer = await fetch(`${red.url}${url}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+          body: method === 'POST' ? JSON.stringify({ phone: erika.phone, recipients: [erika.phone] }) : undefined,
+        });
+        assert.equal(answer.status, 401, `${method} ${url} with ${authorization}`);
+        assert.equal(((await answer.json()) as { error: string }).error, 'staff-token-required');
+      }
+    }
+    assert.equal((await status('07', erika.phone, 'newsletter')).status, 'given', 'a refused erasure erased nothing');
+    await erika.receivedExactly(1);
+  });
+
   it('08 retention: an on-demand sweep reports, the audit chain verifies, and a tampered chain alerts', async () => {
-    const sweep = await getJson('/retention-ex08/sweep');
+    const sweep = await postJson('/retention-ex08/sweep', {});
     assert.equal(sweep.status, 200);
     for (const key of ['expiredRequests', 'personalDataRemoved', 'proofRemoved', 'auditEventsRemoved']) {
-      assert.equal(typeof sweep.body[key], 'number', key);
+      assert.equal(typeof (sweep.body as Record<string, unknown>)[key], 'number', key);
     }
     const verified = await getJson('/retention-ex08/verify');
     assert.equal(verified.status, 200);

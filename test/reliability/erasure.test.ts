@@ -81,10 +81,13 @@ async function until(predicate: () => boolean, what: string, timeoutMs = 15000):
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The example's staff endpoints answer only with this Bearer token (WA_GDPR_STAFF_TOKEN of the process). */
+const STAFF_TOKEN = 'erasure-test-staff-token-0123456789';
+
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const answer = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${STAFF_TOKEN}` },
     body: JSON.stringify(body),
   });
   const text = await answer.text();
@@ -149,7 +152,7 @@ describe('reliability: erasure leaves no copy of the subject in files or tables'
     ciphertexts: (bot: NodeRedProcess) => Promise<string[]>,
   ): Promise<{ bot: NodeRedProcess; stored: string[] }> {
     const userDir = createUserDir(TYPES);
-    const bot = await NodeRedProcess.start({ types: TYPES }, userDir);
+    const bot = await NodeRedProcess.start({ types: TYPES, env: { WA_GDPR_STAFF_TOKEN: STAFF_TOKEN } }, userDir);
     red = bot;
     sandbox.registerNumber({
       ...BUSINESS,
