@@ -3,7 +3,7 @@ import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { LedgerEvent } from '../lib/consent/types';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
-import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
+import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
@@ -45,35 +45,34 @@ export default function consentEventsNode(RED: NodeAPI): void {
       this.status(statusOf('ready', RED._('consent-events.status.emitted', { count: emitted })));
     };
 
-    const subscribe = (from: ConsentStoreNode) => {
-      this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
-      from.getLedger().then(
-        (opened) => {
-          // The flow may have been stopped while the store was still opening.
-          if (closed) return;
-          ledger = opened;
-          ledger.on('event', onEvent);
-          // Should the store's thread die, consent-store opens a new ledger: listen to that one from then on.
-          ledger.once('stopped', () => {
-            if (closed || ledger !== opened) return;
-            opened.off('event', onEvent);
-            ledger = undefined;
-            subscribe(from);
-          });
-          this.status(statusOf('ready', RED._('consent-events.status.listening')));
-        },
-        (err: unknown) => {
-          if (closed) return;
-          this.status(statusOf('failed', RED._('consent-events.status.store-failed')));
-          this.error(RED._('consent-events.errors.store-failed', { reason: translateError(RED, err) }));
-        },
-      );
+    const listenTo = (opened: LedgerHandle) => {
+      // The flow may have been stopped while the store was still opening.
+      if (closed || ledger === opened) return;
+      ledger?.off('event', onEvent);
+      ledger = opened;
+      opened.on('event', onEvent);
+      opened.once('stopped', () => {
+        if (ledger !== opened) return;
+        opened.off('event', onEvent);
+        ledger = undefined;
+        if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
+      });
+      this.status(statusOf('ready', RED._('consent-events.status.listening')));
     };
 
+    // Every ledger the store opens, also the one after a failed open or a stopped thread (the store retries on its
+    // own), is listened to before any other node can change a consent in it: no event goes unheard.
+    let stopListening: (() => void) | undefined;
     if (!store) {
       this.status(statusOf('broken', RED._('consent-events.status.no-store')));
     } else {
-      subscribe(store);
+      stopListening = store.onLedgerOpened(listenTo);
+      this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
+      store.getLedger().then(listenTo, (err: unknown) => {
+        if (closed) return;
+        this.status(statusOf('failed', RED._('consent-events.status.store-failed')));
+        this.error(RED._('consent-events.errors.store-failed', { reason: translateError(RED, err) }));
+      });
     }
 
     /**
@@ -145,6 +144,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
 
     this.on('close', (done: () => void) => {
       closed = true;
+      stopListening?.();
       ledger?.off('event', onEvent);
       ledger = undefined;
       done();

@@ -61,6 +61,11 @@ export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
   getLedger(): Promise<LedgerHandle>;
   /** Set once the ledger is open. */
   ledger?: LedgerHandle;
+  /**
+   * Calls `listener` with every ledger this store opens from now on (after a failed open or a stopped thread the
+   * store opens a new one); returns the function that stops the calls. For nodes that listen to ledger events.
+   */
+  onLedgerOpened(listener: (ledger: LedgerHandle) => void): () => void;
   purposes: PurposeDefinition[];
   retention: StoreRetention;
 }
@@ -68,6 +73,10 @@ export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const YEAR_MS = 365.25 * DAY_MS;
+
+/** The first retry of a failed open waits this long, each next one twice as long, up to REOPEN_MAX_MS. */
+const REOPEN_FIRST_MS = 500;
+const REOPEN_MAX_MS = 60_000;
 
 /** A base64 (or base64url) text that decodes to exactly `bytes` bytes, or undefined. */
 function decodeKey(text: string, minBytes: number, maxBytes: number): Buffer | undefined {
@@ -194,6 +203,9 @@ export default function registerConsentStore(RED: NodeAPI): void {
     const retention = storeRetention(config);
     let opening: Promise<LedgerHandle> | undefined;
     let closed = false;
+    const openedListeners = new Set<(ledger: LedgerHandle) => void>();
+    let reopenTimer: NodeJS.Timeout | undefined;
+    let reopenDelay = REOPEN_FIRST_MS;
 
     node.retention = retention;
     node.purposes = [];
@@ -224,11 +236,33 @@ export default function registerConsentStore(RED: NodeAPI): void {
         // The next caller opens the ledger again instead of getting this one's error forever.
         node.ledger = undefined;
         opening = undefined;
+        reopenSoon();
       });
       ledger.startRetentionTimer(retention.sweepIntervalMinutes * 60_000);
       node.ledger = ledger;
+      reopenDelay = REOPEN_FIRST_MS;
+      for (const listener of openedListeners) listener(ledger);
       return ledger;
     }
+
+    /**
+     * Opens the ledger again without waiting for a caller: the retention sweep runs in it, and consent-events
+     * hears the changes other nodes make once the database is back (PostgreSQL starting after Node-RED, say).
+     */
+    function reopenSoon(): void {
+      if (closed || reopenTimer) return;
+      reopenTimer = setTimeout(() => {
+        reopenTimer = undefined;
+        node.getLedger().catch(() => undefined);
+      }, reopenDelay);
+      reopenTimer.unref();
+      reopenDelay = Math.min(reopenDelay * 2, REOPEN_MAX_MS);
+    }
+
+    node.onLedgerOpened = (listener) => {
+      openedListeners.add(listener);
+      return () => openedListeners.delete(listener);
+    };
 
     node.getLedger = () => {
       if (closed) return Promise.reject(new GdprWhatsAppError('store-closed', 'The consent store was stopped'));
@@ -236,9 +270,10 @@ export default function registerConsentStore(RED: NodeAPI): void {
       if (!opening) {
         opening = open(options);
         opening.catch((err: unknown) => {
-          // The database may come back (PostgreSQL restarting): the next caller tries again.
+          // The database may come back (PostgreSQL restarting): the next caller, or the retry, tries again.
           if (!closed) node.error(translateError(RED, err));
           opening = undefined;
+          reopenSoon();
         });
       }
       return opening;
@@ -250,6 +285,8 @@ export default function registerConsentStore(RED: NodeAPI): void {
 
     node.on('close', (done: () => void) => {
       closed = true;
+      clearTimeout(reopenTimer);
+      openedListeners.clear();
       const pending = opening;
       opening = undefined;
       node.ledger = undefined;

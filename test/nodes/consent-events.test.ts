@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { dirname } from 'node:path';
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { verifyAuditLines } from '../../lib/consent/audit-verify';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import consentEventsNode from '../../nodes/consent-events';
@@ -225,6 +226,35 @@ describe('consent-events node', () => {
       actor: 't',
     });
     await until(() => seen.length > 0, 'the event of the new ledger');
+    assert.equal(seen[0].topic, 'consent.given');
+  });
+
+  it('starts listening on its own once a store that could not open at deploy opens', async () => {
+    // The store's directory cannot be made while a file stands in its place (a volume not mounted yet, or
+    // PostgreSQL starting after Node-RED): the first open fails.
+    const blocker = join(dir.path, 'not-yet');
+    writeFileSync(blocker, '');
+    const nodes = flow().map((n) => (n.id === 'store' ? { ...n, sqlitePath: join(blocker, 'store.db') } : n));
+    await helper.load(
+      [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+      nodes as never,
+      credentials as never,
+    );
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    await assert.rejects(store.getLedger());
+    const seen = collect('out');
+    unlinkSync(blocker);
+    // Nobody asks the store for its ledger: it opens again by itself, and consent-events listens before anyone
+    // else can change a consent in it.
+    await until(() => store.ledger !== undefined, 'the store to open by itself');
+    await (store.ledger as LedgerHandle).giveConsent({
+      subject: ERIKA,
+      purpose: 'news',
+      wording: WORDING,
+      method: 'keyword',
+      actor: 't',
+    });
+    await until(() => seen.length > 0, 'the event of the ledger opened late');
     assert.equal(seen[0].topic, 'consent.given');
   });
 
