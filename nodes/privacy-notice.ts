@@ -60,6 +60,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const needsUrl = !policyUrl && noticeLinksPolicy(templates);
     const actor = `privacy-notice:${node.id}`;
     let tracker: NoticeTracker | undefined;
+    let trackedLedger: unknown;
     let shown = 0;
 
     if (!store) node.status(statusOf('broken', RED._('privacy-notice.status.no-store')));
@@ -67,9 +68,13 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     else node.status(statusOf('idle', RED._('privacy-notice.status.ready', { version })));
     showStoreProblems(node, RED, store);
 
+    /** The tracker of the store's current ledger: after its thread stopped, the store opens a new one. */
     async function trackerOf(): Promise<NoticeTracker> {
       const ledger = await ledgerOf(store);
-      tracker ??= new NoticeTracker(ledger, version, actor);
+      if (!tracker || trackedLedger !== ledger) {
+        tracker = new NoticeTracker(ledger, version, actor);
+        trackedLedger = ledger;
+      }
       return tracker;
     }
 

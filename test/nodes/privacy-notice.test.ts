@@ -236,6 +236,23 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.deepEqual(accepted(GERMAN.waId), [englishNotice, 'Your order shipped.']);
   });
 
+  it("keeps working after the store's thread died and the store opened a new ledger", async () => {
+    const { sent, caught } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'Hi' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Eins' });
+    await until(() => sent.length === 2, 'the notice and the first message');
+    // What a crash of the thread looks like from outside: the worker ends without being closed.
+    const first = await ledger();
+    await (first as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await until(() => (helper.getNode('store') as unknown as { ledger?: unknown }).ledger !== first, 'a new ledger');
+    helper.getNode('notice').receive({ to: BRITISH.phone, payload: 'Your order shipped.' });
+    await until(() => sent.length === 4 || caught.length > 0, 'the notice and message after the restart');
+    assert.deepEqual(caught, []);
+    assert.deepEqual(accepted(BRITISH.waId), [englishNotice, 'Your order shipped.']);
+    assert.equal(await (await ledger()).hasSeenNotice(BRITISH.phone, version), true);
+  });
+
   it('produces one notice when two messages to the same person arrive together', async () => {
     const { sent } = await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
