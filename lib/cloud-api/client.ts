@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { GdprWhatsAppError } from '../errors';
 import { CloudApiError, classifyApiError } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
@@ -96,6 +97,9 @@ export class CloudApiClient {
   private waitingBehind = 0;
   private readonly maxQueue: number;
   private closed = false;
+  private closing?: Promise<void>;
+  /** Requests on their way to the API: close() lets them finish before it aborts what is left. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(options: CloudApiClientOptions) {
     const throughput = options.throughput ?? 80;
@@ -230,14 +234,28 @@ export class CloudApiClient {
     };
   }
 
-  /** Rejects waiting messages, aborts requests in flight and frees the sockets. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Rejects waiting messages (`closed`: never sent), gives requests in flight up to `graceMs` to be answered (a
+   * message Meta may already have taken must not be reported as unsent), then aborts what is left
+   * (`closed-in-flight` for a message: it may have been delivered) and frees the sockets.
+   */
+  close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    if (this.closing) return this.closing;
     this.closed = true;
     this.pacer.close();
-    this.abort.abort();
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    const answered = Promise.allSettled([...this.inFlight]).then(ignore);
+    this.closing = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, graceMs);
+      answered.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }).then(() => {
+      this.abort.abort();
+      this.agents.http.destroy();
+      this.agents.https.destroy();
+    });
+    return this.closing;
   }
 
   /**
@@ -279,17 +297,34 @@ export class CloudApiClient {
     body?: unknown,
     params?: Record<string, string>,
   ): Promise<{ status: number; data: Record<string, unknown> | undefined }> {
+    // Once closing, nothing new leaves; only what is already on its way gets its answer.
+    if (this.closed) throw closedError();
     let response: AxiosResponse<string>;
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const sending = this.http.request<string>({ method, url: path, data, params });
+    this.inFlight.add(sending);
     try {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      response = await this.http.request<string>({ method, url: path, data, params });
+      response = await sending;
     } catch (err) {
-      if (this.closed || axios.isCancel(err)) throw closedError();
+      // Aborted by close() after its grace: a POST had left, so Meta may have taken the message.
+      if (axios.isCancel(err)) throw method === 'post' ? closedInFlightError() : closedError();
       // A new error from the error's code alone: the axios error holds the config with the token.
       throw classifyApiError(undefined, undefined, err instanceof Error ? err : new Error('request failed'));
+    } finally {
+      this.inFlight.delete(sending);
     }
     return { status: response.status, data: parseJson(response.data) };
   }
+}
+
+/** How long close() waits for requests in flight; Node-RED gives a closing node 15 s in all. */
+const CLOSE_GRACE_MS = 5000;
+
+function closedInFlightError(): GdprWhatsAppError {
+  return new GdprWhatsAppError(
+    'closed-in-flight',
+    'The sender was stopped while the message was on its way: it may have been delivered, so it is not sent again',
+  );
 }
 
 /**

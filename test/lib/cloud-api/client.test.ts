@@ -43,7 +43,7 @@ describe('cloud-api client (against a local HTTP server)', () => {
   });
 
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
+    await Promise.all(clients.splice(0).map((c) => c.close(0)));
     await graph.stop();
   });
 
@@ -425,12 +425,34 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.equal(c.stats().queueLength, 2);
   });
 
-  it('close aborts a request in flight', async () => {
+  it('close aborts a request still unanswered after its grace, saying the message may have been delivered', async () => {
     graph.always(hang);
     const c = client();
     const pending = c.sendMessage(toMessageBody(TO, 'a'));
     while (graph.requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    c.close();
-    await assert.rejects(pending, (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+    await c.close(50);
+    await assert.rejects(
+      pending,
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed-in-flight',
+    );
+  });
+
+  it('close lets a request in flight finish, refuses waiting messages as unsent and starts no new request', async () => {
+    const answers: (() => void)[] = [];
+    graph.always((req, res) => answers.push(() => ok(`wamid.${graph.requests.length}`)(req, res)));
+    const c = client({ throughput: 1 });
+    const onItsWay = c.sendMessage(toMessageBody(TO, 'a'));
+    const waiting = c.sendMessage(toMessageBody('+4917612345678', 'b'));
+    while (answers.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const closing = c.close(10_000);
+    await assert.rejects(waiting, (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+    answers[0]();
+    assert.match((await onItsWay).messageId, /^wamid\./, 'Meta took it: the flow hears that it was sent');
+    await closing;
+    assert.equal(graph.requests.length, 1, 'nothing left after close began');
+    await assert.rejects(
+      c.sendMessage(toMessageBody(TO, 'c')),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed',
+    );
   });
 });
