@@ -59,16 +59,15 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         }
         const request = subjectFromMessage(msg);
         const ledger = await ledgerOf(store);
-        if (notify) {
-          const phone = request.subject.phone;
-          const language = chooseLanguage((msg as { language?: unknown }).language, config.language, phone);
-          const notice = erasureNotice(request.subject, language, noticeTexts);
-          // Sent before the erasure (Art. 12(3)): afterwards the package no longer knows where to write.
-          // The person is leaving: "Reply STOP to unsubscribe" has nothing left to stop.
-          if (notice) send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);
-        }
+        // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
+        // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
+        const phone = request.subject.phone;
+        const language = chooseLanguage((msg as { language?: unknown }).language, config.language, phone);
+        const notice = notify ? erasureNotice(request.subject, language, noticeTexts) : undefined;
         const actor = `erase-subject:${this.id}:${request.origin}`;
         const report = erasureReport(await ledger.eraseSubject(request.subject, actor), request.origin);
+        // Art. 12(3): the person hears what was done. They are leaving: "Reply STOP" has nothing left to stop.
+        if (notice) send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);
         if (report.found) erased += 1;
         this.status(statusOf('ready', RED._('erase-subject.status.erased', { count: erased })));
         msg.payload = report;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { DEFAULT_ERASURE_NOTICE } from '../../lib/conversation/dsr';
+import { GdprWhatsAppError } from '../../lib/errors';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
@@ -241,19 +242,24 @@ describe('erase-subject node', () => {
   });
 
   describe('telling the person (through whatsapp-send to the sandbox)', () => {
-    it('sends the German text before erasing a German number', async () => {
+    it('sends the German text to a German number once the erasure is done', async () => {
       await load({ keywordMode: true, notify: true });
       const store = await ledger();
       await give(store, ERIKA);
       await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'DATEN LÖSCHEN' });
       const order: string[] = [];
-      helper.getNode('send').on('input', () => order.push('notice'));
+      const statusAtNotice: Promise<string>[] = [];
+      helper.getNode('send').on('input', () => {
+        order.push('notice');
+        statusAtNotice.push(store.checkConsent(ERIKA, 'news').then((c) => c.status));
+      });
       helper.getNode('report').on('input', () => order.push('report'));
       const sent = next('sent');
       const reported = next('report');
       helper.getNode('erase').receive(inbound(ERIKA, 'DATEN LÖSCHEN', 'wamid.in6'));
       await Promise.all([sent, reported]);
       assert.deepEqual(order, ['notice', 'report']);
+      assert.deepEqual(await Promise.all(statusAtNotice), ['erased'], 'the notice leaves after the erasure');
       const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
       assert.equal(accepted.waId, ERIKA.slice(1));
       const body = accepted.body as { type: string; text: { body: string } };
@@ -281,6 +287,29 @@ describe('erase-subject node', () => {
       // Exactly the notice: no "Reply STOP to unsubscribe" footer on a goodbye.
       assert.equal(texts[0], `${JOHN.slice(1)}:Your data is being deleted.`);
       assert.equal(texts[1], `${ERIKA.slice(1)}:Your data is being deleted.`);
+    });
+
+    it('tells nobody while the erasure fails, so retries of the request send no notices', async () => {
+      await load({ notify: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'hi' });
+      const sends = collect('send');
+      const caught = collect('caught');
+      // The database failing during the erasure (the ledger object is the one the node uses).
+      const eraseSubject = store.eraseSubject;
+      store.eraseSubject = () => Promise.reject(new GdprWhatsAppError('store-unavailable', 'database down'));
+      helper.getNode('erase').receive({ payload: ERIKA });
+      helper.getNode('erase').receive({ payload: ERIKA });
+      for (let i = 0; i < 500 && caught.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(caught.length, 2);
+      assert.equal(sends.length, 0);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given');
+      store.eraseSubject = eraseSubject;
+      const sent = next('sent');
+      helper.getNode('erase').receive({ payload: ERIKA });
+      await sent;
+      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length, 1, 'one notice, for the erasure that happened');
     });
 
     it('sends nothing for a subject known only by user id, but still erases', async () => {
