@@ -51,6 +51,7 @@ export const LIMITS = {
   rowId: 200,
   caption: 1024,
   templateName: 512,
+  ctaDisplayText: 20,
 } as const;
 
 const str = (maxLength?: number, minLength = 1) => ({ type: 'string', minLength, ...(maxLength ? { maxLength } : {}) });
@@ -289,6 +290,28 @@ const interactive = {
           properties: {
             button: str(LIMITS.listButton),
             sections: { type: 'array', minItems: 1, maxItems: LIMITS.listSections, items: listSection },
+          },
+          additionalProperties: false,
+        },
+      },
+    }),
+    caseOf('type', 'cta_url', {
+      required: ['body', 'action'],
+      properties: {
+        action: {
+          required: ['name', 'parameters'],
+          properties: {
+            name: { const: 'cta_url' },
+            parameters: {
+              type: 'object',
+              required: ['display_text', 'url'],
+              properties: {
+                display_text: str(LIMITS.ctaDisplayText),
+                // A web address the phone opens; anything else (javascript:, data:) is no link to send anyone.
+                url: { type: 'string', maxLength: 2000, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' },
+              },
+              additionalProperties: false,
+            },
           },
           additionalProperties: false,
         },

@@ -449,7 +449,8 @@
     m.buttons.forEach((b, index) => {
       if (b.kind === 'url') {
         const link = node('a', 'button-like', b.title || t('link'));
-        link.href = b.url || '#';
+        // Only web addresses: a javascript: URL would run on the editor's origin.
+        link.href = /^https?:\/\//i.test(String(b.url || '')) ? b.url : '#';
         link.target = '_blank';
         link.rel = 'noopener noreferrer';
         group.appendChild(link);

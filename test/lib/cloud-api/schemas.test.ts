@@ -294,6 +294,28 @@ describe('cloud-api schemas', () => {
   });
 
   describe('shapes', () => {
+    it('a call-to-action button opens a web address only', () => {
+      const cta = (url: string) => ({
+        ...envelope,
+        type: 'interactive',
+        interactive: {
+          type: 'cta_url',
+          body: { text: 'Termine ansehen' },
+          action: { name: 'cta_url', parameters: { display_text: 'Termine', url } },
+        },
+      });
+      assertValid(cta('https://shop.example/termine?ref=wa'));
+      for (const url of ['javascript:alert(1)', 'data:text/html,<b>x</b>', 'JaVaScRiPt:fetch(1)', 'https://a b']) {
+        assert.ok(
+          violations(cta(url)).some((v) => v.field === 'interactive.action.parameters.url'),
+          url,
+        );
+      }
+      const long = cta('https://shop.example/');
+      (long.interactive.action.parameters as { display_text: string }).display_text = 'x'.repeat(21);
+      assert.ok(violations(long).some((v) => v.field === 'interactive.action.parameters.display_text'));
+    });
+
     it('a list header must be text', () => {
       const body = list([{ rows: rows(1) }]);
       (body.interactive as Record<string, unknown>).header = { type: 'image', image: { id: '1' } };
