@@ -52,6 +52,14 @@ function stringParam(value: unknown, maxLength = 64): string | undefined {
  * POST send, POST marketing-preference. Works on a bare node:http server and mounted in an express app
  * (Node-RED's httpAdmin), where a body parser may already have read the JSON body.
  */
+function isJsonContentType(header: string | undefined): boolean {
+  const type = String(header ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
+  return type === 'application/json';
+}
+
 export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions): ChatHandler {
   const basePath = options.basePath.endsWith('/') ? options.basePath : `${options.basePath}/`;
   const longPollMs = options.longPollMs ?? 25000;
@@ -60,7 +68,12 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
     const url = parseUrl(req);
     const mountedPath = parseUrl({ url: (req as { originalUrl?: string }).originalUrl ?? req.url } as SandboxRequest);
     // app.get() keeps the full path in req.url; app.use() strips the mount point.
-    const relative = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname.slice(1);
+    const relative =
+      url.pathname === basePath.slice(0, -1)
+        ? ''
+        : url.pathname.startsWith(basePath)
+          ? url.pathname.slice(basePath.length)
+          : url.pathname.slice(1);
     const method = (req.method ?? 'GET').toUpperCase();
 
     if (relative === '' && method === 'GET' && !mountedPath.pathname.endsWith('/')) {
@@ -133,6 +146,12 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
   }
 
   async function readBody(req: SandboxRequest, res: ServerResponse): Promise<Record<string, unknown> | undefined> {
+    // A web page can post text/plain anywhere without asking the browser first (no CORS preflight); only a JSON
+    // content type proves the request came from a script allowed to talk to this origin, as the chat page is.
+    if (!isJsonContentType(req.headers['content-type'])) {
+      chatError(res, 415, 'sandbox-invalid-request', 'The request must be sent as application/json');
+      return undefined;
+    }
     try {
       const body = await readJsonBody(req);
       if (body !== null && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;

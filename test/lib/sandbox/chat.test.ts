@@ -182,6 +182,14 @@ describe('sandbox chat page and endpoints', () => {
     const unknownNumber = await callApi(`${chat}send`, { body: { phoneNumberId: '404', waId: CUSTOMER, text: 'x' } });
     assert.equal(unknownNumber.status, 404);
     assert.equal(unknownNumber.body.error.code, 'sandbox-unknown-number');
+    // What another web page can post without the browser asking first (no CORS preflight for text/plain).
+    const crossSite = await fetch(`${chat}send`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: JSON.stringify({ phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, text: 'STOP' }),
+    });
+    assert.equal(crossSite.status, 415);
+    assert.equal(((await crossSite.json()) as { error: { code: string } }).error.code, 'sandbox-invalid-request');
     assert.equal(receiver.received.length, 0);
   });
 
@@ -190,7 +198,8 @@ describe('sandbox chat page and endpoints', () => {
     app.use(express.json());
     const handler = createChatHandler(sandbox, { basePath: '/whatsapp-gdpr/sandbox/' });
     // Node-RED's admin app: app.get keeps the full path, app.use strips the mount point; both must work.
-    app.get('/whatsapp-gdpr/sandbox/*', (req, res, next) => handler(req, res, next));
+    // The paths whatsapp-config registers: the base without and with a slash.
+    app.get(['/whatsapp-gdpr/sandbox', '/whatsapp-gdpr/sandbox/*'], (req, res, next) => handler(req, res, next));
     app.use('/mounted', (req, res, next) => handler(req, res, next));
     app.post('/whatsapp-gdpr/sandbox/*', (req, res, next) => handler(req, res, next));
     const local = http.createServer(app);
@@ -199,6 +208,9 @@ describe('sandbox chat page and endpoints', () => {
       const base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
       const page = await fetch(`${base}/whatsapp-gdpr/sandbox/`);
       assert.equal(page.status, 200);
+      const withoutSlash = await fetch(`${base}/whatsapp-gdpr/sandbox`, { redirect: 'manual' });
+      assert.equal(withoutSlash.status, 302);
+      assert.equal(withoutSlash.headers.get('location'), '/whatsapp-gdpr/sandbox/');
       assert.match(await page.text(), /chat\.js/);
       const mountedPage = await fetch(`${base}/mounted`, { redirect: 'manual' });
       assert.equal(mountedPage.status, 302);
