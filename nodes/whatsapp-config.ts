@@ -96,6 +96,12 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
       if (!accessToken) {
         throw new GdprWhatsAppError('config-access-token-missing', 'The WhatsApp configuration has no access token');
       }
+      if (!sandboxUrl && !carriesTokenSafely(apiBaseUrl)) {
+        throw new GdprWhatsAppError(
+          'config-api-url-insecure',
+          'The API base URL must use https (plain http only to this machine): the access token travels with every request',
+        );
+      }
       return new CloudApiClient({
         apiBaseUrl,
         apiVersion: String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion),
@@ -205,4 +211,15 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
   const chatPaths = [SANDBOX_CHAT_PATH, `${SANDBOX_CHAT_PATH}/*`];
   RED.httpAdmin.get(chatPaths, chatGuard(PERMISSION_READ), chat);
   RED.httpAdmin.post(chatPaths, chatGuard(PERMISSION_WRITE), chat);
+}
+
+/** https anywhere; plain http only to this machine (a local mock or proxy), where the token never crosses a network. */
+export function carriesTokenSafely(apiBaseUrl: string): boolean {
+  try {
+    const url = new URL(apiBaseUrl);
+    if (url.protocol === 'https:') return true;
+    return url.protocol === 'http:' && /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
+  } catch {
+    return false;
+  }
 }

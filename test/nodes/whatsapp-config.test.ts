@@ -9,7 +9,7 @@ import {
   sandboxEndpoint,
   stopSandboxEndpoint,
 } from '../../nodes/shared/sandbox';
-import configNode from '../../nodes/whatsapp-config';
+import configNode, { carriesTokenSafely } from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
@@ -234,6 +234,39 @@ describe('whatsapp-config node', () => {
       const check = await helper.request().post('/whatsapp-gdpr/config/cfg/check').expect(502);
       assert.equal(check.body.error, 'cloud-api-error');
       assert.doesNotMatch(JSON.stringify(check.body), /not-the-token/);
+    });
+
+    it('refuses a plain-http API address beyond this machine before the token goes anywhere', async () => {
+      const flow = [
+        {
+          id: 'cfg',
+          type: 'whatsapp-config',
+          mode: 'cloud',
+          apiBaseUrl: 'http://graph.example.com',
+          phoneNumberId: PHONE_NUMBER_ID,
+        },
+      ];
+      await helper.load([configNode] as never, flow as never, { cfg: { accessToken: TOKEN } });
+      const check = await helper.request().post('/whatsapp-gdpr/config/cfg/check').expect(502);
+      assert.equal(check.body.error, 'config-api-url-insecure');
+      assert.doesNotMatch(JSON.stringify(check.body), new RegExp(TOKEN));
+      for (const safe of [
+        'https://graph.facebook.com',
+        'http://127.0.0.1:8080',
+        'http://localhost:1/v',
+        'http://[::1]:9',
+      ]) {
+        assert.equal(carriesTokenSafely(safe), true, safe);
+      }
+      for (const unsafe of [
+        'http://graph.facebook.com',
+        'http://10.0.0.5',
+        'http://127.0.0.1.evil.example',
+        'ftp://x',
+        'nope',
+      ]) {
+        assert.equal(carriesTokenSafely(unsafe), false, unsafe);
+      }
     });
 
     it('keeps credentials out of the saved flow', async () => {
