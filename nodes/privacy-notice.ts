@@ -60,7 +60,6 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const needsUrl = !policyUrl && noticeLinksPolicy(templates);
     const actor = `privacy-notice:${node.id}`;
     let tracker: NoticeTracker | undefined;
-    let trackedLedger: unknown;
     let shown = 0;
 
     if (!store) node.status(statusOf('broken', RED._('privacy-notice.status.no-store')));
@@ -71,10 +70,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     /** The tracker of the store's current ledger: after its thread stopped, the store opens a new one. */
     async function trackerOf(): Promise<NoticeTracker> {
       const ledger = await ledgerOf(store);
-      if (!tracker || trackedLedger !== ledger) {
-        tracker = new NoticeTracker(ledger, version, actor);
-        trackedLedger = ledger;
-      }
+      if (tracker?.ledger !== ledger) tracker = new NoticeTracker(ledger, version, actor);
       return tracker;
     }
 

@@ -78,7 +78,7 @@ export class NoticeTracker {
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly ledger: NoticeLedger,
+    readonly ledger: NoticeLedger,
     readonly version: string,
     private readonly actor: string,
   ) {}

@@ -46,12 +46,6 @@ function stringParam(value: unknown, maxLength = 64): string | undefined {
   return typeof value === 'string' && value.length > 0 && value.length <= maxLength ? value : undefined;
 }
 
-/**
- * Serves the chat page where a person plays the customer, and its JSON endpoints, relative to `basePath`:
- * GET numbers, GET conversations?phoneNumberId=, GET messages?phoneNumberId=&waId=&since= (long-poll),
- * POST send, POST marketing-preference. Works on a bare node:http server and mounted in an express app
- * (Node-RED's httpAdmin), where a body parser may already have read the JSON body.
- */
 function isJsonContentType(header: string | undefined): boolean {
   const type = String(header ?? '')
     .split(';')[0]
@@ -60,6 +54,12 @@ function isJsonContentType(header: string | undefined): boolean {
   return type === 'application/json';
 }
 
+/**
+ * Serves the chat page where a person plays the customer, and its JSON endpoints, relative to `basePath`:
+ * GET numbers, GET conversations?phoneNumberId=, GET messages?phoneNumberId=&waId=&since= (long-poll),
+ * POST send, POST marketing-preference. Works on a bare node:http server and mounted in an express app
+ * (Node-RED's httpAdmin), where a body parser may already have read the JSON body.
+ */
 export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions): ChatHandler {
   const basePath = options.basePath.endsWith('/') ? options.basePath : `${options.basePath}/`;
   const longPollMs = options.longPollMs ?? 25000;

@@ -19,6 +19,11 @@ function joinNode(): unknown {
   return require(require.resolve('@node-red/nodes/core/sequence/17-split.js', { paths: [dirname(nodeRedPath)] }));
 }
 
+/** Erika's consent to the news, given by keyword: one ledger event. */
+function giveNews(ledger: LedgerHandle): Promise<unknown> {
+  return ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+}
+
 async function until(predicate: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
     if (predicate()) return;
@@ -136,7 +141,7 @@ describe('consent-events node', () => {
 
   it('passes on the erasure done by an erase-subject node of the same store, phone included when asked for', async () => {
     const ledger = await load({ includePhone: true });
-    await ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+    await giveNews(ledger);
     const seen: Msg[] = collect('out');
     const erased = next('erased');
     helper.getNode('erase').receive({ payload: ERIKA });
@@ -155,7 +160,7 @@ describe('consent-events node', () => {
     await helper.setFlows(withoutEvents as never, 'nodes', credentials as never);
     assert.equal(ledger.listenerCount('event'), 0);
     // The store was not redeployed: the same ledger still works.
-    await ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+    await giveNews(ledger);
     assert.equal((await ledger.checkConsent(ERIKA, 'news')).allowed, true);
   });
 
@@ -218,13 +223,7 @@ describe('consent-events node', () => {
       if (current && current !== ledger && current.listenerCount('event') > 0) reopened = current;
       return reopened !== undefined;
     }, 'consent-events to listen to the new ledger');
-    await (reopened as LedgerHandle).giveConsent({
-      subject: ERIKA,
-      purpose: 'news',
-      wording: WORDING,
-      method: 'keyword',
-      actor: 't',
-    });
+    await giveNews(reopened as LedgerHandle);
     await until(() => seen.length > 0, 'the event of the new ledger');
     assert.equal(seen[0].topic, 'consent.given');
   });
@@ -247,13 +246,7 @@ describe('consent-events node', () => {
     // Nobody asks the store for its ledger: it opens again by itself, and consent-events listens before anyone
     // else can change a consent in it.
     await until(() => store.ledger !== undefined, 'the store to open by itself');
-    await (store.ledger as LedgerHandle).giveConsent({
-      subject: ERIKA,
-      purpose: 'news',
-      wording: WORDING,
-      method: 'keyword',
-      actor: 't',
-    });
+    await giveNews(store.ledger as LedgerHandle);
     await until(() => seen.length > 0, 'the event of the ledger opened late');
     assert.equal(seen[0].topic, 'consent.given');
   });
