@@ -46,6 +46,12 @@ function nodeMiddleware(RED: NodeAPI): ((req: Request, res: Response, next: () =
  * short notice; the notice is recorded as shown once emitted. Later messages pass untouched.
  * Also serves the full policy page on Node-RED's HTTP server.
  */
+/** Shown to visitors in their language when the page cannot be built (the cause goes to the Node-RED log). */
+const POLICY_UNAVAILABLE = {
+  en: 'The privacy policy cannot be shown right now. Please try again later.',
+  de: 'Die Datenschutzerklärung kann gerade nicht angezeigt werden. Bitte versuchen Sie es später erneut.',
+};
+
 export default function privacyNoticeNode(RED: NodeAPI): void {
   function PrivacyNotice(this: Node, saved: PrivacyNoticeDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
@@ -126,9 +132,9 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         return;
       }
       const servePolicyPage = (req: Request, res: Response) => {
+        let language: 'en' | 'de' = config.language === 'de' ? 'de' : 'en';
         try {
-          const fallback = config.language === 'de' ? 'de' : 'en';
-          const language = choosePolicyLanguage(req.query.lang, req.get('accept-language'), fallback);
+          language = choosePolicyLanguage(req.query.lang, req.get('accept-language'), language);
           const html = renderPolicyPage({
             settings: config,
             purposes: store?.purposes ?? [],
@@ -150,7 +156,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           res.status(200).send(html);
         } catch (err) {
           node.error(translateError(RED, err));
-          res.status(500).type('text/plain').send('The privacy policy cannot be shown right now.');
+          res.status(500).type('text/plain; charset=utf-8').send(POLICY_UNAVAILABLE[language]);
         }
       };
       const middleware = nodeMiddleware(RED);

@@ -103,8 +103,8 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
 
 /** Told to the person before their data goes (Art. 12(3) GDPR: inform about the action taken). */
 export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
-  en: 'We have received your request and are deleting your data now. You will not hear from us again unless you contact us.',
-  de: 'Wir haben Ihre Anfrage erhalten und löschen jetzt Ihre Daten. Sie hören nur wieder von uns, wenn Sie uns kontaktieren.',
+  en: 'We have deleted your data as you asked. You will not hear from us again unless you contact us.',
+  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir melden uns nur wieder bei Ihnen, wenn Sie uns selbst kontaktieren.',
 };
 
 export interface OutgoingText {

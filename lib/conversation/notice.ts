@@ -8,7 +8,7 @@ import type { SubjectRef } from './stop';
 
 export const DEFAULT_NOTICE_TEXTS: Readonly<Record<Language, string>> = {
   en: 'Welcome! We use your phone number to send you the WhatsApp messages you asked for. Privacy policy: {policyUrl}. Reply STOP to unsubscribe.',
-  de: 'Willkommen! Wir nutzen Ihre Telefonnummer, um Ihnen die gewünschten WhatsApp-Nachrichten zu senden. Datenschutzerklärung: {policyUrl}. Antworten Sie STOP, um sich abzumelden.',
+  de: 'Willkommen! Wir nutzen Ihre Telefonnummer, um Ihnen die gewünschten WhatsApp-Nachrichten zu senden. Datenschutzerklärung: {policyUrl}. Antworten Sie mit STOP, um sich abzumelden.',
 };
 
 export const NOTICE_LANGUAGES: readonly Language[] = ['en', 'de'];

@@ -187,19 +187,19 @@ export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed';
 export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
   confirmation: {
     en: 'You asked to hear from us on WhatsApp: "{wording}"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
-    de: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „{wording}“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+    de: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „{wording}“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   confirmed: {
     en: 'Thank you, your consent is confirmed: {label}. Reply STOP to stop at any time.',
-    de: 'Vielen Dank, Ihre Einwilligung ist bestätigt: {label}. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+    de: 'Vielen Dank, Ihre Einwilligung ist bestätigt: {label}. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   expired: {
     en: 'Sorry, your sign-up request has expired. Please sign up again.',
-    de: 'Ihre Anmeldung ist leider abgelaufen. Bitte melden Sie sich erneut an.',
+    de: 'Ihre Anmeldeanfrage ist leider abgelaufen. Bitte melden Sie sich erneut an.',
   },
   subscribed: {
     en: 'You are now signed up: "{wording}"\nReply STOP to stop at any time.',
-    de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie STOPP, um sich jederzeit abzumelden.',
+    de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
 };
 

@@ -171,7 +171,7 @@ const TEXTS: Record<Language, PageTexts> = {
     rights: 'Your rights and how to use them',
     rightsIntro: 'You can use these rights at any time, free of charge:',
     rightStop: (k) =>
-      `Withdraw consent (Art. 7(3) GDPR) and object to marketing (Art. 21 GDPR): reply ${k} in the chat. The withdrawal takes effect immediately and you receive a confirmation.`,
+      `Withdraw consent (Art. 7(3) GDPR) and object to processing for direct marketing (Art. 21(2) GDPR): reply ${k} in the chat. The withdrawal takes effect at once for the future; it does not affect the lawfulness of processing before it. You receive a confirmation.`,
     rightAccess: 'Access and a copy of your data (Art. 15 and 20 GDPR): contact us at the address above.',
     rightErasure: (k) =>
       k
@@ -225,7 +225,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retention: 'Speicherdauer',
     retentionPending: (h) => `Eine unbestätigte Einwilligungsanfrage verfällt nach ${h} Stunden.`,
     retentionWithdrawn: (d) =>
-      `Nach Ihrem Widerruf werden Ihre personenbezogenen Daten nach ${d} Tagen gelöscht, sofern kein anderer Zweck mehr besteht.`,
+      `Nach Ihrem Widerruf werden Ihre personenbezogenen Daten nach ${d} Tagen gelöscht, es sei denn, ein anderer Zweck erfordert die weitere Speicherung.`,
     retentionAudit: (y) =>
       `Pseudonyme Einwilligungsnachweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
     retentionErasure:
@@ -233,12 +233,12 @@ const TEXTS: Record<Language, PageTexts> = {
     rights: 'Ihre Rechte und wie Sie sie ausüben',
     rightsIntro: 'Diese Rechte können Sie jederzeit kostenlos ausüben:',
     rightStop: (k) =>
-      `Einwilligung widerrufen (Art. 7 Abs. 3 DSGVO) und Werbung widersprechen (Art. 21 DSGVO): Antworten Sie ${k} im Chat. Der Widerruf wirkt sofort, und Sie erhalten eine Bestätigung.`,
+      `Einwilligung widerrufen (Art. 7 Abs. 3 DSGVO) und der Verarbeitung zu Werbezwecken widersprechen (Art. 21 Abs. 2 DSGVO): Antworten Sie im Chat mit ${k}. Der Widerruf wirkt sofort für die Zukunft; die Rechtmäßigkeit der bis dahin erfolgten Verarbeitung bleibt unberührt. Sie erhalten eine Bestätigung.`,
     rightAccess:
       'Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
     rightErasure: (k) =>
       k
-        ? `Löschung (Art. 17 DSGVO): Antworten Sie ${k} im Chat oder kontaktieren Sie uns unter der oben genannten Adresse.`
+        ? `Löschung (Art. 17 DSGVO): Antworten Sie im Chat mit ${k} oder kontaktieren Sie uns unter der oben genannten Adresse.`
         : 'Löschung (Art. 17 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
     rightOthers:
       'Berichtigung (Art. 16), Einschränkung der Verarbeitung (Art. 18) und Widerspruch (Art. 21 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',

@@ -16,7 +16,7 @@ export const DEFAULT_STOP_CONFIRMATION_TEXTS: Readonly<Record<Language, string>>
 /** The HELP answer must say how to opt out (issue 4). */
 export const DEFAULT_HELP_TEXTS: Readonly<Record<Language, string>> = {
   en: 'Reply STOP at any time to unsubscribe from our WhatsApp messages. For questions about your data, reply to this chat.',
-  de: 'Antworten Sie jederzeit STOP, um sich von unseren WhatsApp-Nachrichten abzumelden. Bei Fragen zu Ihren Daten antworten Sie einfach in diesem Chat.',
+  de: 'Antworten Sie jederzeit mit STOP, um sich von unseren WhatsApp-Nachrichten abzumelden. Bei Fragen zu Ihren Daten schreiben Sie uns einfach in diesem Chat.',
 };
 
 /** Button payload (template quick reply) or reply id that means "opt out" unless the node says otherwise. */

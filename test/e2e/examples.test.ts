@@ -324,7 +324,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
 
     await erika.says('DATEN LÖSCHEN');
     const [, , notice] = await erika.receivedExactly(3);
-    assert.match(notice.text, /löschen jetzt Ihre Daten/);
+    assert.match(notice.text, /Ihre Daten wie gewünscht gelöscht/);
     assert.equal((await status('07', erika.phone, 'newsletter')).status, 'erased');
 
     const max = await subscribed('07', 'Max');

@@ -136,7 +136,7 @@ describe('opt-in-flow node', () => {
         interactive: {
           type: 'button',
           body: {
-            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Ja, schickt mir den Newsletter per WhatsApp.“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Ja, schickt mir den Newsletter per WhatsApp.“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
           },
           action: { buttons: [{ type: 'reply', reply: { id: 'gdpr-confirm:news', title: 'JA' } }] },
         },
@@ -256,7 +256,7 @@ describe('opt-in-flow node', () => {
       assert.equal(msg.to, ANNA);
       assert.equal(
         msg.payload,
-        'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+        'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
       );
       assert.equal(msg.optIn?.outcome, 'confirmed');
       assert.equal(msg.consent?.status, 'given');
@@ -290,7 +290,7 @@ describe('opt-in-flow node', () => {
       const { output, msg } = await optIn(inbound(ANNA, { type: 'text', text: 'JA' }));
       assert.equal(output, 2);
       assert.deepEqual(msg.optIn, { outcome: 'expired', reason: 'request-expired', purpose: 'news', language: 'de' });
-      assert.equal(msg.payload, 'Ihre Anmeldung ist leider abgelaufen. Bitte melden Sie sich erneut an.');
+      assert.equal(msg.payload, 'Ihre Anmeldeanfrage ist leider abgelaufen. Bitte melden Sie sich erneut an.');
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'expired');
     });
 
@@ -336,7 +336,7 @@ describe('opt-in-flow node', () => {
       assert.equal(msg.optIn?.outcome, 'given');
       assert.equal(
         msg.payload,
-        'Sie sind jetzt angemeldet: „Schickt mir den Newsletter per WhatsApp.“\nAntworten Sie STOPP, um sich jederzeit abzumelden.',
+        'Sie sind jetzt angemeldet: „Schickt mir den Newsletter per WhatsApp.“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
       );
       const stored = await ledger.getConsent(ANNA, 'news');
       assert.equal(stored?.status, 'given');

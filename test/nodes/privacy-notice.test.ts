@@ -349,7 +349,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
       'nach 24 Stunden',
       'nach 14 Tagen',
       '3 Jahre',
-      'Antworten Sie STOP im Chat',
+      'Antworten Sie im Chat mit STOP',
       version,
     ]) {
       assert.ok(de.body.includes(expected), `German page lacks: ${expected}`);

@@ -176,7 +176,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
     assert.equal(accepted.messageId, msg.whatsapp?.messageId);
     assert.deepEqual((accepted.body as { text: unknown }).text, {
-      body: 'Guten Tag!\n\nAntworten Sie STOP, um sich abzumelden.',
+      body: 'Guten Tag!\n\nAntworten Sie mit STOP, um sich abzumelden.',
       preview_url: false,
     });
   });
@@ -202,7 +202,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     await until(() => sent.length === 3, 'three messages');
     const bodies = sandbox.accepted(PHONE_NUMBER_ID).map((a) => a.body as SentBody);
     assert.equal(bodies[0].text?.body, 'Your order shipped.\n\nReply STOP to unsubscribe.');
-    assert.deepEqual(bodies[1].interactive?.footer, { text: 'Antworten Sie STOP, um sich abzumelden.' });
+    assert.deepEqual(bodies[1].interactive?.footer, { text: 'Antworten Sie mit STOP, um sich abzumelden.' });
     assert.equal(bodies[2].text?.body, 'Sie wurden abgemeldet.', 'msg.optOutFooter = false skips the line');
   });
 

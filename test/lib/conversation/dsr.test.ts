@@ -119,8 +119,8 @@ describe('conversation/dsr', () => {
     it('addresses the person in German or English with the default texts', () => {
       const de = erasureNotice({ phone: '+4915123456789' }, 'de');
       assert.deepEqual(de, { to: '+4915123456789', payload: DEFAULT_ERASURE_NOTICE.de, language: 'de' });
-      assert.match(DEFAULT_ERASURE_NOTICE.de, /löschen jetzt Ihre Daten/);
-      assert.match(erasureNotice({ phone: '+14155550100' }, 'en')!.payload, /deleting your data now/);
+      assert.match(DEFAULT_ERASURE_NOTICE.de, /Ihre Daten wie gewünscht gelöscht/);
+      assert.match(erasureNotice({ phone: '+14155550100' }, 'en')!.payload, /deleted your data as you asked/);
     });
 
     it('uses configured texts and falls back to the default for an empty one', () => {

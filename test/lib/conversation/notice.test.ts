@@ -25,7 +25,7 @@ describe('conversation/notice', () => {
     );
     assert.ok(texts.de.startsWith('Willkommen! Wir nutzen Ihre Telefonnummer'));
     assert.ok(texts.de.includes(`Datenschutzerklärung: ${URL}.`));
-    assert.ok(texts.de.endsWith('Antworten Sie STOP, um sich abzumelden.'));
+    assert.ok(texts.de.endsWith('Antworten Sie mit STOP, um sich abzumelden.'));
   });
 
   it('uses configured texts and falls back to the default for an empty one', () => {

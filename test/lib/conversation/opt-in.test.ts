@@ -194,7 +194,7 @@ describe('conversation/opt-in', () => {
         interactive: {
           type: 'button',
           body: {
-            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Newsletter bitte“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Newsletter bitte“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
           },
           action: { buttons: [{ type: 'reply', reply: { id: 'gdpr-confirm:news', title: 'JA' } }] },
         },
@@ -297,13 +297,13 @@ describe('conversation/opt-in', () => {
     );
     assert.equal(
       optInText('confirmed', 'de', context),
-      'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie STOPP, um sich jederzeit abzumelden.',
+      'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
     );
     assert.match(optInText('expired', 'de', context), /abgelaufen/);
     assert.match(optInText('expired', 'en', context), /expired/);
     assert.equal(
       optInText('subscribed', 'de', context),
-      'Sie sind jetzt angemeldet: „News per WhatsApp“\nAntworten Sie STOPP, um sich jederzeit abzumelden.',
+      'Sie sind jetzt angemeldet: „News per WhatsApp“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
     );
     assert.equal(purposeWording(news, 'de'), 'Schickt mir den Newsletter per WhatsApp.');
   });

@@ -110,7 +110,7 @@ describe('conversation/policy-page', () => {
       'verfällt nach 48 Stunden',
       'nach 30 Tagen gelöscht',
       '5 Jahre',
-      'Antworten Sie STOP im Chat',
+      'Antworten Sie im Chat mit STOP',
       'Art. 77 DSGVO',
     ]) {
       assert.ok(text.includes(expected), `Seite enthält nicht: ${expected}`);
