@@ -144,6 +144,18 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'contacts',
 ];
 
+/**
+ * The message type of a payload object: its `type`, or else the one message-type key it holds
+ * (`{ template: {...} }` is a template). The sender, the consent gate and the opt-out footer all read it
+ * here, so that they agree on what a payload is.
+ */
+export function messageTypeOf(payload: object): string | undefined {
+  const { type } = payload as { type?: unknown };
+  if (type !== undefined) return typeof type === 'string' ? type : undefined;
+  const present = MESSAGE_TYPES.filter((key) => key in payload);
+  return present.length === 1 ? present[0] : undefined;
+}
+
 /** Marks an inbound message as read (blue ticks), optionally with a typing indicator. */
 export interface ReadReceiptBody {
   messaging_product: 'whatsapp';

@@ -1,6 +1,12 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { GdprWhatsAppError } from '../errors';
-import { MESSAGE_TYPES, type MessageType, type OutgoingMessageBody, type ReadReceiptBody } from './message-types';
+import {
+  MESSAGE_TYPES,
+  type MessageType,
+  messageTypeOf,
+  type OutgoingMessageBody,
+  type ReadReceiptBody,
+} from './message-types';
 
 export type { MessageType, OutgoingMessageBody, ReadReceiptBody } from './message-types';
 export { MESSAGE_TYPES } from './message-types';
@@ -471,8 +477,8 @@ export function toMessageBody(to: string, payload: unknown): OutgoingMessageBody
     to,
   };
   if (body.type === undefined) {
-    const present = MESSAGE_TYPES.filter((type) => type in payload);
-    if (present.length === 1) body.type = present[0];
+    const inferred = messageTypeOf(payload);
+    if (inferred !== undefined) body.type = inferred;
   }
   return body as unknown as OutgoingMessageBody;
 }

@@ -1,3 +1,4 @@
+import { messageTypeOf } from '../cloud-api/message-types';
 import { DEFAULT_STOP_KEYWORDS } from './keywords';
 import type { Language } from './language';
 
@@ -8,7 +9,7 @@ import type { Language } from './language';
  */
 export const OPT_OUT_FOOTER_TEXTS: Readonly<Record<Language, string>> = {
   en: 'Reply STOP to unsubscribe.',
-  de: 'Antworten Sie STOP, um sich abzumelden.',
+  de: 'Antworten Sie mit STOP, um sich abzumelden.',
 };
 
 /** Cloud API limits: text body 4096 characters, interactive footer 60 characters. */
@@ -38,7 +39,7 @@ export function appendOptOutFooter<T extends string | Body>(
   const line = texts[language] || OPT_OUT_FOOTER_TEXTS[language];
   if (typeof body === 'string') return withLine(body, line) as T;
   if (!body || typeof body !== 'object') return body;
-  const type = typeof body.type === 'string' ? body.type : inferType(body);
+  const type = messageTypeOf(body);
   if (type === 'text') return withTextFooter(body, line) as T;
   if (type === 'interactive') return withInteractiveFooter(body, line) as T;
   return body;
@@ -85,11 +86,4 @@ function withInteractiveFooter(body: Body, line: string): Body {
   if (typeof interactive.body?.text === 'string' && mentionsOptOut(interactive.body.text, { en: line })) return body;
   if (line.length > INTERACTIVE_FOOTER_MAX) return body;
   return { ...body, interactive: { ...interactive, footer: { text: line } } };
-}
-
-/** A payload object may leave out `type` when it holds a single message-type key. */
-function inferType(body: Body): string | undefined {
-  if ('text' in body) return 'text';
-  if ('interactive' in body) return 'interactive';
-  return undefined;
 }

@@ -1,3 +1,4 @@
+import { messageTypeOf } from '../cloud-api/message-types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 
@@ -43,7 +44,7 @@ export interface GateSubject {
  */
 export function isFreeFormMessage(payload: unknown): boolean {
   if (typeof payload !== 'object' || payload === null) return true;
-  return (payload as { type?: unknown }).type !== 'template';
+  return messageTypeOf(payload) !== 'template';
 }
 
 export function isWithinServiceWindow(lastInboundAt: number | undefined, now: number): boolean {

@@ -28,7 +28,7 @@ describe('conversation/footer', () => {
     );
     assert.equal(
       appendOptOutFooter('Ihre Bestellung ist unterwegs.', 'de'),
-      'Ihre Bestellung ist unterwegs.\n\nAntworten Sie STOP, um sich abzumelden.',
+      'Ihre Bestellung ist unterwegs.\n\nAntworten Sie mit STOP, um sich abzumelden.',
     );
   });
 
@@ -47,7 +47,7 @@ describe('conversation/footer', () => {
 
   it('infers a text message from a payload that omits type', () => {
     assert.deepEqual(appendOptOutFooter({ text: { body: 'Hi' } }, 'de'), {
-      text: { body: 'Hi\n\nAntworten Sie STOP, um sich abzumelden.' },
+      text: { body: 'Hi\n\nAntworten Sie mit STOP, um sich abzumelden.' },
     });
   });
 

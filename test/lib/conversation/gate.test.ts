@@ -43,6 +43,9 @@ describe('conversation/gate', () => {
     assert.equal(isFreeFormMessage('text'), true);
     assert.equal(isFreeFormMessage({ type: 'image' }), true);
     assert.equal(isFreeFormMessage({ type: 'template', template: {} }), false);
+    // whatsapp-send infers the type from a lone message key; the gate must read the payload the same way.
+    assert.equal(isFreeFormMessage({ template: { name: 'order_update', language: { code: 'de' } } }), false);
+    assert.equal(isFreeFormMessage({ image: { id: '123' } }), true);
     assert.equal(isWithinServiceWindow(undefined, now), false);
     assert.equal(isWithinServiceWindow(now - SERVICE_WINDOW_MS, now), false);
   });
