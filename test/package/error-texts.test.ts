@@ -9,6 +9,8 @@ import path from 'node:path';
  */
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CODE_PATTERN = /(?:GdprWhatsAppError|WebhookError|CloudApiError)\(\s*(?:\d+,\s*)?'([a-z0-9-]+)'/g;
+/** Purpose problems (lib/conversation/purposes.ts) carry their code to the error parsePurposes throws. */
+const PROBLEM_PATTERN = /problem\(\s*'\w+',\s*'([a-z0-9-]+)'/g;
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -21,7 +23,9 @@ function sourceFiles(dir: string): string[] {
 function thrownCodes(): Set<string> {
   const codes = new Set<string>();
   for (const file of [...sourceFiles(path.join(REPO, 'lib')), ...sourceFiles(path.join(REPO, 'nodes'))]) {
-    for (const match of fs.readFileSync(file, 'utf8').matchAll(CODE_PATTERN)) codes.add(match[1]);
+    const source = fs.readFileSync(file, 'utf8');
+    for (const match of source.matchAll(CODE_PATTERN)) codes.add(match[1]);
+    for (const match of source.matchAll(PROBLEM_PATTERN)) codes.add(match[1]);
   }
   return codes;
 }
@@ -40,6 +44,7 @@ describe('error texts (en-US and de)', () => {
 
   it('finds the codes the sources throw', () => {
     assert.ok(codes.has('invalid-phone') && codes.has('webhook-signature-invalid'), [...codes].join(', '));
+    assert.ok(codes.has('invalid-purpose-wording'), [...codes].join(', '));
   });
 
   it('has an English and a German text for every code thrown', () => {
