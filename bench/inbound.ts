@@ -25,6 +25,8 @@ export interface InboundRun {
   peakRssMiB: number;
   /** CPU time of the Node-RED process per webhook, in microseconds (time blocked in fsync is not CPU). */
   cpuUsPerWebhook: number;
+  /** The part of cpuUsPerWebhook spent on the main thread (the event loop); undefined without /proc. */
+  mainCpuUsPerWebhook?: number;
 }
 
 /**
@@ -271,18 +273,26 @@ export async function runInbound(
   const measured = webhooks(options.count, options.store.subjects, options.stopEvery, options.warmup + 1);
   let run: { seconds: number; latencies: number[] };
   let seen: InboundReport;
-  let memory = { startRssMiB: 0, peakRssMiB: 0, cpuUsPerWebhook: 0 };
+  let memory: Pick<InboundRun, 'startRssMiB' | 'peakRssMiB' | 'cpuUsPerWebhook' | 'mainCpuUsPerWebhook'> = {
+    startRssMiB: 0,
+    peakRssMiB: 0,
+    cpuUsPerWebhook: 0,
+  };
   try {
     await red.deploy(variant === 'core' ? coreFlow() : packageFlow(mock.url, store, variant === 'package'));
     const url = new URL(`${red.url}${variant === 'core' ? CORE_PATH : PACKAGE_PATH}`);
     await fire(url, warm, options.concurrency);
     const { rss } = await report<{ rss: number }>(red, '/bench/probe/start');
     run = await fire(url, measured, options.concurrency);
-    const { peak, cpuMs } = await report<{ peak: number; cpuMs: number }>(red, '/bench/probe/peak');
+    const { peak, cpuMs, mainCpuMs } = await report<{ peak: number; cpuMs: number; mainCpuMs?: number }>(
+      red,
+      '/bench/probe/peak',
+    );
     memory = {
       startRssMiB: Math.round(rss / 2 ** 20),
       peakRssMiB: Math.round(peak / 2 ** 20),
       cpuUsPerWebhook: Math.round((cpuMs * 1000) / options.count),
+      mainCpuUsPerWebhook: mainCpuMs === undefined ? undefined : Math.round((mainCpuMs * 1000) / options.count),
     };
     const total = warm.length + measured.length;
     const stops = [...warm, ...measured].filter((h) => h.stop).length;

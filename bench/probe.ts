@@ -12,6 +12,7 @@ import * as path from 'node:path';
  */
 let sampledPeak = 0;
 let cpuAtStart = process.cpuUsage();
+let mainCpuAtStart: number | undefined;
 let sampler: NodeJS.Timeout | undefined;
 let kernelPeakReset = false;
 
@@ -35,6 +36,7 @@ export function startPeak(): number {
   }
   sampledPeak = process.memoryUsage.rss();
   cpuAtStart = process.cpuUsage();
+  mainCpuAtStart = mainThreadCpuMs();
   startProfile();
   if (!sampler) {
     sampler = setInterval(() => {
@@ -62,6 +64,27 @@ export function peak(): number {
 export function cpuMs(): number {
   const used = process.cpuUsage(cpuAtStart);
   return (used.user + used.system) / 1000;
+}
+
+/**
+ * CPU time of the main thread alone (the event loop every flow shares) since startPeak(), in ms; the rest of
+ * cpuMs() ran on other threads (the consent store's thread, garbage collection helpers, libuv's file system
+ * pool). Undefined where /proc does not show threads.
+ */
+export function mainCpuMs(): number | undefined {
+  const now = mainThreadCpuMs();
+  return now === undefined || mainCpuAtStart === undefined ? undefined : now - mainCpuAtStart;
+}
+
+/** Clock ticks of 10 ms: utime and stime of the main thread (its task id is the process id), fields 14 and 15. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 export function rss(): number {

@@ -259,6 +259,19 @@ async function main(): Promise<void> {
         target: 'ratio = core / package',
         met: '-',
       });
+      if (pkg.mainCpuUsPerWebhook !== undefined && core.mainCpuUsPerWebhook !== undefined) {
+        const split = (run: typeof pkg) =>
+          `${fmt(run.mainCpuUsPerWebhook ?? 0)} / ${fmt(run.cpuUsPerWebhook - (run.mainCpuUsPerWebhook ?? 0))}`;
+        rows.push({
+          benchmark:
+            'Inbound CPU per webhook, µs: event loop / other threads (the store thread, GC helpers, file system pool)',
+          package: split(pkg),
+          alternative: split(core),
+          ratio: ratio(core.mainCpuUsPerWebhook, pkg.mainCpuUsPerWebhook),
+          target: 'ratio = core / package, event loop',
+          met: '-',
+        });
+      }
       const withdrawal = await runInbound('package-withdrawal', options);
       rows.push({
         benchmark:
