@@ -259,8 +259,10 @@ export class CloudApiClient {
   }
 
   /**
-   * `idempotent: false` (sending a message): a timed-out request reached the API and may still be delivered, so it
-   * is not sent again; Meta's /messages has no idempotency key, and a second attempt could deliver it twice.
+   * `idempotent: false` (sending a message): a request that left without an answer (timed out, connection lost)
+   * may have reached the API and may still be delivered, so it is not sent again and is reported as
+   * `deliveryUnknown`; Meta's /messages has no idempotency key, and a second attempt could deliver it twice.
+   * Only failures that prove nothing left (no connection, a stale keep-alive connection) are tried again.
    */
   private async withRetries<T>(attempt: (attempts: number) => Promise<T>, idempotent = true): Promise<T> {
     for (let attempts = 1; ; attempts++) {
@@ -269,10 +271,10 @@ export class CloudApiClient {
         return await this.pacer.schedule(() => attempt(attempts));
       } catch (err) {
         if (!(err instanceof CloudApiError)) throw err;
-        const deliveryUnknown = !idempotent && err.timedOut;
+        const deliveryUnknown = !idempotent && err.network && !err.nothingSent;
         if (!err.retryable || deliveryUnknown || attempts >= this.retry.maxAttempts || this.closed) {
           this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
-          throw err;
+          throw deliveryUnknown ? err.asDeliveryUnknown() : err;
         }
         await this.sleep(backoffDelayMs(attempts, this.retry, this.random));
         if (this.closed) throw closedError();

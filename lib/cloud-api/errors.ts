@@ -8,6 +8,8 @@ export interface CloudApiErrorJson {
   details: string;
   retryable: boolean;
   fbtraceId?: string;
+  /** Set when a message left but no answer came: Meta may have taken it, so it must not be sent again. */
+  deliveryUnknown?: true;
 }
 
 interface CloudApiErrorFields {
@@ -19,6 +21,8 @@ interface CloudApiErrorFields {
   fbtraceId?: string;
   network?: boolean;
   timedOut?: boolean;
+  nothingSent?: boolean;
+  deliveryUnknown?: boolean;
 }
 
 /**
@@ -38,6 +42,12 @@ export class CloudApiError extends GdprWhatsAppError {
   readonly network: boolean;
   /** True when the request timed out: it may have reached the API and may still be carried out. */
   readonly timedOut: boolean;
+  /** A network failure that proves the request never reached the API (no connection, no address). */
+  readonly nothingSent: boolean;
+  /** A message that may have been carried out: reported, never sent again (Meta's /messages has no idempotency key). */
+  readonly deliveryUnknown: boolean;
+
+  readonly #fields: CloudApiErrorFields;
 
   constructor(fields: CloudApiErrorFields) {
     super('cloud-api-error', `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`, {
@@ -45,6 +55,7 @@ export class CloudApiError extends GdprWhatsAppError {
       title: fields.title,
     });
     this.name = 'CloudApiError';
+    this.#fields = fields;
     this.apiCode = fields.apiCode;
     this.title = fields.title;
     this.details = fields.details ?? '';
@@ -53,7 +64,16 @@ export class CloudApiError extends GdprWhatsAppError {
     this.fbtraceId = fields.fbtraceId;
     this.network = fields.network ?? false;
     this.timedOut = fields.timedOut ?? false;
-    this.retryable = isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
+    this.nothingSent = fields.nothingSent ?? false;
+    this.deliveryUnknown = fields.deliveryUnknown ?? false;
+    this.retryable =
+      !this.deliveryUnknown &&
+      isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
+  }
+
+  /** The same failure of a message send whose request left: a flow must not resend it either. */
+  asDeliveryUnknown(): CloudApiError {
+    return new CloudApiError({ ...this.#fields, deliveryUnknown: true });
   }
 
   toJSON(): CloudApiErrorJson {
@@ -63,6 +83,7 @@ export class CloudApiError extends GdprWhatsAppError {
       details: this.details,
       retryable: this.retryable,
       fbtraceId: this.fbtraceId,
+      ...(this.deliveryUnknown ? { deliveryUnknown: true as const } : {}),
     };
   }
 }
@@ -126,9 +147,19 @@ const NETWORK_TITLES: Record<string, string> = {
   ERR_SOCKET_CONNECTION_TIMEOUT: 'Request timed out',
 };
 
+/** Failures before any connection existed: the request cannot have reached the API. */
+const NOTHING_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Set by the transport on a reset of a reused keep-alive connection before any answer: the server had closed
+ * the idle connection as the request went out (Node.js's documented keep-alive race), so it was not read.
+ */
+export const STALE_KEEP_ALIVE = Symbol('staleKeepAlive');
+
 function fromNetworkError(err: Error): CloudApiError {
   const code = (err as { code?: unknown }).code;
   const key = typeof code === 'string' ? code : '';
+  const staleKeepAlive = key === 'ECONNRESET' && (err as { [STALE_KEEP_ALIVE]?: boolean })[STALE_KEEP_ALIVE] === true;
   const timedOut = key === 'ECONNABORTED' || key === 'ETIMEDOUT' || /timeout/i.test(err.message);
   return new CloudApiError({
     apiCode: NO_API_CODE,
@@ -137,6 +168,7 @@ function fromNetworkError(err: Error): CloudApiError {
     details: key || 'no response',
     network: true,
     timedOut,
+    nothingSent: NOTHING_SENT_CODES.has(key) || staleKeepAlive,
   });
 }
 

@@ -35,8 +35,12 @@ type Fault =
   | '131047'
   | 'slow-accept';
 
-/** Faults after which the policy tries again. */
-const RETRIED: ReadonlySet<Fault> = new Set(['130429', '131056', '500-html', '503-131016', 'drop', 'bad-json-500']);
+/**
+ * Faults after which the policy tries again. Not 'drop': the connection went after the API read the message, so
+ * it may have been taken (the stand-in closes every connection after its answer, so no drop is the keep-alive
+ * race that the client does retry).
+ */
+const RETRIED: ReadonlySet<Fault> = new Set(['130429', '131056', '500-html', '503-131016', 'bad-json-500']);
 /** Faults the API answers after it has taken the message: the message may be delivered. */
 const ACCEPTING: ReadonlySet<Fault> = new Set(['ok', 'bad-json-200', 'slow-accept']);
 /** The code msg.error carries for a final failure. */
@@ -47,10 +51,14 @@ const FINAL_CODE: Partial<Record<Fault, number>> = {
   '131047': 131047,
 };
 
+/** Faults after which the message may have been taken: the failure says so (msg.error.deliveryUnknown). */
+const DELIVERY_UNKNOWN: ReadonlySet<Fault> = new Set(['drop', 'slow-accept']);
+
 interface Expectation {
   posts: number;
   sent: boolean;
   code?: number;
+  deliveryUnknown?: boolean;
 }
 
 /** What the retry policy owes a script: attempts until success, a fault it does not retry, or the attempt limit. */
@@ -59,7 +67,12 @@ function expectationFor(script: Fault[]): Expectation {
     const fault = script[attempt - 1] ?? 'ok';
     if (fault === 'ok') return { posts: attempt, sent: true };
     if (!RETRIED.has(fault) || attempt === MAX_ATTEMPTS)
-      return { posts: attempt, sent: false, code: FINAL_CODE[fault] ?? 0 };
+      return {
+        posts: attempt,
+        sent: false,
+        code: FINAL_CODE[fault] ?? 0,
+        deliveryUnknown: DELIVERY_UNKNOWN.has(fault),
+      };
   }
   throw new Error('unreachable');
 }
@@ -77,6 +90,7 @@ class ScriptedGraph {
   }
 
   private answer(req: SeenRequest, res: http.ServerResponse): void {
+    res.setHeader('Connection', 'close');
     if (req.method !== 'POST') {
       json(res, 200, { display_phone_number: '+49 30 1234567', verified_name: 'Shop', quality_rating: 'GREEN' });
       return;
@@ -243,8 +257,10 @@ describe('reliability: Cloud API faults through whatsapp-send', function () {
       assert.equal(outcome.get(input), expected.sent ? 'sent' : 'failed', what);
       const msg = results.get(input) as Record<string, unknown>;
       if (!expected.sent) {
-        const error = msg.error as { code?: number; retryable?: boolean; title?: string };
+        const error = msg.error as { code?: number; retryable?: boolean; title?: string; deliveryUnknown?: boolean };
         assert.equal(error.code, expected.code, `${what}: msg.error ${JSON.stringify(error)}`);
+        assert.equal(error.deliveryUnknown === true, expected.deliveryUnknown, `${what}: ${JSON.stringify(error)}`);
+        if (expected.deliveryUnknown) assert.equal(error.retryable, false, `${what}: must not invite a resend`);
         assert.doesNotMatch(JSON.stringify(msg.error), new RegExp(ACCESS_TOKEN));
       }
       retries += expected.posts - 1;
