@@ -6,7 +6,7 @@ import { GdprWhatsAppError } from '../errors';
 import { CloudApiError, classifyApiError } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
 import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
 import { keepAliveAdapter } from './transport';
 
@@ -87,7 +87,9 @@ export class CloudApiClient {
   private readonly pacer: Pacer;
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
-  private readonly sleep: (ms: number) => Promise<void>;
+  /** Tests pass their own; otherwise the clock's timer, cleared when close() ends the wait. */
+  private readonly sleep?: (ms: number) => Promise<void>;
+  private readonly pausing = new Set<() => void>();
   private readonly random: () => number;
   private readonly abort = new AbortController();
   private lastError?: CloudApiStats['lastError'];
@@ -105,7 +107,7 @@ export class CloudApiClient {
     const throughput = options.throughput ?? 80;
     this.clock = options.clock ?? realClock;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => this.clock.setTimeout(resolve, ms)));
+    this.sleep = options.sleep;
     this.random = options.random ?? Math.random;
     this.maxQueue = options.maxQueue ?? 10000;
     this.pacer = new Pacer({
@@ -243,6 +245,8 @@ export class CloudApiClient {
     if (this.closing) return this.closing;
     this.closed = true;
     this.pacer.close();
+    // A message waiting to be tried again (up to maxDelayMs after 131056) is refused now, not after its wait.
+    for (const wake of [...this.pausing]) wake();
     const answered = Promise.allSettled([...this.inFlight]).then(ignore);
     this.closing = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, graceMs);
@@ -276,10 +280,25 @@ export class CloudApiClient {
           this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
           throw deliveryUnknown ? err.asDeliveryUnknown() : err;
         }
-        await this.sleep(backoffDelayMs(attempts, this.retry, this.random));
+        await this.pause(retryDelayMs(err.apiCode, attempts, this.retry, this.random));
         if (this.closed) throw closedError();
       }
     }
+  }
+
+  /** The wait before another attempt; close() ends it early. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: unknown;
+      const wake = () => {
+        this.pausing.delete(wake);
+        if (timer !== undefined) this.clock.clearTimeout(timer);
+        resolve();
+      };
+      this.pausing.add(wake);
+      if (this.sleep) this.sleep(ms).then(wake, wake);
+      else timer = this.clock.setTimeout(wake, ms);
+    });
   }
 
   private async getJson(path: string, params: Record<string, string>): Promise<Record<string, unknown>> {

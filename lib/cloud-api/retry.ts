@@ -68,6 +68,26 @@ export function isRetryable(failure: FailureFacts | unknown): boolean {
   return typeof httpStatus === 'number' && httpStatus >= 500;
 }
 
+/** Meta's pair rate limit: about one message every 6 s to the same person; a burst borrows from later. */
+export const PAIR_RATE_LIMIT = 131056;
+
+/**
+ * Delay before the attempt after `attempt` for a failure with `apiCode`. After 131056 Meta's documented schedule,
+ * 4^X seconds with X = 0, 1, 2, ... (up to maxDelayMs): the short backoff of other faults would only hit the same
+ * person's limit again. Everything else: backoffDelayMs.
+ */
+export function retryDelayMs(
+  apiCode: number,
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
+  if (apiCode === PAIR_RATE_LIMIT) {
+    return Math.min(policy.maxDelayMs, 1000 * 4 ** Math.max(0, Math.min(attempt - 1, 10)));
+  }
+  return backoffDelayMs(attempt, policy, random);
+}
+
 /**
  * Delay before the attempt after `attempt` (1 = the first attempt failed): exponential growth with
  * full jitter, so that many senders hit by the same 130429 do not come back in lockstep.

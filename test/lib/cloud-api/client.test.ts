@@ -112,6 +112,31 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.deepEqual(sleeps, [250], 'one backoff: half (random 0.5) of the 500 ms base');
   });
 
+  it("waits Meta's 4^X seconds after the pair rate limit (131056): 1 s, then 4 s", async () => {
+    const pairLimit = metaError(400, 131056, '(Business Account, Consumer Account) pair rate limit hit');
+    graph.respond(pairLimit, pairLimit, ok('wamid.3'));
+    const result = await client().sendMessage(toMessageBody(TO, 'hi'));
+    assert.equal(result.attempts, 3);
+    assert.deepEqual(sleeps, [1000, 4000]);
+  });
+
+  it('close() ends the wait of a message to be tried again: it is refused at once as never sent', async function () {
+    // Without the early end the refusal would come only after the 1 s wait; the test's own limit is shorter.
+    this.timeout(700);
+    const pairLimit = metaError(400, 131056, 'pair rate limit hit');
+    graph.always(pairLimit);
+    const c = client({ sleep: undefined });
+    const sending = c.sendMessage(toMessageBody(TO, 'hi')).then(
+      () => assert.fail('sent'),
+      (err: unknown) => err,
+    );
+    while (graph.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await c.close(0);
+    const err = (await sending) as GdprWhatsAppError;
+    assert.equal(err.code, 'closed');
+    assert.equal(graph.requests.length, 1);
+  });
+
   it('does not retry 131047 and reports it as not retryable', async () => {
     graph.always(metaError(400, 131047, 'Re-engagement message', 'More than 24 hours have passed.'));
     const c = client();

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { CloudApiError, classifyApiError } from '../../../lib/cloud-api/errors';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryable, RETRYABLE_API_CODES } from '../../../lib/cloud-api/retry';
+import {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  isRetryable,
+  RETRYABLE_API_CODES,
+  retryDelayMs,
+} from '../../../lib/cloud-api/retry';
 import { GdprWhatsAppError } from '../../../lib/errors';
 
 /** Graph API error bodies as Meta documents them (support/error-codes). */
@@ -173,6 +179,16 @@ describe('cloud-api errors', () => {
       assert.equal(backoffDelayMs(7, policy, top), 29999);
       assert.equal(backoffDelayMs(40, policy, top), 29999);
       assert.equal(backoffDelayMs(1000, policy, top), 29999);
+    });
+
+    it("after 131056 waits Meta's 4^X seconds (capped), other faults the jittered backoff", () => {
+      const policy = DEFAULT_RETRY_POLICY;
+      const top = () => 0.999999;
+      assert.deepEqual(
+        [1, 2, 3, 4, 5].map((attempt) => retryDelayMs(131056, attempt, policy, top)),
+        [1000, 4000, 16000, 30000, 30000],
+      );
+      assert.equal(retryDelayMs(130429, 2, policy, top), backoffDelayMs(2, policy, top));
     });
 
     it('full jitter: anywhere from 0 to the ceiling', () => {
