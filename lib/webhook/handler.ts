@@ -120,10 +120,13 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
   return result;
 }
 
-/** Each message's sender and time, so that the claim also starts the 24-hour customer service window. */
+/**
+ * Each message's sender and time, so that the claim also starts the 24-hour customer service window. A message
+ * in a group is not one to the business: it opens no private window with its writer.
+ */
 function inboundTimes(messages: readonly InboundMessage[]): InboundTime[] {
   return messages
-    .filter((m) => m.from || m.userId)
+    .filter((m) => (m.from || m.userId) && !m.groupId)
     .map((m) => ({ key: messageDedupeKey(m), subject: { phone: m.from, userId: m.userId }, at: m.timestamp * 1000 }));
 }
 

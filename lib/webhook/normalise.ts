@@ -136,6 +136,7 @@ function readMessage(
   setIfDefined(result, 'displayPhoneNumber', business.displayPhoneNumber);
   readContent(message, type, result);
   setIfDefined(result, 'context', readContext(record(message.context)));
+  setIfDefined(result, 'groupId', text(message.group_id));
   const errors = readErrors(message.errors);
   if (errors.length > 0) result.errors = errors;
   if (!options.minimise) result.raw = message;

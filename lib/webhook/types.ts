@@ -31,6 +31,12 @@ export interface InboundMessage {
   system?: { type?: string; body?: string; waId?: string; userId?: string; marketing?: string };
   context?: { from?: string; id?: string; forwarded?: boolean; frequentlyForwarded?: boolean };
   errors?: WebhookError[];
+  /**
+   * Set when the message was written in a WhatsApp group the business number belongs to (Meta's Groups API);
+   * `from` is the member who wrote it. Such a message does not start that member's 24-hour window: replying to
+   * `from` would write to the member privately, not to the group.
+   */
+  groupId?: string;
   phoneNumberId: string;
   displayPhoneNumber?: string;
   /** Meta's message object as received, only when data minimisation is off. */

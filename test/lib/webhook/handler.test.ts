@@ -183,6 +183,54 @@ describe('handleWebhookPost', () => {
     }
   });
 
+  it('a message written in a group names the group and opens no private 24-hour window', async () => {
+    // Meta's group messages webhook: the member's number in `from`, the group in `group_id`.
+    const body = Buffer.from(
+      JSON.stringify({
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: '102290129340398',
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  messaging_product: 'whatsapp',
+                  metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                  contacts: [{ profile: { name: 'Erika' }, wa_id: '4915112345678' }],
+                  messages: [
+                    {
+                      from: '4915112345678',
+                      group_id: 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0',
+                      id: 'wamid.GROUP1',
+                      timestamp: '1767000000',
+                      type: 'text',
+                      text: { body: 'Hello everyone' },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    let inbound: readonly InboundTime[] | undefined;
+    const store: DedupeStore = {
+      claimAll: async (keys, _lease, times) => {
+        inbound = times;
+        return keys.map(() => 'claimed');
+      },
+      completeAll: async () => undefined,
+      releaseAll: async () => undefined,
+    };
+    const result = await handleWebhookPost(signed(body, { dedupe: store }));
+    assert.equal(result.messages.length, 1);
+    assert.equal(result.messages[0].groupId, 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0');
+    assert.equal(result.messages[0].from, '+4915112345678');
+    assert.deepEqual(inbound, []);
+  });
+
   it("passes a failing store's error on, so the endpoint does not answer 200", async () => {
     const broken: DedupeStore = {
       claimAll: async () => Promise.reject(new Error('database down')),
