@@ -8,7 +8,8 @@ export type MediaRef = { id: string; link?: never } | { link: string; id?: never
 export type ImageObject = MediaRef & { caption?: string };
 export type VideoObject = MediaRef & { caption?: string };
 export type DocumentObject = MediaRef & { caption?: string; filename?: string };
-export type AudioObject = MediaRef;
+/** `voice: true` sends a voice message (an .ogg file with the OPUS codec): transcript, voice icon, a "played" status. */
+export type AudioObject = MediaRef & { voice?: boolean };
 export type StickerObject = MediaRef;
 
 export interface TextObject {

@@ -83,6 +83,7 @@ const mediaRef = (extra: Record<string, object> = {}) => ({
 const mediaWithCaption = mediaRef({ caption: str(LIMITS.caption, 0) });
 const documentMedia = mediaRef({ caption: str(LIMITS.caption, 0), filename: str(240) });
 const plainMedia = mediaRef();
+const audioMedia = mediaRef({ voice: { type: 'boolean' } });
 
 const location = {
   type: 'object',
@@ -350,7 +351,7 @@ const typeSchemas: Record<MessageType, object> = {
   image: mediaWithCaption,
   video: mediaWithCaption,
   document: documentMedia,
-  audio: plainMedia,
+  audio: audioMedia,
   sticker: plainMedia,
   reaction: {
     type: 'object',

@@ -100,6 +100,7 @@ describe('cloud-api schemas', () => {
       'image by link': { ...envelope, type: 'image', image: { link: 'https://example.com/aloe.png' } },
       video: { ...envelope, type: 'video', video: { link: 'https://example.com/a.mp4', caption: 'Clip' } },
       audio: { ...envelope, type: 'audio', audio: { id: '123' } },
+      'voice message': { ...envelope, type: 'audio', audio: { id: '123', voice: true } },
       document: { ...envelope, type: 'document', document: { id: '123', filename: 'privacy.pdf', caption: 'Notice' } },
       sticker: { ...envelope, type: 'sticker', sticker: { id: '123' } },
       reaction: { ...envelope, type: 'reaction', reaction: { message_id: 'wamid.abc', emoji: '\u{1F44D}' } },
@@ -338,6 +339,7 @@ describe('cloud-api schemas', () => {
         'audio.caption',
         'not allowed here',
       );
+      assertViolation({ ...envelope, type: 'audio', audio: { id: '1', voice: 'yes' } }, 'audio.voice', 'a boolean');
     });
 
     it('template names are lowercase, digits and underscores', () => {
