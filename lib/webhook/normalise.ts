@@ -56,6 +56,14 @@ function readChange(change: Json, entry: Json, options: NormaliseOptions, into: 
       const status = readStatus(record(item), senders, phoneNumberId, options);
       if (status) into.statuses.push(status);
     }
+    // Errors of the change itself (not of one message or status): they reach the flow as an event.
+    const errors = readErrors(value.errors);
+    if (errors.length > 0) {
+      const event: AccountEvent = { field: 'errors', errors, phoneNumberId };
+      setIfDefined(event, 'timestamp', seconds(entry.time));
+      if (!options.minimise) event.raw = value;
+      into.events.push(event);
+    }
     return;
   }
   if (field === 'user_preferences') {

@@ -79,6 +79,8 @@ export interface AccountEvent {
   category?: string;
   timestamp?: number;
   phoneNumberId?: string;
+  /** For field "errors": problems Meta reports for the number or the app rather than for one message. */
+  errors?: WebhookError[];
   /** The change's raw value, only when data minimisation is off. */
   raw?: unknown;
 }

@@ -263,6 +263,52 @@ describe('normaliseWebhook: account events', () => {
     assert.equal(template.field, 'message_template_status_update');
     assert.equal(template.value, 'APPROVED');
   });
+
+  it("a messages change's own errors (not of one message) come out as an event", () => {
+    const body = {
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          time: 1767000000,
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                errors: [
+                  {
+                    code: 131000,
+                    title: 'Something went wrong',
+                    message: 'Something went wrong',
+                    error_data: { details: 'Message failed to send due to an unknown error.' },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    };
+    const { messages, statuses, events } = normaliseWebhook(body, MINIMAL);
+    assert.equal(messages.length + statuses.length, 0);
+    assert.deepEqual(events, [
+      {
+        field: 'errors',
+        phoneNumberId: '106540352242922',
+        timestamp: 1767000000,
+        errors: [
+          {
+            code: 131000,
+            title: 'Something went wrong',
+            message: 'Something went wrong',
+            details: 'Message failed to send due to an unknown error.',
+          },
+        ],
+      },
+    ]);
+  });
 });
 
 describe('normaliseWebhook: batches, names and minimisation', () => {
