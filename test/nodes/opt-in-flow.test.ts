@@ -191,10 +191,10 @@ describe('opt-in-flow node', () => {
       assert.equal(german.msg.optIn?.language, 'de');
       assert.equal(
         (german.msg.optIn as { message?: string }).message,
-        'Die Person hat das Einwilligungsfeld nicht angekreuzt.',
+        'Bitte kreuzen Sie das Einwilligungskästchen an, um sich anzumelden.',
       );
       const english = await optIn({ payload: { ...form, consent: undefined, language: 'en' } });
-      assert.equal((english.msg.optIn as { message?: string }).message, 'The person did not tick the consent box.');
+      assert.equal((english.msg.optIn as { message?: string }).message, 'Please tick the consent box to sign up.');
     });
 
     it('rejects a purpose the store does not know, and a request purpose unless allowed', async () => {
@@ -218,6 +218,8 @@ describe('opt-in-flow node', () => {
       });
       assert.equal(replay.output, 3);
       assert.equal(replay.msg.optIn?.reason, 'suppressed');
+      // Shown to whoever typed the number in: it must not tell them that this person asked for erasure.
+      assert.doesNotMatch(String((replay.msg.optIn as { message?: string }).message), /eras|lösch/i);
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'erased');
       const fresh = await optIn({ payload: { ...form, submittedAt: new Date().toISOString() } });
       assert.equal(fresh.output, 1);
