@@ -122,6 +122,14 @@ async function addConsentStore(page: Page): Promise<void> {
 
   await page.locator('.red-ui-editableList-addButton').click();
   const row = page.locator('#node-config-input-purposes-container li').last();
+  // The row's fields have no visible labels: screen readers read their aria-labels from the catalog.
+  assert.equal(
+    await row.locator('.purpose-basis').getAttribute('aria-label'),
+    await catalogText(page, 'consent-store:consent-store.label.lawful-basis'),
+  );
+  for (const field of ['.purpose-id', '.purpose-label', '.purpose-wording-en', '.purpose-wording-de']) {
+    assert.ok(await row.locator(field).getAttribute('aria-label'), `${field} has an aria-label`);
+  }
   await row.locator('.purpose-id').pressSequentially('News Letter');
   const idMessage = await catalogText(page, 'consent-store:consent-store.validation.purpose-id');
   await assertText(row.locator('.purpose-error'), idMessage);
