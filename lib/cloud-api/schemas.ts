@@ -113,6 +113,7 @@ const templateParameter = {
         'location',
         'coupon_code',
         'action',
+        'limited_time_offer',
       ],
     },
     parameter_name: str(),
@@ -140,41 +141,84 @@ const templateParameter = {
     caseOf('type', 'location', { required: ['location'], properties: { location } }),
     caseOf('type', 'coupon_code', { required: ['coupon_code'], properties: { coupon_code: str() } }),
     caseOf('type', 'action', { required: ['action'], properties: { action: { type: 'object' } } }),
+    caseOf('type', 'limited_time_offer', {
+      required: ['limited_time_offer'],
+      properties: {
+        limited_time_offer: {
+          type: 'object',
+          properties: { expiration_time_ms: { type: 'integer', minimum: 0 } },
+        },
+      },
+    }),
   ],
 };
 
-const templateComponent = {
-  type: 'object',
-  required: ['type'],
-  properties: {
-    type: { enum: ['header', 'body', 'button'] },
-    parameters: { type: 'array', items: templateParameter },
-  },
-  allOf: [
-    caseOf('type', 'button', {
-      required: ['sub_type', 'index'],
-      properties: {
-        sub_type: {
-          enum: ['quick_reply', 'url', 'copy_code', 'flow', 'catalog', 'mpm', 'voice_call', 'order_details'],
+/** A card of a media card carousel template: its own header, body and buttons. */
+const carouselCardComponent: object = templateComponentOf(['header', 'body', 'button']);
+
+/** Header, body and buttons; a limited-time offer's expiry; a media card carousel's 2 to 10 cards. */
+const templateComponent = templateComponentOf(
+  ['header', 'body', 'button', 'limited_time_offer', 'carousel'],
+  carouselCardComponent,
+);
+
+function templateComponentOf(types: string[], cardComponent?: object): object {
+  return {
+    type: 'object',
+    required: ['type'],
+    properties: {
+      type: { enum: types },
+      parameters: { type: 'array', items: templateParameter },
+    },
+    allOf: [
+      ...(cardComponent ? [carouselCase(cardComponent)] : []),
+      caseOf('type', 'button', {
+        required: ['sub_type', 'index'],
+        properties: {
+          sub_type: {
+            enum: ['quick_reply', 'url', 'copy_code', 'flow', 'catalog', 'mpm', 'voice_call', 'order_details'],
+          },
+          index: {
+            anyOf: [
+              { type: 'integer', minimum: 0, maximum: 9 },
+              { type: 'string', pattern: '^[0-9]$' },
+            ],
+            'x-limit': 'a button position from 0 to 9',
+          },
         },
-        index: {
-          anyOf: [
-            { type: 'integer', minimum: 0, maximum: 9 },
-            { type: 'string', pattern: '^[0-9]$' },
-          ],
-          'x-limit': 'a button position from 0 to 9',
+      }),
+      caseOf('sub_type', 'quick_reply', {
+        properties: {
+          parameters: {
+            items: { properties: { type: { const: 'payload' } } },
+          },
+        },
+      }),
+    ],
+  };
+}
+
+/** Meta's media card carousel: 2 to 10 cards, each with its index and components. */
+function carouselCase(cardComponent: object) {
+  return caseOf('type', 'carousel', {
+    required: ['cards'],
+    properties: {
+      cards: {
+        type: 'array',
+        minItems: 2,
+        maxItems: 10,
+        items: {
+          type: 'object',
+          required: ['card_index', 'components'],
+          properties: {
+            card_index: { type: 'integer', minimum: 0, maximum: 9 },
+            components: { type: 'array', items: cardComponent },
+          },
         },
       },
-    }),
-    caseOf('sub_type', 'quick_reply', {
-      properties: {
-        parameters: {
-          items: { properties: { type: { const: 'payload' } } },
-        },
-      },
-    }),
-  ],
-};
+    },
+  });
+}
 
 const template = {
   type: 'object',

@@ -342,6 +342,55 @@ describe('cloud-api schemas', () => {
       assertViolation({ ...envelope, type: 'audio', audio: { id: '1', voice: 'yes' } }, 'audio.voice', 'a boolean');
     });
 
+    it('media card carousel and limited-time offer templates, as Meta documents their sending', () => {
+      const card = (index: number) => ({
+        card_index: index,
+        components: [
+          { type: 'header', parameters: [{ type: 'image', image: { id: `12${index}` } }] },
+          {
+            type: 'button',
+            sub_type: 'quick_reply',
+            index: 0,
+            parameters: [{ type: 'payload', payload: `more-${index}` }],
+          },
+        ],
+      });
+      const carousel = (cards: unknown[]) => ({
+        ...envelope,
+        type: 'template',
+        template: {
+          name: 'summer_carousel',
+          language: { code: 'de' },
+          components: [
+            { type: 'body', parameters: [{ type: 'text', text: '15OFF' }] },
+            { type: 'carousel', cards },
+          ],
+        },
+      });
+      assertValid(carousel([card(0), card(1), card(2)]));
+      assertViolation(carousel([card(0)]), 'template.components[1].cards', 'at least 2 items');
+      assertValid({
+        ...envelope,
+        type: 'template',
+        template: {
+          name: 'summer_offer',
+          language: { code: 'de' },
+          components: [
+            {
+              type: 'limited_time_offer',
+              parameters: [{ type: 'limited_time_offer', limited_time_offer: { expiration_time_ms: 1767225600000 } }],
+            },
+            {
+              type: 'button',
+              sub_type: 'copy_code',
+              index: 0,
+              parameters: [{ type: 'coupon_code', coupon_code: 'SUMMER25' }],
+            },
+          ],
+        },
+      });
+    });
+
     it('template names are lowercase, digits and underscores', () => {
       const body = (name: string) => ({
         ...envelope,
