@@ -115,6 +115,10 @@ describe('conversation/policy-page', () => {
     ]) {
       assert.ok(text.includes(expected), `Seite enthält nicht: ${expected}`);
     }
+    // Order updates rest on the contract: the table must not present every row as something consented to.
+    assert.doesNotMatch(text, /Wozu Sie einwilligen/);
+    // Art. 13(2)(c): the withdrawal works for the future and leaves earlier processing lawful.
+    assert.ok(text.includes('die Rechtmäßigkeit der bis dahin erfolgten Verarbeitung bleibt unberührt'));
   });
 
   it('escapes every setting and purpose text, so no markup or script gets in', () => {
