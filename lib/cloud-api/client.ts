@@ -28,7 +28,12 @@ export interface CloudApiClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Jitter source for the backoff. */
   random?: () => number;
+  /** How long an unused keep-alive connection stays open; default IDLE_SOCKET_MS. */
+  idleSocketMs?: number;
 }
+
+/** Below the idle timeouts of common servers and load balancers (5 s and more). */
+export const IDLE_SOCKET_MS = 4000;
 
 export interface SendResult {
   /** `messages[0].id`, the wamid that status webhooks refer to. */
@@ -125,6 +130,9 @@ export class CloudApiClient {
       keepAliveMsecs: AXIOS_KEEP_ALIVE_MS,
       maxSockets,
       maxFreeSockets: maxSockets,
+      // An idle connection is closed by us before the server closes it: a message sent on a connection the server
+      // is just closing fails with a reset, and a reset of a sent message is never retried (delivery unknown).
+      timeout: options.idleSocketMs ?? IDLE_SOCKET_MS,
     };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     const base = options.apiBaseUrl.replace(/\/+$/, '');
@@ -266,7 +274,7 @@ export class CloudApiClient {
    * `idempotent: false` (sending a message): a request that left without an answer (timed out, connection lost)
    * may have reached the API and may still be delivered, so it is not sent again and is reported as
    * `deliveryUnknown`; Meta's /messages has no idempotency key, and a second attempt could deliver it twice.
-   * Only failures that prove nothing left (no connection, a stale keep-alive connection) are tried again.
+   * Only failures that prove nothing left (no connection, no address) are tried again.
    */
   private async withRetries<T>(attempt: (attempts: number) => Promise<T>, idempotent = true): Promise<T> {
     for (let attempts = 1; ; attempts++) {
@@ -342,10 +350,11 @@ export class CloudApiClient {
 const CLOSE_GRACE_MS = 5000;
 
 function closedInFlightError(): GdprWhatsAppError {
-  return new GdprWhatsAppError(
+  const err = new GdprWhatsAppError(
     'closed-in-flight',
     'The sender was stopped while the message was on its way: it may have been delivered, so it is not sent again',
   );
+  return Object.assign(err, { deliveryUnknown: true as const });
 }
 
 /**

@@ -50,10 +50,14 @@ export class CloudApiError extends GdprWhatsAppError {
   readonly #fields: CloudApiErrorFields;
 
   constructor(fields: CloudApiErrorFields) {
-    super('cloud-api-error', `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`, {
-      code: fields.apiCode,
-      title: fields.title,
-    });
+    // A message that may have arrived has its own text: Catch nodes and logs must say it is not sent again.
+    super(
+      fields.deliveryUnknown ? 'cloud-api-delivery-unknown' : 'cloud-api-error',
+      fields.deliveryUnknown
+        ? `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}. The message had left: it may have been delivered, so it is not sent again`
+        : `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`,
+      { code: fields.apiCode, title: fields.title },
+    );
     this.name = 'CloudApiError';
     this.#fields = fields;
     this.apiCode = fields.apiCode;
@@ -147,19 +151,15 @@ const NETWORK_TITLES: Record<string, string> = {
   ERR_SOCKET_CONNECTION_TIMEOUT: 'Request timed out',
 };
 
-/** Failures before any connection existed: the request cannot have reached the API. */
-const NOTHING_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
-
 /**
- * Set by the transport on a reset of a reused keep-alive connection before any answer: the server had closed
- * the idle connection as the request went out (Node.js's documented keep-alive race), so it was not read.
+ * Failures before any connection existed: the request cannot have reached the API. A reset is not one of them,
+ * not even on a reused keep-alive connection: the server may have read the message before the connection went.
  */
-export const STALE_KEEP_ALIVE = Symbol('staleKeepAlive');
+const NOTHING_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 function fromNetworkError(err: Error): CloudApiError {
   const code = (err as { code?: unknown }).code;
   const key = typeof code === 'string' ? code : '';
-  const staleKeepAlive = key === 'ECONNRESET' && (err as { [STALE_KEEP_ALIVE]?: boolean })[STALE_KEEP_ALIVE] === true;
   const timedOut = key === 'ECONNABORTED' || key === 'ETIMEDOUT' || /timeout/i.test(err.message);
   return new CloudApiError({
     apiCode: NO_API_CODE,
@@ -168,7 +168,7 @@ function fromNetworkError(err: Error): CloudApiError {
     details: key || 'no response',
     network: true,
     timedOut,
-    nothingSent: NOTHING_SENT_CODES.has(key) || staleKeepAlive,
+    nothingSent: NOTHING_SENT_CODES.has(key),
   });
 }
 

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { type AxiosAdapter, AxiosError, AxiosHeaders, type AxiosResponse, CanceledError } from 'axios';
-import { STALE_KEEP_ALIVE } from './errors';
 
 /** Cloud API answers are a few hundred bytes; a misbehaving server cannot fill the memory. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -50,14 +49,8 @@ export function keepAliveAdapter(agents: { http: http.Agent; https: https.Agent 
           fail(new AxiosError(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, config, req));
         }, config.timeout);
       }
-      let answered = false;
-      req.on('error', (err: Error & { code?: string }) => {
-        const failure = AxiosError.from(err, err.code, config, req);
-        if (!answered && req.reusedSocket) Object.assign(failure, { [STALE_KEEP_ALIVE]: true });
-        fail(failure);
-      });
+      req.on('error', (err: Error & { code?: string }) => fail(AxiosError.from(err, err.code, config, req)));
       req.on('response', (res) => {
-        answered = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {

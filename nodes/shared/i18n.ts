@@ -73,6 +73,8 @@ export interface ErrorReport {
   details?: string;
   retryable: boolean;
   fbtraceId?: string;
+  /** The message may have arrived (it left, no answer came): never send it again. */
+  deliveryUnknown?: true;
 }
 
 /** msg.error for any failure: the Cloud API's own report when there is one, else the i18n code. */
@@ -80,5 +82,6 @@ export function errorReport(RED: Translator, err: unknown): ErrorReport {
   const withJson = err as { toJSON?: () => ErrorReport };
   if (err instanceof Error && typeof withJson.toJSON === 'function') return withJson.toJSON();
   const code = isCodedError(err) ? err.code : 'internal-error';
-  return { code, title: translateError(RED, err), retryable: false };
+  const deliveryUnknown = (err as { deliveryUnknown?: unknown } | undefined)?.deliveryUnknown === true;
+  return { code, title: translateError(RED, err), retryable: false, ...(deliveryUnknown ? { deliveryUnknown } : {}) };
 }

@@ -113,6 +113,16 @@ describe('nodes/shared', () => {
         retryable: false,
       });
     });
+
+    it('marks a message stopped on its way (closed-in-flight) as possibly delivered', () => {
+      const stopped = Object.assign(new GdprWhatsAppError('closed-in-flight', 'stopped'), { deliveryUnknown: true });
+      assert.deepEqual(errorReport(RED, stopped), {
+        code: 'closed-in-flight',
+        title: translateError(RED, stopped),
+        retryable: false,
+        deliveryUnknown: true,
+      });
+    });
   });
 
   it('knows EU/EEA storage regions', () => {

@@ -35,11 +35,7 @@ type Fault =
   | '131047'
   | 'slow-accept';
 
-/**
- * Faults after which the policy tries again. Not 'drop': the connection went after the API read the message, so
- * it may have been taken (the stand-in closes every connection after its answer, so no drop is the keep-alive
- * race that the client does retry).
- */
+/** Faults after which the policy tries again. Not 'drop': the connection went after the API read the message. */
 const RETRIED: ReadonlySet<Fault> = new Set(['130429', '131056', '500-html', '503-131016', 'bad-json-500']);
 /** Faults the API answers after it has taken the message: the message may be delivered. */
 const ACCEPTING: ReadonlySet<Fault> = new Set(['ok', 'bad-json-200', 'slow-accept']);
@@ -90,7 +86,6 @@ class ScriptedGraph {
   }
 
   private answer(req: SeenRequest, res: http.ServerResponse): void {
-    res.setHeader('Connection', 'close');
     if (req.method !== 'POST') {
       json(res, 200, { display_phone_number: '+49 30 1234567', verified_name: 'Shop', quality_rating: 'GREEN' });
       return;
@@ -274,22 +269,25 @@ describe('reliability: Cloud API faults through whatsapp-send', function () {
   it('sends a final failure to Catch when the failure output is not wired', async () => {
     api.scripts.set(1, ['131047']);
     api.scripts.set(2, ['130429', '130429', '130429', '130429', '130429']);
+    api.scripts.set(3, ['drop']);
     await loadSendFlow(url);
     const caught: Record<string, unknown>[] = [];
     helper.getNode('caught').on('input', (msg: Record<string, unknown>) => caught.push(msg));
     helper.getNode('sendCatch').receive({ to: TO, payload: '[in-1] Hallo' });
     helper.getNode('sendCatch').receive({ to: TO, payload: '[in-2] Hallo' });
-    for (let i = 0; i < 400 && caught.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(caught.length, 2);
-    assert.deepEqual(caught.map(inputOf).sort(), [1, 2]);
+    helper.getNode('sendCatch').receive({ to: '+4915112345679', payload: '[in-3] Hallo' });
+    for (let i = 0; i < 400 && caught.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(caught.length, 3);
+    assert.deepEqual(caught.map(inputOf).sort(), [1, 2, 3]);
     for (const msg of caught) {
       const error = msg.error as { source?: { id?: string }; message?: string };
       assert.equal(error.source?.id, 'sendCatch');
-      assert.match(String(error.message), /131047|130429/);
+      assert.match(String(error.message), inputOf(msg) === 3 ? /not sent again/ : /131047|130429/);
       assert.doesNotMatch(String(error.message), new RegExp(ACCESS_TOKEN));
     }
     assert.equal(api.posts.get(1), 1);
     assert.equal(api.posts.get(2), MAX_ATTEMPTS);
+    assert.equal(api.posts.get(3), 1);
   });
 
   it('keeps memory bounded by the queue while 20,000 messages meet a stalled API', async () => {

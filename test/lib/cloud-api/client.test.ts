@@ -202,15 +202,36 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assertNoToken(err);
   });
 
-  it('a reset of a reused keep-alive connection before any answer is tried again on a new one', async () => {
-    // Node's keep-alive race: the server closes an idle connection as the next request goes out on it.
-    graph.respond(ok('wamid.first'), drop, ok('wamid.second'));
+  it('a reset on a reused keep-alive connection is not retried either: the server may have read the message', async () => {
+    graph.respond(ok('wamid.first'), drop, ok('wamid.would-be-second'));
     const c = client();
     assert.equal((await c.sendMessage(toMessageBody(TO, 'a'))).messageId, 'wamid.first');
-    const result = await c.sendMessage(toMessageBody(TO, 'b'));
-    assert.equal(result.messageId, 'wamid.second');
-    assert.equal(result.attempts, 2);
-    assert.equal(graph.requests.length, 3);
+    const err = await failure(c.sendMessage(toMessageBody(TO, 'b')));
+    assert.equal(
+      graph.requests[1].socketId,
+      graph.requests[0].socketId,
+      'the second message went on the reused connection',
+    );
+    assert.equal(err.deliveryUnknown, true);
+    assert.equal(graph.requests.length, 2, 'the server read "b" once and gets it only once');
+  });
+
+  it('closes an idle connection itself, so a message does not go out on one the server is closing', async () => {
+    graph.respond(ok('wamid.1'), ok('wamid.2'), ok('wamid.3'));
+    const c = client({ idleSocketMs: 50 });
+    await c.sendMessage(toMessageBody(TO, 'a'));
+    await c.sendMessage(toMessageBody(TO, 'b'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await c.sendMessage(toMessageBody(TO, 'c'));
+    const [first, second, third] = graph.requests.map((r) => r.socketId);
+    assert.equal(second, first, 'kept alive while in use');
+    assert.notEqual(third, first, 'a new connection after the idle time');
+  });
+
+  it('the idle limit does not cut a connection that waits for its answer', async () => {
+    graph.respond((_req, res) => setTimeout(() => json(res, 200, okBody('wamid.slow')), 150));
+    const result = await client({ idleSocketMs: 30, timeoutMs: 2000 }).sendMessage(toMessageBody(TO, 'a'));
+    assert.equal(result.messageId, 'wamid.slow');
   });
 
   it('a read receipt whose connection dropped is sent again (twice is harmless)', async () => {
