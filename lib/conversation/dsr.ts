@@ -30,6 +30,7 @@ interface InboundLike {
   text?: unknown;
   button?: { payload?: unknown; text?: unknown };
   interactive?: { id?: unknown; title?: unknown };
+  groupId?: unknown;
 }
 
 /** A Node-RED message, as far as these rules look at it. */
@@ -87,11 +88,13 @@ function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
 
 /**
  * The erase keyword an inbound message is, exactly (text, template quick-reply or interactive reply title),
- * or undefined. "Please delete my data tomorrow" is not a request: only the whole message counts.
+ * or undefined. "Please delete my data tomorrow" is not a request: only the whole message counts, and only one
+ * written to the business, not in a group it belongs to.
  */
 export function recogniseEraseRequest(msg: MessageLike, keywords: readonly string[]): string | undefined {
   if (!isInboundMessage(msg)) return undefined;
   const whatsapp = msg.whatsapp as InboundLike;
+  if (whatsapp.groupId !== undefined) return undefined;
   const candidates = [whatsapp.text, whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title];
   for (const candidate of candidates) {
     if (typeof candidate !== 'string') continue;
@@ -101,7 +104,7 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
   return undefined;
 }
 
-/** Told to the person before their data goes (Art. 12(3) GDPR: inform about the action taken). */
+/** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */
 export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
   en: 'We have deleted your data as you asked. You will not hear from us again unless you contact us.',
   de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir melden uns nur wieder bei Ihnen, wenn Sie uns selbst kontaktieren.',

@@ -90,6 +90,13 @@ describe('conversation/dsr', () => {
       assert.equal(recogniseEraseRequest(inbound({ text: 'LÖSCHEN.' }), keywords), 'LÖSCHEN');
     });
 
+    it('does not take a keyword written in a group as a request to the business', () => {
+      assert.equal(
+        recogniseEraseRequest(inbound({ text: 'LÖSCHEN', groupId: 'Y2FwaV9ncm91cDox' }), keywords),
+        undefined,
+      );
+    });
+
     it('recognises template quick replies and interactive reply titles', () => {
       const quickReply = inbound({ type: 'button', button: { payload: 'x', text: 'Daten löschen' } });
       assert.equal(recogniseEraseRequest(quickReply, keywords), 'DATEN LÖSCHEN');

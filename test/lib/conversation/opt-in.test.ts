@@ -128,6 +128,12 @@ describe('conversation/opt-in', () => {
   });
 
   describe('recogniseReply', () => {
+    it('ignores YES and START written in a group: they are not said to the business', () => {
+      assert.equal(recogniseReply({ type: 'text', text: 'JA', groupId: 'Y2FwaV9ncm91cDox' }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'START', groupId: 'Y2FwaV9ncm91cDox' }, keywords), undefined);
+      assert.notEqual(recogniseReply({ type: 'text', text: 'JA' }, keywords), undefined);
+    });
+
     it('recognises our confirm button with its purpose, as interactive reply and as template quick reply', () => {
       assert.deepEqual(
         recogniseReply(
