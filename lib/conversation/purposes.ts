@@ -35,7 +35,7 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
     message,
   });
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-    return [problem('list', 'invalid-purpose', `Purpose ${index + 1} is not an object`)];
+    return [problem('list', 'invalid-purpose-entry', `Purpose ${index + 1} is not an object`)];
   }
   const p = entry as Record<string, unknown>;
   const found: PurposeProblem[] = [];
@@ -55,7 +55,9 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
     found.push(problem('lawfulBasis', 'invalid-lawful-basis', `Purpose ${index + 1}: unknown lawful basis`));
   }
   if (p.marketing !== undefined && typeof p.marketing !== 'boolean') {
-    found.push(problem('marketing', 'invalid-purpose', `Purpose ${index + 1}: "marketing" must be true or false`));
+    found.push(
+      problem('marketing', 'invalid-purpose-marketing', `Purpose ${index + 1}: "marketing" must be true or false`),
+    );
   }
   const wording = p.wording;
   const texts =

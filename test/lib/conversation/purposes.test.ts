@@ -63,7 +63,7 @@ describe('conversation/purposes', () => {
         [0, 'lawfulBasis', 'invalid-lawful-basis'],
         [0, 'wording', 'invalid-purpose-wording'],
         [2, 'id', 'duplicate-purpose-id'],
-        [3, 'list', 'invalid-purpose'],
+        [3, 'list', 'invalid-purpose-entry'],
       ],
     );
     assert.deepEqual(
