@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
@@ -76,15 +77,29 @@ export function mainCpuMs(): number | undefined {
   return now === undefined || mainCpuAtStart === undefined ? undefined : now - mainCpuAtStart;
 }
 
-/** Clock ticks of 10 ms: utime and stime of the main thread (its task id is the process id), fields 14 and 15. */
+/** utime and stime of the main thread (its task id is the process id), fields 14 and 15, in clock ticks. */
 function mainThreadCpuMs(): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond();
   } catch {
     return undefined;
   }
+}
+
+let ticks: number | undefined;
+
+/** sysconf(_SC_CLK_TCK), 100 on every common Linux. */
+function clockTicksPerSecond(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
 }
 
 export function rss(): number {

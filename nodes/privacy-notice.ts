@@ -40,18 +40,18 @@ function nodeMiddleware(RED: NodeAPI): ((req: Request, res: Response, next: () =
     : undefined;
 }
 
-/**
- * privacy-notice (Art. 13 GDPR): sits inline before whatsapp-send. The first free-form message to
- * a person (and the first after the notice text changed) is preceded, on the same output, by the
- * short notice; the notice is recorded as shown once emitted. Later messages pass untouched.
- * Also serves the full policy page on Node-RED's HTTP server.
- */
 /** Shown to visitors in their language when the page cannot be built (the cause goes to the Node-RED log). */
 const POLICY_UNAVAILABLE = {
   en: 'The privacy policy cannot be shown right now. Please try again later.',
   de: 'Die Datenschutzerklärung kann gerade nicht angezeigt werden. Bitte versuchen Sie es später erneut.',
 };
 
+/**
+ * privacy-notice (Art. 13 GDPR): sits inline before whatsapp-send. The first free-form message to
+ * a person (and the first after the notice text changed) is preceded, on the same output, by the
+ * short notice; the notice is recorded as shown once emitted. Later messages pass untouched.
+ * Also serves the full policy page on Node-RED's HTTP server.
+ */
 export default function privacyNoticeNode(RED: NodeAPI): void {
   function PrivacyNotice(this: Node, saved: PrivacyNoticeDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
