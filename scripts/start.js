@@ -8,9 +8,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const userDir = path.join(root, '.nodered');
+// WA_GDPR_USER_DIR: tests run the main job in a directory of their own.
+const userDir = process.env.WA_GDPR_USER_DIR || path.join(root, '.nodered');
 const port = Number(process.env.PORT || 1880);
-const base = `http://127.0.0.1:${port}`;
+// This machine only, unless HOST says otherwise: the demo has no login, and its editor and sandbox would let
+// anyone on the network run code or play a customer (and so create consent records for any number).
+const host = process.env.HOST || '127.0.0.1';
+const base = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
 const demoFlowFile = path.join(root, 'examples', '10-complete-bot.json');
 
 function linkPackageIntoUserDir() {
@@ -54,6 +58,12 @@ async function deployDemoFlowOnce() {
   if (fs.existsSync(path.join(userDir, 'flows.json'))) return false;
   // The consent store makes its keys once in .nodered/whatsapp-consent-keys.json (mode 0600) when a flow brings none.
   const flow = JSON.parse(fs.readFileSync(demoFlowFile, 'utf8'));
+  // The notice links to the policy page this Node-RED serves, on the port it runs on.
+  for (const node of flow) {
+    if (node.type === 'privacy-notice' && /^http:\/\/localhost:1880\//.test(node.policyUrl || '')) {
+      node.policyUrl = node.policyUrl.replace('http://localhost:1880', base);
+    }
+  }
   const res = await fetch(`${base}/flows`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
@@ -68,9 +78,10 @@ async function main() {
   linkPackageIntoUserDir();
   const redJs = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
   const token = staffToken();
-  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port)], {
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), '-D', `uiHost=${host}`], {
     stdio: 'inherit',
-    env: { ...process.env, WA_GDPR_STAFF_TOKEN: token },
+    // production: a malformed request body gets a short 400, not a stack trace with the server's paths.
+    env: { ...process.env, WA_GDPR_STAFF_TOKEN: token, NODE_ENV: process.env.NODE_ENV || 'production' },
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code) => process.exit(code ?? 0));
@@ -86,6 +97,7 @@ async function main() {
       e.g. curl -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' \\
              -d '{"phone": "+49 151 23456789"}' ${base}/dsr/export
     ${deployed ? `Deployed the demo flow from ${path.relative(root, demoFlowFile)}.` : 'Kept the flows already in .nodered/flows.json (delete it to redeploy the demo).'}
+    ${host === '127.0.0.1' ? 'Reachable from this machine only (HOST=0.0.0.0 opens it to the network: set adminAuth first).' : `Listening on ${host}: the editor has no login unless adminAuth is set.`}
   Stop with Ctrl+C.
 `);
 }

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The README's main job (`npm start` = scripts/start.js), run as a user runs it: Node-RED with the demo flow and
+ * the sandbox, reachable from this machine only (no login), the privacy notice linking to the page it serves on
+ * the port it runs on, and a malformed request answered without a stack trace.
+ */
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** An address of this machine other than loopback, to check nothing listens there. */
+function otherAddress(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+}
+
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('the main job (npm start): demo flow and sandbox on this machine', function () {
+  this.timeout(120000);
+  let child: ChildProcess;
+  let output = '';
+  let port: number;
+  let userDir: string;
+
+  before(async () => {
+    port = await freePort();
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-main-job-'));
+    child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), WA_GDPR_USER_DIR: userDir, HOST: '', NODE_ENV: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d) => {
+      output += d;
+    });
+    child.stderr?.on('data', (d) => {
+      output += d;
+    });
+    for (let i = 0; i < 600 && !/Stop with Ctrl\+C/.test(output); i++) {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(output, /Deployed the demo flow/, output);
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('prints the editor, the sandbox and the staff token, and serves them', async () => {
+    assert.match(output, new RegExp(`Node-RED editor: +http://127\\.0\\.0\\.1:${port}/`));
+    assert.match(output, /Authorization: Bearer \S{16,}/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/whatsapp-gdpr/sandbox/`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/privacy`)).status, 200);
+  });
+
+  it('listens on this machine only: the demo has no login', async function () {
+    const address = otherAddress();
+    if (!address) this.skip();
+    assert.equal(await connects('127.0.0.1', port), true);
+    assert.equal(await connects(address as string, port), false, `reachable on ${address}`);
+  });
+
+  it("links the privacy notice to the page on this job's own port", () => {
+    const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as Record<string, unknown>[];
+    const notices = flows.filter((n) => n.type === 'privacy-notice');
+    assert.ok(notices.length > 0);
+    for (const notice of notices) assert.equal(notice.policyUrl, `http://127.0.0.1:${port}/privacy`);
+  });
+
+  it('answers a malformed body with a short 400, not a stack trace with server paths', async () => {
+    const answer = await fetch(`http://127.0.0.1:${port}/optin`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"phone": "+49 151 4444',
+    });
+    assert.equal(answer.status, 400);
+    const text = await answer.text();
+    assert.doesNotMatch(text, /node_modules|at \w+ \(/);
+  });
+});
