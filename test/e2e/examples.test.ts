@@ -302,6 +302,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal(blocked.status, 409);
     assert.deepEqual(blocked.body, { outcome: 'blocked', reason: 'withdrawn' });
     await erika.receivedExactly(3);
+
+    // A number without country code: the shop gets an answer (it used to wait for ever), nobody gets a message.
+    const invalid = await postJson('/order-ex06', { ...order, to: '0151 2345678' });
+    assert.equal(invalid.status, 400, invalid.text);
+    assert.ok((invalid.body as { error?: string }).error, invalid.text);
   });
 
   it('07 data subject requests: export and erase for staff and by keyword; a bad request changes nothing', async () => {
@@ -465,6 +470,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const blocked = await postJson('/broadcast', { template: 'autumn_sale', recipients: [erika.phone] });
     assert.deepEqual((blocked.body as { blocked: unknown[] }).blocked, [{ to: erika.phone, reason: 'withdrawn' }]);
     assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-8', status: 'shipped' })).status, 409);
+    assert.equal((await postJson('/order', { to: 'nobody', orderId: 'A-9', status: 'shipped' })).status, 400);
     await erika.receivedExactly(6);
 
     const erased = await postJson('/dsr/erase', { phone: erika.phone });
