@@ -432,6 +432,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
 
   it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {
     const erika = await customerOf('10');
+    // Art. 13: the form that collects the number links the policy page, in the visitor's language.
+    const formPage = await (await fetch(`${red.url}/optin?lang=de`)).text();
+    const policyLink = formPage.match(/<a href="([^"]+)">Datenschutzerklärung/)?.[1];
+    assert.equal(policyLink, 'privacy?lang=de', formPage);
+    assert.equal((await fetch(`${red.url}/${policyLink}`)).status, 200);
     const form = await fetch(`${red.url}/optin`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
