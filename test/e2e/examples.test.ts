@@ -313,7 +313,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const erika = await subscribed('07');
     await erika.says('Meine Daten');
     const [, summary] = await erika.receivedExactly(2);
-    assert.match(summary.text, /Wir speichern zu Ihrer Nummer:\n- newsletter: given/);
+    assert.match(summary.text, /Wir speichern zu Ihrer Nummer:\n- newsletter: erteilt \(\d{1,2}\.\d{1,2}\.\d{4}\)/);
 
     const download = await fetch(`${red.url}/dsr-ex07/export`, {
       method: 'POST',
