@@ -200,6 +200,8 @@ describe('the sandbox chat page in Chromium', function () {
   it('sends YES to confirm a web-form opt-in and receives the newsletter', async () => {
     await page.goto(`${red.url}/whatsapp-gdpr/sandbox/`);
     await page.locator('#number option', { hasText: 'Browser chat' }).first().waitFor({ state: 'attached' });
+    // No customer chosen yet: the marketing opt-out button (hidden) must not show.
+    assert.equal(await page.locator('#marketing').isVisible(), false);
     await page.locator('#add summary').click();
     await page.locator('#new-wa').fill(CUSTOMER);
     await page.locator('#new-name').fill('Erika');
