@@ -130,7 +130,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: max.phone, language: 'en' }),
     });
     assert.equal(unticked.status, 400);
-    assert.match(await unticked.text(), /consent-not-ticked/);
+    const refusal = await unticked.text();
+    // The reason for the flow in an attribute; for the visitor words and a way back, no internal code.
+    assert.match(refusal, /data-reason="consent-not-ticked"/);
+    assert.match(refusal, />Your sign-up was not saved\. Please tick the consent box to sign up\.</);
+    assert.match(refusal, /<a href="optin-ex01\?lang=en">Back to the form<\/a>/);
     await max.receivedExactly(0);
     assert.equal((await status('01', max.phone, 'newsletter')).status, 'none');
   });
@@ -469,6 +473,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const order = await postJson('/order', { to: erika.phone, orderId: 'A-7', status: 'shipped' });
     assert.deepEqual((order.body as { outcome: string; kind: string }).kind, 'text', order.text);
     assert.match((await erika.receivedExactly(5))[4].text, /Ihre Bestellung A-7 wurde versendet/);
+    // No status: nothing is sent (it once sent 'Ihre Bestellung A-10 undefined.'); the shop's mistake, a 400.
+    const noStatus = await postJson('/order', { to: erika.phone, orderId: 'A-10' });
+    assert.equal(noStatus.status, 400, noStatus.text);
+    assert.match(noStatus.text, /Unknown order status/);
+    await erika.receivedExactly(5);
 
     await erika.says('STOP');
     assert.match((await erika.receivedExactly(6))[5].text, /Sie wurden abgemeldet/);
