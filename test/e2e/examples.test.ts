@@ -310,7 +310,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     // A number without country code: the shop gets an answer (it used to wait for ever), nobody gets a message.
     const invalid = await postJson('/order-ex06', { ...order, to: '0151 2345678' });
     assert.equal(invalid.status, 400, invalid.text);
-    assert.ok((invalid.body as { error?: string }).error, invalid.text);
+    // The same shape as the staff gate's answers: a code, and a message without the 'Error: ' prefix.
+    const refusal = invalid.body as { error?: string; message?: string };
+    assert.equal(refusal.error, 'invalid-phone', invalid.text);
+    assert.ok(refusal.message && !refusal.message.startsWith('Error:'), invalid.text);
   });
 
   it('07 data subject requests: export and erase for staff and by keyword; a bad request changes nothing', async () => {
