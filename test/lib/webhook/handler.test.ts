@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GdprWhatsAppError } from '../../../lib/errors';
+import { buildMessageWebhook } from '../../../lib/webhook/build';
 import { type DedupeStore, type InboundTime, MemoryDedupeStore } from '../../../lib/webhook/dedupe';
 import {
   claimedKeys,
@@ -162,7 +163,8 @@ describe('handleWebhookPost', () => {
     assert.equal(result.messages.length, 5);
   });
 
-  it("hands each message's sender and time to the claim step, so the 24-hour window starts with it", async () => {
+  /** A store that claims everything and keeps the inbound times it was handed. */
+  function recordingStore(): { store: DedupeStore; inbound: () => readonly InboundTime[] | undefined } {
     let inbound: readonly InboundTime[] | undefined;
     const store: DedupeStore = {
       claimAll: async (keys, _lease, times) => {
@@ -172,10 +174,15 @@ describe('handleWebhookPost', () => {
       completeAll: async () => undefined,
       releaseAll: async () => undefined,
     };
+    return { store, inbound: () => inbound };
+  }
+
+  it("hands each message's sender and time to the claim step, so the 24-hour window starts with it", async () => {
+    const { store, inbound } = recordingStore();
     const result = await handleWebhookPost(signed(fixtureBytes('batched'), { dedupe: store }));
-    assert.equal(inbound?.length, result.messages.length);
+    assert.equal(inbound()?.length, result.messages.length);
     for (const [i, message] of result.messages.entries()) {
-      assert.deepEqual(inbound?.[i], {
+      assert.deepEqual(inbound()?.[i], {
         key: `msg:${message.messageId}`,
         subject: { phone: message.from, userId: message.userId },
         at: message.timestamp * 1000,
@@ -186,49 +193,22 @@ describe('handleWebhookPost', () => {
   it('a message written in a group names the group and opens no private 24-hour window', async () => {
     // Meta's group messages webhook: the member's number in `from`, the group in `group_id`.
     const body = Buffer.from(
-      JSON.stringify({
-        object: 'whatsapp_business_account',
-        entry: [
-          {
-            id: '102290129340398',
-            changes: [
-              {
-                field: 'messages',
-                value: {
-                  messaging_product: 'whatsapp',
-                  metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-                  contacts: [{ profile: { name: 'Erika' }, wa_id: '4915112345678' }],
-                  messages: [
-                    {
-                      from: '4915112345678',
-                      group_id: 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0',
-                      id: 'wamid.GROUP1',
-                      timestamp: '1767000000',
-                      type: 'text',
-                      text: { body: 'Hello everyone' },
-                    },
-                  ],
-                },
-              },
-            ],
-          },
-        ],
-      }),
+      JSON.stringify(
+        buildMessageWebhook({
+          phoneNumberId: '106540352242922',
+          displayPhoneNumber: '15550783881',
+          waId: '4915112345678',
+          profileName: 'Erika',
+          message: { group_id: 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0', type: 'text', text: { body: 'Hello everyone' } },
+        }),
+      ),
     );
-    let inbound: readonly InboundTime[] | undefined;
-    const store: DedupeStore = {
-      claimAll: async (keys, _lease, times) => {
-        inbound = times;
-        return keys.map(() => 'claimed');
-      },
-      completeAll: async () => undefined,
-      releaseAll: async () => undefined,
-    };
+    const { store, inbound } = recordingStore();
     const result = await handleWebhookPost(signed(body, { dedupe: store }));
     assert.equal(result.messages.length, 1);
     assert.equal(result.messages[0].groupId, 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0');
     assert.equal(result.messages[0].from, '+4915112345678');
-    assert.deepEqual(inbound, []);
+    assert.deepEqual(inbound(), []);
   });
 
   it("passes a failing store's error on, so the endpoint does not answer 200", async () => {
