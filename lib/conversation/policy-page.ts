@@ -157,7 +157,7 @@ const TEXTS: Record<Language, PageTexts> = {
     meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Ireland, operates WhatsApp and the WhatsApp Business Platform (Cloud API) and transmits our messages as our processor (Art. 28 GDPR).',
     provider: (name) => `${name} operates this WhatsApp integration for us as our processor (Art. 28 GDPR).`,
     transfers:
-      'Meta may process data outside the EU/EEA. Such transfers are covered by Meta’s data processing terms for the WhatsApp Business Platform (Art. 44 ff. GDPR).',
+      'Meta may process data outside the EU/EEA, in particular in the USA (Meta Platforms, Inc.). Transfers to the USA rest on the European Commission’s adequacy decision for the EU-U.S. Data Privacy Framework, under which Meta Platforms, Inc. is certified (Art. 45 GDPR); other transfers rest on the EU standard contractual clauses in Meta’s data processing terms for the WhatsApp Business Platform (Art. 46(2)(c) GDPR). You can ask us for a copy of these safeguards.',
     storage: 'Storage location',
     storageUnknown: 'The storage location has not been stated yet.',
     retention: 'Retention periods',
@@ -219,7 +219,7 @@ const TEXTS: Record<Language, PageTexts> = {
     meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Irland, betreibt WhatsApp und die WhatsApp Business Platform (Cloud API) und übermittelt unsere Nachrichten als unser Auftragsverarbeiter (Art. 28 DSGVO).',
     provider: (name) => `${name} betreibt diese WhatsApp-Anbindung für uns als Auftragsverarbeiter (Art. 28 DSGVO).`,
     transfers:
-      'Meta kann Daten auch außerhalb der EU/des EWR verarbeiten. Solche Übermittlungen sind durch die Auftragsverarbeitungsbedingungen von Meta für die WhatsApp Business Platform abgedeckt (Art. 44 ff. DSGVO).',
+      'Meta kann Daten auch außerhalb der EU/des EWR verarbeiten, insbesondere in den USA (Meta Platforms, Inc.). Übermittlungen in die USA stützen sich auf den Angemessenheitsbeschluss der Europäischen Kommission zum EU-U.S. Data Privacy Framework, unter dem Meta Platforms, Inc. zertifiziert ist (Art. 45 DSGVO); andere Übermittlungen stützen sich auf die EU-Standardvertragsklauseln in den Auftragsverarbeitungsbedingungen von Meta für die WhatsApp Business Platform (Art. 46 Abs. 2 lit. c DSGVO). Eine Kopie dieser Garantien können Sie bei uns anfordern.',
     storage: 'Speicherort',
     storageUnknown: 'Der Speicherort wurde noch nicht angegeben.',
     retention: 'Speicherdauer',
