@@ -217,7 +217,8 @@ describe('FirstHopCompletion reports what did not finish cleanly', () => {
   function probeNodeType(RED: NodeAPI): void {
     function Probe(this: Node, config: Record<string, unknown>): void {
       RED.nodes.createNode(this, config as never);
-      const completion = new FirstHopCompletion(RED, 300);
+      // Long enough for the wired node to finish on a loaded machine; only the hanging message waits it out.
+      const completion = new FirstHopCompletion(RED, 2000);
       this.on('input', (msg: NodeMessageInFlow) => {
         const texts = String(msg.payload).split(',');
         const outputs: NodeMessage[][] = [texts.map((payload) => ({ payload }))];

@@ -88,9 +88,12 @@ function textMessage(text: string, messageId?: string): object {
   });
 }
 
-/** Waits until `predicate` holds; the webhook emits before or right after it answers. */
+/**
+ * Waits until `predicate` holds; the webhook emits before or right after it answers. Up to 10 s: a store's thread
+ * may take a second to start (or fail) on a loaded machine.
+ */
 async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1000; i++) {
     if (predicate()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

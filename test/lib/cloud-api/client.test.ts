@@ -261,7 +261,8 @@ describe('cloud-api client (against a local HTTP server)', () => {
   it('a request without an answer times out', async () => {
     graph.always(hang);
     const err = await failure(
-      client({ timeoutMs: 50, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }).sendMessage(
+      // Long enough for the request to reach the server on a slow machine before the timer ends it.
+      client({ timeoutMs: 1000, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }).sendMessage(
         toMessageBody(TO, 'a'),
       ),
     );
@@ -417,8 +418,11 @@ describe('cloud-api client (against a local HTTP server)', () => {
   });
 
   it('sends to one recipient one message after the other, and to different recipients side by side', async () => {
-    const held: (() => void)[] = [];
-    graph.always((_req, res) => held.push(() => json(res, 200, okBody(`wamid.${held.length}`))));
+    const held = new Map<string, () => void>();
+    graph.always((req, res) => {
+      const text = (req.body as { text: { body: string } }).text.body;
+      held.set(text, () => json(res, 200, okBody(`wamid.${text}`)));
+    });
     const c = client({ throughput: 0 });
     const other = '+4917612345678';
     const sends = [
@@ -430,10 +434,10 @@ describe('cloud-api client (against a local HTTP server)', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const texts = () => graph.requests.map((r) => (r.body as { text: { body: string } }).text.body);
     assert.deepEqual(texts().sort(), ['hello', 'notice'], 'the second message to TO waits for the first');
-    held.shift()?.();
+    held.get('notice')?.();
     while (graph.requests.length < 3) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(texts()[2], 'message');
-    for (const release of held.splice(0)) release();
+    for (const [text, release] of held) if (text !== 'notice') release();
     await Promise.all(sends);
   });
 
@@ -510,7 +514,8 @@ describe('cloud-api client (against a local HTTP server)', () => {
   it('close lets a request in flight finish, refuses waiting messages as unsent and starts no new request', async () => {
     const answers: (() => void)[] = [];
     graph.always((req, res) => answers.push(() => ok(`wamid.${graph.requests.length}`)(req, res)));
-    const c = client({ throughput: 1 });
+    // A fake clock: the second message waits for its turn however long the first takes to reach the server.
+    const c = client({ throughput: 1, clock: new FakeClock() });
     const onItsWay = c.sendMessage(toMessageBody(TO, 'a'));
     const waiting = c.sendMessage(toMessageBody('+4917612345678', 'b'));
     while (answers.length === 0) await new Promise((resolve) => setImmediate(resolve));
