@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { BoundedMemo } from './bounded-memo';
 import { GdprWhatsAppError } from './errors';
 
@@ -47,6 +47,21 @@ function normaliseUncached(input: unknown, defaultCountry: string | undefined): 
   const parsedAsWritten = number === text && defaultCountry === undefined;
   if (!parsedAsWritten && validNumber(number, undefined) !== number) throw invalidNumber();
   return number;
+}
+
+/**
+ * A country setting (ISO 3166 alpha-2, any case, e.g. "de") as libphonenumber knows it; undefined when empty.
+ * Throws `invalid-country` for anything else: a misspelt country must not silently read numbers as another's.
+ */
+export function parseCountry(value: unknown): string | undefined {
+  const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
+  if (text === '' && (value === undefined || value === null || typeof value === 'string')) return undefined;
+  if (!/^[A-Z]{2}$/.test(text) || !isSupportedCountry(text)) {
+    throw new GdprWhatsAppError('invalid-country', 'The country must be a two-letter ISO code such as DE', {
+      value: String(value).slice(0, 40),
+    });
+  }
+  return text;
 }
 
 /** True when `input` normalises; for validation in places that must not throw. */

@@ -47,6 +47,11 @@ export interface FormValidationOptions {
   allowMsgPurpose?: boolean;
   /** The node's language setting: 'auto', 'en' or 'de'. */
   language?: string;
+  /**
+   * The country of numbers typed without country code ("0151 23456789" with DE); none: the number must carry it.
+   * The confirmation goes to the number as read, and only its owner can confirm it.
+   */
+  defaultCountry?: string;
 }
 
 /**
@@ -109,7 +114,7 @@ export function validateFormRequest(payload: unknown, options: FormValidationOpt
   if (!purpose) return reject('unknown-purpose', 'The purpose is not configured in the consent store');
   let phone: string;
   try {
-    phone = normalisePhoneNumber(form.phone);
+    phone = normalisePhoneNumber(form.phone, options.defaultCountry);
   } catch {
     return reject('invalid-phone', 'The phone number is not a valid international number');
   }

@@ -4,7 +4,7 @@ import examples from 'libphonenumber-js/examples.mobile.json';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { GdprWhatsAppError } from '../../lib/errors';
-import { isValidPhoneNumber, lookupCandidate, normalisePhoneNumber } from '../../lib/phone';
+import { isValidPhoneNumber, lookupCandidate, normalisePhoneNumber, parseCountry } from '../../lib/phone';
 
 /** The value or the error code: two calls agree when these are deep-equal. */
 function outcome(input: unknown): string {
@@ -73,6 +73,21 @@ describe('phone', () => {
 
   it('reads a national number with a default country', () => {
     assert.equal(normalisePhoneNumber('0151 23456789', 'DE'), '+4915123456789');
+  });
+
+  it('takes a country setting as a two-letter code libphonenumber knows, and nothing else', () => {
+    assert.equal(parseCountry(''), undefined);
+    assert.equal(parseCountry('  '), undefined);
+    assert.equal(parseCountry(undefined), undefined);
+    assert.equal(parseCountry(' de '), 'DE');
+    assert.equal(parseCountry('AT'), 'AT');
+    for (const bad of ['XX', 'DEU', 'D', 'D1', 'Deutschland', 49, true, {}]) {
+      assert.throws(
+        () => parseCountry(bad),
+        (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'invalid-country',
+        String(bad),
+      );
+    }
   });
 
   it('rejects what is not a valid number with an i18n error code', () => {

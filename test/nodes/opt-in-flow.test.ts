@@ -13,6 +13,7 @@ import {
   type Msg,
   next,
   sleep,
+  statusesOf,
   storeCredentials,
   storeNode,
   tempDir,
@@ -241,6 +242,41 @@ describe('opt-in-flow node', () => {
       helper.getNode('optin').receive({ payload: form } as never);
       assert.equal(((await caught).error as { code?: string }).code, 'invalid-template-name');
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
+    });
+  });
+
+  describe('input A: the default country for numbers typed without country code', () => {
+    it("reads a national number with the node's country and stores the consent under the full number", async () => {
+      await load({ defaultCountry: 'de' });
+      const { output, msg } = await optIn({ payload: { ...form, phone: '0151 23456789' } });
+      assert.equal(output, 1);
+      assert.equal(msg.to, ANNA);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+      // A number that carries its country code is read as written, whatever the setting.
+      const american = await optIn({ payload: { ...form, phone: '+1 415 555 0123', wording: 'Send me news' } });
+      assert.equal(american.msg.to, BOB);
+    });
+
+    it('without a country refuses the national number and stores nothing', async () => {
+      await load();
+      const { output, msg } = await optIn({ payload: { ...form, phone: '0151 23456789' } });
+      assert.equal(output, 3);
+      assert.equal(msg.optIn?.reason, 'invalid-phone');
+      assert.equal((await ledger.exportSubject(ANNA, actor)).found, false);
+    });
+
+    it('shows a country libphonenumber does not know in red at deploy and refuses requests, storing nothing', async () => {
+      await load({ defaultCountry: 'XX' });
+      // load() waited for the store, so a "ready" status would have come by now.
+      assert.deepEqual(
+        statusesOf('optin').map((s) => s.shape === 'dot' && s.fill),
+        ['red'],
+        'red at deploy, and no "ready" hides it',
+      );
+      const caught = next('caught');
+      helper.getNode('optin').receive({ payload: { ...form, phone: '0151 23456789' } } as never);
+      assert.equal(((await caught).error as { code?: string }).code, 'invalid-country');
+      assert.equal((await ledger.exportSubject(ANNA, actor)).found, false);
     });
   });
 

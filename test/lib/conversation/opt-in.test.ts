@@ -84,6 +84,19 @@ describe('conversation/opt-in', () => {
       assert.equal(reasonOf([form]), 'invalid-request');
     });
 
+    it('reads a number without country code with the default country, and only then', () => {
+      const phoneOf = (phone: string, defaultCountry?: string) => {
+        const result = validateFormRequest({ ...form, phone }, { ...options, defaultCountry });
+        return result.ok ? result.request.phone : result.reason;
+      };
+      assert.equal(phoneOf('0151 23456789', 'DE'), '+4915123456789');
+      assert.equal(phoneOf('0664 1234567', 'AT'), '+436641234567');
+      assert.equal(phoneOf('+43 664 1234567', 'DE'), '+436641234567', 'a country code beats the default');
+      assert.equal(phoneOf('0049 151 23456789', 'AT'), '+4915123456789');
+      assert.equal(phoneOf('0151 23456789'), 'invalid-phone');
+      assert.equal(phoneOf('0151 2345', 'DE'), 'invalid-phone', 'too short for a German mobile number');
+    });
+
     it('lets the request choose the purpose only when the node allows it', () => {
       const chosen = validateFormRequest({ ...form, purpose: 'orders' }, { ...options, allowMsgPurpose: true });
       assert.ok(chosen.ok && chosen.request.purpose.id === 'orders');
