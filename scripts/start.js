@@ -78,7 +78,10 @@ async function main() {
   linkPackageIntoUserDir();
   const redJs = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');
   const token = staffToken();
-  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), '-D', `uiHost=${host}`], {
+  // Node-RED's own first-visit dialogs (its release tour, the update-check question) would cover the demo flow; the
+  // demo is for these nodes and asks nothing of the network. A Node-RED of the user's own shows both as usual.
+  const settings = ['-D', `uiHost=${host}`, '-D', 'editorTheme.tours=false', '-D', 'telemetry.enabled=false'];
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), ...settings], {
     stdio: 'inherit',
     // production: a malformed request body gets a short 400, not a stack trace with the server's paths.
     env: { ...process.env, WA_GDPR_STAFF_TOKEN: token, NODE_ENV: process.env.NODE_ENV || 'production' },
