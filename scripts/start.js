@@ -5,6 +5,7 @@
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
@@ -22,6 +23,18 @@ function linkPackageIntoUserDir() {
   const link = path.join(scopeDir, 'node-red');
   fs.mkdirSync(scopeDir, { recursive: true });
   if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
+}
+
+/**
+ * Whether this job may use the port. Taken (often by a Node-RED of the user's own), the started Node-RED would
+ * fail while the wait below found the other server answering, and the demo flow would replace its flows.
+ */
+function portIsFree() {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
 }
 
 async function waitForNodeRed(child) {
@@ -74,6 +87,12 @@ async function deployDemoFlowOnce() {
 }
 
 async function main() {
+  if (!(await portIsFree())) {
+    throw new Error(
+      `Port ${port} on ${host} is already in use (another Node-RED?): start with another one, e.g. PORT=${port + 1} npm start\n` +
+        `Port ${port} auf ${host} ist schon belegt (ein anderes Node-RED?): mit einem anderen starten, z. B. PORT=${port + 1} npm start`,
+    );
+  }
   fs.mkdirSync(userDir, { recursive: true });
   linkPackageIntoUserDir();
   const redJs = path.join(path.dirname(require.resolve('node-red/package.json')), 'red.js');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,5 +109,45 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
     assert.equal(answer.status, 400);
     const text = await answer.text();
     assert.doesNotMatch(text, /node_modules|at \w+ \(/);
+  });
+});
+
+describe('the main job (npm start) when its port is taken', function () {
+  this.timeout(60000);
+
+  it('stops with a clear message and deploys nothing into whatever listens there (a Node-RED of the user, say)', async () => {
+    // Stands in for the user's own Node-RED on the port: it answers /settings and would take a deployment.
+    const posts: string[] = [];
+    const other = http.createServer((req, res) => {
+      if (req.method === 'POST') posts.push(String(req.url));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = other.address() as net.AddressInfo;
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-main-job-taken-'));
+    try {
+      const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
+        cwd: ROOT,
+        env: { ...process.env, PORT: String(port), WA_GDPR_USER_DIR: userDir, HOST: '', NODE_ENV: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout?.on('data', (d) => {
+        output += d;
+      });
+      child.stderr?.on('data', (d) => {
+        output += d;
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 1, output);
+      assert.match(output, new RegExp(`Port ${port} .*in use`), output);
+      assert.match(output, /PORT=/, 'it says how to choose another port');
+      assert.deepEqual(posts, [], 'nothing was deployed into the other server');
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
   });
 });
