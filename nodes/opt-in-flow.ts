@@ -105,7 +105,7 @@ const LOCALES: Record<Language, string> = { en: 'en-US', de: 'de' };
  * A rejection reason from this node's catalogue in a language chosen per request: Node-RED's runtime loads only
  * its own language's catalogue, so the file is read here (once per language).
  */
-function rejectionText(reason: OptInRejectReason, language: Language): string | undefined {
+function rejectionText(key: string, language: Language): string | undefined {
   let texts = rejectionTexts.get(language);
   if (!texts) {
     try {
@@ -118,7 +118,7 @@ function rejectionText(reason: OptInRejectReason, language: Language): string | 
     }
     rejectionTexts.set(language, texts);
   }
-  return texts[reason];
+  return texts[key];
 }
 
 const rejectionTexts = new Map<Language, Record<string, string>>();
@@ -192,7 +192,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         config.language,
         typeof form.phone === 'string' ? form.phone : undefined,
       );
-      const message = rejectionText(reason, language) ?? RED._(`opt-in-flow.reject.${reason}`);
+      // With a default country a national number is fine: the text must not ask for a country code then.
+      const key = reason === 'invalid-phone' && defaultCountry ? 'invalid-phone-national' : reason;
+      const message = rejectionText(key, language) ?? RED._(`opt-in-flow.reject.${key}`);
       msg.optIn = { outcome: 'rejected', reason, message, language };
       return on(2, msg);
     }

@@ -257,11 +257,23 @@ describe('opt-in-flow node', () => {
       assert.equal(american.msg.to, BOB);
     });
 
+    it('explains an invalid number without asking for a country code the form does not need', async () => {
+      await load({ defaultCountry: 'DE' });
+      const { output, msg } = await optIn({ payload: { ...form, phone: '0151', language: 'de' } });
+      assert.equal(output, 3);
+      assert.equal(msg.optIn?.reason, 'invalid-phone', 'the reason code stays the same for flows');
+      assert.equal(
+        (msg.optIn as { message?: string }).message,
+        'Bitte geben Sie eine gültige Mobilnummer ein. Eine Nummer aus einem anderen Land braucht ihre Ländervorwahl, z. B. +43 664 1234567.',
+      );
+    });
+
     it('without a country refuses the national number and stores nothing', async () => {
       await load();
       const { output, msg } = await optIn({ payload: { ...form, phone: '0151 23456789' } });
       assert.equal(output, 3);
       assert.equal(msg.optIn?.reason, 'invalid-phone');
+      assert.match(String((msg.optIn as { message?: string }).message), /with its country code, e\.g\. \+49/);
       assert.equal((await ledger.exportSubject(ANNA, actor)).found, false);
     });
 
