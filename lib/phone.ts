@@ -54,8 +54,8 @@ function normaliseUncached(input: unknown, defaultCountry: string | undefined): 
  * Throws `invalid-country` for anything else: a misspelt country must not silently read numbers as another's.
  */
 export function parseCountry(value: unknown): string | undefined {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return undefined;
   const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
-  if (text === '' && (value === undefined || value === null || typeof value === 'string')) return undefined;
   if (!/^[A-Z]{2}$/.test(text) || !isSupportedCountry(text)) {
     throw new GdprWhatsAppError('invalid-country', 'The country must be a two-letter ISO code such as DE', {
       value: String(value).slice(0, 40),

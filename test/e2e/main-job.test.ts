@@ -42,6 +42,23 @@ function connects(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** scripts/start.js as `PORT=<port> npm start` runs it, in a user directory of its own; `output()` so far. */
+function startMainJob(port: number, userDir: string): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), WA_GDPR_USER_DIR: userDir, HOST: '', NODE_ENV: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  return { child, output: () => output };
+}
+
 describe('the main job (npm start): demo flow and sandbox on this machine', function () {
   this.timeout(120000);
   let child: ChildProcess;
@@ -52,21 +69,13 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
   before(async () => {
     port = await freePort();
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-main-job-'));
-    child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), WA_GDPR_USER_DIR: userDir, HOST: '', NODE_ENV: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (d) => {
-      output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      output += d;
-    });
-    for (let i = 0; i < 600 && !/Stop with Ctrl\+C/.test(output); i++) {
+    const job = startMainJob(port, userDir);
+    child = job.child;
+    for (let i = 0; i < 600 && !/Stop with Ctrl\+C/.test(job.output()); i++) {
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    output = job.output();
     assert.match(output, /Deployed the demo flow/, output);
   });
 
@@ -127,19 +136,9 @@ describe('the main job (npm start) when its port is taken', function () {
     const { port } = other.address() as net.AddressInfo;
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-gdpr-main-job-taken-'));
     try {
-      const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
-        cwd: ROOT,
-        env: { ...process.env, PORT: String(port), WA_GDPR_USER_DIR: userDir, HOST: '', NODE_ENV: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout?.on('data', (d) => {
-        output += d;
-      });
-      child.stderr?.on('data', (d) => {
-        output += d;
-      });
+      const { child, output: outputSoFar } = startMainJob(port, userDir);
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const output = outputSoFar();
       assert.equal(code, 1, output);
       assert.match(output, new RegExp(`Port ${port} .*in use`), output);
       assert.match(output, /PORT=/, 'it says how to choose another port');
