@@ -6,9 +6,10 @@ import { GdprWhatsAppError } from '../errors';
 import { CloudApiError, classifyApiError } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
+import { DEFAULT_RETRY_POLICY, PAIR_RATE_LIMIT, type RetryPolicy, retryDelayMs } from './retry';
 import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
 import { keepAliveAdapter } from './transport';
+import { type HeaderValue, waitHintMs } from './wait-hint';
 
 export interface CloudApiClientOptions {
   /** e.g. "https://graph.facebook.com", or the sandbox's base URL. */
@@ -98,6 +99,11 @@ export class CloudApiClient {
   private readonly random: () => number;
   private readonly abort = new AbortController();
   private lastError?: CloudApiStats['lastError'];
+  /**
+   * An account-wide rate limit (codes 4, 80007) with the wait Meta named: until then nothing is sent, so the block is
+   * not prolonged by calls that would fail anyway. Each message is refused as never sent, with the wait left.
+   */
+  private hold?: { until: number; cause: CloudApiError };
   /** Per recipient, the end of the last send: the next one to that recipient starts after it. */
   private readonly lastSendTo = new Map<string, Promise<void>>();
   /** Messages waiting for an earlier one to the same recipient. */
@@ -188,9 +194,11 @@ export class CloudApiClient {
     return this.withRetries(async (attempts) => {
       // After the wait in the queue, right before the request: whatever it throws ends the send (no retry).
       await options.beforeSend?.();
-      const { status, data } = await this.request('post', '/messages', body);
+      const { status, data, retryAfterMs } = await this.request('post', '/messages', body);
       const message = first(data?.messages);
-      if (status < 200 || status >= 300 || typeof message?.id !== 'string') throw classifyApiError(status, data);
+      if (status < 200 || status >= 300 || typeof message?.id !== 'string') {
+        throw classifyApiError(status, data).withWait(retryAfterMs);
+      }
       const contact = first(data?.contacts);
       return {
         messageId: message.id,
@@ -207,8 +215,10 @@ export class CloudApiClient {
     const body: ReadReceiptBody = toReadReceiptBody(messageId, typingIndicator);
     assertValidReadReceiptBody(body);
     await this.withRetries(async () => {
-      const { status, data } = await this.request('post', '/messages', body);
-      if (status < 200 || status >= 300 || data?.success !== true) throw classifyApiError(status, data);
+      const { status, data, retryAfterMs } = await this.request('post', '/messages', body);
+      if (status < 200 || status >= 300 || data?.success !== true) {
+        throw classifyApiError(status, data).withWait(retryAfterMs);
+      }
     });
   }
 
@@ -284,14 +294,25 @@ export class CloudApiClient {
       } catch (err) {
         if (!(err instanceof CloudApiError)) throw err;
         const deliveryUnknown = !idempotent && err.network && !err.nothingSent;
-        if (!err.retryable || deliveryUnknown || attempts >= this.retry.maxAttempts || this.closed) {
+        const namedWait = err.retryable ? err.retryAfterMs : undefined;
+        if (namedWait !== undefined) this.holdFor(err, namedWait);
+        // A wait longer than the policy allows is the flow's to wait out, not a message's to sit in memory for.
+        const waitTooLong = namedWait !== undefined && namedWait > this.retry.maxDelayMs;
+        if (!err.retryable || deliveryUnknown || waitTooLong || attempts >= this.retry.maxAttempts || this.closed) {
           this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
           throw deliveryUnknown ? err.asDeliveryUnknown() : err;
         }
-        await this.pause(retryDelayMs(err.apiCode, attempts, this.retry, this.random));
+        await this.pause(Math.max(namedWait ?? 0, retryDelayMs(err.apiCode, attempts, this.retry, this.random)));
         if (this.closed) throw closedError();
       }
     }
+  }
+
+  /** The pair rate limit concerns one recipient: the other messages go on. */
+  private holdFor(err: CloudApiError, waitMs: number): void {
+    if (err.apiCode === PAIR_RATE_LIMIT) return;
+    const until = this.clock.now() + waitMs;
+    if (!this.hold || until > this.hold.until) this.hold = { until, cause: err };
   }
 
   /** The wait before another attempt; close() ends it early. */
@@ -311,9 +332,9 @@ export class CloudApiClient {
 
   private async getJson(path: string, params: Record<string, string>): Promise<Record<string, unknown>> {
     if (this.closed) throw closedError();
-    const { status, data } = await this.request('get', path, undefined, params);
+    const { status, data, retryAfterMs } = await this.request('get', path, undefined, params);
     if (status < 200 || status >= 300 || !data) {
-      const err = classifyApiError(status, data);
+      const err = classifyApiError(status, data).withWait(retryAfterMs);
       this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
       throw err;
     }
@@ -325,9 +346,11 @@ export class CloudApiClient {
     path: string,
     body?: unknown,
     params?: Record<string, string>,
-  ): Promise<{ status: number; data: Record<string, unknown> | undefined }> {
+  ): Promise<{ status: number; data: Record<string, unknown> | undefined; retryAfterMs?: number }> {
     // Once closing, nothing new leaves; only what is already on its way gets its answer.
     if (this.closed) throw closedError();
+    const now = this.clock.now();
+    if (this.hold && now < this.hold.until) throw this.hold.cause.heldBack(this.hold.until - now);
     let response: AxiosResponse<string>;
     const data = body === undefined ? undefined : JSON.stringify(body);
     const sending = this.http.request<string>({ method, url: path, data, params });
@@ -342,7 +365,9 @@ export class CloudApiClient {
     } finally {
       this.inFlight.delete(sending);
     }
-    return { status: response.status, data: parseJson(response.data) };
+    const failed = response.status < 200 || response.status >= 300;
+    const retryAfterMs = failed ? waitHintMs(headersOf(response), this.clock.now()) : undefined;
+    return { status: response.status, data: parseJson(response.data), retryAfterMs };
   }
 }
 
@@ -367,6 +392,12 @@ function proxyConfigured(): boolean {
 }
 
 function ignore(): void {}
+
+function headersOf(response: AxiosResponse): Record<string, HeaderValue> {
+  const headers = response.headers as { toJSON?: () => Record<string, HeaderValue> } | undefined;
+  if (typeof headers?.toJSON === 'function') return headers.toJSON();
+  return (headers ?? {}) as Record<string, HeaderValue>;
+}
 
 function parseJson(text: unknown): Record<string, unknown> | undefined {
   if (typeof text !== 'string' || text.length === 0) return undefined;

@@ -10,6 +10,8 @@ export interface CloudApiErrorJson {
   fbtraceId?: string;
   /** Set when a message left but no answer came: Meta may have taken it, so it must not be sent again. */
   deliveryUnknown?: true;
+  /** How long Meta asked to wait before calling again (a rate limit's headers), in milliseconds. */
+  retryAfterMs?: number;
 }
 
 interface CloudApiErrorFields {
@@ -23,6 +25,7 @@ interface CloudApiErrorFields {
   timedOut?: boolean;
   nothingSent?: boolean;
   deliveryUnknown?: boolean;
+  retryAfterMs?: number;
 }
 
 /**
@@ -46,6 +49,8 @@ export class CloudApiError extends GdprWhatsAppError {
   readonly nothingSent: boolean;
   /** A message that may have been carried out: reported, never sent again (Meta's /messages has no idempotency key). */
   readonly deliveryUnknown: boolean;
+  /** The wait Meta named for a rate limit (X-Business-Use-Case-Usage or Retry-After), in milliseconds. */
+  readonly retryAfterMs?: number;
 
   readonly #fields: CloudApiErrorFields;
 
@@ -70,6 +75,7 @@ export class CloudApiError extends GdprWhatsAppError {
     this.timedOut = fields.timedOut ?? false;
     this.nothingSent = fields.nothingSent ?? false;
     this.deliveryUnknown = fields.deliveryUnknown ?? false;
+    this.retryAfterMs = fields.retryAfterMs;
     this.retryable =
       !this.deliveryUnknown &&
       isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
@@ -80,6 +86,27 @@ export class CloudApiError extends GdprWhatsAppError {
     return new CloudApiError({ ...this.#fields, deliveryUnknown: true });
   }
 
+  /** The same failure with the wait Meta named. */
+  withWait(retryAfterMs: number | undefined): CloudApiError {
+    return retryAfterMs === undefined ? this : new CloudApiError({ ...this.#fields, retryAfterMs });
+  }
+
+  /**
+   * A message refused without a request while the sender waits out a rate limit: nothing was sent, so the flow may
+   * send it again once `retryAfterMs` has passed.
+   */
+  heldBack(retryAfterMs: number): CloudApiError {
+    return new CloudApiError({
+      apiCode: this.apiCode,
+      title: this.title,
+      details: `Not sent: Meta asked to wait before calling again (${Math.ceil(retryAfterMs / 1000)} s left)`,
+      httpStatus: this.httpStatus,
+      subcode: this.subcode,
+      nothingSent: true,
+      retryAfterMs,
+    });
+  }
+
   toJSON(): CloudApiErrorJson {
     return {
       code: this.apiCode,
@@ -88,6 +115,7 @@ export class CloudApiError extends GdprWhatsAppError {
       retryable: this.retryable,
       fbtraceId: this.fbtraceId,
       ...(this.deliveryUnknown ? { deliveryUnknown: true as const } : {}),
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
     };
   }
 }

@@ -75,6 +75,8 @@ export interface ErrorReport {
   fbtraceId?: string;
   /** The message may have arrived (it left, no answer came): never send it again. */
   deliveryUnknown?: true;
+  /** Meta asked to wait this long (ms) before sending again: a rate limit of the whole account. */
+  retryAfterMs?: number;
 }
 
 /** msg.error for any failure: the Cloud API's own report when there is one, else the i18n code. */

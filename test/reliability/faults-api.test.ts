@@ -34,7 +34,8 @@ type Fault =
   | 'bad-json-500'
   | 'bad-json-200'
   | '131047'
-  | 'slow-accept';
+  | 'slow-accept'
+  | '80007-wait';
 
 /** Faults after which the policy tries again. Not 'drop': the connection went after the API read the message. */
 const RETRIED: ReadonlySet<Fault> = new Set(['130429', '131056', '500-html', '503-131016', 'bad-json-500']);
@@ -124,6 +125,14 @@ class ScriptedGraph {
         return;
       case '131047':
         metaError(400, 131047, 'Re-engagement message')(req, res);
+        return;
+      case '80007-wait':
+        // The WABA's rate limit, with the wait in minutes in the business use case header.
+        metaError(400, 80007, 'Rate limit issues', '', {
+          'X-Business-Use-Case-Usage': JSON.stringify({
+            '102290129340398': [{ type: 'whatsapp_business_management', estimated_time_to_regain_access: 5 }],
+          }),
+        })(req, res);
         return;
       case 'slow-accept':
         // Taken and carried out, but no answer comes before the client gives up (none comes at all: a late one
@@ -284,6 +293,27 @@ describe('reliability: Cloud API faults through whatsapp-send', function () {
     assert.equal(api.posts.get(1), 1);
     assert.equal(api.posts.get(2), MAX_ATTEMPTS);
     assert.equal(api.posts.get(3), 1);
+  });
+
+  it('waits out an account rate limit for the time Meta names: later messages fail at once, unsent', async () => {
+    api.scripts.set(1, ['80007-wait']);
+    await loadSendFlow(url);
+    const failed: Record<string, unknown>[] = [];
+    helper.getNode('failed').on('input', (msg: Record<string, unknown>) => failed.push(msg));
+    helper.getNode('send').receive({ to: TO, payload: '[in-1] Hallo' });
+    for (let i = 0; i < 200 && failed.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    helper.getNode('send').receive({ to: '+4915112345679', payload: '[in-2] Hallo' });
+    for (let i = 0; i < 200 && failed.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(failed.map(inputOf), [1, 2]);
+    const [limited, held] = failed.map(
+      (msg) => msg.error as { code?: number; retryable?: boolean; retryAfterMs?: number },
+    );
+    assert.deepEqual(limited, { ...limited, code: 80007, retryable: true, retryAfterMs: 300_000 });
+    assert.equal(held.code, 80007);
+    assert.equal(held.retryable, true);
+    assert.ok(Number(held.retryAfterMs) > 240_000 && Number(held.retryAfterMs) <= 300_000, JSON.stringify(held));
+    assert.equal(api.posts.get(1), 1, 'not tried again within the five minutes');
+    assert.equal(api.posts.get(2), undefined, 'the second message never reached the API');
   });
 
   it('keeps memory bounded by the queue while 20,000 messages meet a stalled API', async () => {

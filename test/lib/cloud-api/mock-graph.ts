@@ -67,9 +67,14 @@ export class MockGraph {
   }
 }
 
-export function json(res: http.ServerResponse, status: number, body: unknown): void {
+export function json(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -81,17 +86,28 @@ export function okBody(id: string, waId = '4915112345678', input = '+49151123456
   };
 }
 
-export function metaError(status: number, code: number, title: string, details = ''): Responder {
+export function metaError(
+  status: number,
+  code: number,
+  title: string,
+  details = '',
+  headers: http.OutgoingHttpHeaders = {},
+): Responder {
   return (_req, res) =>
-    json(res, status, {
-      error: {
-        message: `(#${code}) ${title}`,
-        type: 'OAuthException',
-        code,
-        error_data: { messaging_product: 'whatsapp', details },
-        fbtrace_id: 'Trace123',
+    json(
+      res,
+      status,
+      {
+        error: {
+          message: `(#${code}) ${title}`,
+          type: 'OAuthException',
+          code,
+          error_data: { messaging_product: 'whatsapp', details },
+          fbtrace_id: 'Trace123',
+        },
       },
-    });
+      headers,
+    );
 }
 
 export const ok =
