@@ -224,7 +224,17 @@ function codeOf(err: unknown): unknown {
 }
 
 function refusal(err: RawBodyError, maxBytes: number): WebhookError {
-  return err.httpStatus === 413
-    ? new WebhookError(413, 'webhook-too-large', `The webhook body is larger than ${maxBytes} bytes`, { maxBytes })
-    : new WebhookError(400, 'webhook-body-incomplete', 'The webhook body was not received completely');
+  if (err.httpStatus === 413) {
+    return new WebhookError(413, 'webhook-too-large', `The webhook body is larger than ${maxBytes} bytes`, {
+      maxBytes,
+    });
+  }
+  if (err.httpStatus === 503) {
+    return new WebhookError(
+      503,
+      'webhook-busy',
+      'Too many webhook bodies are being received at once; Meta delivers again',
+    );
+  }
+  return new WebhookError(400, 'webhook-body-incomplete', 'The webhook body was not received completely');
 }

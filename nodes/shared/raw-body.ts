@@ -19,11 +19,30 @@ export interface RawBodyRequest extends IncomingMessage {
 
 export class RawBodyError extends Error {
   constructor(
-    readonly httpStatus: 400 | 413,
-    readonly reason: 'too-large' | 'aborted',
+    readonly httpStatus: 400 | 413 | 503,
+    readonly reason: 'too-large' | 'aborted' | 'busy',
   ) {
-    super(reason === 'too-large' ? 'The request body is too large' : 'The request body was not received completely');
+    super(
+      reason === 'too-large'
+        ? 'The request body is too large'
+        : reason === 'busy'
+          ? 'Too many request bodies are being received at once'
+          : 'The request body was not received completely',
+    );
   }
+}
+
+/**
+ * Bodies are read whole before their signature can be checked, so anyone can make the process buffer them. All
+ * webhook bodies being read at one time share this many bytes (or two bodies at the size limit, when a node allows
+ * larger ones); past it a request gets 503, which Meta delivers again later. Meta's own bodies are a few KiB.
+ */
+export const UNVERIFIED_BODY_BUDGET = 32 * 1024 * 1024;
+let bytesBeingRead = 0;
+
+/** Bytes of webhook bodies read so far and not yet complete (for tests and diagnostics). */
+export function unverifiedBytesInFlight(): number {
+  return bytesBeingRead;
 }
 
 /** Registered full paths (lower case, as Express routes match case-insensitively) and their byte limits. */
@@ -60,43 +79,68 @@ function captureRawBody(req: RawBodyRequest, _res: ServerResponse, next: (err?: 
   );
 }
 
-/** Reads a request body into one Buffer, refusing (413) anything over `maxBytes` before buffering it. */
+/**
+ * Reads a request body into one Buffer, refusing anything over `maxBytes` (413) or past the shared budget of bodies
+ * being read (503) before buffering it.
+ */
 export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const budget = Math.max(UNVERIFIED_BODY_BUDGET, 2 * maxBytes);
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      // Drain so the client can read the 413 instead of seeing a reset connection.
+    const refuseUnread = (err: RawBodyError) => {
+      // Drain so the client can read the answer instead of seeing a reset connection.
       req.resume();
-      reject(new RawBodyError(413, 'too-large'));
+      reject(err);
+    };
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      refuseUnread(new RawBodyError(413, 'too-large'));
+      return;
+    }
+    if (Number.isFinite(declared) && bytesBeingRead + declared > budget) {
+      refuseUnread(new RawBodyError(503, 'busy'));
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      bytesBeingRead -= size;
+      req.off('data', onData);
+      return true;
+    };
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        settled = true;
+      const refused =
+        size + chunk.length > maxBytes
+          ? new RawBodyError(413, 'too-large')
+          : bytesBeingRead + chunk.length > budget
+            ? new RawBodyError(503, 'busy')
+            : undefined;
+      if (refused) {
         chunks.length = 0;
-        req.off('data', onData);
+        settle();
         req.resume();
-        reject(new RawBodyError(413, 'too-large'));
+        reject(refused);
         return;
       }
+      size += chunk.length;
+      bytesBeingRead += chunk.length;
       chunks.push(chunk);
     };
     req.on('data', onData);
     req.once('end', () => {
-      if (!settled) resolve(Buffer.concat(chunks, size));
-      settled = true;
+      if (settle()) resolve(Buffer.concat(chunks, size));
     });
     req.once('aborted', () => {
-      if (!settled) reject(new RawBodyError(400, 'aborted'));
-      settled = true;
+      if (settle()) reject(new RawBodyError(400, 'aborted'));
     });
     req.once('error', () => {
-      if (!settled) reject(new RawBodyError(400, 'aborted'));
-      settled = true;
+      if (settle()) reject(new RawBodyError(400, 'aborted'));
+    });
+    // A connection closed before the end without 'aborted' (newer Node versions) must give its bytes back too.
+    req.once('close', () => {
+      if (settle()) reject(new RawBodyError(400, 'aborted'));
     });
   });
 }

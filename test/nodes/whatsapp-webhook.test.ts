@@ -6,6 +6,7 @@ import type { NodeAPI } from 'node-red';
 import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook } from '../../lib/webhook/build';
 import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
+import { unverifiedBytesInFlight } from '../../nodes/shared/raw-body';
 import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
@@ -245,6 +246,56 @@ describe('whatsapp-webhook node', () => {
     await load();
     const big = JSON.stringify({ object: 'whatsapp_business_account', padding: 'x'.repeat(3 * 1024 * 1024) });
     assert.equal((await signedPost('/whatsapp', big)).status, 413);
+  });
+
+  it('reads at most 32 MiB of unverified bodies at once: past that 503, and the bytes come back when requests end', async () => {
+    const received = await load();
+    const size = 3 * 1024 * 1024; // the default maxBytes: each body is allowed on its own
+    const stalled: http.ClientRequest[] = [];
+    const answers: number[] = [];
+    const open = (declared: boolean): http.ClientRequest => {
+      const req = http.request(`${helper.url()}/whatsapp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': signPayload('unsigned', APP_SECRET),
+          ...(declared ? { 'content-length': String(size) } : {}),
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        answers.push(res.statusCode ?? 0);
+      });
+      req.on('error', () => {});
+      return req;
+    };
+    try {
+      // Ten bodies of 3 MiB, each one byte short of its end: 30 MiB held while they are read.
+      for (let i = 0; i < 10; i++) {
+        const req = open(true);
+        req.write(Buffer.alloc(size - 1, 0x20));
+        stalled.push(req);
+      }
+      await until(() => unverifiedBytesInFlight() === 10 * (size - 1), 'ten bodies being read');
+      assert.deepEqual(answers, [], 'each body alone is within maxBytes');
+
+      // An eleventh announcing 3 MiB is refused at once; one without content-length once it crosses the budget.
+      const announced = open(true);
+      announced.end(Buffer.alloc(size, 0x20));
+      const chunked = open(false);
+      for (let i = 0; i < 6; i++) chunked.write(Buffer.alloc(512 * 1024, 0x20));
+      chunked.end();
+      await until(() => answers.length === 2, 'both refused');
+      assert.deepEqual(answers, [503, 503]);
+      assert.equal(unverifiedBytesInFlight(), 10 * (size - 1), 'the refused bodies hold nothing');
+
+      for (const req of stalled.splice(0)) req.destroy();
+      await until(() => unverifiedBytesInFlight() === 0, 'the cut connections gave their bytes back');
+      assert.equal((await signedPost('/whatsapp', textMessage('after the flood'))).status, 200);
+      await until(() => received.messages.length === 1, 'the message after the flood');
+    } finally {
+      for (const req of stalled) req.destroy();
+    }
   });
 
   it('drops duplicates: the same message id or the same status twice', async () => {
