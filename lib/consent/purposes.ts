@@ -55,6 +55,7 @@ export function definePurposes(configs: PurposeConfig[]): Map<string, PurposeDef
       label: typeof config.label === 'string' && config.label.trim() ? config.label : id,
       wording: { ...wording },
       lawfulBasis: config.lawfulBasis,
+      ...(config.interest ? { interest: { ...config.interest } } : {}),
       marketing: config.marketing === true,
       version: purposeVersion(wording),
     });

@@ -9,6 +9,11 @@ export interface PurposeConfig {
   /** Wording per language ('en', 'de', ...). Editing it makes a new purpose version. */
   wording: Record<string, string>;
   lawfulBasis: LawfulBasis;
+  /**
+   * For lawfulBasis 'legitimate-interest': the legitimate interest pursued, per language, which the privacy notice
+   * must state (Art. 13(1)(d) GDPR). Not part of the version: nobody consents to it.
+   */
+  interest?: Record<string, string>;
   /** Withdrawn by Meta's marketing opt-out signals. */
   marketing?: boolean;
 }

@@ -33,6 +33,8 @@ export interface PolicyPurpose {
   label: string;
   wording?: Partial<Record<string, string>>;
   lawfulBasis: LawfulBasis | string;
+  /** The legitimate interest pursued (Art. 13(1)(d) GDPR), for lawfulBasis 'legitimate-interest'. */
+  interest?: Partial<Record<string, string>>;
   marketing?: boolean;
 }
 
@@ -99,6 +101,7 @@ interface PageTexts {
   basisColumn: string;
   noPurposes: string;
   marketingNote: string;
+  interestPursued: string;
   basis: Record<LawfulBasis, string>;
   recipients: string;
   meta: string;
@@ -148,6 +151,7 @@ const TEXTS: Record<Language, PageTexts> = {
     basisColumn: 'Lawful basis',
     noPurposes: 'No purposes are configured yet.',
     marketingNote: 'marketing',
+    interestPursued: 'Legitimate interest pursued',
     basis: {
       consent: 'your consent, Art. 6(1)(a) GDPR',
       contract: 'performance of a contract, Art. 6(1)(b) GDPR',
@@ -210,6 +214,7 @@ const TEXTS: Record<Language, PageTexts> = {
     basisColumn: 'Rechtsgrundlage',
     noPurposes: 'Es sind noch keine Zwecke eingerichtet.',
     marketingNote: 'Werbung',
+    interestPursued: 'Verfolgtes berechtigtes Interesse',
     basis: {
       consent: 'Ihre Einwilligung, Art. 6 Abs. 1 lit. a DSGVO',
       contract: 'Vertragserfüllung, Art. 6 Abs. 1 lit. b DSGVO',
@@ -341,12 +346,20 @@ function contactBlock(t: PageTexts, name?: string, address?: string, email?: str
   return `<address>${lines.join('<br>')}</address>`;
 }
 
+/** The text in the page's language, else English, else any. */
+function inLanguage(texts: Partial<Record<string, string>> | undefined, language: Language): string {
+  return texts?.[language] || texts?.en || Object.values(texts ?? {}).find(Boolean) || '';
+}
+
 function purposeTable(t: PageTexts, purposes: readonly PolicyPurpose[], language: Language): string {
   if (purposes.length === 0) return p(t.noPurposes);
   const rows = purposes.map((purpose) => {
-    const wording = purpose.wording?.[language] || purpose.wording?.en || Object.values(purpose.wording ?? {})[0] || '';
+    const wording = inLanguage(purpose.wording, language);
     const label = `${escapeHtml(purpose.label || purpose.id)}${purpose.marketing ? ` <small>(${escapeHtml(t.marketingNote)})</small>` : ''}`;
-    return `<tr><td>${label}</td><td>${escapeHtml(wording)}</td><td>${escapeHtml(lawfulBasisText(purpose.lawfulBasis, language))}</td></tr>`;
+    const interest = purpose.lawfulBasis === 'legitimate-interest' ? inLanguage(purpose.interest, language) : '';
+    const basis = escapeHtml(lawfulBasisText(purpose.lawfulBasis, language));
+    const pursued = interest ? `<br>${escapeHtml(t.interestPursued)}: ${escapeHtml(interest)}` : '';
+    return `<tr><td>${label}</td><td>${escapeHtml(wording)}</td><td>${basis}${pursued}</td></tr>`;
   });
   return `<table><thead><tr><th>${escapeHtml(t.purposeColumn)}</th><th>${escapeHtml(t.wordingColumn)}</th><th>${escapeHtml(
     t.basisColumn,

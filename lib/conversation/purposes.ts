@@ -16,7 +16,7 @@ export const MAX_WORDING_LENGTH = 2000;
 /** A purpose as the ledger takes it, with `marketing` always set. */
 export type PurposeDefinition = PurposeConfig & { marketing: boolean };
 
-export type PurposeField = 'list' | 'id' | 'label' | 'wording' | 'lawfulBasis' | 'marketing';
+export type PurposeField = 'list' | 'id' | 'label' | 'wording' | 'interest' | 'lawfulBasis' | 'marketing';
 
 export interface PurposeProblem {
   /** Position in the list, -1 for the list itself. */
@@ -59,20 +59,43 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
       problem('marketing', 'invalid-purpose-marketing', `Purpose ${index + 1}: "marketing" must be true or false`),
     );
   }
-  const wording = p.wording;
-  const texts =
-    typeof wording === 'object' && wording !== null && !Array.isArray(wording)
-      ? Object.values(wording as Record<string, unknown>)
-      : [];
+  const wording = textsOf(p.wording);
   // Art. 7(2): the request for consent must be in clear words; a purpose without any wording cannot be consented to.
-  const usable = texts.filter((t) => typeof t === 'string' && t.trim().length > 0);
-  const wellFormed = texts.every((t) => t === undefined || (typeof t === 'string' && t.length <= MAX_WORDING_LENGTH));
-  if (usable.length === 0 || !wellFormed) {
+  if (!wording || wording.usable === 0) {
     found.push(
       problem('wording', 'invalid-purpose-wording', `Purpose ${index + 1}: the wording is missing or too long`),
     );
   }
+  // Optional, so that stores saved before it existed still start; the edit dialog asks for it (Art. 13(1)(d)).
+  if (p.interest !== undefined && !textsOf(p.interest)) {
+    found.push(
+      problem('interest', 'invalid-purpose-interest', `Purpose ${index + 1}: the legitimate interest is too long`),
+    );
+  }
   return found;
+}
+
+/** Texts per language: undefined when they are not an object of strings up to MAX_WORDING_LENGTH. */
+function textsOf(value: unknown): { usable: number } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const texts = Object.values(value as Record<string, unknown>);
+  const wellFormed = texts.every((t) => t === undefined || (typeof t === 'string' && t.length <= MAX_WORDING_LENGTH));
+  if (!wellFormed) return undefined;
+  return { usable: texts.filter((t) => typeof t === 'string' && t.trim().length > 0).length };
+}
+
+/** Only the translations that say something, trimmed. */
+function cleanTexts(value: unknown): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([, text]) => typeof text === 'string' && text.trim().length > 0)
+      .map(([lang, text]) => [lang, (text as string).trim()]),
+  );
+}
+
+/** A purpose resting on legitimate interest that does not say which: the privacy notice would be incomplete. */
+export function missingInterest(purpose: PurposeDefinition): boolean {
+  return purpose.lawfulBasis === 'legitimate-interest' && Object.keys(purpose.interest ?? {}).length === 0;
 }
 
 /** Every problem of a saved purpose list, for the edit dialog and for the runtime; [] when it is valid. */
@@ -103,17 +126,17 @@ export function parsePurposes(input: unknown): PurposeDefinition[] {
     const first = problems[0];
     throw new GdprWhatsAppError(first.code, first.message, { index: first.index + 1, field: first.field });
   }
-  return (list as Record<string, unknown>[]).map((p) => ({
-    id: p.id as string,
-    label: (p.label as string).trim(),
-    wording: Object.fromEntries(
-      Object.entries(p.wording as Record<string, unknown>)
-        .filter(([, text]) => typeof text === 'string' && text.trim().length > 0)
-        .map(([lang, text]) => [lang, (text as string).trim()]),
-    ),
-    lawfulBasis: p.lawfulBasis as LawfulBasis,
-    marketing: p.marketing === true,
-  }));
+  return (list as Record<string, unknown>[]).map((p) => {
+    const interest = p.lawfulBasis === 'legitimate-interest' && p.interest ? cleanTexts(p.interest) : {};
+    return {
+      id: p.id as string,
+      label: (p.label as string).trim(),
+      wording: cleanTexts(p.wording),
+      lawfulBasis: p.lawfulBasis as LawfulBasis,
+      ...(Object.keys(interest).length > 0 ? { interest } : {}),
+      marketing: p.marketing === true,
+    };
+  });
 }
 
 export function findPurpose(purposes: readonly PurposeDefinition[], id: unknown): PurposeDefinition | undefined {

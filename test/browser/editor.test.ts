@@ -141,6 +141,17 @@ async function addConsentStore(page: Page): Promise<void> {
   await row.locator('.purpose-wording-de').pressSequentially('Ich möchte den Newsletter über WhatsApp erhalten.');
   await row.locator('.purpose-marketing').check();
   await assertText(row.locator('.purpose-error'), '');
+  // A legitimate-interest purpose also names the interest pursued (Art. 13(1)(d)); its fields show for that basis only.
+  assert.equal(await row.locator('.purpose-interest-en').isVisible(), false);
+  await row.locator('.purpose-basis').selectOption('legitimate-interest');
+  assert.equal(await row.locator('.purpose-interest-en').isVisible(), true);
+  const interestMessage = await catalogText(page, 'consent-store:consent-store.validation.purpose-interest');
+  await assertText(row.locator('.purpose-error'), interestMessage);
+  await screenshot(page, 'consent-store-interest-missing');
+  await row.locator('.purpose-interest-de').pressSequentially('Wir informieren über neue Ausgaben.');
+  await assertText(row.locator('.purpose-error'), '');
+  await row.locator('.purpose-basis').selectOption('consent');
+  assert.equal(await row.locator('.purpose-interest-en').isVisible(), false);
   await screenshot(page, 'consent-store-valid');
   await page.locator('#node-config-dialog-ok').click();
   await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });

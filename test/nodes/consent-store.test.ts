@@ -186,6 +186,31 @@ describe('consent-store node', () => {
     assert.equal(existsSync(join(dir.path, 'store.db')), false);
   });
 
+  it('warns at deploy about a legitimate-interest purpose that names no interest, and starts all the same', async () => {
+    const shipping = {
+      id: 'shipping',
+      label: 'Shipping',
+      wording: { en: 'Notices about your delivery.' },
+      lawfulBasis: 'legitimate-interest',
+    };
+    const flow = [
+      storeNode('store', dir.path, {
+        purposes: [
+          ...PURPOSES,
+          shipping,
+          { ...shipping, id: 'returns', interest: { de: 'Wir wickeln Rücksendungen ab.' } },
+        ],
+      }),
+    ];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    // The helper loads no message catalogs: the key stands for the text (both catalogs hold it, editor-html test).
+    const warnings = callsOf('warn', 'store').map((call) => String(call[0]));
+    assert.deepEqual(warnings, ['consent-store.log.interest-missing'], 'once: only "shipping" names no interest');
+    assert.deepEqual(store.purposes.find((p) => p.id === 'returns')?.interest, { de: 'Wir wickeln Rücksendungen ab.' });
+    await store.getLedger();
+  });
+
   describe('keys and paths', () => {
     it('reads rotated encryption keys (first one current) with ids derived from the keys', () => {
       const current = randomBytes(32);

@@ -35,6 +35,14 @@ const PURPOSES = [
     lawfulBasis: 'consent',
     marketing: true,
   },
+  {
+    id: 'shipping',
+    label: 'Shipping notices',
+    wording: { en: 'Notices about your delivery.', de: 'Hinweise zu Ihrer Lieferung.' },
+    lawfulBasis: 'legitimate-interest',
+    interest: { en: 'We tell customers when their order arrives.', de: 'Wir sagen Kunden, wann die Bestellung kommt.' },
+    marketing: false,
+  },
 ];
 
 type Msg = Record<string, unknown> & {
@@ -343,6 +351,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
       'Ich möchte Bestellupdates per WhatsApp.',
       'Vertragserfüllung, Art. 6 Abs. 1 lit. b DSGVO',
       'Schickt mir Angebote.',
+      'Verfolgtes berechtigtes Interesse: Wir sagen Kunden, wann die Bestellung kommt.',
       'Meta Platforms Ireland Ltd.',
       'Integrator AG',
       'Deutschland (Frankfurt am Main)',
@@ -359,6 +368,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     for (const expected of [
       '<html lang="en">',
       'I want order updates on WhatsApp.',
+      'Legitimate interest pursued: We tell customers when their order arrives.',
       'expires after 24 hours',
       'kept for 3 years',
     ]) {

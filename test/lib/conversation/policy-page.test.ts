@@ -157,6 +157,33 @@ describe('conversation/policy-page', () => {
     assert.ok(textOf(html).includes(hostile));
   });
 
+  it('states the legitimate interest pursued of a legitimate-interest purpose (Art. 13(1)(d)), in the page language', () => {
+    const shipping = {
+      id: 'shipping',
+      label: 'Shipping notices',
+      wording: { en: 'Notices about your delivery.', de: 'Hinweise zu Ihrer Lieferung.' },
+      lawfulBasis: 'legitimate-interest',
+      interest: {
+        en: 'We tell customers when their order arrives.',
+        de: 'Wir sagen Kunden, wann die Bestellung kommt.',
+      },
+    };
+    const english = textOf(renderPolicyPage(input({ purposes: [...purposes, shipping] })));
+    assert.match(
+      english,
+      /our legitimate interest, Art\. 6\(1\)\(f\) GDPR Legitimate interest pursued: We tell customers when their order arrives\./,
+    );
+    assert.equal(english.match(/Legitimate interest pursued/g)?.length, 1, 'only the legitimate-interest purpose');
+    const german = textOf(renderPolicyPage(input({ purposes: [shipping], language: 'de' })));
+    assert.match(german, /Verfolgtes berechtigtes Interesse: Wir sagen Kunden, wann die Bestellung kommt\./);
+    const onlyEnglish = textOf(
+      renderPolicyPage(input({ purposes: [{ ...shipping, interest: { en: 'English only.' } }], language: 'de' })),
+    );
+    assert.match(onlyEnglish, /Verfolgtes berechtigtes Interesse: English only\./, 'another language rather than none');
+    const hostile = textOf(renderPolicyPage(input({ purposes: [{ ...shipping, interest: { en: '<b>x</b>' } }] })));
+    assert.match(hostile, /pursued: <b>x<\/b>/, 'escaped, shown as text');
+  });
+
   it('loads nothing from elsewhere: no script, no external stylesheet, image or font', () => {
     const html = renderPolicyPage(input());
     assert.equal(/<script|<link|<img|<iframe|@import|url\(/i.test(html), false);

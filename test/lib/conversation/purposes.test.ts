@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { findPurpose, parsePurposes, purposeProblems } from '../../../lib/conversation/purposes';
+import { findPurpose, missingInterest, parsePurposes, purposeProblems } from '../../../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../../../lib/errors';
 
 const orderUpdates = {
@@ -40,6 +40,37 @@ describe('conversation/purposes', () => {
     ]);
     assert.equal(findPurpose(parsed, 'news')?.label, 'Newsletter');
     assert.equal(findPurpose(parsed, 'nope'), undefined);
+  });
+
+  it('keeps the legitimate interest pursued of a legitimate-interest purpose only, trimmed', () => {
+    const shipping = {
+      id: 'shipping',
+      label: 'Shipping notices',
+      wording: { en: 'Notices about the delivery of your order.' },
+      lawfulBasis: 'legitimate-interest',
+      interest: { en: ' We inform customers about their deliveries. ', de: '' },
+    };
+    const [withInterest, without, contract] = parsePurposes([
+      shipping,
+      { ...shipping, id: 'silent', interest: undefined },
+      { ...orderUpdates, interest: { en: 'Not shown for a contract.' } },
+    ]);
+    assert.deepEqual(withInterest.interest, { en: 'We inform customers about their deliveries.' });
+    assert.equal(missingInterest(withInterest), false);
+    assert.equal(without.interest, undefined);
+    assert.equal(missingInterest(without), true, 'a legitimate-interest purpose that names no interest');
+    assert.equal(contract.interest, undefined);
+    assert.equal(missingInterest(contract), false);
+    assert.deepEqual(
+      purposeProblems([
+        { ...shipping, interest: { en: 'x'.repeat(2001) } },
+        { ...shipping, id: 'b', interest: 'text' },
+      ]).map((p) => [p.index, p.field, p.code]),
+      [
+        [0, 'interest', 'invalid-purpose-interest'],
+        [1, 'interest', 'invalid-purpose-interest'],
+      ],
+    );
   });
 
   it('accepts the JSON text of a list and an empty or missing list', () => {
