@@ -28,6 +28,8 @@ export interface RealNodeRedOptions {
    * linked into it. stop() removes it like the temporary one.
    */
   userDir?: string;
+  /** The port of the first attempt instead of a free one (to test what happens when it is taken). */
+  firstPort?: number;
 }
 
 const PACKAGE_NAME = '@gdpr-whatsapp/node-red';
@@ -47,6 +49,17 @@ export function redJsPath(): string {
   // require.resolve('node-red') is <node-red>/lib/red.js; the launcher is <node-red>/red.js.
   return path.join(path.dirname(require.resolve('node-red')), '..', 'red.js');
 }
+
+/**
+ * Node-RED exits with these lines when its port was taken: between freePort() closing the port and Node-RED
+ * binding it, any process (an outgoing connection among them) may get it. Starting again on another port is safe.
+ */
+export function portWasTaken(log: string): boolean {
+  return /EADDRINUSE|Error: port in use|Unable to listen on/.test(log);
+}
+
+/** How often a start is tried on a new port after the port was taken. */
+export const PORT_ATTEMPTS = 3;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -114,22 +127,29 @@ export class RealNodeRed {
         `module.exports = Object.assign({}, require(${JSON.stringify(defaults)}), ${options.settingsOverrides});\n`,
       );
     }
-    const port = await freePort();
-    const child = spawn(process.execPath, [redJsPath(), '--userDir', userDir, '--port', String(port)], {
-      cwd: userDir,
-      // PORT as Node-RED's default settings.js reads it, so flows can reach their own HTTP endpoints.
-      env: { ...process.env, PORT: String(port), ...options.env, NODE_RED_ENABLE_PROJECTS: 'false' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const red = new RealNodeRed(userDir, port, child);
-    try {
-      await red.waitForLog(/Started flows|Server now running/, options.startTimeoutMs ?? 30000);
-      await red.waitForLog(/Started flows/, options.startTimeoutMs ?? 30000);
-    } catch (err) {
-      await red.stop();
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const port = attempt === 1 && options.firstPort ? options.firstPort : await freePort();
+      const child = spawn(process.execPath, [redJsPath(), '--userDir', userDir, '--port', String(port)], {
+        cwd: userDir,
+        // PORT as Node-RED's default settings.js reads it, so flows can reach their own HTTP endpoints.
+        env: { ...process.env, PORT: String(port), ...options.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const red = new RealNodeRed(userDir, port, child);
+      try {
+        await red.waitForLog(/Started flows|Server now running/, options.startTimeoutMs ?? 30000);
+        await red.waitForLog(/Started flows/, options.startTimeoutMs ?? 30000);
+        return red;
+      } catch (err) {
+        const again = child.exitCode !== null && portWasTaken(red.log()) && attempt < PORT_ATTEMPTS;
+        if (again) {
+          await red.exited;
+          continue;
+        }
+        await red.stop();
+        throw err;
+      }
     }
-    return red;
   }
 
   /** Everything the process printed so far. */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import { signPayload } from '../../lib/webhook/signature';
-import { RealNodeRed, redJsPath } from '../helpers/real-node-red';
+import { portWasTaken, RealNodeRed, redJsPath } from '../helpers/real-node-red';
 
 const APP_SECRET = 'real-node-red-app-secret';
 const VERIFY_TOKEN = 'real-node-red-verify-token';
@@ -157,6 +158,31 @@ describe('a real Node-RED process with default settings', function () {
   it('keeps credentials out of the flows file', async () => {
     const flows = await (await red.request('GET', '/flows')).text();
     assert.doesNotMatch(flows, new RegExp(`${APP_SECRET}|${VERIFY_TOKEN}`));
+  });
+});
+
+describe('starting a real Node-RED for a test', function () {
+  this.timeout(90000);
+
+  it('starts again on another port when the free port it was given was taken meanwhile', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as net.AddressInfo).port;
+    let red: RealNodeRed | undefined;
+    try {
+      red = await RealNodeRed.start({ types: ['whatsapp-config'], firstPort: taken });
+      assert.notEqual(red.port, taken);
+      assert.equal((await red.request('GET', '/settings')).status, 200);
+    } finally {
+      await red?.stop();
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it("recognises Node-RED's own words for a taken port", () => {
+    // What red.js logs before it exits (server.unable-to-listen, server.port-in-use in its runtime catalog).
+    assert.equal(portWasTaken('[error] Unable to listen on http://127.0.0.1:1880/\n[error] Error: port in use'), true);
+    assert.equal(portWasTaken('[info] Started flows'), false);
   });
 });
 

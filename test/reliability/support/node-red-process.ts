@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, redJsPath } from '../../helpers/real-node-red';
+import { freePort, PORT_ATTEMPTS, portWasTaken, redJsPath } from '../../helpers/real-node-red';
 
 /**
  * A real Node-RED process that, unlike test/helpers/real-node-red.ts, can be killed with SIGKILL and
@@ -79,6 +79,19 @@ export class NodeRedProcess {
   /** Starts Node-RED (again) on the same user directory and waits until its flows run. */
   async restart(): Promise<void> {
     if (this.running) throw new Error('Node-RED is still running');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnFreePort();
+        return;
+      } catch (err) {
+        const again = !this.running && portWasTaken(this.output.slice(this.runStart)) && attempt < PORT_ATTEMPTS;
+        if (!again) throw err;
+        await this.exited;
+      }
+    }
+  }
+
+  private async startOnFreePort(): Promise<void> {
     this.port = await freePort();
     this.runStart = this.output.length;
     const child = spawn(process.execPath, [redJsPath(), '--userDir', this.userDir, '--port', String(this.port)], {
