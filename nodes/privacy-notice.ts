@@ -91,7 +91,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       const notices = await trackerOf();
       await notices.withDecision(subject, !isFreeFormMessage(msg.payload), async (decision) => {
         if (decision.action === 'show') {
-          const language = chooseLanguage(msg.language, config.language, subject.phone);
+          const language = chooseLanguage(msg.language, config.language, subject.phone ?? subject.userId);
           const notice: NodeMessage & Record<string, unknown> = {
             _msgid: RED.util.generateId(),
             payload: texts[language],

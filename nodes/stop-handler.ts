@@ -73,7 +73,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     showStoreProblems(node, RED, store);
 
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
-      chooseLanguage(msg.language, config.language, signal.subject.phone);
+      chooseLanguage(msg.language, config.language, signal.subject.phone ?? signal.subject.userId);
 
     async function handle(msg: FlowMessage, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
       const signal = recogniseStopSignal(msg.whatsapp, rules);

@@ -1,8 +1,9 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { CloudApiClient } from '../lib/cloud-api/client';
 import { toMessageBody } from '../lib/cloud-api/schemas';
+import type { SubjectInput } from '../lib/consent/types';
+import { gateSubject } from '../lib/conversation/gate';
 import { GdprWhatsAppError } from '../lib/errors';
-import { normalisePhoneNumber } from '../lib/phone';
 import { findConsentStore } from './consent-store';
 import { catchableError, errorReport } from './shared/i18n';
 import { withOptOutFooter } from './shared/messages';
@@ -65,7 +66,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
      * leaves the send queue, where a broadcast message can wait for minutes: a STOP that arrived meanwhile
      * must stop it (Art. 7(3) GDPR), and the refusal is audited like the gate's.
      */
-    function consentRecheck(msg: NodeMessage, to: string): (() => Promise<void>) | undefined {
+    function consentRecheck(msg: NodeMessage, to: SubjectInput): (() => Promise<void>) | undefined {
       const gate = (msg as { consent?: { store?: unknown; purpose?: unknown } }).consent;
       const store = typeof gate?.store === 'string' ? findConsentStore(RED, gate.store) : undefined;
       const purpose = gate?.purpose;
@@ -93,8 +94,10 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         delete fields.markRead;
         return { ...fields, readReceipt: readTarget };
       }
-      // The number is checked before the client is touched; the client validates the body before it leaves.
-      const to = normalisePhoneNumber(msg.to ?? fields.from);
+      // The recipient is checked before the client is touched; the client validates the body before it leaves. A
+      // person known by username only is sent to by business-scoped user id (msg.to, or the inbound message's).
+      const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
+      const to = subject.phone ?? (subject.userId as string);
       const body = withOptOutFooter(toMessageBody(to, msg.payload), {
         enabled: config.optOutFooter !== false,
         language: config.language,
@@ -102,10 +105,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         to,
       });
       client = await whatsapp.client();
-      const pending = client.sendMessage(body, { beforeSend: consentRecheck(msg, to) });
+      const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
+      const pending = client.sendMessage(body, { beforeSend: consentRecheck(msg, recheckSubject) });
       showStatus();
       const result = await pending;
-      return { ...fields, messageId: result.messageId, waId: result.waId, to };
+      const sentTo = result.userId ? { userId: result.userId } : {};
+      return { ...fields, messageId: result.messageId, waId: result.waId, ...sentTo, to };
     }
 
     node.on(

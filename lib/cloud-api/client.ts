@@ -43,6 +43,8 @@ export interface SendResult {
   waId?: string;
   /** `contacts[0].input`, the recipient as sent. */
   input?: string;
+  /** `contacts[0].user_id`: the business-scoped user id a message to one was sent to. */
+  userId?: string;
   /** `messages[0].message_status`, e.g. "accepted" or "held_for_quality_assessment". */
   messageStatus?: string;
   attempts: number;
@@ -169,7 +171,8 @@ export class CloudApiClient {
    */
   async sendMessage(body: OutgoingMessageBody, options: SendOptions = {}): Promise<SendResult> {
     assertValidMessageBody(body);
-    const previous = this.lastSendTo.get(body.to);
+    const recipient = body.to ?? body.recipient;
+    const previous = this.lastSendTo.get(recipient);
     let sending: Promise<SendResult>;
     if (previous) {
       // Waiting behind an earlier message counts against the queue bound like waiting in the queue.
@@ -183,9 +186,9 @@ export class CloudApiClient {
       sending = this.send(body, options);
     }
     const settled = sending.then(ignore, ignore);
-    this.lastSendTo.set(body.to, settled);
+    this.lastSendTo.set(recipient, settled);
     settled.then(() => {
-      if (this.lastSendTo.get(body.to) === settled) this.lastSendTo.delete(body.to);
+      if (this.lastSendTo.get(recipient) === settled) this.lastSendTo.delete(recipient);
     });
     return sending;
   }
@@ -206,6 +209,8 @@ export class CloudApiClient {
         input: stringOrUndefined(contact?.input),
         messageStatus: stringOrUndefined(message.message_status),
         attempts,
+        // Present only for a message sent to a business-scoped user id.
+        ...(typeof contact?.user_id === 'string' ? { userId: contact.user_id } : {}),
       };
     }, false);
   }

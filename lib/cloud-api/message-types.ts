@@ -105,14 +105,16 @@ export type InteractiveObject =
       action: Record<string, unknown>;
     });
 
-interface BodyEnvelope {
+/** A phone number in `to`, or a business-scoped user id (a person known by username only) in `recipient`. */
+export type MessageAddress = { to: string; recipient?: undefined } | { recipient: string; to?: undefined };
+
+type BodyEnvelope = MessageAddress & {
   messaging_product: 'whatsapp';
   recipient_type?: 'individual';
-  to: string;
   /** The message this one replies to (shown quoted in the chat). */
   context?: { message_id: string };
   biz_opaque_callback_data?: string;
-}
+};
 
 export type OutgoingMessageBody = BodyEnvelope &
   (

@@ -1,7 +1,9 @@
 import Ajv, { type ErrorObject } from 'ajv';
+import { BSUID_PATTERN, isBusinessScopedUserId } from '../business-scoped-user-id';
 import { GdprWhatsAppError } from '../errors';
 import {
   MESSAGE_TYPES,
+  type MessageAddress,
   type MessageType,
   messageTypeOf,
   type OutgoingMessageBody,
@@ -409,11 +411,23 @@ const typeSchemas: Record<MessageType, object> = {
 
 export const messageBodySchema = {
   type: 'object',
-  required: ['messaging_product', 'to', 'type'],
+  required: ['messaging_product', 'type'],
+  // A number in `to`, or a business-scoped user id in `recipient`: with both, Meta would send to the number.
+  oneOf: [{ required: ['to'] }, { required: ['recipient'] }],
+  'x-limit': 'exactly one of to or recipient',
   properties: {
     messaging_product: { const: 'whatsapp' },
     recipient_type: { const: 'individual' },
-    to: str(64),
+    to: {
+      ...str(64),
+      not: { pattern: BSUID_PATTERN.source },
+      'x-limit': 'a phone number (a business-scoped user id goes in recipient)',
+    },
+    recipient: {
+      type: 'string',
+      pattern: BSUID_PATTERN.source,
+      'x-limit': 'a business-scoped user id such as US.13491208655302741918',
+    },
     type: { enum: MESSAGE_TYPES },
     context: {
       type: 'object',
@@ -496,11 +510,13 @@ function throwOnViolations(result: ValidationResult): void {
  * whose envelope fields may be left out and whose `type` may be inferred from its one content key.
  */
 export function toMessageBody(to: string, payload: unknown): OutgoingMessageBody {
+  // Meta takes a business-scoped user id only in its own field: in `to` it would be read as a number.
+  const address: MessageAddress = isBusinessScopedUserId(to) ? { recipient: to } : { to };
   if (typeof payload === 'string') {
     return {
       messaging_product: 'whatsapp',
       recipient_type: 'individual',
-      to,
+      ...address,
       type: 'text',
       text: { body: payload, preview_url: false },
     };
@@ -515,11 +531,12 @@ export function toMessageBody(to: string, payload: unknown): OutgoingMessageBody
       },
     );
   }
+  const { to: _to, recipient: _recipient, ...content } = payload;
   const body: Record<string, unknown> = {
     messaging_product: 'whatsapp',
     recipient_type: 'individual',
-    ...payload,
-    to,
+    ...content,
+    ...address,
   };
   if (body.type === undefined) {
     const inferred = messageTypeOf(payload);

@@ -3,6 +3,7 @@
  * who a request is about, when an inbound WhatsApp message asks for erasure, the message that tells the
  * person, the erasure report, the export file, and the ledger events handed to other systems.
  */
+import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { EraseReport, LedgerEvent, SubjectRef } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -16,12 +17,6 @@ export interface SubjectRequest {
   subject: SubjectRef;
   origin: RequestOrigin;
 }
-
-/**
- * Meta's business-scoped user id: two-letter country code, a dot, then up to 128 alphanumerics,
- * with "ENT." in between for parent BSUIDs (e.g. "DE.1502576394655843", "US.ENT.118157992128868").
- */
-const USER_ID_PATTERN = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/;
 
 interface InboundLike {
   messageId?: unknown;
@@ -75,7 +70,7 @@ function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
   const subject: SubjectRef = {};
   if (phone !== undefined && phone !== null && phone !== '') subject.phone = normalisePhoneNumber(phone);
   if (userId !== undefined && userId !== null && userId !== '') {
-    if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId.trim())) {
+    if (typeof userId !== 'string' || !isBusinessScopedUserId(userId.trim())) {
       throw new GdprWhatsAppError('invalid-user-id', 'The WhatsApp user id is not a business-scoped user id');
     }
     subject.userId = userId.trim();

@@ -1,3 +1,4 @@
+import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { messageTypeOf } from '../cloud-api/message-types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -75,7 +76,8 @@ export function decideGate(check: ConsentCheckResult, window?: ServiceWindowInpu
 }
 
 /**
- * The recipient of an outgoing message: `msg.to`, else the sender of the inbound message being answered.
+ * The recipient of an outgoing message: `msg.to` (a number or a business-scoped user id), else the sender of the
+ * inbound message being answered, by number or, for a person known by username only, by business-scoped user id.
  * Throws `missing-recipient` or `invalid-phone`; nothing is checked for a guessed subject.
  */
 export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubject {
@@ -84,8 +86,10 @@ export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubj
     userId?: unknown;
   };
   const to = msg.to ?? inbound.from;
+  // A person known by username only is addressed by business-scoped user id, in msg.to or from the webhook.
+  if (isBusinessScopedUserId(to)) return { userId: to };
   if (to !== undefined && to !== null && to !== '') return { phone: normalisePhoneNumber(to) };
-  if (typeof inbound.userId === 'string' && inbound.userId.length > 0) return { userId: inbound.userId };
+  if (isBusinessScopedUserId(inbound.userId)) return { userId: inbound.userId };
   throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
 }
 

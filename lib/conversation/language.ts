@@ -2,17 +2,20 @@
 export type Language = 'en' | 'de';
 
 const GERMAN_SPEAKING_COUNTRY_CODES = ['+49', '+43', '+41', '+423'];
+/** The same countries as a business-scoped user id starts with them (ISO 3166 codes). */
+const GERMAN_SPEAKING_COUNTRIES = ['DE.', 'AT.', 'CH.', 'LI.'];
 
 /**
  * The language to address a person in: an explicit choice (msg.language, a form field) wins,
- * then the node's setting; "auto" guesses German for numbers from Germany, Austria, Switzerland
- * and Liechtenstein and English otherwise.
+ * then the node's setting; "auto" guesses German for numbers (or business-scoped user ids) from Germany, Austria,
+ * Switzerland and Liechtenstein and English otherwise.
  */
-export function chooseLanguage(explicit: unknown, nodeSetting: string | undefined, phone?: string): Language {
+export function chooseLanguage(explicit: unknown, nodeSetting: string | undefined, recipient?: string): Language {
   const requested = typeof explicit === 'string' ? explicit.toLowerCase().slice(0, 2) : undefined;
   if (requested === 'de' || requested === 'en') return requested;
   if (nodeSetting === 'de' || nodeSetting === 'en') return nodeSetting;
-  if (phone && GERMAN_SPEAKING_COUNTRY_CODES.some((code) => phone.startsWith(code))) return 'de';
+  const prefixes = [...GERMAN_SPEAKING_COUNTRY_CODES, ...GERMAN_SPEAKING_COUNTRIES];
+  if (recipient && prefixes.some((prefix) => recipient.startsWith(prefix))) return 'de';
   return 'en';
 }
 

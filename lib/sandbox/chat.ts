@@ -179,7 +179,10 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
     }
     const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 100) : undefined;
     const contextMessageId = stringParam(body.contextMessageId, 256);
-    await answer(res, () => sandbox.customerSends(phoneNumberId, { waId, name }, message, { contextMessageId }));
+    const userId = stringParam(body.userId, 140);
+    await answer(res, () =>
+      sandbox.customerSends(phoneNumberId, { waId, name, userId }, message, { contextMessageId }),
+    );
   }
 
   async function marketingPreference(req: SandboxRequest, res: ServerResponse): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { type ValidationResult, validateMessageBody, validateReadReceiptBody } from '../cloud-api/schemas';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -86,6 +87,8 @@ const MARKETING_STOPPED = {
 
 interface ConversationState {
   waId: string;
+  /** The customer's business-scoped user id, when the customer was given one: messages can be sent to it. */
+  userId?: string;
   name?: string;
   lastInboundAt?: number;
   marketingStopped: boolean;
@@ -269,13 +272,26 @@ export class Sandbox extends EventEmitter {
       this.respondError(res, whatsAppError('invalidParameter', violationDetails(validation)));
       return;
     }
-    const to = String(object.to);
+    const byUserId = typeof object.recipient === 'string';
+    const to = String(byUserId ? object.recipient : object.to);
     let waId: string;
-    try {
-      waId = waIdOf(to);
-    } catch {
-      this.respondError(res, whatsAppError('invalidParameter', 'Param to is not a valid WhatsApp phone number'));
-      return;
+    if (byUserId) {
+      const known = [...state.conversations.values()].find((c) => c.userId === to);
+      if (!known) {
+        this.respondError(
+          res,
+          whatsAppError('invalidParameter', 'Param recipient is not the business-scoped user id of a customer'),
+        );
+        return;
+      }
+      waId = known.waId;
+    } else {
+      try {
+        waId = waIdOf(to);
+      } catch {
+        this.respondError(res, whatsAppError('invalidParameter', 'Param to is not a valid WhatsApp phone number'));
+        return;
+      }
     }
     const now = this.clock.now();
     const conversation = this.conversationState(state, waId);
@@ -337,7 +353,8 @@ export class Sandbox extends EventEmitter {
       messages: { id: string; message_status?: string }[];
     } = {
       messaging_product: 'whatsapp',
-      contacts: [{ input: to, wa_id: waId }],
+      // Meta leaves wa_id out of the answer to a message sent by business-scoped user id.
+      contacts: [byUserId ? { input: to, user_id: to } : { input: to, wa_id: waId }],
       messages: [isTemplate ? { id: messageId, message_status: 'accepted' } : { id: messageId }],
     };
     sendJson(res, 200, response);
@@ -406,6 +423,7 @@ export class Sandbox extends EventEmitter {
           phoneNumberId: config.phoneNumberId,
           displayPhoneNumber: config.displayPhoneNumber,
           recipientWaId: conversation.waId,
+          recipientUserId: conversation.userId,
           messageId: message.id,
           status,
           timestamp: Math.floor(this.clock.now() / 1000),
@@ -436,7 +454,7 @@ export class Sandbox extends EventEmitter {
    */
   async customerSends(
     phoneNumberId: string,
-    customer: { waId: string; name?: string },
+    customer: { waId: string; name?: string; userId?: string },
     message: CustomerMessage,
     options: { contextMessageId?: string } = {},
   ): Promise<{ messageId: string; deliveries: DeliveryResult[] }> {
@@ -448,9 +466,13 @@ export class Sandbox extends EventEmitter {
         'The customer message needs a text or a reply id and title',
       );
     }
+    if (customer.userId !== undefined && !isBusinessScopedUserId(customer.userId)) {
+      throw new GdprWhatsAppError('sandbox-invalid-message', 'userId must be a business-scoped user id like DE.1234');
+    }
     const waId = waIdOf(customer.waId);
     const conversation = this.conversationState(state, waId);
     if (customer.name) conversation.name = customer.name;
+    if (customer.userId) conversation.userId = customer.userId;
     const now = this.clock.now();
     const messageId = newMessageId(waId);
     const { webhookMessage, type, text } = customerMessageObject(checked);
@@ -477,6 +499,7 @@ export class Sandbox extends EventEmitter {
       phoneNumberId: config.phoneNumberId,
       displayPhoneNumber: config.displayPhoneNumber,
       waId,
+      userId: conversation.userId,
       profileName: conversation.name,
       message: webhookMessage,
       messageId,

@@ -27,6 +27,8 @@ export interface MessageWebhookInput extends BusinessNumber {
 
 export interface StatusWebhookInput extends BusinessNumber {
   recipientWaId: string;
+  /** The recipient's business-scoped user id (`recipient_user_id`), when known. */
+  recipientUserId?: string;
   messageId: string;
   status: 'sent' | 'delivered' | 'read' | 'failed';
   timestamp?: number;
@@ -70,6 +72,7 @@ export function buildStatusWebhook(p: StatusWebhookInput): object {
     timestamp: String(p.timestamp ?? nowSeconds()),
     recipient_id: p.recipientWaId,
   };
+  if (p.recipientUserId) status.recipient_user_id = p.recipientUserId;
   if (p.status === 'failed') {
     status.errors = (p.errors ?? []).map(toMetaError);
   } else {

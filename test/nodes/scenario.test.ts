@@ -155,8 +155,8 @@ describe('scenario: from a web form to erasure, in one runtime', () => {
       .map((m) => ({ type: m.type, text: String(m.text ?? '') }));
   }
 
-  it('runs form request, confirmation, YES, notice once, gate, STOP, block, erase and an empty export', async () => {
-    await helper.load(
+  function load(): Promise<void> {
+    return helper.load(
       [
         consentStoreNode,
         configNode,
@@ -177,6 +177,24 @@ describe('scenario: from a web form to erasure, in one runtime', () => {
         cfg: { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET, verifyToken: 'scenario-verify' },
       } as never,
     );
+  }
+
+  /** Signs Erika up on the web form and returns the confirmation button's payload. */
+  async function formRequest(sent: Msg[]): Promise<string> {
+    helper.getNode('optin').receive({
+      payload: { phone: '+49 151 2345 6789', consent: 'on', wording: WORDING, source: 'https://shop.example/anmelden' },
+    });
+    await until(() => sent.length === 1, 'the confirmation template to reach the sandbox');
+    const [request] = sandbox.accepted(PHONE_NUMBER_ID);
+    const template = (request.body as { template: { components: unknown[] } }).template;
+    const button = template.components.find((c) => (c as { type: string }).type === 'button') as {
+      parameters: { payload: string }[];
+    };
+    return button.parameters[0].payload;
+  }
+
+  it('runs form request, confirmation, YES, notice once, gate, STOP, block, erase and an empty export', async () => {
+    await load();
     const store = helper.getNode('store') as unknown as ConsentStoreNode;
     const ledger: LedgerHandle = await store.getLedger();
     const sent = collect('sent');
@@ -292,5 +310,40 @@ describe('scenario: from a web form to erasure, in one runtime', () => {
       assert.equal(bytes.indexOf(ERIKA_WA_ID), -1, `${file} still holds the number`);
       assert.equal(bytes.indexOf('Erika Mustermann'), -1, `${file} still holds the name`);
     }
+  });
+
+  it('reaches a person by business-scoped user id: the consent she confirmed by number counts, and STOP ends it', async () => {
+    const bsuid = 'DE.1502576394655843';
+    await load();
+    const sent = collect('sent');
+    const failed = collect('failed');
+    const caught = collect('caught');
+    // Erika signs up with her number and confirms in WhatsApp, where Meta names her business-scoped user id too.
+    const payload = await formRequest(sent);
+    await sandbox.customerSends(
+      PHONE_NUMBER_ID,
+      { waId: ERIKA_WA_ID, userId: bsuid, name: 'Erika Mustermann' },
+      { quickReply: { payload, text: 'JA' } },
+    );
+    await until(() => sent.length === 3, 'the privacy notice and the confirmation reply');
+
+    // A campaign list that knows her by the id alone: the gate finds the consent she confirmed, the message goes to
+    // the id in recipient, and the notice she has seen is not repeated.
+    helper.getNode('gate').receive({ to: bsuid, payload: MARKETING });
+    await until(() => sent.length === 4, 'the marketing message');
+    const campaign = sandbox.accepted(PHONE_NUMBER_ID).at(-1)?.body as Record<string, unknown>;
+    assert.equal(campaign.recipient, bsuid);
+    assert.equal('to' in campaign, false);
+    assert.ok(outbound()[3].text.startsWith(MARKETING), outbound()[3].text);
+
+    // STOP withdraws; the next message to the id is blocked and nothing more reaches the sandbox.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA_WA_ID, userId: bsuid }, { text: 'STOP' });
+    await until(() => sent.length === 5, 'the opt-out confirmation');
+    const blocked = next('blocked');
+    helper.getNode('gate').receive({ to: bsuid, payload: MARKETING });
+    assert.equal(((await blocked).consent as { status: string }).status, 'withdrawn');
+    assert.equal(outbound().length, 5);
+    assert.deepEqual(failed, []);
+    assert.deepEqual(caught, []);
   });
 });

@@ -223,6 +223,40 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.equal((await done).whatsapp?.waId, CUSTOMER_WA_ID);
   });
 
+  it('replies by business-scoped user id to a person known by username only, in recipient and never in to', async () => {
+    const bsuid = 'DE.1502576394655843';
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID, userId: bsuid }, { text: 'Frage' });
+    const sent = collect('ok');
+    // The inbound message's id when the number was withheld, and the same id written into msg.to.
+    helper.getNode('send').receive({ payload: 'Antwort', whatsapp: { userId: bsuid } });
+    helper.getNode('send').receive({ to: bsuid, payload: 'Noch eine Antwort' });
+    await until(() => sent.length === 2, 'both replies');
+    for (const msg of sent) {
+      assert.equal(msg.whatsapp?.userId, bsuid);
+      assert.equal(msg.whatsapp?.to, bsuid);
+      assert.equal(msg.whatsapp?.waId, undefined, 'Meta names no number for a message sent by user id');
+    }
+    const bodies = sandbox.accepted(PHONE_NUMBER_ID).map((a) => a.body as Record<string, unknown>);
+    for (const body of bodies) {
+      assert.equal(body.recipient, bsuid);
+      assert.equal('to' in body, false);
+    }
+    // DE. tells the language as +49 does.
+    assert.equal((bodies[0].text as { body: string }).body, 'Antwort\n\nAntworten Sie mit STOP, um sich abzumelden.');
+  });
+
+  it('refuses a malformed user id or one that names nobody, on output 2', async () => {
+    await load();
+    const failed = collect('fail');
+    helper.getNode('send').receive({ payload: 'Hallo', whatsapp: { userId: 'not a bsuid' } });
+    helper.getNode('send').receive({ to: 'DE.999', payload: 'Hallo' });
+    await until(() => failed.length === 2, 'two refusals');
+    assert.equal(failed[0].error?.code, 'missing-recipient');
+    assert.equal(failed[1].error?.code, 100, 'the sandbox, like Meta, knows no customer with that id');
+    assert.equal(sandbox.accepted().length, 0);
+  });
+
   it('sends a template without an open service window', async () => {
     await load();
     const done = next('ok');

@@ -89,6 +89,29 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.deepEqual(req.body, body);
   });
 
+  it('sends to a business-scoped user id in recipient and reports the user id Meta answers with', async () => {
+    const bsuid = 'US.13491208655302741918';
+    graph.respond((_req, res) =>
+      json(res, 200, {
+        messaging_product: 'whatsapp',
+        contacts: [{ input: bsuid, user_id: bsuid }],
+        messages: [{ id: 'wamid.bsuid' }],
+      }),
+    );
+    const result = await client().sendMessage(toMessageBody(bsuid, 'Hi'));
+    assert.deepEqual(result, {
+      messageId: 'wamid.bsuid',
+      input: bsuid,
+      userId: bsuid,
+      waId: undefined,
+      messageStatus: undefined,
+      attempts: 1,
+    });
+    const sent = graph.requests[0].body as Record<string, unknown>;
+    assert.equal(sent.recipient, bsuid);
+    assert.equal('to' in sent, false);
+  });
+
   it('validates first: nothing is sent for an invalid body', async () => {
     const body = toMessageBody(TO, 'x'.repeat(4097));
     await assert.rejects(client().sendMessage(body), (err: unknown) => {

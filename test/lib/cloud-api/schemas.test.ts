@@ -459,6 +459,35 @@ describe('cloud-api schemas', () => {
       );
     });
 
+    it('a number goes in to, a business-scoped user id in recipient, never both or neither', () => {
+      const text = { type: 'text', text: { body: 'a' } };
+      const byUserId = {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        recipient: 'DE.1502576394655843',
+      };
+      assertValid({ ...byUserId, ...text });
+      assertValid({ ...byUserId, recipient: 'US.ENT.11815799212886844830', ...text });
+      assertViolation(
+        { ...envelope, recipient: 'DE.1502576394655843', ...text },
+        'message',
+        'exactly one of to or recipient',
+      );
+      assertViolation({ messaging_product: 'whatsapp', ...text }, 'message', 'exactly one of to or recipient');
+      assertViolation(
+        { ...envelope, to: 'DE.1502576394655843', ...text },
+        'to',
+        'a phone number (a business-scoped user id goes in recipient)',
+      );
+      for (const malformed of ['de.123', 'DE123', 'DE.', 'DE.12-34', `DE.${'1'.repeat(129)}`, '+4915112345678']) {
+        assertViolation(
+          { ...byUserId, recipient: malformed, ...text },
+          'recipient',
+          'a business-scoped user id such as US.13491208655302741918',
+        );
+      }
+    });
+
     it('location coordinates are in range', () => {
       assertViolation(
         { ...envelope, type: 'location', location: { latitude: 90.5, longitude: 0 } },
@@ -527,6 +556,30 @@ describe('cloud-api schemas', () => {
         type: 'text',
         text: { body: 'See https://example.com', preview_url: false },
       });
+    });
+
+    it('addresses a business-scoped user id in recipient, whatever the payload object names', () => {
+      const bsuid = 'DE.1502576394655843';
+      assert.deepEqual(toMessageBody(bsuid, 'Hallo'), {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        recipient: bsuid,
+        type: 'text',
+        text: { body: 'Hallo', preview_url: false },
+      });
+      const template = toMessageBody(bsuid, {
+        to: '+4915112345678',
+        template: { name: 'welcome', language: { code: 'de' } },
+      }) as unknown as Record<string, unknown>;
+      assert.equal(template.recipient, bsuid);
+      assert.equal('to' in template, false, "a payload's own address never decides where it goes");
+      assertValid(template);
+      const byNumber = toMessageBody(TO, { recipient: bsuid, text: { body: 'x' } }) as unknown as Record<
+        string,
+        unknown
+      >;
+      assert.equal(byNumber.to, TO);
+      assert.equal('recipient' in byNumber, false);
     });
 
     it('keeps preview_url when the payload object asks for it', () => {

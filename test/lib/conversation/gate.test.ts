@@ -54,6 +54,14 @@ describe('conversation/gate', () => {
     assert.deepEqual(gateSubject({ to: '0049 151 23456789' }), { phone: '+4915123456789' });
     assert.deepEqual(gateSubject({ whatsapp: { from: '+4915123456789' } }), { phone: '+4915123456789' });
     assert.deepEqual(gateSubject({ whatsapp: { userId: 'DE.123' } }), { userId: 'DE.123' });
+    assert.deepEqual(gateSubject({ to: 'US.ENT.11815799212886844830' }), { userId: 'US.ENT.11815799212886844830' });
+    assert.deepEqual(gateSubject({ whatsapp: { from: '+4915123456789', userId: 'DE.123' } }), {
+      phone: '+4915123456789',
+    });
+    assert.throws(
+      () => gateSubject({ whatsapp: { userId: 'not a bsuid' } }),
+      (err: unknown) => (err as { code?: string }).code === 'missing-recipient',
+    );
     assert.throws(
       () => gateSubject({}),
       (e: unknown) => (e as GdprWhatsAppError).code === 'missing-recipient',

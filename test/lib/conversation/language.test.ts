@@ -10,6 +10,14 @@ describe('conversation/language', () => {
     assert.equal(chooseLanguage('fr', 'auto', '+33612345678'), 'en');
   });
 
+  it('reads the country of a business-scoped user id the same way', () => {
+    for (const id of ['DE.1502576394655843', 'AT.77', 'CH.ENT.118157', 'LI.5']) {
+      assert.equal(chooseLanguage(undefined, 'auto', id), 'de', id);
+    }
+    assert.equal(chooseLanguage(undefined, 'auto', 'US.13491208655302741918'), 'en');
+    assert.equal(chooseLanguage(undefined, 'en', 'DE.1502576394655843'), 'en', 'the node setting wins');
+  });
+
   it('falls back to English text when a translation is missing', () => {
     assert.equal(textFor({ en: 'Hello', de: '' }, 'de'), 'Hello');
     assert.equal(textFor({ de: 'Hallo' }, 'en'), 'Hallo');

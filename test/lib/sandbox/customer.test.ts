@@ -156,6 +156,30 @@ describe('sandbox customer side', () => {
     await sandbox.idle();
   });
 
+  it("a customer with a business-scoped user id: Meta's user_id fields, and messages sent to the id reach her", async () => {
+    const bsuid = 'DE.1502576394655843';
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER, userId: bsuid }, { text: 'Hallo' });
+    const value = receiver.received[0].json.entry[0].changes[0].value;
+    assert.equal(value.contacts[0].user_id, bsuid);
+    assert.equal(value.messages[0].from_user_id, bsuid);
+    const url = `${server.url}/v25.0/${PHONE_NUMBER_ID}/messages`;
+    const reply = { messaging_product: 'whatsapp', recipient: bsuid, type: 'text', text: { body: 'Antwort' } };
+    const answer = await callApi(url, { token: TOKEN, body: reply });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body.contacts, [{ input: bsuid, user_id: bsuid }], 'no wa_id for a message sent to the id');
+    assert.equal(sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER).at(-1)?.text, 'Antwort');
+    await sandbox.idle();
+    const statuses = receiver.received.slice(1).map((d) => d.json.entry[0].changes[0].value.statuses[0]);
+    assert.ok(statuses.length > 0);
+    for (const status of statuses) assert.equal(status.recipient_user_id, bsuid);
+
+    const unknown = await callApi(url, { token: TOKEN, body: { ...reply, recipient: 'DE.999' } });
+    assert.equal(unknown.body.error.code, 100);
+    await assert.rejects(sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER, userId: 'de.1' }, { text: 'x' }), {
+      code: 'sandbox-invalid-message',
+    });
+  });
+
   it('emits update for every change of a conversation', async () => {
     const updates: SandboxUpdate[] = [];
     const listener = (u: SandboxUpdate) => updates.push(u);
