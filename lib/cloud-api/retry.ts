@@ -31,12 +31,13 @@ export const RETRYABLE_API_CODES: ReadonlySet<number> = new Set([
  * break a rule. 131047 outside the 24-hour customer service window, 131050 user stopped marketing
  * messages, 131026 undeliverable, 131049 per-user marketing limit, 131048 spam rate limit, 131051/131052/
  * 131053 unsupported message or media, 131008/131009 parameters, 131021 sender = recipient, 131031 account
- * locked, 131042 payment, 131045 certificate, 190 access token, 100 invalid parameter, 3/10/200-299
- * permissions, 368 temporarily blocked for policy violations, 132xxx template errors.
+ * locked, 131042 payment, 131045 certificate, 131062 message not allowed to a business-scoped user id (one-tap,
+ * zero-tap and copy-code authentication templates need the number), 190 access token, 100 invalid parameter,
+ * 3/10/200-299 permissions, 368 temporarily blocked for policy violations, 132xxx template errors.
  */
 const PERMANENT_API_CODES: ReadonlySet<number> = new Set([
-  131047, 131050, 131026, 131049, 131048, 131051, 131052, 131053, 131008, 131009, 131021, 131031, 131042, 131045, 190,
-  100, 3, 10, 368,
+  131047, 131050, 131026, 131049, 131048, 131051, 131052, 131053, 131008, 131009, 131021, 131031, 131042, 131045,
+  131062, 190, 100, 3, 10, 368,
 ]);
 
 function isPermanent(apiCode: number): boolean {

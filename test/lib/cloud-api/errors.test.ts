@@ -91,7 +91,7 @@ describe('cloud-api errors', () => {
 
     it('non-retryable codes from Meta bodies', () => {
       for (const code of [
-        131047, 131050, 131026, 131049, 132000, 132001, 132012, 190, 100, 131051, 131052, 131053, 368, 10, 200,
+        131047, 131050, 131026, 131049, 132000, 132001, 132012, 190, 100, 131051, 131052, 131053, 131062, 368, 10, 200,
       ]) {
         assert.equal(
           classifyApiError(400, metaError(code, `(#${code}) x`)).retryable,
@@ -99,6 +99,10 @@ describe('cloud-api errors', () => {
           `${code} must not be retried`,
         );
       }
+    });
+
+    it('131062 (no business-scoped user id for this message) is not retried even when it comes with a 5xx', () => {
+      assert.equal(classifyApiError(500, metaError(131062, '(#131062) x')).retryable, false);
     });
 
     it('an unknown code is retried only when the server failed (5xx)', () => {
