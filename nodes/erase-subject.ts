@@ -61,8 +61,8 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         const ledger = await ledgerOf(store);
         // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
-        const phone = request.subject.phone;
-        const language = chooseLanguage((msg as { language?: unknown }).language, config.language, phone);
+        const recipient = request.subject.phone ?? request.subject.userId;
+        const language = chooseLanguage((msg as { language?: unknown }).language, config.language, recipient);
         const notice = notify ? erasureNotice(request.subject, language, noticeTexts) : undefined;
         const actor = `erase-subject:${this.id}:${request.origin}`;
         const report = erasureReport(await ledger.eraseSubject(request.subject, actor), request.origin);

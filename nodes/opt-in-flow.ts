@@ -284,7 +284,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           confirmationText: intent.text,
           actor,
         });
-        const language = chooseLanguage(record.language, config.language, inbound.from);
+        const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
         replyMessage(msg, 'confirmed', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
         counts.confirmed += 1;
         msg.consent = record;
@@ -294,7 +294,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         // A YES without a pending request is not ours to answer (a double tap, another dialog): pass it on.
         if (codeOf(err) === 'no-pending-request') return on(3, msg);
         if (codeOf(err) !== 'request-expired') throw err;
-        const language = chooseLanguage(undefined, config.language, inbound.from);
+        const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
         const purpose = findPurpose(storeNode.purposes, purposeId);
         replyMessage(msg, 'expired', language, purpose, '');
         msg.optIn = { outcome: 'expired', reason: 'request-expired', purpose: purposeId, language };
@@ -313,7 +313,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (!purpose)
         throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
       const inbound = msg.whatsapp ?? {};
-      const language = chooseLanguage(undefined, config.language, inbound.from);
+      const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
       const wording = purposeWording(purpose, language);
       // WhatsApp has verified the number and the person wrote first: one step is enough (issue 4).
       const record = await ledger.giveConsent({

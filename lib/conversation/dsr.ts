@@ -117,9 +117,11 @@ export function erasureNotice(
   language: Language,
   texts: Partial<Record<string, string>> = {},
 ): OutgoingText | undefined {
-  if (!subject.phone) return undefined;
+  // A person known by username only is written to by business-scoped user id (whatsapp-send's recipient).
+  const to = subject.phone ?? subject.userId;
+  if (!to) return undefined;
   const payload = textFor({ ...DEFAULT_ERASURE_NOTICE, ...nonEmpty(texts) }, language) ?? DEFAULT_ERASURE_NOTICE.en;
-  return { to: subject.phone, payload, language };
+  return { to, payload, language };
 }
 
 function nonEmpty(texts: Partial<Record<string, string>>): Record<string, string> {

@@ -312,14 +312,18 @@ describe('erase-subject node', () => {
       assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length, 1, 'one notice, for the erasure that happened');
     });
 
-    it('sends nothing for a subject known only by user id, but still erases', async () => {
+    it('tells a person known by username only at her business-scoped user id, in German for DE.', async () => {
       await load({ notify: true });
-      const sends = collect('send');
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1), userId: 'DE.998877' }, { text: 'hi' });
+      const sent = next('sent');
       const reported = next('report');
       helper.getNode('erase').receive({ payload: { userId: 'DE.998877' } });
-      await reported;
-      assert.equal(sends.length, 0);
-      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length, 0);
+      await Promise.all([sent, reported]);
+      const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
+      const body = accepted.body as { recipient?: string; to?: string; text: { body: string } };
+      assert.equal(body.recipient, 'DE.998877');
+      assert.equal(body.to, undefined);
+      assert.equal(body.text.body, DEFAULT_ERASURE_NOTICE.de);
     });
   });
 });

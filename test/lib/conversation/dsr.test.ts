@@ -136,8 +136,13 @@ describe('conversation/dsr', () => {
       assert.equal(erasureNotice({ phone: '+4915123456789' }, 'de', texts)!.payload, DEFAULT_ERASURE_NOTICE.de);
     });
 
-    it('has nobody to write to without a number', () => {
-      assert.equal(erasureNotice({ userId: 'DE.123' }, 'en'), undefined);
+    it('writes to the business-scoped user id of a person known by username only', () => {
+      assert.deepEqual(erasureNotice({ userId: 'DE.123' }, 'de'), {
+        to: 'DE.123',
+        payload: DEFAULT_ERASURE_NOTICE.de,
+        language: 'de',
+      });
+      assert.equal(erasureNotice({}, 'en'), undefined, 'nobody to write to');
     });
   });
 
