@@ -98,8 +98,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
             language,
             privacyNotice: { version, language },
           };
-          if (subject.phone) notice.to = subject.phone;
-          else notice.whatsapp = { userId: subject.userId };
+          notice.to = subject.phone ?? subject.userId;
           send(notice);
           try {
             await notices.recordShown(subject);

@@ -72,6 +72,12 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     );
     showStoreProblems(node, RED, store);
 
+    /** The number, or the business-scoped user id of a person Meta names by username only. */
+    const replyTo = (msg: FlowMessage, subject: { phone?: string; userId?: string }): void => {
+      const address = subject.phone ?? subject.userId;
+      if (address) msg.to = address;
+    };
+
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
       chooseLanguage(msg.language, config.language, signal.subject.phone ?? signal.subject.userId);
 
@@ -83,7 +89,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
           return;
         case 'help': {
           const language = languageFor(msg, signal);
-          if (signal.subject.phone) msg.to = signal.subject.phone;
+          replyTo(msg, signal.subject);
           msg.payload = stopReplyText('help', language, texts.help);
           msg.language = language;
           msg.stop = { kind: 'help', keyword: signal.keyword, language };
@@ -114,7 +120,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         return;
       }
       const language = languageFor(msg, signal);
-      if (signal.subject.phone) msg.to = signal.subject.phone;
+      replyTo(msg, signal.subject);
       msg.payload = stopReplyText('stop', language, texts.stop);
       msg.language = language;
       // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).

@@ -109,8 +109,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const pending = client.sendMessage(body, { beforeSend: consentRecheck(msg, recheckSubject) });
       showStatus();
       const result = await pending;
-      const sentTo = result.userId ? { userId: result.userId } : {};
-      return { ...fields, messageId: result.messageId, waId: result.waId, ...sentTo, to };
+      // Who the message went to, not the inbound sender the flow may have carried along.
+      return { ...fields, messageId: result.messageId, waId: result.waId, userId: result.userId, to };
     }
 
     node.on(

@@ -171,6 +171,9 @@ export class CloudApiClient {
    */
   async sendMessage(body: OutgoingMessageBody, options: SendOptions = {}): Promise<SendResult> {
     assertValidMessageBody(body);
+    // While Meta's named wait is longer than a retry may wait, the message is refused before it queues.
+    const held = this.heldError();
+    if (held && (held.retryAfterMs ?? 0) > this.retry.maxDelayMs) throw held;
     const recipient = body.to ?? body.recipient;
     const previous = this.lastSendTo.get(recipient);
     let sending: Promise<SendResult>;
@@ -195,6 +198,9 @@ export class CloudApiClient {
 
   private send(body: OutgoingMessageBody, options: SendOptions): Promise<SendResult> {
     return this.withRetries(async (attempts) => {
+      // A hold that began while this message queued refuses it before the consent recheck reads the ledger.
+      const held = this.heldError();
+      if (held) throw held;
       // After the wait in the queue, right before the request: whatever it throws ends the send (no retry).
       await options.beforeSend?.();
       const { status, data, retryAfterMs } = await this.request('post', '/messages', body);
@@ -313,6 +319,12 @@ export class CloudApiClient {
     }
   }
 
+  /** The refusal of a message while Meta's named wait lasts; undefined when no wait is on. */
+  private heldError(): CloudApiError | undefined {
+    const now = this.clock.now();
+    return this.hold && now < this.hold.until ? this.hold.cause.heldBack(this.hold.until - now) : undefined;
+  }
+
   /** The pair rate limit concerns one recipient: the other messages go on. */
   private holdFor(err: CloudApiError, waitMs: number): void {
     if (err.apiCode === PAIR_RATE_LIMIT) return;
@@ -354,8 +366,8 @@ export class CloudApiClient {
   ): Promise<{ status: number; data: Record<string, unknown> | undefined; retryAfterMs?: number }> {
     // Once closing, nothing new leaves; only what is already on its way gets its answer.
     if (this.closed) throw closedError();
-    const now = this.clock.now();
-    if (this.hold && now < this.hold.until) throw this.hold.cause.heldBack(this.hold.until - now);
+    const held = this.heldError();
+    if (held) throw held;
     let response: AxiosResponse<string>;
     const data = body === undefined ? undefined : JSON.stringify(body);
     const sending = this.http.request<string>({ method, url: path, data, params });

@@ -1,5 +1,5 @@
 import { GdprWhatsAppError } from '../errors';
-import { isRetryable } from './retry';
+import { isRetryable, WAIT_NAMING_LIMITS } from './retry';
 
 /** What `whatsapp-send` puts into `msg.error` on its second output. */
 export interface CloudApiErrorJson {
@@ -86,9 +86,10 @@ export class CloudApiError extends GdprWhatsAppError {
     return new CloudApiError({ ...this.#fields, deliveryUnknown: true });
   }
 
-  /** The same failure with the wait Meta named. */
+  /** The same failure with the wait Meta named, for a rate limit only (WAIT_NAMING_LIMITS). */
   withWait(retryAfterMs: number | undefined): CloudApiError {
-    return retryAfterMs === undefined ? this : new CloudApiError({ ...this.#fields, retryAfterMs });
+    if (retryAfterMs === undefined || !WAIT_NAMING_LIMITS.has(this.apiCode)) return this;
+    return new CloudApiError({ ...this.#fields, retryAfterMs });
   }
 
   /**

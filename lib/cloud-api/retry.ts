@@ -69,6 +69,13 @@ export function isRetryable(failure: FailureFacts | unknown): boolean {
   return typeof httpStatus === 'number' && httpStatus >= 500;
 }
 
+/**
+ * Rate limits after which Meta's named wait (X-Business-Use-Case-Usage, Retry-After) is honoured: 4 the app's calls,
+ * 80007 the WhatsApp Business Account's, 130429 the number's throughput. Any other failure keeps the backoff: a
+ * wait on a server error or a permanent one says nothing about when sending works again.
+ */
+export const WAIT_NAMING_LIMITS: ReadonlySet<number> = new Set([4, 80007, 130429]);
+
 /** Meta's pair rate limit: about one message every 6 s to the same person; a burst borrows from later. */
 export const PAIR_RATE_LIMIT = 131056;
 

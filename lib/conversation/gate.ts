@@ -85,12 +85,20 @@ export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubj
     from?: unknown;
     userId?: unknown;
   };
-  const to = msg.to ?? inbound.from;
-  // A person known by username only is addressed by business-scoped user id, in msg.to or from the webhook.
-  if (isBusinessScopedUserId(to)) return { userId: to };
-  if (to !== undefined && to !== null && to !== '') return { phone: normalisePhoneNumber(to) };
+  // A msg.to that is set decides, even when empty: a lookup that found nobody must not answer the inbound sender.
+  if (msg.to !== undefined && msg.to !== null) return addressOf(msg.to);
+  if (inbound.from !== undefined && inbound.from !== null && inbound.from !== '') return addressOf(inbound.from);
+  // A person known by username only: Meta withheld the number and names the business-scoped user id.
   if (isBusinessScopedUserId(inbound.userId)) return { userId: inbound.userId };
   throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
+}
+
+/** A business-scoped user id exactly as Meta wrote it (only surrounding spaces dropped), else a phone number. */
+function addressOf(value: unknown): GateSubject {
+  const text = typeof value === 'string' ? value.trim() : value;
+  if (isBusinessScopedUserId(text)) return { userId: text };
+  if (text === '') throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
+  return { phone: normalisePhoneNumber(value) };
 }
 
 /** The purpose to check: the node's, or `msg.purpose` when the node allows it and the message names one. */

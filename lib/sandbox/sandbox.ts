@@ -470,6 +470,11 @@ export class Sandbox extends EventEmitter {
       throw new GdprWhatsAppError('sandbox-invalid-message', 'userId must be a business-scoped user id like DE.1234');
     }
     const waId = waIdOf(customer.waId);
+    // Meta gives each person their own id: one id for two numbers would send one customer's messages to the other.
+    const holder = [...state.conversations.values()].find((c) => c.userId === customer.userId && c.waId !== waId);
+    if (customer.userId && holder) {
+      throw new GdprWhatsAppError('sandbox-invalid-message', 'This userId belongs to another customer of the number');
+    }
     const conversation = this.conversationState(state, waId);
     if (customer.name) conversation.name = customer.name;
     if (customer.userId) conversation.userId = customer.userId;

@@ -33,16 +33,36 @@ export class RawBodyError extends Error {
 }
 
 /**
- * Bodies are read whole before their signature can be checked, so anyone can make the process buffer them. All
- * webhook bodies being read at one time share this many bytes (or two bodies at the size limit, when a node allows
- * larger ones); past it a request gets 503, which Meta delivers again later. Meta's own bodies are a few KiB.
+ * Bodies are read whole before their signature can be checked, so anyone can make the process buffer them. Bodies
+ * being read share two budgets: small ones (up to SMALL_BODY_BYTES; Meta's are a few KiB) have 32 MiB of their own,
+ * so that a flood of large uploads cannot crowd out Meta's deliveries; larger ones share 32 MiB (or two bodies at the
+ * size limit, when a node allows larger ones). Past its budget a request gets 503, which Meta delivers again later.
  */
 export const UNVERIFIED_BODY_BUDGET = 32 * 1024 * 1024;
-let bytesBeingRead = 0;
+export const SMALL_BODY_BYTES = 64 * 1024;
+const beingRead = { small: 0, large: 0 };
+type Pool = keyof typeof beingRead;
+
+function poolOf(bytes: number): Pool {
+  return bytes <= SMALL_BODY_BYTES ? 'small' : 'large';
+}
+
+/** Whether a body of which `held` bytes are counted may grow to `total` within its pool's budget. */
+function fits(held: number, total: number, largeBudget: number): boolean {
+  const pool = poolOf(total);
+  const budget = pool === 'small' ? UNVERIFIED_BODY_BUDGET : largeBudget;
+  const countedThere = poolOf(held) === pool ? held : 0;
+  return beingRead[pool] - countedThere + total <= budget;
+}
+
+function recount(held: number, total: number): void {
+  beingRead[poolOf(held)] -= held;
+  beingRead[poolOf(total)] += total;
+}
 
 /** Bytes of webhook bodies read so far and not yet complete (for tests and diagnostics). */
 export function unverifiedBytesInFlight(): number {
-  return bytesBeingRead;
+  return beingRead.small + beingRead.large;
 }
 
 /** Registered full paths (lower case, as Express routes match case-insensitively) and their byte limits. */
@@ -85,7 +105,7 @@ function captureRawBody(req: RawBodyRequest, _res: ServerResponse, next: (err?: 
  */
 export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const budget = Math.max(UNVERIFIED_BODY_BUDGET, 2 * maxBytes);
+    const largeBudget = Math.max(UNVERIFIED_BODY_BUDGET, 2 * maxBytes);
     const declared = Number(req.headers['content-length']);
     const refuseUnread = (err: RawBodyError) => {
       // Drain so the client can read the answer instead of seeing a reset connection.
@@ -96,7 +116,7 @@ export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buf
       refuseUnread(new RawBodyError(413, 'too-large'));
       return;
     }
-    if (Number.isFinite(declared) && bytesBeingRead + declared > budget) {
+    if (Number.isFinite(declared) && !fits(0, declared, largeBudget)) {
       refuseUnread(new RawBodyError(503, 'busy'));
       return;
     }
@@ -106,15 +126,16 @@ export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buf
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
-      bytesBeingRead -= size;
+      recount(size, 0);
       req.off('data', onData);
       return true;
     };
     const onData = (chunk: Buffer) => {
+      const total = size + chunk.length;
       const refused =
-        size + chunk.length > maxBytes
+        total > maxBytes
           ? new RawBodyError(413, 'too-large')
-          : bytesBeingRead + chunk.length > budget
+          : !fits(size, total, largeBudget)
             ? new RawBodyError(503, 'busy')
             : undefined;
       if (refused) {
@@ -124,8 +145,8 @@ export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buf
         reject(refused);
         return;
       }
-      size += chunk.length;
-      bytesBeingRead += chunk.length;
+      recount(size, total);
+      size = total;
       chunks.push(chunk);
     };
     req.on('data', onData);

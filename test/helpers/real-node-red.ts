@@ -109,7 +109,8 @@ export class RealNodeRed {
     child.stderr?.on('data', (chunk: string) => {
       this.output += chunk;
     });
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // 'close', not 'exit': only then has everything the process printed arrived (the port-in-use lines among it).
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
   }
 
   get url(): string {
@@ -141,11 +142,8 @@ export class RealNodeRed {
         await red.waitForLog(/Started flows/, options.startTimeoutMs ?? 30000);
         return red;
       } catch (err) {
-        const again = child.exitCode !== null && portWasTaken(red.log()) && attempt < PORT_ATTEMPTS;
-        if (again) {
-          await red.exited;
-          continue;
-        }
+        if (child.exitCode !== null) await red.exited;
+        if (child.exitCode !== null && portWasTaken(red.log()) && attempt < PORT_ATTEMPTS) continue;
         await red.stop();
         throw err;
       }

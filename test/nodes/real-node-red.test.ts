@@ -166,7 +166,8 @@ describe('starting a real Node-RED for a test', function () {
 
   it('starts again on another port when the free port it was given was taken meanwhile', async () => {
     const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    // On every address, as Node-RED binds: a holder on one address may share the port on some systems.
+    await new Promise<void>((resolve) => holder.listen(0, resolve));
     const taken = (holder.address() as net.AddressInfo).port;
     let red: RealNodeRed | undefined;
     try {

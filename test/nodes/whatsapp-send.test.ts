@@ -219,8 +219,10 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Frage' });
     const done = next('ok');
-    helper.getNode('send').receive({ payload: 'Antwort', whatsapp: { from: '+4915123456789' } });
-    assert.equal((await done).whatsapp?.waId, CUSTOMER_WA_ID);
+    helper.getNode('send').receive({ payload: 'Antwort', whatsapp: { from: '+4915123456789', userId: 'DE.77' } });
+    const sent = await done;
+    assert.equal(sent.whatsapp?.waId, CUSTOMER_WA_ID);
+    assert.equal(sent.whatsapp?.userId, undefined, 'sent by number: no user id named, not the inbound one either');
   });
 
   it('replies by business-scoped user id to a person known by username only, in recipient and never in to', async () => {

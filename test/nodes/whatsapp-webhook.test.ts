@@ -248,7 +248,7 @@ describe('whatsapp-webhook node', () => {
     assert.equal((await signedPost('/whatsapp', big)).status, 413);
   });
 
-  it('reads at most 32 MiB of unverified bodies at once: past that 503, and the bytes come back when requests end', async () => {
+  it('reads at most 32 MiB of large unverified bodies at once: past that 503, small ones still pass, bytes come back', async () => {
     const received = await load();
     const size = 3 * 1024 * 1024; // the default maxBytes: each body is allowed on its own
     const stalled: http.ClientRequest[] = [];
@@ -288,11 +288,14 @@ describe('whatsapp-webhook node', () => {
       await until(() => answers.length === 2, 'both refused');
       assert.deepEqual(answers, [503, 503]);
       assert.equal(unverifiedBytesInFlight(), 10 * (size - 1), 'the refused bodies hold nothing');
+      // Meta's bodies are small and have a budget of their own: the flood does not keep them out.
+      assert.equal((await signedPost('/whatsapp', textMessage('during the flood'))).status, 200);
+      await until(() => received.messages.length === 1, 'the message during the flood');
 
       for (const req of stalled.splice(0)) req.destroy();
       await until(() => unverifiedBytesInFlight() === 0, 'the cut connections gave their bytes back');
       assert.equal((await signedPost('/whatsapp', textMessage('after the flood'))).status, 200);
-      await until(() => received.messages.length === 1, 'the message after the flood');
+      await until(() => received.messages.length === 2, 'the message after the flood');
     } finally {
       for (const req of stalled) req.destroy();
     }

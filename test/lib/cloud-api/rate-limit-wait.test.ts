@@ -130,7 +130,12 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.equal(first.toJSON().retryAfterMs, 120_000, 'msg.error carries the wait');
 
     clock.advance(30_000);
-    const held = await failure(c.sendMessage(toMessageBody(OTHER, 'b')));
+    let rechecked = false;
+    const beforeSend = async () => {
+      rechecked = true;
+    };
+    const held = await failure(c.sendMessage(toMessageBody(OTHER, 'b'), { beforeSend }));
+    assert.equal(rechecked, false, 'refused before it queued: no consent recheck, no ledger read');
     assert.equal(held.apiCode, 80007);
     assert.equal(held.retryAfterMs, 90_000, 'the wait left');
     assert.equal(held.deliveryUnknown, false);
@@ -154,14 +159,27 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.deepEqual(sleeps, [20_000], "Meta's wait instead of the 250 ms backoff");
   });
 
-  it('the pair rate limit (131056) holds back only that person: other recipients are still sent to', async () => {
+  it("the pair rate limit (131056) keeps Meta's 4^X schedule and holds back nobody else", async () => {
     graph.respond(
       metaError(400, 131056, '(Business Account, Consumer Account) pair rate limit hit', '', { 'Retry-After': '600' }),
+      ok('wamid.retried'),
       ok('wamid.other'),
     );
     const c = client();
-    const pair = await failure(c.sendMessage(toMessageBody(TO, 'a')));
-    assert.equal(pair.retryAfterMs, 600_000);
+    assert.equal((await c.sendMessage(toMessageBody(TO, 'a'))).messageId, 'wamid.retried');
+    assert.deepEqual(sleeps, [1000]);
+    assert.equal((await c.sendMessage(toMessageBody(OTHER, 'b'))).messageId, 'wamid.other');
+  });
+
+  it('a wait named on a server error is not a rate limit: the usual backoff, nothing held back', async () => {
+    graph.respond(
+      metaError(503, 131016, 'Service unavailable', '', { 'Retry-After': '3600' }),
+      ok('wamid.after-backoff'),
+      ok('wamid.other'),
+    );
+    const c = client();
+    assert.equal((await c.sendMessage(toMessageBody(TO, 'a'))).messageId, 'wamid.after-backoff');
+    assert.deepEqual(sleeps, [250], 'half (random 0.5) of the 500 ms base, not an hour');
     assert.equal((await c.sendMessage(toMessageBody(OTHER, 'b'))).messageId, 'wamid.other');
   });
 
@@ -178,6 +196,8 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.equal((await c.sendMessage(toMessageBody(TO, 'a'))).messageId, 'wamid.1');
     const permanent = await failure(c.sendMessage(toMessageBody(TO, 'b')));
     assert.equal(permanent.retryable, false);
+    assert.equal(permanent.retryAfterMs, undefined, 'no invitation to send a permanent failure again');
+    assert.equal('retryAfterMs' in permanent.toJSON(), false);
     assert.equal((await c.sendMessage(toMessageBody(TO, 'c'))).messageId, 'wamid.3');
     assert.equal(graph.requests.length, 3);
   });

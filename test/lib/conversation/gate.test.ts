@@ -58,10 +58,14 @@ describe('conversation/gate', () => {
     assert.deepEqual(gateSubject({ whatsapp: { from: '+4915123456789', userId: 'DE.123' } }), {
       phone: '+4915123456789',
     });
-    assert.throws(
-      () => gateSubject({ whatsapp: { userId: 'not a bsuid' } }),
-      (err: unknown) => (err as { code?: string }).code === 'missing-recipient',
-    );
+    assert.deepEqual(gateSubject({ to: ' DE.123 ' }), { userId: 'DE.123' });
+    for (const unaddressed of [{ whatsapp: { userId: 'not a bsuid' } }, { to: '', whatsapp: { userId: 'DE.123' } }]) {
+      assert.throws(
+        () => gateSubject(unaddressed),
+        (err: unknown) => (err as { code?: string }).code === 'missing-recipient',
+        'an empty msg.to never falls back to the inbound sender',
+      );
+    }
     assert.throws(
       () => gateSubject({}),
       (e: unknown) => (e as GdprWhatsAppError).code === 'missing-recipient',

@@ -178,6 +178,12 @@ describe('sandbox customer side', () => {
     await assert.rejects(sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER, userId: 'de.1' }, { text: 'x' }), {
       code: 'sandbox-invalid-message',
     });
+    await assert.rejects(
+      sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4917612345678', userId: bsuid }, { text: 'x' }),
+      {
+        code: 'sandbox-invalid-message',
+      },
+    );
   });
 
   it('emits update for every change of a conversation', async () => {

@@ -84,9 +84,9 @@ export class NodeRedProcess {
         await this.startOnFreePort();
         return;
       } catch (err) {
-        const again = !this.running && portWasTaken(this.output.slice(this.runStart)) && attempt < PORT_ATTEMPTS;
-        if (!again) throw err;
+        if (this.running) throw err;
         await this.exited;
+        if (!portWasTaken(this.output.slice(this.runStart)) || attempt >= PORT_ATTEMPTS) throw err;
       }
     }
   }
@@ -108,7 +108,8 @@ export class NodeRedProcess {
     child.stderr?.on('data', (chunk: string) => {
       this.output += chunk;
     });
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // 'close', not 'exit': only then has everything the process printed arrived.
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     await this.waitForLog(/Started flows/, 30000, this.runStart);
   }
 
