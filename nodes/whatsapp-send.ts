@@ -133,7 +133,9 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
               done();
               return;
             }
-            done(Object.assign(catchableError(RED, err), { code: report.code }));
+            // Node-RED hands a Catch node the error's message, code and cause: the cause carries msg.error's report
+            // (retryAfterMs, deliveryUnknown), which output 2 would have carried.
+            done(Object.assign(catchableError(RED, err), { code: report.code, cause: report }));
           },
         );
       },

@@ -26,6 +26,33 @@ interface CloudApiErrorFields {
   nothingSent?: boolean;
   deliveryUnknown?: boolean;
   retryAfterMs?: number;
+  /** Refused without a request while a rate limit's wait lasts. */
+  held?: boolean;
+}
+
+/**
+ * The i18n code and English text: a message that may have arrived, or one held back or limited with a named wait,
+ * has its own, so that Catch nodes and logs say whether it was sent and when to try again.
+ */
+function describeFailure(fields: CloudApiErrorFields): {
+  code: string;
+  message: string;
+  params: Record<string, string | number>;
+} {
+  const failure = `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`;
+  const params: Record<string, string | number> = { code: fields.apiCode, title: fields.title };
+  if (fields.deliveryUnknown) {
+    const message = `${failure}. The message had left: it may have been delivered, so it is not sent again`;
+    return { code: 'cloud-api-delivery-unknown', message, params };
+  }
+  if (fields.retryAfterMs === undefined) return { code: 'cloud-api-error', message: failure, params };
+  const seconds = Math.ceil(fields.retryAfterMs / 1000);
+  if (fields.held) {
+    const message = `Not sent: after ${failure}, Meta asked to wait ${seconds} s more before sending again`;
+    return { code: 'cloud-api-held', message, params: { ...params, seconds } };
+  }
+  const message = `${failure}. Not sent: Meta asked to wait ${seconds} s before sending again`;
+  return { code: 'cloud-api-rate-limited', message, params: { ...params, seconds } };
 }
 
 /**
@@ -55,14 +82,8 @@ export class CloudApiError extends GdprWhatsAppError {
   readonly #fields: CloudApiErrorFields;
 
   constructor(fields: CloudApiErrorFields) {
-    // A message that may have arrived has its own text: Catch nodes and logs must say it is not sent again.
-    super(
-      fields.deliveryUnknown ? 'cloud-api-delivery-unknown' : 'cloud-api-error',
-      fields.deliveryUnknown
-        ? `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}. The message had left: it may have been delivered, so it is not sent again`
-        : `WhatsApp Cloud API error ${fields.apiCode}: ${fields.title}`,
-      { code: fields.apiCode, title: fields.title },
-    );
+    const { code, message, params } = describeFailure(fields);
+    super(code, message, params);
     this.name = 'CloudApiError';
     this.#fields = fields;
     this.apiCode = fields.apiCode;
@@ -105,6 +126,7 @@ export class CloudApiError extends GdprWhatsAppError {
       subcode: this.subcode,
       nothingSent: true,
       retryAfterMs,
+      held: true,
     });
   }
 

@@ -295,6 +295,27 @@ describe('reliability: Cloud API faults through whatsapp-send', function () {
     assert.equal(api.posts.get(3), 1);
   });
 
+  it('tells a Catch node what output 2 would: the wait Meta named and that nothing was sent', async () => {
+    api.scripts.set(1, ['80007-wait']);
+    await loadSendFlow(url);
+    const caught: Record<string, unknown>[] = [];
+    helper.getNode('caught').on('input', (msg: Record<string, unknown>) => caught.push(msg));
+    helper.getNode('sendCatch').receive({ to: TO, payload: '[in-1] Hallo' });
+    for (let i = 0; i < 200 && caught.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    helper.getNode('sendCatch').receive({ to: '+4915112345679', payload: '[in-2] Hallo' });
+    for (let i = 0; i < 200 && caught.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const [limited, held] = caught.map(
+      (msg) => msg.error as { message?: string; code?: string; cause?: { code?: number; retryAfterMs?: number } },
+    );
+    assert.equal(limited.cause?.code, 80007);
+    assert.equal(limited.cause?.retryAfterMs, 300_000);
+    assert.match(String(limited.message), /80007.*300 s/);
+    assert.equal(held.cause?.code, 80007);
+    assert.ok(Number(held.cause?.retryAfterMs) > 0);
+    assert.match(String(held.message), /Not sent: after WhatsApp Cloud API error 80007/);
+    assert.equal(api.posts.get(2), undefined, 'the held message never reached the API');
+  });
+
   it('waits out an account rate limit for the time Meta names: later messages fail at once, unsent', async () => {
     api.scripts.set(1, ['80007-wait']);
     await loadSendFlow(url);
