@@ -180,8 +180,9 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
     const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 100) : undefined;
     const contextMessageId = stringParam(body.contextMessageId, 256);
     const userId = stringParam(body.userId, 140);
+    const hideNumber = body.hideNumber === true;
     await answer(res, () =>
-      sandbox.customerSends(phoneNumberId, { waId, name, userId }, message, { contextMessageId }),
+      sandbox.customerSends(phoneNumberId, { waId, name, userId, hideNumber }, message, { contextMessageId }),
     );
   }
 

@@ -89,6 +89,8 @@ interface ConversationState {
   waId: string;
   /** The customer's business-scoped user id, when the customer was given one: messages can be sent to it. */
   userId?: string;
+  /** The customer uses a username and Meta withholds the number: webhooks name the user id alone. */
+  numberHidden?: boolean;
   name?: string;
   lastInboundAt?: number;
   marketingStopped: boolean;
@@ -422,7 +424,7 @@ export class Sandbox extends EventEmitter {
           wabaId: config.wabaId,
           phoneNumberId: config.phoneNumberId,
           displayPhoneNumber: config.displayPhoneNumber,
-          recipientWaId: conversation.waId,
+          recipientWaId: conversation.numberHidden ? '' : conversation.waId,
           recipientUserId: conversation.userId,
           messageId: message.id,
           status,
@@ -454,7 +456,7 @@ export class Sandbox extends EventEmitter {
    */
   async customerSends(
     phoneNumberId: string,
-    customer: { waId: string; name?: string; userId?: string },
+    customer: { waId: string; name?: string; userId?: string; hideNumber?: boolean },
     message: CustomerMessage,
     options: { contextMessageId?: string } = {},
   ): Promise<{ messageId: string; deliveries: DeliveryResult[] }> {
@@ -469,6 +471,9 @@ export class Sandbox extends EventEmitter {
     if (customer.userId !== undefined && !isBusinessScopedUserId(customer.userId)) {
       throw new GdprWhatsAppError('sandbox-invalid-message', 'userId must be a business-scoped user id like DE.1234');
     }
+    if (customer.hideNumber && !customer.userId) {
+      throw new GdprWhatsAppError('sandbox-invalid-message', 'A customer whose number Meta withholds needs a userId');
+    }
     const waId = waIdOf(customer.waId);
     // Meta gives each person their own id: one id for two numbers would send one customer's messages to the other.
     const holder = [...state.conversations.values()].find((c) => c.userId === customer.userId && c.waId !== waId);
@@ -478,6 +483,7 @@ export class Sandbox extends EventEmitter {
     const conversation = this.conversationState(state, waId);
     if (customer.name) conversation.name = customer.name;
     if (customer.userId) conversation.userId = customer.userId;
+    if (customer.hideNumber !== undefined) conversation.numberHidden = customer.hideNumber === true;
     const now = this.clock.now();
     const messageId = newMessageId(waId);
     const { webhookMessage, type, text } = customerMessageObject(checked);
@@ -503,7 +509,7 @@ export class Sandbox extends EventEmitter {
       wabaId: config.wabaId,
       phoneNumberId: config.phoneNumberId,
       displayPhoneNumber: config.displayPhoneNumber,
-      waId,
+      waId: conversation.numberHidden ? '' : waId,
       userId: conversation.userId,
       profileName: conversation.name,
       message: webhookMessage,

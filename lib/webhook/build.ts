@@ -26,6 +26,7 @@ export interface MessageWebhookInput extends BusinessNumber {
 }
 
 export interface StatusWebhookInput extends BusinessNumber {
+  /** Empty when Meta withholds the recipient's number (a username user reached by user id). */
   recipientWaId: string;
   /** The recipient's business-scoped user id (`recipient_user_id`), when known. */
   recipientUserId?: string;
@@ -70,8 +71,8 @@ export function buildStatusWebhook(p: StatusWebhookInput): object {
     id: p.messageId,
     status: p.status,
     timestamp: String(p.timestamp ?? nowSeconds()),
-    recipient_id: p.recipientWaId,
   };
+  if (p.recipientWaId) status.recipient_id = p.recipientWaId;
   if (p.recipientUserId) status.recipient_user_id = p.recipientUserId;
   if (p.status === 'failed') {
     status.errors = (p.errors ?? []).map(toMetaError);

@@ -186,6 +186,31 @@ describe('sandbox customer side', () => {
     );
   });
 
+  it('a customer whose number Meta withholds: webhooks and statuses name only the user id', async () => {
+    const bsuid = 'DE.77';
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER, userId: bsuid, hideNumber: true }, { text: 'Hi' });
+    const value = receiver.received[0].json.entry[0].changes[0].value;
+    assert.deepEqual(value.contacts[0], { user_id: bsuid });
+    assert.equal('from' in value.messages[0], false);
+    assert.equal(value.messages[0].from_user_id, bsuid);
+    const url = `${server.url}/v25.0/${PHONE_NUMBER_ID}/messages`;
+    const reply = { messaging_product: 'whatsapp', recipient: bsuid, type: 'text', text: { body: 'Antwort' } };
+    assert.equal((await callApi(url, { token: TOKEN, body: reply })).status, 200);
+    await sandbox.idle();
+    const statuses = receiver.received.slice(1).map((d) => d.json.entry[0].changes[0].value.statuses[0]);
+    assert.ok(statuses.length > 0);
+    for (const status of statuses) {
+      assert.equal('recipient_id' in status, false, 'no number in the status either');
+      assert.equal(status.recipient_user_id, bsuid);
+    }
+    await assert.rejects(
+      sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4917612345678', hideNumber: true }, { text: 'x' }),
+      {
+        code: 'sandbox-invalid-message',
+      },
+    );
+  });
+
   it('emits update for every change of a conversation', async () => {
     const updates: SandboxUpdate[] = [];
     const listener = (u: SandboxUpdate) => updates.push(u);
