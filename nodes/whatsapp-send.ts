@@ -135,7 +135,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
             }
             // Node-RED hands a Catch node the error's message, code and cause: the cause carries msg.error's report
             // (retryAfterMs, deliveryUnknown), which output 2 would have carried.
-            done(Object.assign(catchableError(RED, err), { code: report.code, cause: report }));
+            // Node-RED's debug sidebar shows a cause as text: a readable one, not "[object Object]".
+            const cause = Object.defineProperty({ ...report }, 'toString', {
+              value: () => `${report.code}: ${report.title}`,
+              enumerable: false,
+            });
+            done(Object.assign(catchableError(RED, err), { code: report.code, cause }));
           },
         );
       },

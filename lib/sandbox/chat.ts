@@ -180,7 +180,8 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
     const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 100) : undefined;
     const contextMessageId = stringParam(body.contextMessageId, 256);
     const userId = stringParam(body.userId, 140);
-    const hideNumber = body.hideNumber === true;
+    // Left out (the chat page never sends it), the customer's setting stays as it was.
+    const hideNumber = typeof body.hideNumber === 'boolean' ? body.hideNumber : undefined;
     await answer(res, () =>
       sandbox.customerSends(phoneNumberId, { waId, name, userId, hideNumber }, message, { contextMessageId }),
     );

@@ -325,7 +325,8 @@ export class Sandbox extends EventEmitter {
       );
       return;
     }
-    const messageId = newMessageId(waId);
+    // Meta's ids hold the number: not for a customer whose number it withholds.
+    const messageId = newMessageId(conversation.numberHidden ? '' : waId);
     const rendered = renderOutgoing(object, this.templates);
     const message: SandboxMessage = {
       text: '',
@@ -471,10 +472,10 @@ export class Sandbox extends EventEmitter {
     if (customer.userId !== undefined && !isBusinessScopedUserId(customer.userId)) {
       throw new GdprWhatsAppError('sandbox-invalid-message', 'userId must be a business-scoped user id like DE.1234');
     }
-    if (customer.hideNumber && !customer.userId) {
+    const waId = waIdOf(customer.waId);
+    if (customer.hideNumber && !customer.userId && !state.conversations.get(waId)?.userId) {
       throw new GdprWhatsAppError('sandbox-invalid-message', 'A customer whose number Meta withholds needs a userId');
     }
-    const waId = waIdOf(customer.waId);
     // Meta gives each person their own id: one id for two numbers would send one customer's messages to the other.
     const holder = [...state.conversations.values()].find((c) => c.userId === customer.userId && c.waId !== waId);
     if (customer.userId && holder) {
@@ -485,7 +486,7 @@ export class Sandbox extends EventEmitter {
     if (customer.userId) conversation.userId = customer.userId;
     if (customer.hideNumber !== undefined) conversation.numberHidden = customer.hideNumber === true;
     const now = this.clock.now();
-    const messageId = newMessageId(waId);
+    const messageId = newMessageId(conversation.numberHidden ? '' : waId);
     const { webhookMessage, type, text } = customerMessageObject(checked);
     if (options.contextMessageId) {
       webhookMessage.context = {
@@ -538,7 +539,8 @@ export class Sandbox extends EventEmitter {
       wabaId: config.wabaId,
       phoneNumberId: config.phoneNumberId,
       displayPhoneNumber: config.displayPhoneNumber,
-      waId: conversation.waId,
+      waId: conversation.numberHidden ? '' : conversation.waId,
+      userId: conversation.userId,
       value,
       timestamp: Math.floor(this.clock.now() / 1000),
     });

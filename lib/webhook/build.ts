@@ -39,7 +39,9 @@ export interface StatusWebhookInput extends BusinessNumber {
 }
 
 export interface UserPreferencesWebhookInput extends BusinessNumber {
+  /** Empty when Meta withholds the number: the user id alone names the person. */
   waId: string;
+  userId?: string;
   value: 'stop' | 'resume';
   timestamp?: number;
 }
@@ -99,10 +101,13 @@ export function buildStatusWebhook(p: StatusWebhookInput): object {
 export function buildUserPreferencesWebhook(p: UserPreferencesWebhookInput): object {
   const detail =
     p.value === 'stop' ? 'User requested to stop marketing messages' : 'User requested to resume marketing messages';
+  const person: Record<string, string> = {};
+  if (p.waId) person.wa_id = p.waId;
+  if (p.userId) person.user_id = p.userId;
   return envelope(p, 'user_preferences', {
-    contacts: [{ wa_id: p.waId }],
+    contacts: [{ ...person }],
     user_preferences: [
-      { wa_id: p.waId, detail, category: 'marketing_messages', value: p.value, timestamp: p.timestamp ?? nowSeconds() },
+      { ...person, detail, category: 'marketing_messages', value: p.value, timestamp: p.timestamp ?? nowSeconds() },
     ],
   });
 }

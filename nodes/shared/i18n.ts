@@ -1,3 +1,4 @@
+import { CloudApiError } from '../../lib/cloud-api/errors';
 import { GdprWhatsAppError } from '../../lib/errors';
 
 /** npm name of this package; Node-RED names each node set's message catalog after it. */
@@ -81,8 +82,8 @@ export interface ErrorReport {
 
 /** msg.error for any failure: the Cloud API's own report when there is one, else the i18n code. */
 export function errorReport(RED: Translator, err: unknown): ErrorReport {
-  const withJson = err as { toJSON?: () => ErrorReport };
-  if (err instanceof Error && typeof withJson.toJSON === 'function') return withJson.toJSON();
+  // Only the package's own API error: an HTTP library's error serialises its request config, token included.
+  if (err instanceof CloudApiError) return err.toJSON();
   const code = isCodedError(err) ? err.code : 'internal-error';
   const deliveryUnknown = (err as { deliveryUnknown?: unknown } | undefined)?.deliveryUnknown === true;
   return { code, title: translateError(RED, err), retryable: false, ...(deliveryUnknown ? { deliveryUnknown } : {}) };

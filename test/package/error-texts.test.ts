@@ -11,6 +11,8 @@ const REPO = path.resolve(__dirname, '..', '..', '..');
 const CODE_PATTERN = /(?:GdprWhatsAppError|WebhookError|CloudApiError)\(\s*(?:\d+,\s*)?'([a-z0-9-]+)'/g;
 /** Purpose problems (lib/conversation/purposes.ts) carry their code to the error parsePurposes throws. */
 const PROBLEM_PATTERN = /problem\(\s*'\w+',\s*'([a-z0-9-]+)'/g;
+/** CloudApiError picks its code from what failed (describeFailure in lib/cloud-api/errors.ts). */
+const DESCRIBED_PATTERN = /\{ code: '([a-z0-9-]+)'/g;
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -26,6 +28,7 @@ function thrownCodes(): Set<string> {
     const source = fs.readFileSync(file, 'utf8');
     for (const match of source.matchAll(CODE_PATTERN)) codes.add(match[1]);
     for (const match of source.matchAll(PROBLEM_PATTERN)) codes.add(match[1]);
+    for (const match of source.matchAll(DESCRIBED_PATTERN)) codes.add(match[1]);
   }
   return codes;
 }
@@ -45,6 +48,7 @@ describe('error texts (en-US and de)', () => {
   it('finds the codes the sources throw', () => {
     assert.ok(codes.has('invalid-phone') && codes.has('webhook-signature-invalid'), [...codes].join(', '));
     assert.ok(codes.has('invalid-purpose-wording'), [...codes].join(', '));
+    assert.ok(codes.has('cloud-api-held') && codes.has('cloud-api-rate-limited'), [...codes].join(', '));
   });
 
   it('has an English and a German text for every code thrown', () => {

@@ -186,8 +186,12 @@ describe('sandbox customer side', () => {
     );
   });
 
-  it('a customer whose number Meta withholds: webhooks and statuses name only the user id', async () => {
+  it('a customer whose number Meta withholds: webhooks, statuses and ids name only the user id', async () => {
     const bsuid = 'DE.77';
+    // The number must not be readable anywhere, not even inside a message id (Meta's ids encode it).
+    const holdsNumber = (text: string) =>
+      text.includes(CUSTOMER) ||
+      [...text.matchAll(/wamid\.([A-Za-z0-9+/=_-]+)/g)].some((m) => Buffer.from(m[1], 'base64').includes(CUSTOMER));
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER, userId: bsuid, hideNumber: true }, { text: 'Hi' });
     const value = receiver.received[0].json.entry[0].changes[0].value;
     assert.deepEqual(value.contacts[0], { user_id: bsuid });
@@ -202,6 +206,16 @@ describe('sandbox customer side', () => {
     for (const status of statuses) {
       assert.equal('recipient_id' in status, false, 'no number in the status either');
       assert.equal(status.recipient_user_id, bsuid);
+    }
+    await sandbox.customerOptsOutOfMarketing(PHONE_NUMBER_ID, CUSTOMER, 'stop');
+    const optOut = receiver.received.at(-1)?.json.entry[0].changes[0].value;
+    assert.deepEqual(optOut.contacts, [{ user_id: bsuid }]);
+    // Writing on without saying (as the chat page does) keeps the number withheld.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER }, { text: 'Noch da' });
+    const last = receiver.received[receiver.received.length - 1].json.entry[0].changes[0].value;
+    assert.equal('from' in last.messages[0], false);
+    for (const delivery of receiver.received) {
+      assert.equal(holdsNumber(delivery.raw.toString('utf8')), false, delivery.raw.toString('utf8'));
     }
     await assert.rejects(
       sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4917612345678', hideNumber: true }, { text: 'x' }),
