@@ -3,12 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import util from 'node:util';
 import { CloudApiClient, type CloudApiClientOptions } from '../../../lib/cloud-api/client';
-import { CloudApiError } from '../../../lib/cloud-api/errors';
 import { toMessageBody } from '../../../lib/cloud-api/schemas';
 import { MAX_RESPONSE_BYTES } from '../../../lib/cloud-api/transport';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { FakeClock } from './fake-clock';
-import { drop, hang, json, MockGraph, metaError, ok, okBody, raw } from './mock-graph';
+import { drop, failure, hang, json, MockGraph, metaError, ok, okBody, raw } from './mock-graph';
 
 const TOKEN = 'EAAJBtestTOKENsecret1234567890';
 const TO = '+4915112345678';
@@ -46,16 +45,6 @@ describe('cloud-api client (against a local HTTP server)', () => {
     await Promise.all(clients.splice(0).map((c) => c.close(0)));
     await graph.stop();
   });
-
-  async function failure(promise: Promise<unknown>): Promise<CloudApiError> {
-    try {
-      await promise;
-    } catch (err) {
-      assert.ok(err instanceof CloudApiError, `expected CloudApiError, got ${err}`);
-      return err;
-    }
-    assert.fail('expected a failure');
-  }
 
   function assertNoToken(err: unknown): void {
     const views = [

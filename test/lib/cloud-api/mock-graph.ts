@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CloudApiError } from '../../../lib/cloud-api/errors';
 
 export interface SeenRequest {
   method: string;
@@ -127,3 +129,14 @@ export const drop: Responder = (_req, res) => res.socket?.destroy();
 
 /** Never answers (until the server stops). */
 export const hang: Responder = () => {};
+
+/** The CloudApiError a call fails with; fails the test when it succeeds or fails otherwise. */
+export async function failure(promise: Promise<unknown>): Promise<CloudApiError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof CloudApiError, `expected CloudApiError, got ${err}`);
+    return err;
+  }
+  assert.fail('expected a failure');
+}

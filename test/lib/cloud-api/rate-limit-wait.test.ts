@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { CloudApiClient } from '../../../lib/cloud-api/client';
-import { CloudApiError } from '../../../lib/cloud-api/errors';
 import { toMessageBody } from '../../../lib/cloud-api/schemas';
 import { waitHintMs } from '../../../lib/cloud-api/wait-hint';
 import { FakeClock } from './fake-clock';
-import { MockGraph, metaError, ok } from './mock-graph';
+import { failure, MockGraph, metaError, ok } from './mock-graph';
 
 const TO = '+4915112345678';
 const OTHER = '+4917612345678';
@@ -103,16 +102,6 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     await Promise.all(clients.splice(0).map((c) => c.close(0)));
     await graph.stop();
   });
-
-  async function failure(promise: Promise<unknown>): Promise<CloudApiError> {
-    try {
-      await promise;
-    } catch (err) {
-      assert.ok(err instanceof CloudApiError, `expected CloudApiError, got ${err}`);
-      return err;
-    }
-    assert.fail('expected a failure');
-  }
 
   it('80007 with minutes to wait: not tried again, and the next messages are refused without a request', async () => {
     graph.respond(
