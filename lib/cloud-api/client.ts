@@ -6,7 +6,7 @@ import { GdprWhatsAppError } from '../errors';
 import { CloudApiError, classifyApiError } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
-import { DEFAULT_RETRY_POLICY, PAIR_RATE_LIMIT, type RetryPolicy, retryDelayMs } from './retry';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
 import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
 import { keepAliveAdapter } from './transport';
 import { type HeaderValue, waitHintMs } from './wait-hint';
@@ -102,8 +102,8 @@ export class CloudApiClient {
   private readonly abort = new AbortController();
   private lastError?: CloudApiStats['lastError'];
   /**
-   * An account-wide rate limit (codes 4, 80007) with the wait Meta named: until then nothing is sent, so the block is
-   * not prolonged by calls that would fail anyway. Each message is refused as never sent, with the wait left.
+   * A rate limit with the wait Meta named (WAIT_NAMING_LIMITS: 4, 80007, 130429): until then nothing is sent, so the
+   * block is not prolonged by calls that would fail anyway. Each message is refused as never sent, with the wait left.
    */
   private hold?: { until: number; cause: CloudApiError };
   /** Per recipient, the end of the last send: the next one to that recipient starts after it. */
@@ -325,9 +325,8 @@ export class CloudApiClient {
     return this.hold && now < this.hold.until ? this.hold.cause.heldBack(this.hold.until - now) : undefined;
   }
 
-  /** The pair rate limit concerns one recipient: the other messages go on. */
+  /** Only waits of WAIT_NAMING_LIMITS get here (withWait): the pair limit, one recipient's, never holds the rest. */
   private holdFor(err: CloudApiError, waitMs: number): void {
-    if (err.apiCode === PAIR_RATE_LIMIT) return;
     const until = this.clock.now() + waitMs;
     if (!this.hold || until > this.hold.until) this.hold = { until, cause: err };
   }
