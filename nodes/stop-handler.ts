@@ -113,6 +113,12 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       });
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
+      if (signal.kind === 'number-changed') {
+        // Handled in full: nobody is to be answered at the old number, so a bot behind output 2 must not see it.
+        // Flows learn of the ended consents from consent-events (channel "whatsapp-number-change").
+        node.log(RED._('stop-handler.log.number-changed', { count: outcome.withdrawn.length }));
+        return;
+      }
       if (signal.kind === 'marketing-opt-out') {
         if (outcome.skipped === 'no-marketing-purpose') node.warn(RED._('stop-handler.warn.no-marketing-purpose'));
         msg.stop = { kind: 'marketing-opt-out', source: signal.source, ...outcome };

@@ -8,6 +8,7 @@ export const WITHDRAWAL_CHANNELS: readonly WithdrawalChannel[] = [
   'whatsapp-keyword',
   'whatsapp-button',
   'meta-marketing-optout',
+  'whatsapp-number-change',
   'admin',
   'api',
 ];

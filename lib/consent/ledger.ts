@@ -357,6 +357,8 @@ export class ConsentLedger extends EventEmitter {
    * Art. 7(3) GDPR: withdrawing must be as easy as giving, and takes effect at once. Resolves only after
    * the change is committed to disk. For purposes that rest on a contract or legitimate interest, an
    * opt-out with nothing on record is stored as an objection (Art. 21), so that those purposes block too.
+   * A number change is no opt-out: it ends what is on record for the old number and objects to nothing, since
+   * whoever gets the number next has not objected.
    */
   async withdrawConsent(input: WithdrawConsentInput): Promise<ConsentRecord[]> {
     return (await this.withdraw(input, {})) as ConsentRecord[];
@@ -385,6 +387,7 @@ export class ConsentLedger extends EventEmitter {
     const keyword = optionalText(input.keyword, 'keyword', 64);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const subject = this.resolver.identify(input.subject);
+    const objects = channel !== 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, subject);
       if (options.unlessErased && (await tx.suppressedAt(p)) !== undefined) return 'erased' as const;
@@ -394,7 +397,7 @@ export class ConsentLedger extends EventEmitter {
         const consentBased = def.lawfulBasis === 'consent';
         if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
         if (!existing || isEnded(existing.status)) {
-          if (consentBased) continue;
+          if (consentBased || !objects) continue;
           if (existing) await tx.archiveConsent(existing, now);
         }
         const base: ConsentRow =

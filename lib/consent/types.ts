@@ -29,7 +29,14 @@ export type CollectionMethod = 'web-form' | 'keyword' | 'button' | 'agent';
 /** How a record came about: a collection method, or an objection (STOP) where no consent was on record. */
 export type RecordMethod = CollectionMethod | 'objection';
 
-export type WithdrawalChannel = 'whatsapp-keyword' | 'whatsapp-button' | 'meta-marketing-optout' | 'admin' | 'api';
+/** 'whatsapp-number-change': Meta reported that the person moved to another number; the old one may be reassigned. */
+export type WithdrawalChannel =
+  | 'whatsapp-keyword'
+  | 'whatsapp-button'
+  | 'meta-marketing-optout'
+  | 'whatsapp-number-change'
+  | 'admin'
+  | 'api';
 
 /** A person: phone number in any common format and/or Meta's business-scoped user id (BSUID). */
 export interface SubjectRef {

@@ -58,7 +58,11 @@ export interface SubjectRef {
   userId?: string;
 }
 
-export type WithdrawalChannel = 'whatsapp-keyword' | 'whatsapp-button' | 'meta-marketing-optout';
+export type WithdrawalChannel =
+  | 'whatsapp-keyword'
+  | 'whatsapp-button'
+  | 'meta-marketing-optout'
+  | 'whatsapp-number-change';
 
 export type StopSignal =
   /** The person asked to stop by keyword or button. */
@@ -74,6 +78,11 @@ export type StopSignal =
   | { kind: 'marketing-opt-out'; source: 'user_preferences' | 'status-131050'; subject: SubjectRef }
   /** Meta says the person turned marketing back on. This is not consent (Art. 7(1): we must prove consent). */
   | { kind: 'marketing-resume'; subject: SubjectRef }
+  /**
+   * Meta says the person moved to another WhatsApp number (a `system` message from the old one). The old number
+   * may be given to someone else, who agreed to nothing: what is on record for it ends.
+   */
+  | { kind: 'number-changed'; subject: SubjectRef & { phone: string }; newWaId?: string; messageId: string }
   | { kind: 'none' };
 
 /**
@@ -94,7 +103,11 @@ export function recogniseStopSignal(whatsapp: unknown, rules: StopRules): StopSi
   return { kind: 'none' };
 }
 
+/** Meta's name for a number change, and the name older API versions used. */
+const NUMBER_CHANGE_TYPES: ReadonlySet<string> = new Set(['user_changed_number', 'customer_changed_number']);
+
 function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal {
+  if (message.type === 'system') return recogniseSystem(message);
   const subject = subjectOf(message.from, message.waId, message.userId);
   if (!subject) return { kind: 'none' };
   const messageId = message.messageId;
@@ -114,6 +127,18 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
   if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
   return { kind: 'none' };
+}
+
+/** Only the old number is certain: whether the message's user id is the old or the new one, Meta does not say. */
+function recogniseSystem(message: InboundMessage): StopSignal {
+  const type = message.system?.type;
+  if (typeof type !== 'string' || !NUMBER_CHANGE_TYPES.has(type) || !message.from) return { kind: 'none' };
+  return {
+    kind: 'number-changed',
+    subject: { phone: message.from },
+    ...(message.system?.waId ? { newWaId: message.system.waId } : {}),
+    messageId: message.messageId,
+  };
 }
 
 function recogniseStatus(status: MessageStatus): StopSignal {
@@ -179,9 +204,19 @@ export interface WithdrawalOutcome {
  */
 export async function withdrawForSignal(
   ledger: WithdrawalLedger,
-  signal: Extract<StopSignal, { kind: 'stop' | 'marketing-opt-out' }>,
+  signal: Extract<StopSignal, { kind: 'stop' | 'marketing-opt-out' | 'number-changed' }>,
   scope: WithdrawalScope,
 ): Promise<WithdrawalOutcome> {
+  if (signal.kind === 'number-changed') {
+    // Every purpose, whatever the node's scope: the number no longer reaches the person who agreed.
+    const changed = await ledger.withdrawUnlessErased({
+      subject: signal.subject,
+      channel: 'whatsapp-number-change',
+      messageId: signal.messageId,
+      actor: scope.actor,
+    });
+    return outcomeOf(changed);
+  }
   if (signal.kind === 'marketing-opt-out') {
     if (scope.marketingPurposes.length === 0) {
       return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };

@@ -104,6 +104,8 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
       await send(req, res);
     } else if (relative === 'marketing-preference' && method === 'POST') {
       await marketingPreference(req, res);
+    } else if (relative === 'number-change' && method === 'POST') {
+      await numberChange(req, res);
     } else if (next) {
       next();
     } else {
@@ -203,6 +205,19 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
       return;
     }
     await answer(res, () => sandbox.customerOptsOutOfMarketing(phoneNumberId, waId, value));
+  }
+
+  async function numberChange(req: SandboxRequest, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, res);
+    if (!body) return;
+    const phoneNumberId = stringParam(body.phoneNumberId);
+    const waId = stringParam(body.waId);
+    const newWaId = stringParam(body.newWaId);
+    if (!phoneNumberId || !waId || !newWaId) {
+      chatError(res, 400, 'sandbox-invalid-number-change', 'number-change needs phoneNumberId, waId and newWaId');
+      return;
+    }
+    await answer(res, () => sandbox.customerChangesNumber(phoneNumberId, waId, newWaId));
   }
 
   async function answer(res: ServerResponse, action: () => Promise<unknown>): Promise<void> {

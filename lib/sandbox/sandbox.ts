@@ -5,7 +5,13 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { type ValidationResult, validateMessageBody, validateReadReceiptBody } from '../cloud-api/schemas';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
-import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook, newMessageId } from '../webhook/build';
+import {
+  buildMessageWebhook,
+  buildNumberChangeWebhook,
+  buildStatusWebhook,
+  buildUserPreferencesWebhook,
+  newMessageId,
+} from '../webhook/build';
 import { type DeliveryResult, SerialQueue, WebhookPoster } from './delivery';
 import { type GraphErrorResponse, unknownObjectError, whatsAppError } from './graph-errors';
 import { BodyError, parseUrl, readJsonBody, type SandboxRequest, sendJson } from './http-io';
@@ -546,6 +552,37 @@ export class Sandbox extends EventEmitter {
     });
     const deliveries = await state.queue.run(() => this.deliver(state, payload));
     return { deliveries };
+  }
+
+  /**
+   * The customer moves to another WhatsApp number: Meta tells the business with a system message from the old
+   * number. Later messages come from the new number; the old conversation stays as it was.
+   */
+  async customerChangesNumber(
+    phoneNumberId: string,
+    oldWaId: string,
+    newWaId: string,
+  ): Promise<{ messageId: string; deliveries: DeliveryResult[] }> {
+    const state = this.numberState(phoneNumberId);
+    const from = waIdOf(oldWaId);
+    const to = waIdOf(newWaId);
+    if (from === to) {
+      throw new GdprWhatsAppError('sandbox-invalid-number-change', 'A number change needs two different numbers');
+    }
+    const conversation = this.conversationState(state, from);
+    const { config } = state;
+    const payload = buildNumberChangeWebhook({
+      wabaId: config.wabaId,
+      phoneNumberId: config.phoneNumberId,
+      displayPhoneNumber: config.displayPhoneNumber,
+      oldWaId: from,
+      newWaId: to,
+      profileName: conversation.name,
+      timestamp: Math.floor(this.clock.now() / 1000),
+    }) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] };
+    const messageId = payload.entry[0].changes[0].value.messages[0].id;
+    const deliveries = await state.queue.run(() => this.deliver(state, payload));
+    return { messageId, deliveries };
   }
 
   // ---- Inspection ----

@@ -46,6 +46,15 @@ export interface UserPreferencesWebhookInput extends BusinessNumber {
   timestamp?: number;
 }
 
+export interface NumberChangeWebhookInput extends BusinessNumber {
+  /** The number the person left (the message's `from`). */
+  oldWaId: string;
+  /** The person's new WhatsApp id (`system.wa_id`). */
+  newWaId: string;
+  profileName?: string;
+  timestamp?: number;
+}
+
 const DEFAULT_WABA_ID = '102290129340398';
 
 export function buildMessageWebhook(p: MessageWebhookInput): object {
@@ -96,6 +105,23 @@ export function buildStatusWebhook(p: StatusWebhookInput): object {
     };
   }
   return envelope(p, 'messages', { statuses: [status] });
+}
+
+/** Meta's system message for a number change: sent from the old number, without a contacts array. */
+export function buildNumberChangeWebhook(p: NumberChangeWebhookInput): object {
+  const name = p.profileName ?? 'WhatsApp user';
+  const message = {
+    from: p.oldWaId,
+    id: newMessageId(p.oldWaId),
+    timestamp: String(p.timestamp ?? nowSeconds()),
+    type: 'system',
+    system: {
+      body: `User ${name} changed from ${p.oldWaId} to ${p.newWaId}`,
+      wa_id: p.newWaId,
+      type: 'user_changed_number',
+    },
+  };
+  return envelope(p, 'messages', { messages: [message] });
 }
 
 export function buildUserPreferencesWebhook(p: UserPreferencesWebhookInput): object {

@@ -122,11 +122,12 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
 
 /**
  * Each message's sender and time, so that the claim also starts the 24-hour customer service window. A message
- * in a group is not one to the business: it opens no private window with its writer.
+ * in a group is not one to the business: it opens no private window with its writer. Nor does a `system` message:
+ * Meta writes it, not the person (a number change comes from the number the person just left).
  */
 function inboundTimes(messages: readonly InboundMessage[]): InboundTime[] {
   return messages
-    .filter((m) => (m.from || m.userId) && !m.groupId)
+    .filter((m) => (m.from || m.userId) && !m.groupId && m.type !== 'system')
     .map((m) => ({ key: messageDedupeKey(m), subject: { phone: m.from, userId: m.userId }, at: m.timestamp * 1000 }));
 }
 

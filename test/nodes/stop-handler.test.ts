@@ -95,6 +95,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
 
   interface Options {
     stop?: Record<string, unknown>;
+    hook?: Record<string, unknown>;
     hookWires?: string[][];
     storePath?: string;
     extra?: Record<string, unknown>[];
@@ -127,6 +128,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
         path: '/whatsapp',
         whatsapp: 'cfg',
         wires: options.hookWires ?? [['stop'], ['stop'], ['stop']],
+        ...options.hook,
       },
       { id: 'stop', z: 'f1', type: 'stop-handler', store: 'store', wires: [['send'], ['other']], ...options.stop },
       { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
@@ -317,6 +319,35 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.deepEqual(other.find((m) => m.stop?.kind === 'marketing-resume')?.stop?.restored, []);
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn', 'resume is not consent');
     assert.equal(sent.length, 0, 'no confirmation for Meta signals');
+    assert.deepEqual(textsTo(GERMAN.waId), []);
+  });
+
+  it("ends the old number's consents when its owner moves to another number, and answers nobody", async () => {
+    // The webhook keeps its marks and the 24-hour window in the store, as in the examples.
+    const { sent, other, caught } = await load({ hook: { store: 'store' } });
+    const ledger = await subscribe(GERMAN.phone);
+    const newNumber = '+4917612345678';
+    const change = await sandbox.customerChangesNumber(PHONE_NUMBER_ID, GERMAN.waId, newNumber);
+    assert.deepEqual(
+      change.deliveries.map((d) => d.status),
+      [200],
+    );
+    await until(
+      async () => (await ledger.checkConsent(GERMAN.phone, 'orders')).status === 'withdrawn',
+      'the old number to lose its consent',
+    );
+    for (const purpose of ['orders', 'offers']) {
+      const record = await ledger.getConsent(GERMAN.phone, purpose);
+      assert.equal(record?.status, 'withdrawn', purpose);
+      assert.equal(record?.withdrawalChannel, 'whatsapp-number-change');
+    }
+    assert.equal((await ledger.checkConsent(newNumber, 'offers')).status, 'none', 'the new number agreed to nothing');
+    // Meta wrote the message, not the person: no 24-hour window opens for the old number.
+    assert.equal(await ledger.lastInboundAt(GERMAN.phone), undefined);
+    await sandbox.idle();
+    assert.equal(sent.length, 0);
+    assert.equal(other.length, 0, 'a bot behind output 2 must not answer the old number');
+    assert.equal(caught.length, 0);
     assert.deepEqual(textsTo(GERMAN.waId), []);
   });
 

@@ -120,6 +120,29 @@ describe('conversation/stop', () => {
       assert.equal(recogniseStopSignal({ field: 'account_update', value: 'stop' }, rules).kind, 'none');
     });
 
+    it("recognises Meta's number change by the old number, and no other system message", () => {
+      const moved = inbound({
+        type: 'system',
+        waId: undefined,
+        text: 'User Erika changed from 4915123456789 to 4917612345678',
+        system: { type: 'user_changed_number', waId: '4917612345678', body: 'User Erika changed …' },
+      });
+      assert.deepEqual(recogniseStopSignal(moved, rules), {
+        kind: 'number-changed',
+        subject: { phone: PHONE },
+        newWaId: '4917612345678',
+        messageId: moved.messageId,
+      });
+      const legacy = { ...moved, system: { type: 'customer_changed_number', waId: '4917612345678' } };
+      assert.equal(recogniseStopSignal(legacy, rules).kind, 'number-changed');
+      // A BSUID change, or a number change whose old number Meta did not send, ends nothing.
+      const idChange = { ...moved, system: { type: 'user_changed_user_id', userId: 'DE.2' } };
+      assert.equal(recogniseStopSignal(idChange, rules).kind, 'none');
+      assert.equal(recogniseStopSignal({ ...moved, from: undefined }, rules).kind, 'none');
+      // The body is not read: a system message saying STOP is still no opt-out.
+      assert.equal(recogniseStopSignal({ ...moved, text: 'STOP', system: { body: 'STOP' } }, rules).kind, 'none');
+    });
+
     it('recognises a failed status with error 131050 and nothing else', () => {
       const status: MessageStatus = {
         messageId: 'wamid.out',
@@ -271,6 +294,24 @@ describe('conversation/stop', () => {
       const after = await ledger.exportSubject(PHONE, actor);
       assert.equal(after.consents.length, 0);
       assert.equal(after.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
+    });
+
+    it("ends every consent of a number its owner left, whatever the node's purposes, and objects to nothing", async () => {
+      const moved = {
+        kind: 'number-changed' as const,
+        subject: { phone: PHONE },
+        newWaId: '4917612345678',
+        messageId: 'wamid.moved',
+      };
+      const outcome = await withdrawForSignal(ledger, moved, { purposes: ['offers'], marketingPurposes: [], actor });
+      assert.deepEqual(outcome.withdrawn.sort(), ['news', 'offers', 'orders']);
+      for (const purpose of ['orders', 'offers', 'news']) {
+        const record = await ledger.getConsent(PHONE, purpose);
+        assert.equal(record?.status, 'withdrawn');
+        assert.equal(record?.withdrawalChannel, 'whatsapp-number-change');
+      }
+      // The new number agreed to nothing yet.
+      assert.equal((await ledger.checkConsent('+4917612345678', 'offers')).status, 'none');
     });
 
     it('is harmless for a second STOP', async () => {

@@ -169,6 +169,28 @@ describe('sandbox chat page and endpoints', () => {
     assert.equal(bad.body.error.code, 'sandbox-invalid-preference');
   });
 
+  it("plays a number change: Meta's system message from the old number, without contacts", async () => {
+    const answer = await callApi(`${chat}number-change`, {
+      body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, newWaId: '+4917612345678' },
+    });
+    assert.equal(answer.status, 200);
+    const value = receiver.received[0].json.entry[0].changes[0].value;
+    assert.equal(value.contacts, undefined);
+    const [message] = value.messages;
+    assert.equal(message.id, answer.body.messageId);
+    assert.equal(message.from, CUSTOMER.replace(/^\+/, ''));
+    assert.equal(message.type, 'system');
+    assert.equal(message.system.type, 'user_changed_number');
+    assert.equal(message.system.wa_id, '4917612345678');
+    for (const bad of [{ newWaId: CUSTOMER }, { newWaId: '123' }, {}]) {
+      const refused = await callApi(`${chat}number-change`, {
+        body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, ...bad },
+      });
+      assert.equal(refused.status, 400, JSON.stringify(bad));
+    }
+    assert.equal(receiver.received.length, 1, 'a refused change sends nothing');
+  });
+
   it('rejects bad send requests with clear codes and sends nothing', async () => {
     const noText = await callApi(`${chat}send`, { body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER } });
     assert.equal(noText.status, 400);

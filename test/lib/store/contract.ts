@@ -415,6 +415,33 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
       });
 
+      it('a number change ends what is on record for the old number and objects to nothing', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        const changed = await ledger.withdrawConsent({
+          subject: PHONE,
+          channel: 'whatsapp-number-change',
+          messageId: 'wamid.MOVED',
+          actor: 'stop-handler',
+        });
+        // A STOP would also object to orders (contract); whoever gets the number next has objected to nothing.
+        assert.deepEqual(
+          changed.map((r) => [r.purpose, r.withdrawalChannel]),
+          [['marketing', 'whatsapp-number-change']],
+        );
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'orders'), {
+          allowed: true,
+          status: 'none',
+          reason: 'lawful-basis-contract',
+        });
+      });
+
       it('an opt-out with nothing on record is still audited', async () => {
         const changed = await ledger.withdrawConsent({
           subject: PHONE,
