@@ -96,6 +96,19 @@ export default function stopHandlerNode(RED: NodeAPI): void {
           send([msg, null]);
           return;
         }
+        case 'user-id-changed': {
+          // Handled in full, like a number change: there is nothing to answer.
+          const ledger = await ledgerOf(store);
+          const linked = await ledger.linkUserId({
+            previousUserId: signal.previousUserId,
+            userId: signal.userId,
+            actor,
+          });
+          // Unlinked, a STOP under the new id would not reach a consent given under the previous one.
+          if (linked === 'separate') node.warn(RED._('stop-handler.log.user-id-separate'));
+          else node.log(RED._(`stop-handler.log.user-id-${linked}`));
+          return;
+        }
         case 'marketing-resume':
           // Meta's "resume" is not consent we can prove (Art. 7(1)): nothing is restored.
           msg.stop = { kind: 'marketing-resume', restored: [] };

@@ -59,6 +59,19 @@ export interface RefuseConsentInput {
   actor: string;
 }
 
+/** Meta gave a person a new business-scoped user id (a `user_changed_user_id` system message). */
+export interface LinkUserIdInput {
+  previousUserId: string;
+  userId: string;
+  actor: string;
+}
+
+/**
+ * 'linked': the new id finds what is kept under the previous one; 'unknown': nothing is kept under the previous id;
+ * 'separate': the new id has consent records of its own, which a link would hide (nothing is linked).
+ */
+export type LinkUserIdOutcome = 'linked' | 'unknown' | 'separate';
+
 export interface WithdrawConsentInput {
   subject: SubjectInput;
   /** Default: every purpose. */

@@ -11,6 +11,7 @@ export const FORWARDED_METHODS = [
   'refuseConsent',
   'withdrawConsent',
   'withdrawUnlessErased',
+  'linkUserId',
   'checkConsent',
   'hasConsent',
   'getConsent',

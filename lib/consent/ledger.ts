@@ -19,6 +19,8 @@ import {
   COLLECTION_METHODS,
   type ConfirmConsentInput,
   type GiveConsentInput,
+  type LinkUserIdInput,
+  type LinkUserIdOutcome,
   type RefuseConsentInput,
   type RequestConsentInput,
   WITHDRAWAL_CHANNELS,
@@ -573,6 +575,34 @@ export class ConsentLedger extends EventEmitter {
       lastInboundAt: when,
       createdAt: now,
       updatedAt: now,
+    });
+  }
+
+  /**
+   * The new business-scoped user id finds the records kept under the previous one (its own, or the number's it
+   * was seen with), so consent given before the change still counts and a STOP under the new id withdraws it.
+   * New ids are Meta's, given to the same WhatsApp account, so no one else's consent is carried over.
+   */
+  async linkUserId(input: LinkUserIdInput): Promise<LinkUserIdOutcome> {
+    const actor = requireActor(input?.actor);
+    const previous = this.resolver.identify({ userId: input.previousUserId });
+    const next = this.resolver.identify({ userId: input.userId });
+    if (previous.pseudonym === next.pseudonym) {
+      throw new GdprWhatsAppError('invalid-input', 'The new user id must differ from the previous one', {
+        field: 'userId',
+      });
+    }
+    return this.change(async (tx, now) => {
+      const target = (await tx.resolveAlias(previous.pseudonym)) ?? previous.pseudonym;
+      if (target === previous.pseudonym && !(await tx.getSubject(target))) return 'unknown';
+      const linkedAlready = await tx.resolveAlias(next.pseudonym);
+      if (linkedAlready === target) return 'linked';
+      // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; consents would be hidden,
+      // and so would the records of a number the new id was seen with.
+      if (linkedAlready !== undefined || (await tx.listConsents(next.pseudonym)).length > 0) return 'separate';
+      await tx.putAlias(next.pseudonym, target);
+      await this.audit(tx, now, { action: 'subject.user-id-changed', actor, pseudonym: target, outcome: 'linked' });
+      return 'linked';
     });
   }
 

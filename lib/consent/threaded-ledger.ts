@@ -109,6 +109,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly refuseConsent = this.forward('refuseConsent');
   readonly withdrawConsent = this.forward('withdrawConsent');
   readonly withdrawUnlessErased = this.forward('withdrawUnlessErased');
+  readonly linkUserId = this.forward('linkUserId');
   readonly checkConsent = this.forward('checkConsent');
   readonly hasConsent = this.forward('hasConsent');
   readonly getConsent = this.forward('getConsent');

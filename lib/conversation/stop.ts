@@ -2,6 +2,7 @@
  * What the stop-handler decides: which inbound messages and Meta signals are an opt-out, which
  * purposes a withdrawal covers, and the answer the person gets. The node only moves messages.
  */
+import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { WithdrawConsentInput } from '../consent/inputs';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
@@ -83,6 +84,8 @@ export type StopSignal =
    * may be given to someone else, who agreed to nothing: what is on record for it ends.
    */
   | { kind: 'number-changed'; subject: SubjectRef & { phone: string }; newWaId?: string; messageId: string }
+  /** Meta gave the person a new business-scoped user id: what was kept under the previous one is theirs. */
+  | { kind: 'user-id-changed'; previousUserId: string; userId: string; messageId: string }
   | { kind: 'none' };
 
 /**
@@ -129,9 +132,17 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   return { kind: 'none' };
 }
 
-/** Only the old number is certain: whether the message's user id is the old or the new one, Meta does not say. */
+/**
+ * Only what `system` names is certain: whether the message's own user id is the old or the new one, Meta does not
+ * say. For a number change the old number is the message's `from`.
+ */
 function recogniseSystem(message: InboundMessage): StopSignal {
   const type = message.system?.type;
+  if (type === 'user_changed_user_id') {
+    const { previousUserId, userId } = message.system ?? {};
+    const valid = isBusinessScopedUserId(previousUserId) && isBusinessScopedUserId(userId) && previousUserId !== userId;
+    return valid ? { kind: 'user-id-changed', previousUserId, userId, messageId: message.messageId } : { kind: 'none' };
+  }
   if (typeof type !== 'string' || !NUMBER_CHANGE_TYPES.has(type) || !message.from) return { kind: 'none' };
   return {
     kind: 'number-changed',

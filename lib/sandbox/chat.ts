@@ -106,6 +106,8 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
       await marketingPreference(req, res);
     } else if (relative === 'number-change' && method === 'POST') {
       await numberChange(req, res);
+    } else if (relative === 'user-id-change' && method === 'POST') {
+      await userIdChange(req, res);
     } else if (next) {
       next();
     } else {
@@ -218,6 +220,19 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
       return;
     }
     await answer(res, () => sandbox.customerChangesNumber(phoneNumberId, waId, newWaId));
+  }
+
+  async function userIdChange(req: SandboxRequest, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, res);
+    if (!body) return;
+    const phoneNumberId = stringParam(body.phoneNumberId);
+    const waId = stringParam(body.waId);
+    const userId = stringParam(body.userId, 140);
+    if (!phoneNumberId || !waId || !userId) {
+      chatError(res, 400, 'sandbox-invalid-user-id-change', 'user-id-change needs phoneNumberId, waId and userId');
+      return;
+    }
+    await answer(res, () => sandbox.customerChangesUserId(phoneNumberId, waId, userId));
   }
 
   async function answer(res: ServerResponse, action: () => Promise<unknown>): Promise<void> {

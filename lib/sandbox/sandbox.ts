@@ -9,6 +9,7 @@ import {
   buildMessageWebhook,
   buildNumberChangeWebhook,
   buildStatusWebhook,
+  buildUserIdChangeWebhook,
   buildUserPreferencesWebhook,
   newMessageId,
 } from '../webhook/build';
@@ -577,6 +578,41 @@ export class Sandbox extends EventEmitter {
       displayPhoneNumber: config.displayPhoneNumber,
       oldWaId: from,
       newWaId: to,
+      profileName: conversation.name,
+      timestamp: Math.floor(this.clock.now() / 1000),
+    }) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] };
+    const messageId = payload.entry[0].changes[0].value.messages[0].id;
+    const deliveries = await state.queue.run(() => this.deliver(state, payload));
+    return { messageId, deliveries };
+  }
+
+  /** Meta gives the customer a new business-scoped user id and tells the business with a system message. */
+  async customerChangesUserId(
+    phoneNumberId: string,
+    waId: string,
+    userId: string,
+  ): Promise<{ messageId: string; deliveries: DeliveryResult[] }> {
+    const state = this.numberState(phoneNumberId);
+    const conversation = this.findConversation(phoneNumberId, waIdOf(waId));
+    const previousUserId = conversation?.userId;
+    if (!conversation || !previousUserId || !isBusinessScopedUserId(userId) || userId === previousUserId) {
+      throw new GdprWhatsAppError(
+        'sandbox-invalid-user-id-change',
+        'A user id change needs a customer with a user id and a different new one like DE.1234',
+      );
+    }
+    if ([...state.conversations.values()].some((c) => c.userId === userId)) {
+      throw new GdprWhatsAppError('sandbox-invalid-message', 'This userId belongs to another customer of the number');
+    }
+    conversation.userId = userId;
+    this.changed(state, conversation);
+    const { config } = state;
+    const payload = buildUserIdChangeWebhook({
+      wabaId: config.wabaId,
+      phoneNumberId: config.phoneNumberId,
+      displayPhoneNumber: config.displayPhoneNumber,
+      previousUserId,
+      userId,
       profileName: conversation.name,
       timestamp: Math.floor(this.clock.now() / 1000),
     }) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] };

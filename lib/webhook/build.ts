@@ -55,6 +55,13 @@ export interface NumberChangeWebhookInput extends BusinessNumber {
   timestamp?: number;
 }
 
+export interface UserIdChangeWebhookInput extends BusinessNumber {
+  previousUserId: string;
+  userId: string;
+  profileName?: string;
+  timestamp?: number;
+}
+
 const DEFAULT_WABA_ID = '102290129340398';
 
 export function buildMessageWebhook(p: MessageWebhookInput): object {
@@ -119,6 +126,24 @@ export function buildNumberChangeWebhook(p: NumberChangeWebhookInput): object {
       body: `User ${name} changed from ${p.oldWaId} to ${p.newWaId}`,
       wa_id: p.newWaId,
       type: 'user_changed_number',
+    },
+  };
+  return envelope(p, 'messages', { messages: [message] });
+}
+
+/** Meta's system message for a new business-scoped user id: no phone number, the ids before and after. */
+export function buildUserIdChangeWebhook(p: UserIdChangeWebhookInput): object {
+  const name = p.profileName ?? 'WhatsApp user';
+  const message = {
+    from_user_id: p.userId,
+    id: newMessageId(),
+    timestamp: String(p.timestamp ?? nowSeconds()),
+    type: 'system',
+    system: {
+      body: `User ${name} changed from ${p.previousUserId} to ${p.userId}`,
+      type: 'user_changed_user_id',
+      previous_user_id: p.previousUserId,
+      user_id: p.userId,
     },
   };
   return envelope(p, 'messages', { messages: [message] });

@@ -249,6 +249,7 @@ function readSystem(content: Json | undefined): InboundMessage['system'] {
   setIfDefined(system, 'body', text(content.body));
   setIfDefined(system, 'waId', text(content.wa_id) ?? text(content.new_wa_id));
   setIfDefined(system, 'userId', text(content.user_id));
+  setIfDefined(system, 'previousUserId', text(content.previous_user_id));
   setIfDefined(system, 'marketing', text(content.marketing));
   return system;
 }

@@ -28,7 +28,15 @@ export interface InboundMessage {
   reaction?: { messageId: string; emoji?: string };
   order?: { catalogId?: string; text?: string; items: unknown[] };
   /** System notices (number or identity changed, marketing preference changed). */
-  system?: { type?: string; body?: string; waId?: string; userId?: string; marketing?: string };
+  /** Meta's system message: a number change (`waId` is the new number) or a new business-scoped user id. */
+  system?: {
+    type?: string;
+    body?: string;
+    waId?: string;
+    userId?: string;
+    previousUserId?: string;
+    marketing?: string;
+  };
   context?: { from?: string; id?: string; forwarded?: boolean; frequentlyForwarded?: boolean };
   errors?: WebhookError[];
   /**

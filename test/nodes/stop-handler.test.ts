@@ -351,6 +351,43 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.deepEqual(textsTo(GERMAN.waId), []);
   });
 
+  it("links a person's new user id to the previous one, so her STOP under the new id withdraws", async () => {
+    const { sent, other, caught } = await load({ hook: { store: 'store' } });
+    const ledger = await ledgerOf();
+    const previous = 'DE.1502576394655843';
+    const next = 'DE.1502576394655844';
+    // Consent by keyword under the previous id, her number withheld throughout.
+    await ledger.giveConsent({
+      subject: { userId: previous },
+      purpose: 'offers',
+      wording: 'w',
+      method: 'keyword',
+      actor: 't',
+    });
+    await sandbox.customerSends(
+      PHONE_NUMBER_ID,
+      { waId: GERMAN.waId, userId: previous, hideNumber: true },
+      { text: 'Hallo' },
+    );
+    await until(() => other.length === 1, 'her first message to pass through');
+    const change = await sandbox.customerChangesUserId(PHONE_NUMBER_ID, GERMAN.waId, next);
+    assert.deepEqual(
+      change.deliveries.map((d) => d.status),
+      [200],
+    );
+    await until(async () => (await ledger.checkConsent({ userId: next }, 'offers')).allowed, 'the new id to be linked');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the confirmation to be sent');
+    assert.equal((sandbox.accepted(PHONE_NUMBER_ID).at(-1)?.body as Record<string, unknown>).recipient, next);
+    assert.equal((await ledger.checkConsent({ userId: previous }, 'offers')).status, 'withdrawn');
+    assert.deepEqual(
+      other.filter((m) => m.whatsapp?.type === 'system'),
+      [],
+      'the system message left on neither output',
+    );
+    assert.equal(caught.length, 0);
+  });
+
   it('withdraws marketing purposes when a marketing template fails with 131050', async () => {
     // Only statuses reach the stop-handler here, so the withdrawal can only come from the 131050 failure.
     const { other } = await load({ hookWires: [[], ['stop'], []] });

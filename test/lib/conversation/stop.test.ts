@@ -135,12 +135,35 @@ describe('conversation/stop', () => {
       });
       const legacy = { ...moved, system: { type: 'customer_changed_number', waId: '4917612345678' } };
       assert.equal(recogniseStopSignal(legacy, rules).kind, 'number-changed');
-      // A BSUID change, or a number change whose old number Meta did not send, ends nothing.
+      // A number change whose old number Meta did not send ends nothing.
       const idChange = { ...moved, system: { type: 'user_changed_user_id', userId: 'DE.2' } };
       assert.equal(recogniseStopSignal(idChange, rules).kind, 'none');
       assert.equal(recogniseStopSignal({ ...moved, from: undefined }, rules).kind, 'none');
       // The body is not read: a system message saying STOP is still no opt-out.
       assert.equal(recogniseStopSignal({ ...moved, text: 'STOP', system: { body: 'STOP' } }, rules).kind, 'none');
+    });
+
+    it("recognises Meta's new business-scoped user id only with both ids valid and different", () => {
+      const changed = inbound({
+        type: 'system',
+        from: undefined,
+        waId: undefined,
+        userId: 'DE.2',
+        system: { type: 'user_changed_user_id', previousUserId: 'DE.1', userId: 'DE.2' },
+      });
+      assert.deepEqual(recogniseStopSignal(changed, rules), {
+        kind: 'user-id-changed',
+        previousUserId: 'DE.1',
+        userId: 'DE.2',
+        messageId: changed.messageId,
+      });
+      for (const system of [
+        { type: 'user_changed_user_id', userId: 'DE.2' },
+        { type: 'user_changed_user_id', previousUserId: 'DE.1', userId: 'DE.1' },
+        { type: 'user_changed_user_id', previousUserId: 'not an id', userId: 'DE.2' },
+      ]) {
+        assert.equal(recogniseStopSignal({ ...changed, system }, rules).kind, 'none', JSON.stringify(system));
+      }
     });
 
     it('recognises a failed status with error 131050 and nothing else', () => {

@@ -191,6 +191,36 @@ describe('sandbox chat page and endpoints', () => {
     assert.equal(receiver.received.length, 1, 'a refused change sends nothing');
   });
 
+  it('plays a new business-scoped user id for a customer who has one, and refuses anything else', async () => {
+    const refused = await callApi(`${chat}user-id-change`, {
+      body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, userId: 'DE.2' },
+    });
+    assert.equal(refused.status, 400, 'a customer without a user id');
+    assert.equal(refused.body.error.code, 'sandbox-invalid-user-id-change');
+    await callApi(`${chat}send`, {
+      body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, userId: 'DE.1', text: 'Hi' },
+    });
+    for (const userId of ['DE.1', 'not an id']) {
+      const bad = await callApi(`${chat}user-id-change`, {
+        body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, userId },
+      });
+      assert.equal(bad.status, 400, userId);
+    }
+    const answer = await callApi(`${chat}user-id-change`, {
+      body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, userId: 'DE.2' },
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(receiver.received.length, 2);
+    const value = receiver.received[1].json.entry[0].changes[0].value;
+    assert.equal(value.contacts, undefined);
+    const [message] = value.messages;
+    assert.equal(message.from, undefined, 'no number in a user id change');
+    assert.deepEqual(
+      [message.system.type, message.system.previous_user_id, message.system.user_id],
+      ['user_changed_user_id', 'DE.1', 'DE.2'],
+    );
+  });
+
   it('rejects bad send requests with clear codes and sends nothing', async () => {
     const noText = await callApi(`${chat}send`, { body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER } });
     assert.equal(noText.status, 400);

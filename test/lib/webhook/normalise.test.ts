@@ -144,6 +144,17 @@ describe("normaliseWebhook: Meta's documented message payloads", () => {
     assert.equal(message.from, '+16505551234');
   });
 
+  it('system (new business-scoped user id): both ids, no number', () => {
+    const message = onlyMessage('system-user-id');
+    assert.deepEqual(message.system, {
+      type: 'user_changed_user_id',
+      body: 'User Sheena Nelson changed from US.13491208655302741917 to US.13491208655302741918',
+      userId: 'US.13491208655302741918',
+      previousUserId: 'US.13491208655302741917',
+    });
+    assert.equal(message.from, undefined);
+  });
+
   it("unsupported, with Meta's error", () => {
     const message = onlyMessage('unsupported');
     assert.equal(message.type, 'unsupported');
