@@ -246,6 +246,25 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((await status('04', jana.phone, 'newsletter')).status, 'given');
   });
 
+  it("a move to another number ends the old number's consent, and no bot answers the number she left", async () => {
+    const anna = await subscribed('04', 'Anna');
+    const newNumber = newPhone();
+    await anna.changesNumber(newNumber);
+    const ended = await withStore(red.userDir, example('04').only('consent-store'), (ledger) =>
+      ledger.getConsent(anna.phone, 'newsletter'),
+    );
+    assert.equal(ended?.status, 'withdrawn');
+    assert.equal(ended?.withdrawalChannel, 'whatsapp-number-change');
+    assert.equal((await status('04', newNumber, 'newsletter')).status, 'none', 'the new number agreed to nothing');
+    await anna.receivedExactly(1);
+    // Example 03 answers every message: Meta's system message is not one from her.
+    const ben = await customerOf('03', newPhone(), 'Ben');
+    await ben.says('Hallo');
+    await ben.receivedExactly(2);
+    await ben.changesNumber(newPhone());
+    await ben.receivedExactly(2);
+  });
+
   it('05 broadcast: only consented recipients get the template; the summary names blocked and failed', async () => {
     const erika = await subscribed('05');
     const max = await subscribed('05', 'Max');

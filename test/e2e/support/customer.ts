@@ -68,6 +68,11 @@ export class SandboxCustomer {
     return this.post('marketing-preference', { value });
   }
 
+  /** Meta tells the business that this customer moved to `newPhone`; the message comes from the old number. */
+  changesNumber(newPhone: string): Promise<unknown> {
+    return this.post('number-change', { newWaId: newPhone });
+  }
+
   async conversation(): Promise<SandboxMessage[]> {
     const query = `phoneNumberId=${this.phoneNumberId}&waId=${this.waId}`;
     const answer = await this.red.request('GET', `${CHAT}/messages?${query}`);
