@@ -12,6 +12,8 @@ export interface CloudApiErrorJson {
   deliveryUnknown?: true;
   /** How long Meta asked to wait before calling again (a rate limit's headers), in milliseconds. */
   retryAfterMs?: number;
+  /** Refused without a request: an earlier message's rate limit is still being waited out. */
+  held?: true;
 }
 
 interface CloudApiErrorFields {
@@ -78,6 +80,8 @@ export class CloudApiError extends GdprWhatsAppError {
   readonly deliveryUnknown: boolean;
   /** The wait Meta named for a rate limit (X-Business-Use-Case-Usage or Retry-After), in milliseconds. */
   readonly retryAfterMs?: number;
+  /** Refused without a request while an earlier rate limit's wait lasts (heldBack). */
+  readonly held: boolean;
 
   readonly #fields: CloudApiErrorFields;
 
@@ -97,6 +101,7 @@ export class CloudApiError extends GdprWhatsAppError {
     this.nothingSent = fields.nothingSent ?? false;
     this.deliveryUnknown = fields.deliveryUnknown ?? false;
     this.retryAfterMs = fields.retryAfterMs;
+    this.held = fields.held ?? false;
     this.retryable =
       !this.deliveryUnknown &&
       isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
@@ -139,6 +144,7 @@ export class CloudApiError extends GdprWhatsAppError {
       fbtraceId: this.fbtraceId,
       ...(this.deliveryUnknown ? { deliveryUnknown: true as const } : {}),
       ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+      ...(this.held ? { held: true as const } : {}),
     };
   }
 }

@@ -305,13 +305,20 @@ describe('reliability: Cloud API faults through whatsapp-send', function () {
     helper.getNode('sendCatch').receive({ to: '+4915112345679', payload: '[in-2] Hallo' });
     for (let i = 0; i < 200 && caught.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
     const [limited, held] = caught.map(
-      (msg) => msg.error as { message?: string; code?: string; cause?: { code?: number; retryAfterMs?: number } },
+      (msg) =>
+        msg.error as {
+          message?: string;
+          code?: string;
+          cause?: { code?: number; retryAfterMs?: number; held?: boolean };
+        },
     );
     assert.equal(limited.cause?.code, 80007);
     assert.equal(limited.cause?.retryAfterMs, 300_000);
     assert.match(String(limited.message), /80007.*300 s/);
     assert.equal(held.cause?.code, 80007);
     assert.ok(Number(held.cause?.retryAfterMs) > 0);
+    assert.equal(limited.cause?.held, undefined);
+    assert.equal(held.cause?.held, true, 'a Catch node tells the held message by a flag, not by its text');
     assert.match(String(held.message), /Not sent: after WhatsApp Cloud API error 80007/);
     assert.equal(api.posts.get(2), undefined, 'the held message never reached the API');
   });

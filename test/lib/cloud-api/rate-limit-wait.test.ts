@@ -117,6 +117,7 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.deepEqual(sleeps, [], 'a two-minute wait is not spent holding the message');
     assert.equal(graph.requests.length, 1);
     assert.equal(first.toJSON().retryAfterMs, 120_000, 'msg.error carries the wait');
+    assert.equal('held' in first.toJSON(), false, 'this one reached the API');
 
     clock.advance(30_000);
     let rechecked = false;
@@ -129,6 +130,7 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.equal(held.retryAfterMs, 90_000, 'the wait left');
     assert.equal(held.deliveryUnknown, false);
     assert.match(held.details, /Not sent/);
+    assert.equal(held.toJSON().held, true, 'a flow tells it from the failure that started the wait');
     assert.equal(graph.requests.length, 1, 'nothing reached the API while Meta asked to wait');
 
     clock.advance(90_000);
