@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { GdprWhatsAppError } from '../errors';
+import { ACCOUNT_WIDE_LIMITS, accountHold, accountKey, type Hold, holdAccount } from './account-hold';
 import { CloudApiError, classifyApiError } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
@@ -104,8 +105,10 @@ export class CloudApiClient {
   /**
    * A rate limit with the wait Meta named (WAIT_NAMING_LIMITS: 4, 80007, 130429): until then nothing is sent, so the
    * block is not prolonged by calls that would fail anyway. Each message is refused as never sent, with the wait left.
+   * The app's and the account's limits are shared with the other clients of the same token (account-hold.ts).
    */
-  private hold?: { until: number; cause: CloudApiError };
+  private hold?: Hold;
+  private readonly account: string;
   /** Per recipient, the end of the last send: the next one to that recipient starts after it. */
   private readonly lastSendTo = new Map<string, Promise<void>>();
   /** Messages waiting for an earlier one to the same recipient. */
@@ -144,6 +147,7 @@ export class CloudApiClient {
     };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     const base = options.apiBaseUrl.replace(/\/+$/, '');
+    this.account = accountKey(base, options.accessToken);
     this.http = axios.create({
       baseURL: `${base}/${encodeURIComponent(options.apiVersion)}/${encodeURIComponent(options.phoneNumberId)}`,
       timeout: options.timeoutMs ?? 15000,
@@ -322,13 +326,17 @@ export class CloudApiClient {
   /** The refusal of a message while Meta's named wait lasts; undefined when no wait is on. */
   private heldError(): CloudApiError | undefined {
     const now = this.clock.now();
-    return this.hold && now < this.hold.until ? this.hold.cause.heldBack(this.hold.until - now) : undefined;
+    const own = this.hold && now < this.hold.until ? this.hold : undefined;
+    const shared = accountHold(this.clock, this.account);
+    const hold = own && shared ? (own.until >= shared.until ? own : shared) : (own ?? shared);
+    return hold ? hold.cause.heldBack(hold.until - now) : undefined;
   }
 
   /** Only waits of WAIT_NAMING_LIMITS get here (withWait): the pair limit, one recipient's, never holds the rest. */
   private holdFor(err: CloudApiError, waitMs: number): void {
     const until = this.clock.now() + waitMs;
-    if (!this.hold || until > this.hold.until) this.hold = { until, cause: err };
+    if (ACCOUNT_WIDE_LIMITS.has(err.apiCode)) holdAccount(this.clock, this.account, { until, cause: err });
+    else if (!this.hold || until > this.hold.until) this.hold = { until, cause: err };
   }
 
   /** The wait before another attempt; close() ends it early. */

@@ -72,12 +72,11 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
   let sleeps: number[];
   const clients: CloudApiClient[] = [];
 
-  function client(): CloudApiClient {
+  function client(number = { phoneNumberId: '106540352242922', accessToken: 'rate-limit-test-token-7f3a' }) {
     const c = new CloudApiClient({
       apiBaseUrl: baseUrl,
       apiVersion: 'v25.0',
-      phoneNumberId: '106540352242922',
-      accessToken: 'rate-limit-test-token-7f3a',
+      ...number,
       throughput: 0,
       clock,
       // The wait passes on the fake clock at once.
@@ -148,6 +147,36 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.equal(result.messageId, 'wamid.later');
     assert.equal(result.attempts, 2);
     assert.deepEqual(sleeps, [20_000], "Meta's wait instead of the 250 ms backoff");
+  });
+
+  it("the account's limit holds every number of its token; one number's throughput holds only that number", async () => {
+    const first = client();
+    const second = client({ phoneNumberId: '106540352242923', accessToken: 'rate-limit-test-token-7f3a' });
+    const otherApp = client({ phoneNumberId: '106540352242924', accessToken: 'another-app-token-0c1d' });
+    graph.respond(
+      metaError(400, 80007, 'Rate limit issues', 'The WhatsApp Business Account has reached its rate limit', {
+        'X-Business-Use-Case-Usage': usage(2),
+      }),
+    );
+    await failure(first.sendMessage(toMessageBody(TO, 'a')));
+    const held = await failure(second.sendMessage(toMessageBody(OTHER, 'b')));
+    assert.equal(held.held, true, 'the same account: refused without a request');
+    assert.equal(held.retryAfterMs, 120_000);
+    assert.equal(graph.requests.length, 1);
+    graph.respond(ok('wamid.other-app'));
+    assert.equal((await otherApp.sendMessage(toMessageBody(OTHER, 'c'))).messageId, 'wamid.other-app');
+    assert.ok(graph.requests[1].url.includes('106540352242924'));
+
+    clock.advance(120_000);
+    graph.respond(
+      metaError(400, 130429, 'Rate limit hit', 'Cloud API message throughput has been reached', {
+        'Retry-After': '120',
+      }),
+    );
+    await failure(first.sendMessage(toMessageBody(TO, 'd')));
+    graph.respond(ok('wamid.second'));
+    assert.equal((await second.sendMessage(toMessageBody(OTHER, 'e'))).messageId, 'wamid.second', 'not its limit');
+    assert.equal((await failure(first.sendMessage(toMessageBody(TO, 'f')))).held, true, "but still the first's");
   });
 
   it("the pair rate limit (131056) keeps Meta's 4^X schedule and holds back nobody else", async () => {
