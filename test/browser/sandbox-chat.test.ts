@@ -234,4 +234,20 @@ describe('the sandbox chat page in Chromium', function () {
     assert.equal(await businessMessages().count(), before + 1, 'only the opt-out confirmation arrived');
     await screenshot(page, 'chat-stopped');
   });
+
+  it('moves to another number: the business hears of it, and the new number starts an empty conversation', async () => {
+    const newNumber = '+4917612345678';
+    const mark = red.log().length;
+    await page.locator('#move summary').click();
+    await page.locator('#move-wa').fill(CUSTOMER);
+    await page.locator('#move-form button[type="submit"]').click();
+    assert.equal(await page.locator('#move-wa').getAttribute('aria-invalid'), 'true', 'the same number is no move');
+    await page.locator('#move-wa').fill(newNumber);
+    await page.locator('#move-form button[type="submit"]').click();
+    await eventually(() => page.locator('#customer').inputValue(), newNumber.slice(1), 'the new number is chosen');
+    assert.match(String(await page.locator('#status').textContent()), /\+4917612345678.*200/);
+    await red.waitForLog(/moved to another WhatsApp number/, 10000, mark);
+    assert.equal(await page.locator('#empty').isVisible(), true);
+    await screenshot(page, 'chat-number-changed');
+  });
 });

@@ -33,6 +33,10 @@
       stopMarketing: 'Stop marketing messages',
       resumeMarketing: 'Resume marketing messages',
       marketingStopped: 'You stopped marketing messages.',
+      changeNumber: 'Change my number',
+      newNumber: 'New phone number (with country code)',
+      changeNumberSubmit: 'Change number',
+      numberChanged: 'WhatsApp told the business that you moved to +{number}. Webhook answered: {statuses}',
       sentOk: 'Sent. Webhook answered: {statuses}',
       noWebhook: 'Sent, but no webhook URL is configured.',
       invalidPhone: 'Please enter a phone number with country code, e.g. +49 151 23456789.',
@@ -81,6 +85,11 @@
       stopMarketing: 'Werbenachrichten stoppen',
       resumeMarketing: 'Werbenachrichten wieder erlauben',
       marketingStopped: 'Sie haben Werbenachrichten gestoppt.',
+      changeNumber: 'Meine Nummer wechseln',
+      newNumber: 'Neue Telefonnummer (mit Ländervorwahl)',
+      changeNumberSubmit: 'Nummer wechseln',
+      numberChanged:
+        'WhatsApp hat dem Unternehmen mitgeteilt, dass Sie zu +{number} gewechselt sind. Webhook antwortete: {statuses}',
       sentOk: 'Gesendet. Webhook antwortete: {statuses}',
       noWebhook: 'Gesendet, aber es ist keine Webhook-URL eingerichtet.',
       invalidPhone: 'Bitte eine Telefonnummer mit Ländervorwahl eingeben, z. B. +49 151 23456789.',
@@ -124,6 +133,9 @@
     newName: byId('new-name'),
     windowState: byId('window-state'),
     marketing: byId('marketing'),
+    move: byId('move'),
+    moveForm: byId('move-form'),
+    moveWa: byId('move-wa'),
     messages: byId('messages'),
     empty: byId('empty'),
     composer: byId('composer'),
@@ -362,6 +374,7 @@
       el.windowState.textContent = state.waId ? t('windowClosed') : '';
     }
     el.marketing.hidden = !state.waId;
+    el.move.hidden = !state.waId;
     el.marketing.textContent = conversation?.marketingStopped ? t('resumeMarketing') : t('stopMarketing');
     el.marketing.setAttribute('aria-pressed', conversation?.marketingStopped ? 'true' : 'false');
 
@@ -600,6 +613,38 @@
     }).then(
       () => {
         say(stopped ? t('resumeMarketing') + ' ✓' : t('marketingStopped'));
+      },
+      (error) => {
+        say(t('failed', { message: error.message }));
+      },
+    );
+  });
+
+  el.moveForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const raw = el.moveWa.value.trim();
+    const newWaId = digits(raw.indexOf('00') === 0 ? raw.slice(2) : raw);
+    if (newWaId.length < 8 || newWaId.length > 15 || newWaId === state.waId) {
+      el.moveWa.setAttribute('aria-invalid', 'true');
+      say(t('invalidPhone'));
+      el.moveWa.focus();
+      return;
+    }
+    el.moveWa.removeAttribute('aria-invalid');
+    const name = customerName(state.waId);
+    request('number-change', {
+      method: 'POST',
+      body: { phoneNumberId: state.phoneNumberId, waId: state.waId, newWaId: newWaId },
+    }).then(
+      (json) => {
+        const statuses = (json.deliveries || []).map((d) => d.status || '–').join(', ');
+        say(t('numberChanged', { number: newWaId, statuses: statuses || '–' }));
+        // From now on the customer writes from the new number.
+        state.localCustomers.push({ phoneNumberId: state.phoneNumberId, waId: newWaId, name: name });
+        el.moveWa.value = '';
+        el.move.open = false;
+        renderCustomers();
+        selectCustomer(newWaId);
       },
       (error) => {
         say(t('failed', { message: error.message }));
