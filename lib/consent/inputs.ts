@@ -3,12 +3,11 @@ import type { CollectionMethod, SubjectInput, WithdrawalChannel } from './types'
 
 /** How a consent may be collected (the record's `method`). */
 export const COLLECTION_METHODS: readonly CollectionMethod[] = ['web-form', 'keyword', 'button', 'agent'];
-/** Where a withdrawal came from (the record's `withdrawalChannel`). */
+/** Where a withdrawal asked of withdrawConsent came from (the record's `withdrawalChannel`); a number change is numberChanged's. */
 export const WITHDRAWAL_CHANNELS: readonly WithdrawalChannel[] = [
   'whatsapp-keyword',
   'whatsapp-button',
   'meta-marketing-optout',
-  'whatsapp-number-change',
   'admin',
   'api',
 ];
@@ -59,6 +58,14 @@ export interface RefuseConsentInput {
   actor: string;
 }
 
+/** Meta reported that the person of `phone` moved to another number, at `at` (Unix milliseconds). */
+export interface NumberChangeInput {
+  phone: string;
+  at: number;
+  messageId?: string;
+  actor: string;
+}
+
 /** Meta gave a person a new business-scoped user id (a `user_changed_user_id` system message). */
 export interface LinkUserIdInput {
   previousUserId: string;
@@ -68,7 +75,8 @@ export interface LinkUserIdInput {
 
 /**
  * 'linked': the new id finds what is kept under the previous one; 'unknown': nothing is kept under the previous id;
- * 'separate': the new id has consent records of its own, which a link would hide (nothing is linked).
+ * 'separate': the new id has a consent of its own (given or requested), which a link would hide, or names a number
+ * already (nothing is linked; opt-outs under the new id still count for the previous records).
  */
 export type LinkUserIdOutcome = 'linked' | 'unknown' | 'separate';
 

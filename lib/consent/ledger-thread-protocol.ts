@@ -12,6 +12,7 @@ export const FORWARDED_METHODS = [
   'withdrawConsent',
   'withdrawUnlessErased',
   'linkUserId',
+  'numberChanged',
   'checkConsent',
   'hasConsent',
   'getConsent',

@@ -21,6 +21,7 @@ import {
   type GiveConsentInput,
   type LinkUserIdInput,
   type LinkUserIdOutcome,
+  type NumberChangeInput,
   type RefuseConsentInput,
   type RequestConsentInput,
   WITHDRAWAL_CHANNELS,
@@ -29,7 +30,7 @@ import {
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
-import { evaluateCheck, isEnded, isLivePending } from './rules';
+import { ACTIVE_STATUSES, evaluateCheck, isEnded, isLivePending } from './rules';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
   CheckResult,
@@ -42,6 +43,7 @@ import type {
   SubjectExport,
   SubjectInput,
   SweepReport,
+  WithdrawalChannel,
 } from './types';
 import { oneOf, optionalLanguage, optionalText, positiveMs, requireActor, requireWording } from './validate';
 
@@ -74,7 +76,11 @@ type ConsentChange =
   | 'consent.confirmed'
   | 'consent.given'
   | 'consent.refused'
-  | 'consent.withdrawn';
+  | 'consent.withdrawn'
+  | 'consent.expired';
+
+/** The audit outcome of an opt-out that found nothing on record to withdraw. */
+const NOTHING_TO_WITHDRAW = 'nothing-to-withdraw';
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
@@ -389,50 +395,143 @@ export class ConsentLedger extends EventEmitter {
     const keyword = optionalText(input.keyword, 'keyword', 64);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const subject = this.resolver.identify(input.subject);
-    const objects = channel !== 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, subject);
       if (options.unlessErased && (await tx.suppressedAt(p)) !== undefined) return 'erased' as const;
-      const changed: ConsentRecord[] = [];
-      for (const def of targets) {
+      return this.withdrawIn(tx, now, events, p, subject, targets, { channel, actor, text, keyword, messageId });
+    });
+  }
+
+  /** withdraw's step inside a transaction: the consents of `targets` withdrawn, objections where nothing was on record. */
+  private async withdrawIn(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    p: string,
+    subject: IdentifiedSubject,
+    targets: readonly PurposeDefinition[],
+    opt: {
+      channel: WithdrawalChannel;
+      actor: string;
+      text?: string;
+      keyword?: string;
+      messageId?: string;
+      /** False: an opt-out carried over from elsewhere, whose evidence is there already. */
+      auditNothing?: boolean;
+    },
+  ): Promise<ConsentRecord[]> {
+    const { channel, actor, keyword } = opt;
+    const changed: ConsentRecord[] = [];
+    for (const def of targets) {
+      const existing = await tx.getConsent(p, def.id);
+      const consentBased = def.lawfulBasis === 'consent';
+      if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
+      if (!existing || isEnded(existing.status)) {
+        if (consentBased) continue;
+        if (existing) await tx.archiveConsent(existing, now);
+      }
+      const base: ConsentRow =
+        existing && !isEnded(existing.status)
+          ? existing
+          : { ...this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
+      const row: ConsentRow = {
+        ...base,
+        status: 'withdrawn',
+        expiresAt: null,
+        withdrawnAt: now,
+        withdrawalChannel: channel,
+        withdrawalMessageIdEnc: this.cipher.encryptOptional(opt.messageId, 'withdrawal_message_id', p),
+        withdrawalTextEnc: this.cipher.encryptOptional(opt.text, 'withdrawal_text', p),
+        withdrawalKeyword: keyword ?? null,
+        retainUntil: now + this.retention.proofRetentionMs,
+        updatedAt: now,
+        actor,
+      };
+      const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null };
+      changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
+    }
+    if (changed.length === 0 && opt.auditNothing !== false) {
+      // The opt-out itself is evidence worth keeping even when nothing was on record.
+      await this.audit(tx, now, {
+        action: 'consent.withdrawn',
+        actor,
+        pseudonym: p,
+        outcome: NOTHING_TO_WITHDRAW,
+        detail: { channel, keyword: keyword ?? null },
+      });
+    }
+    return changed;
+  }
+
+  /**
+   * Meta reported at `at` that the person of `phone` moved to another number, which the provider may give to someone
+   * else. What was on record for it before `at` ends: consents are withdrawn; records of purposes that need no
+   * consent (contract, legitimate interest, an objection too) expire, since the next holder objected to nothing.
+   * The number's record stops naming the person: its user ids are unlinked, the stored user id and name removed.
+   * Records made after `at` are the next holder's and stay.
+   */
+  async numberChanged(input: NumberChangeInput): Promise<ConsentRecord[] | 'erased'> {
+    const actor = requireActor(input?.actor);
+    const messageId = optionalText(input.messageId, 'messageId', 256);
+    if (!Number.isSafeInteger(input.at) || input.at < 0) {
+      throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field: 'at' });
+    }
+    const subject = this.resolver.identify({ phone: input.phone });
+    const channel: WithdrawalChannel = 'whatsapp-number-change';
+    return this.change(async (tx, now, events) => {
+      const p = subject.pseudonym;
+      if ((await tx.suppressedAt(p)) !== undefined) return 'erased' as const;
+      const ended: ConsentRecord[] = [];
+      for (const def of this.purposes.values()) {
         const existing = await tx.getConsent(p, def.id);
-        const consentBased = def.lawfulBasis === 'consent';
-        if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
-        if (!existing || isEnded(existing.status)) {
-          if (consentBased || !objects) continue;
-          if (existing) await tx.archiveConsent(existing, now);
+        if (!existing || (existing.decidedAt ?? existing.requestedAt ?? existing.updatedAt) > input.at) continue;
+        const retainUntil = now + this.retention.proofRetentionMs;
+        const previousStatus = existing.status;
+        if (def.lawfulBasis === 'consent') {
+          if (!ACTIVE_STATUSES.includes(previousStatus as ConsentStatus)) continue;
+          const row: ConsentRow = {
+            ...existing,
+            status: 'withdrawn',
+            expiresAt: null,
+            withdrawnAt: now,
+            withdrawalChannel: channel,
+            withdrawalMessageIdEnc: this.cipher.encryptOptional(messageId, 'withdrawal_message_id', p),
+            withdrawalTextEnc: null,
+            withdrawalKeyword: null,
+            retainUntil,
+            updatedAt: now,
+            actor,
+          };
+          const detail = { channel, keyword: null, previousStatus };
+          ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
+        } else {
+          if (previousStatus === 'expired') continue;
+          await tx.archiveConsent(existing, now);
+          const row: ConsentRow = {
+            ...existing,
+            status: 'expired',
+            expiresAt: now,
+            retainUntil,
+            updatedAt: now,
+            actor,
+          };
+          const detail = { reason: 'number-changed', previousStatus };
+          ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.expired', detail));
         }
-        const base: ConsentRow =
-          existing && !isEnded(existing.status)
-            ? existing
-            : { ...this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
-        const row: ConsentRow = {
-          ...base,
-          status: 'withdrawn',
-          expiresAt: null,
-          withdrawnAt: now,
-          withdrawalChannel: channel,
-          withdrawalMessageIdEnc: this.cipher.encryptOptional(messageId, 'withdrawal_message_id', p),
-          withdrawalTextEnc: this.cipher.encryptOptional(text, 'withdrawal_text', p),
-          withdrawalKeyword: keyword ?? null,
-          retainUntil: now + this.retention.proofRetentionMs,
-          updatedAt: now,
-          actor,
-        };
-        const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null };
-        changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
       }
-      if (changed.length === 0) {
-        // The opt-out itself is evidence worth keeping even when nothing was on record.
-        await this.audit(tx, now, {
-          action: 'consent.withdrawn',
-          actor,
-          pseudonym: p,
-          outcome: 'nothing-to-withdraw',
-          detail: { channel, keyword: keyword ?? null },
-        });
+      const unlinked = await tx.removeAliasesOf(p);
+      const record = await tx.getSubject(p);
+      if (record) {
+        await tx.putSubject({ ...record, userIdEnc: null, nameEnc: null, lastInboundAt: null, updatedAt: now });
       }
-      return changed;
+      await this.audit(tx, now, {
+        action: 'subject.number-changed',
+        actor,
+        pseudonym: p,
+        outcome: 'ended',
+        detail: { ended: ended.length, unlinked },
+      });
+      return ended;
     });
   }
 
@@ -592,18 +691,61 @@ export class ConsentLedger extends EventEmitter {
         field: 'userId',
       });
     }
-    return this.change(async (tx, now) => {
+    return this.change(async (tx, now, events) => {
       const target = (await tx.resolveAlias(previous.pseudonym)) ?? previous.pseudonym;
-      if (target === previous.pseudonym && !(await tx.getSubject(target))) return 'unknown';
+      if (target === previous.pseudonym && !(await this.holdsRecords(tx, target))) return 'unknown';
       const linkedAlready = await tx.resolveAlias(next.pseudonym);
       if (linkedAlready === target) return 'linked';
-      // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; consents would be hidden,
-      // and so would the records of a number the new id was seen with.
-      if (linkedAlready !== undefined || (await tx.listConsents(next.pseudonym)).length > 0) return 'separate';
+      // Webhooks come in any order: a STOP under the new id handled before this message counts for the old records.
+      const home = linkedAlready ?? next.pseudonym;
+      const own = await tx.listConsents(home);
+      await this.carryOptOuts(tx, now, events, home, own, target, next, actor);
+      // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; live consents would be
+      // hidden, and so would the records of a number the new id was seen with.
+      if (linkedAlready !== undefined || own.some((r) => ACTIVE_STATUSES.includes(r.status as ConsentStatus))) {
+        return 'separate';
+      }
       await tx.putAlias(next.pseudonym, target);
       await this.audit(tx, now, { action: 'subject.user-id-changed', actor, pseudonym: target, outcome: 'linked' });
       return 'linked';
     });
+  }
+
+  /** Anything kept under `pseudonym`: its record, or consents and their history (kept longer than the record). */
+  private async holdsRecords(tx: StoreTx, pseudonym: string): Promise<boolean> {
+    if (await tx.getSubject(pseudonym)) return true;
+    if ((await tx.listConsents(pseudonym)).length > 0) return true;
+    return (await tx.listHistory(pseudonym)).length > 0;
+  }
+
+  /**
+   * The opt-outs recorded under `home` (the new id's records) applied to `target` (the previous id's). Which purposes
+   * a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every purpose, except
+   * Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
+   */
+  private async carryOptOuts(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    home: string,
+    own: readonly ConsentRow[],
+    target: string,
+    subject: IdentifiedSubject,
+    actor: string,
+  ): Promise<void> {
+    const withdrawn = own.filter((r) => r.status === 'withdrawn');
+    const blindStops = (await tx.listAudit(home)).filter(
+      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
+    );
+    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
+    if (channels.length === 0) return;
+    const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
+    const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
+    const targets = [...this.purposes.values()].filter(
+      (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
+    );
+    const channel = WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api';
+    await this.withdrawIn(tx, now, events, target, subject, targets, { channel, actor, auditNothing: false });
   }
 
   async lastInboundAt(subject: SubjectInput): Promise<number | undefined> {

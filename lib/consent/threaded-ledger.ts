@@ -110,6 +110,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly withdrawConsent = this.forward('withdrawConsent');
   readonly withdrawUnlessErased = this.forward('withdrawUnlessErased');
   readonly linkUserId = this.forward('linkUserId');
+  readonly numberChanged = this.forward('numberChanged');
   readonly checkConsent = this.forward('checkConsent');
   readonly hasConsent = this.forward('hasConsent');
   readonly getConsent = this.forward('getConsent');

@@ -3,7 +3,7 @@
  * purposes a withdrawal covers, and the answer the person gets. The node only moves messages.
  */
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
-import type { WithdrawConsentInput } from '../consent/inputs';
+import type { NumberChangeInput, WithdrawConsentInput } from '../consent/inputs';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
 import { type Language, textFor } from './language';
@@ -83,7 +83,14 @@ export type StopSignal =
    * Meta says the person moved to another WhatsApp number (a `system` message from the old one). The old number
    * may be given to someone else, who agreed to nothing: what is on record for it ends.
    */
-  | { kind: 'number-changed'; subject: SubjectRef & { phone: string }; newWaId?: string; messageId: string }
+  | {
+      kind: 'number-changed';
+      subject: SubjectRef & { phone: string };
+      newWaId?: string;
+      messageId: string;
+      /** When Meta reported the move, Unix milliseconds: later records are the next holder's. */
+      at: number;
+    }
   /** Meta gave the person a new business-scoped user id: what was kept under the previous one is theirs. */
   | { kind: 'user-id-changed'; previousUserId: string; userId: string; messageId: string }
   | { kind: 'none' };
@@ -149,6 +156,8 @@ function recogniseSystem(message: InboundMessage): StopSignal {
     subject: { phone: message.from },
     ...(message.system?.waId ? { newWaId: message.system.waId } : {}),
     messageId: message.messageId,
+    // Meta names the second: what was recorded within it still came before the move.
+    at: message.timestamp * 1000 + 999,
   };
 }
 
@@ -190,6 +199,8 @@ function subjectOf(from?: string, waId?: string, userId?: string): SubjectRef | 
 export interface WithdrawalLedger {
   /** Withdraws, unless the subject was erased earlier: then nothing is written and the answer is 'erased'. */
   withdrawUnlessErased(input: WithdrawConsentInput): Promise<readonly unknown[] | 'erased'>;
+  /** Ends what is on record for a number its owner left (ConsentLedger.numberChanged). */
+  numberChanged(input: NumberChangeInput): Promise<readonly unknown[] | 'erased'>;
 }
 
 export interface WithdrawalScope {
@@ -220,9 +231,9 @@ export async function withdrawForSignal(
 ): Promise<WithdrawalOutcome> {
   if (signal.kind === 'number-changed') {
     // Every purpose, whatever the node's scope: the number no longer reaches the person who agreed.
-    const changed = await ledger.withdrawUnlessErased({
-      subject: signal.subject,
-      channel: 'whatsapp-number-change',
+    const changed = await ledger.numberChanged({
+      phone: signal.subject.phone,
+      at: signal.at,
       messageId: signal.messageId,
       actor: scope.actor,
     });

@@ -378,7 +378,10 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     await until(async () => (await ledger.checkConsent({ userId: next }, 'offers')).allowed, 'the new id to be linked');
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
     await until(() => sent.length === 1, 'the confirmation to be sent');
-    assert.equal((sandbox.accepted(PHONE_NUMBER_ID).at(-1)?.body as Record<string, unknown>).recipient, next);
+    assert.equal(
+      (sandbox.accepted(PHONE_NUMBER_ID).at(-1)?.body as Record<string, unknown> | undefined)?.recipient,
+      next,
+    );
     assert.equal((await ledger.checkConsent({ userId: previous }, 'offers')).status, 'withdrawn');
     assert.deepEqual(
       other.filter((m) => m.whatsapp?.type === 'system'),

@@ -415,33 +415,6 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
       });
 
-      it('a number change ends what is on record for the old number and objects to nothing', async () => {
-        await ledger.giveConsent({
-          subject: PHONE,
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
-        const changed = await ledger.withdrawConsent({
-          subject: PHONE,
-          channel: 'whatsapp-number-change',
-          messageId: 'wamid.MOVED',
-          actor: 'stop-handler',
-        });
-        // A STOP would also object to orders (contract); whoever gets the number next has objected to nothing.
-        assert.deepEqual(
-          changed.map((r) => [r.purpose, r.withdrawalChannel]),
-          [['marketing', 'whatsapp-number-change']],
-        );
-        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
-        assert.deepEqual(await ledger.checkConsent(PHONE, 'orders'), {
-          allowed: true,
-          status: 'none',
-          reason: 'lawful-basis-contract',
-        });
-      });
-
       it('an opt-out with nothing on record is still audited', async () => {
         const changed = await ledger.withdrawConsent({
           subject: PHONE,
@@ -537,52 +510,6 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         });
         assert.equal((await ledger.checkConsent({ userId: 'DE.999' }, 'newsletter')).allowed, true);
         await rejectsWith(ledger.checkConsent({ userId: 'has space' }, 'newsletter'), 'invalid-subject');
-      });
-
-      it('a new business-scoped user id finds what was kept under the previous one, so a STOP under it counts', async () => {
-        await ledger.giveConsent({
-          subject: { phone: PHONE, userId: 'DE.1001' },
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
-        await ledger.giveConsent({
-          subject: { userId: 'DE.2001' },
-          purpose: 'newsletter',
-          wording: 'N',
-          method: 'keyword',
-          actor: 't',
-        });
-        assert.equal((await ledger.checkConsent({ userId: 'DE.1002' }, 'marketing')).allowed, false);
-        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.1001', userId: 'DE.1002', actor: 't' }), 'linked');
-        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.1001', userId: 'DE.1002', actor: 't' }), 'linked');
-        assert.equal((await ledger.checkConsent({ userId: 'DE.1002' }, 'marketing')).allowed, true);
-        await ledger.withdrawConsent({ subject: { userId: 'DE.1002' }, channel: 'whatsapp-keyword', actor: 't' });
-        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
-        // Known by user id alone, too.
-        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.2001', userId: 'DE.2002', actor: 't' }), 'linked');
-        assert.equal((await ledger.checkConsent({ userId: 'DE.2002' }, 'newsletter')).allowed, true);
-        // Nothing under the previous id: nothing to link.
-        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.3001', userId: 'DE.3002', actor: 't' }), 'unknown');
-        // The new id has consents of its own: a link would hide them.
-        await ledger.giveConsent({
-          subject: { userId: 'DE.4002' },
-          purpose: 'newsletter',
-          wording: 'N',
-          method: 'keyword',
-          actor: 't',
-        });
-        await ledger.withdrawConsent({ subject: { userId: 'DE.4002' }, channel: 'whatsapp-keyword', actor: 't' });
-        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.2002', userId: 'DE.4002', actor: 't' }), 'separate');
-        assert.equal((await ledger.checkConsent({ userId: 'DE.4002' }, 'newsletter')).status, 'withdrawn');
-        await rejectsWith(ledger.linkUserId({ previousUserId: 'DE.1', userId: 'DE.1', actor: 't' }), 'invalid-input');
-        await rejectsWith(
-          ledger.linkUserId({ previousUserId: 'has space', userId: 'DE.1', actor: 't' }),
-          'invalid-subject',
-        );
-        const trail = await ledger.exportSubject(PHONE, 'a');
-        assert.equal(trail.auditEvents.filter((e) => e.action === 'subject.user-id-changed').length, 1);
       });
 
       it('marks usage in batches: nothing written until the flush, one flush for many marks', async () => {

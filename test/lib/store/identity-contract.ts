@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+
+const ANNA = '+4915123456789';
+const OTHER = '+4917612345678';
+const WORDING = TEST_PURPOSES[0].wording.en;
+const DAY = 86_400_000;
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => err instanceof GdprWhatsAppError && err.code === code);
+}
+
+/**
+ * Meta's identity changes (a person's move to another number, a new business-scoped user id) against each storage
+ * backend: consent must follow the person, never pass to whoever gets the number next, and no opt-out may be lost.
+ */
+export function registerIdentityContract(name: string, factory: HarnessFactory): void {
+  describe(`consent ledger identity changes: ${name}`, function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      db = await factory();
+      ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+    });
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    function give(subject: Parameters<ConsentLedger['giveConsent']>[0]['subject'], purpose = 'marketing') {
+      return ledger.giveConsent({ subject, purpose, wording: WORDING, method: 'keyword', actor: 't' });
+    }
+
+    const check = async (subject: Parameters<ConsentLedger['checkConsent']>[0], purpose = 'marketing') =>
+      (await ledger.checkConsent(subject, purpose)).status;
+
+    describe('numberChanged', () => {
+      it('withdraws consents, lets contract purposes expire, and keeps what came after the move', async () => {
+        await give({ phone: ANNA, userId: 'DE.111', name: 'Anna' });
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        now += 1000;
+        const movedAt = now;
+        now += 1000;
+        await give(ANNA, 'newsletter');
+        const ended = await ledger.numberChanged({ phone: ANNA, at: movedAt, messageId: 'wamid.MOVED', actor: 't' });
+        assert.deepEqual(ended === 'erased' ? ended : ended.map((r) => [r.purpose, r.status]).sort(), [
+          ['marketing', 'withdrawn'],
+          ['orders', 'expired'],
+        ]);
+        assert.equal((await ledger.getConsent(ANNA, 'marketing'))?.withdrawalChannel, 'whatsapp-number-change');
+        // Anna's objection does not bind whoever gets the number next.
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
+          allowed: true,
+          status: 'expired',
+          reason: 'lawful-basis-contract',
+        });
+        assert.equal(await check(ANNA, 'newsletter'), 'given', 'given after the move: the next holder’s');
+        // The number's record no longer names Anna.
+        assert.equal(await check({ userId: 'DE.111' }), 'none');
+        const exported = await ledger.exportSubject(ANNA, 't');
+        assert.equal(exported.subject?.userId, undefined);
+        assert.equal(exported.subject?.name, undefined);
+        assert.ok(exported.auditEvents.some((e) => e.action === 'subject.number-changed'));
+        assert.ok(
+          exported.history.some((r) => r.purpose === 'orders' && r.status === 'withdrawn'),
+          'proof kept',
+        );
+      });
+
+      it('writes nothing about an erased number, and refuses a time that is not one', async () => {
+        await give(ANNA);
+        await ledger.eraseSubject(ANNA, 't');
+        assert.equal(await ledger.numberChanged({ phone: ANNA, at: now, actor: 't' }), 'erased');
+        const before = await db.dump();
+        await rejectsWith(ledger.numberChanged({ phone: OTHER, at: -1, actor: 't' }), 'invalid-input');
+        await rejectsWith(ledger.numberChanged({ phone: '12', at: now, actor: 't' }), 'invalid-phone');
+        assert.equal(await db.dump(), before);
+      });
+
+      for (const order of ['number first', 'user id first']) {
+        it(`a move and a new user id (${order}) never hand the number's next holder to the person`, async () => {
+          await give({ phone: ANNA, userId: 'DE.111', name: 'Anna' });
+          now += 1000;
+          const movedAt = now;
+          const move = () => ledger.numberChanged({ phone: ANNA, at: movedAt, actor: 't' });
+          const newId = () => ledger.linkUserId({ previousUserId: 'DE.111', userId: 'DE.222', actor: 't' });
+          if (order === 'number first') {
+            await move();
+            assert.equal(await newId(), 'unknown');
+          } else {
+            assert.equal(await newId(), 'linked');
+            await move();
+          }
+          now += DAY;
+          await give({ phone: ANNA, name: 'Bob' }); // Bob got the number.
+          assert.equal(await check({ userId: 'DE.222' }), 'none', 'Anna is not sent marketing on Bob’s consent');
+          await ledger.withdrawConsent({ subject: { userId: 'DE.222' }, channel: 'whatsapp-keyword', actor: 't' });
+          assert.equal(await check(ANNA), 'given', 'Anna’s STOP does not withdraw Bob’s consent');
+          const bob = await ledger.exportSubject(ANNA, 't');
+          assert.equal(bob.subject?.userId, undefined);
+          assert.equal(bob.subject?.name, 'Bob');
+        });
+      }
+    });
+
+    describe('linkUserId', () => {
+      it('finds what was kept under the previous id, by number or by id alone, so a STOP under the new id counts', async () => {
+        await give({ phone: ANNA, userId: 'DE.1001' });
+        await give({ userId: 'DE.2001' }, 'newsletter');
+        assert.equal(await check({ userId: 'DE.1002' }), 'none');
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.1001', userId: 'DE.1002', actor: 't' }), 'linked');
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.1001', userId: 'DE.1002', actor: 't' }), 'linked');
+        assert.equal(await check({ userId: 'DE.1002' }), 'given');
+        await ledger.withdrawConsent({ subject: { userId: 'DE.1002' }, channel: 'whatsapp-keyword', actor: 't' });
+        assert.equal(await check(ANNA), 'withdrawn');
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.2001', userId: 'DE.2002', actor: 't' }), 'linked');
+        assert.equal(await check({ userId: 'DE.2002' }, 'newsletter'), 'given');
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.3001', userId: 'DE.3002', actor: 't' }), 'unknown');
+        const audit = (await ledger.exportSubject(ANNA, 't')).auditEvents;
+        assert.equal(audit.filter((e) => e.action === 'subject.user-id-changed').length, 1);
+        await rejectsWith(ledger.linkUserId({ previousUserId: 'DE.1', userId: 'DE.1', actor: 't' }), 'invalid-input');
+        await rejectsWith(
+          ledger.linkUserId({ previousUserId: 'has space', userId: 'DE.1', actor: 't' }),
+          'invalid-subject',
+        );
+      });
+
+      it('leaves a new id with a consent of its own apart, and the previous records where they are', async () => {
+        await give({ userId: 'DE.4001' });
+        await give({ userId: 'DE.4002' }, 'newsletter');
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.4001', userId: 'DE.4002', actor: 't' }), 'separate');
+        assert.equal(await check({ userId: 'DE.4002' }, 'newsletter'), 'given');
+        assert.equal(await check({ userId: 'DE.4002' }), 'none');
+        assert.equal(await check({ userId: 'DE.4001' }), 'given');
+      });
+
+      for (const purposes of [['marketing', 'newsletter'], undefined]) {
+        const what = purposes ? 'with consents only' : 'with a contract purpose too';
+        it(`a STOP under the new id that came before the id change still withdraws (${what})`, async () => {
+          await give({ phone: ANNA, userId: 'DE.5001' });
+          // Purposes named: nothing is on record under the new id; all of them: an objection to orders is.
+          await ledger.withdrawConsent({
+            subject: { userId: 'DE.5002' },
+            ...(purposes ? { purposes } : {}),
+            channel: 'whatsapp-keyword',
+            actor: 't',
+          });
+          assert.equal(await ledger.linkUserId({ previousUserId: 'DE.5001', userId: 'DE.5002', actor: 't' }), 'linked');
+          assert.equal(await check({ userId: 'DE.5002' }), 'withdrawn');
+          assert.equal(await check(ANNA), 'withdrawn');
+          assert.equal((await ledger.getConsent(ANNA, 'marketing'))?.withdrawalChannel, 'whatsapp-keyword');
+        });
+      }
+
+      it("Meta's marketing opt-out under the new id carries to the marketing purposes only", async () => {
+        await give({ userId: 'DE.6001' });
+        await give({ userId: 'DE.6001' }, 'newsletter');
+        await ledger.withdrawConsent({
+          subject: { userId: 'DE.6002' },
+          purposes: ['marketing'],
+          channel: 'meta-marketing-optout',
+          actor: 't',
+        });
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.6001', userId: 'DE.6002', actor: 't' }), 'linked');
+        assert.equal(await check({ userId: 'DE.6002' }), 'withdrawn');
+        assert.equal(await check({ userId: 'DE.6002' }, 'newsletter'), 'given');
+      });
+
+      it('an objection outlives the retention sweep of the record and still counts under the new id', async () => {
+        await ledger.withdrawConsent({ subject: { userId: 'DE.7001' }, channel: 'whatsapp-keyword', actor: 't' });
+        now += 31 * DAY;
+        await ledger.sweepRetention();
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.7001', userId: 'DE.7002', actor: 't' }), 'linked');
+        assert.equal((await ledger.checkConsent({ userId: 'DE.7002' }, 'orders')).allowed, false);
+      });
+    });
+  });
+}
