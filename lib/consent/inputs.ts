@@ -58,10 +58,9 @@ export interface RefuseConsentInput {
   actor: string;
 }
 
-/** Meta reported that the person of `phone` moved to another number, at `at` (Unix milliseconds). */
+/** Meta reported that the person of `phone` moved to another number. */
 export interface NumberChangeInput {
   phone: string;
-  at: number;
   messageId?: string;
   actor: string;
 }
@@ -75,8 +74,8 @@ export interface LinkUserIdInput {
 
 /**
  * 'linked': the new id finds what is kept under the previous one; 'unknown': nothing is kept under the previous id;
- * 'separate': the new id has a consent of its own (given or requested), which a link would hide, or names a number
- * already (nothing is linked; opt-outs under the new id still count for the previous records).
+ * 'separate': the new id has a consent or a refusal of its own, which a link would hide (its opt-outs still count
+ * for the previous records), or names a number's records already (nothing is linked).
  */
 export type LinkUserIdOutcome = 'linked' | 'unknown' | 'separate';
 

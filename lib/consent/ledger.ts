@@ -464,18 +464,16 @@ export class ConsentLedger extends EventEmitter {
   }
 
   /**
-   * Meta reported at `at` that the person of `phone` moved to another number, which the provider may give to someone
-   * else. What was on record for it before `at` ends: consents are withdrawn; records of purposes that need no
-   * consent (contract, legitimate interest, an objection too) expire, since the next holder objected to nothing.
-   * The number's record stops naming the person: its user ids are unlinked, the stored user id and name removed.
-   * Records made after `at` are the next holder's and stay.
+   * Meta reported that the person of `phone` moved to another number, which the provider may give to someone else.
+   * Consents on record for it are withdrawn; given or requested records of purposes that need no consent (contract,
+   * legitimate interest) expire. An objection stays: nothing reaches the next holder on the old person's account.
+   * Every record counts as the old person's, since webhooks come late and in any order and a provider does not hand
+   * a number on within Meta's days of redelivery. Then, as the retention sweep would 30 days later, the number's
+   * record, its user-id links and the texts and message ids kept as proof go; the pseudonymous proof stays.
    */
   async numberChanged(input: NumberChangeInput): Promise<ConsentRecord[] | 'erased'> {
     const actor = requireActor(input?.actor);
     const messageId = optionalText(input.messageId, 'messageId', 256);
-    if (!Number.isSafeInteger(input.at) || input.at < 0) {
-      throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field: 'at' });
-    }
     const subject = this.resolver.identify({ phone: input.phone });
     const channel: WithdrawalChannel = 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
@@ -484,11 +482,10 @@ export class ConsentLedger extends EventEmitter {
       const ended: ConsentRecord[] = [];
       for (const def of this.purposes.values()) {
         const existing = await tx.getConsent(p, def.id);
-        if (!existing || (existing.decidedAt ?? existing.requestedAt ?? existing.updatedAt) > input.at) continue;
+        if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) continue;
         const retainUntil = now + this.retention.proofRetentionMs;
         const previousStatus = existing.status;
         if (def.lawfulBasis === 'consent') {
-          if (!ACTIVE_STATUSES.includes(previousStatus as ConsentStatus)) continue;
           const row: ConsentRow = {
             ...existing,
             status: 'withdrawn',
@@ -496,8 +493,6 @@ export class ConsentLedger extends EventEmitter {
             withdrawnAt: now,
             withdrawalChannel: channel,
             withdrawalMessageIdEnc: this.cipher.encryptOptional(messageId, 'withdrawal_message_id', p),
-            withdrawalTextEnc: null,
-            withdrawalKeyword: null,
             retainUntil,
             updatedAt: now,
             actor,
@@ -505,7 +500,6 @@ export class ConsentLedger extends EventEmitter {
           const detail = { channel, keyword: null, previousStatus };
           ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
         } else {
-          if (previousStatus === 'expired') continue;
           await tx.archiveConsent(existing, now);
           const row: ConsentRow = {
             ...existing,
@@ -516,20 +510,16 @@ export class ConsentLedger extends EventEmitter {
             actor,
           };
           const detail = { reason: 'number-changed', previousStatus };
-          ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.expired', detail));
+          ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }));
         }
       }
-      const unlinked = await tx.removeAliasesOf(p);
-      const record = await tx.getSubject(p);
-      if (record) {
-        await tx.putSubject({ ...record, userIdEnc: null, nameEnc: null, lastInboundAt: null, updatedAt: now });
-      }
+      const removed = await tx.removePersonalData(p);
       await this.audit(tx, now, {
         action: 'subject.number-changed',
         actor,
         pseudonym: p,
         outcome: 'ended',
-        detail: { ended: ended.length, unlinked },
+        detail: { ended: ended.length, personalDataRemoved: removed },
       });
       return ended;
     });
@@ -696,13 +686,14 @@ export class ConsentLedger extends EventEmitter {
       if (target === previous.pseudonym && !(await this.holdsRecords(tx, target))) return 'unknown';
       const linkedAlready = await tx.resolveAlias(next.pseudonym);
       if (linkedAlready === target) return 'linked';
+      // The new id names a number's records already: whose opt-outs are there (a previous holder's?) is unknown.
+      if (linkedAlready !== undefined) return 'separate';
       // Webhooks come in any order: a STOP under the new id handled before this message counts for the old records.
-      const home = linkedAlready ?? next.pseudonym;
-      const own = await tx.listConsents(home);
-      await this.carryOptOuts(tx, now, events, home, own, target, next, actor);
-      // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; live consents would be
-      // hidden, and so would the records of a number the new id was seen with.
-      if (linkedAlready !== undefined || own.some((r) => ACTIVE_STATUSES.includes(r.status as ConsentStatus))) {
+      const own = await tx.listConsents(next.pseudonym);
+      await this.carryOptOuts(tx, now, events, next.pseudonym, own, target, next, actor);
+      // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; a consent or a refusal of
+      // its own would be hidden.
+      if (own.some((r) => r.status === 'refused' || ACTIVE_STATUSES.includes(r.status as ConsentStatus))) {
         return 'separate';
       }
       await tx.putAlias(next.pseudonym, target);
@@ -733,7 +724,7 @@ export class ConsentLedger extends EventEmitter {
     subject: IdentifiedSubject,
     actor: string,
   ): Promise<void> {
-    const withdrawn = own.filter((r) => r.status === 'withdrawn');
+    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
     const blindStops = (await tx.listAudit(home)).filter(
       (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
     );

@@ -88,8 +88,6 @@ export type StopSignal =
       subject: SubjectRef & { phone: string };
       newWaId?: string;
       messageId: string;
-      /** When Meta reported the move, Unix milliseconds: later records are the next holder's. */
-      at: number;
     }
   /** Meta gave the person a new business-scoped user id: what was kept under the previous one is theirs. */
   | { kind: 'user-id-changed'; previousUserId: string; userId: string; messageId: string }
@@ -156,8 +154,6 @@ function recogniseSystem(message: InboundMessage): StopSignal {
     subject: { phone: message.from },
     ...(message.system?.waId ? { newWaId: message.system.waId } : {}),
     messageId: message.messageId,
-    // Meta names the second: what was recorded within it still came before the move.
-    at: message.timestamp * 1000 + 999,
   };
 }
 
@@ -233,7 +229,6 @@ export async function withdrawForSignal(
     // Every purpose, whatever the node's scope: the number no longer reaches the person who agreed.
     const changed = await ledger.numberChanged({
       phone: signal.subject.phone,
-      at: signal.at,
       messageId: signal.messageId,
       actor: scope.actor,
     });

@@ -271,10 +271,6 @@ export class SqlStoreTx implements StoreTx {
     return rows.map((r) => String(r.alias));
   }
 
-  async removeAliasesOf(pseudonym: string): Promise<number> {
-    return this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
-  }
-
   async putAlias(alias: string, pseudonym: string): Promise<void> {
     await this.db.run(
       `INSERT INTO subject_aliases (alias, pseudonym) VALUES ($1, $2)

@@ -132,7 +132,6 @@ describe('conversation/stop', () => {
         subject: { phone: PHONE },
         newWaId: '4917612345678',
         messageId: moved.messageId,
-        at: 1_700_000_000_999,
       });
       const legacy = { ...moved, system: { type: 'customer_changed_number', waId: '4917612345678' } };
       assert.equal(recogniseStopSignal(legacy, rules).kind, 'number-changed');
@@ -326,7 +325,6 @@ describe('conversation/stop', () => {
         subject: { phone: PHONE },
         newWaId: '4917612345678',
         messageId: 'wamid.moved',
-        at: Date.now(),
       };
       const outcome = await withdrawForSignal(ledger, moved, { purposes: ['offers'], marketingPurposes: [], actor });
       assert.deepEqual(outcome.withdrawn.sort(), ['news', 'offers', 'orders']);
