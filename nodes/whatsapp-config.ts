@@ -107,6 +107,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
         apiVersion: String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion),
         phoneNumberId: node.phoneNumberId,
         accessToken,
+        ...(config.wabaId ? { wabaId: String(config.wabaId) } : {}),
         throughput,
         maxQueue: positiveInteger(config.maxQueue, WHATSAPP_CONFIG_DEFAULTS.maxQueue),
         timeoutMs: positiveInteger(config.timeoutMs, WHATSAPP_CONFIG_DEFAULTS.timeoutMs),

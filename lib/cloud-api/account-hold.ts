@@ -3,11 +3,12 @@ import type { CloudApiError } from './errors';
 import type { Clock } from './pacer';
 
 /**
- * Rate limits that hold more than one business number: 4 is the app's call limit, 80007 the WhatsApp Business
- * Account's. Every client that calls with the same access token at the same API shares their wait; 130429 (one
- * number's throughput) stays with its client.
+ * Rate limits that hold more than one business number: 4 is the app's call limit, shared by the clients of one access
+ * token; 80007 the WhatsApp Business Account's, shared by the clients of one account (of one token when the
+ * configuration names no account). 130429 (one number's throughput) stays with its client.
  */
-export const ACCOUNT_WIDE_LIMITS: ReadonlySet<number> = new Set([4, 80007]);
+export const APP_LIMIT = 4;
+export const ACCOUNT_LIMIT = 80007;
 
 export interface Hold {
   until: number;
@@ -20,9 +21,11 @@ export interface Hold {
  */
 const holdsByClock = new WeakMap<Clock, Map<string, Hold>>();
 
-/** The key of an access token at an API: a hash, so the token itself is kept nowhere else. */
-export function accountKey(apiBaseUrl: string, accessToken: string): string {
-  return createHash('sha256').update(apiBaseUrl).update('\0').update(accessToken).digest('base64url');
+/** The keys of a client's shared holds at an API: hashes, so the token itself is kept nowhere else. */
+export function holdKeys(apiBaseUrl: string, accessToken: string, wabaId?: string): { app: string; account: string } {
+  const key = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('base64url');
+  const app = key(apiBaseUrl, 'token', accessToken);
+  return { app, account: wabaId ? key(apiBaseUrl, 'waba', wabaId) : app };
 }
 
 export function accountHold(clock: Clock, key: string): Hold | undefined {
@@ -38,6 +41,9 @@ export function holdAccount(clock: Clock, key: string, hold: Hold): void {
     holds = new Map();
     holdsByClock.set(clock, holds);
   }
+  const now = clock.now();
+  // Expired holds go here too: keys of tokens no client uses any more are not looked up again.
+  for (const [other, held] of holds) if (held.until <= now) holds.delete(other);
   const current = holds.get(key);
   if (!current || hold.until > current.until) holds.set(key, hold);
 }

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { GdprWhatsAppError } from '../errors';
-import { ACCOUNT_WIDE_LIMITS, accountHold, accountKey, type Hold, holdAccount } from './account-hold';
+import { ACCOUNT_LIMIT, APP_LIMIT, accountHold, type Hold, holdAccount, holdKeys } from './account-hold';
 import { CloudApiError, classifyApiError } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
@@ -19,6 +19,8 @@ export interface CloudApiClientOptions {
   apiVersion: string;
   phoneNumberId: string;
   accessToken: string;
+  /** The WhatsApp Business Account of the number: its rate limit (80007) holds its numbers only. */
+  wabaId?: string;
   /** Messages per second for this phone number (Meta's default is 80); 0 switches pacing off. */
   throughput?: number;
   maxQueue?: number;
@@ -108,7 +110,7 @@ export class CloudApiClient {
    * The app's and the account's limits are shared with the other clients of the same token (account-hold.ts).
    */
   private hold?: Hold;
-  private readonly account: string;
+  private readonly shared: { app: string; account: string };
   /** Per recipient, the end of the last send: the next one to that recipient starts after it. */
   private readonly lastSendTo = new Map<string, Promise<void>>();
   /** Messages waiting for an earlier one to the same recipient. */
@@ -147,7 +149,7 @@ export class CloudApiClient {
     };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     const base = options.apiBaseUrl.replace(/\/+$/, '');
-    this.account = accountKey(base, options.accessToken);
+    this.shared = holdKeys(base, options.accessToken, options.wabaId);
     this.http = axios.create({
       baseURL: `${base}/${encodeURIComponent(options.apiVersion)}/${encodeURIComponent(options.phoneNumberId)}`,
       timeout: options.timeoutMs ?? 15000,
@@ -326,16 +328,20 @@ export class CloudApiClient {
   /** The refusal of a message while Meta's named wait lasts; undefined when no wait is on. */
   private heldError(): CloudApiError | undefined {
     const now = this.clock.now();
-    const own = this.hold && now < this.hold.until ? this.hold : undefined;
-    const shared = accountHold(this.clock, this.account);
-    const hold = own && shared ? (own.until >= shared.until ? own : shared) : (own ?? shared);
-    return hold ? hold.cause.heldBack(hold.until - now) : undefined;
+    const holds = [
+      this.hold && now < this.hold.until ? this.hold : undefined,
+      accountHold(this.clock, this.shared.app),
+      accountHold(this.clock, this.shared.account),
+    ].filter((h): h is Hold => h !== undefined);
+    const longest = holds.sort((a, b) => b.until - a.until)[0];
+    return longest ? longest.cause.heldBack(longest.until - now) : undefined;
   }
 
   /** Only waits of WAIT_NAMING_LIMITS get here (withWait): the pair limit, one recipient's, never holds the rest. */
   private holdFor(err: CloudApiError, waitMs: number): void {
     const until = this.clock.now() + waitMs;
-    if (ACCOUNT_WIDE_LIMITS.has(err.apiCode)) holdAccount(this.clock, this.account, { until, cause: err });
+    if (err.apiCode === APP_LIMIT) holdAccount(this.clock, this.shared.app, { until, cause: err });
+    else if (err.apiCode === ACCOUNT_LIMIT) holdAccount(this.clock, this.shared.account, { until, cause: err });
     else if (!this.hold || until > this.hold.until) this.hold = { until, cause: err };
   }
 

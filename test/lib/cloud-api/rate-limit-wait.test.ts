@@ -72,7 +72,12 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
   let sleeps: number[];
   const clients: CloudApiClient[] = [];
 
-  function client(number = { phoneNumberId: '106540352242922', accessToken: 'rate-limit-test-token-7f3a' }) {
+  function client(
+    number: { phoneNumberId: string; accessToken: string; wabaId?: string } = {
+      phoneNumberId: '106540352242922',
+      accessToken: 'rate-limit-test-token-7f3a',
+    },
+  ) {
     const c = new CloudApiClient({
       apiBaseUrl: baseUrl,
       apiVersion: 'v25.0',
@@ -149,34 +154,36 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.deepEqual(sleeps, [20_000], "Meta's wait instead of the 250 ms backoff");
   });
 
-  it("the account's limit holds every number of its token; one number's throughput holds only that number", async () => {
-    const first = client();
-    const second = client({ phoneNumberId: '106540352242923', accessToken: 'rate-limit-test-token-7f3a' });
-    const otherApp = client({ phoneNumberId: '106540352242924', accessToken: 'another-app-token-0c1d' });
-    graph.respond(
-      metaError(400, 80007, 'Rate limit issues', 'The WhatsApp Business Account has reached its rate limit', {
-        'X-Business-Use-Case-Usage': usage(2),
-      }),
-    );
+  it("the account's limit holds the account's numbers; the app's those of its token; a number's only that number", async () => {
+    const token = 'rate-limit-test-token-7f3a';
+    const first = client({ phoneNumberId: '106540352242922', accessToken: token, wabaId: '102290129340398' });
+    const sameAccount = client({ phoneNumberId: '106540352242923', accessToken: token, wabaId: '102290129340398' });
+    const otherAccount = client({ phoneNumberId: '106540352242924', accessToken: token, wabaId: '102290129340399' });
+    const otherApp = client({ phoneNumberId: '106540352242925', accessToken: 'another-app-token-0c1d' });
+    const limit = (code: number, title: string) =>
+      metaError(400, code, title, title, { 'X-Business-Use-Case-Usage': usage(2) });
+    graph.respond(limit(80007, 'Rate limit issues'));
     await failure(first.sendMessage(toMessageBody(TO, 'a')));
-    const held = await failure(second.sendMessage(toMessageBody(OTHER, 'b')));
+    const held = await failure(sameAccount.sendMessage(toMessageBody(OTHER, 'b')));
     assert.equal(held.held, true, 'the same account: refused without a request');
     assert.equal(held.retryAfterMs, 120_000);
     assert.equal(graph.requests.length, 1);
-    graph.respond(ok('wamid.other-app'));
-    assert.equal((await otherApp.sendMessage(toMessageBody(OTHER, 'c'))).messageId, 'wamid.other-app');
-    assert.ok(graph.requests[1].url.includes('106540352242924'));
+    graph.respond(ok('wamid.other-account'));
+    assert.equal((await otherAccount.sendMessage(toMessageBody(OTHER, 'c'))).messageId, 'wamid.other-account');
 
     clock.advance(120_000);
-    graph.respond(
-      metaError(400, 130429, 'Rate limit hit', 'Cloud API message throughput has been reached', {
-        'Retry-After': '120',
-      }),
-    );
-    await failure(first.sendMessage(toMessageBody(TO, 'd')));
-    graph.respond(ok('wamid.second'));
-    assert.equal((await second.sendMessage(toMessageBody(OTHER, 'e'))).messageId, 'wamid.second', 'not its limit');
-    assert.equal((await failure(first.sendMessage(toMessageBody(TO, 'f')))).held, true, "but still the first's");
+    graph.respond(limit(4, 'Application request limit reached'));
+    await failure(otherAccount.sendMessage(toMessageBody(OTHER, 'd')));
+    assert.equal((await failure(first.sendMessage(toMessageBody(TO, 'e')))).held, true, "the app's limit: any account");
+    graph.respond(ok('wamid.other-app'));
+    assert.equal((await otherApp.sendMessage(toMessageBody(OTHER, 'f'))).messageId, 'wamid.other-app');
+
+    clock.advance(120_000);
+    graph.respond(metaError(400, 130429, 'Rate limit hit', 'Throughput reached', { 'Retry-After': '120' }));
+    await failure(first.sendMessage(toMessageBody(TO, 'g')));
+    graph.respond(ok('wamid.same-account'));
+    assert.equal((await sameAccount.sendMessage(toMessageBody(OTHER, 'h'))).messageId, 'wamid.same-account');
+    assert.equal((await failure(first.sendMessage(toMessageBody(TO, 'i')))).held, true, "but still the first's");
   });
 
   it("the pair rate limit (131056) keeps Meta's 4^X schedule and holds back nobody else", async () => {
