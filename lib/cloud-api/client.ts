@@ -328,12 +328,9 @@ export class CloudApiClient {
   /** The refusal of a message while Meta's named wait lasts; undefined when no wait is on. */
   private heldError(): CloudApiError | undefined {
     const now = this.clock.now();
-    const holds = [
-      this.hold && now < this.hold.until ? this.hold : undefined,
-      accountHold(this.clock, this.shared.app),
-      accountHold(this.clock, this.shared.account),
-    ].filter((h): h is Hold => h !== undefined);
-    const longest = holds.sort((a, b) => b.until - a.until)[0];
+    const own = this.hold && now < this.hold.until ? this.hold : undefined;
+    const app = accountHold(this.clock, this.shared.app);
+    const longest = later(later(own, app), accountHold(this.clock, this.shared.account));
     return longest ? longest.cause.heldBack(longest.until - now) : undefined;
   }
 
@@ -449,4 +446,8 @@ function stringOrUndefined(value: unknown): string | undefined {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function later(a: Hold | undefined, b: Hold | undefined): Hold | undefined {
+  return a && b ? (a.until >= b.until ? a : b) : (a ?? b);
 }
