@@ -397,8 +397,17 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, subject);
-      if (options.unlessErased && (await tx.suppressedAt(p)) !== undefined) return 'erased' as const;
-      return this.withdrawIn(tx, now, events, p, subject, targets, { channel, actor, text, keyword, messageId });
+      // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
+      const erased = (await tx.suppressedAt(p)) !== undefined && (await tx.listConsents(p)).length === 0;
+      if (options.unlessErased && erased) return 'erased' as const;
+      const fields = { channel, actor, text, keyword, messageId };
+      const changed = await this.withdrawIn(tx, now, events, p, subject, targets, fields);
+      // Consents given under a user id before the number was known stay under that id's key: they are hers too.
+      for (const alias of await tx.aliasesOf(p)) {
+        const own = { ...fields, onlyActive: true, auditNothing: false };
+        changed.push(...(await this.withdrawIn(tx, now, events, alias, subject, targets, own)));
+      }
+      return changed;
     });
   }
 
@@ -418,6 +427,8 @@ export class ConsentLedger extends EventEmitter {
       messageId?: string;
       /** False: an opt-out carried over from elsewhere, whose evidence is there already. */
       auditNothing?: boolean;
+      /** Only records on file change: no objection is added where nothing is (it is on the subject's main key). */
+      onlyActive?: boolean;
     },
   ): Promise<ConsentRecord[]> {
     const { channel, actor, keyword } = opt;
@@ -427,7 +438,7 @@ export class ConsentLedger extends EventEmitter {
       const consentBased = def.lawfulBasis === 'consent';
       if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
       if (!existing || isEnded(existing.status)) {
-        if (consentBased) continue;
+        if (consentBased || opt.onlyActive) continue;
         if (existing) await tx.archiveConsent(existing, now);
       }
       const base: ConsentRow =
@@ -478,7 +489,8 @@ export class ConsentLedger extends EventEmitter {
     const channel: WithdrawalChannel = 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
-      if ((await tx.suppressedAt(p)) !== undefined) return 'erased' as const;
+      const onFile = await tx.listConsents(p);
+      if ((await tx.suppressedAt(p)) !== undefined && onFile.length === 0) return 'erased' as const;
       const ended: ConsentRecord[] = [];
       for (const def of this.purposes.values()) {
         const existing = await tx.getConsent(p, def.id);
@@ -513,13 +525,14 @@ export class ConsentLedger extends EventEmitter {
           ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }));
         }
       }
+      const unlinked = await tx.removeAliasesOf(p);
       const removed = await tx.removePersonalData(p);
       await this.audit(tx, now, {
         action: 'subject.number-changed',
         actor,
         pseudonym: p,
         outcome: 'ended',
-        detail: { ended: ended.length, personalDataRemoved: removed },
+        detail: { ended: ended.length, unlinked, personalDataRemoved: removed },
       });
       return ended;
     });

@@ -271,6 +271,10 @@ export class SqlStoreTx implements StoreTx {
     return rows.map((r) => String(r.alias));
   }
 
+  async removeAliasesOf(pseudonym: string): Promise<number> {
+    return this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
+  }
+
   async putAlias(alias: string, pseudonym: string): Promise<void> {
     await this.db.run(
       `INSERT INTO subject_aliases (alias, pseudonym) VALUES ($1, $2)
@@ -440,7 +444,11 @@ export class SqlStoreTx implements StoreTx {
 
   async removePersonalData(pseudonym: string): Promise<number> {
     let changed = await this.db.run('DELETE FROM subjects WHERE pseudonym = $1', [pseudonym]);
-    changed += await this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
+    // A link of two pseudonyms stays while consent proof does: an objection must still answer to the user id.
+    changed += await this.db.run(
+      'DELETE FROM subject_aliases WHERE pseudonym = $1 AND NOT EXISTS (SELECT 1 FROM consents WHERE pseudonym = $1)',
+      [pseudonym],
+    );
     for (const table of ['consents', 'consent_history']) {
       changed += await this.db.run(
         `UPDATE ${table} SET request_message_id_enc = NULL, confirmation_message_id_enc = NULL,

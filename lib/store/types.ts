@@ -114,6 +114,8 @@ export interface StoreTx {
   putAlias(alias: string, pseudonym: string): Promise<void>;
   /** The user-id keys linked to the subject `pseudonym` (subject_aliases pointing at it). */
   aliasesOf(pseudonym: string): Promise<string[]>;
+  /** Unlinks every user id from the subject `pseudonym`; the number of links removed. */
+  removeAliasesOf(pseudonym: string): Promise<number>;
 
   suppressedAt(pseudonym: string): Promise<number | undefined>;
   putSuppression(pseudonym: string, at: number, actor: string): Promise<void>;

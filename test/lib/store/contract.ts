@@ -415,6 +415,31 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
       });
 
+      it('a STOP from a person who was erased and signed up again withdraws', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.eraseSubject(PHONE, 't');
+        assert.equal(
+          await ledger.withdrawUnlessErased({ subject: PHONE, channel: 'whatsapp-keyword', actor: 't' }),
+          'erased',
+        );
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'web-form',
+          actor: 't',
+        });
+        const changed = await ledger.withdrawUnlessErased({ subject: PHONE, channel: 'whatsapp-keyword', actor: 't' });
+        assert.notEqual(changed, 'erased');
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
+      });
+
       it('an opt-out with nothing on record is still audited', async () => {
         const changed = await ledger.withdrawConsent({
           subject: PHONE,

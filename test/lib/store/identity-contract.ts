@@ -71,6 +71,13 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal(await check(ANNA, 'orders'), 'withdrawn');
       });
 
+      it('ends the consent of a person who was erased and signed up again', async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        await give(ANNA);
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        assert.equal(await check(ANNA), 'withdrawn');
+      });
+
       it('writes nothing about an erased number, and refuses a number that is none', async () => {
         await give(ANNA);
         await ledger.eraseSubject(ANNA, 't');
@@ -201,6 +208,27 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal(await ledger.linkUserId({ previousUserId: 'DE.6001', userId: 'DE.6002', actor: 't' }), 'linked');
         assert.equal(await check({ userId: 'DE.6002' }), 'withdrawn');
         assert.equal(await check({ userId: 'DE.6002' }, 'newsletter'), 'given');
+      });
+
+      it('a STOP reaches a consent kept under the user id before the number was known, after the link is gone too', async () => {
+        await give({ userId: 'DE.5101' }, 'newsletter');
+        await give({ phone: ANNA, userId: 'DE.5101' }); // now she writes with her number: the id is linked to it
+        const withdrawn = await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', actor: 't' });
+        assert.deepEqual(withdrawn.map((r) => r.purpose).sort(), ['marketing', 'newsletter', 'orders']);
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        assert.equal(await check({ userId: 'DE.5101' }, 'newsletter'), 'withdrawn');
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.5101', userId: 'DE.5102', actor: 't' }), 'linked');
+        assert.equal(await check({ userId: 'DE.5102' }, 'newsletter'), 'withdrawn');
+      });
+
+      it('an objection by number and user id still answers to the id after the retention sweep', async () => {
+        await give({ phone: ANNA, userId: 'DE.5201' });
+        await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', actor: 't' });
+        now += 31 * DAY;
+        assert.equal((await ledger.sweepRetention()).personalDataRemoved, 1);
+        assert.equal((await ledger.checkConsent({ userId: 'DE.5201' }, 'orders')).allowed, false);
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.5201', userId: 'DE.5202', actor: 't' }), 'linked');
+        assert.equal((await ledger.checkConsent({ userId: 'DE.5202' }, 'orders')).allowed, false);
       });
 
       it('an objection outlives the retention sweep of the record and still counts under the new id', async () => {
