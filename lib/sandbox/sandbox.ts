@@ -6,6 +6,7 @@ import { type ValidationResult, validateMessageBody, validateReadReceiptBody } f
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import {
+  type BusinessNumber,
   buildMessageWebhook,
   buildNumberChangeWebhook,
   buildStatusWebhook,
@@ -571,19 +572,13 @@ export class Sandbox extends EventEmitter {
       throw new GdprWhatsAppError('sandbox-invalid-number-change', 'A number change needs two different numbers');
     }
     const conversation = this.conversationState(state, from);
-    const { config } = state;
     const payload = buildNumberChangeWebhook({
-      wabaId: config.wabaId,
-      phoneNumberId: config.phoneNumberId,
-      displayPhoneNumber: config.displayPhoneNumber,
+      ...this.businessOf(state),
       oldWaId: from,
       newWaId: to,
       profileName: conversation.name,
-      timestamp: Math.floor(this.clock.now() / 1000),
-    }) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] };
-    const messageId = payload.entry[0].changes[0].value.messages[0].id;
-    const deliveries = await state.queue.run(() => this.deliver(state, payload));
-    return { messageId, deliveries };
+    });
+    return this.deliverSystemMessage(state, payload);
   }
 
   /** Meta gives the customer a new business-scoped user id and tells the business with a system message. */
@@ -606,17 +601,28 @@ export class Sandbox extends EventEmitter {
     }
     conversation.userId = userId;
     this.changed(state, conversation);
-    const { config } = state;
     const payload = buildUserIdChangeWebhook({
-      wabaId: config.wabaId,
-      phoneNumberId: config.phoneNumberId,
-      displayPhoneNumber: config.displayPhoneNumber,
+      ...this.businessOf(state),
       previousUserId,
       userId,
       profileName: conversation.name,
-      timestamp: Math.floor(this.clock.now() / 1000),
-    }) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] };
-    const messageId = payload.entry[0].changes[0].value.messages[0].id;
+    });
+    return this.deliverSystemMessage(state, payload);
+  }
+
+  /** The business number's part of a webhook, stamped now. */
+  private businessOf(state: NumberState): BusinessNumber & { timestamp: number } {
+    const { wabaId, phoneNumberId, displayPhoneNumber } = state.config;
+    return { wabaId, phoneNumberId, displayPhoneNumber, timestamp: Math.floor(this.clock.now() / 1000) };
+  }
+
+  /** Posts a webhook of one system message and names its message id. */
+  private async deliverSystemMessage(
+    state: NumberState,
+    payload: object,
+  ): Promise<{ messageId: string; deliveries: DeliveryResult[] }> {
+    const { entry } = payload as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] };
+    const messageId = entry[0].changes[0].value.messages[0].id;
     const deliveries = await state.queue.run(() => this.deliver(state, payload));
     return { messageId, deliveries };
   }
