@@ -316,17 +316,28 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
       const wording = purposeWording(purpose, language);
       // WhatsApp has verified the number and the person wrote first: one step is enough (issue 4).
-      const record = await ledger.giveConsent({
-        subject,
-        purpose: purpose.id,
-        wording,
-        language,
-        method: 'keyword',
-        source: 'whatsapp',
-        messageId: inbound.messageId,
-        text: intent.text,
-        actor,
-      });
+      const record = await ledger
+        .giveConsent({
+          subject,
+          purpose: purpose.id,
+          wording,
+          language,
+          method: 'keyword',
+          source: 'whatsapp',
+          messageId: inbound.messageId,
+          text: intent.text,
+          ...(typeof inbound.timestamp === 'number' ? { inboundAt: inbound.timestamp * 1000 } : {}),
+          actor,
+        })
+        .catch((err: unknown) => {
+          // Sent before its writer moved to another number: nobody to sign up, nobody to answer at the old one.
+          if (codeOf(err) === 'number-changed') return undefined;
+          throw err;
+        });
+      if (!record) {
+        node.log(RED._('opt-in-flow.log.number-changed'));
+        return [null, null, null, null];
+      }
       replyMessage(msg, 'subscribed', language, purpose, wording);
       counts.confirmed += 1;
       msg.consent = record;

@@ -43,6 +43,12 @@ export interface ConfirmConsentInput {
 export interface GiveConsentInput extends ConsentProofInput {
   messageId?: string;
   text?: string;
+  /**
+   * When the person sent the message that gives the consent (Meta's timestamp, Unix milliseconds). Refused as
+   * `number-changed` when Meta has reported since that the number's owner moved to another number: such a message
+   * arrived late, and its consent would stand for whoever gets the number next.
+   */
+  inboundAt?: number;
 }
 
 export interface RefuseConsentInput {

@@ -81,6 +81,8 @@ type ConsentChange =
 
 /** The audit outcome of an opt-out that found nothing on record to withdraw. */
 const NOTHING_TO_WITHDRAW = 'nothing-to-withdraw';
+/** The audit action of a move to another number (numberChanged); it also marks the number's records as ended. */
+const NUMBER_CHANGED = 'subject.number-changed';
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
@@ -292,9 +294,16 @@ export class ConsentLedger extends EventEmitter {
     const source = optionalText(input.source, 'source', 2048);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const text = optionalText(input.text, 'text', 4096);
+    const inboundAt = input.inboundAt;
+    if (inboundAt !== undefined && (!Number.isSafeInteger(inboundAt) || inboundAt < 0)) {
+      throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field: 'inboundAt' });
+    }
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, subject);
+      if (inboundAt !== undefined && (await this.movedAwaySince(tx, p, inboundAt))) {
+        throw new GdprWhatsAppError('number-changed', 'The number changed hands after this message was sent');
+      }
       const existing = await tx.getConsent(p, def.id);
       const sameProof = existing?.status === 'given' && existing.wordingSha256 === sha256Hex(wording);
       if (sameProof && existing.purposeVersion === def.version) return this.records.toRecord(existing);
@@ -528,7 +537,7 @@ export class ConsentLedger extends EventEmitter {
       const unlinked = await tx.removeAliasesOf(p);
       const removed = await tx.removePersonalData(p);
       await this.audit(tx, now, {
-        action: 'subject.number-changed',
+        action: NUMBER_CHANGED,
         actor,
         pseudonym: p,
         outcome: 'ended',
@@ -713,6 +722,15 @@ export class ConsentLedger extends EventEmitter {
       await this.audit(tx, now, { action: 'subject.user-id-changed', actor, pseudonym: target, outcome: 'linked' });
       return 'linked';
     });
+  }
+
+  /**
+   * Whether a move away from the number `p` was handled at or after `sentAt`. Meta's time of a message compares with
+   * the time the move was handled here, not Meta's time of it: a provider hands a number on months later, not within
+   * the minutes between the two.
+   */
+  private async movedAwaySince(tx: StoreTx, p: string, sentAt: number): Promise<boolean> {
+    return (await tx.listAudit(p)).some((a) => a.action === NUMBER_CHANGED && a.at >= sentAt);
   }
 
   /** Anything kept under `pseudonym`: its record, or consents and their history (kept longer than the record). */

@@ -92,6 +92,11 @@ export async function until(predicate: () => boolean, what: string): Promise<voi
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Node-RED's own complete node, from the Node-RED under test: it says when a node has finished with a message. */
+export function completeNode(): unknown {
+  return require(require.resolve('@node-red/nodes/core/common/24-complete.js', { paths: [dirname(nodeRedPath)] }));
+}
+
 /** Node-RED's own catch node, from the Node-RED under test. */
 export function catchNode(): unknown {
   return require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [dirname(nodeRedPath)] }));

@@ -10,6 +10,7 @@ import { helper } from '../helpers/node-red';
 import {
   catchNode,
   collect,
+  completeNode,
   type Msg,
   next,
   sleep,
@@ -92,10 +93,14 @@ describe('opt-in-flow node', () => {
       { id: 'caught', z: 'tab', type: 'helper' },
       ...extra,
     ];
-    await helper.load([consentStore, optInFlow, catchNode(), configNode, sendNode] as never, flow as never, {
-      store: storeCredentials(),
-      cfg: { accessToken: ACCESS_TOKEN },
-    });
+    await helper.load(
+      [consentStore, optInFlow, catchNode(), completeNode(), configNode, sendNode] as never,
+      flow as never,
+      {
+        store: storeCredentials(),
+        cfg: { accessToken: ACCESS_TOKEN },
+      },
+    );
     ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
   }
 
@@ -393,6 +398,24 @@ describe('opt-in-flow node', () => {
       assert.equal(stored?.method, 'keyword');
       assert.equal(stored?.wording, 'Schickt mir den Newsletter per WhatsApp.');
       assert.equal(stored?.confirmationText, 'Anmelden');
+    });
+
+    it('stores and answers nothing for a START sent before its writer moved to another number', async () => {
+      const done = { type: 'complete', id: 'finished', z: 'tab', scope: ['optin'], wires: [['finishedOut']] };
+      await load({ allowSingleStep: true }, [done, { id: 'finishedOut', z: 'tab', type: 'helper' }]);
+      const sentAt = Math.floor(Date.now() / 1000) - 60;
+      await ledger.numberChanged({ phone: ANNA, actor: 't' });
+      const outputs: string[] = [];
+      for (const id of ['out1', 'out2', 'out3', 'out4', 'caught'])
+        helper.getNode(id).on('input', () => outputs.push(id));
+      const finished = new Promise((resolve) => helper.getNode('finishedOut').once('input', resolve));
+      helper.getNode('optin').receive(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt }) as never);
+      await finished;
+      assert.deepEqual(outputs, []);
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
+      // A START written after the move (by whoever has the number now) signs up as always.
+      const later = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt + 3600 }));
+      assert.equal(later.msg.optIn?.outcome, 'given');
     });
 
     it("uses the integrator's texts when set", async () => {

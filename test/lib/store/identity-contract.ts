@@ -71,6 +71,22 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal(await check(ANNA, 'orders'), 'withdrawn');
       });
 
+      it('refuses a consent by a message sent before the move that arrives after it, and writes nothing', async () => {
+        await give(ANNA);
+        const sentAt = now - 5_000;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        const before = await db.dump();
+        const late = { subject: { phone: ANNA, userId: 'DE.111' }, purpose: 'marketing', wording: WORDING };
+        await rejectsWith(
+          ledger.giveConsent({ ...late, method: 'keyword', inboundAt: sentAt, actor: 't' }),
+          'number-changed',
+        );
+        assert.equal(await db.dump(), before, 'no consent, no name, no link');
+        now += 1000;
+        await ledger.giveConsent({ ...late, method: 'keyword', inboundAt: now, actor: 't' });
+        assert.equal(await check(ANNA), 'given', 'written after the move: the number’s new holder');
+      });
+
       it('ends the consent of a person who was erased and signed up again', async () => {
         await ledger.eraseSubject(ANNA, 't');
         await give(ANNA);
