@@ -86,6 +86,11 @@ function on(output: 0 | 1 | 2 | 3, msg: NodeMessage): Outputs {
   return outputs;
 }
 
+/** Meta's timestamps are seconds; one set by hand in milliseconds is taken as such. */
+function metaTimeMs(timestamp: number): number {
+  return timestamp > 1e11 ? Math.floor(timestamp) : Math.floor(timestamp * 1000);
+}
+
 function codeOf(err: unknown): string | undefined {
   return err instanceof GdprWhatsAppError ? err.code : undefined;
 }
@@ -326,7 +331,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           source: 'whatsapp',
           messageId: inbound.messageId,
           text: intent.text,
-          ...(typeof inbound.timestamp === 'number' ? { inboundAt: inbound.timestamp * 1000 } : {}),
+          ...(typeof inbound.timestamp === 'number' ? { inboundAt: metaTimeMs(inbound.timestamp) } : {}),
           actor,
         })
         .catch((err: unknown) => {

@@ -83,6 +83,8 @@ type ConsentChange =
 const NOTHING_TO_WITHDRAW = 'nothing-to-withdraw';
 /** The audit action of a move to another number (numberChanged); it also marks the number's records as ended. */
 const NUMBER_CHANGED = 'subject.number-changed';
+/** Meta's clock and this machine's may differ; a number changes hands months after a move, not minutes. */
+const CLOCK_MARGIN_MS = 10 * 60_000;
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
@@ -407,16 +409,19 @@ export class ConsentLedger extends EventEmitter {
     return this.change(async (tx, now, events) => {
       const p = await this.pseudonymOf(tx, subject);
       // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
-      const erased = (await tx.suppressedAt(p)) !== undefined && (await tx.listConsents(p)).length === 0;
-      if (options.unlessErased && erased) return 'erased' as const;
+      const erased = options.unlessErased === true && (await this.erasedAndGone(tx, p));
       const fields = { channel, actor, text, keyword, messageId };
-      const changed = await this.withdrawIn(tx, now, events, p, subject, targets, fields);
-      // Consents given under a user id before the number was known stay under that id's key: they are hers too.
-      for (const alias of await tx.aliasesOf(p)) {
-        const own = { ...fields, onlyActive: true, auditNothing: false };
-        changed.push(...(await this.withdrawIn(tx, now, events, alias, subject, targets, own)));
+      const changed = erased ? [] : await this.withdrawIn(tx, now, events, p, subject, targets, fields);
+      // The sender's user ids have keys of their own: what was kept under one before the number was known, and an
+      // objection that must still answer to the id once its link to the number is gone (sweep, move).
+      const ids = new Set([subject.userIdAlias, ...(await tx.aliasesOf(p))]);
+      for (const key of ids) {
+        if (key === undefined || key === p || (erased && (await tx.listConsents(key)).length === 0)) continue;
+        changed.push(
+          ...(await this.withdrawIn(tx, now, events, key, subject, targets, { ...fields, auditNothing: false })),
+        );
       }
-      return changed;
+      return erased && changed.length === 0 ? ('erased' as const) : changed;
     });
   }
 
@@ -436,8 +441,6 @@ export class ConsentLedger extends EventEmitter {
       messageId?: string;
       /** False: an opt-out carried over from elsewhere, whose evidence is there already. */
       auditNothing?: boolean;
-      /** Only records on file change: no objection is added where nothing is (it is on the subject's main key). */
-      onlyActive?: boolean;
     },
   ): Promise<ConsentRecord[]> {
     const { channel, actor, keyword } = opt;
@@ -447,7 +450,7 @@ export class ConsentLedger extends EventEmitter {
       const consentBased = def.lawfulBasis === 'consent';
       if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
       if (!existing || isEnded(existing.status)) {
-        if (consentBased || opt.onlyActive) continue;
+        if (consentBased) continue;
         if (existing) await tx.archiveConsent(existing, now);
       }
       const base: ConsentRow =
@@ -498,8 +501,11 @@ export class ConsentLedger extends EventEmitter {
     const channel: WithdrawalChannel = 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
-      const onFile = await tx.listConsents(p);
-      if ((await tx.suppressedAt(p)) !== undefined && onFile.length === 0) return 'erased' as const;
+      if (await this.erasedAndGone(tx, p)) {
+        // Only the pseudonymous marker, so that a START sent before the move cannot sign the next holder up.
+        await this.audit(tx, now, { action: NUMBER_CHANGED, actor, pseudonym: p, outcome: 'erased' });
+        return 'erased' as const;
+      }
       const ended: ConsentRecord[] = [];
       for (const def of this.purposes.values()) {
         const existing = await tx.getConsent(p, def.id);
@@ -730,7 +736,16 @@ export class ConsentLedger extends EventEmitter {
    * the minutes between the two.
    */
   private async movedAwaySince(tx: StoreTx, p: string, sentAt: number): Promise<boolean> {
-    return (await tx.listAudit(p)).some((a) => a.action === NUMBER_CHANGED && a.at >= sentAt);
+    return tx.hasAuditSince(p, NUMBER_CHANGED, sentAt - CLOCK_MARGIN_MS);
+  }
+
+  /**
+   * On the erasure list and not signed up again: nothing given or requested on record (rows the person did not make,
+   * an expired request or an objection, do not count as coming back).
+   */
+  private async erasedAndGone(tx: StoreTx, p: string): Promise<boolean> {
+    if ((await tx.suppressedAt(p)) === undefined) return false;
+    return !(await tx.listConsents(p)).some((r) => ACTIVE_STATUSES.includes(r.status as ConsentStatus));
   }
 
   /** Anything kept under `pseudonym`: its record, or consents and their history (kept longer than the record). */

@@ -400,6 +400,14 @@ export class SqlStoreTx implements StoreTx {
     return rows.map(toAuditRecord);
   }
 
+  async hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean> {
+    const rows = await this.db.all(
+      'SELECT 1 AS found FROM audit WHERE pseudonym = $1 AND action = $2 AND at >= $3 LIMIT 1',
+      [pseudonym, action, at],
+    );
+    return rows.length > 0;
+  }
+
   async auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]> {
     const rows = await this.db.all('SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]);
     return rows.map(toAuditRecord);
@@ -444,11 +452,7 @@ export class SqlStoreTx implements StoreTx {
 
   async removePersonalData(pseudonym: string): Promise<number> {
     let changed = await this.db.run('DELETE FROM subjects WHERE pseudonym = $1', [pseudonym]);
-    // A link of two pseudonyms stays while consent proof does: an objection must still answer to the user id.
-    changed += await this.db.run(
-      'DELETE FROM subject_aliases WHERE pseudonym = $1 AND NOT EXISTS (SELECT 1 FROM consents WHERE pseudonym = $1)',
-      [pseudonym],
-    );
+    changed += await this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
     for (const table of ['consents', 'consent_history']) {
       changed += await this.db.run(
         `UPDATE ${table} SET request_message_id_enc = NULL, confirmation_message_id_enc = NULL,

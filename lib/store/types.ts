@@ -133,6 +133,8 @@ export interface StoreTx {
   /** Appends consecutive records (one statement on PostgreSQL: the retention sweep writes thousands). */
   insertAudits(records: readonly AuditRecord[]): Promise<void>;
   listAudit(pseudonym: string): Promise<AuditRecord[]>;
+  /** Whether the subject has an audit event `action` at or after `at`. */
+  hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean>;
   auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;
 
   /**

@@ -415,6 +415,32 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
       });
 
+      it('a STOP from an erased person writes nothing, also when someone else asked for her consent since', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.eraseSubject(PHONE, 't');
+        await ledger.requestConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: 'N',
+          method: 'web-form',
+          actor: 'form',
+        });
+        now += 3 * DAY; // the request expired unanswered
+        await ledger.sweepRetention();
+        const before = await db.dump();
+        assert.equal(
+          await ledger.withdrawUnlessErased({ subject: PHONE, channel: 'whatsapp-keyword', actor: 't' }),
+          'erased',
+        );
+        assert.equal(await db.dump(), before);
+      });
+
       it('a STOP from a person who was erased and signed up again withdraws', async () => {
         await ledger.giveConsent({
           subject: PHONE,
