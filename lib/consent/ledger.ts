@@ -413,16 +413,30 @@ export class ConsentLedger extends EventEmitter {
       const fields = { channel, actor, text, keyword, messageId };
       const changed = erased ? [] : await this.withdrawIn(tx, now, events, p, subject, targets, fields);
       // The sender's user ids have keys of their own: what was kept under one before the number was known, and an
-      // objection that must still answer to the id once its link to the number is gone (sweep, move).
-      const ids = new Set([subject.userIdAlias, ...(await tx.aliasesOf(p))]);
+      // objection that must still answer to the id once its link to the number is gone (sweep, move). An id last
+      // seen with another number answers for that number's records: the person behind the id said STOP.
+      const ownId = subject.userIdAlias;
+      const linkedTo = ownId === undefined ? undefined : await tx.resolveAlias(ownId);
+      // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
+      // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
+      const idErased = erased && ownId !== undefined && ownId !== p && (await this.hasNoLiveRecord(tx, ownId));
+      if (idErased && ownId !== undefined && (await tx.suppressedAt(ownId)) === undefined) {
+        await tx.putSuppression(ownId, now, actor);
+      }
+      const ids = new Set([idErased ? undefined : ownId, linkedTo, ...(await tx.aliasesOf(p))]);
       for (const key of ids) {
-        if (key === undefined || key === p || (erased && (await tx.listConsents(key)).length === 0)) continue;
+        if (key === undefined || key === p || (await this.erasedAndGone(tx, key))) continue;
         changed.push(
           ...(await this.withdrawIn(tx, now, events, key, subject, targets, { ...fields, auditNothing: false })),
         );
       }
       return erased && changed.length === 0 ? ('erased' as const) : changed;
     });
+  }
+
+  /** Nothing given or requested on record under `key`. */
+  private async hasNoLiveRecord(tx: StoreTx, key: string): Promise<boolean> {
+    return !(await tx.listConsents(key)).some((r) => ACTIVE_STATUSES.includes(r.status as ConsentStatus));
   }
 
   /** withdraw's step inside a transaction: the consents of `targets` withdrawn, objections where nothing was on record. */
@@ -502,7 +516,9 @@ export class ConsentLedger extends EventEmitter {
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
       if (await this.erasedAndGone(tx, p)) {
-        // Only the pseudonymous marker, so that a START sent before the move cannot sign the next holder up.
+        // Links go (no user id may answer for the number any more); the pseudonymous marker stays, so that a START
+        // sent before the move cannot sign the next holder up.
+        await tx.removeAliasesOf(p);
         await this.audit(tx, now, { action: NUMBER_CHANGED, actor, pseudonym: p, outcome: 'erased' });
         return 'erased' as const;
       }
@@ -744,8 +760,7 @@ export class ConsentLedger extends EventEmitter {
    * an expired request or an objection, do not count as coming back).
    */
   private async erasedAndGone(tx: StoreTx, p: string): Promise<boolean> {
-    if ((await tx.suppressedAt(p)) === undefined) return false;
-    return !(await tx.listConsents(p)).some((r) => ACTIVE_STATUSES.includes(r.status as ConsentStatus));
+    return (await tx.suppressedAt(p)) !== undefined && (await this.hasNoLiveRecord(tx, p));
   }
 
   /** Anything kept under `pseudonym`: its record, or consents and their history (kept longer than the record). */
@@ -775,6 +790,8 @@ export class ConsentLedger extends EventEmitter {
       (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
     );
     const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
+    // An erasure of the new id (its opt-outs went with it) is the widest opt-out of all.
+    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
     if (channels.length === 0) return;
     const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
     const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));

@@ -435,7 +435,12 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.sweepRetention();
         const before = await db.dump();
         assert.equal(
-          await ledger.withdrawUnlessErased({ subject: PHONE, channel: 'whatsapp-keyword', actor: 't' }),
+          await ledger.withdrawUnlessErased({
+            subject: PHONE,
+            channel: 'whatsapp-keyword',
+            keyword: 'STOP',
+            actor: 't',
+          }),
           'erased',
         );
         assert.equal(await db.dump(), before);

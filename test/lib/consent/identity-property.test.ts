@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { SubjectRef } from '../../../lib/consent/types';
+import { type BackendHarness, sqliteHarness, TEST_PURPOSES } from '../store/harness';
+
+const NUMBERS = ['+4915123456789', '+4917612345678'];
+const IDS = ['DE.1001', 'DE.1002', 'DE.1003'];
+const WORDING = TEST_PURPOSES[0].wording.en;
+const DAY = 86_400_000;
+
+type Op =
+  | { kind: 'give' | 'stop' | 'erase'; subject: SubjectRef }
+  | { kind: 'move'; phone: string }
+  | { kind: 'link'; previousUserId: string; userId: string }
+  | { kind: 'sweep' | 'wait' };
+
+const subjectArb: fc.Arbitrary<SubjectRef> = fc.oneof(
+  fc.constantFrom(...NUMBERS).map((phone) => ({ phone })),
+  fc.constantFrom(...IDS).map((userId) => ({ userId })),
+  fc.record({ phone: fc.constantFrom(...NUMBERS), userId: fc.constantFrom(...IDS) }),
+);
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constantFrom('give' as const, 'stop' as const, 'erase' as const), subject: subjectArb }),
+  fc.record({ kind: fc.constant('move' as const), phone: fc.constantFrom(...NUMBERS) }),
+  fc
+    .tuple(fc.constantFrom(...IDS), fc.constantFrom(...IDS))
+    .filter(([a, b]) => a !== b)
+    .map(([previousUserId, userId]) => ({ kind: 'link' as const, previousUserId, userId })),
+  fc.constantFrom({ kind: 'sweep' as const }, { kind: 'wait' as const }),
+);
+
+const keyOf = (s: SubjectRef) => `${s.phone ?? ''}|${s.userId ?? ''}`;
+
+function partsOf(subject: SubjectRef): SubjectRef[] {
+  const parts = [subject];
+  if (subject.phone && subject.userId) parts.push({ phone: subject.phone }, { userId: subject.userId });
+  return parts;
+}
+
+/**
+ * Meta's identity changes, erasure, opt-outs and the retention sweep in random orders, against the two promises
+ * that must hold whatever the order: a STOP stays in force for whoever sent it until someone signs up again, and a
+ * number its owner left is sent nothing until it is signed up again.
+ */
+describe('consent ledger: opt-outs and moves hold in any order (property)', function () {
+  this.timeout(120_000);
+
+  it('a STOP stays in force and a number left behind gets nothing, until someone signs up again', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 24 }), async (ops) => {
+        const db: BackendHarness = await sqliteHarness()();
+        let now = Date.UTC(2026, 0, 15, 9, 0, 0);
+        const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+        const stopped = new Map<string, SubjectRef>();
+        const left = new Set<string>();
+        try {
+          for (const op of ops) {
+            switch (op.kind) {
+              case 'give':
+                await ledger.giveConsent({
+                  subject: op.subject,
+                  purpose: 'marketing',
+                  wording: WORDING,
+                  method: 'keyword',
+                  actor: 'p',
+                });
+                stopped.clear(); // a sign-up may rightly answer for others through a link
+                if (op.subject.phone) left.delete(op.subject.phone);
+                break;
+              case 'stop':
+                await ledger.withdrawUnlessErased({ subject: op.subject, channel: 'whatsapp-keyword', actor: 'p' });
+                // Whoever wrote STOP with a number and a user id stopped under both.
+                for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
+                break;
+              case 'erase':
+                await ledger.eraseSubject(op.subject, 'p');
+                break;
+              case 'move':
+                await ledger.numberChanged({ phone: op.phone, actor: 'p' });
+                left.add(op.phone);
+                break;
+              case 'link':
+                await ledger.linkUserId({ previousUserId: op.previousUserId, userId: op.userId, actor: 'p' });
+                break;
+              case 'sweep':
+                now += 31 * DAY;
+                await ledger.sweepRetention();
+                break;
+              case 'wait':
+                now += 3_600_000;
+                break;
+            }
+            for (const subject of stopped.values()) {
+              for (const purpose of ['marketing', 'orders']) {
+                const result = await ledger.checkConsent(subject, purpose);
+                assert.equal(
+                  result.allowed,
+                  false,
+                  `${purpose} for ${keyOf(subject)} after its STOP: ${result.status}`,
+                );
+              }
+            }
+            for (const phone of left) {
+              const result = await ledger.checkConsent(phone, 'marketing');
+              assert.equal(result.allowed, false, `marketing to ${phone} after its owner moved: ${result.status}`);
+            }
+          }
+        } finally {
+          await ledger.close();
+          await db.dispose();
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
