@@ -23,6 +23,31 @@ export async function withClient<T>(url: string, work: (client: Client) => Promi
   }
 }
 
+/**
+ * PostgreSQL cannot reclaim a deleted row while a transaction that began before the delete is still open anywhere in
+ * the database (another test's, or the bot's own usage flush): the erasure's VACUUM then leaves the row's bytes to the
+ * next VACUUM, which autovacuum runs later. This waits (up to 10 s) until no other transaction holds a snapshot, then
+ * vacuums the schema's tables once, as that next VACUUM would.
+ */
+export async function vacuumWhenNoOlderSnapshot(url: string, schema: string): Promise<void> {
+  await withClient(url, async (client) => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { rows } = await client.query<{ open: string }>(
+        `SELECT count(*) AS open FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL`,
+      );
+      if (Number(rows[0].open) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const tables = await client.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [schema],
+    );
+    for (const { relname } of tables.rows) await client.query(`VACUUM ${schema}.${relname}`);
+  });
+}
+
 export async function dropSchema(url: string, schema: string): Promise<void> {
   await withClient(url, (client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
 }
