@@ -376,8 +376,6 @@ export class ConsentLedger extends EventEmitter {
    * Art. 7(3) GDPR: withdrawing must be as easy as giving, and takes effect at once. Resolves only after
    * the change is committed to disk. For purposes that rest on a contract or legitimate interest, an
    * opt-out with nothing on record is stored as an objection (Art. 21), so that those purposes block too.
-   * A number change is no opt-out: it ends what is on record for the old number and objects to nothing, since
-   * whoever gets the number next has not objected.
    */
   async withdrawConsent(input: WithdrawConsentInput): Promise<ConsentRecord[]> {
     return (await this.withdraw(input, {})) as ConsentRecord[];
@@ -522,39 +520,23 @@ export class ConsentLedger extends EventEmitter {
         await this.audit(tx, now, { action: NUMBER_CHANGED, actor, pseudonym: p, outcome: 'erased' });
         return 'erased' as const;
       }
-      const ended: ConsentRecord[] = [];
-      for (const def of this.purposes.values()) {
+      const purposes = [...this.purposes.values()];
+      const consents = purposes.filter((def) => def.lawfulBasis === 'consent');
+      const ended = await this.withdrawIn(tx, now, events, p, subject, consents, {
+        channel,
+        actor,
+        messageId,
+        auditNothing: false,
+      });
+      for (const def of purposes.filter((d) => d.lawfulBasis !== 'consent')) {
         const existing = await tx.getConsent(p, def.id);
         if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) continue;
+        // No objection of the next holder's: the record expires, and the basis allows again.
+        await tx.archiveConsent(existing, now);
         const retainUntil = now + this.retention.proofRetentionMs;
-        const previousStatus = existing.status;
-        if (def.lawfulBasis === 'consent') {
-          const row: ConsentRow = {
-            ...existing,
-            status: 'withdrawn',
-            expiresAt: null,
-            withdrawnAt: now,
-            withdrawalChannel: channel,
-            withdrawalMessageIdEnc: this.cipher.encryptOptional(messageId, 'withdrawal_message_id', p),
-            retainUntil,
-            updatedAt: now,
-            actor,
-          };
-          const detail = { channel, keyword: null, previousStatus };
-          ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
-        } else {
-          await tx.archiveConsent(existing, now);
-          const row: ConsentRow = {
-            ...existing,
-            status: 'expired',
-            expiresAt: now,
-            retainUntil,
-            updatedAt: now,
-            actor,
-          };
-          const detail = { reason: 'number-changed', previousStatus };
-          ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }));
-        }
+        const row: ConsentRow = { ...existing, status: 'expired', expiresAt: now, retainUntil, updatedAt: now, actor };
+        const detail = { reason: 'number-changed', previousStatus: existing.status };
+        ended.push(await this.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }));
       }
       const unlinked = await tx.removeAliasesOf(p);
       const removed = await tx.removePersonalData(p);
