@@ -35,7 +35,12 @@ export default function exportSubjectNode(RED: NodeAPI): void {
       try {
         const request = subjectFromMessage(msg);
         const ledger = await ledgerOf(store);
-        const document = await ledger.exportSubject(request.subject, `export-subject:${this.id}:${request.origin}`);
+        const actor = `export-subject:${this.id}:${request.origin}`;
+        const document = await ledger.exportSubject(request.subject, actor, {
+          beforeNumberChange: request.beforeNumberChange,
+        });
+        // The present holder of a number learns nothing about its previous one, not even when it moved.
+        if (request.origin === 'inbound') document.numberChangedAt = undefined;
         exported += 1;
         this.status(statusOf('ready', RED._('export-subject.status.exported', { count: exported })));
         if (asFile) {

@@ -13,7 +13,13 @@ import type {
 } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
 import { type AuditEntry, chainAuditEntries } from './audit-chain';
-import { AuditChainVerifier, type AuditExportPage, type AuditVerification, auditExportLines } from './audit-verify';
+import {
+  AuditChainVerifier,
+  type AuditExportPage,
+  type AuditRecord,
+  type AuditVerification,
+  auditExportLines,
+} from './audit-verify';
 import { canonicalJson } from './canonical';
 import {
   COLLECTION_METHODS,
@@ -37,6 +43,7 @@ import type {
   ConsentRecord,
   ConsentStatus,
   EraseReport,
+  ExportOptions,
   LedgerEvent,
   LedgerOptions,
   RetentionSettings,
@@ -90,6 +97,14 @@ const CLOCK_MARGIN_MS = 10 * 60_000;
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 
 /** Indexes of `keys` in sorted key order: rows are always locked in this order, whichever delivery came first. */
+/** When the latest audit entry of this action was written, if any. */
+function lastAt(entries: readonly AuditRecord[], action: string): number | undefined {
+  let latest: number | undefined;
+  for (const entry of entries)
+    if (entry.action === action && (latest === undefined || entry.at > latest)) latest = entry.at;
+  return latest;
+}
+
 function lockOrder(keys: readonly string[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
 }
@@ -866,41 +881,54 @@ export class ConsentLedger extends EventEmitter {
 
   /**
    * Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document, including what was
-   * kept under the person's user id before their number was known.
+   * kept under the person's user id before their number was known. After the number moved to another person
+   * (numberChanged), what its records held up to the move is the previous holder's: it is left out, unless
+   * `beforeNumberChange` asks for exactly that part (staff answering the previous holder, whose identity they checked).
    */
-  async exportSubject(subject: SubjectInput, actor: string): Promise<SubjectExport> {
+  async exportSubject(subject: SubjectInput, actor: string, options: ExportOptions = {}): Promise<SubjectExport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
+    const previousHolder = options.beforeNumberChange === true;
     return this.change(async (tx, now) => {
       const p = await this.pseudonymOf(tx, identified);
+      const movedAt = lastAt(await tx.listAudit(p), NUMBER_CHANGED);
+      // Only the number's own records changed hands; what is kept under a user id is always that person's.
+      const ofHolder = (key: string, at: number): boolean => {
+        if (key !== p || movedAt === undefined) return !previousHolder;
+        return previousHolder ? at <= movedAt : at > movedAt;
+      };
       const rows: SubjectRow[] = [];
       const consents: ConsentRow[] = [];
       const history: ArchivedConsentRow[] = [];
       const notices: NoticeRow[] = [];
-      const keys = await this.subjectKeys(tx, identified, p);
+      const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
       // One after the other: a PostgreSQL transaction is one connection.
       for (const key of keys) {
         const row = await tx.getSubject(key);
-        if (row) rows.push(row);
-        consents.push(...(await tx.listConsents(key)));
-        history.push(...(await tx.listHistory(key)));
-        notices.push(...(await tx.listNotices(key)));
+        if (row && ofHolder(key, row.createdAt)) rows.push(row);
+        consents.push(...(await tx.listConsents(key)).filter((c) => ofHolder(key, c.updatedAt)));
+        history.push(...(await tx.listHistory(key)).filter((h) => ofHolder(key, h.updatedAt)));
+        notices.push(...(await tx.listNotices(key)).filter((n) => ofHolder(key, n.shownAt)));
       }
-      const erasedAt = await tx.suppressedAt(p);
+      const suppressedAt = await tx.suppressedAt(p);
+      const erasedAt = suppressedAt !== undefined && ofHolder(p, suppressedAt) ? suppressedAt : undefined;
       const found = rows.length + consents.length + history.length + notices.length > 0;
       await this.audit(tx, now, {
         action: 'dsr.access_fulfilled',
         actor: who,
         pseudonym: p,
         outcome: found ? 'exported' : 'nothing-found',
+        detail: previousHolder ? { part: 'before-number-change' } : undefined,
       });
-      // Read after that event was written: the export lists its own access too.
+      // Read after that event was written: the export lists its own access too (the previous holder's part does
+      // not: the access happened after the move).
       const audit = [];
-      for (const key of keys) audit.push(...(await tx.listAudit(key)));
+      for (const key of keys) audit.push(...(await tx.listAudit(key)).filter((e) => ofHolder(key, e.at)));
       return {
         exportedAt: now,
         pseudonym: p,
         found,
+        numberChangedAt: movedAt,
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
         subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
         consents: consents.map((c) => this.records.toRecord(c)),

@@ -159,10 +159,17 @@ export interface SweepReport {
   dedupeMarksRemoved: number;
 }
 
+export interface ExportOptions {
+  /** The part of a number's records up to its last move to another person (numberChanged): the previous holder's. */
+  beforeNumberChange?: boolean;
+}
+
 export interface SubjectExport {
   exportedAt: number;
   pseudonym: string;
   found: boolean;
+  /** When the number last moved to another person; records up to then are the previous holder's. */
+  numberChangedAt?: number;
   erased?: { at: number };
   subject?: {
     phone?: string;

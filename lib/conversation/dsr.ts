@@ -16,6 +16,11 @@ export type RequestOrigin = 'request' | 'inbound';
 export interface SubjectRequest {
   subject: SubjectRef;
   origin: RequestOrigin;
+  /**
+   * Staff answering the person a number belonged to before it moved to someone else: the records up to the move.
+   * Never for an inbound message, which is always from the number's present holder.
+   */
+  beforeNumberChange?: boolean;
 }
 
 interface InboundLike {
@@ -57,8 +62,16 @@ export function subjectFromMessage(msg: MessageLike): SubjectRequest {
     return { subject: checkedSubject(payload, undefined), origin: 'request' };
   }
   if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
-    const named = payload as { phone?: unknown; userId?: unknown };
-    return { subject: checkedSubject(named.phone, named.userId), origin: 'request' };
+    const named = payload as { phone?: unknown; userId?: unknown; beforeNumberChange?: unknown };
+    const request: SubjectRequest = { subject: checkedSubject(named.phone, named.userId), origin: 'request' };
+    if (named.beforeNumberChange === undefined) return request;
+    if (typeof named.beforeNumberChange !== 'boolean' || (named.beforeNumberChange && !request.subject.phone)) {
+      throw new GdprWhatsAppError(
+        'invalid-before-number-change',
+        'beforeNumberChange must be true or false, and needs the phone number that changed hands',
+      );
+    }
+    return { ...request, beforeNumberChange: named.beforeNumberChange };
   }
   throw new GdprWhatsAppError(
     'missing-subject',

@@ -170,6 +170,55 @@ describe('export-subject node', () => {
     assert.equal(doc.subject?.phone, ERIKA);
   });
 
+  it("after the number moved, gives its present holder his part and staff the previous holder's", async () => {
+    await load();
+    const store = await ledger();
+    await seed(store);
+    await store.numberChanged({ phone: ERIKA, actor: 'test' });
+
+    const asked = next('out');
+    helper.getNode('export').receive({
+      whatsapp: { messageId: 'wamid.y', from: ERIKA, waId: ERIKA.slice(1), type: 'text', text: 'AUSKUNFT' },
+    });
+    const holder = (await asked).payload as SubjectExport;
+    assert.deepEqual([holder.found, holder.consents, holder.notices], [false, [], []]);
+    assert.equal(holder.numberChangedAt, undefined, 'the present holder is not told when the previous one left');
+
+    const staff = next('out');
+    helper.getNode('export').receive({ payload: { phone: ERIKA } });
+    assert.equal(typeof ((await staff).payload as SubjectExport).numberChangedAt, 'number');
+
+    const previous = next('out');
+    helper.getNode('export').receive({ payload: { phone: ERIKA, beforeNumberChange: true } });
+    const erika = (await previous).payload as SubjectExport;
+    assert.deepEqual(
+      erika.consents.map((c) => [c.purpose, c.status, c.wording]),
+      [['news', 'withdrawn', WORDING]],
+    );
+    assert.deepEqual(
+      erika.notices.map((n) => n.noticeVersion),
+      ['notice-v1'],
+    );
+  });
+
+  it('refuses beforeNumberChange that is not a boolean or comes without a number, and records no export', async () => {
+    await load();
+    const store = await ledger();
+    const before = await auditLines(store);
+    const outputs = collect('out');
+    for (const payload of [
+      { phone: ERIKA, beforeNumberChange: 'yes' },
+      { userId: 'DE.1234567890', beforeNumberChange: true },
+    ]) {
+      const caught = next('caught');
+      helper.getNode('export').receive({ payload } as Msg);
+      const error = (await caught).error as { message: string };
+      assert.match(error.message, /beforeNumberChange/);
+    }
+    assert.equal(outputs.length, 0);
+    assert.deepEqual(await auditLines(store), before);
+  });
+
   it('rejects a missing or invalid subject through a Catch node and records no export', async () => {
     await load();
     const store = await ledger();

@@ -59,10 +59,80 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         });
         // The number's record no longer names Anna; the pseudonymous proof stays.
         assert.equal(await check({ userId: 'DE.111' }), 'none');
-        const exported = await ledger.exportSubject(ANNA, 't');
+        const exported = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
         assert.equal(exported.subject, undefined);
+        assert.equal(exported.numberChangedAt, now);
         assert.ok(exported.auditEvents.some((e) => e.action === 'subject.number-changed'));
         assert.ok(exported.history.some((r) => r.purpose === 'orders' && r.status === 'given'));
+      });
+
+      it("shows the number's next holder his own records only; staff can still answer the previous holder", async () => {
+        await give({ phone: ANNA, name: 'Anna' });
+        await ledger.recordNoticeShown(ANNA, 'v1', { messageId: 'wamid.NOTICE', actor: 't' });
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        const movedAt = now;
+        now += 40 * DAY;
+        await give({ phone: ANNA, name: 'Bob' });
+
+        const bob = await ledger.exportSubject(ANNA, 't');
+        assert.equal(bob.numberChangedAt, movedAt);
+        assert.equal(bob.subject?.name, 'Bob');
+        assert.deepEqual(
+          bob.consents.map((c) => [c.purpose, c.status]),
+          [['marketing', 'given']],
+          'not Anna’s objection to orders',
+        );
+        assert.deepEqual(bob.history, [], 'Anna’s consent history stays hers');
+        assert.deepEqual(bob.notices, []);
+        assert.ok(bob.auditEvents.length > 0);
+        assert.ok(bob.auditEvents.every((e) => e.at > movedAt));
+
+        const anna = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(anna.numberChangedAt, movedAt);
+        assert.equal(anna.subject, undefined, 'her name went with the move');
+        assert.deepEqual(
+          anna.consents.map((c) => [c.purpose, c.status]),
+          [['orders', 'withdrawn']],
+        );
+        assert.deepEqual(
+          anna.history.map((r) => [r.purpose, r.status]),
+          [['marketing', 'withdrawn']],
+          'her withdrawn consent, archived when Bob signed up',
+        );
+        assert.deepEqual(
+          anna.notices.map((n) => n.noticeVersion),
+          ['v1'],
+        );
+        assert.ok(anna.auditEvents.some((e) => e.action === 'subject.number-changed'));
+        assert.ok(
+          anna.auditEvents.every((e) => e.at <= movedAt),
+          'nothing of Bob’s, nor of this export',
+        );
+      });
+
+      it("keeps an erasure before the move out of the next holder's export", async () => {
+        await give(ANNA);
+        await ledger.eraseSubject(ANNA, 't');
+        const erasedAt = now;
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += 40 * DAY;
+        await give(ANNA);
+        assert.equal((await ledger.exportSubject(ANNA, 't')).erased, undefined);
+        const anna = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(anna.erased?.at, erasedAt);
+        assert.deepEqual(anna.consents, []);
+      });
+
+      it('without a move, the part before a number change is empty', async () => {
+        await give(ANNA);
+        const part = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(part.found, false);
+        assert.equal(part.numberChangedAt, undefined);
+        assert.deepEqual([part.consents, part.history, part.auditEvents], [[], [], []]);
+        assert.equal((await ledger.exportSubject(ANNA, 't')).consents.length, 1);
       });
 
       it("keeps an objection: nothing is sent to the number on the old holder's account", async () => {
