@@ -67,8 +67,9 @@ function readChange(change: Json, entry: Json, options: NormaliseOptions, into: 
     return;
   }
   if (field === 'user_preferences') {
+    const contacts = readSenders(value.contacts);
     for (const item of list(value.user_preferences)) {
-      const event = readUserPreference(record(item), phoneNumberId, options);
+      const event = readUserPreference(record(item), contacts, phoneNumberId, options);
       if (event) into.events.push(event);
     }
     return;
@@ -306,14 +307,23 @@ function readStatus(
   return result;
 }
 
+/**
+ * A person's marketing opt-out or resume. Where the item names them by one id only (or by none, for a number that is
+ * withheld), the change's contacts fill in the other: only an exact match, or the change's one contact for an item
+ * that names nobody, so that an opt-out is never lost and never attached to someone else.
+ */
 function readUserPreference(
   preference: Json | undefined,
+  contacts: Senders,
   phoneNumberId: string | undefined,
   options: NormaliseOptions,
 ): AccountEvent | undefined {
   const value = text(preference?.value);
-  const waId = text(preference?.wa_id);
-  const userId = text(preference?.user_id);
+  const ownWaId = text(preference?.wa_id);
+  const ownUserId = text(preference?.user_id);
+  const contact = ownUserId ? contacts.byUserId.get(ownUserId) : ownWaId ? contacts.byWaId.get(ownWaId) : contacts.only;
+  const waId = ownWaId ?? contact?.waId;
+  const userId = ownUserId ?? contact?.userId;
   if (!preference || !value || (!waId && !userId)) return undefined;
   const event: AccountEvent = { field: 'user_preferences', value };
   setIfDefined(event, 'from', e164(waId));

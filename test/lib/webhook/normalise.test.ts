@@ -266,6 +266,48 @@ describe('normaliseWebhook: account events', () => {
     ]);
   });
 
+  it("user_preferences: the change's contacts name a person the item names by one id only, or by none", () => {
+    const change = (items: object[], contacts: object[]) => ({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          changes: [
+            {
+              field: 'user_preferences',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                contacts,
+                user_preferences: items,
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const stop = { detail: 'User requested to stop marketing messages', category: 'marketing_messages', value: 'stop' };
+    const who = (body: object) =>
+      normaliseWebhook(body, MINIMAL).events.map((e) => [e.value, e.from, e.waId, e.userId]);
+    // A withheld number: the item names nobody, the change's one contact has the user id.
+    assert.deepEqual(who(change([stop], [{ user_id: 'DE.1111', profile: { name: 'Anna' } }])), [
+      ['stop', undefined, undefined, 'DE.1111'],
+    ]);
+    // The item names the number; its contact adds the user id.
+    assert.deepEqual(
+      who(change([{ ...stop, wa_id: '4915123456789' }], [{ wa_id: '4915123456789', user_id: 'DE.1111' }])),
+      [['stop', '+4915123456789', '4915123456789', 'DE.1111']],
+    );
+    // Another person's contact is never attached, and an item that names nobody among several contacts is dropped.
+    const two = [
+      { wa_id: '4915123456789', user_id: 'DE.1111' },
+      { wa_id: '4917612345678', user_id: 'DE.2222' },
+    ];
+    assert.deepEqual(who(change([{ ...stop, wa_id: '33612345678' }, stop], two)), [
+      ['stop', '+33612345678', '33612345678', undefined],
+    ]);
+  });
+
   it('account_update and message_template_status_update', () => {
     assert.deepEqual(normaliseWebhook(fixture('account-update'), MINIMAL).events, [
       { field: 'account_update', value: 'VERIFIED_ACCOUNT', timestamp: 1739321024 },
