@@ -67,6 +67,8 @@ export interface RefuseConsentInput {
 /** Meta reported that the person of `phone` moved to another number. */
 export interface NumberChangeInput {
   phone: string;
+  /** The person's new number (Meta's `system.wa_id`): her own opt-outs follow her there. */
+  newPhone?: string;
   messageId?: string;
   actor: string;
 }

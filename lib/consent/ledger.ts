@@ -90,6 +90,8 @@ type ConsentChange =
 const NOTHING_TO_WITHDRAW = 'nothing-to-withdraw';
 /** The audit action of a move to another number (numberChanged); it also marks the number's records as ended. */
 const NUMBER_CHANGED = 'subject.number-changed';
+/** The audit action on a person's new number when her opt-outs followed her there (numberChanged). */
+const OPT_OUTS_CARRIED = 'subject.opt-outs-carried';
 /** Meta's clock and this machine's may differ; a number changes hands months after a move, not minutes. */
 const CLOCK_MARGIN_MS = 10 * 60_000;
 
@@ -97,6 +99,13 @@ const CLOCK_MARGIN_MS = 10 * 60_000;
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 
 /** Indexes of `keys` in sorted key order: rows are always locked in this order, whichever delivery came first. */
+/** What a person opted out of herself at one number, which follows her when she moves (numberChanged). */
+interface OptOuts {
+  purposes: PurposeDefinition[];
+  /** On the erasure list. */
+  erased: boolean;
+}
+
 /** When the latest audit entry of this action was written, if any. */
 function lastAt(entries: readonly AuditRecord[], action: string): number | undefined {
   let latest: number | undefined;
@@ -475,7 +484,8 @@ export class ConsentLedger extends EventEmitter {
     for (const def of targets) {
       const existing = await tx.getConsent(p, def.id);
       const consentBased = def.lawfulBasis === 'consent';
-      if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
+      const optedOut = existing?.status === 'withdrawn' || existing?.status === 'refused';
+      if (optedOut && !(await this.endedBeforeMove(tx, p, existing))) continue;
       if (!existing || isEnded(existing.status)) {
         if (consentBased) continue;
         if (existing) await tx.archiveConsent(existing, now);
@@ -514,6 +524,14 @@ export class ConsentLedger extends EventEmitter {
   }
 
   /**
+   * True when the number changed hands at or after `row` ended: the row is the previous holder's, and an opt-out of
+   * the present one is recorded anew (else it would not follow her when she moves on).
+   */
+  private async endedBeforeMove(tx: StoreTx, p: string, row: ConsentRow): Promise<boolean> {
+    return tx.hasAuditSince(p, NUMBER_CHANGED, row.updatedAt);
+  }
+
+  /**
    * Meta reported that the person of `phone` moved to another number, which the provider may give to someone else.
    * Consents on record for it are withdrawn; given or requested records of purposes that need no consent (contract,
    * legitimate interest) expire. An objection stays: nothing reaches the next holder on the old person's account.
@@ -525,9 +543,13 @@ export class ConsentLedger extends EventEmitter {
     const actor = requireActor(input?.actor);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const subject = this.resolver.identify({ phone: input.phone });
+    const newNumber = this.newNumberOf(input.newPhone, subject);
     const channel: WithdrawalChannel = 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
+      const carry = { channel, actor, messageId };
+      // Read before this move ends anything: the endings below are not hers to carry.
+      if (newNumber) await this.followToNewNumber(tx, now, events, newNumber, await this.ownOptOuts(tx, p), carry);
       if (await this.erasedAndGone(tx, p)) {
         // Links go (no user id may answer for the number any more); the pseudonymous marker stays, so that a START
         // sent before the move cannot sign the next holder up.
@@ -563,6 +585,67 @@ export class ConsentLedger extends EventEmitter {
         detail: { ended: ended.length, unlinked, personalDataRemoved: removed },
       });
       return ended;
+    });
+  }
+
+  /** Meta's new number of a move, if it is a valid one other than the old; a bad one must not stop the move. */
+  private newNumberOf(newPhone: string | undefined, old: IdentifiedSubject): IdentifiedSubject | undefined {
+    if (newPhone === undefined) return undefined;
+    try {
+      const next = this.resolver.identify({ phone: newPhone });
+      return next.pseudonym === old.pseudonym ? undefined : next;
+    } catch (err) {
+      if (err instanceof GdprWhatsAppError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * What the present holder of `p` opted out of herself since the number was last handed on: purposes (a STOP, an
+   * objection, Meta's marketing opt-out, one carried from her own previous number) and the erasure list. Not an
+   * ending by an earlier move, nor what a previous holder said.
+   */
+  private async ownOptOuts(tx: StoreTx, p: string): Promise<OptOuts> {
+    const since = lastAt(await tx.listAudit(p), NUMBER_CHANGED) ?? Number.NEGATIVE_INFINITY;
+    const purposes: PurposeDefinition[] = [];
+    for (const row of await tx.listConsents(p)) {
+      const def = this.purposes.get(row.purpose);
+      // An earlier move's endings are as old as its marker.
+      if (def && row.status === 'withdrawn' && row.updatedAt > since) purposes.push(def);
+    }
+    const listedAt = await tx.suppressedAt(p);
+    return { purposes, erased: listedAt !== undefined && listedAt > since };
+  }
+
+  /**
+   * A person's opt-outs, and her place on the erasure list, follow her to her new number (Art. 21(3): an objection is
+   * the person's, not the number's). A consent purpose needs a new consent there anyway, so in effect the objections
+   * to contract and legitimate-interest purposes move. What the new number has given or requested stays: webhooks
+   * come in any order, and a consent given there may be hers already.
+   */
+  private async followToNewNumber(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    to: IdentifiedSubject,
+    optOuts: OptOuts,
+    opt: { channel: WithdrawalChannel; actor: string; messageId?: string },
+  ): Promise<void> {
+    const open: PurposeDefinition[] = [];
+    for (const def of optOuts.purposes) {
+      const existing = await tx.getConsent(to.pseudonym, def.id);
+      if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) open.push(def);
+    }
+    const carried = await this.withdrawIn(tx, now, events, to.pseudonym, to, open, { ...opt, auditNothing: false });
+    const listed = optOuts.erased && (await tx.suppressedAt(to.pseudonym)) === undefined;
+    if (listed) await tx.putSuppression(to.pseudonym, now, opt.actor);
+    if (carried.length === 0 && !listed) return;
+    await this.audit(tx, now, {
+      action: OPT_OUTS_CARRIED,
+      actor: opt.actor,
+      pseudonym: to.pseudonym,
+      outcome: 'carried',
+      detail: { withdrawn: carried.length, erasureListed: listed },
     });
   }
 
@@ -754,10 +837,13 @@ export class ConsentLedger extends EventEmitter {
 
   /**
    * On the erasure list and not signed up again: nothing given or requested on record (rows the person did not make,
-   * an expired request or an objection, do not count as coming back).
+   * an expired request or an objection, do not count as coming back). An entry older than the number's last move is
+   * its previous holder's: the present one may still opt out, and take that along when he moves on.
    */
   private async erasedAndGone(tx: StoreTx, p: string): Promise<boolean> {
-    return (await tx.suppressedAt(p)) !== undefined && (await this.hasNoLiveRecord(tx, p));
+    const listedAt = await tx.suppressedAt(p);
+    if (listedAt === undefined || !(await this.hasNoLiveRecord(tx, p))) return false;
+    return !(await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt));
   }
 
   /** Anything kept under `pseudonym`: its record, or consents and their history (kept longer than the record). */

@@ -229,6 +229,7 @@ export async function withdrawForSignal(
     // Every purpose, whatever the node's scope: the number no longer reaches the person who agreed.
     const changed = await ledger.numberChanged({
       phone: signal.subject.phone,
+      newPhone: signal.newWaId,
       messageId: signal.messageId,
       actor: scope.actor,
     });

@@ -351,6 +351,17 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.deepEqual(textsTo(GERMAN.waId), []);
   });
 
+  it('keeps an erased person on the erasure list at the new number she moves to', async () => {
+    const { caught } = await load({ hook: { store: 'store' } });
+    const ledger = await subscribe(GERMAN.phone);
+    await ledger.eraseSubject(GERMAN.phone, 'test');
+    const newNumber = '+4917612345678';
+    await sandbox.customerChangesNumber(PHONE_NUMBER_ID, GERMAN.waId, newNumber);
+    await until(() => ledger.isSuppressed(newNumber), 'the new number on the erasure list');
+    assert.equal((await ledger.checkConsent(newNumber, 'offers')).status, 'erased');
+    assert.equal(caught.length, 0);
+  });
+
   it("links a person's new user id to the previous one, so her STOP under the new id withdraws", async () => {
     const { sent, other, caught } = await load({ hook: { store: 'store' } });
     const ledger = await ledgerOf();

@@ -5,13 +5,15 @@ import type { SubjectRef } from '../../../lib/consent/types';
 import { type BackendHarness, sqliteHarness, TEST_PURPOSES } from '../store/harness';
 
 const NUMBERS = ['+4915123456789', '+4917612345678'];
+/** Where a person may move: a number of the test, one nobody used yet, or none that Meta named. */
+const DESTINATIONS = [...NUMBERS, '+4916098765432', undefined];
 const IDS = ['DE.1001', 'DE.1002', 'DE.1003'];
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
 
 type Op =
   | { kind: 'give' | 'stop' | 'erase'; subject: SubjectRef }
-  | { kind: 'move'; phone: string }
+  | { kind: 'move'; phone: string; to?: string }
   | { kind: 'link'; previousUserId: string; userId: string }
   | { kind: 'sweep' | 'wait' };
 
@@ -23,7 +25,11 @@ const subjectArb: fc.Arbitrary<SubjectRef> = fc.oneof(
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constantFrom('give' as const, 'stop' as const, 'erase' as const), subject: subjectArb }),
-  fc.record({ kind: fc.constant('move' as const), phone: fc.constantFrom(...NUMBERS) }),
+  fc.record({
+    kind: fc.constant('move' as const),
+    phone: fc.constantFrom(...NUMBERS),
+    to: fc.constantFrom(...DESTINATIONS),
+  }),
   fc
     .tuple(fc.constantFrom(...IDS), fc.constantFrom(...IDS))
     .filter(([a, b]) => a !== b)
@@ -42,7 +48,7 @@ function partsOf(subject: SubjectRef): SubjectRef[] {
 /**
  * Meta's identity changes, erasure, opt-outs and the retention sweep in random orders, against the two promises
  * that must hold whatever the order: a STOP stays in force for whoever sent it until someone signs up again, and a
- * number its owner left is sent nothing until it is signed up again.
+ * number its owner left is sent nothing until it is signed up again; and her objection follows her to her new number.
  */
 describe('consent ledger: opt-outs and moves hold in any order (property)', function () {
   this.timeout(120_000);
@@ -55,8 +61,13 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
         const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
         const stopped = new Map<string, SubjectRef>();
         const left = new Set<string>();
+        /** Numbers a person moved to after her STOP: her objection to the contract purpose came along. */
+        const objected = new Set<string>();
+        /** Numbers whose present holder has an objection of her own (a STOP there, or one she brought along). */
+        const ownObjection = new Set<string>();
         try {
           for (const op of ops) {
+            now += 1; // one step after another, never two in the same millisecond
             switch (op.kind) {
               case 'give':
                 await ledger.giveConsent({
@@ -67,18 +78,26 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                   actor: 'p',
                 });
                 stopped.clear(); // a sign-up may rightly answer for others through a link
+                objected.clear(); // and one after an erasure outranks the erasure list carried along
+                ownObjection.clear();
                 if (op.subject.phone) left.delete(op.subject.phone);
                 break;
               case 'stop':
                 await ledger.withdrawUnlessErased({ subject: op.subject, channel: 'whatsapp-keyword', actor: 'p' });
                 // Whoever wrote STOP with a number and a user id stopped under both.
                 for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
+                if (op.subject.phone) ownObjection.add(op.subject.phone);
                 break;
               case 'erase':
                 await ledger.eraseSubject(op.subject, 'p');
                 break;
               case 'move':
-                await ledger.numberChanged({ phone: op.phone, actor: 'p' });
+                await ledger.numberChanged({ phone: op.phone, newPhone: op.to, actor: 'p' });
+                if (op.to && op.to !== op.phone && ownObjection.has(op.phone)) {
+                  objected.add(op.to);
+                  ownObjection.add(op.to);
+                }
+                ownObjection.delete(op.phone); // whoever gets the number next objected to nothing
                 left.add(op.phone);
                 break;
               case 'link':
@@ -101,6 +120,10 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                   `${purpose} for ${keyOf(subject)} after its STOP: ${result.status}`,
                 );
               }
+            }
+            for (const phone of objected) {
+              const result = await ledger.checkConsent(phone, 'orders');
+              assert.equal(result.allowed, false, `orders to ${phone}, where a person moved after her STOP`);
             }
             for (const phone of left) {
               const result = await ledger.checkConsent(phone, 'marketing');

@@ -5,6 +5,7 @@ import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harne
 
 const ANNA = '+4915123456789';
 const OTHER = '+4917612345678';
+const THIRD = '+4916098765432';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
 
@@ -133,6 +134,114 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal(part.numberChangedAt, undefined);
         assert.deepEqual([part.consents, part.history, part.auditEvents], [[], [], []]);
         assert.equal((await ledger.exportSubject(ANNA, 't')).consents.length, 1);
+      });
+
+      it('her own objection follows her to her new number, and nothing else does', async () => {
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        await give(ANNA, 'newsletter');
+        const moved = await ledger.numberChanged({ phone: ANNA, newPhone: '4917612345678', actor: 't' });
+        assert.notEqual(moved, 'erased');
+        assert.equal(await check(OTHER, 'orders'), 'withdrawn', 'her objection to the contract purpose');
+        const record = await ledger.getConsent(OTHER, 'orders');
+        assert.equal(record?.withdrawalChannel, 'whatsapp-number-change');
+        assert.equal(await check(OTHER, 'newsletter'), 'none', 'the move ended her consent; it is not a STOP of hers');
+        assert.equal(await check(OTHER, 'marketing'), 'none');
+        const audit = (await ledger.exportSubject(OTHER, 't')).auditEvents.map((e) => e.action);
+        assert.ok(audit.includes('subject.opt-outs-carried'));
+        assert.ok(!audit.includes('subject.number-changed'), 'her new number did not change hands');
+        // A START from her new number is hers: no move of that number refuses it.
+        await ledger.giveConsent({
+          subject: OTHER,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          inboundAt: now,
+          actor: 't',
+        });
+        assert.equal(await check(OTHER), 'given');
+      });
+
+      it('leaves what her new number has given or requested as it is', async () => {
+        await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', actor: 't' });
+        await give(OTHER, 'orders'); // Webhooks in any order: she may have agreed there already.
+        await ledger.requestConsent({
+          subject: OTHER,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'web-form',
+          actor: 't',
+        });
+        const before = await db.dump();
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        assert.equal(await check(OTHER, 'orders'), 'given');
+        assert.equal(await check(OTHER), 'pending');
+        assert.notEqual(await db.dump(), before, 'the old number ended');
+      });
+
+      it('an erased person who moves stays on the erasure list at her new number', async () => {
+        await give(ANNA);
+        await ledger.eraseSubject(ANNA, 't');
+        assert.equal(await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' }), 'erased');
+        assert.equal(await check(OTHER), 'erased');
+        assert.equal(await check(OTHER, 'orders'), 'erased');
+        await give(OTHER); // A consent outranks the erasure list.
+        assert.equal(await check(OTHER), 'given');
+      });
+
+      it("carries no opt-out of the number's previous holder, and a bad new number stops no move", async () => {
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        await ledger.numberChanged({ phone: ANNA, newPhone: THIRD, actor: 't' });
+        now += 40 * DAY;
+        await give(ANNA, 'marketing'); // Bob got the number; he never objected to orders.
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        assert.equal(await check(THIRD, 'orders'), 'withdrawn', 'Anna’s objection went with Anna');
+        assert.equal(await check(OTHER, 'orders'), 'none', 'not with Bob');
+
+        await ledger.withdrawConsent({ subject: OTHER, purposes: ['orders'], channel: 'admin', actor: 't' });
+        await give(OTHER);
+        const ended = await ledger.numberChanged({ phone: OTHER, newPhone: '12', actor: 't' });
+        assert.deepEqual(ended === 'erased' ? ended : ended.map((r) => r.purpose), ['marketing']);
+        assert.equal(await check(OTHER), 'withdrawn');
+      });
+
+      it("the next holder's own STOP follows him too, although the previous holder's objection is on record", async () => {
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += DAY;
+        await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', actor: 't' }); // Bob's STOP
+        assert.equal((await ledger.getConsent(ANNA, 'orders'))?.withdrawalChannel, 'whatsapp-keyword');
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+        const history = (await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true })).history;
+        assert.ok(
+          history.some((r) => r.purpose === 'orders' && r.withdrawalChannel === 'admin'),
+          'Anna’s objection stays on record as proof',
+        );
+      });
+
+      it("the STOP of an erased person's number's next holder counts, and follows him", async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += DAY;
+        const bobsStop = await ledger.withdrawUnlessErased({ subject: ANNA, channel: 'whatsapp-keyword', actor: 't' });
+        assert.notEqual(bobsStop, 'erased', 'the erasure was Anna’s');
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+        assert.equal(await ledger.isSuppressed(OTHER), false, 'Bob was never erased');
+      });
+
+      it('an erasure carried to a number where she had signed up again goes on with her', async () => {
+        await give(OTHER); // her new number; webhooks in any order
+        await ledger.eraseSubject(ANNA, 't');
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        assert.equal(await check(OTHER), 'given', 'her consent there outranks the erasure list');
+        assert.equal(await check(OTHER, 'orders'), 'erased');
+        now += DAY;
+        await ledger.numberChanged({ phone: OTHER, newPhone: THIRD, actor: 't' });
+        assert.equal(await check(THIRD, 'orders'), 'erased');
       });
 
       it("keeps an objection: nothing is sent to the number on the old holder's account", async () => {
