@@ -1,0 +1,247 @@
+import { GdprWhatsAppError } from '../errors';
+import type { ConsentRow, StoreTx } from '../store/types';
+import { type LinkUserIdInput, type LinkUserIdOutcome, type NumberChangeInput, WITHDRAWAL_CHANNELS } from './inputs';
+import { type LedgerWrites, lastAt, NOTHING_TO_WITHDRAW, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import type { PurposeDefinition } from './purposes';
+import { ACTIVE_STATUSES } from './rules';
+import type { IdentifiedSubject, SubjectResolver } from './subjects';
+import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
+import { optionalText, requireActor } from './validate';
+
+/** The audit action on a person's new number when her opt-outs followed her there (numberChanged). */
+const OPT_OUTS_CARRIED = 'subject.opt-outs-carried';
+/** Meta's clock and this machine's may differ; a number changes hands months after a move, not minutes. */
+const CLOCK_MARGIN_MS = 10 * 60_000;
+
+/** What a person opted out of herself at one number, which follows her when she moves (numberChanged). */
+interface OptOuts {
+  purposes: PurposeDefinition[];
+  /** On the erasure list. */
+  erased: boolean;
+}
+
+/**
+ * Meta's identity changes: a person's move to another number (which the provider may give to someone else) and a
+ * new business-scoped user id. Consent must follow the person, never pass to whoever gets the number next, and no
+ * opt-out may be lost, whatever order the webhooks come in.
+ */
+export class IdentityChanges {
+  constructor(
+    private readonly writes: LedgerWrites,
+    private readonly resolver: SubjectResolver,
+    private readonly purposes: ReadonlyMap<string, PurposeDefinition>,
+    private readonly retention: RetentionSettings,
+    private readonly change: RunChange,
+  ) {}
+
+  /**
+   * Meta reported that the person of `phone` moved to another number, which the provider may give to someone else.
+   * Consents on record for it are withdrawn; given or requested records of purposes that need no consent (contract,
+   * legitimate interest) expire. An objection stays: nothing reaches the next holder on the old person's account.
+   * Every record counts as the old person's, since webhooks come late and in any order and a provider does not hand
+   * a number on within Meta's days of redelivery. Then, as the retention sweep would 30 days later, the number's
+   * record, its user-id links and the texts and message ids kept as proof go; the pseudonymous proof stays.
+   */
+  async numberChanged(input: NumberChangeInput): Promise<ConsentRecord[] | 'erased'> {
+    const actor = requireActor(input?.actor);
+    const messageId = optionalText(input.messageId, 'messageId', 256);
+    const subject = this.resolver.identify({ phone: input.phone });
+    const newNumber = this.newNumberOf(input.newPhone, subject);
+    const channel: WithdrawalChannel = 'whatsapp-number-change';
+    return this.change(async (tx, now, events) => {
+      const p = subject.pseudonym;
+      const carry = { channel, actor, messageId };
+      // Read before this move ends anything: the endings below are not hers to carry.
+      if (newNumber) await this.followToNewNumber(tx, now, events, newNumber, await this.ownOptOuts(tx, p), carry);
+      if (await this.writes.erasedAndGone(tx, p)) {
+        // Links go (no user id may answer for the number any more); the pseudonymous marker stays, so that a START
+        // sent before the move cannot sign the next holder up.
+        await tx.removeAliasesOf(p);
+        await this.writes.audit(tx, now, { action: NUMBER_CHANGED, actor, pseudonym: p, outcome: 'erased' });
+        return 'erased' as const;
+      }
+      const purposes = [...this.purposes.values()];
+      const consents = purposes.filter((def) => def.lawfulBasis === 'consent');
+      const ended = await this.writes.withdrawIn(tx, now, events, p, subject, consents, {
+        channel,
+        actor,
+        messageId,
+        auditNothing: false,
+      });
+      for (const def of purposes.filter((d) => d.lawfulBasis !== 'consent')) {
+        const existing = await tx.getConsent(p, def.id);
+        if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) continue;
+        // No objection of the next holder's: the record expires, and the basis allows again.
+        await tx.archiveConsent(existing, now);
+        const retainUntil = now + this.retention.proofRetentionMs;
+        const row: ConsentRow = { ...existing, status: 'expired', expiresAt: now, retainUntil, updatedAt: now, actor };
+        const detail = { reason: 'number-changed', previousStatus: existing.status };
+        ended.push(
+          await this.writes.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }),
+        );
+      }
+      const unlinked = await tx.removeAliasesOf(p);
+      const removed = await tx.removePersonalData(p);
+      await this.writes.audit(tx, now, {
+        action: NUMBER_CHANGED,
+        actor,
+        pseudonym: p,
+        outcome: 'ended',
+        detail: { ended: ended.length, unlinked, personalDataRemoved: removed },
+      });
+      return ended;
+    });
+  }
+
+  /**
+   * The new business-scoped user id finds the records kept under the previous one (its own, or the number's it
+   * was seen with), so consent given before the change still counts and a STOP under the new id withdraws it.
+   * New ids are Meta's, given to the same WhatsApp account, so no one else's consent is carried over.
+   */
+  async linkUserId(input: LinkUserIdInput): Promise<LinkUserIdOutcome> {
+    const actor = requireActor(input?.actor);
+    const previous = this.resolver.identify({ userId: input.previousUserId });
+    const next = this.resolver.identify({ userId: input.userId });
+    if (previous.pseudonym === next.pseudonym) {
+      throw new GdprWhatsAppError('invalid-input', 'The new user id must differ from the previous one', {
+        field: 'userId',
+      });
+    }
+    return this.change(async (tx, now, events) => {
+      const target = (await tx.resolveAlias(previous.pseudonym)) ?? previous.pseudonym;
+      if (target === previous.pseudonym && !(await this.holdsRecords(tx, target))) return 'unknown';
+      const linkedAlready = await tx.resolveAlias(next.pseudonym);
+      if (linkedAlready === target) return 'linked';
+      // The new id names a number's records already: whose opt-outs are there (a previous holder's?) is unknown.
+      if (linkedAlready !== undefined) return 'separate';
+      // Webhooks come in any order: a STOP under the new id handled before this message counts for the old records.
+      const own = await tx.listConsents(next.pseudonym);
+      await this.carryOptOuts(tx, now, events, next.pseudonym, own, target, next, actor);
+      // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; a consent or a refusal of
+      // its own would be hidden.
+      if (own.some((r) => r.status === 'refused' || ACTIVE_STATUSES.includes(r.status as ConsentStatus))) {
+        return 'separate';
+      }
+      await tx.putAlias(next.pseudonym, target);
+      await this.writes.audit(tx, now, {
+        action: 'subject.user-id-changed',
+        actor,
+        pseudonym: target,
+        outcome: 'linked',
+      });
+      return 'linked';
+    });
+  }
+
+  /**
+   * Whether a move away from the number `p` was handled at or after `sentAt`. Meta's time of a message compares with
+   * the time the move was handled here, not Meta's time of it: a provider hands a number on months later, not within
+   * the minutes between the two.
+   */
+  async movedAwaySince(tx: StoreTx, p: string, sentAt: number): Promise<boolean> {
+    return tx.hasAuditSince(p, NUMBER_CHANGED, sentAt - CLOCK_MARGIN_MS);
+  }
+
+  /** Meta's new number of a move, if it is a valid one other than the old; a bad one must not stop the move. */
+  private newNumberOf(newPhone: string | undefined, old: IdentifiedSubject): IdentifiedSubject | undefined {
+    if (newPhone === undefined) return undefined;
+    try {
+      const next = this.resolver.identify({ phone: newPhone });
+      return next.pseudonym === old.pseudonym ? undefined : next;
+    } catch (err) {
+      if (err instanceof GdprWhatsAppError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * What the present holder of `p` opted out of herself since the number was last handed on: purposes (a STOP, an
+   * objection, Meta's marketing opt-out, one carried from her own previous number) and the erasure list. Not an
+   * ending by an earlier move, nor what a previous holder said.
+   */
+  private async ownOptOuts(tx: StoreTx, p: string): Promise<OptOuts> {
+    const since = lastAt(await tx.listAudit(p), NUMBER_CHANGED) ?? Number.NEGATIVE_INFINITY;
+    const purposes: PurposeDefinition[] = [];
+    for (const row of await tx.listConsents(p)) {
+      const def = this.purposes.get(row.purpose);
+      // An earlier move's endings are as old as its marker.
+      if (def && row.status === 'withdrawn' && row.updatedAt > since) purposes.push(def);
+    }
+    const listedAt = await tx.suppressedAt(p);
+    return { purposes, erased: listedAt !== undefined && listedAt > since };
+  }
+
+  /**
+   * A person's opt-outs, and her place on the erasure list, follow her to her new number (Art. 21(3): an objection is
+   * the person's, not the number's). A consent purpose needs a new consent there anyway, so in effect the objections
+   * to contract and legitimate-interest purposes move. What the new number has given or requested stays: webhooks
+   * come in any order, and a consent given there may be hers already.
+   */
+  private async followToNewNumber(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    to: IdentifiedSubject,
+    optOuts: OptOuts,
+    opt: { channel: WithdrawalChannel; actor: string; messageId?: string },
+  ): Promise<void> {
+    const open: PurposeDefinition[] = [];
+    for (const def of optOuts.purposes) {
+      const existing = await tx.getConsent(to.pseudonym, def.id);
+      if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) open.push(def);
+    }
+    const carried = await this.writes.withdrawIn(tx, now, events, to.pseudonym, to, open, {
+      ...opt,
+      auditNothing: false,
+    });
+    const listed = optOuts.erased && (await tx.suppressedAt(to.pseudonym)) === undefined;
+    if (listed) await tx.putSuppression(to.pseudonym, now, opt.actor);
+    if (carried.length === 0 && !listed) return;
+    await this.writes.audit(tx, now, {
+      action: OPT_OUTS_CARRIED,
+      actor: opt.actor,
+      pseudonym: to.pseudonym,
+      outcome: 'carried',
+      detail: { withdrawn: carried.length, erasureListed: listed },
+    });
+  }
+
+  /** Anything kept under `pseudonym`: its record, or consents and their history (kept longer than the record). */
+  private async holdsRecords(tx: StoreTx, pseudonym: string): Promise<boolean> {
+    if (await tx.getSubject(pseudonym)) return true;
+    if ((await tx.listConsents(pseudonym)).length > 0) return true;
+    return (await tx.listHistory(pseudonym)).length > 0;
+  }
+
+  /**
+   * The opt-outs recorded under `home` (the new id's records) applied to `target` (the previous id's). Which purposes
+   * a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every purpose, except
+   * Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
+   */
+  private async carryOptOuts(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    home: string,
+    own: readonly ConsentRow[],
+    target: string,
+    subject: IdentifiedSubject,
+    actor: string,
+  ): Promise<void> {
+    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
+    const blindStops = (await tx.listAudit(home)).filter(
+      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
+    );
+    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
+    // An erasure of the new id (its opt-outs went with it) is the widest opt-out of all.
+    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
+    if (channels.length === 0) return;
+    const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
+    const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
+    const targets = [...this.purposes.values()].filter(
+      (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
+    );
+    const channel = WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api';
+    await this.writes.withdrawIn(tx, now, events, target, subject, targets, { channel, actor, auditNothing: false });
+  }
+}

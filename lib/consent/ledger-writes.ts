@@ -1,0 +1,220 @@
+import type { ConsentRow, StoreTx } from '../store/types';
+import { type AuditEntry, chainAuditEntries } from './audit-chain';
+import type { AuditRecord } from './audit-verify';
+import { canonicalJson } from './canonical';
+import type { FieldCipher } from './keys';
+import type { PurposeDefinition } from './purposes';
+import { type LedgerRecords, ledgerEvent } from './records';
+import { ACTIVE_STATUSES, isEnded } from './rules';
+import type { IdentifiedSubject } from './subjects';
+import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
+
+/** The changes of one consent record; each is both the audit action and the event type. */
+export type ConsentChange =
+  | 'consent.requested'
+  | 'consent.confirmed'
+  | 'consent.given'
+  | 'consent.refused'
+  | 'consent.withdrawn'
+  | 'consent.expired';
+
+/** Runs one serial transaction of the ledger; its events are emitted once it is committed. */
+export type RunChange = <T>(work: (tx: StoreTx, now: number, events: LedgerEvent[]) => Promise<T>) => Promise<T>;
+
+/** The audit outcome of an opt-out that found nothing on record to withdraw. */
+export const NOTHING_TO_WITHDRAW = 'nothing-to-withdraw';
+/** The audit action of a move to another number (numberChanged); it also marks the number's records as ended. */
+export const NUMBER_CHANGED = 'subject.number-changed';
+
+/** When the latest audit entry of this action was written, if any. */
+export function lastAt(entries: readonly AuditRecord[], action: string): number | undefined {
+  let latest: number | undefined;
+  for (const entry of entries) {
+    if (entry.action === action && (latest === undefined || entry.at > latest)) latest = entry.at;
+  }
+  return latest;
+}
+
+/**
+ * The steps every change of the consent ledger is made of, inside the one transaction it runs in: a consent's new
+ * state with its audit entry and event, an opt-out, the subject's identity. The ledger's operations (ledger.ts,
+ * identity-changes.ts, subject-rights.ts) validate their input and compose these.
+ */
+export class LedgerWrites {
+  constructor(
+    private readonly records: LedgerRecords,
+    private readonly cipher: FieldCipher,
+    private readonly retention: RetentionSettings,
+    private readonly instanceId: string | undefined,
+  ) {}
+
+  /**
+   * Every change of a consent in one place: the row's new state, its audit event (action = event type, outcome =
+   * the new status, by the row's actor) and the event emitted once the transaction is committed.
+   */
+  async storeConsent(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    row: ConsentRow,
+    subject: IdentifiedSubject,
+    change: ConsentChange,
+    detail: Record<string, unknown>,
+    eventExtra: Partial<LedgerEvent> = {},
+  ): Promise<ConsentRecord> {
+    await tx.putConsent(row);
+    await this.audit(tx, now, {
+      action: change,
+      actor: row.actor,
+      pseudonym: row.pseudonym,
+      purpose: row.purpose,
+      outcome: row.status,
+      detail,
+    });
+    const status = row.status as ConsentStatus;
+    events.push({ ...ledgerEvent(change, subject, now, row.purpose, status, row.pseudonym), ...eventExtra });
+    return this.records.toRecord(row);
+  }
+
+  async audit(tx: StoreTx, now: number, entry: AuditEntry): Promise<void> {
+    await this.auditAll(tx, now, [entry]);
+  }
+
+  /** Appends the entries to the hash chain in order, in one statement where the backend has one. */
+  async auditAll(tx: StoreTx, now: number, entries: readonly AuditEntry[]): Promise<void> {
+    const records = chainAuditEntries(await tx.auditHead(), now, entries, this.instanceId);
+    if (records.length === 1) await tx.insertAudit(records[0]);
+    else await tx.insertAudits(records);
+  }
+
+  /** Pending requests past their expiry, a sweep's batch at once: three statements, not three per request. */
+  async expireAll(
+    tx: StoreTx,
+    rows: readonly ConsentRow[],
+    now: number,
+    actor: string,
+    events: LedgerEvent[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.setConsentStatuses(rows, 'expired', now, now + this.retention.proofRetentionMs);
+    await this.auditAll(
+      tx,
+      now,
+      rows.map((row) => ({
+        action: 'consent.expired',
+        actor,
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
+        outcome: 'expired',
+        detail: { purposeVersion: row.purposeVersion },
+      })),
+    );
+    for (const row of rows) {
+      events.push({
+        type: 'consent.expired',
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
+        at: now,
+        status: 'expired',
+      });
+    }
+  }
+
+  /** withdraw's step inside a transaction: the consents of `targets` withdrawn, objections where nothing was on record. */
+  async withdrawIn(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    p: string,
+    subject: IdentifiedSubject,
+    targets: readonly PurposeDefinition[],
+    opt: {
+      channel: WithdrawalChannel;
+      actor: string;
+      text?: string;
+      keyword?: string;
+      messageId?: string;
+      /** False: an opt-out carried over from elsewhere, whose evidence is there already. */
+      auditNothing?: boolean;
+    },
+  ): Promise<ConsentRecord[]> {
+    const { channel, actor, keyword } = opt;
+    const changed: ConsentRecord[] = [];
+    for (const def of targets) {
+      const existing = await tx.getConsent(p, def.id);
+      const consentBased = def.lawfulBasis === 'consent';
+      const optedOut = existing?.status === 'withdrawn' || existing?.status === 'refused';
+      if (optedOut && !(await this.endedBeforeMove(tx, p, existing))) continue;
+      if (!existing || isEnded(existing.status)) {
+        if (consentBased) continue;
+        if (existing) await tx.archiveConsent(existing, now);
+      }
+      const base: ConsentRow =
+        existing && !isEnded(existing.status)
+          ? existing
+          : { ...this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
+      const row: ConsentRow = {
+        ...base,
+        status: 'withdrawn',
+        expiresAt: null,
+        withdrawnAt: now,
+        withdrawalChannel: channel,
+        withdrawalMessageIdEnc: this.cipher.encryptOptional(opt.messageId, 'withdrawal_message_id', p),
+        withdrawalTextEnc: this.cipher.encryptOptional(opt.text, 'withdrawal_text', p),
+        withdrawalKeyword: keyword ?? null,
+        retainUntil: now + this.retention.proofRetentionMs,
+        updatedAt: now,
+        actor,
+      };
+      const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null };
+      changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
+    }
+    if (changed.length === 0 && opt.auditNothing !== false) {
+      // The opt-out itself is evidence worth keeping even when nothing was on record.
+      await this.audit(tx, now, {
+        action: 'consent.withdrawn',
+        actor,
+        pseudonym: p,
+        outcome: NOTHING_TO_WITHDRAW,
+        detail: { channel, keyword: keyword ?? null },
+      });
+    }
+    return changed;
+  }
+
+  /** Nothing given or requested on record under `key`. */
+  async hasNoLiveRecord(tx: StoreTx, key: string): Promise<boolean> {
+    return !(await tx.listConsents(key)).some((r) => ACTIVE_STATUSES.includes(r.status as ConsentStatus));
+  }
+
+  /**
+   * On the erasure list and not signed up again: nothing given or requested on record (rows the person did not make,
+   * an expired request or an objection, do not count as coming back). An entry older than the number's last move is
+   * its previous holder's: the present one may still opt out, and take that along when he moves on.
+   */
+  async erasedAndGone(tx: StoreTx, p: string): Promise<boolean> {
+    const listedAt = await tx.suppressedAt(p);
+    if (listedAt === undefined || !(await this.hasNoLiveRecord(tx, p))) return false;
+    return !(await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt));
+  }
+
+  /**
+   * True when the number changed hands at or after `row` ended: the row is the previous holder's, and an opt-out of
+   * the present one is recorded anew (else it would not follow her when she moves on).
+   */
+  private async endedBeforeMove(tx: StoreTx, p: string, row: ConsentRow): Promise<boolean> {
+    return tx.hasAuditSince(p, NUMBER_CHANGED, row.updatedAt);
+  }
+
+  /** A BSUID seen before together with a number leads to the number's records. */
+  async pseudonymOf(tx: StoreTx, subject: IdentifiedSubject): Promise<string> {
+    if (!subject.userIdOnly) return subject.pseudonym;
+    return (await tx.resolveAlias(subject.pseudonym)) ?? subject.pseudonym;
+  }
+
+  async saveIdentity(tx: StoreTx, subject: IdentifiedSubject, now: number): Promise<void> {
+    const p = subject.pseudonym;
+    await tx.putSubject(this.records.subjectRow(subject, await tx.getSubject(p), now));
+    if (subject.userIdAlias && subject.userIdAlias !== p) await tx.putAlias(subject.userIdAlias, p);
+  }
+}

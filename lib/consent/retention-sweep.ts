@@ -1,0 +1,77 @@
+import type { LedgerStore, StoreTx } from '../store/types';
+import type { LedgerWrites, RunChange } from './ledger-writes';
+import type { LedgerEvent, RetentionSettings, SweepReport } from './types';
+
+/**
+ * One run of the retention rules (Art. 5(1)(e) GDPR): pending requests expire, personal data of inactive subjects
+ * goes after its period, and ended proof, old notices, audit events and de-duplication marks after theirs. Each step
+ * runs in batches, a transaction each, so that checks and sends go on meanwhile.
+ */
+export class RetentionSweep {
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly writes: LedgerWrites,
+    private readonly retention: RetentionSettings,
+    private readonly clock: () => number,
+    private readonly change: RunChange,
+  ) {}
+
+  async run(): Promise<SweepReport> {
+    const now = this.clock();
+    const batch = this.retention.sweepBatchSize;
+    const report: SweepReport = {
+      at: now,
+      expiredRequests: 0,
+      personalDataRemoved: 0,
+      proofRemoved: 0,
+      noticesRemoved: 0,
+      auditEventsRemoved: 0,
+      dedupeMarksRemoved: 0,
+    };
+    const repeat = async (step: (tx: StoreTx) => Promise<number>, serial = true): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const done = await this.store.write(step, { serial });
+        total += done;
+        if (done < batch) return total;
+      }
+    };
+    report.expiredRequests = await this.repeatWithEvents(async (tx, events) => {
+      const rows = await tx.expiredPending(now, batch);
+      await this.writes.expireAll(tx, rows, now, 'retention', events);
+      return rows.length;
+    }, batch);
+    report.personalDataRemoved = await repeat(async (tx) => {
+      const subjects = await tx.inactiveSubjects(now - this.retention.personalDataMs, batch);
+      for (const p of subjects) await tx.removePersonalData(p);
+      return subjects.length;
+    });
+    report.proofRemoved = await repeat((tx) => tx.deleteEndedProof(now, batch));
+    report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
+    report.auditEventsRemoved = await repeat((tx) => tx.purgeAuditBefore(now - this.retention.proofRetentionMs, batch));
+    report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);
+    const { at: _at, ...counts } = report;
+    await this.change(async (tx) => {
+      await this.writes.audit(tx, now, {
+        action: 'retention.purge_run',
+        actor: 'retention',
+        outcome: 'done',
+        detail: counts,
+      });
+    });
+    if (report.personalDataRemoved > 0 || report.proofRemoved > 0) await this.store.scrub();
+    return report;
+  }
+
+  private async repeatWithEvents(
+    step: (tx: StoreTx, events: LedgerEvent[]) => Promise<number>,
+    batch: number,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const done = await this.change((tx, _now, events) => step(tx, events));
+      total += done;
+      if (done < batch) return total;
+    }
+  }
+}

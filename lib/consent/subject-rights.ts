@@ -1,0 +1,154 @@
+import type { ArchivedConsentRow, ConsentRow, LedgerStore, NoticeRow, StoreTx, SubjectRow } from '../store/types';
+import type { FieldCipher } from './keys';
+import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { type LedgerRecords, ledgerEvent } from './records';
+import type { IdentifiedSubject, SubjectResolver } from './subjects';
+import type { EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
+import { requireActor } from './validate';
+
+/** The data subject's rights the ledger answers itself: erasure (Art. 17) and access and portability (Art. 15, 20). */
+export class SubjectRights {
+  constructor(
+    private readonly writes: LedgerWrites,
+    private readonly records: LedgerRecords,
+    private readonly cipher: FieldCipher,
+    private readonly resolver: SubjectResolver,
+    private readonly store: LedgerStore,
+    private readonly change: RunChange,
+    /** Drops the usage marks not yet flushed for these keys: nothing is written about an erased person again. */
+    private readonly forgetUsage: (keys: readonly string[]) => void,
+  ) {}
+
+  /**
+   * Art. 17 GDPR. Removes every personal datum of the subject; keeps a suppression entry and the audit
+   * events, both pseudonymous, as proof that the erasure happened and to honour it later.
+   */
+  async erase(subject: SubjectInput, actor: string): Promise<EraseReport> {
+    const who = requireActor(actor);
+    const identified = this.resolver.identify(subject);
+    const { report, keys, phone } = await this.change(async (tx, now, events) => {
+      const p = await this.writes.pseudonymOf(tx, identified);
+      const keys = await this.subjectKeys(tx, identified, p);
+      // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
+      const phone = identified.phone ?? (await this.knownPhone(tx, p));
+      const removed = await tx.eraseSubject(p, keys.slice(1));
+      const found = Object.values(removed).some((count) => count > 0);
+      // Under every key: a later message by user id alone finds the erasure too, not an empty record.
+      for (const key of keys) await tx.putSuppression(key, now, who);
+      await this.writes.audit(tx, now, {
+        action: 'dsr.erasure_executed',
+        actor: who,
+        pseudonym: p,
+        outcome: found ? 'erased' : 'nothing-found',
+        detail: { removed },
+      });
+      events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
+      return { report: { found, removed, at: now, pseudonym: p }, keys, phone };
+    });
+    this.forgetUsage(keys);
+    if (phone) this.resolver.forget(phone);
+    await this.store.scrub(report.removed);
+    return report;
+  }
+
+  /**
+   * Every key the subject's records may be kept under, the subject's own first: records made under a user id
+   * before the number was known stay under that id's key, linked to the number's record by an alias.
+   */
+  private async subjectKeys(tx: StoreTx, identified: IdentifiedSubject, p: string): Promise<string[]> {
+    const ownKeys = [identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined];
+    const keys = [p, ...ownKeys, ...(await tx.aliasesOf(p))].filter((key): key is string => key !== undefined);
+    return [...new Set(keys)];
+  }
+
+  private async knownPhone(tx: StoreTx, p: string): Promise<string | undefined> {
+    const row = await tx.getSubject(p);
+    return row ? this.records.decryptSubject(row).phone : undefined;
+  }
+
+  /**
+   * Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document, including what was
+   * kept under the person's user id before their number was known. After the number moved to another person
+   * (numberChanged), what its records held up to the move is the previous holder's: it is left out, unless
+   * `beforeNumberChange` asks for exactly that part (staff answering the previous holder, whose identity they checked).
+   */
+  async export(subject: SubjectInput, actor: string, options: ExportOptions = {}): Promise<SubjectExport> {
+    const who = requireActor(actor);
+    const identified = this.resolver.identify(subject);
+    const previousHolder = options.beforeNumberChange === true;
+    return this.change(async (tx, now) => {
+      const p = await this.writes.pseudonymOf(tx, identified);
+      const movedAt = lastAt(await tx.listAudit(p), NUMBER_CHANGED);
+      // Only the number's own records changed hands; what is kept under a user id is always that person's.
+      const ofHolder = (key: string, at: number): boolean => {
+        if (key !== p || movedAt === undefined) return !previousHolder;
+        return previousHolder ? at <= movedAt : at > movedAt;
+      };
+      const rows: SubjectRow[] = [];
+      const consents: ConsentRow[] = [];
+      const history: ArchivedConsentRow[] = [];
+      const notices: NoticeRow[] = [];
+      const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
+      // One after the other: a PostgreSQL transaction is one connection.
+      for (const key of keys) {
+        const row = await tx.getSubject(key);
+        if (row && ofHolder(key, row.createdAt)) rows.push(row);
+        consents.push(...(await tx.listConsents(key)).filter((c) => ofHolder(key, c.updatedAt)));
+        history.push(...(await tx.listHistory(key)).filter((h) => ofHolder(key, h.updatedAt)));
+        notices.push(...(await tx.listNotices(key)).filter((n) => ofHolder(key, n.shownAt)));
+      }
+      const suppressedAt = await tx.suppressedAt(p);
+      const erasedAt = suppressedAt !== undefined && ofHolder(p, suppressedAt) ? suppressedAt : undefined;
+      const found = rows.length + consents.length + history.length + notices.length > 0;
+      await this.writes.audit(tx, now, {
+        action: 'dsr.access_fulfilled',
+        actor: who,
+        pseudonym: p,
+        outcome: found ? 'exported' : 'nothing-found',
+        detail: previousHolder ? { part: 'before-number-change' } : undefined,
+      });
+      // Read after that event was written: the export lists its own access too (the previous holder's part does
+      // not: the access happened after the move).
+      const audit = [];
+      for (const key of keys) audit.push(...(await tx.listAudit(key)).filter((e) => ofHolder(key, e.at)));
+      return {
+        exportedAt: now,
+        pseudonym: p,
+        found,
+        numberChangedAt: movedAt,
+        erased: erasedAt === undefined ? undefined : { at: erasedAt },
+        subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
+        consents: consents.map((c) => this.records.toRecord(c)),
+        history: history.map((h) => ({ ...this.records.toRecord(h), archivedAt: h.archivedAt })),
+        notices: notices.map((n) => ({
+          noticeVersion: n.noticeVersion,
+          shownAt: n.shownAt,
+          messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', n.pseudonym),
+          actor: n.actor,
+        })),
+        auditEvents: audit
+          .sort((a, b) => a.seq - b.seq)
+          .map((e) => ({
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            purpose: e.purpose,
+            outcome: e.outcome,
+          })),
+      };
+    });
+  }
+
+  /** The subject's own record first; what only a record under the user id knows (a name, say) fills the gaps. */
+  private mergedSubject(rows: readonly SubjectRow[]): NonNullable<SubjectExport['subject']> {
+    const [own, ...linked] = rows.map((row) => this.records.decryptSubject(row));
+    const merged = { ...own };
+    for (const other of linked) {
+      for (const [field, value] of Object.entries(other) as [keyof typeof merged, unknown][]) {
+        if (merged[field] === undefined && value !== undefined) Object.assign(merged, { [field]: value });
+      }
+    }
+    return merged;
+  }
+}
