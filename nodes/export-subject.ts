@@ -39,7 +39,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
         const document = await ledger.exportSubject(request.subject, actor, {
           beforeNumberChange: request.beforeNumberChange,
         });
-        // The present holder of a number learns nothing about its previous one, not even when it moved.
+        // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;
         exported += 1;
         this.status(statusOf('ready', RED._('export-subject.status.exported', { count: exported })));

@@ -54,9 +54,11 @@ export class IdentityChanges {
       // Read before this move ends anything: the endings below are not hers to carry.
       if (newNumber) await this.followToNewNumber(tx, now, events, newNumber, await this.ownOptOuts(tx, p), carry);
       if (await this.writes.erasedAndGone(tx, p)) {
-        // Links go (no user id may answer for the number any more); the pseudonymous marker stays, so that a START
-        // sent before the move cannot sign the next holder up.
+        // Links go (no user id may answer for the number any more), and a record made since the erasure (a later
+        // message's time); the pseudonymous marker stays, so that a START sent before the move cannot sign the next
+        // holder up.
         await tx.removeAliasesOf(p);
+        await tx.removePersonalData(p);
         await this.writes.audit(tx, now, { action: NUMBER_CHANGED, actor, pseudonym: p, outcome: 'erased' });
         return 'erased' as const;
       }
@@ -156,8 +158,8 @@ export class IdentityChanges {
 
   /**
    * What the present holder of `p` opted out of herself since the number was last handed on: purposes (a STOP, an
-   * objection, Meta's marketing opt-out, one carried from her own previous number) and the erasure list. Not an
-   * ending by an earlier move, nor what a previous holder said.
+   * objection, a refusal, Meta's marketing opt-out, one carried from her own previous number) and the erasure list.
+   * Not an ending by an earlier move, nor what a previous holder said.
    */
   private async ownOptOuts(tx: StoreTx, p: string): Promise<OptOuts> {
     const since = lastAt(await tx.listAudit(p), NUMBER_CHANGED) ?? Number.NEGATIVE_INFINITY;
@@ -165,7 +167,8 @@ export class IdentityChanges {
     for (const row of await tx.listConsents(p)) {
       const def = this.purposes.get(row.purpose);
       // An earlier move's endings are as old as its marker.
-      if (def && row.status === 'withdrawn' && row.updatedAt > since) purposes.push(def);
+      const optedOut = row.status === 'withdrawn' || row.status === 'refused';
+      if (def && optedOut && row.updatedAt > since) purposes.push(def);
     }
     const listedAt = await tx.suppressedAt(p);
     return { purposes, erased: listedAt !== undefined && listedAt > since };
@@ -194,7 +197,8 @@ export class IdentityChanges {
       ...opt,
       auditNothing: false,
     });
-    const listed = optOuts.erased && (await tx.suppressedAt(to.pseudonym)) === undefined;
+    // Listed anew even where an entry exists: it may be the new number's previous holder's, older than its last move.
+    const listed = optOuts.erased;
     if (listed) await tx.putSuppression(to.pseudonym, now, opt.actor);
     if (carried.length === 0 && !listed) return;
     await this.writes.audit(tx, now, {

@@ -1,10 +1,25 @@
 import type { ArchivedConsentRow, ConsentRow, LedgerStore, NoticeRow, StoreTx, SubjectRow } from '../store/types';
+import type { AuditRecord } from './audit-verify';
 import type { FieldCipher } from './keys';
-import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
 import { requireActor } from './validate';
+
+const PREVIOUS_HOLDER_PART = 'before-number-change';
+
+/** The times the number moved away from a holder (numberChanged), oldest first. */
+function movesOf(entries: readonly AuditRecord[]): number[] {
+  return entries
+    .filter((e) => e.action === NUMBER_CHANGED)
+    .map((e) => e.at)
+    .sort((a, b) => a - b);
+}
+
+function isPreviousHolderAccess(entry: AuditRecord): boolean {
+  return entry.action === 'dsr.access_fulfilled' && entry.detail?.part === PREVIOUS_HOLDER_PART;
+}
 
 /** The data subject's rights the ledger answers itself: erasure (Art. 17) and access and portability (Art. 15, 20). */
 export class SubjectRights {
@@ -70,7 +85,8 @@ export class SubjectRights {
    * Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document, including what was
    * kept under the person's user id before their number was known. After the number moved to another person
    * (numberChanged), what its records held up to the move is the previous holder's: it is left out, unless
-   * `beforeNumberChange` asks for exactly that part (staff answering the previous holder, whose identity they checked).
+   * `beforeNumberChange` asks for exactly that part (staff answering the previous holder, whose identity they checked):
+   * what happened between the move before (if any) and the last one, never an earlier holder's.
    */
   async export(subject: SubjectInput, actor: string, options: ExportOptions = {}): Promise<SubjectExport> {
     const who = requireActor(actor);
@@ -78,11 +94,14 @@ export class SubjectRights {
     const previousHolder = options.beforeNumberChange === true;
     return this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      const movedAt = lastAt(await tx.listAudit(p), NUMBER_CHANGED);
+      const moves = movesOf(await tx.listAudit(p));
+      const movedAt = moves.at(-1);
+      // The previous holder's part ends with the last move and starts after the one before it, if any.
+      const heldSince = moves.at(-2) ?? Number.NEGATIVE_INFINITY;
       // Only the number's own records changed hands; what is kept under a user id is always that person's.
       const ofHolder = (key: string, at: number): boolean => {
         if (key !== p || movedAt === undefined) return !previousHolder;
-        return previousHolder ? at <= movedAt : at > movedAt;
+        return previousHolder ? at > heldSince && at <= movedAt : at > movedAt;
       };
       const rows: SubjectRow[] = [];
       const consents: ConsentRow[] = [];
@@ -92,7 +111,8 @@ export class SubjectRights {
       // One after the other: a PostgreSQL transaction is one connection.
       for (const key of keys) {
         const row = await tx.getSubject(key);
-        if (row && ofHolder(key, row.createdAt)) rows.push(row);
+        // A move removes the number's record: one there now is the present holder's, whenever it was created.
+        if (row && !previousHolder) rows.push(row);
         consents.push(...(await tx.listConsents(key)).filter((c) => ofHolder(key, c.updatedAt)));
         history.push(...(await tx.listHistory(key)).filter((h) => ofHolder(key, h.updatedAt)));
         notices.push(...(await tx.listNotices(key)).filter((n) => ofHolder(key, n.shownAt)));
@@ -105,12 +125,16 @@ export class SubjectRights {
         actor: who,
         pseudonym: p,
         outcome: found ? 'exported' : 'nothing-found',
-        detail: previousHolder ? { part: 'before-number-change' } : undefined,
+        detail: previousHolder ? { part: PREVIOUS_HOLDER_PART } : undefined,
       });
       // Read after that event was written: the export lists its own access too (the previous holder's part does
       // not: the access happened after the move).
       const audit = [];
-      for (const key of keys) audit.push(...(await tx.listAudit(key)).filter((e) => ofHolder(key, e.at)));
+      for (const key of keys) {
+        const entries = (await tx.listAudit(key)).filter((e) => ofHolder(key, e.at));
+        // Staff answering the previous holder is not the present one's business.
+        audit.push(...(previousHolder ? entries : entries.filter((e) => !isPreviousHolderAccess(e))));
+      }
       return {
         exportedAt: now,
         pseudonym: p,

@@ -6,6 +6,7 @@ import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harne
 const ANNA = '+4915123456789';
 const OTHER = '+4917612345678';
 const THIRD = '+4916098765432';
+const FOURTH = '+4915212345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
 
@@ -113,6 +114,52 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         );
       });
 
+      it('after two moves, staff get the last previous holder’s part only, and the present one sees none of it', async () => {
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' }); // Anna leaves
+        now += 40 * DAY;
+        await give({ phone: ANNA, name: 'Bob' });
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' }); // Bob leaves
+        const bobLeft = now;
+        now += 40 * DAY;
+        await give({ phone: ANNA, name: 'Carl' }, 'newsletter');
+
+        const bob = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(bob.numberChangedAt, bobLeft);
+        assert.deepEqual(
+          bob.consents.map((c) => [c.purpose, c.status]),
+          [['marketing', 'withdrawn']],
+          'Bob’s consent, ended by his move; not Anna’s objection',
+        );
+        assert.ok(!bob.history.some((r) => r.purpose === 'orders'));
+        assert.ok(!bob.auditEvents.some((e) => e.purpose === 'orders'), 'nothing of Anna’s');
+
+        const carl = await ledger.exportSubject(ANNA, 't');
+        assert.equal(carl.subject?.name, 'Carl');
+        assert.deepEqual(
+          carl.consents.map((c) => [c.purpose, c.status]),
+          [['newsletter', 'given']],
+        );
+        const accesses = carl.auditEvents.filter((e) => e.action === 'dsr.access_fulfilled');
+        assert.equal(accesses.length, 1, 'his own export only, not staff answering Bob');
+      });
+
+      it("an erased person's later record goes with her move; the next holder's is his", async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        now += 60_000;
+        await ledger.recordInbound(ANNA); // she writes once more
+        now += DAY;
+        assert.equal(await ledger.numberChanged({ phone: ANNA, actor: 't' }), 'erased');
+        now += 40 * DAY;
+        await give({ phone: ANNA, name: 'Bob' });
+        const bob = await ledger.exportSubject(ANNA, 't');
+        assert.equal(bob.subject?.name, 'Bob');
+        assert.equal(bob.subject?.lastInboundAt, undefined, 'not Anna’s last message');
+        assert.equal((await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true })).subject, undefined);
+      });
+
       it("keeps an erasure before the move out of the next holder's export", async () => {
         await give(ANNA);
         await ledger.eraseSubject(ANNA, 't');
@@ -159,6 +206,23 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
           actor: 't',
         });
         assert.equal(await check(OTHER), 'given');
+      });
+
+      it('her refusal and her erasure go with her too, over an older erasure of the new number’s previous holder', async () => {
+        await ledger.refuseConsent({ subject: ANNA, purpose: 'orders', wording: WORDING, actor: 't' });
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+
+        await ledger.eraseSubject(THIRD, 't'); // Zoe, then THIRD changes hands
+        now += DAY;
+        await ledger.numberChanged({ phone: THIRD, actor: 't' });
+        now += 40 * DAY;
+        await ledger.eraseSubject(OTHER, 't'); // Anna asks to be erased, then moves to THIRD
+        now += DAY;
+        await ledger.numberChanged({ phone: OTHER, newPhone: THIRD, actor: 't' });
+        now += DAY;
+        await ledger.numberChanged({ phone: THIRD, newPhone: FOURTH, actor: 't' }); // and on again
+        assert.equal(await check(FOURTH, 'orders'), 'erased', 'her erasure went along both moves');
       });
 
       it('leaves what her new number has given or requested as it is', async () => {
@@ -213,11 +277,12 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         now += DAY;
         await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
         assert.equal(await check(OTHER, 'orders'), 'withdrawn');
-        const history = (await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true })).history;
-        assert.ok(
-          history.some((r) => r.purpose === 'orders' && r.withdrawalChannel === 'admin'),
-          'Anna’s objection stays on record as proof',
+        const bob = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual(
+          bob.consents.filter((r) => r.purpose === 'orders').map((r) => r.withdrawalChannel),
+          ['whatsapp-keyword'],
         );
+        assert.ok(!bob.history.some((r) => r.withdrawalChannel === 'admin'), 'Anna’s objection is not in Bob’s part');
       });
 
       it("the STOP of an erased person's number's next holder counts, and follows him", async () => {

@@ -298,6 +298,10 @@ describe('normaliseWebhook: account events', () => {
       who(change([{ ...stop, wa_id: '4915123456789' }], [{ wa_id: '4915123456789', user_id: 'DE.1111' }])),
       [['stop', '+4915123456789', '4915123456789', 'DE.1111']],
     );
+    // The item names the user id; its contact adds the number.
+    assert.deepEqual(who(change([{ ...stop, user_id: 'DE.1111' }], [{ wa_id: '4915123456789', user_id: 'DE.1111' }])), [
+      ['stop', '+4915123456789', '4915123456789', 'DE.1111'],
+    ]);
     // Another person's contact is never attached, and an item that names nobody among several contacts is dropped.
     const two = [
       { wa_id: '4915123456789', user_id: 'DE.1111' },
