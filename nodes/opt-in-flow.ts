@@ -19,7 +19,7 @@ import {
   type TemplateSettings,
   validateFormRequest,
 } from '../lib/conversation/opt-in';
-import { findPurpose, type PurposeDefinition } from '../lib/conversation/purposes';
+import { findPurpose, type PurposeDefinition, purposeLabel } from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
 import { parseCountry } from '../lib/phone';
 import type { InboundMessage } from '../lib/webhook/types';
@@ -266,7 +266,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       wording: string,
     ): void {
       msg.to = msg.whatsapp?.from ?? msg.to;
-      msg.payload = optInText(kind, language, { label: purpose?.label ?? '', wording }, texts[kind]);
+      const label = purpose ? purposeLabel(purpose, language) : '';
+      msg.payload = optInText(kind, language, { label, wording }, texts[kind]);
     }
 
     async function confirm(

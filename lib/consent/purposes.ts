@@ -53,6 +53,7 @@ export function definePurposes(configs: PurposeConfig[]): Map<string, PurposeDef
     purposes.set(id, {
       id,
       label: typeof config.label === 'string' && config.label.trim() ? config.label : id,
+      ...(config.labels ? { labels: { ...config.labels } } : {}),
       wording: { ...wording },
       lawfulBasis: config.lawfulBasis,
       ...(config.interest ? { interest: { ...config.interest } } : {}),
@@ -61,6 +62,12 @@ export function definePurposes(configs: PurposeConfig[]): Map<string, PurposeDef
     });
   }
   return purposes;
+}
+
+/** A purpose's name in `language`, or its general label where it has none in that language. */
+export function purposeLabel(purpose: Pick<PurposeConfig, 'label' | 'labels'>, language: string): string {
+  const own = purpose.labels?.[language];
+  return isText(own) ? own.trim() : purpose.label;
 }
 
 export function isText(value: unknown): value is string {

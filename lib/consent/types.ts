@@ -5,7 +5,10 @@ export type LawfulBasis = 'consent' | 'contract' | 'legitimate-interest';
 export interface PurposeConfig {
   /** ^[a-z0-9][a-z0-9_-]{0,63}$ */
   id: string;
+  /** The purpose's name, shown in a language that has none of its own in `labels`. */
   label: string;
+  /** The name per language ('en', 'de'), as customers see it in messages and the privacy policy page. */
+  labels?: Record<string, string>;
   /** Wording per language ('en', 'de', ...). Editing it makes a new purpose version. */
   wording: Record<string, string>;
   lawfulBasis: LawfulBasis;

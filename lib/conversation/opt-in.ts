@@ -3,7 +3,7 @@ import { normalisePhoneNumber } from '../phone';
 import type { InboundMessage } from '../webhook/types';
 import { matchKeyword } from './keywords';
 import { chooseLanguage, type Language, textFor } from './language';
-import { findPurpose, type PurposeDefinition } from './purposes';
+import { findPurpose, type PurposeDefinition, purposeLabel } from './purposes';
 
 /**
  * Double opt-in decisions (Art. 7(1) GDPR: the business must be able to prove consent): which form
@@ -262,19 +262,22 @@ export interface ConfirmationInput {
 
 /** The Cloud API body (msg.payload of whatsapp-send) asking the person to confirm. */
 export function buildConfirmationMessage(input: ConfirmationInput): Record<string, unknown> {
-  const context = { label: input.purpose.label, wording: input.wording };
+  const context = { label: purposeLabel(input.purpose, input.language), wording: input.wording };
   if (input.mode === 'template') {
     const template = input.template;
     if (!template || !TEMPLATE_NAME_PATTERN.test(template.name)) {
       throw new GdprWhatsAppError('invalid-template-name', 'The confirmation template name is missing or invalid');
     }
+    const code = template.language === 'auto' || !template.language ? input.language : template.language;
+    // The label stands in the template's text: in the template's language (en_US -> en).
+    const label = purposeLabel(input.purpose, code.slice(0, 2).toLowerCase());
     const components: Record<string, unknown>[] = [];
     if (template.parameters.length > 0) {
       components.push({
         type: 'body',
         parameters: template.parameters.map((p) => ({
           type: 'text',
-          text: p.replace(/\{label\}/g, () => context.label).replace(/\{wording\}/g, () => context.wording),
+          text: p.replace(/\{label\}/g, () => label).replace(/\{wording\}/g, () => context.wording),
         })),
       });
     }
@@ -286,7 +289,6 @@ export function buildConfirmationMessage(input: ConfirmationInput): Record<strin
         parameters: [{ type: 'payload', payload: confirmButtonId(input.purpose.id) }],
       });
     }
-    const code = template.language === 'auto' || !template.language ? input.language : template.language;
     return {
       type: 'template',
       template: { name: template.name, language: { code }, ...(components.length > 0 ? { components } : {}) },

@@ -31,6 +31,8 @@ export type LawfulBasis = 'consent' | 'contract' | 'legitimate-interest';
 export interface PolicyPurpose {
   id: string;
   label: string;
+  /** The name per language; `label` where the page's language has none. */
+  labels?: Partial<Record<string, string>>;
   wording?: Partial<Record<string, string>>;
   lawfulBasis: LawfulBasis | string;
   /** The legitimate interest pursued (Art. 13(1)(d) GDPR), for lawfulBasis 'legitimate-interest'. */
@@ -355,7 +357,8 @@ function purposeTable(t: PageTexts, purposes: readonly PolicyPurpose[], language
   if (purposes.length === 0) return p(t.noPurposes);
   const rows = purposes.map((purpose) => {
     const wording = inLanguage(purpose.wording, language);
-    const label = `${escapeHtml(purpose.label || purpose.id)}${purpose.marketing ? ` <small>(${escapeHtml(t.marketingNote)})</small>` : ''}`;
+    const name = purpose.labels?.[language]?.trim() || purpose.label || purpose.id;
+    const label = `${escapeHtml(name)}${purpose.marketing ? ` <small>(${escapeHtml(t.marketingNote)})</small>` : ''}`;
     const interest = purpose.lawfulBasis === 'legitimate-interest' ? inLanguage(purpose.interest, language) : '';
     const basis = escapeHtml(lawfulBasisText(purpose.lawfulBasis, language));
     const pursued = interest ? `<br>${escapeHtml(t.interestPursued)}: ${escapeHtml(interest)}` : '';

@@ -1,4 +1,7 @@
 import { isPurposeId } from '../consent/purposes';
+
+export { purposeLabel } from '../consent/purposes';
+
 import type { LawfulBasis, PurposeConfig } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 
@@ -51,6 +54,9 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
   if (typeof p.label !== 'string' || p.label.trim().length === 0 || p.label.length > MAX_LABEL_LENGTH) {
     found.push(problem('label', 'invalid-purpose-label', `Purpose ${index + 1}: the label is missing or too long`));
   }
+  if (p.labels !== undefined && !textsOf(p.labels, MAX_LABEL_LENGTH)) {
+    found.push(problem('label', 'invalid-purpose-label', `Purpose ${index + 1}: a translated label is too long`));
+  }
   if (typeof p.lawfulBasis !== 'string' || !LAWFUL_BASES.includes(p.lawfulBasis as LawfulBasis)) {
     found.push(problem('lawfulBasis', 'invalid-lawful-basis', `Purpose ${index + 1}: unknown lawful basis`));
   }
@@ -75,11 +81,11 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
   return found;
 }
 
-/** Texts per language: undefined when they are not an object of strings up to MAX_WORDING_LENGTH. */
-function textsOf(value: unknown): { usable: number } | undefined {
+/** Texts per language: undefined when they are not an object of strings up to `max` characters. */
+function textsOf(value: unknown, max = MAX_WORDING_LENGTH): { usable: number } | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const texts = Object.values(value as Record<string, unknown>);
-  const wellFormed = texts.every((t) => t === undefined || (typeof t === 'string' && t.length <= MAX_WORDING_LENGTH));
+  const wellFormed = texts.every((t) => t === undefined || (typeof t === 'string' && t.length <= max));
   if (!wellFormed) return undefined;
   return { usable: texts.filter((t) => typeof t === 'string' && t.trim().length > 0).length };
 }
@@ -128,9 +134,11 @@ export function parsePurposes(input: unknown): PurposeDefinition[] {
   }
   return (list as Record<string, unknown>[]).map((p) => {
     const interest = p.lawfulBasis === 'legitimate-interest' && p.interest ? cleanTexts(p.interest) : {};
+    const labels = p.labels ? cleanTexts(p.labels) : {};
     return {
       id: p.id as string,
       label: (p.label as string).trim(),
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
       wording: cleanTexts(p.wording),
       lawfulBasis: p.lawfulBasis as LawfulBasis,
       ...(Object.keys(interest).length > 0 ? { interest } : {}),

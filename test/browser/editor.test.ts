@@ -127,7 +127,13 @@ async function addConsentStore(page: Page): Promise<void> {
     await row.locator('.purpose-basis').getAttribute('aria-label'),
     await catalogText(page, 'consent-store:consent-store.label.lawful-basis'),
   );
-  for (const field of ['.purpose-id', '.purpose-label', '.purpose-wording-en', '.purpose-wording-de']) {
+  for (const field of [
+    '.purpose-id',
+    '.purpose-label',
+    '.purpose-label-de',
+    '.purpose-wording-en',
+    '.purpose-wording-de',
+  ]) {
     assert.ok(await row.locator(field).getAttribute('aria-label'), `${field} has an aria-label`);
   }
   await row.locator('.purpose-id').pressSequentially('News Letter');
@@ -137,6 +143,7 @@ async function addConsentStore(page: Page): Promise<void> {
   await row.locator('.purpose-id').fill('');
   await row.locator('.purpose-id').pressSequentially('newsletter');
   await row.locator('.purpose-label').pressSequentially('Newsletter');
+  await row.locator('.purpose-label-de').pressSequentially('Rundbrief');
   await row.locator('.purpose-wording-en').pressSequentially('I want to receive the newsletter on WhatsApp.');
   await row.locator('.purpose-wording-de').pressSequentially('Ich möchte den Newsletter über WhatsApp erhalten.');
   await row.locator('.purpose-marketing').check();
@@ -156,6 +163,18 @@ async function addConsentStore(page: Page): Promise<void> {
   await page.locator('#node-config-dialog-ok').click();
   await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
   await fieldValid(page, 'node-input-store');
+  // The customer sees the purpose's name in her language: both labels are saved.
+  const saved = await page.evaluate(() => {
+    let purposes: unknown;
+    window.RED.nodes.eachConfig((n: { type: string; purposes?: unknown }) => {
+      if (n.type === 'consent-store') purposes = n.purposes;
+    });
+    return purposes as { label: string; labels?: Record<string, string> }[];
+  });
+  assert.deepEqual(
+    saved.map((p) => [p.label, p.labels]),
+    [['Newsletter', { en: 'Newsletter', de: 'Rundbrief' }]],
+  );
 }
 
 function assertText(locator: ReturnType<Page['locator']>, expected: string): Promise<void> {

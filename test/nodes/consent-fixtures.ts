@@ -10,6 +10,7 @@ export const PURPOSES = [
   {
     id: 'news',
     label: 'Newsletter',
+    labels: { en: 'Newsletter', de: 'Rundbrief' },
     wording: { en: 'Send me the newsletter on WhatsApp.', de: 'Schickt mir den Newsletter per WhatsApp.' },
     lawfulBasis: 'consent',
     marketing: true,

@@ -311,7 +311,7 @@ describe('opt-in-flow node', () => {
       assert.equal(msg.to, ANNA);
       assert.equal(
         msg.payload,
-        'Vielen Dank, Ihre Einwilligung ist bestätigt: Newsletter. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
+        'Vielen Dank, Ihre Einwilligung ist bestätigt: Rundbrief. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
       );
       assert.equal(msg.optIn?.outcome, 'confirmed');
       assert.equal(msg.consent?.status, 'given');
@@ -423,7 +423,7 @@ describe('opt-in-flow node', () => {
       await optIn({ payload: form });
       assert.equal(
         (await optIn(inbound(ANNA, { type: 'text', text: 'ja' }))).msg.payload,
-        'Danke! Newsletter ist aktiv.',
+        'Danke! Rundbrief ist aktiv.',
       );
     });
   });
@@ -487,7 +487,7 @@ describe('opt-in-flow node', () => {
         name: 'optin_confirmation',
         language: { code: 'de' },
         components: [
-          { type: 'body', parameters: [{ type: 'text', text: 'Newsletter' }] },
+          { type: 'body', parameters: [{ type: 'text', text: 'Rundbrief' }] },
           {
             type: 'button',
             sub_type: 'quick_reply',

@@ -256,6 +256,35 @@ describe('conversation/opt-in', () => {
       assert.ok(long.interactive.body.text.endsWith('Reply STOP to stop at any time.'));
     });
 
+    it("names the purpose in the person's language, and in a fixed template's own language", () => {
+      const orders = {
+        ...news,
+        id: 'orders',
+        label: 'Order updates',
+        labels: { en: 'Order updates', de: 'Bestell-Updates' },
+      };
+      const interactive = buildConfirmationMessage({
+        language: 'de',
+        purpose: orders,
+        wording: 'w',
+        mode: 'interactive',
+        texts: { de: 'Bestätigen: {label}?' },
+      }) as { interactive: { body: { text: string } } };
+      assert.equal(interactive.interactive.body.text, 'Bestätigen: Bestell-Updates?');
+      const parameter = (language: string) =>
+        (
+          buildConfirmationMessage({
+            language: 'de',
+            purpose: orders,
+            wording: 'w',
+            mode: 'template',
+            template: { name: 'optin_confirm', language, parameters: ['{label}'], confirmButton: false },
+          }) as { template: { components: { parameters: { text: string }[] }[] } }
+        ).template.components[0].parameters[0].text;
+      assert.equal(parameter('auto'), 'Bestell-Updates');
+      assert.equal(parameter('en_US'), 'Order updates');
+    });
+
     it('builds a template with body parameters and the confirm payload on its quick-reply button', () => {
       const body = buildConfirmationMessage({
         language: 'de',

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { findPurpose, missingInterest, parsePurposes, purposeProblems } from '../../../lib/conversation/purposes';
+import {
+  findPurpose,
+  missingInterest,
+  parsePurposes,
+  purposeLabel,
+  purposeProblems,
+} from '../../../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../../../lib/errors';
 
 const orderUpdates = {
@@ -40,6 +46,29 @@ describe('conversation/purposes', () => {
     ]);
     assert.equal(findPurpose(parsed, 'news')?.label, 'Newsletter');
     assert.equal(findPurpose(parsed, 'nope'), undefined);
+  });
+
+  it('keeps a label per language, trimmed, and names the purpose in the language asked for', () => {
+    const [translated, plain] = parsePurposes([
+      { ...orderUpdates, labels: { en: ' Order updates ', de: ' Bestell-Updates ', fr: '' } },
+      { ...orderUpdates, id: 'plain' },
+    ]);
+    assert.deepEqual(translated.labels, { en: 'Order updates', de: 'Bestell-Updates' });
+    assert.equal(purposeLabel(translated, 'de'), 'Bestell-Updates');
+    assert.equal(purposeLabel(translated, 'fr'), 'Order updates', 'the general label where a language has none');
+    assert.equal(plain.labels, undefined);
+    assert.equal(purposeLabel(plain, 'de'), 'Order updates');
+    const problems = purposeProblems([
+      { ...orderUpdates, labels: { de: 'x'.repeat(101) } },
+      { ...orderUpdates, id: 'list', labels: ['Bestell-Updates'] },
+    ]);
+    assert.deepEqual(
+      problems.map((p) => [p.index, p.field, p.code]),
+      [
+        [0, 'label', 'invalid-purpose-label'],
+        [1, 'label', 'invalid-purpose-label'],
+      ],
+    );
   });
 
   it('keeps the legitimate interest pursued of a legitimate-interest purpose only, trimmed', () => {
