@@ -50,10 +50,10 @@ function describeFailure(fields: CloudApiErrorFields): {
   if (fields.retryAfterMs === undefined) return { code: 'cloud-api-error', message: failure, params };
   const seconds = Math.ceil(fields.retryAfterMs / 1000);
   if (fields.held) {
-    const message = `Not sent: after ${failure}, Meta asked to wait ${seconds} s more before sending again`;
+    const message = `Not sent: after ${failure}, Meta asked to wait ${seconds} s more before the next request`;
     return { code: 'cloud-api-held', message, params: { ...params, seconds } };
   }
-  const message = `${failure}. Not sent: Meta asked to wait ${seconds} s before sending again`;
+  const message = `${failure}. Not sent: Meta asked to wait ${seconds} s before the next request`;
   return { code: 'cloud-api-rate-limited', message, params: { ...params, seconds } };
 }
 
