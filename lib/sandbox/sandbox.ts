@@ -70,6 +70,10 @@ export interface AcceptedMessage {
 export interface ConversationSummary {
   waId: string;
   name?: string;
+  /** The customer's business-scoped user id, when she has a username. */
+  userId?: string;
+  /** True when Meta withholds her number from the business (webhooks carry only the user id). */
+  numberHidden?: boolean;
   lastMessageAt?: number;
   lastInboundAt?: number;
   /** True while the customer service window (24 h after the customer's last message) is open. */
@@ -649,6 +653,8 @@ export class Sandbox extends EventEmitter {
       .map((c) => ({
         waId: c.waId,
         name: c.name,
+        userId: c.userId,
+        numberHidden: c.numberHidden === true ? true : undefined,
         lastMessageAt: c.messages.at(-1)?.at,
         lastInboundAt: c.lastInboundAt,
         windowOpen: c.lastInboundAt !== undefined && now - c.lastInboundAt < SERVICE_WINDOW_MS,

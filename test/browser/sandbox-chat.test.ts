@@ -250,4 +250,27 @@ describe('the sandbox chat page in Chromium', function () {
     assert.equal(await page.locator('#empty').isVisible(), true);
     await screenshot(page, 'chat-number-changed');
   });
+
+  it('plays a customer with a username whose number WhatsApp hides: her STOP is answered at her user id', async () => {
+    const hidden = '+4915211112222';
+    await page.locator('#add summary').click();
+    await page.locator('#new-wa').fill(hidden);
+    await page.locator('#new-name').fill('Hanna');
+    await page.locator('#new-hide').check();
+    await page.locator('#add-form button[type="submit"]').click();
+    assert.equal(await page.locator('#new-user-id').getAttribute('aria-invalid'), 'true', 'hiding needs a user id');
+    await page.locator('#new-user-id').fill('de.55');
+    await page.locator('#add-form button[type="submit"]').click();
+    assert.match(String(await page.locator('#status').textContent()), /DE\.1234567890/);
+    await page.locator('#new-user-id').fill('DE.5550001');
+    await page.locator('#add-form button[type="submit"]').click();
+    await eventually(() => page.locator('#customer').inputValue(), hidden.slice(1), 'the new customer is chosen');
+    const mark = red.log().length;
+    await send('STOP');
+    await red.waitForLog(/\[debug:stop outcome\][\s\S]*stop/, 10000, mark);
+    await eventually(async () => (await lastBusinessText()).includes(STOPPED_TEXT), true, 'the answer reaches her');
+    const option = page.locator('#customer option:checked');
+    assert.match(String(await option.textContent()), /Hanna · DE\.5550001 \((number hidden|Nummer verborgen)\)/);
+    await screenshot(page, 'chat-hidden-number');
+  });
 });

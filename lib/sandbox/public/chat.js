@@ -11,6 +11,11 @@
       addCustomer: 'Add a customer',
       phone: 'Phone number (with country code)',
       name: 'Name (optional)',
+      userId: 'WhatsApp user id (optional, for a username), e.g. DE.1234567890',
+      hideNumber: 'Hide my number: the business sees only my username',
+      invalidUserId: 'A WhatsApp user id looks like DE.1234567890.',
+      hideNeedsUserId: 'To hide the number, enter a user id too.',
+      numberHidden: 'number hidden',
       add: 'Add',
       conversation: 'Conversation',
       empty: 'No messages yet. Write something, or let the business send first.',
@@ -63,6 +68,11 @@
       addCustomer: 'Kunden hinzufügen',
       phone: 'Telefonnummer (mit Ländervorwahl)',
       name: 'Name (optional)',
+      userId: 'WhatsApp-Benutzer-ID (optional, für einen Nutzernamen), z. B. DE.1234567890',
+      hideNumber: 'Meine Nummer verbergen: Das Unternehmen sieht nur meinen Nutzernamen',
+      invalidUserId: 'Eine WhatsApp-Benutzer-ID sieht so aus: DE.1234567890.',
+      hideNeedsUserId: 'Um die Nummer zu verbergen, bitte auch eine Benutzer-ID eingeben.',
+      numberHidden: 'Nummer verborgen',
       add: 'Hinzufügen',
       conversation: 'Unterhaltung',
       empty: 'Noch keine Nachrichten. Schreiben Sie etwas, oder lassen Sie das Unternehmen zuerst schreiben.',
@@ -108,6 +118,8 @@
       link: 'Link',
     },
   };
+  /** Meta's business-scoped user id: country code, a dot, an optional ENT., letters and digits. */
+  const USER_ID_PATTERN = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$/;
   const TICKS = { accepted: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠', received: '✓' };
 
   let lang = pickLanguage();
@@ -131,6 +143,8 @@
     addForm: byId('add-form'),
     newWa: byId('new-wa'),
     newName: byId('new-name'),
+    newUserId: byId('new-user-id'),
+    newHide: byId('new-hide'),
     windowState: byId('window-state'),
     marketing: byId('marketing'),
     move: byId('move'),
@@ -269,7 +283,8 @@
     state.localCustomers.forEach((local) => {
       if (local.phoneNumberId !== state.phoneNumberId) return;
       const known = list.some((c) => c.waId === local.waId);
-      if (!known) list.push({ waId: local.waId, name: local.name });
+      if (!known)
+        list.push({ waId: local.waId, name: local.name, userId: local.userId, numberHidden: local.hideNumber });
     });
     return list;
   }
@@ -284,7 +299,8 @@
   function renderCustomers() {
     const list = allCustomers();
     // Re-filling the select while someone uses it would close it: only when something changed.
-    const signature = lang + '|' + state.waId + '|' + JSON.stringify(list.map((c) => [c.waId, c.name]));
+    const signature =
+      lang + '|' + state.waId + '|' + JSON.stringify(list.map((c) => [c.waId, c.name, c.userId, c.numberHidden]));
     if (signature === renderedCustomers) return;
     renderedCustomers = signature;
     el.customer.textContent = '';
@@ -298,7 +314,8 @@
     list.forEach((c) => {
       const option = document.createElement('option');
       option.value = c.waId;
-      option.textContent = '+' + c.waId + (c.name ? ' – ' + c.name : '');
+      const identity = c.userId ? ' · ' + c.userId + (c.numberHidden ? ' (' + t('numberHidden') + ')' : '') : '';
+      option.textContent = '+' + c.waId + (c.name ? ' – ' + c.name : '') + identity;
       el.customer.appendChild(option);
     });
     el.customer.value = state.waId;
@@ -528,6 +545,12 @@
       return Promise.resolve(false);
     }
     const body = { phoneNumberId: state.phoneNumberId, waId: state.waId, name: customerName(state.waId) };
+    // Added on this page with a user id: every message carries it, as WhatsApp's would (the server keeps it too).
+    const local = state.localCustomers.filter(
+      (c) => c.phoneNumberId === state.phoneNumberId && c.waId === state.waId,
+    )[0];
+    if (local?.userId) body.userId = local.userId;
+    if (local?.hideNumber) body.hideNumber = true;
     Object.keys(message).forEach((key) => {
       body[key] = message[key];
     });
@@ -580,10 +603,29 @@
       return;
     }
     el.newWa.removeAttribute('aria-invalid');
+    const userId = el.newUserId.value.trim();
+    const hideNumber = el.newHide.checked;
+    const userIdProblem =
+      userId && !USER_ID_PATTERN.test(userId) ? 'invalidUserId' : hideNumber && !userId ? 'hideNeedsUserId' : '';
+    if (userIdProblem) {
+      el.newUserId.setAttribute('aria-invalid', 'true');
+      say(t(userIdProblem));
+      el.newUserId.focus();
+      return;
+    }
+    el.newUserId.removeAttribute('aria-invalid');
     const name = el.newName.value.trim();
-    state.localCustomers.push({ phoneNumberId: state.phoneNumberId, waId: waId, name: name || undefined });
+    state.localCustomers.push({
+      phoneNumberId: state.phoneNumberId,
+      waId: waId,
+      name: name || undefined,
+      userId: userId || undefined,
+      hideNumber: hideNumber || undefined,
+    });
     el.newWa.value = '';
     el.newName.value = '';
+    el.newUserId.value = '';
+    el.newHide.checked = false;
     el.add.open = false;
     renderCustomers();
     selectCustomer(waId);
