@@ -55,7 +55,9 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
     found.push(problem('label', 'invalid-purpose-label', `Purpose ${index + 1}: the label is missing or too long`));
   }
   if (p.labels !== undefined && !textsOf(p.labels, MAX_LABEL_LENGTH)) {
-    found.push(problem('label', 'invalid-purpose-label', `Purpose ${index + 1}: a translated label is too long`));
+    found.push(
+      problem('label', 'invalid-purpose-label', `Purpose ${index + 1}: a translated label is not text or too long`),
+    );
   }
   if (typeof p.lawfulBasis !== 'string' || !LAWFUL_BASES.includes(p.lawfulBasis as LawfulBasis)) {
     found.push(problem('lawfulBasis', 'invalid-lawful-basis', `Purpose ${index + 1}: unknown lawful basis`));

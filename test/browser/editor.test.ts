@@ -424,6 +424,53 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
     });
   });
 
+  it("keeps a purpose's names through the edit dialog: an old single label, and one with a German label only", async () => {
+    await page.evaluate(() =>
+      window.RED.view.importNodes([
+        {
+          id: 'labelsStore',
+          type: 'consent-store',
+          name: 'Labels',
+          backend: 'sqlite',
+          sqlitePath: 'labels.db',
+          purposes: [
+            { id: 'legacy', label: 'Order updates', wording: { en: 'Updates.' }, lawfulBasis: 'contract' },
+            {
+              id: 'german',
+              label: 'Shipping',
+              labels: { de: 'Versand' },
+              wording: { de: 'Versand-Infos.' },
+              lawfulBasis: 'contract',
+            },
+          ],
+        },
+      ]),
+    );
+    await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'labelsStore'));
+    const rows = page.locator('#node-config-input-purposes-container li');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.nth(0).locator('.purpose-label').inputValue(), 'Order updates');
+    assert.equal(await rows.nth(0).locator('.purpose-label-de').inputValue(), '');
+    assert.equal(await rows.nth(1).locator('.purpose-label').inputValue(), 'Shipping', 'the general label stays');
+    assert.equal(await rows.nth(1).locator('.purpose-label-de').inputValue(), 'Versand');
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+    const saved = await page.evaluate(
+      () => window.RED.nodes.node('labelsStore').purposes as { label: string; labels?: Record<string, string> }[],
+    );
+    assert.deepEqual(
+      saved.map((p) => [p.label, p.labels]),
+      [
+        ['Order updates', undefined],
+        ['Shipping', { en: 'Shipping', de: 'Versand' }],
+      ],
+    );
+    await page.evaluate(() => {
+      window.RED.nodes.remove('labelsStore');
+      window.RED.nodes.dirty(false);
+    });
+  });
+
   it('has a "check connection" button that shows number, quality and storage region', async () => {
     const config = await page.evaluate(() => {
       let found = '';

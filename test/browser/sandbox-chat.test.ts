@@ -269,6 +269,14 @@ describe('the sandbox chat page in Chromium', function () {
     await send('STOP');
     await red.waitForLog(/\[debug:stop outcome\][\s\S]*stop/, 10000, mark);
     await eventually(async () => (await lastBusinessText()).includes(STOPPED_TEXT), true, 'the answer reaches her');
+    // The sandbox kept her as WhatsApp would: webhooks without her number, answers to her user id.
+    const phoneNumberId = await page.locator('#number').inputValue();
+    const answer = await red.request('GET', `/whatsapp-gdpr/sandbox/conversations?phoneNumberId=${phoneNumberId}`);
+    const { conversations } = (await answer.json()) as {
+      conversations: { waId: string; userId?: string; numberHidden?: boolean }[];
+    };
+    const hanna = conversations.find((c) => c.waId === hidden.slice(1));
+    assert.deepEqual([hanna?.userId, hanna?.numberHidden], ['DE.5550001', true]);
     const option = page.locator('#customer option:checked');
     assert.match(String(await option.textContent()), /Hanna · DE\.5550001 \((number hidden|Nummer verborgen)\)/);
     await screenshot(page, 'chat-hidden-number');

@@ -385,7 +385,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         }
       }
     }
-    assert.equal(endpoints.length, 12, JSON.stringify(endpoints));
+    assert.equal(endpoints.length, 13, JSON.stringify(endpoints));
     const erika = await subscribed('07');
     for (const { url, method } of endpoints) {
       for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}x`, STAFF_TOKEN]) {
@@ -412,6 +412,17 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal(verified.status, 200);
     assert.equal(verified.body.ok, true);
     assert.ok(Number(verified.body.count) >= 1, 'the sweep is in the audit log');
+
+    // The auditor's copy: a download of JSON lines that checks without Node-RED.
+    const download = await fetch(`${red.url}/retention-ex08/audit`, { headers: STAFF });
+    assert.equal(download.status, 200);
+    assert.match(String(download.headers.get('content-disposition')), /attachment; filename="whatsapp-audit\.jsonl"/);
+    const lines = (await download.text()).split('\n');
+    const { verifyAuditLines } = await import('../../lib/index');
+    const checked = verifyAuditLines(lines);
+    assert.equal(checked.ok, true, JSON.stringify(checked));
+    assert.ok(checked.count >= Number(verified.body.count), 'every verified event, and the verification itself');
+    assert.equal((await fetch(`${red.url}/retention-ex08/audit`)).status, 401, 'staff only');
 
     const storeNode = example('08').only('consent-store');
     const file = path.join(red.userDir, String(storeNode.sqlitePath));

@@ -10,7 +10,7 @@ export const PURPOSES = [
   {
     id: 'news',
     label: 'Newsletter',
-    labels: { en: 'Newsletter', de: 'Rundbrief' },
+    labels: { en: 'WhatsApp newsletter', de: 'Rundbrief' },
     wording: { en: 'Send me the newsletter on WhatsApp.', de: 'Schickt mir den Newsletter per WhatsApp.' },
     lawfulBasis: 'consent',
     marketing: true,

@@ -327,7 +327,10 @@ describe('opt-in-flow node', () => {
       await optIn({ payload: { ...form, phone: BOB } });
       const { output, msg } = await optIn(inbound(BOB, { type: 'text', text: 'Yes!' }));
       assert.equal(output, 2);
-      assert.equal(msg.payload, 'Thank you, your consent is confirmed: Newsletter. Reply STOP to stop at any time.');
+      assert.equal(
+        msg.payload,
+        'Thank you, your consent is confirmed: WhatsApp newsletter. Reply STOP to stop at any time.',
+      );
       assert.equal((await ledger.getConsent(BOB, 'news'))?.confirmationText, 'Yes!');
     });
 

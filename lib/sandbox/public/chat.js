@@ -15,6 +15,7 @@
       hideNumber: 'Hide my number: the business sees only my username',
       invalidUserId: 'A WhatsApp user id looks like DE.1234567890.',
       hideNeedsUserId: 'To hide the number, enter a user id too.',
+      userIdTaken: 'Another customer already has this user id.',
       numberHidden: 'number hidden',
       add: 'Add',
       conversation: 'Conversation',
@@ -72,6 +73,7 @@
       hideNumber: 'Meine Nummer verbergen: Das Unternehmen sieht nur meinen Nutzernamen',
       invalidUserId: 'Eine WhatsApp-Benutzer-ID sieht so aus: DE.1234567890.',
       hideNeedsUserId: 'Um die Nummer zu verbergen, bitte auch eine Benutzer-ID eingeben.',
+      userIdTaken: 'Ein anderer Kunde hat diese Benutzer-ID bereits.',
       numberHidden: 'Nummer verborgen',
       add: 'Hinzufügen',
       conversation: 'Unterhaltung',
@@ -605,8 +607,15 @@
     el.newWa.removeAttribute('aria-invalid');
     const userId = el.newUserId.value.trim();
     const hideNumber = el.newHide.checked;
+    const takenBy = allCustomers().filter((c) => c.userId === userId && c.waId !== waId)[0];
     const userIdProblem =
-      userId && !USER_ID_PATTERN.test(userId) ? 'invalidUserId' : hideNumber && !userId ? 'hideNeedsUserId' : '';
+      userId && !USER_ID_PATTERN.test(userId)
+        ? 'invalidUserId'
+        : userId && takenBy
+          ? 'userIdTaken'
+          : hideNumber && !userId
+            ? 'hideNeedsUserId'
+            : '';
     if (userIdProblem) {
       el.newUserId.setAttribute('aria-invalid', 'true');
       say(t(userIdProblem));
@@ -615,6 +624,10 @@
     }
     el.newUserId.removeAttribute('aria-invalid');
     const name = el.newName.value.trim();
+    // Added again (to correct it): the new entry replaces the old one.
+    state.localCustomers = state.localCustomers.filter(
+      (c) => c.phoneNumberId !== state.phoneNumberId || c.waId !== waId,
+    );
     state.localCustomers.push({
       phoneNumberId: state.phoneNumberId,
       waId: waId,

@@ -60,12 +60,12 @@ function textOf(html: string): string {
 
 describe('conversation/policy-page', () => {
   it("names each purpose in the page's language where it has a label for it", () => {
-    const labelled = [{ ...purposes[0], labels: { en: 'Order updates', de: 'Bestell-Updates' } }, purposes[1]];
+    const labelled = [{ ...purposes[0], labels: { en: 'Updates on your orders', de: 'Bestell-Updates' } }, purposes[1]];
     const de = textOf(renderPolicyPage(input({ purposes: labelled, language: 'de' })));
     assert.match(de, /Bestell-Updates Ich möchte Bestellupdates per WhatsApp\./);
     assert.match(de, /Offers/, 'the general label where there is no German one');
     const en = textOf(renderPolicyPage(input({ purposes: labelled, language: 'en' })));
-    assert.match(en, /Order updates I want order updates on WhatsApp\./);
+    assert.match(en, /Updates on your orders I want order updates on WhatsApp\./);
     assert.doesNotMatch(en, /Bestell-Updates/);
   });
 

@@ -50,10 +50,11 @@ describe('conversation/purposes', () => {
 
   it('keeps a label per language, trimmed, and names the purpose in the language asked for', () => {
     const [translated, plain] = parsePurposes([
-      { ...orderUpdates, labels: { en: ' Order updates ', de: ' Bestell-Updates ', fr: '' } },
+      { ...orderUpdates, labels: { en: ' Updates on your orders ', de: ' Bestell-Updates ', fr: '' } },
       { ...orderUpdates, id: 'plain' },
     ]);
-    assert.deepEqual(translated.labels, { en: 'Order updates', de: 'Bestell-Updates' });
+    assert.deepEqual(translated.labels, { en: 'Updates on your orders', de: 'Bestell-Updates' });
+    assert.equal(purposeLabel(translated, 'en'), 'Updates on your orders');
     assert.equal(purposeLabel(translated, 'de'), 'Bestell-Updates');
     assert.equal(purposeLabel(translated, 'fr'), 'Order updates', 'the general label where a language has none');
     assert.equal(plain.labels, undefined);
