@@ -22,6 +22,9 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Every audited write of every instance takes this lock first: the audit chain stays linear and, of
 // two concurrent changes to one subject, the one committed later is the one that stands.
 const SERIAL_LOCK = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.wa_gdpr_ledger'))`;
+/** How long an erasure waits for older snapshots to end before it vacuums: 40 x 25 ms, as SQLite's checkpoint. */
+const OLDER_SNAPSHOT_ATTEMPTS = 40;
+const OLDER_SNAPSHOT_PAUSE_MS = 25;
 /** The tables with personal data, by the names StoreTx.eraseSubject counts their deleted rows under. */
 const PERSONAL_TABLES: Readonly<Record<string, string>> = {
   subjects: 'subjects',
@@ -48,7 +51,10 @@ export class PostgresStore implements LedgerStore {
   /** VACUUM (PARALLEL 0) is known (PostgreSQL 13 and later) until the server says otherwise. */
   private parallelVacuumOption = true;
 
-  private constructor(private readonly pool: Pool) {
+  private constructor(
+    private readonly pool: Pool,
+    private readonly onError: (err: Error) => void,
+  ) {
     this.read = new SqlStoreTx(new PgConnection(pool));
   }
 
@@ -67,7 +73,7 @@ export class PostgresStore implements LedgerStore {
     });
     // An idle client losing its connection must not crash Node-RED; the next query reports the error.
     pool.on('error', (err) => options.onError?.(err));
-    const store = new PostgresStore(pool);
+    const store = new PostgresStore(pool, (err) => options.onError?.(err));
     try {
       await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: { code?: string }) => {
         // Two instances starting at once may both try to create it (unique_violation / duplicate_schema).
@@ -114,6 +120,16 @@ export class PostgresStore implements LedgerStore {
       .filter(([name]) => erased === undefined || (erased[name] ?? 0) > 0)
       .map(([, table]) => table);
     if (tables.length === 0) return;
+    // VACUUM cannot remove a deleted row that a transaction begun before the delete may still see (another
+    // instance's, a report's, this store's own usage flush): those get a moment to end, as SQLite's readers do.
+    if (!(await this.olderSnapshotsEnded())) {
+      this.onError(
+        new GdprWhatsAppError(
+          'erasure-vacuum-incomplete',
+          'A database transaction older than the erasure was still open: the erased rows stay in the table files until the next VACUUM',
+        ),
+      );
+    }
     if (this.parallelVacuumOption) {
       try {
         // Parallel index cleanup starts worker processes: ten times the cost of the vacuum itself here.
@@ -126,6 +142,26 @@ export class PostgresStore implements LedgerStore {
       }
     }
     await this.pool.query(`VACUUM ${tables.join(', ')}`);
+  }
+
+  /**
+   * Waits (up to about a second) until no other session of this database holds a snapshot taken before now, i.e.
+   * before the erasure committed. Sessions of other roles show no snapshot unless this role may read their
+   * statistics; those are not waited for.
+   */
+  private async olderSnapshotsEnded(): Promise<boolean> {
+    const started = (await this.pool.query('SELECT clock_timestamp() AS at')).rows[0].at as Date;
+    for (let attempt = 0; attempt < OLDER_SNAPSHOT_ATTEMPTS; attempt += 1) {
+      const { rows } = await this.pool.query(
+        `SELECT count(*)::int AS open FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+           AND backend_xmin IS NOT NULL AND xact_start < $1`,
+        [started],
+      );
+      if (rows[0].open === 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, OLDER_SNAPSHOT_PAUSE_MS));
+    }
+    return false;
   }
 
   async integrityCheck(): Promise<string> {

@@ -239,7 +239,8 @@ describe('reliability: erasure leaves no copy of the subject in files or tables'
       assert.ok(tables.tables.includes('subjects'), tables.tables.join(', '));
       assert.deepEqual(tables.hits, []);
       // Dead tuples: a deleted row keeps its bytes in the page until VACUUM, which cannot reclaim it while an older
-      // snapshot is open elsewhere; then the next VACUUM does (see vacuumWhenNoOlderSnapshot).
+      // snapshot is open elsewhere. The store waits up to a second for those (test/lib/store/postgres-erasure.test.ts);
+      // another test's longer one in this database would still hold the rows, so this waits as the next VACUUM would.
       await vacuumWhenNoOlderSnapshot(url, schema);
       const pages = await scanRawPages(url, schema, [...NEEDLES, ...stored]);
       if (pages) assert.deepEqual(pages, []);

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { Client } from 'pg';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { postgresCiphertexts, scanRawPages } from '../../reliability/support/postgres';
+import { type BackendHarness, POSTGRES_URL, postgresHarness, TEST_PURPOSES } from './harness';
+
+const ANNA = '+4915123456789';
+
+/**
+ * An erasure's VACUUM cannot remove the deleted rows while a transaction that began before the erasure is still open
+ * anywhere in the database: the store waits for such transactions to end before it vacuums, and warns when one
+ * outlasts the wait.
+ */
+if (!POSTGRES_URL) {
+  describe('PostgreSQL erasure and older snapshots', () => {
+    it('skipped: set WA_GDPR_PG_URL');
+  });
+} else {
+  const url = POSTGRES_URL;
+  const factory = postgresHarness(url);
+
+  describe('PostgreSQL erasure and older snapshots', function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let report: Client | undefined;
+    const warnings: unknown[] = [];
+
+    beforeEach(async () => {
+      db = await factory();
+      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000 }));
+      ledger.on('warning', (err) => warnings.push(err));
+      warnings.length = 0;
+      await ledger.giveConsent({
+        subject: { phone: ANNA, name: 'Anna Beispiel' },
+        purpose: 'marketing',
+        wording: TEST_PURPOSES[0].wording.en,
+        method: 'keyword',
+        actor: 't',
+      });
+    });
+
+    afterEach(async () => {
+      await report?.end().catch(() => {});
+      report = undefined;
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    const schema = () => String(db.options().postgresSchema);
+
+    /** Someone's report, in a transaction whose snapshot was taken before the erasure. */
+    async function openReport(): Promise<Client> {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await client.query(`SELECT count(*) FROM ${schema()}.subjects`);
+      return client;
+    }
+
+    it('waits for a transaction begun before the erasure, then leaves no page holding what it erased', async () => {
+      const stored = await postgresCiphertexts(url, schema());
+      assert.ok(stored.length >= 2, 'the number and the name are stored encrypted');
+      const open = await openReport();
+      report = open;
+      const erasing = ledger.eraseSubject(ANNA, 't');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await open.query('COMMIT');
+      await erasing;
+      const pages = await scanRawPages(url, schema(), stored);
+      if (pages) assert.deepEqual(pages, []);
+      else console.log('      pageinspect is not available: raw pages not scanned');
+      assert.deepEqual(warnings, []);
+    });
+
+    it('warns when such a transaction outlasts the wait, and still erases', async () => {
+      report = await openReport();
+      const erased = await ledger.eraseSubject(ANNA, 't');
+      assert.equal(erased.found, true);
+      assert.equal(warnings.length, 1);
+      const warning = warnings[0];
+      assert.ok(warning instanceof GdprWhatsAppError && warning.code === 'erasure-vacuum-incomplete', String(warning));
+      assert.equal((await ledger.exportSubject(ANNA, 't')).found, false);
+    });
+  });
+}
