@@ -26,7 +26,7 @@ import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep } from './retention-sweep';
 import { evaluateCheck, isLivePending } from './rules';
 import { SubjectRights } from './subject-rights';
-import { SubjectResolver } from './subjects';
+import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
   CheckResult,
   ConsentRecord,
@@ -353,7 +353,17 @@ export class ConsentLedger extends EventEmitter {
         actor,
       };
       const detail = { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 };
-      return { record: await this.writes.storeConsent(tx, now, events, row, subject, 'consent.refused', detail) };
+      const record = await this.writes.storeConsent(tx, now, events, row, subject, 'consent.refused', detail);
+      // As a STOP's does, the refusal also answers to the person's user ids: a send by an id alone reads the id's own
+      // key once no link leads it to the number (never made, or swept).
+      for (const key of await this.userIdKeys(tx, p, subject)) {
+        await this.writes.withdrawIn(tx, now, events, key, subject, [def], {
+          channel: 'api',
+          actor,
+          auditNothing: false,
+        });
+      }
+      return { record };
     });
     if (!outcome.record) {
       throw new GdprWhatsAppError('missing-wording', 'No request is pending, so the refused wording is required');
@@ -399,26 +409,39 @@ export class ConsentLedger extends EventEmitter {
       const erased = options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
       const fields = { channel, actor, text, keyword, messageId };
       const changed = erased ? [] : await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
-      // The sender's user ids have keys of their own: what was kept under one before the number was known, and an
-      // objection that must still answer to the id once its link to the number is gone (sweep, move). An id last
-      // seen with another number answers for that number's records: the person behind the id said STOP.
-      const ownId = subject.userIdAlias;
-      const linkedTo = ownId === undefined ? undefined : await tx.resolveAlias(ownId);
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
+      const ownId = subject.userIdAlias;
       const idErased = erased && ownId !== undefined && ownId !== p && (await this.writes.hasNoLiveRecord(tx, ownId));
       if (idErased && ownId !== undefined && (await tx.suppressedAt(ownId)) === undefined) {
         await tx.putSuppression(ownId, now, actor);
       }
-      const ids = new Set([idErased ? undefined : ownId, linkedTo, ...(await tx.aliasesOf(p))]);
-      for (const key of ids) {
-        if (key === undefined || key === p || (await this.writes.erasedAndGone(tx, key))) continue;
+      for (const key of await this.userIdKeys(tx, p, subject, !idErased)) {
+        // Under the sender's own id an opt-out that found nothing is still recorded: a later new user id of hers
+        // carries it over (linkUserId), as it carries what was withdrawn there.
+        const auditNothing = key === ownId;
         changed.push(
-          ...(await this.writes.withdrawIn(tx, now, events, key, subject, targets, { ...fields, auditNothing: false })),
+          ...(await this.writes.withdrawIn(tx, now, events, key, subject, targets, { ...fields, auditNothing })),
         );
       }
       return erased && changed.length === 0 ? ('erased' as const) : changed;
     });
+  }
+
+  /**
+   * The user ids' keys an opt-out at `p` must reach as well: the sender's own id (what was kept under it before the
+   * number was known, and an objection that must still answer to the id once its link to the number is gone: sweep,
+   * move), the key that id is linked to (an id last seen with another number answers for that number's records: the
+   * person behind the id opted out), and every id linked to the number. Erased ids with nothing given since are left.
+   */
+  private async userIdKeys(tx: StoreTx, p: string, subject: IdentifiedSubject, withOwnId = true): Promise<string[]> {
+    const ownId = subject.userIdAlias;
+    const linkedTo = ownId === undefined ? undefined : await tx.resolveAlias(ownId);
+    const keys: string[] = [];
+    for (const key of new Set([withOwnId ? ownId : undefined, linkedTo, ...(await tx.aliasesOf(p))])) {
+      if (key !== undefined && key !== p && !(await this.writes.erasedAndGone(tx, key))) keys.push(key);
+    }
+    return keys;
   }
 
   // ---------------------------------------------------------------- identity changes

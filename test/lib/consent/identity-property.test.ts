@@ -12,7 +12,7 @@ const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
 
 type Op =
-  | { kind: 'give' | 'stop' | 'erase'; subject: SubjectRef }
+  | { kind: 'give' | 'stop' | 'erase' | 'optout' | 'refuse'; subject: SubjectRef }
   | { kind: 'move'; phone: string; to?: string }
   | { kind: 'link'; previousUserId: string; userId: string }
   | { kind: 'sweep' | 'wait' };
@@ -24,7 +24,10 @@ const subjectArb: fc.Arbitrary<SubjectRef> = fc.oneof(
 );
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('give' as const, 'stop' as const, 'erase' as const), subject: subjectArb }),
+  fc.record({
+    kind: fc.constantFrom('give' as const, 'stop' as const, 'erase' as const, 'optout' as const, 'refuse' as const),
+    subject: subjectArb,
+  }),
   fc.record({
     kind: fc.constant('move' as const),
     phone: fc.constantFrom(...NUMBERS),
@@ -60,6 +63,9 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
         let now = Date.UTC(2026, 0, 15, 9, 0, 0);
         const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
         const stopped = new Map<string, SubjectRef>();
+        /** Who turned marketing off through Meta, and who refused the contract purpose: until a sign-up. */
+        const optedOut = new Map<string, SubjectRef>();
+        const refused = new Map<string, SubjectRef>();
         const left = new Set<string>();
         /** Numbers a person moved to after her STOP: her objection to the contract purpose came along. */
         const objected = new Set<string>();
@@ -78,6 +84,8 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                   actor: 'p',
                 });
                 stopped.clear(); // a sign-up may rightly answer for others through a link
+                optedOut.clear();
+                refused.clear();
                 objected.clear(); // and one after an erasure outranks the erasure list carried along
                 ownObjection.clear();
                 if (op.subject.phone) left.delete(op.subject.phone);
@@ -87,6 +95,19 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                 // Whoever wrote STOP with a number and a user id stopped under both.
                 for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
                 if (op.subject.phone) ownObjection.add(op.subject.phone);
+                break;
+              case 'optout':
+                await ledger.withdrawUnlessErased({
+                  subject: op.subject,
+                  purposes: ['marketing'],
+                  channel: 'meta-marketing-optout',
+                  actor: 'p',
+                });
+                for (const part of partsOf(op.subject)) optedOut.set(keyOf(part), part);
+                break;
+              case 'refuse':
+                await ledger.refuseConsent({ subject: op.subject, purpose: 'orders', wording: WORDING, actor: 'p' });
+                for (const part of partsOf(op.subject)) refused.set(keyOf(part), part);
                 break;
               case 'erase':
                 await ledger.eraseSubject(op.subject, 'p');
@@ -120,6 +141,18 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                   `${purpose} for ${keyOf(subject)} after its STOP: ${result.status}`,
                 );
               }
+            }
+            for (const subject of optedOut.values()) {
+              const result = await ledger.checkConsent(subject, 'marketing');
+              assert.equal(
+                result.allowed,
+                false,
+                `marketing for ${keyOf(subject)} after Meta's opt-out: ${result.status}`,
+              );
+            }
+            for (const subject of refused.values()) {
+              const result = await ledger.checkConsent(subject, 'orders');
+              assert.equal(result.allowed, false, `orders for ${keyOf(subject)} after its refusal: ${result.status}`);
             }
             for (const phone of objected) {
               const result = await ledger.checkConsent(phone, 'orders');

@@ -408,6 +408,46 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
       });
     });
 
+    describe('refusals and opt-outs by number and user id', () => {
+      it('a refusal answers to the user id alone too, also once no link leads the id to the number', async () => {
+        await ledger.refuseConsent({
+          subject: { phone: ANNA, userId: 'DE.111' },
+          purpose: 'orders',
+          wording: WORDING,
+          actor: 't',
+        });
+        assert.equal((await ledger.checkConsent({ userId: 'DE.111' }, 'orders')).allowed, false);
+        now += 31 * DAY;
+        await ledger.sweepRetention();
+        assert.equal((await ledger.checkConsent({ userId: 'DE.111' }, 'orders')).allowed, false);
+        assert.equal(await check(ANNA, 'orders'), 'refused');
+      });
+
+      it('a refusal reaches the records of the number the user id was last seen with', async () => {
+        await give({ phone: OTHER, userId: 'DE.111' }, 'orders');
+        await ledger.refuseConsent({
+          subject: { phone: ANNA, userId: 'DE.111' },
+          purpose: 'orders',
+          wording: WORDING,
+          actor: 't',
+        });
+        assert.equal((await ledger.checkConsent({ userId: 'DE.111' }, 'orders')).allowed, false);
+      });
+
+      it("Meta's marketing opt-out with nothing on record still follows the person to her next user id", async () => {
+        await give({ userId: 'DE.222' }); // a consent kept under her earlier id
+        await ledger.withdrawUnlessErased({
+          subject: { phone: ANNA, userId: 'DE.333' },
+          purposes: ['marketing'],
+          channel: 'meta-marketing-optout',
+          actor: 't',
+        });
+        // Meta then reports DE.333 as the new id of DE.222 (webhooks in any order).
+        await ledger.linkUserId({ previousUserId: 'DE.222', userId: 'DE.333', actor: 't' });
+        assert.equal((await ledger.checkConsent({ userId: 'DE.333' }, 'marketing')).allowed, false);
+      });
+    });
+
     describe('linkUserId', () => {
       it('finds what was kept under the previous id, by number or by id alone, so a STOP under the new id counts', async () => {
         await give({ phone: ANNA, userId: 'DE.1001' });
