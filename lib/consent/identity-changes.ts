@@ -1,7 +1,7 @@
 import { GdprWhatsAppError } from '../errors';
 import type { ConsentRow, StoreTx } from '../store/types';
-import { type LinkUserIdInput, type LinkUserIdOutcome, type NumberChangeInput, WITHDRAWAL_CHANNELS } from './inputs';
-import { type LedgerWrites, lastAt, NOTHING_TO_WITHDRAW, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import type { LinkUserIdInput, LinkUserIdOutcome, NumberChangeInput } from './inputs';
+import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
 import { ACTIVE_STATUSES } from './rules';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
@@ -118,7 +118,7 @@ export class IdentityChanges {
       if (linkedAlready !== undefined) return 'separate';
       // Webhooks come in any order: a STOP under the new id handled before this message counts for the old records.
       const own = await tx.listConsents(next.pseudonym);
-      await this.carryOptOuts(tx, now, events, next.pseudonym, own, target, next, actor);
+      await this.writes.carryOptOuts(tx, now, events, next.pseudonym, own, target, next, actor);
       // A bare row (the new id wrote first, opening the 24-hour window) is only shadowed; a consent or a refusal of
       // its own would be hidden.
       if (own.some((r) => r.status === 'refused' || ACTIVE_STATUSES.includes(r.status as ConsentStatus))) {
@@ -215,37 +215,5 @@ export class IdentityChanges {
     if (await tx.getSubject(pseudonym)) return true;
     if ((await tx.listConsents(pseudonym)).length > 0) return true;
     return (await tx.listHistory(pseudonym)).length > 0;
-  }
-
-  /**
-   * The opt-outs recorded under `home` (the new id's records) applied to `target` (the previous id's). Which purposes
-   * a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every purpose, except
-   * Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
-   */
-  private async carryOptOuts(
-    tx: StoreTx,
-    now: number,
-    events: LedgerEvent[],
-    home: string,
-    own: readonly ConsentRow[],
-    target: string,
-    subject: IdentifiedSubject,
-    actor: string,
-  ): Promise<void> {
-    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
-    const blindStops = (await tx.listAudit(home)).filter(
-      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
-    );
-    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
-    // An erasure of the new id (its opt-outs went with it) is the widest opt-out of all.
-    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
-    if (channels.length === 0) return;
-    const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
-    const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
-    const targets = [...this.purposes.values()].filter(
-      (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
-    );
-    const channel = WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api';
-    await this.writes.withdrawIn(tx, now, events, target, subject, targets, { channel, actor, auditNothing: false });
   }
 }

@@ -2,6 +2,7 @@ import type { ConsentRow, StoreTx } from '../store/types';
 import { type AuditEntry, chainAuditEntries } from './audit-chain';
 import type { AuditRecord } from './audit-verify';
 import { canonicalJson } from './canonical';
+import { WITHDRAWAL_CHANNELS } from './inputs';
 import type { FieldCipher } from './keys';
 import type { PurposeDefinition } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
@@ -46,6 +47,7 @@ export class LedgerWrites {
     private readonly cipher: FieldCipher,
     private readonly retention: RetentionSettings,
     private readonly instanceId: string | undefined,
+    private readonly purposes: ReadonlyMap<string, PurposeDefinition>,
   ) {}
 
   /**
@@ -212,9 +214,65 @@ export class LedgerWrites {
     return (await tx.resolveAlias(subject.pseudonym)) ?? subject.pseudonym;
   }
 
-  async saveIdentity(tx: StoreTx, subject: IdentifiedSubject, now: number): Promise<void> {
+  /**
+   * The subject's record, and the link from her user id to it. An id linked to this number for the first time brings
+   * its own opt-outs along (a STOP written with the number withheld): checks by the id read the number's records from
+   * now on, and would no longer see them.
+   */
+  async saveIdentity(
+    tx: StoreTx,
+    subject: IdentifiedSubject,
+    now: number,
+    events: LedgerEvent[],
+    actor: string,
+  ): Promise<void> {
     const p = subject.pseudonym;
     await tx.putSubject(this.records.subjectRow(subject, await tx.getSubject(p), now));
-    if (subject.userIdAlias && subject.userIdAlias !== p) await tx.putAlias(subject.userIdAlias, p);
+    const id = subject.userIdAlias;
+    if (!id || id === p) return;
+    if ((await tx.resolveAlias(id)) !== p) {
+      await this.carryOptOuts(tx, now, events, id, await tx.listConsents(id), p, subject, actor);
+    }
+    await tx.putAlias(id, p);
+  }
+
+  /**
+   * The opt-outs recorded under `home` (a user id's own records: a new id's, or an id's seen with a number for the
+   * first time) applied to `target` (the records checks by that id read from now on). Which purposes
+   * a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every purpose, except
+   * Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
+   */
+  async carryOptOuts(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    home: string,
+    own: readonly ConsentRow[],
+    target: string,
+    subject: IdentifiedSubject,
+    actor: string,
+  ): Promise<void> {
+    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
+    const blindStops = (await tx.listAudit(home)).filter(
+      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
+    );
+    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
+    // An erasure of the new id (its opt-outs went with it) is the widest opt-out of all.
+    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
+    // A refusal is of its own purpose only.
+    const refused = own.filter((r) => r.status === 'refused').map((r) => this.purposes.get(r.purpose));
+    let targets = refused.filter((d): d is PurposeDefinition => d !== undefined);
+    let channel: WithdrawalChannel = 'api';
+    if (channels.length > 0) {
+      const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
+      const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
+      const optedOut = [...this.purposes.values()].filter(
+        (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
+      );
+      targets = [...new Set([...optedOut, ...targets])];
+      channel = WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api';
+    }
+    if (targets.length === 0) return;
+    await this.withdrawIn(tx, now, events, target, subject, targets, { channel, actor, auditNothing: false });
   }
 }

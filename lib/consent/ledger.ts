@@ -102,7 +102,7 @@ export class ConsentLedger extends EventEmitter {
     super();
     this.resolver = new SubjectResolver(pseudonyms);
     this.records = new LedgerRecords(cipher, retention.proofRetentionMs);
-    this.writes = new LedgerWrites(this.records, cipher, retention, instanceId);
+    this.writes = new LedgerWrites(this.records, cipher, retention, instanceId, purposes);
     const change: RunChange = (work) => this.change(work);
     this.identity = new IdentityChanges(this.writes, this.resolver, purposes, retention, change);
     this.rights = new SubjectRights(this.writes, this.records, cipher, this.resolver, store, change, (keys) =>
@@ -210,7 +210,7 @@ export class ConsentLedger extends EventEmitter {
         requestedAt: now,
         requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
       };
-      await this.writes.saveIdentity(tx, subject, now);
+      await this.writes.saveIdentity(tx, subject, now, events, actor);
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.requested', {
         purposeVersion: def.version,
         wordingSha256: row.wordingSha256,
@@ -262,7 +262,7 @@ export class ConsentLedger extends EventEmitter {
         updatedAt: now,
         actor,
       };
-      await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now);
+      await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now, events, actor);
       const detail = { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 };
       return { record: await this.writes.storeConsent(tx, now, events, row, subject, 'consent.confirmed', detail) };
     });
@@ -310,7 +310,7 @@ export class ConsentLedger extends EventEmitter {
         confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
         confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
       };
-      await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now);
+      await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now, events, actor);
       const detail = { purposeVersion: def.version, wordingSha256: row.wordingSha256, method };
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.given', detail);
     });
@@ -535,7 +535,7 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now);
+      await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now, events, actor);
       await tx.putNotice({
         pseudonym: p,
         noticeVersion: version,

@@ -12,7 +12,7 @@ const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
 
 type Op =
-  | { kind: 'give' | 'stop' | 'erase' | 'optout' | 'refuse'; subject: SubjectRef }
+  | { kind: 'give' | 'stop' | 'erase' | 'optout' | 'refuse' | 'request' | 'confirm'; subject: SubjectRef }
   | { kind: 'move'; phone: string; to?: string }
   | { kind: 'link'; previousUserId: string; userId: string }
   | { kind: 'sweep' | 'wait' };
@@ -25,7 +25,15 @@ const subjectArb: fc.Arbitrary<SubjectRef> = fc.oneof(
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
-    kind: fc.constantFrom('give' as const, 'stop' as const, 'erase' as const, 'optout' as const, 'refuse' as const),
+    kind: fc.constantFrom(
+      'give' as const,
+      'stop' as const,
+      'erase' as const,
+      'optout' as const,
+      'refuse' as const,
+      'request' as const,
+      'confirm' as const,
+    ),
     subject: subjectArb,
   }),
   fc.record({
@@ -88,7 +96,9 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                 refused.clear();
                 objected.clear(); // and one after an erasure outranks the erasure list carried along
                 ownObjection.clear();
+                // By the user id alone it lands on whichever number the id is linked to.
                 if (op.subject.phone) left.delete(op.subject.phone);
+                else left.clear();
                 break;
               case 'stop':
                 await ledger.withdrawUnlessErased({ subject: op.subject, channel: 'whatsapp-keyword', actor: 'p' });
@@ -96,6 +106,34 @@ describe('consent ledger: opt-outs and moves hold in any order (property)', func
                 for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
                 if (op.subject.phone) ownObjection.add(op.subject.phone);
                 break;
+              case 'request':
+                await ledger.requestConsent({
+                  subject: op.subject,
+                  purpose: 'marketing',
+                  wording: WORDING,
+                  method: 'web-form',
+                  actor: 'p',
+                });
+                break;
+              case 'confirm': {
+                const confirmed = await ledger
+                  .confirmConsent({ subject: op.subject, confirmationText: 'JA', actor: 'p' })
+                  .then(
+                    () => true,
+                    () => false,
+                  );
+                if (confirmed) {
+                  // A confirmed sign-up is a sign-up, as a give is.
+                  stopped.clear();
+                  optedOut.clear();
+                  refused.clear();
+                  objected.clear();
+                  ownObjection.clear();
+                  if (op.subject.phone) left.delete(op.subject.phone);
+                  else left.clear();
+                }
+                break;
+              }
               case 'optout':
                 await ledger.withdrawUnlessErased({
                   subject: op.subject,

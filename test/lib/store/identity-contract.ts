@@ -434,6 +434,29 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal((await ledger.checkConsent({ userId: 'DE.111' }, 'orders')).allowed, false);
       });
 
+      it('a STOP or refusal under the user id alone still counts once the id is linked to her number', async () => {
+        await ledger.withdrawConsent({ subject: { userId: 'DE.111' }, channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.refuseConsent({ subject: { userId: 'DE.222' }, purpose: 'orders', wording: WORDING, actor: 't' });
+        // Later, a request names her number with each id: checks by the id now read the number's records.
+        for (const [phone, userId] of [
+          [ANNA, 'DE.111'],
+          [OTHER, 'DE.222'],
+        ]) {
+          await ledger.requestConsent({
+            subject: { phone, userId },
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'web-form',
+            actor: 't',
+          });
+        }
+        assert.equal((await ledger.checkConsent({ userId: 'DE.111' }, 'orders')).allowed, false);
+        assert.equal(await check(ANNA, 'orders'), 'withdrawn', 'her STOP now answers for her number too');
+        assert.equal(await check(ANNA), 'pending', 'the request she made after it stands');
+        assert.equal((await ledger.checkConsent({ userId: 'DE.222' }, 'orders')).allowed, false);
+        assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+      });
+
       it("Meta's marketing opt-out with nothing on record still follows the person to her next user id", async () => {
         await give({ userId: 'DE.222' }); // a consent kept under her earlier id
         await ledger.withdrawUnlessErased({
