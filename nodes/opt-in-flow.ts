@@ -22,6 +22,7 @@ import {
 import { findPurpose, type PurposeDefinition, purposeLabel } from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
 import { parseCountry } from '../lib/phone';
+import { metaTimeMs } from '../lib/webhook/meta-time';
 import type { InboundMessage } from '../lib/webhook/types';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { ADMIN_PREFIX, needsPermission, PERMISSION_READ } from './shared/admin';
@@ -86,9 +87,9 @@ function on(output: 0 | 1 | 2 | 3, msg: NodeMessage): Outputs {
   return outputs;
 }
 
-/** Meta's timestamps are seconds; one set by hand in milliseconds is taken as such. */
-function metaTimeMs(timestamp: number): number {
-  return timestamp > 1e11 ? Math.floor(timestamp) : Math.floor(timestamp * 1000);
+function sentAtOf(inbound: { timestamp?: unknown }): { sentAt?: number } {
+  const sentAt = metaTimeMs(inbound.timestamp);
+  return sentAt === undefined ? {} : { sentAt };
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -288,6 +289,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           purpose: purposeId,
           confirmationMessageId: inbound.messageId,
           confirmationText: intent.text,
+          ...sentAtOf(inbound),
           actor,
         });
         const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
@@ -299,6 +301,11 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       } catch (err) {
         // A YES without a pending request is not ours to answer (a double tap, another dialog): pass it on.
         if (codeOf(err) === 'no-pending-request') return on(3, msg);
+        if (codeOf(err) === 'stale-reply') {
+          // Sent before this request or before an opt-out, delivered late: it confirms nothing and gets no answer.
+          node.log(RED._('opt-in-flow.log.stale-reply'));
+          return [null, null, null, null];
+        }
         if (codeOf(err) !== 'request-expired') throw err;
         const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
         const purpose = findPurpose(storeNode.purposes, purposeId);
@@ -332,16 +339,18 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           source: 'whatsapp',
           messageId: inbound.messageId,
           text: intent.text,
-          ...(typeof inbound.timestamp === 'number' ? { inboundAt: metaTimeMs(inbound.timestamp) } : {}),
+          inboundAt: metaTimeMs(inbound.timestamp),
           actor,
         })
         .catch((err: unknown) => {
-          // Sent before its writer moved to another number: nobody to sign up, nobody to answer at the old one.
-          if (codeOf(err) === 'number-changed') return undefined;
+          // Sent before its writer moved to another number, or before she opted out, and delivered late: nobody to
+          // sign up, nothing to answer.
+          const code = codeOf(err);
+          if (code === 'number-changed' || code === 'superseded') return code;
           throw err;
         });
-      if (!record) {
-        node.log(RED._('opt-in-flow.log.number-changed'));
+      if (typeof record === 'string') {
+        node.log(RED._(`opt-in-flow.log.${record}`));
         return [null, null, null, null];
       }
       replyMessage(msg, 'subscribed', language, purpose, wording);

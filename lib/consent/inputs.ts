@@ -37,6 +37,12 @@ export interface ConfirmConsentInput {
   confirmationMessageId?: string;
   /** The exact reply ("YES", the button title). */
   confirmationText: string;
+  /**
+   * When the person sent the reply (Meta's timestamp, Unix milliseconds). A reply sent before the request (a late
+   * redelivery of an answer to an earlier one) confirms nothing, and nor does one sent before the person's latest
+   * opt-out: both are refused as `stale-reply`.
+   */
+  sentAt?: number;
   actor: string;
 }
 
@@ -46,7 +52,9 @@ export interface GiveConsentInput extends ConsentProofInput {
   /**
    * When the person sent the message that gives the consent (Meta's timestamp, Unix milliseconds). Refused as
    * `number-changed` when Meta has reported since that the number's owner moved to another number: such a message
-   * arrived late, and its consent would stand for whoever gets the number next.
+   * arrived late, and its consent would stand for whoever gets the number next. Refused as `superseded` when the
+   * person opted out (STOP, Meta's marketing opt-out, a refusal of the purpose, erasure) after sending it: the later
+   * wish counts, whatever order Meta delivers them in.
    */
   inboundAt?: number;
 }
@@ -95,5 +103,10 @@ export interface WithdrawConsentInput {
   text?: string;
   keyword?: string;
   messageId?: string;
+  /**
+   * When the person sent the opt-out (Meta's timestamp, Unix milliseconds), kept in the audit entry: a START or a
+   * confirmation she sent before it and Meta delivers after it signs her up for nothing.
+   */
+  sentAt?: number;
   actor: string;
 }

@@ -36,6 +36,23 @@ export function lastAt(entries: readonly AuditRecord[], action: string): number 
   return latest;
 }
 
+function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean {
+  if (entry.action === 'consent.refused') return entry.purpose === def.id;
+  if (entry.action !== 'consent.withdrawn' || entry.detail?.carried === true) return false;
+  const channel = entry.detail?.channel;
+  if (channel === 'whatsapp-number-change') return false;
+  const scope = entry.detail?.scope;
+  if (Array.isArray(scope)) return scope.includes(def.id);
+  // Written before opt-outs named their scope: Meta's covered the marketing purposes, a STOP all of them.
+  if (entry.purpose !== null) return entry.purpose === def.id;
+  return channel !== 'meta-marketing-optout' || def.marketing;
+}
+
+function optOutTime(entry: AuditRecord): number {
+  const sentAt = entry.detail?.sentAt;
+  return typeof sentAt === 'number' ? sentAt : entry.at;
+}
+
 /**
  * The steps every change of the consent ledger is made of, inside the one transaction it runs in: a consent's new
  * state with its audit entry and event, an opt-out, the subject's identity. The ledger's operations (ledger.ts,
@@ -136,11 +153,18 @@ export class LedgerWrites {
       text?: string;
       keyword?: string;
       messageId?: string;
-      /** False: an opt-out carried over from elsewhere, whose evidence is there already. */
+      /** When the person sent the opt-out (Meta's time), if known: see optedOutSince. */
+      sentAt?: number;
+      /** An opt-out carried over from elsewhere (auditNothing false), whose evidence and time are there already. */
+      carried?: boolean;
       auditNothing?: boolean;
     },
   ): Promise<ConsentRecord[]> {
     const { channel, actor, keyword } = opt;
+    // What a late START or reply is checked against (optedOutSince): the purposes this opt-out covered, also those
+    // with nothing on record, and when the person sent it.
+    const scope = { scope: targets.map((d) => d.id), ...(opt.sentAt === undefined ? {} : { sentAt: opt.sentAt }) };
+    const sent = opt.carried ? { carried: true } : scope;
     const changed: ConsentRecord[] = [];
     for (const def of targets) {
       const existing = await tx.getConsent(p, def.id);
@@ -168,7 +192,7 @@ export class LedgerWrites {
         updatedAt: now,
         actor,
       };
-      const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null };
+      const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null, ...sent };
       changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
     }
     if (changed.length === 0 && opt.auditNothing !== false) {
@@ -178,7 +202,7 @@ export class LedgerWrites {
         actor,
         pseudonym: p,
         outcome: NOTHING_TO_WITHDRAW,
-        detail: { channel, keyword: keyword ?? null },
+        detail: { channel, keyword: keyword ?? null, ...sent },
       });
     }
     return changed;
@@ -273,6 +297,27 @@ export class LedgerWrites {
       channel = WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api';
     }
     if (targets.length === 0) return;
-    await this.withdrawIn(tx, now, events, target, subject, targets, { channel, actor, auditNothing: false });
+    await this.withdrawIn(tx, now, events, target, subject, targets, {
+      channel,
+      actor,
+      carried: true,
+      auditNothing: false,
+    });
+  }
+
+  /**
+   * Whether the person opted out of `def` under one of `keys` at or after `sentAt`: a STOP or Meta's marketing
+   * opt-out (at the time she sent it, where Meta said, else when it was recorded), a refusal of the purpose, an
+   * erasure. A message she sent before that and Meta delivers after it must not sign her up again. Opt-outs carried
+   * over from elsewhere count where they were made; a move is movedAwaySince's.
+   */
+  async optedOutSince(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, sentAt: number): Promise<boolean> {
+    for (const key of new Set(keys)) {
+      if (((await tx.suppressedAt(key)) ?? Number.NEGATIVE_INFINITY) >= sentAt) return true;
+      for (const entry of await tx.listAudit(key)) {
+        if (isOptOutOf(entry, def) && optOutTime(entry) >= sentAt) return true;
+      }
+    }
+    return false;
   }
 }

@@ -39,7 +39,15 @@ import type {
   SubjectInput,
   SweepReport,
 } from './types';
-import { oneOf, optionalLanguage, optionalText, positiveMs, requireActor, requireWording } from './validate';
+import {
+  oneOf,
+  optionalLanguage,
+  optionalText,
+  optionalTime,
+  positiveMs,
+  requireActor,
+  requireWording,
+} from './validate';
 
 export type {
   ConfirmConsentInput,
@@ -66,6 +74,17 @@ const AUDIT_EXPORT_PAGE_MAX = 10_000;
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
+
+/**
+ * Meta's timestamps are whole seconds and its clock is not ours: a reply counts as sent before its request only
+ * when it is older than this.
+ */
+const REPLY_CLOCK_MARGIN_MS = 30_000;
+
+/** Where the person's opt-outs may be kept: the records the subject resolves to, and her user id's own key. */
+function keysOf(subject: IdentifiedSubject, p: string): string[] {
+  return [p, subject.pseudonym, subject.userIdAlias].filter((key): key is string => key !== undefined);
+}
 
 /** Indexes of `keys` in sorted key order: rows are always locked in this order, whichever delivery came first. */
 function lockOrder(keys: readonly string[]): number[] {
@@ -225,6 +244,7 @@ export class ConsentLedger extends EventEmitter {
     const text = optionalText(input.confirmationText, 'confirmationText', 4096);
     if (!text) throw new GdprWhatsAppError('missing-confirmation', 'The confirmation reply is required as proof');
     const messageId = optionalText(input.confirmationMessageId, 'confirmationMessageId', 256);
+    const sentAt = optionalTime(input.sentAt, 'sentAt');
     const actor = requireActor(input.actor);
     const subject = this.resolver.identify(input.subject);
     const outcome = await this.change(async (tx, now, events) => {
@@ -251,6 +271,9 @@ export class ConsentLedger extends EventEmitter {
         .filter((r) => isLivePending(r, now))
         .sort((a, b) => (b.requestedAt ?? 0) - (a.requestedAt ?? 0));
       if (live.length === 0) return { error: 'request-expired' as const };
+      if (sentAt !== undefined && (await this.isStaleReply(tx, keysOf(subject, p), live[0], sentAt))) {
+        return { error: 'stale-reply' as const };
+      }
       const row: ConsentRow = {
         ...live[0],
         status: 'given',
@@ -269,10 +292,23 @@ export class ConsentLedger extends EventEmitter {
     if (outcome.error === 'no-pending-request') {
       throw new GdprWhatsAppError('no-pending-request', 'There is no pending consent request to confirm');
     }
+    if (outcome.error === 'stale-reply') {
+      throw new GdprWhatsAppError('stale-reply', 'The reply was sent before the request or before an opt-out');
+    }
     if (outcome.error === 'request-expired') {
       throw new GdprWhatsAppError('request-expired', 'The consent request has expired; a new request is needed');
     }
     return outcome.record as ConsentRecord;
+  }
+
+  /**
+   * A reply that answers no request on record: sent before it (a late redelivery of an answer to an earlier request),
+   * or before the person's latest opt-out of its purpose.
+   */
+  private async isStaleReply(tx: StoreTx, keys: readonly string[], request: ConsentRow, sentAt: number) {
+    if ((request.requestedAt ?? Number.NEGATIVE_INFINITY) > sentAt + REPLY_CLOCK_MARGIN_MS) return true;
+    const def = this.purposes.get(request.purpose);
+    return def !== undefined && (await this.writes.optedOutSince(tx, keys, def, sentAt));
   }
 
   async giveConsent(input: GiveConsentInput): Promise<ConsentRecord> {
@@ -285,15 +321,15 @@ export class ConsentLedger extends EventEmitter {
     const source = optionalText(input.source, 'source', 2048);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const text = optionalText(input.text, 'text', 4096);
-    const inboundAt = input.inboundAt;
-    if (inboundAt !== undefined && (!Number.isSafeInteger(inboundAt) || inboundAt < 0)) {
-      throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field: 'inboundAt' });
-    }
+    const inboundAt = optionalTime(input.inboundAt, 'inboundAt');
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
       if (inboundAt !== undefined && (await this.identity.movedAwaySince(tx, p, inboundAt))) {
         throw new GdprWhatsAppError('number-changed', 'The number changed hands after this message was sent');
+      }
+      if (inboundAt !== undefined && (await this.writes.optedOutSince(tx, keysOf(subject, p), def, inboundAt))) {
+        throw new GdprWhatsAppError('superseded', 'The person opted out after sending this message');
       }
       const existing = await tx.getConsent(p, def.id);
       const sameProof = existing?.status === 'given' && existing.wordingSha256 === sha256Hex(wording);
@@ -402,12 +438,13 @@ export class ConsentLedger extends EventEmitter {
     const text = optionalText(input.text, 'text', 4096);
     const keyword = optionalText(input.keyword, 'keyword', 64);
     const messageId = optionalText(input.messageId, 'messageId', 256);
+    const sentAt = optionalTime(input.sentAt, 'sentAt');
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
       // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
       const erased = options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
-      const fields = { channel, actor, text, keyword, messageId };
+      const fields = { channel, actor, text, keyword, messageId, sentAt };
       const changed = erased ? [] : await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.

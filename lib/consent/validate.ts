@@ -56,3 +56,12 @@ export function optionalLanguage(value: unknown): string | undefined {
   }
   return value;
 }
+
+/** A time in Unix milliseconds, such as when the person sent a message (Meta's timestamp). */
+export function optionalTime(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new GdprWhatsAppError('invalid-input', 'The time must be Unix milliseconds', { field });
+  }
+  return value;
+}

@@ -4,6 +4,7 @@
  */
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { NumberChangeInput, WithdrawConsentInput } from '../consent/inputs';
+import { metaTimeMs } from '../webhook/meta-time';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
 import { type Language, textFor } from './language';
@@ -73,10 +74,12 @@ export type StopSignal =
       subject: SubjectRef;
       keyword?: string;
       messageId?: string;
+      /** When the person sent it (Meta's time, Unix milliseconds). */
+      sentAt?: number;
     }
   | { kind: 'help'; subject: SubjectRef; keyword: string; messageId?: string }
   /** Meta says the person turned marketing off: a user_preferences event or a 131050 failure. */
-  | { kind: 'marketing-opt-out'; source: 'user_preferences' | 'status-131050'; subject: SubjectRef }
+  | { kind: 'marketing-opt-out'; source: 'user_preferences' | 'status-131050'; subject: SubjectRef; sentAt?: number }
   /** Meta says the person turned marketing back on. This is not consent (Art. 7(1): we must prove consent). */
   | { kind: 'marketing-resume'; subject: SubjectRef }
   /**
@@ -119,19 +122,24 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   const subject = subjectOf(message.from, message.waId, message.userId);
   if (!subject) return { kind: 'none' };
   const messageId = message.messageId;
+  const sent = sentAtOf(message.timestamp);
   const replyIds = [message.button?.payload, message.interactive?.id].filter(
     (id): id is string => typeof id === 'string',
   );
   if (replyIds.some((id) => rules.optOutPayloads.includes(id.trim()))) {
-    return { kind: 'stop', channel: 'whatsapp-button', subject, messageId };
+    return { kind: 'stop', channel: 'whatsapp-button', subject, messageId, ...sent };
   }
   // A reply button whose label is an opt-out keyword ("STOP") means the same as typing it.
   const buttonLabel = message.button?.text ?? message.interactive?.title;
   const labelKeyword = matchKeyword(buttonLabel, rules.stopKeywords);
-  if (labelKeyword) return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId };
+  if (labelKeyword) {
+    return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId, ...sent };
+  }
   if (message.type !== 'text') return { kind: 'none' };
   const stopKeyword = matchKeyword(message.text, rules.stopKeywords);
-  if (stopKeyword) return { kind: 'stop', channel: 'whatsapp-keyword', subject, keyword: stopKeyword, messageId };
+  if (stopKeyword) {
+    return { kind: 'stop', channel: 'whatsapp-keyword', subject, keyword: stopKeyword, messageId, ...sent };
+  }
   const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
   if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
   return { kind: 'none' };
@@ -176,9 +184,17 @@ function recogniseAccountEvent(event: AccountEvent): StopSignal {
   if (!subject) return { kind: 'none' };
   // Only Meta's strings count: String() of an arbitrary object from a flow can throw.
   const value = typeof event.value === 'string' ? event.value.toLowerCase() : '';
-  if (value === 'stop') return { kind: 'marketing-opt-out', source: 'user_preferences', subject };
+  // The time the person turned marketing off; a 131050 failure says only when a send failed, long after.
+  if (value === 'stop') {
+    return { kind: 'marketing-opt-out', source: 'user_preferences', subject, ...sentAtOf(event.timestamp) };
+  }
   if (value === 'resume') return { kind: 'marketing-resume', subject };
   return { kind: 'none' };
+}
+
+function sentAtOf(timestamp: unknown): { sentAt?: number } {
+  const sentAt = metaTimeMs(timestamp);
+  return sentAt === undefined ? {} : { sentAt };
 }
 
 /** E.164 from the webhook, else the wa_id (digits, normalised by the ledger), plus the business-scoped id. */
@@ -243,6 +259,7 @@ export async function withdrawForSignal(
       subject: signal.subject,
       purposes: [...scope.marketingPurposes],
       channel: 'meta-marketing-optout',
+      sentAt: signal.sentAt,
       actor: scope.actor,
     });
     return outcomeOf(changed);
@@ -253,6 +270,7 @@ export async function withdrawForSignal(
     channel: signal.channel,
     ...(signal.keyword ? { keyword: signal.keyword } : {}),
     ...(signal.messageId ? { messageId: signal.messageId } : {}),
+    sentAt: signal.sentAt,
     actor: scope.actor,
   });
   return outcomeOf(changed);

@@ -61,7 +61,7 @@ function inbound(from: string, whatsapp: Record<string, unknown>): Msg {
     whatsapp: {
       from,
       messageId: `wamid.test${messageCounter}`,
-      timestamp: 0,
+      timestamp: Math.floor(Date.now() / 1000),
       phoneNumberId: PHONE_NUMBER_ID,
       ...whatsapp,
     },
@@ -91,6 +91,8 @@ describe('opt-in-flow node', () => {
       { id: 'out4', z: 'tab', type: 'helper' },
       { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', z: 'tab', type: 'helper' },
+      { id: 'finished', z: 'tab', type: 'complete', scope: ['optin'], wires: [['finishedOut']] },
+      { id: 'finishedOut', z: 'tab', type: 'helper' },
       ...extra,
     ];
     await helper.load(
@@ -120,6 +122,37 @@ describe('opt-in-flow node', () => {
       });
       helper.getNode('optin').receive(msg as never);
     });
+  }
+
+  /** The outputs (and the catch node) any message leaves by from now on. */
+  function watchOutputs(): string[] {
+    const outputs: string[] = [];
+    for (const id of ['out1', 'out2', 'out3', 'out4', 'caught']) helper.getNode(id).on('input', () => outputs.push(id));
+    return outputs;
+  }
+
+  /** Sends one message into the node and waits until the node is done with it, whatever it sent on. */
+  async function receiveAndSettle(msg: Msg): Promise<void> {
+    const id = `settle-${++messageCounter}`;
+    const finishedOut = helper.getNode('finishedOut');
+    const finished = new Promise<void>((resolve) => {
+      // The complete node also reports messages sent in before this one, some after their output arrived.
+      const listener = (done: Msg) => {
+        if (done._msgid !== id) return;
+        finishedOut.removeListener('input', listener);
+        resolve();
+      };
+      finishedOut.on('input', listener);
+    });
+    helper.getNode('optin').receive({ ...msg, _msgid: id } as never);
+    await finished;
+  }
+
+  /** The text of every log line written from now on. */
+  function logLines(): () => string[] {
+    const spy = helper.log() as unknown as { args: [{ msg: unknown }][] };
+    const from = spy.args.length;
+    return () => spy.args.slice(from).map(([entry]) => String(entry.msg));
   }
 
   beforeEach(() => {
@@ -404,21 +437,48 @@ describe('opt-in-flow node', () => {
     });
 
     it('stores and answers nothing for a START sent before its writer moved to another number', async () => {
-      const done = { type: 'complete', id: 'finished', z: 'tab', scope: ['optin'], wires: [['finishedOut']] };
-      await load({ allowSingleStep: true }, [done, { id: 'finishedOut', z: 'tab', type: 'helper' }]);
+      await load({ allowSingleStep: true });
       const sentAt = Math.floor(Date.now() / 1000) - 60;
       await ledger.numberChanged({ phone: ANNA, actor: 't' });
-      const outputs: string[] = [];
-      for (const id of ['out1', 'out2', 'out3', 'out4', 'caught'])
-        helper.getNode(id).on('input', () => outputs.push(id));
-      const finished = new Promise((resolve) => helper.getNode('finishedOut').once('input', resolve));
-      helper.getNode('optin').receive(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt }) as never);
-      await finished;
+      const outputs = watchOutputs();
+      await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt }));
       assert.deepEqual(outputs, []);
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
       // A START written after the move (by whoever has the number now) signs up as always.
       const later = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt + 3600 }));
       assert.equal(later.msg.optIn?.outcome, 'given');
+    });
+
+    it('stores and answers nothing for a START sent before her STOP and delivered after it', async () => {
+      await load({ allowSingleStep: true });
+      const stopSent = Math.floor(Date.now() / 1000) - 60;
+      await ledger.withdrawUnlessErased({
+        subject: ANNA,
+        channel: 'whatsapp-keyword',
+        sentAt: stopSent * 1000,
+        actor: 't',
+      });
+      const outputs = watchOutputs();
+      const logged = logLines();
+      await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent - 5 }));
+      assert.deepEqual(outputs, []);
+      assert.ok(logged().some((line) => line.includes('superseded')));
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
+      const later = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent + 5 }));
+      assert.equal(later.msg.optIn?.outcome, 'given', 'a START sent after the STOP signs up again');
+    });
+
+    it('confirms nothing with a YES sent before the request, delivered late, and answers nothing', async () => {
+      await load();
+      await optIn({ payload: form });
+      const outputs = watchOutputs();
+      const logged = logLines();
+      const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600;
+      await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'ja', timestamp: tenMinutesAgo }));
+      assert.deepEqual(outputs, []);
+      assert.ok(logged().some((line) => line.includes('stale-reply')));
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'pending');
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'ja' }))).msg.optIn?.outcome, 'confirmed');
     });
 
     it("uses the integrator's texts when set", async () => {

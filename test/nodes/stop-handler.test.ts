@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { auditExportLines } from '../../lib/consent/audit-verify';
 import type { ConsentLedger } from '../../lib/consent/ledger';
 import { DEFAULT_HELP_TEXTS, DEFAULT_STOP_CONFIRMATION_TEXTS } from '../../lib/conversation/stop';
 import { Sandbox } from '../../lib/sandbox/sandbox';
@@ -320,6 +321,43 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn', 'resume is not consent');
     assert.equal(sent.length, 0, 'no confirmation for Meta signals');
     assert.deepEqual(textsTo(GERMAN.waId), []);
+  });
+
+  it('keeps when the person sent STOP, so that a START she sent before it and Meta delivers later signs up nobody', async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    const before = Date.now();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await sandbox.customerOptsOutOfMarketing(PHONE_NUMBER_ID, GERMAN.waId, 'stop');
+    await until(
+      () => sent.length === 1 && other.some((m) => m.stop?.kind === 'marketing-opt-out'),
+      'the STOP and the marketing opt-out',
+    );
+    const withdrawals: { detail: { sentAt?: number; channel: string } }[] = [];
+    for await (const line of auditExportLines((after) => ledger.exportAuditPage(after))) {
+      const entry = JSON.parse(line);
+      if (entry.action === 'consent.withdrawn') withdrawals.push(entry);
+    }
+    const channels = new Set(withdrawals.map((w) => w.detail.channel));
+    assert.deepEqual([...channels].sort(), ['meta-marketing-optout', 'whatsapp-keyword']);
+    for (const { detail } of withdrawals) {
+      // Meta's time of the message, in whole seconds, as the person sent it.
+      assert.equal(typeof detail.sentAt, 'number');
+      assert.equal((detail.sentAt as number) % 1000, 0);
+      assert.ok((detail.sentAt as number) >= before - 1000 && (detail.sentAt as number) <= Date.now());
+    }
+    const stopSentAt = withdrawals.find((w) => w.detail.channel === 'whatsapp-keyword')?.detail.sentAt as number;
+    await assert.rejects(
+      ledger.giveConsent({
+        subject: GERMAN.phone,
+        purpose: 'offers',
+        wording: 'offers wording',
+        method: 'keyword',
+        inboundAt: stopSentAt - 1000,
+        actor: 'test',
+      }),
+      /opted out after sending/,
+    );
   });
 
   it("ends the old number's consents when its owner moves to another number, and answers nobody", async () => {

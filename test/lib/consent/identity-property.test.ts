@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { SubjectRef } from '../../../lib/consent/types';
-import { type BackendHarness, sqliteHarness, TEST_PURPOSES } from '../store/harness';
+import {
+  type BackendHarness,
+  type HarnessFactory,
+  POSTGRES_URL,
+  postgresHarness,
+  sqliteHarness,
+  TEST_PURPOSES,
+} from '../store/harness';
 
 const NUMBERS = ['+4915123456789', '+4917612345678'];
 /** Where a person may move: a number of the test, one nobody used yet, or none that Meta named. */
@@ -11,8 +18,13 @@ const IDS = ['DE.1001', 'DE.1002', 'DE.1003'];
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
 
+/** How long before its delivery a message was sent: none, a few milliseconds, a second, hours (Meta's retries). */
+const LAGS = [0, 2, 1000, 7_200_000];
+
 type Op =
-  | { kind: 'give' | 'stop' | 'erase' | 'optout' | 'refuse' | 'request' | 'confirm'; subject: SubjectRef }
+  | { kind: 'give' | 'stop' | 'erase' | 'optout' | 'refuse' | 'request' | 'confirm'; subject: SubjectRef; lag?: number }
+  /** A START or a confirmation Meta delivers `lag` after the person sent it. */
+  | { kind: 'late-give' | 'late-confirm'; subject: SubjectRef; lag: number }
   | { kind: 'move'; phone: string; to?: string }
   | { kind: 'link'; previousUserId: string; userId: string }
   | { kind: 'sweep' | 'wait' };
@@ -35,6 +47,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       'confirm' as const,
     ),
     subject: subjectArb,
+    lag: fc.option(fc.constantFrom(...LAGS), { nil: undefined }),
+  }),
+  fc.record({
+    kind: fc.constantFrom('late-give' as const, 'late-confirm' as const),
+    subject: subjectArb,
+    lag: fc.constantFrom(...LAGS),
   }),
   fc.record({
     kind: fc.constant('move' as const),
@@ -61,152 +79,225 @@ function partsOf(subject: SubjectRef): SubjectRef[] {
  * that must hold whatever the order: a STOP stays in force for whoever sent it until someone signs up again, and a
  * number its owner left is sent nothing until it is signed up again; and her objection follows her to her new number.
  */
-describe('consent ledger: opt-outs and moves hold in any order (property)', function () {
-  this.timeout(120_000);
+const BACKENDS: { name: string; factory: HarnessFactory; runs: number }[] = [
+  { name: 'SQLite', factory: sqliteHarness(), runs: 1000 },
+  // Fewer runs: each opens a schema of its own. The same sequences, so the two backends must agree.
+  ...(POSTGRES_URL ? [{ name: 'PostgreSQL', factory: postgresHarness(POSTGRES_URL), runs: 150 }] : []),
+];
 
-  it('a STOP stays in force and a number left behind gets nothing, until someone signs up again', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 24 }), async (ops) => {
-        const db: BackendHarness = await sqliteHarness()();
-        let now = Date.UTC(2026, 0, 15, 9, 0, 0);
-        const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
-        const stopped = new Map<string, SubjectRef>();
-        /** Who turned marketing off through Meta, and who refused the contract purpose: until a sign-up. */
-        const optedOut = new Map<string, SubjectRef>();
-        const refused = new Map<string, SubjectRef>();
-        const left = new Set<string>();
-        /** Numbers a person moved to after her STOP: her objection to the contract purpose came along. */
-        const objected = new Set<string>();
-        /** Numbers whose present holder has an objection of her own (a STOP there, or one she brought along). */
-        const ownObjection = new Set<string>();
-        try {
-          for (const op of ops) {
-            now += 1; // one step after another, never two in the same millisecond
-            switch (op.kind) {
-              case 'give':
-                await ledger.giveConsent({
-                  subject: op.subject,
-                  purpose: 'marketing',
-                  wording: WORDING,
-                  method: 'keyword',
-                  actor: 'p',
-                });
-                stopped.clear(); // a sign-up may rightly answer for others through a link
-                optedOut.clear();
-                refused.clear();
-                objected.clear(); // and one after an erasure outranks the erasure list carried along
-                ownObjection.clear();
-                // By the user id alone it lands on whichever number the id is linked to.
-                if (op.subject.phone) left.delete(op.subject.phone);
-                else left.clear();
-                break;
-              case 'stop':
-                await ledger.withdrawUnlessErased({ subject: op.subject, channel: 'whatsapp-keyword', actor: 'p' });
-                // Whoever wrote STOP with a number and a user id stopped under both.
-                for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
-                if (op.subject.phone) ownObjection.add(op.subject.phone);
-                break;
-              case 'request':
-                await ledger.requestConsent({
-                  subject: op.subject,
-                  purpose: 'marketing',
-                  wording: WORDING,
-                  method: 'web-form',
-                  actor: 'p',
-                });
-                break;
-              case 'confirm': {
-                const confirmed = await ledger
-                  .confirmConsent({ subject: op.subject, confirmationText: 'JA', actor: 'p' })
-                  .then(
-                    () => true,
-                    () => false,
-                  );
-                if (confirmed) {
-                  // A confirmed sign-up is a sign-up, as a give is.
-                  stopped.clear();
-                  optedOut.clear();
-                  refused.clear();
-                  objected.clear();
-                  ownObjection.clear();
-                  if (op.subject.phone) left.delete(op.subject.phone);
-                  else left.clear();
+for (const { name, factory, runs } of BACKENDS)
+  describe(`consent ledger: opt-outs and moves hold in any order (property), ${name}`, function () {
+    this.timeout(300_000);
+
+    it('a STOP stays in force and a number left behind gets nothing, until someone signs up again', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 24 }), async (ops) => {
+          const db: BackendHarness = await factory();
+          let now = Date.UTC(2026, 0, 15, 9, 0, 0);
+          const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+          const stopped = new Map<string, SubjectRef>();
+          /** Who turned marketing off through Meta, and who refused the contract purpose: until a sign-up. */
+          const optedOut = new Map<string, SubjectRef>();
+          const refused = new Map<string, SubjectRef>();
+          const left = new Set<string>();
+          /** Numbers a person moved to after her STOP: her objection to the contract purpose came along. */
+          const objected = new Set<string>();
+          /** Numbers whose present holder has an objection of her own (a STOP there, or one she brought along). */
+          const ownObjection = new Set<string>();
+          /**
+           * When each number or id last opted out of marketing (a STOP, Meta's opt-out, an erasure), by the time the
+           * person sent it: a START or YES sent before that must sign up nobody. A STOP after an erasure writes nothing
+           * where the person is erased, so once anyone was erased only erasures count.
+           */
+          const lastOptOut = new Map<string, number>();
+          let erasedOnce = false;
+          const recordOptOut = (subject: SubjectRef, at: number) => {
+            for (const part of partsOf(subject))
+              lastOptOut.set(keyOf(part), Math.max(lastOptOut.get(keyOf(part)) ?? 0, at));
+          };
+          const optedOutSince = (subject: SubjectRef, sentAt: number) =>
+            partsOf(subject).some((part) => (lastOptOut.get(keyOf(part)) ?? Number.NEGATIVE_INFINITY) >= sentAt);
+          const signedUp = (subject: SubjectRef) => {
+            stopped.clear(); // a sign-up may rightly answer for others through a link
+            optedOut.clear();
+            refused.clear();
+            objected.clear(); // and one after an erasure outranks the erasure list carried along
+            ownObjection.clear();
+            // By the user id alone it lands on whichever number the id is linked to.
+            if (subject.phone) left.delete(subject.phone);
+            else left.clear();
+          };
+          const codeOf = (err: unknown) => (err as { code?: string }).code;
+          try {
+            for (const op of ops) {
+              now += 1; // one step after another, never two in the same millisecond
+              switch (op.kind) {
+                case 'give':
+                  await ledger.giveConsent({
+                    subject: op.subject,
+                    purpose: 'marketing',
+                    wording: WORDING,
+                    method: 'keyword',
+                    actor: 'p',
+                  });
+                  signedUp(op.subject);
+                  break;
+                case 'late-give': {
+                  const sentAt = now - op.lag;
+                  const given = await ledger
+                    .giveConsent({
+                      subject: op.subject,
+                      purpose: 'marketing',
+                      wording: WORDING,
+                      method: 'keyword',
+                      inboundAt: sentAt,
+                      actor: 'p',
+                    })
+                    .then(
+                      () => true,
+                      (err) => {
+                        if (codeOf(err) === 'superseded' || codeOf(err) === 'number-changed') return false;
+                        throw err;
+                      },
+                    );
+                  if (given) {
+                    assert.ok(
+                      !optedOutSince(op.subject, sentAt),
+                      `a START by ${keyOf(op.subject)} sent before its opt-out`,
+                    );
+                    signedUp(op.subject);
+                  }
+                  break;
                 }
-                break;
+                case 'late-confirm': {
+                  const sentAt = now - op.lag;
+                  const confirmed = await ledger
+                    .confirmConsent({ subject: op.subject, confirmationText: 'JA', sentAt, actor: 'p' })
+                    .then(
+                      () => true,
+                      () => false,
+                    );
+                  if (confirmed) {
+                    assert.ok(
+                      !optedOutSince(op.subject, sentAt),
+                      `a YES by ${keyOf(op.subject)} sent before its opt-out`,
+                    );
+                    signedUp(op.subject);
+                  }
+                  break;
+                }
+                case 'stop': {
+                  const sentAt = op.lag === undefined ? undefined : now - op.lag;
+                  await ledger.withdrawUnlessErased({
+                    subject: op.subject,
+                    channel: 'whatsapp-keyword',
+                    sentAt,
+                    actor: 'p',
+                  });
+                  if (!erasedOnce) recordOptOut(op.subject, sentAt ?? now);
+                  // Whoever wrote STOP with a number and a user id stopped under both.
+                  for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
+                  if (op.subject.phone) ownObjection.add(op.subject.phone);
+                  break;
+                }
+                case 'request':
+                  await ledger.requestConsent({
+                    subject: op.subject,
+                    purpose: 'marketing',
+                    wording: WORDING,
+                    method: 'web-form',
+                    actor: 'p',
+                  });
+                  break;
+                case 'confirm': {
+                  const confirmed = await ledger
+                    .confirmConsent({ subject: op.subject, confirmationText: 'JA', actor: 'p' })
+                    .then(
+                      () => true,
+                      () => false,
+                    );
+                  if (confirmed) signedUp(op.subject); // a confirmed sign-up is a sign-up, as a give is
+                  break;
+                }
+                case 'optout': {
+                  const sentAt = op.lag === undefined ? undefined : now - op.lag;
+                  await ledger.withdrawUnlessErased({
+                    subject: op.subject,
+                    purposes: ['marketing'],
+                    channel: 'meta-marketing-optout',
+                    sentAt,
+                    actor: 'p',
+                  });
+                  if (!erasedOnce) recordOptOut(op.subject, sentAt ?? now);
+                  for (const part of partsOf(op.subject)) optedOut.set(keyOf(part), part);
+                  break;
+                }
+                case 'refuse':
+                  await ledger.refuseConsent({ subject: op.subject, purpose: 'orders', wording: WORDING, actor: 'p' });
+                  for (const part of partsOf(op.subject)) refused.set(keyOf(part), part);
+                  break;
+                case 'erase':
+                  await ledger.eraseSubject(op.subject, 'p');
+                  erasedOnce = true;
+                  recordOptOut(op.subject, now);
+                  break;
+                case 'move':
+                  await ledger.numberChanged({ phone: op.phone, newPhone: op.to, actor: 'p' });
+                  if (op.to && op.to !== op.phone && ownObjection.has(op.phone)) {
+                    objected.add(op.to);
+                    ownObjection.add(op.to);
+                  }
+                  ownObjection.delete(op.phone); // whoever gets the number next objected to nothing
+                  left.add(op.phone);
+                  break;
+                case 'link':
+                  await ledger.linkUserId({ previousUserId: op.previousUserId, userId: op.userId, actor: 'p' });
+                  break;
+                case 'sweep':
+                  now += 31 * DAY;
+                  await ledger.sweepRetention();
+                  break;
+                case 'wait':
+                  now += 3_600_000;
+                  break;
               }
-              case 'optout':
-                await ledger.withdrawUnlessErased({
-                  subject: op.subject,
-                  purposes: ['marketing'],
-                  channel: 'meta-marketing-optout',
-                  actor: 'p',
-                });
-                for (const part of partsOf(op.subject)) optedOut.set(keyOf(part), part);
-                break;
-              case 'refuse':
-                await ledger.refuseConsent({ subject: op.subject, purpose: 'orders', wording: WORDING, actor: 'p' });
-                for (const part of partsOf(op.subject)) refused.set(keyOf(part), part);
-                break;
-              case 'erase':
-                await ledger.eraseSubject(op.subject, 'p');
-                break;
-              case 'move':
-                await ledger.numberChanged({ phone: op.phone, newPhone: op.to, actor: 'p' });
-                if (op.to && op.to !== op.phone && ownObjection.has(op.phone)) {
-                  objected.add(op.to);
-                  ownObjection.add(op.to);
+              for (const subject of stopped.values()) {
+                for (const purpose of ['marketing', 'orders']) {
+                  const result = await ledger.checkConsent(subject, purpose);
+                  assert.equal(
+                    result.allowed,
+                    false,
+                    `${purpose} for ${keyOf(subject)} after its STOP: ${result.status}`,
+                  );
                 }
-                ownObjection.delete(op.phone); // whoever gets the number next objected to nothing
-                left.add(op.phone);
-                break;
-              case 'link':
-                await ledger.linkUserId({ previousUserId: op.previousUserId, userId: op.userId, actor: 'p' });
-                break;
-              case 'sweep':
-                now += 31 * DAY;
-                await ledger.sweepRetention();
-                break;
-              case 'wait':
-                now += 3_600_000;
-                break;
-            }
-            for (const subject of stopped.values()) {
-              for (const purpose of ['marketing', 'orders']) {
-                const result = await ledger.checkConsent(subject, purpose);
+              }
+              for (const subject of optedOut.values()) {
+                const result = await ledger.checkConsent(subject, 'marketing');
                 assert.equal(
                   result.allowed,
                   false,
-                  `${purpose} for ${keyOf(subject)} after its STOP: ${result.status}`,
+                  `marketing for ${keyOf(subject)} after Meta's opt-out: ${result.status}`,
                 );
               }
+              for (const subject of refused.values()) {
+                const result = await ledger.checkConsent(subject, 'orders');
+                assert.equal(result.allowed, false, `orders for ${keyOf(subject)} after its refusal: ${result.status}`);
+              }
+              for (const phone of objected) {
+                const result = await ledger.checkConsent(phone, 'orders');
+                assert.equal(result.allowed, false, `orders to ${phone}, where a person moved after her STOP`);
+              }
+              for (const phone of left) {
+                const result = await ledger.checkConsent(phone, 'marketing');
+                assert.equal(result.allowed, false, `marketing to ${phone} after its owner moved: ${result.status}`);
+              }
             }
-            for (const subject of optedOut.values()) {
-              const result = await ledger.checkConsent(subject, 'marketing');
-              assert.equal(
-                result.allowed,
-                false,
-                `marketing for ${keyOf(subject)} after Meta's opt-out: ${result.status}`,
-              );
-            }
-            for (const subject of refused.values()) {
-              const result = await ledger.checkConsent(subject, 'orders');
-              assert.equal(result.allowed, false, `orders for ${keyOf(subject)} after its refusal: ${result.status}`);
-            }
-            for (const phone of objected) {
-              const result = await ledger.checkConsent(phone, 'orders');
-              assert.equal(result.allowed, false, `orders to ${phone}, where a person moved after her STOP`);
-            }
-            for (const phone of left) {
-              const result = await ledger.checkConsent(phone, 'marketing');
-              assert.equal(result.allowed, false, `marketing to ${phone} after its owner moved: ${result.status}`);
-            }
+          } finally {
+            await ledger.close();
+            await db.dispose();
           }
-        } finally {
-          await ledger.close();
-          await db.dispose();
-        }
-      }),
-      { numRuns: 1000 },
-    );
+        }),
+        { numRuns: runs },
+      );
+    });
   });
-});

@@ -185,6 +185,24 @@ describe('conversation/stop', () => {
       assert.equal(recogniseStopSignal({ ...status, status: 'delivered', errors: undefined }, rules).kind, 'none');
     });
 
+    it("says when the person sent her opt-out, from Meta's time, and not when a send failed long after", () => {
+      for (const message of [inbound({ text: 'STOP' }), inbound({ type: 'button', button: { payload: 'STOP' } })]) {
+        const signal = recogniseStopSignal(message, rules);
+        assert.equal(signal.kind === 'stop' && signal.sentAt, 1_700_000_000_000);
+      }
+      const preference: AccountEvent = {
+        field: 'user_preferences',
+        value: 'stop',
+        from: PHONE,
+        timestamp: 1_700_000_100,
+      };
+      const optOut = recogniseStopSignal(preference, rules);
+      assert.equal(optOut.kind === 'marketing-opt-out' && optOut.sentAt, 1_700_000_100_000);
+      // A time that is no time leaves it unsaid: the ledger then goes by when it recorded the opt-out.
+      const noTime = recogniseStopSignal(inbound({ text: 'STOP', timestamp: Number.NaN }), rules);
+      assert.equal(noTime.kind === 'stop' && 'sentAt' in noTime, false);
+    });
+
     it('keeps a business-scoped user id as the subject when Meta sends no number', () => {
       const signal = recogniseStopSignal(
         inbound({ from: undefined, waId: undefined, userId: 'DE.123', text: 'stop' }),

@@ -1,10 +1,12 @@
 import { registerLedgerContract } from './contract';
 import { POSTGRES_URL, postgresHarness } from './harness';
 import { registerIdentityContract } from './identity-contract';
+import { registerLateDeliveryContract } from './late-delivery-contract';
 
 if (POSTGRES_URL) {
   registerLedgerContract('PostgreSQL', postgresHarness(POSTGRES_URL));
   registerIdentityContract('PostgreSQL', postgresHarness(POSTGRES_URL));
+  registerLateDeliveryContract('PostgreSQL', postgresHarness(POSTGRES_URL));
 } else {
   describe('consent ledger contract: PostgreSQL', () => {
     it('PostgreSQL contract suite skipped: set WA_GDPR_PG_URL');

@@ -1,6 +1,8 @@
 import { registerLedgerContract } from './contract';
 import { sqliteHarness } from './harness';
 import { registerIdentityContract } from './identity-contract';
+import { registerLateDeliveryContract } from './late-delivery-contract';
 
 registerLedgerContract('SQLite', sqliteHarness());
 registerIdentityContract('SQLite', sqliteHarness());
+registerLateDeliveryContract('SQLite', sqliteHarness());

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { SubjectInput } from '../../../lib/consent/types';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+
+const ANNA = '+4915123456789';
+const BEN = '+4917612345678';
+const WORDING = TEST_PURPOSES[0].wording.en;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => err instanceof GdprWhatsAppError && err.code === code);
+}
+
+/**
+ * Meta delivers webhooks late and in any order (a failed delivery is retried for days). A START or a "YES" the
+ * person sent before her STOP, her refusal or her erasure, and Meta delivers after it, must not sign her up: her
+ * later wish counts. Checked against each storage backend.
+ */
+export function registerLateDeliveryContract(name: string, factory: HarnessFactory): void {
+  describe(`consent ledger: messages delivered late, ${name}`, function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      db = await factory();
+      ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+    });
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    /** A START Meta says was sent at `sentAt`. */
+    const start = (subject: SubjectInput, sentAt: number, purpose = 'marketing') =>
+      ledger.giveConsent({ subject, purpose, wording: WORDING, method: 'keyword', inboundAt: sentAt, actor: 't' });
+
+    const stop = (subject: SubjectInput, sentAt?: number, purposes?: string[]) =>
+      ledger.withdrawUnlessErased({
+        subject,
+        purposes,
+        channel: 'whatsapp-keyword',
+        keyword: 'STOP',
+        sentAt,
+        actor: 't',
+      });
+
+    const request = (subject: SubjectInput, purpose = 'marketing') =>
+      ledger.requestConsent({ subject, purpose, wording: WORDING, method: 'web-form', actor: 't' });
+
+    const confirm = (subject: SubjectInput, sentAt: number) =>
+      ledger.confirmConsent({ subject, confirmationText: 'JA', sentAt, actor: 't' });
+
+    const check = async (subject: SubjectInput, purpose = 'marketing') =>
+      (await ledger.checkConsent(subject, purpose)).status;
+
+    describe('a START', () => {
+      it('sent before a STOP and delivered after it signs up nobody and writes nothing', async () => {
+        const startSent = now - 20 * SECOND;
+        await stop(ANNA, now - 10 * SECOND);
+        now += MINUTE;
+        const before = await db.dump();
+        await rejectsWith(start(ANNA, startSent), 'superseded');
+        assert.equal(await db.dump(), before);
+        assert.equal(await check(ANNA), 'none');
+        assert.equal(await check(ANNA, 'orders'), 'withdrawn', 'her objection stands');
+      });
+
+      it('sent in the same second as the STOP counts as before it: Meta does not tell the order', async () => {
+        await stop(ANNA, now);
+        await rejectsWith(start(ANNA, now), 'superseded');
+      });
+
+      it('sent after the STOP signs her up again, also when Meta delivers it before the STOP is recorded', async () => {
+        const stopSent = now - 30 * SECOND;
+        await stop(ANNA, stopSent);
+        // Meta's clock may be behind this machine's: only the times Meta gives are compared.
+        await start(ANNA, stopSent + SECOND);
+        assert.equal(await check(ANNA), 'given');
+      });
+
+      it('sent before a STOP whose time Meta did not give compares with when the STOP was recorded', async () => {
+        await stop(ANNA);
+        await rejectsWith(start(ANNA, now - SECOND), 'superseded');
+        now += MINUTE;
+        await start(ANNA, now - SECOND);
+        assert.equal(await check(ANNA), 'given');
+      });
+
+      it('sent before a STOP that withdrew a consent is refused as well', async () => {
+        await start(ANNA, now - MINUTE);
+        const lateStart = now - 10 * SECOND;
+        now += MINUTE;
+        await stop(ANNA, now - 5 * SECOND);
+        await rejectsWith(start(ANNA, lateStart), 'superseded');
+        assert.equal(await check(ANNA), 'withdrawn');
+      });
+
+      it('of a purpose the STOP did not cover signs up as before', async () => {
+        await stop(ANNA, now, ['newsletter']);
+        await start(ANNA, now - SECOND);
+        assert.equal(await check(ANNA), 'given');
+      });
+
+      it("sent before Meta's marketing opt-out is refused for marketing purposes only", async () => {
+        await ledger.withdrawUnlessErased({
+          subject: ANNA,
+          purposes: ['marketing'],
+          channel: 'meta-marketing-optout',
+          sentAt: now,
+          actor: 't',
+        });
+        await rejectsWith(start(ANNA, now - SECOND), 'superseded');
+        await start(ANNA, now - SECOND, 'newsletter');
+        assert.equal(await check(ANNA, 'newsletter'), 'given');
+      });
+
+      it('sent before a refusal of its purpose is refused; of another purpose it is not', async () => {
+        await ledger.refuseConsent({ subject: ANNA, purpose: 'marketing', wording: WORDING, actor: 't' });
+        await rejectsWith(start(ANNA, now - SECOND), 'superseded');
+        await start(ANNA, now - SECOND, 'newsletter');
+        assert.equal(await check(ANNA, 'newsletter'), 'given');
+      });
+
+      it('sent before an erasure brings no personal data back', async () => {
+        await start(ANNA, now - MINUTE);
+        const lateStart = now - 10 * SECOND;
+        await ledger.eraseSubject(ANNA, 't');
+        now += MINUTE;
+        const before = await db.dump();
+        await rejectsWith(start(ANNA, lateStart), 'superseded');
+        assert.equal(await db.dump(), before);
+        assert.equal(await check(ANNA), 'erased');
+        await start(ANNA, now);
+        assert.equal(await check(ANNA), 'given', 'a START sent after the erasure is a new sign-up');
+      });
+
+      it('by number and user id meets a STOP written with the number withheld', async () => {
+        await stop({ userId: 'DE.2001' }, now);
+        await rejectsWith(start({ phone: ANNA, userId: 'DE.2001' }, now - SECOND), 'superseded');
+        assert.equal(await check({ userId: 'DE.2001' }), 'none');
+        assert.equal(await check(ANNA), 'none');
+      });
+
+      it("is not refused for another person's STOP", async () => {
+        await stop(BEN, now);
+        await start(ANNA, now - SECOND);
+        assert.equal(await check(ANNA), 'given');
+      });
+
+      it('with a time that is not Unix milliseconds is refused as invalid input and writes nothing', async () => {
+        const before = await db.dump();
+        for (const bad of [-1, 1.5, Number.NaN, '1700000000000']) {
+          await rejectsWith(
+            ledger.giveConsent({
+              subject: ANNA,
+              purpose: 'marketing',
+              wording: WORDING,
+              method: 'keyword',
+              inboundAt: bad as number,
+              actor: 't',
+            }),
+            'invalid-input',
+          );
+          await rejectsWith(stop(ANNA, bad as number), 'invalid-input');
+          await rejectsWith(confirm(ANNA, bad as number), 'invalid-input');
+        }
+        assert.equal(await db.dump(), before);
+      });
+    });
+
+    describe('a confirmation', () => {
+      it('sent before the request it would confirm is refused as stale and confirms nothing', async () => {
+        const oldYes = now - 5 * MINUTE;
+        await request(ANNA);
+        const before = await db.dump();
+        await rejectsWith(confirm(ANNA, oldYes), 'stale-reply');
+        assert.equal(await db.dump(), before);
+        assert.equal(await check(ANNA), 'pending');
+        await confirm(ANNA, now + 10 * SECOND);
+        assert.equal(await check(ANNA), 'given');
+      });
+
+      it('sent seconds before the request by Meta’s clock still confirms: the clocks differ', async () => {
+        await request(ANNA);
+        await confirm(ANNA, now - 20 * SECOND);
+        assert.equal(await check(ANNA), 'given');
+      });
+
+      it('sent before a STOP confirms no request made after the STOP', async () => {
+        await request(ANNA);
+        const yesSent = now + 5 * SECOND;
+        now += 10 * SECOND;
+        await stop(ANNA, now);
+        now += 5 * SECOND;
+        await request(ANNA); // the business asks again at once
+        await rejectsWith(confirm(ANNA, yesSent), 'stale-reply');
+        assert.equal(await check(ANNA), 'pending');
+      });
+
+      it('sent after the request confirms it, whatever the opt-outs before the request', async () => {
+        await stop(ANNA, now);
+        now += MINUTE;
+        await request(ANNA);
+        now += MINUTE;
+        await confirm(ANNA, now);
+        assert.equal(await check(ANNA), 'given');
+      });
+    });
+
+    it('keeps when the person sent her opt-out in its audit entry', async () => {
+      const sentAt = now - 7 * SECOND;
+      await stop(ANNA, sentAt);
+      const rows = await db.all("SELECT detail FROM audit WHERE action = 'consent.withdrawn'");
+      assert.ok(rows.length > 0);
+      for (const row of rows) {
+        const detail = JSON.parse(String(row.detail));
+        assert.equal(detail.sentAt, sentAt);
+        assert.deepEqual(detail.scope, ['marketing', 'newsletter', 'orders']);
+      }
+    });
+  });
+}
