@@ -36,6 +36,17 @@ export function lastAt(entries: readonly AuditRecord[], action: string): number 
   return latest;
 }
 
+/** The audit outcome of an opt-out by a person on the erasure list (markErasedOptOut). */
+export const ERASED_OPT_OUT = 'erased';
+
+/**
+ * What a late START or reply is checked against (optedOutSince): the purposes an opt-out covered, also those with
+ * nothing on record, and when the person sent it.
+ */
+function optOutScope(targets: readonly PurposeDefinition[], sentAt: number | undefined): Record<string, unknown> {
+  return { scope: targets.map((d) => d.id), ...(sentAt === undefined ? {} : { sentAt }) };
+}
+
 function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean {
   if (entry.action === 'consent.refused') return entry.purpose === def.id;
   if (entry.action !== 'consent.withdrawn' || entry.detail?.carried === true) return false;
@@ -161,10 +172,7 @@ export class LedgerWrites {
     },
   ): Promise<ConsentRecord[]> {
     const { channel, actor, keyword } = opt;
-    // What a late START or reply is checked against (optedOutSince): the purposes this opt-out covered, also those
-    // with nothing on record, and when the person sent it.
-    const scope = { scope: targets.map((d) => d.id), ...(opt.sentAt === undefined ? {} : { sentAt: opt.sentAt }) };
-    const sent = opt.carried ? { carried: true } : scope;
+    const sent = opt.carried ? { carried: true } : optOutScope(targets, opt.sentAt);
     const changed: ConsentRecord[] = [];
     for (const def of targets) {
       const existing = await tx.getConsent(p, def.id);
@@ -206,6 +214,27 @@ export class LedgerWrites {
       });
     }
     return changed;
+  }
+
+  /**
+   * An opt-out of a person on the erasure list: nothing about her is stored again, but a pseudonymous entry says that
+   * her opt-out came, and when she sent it. A START she sent before it (after her erasure) and Meta delivers after it
+   * must sign her up for nothing (optedOutSince).
+   */
+  async markErasedOptOut(
+    tx: StoreTx,
+    now: number,
+    key: string,
+    targets: readonly PurposeDefinition[],
+    opt: { channel: WithdrawalChannel; actor: string; keyword?: string; sentAt?: number },
+  ): Promise<void> {
+    await this.audit(tx, now, {
+      action: 'consent.withdrawn',
+      actor: opt.actor,
+      pseudonym: key,
+      outcome: ERASED_OPT_OUT,
+      detail: { channel: opt.channel, keyword: opt.keyword ?? null, ...optOutScope(targets, opt.sentAt) },
+    });
   }
 
   /** Nothing given or requested on record under `key`. */

@@ -81,9 +81,13 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
  */
 const REPLY_CLOCK_MARGIN_MS = 30_000;
 
-/** Where the person's opt-outs may be kept: the records the subject resolves to, and her user id's own key. */
-function keysOf(subject: IdentifiedSubject, p: string): string[] {
-  return [p, subject.pseudonym, subject.userIdAlias].filter((key): key is string => key !== undefined);
+/**
+ * Where the person's opt-outs may be kept: the records the subject resolves to, her user id's own key, and the ids
+ * linked to those records (an opt-out under an id counts there from the link on, carried, and stays under the id).
+ */
+async function keysOf(tx: StoreTx, subject: IdentifiedSubject, p: string): Promise<string[]> {
+  const own = [p, subject.pseudonym, subject.userIdAlias].filter((key): key is string => key !== undefined);
+  return [...new Set([...own, ...(await tx.aliasesOf(p))])];
 }
 
 /** Indexes of `keys` in sorted key order: rows are always locked in this order, whichever delivery came first. */
@@ -271,7 +275,7 @@ export class ConsentLedger extends EventEmitter {
         .filter((r) => isLivePending(r, now))
         .sort((a, b) => (b.requestedAt ?? 0) - (a.requestedAt ?? 0));
       if (live.length === 0) return { error: 'request-expired' as const };
-      if (sentAt !== undefined && (await this.isStaleReply(tx, keysOf(subject, p), live[0], sentAt))) {
+      if (sentAt !== undefined && (await this.isStaleReply(tx, await keysOf(tx, subject, p), live[0], sentAt))) {
         return { error: 'stale-reply' as const };
       }
       const row: ConsentRow = {
@@ -328,7 +332,10 @@ export class ConsentLedger extends EventEmitter {
       if (inboundAt !== undefined && (await this.identity.movedAwaySince(tx, p, inboundAt))) {
         throw new GdprWhatsAppError('number-changed', 'The number changed hands after this message was sent');
       }
-      if (inboundAt !== undefined && (await this.writes.optedOutSince(tx, keysOf(subject, p), def, inboundAt))) {
+      if (
+        inboundAt !== undefined &&
+        (await this.writes.optedOutSince(tx, await keysOf(tx, subject, p), def, inboundAt))
+      ) {
         throw new GdprWhatsAppError('superseded', 'The person opted out after sending this message');
       }
       const existing = await tx.getConsent(p, def.id);
@@ -446,12 +453,14 @@ export class ConsentLedger extends EventEmitter {
       const erased = options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
       const fields = { channel, actor, text, keyword, messageId, sentAt };
       const changed = erased ? [] : await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
+      if (erased) await this.writes.markErasedOptOut(tx, now, p, targets, fields);
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
       const ownId = subject.userIdAlias;
       const idErased = erased && ownId !== undefined && ownId !== p && (await this.writes.hasNoLiveRecord(tx, ownId));
-      if (idErased && ownId !== undefined && (await tx.suppressedAt(ownId)) === undefined) {
-        await tx.putSuppression(ownId, now, actor);
+      if (idErased && ownId !== undefined) {
+        if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, now, actor);
+        await this.writes.markErasedOptOut(tx, now, ownId, targets, fields);
       }
       for (const key of await this.userIdKeys(tx, p, subject, !idErased)) {
         // Under the sender's own id an opt-out that found nothing is still recorded: a later new user id of hers

@@ -174,7 +174,9 @@ function recogniseStatus(status: MessageStatus): StopSignal {
     errors.some((e) => (e as { code?: unknown } | null)?.code === META_MARKETING_OPT_OUT_ERROR);
   if (!optedOut) return { kind: 'none' };
   const subject = subjectOf(status.recipient, status.recipientId, status.userId);
-  return subject ? { kind: 'marketing-opt-out', source: 'status-131050', subject } : { kind: 'none' };
+  if (!subject) return { kind: 'none' };
+  // When the send failed: the person had turned marketing off by then, at a time Meta does not say.
+  return { kind: 'marketing-opt-out', source: 'status-131050', subject, ...sentAtOf(status.timestamp) };
 }
 
 function recogniseAccountEvent(event: AccountEvent): StopSignal {
@@ -184,7 +186,6 @@ function recogniseAccountEvent(event: AccountEvent): StopSignal {
   if (!subject) return { kind: 'none' };
   // Only Meta's strings count: String() of an arbitrary object from a flow can throw.
   const value = typeof event.value === 'string' ? event.value.toLowerCase() : '';
-  // The time the person turned marketing off; a 131050 failure says only when a send failed, long after.
   if (value === 'stop') {
     return { kind: 'marketing-opt-out', source: 'user_preferences', subject, ...sentAtOf(event.timestamp) };
   }

@@ -180,12 +180,13 @@ describe('conversation/stop', () => {
         kind: 'marketing-opt-out',
         source: 'status-131050',
         subject: { phone: PHONE },
+        sentAt: 1_700_000_000_000, // when the send failed: she had opted out by then
       });
       assert.equal(recogniseStopSignal({ ...status, errors: [{ code: 131047 }] }, rules).kind, 'none');
       assert.equal(recogniseStopSignal({ ...status, status: 'delivered', errors: undefined }, rules).kind, 'none');
     });
 
-    it("says when the person sent her opt-out, from Meta's time, and not when a send failed long after", () => {
+    it("says when the person sent her opt-out, from Meta's time", () => {
       for (const message of [inbound({ text: 'STOP' }), inbound({ type: 'button', button: { payload: 'STOP' } })]) {
         const signal = recogniseStopSignal(message, rules);
         assert.equal(signal.kind === 'stop' && signal.sentAt, 1_700_000_000_000);
@@ -315,17 +316,21 @@ describe('conversation/stop', () => {
       assert.equal((await ledger.checkConsent(PHONE, 'offers')).allowed, true);
     });
 
-    it('writes nothing about an erased subject', async () => {
+    it('stores nothing about an erased subject, only that her opt-out came', async () => {
       await ledger.eraseSubject(PHONE, actor);
       const outcome = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
       assert.deepEqual(outcome, { withdrawn: [], suppressed: true });
       const after = await ledger.exportSubject(PHONE, actor);
       assert.equal(after.consents.length, 0);
       assert.equal(after.subject, undefined);
-      assert.equal(after.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
+      const withdrawals = after.auditEvents.filter((e) => e.action === 'consent.withdrawn');
+      assert.deepEqual(
+        withdrawals.map((e) => e.outcome),
+        ['erased'],
+      );
     });
 
-    it("writes nothing about an erased subject on Meta's marketing opt-out either", async () => {
+    it("stores nothing about an erased subject on Meta's marketing opt-out either", async () => {
       await ledger.eraseSubject(PHONE, actor);
       const outcome = await withdrawForSignal(ledger, metaOptOut, {
         marketingPurposes: marketingPurposeIds(PURPOSES),
@@ -334,7 +339,11 @@ describe('conversation/stop', () => {
       assert.deepEqual(outcome, { withdrawn: [], suppressed: true });
       const after = await ledger.exportSubject(PHONE, actor);
       assert.equal(after.consents.length, 0);
-      assert.equal(after.auditEvents.filter((e) => e.action === 'consent.withdrawn').length, 0);
+      assert.equal(after.subject, undefined);
+      assert.deepEqual(
+        after.auditEvents.filter((e) => e.action === 'consent.withdrawn').map((e) => e.outcome),
+        ['erased'],
+      );
     });
 
     it("ends every consent of a number its owner left, whatever the node's purposes, and objects to nothing", async () => {

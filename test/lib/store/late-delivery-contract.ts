@@ -148,6 +148,35 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(await check(ANNA), 'none');
       });
 
+      it('sent after her erasure and before her STOP, delivered after the STOP, signs up nobody', async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        now += MINUTE;
+        const startSent = now - 20 * SECOND; // a new sign-up after the erasure, delivered late
+        assert.equal(await stop(ANNA, now - 10 * SECOND), 'erased');
+        await rejectsWith(start(ANNA, startSent), 'superseded');
+        assert.equal(await check(ANNA), 'erased');
+        // Her STOP stored nothing about her: only that an opt-out came, pseudonymously.
+        const exported = await ledger.exportSubject(ANNA, 't');
+        assert.equal(exported.subject, undefined);
+        assert.deepEqual(exported.consents, []);
+      });
+
+      it('by user id alone meets a STOP under her new id that Meta linked to it since', async () => {
+        await request({ userId: 'DE.3001' }, 'newsletter'); // something is kept under her first id
+        const startSent = now - 30 * SECOND;
+        await stop({ userId: 'DE.3002' }, now - 10 * SECOND); // before Meta's message about the new id
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.3001', userId: 'DE.3002', actor: 't' }), 'linked');
+        await rejectsWith(start({ userId: 'DE.3001' }, startSent), 'superseded');
+      });
+
+      it('by number alone meets a STOP written earlier by her user id with the number withheld', async () => {
+        const startSent = now - 30 * SECOND;
+        await stop({ userId: 'DE.4001' }, now - 10 * SECOND);
+        // A later request names both: the id is linked to the number and its opt-out comes along.
+        await request({ phone: ANNA, userId: 'DE.4001' }, 'newsletter');
+        await rejectsWith(start(ANNA, startSent), 'superseded');
+      });
+
       it("is not refused for another person's STOP", async () => {
         await stop(BEN, now);
         await start(ANNA, now - SECOND);
