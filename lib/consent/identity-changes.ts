@@ -13,6 +13,25 @@ const OPT_OUTS_CARRIED = 'subject.opt-outs-carried';
 /** Meta's clock and this machine's may differ; a number changes hands months after a move, not minutes. */
 const CLOCK_MARGIN_MS = 10 * 60_000;
 
+/** Where the move's marker says the person went (a pseudonym): an opt-out she sent before it, delivered late, follows. */
+function movedTo(newNumber: IdentifiedSubject | undefined): { to?: string } {
+  return newNumber ? { to: newNumber.pseudonym } : {};
+}
+
+/** How many moves a late opt-out follows: a person does not change numbers several times within Meta's retries. */
+const MAX_LATE_HOPS = 4;
+
+/** Where an opt-out sent before the number's move, and delivered after it, belongs (lateOptOutTargets). */
+export interface LateOptOutTargets {
+  /** The numbers the sender moved to since she sent it, in order (pseudonyms). */
+  targets: string[];
+  /**
+   * False when the move came clearly after she sent it and Meta named where she went: the number's present records
+   * are someone else's.
+   */
+  keepAtOld: boolean;
+}
+
 /** What a person opted out of herself at one number, which follows her when she moves (numberChanged). */
 interface OptOuts {
   purposes: PurposeDefinition[];
@@ -59,7 +78,13 @@ export class IdentityChanges {
         // holder up.
         await tx.removeAliasesOf(p);
         await tx.removePersonalData(p);
-        await this.writes.audit(tx, now, { action: NUMBER_CHANGED, actor, pseudonym: p, outcome: 'erased' });
+        await this.writes.audit(tx, now, {
+          action: NUMBER_CHANGED,
+          actor,
+          pseudonym: p,
+          outcome: 'erased',
+          detail: movedTo(newNumber),
+        });
         return 'erased' as const;
       }
       const purposes = [...this.purposes.values()];
@@ -89,7 +114,7 @@ export class IdentityChanges {
         actor,
         pseudonym: p,
         outcome: 'ended',
-        detail: { ended: ended.length, unlinked, personalDataRemoved: removed },
+        detail: { ended: ended.length, unlinked, personalDataRemoved: removed, ...movedTo(newNumber) },
       });
       return ended;
     });
@@ -142,6 +167,55 @@ export class IdentityChanges {
    */
   async movedAwaySince(tx: StoreTx, p: string, sentAt: number): Promise<boolean> {
     return tx.hasAuditSince(p, NUMBER_CHANGED, sentAt - CLOCK_MARGIN_MS);
+  }
+
+  /**
+   * An opt-out Meta says was sent at `sentAt` from the number `p`, delivered only after the number's move: it is the
+   * person's who moved, and goes to the numbers she moved to since (as her opt-outs did with the move). Within the
+   * clocks' margin of the move it may be either holder's, and counts for both.
+   */
+  async lateOptOutTargets(tx: StoreTx, p: string, sentAt: number): Promise<LateOptOutTargets> {
+    const targets: string[] = [];
+    let keepAtOld = true;
+    let key = p;
+    for (let hop = 0; hop < MAX_LATE_HOPS; hop++) {
+      const move = (await tx.listAudit(key))
+        .filter((e) => e.action === NUMBER_CHANGED && e.at >= sentAt - CLOCK_MARGIN_MS)
+        .sort((a, b) => a.at - b.at)[0];
+      if (!move) break;
+      if (key === p && move.at > sentAt + CLOCK_MARGIN_MS) keepAtOld = false;
+      const to = move.detail?.to;
+      if (typeof to !== 'string' || to === p || targets.includes(to)) break;
+      targets.push(to);
+      key = to;
+    }
+    // Meta named no new number: the number keeps it, on the safe side, as before moves were followed.
+    return { targets, keepAtOld: keepAtOld || targets.length === 0 };
+  }
+
+  /**
+   * The late opt-out recorded for a number she moved to (lateOptOutTargets), as her opt-outs followed her with the
+   * move: what that number has given or requested since stays, being newer than what she sent.
+   */
+  async forwardLateOptOut(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    target: string,
+    defs: readonly PurposeDefinition[],
+    fields: { channel: WithdrawalChannel; actor: string; keyword?: string; messageId?: string; sentAt?: number },
+  ): Promise<ConsentRecord[]> {
+    const to: IdentifiedSubject = { pseudonym: target, userIdOnly: false };
+    if (await this.writes.erasedAndGone(tx, target)) {
+      await this.writes.markErasedOptOut(tx, now, target, defs, fields);
+      return [];
+    }
+    const open: PurposeDefinition[] = [];
+    for (const def of defs) {
+      const existing = await tx.getConsent(target, def.id);
+      if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) open.push(def);
+    }
+    return this.writes.withdrawIn(tx, now, events, target, to, open, fields);
   }
 
   /** Meta's new number of a move, if it is a valid one other than the old; a bad one must not stop the move. */

@@ -449,11 +449,18 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
+      // Sent before the number moved and delivered after: the opt-out of the person who moved, wherever she went.
+      const late = sentAt === undefined ? undefined : await this.identity.lateOptOutTargets(tx, p, sentAt);
+      const atNumber = late?.keepAtOld !== false;
       // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
-      const erased = options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
+      const erased = atNumber && options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
       const fields = { channel, actor, text, keyword, messageId, sentAt };
-      const changed = erased ? [] : await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
+      const changed =
+        erased || !atNumber ? [] : await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
       if (erased) await this.writes.markErasedOptOut(tx, now, p, targets, fields);
+      for (const target of late?.targets ?? []) {
+        changed.push(...(await this.identity.forwardLateOptOut(tx, now, events, target, targets, fields)));
+      }
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
       const ownId = subject.userIdAlias;
@@ -462,7 +469,8 @@ export class ConsentLedger extends EventEmitter {
         if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, now, actor);
         await this.writes.markErasedOptOut(tx, now, ownId, targets, fields);
       }
-      for (const key of await this.userIdKeys(tx, p, subject, !idErased)) {
+      // The number's linked ids are its present holder's: a late opt-out of the previous one is not theirs.
+      for (const key of await this.userIdKeys(tx, p, subject, { withOwnId: !idErased, withLinked: atNumber })) {
         // Under the sender's own id an opt-out that found nothing is still recorded: a later new user id of hers
         // carries it over (linkUserId), as it carries what was withdrawn there.
         const auditNothing = key === ownId;
@@ -480,11 +488,17 @@ export class ConsentLedger extends EventEmitter {
    * move), the key that id is linked to (an id last seen with another number answers for that number's records: the
    * person behind the id opted out), and every id linked to the number. Erased ids with nothing given since are left.
    */
-  private async userIdKeys(tx: StoreTx, p: string, subject: IdentifiedSubject, withOwnId = true): Promise<string[]> {
+  private async userIdKeys(
+    tx: StoreTx,
+    p: string,
+    subject: IdentifiedSubject,
+    { withOwnId = true, withLinked = true } = {},
+  ): Promise<string[]> {
     const ownId = subject.userIdAlias;
     const linkedTo = ownId === undefined ? undefined : await tx.resolveAlias(ownId);
+    const linked = withLinked ? await tx.aliasesOf(p) : [];
     const keys: string[] = [];
-    for (const key of new Set([withOwnId ? ownId : undefined, linkedTo, ...(await tx.aliasesOf(p))])) {
+    for (const key of new Set([withOwnId ? ownId : undefined, linkedTo, ...linked])) {
       if (key !== undefined && key !== p && !(await this.writes.erasedAndGone(tx, key))) keys.push(key);
     }
     return keys;

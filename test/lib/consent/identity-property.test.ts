@@ -137,6 +137,26 @@ for (const { name, factory, runs } of BACKENDS)
           };
           /** Meta's clock and this machine's may differ by this much around a move (identity-changes.ts). */
           const MOVE_MARGIN = 10 * 60_000;
+          /** Every move so far, oldest first, with the new number Meta named. */
+          const moves: { phone: string; at: number; to?: string }[] = [];
+          /**
+           * A STOP sent from `phone` before the number moved is the opt-out of the person who moved: it goes where
+           * she went (and, within the clocks' margin of the move, counts at the old number too).
+           */
+          const lateTargets = (phone: string, sentAt: number) => {
+            const targets: string[] = [];
+            let keepAtOld = true;
+            let key = phone;
+            for (let hop = 0; hop < 4; hop++) {
+              const move = moves.find((m) => m.phone === key && m.at >= sentAt - MOVE_MARGIN);
+              if (!move) break;
+              if (key === phone && move.at > sentAt + MOVE_MARGIN) keepAtOld = false;
+              if (!move.to || move.to === phone || targets.includes(move.to)) break;
+              targets.push(move.to);
+              key = move.to;
+            }
+            return { targets, keepAtOld: keepAtOld || targets.length === 0 };
+          };
           try {
             for (const op of ops) {
               now += 1; // one step after another, never two in the same millisecond
@@ -204,9 +224,18 @@ for (const { name, factory, runs } of BACKENDS)
                     actor: 'p',
                   });
                   recordOptOut(op.subject, sentAt ?? now);
-                  // Whoever wrote STOP with a number and a user id stopped under both.
-                  for (const part of partsOf(op.subject)) stopped.set(keyOf(part), part);
-                  if (op.subject.phone) ownObjection.add(op.subject.phone);
+                  const late =
+                    op.subject.phone && sentAt !== undefined ? lateTargets(op.subject.phone, sentAt) : undefined;
+                  const atNumber = late?.keepAtOld !== false;
+                  // Whoever wrote STOP with a number and a user id stopped under both, unless the number has moved on.
+                  for (const part of partsOf(op.subject)) {
+                    if (atNumber || !part.phone) stopped.set(keyOf(part), part);
+                  }
+                  if (op.subject.phone && atNumber) ownObjection.add(op.subject.phone);
+                  for (const target of late?.targets ?? []) {
+                    objected.add(target);
+                    ownObjection.add(target);
+                  }
                   break;
                 }
                 case 'request':
@@ -249,6 +278,7 @@ for (const { name, factory, runs } of BACKENDS)
                 case 'move':
                   await ledger.numberChanged({ phone: op.phone, newPhone: op.to, actor: 'p' });
                   latestMove = now;
+                  moves.push({ phone: op.phone, at: now, to: op.to !== op.phone ? op.to : undefined });
                   if (op.to && op.to !== op.phone && ownObjection.has(op.phone)) {
                     objected.add(op.to);
                     ownObjection.add(op.to);

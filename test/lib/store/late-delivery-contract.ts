@@ -243,6 +243,77 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
       });
     });
 
+    describe('a STOP sent before the number moved', () => {
+      const THIRD = '+4916098765432';
+      const HOUR = 60 * MINUTE;
+      const contract = (subject: SubjectInput) =>
+        ledger.giveConsent({ subject, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+
+      it("follows her to her new number, and the number's next holder keeps nothing of it", async () => {
+        await contract(ANNA);
+        const stopSent = now - HOUR; // Meta retried it for an hour
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        now += MINUTE;
+        const before = await ledger.exportSubject(ANNA, 't');
+        await stop(ANNA, stopSent);
+        assert.equal(await check(BEN, 'orders'), 'withdrawn', 'her objection is at her new number');
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the next holder objected to nothing');
+        const after = await ledger.exportSubject(ANNA, 't');
+        assert.deepEqual(after.consents, before.consents);
+        assert.ok(!after.auditEvents.some((e) => e.action === 'consent.withdrawn' && e.at > after.numberChangedAt!));
+        const atBen = await ledger.exportSubject(BEN, 't');
+        assert.ok(atBen.consents.some((c) => c.purpose === 'orders' && c.status === 'withdrawn'));
+      });
+
+      it('counts for both numbers within minutes of the move: the clocks do not tell whose it is', async () => {
+        const stopSent = now - 2 * MINUTE;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        await stop(ANNA, stopSent);
+        assert.equal(await check(BEN, 'orders'), 'withdrawn');
+        assert.equal(await check(ANNA, 'orders'), 'withdrawn');
+      });
+
+      it('follows her over two moves', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        now += MINUTE;
+        await ledger.numberChanged({ phone: BEN, newPhone: THIRD, actor: 't' });
+        now += MINUTE;
+        await stop(ANNA, stopSent);
+        assert.equal(await check(THIRD, 'orders'), 'withdrawn');
+      });
+
+      it('leaves what she gave at her new number since: that is newer than the STOP', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        await contract(BEN);
+        await start(BEN, now);
+        now += MINUTE;
+        await stop(ANNA, stopSent);
+        assert.equal(await check(BEN, 'orders'), 'given');
+        assert.equal(await check(BEN), 'given');
+      });
+
+      it('keeps her new number on the erasure list without storing anything about her there', async () => {
+        await ledger.eraseSubject(BEN, 't');
+        const stopSent = now - HOUR;
+        now += MINUTE;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        const before = await db.dump();
+        await stop(ANNA, stopSent);
+        const withoutAudit = (dump: string) => dump.replace(/^audit(_anchor)?:.*$/gm, '');
+        assert.equal(withoutAudit(await db.dump()), withoutAudit(before));
+        assert.equal(await check(BEN, 'orders'), 'erased');
+      });
+
+      it('stays at the old number when Meta named no new one, on the safe side', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        await stop(ANNA, stopSent);
+        assert.equal(await check(ANNA, 'orders'), 'withdrawn');
+      });
+    });
+
     it('keeps when the person sent her opt-out in its audit entry', async () => {
       const sentAt = now - 7 * SECOND;
       await stop(ANNA, sentAt);
