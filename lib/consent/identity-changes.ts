@@ -1,5 +1,6 @@
 import { GdprWhatsAppError } from '../errors';
 import type { ConsentRow, StoreTx } from '../store/types';
+import type { AuditRecord } from './audit-verify';
 import type { LinkUserIdInput, LinkUserIdOutcome, NumberChangeInput } from './inputs';
 import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
@@ -18,18 +19,20 @@ function movedTo(newNumber: IdentifiedSubject | undefined): { to?: string } {
   return newNumber ? { to: newNumber.pseudonym } : {};
 }
 
-/** How many moves a late opt-out follows: a person does not change numbers several times within Meta's retries. */
-const MAX_LATE_HOPS = 4;
+/** How many moves a late opt-out follows: a person does not change numbers that often within Meta's retries. */
+const MAX_LATE_HOPS = 16;
 
-/** Where an opt-out sent before the number's move, and delivered after it, belongs (lateOptOutTargets). */
-export interface LateOptOutTargets {
-  /** The numbers the sender moved to since she sent it, in order (pseudonyms). */
-  targets: string[];
-  /**
-   * False when the move came clearly after she sent it and Meta named where she went: the number's present records
-   * are someone else's.
-   */
-  keepAtOld: boolean;
+/** Where the sender of an opt-out that Meta delivered only after her number's move is now (lateOptOutHome). */
+export interface LateOptOutHome {
+  /** The number she holds now (a pseudonym); undefined when Meta did not name where she went: the old one keeps it. */
+  movedTo?: string;
+  /** She was on the erasure list when she left the number. */
+  erasedBeforeMove: boolean;
+}
+
+/** The first move marker that `after` accepts, in the order they were written. */
+function firstMove(entries: readonly AuditRecord[], after: (e: AuditRecord) => boolean): AuditRecord | undefined {
+  return entries.filter((e) => e.action === NUMBER_CHANGED && after(e)).sort((a, b) => a.seq - b.seq)[0];
 }
 
 /** What a person opted out of herself at one number, which follows her when she moves (numberChanged). */
@@ -170,32 +173,33 @@ export class IdentityChanges {
   }
 
   /**
-   * An opt-out Meta says was sent at `sentAt` from the number `p`, delivered only after the number's move: it is the
-   * person's who moved, and goes to the numbers she moved to since (as her opt-outs did with the move). Within the
-   * clocks' margin of the move it may be either holder's, and counts for both.
+   * An opt-out Meta says was sent at `sentAt` from the number `p`, delivered only after the number's move (or within
+   * the clocks' margin after it: a provider does not hand a number on that soon): it is the opt-out of the person who
+   * moved, not of the number's next holder. Undefined when the number did not move since, or she is back on it.
+   * Otherwise she is followed from move to move, each her own: a number's moves before she came were a previous
+   * holder's.
    */
-  async lateOptOutTargets(tx: StoreTx, p: string, sentAt: number): Promise<LateOptOutTargets> {
-    const targets: string[] = [];
-    let keepAtOld = true;
-    let key = p;
-    for (let hop = 0; hop < MAX_LATE_HOPS; hop++) {
-      const move = (await tx.listAudit(key))
-        .filter((e) => e.action === NUMBER_CHANGED && e.at >= sentAt - CLOCK_MARGIN_MS)
-        .sort((a, b) => a.at - b.at)[0];
-      if (!move) break;
-      if (key === p && move.at > sentAt + CLOCK_MARGIN_MS) keepAtOld = false;
+  async lateOptOutHome(tx: StoreTx, p: string, sentAt: number): Promise<LateOptOutHome | undefined> {
+    // The common case, a number that did not move: one indexed lookup, not its whole history.
+    if (!(await this.movedAwaySince(tx, p, sentAt))) return undefined;
+    let move = firstMove(await tx.listAudit(p), (e) => e.at >= sentAt - CLOCK_MARGIN_MS);
+    if (!move) return undefined;
+    const listedAt = await tx.suppressedAt(p);
+    const erasedBeforeMove = listedAt !== undefined && listedAt <= move.at;
+    let home = p;
+    for (let hop = 0; move && hop < MAX_LATE_HOPS; hop++) {
       const to = move.detail?.to;
-      if (typeof to !== 'string' || to === p || targets.includes(to)) break;
-      targets.push(to);
-      key = to;
+      if (typeof to !== 'string') return { erasedBeforeMove };
+      const arrived = move.seq;
+      home = to;
+      move = firstMove(await tx.listAudit(home), (e) => e.seq > arrived);
     }
-    // Meta named no new number: the number keeps it, on the safe side, as before moves were followed.
-    return { targets, keepAtOld: keepAtOld || targets.length === 0 };
+    return home === p ? undefined : { movedTo: home, erasedBeforeMove };
   }
 
   /**
-   * The late opt-out recorded for a number she moved to (lateOptOutTargets), as her opt-outs followed her with the
-   * move: what that number has given or requested since stays, being newer than what she sent.
+   * The late opt-out recorded for the number she moved to (lateOptOutHome), as a STOP sent there would be: it ends
+   * what she gave there too, since when she gave it is not known by Meta's clock (the safe side, as for any STOP).
    */
   async forwardLateOptOut(
     tx: StoreTx,
@@ -205,17 +209,12 @@ export class IdentityChanges {
     defs: readonly PurposeDefinition[],
     fields: { channel: WithdrawalChannel; actor: string; keyword?: string; messageId?: string; sentAt?: number },
   ): Promise<ConsentRecord[]> {
-    const to: IdentifiedSubject = { pseudonym: target, userIdOnly: false };
     if (await this.writes.erasedAndGone(tx, target)) {
       await this.writes.markErasedOptOut(tx, now, target, defs, fields);
       return [];
     }
-    const open: PurposeDefinition[] = [];
-    for (const def of defs) {
-      const existing = await tx.getConsent(target, def.id);
-      if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) open.push(def);
-    }
-    return this.writes.withdrawIn(tx, now, events, target, to, open, fields);
+    const to: IdentifiedSubject = { pseudonym: target, userIdOnly: false };
+    return this.writes.withdrawIn(tx, now, events, target, to, defs, fields);
   }
 
   /** Meta's new number of a move, if it is a valid one other than the old; a bad one must not stop the move. */

@@ -449,28 +449,36 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
-      // Sent before the number moved and delivered after: the opt-out of the person who moved, wherever she went.
-      const late = sentAt === undefined ? undefined : await this.identity.lateOptOutTargets(tx, p, sentAt);
-      const atNumber = late?.keepAtOld !== false;
-      // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
-      const erased = atNumber && options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
+      // Sent before the number moved and delivered after: the opt-out of the person who moved, where she is now.
+      const late = sentAt === undefined ? undefined : await this.identity.lateOptOutHome(tx, p, sentAt);
+      const home = late?.movedTo ?? p;
       const fields = { channel, actor, text, keyword, messageId, sentAt };
-      const changed =
-        erased || !atNumber ? [] : await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
-      if (erased) await this.writes.markErasedOptOut(tx, now, p, targets, fields);
-      for (const target of late?.targets ?? []) {
-        changed.push(...(await this.identity.forwardLateOptOut(tx, now, events, target, targets, fields)));
+      let changed: ConsentRecord[] = [];
+      let erased: boolean;
+      if (late?.movedTo !== undefined) {
+        erased = await this.writes.erasedAndGone(tx, home);
+        changed = await this.identity.forwardLateOptOut(tx, now, events, home, targets, fields);
+      } else {
+        // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
+        // A mover erased before she left is gone from the number too, though its next holder's records may be there.
+        erased =
+          late?.erasedBeforeMove === true ||
+          (options.unlessErased === true && (await this.writes.erasedAndGone(tx, p)));
+        if (erased) await this.writes.markErasedOptOut(tx, now, p, targets, fields);
+        else changed = await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
       }
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
       const ownId = subject.userIdAlias;
-      const idErased = erased && ownId !== undefined && ownId !== p && (await this.writes.hasNoLiveRecord(tx, ownId));
+      const idErased =
+        erased && ownId !== undefined && ownId !== home && (await this.writes.hasNoLiveRecord(tx, ownId));
       if (idErased && ownId !== undefined) {
         if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, now, actor);
         await this.writes.markErasedOptOut(tx, now, ownId, targets, fields);
       }
-      // The number's linked ids are its present holder's: a late opt-out of the previous one is not theirs.
-      for (const key of await this.userIdKeys(tx, p, subject, { withOwnId: !idErased, withLinked: atNumber })) {
+      // After a move the number's linked ids are its next holder's, and her new number had its share above.
+      const idOptions = { withOwnId: !idErased, withLinked: late === undefined, skip: home };
+      for (const key of await this.userIdKeys(tx, p, subject, idOptions)) {
         // Under the sender's own id an opt-out that found nothing is still recorded: a later new user id of hers
         // carries it over (linkUserId), as it carries what was withdrawn there.
         const auditNothing = key === ownId;
@@ -492,14 +500,15 @@ export class ConsentLedger extends EventEmitter {
     tx: StoreTx,
     p: string,
     subject: IdentifiedSubject,
-    { withOwnId = true, withLinked = true } = {},
+    { withOwnId = true, withLinked = true, skip = p } = {},
   ): Promise<string[]> {
     const ownId = subject.userIdAlias;
     const linkedTo = ownId === undefined ? undefined : await tx.resolveAlias(ownId);
     const linked = withLinked ? await tx.aliasesOf(p) : [];
     const keys: string[] = [];
     for (const key of new Set([withOwnId ? ownId : undefined, linkedTo, ...linked])) {
-      if (key !== undefined && key !== p && !(await this.writes.erasedAndGone(tx, key))) keys.push(key);
+      if (key === undefined || key === p || key === skip) continue;
+      if (!(await this.writes.erasedAndGone(tx, key))) keys.push(key);
     }
     return keys;
   }

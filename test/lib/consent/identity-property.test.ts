@@ -137,25 +137,49 @@ for (const { name, factory, runs } of BACKENDS)
           };
           /** Meta's clock and this machine's may differ by this much around a move (identity-changes.ts). */
           const MOVE_MARGIN = 10 * 60_000;
-          /** Every move so far, oldest first, with the new number Meta named. */
-          const moves: { phone: string; at: number; to?: string }[] = [];
           /**
-           * A STOP sent from `phone` before the number moved is the opt-out of the person who moved: it goes where
-           * she went (and, within the clocks' margin of the move, counts at the old number too).
+           * Who holds each number, as people: a move takes its holder to the new number Meta named (or somewhere
+           * unknown), and the number goes to someone new, though not within the clocks' margin: a provider hands a
+           * number on months later. Someone displaced from a number without a move Meta reported is nowhere known.
            */
-          const lateTargets = (phone: string, sentAt: number) => {
-            const targets: string[] = [];
-            let keepAtOld = true;
-            let key = phone;
-            for (let hop = 0; hop < 4; hop++) {
-              const move = moves.find((m) => m.phone === key && m.at >= sentAt - MOVE_MARGIN);
-              if (!move) break;
-              if (key === phone && move.at > sentAt + MOVE_MARGIN) keepAtOld = false;
-              if (!move.to || move.to === phone || targets.includes(move.to)) break;
-              targets.push(move.to);
-              key = move.to;
-            }
-            return { targets, keepAtOld: keepAtOld || targets.length === 0 };
+          let people = 0;
+          /** `early`: she arrived within the margin after its holder left, which the ledger cannot tell apart. */
+          const holders = new Map<string, { from: number; person: number; early?: boolean }[]>();
+          const leftAt = new Map<string, number>();
+          const numberOf = new Map<number, string | undefined>();
+          for (const phone of DESTINATIONS) {
+            if (!phone) continue;
+            holders.set(phone, [{ from: Number.NEGATIVE_INFINITY, person: people }]);
+            numberOf.set(people++, phone);
+          }
+          const holderAt = (phone: string, at: number) => {
+            let holder: { person: number; early?: boolean } = { person: -1 };
+            for (const entry of holders.get(phone) ?? []) if (entry.from <= at) holder = entry;
+            return holder;
+          };
+          const moveHolder = (phone: string, to: string | undefined, at: number) => {
+            const list = holders.get(phone) ?? [];
+            const mover = list[list.length - 1].person;
+            list.push({ from: at + MOVE_MARGIN + 1, person: people });
+            numberOf.set(people++, phone);
+            numberOf.set(mover, to);
+            leftAt.set(phone, at);
+            if (to === undefined) return;
+            const arrivals = holders.get(to) ?? [];
+            for (const entry of arrivals) if (numberOf.get(entry.person) === to) numberOf.set(entry.person, undefined);
+            const early = at - (leftAt.get(to) ?? Number.NEGATIVE_INFINITY) <= MOVE_MARGIN;
+            holders.set(to, [...arrivals.filter((e) => e.from <= at), { from: at, person: mover, early }]);
+          };
+          /**
+           * The number the writer of an opt-out from `phone` holds now, by when she sent it; undefined when she left
+           * for a number Meta did not name. Without Meta's time nobody can tell: the number's present holder.
+           */
+          const senderNumber = (phone: string, sentAt: number | undefined): string | undefined => {
+            if (sentAt === undefined) return phone;
+            const holder = holderAt(phone, sentAt);
+            // Someone took the number within minutes of its holder leaving (a provider does not): whose the opt-out
+            // is stays open, and nothing is checked for either number.
+            return holder.early ? undefined : numberOf.get(holder.person);
           };
           try {
             for (const op of ops) {
@@ -217,24 +241,37 @@ for (const { name, factory, runs } of BACKENDS)
                 }
                 case 'stop': {
                   const sentAt = op.lag === undefined ? undefined : now - op.lag;
+                  const messageId = `wamid.stop${now}`;
                   await ledger.withdrawUnlessErased({
                     subject: op.subject,
                     channel: 'whatsapp-keyword',
+                    messageId,
                     sentAt,
                     actor: 'p',
                   });
                   recordOptOut(op.subject, sentAt ?? now);
-                  const late =
-                    op.subject.phone && sentAt !== undefined ? lateTargets(op.subject.phone, sentAt) : undefined;
-                  const atNumber = late?.keepAtOld !== false;
-                  // Whoever wrote STOP with a number and a user id stopped under both, unless the number has moved on.
+                  const phone = op.subject.phone;
+                  const hers = phone === undefined ? undefined : senderNumber(phone, sentAt);
+                  // Whoever wrote STOP with a number and a user id stopped under both, unless she left the number:
+                  // then her objection is at her number now, and the old one is its next holder's (or, with her
+                  // whereabouts unknown, not checked).
                   for (const part of partsOf(op.subject)) {
-                    if (atNumber || !part.phone) stopped.set(keyOf(part), part);
+                    if (!part.phone || hers === phone) stopped.set(keyOf(part), part);
                   }
-                  if (op.subject.phone && atNumber) ownObjection.add(op.subject.phone);
-                  for (const target of late?.targets ?? []) {
-                    objected.add(target);
-                    ownObjection.add(target);
+                  if (hers !== undefined) {
+                    objected.add(hers);
+                    ownObjection.add(hers);
+                  }
+                  if (phone !== undefined && !op.subject.userId && hers !== undefined) {
+                    // Her STOP is nobody else's: no other number's present holder finds it among his records.
+                    for (const other of DESTINATIONS) {
+                      if (!other || other === hers) continue;
+                      const part = await ledger.exportSubject(other, 'p');
+                      const found = [...part.consents, ...part.history].some(
+                        (r) => r.withdrawalMessageId === messageId,
+                      );
+                      assert.ok(!found, `the STOP sent from ${phone}, whose writer is at ${hers}, landed on ${other}`);
+                    }
                   }
                   break;
                 }
@@ -264,7 +301,10 @@ for (const { name, factory, runs } of BACKENDS)
                     actor: 'p',
                   });
                   recordOptOut(op.subject, sentAt ?? now);
-                  for (const part of partsOf(op.subject)) optedOut.set(keyOf(part), part);
+                  const hers = op.subject.phone === undefined ? undefined : senderNumber(op.subject.phone, sentAt);
+                  for (const part of partsOf(op.subject)) {
+                    if (!part.phone || hers === part.phone) optedOut.set(keyOf(part), part);
+                  }
                   break;
                 }
                 case 'refuse':
@@ -278,7 +318,7 @@ for (const { name, factory, runs } of BACKENDS)
                 case 'move':
                   await ledger.numberChanged({ phone: op.phone, newPhone: op.to, actor: 'p' });
                   latestMove = now;
-                  moves.push({ phone: op.phone, at: now, to: op.to !== op.phone ? op.to : undefined });
+                  moveHolder(op.phone, op.to !== op.phone ? op.to : undefined, now);
                   if (op.to && op.to !== op.phone && ownObjection.has(op.phone)) {
                     objected.add(op.to);
                     ownObjection.add(op.to);

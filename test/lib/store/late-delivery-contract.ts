@@ -265,15 +265,14 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.ok(atBen.consents.some((c) => c.purpose === 'orders' && c.status === 'withdrawn'));
       });
 
-      it('counts for both numbers within minutes of the move: the clocks do not tell whose it is', async () => {
-        const stopSent = now - 2 * MINUTE;
+      it('sent minutes after the move is hers still: a provider does not hand a number on that soon', async () => {
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
-        await stop(ANNA, stopSent);
+        await stop(ANNA, now + 2 * MINUTE); // Meta's clock a little ahead, or a message sent as she moved
         assert.equal(await check(BEN, 'orders'), 'withdrawn');
-        assert.equal(await check(ANNA, 'orders'), 'withdrawn');
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
       });
 
-      it('follows her over two moves', async () => {
+      it('follows her over two moves to where she is now, and leaves the number she passed through', async () => {
         const stopSent = now - HOUR;
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
         now += MINUTE;
@@ -281,17 +280,38 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         now += MINUTE;
         await stop(ANNA, stopSent);
         assert.equal(await check(THIRD, 'orders'), 'withdrawn');
+        assert.equal((await ledger.checkConsent(BEN, 'orders')).allowed, true, "BEN's next holder objected to nothing");
       });
 
-      it('leaves what she gave at her new number since: that is newer than the STOP', async () => {
+      it('stays at her old number when she has moved back to it', async () => {
         const stopSent = now - HOUR;
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
-        await contract(BEN);
+        now += MINUTE;
+        await ledger.numberChanged({ phone: BEN, newPhone: ANNA, actor: 't' });
+        now += MINUTE;
+        await stop(ANNA, stopSent);
+        assert.equal(await check(ANNA, 'orders'), 'withdrawn');
+        assert.equal((await ledger.checkConsent(BEN, 'orders')).allowed, true);
+      });
+
+      it("does not follow the move of her new number's previous holder", async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: BEN, newPhone: THIRD, actor: 't' }); // Carl leaves BEN
+        now += MINUTE;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' }); // and Anna gets it
+        now += MINUTE;
+        await stop(ANNA, stopSent);
+        assert.equal(await check(BEN, 'orders'), 'withdrawn');
+        assert.equal((await ledger.checkConsent(THIRD, 'orders')).allowed, true, "Carl's new number is his");
+      });
+
+      it('ends what she gave at her new number as a STOP there would: when she gave it is not known', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
         await start(BEN, now);
         now += MINUTE;
         await stop(ANNA, stopSent);
-        assert.equal(await check(BEN, 'orders'), 'given');
-        assert.equal(await check(BEN), 'given');
+        assert.equal(await check(BEN), 'withdrawn');
       });
 
       it('keeps her new number on the erasure list without storing anything about her there', async () => {
@@ -300,7 +320,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         now += MINUTE;
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
         const before = await db.dump();
-        await stop(ANNA, stopSent);
+        assert.equal(await stop(ANNA, stopSent), 'erased', 'she is told nothing was kept');
         const withoutAudit = (dump: string) => dump.replace(/^audit(_anchor)?:.*$/gm, '');
         assert.equal(withoutAudit(await db.dump()), withoutAudit(before));
         assert.equal(await check(BEN, 'orders'), 'erased');
@@ -311,6 +331,32 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         await ledger.numberChanged({ phone: ANNA, actor: 't' });
         await stop(ANNA, stopSent);
         assert.equal(await check(ANNA, 'orders'), 'withdrawn');
+      });
+
+      it('stores nothing about a person erased before she moved, even where Meta named no new number', async () => {
+        await contract(ANNA);
+        await ledger.eraseSubject(ANNA, 't');
+        const stopSent = now - HOUR;
+        now += MINUTE;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        const before = await db.dump();
+        assert.equal(await stop(ANNA, stopSent), 'erased');
+        const withoutAudit = (dump: string) => dump.replace(/^audit(_anchor)?:.*$/gm, '');
+        assert.equal(withoutAudit(await db.dump()), withoutAudit(before));
+      });
+
+      it('with her user id, linked to her new number since, reaches that number once', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        now += MINUTE;
+        await start({ phone: BEN, userId: 'DE.5001' }, now);
+        now += MINUTE;
+        const changed = await stop({ phone: ANNA, userId: 'DE.5001' }, stopSent);
+        assert.ok(Array.isArray(changed));
+        const atBen = changed.filter((r) => r.purpose === 'marketing');
+        assert.equal(atBen.length, 1, 'one withdrawal of her consent, not one per route to it');
+        assert.equal(await check({ userId: 'DE.5001' }), 'withdrawn');
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the old number is not hers');
       });
     });
 
