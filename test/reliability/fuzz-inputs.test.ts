@@ -102,7 +102,7 @@ const formRequest = fc.oneof(
       submittedAt: maybe(
         fc.oneof(
           fc.integer(),
-          fc.date().map((d) => d.toISOString()),
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
           anything,
         ),
       ),
