@@ -1,3 +1,4 @@
+import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { GdprWhatsAppError } from '../errors';
 import type { ConsentRow, StoreTx } from '../store/types';
 import type { AuditRecord } from './audit-verify';
@@ -17,6 +18,12 @@ const CLOCK_MARGIN_MS = 10 * 60_000;
 /** Where the move's marker says the person went (a pseudonym): an opt-out she sent before it, delivered late, follows. */
 function movedTo(newNumber: IdentifiedSubject | undefined): { to?: string } {
   return newNumber ? { to: newNumber.pseudonym } : {};
+}
+
+/** Both sets of opt-outs: a person's at her number and under her previous user id. */
+function withOptOutsOf(a: OptOuts, b: OptOuts | undefined): OptOuts {
+  if (!b) return a;
+  return { purposes: [...new Set([...a.purposes, ...b.purposes])], erased: a.erased || b.erased };
 }
 
 /** How many moves a late opt-out follows: a person does not change numbers that often within Meta's retries. */
@@ -69,12 +76,23 @@ export class IdentityChanges {
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const subject = this.resolver.identify({ phone: input.phone });
     const newNumber = this.newNumberOf(input.newPhone, subject);
+    const previousId = this.userIdOf(input.previousUserId);
+    const newId = this.userIdOf(input.newUserId, previousId);
     const channel: WithdrawalChannel = 'whatsapp-number-change';
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
       const carry = { channel, actor, messageId };
-      // Read before this move ends anything: the endings below are not hers to carry.
-      if (newNumber) await this.followToNewNumber(tx, now, events, newNumber, await this.ownOptOuts(tx, p), carry);
+      // Read before this move ends anything: the endings below are not hers to carry. What she opted out of under
+      // her previous user id is hers as well; without a new number, her new id is where she can be found.
+      const destination = newNumber ?? newId;
+      if (destination) {
+        const optOuts = withOptOutsOf(
+          await this.ownOptOuts(tx, p),
+          previousId && (await this.idOptOuts(tx, previousId)),
+        );
+        await this.followToNewNumber(tx, now, events, destination, optOuts, carry);
+      }
+      if (newNumber && newId) await this.linkNewUserId(tx, now, events, newId, newNumber, actor);
       if (await this.writes.erasedAndGone(tx, p)) {
         // Links go (no user id may answer for the number any more), and a record made since the erasure (a later
         // message's time); the pseudonymous marker stays, so that a START sent before the move cannot sign the next
@@ -215,6 +233,41 @@ export class IdentityChanges {
     }
     const to: IdentifiedSubject = { pseudonym: target, userIdOnly: false };
     return this.writes.withdrawIn(tx, now, events, target, to, defs, fields);
+  }
+
+  /** A user id Meta gave with a move, if it is one (and not `other`); a bad one must not stop the move. */
+  private userIdOf(userId: string | undefined, other?: IdentifiedSubject): IdentifiedSubject | undefined {
+    if (!isBusinessScopedUserId(userId)) return undefined;
+    const identified = this.resolver.identify({ userId });
+    return identified.pseudonym === other?.pseudonym ? undefined : identified;
+  }
+
+  /** What the person opted out of under her previous user id (an id is one person's, whatever number it was with). */
+  private async idOptOuts(tx: StoreTx, id: IdentifiedSubject): Promise<OptOuts> {
+    // Erased: she goes on the erasure list there, and nothing else is written about her.
+    if ((await tx.suppressedAt(id.pseudonym)) !== undefined) return { purposes: [], erased: true };
+    const { purposes } = await this.writes.optedOutUnder(tx, id.pseudonym, await tx.listConsents(id.pseudonym));
+    return { purposes, erased: false };
+  }
+
+  /**
+   * Her new user id leads to her new number's records, as if she had written from there with it, so that a send by
+   * the id alone meets the opt-outs that followed her. An id with a consent or a refusal of its own is left as it is:
+   * a link would hide that (linkUserId).
+   */
+  private async linkNewUserId(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    id: IdentifiedSubject,
+    to: IdentifiedSubject,
+    actor: string,
+  ): Promise<void> {
+    if ((await tx.resolveAlias(id.pseudonym)) === to.pseudonym) return;
+    const own = await tx.listConsents(id.pseudonym);
+    await this.writes.carryOptOuts(tx, now, events, id.pseudonym, own, to.pseudonym, to, actor);
+    if (own.some((r) => r.status === 'refused' || ACTIVE_STATUSES.includes(r.status as ConsentStatus))) return;
+    await tx.putAlias(id.pseudonym, to.pseudonym);
   }
 
   /** Meta's new number of a move, if it is a valid one other than the old; a bad one must not stop the move. */

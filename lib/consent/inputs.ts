@@ -77,6 +77,12 @@ export interface NumberChangeInput {
   phone: string;
   /** The person's new number (Meta's `system.wa_id`): her own opt-outs follow her there. */
   newPhone?: string;
+  /**
+   * Her business-scoped user id before the move and the one Meta gave her with it (a number change regenerates it):
+   * what she opted out of under the old id follows her too, and the new id finds her new number's records.
+   */
+  previousUserId?: string;
+  newUserId?: string;
   messageId?: string;
   actor: string;
 }

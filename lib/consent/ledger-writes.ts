@@ -291,9 +291,7 @@ export class LedgerWrites {
 
   /**
    * The opt-outs recorded under `home` (a user id's own records: a new id's, or an id's seen with a number for the
-   * first time) applied to `target` (the records checks by that id read from now on). Which purposes
-   * a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every purpose, except
-   * Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
+   * first time) applied to `target` (the records checks by that id read from now on).
    */
   async carryOptOuts(
     tx: StoreTx,
@@ -305,33 +303,44 @@ export class LedgerWrites {
     subject: IdentifiedSubject,
     actor: string,
   ): Promise<void> {
-    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
-    const blindStops = (await tx.listAudit(home)).filter(
-      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
-    );
-    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
-    // An erasure of the new id (its opt-outs went with it) is the widest opt-out of all.
-    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
-    // A refusal is of its own purpose only.
-    const refused = own.filter((r) => r.status === 'refused').map((r) => this.purposes.get(r.purpose));
-    let targets = refused.filter((d): d is PurposeDefinition => d !== undefined);
-    let channel: WithdrawalChannel = 'api';
-    if (channels.length > 0) {
-      const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
-      const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
-      const optedOut = [...this.purposes.values()].filter(
-        (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
-      );
-      targets = [...new Set([...optedOut, ...targets])];
-      channel = WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api';
-    }
-    if (targets.length === 0) return;
-    await this.withdrawIn(tx, now, events, target, subject, targets, {
+    const { purposes, channel } = await this.optedOutUnder(tx, home, own);
+    if (purposes.length === 0) return;
+    await this.withdrawIn(tx, now, events, target, subject, purposes, {
       channel,
       actor,
       carried: true,
       auditNothing: false,
     });
+  }
+
+  /**
+   * What was opted out of under `home` (a user id's own key, whose rows are `own`), for carryOptOuts and a move.
+   * Which purposes a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every
+   * purpose, except Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
+   */
+  async optedOutUnder(
+    tx: StoreTx,
+    home: string,
+    own: readonly ConsentRow[],
+  ): Promise<{ purposes: PurposeDefinition[]; channel: WithdrawalChannel }> {
+    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
+    const blindStops = (await tx.listAudit(home)).filter(
+      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
+    );
+    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
+    // An erasure of the id (its opt-outs went with it) is the widest opt-out of all.
+    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
+    // A refusal is of its own purpose only.
+    const refused = own.filter((r) => r.status === 'refused').map((r) => this.purposes.get(r.purpose));
+    let purposes = refused.filter((d): d is PurposeDefinition => d !== undefined);
+    if (channels.length === 0) return { purposes, channel: 'api' };
+    const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
+    const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
+    const optedOut = [...this.purposes.values()].filter(
+      (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
+    );
+    purposes = [...new Set([...optedOut, ...purposes])];
+    return { purposes, channel: WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api' };
   }
 
   /**

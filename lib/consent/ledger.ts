@@ -449,8 +449,10 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
-      // Sent before the number moved and delivered after: the opt-out of the person who moved, where she is now.
-      const late = sentAt === undefined ? undefined : await this.identity.lateOptOutHome(tx, p, sentAt);
+      // Sent from the number before it moved and delivered after: the opt-out of the person who moved, where she is
+      // now. A user id names its person whatever number it leads to.
+      const fromNumber = sentAt !== undefined && !subject.userIdOnly;
+      const late = fromNumber ? await this.identity.lateOptOutHome(tx, p, sentAt) : undefined;
       const home = late?.movedTo ?? p;
       const fields = { channel, actor, text, keyword, messageId, sentAt };
       let changed: ConsentRecord[] = [];
@@ -473,7 +475,8 @@ export class ConsentLedger extends EventEmitter {
       const idErased =
         erased && ownId !== undefined && ownId !== home && (await this.writes.hasNoLiveRecord(tx, ownId));
       if (idErased && ownId !== undefined) {
-        if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, now, actor);
+        // Listed as of when she sent the STOP: a START she sent after it is a new sign-up, whenever it arrives.
+        if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, sentAt ?? now, actor);
         await this.writes.markErasedOptOut(tx, now, ownId, targets, fields);
       }
       // After a move the number's linked ids are its next holder's, and her new number had its share above.

@@ -90,6 +90,9 @@ export type StopSignal =
       kind: 'number-changed';
       subject: SubjectRef & { phone: string };
       newWaId?: string;
+      /** The person's business-scoped user id before and after: a number change regenerates it. */
+      previousUserId?: string;
+      newUserId?: string;
       messageId: string;
     }
   /** Meta gave the person a new business-scoped user id: what was kept under the previous one is theirs. */
@@ -157,10 +160,14 @@ function recogniseSystem(message: InboundMessage): StopSignal {
     return valid ? { kind: 'user-id-changed', previousUserId, userId, messageId: message.messageId } : { kind: 'none' };
   }
   if (typeof type !== 'string' || !NUMBER_CHANGE_TYPES.has(type) || !message.from) return { kind: 'none' };
+  const { waId, previousUserId, userId } = message.system ?? {};
   return {
     kind: 'number-changed',
     subject: { phone: message.from },
-    ...(message.system?.waId ? { newWaId: message.system.waId } : {}),
+    ...(waId ? { newWaId: waId } : {}),
+    // An id that is not one is left out: it must not stop the move.
+    ...(isBusinessScopedUserId(previousUserId) ? { previousUserId } : {}),
+    ...(isBusinessScopedUserId(userId) && userId !== previousUserId ? { newUserId: userId } : {}),
     messageId: message.messageId,
   };
 }
@@ -247,6 +254,8 @@ export async function withdrawForSignal(
     const changed = await ledger.numberChanged({
       phone: signal.subject.phone,
       newPhone: signal.newWaId,
+      previousUserId: signal.previousUserId,
+      newUserId: signal.newUserId,
       messageId: signal.messageId,
       actor: scope.actor,
     });

@@ -97,6 +97,12 @@ const MARKETING_STOPPED = {
     'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.',
 };
 
+/** A new business-scoped user id in the same country as `previous`, as Meta gives one with a number change. */
+function regeneratedUserId(previous: string): string {
+  const country = previous.slice(0, previous.indexOf('.'));
+  return `${country}.${BigInt(`0x${randomBytes(8).toString('hex')}`).toString()}`;
+}
+
 interface ConversationState {
   waId: string;
   /** The customer's business-scoped user id, when the customer was given one: messages can be sent to it. */
@@ -576,10 +582,24 @@ export class Sandbox extends EventEmitter {
       throw new GdprWhatsAppError('sandbox-invalid-number-change', 'A number change needs two different numbers');
     }
     const conversation = this.conversationState(state, from);
+    // A number change regenerates the customer's business-scoped user id (Meta's changelog, Aug 11, 2026): the
+    // message names the old and the new one, and she goes on at the new number with the new id.
+    const previousUserId = conversation.userId;
+    const userId = previousUserId ? regeneratedUserId(previousUserId) : undefined;
+    if (userId) {
+      const moved = this.conversationState(state, to);
+      moved.userId = userId;
+      moved.numberHidden = conversation.numberHidden;
+      moved.name ??= conversation.name;
+      conversation.userId = undefined;
+      this.changed(state, moved);
+    }
     const payload = buildNumberChangeWebhook({
       ...this.businessOf(state),
       oldWaId: from,
       newWaId: to,
+      previousUserId,
+      userId,
       profileName: conversation.name,
     });
     return this.deliverSystemMessage(state, payload);
@@ -649,7 +669,7 @@ export class Sandbox extends EventEmitter {
     if (!state) return [];
     const now = this.clock.now();
     return [...state.conversations.values()]
-      .filter((c) => c.messages.length > 0 || c.name !== undefined || c.marketingStopped)
+      .filter((c) => c.messages.length > 0 || c.name !== undefined || c.userId !== undefined || c.marketingStopped)
       .map((c) => ({
         waId: c.waId,
         name: c.name,

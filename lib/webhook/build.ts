@@ -51,6 +51,9 @@ export interface NumberChangeWebhookInput extends BusinessNumber {
   oldWaId: string;
   /** The person's new WhatsApp id (`system.wa_id`). */
   newWaId: string;
+  /** A number change regenerates the business-scoped user id (Meta's changelog, Aug 11, 2026): old and new. */
+  previousUserId?: string;
+  userId?: string;
   profileName?: string;
   timestamp?: number;
 }
@@ -126,6 +129,8 @@ export function buildNumberChangeWebhook(p: NumberChangeWebhookInput): object {
       body: `User ${name} changed from ${p.oldWaId} to ${p.newWaId}`,
       wa_id: p.newWaId,
       type: 'user_changed_number',
+      ...(p.previousUserId ? { previous_user_id: p.previousUserId } : {}),
+      ...(p.userId ? { user_id: p.userId } : {}),
     },
   };
   return envelope(p, 'messages', { messages: [message] });

@@ -389,6 +389,26 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.deepEqual(textsTo(GERMAN.waId), []);
   });
 
+  it('links the user id Meta gives with a number change to her new number', async () => {
+    const { caught } = await load({ hook: { store: 'store' } });
+    const ledger = await ledgerOf();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId, userId: 'DE.4242' }, { text: 'Hallo' });
+    const newNumber = '+4917612345678';
+    await sandbox.customerChangesNumber(PHONE_NUMBER_ID, GERMAN.waId, newNumber);
+    // A number change regenerates the user id; the sandbox, like Meta, names the old and the new one.
+    const moved = sandbox.conversations(PHONE_NUMBER_ID).find((c) => c.waId === newNumber.slice(1));
+    const newUserId = moved?.userId ?? '';
+    assert.match(newUserId, /^DE\.\d+$/);
+    await ledger.giveConsent({ subject: newNumber, purpose: 'offers', wording: 'o', method: 'keyword', actor: 't' });
+    // A send by her new id alone finds what her new number gave.
+    await until(
+      async () => (await ledger.checkConsent({ userId: newUserId }, 'offers')).status === 'given',
+      'the new user id to lead to the new number',
+    );
+    assert.equal((await ledger.checkConsent({ userId: 'DE.4242' }, 'offers')).allowed, false);
+    assert.equal(caught.length, 0);
+  });
+
   it('keeps an erased person on the erasure list at the new number she moves to', async () => {
     const { caught } = await load({ hook: { store: 'store' } });
     const ledger = await subscribe(GERMAN.phone);

@@ -143,6 +143,23 @@ describe('conversation/stop', () => {
       assert.equal(recogniseStopSignal({ ...moved, text: 'STOP', system: { body: 'STOP' } }, rules).kind, 'none');
     });
 
+    it('reads the user ids Meta names with a number change, and leaves out any that is not one', () => {
+      const moved = inbound({
+        type: 'system',
+        system: { type: 'user_changed_number', waId: '4917612345678', previousUserId: 'DE.1', userId: 'DE.2' },
+      });
+      const signal = recogniseStopSignal(moved, rules);
+      assert.equal(signal.kind === 'number-changed' && signal.previousUserId, 'DE.1');
+      assert.equal(signal.kind === 'number-changed' && signal.newUserId, 'DE.2');
+      const odd = recogniseStopSignal(
+        inbound({ type: 'system', system: { type: 'user_changed_number', previousUserId: 'x', userId: 'DE.2' } }),
+        rules,
+      );
+      assert.equal(odd.kind, 'number-changed');
+      assert.equal(odd.kind === 'number-changed' && 'previousUserId' in odd, false);
+      assert.equal(odd.kind === 'number-changed' && odd.newUserId, 'DE.2');
+    });
+
     it("recognises Meta's new business-scoped user id only with both ids valid and different", () => {
       const changed = inbound({
         type: 'system',

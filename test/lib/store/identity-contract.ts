@@ -44,6 +44,52 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
       (await ledger.checkConsent(subject, purpose)).status;
 
     describe('numberChanged', () => {
+      describe('with the user ids Meta names (a number change regenerates the id)', () => {
+        const move = (extra: Record<string, unknown>) =>
+          ledger.numberChanged({ phone: ANNA, previousUserId: 'DE.7001', newUserId: 'DE.7002', actor: 't', ...extra });
+
+        it('takes what she opted out of under her previous id to her new number, where her new id finds it', async () => {
+          // A STOP written with her number withheld is kept under her id alone.
+          await ledger.withdrawConsent({ subject: { userId: 'DE.7001' }, channel: 'whatsapp-keyword', actor: 't' });
+          await move({ newPhone: OTHER });
+          assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+          assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'withdrawn');
+          assert.equal(await check({ userId: 'DE.7002' }), 'none');
+        });
+
+        it('without a new number keeps her opt-outs under her new id', async () => {
+          await ledger.withdrawConsent({
+            subject: { phone: ANNA, userId: 'DE.7001' },
+            channel: 'whatsapp-keyword',
+            actor: 't',
+          });
+          await move({});
+          assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'withdrawn');
+        });
+
+        it('does not link a new id with a consent of its own, which a link would hide', async () => {
+          await give({ userId: 'DE.7002' }); // Meta's message came after her first message with the new id
+          await ledger.withdrawConsent({ subject: { userId: 'DE.7001' }, channel: 'whatsapp-keyword', actor: 't' });
+          await move({ newPhone: OTHER });
+          assert.equal(await check({ userId: 'DE.7002' }), 'given');
+          assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+        });
+
+        it('keeps a person erased under her previous id on the erasure list', async () => {
+          await ledger.eraseSubject({ userId: 'DE.7001' }, 't');
+          await move({ newPhone: OTHER });
+          assert.equal(await check(OTHER, 'orders'), 'erased');
+          assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'erased');
+        });
+
+        it('moves all the same when the ids are not ids', async () => {
+          await give(ANNA);
+          await move({ newPhone: OTHER, previousUserId: 'not an id', newUserId: 42 });
+          assert.equal(await check(ANNA), 'withdrawn');
+          assert.equal(await check(OTHER), 'none');
+        });
+      });
+
       it('withdraws consents, lets given contract records expire, and forgets who the number belonged to', async () => {
         await give({ phone: ANNA, userId: 'DE.111', name: 'Anna' });
         await give(ANNA, 'orders');

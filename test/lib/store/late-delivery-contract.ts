@@ -177,6 +177,16 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         await rejectsWith(start(ANNA, startSent), 'superseded');
       });
 
+      it("sent after an erased person's STOP signs her up, however late both arrive", async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        now += 3 * 60 * MINUTE;
+        const stopSent = now - 2 * 60 * MINUTE;
+        assert.equal(await stop({ phone: ANNA, userId: 'DE.6001' }, stopSent), 'erased');
+        // Her id joined the erasure list as of her STOP, not of when it arrived.
+        await start({ userId: 'DE.6001' }, stopSent + SECOND);
+        assert.equal(await check({ userId: 'DE.6001' }), 'given');
+      });
+
       it("is not refused for another person's STOP", async () => {
         await stop(BEN, now);
         await start(ANNA, now - SECOND);
@@ -312,6 +322,21 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         now += MINUTE;
         await stop(ANNA, stopSent);
         assert.equal(await check(BEN), 'withdrawn');
+      });
+
+      it("by user id alone is the id's own person's, whichever number the id leads to", async () => {
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        // The number's next holder signs up with his user id at once.
+        await ledger.giveConsent({
+          subject: { phone: ANNA, userId: 'DE.6101' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await stop({ userId: 'DE.6101' }, now);
+        assert.equal(await check(ANNA), 'withdrawn', 'his STOP ends his consent');
+        assert.equal(await check(BEN, 'orders'), 'none', 'and is not the mover’s');
       });
 
       it('keeps her new number on the erasure list without storing anything about her there', async () => {
