@@ -10,6 +10,11 @@ import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
 import { optionalText, requireActor } from './validate';
 
+/**
+ * The audit action on a person's previous user id when a number change replaced it (numberChanged): `detail.to` says
+ * where her records are now, for an opt-out under the old id that Meta delivers late.
+ */
+export const USER_ID_REPLACED = 'subject.user-id-replaced';
 /** The audit action on a person's new number when her opt-outs followed her there (numberChanged). */
 const OPT_OUTS_CARRIED = 'subject.opt-outs-carried';
 /** Meta's clock and this machine's may differ; a number changes hands months after a move, not minutes. */
@@ -38,8 +43,12 @@ export interface LateOptOutHome {
 }
 
 /** The first move marker that `after` accepts, in the order they were written. */
-function firstMove(entries: readonly AuditRecord[], after: (e: AuditRecord) => boolean): AuditRecord | undefined {
-  return entries.filter((e) => e.action === NUMBER_CHANGED && after(e)).sort((a, b) => a.seq - b.seq)[0];
+function firstMove(
+  entries: readonly AuditRecord[],
+  after: (e: AuditRecord) => boolean,
+  action: string = NUMBER_CHANGED,
+): AuditRecord | undefined {
+  return entries.filter((e) => e.action === action && after(e)).sort((a, b) => a.seq - b.seq)[0];
 }
 
 /** What a person opted out of herself at one number, which follows her when she moves (numberChanged). */
@@ -82,17 +91,8 @@ export class IdentityChanges {
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
       const carry = { channel, actor, messageId };
-      // Read before this move ends anything: the endings below are not hers to carry. What she opted out of under
-      // her previous user id is hers as well; without a new number, her new id is where she can be found.
-      const destination = newNumber ?? newId;
-      if (destination) {
-        const optOuts = withOptOutsOf(
-          await this.ownOptOuts(tx, p),
-          previousId && (await this.idOptOuts(tx, previousId)),
-        );
-        await this.followToNewNumber(tx, now, events, destination, optOuts, carry);
-      }
-      if (newNumber && newId) await this.linkNewUserId(tx, now, events, newId, newNumber, actor);
+      // Read before this move ends anything: the endings below are not hers to carry.
+      await this.followPerson(tx, now, events, p, { newNumber, previousId, newId }, carry);
       if (await this.writes.erasedAndGone(tx, p)) {
         // Links go (no user id may answer for the number any more), and a record made since the erasure (a later
         // message's time); the pseudonymous marker stays, so that a START sent before the move cannot sign the next
@@ -197,10 +197,15 @@ export class IdentityChanges {
    * Otherwise she is followed from move to move, each her own: a number's moves before she came were a previous
    * holder's.
    */
-  async lateOptOutHome(tx: StoreTx, p: string, sentAt: number): Promise<LateOptOutHome | undefined> {
-    // The common case, a number that did not move: one indexed lookup, not its whole history.
-    if (!(await this.movedAwaySince(tx, p, sentAt))) return undefined;
-    let move = firstMove(await tx.listAudit(p), (e) => e.at >= sentAt - CLOCK_MARGIN_MS);
+  async lateOptOutHome(
+    tx: StoreTx,
+    p: string,
+    sentAt: number,
+    replaced: typeof NUMBER_CHANGED | typeof USER_ID_REPLACED = NUMBER_CHANGED,
+  ): Promise<LateOptOutHome | undefined> {
+    // The common case, a number (or id) that did not move: one indexed lookup, not its whole history.
+    if (!(await tx.hasAuditSince(p, replaced, sentAt - CLOCK_MARGIN_MS))) return undefined;
+    let move = firstMove(await tx.listAudit(p), (e) => e.at >= sentAt - CLOCK_MARGIN_MS, replaced);
     if (!move) return undefined;
     const listedAt = await tx.suppressedAt(p);
     const erasedBeforeMove = listedAt !== undefined && listedAt <= move.at;
@@ -242,6 +247,56 @@ export class IdentityChanges {
     return identified.pseudonym === other?.pseudonym ? undefined : identified;
   }
 
+  /**
+   * Her own opt-outs at the number, and those under her previous user id (an id is one person's), follow her to her
+   * new number, and her new id leads there. Without a new number they are kept where her new id leads. A person on
+   * the erasure list goes on it there, and her new id with her: nothing else is written about her.
+   */
+  private async followPerson(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    p: string,
+    ids: { newNumber?: IdentifiedSubject; previousId?: IdentifiedSubject; newId?: IdentifiedSubject },
+    carry: { channel: WithdrawalChannel; actor: string; messageId?: string },
+  ): Promise<void> {
+    const { newNumber, previousId } = ids;
+    // Meta's retry of the same message finds the previous id replaced already: nothing of it is carried twice.
+    const idDone = previousId !== undefined && (await tx.hasAuditSince(previousId.pseudonym, USER_ID_REPLACED, 0));
+    const newId = idDone ? undefined : ids.newId;
+    const optOuts = withOptOutsOf(
+      await this.ownOptOuts(tx, p),
+      previousId && !idDone ? await this.idOptOuts(tx, previousId) : undefined,
+    );
+    if (newNumber) await this.followToNewNumber(tx, now, events, newNumber, optOuts, carry);
+    let idHome: string | undefined = newNumber?.pseudonym;
+    if (newId && optOuts.erased) {
+      if ((await tx.suppressedAt(newId.pseudonym)) === undefined)
+        await tx.putSuppression(newId.pseudonym, now, carry.actor);
+      idHome = newId.pseudonym;
+    } else if (newId && newNumber) {
+      const linked = await this.linkNewUserId(tx, now, events, newId, newNumber, carry.actor);
+      // Not linked (a consent or refusal of its own): her opt-outs must answer to the id as well.
+      if (!linked) await this.followToNewNumber(tx, now, events, newId, optOuts, carry);
+    } else if (newId) {
+      // No new number: where her new id leads (a number she wrote from with it already), else the id itself.
+      const linkedTo = await tx.resolveAlias(newId.pseudonym);
+      const home: IdentifiedSubject = linkedTo ? { pseudonym: linkedTo, userIdOnly: false } : newId;
+      await this.followToNewNumber(tx, now, events, home, optOuts, carry);
+      idHome = home.pseudonym;
+    }
+    if (previousId && !idDone && idHome !== undefined) {
+      // Where an opt-out sent under the previous id before this move, and delivered after it, is to go.
+      await this.writes.audit(tx, now, {
+        action: USER_ID_REPLACED,
+        actor: carry.actor,
+        pseudonym: previousId.pseudonym,
+        outcome: 'moved',
+        detail: { to: idHome },
+      });
+    }
+  }
+
   /** What the person opted out of under her previous user id (an id is one person's, whatever number it was with). */
   private async idOptOuts(tx: StoreTx, id: IdentifiedSubject): Promise<OptOuts> {
     // Erased: she goes on the erasure list there, and nothing else is written about her.
@@ -253,7 +308,7 @@ export class IdentityChanges {
   /**
    * Her new user id leads to her new number's records, as if she had written from there with it, so that a send by
    * the id alone meets the opt-outs that followed her. An id with a consent or a refusal of its own is left as it is:
-   * a link would hide that (linkUserId).
+   * a link would hide that (linkUserId). True when the id leads there.
    */
   private async linkNewUserId(
     tx: StoreTx,
@@ -262,12 +317,19 @@ export class IdentityChanges {
     id: IdentifiedSubject,
     to: IdentifiedSubject,
     actor: string,
-  ): Promise<void> {
-    if ((await tx.resolveAlias(id.pseudonym)) === to.pseudonym) return;
+  ): Promise<boolean> {
+    if ((await tx.resolveAlias(id.pseudonym)) === to.pseudonym) return true;
     const own = await tx.listConsents(id.pseudonym);
     await this.writes.carryOptOuts(tx, now, events, id.pseudonym, own, to.pseudonym, to, actor);
-    if (own.some((r) => r.status === 'refused' || ACTIVE_STATUSES.includes(r.status as ConsentStatus))) return;
+    if (own.some((r) => r.status === 'refused' || ACTIVE_STATUSES.includes(r.status as ConsentStatus))) return false;
     await tx.putAlias(id.pseudonym, to.pseudonym);
+    await this.writes.audit(tx, now, {
+      action: 'subject.user-id-changed',
+      actor,
+      pseudonym: to.pseudonym,
+      outcome: 'linked',
+    });
+    return true;
   }
 
   /** Meta's new number of a move, if it is a valid one other than the old; a bad one must not stop the move. */

@@ -314,32 +314,44 @@ export class LedgerWrites {
   }
 
   /**
-   * What was opted out of under `home` (a user id's own key, whose rows are `own`), for carryOptOuts and a move.
-   * Which purposes a STOP covered is not recorded where it found nothing on record, so any opt-out counts for every
-   * purpose, except Meta's marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
+   * What was opted out of under `home` (a user id's own key, whose rows are `own`), for carryOptOuts and a move: the
+   * purposes each opt-out covered (its audit entry's scope), the objections and refusals on record, and every purpose
+   * for an erasure. An opt-out recorded before opt-outs named their scope counts for every purpose, except Meta's
+   * marketing opt-out, which counts for the marketing purposes (and those withdrawn by it).
    */
   async optedOutUnder(
     tx: StoreTx,
     home: string,
     own: readonly ConsentRow[],
   ): Promise<{ purposes: PurposeDefinition[]; channel: WithdrawalChannel }> {
-    const withdrawn = own.filter((r) => r.status === 'withdrawn' && r.withdrawalChannel !== 'whatsapp-number-change');
-    const blindStops = (await tx.listAudit(home)).filter(
-      (a) => a.action === 'consent.withdrawn' && a.outcome === NOTHING_TO_WITHDRAW,
-    );
-    const channels = [...withdrawn.map((r) => r.withdrawalChannel), ...blindStops.map((a) => a.detail?.channel)];
+    const all = [...this.purposes.values()];
+    const ids = new Set<string>();
+    const channels: unknown[] = [];
+    // A move ends consents on the old person's account; it opts out of nothing. An objection it carried did.
+    const optedOutRow = (r: ConsentRow) =>
+      r.status === 'refused' ||
+      (r.status === 'withdrawn' && (r.withdrawalChannel !== 'whatsapp-number-change' || r.method === 'objection'));
+    for (const row of own.filter(optedOutRow)) {
+      ids.add(row.purpose);
+      if (row.withdrawalChannel) channels.push(row.withdrawalChannel);
+    }
+    for (const entry of await tx.listAudit(home)) {
+      if (entry.action !== 'consent.withdrawn' || entry.detail?.carried === true) continue;
+      const channel = entry.detail?.channel;
+      if (channel === 'whatsapp-number-change') continue;
+      channels.push(channel);
+      const scope = entry.detail?.scope;
+      const covered = Array.isArray(scope)
+        ? all.filter((d) => scope.includes(d.id))
+        : all.filter((d) => channel !== 'meta-marketing-optout' || d.marketing || d.id === entry.purpose);
+      for (const def of covered) ids.add(def.id);
+    }
     // An erasure of the id (its opt-outs went with it) is the widest opt-out of all.
-    if ((await tx.suppressedAt(home)) !== undefined) channels.push('api');
-    // A refusal is of its own purpose only.
-    const refused = own.filter((r) => r.status === 'refused').map((r) => this.purposes.get(r.purpose));
-    let purposes = refused.filter((d): d is PurposeDefinition => d !== undefined);
-    if (channels.length === 0) return { purposes, channel: 'api' };
-    const onlyMarketing = channels.every((c) => c === 'meta-marketing-optout');
-    const withdrawnThere = new Set(withdrawn.map((r) => r.purpose));
-    const optedOut = [...this.purposes.values()].filter(
-      (d) => !onlyMarketing || d.marketing || withdrawnThere.has(d.id),
-    );
-    purposes = [...new Set([...optedOut, ...purposes])];
+    if ((await tx.suppressedAt(home)) !== undefined) {
+      for (const def of all) ids.add(def.id);
+      channels.push('api');
+    }
+    const purposes = all.filter((d) => ids.has(d.id));
     return { purposes, channel: WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api' };
   }
 

@@ -6,7 +6,7 @@ import type { CheckState, ConsentRow, LedgerStore, StoreTx } from '../store/type
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
 import { AuditChainVerifier, type AuditExportPage, type AuditVerification, auditExportLines } from './audit-verify';
 import { canonicalJson } from './canonical';
-import { IdentityChanges } from './identity-changes';
+import { IdentityChanges, USER_ID_REPLACED } from './identity-changes';
 import {
   COLLECTION_METHODS,
   type ConfirmConsentInput,
@@ -420,7 +420,9 @@ export class ConsentLedger extends EventEmitter {
    * opt-out with nothing on record is stored as an objection (Art. 21), so that those purposes block too.
    */
   async withdrawConsent(input: WithdrawConsentInput): Promise<ConsentRecord[]> {
-    return (await this.withdraw(input, {})) as ConsentRecord[];
+    const changed = await this.withdraw(input, {});
+    // A late opt-out of a person erased before she moved changes nothing: there is nothing to report.
+    return changed === 'erased' ? [] : changed;
   }
 
   /**
@@ -449,10 +451,14 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
-      // Sent from the number before it moved and delivered after: the opt-out of the person who moved, where she is
-      // now. A user id names its person whatever number it leads to.
-      const fromNumber = sentAt !== undefined && !subject.userIdOnly;
-      const late = fromNumber ? await this.identity.lateOptOutHome(tx, p, sentAt) : undefined;
+      // Sent before the number moved (or the user id was replaced with it) and delivered after: the opt-out of the
+      // person who moved, where she is now. A user id names its own person, whatever number it led to since.
+      const late =
+        sentAt === undefined
+          ? undefined
+          : subject.userIdOnly
+            ? await this.identity.lateOptOutHome(tx, subject.pseudonym, sentAt, USER_ID_REPLACED)
+            : await this.identity.lateOptOutHome(tx, p, sentAt);
       const home = late?.movedTo ?? p;
       const fields = { channel, actor, text, keyword, messageId, sentAt };
       let changed: ConsentRecord[] = [];
@@ -460,6 +466,12 @@ export class ConsentLedger extends EventEmitter {
       if (late?.movedTo !== undefined) {
         erased = await this.writes.erasedAndGone(tx, home);
         changed = await this.identity.forwardLateOptOut(tx, now, events, home, targets, fields);
+        // Her own user id seen with the old number since she left it (a late message of hers): what it leads to
+        // there is hers as well. Nobody else has her id.
+        const ownId = subject.userIdAlias;
+        if (ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
+          changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields)));
+        }
       } else {
         // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
         // A mover erased before she left is gone from the number too, though its next holder's records may be there.

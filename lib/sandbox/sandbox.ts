@@ -591,8 +591,11 @@ export class Sandbox extends EventEmitter {
       moved.userId = userId;
       moved.numberHidden = conversation.numberHidden;
       moved.name ??= conversation.name;
+      // The old number is no longer hers: whoever writes from it next has neither her id nor her username.
       conversation.userId = undefined;
+      conversation.numberHidden = undefined;
       this.changed(state, moved);
+      this.changed(state, conversation);
     }
     const payload = buildNumberChangeWebhook({
       ...this.businessOf(state),

@@ -694,8 +694,21 @@
       (json) => {
         const statuses = (json.deliveries || []).map((d) => d.status || '–').join(', ');
         say(t('numberChanged', { number: newWaId, statuses: statuses || '–' }));
-        // From now on the customer writes from the new number.
-        state.localCustomers.push({ phoneNumberId: state.phoneNumberId, waId: newWaId, name: name });
+        // From now on the customer writes from the new number, with the new user id the sandbox gave her there
+        // (kept on the server); the old number keeps neither her id nor her hidden number.
+        const old = state.localCustomers.filter(
+          (c) => c.phoneNumberId === state.phoneNumberId && c.waId === state.waId,
+        )[0];
+        state.localCustomers.push({
+          phoneNumberId: state.phoneNumberId,
+          waId: newWaId,
+          name: name,
+          hideNumber: old?.hideNumber,
+        });
+        if (old) {
+          old.userId = undefined;
+          old.hideNumber = undefined;
+        }
         el.moveWa.value = '';
         el.move.open = false;
         renderCustomers();

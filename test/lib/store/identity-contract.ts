@@ -73,13 +73,74 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
           await move({ newPhone: OTHER });
           assert.equal(await check({ userId: 'DE.7002' }), 'given');
           assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+          assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'withdrawn', 'her objection answers to the id');
         });
 
-        it('keeps a person erased under her previous id on the erasure list', async () => {
-          await ledger.eraseSubject({ userId: 'DE.7001' }, 't');
+        it('carries an opt-out of one purpose as that purpose only', async () => {
+          const both = { phone: ANNA, userId: 'DE.7001' };
+          await ledger.withdrawUnlessErased({ subject: both, purposes: ['marketing'], channel: 'api', actor: 't' });
+          await move({ newPhone: OTHER });
+          assert.equal((await ledger.checkConsent(OTHER, 'orders')).allowed, true);
+          assert.equal((await ledger.checkConsent({ userId: 'DE.7002' }, 'orders')).allowed, true);
+        });
+
+        it('takes a STOP by her previous id, sent before the move and delivered after it, to where she is', async () => {
+          const stopSent = now - 60 * 60_000;
+          await move({ newPhone: OTHER });
+          now += 60_000;
+          await ledger.withdrawUnlessErased({
+            subject: { userId: 'DE.7001' },
+            channel: 'whatsapp-keyword',
+            sentAt: stopSent,
+            actor: 't',
+          });
+          assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+          assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'withdrawn');
+        });
+
+        it('keeps opt-outs left under her new id for the number she writes from with it later', async () => {
+          await ledger.withdrawUnlessErased({
+            subject: { phone: ANNA, userId: 'DE.7001' },
+            channel: 'whatsapp-keyword',
+            actor: 't',
+          });
+          await move({}); // Meta named no new number
+          await give({ phone: OTHER, userId: 'DE.7002' }, 'marketing');
+          assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+          assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'withdrawn');
+        });
+
+        it('is harmless when Meta delivers the same message again after her next move', async () => {
+          await move({ newPhone: OTHER });
+          now += 60_000;
+          await ledger.numberChanged({
+            phone: OTHER,
+            newPhone: THIRD,
+            previousUserId: 'DE.7002',
+            newUserId: 'DE.7003',
+            actor: 't',
+          });
+          now += 60_000;
+          await move({ newPhone: OTHER }); // the first message, again
+          await give(OTHER); // the number's next holder
+          assert.equal(await check({ userId: 'DE.7002' }), 'none', 'her old id does not lead to his records');
+        });
+
+        it('keeps a person erased under her previous id on the erasure list, and writes nothing else', async () => {
+          await ledger.eraseSubject({ phone: ANNA, userId: 'DE.7001' }, 't');
           await move({ newPhone: OTHER });
           assert.equal(await check(OTHER, 'orders'), 'erased');
           assert.equal(await check({ userId: 'DE.7002' }, 'orders'), 'erased');
+          assert.deepEqual(await db.all('SELECT alias FROM subject_aliases'), [], 'no link');
+          assert.deepEqual(await db.all('SELECT purpose FROM consents'), [], 'no rows');
+        });
+
+        it('withdrawConsent answers a list, also for a late opt-out of a person erased before she moved', async () => {
+          await ledger.eraseSubject(ANNA, 't');
+          const sentAt = now - 60 * 60_000;
+          await move({ newPhone: OTHER });
+          const changed = await ledger.withdrawConsent({ subject: ANNA, channel: 'api', sentAt, actor: 't' });
+          assert.deepEqual(changed, []);
         });
 
         it('moves all the same when the ids are not ids', async () => {

@@ -339,6 +339,21 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(await check(BEN, 'orders'), 'none', 'and is not the mover’s');
       });
 
+      it('with her user id, seen with the old number since she left it, also ends what it leads to there', async () => {
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        // A late START of hers from the old number, with her id, signed up there (found by the property test).
+        await ledger.giveConsent({
+          subject: { phone: ANNA, userId: 'DE.6201' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await stop({ phone: ANNA, userId: 'DE.6201' }, now);
+        assert.equal(await check({ userId: 'DE.6201' }), 'withdrawn');
+        assert.equal(await check(BEN, 'orders'), 'withdrawn');
+      });
+
       it('keeps her new number on the erasure list without storing anything about her there', async () => {
         await ledger.eraseSubject(BEN, 't');
         const stopSent = now - HOUR;
