@@ -157,7 +157,17 @@ export class IdentityChanges {
     }
     return this.change(async (tx, now, events) => {
       const target = (await tx.resolveAlias(previous.pseudonym)) ?? previous.pseudonym;
-      if (target === previous.pseudonym && !(await this.holdsRecords(tx, target))) return 'unknown';
+      if (target === previous.pseudonym && !(await this.holdsRecords(tx, target))) {
+        // Nothing kept, but an erased id's new one stays on the erasure list with it, as of the erasure (a START
+        // she sent since is a new sign-up), unless she signed up again with it already.
+        const listedAt = await tx.suppressedAt(target);
+        const nextHome = (await tx.resolveAlias(next.pseudonym)) ?? next.pseudonym;
+        const back = !(await this.writes.hasNoLiveRecord(tx, nextHome));
+        if (listedAt !== undefined && !back && (await tx.suppressedAt(next.pseudonym)) === undefined) {
+          await tx.putSuppression(next.pseudonym, listedAt, actor);
+        }
+        return 'unknown';
+      }
       const linkedAlready = await tx.resolveAlias(next.pseudonym);
       if (linkedAlready === target) return 'linked';
       // The new id names a number's records already: whose opt-outs are there (a previous holder's?) is unknown.
@@ -214,7 +224,8 @@ export class IdentityChanges {
       const to = move.detail?.to;
       if (typeof to !== 'string') return { erasedBeforeMove };
       const arrived = move.seq;
-      home = to;
+      // A new user id she has written from a number with since leads to that number's records.
+      home = (await tx.resolveAlias(to)) ?? to;
       move = firstMove(await tx.listAudit(home), (e) => e.seq > arrived);
     }
     return home === p ? undefined : { movedTo: home, erasedBeforeMove };
@@ -233,7 +244,7 @@ export class IdentityChanges {
     fields: { channel: WithdrawalChannel; actor: string; keyword?: string; messageId?: string; sentAt?: number },
   ): Promise<ConsentRecord[]> {
     if (await this.writes.erasedAndGone(tx, target)) {
-      await this.writes.markErasedOptOut(tx, now, target, defs, fields);
+      await this.writes.markErasedOptOut(tx, now, events, target, defs, fields);
       return [];
     }
     const to: IdentifiedSubject = { pseudonym: target, userIdOnly: false };
@@ -387,7 +398,10 @@ export class IdentityChanges {
     });
     // Listed anew even where an entry exists: it may be the new number's previous holder's, older than its last move.
     const listed = optOuts.erased;
-    if (listed) await tx.putSuppression(to.pseudonym, now, opt.actor);
+    if (listed) {
+      await tx.putSuppression(to.pseudonym, now, opt.actor);
+      await this.writes.blockEndedBases(tx, now, events, to.pseudonym, [...this.purposes.values()], opt);
+    }
     if (carried.length === 0 && !listed) return;
     await this.writes.audit(tx, now, {
       action: OPT_OUTS_CARRIED,

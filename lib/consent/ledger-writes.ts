@@ -38,6 +38,8 @@ export function lastAt(entries: readonly AuditRecord[], action: string): number 
 
 /** The audit outcome of an opt-out by a person on the erasure list (markErasedOptOut). */
 export const ERASED_OPT_OUT = 'erased';
+/** The audit outcome of a late opt-out from a number its writer left for one Meta did not name. */
+export const MOVED_AWAY_OPT_OUT = 'moved-away';
 
 /**
  * What a late START or reply is checked against (optedOutSince): the purposes an opt-out covered, also those with
@@ -224,16 +226,46 @@ export class LedgerWrites {
   async markErasedOptOut(
     tx: StoreTx,
     now: number,
+    events: LedgerEvent[],
     key: string,
     targets: readonly PurposeDefinition[],
     opt: { channel: WithdrawalChannel; actor: string; keyword?: string; sentAt?: number },
+    outcome: string = ERASED_OPT_OUT,
   ): Promise<void> {
     await this.audit(tx, now, {
       action: 'consent.withdrawn',
       actor: opt.actor,
       pseudonym: key,
-      outcome: ERASED_OPT_OUT,
+      outcome,
       detail: { channel: opt.channel, keyword: opt.keyword ?? null, ...optOutScope(targets, opt.sentAt) },
+    });
+    if (outcome === ERASED_OPT_OUT) await this.blockEndedBases(tx, now, events, key, targets, opt);
+  }
+
+  /**
+   * On the erasure list, a record that ended (an expired request, a previous holder's record the move ended) lets a
+   * purpose resting on a contract or legitimate interest through: the check goes by the record. For a person on the
+   * list such purposes get a bare objection (no message, no text: nothing more about her), so that they block.
+   */
+  async blockEndedBases(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    key: string,
+    targets: readonly PurposeDefinition[],
+    opt: { channel: WithdrawalChannel; actor: string },
+  ): Promise<void> {
+    const open: PurposeDefinition[] = [];
+    for (const def of targets) {
+      if (def.lawfulBasis === 'consent') continue;
+      if ((await tx.getConsent(key, def.id))?.status === 'expired') open.push(def);
+    }
+    if (open.length === 0) return;
+    const subject: IdentifiedSubject = { pseudonym: key, userIdOnly: false };
+    await this.withdrawIn(tx, now, events, key, subject, open, {
+      channel: opt.channel,
+      actor: opt.actor,
+      auditNothing: false,
     });
   }
 

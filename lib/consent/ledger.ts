@@ -20,7 +20,7 @@ import {
   type WithdrawConsentInput,
 } from './inputs';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
-import { LedgerWrites, type RunChange } from './ledger-writes';
+import { LedgerWrites, MOVED_AWAY_OPT_OUT, type RunChange } from './ledger-writes';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep } from './retention-sweep';
@@ -466,20 +466,26 @@ export class ConsentLedger extends EventEmitter {
       if (late?.movedTo !== undefined) {
         erased = await this.writes.erasedAndGone(tx, home);
         changed = await this.identity.forwardLateOptOut(tx, now, events, home, targets, fields);
-        // Her own user id seen with the old number since she left it (a late message of hers): what it leads to
-        // there is hers as well. Nobody else has her id.
-        const ownId = subject.userIdAlias;
-        if (ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
-          changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields)));
-        }
+      } else if (late !== undefined) {
+        // She left for a number Meta did not name: nothing at the old number reaches her, and its next holder
+        // objected to nothing. Only that her opt-out came is kept there (a START she sent before it is refused);
+        // her own user id keeps the rest, below.
+        erased = late.erasedBeforeMove;
+        await this.writes.markErasedOptOut(tx, now, events, p, targets, fields, MOVED_AWAY_OPT_OUT);
       } else {
         // Erased and never back: nothing may be stored about them again. Signed up again since: their STOP counts.
-        // A mover erased before she left is gone from the number too, though its next holder's records may be there.
-        erased =
-          late?.erasedBeforeMove === true ||
-          (options.unlessErased === true && (await this.writes.erasedAndGone(tx, p)));
-        if (erased) await this.writes.markErasedOptOut(tx, now, p, targets, fields);
+        erased = options.unlessErased === true && (await this.writes.erasedAndGone(tx, p));
+        if (erased) await this.writes.markErasedOptOut(tx, now, events, p, targets, fields);
         else changed = await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
+      }
+      // Her own user id seen with the old number since she left it (a late message of hers): what it leads to there
+      // is hers as well. Nobody else has her id.
+      if (
+        late !== undefined &&
+        subject.userIdAlias !== undefined &&
+        (await tx.resolveAlias(subject.userIdAlias)) === p
+      ) {
+        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields)));
       }
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
@@ -489,7 +495,7 @@ export class ConsentLedger extends EventEmitter {
       if (idErased && ownId !== undefined) {
         // Listed as of when she sent the STOP: a START she sent after it is a new sign-up, whenever it arrives.
         if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, sentAt ?? now, actor);
-        await this.writes.markErasedOptOut(tx, now, ownId, targets, fields);
+        await this.writes.markErasedOptOut(tx, now, events, ownId, targets, fields);
       }
       // After a move the number's linked ids are its next holder's, and her new number had its share above.
       const idOptions = { withOwnId: !idErased, withLinked: late === undefined, skip: home };

@@ -44,6 +44,34 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
       (await ledger.checkConsent(subject, purpose)).status;
 
     describe('numberChanged', () => {
+      it("keeps an erased person who gets a recycled number from the previous holder's ended records there", async () => {
+        await give(OTHER, 'orders'); // Bob's contract at OTHER
+        await ledger.numberChanged({ phone: OTHER, newPhone: THIRD, actor: 't' }); // Bob leaves: his record expires
+        await ledger.eraseSubject(ANNA, 't');
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' }); // erased Anna is given OTHER
+        assert.equal((await ledger.checkConsent(OTHER, 'orders')).allowed, false);
+        assert.equal(
+          await ledger.withdrawUnlessErased({ subject: OTHER, channel: 'whatsapp-keyword', actor: 't' }),
+          'erased',
+        );
+        assert.equal((await ledger.checkConsent(OTHER, 'orders')).allowed, false);
+      });
+
+      it('a STOP of an erased person blocks a purpose whose request of hers expired', async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        now += 3 * DAY;
+        await ledger.sweepRetention();
+        assert.equal(
+          await ledger.withdrawUnlessErased({ subject: ANNA, channel: 'whatsapp-keyword', actor: 't' }),
+          'erased',
+        );
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, false);
+        const stored = await db.all('SELECT withdrawal_text_enc, withdrawal_message_id_enc FROM consents');
+        assert.ok(stored.every((r) => r.withdrawal_text_enc === null && r.withdrawal_message_id_enc === null));
+      });
+
       describe('with the user ids Meta names (a number change regenerates the id)', () => {
         const move = (extra: Record<string, unknown>) =>
           ledger.numberChanged({ phone: ANNA, previousUserId: 'DE.7001', newUserId: 'DE.7002', actor: 't', ...extra });
@@ -579,6 +607,25 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
     });
 
     describe('linkUserId', () => {
+      it('keeps the new id of an erased id on the erasure list, though nothing else is kept', async () => {
+        await ledger.withdrawUnlessErased({ subject: { userId: 'DE.8001' }, channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.eraseSubject({ userId: 'DE.8001' }, 't');
+        const erasedAt = now;
+        now += DAY;
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.8001', userId: 'DE.8002', actor: 't' }), 'unknown');
+        assert.equal(await check({ userId: 'DE.8002' }, 'orders'), 'erased');
+        // As of the erasure: a START she sent under the new id after it, delivered late, is a new sign-up.
+        await ledger.giveConsent({
+          subject: { userId: 'DE.8002' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          inboundAt: erasedAt + 1000,
+          actor: 't',
+        });
+        assert.equal(await check({ userId: 'DE.8002' }), 'given');
+      });
+
       it('finds what was kept under the previous id, by number or by id alone, so a STOP under the new id counts', async () => {
         await give({ phone: ANNA, userId: 'DE.1001' });
         await give({ userId: 'DE.2001' }, 'newsletter');

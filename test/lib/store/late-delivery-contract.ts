@@ -366,11 +366,26 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(await check(BEN, 'orders'), 'erased');
       });
 
-      it('stays at the old number when Meta named no new one, on the safe side', async () => {
+      it('leaves the old number to its next holder when Meta named no new one, but still stops her late START', async () => {
+        const startSent = now - 2 * HOUR;
         const stopSent = now - HOUR;
         await ledger.numberChanged({ phone: ANNA, actor: 't' });
-        await stop(ANNA, stopSent);
-        assert.equal(await check(ANNA, 'orders'), 'withdrawn');
+        now += MINUTE;
+        await stop({ phone: ANNA, userId: 'DE.6301' }, stopSent);
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the next holder objected to nothing');
+        assert.equal(await check({ userId: 'DE.6301' }, 'orders'), 'withdrawn', 'her own id keeps it');
+        await rejectsWith(start({ phone: ANNA, userId: 'DE.6301' }, startSent), 'number-changed');
+      });
+
+      it('by her old user id finds the number her new id wrote from since', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, previousUserId: 'DE.6401', newUserId: 'DE.6402', actor: 't' });
+        now += MINUTE;
+        await start({ phone: BEN, userId: 'DE.6402' }, now); // she writes from her new number with her new id
+        now += MINUTE;
+        await stop({ userId: 'DE.6401' }, stopSent);
+        assert.equal(await check(BEN, 'orders'), 'withdrawn');
+        assert.equal(await check({ userId: 'DE.6402' }, 'orders'), 'withdrawn');
       });
 
       it('stores nothing about a person erased before she moved, even where Meta named no new number', async () => {
