@@ -21,8 +21,8 @@ const OPT_OUTS_CARRIED = 'subject.opt-outs-carried';
 const CLOCK_MARGIN_MS = 10 * 60_000;
 
 /** Where the move's marker says the person went (a pseudonym): an opt-out she sent before it, delivered late, follows. */
-function movedTo(newNumber: IdentifiedSubject | undefined): { to?: string } {
-  return newNumber ? { to: newNumber.pseudonym } : {};
+function movedTo(wentTo: string | undefined): { to?: string } {
+  return wentTo ? { to: wentTo } : {};
 }
 
 /** Both sets of opt-outs: a person's at her number and under her previous user id. */
@@ -92,7 +92,7 @@ export class IdentityChanges {
       const p = subject.pseudonym;
       const carry = { channel, actor, messageId };
       // Read before this move ends anything: the endings below are not hers to carry.
-      await this.followPerson(tx, now, events, p, { newNumber, previousId, newId }, carry);
+      const wentTo = await this.followPerson(tx, now, events, p, { newNumber, previousId, newId }, carry);
       if (await this.writes.erasedAndGone(tx, p)) {
         // Links go (no user id may answer for the number any more), and a record made since the erasure (a later
         // message's time); the pseudonymous marker stays, so that a START sent before the move cannot sign the next
@@ -104,7 +104,7 @@ export class IdentityChanges {
           actor,
           pseudonym: p,
           outcome: 'erased',
-          detail: movedTo(newNumber),
+          detail: movedTo(wentTo),
         });
         return 'erased' as const;
       }
@@ -135,7 +135,7 @@ export class IdentityChanges {
         actor,
         pseudonym: p,
         outcome: 'ended',
-        detail: { ended: ended.length, unlinked, personalDataRemoved: removed, ...movedTo(newNumber) },
+        detail: { ended: ended.length, unlinked, personalDataRemoved: removed, ...movedTo(wentTo) },
       });
       return ended;
     });
@@ -163,8 +163,11 @@ export class IdentityChanges {
         const listedAt = await tx.suppressedAt(target);
         const nextHome = (await tx.resolveAlias(next.pseudonym)) ?? next.pseudonym;
         const back = !(await this.writes.hasNoLiveRecord(tx, nextHome));
-        if (listedAt !== undefined && !back && (await tx.suppressedAt(next.pseudonym)) === undefined) {
-          await tx.putSuppression(next.pseudonym, listedAt, actor);
+        if (listedAt !== undefined && !back) {
+          // Where checks by the new id go: its own key, or the number she wrote from with it already.
+          for (const key of new Set([next.pseudonym, nextHome])) {
+            if ((await tx.suppressedAt(key)) === undefined) await tx.putSuppression(key, listedAt, actor);
+          }
         }
         return 'unknown';
       }
@@ -270,7 +273,7 @@ export class IdentityChanges {
     p: string,
     ids: { newNumber?: IdentifiedSubject; previousId?: IdentifiedSubject; newId?: IdentifiedSubject },
     carry: { channel: WithdrawalChannel; actor: string; messageId?: string },
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const { newNumber, previousId } = ids;
     // Meta's retry of the same message finds the previous id replaced already: nothing of it is carried twice.
     const idDone = previousId !== undefined && (await tx.hasAuditSince(previousId.pseudonym, USER_ID_REPLACED, 0));
@@ -284,7 +287,7 @@ export class IdentityChanges {
     if (newId && optOuts.erased) {
       if ((await tx.suppressedAt(newId.pseudonym)) === undefined)
         await tx.putSuppression(newId.pseudonym, now, carry.actor);
-      idHome = newId.pseudonym;
+      idHome ??= newId.pseudonym;
     } else if (newId && newNumber) {
       const linked = await this.linkNewUserId(tx, now, events, newId, newNumber, carry.actor);
       // Not linked (a consent or refusal of its own): her opt-outs must answer to the id as well.
@@ -306,6 +309,7 @@ export class IdentityChanges {
         detail: { to: idHome },
       });
     }
+    return idHome;
   }
 
   /** What the person opted out of under her previous user id (an id is one person's, whatever number it was with). */

@@ -253,7 +253,7 @@ export class LedgerWrites {
     events: LedgerEvent[],
     key: string,
     targets: readonly PurposeDefinition[],
-    opt: { channel: WithdrawalChannel; actor: string },
+    opt: { channel: WithdrawalChannel; actor: string; sentAt?: number },
   ): Promise<void> {
     const open: PurposeDefinition[] = [];
     for (const def of targets) {
@@ -265,6 +265,7 @@ export class LedgerWrites {
     await this.withdrawIn(tx, now, events, key, subject, open, {
       channel: opt.channel,
       actor: opt.actor,
+      sentAt: opt.sentAt,
       auditNothing: false,
     });
   }

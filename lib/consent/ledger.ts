@@ -24,12 +24,13 @@ import { LedgerWrites, MOVED_AWAY_OPT_OUT, type RunChange } from './ledger-write
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep } from './retention-sweep';
-import { evaluateCheck, isLivePending } from './rules';
+import { ACTIVE_STATUSES, evaluateCheck, isLivePending } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
   CheckResult,
   ConsentRecord,
+  ConsentStatus,
   EraseReport,
   ExportOptions,
   LedgerEvent,
@@ -80,6 +81,14 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
  * when it is older than this.
  */
 const REPLY_CLOCK_MARGIN_MS = 30_000;
+
+/**
+ * The key of the sender's own user id: what she says under it is kept there too, whatever the id leads to (a link
+ * to a number's records may go: a move, the retention sweep).
+ */
+function ownIdKey(subject: IdentifiedSubject): string | undefined {
+  return subject.userIdAlias ?? (subject.userIdOnly ? subject.pseudonym : undefined);
+}
 
 /**
  * Where the person's opt-outs may be kept: the records the subject resolves to, her user id's own key, and the ids
@@ -478,18 +487,19 @@ export class ConsentLedger extends EventEmitter {
         if (erased) await this.writes.markErasedOptOut(tx, now, events, p, targets, fields);
         else changed = await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
       }
-      // Her own user id seen with the old number since she left it (a late message of hers): what it leads to there
-      // is hers as well. Nobody else has her id.
-      if (
-        late !== undefined &&
-        subject.userIdAlias !== undefined &&
-        (await tx.resolveAlias(subject.userIdAlias)) === p
-      ) {
-        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields)));
+      // Her own user id seen with the old number since she left it (a late message of hers): a consent or request
+      // it leads to there is hers as well (nobody else has her id). The number itself gets no objection of hers.
+      const ownId = ownIdKey(subject);
+      if (late !== undefined && !erased && ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
+        const active: PurposeDefinition[] = [];
+        for (const def of targets) {
+          const row = await tx.getConsent(p, def.id);
+          if (row && ACTIVE_STATUSES.includes(row.status as ConsentStatus)) active.push(def);
+        }
+        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, active, fields)));
       }
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
-      const ownId = subject.userIdAlias;
       const idErased =
         erased && ownId !== undefined && ownId !== home && (await this.writes.hasNoLiveRecord(tx, ownId));
       if (idErased && ownId !== undefined) {
@@ -523,7 +533,7 @@ export class ConsentLedger extends EventEmitter {
     subject: IdentifiedSubject,
     { withOwnId = true, withLinked = true, skip = p } = {},
   ): Promise<string[]> {
-    const ownId = subject.userIdAlias;
+    const ownId = ownIdKey(subject);
     const linkedTo = ownId === undefined ? undefined : await tx.resolveAlias(ownId);
     const linked = withLinked ? await tx.aliasesOf(p) : [];
     const keys: string[] = [];

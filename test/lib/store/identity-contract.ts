@@ -607,6 +607,27 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
     });
 
     describe('linkUserId', () => {
+      it('keeps an opt-out by user id alone under the id, though it led to a number that moved since', async () => {
+        await give({ userId: 'DE.8201' });
+        await give({ phone: ANNA, userId: 'DE.8203' });
+        await ledger.withdrawUnlessErased({
+          subject: { userId: 'DE.8203' },
+          purposes: ['marketing'],
+          channel: 'meta-marketing-optout',
+          actor: 't',
+        });
+        await ledger.numberChanged({ phone: ANNA, actor: 't' }); // the link from DE.8203 to ANNA goes
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.8201', userId: 'DE.8203', actor: 't' }), 'linked');
+        assert.equal(await check({ userId: 'DE.8203' }), 'withdrawn', 'found by the property test');
+      });
+
+      it('lists where the new id of an erased id leads, when she wrote from a number with it already', async () => {
+        await ledger.eraseSubject({ userId: 'DE.8101' }, 't');
+        await ledger.recordNoticeShown({ phone: OTHER, userId: 'DE.8102' }, 'v1', { actor: 't' });
+        assert.equal(await ledger.linkUserId({ previousUserId: 'DE.8101', userId: 'DE.8102', actor: 't' }), 'unknown');
+        assert.equal(await check({ userId: 'DE.8102' }, 'orders'), 'erased');
+      });
+
       it('keeps the new id of an erased id on the erasure list, though nothing else is kept', async () => {
         await ledger.withdrawUnlessErased({ subject: { userId: 'DE.8001' }, channel: 'whatsapp-keyword', actor: 't' });
         await ledger.eraseSubject({ userId: 'DE.8001' }, 't');

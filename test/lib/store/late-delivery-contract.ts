@@ -187,6 +187,17 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(await check({ userId: 'DE.6001' }), 'given');
       });
 
+      it("sent after an erased person's STOP that blocked an ended request signs her up", async () => {
+        await ledger.eraseSubject(ANNA, 't');
+        await request(ANNA, 'orders');
+        now += 3 * 24 * 60 * MINUTE;
+        await ledger.sweepRetention(); // her request expired
+        const stopSent = now - 2 * 60 * MINUTE;
+        assert.equal(await stop(ANNA, stopSent), 'erased');
+        await start(ANNA, stopSent + MINUTE, 'orders');
+        assert.equal(await check(ANNA, 'orders'), 'given');
+      });
+
       it("is not refused for another person's STOP", async () => {
         await stop(BEN, now);
         await start(ANNA, now - SECOND);
@@ -375,6 +386,24 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the next holder objected to nothing');
         assert.equal(await check({ userId: 'DE.6301' }, 'orders'), 'withdrawn', 'her own id keeps it');
         await rejectsWith(start({ phone: ANNA, userId: 'DE.6301' }, startSent), 'number-changed');
+      });
+
+      it('from the old number reaches her new user id when Meta named no new number', async () => {
+        const stopSent = now - HOUR;
+        await ledger.numberChanged({ phone: ANNA, previousUserId: 'DE.6501', newUserId: 'DE.6502', actor: 't' });
+        now += MINUTE;
+        await stop({ phone: ANNA, userId: 'DE.6501' }, stopSent);
+        assert.equal(await check({ userId: 'DE.6502' }, 'orders'), 'withdrawn');
+        await stop(ANNA, stopSent); // the same STOP without her id: Meta's number message named where she went
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
+      });
+
+      it('with her id seen at the old number since ends only what the id leads to, not the next holder', async () => {
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        // A late message of hers, with her id, links the id to the old number again.
+        await ledger.recordNoticeShown({ phone: ANNA, userId: 'DE.6601' }, 'v1', { actor: 't' });
+        await stop({ phone: ANNA, userId: 'DE.6601' }, now - HOUR);
+        assert.equal(await check(ANNA, 'orders'), 'none', 'no objection of hers at the number');
       });
 
       it('by her old user id finds the number her new id wrote from since', async () => {
