@@ -218,7 +218,7 @@ export class IdentityChanges {
   ): Promise<LateOptOutHome | undefined> {
     // The common case, a number (or id) that did not move: one indexed lookup, not its whole history.
     if (!(await tx.hasAuditSince(p, replaced, sentAt - CLOCK_MARGIN_MS))) return undefined;
-    let move = firstMove(await tx.listAudit(p), (e) => e.at >= sentAt - CLOCK_MARGIN_MS, replaced);
+    let move = firstMove(await tx.listAudit(p, [replaced]), (e) => e.at >= sentAt - CLOCK_MARGIN_MS, replaced);
     if (!move) return undefined;
     const listedAt = await tx.suppressedAt(p);
     const erasedBeforeMove = listedAt !== undefined && listedAt <= move.at;
@@ -229,7 +229,7 @@ export class IdentityChanges {
       const arrived = move.seq;
       // A new user id she has written from a number with since leads to that number's records.
       home = (await tx.resolveAlias(to)) ?? to;
-      move = firstMove(await tx.listAudit(home), (e) => e.seq > arrived);
+      move = firstMove(await tx.listAudit(home, [NUMBER_CHANGED]), (e) => e.seq > arrived);
     }
     return home === p ? undefined : { movedTo: home, erasedBeforeMove };
   }
@@ -365,7 +365,7 @@ export class IdentityChanges {
    * Not an ending by an earlier move, nor what a previous holder said.
    */
   private async ownOptOuts(tx: StoreTx, p: string): Promise<OptOuts> {
-    const since = lastAt(await tx.listAudit(p), NUMBER_CHANGED) ?? Number.NEGATIVE_INFINITY;
+    const since = lastAt(await tx.listAudit(p, [NUMBER_CHANGED]), NUMBER_CHANGED) ?? Number.NEGATIVE_INFINITY;
     const purposes: PurposeDefinition[] = [];
     for (const row of await tx.listConsents(p)) {
       const def = this.purposes.get(row.purpose);

@@ -49,6 +49,9 @@ function optOutScope(targets: readonly PurposeDefinition[], sentAt: number | und
   return { scope: targets.map((d) => d.id), ...(sentAt === undefined ? {} : { sentAt }) };
 }
 
+/** The audit actions an opt-out is recorded with (isOptOutOf). */
+const OPT_OUT_ACTIONS = ['consent.withdrawn', 'consent.refused'];
+
 function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean {
   if (entry.action === 'consent.refused') return entry.purpose === def.id;
   if (entry.action !== 'consent.withdrawn' || entry.detail?.carried === true) return false;
@@ -368,7 +371,7 @@ export class LedgerWrites {
       ids.add(row.purpose);
       if (row.withdrawalChannel) channels.push(row.withdrawalChannel);
     }
-    for (const entry of await tx.listAudit(home)) {
+    for (const entry of await tx.listAudit(home, ['consent.withdrawn'])) {
       if (entry.action !== 'consent.withdrawn' || entry.detail?.carried === true) continue;
       const channel = entry.detail?.channel;
       if (channel === 'whatsapp-number-change') continue;
@@ -397,7 +400,7 @@ export class LedgerWrites {
   async optedOutSince(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, sentAt: number): Promise<boolean> {
     for (const key of new Set(keys)) {
       if (((await tx.suppressedAt(key)) ?? Number.NEGATIVE_INFINITY) >= sentAt) return true;
-      for (const entry of await tx.listAudit(key)) {
+      for (const entry of await tx.listAudit(key, OPT_OUT_ACTIONS)) {
         if (isOptOutOf(entry, def) && optOutTime(entry) >= sentAt) return true;
       }
     }

@@ -94,7 +94,7 @@ export class SubjectRights {
     const previousHolder = options.beforeNumberChange === true;
     return this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      const moves = movesOf(await tx.listAudit(p));
+      const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
       const movedAt = moves.at(-1);
       // The previous holder's part ends with the last move and starts after the one before it, if any.
       const heldSince = moves.at(-2) ?? Number.NEGATIVE_INFINITY;

@@ -395,8 +395,15 @@ export class SqlStoreTx implements StoreTx {
     this.head = { seq: last.seq, hash: last.hash };
   }
 
-  async listAudit(pseudonym: string): Promise<AuditRecord[]> {
-    const rows = await this.db.all('SELECT * FROM audit WHERE pseudonym = $1 ORDER BY seq', [pseudonym]);
+  async listAudit(pseudonym: string, actions?: readonly string[]): Promise<AuditRecord[]> {
+    if (actions?.length === 0) return [];
+    // A subject's blocked sends and notices pile up over the years; the callers that look for a few actions skip
+    // them in the query instead of decoding every one.
+    const only = actions ? ` AND action IN (${actions.map((_, i) => `$${i + 2}`).join(', ')})` : '';
+    const rows = await this.db.all(`SELECT * FROM audit WHERE pseudonym = $1${only} ORDER BY seq`, [
+      pseudonym,
+      ...(actions ?? []),
+    ]);
     return rows.map(toAuditRecord);
   }
 

@@ -132,7 +132,8 @@ export interface StoreTx {
   insertAudit(record: AuditRecord): Promise<void>;
   /** Appends consecutive records (one statement on PostgreSQL: the retention sweep writes thousands). */
   insertAudits(records: readonly AuditRecord[]): Promise<void>;
-  listAudit(pseudonym: string): Promise<AuditRecord[]>;
+  /** The subject's audit events in order; only those with one of `actions` when given (read where they are kept). */
+  listAudit(pseudonym: string, actions?: readonly string[]): Promise<AuditRecord[]>;
   /** Whether the subject has an audit event `action` at or after `at`. */
   hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean>;
   auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;

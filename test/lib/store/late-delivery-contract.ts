@@ -102,6 +102,36 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(await check(ANNA), 'withdrawn');
       });
 
+      it('is refused by a STOP among many blocked sends and notices of the same person', async () => {
+        const startSent = now - 20 * SECOND;
+        await ledger.refuseConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: TEST_PURPOSES[1].wording.en,
+          actor: 't',
+        });
+        await stop(ANNA, now - 10 * SECOND, ['marketing']);
+        for (let i = 0; i < 25; i++) {
+          now += MINUTE;
+          await ledger.recordBlocked(ANNA, 'marketing', 'withdrawn', 'gate');
+          await ledger.recordNoticeShown(ANNA, `v${i}`, { actor: 't' });
+        }
+        await rejectsWith(start(ANNA, startSent), 'superseded');
+        await rejectsWith(
+          ledger.giveConsent({
+            subject: ANNA,
+            purpose: 'newsletter',
+            wording: TEST_PURPOSES[1].wording.en,
+            method: 'keyword',
+            inboundAt: startSent,
+            actor: 't',
+          }),
+          'superseded',
+        );
+        await start(ANNA, now);
+        assert.equal(await check(ANNA), 'given', 'a START sent after them all signs up');
+      });
+
       it('of a purpose the STOP did not cover signs up as before', async () => {
         await stop(ANNA, now, ['newsletter']);
         await start(ANNA, now - SECOND);
