@@ -4,7 +4,7 @@ import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { GdprWhatsAppError } from '../errors';
 import { ACCOUNT_LIMIT, APP_LIMIT, accountHold, type Hold, holdAccount, holdKeys } from './account-hold';
-import { CloudApiError, classifyApiError } from './errors';
+import { CloudApiError, classifyApiError, NO_API_CODE } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
@@ -301,7 +301,9 @@ export class CloudApiClient {
    * `idempotent: false` (sending a message): a request that left without an answer (timed out, connection lost)
    * may have reached the API and may still be delivered, so it is not sent again and is reported as
    * `deliveryUnknown`; Meta's /messages has no idempotency key, and a second attempt could deliver it twice.
-   * Only failures that prove nothing left (no connection, no address) are tried again.
+   * The same goes for an answer that is not the API's own: a gateway's 502 or 504 (the API may have taken the
+   * message and not answered in time) or a 200 without a message id. Only failures that prove nothing was done are
+   * tried again: no connection, Meta's own error codes, a 503 or 429 from the gateway.
    */
   private async withRetries<T>(attempt: (attempts: number) => Promise<T>, idempotent = true): Promise<T> {
     for (let attempts = 1; ; attempts++) {
@@ -310,7 +312,7 @@ export class CloudApiClient {
         return await this.pacer.schedule(() => attempt(attempts));
       } catch (err) {
         if (!(err instanceof CloudApiError)) throw err;
-        const deliveryUnknown = !idempotent && err.network && !err.nothingSent;
+        const deliveryUnknown = !idempotent && mayHaveBeenCarriedOut(err);
         const namedWait = err.retryable ? err.retryAfterMs : undefined;
         if (namedWait !== undefined) this.holdFor(err, namedWait);
         // A wait longer than the policy allows is the flow's to wait out, not a message's to sit in memory for.
@@ -450,4 +452,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function later(a: Hold | undefined, b: Hold | undefined): Hold | undefined {
   return a && b ? (a.until >= b.until ? a : b) : (a ?? b);
+}
+
+/**
+ * Whether the API may have carried out a request that failed: it left and no answer came (a timeout, a dropped
+ * connection), or the answer came from a gateway in front of the API rather than from the API itself (no Graph
+ * error body) with a status that does not say the request was turned away before it got through.
+ */
+function mayHaveBeenCarriedOut(err: CloudApiError): boolean {
+  if (err.network) return !err.nothingSent;
+  if (err.apiCode !== NO_API_CODE || err.httpStatus === undefined) return false;
+  const turnedAway = err.httpStatus === 503 || (err.httpStatus >= 400 && err.httpStatus < 500);
+  return !turnedAway;
 }

@@ -7,8 +7,15 @@ export interface CloudApiErrorJson {
   title: string;
   details: string;
   retryable: boolean;
+  /** Meta's error_subcode, which tells apart the failures that share a code (100: which parameter). */
+  subcode?: number;
+  /** The HTTP status of the answer; absent when none came. */
+  httpStatus?: number;
   fbtraceId?: string;
-  /** Set when a message left but no answer came: Meta may have taken it, so it must not be sent again. */
+  /**
+   * Set when a message may have been taken by Meta: it left and no answer came, or a gateway answered in the API's
+   * place (502, 504). It must not be sent again.
+   */
   deliveryUnknown?: true;
   /** How long Meta asked to wait before calling again (a rate limit's headers), in milliseconds. */
   retryAfterMs?: number;
@@ -141,6 +148,8 @@ export class CloudApiError extends GdprWhatsAppError {
       title: this.title,
       details: this.details,
       retryable: this.retryable,
+      ...(this.subcode !== undefined ? { subcode: this.subcode } : {}),
+      ...(this.httpStatus !== undefined ? { httpStatus: this.httpStatus } : {}),
       fbtraceId: this.fbtraceId,
       ...(this.deliveryUnknown ? { deliveryUnknown: true as const } : {}),
       ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),

@@ -167,6 +167,7 @@ describe('cloud-api client (against a local HTTP server)', () => {
       title: 'Re-engagement message',
       details: 'More than 24 hours have passed.',
       retryable: false,
+      httpStatus: 400,
       fbtraceId: 'Trace123',
     });
     assert.equal(graph.requests.length, 1);
@@ -178,29 +179,54 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assertNoToken(err);
   });
 
-  it('retries HTTP 5xx and gives up after maxAttempts', async () => {
+  it("retries a gateway's 503 and gives up after maxAttempts", async () => {
     graph.respond(raw(503, '<html>Service Unavailable</html>'), ok('wamid.after-503'));
     assert.equal((await client().sendMessage(toMessageBody(TO, 'a'))).attempts, 2);
 
-    graph.always(raw(502, '<html>Bad Gateway</html>'));
+    graph.always(raw(503, '<html>Service Unavailable</html>'));
     const err = await failure(
       client({ retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 } }).sendMessage(toMessageBody(TO, 'b')),
     );
     assert.equal(err.apiCode, 0);
-    assert.equal(err.httpStatus, 502);
+    assert.equal(err.httpStatus, 503);
     assert.equal(err.retryable, true);
+    assert.equal(err.deliveryUnknown, false);
     assert.equal(graph.requests.length, 2 + 3);
     assert.deepEqual(sleeps.slice(1), [50, 100], 'backoff doubles between attempts');
   });
 
-  it('a malformed JSON body: 200 is not retried, 5xx is', async () => {
+  for (const status of [500, 502, 504]) {
+    it(`a message answered by a gateway's ${status} is not sent again: the API may have taken it`, async () => {
+      graph.respond(raw(status, '<html>Gateway</html>'), ok('wamid.would-be-second'));
+      const err = await failure(client().sendMessage(toMessageBody(TO, 'a')));
+      assert.equal(graph.requests.length, 1, 'a message that may have arrived is not sent twice');
+      assert.equal(err.httpStatus, status);
+      assert.equal(err.deliveryUnknown, true);
+      assert.equal(err.retryable, false, 'a flow must not resend it either');
+    });
+  }
+
+  it("a read receipt answered by a gateway's 502 is tried again: a second one changes nothing", async () => {
+    graph.respond(raw(502, '<html>Bad Gateway</html>'), (_req, res) => json(res, 200, { success: true }));
+    await client().markRead('wamid.in');
+    assert.equal(graph.requests.length, 2);
+  });
+
+  it("Meta's own server error is tried again: its code says the message was not taken", async () => {
+    graph.respond(metaError(500, 2, 'Service temporarily unavailable'), ok('wamid.after-2'));
+    assert.equal((await client().sendMessage(toMessageBody(TO, 'a'))).attempts, 2);
+  });
+
+  it('a malformed JSON body: 200 is not retried, 503 is', async () => {
     graph.respond(raw(200, '{"messages": [', 'application/json'));
     const err = await failure(client().sendMessage(toMessageBody(TO, 'a')));
     assert.equal(err.apiCode, 0);
     assert.equal(err.retryable, false, 'a 200 may have sent the message: no blind retry');
     assert.equal(graph.requests.length, 1);
 
-    graph.respond(raw(500, '{not json', 'application/json'), ok('wamid.ok'));
+    assert.equal(err.deliveryUnknown, true, 'nor may the flow resend it');
+
+    graph.respond(raw(503, '{not json', 'application/json'), ok('wamid.ok'));
     assert.equal((await client().sendMessage(toMessageBody(TO, 'b'))).messageId, 'wamid.ok');
   });
 

@@ -48,7 +48,7 @@ describe('cloud-api errors', () => {
       assert.deepEqual(err.params, { code: 131047, title: 'Re-engagement message' });
     });
 
-    it('toJSON is the msg.error shape', () => {
+    it('toJSON is the msg.error shape, with the subcode that tells failures of one code apart', () => {
       const err = classifyApiError(
         400,
         metaError(130429, '(#130429) Rate limit hit', 'Cloud API message throughput has been reached.'),
@@ -58,8 +58,11 @@ describe('cloud-api errors', () => {
         title: 'Rate limit hit',
         details: 'Cloud API message throughput has been reached.',
         retryable: true,
+        httpStatus: 400,
         fbtraceId: 'AbCdEfGh123',
       });
+      const invalid = classifyApiError(400, metaError(100, '(#100) Invalid parameter', 'Unknown field', 2494102));
+      assert.equal(invalid.toJSON().subcode, 2494102);
     });
 
     it('decides by error.code, not by the HTTP status', () => {
