@@ -302,6 +302,17 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.ok(summary.failed[0].code, JSON.stringify(summary));
     await erika.receivedExactly(2);
     assert.equal((await postJson('/broadcast-ex05', { recipients: [] })).status, 400);
+
+    // Meta's marketing opt-out withdraws the newsletter here too: the next campaign skips him.
+    await max.turnsMarketing('stop');
+    assert.equal((await status('05', max.phone, 'newsletter')).status, 'withdrawn');
+    const after = await postJson('/broadcast-ex05', {
+      template: 'spring_sale',
+      language: 'de',
+      recipients: [max.phone],
+    });
+    assert.deepEqual((after.body as { blocked: unknown[] }).blocked, [{ to: max.phone, reason: 'withdrawn' }]);
+    await max.receivedExactly(2);
   });
 
   it('06 order updates: template outside the window, text inside it, blocked after STOP', async () => {
