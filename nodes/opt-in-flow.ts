@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
-import type { SubjectRef } from '../lib/consent/types';
+import type { ConsentRecord, SubjectRef } from '../lib/consent/types';
 import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import {
@@ -231,15 +231,22 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         template,
         texts: texts.confirmation,
       });
-      const record = await ledger.requestConsent({
-        subject: request.phone,
-        purpose: request.purpose.id,
-        wording: request.wording,
-        language: request.language,
-        method: 'web-form',
-        source: request.source,
-        actor,
-      });
+      let record: ConsentRecord;
+      try {
+        record = await ledger.requestConsent({
+          subject: request.phone,
+          purpose: request.purpose.id,
+          wording: request.wording,
+          language: request.language,
+          method: 'web-form',
+          source: request.source,
+          actor,
+        });
+      } catch (err) {
+        const code = err instanceof GdprWhatsAppError ? err.code : undefined;
+        if (code === 'request-pending' || code === 'too-many-requests') return rejectRequest(msg, code);
+        throw err;
+      }
       if (record.status === 'given') {
         // Already consented under this wording: asking again would only annoy; nothing to send.
         msg.consent = record;

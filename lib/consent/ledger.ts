@@ -83,6 +83,14 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 const REPLY_CLOCK_MARGIN_MS = 30_000;
 
 /**
+ * A request is a WhatsApp message to the number, and anyone may type a number into a web form: within this time
+ * of the last request the pending one stands and nothing is sent again, and no number is asked more often than
+ * MAX_REQUESTS_PER_DAY times a day for one purpose.
+ */
+export const REQUEST_RESEND_MS = 10 * 60_000;
+export const MAX_REQUESTS_PER_DAY = 3;
+
+/**
  * The key of the sender's own user id: what she says under it is kept there too, whatever the id leads to (a link
  * to a number's records may go: a move, the retention sweep).
  */
@@ -226,11 +234,23 @@ export class ConsentLedger extends EventEmitter {
     const ttl = positiveMs(input.expiresInMs, 'expiresInMs', this.retention.pendingExpiryMs);
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
-      const existing = await tx.getConsent(subject.pseudonym, def.id);
-      if (existing?.status === 'given' && existing.purposeVersion === def.version)
-        return this.records.toRecord(existing);
-      if (existing) await tx.archiveConsent(existing, now);
       const p = subject.pseudonym;
+      const existing = await tx.getConsent(p, def.id);
+      // A consent under an earlier wording still counts (checks accept every version), and a request must not end it
+      // until it is confirmed: a stranger typing her number into the form would otherwise take her consent away.
+      if (existing?.status === 'given') return this.records.toRecord(existing);
+      if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
+        throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
+      }
+      const requestedToday = (await tx.listAudit(p, ['consent.requested'])).filter(
+        (e) => e.purpose === def.id && e.at > now - DAY,
+      );
+      if (requestedToday.length >= MAX_REQUESTS_PER_DAY) {
+        throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {
+          max: MAX_REQUESTS_PER_DAY,
+        });
+      }
+      if (existing) await tx.archiveConsent(existing, now);
       const row: ConsentRow = {
         ...this.records.blankConsent(p, def, wording, now, actor),
         status: 'pending',

@@ -18,7 +18,19 @@ export type OptInRejectReason =
   | 'missing-purpose'
   | 'unknown-purpose'
   | 'invalid-phone'
-  | 'suppressed';
+  | 'suppressed'
+  | 'request-pending'
+  | 'too-many-requests';
+
+/**
+ * Rejections that tell something about the number rather than the form: a public form must answer them as it
+ * answers a sent request, or whoever types in a number learns whether it asked for erasure or was asked already.
+ */
+export const NUMBER_STATUS_REASONS: readonly OptInRejectReason[] = [
+  'suppressed',
+  'request-pending',
+  'too-many-requests',
+];
 
 export const MAX_REQUEST_WORDING_LENGTH = 4000;
 const MAX_SOURCE_LENGTH = 500;

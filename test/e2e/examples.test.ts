@@ -104,7 +104,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, consent: 'on', language: 'de' }),
     });
     assert.equal(submitted.status, 200, await submitted.clone().text());
-    assert.match(await submitted.text(), /data-outcome="requested"/);
+    const sentPage = await submitted.text();
+    assert.match(sentPage, /data-outcome="requested"/);
     const [request] = await erika.receivedExactly(1);
     assert.equal(request.type, 'template');
     assert.equal(request.template?.name, 'consent_request');
@@ -121,6 +122,17 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal(record?.status, 'given');
     assert.equal(record?.wording, wordingDe);
     assert.equal(record?.method, 'web-form');
+
+    // Whoever types her number in again learns nothing: the page is the one a sent request gets, and she gets no
+    // second message.
+    const again = await fetch(`${red.url}/optin-ex01`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: erika.phone, consent: 'on', language: 'de' }),
+    });
+    assert.equal(again.status, 200);
+    assert.equal(await again.text(), sentPage);
+    await erika.receivedExactly(2);
 
     // Refusal: the box left unticked. A 400 page with the reason, no message, nothing stored.
     const max = await customerOf('01');

@@ -274,6 +274,22 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
     });
 
+    it('a form sent again minutes later sends no second request, and says so as it would say "sent"', async () => {
+      await load();
+      const first = await optIn({ payload: form });
+      assert.equal(first.output, 1);
+      const again = await optIn({ payload: form });
+      assert.equal(again.output, 3, 'nothing to send');
+      assert.equal(again.msg.optIn?.outcome, 'rejected');
+      assert.equal(again.msg.optIn?.reason, 'request-pending');
+      // Whoever typed the number in learns nothing about it: the text reads as if a request were on its way.
+      assert.match(String((again.msg.optIn as { message?: string }).message), /on its way/);
+      assert.equal(
+        (await ledger.getConsent(ANNA, 'news'))?.requestedAt,
+        (first.msg.consent as { requestedAt?: number }).requestedAt,
+      );
+    });
+
     it('reports a misconfigured template as an error and stores nothing', async () => {
       await load({ mode: 'template', templateName: '' });
       const caught = next('caught');

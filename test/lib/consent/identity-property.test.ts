@@ -276,13 +276,19 @@ for (const { name, factory, runs } of BACKENDS)
                   break;
                 }
                 case 'request':
-                  await ledger.requestConsent({
-                    subject: op.subject,
-                    purpose: 'marketing',
-                    wording: WORDING,
-                    method: 'web-form',
-                    actor: 'p',
-                  });
+                  await ledger
+                    .requestConsent({
+                      subject: op.subject,
+                      purpose: 'marketing',
+                      wording: WORDING,
+                      method: 'web-form',
+                      actor: 'p',
+                    })
+                    .catch((err: unknown) => {
+                      // Asked minutes ago or too often today: the pending request stands, nothing changes.
+                      const code = (err as { code?: string }).code;
+                      if (code !== 'request-pending' && code !== 'too-many-requests') throw err;
+                    });
                   break;
                 case 'confirm': {
                   const confirmed = await ledger

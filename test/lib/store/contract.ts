@@ -282,6 +282,52 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'pending');
       });
 
+      it('a request minutes after the last sends nothing again, and a number is asked three times a day at most', async () => {
+        const MINUTE = 60_000;
+        const first = await request();
+        now += 9 * MINUTE;
+        await rejectsUnchanged(() => request(), 'request-pending');
+        now += 2 * MINUTE;
+        const second = await request();
+        assert.equal(second.status, 'pending');
+        assert.equal(second.requestedAt, now);
+        assert.notEqual(second.requestedAt, first.requestedAt);
+        now += 11 * MINUTE;
+        await request();
+        now += 11 * MINUTE;
+        await rejectsUnchanged(() => request(), 'too-many-requests');
+        // Another purpose and another number are asked as before.
+        assert.equal((await request(PHONE, 'newsletter')).status, 'pending');
+        assert.equal((await request(PHONE_2)).status, 'pending');
+        now += DAY - 30 * MINUTE;
+        assert.equal((await request()).status, 'pending', 'a day after the first request, the next may go');
+      });
+
+      it('a request never ends a given consent, also not one given under an earlier wording', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.close();
+        const changed = [{ ...TEST_PURPOSES[0], wording: { en: 'New offers wording.' } }, ...TEST_PURPOSES.slice(1)];
+        ledger = await open({ purposes: changed });
+        const before = await db.dump();
+        const again = await ledger.requestConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: 'New offers wording.',
+          method: 'web-form',
+          actor: 'a stranger at the form',
+        });
+        assert.equal(again.status, 'given');
+        assert.equal(again.wording, WORDING);
+        assert.equal(await db.dump(), before, 'nothing written');
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).allowed, true);
+      });
+
       it('refuse closes a pending request; without one it needs the wording', async () => {
         await request();
         const refused = await ledger.refuseConsent({ subject: PHONE, purpose: 'marketing', text: 'NO', actor: 't' });
