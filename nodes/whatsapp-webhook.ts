@@ -26,6 +26,8 @@ const INVALID_SUBJECT_CODES = new Set(['invalid-phone', 'invalid-subject', 'inva
 
 /** A webhook path as the editor validates it: starts with "/", no query, no whitespace. */
 const WEBHOOK_PATH = /^\/[^\s?#]*$/;
+/** At most one warning about refused POSTs (forged signatures, oversized bodies) in this time. */
+const REFUSAL_WARNING_INTERVAL_MS = 60_000;
 
 export default function registerWhatsAppWebhook(RED: NodeAPI): void {
   function WhatsAppWebhook(this: Node, saved: WhatsAppWebhookDef): void {
@@ -78,20 +80,37 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       this.status(status);
     };
 
+    /** Refused POSTs are someone else's doing and may come by the thousand: one warning a minute, with a count. */
+    let lastRefusalWarning = Number.NEGATIVE_INFINITY;
+    let refusedSinceWarning = 0;
+    const warnRefused = (text: string) => {
+      const now = Date.now();
+      if (now - lastRefusalWarning < REFUSAL_WARNING_INTERVAL_MS) {
+        refusedSinceWarning += 1;
+        return;
+      }
+      const more = refusedSinceWarning;
+      lastRefusalWarning = now;
+      refusedSinceWarning = 0;
+      this.warn(more > 0 ? RED._('whatsapp-webhook.warn.refused-more', { text, count: more }) : text);
+    };
+
     const receive = (req: Request, res: Response) => {
       let dedupe: DedupeStore | undefined;
       /** Claims taken for this POST and not completed yet: released when anything fails. */
       let open: string[] = [];
       rawBodyOf(req as unknown as RawBodyRequest, maxBytes)
         .then(async (rawBody) => {
-          dedupe = await dedupeStore();
           const result = await handleWebhookPost({
             rawBody,
             signatureHeader: req.get('x-hub-signature-256'),
             appSecret: whatsapp.appSecret(),
             maxBytes,
             minimise,
-            dedupe,
+            dedupe: async () => {
+              dedupe = await dedupeStore();
+              return dedupe;
+            },
           });
           // Claiming also started each sender's 24-hour customer service window (consent-gate reads it).
           open = claimedKeys(result);
@@ -117,10 +136,11 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           // Input the sender can never make valid fails the same way on every delivery: it counts as handled.
           const retry = unfinished.filter((u) => !INVALID_SUBJECT_CODES.has(String(codeOf(u.error))));
           const failed = new Set(retry.map((u) => keyOf.get(u.msg)));
-          await completeClaims(
-            dedupe as DedupeStore,
-            open.filter((key) => !failed.has(key)),
-          );
+          if (dedupe)
+            await completeClaims(
+              dedupe,
+              open.filter((key) => !failed.has(key)),
+            );
           open = open.filter((key) => failed.has(key));
           if (retry.length > 0) {
             // A wired node failed (e.g. stop-handler could not commit a withdrawal) or did not finish in time:
@@ -148,7 +168,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
             answer(res, err.httpStatus, String(err.httpStatus));
             // A refused POST is someone else's mistake or an attack: a warning, not a flow error.
             const text = translateError(RED, err);
-            this.warn(text);
+            warnRefused(text);
             show(statusOf('failed', `${err.httpStatus}: ${text}`));
             return;
           }

@@ -44,7 +44,11 @@ export interface WebhookPostInput {
   appSecret: string | undefined;
   maxBytes?: number;
   minimise: boolean;
-  dedupe: DedupeStore;
+  /**
+   * Where the marks are kept, or how to get it: a function is called only once the POST proved to be Meta's (size
+   * and signature checked), so that unsigned requests never wait for, or reach, the consent store.
+   */
+  dedupe: DedupeStore | (() => Promise<DedupeStore>);
   /** How long the claims of this delivery hold if it never completes them; default DEDUPE_LEASE_MS. */
   leaseMs?: number;
 }
@@ -106,7 +110,8 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
     return true;
   });
   if (firstCopies.length === 0) return result;
-  const outcomes = await input.dedupe.claimAll(
+  const dedupe = typeof input.dedupe === 'function' ? await input.dedupe() : input.dedupe;
+  const outcomes = await dedupe.claimAll(
     firstCopies.map((item) => item.key),
     input.leaseMs ?? DEDUPE_LEASE_MS,
     inboundTimes(normalised.messages),

@@ -11,7 +11,7 @@ import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
-import { statusesOf, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import { callsOf, statusesOf, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const APP_SECRET = 'app-secret-for-tests';
 const VERIFY_TOKEN = 'verify-token-for-tests';
@@ -200,6 +200,10 @@ describe('whatsapp-webhook node', () => {
       401,
     );
 
+    // A flood of forged POSTs must not flood the log: one warning, the rest counted into the next one.
+    const warned = callsOf('warn', 'hook');
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+
     // A good one afterwards is the first and only thing emitted.
     assert.equal((await signedPost('/whatsapp', textMessage('genuine'))).status, 200);
     await until(() => received.messages.length === 1, 'the genuine message');
@@ -364,6 +368,13 @@ describe('whatsapp-webhook node', () => {
       ];
       await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
       await until(() => statusesOf('hook').at(-1)?.fill === 'red', 'a red status at deploy');
+      // A forged POST is refused for what it is, without reaching the store: no 500, no error in the log.
+      const forged = JSON.stringify(textMessage('forged'));
+      assert.equal(
+        (await post('/whatsapp', forged, { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` })).status,
+        401,
+      );
+      assert.deepEqual(callsOf('error', 'hook'), []);
       unlinkSync(blocker);
       assert.equal((await signedPost('/whatsapp', textMessage('wieder da', 'wamid.back-1'))).status, 200);
       await until(() => statusesOf('hook').at(-1)?.fill === 'green', 'the ready status after the first webhook');

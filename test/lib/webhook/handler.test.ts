@@ -220,6 +220,22 @@ describe('handleWebhookPost', () => {
     await assert.rejects(handleWebhookPost(signed(fixtureBytes('text'), { dedupe: broken })), /database down/);
   });
 
+  it('asks for the store only once the POST proved to be signed: a forged one never waits for it', async () => {
+    let asked = 0;
+    const store = new MemoryDedupeStore();
+    const dedupe = async () => {
+      asked += 1;
+      return store;
+    };
+    const raw = fixtureBytes('text');
+    assert.equal((await refusal(signed(raw, { signatureHeader: 'sha256=00', dedupe }))).httpStatus, 401);
+    assert.equal((await refusal(signed(Buffer.from('{'), { dedupe }))).httpStatus, 400);
+    assert.equal(asked, 0);
+    assert.equal((await handleWebhookPost(signed(raw, { dedupe }))).messages.length, 1);
+    assert.equal(asked, 1);
+    assert.equal((await handleWebhookPost(signed(raw, { dedupe }))).inProgress, 1, 'the store it got holds the claim');
+  });
+
   it('never puts the app secret into an error', async () => {
     const raw = fixtureBytes('text');
     const errors = [
