@@ -18,7 +18,8 @@ class PgConnection implements SqlConnection {
   }
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** PostgreSQL folds unquoted names to lower case, and the store does not quote them: lower case only. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Every audited write of every instance takes this lock first: the audit chain stays linear and, of
 // two concurrent changes to one subject, the one committed later is the one that stands.
 const SERIAL_LOCK = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.wa_gdpr_ledger'))`;

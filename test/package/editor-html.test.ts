@@ -4,6 +4,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import type * as Acorn from 'acorn';
 import type * as AcornWalk from 'acorn-walk';
+import { SCHEMA_NAME } from '../../lib/store/postgres';
 
 /**
  * The built editor files, read the way the flow library's scorecard (node-red-dev) and the editor read
@@ -316,4 +317,18 @@ describe('editor HTML as the scorecard and the editor read it', () => {
       });
     });
   }
+});
+
+describe('editor validation as the runtime has it', () => {
+  it("consent-store's PostgreSQL schema field accepts exactly the names the store accepts", () => {
+    const def = registeredDefinitions(fs.readFileSync(builtFile('consent-store', 'consent-store.html'), 'utf8')).get(
+      'consent-store',
+    );
+    const validate = (def?.defaults?.postgresSchema as { validate?: (v: string) => unknown })?.validate;
+    assert.ok(validate, 'the field has a validator');
+    for (const name of ['whatsapp', 'wa_gdpr_2', '_x', 'WhatsApp', 'Ledger', '1abc', 'a-b', 'x'.repeat(64)]) {
+      assert.equal(validate(name) === true, SCHEMA_NAME.test(name), name);
+    }
+    assert.equal(validate(''), true, 'empty: the default schema');
+  });
 });
