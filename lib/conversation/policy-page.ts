@@ -122,6 +122,10 @@ interface PageTexts {
   rightAccess: string;
   rightErasure: (keyword?: string) => string;
   rightOthers: string;
+  objection: string;
+  objectionInterest: string;
+  objectionMarketing: (keyword: string) => string;
+  provision: string;
   complaint: string;
   complaintText: string;
   authority: string;
@@ -184,7 +188,14 @@ const TEXTS: Record<Language, PageTexts> = {
         ? `Erasure (Art. 17 GDPR): reply ${k} in the chat or contact us at the address above.`
         : 'Erasure (Art. 17 GDPR): contact us at the address above.',
     rightOthers:
-      'Rectification (Art. 16), restriction of processing (Art. 18) and objection (Art. 21 GDPR): contact us at the address above.',
+      'Rectification (Art. 16 GDPR) and restriction of processing (Art. 18 GDPR): contact us at the address above.',
+    objection: 'Your right to object (Art. 21 GDPR)',
+    objectionInterest:
+      'Where we process your data on the basis of our legitimate interest (Art. 6(1)(f) GDPR), you have the right to object at any time, on grounds relating to your particular situation. We then no longer process it unless we can demonstrate compelling legitimate grounds that override your interests, rights and freedoms, or the processing serves the establishment, exercise or defence of legal claims (Art. 21(1) GDPR).',
+    objectionMarketing: (k) =>
+      `Where we process your data for direct marketing, you have the right to object at any time; we then no longer process it for this purpose (Art. 21(2) and (3) GDPR). To object, reply ${k} in the chat or contact us at the address above.`,
+    provision:
+      'You are not obliged by law or contract to give us your phone number. Without it we cannot communicate with you on WhatsApp; that is the only consequence (Art. 13(2)(e) GDPR).',
     complaint: 'Complaint to a supervisory authority',
     complaintText:
       'You have the right to lodge a complaint with a data protection supervisory authority (Art. 77 GDPR).',
@@ -248,7 +259,14 @@ const TEXTS: Record<Language, PageTexts> = {
         ? `Löschung (Art. 17 DSGVO): Antworten Sie im Chat mit ${k} oder kontaktieren Sie uns unter der oben genannten Adresse.`
         : 'Löschung (Art. 17 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
     rightOthers:
-      'Berichtigung (Art. 16), Einschränkung der Verarbeitung (Art. 18) und Widerspruch (Art. 21 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
+      'Berichtigung (Art. 16 DSGVO) und Einschränkung der Verarbeitung (Art. 18 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
+    objection: 'Ihr Widerspruchsrecht (Art. 21 DSGVO)',
+    objectionInterest:
+      'Soweit wir Ihre Daten auf Grundlage unseres berechtigten Interesses verarbeiten (Art. 6 Abs. 1 lit. f DSGVO), haben Sie das Recht, aus Gründen, die sich aus Ihrer besonderen Situation ergeben, jederzeit Widerspruch einzulegen. Wir verarbeiten Ihre Daten dann nicht mehr, es sei denn, wir können zwingende schutzwürdige Gründe nachweisen, die Ihre Interessen, Rechte und Freiheiten überwiegen, oder die Verarbeitung dient der Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen (Art. 21 Abs. 1 DSGVO).',
+    objectionMarketing: (k) =>
+      `Soweit wir Ihre Daten zur Direktwerbung verarbeiten, haben Sie das Recht, jederzeit Widerspruch einzulegen; wir verarbeiten sie dann nicht mehr für diesen Zweck (Art. 21 Abs. 2 und 3 DSGVO). Für den Widerspruch antworten Sie im Chat mit ${k} oder kontaktieren uns unter der oben genannten Adresse.`,
+    provision:
+      'Sie sind weder gesetzlich noch vertraglich verpflichtet, uns Ihre Telefonnummer bereitzustellen. Ohne sie können wir nicht über WhatsApp mit Ihnen kommunizieren; weitere Folgen hat das nicht (Art. 13 Abs. 2 lit. e DSGVO).',
     complaint: 'Beschwerde bei einer Aufsichtsbehörde',
     complaintText: 'Sie haben das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren (Art. 77 DSGVO).',
     authority: 'Zuständige Behörde',
@@ -279,7 +297,7 @@ export function renderPolicyPage(input: PolicyPageInput): string {
   const sections = [
     section(t.controller, contactBlock(t, s.controllerName, s.controllerAddress, s.controllerEmail, s.controllerPhone)),
     section(t.dpo, s.dpoName || s.dpoEmail ? contactBlock(t, s.dpoName, undefined, s.dpoEmail) : p(t.noDpo)),
-    section(t.dataCollected, `${list(t.dataItems.map(escapeHtml))}${p(t.dataNotKept)}`),
+    section(t.dataCollected, `${list(t.dataItems.map(escapeHtml))}${p(t.dataNotKept)}${p(t.provision)}`),
     section(t.purposes, purposeTable(t, input.purposes, input.language)),
     section(t.recipients, recipients(t, s)),
     section(t.storage, p(s.storageLocation?.trim() ? s.storageLocation : t.storageUnknown)),
@@ -292,6 +310,13 @@ export function renderPolicyPage(input: PolicyPageInput): string {
         escapeHtml(t.rightErasure(s.eraseKeyword?.trim() || undefined)),
         escapeHtml(t.rightOthers),
       ])}`,
+    ),
+    // Art. 21(4): brought to the person's attention clearly and separately from any other information.
+    section(
+      t.objection,
+      `${input.purposes.some((d) => d.lawfulBasis === 'legitimate-interest') ? p(t.objectionInterest) : ''}${p(
+        t.objectionMarketing(stopKeyword),
+      )}`,
     ),
     section(t.complaint, `${p(t.complaintText)}${authority(t, s)}`),
   ];

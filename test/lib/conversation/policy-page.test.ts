@@ -194,6 +194,38 @@ describe('conversation/policy-page', () => {
     assert.match(hostile, /pursued: <b>x<\/b>/, 'escaped, shown as text');
   });
 
+  it('shows the right to object in a section of its own (Art. 21(4)), and what not giving the number means', () => {
+    const shipping = {
+      id: 'shipping',
+      label: 'Shipping notices',
+      wording: { en: 'Notices about your delivery.' },
+      lawfulBasis: 'legitimate-interest',
+      interest: { en: 'We tell customers when their order arrives.' },
+    };
+    const sectionOf = (html: string, title: string) =>
+      html.split('<section>').find((part) => part.startsWith(`<h2>${title}</h2>`)) ?? '';
+
+    const english = renderPolicyPage(input({ purposes: [...purposes, shipping] }));
+    const objection = textOf(sectionOf(english, 'Your right to object (Art. 21 GDPR)'));
+    assert.match(objection, /on grounds relating to your particular situation/);
+    assert.match(objection, /Art\. 21\(1\) GDPR/);
+    assert.match(objection, /for direct marketing, you have the right to object at any time/);
+    assert.match(objection, /reply STOP in the chat/);
+    assert.doesNotMatch(textOf(sectionOf(english, 'Your rights and how to use them')), /objection/i, 'not mixed in');
+    assert.match(textOf(english), /You are not obliged by law or contract to give us your phone number/);
+
+    // Without a legitimate-interest purpose only the objection to direct marketing applies.
+    const withoutInterest = textOf(sectionOf(renderPolicyPage(input()), 'Your right to object (Art. 21 GDPR)'));
+    assert.doesNotMatch(withoutInterest, /particular situation/);
+    assert.match(withoutInterest, /direct marketing/);
+
+    const german = renderPolicyPage(input({ purposes: [...purposes, shipping], language: 'de' }));
+    const widerspruch = textOf(sectionOf(german, 'Ihr Widerspruchsrecht (Art. 21 DSGVO)'));
+    assert.match(widerspruch, /aus Gründen, die sich aus Ihrer besonderen Situation ergeben/);
+    assert.match(widerspruch, /zur Direktwerbung/);
+    assert.match(textOf(german), /weder gesetzlich noch vertraglich verpflichtet/);
+  });
+
   it('loads nothing from elsewhere: no script, no external stylesheet, image or font', () => {
     const html = renderPolicyPage(input());
     assert.equal(/<script|<link|<img|<iframe|@import|url\(/i.test(html), false);
