@@ -12,6 +12,7 @@ import { eventPayload, inboundPayload, statusPayload } from './shared/messages';
 import { migrate } from './shared/migrations';
 import { WHATSAPP_WEBHOOK_DEFAULTS, whatsappWebhookMigrations } from './shared/migrations/whatsapp-webhook';
 import {
+  bodyReadDeadline,
   captureRawBodyFor,
   RawBodyError,
   type RawBodyRequest,
@@ -211,7 +212,12 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
  * charset handling) cost more than the rest of the answer at a thousand webhooks a second.
  */
 function answer(res: Response, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    // A body that came too slowly is not read on: the connection ends with the answer.
+    ...(status === 408 ? { Connection: 'close' } : {}),
+  });
   res.end(text);
 }
 
@@ -247,6 +253,11 @@ function refusal(err: RawBodyError, maxBytes: number): WebhookError {
   if (err.httpStatus === 413) {
     return new WebhookError(413, 'webhook-too-large', `The webhook body is larger than ${maxBytes} bytes`, {
       maxBytes,
+    });
+  }
+  if (err.httpStatus === 408) {
+    return new WebhookError(408, 'webhook-too-slow', 'The webhook body did not arrive in time', {
+      seconds: bodyReadDeadline.ms / 1000,
     });
   }
   if (err.httpStatus === 503) {

@@ -23,7 +23,7 @@ export const DEFAULT_MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
  */
 export const MAX_WEBHOOK_DEPTH = 64;
 
-export type WebhookHttpStatus = 400 | 401 | 413 | 503;
+export type WebhookHttpStatus = 400 | 401 | 408 | 413 | 503;
 
 /** A refused webhook POST: `httpStatus` is the answer the endpoint gives, `code` the i18n key. */
 export class WebhookError extends GdprWhatsAppError {

@@ -19,15 +19,17 @@ export interface RawBodyRequest extends IncomingMessage {
 
 export class RawBodyError extends Error {
   constructor(
-    readonly httpStatus: 400 | 413 | 503,
-    readonly reason: 'too-large' | 'aborted' | 'busy',
+    readonly httpStatus: 400 | 408 | 413 | 503,
+    readonly reason: 'too-large' | 'aborted' | 'busy' | 'too-slow',
   ) {
     super(
       reason === 'too-large'
         ? 'The request body is too large'
         : reason === 'busy'
           ? 'Too many request bodies are being received at once'
-          : 'The request body was not received completely',
+          : reason === 'too-slow'
+            ? 'The request body did not arrive in time'
+            : 'The request body was not received completely',
     );
   }
 }
@@ -40,6 +42,14 @@ export class RawBodyError extends Error {
  */
 export const UNVERIFIED_BODY_BUDGET = 32 * 1024 * 1024;
 export const SMALL_BODY_BYTES = 64 * 1024;
+/**
+ * A body must arrive whole within this time. Meta's take milliseconds; without a deadline a client sending a byte now
+ * and then holds its share of the budget for as long as Node's own request timeout (5 minutes), and a few hundred of
+ * them keep Meta's deliveries out with 503s.
+ */
+export const BODY_READ_DEADLINE_MS = 15_000;
+/** The deadline in force (tests shorten it). */
+export const bodyReadDeadline = { ms: BODY_READ_DEADLINE_MS };
 const beingRead = { small: 0, large: 0 };
 type Pool = keyof typeof beingRead;
 
@@ -103,7 +113,11 @@ function captureRawBody(req: RawBodyRequest, _res: ServerResponse, next: (err?: 
  * Reads a request body into one Buffer, refusing anything over `maxBytes` (413) or past the shared budget of bodies
  * being read (503) before buffering it.
  */
-export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readRawBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  deadlineMs: number = bodyReadDeadline.ms,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const largeBudget = Math.max(UNVERIFIED_BODY_BUDGET, 2 * maxBytes);
     const declared = Number(req.headers['content-length']);
@@ -126,10 +140,17 @@ export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buf
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
+      clearTimeout(deadline);
       recount(size, 0);
       req.off('data', onData);
       return true;
     };
+    const deadline = setTimeout(() => {
+      if (!settle()) return;
+      chunks.length = 0;
+      reject(new RawBodyError(408, 'too-slow'));
+    }, deadlineMs);
+    deadline.unref?.();
     const onData = (chunk: Buffer) => {
       const total = size + chunk.length;
       const refused =

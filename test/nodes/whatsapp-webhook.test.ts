@@ -6,7 +6,7 @@ import type { NodeAPI } from 'node-red';
 import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook } from '../../lib/webhook/build';
 import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
-import { unverifiedBytesInFlight } from '../../nodes/shared/raw-body';
+import { bodyReadDeadline, unverifiedBytesInFlight } from '../../nodes/shared/raw-body';
 import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
@@ -303,6 +303,43 @@ describe('whatsapp-webhook node', () => {
     } finally {
       for (const req of stalled) req.destroy();
     }
+  });
+
+  it('answers 408 to a body that trickles in, closes the connection and gives its share of the budget back', async () => {
+    const received = await load();
+    const deadline = bodyReadDeadline.ms;
+    bodyReadDeadline.ms = 300;
+    const req = http.request(`${helper.url()}/whatsapp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'content-length': '1000',
+        'x-hub-signature-256': signPayload('unsigned', APP_SECRET),
+      },
+    });
+    try {
+      req.on('error', () => {});
+      const answered = new Promise<{ status: number; connection: unknown }>((resolve) =>
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection });
+        }),
+      );
+      const closed = new Promise<void>((resolve) => req.on('close', () => resolve()));
+      req.write('{"object":');
+      await until(() => unverifiedBytesInFlight() === 10, 'the first bytes counted');
+      const { status, connection } = await answered;
+      assert.equal(status, 408);
+      assert.equal(connection, 'close');
+      await closed;
+      assert.equal(unverifiedBytesInFlight(), 0, 'the budget is back');
+      assert.equal(received.messages.length, 0);
+      assert.match(String(statusesOf('hook').at(-1)?.text), /^408: /);
+    } finally {
+      bodyReadDeadline.ms = deadline;
+      req.destroy();
+    }
+    assert.equal((await signedPost('/whatsapp', textMessage('on time'))).status, 200);
   });
 
   it('drops duplicates: the same message id or the same status twice', async () => {
