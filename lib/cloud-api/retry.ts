@@ -66,7 +66,8 @@ export function isRetryable(failure: FailureFacts | unknown): boolean {
   if (network) return true;
   if (RETRYABLE_API_CODES.has(apiCode)) return true;
   if (isPermanent(apiCode)) return false;
-  return typeof httpStatus === 'number' && httpStatus >= 500;
+  // A gateway's 429 without Meta's body turned the request away before the API: like a rate limit, try again later.
+  return typeof httpStatus === 'number' && (httpStatus >= 500 || httpStatus === 429);
 }
 
 /**

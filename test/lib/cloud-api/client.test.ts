@@ -206,6 +206,13 @@ describe('cloud-api client (against a local HTTP server)', () => {
     });
   }
 
+  it("a gateway's bare 429 turned the message away: it is tried again", async () => {
+    graph.respond(raw(429, 'Too Many Requests', 'text/plain'), ok('wamid.after-429'));
+    const sent = await client().sendMessage(toMessageBody(TO, 'a'));
+    assert.equal(sent.messageId, 'wamid.after-429');
+    assert.equal(sent.attempts, 2);
+  });
+
   it("a read receipt answered by a gateway's 502 is tried again: a second one changes nothing", async () => {
     graph.respond(raw(502, '<html>Bad Gateway</html>'), (_req, res) => json(res, 200, { success: true }));
     await client().markRead('wamid.in');
