@@ -12,9 +12,14 @@ export const OPT_OUT_FOOTER_TEXTS: Readonly<Record<Language, string>> = {
   de: 'Antworten Sie mit STOP, um sich abzumelden.',
 };
 
-/** Cloud API limits: text body 4096 characters, interactive footer 60 characters. */
+/** Cloud API limits: text body 4096 characters, interactive footer 60, interactive body and media caption 1024. */
 export const TEXT_BODY_MAX = 4096;
 export const INTERACTIVE_FOOTER_MAX = 60;
+export const INTERACTIVE_BODY_MAX = 1024;
+export const CAPTION_MAX = 1024;
+
+/** Media types that carry a caption (audio and stickers have none). */
+const CAPTIONED_MEDIA = new Set(['image', 'video', 'document']);
 
 /** Interactive types that accept a footer (Meta's interactive object reference). */
 const FOOTER_CAPABLE_INTERACTIVE = new Set(['button', 'list', 'cta_url', 'flow', 'product', 'product_list']);
@@ -25,9 +30,10 @@ type Body = Record<string, unknown>;
 
 /**
  * Adds the opt-out instruction in `language` to an outgoing message: appended to the text of a
- * text message, set as `footer.text` of an interactive message that has none (unless its body
- * already says how to stop). Templates, media and
- * anything else are returned unchanged (a template's wording is approved by Meta and cannot change).
+ * text message and to the caption of an image, video or document (or made its caption), set as `footer.text` of an
+ * interactive message that has none, or appended to its body when its footer is taken (unless the body already
+ * says how to stop). Templates, audio, stickers and anything else are returned unchanged (a template's wording is
+ * approved by Meta and cannot change).
  * Nothing changes when the text already says how to stop or the result would break a length limit.
  * Never mutates its input. `texts` replaces the default lines per language.
  */
@@ -42,6 +48,7 @@ export function appendOptOutFooter<T extends string | Body>(
   const type = messageTypeOf(body);
   if (type === 'text') return withTextFooter(body, line) as T;
   if (type === 'interactive') return withInteractiveFooter(body, line) as T;
+  if (type !== undefined && CAPTIONED_MEDIA.has(type)) return withCaption(body, type, line) as T;
   return body;
 }
 
@@ -63,10 +70,18 @@ const STOP_KEYWORD_WORDS = DEFAULT_STOP_KEYWORDS.map(
   (keyword) => new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, 'u'),
 );
 
-function withLine(text: string, line: string): string {
+function withLine(text: string, line: string, max = TEXT_BODY_MAX): string {
   if (mentionsOptOut(text, { en: line })) return text;
   const joined = text.length > 0 ? `${text}${SEPARATOR}${line}` : line;
-  return joined.length <= TEXT_BODY_MAX ? joined : text;
+  return joined.length <= max ? joined : text;
+}
+
+function withCaption(body: Body, type: string, line: string): Body {
+  const media = body[type] as { caption?: unknown } | undefined;
+  if (!media || typeof media !== 'object') return body;
+  const caption = typeof media.caption === 'string' ? media.caption : '';
+  const updated = withLine(caption, line, CAPTION_MAX);
+  return updated === caption ? body : { ...body, [type]: { ...media, caption: updated } };
 }
 
 function withTextFooter(body: Body, line: string): Body {
@@ -82,8 +97,16 @@ function withInteractiveFooter(body: Body, line: string): Body {
     | undefined;
   if (!interactive || typeof interactive !== 'object') return body;
   if (typeof interactive.type !== 'string' || !FOOTER_CAPABLE_INTERACTIVE.has(interactive.type)) return body;
-  if (typeof interactive.footer?.text === 'string' && interactive.footer.text.trim().length > 0) return body;
+  const footer = interactive.footer?.text;
+  if (typeof footer === 'string' && mentionsOptOut(footer, { en: line })) return body;
   if (typeof interactive.body?.text === 'string' && mentionsOptOut(interactive.body.text, { en: line })) return body;
-  if (line.length > INTERACTIVE_FOOTER_MAX) return body;
-  return { ...body, interactive: { ...interactive, footer: { text: line } } };
+  const footerFree = typeof footer !== 'string' || footer.trim().length === 0;
+  if (footerFree && line.length <= INTERACTIVE_FOOTER_MAX) {
+    return { ...body, interactive: { ...interactive, footer: { text: line } } };
+  }
+  // The footer is the business's own: the line goes at the end of the body instead, where it fits.
+  if (typeof interactive.body?.text !== 'string') return body;
+  const updated = withLine(interactive.body.text, line, INTERACTIVE_BODY_MAX);
+  if (updated === interactive.body.text) return body;
+  return { ...body, interactive: { ...interactive, body: { ...interactive.body, text: updated } } };
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   appendOptOutFooter,
+  CAPTION_MAX,
+  INTERACTIVE_BODY_MAX,
   INTERACTIVE_FOOTER_MAX,
   mentionsOptOut,
   OPT_OUT_FOOTER_TEXTS,
@@ -86,17 +88,30 @@ describe('conversation/footer', () => {
     assert.ok(OPT_OUT_FOOTER_TEXTS.en.length <= INTERACTIVE_FOOTER_MAX);
   });
 
-  it('keeps an existing interactive footer and a body that already names STOP', () => {
+  it("keeps the business's own footer and puts the line at the end of the body instead", () => {
     const withFooter = buttonMessage({ footer: { text: 'Shop Example' } });
-    assert.equal(appendOptOutFooter(withFooter, 'en'), withFooter);
+    const result = appendOptOutFooter(withFooter, 'en') as typeof withFooter & {
+      interactive: { footer: { text: string } };
+    };
+    assert.deepEqual(result.interactive.footer, { text: 'Shop Example' });
+    assert.equal(result.interactive.body.text, `Your order has shipped. Track it?\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
+    assert.equal(withFooter.interactive.body.text, 'Your order has shipped. Track it?', 'the input is not changed');
+    const stopFooter = buttonMessage({ footer: { text: 'Reply STOP to unsubscribe.' } });
+    assert.equal(appendOptOutFooter(stopFooter, 'en'), stopFooter);
     const confirm = buttonMessage({ body: { text: 'Tap YES to confirm. Reply STOP to stop at any time.' } });
     assert.equal(appendOptOutFooter(confirm, 'en'), confirm);
   });
 
-  it('does not set a footer longer than 60 characters or on types without footers', () => {
-    const long = 'y'.repeat(INTERACTIVE_FOOTER_MAX + 1);
-    const body = buttonMessage();
-    assert.equal(appendOptOutFooter(body, 'en', { en: long }), body);
+  it('a line too long for a footer goes into the body, where it fits; types without footers stay as they are', () => {
+    const long = 'Reply STOP to this number to stop hearing from us, whenever you like.';
+    assert.ok(long.length > INTERACTIVE_FOOTER_MAX);
+    const result = appendOptOutFooter(buttonMessage(), 'en', { en: long }) as ReturnType<typeof buttonMessage> & {
+      interactive: { footer?: unknown };
+    };
+    assert.equal(result.interactive.footer, undefined);
+    assert.ok(result.interactive.body.text.endsWith(long));
+    const full = buttonMessage({ footer: { text: 'Shop' }, body: { text: 'x'.repeat(INTERACTIVE_BODY_MAX - 5) } });
+    assert.equal(appendOptOutFooter(full, 'en'), full, 'no room: unchanged rather than refused by Meta');
     const location = {
       type: 'interactive',
       interactive: { type: 'location_request_message', body: { text: 'Where?' } },
@@ -104,11 +119,28 @@ describe('conversation/footer', () => {
     assert.equal(appendOptOutFooter(location, 'en'), location);
   });
 
-  it('leaves templates, media and reactions untouched', () => {
-    const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+  it('adds the line to the caption of an image, video or document, or makes it the caption', () => {
     const image = { type: 'image', image: { link: 'https://example.com/a.png', caption: 'Look' } };
+    assert.deepEqual(appendOptOutFooter(image, 'de'), {
+      type: 'image',
+      image: { link: 'https://example.com/a.png', caption: `Look\n\n${OPT_OUT_FOOTER_TEXTS.de}` },
+    });
+    assert.equal(image.image.caption, 'Look', 'the input is not changed');
+    const video = { type: 'video', video: { id: '1234' } };
+    assert.deepEqual(appendOptOutFooter(video, 'en'), {
+      type: 'video',
+      video: { id: '1234', caption: OPT_OUT_FOOTER_TEXTS.en },
+    });
+    const document = { document: { id: '1', caption: 'y'.repeat(CAPTION_MAX - 3) } };
+    assert.equal(appendOptOutFooter(document, 'en'), document, 'no room: unchanged');
+  });
+
+  it('leaves templates, audio, stickers and reactions untouched', () => {
+    const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+    const audio = { type: 'audio', audio: { id: '1' } };
+    const sticker = { type: 'sticker', sticker: { id: '2' } };
     const reaction = { type: 'reaction', reaction: { message_id: 'wamid.1', emoji: '👍' } };
-    for (const body of [template, image, reaction]) assert.equal(appendOptOutFooter(body, 'en'), body);
+    for (const body of [template, audio, sticker, reaction]) assert.equal(appendOptOutFooter(body, 'en'), body);
   });
 
   it('uses configured lines per language', () => {
