@@ -29,6 +29,7 @@ type Fault =
   | '130429'
   | '131056'
   | '500-html'
+  | '503-html'
   | '503-131016'
   | 'drop'
   | 'bad-json-500'
@@ -37,8 +38,11 @@ type Fault =
   | 'slow-accept'
   | '80007-wait';
 
-/** Faults after which the policy tries again. Not 'drop': the connection went after the API read the message. */
-const RETRIED: ReadonlySet<Fault> = new Set(['130429', '131056', '500-html', '503-131016', 'bad-json-500']);
+/**
+ * Faults after which the policy tries again. Not 'drop': the connection went after the API read the message; nor a
+ * gateway's 500 without Meta's body ('500-html', 'bad-json-500'): the API may have taken it and not answered in time.
+ */
+const RETRIED: ReadonlySet<Fault> = new Set(['130429', '131056', '503-html', '503-131016']);
 /** Faults the API answers after it has taken the message: the message may be delivered. */
 const ACCEPTING: ReadonlySet<Fault> = new Set(['ok', 'bad-json-200', 'slow-accept']);
 /** The code msg.error carries for a final failure. */
@@ -50,7 +54,13 @@ const FINAL_CODE: Partial<Record<Fault, number>> = {
 };
 
 /** Faults after which the message may have been taken: the failure says so (msg.error.deliveryUnknown). */
-const DELIVERY_UNKNOWN: ReadonlySet<Fault> = new Set(['drop', 'slow-accept']);
+const DELIVERY_UNKNOWN: ReadonlySet<Fault> = new Set([
+  'drop',
+  'slow-accept',
+  '500-html',
+  'bad-json-500',
+  'bad-json-200',
+]);
 
 interface Expectation {
   posts: number;
@@ -110,6 +120,9 @@ class ScriptedGraph {
         return;
       case '500-html':
         raw(500, '<html><body>Internal Server Error</body></html>')(req, res);
+        return;
+      case '503-html':
+        raw(503, '<html><body>Service Unavailable</body></html>')(req, res);
         return;
       case '503-131016':
         metaError(503, 131016, 'Service unavailable')(req, res);
@@ -207,7 +220,7 @@ describe('reliability: Cloud API faults through whatsapp-send', function () {
   });
 
   it('retries per the policy, never lets the API take one input twice, and reports final failures', async () => {
-    const faults: Fault[] = ['130429', '131056', '500-html', '503-131016', 'drop', 'bad-json-500'];
+    const faults: Fault[] = ['130429', '131056', '500-html', '503-html', '503-131016', 'drop', 'bad-json-500'];
     const scripts: Fault[][] = [
       ['ok'],
       ...faults.map((fault) => [fault]),
