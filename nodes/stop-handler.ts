@@ -56,7 +56,16 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     const node = this;
     const store = findConsentStore(RED, config.store);
     const rules = stopRulesFrom(config);
-    const purposes = parsePurposeList(config.purposes);
+    const configured = parsePurposeList(config.purposes);
+    // A purpose renamed or removed in the store since this node was set up must not make every STOP fail (the
+    // webhook would answer 500 for days and nobody would be unsubscribed): such ids are left out, with a warning,
+    // and when none is left the STOP withdraws every purpose, the safe side.
+    const unknownPurposes = configured?.filter((id) => !store?.purposes.some((p) => p.id === id)) ?? [];
+    const known = configured?.filter((id) => !unknownPurposes.includes(id));
+    const purposes = known && known.length > 0 ? known : undefined;
+    if (store && unknownPurposes.length > 0) {
+      node.warn(RED._('stop-handler.warn.unknown-purposes', { purposes: unknownPurposes.join(', ') }));
+    }
     const texts = {
       stop: { en: config.confirmationEn, de: config.confirmationDe },
       help: { en: config.helpEn, de: config.helpDe },

@@ -15,6 +15,7 @@ import sendNode from '../../nodes/whatsapp-send';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps } from '../helpers/node-red-http';
+import { callsOf } from './consent-fixtures';
 
 const PHONE_NUMBER_ID = '106540352242922';
 const ACCESS_TOKEN = 'token-for-stop-tests';
@@ -261,6 +262,29 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.deepEqual(sent[0].stop?.withdrawn, ['offers']);
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+  });
+
+  it('leaves out a purpose the store no longer has, with a warning, instead of failing every STOP', async () => {
+    const { sent } = await load({ stop: { purposes: 'offers, renamed-purpose' } });
+    const warned = () => callsOf('warn', 'stop').map((args) => String(args[0]));
+    assert.ok(
+      warned().some((text) => /renamed-purpose|warn\.unknown-purposes/.test(text)),
+      warned().join('; '),
+    );
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the confirmation');
+    assert.deepEqual(sent[0].stop?.withdrawn, ['offers']);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+  });
+
+  it('withdraws every purpose when none of its list is left in the store', async () => {
+    const { sent } = await load({ stop: { purposes: 'gone' } });
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the confirmation');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).status, 'withdrawn');
   });
 
   it('treats a tap on the opt-out button like STOP', async () => {
