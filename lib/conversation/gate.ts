@@ -85,8 +85,10 @@ export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubj
     from?: unknown;
     userId?: unknown;
   };
-  // A msg.to that is set decides, even when empty: a lookup that found nobody must not answer the inbound sender.
-  if (msg.to !== undefined && msg.to !== null) return addressOf(msg.to);
+  // A msg.to that is set decides, even when empty or null: a lookup that found nobody must not answer the inbound
+  // sender.
+  if (msg.to === null) throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
+  if (msg.to !== undefined) return addressOf(msg.to);
   if (inbound.from !== undefined && inbound.from !== null && inbound.from !== '') return addressOf(inbound.from);
   // A person known by username only: Meta withheld the number and names the business-scoped user id.
   if (isBusinessScopedUserId(inbound.userId)) return { userId: inbound.userId };

@@ -59,7 +59,12 @@ describe('conversation/gate', () => {
       phone: '+4915123456789',
     });
     assert.deepEqual(gateSubject({ to: ' DE.123 ' }), { userId: 'DE.123' });
-    for (const unaddressed of [{ whatsapp: { userId: 'not a bsuid' } }, { to: '', whatsapp: { userId: 'DE.123' } }]) {
+    for (const unaddressed of [
+      { whatsapp: { userId: 'not a bsuid' } },
+      { to: '', whatsapp: { userId: 'DE.123' } },
+      // A database lookup that found nobody usually yields null.
+      { to: null, whatsapp: { from: '+4915123456789' } },
+    ]) {
       assert.throws(
         () => gateSubject(unaddressed),
         (err: unknown) => (err as { code?: string }).code === 'missing-recipient',
