@@ -30,7 +30,7 @@ export const PRIVACY_NOTICE_MIGRATIONS: readonly Migration[] = [
   withDefaults({ language: 'auto', pagePath: DEFAULT_POLICY_PATH }),
 ];
 
-type FlowMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; language?: unknown };
+type FlowMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; language?: unknown; consent?: unknown };
 
 /** Node-RED's optional httpNodeMiddleware (settings.js) runs before node routes, as for `http in`. */
 function nodeMiddleware(RED: NodeAPI): ((req: Request, res: Response, next: () => void) => void) | undefined {
@@ -97,6 +97,8 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
             payload: texts[language],
             language,
             privacyNotice: { version, language },
+            // whatsapp-send checks the consent again before the notice leaves its queue, as for the message.
+            ...(msg.consent !== undefined ? { consent: msg.consent } : {}),
           };
           notice.to = subject.phone ?? subject.userId;
           send(notice);

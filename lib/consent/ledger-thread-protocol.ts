@@ -24,6 +24,7 @@ export const FORWARDED_METHODS = [
   'recordBlocked',
   'eraseSubject',
   'isSuppressed',
+  'isErasedAndGone',
   'exportSubject',
   'sweepRetention',
   'markSeen',

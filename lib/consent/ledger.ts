@@ -20,7 +20,7 @@ import {
   type WithdrawConsentInput,
 } from './inputs';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
-import { LedgerWrites, MOVED_AWAY_OPT_OUT, type RunChange } from './ledger-writes';
+import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep } from './retention-sweep';
@@ -678,7 +678,12 @@ export class ConsentLedger extends EventEmitter {
     if (typeof noticeVersion !== 'string' || noticeVersion === '') return false;
     const identified = this.resolver.identify(subject);
     const p = await this.writes.pseudonymOf(this.store.read, identified);
-    return this.store.read.hasNotice(p, noticeVersion);
+    const shown = (await this.store.read.listNotices(p))
+      .filter((n) => n.noticeVersion === noticeVersion)
+      .map((n) => n.shownAt);
+    if (shown.length === 0) return false;
+    // Shown before the number last changed hands: to its previous holder, not to the person who has it now.
+    return !(await this.store.read.hasAuditSince(p, NUMBER_CHANGED, Math.max(...shown) + 1));
   }
 
   /** For the 24-hour customer service window. Keeps only the time; no number is stored for this alone. */
@@ -763,6 +768,16 @@ export class ConsentLedger extends EventEmitter {
     this.usage.forEach((mark, key) => {
       if (keys.includes(mark.pseudonym)) this.usage.delete(key);
     });
+  }
+
+  /**
+   * On the erasure list with nothing given or requested since, and still the number's holder: nothing may be sent to
+   * her or stored about her. A person who signed up again after her erasure is not.
+   */
+  async isErasedAndGone(subject: SubjectInput): Promise<boolean> {
+    const identified = this.resolver.identify(subject);
+    const p = await this.writes.pseudonymOf(this.store.read, identified);
+    return this.writes.erasedAndGone(this.store.read, p);
   }
 
   async isSuppressed(subject: SubjectInput): Promise<boolean> {

@@ -122,6 +122,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly recordBlocked = this.forward('recordBlocked');
   readonly eraseSubject = this.forward('eraseSubject');
   readonly isSuppressed = this.forward('isSuppressed');
+  readonly isErasedAndGone = this.forward('isErasedAndGone');
   readonly exportSubject = this.forward('exportSubject');
   readonly sweepRetention = this.forward('sweepRetention');
   readonly markSeen = this.forward('markSeen');

@@ -56,7 +56,7 @@ export interface NoticeLedger {
     noticeVersion: string,
     options: { messageId?: string; actor: string },
   ): Promise<unknown>;
-  isSuppressed(subject: SubjectRef): Promise<boolean>;
+  isErasedAndGone(subject: SubjectRef): Promise<boolean>;
 }
 
 export type NoticeDecision =
@@ -119,7 +119,7 @@ export class NoticeTracker {
 
   private async decide(subject: SubjectRef, isTemplate: boolean): Promise<NoticeDecision> {
     if (await this.ledger.hasSeenNotice(subject, this.version)) return { action: 'seen', version: this.version };
-    if (await this.ledger.isSuppressed(subject))
+    if (await this.ledger.isErasedAndGone(subject))
       return { action: 'defer', version: this.version, reason: 'suppressed' };
     if (isTemplate) return { action: 'defer', version: this.version, reason: 'template' };
     return { action: 'show', version: this.version };

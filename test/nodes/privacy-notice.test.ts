@@ -233,6 +233,16 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(out[2].payload, 'Zugestellt!');
   });
 
+  it("gives the notice the message's consent, so that whatsapp-send checks it again for the notice too", async () => {
+    const { out, sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    const consent = { allowed: true, status: 'given', purpose: 'news' };
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Neu im Shop', consent });
+    await until(() => sent.length === 2, 'notice and message to be sent');
+    assert.ok(out[0].privacyNotice, 'the notice comes first');
+    assert.deepEqual(out[0].consent, consent);
+  });
+
   it('sends the English notice to other numbers and honours msg.language', async () => {
     const { sent } = await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'Hi' });

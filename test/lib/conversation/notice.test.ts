@@ -123,6 +123,31 @@ describe('conversation/notice', () => {
       assert.equal(exported.subject, undefined);
     });
 
+    it('shows the notice to a person who signed up again after her erasure', async () => {
+      await ledger.eraseSubject(PHONE, 'test');
+      await ledger.giveConsent({
+        subject: PHONE,
+        purpose: 'orders',
+        wording: 'Order updates',
+        method: 'keyword',
+        actor: 't',
+      });
+      const tracker = new NoticeTracker(ledger, 'v-1', 'test:notice');
+      assert.equal((await deliver(tracker)).action, 'show');
+      assert.equal((await deliver(tracker)).action, 'seen');
+    });
+
+    it("shows the notice again to the number's next holder: the one shown before the move was the previous one's", async () => {
+      const tracker = new NoticeTracker(ledger, 'v-1', 'test:notice');
+      assert.equal((await deliver(tracker)).action, 'show');
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the move comes later, by this machine's clock
+      await ledger.numberChanged({ phone: PHONE, newPhone: '+4917612345678', actor: 'test' });
+      assert.equal(await ledger.hasSeenNotice(PHONE, 'v-1'), false);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal((await deliver(tracker)).action, 'show', 'the new holder is told');
+      assert.equal((await deliver(tracker)).action, 'seen');
+    });
+
     it('lets the next message through after a failed delivery', async () => {
       const tracker = new NoticeTracker(ledger, 'v-1', 'test:notice');
       await assert.rejects(
