@@ -177,6 +177,7 @@ export class ConsentLedger extends EventEmitter {
 
   private async start(usageFlushMs: number): Promise<ConsentLedger> {
     try {
+      await this.checkKeys();
       await this.registerPurposeVersions();
     } catch (err) {
       await this.store.close();
@@ -187,6 +188,22 @@ export class ConsentLedger extends EventEmitter {
     }, usageFlushMs);
     this.usageTimer.unref();
     return this;
+  }
+
+  /**
+   * The database keeps a keyed check of the pseudonym key it was filled under. Opened with another key (credentials
+   * lost when Node-RED moved, a second store on the same file with keys of its own), every lookup would find nobody:
+   * each objection and erasure would silently stop counting, and people who said STOP would get messages again.
+   */
+  private async checkKeys(): Promise<void> {
+    const mine = this.pseudonyms.keyCheck();
+    const kept = await this.store.write((tx) => tx.keepKeyCheck(mine));
+    if (kept !== mine) {
+      throw new GdprWhatsAppError(
+        'store-keys-mismatch',
+        'The consent store database was filled under another pseudonym key: opened with this one, it would find nobody',
+      );
+    }
   }
 
   /** "sqlite (node:sqlite)", "sqlite (better-sqlite3)" or "postgres (pg)", for the node's status. */

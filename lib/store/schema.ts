@@ -122,6 +122,13 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `ALTER TABLE consent_history ADD COLUMN source_enc TEXT`,
       ],
     },
+    {
+      version: 4,
+      statements: [
+        // A keyed check of the pseudonym key the database is filled under (ConsentLedger checks it at open).
+        `CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), pseudonym_check TEXT NOT NULL)`,
+      ],
+    },
   ];
 }
 

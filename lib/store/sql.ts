@@ -407,6 +407,14 @@ export class SqlStoreTx implements StoreTx {
     return rows.map(toAuditRecord);
   }
 
+  async keepKeyCheck(check: string): Promise<string> {
+    await this.db.run('INSERT INTO key_check (id, pseudonym_check) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [
+      check,
+    ]);
+    const [row] = await this.db.all('SELECT pseudonym_check FROM key_check WHERE id = 1');
+    return String(row.pseudonym_check);
+  }
+
   async hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean> {
     const rows = await this.db.all(
       'SELECT 1 AS found FROM audit WHERE pseudonym = $1 AND action = $2 AND at >= $3 LIMIT 1',

@@ -134,6 +134,8 @@ export interface StoreTx {
   insertAudits(records: readonly AuditRecord[]): Promise<void>;
   /** The subject's audit events in order; only those with one of `actions` when given (read where they are kept). */
   listAudit(pseudonym: string, actions?: readonly string[]): Promise<AuditRecord[]>;
+  /** Stores `check` unless a check is stored already; returns the one stored (the first instance's wins). */
+  keepKeyCheck(check: string): Promise<string>;
   /** Whether the subject has an audit event `action` at or after `at`. */
   hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean>;
   auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;

@@ -30,6 +30,8 @@ type Blocked = Msg & { consent?: { status: string; reason: string; purpose: stri
 
 describe('consent-gate node', () => {
   let dir: ReturnType<typeof tempDir>;
+  /** One store's keys per test: a reload opens the same database, which keeps a check of its key. */
+  let keys: ReturnType<typeof storeCredentials>;
   let ledger: LedgerHandle;
 
   async function load(gate: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
@@ -52,7 +54,7 @@ describe('consent-gate node', () => {
       ...extra,
     ];
     await helper.load([consentStore, gateNode, catchNode(), configNode, sendNode] as never, flow as never, {
-      store: storeCredentials(),
+      store: keys,
       cfg: { accessToken: ACCESS_TOKEN },
     });
     ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
@@ -82,6 +84,7 @@ describe('consent-gate node', () => {
 
   beforeEach(() => {
     dir = tempDir();
+    keys = storeCredentials();
   });
 
   afterEach(async () => {

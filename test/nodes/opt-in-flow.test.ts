@@ -70,6 +70,8 @@ function inbound(from: string, whatsapp: Record<string, unknown>): Msg {
 
 describe('opt-in-flow node', () => {
   let dir: ReturnType<typeof tempDir>;
+  /** One store's keys per test: a reload opens the same database, which keeps a check of its key. */
+  let keys: ReturnType<typeof storeCredentials>;
   let ledger: LedgerHandle;
 
   async function load(node: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
@@ -99,7 +101,7 @@ describe('opt-in-flow node', () => {
       [consentStore, optInFlow, catchNode(), completeNode(), configNode, sendNode] as never,
       flow as never,
       {
-        store: storeCredentials(),
+        store: keys,
         cfg: { accessToken: ACCESS_TOKEN },
       },
     );
@@ -157,6 +159,7 @@ describe('opt-in-flow node', () => {
 
   beforeEach(() => {
     dir = tempDir();
+    keys = storeCredentials();
   });
 
   afterEach(async () => {

@@ -121,6 +121,16 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         }
       });
 
+      it('refuses a database filled under another pseudonym key, and changes nothing in it', async () => {
+        await ledger.withdrawConsent({ subject: PHONE, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+        await ledger.close();
+        const before = await db.dump();
+        await rejectsWith(open({ pseudonymKey: randomBytes(32) }), 'store-keys-mismatch');
+        assert.equal(await db.dump(), before);
+        ledger = await open();
+        assert.equal((await ledger.checkConsent(PHONE, 'orders')).status, 'withdrawn', 'the right key finds her');
+      });
+
       it('rejects an invalid purpose configuration', async () => {
         const bad = [{ ...TEST_PURPOSES[0], id: 'Has Spaces' }];
         await rejectsWith(ConsentLedger.open(db.options({ purposes: bad })), 'invalid-purpose');
@@ -141,7 +151,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2, 3],
+          [1, 2, 3, 4],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });
