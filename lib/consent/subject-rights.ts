@@ -1,7 +1,7 @@
 import type { ArchivedConsentRow, ConsentRow, LedgerStore, NoticeRow, StoreTx, SubjectRow } from '../store/types';
 import type { AuditRecord } from './audit-verify';
 import type { FieldCipher } from './keys';
-import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { type LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
@@ -15,6 +15,15 @@ function movesOf(entries: readonly AuditRecord[]): number[] {
     .filter((e) => e.action === NUMBER_CHANGED)
     .map((e) => e.at)
     .sort((a, b) => a - b);
+}
+
+/**
+ * When an audit entry happened for the number's holders: a late opt-out recorded after the move for the person who
+ * moved away counts when she sent it, so that it is hers, not the next holder's.
+ */
+function heldAt(entry: AuditRecord): number {
+  const sentAt = entry.detail?.sentAt;
+  return entry.outcome === MOVED_AWAY_OPT_OUT && typeof sentAt === 'number' ? sentAt : entry.at;
 }
 
 function isPreviousHolderAccess(entry: AuditRecord): boolean {
@@ -131,7 +140,7 @@ export class SubjectRights {
       // not: the access happened after the move).
       const audit = [];
       for (const key of keys) {
-        const entries = (await tx.listAudit(key)).filter((e) => ofHolder(key, e.at));
+        const entries = (await tx.listAudit(key)).filter((e) => ofHolder(key, heldAt(e)));
         // Staff answering the previous holder is not the present one's business.
         audit.push(...(previousHolder ? entries : entries.filter((e) => !isPreviousHolderAccess(e))));
       }

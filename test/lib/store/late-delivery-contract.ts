@@ -416,6 +416,11 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the next holder objected to nothing');
         assert.equal(await check({ userId: 'DE.6301' }, 'orders'), 'withdrawn', 'her own id keeps it');
         await rejectsWith(start({ phone: ANNA, userId: 'DE.6301' }, startSent), 'number-changed');
+        // The entry that her opt-out came is hers: in the previous holder's part of an export, not the next holder's.
+        const outcomes = async (beforeNumberChange: boolean) =>
+          (await ledger.exportSubject(ANNA, 't', { beforeNumberChange })).auditEvents.map((e) => e.outcome);
+        assert.ok(!(await outcomes(false)).includes('moved-away'), 'not in the present holder’s export');
+        assert.ok((await outcomes(true)).includes('moved-away'), 'in the previous holder’s part');
       });
 
       it('from the old number reaches her new user id when Meta named no new number', async () => {
