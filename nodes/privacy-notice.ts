@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas';
 import { gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
 import { NoticeTracker, noticeLinksPolicy, noticeVersion, renderNoticeTexts } from '../lib/conversation/notice';
@@ -88,6 +89,8 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         );
       }
       const subject = gateSubject(msg);
+      // A message whatsapp-send would refuse fails here, before a notice is sent or recorded for it.
+      assertValidMessageBody(toMessageBody(subject.phone ?? subject.userId ?? '', msg.payload));
       const notices = await trackerOf();
       await notices.withDecision(subject, !isFreeFormMessage(msg.payload), async (decision) => {
         if (decision.action === 'show') {

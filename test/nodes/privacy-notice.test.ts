@@ -338,6 +338,18 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(sandbox.accepted().length, 0);
   });
 
+  it('refuses a message whatsapp-send would refuse before any notice is sent or recorded', async () => {
+    const { caught, sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 42 });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: { type: 'text', text: { body: '' } } });
+    await until(() => caught.length === 3, 'three errors');
+    for (const msg of caught) assert.match(String(msg.error?.message), /message/i);
+    assert.equal(sent.length, 0);
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false, 'no notice recorded');
+  });
+
   it('refuses to send when the notice needs a policy URL that is not set', async () => {
     const { caught, sent } = await load({ policyUrl: '' });
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Hallo' });
