@@ -587,8 +587,11 @@ export class ConsentLedger extends EventEmitter {
    * Meta reported that the person of `phone` moved to another number, which the provider may give to someone else:
    * what is on record for the number ends, and her own opt-outs follow her to `newPhone` (IdentityChanges).
    */
-  numberChanged(input: NumberChangeInput): Promise<ConsentRecord[] | 'erased'> {
-    return this.identity.numberChanged(input);
+  async numberChanged(input: NumberChangeInput): Promise<ConsentRecord[] | 'erased'> {
+    const changed = await this.identity.numberChanged(input);
+    // The move removed the number's personal data: on SQLite none may stay readable in the write-ahead log.
+    await this.store.scrub();
+    return changed;
   }
 
   /** Meta gave a person a new business-scoped user id: it finds the records kept under the previous one. */
@@ -1011,7 +1014,7 @@ async function openStore(
 ): Promise<LedgerStore> {
   if (options.backend === 'sqlite') {
     if (!options.sqlitePath) throw new GdprWhatsAppError('missing-sqlite-path', 'The SQLite file path is missing');
-    return SqliteStore.open({ path: options.sqlitePath, clock });
+    return SqliteStore.open({ path: options.sqlitePath, clock, onError });
   }
   if (options.backend === 'postgres') {
     if (!options.postgresUrl) {

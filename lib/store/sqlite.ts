@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { GdprWhatsAppError } from '../errors';
 import { runMigrations } from './migrate';
 import { checkStateSql, type SqlConnection, type SqlRow, SqlStoreTx, type SqlValue, toCheckState } from './sql';
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver';
@@ -69,10 +70,16 @@ interface QueuedWrite {
   reject: (reason: unknown) => void;
 }
 
+/** How long a statement waits for another process's lock before it fails (SQLITE_BUSY). */
+const BUSY_TIMEOUT_MS = 10_000;
+const CHECKPOINT_BUSY_MS = 25;
+
 export interface SqliteStoreOptions {
   path: string;
   driver?: SqliteDriverName;
   clock: () => number;
+  /** Told when an erasure could not empty the write-ahead log (the ledger emits it as a warning). */
+  onError?: (err: Error) => void;
 }
 
 /**
@@ -96,6 +103,7 @@ export class SqliteStore implements LedgerStore {
     private readonly writer: SqliteConnection,
     private readonly reader: SqliteConnection,
     private readonly wal: WalFlusher,
+    private readonly onError: (err: Error) => void,
   ) {
     this.read = new SqlStoreTx(reader);
     this.beginSnapshot = reader.db.prepare('BEGIN');
@@ -120,7 +128,7 @@ export class SqliteStore implements LedgerStore {
       // touches (de-duplication expiry, audit tail) are copied once per checkpoint, so fewer copies and syncs
       // (the inbound bench's ledger work alone: 343 -> 249 µs per webhook). Erasure still empties the WAL (scrub).
       writer.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;
-        PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 8192;`);
+        PRAGMA foreign_keys = ON; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA wal_autocheckpoint = 8192;`);
       writer.db.exec('BEGIN IMMEDIATE');
       try {
         await runMigrations(writer, options.clock());
@@ -137,7 +145,8 @@ export class SqliteStore implements LedgerStore {
       readerDb.exec(
         `PRAGMA busy_timeout = 10000; PRAGMA query_only = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = ${MMAP_BYTES};`,
       );
-      return new SqliteStore(opened.driver, writer, new SqliteConnection(readerDb), new WalFlusher(walFd));
+      const onError = options.onError ?? (() => undefined);
+      return new SqliteStore(opened.driver, writer, new SqliteConnection(readerDb), new WalFlusher(walFd), onError);
     } catch (err) {
       if (walFd !== undefined) fs.closeSync(walFd);
       readerDb?.close();
@@ -260,10 +269,29 @@ export class SqliteStore implements LedgerStore {
     // TRUNCATE moves every page into the main file (where secure_delete zeroed the rows) and empties the WAL.
     for (let attempt = 0; attempt < 40; attempt += 1) {
       this.endSnapshot();
-      const [result] = await this.exclusive(() => this.writer.all('PRAGMA wal_checkpoint(TRUNCATE)'));
+      const [result] = await this.exclusive(() => this.checkpointSoon());
       // busy = 1: another process still reads an old snapshot; wait for it rather than leave the WAL behind.
       if (!result || Number(result.busy) === 0) return;
       await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    this.onError(
+      new GdprWhatsAppError(
+        'erasure-checkpoint-incomplete',
+        'Another connection still read an older snapshot: the erased rows stay in the write-ahead log until the next checkpoint',
+      ),
+    );
+  }
+
+  /**
+   * TRUNCATE calls the busy handler while a reader holds an old snapshot: with the writer's 10 s busy_timeout each
+   * attempt would block the thread, and every write behind it, for 10 s. Here an attempt waits 25 ms at most.
+   */
+  private async checkpointSoon(): Promise<SqlRow[]> {
+    this.writer.db.exec(`PRAGMA busy_timeout = ${CHECKPOINT_BUSY_MS}`);
+    try {
+      return await this.writer.all('PRAGMA wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.writer.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConsentLedger } from '../../../lib/consent/ledger';
-import { preferredSqliteDriver } from '../../../lib/store/sqlite-driver';
+import { openSqliteDatabase, preferredSqliteDriver } from '../../../lib/store/sqlite-driver';
 import { type BackendHarness, sqliteHarness } from './harness';
 import { registerCrashProof } from './proofs';
 
@@ -72,6 +72,35 @@ describe('SQLite store', () => {
       }
       assert.equal(fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0, 0);
       assert.equal(await ledger.integrityCheck(), 'ok');
+    });
+
+    it('says so when another connection keeps the erased rows in the write-ahead log', async function () {
+      this.timeout(10_000);
+      await ledger.giveConsent({ subject, purpose: 'marketing', wording: 'Offers', method: 'keyword', actor: 't' });
+      const warnings: { code?: string }[] = [];
+      ledger.on('warning', (err) => warnings.push(err));
+      // Another program holds a read transaction open on the file: the checkpoint cannot empty the WAL.
+      const other = openSqliteDatabase(file).db;
+      try {
+        other.exec('BEGIN');
+        other.prepare('SELECT COUNT(*) AS n FROM consents').all();
+        await ledger.eraseSubject(subject.phone, 'admin');
+        assert.deepEqual(
+          warnings.map((w) => w.code),
+          ['erasure-checkpoint-incomplete'],
+        );
+      } finally {
+        other.exec('COMMIT');
+        other.close();
+      }
+    });
+
+    it('empties the write-ahead log after a number change removed the personal data of the old number', async () => {
+      await ledger.giveConsent({ subject, purpose: 'marketing', wording: 'Offers', method: 'keyword', actor: 't' });
+      const [row] = await db.all('SELECT phone_enc FROM subjects WHERE phone_enc IS NOT NULL');
+      await ledger.numberChanged({ phone: subject.phone, actor: 't' });
+      assert.deepEqual(scan(String(row.phone_enc)), []);
+      assert.equal(fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0, 0);
     });
 
     it('creates the database file readable by its owner only', function () {
