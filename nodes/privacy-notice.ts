@@ -99,7 +99,8 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
             _msgid: RED.util.generateId(),
             payload: texts[language],
             language,
-            privacyNotice: { version, language },
+            // The store whatsapp-send tells when the notice could not be delivered, so that it is shown again.
+            privacyNotice: { version, language, store: config.store },
             // whatsapp-send checks the consent again before the notice leaves its queue, as for the message.
             ...(msg.consent !== undefined ? { consent: msg.consent } : {}),
           };

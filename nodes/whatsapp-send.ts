@@ -5,7 +5,7 @@ import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore } from './consent-store';
-import { catchableError, errorReport } from './shared/i18n';
+import { catchableError, errorReport, translateError } from './shared/i18n';
 import { withOptOutFooter } from './shared/messages';
 import { migrate } from './shared/migrations';
 import { whatsappSendMigrations } from './shared/migrations/whatsapp-send';
@@ -113,9 +113,31 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       return { ...fields, messageId: result.messageId, waId: result.waId, userId: result.userId, to };
     }
 
+    /**
+     * A privacy notice that failed (outside the 24-hour window, say) was recorded as shown when privacy-notice emitted
+     * it: the record goes, so that the notice precedes the person's next message again (Art. 13 GDPR).
+     */
+    async function forgetUndeliveredNotice(msg: NodeMessage): Promise<void> {
+      const notice = (msg as { privacyNotice?: { version?: unknown; store?: unknown } }).privacyNotice;
+      if (typeof notice?.version !== 'string' || typeof notice.store !== 'string') return;
+      const store = findConsentStore(RED, notice.store);
+      if (!store) return;
+      const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
+      const ledger = await store.getLedger();
+      await ledger.noticeNotDelivered(subject, notice.version, { actor: `whatsapp-send:${node.id}` });
+    }
+
     node.on(
       'input',
       (msg: NodeMessageInFlow, send: (msgs: (NodeMessage | null)[]) => void, done: (err?: Error) => void) => {
+        const failed = (err: unknown) =>
+          forgetUndeliveredNotice(msg).then(
+            () => err,
+            (forgetting: unknown) => {
+              node.warn(translateError(RED, forgetting));
+              return err;
+            },
+          );
         deliver(msg).then(
           (fields) => {
             msg.whatsapp = fields;
@@ -123,25 +145,26 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
             send([msg, null]);
             done();
           },
-          (err: unknown) => {
-            const report = errorReport(RED, err);
-            lastErrorCode = report.code;
-            showStatus();
-            if (failureOutputWired) {
-              msg.error = report;
-              send([null, msg]);
-              done();
-              return;
-            }
-            // Node-RED hands a Catch node the error's message, code and cause: the cause carries msg.error's report
-            // (retryAfterMs, deliveryUnknown), which output 2 would have carried.
-            // Node-RED's debug sidebar shows a cause as text: a readable one, not "[object Object]".
-            const cause = Object.defineProperty({ ...report }, 'toString', {
-              value: () => `${report.code}: ${report.title}`,
-              enumerable: false,
-            });
-            done(Object.assign(catchableError(RED, err), { code: report.code, cause }));
-          },
+          (sendError: unknown) =>
+            failed(sendError).then((err: unknown) => {
+              const report = errorReport(RED, err);
+              lastErrorCode = report.code;
+              showStatus();
+              if (failureOutputWired) {
+                msg.error = report;
+                send([null, msg]);
+                done();
+                return;
+              }
+              // Node-RED hands a Catch node the error's message, code and cause: the cause carries msg.error's report
+              // (retryAfterMs, deliveryUnknown), which output 2 would have carried.
+              // Node-RED's debug sidebar shows a cause as text: a readable one, not "[object Object]".
+              const cause = Object.defineProperty({ ...report }, 'toString', {
+                value: () => `${report.code}: ${report.title}`,
+                enumerable: false,
+              });
+              done(Object.assign(catchableError(RED, err), { code: report.code, cause }));
+            }),
         );
       },
     );

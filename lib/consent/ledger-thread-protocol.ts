@@ -25,6 +25,7 @@ export const FORWARDED_METHODS = [
   'eraseSubject',
   'isSuppressed',
   'isErasedAndGone',
+  'noticeNotDelivered',
   'exportSubject',
   'sweepRetention',
   'markSeen',

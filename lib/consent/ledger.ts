@@ -693,6 +693,28 @@ export class ConsentLedger extends EventEmitter {
       events.push(ledgerEvent('notice.shown', identified, now, undefined, undefined, p));
     });
   }
+  /**
+   * The notice recorded as shown did not reach the person (whatsapp-send failed to deliver it, for example outside the
+   * 24-hour window): the record goes, so that her next message is preceded by the notice again (Art. 13).
+   */
+  async noticeNotDelivered(subject: SubjectInput, noticeVersion: string, options: { actor: string }): Promise<void> {
+    const version = optionalText(noticeVersion, 'noticeVersion', 128);
+    if (!version)
+      throw new GdprWhatsAppError('invalid-input', 'The notice version is required', { field: 'noticeVersion' });
+    const actor = requireActor(options?.actor);
+    const identified = this.resolver.identify(subject);
+    await this.change(async (tx, now) => {
+      const p = await this.writes.pseudonymOf(tx, identified);
+      if (!(await tx.deleteNotice(p, version))) return;
+      await this.writes.audit(tx, now, {
+        action: 'notice.undelivered',
+        actor,
+        pseudonym: p,
+        outcome: 'undelivered',
+        detail: { noticeVersion: version },
+      });
+    });
+  }
 
   async hasSeenNotice(subject: SubjectInput, noticeVersion: string): Promise<boolean> {
     if (typeof noticeVersion !== 'string' || noticeVersion === '') return false;

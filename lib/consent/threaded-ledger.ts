@@ -123,6 +123,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly eraseSubject = this.forward('eraseSubject');
   readonly isSuppressed = this.forward('isSuppressed');
   readonly isErasedAndGone = this.forward('isErasedAndGone');
+  readonly noticeNotDelivered = this.forward('noticeNotDelivered');
   readonly exportSubject = this.forward('exportSubject');
   readonly sweepRetention = this.forward('sweepRetention');
   readonly markSeen = this.forward('markSeen');

@@ -313,6 +313,14 @@ export class SqlStoreTx implements StoreTx {
     );
   }
 
+  async deleteNotice(pseudonym: string, noticeVersion: string): Promise<boolean> {
+    const deleted = await this.db.run('DELETE FROM notices WHERE pseudonym = $1 AND notice_version = $2', [
+      pseudonym,
+      noticeVersion,
+    ]);
+    return deleted > 0;
+  }
+
   async hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean> {
     const rows = await this.db.all('SELECT 1 AS found FROM notices WHERE pseudonym = $1 AND notice_version = $2', [
       pseudonym,

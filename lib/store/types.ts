@@ -123,6 +123,8 @@ export interface StoreTx {
   putPurposeVersion(row: PurposeVersionRow): Promise<void>;
 
   putNotice(row: NoticeRow): Promise<void>;
+  /** Removes the record that `noticeVersion` was shown; true when there was one. */
+  deleteNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
   hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
   listNotices(pseudonym: string): Promise<NoticeRow[]>;
 

@@ -215,7 +215,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
     await until(() => sent.length === 2, 'notice and message to be sent');
     assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist unterwegs.']);
-    assert.deepEqual(out[0].privacyNotice, { version, language: 'de' });
+    assert.deepEqual(out[0].privacyNotice, { version, language: 'de', store: 'store' });
     assert.equal(out[0].to, GERMAN.phone);
     assert.equal(out[1].privacyNotice, undefined, 'the original message is not changed');
     assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), true);
@@ -231,6 +231,25 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist unterwegs.', 'Zugestellt!']);
     assert.equal(out[2].topic, 'kept');
     assert.equal(out[2].payload, 'Zugestellt!');
+  });
+
+  it('records no notice that could not be delivered: the next message is preceded by it again', async () => {
+    const { sent, failed } = await load();
+    // She has not written in 24 hours: WhatsApp refuses free-form messages to her (131047), the notice as well.
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => failed.length === 2, 'notice and message refused');
+    assert.equal((failed[0].error as { code?: number }).code, 131047);
+    // The record went before the failure left whatsapp-send.
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo?' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist da.' });
+    await until(() => sent.length === 2, 'notice and message sent');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist da.']);
+    const audit = (await (await ledger()).exportSubject(GERMAN.phone, 't')).auditEvents.map((e) => e.action);
+    assert.deepEqual(
+      audit.filter((a) => a.startsWith('notice.')),
+      ['notice.shown', 'notice.undelivered', 'notice.shown'],
+    );
   });
 
   it("gives the notice the message's consent, so that whatsapp-send checks it again for the notice too", async () => {
