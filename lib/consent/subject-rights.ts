@@ -21,9 +21,11 @@ function movesOf(entries: readonly AuditRecord[]): number[] {
  * When an audit entry happened for the number's holders: a late opt-out recorded after the move for the person who
  * moved away counts when she sent it, so that it is hers, not the next holder's.
  */
-function heldAt(entry: AuditRecord): number {
+function heldAt(entry: AuditRecord, movedAt: number | undefined): number {
   const sentAt = entry.detail?.sentAt;
-  return entry.outcome === MOVED_AWAY_OPT_OUT && typeof sentAt === 'number' ? sentAt : entry.at;
+  if (entry.outcome !== MOVED_AWAY_OPT_OUT || typeof sentAt !== 'number') return entry.at;
+  // Sent up to the clocks' margin after the move, it is still hers (lateOptOutHome): dated no later than the move.
+  return movedAt === undefined ? sentAt : Math.min(sentAt, movedAt);
 }
 
 function isPreviousHolderAccess(entry: AuditRecord): boolean {
@@ -140,7 +142,7 @@ export class SubjectRights {
       // not: the access happened after the move).
       const audit = [];
       for (const key of keys) {
-        const entries = (await tx.listAudit(key)).filter((e) => ofHolder(key, heldAt(e)));
+        const entries = (await tx.listAudit(key)).filter((e) => ofHolder(key, heldAt(e, movedAt)));
         // Staff answering the previous holder is not the present one's business.
         audit.push(...(previousHolder ? entries : entries.filter((e) => !isPreviousHolderAccess(e))));
       }
