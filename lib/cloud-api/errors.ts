@@ -13,8 +13,8 @@ export interface CloudApiErrorJson {
   httpStatus?: number;
   fbtraceId?: string;
   /**
-   * Set when a message may have been taken by Meta: it left and no answer came, or a gateway answered in the API's
-   * place (502, 504). It must not be sent again.
+   * Set when a message may have been taken by Meta: it left and no answer came, a gateway answered in the API's
+   * place (500, 502, 504), or a 200 came without a message id. It must not be sent again.
    */
   deliveryUnknown?: true;
   /** How long Meta asked to wait before calling again (a rate limit's headers), in milliseconds. */
@@ -121,7 +121,9 @@ export class CloudApiError extends GdprWhatsAppError {
 
   /** The same failure with the wait Meta named, for a rate limit only (WAIT_NAMING_LIMITS). */
   withWait(retryAfterMs: number | undefined): CloudApiError {
-    if (retryAfterMs === undefined || !WAIT_NAMING_LIMITS.has(this.apiCode)) return this;
+    // A gateway's bare 429 (no Meta error body) asked for a wait as well.
+    const gatewayLimit = this.apiCode === NO_API_CODE && this.httpStatus === 429;
+    if (retryAfterMs === undefined || !(WAIT_NAMING_LIMITS.has(this.apiCode) || gatewayLimit)) return this;
     return new CloudApiError({ ...this.#fields, retryAfterMs });
   }
 

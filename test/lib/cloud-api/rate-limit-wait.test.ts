@@ -198,6 +198,16 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
     assert.equal((await c.sendMessage(toMessageBody(OTHER, 'b'))).messageId, 'wamid.other');
   });
 
+  it("a gateway's bare 429 with Retry-After: that wait, then the message goes", async () => {
+    graph.respond((_req, res) => {
+      res.writeHead(429, { 'Content-Type': 'text/plain', 'Retry-After': '2' });
+      res.end('Too Many Requests');
+    }, ok('wamid.after-wait'));
+    const c = client();
+    assert.equal((await c.sendMessage(toMessageBody(TO, 'a'))).messageId, 'wamid.after-wait');
+    assert.deepEqual(sleeps, [2000]);
+  });
+
   it('a wait named on a server error is not a rate limit: the usual backoff, nothing held back', async () => {
     graph.respond(
       metaError(503, 131016, 'Service unavailable', '', { 'Retry-After': '3600' }),
