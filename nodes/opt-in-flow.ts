@@ -262,6 +262,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         purpose: request.purpose.id,
         language: request.language,
         expiresAt: record.expiresAt,
+        // whatsapp-send tells this store when the request could not be sent, so that the person may ask again.
+        store: config.store,
       };
       return on(0, msg);
     }

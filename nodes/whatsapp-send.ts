@@ -114,24 +114,33 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     }
 
     /**
-     * A privacy notice that failed (outside the 24-hour window, say) was recorded as shown when privacy-notice emitted
-     * it: the record goes, so that the notice precedes the person's next message again (Art. 13 GDPR).
+     * What the ledger recorded for a message that then failed goes again: a privacy notice recorded as shown (outside
+     * the 24-hour window, say) is shown before the person's next message (Art. 13 GDPR), and a confirmation request
+     * that was not sent lets her ask again at once.
      */
-    async function forgetUndeliveredNotice(msg: NodeMessage): Promise<void> {
-      const notice = (msg as { privacyNotice?: { version?: unknown; store?: unknown } }).privacyNotice;
-      if (typeof notice?.version !== 'string' || typeof notice.store !== 'string') return;
-      const store = findConsentStore(RED, notice.store);
-      if (!store) return;
-      const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
-      const ledger = await store.getLedger();
-      await ledger.noticeNotDelivered(subject, notice.version, { actor: `whatsapp-send:${node.id}` });
+    async function forgetUndelivered(msg: NodeMessage): Promise<void> {
+      const { privacyNotice: notice, optIn } = msg as {
+        privacyNotice?: { version?: unknown; store?: unknown };
+        optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown };
+      };
+      const actor = `whatsapp-send:${node.id}`;
+      if (typeof notice?.version === 'string' && typeof notice.store === 'string') {
+        const store = findConsentStore(RED, notice.store);
+        const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
+        if (store) await (await store.getLedger()).noticeNotDelivered(subject, notice.version, { actor });
+      }
+      if (optIn?.outcome === 'requested' && typeof optIn.purpose === 'string' && typeof optIn.store === 'string') {
+        const store = findConsentStore(RED, optIn.store);
+        const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
+        if (store) await (await store.getLedger()).requestNotDelivered(subject, optIn.purpose, { actor });
+      }
     }
 
     node.on(
       'input',
       (msg: NodeMessageInFlow, send: (msgs: (NodeMessage | null)[]) => void, done: (err?: Error) => void) => {
         const failed = (err: unknown) =>
-          forgetUndeliveredNotice(msg).then(
+          forgetUndelivered(msg).then(
             () => err,
             (forgetting: unknown) => {
               node.warn(translateError(RED, forgetting));

@@ -26,6 +26,7 @@ export const FORWARDED_METHODS = [
   'isSuppressed',
   'isErasedAndGone',
   'noticeNotDelivered',
+  'requestNotDelivered',
   'exportSubject',
   'sweepRetention',
   'markSeen',

@@ -89,6 +89,8 @@ const REPLY_CLOCK_MARGIN_MS = 30_000;
  */
 export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
+/** The audit action of a confirmation request whatsapp-send could not send (requestNotDelivered). */
+const REQUEST_UNDELIVERED = 'consent.request_undelivered';
 
 /**
  * The key of the sender's own user id: what she says under it is kept there too, whatever the id leads to (a link
@@ -259,10 +261,13 @@ export class ConsentLedger extends EventEmitter {
       if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
       }
-      const requestedToday = (await tx.listAudit(p, ['consent.requested'])).filter(
+      const today = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
         (e) => e.purpose === def.id && e.at > now - DAY,
       );
-      if (requestedToday.length >= MAX_REQUESTS_PER_DAY) {
+      const requested = today.filter((e) => e.action === 'consent.requested').length;
+      const undelivered = today.length - requested;
+      const sentToday = requested - undelivered;
+      if (sentToday >= MAX_REQUESTS_PER_DAY) {
         throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {
           max: MAX_REQUESTS_PER_DAY,
         });
@@ -285,6 +290,29 @@ export class ConsentLedger extends EventEmitter {
         wordingSha256: row.wordingSha256,
         method,
         expiresAt: row.expiresAt,
+      });
+    });
+  }
+
+  /**
+   * The confirmation request could not be sent (whatsapp-send failed): the pending request ends as expired, so that
+   * the person may ask again at once and the failed one counts against no limit (REQUEST_RESEND_MS).
+   */
+  async requestNotDelivered(subject: SubjectInput, purpose: string, options: { actor: string }): Promise<void> {
+    const def = this.requirePurpose(purpose);
+    const actor = requireActor(options?.actor);
+    const identified = this.resolver.identify(subject);
+    await this.change(async (tx, now, events) => {
+      const p = await this.writes.pseudonymOf(tx, identified);
+      const row = await tx.getConsent(p, def.id);
+      if (!row || !isLivePending(row, now)) return;
+      await this.writes.expireAll(tx, [row], now, actor, events);
+      await this.writes.audit(tx, now, {
+        action: REQUEST_UNDELIVERED,
+        actor,
+        pseudonym: p,
+        purpose: def.id,
+        outcome: 'undelivered',
       });
     });
   }
@@ -589,8 +617,10 @@ export class ConsentLedger extends EventEmitter {
    */
   async numberChanged(input: NumberChangeInput): Promise<ConsentRecord[] | 'erased'> {
     const changed = await this.identity.numberChanged(input);
-    // The move removed the number's personal data: on SQLite none may stay readable in the write-ahead log.
-    await this.store.scrub();
+    // The move removed the number's personal data: on SQLite none may stay readable in the write-ahead log. Only
+    // there: PostgreSQL's scrub vacuums whole tables, too slow for a webhook that waits for this. Best effort: the
+    // move is committed, and its retry must not run it twice.
+    if (this.store.backend === 'sqlite') await this.store.scrub().catch((err: Error) => this.emit('warning', err));
     return changed;
   }
 

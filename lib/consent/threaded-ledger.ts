@@ -124,6 +124,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly isSuppressed = this.forward('isSuppressed');
   readonly isErasedAndGone = this.forward('isErasedAndGone');
   readonly noticeNotDelivered = this.forward('noticeNotDelivered');
+  readonly requestNotDelivered = this.forward('requestNotDelivered');
   readonly exportSubject = this.forward('exportSubject');
   readonly sweepRetention = this.forward('sweepRetention');
   readonly markSeen = this.forward('markSeen');

@@ -252,6 +252,35 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     );
   });
 
+  it('whatsapp-send ends a confirmation request it could not send, so that the person may ask again at once', async () => {
+    const { failed } = await load();
+    const store = await ledger();
+    const record = await store.requestConsent({
+      subject: GERMAN.phone,
+      purpose: 'offers',
+      wording: 'Send me offers.',
+      method: 'web-form',
+      actor: 'optin',
+    });
+    // As opt-in-flow emits it: an interactive YES message, which WhatsApp refuses outside the 24-hour window.
+    helper.getNode('send').receive({
+      to: GERMAN.phone,
+      payload: 'Bitte bestätigen Sie mit JA.',
+      consent: record,
+      optIn: { outcome: 'requested', purpose: 'offers', language: 'de', store: 'store' },
+    });
+    await until(() => failed.length === 1, 'the refused request');
+    assert.equal((await store.getConsent(GERMAN.phone, 'offers'))?.status, 'expired');
+    const again = await store.requestConsent({
+      subject: GERMAN.phone,
+      purpose: 'offers',
+      wording: 'Send me offers.',
+      method: 'web-form',
+      actor: 'optin',
+    });
+    assert.equal(again.status, 'pending', 'not refused as request-pending');
+  });
+
   it("gives the notice the message's consent, so that whatsapp-send checks it again for the notice too", async () => {
     const { out, sent } = await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });

@@ -313,6 +313,19 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await request()).status, 'pending', 'a day after the first request, the next may go');
       });
 
+      it('a request that could not be sent ends, may be asked again at once and counts against no limit', async () => {
+        for (let i = 0; i < 4; i++) {
+          await request();
+          await ledger.requestNotDelivered(PHONE, 'marketing', { actor: 'whatsapp-send' });
+          assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.status, 'expired');
+        }
+        assert.equal((await request()).status, 'pending', 'four failed sends blocked nothing');
+        // Only a live request ends: one confirmed meanwhile stays given.
+        await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
+        await ledger.requestNotDelivered(PHONE, 'marketing', { actor: 'whatsapp-send' });
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.status, 'given');
+      });
+
       it('a request never ends a given consent, also not one given under an earlier wording', async () => {
         await ledger.giveConsent({
           subject: PHONE,
