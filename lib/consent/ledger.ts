@@ -697,9 +697,7 @@ export class ConsentLedger extends EventEmitter {
     noticeVersion: string,
     options: { messageId?: string; actor: string },
   ): Promise<void> {
-    const version = optionalText(noticeVersion, 'noticeVersion', 128);
-    if (!version)
-      throw new GdprWhatsAppError('invalid-input', 'The notice version is required', { field: 'noticeVersion' });
+    const version = requireNoticeVersion(noticeVersion);
     const actor = requireActor(options?.actor);
     const messageId = optionalText(options.messageId, 'messageId', 256);
     const identified = this.resolver.identify(subject);
@@ -723,14 +721,13 @@ export class ConsentLedger extends EventEmitter {
       events.push(ledgerEvent('notice.shown', identified, now, undefined, undefined, p));
     });
   }
+
   /**
    * The notice recorded as shown did not reach the person (whatsapp-send failed to deliver it, for example outside the
    * 24-hour window): the record goes, so that her next message is preceded by the notice again (Art. 13).
    */
   async noticeNotDelivered(subject: SubjectInput, noticeVersion: string, options: { actor: string }): Promise<void> {
-    const version = optionalText(noticeVersion, 'noticeVersion', 128);
-    if (!version)
-      throw new GdprWhatsAppError('invalid-input', 'The notice version is required', { field: 'noticeVersion' });
+    const version = requireNoticeVersion(noticeVersion);
     const actor = requireActor(options?.actor);
     const identified = this.resolver.identify(subject);
     await this.change(async (tx, now) => {
@@ -1057,6 +1054,13 @@ export class ConsentLedger extends EventEmitter {
     }
     return def;
   }
+}
+
+function requireNoticeVersion(noticeVersion: unknown): string {
+  const version = optionalText(noticeVersion, 'noticeVersion', 128);
+  if (!version)
+    throw new GdprWhatsAppError('invalid-input', 'The notice version is required', { field: 'noticeVersion' });
+  return version;
 }
 
 async function openStore(

@@ -74,6 +74,13 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       );
     }
 
+    /** The operator edits the wording of the offers purpose: a new purpose version. */
+    async function reopenWithNewOffersWording(): Promise<void> {
+      await ledger.close();
+      const changed = [{ ...TEST_PURPOSES[0], wording: { en: 'New offers wording.' } }, ...TEST_PURPOSES.slice(1)];
+      ledger = await open({ purposes: changed });
+    }
+
     /** A one-step consent by keyword, as opt-in-flow's single step stores it. */
     function giveByKeyword(subject: Parameters<ConsentLedger['giveConsent']>[0]['subject'], purpose = 'marketing') {
       return ledger.giveConsent({ subject, purpose, wording: WORDING, method: 'keyword', actor: 't' });
@@ -164,9 +171,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           method: 'keyword',
           actor: 't',
         });
-        await ledger.close();
-        const changed = [{ ...TEST_PURPOSES[0], wording: { en: 'New offers wording.' } }, ...TEST_PURPOSES.slice(1)];
-        ledger = await open({ purposes: changed });
+        await reopenWithNewOffersWording();
         const rows = await db.all("SELECT version, wording FROM purpose_versions WHERE purpose = 'marketing'");
         assert.equal(rows.length, 2);
         assert.notEqual(ledger.purpose('marketing')?.version, old.purposeVersion);
@@ -334,9 +339,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           method: 'keyword',
           actor: 't',
         });
-        await ledger.close();
-        const changed = [{ ...TEST_PURPOSES[0], wording: { en: 'New offers wording.' } }, ...TEST_PURPOSES.slice(1)];
-        ledger = await open({ purposes: changed });
+        await reopenWithNewOffersWording();
         const before = await db.dump();
         const again = await ledger.requestConsent({
           subject: PHONE,
