@@ -332,13 +332,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       });
 
       it('a request never ends a given consent, also not one given under an earlier wording', async () => {
-        await ledger.giveConsent({
-          subject: PHONE,
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
+        await giveByKeyword(PHONE);
         await reopenWithNewOffersWording();
         const before = await db.dump();
         const again = await ledger.requestConsent({
