@@ -63,9 +63,12 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
         const recipient = request.subject.phone ?? request.subject.userId;
         const language = chooseLanguage((msg as { language?: unknown }).language, config.language, recipient);
-        const notice = notify ? erasureNotice(request.subject, language, noticeTexts) : undefined;
+        // The previous holder of a number that moved is not at it any more: the person there now would be told.
+        const previousHolder = request.beforeNumberChange === true;
+        const notice = notify && !previousHolder ? erasureNotice(request.subject, language, noticeTexts) : undefined;
         const actor = `erase-subject:${this.id}:${request.origin}`;
-        const report = erasureReport(await ledger.eraseSubject(request.subject, actor), request.origin);
+        const options = { beforeNumberChange: previousHolder };
+        const report = erasureReport(await ledger.eraseSubject(request.subject, actor, options), request.origin);
         // Art. 12(3): the person hears what was done. They are leaving: "Reply STOP" has nothing left to stop.
         if (notice) send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);
         if (report.found) erased += 1;

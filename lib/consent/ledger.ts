@@ -31,6 +31,7 @@ import type {
   CheckResult,
   ConsentRecord,
   ConsentStatus,
+  EraseOptions,
   EraseReport,
   ExportOptions,
   LedgerEvent,
@@ -824,8 +825,8 @@ export class ConsentLedger extends EventEmitter {
    * Art. 17 GDPR. Removes every personal datum of the subject; keeps a suppression entry and the audit
    * events, both pseudonymous, as proof that the erasure happened and to honour it later.
    */
-  eraseSubject(subject: SubjectInput, actor: string): Promise<EraseReport> {
-    return this.rights.erase(subject, actor);
+  eraseSubject(subject: SubjectInput, actor: string, options: EraseOptions = {}): Promise<EraseReport> {
+    return this.rights.erase(subject, actor, options);
   }
 
   /** Art. 15 and 20 GDPR: everything held about one subject, decrypted, as one JSON-able document. */

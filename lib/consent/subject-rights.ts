@@ -1,10 +1,18 @@
-import type { ArchivedConsentRow, ConsentRow, LedgerStore, NoticeRow, StoreTx, SubjectRow } from '../store/types';
+import type {
+  ArchivedConsentRow,
+  ConsentRow,
+  HolderSpan,
+  LedgerStore,
+  NoticeRow,
+  StoreTx,
+  SubjectRow,
+} from '../store/types';
 import type { AuditRecord } from './audit-verify';
 import type { FieldCipher } from './keys';
 import { type LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
-import type { EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
+import type { EraseOptions, EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
 import { requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
@@ -28,8 +36,28 @@ function heldAt(entry: AuditRecord, movedAt: number | undefined): number {
   return movedAt === undefined ? sentAt : Math.min(sentAt, movedAt);
 }
 
-function isPreviousHolderAccess(entry: AuditRecord): boolean {
-  return entry.action === 'dsr.access_fulfilled' && entry.detail?.part === PREVIOUS_HOLDER_PART;
+/** Staff's answers to the person a number belonged to before its last move: not the present holder's business. */
+function isAboutPreviousHolder(entry: AuditRecord): boolean {
+  return entry.detail?.part === PREVIOUS_HOLDER_PART;
+}
+
+/**
+ * Whose part of a number's records a request is about, given the times it moved to another person (oldest first):
+ * the present holder's since the last move, or the previous holder's between the move before (if any) and the last,
+ * never an earlier holder's. Undefined: the previous holder's part of a number that never moved, which is nothing.
+ */
+function holderSpan(moves: readonly number[], previousHolder: boolean): HolderSpan | undefined {
+  const movedAt = moves.at(-1);
+  if (!previousHolder) return { after: movedAt };
+  return movedAt === undefined ? undefined : { after: moves.at(-2), until: movedAt };
+}
+
+function within(span: HolderSpan | undefined, at: number): boolean {
+  return (
+    span !== undefined &&
+    (span.after === undefined || at > span.after) &&
+    (span.until === undefined || at <= span.until)
+  );
 }
 
 /** The data subject's rights the ledger answers itself: erasure (Art. 17) and access and portability (Art. 15, 20). */
@@ -47,31 +75,39 @@ export class SubjectRights {
 
   /**
    * Art. 17 GDPR. Removes every personal datum of the subject; keeps a suppression entry and the audit
-   * events, both pseudonymous, as proof that the erasure happened and to honour it later.
+   * events, both pseudonymous, as proof that the erasure happened and to honour it later. After the number moved to
+   * another person (numberChanged), what its records held up to the move is the previous holder's and stays; with
+   * `beforeNumberChange` exactly that part goes instead (staff answering her), and the number, now someone else's,
+   * is neither suppressed nor forgotten.
    */
-  async erase(subject: SubjectInput, actor: string): Promise<EraseReport> {
+  async erase(subject: SubjectInput, actor: string, options: EraseOptions = {}): Promise<EraseReport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
+    const previousHolder = options.beforeNumberChange === true;
     const { report, keys, phone } = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      const keys = await this.subjectKeys(tx, identified, p);
+      const span = holderSpan(movesOf(await tx.listAudit(p, [NUMBER_CHANGED])), previousHolder);
+      const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
       // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
-      const phone = identified.phone ?? (await this.knownPhone(tx, p));
-      const removed = await tx.eraseSubject(p, keys.slice(1));
+      const phone = previousHolder ? undefined : (identified.phone ?? (await this.knownPhone(tx, p)));
+      const removed = span ? await tx.eraseSubject(p, keys.slice(1), span) : {};
       const found = Object.values(removed).some((count) => count > 0);
       // Under every key: a later message by user id alone finds the erasure too, not an empty record.
-      for (const key of keys) await tx.putSuppression(key, now, who);
+      if (!previousHolder) for (const key of keys) await tx.putSuppression(key, now, who);
       await this.writes.audit(tx, now, {
         action: 'dsr.erasure_executed',
         actor: who,
         pseudonym: p,
         outcome: found ? 'erased' : 'nothing-found',
-        detail: { removed },
+        detail: previousHolder ? { removed, part: PREVIOUS_HOLDER_PART } : { removed },
       });
-      events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
-      return { report: { found, removed, at: now, pseudonym: p }, keys, phone };
+      // Whoever acts on this event (a CRM) knows the number as the present holder's: hers is not what went.
+      if (!previousHolder)
+        events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
+      const report: EraseReport = { found, removed, at: now, pseudonym: p };
+      return { report: previousHolder ? { ...report, beforeNumberChange: true as const } : report, keys, phone };
     });
-    this.forgetUsage(keys);
+    if (!previousHolder) this.forgetUsage(keys);
     if (phone) this.resolver.forget(phone);
     await this.store.scrub(report.removed);
     return report;
@@ -107,13 +143,9 @@ export class SubjectRights {
       const p = await this.writes.pseudonymOf(tx, identified);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
       const movedAt = moves.at(-1);
-      // The previous holder's part ends with the last move and starts after the one before it, if any.
-      const heldSince = moves.at(-2) ?? Number.NEGATIVE_INFINITY;
+      const span = holderSpan(moves, previousHolder);
       // Only the number's own records changed hands; what is kept under a user id is always that person's.
-      const ofHolder = (key: string, at: number): boolean => {
-        if (key !== p || movedAt === undefined) return !previousHolder;
-        return previousHolder ? at > heldSince && at <= movedAt : at > movedAt;
-      };
+      const ofHolder = (key: string, at: number): boolean => (key === p ? within(span, at) : !previousHolder);
       const rows: SubjectRow[] = [];
       const consents: ConsentRow[] = [];
       const history: ArchivedConsentRow[] = [];
@@ -144,7 +176,7 @@ export class SubjectRights {
       for (const key of keys) {
         const entries = (await tx.listAudit(key)).filter((e) => ofHolder(key, heldAt(e, movedAt)));
         // Staff answering the previous holder is not the present one's business.
-        audit.push(...(previousHolder ? entries : entries.filter((e) => !isPreviousHolderAccess(e))));
+        audit.push(...(previousHolder ? entries : entries.filter((e) => !isAboutPreviousHolder(e))));
       }
       return {
         exportedAt: now,

@@ -150,6 +150,8 @@ export interface EraseReport {
   removed: Record<string, number>;
   at: number;
   pseudonym: string;
+  /** Only the previous holder's part of a number that moved to another person was erased (EraseOptions). */
+  beforeNumberChange?: true;
 }
 
 export interface SweepReport {
@@ -166,6 +168,9 @@ export interface ExportOptions {
   /** The part of a number's records up to its last move to another person (numberChanged): the previous holder's. */
   beforeNumberChange?: boolean;
 }
+
+/** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
+export type EraseOptions = ExportOptions;
 
 export interface SubjectExport {
   exportedAt: number;

@@ -157,6 +157,8 @@ export interface ErasureReport {
   erasedAt: string;
   pseudonym: string;
   origin: RequestOrigin;
+  /** Only the previous holder's part of a number that moved to another person was erased. */
+  beforeNumberChange?: true;
 }
 
 export function erasureReport(result: EraseReport, origin: RequestOrigin): ErasureReport {
@@ -175,6 +177,7 @@ export function erasureReport(result: EraseReport, origin: RequestOrigin): Erasu
     erasedAt: new Date(result.at).toISOString(),
     pseudonym: result.pseudonym,
     origin,
+    ...(result.beforeNumberChange ? { beforeNumberChange: true as const } : {}),
   };
 }
 

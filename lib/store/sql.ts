@@ -4,6 +4,7 @@ import type {
   ArchivedConsentRow,
   CheckState,
   ConsentRow,
+  HolderSpan,
   NoticeRow,
   PurposeVersionRow,
   StoreTx,
@@ -67,6 +68,19 @@ const consentSelect = (table: string, extra = '') =>
 // PostgreSQL BIGINT arrives as a string unless the pool parses it; accept both.
 const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+/** ` AND column > $n AND column <= $n+1` for the bounds `span` has, numbered from `from`. */
+function spanCondition(column: string, span: HolderSpan, from: number): { sql: string; params: number[] } {
+  const bounds: [string, number | undefined][] = [
+    ['>', span.after],
+    ['<=', span.until],
+  ];
+  const given = bounds.filter((bound): bound is [string, number] => bound[1] !== undefined);
+  return {
+    sql: given.map(([op], i) => ` AND ${column} ${op} $${from + i}`).join(''),
+    params: given.map(([, at]) => at),
+  };
+}
 
 function toConsentRow(row: SqlRow): ConsentRow {
   const out: Record<string, unknown> = { wording: String(row.wording) };
@@ -436,19 +450,27 @@ export class SqlStoreTx implements StoreTx {
     return rows.map(toAuditRecord);
   }
 
-  async eraseSubject(pseudonym: string, aliases: string[]): Promise<Record<string, number>> {
+  async eraseSubject(pseudonym: string, aliases: string[], holder?: HolderSpan): Promise<Record<string, number>> {
     const keys = [...new Set([pseudonym, ...aliases])];
+    const previousHolder = holder?.until !== undefined;
     // One statement per key, one after the other: a PostgreSQL transaction is one connection.
-    const deleteFrom = async (table: string, column = 'pseudonym') => {
+    const deleteFrom = async (table: string, column = 'pseudonym', madeAt?: string) => {
       let count = 0;
-      for (const key of keys) count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1`, [key]);
+      for (const key of keys) {
+        if (key === pseudonym && holder && madeAt) {
+          const span = spanCondition(madeAt, holder, 2);
+          count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1${span.sql}`, [key, ...span.params]);
+        } else if (key !== pseudonym || !previousHolder) {
+          count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1`, [key]);
+        }
+      }
       return count;
     };
     return {
       subjects: await deleteFrom('subjects'),
-      consents: await deleteFrom('consents'),
-      consentHistory: await deleteFrom('consent_history'),
-      notices: await deleteFrom('notices'),
+      consents: await deleteFrom('consents', 'pseudonym', 'updated_at'),
+      consentHistory: await deleteFrom('consent_history', 'pseudonym', 'updated_at'),
+      notices: await deleteFrom('notices', 'pseudonym', 'shown_at'),
       aliases: (await deleteFrom('subject_aliases')) + (await deleteFrom('subject_aliases', 'alias')),
     };
   }

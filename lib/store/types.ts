@@ -145,9 +145,10 @@ export interface StoreTx {
   /**
    * Deletes every row that holds the subject's data or identity, under `pseudonym` and under each of `aliases`
    * (records kept under a user id before the number was known), and every alias link to or from them; returns
-   * counts per table.
+   * counts per table. With `holder`, only that holder's part of the records under `pseudonym` goes (a number that
+   * moved to another person); `aliases` are still erased whole.
    */
-  eraseSubject(pseudonym: string, aliases: string[]): Promise<Record<string, number>>;
+  eraseSubject(pseudonym: string, aliases: string[], holder?: HolderSpan): Promise<Record<string, number>>;
 
   expiredPending(now: number, limit: number): Promise<ConsentRow[]>;
   /** Subjects with personal data but no given or pending consent and no change since `cutoff`. */
@@ -168,6 +169,16 @@ export interface StoreTx {
   completeDedupe(key: string, expiresAt: number): Promise<void>;
   /** Drops the claim on `key`; a completed mark stays. */
   releaseDedupe(key: string): Promise<void>;
+}
+
+/**
+ * One holder's part of a number's records, by the time each was made: after `after`, up to and including `until`.
+ * The present holder's part has no `until`: the number's own record and links are hers too. A previous holder's
+ * (`until` set) is only the consents, their history and the notices of her time.
+ */
+export interface HolderSpan {
+  after?: number;
+  until?: number;
 }
 
 export interface WriteOptions {

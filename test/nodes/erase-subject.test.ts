@@ -289,6 +289,23 @@ describe('erase-subject node', () => {
       assert.equal(texts[1], `${ERIKA.slice(1)}:Your data is being deleted.`);
     });
 
+    it("tells nobody when staff erase the previous holder's part of a number: the number is someone else's now", async () => {
+      await load({ notify: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      await store.numberChanged({ phone: ERIKA, actor: 'test' });
+      await give(store, ERIKA); // the number's next holder
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'hi' });
+      const sends = collect('send');
+      const reported = next('report');
+      helper.getNode('erase').receive({ payload: { phone: ERIKA, beforeNumberChange: true } });
+      const report = (await reported).payload as Report & { beforeNumberChange?: boolean };
+      assert.equal(report.found, true);
+      assert.equal(report.beforeNumberChange, true);
+      assert.equal(sends.length, 0);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'the next holder keeps his consent');
+    });
+
     it('tells nobody while the erasure fails, so retries of the request send no notices', async () => {
       await load({ notify: true });
       const store = await ledger();

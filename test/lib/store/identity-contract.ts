@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { LedgerEvent } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
 
@@ -316,6 +317,86 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal(part.numberChangedAt, undefined);
         assert.deepEqual([part.consents, part.history, part.auditEvents], [[], [], []]);
         assert.equal((await ledger.exportSubject(ANNA, 't')).consents.length, 1);
+      });
+
+      /** Anna's records at the number (a notice, an objection, a consent), its move, then Bob's sign-up there. */
+      async function annaThenBob(): Promise<number> {
+        await give({ phone: ANNA, name: 'Anna' });
+        await ledger.recordNoticeShown(ANNA, 'v1', { messageId: 'wamid.NOTICE', actor: 't' });
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        const movedAt = now;
+        now += 40 * DAY;
+        await give({ phone: ANNA, name: 'Bob' });
+        await ledger.recordNoticeShown(ANNA, 'v2', { messageId: 'wamid.NOTICE2', actor: 't' });
+        now += DAY;
+        return movedAt;
+      }
+
+      it("erasing the number's present holder leaves the previous holder's records, which are hers", async () => {
+        await annaThenBob();
+        const report = await ledger.eraseSubject(ANNA, 't');
+        assert.equal(report.found, true);
+        assert.equal(report.beforeNumberChange, undefined);
+        assert.deepEqual(
+          [report.removed.subjects, report.removed.consents, report.removed.notices, report.removed.consentHistory],
+          [1, 1, 1, 0],
+          'Bob’s record, consent and notice; not Anna’s',
+        );
+        assert.equal(await check(ANNA), 'erased');
+        const anna = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual(
+          anna.consents.map((c) => [c.purpose, c.status]),
+          [['orders', 'withdrawn']],
+        );
+        assert.deepEqual(
+          anna.history.map((r) => [r.purpose, r.status]),
+          [['marketing', 'withdrawn']],
+        );
+        assert.deepEqual(
+          anna.notices.map((n) => n.noticeVersion),
+          ['v1'],
+        );
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it("erases only the previous holder's part when staff ask for it; the present holder keeps everything", async () => {
+        const movedAt = await annaThenBob();
+        const seen: LedgerEvent[] = [];
+        ledger.on('event', (event: LedgerEvent) => seen.push(event));
+        const report = await ledger.eraseSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(report.found, true);
+        assert.equal(report.beforeNumberChange, true);
+        assert.deepEqual(
+          [report.removed.subjects, report.removed.consents, report.removed.notices, report.removed.consentHistory],
+          [0, 1, 1, 1],
+          'Anna’s objection, her archived consent and her notice',
+        );
+        assert.deepEqual(seen, [], 'no subject.erased naming the number: a CRM would erase Bob');
+        // Bob is neither erased nor suppressed.
+        assert.equal(await check(ANNA), 'given');
+        assert.equal(await ledger.isSuppressed(ANNA), false);
+        assert.equal(await ledger.hasSeenNotice(ANNA, 'v2'), true);
+        const bob = await ledger.exportSubject(ANNA, 't');
+        assert.equal(bob.subject?.name, 'Bob');
+        assert.equal(bob.erased, undefined);
+        assert.ok(
+          !bob.auditEvents.some((e) => e.action === 'dsr.erasure_executed'),
+          'staff answering Anna is not Bob’s business',
+        );
+        const anna = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual([anna.found, anna.consents, anna.history, anna.notices], [false, [], [], []]);
+        assert.equal(anna.numberChangedAt, movedAt);
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it("erases nothing of a number that never moved when asked for the previous holder's part", async () => {
+        await give(ANNA);
+        const report = await ledger.eraseSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual([report.found, report.removed], [false, {}]);
+        assert.equal(await check(ANNA), 'given');
+        assert.equal(await ledger.isSuppressed(ANNA), false);
       });
 
       it('her own objection follows her to her new number, and nothing else does', async () => {
