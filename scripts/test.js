@@ -37,6 +37,12 @@ if (!process.env.WA_GDPR_PG_URL) {
   if (derived) process.env.WA_GDPR_PG_URL = derived;
 }
 
+// CI sets WA_GDPR_REQUIRE_PG: there a missing PostgreSQL must fail the run, not turn its suites into skips.
+if (process.env.WA_GDPR_REQUIRE_PG && !process.env.WA_GDPR_PG_URL) {
+  console.error('WA_GDPR_REQUIRE_PG is set but WA_GDPR_PG_URL is not: the PostgreSQL suites cannot run.');
+  process.exit(1);
+}
+
 const all = listTests(path.join(dist, 'test')).sort();
 const selected = globs.length ? all.filter((f) => globs.some((g) => path.relative(dist, f).includes(g))) : all;
 if (selected.length === 0) {
@@ -44,7 +50,8 @@ if (selected.length === 0) {
   process.exit(1);
 }
 
-const mocha = new Mocha({ timeout: 30000, reporter: 'spec' });
+// A committed .only would shrink CI to a few tests.
+const mocha = new Mocha({ timeout: 30000, reporter: 'spec', forbidOnly: Boolean(process.env.CI) });
 for (const file of selected) mocha.addFile(file);
 const runner = mocha.run((failures) => {
   const { passes, failures: failed, pending } = runner.stats;

@@ -1,5 +1,4 @@
 import { messageTypeOf } from '../cloud-api/message-types';
-import { DEFAULT_STOP_KEYWORDS } from './keywords';
 import type { Language } from './language';
 
 /**
@@ -54,7 +53,7 @@ export function appendOptOutFooter<T extends string | Body>(
 
 /**
  * True when `text` already tells the reader how to stop: it contains an opt-out line of any
- * language or names an opt-out keyword in capitals as a word of its own ("Reply STOP ...",
+ * language or names an unsubscribe keyword in capitals as a word of its own ("Reply STOP ...",
  * "... mit ABMELDEN"). Lower-case "stop" in ordinary prose does not count.
  */
 export function mentionsOptOut(text: string, texts: Partial<Record<Language, string>> = {}): boolean {
@@ -65,8 +64,14 @@ export function mentionsOptOut(text: string, texts: Partial<Record<Language, str
   return STOP_KEYWORD_WORDS.some((word) => word.test(text));
 }
 
-/** Each opt-out keyword as a word of its own; compiled once (per message it cost more than the rest of the footer). */
-const STOP_KEYWORD_WORDS = DEFAULT_STOP_KEYWORDS.map(
+/**
+ * The keywords that, in capitals, say how to stop messages. Not every opt-out keyword: "Reply CANCEL to cancel your
+ * order" or "ENDE der Aktion" does not tell the reader how to unsubscribe.
+ */
+const OPT_OUT_WORDS = ['STOP', 'STOPP', 'UNSUBSCRIBE', 'ABMELDEN', 'ABBESTELLEN'];
+
+/** Each as a word of its own; compiled once (per message it cost more than the rest of the footer). */
+const STOP_KEYWORD_WORDS = OPT_OUT_WORDS.map(
   (keyword) => new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, 'u'),
 );
 

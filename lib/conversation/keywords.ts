@@ -20,6 +20,11 @@ export const DEFAULT_STOP_KEYWORDS = [
   'AUSTRAGEN',
   'KÜNDIGEN',
   'BEENDEN',
+  'ENDE',
+  'STOPPEN',
+  'ABMELDUNG',
+  'WIDERRUF',
+  'WIDERRUFEN',
 ] as const;
 
 export const DEFAULT_HELP_KEYWORDS = ['HELP', 'HILFE'] as const;
@@ -35,15 +40,34 @@ export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖS
 
 /**
  * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation,
- * emoji and repeated spaces, so only letters, digits and single spaces remain.
+ * emoji and repeated spaces, so only letters, digits and single spaces remain. NFKC: a keyword typed
+ * in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
  */
 export function normaliseKeywordText(text: string): string {
   return text
-    .normalize('NFC')
+    .normalize('NFKC')
     .toUpperCase()
     .replace(/[^\p{L}\p{N}\s]/gu, '')
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/** Words of courtesy around a keyword: "Stop bitte" and "Please unsubscribe" say the keyword. */
+const COURTESY_WORDS = new Set(['BITTE', 'PLEASE', 'PLS', 'DANKE', 'THANKS']);
+
+/**
+ * The forms of a normalised text a keyword may match: without spaces ("opt out" is OPTOUT), and the same
+ * without words of courtesy at its start or end.
+ */
+function keywordForms(normalised: string): string[] {
+  const words = normalised.split(' ');
+  let start = 0;
+  let end = words.length;
+  while (start < end && COURTESY_WORDS.has(words[start])) start += 1;
+  while (end > start && COURTESY_WORDS.has(words[end - 1])) end -= 1;
+  const whole = words.join('');
+  const core = words.slice(start, end).join('');
+  return core.length > 0 && core !== whole ? [whole, core] : [whole];
 }
 
 /** Parses a comma- or newline-separated keyword list from an edit dialog. */
@@ -53,11 +77,14 @@ export function parseKeywordList(list: string | readonly string[] | undefined, f
   return normalised.length > 0 ? [...new Set(normalised)] : fallback.map(normaliseKeywordText);
 }
 
-/** The keyword that `text` is, exactly (after normalisation), or undefined. "Stop sending" is not STOP. */
+/**
+ * The keyword that `text` is (after normalisation, spaces aside, with or without words of courtesy around it),
+ * or undefined. "Stop sending" is not STOP.
+ */
 export function matchKeyword(text: string | undefined, keywords: readonly string[]): string | undefined {
   if (typeof text !== 'string' || text.length > 200) return undefined;
-  const candidate = normaliseKeywordText(text);
-  return keywords.find((k) => normalisedKeyword(k) === candidate);
+  const forms = keywordForms(normaliseKeywordText(text));
+  return keywords.find((k) => forms.includes(normalisedKeyword(k)));
 }
 
 /** Keywords come from node settings and the defaults, a handful each: normalised once, not per message. */
@@ -66,7 +93,7 @@ const normalisedKeywords = new Map<string, string>();
 function normalisedKeyword(keyword: string): string {
   let normalised = normalisedKeywords.get(keyword);
   if (normalised === undefined) {
-    normalised = normaliseKeywordText(keyword);
+    normalised = normaliseKeywordText(keyword).replace(/ /g, '');
     // A caller passing ever new lists must not grow this without end.
     if (normalisedKeywords.size >= 1000) normalisedKeywords.clear();
     normalisedKeywords.set(keyword, normalised);

@@ -187,13 +187,18 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
     const title = inbound.interactive?.title ?? inbound.button?.text ?? ours;
     return { kind: 'confirm', via: 'button', purpose: ours.slice(CONFIRM_BUTTON_PREFIX.length), text: title };
   }
-  // A template quick-reply without a payload parameter comes back with the button text as payload.
+  // A template quick-reply without a payload parameter comes back with the button text as payload. One with a
+  // payload of its own belongs to another template (a delivery notice's "OK"): it confirms nothing.
   if (inbound.button) {
-    const said = [inbound.button.payload, inbound.button.text].find((t) => matchKeyword(t, keywords.confirm));
+    const { payload, text } = inbound.button;
+    if (payload !== undefined && text !== undefined && payload !== text) return undefined;
+    const said = [payload, text].find((t) => matchKeyword(t, keywords.confirm));
     if (said) return { kind: 'confirm', via: 'button', text: said };
     return undefined;
   }
   if (inbound.type !== 'text' || typeof inbound.text !== 'string') return undefined;
+  // "Ja?" asks what this is; consent is an unambiguous yes (Art. 4(11) GDPR), and a question signs nobody up.
+  if (/\?\s*$/u.test(inbound.text)) return undefined;
   if (matchKeyword(inbound.text, keywords.confirm)) return { kind: 'confirm', via: 'keyword', text: inbound.text };
   const start = matchKeyword(inbound.text, keywords.start);
   if (start) return { kind: 'start', keyword: start, text: inbound.text };

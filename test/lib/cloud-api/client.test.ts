@@ -327,12 +327,10 @@ describe('cloud-api client (against a local HTTP server)', () => {
     const c = client({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
     assertNoToken(await failure(c.sendMessage(toMessageBody(TO, 'a'))));
     assertNoToken(await failure(c.sendMessage(toMessageBody(TO, 'b'))));
-    try {
-      await c.sendMessage(toMessageBody(TO, ''));
-      assert.fail('expected invalid-message');
-    } catch (err) {
+    await assert.rejects(c.sendMessage(toMessageBody(TO, '')), (err: unknown) => {
       assertNoToken(err);
-    }
+      return err instanceof GdprWhatsAppError && err.code === 'invalid-message';
+    });
   });
 
   it('reuses one keep-alive connection across sequential requests', async () => {

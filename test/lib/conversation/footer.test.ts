@@ -66,6 +66,9 @@ describe('conversation/footer', () => {
   it('still appends when "stop" only occurs in ordinary prose', () => {
     assert.equal(mentionsOptOut('Our non-stop delivery service'), false);
     assert.equal(mentionsOptOut('Bus STOPS here'), false);
+    // Opt-out keywords that do not say how to unsubscribe in an ordinary message.
+    assert.equal(mentionsOptOut('Reply CANCEL to cancel your order.'), false);
+    assert.equal(mentionsOptOut('Nur bis ENDE Juni!'), false);
     assert.equal(
       appendOptOutFooter('Our non-stop service', 'en'),
       'Our non-stop service\n\nReply STOP to unsubscribe.',

@@ -14,6 +14,31 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('Abmelden 👋', DEFAULT_STOP_KEYWORDS), 'ABMELDEN');
   });
 
+  it('matches every default opt-out keyword in English and German, in any case and with punctuation', () => {
+    // Written out, not taken from DEFAULT_STOP_KEYWORDS: a keyword dropped from the defaults must fail here.
+    const keywords = ['STOP', 'STOPP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE']
+      .concat(['ABMELDEN', 'ABBESTELLEN', 'AUSTRAGEN', 'KÜNDIGEN', 'BEENDEN', 'ENDE', 'STOPPEN', 'ABMELDUNG'])
+      .concat(['WIDERRUF', 'WIDERRUFEN']);
+    for (const keyword of keywords) {
+      for (const written of [keyword, keyword.toLowerCase(), ` ${keyword[0]}${keyword.slice(1).toLowerCase()}! `]) {
+        assert.equal(matchKeyword(written, DEFAULT_STOP_KEYWORDS), keyword, written);
+      }
+    }
+  });
+
+  it('matches a keyword written with spaces, in full-width letters, or with words of courtesy around it', () => {
+    assert.equal(matchKeyword('opt out', DEFAULT_STOP_KEYWORDS), 'OPTOUT');
+    assert.equal(matchKeyword('Stop all', DEFAULT_STOP_KEYWORDS), 'STOPALL');
+    assert.equal(matchKeyword('ＳＴＯＰ', DEFAULT_STOP_KEYWORDS), 'STOP');
+    assert.equal(matchKeyword('Stop bitte!', DEFAULT_STOP_KEYWORDS), 'STOP');
+    assert.equal(matchKeyword('Bitte abmelden', DEFAULT_STOP_KEYWORDS), 'ABMELDEN');
+    assert.equal(matchKeyword('please unsubscribe, thanks', DEFAULT_STOP_KEYWORDS), 'UNSUBSCRIBE');
+    assert.equal(matchKeyword('daten löschen bitte', ['DATEN LÖSCHEN']), 'DATEN LÖSCHEN');
+    assert.equal(matchKeyword('Bitte', DEFAULT_STOP_KEYWORDS), undefined);
+    assert.equal(matchKeyword('bitte', ['BITTE']), 'BITTE');
+    assert.equal(matchKeyword('stop sending bitte', DEFAULT_STOP_KEYWORDS), undefined);
+  });
+
   it('does not treat a sentence that contains a keyword as the keyword', () => {
     assert.equal(matchKeyword('please do not stop', DEFAULT_STOP_KEYWORDS), undefined);
     assert.equal(matchKeyword('', DEFAULT_STOP_KEYWORDS), undefined);

@@ -196,6 +196,16 @@ describe('conversation/opt-in', () => {
         undefined,
       );
       assert.equal(recogniseReply({ type: 'button', button: { payload: 'MORE', text: 'More' } }, keywords), undefined);
+    });
+
+    it("takes a question or another template's button for no confirmation, and a polite yes for one", () => {
+      assert.equal(recogniseReply({ type: 'text', text: 'Ja?' }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'ok ? ' }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'Anmelden?' }, keywords), undefined);
+      // A delivery notice's quick reply "OK" comes with that template's own payload.
+      assert.equal(recogniseReply({ type: 'button', button: { payload: 'ack-1', text: 'OK' } }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'Ja, bitte!' }, keywords)?.kind, 'confirm');
+      assert.equal(recogniseReply({ type: 'text', text: 'Yes please' }, keywords)?.kind, 'confirm');
       assert.equal(recogniseReply({ type: 'image' }, keywords), undefined);
     });
   });
