@@ -151,7 +151,7 @@ export class ConsentLedger extends EventEmitter {
     this.rights = new SubjectRights(this.writes, this.records, cipher, this.resolver, store, change, (keys) =>
       this.forgetUsage(keys),
     );
-    this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change);
+    this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes);
   }
 
   static async open(options: LedgerOptions): Promise<ConsentLedger> {

@@ -1,5 +1,6 @@
 import type { LedgerStore, StoreTx } from '../store/types';
 import type { LedgerWrites, RunChange } from './ledger-writes';
+import type { PurposeDefinition } from './purposes';
 import type { LedgerEvent, RetentionSettings, SweepReport } from './types';
 
 /**
@@ -14,6 +15,7 @@ export class RetentionSweep {
     private readonly retention: RetentionSettings,
     private readonly clock: () => number,
     private readonly change: RunChange,
+    private readonly purposes: ReadonlyMap<string, PurposeDefinition>,
   ) {}
 
   async run(): Promise<SweepReport> {
@@ -46,7 +48,10 @@ export class RetentionSweep {
       for (const p of subjects) await tx.removePersonalData(p);
       return subjects.length;
     });
-    report.proofRemoved = await repeat((tx) => tx.deleteEndedProof(now, batch));
+    // An objection under Art. 21 does not expire: for a purpose that needs no consent it is the only thing that
+    // stops messages, and it stays (stripped of personal data with the subject's record).
+    const objectionsOf = [...this.purposes.values()].filter((p) => p.lawfulBasis !== 'consent').map((p) => p.id);
+    report.proofRemoved = await repeat((tx) => tx.deleteEndedProof(now, batch, objectionsOf));
     report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
     report.auditEventsRemoved = await repeat((tx) => tx.purgeAuditBefore(now - this.retention.proofRetentionMs, batch));
     report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);

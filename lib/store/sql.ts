@@ -516,12 +516,16 @@ export class SqlStoreTx implements StoreTx {
     return changed;
   }
 
-  async deleteEndedProof(now: number, limit: number): Promise<number> {
-    // A given consent is the permission itself, not only its proof: it ends by withdrawal, never by age.
+  async deleteEndedProof(now: number, limit: number, objectionsOf: readonly string[] = []): Promise<number> {
+    // A given consent is the permission itself, not only its proof: it ends by withdrawal, never by age. So is an
+    // objection to a purpose that needs no consent: without it, the basis would allow again.
+    const kept = objectionsOf.length
+      ? ` AND NOT (status IN ('refused', 'withdrawn') AND purpose IN (${placeholders(objectionsOf.length, 3)}))`
+      : '';
     let removed = await this.db.run(
       `DELETE FROM consents WHERE (pseudonym, purpose) IN (SELECT pseudonym, purpose FROM consents
-         WHERE retain_until < $1 AND status IN ('refused', 'expired', 'withdrawn') LIMIT $2)`,
-      [now, limit],
+         WHERE retain_until < $1 AND status IN ('refused', 'expired', 'withdrawn')${kept} LIMIT $2)`,
+      [now, limit, ...objectionsOf],
     );
     removed += await this.db.run(
       'DELETE FROM consent_history WHERE id IN (SELECT id FROM consent_history WHERE retain_until < $1 LIMIT $2)',

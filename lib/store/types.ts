@@ -154,7 +154,11 @@ export interface StoreTx {
   /** Subjects with personal data but no given or pending consent and no change since `cutoff`. */
   inactiveSubjects(cutoff: number, limit: number): Promise<string[]>;
   removePersonalData(pseudonym: string): Promise<number>;
-  deleteEndedProof(now: number, limit: number): Promise<number>;
+  /**
+   * Deletes ended records and history whose proof period is over, except the objections (refused, withdrawn) to the
+   * purposes in `objectionsOf`: those that need no consent, where the objection is what forbids.
+   */
+  deleteEndedProof(now: number, limit: number, objectionsOf?: readonly string[]): Promise<number>;
   deleteOldNotices(cutoff: number, limit: number): Promise<number>;
   /** Removes events older than `cutoff` from the start of the chain and moves the anchor. */
   purgeAuditBefore(cutoff: number, limit: number): Promise<number>;
