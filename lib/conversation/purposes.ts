@@ -67,6 +67,16 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
       problem('marketing', 'invalid-purpose-marketing', `Purpose ${index + 1}: "marketing" must be true or false`),
     );
   }
+  // § 7(2) UWG: advertising by electronic message needs prior express consent; neither contract nor interest will do.
+  if (p.marketing === true && p.lawfulBasis !== 'consent' && LAWFUL_BASES.includes(p.lawfulBasis as LawfulBasis)) {
+    found.push(
+      problem(
+        'marketing',
+        'marketing-needs-consent',
+        `Purpose ${index + 1}: a marketing purpose needs the lawful basis "consent" (advertising by WhatsApp, § 7 UWG)`,
+      ),
+    );
+  }
   const wording = textsOf(p.wording);
   // Art. 7(2): the request for consent must be in clear words; a purpose without any wording cannot be consented to.
   if (!wording || wording.usable === 0) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import type * as Acorn from 'acorn';
 import type * as AcornWalk from 'acorn-walk';
+import { purposeProblems } from '../../lib/conversation/purposes';
 import { SCHEMA_NAME } from '../../lib/store/postgres';
 
 /**
@@ -330,5 +331,28 @@ describe('editor validation as the runtime has it', () => {
       assert.equal(validate(name) === true, SCHEMA_NAME.test(name), name);
     }
     assert.equal(validate(''), true, 'empty: the default schema');
+  });
+
+  it("consent-store's purpose list refuses a marketing purpose without consent, as the runtime does", () => {
+    const def = registeredDefinitions(fs.readFileSync(builtFile('consent-store', 'consent-store.html'), 'utf8')).get(
+      'consent-store',
+    );
+    const validate = (def?.defaults?.purposes as { validate?: (v: unknown) => unknown })?.validate;
+    assert.ok(validate, 'the field has a validator');
+    const purpose = { id: 'promo', label: 'Offers', wording: { en: 'Offers on WhatsApp' }, marketing: true };
+    const interest = { interest: { en: 'Telling customers about similar products' } };
+    for (const candidate of [
+      { ...purpose, lawfulBasis: 'consent' },
+      { ...purpose, lawfulBasis: 'contract' },
+      { ...purpose, lawfulBasis: 'legitimate-interest', ...interest },
+      { ...purpose, marketing: false, lawfulBasis: 'legitimate-interest', ...interest },
+    ]) {
+      assert.equal(
+        validate([candidate]) === true,
+        purposeProblems([candidate]).length === 0,
+        JSON.stringify(candidate),
+      );
+    }
+    assert.notEqual(validate([{ ...purpose, lawfulBasis: 'contract' }]), true);
   });
 });

@@ -103,6 +103,23 @@ describe('conversation/purposes', () => {
     );
   });
 
+  it('refuses a marketing purpose on any basis but consent (§ 7(2) UWG), and nothing else for it', () => {
+    const promo = { id: 'promo', label: 'Offers', wording: { en: 'Offers on WhatsApp' }, marketing: true };
+    const interest = { en: 'Telling customers about similar products' };
+    for (const lawfulBasis of ['contract', 'legitimate-interest']) {
+      assert.deepEqual(
+        purposeProblems([{ ...promo, lawfulBasis, interest }]).map((p) => [p.index, p.field, p.code]),
+        [[0, 'marketing', 'marketing-needs-consent']],
+        lawfulBasis,
+      );
+    }
+    assert.deepEqual(purposeProblems([{ ...promo, lawfulBasis: 'consent' }]), []);
+    assert.deepEqual(
+      purposeProblems([{ ...promo, marketing: false, lawfulBasis: 'legitimate-interest', interest }]),
+      [],
+    );
+  });
+
   it('accepts the JSON text of a list and an empty or missing list', () => {
     assert.equal(parsePurposes(JSON.stringify([orderUpdates]))[0].id, 'order-updates');
     assert.deepEqual(parsePurposes(''), []);
