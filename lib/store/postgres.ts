@@ -93,7 +93,9 @@ export class PostgresStore implements LedgerStore {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      // Read committed whatever the server's default: the serial lock is the first statement, and under repeatable
+      // read its snapshot would predate the commit of the writer it waited for (a stale audit head).
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       if (options.serial !== false || options.migrate !== undefined) await client.query(SERIAL_LOCK);
       // PostgreSQL's own form of the same promise: COMMIT returns before the WAL is flushed.
       if (options.waitForDisk === false) await client.query('SET LOCAL synchronous_commit = off');

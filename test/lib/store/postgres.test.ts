@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { Client } from 'pg';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { CheckResult } from '../../../lib/consent/types';
 import { LedgerProcess } from './fixtures/child';
-import { type BackendHarness, POSTGRES_URL, postgresHarness } from './harness';
+import { type BackendHarness, POSTGRES_URL, postgresHarness, TEST_KEYS, TEST_PURPOSES } from './harness';
 import { registerCrashProof } from './proofs';
 
 const WORDING = 'Yes, send me offers on WhatsApp.';
@@ -105,6 +106,56 @@ if (!POSTGRES_URL) {
       await Promise.all(writes);
       const result = await b.call<{ ok: boolean; count: number }>('verifyAudit');
       assert.deepEqual([result.ok, result.count], [true, 40]);
+    });
+  });
+
+  describe('PostgreSQL store on a database whose default isolation is stricter than read committed', function () {
+    this.timeout(60_000);
+    const database = `wa_gdpr_rr_${process.pid}`;
+    let admin: Client;
+
+    before(async () => {
+      admin = new Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+      await admin.query(`CREATE DATABASE ${database}`);
+      await admin.query(`ALTER DATABASE ${database} SET default_transaction_isolation = 'repeatable read'`);
+    });
+
+    after(async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    });
+
+    it('serialises concurrent writers all the same: every change lands and the audit chain stays linear', async () => {
+      const url = new URL(POSTGRES_URL);
+      url.pathname = `/${database}`;
+      const ledger = await ConsentLedger.open({
+        backend: 'postgres',
+        postgresUrl: url.toString(),
+        ...TEST_KEYS,
+        purposes: TEST_PURPOSES,
+      });
+      try {
+        const gives = Array.from({ length: 20 }, (_, i) =>
+          ledger.giveConsent({
+            subject: `+49151${String(50_000_000 + i)}`,
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'keyword',
+            actor: 'w',
+          }),
+        );
+        const settled = await Promise.allSettled(gives);
+        assert.deepEqual(
+          settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+          [],
+        );
+        const verify = await ledger.verifyAudit();
+        assert.equal(verify.ok, true, JSON.stringify(verify));
+      } finally {
+        await ledger.close();
+      }
     });
   });
 
