@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
-import type { CheckState, ConsentRow, LedgerStore, StoreTx } from '../store/types';
+import type { CheckState, ConsentRow, LedgerStore, StoreTx, UsageMark } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
 import { AuditChainVerifier, type AuditExportPage, type AuditVerification, auditExportLines } from './audit-verify';
 import { canonicalJson } from './canonical';
@@ -127,7 +127,7 @@ export class ConsentLedger extends EventEmitter {
   private readonly identity: IdentityChanges;
   private readonly rights: SubjectRights;
   private readonly retentionSweep: RetentionSweep;
-  private readonly usage = new Map<string, { pseudonym: string; purpose: string }>();
+  private readonly usage = new Map<string, UsageMark>();
   private usageTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
   private sweeping?: Promise<SweepReport>;
@@ -679,15 +679,14 @@ export class ConsentLedger extends EventEmitter {
   markUsed(subject: SubjectInput, purpose: string): void {
     const def = this.requirePurpose(purpose);
     const { pseudonym } = this.resolver.identify(subject);
-    this.usage.set(`${pseudonym}\u0000${def.id}`, { pseudonym, purpose: def.id });
+    this.usage.set(`${pseudonym}\u0000${def.id}`, { pseudonym, purpose: def.id, at: this.clock() });
   }
 
   async flushUsage(): Promise<number> {
     if (this.usage.size === 0) return 0;
     const marks = [...this.usage.values()];
     this.usage.clear();
-    const now = this.clock();
-    await this.store.write((tx) => tx.touchUsage(marks, now, now + this.retention.proofRetentionMs), { serial: false });
+    await this.store.write((tx) => tx.touchUsage(marks, this.retention.proofRetentionMs), { serial: false });
     return marks.length;
   }
 

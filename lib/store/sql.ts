@@ -575,20 +575,22 @@ export class SqlStoreTx implements StoreTx {
     );
   }
 
-  async touchUsage(marks: UsageMark[], at: number, retainUntil: number): Promise<void> {
+  async touchUsage(marks: UsageMark[], retainForMs: number): Promise<void> {
     if (this.db.dialect === 'postgres') {
       await this.db.all(
-        `UPDATE consents c SET last_used_at = $3, retain_until = GREATEST(c.retain_until, $4)
-         FROM unnest($1::text[], $2::text[]) AS m(pseudonym, purpose)
-         WHERE c.pseudonym = m.pseudonym AND c.purpose = m.purpose`,
-        [marks.map((m) => m.pseudonym), marks.map((m) => m.purpose), at, retainUntil] as unknown as SqlValue[],
+        `UPDATE consents c SET last_used_at = GREATEST(c.last_used_at, m.at),
+           retain_until = GREATEST(c.retain_until, m.at + $4::bigint)
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m(pseudonym, purpose, at)
+         WHERE c.pseudonym = m.pseudonym AND c.purpose = m.purpose AND c.status = 'given' AND c.updated_at <= m.at`,
+        [marks.map((m) => m.pseudonym), marks.map((m) => m.purpose), marks.map((m) => m.at), retainForMs],
       );
       return;
     }
     for (const mark of marks) {
       await this.db.run(
-        'UPDATE consents SET last_used_at = $3, retain_until = MAX(retain_until, $4) WHERE pseudonym = $1 AND purpose = $2',
-        [mark.pseudonym, mark.purpose, at, retainUntil],
+        `UPDATE consents SET last_used_at = MAX(COALESCE(last_used_at, 0), $3), retain_until = MAX(retain_until, $4)
+         WHERE pseudonym = $1 AND purpose = $2 AND status = 'given' AND updated_at <= $3`,
+        [mark.pseudonym, mark.purpose, mark.at, mark.at + retainForMs],
       );
     }
   }

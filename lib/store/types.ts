@@ -78,6 +78,8 @@ export interface ConsentState {
 export interface UsageMark {
   pseudonym: string;
   purpose: string;
+  /** When the consent was last relied on (the gate's check), not when the mark was written. */
+  at: number;
 }
 
 /** What a consent check reads: the consent's state, else 'erased' when the subject was erased, else undefined. */
@@ -164,7 +166,11 @@ export interface StoreTx {
   purgeAuditBefore(cutoff: number, limit: number): Promise<number>;
   deleteExpiredDedupe(now: number, limit: number): Promise<number>;
 
-  touchUsage(marks: UsageMark[], at: number, retainUntil: number): Promise<void>;
+  /**
+   * Records each mark's use on its consent when that consent was given and already in place at the use: a use
+   * flushed after a withdrawal or a new sign-up is not stamped on a record it did not rely on.
+   */
+  touchUsage(marks: UsageMark[], retainForMs: number): Promise<void>;
   /** True when `key` was not yet seen (or its mark expired): the mark is stored before it resolves. */
   markSeen(key: string, expiresAt: number, now: number): Promise<boolean>;
   /** Claims `key` until `leaseUntil` unless an unexpired mark exists: 'done' or 'in-progress' then. */

@@ -657,11 +657,31 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         });
         const before = await db.dump();
         for (let i = 0; i < 50; i += 1) ledger.markUsed(PHONE, 'marketing');
+        const usedAt = now;
         assert.equal(await db.dump(), before);
         now += 5000;
         assert.equal(await ledger.flushUsage(), 1);
-        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.lastUsedAt, now);
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.lastUsedAt, usedAt, 'when used, not when flushed');
         assert.throws(() => ledger.markUsed(PHONE, 'nope'), GdprWhatsAppError);
+      });
+
+      it('stamps no use on a consent withdrawn, or given anew, between the use and the flush', async () => {
+        const give = () =>
+          ledger.giveConsent({ subject: PHONE, purpose: 'marketing', wording: WORDING, method: 'keyword', actor: 't' });
+        await give();
+        ledger.markUsed(PHONE, 'marketing');
+        now += 1000;
+        await ledger.withdrawConsent({ subject: PHONE, purposes: ['marketing'], channel: 'api', actor: 't' });
+        now += 1000;
+        await ledger.flushUsage();
+        const withdrawn = await ledger.getConsent(PHONE, 'marketing');
+        assert.equal(withdrawn?.status, 'withdrawn');
+        assert.equal(withdrawn?.lastUsedAt, undefined, 'the proof must not show a use after the withdrawal');
+        ledger.markUsed(PHONE, 'marketing'); // a check that was already under way
+        now += 1000;
+        await give();
+        await ledger.flushUsage();
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.lastUsedAt, undefined, 'not the new consent');
       });
 
       it('close flushes pending usage marks', async () => {

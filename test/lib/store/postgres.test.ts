@@ -112,10 +112,11 @@ if (!POSTGRES_URL) {
   describe('PostgreSQL store on a database whose default isolation is stricter than read committed', function () {
     this.timeout(60_000);
     const database = `wa_gdpr_rr_${process.pid}`;
+    const serverUrl = String(POSTGRES_URL);
     let admin: Client;
 
     before(async () => {
-      admin = new Client({ connectionString: POSTGRES_URL });
+      admin = new Client({ connectionString: serverUrl });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${database}`);
       await admin.query(`CREATE DATABASE ${database}`);
@@ -128,7 +129,7 @@ if (!POSTGRES_URL) {
     });
 
     it('serialises concurrent writers all the same: every change lands and the audit chain stays linear', async () => {
-      const url = new URL(POSTGRES_URL);
+      const url = new URL(serverUrl);
       url.pathname = `/${database}`;
       const ledger = await ConsentLedger.open({
         backend: 'postgres',
