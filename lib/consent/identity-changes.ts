@@ -5,7 +5,7 @@ import type { AuditRecord } from './audit-verify';
 import type { LinkUserIdInput, LinkUserIdOutcome, NumberChangeInput } from './inputs';
 import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
-import { ACTIVE_STATUSES } from './rules';
+import { ACTIVE_STATUSES, MOVED_AWAY_EXPIRY } from './rules';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
 import { optionalText, requireActor } from './validate';
@@ -74,8 +74,9 @@ export class IdentityChanges {
 
   /**
    * Meta reported that the person of `phone` moved to another number, which the provider may give to someone else.
-   * Consents on record for it are withdrawn; given or requested records of purposes that need no consent (contract,
-   * legitimate interest) expire. An objection stays: nothing reaches the next holder on the old person's account.
+   * Consents on record for it are withdrawn; purposes that need no consent (contract, legitimate interest) get an
+   * expired record that blocks until one is made for the next holder, whether or not the person had one. An
+   * objection stays: nothing reaches the next holder on the old person's account.
    * Every record counts as the old person's, since webhooks come late and in any order and a provider does not hand
    * a number on within Meta's days of redelivery. Then, as the retention sweep would 30 days later, the number's
    * record, its user-id links and the texts and message ids kept as proof go; the pseudonymous proof stays.
@@ -118,12 +119,22 @@ export class IdentityChanges {
       });
       for (const def of purposes.filter((d) => d.lawfulBasis !== 'consent')) {
         const existing = await tx.getConsent(p, def.id);
-        if (!existing || !ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) continue;
-        // No objection of the next holder's: the record expires, and the basis allows again.
-        await tx.archiveConsent(existing, now);
+        // An objection stays as it is: it blocks already.
+        if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
+        // The contract or interest was the person's, not the number's: whether or not it was on record, nothing goes
+        // to the number's next holder on it until a record is made for him (MOVED_AWAY_EXPIRY).
+        if (existing) await tx.archiveConsent(existing, now);
+        const base = existing ?? this.writes.blankRecord(p, def, now, actor);
         const retainUntil = now + this.retention.proofRetentionMs;
-        const row: ConsentRow = { ...existing, status: 'expired', expiresAt: now, retainUntil, updatedAt: now, actor };
-        const detail = { reason: 'number-changed', previousStatus: existing.status };
+        const row: ConsentRow = {
+          ...base,
+          status: 'expired',
+          expiresAt: MOVED_AWAY_EXPIRY,
+          retainUntil,
+          updatedAt: now,
+          actor,
+        };
+        const detail = { reason: 'number-changed', previousStatus: existing?.status ?? null };
         ended.push(
           await this.writes.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }),
         );

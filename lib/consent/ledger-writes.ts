@@ -155,6 +155,11 @@ export class LedgerWrites {
     }
   }
 
+  /** A record of `def` for `p` with nothing on it but the purpose's present wording (no request, no decision). */
+  blankRecord(p: string, def: PurposeDefinition, now: number, actor: string): ConsentRow {
+    return this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor);
+  }
+
   /** withdraw's step inside a transaction: the consents of `targets` withdrawn, objections where nothing was on record. */
   async withdrawIn(
     tx: StoreTx,
@@ -191,7 +196,7 @@ export class LedgerWrites {
       const base: ConsentRow =
         existing && !isEnded(existing.status)
           ? existing
-          : { ...this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor), method: 'objection' };
+          : { ...this.blankRecord(p, def, now, actor), method: 'objection' };
       const row: ConsentRow = {
         ...base,
         status: 'withdrawn',

@@ -12,6 +12,13 @@ import type { CheckResult, ConsentStatus } from './types';
  */
 export const ACTIVE_STATUSES: readonly ConsentStatus[] = ['given', 'pending'];
 
+/**
+ * The expiry time of a record the number's move ended (numberChanged): none. A request's expiry always has one, so
+ * an expired record without it says "ended because the number passed to someone else": for a purpose on a contract
+ * or legitimate interest it blocks, where an expired request would let the basis allow.
+ */
+export const MOVED_AWAY_EXPIRY = null;
+
 export interface StoredState {
   status: string;
   expiresAt: number | null;
@@ -40,6 +47,8 @@ export function evaluateCheck(purpose: PurposeDefinition, state: CheckState, now
         reason: consentBased ? 'awaiting-confirmation' : basisReason,
       };
     case 'expired':
+      if (state.expiresAt === MOVED_AWAY_EXPIRY)
+        return { allowed: false, status: 'expired', reason: 'number-changed-hands' };
       return { allowed: !consentBased, status: 'expired', reason: consentBased ? 'request-expired' : basisReason };
     case 'withdrawn':
       return { allowed: false, status: 'withdrawn', reason: 'consent-withdrawn' };

@@ -18,7 +18,8 @@ describe('consent rules', () => {
       ['given', null, true, 'given', 'consent-given'],
       ['pending', now + 1, false, 'pending', 'awaiting-confirmation'],
       ['pending', now, false, 'expired', 'request-expired'],
-      ['expired', null, false, 'expired', 'request-expired'],
+      ['expired', now - 1, false, 'expired', 'request-expired'],
+      ['expired', null, false, 'expired', 'number-changed-hands'],
       ['withdrawn', null, false, 'withdrawn', 'consent-withdrawn'],
       ['refused', null, false, 'refused', 'consent-refused'],
     ];
@@ -33,11 +34,17 @@ describe('consent rules', () => {
     });
   });
 
-  it('contract purposes pass unless the subject objected or was erased', () => {
+  it('contract purposes pass unless the subject objected or was erased, or the number changed hands', () => {
     assert.equal(evaluateCheck(orders, undefined, now).allowed, true);
     assert.equal(evaluateCheck(orders, undefined, now).reason, 'lawful-basis-contract');
     assert.equal(evaluateCheck(purposes.get('service')!, undefined, now).reason, 'lawful-basis-legitimate-interest');
     assert.equal(evaluateCheck(orders, { status: 'withdrawn', expiresAt: null }, now).allowed, false);
+    assert.equal(evaluateCheck(orders, { status: 'expired', expiresAt: now - 1 }, now).allowed, true, 'a request');
+    assert.deepEqual(evaluateCheck(orders, { status: 'expired', expiresAt: null }, now), {
+      allowed: false,
+      status: 'expired',
+      reason: 'number-changed-hands',
+    });
     assert.equal(evaluateCheck(orders, 'erased', now).allowed, false);
   });
 

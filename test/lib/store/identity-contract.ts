@@ -191,9 +191,9 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal((await ledger.getConsent(ANNA, 'marketing'))?.withdrawalChannel, 'whatsapp-number-change');
         // Whoever gets the number next is not held to Anna's contract, nor sent anything on it.
         assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
-          allowed: true,
+          allowed: false,
           status: 'expired',
-          reason: 'lawful-basis-contract',
+          reason: 'number-changed-hands',
         });
         // The number's record no longer names Anna; the pseudonymous proof stays.
         assert.equal(await check({ userId: 'DE.111' }), 'none');
@@ -317,6 +317,27 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal(part.numberChangedAt, undefined);
         assert.deepEqual([part.consents, part.history, part.auditEvents], [[], [], []]);
         assert.equal((await ledger.exportSubject(ANNA, 't')).consents.length, 1);
+      });
+
+      it('sends nothing on a contract to the number once it changed hands, record or not, until one is made for him', async () => {
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the basis allows: no record needed');
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        // Anna's order updates, from a shop system that still has her old number, must not reach the next holder.
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
+          allowed: false,
+          status: 'expired',
+          reason: 'number-changed-hands',
+        });
+        assert.equal((await ledger.exportSubject(ANNA, 't')).consents.length, 0, 'nothing of the next holder yet');
+        now += DAY;
+        await give(ANNA, 'orders'); // the next holder's own contract
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
+      });
+
+      it('keeps an objection made before the move as it is', async () => {
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'admin', actor: 't' });
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        assert.equal(await check(ANNA, 'orders'), 'withdrawn');
       });
 
       /** Anna's records at the number (a notice, an objection, a consent), its move, then Bob's sign-up there. */

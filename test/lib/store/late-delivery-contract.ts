@@ -4,6 +4,8 @@ import type { SubjectInput } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
 
+/** A number's check for a contract purpose after it passed to someone else: no objection, blocked for the next holder. */
+const MOVED_AWAY = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
 const ANNA = '+4915123456789';
 const BEN = '+4917612345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
@@ -308,7 +310,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         const before = await ledger.exportSubject(ANNA, 't');
         await stop(ANNA, stopSent);
         assert.equal(await check(BEN, 'orders'), 'withdrawn', 'her objection is at her new number');
-        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the next holder objected to nothing');
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY, 'the next holder objected to nothing');
         const after = await ledger.exportSubject(ANNA, 't');
         assert.deepEqual(after.consents, before.consents);
         assert.ok(!after.auditEvents.some((e) => e.action === 'consent.withdrawn' && e.at > after.numberChangedAt!));
@@ -320,7 +322,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
         await stop(ANNA, now + 2 * MINUTE); // Meta's clock a little ahead, or a message sent as she moved
         assert.equal(await check(BEN, 'orders'), 'withdrawn');
-        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY);
       });
 
       it('follows her over two moves to where she is now, and leaves the number she passed through', async () => {
@@ -331,7 +333,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         now += MINUTE;
         await stop(ANNA, stopSent);
         assert.equal(await check(THIRD, 'orders'), 'withdrawn');
-        assert.equal((await ledger.checkConsent(BEN, 'orders')).allowed, true, "BEN's next holder objected to nothing");
+        assert.deepEqual(await ledger.checkConsent(BEN, 'orders'), MOVED_AWAY, "BEN's next holder objected to nothing");
       });
 
       it('stays at her old number when she has moved back to it', async () => {
@@ -342,7 +344,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         now += MINUTE;
         await stop(ANNA, stopSent);
         assert.equal(await check(ANNA, 'orders'), 'withdrawn');
-        assert.equal((await ledger.checkConsent(BEN, 'orders')).allowed, true);
+        assert.deepEqual(await ledger.checkConsent(BEN, 'orders'), MOVED_AWAY);
       });
 
       it("does not follow the move of her new number's previous holder", async () => {
@@ -413,7 +415,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         await ledger.numberChanged({ phone: ANNA, actor: 't' });
         now += MINUTE;
         await stop({ phone: ANNA, userId: 'DE.6301' }, stopSent);
-        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the next holder objected to nothing');
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY, 'the next holder objected to nothing');
         assert.equal(await check({ userId: 'DE.6301' }, 'orders'), 'withdrawn', 'her own id keeps it');
         await rejectsWith(start({ phone: ANNA, userId: 'DE.6301' }, startSent), 'number-changed');
         // The entry that her opt-out came is hers: in the previous holder's part of an export, not the next holder's.
@@ -430,7 +432,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         await stop({ phone: ANNA, userId: 'DE.6501' }, stopSent);
         assert.equal(await check({ userId: 'DE.6502' }, 'orders'), 'withdrawn');
         await stop(ANNA, stopSent); // the same STOP without her id: Meta's number message named where she went
-        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY);
       });
 
       it('with her id seen at the old number since ends only what the id leads to, not the next holder', async () => {
@@ -438,7 +440,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         // A late message of hers, with her id, links the id to the old number again.
         await ledger.recordNoticeShown({ phone: ANNA, userId: 'DE.6601' }, 'v1', { actor: 't' });
         await stop({ phone: ANNA, userId: 'DE.6601' }, now - HOUR);
-        assert.equal(await check(ANNA, 'orders'), 'none', 'no objection of hers at the number');
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY, 'no objection of hers at the number');
       });
 
       it('by her old user id finds the number her new id wrote from since', async () => {
@@ -475,7 +477,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         const atBen = changed.filter((r) => r.purpose === 'marketing');
         assert.equal(atBen.length, 1, 'one withdrawal of her consent, not one per route to it');
         assert.equal(await check({ userId: 'DE.5001' }), 'withdrawn');
-        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true, 'the old number is not hers');
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY, 'the old number is not hers');
       });
     });
 
