@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { escapeNonAscii, signPayload, verifySignature } from '../../../lib/webhook/signature';
+import fc from 'fast-check';
+import { escapedDigest, escapeNonAscii, signPayload, verifySignature } from '../../../lib/webhook/signature';
 import { fixtureBytes } from './fixtures';
 
 const SECRET = 'app-secret-for-tests';
@@ -81,6 +82,20 @@ describe('webhook signature', () => {
 
     it('rejects an escaped-form signature under the wrong secret', () => {
       assert.equal(verifySignature(raw, signPayload(escapeNonAscii(text), 'wrong'), SECRET), false);
+    });
+
+    it("computes the escaped form's HMAC in pieces exactly as over the whole escaped string", () => {
+      const hmacOfEscaped = (t: string) => createHmac('sha256', SECRET).update(escapeNonAscii(t)).digest('hex');
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (t) => {
+          assert.equal(escapedDigest(t, SECRET).toString('hex'), hmacOfEscaped(t));
+        }),
+      );
+      // Across the 64 KiB pieces, with escapes falling on every offset near a boundary.
+      for (const filler of ['é', 'a', '👍', 'aé']) {
+        const long = `${'x'.repeat(65_531)}${filler.repeat(40_000)}`;
+        assert.equal(escapedDigest(long, SECRET).toString('hex'), hmacOfEscaped(long), filler);
+      }
     });
 
     it('does not accept the escaped signature for an ASCII body that differs', () => {
