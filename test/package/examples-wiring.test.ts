@@ -22,6 +22,20 @@ function marketingPurposes(store: FlowNode): string[] {
   return (purposes as { id: string; marketing?: boolean }[]).filter((p) => p.marketing).map((p) => p.id);
 }
 
+/** The nodes reachable from `start`, going on only through nodes `through` accepts. */
+function downstream(byId: Map<string, FlowNode>, start: string[], through: (n: FlowNode) => boolean): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...start];
+  while (queue.length > 0) {
+    const id = queue.shift() as string;
+    const node = byId.get(id);
+    if (!node || seen.has(id) || !through(node)) continue;
+    seen.add(id);
+    queue.push(...(node.wires ?? []).flat());
+  }
+  return seen;
+}
+
 describe('example flows: wiring', () => {
   const files = fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json'));
 
@@ -32,6 +46,33 @@ describe('example flows: wiring', () => {
     const byId = new Map(flow.map((n) => [n.id, n]));
     const hasMarketing = flow.some((n) => n.type === 'consent-store' && marketingPurposes(n).length > 0);
     const webhooks = flow.filter((n) => n.type === 'whatsapp-webhook');
+    // The answer to a web form: where opt-in-flow's decisions without a message (output 3) are answered.
+    const optIns = flow.filter((n) => n.type === 'opt-in-flow');
+    const formAnswers = flow.filter(
+      (n) =>
+        n.type === 'http response' && optIns.some((o) => downstream(byId, o.wires?.[2] ?? [], () => true).has(n.id)),
+    );
+
+    if (formAnswers.length > 0) {
+      it(`${file}: the opt-in form answers before the confirmation is sent, whatever the number`, () => {
+        // Answered after whatsapp-send only for a new number, the page's timing would tell a stranger who typed
+        // the number in whether its owner had signed up already.
+        for (const optIn of optIns) {
+          for (const output of [0, 2]) {
+            const reaches = downstream(byId, optIn.wires?.[output] ?? [], (n) => n.type !== 'whatsapp-send');
+            assert.ok(
+              formAnswers.some((answer) => reaches.has(answer.id)),
+              `output ${output + 1} of opt-in-flow reaches the answer without passing whatsapp-send`,
+            );
+          }
+        }
+        for (const send of flow.filter((n) => n.type === 'whatsapp-send')) {
+          const reaches = downstream(byId, (send.wires ?? []).flat(), () => true);
+          assert.ok(!formAnswers.some((answer) => reaches.has(answer.id)), `${send.id} holds back a form answer`);
+        }
+      });
+    }
+
     if (!hasMarketing || webhooks.length === 0) continue;
 
     it(`${file}: Meta's marketing opt-out and refused marketing messages reach a stop-handler`, () => {
