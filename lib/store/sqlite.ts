@@ -93,6 +93,12 @@ export class SqliteStore implements LedgerStore {
   /** The batch of writes that has not started yet; later writes join it. */
   private pending?: QueuedWrite[];
   private closed = false;
+  /**
+   * Set when the disk refused a flush. Linux then marks the failed pages clean and the next fdatasync reports
+   * success although they never reached the disk, so no later write may count as durable: the store refuses
+   * writes until it is opened again, which reads what the disk really holds (fail-stop, as PostgreSQL does).
+   */
+  private diskFailure?: GdprWhatsAppError;
   /** A read transaction is open on the reader (see checkStateSync); prepared once, as they run per turn. */
   private snapshotOpen = false;
   private readonly beginSnapshot: SqliteStatement;
@@ -156,6 +162,7 @@ export class SqliteStore implements LedgerStore {
   }
 
   write<T>(work: (tx: StoreTx) => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    if (this.diskFailure) return Promise.reject(this.diskFailure);
     return new Promise<T>((resolve, reject) => {
       const entry: QueuedWrite = {
         work,
@@ -188,6 +195,7 @@ export class SqliteStore implements LedgerStore {
    * loop for a fifth of a webhook burst, bench/inbound.ts).
    */
   private async commitBatch(batch: QueuedWrite[]): Promise<void> {
+    if (this.diskFailure) throw this.diskFailure;
     const db = this.writer.db;
     const committed: { queued: QueuedWrite; result: unknown }[] = [];
     // Checks from here on read a snapshot that ends with this COMMIT, not one from before; nor does an old
@@ -222,13 +230,27 @@ export class SqliteStore implements LedgerStore {
     // Not awaited: the exclusive queue moves on to the next batch while this one's flush runs.
     this.wal.flush().then(
       () => {
-        for (const { queued, result } of durable) queued.resolve(result);
+        // A flush after a failed one proves nothing: the frames before it may be gone, and with them these.
+        for (const { queued, result } of durable) {
+          if (this.diskFailure) queued.reject(this.diskFailure);
+          else queued.resolve(result);
+        }
       },
       (err: unknown) => {
         // Committed, but the disk refused to confirm it: the caller must not report it as durable.
         for (const { queued } of durable) queued.reject(err);
+        this.stopWriting(err);
       },
     );
+  }
+
+  private stopWriting(cause: unknown): void {
+    if (this.diskFailure) return;
+    this.diskFailure = new GdprWhatsAppError(
+      'store-disk-failed',
+      `The disk did not confirm a write to the consent store (${(cause as { code?: string })?.code ?? 'error'}): it takes no more changes until it is opened again (redeploy or restart)`,
+    );
+    this.onError(this.diskFailure);
   }
 
   /** One writer at a time in this process; other processes wait in BEGIN IMMEDIATE (busy_timeout). */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import nodeFs, * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { GdprWhatsAppError } from '../../lib/errors';
 import { SqliteStore } from '../../lib/store/sqlite';
 import { openSqliteDatabase } from '../../lib/store/sqlite-driver';
 
@@ -160,6 +161,14 @@ describe('SQLite group commit (bench hot-path fix)', () => {
       while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
     };
 
+    /** close() flushes once more: that flush is let through. */
+    const closeFlushing = async (closing: SqliteStore) => {
+      const closed = closing.close();
+      await untilFlushStarts();
+      held.shift()?.(null);
+      await closed;
+    };
+
     it('a write resolves only after the flush of its commit, though others can read it at once', async () => {
       const now = Date.now();
       let resolved = false;
@@ -186,6 +195,44 @@ describe('SQLite group commit (bench hot-path fix)', () => {
       assert.deepEqual(marks(), ['mark', 'proof']);
       held.shift()?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
       await assert.rejects(durable, /EIO/);
+    });
+
+    it('after a failed flush takes no more writes, not even one the next flush seemed to confirm, until reopened', async () => {
+      const now = Date.now();
+      const warnings: Error[] = [];
+      const failing = await SqliteStore.open({ path: file(), clock: () => now, onError: (e) => warnings.push(e) });
+      try {
+        const first = failing.write((tx) => tx.markSeen('lost', now + 60_000, now));
+        await untilFlushStarts();
+        const waiting = failing.write((tx) => tx.markSeen('behind', now + 60_000, now));
+        while (!marks().includes('behind')) await new Promise((resolve) => setImmediate(resolve));
+        held.shift()?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+        await assert.rejects(first, /EIO/);
+        await untilFlushStarts();
+        held.shift()?.(null); // the kernel's "success" after a failure
+        const refused = (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'store-disk-failed';
+        await assert.rejects(waiting, refused);
+        await assert.rejects(
+          failing.write((tx) => tx.markSeen('later', now + 60_000, now)),
+          refused,
+        );
+        assert.deepEqual(
+          warnings.map((w) => (w as GdprWhatsAppError).code),
+          ['store-disk-failed'],
+        );
+        assert.equal(failing.checkStateSync('p-none', 'news'), undefined, 'checks go on');
+      } finally {
+        await closeFlushing(failing);
+      }
+      const reopened = await SqliteStore.open({ path: file(), clock: () => now });
+      try {
+        const write = reopened.write((tx) => tx.markSeen('after', now + 60_000, now));
+        await untilFlushStarts();
+        held.shift()?.(null);
+        assert.equal(await write, true);
+      } finally {
+        await closeFlushing(reopened);
+      }
     });
 
     it('commits that arrive during a flush share the next one', async () => {
