@@ -782,17 +782,7 @@ export class ConsentLedger extends EventEmitter {
     const p = await this.writes.pseudonymOf(tx, this.resolver.identify(subject));
     if (await tx.setLastInbound(p, when)) return;
     if (await tx.getSubject(p)) return;
-    const now = this.clock();
-    await tx.putSubject({
-      pseudonym: p,
-      phoneEnc: null,
-      waIdEnc: null,
-      userIdEnc: null,
-      nameEnc: null,
-      lastInboundAt: when,
-      createdAt: now,
-      updatedAt: now,
-    });
+    await tx.insertInbound(p, when, this.clock());
   }
 
   async lastInboundAt(subject: SubjectInput): Promise<number | undefined> {

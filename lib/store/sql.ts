@@ -129,6 +129,13 @@ export function toCheckState(row: SqlRow | undefined): CheckState {
   return row.erased_at === null || row.erased_at === undefined ? undefined : 'erased';
 }
 
+/**
+ * An upsert's inbound time: the later of the stored and the new one. On PostgreSQL inbound times are written outside
+ * the serial lock, so a serial write that read the subject earlier must not put an older time back.
+ */
+const LATER_INBOUND = `CASE WHEN subjects.last_inbound_at IS NULL OR subjects.last_inbound_at < excluded.last_inbound_at
+  THEN excluded.last_inbound_at ELSE subjects.last_inbound_at END`;
+
 const SUBJECT_SELECT =
   'SELECT pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, created_at, updated_at FROM subjects';
 
@@ -249,8 +256,8 @@ export class SqlStoreTx implements StoreTx {
       `INSERT INTO subjects (pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (pseudonym) DO UPDATE SET phone_enc = excluded.phone_enc, wa_id_enc = excluded.wa_id_enc,
-         user_id_enc = excluded.user_id_enc, name_enc = excluded.name_enc, last_inbound_at = excluded.last_inbound_at,
-         updated_at = excluded.updated_at`,
+         user_id_enc = excluded.user_id_enc, name_enc = excluded.name_enc,
+         last_inbound_at = ${LATER_INBOUND}, updated_at = excluded.updated_at`,
       [
         row.pseudonym,
         row.phoneEnc,
@@ -261,6 +268,14 @@ export class SqlStoreTx implements StoreTx {
         row.createdAt,
         row.updatedAt,
       ],
+    );
+  }
+
+  async insertInbound(pseudonym: string, at: number, now: number): Promise<void> {
+    await this.db.run(
+      `INSERT INTO subjects (pseudonym, last_inbound_at, created_at, updated_at) VALUES ($1, $2, $3, $3)
+       ON CONFLICT (pseudonym) DO UPDATE SET last_inbound_at = ${LATER_INBOUND}`,
+      [pseudonym, at, now],
     );
   }
 

@@ -111,6 +111,11 @@ export interface StoreTx {
 
   getSubject(pseudonym: string): Promise<SubjectRow | undefined>;
   putSubject(row: SubjectRow): Promise<void>;
+  /**
+   * A first message's time for a subject without a record: inserted with no identity, or, when a record appeared
+   * meanwhile (another instance), only its inbound time moved later; its identity is left as it is.
+   */
+  insertInbound(pseudonym: string, at: number, now: number): Promise<void>;
   setLastInbound(pseudonym: string, at: number): Promise<boolean>;
   resolveAlias(alias: string): Promise<string | undefined>;
   putAlias(alias: string, pseudonym: string): Promise<void>;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { CheckResult } from '../../../lib/consent/types';
+import { PostgresStore } from '../../../lib/store/postgres';
 import { LedgerProcess } from './fixtures/child';
 import { type BackendHarness, POSTGRES_URL, postgresHarness, TEST_KEYS, TEST_PURPOSES } from './harness';
 import { registerCrashProof } from './proofs';
@@ -106,6 +107,68 @@ if (!POSTGRES_URL) {
       await Promise.all(writes);
       const result = await b.call<{ ok: boolean; count: number }>('verifyAudit');
       assert.deepEqual([result.ok, result.count], [true, 40]);
+    });
+  });
+
+  describe('PostgreSQL store: inbound times written beside serial writes', function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let store: PostgresStore;
+
+    beforeEach(async () => {
+      db = await factory();
+      const options = db.options();
+      store = await PostgresStore.open({
+        url: String(options.postgresUrl),
+        schema: options.postgresSchema,
+        clock: Date.now,
+      });
+    });
+
+    afterEach(async () => {
+      await store?.close();
+      await db?.dispose();
+    });
+
+    const subject = (p: string, lastInboundAt: number | null) => ({
+      pseudonym: p,
+      phoneEnc: 'phone-ciphertext',
+      waIdEnc: null,
+      userIdEnc: null,
+      nameEnc: 'name-ciphertext',
+      lastInboundAt,
+      createdAt: 1,
+      updatedAt: 1,
+    });
+
+    it('a serial write that read the subject before a newer message does not put the older time back', async () => {
+      await store.write((tx) => tx.putSubject(subject('p1', 1_000)));
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let read = false;
+      const serial = store.write(async (tx) => {
+        const row = await tx.getSubject('p1');
+        read = true;
+        await held;
+        await tx.putSubject({ ...(row as NonNullable<typeof row>), updatedAt: 2 });
+      });
+      while (!read) await new Promise((resolve) => setImmediate(resolve));
+      await store.write((tx) => tx.setLastInbound('p1', 5_000), { serial: false });
+      release();
+      await serial;
+      assert.equal((await store.read.getSubject('p1'))?.lastInboundAt, 5_000);
+    });
+
+    it("a first message's record does not wipe the identity a serial write stored meanwhile", async () => {
+      await store.write((tx) => tx.putSubject(subject('p2', null)));
+      await store.write((tx) => tx.insertInbound('p2', 7_000, 7_000), { serial: false });
+      const row = await store.read.getSubject('p2');
+      assert.deepEqual(
+        [row?.phoneEnc, row?.nameEnc, row?.lastInboundAt],
+        ['phone-ciphertext', 'name-ciphertext', 7_000],
+      );
     });
   });
 
