@@ -258,6 +258,7 @@ describe('consent-events node', () => {
       flow() as never,
       credentials as never,
     );
+    const emitted = collect('out');
     await until(
       () =>
         helper
@@ -278,5 +279,8 @@ describe('consent-events node', () => {
       logged.some((text: string) => text.includes('consent-events.errors.store-failed')),
       logged.join('\n'),
     );
+    helper.getNode('erase').receive({ payload: '+4915123456789' }); // a change it would report, had the store opened
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(emitted, []);
   });
 });

@@ -125,7 +125,9 @@ describe('erase-subject node', () => {
     const report = (await reported).payload as Report;
     assert.equal(report.found, true);
     assert.equal(report.origin, 'request');
-    assert.ok(report.total >= 3, `expected consent, notice and inbound time removed, got ${JSON.stringify(report)}`);
+    // Her record (number and inbound time), her consent and her notice.
+    assert.deepEqual(report.removed, { subjects: 1, consents: 1, consentHistory: 0, notices: 1, aliases: 0 });
+    assert.equal(report.total, 3);
     assert.match(report.pseudonym, /^[A-Za-z0-9_-]{16,}$/);
     assert.doesNotMatch(JSON.stringify(report), /4915123456789/);
 

@@ -64,8 +64,27 @@ if (!POSTGRES_URL) {
       assert.ok(stored.length >= 2, 'the number and the name are stored encrypted');
       const open = await openReport();
       report = open;
-      const erasing = ledger.eraseSubject(ANNA, 't');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      let settled = false;
+      const erasing = ledger.eraseSubject(ANNA, 't').finally(() => {
+        settled = true;
+      });
+      // The store waits for older snapshots by asking pg_stat_activity: once it has, the erasure is waiting. Asked
+      // outside a transaction, which would see one snapshot of the statistics.
+      const watcher = new Client({ connectionString: url });
+      await watcher.connect();
+      try {
+        const waiting = async () =>
+          (
+            await watcher.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+               WHERE pid <> pg_backend_pid() AND query LIKE '%backend_xmin IS NOT NULL%'`,
+            )
+          ).rows[0].n > 0;
+        while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 5));
+      } finally {
+        await watcher.end();
+      }
+      assert.equal(settled, false, 'the erasure waits for the older transaction');
       await open.query('COMMIT');
       await erasing;
       const pages = await scanRawPages(url, schema(), stored);
