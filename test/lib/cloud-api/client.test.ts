@@ -269,10 +269,12 @@ describe('cloud-api client (against a local HTTP server)', () => {
 
   it('closes an idle connection itself, so a message does not go out on one the server is closing', async () => {
     graph.respond(ok('wamid.1'), ok('wamid.2'), ok('wamid.3'));
-    const c = client({ idleSocketMs: 50 });
+    // Long enough that no pause between two sends in a row on a loaded machine reaches it.
+    const c = client({ idleSocketMs: 1_000 });
     await c.sendMessage(toMessageBody(TO, 'a'));
     await c.sendMessage(toMessageBody(TO, 'b'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const used = graph.requests[1].socketId;
+    while (!graph.closed.has(used)) await new Promise((resolve) => setTimeout(resolve, 20));
     await c.sendMessage(toMessageBody(TO, 'c'));
     const [first, second, third] = graph.requests.map((r) => r.socketId);
     assert.equal(second, first, 'kept alive while in use');

@@ -17,6 +17,8 @@ export type Responder = (req: SeenRequest, res: http.ServerResponse) => void;
 export class MockGraph {
   readonly requests: SeenRequest[] = [];
   connections = 0;
+  /** The ids of connections the other side has closed. */
+  readonly closed = new Set<number>();
   private readonly script: Responder[] = [];
   private fallback: Responder = (req, res) =>
     json(res, 200, (req.body as { status?: string })?.status === 'read' ? { success: true } : okBody('wamid.default'));
@@ -24,9 +26,13 @@ export class MockGraph {
   private readonly socketIds = new WeakMap<object, number>();
 
   constructor() {
+    // Far beyond any test's idle limit: a connection closed early was closed by the client.
+    this.server.keepAliveTimeout = 60_000;
     this.server.on('connection', (socket) => {
       this.connections++;
-      this.socketIds.set(socket, this.connections);
+      const id = this.connections;
+      this.socketIds.set(socket, id);
+      socket.on('close', () => this.closed.add(id));
     });
   }
 
