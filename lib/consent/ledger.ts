@@ -4,7 +4,13 @@ import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
 import type { CheckState, ConsentRow, LedgerStore, StoreTx, UsageMark } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
-import { AuditChainVerifier, type AuditExportPage, type AuditVerification, auditExportLines } from './audit-verify';
+import {
+  type AuditAnchor,
+  AuditChainVerifier,
+  type AuditExportPage,
+  type AuditVerification,
+  auditExportLines,
+} from './audit-verify';
 import { canonicalJson } from './canonical';
 import { IdentityChanges, USER_ID_REPLACED } from './identity-changes';
 import {
@@ -965,7 +971,17 @@ export class ConsentLedger extends EventEmitter {
   // ---------------------------------------------------------------- audit
 
   async verifyAudit(): Promise<AuditVerification> {
-    const anchor = await this.store.read.auditAnchor();
+    for (let attempt = 1; ; attempt += 1) {
+      const anchor = await this.store.read.auditAnchor();
+      const result = await this.verifyAuditFrom(anchor);
+      // The retention sweep (of any instance) moved the start of the chain while this read it: the gap is the
+      // sweep's, not a tampering. Verified again from the new start.
+      const moved = (await this.store.read.auditAnchor())?.seq !== anchor?.seq;
+      if (result.ok || !moved || attempt === 3) return result;
+    }
+  }
+
+  private async verifyAuditFrom(anchor: AuditAnchor | undefined): Promise<AuditVerification> {
     const verifier = new AuditChainVerifier(anchor);
     let after = anchor?.seq ?? 0;
     for (;;) {
@@ -990,16 +1006,29 @@ export class ConsentLedger extends EventEmitter {
       throw new GdprWhatsAppError('invalid-input', 'The export continues after a sequence number', { field: 'after' });
     }
     const size = Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, AUDIT_EXPORT_PAGE_MAX) : AUDIT_EXPORT_PAGE;
-    const lines: string[] = [];
-    let from = after;
-    if (from === undefined) {
-      const anchor = await this.store.read.auditAnchor();
-      if (anchor) lines.push(canonicalJson({ type: 'anchor', seq: anchor.seq, hash: anchor.hash }));
-      from = anchor?.seq ?? 0;
+    for (let attempt = 1; ; attempt += 1) {
+      const lines: string[] = [];
+      let from = after;
+      if (from === undefined) {
+        const anchor = await this.store.read.auditAnchor();
+        if (anchor) lines.push(canonicalJson({ type: 'anchor', seq: anchor.seq, hash: anchor.hash }));
+        from = anchor?.seq ?? 0;
+      }
+      const page = await this.store.read.auditPage(from, size);
+      // The chain goes on right after `from` unless the retention sweep removed events in between.
+      const purged =
+        page.length > 0 ? page[0].seq !== from + 1 : ((await this.store.read.auditAnchor())?.seq ?? 0) > from;
+      if (purged && after !== undefined) {
+        throw new GdprWhatsAppError(
+          'audit-export-purged',
+          'The retention sweep removed audit events this export had not reached: start the export again',
+        );
+      }
+      // A first page read across a sweep: read again from the new anchor.
+      if (purged && attempt < 3) continue;
+      for (const record of page) lines.push(canonicalJson(record));
+      return page.length < size ? { lines } : { lines, next: page[page.length - 1].seq };
     }
-    const page = await this.store.read.auditPage(from, size);
-    for (const record of page) lines.push(canonicalJson(record));
-    return page.length < size ? { lines } : { lines, next: page[page.length - 1].seq };
   }
 
   /** Database-level check (SQLite PRAGMA integrity_check); "ok" when sound. */

@@ -1000,6 +1000,45 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.deepEqual(await exportInPages(2), lines);
       });
 
+      it('a sweep in the middle of a paged audit export fails the export clearly; a verification reads on', async () => {
+        for (const subject of [PHONE, PHONE_2]) {
+          await ledger.giveConsent({ subject, purpose: 'marketing', wording: WORDING, method: 'keyword', actor: 't' });
+        }
+        now += 5 * 365 * DAY + DAY;
+        const first = await ledger.exportAuditPage(undefined, 1);
+        assert.equal(typeof first.next, 'number');
+        await ledger.sweepRetention();
+        await rejectsWith(ledger.exportAuditPage(first.next, 1), 'audit-export-purged');
+
+        // The sweep runs while a verification reads the chain it moves the start of.
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        now += 5 * 365 * DAY + DAY;
+        const read = (ledger as unknown as { store: { read: { auditPage: (...a: unknown[]) => Promise<unknown> } } })
+          .store.read;
+        const auditPage = read.auditPage;
+        let swept = false;
+        read.auditPage = async (...args: unknown[]) => {
+          if (!swept) {
+            swept = true;
+            await ledger.sweepRetention();
+          }
+          return auditPage.apply(read, args);
+        };
+        try {
+          const verification = await ledger.verifyAudit();
+          assert.equal(swept, true);
+          assert.equal(verification.ok, true, JSON.stringify(verification));
+        } finally {
+          read.auditPage = auditPage;
+        }
+      });
+
       it('expires a batch of requests at once: each one expired and audited in order, the chain intact', async () => {
         const phones = Array.from({ length: 25 }, (_, i) => `+49151234567${String(i).padStart(2, '0')}`);
         for (const phone of phones) await request(phone);
