@@ -114,8 +114,8 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
 
 /** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */
 export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
-  en: 'We have deleted your data as you asked. You will not hear from us again unless you contact us.',
-  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir melden uns nur wieder bei Ihnen, wenn Sie uns selbst kontaktieren.',
+  en: 'We have deleted your data as you asked. We keep only a pseudonymous note without your number, so that you will not hear from us again unless you contact us.',
+  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir behalten nur einen pseudonymen Vermerk ohne Ihre Nummer, damit wir uns nur wieder bei Ihnen melden, wenn Sie uns selbst kontaktieren.',
 };
 
 export interface OutgoingText {

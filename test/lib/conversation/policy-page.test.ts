@@ -74,6 +74,9 @@ describe('conversation/policy-page', () => {
     const text = textOf(html);
     assert.match(html, /^<!DOCTYPE html>\n<html lang="en">/);
     for (const expected of [
+      // What an erasure and an objection leave behind, and for how long (Art. 13(2)(a)).
+      'We keep a pseudonymous block entry without your number, with no time limit',
+      'An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit',
       'Example Shop GmbH',
       'Hauptstraße 1 10115 Berlin',
       'privacy@shop.example',
@@ -115,6 +118,8 @@ describe('conversation/policy-page', () => {
   it('renders the same facts in German with the German wording of each purpose', () => {
     const text = textOf(renderPolicyPage(input({ language: 'de' })));
     for (const expected of [
+      'Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung',
+      'Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym',
       'Datenschutzerklärung für unseren WhatsApp-Dienst',
       'Verantwortlicher',
       'Datenschutzbeauftragter',
