@@ -480,6 +480,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const erikas = calls.filter((c) => c.contact.whatsappPseudonym === pseudonym);
+    // What the CRM was told is for staff, like the other endpoints.
+    assert.equal((await fetch(`${red.url}/crm-ex09/events`)).status, 401);
     assert.deepEqual(
       erikas.map((c) => [c.event, c.purpose]),
       [
