@@ -100,10 +100,17 @@ async function main() {
   // Node-RED's own first-visit dialogs (its release tour, the update-check question) would cover the demo flow; the
   // demo is for these nodes and asks nothing of the network. A Node-RED of the user's own shows both as usual.
   const settings = ['-D', `uiHost=${host}`, '-D', 'editorTheme.tours=false', '-D', 'telemetry.enabled=false'];
-  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), ...settings], {
+  // On this machine only, the editor also refuses requests for other host names (scripts/demo-settings.js).
+  const guard = host === '127.0.0.1' ? ['--settings', path.join(__dirname, 'demo-settings.js')] : [];
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), ...guard, ...settings], {
     stdio: 'inherit',
     // production: a malformed request body gets a short 400, not a stack trace with the server's paths.
-    env: { ...process.env, WA_GDPR_STAFF_TOKEN: token, NODE_ENV: process.env.NODE_ENV || 'production' },
+    env: {
+      ...process.env,
+      WA_GDPR_STAFF_TOKEN: token,
+      WA_GDPR_DEMO_USER_DIR: userDir,
+      NODE_ENV: process.env.NODE_ENV || 'production',
+    },
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code) => process.exit(code ?? 0));

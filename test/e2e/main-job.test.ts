@@ -102,6 +102,21 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
     assert.equal(await connects(address as string, port), false, `reachable on ${address}`);
   });
 
+  it('refuses editor requests made for another host name (DNS rebinding), and serves localhost', async () => {
+    const request = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/flows', headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
+      });
+    assert.equal(await request(`evil.example:${port}`), 403);
+    assert.equal(await request(`localhost:${port}`), 200);
+    assert.equal(await request(`127.0.0.1:${port}`), 200);
+  });
+
   it("links the privacy notice to the page on this job's own port", () => {
     const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as Record<string, unknown>[];
     const notices = flows.filter((n) => n.type === 'privacy-notice');

@@ -1,0 +1,36 @@
+// Settings of the main job (scripts/start.js) when it listens on this machine only: the user directory's own
+// settings.js if there is one, else Node-RED's defaults, plus one guard. The demo has no login; a web page the
+// developer visits could still reach the editor through DNS rebinding (the page's own name made to resolve to
+// 127.0.0.1) and deploy a function node. Only the Host header tells such a request apart, and Node-RED does not
+// check it: this does, for the editor and its admin API (the sandbox chat included).
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const userDir = process.env.WA_GDPR_DEMO_USER_DIR || '';
+const own = path.join(userDir, 'settings.js');
+const base = require(userDir && fs.existsSync(own) ? own : require.resolve('node-red/settings.js'));
+
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function hostName(header) {
+  return String(header || '')
+    .toLowerCase()
+    .replace(/:\d+$/, '');
+}
+
+function localHostOnly(req, res, next) {
+  if (LOCAL_NAMES.has(hostName(req.headers.host))) return next();
+  res
+    .status(403)
+    .type('text/plain')
+    .send('The demo editor answers to localhost only. / Der Demo-Editor antwortet nur auf localhost.');
+}
+
+const theirs = base.httpAdminMiddleware;
+module.exports = {
+  ...base,
+  httpAdminMiddleware: theirs
+    ? (req, res, next) => localHostOnly(req, res, () => theirs(req, res, next))
+    : localHostOnly,
+};
