@@ -4,6 +4,7 @@ import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
 import type { CheckState, ConsentRow, LedgerStore, StoreTx, UsageMark } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
+import { accessInformation } from './access-information';
 import {
   type AuditAnchor,
   AuditChainVerifier,
@@ -154,8 +155,16 @@ export class ConsentLedger extends EventEmitter {
     this.writes = new LedgerWrites(this.records, cipher, retention, instanceId, purposes);
     const change: RunChange = (work) => this.change(work);
     this.identity = new IdentityChanges(this.writes, this.resolver, purposes, retention, change);
-    this.rights = new SubjectRights(this.writes, this.records, cipher, this.resolver, store, change, (keys) =>
-      this.forgetUsage(keys),
+    const information = accessInformation(purposes, retention);
+    this.rights = new SubjectRights(
+      this.writes,
+      this.records,
+      cipher,
+      this.resolver,
+      store,
+      change,
+      (keys) => this.forgetUsage(keys),
+      () => information,
     );
     this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes);
   }

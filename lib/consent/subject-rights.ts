@@ -7,6 +7,7 @@ import type {
   StoreTx,
   SubjectRow,
 } from '../store/types';
+import type { AccessInformation } from './access-information';
 import type { AuditRecord } from './audit-verify';
 import type { FieldCipher } from './keys';
 import { type LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
@@ -71,6 +72,7 @@ export class SubjectRights {
     private readonly change: RunChange,
     /** Drops the usage marks not yet flushed for these keys: nothing is written about an erased person again. */
     private readonly forgetUsage: (keys: readonly string[]) => void,
+    private readonly information: () => AccessInformation,
   ) {}
 
   /**
@@ -203,6 +205,7 @@ export class SubjectRights {
             purpose: e.purpose,
             outcome: e.outcome,
           })),
+        information: this.information(),
       };
     });
   }

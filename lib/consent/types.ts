@@ -1,3 +1,4 @@
+import type { AccessInformation } from './access-information';
 import type { EncryptionKey } from './keys';
 
 export type LawfulBasis = 'consent' | 'contract' | 'legitimate-interest';
@@ -191,4 +192,6 @@ export interface SubjectExport {
   history: (ConsentRecord & { archivedAt: number })[];
   notices: { noticeVersion: string; shownAt: number; messageId?: string; actor: string }[];
   auditEvents: { seq: number; at: number; actor: string; action: string; purpose: string | null; outcome: string }[];
+  /** What Art. 15(1) and (2) ask besides the data: purposes, recipients, retention, sources, rights. */
+  information: AccessInformation;
 }

@@ -793,6 +793,40 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.verifyAudit()).ok, true);
       });
 
+      it('states with the data what Art. 15 asks besides it: purposes, recipients, retention, sources, rights', async () => {
+        await giveByKeyword(PHONE);
+        const { information } = await ledger.exportSubject(PHONE, 'admin');
+        assert.deepEqual(
+          information.purposes.map((p) => [p.id, p.lawfulBasis, p.marketing]),
+          [
+            ['marketing', 'consent', true],
+            ['newsletter', 'consent', false],
+            ['orders', 'contract', false],
+          ],
+        );
+        assert.equal(information.recipients[0].name, 'Meta Platforms Ireland Limited');
+        assert.equal(information.recipients[0].role, 'processor');
+        assert.ok(information.recipients[0].thirdCountryTransfers.some((t) => t.startsWith('US: ')));
+        assert.deepEqual(
+          [
+            information.retention.pendingRequestHours,
+            information.retention.personalDataAfterEndDays,
+            information.retention.proofYears,
+          ],
+          [48, 30, 5],
+        );
+        assert.deepEqual(
+          information.rights.map((r) => r.article),
+          ['Art. 15 GDPR', 'Art. 16 GDPR', 'Art. 17 GDPR', 'Art. 18 GDPR', 'Art. 20 GDPR', 'Art. 21 GDPR'].concat([
+            'Art. 7(3) GDPR',
+            'Art. 77 GDPR',
+          ]),
+        );
+        assert.equal(information.automatedDecisions, 'none');
+        // Also for a person the store knows nothing about: the answer to her request states the same.
+        assert.deepEqual((await ledger.exportSubject(PHONE_2, 'admin')).information, information);
+      });
+
       it('export and erase include what was kept under the user id before the number was known', async () => {
         const byUserId = { userId: 'DE.77', name: 'Erika Mustermann' };
         await ledger.giveConsent({
