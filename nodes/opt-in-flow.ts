@@ -42,6 +42,7 @@ export const OPT_IN_FLOW_DEFAULTS = {
   confirmKeywords: '',
   startKeywords: '',
   allowSingleStep: false,
+  maxRequestsPerMinute: 30,
 };
 export const optInFlowMigrations: readonly Migration[] = [withDefaults(OPT_IN_FLOW_DEFAULTS)];
 
@@ -59,6 +60,8 @@ interface OptInFlowDef extends NodeDef {
   confirmKeywords: string;
   startKeywords: string;
   allowSingleStep: boolean;
+  /** Confirmation requests this node sends a minute at most (0: no limit). */
+  maxRequestsPerMinute: number | string;
   confirmationTextEn?: string;
   confirmationTextDe?: string;
   confirmedTextEn?: string;
@@ -129,6 +132,26 @@ function rejectionText(key: string, language: Language): string | undefined {
 
 const rejectionTexts = new Map<Language, Record<string, string>>();
 
+/** At most `perMinute` requests in any minute (the times of those sent in the last one are kept); 0: no limit. */
+class RequestLimit {
+  private readonly sent: number[] = [];
+  private readonly perMinute: number;
+
+  constructor(perMinute: number) {
+    this.perMinute = Number.isSafeInteger(perMinute) && perMinute > 0 ? perMinute : 0;
+  }
+
+  allows(now: number): boolean {
+    if (this.perMinute === 0) return true;
+    while (this.sent.length > 0 && this.sent[0] <= now - 60_000) this.sent.shift();
+    return this.sent.length < this.perMinute;
+  }
+
+  count(now: number): void {
+    if (this.perMinute > 0) this.sent.push(now);
+  }
+}
+
 /**
  * opt-in-flow: the double opt-in (Art. 7(1) GDPR, proof of consent; recital 32, a clear affirmative act).
  * Input A, a request from a web form: rejected on output 3 with a reason and nothing stored, or stored as
@@ -165,6 +188,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         : undefined;
     const counts = { requested: 0, rejected: 0, confirmed: 0 };
     // A country the editor let through but libphonenumber does not know: form requests fail until it is fixed.
+    const requestLimit = new RequestLimit(Number(config.maxRequestsPerMinute));
     let defaultCountry: string | undefined;
     let countryProblem: unknown;
     try {
@@ -217,6 +241,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         defaultCountry,
       });
       if (!validation.ok) return rejectRequest(msg, validation.reason);
+      // Anyone can post numbers to a public form: each request is a message the business pays for and that a
+      // stranger may report. Checked before anything is stored; it tells nothing about the number.
+      if (!requestLimit.allows(Date.now())) return rejectRequest(msg, 'rate-limited');
       const request: ConsentFormRequest = validation.request;
       const pendingMs = known.retention.pendingExpiryHours * 3_600_000;
       if ((await ledger.isSuppressed(request.phone)) && !mayResubscribeAfterErasure(request, Date.now(), pendingMs)) {
@@ -254,6 +281,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         return on(2, msg);
       }
       counts.requested += 1;
+      requestLimit.count(Date.now());
       msg.to = request.phone;
       msg.payload = body;
       msg.consent = record;

@@ -20,7 +20,8 @@ export type OptInRejectReason =
   | 'invalid-phone'
   | 'suppressed'
   | 'request-pending'
-  | 'too-many-requests';
+  | 'too-many-requests'
+  | 'rate-limited';
 
 /**
  * Rejections that tell something about the number rather than the form: a public form must answer them as it

@@ -293,6 +293,23 @@ describe('opt-in-flow node', () => {
       );
     });
 
+    it('sends at most the configured number of requests a minute; more are refused and store nothing', async () => {
+      await load({ maxRequestsPerMinute: 2 });
+      const numbers = ['+4915111111111', '+4915122222222', '+4915133333333'];
+      const outcomes = [];
+      for (const phone of numbers) outcomes.push(await optIn({ payload: { ...form, phone } }));
+      assert.deepEqual(
+        outcomes.map((o) => [o.output, o.msg.optIn?.reason ?? o.msg.optIn?.outcome]),
+        [
+          [1, 'requested'],
+          [1, 'requested'],
+          [3, 'rate-limited'],
+        ],
+      );
+      assert.match(String((outcomes[2].msg.optIn as { message?: string }).message), /in einer Minute/);
+      assert.equal(await ledger.getConsent(numbers[2], 'news'), undefined, 'nothing stored');
+    });
+
     it('reports a misconfigured template as an error and stores nothing', async () => {
       await load({ mode: 'template', templateName: '' });
       const caught = next('caught');
