@@ -44,7 +44,14 @@ export const OPT_IN_FLOW_DEFAULTS = {
   allowSingleStep: false,
   maxRequestsPerMinute: 30,
 };
-export const optInFlowMigrations: readonly Migration[] = [withDefaults(OPT_IN_FLOW_DEFAULTS)];
+export const optInFlowMigrations: readonly Migration[] = [
+  withDefaults(OPT_IN_FLOW_DEFAULTS),
+  // Version 2: the node-wide request limit, for nodes saved before it existed.
+  {
+    version: 2,
+    up: (config) => ({ ...config, maxRequestsPerMinute: config.maxRequestsPerMinute ?? 30 }),
+  },
+];
 
 interface OptInFlowDef extends NodeDef {
   configVersion?: number;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { GdprWhatsAppError } from '../../lib/errors';
+import { optInFlowMigrations } from '../../nodes/opt-in-flow';
 import { catalogNamespace, ERRORS_NAMESPACE, errorReport, translateError } from '../../nodes/shared/i18n';
 import { inboundPayload } from '../../nodes/shared/messages';
 import { currentVersion, migrate } from '../../nodes/shared/migrations';
@@ -48,6 +49,18 @@ describe('nodes/shared', () => {
       const old = migrate<Record<string, unknown>>({ id: 'w', path: '/x', minimise: false }, whatsappWebhookMigrations);
       assert.equal(old.minimise, false);
       assert.equal(old.maxBytes, 3 * 1024 * 1024);
+    });
+
+    it('gives an opt-in-flow saved before the request limit the default limit, and keeps a chosen one', () => {
+      const saved = { id: 'o', store: 's', purpose: 'news', configVersion: 1 };
+      const migrated = migrate<Record<string, unknown>>(saved, optInFlowMigrations);
+      assert.equal(migrated.maxRequestsPerMinute, 30);
+      assert.equal(migrated.configVersion, 2);
+      assert.equal(
+        migrate<Record<string, unknown>>({ ...saved, maxRequestsPerMinute: 0 }, optInFlowMigrations)
+          .maxRequestsPerMinute,
+        0,
+      );
     });
 
     it('runs only the newer migrations, in order, without touching the input', () => {
