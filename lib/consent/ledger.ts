@@ -155,7 +155,6 @@ export class ConsentLedger extends EventEmitter {
     this.writes = new LedgerWrites(this.records, cipher, retention, instanceId, purposes);
     const change: RunChange = (work) => this.change(work);
     this.identity = new IdentityChanges(this.writes, this.resolver, purposes, retention, change);
-    const information = accessInformation(purposes, retention);
     this.rights = new SubjectRights(
       this.writes,
       this.records,
@@ -164,7 +163,8 @@ export class ConsentLedger extends EventEmitter {
       store,
       change,
       (keys) => this.forgetUsage(keys),
-      () => information,
+      // A fresh copy each time: a caller adding its own recipients changes only its own document.
+      () => accessInformation(purposes, retention),
     );
     this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes);
   }
@@ -202,7 +202,7 @@ export class ConsentLedger extends EventEmitter {
       throw err;
     }
     this.usageTimer = setInterval(() => {
-      this.flushUsage().catch((err) => this.emit('warning', err));
+      this.flushUsage().catch((err) => this.warnUnlessReported(err));
     }, usageFlushMs);
     this.usageTimer.unref();
     return this;
@@ -838,6 +838,12 @@ export class ConsentLedger extends EventEmitter {
     return this.rights.export(subject, actor, options);
   }
 
+  /** A background task's failure, unless it is the store's stop after a disk failure, which the store reported. */
+  private warnUnlessReported(err: unknown): void {
+    if (err instanceof GdprWhatsAppError && err.code === 'store-disk-failed') return;
+    this.emit('warning', err);
+  }
+
   private forgetUsage(keys: readonly string[]): void {
     this.usage.forEach((mark, key) => {
       if (keys.includes(mark.pseudonym)) this.usage.delete(key);
@@ -876,7 +882,7 @@ export class ConsentLedger extends EventEmitter {
     const every = positiveMs(ms, 'interval', 3_600_000);
     this.stopRetentionTimer();
     this.retentionTimer = setInterval(() => {
-      this.sweepRetention().catch((err) => this.emit('warning', err));
+      this.sweepRetention().catch((err) => this.warnUnlessReported(err));
     }, every);
     this.retentionTimer.unref();
   }

@@ -106,7 +106,7 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
   const candidates = [whatsapp.text, whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title];
   for (const candidate of candidates) {
     if (typeof candidate !== 'string') continue;
-    const keyword = matchKeyword(candidate, keywords);
+    const keyword = matchKeyword(candidate, keywords, { courtesy: false });
     if (keyword) return keyword;
   }
   return undefined;

@@ -23,8 +23,6 @@ export const DEFAULT_STOP_KEYWORDS = [
   'ENDE',
   'STOPPEN',
   'ABMELDUNG',
-  'WIDERRUF',
-  'WIDERRUFEN',
 ] as const;
 
 export const DEFAULT_HELP_KEYWORDS = ['HELP', 'HILFE'] as const;
@@ -78,13 +76,19 @@ export function parseKeywordList(list: string | readonly string[] | undefined, f
 }
 
 /**
- * The keyword that `text` is (after normalisation, spaces aside, with or without words of courtesy around it),
- * or undefined. "Stop sending" is not STOP.
+ * The keyword that `text` is (after normalisation, spaces aside, with or without words of courtesy around it unless
+ * `courtesy` is false), or undefined. "Stop sending" is not STOP.
  */
-export function matchKeyword(text: string | undefined, keywords: readonly string[]): string | undefined {
+export function matchKeyword(
+  text: string | undefined,
+  keywords: readonly string[],
+  options: { courtesy?: boolean } = {},
+): string | undefined {
   if (typeof text !== 'string' || text.length > 200) return undefined;
   const forms = keywordForms(normaliseKeywordText(text));
-  return keywords.find((k) => forms.includes(normalisedKeyword(k)));
+  // An erasure cannot be undone: only the keyword itself asks for it ("Bitte löschen" may mean an order).
+  const candidates = options.courtesy === false ? forms.slice(0, 1) : forms;
+  return keywords.find((k) => candidates.includes(normalisedKeyword(k)));
 }
 
 /** Keywords come from node settings and the defaults, a handful each: normalised once, not per message. */

@@ -198,8 +198,9 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
     return undefined;
   }
   if (inbound.type !== 'text' || typeof inbound.text !== 'string') return undefined;
-  // "Ja?" asks what this is; consent is an unambiguous yes (Art. 4(11) GDPR), and a question signs nobody up.
-  if (/\?\s*$/u.test(inbound.text)) return undefined;
+  // "Ja?" asks what this is; consent is an unambiguous yes (Art. 4(11) GDPR), and a question signs nobody up,
+  // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width it is typed ("Ja？").
+  if (/\?[^\p{L}\p{N}]*$/u.test(inbound.text.normalize('NFKC'))) return undefined;
   if (matchKeyword(inbound.text, keywords.confirm)) return { kind: 'confirm', via: 'keyword', text: inbound.text };
   const start = matchKeyword(inbound.text, keywords.start);
   if (start) return { kind: 'start', keyword: start, text: inbound.text };

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import nodeFs, * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ConsentLedger } from '../../lib/consent/ledger';
 import { GdprWhatsAppError } from '../../lib/errors';
 import { SqliteStore } from '../../lib/store/sqlite';
 import { openSqliteDatabase } from '../../lib/store/sqlite-driver';
+import { TEST_KEYS, TEST_PURPOSES } from '../lib/store/harness';
 
 /**
  * Regression tests for the hot-spot fixes found by the benchmarks (bench/inbound.ts): SQLite group commit.
@@ -161,6 +163,19 @@ describe('SQLite group commit (bench hot-path fix)', () => {
       while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
     };
 
+    /** Lets every flush through until `work` settles (opening a ledger writes, and so flushes, several times). */
+    const letFlushesThrough = async <T>(work: Promise<T>): Promise<T> => {
+      let settled = false;
+      const done = work.finally(() => {
+        settled = true;
+      });
+      while (!settled) {
+        held.shift()?.(null);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return done;
+    };
+
     /** close() flushes once more: that flush is let through. */
     const closeFlushing = async (closing: SqliteStore) => {
       const closed = closing.close();
@@ -232,6 +247,43 @@ describe('SQLite group commit (bench hot-path fix)', () => {
         assert.equal(await write, true);
       } finally {
         await closeFlushing(reopened);
+      }
+    });
+
+    it('a ledger on the stopped store warns of it once, not at each usage flush', async () => {
+      const warnings: unknown[] = [];
+      const ledger = await letFlushesThrough(
+        ConsentLedger.open({
+          backend: 'sqlite',
+          sqlitePath: path.join(dir, 'ledger-warnings.db'),
+          ...TEST_KEYS,
+          purposes: TEST_PURPOSES,
+          usageFlushMs: 10,
+        }),
+      );
+      ledger.on('warning', (err) => warnings.push(err));
+      try {
+        const giving = ledger.giveConsent({
+          subject: '+4915123456789',
+          purpose: 'marketing',
+          wording: 'Offers',
+          method: 'keyword',
+          actor: 't',
+        });
+        await untilFlushStarts();
+        held.shift()?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+        await assert.rejects(giving, /EIO/);
+        // Consent was relied on meanwhile (a check of another, given consent would do the same): flushes fail.
+        for (let round = 0; round < 5; round++) {
+          ledger.markUsed('+4915123456789', 'marketing');
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        assert.deepEqual(
+          warnings.map((w) => (w as GdprWhatsAppError).code),
+          ['store-disk-failed'],
+        );
+      } finally {
+        await letFlushesThrough(ledger.close().catch(() => undefined));
       }
     });
 

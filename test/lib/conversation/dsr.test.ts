@@ -90,6 +90,11 @@ describe('conversation/dsr', () => {
       assert.equal(recogniseEraseRequest(inbound({ text: 'LÖSCHEN.' }), keywords), 'LÖSCHEN');
     });
 
+    it('takes no request with words of courtesy around it: "Bitte löschen" may mean an order', () => {
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Bitte löschen' }), keywords), undefined);
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Daten löschen bitte' }), keywords), undefined);
+    });
+
     it('does not take a keyword written in a group as a request to the business', () => {
       assert.equal(
         recogniseEraseRequest(inbound({ text: 'LÖSCHEN', groupId: 'Y2FwaV9ncm91cDox' }), keywords),

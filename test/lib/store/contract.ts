@@ -825,6 +825,9 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(information.automatedDecisions, 'none');
         // Also for a person the store knows nothing about: the answer to her request states the same.
         assert.deepEqual((await ledger.exportSubject(PHONE_2, 'admin')).information, information);
+        // The controller adds its own recipients to one document; the next one starts afresh.
+        information.recipients.push({ name: 'CRM GmbH', role: 'processor', service: 'CRM', thirdCountryTransfers: [] });
+        assert.equal((await ledger.exportSubject(PHONE, 'admin')).information.recipients.length, 1);
       });
 
       it('export and erase include what was kept under the user id before the number was known', async () => {
