@@ -5,7 +5,7 @@ import type { AuditRecord } from './audit-verify';
 import type { LinkUserIdInput, LinkUserIdOutcome, NumberChangeInput } from './inputs';
 import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
-import { ACTIVE_STATUSES, MOVED_AWAY_EXPIRY } from './rules';
+import { ACTIVE_STATUSES } from './rules';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
 import { optionalText, requireActor } from './validate';
@@ -117,27 +117,24 @@ export class IdentityChanges {
         messageId,
         auditNothing: false,
       });
+      // The contract or interest was the person's, not the number's: whether or not it was on record, nothing goes
+      // to the number's next holder on it until a record is made for him (the number's block). An objection stays
+      // as it is: it blocks already.
       for (const def of purposes.filter((d) => d.lawfulBasis !== 'consent')) {
         const existing = await tx.getConsent(p, def.id);
-        // An objection stays as it is: it blocks already.
         if (existing?.status === 'withdrawn' || existing?.status === 'refused') continue;
-        // The contract or interest was the person's, not the number's: whether or not it was on record, nothing goes
-        // to the number's next holder on it until a record is made for him (MOVED_AWAY_EXPIRY).
+        // Her record goes to the history, hers; the block takes its place.
         if (existing) await tx.archiveConsent(existing, now);
-        const base = existing ?? this.writes.blankRecord(p, def, now, actor);
-        const retainUntil = now + this.retention.proofRetentionMs;
-        const row: ConsentRow = {
-          ...base,
-          status: 'expired',
-          expiresAt: MOVED_AWAY_EXPIRY,
-          retainUntil,
-          updatedAt: now,
-          actor,
-        };
-        const detail = { reason: 'number-changed', previousStatus: existing?.status ?? null };
-        ended.push(
-          await this.writes.storeConsent(tx, now, events, row, subject, 'consent.expired', detail, { channel }),
-        );
+        const block = this.writes.movedNumberRecord(p, def, now, actor);
+        if (existing && ACTIVE_STATUSES.includes(existing.status as ConsentStatus)) {
+          const detail = { reason: 'number-changed', previousStatus: existing.status };
+          ended.push(
+            await this.writes.storeConsent(tx, now, events, block, subject, 'consent.expired', detail, { channel }),
+          );
+        } else {
+          // Nothing of hers ended: no event, no audit entry of its own (the move's entry below says it all).
+          await tx.putConsent(block);
+        }
       }
       const unlinked = await tx.removeAliasesOf(p);
       const removed = await tx.removePersonalData(p);

@@ -6,7 +6,7 @@ import { WITHDRAWAL_CHANNELS } from './inputs';
 import type { FieldCipher } from './keys';
 import type { PurposeDefinition } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
-import { ACTIVE_STATUSES, isEnded } from './rules';
+import { ACTIVE_STATUSES, isEnded, MOVED_AWAY_EXPIRY } from './rules';
 import type { IdentifiedSubject } from './subjects';
 import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
 
@@ -158,6 +158,32 @@ export class LedgerWrites {
   /** A record of `def` for `p` with nothing on it but the purpose's present wording (no request, no decision). */
   blankRecord(p: string, def: PurposeDefinition, now: number, actor: string): ConsentRow {
     return this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor);
+  }
+
+  /**
+   * The number's block after it passed to someone else (RecordMethod 'number-change'): for each purpose that needs no
+   * consent and has no record at the number, an expired one without expiry time (MOVED_AWAY_EXPIRY), dated `at`.
+   */
+  async blockMovedNumber(tx: StoreTx, p: string, at: number, actor: string): Promise<number> {
+    let blocked = 0;
+    for (const def of this.purposes.values()) {
+      if (def.lawfulBasis === 'consent' || (await tx.getConsent(p, def.id))) continue;
+      await tx.putConsent(this.movedNumberRecord(p, def, at, actor));
+      blocked += 1;
+    }
+    return blocked;
+  }
+
+  movedNumberRecord(p: string, def: PurposeDefinition, at: number, actor: string): ConsentRow {
+    return {
+      ...this.blankRecord(p, def, at, actor),
+      method: 'number-change',
+      status: 'expired',
+      expiresAt: MOVED_AWAY_EXPIRY,
+      retainUntil: at + this.retention.proofRetentionMs,
+      updatedAt: at,
+      actor,
+    };
   }
 
   /** withdraw's step inside a transaction: the consents of `targets` withdrawn, objections where nothing was on record. */

@@ -94,6 +94,9 @@ export class SubjectRights {
       const phone = previousHolder ? undefined : (identified.phone ?? (await this.knownPhone(tx, p)));
       const removed = span ? await tx.eraseSubject(p, keys.slice(1), span) : {};
       const found = Object.values(removed).some((count) => count > 0);
+      // Her objection blocked the number for the purposes that need no consent; without it, the number's block
+      // does, or the next holder would get what was meant for her.
+      if (previousHolder && span?.until !== undefined) await this.writes.blockMovedNumber(tx, p, span.until, who);
       // Under every key: a later message by user id alone finds the erasure too, not an empty record.
       if (!previousHolder) for (const key of keys) await tx.putSuppression(key, now, who);
       await this.writes.audit(tx, now, {
@@ -158,8 +161,10 @@ export class SubjectRights {
         const row = await tx.getSubject(key);
         // A move removes the number's record: one there now is the present holder's, whenever it was created.
         if (row && !previousHolder) rows.push(row);
-        consents.push(...(await tx.listConsents(key)).filter((c) => ofHolder(key, c.updatedAt)));
-        history.push(...(await tx.listHistory(key)).filter((h) => ofHolder(key, h.updatedAt)));
+        // The number's block after a move is nobody's: in no person's document.
+        const persons = (c: ConsentRow) => c.method !== 'number-change' && ofHolder(key, c.updatedAt);
+        consents.push(...(await tx.listConsents(key)).filter(persons));
+        history.push(...(await tx.listHistory(key)).filter(persons));
         notices.push(...(await tx.listNotices(key)).filter((n) => ofHolder(key, n.shownAt)));
       }
       const suppressedAt = await tx.suppressedAt(p);

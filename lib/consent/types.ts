@@ -30,8 +30,12 @@ export type CheckStatus = ConsentStatus | 'none' | 'erased' | 'unknown-purpose';
 
 export type CollectionMethod = 'web-form' | 'keyword' | 'button' | 'agent';
 
-/** How a record came about: a collection method, or an objection (STOP) where no consent was on record. */
-export type RecordMethod = CollectionMethod | 'objection';
+/**
+ * How a record came about: a collection method, an objection (STOP) where no consent was on record, or the number's
+ * move to another person (numberChanged), which blocks purposes that need no consent at the number until a record is
+ * made for its next holder. Such a record is the number's, not a person's: no export or erasure of a person holds it.
+ */
+export type RecordMethod = CollectionMethod | 'objection' | 'number-change';
 
 /** 'whatsapp-number-change': Meta reported that the person moved to another number; the old one may be reassigned. */
 export type WithdrawalChannel =

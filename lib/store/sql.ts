@@ -474,7 +474,12 @@ export class SqlStoreTx implements StoreTx {
       for (const key of keys) {
         if (key === pseudonym && holder && madeAt) {
           const span = spanCondition(madeAt, holder, 2);
-          count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1${span.sql}`, [key, ...span.params]);
+          // The number's own block after a move is nobody's personal data: it stays with the number.
+          const ownRecords = table === 'notices' ? '' : ` AND method <> 'number-change'`;
+          count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1${span.sql}${ownRecords}`, [
+            key,
+            ...span.params,
+          ]);
         } else if (key !== pseudonym || !previousHolder) {
           count += await this.db.run(`DELETE FROM ${table} WHERE ${column} = $1`, [key]);
         }
@@ -534,8 +539,10 @@ export class SqlStoreTx implements StoreTx {
   async deleteEndedProof(now: number, limit: number, objectionsOf: readonly string[] = []): Promise<number> {
     // A given consent is the permission itself, not only its proof: it ends by withdrawal, never by age. So is an
     // objection to a purpose that needs no consent: without it, the basis would allow again.
+    // So is the block a number's move leaves for those purposes (RecordMethod 'number-change').
     const kept = objectionsOf.length
-      ? ` AND NOT (status IN ('refused', 'withdrawn') AND purpose IN (${placeholders(objectionsOf.length, 3)}))`
+      ? ` AND NOT (status IN ('refused', 'withdrawn') AND purpose IN (${placeholders(objectionsOf.length, 3)}))
+          AND method <> 'number-change'`
       : '';
     let removed = await this.db.run(
       `DELETE FROM consents WHERE (pseudonym, purpose) IN (SELECT pseudonym, purpose FROM consents

@@ -395,6 +395,12 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
           'Anna’s objection, her archived consent and her notice',
         );
         assert.deepEqual(seen, [], 'no subject.erased naming the number: a CRM would erase Bob');
+        // Her objection kept order messages from the number; the number's block does now.
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
+          allowed: false,
+          status: 'expired',
+          reason: 'number-changed-hands',
+        });
         // Bob is neither erased nor suppressed.
         assert.equal(await check(ANNA), 'given');
         assert.equal(await ledger.isSuppressed(ANNA), false);
@@ -410,6 +416,27 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.deepEqual([anna.found, anna.consents, anna.history, anna.notices], [false, [], [], []]);
         assert.equal(anna.numberChangedAt, movedAt);
         assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it('keeps the number blocked for contract messages when her part is erased, whatever she had on record', async () => {
+        await give(ANNA, 'orders');
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += DAY;
+        const report = await ledger.eraseSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(report.removed.consentHistory, 1, 'her contract record, archived by the move');
+        assert.equal(report.removed.consents, 0, "the number's block is nobody's and stays");
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).reason, 'number-changed-hands');
+        const part = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual([part.consents, part.history], [[], []]);
+      });
+
+      it("leaves the number's block out of every person's export and lets the retention sweep keep it", async () => {
+        await ledger.numberChanged({ phone: ANNA, actor: 't' }); // nothing on record for orders
+        const part = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual(part.consents, [], 'a record she never had');
+        now += 6 * 365 * DAY;
+        await ledger.sweepRetention();
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).reason, 'number-changed-hands');
       });
 
       it("erases nothing of a number that never moved when asked for the previous holder's part", async () => {
