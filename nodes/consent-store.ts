@@ -5,7 +5,12 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { EncryptionKey } from '../lib/consent/keys';
 import { type LedgerHandle, ThreadedConsentLedger } from '../lib/consent/threaded-ledger';
 import type { LedgerOptions, RetentionSettings } from '../lib/consent/types';
-import { missingInterest, type PurposeDefinition, parsePurposes } from '../lib/conversation/purposes';
+import {
+  marketingWithoutConsent,
+  missingInterest,
+  type PurposeDefinition,
+  parsePurposes,
+} from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
 import { translateError } from './shared/i18n';
 import { type Migration, migrate, withDefaults } from './shared/migrations';
@@ -217,6 +222,9 @@ export default function registerConsentStore(RED: NodeAPI): void {
       node.purposes = parsePurposes(config.purposes);
       for (const purpose of node.purposes.filter(missingInterest)) {
         node.warn(RED._('consent-store.log.interest-missing', { purpose: purpose.id }));
+      }
+      for (const purpose of node.purposes.filter(marketingWithoutConsent)) {
+        node.warn(RED._('consent-store.log.marketing-without-consent', { purpose: purpose.id }));
       }
       const userDir = RED.settings.userDir as string | undefined;
       options = ledgerOptions(config, credentialsOrKeyFile(RED, node, config, userDir), userDir);

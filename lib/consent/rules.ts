@@ -24,9 +24,12 @@ export interface StoredState {
   expiresAt: number | null;
 }
 
-/** Art. 6(1)(a) GDPR needs a given consent; contract or legitimate interest only needs the absence of an objection. */
+/**
+ * Art. 6(1)(a) GDPR needs a given consent; contract or legitimate interest only needs the absence of an objection.
+ * Marketing always needs consent (§ 7(2) UWG: advertising by electronic message), whatever basis a store names.
+ */
 export function evaluateCheck(purpose: PurposeDefinition, state: CheckState, now: number): CheckResult {
-  const consentBased = purpose.lawfulBasis === 'consent';
+  const consentBased = purpose.lawfulBasis === 'consent' || purpose.marketing === true;
   const basisReason = `lawful-basis-${purpose.lawfulBasis}`;
   if (state === 'erased') return { allowed: false, status: 'erased', reason: 'subject-erased' };
   if (!state) {

@@ -67,16 +67,6 @@ function problemsOf(entry: unknown, index: number, seen: Set<string>): PurposePr
       problem('marketing', 'invalid-purpose-marketing', `Purpose ${index + 1}: "marketing" must be true or false`),
     );
   }
-  // § 7(2) UWG: advertising by electronic message needs prior express consent; neither contract nor interest will do.
-  if (p.marketing === true && p.lawfulBasis !== 'consent' && LAWFUL_BASES.includes(p.lawfulBasis as LawfulBasis)) {
-    found.push(
-      problem(
-        'marketing',
-        'marketing-needs-consent',
-        `Purpose ${index + 1}: a marketing purpose needs the lawful basis "consent" (advertising by WhatsApp, § 7 UWG)`,
-      ),
-    );
-  }
   const wording = textsOf(p.wording);
   // Art. 7(2): the request for consent must be in clear words; a purpose without any wording cannot be consented to.
   if (!wording || wording.usable === 0) {
@@ -109,6 +99,15 @@ function cleanTexts(value: unknown): Record<string, string> {
       .filter(([, text]) => typeof text === 'string' && text.trim().length > 0)
       .map(([lang, text]) => [lang, (text as string).trim()]),
   );
+}
+
+/**
+ * A marketing purpose on a basis other than consent. Advertising by WhatsApp needs prior consent (§ 7(2) UWG): the
+ * edit dialog refuses it, and a store saved with one still opens (so that STOPs are still recorded) but warns, and
+ * its checks ask for consent all the same (evaluateCheck).
+ */
+export function marketingWithoutConsent(purpose: PurposeDefinition): boolean {
+  return purpose.marketing === true && purpose.lawfulBasis !== 'consent';
 }
 
 /** A purpose resting on legitimate interest that does not say which: the privacy notice would be incomplete. */

@@ -211,6 +211,28 @@ describe('consent-store node', () => {
     await store.getLedger();
   });
 
+  it('opens with a marketing purpose on another basis than consent, warns of it, and asks for consent all the same', async () => {
+    const promo = {
+      id: 'promo',
+      label: 'Offers',
+      wording: { en: 'Offers.' },
+      lawfulBasis: 'contract',
+      marketing: true,
+    };
+    const flow = [storeNode('store', dir.path, { purposes: [...PURPOSES, promo] })];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    assert.deepEqual(
+      callsOf('warn', 'store').map((call) => String(call[0])),
+      ['consent-store.log.marketing-without-consent'],
+    );
+    const ledger = await store.getLedger();
+    assert.equal((await ledger.checkConsent('+4915123456789', 'promo')).allowed, false, 'no consent, no advertising');
+    // STOPs are still recorded: the store is open.
+    await ledger.withdrawConsent({ subject: '+4915123456789', channel: 'whatsapp-keyword', actor: 't' });
+    assert.equal((await ledger.checkConsent('+4915123456789', 'promo')).status, 'withdrawn');
+  });
+
   describe('keys and paths', () => {
     it('reads rotated encryption keys (first one current) with ids derived from the keys', () => {
       const current = randomBytes(32);

@@ -48,6 +48,15 @@ describe('consent rules', () => {
     assert.equal(evaluateCheck(orders, 'erased', now).allowed, false);
   });
 
+  it('asks for consent for marketing whatever basis the store names (§ 7(2) UWG)', () => {
+    const [promo] = definePurposes([
+      { id: 'promo', label: 'Offers', wording: { en: 'Offers' }, lawfulBasis: 'contract', marketing: true },
+    ]).values();
+    assert.deepEqual(evaluateCheck(promo, undefined, now), { allowed: false, status: 'none', reason: 'no-consent' });
+    assert.equal(evaluateCheck(promo, { status: 'given', expiresAt: null }, now).allowed, true);
+    assert.equal(evaluateCheck(promo, { status: 'expired', expiresAt: now - 1 }, now).allowed, false);
+  });
+
   it('a new wording is a new purpose version', () => {
     const again = definePurposes([
       { id: 'offers', label: 'Offers', wording: { en: 'Offers!' }, lawfulBasis: 'consent' },
