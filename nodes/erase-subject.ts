@@ -67,7 +67,11 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         const previousHolder = request.beforeNumberChange === true;
         const notice = notify && !previousHolder ? erasureNotice(request.subject, language, noticeTexts) : undefined;
         const actor = `erase-subject:${this.id}:${request.origin}`;
-        const options = { beforeNumberChange: previousHolder };
+        // A request from staff must say whose part of a number that changed hands goes; a message is its sender's.
+        const options = {
+          beforeNumberChange: request.beforeNumberChange,
+          requireHolderChoice: request.origin === 'request',
+        };
         const report = erasureReport(await ledger.eraseSubject(request.subject, actor, options), request.origin);
         // Art. 12(3): the person hears what was done. They are leaving: "Reply STOP" has nothing left to stop.
         if (notice) send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);

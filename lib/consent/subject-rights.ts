@@ -1,3 +1,4 @@
+import { GdprWhatsAppError } from '../errors';
 import type {
   ArchivedConsentRow,
   ConsentRow,
@@ -88,7 +89,14 @@ export class SubjectRights {
     const previousHolder = options.beforeNumberChange === true;
     const { report, keys, phone } = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      const span = holderSpan(movesOf(await tx.listAudit(p, [NUMBER_CHANGED])), previousHolder);
+      const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
+      if (options.requireHolderChoice && options.beforeNumberChange === undefined && moves.length > 0) {
+        throw new GdprWhatsAppError(
+          'holder-choice-needed',
+          'This number passed to another person: say whose data to erase with beforeNumberChange true (the previous holder) or false (the present one)',
+        );
+      }
+      const span = holderSpan(moves, previousHolder);
       const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
       // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
       const phone = previousHolder ? undefined : (identified.phone ?? (await this.knownPhone(tx, p)));

@@ -175,7 +175,13 @@ export interface ExportOptions {
 }
 
 /** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
-export type EraseOptions = ExportOptions;
+export interface EraseOptions extends ExportOptions {
+  /**
+   * Refuse (holder-choice-needed) when the number passed to another person and `beforeNumberChange` is not given:
+   * staff answering a request by e-mail must say whose data goes, since an erasure cannot be undone.
+   */
+  requireHolderChoice?: boolean;
+}
 
 export interface SubjectExport {
   exportedAt: number;

@@ -308,6 +308,29 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'the next holder keeps his consent');
     });
 
+    it('asks staff whose data to erase when the number changed hands, and erases nothing until told', async () => {
+      await load({ notify: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      await store.numberChanged({ phone: ERIKA, actor: 'test' });
+      await give(store, ERIKA); // the number's next holder
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'hi' });
+      const sends = collect('send');
+      const caught = next('caught');
+      helper.getNode('erase').receive({ payload: ERIKA });
+      assert.match(
+        String(((await caught).error as { message?: string } | undefined)?.message),
+        /passed to another person/,
+      );
+      assert.equal(sends.length, 0);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased');
+
+      const reported = next('report');
+      helper.getNode('erase').receive({ payload: { phone: ERIKA, beforeNumberChange: false } });
+      assert.equal(((await reported).payload as Report).found, true);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased', 'the present holder, as asked');
+    });
+
     it('tells nobody while the erasure fails, so retries of the request send no notices', async () => {
       await load({ notify: true });
       const store = await ledger();
