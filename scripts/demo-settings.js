@@ -13,6 +13,17 @@ const base = require(userDir && fs.existsSync(own) ? own : require.resolve('node
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+// Node-RED mounts its admin app before the flows' http in routes, so its middleware sees every request: only the
+// editor's and its admin API's paths are guarded, and a tunnel's host name still reaches a webhook or form.
+const ADMIN_PATHS = ['/auth', '/comms', '/context', '/credentials', '/debug', '/diagnostics', '/flow', '/flows']
+  .concat(['/icons', '/inject', '/library', '/locales', '/nodes', '/plugins', '/projects', '/red', '/settings'])
+  .concat(['/theme', '/vendor', '/whatsapp-gdpr']);
+
+function isAdminPath(url) {
+  const pathname = String(url || '/').split('?')[0];
+  return pathname === '/' || ADMIN_PATHS.some((prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`));
+}
+
 function hostName(header) {
   return String(header || '')
     .toLowerCase()
@@ -20,17 +31,16 @@ function hostName(header) {
 }
 
 function localHostOnly(req, res, next) {
-  if (LOCAL_NAMES.has(hostName(req.headers.host))) return next();
+  if (!isAdminPath(req.url) || LOCAL_NAMES.has(hostName(req.headers.host))) return next();
   res
     .status(403)
     .type('text/plain')
     .send('The demo editor answers to localhost only. / Der Demo-Editor antwortet nur auf localhost.');
 }
 
+// Node-RED takes one middleware or a list of them.
 const theirs = base.httpAdminMiddleware;
 module.exports = {
   ...base,
-  httpAdminMiddleware: theirs
-    ? (req, res, next) => localHostOnly(req, res, () => theirs(req, res, next))
-    : localHostOnly,
+  httpAdminMiddleware: [localHostOnly].concat(theirs ? theirs : []),
 };

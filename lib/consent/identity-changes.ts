@@ -1,13 +1,13 @@
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { GdprWhatsAppError } from '../errors';
-import type { ConsentRow, StoreTx } from '../store/types';
+import type { StoreTx } from '../store/types';
 import type { AuditRecord } from './audit-verify';
 import type { LinkUserIdInput, LinkUserIdOutcome, NumberChangeInput } from './inputs';
 import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
 import { ACTIVE_STATUSES } from './rules';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
-import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
+import type { ConsentRecord, ConsentStatus, LedgerEvent, WithdrawalChannel } from './types';
 import { optionalText, requireActor } from './validate';
 
 /**
@@ -68,7 +68,6 @@ export class IdentityChanges {
     private readonly writes: LedgerWrites,
     private readonly resolver: SubjectResolver,
     private readonly purposes: ReadonlyMap<string, PurposeDefinition>,
-    private readonly retention: RetentionSettings,
     private readonly change: RunChange,
   ) {}
 

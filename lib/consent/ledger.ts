@@ -154,7 +154,7 @@ export class ConsentLedger extends EventEmitter {
     this.records = new LedgerRecords(cipher, retention.proofRetentionMs);
     this.writes = new LedgerWrites(this.records, cipher, retention, instanceId, purposes);
     const change: RunChange = (work) => this.change(work);
-    this.identity = new IdentityChanges(this.writes, this.resolver, purposes, retention, change);
+    this.identity = new IdentityChanges(this.writes, this.resolver, purposes, change);
     this.rights = new SubjectRights(
       this.writes,
       this.records,

@@ -103,18 +103,21 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
   });
 
   it('refuses editor requests made for another host name (DNS rebinding), and serves localhost', async () => {
-    const request = (host: string) =>
+    const request = (path: string, host: string) =>
       new Promise<number>((resolve, reject) => {
         http
-          .get({ host: '127.0.0.1', port, path: '/flows', headers: { host } }, (res) => {
+          .get({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
           })
           .on('error', reject);
       });
-    assert.equal(await request(`evil.example:${port}`), 403);
-    assert.equal(await request(`localhost:${port}`), 200);
-    assert.equal(await request(`127.0.0.1:${port}`), 200);
+    assert.equal(await request('/flows', `evil.example:${port}`), 403);
+    assert.equal(await request('/', `evil.example:${port}`), 403);
+    assert.equal(await request('/flows', `localhost:${port}`), 200);
+    assert.equal(await request('/flows', `127.0.0.1:${port}`), 200);
+    // A flow's own routes (a webhook behind a tunnel, the policy page) answer whatever the host name.
+    assert.equal(await request('/privacy', `tunnel.example:${port}`), 200);
   });
 
   it("links the privacy notice to the page on this job's own port", () => {
