@@ -49,7 +49,7 @@ export const optInFlowMigrations: readonly Migration[] = [
   // Version 2: the node-wide request limit, for nodes saved before it existed.
   {
     version: 2,
-    up: (config) => ({ ...config, maxRequestsPerMinute: config.maxRequestsPerMinute ?? 30 }),
+    up: (config) => ({ ...config, maxRequestsPerMinute: requestLimitOf(config.maxRequestsPerMinute) }),
   },
 ];
 
@@ -139,6 +139,12 @@ function rejectionText(key: string, language: Language): string | undefined {
 
 const rejectionTexts = new Map<Language, Record<string, string>>();
 
+/** The setting as saved: a whole number (0: no limit); empty or anything else is the default. */
+function requestLimitOf(saved: unknown): number {
+  const text = String(saved ?? '').trim();
+  return /^\d+$/.test(text) ? Number(text) : OPT_IN_FLOW_DEFAULTS.maxRequestsPerMinute;
+}
+
 /** At most `perMinute` requests in any minute (the times of those sent in the last one are kept); 0: no limit. */
 class RequestLimit {
   private readonly sent: number[] = [];
@@ -195,7 +201,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         : undefined;
     const counts = { requested: 0, rejected: 0, confirmed: 0 };
     // A country the editor let through but libphonenumber does not know: form requests fail until it is fixed.
-    const requestLimit = new RequestLimit(Number(config.maxRequestsPerMinute));
+    const requestLimit = new RequestLimit(requestLimitOf(config.maxRequestsPerMinute));
     let defaultCountry: string | undefined;
     let countryProblem: unknown;
     try {

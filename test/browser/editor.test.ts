@@ -156,8 +156,11 @@ async function addConsentStore(page: Page): Promise<void> {
   await assertText(row.locator('.purpose-error'), interestMessage);
   await screenshot(page, 'consent-store-interest-missing');
   await row.locator('.purpose-interest-de').pressSequentially('Wir informieren über neue Ausgaben.');
-  await assertText(row.locator('.purpose-error'), '');
+  // Marketing is ticked: advertising by WhatsApp needs consent, whatever interest is named (§ 7(2) UWG).
+  const marketingMessage = await catalogText(page, 'consent-store:consent-store.validation.purpose-marketing');
+  await assertText(row.locator('.purpose-error'), marketingMessage);
   await row.locator('.purpose-basis').selectOption('consent');
+  await assertText(row.locator('.purpose-error'), '');
   assert.equal(await row.locator('.purpose-interest-en').isVisible(), false);
   await screenshot(page, 'consent-store-valid');
   await page.locator('#node-config-dialog-ok').click();

@@ -61,6 +61,8 @@ describe('nodes/shared', () => {
           .maxRequestsPerMinute,
         0,
       );
+      const empty = migrate<Record<string, unknown>>({ ...saved, maxRequestsPerMinute: '' }, optInFlowMigrations);
+      assert.equal(empty.maxRequestsPerMinute, 30, 'an empty field is the default, not "no limit"');
     });
 
     it('runs only the newer migrations, in order, without touching the input', () => {
