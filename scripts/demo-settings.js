@@ -1,8 +1,9 @@
 // Settings of the main job (scripts/start.js) when it listens on this machine only: the user directory's own
 // settings.js if there is one, else Node-RED's defaults, plus one guard. The demo has no login; a web page the
-// developer visits could still reach the editor through DNS rebinding (the page's own name made to resolve to
-// 127.0.0.1) and deploy a function node. Only the Host header tells such a request apart, and Node-RED does not
-// check it: this does, for the editor and its admin API (the sandbox chat included).
+// developer visits could still reach the editor, by DNS rebinding (the page's own name made to resolve to 127.0.0.1)
+// or by calling 127.0.0.1 directly (the admin API allows any origin), and deploy a function node. The Host and Origin
+// headers tell such requests apart, and Node-RED checks neither: this does, for the editor and its admin API (the
+// sandbox chat included).
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,8 +21,24 @@ const ADMIN_PATHS = ['/auth', '/comms', '/context', '/credentials', '/debug', '/
   .concat(['/theme', '/vendor', '/whatsapp-gdpr']);
 
 function isAdminPath(url) {
-  const pathname = String(url || '/').split('?')[0];
+  // As Express routes it: case-insensitive, and a request line in absolute form names the same path.
+  let pathname;
+  try {
+    pathname = new URL(String(url || '/'), 'http://localhost').pathname.toLowerCase();
+  } catch {
+    return true;
+  }
   return pathname === '/' || ADMIN_PATHS.some((prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`));
+}
+
+/** A page of another site calling the editor directly (Node-RED's admin API allows any origin) names itself here. */
+function isLocalOrigin(origin) {
+  if (origin === undefined) return true;
+  try {
+    return LOCAL_NAMES.has(new URL(String(origin)).hostname.toLowerCase());
+  } catch {
+    return false;
+  }
 }
 
 function hostName(header) {
@@ -31,7 +48,8 @@ function hostName(header) {
 }
 
 function localHostOnly(req, res, next) {
-  if (!isAdminPath(req.url) || LOCAL_NAMES.has(hostName(req.headers.host))) return next();
+  if (!isAdminPath(req.url)) return next();
+  if (LOCAL_NAMES.has(hostName(req.headers.host)) && isLocalOrigin(req.headers.origin)) return next();
   res
     .status(403)
     .type('text/plain')

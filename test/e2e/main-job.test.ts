@@ -103,10 +103,10 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
   });
 
   it('refuses editor requests made for another host name (DNS rebinding), and serves localhost', async () => {
-    const request = (path: string, host: string) =>
+    const request = (path: string, host: string, origin?: string) =>
       new Promise<number>((resolve, reject) => {
         http
-          .get({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+          .get({ host: '127.0.0.1', port, path, headers: { host, ...(origin ? { origin } : {}) } }, (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
           })
@@ -114,6 +114,10 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
       });
     assert.equal(await request('/flows', `evil.example:${port}`), 403);
     assert.equal(await request('/', `evil.example:${port}`), 403);
+    assert.equal(await request('/FLOWS', `evil.example:${port}`), 403, 'Express routes paths whatever their case');
+    // A page of another site calling this machine's editor directly: the Host is local, the Origin is not.
+    assert.equal(await request('/flows', `127.0.0.1:${port}`, 'http://evil.example'), 403);
+    assert.equal(await request('/flows', `127.0.0.1:${port}`, `http://localhost:${port}`), 200);
     assert.equal(await request('/flows', `localhost:${port}`), 200);
     assert.equal(await request('/flows', `127.0.0.1:${port}`), 200);
     // A flow's own routes (a webhook behind a tunnel, the policy page) answer whatever the host name.
