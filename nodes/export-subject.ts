@@ -36,8 +36,10 @@ export default function exportSubjectNode(RED: NodeAPI): void {
         const request = subjectFromMessage(msg);
         const ledger = await ledgerOf(store);
         const actor = `export-subject:${this.id}:${request.origin}`;
+        // A request from staff about a number that changed hands must say whose part; a message is its sender's.
         const document = await ledger.exportSubject(request.subject, actor, {
           beforeNumberChange: request.beforeNumberChange,
+          requireHolderChoice: request.origin === 'request',
         });
         // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;

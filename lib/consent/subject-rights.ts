@@ -54,6 +54,15 @@ function holderSpan(moves: readonly number[], previousHolder: boolean): HolderSp
   return movedAt === undefined ? undefined : { after: moves.at(-2), until: movedAt };
 }
 
+/** A request about a number that changed hands says whose part it is about, when the caller asks for that. */
+function requireChoice(options: ExportOptions, moves: readonly number[]): void {
+  if (!options.requireHolderChoice || options.beforeNumberChange !== undefined || moves.length === 0) return;
+  throw new GdprWhatsAppError(
+    'holder-choice-needed',
+    'This number passed to another person: say whose data with beforeNumberChange true (the previous holder) or false (the present one)',
+  );
+}
+
 function within(span: HolderSpan | undefined, at: number): boolean {
   return (
     span !== undefined &&
@@ -90,12 +99,7 @@ export class SubjectRights {
     const { report, keys, phone } = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
-      if (options.requireHolderChoice && options.beforeNumberChange === undefined && moves.length > 0) {
-        throw new GdprWhatsAppError(
-          'holder-choice-needed',
-          'This number passed to another person: say whose data to erase with beforeNumberChange true (the previous holder) or false (the present one)',
-        );
-      }
+      requireChoice(options, moves);
       const span = holderSpan(moves, previousHolder);
       const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
       // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
@@ -155,6 +159,7 @@ export class SubjectRights {
     return this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
+      requireChoice(options, moves);
       const movedAt = moves.at(-1);
       const span = holderSpan(moves, previousHolder);
       // Only the number's own records changed hands; what is kept under a user id is always that person's.

@@ -172,16 +172,16 @@ export interface SweepReport {
 export interface ExportOptions {
   /** The part of a number's records up to its last move to another person (numberChanged): the previous holder's. */
   beforeNumberChange?: boolean;
-}
-
-/** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
-export interface EraseOptions extends ExportOptions {
   /**
    * Refuse (holder-choice-needed) when the number passed to another person and `beforeNumberChange` is not given:
-   * staff answering a request by e-mail must say whose data goes, since an erasure cannot be undone.
+   * staff answering a request by e-mail must say whose part it is about (an export to the wrong one discloses the
+   * other's data; an erasure cannot be undone).
    */
   requireHolderChoice?: boolean;
 }
+
+/** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
+export type EraseOptions = ExportOptions;
 
 export interface SubjectExport {
   exportedAt: number;

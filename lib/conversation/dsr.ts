@@ -7,7 +7,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { EraseReport, LedgerEvent, SubjectRef } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
-import { matchKeyword } from './keywords';
+import { isQuestion, matchKeyword } from './keywords';
 import { type Language, textFor } from './language';
 
 /** Where the subject of a request came from. */
@@ -106,6 +106,8 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
   const candidates = [whatsapp.text, whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title];
   for (const candidate of candidates) {
     if (typeof candidate !== 'string') continue;
+    // "Löschen?" asks whether one can; an erasure cannot be undone, so only a request without a question mark counts.
+    if (isQuestion(candidate)) continue;
     const keyword = matchKeyword(candidate, keywords, { courtesy: false });
     if (keyword) return keyword;
   }

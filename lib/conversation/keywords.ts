@@ -104,3 +104,8 @@ function normalisedKeyword(keyword: string): string {
   }
   return normalised;
 }
+
+/** Whether a text ends as a question, whatever follows the mark ("Ja?!", "Ja? 🙂") and in whichever width ("Ja？"). */
+export function isQuestion(text: string): boolean {
+  return /\?[^\p{L}\p{N}]*$/u.test(text.normalize('NFKC'));
+}

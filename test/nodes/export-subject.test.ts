@@ -186,8 +186,13 @@ describe('export-subject node', () => {
     assert.deepEqual([holder.found, holder.consents, holder.notices], [false, [], []]);
     assert.equal(holder.numberChangedAt, undefined, 'the present holder is not told when the previous one left');
 
-    const staff = next('out');
+    // Staff must say whose part: an export of the wrong one would disclose the other's data.
+    const caught = next('caught');
     helper.getNode('export').receive({ payload: { phone: ERIKA } });
+    assert.match(String(((await caught).error as { message?: string } | undefined)?.message), /passed to another/);
+
+    const staff = next('out');
+    helper.getNode('export').receive({ payload: { phone: ERIKA, beforeNumberChange: false } });
     assert.equal(typeof ((await staff).payload as SubjectExport).numberChangedAt, 'number');
 
     const previous = next('out');

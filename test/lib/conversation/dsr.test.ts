@@ -93,6 +93,10 @@ describe('conversation/dsr', () => {
     it('takes no request with words of courtesy around it: "Bitte löschen" may mean an order', () => {
       assert.equal(recogniseEraseRequest(inbound({ text: 'Bitte löschen' }), keywords), undefined);
       assert.equal(recogniseEraseRequest(inbound({ text: 'Daten löschen bitte' }), keywords), undefined);
+      // Nor a question whether one can.
+      for (const text of ['Löschen?', 'Daten löschen？', 'DELETE MY DATA?!']) {
+        assert.equal(recogniseEraseRequest(inbound({ text }), keywords), undefined, text);
+      }
     });
 
     it('does not take a keyword written in a group as a request to the business', () => {
