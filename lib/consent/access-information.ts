@@ -1,4 +1,4 @@
-import type { PurposeDefinition } from './purposes';
+import { effectiveBasis, type PurposeDefinition } from './purposes';
 import type { RetentionSettings } from './types';
 
 const HOUR_MS = 3_600_000;
@@ -44,8 +44,8 @@ export function accessInformation(
       id: p.id,
       label: p.label,
       ...(p.labels ? { labels: p.labels } : {}),
-      lawfulBasis: p.lawfulBasis,
-      ...(p.interest ? { interest: p.interest } : {}),
+      lawfulBasis: effectiveBasis(p),
+      ...(p.interest && effectiveBasis(p) === 'legitimate-interest' ? { interest: p.interest } : {}),
       marketing: p.marketing,
     })),
     categories: ['phone-number', 'whatsapp-ids', 'profile-name', 'consent-records', 'notices-shown', 'audit-events'],

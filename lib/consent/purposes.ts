@@ -12,6 +12,14 @@ export interface PurposeDefinition extends PurposeConfig {
   marketing: boolean;
 }
 
+/**
+ * The basis a purpose is processed on: consent for marketing, whatever the store names (§ 7(2) UWG: advertising by
+ * electronic message needs consent), else the one named. Checks, the privacy page and access answers all use it.
+ */
+export function effectiveBasis(purpose: { lawfulBasis: string; marketing?: boolean }): string {
+  return purpose.marketing === true ? 'consent' : purpose.lawfulBasis;
+}
+
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -1,5 +1,5 @@
 import type { CheckState } from '../store/types';
-import type { PurposeDefinition } from './purposes';
+import { effectiveBasis, type PurposeDefinition } from './purposes';
 import type { CheckResult, ConsentStatus } from './types';
 
 /**
@@ -29,7 +29,7 @@ export interface StoredState {
  * Marketing always needs consent (§ 7(2) UWG: advertising by electronic message), whatever basis a store names.
  */
 export function evaluateCheck(purpose: PurposeDefinition, state: CheckState, now: number): CheckResult {
-  const consentBased = purpose.lawfulBasis === 'consent' || purpose.marketing === true;
+  const consentBased = effectiveBasis(purpose) === 'consent';
   const basisReason = `lawful-basis-${purpose.lawfulBasis}`;
   if (state === 'erased') return { allowed: false, status: 'erased', reason: 'subject-erased' };
   if (!state) {

@@ -4,6 +4,7 @@
  * Self-contained HTML: no script, no external style, font or image, so the page itself leaks no
  * visitor data to a third party. Every value from settings is HTML-escaped.
  */
+import { effectiveBasis } from '../consent/purposes';
 import type { Language } from './language';
 
 export interface PolicySettings {
@@ -314,7 +315,7 @@ export function renderPolicyPage(input: PolicyPageInput): string {
     // Art. 21(4): brought to the person's attention clearly and separately from any other information.
     section(
       t.objection,
-      `${input.purposes.some((d) => d.lawfulBasis === 'legitimate-interest') ? p(t.objectionInterest) : ''}${p(
+      `${input.purposes.some((d) => effectiveBasis(d) === 'legitimate-interest') ? p(t.objectionInterest) : ''}${p(
         t.objectionMarketing(stopKeyword),
       )}`,
     ),
@@ -384,8 +385,8 @@ function purposeTable(t: PageTexts, purposes: readonly PolicyPurpose[], language
     const wording = inLanguage(purpose.wording, language);
     const name = purpose.labels?.[language]?.trim() || purpose.label || purpose.id;
     const label = `${escapeHtml(name)}${purpose.marketing ? ` <small>(${escapeHtml(t.marketingNote)})</small>` : ''}`;
-    const interest = purpose.lawfulBasis === 'legitimate-interest' ? inLanguage(purpose.interest, language) : '';
-    const basis = escapeHtml(lawfulBasisText(purpose.lawfulBasis, language));
+    const interest = effectiveBasis(purpose) === 'legitimate-interest' ? inLanguage(purpose.interest, language) : '';
+    const basis = escapeHtml(lawfulBasisText(effectiveBasis(purpose), language));
     const pursued = interest ? `<br>${escapeHtml(t.interestPursued)}: ${escapeHtml(interest)}` : '';
     return `<tr><td>${label}</td><td>${escapeHtml(wording)}</td><td>${basis}${pursued}</td></tr>`;
   });

@@ -231,6 +231,13 @@ describe('conversation/policy-page', () => {
     assert.match(textOf(german), /weder gesetzlich noch vertraglich verpflichtet/);
   });
 
+  it('names consent as the basis of a marketing purpose saved on another basis, as the checks treat it', () => {
+    const promo = { id: 'promo', label: 'Offers', wording: { en: 'Offers' }, lawfulBasis: 'contract', marketing: true };
+    const text = textOf(renderPolicyPage(input({ purposes: [promo] })));
+    assert.match(text, /your consent, Art\. 6\(1\)\(a\) GDPR/);
+    assert.doesNotMatch(text, /performance of a contract/);
+  });
+
   it('loads nothing from elsewhere: no script, no external stylesheet, image or font', () => {
     const html = renderPolicyPage(input());
     assert.equal(/<script|<link|<img|<iframe|@import|url\(/i.test(html), false);
