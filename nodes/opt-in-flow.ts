@@ -20,6 +20,7 @@ import {
   validateFormRequest,
 } from '../lib/conversation/opt-in';
 import { findPurpose, type PurposeDefinition, purposeLabel } from '../lib/conversation/purposes';
+import { RequestLimit } from '../lib/conversation/request-limit';
 import { GdprWhatsAppError } from '../lib/errors';
 import { parseCountry } from '../lib/phone';
 import { metaTimeMs } from '../lib/webhook/meta-time';
@@ -143,26 +144,6 @@ const rejectionTexts = new Map<Language, Record<string, string>>();
 function requestLimitOf(saved: unknown): number {
   const text = String(saved ?? '').trim();
   return /^\d+$/.test(text) ? Number(text) : OPT_IN_FLOW_DEFAULTS.maxRequestsPerMinute;
-}
-
-/** At most `perMinute` requests in any minute (the times of those sent in the last one are kept); 0: no limit. */
-class RequestLimit {
-  private readonly sent: number[] = [];
-  private readonly perMinute: number;
-
-  constructor(perMinute: number) {
-    this.perMinute = Number.isSafeInteger(perMinute) && perMinute > 0 ? perMinute : 0;
-  }
-
-  allows(now: number): boolean {
-    if (this.perMinute === 0) return true;
-    while (this.sent.length > 0 && this.sent[0] <= now - 60_000) this.sent.shift();
-    return this.sent.length < this.perMinute;
-  }
-
-  count(now: number): void {
-    if (this.perMinute > 0) this.sent.push(now);
-  }
 }
 
 /**
