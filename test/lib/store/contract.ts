@@ -571,16 +571,10 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
       it("one person's sign-up leaves another's STOP as it was", async () => {
         const stop = (subject: string) => ledger.withdrawConsent({ subject, channel: 'whatsapp-keyword', actor: 't' });
         for (const subject of [PHONE, PHONE_2]) {
-          await ledger.giveConsent({ subject, purpose: 'marketing', wording: WORDING, method: 'keyword', actor: 't' });
+          await giveByKeyword(subject);
           await stop(subject);
         }
-        await ledger.giveConsent({
-          subject: PHONE,
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
+        await giveByKeyword(PHONE);
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
         for (const purpose of ['marketing', 'newsletter', 'orders']) {
           assert.equal((await ledger.checkConsent(PHONE_2, purpose)).allowed, false, purpose);
