@@ -44,6 +44,7 @@ export const OPT_IN_FLOW_DEFAULTS = {
   startKeywords: '',
   allowSingleStep: false,
   maxRequestsPerMinute: 30,
+  acceptAnyWording: false,
 };
 export const optInFlowMigrations: readonly Migration[] = [
   withDefaults(OPT_IN_FLOW_DEFAULTS),
@@ -52,6 +53,9 @@ export const optInFlowMigrations: readonly Migration[] = [
     version: 2,
     up: (config) => ({ ...config, maxRequestsPerMinute: requestLimitOf(config.maxRequestsPerMinute) }),
   },
+  // Version 3: requests must carry one of the purpose's wordings. Nodes saved before keep taking any wording
+  // (their forms may show another text) and warn at every deploy until the setting is made.
+  { version: 3, up: (config) => ({ ...config, acceptAnyWording: config.acceptAnyWording ?? true }) },
 ];
 
 interface OptInFlowDef extends NodeDef {
@@ -70,6 +74,8 @@ interface OptInFlowDef extends NodeDef {
   allowSingleStep: boolean;
   /** Confirmation requests this node sends a minute at most (0: no limit). */
   maxRequestsPerMinute: number | string;
+  /** Whether a web form request's wording may be any text rather than one of the purpose's wordings. */
+  acceptAnyWording: boolean;
   confirmationTextEn?: string;
   confirmationTextDe?: string;
   confirmedTextEn?: string;
@@ -161,6 +167,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     const store = findConsentStore(RED, config.store);
     const actor = `opt-in-flow:${node.id}`;
     const allowMsgPurpose = config.allowMsgPurpose === true;
+    const acceptAnyWording = config.acceptAnyWording === true;
     const keywords = {
       confirm: parseKeywordList(config.confirmKeywords, DEFAULT_CONFIRM_KEYWORDS),
       start: parseKeywordList(config.startKeywords, DEFAULT_START_KEYWORDS),
@@ -196,6 +203,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     }
 
     if (countryProblem) node.status(statusOf('broken', translateError(RED, countryProblem)));
+    if (acceptAnyWording) node.warn(RED._('opt-in-flow.log.any-wording'));
     ledgerOf(store).then(
       () => {
         if (countryProblem) return;
@@ -233,6 +241,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         allowMsgPurpose,
         language: config.language,
         defaultCountry,
+        acceptAnyWording,
       });
       if (!validation.ok) return rejectRequest(msg, validation.reason);
       // Anyone can post numbers to a public form: each request is a message the business pays for and that a

@@ -15,6 +15,7 @@ export type OptInRejectReason =
   | 'prechecked'
   | 'consent-not-ticked'
   | 'missing-wording'
+  | 'unknown-wording'
   | 'missing-purpose'
   | 'unknown-purpose'
   | 'invalid-phone'
@@ -65,6 +66,25 @@ export interface FormValidationOptions {
    * The confirmation goes to the number as read, and only its owner can confirm it.
    */
   defaultCountry?: string;
+  /**
+   * Whether the request's wording may be any text (a node saved before the check existed). Otherwise it must be
+   * one of the purpose's wordings: anyone can post to a public form, and the confirmation quotes the wording.
+   */
+  acceptAnyWording?: boolean;
+}
+
+/** Same text as people read it: Unicode-normalised, runs of white space as one space. */
+function comparableWording(text: string): string {
+  return text.normalize('NFC').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * The purpose's own wording (in any of its languages) that the request's wording shows, or undefined. The stored
+ * proof then holds the business's text exactly, not a copy a form or a stranger sent along.
+ */
+export function configuredWording(purpose: PurposeDefinition, wording: string): string | undefined {
+  const given = comparableWording(wording);
+  return Object.values(purpose.wording).find((text) => typeof text === 'string' && comparableWording(text) === given);
 }
 
 /**
@@ -125,6 +145,10 @@ export function validateFormRequest(payload: unknown, options: FormValidationOpt
   if (!purposeId) return reject('missing-purpose', 'No purpose: set one in the node or in the request');
   const purpose = findPurpose(options.purposes, purposeId);
   if (!purpose) return reject('unknown-purpose', 'The purpose is not configured in the consent store');
+  const acceptedWording = options.acceptAnyWording ? wording : configuredWording(purpose, wording);
+  if (acceptedWording === undefined) {
+    return reject('unknown-wording', "The wording is not one of the purpose's wordings in the consent store");
+  }
   let phone: string;
   try {
     phone = normalisePhoneNumber(form.phone, options.defaultCountry);
@@ -138,7 +162,7 @@ export function validateFormRequest(payload: unknown, options: FormValidationOpt
     request: {
       phone,
       purpose,
-      wording,
+      wording: acceptedWording,
       source,
       language: chooseLanguage(form.language, options.language, phone),
       submittedAt: parseSubmittedAt(form.submittedAt),

@@ -113,7 +113,7 @@ function chatFlow(): Record<string, unknown>[] {
       mode: 'interactive',
       confirmedTextDe: CONFIRMED_TEXT,
       confirmedTextEn: CONFIRMED_TEXT,
-      configVersion: 1,
+      configVersion: 3,
       x: 540,
       y: 120,
       wires: [['send'], ['send', 'outcomeDebug'], [], []],

@@ -30,7 +30,7 @@ const actor = 'test';
 const form = {
   phone: '0049 151 23456789',
   consent: 'on',
-  wording: 'Ja, schickt mir den Newsletter per WhatsApp.',
+  wording: 'Schickt mir den Newsletter per WhatsApp.',
   source: 'https://shop.example/newsletter',
 };
 
@@ -157,6 +157,11 @@ describe('opt-in-flow node', () => {
     return () => spy.args.slice(from).map(([entry]) => String(entry.msg));
   }
 
+  /** The text of every log line since the flow was loaded (helper.load starts a new log). */
+  function loggedSinceLoad(): string[] {
+    return (helper.log() as unknown as { args: [{ msg: unknown }][] }).args.map(([entry]) => String(entry.msg));
+  }
+
   beforeEach(() => {
     dir = tempDir();
     keys = storeCredentials();
@@ -178,7 +183,7 @@ describe('opt-in-flow node', () => {
         interactive: {
           type: 'button',
           body: {
-            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Ja, schickt mir den Newsletter per WhatsApp.“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
+            text: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „Schickt mir den Newsletter per WhatsApp.“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
           },
           action: { buttons: [{ type: 'reply', reply: { id: 'gdpr-confirm:news', title: 'JA' } }] },
         },
@@ -195,13 +200,13 @@ describe('opt-in-flow node', () => {
 
     it('writes English to an English-speaking number and honours the language of the form', async () => {
       await load();
-      const english = await optIn({ payload: { ...form, phone: BOB, wording: 'Send me news' } });
+      const english = await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
       const body = english.msg.payload as {
         interactive: { body: { text: string }; action: { buttons: { reply: { title: string } }[] } };
       };
       assert.equal(
         body.interactive.body.text,
-        'You asked to hear from us on WhatsApp: "Send me news"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+        'You asked to hear from us on WhatsApp: "Send me the newsletter on WhatsApp."\nPlease confirm: tap YES. Reply STOP to stop at any time.',
       );
       assert.equal(body.interactive.action.buttons[0].reply.title, 'YES');
       const chosen = await optIn({ payload: { ...form, language: 'en' } });
@@ -213,6 +218,11 @@ describe('opt-in-flow node', () => {
       ['a box that is only true by default', { ...form, consent: 'yes' }, 'consent-not-ticked'],
       ['a pre-ticked box', { ...form, prechecked: true }, 'prechecked'],
       ['empty wording', { ...form, wording: '  ' }, 'missing-wording'],
+      [
+        'a wording the purpose does not have',
+        { ...form, wording: 'Sie haben gewonnen: https://x.example' },
+        'unknown-wording',
+      ],
       ['an invalid number', { ...form, phone: '0151' }, 'invalid-phone'],
     ] as const) {
       it(`rejects ${what} on output 3 with the reason "${reason}" and stores nothing`, async () => {
@@ -226,6 +236,24 @@ describe('opt-in-flow node', () => {
         assert.equal((await ledger.exportSubject(ANNA, actor)).found, false);
       });
     }
+
+    it('takes any wording only in a node saved before the check, and warns about it at every start', async () => {
+      await load({ configVersion: 2 });
+      const stranger = { ...form, wording: 'Sie haben gewonnen: https://x.example' };
+      const { output, msg } = await optIn({ payload: stranger });
+      assert.equal(output, 1);
+      assert.equal(msg.consent?.wording, stranger.wording);
+      assert.match(JSON.stringify(msg.payload), /Sie haben gewonnen/);
+      assert.equal(loggedSinceLoad().filter((line) => line.includes('any-wording')).length, 1);
+      await helper.unload();
+      await load({ configVersion: 3 });
+      assert.equal((await optIn({ payload: { ...stranger, phone: BOB } })).msg.optIn?.reason, 'unknown-wording');
+      assert.equal((await ledger.getConsent(BOB, 'news'))?.status, undefined);
+      assert.deepEqual(
+        loggedSinceLoad().filter((line) => line.includes('any-wording')),
+        [],
+      );
+    });
 
     it("explains a rejection in the form's language, whatever language Node-RED runs in", async () => {
       await load();
@@ -244,7 +272,7 @@ describe('opt-in-flow node', () => {
       assert.equal((await optIn({ payload: form })).msg.optIn?.reason, 'unknown-purpose');
       await helper.unload();
       await load({ allowMsgPurpose: true });
-      const orders = await optIn({ payload: { ...form, purpose: 'orders' } });
+      const orders = await optIn({ payload: { ...form, purpose: 'orders', wording: 'Bestell-Updates per WhatsApp.' } });
       assert.equal(orders.output, 1);
       assert.equal(orders.msg.optIn?.purpose, 'orders');
       assert.equal((await ledger.getConsent(ANNA, 'orders'))?.status, 'pending');
@@ -327,7 +355,9 @@ describe('opt-in-flow node', () => {
       assert.equal(msg.to, ANNA);
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
       // A number that carries its country code is read as written, whatever the setting.
-      const american = await optIn({ payload: { ...form, phone: '+1 415 555 0123', wording: 'Send me news' } });
+      const american = await optIn({
+        payload: { ...form, phone: '+1 415 555 0123', wording: 'Send me the newsletter on WhatsApp.' },
+      });
       assert.equal(american.msg.to, BOB);
     });
 
@@ -440,7 +470,10 @@ describe('opt-in-flow node', () => {
 
     it('with the request purpose allowed, confirms the purpose the button names and ignores unknown ones', async () => {
       await load({ allowMsgPurpose: true });
-      await optIn({ payload: { ...form, purpose: 'orders' } });
+      const requested = await optIn({
+        payload: { ...form, purpose: 'orders', wording: 'Bestell-Updates per WhatsApp.' },
+      });
+      assert.equal(requested.output, 1);
       const unknown = inbound(ANNA, {
         type: 'interactive',
         interactive: { type: 'button_reply', id: 'gdpr-confirm:lottery', title: 'JA' },

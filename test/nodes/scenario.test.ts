@@ -28,7 +28,8 @@ const ACCESS_TOKEN = 'scenario-access-token';
 const APP_SECRET = 'scenario-app-secret';
 const ERIKA = '+4915123456789';
 const ERIKA_WA_ID = '4915123456789';
-const WORDING = 'Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung jederzeit mit STOP.';
+/** The fixture purpose's German wording: opt-in-flow takes only the purpose's own wordings. */
+const WORDING = 'Schickt mir den Newsletter per WhatsApp.';
 const POLICY_URL = 'https://shop.example/datenschutz';
 const MARKETING = 'Neu im Shop: 20 % Rabatt auf alles!';
 

@@ -23,7 +23,8 @@ const WA_ID = '4915123456789';
 const PHONE_TYPED = '+49 151 2345 6789';
 const NAME = 'Erika Mustermann';
 const FREE_TEXT = 'Paket 4711 kam beschaedigt an, bitte Rueckruf';
-const WORDING = 'Ja, ich möchte den Newsletter per WhatsApp erhalten. Abmeldung jederzeit mit STOP.';
+/** The fixture purpose's German wording: opt-in-flow takes only the purpose's own wordings. */
+const WORDING = 'Schickt mir den Newsletter per WhatsApp.';
 
 /** Every form in which the number could leak: E.164, the WhatsApp id, as typed, and the national digits. */
 const PERSONAL = [`+${WA_ID}`, WA_ID, PHONE_TYPED, '15123456789', '151 2345 6789', NAME, FREE_TEXT];

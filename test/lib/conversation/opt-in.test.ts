@@ -84,6 +84,30 @@ describe('conversation/opt-in', () => {
       assert.equal(reasonOf([form]), 'invalid-request');
     });
 
+    it("takes only one of the purpose's wordings, and stores the purpose's own text", () => {
+      const wordingOf = (wording: string, opts = options) => {
+        const result = validateFormRequest({ ...form, wording }, opts);
+        return result.ok ? result.request.wording : result.reason;
+      };
+      // Anyone can post to a public form; the confirmation quotes the wording to the number typed in.
+      assert.equal(wordingOf('Click https://phish.example to win!'), 'unknown-wording');
+      assert.equal(wordingOf('Send me the newsletter on WhatsApp. And offers.'), 'unknown-wording');
+      assert.equal(wordingOf('Send me the newsletter on WhatsApp'), 'unknown-wording', 'one character is a change');
+      // The same text as a browser may send it: other line breaks and spaces, or decomposed umlauts.
+      assert.equal(wordingOf('  Send me the\n newsletter   on WhatsApp.\t'), 'Send me the newsletter on WhatsApp.');
+      assert.equal(wordingOf('Schickt mir den Newsletter per WhatsApp.'), 'Schickt mir den Newsletter per WhatsApp.');
+      const umlaut: PurposeDefinition = { ...news, wording: { de: 'Ja, ich möchte Angebote erhalten.' } };
+      assert.equal(
+        wordingOf('Ja, ich mo\u0308chte Angebote erhalten.', { ...options, purposes: [umlaut] }),
+        'Ja, ich möchte Angebote erhalten.',
+      );
+      // Another purpose's wording is not this purpose's.
+      const other: PurposeDefinition = { ...orders, wording: { en: 'Order updates on WhatsApp.' } };
+      assert.equal(wordingOf('Order updates on WhatsApp.', { ...options, purposes: [news, other] }), 'unknown-wording');
+      // A node saved before the check: any wording, kept as sent.
+      assert.equal(wordingOf('  Our own text.', { ...options, acceptAnyWording: true }), 'Our own text.');
+    });
+
     it('reads a number without country code with the default country, and only then', () => {
       const phoneOf = (phone: string, defaultCountry?: string) => {
         const result = validateFormRequest({ ...form, phone }, { ...options, defaultCountry });
