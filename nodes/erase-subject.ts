@@ -71,10 +71,15 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         const options = {
           beforeNumberChange: request.beforeNumberChange,
           requireHolderChoice: request.origin === 'request',
+          sentAt: request.sentAt,
         };
         const report = erasureReport(await ledger.eraseSubject(request.subject, actor, options), request.origin);
+        // Her message was delivered after her number went to someone else: he is not to be told, she is not there.
+        const late = request.origin === 'inbound' && report.beforeNumberChange === true;
+        if (late) this.warn(RED._('erase-subject.log.late-request'));
         // Art. 12(3): the person hears what was done. They are leaving: "Reply STOP" has nothing left to stop.
-        if (notice) send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);
+        if (notice && !late)
+          send([null, { ...notice, topic: 'erasure-notice', optOutFooter: false } as NodeMessage, null]);
         if (report.found) erased += 1;
         this.status(statusOf('ready', RED._('erase-subject.status.erased', { count: erased })));
         msg.payload = report;

@@ -18,7 +18,7 @@ export const USER_ID_REPLACED = 'subject.user-id-replaced';
 /** The audit action on a person's new number when her opt-outs followed her there (numberChanged). */
 const OPT_OUTS_CARRIED = 'subject.opt-outs-carried';
 /** Meta's clock and this machine's may differ; a number changes hands months after a move, not minutes. */
-const CLOCK_MARGIN_MS = 10 * 60_000;
+export const CLOCK_MARGIN_MS = 10 * 60_000;
 
 /** Where the move's marker says the person went (a pseudonym): an opt-out she sent before it, delivered late, follows. */
 function movedTo(wentTo: string | undefined): { to?: string } {

@@ -10,12 +10,13 @@ import type {
 } from '../store/types';
 import type { AccessInformation } from './access-information';
 import type { AuditRecord } from './audit-verify';
+import { CLOCK_MARGIN_MS } from './identity-changes';
 import type { FieldCipher } from './keys';
 import { type LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { EraseOptions, EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
-import { requireActor } from './validate';
+import { optionalTime, requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
 
@@ -52,6 +53,19 @@ function holderSpan(moves: readonly number[], previousHolder: boolean): HolderSp
   const movedAt = moves.at(-1);
   if (!previousHolder) return { after: movedAt };
   return movedAt === undefined ? undefined : { after: moves.at(-2), until: movedAt };
+}
+
+/**
+ * The part of the holder who sent a message at `sentAt`, when the number moved to another person after that: from
+ * the move before (if any) to the first move after. Up to the clocks' margin after a move it is still hers, as for a
+ * late opt-out (lateOptOutHome). Undefined when the number has not moved since: the sender holds it now.
+ */
+function senderSpan(moves: readonly number[], sentAt: number | undefined): HolderSpan | undefined {
+  if (sentAt === undefined) return undefined;
+  const cut = sentAt - CLOCK_MARGIN_MS;
+  const until = moves.find((at) => at >= cut);
+  if (until === undefined) return undefined;
+  return { after: moves.filter((at) => at < cut).at(-1), until };
 }
 
 /** A request about a number that changed hands says whose part it is about, when the caller asks for that. */
@@ -95,12 +109,15 @@ export class SubjectRights {
   async erase(subject: SubjectInput, actor: string, options: EraseOptions = {}): Promise<EraseReport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
-    const previousHolder = options.beforeNumberChange === true;
-    const { report, keys, phone } = await this.change(async (tx, now, events) => {
+    const sentAt = optionalTime(options.sentAt, 'sentAt');
+    const { report, keys, phone, previousHolder } = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
       requireChoice(options, moves);
-      const span = holderSpan(moves, previousHolder);
+      // Her own message, delivered after her number went to someone else: her part, not his.
+      const late = options.beforeNumberChange === undefined ? senderSpan(moves, sentAt) : undefined;
+      const previousHolder = late !== undefined || options.beforeNumberChange === true;
+      const span = late ?? holderSpan(moves, previousHolder);
       const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
       // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
       const phone = previousHolder ? undefined : (identified.phone ?? (await this.knownPhone(tx, p)));
@@ -122,7 +139,12 @@ export class SubjectRights {
       if (!previousHolder)
         events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
       const report: EraseReport = { found, removed, at: now, pseudonym: p };
-      return { report: previousHolder ? { ...report, beforeNumberChange: true as const } : report, keys, phone };
+      return {
+        report: previousHolder ? { ...report, beforeNumberChange: true as const } : report,
+        keys,
+        phone,
+        previousHolder,
+      };
     });
     if (!previousHolder) this.forgetUsage(keys);
     if (phone) this.resolver.forget(phone);

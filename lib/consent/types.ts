@@ -155,7 +155,10 @@ export interface EraseReport {
   removed: Record<string, number>;
   at: number;
   pseudonym: string;
-  /** Only the previous holder's part of a number that moved to another person was erased (EraseOptions). */
+  /**
+   * Only a previous holder's part of a number that moved to another person was erased (EraseOptions): asked for by
+   * staff, or by her own message delivered after the move. Nobody at the number now is to be told.
+   */
   beforeNumberChange?: true;
 }
 
@@ -181,7 +184,14 @@ export interface ExportOptions {
 }
 
 /** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
-export type EraseOptions = ExportOptions;
+export interface EraseOptions extends ExportOptions {
+  /**
+   * When the person sent the request (Meta's time of her WhatsApp message). Sent before the number moved to another
+   * person and delivered after (Meta retries for days), it is the request of the holder who sent it: only her part
+   * goes, as with `beforeNumberChange`, and the number's present holder is neither erased nor listed.
+   */
+  sentAt?: number;
+}
 
 export interface SubjectExport {
   exportedAt: number;

@@ -7,6 +7,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { EraseReport, LedgerEvent, SubjectRef } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
+import { metaTimeMs } from '../webhook/meta-time';
 import { isQuestion, matchKeyword } from './keywords';
 import { type Language, textFor } from './language';
 
@@ -18,15 +19,18 @@ export interface SubjectRequest {
   origin: RequestOrigin;
   /**
    * Staff answering the person a number belonged to before it moved to someone else: the records up to the move.
-   * Never for an inbound message, which is always from the number's present holder.
+   * Never for an inbound message, which is its sender's: see `sentAt`.
    */
   beforeNumberChange?: boolean;
+  /** An inbound message's time by Meta's clock: sent before the number moved, it is the previous holder's. */
+  sentAt?: number;
 }
 
 interface InboundLike {
   messageId?: unknown;
   from?: unknown;
   userId?: unknown;
+  timestamp?: unknown;
   text?: unknown;
   button?: { payload?: unknown; text?: unknown };
   interactive?: { id?: unknown; title?: unknown };
@@ -55,7 +59,9 @@ export function isInboundMessage(msg: MessageLike): boolean {
 export function subjectFromMessage(msg: MessageLike): SubjectRequest {
   if (isInboundMessage(msg)) {
     const whatsapp = msg.whatsapp as InboundLike;
-    return { subject: checkedSubject(whatsapp.from, whatsapp.userId), origin: 'inbound' };
+    const request: SubjectRequest = { subject: checkedSubject(whatsapp.from, whatsapp.userId), origin: 'inbound' };
+    const sentAt = metaTimeMs(whatsapp.timestamp);
+    return sentAt === undefined ? request : { ...request, sentAt };
   }
   const payload = msg.payload;
   if (typeof payload === 'string' || typeof payload === 'number') {

@@ -18,15 +18,15 @@ const JOHN = '+14155550123';
 
 type Report = { found: boolean; removed: Record<string, number>; total: number; pseudonym: string; origin: string };
 
-/** A normalised inbound message as whatsapp-webhook emits it on output 1. */
-function inbound(from: string, text: string, messageId: string): Msg {
+/** A normalised inbound message as whatsapp-webhook emits it on output 1, sent now unless said otherwise. */
+function inbound(from: string, text: string, messageId: string, sentAtMs = Date.now()): Msg {
   return {
     payload: text,
     whatsapp: {
       from,
       waId: from.slice(1),
       messageId,
-      timestamp: 1,
+      timestamp: Math.floor(sentAtMs / 1000),
       type: 'text',
       text,
       phoneNumberId: PHONE_NUMBER_ID,
@@ -312,6 +312,41 @@ describe('erase-subject node', () => {
       assert.equal(report.beforeNumberChange, true);
       assert.equal(sends.length, 0);
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'the next holder keeps his consent');
+    });
+
+    it('erases only her part when her keyword, sent before the number changed hands, arrives after', async () => {
+      const store = await numberWithNextHolder();
+      const sends = collect('send');
+      const reported = next('report');
+      const sentBeforeMove = Date.now() - 15 * 60_000;
+      helper.getNode('erase').receive(inbound(ERIKA, 'Daten löschen', 'wamid.late1', sentBeforeMove));
+      const report = (await reported).payload as Report & { beforeNumberChange?: boolean };
+      assert.equal(report.found, true);
+      assert.equal(report.beforeNumberChange, true);
+      assert.equal(sends.length, 0, 'the next holder is not told about an erasure he did not ask for');
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'the next holder keeps his consent');
+      assert.equal(await store.isSuppressed(ERIKA), false, 'his number is not on the erasure list');
+      const hers = await store.exportSubject(ERIKA, 'test', { beforeNumberChange: true });
+      assert.deepEqual([hers.consents.length, hers.history.length, hers.notices.length], [0, 0, 0]);
+      assert.ok(
+        (helper.log() as unknown as { args: [{ msg: unknown }][] }).args.some(([e]) =>
+          String(e.msg).includes('late-request'),
+        ),
+      );
+    });
+
+    it('erases the present holder and tells him when he sends the keyword after the move', async () => {
+      const store = await numberWithNextHolder();
+      const sent = next('sent');
+      const reported = next('report');
+      // Past the clocks' margin after the move: his own message.
+      helper.getNode('erase').receive(inbound(ERIKA, 'Daten löschen', 'wamid.own1', Date.now() + 11 * 60_000));
+      const report = (await reported).payload as Report & { beforeNumberChange?: boolean };
+      assert.equal(report.found, true);
+      assert.equal(report.beforeNumberChange, undefined);
+      await sent;
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
+      assert.equal(await store.isSuppressed(ERIKA), true);
     });
 
     it('asks staff whose data to erase when the number changed hands, and erases nothing until told', async () => {
