@@ -707,17 +707,23 @@ export class ConsentLedger extends EventEmitter {
 
   // ---------------------------------------------------------------- notices, service window, blocks
 
+  /**
+   * Records that the notice went to the subject. Not for a person erased and not signed up since: her erasure may
+   * have committed after the notice was decided on (the same webhook, another instance), and nothing may be stored
+   * about her again. Answers whether it was recorded.
+   */
   async recordNoticeShown(
     subject: SubjectInput,
     noticeVersion: string,
     options: { messageId?: string; actor: string },
-  ): Promise<void> {
+  ): Promise<boolean> {
     const version = requireNoticeVersion(noticeVersion);
     const actor = requireActor(options?.actor);
     const messageId = optionalText(options.messageId, 'messageId', 256);
     const identified = this.resolver.identify(subject);
-    await this.change(async (tx, now, events) => {
+    return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
+      if (await this.writes.erasedAndGone(tx, p)) return false;
       await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now, events, actor);
       await tx.putNotice({
         pseudonym: p,
@@ -734,6 +740,7 @@ export class ConsentLedger extends EventEmitter {
         detail: { noticeVersion: version },
       });
       events.push(ledgerEvent('notice.shown', identified, now, undefined, undefined, p));
+      return true;
     });
   }
 

@@ -723,6 +723,29 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await rejectsUnchanged(() => ledger.recordNoticeShown(PHONE, '', { actor: 't' }), 'invalid-input');
       });
 
+      it('records no notice for a person erased meanwhile: her number is not written back, no event names her', async () => {
+        // The notice was decided on before her erasure committed (one webhook with "delete my data" and "hello").
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 't' });
+        await ledger.eraseSubject(PHONE, 'admin');
+        const eventsBefore = events.length;
+        const auditBefore = (await db.all('SELECT COUNT(*) AS n FROM audit'))[0].n;
+        assert.equal(await ledger.recordNoticeShown(PHONE, 'n2', { messageId: 'wamid.late', actor: 't' }), false);
+        assert.deepEqual(await db.all('SELECT pseudonym FROM subjects'), []);
+        assert.deepEqual(await db.all('SELECT pseudonym FROM notices'), []);
+        assert.equal((await db.all('SELECT COUNT(*) AS n FROM audit'))[0].n, auditBefore);
+        assert.equal(events.length, eventsBefore);
+        // Signed up again since: her notices are recorded again.
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal(await ledger.recordNoticeShown(PHONE, 'n2', { actor: 't' }), true);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), true);
+      });
+
       it('remembers the last inbound time without storing the number', async () => {
         assert.equal(await ledger.lastInboundAt(PHONE), undefined);
         await ledger.recordInbound(PHONE, now - 5000);
