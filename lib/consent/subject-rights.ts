@@ -39,6 +39,16 @@ function heldAt(entry: AuditRecord, movedAt: number | undefined): number {
   return movedAt === undefined ? sentAt : Math.min(sentAt, movedAt);
 }
 
+/**
+ * An audit entry's detail as the person gets it (Art. 15(1): all of her data): what the event recorded besides,
+ * without the Node-RED instance that wrote it, which is the business's own bookkeeping.
+ */
+function detailFor(entry: AuditRecord): { detail?: Record<string, unknown> } {
+  if (!entry.detail) return {};
+  const { instance: _instance, ...detail } = entry.detail;
+  return Object.keys(detail).length > 0 ? { detail } : {};
+}
+
 /** Staff's answers to the person a number belonged to before its last move: not the present holder's business. */
 function isAboutPreviousHolder(entry: AuditRecord): boolean {
   return entry.detail?.part === PREVIOUS_HOLDER_PART;
@@ -244,6 +254,7 @@ export class SubjectRights {
             action: e.action,
             purpose: e.purpose,
             outcome: e.outcome,
+            ...detailFor(e),
           })),
         information: this.information(),
       };

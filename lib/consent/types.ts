@@ -211,7 +211,16 @@ export interface SubjectExport {
   consents: ConsentRecord[];
   history: (ConsentRecord & { archivedAt: number })[];
   notices: { noticeVersion: string; shownAt: number; messageId?: string; actor: string }[];
-  auditEvents: { seq: number; at: number; actor: string; action: string; purpose: string | null; outcome: string }[];
+  auditEvents: {
+    seq: number;
+    at: number;
+    actor: string;
+    action: string;
+    purpose: string | null;
+    outcome: string;
+    /** What the event recorded besides (when a STOP was sent, which notice version, what an erasure removed). */
+    detail?: Record<string, unknown>;
+  }[];
   /** What Art. 15(1) and (2) ask besides the data: purposes, recipients, retention, sources, rights. */
   information: AccessInformation;
 }

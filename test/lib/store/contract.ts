@@ -939,6 +939,20 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           doc.auditEvents.map((e) => e.action),
           ['consent.requested', 'consent.confirmed', 'notice.shown', 'dsr.access_fulfilled'],
         );
+        // Art. 15: what each event recorded besides is hers too (which notice, when and how she opted out).
+        assert.deepEqual(doc.auditEvents.find((e) => e.action === 'notice.shown')?.detail, { noticeVersion: 'n1' });
+        await ledger.withdrawUnlessErased({
+          subject: PHONE,
+          channel: 'whatsapp-keyword',
+          keyword: 'STOP',
+          sentAt: now - 1000,
+          actor: 't',
+        });
+        const withdrawn = (await ledger.exportSubject(PHONE, 'admin:bob')).auditEvents.find(
+          (e) => e.action === 'consent.withdrawn',
+        );
+        assert.equal(withdrawn?.detail?.keyword, 'STOP');
+        assert.equal(withdrawn?.detail?.channel, 'whatsapp-keyword');
         JSON.parse(JSON.stringify(doc));
       });
     });
