@@ -146,12 +146,13 @@ const TEXTS: Record<Language, PageTexts> = {
     noDpo: 'For questions about data protection, please contact the controller at the address above.',
     dataCollected: 'Data we process',
     dataItems: [
-      'your phone number and WhatsApp ID (stored encrypted)',
-      'message metadata: message IDs, time stamps and delivery status',
+      'your phone number, WhatsApp ID and profile name (stored encrypted)',
       'your consents: the exact wording you agreed to, when, and how you confirmed or withdrew them',
+      'message metadata: the IDs and times of the messages by which you gave, confirmed or withdrew a consent, and of the privacy notice sent to you',
       'which version of this privacy notice was shown to you, and when you last wrote to us',
     ],
-    dataNotKept: 'The content of your messages is used to answer you; these consent records do not store it.',
+    dataNotKept:
+      'The content of your messages is used to answer you and is not stored here, except the replies by which you started, confirmed or withdrew a consent: we keep them encrypted as proof.',
     purposes: 'Purposes and lawful basis',
     purposeColumn: 'Purpose',
     wordingColumn: 'Description',
@@ -174,9 +175,9 @@ const TEXTS: Record<Language, PageTexts> = {
     retention: 'Retention periods',
     retentionPending: (h) => `An unconfirmed consent request expires after ${h} hours.`,
     retentionWithdrawn: (d) =>
-      `After you withdraw your consent, your personal data is deleted after ${d} days unless another purpose still applies.`,
+      `While a consent of yours stands, we keep your number. When no consent or request of yours is running any more and you have not written to us for ${d} days, your number and name are deleted; this also applies to a number someone entered in our form without confirming it.`,
     retentionAudit: (y) =>
-      `Pseudonymous proof of consent (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR).`,
+      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR).`,
     retentionErasure:
       'When you request erasure, we delete your data immediately. We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying.',
     rights: 'Your rights and how to use them',
@@ -215,13 +216,13 @@ const TEXTS: Record<Language, PageTexts> = {
     noDpo: 'Bei Fragen zum Datenschutz wenden Sie sich bitte an den Verantwortlichen unter der oben genannten Adresse.',
     dataCollected: 'Welche Daten wir verarbeiten',
     dataItems: [
-      'Ihre Telefonnummer und WhatsApp-ID (verschlüsselt gespeichert)',
-      'Metadaten der Nachrichten: Nachrichten-IDs, Zeitstempel und Zustellstatus',
+      'Ihre Telefonnummer, WhatsApp-ID und Ihr Profilname (verschlüsselt gespeichert)',
       'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann und wie Sie sie bestätigt oder widerrufen haben',
+      'Metadaten der Nachrichten: IDs und Zeitpunkte der Nachrichten, mit denen Sie eine Einwilligung erteilt, bestätigt oder widerrufen haben, und des Ihnen gesendeten Datenschutzhinweises',
       'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt geschrieben haben',
     ],
     dataNotKept:
-      'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; in diesen Einwilligungsnachweisen wird er nicht gespeichert.',
+      'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; hier wird er nicht gespeichert, außer den Antworten, mit denen Sie eine Einwilligung begonnen, bestätigt oder widerrufen haben: Diese bewahren wir verschlüsselt als Nachweis auf.',
     purposes: 'Zwecke und Rechtsgrundlagen',
     purposeColumn: 'Zweck',
     wordingColumn: 'Beschreibung',
@@ -244,9 +245,9 @@ const TEXTS: Record<Language, PageTexts> = {
     retention: 'Speicherdauer',
     retentionPending: (h) => `Eine unbestätigte Einwilligungsanfrage verfällt nach ${h} Stunden.`,
     retentionWithdrawn: (d) =>
-      `Nach Ihrem Widerruf werden Ihre personenbezogenen Daten nach ${d} Tagen gelöscht, es sei denn, ein anderer Zweck erfordert die weitere Speicherung.`,
+      `Solange eine Einwilligung von Ihnen besteht, speichern wir Ihre Nummer. Läuft keine Einwilligung oder Anfrage von Ihnen mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat.`,
     retentionAudit: (y) =>
-      `Pseudonyme Einwilligungsnachweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
+      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
     retentionErasure:
       'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten sofort. Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt.',
     rights: 'Ihre Rechte und wie Sie sie ausüben',

@@ -429,7 +429,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
       'Integrator AG',
       'Deutschland (Frankfurt am Main)',
       'nach 24 Stunden',
-      'nach 14 Tagen',
+      'Sie uns 14 Tage nicht geschrieben',
       '3 Jahre',
       'Antworten Sie im Chat mit STOP',
       version,
