@@ -223,21 +223,12 @@ export class LedgerWrites {
         existing && !isEnded(existing.status)
           ? existing
           : { ...this.blankRecord(p, def, now, actor), method: 'objection' };
-      const row: ConsentRow = {
-        ...base,
-        status: 'withdrawn',
-        expiresAt: null,
-        withdrawnAt: now,
-        withdrawalChannel: channel,
-        withdrawalMessageIdEnc: this.cipher.encryptOptional(opt.messageId, 'withdrawal_message_id', p),
-        withdrawalTextEnc: this.cipher.encryptOptional(opt.text, 'withdrawal_text', p),
-        withdrawalKeyword: keyword ?? null,
-        retainUntil: now + this.retention.proofRetentionMs,
-        updatedAt: now,
-        actor,
-      };
+      const row = this.withdrawnRow(base, now, p, opt);
       const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null, ...sent };
       changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
+    }
+    if (this.coversEveryPurpose(targets)) {
+      changed.push(...(await this.withdrawRemovedPurposes(tx, now, events, p, subject, opt, sent)));
     }
     if (changed.length === 0 && opt.auditNothing !== false) {
       // The opt-out itself is evidence worth keeping even when nothing was on record.
@@ -248,6 +239,56 @@ export class LedgerWrites {
         outcome: NOTHING_TO_WITHDRAW,
         detail: { channel, keyword: keyword ?? null, ...sent },
       });
+    }
+    return changed;
+  }
+
+  private withdrawnRow(
+    base: ConsentRow,
+    now: number,
+    p: string,
+    opt: { channel: WithdrawalChannel; actor: string; text?: string; keyword?: string; messageId?: string },
+  ): ConsentRow {
+    return {
+      ...base,
+      status: 'withdrawn',
+      expiresAt: null,
+      withdrawnAt: now,
+      withdrawalChannel: opt.channel,
+      withdrawalMessageIdEnc: this.cipher.encryptOptional(opt.messageId, 'withdrawal_message_id', p),
+      withdrawalTextEnc: this.cipher.encryptOptional(opt.text, 'withdrawal_text', p),
+      withdrawalKeyword: opt.keyword ?? null,
+      retainUntil: now + this.retention.proofRetentionMs,
+      updatedAt: now,
+      actor: opt.actor,
+    };
+  }
+
+  private coversEveryPurpose(targets: readonly PurposeDefinition[]): boolean {
+    return [...this.purposes.keys()].every((id) => targets.some((def) => def.id === id));
+  }
+
+  /**
+   * A purpose taken out of the store's settings keeps its records. An opt-out of everything ends the consents and
+   * requests standing for such a purpose too, or putting the purpose back would message a person who said STOP.
+   */
+  private async withdrawRemovedPurposes(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    p: string,
+    subject: IdentifiedSubject,
+    opt: { channel: WithdrawalChannel; actor: string; text?: string; keyword?: string; messageId?: string },
+    sent: Record<string, unknown>,
+  ): Promise<ConsentRecord[]> {
+    const changed: ConsentRecord[] = [];
+    for (const existing of await tx.listConsents(p)) {
+      if (this.purposes.has(existing.purpose) || isEnded(existing.status)) continue;
+      const row = this.withdrawnRow(existing, now, p, opt);
+      const detail = { channel: opt.channel, keyword: opt.keyword ?? null, previousStatus: existing.status, ...sent };
+      changed.push(
+        await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel: opt.channel }),
+      );
     }
     return changed;
   }

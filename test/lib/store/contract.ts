@@ -366,6 +366,23 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
     });
 
     describe('single-step consent and withdrawal', () => {
+      it('a STOP while a purpose is out of the settings ends its consent too: putting it back messages nobody', async () => {
+        await giveByKeyword(PHONE, 'newsletter');
+        await giveByKeyword(PHONE_2, 'newsletter');
+        await ledger.close();
+        ledger = await open({ purposes: TEST_PURPOSES.filter((p) => p.id !== 'newsletter') });
+        const stop = { channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' } as const;
+        const changed = await ledger.withdrawUnlessErased({ ...stop, subject: PHONE });
+        // The objection to the contract purpose, and the consent of the purpose no longer configured.
+        assert.deepEqual(Array.isArray(changed) && changed.map((c) => c.purpose).sort(), ['newsletter', 'orders']);
+        // An opt-out of named purposes is no opt-out of the one taken out.
+        await ledger.withdrawUnlessErased({ ...stop, subject: PHONE_2, purposes: ['marketing'] });
+        await ledger.close();
+        ledger = await open({ purposes: TEST_PURPOSES });
+        assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'withdrawn');
+        assert.equal((await ledger.checkConsent(PHONE_2, 'newsletter')).status, 'given');
+      });
+
       it('give stores a given consent; a repeated give with the same wording changes nothing', async () => {
         const given = await ledger.giveConsent({
           subject: PHONE,
