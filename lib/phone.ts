@@ -26,8 +26,15 @@ export function normalisePhoneNumber(input: unknown, defaultCountry?: string): s
   return number;
 }
 
+/**
+ * How long a memo of numbers keeps one at most. It saves parsing the same number for the gate, the ledger and the
+ * send of one message, within milliseconds; it must not keep numbers an erasure on another instance, or the
+ * retention sweep, removed from the store.
+ */
+export const RECENT_NUMBERS_MAX_AGE_MS = 10 * 60_000;
+
 /** Valid numbers only: a refused input is checked again each time (and stays out of memory). */
-const recentlyNormalised = new BoundedMemo<string>(10_000);
+const recentlyNormalised = new BoundedMemo<string>(10_000, RECENT_NUMBERS_MAX_AGE_MS);
 
 /** Erasure: the number leaves the memo too. */
 export function forgetPhoneNumber(phone: string): void {

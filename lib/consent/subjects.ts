@@ -1,6 +1,6 @@
 import { BoundedMemo } from '../bounded-memo';
 import { GdprWhatsAppError } from '../errors';
-import { forgetPhoneNumber, lookupCandidate, normalisePhoneNumber } from '../phone';
+import { forgetPhoneNumber, lookupCandidate, normalisePhoneNumber, RECENT_NUMBERS_MAX_AGE_MS } from '../phone';
 import type { Pseudonymiser } from './keys';
 import type { SubjectInput } from './types';
 
@@ -21,10 +21,13 @@ const CACHE_GENERATION = 10_000;
 
 /**
  * Turns a SubjectRef into its pseudonym. Parsing a number with full metadata costs microseconds, more
- * than the consent lookup itself, so recent inputs are remembered (bounded; erasure forgets them).
+ * than the consent lookup itself, so recent inputs are remembered (bounded, for minutes; erasure forgets them).
  */
 export class SubjectResolver {
-  private readonly recent = new BoundedMemo<{ phone: string; pseudonym: string }>(CACHE_GENERATION);
+  private readonly recent = new BoundedMemo<{ phone: string; pseudonym: string }>(
+    CACHE_GENERATION,
+    RECENT_NUMBERS_MAX_AGE_MS,
+  );
 
   constructor(private readonly pseudonyms: Pseudonymiser) {}
 
