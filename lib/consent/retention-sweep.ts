@@ -48,6 +48,8 @@ export class RetentionSweep {
       for (const p of subjects) await tx.removePersonalData(p);
       return subjects.length;
     });
+    // What a record that ended holds besides the pseudonymous proof goes after the same period, record by record.
+    report.personalDataRemoved += await repeat((tx) => tx.stripEndedProof(now - this.retention.personalDataMs, batch));
     // An objection under Art. 21 does not expire: for a purpose that needs no consent it is the only thing that
     // stops messages, and it stays (stripped of personal data with the subject's record).
     const objectionsOf = [...this.purposes.values()].filter((p) => p.lawfulBasis !== 'consent').map((p) => p.id);

@@ -1,5 +1,16 @@
 export type Dialect = 'sqlite' | 'postgres';
 
+/** A record that ended. Written the same in the index and the queries, so that both planners use the index. */
+export const ENDED = `status IN ('refused', 'expired', 'withdrawn')`;
+/** A record that still carries encrypted message ids or texts, or a source. */
+export const HOLDS_PROOF = `(request_message_id_enc IS NOT NULL OR confirmation_message_id_enc IS NOT NULL
+  OR confirmation_text_enc IS NOT NULL OR withdrawal_message_id_enc IS NOT NULL OR withdrawal_text_enc IS NOT NULL
+  OR source IS NOT NULL OR source_enc IS NOT NULL)`;
+/** Clears what HOLDS_PROOF looks for. */
+export const CLEAR_PROOF = `request_message_id_enc = NULL, confirmation_message_id_enc = NULL,
+  confirmation_text_enc = NULL, withdrawal_message_id_enc = NULL, withdrawal_text_enc = NULL,
+  source = NULL, source_enc = NULL`;
+
 /**
  * Forward-only migrations; `schema_version` records each applied version. Never edit a released
  * migration: add the next one. Both dialects get the same tables, columns and constraints.
@@ -127,6 +138,14 @@ export function migrations(dialect: Dialect): { version: number; statements: str
       statements: [
         // A keyed check of the pseudonym key the database is filled under (ConsentLedger checks it at open).
         `CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), pseudonym_check TEXT NOT NULL)`,
+      ],
+    },
+    {
+      version: 5,
+      statements: [
+        // The ended records that still carry personal proof (stripEndedProof): the index shrinks as they are cleared.
+        `CREATE INDEX consents_ended_proof ON consents (updated_at) WHERE ${ENDED} AND ${HOLDS_PROOF}`,
+        `CREATE INDEX consent_history_proof ON consent_history (archived_at) WHERE ${HOLDS_PROOF}`,
       ],
     },
   ];

@@ -1,5 +1,5 @@
 import type { AuditAnchor, AuditRecord } from '../consent/audit-verify';
-import type { Dialect } from './schema';
+import { CLEAR_PROOF, type Dialect, ENDED, HOLDS_PROOF } from './schema';
 import type {
   ArchivedConsentRow,
   CheckState,
@@ -519,19 +519,27 @@ export class SqlStoreTx implements StoreTx {
     let changed = await this.db.run('DELETE FROM subjects WHERE pseudonym = $1', [pseudonym]);
     changed += await this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
     for (const table of ['consents', 'consent_history']) {
-      changed += await this.db.run(
-        `UPDATE ${table} SET request_message_id_enc = NULL, confirmation_message_id_enc = NULL,
-           confirmation_text_enc = NULL, withdrawal_message_id_enc = NULL, withdrawal_text_enc = NULL,
-           source = NULL, source_enc = NULL
-         WHERE pseudonym = $1 AND (request_message_id_enc IS NOT NULL OR confirmation_message_id_enc IS NOT NULL
-           OR confirmation_text_enc IS NOT NULL OR withdrawal_message_id_enc IS NOT NULL OR withdrawal_text_enc IS NOT NULL
-           OR source IS NOT NULL OR source_enc IS NOT NULL)`,
-        [pseudonym],
-      );
+      changed += await this.db.run(`UPDATE ${table} SET ${CLEAR_PROOF} WHERE pseudonym = $1 AND ${HOLDS_PROOF}`, [
+        pseudonym,
+      ]);
     }
     changed += await this.db.run(
       'UPDATE notices SET message_id_enc = NULL WHERE pseudonym = $1 AND message_id_enc IS NOT NULL',
       [pseudonym],
+    );
+    return changed;
+  }
+
+  async stripEndedProof(cutoff: number, limit: number): Promise<number> {
+    let changed = await this.db.run(
+      `UPDATE consents SET ${CLEAR_PROOF} WHERE (pseudonym, purpose) IN (SELECT pseudonym, purpose FROM consents
+         WHERE updated_at < $1 AND ${ENDED} AND ${HOLDS_PROOF} LIMIT $2)`,
+      [cutoff, limit],
+    );
+    changed += await this.db.run(
+      `UPDATE consent_history SET ${CLEAR_PROOF} WHERE id IN (SELECT id FROM consent_history
+         WHERE archived_at < $1 AND ${HOLDS_PROOF} LIMIT $2)`,
+      [cutoff, limit],
     );
     return changed;
   }

@@ -162,6 +162,11 @@ export interface StoreTx {
   inactiveSubjects(cutoff: number, limit: number): Promise<string[]>;
   removePersonalData(pseudonym: string): Promise<number>;
   /**
+   * Clears the encrypted message ids and texts (and source) of records that ended before `cutoff`, whoever they
+   * belong to: a person with another consent still standing, or a key with no subject record at all.
+   */
+  stripEndedProof(cutoff: number, limit: number): Promise<number>;
+  /**
    * Deletes ended records and history whose proof period is over, except the objections (refused, withdrawn) to the
    * purposes in `objectionsOf`: those that need no consent, where the objection is what forbids.
    */

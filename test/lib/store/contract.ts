@@ -158,7 +158,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2, 3, 4],
+          [1, 2, 3, 4, 5],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });
@@ -1032,6 +1032,52 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
     });
 
     describe('retention', () => {
+      it("clears an ended record's message ids and texts after 30 days, also while another consent stands", async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          text: 'START',
+          messageId: 'wamid.START',
+          actor: 't',
+        });
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: TEST_PURPOSES[1].wording.en,
+          method: 'keyword',
+          text: 'NEWS',
+          messageId: 'wamid.NEWS',
+          actor: 't',
+        });
+        await ledger.withdrawConsent({
+          subject: PHONE,
+          purposes: ['newsletter'],
+          channel: 'whatsapp-keyword',
+          keyword: 'STOP NEWS',
+          text: 'stop news please',
+          messageId: 'wamid.STOP',
+          actor: 't',
+        });
+        now += 29 * DAY;
+        await ledger.sweepRetention();
+        assert.equal((await ledger.getConsent(PHONE, 'newsletter'))?.withdrawalText, 'stop news please', 'not yet');
+        now += 2 * DAY;
+        const report = await ledger.sweepRetention();
+        assert.ok(report.personalDataRemoved >= 1);
+        const ended = await ledger.getConsent(PHONE, 'newsletter');
+        assert.equal(ended?.status, 'withdrawn', 'the pseudonymous proof stays');
+        assert.deepEqual(
+          [ended?.confirmationText, ended?.confirmationMessageId, ended?.withdrawalText, ended?.withdrawalMessageId],
+          [undefined, undefined, undefined, undefined],
+        );
+        const standing = await ledger.getConsent(PHONE, 'marketing');
+        assert.equal(standing?.confirmationText, 'START', 'a consent that stands keeps its proof');
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
+        assert.equal((await db.all('SELECT * FROM subjects')).length, 1, 'her number stays while she is signed up');
+      });
+
       it('expires pending requests, removes personal data after 30 days, proof after 5 years', async () => {
         await request(PHONE);
         await ledger.giveConsent({
