@@ -55,7 +55,7 @@ describe('nodes/shared', () => {
       const saved = { id: 'o', store: 's', purpose: 'news', configVersion: 1 };
       const migrated = migrate<Record<string, unknown>>(saved, optInFlowMigrations);
       assert.equal(migrated.maxRequestsPerMinute, 30);
-      assert.equal(migrated.configVersion, 2);
+      assert.equal(migrated.configVersion, 3);
       assert.equal(
         migrate<Record<string, unknown>>({ ...saved, maxRequestsPerMinute: 0 }, optInFlowMigrations)
           .maxRequestsPerMinute,
@@ -63,6 +63,18 @@ describe('nodes/shared', () => {
       );
       const empty = migrate<Record<string, unknown>>({ ...saved, maxRequestsPerMinute: '' }, optInFlowMigrations);
       assert.equal(empty.maxRequestsPerMinute, 30, 'an empty field is the default, not "no limit"');
+    });
+
+    it("lets an opt-in-flow saved before the wording check take any wording, and new ones only the purpose's", () => {
+      const saved = { id: 'o', store: 's', purpose: 'news', configVersion: 2, maxRequestsPerMinute: 30 };
+      assert.equal(migrate<Record<string, unknown>>(saved, optInFlowMigrations).acceptAnyWording, true);
+      const chosen = { ...saved, acceptAnyWording: false };
+      assert.equal(migrate<Record<string, unknown>>(chosen, optInFlowMigrations).acceptAnyWording, false);
+      const current = { ...saved, configVersion: 3 };
+      assert.equal(migrate<Record<string, unknown>>(current, optInFlowMigrations).acceptAnyWording, undefined);
+      // Written by hand without a version: the defaults, which check the wording.
+      const bare = { id: 'o', store: 's', purpose: 'news' };
+      assert.equal(migrate<Record<string, unknown>>(bare, optInFlowMigrations).acceptAnyWording, false);
     });
 
     it('runs only the newer migrations, in order, without touching the input', () => {
