@@ -9,7 +9,7 @@ import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
 import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
-import { keepAliveAdapter } from './transport';
+import { keepAliveAdapter, neverSent } from './transport';
 import { type HeaderValue, waitHintMs } from './wait-hint';
 
 export interface CloudApiClientOptions {
@@ -128,14 +128,16 @@ export class CloudApiClient {
     this.sleep = options.sleep;
     this.random = options.random ?? Math.random;
     this.maxQueue = options.maxQueue ?? 10000;
+    // Enough sockets for a second's worth of messages in flight at ~1 s API latency.
+    const maxSockets = Math.max(4, Math.ceil(throughput || 16));
     this.pacer = new Pacer({
       ratePerSecond: throughput,
+      // A slow API must not push messages into the agent's own queue, which maxQueue and close() cannot see.
+      maxConcurrent: maxSockets,
       maxQueue: this.maxQueue,
       waitingElsewhere: () => this.waitingBehind,
       clock: this.clock,
     });
-    // Enough sockets for a second's worth of messages in flight at ~1 s API latency.
-    const maxSockets = Math.max(4, Math.ceil(throughput || 16));
     // axios sets a 60 s keep-alive delay on every request's socket and the agent its own when the socket comes
     // back: with different values each request paid two system calls switching between them; with one, none.
     const agentOptions = {
@@ -387,8 +389,8 @@ export class CloudApiClient {
     try {
       response = await sending;
     } catch (err) {
-      // Aborted by close() after its grace: a POST had left, so Meta may have taken the message.
-      if (axios.isCancel(err)) throw method === 'post' ? closedInFlightError() : closedError();
+      // Aborted by close() after its grace: a POST that had a connection may have reached Meta.
+      if (axios.isCancel(err)) throw method === 'post' && !neverSent(err) ? closedInFlightError() : closedError();
       // A new error from the error's code alone: the axios error holds the config with the token.
       throw classifyApiError(undefined, undefined, err instanceof Error ? err : new Error('request failed'));
     } finally {

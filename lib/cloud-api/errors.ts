@@ -1,5 +1,6 @@
 import { GdprWhatsAppError } from '../errors';
 import { isRetryable, WAIT_NAMING_LIMITS } from './retry';
+import { neverSent } from './transport';
 
 /** What `whatsapp-send` puts into `msg.error` on its second output. */
 export interface CloudApiErrorJson {
@@ -222,6 +223,7 @@ const NETWORK_TITLES: Record<string, string> = {
 /**
  * Failures before any connection existed: the request cannot have reached the API. A reset is not one of them,
  * not even on a reused keep-alive connection: the server may have read the message before the connection went.
+ * The lean adapter also marks any failure before its connection was open (transport.ts neverSent).
  */
 const NOTHING_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
@@ -236,7 +238,7 @@ function fromNetworkError(err: Error): CloudApiError {
     details: key || 'no response',
     network: true,
     timedOut,
-    nothingSent: NOTHING_SENT_CODES.has(key),
+    nothingSent: NOTHING_SENT_CODES.has(key) || neverSent(err),
   });
 }
 

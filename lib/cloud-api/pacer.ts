@@ -16,6 +16,8 @@ export const realClock: Clock = {
 export interface PacerOptions {
   /** Starts per second; 0 switches pacing off. */
   ratePerSecond: number;
+  /** Tasks running at once (started, not yet settled); the next one waits in the queue. Default: no limit. */
+  maxConcurrent?: number;
   /** Tasks allowed to wait; one more is refused at once, so a slow API cannot grow memory without limit. */
   maxQueue: number;
   /** Tasks waiting outside the pacer that count against `maxQueue` too (the client's per-recipient order). */
@@ -32,7 +34,7 @@ interface Waiting {
 /**
  * Starts tasks in FIFO order, at most `ratePerSecond` in any window of one second (a sliding window
  * over the last start times, so a burst up to the rate goes out at once, which is how Meta counts
- * a phone number's throughput for error 130429).
+ * a phone number's throughput for error 130429), and at most `maxConcurrent` at a time.
  */
 export class Pacer {
   private readonly clock: Clock;
@@ -42,6 +44,8 @@ export class Pacer {
   private readonly starts: number[];
   private readonly slots: number;
   private readonly windowMs: number;
+  private readonly maxConcurrent: number;
+  private running = 0;
   private next = 0;
   private queue: Array<Waiting | undefined> = [];
   private head = 0;
@@ -57,6 +61,8 @@ export class Pacer {
     this.slots = rate > 0 ? Math.max(1, Math.floor(rate)) : 0;
     this.windowMs = rate > 0 ? (1000 * this.slots) / rate : 0;
     this.starts = new Array(this.slots).fill(Number.NEGATIVE_INFINITY);
+    const limit = options.maxConcurrent ?? 0;
+    this.maxConcurrent = Number.isFinite(limit) && limit >= 1 ? Math.floor(limit) : Number.POSITIVE_INFINITY;
   }
 
   get queueLength(): number {
@@ -91,6 +97,7 @@ export class Pacer {
   }
 
   private hasSlot(): boolean {
+    if (this.running >= this.maxConcurrent) return false;
     return this.slots === 0 || this.clock.now() - this.starts[this.next] >= this.windowMs;
   }
 
@@ -99,11 +106,20 @@ export class Pacer {
       this.starts[this.next] = this.clock.now();
       this.next = (this.next + 1) % this.slots;
     }
+    this.running++;
+    let running: Promise<T>;
     try {
-      return Promise.resolve(task());
+      running = Promise.resolve(task());
     } catch (err) {
-      return Promise.reject(err);
+      running = Promise.reject(err);
     }
+    const ended = () => {
+      this.running--;
+      // A rate wait has its timer; a task held back by the limit alone starts when one ends.
+      if (this.timer === undefined && !this.closed) this.drain();
+    };
+    running.then(ended, ended);
+    return running;
   }
 
   private drain(): void {
@@ -123,6 +139,7 @@ export class Pacer {
 
   private arm(): void {
     if (this.timer !== undefined || this.queueLength === 0 || this.closed) return;
+    if (this.running >= this.maxConcurrent) return;
     const wait = Math.max(0, this.starts[this.next] + this.windowMs - this.clock.now());
     this.timer = this.clock.setTimeout(() => this.drain(), wait);
   }

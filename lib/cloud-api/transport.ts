@@ -1,11 +1,22 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { type AxiosAdapter, AxiosError, AxiosHeaders, type AxiosResponse, CanceledError } from 'axios';
 
 /** Cloud API answers are a few hundred bytes; a misbehaving server cannot fill the memory. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 type Config = Parameters<AxiosAdapter>[0];
+
+/**
+ * Whether a failed request never had a connection to write to: it waited for one of the agent's sockets, or its
+ * connection was still being opened (DNS, TCP, TLS). Such a request cannot have reached the API, so a message is
+ * safe to send again; a failure after that may have left (delivery unknown).
+ */
+export function neverSent(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { neverSent?: unknown }).neverSent === true;
+}
 
 /**
  * An axios adapter for the Cloud API's small JSON calls: one node:http(s) request on the client's keep-alive
@@ -30,6 +41,7 @@ export function keepAliveAdapter(agents: { http: http.Agent; https: https.Agent 
       const signal = config.signal as AbortSignal | undefined;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
+      let connected = false;
       const finish = () => {
         settled = true;
         if (timer) clearTimeout(timer);
@@ -39,16 +51,23 @@ export function keepAliveAdapter(agents: { http: http.Agent; https: https.Agent 
         if (settled) return;
         finish();
         req.destroy();
+        if (!connected) Object.assign(err, { neverSent: true });
         reject(err);
       };
       const onAbort = () => fail(new CanceledError(undefined, config, req));
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (config.timeout) {
-        timer = setTimeout(() => {
-          fail(new AxiosError(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, config, req));
-        }, config.timeout);
-      }
+      req.once('socket', (socket: Socket) => {
+        if (settled) return;
+        // Like axios's req.setTimeout: the clock starts with the socket, not while the request waits in the agent.
+        if (config.timeout) {
+          timer = setTimeout(() => {
+            fail(new AxiosError(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, config, req));
+          }, config.timeout);
+        }
+        if (!socket.connecting) connected = true;
+        else socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', () => (connected = true));
+      });
       req.on('error', (err: Error & { code?: string }) => fail(AxiosError.from(err, err.code, config, req)));
       req.on('response', (res) => {
         const chunks: Buffer[] = [];

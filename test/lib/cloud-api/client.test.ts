@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import util from 'node:util';
 import { CloudApiClient, type CloudApiClientOptions } from '../../../lib/cloud-api/client';
 import { toMessageBody } from '../../../lib/cloud-api/schemas';
 import { MAX_RESPONSE_BYTES } from '../../../lib/cloud-api/transport';
 import { GdprWhatsAppError } from '../../../lib/errors';
-import { FakeClock } from './fake-clock';
+import { FakeClock, flush } from './fake-clock';
 import { drop, failure, hang, json, MockGraph, metaError, ok, okBody, raw } from './mock-graph';
 
 const TOKEN = 'EAAJBtestTOKENsecret1234567890';
@@ -319,6 +319,80 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.equal(err.retryable, false);
     assert.equal(graph.requests.length, 1, 'a timed-out message is not sent again');
     assertNoToken(err);
+  });
+
+  describe('a connection that never opens (TLS hello unanswered): nothing of the message left', () => {
+    let silent: net.Server;
+    let connections: net.Socket[];
+    let silentUrl: string;
+
+    beforeEach(async () => {
+      connections = [];
+      silent = net.createServer((socket) => connections.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      silentUrl = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    });
+
+    afterEach(async () => {
+      for (const socket of connections) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+
+    it('its timeout is retryable and the message is tried again', async () => {
+      const c = client({
+        apiBaseUrl: silentUrl,
+        timeoutMs: 300,
+        retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+      });
+      const err = await failure(c.sendMessage(toMessageBody(TO, 'a')));
+      assert.equal(err.title, 'Request timed out');
+      assert.equal(err.deliveryUnknown, false);
+      assert.equal(err.retryable, true);
+      assert.equal(connections.length, 2, 'tried again on a new connection');
+    });
+
+    it('close() aborting it reports the message as not sent', async () => {
+      const c = client({ apiBaseUrl: silentUrl, timeoutMs: 60_000 });
+      const pending = c.sendMessage(toMessageBody(TO, 'a'));
+      while (connections.length === 0) await flush();
+      await c.close(10);
+      await assert.rejects(pending, (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+    });
+  });
+
+  it('a message beyond the connections in use waits in the queue: counted there, and refused as unsent on close', async () => {
+    graph.always(hang);
+    const clock = new FakeClock();
+    // throughput 4: four connections.
+    const c = client({ throughput: 4, clock });
+    const sends = [0, 1, 2, 3, 4].map((n) => c.sendMessage(toMessageBody(`+491511234567${n}`, 'offer')));
+    for (const send of sends) send.catch(() => undefined);
+    while (graph.requests.length < 4) await flush();
+    clock.advance(1000);
+    await flush();
+    assert.equal(c.stats().queueLength, 1, 'the rate would let the fifth go; the connections do not');
+    await c.close(10);
+    await assert.rejects(sends[4], (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+    await assert.rejects(
+      sends[0],
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed-in-flight',
+    );
+    assert.equal(graph.requests.length, 4);
+  });
+
+  it('a message waiting for a connection goes out as soon as one is answered', async () => {
+    const answers: Array<() => void> = [];
+    graph.always((req, res) => answers.push(() => ok(`wamid.${answers.length}`)(req, res)));
+    const clock = new FakeClock();
+    const c = client({ throughput: 4, clock });
+    const sends = [0, 1, 2, 3, 4].map((n) => c.sendMessage(toMessageBody(`+491511234567${n}`, 'offer')));
+    while (answers.length < 4) await flush();
+    clock.advance(1000);
+    answers[0]();
+    await sends[0];
+    while (answers.length < 5) await flush();
+    for (const answer of answers.slice(1)) answer();
+    assert.equal((await Promise.all(sends)).length, 5);
   });
 
   it('the token appears in no error, whatever failed', async () => {

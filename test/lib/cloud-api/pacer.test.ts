@@ -129,6 +129,65 @@ describe('cloud-api pacer', () => {
     assert.equal(ran, false);
   });
 
+  it('starts no more than maxConcurrent at once: the next waits in the queue until one ends', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 0, maxConcurrent: 2, maxQueue: 1, clock });
+    const releases: Array<() => void> = [];
+    const task = () => new Promise<void>((resolve) => releases.push(resolve));
+    const first = pacer.schedule(task);
+    void pacer.schedule(task);
+    const third = pacer.schedule(task);
+    assert.equal(releases.length, 2);
+    assert.equal(pacer.queueLength, 1, 'the third waits where maxQueue and close() see it');
+    await assert.rejects(
+      pacer.schedule(task),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'queue-full',
+    );
+    clock.advance(10_000);
+    assert.equal(releases.length, 2, 'time alone does not start it');
+    releases[0]();
+    await first;
+    await flush();
+    assert.equal(releases.length, 3);
+    assert.equal(pacer.queueLength, 0);
+    releases[2]();
+    await third;
+  });
+
+  it('a task held back by maxConcurrent still keeps to the rate', async () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, maxConcurrent: 1, maxQueue: 10, clock });
+    const starts: number[] = [];
+    const task = async () => {
+      starts.push(clock.now());
+    };
+    const all = [1, 2, 3].map(() => pacer.schedule(task));
+    await flush();
+    assert.equal(starts.length, 2, 'the third waits for the window, not only for the second to end');
+    clock.advance(1000);
+    await Promise.all(all);
+    assert.deepEqual(
+      starts.map((t) => t - starts[0]),
+      [0, 0, 1000],
+    );
+  });
+
+  it('close rejects the tasks waiting for a running one to end', async () => {
+    const pacer = new Pacer({ ratePerSecond: 0, maxConcurrent: 1, maxQueue: 10, clock: new FakeClock() });
+    let release!: () => void;
+    const running = pacer.schedule(() => new Promise<void>((resolve) => (release = resolve)));
+    let ran = false;
+    const waiting = pacer.schedule(async () => {
+      ran = true;
+    });
+    pacer.close();
+    await assert.rejects(waiting, (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'closed');
+    release();
+    await running;
+    await flush();
+    assert.equal(ran, false);
+  });
+
   it('a failing task rejects only its own promise', async () => {
     const clock = new FakeClock();
     const pacer = new Pacer({ ratePerSecond: 1, maxQueue: 10, clock });
