@@ -71,6 +71,18 @@ export function isRetryable(failure: FailureFacts | unknown): boolean {
 }
 
 /**
+ * The package's own refusals of a message that never left and that the same message may overcome later: the send
+ * queue was full, or the sender or its configuration was stopped (a redeploy). A flow may send these again. A bad
+ * message, an ended consent or a missing configuration fails the same way every time; `closed-in-flight` may have
+ * been delivered.
+ */
+const RETRYABLE_REFUSALS: ReadonlySet<string> = new Set(['queue-full', 'closed', 'config-closed']);
+
+export function isRetryableRefusal(code: string): boolean {
+  return RETRYABLE_REFUSALS.has(code);
+}
+
+/**
  * Rate limits after which Meta's named wait (X-Business-Use-Case-Usage, Retry-After) is honoured: 4 the app's calls,
  * 80007 the WhatsApp Business Account's, 130429 the number's throughput. Any other failure keeps the backoff: a
  * wait on a server error or a permanent one says nothing about when sending works again.

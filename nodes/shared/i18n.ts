@@ -1,4 +1,5 @@
 import { CloudApiError } from '../../lib/cloud-api/errors';
+import { isRetryableRefusal } from '../../lib/cloud-api/retry';
 import { GdprWhatsAppError } from '../../lib/errors';
 
 /** npm name of this package; Node-RED names each node set's message catalog after it. */
@@ -86,5 +87,6 @@ export function errorReport(RED: Translator, err: unknown): ErrorReport {
   if (err instanceof CloudApiError) return err.toJSON();
   const code = isCodedError(err) ? err.code : 'internal-error';
   const deliveryUnknown = (err as { deliveryUnknown?: unknown } | undefined)?.deliveryUnknown === true;
-  return { code, title: translateError(RED, err), retryable: false, ...(deliveryUnknown ? { deliveryUnknown } : {}) };
+  const retryable = !deliveryUnknown && isRetryableRefusal(code);
+  return { code, title: translateError(RED, err), retryable, ...(deliveryUnknown ? { deliveryUnknown } : {}) };
 }

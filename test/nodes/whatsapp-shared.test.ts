@@ -141,6 +141,12 @@ describe('nodes/shared', () => {
       });
     });
 
+    it('reports a message refused unsent (queue full, sender stopped) as retryable', () => {
+      for (const code of ['queue-full', 'closed', 'config-closed']) {
+        assert.equal(errorReport(RED, new GdprWhatsAppError(code, 'not sent')).retryable, true, code);
+      }
+    });
+
     it('marks a message stopped on its way (closed-in-flight) as possibly delivered', () => {
       const stopped = Object.assign(new GdprWhatsAppError('closed-in-flight', 'stopped'), { deliveryUnknown: true });
       assert.deepEqual(errorReport(RED, stopped), {

@@ -4,6 +4,7 @@ import {
   backoffDelayMs,
   DEFAULT_RETRY_POLICY,
   isRetryable,
+  isRetryableRefusal,
   RETRYABLE_API_CODES,
   retryDelayMs,
 } from '../../../lib/cloud-api/retry';
@@ -175,6 +176,19 @@ describe('cloud-api errors', () => {
       assert.equal(isRetryable(new GdprWhatsAppError('queue-full', 'x')), false);
       assert.equal(isRetryable(undefined), false);
       assert.equal(isRetryable(classifyApiError(400, metaError(131056, 'pair'))), true);
+    });
+
+    it("the package's refusals of a message that never left are retryable when a later try can succeed", () => {
+      for (const code of ['queue-full', 'closed', 'config-closed']) assert.equal(isRetryableRefusal(code), true, code);
+      for (const code of [
+        'invalid-message',
+        'invalid-phone',
+        'send-consent-ended',
+        'closed-in-flight',
+        'config-missing',
+      ]) {
+        assert.equal(isRetryableRefusal(code), false, code);
+      }
     });
 
     it('backoff grows exponentially and is capped', () => {
