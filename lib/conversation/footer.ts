@@ -20,8 +20,19 @@ export const CAPTION_MAX = 1024;
 /** Media types that carry a caption (audio and stickers have none). */
 const CAPTIONED_MEDIA = new Set(['image', 'video', 'document']);
 
-/** Interactive types that accept a footer (Meta's interactive object reference). */
-const FOOTER_CAPABLE_INTERACTIVE = new Set(['button', 'list', 'cta_url', 'flow', 'product', 'product_list']);
+/**
+ * Interactive types that accept a footer (Meta's interactive object reference; the catalog message guide's optional
+ * footer). Carousels take none: "Do not add a header, footer, or buttons".
+ */
+const FOOTER_CAPABLE_INTERACTIVE = new Set([
+  'button',
+  'list',
+  'cta_url',
+  'flow',
+  'product',
+  'product_list',
+  'catalog_message',
+]);
 
 const SEPARATOR = '\n\n';
 
@@ -52,16 +63,17 @@ export function appendOptOutFooter<T extends string | Body>(
 }
 
 /**
- * True when `text` already tells the reader how to stop: it contains an opt-out line of any
- * language or names an unsubscribe keyword in capitals as a word of its own ("Reply STOP ...",
- * "... mit ABMELDEN"). Lower-case "stop" in ordinary prose does not count.
+ * True when `text` already tells the reader how to stop: it contains an opt-out line of any language, or an
+ * unsubscribe keyword in capitals follows a reply verb or "with"/"mit" in the same sentence ("Reply STOP ...",
+ * "Antworten Sie mit STOPP", "Mit ABMELDEN beenden Sie ..."). A keyword alone says nothing: "NON-STOP DEALS",
+ * "STOP paying too much", "Bus STOP Hauptbahnhof". Lower-case "stop" in ordinary prose does not count either.
  */
 export function mentionsOptOut(text: string, texts: Partial<Record<Language, string>> = {}): boolean {
   const lines = [...Object.values(OPT_OUT_FOOTER_TEXTS), ...Object.values(texts)].filter(
     (l): l is string => typeof l === 'string' && l.length > 0,
   );
   if (lines.some((l) => text.includes(l))) return true;
-  return STOP_KEYWORD_WORDS.some((word) => word.test(text));
+  return REPLY_WITH_KEYWORD.test(text);
 }
 
 /**
@@ -70,9 +82,41 @@ export function mentionsOptOut(text: string, texts: Partial<Record<Language, str
  */
 const OPT_OUT_WORDS = ['STOP', 'STOPP', 'UNSUBSCRIBE', 'ABMELDEN', 'ABBESTELLEN'];
 
-/** Each as a word of its own; compiled once (per message it cost more than the rest of the footer). */
-const STOP_KEYWORD_WORDS = OPT_OUT_WORDS.map(
-  (keyword) => new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, 'u'),
+/** Words that introduce what to reply, in any case. */
+const REPLY_CUES = [
+  'reply',
+  'respond',
+  'text',
+  'send',
+  'type',
+  'write',
+  'answer',
+  'with',
+  'antwort',
+  'antworte',
+  'antworten',
+  'antwortet',
+  'schreib',
+  'schreibe',
+  'schreiben',
+  'sende',
+  'senden',
+  'tippe',
+  'tippen',
+  'mit',
+];
+
+const anyCase = (word: string) => [...word].map((c) => `[${c.toLowerCase()}${c.toUpperCase()}]`).join('');
+
+/**
+ * A cue, then at most 30 characters of the same sentence, then a keyword; words of their own (a hyphen joins words:
+ * "NON-STOP"). Compiled once: per message it cost more than the rest of the footer.
+ */
+const REPLY_WITH_KEYWORD = new RegExp(
+  `(?<![\\p{L}\\p{N}-])(?:${REPLY_CUES.map(anyCase).join('|')})(?![\\p{L}\\p{N}-])` +
+    `[^.!?\\n]{0,30}?` +
+    `(?<![\\p{L}\\p{N}-])(?:${OPT_OUT_WORDS.join('|')})(?![\\p{L}\\p{N}-])`,
+  'u',
 );
 
 function withLine(text: string, line: string, max = TEXT_BODY_MAX): string {

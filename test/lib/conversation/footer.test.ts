@@ -75,6 +75,31 @@ describe('conversation/footer', () => {
     );
   });
 
+  it('a capitalised keyword that does not tell the reader what to reply is no opt-out instruction', () => {
+    for (const text of [
+      'NON-STOP DEALS this weekend!',
+      'STOP paying too much – 50 % off',
+      'Bus STOP Hauptbahnhof',
+      'Reply to our NON-STOP offer today.',
+      'Jetzt ABMELDEN war gestern: neue Kurse ab Montag',
+    ]) {
+      assert.equal(mentionsOptOut(text), false, text);
+      assert.equal(appendOptOutFooter(text, 'en'), `${text}\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
+    }
+  });
+
+  it('a keyword after a reply verb or "with"/"mit" is an opt-out instruction', () => {
+    for (const text of [
+      "Reply 'STOP' to stop these messages.",
+      'Text UNSUBSCRIBE to opt out.',
+      'Respond with STOPP any time.',
+      'Antworte einfach mit STOPP, dann hörst du nichts mehr von uns.',
+      'Schreiben Sie uns ABBESTELLEN.',
+    ]) {
+      assert.equal(mentionsOptOut(text), true, text);
+    }
+  });
+
   it('does not append when the 4096-character limit would be exceeded', () => {
     const nearlyFull = 'x'.repeat(TEXT_BODY_MAX - 10);
     assert.equal(appendOptOutFooter(nearlyFull, 'en'), nearlyFull);
@@ -120,6 +145,24 @@ describe('conversation/footer', () => {
       interactive: { type: 'location_request_message', body: { text: 'Where?' } },
     };
     assert.equal(appendOptOutFooter(location, 'en'), location);
+  });
+
+  it('sets the footer of a catalog message, which has an optional one, and never of a carousel', () => {
+    const catalog = {
+      type: 'interactive',
+      interactive: {
+        type: 'catalog_message',
+        body: { text: 'Our spring collection' },
+        action: { name: 'catalog_message' },
+      },
+    };
+    const result = appendOptOutFooter(catalog, 'de') as typeof catalog & { interactive: { footer?: unknown } };
+    assert.deepEqual(result.interactive.footer, { text: OPT_OUT_FOOTER_TEXTS.de });
+    const carousel = {
+      type: 'interactive',
+      interactive: { type: 'carousel', body: { text: 'Pick one' }, action: { cards: [] } },
+    };
+    assert.equal(appendOptOutFooter(carousel, 'de'), carousel);
   });
 
   it('adds the line to the caption of an image, video or document, or makes it the caption', () => {
