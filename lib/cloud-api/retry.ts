@@ -93,9 +93,19 @@ export const WAIT_NAMING_LIMITS: ReadonlySet<number> = new Set([4, 80007, 130429
 export const PAIR_RATE_LIMIT = 131056;
 
 /**
+ * The number or Meta's service is down for a while: 131057 account in maintenance (Meta's throughput upgrade makes
+ * the number unusable for "up to 1 minute"), 131016 service unavailable, 133004 server temporarily unavailable.
+ */
+export const OUTAGE_CODES: ReadonlySet<number> = new Set([131057, 131016, 133004]);
+
+/** Waits after an outage code: with the default five attempts they span more than Meta's minute of maintenance. */
+const OUTAGE_SCHEDULE_MS = [5000, 10_000, 20_000, 30_000];
+
+/**
  * Delay before the attempt after `attempt` for a failure with `apiCode`. After 131056 Meta's documented schedule,
  * 4^X seconds with X = 0, 1, 2, ... (up to maxDelayMs): the short backoff of other faults would only hit the same
- * person's limit again. Everything else: backoffDelayMs.
+ * person's limit again. After an outage code OUTAGE_SCHEDULE_MS plus up to a fifth as jitter (up to maxDelayMs): the
+ * short backoff would give up within seconds. Everything else: backoffDelayMs.
  */
 export function retryDelayMs(
   apiCode: number,
@@ -105,6 +115,10 @@ export function retryDelayMs(
 ): number {
   if (apiCode === PAIR_RATE_LIMIT) {
     return Math.min(policy.maxDelayMs, 1000 * 4 ** Math.max(0, Math.min(attempt - 1, 10)));
+  }
+  if (OUTAGE_CODES.has(apiCode)) {
+    const step = OUTAGE_SCHEDULE_MS[Math.min(Math.max(attempt, 1), OUTAGE_SCHEDULE_MS.length) - 1];
+    return Math.min(policy.maxDelayMs, Math.floor(step * (1 + random() / 5)));
   }
   return backoffDelayMs(attempt, policy, random);
 }

@@ -132,6 +132,14 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.deepEqual(sleeps, [1000, 4000]);
   });
 
+  it('rides out a number in maintenance (131057) for more than the minute Meta names', async () => {
+    const maintenance = metaError(400, 131057, 'Account in maintenance mode');
+    graph.respond(maintenance, maintenance, maintenance, maintenance, ok('wamid.after-upgrade'));
+    const result = await client().sendMessage(toMessageBody(TO, 'hi'));
+    assert.equal(result.attempts, 5);
+    assert.deepEqual(sleeps, [5500, 11000, 22000, 30000], '5, 10, 20, 30 s plus a tenth (random 0.5), capped at 30 s');
+  });
+
   it('close() ends the wait of a message to be tried again: it is refused at once as never sent', async () => {
     // The wait never ends by itself: only close() can end it. close() is called once the client is waiting (not
     // when the server has the request: the answer may still be on its way, and a closed client does not retry).

@@ -212,6 +212,27 @@ describe('cloud-api errors', () => {
       assert.equal(retryDelayMs(130429, 2, policy, top), backoffDelayMs(2, policy, top));
     });
 
+    it('after an outage code (131057, 131016, 133004) waits 5, 10, 20, 30 s plus up to a fifth, capped', () => {
+      const policy = DEFAULT_RETRY_POLICY;
+      for (const code of [131057, 131016, 133004]) {
+        const waits = [1, 2, 3, 4].map((attempt) => retryDelayMs(code, attempt, policy, () => 0));
+        assert.deepEqual(waits, [5000, 10000, 20000, 30000], String(code));
+        assert.ok(waits.reduce((a, b) => a + b) > 60_000, "the default attempts outlast Meta's minute of maintenance");
+        assert.equal(
+          retryDelayMs(code, 1, policy, () => 0.999999),
+          5999,
+        );
+        assert.equal(
+          retryDelayMs(code, 9, policy, () => 0.999999),
+          30000,
+        );
+      }
+      assert.equal(
+        retryDelayMs(131057, 1, { ...policy, maxDelayMs: 2000 }, () => 0),
+        2000,
+      );
+    });
+
     it('full jitter: anywhere from 0 to the ceiling', () => {
       const policy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
       assert.equal(

@@ -210,7 +210,7 @@ describe('cloud-api client: the wait Meta names after a rate limit', () => {
 
   it('a wait named on a server error is not a rate limit: the usual backoff, nothing held back', async () => {
     graph.respond(
-      metaError(503, 131016, 'Service unavailable', '', { 'Retry-After': '3600' }),
+      metaError(500, 131000, 'Something went wrong', '', { 'Retry-After': '3600' }),
       ok('wamid.after-backoff'),
       ok('wamid.other'),
     );
