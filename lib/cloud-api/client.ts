@@ -7,7 +7,7 @@ import { ACCOUNT_LIMIT, APP_LIMIT, accountHold, type Hold, holdAccount, holdKeys
 import { CloudApiError, classifyApiError, NO_API_CODE } from './errors';
 import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
+import { callsForSlowDown, DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
 import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
 import { keepAliveAdapter, neverSent } from './transport';
 import { type HeaderValue, waitHintMs } from './wait-hint';
@@ -317,6 +317,8 @@ export class CloudApiClient {
         const deliveryUnknown = !idempotent && mayHaveBeenCarriedOut(err);
         const namedWait = err.retryable ? err.retryAfterMs : undefined;
         if (namedWait !== undefined) this.holdFor(err, namedWait);
+        // A message refused by an earlier hold (held) was not sent: it says nothing new about the rate.
+        if (!err.held && callsForSlowDown(err.apiCode, namedWait)) this.pacer.slowDown();
         // A wait longer than the policy allows is the flow's to wait out, not a message's to sit in memory for.
         const waitTooLong = namedWait !== undefined && namedWait > this.retry.maxDelayMs;
         if (!err.retryable || deliveryUnknown || waitTooLong || attempts >= this.retry.maxAttempts || this.closed) {

@@ -25,6 +25,16 @@ export interface PacerOptions {
   clock?: Clock;
 }
 
+/**
+ * slowDown(): no start for SLOW_DOWN_HOLD_MS, then the rate cut by SLOW_DOWN_FACTOR, growing back by a
+ * RECOVERY_SECONDS-th of the configured rate per second (a minute from nothing to full). Further cuts within
+ * SLOW_DOWN_COOLDOWN_MS are ignored: the answers to requests already on their way report the same excess.
+ */
+export const SLOW_DOWN_HOLD_MS = 1000;
+export const SLOW_DOWN_FACTOR = 0.5;
+export const SLOW_DOWN_COOLDOWN_MS = 2000;
+const RECOVERY_SECONDS = 60;
+
 interface Waiting {
   task: () => Promise<unknown>;
   resolve: (value: unknown) => void;
@@ -43,8 +53,12 @@ export class Pacer {
   /** Start times of the last `slots` tasks, a ring buffer. */
   private readonly starts: number[];
   private readonly slots: number;
-  private readonly windowMs: number;
+  private readonly rate: number;
   private readonly maxConcurrent: number;
+  /** After slowDown(): the rate it was cut to (undefined once recovered), and until when nothing starts. */
+  private cutRate?: number;
+  private pausedUntil = Number.NEGATIVE_INFINITY;
+  private lastCut = Number.NEGATIVE_INFINITY;
   private running = 0;
   private next = 0;
   private queue: Array<Waiting | undefined> = [];
@@ -58,8 +72,8 @@ export class Pacer {
     this.waitingElsewhere = options.waitingElsewhere ?? (() => 0);
     const rate = Number.isFinite(options.ratePerSecond) && options.ratePerSecond > 0 ? options.ratePerSecond : 0;
     // A rate below 1 per second becomes one start per 1000/rate ms.
+    this.rate = rate;
     this.slots = rate > 0 ? Math.max(1, Math.floor(rate)) : 0;
-    this.windowMs = rate > 0 ? (1000 * this.slots) / rate : 0;
     this.starts = new Array(this.slots).fill(Number.NEGATIVE_INFINITY);
     const limit = options.maxConcurrent ?? 0;
     this.maxConcurrent = Number.isFinite(limit) && limit >= 1 ? Math.floor(limit) : Number.POSITIVE_INFINITY;
@@ -84,6 +98,31 @@ export class Pacer {
     });
   }
 
+  /** Starts per second now: the configured rate, or less after slowDown(). */
+  currentRate(): number {
+    if (this.cutRate === undefined) return this.rate;
+    const recovering = Math.max(0, this.clock.now() - this.pausedUntil) / 1000;
+    const rate = this.cutRate + (this.rate / RECOVERY_SECONDS) * recovering;
+    if (rate < this.rate) return rate;
+    this.cutRate = undefined;
+    return this.rate;
+  }
+
+  /**
+   * The API says the number's limit is lower than the rate (Meta's 130429 names no wait, and inbound messages count
+   * against the same limit): a short pause, then a lower rate that grows back slowly. No effect when pacing is off.
+   */
+  slowDown(): void {
+    const now = this.clock.now();
+    if (this.slots === 0 || this.closed || now - this.lastCut < SLOW_DOWN_COOLDOWN_MS) return;
+    this.cutRate = Math.max(Math.min(this.rate, 1), this.currentRate() * SLOW_DOWN_FACTOR);
+    this.lastCut = now;
+    this.pausedUntil = now + SLOW_DOWN_HOLD_MS;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.arm();
+  }
+
   /** Refuses new tasks and rejects the waiting ones; tasks already started run to their end. */
   close(): void {
     if (this.closed) return;
@@ -98,7 +137,18 @@ export class Pacer {
 
   private hasSlot(): boolean {
     if (this.running >= this.maxConcurrent) return false;
-    return this.slots === 0 || this.clock.now() - this.starts[this.next] >= this.windowMs;
+    return this.slots === 0 || this.waitMs() === 0;
+  }
+
+  /** Until the next start is allowed: at most `rate` starts in any window of 1000 * slots / rate ms. */
+  private waitMs(): number {
+    if (this.slots === 0) return 0;
+    const now = this.clock.now();
+    const rate = this.currentRate();
+    // At a cut rate, fewer starts in a proportionally longer window; the k-th last start opens the next slot.
+    const k = Math.min(this.slots, Math.max(1, Math.floor(rate)));
+    const kthLast = this.starts[(this.next - k + this.slots) % this.slots];
+    return Math.max(0, this.pausedUntil - now, kthLast + (1000 * k) / rate - now);
   }
 
   private start<T>(task: () => Promise<T>): Promise<T> {
@@ -140,8 +190,7 @@ export class Pacer {
   private arm(): void {
     if (this.timer !== undefined || this.queueLength === 0 || this.closed) return;
     if (this.running >= this.maxConcurrent) return;
-    const wait = Math.max(0, this.starts[this.next] + this.windowMs - this.clock.now());
-    this.timer = this.clock.setTimeout(() => this.drain(), wait);
+    this.timer = this.clock.setTimeout(() => this.drain(), this.waitMs());
   }
 }
 

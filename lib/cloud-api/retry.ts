@@ -2,6 +2,7 @@
  * The retry policy of the Cloud API client, in one place: which failures are worth another attempt
  * and how long to wait before it. Codes: https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes
  */
+import { ACCOUNT_LIMIT, APP_LIMIT } from './account-hold';
 
 export interface RetryPolicy {
   /** Attempts in total, the first one included. */
@@ -88,6 +89,18 @@ export function isRetryableRefusal(code: string): boolean {
  * wait on a server error or a permanent one says nothing about when sending works again.
  */
 export const WAIT_NAMING_LIMITS: ReadonlySet<number> = new Set([4, 80007, 130429]);
+
+export const THROUGHPUT_LIMIT = 130429;
+
+/**
+ * Whether a failure says the client sends faster than Meta lets it (Pacer.slowDown): 130429, the number's throughput,
+ * which is lower than configured for a number also used in the WhatsApp Business app (20 mps) and which inbound
+ * messages count against too; 4 and 80007 when Meta named no wait (a named wait holds everything instead).
+ */
+export function callsForSlowDown(apiCode: number, namedWaitMs: number | undefined): boolean {
+  if (apiCode === THROUGHPUT_LIMIT) return true;
+  return namedWaitMs === undefined && (apiCode === APP_LIMIT || apiCode === ACCOUNT_LIMIT);
+}
 
 /** Meta's pair rate limit: about one message every 6 s to the same person; a burst borrows from later. */
 export const PAIR_RATE_LIMIT = 131056;

@@ -124,6 +124,21 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.deepEqual(sleeps, [250], 'one backoff: half (random 0.5) of the 500 ms base');
   });
 
+  it('after 130429 the sender pauses, then sends at half the rate instead of hitting the limit again', async () => {
+    const clock = new FakeClock();
+    graph.respond(metaError(400, 130429, 'Rate limit hit', 'Cloud API message throughput has been reached.'));
+    const c = client({ throughput: 10, clock });
+    const retried = c.sendMessage(toMessageBody(TO, 'a'));
+    while (sleeps.length < 1) await flush();
+    await flush();
+    const others = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => c.sendMessage(toMessageBody(`+491511234567${n}`, 'b')));
+    for (const other of others) other.catch(() => undefined);
+    assert.equal(c.stats().queueLength, 10, 'nothing leaves during the pause, not even the retry');
+    clock.advance(1000);
+    assert.equal(c.stats().queueLength, 5, 'five of ten in the next second');
+    assert.equal((await retried).attempts, 2);
+  });
+
   it("waits Meta's 4^X seconds after the pair rate limit (131056): 1 s, then 4 s", async () => {
     const pairLimit = metaError(400, 131056, '(Business Account, Consumer Account) pair rate limit hit');
     graph.respond(pairLimit, pairLimit, ok('wamid.3'));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { CloudApiError, classifyApiError } from '../../../lib/cloud-api/errors';
 import {
   backoffDelayMs,
+  callsForSlowDown,
   DEFAULT_RETRY_POLICY,
   isRetryable,
   isRetryableRefusal,
@@ -189,6 +190,16 @@ describe('cloud-api errors', () => {
       ]) {
         assert.equal(isRetryableRefusal(code), false, code);
       }
+    });
+
+    it('slows the sender down after 130429, and after 4 or 80007 when Meta named no wait', () => {
+      assert.equal(callsForSlowDown(130429, undefined), true);
+      assert.equal(callsForSlowDown(130429, 5000), true);
+      assert.equal(callsForSlowDown(4, undefined), true);
+      assert.equal(callsForSlowDown(80007, undefined), true);
+      assert.equal(callsForSlowDown(4, 60_000), false, 'a named wait holds everything instead');
+      assert.equal(callsForSlowDown(80007, 60_000), false);
+      for (const code of [131056, 131000, 131057, 0]) assert.equal(callsForSlowDown(code, undefined), false);
     });
 
     it('backoff grows exponentially and is capped', () => {

@@ -188,6 +188,58 @@ describe('cloud-api pacer', () => {
     assert.equal(ran, false);
   });
 
+  it('slowDown: no start for a second, then half the rate, growing back slowly', () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 10, maxQueue: 1000, clock });
+    const starts: number[] = [];
+    const task = async () => {
+      starts.push(clock.now());
+    };
+    const t0 = clock.now();
+    void pacer.schedule(task);
+    pacer.slowDown();
+    assert.equal(pacer.currentRate(), 5);
+    for (let i = 0; i < 500; i++) void pacer.schedule(task);
+    clock.advance(999);
+    assert.equal(starts.length, 1, 'nothing during the pause');
+    clock.advance(1);
+    assert.equal(starts.length, 6, 'then five in the first second');
+    clock.advance(999);
+    assert.equal(starts.length, 6);
+    clock.advance(14_001);
+    const meanwhile = pacer.currentRate();
+    assert.ok(meanwhile > 5 && meanwhile < 10, `growing back: ${meanwhile}`);
+    clock.advance(15_000);
+    assert.equal(pacer.currentRate(), 10, 'back to the full rate after 30 s');
+    const before = starts.length;
+    clock.advance(1000);
+    assert.equal(starts.length - before, 10, 'the full rate again');
+    assert.ok(starts.every((at) => at === t0 || at >= t0 + 1000));
+  });
+
+  it('slowDown cuts once for the answers of one burst, again after its cool-down, never below one per second', () => {
+    const clock = new FakeClock();
+    const pacer = new Pacer({ ratePerSecond: 8, maxQueue: 10, clock });
+    pacer.slowDown();
+    pacer.slowDown();
+    clock.advance(1999);
+    pacer.slowDown();
+    assert.ok(Math.abs(pacer.currentRate() - (4 + (8 / 60) * 0.999)) < 1e-9, 'one cut, then growing back');
+    for (let i = 0; i < 10; i++) {
+      clock.advance(2000);
+      pacer.slowDown();
+    }
+    assert.equal(pacer.currentRate(), 1);
+  });
+
+  it('slowDown does nothing while pacing is off', () => {
+    const pacer = new Pacer({ ratePerSecond: 0, maxQueue: 0, clock: new FakeClock() });
+    pacer.slowDown();
+    let count = 0;
+    for (let i = 0; i < 5; i++) void pacer.schedule(async () => void count++);
+    assert.equal(count, 5);
+  });
+
   it('a failing task rejects only its own promise', async () => {
     const clock = new FakeClock();
     const pacer = new Pacer({ ratePerSecond: 1, maxQueue: 10, clock });
