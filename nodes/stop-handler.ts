@@ -17,7 +17,7 @@ import { statusOf, throttledStatus } from './shared/status';
 interface StopHandlerDef extends NodeDef {
   configVersion?: number;
   store: string;
-  /** Opt-out keywords, comma or newline separated; empty = DEFAULT_STOP_KEYWORDS. */
+  /** Opt-out keywords, comma or newline separated; empty = DEFAULT_STOP_KEYWORDS (STOP counts either way). */
   keywords?: string;
   helpKeywords?: string;
   /** Button payloads / reply ids that opt out. */

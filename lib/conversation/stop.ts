@@ -43,13 +43,22 @@ export interface StopRuleSettings {
   optOutPayload?: string;
 }
 
+/**
+ * The keyword every opt-out footer, HELP answer, notice and opt-in text tells people to reply (footer.ts): it stays an
+ * opt-out whatever list the node is given, or "Reply STOP" would become a promise the node does not keep (Art. 7(3)).
+ */
+export const PROMISED_STOP_KEYWORD = 'STOP';
+
 export function stopRulesFrom(settings: StopRuleSettings): StopRules {
   const payloads = String(settings.optOutPayload ?? '')
     .split(/[,\n]/)
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
+  const stopKeywords = parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS);
   return {
-    stopKeywords: parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS),
+    stopKeywords: stopKeywords.includes(PROMISED_STOP_KEYWORD)
+      ? stopKeywords
+      : [PROMISED_STOP_KEYWORD, ...stopKeywords],
     helpKeywords: parseKeywordList(settings.helpKeywords, DEFAULT_HELP_KEYWORDS),
     optOutPayloads: payloads.length > 0 ? [...new Set(payloads)] : DEFAULT_OPT_OUT_PAYLOADS,
   };

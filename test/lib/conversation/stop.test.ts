@@ -95,8 +95,20 @@ describe('conversation/stop', () => {
       assert.equal(recogniseStopSignal(inbound({ text: 'Help' }), rules).kind, 'help');
       const custom = stopRulesFrom({ keywords: 'HALT\nENDE', helpKeywords: 'INFO' });
       assert.equal(recogniseStopSignal(inbound({ text: 'ende' }), custom).kind, 'stop');
-      assert.equal(recogniseStopSignal(inbound({ text: 'STOP' }), custom).kind, 'none');
+      assert.equal(recogniseStopSignal(inbound({ text: 'stopp' }), custom).kind, 'none');
+      assert.equal(recogniseStopSignal(inbound({ text: 'help' }), custom).kind, 'none');
       assert.equal(recogniseStopSignal(inbound({ text: 'info' }), custom).kind, 'help');
+    });
+
+    it('keeps STOP, which every footer and notice tells people to reply, beside configured keywords', () => {
+      // An integrator "adding German words" types only those: the promised STOP must still withdraw.
+      const german = stopRulesFrom({ keywords: 'ABMELDEN, AUSTRAGEN' });
+      for (const text of ['STOP', 'Stop bitte!', 'abmelden']) {
+        const signal = recogniseStopSignal(inbound({ text }), german);
+        assert.equal(signal.kind, 'stop', text);
+      }
+      const labelled = inbound({ type: 'interactive', interactive: { type: 'button_reply', id: 'x1', title: 'STOP' } });
+      assert.equal(recogniseStopSignal(labelled, german).kind, 'stop', 'a reply button labelled STOP');
     });
 
     it("recognises Meta's user_preferences stop and resume for marketing messages", () => {
