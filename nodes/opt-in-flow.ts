@@ -278,9 +278,18 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         throw err;
       }
       if (record.status === 'given') {
-        // Already consented under this wording: asking again would only annoy; nothing to send.
+        // Already consented under this wording: asking again would only annoy; nothing to send. The form's page says
+        // what it says for a request still pending, or whoever typed the number in learns who is signed up.
+        const language = request.language;
+        const message = rejectionText('request-pending', language) ?? RED._('opt-in-flow.reject.request-pending');
         msg.consent = record;
-        msg.optIn = { outcome: 'already-given', reason: 'already-given', purpose: request.purpose.id };
+        msg.optIn = {
+          outcome: 'already-given',
+          reason: 'already-given',
+          purpose: request.purpose.id,
+          message,
+          language,
+        };
         return on(2, msg);
       }
       counts.requested += 1;

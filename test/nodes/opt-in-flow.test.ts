@@ -305,6 +305,23 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
     });
 
+    it("answers a number that already consented as one with a request on its way, in the form's language", async () => {
+      await load();
+      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'anything', method: 'keyword', actor });
+      assert.equal((await optIn({ payload: { ...form, phone: BOB } })).output, 1);
+      for (const language of ['de', 'en']) {
+        const pending = await optIn({ payload: { ...form, phone: BOB, language } });
+        assert.equal(pending.msg.optIn?.reason, 'request-pending');
+        const given = await optIn({ payload: { ...form, language } });
+        assert.equal(given.msg.optIn?.outcome, 'already-given');
+        // A page showing msg.optIn.message must not tell whoever typed the number in that its owner signed up.
+        const text = (given.msg.optIn as { message?: string }).message;
+        assert.ok(text, `${language}: a text to show`);
+        assert.equal(text, (pending.msg.optIn as { message?: string }).message, language);
+        assert.equal(given.msg.optIn?.language, language);
+      }
+    });
+
     it('a form sent again minutes later sends no second request, and says so as it would say "sent"', async () => {
       await load();
       const first = await optIn({ payload: form });
