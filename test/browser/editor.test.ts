@@ -10,6 +10,7 @@ import {
   deploy,
   dragOntoWorkspace,
   EXAMPLES_DIR,
+  editNode,
   eventually,
   expectFieldError,
   fieldValid,
@@ -615,5 +616,159 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       assert.deepEqual(errorLines(red.log().slice(mark)), [], `${name} deploys without errors`);
       await screenshot(page, `example-${name}-deployed`);
     }
+  });
+
+  describe('a flow saved earlier, as the editor loads it (no defaults applied)', () => {
+    const key = () => Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7 + 3)).toString('base64');
+    const purpose = (id: string) => ({
+      id,
+      label: `Purpose ${id}`,
+      wording: { en: `I want ${id} on WhatsApp.`, de: `Ich möchte ${id} über WhatsApp.` },
+      lawfulBasis: 'consent',
+    });
+    const optIn = (id: string, extra: Record<string, unknown>) => ({
+      id,
+      type: 'opt-in-flow',
+      z: 'savedTab',
+      store: 'savedStore',
+      purpose: 'news',
+      x: 400,
+      y: 100,
+      wires: [[], [], [], []],
+      ...extra,
+    });
+    const SAVED_FLOW: Record<string, unknown>[] = [
+      { id: 'savedTab', type: 'tab', label: 'Saved' },
+      { id: 'offTab', type: 'tab', label: 'Switched off', disabled: true },
+      {
+        id: 'savedConfig',
+        type: 'whatsapp-config',
+        name: 'Saved sandbox',
+        mode: 'sandbox',
+        apiVersion: 'v25.0',
+        throughput: 80,
+        maxQueue: 1000,
+        timeoutMs: 15000,
+        configVersion: 1,
+      },
+      {
+        id: 'savedStore',
+        type: 'consent-store',
+        name: 'Saved store',
+        backend: 'sqlite',
+        sqlitePath: 'saved.db',
+        purposes: ['news', 'offers', 'orders', 'events'].map(purpose),
+        pendingExpiryHours: 48,
+        withdrawnPersonalDataDays: 30,
+        auditRetentionYears: 5,
+        sweepIntervalMinutes: 60,
+        configVersion: 1,
+        credentials: { encryptionKey: key(), pseudonymKey: key() },
+      },
+      // Written before these settings existed, or by hand: each runs with them on.
+      {
+        id: 'savedSend',
+        type: 'whatsapp-send',
+        z: 'savedTab',
+        whatsapp: 'savedConfig',
+        x: 100,
+        y: 100,
+        wires: [[], []],
+      },
+      {
+        id: 'savedHook',
+        type: 'whatsapp-webhook',
+        z: 'savedTab',
+        whatsapp: 'savedConfig',
+        path: '/saved-hook',
+        maxBytes: 3145728,
+        x: 100,
+        y: 200,
+        wires: [[], [], []],
+      },
+      {
+        id: 'savedNotice',
+        type: 'privacy-notice',
+        z: 'savedTab',
+        store: 'savedStore',
+        policyUrl: 'https://example.com/privacy',
+        pagePath: '/saved-privacy',
+        controllerName: 'Beispiel GmbH',
+        storageLocation: 'Frankfurt am Main',
+        x: 100,
+        y: 300,
+        wires: [[]],
+      },
+      optIn('optInV2', { configVersion: 2 }),
+      optIn('optInV0', {}),
+      optIn('optInV3', { configVersion: 3 }),
+      {
+        id: 'savedEvents',
+        type: 'consent-events',
+        z: 'savedTab',
+        store: 'savedStore',
+        eventTypes: 'subject.erased, consent.withdrawn',
+        includePhone: true,
+        configVersion: 1,
+        x: 400,
+        y: 300,
+        wires: [[]],
+      },
+      // Same path, but on a tab that is switched off: the runtime does not start it.
+      {
+        id: 'hookOff',
+        type: 'whatsapp-webhook',
+        z: 'offTab',
+        whatsapp: 'savedConfig',
+        path: '/saved-hook',
+        maxBytes: 3145728,
+        x: 100,
+        y: 100,
+        wires: [[], [], []],
+      },
+    ];
+
+    before(async () => {
+      await red.deploy(SAVED_FLOW);
+      await openEditor(page, red);
+    });
+
+    it('shows each setting a saved node lacks as the runtime runs it, and Done keeps it so', async () => {
+      // [node, property, what the runtime does without the property]
+      const cases: [string, string, boolean][] = [
+        ['savedSend', 'optOutFooter', true],
+        ['savedHook', 'minimise', true],
+        ['savedNotice', 'servePage', true],
+        ['optInV2', 'templateConfirmButton', true],
+        // Migration 3: saved at version 1 or 2 without the setting, the node takes any wording (and warns).
+        ['optInV2', 'acceptAnyWording', true],
+        // Migration 1 fills false for a node saved without any version.
+        ['optInV0', 'acceptAnyWording', false],
+        ['optInV3', 'acceptAnyWording', false],
+      ];
+      for (const id of new Set(cases.map(([nodeId]) => nodeId))) {
+        const mine = cases.filter(([nodeId]) => nodeId === id);
+        const loaded = await page.evaluate(([nodeId, props]) => props.map((p) => window.RED.nodes.node(nodeId)[p]), [
+          id,
+          mine.map(([, p]) => p),
+        ] as const);
+        assert.deepEqual(
+          loaded,
+          mine.map(() => undefined),
+          `${id} is loaded without the settings`,
+        );
+        await editNode(page, id);
+        for (const [, property, runs] of mine) {
+          assert.equal(await page.locator(`#node-input-${property}`).isChecked(), runs, `${id}: ${property} shown`);
+        }
+        await screenshot(page, `saved-${id}`);
+        await confirmDialog(page);
+        for (const [, property, runs] of mine) {
+          const saved = await page.evaluate(([nodeId, p]) => window.RED.nodes.node(nodeId)[p], [id, property] as const);
+          assert.equal(saved, runs, `${id}: ${property} saved`);
+        }
+      }
+    });
+
   });
 });

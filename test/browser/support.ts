@@ -150,6 +150,16 @@ export async function dragOntoWorkspace(page: Page, type: string, x: number, y: 
 /** Double-clicks a node on the workspace and waits for its edit dialog. */
 export async function openNodeDialog(page: Page, id: string): Promise<void> {
   await page.locator(`g.red-ui-flow-node-group[id="${id}"] rect.red-ui-flow-node`).dblclick();
+  await dialogFilled(page, id);
+}
+
+/** Opens the dialog of a node on any tab, as the editor does for a node found by search. */
+export async function editNode(page: Page, id: string): Promise<void> {
+  await page.evaluate((nodeId) => window.RED.editor.edit(window.RED.nodes.node(nodeId)), id);
+  await dialogFilled(page, id);
+}
+
+async function dialogFilled(page: Page, id: string): Promise<void> {
   await page.locator('#node-dialog-ok').waitFor({ state: 'visible' });
   // The tray shows before the editor has filled in the saved values: typing earlier would mix with them.
   await page.waitForFunction((nodeId) => {
