@@ -25,6 +25,7 @@ interface EraseSubjectDef extends NodeDef {
   noticeDe?: string;
 }
 
+// A saved flow without keyword mode keeps working as it was wired (filtered upstream); new nodes start with it on.
 const migrations: readonly Migration[] = [withDefaults({ keywordMode: false, notify: false, language: 'auto' })];
 
 /**

@@ -33,7 +33,7 @@ export const DEFAULT_CONFIRM_KEYWORDS = ['YES', 'Y', 'JA', 'J', 'CONFIRM', 'BEST
 /** Single-step opt-in when the person writes first (WhatsApp has verified the number). */
 export const DEFAULT_START_KEYWORDS = ['START', 'SUBSCRIBE', 'ANMELDEN', 'STARTEN'] as const;
 
-/** Erasure request by message (Art. 17); off by default in the erase-subject node. */
+/** Erasure request by message (Art. 17); on for new erase-subject nodes, off for saved ones without the setting. */
 export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖSCHEN'] as const;
 
 /**

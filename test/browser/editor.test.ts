@@ -770,5 +770,23 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       }
     });
 
+    it('starts a new erase-subject in keyword mode, and warns while it is off that every message erases', async () => {
+      const id = await dragOntoWorkspace(page, 'erase-subject', 700, 400);
+      await openNodeDialog(page, id);
+      const keywordMode = page.locator('#node-input-keywordMode');
+      const warning = page.locator('.erase-subject-every-message');
+      assert.equal(await keywordMode.isChecked(), true, 'keyword mode is on for a new node');
+      assert.equal(await warning.isVisible(), false);
+      await keywordMode.uncheck();
+      await warning.waitFor({ state: 'visible' });
+      const text = await catalogText(page, 'erase-subject:erase-subject.tip.everyMessage');
+      assert.equal(String(await warning.textContent()).trim(), text.replace(/<[^>]+>/g, ''));
+      await screenshot(page, 'erase-subject-every-message-warning');
+      await keywordMode.check();
+      await warning.waitFor({ state: 'hidden' });
+      await page.locator('#node-dialog-cancel').click();
+      await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
+    });
+
   });
 });
