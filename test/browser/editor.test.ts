@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core';
 import { startSandboxServer } from '../../lib/sandbox/server';
 import type { RealNodeRed } from '../helpers/real-node-red';
 import {
@@ -107,12 +107,13 @@ async function addConsentStore(page: Page): Promise<void> {
     const value = await page.locator(`#node-config-input-${key}`).inputValue();
     assert.equal(Buffer.from(value, 'base64').length, 32, `${key} is generated: 32 random bytes in base64`);
   }
-  await typeInto(page, 'node-config-input-pseudonymKey', 'short');
-  await expectMessage(page, 'node-config-input-pseudonymKey', 'consent-store:consent-store.validation.key-length', {
+  // The encryption key is exactly 32 bytes; the pseudonym key's range is checked with a deployed store below.
+  await typeInto(page, 'node-config-input-encryptionKey', 'short');
+  await expectMessage(page, 'node-config-input-encryptionKey', 'consent-store:consent-store.validation.key-length', {
     bytes: 32,
   });
-  await page.locator('#consent-store-generate-pseudonymKey').click();
-  await fieldValid(page, 'node-config-input-pseudonymKey');
+  await page.locator('#consent-store-generate-encryptionKey').click();
+  await fieldValid(page, 'node-config-input-encryptionKey');
   await typeInto(page, 'node-config-input-pendingExpiryHours', '0');
   await expectMessage(page, 'node-config-input-pendingExpiryHours', 'consent-store:consent-store.validation.range', {
     min: 1,
@@ -768,6 +769,42 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
           assert.equal(saved, runs, `${id}: ${property} saved`);
         }
       }
+    });
+
+    it("asks before replacing a deployed store's key, saying what replacing each one costs", async () => {
+      await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'savedStore'));
+      const pseudonymKey = page.locator('#node-config-input-pseudonymKey');
+      await eventually(() => pseudonymKey.inputValue(), '__PWRD__', 'the deployed key, hidden');
+      const asked: string[] = [];
+      const answer = (dialog: Dialog) => {
+        asked.push(dialog.message());
+        dialog.dismiss().catch(() => {});
+      };
+      page.on('dialog', answer);
+      try {
+        await page.locator('#consent-store-generate-pseudonymKey').click();
+        await eventually(async () => asked.length, 1, 'confirmation');
+        assert.equal(asked[0], await catalogText(page, 'consent-store:consent-store.confirm.replace-pseudonymKey'));
+        assert.equal(await pseudonymKey.inputValue(), '__PWRD__', 'cancelled: the deployed key stays');
+        await page.locator('#consent-store-generate-encryptionKey').click();
+        await eventually(async () => asked.length, 2, 'confirmation');
+        assert.equal(asked[1], await catalogText(page, 'consent-store:consent-store.confirm.replace-encryptionKey'));
+      } finally {
+        page.off('dialog', answer);
+      }
+      // The pseudonym key may be 32 to 64 bytes: the message says so.
+      await typeInto(page, 'node-config-input-pseudonymKey', 'short');
+      await expectMessage(
+        page,
+        'node-config-input-pseudonymKey',
+        'consent-store:consent-store.validation.key-length-range',
+        {
+          min: 32,
+          max: 64,
+        },
+      );
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
     });
 
     it('starts a new erase-subject in keyword mode, and warns while it is off that every message erases', async () => {
