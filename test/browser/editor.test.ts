@@ -807,6 +807,31 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
     });
 
+    it('asks a cloud number for its access token and app secret, a sandbox for neither', async () => {
+      await page.evaluate(() => window.RED.editor.editConfig('', 'whatsapp-config', 'savedConfig'));
+      await page.locator('#node-config-input-mode').waitFor({ state: 'visible' });
+      await fieldValid(page, 'node-config-input-accessToken');
+      await page.locator('#node-config-input-mode').selectOption('cloud');
+      // Without them a cloud number sends nothing and refuses every webhook, STOPs included.
+      await expectMessage(
+        page,
+        'node-config-input-accessToken',
+        'whatsapp-config:whatsapp-config.validation.access-token-missing',
+      );
+      await expectMessage(
+        page,
+        'node-config-input-appSecret',
+        'whatsapp-config:whatsapp-config.validation.app-secret-missing',
+      );
+      await screenshot(page, 'whatsapp-config-cloud-credentials-missing');
+      await typeInto(page, 'node-config-input-appSecret', 'app-secret');
+      await fieldValid(page, 'node-config-input-appSecret');
+      await page.locator('#node-config-input-mode').selectOption('sandbox');
+      await fieldValid(page, 'node-config-input-accessToken');
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
+    });
+
     it('starts a new erase-subject in keyword mode, and warns while it is off that every message erases', async () => {
       const id = await dragOntoWorkspace(page, 'erase-subject', 700, 400);
       await openNodeDialog(page, id);
