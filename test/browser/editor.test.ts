@@ -771,6 +771,39 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       }
     });
 
+    it('finds webhook paths that clash as the runtime does: case and trailing slash aside, tabs switched off aside', async () => {
+      const errors = (id: string) =>
+        page.evaluate((nodeId) => {
+          const node = window.RED.nodes.node(nodeId);
+          window.RED.editor.validateNode(node);
+          return node.validationErrors as string[];
+        }, id);
+      const inUse = await catalogText(page, 'whatsapp-webhook:whatsapp-webhook.validation.path-in-use');
+      assert.deepEqual(await errors('savedHook'), [], 'the same path on a tab switched off does not clash');
+      await page.evaluate(() => {
+        const hook = (id: string, path: string, y: number) => ({
+          id,
+          type: 'whatsapp-webhook',
+          z: 'savedTab',
+          whatsapp: 'savedConfig',
+          path,
+          minimise: true,
+          maxBytes: 3145728,
+          configVersion: 1,
+          x: 700,
+          y,
+          wires: [[], [], []],
+        });
+        window.RED.nodes.import([hook('hookCase', '/Saved-Hook/', 100), hook('hookOther', '/saved-hook-2', 200)]);
+      });
+      assert.deepEqual(await errors('hookCase'), [inUse], '/Saved-Hook/ is the route of /saved-hook');
+      assert.deepEqual(await errors('hookOther'), []);
+      await page.evaluate(() => {
+        window.RED.nodes.remove('hookCase');
+        window.RED.nodes.remove('hookOther');
+      });
+    });
+
     it("asks before replacing a deployed store's key, saying what replacing each one costs", async () => {
       await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'savedStore'));
       const pseudonymKey = page.locator('#node-config-input-pseudonymKey');
