@@ -883,5 +883,23 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
     });
 
+    it("fits the store's purpose list below its other fields, so that none scrolls out of view", async () => {
+      await page.setViewportSize({ width: 1400, height: 1600 });
+      try {
+        await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'savedStore'));
+        await page.locator('#node-config-input-purposes-container li').nth(3).waitFor();
+        const overflow = () =>
+          page.evaluate(() => {
+            const content = document.getElementById('node-config-dialog-edit-form')?.closest('.red-ui-tray-content');
+            return content ? content.scrollHeight - content.clientHeight : -1;
+          });
+        await eventually(async () => (await overflow()) <= 20, true, 'the dialog fits without scrolling');
+        await screenshot(page, 'consent-store-purposes-fit');
+        await page.locator('#node-config-dialog-cancel').click();
+        await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
+      } finally {
+        await page.setViewportSize({ width: 1400, height: 900 });
+      }
+    });
   });
 });
