@@ -771,6 +771,23 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       }
     });
 
+    it('reads an event filter saved as text, as the runtime does, and keeps it through the dialog', async () => {
+      const loaded = await page.evaluate(() => {
+        const node = window.RED.nodes.node('savedEvents');
+        window.RED.editor.validateNode(node);
+        return { errors: node.validationErrors, eventTypes: node.eventTypes };
+      });
+      assert.deepEqual(loaded, { errors: [], eventTypes: 'subject.erased, consent.withdrawn' });
+      await editNode(page, 'savedEvents');
+      const ticked = await page
+        .locator('#consent-events-types input:checked')
+        .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).value));
+      assert.deepEqual(ticked, ['consent.withdrawn', 'subject.erased']);
+      await confirmDialog(page);
+      const saved = await page.evaluate(() => window.RED.nodes.node('savedEvents').eventTypes);
+      assert.deepEqual(saved, ['consent.withdrawn', 'subject.erased'], 'not every event, phone numbers included');
+    });
+
     it('finds webhook paths that clash as the runtime does: case and trailing slash aside, tabs switched off aside', async () => {
       const errors = (id: string) =>
         page.evaluate((nodeId) => {
