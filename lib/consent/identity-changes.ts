@@ -115,6 +115,7 @@ export class IdentityChanges {
         actor,
         messageId,
         auditNothing: false,
+        everyPurpose: true,
       });
       // The contract or interest was the person's, not the number's: whether or not it was on record, nothing goes
       // to the number's next holder on it until a record is made for him (the number's block). An objection stays

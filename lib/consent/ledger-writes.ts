@@ -205,6 +205,11 @@ export class LedgerWrites {
       /** An opt-out carried over from elsewhere (auditNothing false), whose evidence and time are there already. */
       carried?: boolean;
       auditNothing?: boolean;
+      /**
+       * An opt-out of everything (a STOP naming no purpose, a number leaving its holder): it also ends the standing
+       * records of purposes taken out of the settings, or putting one back would revive them.
+       */
+      everyPurpose?: boolean;
     },
   ): Promise<ConsentRecord[]> {
     const { channel, actor, keyword } = opt;
@@ -227,7 +232,7 @@ export class LedgerWrites {
       const detail = { channel, keyword: keyword ?? null, previousStatus: existing?.status ?? null, ...sent };
       changed.push(await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel }));
     }
-    if (this.coversEveryPurpose(targets)) {
+    if (opt.everyPurpose === true) {
       changed.push(...(await this.withdrawRemovedPurposes(tx, now, events, p, subject, opt, sent)));
     }
     if (changed.length === 0 && opt.auditNothing !== false) {
@@ -264,10 +269,6 @@ export class LedgerWrites {
     };
   }
 
-  private coversEveryPurpose(targets: readonly PurposeDefinition[]): boolean {
-    return [...this.purposes.keys()].every((id) => targets.some((def) => def.id === id));
-  }
-
   /**
    * A purpose taken out of the store's settings keeps its records. An opt-out of everything ends the consents and
    * requests standing for such a purpose too, or putting the purpose back would message a person who said STOP.
@@ -285,7 +286,14 @@ export class LedgerWrites {
     for (const existing of await tx.listConsents(p)) {
       if (this.purposes.has(existing.purpose) || isEnded(existing.status)) continue;
       const row = this.withdrawnRow(existing, now, p, opt);
-      const detail = { channel: opt.channel, keyword: opt.keyword ?? null, previousStatus: existing.status, ...sent };
+      const scope = Array.isArray(sent.scope) ? [...sent.scope, existing.purpose] : undefined;
+      const detail = {
+        channel: opt.channel,
+        keyword: opt.keyword ?? null,
+        previousStatus: existing.status,
+        ...sent,
+        ...(scope ? { scope } : {}),
+      };
       changed.push(
         await this.storeConsent(tx, now, events, row, subject, 'consent.withdrawn', detail, { channel: opt.channel }),
       );

@@ -550,7 +550,7 @@ export class ConsentLedger extends EventEmitter {
             ? await this.identity.lateOptOutHome(tx, subject.pseudonym, sentAt, USER_ID_REPLACED)
             : await this.identity.lateOptOutHome(tx, p, sentAt);
       const home = late?.movedTo ?? p;
-      const fields = { channel, actor, text, keyword, messageId, sentAt };
+      const fields = { channel, actor, text, keyword, messageId, sentAt, everyPurpose: input.purposes === undefined };
       let changed: ConsentRecord[] = [];
       let erased: boolean;
       if (late?.movedTo !== undefined) {
@@ -577,7 +577,9 @@ export class ConsentLedger extends EventEmitter {
           const row = await tx.getConsent(p, def.id);
           if (row && ACTIVE_STATUSES.includes(row.status as ConsentStatus)) active.push(def);
         }
-        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, active, fields)));
+        // Only what her id leads to: the number's other records are its next holder's.
+        const own = { ...fields, everyPurpose: false };
+        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, active, own)));
       }
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.

@@ -531,14 +531,18 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async stripEndedProof(cutoff: number, limit: number): Promise<number> {
+    // The conditions again outside the subquery: PostgreSQL re-checks only those on a row another instance changed
+    // meanwhile (a consent given anew keeps its fresh proof).
+    const ended = `updated_at < $1 AND ${ENDED} AND ${HOLDS_PROOF}`;
     let changed = await this.db.run(
       `UPDATE consents SET ${CLEAR_PROOF} WHERE (pseudonym, purpose) IN (SELECT pseudonym, purpose FROM consents
-         WHERE updated_at < $1 AND ${ENDED} AND ${HOLDS_PROOF} LIMIT $2)`,
+         WHERE ${ended} LIMIT $2) AND ${ended}`,
       [cutoff, limit],
     );
+    const archived = `archived_at < $1 AND ${HOLDS_PROOF}`;
     changed += await this.db.run(
       `UPDATE consent_history SET ${CLEAR_PROOF} WHERE id IN (SELECT id FROM consent_history
-         WHERE archived_at < $1 AND ${HOLDS_PROOF} LIMIT $2)`,
+         WHERE ${archived} LIMIT $2) AND ${archived}`,
       [cutoff, limit],
     );
     return changed;
@@ -552,9 +556,12 @@ export class SqlStoreTx implements StoreTx {
       ? ` AND NOT (status IN ('refused', 'withdrawn') AND purpose IN (${placeholders(objectionsOf.length, 3)}))
           AND method <> 'number-change'`
       : '';
+    // The conditions again outside the subquery, which PostgreSQL does not re-check: a record another instance gave
+    // anew meanwhile is not deleted.
+    const ended = `retain_until < $1 AND status IN ('refused', 'expired', 'withdrawn')${kept}`;
     let removed = await this.db.run(
       `DELETE FROM consents WHERE (pseudonym, purpose) IN (SELECT pseudonym, purpose FROM consents
-         WHERE retain_until < $1 AND status IN ('refused', 'expired', 'withdrawn')${kept} LIMIT $2)`,
+         WHERE ${ended} LIMIT $2) AND ${ended}`,
       [now, limit, ...objectionsOf],
     );
     removed += await this.db.run(

@@ -370,17 +370,31 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await giveByKeyword(PHONE, 'newsletter');
         await giveByKeyword(PHONE_2, 'newsletter');
         await ledger.close();
-        ledger = await open({ purposes: TEST_PURPOSES.filter((p) => p.id !== 'newsletter') });
+        // One purpose left: an opt-out naming it covers every configured purpose, but it is no opt-out of everything.
+        ledger = await open({ purposes: TEST_PURPOSES.filter((p) => p.id === 'marketing') });
         const stop = { channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' } as const;
         const changed = await ledger.withdrawUnlessErased({ ...stop, subject: PHONE });
-        // The objection to the contract purpose, and the consent of the purpose no longer configured.
-        assert.deepEqual(Array.isArray(changed) && changed.map((c) => c.purpose).sort(), ['newsletter', 'orders']);
-        // An opt-out of named purposes is no opt-out of the one taken out.
+        assert.deepEqual(Array.isArray(changed) && changed.map((c) => c.purpose), ['newsletter']);
         await ledger.withdrawUnlessErased({ ...stop, subject: PHONE_2, purposes: ['marketing'] });
         await ledger.close();
         ledger = await open({ purposes: TEST_PURPOSES });
         assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'withdrawn');
         assert.equal((await ledger.checkConsent(PHONE_2, 'newsletter')).status, 'given');
+        // The STOP's own record names the purpose it ended, so that it counts as her opt-out of it.
+        const audit = (await ledger.exportSubject(PHONE, 't')).auditEvents.find(
+          (e) => e.action === 'consent.withdrawn' && e.purpose === 'newsletter',
+        );
+        assert.deepEqual(audit?.detail?.scope, ['marketing', 'newsletter']);
+      });
+
+      it("a number's move while a purpose is out of the settings ends its consent: the next holder gets nothing", async () => {
+        await giveByKeyword(PHONE, 'newsletter');
+        await ledger.close();
+        ledger = await open({ purposes: TEST_PURPOSES.filter((p) => p.id !== 'newsletter') });
+        await ledger.numberChanged({ phone: PHONE, actor: 't' });
+        await ledger.close();
+        ledger = await open({ purposes: TEST_PURPOSES });
+        assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).allowed, false);
       });
 
       it('give stores a given consent; a repeated give with the same wording changes nothing', async () => {
