@@ -63,26 +63,28 @@ export function appendOptOutFooter<T extends string | Body>(
 }
 
 /**
- * True when `text` already tells the reader how to stop: it contains an opt-out line of any language, or an
- * unsubscribe keyword in capitals follows a reply verb or "with"/"mit" in the same sentence ("Reply STOP ...",
- * "Antworten Sie mit STOPP", "Mit ABMELDEN beenden Sie ..."). A keyword alone says nothing: "NON-STOP DEALS",
- * "STOP paying too much", "Bus STOP Hauptbahnhof". Lower-case "stop" in ordinary prose does not count either.
+ * True when `text` already tells the reader how to stop: it contains an opt-out line of any language, or it says
+ * what to reply in so many words: a reply word then the keyword ("Reply STOP ...", "Antworten Sie mit STOPP",
+ * "Schick uns STOP"), the keyword then a German verb ("Zum Abmelden STOP senden"), or "Opt out: STOP". The keyword
+ * must be in capitals and the reply word must not be: "NON-STOP DEALS", "STOP paying too much", "Bus STOP",
+ * "SHOP WITH US AND STOP PAYING" say nothing. When in doubt the line is added: twice is better than never.
  */
 export function mentionsOptOut(text: string, texts: Partial<Record<Language, string>> = {}): boolean {
   const lines = [...Object.values(OPT_OUT_FOOTER_TEXTS), ...Object.values(texts)].filter(
     (l): l is string => typeof l === 'string' && l.length > 0,
   );
   if (lines.some((l) => text.includes(l))) return true;
-  return REPLY_WITH_KEYWORD.test(text);
+  return OPT_OUT_INSTRUCTIONS.some((pattern) => pattern.test(text));
 }
 
 /**
  * The keywords that, in capitals, say how to stop messages. Not every opt-out keyword: "Reply CANCEL to cancel your
- * order" or "ENDE der Aktion" does not tell the reader how to unsubscribe.
+ * order" or "ENDE der Aktion" does not tell the reader how to unsubscribe. stop-handler always honours these
+ * (stopRulesFrom), whatever its list: a message that names one gets no footer of its own.
  */
-const OPT_OUT_WORDS = ['STOP', 'STOPP', 'UNSUBSCRIBE', 'ABMELDEN', 'ABBESTELLEN'];
+export const OPT_OUT_WORDS = ['STOP', 'STOPP', 'UNSUBSCRIBE', 'ABMELDEN', 'ABBESTELLEN'] as const;
 
-/** Words that introduce what to reply, in any case. */
+/** Words that introduce what to reply. */
 const REPLY_CUES = [
   'reply',
   'respond',
@@ -91,6 +93,7 @@ const REPLY_CUES = [
   'type',
   'write',
   'answer',
+  'message',
   'with',
   'antwort',
   'antworte',
@@ -99,6 +102,10 @@ const REPLY_CUES = [
   'schreib',
   'schreibe',
   'schreiben',
+  'schick',
+  'schicke',
+  'schickt',
+  'schicken',
   'sende',
   'senden',
   'tippe',
@@ -106,18 +113,42 @@ const REPLY_CUES = [
   'mit',
 ];
 
-const anyCase = (word: string) => [...word].map((c) => `[${c.toLowerCase()}${c.toUpperCase()}]`).join('');
+/** German verbs that follow what to send ("STOP senden"). */
+const TRAILING_VERBS = ['senden', 'schicken', 'schreiben', 'antworten', 'eingeben', 'tippen', 'zurückschreiben'];
 
-/**
- * A cue, then at most 30 characters of the same sentence, then a keyword; words of their own (a hyphen joins words:
- * "NON-STOP"). Compiled once: per message it cost more than the rest of the footer.
- */
-const REPLY_WITH_KEYWORD = new RegExp(
-  `(?<![\\p{L}\\p{N}-])(?:${REPLY_CUES.map(anyCase).join('|')})(?![\\p{L}\\p{N}-])` +
-    `[^.!?\\n]{0,30}?` +
-    `(?<![\\p{L}\\p{N}-])(?:${OPT_OUT_WORDS.join('|')})(?![\\p{L}\\p{N}-])`,
-  'u',
-);
+/** What may stand between a reply word and the keyword: "us", "einfach", "the word". */
+const FILLERS = [
+  'us',
+  'uns',
+  'me',
+  'mir',
+  'Sie',
+  'du',
+  'just',
+  'simply',
+  'einfach',
+  'bitte',
+  'please',
+  'the word',
+  'das Wort',
+];
+
+const QUOTES = `"'„“”‚‘’«»`;
+/** Space, a colon or quotes between words. */
+const GAP = `[\\s:${QUOTES}]+`;
+const WORD_START = '(?<![\\p{L}\\p{N}-])';
+const WORD_END = '(?![\\p{L}\\p{N}-])';
+/** As written in a sentence: lower case, or capitalised at its start; never all capitals. */
+const asWritten = (word: string) => `[${word[0].toLowerCase()}${word[0].toUpperCase()}]${word.slice(1)}`;
+const KEYWORD = `${WORD_START}(?:${OPT_OUT_WORDS.join('|')})${WORD_END}`;
+const FILLER = `(?:${FILLERS.map((f) => f.replace(' ', '\\s+')).join('|')})`;
+
+/** Compiled once: per message they cost more than the rest of the footer. */
+const OPT_OUT_INSTRUCTIONS = [
+  new RegExp(`${WORD_START}(?:${REPLY_CUES.map(asWritten).join('|')})(?:${GAP}${FILLER})*${GAP}${KEYWORD}`, 'u'),
+  new RegExp(`${KEYWORD}(?:${GAP}${FILLER})*${GAP}(?:${TRAILING_VERBS.join('|')})${WORD_END}`, 'u'),
+  new RegExp(`${WORD_START}(?:[oO]pt[\\s-]?out|[uU]nsubscribe|[aA]bmelden|[aA]bmeldung)\\s*:${GAP}?${KEYWORD}`, 'u'),
+];
 
 function withLine(text: string, line: string, max = TEXT_BODY_MAX): string {
   if (mentionsOptOut(text, { en: line })) return text;

@@ -6,6 +6,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { NumberChangeInput, WithdrawConsentInput } from '../consent/inputs';
 import { metaTimeMs } from '../webhook/meta-time';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
+import { OPT_OUT_WORDS } from './footer';
 import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
 import { type Language, textFor } from './language';
 
@@ -44,10 +45,11 @@ export interface StopRuleSettings {
 }
 
 /**
- * The keyword every opt-out footer, HELP answer, notice and opt-in text tells people to reply (footer.ts): it stays an
- * opt-out whatever list the node is given, or "Reply STOP" would become a promise the node does not keep (Art. 7(3)).
+ * The keywords a message may tell people to reply instead of carrying the opt-out footer (footer.ts), STOP first, the
+ * one every footer, HELP answer, notice and opt-in text promises: they stay opt-outs whatever list the node is given,
+ * or "Reply STOP" would become a promise the node does not keep (Art. 7(3)).
  */
-export const PROMISED_STOP_KEYWORD = 'STOP';
+export const PROMISED_STOP_KEYWORDS: readonly string[] = OPT_OUT_WORDS;
 
 export function stopRulesFrom(settings: StopRuleSettings): StopRules {
   const payloads = String(settings.optOutPayload ?? '')
@@ -56,9 +58,7 @@ export function stopRulesFrom(settings: StopRuleSettings): StopRules {
     .filter((p) => p.length > 0);
   const stopKeywords = parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS);
   return {
-    stopKeywords: stopKeywords.includes(PROMISED_STOP_KEYWORD)
-      ? stopKeywords
-      : [PROMISED_STOP_KEYWORD, ...stopKeywords],
+    stopKeywords: [...new Set([...PROMISED_STOP_KEYWORDS, ...stopKeywords])],
     helpKeywords: parseKeywordList(settings.helpKeywords, DEFAULT_HELP_KEYWORDS),
     optOutPayloads: payloads.length > 0 ? [...new Set(payloads)] : DEFAULT_OPT_OUT_PAYLOADS,
   };

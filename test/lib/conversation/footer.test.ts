@@ -82,6 +82,12 @@ describe('conversation/footer', () => {
       'Bus STOP Hauptbahnhof',
       'Reply to our NON-STOP offer today.',
       'Jetzt ABMELDEN war gestern: neue Kurse ab Montag',
+      // All capitals: the reply word is shouting, not instructing.
+      'SHOP WITH US AND STOP PAYING TOO MUCH!',
+      'WRITE US OR STOP BY OUR STORE',
+      'Send your friends our NON STOP deals',
+      'Jetzt mit NON STOP Lieferservice bestellen',
+      'Shop with us and STOP paying too much',
     ]) {
       assert.equal(mentionsOptOut(text), false, text);
       assert.equal(appendOptOutFooter(text, 'en'), `${text}\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
@@ -95,6 +101,13 @@ describe('conversation/footer', () => {
       'Respond with STOPP any time.',
       'Antworte einfach mit STOPP, dann hörst du nichts mehr von uns.',
       'Schreiben Sie uns ABBESTELLEN.',
+      // German puts the verb last; "message" and "Opt out:" say it too.
+      'Zum Abmelden STOP senden.',
+      'Um sich abzumelden, einfach STOPP schicken.',
+      'Abmelden? Schick uns STOP.',
+      'To opt out, message STOP.',
+      'Opt out: STOP',
+      'Mit ABMELDEN beenden Sie den Newsletter.',
     ]) {
       assert.equal(mentionsOptOut(text), true, text);
     }

@@ -95,7 +95,7 @@ describe('conversation/stop', () => {
       assert.equal(recogniseStopSignal(inbound({ text: 'Help' }), rules).kind, 'help');
       const custom = stopRulesFrom({ keywords: 'HALT\nENDE', helpKeywords: 'INFO' });
       assert.equal(recogniseStopSignal(inbound({ text: 'ende' }), custom).kind, 'stop');
-      assert.equal(recogniseStopSignal(inbound({ text: 'stopp' }), custom).kind, 'none');
+      assert.equal(recogniseStopSignal(inbound({ text: 'stoppen' }), custom).kind, 'none');
       assert.equal(recogniseStopSignal(inbound({ text: 'help' }), custom).kind, 'none');
       assert.equal(recogniseStopSignal(inbound({ text: 'info' }), custom).kind, 'help');
     });
@@ -103,7 +103,8 @@ describe('conversation/stop', () => {
     it('keeps STOP, which every footer and notice tells people to reply, beside configured keywords', () => {
       // An integrator "adding German words" types only those: the promised STOP must still withdraw.
       const german = stopRulesFrom({ keywords: 'ABMELDEN, AUSTRAGEN' });
-      for (const text of ['STOP', 'Stop bitte!', 'abmelden']) {
+      // And the words a message may name instead of the footer ("Antworten Sie mit STOPP").
+      for (const text of ['STOP', 'Stop bitte!', 'abmelden', 'Stopp', 'UNSUBSCRIBE', 'abbestellen']) {
         const signal = recogniseStopSignal(inbound({ text }), german);
         assert.equal(signal.kind, 'stop', text);
       }
