@@ -98,6 +98,7 @@ export class CloudApiClient {
   private readonly pacer: Pacer;
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
+  private readonly timeoutMs: number;
   /** Tests pass their own; otherwise the clock's timer, cleared when close() ends the wait. */
   private readonly sleep?: (ms: number) => Promise<void>;
   private readonly pausing = new Set<() => void>();
@@ -124,6 +125,7 @@ export class CloudApiClient {
   constructor(options: CloudApiClientOptions) {
     const throughput = options.throughput ?? 80;
     this.clock = options.clock ?? realClock;
+    this.timeoutMs = options.timeoutMs ?? 15000;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.sleep = options.sleep;
     this.random = options.random ?? Math.random;
@@ -154,7 +156,7 @@ export class CloudApiClient {
     this.shared = holdKeys(base, options.accessToken, options.wabaId);
     this.http = axios.create({
       baseURL: `${base}/${encodeURIComponent(options.apiVersion)}/${encodeURIComponent(options.phoneNumberId)}`,
-      timeout: options.timeoutMs ?? 15000,
+      timeout: this.timeoutMs,
       httpAgent: this.agents.http,
       httpsAgent: this.agents.https,
       headers: { Authorization: `Bearer ${options.accessToken}`, 'Content-Type': 'application/json' },
@@ -210,7 +212,7 @@ export class CloudApiClient {
       const held = this.heldError();
       if (held) throw held;
       // After the wait in the queue, right before the request: whatever it throws ends the send (no retry).
-      await options.beforeSend?.();
+      if (options.beforeSend) await this.withinTimeout(options.beforeSend());
       const { status, data, retryAfterMs } = await this.request('post', '/messages', body);
       const message = first(data?.messages);
       if (status < 200 || status >= 300 || typeof message?.id !== 'string') {
@@ -227,6 +229,31 @@ export class CloudApiClient {
         ...(typeof contact?.user_id === 'string' ? { userId: contact.user_id } : {}),
       };
     }, false);
+  }
+
+  /**
+   * The check before a send runs while the message holds one of the number's connections: a store that does not
+   * answer (a PostgreSQL server gone quiet) must not stop every other message, read receipt and STOP confirmation.
+   */
+  private async withinTimeout(check: Promise<void> | void): Promise<void> {
+    let timer: unknown;
+    const late = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(
+        () =>
+          reject(
+            new GdprWhatsAppError(
+              'send-check-timeout',
+              'The consent check before sending did not answer in time, so the message was not sent',
+            ),
+          ),
+        this.timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([check, late]);
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
   }
 
   /** Marks an inbound message as read (blue ticks), optionally showing a typing indicator. */

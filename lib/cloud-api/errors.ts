@@ -38,6 +38,8 @@ interface CloudApiErrorFields {
   retryAfterMs?: number;
   /** Refused without a request while a rate limit's wait lasts. */
   held?: boolean;
+  /** The server's TLS certificate was refused: a setting to fix, not a fault that passes. */
+  untrusted?: boolean;
 }
 
 /**
@@ -112,6 +114,7 @@ export class CloudApiError extends GdprWhatsAppError {
     this.held = fields.held ?? false;
     this.retryable =
       !this.deliveryUnknown &&
+      fields.untrusted !== true &&
       isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
   }
 
@@ -227,10 +230,34 @@ const NETWORK_TITLES: Record<string, string> = {
  */
 const NOTHING_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * The server's certificate was refused (Node's ERR_TLS_* and OpenSSL's certificate codes): a wrong API address or an
+ * intercepting proxy. Nothing was sent, and trying again would only repeat the handshake.
+ */
+function isCertificateFault(code: string): boolean {
+  return (
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('CERT_') ||
+    code.startsWith('UNABLE_TO_') ||
+    code.includes('SELF_SIGNED') ||
+    code === 'HOSTNAME_MISMATCH'
+  );
+}
+
 function fromNetworkError(err: Error): CloudApiError {
   const code = (err as { code?: unknown }).code;
   const key = typeof code === 'string' ? code : '';
   const timedOut = key === 'ECONNABORTED' || key === 'ETIMEDOUT' || /timeout/i.test(err.message);
+  if (isCertificateFault(key)) {
+    return new CloudApiError({
+      apiCode: NO_API_CODE,
+      title: 'TLS certificate not accepted',
+      details: key,
+      network: true,
+      nothingSent: true,
+      untrusted: true,
+    });
+  }
   return new CloudApiError({
     apiCode: NO_API_CODE,
     title: timedOut ? 'Request timed out' : (NETWORK_TITLES[key] ?? 'Network error'),

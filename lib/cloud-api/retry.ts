@@ -93,12 +93,13 @@ export const WAIT_NAMING_LIMITS: ReadonlySet<number> = new Set([4, 80007, 130429
 export const THROUGHPUT_LIMIT = 130429;
 
 /**
- * Whether a failure says the client sends faster than Meta lets it (Pacer.slowDown): 130429, the number's throughput,
- * which is lower than configured for a number also used in the WhatsApp Business app (20 mps) and which inbound
- * messages count against too; 4 and 80007 when Meta named no wait (a named wait holds everything instead).
+ * Whether a failure says the client sends faster than Meta lets it, or than the number can take now
+ * (Pacer.slowDown): 130429, the number's throughput, which is lower than configured for a number also used in the
+ * WhatsApp Business app (20 mps) and which inbound messages count against too; 4 and 80007 when Meta named no wait
+ * (a named wait holds everything instead); and an outage (OUTAGE_CODES): every message would only fail as well.
  */
 export function callsForSlowDown(apiCode: number, namedWaitMs: number | undefined): boolean {
-  if (apiCode === THROUGHPUT_LIMIT) return true;
+  if (apiCode === THROUGHPUT_LIMIT || OUTAGE_CODES.has(apiCode)) return true;
   return namedWaitMs === undefined && (apiCode === APP_LIMIT || apiCode === ACCOUNT_LIMIT);
 }
 

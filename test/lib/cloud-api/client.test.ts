@@ -139,6 +139,30 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.equal((await retried).attempts, 2);
   });
 
+  it('a consent check that does not answer fails its message unsent and frees the connection for the others', async () => {
+    const clock = new FakeClock();
+    const c = client({ throughput: 4, clock, timeoutMs: 15_000 });
+    // Four checks that never answer (a store gone quiet) hold all four of the number's connections.
+    const hung = [1, 2, 3, 4].map((n) =>
+      c.sendMessage(toMessageBody(`+491511234567${n}`, 'a'), { beforeSend: () => new Promise<void>(() => undefined) }),
+    );
+    const outcomes = hung.map((p) =>
+      p.then(
+        () => 'sent',
+        (err: GdprWhatsAppError) => err.code,
+      ),
+    );
+    await flush();
+    graph.respond(ok('wamid.free'));
+    const other = c.sendMessage(toMessageBody(TO, 'b'));
+    await flush();
+    assert.equal(c.stats().queueLength, 1, 'the other message waits for a connection');
+    clock.advance(15_000);
+    assert.deepEqual(await Promise.all(outcomes), Array(4).fill('send-check-timeout'));
+    assert.equal((await other).messageId, 'wamid.free');
+    assert.equal(graph.requests.length, 1, 'nothing of the four reached the API');
+  });
+
   it("waits Meta's 4^X seconds after the pair rate limit (131056): 1 s, then 4 s", async () => {
     const pairLimit = metaError(400, 131056, '(Business Account, Consumer Account) pair rate limit hit');
     graph.respond(pairLimit, pairLimit, ok('wamid.3'));

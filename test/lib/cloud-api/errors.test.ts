@@ -154,6 +154,15 @@ describe('cloud-api errors', () => {
       );
     });
 
+    it('a refused TLS certificate is a setting to fix: nothing was sent, and it is not tried again', () => {
+      for (const code of ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+        const err = classifyApiError(undefined, undefined, Object.assign(new Error(`tls ${code}`), { code }));
+        assert.equal(err.title, 'TLS certificate not accepted', code);
+        assert.equal(err.nothingSent, true);
+        assert.equal(err.retryable, false, code);
+      }
+    });
+
     it('uses error_user_title or the plain message when the title has no "(#code)" prefix', () => {
       assert.equal(
         classifyApiError(400, { error: { code: 100, message: 'Invalid parameter' } }).title,
@@ -192,14 +201,16 @@ describe('cloud-api errors', () => {
       }
     });
 
-    it('slows the sender down after 130429, and after 4 or 80007 when Meta named no wait', () => {
+    it('slows the sender down after 130429, an outage, and 4 or 80007 when Meta named no wait', () => {
       assert.equal(callsForSlowDown(130429, undefined), true);
       assert.equal(callsForSlowDown(130429, 5000), true);
       assert.equal(callsForSlowDown(4, undefined), true);
       assert.equal(callsForSlowDown(80007, undefined), true);
       assert.equal(callsForSlowDown(4, 60_000), false, 'a named wait holds everything instead');
       assert.equal(callsForSlowDown(80007, 60_000), false);
-      for (const code of [131056, 131000, 131057, 0]) assert.equal(callsForSlowDown(code, undefined), false);
+      // A number in maintenance or Meta's service down: every other message would fail too.
+      for (const code of [131057, 131016, 133004]) assert.equal(callsForSlowDown(code, undefined), true, `${code}`);
+      for (const code of [131056, 131000, 131026, 0]) assert.equal(callsForSlowDown(code, undefined), false);
     });
 
     it('backoff grows exponentially and is capped', () => {
