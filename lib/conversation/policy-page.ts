@@ -147,12 +147,12 @@ const TEXTS: Record<Language, PageTexts> = {
     dataCollected: 'Data we process',
     dataItems: [
       'your phone number, WhatsApp ID and profile name (stored encrypted)',
-      'your consents: the exact wording you agreed to, when, and how you confirmed or withdrew them',
+      'your consents: the exact wording you agreed to, when, where you signed up (the form or campaign), and how you confirmed or withdrew them',
       'message metadata: the IDs and times of the messages by which you gave, confirmed or withdrew a consent, and of the privacy notice sent to you',
       'which version of this privacy notice was shown to you, and when you last wrote to us',
     ],
     dataNotKept:
-      'The content of your messages is used to answer you and is not stored here, except the replies by which you started, confirmed or withdrew a consent: we keep them encrypted as proof.',
+      'The content of your messages is used to answer you and is not stored here, except the replies by which you signed up, confirmed or withdrew a consent: we keep them encrypted as proof.',
     purposes: 'Purposes and lawful basis',
     purposeColumn: 'Purpose',
     wordingColumn: 'Description',
@@ -175,7 +175,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retention: 'Retention periods',
     retentionPending: (h) => `An unconfirmed consent request expires after ${h} hours.`,
     retentionWithdrawn: (d) =>
-      `While a consent of yours stands, we keep your number. When no consent or request of yours is running any more and you have not written to us for ${d} days, your number and name are deleted; this also applies to a number someone entered in our form without confirming it.`,
+      `While a consent or another record of yours is running (order updates under a contract, say), we keep your number. When none is running any more and you have not written to us for ${d} days, your number and name are deleted; this also applies to a number someone entered in our form without confirming it. The replies and message IDs kept as proof of a consent are deleted ${d} days after it ended.`,
     retentionAudit: (y) =>
       `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR).`,
     retentionErasure:
@@ -217,12 +217,12 @@ const TEXTS: Record<Language, PageTexts> = {
     dataCollected: 'Welche Daten wir verarbeiten',
     dataItems: [
       'Ihre Telefonnummer, WhatsApp-ID und Ihr Profilname (verschlüsselt gespeichert)',
-      'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann und wie Sie sie bestätigt oder widerrufen haben',
+      'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann, wo Sie sich angemeldet haben (Formular oder Kampagne) und wie Sie sie bestätigt oder widerrufen haben',
       'Metadaten der Nachrichten: IDs und Zeitpunkte der Nachrichten, mit denen Sie eine Einwilligung erteilt, bestätigt oder widerrufen haben, und des Ihnen gesendeten Datenschutzhinweises',
       'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt geschrieben haben',
     ],
     dataNotKept:
-      'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; hier wird er nicht gespeichert, außer den Antworten, mit denen Sie eine Einwilligung begonnen, bestätigt oder widerrufen haben: Diese bewahren wir verschlüsselt als Nachweis auf.',
+      'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; hier wird er nicht gespeichert, außer den Antworten, mit denen Sie sich angemeldet oder eine Einwilligung bestätigt oder widerrufen haben: Diese bewahren wir verschlüsselt als Nachweis auf.',
     purposes: 'Zwecke und Rechtsgrundlagen',
     purposeColumn: 'Zweck',
     wordingColumn: 'Beschreibung',
@@ -245,7 +245,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retention: 'Speicherdauer',
     retentionPending: (h) => `Eine unbestätigte Einwilligungsanfrage verfällt nach ${h} Stunden.`,
     retentionWithdrawn: (d) =>
-      `Solange eine Einwilligung von Ihnen besteht, speichern wir Ihre Nummer. Läuft keine Einwilligung oder Anfrage von Ihnen mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat.`,
+      `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft keiner mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach ihrem Ende gelöscht.`,
     retentionAudit: (y) =>
       `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
     retentionErasure:
