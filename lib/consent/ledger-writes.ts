@@ -155,6 +155,11 @@ export class LedgerWrites {
     }
   }
 
+  /** The purposes configured now. */
+  configuredPurposes(): PurposeDefinition[] {
+    return [...this.purposes.values()];
+  }
+
   /** A record of `def` for `p` with nothing on it but the purpose's present wording (no request, no decision). */
   blankRecord(p: string, def: PurposeDefinition, now: number, actor: string): ConsentRow {
     return this.records.blankConsent(p, def, canonicalJson(def.wording), now, actor);

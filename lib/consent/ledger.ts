@@ -165,6 +165,7 @@ export class ConsentLedger extends EventEmitter {
       (keys) => this.forgetUsage(keys),
       // A fresh copy each time: a caller adding its own recipients changes only its own document.
       () => accessInformation(purposes, retention),
+      (tx, p, sentAt) => this.identity.lateOptOutHome(tx, p, sentAt),
     );
     this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes);
   }

@@ -10,12 +10,12 @@ import type {
 } from '../store/types';
 import type { AccessInformation } from './access-information';
 import type { AuditRecord } from './audit-verify';
-import { CLOCK_MARGIN_MS } from './identity-changes';
+import { CLOCK_MARGIN_MS, type LateOptOutHome } from './identity-changes';
 import type { FieldCipher } from './keys';
 import { type LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
-import type { EraseOptions, EraseReport, ExportOptions, SubjectExport, SubjectInput } from './types';
+import type { EraseOptions, EraseReport, ExportOptions, LedgerEvent, SubjectExport, SubjectInput } from './types';
 import { optionalTime, requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
@@ -107,6 +107,8 @@ export class SubjectRights {
     /** Drops the usage marks not yet flushed for these keys: nothing is written about an erased person again. */
     private readonly forgetUsage: (keys: readonly string[]) => void,
     private readonly information: () => AccessInformation,
+    /** Where the sender of a message delivered after her number's move is now (IdentityChanges.lateOptOutHome). */
+    private readonly lateHome: (tx: StoreTx, p: string, sentAt: number) => Promise<LateOptOutHome | undefined>,
   ) {}
 
   /**
@@ -138,6 +140,7 @@ export class SubjectRights {
       if (previousHolder && span?.until !== undefined) await this.writes.blockMovedNumber(tx, p, span.until, who);
       // Under every key: a later message by user id alone finds the erasure too, not an empty record.
       if (!previousHolder) for (const key of keys) await tx.putSuppression(key, now, who);
+      if (late && sentAt !== undefined) await this.listAtNewNumber(tx, now, events, p, sentAt, who);
       await this.writes.audit(tx, now, {
         action: 'dsr.erasure_executed',
         actor: who,
@@ -160,6 +163,26 @@ export class SubjectRights {
     if (phone) this.resolver.forget(phone);
     await this.store.scrub(report.removed);
     return report;
+  }
+
+  /**
+   * Her erase request, sent before her number went to someone else, reaches the number Meta said she moved to, as an
+   * erasure before the move would have (IdentityChanges.followToNewNumber): it goes on the erasure list as of when she
+   * asked, so that what she did there since (a new sign-up) stands and nothing older lets a message through.
+   */
+  private async listAtNewNumber(
+    tx: StoreTx,
+    now: number,
+    events: LedgerEvent[],
+    p: string,
+    sentAt: number,
+    actor: string,
+  ): Promise<void> {
+    const home = await this.lateHome(tx, p, sentAt);
+    if (home?.movedTo === undefined) return;
+    if ((await tx.suppressedAt(home.movedTo)) === undefined) await tx.putSuppression(home.movedTo, sentAt, actor);
+    const purposes = this.writes.configuredPurposes();
+    await this.writes.blockEndedBases(tx, now, events, home.movedTo, purposes, { channel: 'api', actor, sentAt });
   }
 
   /**

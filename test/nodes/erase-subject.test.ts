@@ -335,6 +335,23 @@ describe('erase-subject node', () => {
       );
     });
 
+    it('puts the number she moved to on the erasure list as of when she asked, leaving a sign-up made since', async () => {
+      await load({ notify: true });
+      const store = await ledger();
+      const ERIKA_NEW = '+4917612345678';
+      await give(store, ERIKA);
+      await store.numberChanged({ phone: ERIKA, newPhone: ERIKA_NEW, actor: 'test' });
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Daten löschen', 'wamid.late2', Date.now() - 15 * 60_000));
+      assert.equal(((await reported).payload as Report & { beforeNumberChange?: boolean }).beforeNumberChange, true);
+      assert.equal(await store.isSuppressed(ERIKA_NEW), true, 'as a request before the move would have done');
+      assert.equal((await store.checkConsent(ERIKA_NEW, 'news')).allowed, false);
+      assert.equal(await store.isSuppressed(ERIKA), false, "the old number is someone else's");
+      // Signing up again at her new number is hers to do, after the request as before it.
+      await give(store, ERIKA_NEW);
+      assert.equal((await store.checkConsent(ERIKA_NEW, 'news')).status, 'given');
+    });
+
     it('erases the present holder and tells him when he sends the keyword after the move', async () => {
       const store = await numberWithNextHolder();
       const sent = next('sent');
