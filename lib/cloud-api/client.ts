@@ -237,6 +237,7 @@ export class CloudApiClient {
    */
   private async withinTimeout(check: Promise<void> | void): Promise<void> {
     let timer: unknown;
+    let onClose: (() => void) | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = this.clock.setTimeout(
         () =>
@@ -248,11 +249,15 @@ export class CloudApiClient {
           ),
         this.timeoutMs,
       );
+      // Closed meanwhile (a redeploy): the message was not sent, and says so at once.
+      onClose = () => reject(closedError());
+      this.abort.signal.addEventListener('abort', onClose, { once: true });
     });
     try {
       await Promise.race([check, late]);
     } finally {
       this.clock.clearTimeout(timer);
+      if (onClose) this.abort.signal.removeEventListener('abort', onClose);
     }
   }
 

@@ -218,7 +218,10 @@ export class LedgerWrites {
     },
   ): Promise<ConsentRecord[]> {
     const { channel, actor, keyword } = opt;
-    const sent = opt.carried ? { carried: true } : optOutScope(targets, opt.sentAt);
+    // An opt-out of everything says so, so that carrying it elsewhere later (carryOptOuts) ends as much there.
+    const sent = opt.carried
+      ? { carried: true }
+      : { ...optOutScope(targets, opt.sentAt), ...(opt.everyPurpose ? { everyPurpose: true } : {}) };
     const changed: ConsentRecord[] = [];
     for (const def of targets) {
       const existing = await tx.getConsent(p, def.id);
@@ -424,13 +427,14 @@ export class LedgerWrites {
     subject: IdentifiedSubject,
     actor: string,
   ): Promise<void> {
-    const { purposes, channel } = await this.optedOutUnder(tx, home, own);
+    const { purposes, channel, everyPurpose } = await this.optedOutUnder(tx, home, own);
     if (purposes.length === 0) return;
     await this.withdrawIn(tx, now, events, target, subject, purposes, {
       channel,
       actor,
       carried: true,
       auditNothing: false,
+      everyPurpose,
     });
   }
 
@@ -444,10 +448,11 @@ export class LedgerWrites {
     tx: StoreTx,
     home: string,
     own: readonly ConsentRow[],
-  ): Promise<{ purposes: PurposeDefinition[]; channel: WithdrawalChannel }> {
+  ): Promise<{ purposes: PurposeDefinition[]; channel: WithdrawalChannel; everyPurpose: boolean }> {
     const all = [...this.purposes.values()];
     const ids = new Set<string>();
     const channels: unknown[] = [];
+    let everyPurpose = false;
     // A move ends consents on the old person's account; it opts out of nothing. An objection it carried did.
     const optedOutRow = (r: ConsentRow) =>
       r.status === 'refused' ||
@@ -461,6 +466,7 @@ export class LedgerWrites {
       const channel = entry.detail?.channel;
       if (channel === 'whatsapp-number-change') continue;
       channels.push(channel);
+      if (entry.detail?.everyPurpose === true) everyPurpose = true;
       const scope = entry.detail?.scope;
       const covered = Array.isArray(scope)
         ? all.filter((d) => scope.includes(d.id))
@@ -471,9 +477,10 @@ export class LedgerWrites {
     if ((await tx.suppressedAt(home)) !== undefined) {
       for (const def of all) ids.add(def.id);
       channels.push('api');
+      everyPurpose = true;
     }
     const purposes = all.filter((d) => ids.has(d.id));
-    return { purposes, channel: WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api' };
+    return { purposes, channel: WITHDRAWAL_CHANNELS.find((c) => c === channels[0]) ?? 'api', everyPurpose };
   }
 
   /**

@@ -180,7 +180,9 @@ export class SubjectRights {
   ): Promise<void> {
     const home = await this.lateHome(tx, p, sentAt);
     if (home?.movedTo === undefined) return;
-    if ((await tx.suppressedAt(home.movedTo)) === undefined) await tx.putSuppression(home.movedTo, sentAt, actor);
+    // Listed anew over an older entry, as a move does: that one may be the number's previous holder's.
+    const listedAt = await tx.suppressedAt(home.movedTo);
+    if (listedAt === undefined || listedAt < sentAt) await tx.putSuppression(home.movedTo, sentAt, actor);
     const purposes = this.writes.configuredPurposes();
     await this.writes.blockEndedBases(tx, now, events, home.movedTo, purposes, { channel: 'api', actor, sentAt });
   }

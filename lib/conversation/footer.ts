@@ -129,25 +129,35 @@ const FILLERS = [
   'einfach',
   'bitte',
   'please',
+  'jederzeit',
+  'anytime',
+  'any time',
+  'back',
   'the word',
+  'the keyword',
   'das Wort',
+  'das Stichwort',
+  'a message',
+  'einer Nachricht',
 ];
 
 const QUOTES = `"'„“”‚‘’«»`;
-/** Space, a colon or quotes between words. */
-const GAP = `[\\s:${QUOTES}]+`;
+/** Spaces or quotes between words of one line: a colon or a line break ends what an instruction may span. */
+const GAP = `[ \\t\\u00a0\\u202f${QUOTES}]+`;
 const WORD_START = '(?<![\\p{L}\\p{N}-])';
 const WORD_END = '(?![\\p{L}\\p{N}-])';
 /** As written in a sentence: lower case, or capitalised at its start; never all capitals. */
 const asWritten = (word: string) => `[${word[0].toLowerCase()}${word[0].toUpperCase()}]${word.slice(1)}`;
 const KEYWORD = `${WORD_START}(?:${OPT_OUT_WORDS.join('|')})${WORD_END}`;
-const FILLER = `(?:${FILLERS.map((f) => f.replace(' ', '\\s+')).join('|')})`;
+/** "NON STOP senden wir", "Bitte nicht STOP schreiben": the keyword is not what to send. */
+const NOT_SAID = '(?<!(?:NON|[nN]on|[nN]icht|[nN]ot|[kK]eine?)[ \\t]+)';
+const FILLER = `(?:${FILLERS.map((f) => f.replace(' ', '[ \\t]+')).join('|')})`;
 
 /** Compiled once: per message they cost more than the rest of the footer. */
 const OPT_OUT_INSTRUCTIONS = [
   new RegExp(`${WORD_START}(?:${REPLY_CUES.map(asWritten).join('|')})(?:${GAP}${FILLER})*${GAP}${KEYWORD}`, 'u'),
-  new RegExp(`${KEYWORD}(?:${GAP}${FILLER})*${GAP}(?:${TRAILING_VERBS.join('|')})${WORD_END}`, 'u'),
-  new RegExp(`${WORD_START}(?:[oO]pt[\\s-]?out|[uU]nsubscribe|[aA]bmelden|[aA]bmeldung)\\s*:${GAP}?${KEYWORD}`, 'u'),
+  new RegExp(`${NOT_SAID}${KEYWORD}(?:${GAP}${FILLER})*${GAP}(?:${TRAILING_VERBS.join('|')})${WORD_END}`, 'u'),
+  new RegExp(`${WORD_START}(?:[oO]pt[ -]?out|[uU]nsubscribe|[aA]bmelden|[aA]bmeldung)[ \\t]*:${GAP}?${KEYWORD}`, 'u'),
 ];
 
 function withLine(text: string, line: string, max = TEXT_BODY_MAX): string {

@@ -245,7 +245,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retention: 'Speicherdauer',
     retentionPending: (h) => `Eine unbestätigte Einwilligungsanfrage verfällt nach ${h} Stunden.`,
     retentionWithdrawn: (d) =>
-      `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft keiner mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach ihrem Ende gelöscht.`,
+      `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft nichts davon mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach dem Ende der Einwilligung gelöscht.`,
     retentionAudit: (y) =>
       `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
     retentionErasure:

@@ -347,8 +347,20 @@ describe('erase-subject node', () => {
       assert.equal(await store.isSuppressed(ERIKA_NEW), true, 'as a request before the move would have done');
       assert.equal((await store.checkConsent(ERIKA_NEW, 'news')).allowed, false);
       assert.equal(await store.isSuppressed(ERIKA), false, "the old number is someone else's");
-      // Signing up again at her new number is hers to do, after the request as before it.
-      await give(store, ERIKA_NEW);
+      // Listed as of when she asked: a START she sent before that and Meta delivers now signs her up for nothing, one
+      // she sent after it does.
+      const start = (inboundAt: number) =>
+        store.giveConsent({
+          subject: ERIKA_NEW,
+          purpose: 'news',
+          wording: 'Send me the newsletter on WhatsApp.',
+          method: 'keyword',
+          inboundAt,
+          actor: 'test',
+        });
+      await assert.rejects(start(Date.now() - 20 * 60_000), (err: GdprWhatsAppError) => err.code === 'superseded');
+      assert.equal((await store.checkConsent(ERIKA_NEW, 'news')).allowed, false);
+      await start(Date.now() - 10 * 60_000);
       assert.equal((await store.checkConsent(ERIKA_NEW, 'news')).status, 'given');
     });
 

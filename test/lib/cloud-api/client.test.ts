@@ -163,6 +163,19 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.equal(graph.requests.length, 1, 'nothing of the four reached the API');
   });
 
+  it('a consent check still waiting when the sender closes fails its message as closed, not after the timeout', async () => {
+    const c = client({ clock: new FakeClock(), timeoutMs: 15_000 });
+    const waiting = c.sendMessage(toMessageBody(TO, 'a'), { beforeSend: () => new Promise<void>(() => undefined) });
+    const outcome = waiting.then(
+      () => 'sent',
+      (err: GdprWhatsAppError) => err.code,
+    );
+    await flush();
+    await c.close(0);
+    assert.equal(await outcome, 'closed');
+    assert.equal(graph.requests.length, 0);
+  });
+
   it("waits Meta's 4^X seconds after the pair rate limit (131056): 1 s, then 4 s", async () => {
     const pairLimit = metaError(400, 131056, '(Business Account, Consumer Account) pair rate limit hit');
     graph.respond(pairLimit, pairLimit, ok('wamid.3'));

@@ -189,7 +189,8 @@ describe('cloud-api errors', () => {
     });
 
     it("the package's refusals of a message that never left are retryable when a later try can succeed", () => {
-      for (const code of ['queue-full', 'closed', 'config-closed']) assert.equal(isRetryableRefusal(code), true, code);
+      for (const code of ['queue-full', 'closed', 'config-closed', 'send-check-timeout'])
+        assert.equal(isRetryableRefusal(code), true, code);
       for (const code of [
         'invalid-message',
         'invalid-phone',

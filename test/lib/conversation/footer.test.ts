@@ -88,6 +88,13 @@ describe('conversation/footer', () => {
       'Send your friends our NON STOP deals',
       'Jetzt mit NON STOP Lieferservice bestellen',
       'Shop with us and STOP paying too much',
+      // A colon or a line break ends what an instruction may span; "not" or "NON" before the keyword denies it.
+      'We received your message: STOP by our store for the rest.',
+      'Our message: STOP overpaying for phones.',
+      'Thanks for your message\nSTOP PRESS: new prices',
+      'Wir beraten Sie NON STOP: schreiben Sie uns',
+      'NON STOP senden wir Ihre Pakete',
+      'Bitte nicht STOP schreiben, sondern anrufen',
     ]) {
       assert.equal(mentionsOptOut(text), false, text);
       assert.equal(appendOptOutFooter(text, 'en'), `${text}\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
@@ -108,6 +115,12 @@ describe('conversation/footer', () => {
       'To opt out, message STOP.',
       'Opt out: STOP',
       'Mit ABMELDEN beenden Sie den Newsletter.',
+      'Schreiben Sie uns jederzeit STOP.',
+      'Antworten Sie jederzeit STOP.',
+      'Reply anytime STOP to opt out.',
+      'Text back STOP to leave.',
+      'Reply with the keyword STOP.',
+      'Mit einer Nachricht „STOP“ melden Sie sich ab.',
     ]) {
       assert.equal(mentionsOptOut(text), true, text);
     }

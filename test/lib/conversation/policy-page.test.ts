@@ -139,7 +139,7 @@ describe('conversation/policy-page', () => {
       'verfällt nach 48 Stunden',
       'Sie uns 30 Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht',
       'außer den Antworten, mit denen Sie sich angemeldet oder eine Einwilligung bestätigt oder widerrufen haben',
-      'Nachrichten-IDs werden 30 Tage nach ihrem Ende gelöscht',
+      'Nachrichten-IDs werden 30 Tage nach dem Ende der Einwilligung gelöscht',
       '5 Jahre',
       'Antworten Sie im Chat mit STOP',
       'Art. 77 DSGVO',

@@ -387,6 +387,18 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.deepEqual(audit?.detail?.scope, ['marketing', 'newsletter']);
       });
 
+      it('a STOP of everything by user id ends removed purposes at the number the id is later seen with', async () => {
+        await giveByKeyword(PHONE, 'newsletter');
+        await ledger.close();
+        ledger = await open({ purposes: TEST_PURPOSES.filter((p) => p.id !== 'newsletter') });
+        // She hides her number behind a username and writes STOP; later she writes from her number with that id.
+        await ledger.withdrawUnlessErased({ subject: { userId: 'DE.991' }, channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.recordNoticeShown({ phone: PHONE, userId: 'DE.991' }, 'n1', { actor: 't' });
+        await ledger.close();
+        ledger = await open({ purposes: TEST_PURPOSES });
+        assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'withdrawn');
+      });
+
       it("a number's move while a purpose is out of the settings ends its consent: the next holder gets nothing", async () => {
         await giveByKeyword(PHONE, 'newsletter');
         await ledger.close();
