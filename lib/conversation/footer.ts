@@ -34,6 +34,9 @@ const FOOTER_CAPABLE_INTERACTIVE = new Set([
   'catalog_message',
 ]);
 
+/** Interactive types with a body but no footer (Meta's location request): the line goes at the end of the body. */
+const BODY_ONLY_INTERACTIVE = new Set(['location_request_message']);
+
 const SEPARATOR = '\n\n';
 
 type Body = Record<string, unknown>;
@@ -186,7 +189,9 @@ function withInteractiveFooter(body: Body, line: string): Body {
     | { type?: unknown; body?: { text?: unknown }; footer?: { text?: unknown } }
     | undefined;
   if (!interactive || typeof interactive !== 'object') return body;
-  if (typeof interactive.type !== 'string' || !FOOTER_CAPABLE_INTERACTIVE.has(interactive.type)) return body;
+  if (typeof interactive.type !== 'string') return body;
+  if (BODY_ONLY_INTERACTIVE.has(interactive.type)) return withInteractiveBodyLine(body, interactive, line);
+  if (!FOOTER_CAPABLE_INTERACTIVE.has(interactive.type)) return body;
   const footer = interactive.footer?.text;
   if (typeof footer === 'string' && mentionsOptOut(footer, { en: line })) return body;
   if (typeof interactive.body?.text === 'string' && mentionsOptOut(interactive.body.text, { en: line })) return body;
@@ -195,6 +200,10 @@ function withInteractiveFooter(body: Body, line: string): Body {
     return { ...body, interactive: { ...interactive, footer: { text: line } } };
   }
   // The footer is the business's own: the line goes at the end of the body instead, where it fits.
+  return withInteractiveBodyLine(body, interactive, line);
+}
+
+function withInteractiveBodyLine(body: Body, interactive: { body?: { text?: unknown } }, line: string): Body {
   if (typeof interactive.body?.text !== 'string') return body;
   const updated = withLine(interactive.body.text, line, INTERACTIVE_BODY_MAX);
   if (updated === interactive.body.text) return body;

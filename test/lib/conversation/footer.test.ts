@@ -156,7 +156,7 @@ describe('conversation/footer', () => {
     assert.equal(appendOptOutFooter(confirm, 'en'), confirm);
   });
 
-  it('a line too long for a footer goes into the body, where it fits; types without footers stay as they are', () => {
+  it('a line too long for a footer goes into the body, where it fits; without room the message stays as it is', () => {
     const long = 'Reply STOP to this number to stop hearing from us, whenever you like.';
     assert.ok(long.length > INTERACTIVE_FOOTER_MAX);
     const result = appendOptOutFooter(buttonMessage(), 'en', { en: long }) as ReturnType<typeof buttonMessage> & {
@@ -166,11 +166,6 @@ describe('conversation/footer', () => {
     assert.ok(result.interactive.body.text.endsWith(long));
     const full = buttonMessage({ footer: { text: 'Shop' }, body: { text: 'x'.repeat(INTERACTIVE_BODY_MAX - 5) } });
     assert.equal(appendOptOutFooter(full, 'en'), full, 'no room: unchanged rather than refused by Meta');
-    const location = {
-      type: 'interactive',
-      interactive: { type: 'location_request_message', body: { text: 'Where?' } },
-    };
-    assert.equal(appendOptOutFooter(location, 'en'), location);
   });
 
   it('sets the footer of a catalog message, which has an optional one, and never of a carousel', () => {
@@ -189,6 +184,21 @@ describe('conversation/footer', () => {
       interactive: { type: 'carousel', body: { text: 'Pick one' }, action: { cards: [] } },
     };
     assert.equal(appendOptOutFooter(carousel, 'de'), carousel);
+  });
+
+  it('appends the line to the body of a location request, which has no footer', () => {
+    const request = {
+      type: 'interactive',
+      interactive: {
+        type: 'location_request_message',
+        body: { text: 'Where should we deliver?' },
+        action: { name: 'send_location' },
+      },
+    };
+    const result = appendOptOutFooter(request, 'en') as typeof request & { interactive: { footer?: unknown } };
+    assert.equal(result.interactive.body.text, `Where should we deliver?\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
+    assert.equal(result.interactive.footer, undefined, 'Meta takes no footer here');
+    assert.equal(request.interactive.body.text, 'Where should we deliver?', 'the input is left as it was');
   });
 
   it('adds the line to the caption of an image, video or document, or makes it the caption', () => {
