@@ -778,13 +778,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await db.all('SELECT COUNT(*) AS n FROM audit'))[0].n, auditBefore);
         assert.equal(events.length, eventsBefore);
         // Signed up again since: her notices are recorded again.
-        await ledger.giveConsent({
-          subject: PHONE,
-          purpose: 'marketing',
-          wording: WORDING,
-          method: 'keyword',
-          actor: 't',
-        });
+        await giveByKeyword(PHONE);
         assert.equal(await ledger.recordNoticeShown(PHONE, 'n2', { actor: 't' }), true);
         assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), true);
       });
