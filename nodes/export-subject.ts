@@ -40,6 +40,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
         const document = await ledger.exportSubject(request.subject, actor, {
           beforeNumberChange: request.beforeNumberChange,
           requireHolderChoice: request.origin === 'request',
+          sentAt: request.sentAt,
         });
         // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;

@@ -213,10 +213,17 @@ export class SubjectRights {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
     const previousHolder = options.beforeNumberChange === true;
+    const sentAt = optionalTime(options.sentAt, 'sentAt');
     return this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
       requireChoice(options, moves);
+      if (options.beforeNumberChange === undefined && senderSpan(moves, sentAt) !== undefined) {
+        throw new GdprWhatsAppError(
+          'sent-before-number-change',
+          'The request was sent before this number passed to another person: answer its sender another way',
+        );
+      }
       const movedAt = moves.at(-1);
       const span = holderSpan(moves, previousHolder);
       // Only the number's own records changed hands; what is kept under a user id is always that person's.

@@ -173,6 +173,13 @@ export interface SweepReport {
 }
 
 export interface ExportOptions {
+  /**
+   * When the person sent the request (Meta's time of her WhatsApp message). Sent before the number moved to another
+   * person and delivered after (Meta retries for days), it is the request of the holder who sent it. An erasure takes
+   * only her part, as with `beforeNumberChange`, and neither erases nor lists the number's present holder; an export
+   * is refused (sent-before-number-change), since its answer would go to the number, which is someone else's now.
+   */
+  sentAt?: number;
   /** The part of a number's records up to its last move to another person (numberChanged): the previous holder's. */
   beforeNumberChange?: boolean;
   /**
@@ -184,14 +191,7 @@ export interface ExportOptions {
 }
 
 /** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
-export interface EraseOptions extends ExportOptions {
-  /**
-   * When the person sent the request (Meta's time of her WhatsApp message). Sent before the number moved to another
-   * person and delivered after (Meta retries for days), it is the request of the holder who sent it: only her part
-   * goes, as with `beforeNumberChange`, and the number's present holder is neither erased nor listed.
-   */
-  sentAt?: number;
-}
+export type EraseOptions = ExportOptions;
 
 export interface SubjectExport {
   exportedAt: number;

@@ -209,6 +209,35 @@ describe('export-subject node', () => {
     );
   });
 
+  it('refuses a request its sender made before the number moved: the answer would reach the next holder', async () => {
+    await load();
+    const store = await ledger();
+    await seed(store);
+    await store.numberChanged({ phone: ERIKA, actor: 'test' });
+    const before = await store.exportSubject(ERIKA, 'test', { beforeNumberChange: true });
+    const request = (sentAtMs: number, messageId: string) => ({
+      whatsapp: {
+        messageId,
+        from: ERIKA,
+        waId: ERIKA.slice(1),
+        timestamp: Math.floor(sentAtMs / 1000),
+        type: 'text',
+        text: 'AUSKUNFT',
+      },
+    });
+    const outputs = collect('out');
+    const caught = next('caught');
+    helper.getNode('export').receive(request(Date.now() - 15 * 60_000, 'wamid.late'));
+    assert.match(String(((await caught).error as { message?: string } | undefined)?.message), /before this number/);
+    assert.equal(outputs.length, 0, 'nothing exported');
+    const after = await store.exportSubject(ERIKA, 'test', { beforeNumberChange: true });
+    assert.equal(after.auditEvents.length, before.auditEvents.length, 'no export recorded');
+    // Written by the number's present holder, past the clocks' margin after the move: his own part.
+    const own = next('out');
+    helper.getNode('export').receive(request(Date.now() + 11 * 60_000, 'wamid.own'));
+    assert.equal(((await own).payload as SubjectExport).found, false);
+  });
+
   it('refuses beforeNumberChange that is not a boolean or comes without a number, and records no export', async () => {
     await load();
     const store = await ledger();
