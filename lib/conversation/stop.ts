@@ -44,13 +44,6 @@ export interface StopRuleSettings {
   optOutPayload?: string;
 }
 
-/**
- * The keywords a message may tell people to reply instead of carrying the opt-out footer (footer.ts), STOP first, the
- * one every footer, HELP answer, notice and opt-in text promises: they stay opt-outs whatever list the node is given,
- * or "Reply STOP" would become a promise the node does not keep (Art. 7(3)).
- */
-export const PROMISED_STOP_KEYWORDS: readonly string[] = OPT_OUT_WORDS;
-
 export function stopRulesFrom(settings: StopRuleSettings): StopRules {
   const payloads = String(settings.optOutPayload ?? '')
     .split(/[,\n]/)
@@ -58,7 +51,9 @@ export function stopRulesFrom(settings: StopRuleSettings): StopRules {
     .filter((p) => p.length > 0);
   const stopKeywords = parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS);
   return {
-    stopKeywords: [...new Set([...PROMISED_STOP_KEYWORDS, ...stopKeywords])],
+    // The words a message may name instead of the opt-out footer (footer.ts), STOP first, the one every footer, HELP
+    // answer, notice and opt-in text promises: opt-outs whatever the list, or the promise is not kept (Art. 7(3)).
+    stopKeywords: [...new Set([...OPT_OUT_WORDS, ...stopKeywords])],
     helpKeywords: parseKeywordList(settings.helpKeywords, DEFAULT_HELP_KEYWORDS),
     optOutPayloads: payloads.length > 0 ? [...new Set(payloads)] : DEFAULT_OPT_OUT_PAYLOADS,
   };
