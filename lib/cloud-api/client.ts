@@ -9,6 +9,7 @@ import type { OutgoingMessageBody, ReadReceiptBody } from './message-types';
 import { type Clock, closedError, Pacer, queueFullError, realClock } from './pacer';
 import { callsForSlowDown, DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './retry';
 import { assertValidMessageBody, assertValidReadReceiptBody, toReadReceiptBody } from './schemas';
+import { TemplateCategories, type TemplateListing } from './template-categories';
 import { keepAliveAdapter, neverSent } from './transport';
 import { type HeaderValue, waitHintMs } from './wait-hint';
 
@@ -121,6 +122,8 @@ export class CloudApiClient {
   private closing?: Promise<void>;
   /** Requests on their way to the API: close() lets them finish before it aborts what is left. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly templatesUrl?: string;
+  private readonly templates: TemplateCategories;
 
   constructor(options: CloudApiClientOptions) {
     const throughput = options.throughput ?? 80;
@@ -154,6 +157,10 @@ export class CloudApiClient {
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     const base = options.apiBaseUrl.replace(/\/+$/, '');
     this.shared = holdKeys(base, options.accessToken, options.wabaId);
+    if (options.wabaId) {
+      this.templatesUrl = `${base}/${encodeURIComponent(options.apiVersion)}/${encodeURIComponent(options.wabaId)}/message_templates`;
+    }
+    this.templates = new TemplateCategories((name) => this.listTemplates(name), this.clock);
     this.http = axios.create({
       baseURL: `${base}/${encodeURIComponent(options.apiVersion)}/${encodeURIComponent(options.phoneNumberId)}`,
       timeout: this.timeoutMs,
@@ -298,6 +305,47 @@ export class CloudApiClient {
     };
   }
 
+  /**
+   * The category Meta gives a template (MARKETING, UTILITY, AUTHENTICATION), from the business account's template
+   * list, remembered for ten minutes; null when the account lists no template of that name. Throws
+   * `template-check-no-account` without a WhatsApp Business Account id, and the API's error when the list fails.
+   */
+  templateCategory(name: string): Promise<string | null> {
+    return this.templates.categoryOf(name);
+  }
+
+  private async listTemplates(name: string): Promise<TemplateListing[]> {
+    if (!this.templatesUrl) {
+      throw new GdprWhatsAppError(
+        'template-check-no-account',
+        'The WhatsApp configuration names no WhatsApp Business Account id, so the template category cannot be checked',
+      );
+    }
+    const listings: TemplateListing[] = [];
+    let after: string | undefined;
+    // Meta's name filter narrows the list to a few entries; the page limit only guards against a server that loops.
+    for (let page = 0; page < MAX_TEMPLATE_PAGES; page++) {
+      const params: Record<string, string> = { name, fields: 'name,language,category,status', limit: '100' };
+      if (after) params.after = after;
+      const answer = await this.getJson(this.templatesUrl, params);
+      for (const item of Array.isArray(answer.data) ? answer.data : []) {
+        if (isObject(item) && typeof item.name === 'string') {
+          listings.push({
+            name: item.name,
+            language: stringOrUndefined(item.language),
+            category: stringOrUndefined(item.category),
+            status: stringOrUndefined(item.status),
+          });
+        }
+      }
+      const paging = isObject(answer.paging) ? answer.paging : {};
+      const cursors = isObject(paging.cursors) ? paging.cursors : {};
+      after = stringOrUndefined(cursors.after);
+      if (!paging.next || !after) break;
+    }
+    return listings;
+  }
+
   stats(): CloudApiStats {
     return {
       queueLength: this.pacer.queueLength + this.waitingBehind,
@@ -435,6 +483,8 @@ export class CloudApiClient {
     return { status: response.status, data: parseJson(response.data), retryAfterMs };
   }
 }
+
+const MAX_TEMPLATE_PAGES = 20;
 
 /** How long close() waits for requests in flight; Node-RED gives a closing node 15 s in all. */
 const CLOSE_GRACE_MS = 5000;

@@ -13,6 +13,7 @@ import {
   buildUserIdChangeWebhook,
   buildUserPreferencesWebhook,
   newMessageId,
+  SANDBOX_WABA_ID,
 } from '../webhook/build';
 import { type DeliveryResult, SerialQueue, WebhookPoster } from './delivery';
 import { type GraphErrorResponse, unknownObjectError, whatsAppError } from './graph-errors';
@@ -126,7 +127,9 @@ interface NumberState {
   queue: SerialQueue;
 }
 
-const API_PATH = /^\/(v\d+(?:\.\d+)?)\/([A-Za-z0-9_-]+)(?:\/(messages|settings))?\/?$/;
+const API_PATH = /^\/(v\d+(?:\.\d+)?)\/([A-Za-z0-9_-]+)(?:\/(messages|settings|message_templates))?\/?$/;
+/** Entries per page of the template list when the request names no limit (Meta's default). */
+const TEMPLATE_PAGE_SIZE = 25;
 
 function waIdOf(phone: string): string {
   return normalisePhoneNumber(phone).slice(1);
@@ -224,6 +227,10 @@ export class Sandbox extends EventEmitter {
     if (!match) return false;
     const [, , phoneNumberId, edge] = match;
     const method = (req.method ?? 'GET').toUpperCase();
+    if (edge === 'message_templates') {
+      this.listTemplates(phoneNumberId, method, req, url.searchParams, res);
+      return true;
+    }
     const state = this.numbersById.get(phoneNumberId);
     if (!state) {
       this.respondError(res, unknownObjectError(method, phoneNumberId));
@@ -239,6 +246,52 @@ export class Sandbox extends EventEmitter {
     else if (edge === 'settings' && method === 'GET') sendJson(res, 200, this.settings(state));
     else this.respondError(res, unknownObjectError(method, phoneNumberId));
     return true;
+  }
+
+  /**
+   * GET /{waba-id}/message_templates: the registered templates, every one APPROVED, filtered by `name` (Meta
+   * matches part of the name) and paged with `limit` and `after` as Graph pages. A number registered without a
+   * WhatsApp Business Account id belongs to the sandbox's default account.
+   */
+  private listTemplates(
+    wabaId: string,
+    method: string,
+    req: SandboxRequest,
+    query: URLSearchParams,
+    res: ServerResponse,
+  ): void {
+    const numbers = [...this.numbersById.values()].filter(
+      ({ config }) => (config.wabaId ?? SANDBOX_WABA_ID) === wabaId,
+    );
+    if (numbers.length === 0 || method !== 'GET') {
+      this.respondError(res, unknownObjectError(method, wabaId));
+      return;
+    }
+    const token = bearerToken(req, query);
+    if (token === undefined || !numbers.some(({ config }) => equalSecret(token, config.accessToken))) {
+      this.respondError(res, whatsAppError('accessToken', 'The access token is missing or not valid.'));
+      return;
+    }
+    const part = query.get('name') ?? '';
+    const matching = this.templates.filter((t) => t.name.includes(part));
+    const limit = Math.max(1, Number(query.get('limit')) || TEMPLATE_PAGE_SIZE);
+    const start = Number(Buffer.from(query.get('after') ?? '', 'base64url').toString()) || 0;
+    const page = matching.slice(start, start + limit).map((t, i) => ({
+      name: t.name,
+      language: t.language ?? 'en',
+      category: t.category ?? 'UTILITY',
+      status: 'APPROVED',
+      id: String(1_000_000 + start + i),
+    }));
+    const cursor = (at: number) => Buffer.from(String(at)).toString('base64url');
+    const more = start + limit < matching.length;
+    sendJson(res, 200, {
+      data: page,
+      paging: {
+        cursors: { before: cursor(start), after: cursor(start + page.length) },
+        ...(more ? { next: `message_templates?after=${cursor(start + page.length)}` } : {}),
+      },
+    });
   }
 
   private respondError(res: ServerResponse, error: GraphErrorResponse): void {

@@ -65,7 +65,8 @@ export interface UserIdChangeWebhookInput extends BusinessNumber {
   timestamp?: number;
 }
 
-const DEFAULT_WABA_ID = '102290129340398';
+/** The WhatsApp Business Account of a sandbox number registered without one. */
+export const SANDBOX_WABA_ID = '102290129340398';
 
 export function buildMessageWebhook(p: MessageWebhookInput): object {
   const contact: Record<string, unknown> = p.profileName === undefined ? {} : { profile: { name: p.profileName } };
@@ -190,7 +191,7 @@ function envelope(p: BusinessNumber, field: string, value: Record<string, unknow
     object: 'whatsapp_business_account',
     entry: [
       {
-        id: p.wabaId ?? DEFAULT_WABA_ID,
+        id: p.wabaId ?? SANDBOX_WABA_ID,
         changes: [
           {
             value: {

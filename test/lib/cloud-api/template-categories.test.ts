@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { CloudApiClient } from '../../../lib/cloud-api/client';
+import { CloudApiError } from '../../../lib/cloud-api/errors';
+import {
+  TEMPLATE_CATEGORY_MAX_AGE_MS,
+  TEMPLATE_MISS_MAX_AGE_MS,
+  TemplateCategories,
+  type TemplateListing,
+} from '../../../lib/cloud-api/template-categories';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { Sandbox } from '../../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../../lib/sandbox/server';
+import { SANDBOX_WABA_ID } from '../../../lib/webhook/build';
+import { callApi } from '../sandbox/helpers';
+import { FakeClock } from './fake-clock';
+
+describe('template categories', () => {
+  describe('TemplateCategories (the memo)', () => {
+    let clock: FakeClock;
+    let asked: string[];
+    let answer: TemplateListing[] | Error;
+
+    function memo(): TemplateCategories {
+      return new TemplateCategories(async (name) => {
+        asked.push(name);
+        if (answer instanceof Error) throw answer;
+        return answer;
+      }, clock);
+    }
+
+    beforeEach(() => {
+      clock = new FakeClock();
+      asked = [];
+      answer = [];
+    });
+
+    it('takes the category of the exact name only, and MARKETING when any language is marketing', async () => {
+      answer = [
+        { name: 'offer', language: 'en', category: 'UTILITY' },
+        { name: 'offer', language: 'de', category: 'MARKETING' },
+        { name: 'offer_reminder', language: 'de', category: 'UTILITY' },
+      ];
+      assert.equal(await memo().categoryOf('offer'), 'MARKETING');
+      answer = [
+        { name: 'offer_2', language: 'de', category: 'MARKETING' },
+        { name: 'offer', language: 'de', category: 'utility' },
+      ];
+      assert.equal(await memo().categoryOf('offer'), 'UTILITY');
+    });
+
+    it('asks once for concurrent and later lookups, and again after ten minutes', async () => {
+      answer = [{ name: 'order_update', category: 'UTILITY' }];
+      const categories = memo();
+      const both = await Promise.all([categories.categoryOf('order_update'), categories.categoryOf('order_update')]);
+      assert.deepEqual(both, ['UTILITY', 'UTILITY']);
+      clock.advance(TEMPLATE_CATEGORY_MAX_AGE_MS - 1);
+      await categories.categoryOf('order_update');
+      assert.equal(asked.length, 1);
+      // Meta re-categorised the template meanwhile.
+      answer = [{ name: 'order_update', category: 'MARKETING' }];
+      clock.advance(1);
+      assert.equal(await categories.categoryOf('order_update'), 'MARKETING');
+      assert.equal(asked.length, 2);
+    });
+
+    it('remembers a name Meta does not list for one minute only', async () => {
+      const categories = memo();
+      assert.equal(await categories.categoryOf('new_offer'), null);
+      clock.advance(TEMPLATE_MISS_MAX_AGE_MS - 1);
+      assert.equal(await categories.categoryOf('new_offer'), null);
+      assert.equal(asked.length, 1);
+      answer = [{ name: 'new_offer', category: 'MARKETING' }];
+      clock.advance(1);
+      assert.equal(await categories.categoryOf('new_offer'), 'MARKETING');
+      assert.equal(asked.length, 2);
+    });
+
+    it('does not remember a failed lookup', async () => {
+      const categories = memo();
+      answer = new Error('down');
+      await assert.rejects(categories.categoryOf('order_update'), /down/);
+      answer = [{ name: 'order_update', category: 'UTILITY' }];
+      assert.equal(await categories.categoryOf('order_update'), 'UTILITY');
+      assert.equal(asked.length, 2);
+    });
+  });
+
+  describe('CloudApiClient.templateCategory against the sandbox', () => {
+    const PHONE_NUMBER_ID = '107788990011223';
+    const TOKEN = 'template-token';
+    let sandbox: Sandbox;
+    let server: RunningSandboxServer;
+    const clients: CloudApiClient[] = [];
+
+    function client(options: { wabaId?: string; token?: string } = { wabaId: SANDBOX_WABA_ID }): CloudApiClient {
+      const made = new CloudApiClient({
+        apiBaseUrl: server.url,
+        apiVersion: 'v25.0',
+        phoneNumberId: PHONE_NUMBER_ID,
+        accessToken: options.token ?? TOKEN,
+        ...(options.wabaId ? { wabaId: options.wabaId } : {}),
+      });
+      clients.push(made);
+      return made;
+    }
+
+    before(async () => {
+      // More templates starting with "promo" than one page of 100 holds: the marketing one is on the second page.
+      const promos = Array.from({ length: 120 }, (_, i) => ({
+        name: `promo_${i}`,
+        language: 'de',
+        category: 'UTILITY',
+        body: 'x',
+      }));
+      sandbox = new Sandbox({
+        templates: [...promos, { name: 'promo', language: 'de', category: 'MARKETING', body: 'x' }],
+      });
+      server = await startSandboxServer({ sandbox });
+      sandbox.registerNumber({
+        phoneNumberId: PHONE_NUMBER_ID,
+        displayPhoneNumber: '+49 30 1112223',
+        accessToken: TOKEN,
+        appSecret: 'unused',
+        webhookUrls: () => [],
+      });
+    });
+
+    after(async () => {
+      await Promise.all(clients.map((c) => c.close(0)));
+      await server.close();
+      sandbox.close();
+    });
+
+    it('follows the pages of the template list', async () => {
+      assert.equal(await client().templateCategory('promo'), 'MARKETING');
+      assert.equal(await client().templateCategory('promo_7'), 'UTILITY');
+      assert.equal(await client().templateCategory('gone'), null);
+    });
+
+    it('refuses without a business account id, asking nothing', async () => {
+      await assert.rejects(
+        client({}).templateCategory('promo'),
+        (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'template-check-no-account',
+      );
+    });
+
+    it("reports Meta's refusal of a token", async () => {
+      await assert.rejects(
+        client({ wabaId: SANDBOX_WABA_ID, token: 'not-the-token' }).templateCategory('promo'),
+        (err: unknown) => err instanceof CloudApiError && err.apiCode === 190 && !err.retryable,
+      );
+    });
+
+    it('serves the list only for an account with a registered number, and only to GET', async () => {
+      const url = `${server.url}/v25.0/${SANDBOX_WABA_ID}/message_templates`;
+      const unknown = await callApi(`${server.url}/v25.0/999888777/message_templates`, { token: TOKEN });
+      assert.equal(unknown.status, 400);
+      assert.equal((unknown.body as { error: { code: number } }).error.code, 100);
+      const posted = await callApi(url, { token: TOKEN, body: { name: 'x' } });
+      assert.equal(posted.status, 400);
+      const listed = await callApi(`${url}?name=promo_11`, { token: TOKEN });
+      assert.deepEqual(
+        (listed.body as { data: { name: string }[] }).data.map((t) => t.name),
+        [
+          'promo_11',
+          'promo_110',
+          'promo_111',
+          'promo_112',
+          'promo_113',
+          'promo_114',
+          'promo_115',
+          'promo_116',
+          'promo_117',
+          'promo_118',
+          'promo_119',
+        ],
+      );
+    });
+  });
+});
