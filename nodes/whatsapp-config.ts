@@ -3,6 +3,7 @@ import type { NodeAPI } from 'node-red';
 import { CloudApiClient } from '../lib/cloud-api/client';
 import { GdprWhatsAppError } from '../lib/errors';
 import { createChatHandler, isChatAsset } from '../lib/sandbox/chat';
+import { SANDBOX_WABA_ID } from '../lib/webhook/build';
 import { ADMIN_PREFIX, needsPermission, PERMISSION_READ, PERMISSION_WRITE, SANDBOX_CHAT_PATH } from './shared/admin';
 import { ERRORS_NAMESPACE, translateError } from './shared/i18n';
 import { migrate } from './shared/migrations';
@@ -60,6 +61,8 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
 
     // Sandbox mode: register this number with the process sandbox now, so the chat page shows it and
     // customer replies reach the webhook nodes before the first message is sent.
+    // A sandbox number without an account id belongs to the sandbox's default account, whose templates it lists.
+    const sandboxWabaId = config.wabaId ? String(config.wabaId) : SANDBOX_WABA_ID;
     const sandboxUrl: Promise<string> | undefined = sandboxMode
       ? sandboxEndpoint().then((endpoint) => {
           if (closed) return endpoint.url;
@@ -67,7 +70,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
             phoneNumberId: node.phoneNumberId,
             displayPhoneNumber: sandboxDisplayNumber(node.phoneNumberId),
             verifiedName: config.name || 'Sandbox',
-            wabaId: config.wabaId || undefined,
+            wabaId: sandboxWabaId,
             accessToken: accessToken as string,
             appSecret: appSecret as string,
             throughput,
@@ -107,7 +110,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
         apiVersion: String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion),
         phoneNumberId: node.phoneNumberId,
         accessToken,
-        ...(config.wabaId ? { wabaId: String(config.wabaId) } : {}),
+        ...(sandboxUrl ? { wabaId: sandboxWabaId } : config.wabaId ? { wabaId: String(config.wabaId) } : {}),
         throughput,
         maxQueue: positiveInteger(config.maxQueue, WHATSAPP_CONFIG_DEFAULTS.maxQueue),
         timeoutMs: positiveInteger(config.timeoutMs, WHATSAPP_CONFIG_DEFAULTS.timeoutMs),

@@ -1,8 +1,10 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { CloudApiClient } from '../lib/cloud-api/client';
 import { toMessageBody } from '../lib/cloud-api/schemas';
+import { effectiveBasis } from '../lib/consent/purposes';
 import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
+import { assertTemplateMayGo } from '../lib/conversation/marketing-templates';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore } from './consent-store';
 import { catchableError, errorReport, translateError } from './shared/i18n';
@@ -84,6 +86,18 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       };
     }
 
+    /** The message passed a consent-gate whose purpose rests on consent; consentRecheck confirms it at the send. */
+    function restsOnConsent(msg: NodeMessage): boolean {
+      const gate = (msg as { consent?: { store?: unknown; purpose?: unknown } }).consent;
+      const store = typeof gate?.store === 'string' ? findConsentStore(RED, gate.store) : undefined;
+      const purpose = store?.purposes.find((p) => p.id === gate?.purpose);
+      return purpose !== undefined && effectiveBasis(purpose) === 'consent';
+    }
+
+    function isOptInRequest(msg: NodeMessage): boolean {
+      return (msg as { optIn?: { outcome?: unknown } }).optIn?.outcome === 'requested';
+    }
+
     async function deliver(msg: NodeMessage): Promise<WhatsAppFields> {
       if (!whatsapp) throw new GdprWhatsAppError('config-missing', 'The node has no WhatsApp configuration');
       const fields = whatsappFieldsOf(msg);
@@ -105,6 +119,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         to,
       });
       client = await whatsapp.client();
+      const sender = client;
+      await assertTemplateMayGo(
+        body,
+        { consentBased: restsOnConsent(msg), optInRequest: isOptInRequest(msg) },
+        (name) => sender.templateCategory(name),
+      );
       const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
       const pending = client.sendMessage(body, { beforeSend: consentRecheck(msg, recheckSubject) });
       showStatus();

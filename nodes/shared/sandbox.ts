@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { TemplateDefinition } from '../../lib/sandbox/messages';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { startSandboxServer } from '../../lib/sandbox/server';
 
@@ -22,8 +23,24 @@ export interface SandboxSecrets {
   verifyToken: string;
 }
 
+/**
+ * The templates the sandbox's business account lists (GET /{waba-id}/message_templates), for the examples: whatsapp-send
+ * looks a template's category up before sending it without a consent (a MARKETING one needs consent).
+ */
+export const SANDBOX_TEMPLATES: TemplateDefinition[] = [
+  { name: 'order_update', language: 'en', category: 'UTILITY', body: 'Your order {{1}} is now: {{2}}.' },
+  { name: 'order_update', language: 'de', category: 'UTILITY', body: 'Ihre Bestellung {{1}} ist jetzt: {{2}}.' },
+  { name: 'spring_sale', language: 'en', category: 'MARKETING', body: 'Spring sale: 20% off everything this week.' },
+  {
+    name: 'spring_sale',
+    language: 'de',
+    category: 'MARKETING',
+    body: 'Frühlingsaktion: 20 % auf alles, nur diese Woche.',
+  },
+];
+
 export function processSandbox(): Sandbox {
-  sandbox ??= new Sandbox();
+  sandbox ??= new Sandbox({ templates: SANDBOX_TEMPLATES });
   return sandbox;
 }
 

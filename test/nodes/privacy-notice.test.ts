@@ -8,8 +8,10 @@ import type { ConsentLedger } from '../../lib/consent/ledger';
 import { DEFAULT_NOTICE_TEXTS, noticeVersion, renderNoticeTexts } from '../../lib/conversation/notice';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import { SANDBOX_WABA_ID } from '../../lib/webhook/build';
 import consentStoreNode from '../../nodes/consent-store';
 import privacyNoticeNode from '../../nodes/privacy-notice';
+import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import { helper } from '../helpers/node-red';
@@ -87,7 +89,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
   let mount: ReturnType<typeof mountHttpApps>;
 
   before(async () => {
-    sandbox = new Sandbox();
+    sandbox = new Sandbox({ templates: SANDBOX_TEMPLATES });
     server = await startSandboxServer({ sandbox });
     sandbox.registerNumber({
       phoneNumberId: PHONE_NUMBER_ID,
@@ -127,6 +129,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
         apiBaseUrl: server.url,
         apiVersion: 'v25.0',
         phoneNumberId: PHONE_NUMBER_ID,
+        wabaId: SANDBOX_WABA_ID,
       },
       {
         id: 'store',

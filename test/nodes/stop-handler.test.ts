@@ -491,7 +491,9 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     await sandbox.customerOptsOutOfMarketing(PHONE_NUMBER_ID, GERMAN.waId, 'stop');
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
     const template = { type: 'template', template: { name: 'weekly_offers', language: { code: 'de' } } };
-    helper.getNode('send').receive({ to: GERMAN.phone, payload: template });
+    // As a consent-gate for the marketing purpose passes it: a marketing template goes only with consent.
+    const consent = { status: 'given', purpose: 'offers', store: 'store' };
+    helper.getNode('send').receive({ to: GERMAN.phone, payload: template, consent });
     await until(() => other.some((m) => m.stop?.kind === 'marketing-opt-out'), 'the 131050 withdrawal');
     const msg = other.find((m) => m.stop?.kind === 'marketing-opt-out')!;
     assert.equal(msg.stop?.source, 'status-131050');

@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import { SANDBOX_WABA_ID } from '../../lib/webhook/build';
+import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import { helper } from '../helpers/node-red';
@@ -79,7 +81,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
   let proxy: RecordingProxy;
 
   before(async () => {
-    sandbox = new Sandbox({ clock: { now: () => (frozenAt ?? Date.now()) + offsetMs } });
+    sandbox = new Sandbox({ clock: { now: () => (frozenAt ?? Date.now()) + offsetMs }, templates: SANDBOX_TEMPLATES });
     server = await startSandboxServer({ sandbox });
     proxy = new RecordingProxy(server.url, (code) => {
       if (code === 130429) offsetMs += 1001;
@@ -128,6 +130,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
         apiBaseUrl: proxy.url,
         apiVersion: 'v25.0',
         phoneNumberId: PHONE_NUMBER_ID,
+        wabaId: SANDBOX_WABA_ID,
         throughput: 50,
       },
       { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: sendWires, ...send },

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { ConsentLedger } from '../../lib/consent/ledger';
+import { Sandbox } from '../../lib/sandbox/sandbox';
+import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import { SANDBOX_WABA_ID } from '../../lib/webhook/build';
+import consentGateNode from '../../nodes/consent-gate';
+import consentStoreNode from '../../nodes/consent-store';
+import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
+import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
+import { helper } from '../helpers/node-red';
+import { type Msg, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+
+const PHONE_NUMBER_ID = '104455667788990';
+const ACCESS_TOKEN = 'token-for-template-tests';
+const CUSTOMER = '+4915123456789';
+
+const MARKETING = { type: 'template', template: { name: 'spring_sale', language: { code: 'de' } } };
+const UTILITY = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+
+/** Forwards to the sandbox and records each request's path; `templatesDown` answers the template list with a 503. */
+class CountingProxy {
+  readonly paths: string[] = [];
+  templatesDown = false;
+  url = '';
+  private server?: http.Server;
+
+  constructor(private readonly target: string) {}
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      this.paths.push(String(req.url));
+      if (this.templatesDown && String(req.url).includes('/message_templates')) {
+        res.writeHead(503, { 'Content-Type': 'text/plain' }).end('down');
+        return;
+      }
+      const upstream = http.request(`${this.target}${req.url}`, { method: req.method, headers: req.headers });
+      upstream.on('response', (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+  }
+
+  listings(): number {
+    return this.paths.filter((path) => path.includes('/message_templates')).length;
+  }
+
+  stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    return new Promise((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', () => {
+  let sandbox: Sandbox;
+  let server: RunningSandboxServer;
+  let proxy: CountingProxy;
+  let dir: ReturnType<typeof tempDir>;
+
+  before(async () => {
+    sandbox = new Sandbox({ templates: SANDBOX_TEMPLATES });
+    server = await startSandboxServer({ sandbox });
+    proxy = new CountingProxy(server.url);
+    await proxy.start();
+  });
+
+  after(async () => {
+    await proxy.stop();
+    await server.close();
+    sandbox.close();
+  });
+
+  beforeEach(() => {
+    dir = tempDir();
+    sandbox.registerNumber({
+      phoneNumberId: PHONE_NUMBER_ID,
+      displayPhoneNumber: '+49 30 5550000',
+      accessToken: ACCESS_TOKEN,
+      appSecret: 'unused-here',
+      webhookUrls: () => [],
+    });
+    sandbox.reset();
+    proxy.paths.length = 0;
+    proxy.templatesDown = false;
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    dir.remove();
+  });
+
+  /** A gate per purpose of the fixtures: `news` rests on consent (marketing), `orders` on a contract. */
+  async function load(config: Record<string, unknown> = {}): Promise<void> {
+    const flow = [
+      { id: 'f1', type: 'tab' },
+      {
+        id: 'cfg',
+        type: 'whatsapp-config',
+        mode: 'cloud',
+        apiBaseUrl: proxy.url,
+        apiVersion: 'v25.0',
+        phoneNumberId: PHONE_NUMBER_ID,
+        wabaId: SANDBOX_WABA_ID,
+        ...config,
+      },
+      storeNode('store', dir.path),
+      {
+        id: 'gate-news',
+        z: 'f1',
+        type: 'consent-gate',
+        store: 'store',
+        purpose: 'news',
+        wires: [['send'], ['blocked']],
+      },
+      {
+        id: 'gate-orders',
+        z: 'f1',
+        type: 'consent-gate',
+        store: 'store',
+        purpose: 'orders',
+        wires: [['send'], ['blocked']],
+      },
+      { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+      { id: 'sent', z: 'f1', type: 'helper' },
+      { id: 'failed', z: 'f1', type: 'helper' },
+      { id: 'blocked', z: 'f1', type: 'helper' },
+    ];
+    const credentials = { cfg: { accessToken: ACCESS_TOKEN }, store: storeCredentials() };
+    await helper.load([configNode, consentStoreNode, consentGateNode, sendNode] as never, flow as never, credentials);
+  }
+
+  async function ledger(): Promise<ConsentLedger> {
+    return (helper.getNode('store') as unknown as { getLedger(): Promise<ConsentLedger> }).getLedger();
+  }
+
+  /** The outcome of one message sent into `node`: the message on output `sent` or `failed`. */
+  async function outcome(node: string, msg: Msg): Promise<{ sent?: Msg; failed?: Msg }> {
+    // Node-RED skips a node's next input listener when a once() listener before it removes itself: one listener each.
+    const results: { sent?: Msg; failed?: Msg }[] = [];
+    const onSent = (m: Msg) => results.push({ sent: m });
+    const onFailed = (m: Msg) => results.push({ failed: m });
+    helper.getNode('sent').on('input', onSent);
+    helper.getNode('failed').on('input', onFailed);
+    try {
+      helper.getNode(node).receive(msg);
+      for (let i = 0; i < 1000 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(results.length, 1, 'one outcome');
+      return results[0];
+    } finally {
+      helper.getNode('sent').removeListener('input', onSent);
+      helper.getNode('failed').removeListener('input', onFailed);
+    }
+  }
+
+  function codeOf(failed: Msg | undefined): unknown {
+    return (failed?.error as { code?: unknown } | undefined)?.code;
+  }
+
+  function templatesAccepted(): string[] {
+    return sandbox
+      .accepted(PHONE_NUMBER_ID)
+      .map((m) => (m.body as { template?: { name: string } }).template?.name ?? '');
+  }
+
+  it('refuses a marketing template under a contract purpose, and sends nothing', async () => {
+    await load();
+    const { failed } = await outcome('gate-orders', { to: CUSTOMER, payload: MARKETING });
+    const error = failed?.error as { code: string; retryable: boolean };
+    assert.equal(error.code, 'marketing-template-needs-consent');
+    assert.equal(error.retryable, false);
+    assert.deepEqual(templatesAccepted(), []);
+    assert.equal(proxy.paths.filter((p) => p.endsWith('/messages')).length, 0, 'no send request left');
+  });
+
+  it('refuses a marketing template that passed no consent-gate at all', async () => {
+    await load();
+    const { failed } = await outcome('send', { to: CUSTOMER, payload: MARKETING });
+    assert.equal(codeOf(failed), 'marketing-template-needs-consent');
+    assert.deepEqual(templatesAccepted(), []);
+  });
+
+  it('sends a utility template under a contract purpose, looking its category up once for many sends', async () => {
+    await load();
+    for (let i = 0; i < 3; i++) {
+      const { sent, failed } = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+      assert.ok(sent, JSON.stringify(failed?.error));
+    }
+    assert.deepEqual(templatesAccepted(), ['order_update', 'order_update', 'order_update']);
+    assert.equal(proxy.listings(), 1);
+  });
+
+  it('sends a marketing template through a gate whose purpose rests on consent, without a lookup', async () => {
+    await load();
+    await (await ledger()).giveConsent({
+      subject: CUSTOMER,
+      purpose: 'news',
+      wording: 'Send me the newsletter on WhatsApp.',
+      method: 'keyword',
+      actor: 'test',
+    });
+    const { sent, failed } = await outcome('gate-news', { to: CUSTOMER, payload: MARKETING });
+    assert.ok(sent, JSON.stringify(failed?.error));
+    assert.deepEqual(templatesAccepted(), ['spring_sale']);
+    assert.equal(proxy.listings(), 0);
+  });
+
+  it("sends opt-in-flow's confirmation request, which asks for the consent, without a consent", async () => {
+    await load();
+    const optIn = { outcome: 'requested', purpose: 'news', store: 'store' };
+    const { sent, failed } = await outcome('send', { to: CUSTOMER, payload: MARKETING, optIn });
+    assert.ok(sent, JSON.stringify(failed?.error));
+    assert.equal(proxy.listings(), 0);
+  });
+
+  it('refuses a template the business account does not list', async () => {
+    await load();
+    const unknown = { type: 'template', template: { name: 'no_such_template', language: { code: 'de' } } };
+    const { failed } = await outcome('gate-orders', { to: CUSTOMER, payload: unknown });
+    assert.equal(codeOf(failed), 'template-not-listed');
+    assert.deepEqual(templatesAccepted(), []);
+  });
+
+  it('refuses a template without a business account id to look it up in, while texts still go', async () => {
+    await load({ wabaId: '' });
+    const { failed } = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+    assert.equal(codeOf(failed), 'template-check-no-account');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER.slice(1) }, { text: 'Hallo' });
+    const { sent } = await outcome('send', { to: CUSTOMER, payload: 'Ihre Bestellung ist unterwegs.' });
+    assert.ok(sent);
+  });
+
+  it('refuses, as retryable, while the template list does not answer, and sends once it does', async () => {
+    await load();
+    proxy.templatesDown = true;
+    const first = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+    const error = first.failed?.error as { code: string; retryable: boolean };
+    assert.equal(error.code, 'template-check-unavailable');
+    assert.equal(error.retryable, true);
+    assert.deepEqual(templatesAccepted(), []);
+    proxy.templatesDown = false;
+    const second = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+    assert.ok(second.sent, 'a failed lookup is not remembered');
+  });
+
+  it('refuses, not retryable, when Meta refuses the token access to the list', async () => {
+    await load();
+    sandbox.registerNumber({
+      phoneNumberId: PHONE_NUMBER_ID,
+      displayPhoneNumber: '+49 30 5550000',
+      accessToken: 'another-token',
+      appSecret: 'unused-here',
+      webhookUrls: () => [],
+    });
+    const { failed } = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+    const error = failed?.error as { code: string; retryable: boolean };
+    assert.equal(error.code, 'template-check-failed');
+    assert.equal(error.retryable, false);
+  });
+});
