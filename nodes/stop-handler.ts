@@ -141,6 +141,11 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         node.log(RED._('stop-handler.log.number-changed', { count: outcome.withdrawn.length }));
         return;
       }
+      if (outcome.sentBeforeNumberChange) {
+        // Her opt-out is recorded where she is now (the ledger follows her); the number is someone else's.
+        node.log(RED._('stop-handler.log.late-stop', { count: outcome.withdrawn.length }));
+        return;
+      }
       if (signal.kind === 'marketing-opt-out') {
         if (outcome.skipped === 'no-marketing-purpose') node.warn(RED._('stop-handler.warn.no-marketing-purpose'));
         msg.stop = { kind: 'marketing-opt-out', source: signal.source, ...outcome };

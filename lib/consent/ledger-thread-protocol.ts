@@ -19,6 +19,7 @@ export const FORWARDED_METHODS = [
   'flushUsage',
   'recordNoticeShown',
   'hasSeenNotice',
+  'sentBeforeNumberChange',
   'recordInbound',
   'lastInboundAt',
   'recordBlocked',

@@ -780,6 +780,19 @@ export class ConsentLedger extends EventEmitter {
     return !(await this.store.read.hasAuditSince(p, NUMBER_CHANGED, Math.max(...shown) + 1));
   }
 
+  /**
+   * Meta reported the number's move away from its holder after `sentAt` (less the clock margin): a message sent then
+   * and delivered only now came from the number's previous holder, and an answer to the number would reach its next.
+   * A user id is never handed on: false.
+   */
+  async sentBeforeNumberChange(subject: SubjectInput, sentAt: number): Promise<boolean> {
+    const at = optionalTime(sentAt, 'sentAt');
+    const identified = this.resolver.identify(subject);
+    if (at === undefined || identified.userIdOnly) return false;
+    const p = await this.writes.pseudonymOf(this.store.read, identified);
+    return this.identity.movedAwaySince(this.store.read, p, at);
+  }
+
   /** For the 24-hour customer service window. Keeps only the time; no number is stored for this alone. */
   async recordInbound(subject: SubjectInput, at?: number): Promise<void> {
     const when = at === undefined ? this.clock() : at;

@@ -117,6 +117,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly flushUsage = this.forward('flushUsage');
   readonly recordNoticeShown = this.forward('recordNoticeShown');
   readonly hasSeenNotice = this.forward('hasSeenNotice');
+  readonly sentBeforeNumberChange = this.forward('sentBeforeNumberChange');
   readonly recordInbound = this.forward('recordInbound');
   readonly lastInboundAt = this.forward('lastInboundAt');
   readonly recordBlocked = this.forward('recordBlocked');

@@ -225,6 +225,8 @@ export interface WithdrawalLedger {
   withdrawUnlessErased(input: WithdrawConsentInput): Promise<readonly unknown[] | 'erased'>;
   /** Ends what is on record for a number its owner left (ConsentLedger.numberChanged). */
   numberChanged(input: NumberChangeInput): Promise<readonly unknown[] | 'erased'>;
+  /** Meta reported the number's move after `sentAt` (ConsentLedger.sentBeforeNumberChange). */
+  sentBeforeNumberChange(subject: SubjectRef, sentAt: number): Promise<boolean>;
 }
 
 export interface WithdrawalScope {
@@ -242,6 +244,11 @@ export interface WithdrawalOutcome {
   suppressed: boolean;
   /** Why nothing was asked of the ledger although the signal is an opt-out. */
   skipped?: 'no-marketing-purpose';
+  /**
+   * Sent before the number passed to someone else and delivered after (Meta retries for days): the ledger took it as
+   * the previous holder's, and a confirmation to the number would tell its next holder of her.
+   */
+  sentBeforeNumberChange?: true;
 }
 
 /**
@@ -287,7 +294,8 @@ export async function withdrawForSignal(
     sentAt: signal.sentAt,
     actor: scope.actor,
   });
-  return outcomeOf(changed);
+  const late = signal.sentAt !== undefined && (await ledger.sentBeforeNumberChange(signal.subject, signal.sentAt));
+  return { ...outcomeOf(changed), ...(late ? { sentBeforeNumberChange: true as const } : {}) };
 }
 
 function outcomeOf(changed: readonly unknown[] | 'erased'): WithdrawalOutcome {

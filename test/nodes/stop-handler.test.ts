@@ -413,6 +413,40 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.deepEqual(textsTo(GERMAN.waId), []);
   });
 
+  it('records a STOP sent before the number changed hands for its sender, and answers nobody at the number', async () => {
+    const { sent, other, caught } = await load();
+    const ledger = await subscribe(GERMAN.phone, ['offers']);
+    const newNumber = '+4917612345678';
+    await ledger.numberChanged({ phone: GERMAN.phone, newPhone: newNumber, actor: 'test' });
+    // The number's next holder signs up; then Meta delivers the STOP she sent before she moved.
+    await ledger.giveConsent({ subject: GERMAN.phone, purpose: 'offers', wording: 'o', method: 'keyword', actor: 't' });
+    const sentBeforeMove = Date.now() - 15 * 60_000;
+    helper.getNode('stop').receive({
+      payload: 'STOP',
+      whatsapp: {
+        from: GERMAN.phone,
+        waId: GERMAN.waId,
+        messageId: 'wamid.late-stop',
+        timestamp: Math.floor(sentBeforeMove / 1000),
+        type: 'text',
+        text: 'STOP',
+        phoneNumberId: PHONE_NUMBER_ID,
+      },
+    });
+    await until(
+      () =>
+        (helper.log() as unknown as { args: [{ msg: unknown }][] }).args.some(([e]) =>
+          String(e.msg).includes('late-stop'),
+        ),
+      'the late STOP to be logged',
+    );
+    await sandbox.idle();
+    assert.deepEqual([sent.length, other.length, caught.length], [0, 0, 0], 'nothing reaches the next holder');
+    assert.deepEqual(textsTo(GERMAN.waId), []);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'given', 'the next holder keeps his');
+    assert.equal((await ledger.checkConsent(newNumber, 'offers')).allowed, false);
+  });
+
   it('links the user id Meta gives with a number change to her new number', async () => {
     const { caught } = await load({ hook: { store: 'store' } });
     const ledger = await ledgerOf();

@@ -325,6 +325,17 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY);
       });
 
+      it('is told apart from a message the next holder sends, so that nobody answers the number for her', async () => {
+        const stopSent = now - HOUR;
+        assert.equal(await ledger.sentBeforeNumberChange(ANNA, stopSent), false, 'the number did not move');
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        assert.equal(await ledger.sentBeforeNumberChange(ANNA, stopSent), true);
+        assert.equal(await ledger.sentBeforeNumberChange(BEN, stopSent), false, 'her new number did not move');
+        assert.equal(await ledger.sentBeforeNumberChange({ userId: 'DE.1234' }, stopSent), false);
+        now += 30 * 24 * HOUR;
+        assert.equal(await ledger.sentBeforeNumberChange(ANNA, now), false, "the next holder's message, a month on");
+      });
+
       it('follows her over two moves to where she is now, and leaves the number she passed through', async () => {
         const stopSent = now - HOUR;
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
