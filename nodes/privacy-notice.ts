@@ -89,6 +89,8 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         );
       }
       const subject = gateSubject(msg);
+      // A message sent again (after privacy-notice-not-delivered) is tied to this pass's notice, if any.
+      delete (msg as FlowMessage & { privacyNoticeId?: unknown }).privacyNoticeId;
       // A message whatsapp-send would refuse fails here, before a notice is sent or recorded for it.
       assertValidMessageBody(toMessageBody(subject.phone ?? subject.userId ?? '', msg.payload));
       const notices = await trackerOf();
@@ -109,7 +111,9 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           try {
             await notices.recordShown(subject);
           } finally {
-            // The notice is out: the message follows even when recording failed (the error still reaches done).
+            // The notice is out: the message follows even when recording failed (the error still reaches done). It
+            // names the notice: whatsapp-send does not send it when the notice could not be delivered.
+            (msg as FlowMessage & { privacyNoticeId?: string }).privacyNoticeId = notice._msgid as string;
             send(msg);
           }
           shown += 1;

@@ -5,6 +5,7 @@ import { effectiveBasis } from '../lib/consent/purposes';
 import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
 import { assertTemplateMayGo } from '../lib/conversation/marketing-templates';
+import { NoticeOutcomes } from '../lib/conversation/notice-outcomes';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore } from './consent-store';
 import { catchableError, errorReport, translateError } from './shared/i18n';
@@ -32,6 +33,21 @@ function readReceiptTarget(fields: WhatsAppFields): string | undefined {
     throw new GdprWhatsAppError('send-read-receipt-no-id', 'A read receipt needs msg.whatsapp.messageId');
   }
   return undefined;
+}
+
+/** Shared by every whatsapp-send of the process: a notice and its message may leave through different nodes. */
+const noticeOutcomes = new NoticeOutcomes();
+
+/** The privacy notice sent just before this message (privacy-notice names it), when it passed a whatsapp-send here. */
+async function assertNoticeDelivered(msg: NodeMessage): Promise<void> {
+  const noticeId = (msg as { privacyNoticeId?: unknown }).privacyNoticeId;
+  const delivered = typeof noticeId === 'string' ? noticeOutcomes.outcomeOf(noticeId) : undefined;
+  if (delivered && !(await delivered)) {
+    throw new GdprWhatsAppError(
+      'privacy-notice-not-delivered',
+      'The privacy notice before this message could not be delivered, so the message was not sent either',
+    );
+  }
 }
 
 export default function registerWhatsAppSend(RED: NodeAPI): void {
@@ -108,6 +124,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         delete fields.markRead;
         return { ...fields, readReceipt: readTarget };
       }
+      await assertNoticeDelivered(msg);
       // The recipient is checked before the client is touched; the client validates the body before it leaves. A
       // person known by username only is sent to by business-scoped user id (msg.to, or the inbound message's).
       const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
@@ -167,8 +184,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
               return err;
             },
           );
+        const notice = (msg as { privacyNotice?: unknown }).privacyNotice;
+        const noticeSettled =
+          notice !== undefined && typeof msg._msgid === 'string' ? noticeOutcomes.track(msg._msgid) : undefined;
         deliver(msg).then(
           (fields) => {
+            noticeSettled?.(true);
             msg.whatsapp = fields;
             showStatus();
             send([msg, null]);
@@ -176,6 +197,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
           },
           (sendError: unknown) =>
             failed(sendError).then((err: unknown) => {
+              // Only now: a message behind the notice, refused and sent again at once, must find it forgotten.
+              noticeSettled?.(false);
               const report = errorReport(RED, err);
               lastErrorCode = report.code;
               showStatus();

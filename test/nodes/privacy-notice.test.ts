@@ -61,6 +61,35 @@ async function until(predicate: () => boolean, what: string): Promise<void> {
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/** Forwards to the sandbox, but answers the first `failures` message sends with Meta's 131026 (undeliverable). */
+async function failingProxy(target: string, failures: number): Promise<{ url: string; stop(): Promise<void> }> {
+  let left = failures;
+  const server = http.createServer((req, res) => {
+    if (req.method === 'POST' && String(req.url).endsWith('/messages') && left > 0) {
+      left -= 1;
+      req.resume();
+      const error = { message: '(#131026) Message undeliverable', type: 'OAuthException', code: 131026 };
+      res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error }));
+      return;
+    }
+    const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers });
+    upstream.on('response', (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 interface Page {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -87,10 +116,13 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
   let dir: string;
   let keys: { encryptionKey: string; pseudonymKey: string };
   let mount: ReturnType<typeof mountHttpApps>;
+  /** The Cloud API the flow's configuration talks to: the sandbox, or a proxy in front of it. */
+  let apiBase: string;
 
   before(async () => {
     sandbox = new Sandbox({ templates: SANDBOX_TEMPLATES });
     server = await startSandboxServer({ sandbox });
+    apiBase = server.url;
     sandbox.registerNumber({
       phoneNumberId: PHONE_NUMBER_ID,
       displayPhoneNumber: '+49 30 7654321',
@@ -126,7 +158,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
         id: 'cfg',
         type: 'whatsapp-config',
         mode: 'cloud',
-        apiBaseUrl: server.url,
+        apiBaseUrl: apiBase,
         apiVersion: 'v25.0',
         phoneNumberId: PHONE_NUMBER_ID,
         wabaId: SANDBOX_WABA_ID,
@@ -242,6 +274,8 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
     await until(() => failed.length === 2, 'notice and message refused');
     assert.equal((failed[0].error as { code?: number }).code, 131047);
+    // The message behind the notice is not even tried.
+    assert.equal((failed[1].error as { code?: string }).code, 'privacy-notice-not-delivered');
     // The record went before the failure left whatsapp-send.
     assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo?' });
@@ -352,6 +386,29 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(again.out[0].privacyNotice && (again.out[0].privacyNotice as { version: string }).version, newVersion);
     const exported = await (await ledger()).exportSubject(GERMAN.phone, 'test');
     assert.deepEqual(exported.notices.map((n) => n.noticeVersion).sort(), [version, newVersion].sort());
+  });
+
+  it('does not send the message when the notice before it failed, and shows the notice first when it comes again', async () => {
+    const proxy = await failingProxy(server.url, 1);
+    apiBase = proxy.url;
+    try {
+      const { sent, failed } = await load();
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+      helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
+      await until(() => failed.length === 2, 'the notice and the message to fail');
+      assert.equal(failed[0].error?.code, 131026, 'the notice');
+      assert.equal(failed[1].error?.code, 'privacy-notice-not-delivered');
+      assert.equal(failed[1].error?.retryable, true);
+      assert.equal(sent.length, 0);
+      assert.deepEqual(accepted(GERMAN.waId), []);
+      // Sent again through the notice node, as the error says: the notice goes first, then the message.
+      helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
+      await until(() => sent.length === 2, 'the notice and the message');
+      assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihr Paket ist da.']);
+    } finally {
+      apiBase = server.url;
+      await proxy.stop();
+    }
   });
 
   it('lets a template pass without a notice (it could not be delivered outside the window) and records nothing', async () => {
