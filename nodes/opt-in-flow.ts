@@ -304,6 +304,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         expiresAt: record.expiresAt,
         // whatsapp-send tells this store when the request could not be sent, so that the person may ask again.
         store: config.store,
+        // The one template whatsapp-send sends without a consent: it asks for the consent.
+        ...(body.type === 'template' ? { template: (body.template as { name: string }).name } : {}),
       };
       return on(0, msg);
     }

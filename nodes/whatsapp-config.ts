@@ -145,6 +145,9 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
         });
     }
 
+    // Templates sent without a marketing consent are looked up in the account's list (whatsapp-send): say it now.
+    if (!sandboxMode && !config.wabaId) node.warn(RED._('whatsapp-config.warn.no-waba-id'));
+
     node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       webhooks.clear();

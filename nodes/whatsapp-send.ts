@@ -1,7 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { CloudApiClient } from '../lib/cloud-api/client';
 import { toMessageBody } from '../lib/cloud-api/schemas';
-import { effectiveBasis } from '../lib/consent/purposes';
 import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
 import { assertTemplateMayGo } from '../lib/conversation/marketing-templates';
@@ -102,16 +101,17 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       };
     }
 
-    /** The message passed a consent-gate whose purpose rests on consent; consentRecheck confirms it at the send. */
-    function restsOnConsent(msg: NodeMessage): boolean {
+    /** The message passed a consent-gate for a marketing purpose; consentRecheck confirms the consent at the send. */
+    function marketingConsent(msg: NodeMessage): boolean {
       const gate = (msg as { consent?: { store?: unknown; purpose?: unknown } }).consent;
       const store = typeof gate?.store === 'string' ? findConsentStore(RED, gate.store) : undefined;
-      const purpose = store?.purposes.find((p) => p.id === gate?.purpose);
-      return purpose !== undefined && effectiveBasis(purpose) === 'consent';
+      return store?.purposes.find((p) => p.id === gate?.purpose)?.marketing === true;
     }
 
-    function isOptInRequest(msg: NodeMessage): boolean {
-      return (msg as { optIn?: { outcome?: unknown } }).optIn?.outcome === 'requested';
+    /** The template opt-in-flow asks for a consent with, on the message it emitted for that. */
+    function optInRequestTemplate(msg: NodeMessage): string | undefined {
+      const optIn = (msg as { optIn?: { outcome?: unknown; template?: unknown } }).optIn;
+      return optIn?.outcome === 'requested' && typeof optIn.template === 'string' ? optIn.template : undefined;
     }
 
     async function deliver(msg: NodeMessage): Promise<WhatsAppFields> {
@@ -124,7 +124,6 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         delete fields.markRead;
         return { ...fields, readReceipt: readTarget };
       }
-      await assertNoticeDelivered(msg);
       // The recipient is checked before the client is touched; the client validates the body before it leaves. A
       // person known by username only is sent to by business-scoped user id (msg.to, or the inbound message's).
       const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
@@ -137,13 +136,21 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       });
       client = await whatsapp.client();
       const sender = client;
-      await assertTemplateMayGo(
-        body,
-        { consentBased: restsOnConsent(msg), optInRequest: isOptInRequest(msg) },
-        (name) => sender.templateCategory(name),
-      );
+      const context = { marketingConsent: marketingConsent(msg), optInRequestTemplate: optInRequestTemplate(msg) };
       const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
-      const pending = client.sendMessage(body, { beforeSend: consentRecheck(msg, recheckSubject) });
+      const checked = body.type === 'template' || (msg as { privacyNoticeId?: unknown }).privacyNoticeId !== undefined;
+      const pending = client.sendMessage(body, {
+        // In the recipient's order: a message behind this one must not overtake it while these wait.
+        ...(checked
+          ? {
+              check: async () => {
+                await assertNoticeDelivered(msg);
+                await assertTemplateMayGo(body, context, (name) => sender.templateCategory(name));
+              },
+            }
+          : {}),
+        beforeSend: consentRecheck(msg, recheckSubject),
+      });
       showStatus();
       const result = await pending;
       // Who the message went to, not the inbound sender the flow may have carried along.

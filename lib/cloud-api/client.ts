@@ -71,6 +71,12 @@ export interface PhoneNumberInfo {
 
 export interface SendOptions {
   /**
+   * Runs once, in the recipient's order (after the message to the same person before it was answered), before the
+   * message queues; a throw refuses it unsent. For checks that ask the network first: the message behind must not
+   * overtake.
+   */
+  check?: () => Promise<void>;
+  /**
    * Runs when the message leaves the queue, before each attempt; a throw cancels the send. A message can wait
    * in the queue for minutes during a broadcast: whatsapp-send re-checks consent here (Art. 7(3) GDPR).
    */
@@ -193,6 +199,8 @@ export class CloudApiClient {
     if (held && (held.retryAfterMs ?? 0) > this.retry.maxDelayMs) throw held;
     const recipient = body.to ?? body.recipient;
     const previous = this.lastSendTo.get(recipient);
+    const { check } = options;
+    const start = check ? () => check().then(() => this.send(body, options)) : () => this.send(body, options);
     let sending: Promise<SendResult>;
     if (previous) {
       // Waiting behind an earlier message counts against the queue bound like waiting in the queue.
@@ -200,10 +208,10 @@ export class CloudApiClient {
       this.waitingBehind += 1;
       sending = previous.then(() => {
         this.waitingBehind -= 1;
-        return this.send(body, options);
+        return start();
       });
     } else {
-      sending = this.send(body, options);
+      sending = start();
     }
     const settled = sending.then(ignore, ignore);
     this.lastSendTo.set(recipient, settled);
@@ -341,9 +349,13 @@ export class CloudApiClient {
       const paging = isObject(answer.paging) ? answer.paging : {};
       const cursors = isObject(paging.cursors) ? paging.cursors : {};
       after = stringOrUndefined(cursors.after);
-      if (!paging.next || !after) break;
+      if (!paging.next || !after) return listings;
     }
-    return listings;
+    // A part of the list could miss the marketing entry of the name.
+    throw new GdprWhatsAppError('template-check-failed', 'The template list did not end', {
+      template: name,
+      reason: `more than ${MAX_TEMPLATE_PAGES} pages`,
+    });
   }
 
   stats(): CloudApiStats {

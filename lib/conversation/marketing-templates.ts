@@ -1,20 +1,27 @@
 import { CloudApiError, NO_API_CODE } from '../cloud-api/errors';
 import type { OutgoingMessageBody } from '../cloud-api/message-types';
+import { assertValidMessageBody } from '../cloud-api/schemas';
 import { MARKETING } from '../cloud-api/template-categories';
 import { GdprWhatsAppError } from '../errors';
 
 /**
  * Advertising by electronic message needs the recipient's prior express consent (§ 7(2) Nr. 2 UWG, and Art. 6(1)(a)
  * GDPR for the processing), whatever basis the purpose it is sent under names. Meta itself judges whether a template
- * advertises: its MARKETING category. A template sent under a contract or a legitimate interest, or past every
- * consent-gate, is therefore looked up, and a marketing one is refused before it leaves.
+ * advertises: its MARKETING category. A template that did not pass a consent-gate for a marketing purpose is
+ * therefore looked up, and a marketing one is refused before it leaves.
  */
 export interface TemplateSendContext {
-  /** The message passed a consent-gate whose purpose rests on consent (checked again when it leaves the queue). */
-  consentBased: boolean;
-  /** opt-in-flow's request to confirm a consent: it asks for the consent and advertises nothing. */
-  optInRequest: boolean;
+  /**
+   * The message passed a consent-gate for a marketing purpose (which rests on consent, and which Meta's "stop
+   * promotions" withdraws); whatsapp-send checks that consent again when the message leaves the queue.
+   */
+  marketingConsent: boolean;
+  /** The name of the template opt-in-flow sends to ask for a consent: that one advertises nothing. */
+  optInRequestTemplate?: string;
 }
+
+/** Meta's limit on calls to the business account's management API: a wait, not a refusal. */
+const MANAGEMENT_CALL_LIMIT = 80008;
 
 export async function assertTemplateMayGo(
   body: OutgoingMessageBody,
@@ -22,7 +29,9 @@ export async function assertTemplateMayGo(
   categoryOf: (name: string) => Promise<string | null>,
 ): Promise<void> {
   const name = templateName(body);
-  if (name === undefined || context.consentBased || context.optInRequest) return;
+  if (name === undefined || context.marketingConsent || name === context.optInRequestTemplate) return;
+  // A malformed message fails as one (invalid-message), and costs no lookup.
+  assertValidMessageBody(body);
   let category: string | null;
   try {
     category = await categoryOf(name);
@@ -40,7 +49,7 @@ export async function assertTemplateMayGo(
   if (category === MARKETING) {
     throw new GdprWhatsAppError(
       'marketing-template-needs-consent',
-      `${name} is a marketing template: advertising over WhatsApp needs the person's consent, so send it through a consent-gate whose purpose rests on consent`,
+      `${name} is a marketing template: advertising over WhatsApp needs the person's consent, so send it through a consent-gate for a marketing purpose`,
       { template: name },
     );
   }
@@ -52,15 +61,19 @@ function templateName(body: OutgoingMessageBody): string | undefined {
 }
 
 function checkFailed(name: string, err: unknown): GdprWhatsAppError {
-  if (err instanceof GdprWhatsAppError && !(err instanceof CloudApiError)) return err;
-  const reason =
-    err instanceof CloudApiError
-      ? err.apiCode === NO_API_CODE
-        ? err.title
-        : `${err.apiCode} ${err.title}`
-      : 'no answer';
-  // Meta's own refusal (no permission to read templates, say) lasts; a failed connection or a rate limit passes.
-  const passing = !(err instanceof CloudApiError) || err.retryable;
+  if (!(err instanceof CloudApiError)) {
+    if (err instanceof GdprWhatsAppError) return err;
+    return new GdprWhatsAppError(
+      'template-check-unavailable',
+      `The template category of ${name} could not be looked up: nothing was sent`,
+      { template: name, reason: 'no answer' },
+    );
+  }
+  // A rate limit's named wait, or a hold during one, is the flow's to honour: Meta's own report says how long.
+  if (err.retryAfterMs !== undefined || err.held) return err;
+  const reason = err.apiCode === NO_API_CODE ? err.title : `${err.apiCode} ${err.title}`;
+  // Meta's refusal (no permission to read templates, say) lasts; a failed connection or a rate limit passes.
+  const passing = err.retryable || err.apiCode === MANAGEMENT_CALL_LIMIT;
   return new GdprWhatsAppError(
     passing ? 'template-check-unavailable' : 'template-check-failed',
     `The template category of ${name} could not be looked up (${reason}): nothing was sent`,

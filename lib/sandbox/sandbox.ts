@@ -54,6 +54,11 @@ export interface SandboxClock {
 export interface SandboxOptions {
   clock?: SandboxClock;
   templates?: TemplateDefinition[];
+  /**
+   * The template list names any template asked for by name as a UTILITY one, unless registered otherwise: the
+   * sandbox sends any template, and Node-RED users cannot register theirs. Off, it lists the registered ones only.
+   */
+  listUnknownTemplatesAsUtility?: boolean;
   /** How many accepted messages, and messages per conversation, are kept (oldest go first); default 10000. */
   historyLimit?: number;
 }
@@ -166,6 +171,7 @@ export class Sandbox extends EventEmitter {
   private readonly clock: SandboxClock;
   private readonly numbersById = new Map<string, NumberState>();
   private readonly templates: TemplateDefinition[];
+  private readonly listUnknownTemplatesAsUtility: boolean;
   private acceptedMessages: AcceptedMessage[] = [];
   private readonly poster = new WebhookPoster();
   // Benchmarks push hundreds of thousands of messages through: memory stays bounded.
@@ -175,6 +181,7 @@ export class Sandbox extends EventEmitter {
     super();
     this.clock = options.clock ?? { now: () => Date.now() };
     this.templates = [...(options.templates ?? [])];
+    this.listUnknownTemplatesAsUtility = options.listUnknownTemplatesAsUtility === true;
     this.historyLimit = options.historyLimit && options.historyLimit > 0 ? options.historyLimit : 10000;
   }
 
@@ -274,6 +281,9 @@ export class Sandbox extends EventEmitter {
     }
     const part = query.get('name') ?? '';
     const matching = this.templates.filter((t) => t.name.includes(part));
+    if (this.listUnknownTemplatesAsUtility && part && !matching.some((t) => t.name === part)) {
+      matching.push({ name: part, category: 'UTILITY', body: '' });
+    }
     const limit = Math.max(1, Number(query.get('limit')) || TEMPLATE_PAGE_SIZE);
     const start = Number(Buffer.from(query.get('after') ?? '', 'base64url').toString()) || 0;
     const page = matching.slice(start, start + limit).map((t, i) => ({

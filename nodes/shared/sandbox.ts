@@ -25,7 +25,8 @@ export interface SandboxSecrets {
 
 /**
  * The templates the sandbox's business account lists (GET /{waba-id}/message_templates), for the examples: whatsapp-send
- * looks a template's category up before sending it without a consent (a MARKETING one needs consent).
+ * looks a template's category up before sending it without a consent (a MARKETING one needs consent). It lists any
+ * other name asked for as a utility template.
  */
 export const SANDBOX_TEMPLATES: TemplateDefinition[] = [
   { name: 'order_update', language: 'en', category: 'UTILITY', body: 'Your order {{1}} is now: {{2}}.' },
@@ -40,7 +41,7 @@ export const SANDBOX_TEMPLATES: TemplateDefinition[] = [
 ];
 
 export function processSandbox(): Sandbox {
-  sandbox ??= new Sandbox({ templates: SANDBOX_TEMPLATES });
+  sandbox ??= new Sandbox({ templates: SANDBOX_TEMPLATES, listUnknownTemplatesAsUtility: true });
   return sandbox;
 }
 

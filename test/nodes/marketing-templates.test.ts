@@ -10,19 +10,32 @@ import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import { helper } from '../helpers/node-red';
-import { type Msg, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import { callsOf, type Msg, PURPOSES, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const PHONE_NUMBER_ID = '104455667788990';
 const ACCESS_TOKEN = 'token-for-template-tests';
 const CUSTOMER = '+4915123456789';
 
 const MARKETING = { type: 'template', template: { name: 'spring_sale', language: { code: 'de' } } };
+/** A purpose resting on consent that is not marketing: Meta's marketing opt-out does not withdraw it. */
+const REMINDERS = {
+  id: 'reminders',
+  label: 'Appointment reminders',
+  wording: { en: 'Remind me of my appointments on WhatsApp.', de: 'Erinnert mich per WhatsApp an Termine.' },
+  lawfulBasis: 'consent',
+  marketing: false,
+};
 const UTILITY = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
 
-/** Forwards to the sandbox and records each request's path; `templatesDown` answers the template list with a 503. */
+/**
+ * Forwards to the sandbox and records each request's path. `templatesDown` answers the template list with a 503,
+ * `templatesAnswer` with the given answer, and `templatesDelayMs` delays it.
+ */
 class CountingProxy {
   readonly paths: string[] = [];
   templatesDown = false;
+  templatesAnswer?: { status: number; headers: Record<string, string>; body: unknown };
+  templatesDelayMs = 0;
   url = '';
   private server?: http.Server;
 
@@ -31,10 +44,29 @@ class CountingProxy {
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
       this.paths.push(String(req.url));
-      if (this.templatesDown && String(req.url).includes('/message_templates')) {
+      const listing = String(req.url).includes('/message_templates');
+      if (listing && this.templatesDown) {
         res.writeHead(503, { 'Content-Type': 'text/plain' }).end('down');
         return;
       }
+      const answer = listing ? this.templatesAnswer : undefined;
+      if (answer) {
+        res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
+        res.end(JSON.stringify(answer.body));
+        return;
+      }
+      if (listing && this.templatesDelayMs > 0) {
+        setTimeout(() => this.forward(req, res), this.templatesDelayMs);
+        return;
+      }
+      this.forward(req, res);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
+    {
       const upstream = http.request(`${this.target}${req.url}`, { method: req.method, headers: req.headers });
       upstream.on('response', (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -42,9 +74,7 @@ class CountingProxy {
       });
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+    }
   }
 
   listings(): number {
@@ -62,6 +92,8 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
   let server: RunningSandboxServer;
   let proxy: CountingProxy;
   let dir: ReturnType<typeof tempDir>;
+  /** One pair per test: a flow loaded again opens the same database. */
+  let storeKeys: ReturnType<typeof storeCredentials>;
 
   before(async () => {
     sandbox = new Sandbox({ templates: SANDBOX_TEMPLATES });
@@ -78,6 +110,7 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
 
   beforeEach(() => {
     dir = tempDir();
+    storeKeys = storeCredentials();
     sandbox.registerNumber({
       phoneNumberId: PHONE_NUMBER_ID,
       displayPhoneNumber: '+49 30 5550000',
@@ -88,6 +121,8 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
     sandbox.reset();
     proxy.paths.length = 0;
     proxy.templatesDown = false;
+    proxy.templatesAnswer = undefined;
+    proxy.templatesDelayMs = 0;
   });
 
   afterEach(async () => {
@@ -109,7 +144,15 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
         wabaId: SANDBOX_WABA_ID,
         ...config,
       },
-      storeNode('store', dir.path),
+      storeNode('store', dir.path, { purposes: [...PURPOSES, REMINDERS] }),
+      {
+        id: 'gate-reminders',
+        z: 'f1',
+        type: 'consent-gate',
+        store: 'store',
+        purpose: 'reminders',
+        wires: [['send'], ['blocked']],
+      },
       {
         id: 'gate-news',
         z: 'f1',
@@ -131,7 +174,7 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
       { id: 'failed', z: 'f1', type: 'helper' },
       { id: 'blocked', z: 'f1', type: 'helper' },
     ];
-    const credentials = { cfg: { accessToken: ACCESS_TOKEN }, store: storeCredentials() };
+    const credentials = { cfg: { accessToken: ACCESS_TOKEN }, store: storeKeys };
     await helper.load([configNode, consentStoreNode, consentGateNode, sendNode] as never, flow as never, credentials);
   }
 
@@ -212,10 +255,81 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
 
   it("sends opt-in-flow's confirmation request, which asks for the consent, without a consent", async () => {
     await load();
-    const optIn = { outcome: 'requested', purpose: 'news', store: 'store' };
+    const optIn = { outcome: 'requested', purpose: 'news', store: 'store', template: 'spring_sale' };
     const { sent, failed } = await outcome('send', { to: CUSTOMER, payload: MARKETING, optIn });
     assert.ok(sent, JSON.stringify(failed?.error));
     assert.equal(proxy.listings(), 0);
+  });
+
+  it('refuses another marketing template on a message that still carries the confirmation request', async () => {
+    await load();
+    // A flow that sends an offer after the request, on the same message: she has not confirmed yet.
+    const optIn = { outcome: 'requested', purpose: 'news', store: 'store', template: 'consent_request' };
+    const { failed } = await outcome('send', { to: CUSTOMER, payload: MARKETING, optIn });
+    assert.equal(codeOf(failed), 'marketing-template-needs-consent');
+    assert.deepEqual(templatesAccepted(), []);
+  });
+
+  it('refuses a marketing template under a consent that is not for marketing', async () => {
+    await load();
+    await (await ledger()).giveConsent({
+      subject: CUSTOMER,
+      purpose: 'reminders',
+      wording: REMINDERS.wording.en,
+      method: 'keyword',
+      actor: 'test',
+    });
+    const offer = await outcome('gate-reminders', { to: CUSTOMER, payload: MARKETING });
+    assert.equal(codeOf(offer.failed), 'marketing-template-needs-consent');
+    const reminder = await outcome('gate-reminders', { to: CUSTOMER, payload: UTILITY });
+    assert.ok(reminder.sent, JSON.stringify(reminder.failed?.error));
+    assert.deepEqual(templatesAccepted(), ['order_update']);
+  });
+
+  it('refuses a malformed template as such, without a lookup', async () => {
+    await load();
+    const malformed = { type: 'template', template: { name: 'no_such_template' } };
+    const { failed } = await outcome('gate-orders', { to: CUSTOMER, payload: malformed });
+    assert.equal(codeOf(failed), 'invalid-message');
+    assert.equal(proxy.listings(), 0);
+  });
+
+  it('keeps the order of messages to one person while a lookup waits', async () => {
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER.slice(1) }, { text: 'Hallo' });
+    proxy.templatesDelayMs = 300;
+    const results: Msg[] = [];
+    helper.getNode('sent').on('input', (m: Msg) => results.push(m));
+    // Both straight into whatsapp-send, the template first (a gate would answer after the text arrived).
+    helper.getNode('send').receive({ to: CUSTOMER, payload: UTILITY });
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Your parcel left our warehouse.' });
+    for (let i = 0; i < 500 && results.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const kinds = sandbox.accepted(PHONE_NUMBER_ID).map((m) => m.body.type);
+    assert.deepEqual(kinds, ['template', 'text']);
+  });
+
+  it("passes Meta's rate limit on the list on with its wait, and its management call limit as retryable", async () => {
+    await load();
+    proxy.templatesAnswer = {
+      status: 400,
+      headers: {},
+      body: { error: { message: '(#80008) Too many calls', type: 'OAuthException', code: 80008 } },
+    };
+    const busy = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+    const busyError = busy.failed?.error as { code: unknown; retryable: boolean };
+    assert.deepEqual([busyError.code, busyError.retryable], ['template-check-unavailable', true]);
+    // An account of its own: a rate limit may hold its calls for the rest of this process.
+    await helper.unload();
+    await load({ wabaId: '999000111' });
+    proxy.templatesAnswer = {
+      status: 400,
+      headers: { 'Retry-After': '120' },
+      body: { error: { message: '(#80007) Rate limit hit', type: 'OAuthException', code: 80007 } },
+    };
+    const limited = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
+    const error = limited.failed?.error as { code: unknown; retryable: boolean; retryAfterMs?: number };
+    assert.deepEqual([error.code, error.retryable, error.retryAfterMs], [80007, true, 120_000]);
+    assert.deepEqual(templatesAccepted(), []);
   });
 
   it('refuses a template the business account does not list', async () => {
@@ -228,6 +342,10 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
 
   it('refuses a template without a business account id to look it up in, while texts still go', async () => {
     await load({ wabaId: '' });
+    assert.ok(
+      callsOf('warn', 'cfg').some(([text]) => String(text).includes('no-waba-id')),
+      'the configuration warned at deploy',
+    );
     const { failed } = await outcome('gate-orders', { to: CUSTOMER, payload: UTILITY });
     assert.equal(codeOf(failed), 'template-check-no-account');
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER.slice(1) }, { text: 'Hallo' });
