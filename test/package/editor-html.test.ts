@@ -316,6 +316,19 @@ describe('editor HTML as the scorecard and the editor read it', () => {
         }
         assert.deepEqual(problems, []);
       });
+
+      it('names each confirmation question by its full key, so that the check above covers it', () => {
+        // A key built at run time ('...confirm.replace-' + field) is invisible to the check: a renamed or missing
+        // entry would show the user the bare key in the question that guards replacing a deployed key.
+        const catalog = catalogKeys(builtFile(type, 'locales', 'en-US', `${type}.json`));
+        const questions = [...catalog].filter((key) => key.startsWith(`${type}.confirm.`));
+        const named = new Set(referencedKeys(html(), type).exact.get(type) ?? []);
+        assert.deepEqual(
+          questions.filter((key) => !named.has(key)),
+          [],
+          'catalog questions the editor file does not name literally',
+        );
+      });
     });
   }
 });
