@@ -5,7 +5,7 @@ import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/con
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
 interface ConsentEventsDef extends NodeDef {
@@ -151,5 +151,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('consent-events', ConsentEvents);
+  RED.nodes.registerType('consent-events', ConsentEvents, {
+    settings: savedConfigSettings('consent-events', migrations),
+  });
 }

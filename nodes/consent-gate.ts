@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
 import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf, throttledStatus } from './shared/status';
 
 export const CONSENT_GATE_DEFAULTS = { purpose: '', allowMsgPurpose: false, checkServiceWindow: false };
@@ -81,5 +81,7 @@ export default function registerConsentGate(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('consent-gate', ConsentGate as never);
+  RED.nodes.registerType('consent-gate', ConsentGate as never, {
+    settings: savedConfigSettings('consent-gate', consentGateMigrations),
+  });
 }

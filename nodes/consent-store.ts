@@ -13,7 +13,7 @@ import {
 } from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
 import { translateError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 import { hasNoKeys, storeKeysFromFile } from './shared/store-key-file';
 import { positiveInteger } from './shared/types';
@@ -309,6 +309,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('consent-store', ConsentStore as never, {
+    settings: savedConfigSettings('consent-store', consentStoreMigrations),
     credentials: {
       postgresUrl: { type: 'password' },
       encryptionKey: { type: 'password' },

@@ -11,7 +11,7 @@ import { chooseLanguage } from '../lib/conversation/language';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
 interface EraseSubjectDef extends NodeDef {
@@ -96,5 +96,5 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('erase-subject', EraseSubject);
+  RED.nodes.registerType('erase-subject', EraseSubject, { settings: savedConfigSettings('erase-subject', migrations) });
 }

@@ -3,7 +3,7 @@ import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
 interface ExportSubjectDef extends NodeDef {
@@ -13,13 +13,13 @@ interface ExportSubjectDef extends NodeDef {
   output?: string;
 }
 
-const migrations: readonly Migration[] = [withDefaults({ output: 'object' })];
+export const exportSubjectMigrations: readonly Migration[] = [withDefaults({ output: 'object' })];
 
 /** export-subject (Art. 15 access, Art. 20 portability): everything the package holds about one person, as JSON. */
 export default function exportSubjectNode(RED: NodeAPI): void {
   function ExportSubject(this: Node, saved: ExportSubjectDef) {
     RED.nodes.createNode(this, saved);
-    const config = migrate<ExportSubjectDef>(saved, migrations);
+    const config = migrate<ExportSubjectDef>(saved, exportSubjectMigrations);
     const store = findConsentStore(RED, config.store);
     const asFile = config.output === 'file';
     let exported = 0;
@@ -65,5 +65,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('export-subject', ExportSubject);
+  RED.nodes.registerType('export-subject', ExportSubject, {
+    settings: savedConfigSettings('export-subject', exportSubjectMigrations),
+  });
 }

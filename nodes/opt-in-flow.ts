@@ -28,7 +28,7 @@ import type { InboundMessage } from '../lib/webhook/types';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { ADMIN_PREFIX, needsPermission, PERMISSION_READ } from './shared/admin';
 import { catchableError, translateError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
 export const OPT_IN_FLOW_DEFAULTS = {
@@ -444,7 +444,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('opt-in-flow', OptInFlow as never);
+  RED.nodes.registerType('opt-in-flow', OptInFlow as never, {
+    settings: savedConfigSettings('opt-in-flow', optInFlowMigrations),
+  });
 
   // The edit dialog shows the built-in texts as placeholders; they live in lib/ only, so it asks for them.
   RED.httpAdmin.get(`${ADMIN_PREFIX}/opt-in-flow/texts`, needsPermission(RED, PERMISSION_READ), (_req, res) => {

@@ -9,7 +9,7 @@ import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { removeRoutes } from './shared/http-routes';
 import { catchableError, translateError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations/index';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
 import { statusOf } from './shared/status';
 
 interface PrivacyNoticeDef extends NodeDef, PolicySettings {
@@ -178,5 +178,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     }
   }
 
-  RED.nodes.registerType('privacy-notice', PrivacyNotice);
+  RED.nodes.registerType('privacy-notice', PrivacyNotice, {
+    settings: savedConfigSettings('privacy-notice', PRIVACY_NOTICE_MIGRATIONS),
+  });
 }

@@ -11,7 +11,7 @@ import {
 } from '../lib/conversation/stop';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
-import { type Migration, migrate, withDefaults } from './shared/migrations/index';
+import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
 import { statusOf, throttledStatus } from './shared/status';
 
 interface StopHandlerDef extends NodeDef {
@@ -175,5 +175,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('stop-handler', StopHandler);
+  RED.nodes.registerType('stop-handler', StopHandler, {
+    settings: savedConfigSettings('stop-handler', STOP_HANDLER_MIGRATIONS),
+  });
 }

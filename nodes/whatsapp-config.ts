@@ -6,7 +6,7 @@ import { createChatHandler, isChatAsset } from '../lib/sandbox/chat';
 import { SANDBOX_WABA_ID } from '../lib/webhook/build';
 import { ADMIN_PREFIX, needsPermission, PERMISSION_READ, PERMISSION_WRITE, SANDBOX_CHAT_PATH } from './shared/admin';
 import { ERRORS_NAMESPACE, translateError } from './shared/i18n';
-import { migrate } from './shared/migrations';
+import { migrate, savedConfigSettings } from './shared/migrations';
 import { WHATSAPP_CONFIG_DEFAULTS, whatsappConfigMigrations } from './shared/migrations/whatsapp-config';
 import { adminPath, selfAdminUrl, selfNodeUrl } from './shared/node-http';
 import {
@@ -163,6 +163,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('whatsapp-config', WhatsAppConfig as never, {
+    settings: savedConfigSettings('whatsapp-config', whatsappConfigMigrations),
     credentials: {
       accessToken: { type: 'password' },
       appSecret: { type: 'password' },

@@ -9,7 +9,7 @@ import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore } from './consent-store';
 import { catchableError, errorReport, translateError } from './shared/i18n';
 import { withOptOutFooter } from './shared/messages';
-import { migrate } from './shared/migrations';
+import { migrate, savedConfigSettings } from './shared/migrations';
 import { whatsappSendMigrations } from './shared/migrations/whatsapp-send';
 import { statusOf } from './shared/status';
 import type { WhatsAppConfigNode, WhatsAppSendDef } from './shared/types';
@@ -229,5 +229,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     );
   }
 
-  RED.nodes.registerType('whatsapp-send', WhatsAppSend as never);
+  RED.nodes.registerType('whatsapp-send', WhatsAppSend as never, {
+    settings: savedConfigSettings('whatsapp-send', whatsappSendMigrations),
+  });
 }

@@ -9,7 +9,7 @@ import { FirstHopCompletion } from './shared/completion';
 import { removeRoutes } from './shared/http-routes';
 import { translateError } from './shared/i18n';
 import { eventPayload, inboundPayload, statusPayload } from './shared/messages';
-import { migrate } from './shared/migrations';
+import { migrate, savedConfigSettings } from './shared/migrations';
 import { WHATSAPP_WEBHOOK_DEFAULTS, whatsappWebhookMigrations } from './shared/migrations/whatsapp-webhook';
 import {
   bodyReadDeadline,
@@ -204,7 +204,9 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('whatsapp-webhook', WhatsAppWebhook as never);
+  RED.nodes.registerType('whatsapp-webhook', WhatsAppWebhook as never, {
+    settings: savedConfigSettings('whatsapp-webhook', whatsappWebhookMigrations),
+  });
 }
 
 /**
