@@ -3,6 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core';
 import { startSandboxServer } from '../../lib/sandbox/server';
+import { CONSENT_STORE_DEFAULTS, consentStoreMigrations } from '../../nodes/consent-store';
+import { exportSubjectMigrations } from '../../nodes/export-subject';
+import { optInFlowMigrations } from '../../nodes/opt-in-flow';
+import { DEFAULT_POLICY_PATH, PRIVACY_NOTICE_MIGRATIONS } from '../../nodes/privacy-notice';
+import { currentVersion, type Migration } from '../../nodes/shared/migrations';
+import { WHATSAPP_CONFIG_DEFAULTS, whatsappConfigMigrations } from '../../nodes/shared/migrations/whatsapp-config';
+import { whatsappSendMigrations } from '../../nodes/shared/migrations/whatsapp-send';
+import { WHATSAPP_WEBHOOK_DEFAULTS, whatsappWebhookMigrations } from '../../nodes/shared/migrations/whatsapp-webhook';
+import { STOP_HANDLER_MIGRATIONS } from '../../nodes/stop-handler';
 import type { RealNodeRed } from '../helpers/real-node-red';
 import {
   catalogText,
@@ -635,8 +644,22 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       purpose: 'news',
       x: 400,
       y: 100,
-      wires: [[], [], [], []],
+      // Requested: 201; rejected: 422 with the reason.
+      wires: [['formAccepted'], [], ['formReason'], []],
       ...extra,
+    });
+    // A web form posting to each opt-in-flow node, so a test can ask the deployed node which wordings it takes.
+    const form = (id: string) => ({
+      id: `${id}Form`,
+      type: 'http in',
+      z: 'savedTab',
+      url: `/form-${id}`,
+      method: 'post',
+      upload: false,
+      swaggerDoc: '',
+      x: 200,
+      y: 500,
+      wires: [[id]],
     });
     const SAVED_FLOW: Record<string, unknown>[] = [
       { id: 'savedTab', type: 'tab', label: 'Saved' },
@@ -703,6 +726,71 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       optIn('optInV2', { configVersion: 2 }),
       optIn('optInV0', {}),
       optIn('optInV3', { configVersion: 3 }),
+      ...['optInV2', 'optInV0', 'optInV3'].map(form),
+      {
+        id: 'formAccepted',
+        type: 'http response',
+        z: 'savedTab',
+        statusCode: '201',
+        headers: {},
+        x: 700,
+        y: 500,
+        wires: [],
+      },
+      {
+        id: 'formReason',
+        type: 'change',
+        z: 'savedTab',
+        rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'optIn.reason', tot: 'msg' }],
+        x: 600,
+        y: 560,
+        wires: [['formRejected']],
+      },
+      {
+        id: 'formRejected',
+        type: 'http response',
+        z: 'savedTab',
+        statusCode: '422',
+        headers: {},
+        x: 800,
+        y: 560,
+        wires: [],
+      },
+      // Written by hand or by a release before the settings existed: the runtime fills in its defaults.
+      { id: 'bareConfig', type: 'whatsapp-config', name: 'Bare sandbox', mode: 'sandbox' },
+      {
+        id: 'bareStore',
+        type: 'consent-store',
+        name: 'Bare store',
+        purposes: [purpose('news')],
+        credentials: { encryptionKey: key(), pseudonymKey: key() },
+      },
+      {
+        id: 'bareHook',
+        type: 'whatsapp-webhook',
+        z: 'savedTab',
+        whatsapp: 'bareConfig',
+        path: '/bare-hook',
+        x: 100,
+        y: 400,
+        wires: [[], [], []],
+      },
+      { id: 'bareStop', type: 'stop-handler', z: 'savedTab', store: 'bareStore', x: 700, y: 300, wires: [[], []] },
+      { id: 'bareExport', type: 'export-subject', z: 'savedTab', store: 'bareStore', x: 700, y: 400, wires: [[]] },
+      { id: 'bareSend', type: 'whatsapp-send', z: 'savedTab', whatsapp: 'bareConfig', x: 900, y: 100, wires: [[], []] },
+      {
+        id: 'bareNotice',
+        type: 'privacy-notice',
+        z: 'savedTab',
+        store: 'bareStore',
+        policyUrl: 'https://example.com/privacy',
+        controllerName: 'Beispiel GmbH',
+        storageLocation: 'Frankfurt am Main',
+        x: 900,
+        y: 200,
+        wires: [[]],
+      },
+      optIn('bareOptIn', { store: 'bareStore', x: 900, y: 300 }),
       {
         id: 'savedEvents',
         type: 'consent-events',
@@ -769,6 +857,162 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
           assert.equal(saved, runs, `${id}: ${property} saved`);
         }
       }
+    });
+
+    it("shows a saved node's missing settings with the runtime's values, valid, and Done saves them at the current version", async () => {
+      const version = (migrations: readonly Migration[]) => currentVersion(migrations);
+      // [node, config node?, the dialog's values for the settings it lacks (the runtime's), the version saved]
+      const cases: [string, boolean, Record<string, string>, number][] = [
+        [
+          'bareConfig',
+          true,
+          {
+            apiBaseUrl: WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl,
+            apiVersion: WHATSAPP_CONFIG_DEFAULTS.apiVersion,
+            throughput: String(WHATSAPP_CONFIG_DEFAULTS.throughput),
+            maxQueue: String(WHATSAPP_CONFIG_DEFAULTS.maxQueue),
+            timeoutMs: String(WHATSAPP_CONFIG_DEFAULTS.timeoutMs),
+          },
+          version(whatsappConfigMigrations),
+        ],
+        [
+          'bareStore',
+          true,
+          {
+            backend: CONSENT_STORE_DEFAULTS.backend,
+            pendingExpiryHours: String(CONSENT_STORE_DEFAULTS.pendingExpiryHours),
+            withdrawnPersonalDataDays: String(CONSENT_STORE_DEFAULTS.withdrawnPersonalDataDays),
+            auditRetentionYears: String(CONSENT_STORE_DEFAULTS.auditRetentionYears),
+            sweepIntervalMinutes: String(CONSENT_STORE_DEFAULTS.sweepIntervalMinutes),
+          },
+          version(consentStoreMigrations),
+        ],
+        [
+          'bareHook',
+          false,
+          { maxBytes: String(WHATSAPP_WEBHOOK_DEFAULTS.maxBytes) },
+          version(whatsappWebhookMigrations),
+        ],
+        ['bareSend', false, { language: 'auto' }, version(whatsappSendMigrations)],
+        ['bareNotice', false, { language: 'auto', pagePath: DEFAULT_POLICY_PATH }, version(PRIVACY_NOTICE_MIGRATIONS)],
+        ['bareStop', false, { language: 'auto' }, version(STOP_HANDLER_MIGRATIONS)],
+        ['bareExport', false, { output: 'object' }, version(exportSubjectMigrations)],
+        [
+          'bareOptIn',
+          false,
+          { language: 'auto', mode: 'interactive', maxRequestsPerMinute: '30' },
+          version(optInFlowMigrations),
+        ],
+      ];
+      for (const [id, isConfig, shown, savedVersion] of cases) {
+        const before = await page.evaluate(
+          ([nodeId, props]) => {
+            const node = window.RED.nodes.node(nodeId);
+            window.RED.editor.validateNode(node);
+            return { valid: node.valid, values: props.map((p) => node[p]) };
+          },
+          [id, Object.keys(shown)] as const,
+        );
+        assert.deepEqual(before, { valid: true, values: Object.keys(shown).map(() => undefined) }, `${id} as loaded`);
+        const prefix = isConfig ? 'node-config-input' : 'node-input';
+        if (isConfig) {
+          const type = await page.evaluate((nodeId) => window.RED.nodes.node(nodeId).type, id);
+          await page.evaluate(([t, nodeId]) => window.RED.editor.editConfig('', t, nodeId), [type, id] as const);
+          await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+        } else {
+          await editNode(page, id);
+        }
+        for (const [property, value] of Object.entries(shown)) {
+          await eventually(
+            () => page.locator(`#${prefix}-${property}`).inputValue(),
+            value,
+            `${id}: ${property} shown`,
+          );
+          await fieldValid(page, `${prefix}-${property}`);
+        }
+        await screenshot(page, `missing-settings-${id}`);
+        if (isConfig) {
+          await page.locator('#node-config-dialog-ok').click();
+          await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+        } else {
+          await confirmDialog(page);
+        }
+        const saved = await page.evaluate(
+          ([nodeId, props]) => {
+            const node = window.RED.nodes.node(nodeId);
+            return { values: props.map((p) => String(node[p])), configVersion: node.configVersion };
+          },
+          [id, Object.keys(shown)] as const,
+        );
+        assert.deepEqual(saved, { values: Object.values(shown), configVersion: savedVersion }, `${id} as saved`);
+      }
+
+      // A wrong value is still marked, next to a missing one: the node on the canvas and the field in the dialog.
+      const bad = await page.evaluate(() => {
+        window.RED.view.importNodes([
+          { id: 'badConfig', type: 'whatsapp-config', name: 'Bad version', mode: 'sandbox', apiVersion: '25' },
+        ]);
+        const node = window.RED.nodes.node('badConfig');
+        window.RED.editor.validateNode(node);
+        return node.valid;
+      });
+      assert.equal(bad, false, 'apiVersion "25" is invalid');
+      await page.evaluate(() => window.RED.editor.editConfig('', 'whatsapp-config', 'badConfig'));
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+      await expectMessage(
+        page,
+        'node-config-input-apiVersion',
+        'whatsapp-config:whatsapp-config.validation.api-version',
+      );
+      await fieldValid(page, 'node-config-input-throughput');
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
+      await page.evaluate(() => window.RED.nodes.remove('badConfig'));
+    });
+
+    it('saves an opt-in-flow from an older version at the current one, and the deployed node takes the same wordings', async () => {
+      // The runtime as the saved flow has it: migration 3 lets the node saved at version 2 take any wording.
+      await red.deploy(SAVED_FLOW);
+      await openEditor(page, red);
+      let phone = 0;
+      const anyWording = async (id: string) => {
+        phone += 1;
+        const answer = await red.request('POST', `/form-${id}`, {
+          phone: `+49151234567${String(phone).padStart(2, '0')}`,
+          consent: true,
+          wording: 'Whatever the form happens to show.',
+        });
+        return `${answer.status} ${answer.status === 201 ? '' : await answer.text()}`.trim();
+      };
+      const ids = ['optInV2', 'optInV0', 'optInV3'];
+      const runsBefore = [];
+      for (const id of ids) runsBefore.push(await anyWording(id));
+      assert.deepEqual(runsBefore, ['201', '422 unknown-wording', '422 unknown-wording'], 'before the dialogs');
+
+      for (const id of ids) {
+        await editNode(page, id);
+        await confirmDialog(page);
+      }
+      const mark = red.log().length;
+      await deploy(page);
+      await red.waitForLog(/Started flows/, 15000, mark);
+      const answer = await red.request('GET', '/flows', undefined, { 'Node-RED-API-Version': 'v1' });
+      const deployed = (await answer.json()) as Record<string, unknown>[];
+      const stored = ids.map((id) => {
+        const node = deployed.find((n) => n.id === id) ?? {};
+        return [id, node.configVersion, node.acceptAnyWording];
+      });
+      // Written out: the runtime has nothing left to migrate, and the node at version 2 still takes any wording.
+      const current = currentVersion(optInFlowMigrations);
+      assert.deepEqual(stored, [
+        ['optInV2', current, true],
+        ['optInV0', current, false],
+        ['optInV3', current, false],
+      ]);
+      const runsAfter = [];
+      for (const id of ids) runsAfter.push(await anyWording(id));
+      assert.deepEqual(runsAfter, runsBefore, 'the deployed nodes take the same wordings as before the dialogs');
+      assert.match(red.log().slice(mark), /any consent wording/, 'the node taking any wording still warns');
     });
 
     it('reads an event filter saved as text, as the runtime does, and keeps it through the dialog', async () => {
