@@ -31,7 +31,14 @@ export const PRIVACY_NOTICE_MIGRATIONS: readonly Migration[] = [
   withDefaults({ language: 'auto', pagePath: DEFAULT_POLICY_PATH }),
 ];
 
-type FlowMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; language?: unknown; consent?: unknown };
+type FlowMessage = NodeMessageInFlow & {
+  to?: unknown;
+  whatsapp?: unknown;
+  language?: unknown;
+  consent?: unknown;
+  /** The notice this message goes after: whatsapp-send checks it is on record as shown (not undone) when it leaves. */
+  afterPrivacyNotice?: { version: string; store: string };
+};
 
 /** Node-RED's optional httpNodeMiddleware (settings.js) runs before node routes, as for `http in`. */
 function nodeMiddleware(RED: NodeAPI): ((req: Request, res: Response, next: () => void) => void) | undefined {
@@ -89,8 +96,8 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         );
       }
       const subject = gateSubject(msg);
-      // A message sent again (after privacy-notice-not-delivered) is tied to this pass's notice, if any.
-      delete (msg as FlowMessage & { privacyNoticeId?: unknown }).privacyNoticeId;
+      // A message sent again (after privacy-notice-not-delivered) is judged by this pass alone.
+      delete msg.afterPrivacyNotice;
       // A message whatsapp-send would refuse fails here, before a notice is sent or recorded for it.
       assertValidMessageBody(toMessageBody(subject.phone ?? subject.userId ?? '', msg.payload));
       const notices = await trackerOf();
@@ -109,17 +116,18 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           notice.to = subject.phone ?? subject.userId;
           send(notice);
           try {
-            await notices.recordShown(subject);
+            // whatsapp-send sends the message only while the notice is on record as shown: when the notice could not
+            // be delivered, it is forgotten before the message's turn.
+            if (await notices.recordShown(subject)) msg.afterPrivacyNotice = { version, store: config.store };
           } finally {
-            // The notice is out: the message follows even when recording failed (the error still reaches done). It
-            // names the notice: whatsapp-send does not send it when the notice could not be delivered.
-            (msg as FlowMessage & { privacyNoticeId?: string }).privacyNoticeId = notice._msgid as string;
+            // The notice is out: the message follows even when recording failed (the error still reaches done).
             send(msg);
           }
           shown += 1;
           node.status(statusOf('ready', RED._('privacy-notice.status.shown', { count: shown, version })));
           return;
         }
+        if (decision.action === 'seen') msg.afterPrivacyNotice = { version, store: config.store };
         send(msg);
       });
     }

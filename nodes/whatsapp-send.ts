@@ -4,7 +4,6 @@ import { toMessageBody } from '../lib/cloud-api/schemas';
 import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
 import { assertTemplateMayGo } from '../lib/conversation/marketing-templates';
-import { NoticeOutcomes } from '../lib/conversation/notice-outcomes';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore } from './consent-store';
 import { catchableError, errorReport, translateError } from './shared/i18n';
@@ -32,21 +31,6 @@ function readReceiptTarget(fields: WhatsAppFields): string | undefined {
     throw new GdprWhatsAppError('send-read-receipt-no-id', 'A read receipt needs msg.whatsapp.messageId');
   }
   return undefined;
-}
-
-/** Shared by every whatsapp-send of the process: a notice and its message may leave through different nodes. */
-const noticeOutcomes = new NoticeOutcomes();
-
-/** The privacy notice sent just before this message (privacy-notice names it), when it passed a whatsapp-send here. */
-async function assertNoticeDelivered(msg: NodeMessage): Promise<void> {
-  const noticeId = (msg as { privacyNoticeId?: unknown }).privacyNoticeId;
-  const delivered = typeof noticeId === 'string' ? noticeOutcomes.outcomeOf(noticeId) : undefined;
-  if (delivered && !(await delivered)) {
-    throw new GdprWhatsAppError(
-      'privacy-notice-not-delivered',
-      'The privacy notice before this message could not be delivered, so the message was not sent either',
-    );
-  }
 }
 
 export default function registerWhatsAppSend(RED: NodeAPI): void {
@@ -101,6 +85,29 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       };
     }
 
+    /**
+     * A message privacy-notice let pass (msg.afterPrivacyNotice names the notice version) goes only while the ledger
+     * holds that notice as shown (Art. 13 GDPR): a notice that could not be delivered is forgotten before the next
+     * message to the person leaves (the failure's undo runs in her turn, SendOptions.onFailure), so neither the
+     * message behind it, nor one sent right after, nor the same message sent again later goes without it.
+     */
+    function noticeRecheck(msg: NodeMessage, to: SubjectInput): (() => Promise<void>) | undefined {
+      const { afterPrivacyNotice: after, privacyNotice } = msg as {
+        afterPrivacyNotice?: { version?: unknown; store?: unknown };
+        privacyNotice?: unknown;
+      };
+      const store = typeof after?.store === 'string' ? findConsentStore(RED, after.store) : undefined;
+      const version = after?.version;
+      if (privacyNotice !== undefined || !store || typeof version !== 'string') return undefined;
+      return async () => {
+        if (await (await store.getLedger()).hasSeenNotice(to, version)) return;
+        throw new GdprWhatsAppError(
+          'privacy-notice-not-delivered',
+          'The privacy notice before this message could not be delivered, so the message was not sent either',
+        );
+      };
+    }
+
     /** The message passed a consent-gate for a marketing purpose; consentRecheck confirms the consent at the send. */
     function marketingConsent(msg: NodeMessage): boolean {
       const gate = (msg as { consent?: { store?: unknown; purpose?: unknown } }).consent;
@@ -114,7 +121,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       return optIn?.outcome === 'requested' && typeof optIn.template === 'string' ? optIn.template : undefined;
     }
 
-    async function deliver(msg: NodeMessage): Promise<WhatsAppFields> {
+    /** `forget` undoes what the ledger recorded for the message; the client runs it in the recipient's turn. */
+    async function deliver(msg: NodeMessage, forget: () => Promise<void>): Promise<WhatsAppFields> {
       if (!whatsapp) throw new GdprWhatsAppError('config-missing', 'The node has no WhatsApp configuration');
       const fields = whatsappFieldsOf(msg);
       const readTarget = readReceiptTarget(fields);
@@ -138,18 +146,22 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const sender = client;
       const context = { marketingConsent: marketingConsent(msg), optInRequestTemplate: optInRequestTemplate(msg) };
       const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
-      const checked = body.type === 'template' || (msg as { privacyNoticeId?: unknown }).privacyNoticeId !== undefined;
+      const consentCheck = consentRecheck(msg, recheckSubject);
+      const noticeCheck = noticeRecheck(msg, recheckSubject);
       const pending = client.sendMessage(body, {
-        // In the recipient's order: a message behind this one must not overtake it while these wait.
-        ...(checked
+        // In the recipient's order: a message behind this one must not overtake it while the lookup waits.
+        ...(body.type === 'template'
+          ? { check: () => assertTemplateMayGo(body, context, (name) => sender.templateCategory(name)) }
+          : {}),
+        ...(consentCheck || noticeCheck
           ? {
-              check: async () => {
-                await assertNoticeDelivered(msg);
-                await assertTemplateMayGo(body, context, (name) => sender.templateCategory(name));
+              beforeSend: async () => {
+                await consentCheck?.();
+                await noticeCheck?.();
               },
             }
           : {}),
-        beforeSend: consentRecheck(msg, recheckSubject),
+        onFailure: forget,
       });
       showStatus();
       const result = await pending;
@@ -183,20 +195,15 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     node.on(
       'input',
       (msg: NodeMessageInFlow, send: (msgs: (NodeMessage | null)[]) => void, done: (err?: Error) => void) => {
-        const failed = (err: unknown) =>
-          forgetUndelivered(msg).then(
-            () => err,
-            (forgetting: unknown) => {
-              node.warn(translateError(RED, forgetting));
-              return err;
-            },
-          );
-        const notice = (msg as { privacyNotice?: unknown }).privacyNotice;
-        const noticeSettled =
-          notice !== undefined && typeof msg._msgid === 'string' ? noticeOutcomes.track(msg._msgid) : undefined;
-        deliver(msg).then(
+        // Once, whoever asks first: the client in the recipient's turn, or the failure below (one before the client).
+        let forgetting: Promise<void> | undefined;
+        const forget = () => {
+          forgetting ??= forgetUndelivered(msg).catch((err: unknown) => node.warn(translateError(RED, err)));
+          return forgetting;
+        };
+        const failed = (err: unknown) => forget().then(() => err);
+        deliver(msg, forget).then(
           (fields) => {
-            noticeSettled?.(true);
             msg.whatsapp = fields;
             showStatus();
             send([msg, null]);
@@ -204,8 +211,6 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
           },
           (sendError: unknown) =>
             failed(sendError).then((err: unknown) => {
-              // Only now: a message behind the notice, refused and sent again at once, must find it forgotten.
-              noticeSettled?.(false);
               const report = errorReport(RED, err);
               lastErrorCode = report.code;
               showStatus();

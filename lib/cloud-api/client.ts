@@ -77,6 +77,11 @@ export interface SendOptions {
    */
   check?: () => Promise<void>;
   /**
+   * Runs when the message failed, before the next message to the same person may start (within the request timeout;
+   * it must not throw): the undo of what was recorded for it (a privacy notice shown) must be seen by that message.
+   */
+  onFailure?: () => Promise<void>;
+  /**
    * Runs when the message leaves the queue, before each attempt; a throw cancels the send. A message can wait
    * in the queue for minutes during a broadcast: whatsapp-send re-checks consent here (Art. 7(3) GDPR).
    */
@@ -199,8 +204,15 @@ export class CloudApiClient {
     if (held && (held.retryAfterMs ?? 0) > this.retry.maxDelayMs) throw held;
     const recipient = body.to ?? body.recipient;
     const previous = this.lastSendTo.get(recipient);
-    const { check } = options;
-    const start = check ? () => check().then(() => this.send(body, options)) : () => this.send(body, options);
+    const { check, onFailure } = options;
+    const attempt = check ? () => check().then(() => this.send(body, options)) : () => this.send(body, options);
+    const start = onFailure
+      ? () =>
+          attempt().catch(async (err: unknown) => {
+            await this.withinTimeout(onFailure()).catch(ignore);
+            throw err;
+          })
+      : attempt;
     let sending: Promise<SendResult>;
     if (previous) {
       // Waiting behind an earlier message counts against the queue bound like waiting in the queue.

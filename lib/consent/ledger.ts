@@ -783,14 +783,14 @@ export class ConsentLedger extends EventEmitter {
   /**
    * Meta reported the number's move away from its holder after `sentAt` (less the clock margin): a message sent then
    * and delivered only now came from the number's previous holder, and an answer to the number would reach its next.
-   * A user id is never handed on: false.
+   * A user id is never handed on, and a person who moved back to the number holds it again: false.
    */
   async sentBeforeNumberChange(subject: SubjectInput, sentAt: number): Promise<boolean> {
     const at = optionalTime(sentAt, 'sentAt');
     const identified = this.resolver.identify(subject);
     if (at === undefined || identified.userIdOnly) return false;
     const p = await this.writes.pseudonymOf(this.store.read, identified);
-    return this.identity.movedAwaySince(this.store.read, p, at);
+    return (await this.identity.lateOptOutHome(this.store.read, p, at)) !== undefined;
   }
 
   /** For the 24-hour customer service window. Keeps only the time; no number is stored for this alone. */

@@ -110,11 +110,13 @@ export class NoticeTracker {
     }
   }
 
-  async recordShown(subject: SubjectRef, messageId?: string): Promise<void> {
-    await this.ledger.recordNoticeShown(subject, this.version, {
+  /** False when nothing was recorded (the person was erased meanwhile). */
+  async recordShown(subject: SubjectRef, messageId?: string): Promise<boolean> {
+    const recorded = await this.ledger.recordNoticeShown(subject, this.version, {
       ...(messageId ? { messageId } : {}),
       actor: this.actor,
     });
+    return recorded !== false;
   }
 
   private async decide(subject: SubjectRef, isTemplate: boolean): Promise<NoticeDecision> {

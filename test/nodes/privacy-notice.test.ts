@@ -61,15 +61,25 @@ async function until(predicate: () => boolean, what: string): Promise<void> {
   assert.fail(`timed out waiting for ${what}`);
 }
 
-/** Forwards to the sandbox, but answers the first `failures` message sends with Meta's 131026 (undeliverable). */
-async function failingProxy(target: string, failures: number): Promise<{ url: string; stop(): Promise<void> }> {
+/**
+ * Forwards to the sandbox, but answers the first `failures` message sends with Meta's 131026 (undeliverable), after
+ * `delayMs`.
+ */
+async function failingProxy(
+  target: string,
+  failures: number,
+  delayMs = 0,
+): Promise<{ url: string; stop(): Promise<void> }> {
   let left = failures;
   const server = http.createServer((req, res) => {
     if (req.method === 'POST' && String(req.url).endsWith('/messages') && left > 0) {
       left -= 1;
       req.resume();
       const error = { message: '(#131026) Message undeliverable', type: 'OAuthException', code: 131026 };
-      res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error }));
+      setTimeout(
+        () => res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error })),
+        delayMs,
+      );
       return;
     }
     const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers });
@@ -405,6 +415,32 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
       helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
       await until(() => sent.length === 2, 'the notice and the message');
       assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihr Paket ist da.']);
+    } finally {
+      apiBase = server.url;
+      await proxy.stop();
+    }
+  });
+
+  it('sends neither of two messages at once when their notice failed, nor either of them sent again later', async () => {
+    // The failure comes late: the second message is let pass as after the notice, which then fails.
+    const proxy = await failingProxy(server.url, 1, 300);
+    apiBase = proxy.url;
+    try {
+      const { sent, failed } = await load();
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+      helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Erste Nachricht' });
+      helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Zweite Nachricht' });
+      await until(() => failed.length === 3, 'the notice and both messages to fail');
+      assert.deepEqual(
+        failed.map((m) => m.error?.code),
+        [131026, 'privacy-notice-not-delivered', 'privacy-notice-not-delivered'],
+      );
+      // A flow that sends the refused message again straight to whatsapp-send, whenever: still not without the notice.
+      helper.getNode('send').receive(failed[2]);
+      await until(() => failed.length === 4, 'the message sent again to fail');
+      assert.equal(failed[3].error?.code, 'privacy-notice-not-delivered');
+      assert.deepEqual([sent.length, accepted(GERMAN.waId).length], [0, 0]);
+      assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
     } finally {
       apiBase = server.url;
       await proxy.stop();

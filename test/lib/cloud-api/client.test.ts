@@ -620,6 +620,32 @@ describe('cloud-api client (against a local HTTP server)', () => {
     await Promise.all(sends);
   });
 
+  it("runs a failed message's undo before the next message to the recipient starts, and not longer than the timeout", async () => {
+    graph.respond(metaError(400, 131026, 'Message undeliverable'), metaError(400, 131026, 'Message undeliverable'));
+    graph.always((_req, res) => json(res, 200, okBody('wamid.ok')));
+    const c = client({ throughput: 0, timeoutMs: 200 });
+    const order: string[] = [];
+    const undo = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      order.push('undo');
+    };
+    const sent = async (text: string) => {
+      const beforeSend = () => {
+        order.push(`check ${text}`);
+      };
+      await c.sendMessage(toMessageBody(TO, text), { onFailure: undo, beforeSend }).catch(() => undefined);
+    };
+    await Promise.all([sent('notice'), sent('message')]);
+    assert.deepEqual(order, ['check notice', 'undo', 'check message', 'undo']);
+    // An undo that never ends holds the recipient's turn for the request timeout only.
+    const hangs = () => new Promise<void>(() => undefined);
+    graph.respond(metaError(400, 131026, 'Message undeliverable'));
+    const first = c.sendMessage(toMessageBody(TO, 'a'), { onFailure: hangs });
+    const second = c.sendMessage(toMessageBody(TO, 'b'));
+    await assert.rejects(first, (err: unknown) => (err as { apiCode?: number }).apiCode === 131026);
+    assert.equal((await second).messageId, 'wamid.ok');
+  });
+
   it('a message waiting behind another to the same recipient counts against maxQueue', async () => {
     graph.always(hang);
     const c = client({ throughput: 0, maxQueue: 2 });

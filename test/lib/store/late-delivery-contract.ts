@@ -356,6 +356,7 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         await stop(ANNA, stopSent);
         assert.equal(await check(ANNA, 'orders'), 'withdrawn');
         assert.deepEqual(await ledger.checkConsent(BEN, 'orders'), MOVED_AWAY);
+        assert.equal(await ledger.sentBeforeNumberChange(ANNA, stopSent), false, 'she holds it again: answer her');
       });
 
       it("does not follow the move of her new number's previous holder", async () => {
