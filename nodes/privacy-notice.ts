@@ -115,10 +115,12 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           };
           notice.to = subject.phone ?? subject.userId;
           send(notice);
+          // whatsapp-send sends the message only while the notice is on record as shown: when the notice could not
+          // be delivered, it is forgotten before the message's turn; when recording it failed, it is not on record.
+          msg.afterPrivacyNotice = { version, store: config.store };
           try {
-            // whatsapp-send sends the message only while the notice is on record as shown: when the notice could not
-            // be delivered, it is forgotten before the message's turn.
-            if (await notices.recordShown(subject)) msg.afterPrivacyNotice = { version, store: config.store };
+            // Nothing recorded for a person erased meanwhile: her message is judged as one without a notice.
+            if (!(await notices.recordShown(subject))) delete msg.afterPrivacyNotice;
           } finally {
             // The notice is out: the message follows even when recording failed (the error still reaches done).
             send(msg);

@@ -447,6 +447,29 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     }
   });
 
+  it('does not send the message when recording its notice failed and the notice was not delivered', async () => {
+    const proxy = await failingProxy(server.url, 1);
+    apiBase = proxy.url;
+    try {
+      const { sent, failed, caught } = await load();
+      const store = (await ledger()) as unknown as { recordNoticeShown: () => Promise<boolean> };
+      store.recordNoticeShown = async () => {
+        throw new Error('the disk is full');
+      };
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+      helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
+      await until(() => failed.length === 2 && caught.length === 1, 'the notice and the message to fail');
+      assert.deepEqual(
+        failed.map((m) => m.error?.code),
+        [131026, 'privacy-notice-not-delivered'],
+      );
+      assert.deepEqual([sent.length, accepted(GERMAN.waId).length], [0, 0]);
+    } finally {
+      apiBase = server.url;
+      await proxy.stop();
+    }
+  });
+
   it('lets a template pass without a notice (it could not be delivered outside the window) and records nothing', async () => {
     const { sent } = await load();
     const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
