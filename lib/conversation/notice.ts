@@ -3,6 +3,7 @@
  * person sees before the first message we send them, and again whenever its wording changes.
  */
 import { createHash } from 'node:crypto';
+import { isWithinServiceWindow } from './gate';
 import type { Language } from './language';
 import type { SubjectRef } from './stop';
 
@@ -57,6 +58,8 @@ export interface NoticeLedger {
     options: { messageId?: string; actor: string },
   ): Promise<unknown>;
   isErasedAndGone(subject: SubjectRef): Promise<boolean>;
+  /** When the person last wrote, as whatsapp-webhook with a consent store records it; undefined when not known. */
+  lastInboundAt(subject: SubjectRef): Promise<number | undefined>;
 }
 
 export type NoticeDecision =
@@ -66,9 +69,11 @@ export type NoticeDecision =
   | { action: 'seen'; version: string }
   /**
    * Not now: a template message (outside the 24-hour window a free-form notice would fail with
-   * 131047), or an erased subject (recording the notice would store data about them again).
+   * 131047), a person known to have last written more than 24 hours ago (the same: Meta accepts the notice and
+   * reports the failure only later, in a status webhook, when it would already be on record as shown), or an
+   * erased subject (recording the notice would store data about them again).
    */
-  | { action: 'defer'; version: string; reason: 'template' | 'suppressed' };
+  | { action: 'defer'; version: string; reason: 'template' | 'outside-service-window' | 'suppressed' };
 
 /**
  * Decides, per outgoing message, whether the notice must precede it. Calls for the same subject are
@@ -81,6 +86,7 @@ export class NoticeTracker {
     readonly ledger: NoticeLedger,
     readonly version: string,
     private readonly actor: string,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /**
@@ -124,6 +130,11 @@ export class NoticeTracker {
     if (await this.ledger.isErasedAndGone(subject))
       return { action: 'defer', version: this.version, reason: 'suppressed' };
     if (isTemplate) return { action: 'defer', version: this.version, reason: 'template' };
+    // Unknown (a webhook without a store records no times): shown, as before; the window is Meta's to enforce.
+    const lastInbound = await this.ledger.lastInboundAt(subject);
+    if (lastInbound !== undefined && !isWithinServiceWindow(lastInbound, this.clock())) {
+      return { action: 'defer', version: this.version, reason: 'outside-service-window' };
+    }
     return { action: 'show', version: this.version };
   }
 }

@@ -470,6 +470,24 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     }
   });
 
+  it('shows no notice to a person known to have last written more than 24 hours ago, and records none', async () => {
+    const { sent, failed } = await load();
+    // Meta would accept a free-form notice and report its failure (131047) only later, in a status webhook.
+    await (await ledger()).recordInbound(GERMAN.phone, Date.now() - 25 * 60 * 60 * 1000);
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
+    await until(() => failed.length === 1, 'the message to fail at Meta');
+    assert.equal(failed[0].error?.code, 131047, 'the message itself, untagged');
+    assert.equal(failed[0].afterPrivacyNotice, undefined);
+    assert.equal(sent.length, 0);
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
+    // She writes: the next message is preceded by the notice.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    await (await ledger()).recordInbound(GERMAN.phone);
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
+    await until(() => sent.length === 2, 'the notice and the message');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihr Paket ist da.']);
+  });
+
   it('lets a template pass without a notice (it could not be delivered outside the window) and records nothing', async () => {
     const { sent } = await load();
     const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
