@@ -32,7 +32,7 @@ function withOptOutsOf(a: OptOuts, b: OptOuts | undefined): OptOuts {
 }
 
 /** How many moves a late opt-out follows: a person does not change numbers that often within Meta's retries. */
-const MAX_LATE_HOPS = 16;
+export const MAX_LATE_HOPS = 16;
 
 /** Where the sender of an opt-out that Meta delivered only after her number's move is now (lateOptOutHome). */
 export interface LateOptOutHome {

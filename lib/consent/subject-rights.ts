@@ -10,9 +10,11 @@ import type {
 } from '../store/types';
 import type { AccessInformation } from './access-information';
 import type { AuditRecord } from './audit-verify';
-import { CLOCK_MARGIN_MS, type LateOptOutHome } from './identity-changes';
+import { type EarlierNumber, earlierNumbers } from './earlier-numbers';
+import { heldAt, holderSpan, movesOf, senderSpan, within } from './holder-spans';
+import type { LateOptOutHome } from './identity-changes';
 import type { FieldCipher } from './keys';
-import { type LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type { EraseOptions, EraseReport, ExportOptions, LedgerEvent, SubjectExport, SubjectInput } from './types';
@@ -20,23 +22,10 @@ import { optionalTime, requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
 
-/** The times the number moved away from a holder (numberChanged), oldest first. */
-function movesOf(entries: readonly AuditRecord[]): number[] {
-  return entries
-    .filter((e) => e.action === NUMBER_CHANGED)
-    .map((e) => e.at)
-    .sort((a, b) => a - b);
-}
-
-/**
- * When an audit entry happened for the number's holders: a late opt-out recorded after the move for the person who
- * moved away counts when she sent it, so that it is hers, not the next holder's.
- */
-function heldAt(entry: AuditRecord, movedAt: number | undefined): number {
-  const sentAt = entry.detail?.sentAt;
-  if (entry.outcome !== MOVED_AWAY_OPT_OUT || typeof sentAt !== 'number') return entry.at;
-  // Sent up to the clocks' margin after the move, it is still hers (lateOptOutHome): dated no later than the move.
-  return movedAt === undefined ? sentAt : Math.min(sentAt, movedAt);
+/** Counts per table, added up. */
+function addCounts(into: Record<string, number>, counts: Readonly<Record<string, number>>): Record<string, number> {
+  for (const [table, count] of Object.entries(counts)) into[table] = (into[table] ?? 0) + count;
+  return into;
 }
 
 /**
@@ -54,44 +43,12 @@ function isAboutPreviousHolder(entry: AuditRecord): boolean {
   return entry.detail?.part === PREVIOUS_HOLDER_PART;
 }
 
-/**
- * Whose part of a number's records a request is about, given the times it moved to another person (oldest first):
- * the present holder's since the last move, or the previous holder's between the move before (if any) and the last,
- * never an earlier holder's. Undefined: the previous holder's part of a number that never moved, which is nothing.
- */
-function holderSpan(moves: readonly number[], previousHolder: boolean): HolderSpan | undefined {
-  const movedAt = moves.at(-1);
-  if (!previousHolder) return { after: movedAt };
-  return movedAt === undefined ? undefined : { after: moves.at(-2), until: movedAt };
-}
-
-/**
- * The part of the holder who sent a message at `sentAt`, when the number moved to another person after that: from
- * the move before (if any) to the first move after. Up to the clocks' margin after a move it is still hers, as for a
- * late opt-out (lateOptOutHome). Undefined when the number has not moved since: the sender holds it now.
- */
-function senderSpan(moves: readonly number[], sentAt: number | undefined): HolderSpan | undefined {
-  if (sentAt === undefined) return undefined;
-  const cut = sentAt - CLOCK_MARGIN_MS;
-  const until = moves.find((at) => at >= cut);
-  if (until === undefined) return undefined;
-  return { after: moves.filter((at) => at < cut).at(-1), until };
-}
-
 /** A request about a number that changed hands says whose part it is about, when the caller asks for that. */
 function requireChoice(options: ExportOptions, moves: readonly number[]): void {
   if (!options.requireHolderChoice || options.beforeNumberChange !== undefined || moves.length === 0) return;
   throw new GdprWhatsAppError(
     'holder-choice-needed',
     'This number passed to another person: say whose data with beforeNumberChange true (the previous holder) or false (the present one)',
-  );
-}
-
-function within(span: HolderSpan | undefined, at: number): boolean {
-  return (
-    span !== undefined &&
-    (span.after === undefined || at > span.after) &&
-    (span.until === undefined || at <= span.until)
   );
 }
 
@@ -116,7 +73,8 @@ export class SubjectRights {
    * events, both pseudonymous, as proof that the erasure happened and to honour it later. After the number moved to
    * another person (numberChanged), what its records held up to the move is the previous holder's and stays; with
    * `beforeNumberChange` exactly that part goes instead (staff answering her), and the number, now someone else's,
-   * is neither suppressed nor forgotten.
+   * is neither suppressed nor forgotten. The present holder's erasure takes her part of each number she moved from
+   * to reach this one too (earlierNumbers), as staff would erase it there with `beforeNumberChange`.
    */
   async erase(subject: SubjectInput, actor: string, options: EraseOptions = {}): Promise<EraseReport> {
     const who = requireActor(actor);
@@ -141,17 +99,21 @@ export class SubjectRights {
       // Under every key: a later message by user id alone finds the erasure too, not an empty record.
       if (!previousHolder) for (const key of keys) await tx.putSuppression(key, now, who);
       if (late && sentAt !== undefined) await this.listAtNewNumber(tx, now, events, p, sentAt, who);
+      const earlier = previousHolder ? undefined : await this.eraseEarlierNumbers(tx, now, p, keys, span, who);
       await this.writes.audit(tx, now, {
         action: 'dsr.erasure_executed',
         actor: who,
         pseudonym: p,
         outcome: found ? 'erased' : 'nothing-found',
-        detail: previousHolder ? { removed, part: PREVIOUS_HOLDER_PART } : { removed },
+        detail: previousHolder
+          ? { removed, part: PREVIOUS_HOLDER_PART }
+          : { removed, ...(earlier?.count ? { earlierNumbers: earlier.count } : {}) },
       });
       // Whoever acts on this event (a CRM) knows the number as the present holder's: hers is not what went.
       if (!previousHolder)
         events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
-      const report: EraseReport = { found, removed, at: now, pseudonym: p };
+      const report: EraseReport = { found: found || earlier?.found === true, removed, at: now, pseudonym: p };
+      if (earlier) report.earlierNumbers = { count: earlier.count, removed: earlier.removed };
       return {
         report: previousHolder ? { ...report, beforeNumberChange: true as const } : report,
         keys,
@@ -161,8 +123,46 @@ export class SubjectRights {
     });
     if (!previousHolder) this.forgetUsage(keys);
     if (phone) this.resolver.forget(phone);
-    await this.store.scrub(report.removed);
+    await this.store.scrub(addCounts({ ...report.removed }, report.earlierNumbers?.removed ?? {}));
     return report;
+  }
+
+  /**
+   * Her part of each number she moved from to reach this one (earlierNumbers), erased as staff erase a previous
+   * holder's part (beforeNumberChange): the number's later holders keep theirs, and it is neither suppressed nor
+   * forgotten, for it may be someone else's now.
+   */
+  private async eraseEarlierNumbers(
+    tx: StoreTx,
+    now: number,
+    p: string,
+    keys: readonly string[],
+    span: HolderSpan | undefined,
+    actor: string,
+  ): Promise<{ count: number; found: boolean; removed: Record<string, number> }> {
+    const numbers = span ? await earlierNumbers(tx, p, keys, span) : [];
+    const removed: Record<string, number> = {};
+    for (const number of numbers) addCounts(removed, await this.erasePart(tx, now, number, actor));
+    return { count: numbers.length, found: Object.values(removed).some((n) => n > 0), removed };
+  }
+
+  /** What erase does for the previous holder's part of a number (beforeNumberChange), for one earlier number. */
+  private async erasePart(
+    tx: StoreTx,
+    now: number,
+    { pseudonym, span }: EarlierNumber,
+    actor: string,
+  ): Promise<Record<string, number>> {
+    const removed = await tx.eraseSubject(pseudonym, [], span);
+    await this.writes.blockMovedNumber(tx, pseudonym, span.until, actor);
+    await this.writes.audit(tx, now, {
+      action: 'dsr.erasure_executed',
+      actor,
+      pseudonym,
+      outcome: Object.values(removed).some((count) => count > 0) ? 'erased' : 'nothing-found',
+      detail: { removed, part: PREVIOUS_HOLDER_PART },
+    });
+    return removed;
   }
 
   /**

@@ -160,6 +160,12 @@ export interface EraseReport {
    * staff, or by her own message delivered after the move. Nobody at the number now is to be told.
    */
   beforeNumberChange?: true;
+  /**
+   * The present holder's erasure took her part of the numbers she moved from to reach this one too (numberChanged):
+   * how many (one per move of hers away from a number) and what went there, by table. `removed` is this number's own.
+   * Absent when only a previous holder's part was erased.
+   */
+  earlierNumbers?: { count: number; removed: Record<string, number> };
 }
 
 export interface SweepReport {

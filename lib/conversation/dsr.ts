@@ -167,16 +167,31 @@ export interface ErasureReport {
   origin: RequestOrigin;
   /** Only the previous holder's part of a number that moved to another person was erased. */
   beforeNumberChange?: true;
+  /**
+   * Her part of the numbers she moved from to reach this one went too: how many (one per move of hers), and what
+   * went there. `removed` and `total` count this number's own records only.
+   */
+  earlierNumbers?: { count: number; removed: Record<string, number>; total: number };
 }
 
-export function erasureReport(result: EraseReport, origin: RequestOrigin): ErasureReport {
+/** The counts that are counts, and their sum. */
+function counted(counts: Readonly<Record<string, unknown>> | undefined): {
+  removed: Record<string, number>;
+  total: number;
+} {
   const removed: Record<string, number> = {};
   let total = 0;
-  for (const [what, count] of Object.entries(result.removed ?? {})) {
+  for (const [what, count] of Object.entries(counts ?? {})) {
     if (typeof count !== 'number' || !Number.isFinite(count)) continue;
     removed[what] = count;
     total += count;
   }
+  return { removed, total };
+}
+
+export function erasureReport(result: EraseReport, origin: RequestOrigin): ErasureReport {
+  const { removed, total } = counted(result.removed);
+  const earlier = result.earlierNumbers;
   return {
     found: result.found,
     removed,
@@ -186,6 +201,7 @@ export function erasureReport(result: EraseReport, origin: RequestOrigin): Erasu
     pseudonym: result.pseudonym,
     origin,
     ...(result.beforeNumberChange ? { beforeNumberChange: true as const } : {}),
+    ...(earlier ? { earlierNumbers: { count: earlier.count, ...counted(earlier.removed) } } : {}),
   };
 }
 

@@ -452,6 +452,15 @@ export class SqlStoreTx implements StoreTx {
     return String(row.pseudonym_check);
   }
 
+  async listAuditTo(action: string, to: string): Promise<AuditRecord[]> {
+    // Detail is JSON as text on both backends: a substring narrows the rows, the parsed detail decides.
+    const rows = await this.db.all('SELECT * FROM audit WHERE action = $1 AND detail LIKE $2 ORDER BY seq', [
+      action,
+      `%${JSON.stringify({ to }).slice(1, -1)}%`,
+    ]);
+    return rows.map(toAuditRecord).filter((e) => e.detail?.to === to);
+  }
+
   async hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean> {
     const rows = await this.db.all(
       'SELECT 1 AS found FROM audit WHERE pseudonym = $1 AND action = $2 AND at >= $3 LIMIT 1',

@@ -364,6 +364,28 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA_NEW, 'news')).status, 'given');
     });
 
+    it('erases her part of the number she moved from too when she asks from her new one', async () => {
+      await load({ notify: true });
+      const store = await ledger();
+      const ERIKA_NEW = '+4917612345678';
+      await give(store, ERIKA);
+      await store.numberChanged({ phone: ERIKA, newPhone: ERIKA_NEW, actor: 'test' });
+      // The old number's next holder signs up, a moment later: within the move's millisecond it would be hers.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.giveConsent({ subject: ERIKA, purpose: 'news', wording: 'News.', method: 'keyword', actor: 'test' });
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA_NEW, 'Daten löschen', 'wamid.new1', Date.now() + 11 * 60_000));
+      const report = (await reported).payload as Report & { earlierNumbers?: { count: number; total: number } };
+      assert.equal(report.earlierNumbers?.count, 1);
+      assert.equal(report.earlierNumbers?.total, 2, 'her consent, archived when he signed up, and her notice');
+      assert.ok(!JSON.stringify(report).includes(ERIKA.slice(1)), 'the report names no number');
+      const hers = await store.exportSubject(ERIKA, 'test', { beforeNumberChange: true });
+      assert.deepEqual([hers.consents.length, hers.history.length, hers.notices.length], [0, 0, 0]);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'the next holder keeps his consent');
+      assert.equal(await store.isSuppressed(ERIKA), false, 'his number is not on the erasure list');
+      assert.equal(await store.isSuppressed(ERIKA_NEW), true);
+    });
+
     it('erases the present holder and tells him when he sends the keyword after the move', async () => {
       const store = await numberWithNextHolder();
       const sent = next('sent');

@@ -173,6 +173,21 @@ describe('conversation/dsr', () => {
       });
     });
 
+    it("counts her earlier numbers' part apart from this number's own, and names none of them", () => {
+      const report = erasureReport(
+        {
+          found: true,
+          removed: { consents: 1 },
+          at: 0,
+          pseudonym: 'p1',
+          earlierNumbers: { count: 2, removed: { consents: 2, notices: 1 } },
+        },
+        'inbound',
+      );
+      assert.equal(report.total, 1);
+      assert.deepEqual(report.earlierNumbers, { count: 2, removed: { consents: 2, notices: 1 }, total: 3 });
+    });
+
     it('reports an unknown subject as found:false with nothing removed', () => {
       const report = erasureReport({ found: false, removed: {}, at: 0, pseudonym: 'p2' }, 'request');
       assert.equal(report.found, false);

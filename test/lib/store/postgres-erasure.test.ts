@@ -103,4 +103,36 @@ if (!POSTGRES_URL) {
       assert.equal((await ledger.exportSubject(ANNA, 't')).found, false);
     });
   });
+
+  describe('PostgreSQL erasure of a part of an earlier number', function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    it("vacuums the tables her earlier number's part was deleted from, though nothing of the new one was there", async () => {
+      db = await factory();
+      let now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+      const version = 'v-anna-notice-7f3c';
+      await ledger.recordNoticeShown(ANNA, version, { actor: 't' });
+      now += 86_400_000;
+      await ledger.numberChanged({ phone: ANNA, newPhone: '+4917612345678', actor: 't' });
+      now += 86_400_000;
+      const report = await ledger.eraseSubject('+4917612345678', 't');
+      assert.equal(report.removed.notices, 0);
+      assert.equal(report.earlierNumbers?.removed.notices, 1);
+      const pages = await scanRawPages(url, String(db.options().postgresSchema), [version]);
+      if (pages)
+        assert.deepEqual(
+          pages.filter((hit) => hit.table === 'notices'),
+          [],
+        );
+      else console.log('      pageinspect is not available: raw pages not scanned');
+    });
+  });
 }

@@ -1,4 +1,5 @@
 import { registerLedgerContract } from './contract';
+import { registerFollowBackContract } from './follow-back-contract';
 import { sqliteHarness } from './harness';
 import { registerIdentityContract } from './identity-contract';
 import { registerLateDeliveryContract } from './late-delivery-contract';
@@ -6,3 +7,4 @@ import { registerLateDeliveryContract } from './late-delivery-contract';
 registerLedgerContract('SQLite', sqliteHarness());
 registerIdentityContract('SQLite', sqliteHarness());
 registerLateDeliveryContract('SQLite', sqliteHarness());
+registerFollowBackContract('SQLite', sqliteHarness());

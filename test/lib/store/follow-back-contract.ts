@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { SubjectInput } from '../../../lib/consent/types';
+import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+
+const FIRST = '+4915123456789';
+const SECOND = '+4917612345678';
+const THIRD = '+4916098765432';
+const FOURTH = '+4915212345678';
+const WORDING = TEST_PURPOSES[0].wording.en;
+const DAY = 86_400_000;
+const NUMBER_BLOCKED = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
+
+/**
+ * A person who moved from number to number (numberChanged) and asks from the one she holds now: her erasure and her
+ * export reach back to her part of each number she held before, never to what its later holders did there.
+ */
+export function registerFollowBackContract(name: string, factory: HarnessFactory): void {
+  describe(`consent ledger: rights followed back to earlier numbers, ${name}`, function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      db = await factory();
+      ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+    });
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    function give(subject: SubjectInput, purpose = 'marketing') {
+      return ledger.giveConsent({ subject, purpose, wording: WORDING, method: 'keyword', actor: 't' });
+    }
+
+    const check = async (subject: SubjectInput, purpose = 'marketing') =>
+      (await ledger.checkConsent(subject, purpose)).status;
+
+    /**
+     * A person's time at `number` (a consent, an objection to orders, a notice) ending with her move to `to`; then,
+     * 40 days on, the number's next holder signs up there and sees a notice. Returns when she moved.
+     */
+    async function holdThenMove(number: string, to: string, next: string): Promise<number> {
+      await give(number);
+      await ledger.recordNoticeShown(number, `v-${number}`, { messageId: 'wamid.NOTICE', actor: 't' });
+      await ledger.withdrawConsent({ subject: number, purposes: ['orders'], channel: 'admin', actor: 't' });
+      now += DAY;
+      await ledger.numberChanged({ phone: number, newPhone: to, actor: 't' });
+      const movedAt = now;
+      now += 40 * DAY;
+      await give({ phone: number, name: next });
+      await ledger.recordNoticeShown(number, `v-${next}`, { actor: 't' });
+      now += DAY;
+      return movedAt;
+    }
+
+    /** The number's next holder is untouched: his consent, his notice, no erasure of his, nothing of hers shown. */
+    async function assertNextHolderUntouched(number: string, next: string): Promise<void> {
+      assert.equal(await check(number), 'given');
+      assert.equal(await ledger.isSuppressed(number), false);
+      assert.equal(await ledger.hasSeenNotice(number, `v-${next}`), true);
+      const his = await ledger.exportSubject(number, 't');
+      assert.equal(his.subject?.name, next);
+      assert.equal(his.erased, undefined);
+      assert.ok(!his.auditEvents.some((e) => e.action === 'dsr.erasure_executed'), 'staff answering her is not his');
+    }
+
+    describe('erasure', () => {
+      it('takes her part of the number she moved from, and nothing of its next holder', async () => {
+        const movedAt = await holdThenMove(FIRST, SECOND, 'Bob');
+        await give(SECOND, 'newsletter');
+
+        const report = await ledger.eraseSubject(SECOND, 't');
+        assert.equal(report.found, true);
+        assert.deepEqual(report.earlierNumbers, {
+          count: 1,
+          removed: { subjects: 0, consents: 1, consentHistory: 1, notices: 1, aliases: 0 },
+        });
+        assert.equal(report.removed.consents, 2, 'her newsletter consent and the orders objection that followed her');
+        assert.equal(await check(SECOND, 'newsletter'), 'erased');
+
+        const hers = await ledger.exportSubject(FIRST, 't', { beforeNumberChange: true });
+        assert.deepEqual([hers.found, hers.consents, hers.history, hers.notices], [false, [], [], []]);
+        assert.equal(hers.numberChangedAt, movedAt);
+        // Her objection kept order messages from the number; the number's block does now.
+        assert.deepEqual(await ledger.checkConsent(FIRST, 'orders'), NUMBER_BLOCKED);
+        await assertNextHolderUntouched(FIRST, 'Bob');
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it('follows her back over several moves, to her part only of a number that moved again after her', async () => {
+        await holdThenMove(FIRST, SECOND, 'Bob');
+        await holdThenMove(SECOND, THIRD, 'Carl');
+        await ledger.numberChanged({ phone: SECOND, newPhone: FOURTH, actor: 't' }); // Carl moves on too
+        now += DAY;
+
+        const report = await ledger.eraseSubject(THIRD, 't');
+        assert.deepEqual(report.earlierNumbers, {
+          count: 2,
+          removed: { subjects: 0, consents: 2, consentHistory: 2, notices: 2, aliases: 0 },
+        });
+        assert.equal((await ledger.exportSubject(FIRST, 't', { beforeNumberChange: true })).found, false);
+        await assertNextHolderUntouched(FIRST, 'Bob');
+        // Carl's part of the second number, now its previous holder's, stays his.
+        const carl = await ledger.exportSubject(SECOND, 't', { beforeNumberChange: true });
+        assert.deepEqual(
+          carl.consents.map((c) => [c.purpose, c.status]),
+          [['marketing', 'withdrawn']],
+        );
+        assert.deepEqual(
+          carl.notices.map((n) => n.noticeVersion),
+          ['v-Carl'],
+        );
+        assert.equal(await ledger.isSuppressed(SECOND), false);
+        assert.equal(await ledger.isSuppressed(FOURTH), false, 'Carl was never erased');
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it('follows a move that named only her new user id, once she writes from her new number with it', async () => {
+        await give({ phone: FIRST, userId: 'DE.7001' });
+        now += DAY;
+        await ledger.numberChanged({ phone: FIRST, previousUserId: 'DE.7001', newUserId: 'DE.7002', actor: 't' });
+        now += DAY;
+        await give({ phone: SECOND, userId: 'DE.7002' });
+        const report = await ledger.eraseSubject(SECOND, 't');
+        assert.equal(report.earlierNumbers?.count, 1);
+        assert.equal(report.earlierNumbers?.removed.consents, 1, 'her marketing consent, ended by the move');
+        assert.equal((await ledger.exportSubject(FIRST, 't', { beforeNumberChange: true })).found, false);
+      });
+
+      it("does not follow a move that reached her number before her time there: that was a previous holder's", async () => {
+        await holdThenMove(FOURTH, SECOND, 'Dan'); // Zoe moves from FOURTH to SECOND
+        await ledger.numberChanged({ phone: SECOND, actor: 't' }); // Zoe leaves SECOND; Anna gets it
+        now += 40 * DAY;
+        await give({ phone: SECOND, name: 'Anna' });
+
+        const report = await ledger.eraseSubject(SECOND, 't');
+        assert.deepEqual(report.earlierNumbers, { count: 0, removed: {} });
+        const zoe = await ledger.exportSubject(FOURTH, 't', { beforeNumberChange: true });
+        assert.deepEqual(
+          zoe.notices.map((n) => n.noticeVersion),
+          [`v-${FOURTH}`],
+          'Zoe’s part of her earlier number stays',
+        );
+        assert.ok(zoe.consents.some((c) => c.purpose === 'orders' && c.status === 'withdrawn'));
+      });
+
+      it('tells nothing of the earlier numbers in the audit event of the one she asked from but how many', async () => {
+        await holdThenMove(FIRST, SECOND, 'Bob');
+        await ledger.eraseSubject(SECOND, 't');
+        const events = await db.all(
+          `SELECT pseudonym, detail FROM audit WHERE action = 'dsr.erasure_executed' ORDER BY seq`,
+        );
+        assert.equal(events.length, 2, 'one at her earlier number, one at this one');
+        const [there, here] = events.map((e) => JSON.parse(String(e.detail)));
+        assert.equal(there.part, 'before-number-change', 'hidden from the earlier number’s present holder');
+        assert.equal(here.earlierNumbers, 1);
+        assert.ok(!String(events[1].detail).includes(String(events[0].pseudonym)));
+      });
+    });
+  });
+}
