@@ -17,7 +17,15 @@ import type { FieldCipher } from './keys';
 import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
-import type { EraseOptions, EraseReport, ExportOptions, LedgerEvent, SubjectExport, SubjectInput } from './types';
+import type {
+  EarlierNumberPart,
+  EraseOptions,
+  EraseReport,
+  ExportOptions,
+  LedgerEvent,
+  SubjectExport,
+  SubjectInput,
+} from './types';
 import { optionalTime, requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
@@ -207,7 +215,8 @@ export class SubjectRights {
    * kept under the person's user id before their number was known. After the number moved to another person
    * (numberChanged), what its records held up to the move is the previous holder's: it is left out, unless
    * `beforeNumberChange` asks for exactly that part (staff answering the previous holder, whose identity they checked):
-   * what happened between the move before (if any) and the last one, never an earlier holder's.
+   * what happened between the move before (if any) and the last one, never an earlier holder's. The present holder's
+   * export holds her part of each number she moved from to reach this one too (earlierNumbers).
    */
   async export(subject: SubjectInput, actor: string, options: ExportOptions = {}): Promise<SubjectExport> {
     const who = requireActor(actor);
@@ -246,13 +255,21 @@ export class SubjectRights {
       }
       const suppressedAt = await tx.suppressedAt(p);
       const erasedAt = suppressedAt !== undefined && ofHolder(p, suppressedAt) ? suppressedAt : undefined;
-      const found = rows.length + consents.length + history.length + notices.length > 0;
+      const earlier = previousHolder ? [] : await earlierNumbers(tx, p, keys, span ?? {});
+      const earlierParts = [];
+      for (const number of earlier) earlierParts.push(await this.exportPart(tx, now, number, who));
+      const own = rows.length + consents.length + history.length + notices.length > 0;
+      const found = own || earlierParts.some((part) => part.found);
       await this.writes.audit(tx, now, {
         action: 'dsr.access_fulfilled',
         actor: who,
         pseudonym: p,
         outcome: found ? 'exported' : 'nothing-found',
-        detail: previousHolder ? { part: PREVIOUS_HOLDER_PART } : undefined,
+        detail: previousHolder
+          ? { part: PREVIOUS_HOLDER_PART }
+          : earlier.length > 0
+            ? { earlierNumbers: earlier.length }
+            : undefined,
       });
       // Read after that event was written: the export lists its own access too (the previous holder's part does
       // not: the access happened after the move).
@@ -269,28 +286,79 @@ export class SubjectRights {
         numberChangedAt: movedAt,
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
         subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
-        consents: consents.map((c) => this.records.toRecord(c)),
-        history: history.map((h) => ({ ...this.records.toRecord(h), archivedAt: h.archivedAt })),
-        notices: notices.map((n) => ({
-          noticeVersion: n.noticeVersion,
-          shownAt: n.shownAt,
-          messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', n.pseudonym),
-          actor: n.actor,
-        })),
-        auditEvents: audit
-          .sort((a, b) => a.seq - b.seq)
-          .map((e) => ({
-            seq: e.seq,
-            at: e.at,
-            actor: e.actor,
-            action: e.action,
-            purpose: e.purpose,
-            outcome: e.outcome,
-            ...detailFor(e),
-          })),
+        ...this.exported(consents, history, notices, audit),
+        ...(previousHolder ? {} : { earlierNumbers: earlierParts.map(({ found: _found, ...part }) => part) }),
         information: this.information(),
       };
     });
+  }
+
+  /**
+   * Her part of a number she moved from to reach the one she asks from (earlierNumbers), as staff export a previous
+   * holder's part (beforeNumberChange), and that access recorded there as about the previous holder.
+   */
+  private async exportPart(
+    tx: StoreTx,
+    now: number,
+    { pseudonym, span }: EarlierNumber,
+    actor: string,
+  ): Promise<EarlierNumberPart & { found: boolean }> {
+    const hers = (c: ConsentRow) => c.method !== 'number-change' && within(span, c.updatedAt);
+    const consents = (await tx.listConsents(pseudonym)).filter(hers);
+    const history = (await tx.listHistory(pseudonym)).filter(hers);
+    const notices = (await tx.listNotices(pseudonym)).filter((n) => within(span, n.shownAt));
+    // Staff answering the holder before her, while she held the number, is not hers either.
+    const audit = (await tx.listAudit(pseudonym)).filter(
+      (e) => within(span, heldAt(e, span.until)) && !isAboutPreviousHolder(e),
+    );
+    const suppressedAt = await tx.suppressedAt(pseudonym);
+    const found = consents.length + history.length + notices.length > 0;
+    await this.writes.audit(tx, now, {
+      action: 'dsr.access_fulfilled',
+      actor,
+      pseudonym,
+      outcome: found ? 'exported' : 'nothing-found',
+      detail: { part: PREVIOUS_HOLDER_PART },
+    });
+    const part = this.exported(consents, history, notices, audit);
+    return {
+      found,
+      movedAwayAt: span.until,
+      ...(suppressedAt !== undefined && within(span, suppressedAt) ? { erased: { at: suppressedAt } } : {}),
+      ...part,
+      consents: part.consents.map(({ pseudonym: _p, ...record }) => record),
+      history: part.history.map(({ pseudonym: _p, ...record }) => record),
+    };
+  }
+
+  /** Records as the person gets them: decrypted, audit events in order and without the business's bookkeeping. */
+  private exported(
+    consents: readonly ConsentRow[],
+    history: readonly ArchivedConsentRow[],
+    notices: readonly NoticeRow[],
+    audit: AuditRecord[],
+  ): Pick<SubjectExport, 'consents' | 'history' | 'notices' | 'auditEvents'> {
+    return {
+      consents: consents.map((c) => this.records.toRecord(c)),
+      history: history.map((h) => ({ ...this.records.toRecord(h), archivedAt: h.archivedAt })),
+      notices: notices.map((n) => ({
+        noticeVersion: n.noticeVersion,
+        shownAt: n.shownAt,
+        messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', n.pseudonym),
+        actor: n.actor,
+      })),
+      auditEvents: audit
+        .sort((a, b) => a.seq - b.seq)
+        .map((e) => ({
+          seq: e.seq,
+          at: e.at,
+          actor: e.actor,
+          action: e.action,
+          purpose: e.purpose,
+          outcome: e.outcome,
+          ...detailFor(e),
+        })),
+    };
   }
 
   /** The subject's own record first; what only a record under the user id knows (a name, say) fills the gaps. */

@@ -227,6 +227,25 @@ export interface SubjectExport {
     /** What the event recorded besides (when a STOP was sent, which notice version, what an erasure removed). */
     detail?: Record<string, unknown>;
   }[];
+  /**
+   * The present holder's part of each number she moved from to reach this one (numberChanged), one per move of hers
+   * away from a number, newest first as followed back; never what the number's later holders did there. Absent when
+   * the previous holder's part of this number was asked for.
+   */
+  earlierNumbers?: EarlierNumberPart[];
   /** What Art. 15(1) and (2) ask besides the data: purposes, recipients, retention, sources, rights. */
   information: AccessInformation;
+}
+
+/**
+ * A person's part of a number she held before (SubjectExport.earlierNumbers): no number, no name, and not the
+ * number's pseudonym either, which is its later holders' key too.
+ */
+export interface EarlierNumberPart extends Pick<SubjectExport, 'notices' | 'auditEvents'> {
+  consents: Omit<ConsentRecord, 'pseudonym'>[];
+  history: (Omit<ConsentRecord, 'pseudonym'> & { archivedAt: number })[];
+  /** When she moved away from it: the records are those of her time there, up to then. */
+  movedAwayAt: number;
+  /** She was erased while she held it. */
+  erased?: { at: number };
 }

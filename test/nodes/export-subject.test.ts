@@ -209,6 +209,31 @@ describe('export-subject node', () => {
     );
   });
 
+  it('gives a person who writes from her new number her part of the one she moved from, and no number of it', async () => {
+    await load();
+    const store = await ledger();
+    const ERIKA_NEW = '+4917612345678';
+    await seed(store);
+    await store.numberChanged({ phone: ERIKA, newPhone: ERIKA_NEW, actor: 'test' });
+    const out = next('out');
+    helper.getNode('export').receive({
+      whatsapp: { messageId: 'wamid.z', from: ERIKA_NEW, waId: ERIKA_NEW.slice(1), type: 'text', text: 'AUSKUNFT' },
+    });
+    const doc = (await out).payload as SubjectExport;
+    assert.equal(doc.earlierNumbers?.length, 1);
+    const [part] = doc.earlierNumbers ?? [];
+    assert.deepEqual(
+      part.consents.map((c) => [c.purpose, c.status, c.wording]),
+      [['news', 'withdrawn', WORDING]],
+    );
+    assert.deepEqual(
+      part.notices.map((n) => n.noticeVersion),
+      ['notice-v1'],
+    );
+    assert.equal(typeof part.movedAwayAt, 'number');
+    assert.ok(!JSON.stringify(doc.earlierNumbers).includes(ERIKA.slice(1)));
+  });
+
   it('refuses a request its sender made before the number moved: the answer would reach the next holder', async () => {
     await load();
     const store = await ledger();

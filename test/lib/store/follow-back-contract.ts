@@ -9,6 +9,13 @@ const THIRD = '+4916098765432';
 const FOURTH = '+4915212345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
+/** A notice version per number, naming it without its digits. */
+const NOTICE: Record<string, string> = {
+  [FIRST]: 'v-first',
+  [SECOND]: 'v-second',
+  [THIRD]: 'v-third',
+  [FOURTH]: 'v-fourth',
+};
 const NUMBER_BLOCKED = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
 
 /**
@@ -46,7 +53,7 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
      */
     async function holdThenMove(number: string, to: string, next: string): Promise<number> {
       await give(number);
-      await ledger.recordNoticeShown(number, `v-${number}`, { messageId: 'wamid.NOTICE', actor: 't' });
+      await ledger.recordNoticeShown(number, NOTICE[number], { messageId: 'wamid.NOTICE', actor: 't' });
       await ledger.withdrawConsent({ subject: number, purposes: ['orders'], channel: 'admin', actor: 't' });
       now += DAY;
       await ledger.numberChanged({ phone: number, newPhone: to, actor: 't' });
@@ -143,7 +150,7 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
         const zoe = await ledger.exportSubject(FOURTH, 't', { beforeNumberChange: true });
         assert.deepEqual(
           zoe.notices.map((n) => n.noticeVersion),
-          [`v-${FOURTH}`],
+          [NOTICE[FOURTH]],
           'Zoe’s part of her earlier number stays',
         );
         assert.ok(zoe.consents.some((c) => c.purpose === 'orders' && c.status === 'withdrawn'));
@@ -160,6 +167,93 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
         assert.equal(there.part, 'before-number-change', 'hidden from the earlier number’s present holder');
         assert.equal(here.earlierNumbers, 1);
         assert.ok(!String(events[1].detail).includes(String(events[0].pseudonym)));
+      });
+    });
+
+    describe('export', () => {
+      it('holds her part of the number she moved from, pseudonymous, and nothing of its next holder', async () => {
+        const movedAt = await holdThenMove(FIRST, SECOND, 'Bob');
+        await give(SECOND, 'newsletter');
+        const oldPseudonym = (await ledger.exportSubject(FIRST, 't', { beforeNumberChange: true })).pseudonym;
+
+        const doc = await ledger.exportSubject(SECOND, 't');
+        assert.equal(doc.found, true);
+        assert.equal(doc.earlierNumbers?.length, 1);
+        const [part] = doc.earlierNumbers ?? [];
+        assert.equal(part.movedAwayAt, movedAt);
+        assert.deepEqual(
+          part.consents.map((c) => [c.purpose, c.status]),
+          [['orders', 'withdrawn']],
+        );
+        assert.deepEqual(
+          part.history.map((r) => [r.purpose, r.status]),
+          [['marketing', 'withdrawn']],
+        );
+        assert.deepEqual(
+          part.notices.map((n) => n.noticeVersion),
+          [NOTICE[FIRST]],
+        );
+        assert.ok(part.auditEvents.some((e) => e.action === 'subject.number-changed'));
+        assert.ok(
+          part.auditEvents.every((e) => e.at <= movedAt),
+          'nothing of Bob’s, nor of this export',
+        );
+        const text = JSON.stringify(doc);
+        assert.ok(!text.includes(oldPseudonym), 'no pseudonym of the earlier number');
+        assert.ok(!text.includes(FIRST.slice(1)) && !text.includes('Bob'));
+
+        // Bob, the number's present holder, sees no access to it on her account.
+        const bob = await ledger.exportSubject(FIRST, 't');
+        assert.equal(bob.earlierNumbers?.length, 0);
+        assert.deepEqual(
+          bob.auditEvents.filter((e) => e.action === 'dsr.access_fulfilled').map((e) => e.at),
+          [now],
+          'his own export only',
+        );
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it("follows her back over several moves, never into a later holder's part of a number", async () => {
+        await holdThenMove(FIRST, SECOND, 'Bob');
+        await holdThenMove(SECOND, THIRD, 'Carl');
+        await ledger.numberChanged({ phone: SECOND, newPhone: FOURTH, actor: 't' }); // Carl moves on too
+        now += DAY;
+        const doc = await ledger.exportSubject(THIRD, 't');
+        assert.deepEqual(
+          doc.earlierNumbers?.map((part) => part.notices.map((n) => n.noticeVersion)),
+          [[NOTICE[SECOND]], [NOTICE[FIRST]]],
+        );
+        const [second] = doc.earlierNumbers ?? [];
+        assert.deepEqual(
+          second.history.map((r) => [r.purpose, r.status]),
+          [['marketing', 'withdrawn']],
+          'hers, not Carl’s consent ended by his move',
+        );
+        assert.ok(!second.consents.some((c) => c.status === 'given'));
+      });
+
+      it('leaves out what staff did for the holder before her while she held the earlier number', async () => {
+        await ledger.numberChanged({ phone: SECOND, actor: 't' }); // Zoe leaves SECOND
+        now += 40 * DAY;
+        await ledger.numberChanged({ phone: FIRST, newPhone: SECOND, actor: 't' }); // Anna gets it
+        now += DAY;
+        await ledger.exportSubject(SECOND, 't', { beforeNumberChange: true }); // staff answer Zoe
+        now += DAY;
+        await give(SECOND);
+        await ledger.numberChanged({ phone: SECOND, newPhone: THIRD, actor: 't' });
+        now += DAY;
+        const [second] = (await ledger.exportSubject(THIRD, 't')).earlierNumbers ?? [];
+        assert.ok(second.consents.some((c) => c.purpose === 'marketing'));
+        assert.deepEqual(
+          second.auditEvents.filter((e) => e.action === 'dsr.access_fulfilled'),
+          [],
+        );
+      });
+
+      it('holds no earlier part for staff answering the previous holder of a number', async () => {
+        await holdThenMove(FIRST, SECOND, 'Bob');
+        await ledger.numberChanged({ phone: SECOND, actor: 't' });
+        assert.equal((await ledger.exportSubject(SECOND, 't', { beforeNumberChange: true })).earlierNumbers, undefined);
       });
     });
   });
