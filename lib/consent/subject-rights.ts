@@ -51,6 +51,19 @@ function isAboutPreviousHolder(entry: AuditRecord): boolean {
   return entry.detail?.part === PREVIOUS_HOLDER_PART;
 }
 
+/**
+ * A user id names one person, and the link from the number to its holders' ids went with each move: given with the
+ * previous holder's part, whose it is cannot be told (the present holder's, linked to the number since, would lose
+ * or disclose his records). Her records under an id are asked for by the id alone.
+ */
+function refuseUserIdWithPreviousHolder(identified: IdentifiedSubject, options: ExportOptions): void {
+  if (options.beforeNumberChange !== true || identified.userId === undefined) return;
+  throw new GdprWhatsAppError(
+    'user-id-with-before-number-change',
+    "beforeNumberChange asks for the number's previous holder's part by the number alone: send the user id in a request of its own",
+  );
+}
+
 /** A request about a number that changed hands says whose part it is about, when the caller asks for that. */
 function requireChoice(options: ExportOptions, moves: readonly number[]): void {
   if (!options.requireHolderChoice || options.beforeNumberChange !== undefined || moves.length === 0) return;
@@ -87,6 +100,7 @@ export class SubjectRights {
   async erase(subject: SubjectInput, actor: string, options: EraseOptions = {}): Promise<EraseReport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
+    refuseUserIdWithPreviousHolder(identified, options);
     const sentAt = optionalTime(options.sentAt, 'sentAt');
     const { report, keys, phone, previousHolder } = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
@@ -221,6 +235,7 @@ export class SubjectRights {
   async export(subject: SubjectInput, actor: string, options: ExportOptions = {}): Promise<SubjectExport> {
     const who = requireActor(actor);
     const identified = this.resolver.identify(subject);
+    refuseUserIdWithPreviousHolder(identified, options);
     const previousHolder = options.beforeNumberChange === true;
     const sentAt = optionalTime(options.sentAt, 'sentAt');
     return this.change(async (tx, now) => {

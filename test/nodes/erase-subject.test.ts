@@ -314,6 +314,19 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'the next holder keeps his consent');
     });
 
+    it("refuses a user id given with the previous holder's part, and erases nothing", async () => {
+      const store = await numberWithNextHolder();
+      const caught = next('caught');
+      helper.getNode('erase').receive({ payload: { phone: ERIKA, userId: 'DE.1234567890', beforeNumberChange: true } });
+      assert.match(
+        String(((await caught).error as { message?: string } | undefined)?.message),
+        /user id in a request of its own/,
+      );
+      const hers = await store.exportSubject(ERIKA, 'test', { beforeNumberChange: true });
+      assert.equal(hers.found, true, 'her part is still there');
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given');
+    });
+
     it('erases only her part when her keyword, sent before the number changed hands, arrives after', async () => {
       const store = await numberWithNextHolder();
       const sends = collect('send');

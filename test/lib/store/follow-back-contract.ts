@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { SubjectInput } from '../../../lib/consent/types';
+import { GdprWhatsAppError } from '../../../lib/errors';
 import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
 
 const FIRST = '+4915123456789';
@@ -255,6 +256,23 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
         await ledger.numberChanged({ phone: SECOND, actor: 't' });
         assert.equal((await ledger.exportSubject(SECOND, 't', { beforeNumberChange: true })).earlierNumbers, undefined);
       });
+    });
+
+    it("refuses a user id with the previous holder's part, and changes nothing: whose id it is cannot be told", async () => {
+      await give({ phone: FIRST, userId: 'DE.7001' });
+      await ledger.numberChanged({ phone: FIRST, actor: 't' });
+      now += DAY;
+      await give({ phone: FIRST, userId: 'DE.8001' }); // the number's next holder, with his id
+      const before = await db.dump();
+      const refused = (err: unknown) =>
+        err instanceof GdprWhatsAppError && err.code === 'user-id-with-before-number-change';
+      for (const userId of ['DE.7001', 'DE.8001']) {
+        const subject = { phone: FIRST, userId };
+        await assert.rejects(ledger.eraseSubject(subject, 't', { beforeNumberChange: true }), refused);
+        await assert.rejects(ledger.exportSubject(subject, 't', { beforeNumberChange: true }), refused);
+      }
+      assert.equal(await db.dump(), before);
+      assert.equal(await check({ userId: 'DE.8001' }), 'given');
     });
   });
 }
