@@ -53,7 +53,7 @@ export async function earlierNumbers(
 async function arrivals(tx: StoreTx, stop: Stop): Promise<AuditRecord[]> {
   const moves: AuditRecord[] = [];
   for (const key of stop.keys) {
-    for (const move of await tx.listAuditTo(NUMBER_CHANGED, key)) {
+    for (const move of await tx.listNumberChangesTo(key)) {
       if (move.pseudonym !== null && stop.keys.includes(move.pseudonym)) continue;
       if (key !== stop.number || within(stop.span, move.at)) moves.push(move);
     }

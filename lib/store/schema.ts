@@ -1,6 +1,9 @@
 export type Dialect = 'sqlite' | 'postgres';
 
 /** A record that ended. Written the same in the index and the queries, so that both planners use the index. */
+/** A number-change audit event (ConsentLedger.numberChanged): a literal, so that the partial index serves queries. */
+export const NUMBER_CHANGE_EVENT = "action = 'subject.number-changed'";
+
 export const ENDED = `status IN ('refused', 'expired', 'withdrawn')`;
 /** A record that still carries encrypted message ids or texts, or a source. */
 export const HOLDS_PROOF = `(request_message_id_enc IS NOT NULL OR confirmation_message_id_enc IS NOT NULL
@@ -146,6 +149,13 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         // The ended records that still carry personal proof (stripEndedProof): the index shrinks as they are cleared.
         `CREATE INDEX consents_ended_proof ON consents (updated_at) WHERE ${ENDED} AND ${HOLDS_PROOF}`,
         `CREATE INDEX consent_history_proof ON consent_history (archived_at) WHERE ${HOLDS_PROOF}`,
+      ],
+    },
+    {
+      version: 6,
+      statements: [
+        // The few number-change events among all audit events: an erasure follows a person back through them.
+        `CREATE INDEX audit_number_changes ON audit (seq) WHERE ${NUMBER_CHANGE_EVENT}`,
       ],
     },
   ];

@@ -1,5 +1,5 @@
 import type { AuditAnchor, AuditRecord } from '../consent/audit-verify';
-import { CLEAR_PROOF, type Dialect, ENDED, HOLDS_PROOF } from './schema';
+import { CLEAR_PROOF, type Dialect, ENDED, HOLDS_PROOF, NUMBER_CHANGE_EVENT } from './schema';
 import type {
   ArchivedConsentRow,
   CheckState,
@@ -452,10 +452,9 @@ export class SqlStoreTx implements StoreTx {
     return String(row.pseudonym_check);
   }
 
-  async listAuditTo(action: string, to: string): Promise<AuditRecord[]> {
+  async listNumberChangesTo(to: string): Promise<AuditRecord[]> {
     // Detail is JSON as text on both backends: a substring narrows the rows, the parsed detail decides.
-    const rows = await this.db.all('SELECT * FROM audit WHERE action = $1 AND detail LIKE $2 ORDER BY seq', [
-      action,
+    const rows = await this.db.all(`SELECT * FROM audit WHERE ${NUMBER_CHANGE_EVENT} AND detail LIKE $1 ORDER BY seq`, [
       `%${JSON.stringify({ to }).slice(1, -1)}%`,
     ]);
     return rows.map(toAuditRecord).filter((e) => e.detail?.to === to);

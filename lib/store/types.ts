@@ -146,10 +146,10 @@ export interface StoreTx {
   /** Stores `check` unless a check is stored already; returns the one stored (the first instance's wins). */
   keepKeyCheck(check: string): Promise<string>;
   /**
-   * The audit events `action` (of any subject) whose `detail.to` is `to`, in order: where a person came from
-   * (numberChanged names her new number there). A scan of that action's events, which are few: no index serves it.
+   * The number-change audit events (of any subject) whose `detail.to` is `to`, in order: where a person came from
+   * (numberChanged names her new number there). A partial index holds these few events.
    */
-  listAuditTo(action: string, to: string): Promise<AuditRecord[]>;
+  listNumberChangesTo(to: string): Promise<AuditRecord[]>;
   /** Whether the subject has an audit event `action` at or after `at`. */
   hasAuditSince(pseudonym: string, action: string, at: number): Promise<boolean>;
   auditPage(afterSeq: number, limit: number): Promise<AuditRecord[]>;

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConsentLedger } from '../../../lib/consent/ledger';
+import { NUMBER_CHANGED } from '../../../lib/consent/ledger-writes';
+import { NUMBER_CHANGE_EVENT } from '../../../lib/store/schema';
 import { openSqliteDatabase, preferredSqliteDriver } from '../../../lib/store/sqlite-driver';
 import { type BackendHarness, sqliteHarness } from './harness';
 import { registerCrashProof } from './proofs';
@@ -101,6 +103,17 @@ describe('SQLite store', () => {
       await ledger.numberChanged({ phone: subject.phone, actor: 't' });
       assert.deepEqual(scan(String(row.phone_enc)), []);
       assert.equal(fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0, 0);
+    });
+
+    it('finds where a person came from through the number-change index, not a scan of every audit event', async () => {
+      assert.equal(NUMBER_CHANGE_EVENT, `action = '${NUMBER_CHANGED}'`);
+      const plan = await db.all(
+        `EXPLAIN QUERY PLAN SELECT * FROM audit WHERE ${NUMBER_CHANGE_EVENT} AND detail LIKE '%x%' ORDER BY seq`,
+      );
+      assert.ok(
+        plan.some((step) => String(step.detail).includes('audit_number_changes')),
+        JSON.stringify(plan),
+      );
     });
 
     it('creates the database file readable by its owner only', function () {
