@@ -16,6 +16,8 @@ export const PACKAGE_NAME = '@gdpr-whatsapp/node-red';
 const BUILD_DIR = path.resolve(__dirname, '..', '..');
 export const REPO_DIR = path.resolve(BUILD_DIR, '..');
 export const EXAMPLES_DIR = path.join(REPO_DIR, 'examples');
+/** Files the editor loads from the package (resources/editor.js, shared by the edit dialogs). */
+const RESOURCES_DIR = path.join(REPO_DIR, 'resources');
 
 let missingReported = false;
 
@@ -60,6 +62,7 @@ export function userDirWithPackage(): string {
   fs.mkdirSync(moduleDir, { recursive: true });
   fs.symlinkSync(BUILD_DIR, path.join(moduleDir, 'build'), 'dir');
   if (fs.existsSync(EXAMPLES_DIR)) fs.symlinkSync(EXAMPLES_DIR, path.join(moduleDir, 'examples'), 'dir');
+  fs.symlinkSync(RESOURCES_DIR, path.join(moduleDir, 'resources'), 'dir');
   const nodes: Record<string, string> = {};
   for (const [type, file] of Object.entries<string>(repoPackage['node-red'].nodes)) {
     nodes[type] = file.replace(/^dist\//, 'build/');

@@ -1,0 +1,33 @@
+/*
+ * Shared by the edit dialogs of @gdpr-whatsapp/node-red (nodes/*.html). Node-RED loads this file, served from the
+ * package's resources/ folder, before the dialogs' own scripts.
+ *
+ * Each node's runtime exports the values it uses for settings a saved flow lacks, and the version a dialog saves at
+ * (nodes/shared/migrations: RED.settings.<type in camelCase>SavedConfig).
+ */
+window.WhatsAppGdprEditor = window.WhatsAppGdprEditor || {
+  /**
+   * A flow saved without some settings (an older version, written by hand) runs with the runtime's values for them:
+   * the dialog shows those, so that Done saves what runs. `inputPrefix` is '#node-input-' or '#node-config-input-'.
+   */
+  showRuntimeDefaults: (node, settingName, inputPrefix) => {
+    var runtime = RED.settings[settingName] || { defaults: {} };
+    Object.keys(runtime.defaults).forEach((key) => {
+      var value = runtime.defaults[key];
+      var input = $(inputPrefix + key);
+      if ((node[key] !== undefined && node[key] !== null && node[key] !== '') || typeof value === 'object') return;
+      if (input.is(':checkbox')) input.prop('checked', value === true);
+      else input.val(value);
+    });
+  },
+
+  /**
+   * Every value the runtime's migrations would fill in is written out by the dialog (showRuntimeDefaults): save at
+   * the current version, or the runtime would go on migrating the node at each deploy. Never lowers it.
+   */
+  saveAtCurrentVersion: (node, settingName) => {
+    var runtime = RED.settings[settingName];
+    if (runtime && runtime.configVersion > (Number(node.configVersion) || 0))
+      node.configVersion = runtime.configVersion;
+  },
+};
