@@ -137,13 +137,15 @@ describe('template categories', () => {
       assert.equal(await client().templateCategory('gone'), null);
     });
 
-    it('fails, rather than judge from a part, when the list does not end', async () => {
-      const endless = new Sandbox({
-        templates: Array.from({ length: 2001 }, (_, i) => ({ name: `sale_${i}`, category: 'UTILITY', body: 'x' })),
-      });
-      const endlessServer = await startSandboxServer({ sandbox: endless });
+    /** A client of a sandbox of its own, made with `options`, for one test. */
+    async function withOwnSandbox(
+      options: ConstructorParameters<typeof Sandbox>[0],
+      test: (made: CloudApiClient) => Promise<void>,
+    ): Promise<void> {
+      const own = new Sandbox(options);
+      const ownServer = await startSandboxServer({ sandbox: own });
       try {
-        endless.registerNumber({
+        own.registerNumber({
           phoneNumberId: PHONE_NUMBER_ID,
           displayPhoneNumber: '+49 30 1112223',
           accessToken: TOKEN,
@@ -151,51 +153,36 @@ describe('template categories', () => {
           webhookUrls: () => [],
         });
         const made = new CloudApiClient({
-          apiBaseUrl: endlessServer.url,
+          apiBaseUrl: ownServer.url,
           apiVersion: 'v25.0',
           phoneNumberId: PHONE_NUMBER_ID,
           accessToken: TOKEN,
           wabaId: SANDBOX_WABA_ID,
         });
         clients.push(made);
+        await test(made);
+      } finally {
+        await ownServer.close();
+        own.close();
+      }
+    }
+
+    it('fails, rather than judge from a part, when the list does not end', async () => {
+      const templates = Array.from({ length: 2001 }, (_, i) => ({ name: `sale_${i}`, category: 'UTILITY', body: 'x' }));
+      await withOwnSandbox({ templates }, async (made) => {
         await assert.rejects(
           made.templateCategory('sale'),
           (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'template-check-failed',
         );
-      } finally {
-        await endlessServer.close();
-        endless.close();
-      }
+      });
     });
 
     it('lists any name asked for as a utility template when told to, as the sandbox in Node-RED is', async () => {
-      const lenient = new Sandbox({
-        templates: [{ name: 'spring_sale', category: 'MARKETING', body: 'x' }],
-        listUnknownTemplatesAsUtility: true,
-      });
-      const lenientServer = await startSandboxServer({ sandbox: lenient });
-      try {
-        lenient.registerNumber({
-          phoneNumberId: PHONE_NUMBER_ID,
-          displayPhoneNumber: '+49 30 1112223',
-          accessToken: TOKEN,
-          appSecret: 'unused',
-          webhookUrls: () => [],
-        });
-        const made = new CloudApiClient({
-          apiBaseUrl: lenientServer.url,
-          apiVersion: 'v25.0',
-          phoneNumberId: PHONE_NUMBER_ID,
-          accessToken: TOKEN,
-          wabaId: SANDBOX_WABA_ID,
-        });
-        clients.push(made);
+      const templates = [{ name: 'spring_sale', category: 'MARKETING', body: 'x' }];
+      await withOwnSandbox({ templates, listUnknownTemplatesAsUtility: true }, async (made) => {
         assert.equal(await made.templateCategory('shipping_notice'), 'UTILITY');
         assert.equal(await made.templateCategory('spring_sale'), 'MARKETING');
-      } finally {
-        await lenientServer.close();
-        lenient.close();
-      }
+      });
     });
 
     it('refuses without a business account id, asking nothing', async () => {
