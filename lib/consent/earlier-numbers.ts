@@ -55,10 +55,23 @@ async function arrivals(tx: StoreTx, stop: Stop): Promise<AuditRecord[]> {
   for (const key of stop.keys) {
     for (const move of await tx.listNumberChangesTo(key)) {
       if (move.pseudonym !== null && stop.keys.includes(move.pseudonym)) continue;
-      if (key !== stop.number || within(stop.span, move.at)) moves.push(move);
+      if ((key !== stop.number || within(stop.span, move.at)) && !(await isRetry(tx, move))) moves.push(move);
     }
   }
   return moves.sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * Meta's copy of a move recorded already (delivered again after a crash before the webhook's mark was written): the
+ * same number, to the same place, with nobody arriving at the number by a move in between. Her part of the number
+ * ends with the first.
+ */
+async function isRetry(tx: StoreTx, move: AuditRecord): Promise<boolean> {
+  const before = (await tx.listAudit(move.pseudonym ?? '', [NUMBER_CHANGED])).filter((e) => e.seq < move.seq);
+  const previous = before.at(-1);
+  if (previous === undefined || previous.detail?.to !== move.detail?.to) return false;
+  const arrivals = await tx.listNumberChangesTo(move.pseudonym ?? '');
+  return !arrivals.some((e) => e.seq > previous.seq && e.seq < move.seq);
 }
 
 /** Her part of the number `move` took her away from: from the number's move before that one, if any. */

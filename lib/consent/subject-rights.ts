@@ -46,6 +46,14 @@ function detailFor(entry: AuditRecord): { detail?: Record<string, unknown> } {
   return Object.keys(detail).length > 0 ? { detail } : {};
 }
 
+/** An audit entry of an earlier number without the pseudonym of where its holder went (detail.to). */
+function withoutDestination<T extends { detail?: Record<string, unknown> }>(entry: T): T {
+  if (!entry.detail || !('to' in entry.detail)) return entry;
+  const { to: _to, ...detail } = entry.detail;
+  const { detail: _detail, ...rest } = entry;
+  return (Object.keys(detail).length > 0 ? { ...rest, detail } : rest) as T;
+}
+
 /** Staff's answers to the person a number belonged to before its last move: not the present holder's business. */
 function isAboutPreviousHolder(entry: AuditRecord): boolean {
   return entry.detail?.part === PREVIOUS_HOLDER_PART;
@@ -121,21 +129,23 @@ export class SubjectRights {
       // Under every key: a later message by user id alone finds the erasure too, not an empty record.
       if (!previousHolder) for (const key of keys) await tx.putSuppression(key, now, who);
       if (late && sentAt !== undefined) await this.listAtNewNumber(tx, now, events, p, sentAt, who);
-      const earlier = previousHolder ? undefined : await this.eraseEarlierNumbers(tx, now, p, keys, span, who);
+      // Whoever's part goes (hers asking now, her late request, or the previous holder's at staff's word), the
+      // numbers that person moved from to get here go with it.
+      const earlier = await this.eraseEarlierNumbers(tx, now, p, keys, span, who);
+      const followed = earlier.count ? { earlierNumbers: earlier.count } : {};
       await this.writes.audit(tx, now, {
         action: 'dsr.erasure_executed',
         actor: who,
         pseudonym: p,
         outcome: found ? 'erased' : 'nothing-found',
-        detail: previousHolder
-          ? { removed, part: PREVIOUS_HOLDER_PART }
-          : { removed, ...(earlier?.count ? { earlierNumbers: earlier.count } : {}) },
+        detail: previousHolder ? { removed, part: PREVIOUS_HOLDER_PART, ...followed } : { removed, ...followed },
       });
       // Whoever acts on this event (a CRM) knows the number as the present holder's: hers is not what went.
       if (!previousHolder)
         events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
-      const report: EraseReport = { found: found || earlier?.found === true, removed, at: now, pseudonym: p };
-      if (earlier) report.earlierNumbers = { count: earlier.count, removed: earlier.removed };
+      const report: EraseReport = { found: found || earlier.found, removed, at: now, pseudonym: p };
+      if (earlier.count > 0 || !previousHolder)
+        report.earlierNumbers = { count: earlier.count, removed: earlier.removed };
       return {
         report: previousHolder ? { ...report, beforeNumberChange: true as const } : report,
         keys,
@@ -340,9 +350,11 @@ export class SubjectRights {
       found,
       movedAwayAt: span.until,
       ...(suppressedAt !== undefined && within(span, suppressedAt) ? { erased: { at: suppressedAt } } : {}),
-      ...part,
       consents: part.consents.map(({ pseudonym: _p, ...record }) => record),
       history: part.history.map(({ pseudonym: _p, ...record }) => record),
+      notices: part.notices,
+      // A move's detail names the number she went to, which may be someone else's by now (W → X → Y: X).
+      auditEvents: part.auditEvents.map(withoutDestination),
     };
   }
 

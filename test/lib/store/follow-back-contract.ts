@@ -10,6 +10,7 @@ const THIRD = '+4916098765432';
 const FOURTH = '+4915212345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 /** A notice version per number, naming it without its digits. */
 const NOTICE: Record<string, string> = {
   [FIRST]: 'v-first',
@@ -157,6 +158,33 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
         assert.ok(zoe.consents.some((c) => c.purpose === 'orders' && c.status === 'withdrawn'));
       });
 
+      it("counts Meta's second delivery of a move once, and leaves the span after it to the number", async () => {
+        await holdThenMove(FIRST, SECOND, 'Bob');
+        // The same move again (a crash before the webhook's mark), after Bob arrived at the first number.
+        await ledger.numberChanged({ phone: FIRST, newPhone: SECOND, actor: 't' });
+        now += DAY;
+        const report = await ledger.eraseSubject(SECOND, 't');
+        assert.equal(report.earlierNumbers?.count, 1);
+        assert.equal((await ledger.exportSubject(FIRST, 't')).subject?.name, undefined, 'the copy ended his data');
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
+      it('follows her back from her own request sent before her last move, and from staff answering her', async () => {
+        await holdThenMove(FIRST, SECOND, 'Bob');
+        await give(SECOND, 'newsletter');
+        const sentAt = now;
+        now += HOUR;
+        await ledger.numberChanged({ phone: SECOND, newPhone: THIRD, actor: 't' });
+        now += HOUR;
+        // Her erase request, sent at the second number before she moved on, delivered now.
+        const late = await ledger.eraseSubject(SECOND, 't', { sentAt });
+        assert.equal(late.beforeNumberChange, true);
+        assert.equal(late.earlierNumbers?.count, 1);
+        const atFirst = await ledger.exportSubject(FIRST, 't', { beforeNumberChange: true });
+        assert.deepEqual([atFirst.consents, atFirst.history, atFirst.notices], [[], [], []]);
+        await assertNextHolderUntouched(FIRST, 'Bob');
+      });
+
       it('tells nothing of the earlier numbers in the audit event of the one she asked from but how many', async () => {
         await holdThenMove(FIRST, SECOND, 'Bob');
         await ledger.eraseSubject(SECOND, 't');
@@ -231,6 +259,12 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
           'hers, not Carl’s consent ended by his move',
         );
         assert.ok(!second.consents.some((c) => c.status === 'given'));
+        // The first number's move named the second, which is Carl's now: neither pseudonym is in her export.
+        const text = JSON.stringify(doc.earlierNumbers);
+        for (const number of [FIRST, SECOND]) {
+          const { pseudonym } = await ledger.exportSubject(number, 't', { beforeNumberChange: true });
+          assert.ok(!text.includes(pseudonym), 'no pseudonym of an earlier number');
+        }
       });
 
       it('leaves out what staff did for the holder before her while she held the earlier number', async () => {
