@@ -129,7 +129,15 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           node.status(statusOf('ready', RED._('privacy-notice.status.shown', { count: shown, version })));
           return;
         }
-        if (decision.action === 'seen') msg.afterPrivacyNotice = { version, store: config.store };
+        // Seen: checked again when it leaves. Outside the window by the store's times: no notice could go, so the
+        // message may not either (whatsapp-send refuses it unless a notice is on record by then); the times may be
+        // stale (she wrote under another key), and Meta would deliver a message in an open window without the notice.
+        if (
+          decision.action === 'seen' ||
+          (decision.action === 'defer' && decision.reason === 'outside-service-window')
+        ) {
+          msg.afterPrivacyNotice = { version, store: config.store };
+        }
         send(msg);
       });
     }

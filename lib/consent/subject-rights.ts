@@ -280,7 +280,8 @@ export class SubjectRights {
       }
       const suppressedAt = await tx.suppressedAt(p);
       const erasedAt = suppressedAt !== undefined && ofHolder(p, suppressedAt) ? suppressedAt : undefined;
-      const earlier = previousHolder ? [] : await earlierNumbers(tx, p, keys, span ?? {});
+      // The person whose part this is (the present holder, or the previous one at staff's word) came from these.
+      const earlier = await earlierNumbers(tx, p, keys, span ?? {});
       const earlierParts = [];
       for (const number of earlier) earlierParts.push(await this.exportPart(tx, now, number, who));
       const own = rows.length + consents.length + history.length + notices.length > 0;
@@ -312,7 +313,9 @@ export class SubjectRights {
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
         subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
         ...this.exported(consents, history, notices, audit),
-        ...(previousHolder ? {} : { earlierNumbers: earlierParts.map(({ found: _found, ...part }) => part) }),
+        ...(previousHolder && earlierParts.length === 0
+          ? {}
+          : { earlierNumbers: earlierParts.map(({ found: _found, ...part }) => part) }),
         information: this.information(),
       };
     });

@@ -470,15 +470,16 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     }
   });
 
-  it('shows no notice to a person known to have last written more than 24 hours ago, and records none', async () => {
+  it('shows no notice to a person known to have last written more than 24 hours ago, nor the message', async () => {
     const { sent, failed } = await load();
     // Meta would accept a free-form notice and report its failure (131047) only later, in a status webhook.
     await (await ledger()).recordInbound(GERMAN.phone, Date.now() - 25 * 60 * 60 * 1000);
+    // She wrote meanwhile under a key the store did not see (her user id alone): Meta's window is open.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
-    await until(() => failed.length === 1, 'the message to fail at Meta');
-    assert.equal(failed[0].error?.code, 131047, 'the message itself, untagged');
-    assert.equal(failed[0].afterPrivacyNotice, undefined);
-    assert.equal(sent.length, 0);
+    await until(() => failed.length === 1, 'the message to be refused');
+    assert.equal(failed[0].error?.code, 'privacy-notice-not-delivered', 'not sent without the notice');
+    assert.deepEqual([sent.length, accepted(GERMAN.waId).length], [0, 0]);
     assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
     // She writes: the next message is preceded by the notice.
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });

@@ -285,10 +285,15 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
         );
       });
 
-      it('holds no earlier part for staff answering the previous holder of a number', async () => {
+      it('follows the previous holder back too when staff answer her, and holds no earlier part without one', async () => {
         await holdThenMove(FIRST, SECOND, 'Bob');
         await ledger.numberChanged({ phone: SECOND, actor: 't' });
-        assert.equal((await ledger.exportSubject(SECOND, 't', { beforeNumberChange: true })).earlierNumbers, undefined);
+        const hers = await ledger.exportSubject(SECOND, 't', { beforeNumberChange: true });
+        assert.deepEqual(
+          hers.earlierNumbers?.map((part) => part.notices.map((n) => n.noticeVersion)),
+          [[NOTICE[FIRST]]],
+        );
+        assert.equal((await ledger.exportSubject(FIRST, 't', { beforeNumberChange: true })).earlierNumbers, undefined);
       });
     });
 
