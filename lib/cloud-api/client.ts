@@ -71,8 +71,8 @@ export interface PhoneNumberInfo {
 
 export interface SendOptions {
   /**
-   * Runs once, in the recipient's order (after the message to the same person before it was answered), before the
-   * message queues; a throw refuses it unsent. For checks that ask the network first: the message behind must not
+   * Runs once, on the validated body, in the recipient's order (after the message to the same person before it was
+   * answered), before the message queues; a throw refuses it unsent. For checks that ask the network first: the message behind must not
    * overtake.
    */
   check?: () => Promise<void>;

@@ -1,6 +1,5 @@
 import { CloudApiError, NO_API_CODE } from '../cloud-api/errors';
 import type { OutgoingMessageBody } from '../cloud-api/message-types';
-import { assertValidMessageBody } from '../cloud-api/schemas';
 import { MARKETING } from '../cloud-api/template-categories';
 import { GdprWhatsAppError } from '../errors';
 
@@ -30,8 +29,6 @@ export async function assertTemplateMayGo(
 ): Promise<void> {
   const name = templateName(body);
   if (name === undefined || context.marketingConsent || name === context.optInRequestTemplate) return;
-  // A malformed message fails as one (invalid-message), and costs no lookup.
-  assertValidMessageBody(body);
   let category: string | null;
   try {
     category = await categoryOf(name);
