@@ -165,8 +165,27 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       });
       showStatus();
       const result = await pending;
+      await rememberNoticeMessage(msg, result.messageId);
       // Who the message went to, not the inbound sender the flow may have carried along.
       return { ...fields, messageId: result.messageId, waId: result.waId, userId: result.userId, to };
+    }
+
+    /**
+     * A notice Meta accepted may still fail (131026, 131047, ... in a status webhook): its message id lets
+     * whatsapp-webhook forget it then. The notice went out, so a failure to record the id only warns.
+     */
+    async function rememberNoticeMessage(msg: NodeMessage, messageId: string | undefined): Promise<void> {
+      const notice = (msg as { privacyNotice?: { version?: unknown; store?: unknown } }).privacyNotice;
+      const store = typeof notice?.store === 'string' ? findConsentStore(RED, notice.store) : undefined;
+      if (!store || typeof notice?.version !== 'string' || !messageId) return;
+      const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
+      try {
+        await (await store.getLedger()).noticeSent(subject, notice.version, messageId, {
+          actor: `whatsapp-send:${node.id}`,
+        });
+      } catch (err) {
+        node.warn(translateError(RED, err));
+      }
     }
 
     /**

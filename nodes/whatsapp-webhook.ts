@@ -3,6 +3,7 @@ import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import { GdprWhatsAppError } from '../lib/errors';
 import { type DedupeStore, MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../lib/webhook/dedupe';
 import { claimedKeys, completeClaims, handleWebhookPost, releaseClaims, WebhookError } from '../lib/webhook/handler';
+import type { MessageStatus } from '../lib/webhook/types';
 import { answerVerification } from '../lib/webhook/verify';
 import { findConsentStore, showStoreProblems } from './consent-store';
 import { FirstHopCompletion } from './shared/completion';
@@ -96,6 +97,16 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       this.warn(more > 0 ? RED._('whatsapp-webhook.warn.refused-more', { text, count: more }) : text);
     };
 
+    /**
+     * A privacy notice Meta accepted and then reported failed did not reach the person: forgotten before the 200, so
+     * that her next message is preceded by it again (Art. 13 GDPR).
+     */
+    const forgetFailedNotices = async (statuses: readonly MessageStatus[]) => {
+      const failed = statuses.filter((s) => s.status === 'failed').map((s) => s.messageId);
+      if (!store || failed.length === 0) return;
+      await (await store.getLedger()).messagesFailed(failed, { actor: `whatsapp-webhook:${this.id}` });
+    };
+
     const receive = (req: Request, res: Response) => {
       let dedupe: DedupeStore | undefined;
       /** Claims taken for this POST and not completed yet: released when anything fails. */
@@ -118,6 +129,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           return result;
         })
         .then(async (result) => {
+          await forgetFailedNotices(result.statuses);
           const keyOf = new Map<NodeMessage, string>();
           const messages: NodeMessage[] = result.messages.map((m) => {
             const msg = { payload: inboundPayload(m), whatsapp: m };

@@ -27,6 +27,8 @@ export const FORWARDED_METHODS = [
   'isSuppressed',
   'isErasedAndGone',
   'noticeNotDelivered',
+  'noticeSent',
+  'messagesFailed',
   'requestNotDelivered',
   'exportSubject',
   'sweepRetention',

@@ -3,7 +3,7 @@ import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
 import type { CheckState, ConsentRow, LedgerStore, StoreTx, UsageMark } from '../store/types';
-import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime } from '../webhook/dedupe';
+import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime, statusDedupeKey } from '../webhook/dedupe';
 import { accessInformation } from './access-information';
 import {
   type AuditAnchor,
@@ -765,6 +765,68 @@ export class ConsentLedger extends EventEmitter {
         outcome: 'undelivered',
         detail: { noticeVersion: version },
       });
+    });
+  }
+
+  /**
+   * The notice went out as message `messageId` (whatsapp-send, once Meta accepted it). Its id is kept as proof, and its
+   * keyed hash lets `messagesFailed` find the notice when Meta reports the message failed after accepting it. A
+   * failure reported before this (the status webhook overtook the send's answer) forgets the notice now.
+   */
+  async noticeSent(
+    subject: SubjectInput,
+    noticeVersion: string,
+    messageId: string,
+    options: { actor: string },
+  ): Promise<void> {
+    const version = requireNoticeVersion(noticeVersion);
+    const actor = requireActor(options?.actor);
+    const id = optionalText(messageId, 'messageId', 256);
+    if (!id) throw new GdprWhatsAppError('invalid-input', 'The message id is required', { field: 'messageId' });
+    const identified = this.resolver.identify(subject);
+    await this.change(async (tx, now) => {
+      const p = await this.writes.pseudonymOf(tx, identified);
+      const idEnc = this.cipher.encryptOptional(id, 'notice_message_id', p) as string;
+      if (!(await tx.setNoticeMessage(p, version, idEnc, this.noticeMessageRef(id)))) return;
+      if (!(await tx.hasDedupeMark(this.dedupeKey(statusDedupeKey({ messageId: id, status: 'failed' })), now))) return;
+      await tx.deleteNotice(p, version);
+      await this.auditNoticeFailed(tx, now, actor, p, version);
+    });
+  }
+
+  /**
+   * Meta reported these messages failed after accepting them (a status webhook): a notice one of them carried did not
+   * reach the person, so it is forgotten and her next message is preceded by it again (Art. 13). Answers how many.
+   */
+  async messagesFailed(messageIds: readonly string[], options: { actor: string }): Promise<number> {
+    const actor = requireActor(options?.actor);
+    const refs = messageIds
+      .filter((id) => typeof id === 'string' && id.length > 0 && id.length <= 256)
+      .map((id) => this.noticeMessageRef(id));
+    if (refs.length === 0) return 0;
+    return this.change(async (tx, now) => {
+      let forgotten = 0;
+      for (const ref of refs) {
+        for (const notice of await tx.deleteNoticesByMessage(ref)) {
+          await this.auditNoticeFailed(tx, now, actor, notice.pseudonym, notice.noticeVersion);
+          forgotten += 1;
+        }
+      }
+      return forgotten;
+    });
+  }
+
+  private noticeMessageRef(messageId: string): string {
+    return this.pseudonyms.forDedupeKey(`notice-message:${messageId}`);
+  }
+
+  private async auditNoticeFailed(tx: StoreTx, now: number, actor: string, p: string, version: string) {
+    await this.writes.audit(tx, now, {
+      action: 'notice.undelivered',
+      actor,
+      pseudonym: p,
+      outcome: 'undelivered',
+      detail: { noticeVersion: version, reported: 'status' },
     });
   }
 

@@ -125,6 +125,8 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly isSuppressed = this.forward('isSuppressed');
   readonly isErasedAndGone = this.forward('isErasedAndGone');
   readonly noticeNotDelivered = this.forward('noticeNotDelivered');
+  readonly noticeSent = this.forward('noticeSent');
+  readonly messagesFailed = this.forward('messagesFailed');
   readonly requestNotDelivered = this.forward('requestNotDelivered');
   readonly exportSubject = this.forward('exportSubject');
   readonly sweepRetention = this.forward('sweepRetention');

@@ -158,6 +158,14 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `CREATE INDEX audit_number_changes ON audit (seq) WHERE ${NUMBER_CHANGE_EVENT}`,
       ],
     },
+    {
+      version: 7,
+      statements: [
+        // The keyed hash of the message that carried a notice: a status webhook reporting it failed finds the notice.
+        `ALTER TABLE notices ADD COLUMN message_ref TEXT`,
+        `CREATE INDEX notices_by_message ON notices (message_ref) WHERE message_ref IS NOT NULL`,
+      ],
+    },
   ];
 }
 

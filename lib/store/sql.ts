@@ -337,9 +337,37 @@ export class SqlStoreTx implements StoreTx {
     await this.db.run(
       `INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, actor) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (pseudonym, notice_version) DO UPDATE SET shown_at = excluded.shown_at,
-         message_id_enc = excluded.message_id_enc, actor = excluded.actor`,
+         message_id_enc = excluded.message_id_enc, message_ref = NULL, actor = excluded.actor`,
       [row.pseudonym, row.noticeVersion, row.shownAt, row.messageIdEnc, row.actor],
     );
+  }
+
+  async setNoticeMessage(
+    pseudonym: string,
+    noticeVersion: string,
+    messageIdEnc: string,
+    messageRef: string,
+  ): Promise<boolean> {
+    const changed = await this.db.run(
+      'UPDATE notices SET message_id_enc = $3, message_ref = $4 WHERE pseudonym = $1 AND notice_version = $2',
+      [pseudonym, noticeVersion, messageIdEnc, messageRef],
+    );
+    return changed > 0;
+  }
+
+  async deleteNoticesByMessage(messageRef: string): Promise<{ pseudonym: string; noticeVersion: string }[]> {
+    const rows = await this.db.all('DELETE FROM notices WHERE message_ref = $1 RETURNING pseudonym, notice_version', [
+      messageRef,
+    ]);
+    return rows.map((r) => ({ pseudonym: String(r.pseudonym), noticeVersion: String(r.notice_version) }));
+  }
+
+  async hasDedupeMark(key: string, now: number): Promise<boolean> {
+    const rows = await this.db.all('SELECT 1 AS found FROM dedupe_marks WHERE key = $1 AND expires_at > $2', [
+      key,
+      now,
+    ]);
+    return rows.length > 0;
   }
 
   async deleteNotice(pseudonym: string, noticeVersion: string): Promise<boolean> {
@@ -532,7 +560,8 @@ export class SqlStoreTx implements StoreTx {
       ]);
     }
     changed += await this.db.run(
-      'UPDATE notices SET message_id_enc = NULL WHERE pseudonym = $1 AND message_id_enc IS NOT NULL',
+      `UPDATE notices SET message_id_enc = NULL, message_ref = NULL
+       WHERE pseudonym = $1 AND (message_id_enc IS NOT NULL OR message_ref IS NOT NULL)`,
       [pseudonym],
     );
     return changed;

@@ -130,6 +130,18 @@ export interface StoreTx {
   putPurposeVersion(row: PurposeVersionRow): Promise<void>;
 
   putNotice(row: NoticeRow): Promise<void>;
+  /**
+   * Names the message that carried the notice: its id encrypted, and its keyed hash `messageRef` for a status webhook
+   * to find it by. False when the notice is not on record (erased meanwhile).
+   */
+  setNoticeMessage(
+    pseudonym: string,
+    noticeVersion: string,
+    messageIdEnc: string,
+    messageRef: string,
+  ): Promise<boolean>;
+  /** Removes the notices carried by the message `messageRef`; which ones they were. */
+  deleteNoticesByMessage(messageRef: string): Promise<{ pseudonym: string; noticeVersion: string }[]>;
   /** Removes the record that `noticeVersion` was shown; true when there was one. */
   deleteNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
   hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
@@ -192,6 +204,8 @@ export interface StoreTx {
   claimDedupe(key: string, leaseUntil: number, now: number): Promise<'claimed' | 'done' | 'in-progress'>;
   /** Marks `key` done until `expiresAt`, whether or not a claim is still there. */
   completeDedupe(key: string, expiresAt: number): Promise<void>;
+  /** Whether an unexpired mark (claimed or completed) is held for `key`. */
+  hasDedupeMark(key: string, now: number): Promise<boolean>;
   /** Drops the claim on `key`; a completed mark stays. */
   releaseDedupe(key: string): Promise<void>;
 }

@@ -8,17 +8,21 @@ import type { ConsentLedger } from '../../lib/consent/ledger';
 import { DEFAULT_NOTICE_TEXTS, noticeVersion, renderNoticeTexts } from '../../lib/conversation/notice';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
-import { SANDBOX_WABA_ID } from '../../lib/webhook/build';
+import { buildStatusWebhook, SANDBOX_WABA_ID } from '../../lib/webhook/build';
+import { signPayload } from '../../lib/webhook/signature';
 import consentStoreNode from '../../nodes/consent-store';
 import privacyNoticeNode from '../../nodes/privacy-notice';
 import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
+import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
 
 const PHONE_NUMBER_ID = '106540352242933';
 const ACCESS_TOKEN = 'token-for-notice-tests';
+const APP_SECRET = 'app-secret-for-notice-tests';
+const WEBHOOK_PATH = '/notice-statuses';
 const POLICY_URL = 'https://shop.example/privacy';
 const GERMAN = { waId: '4915123456789', phone: '+4915123456789' };
 const BRITISH = { waId: '447911123456', phone: '+447911123456' };
@@ -213,6 +217,8 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
         optOutFooter: false,
         wires: [['sent'], ['failed']],
       },
+      // Meta's status webhooks: a notice it accepted and then reported failed must be shown again.
+      { id: 'hook', z: 'f1', type: 'whatsapp-webhook', path: WEBHOOK_PATH, whatsapp: 'cfg', store: 'store' },
       { id: 'out', z: 'f1', type: 'helper' },
       { id: 'sent', z: 'f1', type: 'helper' },
       { id: 'failed', z: 'f1', type: 'helper' },
@@ -223,9 +229,9 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
 
   async function load(notice: Record<string, unknown> = {}, store: Record<string, unknown> = {}) {
     await helper.load(
-      [configNode, consentStoreNode, sendNode, privacyNoticeNode, mount] as never,
+      [configNode, consentStoreNode, sendNode, privacyNoticeNode, webhookNode, mount] as never,
       flow(notice, store) as never,
-      { cfg: { accessToken: ACCESS_TOKEN }, store: keys },
+      { cfg: { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET }, store: keys },
     );
     const out: Msg[] = [];
     const sent: Msg[] = [];
@@ -253,6 +259,71 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
   const version = noticeVersion(renderNoticeTexts({}, POLICY_URL));
   const germanNotice = DEFAULT_NOTICE_TEXTS.de.replace('{policyUrl}', POLICY_URL);
   const englishNotice = DEFAULT_NOTICE_TEXTS.en.replace('{policyUrl}', POLICY_URL);
+
+  /** Meta's status webhook for one message the flow sent, signed as Meta signs it; answers the HTTP status. */
+  function reportStatus(
+    messageId: string,
+    status: 'delivered' | 'failed',
+    recipientWaId = GERMAN.waId,
+  ): Promise<number> {
+    const raw = JSON.stringify(
+      buildStatusWebhook({
+        phoneNumberId: PHONE_NUMBER_ID,
+        displayPhoneNumber: '+49 30 7654321',
+        recipientWaId,
+        messageId,
+        status,
+        ...(status === 'failed'
+          ? { errors: [{ code: 131026, title: 'Message undeliverable', message: 'Message undeliverable' }] }
+          : {}),
+      }),
+    );
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${helper.url()}${WEBHOOK_PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(raw, APP_SECRET) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(raw);
+    });
+  }
+
+  it('forgets a notice Meta accepted and then reported failed, so that the next message is preceded by it again', async () => {
+    const { sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => sent.length === 2, 'notice and message sent');
+    const [noticeId, messageId] = sent.map((m) => String(m.whatsapp?.messageId));
+    // Delivered, and a failure of the message behind it: the notice stays on record.
+    assert.equal(await reportStatus(noticeId, 'delivered'), 200);
+    assert.equal(await reportStatus(messageId, 'failed'), 200);
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), true);
+    // The notice itself failed (131026 after the 200): forgotten before the webhook was answered.
+    assert.equal(await reportStatus(noticeId, 'failed'), 200);
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
+    // Meta delivering the same status again changes nothing more.
+    assert.equal(await reportStatus(noticeId, 'failed'), 200);
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist da.' });
+    await until(() => sent.length === 4, 'notice and message sent again');
+    assert.deepEqual(accepted(GERMAN.waId), [
+      germanNotice,
+      'Ihre Bestellung ist unterwegs.',
+      germanNotice,
+      'Ihre Bestellung ist da.',
+    ]);
+    const exported = await (await ledger()).exportSubject(GERMAN.phone, 't');
+    assert.deepEqual(
+      exported.auditEvents.map((e) => e.action).filter((a) => a.startsWith('notice.')),
+      ['notice.shown', 'notice.undelivered', 'notice.shown'],
+    );
+    // The notice on record names the message that carried it (proof that it went out).
+    assert.equal(exported.notices.length, 1);
+    assert.equal(exported.notices[0].messageId, String(sent[2].whatsapp?.messageId));
+  });
 
   it('sends the German notice before the first message, records it, and lets later messages pass untouched', async () => {
     const { out, sent } = await load();

@@ -158,7 +158,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2, 3, 4, 5, 6],
+          [1, 2, 3, 4, 5, 6, 7],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });
@@ -781,6 +781,46 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await giveByKeyword(PHONE);
         assert.equal(await ledger.recordNoticeShown(PHONE, 'n2', { actor: 't' }), true);
         assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), true);
+      });
+
+      it('forgets a notice whose message Meta reported failed, and only that notice', async () => {
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.NOTICE', { actor: 'send' });
+        await ledger.recordNoticeShown(PHONE_2, 'n1', { actor: 'notice' });
+        await ledger.noticeSent(PHONE_2, 'n1', 'wamid.PHONE_2', { actor: 'send' });
+        // The message id is kept only encrypted and as a keyed hash.
+        const [row] = await db.all('SELECT message_id_enc, message_ref FROM notices WHERE message_ref IS NOT NULL');
+        assert.doesNotMatch(JSON.stringify(row), /wamid/);
+        assert.equal((await ledger.exportSubject(PHONE, 't')).notices[0].messageId, 'wamid.NOTICE');
+        assert.equal(await ledger.messagesFailed(['wamid.SOMETHING-ELSE'], { actor: 'hook' }), 0);
+        assert.equal(await ledger.messagesFailed(['wamid.NOTICE', 'wamid.NOTICE'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        assert.equal(await ledger.hasSeenNotice(PHONE_2, 'n1'), true);
+        const undelivered = await db.all("SELECT actor, detail FROM audit WHERE action = 'notice.undelivered'");
+        assert.equal(undelivered.length, 1);
+        assert.equal(undelivered[0].actor, 'hook');
+        // Shown again: the new showing is not found by the old message's id.
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
+        assert.equal(await ledger.messagesFailed(['wamid.NOTICE'], { actor: 'hook' }), 0);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
+        await rejectsUnchanged(() => ledger.noticeSent(PHONE, 'n1', '', { actor: 'send' }), 'invalid-input');
+      });
+
+      it('forgets a notice whose failure was reported before its message id was recorded', async () => {
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
+        // The status webhook overtook the send's answer: its claim is all the ledger has of it.
+        await ledger.claimAll(['status:wamid.FAST:delivered'], 60_000);
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
+        await ledger.claimAll(['status:wamid.FAST:failed'], 60_000);
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        // Nothing is recorded for a notice no longer on record (an erasure in between).
+        await ledger.eraseSubject(PHONE, 'admin');
+        const before = await db.dump();
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.GONE', { actor: 'send' });
+        assert.equal(await db.dump(), before);
       });
 
       it('remembers the last inbound time without storing the number', async () => {
