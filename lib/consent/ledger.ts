@@ -31,7 +31,7 @@ import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep } from './retention-sweep';
-import { ACTIVE_STATUSES, evaluateCheck, isLivePending } from './rules';
+import { ACTIVE_STATUSES, evaluateCheck, isLivePending, isUnconfirmedRequest } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -666,13 +666,35 @@ export class ConsentLedger extends EventEmitter {
       const read = this.checkState(looked, def.id);
       // SQLite answers synchronously; not awaiting a plain value saves a microtask turn per check.
       const state = read instanceof Promise ? await read : read;
-      if (state !== undefined) return evaluateCheck(def, state, this.clock());
+      if (state !== undefined)
+        return this.unlessBlockedUnderRequest(evaluateCheck(def, state, this.clock()), looked, def);
     }
     const identified = this.resolver.identify(subject);
     let pseudonym = identified.pseudonym;
     if (identified.userIdOnly) pseudonym = (await this.store.read.resolveAlias(pseudonym)) ?? pseudonym;
     const state = pseudonym === looked ? undefined : await this.checkState(pseudonym, def.id);
-    return evaluateCheck(def, state, this.clock());
+    return this.unlessBlockedUnderRequest(evaluateCheck(def, state, this.clock()), pseudonym, def);
+  }
+
+  /**
+   * A request for a purpose that needs no consent replaces the record before it with a pending one, which the
+   * purpose's basis allows, as it allows the expired request that follows. Unconfirmed, it must not lift what that
+   * record forbade: the number's block after it passed to someone else (nobody confirmed that the person there now
+   * is the one the business deals with), an objection or a refusal. Read only for the rare allowed pending or
+   * expired record (the check's index holds no more).
+   */
+  private async unlessBlockedUnderRequest(
+    result: CheckResult,
+    p: string,
+    def: PurposeDefinition,
+  ): Promise<CheckResult> {
+    if (!result.allowed || (result.status !== 'pending' && result.status !== 'expired')) return result;
+    const earlier = (await this.store.read.listHistory(p)).filter((row) => row.purpose === def.id).reverse();
+    // Several requests may lie between: none of them was confirmed either.
+    const decided = earlier.find((row) => !isUnconfirmedRequest(row));
+    if (decided === undefined) return result;
+    const before = evaluateCheck(def, decided, this.clock());
+    return before.allowed ? result : before;
   }
 
   private checkState(pseudonym: string, purpose: string): CheckState | Promise<CheckState> {

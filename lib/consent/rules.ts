@@ -62,6 +62,11 @@ export function evaluateCheck(purpose: PurposeDefinition, state: CheckState, now
   }
 }
 
+/** A request nobody confirmed: still pending, or expired (a request's expiry has a time, MOVED_AWAY_EXPIRY has none). */
+export function isUnconfirmedRequest(state: StoredState): boolean {
+  return state.status === 'pending' || (state.status === 'expired' && state.expiresAt !== MOVED_AWAY_EXPIRY);
+}
+
 export function isLivePending(state: StoredState, now: number): boolean {
   return state.status === 'pending' && (state.expiresAt === null || state.expiresAt > now);
 }

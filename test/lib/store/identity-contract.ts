@@ -653,6 +653,47 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         });
       }
 
+      it("keeps the number's block for a contract purpose while a request there is unconfirmed, and after it expired", async () => {
+        await ledger.numberChanged({ phone: ANNA, actor: 't' }); // nothing on record for orders: the number is blocked
+        const request = () =>
+          ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        const blocked = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
+        await request();
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked, 'Anna’s orders must not reach Bob');
+        now += 3 * DAY; // expired, before and after the sweep marks it so
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked);
+        await ledger.sweepRetention();
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked);
+        await request(); // a second request archives the first: the block still lies behind both
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked);
+        await ledger.confirmConsent({ subject: ANNA, confirmationText: 'JA', actor: 't' });
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
+          allowed: true,
+          status: 'given',
+          reason: 'consent-given',
+        });
+      });
+
+      it('lets an unconfirmed request lift no objection to a contract purpose, and allows one where nothing forbade', async () => {
+        await ledger.requestConsent({
+          subject: OTHER,
+          purpose: 'orders',
+          wording: 'O',
+          method: 'web-form',
+          actor: 't',
+        });
+        assert.equal((await ledger.checkConsent(OTHER, 'orders')).allowed, true, 'the contract allows it meanwhile');
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
+          allowed: false,
+          status: 'withdrawn',
+          reason: 'consent-withdrawn',
+        });
+        now += 3 * DAY;
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, false);
+      });
+
       it('a consent confirmed just before the move but handled after it still ends', async () => {
         await ledger.requestConsent({
           subject: ANNA,
