@@ -63,6 +63,10 @@ const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
   'updatedAt',
 ]);
 const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
+
+/** A record that forbids sending for a purpose that needs no consent: an objection, or the end a number's move made. */
+const forbids = (alias: string) =>
+  `(${alias}status IN ('refused', 'withdrawn') OR (${alias}status = 'expired' AND ${alias}expires_at IS NULL))`;
 const consentSelect = (table: string, extra = '') =>
   `SELECT ${CONSENT_COLUMNS.map((c) => `c.${c}`).join(', ')}, w.text AS wording${extra} FROM ${table} c JOIN wordings w ON w.sha256 = c.wording_sha256`;
 // PostgreSQL BIGINT arrives as a string unless the pool parses it; accept both.
@@ -588,11 +592,13 @@ export class SqlStoreTx implements StoreTx {
   async deleteEndedProof(now: number, limit: number, objectionsOf: readonly string[] = []): Promise<number> {
     // A given consent is the permission itself, not only its proof: it ends by withdrawal, never by age. So is an
     // objection to a purpose that needs no consent: without it, the basis would allow again.
-    // So is the block a number's move leaves for those purposes (RecordMethod 'number-change').
-    const kept = objectionsOf.length
-      ? ` AND NOT (status IN ('refused', 'withdrawn') AND purpose IN (${placeholders(objectionsOf.length, 3)}))
-          AND method <> 'number-change'`
-      : '';
+    // So is the block a number's move leaves for those purposes (RecordMethod 'number-change'), and an unconfirmed
+    // request in front of either: the check reads back through it (ConsentLedger.unlessBlockedUnderRequest).
+    const objectionPurpose = objectionsOf.length ? `purpose IN (${placeholders(objectionsOf.length, 3)})` : 'FALSE';
+    const forbiddenBehind = `EXISTS (SELECT 1 FROM consent_history h WHERE h.pseudonym = consents.pseudonym
+      AND h.purpose = consents.purpose AND ${forbids('h.')})`;
+    const kept = ` AND NOT (${objectionPurpose} AND (status IN ('refused', 'withdrawn') OR method = 'number-change'
+      OR ${forbiddenBehind}))`;
     // The conditions again outside the subquery, which PostgreSQL does not re-check: a record another instance gave
     // anew meanwhile is not deleted.
     const ended = `retain_until < $1 AND status IN ('refused', 'expired', 'withdrawn')${kept}`;
@@ -601,9 +607,13 @@ export class SqlStoreTx implements StoreTx {
          WHERE ${ended} LIMIT $2) AND ${ended}`,
       [now, limit, ...objectionsOf],
     );
+    const standsBehindRequest = `${objectionPurpose} AND ${forbids('')} AND EXISTS (SELECT 1 FROM consents c
+      WHERE c.pseudonym = consent_history.pseudonym AND c.purpose = consent_history.purpose
+      AND (c.status = 'pending' OR (c.status = 'expired' AND c.expires_at IS NOT NULL)))`;
     removed += await this.db.run(
-      'DELETE FROM consent_history WHERE id IN (SELECT id FROM consent_history WHERE retain_until < $1 LIMIT $2)',
-      [now, limit],
+      `DELETE FROM consent_history WHERE id IN (SELECT id FROM consent_history
+         WHERE retain_until < $1 AND NOT (${standsBehindRequest}) LIMIT $2)`,
+      [now, limit, ...objectionsOf],
     );
     return removed;
   }

@@ -48,7 +48,16 @@ async function fullRules(ledger: ConsentLedger, subject: SubjectInput, purpose: 
     : (await ledger.isSuppressed(subject))
       ? 'erased'
       : undefined;
-  return evaluateCheck(def, state, now);
+  const result = evaluateCheck(def, state, now);
+  if (!result.allowed || (result.status !== 'pending' && result.status !== 'expired')) return result;
+  // An unconfirmed request lifts nothing that forbade before it: the latest other archived record still decides.
+  const history = (await ledger.exportSubject(subject, 'model')).history.filter((h) => h.purpose === purpose);
+  const decided = history
+    .reverse()
+    .find((h) => !(h.status === 'pending' || (h.status === 'expired' && h.expiresAt !== undefined)));
+  if (!decided) return result;
+  const before = evaluateCheck(def, { status: decided.status, expiresAt: decided.expiresAt ?? null }, now);
+  return before.allowed ? result : before;
 }
 
 type Step =

@@ -694,6 +694,36 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, false);
       });
 
+      it('keeps what blocks a contract purpose past every retention period, also behind an unconfirmed request', async () => {
+        await give(ANNA, 'orders'); // her contract record ends with the move: it is the number's block now
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        await ledger.withdrawConsent({ subject: OTHER, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.requestConsent({
+          subject: OTHER,
+          purpose: 'orders',
+          wording: 'O',
+          method: 'web-form',
+          actor: 't',
+        });
+        await ledger.numberChanged({ phone: THIRD, actor: 't' }); // the block, and a request over it
+        await ledger.requestConsent({
+          subject: THIRD,
+          purpose: 'orders',
+          wording: 'O',
+          method: 'web-form',
+          actor: 't',
+        });
+        now += 3 * DAY;
+        await ledger.sweepRetention(); // the requests expire
+        now += 11 * 365 * DAY;
+        await ledger.sweepRetention();
+        now += 11 * 365 * DAY;
+        await ledger.sweepRetention();
+        for (const number of [ANNA, OTHER, THIRD]) {
+          assert.equal((await ledger.checkConsent(number, 'orders')).allowed, false, number);
+        }
+      });
+
       it('a consent confirmed just before the move but handled after it still ends', async () => {
         await ledger.requestConsent({
           subject: ANNA,
