@@ -1217,7 +1217,13 @@ async function openStore(
     if (!options.postgresUrl) {
       throw new GdprWhatsAppError('missing-postgres-url', 'The PostgreSQL connection URL is missing');
     }
-    return PostgresStore.open({ url: options.postgresUrl, schema: options.postgresSchema, clock, onError });
+    return PostgresStore.open({
+      url: options.postgresUrl,
+      schema: options.postgresSchema,
+      clock,
+      onError,
+      revacuumIntervalMs: options.postgresVacuumRetryMs,
+    });
   }
   throw new GdprWhatsAppError('invalid-backend', 'The consent store backend must be sqlite or postgres');
 }

@@ -78,6 +78,8 @@ export interface LedgerOptions {
   postgresUrl?: string;
   /** PostgreSQL schema for the ledger's tables (default "public"); created when missing. */
   postgresSchema?: string;
+  /** How often an erasure's VACUUM that an older PostgreSQL transaction held back is tried again (default 30 s). */
+  postgresVacuumRetryMs?: number;
   /** First = current key for new writes; the others only decrypt. */
   encryptionKeys: EncryptionKey[];
   pseudonymKey: Buffer;

@@ -26,6 +26,9 @@ const SERIAL_LOCK = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '
 /** How long an erasure waits for older snapshots to end before it vacuums: 40 x 25 ms, as SQLite's checkpoint. */
 const OLDER_SNAPSHOT_ATTEMPTS = 40;
 const OLDER_SNAPSHOT_PAUSE_MS = 25;
+/** After that, how often the store looks again whether the older transaction ended, and for how long at most. */
+const REVACUUM_INTERVAL_MS = 30_000;
+const REVACUUM_FOR_MS = 3_600_000;
 /** The tables with personal data, by the names StoreTx.eraseSubject counts their deleted rows under. */
 const PERSONAL_TABLES: Readonly<Record<string, string>> = {
   subjects: 'subjects',
@@ -41,6 +44,8 @@ export interface PostgresStoreOptions {
   clock: () => number;
   poolSize?: number;
   onError?: (err: Error) => void;
+  /** How often an erasure's VACUUM that an older transaction held back is tried again (tests shorten it). */
+  revacuumIntervalMs?: number;
 }
 
 /** PostgreSQL backend for several Node-RED instances: no cache, every check reads committed rows. */
@@ -51,10 +56,15 @@ export class PostgresStore implements LedgerStore {
   private closed = false;
   /** VACUUM (PARALLEL 0) is known (PostgreSQL 13 and later) until the server says otherwise. */
   private parallelVacuumOption = true;
+  /** Tables whose erased rows an older transaction kept in the files, and since when: vacuumed again once it ended. */
+  private readonly heldBack = new Set<string>();
+  private heldBackSince: Date | undefined;
+  private revacuumTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly pool: Pool,
     private readonly onError: (err: Error) => void,
+    private readonly revacuumIntervalMs = REVACUUM_INTERVAL_MS,
   ) {
     this.read = new SqlStoreTx(new PgConnection(pool));
   }
@@ -74,7 +84,7 @@ export class PostgresStore implements LedgerStore {
     });
     // An idle client losing its connection must not crash Node-RED; the next query reports the error.
     pool.on('error', (err) => options.onError?.(err));
-    const store = new PostgresStore(pool, (err) => options.onError?.(err));
+    const store = new PostgresStore(pool, (err) => options.onError?.(err), options.revacuumIntervalMs);
     try {
       await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: { code?: string }) => {
         // Two instances starting at once may both try to create it (unique_violation / duplicate_schema).
@@ -125,14 +135,57 @@ export class PostgresStore implements LedgerStore {
     if (tables.length === 0) return;
     // VACUUM cannot remove a deleted row that a transaction begun before the delete may still see (another
     // instance's, a report's, this store's own usage flush): those get a moment to end, as SQLite's readers do.
-    if (!(await this.olderSnapshotsEnded())) {
+    const erasedAt = await this.databaseNow();
+    if (!(await this.olderSnapshotsEnded(erasedAt))) {
       this.onError(
         new GdprWhatsAppError(
           'erasure-vacuum-incomplete',
-          'A database transaction older than the erasure was still open: the erased rows stay in the table files until the next VACUUM',
+          'A database transaction older than the erasure was still open: the erased rows stay in the table files until it ends, then the store vacuums again',
         ),
       );
+      this.vacuumAgainLater(tables, erasedAt);
     }
+    await this.vacuum(tables);
+  }
+
+  /** Vacuums `tables` again once no transaction older than `erasedAt` is open, looking every interval for an hour. */
+  private vacuumAgainLater(tables: readonly string[], erasedAt: Date): void {
+    for (const table of tables) this.heldBack.add(table);
+    // Only the latest erasure's time matters: once nothing older than it is open, nothing older than any is.
+    this.heldBackSince = erasedAt;
+    if (this.revacuumTimer) return;
+    const giveUpAt = Date.now() + Math.max(REVACUUM_FOR_MS, this.revacuumIntervalMs);
+    const attempt = () => {
+      this.revacuumTimer = undefined;
+      if (this.closed || this.heldBack.size === 0 || !this.heldBackSince) return;
+      const since = this.heldBackSince;
+      this.olderSnapshotsEnded(since, 1)
+        .then(async (ended) => {
+          if (!ended) {
+            if (Date.now() < giveUpAt) this.revacuumTimer = setTimeout(attempt, this.revacuumIntervalMs).unref();
+            else {
+              this.heldBack.clear();
+              this.onError(
+                new GdprWhatsAppError(
+                  'erasure-vacuum-given-up',
+                  'A database transaction older than an erasure stayed open for an hour: run VACUUM on the ledger tables once it ended',
+                ),
+              );
+            }
+            return;
+          }
+          const again = [...this.heldBack];
+          this.heldBack.clear();
+          await this.vacuum(again);
+        })
+        .catch((err: unknown) => {
+          if (!this.closed) this.onError(err as Error);
+        });
+    };
+    this.revacuumTimer = setTimeout(attempt, this.revacuumIntervalMs).unref();
+  }
+
+  private async vacuum(tables: readonly string[]): Promise<void> {
     if (this.parallelVacuumOption) {
       try {
         // Parallel index cleanup starts worker processes: ten times the cost of the vacuum itself here.
@@ -152,9 +205,8 @@ export class PostgresStore implements LedgerStore {
    * before the erasure committed. Sessions of other roles show no snapshot unless this role may read their
    * statistics; those are not waited for.
    */
-  private async olderSnapshotsEnded(): Promise<boolean> {
-    const started = (await this.pool.query('SELECT clock_timestamp() AS at')).rows[0].at as Date;
-    for (let attempt = 0; attempt < OLDER_SNAPSHOT_ATTEMPTS; attempt += 1) {
+  private async olderSnapshotsEnded(started: Date, attempts = OLDER_SNAPSHOT_ATTEMPTS): Promise<boolean> {
+    for (let attempt = 0; attempt < attempts; attempt += 1) {
       const { rows } = await this.pool.query(
         `SELECT count(*)::int AS open FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
@@ -162,9 +214,13 @@ export class PostgresStore implements LedgerStore {
         [started],
       );
       if (rows[0].open === 0) return true;
-      await new Promise((resolve) => setTimeout(resolve, OLDER_SNAPSHOT_PAUSE_MS));
+      if (attempt + 1 < attempts) await new Promise((resolve) => setTimeout(resolve, OLDER_SNAPSHOT_PAUSE_MS));
     }
     return false;
+  }
+
+  private async databaseNow(): Promise<Date> {
+    return (await this.pool.query('SELECT clock_timestamp() AS at')).rows[0].at as Date;
   }
 
   async integrityCheck(): Promise<string> {
@@ -175,6 +231,7 @@ export class PostgresStore implements LedgerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.revacuumTimer);
     await this.pool.end();
   }
 }

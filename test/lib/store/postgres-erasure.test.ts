@@ -102,6 +102,33 @@ if (!POSTGRES_URL) {
       assert.ok(warning instanceof GdprWhatsAppError && warning.code === 'erasure-vacuum-incomplete', String(warning));
       assert.equal((await ledger.exportSubject(ANNA, 't')).found, false);
     });
+
+    it('vacuums again once that transaction ended, so no page keeps what it erased', async () => {
+      await ledger.close();
+      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: 50 }));
+      ledger.on('warning', (err) => warnings.push(err));
+      const stored = await postgresCiphertexts(url, schema());
+      const open = await openReport();
+      report = open;
+      await ledger.eraseSubject(ANNA, 't');
+      assert.equal(warnings.length, 1, 'the VACUUM was held back');
+      const before = await scanRawPages(url, schema(), stored);
+      if (!before) {
+        console.log('      pageinspect is not available: raw pages not scanned');
+        return;
+      }
+      assert.notDeepEqual(before, [], 'the older transaction kept the erased rows in the pages');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.notDeepEqual(await scanRawPages(url, schema(), stored), [], 'not while it is still open');
+      await open.query('COMMIT');
+      for (let waited = 0; ; waited += 50) {
+        const pages = await scanRawPages(url, schema(), stored);
+        if (pages?.length === 0) break;
+        assert.ok(waited < 10_000, `still in the pages: ${JSON.stringify(pages)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(warnings.length, 1);
+    });
   });
 
   describe('PostgreSQL erasure of a part of an earlier number', function () {
