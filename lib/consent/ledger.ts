@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
-import type { CheckState, ConsentRow, LedgerStore, StoreTx, UsageMark } from '../store/types';
+import type { CheckState, ConsentRow, LedgerStore, NoticeRow, StoreTx, UsageMark } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime, statusDedupeKey } from '../webhook/dedupe';
 import { accessInformation } from './access-information';
 import {
@@ -779,7 +779,8 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     await this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      if (!(await tx.deleteNotice(p, version))) return;
+      const showing = await this.currentShowing(tx, p, version);
+      if (showing?.id === undefined || !(await tx.deleteNotice(showing.id))) return;
       await this.writes.audit(tx, now, {
         action: 'notice.undelivered',
         actor,
@@ -808,10 +809,12 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     await this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
+      const showing = await this.currentShowing(tx, p, version);
+      if (showing?.id === undefined) return;
       const idEnc = this.cipher.encryptOptional(id, 'notice_message_id', p) as string;
-      if (!(await tx.setNoticeMessage(p, version, idEnc, this.noticeMessageRef(id)))) return;
+      if (!(await tx.setNoticeMessage(showing.id, idEnc, this.noticeMessageRef(id)))) return;
       if (!(await tx.hasDedupeMark(this.dedupeKey(statusDedupeKey({ messageId: id, status: 'failed' })), now))) return;
-      await tx.deleteNotice(p, version);
+      await tx.deleteNotice(showing.id);
       await this.auditNoticeFailed(tx, now, actor, p, version);
     });
   }
@@ -856,12 +859,17 @@ export class ConsentLedger extends EventEmitter {
     if (typeof noticeVersion !== 'string' || noticeVersion === '') return false;
     const identified = this.resolver.identify(subject);
     const p = await this.writes.pseudonymOf(this.store.read, identified);
-    const shown = (await this.store.read.listNotices(p))
-      .filter((n) => n.noticeVersion === noticeVersion)
-      .map((n) => n.shownAt);
-    if (shown.length === 0) return false;
-    // Shown before the number last changed hands: to its previous holder, not to the person who has it now.
-    return !(await this.store.read.hasAuditSince(p, NUMBER_CHANGED, Math.max(...shown) + 1));
+    return (await this.currentShowing(this.store.read, p, noticeVersion)) !== undefined;
+  }
+
+  /**
+   * The latest showing of `version` to the person who holds the number now: one from before the number last changed
+   * hands went to its previous holder, and stays hers.
+   */
+  private async currentShowing(tx: StoreTx, p: string, version: string): Promise<NoticeRow | undefined> {
+    const latest = (await tx.listNotices(p)).filter((n) => n.noticeVersion === version).at(-1);
+    if (latest === undefined) return undefined;
+    return (await tx.hasAuditSince(p, NUMBER_CHANGED, latest.shownAt + 1)) ? undefined : latest;
   }
 
   /**

@@ -166,6 +166,28 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `CREATE INDEX notices_by_message ON notices (message_ref) WHERE message_ref IS NOT NULL`,
       ],
     },
+    {
+      version: 8,
+      statements: [
+        // Each showing of a notice is its own row: the next holder of a number seeing the same version no longer
+        // overwrites the proof that the previous holder saw it.
+        `CREATE TABLE notice_showings (
+          ${autoId},
+          pseudonym TEXT NOT NULL,
+          notice_version TEXT NOT NULL,
+          shown_at ${int} NOT NULL,
+          message_id_enc TEXT,
+          message_ref TEXT,
+          actor TEXT NOT NULL)`,
+        `INSERT INTO notice_showings (pseudonym, notice_version, shown_at, message_id_enc, message_ref, actor)
+          SELECT pseudonym, notice_version, shown_at, message_id_enc, message_ref, actor FROM notices ORDER BY shown_at`,
+        `DROP TABLE notices`,
+        `ALTER TABLE notice_showings RENAME TO notices`,
+        `CREATE INDEX notices_by_subject ON notices (pseudonym, notice_version)`,
+        `CREATE INDEX notices_by_time ON notices (shown_at)`,
+        `CREATE INDEX notices_by_message ON notices (message_ref) WHERE message_ref IS NOT NULL`,
+      ],
+    },
   ];
 }
 

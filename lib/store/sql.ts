@@ -339,23 +339,17 @@ export class SqlStoreTx implements StoreTx {
 
   async putNotice(row: NoticeRow): Promise<void> {
     await this.db.run(
-      `INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, actor) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (pseudonym, notice_version) DO UPDATE SET shown_at = excluded.shown_at,
-         message_id_enc = excluded.message_id_enc, message_ref = NULL, actor = excluded.actor`,
+      `INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, actor) VALUES ($1, $2, $3, $4, $5)`,
       [row.pseudonym, row.noticeVersion, row.shownAt, row.messageIdEnc, row.actor],
     );
   }
 
-  async setNoticeMessage(
-    pseudonym: string,
-    noticeVersion: string,
-    messageIdEnc: string,
-    messageRef: string,
-  ): Promise<boolean> {
-    const changed = await this.db.run(
-      'UPDATE notices SET message_id_enc = $3, message_ref = $4 WHERE pseudonym = $1 AND notice_version = $2',
-      [pseudonym, noticeVersion, messageIdEnc, messageRef],
-    );
+  async setNoticeMessage(id: number, messageIdEnc: string, messageRef: string): Promise<boolean> {
+    const changed = await this.db.run('UPDATE notices SET message_id_enc = $2, message_ref = $3 WHERE id = $1', [
+      id,
+      messageIdEnc,
+      messageRef,
+    ]);
     return changed > 0;
   }
 
@@ -374,28 +368,17 @@ export class SqlStoreTx implements StoreTx {
     return rows.length > 0;
   }
 
-  async deleteNotice(pseudonym: string, noticeVersion: string): Promise<boolean> {
-    const deleted = await this.db.run('DELETE FROM notices WHERE pseudonym = $1 AND notice_version = $2', [
-      pseudonym,
-      noticeVersion,
-    ]);
-    return deleted > 0;
-  }
-
-  async hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean> {
-    const rows = await this.db.all('SELECT 1 AS found FROM notices WHERE pseudonym = $1 AND notice_version = $2', [
-      pseudonym,
-      noticeVersion,
-    ]);
-    return rows.length > 0;
+  async deleteNotice(id: number): Promise<boolean> {
+    return (await this.db.run('DELETE FROM notices WHERE id = $1', [id])) > 0;
   }
 
   async listNotices(pseudonym: string): Promise<NoticeRow[]> {
     const rows = await this.db.all(
-      'SELECT notice_version, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 ORDER BY shown_at',
+      'SELECT id, notice_version, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 ORDER BY shown_at, id',
       [pseudonym],
     );
     return rows.map((r) => ({
+      id: Number(r.id),
       pseudonym,
       noticeVersion: String(r.notice_version),
       shownAt: Number(r.shown_at),
@@ -619,11 +602,10 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async deleteOldNotices(cutoff: number, limit: number): Promise<number> {
-    return this.db.run(
-      `DELETE FROM notices WHERE (pseudonym, notice_version) IN
-         (SELECT pseudonym, notice_version FROM notices WHERE shown_at < $1 LIMIT $2)`,
-      [cutoff, limit],
-    );
+    return this.db.run('DELETE FROM notices WHERE id IN (SELECT id FROM notices WHERE shown_at < $1 LIMIT $2)', [
+      cutoff,
+      limit,
+    ]);
   }
 
   async purgeAuditBefore(cutoff: number, limit: number): Promise<number> {

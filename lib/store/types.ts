@@ -52,6 +52,8 @@ export interface ArchivedConsentRow extends ConsentRow {
 }
 
 export interface NoticeRow {
+  /** Each showing is its own row; assigned by the store. */
+  id?: number;
   pseudonym: string;
   noticeVersion: string;
   shownAt: number;
@@ -129,22 +131,18 @@ export interface StoreTx {
 
   putPurposeVersion(row: PurposeVersionRow): Promise<void>;
 
+  /** Records one showing (each its own row, so an earlier holder's proof stays). */
   putNotice(row: NoticeRow): Promise<void>;
   /**
-   * Names the message that carried the notice: its id encrypted, and its keyed hash `messageRef` for a status webhook
-   * to find it by. False when the notice is not on record (erased meanwhile).
+   * Names the message that carried the showing `id`: its id encrypted, and its keyed hash `messageRef` for a status
+   * webhook to find it by. False when the showing is gone (undone or erased meanwhile).
    */
-  setNoticeMessage(
-    pseudonym: string,
-    noticeVersion: string,
-    messageIdEnc: string,
-    messageRef: string,
-  ): Promise<boolean>;
-  /** Removes the notices carried by the message `messageRef`; which ones they were. */
+  setNoticeMessage(id: number, messageIdEnc: string, messageRef: string): Promise<boolean>;
+  /** Removes the showings carried by the message `messageRef`; which ones they were. */
   deleteNoticesByMessage(messageRef: string): Promise<{ pseudonym: string; noticeVersion: string }[]>;
-  /** Removes the record that `noticeVersion` was shown; true when there was one. */
-  deleteNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
-  hasNotice(pseudonym: string, noticeVersion: string): Promise<boolean>;
+  /** Removes the showing `id`; true when there was one. */
+  deleteNotice(id: number): Promise<boolean>;
+  /** The subject's showings, oldest first. */
   listNotices(pseudonym: string): Promise<NoticeRow[]>;
 
   /** Last event, else the retention anchor, else undefined (empty chain). */

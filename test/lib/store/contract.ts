@@ -158,7 +158,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2, 3, 4, 5, 6, 7],
+          [1, 2, 3, 4, 5, 6, 7, 8],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });
@@ -812,10 +812,11 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.claimAll(['status:wamid.FAST:delivered'], 60_000);
         await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
         assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
-        await ledger.claimAll(['status:wamid.FAST:failed'], 60_000);
-        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
-        await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
-        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        await ledger.claimAll(['status:wamid.FASTER:failed'], 60_000);
+        await ledger.recordNoticeShown(PHONE, 'n2', { actor: 'notice' });
+        await ledger.noticeSent(PHONE, 'n2', 'wamid.FASTER', { actor: 'send' });
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), false);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
         // Nothing is recorded for a notice no longer on record (an erasure in between).
         await ledger.eraseSubject(PHONE, 'admin');
         const before = await db.dump();

@@ -222,6 +222,31 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         return movedAt;
       }
 
+      it('keeps the proof that the previous holder saw a notice when the next holder is shown the same version', async () => {
+        await ledger.recordNoticeShown(ANNA, 'v1', { messageId: 'wamid.ANNA', actor: 't' });
+        const annaSaw = now;
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += DAY;
+        assert.equal(await ledger.hasSeenNotice(ANNA, 'v1'), false, 'Bob has not seen it');
+        await ledger.recordNoticeShown(ANNA, 'v1', { messageId: 'wamid.BOB', actor: 't' });
+        assert.equal(await ledger.hasSeenNotice(ANNA, 'v1'), true);
+        const anna = await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.deepEqual(
+          anna.notices.map((n) => [n.noticeVersion, n.shownAt]),
+          [['v1', annaSaw]],
+        );
+        const bob = await ledger.exportSubject(ANNA, 't');
+        assert.deepEqual(
+          bob.notices.map((n) => [n.noticeVersion, n.messageId]),
+          [['v1', 'wamid.BOB']],
+        );
+        // Bob's notice failing takes only his showing away.
+        await ledger.noticeNotDelivered(ANNA, 'v1', { actor: 't' });
+        assert.equal(await ledger.hasSeenNotice(ANNA, 'v1'), false);
+        assert.equal((await ledger.exportSubject(ANNA, 't', { beforeNumberChange: true })).notices.length, 1);
+      });
+
       it("shows the number's next holder his own records only; staff can still answer the previous holder", async () => {
         const movedAt = await annaThenBob({ bobSeesNotice: false });
 
