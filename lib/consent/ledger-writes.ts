@@ -6,7 +6,7 @@ import { WITHDRAWAL_CHANNELS } from './inputs';
 import type { FieldCipher } from './keys';
 import type { PurposeDefinition } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
-import { ACTIVE_STATUSES, isEnded, MOVED_AWAY_EXPIRY } from './rules';
+import { ACTIVE_STATUSES, evaluateCheck, isEnded, isUnconfirmedRequest, MOVED_AWAY_EXPIRY } from './rules';
 import type { IdentifiedSubject } from './subjects';
 import type { ConsentRecord, ConsentStatus, LedgerEvent, RetentionSettings, WithdrawalChannel } from './types';
 
@@ -172,8 +172,19 @@ export class LedgerWrites {
   async blockMovedNumber(tx: StoreTx, p: string, at: number, actor: string): Promise<number> {
     let blocked = 0;
     for (const def of this.purposes.values()) {
-      if (def.lawfulBasis === 'consent' || (await tx.getConsent(p, def.id))) continue;
-      await tx.putConsent(this.movedNumberRecord(p, def, at, actor));
+      if (def.lawfulBasis === 'consent') continue;
+      const current = await tx.getConsent(p, def.id);
+      if (!current) {
+        await tx.putConsent(this.movedNumberRecord(p, def, at, actor));
+        blocked += 1;
+        continue;
+      }
+      // A request nobody confirmed lifts nothing before it (ConsentLedger.checkConsent reads behind it): when what
+      // forbade there went (the previous holder's part erased), the block goes behind the request instead.
+      if (!isUnconfirmedRequest(current)) continue;
+      const behind = await tx.latestDecidedHistory(p, def.id);
+      if (behind !== undefined && !evaluateCheck(def, behind, at).allowed) continue;
+      await tx.archiveConsent(this.movedNumberRecord(p, def, at, actor), at);
       blocked += 1;
     }
     return blocked;

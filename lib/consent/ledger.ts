@@ -31,7 +31,7 @@ import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep } from './retention-sweep';
-import { ACTIVE_STATUSES, evaluateCheck, isLivePending, isUnconfirmedRequest } from './rules';
+import { ACTIVE_STATUSES, evaluateCheck, isLivePending } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -666,14 +666,17 @@ export class ConsentLedger extends EventEmitter {
       const read = this.checkState(looked, def.id);
       // SQLite answers synchronously; not awaiting a plain value saves a microtask turn per check.
       const state = read instanceof Promise ? await read : read;
-      if (state !== undefined)
-        return this.unlessBlockedUnderRequest(evaluateCheck(def, state, this.clock()), looked, def);
+      if (state !== undefined) {
+        const result = evaluateCheck(def, state, this.clock());
+        return mayStandInFront(result) ? this.unlessBlockedUnderRequest(result, looked, def) : result;
+      }
     }
     const identified = this.resolver.identify(subject);
     let pseudonym = identified.pseudonym;
     if (identified.userIdOnly) pseudonym = (await this.store.read.resolveAlias(pseudonym)) ?? pseudonym;
     const state = pseudonym === looked ? undefined : await this.checkState(pseudonym, def.id);
-    return this.unlessBlockedUnderRequest(evaluateCheck(def, state, this.clock()), pseudonym, def);
+    const result = evaluateCheck(def, state, this.clock());
+    return mayStandInFront(result) ? this.unlessBlockedUnderRequest(result, pseudonym, def) : result;
   }
 
   /**
@@ -688,10 +691,8 @@ export class ConsentLedger extends EventEmitter {
     p: string,
     def: PurposeDefinition,
   ): Promise<CheckResult> {
-    if (!result.allowed || (result.status !== 'pending' && result.status !== 'expired')) return result;
-    const earlier = (await this.store.read.listHistory(p)).filter((row) => row.purpose === def.id).reverse();
     // Several requests may lie between: none of them was confirmed either.
-    const decided = earlier.find((row) => !isUnconfirmedRequest(row));
+    const decided = await this.store.read.latestDecidedHistory(p, def.id);
     if (decided === undefined) return result;
     const before = evaluateCheck(def, decided, this.clock());
     return before.allowed ? result : before;
@@ -807,15 +808,20 @@ export class ConsentLedger extends EventEmitter {
     const id = optionalText(messageId, 'messageId', 256);
     if (!id) throw new GdprWhatsAppError('invalid-input', 'The message id is required', { field: 'messageId' });
     const identified = this.resolver.identify(subject);
-    await this.change(async (tx, now) => {
+    const named = await this.change(async (tx) => {
       const p = await this.writes.pseudonymOf(tx, identified);
       const showing = await this.currentShowing(tx, p, version);
-      if (showing?.id === undefined) return;
+      if (showing?.id === undefined) return undefined;
       const idEnc = this.cipher.encryptOptional(id, 'notice_message_id', p) as string;
-      if (!(await tx.setNoticeMessage(showing.id, idEnc, this.noticeMessageRef(id)))) return;
-      if (!(await tx.hasDedupeMark(this.dedupeKey(statusDedupeKey({ messageId: id, status: 'failed' })), now))) return;
-      await tx.deleteNotice(showing.id);
-      await this.auditNoticeFailed(tx, now, actor, p, version);
+      return (await tx.setNoticeMessage(showing.id, idEnc, this.noticeMessageRef(id)))
+        ? { p, showing: showing.id }
+        : undefined;
+    });
+    // Looked for only once the id is committed: a status webhook whose claim came later finds the id itself.
+    const failed = this.dedupeKey(statusDedupeKey({ messageId: id, status: 'failed' }));
+    if (!named || !(await this.store.read.hasDedupeMark(failed, this.clock()))) return;
+    await this.change(async (tx, now) => {
+      if (await tx.deleteNotice(named.showing)) await this.auditNoticeFailed(tx, now, actor, named.p, version);
     });
   }
 
@@ -828,7 +834,8 @@ export class ConsentLedger extends EventEmitter {
     const refs = messageIds
       .filter((id) => typeof id === 'string' && id.length > 0 && id.length <= 256)
       .map((id) => this.noticeMessageRef(id));
-    if (refs.length === 0) return 0;
+    // Most failed messages carried no notice: a plain read, not an audited write, for each of them.
+    if (refs.length === 0 || !(await this.store.read.carriedNotice(refs))) return 0;
     return this.change(async (tx, now) => {
       let forgotten = 0;
       for (const ref of refs) {
@@ -1203,6 +1210,11 @@ export class ConsentLedger extends EventEmitter {
     }
     return def;
   }
+}
+
+/** An allowed pending or expired record: possibly an unconfirmed request in front of what forbids (the rare case). */
+function mayStandInFront(result: CheckResult): boolean {
+  return result.allowed && (result.status === 'pending' || result.status === 'expired');
 }
 
 function requireNoticeVersion(noticeVersion: unknown): string {

@@ -70,7 +70,8 @@ export type NoticeDecision =
   /**
    * Not now: a template message (outside the 24-hour window a free-form notice would fail with
    * 131047), a person known to have last written more than 24 hours ago (the same: Meta accepts the notice and
-   * reports the failure only later, in a status webhook, when it would already be on record as shown), or an
+   * reports the failure only later, in a status webhook; whatsapp-webhook then takes it off the record, but the
+   * message behind it would be out already), or an
    * erased subject (recording the notice would store data about them again).
    */
   | { action: 'defer'; version: string; reason: 'template' | 'outside-service-window' | 'suppressed' };

@@ -4,6 +4,7 @@ import type {
   ArchivedConsentRow,
   CheckState,
   ConsentRow,
+  ConsentState,
   HolderSpan,
   NoticeRow,
   PurposeVersionRow,
@@ -63,6 +64,10 @@ const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
   'updatedAt',
 ]);
 const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
+
+/** A request nobody confirmed (lib/consent/rules.ts isUnconfirmedRequest). */
+const unconfirmedRequest = (alias: string) =>
+  `(${alias}status = 'pending' OR (${alias}status = 'expired' AND ${alias}expires_at IS NOT NULL))`;
 
 /** A record that forbids sending for a purpose that needs no consent: an objection, or the end a number's move made. */
 const forbids = (alias: string) =>
@@ -224,6 +229,15 @@ export class SqlStoreTx implements StoreTx {
     );
   }
 
+  async latestDecidedHistory(pseudonym: string, purpose: string): Promise<ConsentState | undefined> {
+    const [row] = await this.db.all(
+      `SELECT status, expires_at FROM consent_history WHERE pseudonym = $1 AND purpose = $2 AND NOT ${unconfirmedRequest('')}
+       ORDER BY id DESC LIMIT 1`,
+      [pseudonym, purpose],
+    );
+    return row === undefined ? undefined : { status: String(row.status), expiresAt: num(row.expires_at) };
+  }
+
   async listHistory(pseudonym: string): Promise<ArchivedConsentRow[]> {
     const rows = await this.db.all(
       `${consentSelect('consent_history', ', c.archived_at')} WHERE c.pseudonym = $1 ORDER BY c.id`,
@@ -351,6 +365,14 @@ export class SqlStoreTx implements StoreTx {
       messageRef,
     ]);
     return changed > 0;
+  }
+
+  async carriedNotice(messageRefs: readonly string[]): Promise<boolean> {
+    const rows = await this.db.all(
+      `SELECT 1 AS found FROM notices WHERE message_ref IN (${placeholders(messageRefs.length)}) LIMIT 1`,
+      [...messageRefs],
+    );
+    return rows.length > 0;
   }
 
   async deleteNoticesByMessage(messageRef: string): Promise<{ pseudonym: string; noticeVersion: string }[]> {
@@ -590,9 +612,12 @@ export class SqlStoreTx implements StoreTx {
          WHERE ${ended} LIMIT $2) AND ${ended}`,
       [now, limit, ...objectionsOf],
     );
+    // Only the latest decided one (ConsentLedger's check reads no further back).
     const standsBehindRequest = `${objectionPurpose} AND ${forbids('')} AND EXISTS (SELECT 1 FROM consents c
       WHERE c.pseudonym = consent_history.pseudonym AND c.purpose = consent_history.purpose
-      AND (c.status = 'pending' OR (c.status = 'expired' AND c.expires_at IS NOT NULL)))`;
+      AND ${unconfirmedRequest('c.')}) AND NOT EXISTS (SELECT 1 FROM consent_history later
+      WHERE later.pseudonym = consent_history.pseudonym AND later.purpose = consent_history.purpose
+      AND later.id > consent_history.id AND NOT ${unconfirmedRequest('later.')})`;
     removed += await this.db.run(
       `DELETE FROM consent_history WHERE id IN (SELECT id FROM consent_history
          WHERE retain_until < $1 AND NOT (${standsBehindRequest}) LIMIT $2)`,

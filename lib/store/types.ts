@@ -110,6 +110,11 @@ export interface StoreTx {
   ): Promise<void>;
   archiveConsent(row: ConsentRow, archivedAt: number): Promise<void>;
   listHistory(pseudonym: string): Promise<ArchivedConsentRow[]>;
+  /**
+   * The state of the latest archived record of `purpose` that is not an unconfirmed request (pending, or expired with
+   * an expiry time): what an unconfirmed request in front of it has not changed.
+   */
+  latestDecidedHistory(pseudonym: string, purpose: string): Promise<ConsentState | undefined>;
 
   getSubject(pseudonym: string): Promise<SubjectRow | undefined>;
   putSubject(row: SubjectRow): Promise<void>;
@@ -138,6 +143,8 @@ export interface StoreTx {
    * webhook to find it by. False when the showing is gone (undone or erased meanwhile).
    */
   setNoticeMessage(id: number, messageIdEnc: string, messageRef: string): Promise<boolean>;
+  /** Whether a showing was carried by one of the messages `messageRefs`. */
+  carriedNotice(messageRefs: readonly string[]): Promise<boolean>;
   /** Removes the showings carried by the message `messageRef`; which ones they were. */
   deleteNoticesByMessage(messageRef: string): Promise<{ pseudonym: string; noticeVersion: string }[]>;
   /** Removes the showing `id`; true when there was one. */

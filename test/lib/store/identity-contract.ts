@@ -699,6 +699,26 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         });
       });
 
+      it("keeps the number blocked behind a request when the previous holder's objection there is erased", async () => {
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 't' });
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' }); // her objection is the number's block now
+        now += DAY;
+        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, false);
+        const report = await ledger.eraseSubject(ANNA, 't', { beforeNumberChange: true });
+        assert.equal(report.removed.consentHistory, 1, 'her objection, archived by the request');
+        const blocked = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked, 'Anna’s orders must not reach Bob');
+        now += 3 * DAY;
+        await ledger.sweepRetention();
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked);
+        // The request stays confirmable, and its confirmation lifts the block.
+        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        await ledger.confirmConsent({ subject: ANNA, confirmationText: 'JA', actor: 't' });
+        assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
+      });
+
       it('lets an unconfirmed request lift no objection to a contract purpose, and allows one where nothing forbade', async () => {
         await ledger.requestConsent({
           subject: OTHER,
@@ -738,15 +758,33 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
           method: 'web-form',
           actor: 't',
         });
+        // A refusal, then a withdrawal, each with a request in front: only the latest still forbids.
+        const orders = { subject: FOURTH, purpose: 'orders', wording: 'O', actor: 't' };
+        await ledger.refuseConsent(orders);
+        await ledger.requestConsent({ ...orders, method: 'web-form' });
+        now += 3 * DAY;
+        await ledger.withdrawConsent({
+          subject: FOURTH,
+          purposes: ['orders'],
+          channel: 'whatsapp-keyword',
+          actor: 't',
+        });
+        await ledger.requestConsent({ ...orders, method: 'web-form' });
         now += 3 * DAY;
         await ledger.sweepRetention(); // the requests expire
         now += 11 * 365 * DAY;
         await ledger.sweepRetention();
         now += 11 * 365 * DAY;
         await ledger.sweepRetention();
-        for (const number of [ANNA, OTHER, THIRD]) {
+        for (const number of [ANNA, OTHER, THIRD, FOURTH]) {
           assert.equal((await ledger.checkConsent(number, 'orders')).allowed, false, number);
         }
+        const fourth = await ledger.exportSubject(FOURTH, 't');
+        assert.deepEqual(
+          fourth.history.map((h) => h.status),
+          ['withdrawn'],
+          'the superseded refusal and the requests went after their periods',
+        );
       });
 
       it('a consent confirmed just before the move but handled after it still ends', async () => {
