@@ -751,7 +751,11 @@ export class ConsentLedger extends EventEmitter {
       const p = await this.writes.pseudonymOf(tx, identified);
       if (await this.writes.erasedAndGone(tx, p)) return false;
       await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now, events, actor);
+      // Shown to her again (another instance, or her user id's turn): one showing, the latest, as the message that
+      // names it will (noticeSent); a failure of either then takes it off the record, the safe side.
+      const again = await this.currentShowing(tx, p, version);
       await tx.putNotice({
+        ...(again?.id !== undefined ? { id: again.id } : {}),
         pseudonym: p,
         noticeVersion: version,
         shownAt: now,
@@ -813,15 +817,16 @@ export class ConsentLedger extends EventEmitter {
       const showing = await this.currentShowing(tx, p, version);
       if (showing?.id === undefined) return undefined;
       const idEnc = this.cipher.encryptOptional(id, 'notice_message_id', p) as string;
-      return (await tx.setNoticeMessage(showing.id, idEnc, this.noticeMessageRef(id)))
-        ? { p, showing: showing.id }
-        : undefined;
+      const ref = this.noticeMessageRef(id);
+      return (await tx.setNoticeMessage(showing.id, idEnc, ref)) ? { p, showing: showing.id, ref } : undefined;
     });
     // Looked for only once the id is committed: a status webhook whose claim came later finds the id itself.
     const failed = this.dedupeKey(statusDedupeKey({ messageId: id, status: 'failed' }));
     if (!named || !(await this.store.read.hasDedupeMark(failed, this.clock()))) return;
     await this.change(async (tx, now) => {
-      if (await tx.deleteNotice(named.showing)) await this.auditNoticeFailed(tx, now, actor, named.p, version);
+      // Only while it still names this message: SQLite hands a deleted row's id to the next showing.
+      if (await tx.deleteNotice(named.showing, named.ref))
+        await this.auditNoticeFailed(tx, now, actor, named.p, version);
     });
   }
 
@@ -874,9 +879,10 @@ export class ConsentLedger extends EventEmitter {
    * hands went to its previous holder, and stays hers.
    */
   private async currentShowing(tx: StoreTx, p: string, version: string): Promise<NoticeRow | undefined> {
-    const latest = (await tx.listNotices(p)).filter((n) => n.noticeVersion === version).at(-1);
+    const latest = await tx.latestNotice(p, version);
     if (latest === undefined) return undefined;
-    return (await tx.hasAuditSince(p, NUMBER_CHANGED, latest.shownAt + 1)) ? undefined : latest;
+    // At the move's very millisecond it counts as the previous holder's, as in an erasure's or export's span.
+    return (await tx.hasAuditSince(p, NUMBER_CHANGED, latest.shownAt)) ? undefined : latest;
   }
 
   /**
@@ -1242,7 +1248,11 @@ async function openStore(
       schema: options.postgresSchema,
       clock,
       onError,
-      revacuumIntervalMs: options.postgresVacuumRetryMs,
+      // setTimeout takes no more than 2^31 - 1 ms.
+      revacuumIntervalMs: Math.min(
+        positiveMs(options.postgresVacuumRetryMs, 'postgresVacuumRetryMs', 30_000),
+        2 ** 31 - 1,
+      ),
     });
   }
   throw new GdprWhatsAppError('invalid-backend', 'The consent store backend must be sqlite or postgres');

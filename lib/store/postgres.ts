@@ -59,7 +59,9 @@ export class PostgresStore implements LedgerStore {
   /** Tables whose erased rows an older transaction kept in the files, and since when: vacuumed again once it ended. */
   private readonly heldBack = new Set<string>();
   private heldBackSince: Date | undefined;
+  private revacuumGiveUpAt = 0;
   private revacuumTimer: NodeJS.Timeout | undefined;
+  private revacuumRunning = false;
 
   private constructor(
     private readonly pool: Pool,
@@ -153,36 +155,50 @@ export class PostgresStore implements LedgerStore {
     for (const table of tables) this.heldBack.add(table);
     // Only the latest erasure's time matters: once nothing older than it is open, nothing older than any is.
     this.heldBackSince = erasedAt;
-    if (this.revacuumTimer) return;
-    const giveUpAt = Date.now() + Math.max(REVACUUM_FOR_MS, this.revacuumIntervalMs);
-    const attempt = () => {
-      this.revacuumTimer = undefined;
-      if (this.closed || this.heldBack.size === 0 || !this.heldBackSince) return;
+    this.revacuumGiveUpAt = Date.now() + REVACUUM_FOR_MS;
+    if (!this.revacuumTimer && !this.revacuumRunning) this.scheduleRevacuum();
+  }
+
+  private scheduleRevacuum(): void {
+    this.revacuumTimer = setTimeout(() => void this.revacuum(), this.revacuumIntervalMs).unref();
+  }
+
+  private async revacuum(): Promise<void> {
+    this.revacuumTimer = undefined;
+    this.revacuumRunning = true;
+    try {
       const since = this.heldBackSince;
-      this.olderSnapshotsEnded(since, 1)
-        .then(async (ended) => {
-          if (!ended) {
-            if (Date.now() < giveUpAt) this.revacuumTimer = setTimeout(attempt, this.revacuumIntervalMs).unref();
-            else {
-              this.heldBack.clear();
-              this.onError(
-                new GdprWhatsAppError(
-                  'erasure-vacuum-given-up',
-                  'A database transaction older than an erasure stayed open for an hour: run VACUUM on the ledger tables once it ended',
-                ),
-              );
-            }
-            return;
-          }
-          const again = [...this.heldBack];
-          this.heldBack.clear();
-          await this.vacuum(again);
-        })
-        .catch((err: unknown) => {
-          if (!this.closed) this.onError(err as Error);
-        });
-    };
-    this.revacuumTimer = setTimeout(attempt, this.revacuumIntervalMs).unref();
+      if (this.closed || since === undefined) return;
+      const tables = [...this.heldBack];
+      if (!(await this.olderSnapshotsEnded(since, 1))) {
+        if (Date.now() >= this.revacuumGiveUpAt) this.giveUpRevacuum();
+        return;
+      }
+      // An erasure that came in meanwhile may have an older transaction of its own: its tables stay for the next look.
+      if (this.heldBackSince === since) {
+        this.heldBack.clear();
+        this.heldBackSince = undefined;
+      }
+      if (!this.closed) await this.vacuum(tables);
+    } catch (err) {
+      if (!this.closed) this.onError(err as Error);
+    } finally {
+      this.revacuumRunning = false;
+      if (!this.closed && this.heldBackSince !== undefined && !this.revacuumTimer) this.scheduleRevacuum();
+    }
+  }
+
+  /** Said when the store stops looking (after an hour, or when it closes) with erased rows still in the files. */
+  private giveUpRevacuum(): void {
+    if (this.heldBackSince === undefined) return;
+    this.heldBack.clear();
+    this.heldBackSince = undefined;
+    this.onError(
+      new GdprWhatsAppError(
+        'erasure-vacuum-given-up',
+        'A database transaction older than an erasure was still open when the store stopped looking: run VACUUM on the ledger tables once it has ended',
+      ),
+    );
   }
 
   private async vacuum(tables: readonly string[]): Promise<void> {
@@ -201,16 +217,17 @@ export class PostgresStore implements LedgerStore {
   }
 
   /**
-   * Waits (up to about a second) until no other session of this database holds a snapshot taken before now, i.e.
-   * before the erasure committed. Sessions of other roles show no snapshot unless this role may read their
-   * statistics; those are not waited for.
+   * Waits (up to about a second) until no other session of this database holds a snapshot or a transaction id from
+   * before `started`, i.e. before the erasure committed (a writer idle in its transaction has no snapshot, and still
+   * holds VACUUM back). Sessions of other roles show neither unless this role may read their statistics; those, and
+   * prepared transactions and replication slots, are not waited for.
    */
   private async olderSnapshotsEnded(started: Date, attempts = OLDER_SNAPSHOT_ATTEMPTS): Promise<boolean> {
     for (let attempt = 0; attempt < attempts; attempt += 1) {
       const { rows } = await this.pool.query(
         `SELECT count(*)::int AS open FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-           AND backend_xmin IS NOT NULL AND xact_start < $1`,
+           AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND xact_start < $1`,
         [started],
       );
       if (rows[0].open === 0) return true;
@@ -232,6 +249,7 @@ export class PostgresStore implements LedgerStore {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.revacuumTimer);
+    this.giveUpRevacuum();
     await this.pool.end();
   }
 }

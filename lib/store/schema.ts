@@ -183,6 +183,13 @@ export function migrations(dialect: Dialect): { version: number; statements: str
           SELECT pseudonym, notice_version, shown_at, message_id_enc, message_ref, actor FROM notices ORDER BY shown_at`,
         `DROP TABLE notices`,
         `ALTER TABLE notice_showings RENAME TO notices`,
+        // PostgreSQL keeps the old name on the key and the id sequence: the same names as a new table would have.
+        ...(dialect === 'postgres'
+          ? [
+              `ALTER TABLE notices RENAME CONSTRAINT notice_showings_pkey TO notices_pkey`,
+              `ALTER SEQUENCE notice_showings_id_seq RENAME TO notices_id_seq`,
+            ]
+          : []),
         `CREATE INDEX notices_by_subject ON notices (pseudonym, notice_version)`,
         `CREATE INDEX notices_by_time ON notices (shown_at)`,
         `CREATE INDEX notices_by_message ON notices (message_ref) WHERE message_ref IS NOT NULL`,

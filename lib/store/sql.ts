@@ -65,6 +65,17 @@ const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
 ]);
 const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
 
+function toNoticeRow(pseudonym: string, noticeVersion: string, r: SqlRow): NoticeRow {
+  return {
+    id: Number(r.id),
+    pseudonym,
+    noticeVersion,
+    shownAt: Number(r.shown_at),
+    messageIdEnc: text(r.message_id_enc),
+    actor: String(r.actor),
+  };
+}
+
 /** A request nobody confirmed (lib/consent/rules.ts isUnconfirmedRequest). */
 const unconfirmedRequest = (alias: string) =>
   `(${alias}status = 'pending' OR (${alias}status = 'expired' AND ${alias}expires_at IS NOT NULL))`;
@@ -352,6 +363,13 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async putNotice(row: NoticeRow): Promise<void> {
+    if (row.id !== undefined) {
+      await this.db.run(
+        `UPDATE notices SET shown_at = $2, message_id_enc = $3, message_ref = NULL, actor = $4 WHERE id = $1`,
+        [row.id, row.shownAt, row.messageIdEnc, row.actor],
+      );
+      return;
+    }
     await this.db.run(
       `INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, actor) VALUES ($1, $2, $3, $4, $5)`,
       [row.pseudonym, row.noticeVersion, row.shownAt, row.messageIdEnc, row.actor],
@@ -390,8 +408,21 @@ export class SqlStoreTx implements StoreTx {
     return rows.length > 0;
   }
 
-  async deleteNotice(id: number): Promise<boolean> {
-    return (await this.db.run('DELETE FROM notices WHERE id = $1', [id])) > 0;
+  async deleteNotice(id: number, messageRef?: string): Promise<boolean> {
+    const deleted =
+      messageRef === undefined
+        ? await this.db.run('DELETE FROM notices WHERE id = $1', [id])
+        : await this.db.run('DELETE FROM notices WHERE id = $1 AND message_ref = $2', [id, messageRef]);
+    return deleted > 0;
+  }
+
+  async latestNotice(pseudonym: string, noticeVersion: string): Promise<NoticeRow | undefined> {
+    const [row] = await this.db.all(
+      `SELECT id, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 AND notice_version = $2
+       ORDER BY shown_at DESC, id DESC LIMIT 1`,
+      [pseudonym, noticeVersion],
+    );
+    return row === undefined ? undefined : toNoticeRow(pseudonym, noticeVersion, row);
   }
 
   async listNotices(pseudonym: string): Promise<NoticeRow[]> {
@@ -399,14 +430,7 @@ export class SqlStoreTx implements StoreTx {
       'SELECT id, notice_version, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 ORDER BY shown_at, id',
       [pseudonym],
     );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      pseudonym,
-      noticeVersion: String(r.notice_version),
-      shownAt: Number(r.shown_at),
-      messageIdEnc: text(r.message_id_enc),
-      actor: String(r.actor),
-    }));
+    return rows.map((r) => toNoticeRow(pseudonym, String(r.notice_version), r));
   }
 
   async auditHead(): Promise<AuditAnchor | undefined> {

@@ -136,8 +136,13 @@ export interface StoreTx {
 
   putPurposeVersion(row: PurposeVersionRow): Promise<void>;
 
-  /** Records one showing (each its own row, so an earlier holder's proof stays). */
+  /**
+   * Records one showing (each its own row, so an earlier holder's proof stays); with `row.id`, that showing is
+   * renewed (a message it named before is forgotten).
+   */
   putNotice(row: NoticeRow): Promise<void>;
+  /** The latest showing of `noticeVersion` under `pseudonym`. */
+  latestNotice(pseudonym: string, noticeVersion: string): Promise<NoticeRow | undefined>;
   /**
    * Names the message that carried the showing `id`: its id encrypted, and its keyed hash `messageRef` for a status
    * webhook to find it by. False when the showing is gone (undone or erased meanwhile).
@@ -147,8 +152,8 @@ export interface StoreTx {
   carriedNotice(messageRefs: readonly string[]): Promise<boolean>;
   /** Removes the showings carried by the message `messageRef`; which ones they were. */
   deleteNoticesByMessage(messageRef: string): Promise<{ pseudonym: string; noticeVersion: string }[]>;
-  /** Removes the showing `id`; true when there was one. */
-  deleteNotice(id: number): Promise<boolean>;
+  /** Removes the showing `id` (only while it names the message `messageRef`, when given); true when there was one. */
+  deleteNotice(id: number, messageRef?: string): Promise<boolean>;
   /** The subject's showings, oldest first. */
   listNotices(pseudonym: string): Promise<NoticeRow[]>;
 

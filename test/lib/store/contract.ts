@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { verifyAuditLines } from '../../../lib/consent/audit-verify';
+import { Pseudonymiser } from '../../../lib/consent/keys';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
+import { migrations } from '../../../lib/store/schema';
 import type { DedupeStore } from '../../../lib/webhook/dedupe';
 import { type BackendHarness, type HarnessFactory, TEST_KEYS, TEST_PURPOSES } from './harness';
 
@@ -161,6 +163,36 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           [1, 2, 3, 4, 5, 6, 7, 8],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
+      });
+
+      it('migrates a version-7 database: each notice stays a showing, found by the message that carried it', async () => {
+        await ledger.close();
+        await db.dispose();
+        db = await factory();
+        const upToSeven = migrations(db.backend).filter((m) => m.version <= 7);
+        const keys = new Pseudonymiser(TEST_KEYS.pseudonymKey);
+        await db.exec(`${upToSeven.flatMap((m) => m.statements).join(';\n')};
+          CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);
+          INSERT INTO schema_version (version, applied_at) VALUES ${upToSeven.map((m) => `(${m.version}, 0)`).join(', ')};
+          INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, message_ref, actor)
+            VALUES ('${keys.forPhone(PHONE)}', 'n1', ${now - DAY}, NULL,
+              '${keys.forDedupeKey('notice-message:wamid.OLD')}', 'privacy-notice')`);
+        ledger = await open();
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
+        const indexes = await db.all(
+          db.backend === 'sqlite'
+            ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notices' AND sql IS NOT NULL"
+            : "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'notices' AND schemaname = current_schema() AND indexname <> 'notices_pkey'",
+        );
+        assert.deepEqual(indexes.map((r) => String(r.name)).sort(), [
+          'notices_by_message',
+          'notices_by_subject',
+          'notices_by_time',
+        ]);
+        await ledger.recordNoticeShown(PHONE_2, 'n1', { actor: 't' });
+        assert.equal(await ledger.messagesFailed(['wamid.OLD'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        assert.equal(await ledger.hasSeenNotice(PHONE_2, 'n1'), true);
       });
 
       it('derives a purpose version from the wording; old consents keep their wording', async () => {
@@ -806,17 +838,28 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await rejectsUnchanged(() => ledger.noticeSent(PHONE, 'n1', '', { actor: 'send' }), 'invalid-input');
       });
 
+      it('keeps one showing per holder and version: either of two notices failing takes it off the record', async () => {
+        // Two instances showed her the notice at once, each sent it.
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-1' });
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-2' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.ONE', { actor: 'send' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.TWO', { actor: 'send' });
+        assert.equal((await ledger.exportSubject(PHONE, 't')).notices.length, 1);
+        assert.equal(await ledger.messagesFailed(['wamid.ONE', 'wamid.TWO'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+      });
+
       it('forgets a notice whose failure was reported before its message id was recorded', async () => {
         await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
         // The status webhook overtook the send's answer: its claim is all the ledger has of it.
         await ledger.claimAll(['status:wamid.FAST:delivered'], 60_000);
         await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
         assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
-        await ledger.claimAll(['status:wamid.FASTER:failed'], 60_000);
-        await ledger.recordNoticeShown(PHONE, 'n2', { actor: 'notice' });
-        await ledger.noticeSent(PHONE, 'n2', 'wamid.FASTER', { actor: 'send' });
-        assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), false);
-        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
+        await ledger.claimAll(['status:wamid.FAST:failed'], 60_000);
+        // Shown again (another instance): one showing, which the failed message now names.
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
         // Nothing is recorded for a notice no longer on record (an erasure in between).
         await ledger.eraseSubject(PHONE, 'admin');
         const before = await db.dump();
