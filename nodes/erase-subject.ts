@@ -73,8 +73,13 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
           beforeNumberChange: request.beforeNumberChange,
           requireHolderChoice: request.origin === 'request',
           sentAt: request.sentAt,
+          requestedBy: request.requestedBy,
         };
-        const report = erasureReport(await ledger.eraseSubject(request.subject, actor, options), request.origin);
+        const report = erasureReport(
+          await ledger.eraseSubject(request.subject, actor, options),
+          request.origin,
+          request.requestedBy,
+        );
         // Her message was delivered after her number went to someone else: he is not to be told, she is not there.
         const late = request.origin === 'inbound' && report.beforeNumberChange === true;
         if (late) this.warn(RED._('erase-subject.log.late-request'));

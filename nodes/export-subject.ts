@@ -41,6 +41,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
           beforeNumberChange: request.beforeNumberChange,
           requireHolderChoice: request.origin === 'request',
           sentAt: request.sentAt,
+          requestedBy: request.requestedBy,
         });
         // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;

@@ -26,7 +26,7 @@ import type {
   SubjectExport,
   SubjectInput,
 } from './types';
-import { optionalTime, requireActor } from './validate';
+import { optionalText, optionalTime, requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
 
@@ -42,8 +42,17 @@ function addCounts(into: Record<string, number>, counts: Readonly<Record<string,
  */
 function detailFor(entry: AuditRecord): { detail?: Record<string, unknown> } {
   if (!entry.detail) return {};
-  const { instance: _instance, ...detail } = entry.detail;
+  // Which instance, and who on staff handled a request: the business's bookkeeping, not the person's data.
+  const { instance: _instance, requestedBy: _requestedBy, ...detail } = entry.detail;
   return Object.keys(detail).length > 0 ? { detail } : {};
+}
+
+type RequestedBy = { requestedBy?: string };
+
+/** Staff's name or ticket reference for a request, as the audit detail holds it. */
+function requestedBy(options: ExportOptions): RequestedBy {
+  const by = optionalText(options.requestedBy, 'requestedBy', 128);
+  return by === undefined ? {} : { requestedBy: by };
 }
 
 /** An audit entry of an earlier number without the pseudonym of where its holder went (detail.to). */
@@ -107,6 +116,7 @@ export class SubjectRights {
    */
   async erase(subject: SubjectInput, actor: string, options: EraseOptions = {}): Promise<EraseReport> {
     const who = requireActor(actor);
+    const by = requestedBy(options);
     const identified = this.resolver.identify(subject);
     refuseUserIdWithPreviousHolder(identified, options);
     const sentAt = optionalTime(options.sentAt, 'sentAt');
@@ -131,14 +141,16 @@ export class SubjectRights {
       if (late && sentAt !== undefined) await this.listAtNewNumber(tx, now, events, p, sentAt, who);
       // Whoever's part goes (hers asking now, her late request, or the previous holder's at staff's word), the
       // numbers that person moved from to get here go with it.
-      const earlier = await this.eraseEarlierNumbers(tx, now, p, keys, span, who);
+      const earlier = await this.eraseEarlierNumbers(tx, now, p, keys, span, who, by);
       const followed = earlier.count ? { earlierNumbers: earlier.count } : {};
       await this.writes.audit(tx, now, {
         action: 'dsr.erasure_executed',
         actor: who,
         pseudonym: p,
         outcome: found ? 'erased' : 'nothing-found',
-        detail: previousHolder ? { removed, part: PREVIOUS_HOLDER_PART, ...followed } : { removed, ...followed },
+        detail: previousHolder
+          ? { removed, part: PREVIOUS_HOLDER_PART, ...followed, ...by }
+          : { removed, ...followed, ...by },
       });
       // Whoever acts on this event (a CRM) knows the number as the present holder's: hers is not what went.
       if (!previousHolder)
@@ -171,10 +183,11 @@ export class SubjectRights {
     keys: readonly string[],
     span: HolderSpan | undefined,
     actor: string,
+    by: RequestedBy,
   ): Promise<{ count: number; found: boolean; removed: Record<string, number> }> {
     const numbers = span ? await earlierNumbers(tx, p, keys, span) : [];
     const removed: Record<string, number> = {};
-    for (const number of numbers) addCounts(removed, await this.erasePart(tx, now, number, actor));
+    for (const number of numbers) addCounts(removed, await this.erasePart(tx, now, number, actor, by));
     return { count: numbers.length, found: Object.values(removed).some((n) => n > 0), removed };
   }
 
@@ -184,6 +197,7 @@ export class SubjectRights {
     now: number,
     { pseudonym, span }: EarlierNumber,
     actor: string,
+    by: RequestedBy,
   ): Promise<Record<string, number>> {
     const removed = await tx.eraseSubject(pseudonym, [], span);
     await this.writes.blockMovedNumber(tx, pseudonym, span.until, actor);
@@ -192,7 +206,7 @@ export class SubjectRights {
       actor,
       pseudonym,
       outcome: Object.values(removed).some((count) => count > 0) ? 'erased' : 'nothing-found',
-      detail: { removed, part: PREVIOUS_HOLDER_PART },
+      detail: { removed, part: PREVIOUS_HOLDER_PART, ...by },
     });
     return removed;
   }
@@ -244,6 +258,7 @@ export class SubjectRights {
    */
   async export(subject: SubjectInput, actor: string, options: ExportOptions = {}): Promise<SubjectExport> {
     const who = requireActor(actor);
+    const by = requestedBy(options);
     const identified = this.resolver.identify(subject);
     refuseUserIdWithPreviousHolder(identified, options);
     const previousHolder = options.beforeNumberChange === true;
@@ -283,7 +298,7 @@ export class SubjectRights {
       // The person whose part this is (the present holder, or the previous one at staff's word) came from these.
       const earlier = await earlierNumbers(tx, p, keys, span ?? {});
       const earlierParts = [];
-      for (const number of earlier) earlierParts.push(await this.exportPart(tx, now, number, who));
+      for (const number of earlier) earlierParts.push(await this.exportPart(tx, now, number, who, by));
       const own = rows.length + consents.length + history.length + notices.length > 0;
       const found = own || earlierParts.some((part) => part.found);
       await this.writes.audit(tx, now, {
@@ -292,10 +307,12 @@ export class SubjectRights {
         pseudonym: p,
         outcome: found ? 'exported' : 'nothing-found',
         detail: previousHolder
-          ? { part: PREVIOUS_HOLDER_PART }
+          ? { part: PREVIOUS_HOLDER_PART, ...by }
           : earlier.length > 0
-            ? { earlierNumbers: earlier.length }
-            : undefined,
+            ? { earlierNumbers: earlier.length, ...by }
+            : by.requestedBy !== undefined
+              ? by
+              : undefined,
       });
       // Read after that event was written: the export lists its own access too (the previous holder's part does
       // not: the access happened after the move).
@@ -330,6 +347,7 @@ export class SubjectRights {
     now: number,
     { pseudonym, span }: EarlierNumber,
     actor: string,
+    by: RequestedBy,
   ): Promise<EarlierNumberPart & { found: boolean }> {
     const hers = (c: ConsentRow) => c.method !== 'number-change' && within(span, c.updatedAt);
     const consents = (await tx.listConsents(pseudonym)).filter(hers);
@@ -346,7 +364,7 @@ export class SubjectRights {
       actor,
       pseudonym,
       outcome: found ? 'exported' : 'nothing-found',
-      detail: { part: PREVIOUS_HOLDER_PART },
+      detail: { part: PREVIOUS_HOLDER_PART, ...by },
     });
     const part = this.exported(consents, history, notices, audit);
     return {

@@ -196,6 +196,11 @@ export interface ExportOptions {
    * other's data; an erasure cannot be undone).
    */
   requireHolderChoice?: boolean;
+  /**
+   * Who on staff handled the request (a name or a ticket reference, at most 128 characters): kept in the audit event
+   * for accountability (Art. 5(2) GDPR), never shown in a person's export.
+   */
+  requestedBy?: string;
 }
 
 /** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */

@@ -24,6 +24,8 @@ export interface SubjectRequest {
   beforeNumberChange?: boolean;
   /** An inbound message's time by Meta's clock: sent before the number moved, it is the previous holder's. */
   sentAt?: number;
+  /** Staff's name or ticket reference (msg.requestedBy) for a request they make: recorded in the audit event. */
+  requestedBy?: string;
 }
 
 interface InboundLike {
@@ -57,6 +59,25 @@ export function isInboundMessage(msg: MessageLike): boolean {
  * identity of the requester). Otherwise `msg.payload` names the subject: a number, or `{phone}` and/or `{userId}`.
  */
 export function subjectFromMessage(msg: MessageLike): SubjectRequest {
+  const request = requestFromMessage(msg);
+  // Who wrote in is the requester of an inbound message; staff name themselves for a request they make.
+  const by = request.origin === 'request' ? requestedBy((msg as { requestedBy?: unknown }).requestedBy) : undefined;
+  return by === undefined ? request : { ...request, requestedBy: by };
+}
+
+function requestedBy(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 128 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new GdprWhatsAppError(
+      'invalid-requested-by',
+      'msg.requestedBy must be a name or ticket reference of at most 128 characters on one line',
+    );
+  }
+  return value.trim();
+}
+
+function requestFromMessage(msg: MessageLike): SubjectRequest {
   if (isInboundMessage(msg)) {
     const whatsapp = msg.whatsapp as InboundLike;
     const request: SubjectRequest = { subject: checkedSubject(whatsapp.from, whatsapp.userId), origin: 'inbound' };
@@ -165,6 +186,8 @@ export interface ErasureReport {
   erasedAt: string;
   pseudonym: string;
   origin: RequestOrigin;
+  /** msg.requestedBy of a staff request, as recorded in the audit event. */
+  requestedBy?: string;
   /** Only the previous holder's part of a number that moved to another person was erased. */
   beforeNumberChange?: true;
   /**
@@ -189,7 +212,7 @@ function counted(counts: Readonly<Record<string, unknown>> | undefined): {
   return { removed, total };
 }
 
-export function erasureReport(result: EraseReport, origin: RequestOrigin): ErasureReport {
+export function erasureReport(result: EraseReport, origin: RequestOrigin, requestedBy?: string): ErasureReport {
   const { removed, total } = counted(result.removed);
   const earlier = result.earlierNumbers;
   return {
@@ -200,6 +223,7 @@ export function erasureReport(result: EraseReport, origin: RequestOrigin): Erasu
     erasedAt: new Date(result.at).toISOString(),
     pseudonym: result.pseudonym,
     origin,
+    ...(requestedBy !== undefined ? { requestedBy } : {}),
     ...(result.beforeNumberChange ? { beforeNumberChange: true as const } : {}),
     ...(earlier ? { earlierNumbers: { count: earlier.count, ...counted(earlier.removed) } } : {}),
   };

@@ -145,6 +145,43 @@ describe('erase-subject node', () => {
     assert.equal((await store.checkConsent(JOHN, 'news')).allowed, true);
   });
 
+  it('records who on staff handled the request in the audit and the report, and keeps it out of exports', async () => {
+    await load();
+    const store = await ledger();
+    await give(store, ERIKA);
+    // Staff export first: the access is recorded with their name, the export itself does not show it.
+    const exported = await store.exportSubject(ERIKA, 'export-subject:x:request', {
+      requestedBy: 'Jana K., ticket 4711',
+    });
+    assert.doesNotMatch(JSON.stringify(exported), /Jana|4711/);
+    const reported = next('report');
+    helper.getNode('erase').receive({ payload: ERIKA, requestedBy: 'Jana K., ticket 4711' });
+    const report = (await reported).payload as Report & { requestedBy?: string };
+    assert.equal(report.requestedBy, 'Jana K., ticket 4711');
+    const lines: { action: string; detail?: { requestedBy?: string } }[] = [];
+    for await (const line of store.exportAudit()) lines.push(JSON.parse(line));
+    const dsr = lines.filter((e) => String(e.action).startsWith('dsr.'));
+    assert.deepEqual(
+      dsr.map((e) => [e.action, e.detail?.requestedBy]),
+      [
+        ['dsr.access_fulfilled', 'Jana K., ticket 4711'],
+        ['dsr.erasure_executed', 'Jana K., ticket 4711'],
+      ],
+    );
+  });
+
+  it('refuses a requestedBy that is no one-line name, and erases nothing', async () => {
+    await load();
+    const store = await ledger();
+    await give(store, ERIKA);
+    for (const requestedBy of ['line one\nline two', 'x'.repeat(129), 42]) {
+      const caught = next('caught');
+      helper.getNode('erase').receive({ payload: ERIKA, requestedBy });
+      assert.match(String(((await caught).error as { message: string }).message), /requestedBy/);
+    }
+    assert.equal((await store.checkConsent(ERIKA, 'news')).allowed, true);
+  });
+
   it('erases a subject named by business-scoped user id', async () => {
     await load();
     const store = await ledger();

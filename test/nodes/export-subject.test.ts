@@ -97,6 +97,24 @@ describe('export-subject node', () => {
     assert.match(String(exportAudit?.actor), /^export-subject:export:request$/);
   });
 
+  it('records who on staff asked in the audit, and shows it in no export, later ones included', async () => {
+    await load();
+    const store = await ledger();
+    await seed(store);
+    for (const _ of [1, 2]) {
+      const out = next('out');
+      helper.getNode('export').receive({ payload: ERIKA, requestedBy: 'Jana K., ticket 4711' });
+      assert.doesNotMatch(JSON.stringify((await out).payload), /Jana|4711/);
+    }
+    const recorded = (await auditLines(store))
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.action === 'dsr.access_fulfilled');
+    assert.deepEqual(
+      recorded.map((e) => e.detail?.requestedBy),
+      ['Jana K., ticket 4711', 'Jana K., ticket 4711'],
+    );
+  });
+
   it('serves the export as a JSON download through http in and http response', async () => {
     await load({ output: 'file', wires: [['respond']] }, [
       { id: 'in', type: 'http in', url: '/my-data', method: 'get', wires: [['export']] },
