@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
-import type { CheckState, ConsentRow, LedgerStore, NoticeRow, StoreTx, UsageMark } from '../store/types';
+import type { CheckState, ConsentRow, LedgerStore, NoticeFilter, NoticeRow, StoreTx, UsageMark } from '../store/types';
 import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime, statusDedupeKey } from '../webhook/dedupe';
 import { accessInformation } from './access-information';
 import {
@@ -751,9 +751,9 @@ export class ConsentLedger extends EventEmitter {
       const p = await this.writes.pseudonymOf(tx, identified);
       if (await this.writes.erasedAndGone(tx, p)) return false;
       await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now, events, actor);
-      // Shown to her again (another instance, or her user id's turn): one showing, the latest, as the message that
-      // names it will (noticeSent); a failure of either then takes it off the record, the safe side.
-      const again = await this.currentShowing(tx, p, version);
+      // Shown to her again before any message was named for the last showing (another instance decided at the same
+      // time): that one showing is renewed. A showing with its message named keeps it as proof; this one is new.
+      const again = await this.currentShowing(tx, p, version, 'unnamed');
       await tx.putNotice({
         ...(again?.id !== undefined ? { id: again.id } : {}),
         pseudonym: p,
@@ -784,7 +784,7 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     await this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      const showing = await this.currentShowing(tx, p, version);
+      const showing = await this.currentShowing(tx, p, version, 'no-reference');
       if (showing?.id === undefined || !(await tx.deleteNotice(showing.id))) return;
       await this.writes.audit(tx, now, {
         action: 'notice.undelivered',
@@ -814,7 +814,7 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     const named = await this.change(async (tx) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      const showing = await this.currentShowing(tx, p, version);
+      const showing = await this.currentShowing(tx, p, version, 'no-reference');
       if (showing?.id === undefined) return undefined;
       const idEnc = this.cipher.encryptOptional(id, 'notice_message_id', p) as string;
       const ref = this.noticeMessageRef(id);
@@ -876,10 +876,16 @@ export class ConsentLedger extends EventEmitter {
 
   /**
    * The latest showing of `version` to the person who holds the number now: one from before the number last changed
-   * hands went to its previous holder, and stays hers.
+   * hands went to its previous holder, and stays hers. Undoing a failed notice and naming its message act on the
+   * latest showing no message was named for yet, so one that reached her keeps its proof.
    */
-  private async currentShowing(tx: StoreTx, p: string, version: string): Promise<NoticeRow | undefined> {
-    const latest = await tx.latestNotice(p, version);
+  private async currentShowing(
+    tx: StoreTx,
+    p: string,
+    version: string,
+    which: NoticeFilter = 'any',
+  ): Promise<NoticeRow | undefined> {
+    const latest = await tx.latestNotice(p, version, which);
     if (latest === undefined) return undefined;
     // At the move's very millisecond it counts as the previous holder's, as in an erasure's or export's span.
     return (await tx.hasAuditSince(p, NUMBER_CHANGED, latest.shownAt)) ? undefined : latest;
@@ -1250,7 +1256,7 @@ async function openStore(
       onError,
       // setTimeout takes no more than 2^31 - 1 ms.
       revacuumIntervalMs: Math.min(
-        positiveMs(options.postgresVacuumRetryMs, 'postgresVacuumRetryMs', 30_000),
+        Math.max(positiveMs(options.postgresVacuumRetryMs, 'postgresVacuumRetryMs', 30_000), 10),
         2 ** 31 - 1,
       ),
     });

@@ -26,7 +26,7 @@ import type {
   SubjectExport,
   SubjectInput,
 } from './types';
-import { optionalText, optionalTime, requireActor } from './validate';
+import { optionalRequestedBy, optionalTime, requireActor } from './validate';
 
 const PREVIOUS_HOLDER_PART = 'before-number-change';
 
@@ -51,7 +51,7 @@ type RequestedBy = { requestedBy?: string };
 
 /** Staff's name or ticket reference for a request, as the audit detail holds it. */
 function requestedBy(options: ExportOptions): RequestedBy {
-  const by = optionalText(options.requestedBy, 'requestedBy', 128);
+  const by = optionalRequestedBy(options.requestedBy);
   return by === undefined ? {} : { requestedBy: by };
 }
 

@@ -65,3 +65,23 @@ export function optionalTime(value: unknown, field: string): number | undefined 
   }
   return value;
 }
+
+/** A phone number written internationally, which a staff name or ticket reference never needs. */
+const PHONE_LIKE = /(?:\+|\b00)\s*\d(?:[\s\-/().]*\d){6,}/;
+
+/**
+ * Who on staff handled a request (ExportOptions.requestedBy): a name or ticket reference on one line, at most 128
+ * characters. The audit keeps it for years and cannot be corrected, so no control or direction characters, and no
+ * phone number (the person's data has no place there).
+ */
+export function optionalRequestedBy(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (text === '' || text.length > 128 || /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(text) || PHONE_LIKE.test(text)) {
+    throw new GdprWhatsAppError(
+      'invalid-requested-by',
+      'requestedBy must name who on staff handled the request: one line of at most 128 characters, no phone number',
+    );
+  }
+  return text;
+}

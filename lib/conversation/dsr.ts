@@ -5,6 +5,7 @@
  */
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { EraseReport, LedgerEvent, SubjectRef } from '../consent/types';
+import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
@@ -61,20 +62,9 @@ export function isInboundMessage(msg: MessageLike): boolean {
 export function subjectFromMessage(msg: MessageLike): SubjectRequest {
   const request = requestFromMessage(msg);
   // Who wrote in is the requester of an inbound message; staff name themselves for a request they make.
-  const by = request.origin === 'request' ? requestedBy((msg as { requestedBy?: unknown }).requestedBy) : undefined;
+  const by =
+    request.origin === 'request' ? optionalRequestedBy((msg as { requestedBy?: unknown }).requestedBy) : undefined;
   return by === undefined ? request : { ...request, requestedBy: by };
-}
-
-function requestedBy(value: unknown): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (typeof value !== 'string' || value.trim() === '' || value.length > 128 || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw new GdprWhatsAppError(
-      'invalid-requested-by',
-      'msg.requestedBy must be a name or ticket reference of at most 128 characters on one line',
-    );
-  }
-  return value.trim();
 }
 
 function requestFromMessage(msg: MessageLike): SubjectRequest {

@@ -62,6 +62,7 @@ export class PostgresStore implements LedgerStore {
   private revacuumGiveUpAt = 0;
   private revacuumTimer: NodeJS.Timeout | undefined;
   private revacuumRunning = false;
+  private revacuumInFlight: Promise<void> | undefined;
 
   private constructor(
     private readonly pool: Pool,
@@ -153,25 +154,30 @@ export class PostgresStore implements LedgerStore {
   /** Vacuums `tables` again once no transaction older than `erasedAt` is open, looking every interval for an hour. */
   private vacuumAgainLater(tables: readonly string[], erasedAt: Date): void {
     for (const table of tables) this.heldBack.add(table);
-    // Only the latest erasure's time matters: once nothing older than it is open, nothing older than any is.
-    this.heldBackSince = erasedAt;
+    // Only the latest erasure's time matters: once nothing older than it is open, nothing older than any is. Two
+    // erasures may get here in either order.
+    if (this.heldBackSince === undefined || erasedAt > this.heldBackSince) this.heldBackSince = erasedAt;
     this.revacuumGiveUpAt = Date.now() + REVACUUM_FOR_MS;
-    if (!this.revacuumTimer && !this.revacuumRunning) this.scheduleRevacuum();
+    if (this.closed) this.giveUpRevacuum();
+    else if (!this.revacuumTimer && !this.revacuumRunning) this.scheduleRevacuum();
   }
 
   private scheduleRevacuum(): void {
-    this.revacuumTimer = setTimeout(() => void this.revacuum(), this.revacuumIntervalMs).unref();
+    this.revacuumTimer = setTimeout(() => {
+      this.revacuumInFlight = this.revacuum();
+    }, this.revacuumIntervalMs).unref();
   }
 
-  private async revacuum(): Promise<void> {
+  /** One look: vacuums the held-back tables once nothing older than the latest such erasure is open. */
+  private async revacuum(final = false): Promise<void> {
     this.revacuumTimer = undefined;
     this.revacuumRunning = true;
     try {
       const since = this.heldBackSince;
-      if (this.closed || since === undefined) return;
+      if (since === undefined) return;
       const tables = [...this.heldBack];
       if (!(await this.olderSnapshotsEnded(since, 1))) {
-        if (Date.now() >= this.revacuumGiveUpAt) this.giveUpRevacuum();
+        if (final || Date.now() >= this.revacuumGiveUpAt) this.giveUpRevacuum();
         return;
       }
       // An erasure that came in meanwhile may have an older transaction of its own: its tables stay for the next look.
@@ -179,9 +185,10 @@ export class PostgresStore implements LedgerStore {
         this.heldBack.clear();
         this.heldBackSince = undefined;
       }
-      if (!this.closed) await this.vacuum(tables);
+      await this.vacuum(tables);
     } catch (err) {
-      if (!this.closed) this.onError(err as Error);
+      this.onError(err as Error);
+      if (final) this.giveUpRevacuum();
     } finally {
       this.revacuumRunning = false;
       if (!this.closed && this.heldBackSince !== undefined && !this.revacuumTimer) this.scheduleRevacuum();
@@ -249,7 +256,9 @@ export class PostgresStore implements LedgerStore {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.revacuumTimer);
-    this.giveUpRevacuum();
+    // A last look before the pool ends (a redeploy closes the store): the older transaction may have ended by now.
+    await this.revacuumInFlight;
+    if (this.heldBackSince !== undefined) await this.revacuum(true);
     await this.pool.end();
   }
 }

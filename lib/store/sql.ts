@@ -6,6 +6,7 @@ import type {
   ConsentRow,
   ConsentState,
   HolderSpan,
+  NoticeFilter,
   NoticeRow,
   PurposeVersionRow,
   StoreTx,
@@ -416,9 +417,18 @@ export class SqlStoreTx implements StoreTx {
     return deleted > 0;
   }
 
-  async latestNotice(pseudonym: string, noticeVersion: string): Promise<NoticeRow | undefined> {
+  async latestNotice(
+    pseudonym: string,
+    noticeVersion: string,
+    which: NoticeFilter = 'any',
+  ): Promise<NoticeRow | undefined> {
+    const only = {
+      any: '',
+      'no-reference': ' AND message_ref IS NULL',
+      unnamed: ' AND message_ref IS NULL AND message_id_enc IS NULL',
+    }[which];
     const [row] = await this.db.all(
-      `SELECT id, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 AND notice_version = $2
+      `SELECT id, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 AND notice_version = $2${only}
        ORDER BY shown_at DESC, id DESC LIMIT 1`,
       [pseudonym, noticeVersion],
     );

@@ -51,6 +51,12 @@ export interface ArchivedConsentRow extends ConsentRow {
   archivedAt: number;
 }
 
+/**
+ * Which showings: 'no-reference' those no status webhook could find yet (no message named by noticeSent), 'unnamed'
+ * those naming no message at all.
+ */
+export type NoticeFilter = 'any' | 'no-reference' | 'unnamed';
+
 export interface NoticeRow {
   /** Each showing is its own row; assigned by the store. */
   id?: number;
@@ -141,8 +147,8 @@ export interface StoreTx {
    * renewed (a message it named before is forgotten).
    */
   putNotice(row: NoticeRow): Promise<void>;
-  /** The latest showing of `noticeVersion` under `pseudonym`. */
-  latestNotice(pseudonym: string, noticeVersion: string): Promise<NoticeRow | undefined>;
+  /** The latest showing of `noticeVersion` under `pseudonym` (of those `which` allows). */
+  latestNotice(pseudonym: string, noticeVersion: string, which?: NoticeFilter): Promise<NoticeRow | undefined>;
   /**
    * Names the message that carried the showing `id`: its id encrypted, and its keyed hash `messageRef` for a status
    * webhook to find it by. False when the showing is gone (undone or erased meanwhile).

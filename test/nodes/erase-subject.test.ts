@@ -174,7 +174,15 @@ describe('erase-subject node', () => {
     await load();
     const store = await ledger();
     await give(store, ERIKA);
-    for (const requestedBy of ['line one\nline two', 'x'.repeat(129), 42]) {
+    for (const requestedBy of [
+      'line one\nline two',
+      'x'.repeat(129),
+      42,
+      '   ',
+      'Jana\u2028K.',
+      'Jana \u202eK.',
+      'Ticket 1: Erika, +49 170 1234567',
+    ]) {
       const caught = next('caught');
       helper.getNode('erase').receive({ payload: ERIKA, requestedBy });
       assert.match(String(((await caught).error as { message: string }).message), /requestedBy/);

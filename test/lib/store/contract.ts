@@ -838,14 +838,53 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await rejectsUnchanged(() => ledger.noticeSent(PHONE, 'n1', '', { actor: 'send' }), 'invalid-input');
       });
 
-      it('keeps one showing per holder and version: either of two notices failing takes it off the record', async () => {
-        // Two instances showed her the notice at once, each sent it.
+      it('checks who on staff handled a request before anything is written', async () => {
+        await giveByKeyword(PHONE);
+        for (const requestedBy of ['two\nlines', '\u202eJana', '+49 170 1234567', ' ', 'x'.repeat(129)]) {
+          await rejectsUnchanged(() => ledger.eraseSubject(PHONE, 'admin', { requestedBy }), 'invalid-requested-by');
+          await rejectsUnchanged(() => ledger.exportSubject(PHONE, 'admin', { requestedBy }), 'invalid-requested-by');
+        }
+        await ledger.eraseSubject(PHONE, 'admin', { requestedBy: '  Jana K., ticket 4711  ' });
+        const [erased] = await db.all("SELECT detail FROM audit WHERE action = 'dsr.erasure_executed'");
+        assert.equal(JSON.parse(String(erased.detail)).requestedBy, 'Jana K., ticket 4711');
+      });
+
+      it('keeps a showing whose message was named when the same notice is shown again (two instances)', async () => {
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-1' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.ONE', { actor: 'send' });
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-2' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.TWO', { actor: 'send' });
+        assert.equal((await ledger.exportSubject(PHONE, 't')).notices.length, 2);
+        // One of them failing leaves the other, which reached her.
+        assert.equal(await ledger.messagesFailed(['wamid.ONE'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
+        assert.equal(await ledger.messagesFailed(['wamid.TWO'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+      });
+
+      it("undoes only the second instance's showing when its send fails, so the delivered one keeps its proof", async () => {
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-1' });
+        await ledger.noticeSent(PHONE, 'n1', 'wamid.ONE', { actor: 'send' });
+        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-2' });
+        await ledger.noticeNotDelivered(PHONE, 'n1', { actor: 'send' });
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
+        assert.deepEqual(
+          (await ledger.exportSubject(PHONE, 't')).notices.map((n) => n.messageId),
+          ['wamid.ONE'],
+        );
+      });
+
+      it('renews a showing no message was named for yet, and names one message for it', async () => {
         await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-1' });
         await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-2' });
         await ledger.noticeSent(PHONE, 'n1', 'wamid.ONE', { actor: 'send' });
         await ledger.noticeSent(PHONE, 'n1', 'wamid.TWO', { actor: 'send' });
-        assert.equal((await ledger.exportSubject(PHONE, 't')).notices.length, 1);
-        assert.equal(await ledger.messagesFailed(['wamid.ONE', 'wamid.TWO'], { actor: 'hook' }), 1);
+        assert.deepEqual(
+          (await ledger.exportSubject(PHONE, 't')).notices.map((n) => n.messageId),
+          ['wamid.ONE'],
+        );
+        // Its one message failing takes it off the record: the safe side, whatever became of the other.
+        assert.equal(await ledger.messagesFailed(['wamid.ONE'], { actor: 'hook' }), 1);
         assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
       });
 
@@ -855,11 +894,11 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.claimAll(['status:wamid.FAST:delivered'], 60_000);
         await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
         assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true);
-        await ledger.claimAll(['status:wamid.FAST:failed'], 60_000);
-        // Shown again (another instance): one showing, which the failed message now names.
-        await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'notice' });
-        await ledger.noticeSent(PHONE, 'n1', 'wamid.FAST', { actor: 'send' });
-        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        await ledger.recordNoticeShown(PHONE, 'n2', { actor: 'notice' });
+        await ledger.claimAll(['status:wamid.FASTER:failed'], 60_000);
+        await ledger.noticeSent(PHONE, 'n2', 'wamid.FASTER', { actor: 'send' });
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n2'), false);
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true, 'another version stays');
         // Nothing is recorded for a notice no longer on record (an erasure in between).
         await ledger.eraseSubject(PHONE, 'admin');
         const before = await db.dump();

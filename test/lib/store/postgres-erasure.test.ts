@@ -156,6 +156,23 @@ if (!POSTGRES_URL) {
       );
     });
 
+    it('vacuums as it closes when the older transaction ended just before', async () => {
+      await ledger.close();
+      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: 60_000 }));
+      ledger.on('warning', (err) => warnings.push(err));
+      const stored = await postgresCiphertexts(url, schema());
+      const open = await openReport();
+      report = open;
+      await ledger.eraseSubject(ANNA, 't');
+      await open.query('COMMIT');
+      await ledger.close(); // a redeploy, long before the next look
+      assert.deepEqual(
+        warnings.map((w) => (w as GdprWhatsAppError).code),
+        ['erasure-vacuum-incomplete'],
+      );
+      await cleanPagesSoon(stored);
+    });
+
     /** Waits until no raw page holds `stored`: the store's next VACUUM ran. */
     async function cleanPagesSoon(stored: string[]): Promise<void> {
       for (let waited = 0; ; waited += 50) {
