@@ -44,6 +44,10 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
     const check = async (subject: Parameters<ConsentLedger['checkConsent']>[0], purpose = 'marketing') =>
       (await ledger.checkConsent(subject, purpose)).status;
 
+    /** Staff ask for order updates from a web form: a request for a purpose on a contract basis. */
+    const requestOrders = (subject: string) =>
+      ledger.requestConsent({ subject, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+
     describe('numberChanged', () => {
       it("keeps an erased person who gets a recycled number from the previous holder's ended records there", async () => {
         await give(OTHER, 'orders'); // Bob's contract at OTHER
@@ -61,7 +65,7 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
 
       it('a STOP of an erased person blocks a purpose whose request of hers expired', async () => {
         await ledger.eraseSubject(ANNA, 't');
-        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        await requestOrders(ANNA);
         now += 3 * DAY;
         await ledger.sweepRetention();
         assert.equal(
@@ -680,8 +684,7 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
 
       it("keeps the number's block for a contract purpose while a request there is unconfirmed, and after it expired", async () => {
         await ledger.numberChanged({ phone: ANNA, actor: 't' }); // nothing on record for orders: the number is blocked
-        const request = () =>
-          ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        const request = () => requestOrders(ANNA);
         const blocked = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
         await request();
         assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked, 'Anna’s orders must not reach Bob');
@@ -704,7 +707,7 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         now += DAY;
         await ledger.numberChanged({ phone: ANNA, actor: 't' }); // her objection is the number's block now
         now += DAY;
-        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        await requestOrders(ANNA);
         assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, false);
         const report = await ledger.eraseSubject(ANNA, 't', { beforeNumberChange: true });
         assert.equal(report.removed.consentHistory, 1, 'her objection, archived by the request');
@@ -714,22 +717,16 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         await ledger.sweepRetention();
         assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), blocked);
         // The request stays confirmable, and its confirmation lifts the block.
-        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        await requestOrders(ANNA);
         await ledger.confirmConsent({ subject: ANNA, confirmationText: 'JA', actor: 't' });
         assert.equal((await ledger.checkConsent(ANNA, 'orders')).allowed, true);
       });
 
       it('lets an unconfirmed request lift no objection to a contract purpose, and allows one where nothing forbade', async () => {
-        await ledger.requestConsent({
-          subject: OTHER,
-          purpose: 'orders',
-          wording: 'O',
-          method: 'web-form',
-          actor: 't',
-        });
+        await requestOrders(OTHER);
         assert.equal((await ledger.checkConsent(OTHER, 'orders')).allowed, true, 'the contract allows it meanwhile');
         await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 't' });
-        await ledger.requestConsent({ subject: ANNA, purpose: 'orders', wording: 'O', method: 'web-form', actor: 't' });
+        await requestOrders(ANNA);
         assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
           allowed: false,
           status: 'withdrawn',
@@ -743,21 +740,9 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
         await give(ANNA, 'orders'); // her contract record ends with the move: it is the number's block now
         await ledger.numberChanged({ phone: ANNA, actor: 't' });
         await ledger.withdrawConsent({ subject: OTHER, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 't' });
-        await ledger.requestConsent({
-          subject: OTHER,
-          purpose: 'orders',
-          wording: 'O',
-          method: 'web-form',
-          actor: 't',
-        });
+        await requestOrders(OTHER);
         await ledger.numberChanged({ phone: THIRD, actor: 't' }); // the block, and a request over it
-        await ledger.requestConsent({
-          subject: THIRD,
-          purpose: 'orders',
-          wording: 'O',
-          method: 'web-form',
-          actor: 't',
-        });
+        await requestOrders(THIRD);
         // A refusal, then a withdrawal, each with a request in front: only the latest still forbids.
         const orders = { subject: FOURTH, purpose: 'orders', wording: 'O', actor: 't' };
         await ledger.refuseConsent(orders);

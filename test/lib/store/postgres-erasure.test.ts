@@ -50,6 +50,13 @@ if (!POSTGRES_URL) {
 
     const schema = () => String(db.options().postgresSchema);
 
+    /** The ledger again, looking for the end of an older transaction every `retryMs`. */
+    async function reopen(retryMs: number): Promise<void> {
+      await ledger.close();
+      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: retryMs }));
+      ledger.on('warning', (err) => warnings.push(err));
+    }
+
     /** Someone's report, in a transaction whose snapshot was taken before the erasure. */
     async function openReport(): Promise<Client> {
       const client = new Client({ connectionString: url });
@@ -104,9 +111,7 @@ if (!POSTGRES_URL) {
     });
 
     it('vacuums again once that transaction ended, so no page keeps what it erased', async () => {
-      await ledger.close();
-      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: 50 }));
-      ledger.on('warning', (err) => warnings.push(err));
+      await reopen(50);
       const stored = await postgresCiphertexts(url, schema());
       const open = await openReport();
       report = open;
@@ -126,9 +131,7 @@ if (!POSTGRES_URL) {
     });
 
     it('counts a writer idle in its transaction as older too, though it holds no snapshot', async () => {
-      await ledger.close();
-      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: 50 }));
-      ledger.on('warning', (err) => warnings.push(err));
+      await reopen(50);
       const stored = await postgresCiphertexts(url, schema());
       const writer = new Client({ connectionString: url });
       await writer.connect();
@@ -145,9 +148,7 @@ if (!POSTGRES_URL) {
 
     it('says so when it closes before the older transaction ended', async () => {
       report = await openReport();
-      await ledger.close();
-      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: 60_000 }));
-      ledger.on('warning', (err) => warnings.push(err));
+      await reopen(60_000);
       await ledger.eraseSubject(ANNA, 't');
       await ledger.close();
       assert.deepEqual(
@@ -157,9 +158,7 @@ if (!POSTGRES_URL) {
     });
 
     it('vacuums as it closes when the older transaction ended just before', async () => {
-      await ledger.close();
-      ledger = await ConsentLedger.open(db.options({ usageFlushMs: 3_600_000, postgresVacuumRetryMs: 60_000 }));
-      ledger.on('warning', (err) => warnings.push(err));
+      await reopen(60_000);
       const stored = await postgresCiphertexts(url, schema());
       const open = await openReport();
       report = open;
