@@ -751,11 +751,10 @@ export class ConsentLedger extends EventEmitter {
       const p = await this.writes.pseudonymOf(tx, identified);
       if (await this.writes.erasedAndGone(tx, p)) return false;
       await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now, events, actor);
-      // Shown to her again before any message was named for the last showing (another instance decided at the same
-      // time): that one showing is renewed. A showing with its message named keeps it as proof; this one is new.
-      const again = await this.currentShowing(tx, p, version, 'unnamed');
+      // Each showing is its own row, also one shown twice at once (two instances): the sends then name them, and
+      // failures undo them, one each, whichever (noticeSent, noticeNotDelivered), so she is on record as having seen
+      // the notice exactly while one of them is neither failed nor undone.
       await tx.putNotice({
-        ...(again?.id !== undefined ? { id: again.id } : {}),
         pseudonym: p,
         noticeVersion: version,
         shownAt: now,
@@ -877,7 +876,7 @@ export class ConsentLedger extends EventEmitter {
   /**
    * The latest showing of `version` to the person who holds the number now: one from before the number last changed
    * hands went to its previous holder, and stays hers. Undoing a failed notice and naming its message act on the
-   * latest showing no message was named for yet, so one that reached her keeps its proof.
+   * latest showing no message was named for yet ('no-reference'), so one that reached her keeps its proof.
    */
   private async currentShowing(
     tx: StoreTx,

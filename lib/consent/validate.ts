@@ -66,8 +66,14 @@ export function optionalTime(value: unknown, field: string): number | undefined 
   return value;
 }
 
-/** A phone number written internationally, which a staff name or ticket reference never needs. */
-const PHONE_LIKE = /(?:\+|\b00)\s*\d(?:[\s\-/().]*\d){6,}/;
+/**
+ * A phone number, which a staff name or ticket reference never needs: written internationally (+49 ..., 0049 ...),
+ * nationally (0170 1234567), or as WhatsApp's id (4917012345678). Times and dates (10:00, 2026-11-30) are no match.
+ */
+const PHONE_LIKE =
+  /\+\d(?:[\s\-/().]*\d){6,}|(?<![\w:./-])00\d(?:[\s\-/().]*\d){6,}|(?<![\w:./-])0\d{2,4}[\s\-/]?\d{5,8}\b|\d{11,}/;
+/** Characters that break a line or turn the direction of the text around it. */
+const NOT_ONE_PLAIN_LINE = /[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /**
  * Who on staff handled a request (ExportOptions.requestedBy): a name or ticket reference on one line, at most 128
@@ -77,7 +83,7 @@ const PHONE_LIKE = /(?:\+|\b00)\s*\d(?:[\s\-/().]*\d){6,}/;
 export function optionalRequestedBy(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const text = typeof value === 'string' ? value.trim() : '';
-  if (text === '' || text.length > 128 || /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(text) || PHONE_LIKE.test(text)) {
+  if (text === '' || text.length > 128 || NOT_ONE_PLAIN_LINE.test(text) || PHONE_LIKE.test(text)) {
     throw new GdprWhatsAppError(
       'invalid-requested-by',
       'requestedBy must name who on staff handled the request: one line of at most 128 characters, no phone number',

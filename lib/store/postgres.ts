@@ -63,6 +63,8 @@ export class PostgresStore implements LedgerStore {
   private revacuumTimer: NodeJS.Timeout | undefined;
   private revacuumRunning = false;
   private revacuumInFlight: Promise<void> | undefined;
+  /** Erasures' scrubs under way: closing waits for them, or their VACUUM would meet an ended pool. */
+  private readonly scrubbing = new Set<Promise<void>>();
 
   private constructor(
     private readonly pool: Pool,
@@ -130,6 +132,16 @@ export class PostgresStore implements LedgerStore {
   }
 
   async scrub(erased?: Readonly<Record<string, number>>): Promise<void> {
+    const scrubbing = this.scrubTables(erased);
+    this.scrubbing.add(scrubbing);
+    try {
+      await scrubbing;
+    } finally {
+      this.scrubbing.delete(scrubbing);
+    }
+  }
+
+  private async scrubTables(erased?: Readonly<Record<string, number>>): Promise<void> {
     // Deleted rows stay readable in their pages until VACUUM reclaims them. Only the tables an erasure deleted
     // from: vacuuming all five took most of an erasure's time at a million subjects (bench/ledger.ts).
     const tables = Object.entries(PERSONAL_TABLES)
@@ -158,8 +170,8 @@ export class PostgresStore implements LedgerStore {
     // erasures may get here in either order.
     if (this.heldBackSince === undefined || erasedAt > this.heldBackSince) this.heldBackSince = erasedAt;
     this.revacuumGiveUpAt = Date.now() + REVACUUM_FOR_MS;
-    if (this.closed) this.giveUpRevacuum();
-    else if (!this.revacuumTimer && !this.revacuumRunning) this.scheduleRevacuum();
+    // Closing, the store takes its last look once every erasure's scrub is done.
+    if (!this.closed && !this.revacuumTimer && !this.revacuumRunning) this.scheduleRevacuum();
   }
 
   private scheduleRevacuum(): void {
@@ -257,6 +269,7 @@ export class PostgresStore implements LedgerStore {
     this.closed = true;
     clearTimeout(this.revacuumTimer);
     // A last look before the pool ends (a redeploy closes the store): the older transaction may have ended by now.
+    await Promise.allSettled([...this.scrubbing]);
     await this.revacuumInFlight;
     if (this.heldBackSince !== undefined) await this.revacuum(true);
     await this.pool.end();

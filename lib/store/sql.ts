@@ -364,13 +364,6 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async putNotice(row: NoticeRow): Promise<void> {
-    if (row.id !== undefined) {
-      await this.db.run(
-        `UPDATE notices SET shown_at = $2, message_id_enc = $3, message_ref = NULL, actor = $4 WHERE id = $1`,
-        [row.id, row.shownAt, row.messageIdEnc, row.actor],
-      );
-      return;
-    }
     await this.db.run(
       `INSERT INTO notices (pseudonym, notice_version, shown_at, message_id_enc, actor) VALUES ($1, $2, $3, $4, $5)`,
       [row.pseudonym, row.noticeVersion, row.shownAt, row.messageIdEnc, row.actor],
@@ -422,11 +415,7 @@ export class SqlStoreTx implements StoreTx {
     noticeVersion: string,
     which: NoticeFilter = 'any',
   ): Promise<NoticeRow | undefined> {
-    const only = {
-      any: '',
-      'no-reference': ' AND message_ref IS NULL',
-      unnamed: ' AND message_ref IS NULL AND message_id_enc IS NULL',
-    }[which];
+    const only = which === 'no-reference' ? ' AND message_ref IS NULL' : '';
     const [row] = await this.db.all(
       `SELECT id, shown_at, message_id_enc, actor FROM notices WHERE pseudonym = $1 AND notice_version = $2${only}
        ORDER BY shown_at DESC, id DESC LIMIT 1`,

@@ -51,11 +51,8 @@ export interface ArchivedConsentRow extends ConsentRow {
   archivedAt: number;
 }
 
-/**
- * Which showings: 'no-reference' those no status webhook could find yet (no message named by noticeSent), 'unnamed'
- * those naming no message at all.
- */
-export type NoticeFilter = 'any' | 'no-reference' | 'unnamed';
+/** Which showings: 'no-reference' those no status webhook could find yet (no message named by noticeSent). */
+export type NoticeFilter = 'any' | 'no-reference';
 
 export interface NoticeRow {
   /** Each showing is its own row; assigned by the store. */
@@ -142,10 +139,7 @@ export interface StoreTx {
 
   putPurposeVersion(row: PurposeVersionRow): Promise<void>;
 
-  /**
-   * Records one showing (each its own row, so an earlier holder's proof stays); with `row.id`, that showing is
-   * renewed (a message it named before is forgotten).
-   */
+  /** Records one showing: each is its own row, so an earlier holder's proof, and a delivered showing's, stays. */
   putNotice(row: NoticeRow): Promise<void>;
   /** The latest showing of `noticeVersion` under `pseudonym` (of those `which` allows). */
   latestNotice(pseudonym: string, noticeVersion: string, which?: NoticeFilter): Promise<NoticeRow | undefined>;

@@ -840,9 +840,21 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
 
       it('checks who on staff handled a request before anything is written', async () => {
         await giveByKeyword(PHONE);
-        for (const requestedBy of ['two\nlines', '\u202eJana', '+49 170 1234567', ' ', 'x'.repeat(129)]) {
+        for (const requestedBy of [
+          'two\nlines',
+          '\u202eJana',
+          '+49 170 1234567',
+          '0170 1234567',
+          '4917012345678',
+          ' ',
+          'x'.repeat(129),
+        ]) {
           await rejectsUnchanged(() => ledger.eraseSubject(PHONE, 'admin', { requestedBy }), 'invalid-requested-by');
           await rejectsUnchanged(() => ledger.exportSubject(PHONE, 'admin', { requestedBy }), 'invalid-requested-by');
+        }
+        // Names, ticket numbers, dates, times and addresses of staff are fine.
+        for (const requestedBy of ['Ticket 2026-11-30/4711', 'Jana, 10:00 REQ-0012345678', 'jana.k@shop.example']) {
+          await ledger.exportSubject(PHONE, 'admin', { requestedBy });
         }
         await ledger.eraseSubject(PHONE, 'admin', { requestedBy: '  Jana K., ticket 4711  ' });
         const [erased] = await db.all("SELECT detail FROM audit WHERE action = 'dsr.erasure_executed'");
@@ -874,18 +886,25 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         );
       });
 
-      it('renews a showing no message was named for yet, and names one message for it', async () => {
+      it('keeps two showings decided at once apart: she has seen it while one of them is neither failed nor undone', async () => {
+        // Both instances record before either send's answer; the answers and failures come in any order.
         await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-1' });
         await ledger.recordNoticeShown(PHONE, 'n1', { actor: 'instance-2' });
         await ledger.noticeSent(PHONE, 'n1', 'wamid.ONE', { actor: 'send' });
-        await ledger.noticeSent(PHONE, 'n1', 'wamid.TWO', { actor: 'send' });
+        await ledger.noticeNotDelivered(PHONE, 'n1', { actor: 'send' }); // the other send failed at once
+        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), true, 'ONE reached her');
         assert.deepEqual(
           (await ledger.exportSubject(PHONE, 't')).notices.map((n) => n.messageId),
           ['wamid.ONE'],
         );
-        // Its one message failing takes it off the record: the safe side, whatever became of the other.
-        assert.equal(await ledger.messagesFailed(['wamid.ONE'], { actor: 'hook' }), 1);
-        assert.equal(await ledger.hasSeenNotice(PHONE, 'n1'), false);
+        await ledger.recordNoticeShown(PHONE_2, 'n1', { actor: 'instance-1' });
+        await ledger.recordNoticeShown(PHONE_2, 'n1', { actor: 'instance-2' });
+        await ledger.noticeSent(PHONE_2, 'n1', 'wamid.A', { actor: 'send' });
+        await ledger.noticeSent(PHONE_2, 'n1', 'wamid.B', { actor: 'send' });
+        assert.equal(await ledger.messagesFailed(['wamid.B'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE_2, 'n1'), true, 'A reached her');
+        assert.equal(await ledger.messagesFailed(['wamid.A'], { actor: 'hook' }), 1);
+        assert.equal(await ledger.hasSeenNotice(PHONE_2, 'n1'), false);
       });
 
       it('forgets a notice whose failure was reported before its message id was recorded', async () => {
