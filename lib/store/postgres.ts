@@ -3,6 +3,7 @@ import { GdprWhatsAppError } from '../errors';
 import { runMigrations } from './migrate';
 import { type SqlConnection, type SqlRow, SqlStoreTx, type SqlValue } from './sql';
 import type { LedgerStore, StoreTx, WriteOptions } from './types';
+import { VacuumRetry } from './vacuum-retry';
 
 class PgConnection implements SqlConnection {
   readonly dialect = 'postgres' as const;
@@ -26,9 +27,8 @@ const SERIAL_LOCK = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '
 /** How long an erasure waits for older snapshots to end before it vacuums: 40 x 25 ms, as SQLite's checkpoint. */
 const OLDER_SNAPSHOT_ATTEMPTS = 40;
 const OLDER_SNAPSHOT_PAUSE_MS = 25;
-/** After that, how often the store looks again whether the older transaction ended, and for how long at most. */
+/** After that, how often the store looks again whether the older transaction ended. */
 const REVACUUM_INTERVAL_MS = 30_000;
-const REVACUUM_FOR_MS = 3_600_000;
 /** The tables with personal data, by the names StoreTx.eraseSubject counts their deleted rows under. */
 const PERSONAL_TABLES: Readonly<Record<string, string>> = {
   subjects: 'subjects',
@@ -56,22 +56,23 @@ export class PostgresStore implements LedgerStore {
   private closed = false;
   /** VACUUM (PARALLEL 0) is known (PostgreSQL 13 and later) until the server says otherwise. */
   private parallelVacuumOption = true;
-  /** Tables whose erased rows an older transaction kept in the files, and since when: vacuumed again once it ended. */
-  private readonly heldBack = new Set<string>();
-  private heldBackSince: Date | undefined;
-  private revacuumGiveUpAt = 0;
-  private revacuumTimer: NodeJS.Timeout | undefined;
-  private revacuumRunning = false;
-  private revacuumInFlight: Promise<void> | undefined;
+  /** Erasures whose VACUUM an older transaction held back: vacuumed again once it ended. */
+  private readonly retry: VacuumRetry;
   /** Erasures' scrubs under way: closing waits for them, or their VACUUM would meet an ended pool. */
   private readonly scrubbing = new Set<Promise<void>>();
 
   private constructor(
     private readonly pool: Pool,
     private readonly onError: (err: Error) => void,
-    private readonly revacuumIntervalMs = REVACUUM_INTERVAL_MS,
+    revacuumIntervalMs = REVACUUM_INTERVAL_MS,
   ) {
     this.read = new SqlStoreTx(new PgConnection(pool));
+    this.retry = new VacuumRetry({
+      olderEnded: (since) => this.olderSnapshotsEnded(since, 1),
+      vacuum: (tables) => this.vacuum(tables),
+      onError,
+      intervalMs: revacuumIntervalMs,
+    });
   }
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -158,66 +159,9 @@ export class PostgresStore implements LedgerStore {
           'A database transaction older than the erasure was still open: the erased rows stay in the table files until it ends, then the store vacuums again',
         ),
       );
-      this.vacuumAgainLater(tables, erasedAt);
+      this.retry.hold(tables, erasedAt);
     }
     await this.vacuum(tables);
-  }
-
-  /** Vacuums `tables` again once no transaction older than `erasedAt` is open, looking every interval for an hour. */
-  private vacuumAgainLater(tables: readonly string[], erasedAt: Date): void {
-    for (const table of tables) this.heldBack.add(table);
-    // Only the latest erasure's time matters: once nothing older than it is open, nothing older than any is. Two
-    // erasures may get here in either order.
-    if (this.heldBackSince === undefined || erasedAt > this.heldBackSince) this.heldBackSince = erasedAt;
-    this.revacuumGiveUpAt = Date.now() + REVACUUM_FOR_MS;
-    // Closing, the store takes its last look once every erasure's scrub is done.
-    if (!this.closed && !this.revacuumTimer && !this.revacuumRunning) this.scheduleRevacuum();
-  }
-
-  private scheduleRevacuum(): void {
-    this.revacuumTimer = setTimeout(() => {
-      this.revacuumInFlight = this.revacuum();
-    }, this.revacuumIntervalMs).unref();
-  }
-
-  /** One look: vacuums the held-back tables once nothing older than the latest such erasure is open. */
-  private async revacuum(final = false): Promise<void> {
-    this.revacuumTimer = undefined;
-    this.revacuumRunning = true;
-    try {
-      const since = this.heldBackSince;
-      if (since === undefined) return;
-      const tables = [...this.heldBack];
-      if (!(await this.olderSnapshotsEnded(since, 1))) {
-        if (final || Date.now() >= this.revacuumGiveUpAt) this.giveUpRevacuum();
-        return;
-      }
-      // An erasure that came in meanwhile may have an older transaction of its own: its tables stay for the next look.
-      if (this.heldBackSince === since) {
-        this.heldBack.clear();
-        this.heldBackSince = undefined;
-      }
-      await this.vacuum(tables);
-    } catch (err) {
-      this.onError(err as Error);
-      if (final) this.giveUpRevacuum();
-    } finally {
-      this.revacuumRunning = false;
-      if (!this.closed && this.heldBackSince !== undefined && !this.revacuumTimer) this.scheduleRevacuum();
-    }
-  }
-
-  /** Said when the store stops looking (after an hour, or when it closes) with erased rows still in the files. */
-  private giveUpRevacuum(): void {
-    if (this.heldBackSince === undefined) return;
-    this.heldBack.clear();
-    this.heldBackSince = undefined;
-    this.onError(
-      new GdprWhatsAppError(
-        'erasure-vacuum-given-up',
-        'A database transaction older than an erasure was still open when the store stopped looking: run VACUUM on the ledger tables once it has ended',
-      ),
-    );
   }
 
   private async vacuum(tables: readonly string[]): Promise<void> {
@@ -267,11 +211,9 @@ export class PostgresStore implements LedgerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.revacuumTimer);
-    // A last look before the pool ends (a redeploy closes the store): the older transaction may have ended by now.
+    // A last look before the pool ends, once every erasure's scrub is done.
     await Promise.allSettled([...this.scrubbing]);
-    await this.revacuumInFlight;
-    if (this.heldBackSince !== undefined) await this.revacuum(true);
+    await this.retry.close();
     await this.pool.end();
   }
 }
