@@ -101,7 +101,15 @@ export type InteractiveObject =
       action: { button: string; sections: ListSection[] };
     })
   | (InteractiveCommon & {
-      type: 'cta_url' | 'flow' | 'product' | 'product_list' | 'catalog_message' | 'location_request_message';
+      type:
+        | 'cta_url'
+        | 'flow'
+        | 'product'
+        | 'product_list'
+        | 'catalog_message'
+        | 'location_request_message'
+        | 'carousel'
+        | 'call_permission_request';
       action: Record<string, unknown>;
     });
 

@@ -40,6 +40,11 @@ export type ValidationResult = { ok: true } | { ok: false; violations: SchemaVio
  * - templates: https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/overview
  *   name of lowercase letters, digits and underscores up to 512 characters; components header/body/button,
  *   buttons addressed by `sub_type` and `index` (0-9), quick-reply buttons carry a `payload` parameter.
+ * - media carousel: https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/interactive-media-carousel-messages
+ *   body up to 1024 and no header or footer; 2 to 10 cards, each with a card_index from 0, an image or video header,
+ *   an optional body up to 160, and either one URL button or quick-reply buttons (id up to 256, title up to 20),
+ *   of the same kind and number on every card.
+ * - call permission request (Calling API): body text, action name call_permission_request.
  * - read receipts: https://developers.facebook.com/documentation/business-messaging/whatsapp/typing-indicators
  */
 export const LIMITS = {
@@ -60,6 +65,8 @@ export const LIMITS = {
   caption: 1024,
   templateName: 512,
   ctaDisplayText: 20,
+  carouselCards: 10,
+  carouselCardBody: 160,
 } as const;
 
 const str = (maxLength?: number, minLength = 1) => ({ type: 'string', minLength, ...(maxLength ? { maxLength } : {}) });
@@ -299,6 +306,77 @@ const listSection = {
   additionalProperties: false,
 };
 
+const ctaUrlAction = {
+  type: 'object',
+  required: ['name', 'parameters'],
+  properties: {
+    name: { const: 'cta_url' },
+    parameters: {
+      type: 'object',
+      required: ['display_text', 'url'],
+      properties: {
+        display_text: str(LIMITS.ctaDisplayText),
+        // A web address the phone opens; anything else (javascript:, data:) is no link to send anyone.
+        url: { type: 'string', maxLength: 2000, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' },
+      },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+
+const carouselQuickReply = {
+  type: 'object',
+  required: ['type', 'quick_reply'],
+  properties: {
+    type: { const: 'quick_reply' },
+    quick_reply: {
+      type: 'object',
+      required: ['id', 'title'],
+      properties: { id: str(LIMITS.buttonId), title: str(LIMITS.buttonTitle) },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+
+/** A card of an interactive media carousel; that every card has the same buttons is checked in crossFieldViolations. */
+const carouselCard = {
+  type: 'object',
+  required: ['card_index', 'header', 'action'],
+  properties: {
+    card_index: { type: 'integer', minimum: 0, maximum: LIMITS.carouselCards - 1 },
+    // Meta's examples name a URL card's type; a card with quick replies may name its own or none.
+    type: { enum: ['cta_url', 'quick_reply'] },
+    header: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: { enum: ['image', 'video'] } },
+      allOf: [
+        caseOf('type', 'image', { required: ['image'], properties: { image: plainMedia } }),
+        caseOf('type', 'video', { required: ['video'], properties: { video: plainMedia } }),
+      ],
+    },
+    body: textField(LIMITS.carouselCardBody),
+    action: {
+      type: 'object',
+      oneOf: [
+        ctaUrlAction,
+        {
+          type: 'object',
+          required: ['buttons'],
+          properties: {
+            buttons: { type: 'array', minItems: 1, maxItems: LIMITS.replyButtons, items: carouselQuickReply },
+          },
+          additionalProperties: false,
+        },
+      ],
+      'x-limit': 'either one URL button (name cta_url with parameters) or quick-reply buttons',
+    },
+  },
+  additionalProperties: false,
+};
+
 const interactive = {
   type: 'object',
   required: ['type', 'action'],
@@ -313,6 +391,8 @@ const interactive = {
         'product_list',
         'catalog_message',
         'location_request_message',
+        'carousel',
+        'call_permission_request',
       ],
     },
     header: interactiveHeader,
@@ -348,24 +428,25 @@ const interactive = {
         },
       },
     }),
-    caseOf('type', 'cta_url', {
-      required: ['body', 'action'],
+    caseOf('type', 'cta_url', { required: ['body', 'action'], properties: { action: ctaUrlAction } }),
+    caseOf('type', 'carousel', {
+      required: ['body'],
       properties: {
         action: {
-          required: ['name', 'parameters'],
+          required: ['cards'],
           properties: {
-            name: { const: 'cta_url' },
-            parameters: {
-              type: 'object',
-              required: ['display_text', 'url'],
-              properties: {
-                display_text: str(LIMITS.ctaDisplayText),
-                // A web address the phone opens; anything else (javascript:, data:) is no link to send anyone.
-                url: { type: 'string', maxLength: 2000, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' },
-              },
-              additionalProperties: false,
-            },
+            cards: { type: 'array', minItems: 2, maxItems: LIMITS.carouselCards, items: carouselCard },
           },
+          additionalProperties: false,
+        },
+      },
+    }),
+    caseOf('type', 'call_permission_request', {
+      required: ['body'],
+      properties: {
+        action: {
+          required: ['name'],
+          properties: { name: { const: 'call_permission_request' } },
           additionalProperties: false,
         },
       },
@@ -573,6 +654,7 @@ function crossFieldViolations(body: Record<string, unknown>): SchemaViolation[] 
     found.push(...duplicates(replies, 'title', (i) => `interactive.action.buttons[${i}].reply.title`));
     found.push(...duplicates(replies, 'id', (i) => `interactive.action.buttons[${i}].reply.id`));
   }
+  if (interactive.type === 'carousel') found.push(...carouselViolations(interactive, action));
   if (interactive.type === 'list' && Array.isArray(action.sections)) {
     const sections = action.sections.filter(isObject);
     const rows: Array<{ row: Record<string, unknown>; path: string }> = [];
@@ -599,6 +681,42 @@ function crossFieldViolations(body: Record<string, unknown>): SchemaViolation[] 
       ),
     );
   }
+  return found;
+}
+
+/**
+ * A carousel has no header or footer of its own; its cards stand in a row by their card_index (0 to the last, each
+ * once); every card has the same buttons: one URL button each, or the same number of quick replies (Meta's rules).
+ */
+function carouselViolations(interactive: Record<string, unknown>, action: Record<string, unknown>): SchemaViolation[] {
+  const found: SchemaViolation[] = [];
+  for (const part of ['header', 'footer']) {
+    if (part in interactive) found.push(violation(`interactive.${part}`, 'not allowed in a carousel'));
+  }
+  if (!Array.isArray(action.cards)) return found;
+  const cards = action.cards.map((card) => (isObject(card) ? card : {}));
+  const indexes = new Set<unknown>();
+  cards.forEach((card, i) => {
+    const index = card.card_index;
+    if (typeof index === 'number' && (indexes.has(index) || index >= cards.length)) {
+      found.push(violation(`interactive.action.cards[${i}].card_index`, `unique and below ${cards.length}`));
+    }
+    indexes.add(index);
+  });
+  const buttonsOf = (card: Record<string, unknown>) => {
+    const cardAction = isObject(card.action) ? card.action : {};
+    return Array.isArray(cardAction.buttons) ? cardAction.buttons : undefined;
+  };
+  const shape = (card: Record<string, unknown>) => buttonsOf(card)?.length ?? 'url';
+  cards.forEach((card, i) => {
+    if (i > 0 && shape(card) !== shape(cards[0])) {
+      found.push(violation(`interactive.action.cards[${i}].action`, 'the same kind and number of buttons as card 0'));
+    }
+    const replies = (buttonsOf(card) ?? []).map((b) => (isObject(b) && isObject(b.quick_reply) ? b.quick_reply : {}));
+    const path = (field: string) => (r: number) =>
+      `interactive.action.cards[${i}].action.buttons[${r}].quick_reply.${field}`;
+    found.push(...duplicates(replies, 'title', path('title')), ...duplicates(replies, 'id', path('id')));
+  });
   return found;
 }
 

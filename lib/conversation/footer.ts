@@ -22,7 +22,7 @@ const CAPTIONED_MEDIA = new Set(['image', 'video', 'document']);
 
 /**
  * Interactive types that accept a footer (Meta's interactive object reference; the catalog message guide's optional
- * footer). Carousels take none: "Do not add a header, footer, or buttons".
+ * footer). Carousels take none (Meta: "Main message headers, footers ... are not supported").
  */
 const FOOTER_CAPABLE_INTERACTIVE = new Set([
   'button',
@@ -34,8 +34,11 @@ const FOOTER_CAPABLE_INTERACTIVE = new Set([
   'catalog_message',
 ]);
 
-/** Interactive types with a body but no footer (Meta's location request): the line goes at the end of the body. */
-const BODY_ONLY_INTERACTIVE = new Set(['location_request_message']);
+/**
+ * Interactive types with a body but no footer (a location request, a media carousel, a call permission request): the
+ * line goes at the end of the body.
+ */
+const BODY_ONLY_INTERACTIVE = new Set(['location_request_message', 'carousel', 'call_permission_request']);
 
 const SEPARATOR = '\n\n';
 

@@ -181,12 +181,42 @@ function renderInteractive(interactive: Json): Partial<SandboxMessage> {
       }),
     };
   } else if (interactive.type === 'cta_url') {
-    const parameters = asObject(action.parameters);
-    rendered.buttons = [
-      { kind: 'url', id: '0', title: str(parameters.display_text) ?? '', url: str(parameters.url) ?? undefined },
-    ];
+    rendered.buttons = [urlButton(action, '0')];
+  } else if (interactive.type === 'carousel') {
+    renderCarousel(rendered, action);
+  } else if (interactive.type === 'call_permission_request') {
+    rendered.header = '[call permission request]';
   }
   return rendered;
+}
+
+function urlButton(action: Json, id: string): SandboxButton {
+  const parameters = asObject(action.parameters);
+  return { kind: 'url', id, title: str(parameters.display_text) ?? '', url: str(parameters.url) ?? undefined };
+}
+
+/**
+ * A media carousel as one chat bubble: each card's media placeholder and text in card_index order under the body,
+ * and every card's buttons in one row (a tapped quick reply comes back as a button reply, as from reply buttons).
+ */
+function renderCarousel(rendered: Partial<SandboxMessage>, action: Json): void {
+  const cards = asArray(action.cards)
+    .map(asObject)
+    .sort((a, b) => Number(a.card_index) - Number(b.card_index));
+  const lines = cards.map((card, i) => {
+    const header = asObject(card.header);
+    const text = str(asObject(card.body).text);
+    return [`${i + 1}. [${str(header.type) ?? 'media'}]`, text].filter(Boolean).join(' ');
+  });
+  rendered.text = [rendered.text, ...lines].filter(Boolean).join('\n');
+  rendered.buttons = cards.flatMap((card, i) => {
+    const cardAction = asObject(card.action);
+    if (cardAction.name === 'cta_url') return [urlButton(cardAction, String(i))];
+    return asArray(cardAction.buttons).map((b) => {
+      const reply = asObject(asObject(b).quick_reply);
+      return { kind: 'reply' as const, id: str(reply.id) ?? '', title: str(reply.title) ?? '' };
+    });
+  });
 }
 
 /** Renders a Cloud API message body the business sent (already schema-valid) for the conversation view. */

@@ -391,6 +391,115 @@ describe('cloud-api schemas', () => {
       });
     });
 
+    it('an interactive media carousel: 2 to 10 cards in card_index order, the same buttons on each', () => {
+      const card = (i: number, action: Record<string, unknown>) => ({
+        card_index: i,
+        header: { type: 'image', image: { link: `https://shop.example/p${i}.jpg` } },
+        body: { text: `Pflanze ${i}` },
+        action,
+      });
+      const url = (i: number) => ({
+        name: 'cta_url',
+        parameters: { display_text: 'Ansehen', url: `https://shop.example/${i}` },
+      });
+      const replies = (i: number, n = 2) => ({
+        buttons: Array.from({ length: n }, (_, b) => ({
+          type: 'quick_reply',
+          quick_reply: { id: `c${i}b${b}`, title: `Wahl ${b}` },
+        })),
+      });
+      const carousel = (cards: unknown[], extra: Record<string, unknown> = {}) => ({
+        ...envelope,
+        type: 'interactive',
+        interactive: { type: 'carousel', body: { text: 'Neu im Laden' }, action: { cards }, ...extra },
+      });
+      assertValid(carousel([card(0, url(0)), { ...card(1, url(1)), type: 'cta_url' }]));
+      assertValid(carousel([card(1, replies(1)), card(0, replies(0))]));
+      assertViolation(carousel([card(0, url(0))]), 'interactive.action.cards', 'at least 2 items');
+      assertViolation(
+        carousel(Array.from({ length: 11 }, (_, i) => card(i, url(i)))),
+        'interactive.action.cards',
+        'at most 10 items',
+      );
+      assertViolation(
+        carousel([card(0, url(0)), card(0, url(1))]),
+        'interactive.action.cards[1].card_index',
+        'unique and below 2',
+      );
+      assertViolation(
+        carousel([card(0, url(0)), card(2, url(1))]),
+        'interactive.action.cards[1].card_index',
+        'unique and below 2',
+      );
+      assertViolation(
+        carousel([card(0, url(0)), card(1, replies(1))]),
+        'interactive.action.cards[1].action',
+        'the same kind and number of buttons as card 0',
+      );
+      assertViolation(
+        carousel([card(0, replies(0, 2)), card(1, replies(1, 1))]),
+        'interactive.action.cards[1].action',
+        'the same kind and number of buttons as card 0',
+      );
+      const twin = card(0, {
+        buttons: [0, 1].map(() => ({ type: 'quick_reply', quick_reply: { id: 'same', title: 'Gleich' } })),
+      });
+      assertViolation(
+        carousel([twin, card(1, replies(1))]),
+        'interactive.action.cards[0].action.buttons[1].quick_reply.id',
+        'unique within the message',
+      );
+      assertViolation(
+        carousel([card(0, url(0)), card(1, url(1))], { footer: { text: 'STOP' } }),
+        'interactive.footer',
+        'not allowed in a carousel',
+      );
+      assertViolation(
+        carousel([card(0, url(0)), card(1, url(1))], { header: { type: 'text', text: 'Hallo' } }),
+        'interactive.header',
+        'not allowed in a carousel',
+      );
+      const document = { ...card(1, url(1)), header: { type: 'document', document: { id: '1' } } };
+      assertViolation(
+        carousel([card(0, url(0)), document]),
+        'interactive.action.cards[1].header.type',
+        'one of image, video',
+      );
+      const longBody = { ...card(1, url(1)), body: { text: chars(LIMITS.carouselCardBody + 1) } };
+      assertViolation(
+        carousel([card(0, url(0)), longBody]),
+        'interactive.action.cards[1].body.text',
+        'at most 160 characters',
+      );
+      const both = card(1, { ...url(1), ...replies(1) });
+      assertViolation(
+        carousel([card(0, url(0)), both]),
+        'interactive.action.cards[1].action',
+        'either one URL button (name cta_url with parameters) or quick-reply buttons',
+      );
+      const script = card(1, { name: 'cta_url', parameters: { display_text: 'x', url: 'javascript:alert(1)' } });
+      assert.ok(
+        violations(carousel([card(0, url(0)), script])).some((v) => v.field === 'interactive.action.cards[1].action'),
+      );
+      const noBody = carousel([card(0, url(0)), card(1, url(1))]);
+      delete (noBody.interactive as Record<string, unknown>).body;
+      assertViolation(noBody, 'interactive.body', 'required');
+    });
+
+    it('a call permission request has a body and the action call_permission_request', () => {
+      const request = (action: unknown, body: unknown = { text: 'Dürfen wir Sie zu Ihrer Bestellung anrufen?' }) => ({
+        ...envelope,
+        type: 'interactive',
+        interactive: { type: 'call_permission_request', body, action },
+      });
+      assertValid(request({ name: 'call_permission_request' }));
+      assertViolation(request({ name: 'cta_url' }), 'interactive.action.name', 'exactly "call_permission_request"');
+      assertViolation(request({}), 'interactive.action.name', 'required');
+      const noBody = request({ name: 'call_permission_request' });
+      delete (noBody.interactive as Record<string, unknown>).body;
+      assertViolation(noBody, 'interactive.body', 'required');
+    });
+
     it('template names are lowercase, digits and underscores', () => {
       const body = (name: string) => ({
         ...envelope,

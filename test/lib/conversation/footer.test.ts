@@ -168,7 +168,7 @@ describe('conversation/footer', () => {
     assert.equal(appendOptOutFooter(full, 'en'), full, 'no room: unchanged rather than refused by Meta');
   });
 
-  it('sets the footer of a catalog message, which has an optional one, and never of a carousel', () => {
+  it('sets the footer of a catalog message, which has an optional one', () => {
     const catalog = {
       type: 'interactive',
       interactive: {
@@ -179,11 +179,6 @@ describe('conversation/footer', () => {
     };
     const result = appendOptOutFooter(catalog, 'de') as typeof catalog & { interactive: { footer?: unknown } };
     assert.deepEqual(result.interactive.footer, { text: OPT_OUT_FOOTER_TEXTS.de });
-    const carousel = {
-      type: 'interactive',
-      interactive: { type: 'carousel', body: { text: 'Pick one' }, action: { cards: [] } },
-    };
-    assert.equal(appendOptOutFooter(carousel, 'de'), carousel);
   });
 
   it('appends the line to the body of a location request, which has no footer', () => {
@@ -199,6 +194,33 @@ describe('conversation/footer', () => {
     assert.equal(result.interactive.body.text, `Where should we deliver?\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
     assert.equal(result.interactive.footer, undefined, 'Meta takes no footer here');
     assert.equal(request.interactive.body.text, 'Where should we deliver?', 'the input is left as it was');
+  });
+
+  it('appends the line to the body of a media carousel and of a call permission request, which take no footer', () => {
+    const card = (i: number) => ({
+      card_index: i,
+      header: { type: 'image', image: { id: String(i) } },
+      action: { name: 'cta_url', parameters: { display_text: 'Shop', url: `https://shop.example/${i}` } },
+    });
+    const carousel = {
+      type: 'interactive',
+      interactive: { type: 'carousel', body: { text: 'New this week' }, action: { cards: [card(0), card(1)] } },
+    };
+    const result = appendOptOutFooter(carousel, 'de') as typeof carousel & { interactive: { footer?: unknown } };
+    assert.equal(result.interactive.body.text, `New this week\n\n${OPT_OUT_FOOTER_TEXTS.de}`);
+    assert.equal(result.interactive.footer, undefined, 'Meta refuses a carousel with a footer');
+    assert.deepEqual(result.interactive.action, carousel.interactive.action, 'the cards are left alone');
+    const call = {
+      type: 'interactive',
+      interactive: {
+        type: 'call_permission_request',
+        body: { text: 'May we call you?' },
+        action: { name: 'call_permission_request' },
+      },
+    };
+    const asked = appendOptOutFooter(call, 'en') as typeof call & { interactive: { footer?: unknown } };
+    assert.equal(asked.interactive.body.text, `May we call you?\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
+    assert.equal(asked.interactive.footer, undefined);
   });
 
   it('adds the line to the caption of an image, video or document, or makes it the caption', () => {

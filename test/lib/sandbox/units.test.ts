@@ -50,6 +50,65 @@ describe('sandbox message rendering', () => {
     assert.deepEqual(rendered.buttons, [{ kind: 'reply', id: 'yes', title: 'Ja' }]);
   });
 
+  it('renders a media carousel: cards in card_index order, their buttons in one row', () => {
+    const card = (i: number, body?: string) => ({
+      card_index: i,
+      header: { type: i === 0 ? 'image' : 'video', [i === 0 ? 'image' : 'video']: { id: String(i) } },
+      ...(body ? { body: { text: body } } : {}),
+      action: { buttons: [{ type: 'quick_reply', quick_reply: { id: `pick-${i}`, title: `Nimm ${i}` } }] },
+    });
+    const rendered = renderOutgoing(
+      {
+        type: 'interactive',
+        interactive: {
+          type: 'carousel',
+          body: { text: 'Neu im Laden' },
+          action: { cards: [card(1), card(0, 'Aloe')] },
+        },
+      },
+      [],
+    );
+    assert.equal(rendered.text, 'Neu im Laden\n1. [image] Aloe\n2. [video]');
+    assert.deepEqual(rendered.buttons, [
+      { kind: 'reply', id: 'pick-0', title: 'Nimm 0' },
+      { kind: 'reply', id: 'pick-1', title: 'Nimm 1' },
+    ]);
+    const links = renderOutgoing(
+      {
+        type: 'interactive',
+        interactive: {
+          type: 'carousel',
+          body: { text: 'Angebote' },
+          action: {
+            cards: [0, 1].map((i) => ({
+              card_index: i,
+              header: { type: 'image', image: { id: String(i) } },
+              action: { name: 'cta_url', parameters: { display_text: `Shop ${i}`, url: `https://shop.example/${i}` } },
+            })),
+          },
+        },
+      },
+      [],
+    );
+    assert.deepEqual(links.buttons, [
+      { kind: 'url', id: '0', title: 'Shop 0', url: 'https://shop.example/0' },
+      { kind: 'url', id: '1', title: 'Shop 1', url: 'https://shop.example/1' },
+    ]);
+    const call = renderOutgoing(
+      {
+        type: 'interactive',
+        interactive: {
+          type: 'call_permission_request',
+          body: { text: 'Dürfen wir anrufen?' },
+          action: { name: 'call_permission_request' },
+        },
+      },
+      [],
+    );
+    assert.equal(call.text, 'Dürfen wir anrufen?');
+    assert.equal(call.header, '[call permission request]');
+  });
+
   it('renders list messages with sections and rows', () => {
     const rendered = renderOutgoing(
       {
