@@ -42,6 +42,9 @@ export const FORWARDED_METHODS = [
   'verifyAudit',
   'exportAuditPage',
   'integrityCheck',
+  'readEvents',
+  'acknowledgeEvents',
+  'releaseEvents',
 ] as const satisfies readonly (keyof ConsentLedger)[];
 
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];

@@ -13,6 +13,7 @@ import {
   auditExportLines,
 } from './audit-verify';
 import { canonicalJson } from './canonical';
+import { EventFeed, type FeedPage, type ReadEventsOptions } from './event-feed';
 import { IdentityChanges, USER_ID_REPLACED } from './identity-changes';
 import {
   COLLECTION_METHODS,
@@ -134,6 +135,7 @@ export class ConsentLedger extends EventEmitter {
   private readonly identity: IdentityChanges;
   private readonly rights: SubjectRights;
   private readonly retentionSweep: RetentionSweep;
+  private readonly feed: EventFeed;
   private readonly usage = new Map<string, UsageMark>();
   private usageTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
@@ -168,6 +170,7 @@ export class ConsentLedger extends EventEmitter {
       (tx, p, sentAt) => this.identity.lateOptOutHome(tx, p, sentAt),
     );
     this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes);
+    this.feed = new EventFeed(store, cipher, clock, (err) => this.emit('warning', err));
   }
 
   static async open(options: LedgerOptions): Promise<ConsentLedger> {
@@ -1184,6 +1187,22 @@ export class ConsentLedger extends EventEmitter {
     return this.store.integrityCheck();
   }
 
+  /**
+   * The ledger's events for `consumer` (consent-events), oldest first, from where it acknowledged last: at least once,
+   * across crashes, redeploys and instances. See EventFeed.
+   */
+  readEvents(consumer: string, options: ReadEventsOptions): Promise<FeedPage> {
+    return this.feed.read(consumer, options);
+  }
+
+  acknowledgeEvents(consumer: string, options: { holder: string; lastId: number }): Promise<boolean> {
+    return this.feed.acknowledge(consumer, options);
+  }
+
+  releaseEvents(consumer: string, options: { holder: string }): Promise<void> {
+    return this.feed.release(consumer, options);
+  }
+
   close(): Promise<void> {
     if (!this.closing) {
       this.closing = (async () => {
@@ -1201,12 +1220,17 @@ export class ConsentLedger extends EventEmitter {
 
   // ---------------------------------------------------------------- internals
 
-  /** Runs one serial transaction; events are emitted only after it is committed. */
+  /**
+   * Runs one serial transaction; its events go into the event feed's outbox in the same transaction and are emitted
+   * only after it is committed.
+   */
   private async change<T>(work: (tx: StoreTx, now: number, events: LedgerEvent[]) => Promise<T>): Promise<T> {
     const events: LedgerEvent[] = [];
-    const result = await this.store.write((tx) => {
+    const result = await this.store.write(async (tx) => {
       events.length = 0;
-      return work(tx, this.clock(), events);
+      const value = await work(tx, this.clock(), events);
+      await this.feed.keep(tx, events);
+      return value;
     });
     for (const event of events) this.emit('event', event);
     return result;

@@ -1,4 +1,5 @@
 import type { LedgerStore, StoreTx } from '../store/types';
+import { EVENT_FEED_RETENTION_MS } from './event-feed';
 import type { LedgerWrites, RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
 import type { LedgerEvent, RetentionSettings, SweepReport } from './types';
@@ -29,6 +30,7 @@ export class RetentionSweep {
       noticesRemoved: 0,
       auditEventsRemoved: 0,
       dedupeMarksRemoved: 0,
+      undeliveredEventsRemoved: 0,
     };
     const repeat = async (step: (tx: StoreTx) => Promise<number>, serial = true): Promise<number> => {
       let total = 0;
@@ -57,6 +59,10 @@ export class RetentionSweep {
     report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
     report.auditEventsRemoved = await repeat((tx) => tx.purgeAuditBefore(now - this.retention.proofRetentionMs, batch));
     report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);
+    // A consumer gone for the whole period (its node removed while Node-RED was down) holds nothing back any more.
+    const feedCutoff = now - EVENT_FEED_RETENTION_MS;
+    await this.store.write((tx) => tx.deleteStaleEventCursors(feedCutoff), { serial: false });
+    report.undeliveredEventsRemoved = await repeat((tx) => tx.deleteOldOutbox(feedCutoff, batch), false);
     const { at: _at, ...counts } = report;
     await this.change(async (tx) => {
       await this.writes.audit(tx, now, {

@@ -140,6 +140,9 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly verifyAudit = this.forward('verifyAudit');
   readonly exportAuditPage = this.forward('exportAuditPage');
   readonly integrityCheck = this.forward('integrityCheck');
+  readonly readEvents = this.forward('readEvents');
+  readonly acknowledgeEvents = this.forward('acknowledgeEvents');
+  readonly releaseEvents = this.forward('releaseEvents');
 
   /** Batched like in-process: the thread writes the marks every few seconds. */
   markUsed(subject: Parameters<ConsentLedger['markUsed']>[0], purpose: string): void {

@@ -178,6 +178,8 @@ export interface SweepReport {
   noticesRemoved: number;
   auditEventsRemoved: number;
   dedupeMarksRemoved: number;
+  /** Events no consent-events node took within EVENT_FEED_RETENTION_MS (lib/consent/event-feed.ts). */
+  undeliveredEventsRemoved: number;
 }
 
 export interface ExportOptions {

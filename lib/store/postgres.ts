@@ -36,6 +36,7 @@ const PERSONAL_TABLES: Readonly<Record<string, string>> = {
   consents: 'consents',
   consentHistory: 'consent_history',
   notices: 'notices',
+  eventContacts: 'event_outbox',
 };
 
 export interface PostgresStoreOptions {

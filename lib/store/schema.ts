@@ -195,6 +195,33 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `CREATE INDEX notices_by_message ON notices (message_ref) WHERE message_ref IS NOT NULL`,
       ],
     },
+    {
+      version: 9,
+      statements: [
+        // The ledger's events, written in the transaction of the change that caused them, for consent-events to
+        // deliver at least once (a crash after the commit, a redeploy, another instance's changes). Kept only while
+        // a consumer has not taken them. Ids never come back (AUTOINCREMENT; an identity column): a consumer's
+        // cursor must not meet an id twice. `contact_enc` is the number and user id, kept only while a consumer
+        // includes them; an erasure's own event keeps it until taken (Art. 19), then the store is scrubbed.
+        `CREATE TABLE event_outbox (
+          ${dialect === 'sqlite' ? 'id INTEGER PRIMARY KEY AUTOINCREMENT' : 'id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY'},
+          at ${int} NOT NULL,
+          pseudonym TEXT NOT NULL,
+          type TEXT NOT NULL,
+          event TEXT NOT NULL,
+          contact_enc TEXT)`,
+        `CREATE INDEX event_outbox_by_subject ON event_outbox (pseudonym)`,
+        `CREATE INDEX event_outbox_by_time ON event_outbox (at)`,
+        // Each consumer's place in the outbox, and which of its copies (instances) delivers now, until held_until.
+        `CREATE TABLE event_cursors (
+          consumer TEXT PRIMARY KEY,
+          last_id ${int} NOT NULL,
+          with_contact INTEGER NOT NULL,
+          holder TEXT,
+          held_until ${int} NOT NULL,
+          updated_at ${int} NOT NULL)`,
+      ],
+    },
   ];
 }
 

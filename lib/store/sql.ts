@@ -5,9 +5,11 @@ import type {
   CheckState,
   ConsentRow,
   ConsentState,
+  EventConsumers,
   HolderSpan,
   NoticeFilter,
   NoticeRow,
+  OutboxRow,
   PurposeVersionRow,
   StoreTx,
   SubjectRow,
@@ -554,13 +556,25 @@ export class SqlStoreTx implements StoreTx {
       }
       return count;
     };
-    return {
+    const removed: Record<string, number> = {
       subjects: await deleteFrom('subjects'),
       consents: await deleteFrom('consents', 'pseudonym', 'updated_at'),
       consentHistory: await deleteFrom('consent_history', 'pseudonym', 'updated_at'),
       notices: await deleteFrom('notices', 'pseudonym', 'shown_at'),
       aliases: (await deleteFrom('subject_aliases')) + (await deleteFrom('subject_aliases', 'alias')),
     };
+    // Events not yet taken by a consumer keep their pseudonym but lose the number, whoever's part goes (the rest
+    // of the number's events too, on the safe side): only the erasure's own event, written after this, names it.
+    let contacts = 0;
+    for (const key of keys) contacts += await this.forgetEventContacts(key);
+    if (contacts > 0) removed.eventContacts = contacts;
+    return removed;
+  }
+
+  private forgetEventContacts(pseudonym: string): Promise<number> {
+    return this.db.run('UPDATE event_outbox SET contact_enc = NULL WHERE pseudonym = $1 AND contact_enc IS NOT NULL', [
+      pseudonym,
+    ]);
   }
 
   async expiredPending(now: number, limit: number): Promise<ConsentRow[]> {
@@ -585,6 +599,7 @@ export class SqlStoreTx implements StoreTx {
 
   async removePersonalData(pseudonym: string): Promise<number> {
     let changed = await this.db.run('DELETE FROM subjects WHERE pseudonym = $1', [pseudonym]);
+    changed += await this.forgetEventContacts(pseudonym);
     changed += await this.db.run('DELETE FROM subject_aliases WHERE pseudonym = $1', [pseudonym]);
     for (const table of ['consents', 'consent_history']) {
       changed += await this.db.run(`UPDATE ${table} SET ${CLEAR_PROOF} WHERE pseudonym = $1 AND ${HOLDS_PROOF}`, [
@@ -744,5 +759,128 @@ export class SqlStoreTx implements StoreTx {
 
   async releaseDedupe(key: string): Promise<void> {
     await this.db.run('DELETE FROM dedupe_marks WHERE key = $1 AND completed = 0', [key]);
+  }
+
+  async eventConsumers(): Promise<EventConsumers> {
+    const [row] = await this.db.all('SELECT COUNT(*) AS n, MAX(with_contact) AS contact FROM event_cursors');
+    return { any: Number(row?.n ?? 0) > 0, withContact: Number(row?.contact ?? 0) === 1 };
+  }
+
+  async insertOutbox(rows: readonly Omit<OutboxRow, 'id'>[]): Promise<void> {
+    if (this.db.dialect === 'sqlite') {
+      for (const r of rows) {
+        await this.db.run(
+          'INSERT INTO event_outbox (at, pseudonym, type, event, contact_enc) VALUES ($1, $2, $3, $4, $5)',
+          [r.at, r.pseudonym, r.type, r.event, r.contactEnc],
+        );
+      }
+      return;
+    }
+    // In the order given (WITH ORDINALITY): ids rise in the order the events happened.
+    const column = <T>(pick: (r: Omit<OutboxRow, 'id'>) => T) => rows.map(pick);
+    await this.db.run(
+      `INSERT INTO event_outbox (at, pseudonym, type, event, contact_enc)
+       SELECT at, pseudonym, type, event, contact_enc
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
+         WITH ORDINALITY AS e(at, pseudonym, type, event, contact_enc, n)
+       ORDER BY n`,
+      [
+        column((r) => r.at),
+        column((r) => r.pseudonym),
+        column((r) => r.type),
+        column((r) => r.event),
+        column((r) => r.contactEnc),
+      ],
+    );
+  }
+
+  async takeEventCursor(
+    consumer: string,
+    holder: string,
+    withContact: boolean,
+    now: number,
+    heldUntil: number,
+  ): Promise<number | undefined> {
+    // "WHERE true": SQLite reads ON CONFLICT after a bare FROM as part of a join.
+    await this.db.run(
+      `INSERT INTO event_cursors (consumer, last_id, with_contact, holder, held_until, updated_at)
+       SELECT CAST($1 AS TEXT), COALESCE(MAX(id), 0), CAST($3 AS INTEGER), CAST($2 AS TEXT), CAST($5 AS BIGINT),
+         CAST($4 AS BIGINT) FROM event_outbox WHERE true
+       ON CONFLICT (consumer) DO NOTHING`,
+      [consumer, holder, withContact ? 1 : 0, now, heldUntil],
+    );
+    // One statement decides between two instances: the second waits for the first's row lock, then finds it held.
+    const [row] = await this.db.all(
+      `UPDATE event_cursors SET holder = $2, with_contact = $3, updated_at = $4, held_until = $5
+       WHERE consumer = $1 AND (holder = $2 OR holder IS NULL OR held_until <= $4)
+       RETURNING last_id`,
+      [consumer, holder, withContact ? 1 : 0, now, heldUntil],
+    );
+    return row === undefined ? undefined : Number(row.last_id);
+  }
+
+  async outboxAfter(lastId: number, limit: number): Promise<OutboxRow[]> {
+    const rows = await this.db.all(
+      'SELECT id, at, pseudonym, type, event, contact_enc FROM event_outbox WHERE id > $1 ORDER BY id LIMIT $2',
+      [lastId, limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      pseudonym: String(r.pseudonym),
+      type: String(r.type),
+      event: String(r.event),
+      contactEnc: text(r.contact_enc),
+    }));
+  }
+
+  async advanceEventCursor(
+    consumer: string,
+    holder: string,
+    lastId: number,
+    now: number,
+    heldUntil: number,
+  ): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE event_cursors SET last_id = CASE WHEN last_id < $3 THEN $3 ELSE last_id END, updated_at = $4,
+         held_until = $5
+       WHERE consumer = $1 AND holder = $2`,
+      [consumer, holder, lastId, now, heldUntil],
+    );
+    return changed > 0;
+  }
+
+  async releaseEventCursor(consumer: string, holder: string): Promise<void> {
+    await this.db.run('UPDATE event_cursors SET held_until = 0 WHERE consumer = $1 AND holder = $2', [
+      consumer,
+      holder,
+    ]);
+  }
+
+  async newestEventId(): Promise<number> {
+    const [row] = await this.db.all('SELECT MAX(id) AS id FROM event_outbox');
+    return num(row?.id) ?? 0;
+  }
+
+  async pruneOutbox(): Promise<{ removed: number; erasureContacts: number }> {
+    const [row] = await this.db.all('SELECT MIN(last_id) AS taken FROM event_cursors');
+    const taken = num(row?.taken) ?? (await this.newestEventId());
+    const [erasures] = await this.db.all(
+      `SELECT COUNT(*) AS n FROM event_outbox WHERE id <= $1 AND type = 'subject.erased' AND contact_enc IS NOT NULL`,
+      [taken],
+    );
+    const removed = await this.db.run('DELETE FROM event_outbox WHERE id <= $1', [taken]);
+    return { removed, erasureContacts: Number(erasures?.n ?? 0) };
+  }
+
+  async deleteStaleEventCursors(cutoff: number): Promise<number> {
+    return this.db.run('DELETE FROM event_cursors WHERE updated_at < $1', [cutoff]);
+  }
+
+  async deleteOldOutbox(cutoff: number, limit: number): Promise<number> {
+    return this.db.run(
+      'DELETE FROM event_outbox WHERE id IN (SELECT id FROM event_outbox WHERE at < $1 ORDER BY id LIMIT $2)',
+      [cutoff, limit],
+    );
   }
 }

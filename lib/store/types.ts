@@ -87,6 +87,26 @@ export interface UsageMark {
   at: number;
 }
 
+/** A ledger event kept for the consumers of the event feed (lib/consent/event-feed.ts). */
+export interface OutboxRow {
+  /** Assigned by the store, rising in commit order (writers of events hold the serial lock) and never reused. */
+  id: number;
+  at: number;
+  pseudonym: string;
+  /** The event's type (LedgerEventType). */
+  type: string;
+  /** The event as JSON, without number or user id. */
+  event: string;
+  /** The number and user id, encrypted; null unless a consumer includes them. */
+  contactEnc: string | null;
+}
+
+/** Who takes events from the outbox: none (nothing is kept), and whether any includes numbers and user ids. */
+export interface EventConsumers {
+  any: boolean;
+  withContact: boolean;
+}
+
 /** What a consent check reads: the consent's state, else 'erased' when the subject was erased, else undefined. */
 export type CheckState = ConsentState | 'erased' | undefined;
 
@@ -218,6 +238,41 @@ export interface StoreTx {
   hasDedupeMark(key: string, now: number): Promise<boolean>;
   /** Drops the claim on `key`; a completed mark stays. */
   releaseDedupe(key: string): Promise<void>;
+
+  eventConsumers(): Promise<EventConsumers>;
+  insertOutbox(rows: readonly Omit<OutboxRow, 'id'>[]): Promise<void>;
+  /**
+   * The consumer's cursor, with its lease taken or renewed for `holder` until `heldUntil`; undefined while another
+   * holder's lease runs. A new consumer starts after the newest event: it gets what happens from now on.
+   */
+  takeEventCursor(
+    consumer: string,
+    holder: string,
+    withContact: boolean,
+    now: number,
+    heldUntil: number,
+  ): Promise<number | undefined>;
+  outboxAfter(lastId: number, limit: number): Promise<OutboxRow[]>;
+  /** Moves the cursor forward to `lastId` while `holder` holds it; false when it does not (any more). */
+  advanceEventCursor(
+    consumer: string,
+    holder: string,
+    lastId: number,
+    now: number,
+    heldUntil: number,
+  ): Promise<boolean>;
+  /** Ends `holder`'s lease at once: another copy of the consumer may take over (a redeploy). */
+  releaseEventCursor(consumer: string, holder: string): Promise<void>;
+  /** The newest event's id; 0 when there is none. */
+  newestEventId(): Promise<number>;
+  /**
+   * Deletes the events every consumer has taken (all of them when there is no consumer); `erasureContacts` counts the
+   * erasure events among them that still held a number (the store is to be scrubbed).
+   */
+  pruneOutbox(): Promise<{ removed: number; erasureContacts: number }>;
+  /** Consumers whose lease was last taken before `cutoff`: gone, so they hold no events back. */
+  deleteStaleEventCursors(cutoff: number): Promise<number>;
+  deleteOldOutbox(cutoff: number, limit: number): Promise<number>;
 }
 
 /**

@@ -60,6 +60,8 @@ export const LEDGER_TABLES = [
   'notices',
   'suppressions',
   'dedupe_marks',
+  'event_outbox',
+  'event_cursors',
   'audit',
   'audit_anchor',
   'schema_version',

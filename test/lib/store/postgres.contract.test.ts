@@ -1,4 +1,5 @@
 import { registerLedgerContract } from './contract';
+import { registerEventFeedContract } from './event-feed-contract';
 import { registerFollowBackContract } from './follow-back-contract';
 import { POSTGRES_URL, postgresHarness } from './harness';
 import { registerIdentityContract } from './identity-contract';
@@ -9,6 +10,7 @@ if (POSTGRES_URL) {
   registerIdentityContract('PostgreSQL', postgresHarness(POSTGRES_URL));
   registerLateDeliveryContract('PostgreSQL', postgresHarness(POSTGRES_URL));
   registerFollowBackContract('PostgreSQL', postgresHarness(POSTGRES_URL));
+  registerEventFeedContract('PostgreSQL', postgresHarness(POSTGRES_URL));
 } else {
   describe('consent ledger contract: PostgreSQL', () => {
     it('PostgreSQL contract suite skipped: set WA_GDPR_PG_URL');

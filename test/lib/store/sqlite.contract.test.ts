@@ -1,4 +1,5 @@
 import { registerLedgerContract } from './contract';
+import { registerEventFeedContract } from './event-feed-contract';
 import { registerFollowBackContract } from './follow-back-contract';
 import { sqliteHarness } from './harness';
 import { registerIdentityContract } from './identity-contract';
@@ -8,3 +9,4 @@ registerLedgerContract('SQLite', sqliteHarness());
 registerIdentityContract('SQLite', sqliteHarness());
 registerLateDeliveryContract('SQLite', sqliteHarness());
 registerFollowBackContract('SQLite', sqliteHarness());
+registerEventFeedContract('SQLite', sqliteHarness());
