@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { FeedEvent } from '../lib/consent/event-feed';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
-import type { LedgerEvent } from '../lib/consent/types';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
@@ -18,12 +19,22 @@ interface ConsentEventsDef extends NodeDef {
 
 const migrations: readonly Migration[] = [withDefaults({ includePhone: false })];
 
+/**
+ * This Node-RED process as a holder of event feed leases: a redeployed node takes over from its previous copy at once,
+ * even when that copy could not let go (the store closing at the same time); another instance waits for the lease.
+ */
+const PROCESS_HOLDER = `node-red-${randomUUID()}`;
+
+/** How often the node looks for events it was not told of: another instance's, or a lease to take over. */
+const POLL_MS = 5000;
+
 /** What msg.topic may ask of the store. */
 const STORE_COMMANDS = ['retention-sweep', 'verify-audit', 'export-audit'];
 
 /**
  * consent-events: emits the consent store's ledger events (requested, confirmed, withdrawn, expired, erased,
- * notice shown) so a flow can keep a CRM in step. Pseudonym always, phone number only when ticked. Its input
+ * notice shown) so a flow can keep a CRM in step, at least once: from the store's event feed, so that an event
+ * is not lost to a crash, a redeploy or another instance. Pseudonym always, phone number only when ticked. Its input
  * runs store maintenance on demand: msg.topic "retention-sweep", "verify-audit" or "export-audit", answered on the
  * same output.
  */
@@ -37,20 +48,91 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let ledger: LedgerHandle | undefined;
     let closed = false;
     let emitted = 0;
+    /**
+     * The ledger keeps this node's place in its event feed (consumer = the node's id, so it outlives a redeploy and
+     * a restart); each copy of the node (one per Node-RED instance on the same store) is one holder, and only the
+     * holder of the lease delivers: every event reaches the flow at least once, from one instance.
+     */
+    const consumer = `consent-events:${this.id}`;
+    const holder = PROCESS_HOLDER;
+    let delivering: Promise<void> | undefined;
+    let deliverAgain = false;
+    let failing = false;
 
-    const onEvent = (event: LedgerEvent) => {
-      if (!event || typeof event.type !== 'string' || !eventSelected(event.type, filter)) return;
+    const emit = (event: FeedEvent) => {
+      if (!eventSelected(event.type, filter)) return;
       emitted += 1;
-      this.send({ topic: event.type, payload: consentEventPayload(event, includePhone) });
-      this.status(statusOf('ready', RED._('consent-events.status.emitted', { count: emitted })));
+      this.send({ topic: event.type, payload: consentEventPayload(event, includePhone), eventId: event.id });
     };
 
-    const listenTo = (opened: LedgerHandle) => {
+    /** Takes the events waiting for this node, page by page, sends them and acknowledges them; one run at a time. */
+    const deliver = (): Promise<void> => {
+      const opened = ledger;
+      if (!opened || closed) return Promise.resolve();
+      if (delivering) {
+        deliverAgain = true;
+        return delivering;
+      }
+      delivering = (async () => {
+        do {
+          deliverAgain = false;
+          for (;;) {
+            const page = await opened.readEvents(consumer, { holder, includeContact: includePhone });
+            if (page.held) {
+              this.status(statusOf('waiting', RED._('consent-events.status.standby')));
+              return;
+            }
+            // A node stopped halfway sends no more: what it did not send comes from its next copy.
+            let sent: number | undefined;
+            for (const event of page.events) {
+              if (closed) break;
+              emit(event);
+              sent = event.id;
+            }
+            if (sent !== undefined) await opened.acknowledgeEvents(consumer, { holder, lastId: sent });
+            if (!page.more || closed) break;
+          }
+        } while (deliverAgain && !closed);
+        failing = false;
+        this.status(
+          statusOf(
+            'ready',
+            emitted > 0
+              ? RED._('consent-events.status.emitted', { count: emitted })
+              : RED._('consent-events.status.listening'),
+          ),
+        );
+      })()
+        .catch((err: unknown) => {
+          if (closed) return;
+          this.status(statusOf('failed', RED._('consent-events.status.store-failed')));
+          // Once per run of failures: the next poll tries again, and the events wait in the store meanwhile.
+          if (!failing) this.warn(RED._('consent-events.errors.delivery-failed', { reason: translateError(RED, err) }));
+          failing = true;
+        })
+        .finally(() => {
+          delivering = undefined;
+          // Told of a change after the run's last read, but before it ended.
+          if (deliverAgain) void deliver();
+        });
+      return delivering;
+    };
+    const onEvent = () => {
+      void deliver();
+    };
+
+    // Another instance's changes, a lease to renew or to take over: the feed is looked at every few seconds too.
+    const poll = setInterval(onEvent, POLL_MS);
+
+    /**
+     * The consent store calls this when it opened a ledger, and waits for the answer before any other node may use it:
+     * the first read registers a new node in the feed, so that no change from then on goes without its event.
+     */
+    const listenTo = async (opened: LedgerHandle): Promise<void> => {
       // The flow may have been stopped while the store was still opening.
       if (closed || ledger === opened) return;
       ledger?.off('event', onEvent);
       ledger = opened;
-      opened.on('event', onEvent);
       opened.once('stopped', () => {
         if (ledger !== opened) return;
         opened.off('event', onEvent);
@@ -58,6 +140,15 @@ export default function consentEventsNode(RED: NodeAPI): void {
         if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
       });
       this.status(statusOf('ready', RED._('consent-events.status.listening')));
+      try {
+        await opened.readEvents(consumer, { holder, includeContact: includePhone, limit: 1 });
+      } catch {
+        // The delivery below reports it, and the poll tries again.
+      }
+      if (ledger !== opened) return;
+      opened.on('event', onEvent);
+      // What happened while it was away (stopped, redeployed, crashed, another instance's changes) comes first.
+      void deliver();
     };
 
     // Every ledger the store opens, also the one after a failed open or a stopped thread (the store retries on its
@@ -142,12 +233,20 @@ export default function consentEventsNode(RED: NodeAPI): void {
       }
     });
 
-    this.on('close', (done: () => void) => {
+    this.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
+      clearInterval(poll);
       stopListening?.();
-      ledger?.off('event', onEvent);
+      const opened = ledger;
+      opened?.off('event', onEvent);
       ledger = undefined;
-      done();
+      // The next copy (a redeploy) takes over at once. A removed node keeps its place: disabled for a while, it sends
+      // what happened meanwhile once enabled again; deleted for good, the retention sweep drops it after 7 days.
+      const running = delivering ?? Promise.resolve();
+      running
+        .then(() => opened?.releaseEvents(consumer, { holder }))
+        .catch(() => undefined)
+        .finally(done);
     });
   }
 

@@ -70,7 +70,11 @@ export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
    * Calls `listener` with every ledger this store opens from now on (after a failed open or a stopped thread the
    * store opens a new one); returns the function that stops the calls. For nodes that listen to ledger events.
    */
-  onLedgerOpened(listener: (ledger: LedgerHandle) => void): () => void;
+  /**
+   * Tells `listener` of each ledger the store opens (after a failure or a stopped thread too); the store waits for the
+   * promise it may answer before any other node gets the ledger (consent-events registers in the event feed).
+   */
+  onLedgerOpened(listener: (ledger: LedgerHandle) => unknown): () => void;
   purposes: PurposeDefinition[];
   retention: StoreRetention;
 }
@@ -208,7 +212,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
     const retention = storeRetention(config);
     let opening: Promise<LedgerHandle> | undefined;
     let closed = false;
-    const openedListeners = new Set<(ledger: LedgerHandle) => void>();
+    const openedListeners = new Set<(ledger: LedgerHandle) => unknown>();
     let reopenTimer: NodeJS.Timeout | undefined;
     let reopenDelay = REOPEN_FIRST_MS;
 
@@ -250,9 +254,15 @@ export default function registerConsentStore(RED: NodeAPI): void {
         reopenSoon();
       });
       ledger.startRetentionTimer(retention.sweepIntervalMinutes * 60_000);
+      await Promise.all(
+        [...openedListeners].map((listener) =>
+          Promise.resolve()
+            .then(() => listener(ledger))
+            .catch(() => undefined),
+        ),
+      );
       node.ledger = ledger;
       reopenDelay = REOPEN_FIRST_MS;
-      for (const listener of openedListeners) listener(ledger);
       return ledger;
     }
 

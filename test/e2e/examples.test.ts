@@ -472,7 +472,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const pseudonym = await withStore(red.userDir, example('09').only('consent-store'), async (ledger) => {
       return (await ledger.getConsent(erika.phone, 'newsletter'))?.pseudonym;
     });
-    let calls: { event: string; contact: { whatsappPseudonym: string }; purpose: string }[] = [];
+    let calls: { event: string; contact: { whatsappPseudonym: string }; purpose: string; eventId: number }[] = [];
     // Two HTTP hops to the CRM: up to 15 s on a loaded machine; the comparison below says what is missing.
     for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
       calls = (await getJson('/crm-ex09/events')).body as unknown as typeof calls;
@@ -489,6 +489,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         ['consent.withdrawn', 'newsletter'],
       ],
     );
+    const [given, withdrawn] = erikas.map((c) => c.eventId);
+    assert.ok(Number.isInteger(given) && withdrawn > given, 'each call names its event, for the CRM to drop a repeat');
     const everything = JSON.stringify(calls);
     assert.doesNotMatch(everything, new RegExp(erika.waId), 'no phone number leaves for the CRM');
   });

@@ -7,7 +7,7 @@ import consentEventsNode from '../../nodes/consent-events';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
 import { helper, nodeRedPath } from '../helpers/node-red';
-import { collect, type Msg, next, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import { collect, type Msg, next, sleep, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const ERIKA = '+4915123456789';
 const WORDING = 'Send me the newsletter on WhatsApp.';
@@ -24,8 +24,11 @@ function giveNews(ledger: LedgerHandle): Promise<unknown> {
   return ledger.giveConsent({ subject: ERIKA, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+/** The place of the node with id "events" in its store's event feed. */
+const CONSUMER = 'consent-events:events';
+
+async function until(predicate: () => boolean, what: string, ms = 5000): Promise<void> {
+  for (let i = 0; i < ms / 10; i++) {
     if (predicate()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -153,7 +156,7 @@ describe('consent-events node', () => {
     assert.equal(event.phone, ERIKA);
   });
 
-  it('unsubscribes when it is stopped, while the store stays open', async () => {
+  it('unsubscribes when it is removed, while the store stays open; added again, it sends what happened meanwhile', async () => {
     const ledger = await load();
     assert.equal(ledger.listenerCount('event'), 1);
     const withoutEvents = flow().filter((n) => n.id !== 'events' && n.id !== 'out');
@@ -162,6 +165,86 @@ describe('consent-events node', () => {
     // The store was not redeployed: the same ledger still works.
     await giveNews(ledger);
     assert.equal((await ledger.checkConsent(ERIKA, 'news')).allowed, true);
+    // Disabled for a while (Node-RED removes a disabled node as it removes a deleted one) and enabled again.
+    await helper.setFlows(flow() as never, 'nodes', credentials as never);
+    const seen = collect('out');
+    await until(() => seen.length > 0, 'the event made while it was away');
+    assert.equal(seen[0].topic, 'consent.given');
+  });
+
+  it('is registered before any other node gets the store: the first change after the first deploy has its event', async () => {
+    await helper.load(
+      [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+      flow() as never,
+      credentials as never,
+    );
+    const seen = collect('out');
+    await giveNews(await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger());
+    await until(() => seen.length > 0, 'the event of the first change');
+    assert.equal(seen[0].topic, 'consent.given');
+  });
+
+  it('sends what happened while it was not running once it runs again (a restart), each event once', async () => {
+    await load();
+    await helper.unload();
+    // Node-RED runs without the node for a while (another instance, or the flow before this deploy): changes go on.
+    await helper.load(
+      [consentStoreNode, eraseSubjectNode] as never,
+      flow().filter((n) => n.id !== 'events' && n.id !== 'out') as never,
+      credentials as never,
+    );
+    const meanwhile = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    await lifecycle(meanwhile);
+    await helper.unload();
+    await helper.load(
+      [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+      flow() as never,
+      credentials as never,
+    );
+    // Listening before the store opens: the first read sends the backlog.
+    const seen = collect('out');
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    await until(() => seen.length >= 4, 'the four events made meanwhile');
+    await giveNews(ledger);
+    await until(() => seen.length >= 5, 'the event made now');
+    assert.deepEqual(
+      seen.map((m) => m.topic),
+      ['consent.requested', 'consent.confirmed', 'notice.shown', 'consent.withdrawn', 'consent.given'],
+    );
+    const ids = seen.map((m) => m.eventId as number);
+    assert.ok(
+      ids.every((id, i) => Number.isInteger(id) && (i === 0 || id > ids[i - 1])),
+      `eventId rises: ${ids.join(', ')}`,
+    );
+    // Acknowledged: nothing comes twice, however often it looks.
+    await sleep(200);
+    assert.equal(seen.length, 5);
+  });
+
+  it('stands by while another copy of it (another instance) delivers, and takes over when that one lets go', async () => {
+    await helper.load(
+      [consentStoreNode, eraseSubjectNode] as never,
+      flow().filter((n) => n.id !== 'events' && n.id !== 'out') as never,
+      credentials as never,
+    );
+    const other = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    // The copy on the other instance registered first and holds the lease.
+    await other.readEvents(CONSUMER, { holder: 'other-instance' });
+    await helper.unload();
+    const ledger = await load();
+    const seen = collect('out');
+    const statuses: string[] = [];
+    (helper.getNode('events') as unknown as NodeJS.EventEmitter).on(
+      'call:status',
+      (call: { args: [{ text?: string }] }) => statuses.push(String(call.args[0].text)),
+    );
+    await giveNews(ledger);
+    await until(() => statuses.includes('consent-events.status.standby'), 'standby');
+    assert.equal(seen.length, 0, 'the other copy delivers this event');
+    await ledger.releaseEvents(CONSUMER, { holder: 'other-instance' });
+    // Taken over at the next look (every 5 s): the event the other copy never acknowledged comes from here.
+    await until(() => seen.length > 0, 'the event after the takeover', 8000);
+    assert.equal(seen[0].topic, 'consent.given');
   });
 
   it('exports the audit log page by page; a join node puts together an export that verifies', async () => {
@@ -207,8 +290,10 @@ describe('consent-events node', () => {
     const verified = verifyAuditLines(whole.split('\n'));
     assert.deepEqual([verified.ok, verified.count], [true, 1104]);
     assert.doesNotMatch(whole, /4915123456789/);
-    await until(() => statuses.length > 0, 'the status after the export');
-    assert.deepEqual(statuses, ['consent-events.status.audit-exported']);
+    // The events of the lifecycle may still be on their way (their own status); the export says what it did.
+    const exportStatuses = () => statuses.filter((text) => text !== 'consent-events.status.emitted');
+    await until(() => exportStatuses().length > 0, 'the status after the export');
+    assert.deepEqual(exportStatuses(), ['consent-events.status.audit-exported']);
   });
 
   it("keeps emitting after the store's thread died and consent-store opened a new ledger", async () => {
