@@ -382,11 +382,16 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((await status('07', erika.phone, 'newsletter')).status, 'erased');
 
     const max = await subscribed('07', 'Max');
-    const erased = await postJson('/dsr-ex07/erase', { phone: max.phone });
+    // Staff name who handles the request; a number there is refused (it would be personal data in the audit log).
+    const named = await postJson('/dsr-ex07/erase', { phone: max.phone, requestedBy: `ticket for ${max.phone}` });
+    assert.equal(named.status, 400, named.text);
+    assert.equal((await status('07', max.phone, 'newsletter')).status, 'given', 'a refused request erases nothing');
+    const erased = await postJson('/dsr-ex07/erase', { phone: max.phone, requestedBy: 'Ticket 4711' });
     assert.equal(erased.status, 200, erased.text);
-    const report = erased.body as { found: boolean; total: number; pseudonym: string };
+    const report = erased.body as { found: boolean; total: number; pseudonym: string; requestedBy?: string };
     assert.equal(report.found, true);
     assert.ok(report.total > 0);
+    assert.equal(report.requestedBy, 'Ticket 4711', 'recorded with the erasure');
     assert.doesNotMatch(erased.text, new RegExp(max.waId));
     assert.equal((await status('07', max.phone, 'newsletter')).status, 'erased');
     const unknown = await postJson('/dsr-ex07/erase', { phone: newPhone() });
