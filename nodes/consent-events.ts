@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { FeedEvent } from '../lib/consent/event-feed';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
@@ -20,10 +21,14 @@ interface ConsentEventsDef extends NodeDef {
 const migrations: readonly Migration[] = [withDefaults({ includePhone: false })];
 
 /**
- * This Node-RED process as a holder of event feed leases: a redeployed node takes over from its previous copy at once,
- * even when that copy could not let go (the store closing at the same time); another instance waits for the lease.
+ * This Node-RED installation (host and user directory) as a holder of event feed leases: a redeployed or restarted
+ * node takes over from its previous copy at once, even when that copy could not let go (the store closing at the same
+ * time, a crash); a copy on another instance waits for the lease. A hash: the database need not learn paths.
  */
-const PROCESS_HOLDER = `node-red-${randomUUID()}`;
+function installationHolder(userDir: unknown): string {
+  const where = `${os.hostname()}\u0000${typeof userDir === 'string' ? userDir : process.cwd()}`;
+  return `node-red-${createHash('sha256').update(where).digest('base64url').slice(0, 22)}`;
+}
 
 /** How often the node looks for events it was not told of: another instance's, or a lease to take over. */
 const POLL_MS = 5000;
@@ -54,7 +59,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
      * holder of the lease delivers: every event reaches the flow at least once, from one instance.
      */
     const consumer = `consent-events:${this.id}`;
-    const holder = PROCESS_HOLDER;
+    const holder = installationHolder(RED.settings.userDir);
     let delivering: Promise<void> | undefined;
     let deliverAgain = false;
     let failing = false;
@@ -79,7 +84,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
           for (;;) {
             const page = await opened.readEvents(consumer, { holder, includeContact: includePhone });
             if (page.held) {
-              this.status(statusOf('waiting', RED._('consent-events.status.standby')));
+              if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.standby')));
               return;
             }
             // A node stopped halfway sends no more: what it did not send comes from its next copy.
@@ -94,6 +99,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
           }
         } while (deliverAgain && !closed);
         failing = false;
+        if (closed) return;
         this.status(
           statusOf(
             'ready',
@@ -104,7 +110,8 @@ export default function consentEventsNode(RED: NodeAPI): void {
         );
       })()
         .catch((err: unknown) => {
-          if (closed) return;
+          // A ledger that stopped meanwhile is replaced: the next one's delivery says how it goes.
+          if (closed || ledger !== opened) return;
           this.status(statusOf('failed', RED._('consent-events.status.store-failed')));
           // Once per run of failures: the next poll tries again, and the events wait in the store meanwhile.
           if (!failing) this.warn(RED._('consent-events.errors.delivery-failed', { reason: translateError(RED, err) }));

@@ -71,8 +71,9 @@ export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
    * store opens a new one); returns the function that stops the calls. For nodes that listen to ledger events.
    */
   /**
-   * Tells `listener` of each ledger the store opens (after a failure or a stopped thread too); the store waits for the
-   * promise it may answer before any other node gets the ledger (consent-events registers in the event feed).
+   * Tells `listener` of each ledger the store opens (after a failure or a stopped thread too); the store waits (5 s at
+   * most) for the promise it may answer before any other node gets the ledger (consent-events registers in the event
+   * feed). The listener must not wait for getLedger(): that waits for it.
    */
   onLedgerOpened(listener: (ledger: LedgerHandle) => unknown): () => void;
   purposes: PurposeDefinition[];
@@ -86,6 +87,9 @@ const YEAR_MS = 365.25 * DAY_MS;
 /** The first retry of a failed open waits this long, each next one twice as long, up to REOPEN_MAX_MS. */
 const REOPEN_FIRST_MS = 500;
 const REOPEN_MAX_MS = 60_000;
+
+/** How long a newly opened ledger waits for its onLedgerOpened listeners before other nodes get it. */
+const LISTENER_WAIT_MS = 5000;
 
 /** A base64 (or base64url) text that decodes to exactly `bytes` bytes, or undefined. */
 function decodeKey(text: string, minBytes: number, maxBytes: number): Buffer | undefined {
@@ -245,7 +249,9 @@ export default function registerConsentStore(RED: NodeAPI): void {
       }
       // Background usage flushes and sweeps report failures here; an unheard one would go unnoticed.
       ledger.on('warning', (err: unknown) => node.warn(translateError(RED, err)));
+      let stopped: unknown;
       ledger.once('stopped', (err: unknown) => {
+        stopped = err;
         node.error(translateError(RED, err));
         if (node.ledger !== ledger) return;
         // The next caller opens the ledger again instead of getting this one's error forever.
@@ -254,16 +260,37 @@ export default function registerConsentStore(RED: NodeAPI): void {
         reopenSoon();
       });
       ledger.startRetentionTimer(retention.sweepIntervalMinutes * 60_000);
-      await Promise.all(
+      await tellOpened(ledger);
+      // The thread may have died meanwhile (getLedger's failure path opens a new one), or the flow stopped.
+      if (stopped !== undefined) throw stopped;
+      if (closed) {
+        await ledger.close();
+        throw new GdprWhatsAppError('store-closed', 'The consent store was stopped');
+      }
+      node.ledger = ledger;
+      reopenDelay = REOPEN_FIRST_MS;
+      return ledger;
+    }
+
+    /**
+     * The onLedgerOpened listeners, waited for (consent-events registers in the event feed before any other node can
+     * change a consent), but not for longer than LISTENER_WAIT_MS: a database lock held elsewhere must not keep every
+     * node from the store. A listener must not wait for getLedger() itself.
+     */
+    async function tellOpened(ledger: LedgerHandle): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const told = Promise.all(
         [...openedListeners].map((listener) =>
           Promise.resolve()
             .then(() => listener(ledger))
             .catch(() => undefined),
         ),
       );
-      node.ledger = ledger;
-      reopenDelay = REOPEN_FIRST_MS;
-      return ledger;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, LISTENER_WAIT_MS);
+      });
+      await Promise.race([told, late]);
+      clearTimeout(timer);
     }
 
     /**

@@ -93,16 +93,19 @@ export class EventFeed {
     // A lost acknowledgement (a power cut) only sends the events again.
     const { moved, erasureContacts } = await this.store.write(
       async (tx) => {
-        if (lastId > (await tx.newestEventId())) {
-          throw new GdprWhatsAppError('invalid-input', 'lastId names no event of the feed', { field: 'lastId' });
-        }
-        const moved = await tx.advanceEventCursor(name, holder, lastId, now, now + EVENT_FEED_LEASE_MS);
+        // Never past the newest event: a wrong id must not skip events still to come. (A late acknowledgement of
+        // events that are gone already is no mistake: it leaves the cursor where it is.)
+        const upTo = Math.min(lastId, await tx.newestEventId());
+        const moved = await tx.advanceEventCursor(name, holder, upTo, now, now + EVENT_FEED_LEASE_MS);
         return { moved, erasureContacts: moved ? (await tx.pruneOutbox()).erasureContacts : 0 };
       },
       { serial: false, waitForDisk: false },
     );
     // An erasure's event carried the number to the CRM; deleted now, it must not linger in free pages.
-    if (erasureContacts > 0) await this.store.scrub({ eventContacts: erasureContacts });
+    if (erasureContacts > 0) {
+      // The acknowledgement stands: a scrub that fails is a warning, as after an erasure.
+      await this.store.scrub({ eventContacts: erasureContacts }).catch((err: Error) => this.onWarning(err));
+    }
     return moved;
   }
 

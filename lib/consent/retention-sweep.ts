@@ -72,7 +72,10 @@ export class RetentionSweep {
         detail: counts,
       });
     });
-    if (report.personalDataRemoved > 0 || report.proofRemoved > 0) await this.store.scrub();
+    // Events nobody took may have carried an erased person's number to the end (the erasure's own event).
+    if (report.personalDataRemoved > 0 || report.proofRemoved > 0 || report.undeliveredEventsRemoved > 0) {
+      await this.store.scrub();
+    }
     return report;
   }
 

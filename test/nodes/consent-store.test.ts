@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { GdprWhatsAppError } from '../../lib/errors';
 import gateNode from '../../nodes/consent-gate';
 import consentStore, { type ConsentStoreNode, parseStoreKeys, sqliteFile } from '../../nodes/consent-store';
@@ -107,6 +108,45 @@ describe('consent-store node', () => {
     const reopened = await store.getLedger();
     assert.notEqual(reopened, ledger);
     assert.equal((await reopened.checkConsent(PHONE, 'news')).status, 'given');
+  });
+
+  it('waits for its opened-listeners before handing out the ledger, and opens anew when the thread dies meanwhile', async () => {
+    const flow = [storeNode('store', dir.path)];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    const told: LedgerHandle[] = [];
+    // Registered while the first ledger is still opening (a consent-events node does so at deploy).
+    store.onLedgerOpened(async (ledger) => {
+      told.push(ledger);
+      // The first one's thread dies while its listener runs.
+      if (told.length === 1)
+        await (ledger as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    });
+    let ledger: LedgerHandle | undefined;
+    await until(() => {
+      store.getLedger().then(
+        (opened) => {
+          ledger = opened;
+        },
+        () => undefined,
+      );
+      return ledger !== undefined;
+    }, 'a working ledger');
+    assert.equal(told.length, 2, 'told of the first ledger and of the one opened after its thread died');
+    assert.equal(ledger, told[1]);
+    assert.equal(store.ledger, told[1], 'the dead ledger was never handed out');
+    await ledger?.giveConsent({ subject: PHONE, purpose: 'news', wording: 'ok', method: 'keyword', actor: 'test' });
+  });
+
+  it('hands out the ledger after 5 s when a listener does not answer', async () => {
+    const flow = [storeNode('store', dir.path)];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    store.onLedgerOpened(() => new Promise(() => undefined));
+    const started = Date.now();
+    const ledger = await store.getLedger();
+    assert.ok(Date.now() - started < 10_000);
+    assert.equal((await ledger.checkConsent(PHONE, 'news')).status, 'none');
   });
 
   it('refuses to open without keys, writes no database and makes flow nodes fail with a clear error', async () => {
