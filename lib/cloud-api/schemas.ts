@@ -267,12 +267,13 @@ const interactiveHeader = {
   ],
 };
 
-const replyButton = {
+/** A button the person taps to answer: `{type, [type]: {id, title}}` (reply buttons; a carousel's quick replies). */
+const tapButton = (type: 'reply' | 'quick_reply') => ({
   type: 'object',
-  required: ['type', 'reply'],
+  required: ['type', type],
   properties: {
-    type: { const: 'reply' },
-    reply: {
+    type: { const: type },
+    [type]: {
       type: 'object',
       required: ['id', 'title'],
       properties: { id: str(LIMITS.buttonId), title: str(LIMITS.buttonTitle) },
@@ -280,7 +281,9 @@ const replyButton = {
     },
   },
   additionalProperties: false,
-};
+});
+
+const replyButton = tapButton('reply');
 
 const listSection = {
   type: 'object',
@@ -325,20 +328,7 @@ const ctaUrlAction = {
   additionalProperties: false,
 };
 
-const carouselQuickReply = {
-  type: 'object',
-  required: ['type', 'quick_reply'],
-  properties: {
-    type: { const: 'quick_reply' },
-    quick_reply: {
-      type: 'object',
-      required: ['id', 'title'],
-      properties: { id: str(LIMITS.buttonId), title: str(LIMITS.buttonTitle) },
-      additionalProperties: false,
-    },
-  },
-  additionalProperties: false,
-};
+const carouselQuickReply = tapButton('quick_reply');
 
 /** A card of an interactive media carousel; that every card has the same buttons is checked in crossFieldViolations. */
 const carouselCard = {
