@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
-import * as os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { FeedEvent } from '../lib/consent/event-feed';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
@@ -21,13 +22,43 @@ interface ConsentEventsDef extends NodeDef {
 const migrations: readonly Migration[] = [withDefaults({ includePhone: false })];
 
 /**
- * This Node-RED installation (host and user directory) as a holder of event feed leases: a redeployed or restarted
- * node takes over from its previous copy at once, even when that copy could not let go (the store closing at the same
- * time, a crash); a copy on another instance waits for the lease. A hash: the database need not learn paths.
+ * This Node-RED installation as a holder of event feed leases: a random id kept in the user directory, so that a
+ * redeployed or restarted node takes over from its previous copy at once, even when that copy could not let go (the
+ * store closing at the same time, a crash), while a copy on another instance waits for the lease. Without a writable
+ * user directory, this process's own id.
  */
-function installationHolder(userDir: unknown): string {
-  const where = `${os.hostname()}\u0000${typeof userDir === 'string' ? userDir : process.cwd()}`;
-  return `node-red-${createHash('sha256').update(where).digest('base64url').slice(0, 22)}`;
+const holders = new Map<string, string>();
+const PROCESS_HOLDER = `node-red-${randomUUID()}`;
+const HOLDER_FILE = '.whatsapp-gdpr-instance-id';
+
+export function installationHolder(userDir: unknown): string {
+  if (typeof userDir !== 'string' || userDir === '') return PROCESS_HOLDER;
+  let holder = holders.get(userDir);
+  if (holder === undefined) {
+    holder = keptHolder(path.join(userDir, HOLDER_FILE)) ?? PROCESS_HOLDER;
+    holders.set(userDir, holder);
+  }
+  return holder;
+}
+
+function keptHolder(file: string): string | undefined {
+  const read = () => {
+    try {
+      const id = fs.readFileSync(file, 'utf8').trim();
+      return /^node-red-[0-9a-f-]{36}$/.test(id) ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const kept = read();
+  if (kept) return kept;
+  try {
+    // 'wx': of two nodes starting at once, one writes and the other reads what it wrote.
+    fs.writeFileSync(file, PROCESS_HOLDER, { flag: 'wx', mode: 0o600 });
+    return PROCESS_HOLDER;
+  } catch {
+    return read();
+  }
 }
 
 /** How often the node looks for events it was not told of: another instance's, or a lease to take over. */
@@ -63,6 +94,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let delivering: Promise<void> | undefined;
     let deliverAgain = false;
     let failing = false;
+    let auditBroken = false;
 
     const emit = (event: FeedEvent) => {
       if (!eventSelected(event.type, filter)) return;
@@ -99,7 +131,8 @@ export default function consentEventsNode(RED: NodeAPI): void {
           }
         } while (deliverAgain && !closed);
         failing = false;
-        if (closed) return;
+        // A broken audit chain stays on show until a verification passes again.
+        if (closed || auditBroken) return;
         this.status(
           statusOf(
             'ready',
@@ -225,6 +258,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
           const verification = await opened.verifyAudit();
           msg.topic = verification.ok ? 'audit.verified' : 'audit.broken';
           msg.payload = verification;
+          auditBroken = !verification.ok;
           if (!verification.ok)
             this.status(
               statusOf(

@@ -241,6 +241,9 @@ export default function registerConsentStore(RED: NodeAPI): void {
       node.error(translateError(RED, err));
     }
 
+    /** Errors already in the log (a thread that stopped), so that a failed open does not log them again. */
+    const reported = new WeakSet<object>();
+
     async function open(settings: LedgerOptions): Promise<LedgerHandle> {
       const ledger = await ThreadedConsentLedger.open({ ...settings, instanceId: node.id });
       if (closed) {
@@ -252,6 +255,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
       let stopped: unknown;
       ledger.once('stopped', (err: unknown) => {
         stopped = err;
+        if (typeof err === 'object' && err !== null) reported.add(err);
         node.error(translateError(RED, err));
         if (node.ledger !== ledger) return;
         // The next caller opens the ledger again instead of getting this one's error forever.
@@ -319,7 +323,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
         opening = open(options);
         opening.catch((err: unknown) => {
           // The database may come back (PostgreSQL restarting): the next caller, or the retry, tries again.
-          if (!closed) node.error(translateError(RED, err));
+          if (!closed && !reported.has(err as object)) node.error(translateError(RED, err));
           opening = undefined;
           reopenSoon();
         });

@@ -71,9 +71,11 @@ export class EventFeed {
         const cursor = await tx.takeEventCursor(name, holder, withContact, now, now + EVENT_FEED_LEASE_MS);
         if (cursor === undefined) return { held: true, events: [], more: false };
         const rows = await tx.outboxAfter(cursor, limit + 1);
+        const page = rows.slice(0, limit);
+        if (page.length > 0) await tx.noteEventsRead(name, holder, page[page.length - 1].id);
         return {
           held: false,
-          events: rows.slice(0, limit).map((row) => this.fromRow(row, withContact)),
+          events: page.map((row) => this.fromRow(row, withContact)),
           more: rows.length > limit,
         };
       },
@@ -93,10 +95,9 @@ export class EventFeed {
     // A lost acknowledgement (a power cut) only sends the events again.
     const { moved, erasureContacts } = await this.store.write(
       async (tx) => {
-        // Never past the newest event: a wrong id must not skip events still to come. (A late acknowledgement of
-        // events that are gone already is no mistake: it leaves the cursor where it is.)
-        const upTo = Math.min(lastId, await tx.newestEventId());
-        const moved = await tx.advanceEventCursor(name, holder, upTo, now, now + EVENT_FEED_LEASE_MS);
+        // Never past what this holder was given: a wrong id must not skip events still to come. (A late
+        // acknowledgement of events that are gone already is no mistake: it leaves the cursor where it is.)
+        const moved = await tx.advanceEventCursor(name, holder, lastId, now, now + EVENT_FEED_LEASE_MS);
         return { moved, erasureContacts: moved ? (await tx.pruneOutbox()).erasureContacts : 0 };
       },
       { serial: false, waitForDisk: false },

@@ -61,8 +61,13 @@ export class RetentionSweep {
     report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);
     // A consumer gone for the whole period (its node removed while Node-RED was down) holds nothing back any more.
     const feedCutoff = now - EVENT_FEED_RETENTION_MS;
-    await this.store.write((tx) => tx.deleteStaleEventCursors(feedCutoff), { serial: false });
-    report.undeliveredEventsRemoved = await repeat((tx) => tx.deleteOldOutbox(feedCutoff, batch), false);
+    // What only the dropped consumers still held goes now, not when it is a week old.
+    const released = await this.store.write(
+      async (tx) => ((await tx.deleteStaleEventCursors(feedCutoff)) > 0 ? tx.pruneOutbox() : { removed: 0 }),
+      { serial: false },
+    );
+    report.undeliveredEventsRemoved =
+      released.removed + (await repeat((tx) => tx.deleteOldOutbox(feedCutoff, batch), false));
     const { at: _at, ...counts } = report;
     await this.change(async (tx) => {
       await this.writes.audit(tx, now, {

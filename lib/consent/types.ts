@@ -178,7 +178,10 @@ export interface SweepReport {
   noticesRemoved: number;
   auditEventsRemoved: number;
   dedupeMarksRemoved: number;
-  /** Events no consent-events node took within EVENT_FEED_RETENTION_MS (lib/consent/event-feed.ts). */
+  /**
+   * Events deleted untaken: no consent-events node took them within EVENT_FEED_RETENTION_MS, or only nodes gone as long
+   * still waited for them (lib/consent/event-feed.ts).
+   */
   undeliveredEventsRemoved: number;
 }
 

@@ -213,9 +213,11 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `CREATE INDEX event_outbox_by_subject ON event_outbox (pseudonym)`,
         `CREATE INDEX event_outbox_by_time ON event_outbox (at)`,
         // Each consumer's place in the outbox, and which of its copies (instances) delivers now, until held_until.
+        // read_id: the newest event handed to the holder; it cannot acknowledge past what it was given.
         `CREATE TABLE event_cursors (
           consumer TEXT PRIMARY KEY,
           last_id ${int} NOT NULL,
+          read_id ${int} NOT NULL,
           with_contact INTEGER NOT NULL,
           holder TEXT,
           held_until ${int} NOT NULL,

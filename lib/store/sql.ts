@@ -803,9 +803,9 @@ export class SqlStoreTx implements StoreTx {
   ): Promise<number | undefined> {
     // "WHERE true": SQLite reads ON CONFLICT after a bare FROM as part of a join.
     await this.db.run(
-      `INSERT INTO event_cursors (consumer, last_id, with_contact, holder, held_until, updated_at)
-       SELECT CAST($1 AS TEXT), COALESCE(MAX(id), 0), CAST($3 AS INTEGER), CAST($2 AS TEXT), CAST($5 AS BIGINT),
-         CAST($4 AS BIGINT) FROM event_outbox WHERE true
+      `INSERT INTO event_cursors (consumer, last_id, read_id, with_contact, holder, held_until, updated_at)
+       SELECT CAST($1 AS TEXT), COALESCE(MAX(id), 0), COALESCE(MAX(id), 0), CAST($3 AS INTEGER), CAST($2 AS TEXT),
+         CAST($5 AS BIGINT), CAST($4 AS BIGINT) FROM event_outbox WHERE true
        ON CONFLICT (consumer) DO NOTHING`,
       [consumer, holder, withContact ? 1 : 0, now, heldUntil],
     );
@@ -841,13 +841,23 @@ export class SqlStoreTx implements StoreTx {
     now: number,
     heldUntil: number,
   ): Promise<boolean> {
+    // Never past what the holder was given (read_id), nor back.
     const changed = await this.db.run(
-      `UPDATE event_cursors SET last_id = CASE WHEN last_id < $3 THEN $3 ELSE last_id END, updated_at = $4,
-         held_until = $5
+      `UPDATE event_cursors SET
+         last_id = CASE WHEN last_id >= $3 THEN last_id WHEN read_id < $3 THEN read_id ELSE $3 END,
+         updated_at = $4, held_until = $5
        WHERE consumer = $1 AND holder = $2`,
       [consumer, holder, lastId, now, heldUntil],
     );
     return changed > 0;
+  }
+
+  async noteEventsRead(consumer: string, holder: string, newestId: number): Promise<void> {
+    await this.db.run('UPDATE event_cursors SET read_id = $3 WHERE consumer = $1 AND holder = $2 AND read_id < $3', [
+      consumer,
+      holder,
+      newestId,
+    ]);
   }
 
   async releaseEventCursor(consumer: string, holder: string): Promise<void> {

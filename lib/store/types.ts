@@ -253,7 +253,12 @@ export interface StoreTx {
     heldUntil: number,
   ): Promise<number | undefined>;
   outboxAfter(lastId: number, limit: number): Promise<OutboxRow[]>;
-  /** Moves the cursor forward to `lastId` while `holder` holds it; false when it does not (any more). */
+  /** The holder was given the events up to `newestId`: it may acknowledge them. */
+  noteEventsRead(consumer: string, holder: string, newestId: number): Promise<void>;
+  /**
+   * Moves the cursor forward to `lastId`, never past the events the holder was given, while `holder` holds it; false
+   * when it does not (any more).
+   */
   advanceEventCursor(
     consumer: string,
     holder: string,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { verifyAuditLines } from '../../lib/consent/audit-verify';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
-import consentEventsNode from '../../nodes/consent-events';
+import { openSqliteDatabase } from '../../lib/store/sqlite-driver';
+import consentEventsNode, { installationHolder } from '../../nodes/consent-events';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
 import { helper, nodeRedPath } from '../helpers/node-red';
@@ -34,6 +35,33 @@ async function until(predicate: () => boolean, what: string, ms = 5000): Promise
   }
   assert.fail(`timed out waiting for ${what}`);
 }
+
+describe('consent-events: the lease holder of this installation', () => {
+  it('is a random id kept in the user directory, the same after a restart, and unique to the directory', () => {
+    const first = tempDir();
+    const second = tempDir();
+    try {
+      const holder = installationHolder(first.path);
+      assert.match(holder, /^node-red-[0-9a-f-]{36}$/);
+      assert.equal(readFileSync(join(first.path, '.whatsapp-gdpr-instance-id'), 'utf8'), holder);
+      // Another installation keeps its own, written before (a restart of that Node-RED).
+      const kept = 'node-red-00000000-0000-4000-8000-000000000001';
+      writeFileSync(join(second.path, '.whatsapp-gdpr-instance-id'), kept);
+      assert.equal(installationHolder(second.path), kept);
+      assert.notEqual(kept, holder);
+    } finally {
+      first.remove();
+      second.remove();
+    }
+  });
+
+  it('is this process own id without a user directory it can write to', () => {
+    const unwritable = join(tempDir().path, 'missing', 'dir');
+    const holder = installationHolder(unwritable);
+    assert.match(holder, /^node-red-[0-9a-f-]{36}$/);
+    assert.equal(installationHolder(undefined), holder);
+  });
+});
 
 describe('consent-events node', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -302,6 +330,31 @@ describe('consent-events node', () => {
     const exportStatuses = () => statuses.filter((text) => text !== 'consent-events.status.emitted');
     await until(() => exportStatuses().length > 0, 'the status after the export');
     assert.deepEqual(exportStatuses(), ['consent-events.status.audit-exported']);
+  });
+
+  it('keeps a broken audit chain on show while it goes on delivering events', async () => {
+    const ledger = await load();
+    const seen = collect('out');
+    await giveNews(ledger);
+    await until(() => seen.length >= 1, 'the first event');
+    const { db } = openSqliteDatabase(join(dir.path, 'store.db'));
+    try {
+      db.exec('PRAGMA busy_timeout = 10000; DROP TRIGGER audit_append_only;');
+      db.prepare("UPDATE audit SET outcome = 'rewritten' WHERE seq = 1").run();
+    } finally {
+      db.close();
+    }
+    const statuses: string[] = [];
+    (helper.getNode('events') as unknown as NodeJS.EventEmitter).on(
+      'call:status',
+      (call: { args: [{ text?: string }] }) => statuses.push(String(call.args[0].text)),
+    );
+    helper.getNode('events').receive({ topic: 'verify-audit' } as never);
+    await until(() => seen.some((m) => m.topic === 'audit.broken'), 'the verification');
+    await ledger.withdrawConsent({ subject: ERIKA, purposes: ['news'], channel: 'api', actor: 't' });
+    await until(() => seen.some((m) => m.topic === 'consent.withdrawn'), 'the next event');
+    await sleep(100);
+    assert.equal(statuses.at(-1), 'consent-events.status.audit-broken');
   });
 
   it("keeps emitting after the store's thread died and consent-store opened a new ledger", async () => {

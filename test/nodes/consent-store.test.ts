@@ -135,6 +135,8 @@ describe('consent-store node', () => {
     assert.equal(told.length, 2, 'told of the first ledger and of the one opened after its thread died');
     assert.equal(ledger, told[1]);
     assert.equal(store.ledger, told[1], 'the dead ledger was never handed out');
+    const stopped = callsOf('error', 'store').filter((call) => /thread stopped unexpectedly/.test(String(call[0])));
+    assert.equal(stopped.length, 1, 'said once in the log');
     await ledger?.giveConsent({ subject: PHONE, purpose: 'news', wording: 'ok', method: 'keyword', actor: 'test' });
   });
 
