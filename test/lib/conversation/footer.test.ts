@@ -181,46 +181,25 @@ describe('conversation/footer', () => {
     assert.deepEqual(result.interactive.footer, { text: OPT_OUT_FOOTER_TEXTS.de });
   });
 
-  it('appends the line to the body of a location request, which has no footer', () => {
-    const request = {
-      type: 'interactive',
-      interactive: {
-        type: 'location_request_message',
-        body: { text: 'Where should we deliver?' },
-        action: { name: 'send_location' },
-      },
-    };
-    const result = appendOptOutFooter(request, 'en') as typeof request & { interactive: { footer?: unknown } };
-    assert.equal(result.interactive.body.text, `Where should we deliver?\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
-    assert.equal(result.interactive.footer, undefined, 'Meta takes no footer here');
-    assert.equal(request.interactive.body.text, 'Where should we deliver?', 'the input is left as it was');
-  });
-
-  it('appends the line to the body of a media carousel and of a call permission request, which take no footer', () => {
+  it('appends the line to the body of a location request, a media carousel and a call permission request (no footer)', () => {
     const card = (i: number) => ({
       card_index: i,
       header: { type: 'image', image: { id: String(i) } },
       action: { name: 'cta_url', parameters: { display_text: 'Shop', url: `https://shop.example/${i}` } },
     });
-    const carousel = {
-      type: 'interactive',
-      interactive: { type: 'carousel', body: { text: 'New this week' }, action: { cards: [card(0), card(1)] } },
-    };
-    const result = appendOptOutFooter(carousel, 'de') as typeof carousel & { interactive: { footer?: unknown } };
-    assert.equal(result.interactive.body.text, `New this week\n\n${OPT_OUT_FOOTER_TEXTS.de}`);
-    assert.equal(result.interactive.footer, undefined, 'Meta refuses a carousel with a footer');
-    assert.deepEqual(result.interactive.action, carousel.interactive.action, 'the cards are left alone');
-    const call = {
-      type: 'interactive',
-      interactive: {
-        type: 'call_permission_request',
-        body: { text: 'May we call you?' },
-        action: { name: 'call_permission_request' },
-      },
-    };
-    const asked = appendOptOutFooter(call, 'en') as typeof call & { interactive: { footer?: unknown } };
-    assert.equal(asked.interactive.body.text, `May we call you?\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
-    assert.equal(asked.interactive.footer, undefined);
+    const bodyOnly: [string, Record<string, unknown>][] = [
+      ['location_request_message', { name: 'send_location' }],
+      ['carousel', { cards: [card(0), card(1)] }],
+      ['call_permission_request', { name: 'call_permission_request' }],
+    ];
+    for (const [type, action] of bodyOnly) {
+      const message = { type: 'interactive', interactive: { type, body: { text: 'Hello' }, action } };
+      const result = appendOptOutFooter(message, 'de') as typeof message & { interactive: { footer?: unknown } };
+      assert.equal(result.interactive.body.text, `Hello\n\n${OPT_OUT_FOOTER_TEXTS.de}`, type);
+      assert.equal(result.interactive.footer, undefined, `Meta takes no footer on ${type}`);
+      assert.deepEqual(result.interactive.action, action, 'the rest is left alone');
+      assert.equal(message.interactive.body.text, 'Hello', 'the input is left as it was');
+    }
   });
 
   it('adds the line to the caption of an image, video or document, or makes it the caption', () => {

@@ -30,20 +30,17 @@ describe('sandbox rate limits', () => {
 });
 
 describe('sandbox message rendering', () => {
+  /** What the chat shows of an interactive message the business sent. */
+  const shown = (interactive: Record<string, unknown>) => renderOutgoing({ type: 'interactive', interactive }, []);
+
   it('renders reply buttons, header and footer', () => {
-    const rendered = renderOutgoing(
-      {
-        type: 'interactive',
-        interactive: {
-          type: 'button',
-          header: { type: 'text', text: 'Einwilligung' },
-          body: { text: 'Dürfen wir Ihnen schreiben?' },
-          footer: { text: 'STOP zum Abmelden' },
-          action: { buttons: [{ type: 'reply', reply: { id: 'yes', title: 'Ja' } }] },
-        },
-      },
-      [],
-    );
+    const rendered = shown({
+      type: 'button',
+      header: { type: 'text', text: 'Einwilligung' },
+      body: { text: 'Dürfen wir Ihnen schreiben?' },
+      footer: { text: 'STOP zum Abmelden' },
+      action: { buttons: [{ type: 'reply', reply: { id: 'yes', title: 'Ja' } }] },
+    });
     assert.equal(rendered.text, 'Dürfen wir Ihnen schreiben?');
     assert.equal(rendered.header, 'Einwilligung');
     assert.equal(rendered.footer, 'STOP zum Abmelden');
@@ -57,73 +54,49 @@ describe('sandbox message rendering', () => {
       ...(body ? { body: { text: body } } : {}),
       action: { buttons: [{ type: 'quick_reply', quick_reply: { id: `pick-${i}`, title: `Nimm ${i}` } }] },
     });
-    const rendered = renderOutgoing(
-      {
-        type: 'interactive',
-        interactive: {
-          type: 'carousel',
-          body: { text: 'Neu im Laden' },
-          action: { cards: [card(1), card(0, 'Aloe')] },
-        },
-      },
-      [],
-    );
+    const rendered = shown({
+      type: 'carousel',
+      body: { text: 'Neu im Laden' },
+      action: { cards: [card(1), card(0, 'Aloe')] },
+    });
     assert.equal(rendered.text, 'Neu im Laden\n1. [image] Aloe\n2. [video]');
     assert.deepEqual(rendered.buttons, [
       { kind: 'reply', id: 'pick-0', title: 'Nimm 0' },
       { kind: 'reply', id: 'pick-1', title: 'Nimm 1' },
     ]);
-    const links = renderOutgoing(
-      {
-        type: 'interactive',
-        interactive: {
-          type: 'carousel',
-          body: { text: 'Angebote' },
-          action: {
-            cards: [0, 1].map((i) => ({
-              card_index: i,
-              header: { type: 'image', image: { id: String(i) } },
-              action: { name: 'cta_url', parameters: { display_text: `Shop ${i}`, url: `https://shop.example/${i}` } },
-            })),
-          },
-        },
+    const links = shown({
+      type: 'carousel',
+      body: { text: 'Angebote' },
+      action: {
+        cards: [0, 1].map((i) => ({
+          card_index: i,
+          header: { type: 'image', image: { id: String(i) } },
+          action: { name: 'cta_url', parameters: { display_text: `Shop ${i}`, url: `https://shop.example/${i}` } },
+        })),
       },
-      [],
-    );
+    });
     assert.deepEqual(links.buttons, [
       { kind: 'url', id: '0', title: 'Shop 0', url: 'https://shop.example/0' },
       { kind: 'url', id: '1', title: 'Shop 1', url: 'https://shop.example/1' },
     ]);
-    const call = renderOutgoing(
-      {
-        type: 'interactive',
-        interactive: {
-          type: 'call_permission_request',
-          body: { text: 'Dürfen wir anrufen?' },
-          action: { name: 'call_permission_request' },
-        },
-      },
-      [],
-    );
+    const call = shown({
+      type: 'call_permission_request',
+      body: { text: 'Dürfen wir anrufen?' },
+      action: { name: 'call_permission_request' },
+    });
     assert.equal(call.text, 'Dürfen wir anrufen?');
     assert.equal(call.header, '[call permission request]');
   });
 
   it('renders list messages with sections and rows', () => {
-    const rendered = renderOutgoing(
-      {
-        type: 'interactive',
-        interactive: {
-          type: 'list',
-          body: { text: 'Worüber möchten Sie informiert werden?' },
-          action: {
-            button: 'Themen',
-            sections: [{ title: 'Angebote', rows: [{ id: 'deals', title: 'Rabatte', description: 'Wöchentlich' }] }],
-          },
-        },
+    const rendered = shown({
+      type: 'list',
+      body: { text: 'Worüber möchten Sie informiert werden?' },
+      action: {
+        button: 'Themen',
+        sections: [{ title: 'Angebote', rows: [{ id: 'deals', title: 'Rabatte', description: 'Wöchentlich' }] }],
       },
-      [],
-    );
+    });
     assert.deepEqual(rendered.list, {
       button: 'Themen',
       sections: [{ title: 'Angebote', rows: [{ id: 'deals', title: 'Rabatte', description: 'Wöchentlich' }] }],
