@@ -68,12 +68,9 @@ export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
   ledger?: LedgerHandle;
   /**
    * Calls `listener` with every ledger this store opens from now on (after a failed open or a stopped thread the
-   * store opens a new one); returns the function that stops the calls. For nodes that listen to ledger events.
-   */
-  /**
-   * Tells `listener` of each ledger the store opens (after a failure or a stopped thread too); the store waits (5 s at
-   * most) for the promise it may answer before any other node gets the ledger (consent-events registers in the event
-   * feed). The listener must not wait for getLedger(): that waits for it.
+   * store opens a new one); returns the function that stops the calls. The store waits (5 s at most) for the promise
+   * the listener may answer before any other node gets the ledger (consent-events registers in the event feed), so
+   * the listener must not wait for getLedger(): that waits for it.
    */
   onLedgerOpened(listener: (ledger: LedgerHandle) => unknown): () => void;
   purposes: PurposeDefinition[];

@@ -59,9 +59,9 @@ export class RetentionSweep {
     report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
     report.auditEventsRemoved = await repeat((tx) => tx.purgeAuditBefore(now - this.retention.proofRetentionMs, batch));
     report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);
-    // A consumer gone for the whole period (its node removed while Node-RED was down) holds nothing back any more.
+    // A consumer that took nothing for the whole period (its node deleted) holds nothing back any more: what only
+    // it still waited for goes now, not when it is a week old.
     const feedCutoff = now - EVENT_FEED_RETENTION_MS;
-    // What only the dropped consumers still held goes now, not when it is a week old.
     const released = await this.store.write(
       async (tx) => ((await tx.deleteStaleEventCursors(feedCutoff)) > 0 ? tx.pruneOutbox() : { removed: 0 }),
       { serial: false },

@@ -867,7 +867,8 @@ export class SqlStoreTx implements StoreTx {
     ]);
   }
 
-  async newestEventId(): Promise<number> {
+  /** The newest event's id; 0 when there is none. */
+  private async newestEventId(): Promise<number> {
     const [row] = await this.db.all('SELECT MAX(id) AS id FROM event_outbox');
     return num(row?.id) ?? 0;
   }

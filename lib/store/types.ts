@@ -268,8 +268,6 @@ export interface StoreTx {
   ): Promise<boolean>;
   /** Ends `holder`'s lease at once: another copy of the consumer may take over (a redeploy). */
   releaseEventCursor(consumer: string, holder: string): Promise<void>;
-  /** The newest event's id; 0 when there is none. */
-  newestEventId(): Promise<number>;
   /**
    * Deletes the events every consumer has taken (all of them when there is no consumer); `erasureContacts` counts the
    * erasure events among them that still held a number (the store is to be scrubbed).
