@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { FeedEvent } from '../lib/consent/event-feed';
+import { EventReturns } from '../lib/consent/event-returns';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
@@ -17,9 +18,34 @@ interface ConsentEventsDef extends NodeDef {
   includePhone?: boolean;
   /** Event types to emit; empty = all. */
   eventTypes?: string[] | string;
+  /** When an event counts as delivered: once sent on, or once the flow wired it back to the input. */
+  acknowledge?: 'sent' | 'returned';
+  /** Seconds an event may stay out in "returned" mode before it is sent again. */
+  redeliverAfter?: number | string;
 }
 
-const migrations: readonly Migration[] = [withDefaults({ includePhone: false })];
+export const REDELIVER_AFTER_DEFAULT_S = 60;
+const REDELIVER_AFTER_MAX_S = 3600;
+
+const migrations: readonly Migration[] = [
+  withDefaults({ includePhone: false, acknowledge: 'sent', redeliverAfter: REDELIVER_AFTER_DEFAULT_S }),
+  // Version 2: acknowledging on return; nodes saved before go on acknowledging what they sent on.
+  {
+    version: 2,
+    up: (config) => ({
+      ...config,
+      acknowledge: config.acknowledge === 'returned' ? 'returned' : 'sent',
+      redeliverAfter: config.redeliverAfter ?? REDELIVER_AFTER_DEFAULT_S,
+    }),
+  },
+];
+
+/** The redelivery time in ms: whole seconds from 1 to an hour; anything else is the default. */
+function redeliverMsOf(value: unknown): number {
+  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const valid = typeof seconds === 'number' && Number.isInteger(seconds) && seconds >= 1;
+  return (valid ? Math.min(seconds, REDELIVER_AFTER_MAX_S) : REDELIVER_AFTER_DEFAULT_S) * 1000;
+}
 
 /**
  * This Node-RED installation as a holder of event feed leases: a random id kept in the user directory, so that a
@@ -81,6 +107,9 @@ export default function consentEventsNode(RED: NodeAPI): void {
     const store = findConsentStore(RED, config.store);
     const includePhone = config.includePhone === true;
     const filter = parseEventFilter(config.eventTypes);
+    const redeliverMs = redeliverMsOf(config.redeliverAfter);
+    const returns = config.acknowledge === 'returned' ? new EventReturns(redeliverMs) : undefined;
+    let redeliveryTimer: NodeJS.Timeout | undefined;
     let ledger: LedgerHandle | undefined;
     let closed = false;
     let emitted = 0;
@@ -96,10 +125,62 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let failing = false;
     let auditBroken = false;
 
+    const selected = (event: FeedEvent) => eventSelected(event.type, filter);
     const emit = (event: FeedEvent) => {
-      if (!eventSelected(event.type, filter)) return;
       emitted += 1;
       this.send({ topic: event.type, payload: consentEventPayload(event, includePhone), eventId: event.id });
+    };
+
+    /** Sends a page at once and acknowledges it (the default): returns whether the next page may follow. */
+    const deliverPage = async (opened: LedgerHandle, events: readonly FeedEvent[]): Promise<boolean> => {
+      // A node stopped halfway sends no more: what it did not send comes from its next copy.
+      let sent: number | undefined;
+      for (const event of events) {
+        if (closed) break;
+        if (selected(event)) emit(event);
+        sent = event.id;
+      }
+      if (sent !== undefined) await opened.acknowledgeEvents(consumer, { holder, lastId: sent });
+      return true;
+    };
+
+    /**
+     * "Acknowledge when returned": sends what is not out yet (or out too long) and acknowledges only as far as every
+     * event came back. The next page follows only once this one settled: at most one page is out at a time.
+     */
+    const deliverReturnedPage = async (
+      opened: LedgerHandle,
+      events: readonly FeedEvent[],
+      tracker: EventReturns,
+    ): Promise<boolean> => {
+      const plan = tracker.plan(events, Date.now(), selected);
+      if (plan.resent > 0) {
+        this.warn(RED._('consent-events.errors.redelivered', { count: plan.resent, seconds: redeliverMs / 1000 }));
+      }
+      for (const event of plan.send) {
+        if (closed) break;
+        emit(event);
+      }
+      if (plan.settledUpTo !== undefined) {
+        await opened.acknowledgeEvents(consumer, { holder, lastId: plan.settledUpTo });
+      }
+      scheduleRedelivery(tracker);
+      return events.length > 0 && plan.settledUpTo === events[events.length - 1].id;
+    };
+
+    const scheduleRedelivery = (tracker: EventReturns) => {
+      clearTimeout(redeliveryTimer);
+      const due = tracker.nextRedelivery();
+      if (due === undefined || closed) return;
+      redeliveryTimer = setTimeout(onEvent, Math.max(0, due - Date.now()) + 5);
+    };
+
+    const readyStatus = () => {
+      if (emitted === 0) return RED._('consent-events.status.listening');
+      if (returns && returns.waiting > 0) {
+        return RED._('consent-events.status.emitted-waiting', { count: emitted, waiting: returns.waiting });
+      }
+      return RED._('consent-events.status.emitted', { count: emitted });
     };
 
     /** Takes the events waiting for this node, page by page, sends them and acknowledges them; one run at a time. */
@@ -116,31 +197,21 @@ export default function consentEventsNode(RED: NodeAPI): void {
           for (;;) {
             const page = await opened.readEvents(consumer, { holder, includeContact: includePhone });
             if (page.held) {
+              // The copy holding the lease sends from the cursor: what this one had out is its to send now.
+              returns?.clear();
               if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.standby')));
               return;
             }
-            // A node stopped halfway sends no more: what it did not send comes from its next copy.
-            let sent: number | undefined;
-            for (const event of page.events) {
-              if (closed) break;
-              emit(event);
-              sent = event.id;
-            }
-            if (sent !== undefined) await opened.acknowledgeEvents(consumer, { holder, lastId: sent });
-            if (!page.more || closed) break;
+            const settled = returns
+              ? await deliverReturnedPage(opened, page.events, returns)
+              : await deliverPage(opened, page.events);
+            if (!page.more || !settled || closed) break;
           }
         } while (deliverAgain && !closed);
         failing = false;
         // A broken audit chain stays on show until a verification passes again.
         if (closed || auditBroken) return;
-        this.status(
-          statusOf(
-            'ready',
-            emitted > 0
-              ? RED._('consent-events.status.emitted', { count: emitted })
-              : RED._('consent-events.status.listening'),
-          ),
-        );
+        this.status(statusOf('ready', readyStatus()));
       })()
         .catch((err: unknown) => {
           // A ledger that stopped meanwhile is replaced: the next one's delivery says how it goes.
@@ -234,11 +305,31 @@ export default function consentEventsNode(RED: NodeAPI): void {
       this.status(statusOf('ready', RED._('consent-events.status.audit-exported', { count: events })));
     };
 
+    /** An event the flow wired back: delivered. The cursor moves once every event before it came back too. */
+    const takeBack = (eventId: unknown) => {
+      if (!returns) {
+        throw new GdprWhatsAppError(
+          'events-acknowledged-when-sent',
+          'This consent-events node acknowledges events when it sends them; choose "when returned" to wire them back',
+        );
+      }
+      if (typeof eventId !== 'number' || !Number.isSafeInteger(eventId) || eventId < 1) {
+        throw new GdprWhatsAppError('invalid-event-id', 'msg.eventId must be the id of an event this node sent');
+      }
+      if (returns.returned(eventId) && returns.isOldest(eventId)) void deliver();
+      else if (!closed && !auditBroken && ledger) this.status(statusOf('ready', readyStatus()));
+    };
+
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is
     // verified on demand (a scheduled inject in a flow), and a broken chain leaves as topic "audit.broken".
     this.on('input', async (msg: NodeMessageInFlow, send, done) => {
       try {
         const command = typeof msg.topic === 'string' ? msg.topic : '';
+        if (!STORE_COMMANDS.includes(command) && (msg as { eventId?: unknown }).eventId !== undefined) {
+          takeBack((msg as { eventId?: unknown }).eventId);
+          done();
+          return;
+        }
         if (!STORE_COMMANDS.includes(command)) {
           throw new GdprWhatsAppError(
             'unknown-store-command',
@@ -277,6 +368,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
     this.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       clearInterval(poll);
+      clearTimeout(redeliveryTimer);
       stopListening?.();
       const opened = ledger;
       opened?.off('event', onEvent);

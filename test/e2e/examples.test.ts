@@ -6,7 +6,7 @@ import { installTarball, type PackedInstall, type PackedTarball, packTarball } f
 import { RealNodeRed, redJsPath } from '../helpers/real-node-red';
 import { SandboxCustomer } from './support/customer';
 import { type LoadedExample, loadExamples } from './support/examples';
-import { consentStatus, withStore } from './support/store';
+import { acknowledgedEventId, consentStatus, withStore } from './support/store';
 
 /**
  * Issue 5: the packed package installed into a fresh Node-RED user directory, a real Node-RED process, every
@@ -496,6 +496,16 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
     const [given, withdrawn] = erikas.map((c) => c.eventId);
     assert.ok(Number.isInteger(given) && withdrawn > given, 'each call names its event, for the CRM to drop a repeat');
+    // Acknowledged only once the CRM's 2xx came back to consent-events' input.
+    const events = example('09').only('consent-events');
+    let acknowledged: number | undefined;
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+      acknowledged = acknowledgedEventId(red.userDir, example('09').only('consent-store'), String(events.id));
+      if ((acknowledged ?? 0) >= withdrawn) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok((acknowledged ?? 0) >= withdrawn, `acknowledged up to ${acknowledged}, not ${withdrawn}`);
+    assert.equal(events.acknowledge, 'returned');
     const everything = JSON.stringify(calls);
     assert.doesNotMatch(everything, new RegExp(erika.waId), 'no phone number leaves for the CRM');
   });

@@ -8,7 +8,7 @@ import consentEventsNode, { installationHolder } from '../../nodes/consent-event
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
 import { helper, nodeRedPath } from '../helpers/node-red';
-import { collect, type Msg, next, sleep, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import { callsOf, collect, type Msg, next, sleep, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const ERIKA = '+4915123456789';
 const WORDING = 'Send me the newsletter on WhatsApp.';
@@ -428,5 +428,130 @@ describe('consent-events node', () => {
     helper.getNode('erase').receive({ payload: '+4915123456789' }); // a change it would report, had the store opened
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(emitted, []);
+  });
+
+  describe('acknowledging when returned', () => {
+    const RETURNED = { acknowledge: 'returned', redeliverAfter: 60, configVersion: 2 };
+
+    /** The ids the node acknowledged in the store, in order. */
+    function acknowledgements(ledger: LedgerHandle): number[] {
+      const acks: number[] = [];
+      const original = ledger.acknowledgeEvents.bind(ledger);
+      ledger.acknowledgeEvents = async (consumer, options) => {
+        const moved = await original(consumer, options);
+        acks.push(options.lastId);
+        return moved;
+      };
+      return acks;
+    }
+
+    function giveBack(msg: Msg): void {
+      helper.getNode('events').receive({ topic: String(msg.topic), eventId: msg.eventId, statusCode: 200 });
+    }
+
+    it('lets an event go only when it and every event before it came back; after a restart the rest come again', async () => {
+      const ledger = await load(RETURNED);
+      const acks = acknowledgements(ledger);
+      const seen = collect('out');
+      await lifecycle(ledger);
+      await until(() => seen.length >= 4, 'four events');
+      await sleep(100);
+      assert.equal(seen.length, 4, 'nothing went twice before its time');
+      assert.deepEqual(acks, [], 'sending on is not delivering');
+      // The third comes back first: nothing may be let go yet.
+      giveBack(seen[2]);
+      await sleep(100);
+      assert.deepEqual(acks, []);
+      giveBack(seen[0]);
+      await until(() => acks.length > 0, 'the acknowledgement of the first event');
+      assert.deepEqual(acks, [seen[0].eventId as number]);
+      await helper.unload();
+      await helper.load(
+        [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+        flow(RETURNED) as never,
+        credentials as never,
+      );
+      const again = collect('out');
+      await until(() => again.length >= 3, 'the events not let go');
+      assert.deepEqual(
+        again.map((m) => m.eventId),
+        seen.slice(1).map((m) => m.eventId),
+      );
+    });
+
+    it('sends again what did not come back in time, only that, with a warning, until it comes back', async () => {
+      const ledger = await load({ ...RETURNED, redeliverAfter: 1 });
+      const acks = acknowledgements(ledger);
+      const seen = collect('out');
+      await lifecycle(ledger);
+      await until(() => seen.length >= 4, 'four events');
+      for (const msg of seen.slice(1)) giveBack(msg);
+      await until(() => seen.length >= 5, 'the first event once more', 5000);
+      assert.equal(seen[4].eventId, seen[0].eventId);
+      assert.equal(seen[4].topic, 'consent.requested');
+      assert.ok(
+        callsOf('warn', 'events').some((args) => String(args[0]).includes('consent-events.errors.redelivered')),
+        'a warning says the event went again',
+      );
+      await sleep(300);
+      assert.equal(seen.length, 5, 'the events that came back do not go again');
+      assert.deepEqual(acks, []);
+      giveBack(seen[4]);
+      await until(() => acks.length > 0, 'the acknowledgement');
+      assert.deepEqual(acks, [seen[3].eventId as number]);
+    });
+
+    it('has at most one page out at a time; the next follows as they come back', async () => {
+      const ledger = await load(RETURNED);
+      const seen = collect('out');
+      for (let version = 1; version <= 105; version++) {
+        await ledger.recordNoticeShown(ERIKA, `v${version}`, { actor: 'test' });
+      }
+      await until(() => seen.length >= 100, 'the first page');
+      let reads = 0;
+      const read = ledger.readEvents.bind(ledger);
+      ledger.readEvents = (consumer, options) => {
+        reads += 1;
+        return read(consumer, options);
+      };
+      await sleep(200);
+      assert.equal(seen.length, 100, 'the rest waits for the first page to come back');
+      assert.ok(reads <= 2, `it waits without reading the feed over and over (${reads} reads)`);
+      for (const msg of seen.slice(0, 100)) giveBack(msg);
+      await until(() => seen.length >= 105, 'the next page');
+      const ids = seen.map((m) => m.eventId as number);
+      assert.ok(
+        ids.every((id, i) => i === 0 || id > ids[i - 1]),
+        'each of the 105 events once, in order',
+      );
+    });
+
+    it('settles the events it does not send at once: a filtered event holds nothing up', async () => {
+      const ledger = await load({ ...RETURNED, eventTypes: ['consent.withdrawn'] });
+      const acks = acknowledgements(ledger);
+      const seen = collect('out');
+      await lifecycle(ledger);
+      await until(() => seen.length >= 1, 'the withdrawal');
+      assert.equal(seen[0].topic, 'consent.withdrawn');
+      giveBack(seen[0]);
+      await until(() => acks.includes(seen[0].eventId as number), 'the acknowledgement of all four');
+    });
+
+    it('refuses an event sent back to a node that acknowledges when sending, and an id that is no event', async () => {
+      const ledger = await load();
+      const seen = collect('out');
+      await giveNews(ledger);
+      await until(() => seen.length >= 1, 'the event');
+      const codes = () => callsOf('error', 'events').map((args) => (args[0] as { code?: string }).code);
+      giveBack(seen[0]);
+      await until(() => codes().length >= 1, 'the error');
+      assert.deepEqual(codes(), ['events-acknowledged-when-sent']);
+      await helper.unload();
+      await load(RETURNED);
+      const before = codes().length;
+      helper.getNode('events').receive({ topic: 'consent.given', eventId: 'seven' });
+      await until(() => codes().length > before, 'the second error');
+      assert.deepEqual(codes().slice(before), ['invalid-event-id']);
+    });
   });
 });

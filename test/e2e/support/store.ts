@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { PurposeConfig } from '../../../lib/consent/types';
+import { openSqliteDatabase } from '../../../lib/store/sqlite-driver';
 import { parseStoreKeys, sqliteFile } from '../../../nodes/consent-store';
 import { STORE_KEY_FILE } from '../../../nodes/shared/store-key-file';
 
@@ -37,4 +38,17 @@ export async function consentStatus(
   purpose: string,
 ): Promise<{ status: string; allowed: boolean; reason: string }> {
   return withStore(userDir, storeNode, (ledger) => ledger.checkConsent(phone, purpose));
+}
+
+/** Where a consent-events node stands in its store's event feed: the newest event it acknowledged. */
+export function acknowledgedEventId(userDir: string, storeNode: FlowNode, eventsNodeId: string): number | undefined {
+  const { db } = openSqliteDatabase(sqliteFile(String(storeNode.sqlitePath ?? ''), userDir));
+  try {
+    const row = db
+      .prepare('SELECT last_id FROM event_cursors WHERE consumer = ?')
+      .get(`consent-events:${eventsNodeId}`);
+    return row === undefined ? undefined : Number((row as { last_id: number }).last_id);
+  } finally {
+    db.close();
+  }
 }

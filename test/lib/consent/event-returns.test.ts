@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import type { FeedEvent } from '../../../lib/consent/event-feed';
+import { EventReturns } from '../../../lib/consent/event-returns';
+
+function event(id: number, type = 'consent.withdrawn'): FeedEvent {
+  return { id, type, pseudonym: `p${id}`, at: id } as FeedEvent;
+}
+
+const all = () => true;
+const ids = (events: readonly FeedEvent[]) => events.map((e) => e.id);
+
+describe('EventReturns (consent-events acknowledging on return)', () => {
+  it('sends a page once, settles nothing until the first event is back, then as far as every event is back', () => {
+    const returns = new EventReturns(60_000);
+    const page = [event(1), event(2), event(3)];
+    const first = returns.plan(page, 0, all);
+    assert.deepEqual(ids(first.send), [1, 2, 3]);
+    assert.equal(first.settledUpTo, undefined);
+    assert.equal(returns.waiting, 3);
+    // Read again before anything came back: nothing goes twice.
+    assert.deepEqual(ids(returns.plan(page, 1000, all).send), []);
+    // 2 comes back first: the cursor may not pass 1.
+    assert.equal(returns.returned(2), true);
+    assert.equal(returns.isOldest(2), false);
+    assert.equal(returns.plan(page, 2000, all).settledUpTo, undefined);
+    assert.equal(returns.returned(1), true);
+    assert.equal(returns.isOldest(1), true);
+    const settled = returns.plan(page, 3000, all);
+    assert.equal(settled.settledUpTo, 2);
+    assert.deepEqual(ids(settled.send), []);
+    assert.equal(returns.waiting, 1);
+  });
+
+  it('sends again what did not come back within the redelivery time, and only that', () => {
+    const returns = new EventReturns(60_000);
+    const page = [event(5), event(6)];
+    returns.plan(page, 0, all);
+    returns.returned(6);
+    assert.equal(returns.nextRedelivery(), 60_000);
+    assert.deepEqual(ids(returns.plan(page, 59_999, all).send), []);
+    const again = returns.plan(page, 60_000, all);
+    assert.deepEqual(ids(again.send), [5]);
+    assert.equal(again.resent, 1);
+    // Sent again at 60 s: due again a full period later.
+    assert.equal(returns.nextRedelivery(), 120_000);
+  });
+
+  it('settles events the node does not send (not selected) at once, also between events still out', () => {
+    const returns = new EventReturns(60_000);
+    const onlyWithdrawals = (e: FeedEvent) => e.type === 'consent.withdrawn';
+    const page = [event(1, 'notice.shown'), event(2), event(3, 'notice.shown'), event(4)];
+    const plan = returns.plan(page, 0, onlyWithdrawals);
+    assert.deepEqual(ids(plan.send), [2, 4]);
+    assert.equal(plan.settledUpTo, 1);
+    returns.returned(2);
+    // 2 back, 3 not selected: settled up to 3, 4 still out.
+    assert.equal(returns.plan(page.slice(1), 10, onlyWithdrawals).settledUpTo, 3);
+    returns.returned(4);
+    assert.equal(returns.plan([event(4)], 20, onlyWithdrawals).settledUpTo, 4);
+    assert.equal(returns.waiting, 0);
+    assert.equal(returns.nextRedelivery(), undefined);
+  });
+
+  it('ignores an id it does not have out: already back, never sent, or sent by an earlier copy', () => {
+    const returns = new EventReturns(60_000);
+    returns.plan([event(1)], 0, all);
+    assert.equal(returns.returned(9), false);
+    assert.equal(returns.returned(1), true);
+    assert.equal(returns.returned(1), false);
+    // The stray 9 settles nothing when it turns up.
+    const later = returns.plan([event(1), event(9)], 10, all);
+    assert.equal(later.settledUpTo, 1);
+    assert.deepEqual(ids(later.send), [9]);
+  });
+
+  it('forgets everything when another copy takes over, so that it all goes again from the cursor', () => {
+    const returns = new EventReturns(60_000);
+    const page = [event(1), event(2)];
+    returns.plan(page, 0, all);
+    returns.returned(2);
+    returns.clear();
+    assert.equal(returns.waiting, 0);
+    assert.deepEqual(ids(returns.plan(page, 10, all).send), [1, 2]);
+  });
+});
