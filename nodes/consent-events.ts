@@ -27,7 +27,7 @@ interface ConsentEventsDef extends NodeDef {
 export const REDELIVER_AFTER_DEFAULT_S = 60;
 const REDELIVER_AFTER_MAX_S = 3600;
 
-const migrations: readonly Migration[] = [
+export const consentEventsMigrations: readonly Migration[] = [
   withDefaults({ includePhone: false, acknowledge: 'sent', redeliverAfter: REDELIVER_AFTER_DEFAULT_S }),
   // Version 2: acknowledging on return; nodes saved before go on acknowledging what they sent on.
   {
@@ -103,7 +103,7 @@ const STORE_COMMANDS = ['retention-sweep', 'verify-audit', 'export-audit'];
 export default function consentEventsNode(RED: NodeAPI): void {
   function ConsentEvents(this: Node, saved: ConsentEventsDef) {
     RED.nodes.createNode(this, saved);
-    const config = migrate<ConsentEventsDef>(saved, migrations);
+    const config = migrate<ConsentEventsDef>(saved, consentEventsMigrations);
     const store = findConsentStore(RED, config.store);
     const includePhone = config.includePhone === true;
     const filter = parseEventFilter(config.eventTypes);
@@ -163,6 +163,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
       }
       if (plan.settledUpTo !== undefined) {
         await opened.acknowledgeEvents(consumer, { holder, lastId: plan.settledUpTo });
+        tracker.settled(plan.settledUpTo);
       }
       scheduleRedelivery(tracker);
       return events.length > 0 && plan.settledUpTo === events[events.length - 1].id;
@@ -305,7 +306,10 @@ export default function consentEventsNode(RED: NodeAPI): void {
       this.status(statusOf('ready', RED._('consent-events.status.audit-exported', { count: events })));
     };
 
-    /** An event the flow wired back: delivered. The cursor moves once every event before it came back too. */
+    /**
+     * An event the flow wired back: delivered. The cursor moves once every event before it came back too, and the
+     * person's next event goes.
+     */
     const takeBack = (eventId: unknown) => {
       if (!returns) {
         throw new GdprWhatsAppError(
@@ -316,7 +320,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
       if (typeof eventId !== 'number' || !Number.isSafeInteger(eventId) || eventId < 1) {
         throw new GdprWhatsAppError('invalid-event-id', 'msg.eventId must be the id of an event this node sent');
       }
-      if (returns.returned(eventId) && returns.isOldest(eventId)) void deliver();
+      if (returns.returned(eventId)) void deliver();
       else if (!closed && !auditBroken && ledger) this.status(statusOf('ready', readyStatus()));
     };
 
@@ -384,6 +388,6 @@ export default function consentEventsNode(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('consent-events', ConsentEvents, {
-    settings: savedConfigSettings('consent-events', migrations),
+    settings: savedConfigSettings('consent-events', consentEventsMigrations),
   });
 }

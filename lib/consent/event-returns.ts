@@ -2,7 +2,7 @@ import type { FeedEvent } from './event-feed';
 
 /** What to do with one page of the feed, read from the consumer's cursor. */
 export interface ReturnPlan {
-  /** Every event up to this id is settled: the cursor may move past it. */
+  /** Every event up to this id is settled: the cursor may move past it (then call `settled`). */
   settledUpTo?: number;
   /** Events to send now: never sent by this copy, or sent longer ago than the redelivery time. */
   send: FeedEvent[];
@@ -14,20 +14,28 @@ export interface ReturnPlan {
  * consent-events in "acknowledge when returned" mode: an event counts as delivered only when the flow wires it back
  * (after the CRM answered), so that at least once reaches the receiving system, not only the node's output. The feed's
  * cursor moves past an event only when it and every event before it came back; what does not come back in time goes
- * again. Events the node does not send (not selected) are settled at once.
+ * again. Events the node does not send (not selected) are settled at once. One person's events go one at a time, in
+ * order: a withdrawal never overtakes the consent before it, also when that one has to go again.
  */
 export class EventReturns {
-  /** Sent and not yet back: id → when it was last sent. */
-  private readonly out = new Map<number, number>();
+  /** Sent and not yet back: id → when it was last sent, and whose it is. */
+  private readonly out = new Map<number, { sentAt: number; pseudonym: string }>();
   /** Came back while an earlier event is still out. */
   private readonly back = new Set<number>();
+  /** Persons with an event the last plan held back behind one of theirs still out. */
+  private waitingBehind = new Set<string>();
 
   constructor(private readonly redeliverMs: number) {}
 
   /** Plans a page read from the cursor, in id order, and notes what it sends as sent at `now`. */
   plan(page: readonly FeedEvent[], now: number, selected: (event: FeedEvent) => boolean): ReturnPlan {
+    // The page starts after the cursor: what this copy has out before it was acknowledged (by another copy, too) or
+    // deleted by the retention sweep, and will never be in a page again.
+    this.forget((id) => page.length === 0 || id < page[0].id);
     const plan: ReturnPlan = { send: [], resent: 0 };
     let settledSoFar = true;
+    const personsOut = new Set<string>();
+    this.waitingBehind = new Set();
     for (const event of page) {
       const settled = !selected(event) || this.back.has(event.id);
       if (settled) {
@@ -35,29 +43,36 @@ export class EventReturns {
         continue;
       }
       settledSoFar = false;
-      const sentAt = this.out.get(event.id);
+      if (personsOut.has(event.pseudonym)) {
+        this.waitingBehind.add(event.pseudonym);
+        continue;
+      }
+      personsOut.add(event.pseudonym);
+      const sentAt = this.out.get(event.id)?.sentAt;
       if (sentAt !== undefined && now - sentAt < this.redeliverMs) continue;
       if (sentAt !== undefined) plan.resent += 1;
-      this.out.set(event.id, now);
+      this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym });
       plan.send.push(event);
     }
-    if (plan.settledUpTo !== undefined) this.forgetUpTo(plan.settledUpTo);
     return plan;
   }
 
-  /**
-   * An event came back. False for an id this copy has not out (already settled, sent by an earlier copy of the node,
-   * or not an event at all): nothing changes, and at worst an event goes once more.
-   */
-  returned(id: number): boolean {
-    if (!this.out.has(id)) return false;
-    this.out.delete(id);
-    this.back.add(id);
-    return true;
+  /** The cursor moved past `id` (the acknowledgement of a plan's `settledUpTo` was written). */
+  settled(id: number): void {
+    this.forget((other) => other <= id);
   }
 
-  /** True when `id` is the oldest event still out or waiting to settle: its return lets the cursor move. */
-  isOldest(id: number): boolean {
+  /**
+   * An event came back. True when the feed should be read again: the cursor may move (no earlier event is still
+   * out), or the person's next event may go. False also for an id this copy has not out (already settled, sent by an
+   * earlier copy of the node, or not an event at all): nothing changes, and at worst an event goes once more.
+   */
+  returned(id: number): boolean {
+    const sent = this.out.get(id);
+    if (sent === undefined) return false;
+    this.out.delete(id);
+    this.back.add(id);
+    if (this.waitingBehind.has(sent.pseudonym)) return true;
     for (const other of this.out.keys()) if (other < id) return false;
     return true;
   }
@@ -65,7 +80,7 @@ export class EventReturns {
   /** When the oldest event still out is due to go again; undefined when none is out. */
   nextRedelivery(): number | undefined {
     let earliest: number | undefined;
-    for (const sentAt of this.out.values()) if (earliest === undefined || sentAt < earliest) earliest = sentAt;
+    for (const { sentAt } of this.out.values()) if (earliest === undefined || sentAt < earliest) earliest = sentAt;
     return earliest === undefined ? undefined : earliest + this.redeliverMs;
   }
 
@@ -75,12 +90,11 @@ export class EventReturns {
 
   /** Another copy delivers now (the lease went to it): it sends from the cursor again. */
   clear(): void {
-    this.out.clear();
-    this.back.clear();
+    this.forget(() => true);
   }
 
-  private forgetUpTo(id: number): void {
-    for (const other of this.out.keys()) if (other <= id) this.out.delete(other);
-    for (const other of this.back) if (other <= id) this.back.delete(other);
+  private forget(which: (id: number) => boolean): void {
+    for (const id of this.out.keys()) if (which(id)) this.out.delete(id);
+    for (const id of this.back) if (which(id)) this.back.delete(id);
   }
 }

@@ -169,7 +169,9 @@ export class ConsentLedger extends EventEmitter {
       () => accessInformation(purposes, retention),
       (tx, p, sentAt) => this.identity.lateOptOutHome(tx, p, sentAt),
     );
-    this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes);
+    this.retentionSweep = new RetentionSweep(store, this.writes, retention, clock, change, purposes, (err) =>
+      this.emit('warning', err),
+    );
     this.feed = new EventFeed(store, cipher, clock, (err) => this.emit('warning', err));
   }
 

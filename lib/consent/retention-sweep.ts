@@ -1,3 +1,4 @@
+import { GdprWhatsAppError } from '../errors';
 import type { LedgerStore, StoreTx } from '../store/types';
 import { EVENT_FEED_RETENTION_MS } from './event-feed';
 import type { LedgerWrites, RunChange } from './ledger-writes';
@@ -17,6 +18,7 @@ export class RetentionSweep {
     private readonly clock: () => number,
     private readonly change: RunChange,
     private readonly purposes: ReadonlyMap<string, PurposeDefinition>,
+    private readonly onWarning: (err: Error) => void = () => undefined,
   ) {}
 
   async run(): Promise<SweepReport> {
@@ -68,6 +70,16 @@ export class RetentionSweep {
     );
     report.undeliveredEventsRemoved =
       released.removed + (await repeat((tx) => tx.deleteOldOutbox(feedCutoff, batch), false));
+    if (report.undeliveredEventsRemoved > 0) {
+      // A CRM that never heard of a withdrawal must be reconciled by hand (export-audit): say so where it is seen.
+      this.onWarning(
+        new GdprWhatsAppError(
+          'undelivered-events-removed',
+          `${report.undeliveredEventsRemoved} consent events no consent-events node delivered within 7 days were deleted`,
+          { count: report.undeliveredEventsRemoved },
+        ),
+      );
+    }
     const { at: _at, ...counts } = report;
     await this.change(async (tx) => {
       await this.writes.audit(tx, now, {

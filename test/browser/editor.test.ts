@@ -332,8 +332,28 @@ const SCENARIOS: NodeScenario[] = [
   },
   {
     type: 'consent-events',
-    invalid: (page) => chooseNoConfig(page, 'store'),
-    fix: (page) => chooseFirstConfig(page, 'store'),
+    async invalid(page) {
+      await chooseNoConfig(page, 'store');
+      // The redelivery time matters only when events are acknowledged on return.
+      assert.equal(await page.locator('#consent-events-redeliver-row').isVisible(), false);
+      await page.locator('#node-input-acknowledge').selectOption('returned');
+      await page.locator('#consent-events-redeliver-row').waitFor({ state: 'visible' });
+      await typeInto(page, 'node-input-redeliverAfter', '0');
+      await expectMessage(
+        page,
+        'node-input-redeliverAfter',
+        'consent-events:consent-events.validation.redeliver-after',
+      );
+    },
+    async fix(page) {
+      await chooseFirstConfig(page, 'store');
+      // Acknowledged when sent on, the hidden time holds nothing up.
+      await page.locator('#node-input-acknowledge').selectOption('sent');
+      await fieldValid(page, 'node-input-redeliverAfter');
+      await page.locator('#node-input-acknowledge').selectOption('returned');
+      await typeInto(page, 'node-input-redeliverAfter', '30');
+      await fieldValid(page, 'node-input-redeliverAfter');
+    },
   },
 ];
 

@@ -496,8 +496,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
     const [given, withdrawn] = erikas.map((c) => c.eventId);
     assert.ok(Number.isInteger(given) && withdrawn > given, 'each call names its event, for the CRM to drop a repeat');
-    // Acknowledged only once the CRM's 2xx came back to consent-events' input.
+    // The example acknowledges on return: the cursor reaches the withdrawal only through the wire back from the
+    // CRM's 2xx to consent-events' input.
     const events = example('09').only('consent-events');
+    assert.equal(events.acknowledge, 'returned');
     let acknowledged: number | undefined;
     for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
       acknowledged = acknowledgedEventId(red.userDir, example('09').only('consent-store'), String(events.id));
@@ -505,7 +507,6 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.ok((acknowledged ?? 0) >= withdrawn, `acknowledged up to ${acknowledged}, not ${withdrawn}`);
-    assert.equal(events.acknowledge, 'returned');
     const everything = JSON.stringify(calls);
     assert.doesNotMatch(everything, new RegExp(erika.waId), 'no phone number leaves for the CRM');
   });

@@ -449,11 +449,19 @@ describe('consent-events node', () => {
       helper.getNode('events').receive({ topic: String(msg.topic), eventId: msg.eventId, statusCode: 200 });
     }
 
+    /** The news given by `count` different people: one event each. */
+    async function manyGive(ledger: LedgerHandle, count: number): Promise<void> {
+      for (let i = 0; i < count; i++) {
+        const subject = `+4915123456${String(100 + i).padStart(3, '0')}`;
+        await ledger.giveConsent({ subject, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+      }
+    }
+
     it('lets an event go only when it and every event before it came back; after a restart the rest come again', async () => {
       const ledger = await load(RETURNED);
       const acks = acknowledgements(ledger);
       const seen = collect('out');
-      await lifecycle(ledger);
+      await manyGive(ledger, 4);
       await until(() => seen.length >= 4, 'four events');
       await sleep(100);
       assert.equal(seen.length, 4, 'nothing went twice before its time');
@@ -483,12 +491,11 @@ describe('consent-events node', () => {
       const ledger = await load({ ...RETURNED, redeliverAfter: 1 });
       const acks = acknowledgements(ledger);
       const seen = collect('out');
-      await lifecycle(ledger);
+      await manyGive(ledger, 4);
       await until(() => seen.length >= 4, 'four events');
       for (const msg of seen.slice(1)) giveBack(msg);
       await until(() => seen.length >= 5, 'the first event once more', 5000);
       assert.equal(seen[4].eventId, seen[0].eventId);
-      assert.equal(seen[4].topic, 'consent.requested');
       assert.ok(
         callsOf('warn', 'events').some((args) => String(args[0]).includes('consent-events.errors.redelivered')),
         'a warning says the event went again',
@@ -501,12 +508,27 @@ describe('consent-events node', () => {
       assert.deepEqual(acks, [seen[3].eventId as number]);
     });
 
+    it("sends one person's events one at a time, in order, each once the one before came back", async () => {
+      const ledger = await load(RETURNED);
+      const seen = collect('out');
+      await lifecycle(ledger);
+      const order = ['consent.requested', 'consent.confirmed', 'notice.shown', 'consent.withdrawn'];
+      for (const [i, type] of order.entries()) {
+        await until(() => seen.length > i, type);
+        await sleep(50);
+        assert.deepEqual(
+          seen.map((m) => m.topic),
+          order.slice(0, i + 1),
+          'the next waits for this one',
+        );
+        giveBack(seen[i]);
+      }
+    });
+
     it('has at most one page out at a time; the next follows as they come back', async () => {
       const ledger = await load(RETURNED);
       const seen = collect('out');
-      for (let version = 1; version <= 105; version++) {
-        await ledger.recordNoticeShown(ERIKA, `v${version}`, { actor: 'test' });
-      }
+      await manyGive(ledger, 105);
       await until(() => seen.length >= 100, 'the first page');
       let reads = 0;
       const read = ledger.readEvents.bind(ledger);
@@ -533,8 +555,23 @@ describe('consent-events node', () => {
       await lifecycle(ledger);
       await until(() => seen.length >= 1, 'the withdrawal');
       assert.equal(seen[0].topic, 'consent.withdrawn');
+      const withdrawal = seen[0].eventId as number;
+      // The three before it were let go without being sent; the withdrawal itself waits for its return.
+      await until(() => acks.includes(withdrawal - 1), 'the acknowledgement of the three not sent');
+      await sleep(100);
+      assert.ok(
+        acks.every((id) => id < withdrawal),
+        `nothing past the withdrawal before it came back: ${acks}`,
+      );
       giveBack(seen[0]);
-      await until(() => acks.includes(seen[0].eventId as number), 'the acknowledgement of all four');
+      await until(() => acks.includes(withdrawal), 'the acknowledgement of the withdrawal');
+    });
+
+    it('runs a store command that carries an event id, and answers it on the output', async () => {
+      await load(RETURNED);
+      const answer = next('out');
+      helper.getNode('events').receive({ topic: 'verify-audit', eventId: 7 });
+      assert.equal((await answer).topic, 'audit.verified');
     });
 
     it('refuses an event sent back to a node that acknowledges when sending, and an id that is no event', async () => {

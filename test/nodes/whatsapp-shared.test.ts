@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { GdprWhatsAppError } from '../../lib/errors';
+import { consentEventsMigrations } from '../../nodes/consent-events';
 import { optInFlowMigrations } from '../../nodes/opt-in-flow';
 import { catalogNamespace, ERRORS_NAMESPACE, errorReport, translateError } from '../../nodes/shared/i18n';
 import { inboundPayload } from '../../nodes/shared/messages';
@@ -75,6 +76,16 @@ describe('nodes/shared', () => {
       // Written by hand without a version: the defaults, which check the wording.
       const bare = { id: 'o', store: 's', purpose: 'news' };
       assert.equal(migrate<Record<string, unknown>>(bare, optInFlowMigrations).acceptAnyWording, false);
+    });
+
+    it('lets a consent-events node saved before acknowledging on return go on acknowledging what it sent on', () => {
+      const saved = { id: 'e', store: 's', includePhone: false, configVersion: 1 };
+      const migrated = migrate<Record<string, unknown>>(saved, consentEventsMigrations);
+      assert.deepEqual([migrated.acknowledge, migrated.redeliverAfter, migrated.configVersion], ['sent', 60, 2]);
+      const bare = migrate<Record<string, unknown>>({ id: 'e', store: 's' }, consentEventsMigrations);
+      assert.deepEqual([bare.acknowledge, bare.redeliverAfter], ['sent', 60]);
+      const current = { ...saved, acknowledge: 'returned', redeliverAfter: 15, configVersion: 2 };
+      assert.deepEqual(migrate(current, consentEventsMigrations), current);
     });
 
     it('runs only the newer migrations, in order, without touching the input', () => {

@@ -19,12 +19,10 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
     assert.equal(returns.waiting, 3);
     // Read again before anything came back: nothing goes twice.
     assert.deepEqual(ids(returns.plan(page, 1000, all).send), []);
-    // 2 comes back first: the cursor may not pass 1.
-    assert.equal(returns.returned(2), true);
-    assert.equal(returns.isOldest(2), false);
+    // 2 comes back first: the cursor may not pass 1, so there is nothing to read for.
+    assert.equal(returns.returned(2), false);
     assert.equal(returns.plan(page, 2000, all).settledUpTo, undefined);
     assert.equal(returns.returned(1), true);
-    assert.equal(returns.isOldest(1), true);
     const settled = returns.plan(page, 3000, all);
     assert.equal(settled.settledUpTo, 2);
     assert.deepEqual(ids(settled.send), []);
@@ -67,10 +65,53 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
     assert.equal(returns.returned(9), false);
     assert.equal(returns.returned(1), true);
     assert.equal(returns.returned(1), false);
+    assert.equal(returns.waiting, 0);
     // The stray 9 settles nothing when it turns up.
     const later = returns.plan([event(1), event(9)], 10, all);
     assert.equal(later.settledUpTo, 1);
     assert.deepEqual(ids(later.send), [9]);
+  });
+
+  it("sends one person's events one at a time, in order: a withdrawal never overtakes the consent before it", () => {
+    const returns = new EventReturns(60_000);
+    const erika = (id: number, type: string) => ({ ...event(id, type), pseudonym: 'erika' }) as FeedEvent;
+    const page = [erika(10, 'consent.given'), event(11), erika(12, 'consent.withdrawn')];
+    assert.deepEqual(ids(returns.plan([page[0], page[2]], 0, all).send), [10]);
+    // Someone else's event (written in between, read later) goes; Erika's withdrawal waits.
+    assert.deepEqual(ids(returns.plan(page, 30_000, all).send), [11]);
+    // The consent did not come back in time: it goes again, and the withdrawal still waits behind it.
+    assert.deepEqual(ids(returns.plan(page, 60_000, all).send), [10]);
+    // Its return is worth a read even while 11 (someone else's) is out: Erika's next event may go.
+    assert.equal(returns.returned(10), true);
+    assert.deepEqual(ids(returns.plan(page, 60_001, all).send), [12]);
+  });
+
+  it('forgets what it had out once the page starts after it (acknowledged elsewhere, or swept): no stale redelivery', () => {
+    const returns = new EventReturns(60_000);
+    returns.plan([event(1), event(2)], 0, all);
+    // Another copy acknowledged 1 (or the sweep deleted it): the next page starts at 2.
+    returns.plan([event(2)], 30_000, all);
+    assert.equal(returns.waiting, 1);
+    assert.equal(returns.nextRedelivery(), 60_000);
+    // Nothing after the cursor any more: nothing is out.
+    returns.plan([], 30_001, all);
+    assert.equal(returns.waiting, 0);
+    assert.equal(returns.nextRedelivery(), undefined);
+  });
+
+  it('keeps what came back until the acknowledgement is written', () => {
+    const returns = new EventReturns(60_000);
+    const page = [event(1), event(2)];
+    returns.plan(page, 0, all);
+    returns.returned(1);
+    returns.returned(2);
+    // The acknowledgement failed: the same page read again still counts both as back.
+    assert.equal(returns.plan(page, 10, all).settledUpTo, 2);
+    assert.deepEqual(ids(returns.plan(page, 20, all).send), []);
+    returns.settled(2);
+    // Once written, the next page starts after 2 and nothing of it is kept.
+    assert.deepEqual(ids(returns.plan([event(3)], 30, all).send), [3]);
+    assert.equal(returns.waiting, 1);
   });
 
   it('forgets everything when another copy takes over, so that it all goes again from the cursor', () => {
