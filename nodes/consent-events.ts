@@ -90,6 +90,9 @@ function keptHolder(file: string): string | undefined {
 /** How often the node looks for events it was not told of: another instance's, or a lease to take over. */
 const POLL_MS = 5000;
 
+/** The shortest wait before a look for events to send again. */
+const REDELIVERY_FLOOR_MS = 1000;
+
 /** What msg.topic may ask of the store. */
 const STORE_COMMANDS = ['retention-sweep', 'verify-audit', 'export-audit'];
 
@@ -125,9 +128,10 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let failing = false;
     let auditBroken = false;
 
+    let standby = false;
+
     const selected = (event: FeedEvent) => eventSelected(event.type, filter);
     const emit = (event: FeedEvent) => {
-      emitted += 1;
       this.send({ topic: event.type, payload: consentEventPayload(event, includePhone), eventId: event.id });
     };
 
@@ -137,7 +141,10 @@ export default function consentEventsNode(RED: NodeAPI): void {
       let sent: number | undefined;
       for (const event of events) {
         if (closed) break;
-        if (selected(event)) emit(event);
+        if (selected(event)) {
+          emit(event);
+          emitted += 1;
+        }
         sent = event.id;
       }
       if (sent !== undefined) await opened.acknowledgeEvents(consumer, { holder, lastId: sent });
@@ -161,9 +168,13 @@ export default function consentEventsNode(RED: NodeAPI): void {
         if (closed) break;
         emit(event);
       }
+      // Events sent again are counted once.
+      emitted += plan.send.length - plan.resent;
       if (plan.settledUpTo !== undefined) {
-        await opened.acknowledgeEvents(consumer, { holder, lastId: plan.settledUpTo });
-        tracker.settled(plan.settledUpTo);
+        const moved = await opened.acknowledgeEvents(consumer, { holder, lastId: plan.settledUpTo });
+        // Not moved: another copy holds the lease now and sends from the cursor; this one starts afresh.
+        if (moved) tracker.settled(plan.settledUpTo);
+        else tracker.clear();
       }
       scheduleRedelivery(tracker);
       return events.length > 0 && plan.settledUpTo === events[events.length - 1].id;
@@ -173,7 +184,8 @@ export default function consentEventsNode(RED: NodeAPI): void {
       clearTimeout(redeliveryTimer);
       const due = tracker.nextRedelivery();
       if (due === undefined || closed) return;
-      redeliveryTimer = setTimeout(onEvent, Math.max(0, due - Date.now()) + 5);
+      // At least a second: a due time in the past must not turn into a read every few milliseconds.
+      redeliveryTimer = setTimeout(onEvent, Math.max(REDELIVERY_FLOOR_MS, due - Date.now()));
     };
 
     const readyStatus = () => {
@@ -200,9 +212,11 @@ export default function consentEventsNode(RED: NodeAPI): void {
             if (page.held) {
               // The copy holding the lease sends from the cursor: what this one had out is its to send now.
               returns?.clear();
+              standby = true;
               if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.standby')));
               return;
             }
+            standby = false;
             const settled = returns
               ? await deliverReturnedPage(opened, page.events, returns)
               : await deliverPage(opened, page.events);
@@ -321,7 +335,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
         throw new GdprWhatsAppError('invalid-event-id', 'msg.eventId must be the id of an event this node sent');
       }
       if (returns.returned(eventId)) void deliver();
-      else if (!closed && !auditBroken && ledger) this.status(statusOf('ready', readyStatus()));
+      else if (!closed && !auditBroken && !failing && !standby && ledger) this.status(statusOf('ready', readyStatus()));
     };
 
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is
@@ -341,6 +355,8 @@ export default function consentEventsNode(RED: NodeAPI): void {
           );
         }
         const opened = await ledgerOf(store);
+        // Answers leave on the events' output: an id there would pass for an event's (and acknowledge it, returned).
+        delete (msg as { eventId?: unknown }).eventId;
         if (command === 'export-audit') {
           await exportAudit(msg, send, opened);
           done();

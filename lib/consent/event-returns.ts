@@ -29,9 +29,11 @@ export class EventReturns {
 
   /** Plans a page read from the cursor, in id order, and notes what it sends as sent at `now`. */
   plan(page: readonly FeedEvent[], now: number, selected: (event: FeedEvent) => boolean): ReturnPlan {
-    // The page starts after the cursor: what this copy has out before it was acknowledged (by another copy, too) or
-    // deleted by the retention sweep, and will never be in a page again.
-    this.forget((id) => page.length === 0 || id < page[0].id);
+    // The page starts after the cursor: what this copy has out before it, or between its events but not in it, was
+    // acknowledged (by another copy, too) or deleted by the retention sweep, and will never be in a page again.
+    const inPage = new Set(page.map((event) => event.id));
+    const last = page.length > 0 ? page[page.length - 1].id : 0;
+    this.forget((id) => (id <= last ? !inPage.has(id) : page.length === 0));
     const plan: ReturnPlan = { send: [], resent: 0 };
     let settledSoFar = true;
     const personsOut = new Set<string>();
@@ -44,6 +46,8 @@ export class EventReturns {
       }
       settledSoFar = false;
       if (personsOut.has(event.pseudonym)) {
+        // Not out any more (an earlier one of hers goes again first): it follows once that one is back.
+        this.out.delete(event.id);
         this.waitingBehind.add(event.pseudonym);
         continue;
       }

@@ -75,15 +75,25 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
   it("sends one person's events one at a time, in order: a withdrawal never overtakes the consent before it", () => {
     const returns = new EventReturns(60_000);
     const erika = (id: number, type: string) => ({ ...event(id, type), pseudonym: 'erika' }) as FeedEvent;
-    const page = [erika(10, 'consent.given'), event(11), erika(12, 'consent.withdrawn')];
-    assert.deepEqual(ids(returns.plan([page[0], page[2]], 0, all).send), [10]);
-    // Someone else's event (written in between, read later) goes; Erika's withdrawal waits.
-    assert.deepEqual(ids(returns.plan(page, 30_000, all).send), [11]);
-    // The consent did not come back in time: it goes again, and the withdrawal still waits behind it.
-    assert.deepEqual(ids(returns.plan(page, 60_000, all).send), [10]);
-    // Its return is worth a read even while 11 (someone else's) is out: Erika's next event may go.
+    const page = [event(9), erika(10, 'consent.given'), erika(11, 'consent.withdrawn')];
+    assert.deepEqual(ids(returns.plan(page, 0, all).send), [9, 10]);
+    // Neither came back in time: both go again, and the withdrawal still waits behind the consent.
+    assert.deepEqual(ids(returns.plan(page, 60_000, all).send), [9, 10]);
+    // The consent's return is worth a read although 9 (someone else's, earlier) is still out: her next event may go.
     assert.equal(returns.returned(10), true);
-    assert.deepEqual(ids(returns.plan(page, 60_001, all).send), [12]);
+    assert.deepEqual(ids(returns.plan(page, 60_001, all).send), [11]);
+    // Someone else's later event coming back while an earlier one is out moves nothing.
+    assert.equal(returns.returned(11), false);
+  });
+
+  it('does not count an event held behind an earlier one of the same person as out', () => {
+    const returns = new EventReturns(60_000);
+    const erika = (id: number) => ({ ...event(id), pseudonym: 'erika' }) as FeedEvent;
+    returns.plan([erika(2)], 0, all);
+    // An earlier one of hers turns up unsettled (a page read anew after the lease moved): it goes first, 2 after it.
+    assert.deepEqual(ids(returns.plan([erika(1), erika(2)], 10, all).send), [1]);
+    assert.equal(returns.waiting, 1);
+    assert.equal(returns.nextRedelivery(), 60_010, 'no redelivery due for the 2 held back');
   });
 
   it('forgets what it had out once the page starts after it (acknowledged elsewhere, or swept): no stale redelivery', () => {
@@ -93,6 +103,10 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
     returns.plan([event(2)], 30_000, all);
     assert.equal(returns.waiting, 1);
     assert.equal(returns.nextRedelivery(), 60_000);
+    // One deleted from the middle of the page (the sweep goes by time, not id) is forgotten too.
+    returns.plan([event(2), event(3), event(4)], 30_000, all);
+    returns.plan([event(2), event(4)], 30_000, all);
+    assert.equal(returns.waiting, 2);
     // Nothing after the cursor any more: nothing is out.
     returns.plan([], 30_001, all);
     assert.equal(returns.waiting, 0);

@@ -260,9 +260,12 @@ export function registerEventFeedContract(name: string, factory: HarnessFactory)
       await ledger.acknowledgeEvents(CRM, { holder: 'copy-1', lastId: given.id });
       assert.equal(await outbox(), 1, 'the gone consumer still holds it');
       now += 1001;
+      const warnings: Error[] = [];
+      ledger.on('warning', (err: Error) => warnings.push(err));
       const report = await ledger.sweepRetention();
       assert.equal(report.undeliveredEventsRemoved, 1);
       assert.equal(await outbox(), 0);
+      assert.deepEqual(warnings, [], 'the consumer still there had it: nothing was missed');
     });
 
     it('refuses a bad consumer, holder, limit or id, changing nothing', async () => {
