@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { FeedEvent } from '../lib/consent/event-feed';
+import type { FeedEvent, FeedPage } from '../lib/consent/event-feed';
 import { EventReturns } from '../lib/consent/event-returns';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
@@ -157,10 +157,12 @@ export default function consentEventsNode(RED: NodeAPI): void {
      */
     const deliverReturnedPage = async (
       opened: LedgerHandle,
-      events: readonly FeedEvent[],
+      page: FeedPage,
       tracker: EventReturns,
     ): Promise<boolean> => {
-      const plan = tracker.plan(events, Date.now(), selected);
+      const events = page.events;
+      // A clock that never goes back: a step of the wall clock neither holds back nor bunches redeliveries.
+      const plan = tracker.plan(events, page.more, performance.now(), selected);
       if (plan.resent > 0) {
         this.warn(RED._('consent-events.errors.redelivered', { count: plan.resent, seconds: redeliverMs / 1000 }));
       }
@@ -185,7 +187,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
       const due = tracker.nextRedelivery();
       if (due === undefined || closed) return;
       // At least a second: a due time in the past must not turn into a read every few milliseconds.
-      redeliveryTimer = setTimeout(onEvent, Math.max(REDELIVERY_FLOOR_MS, due - Date.now()));
+      redeliveryTimer = setTimeout(onEvent, Math.max(REDELIVERY_FLOOR_MS, due - performance.now()));
     };
 
     const readyStatus = () => {
@@ -218,7 +220,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
             }
             standby = false;
             const settled = returns
-              ? await deliverReturnedPage(opened, page.events, returns)
+              ? await deliverReturnedPage(opened, page, returns)
               : await deliverPage(opened, page.events);
             if (!page.more || !settled || closed) break;
           }

@@ -27,13 +27,17 @@ export class EventReturns {
 
   constructor(private readonly redeliverMs: number) {}
 
-  /** Plans a page read from the cursor, in id order, and notes what it sends as sent at `now`. */
-  plan(page: readonly FeedEvent[], now: number, selected: (event: FeedEvent) => boolean): ReturnPlan {
-    // The page starts after the cursor: what this copy has out before it, or between its events but not in it, was
-    // acknowledged (by another copy, too) or deleted by the retention sweep, and will never be in a page again.
+  /**
+   * Plans a page read from the cursor, in id order (`more`: further events wait after it), and notes what it sends as
+   * sent at `now` (a clock that never goes back).
+   */
+  plan(page: readonly FeedEvent[], more: boolean, now: number, selected: (event: FeedEvent) => boolean): ReturnPlan {
+    // The page starts after the cursor: what this copy has out before it, between its events, or after it when it
+    // ends the feed, but not in it, was acknowledged (by another copy, too) or deleted by the retention sweep (which
+    // goes by time, not id), and will never be in a page again.
     const inPage = new Set(page.map((event) => event.id));
     const last = page.length > 0 ? page[page.length - 1].id : 0;
-    this.forget((id) => (id <= last ? !inPage.has(id) : page.length === 0));
+    this.forget((id) => (id <= last ? !inPage.has(id) : !more));
     const plan: ReturnPlan = { send: [], resent: 0 };
     let settledSoFar = true;
     const personsOut = new Set<string>();

@@ -68,8 +68,8 @@ export class RetentionSweep {
       async (tx) => ((await tx.deleteStaleEventCursors(feedCutoff)) > 0 ? tx.pruneOutbox() : { removed: 0 }),
       { serial: false },
     );
-    // What went with a consumer gone for a week, every other consumer had taken; what is deleted by age, one still there
-    // had not.
+    // What went with a consumer gone for a week, every consumer still there had taken (or none is left: the help says
+    // a node deleted for good is dropped with what it waited for); what is deleted by age, one still there had not.
     const expired = await repeat((tx) => tx.deleteOldOutbox(feedCutoff, batch), false);
     report.undeliveredEventsRemoved = released.removed + expired;
     if (expired > 0) {
