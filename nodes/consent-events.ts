@@ -174,9 +174,13 @@ export default function consentEventsNode(RED: NodeAPI): void {
       emitted += plan.send.length - plan.resent;
       if (plan.settledUpTo !== undefined) {
         const moved = await opened.acknowledgeEvents(consumer, { holder, lastId: plan.settledUpTo });
-        // Not moved: another copy holds the lease now and sends from the cursor; this one starts afresh.
         if (moved) tracker.settled(plan.settledUpTo);
-        else tracker.clear();
+        else {
+          // Not moved: another copy holds the lease now. This one starts afresh, and the next read at once says whether
+          // it stands by or holds the lease again (then it sends from the cursor).
+          tracker.clear();
+          deliverAgain = true;
+        }
       }
       scheduleRedelivery(tracker);
       return events.length > 0 && plan.settledUpTo === events[events.length - 1].id;

@@ -509,6 +509,28 @@ describe('consent-events node', () => {
       assert.deepEqual(acks, [seen[3].eventId as number]);
     });
 
+    it('starts afresh from the cursor when its acknowledgement does not stand (the lease had moved)', async () => {
+      const ledger = await load(RETURNED);
+      const seen = collect('out');
+      await manyGive(ledger, 3);
+      await until(() => seen.length >= 3, 'three events');
+      const acknowledge = ledger.acknowledgeEvents.bind(ledger);
+      let refused = false;
+      ledger.acknowledgeEvents = async (consumer, options) => {
+        if (refused) return acknowledge(consumer, options);
+        refused = true;
+        return false;
+      };
+      giveBack(seen[0]);
+      // All three go again from the cursor at once (not at the next look in 5 s), the later two too, although they had
+      // not been out for long.
+      await until(() => seen.length >= 6, 'the three events again', 2000);
+      assert.deepEqual(
+        seen.slice(3).map((m) => m.eventId),
+        seen.slice(0, 3).map((m) => m.eventId),
+      );
+    });
+
     it("sends one person's events one at a time, in order, each once the one before came back", async () => {
       const ledger = await load(RETURNED);
       const seen = collect('out');
