@@ -4,7 +4,8 @@ import { EVENT_FEED_LEASE_MS, EVENT_FEED_RETENTION_MS, type FeedEvent } from '..
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { LedgerEvent } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
-import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+import { scanRawPages } from '../../reliability/support/postgres';
+import { type BackendHarness, type HarnessFactory, POSTGRES_URL, TEST_PURPOSES } from './harness';
 
 const ANNA = '+4915123456789';
 const BEN = '+4917612345678';
@@ -52,9 +53,14 @@ export function registerEventFeedContract(name: string, factory: HarnessFactory)
     const storedContact = async () =>
       String((await db.all('SELECT contact_enc FROM event_outbox WHERE contact_enc IS NOT NULL'))[0].contact_enc);
 
-    /** Not left in free pages or in the write-ahead log either (SQLite's files; PostgreSQL's VACUUM is not seen here). */
+    /** Not left in free pages or in the write-ahead log either (SQLite's files), nor in a dead tuple (PostgreSQL's pages). */
     async function assertScrubbed(ciphertext: string): Promise<void> {
-      if (db.backend !== 'sqlite') return;
+      if (db.backend === 'postgres') {
+        const hits = await scanRawPages(String(POSTGRES_URL), String(db.options().postgresSchema), [ciphertext]);
+        if (hits) assert.deepEqual(hits, [], 'a page still holds the number');
+        else console.log('      pageinspect is not available: raw pages not scanned');
+        return;
+      }
       const file = String(db.options().sqlitePath);
       for (const part of [file, `${file}-wal`]) {
         const bytes = existsSync(part) ? readFileSync(part) : Buffer.alloc(0);
