@@ -24,7 +24,7 @@ interface ConsentEventsDef extends NodeDef {
   redeliverAfter?: number | string;
 }
 
-export const REDELIVER_AFTER_DEFAULT_S = 60;
+const REDELIVER_AFTER_DEFAULT_S = 60;
 const REDELIVER_AFTER_MAX_S = 3600;
 
 export const consentEventsMigrations: readonly Migration[] = [
@@ -127,7 +127,6 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let deliverAgain = false;
     let failing = false;
     let auditBroken = false;
-
     let standby = false;
 
     const selected = (event: FeedEvent) => eventSelected(event.type, filter);
