@@ -371,6 +371,34 @@ export function showStoreProblems(node: Pick<Node, 'status'>, RED: NodeAPI, stor
   store?.getLedger().catch((err: unknown) => node.status(statusOf('broken', translateError(RED, err))));
 }
 
+/** How long a step of a message that waited in a queue waits for its consent store to come back from a redeploy. */
+const REDEPLOY_WAIT_MS = 10_000;
+const REDEPLOY_RETRY_MS = 100;
+
+/**
+ * Runs `use` with the ledger of the store with this id as it is now, not as it was when the message was queued: a
+ * message that waited in whatsapp-send's queue while the store was redeployed is checked against the new copy, not
+ * refused by the stopped one. While a redeploy replaces the store (stopped, or not there yet), it waits for the new
+ * copy, at most REDEPLOY_WAIT_MS; then the error stands (`no-consent-store`: the store was removed).
+ */
+export async function withStoreLedger<T>(
+  RED: NodeAPI,
+  storeId: string,
+  use: (ledger: LedgerHandle) => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + REDEPLOY_WAIT_MS;
+  for (;;) {
+    const store = findConsentStore(RED, storeId);
+    try {
+      return await use(await ledgerOf(store));
+    } catch (err) {
+      const replacing = !store || (err instanceof GdprWhatsAppError && err.code === 'store-closed');
+      if (!replacing || Date.now() >= deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, REDEPLOY_RETRY_MS));
+  }
+}
+
 /** The ledger of a flow node's store; `no-consent-store` when the node has none. */
 export function ledgerOf(store: ConsentStoreNode | undefined): Promise<LedgerHandle> {
   if (!store) {

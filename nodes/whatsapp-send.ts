@@ -5,7 +5,7 @@ import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
 import { assertTemplateMayGo } from '../lib/conversation/marketing-templates';
 import { GdprWhatsAppError } from '../lib/errors';
-import { findConsentStore } from './consent-store';
+import { findConsentStore, withStoreLedger } from './consent-store';
 import { catchableError, errorReport, translateError } from './shared/i18n';
 import { withOptOutFooter } from './shared/messages';
 import { migrate, savedConfigSettings } from './shared/migrations';
@@ -69,14 +69,17 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
      */
     function consentRecheck(msg: NodeMessage, to: SubjectInput): (() => Promise<void>) | undefined {
       const gate = (msg as { consent?: { store?: unknown; purpose?: unknown } }).consent;
-      const store = typeof gate?.store === 'string' ? findConsentStore(RED, gate.store) : undefined;
+      const storeId = gate?.store;
       const purpose = gate?.purpose;
-      if (!store || typeof purpose !== 'string') return undefined;
+      // By the store's id, not its node: one redeployed meanwhile is asked in its new copy, one gone fails the message.
+      if (typeof storeId !== 'string' || typeof purpose !== 'string') return undefined;
       return async () => {
-        const ledger = await store.getLedger();
-        const check = await ledger.checkConsent(to, purpose);
+        const check = await withStoreLedger(RED, storeId, async (ledger) => {
+          const found = await ledger.checkConsent(to, purpose);
+          if (!found.allowed) await ledger.recordBlocked(to, purpose, found.status, `whatsapp-send:${node.id}`);
+          return found;
+        });
         if (check.allowed) return;
-        await ledger.recordBlocked(to, purpose, check.status, `whatsapp-send:${node.id}`);
         throw new GdprWhatsAppError(
           'send-consent-ended',
           'The consent ended while the message waited to be sent, so it was not sent',
@@ -96,11 +99,11 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         afterPrivacyNotice?: { version?: unknown; store?: unknown };
         privacyNotice?: unknown;
       };
-      const store = typeof after?.store === 'string' ? findConsentStore(RED, after.store) : undefined;
+      const storeId = after?.store;
       const version = after?.version;
-      if (privacyNotice !== undefined || !store || typeof version !== 'string') return undefined;
+      if (privacyNotice !== undefined || typeof storeId !== 'string' || typeof version !== 'string') return undefined;
       return async () => {
-        if (await (await store.getLedger()).hasSeenNotice(to, version)) return;
+        if (await withStoreLedger(RED, storeId, (ledger) => ledger.hasSeenNotice(to, version))) return;
         throw new GdprWhatsAppError(
           'privacy-notice-not-delivered',
           'The privacy notice before this message could not be delivered, so the message was not sent either',
@@ -176,13 +179,14 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
      */
     async function rememberNoticeMessage(msg: NodeMessage, messageId: string | undefined): Promise<void> {
       const notice = (msg as { privacyNotice?: { version?: unknown; store?: unknown } }).privacyNotice;
-      const store = typeof notice?.store === 'string' ? findConsentStore(RED, notice.store) : undefined;
-      if (!store || typeof notice?.version !== 'string' || !messageId) return;
+      const storeId = notice?.store;
+      const version = notice?.version;
+      if (typeof storeId !== 'string' || typeof version !== 'string' || !messageId) return;
       const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
       try {
-        await (await store.getLedger()).noticeSent(subject, notice.version, messageId, {
-          actor: `whatsapp-send:${node.id}`,
-        });
+        await withStoreLedger(RED, storeId, (ledger) =>
+          ledger.noticeSent(subject, version, messageId, { actor: `whatsapp-send:${node.id}` }),
+        );
       } catch (err) {
         node.warn(translateError(RED, err));
       }
@@ -200,14 +204,14 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       };
       const actor = `whatsapp-send:${node.id}`;
       if (typeof notice?.version === 'string' && typeof notice.store === 'string') {
-        const store = findConsentStore(RED, notice.store);
+        const version = notice.version;
         const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
-        if (store) await (await store.getLedger()).noticeNotDelivered(subject, notice.version, { actor });
+        await withStoreLedger(RED, notice.store, (ledger) => ledger.noticeNotDelivered(subject, version, { actor }));
       }
       if (optIn?.outcome === 'requested' && typeof optIn.purpose === 'string' && typeof optIn.store === 'string') {
-        const store = findConsentStore(RED, optIn.store);
+        const purpose = optIn.purpose;
         const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
-        if (store) await (await store.getLedger()).requestNotDelivered(subject, optIn.purpose, { actor });
+        await withStoreLedger(RED, optIn.store, (ledger) => ledger.requestNotDelivered(subject, purpose, { actor }));
       }
     }
 

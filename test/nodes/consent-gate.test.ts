@@ -261,5 +261,43 @@ describe('consent-gate node', () => {
         ['+4915123456789'],
       );
     });
+
+    it('sends what waited in the queue while the store was redeployed, checked against the new copy', async () => {
+      const storeChanged = (flow: Record<string, unknown>[]) =>
+        flow.map((n) => (n.id === 'store' ? { ...n, name: 'redeployed' } : n));
+      const extra = [
+        {
+          id: 'cfg',
+          type: 'whatsapp-config',
+          mode: 'cloud',
+          apiBaseUrl: server.url,
+          apiVersion: 'v25.0',
+          phoneNumberId: PHONE_NUMBER_ID,
+          // One a second: the messages behind the first still wait in the queue when the store is redeployed.
+          throughput: 1,
+        },
+        { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+        { id: 'sent', z: 'tab', type: 'helper' },
+        { id: 'failed', z: 'tab', type: 'helper' },
+      ];
+      await load({ wires: [['send'], ['blocked']] }, extra);
+      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+      const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
+      const acceptedBefore = sandbox.accepted(PHONE_NUMBER_ID).length;
+      const sent = collect('sent');
+      const failed = collect('failed');
+      for (let i = 0; i < 3; i++) helper.getNode('gate').receive({ to: ANNA, payload: template } as never);
+      await until(() => sent.length === 1, 'the first message');
+      const flow = (
+        helper as unknown as { _redNodes: { getFlows(): { flows: Record<string, unknown>[] } } }
+      )._redNodes.getFlows().flows;
+      await helper.setFlows(storeChanged(flow) as never, 'nodes', { store: keys } as never);
+      await until(() => sent.length + failed.length === 3, 'all three messages');
+      assert.deepEqual(
+        failed.map((m) => (m.error as { code?: string } | undefined)?.code),
+        [],
+      );
+      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length - acceptedBefore, 3);
+    });
   });
 });
