@@ -688,8 +688,8 @@ export class ConsentLedger extends EventEmitter {
    * A request for a purpose that needs no consent replaces the record before it with a pending one, which the
    * purpose's basis allows, as it allows the expired request that follows. Unconfirmed, it must not lift what that
    * record forbade: the number's block after it passed to someone else (nobody confirmed that the person there now
-   * is the one the business deals with), an objection or a refusal. Read only for the rare allowed pending or
-   * expired record (the check's index holds no more).
+   * is the one the business deals with), an objection, a refusal or an erasure (anyone can type a number into a
+   * form). Read only for the rare allowed pending or expired record (the check's index holds no more).
    */
   private async unlessBlockedUnderRequest(
     result: CheckResult,
@@ -698,7 +698,11 @@ export class ConsentLedger extends EventEmitter {
   ): Promise<CheckResult> {
     // Several requests may lie between: none of them was confirmed either.
     const decided = await this.store.read.latestDecidedHistory(p, def.id);
-    if (decided === undefined) return result;
+    if (decided === undefined) {
+      // An erasure leaves no history behind: only a consent she confirmed since takes her off the erasure list.
+      const erased = (await this.store.read.suppressedAt(p)) !== undefined;
+      return erased ? evaluateCheck(def, 'erased', this.clock()) : result;
+    }
     const before = evaluateCheck(def, decided, this.clock());
     return before.allowed ? result : before;
   }

@@ -55,7 +55,8 @@ async function fullRules(ledger: ConsentLedger, subject: SubjectInput, purpose: 
   const decided = history
     .reverse()
     .find((h) => !(h.status === 'pending' || (h.status === 'expired' && h.expiresAt !== undefined)));
-  if (!decided) return result;
+  // An erasure leaves no history: a request since lifts it no more than it lifts a refusal.
+  if (!decided) return (await ledger.isSuppressed(subject)) ? evaluateCheck(def, 'erased', now) : result;
   const before = evaluateCheck(def, { status: decided.status, expiresAt: decided.expiresAt ?? null }, now);
   return before.allowed ? result : before;
 }
@@ -136,6 +137,27 @@ function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
         }),
         { numRuns: runs },
       );
+    });
+
+    it('keeps an erased person erased while a request for a purpose without consent waits unconfirmed', async () => {
+      const phone = SUBJECTS[0].canonical;
+      const orders = { subject: phone, purpose: 'orders', wording: WORDING, method: 'web-form' as const, actor: 't' };
+      await ledger.giveConsent(orders);
+      await ledger.eraseSubject(phone, 't');
+      now += 60_000;
+      // Anyone can type her number into a form.
+      await ledger.requestConsent(orders);
+      const pending = await ledger.checkConsent(phone, 'orders');
+      now += 72 * 3_600_000;
+      const expired = await ledger.checkConsent(phone, 'orders');
+      assert.deepEqual(
+        [pending.status, pending.allowed, expired.status, expired.allowed],
+        ['erased', false, 'erased', false],
+      );
+      // Her own confirmation takes her off the erasure list, as a consent given after an erasure does.
+      await ledger.requestConsent(orders);
+      await ledger.confirmConsent({ subject: phone, purpose: 'orders', confirmationText: 'JA', actor: 't' });
+      assert.equal((await ledger.checkConsent(phone, 'orders')).allowed, true);
     });
 
     it('finds the canonical record when the input is written in a form libphonenumber rewrites', async () => {
