@@ -90,6 +90,12 @@ function requireChoice(options: ExportOptions, moves: readonly number[]): void {
   );
 }
 
+/** The number's key first, then the keys of the user id the request itself came with. */
+function ownKeys(identified: IdentifiedSubject, p: string): string[] {
+  const keys = [p, identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined];
+  return [...new Set(keys.filter((key): key is string => key !== undefined))];
+}
+
 /** The data subject's rights the ledger answers itself: erasure (Art. 17) and access and portability (Art. 15, 20). */
 export class SubjectRights {
   constructor(
@@ -128,7 +134,8 @@ export class SubjectRights {
       const late = options.beforeNumberChange === undefined ? senderSpan(moves, sentAt) : undefined;
       const previousHolder = late !== undefined || options.beforeNumberChange === true;
       const span = late ?? holderSpan(moves, previousHolder);
-      const keys = previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
+      // Her late request came with her own user id: what she kept under it is hers, whoever holds the number now.
+      const keys = late ? ownKeys(identified, p) : previousHolder ? [p] : await this.subjectKeys(tx, identified, p);
       // Erased by user id alone, the number is known only from the record: forgotten below, and named in the event.
       const phone = previousHolder ? undefined : (identified.phone ?? (await this.knownPhone(tx, p)));
       const removed = span ? await tx.eraseSubject(p, keys.slice(1), span) : {};
@@ -138,6 +145,10 @@ export class SubjectRights {
       if (previousHolder && span?.until !== undefined) await this.writes.blockMovedNumber(tx, p, span.until, who);
       // Under every key: a later message by user id alone finds the erasure too, not an empty record.
       if (!previousHolder) for (const key of keys) await tx.putSuppression(key, now, who);
+      // Her user id joins the list as of when she asked, as her new number does (listAtNewNumber).
+      else if (late && sentAt !== undefined)
+        for (const key of keys.slice(1))
+          if ((await tx.suppressedAt(key)) === undefined) await tx.putSuppression(key, sentAt, who);
       if (late && sentAt !== undefined) await this.listAtNewNumber(tx, now, events, p, sentAt, who);
       // Whoever's part goes (hers asking now, her late request, or the previous holder's at staff's word), the
       // numbers that person moved from to get here go with it.
@@ -166,6 +177,7 @@ export class SubjectRights {
       };
     });
     if (!previousHolder) this.forgetUsage(keys);
+    else this.forgetUsage(keys.slice(1));
     if (phone) this.resolver.forget(phone);
     await this.store.scrub(addCounts({ ...report.removed }, report.earlierNumbers?.removed ?? {}));
     return report;
@@ -238,9 +250,7 @@ export class SubjectRights {
    * before the number was known stay under that id's key, linked to the number's record by an alias.
    */
   private async subjectKeys(tx: StoreTx, identified: IdentifiedSubject, p: string): Promise<string[]> {
-    const ownKeys = [identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined];
-    const keys = [p, ...ownKeys, ...(await tx.aliasesOf(p))].filter((key): key is string => key !== undefined);
-    return [...new Set(keys)];
+    return [...new Set([...ownKeys(identified, p), ...(await tx.aliasesOf(p))])];
   }
 
   private async knownPhone(tx: StoreTx, p: string): Promise<string | undefined> {

@@ -446,6 +446,16 @@ export class SqlStoreTx implements StoreTx {
     return rows.length ? { seq: Number(rows[0].seq), hash: String(rows[0].hash) } : undefined;
   }
 
+  async oldestAuditSeq(): Promise<number | undefined> {
+    const rows = await this.db.all('SELECT seq FROM audit ORDER BY seq LIMIT 1');
+    return rows.length ? Number(rows[0].seq) : undefined;
+  }
+
+  async lastAuditAt(action: string, since: number): Promise<number | undefined> {
+    const rows = await this.db.all('SELECT max(at) AS at FROM audit WHERE at >= $1 AND action = $2', [since, action]);
+    return rows[0]?.at === null || rows[0]?.at === undefined ? undefined : Number(rows[0].at);
+  }
+
   async insertAudit(r: AuditRecord): Promise<void> {
     await this.db.run(
       `INSERT INTO audit (seq, at, actor, action, pseudonym, purpose, outcome, detail, prev_hash, hash)
@@ -586,11 +596,17 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async inactiveSubjects(cutoff: number, limit: number): Promise<string[]> {
+    // A user id linked to the number is the same person: while her records under it are alive, so is the number's
+    // (removing it would unlink them, and an erasure or export by number would miss them).
     const rows = await this.db.all(
       `SELECT s.pseudonym FROM subjects s
        WHERE s.updated_at < $1 AND (s.last_inbound_at IS NULL OR s.last_inbound_at < $1)
          AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.pseudonym = s.pseudonym
            AND (c.status IN ('given', 'pending') OR c.updated_at >= $1))
+         AND NOT EXISTS (SELECT 1 FROM subject_aliases a JOIN consents c ON c.pseudonym = a.alias
+           WHERE a.pseudonym = s.pseudonym AND (c.status IN ('given', 'pending') OR c.updated_at >= $1))
+         AND NOT EXISTS (SELECT 1 FROM subject_aliases a JOIN subjects o ON o.pseudonym = a.alias
+           WHERE a.pseudonym = s.pseudonym AND (o.updated_at >= $1 OR o.last_inbound_at >= $1))
        LIMIT $2`,
       [cutoff, limit],
     );
