@@ -31,7 +31,7 @@ import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
-import { RetentionSweep } from './retention-sweep';
+import { RetentionSweep, SWEEP_ACTION } from './retention-sweep';
 import { ACTIVE_STATUSES, evaluateCheck, isLivePending } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
@@ -80,6 +80,8 @@ export const DEFAULT_RETENTION: RetentionSettings = {
 
 /** Audit events per exportAuditPage, and the most one page may ask for. */
 const AUDIT_EXPORT_PAGE = 1000;
+/** The first sweep after a start waits this long at least (a tenth of a shorter interval): starting stays quick. */
+const FIRST_SWEEP_FLOOR_MS = 60_000;
 const AUDIT_EXPORT_PAGE_MAX = 10_000;
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
@@ -139,6 +141,7 @@ export class ConsentLedger extends EventEmitter {
   private readonly usage = new Map<string, UsageMark>();
   private usageTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
+  private retentionGeneration = 0;
   private sweeping?: Promise<SweepReport>;
   private closing?: Promise<void>;
 
@@ -1020,17 +1023,40 @@ export class ConsentLedger extends EventEmitter {
     return this.sweeping;
   }
 
+  /**
+   * Sweeps every `ms`, counted from the last sweep the audit log records (of any instance, before any restart): a
+   * store restarted or redeployed more often than the interval must not put the sweep off for ever. One overdue
+   * runs a minute after the start (a tenth of a shorter interval).
+   */
   startRetentionTimer(ms: number): void {
     const every = positiveMs(ms, 'interval', 3_600_000);
     this.stopRetentionTimer();
-    this.retentionTimer = setInterval(() => {
-      this.sweepRetention().catch((err) => this.warnUnlessReported(err));
-    }, every);
-    this.retentionTimer.unref();
+    const generation = this.retentionGeneration;
+    const schedule = (delay: number) => {
+      // Stopped or started again while the last sweep was looked up.
+      if (generation !== this.retentionGeneration) return;
+      this.retentionTimer = setTimeout(() => {
+        this.sweepRetention().catch((err) => this.warnUnlessReported(err));
+        schedule(every);
+      }, delay);
+      this.retentionTimer.unref();
+    };
+    this.store.read.lastAuditAt(SWEEP_ACTION, this.clock() - every).then(
+      (last) => {
+        const due = last === undefined ? 0 : last + every - this.clock();
+        schedule(Math.max(Math.min(due, every), Math.min(FIRST_SWEEP_FLOOR_MS, every / 10)));
+      },
+      (err: unknown) => {
+        if (generation !== this.retentionGeneration) return;
+        this.warnUnlessReported(err);
+        schedule(every);
+      },
+    );
   }
 
   stopRetentionTimer(): void {
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionGeneration += 1;
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
     this.retentionTimer = undefined;
   }
 
@@ -1139,6 +1165,12 @@ export class ConsentLedger extends EventEmitter {
   }
 
   private async verifyAuditFrom(anchor: AuditAnchor | undefined): Promise<AuditVerification> {
+    // The sweep deletes what lies before the anchor in the same transaction as it moves it: an event still there was
+    // put back (a rewritten event under an anchor moved onto it would otherwise pass).
+    const oldest = anchor ? await this.store.read.oldestAuditSeq() : undefined;
+    if (anchor && oldest !== undefined && oldest <= anchor.seq) {
+      return { ok: false, count: 0, firstBrokenSeq: oldest, reason: 'an event is kept before the chain’s anchor' };
+    }
     const verifier = new AuditChainVerifier(anchor);
     let after = anchor?.seq ?? 0;
     for (;;) {

@@ -5,6 +5,9 @@ import type { LedgerWrites, RunChange } from './ledger-writes';
 import type { PurposeDefinition } from './purposes';
 import type { LedgerEvent, RetentionSettings, SweepReport } from './types';
 
+/** The audit event each sweep leaves: also when the last one ran, for the timer after a restart. */
+export const SWEEP_ACTION = 'retention.purge_run';
+
 /**
  * One run of the retention rules (Art. 5(1)(e) GDPR): pending requests expire, personal data of inactive subjects
  * goes after its period, and ended proof, old notices, audit events and de-duplication marks after theirs. Each step
@@ -85,7 +88,7 @@ export class RetentionSweep {
     const { at: _at, ...counts } = report;
     await this.change(async (tx) => {
       await this.writes.audit(tx, now, {
-        action: 'retention.purge_run',
+        action: SWEEP_ACTION,
         actor: 'retention',
         outcome: 'done',
         detail: counts,

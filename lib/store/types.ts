@@ -180,6 +180,10 @@ export interface StoreTx {
   /** Last event, else the retention anchor, else undefined (empty chain). */
   auditHead(): Promise<AuditAnchor | undefined>;
   auditAnchor(): Promise<AuditAnchor | undefined>;
+  /** The sequence number of the oldest event kept, undefined for an empty chain. */
+  oldestAuditSeq(): Promise<number | undefined>;
+  /** When the latest event with this action at or after `since` happened (read by time: only that span is scanned). */
+  lastAuditAt(action: string, since: number): Promise<number | undefined>;
   insertAudit(record: AuditRecord): Promise<void>;
   /** Appends consecutive records (one statement on PostgreSQL: the retention sweep writes thousands). */
   insertAudits(records: readonly AuditRecord[]): Promise<void>;
