@@ -245,9 +245,26 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       });
       if (!validation.ok) return rejectRequest(msg, validation.reason);
       // Anyone can post numbers to a public form: each request is a message the business pays for and that a
-      // stranger may report. Checked before anything is stored; it tells nothing about the number.
-      if (!requestLimit.allows(Date.now())) return rejectRequest(msg, 'rate-limited');
-      const request: ConsentFormRequest = validation.request;
+      // stranger may report. Checked before anything is stored; it tells nothing about the number. The slot is
+      // taken at once, before the store is asked: posts arriving together would all find the minute still open.
+      const release = requestLimit.take(Date.now());
+      if (!release) return rejectRequest(msg, 'rate-limited');
+      let outputs: Outputs | undefined;
+      try {
+        outputs = await requestConfirmation(msg, validation.request, ledger, known);
+        return outputs;
+      } finally {
+        // Nothing is sent (already pending, erased, already given, an error): the slot is free for another.
+        if (!outputs?.[0]) release();
+      }
+    }
+
+    async function requestConfirmation(
+      msg: OptInMessage,
+      request: ConsentFormRequest,
+      ledger: LedgerHandle,
+      known: ConsentStoreNode,
+    ): Promise<Outputs> {
       const pendingMs = known.retention.pendingExpiryHours * 3_600_000;
       if ((await ledger.isSuppressed(request.phone)) && !mayResubscribeAfterErasure(request, Date.now(), pendingMs)) {
         return rejectRequest(msg, 'suppressed');
@@ -293,7 +310,6 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         return on(2, msg);
       }
       counts.requested += 1;
-      requestLimit.count(Date.now());
       msg.to = request.phone;
       msg.payload = body;
       msg.consent = record;

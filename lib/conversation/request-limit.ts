@@ -3,20 +3,28 @@
  * form can be sent any number, and each request is a message the business pays for (opt-in-flow).
  */
 export class RequestLimit {
-  private readonly sent: number[] = [];
+  private readonly taken: { at: number }[] = [];
   private readonly perMinute: number;
 
   constructor(perMinute: number) {
     this.perMinute = Number.isSafeInteger(perMinute) && perMinute > 0 ? perMinute : 0;
   }
 
-  allows(now: number): boolean {
-    if (this.perMinute === 0) return true;
-    while (this.sent.length > 0 && this.sent[0] <= now - 60_000) this.sent.shift();
-    return this.sent.length < this.perMinute;
-  }
-
-  count(now: number): void {
-    if (this.perMinute > 0) this.sent.push(now);
+  /**
+   * Reserves a slot at once, or answers undefined when the minute is full. The slot counts from now on: a request
+   * checks the store before it is sent, and form posts that arrive together would all pass a check made first and
+   * counted only after those awaits. Call the returned function when the request ends without a send; it frees
+   * the slot (once, however often it is called).
+   */
+  take(now: number): (() => void) | undefined {
+    if (this.perMinute === 0) return () => {};
+    while (this.taken.length > 0 && this.taken[0].at <= now - 60_000) this.taken.shift();
+    if (this.taken.length >= this.perMinute) return undefined;
+    const slot = { at: now };
+    this.taken.push(slot);
+    return () => {
+      const index = this.taken.indexOf(slot);
+      if (index >= 0) this.taken.splice(index, 1);
+    };
   }
 }

@@ -355,6 +355,33 @@ describe('opt-in-flow node', () => {
       assert.equal(await ledger.getConsent(numbers[2], 'news'), undefined, 'nothing stored');
     });
 
+    it('keeps to the limit when form posts arrive together, and stores nothing for those refused', async () => {
+      await load({ maxRequestsPerMinute: 2 });
+      const sent = collect('out1');
+      const refused = collect('out3');
+      const numbers = ['+4915111111111', '+4915122222222', '+4915133333333', '+4915144444444', '+4915155555555'];
+      for (const phone of numbers) helper.getNode('optin').receive({ payload: { ...form, phone } } as never);
+      await until(() => sent.length + refused.length === numbers.length, 'every post answered');
+      assert.equal(sent.length, 2, 'requests sent');
+      assert.deepEqual(
+        refused.map((m) => (m as OptInMsg).optIn?.reason),
+        ['rate-limited', 'rate-limited', 'rate-limited'],
+      );
+      const stored = await Promise.all(numbers.map((phone) => ledger.getConsent(phone, 'news')));
+      assert.equal(stored.filter((record) => record !== undefined).length, 2, 'only those sent are stored');
+    });
+
+    it('a request that sends nothing (already pending) leaves its place in the minute to the next one', async () => {
+      await load({ maxRequestsPerMinute: 2 });
+      assert.equal((await optIn({ payload: form })).output, 1);
+      const again = await optIn({ payload: form });
+      assert.equal(again.msg.optIn?.reason, 'request-pending');
+      const other = await optIn({ payload: { ...form, phone: '+4915111111111' } });
+      assert.equal(other.output, 1, 'the second request of the minute is sent');
+      const third = await optIn({ payload: { ...form, phone: '+4915122222222' } });
+      assert.equal(third.msg.optIn?.reason, 'rate-limited');
+    });
+
     it('reports a misconfigured template as an error and stores nothing', async () => {
       await load({ mode: 'template', templateName: '' });
       const caught = next('caught');
