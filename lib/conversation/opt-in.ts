@@ -200,10 +200,12 @@ export interface ReplyKeywords {
 /**
  * What an inbound message means for opt-in (input B): a confirmation (our reply button, a template quick-reply
  * whose payload or text is a confirm keyword, or a typed confirm keyword), a start keyword, or nothing. A "YES"
- * written in a group is said to the group, not to the business: it is nothing.
+ * written in a group is said to the group, not to the business: it is nothing. A forwarded "YES" is someone else's
+ * words passed on, not the person's own answer to the request (Art. 4(11) GDPR): nothing either.
  */
 export function recogniseReply(inbound: Partial<InboundMessage>, keywords: ReplyKeywords): ReplyIntent | undefined {
   if (inbound.groupId !== undefined) return undefined;
+  if (inbound.context?.forwarded === true || inbound.context?.frequentlyForwarded === true) return undefined;
   const buttonIds = [inbound.interactive?.id, inbound.button?.payload].filter(
     (v): v is string => typeof v === 'string',
   );

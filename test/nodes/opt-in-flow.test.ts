@@ -512,6 +512,19 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
     });
 
+    it('confirms nothing with a forwarded JA: it passes on output 4 and the request stays pending', async () => {
+      await load();
+      await optIn({ payload: form });
+      for (const context of [{ forwarded: true }, { frequentlyForwarded: true }]) {
+        const forwarded = inbound(ANNA, { type: 'text', text: 'JA', context });
+        const { output, msg } = await optIn(forwarded);
+        assert.equal(output, 4, JSON.stringify(context));
+        assert.deepEqual(msg, forwarded, 'unchanged');
+      }
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'JA' }))).output, 2, 'her own JA confirms');
+    });
+
     it('with the request purpose allowed, confirms the purpose the button names and ignores unknown ones', async () => {
       await load({ allowMsgPurpose: true });
       const requested = await optIn({

@@ -171,6 +171,21 @@ describe('conversation/opt-in', () => {
       assert.notEqual(recogniseReply({ type: 'text', text: 'JA' }, keywords), undefined);
     });
 
+    it('takes a forwarded YES or START for nothing: it is not the person answering the request', () => {
+      for (const context of [{ forwarded: true }, { frequentlyForwarded: true }, { id: 'wamid.X', forwarded: true }]) {
+        assert.equal(
+          recogniseReply({ type: 'text', text: 'JA', context }, keywords),
+          undefined,
+          JSON.stringify(context),
+        );
+        assert.equal(recogniseReply({ type: 'text', text: 'START', context }, keywords), undefined);
+      }
+      assert.equal(
+        recogniseReply({ type: 'text', text: 'JA', context: { forwarded: false } }, keywords)?.kind,
+        'confirm',
+      );
+    });
+
     it('recognises our confirm button with its purpose, as interactive reply and as template quick reply', () => {
       assert.deepEqual(
         recogniseReply(
