@@ -9,6 +9,7 @@ import {
   buildConfirmationMessage,
   type ConsentFormRequest,
   DEFAULT_OPT_IN_TEXTS,
+  lastRequestedPurposes,
   mayResubscribeAfterErasure,
   type OptInRejectReason,
   type OptInText,
@@ -338,6 +339,17 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       msg.payload = optInText(kind, language, { label, wording }, texts[kind]);
     }
 
+    /**
+     * Whether a confirmation that names no purpose (a typed "JA") answers this node's request: it answers the request
+     * sent last, whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
+     * pending, this node answers as before (expired, or passed on).
+     */
+    async function answersOurRequest(ledger: LedgerHandle, subject: SubjectRef): Promise<boolean> {
+      const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
+      const last = lastRequestedPurposes(records, Date.now());
+      return last.length === 0 || (last.length === 1 && last[0] === config.purpose);
+    }
+
     async function confirm(
       msg: OptInMessage,
       intent: Extract<ReplyIntent, { kind: 'confirm' }>,
@@ -348,6 +360,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       // A button names its purpose; one for another opt-in-flow node's purpose is passed on to it.
       if (intent.purpose && !allowMsgPurpose && intent.purpose !== config.purpose) return on(3, msg);
       if (intent.purpose && !findPurpose(storeNode.purposes, intent.purpose)) return on(3, msg);
+      if (intent.purpose === undefined && !allowMsgPurpose && !(await answersOurRequest(ledger, subject))) {
+        return on(3, msg);
+      }
       const purposeId = intent.purpose ?? (allowMsgPurpose ? undefined : config.purpose);
       const inbound = msg.whatsapp ?? {};
       try {

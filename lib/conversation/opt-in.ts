@@ -1,3 +1,5 @@
+import { isLivePending } from '../consent/rules';
+import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import type { InboundMessage } from '../webhook/types';
@@ -231,6 +233,20 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   const start = matchKeyword(inbound.text, keywords.start);
   if (start) return { kind: 'start', keyword: start, text: inbound.text };
   return undefined;
+}
+
+/**
+ * The purposes of the pending requests sent last: a confirmation that names no purpose (a typed "JA") answers the
+ * request sent last, the rule the ledger's confirmConsent follows when it is left to pick. Empty when none is pending;
+ * more than one when they were sent in the same millisecond, and a bare "JA" answers none of them clearly.
+ */
+export function lastRequestedPurposes(records: readonly (ConsentRecord | undefined)[], now: number): string[] {
+  const live = records.filter(
+    (record): record is ConsentRecord =>
+      record !== undefined && isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
+  );
+  const lastAt = Math.max(...live.map((record) => record.requestedAt ?? 0));
+  return live.filter((record) => (record.requestedAt ?? 0) === lastAt).map((record) => record.purpose);
 }
 
 export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed';

@@ -525,6 +525,44 @@ describe('opt-in-flow node', () => {
       assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'JA' }))).output, 2, 'her own JA confirms');
     });
 
+    it('a typed JA answers the request sent last: the node of another purpose gets it, and nothing else changes', async () => {
+      // Two nodes in a row, as in a bot: the newsletter's passes what is not its own on to the order updates'.
+      await load({ wires: [['out1'], ['out2'], ['out3'], ['out4', 'ordersOptIn']] }, [
+        {
+          id: 'ordersOptIn',
+          z: 'tab',
+          type: 'opt-in-flow',
+          store: 'store',
+          purpose: 'orders',
+          wires: [[], ['ordersOut'], [], []],
+        },
+        { id: 'ordersOut', z: 'tab', type: 'helper' },
+      ]);
+      await ledger.requestConsent({ subject: ANNA, purpose: 'news', wording: form.wording, method: 'web-form', actor });
+      await sleep(5);
+      const orderWording = 'Bestell-Updates per WhatsApp.';
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'orders',
+        wording: orderWording,
+        method: 'web-form',
+        actor,
+      });
+      const ordersConfirmed = next('ordersOut');
+      const typed = inbound(ANNA, { type: 'text', text: 'JA' });
+      const { output, msg } = await optIn(typed);
+      assert.equal(output, 4, 'the newsletter node passes it on');
+      assert.deepEqual(msg, typed, 'unchanged');
+      assert.equal(((await ordersConfirmed).optIn as { outcome?: string }).outcome, 'confirmed');
+      assert.equal((await ledger.getConsent(ANNA, 'orders'))?.status, 'given');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending', 'the earlier request is still open');
+      // The newsletter's request is now the one sent last: the next JA is its own.
+      const again = await optIn(inbound(ANNA, { type: 'text', text: 'JA' }));
+      assert.equal(again.output, 2);
+      assert.equal(again.msg.optIn?.purpose, 'news');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
+    });
+
     it('with the request purpose allowed, confirms the purpose the button names and ignores unknown ones', async () => {
       await load({ allowMsgPurpose: true });
       const requested = await optIn({

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import type { ConsentRecord } from '../../../lib/consent/types';
 import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS } from '../../../lib/conversation/keywords';
 import {
   buildConfirmationMessage,
   CONFIRM_BUTTON_PREFIX,
   confirmButtonId,
   type FormValidationOptions,
+  lastRequestedPurposes,
   mayResubscribeAfterErasure,
   optInText,
   purposeWording,
@@ -248,6 +250,30 @@ describe('conversation/opt-in', () => {
       assert.equal(recogniseReply({ type: 'text', text: 'Ja, bitte!' }, keywords)?.kind, 'confirm');
       assert.equal(recogniseReply({ type: 'text', text: 'Yes please' }, keywords)?.kind, 'confirm');
       assert.equal(recogniseReply({ type: 'image' }, keywords), undefined);
+    });
+  });
+
+  describe('lastRequestedPurposes', () => {
+    const request = (purpose: string, status: string, requestedAt: number, expiresAt?: number) =>
+      ({ purpose, status, requestedAt, expiresAt }) as ConsentRecord;
+    it('names the pending request sent last, as the ledger picks it for a bare YES', () => {
+      const records = [request('news', 'pending', 100, 10_000), undefined, request('offers', 'pending', 200, 10_000)];
+      assert.deepEqual(lastRequestedPurposes(records, 1_000), ['offers']);
+    });
+    it('leaves out requests that expired, whether marked or not, and those no longer pending', () => {
+      const records = [
+        request('news', 'pending', 100, 10_000),
+        request('offers', 'pending', 200, 500),
+        request('orders', 'given', 300),
+        request('tips', 'expired', 400, 10_000),
+      ];
+      assert.deepEqual(lastRequestedPurposes(records, 1_000), ['news']);
+      assert.deepEqual(lastRequestedPurposes([request('offers', 'pending', 200, 500)], 1_000), []);
+      assert.deepEqual(lastRequestedPurposes([], 1_000), []);
+    });
+    it('names both when two were sent in the same millisecond', () => {
+      const records = [request('news', 'pending', 100, 10_000), request('offers', 'pending', 100, 10_000)];
+      assert.deepEqual(lastRequestedPurposes(records, 1_000), ['news', 'offers']);
     });
   });
 
