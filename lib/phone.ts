@@ -1,4 +1,4 @@
-import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { isSupportedCountry, type PhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { BoundedMemo } from './bounded-memo';
 import { GdprWhatsAppError } from './errors';
 
@@ -11,7 +11,8 @@ const BARE_INTERNATIONAL = /^(?:\+\d{1,31}|[1-9]\d{0,31})$/;
  * Normalises any common way of writing a number ("+49 151 2345678", "0049-151…", "4915123456789",
  * a WhatsApp id without "+") to E.164 with a leading "+". A national number without country code
  * is read with `defaultCountry` when one is given. Throws `invalid-phone` for anything that is not a
- * valid, dialable number: nothing may be sent to or stored for a guessed number.
+ * valid, dialable number: nothing may be sent to or stored for a guessed number. With `defaultCountry`, digits
+ * that read as two different valid numbers (see `refuseTwoReadings`) throw `ambiguous-phone`.
  *
  * Every number it returns normalises to itself (checked below, not assumed), which is what lets the
  * consent check look a number up before parsing it (see `lookupCandidate`).
@@ -48,7 +49,9 @@ export function remembersPhoneNumber(phone: string): boolean {
 
 function normaliseUncached(input: unknown, defaultCountry: string | undefined): string {
   const text = parseableText(input, defaultCountry);
-  const number = validNumber(text, defaultCountry);
+  const parsed = validParse(text, defaultCountry);
+  if (defaultCountry !== undefined && !text.startsWith('+')) refuseTwoReadings(text, parsed);
+  const number = parsed.number;
   // A number that libphonenumber would rewrite again (a national prefix after the country code, say)
   // is refused rather than stored under a form that is not its own canonical form.
   const parsedAsWritten = number === text && defaultCountry === undefined;
@@ -111,9 +114,33 @@ function parseableText(input: unknown, defaultCountry: string | undefined): stri
 }
 
 function validNumber(text: string, defaultCountry: string | undefined): string {
+  return validParse(text, defaultCountry).number;
+}
+
+function validParse(text: string, defaultCountry: string | undefined): PhoneNumber {
   const parsed = parsePhoneNumberFromString(text, defaultCountry as never);
   if (!parsed?.isValid()) throw invalidNumber();
-  return parsed.number;
+  return parsed;
+}
+
+/**
+ * Digits typed without "+" or "00" are read as a national number of the default country; a foreigner who types her
+ * country code without the plus ("44 7911 123456" with DE) gets a valid German fixed line (+49 447911123456), and
+ * the confirmation would go to a stranger. When the digits are also a valid number read with a "+" in front, and
+ * that is another number, nobody can tell which one was meant: refused, the person is asked for "+" or "00".
+ * A national trunk prefix ("0151 …", Russia's "8 495 …") says the number is national: libphonenumber reads it off,
+ * so the national significant number is no longer all the digits, and nothing is refused.
+ */
+function refuseTwoReadings(text: string, national: PhoneNumber): void {
+  const digits = text.replace(/\D/g, '');
+  if (national.nationalNumber !== digits) return;
+  const international = parsePhoneNumberFromString(`+${digits}`);
+  if (international?.isValid() && international.number !== national.number) {
+    throw new GdprWhatsAppError(
+      'ambiguous-phone',
+      'The number reads as a national and as an international number: write it with + or 00 and the country code',
+    );
+  }
 }
 
 function invalidNumber(): GdprWhatsAppError {

@@ -21,6 +21,7 @@ export type OptInRejectReason =
   | 'missing-purpose'
   | 'unknown-purpose'
   | 'invalid-phone'
+  | 'ambiguous-phone'
   | 'suppressed'
   | 'request-pending'
   | 'too-many-requests'
@@ -154,7 +155,14 @@ export function validateFormRequest(payload: unknown, options: FormValidationOpt
   let phone: string;
   try {
     phone = normalisePhoneNumber(form.phone, options.defaultCountry);
-  } catch {
+  } catch (err) {
+    // Digits that read as two people's numbers: the form asks for "+" or "00" rather than guess whom to write to.
+    if (err instanceof GdprWhatsAppError && err.code === 'ambiguous-phone') {
+      return reject(
+        'ambiguous-phone',
+        'The number reads as two different numbers; it needs + or 00 and its country code',
+      );
+    }
     return reject('invalid-phone', 'The phone number is not a valid international number');
   }
   const source =

@@ -75,6 +75,36 @@ describe('phone', () => {
     assert.equal(normalisePhoneNumber('0151 23456789', 'DE'), '+4915123456789');
   });
 
+  it('with a default country refuses digits that are also a valid number with a + in front, rather than guess', () => {
+    // Read with DE they are valid German fixed lines (+49 4915123456789, +49 447911123456, +49 33612345678): a
+    // foreigner who left out the plus would have a stranger asked for consent.
+    for (const typed of ['49 151 23456789', '4915123456789', '44 7911 123456', '33612345678', '15123456789']) {
+      assert.throws(
+        () => normalisePhoneNumber(typed, 'DE'),
+        (err: unknown) =>
+          err instanceof GdprWhatsAppError && err.code === 'ambiguous-phone' && !err.message.includes(typed),
+        typed,
+      );
+      assert.equal(isValidPhoneNumber(typed, 'DE'), false);
+      assert.doesNotThrow(() => normalisePhoneNumber(`+${typed}`, 'DE'), 'with a plus it is one number');
+    }
+    assert.equal(normalisePhoneNumber('+44 7911 123456', 'DE'), '+447911123456');
+    assert.equal(normalisePhoneNumber('0044 7911 123456', 'DE'), '+447911123456');
+    // Written as Germans write them, national or international, nothing changes.
+    for (const written of ['0151 23456789', '0151/23456789', '+49 151 23456789', '0049 151 23456789']) {
+      assert.equal(normalisePhoneNumber(written, 'DE'), '+4915123456789', written);
+    }
+    assert.equal(normalisePhoneNumber('030 1234567', 'DE'), '+49301234567');
+    // A national number that is no valid international one stays a national number (no country code 30 or 89).
+    assert.equal(normalisePhoneNumber('301234567', 'DE'), '+49301234567');
+    // A trunk prefix other than 0 marks a national number too: Moscow's 8 495 … is not Viet Nam's +84 95 ….
+    assert.equal(normalisePhoneNumber('8 495 123 45 67', 'RU'), '+74951234567');
+    // Both readings the same number: nothing to refuse.
+    assert.equal(normalisePhoneNumber('1 415 555 0123', 'US'), '+14155550123');
+    // Without a default country digits are an international number, as WhatsApp ids are.
+    assert.equal(normalisePhoneNumber('4915123456789'), '+4915123456789');
+  });
+
   it('takes a country setting as a two-letter code libphonenumber knows, and nothing else', () => {
     assert.equal(parseCountry(''), undefined);
     assert.equal(parseCountry('  '), undefined);

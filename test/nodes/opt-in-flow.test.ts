@@ -416,6 +416,27 @@ describe('opt-in-flow node', () => {
       );
     });
 
+    it('refuses a country code typed without + or 00 and asks for one, in the language of the form', async () => {
+      await load({ defaultCountry: 'DE' });
+      const german = await optIn({ payload: { ...form, phone: '44 7911 123456', language: 'de' } });
+      assert.equal(german.output, 3);
+      assert.equal(german.msg.optIn?.reason, 'ambiguous-phone');
+      assert.equal(
+        (german.msg.optIn as { message?: string }).message,
+        'Diese Nummer lässt sich auf zwei Arten lesen. Bitte geben Sie sie mit + oder 00 und der Ländervorwahl ein, z. B. +49 151 23456789 oder 0049 151 23456789.',
+      );
+      const english = await optIn({
+        payload: { ...form, phone: '49 151 23456789', language: 'en', wording: 'Send me the newsletter on WhatsApp.' },
+      });
+      assert.equal(english.msg.optIn?.reason, 'ambiguous-phone');
+      assert.match(String((english.msg.optIn as { message?: string }).message), /with \+ or 00 and its country code/);
+      for (const phone of ['+49447911123456', '+447911123456', '+494915123456789', ANNA]) {
+        assert.equal((await ledger.exportSubject(phone, actor)).found, false, `nothing stored for ${phone}`);
+      }
+      const withPlus = await optIn({ payload: { ...form, phone: '+44 7911 123456' } });
+      assert.equal(withPlus.msg.to, '+447911123456', 'with a plus it is sent');
+    });
+
     it('without a country refuses the national number and stores nothing', async () => {
       await load();
       const { output, msg } = await optIn({ payload: { ...form, phone: '0151 23456789' } });

@@ -121,6 +121,15 @@ describe('conversation/opt-in', () => {
       assert.equal(phoneOf('0049 151 23456789', 'AT'), '+4915123456789');
       assert.equal(phoneOf('0151 23456789'), 'invalid-phone');
       assert.equal(phoneOf('0151 2345', 'DE'), 'invalid-phone', 'too short for a German mobile number');
+      // Digits that are a German fixed line and, with a plus, another country's number: asked for + or 00.
+      for (const typed of ['49 151 23456789', '4915123456789', '44 7911 123456', '33612345678']) {
+        assert.equal(phoneOf(typed, 'DE'), 'ambiguous-phone', typed);
+        assert.equal(
+          phoneOf(typed.replace(/\s/g, '')),
+          `+${typed.replace(/\s/g, '')}`,
+          `${typed} without a default country`,
+        );
+      }
     });
 
     it('lets the request choose the purpose only when the node allows it', () => {
