@@ -126,6 +126,9 @@ const NUMBER_CHANGE_TYPES: ReadonlySet<string> = new Set(['user_changed_number',
 
 function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal {
   if (message.type === 'system') return recogniseSystem(message);
+  // "Stop" written in a group is said to the group, not to the business (as for opt-in, erasure and the 24-hour
+  // window): it withdraws nothing, and no private confirmation or HELP answer goes to the member.
+  if (message.groupId !== undefined) return { kind: 'none' };
   const subject = subjectOf(message.from, message.waId, message.userId);
   if (!subject) return { kind: 'none' };
   const messageId = message.messageId;

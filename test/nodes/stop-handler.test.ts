@@ -8,6 +8,8 @@ import type { ConsentLedger } from '../../lib/consent/ledger';
 import { DEFAULT_HELP_TEXTS, DEFAULT_STOP_CONFIRMATION_TEXTS } from '../../lib/conversation/stop';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import { buildMessageWebhook } from '../../lib/webhook/build';
+import { signPayload } from '../../lib/webhook/signature';
 import consentStoreNode from '../../nodes/consent-store';
 import stopHandlerNode from '../../nodes/stop-handler';
 import configNode from '../../nodes/whatsapp-config';
@@ -177,6 +179,18 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     return ledger;
   }
 
+  /** A webhook POST signed as Meta signs it, for what the sandbox's chat cannot send (a group message). */
+  async function signedPost(body: object): Promise<number> {
+    const bytes = JSON.stringify(body);
+    const res = await fetch(`${helper.url()}/whatsapp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(bytes, APP_SECRET) },
+      body: bytes,
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
   /** Outgoing texts the sandbox accepted for one customer, oldest first. */
   function textsTo(waId: string): string[] {
     return sandbox
@@ -326,6 +340,40 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal(msg.to, undefined);
     assert.equal(sent.length, 0);
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+  });
+
+  it('takes a STOP written in a WhatsApp group as no opt-out: nothing withdrawn, nothing sent, on to output 2', async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    const groupId = 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0';
+    for (const [text, messageId] of [
+      ['Stop', 'wamid.group-stop-1'],
+      ['Ende', 'wamid.group-stop-2'],
+      ['Hilfe', 'wamid.group-help-1'],
+    ]) {
+      const body = buildMessageWebhook({
+        phoneNumberId: PHONE_NUMBER_ID,
+        displayPhoneNumber: '+49 30 1234567',
+        waId: GERMAN.waId,
+        messageId,
+        message: { group_id: groupId, type: 'text', text: { body: text } },
+      });
+      assert.equal(await signedPost(body), 200, text);
+    }
+    await until(() => other.length === 3, 'the group messages on output 2');
+    assert.deepEqual(
+      other.map((m) => [m.payload, m.whatsapp?.groupId, m.stop]),
+      [
+        ['Stop', groupId, undefined],
+        ['Ende', groupId, undefined],
+        ['Hilfe', groupId, undefined],
+      ],
+    );
+    assert.equal(sent.length, 0);
+    assert.deepEqual(textsTo(GERMAN.waId), []);
+    for (const purpose of ['orders', 'offers']) {
+      assert.equal((await ledger.checkConsent(GERMAN.phone, purpose)).allowed, true, purpose);
+    }
   });
 
   it("withdraws only marketing purposes on Meta's user_preferences stop, silently, and ignores resume", async () => {

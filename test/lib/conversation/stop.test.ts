@@ -64,6 +64,24 @@ describe('conversation/stop', () => {
       }
     });
 
+    it('takes no STOP or HELP written in a group: it is said to the group, not to the business', () => {
+      const groupId = 'Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD';
+      const messages = [
+        inbound({ text: 'Stop', groupId }),
+        inbound({ text: 'Ende', groupId }),
+        inbound({ text: 'Cancel', groupId }),
+        inbound({ text: 'Hilfe', groupId }),
+        inbound({ type: 'button', button: { payload: 'STOP', text: 'Stop' }, groupId }),
+        inbound({ type: 'interactive', interactive: { type: 'button_reply', id: 'b2', title: 'Abmelden' }, groupId }),
+      ];
+      for (const message of messages) {
+        assert.equal(recogniseStopSignal(message, rules).kind, 'none', JSON.stringify(message));
+      }
+      // The same words written to the business directly are a STOP and a HELP.
+      assert.equal(recogniseStopSignal(inbound({ text: 'Ende' }), rules).kind, 'stop');
+      assert.equal(recogniseStopSignal(inbound({ text: 'Hilfe' }), rules).kind, 'help');
+    });
+
     it('recognises the configured opt-out button payload and reply id', () => {
       const custom = stopRulesFrom({ optOutPayload: 'OPT_OUT, unsubscribe-all' });
       const quickReply = inbound({ type: 'button', button: { payload: 'OPT_OUT', text: 'No more' } });
