@@ -112,11 +112,17 @@ function readSenders(contacts: unknown): Senders {
   return senders;
 }
 
-/** Matches by business-scoped id, then by number; a lone contact belongs to every item of its change. */
+/**
+ * The contact that is this sender: the one with the same business-scoped id or the same number, and no other id of
+ * its own that contradicts the item's. Only an exact match: a contact that names someone else must never make the
+ * item theirs (a STOP, a number change, a window or a de-duplication mark would go to the wrong person).
+ */
 function findSender(senders: Senders, waId: string | undefined, userId: string | undefined): Sender | undefined {
-  return (
-    (userId ? senders.byUserId.get(userId) : undefined) ?? (waId ? senders.byWaId.get(waId) : undefined) ?? senders.only
-  );
+  const sender = (userId ? senders.byUserId.get(userId) : undefined) ?? (waId ? senders.byWaId.get(waId) : undefined);
+  if (!sender) return undefined;
+  const sameNumber = !waId || !sender.waId || sender.waId === waId;
+  const sameUserId = !userId || !sender.userId || sender.userId === userId;
+  return sameNumber && sameUserId ? sender : undefined;
 }
 
 function readMessage(
@@ -130,7 +136,9 @@ function readMessage(
   const sentFrom = text(message.from);
   const sentFromUserId = text(message.from_user_id);
   const sender = findSender(senders, sentFrom, sentFromUserId);
-  const waId = sender?.waId ?? sentFrom;
+  // The message's own ids name its writer (for a number change, `from` is the old number); a contact only fills in
+  // an id the message leaves out, and the profile name.
+  const waId = sentFrom ?? sender?.waId;
   const type = text(message.type) ?? 'unknown';
   const result: InboundMessage = {
     messageId,

@@ -144,6 +144,15 @@ describe("normaliseWebhook: Meta's documented message payloads", () => {
     assert.equal(message.from, '+16505551234');
   });
 
+  it('system (number changed) with a contact naming the new number: the old number stays the sender', () => {
+    const payload = fixture('system');
+    payload.entry[0].changes[0].value.contacts[0].wa_id = '16505551235';
+    const [message] = normaliseWebhook(payload, MINIMAL).messages;
+    assert.equal(message.from, '+16505551234');
+    assert.equal(message.waId, '16505551234');
+    assert.equal(message.system?.waId, '16505551235');
+  });
+
   it('system (new business-scoped user id): both ids, no number', () => {
     const message = onlyMessage('system-user-id');
     assert.deepEqual(message.system, {
@@ -195,6 +204,59 @@ describe('normaliseWebhook: business-scoped user ids', () => {
     const [status] = normaliseWebhook(fixture('bsuid-status'), MINIMAL).statuses;
     assert.equal(status.userId, 'US.13491208655302741918');
     assert.equal(status.recipient, '+16505551234');
+  });
+
+  it("never takes a lone contact's number for the sender's: from and from_user_id name the writer", () => {
+    // One contact, and it is somebody else: STOP, number change, window and de-duplication go by message.from.
+    const payload = fixture('text');
+    const value = payload.entry[0].changes[0].value;
+    value.contacts[0] = { profile: { name: 'Someone Else' }, wa_id: '4915199999999', user_id: 'DE.999' };
+    const [message] = normaliseWebhook(payload, MINIMAL).messages;
+    assert.equal(message.from, '+16505551234');
+    assert.equal(message.waId, '16505551234');
+    assert.equal(message.userId, undefined, "the other contact's user id is not the writer's");
+    assert.equal(message.name, undefined, "nor is the other contact's name");
+  });
+
+  it('fills in an id the message leaves out only from a contact that matches exactly', () => {
+    const payload = fixture('bsuid-only');
+    const value = payload.entry[0].changes[0].value;
+    const only = normaliseWebhook(payload, MINIMAL).messages[0];
+    assert.equal(only.userId, 'US.13491208655302741918');
+    // The contact with her user id names her number too: it is hers.
+    value.contacts[0].wa_id = '16505551234';
+    const filled = normaliseWebhook(payload, MINIMAL).messages[0];
+    assert.equal(filled.from, '+16505551234');
+    assert.equal(filled.name, 'Sheena Nelson');
+    // A lone contact with another user id is not hers: her number stays unknown.
+    value.contacts[0].user_id = 'US.1';
+    const other = normaliseWebhook(payload, MINIMAL).messages[0];
+    assert.equal(other.userId, 'US.13491208655302741918');
+    assert.equal(other.from, undefined);
+    assert.equal(other.name, undefined);
+  });
+
+  it("a contact that matches one id but names another for the other is not the writer's", () => {
+    const payload = fixture('text');
+    const value = payload.entry[0].changes[0].value;
+    value.messages[0].from_user_id = 'US.13491208655302741918';
+    value.contacts[0] = {
+      profile: { name: 'Someone Else' },
+      wa_id: '4915199999999',
+      user_id: 'US.13491208655302741918',
+    };
+    const [message] = normaliseWebhook(payload, MINIMAL).messages;
+    assert.equal(message.from, '+16505551234');
+    assert.equal(message.userId, 'US.13491208655302741918');
+    assert.equal(message.name, undefined);
+  });
+
+  it("a status takes no lone contact's user id for another recipient", () => {
+    const payload = fixture('bsuid-status');
+    const status = payload.entry[0].changes[0].value.statuses[0];
+    delete status.recipient_user_id;
+    payload.entry[0].changes[0].value.contacts = [{ wa_id: '4915199999999', user_id: 'DE.999' }];
+    assert.equal(normaliseWebhook(payload, MINIMAL).statuses[0].userId, undefined);
   });
 
   it('takes the BSUID from the contact when the message has only from', () => {
