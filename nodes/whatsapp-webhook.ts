@@ -23,8 +23,12 @@ import {
 import { statusOf } from './shared/status';
 import { positiveInteger, type WhatsAppConfigNode, type WhatsAppWebhookDef } from './shared/types';
 
-/** What the ledger answers for a sender it cannot identify or a time it cannot store. */
-const INVALID_SUBJECT_CODES = new Set(['invalid-phone', 'invalid-subject', 'invalid-input']);
+/**
+ * What the ledger answers for a sender it cannot identify (a number no rules accept, a malformed user id): no
+ * delivery can cure that. Any other error, such as a configured value the ledger refuses (invalid-input), is the
+ * business's to fix: it answers 500, so that Meta delivers again and nothing the person asked for is dropped.
+ */
+const UNIDENTIFIABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 
 /** A webhook path as the editor validates it: starts with "/", no query, no whitespace. */
 const WEBHOOK_PATH = /^\/[^\s?#]*$/;
@@ -146,8 +150,8 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
             messages.length + statuses.length + events.length > 0
               ? await completion.sendAndWait(this, [messages, statuses, events])
               : [];
-          // Input the sender can never make valid fails the same way on every delivery: it counts as handled.
-          const retry = unfinished.filter((u) => !INVALID_SUBJECT_CODES.has(String(codeOf(u.error))));
+          // A sender nobody can identify fails the same way on every delivery: it counts as handled.
+          const retry = unfinished.filter((u) => !UNIDENTIFIABLE_SENDER_CODES.has(String(codeOf(u.error))));
           const failed = new Set(retry.map((u) => keyOf.get(u.msg)));
           if (dedupe)
             await completeClaims(

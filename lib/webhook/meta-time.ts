@@ -4,5 +4,7 @@
  */
 export function metaTimeMs(timestamp: unknown): number | undefined {
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0) return undefined;
-  return timestamp > 1e11 ? Math.floor(timestamp) : Math.floor(timestamp * 1000);
+  const ms = timestamp > 1e11 ? Math.floor(timestamp) : Math.floor(timestamp * 1000);
+  // A time no clock can hold is no time: the ledger would refuse it on every delivery Meta makes.
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }

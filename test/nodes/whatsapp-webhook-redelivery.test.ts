@@ -50,6 +50,11 @@ function flakyNodeType(RED: NodeAPI): void {
       if (text.startsWith('fail-once') && count === 1) return done(new Error('the withdrawal was not committed'));
       if (text.startsWith('bad-number'))
         return done(Object.assign(new Error('invalid number'), { code: 'invalid-phone' }));
+      if (text.startsWith('bad-user-id'))
+        return done(Object.assign(new Error('invalid user id'), { code: 'invalid-subject' }));
+      // What the ledger answers for a value a node's settings gave it: the business's to fix, not the sender's.
+      if (text.startsWith('bad-setting') && count === 1)
+        return done(Object.assign(new Error('The field keyword is too long'), { code: 'invalid-input' }));
       if (text.startsWith('hang')) return;
       setImmediate(() => done());
     });
@@ -193,10 +198,29 @@ describe('whatsapp-webhook: a failure before the 200 never turns the retry into 
 
   it('an error no delivery can cure (an invalid sender) counts as handled: 200, and the retry is a duplicate', async () => {
     await load();
-    const body = inbound(['bad-number', 'wamid.bad-1']);
+    for (const [text, id] of [
+      ['bad-number', 'wamid.bad-1'],
+      ['bad-user-id', 'wamid.bad-2'],
+    ]) {
+      const body = inbound([text, id]);
+      assert.equal((await signedPost(body)).status, 200, text);
+      assert.equal((await signedPost(body)).status, 200, text);
+      assert.equal(attempts.get(text), 1, text);
+    }
+  });
+
+  it("a value the ledger refuses from the settings (invalid-input) is not the sender's doing: 500, and the retry is handled", async () => {
+    await load();
+    const body = inbound(['bad-setting STOP', 'wamid.setting-1']);
+    assert.equal((await signedPost(body)).status, 500, 'acknowledged although nothing was withdrawn');
+    assert.ok(
+      callsOf('warn', 'hook').some(([text]) => /1 webhook items were not handled/.test(String(text))),
+      'the webhook says Meta delivers again',
+    );
     assert.equal((await signedPost(body)).status, 200);
+    assert.equal(attempts.get('bad-setting STOP'), 2, "Meta's retry was dropped as a duplicate");
     assert.equal((await signedPost(body)).status, 200);
-    assert.equal(attempts.get('bad-number'), 1);
+    assert.equal(attempts.get('bad-setting STOP'), 2);
   });
 
   it('without RED.hooks (node-red-node-test-helper) completes right after sending, as before', async () => {
