@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import {
   marketingPurposeIds,
@@ -56,6 +57,12 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     const node = this;
     const store = findConsentStore(RED, config.store);
     const rules = stopRulesFrom(config);
+    // The dialog refuses them; a flow imported or saved before that still runs, without them.
+    const overlong = [...overlongKeywords(config.keywords), ...overlongKeywords(config.helpKeywords)];
+    if (overlong.length > 0) {
+      const keywords = overlong.map((k) => (k.length > 40 ? `${k.slice(0, 39)}…` : k)).join(', ');
+      node.warn(RED._('stop-handler.warn.keywords-too-long', { max: KEYWORD_MAX_LENGTH, keywords }));
+    }
     const configured = parsePurposeList(config.purposes);
     // A purpose renamed or removed in the store since this node was set up must not make every STOP fail (the
     // webhook would answer 500 for days and nobody would be unsubscribed): such ids are left out, with a warning,

@@ -1,6 +1,13 @@
 /** What the consent ledger's changes take (ConsentLedger in ledger.ts); each is validated there before any write. */
 import type { CollectionMethod, SubjectInput, WithdrawalChannel } from './types';
 
+/**
+ * The longest opt-out keyword a withdrawal keeps (WithdrawConsentInput.keyword). Keyword lists refuse longer
+ * keywords and longer messages are no keyword at all (lib/conversation/keywords.ts), so that every keyword a STOP
+ * can match is one the ledger stores: a STOP recognised but refused here would be lost.
+ */
+export const KEYWORD_MAX_LENGTH = 200;
+
 /** How a consent may be collected (the record's `method`). */
 export const COLLECTION_METHODS: readonly CollectionMethod[] = ['web-form', 'keyword', 'button', 'agent'];
 /** Where a withdrawal asked of withdrawConsent came from (the record's `withdrawalChannel`); a number change is numberChanged's. */
@@ -107,6 +114,7 @@ export interface WithdrawConsentInput {
   purposes?: string[];
   channel: WithdrawalChannel;
   text?: string;
+  /** At most KEYWORD_MAX_LENGTH characters. */
   keyword?: string;
   messageId?: string;
   /**

@@ -19,6 +19,7 @@ import {
   COLLECTION_METHODS,
   type ConfirmConsentInput,
   type GiveConsentInput,
+  KEYWORD_MAX_LENGTH,
   type LinkUserIdInput,
   type LinkUserIdOutcome,
   type NumberChangeInput,
@@ -544,7 +545,7 @@ export class ConsentLedger extends EventEmitter {
     }
     const targets = (input.purposes ?? [...this.purposes.keys()]).map((id) => this.requirePurpose(id));
     const text = optionalText(input.text, 'text', 4096);
-    const keyword = optionalText(input.keyword, 'keyword', 64);
+    const keyword = optionalText(input.keyword, 'keyword', KEYWORD_MAX_LENGTH);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const sentAt = optionalTime(input.sentAt, 'sentAt');
     const subject = this.resolver.identify(input.subject);

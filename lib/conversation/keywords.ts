@@ -1,3 +1,5 @@
+import { KEYWORD_MAX_LENGTH } from '../consent/inputs';
+
 /**
  * The one place for the keywords people type to steer their consent. Nodes take these as defaults
  * and let the integrator replace them; matching always goes through `matchKeyword`, so that
@@ -68,11 +70,29 @@ function keywordForms(normalised: string): string[] {
   return core.length > 0 && core !== whole ? [whole, core] : [whole];
 }
 
-/** Parses a comma- or newline-separated keyword list from an edit dialog. */
+export { KEYWORD_MAX_LENGTH };
+
+function listItems(list: string | readonly string[] | undefined): string[] {
+  return (typeof list === 'string' ? list.split(/[,\n]/) : (list ?? [])).map((k) => String(k));
+}
+
+/**
+ * Parses a comma- or newline-separated keyword list from an edit dialog. A keyword longer than KEYWORD_MAX_LENGTH
+ * (normalised) is left out (overlongKeywords names them, for the node to warn): no message is that long, and the
+ * ledger would refuse to record a withdrawal by it.
+ */
 export function parseKeywordList(list: string | readonly string[] | undefined, fallback: readonly string[]): string[] {
-  const items = typeof list === 'string' ? list.split(/[,\n]/) : (list ?? []);
-  const normalised = items.map((k) => normaliseKeywordText(String(k))).filter((k) => k.length > 0);
+  const normalised = listItems(list)
+    .map(normaliseKeywordText)
+    .filter((k) => k.length > 0 && k.length <= KEYWORD_MAX_LENGTH);
   return normalised.length > 0 ? [...new Set(normalised)] : fallback.map(normaliseKeywordText);
+}
+
+/** The keywords of a list that parseKeywordList leaves out for their length, as typed. */
+export function overlongKeywords(list: string | readonly string[] | undefined): string[] {
+  return listItems(list)
+    .map((k) => k.trim())
+    .filter((k) => normaliseKeywordText(k).length > KEYWORD_MAX_LENGTH);
 }
 
 /**
@@ -84,7 +104,7 @@ export function matchKeyword(
   keywords: readonly string[],
   options: { courtesy?: boolean } = {},
 ): string | undefined {
-  if (typeof text !== 'string' || text.length > 200) return undefined;
+  if (typeof text !== 'string' || text.length > KEYWORD_MAX_LENGTH) return undefined;
   const forms = keywordForms(normaliseKeywordText(text));
   // An erasure cannot be undone: only the keyword itself asks for it ("Bitte löschen" may mean an order).
   const candidates = options.courtesy === false ? forms.slice(0, 1) : forms;

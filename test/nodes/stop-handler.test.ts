@@ -292,6 +292,22 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
   });
 
+  it('warns of a keyword longer than the ledger records with a withdrawal, and runs without it', async () => {
+    const overlong = `Bitte ${'keine Nachrichten mehr '.repeat(10)}senden`;
+    const { sent, other } = await load({ stop: { keywords: `HALT\n${overlong}` } });
+    // The test helper loads no message catalogs: the key stands for the text (both catalogs hold it).
+    assert.deepEqual(
+      callsOf('warn', 'stop').map(([text]) => String(text)),
+      ['stop-handler.warn.keywords-too-long'],
+    );
+    const ledger = await subscribe(GERMAN.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: overlong });
+    await until(() => other.length === 1, 'the message on output 2');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'halt' });
+    await until(() => sent.length === 1, 'the confirmation of HALT');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+  });
+
   it('withdraws every purpose when none of its list is left in the store', async () => {
     const { sent } = await load({ stop: { purposes: 'gone' } });
     const ledger = await subscribe(GERMAN.phone);

@@ -6,6 +6,7 @@ import { buildMessageWebhook } from '../../lib/webhook/build';
 import { signPayload } from '../../lib/webhook/signature';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import { FirstHopCompletion, type Unfinished } from '../../nodes/shared/completion';
+import stopHandlerNode from '../../nodes/stop-handler';
 import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper, nodeRedPath } from '../helpers/node-red';
@@ -231,6 +232,80 @@ describe('whatsapp-webhook: a failure before the 200 never turns the retry into 
     assert.equal((await signedPost(body)).status, 200);
     await sleep(20);
     assert.equal(attempts.get('fail-once unobserved'), 1);
+  });
+});
+
+describe('whatsapp-webhook with a real stop-handler: a recognised STOP is withdrawn before the 200', () => {
+  let dir: ReturnType<typeof tempDir>;
+  /** Opt-out phrases longer than the 64 characters the ledger once kept with a withdrawal. */
+  const PHRASE = 'Bitte tragen Sie mich sofort aus allen Ihren WhatsApp Verteilern aus danke';
+  const LONGEST = `Ich moechte ab sofort keine Nachrichten mehr ${'und keine Angebote '.repeat(7)}erhalten`;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    await helper.startServer();
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    dir.remove();
+  });
+
+  async function load(keywords: string) {
+    await helper.load(
+      [configNode, webhookNode, consentStoreNode, stopHandlerNode, mountHttpApps(), withRuntimeHooks] as never,
+      [
+        { id: 'cfg', type: 'whatsapp-config', name: 'test', mode: 'cloud', phoneNumberId: NUMBER.phoneNumberId },
+        {
+          id: 'hook',
+          type: 'whatsapp-webhook',
+          path: '/whatsapp',
+          whatsapp: 'cfg',
+          store: 'store',
+          wires: [['stop'], ['stop'], ['stop']],
+        },
+        { id: 'stop', type: 'stop-handler', store: 'store', keywords, wires: [['confirm'], ['other']] },
+        { id: 'confirm', type: 'helper' },
+        { id: 'other', type: 'helper' },
+        storeNode('store', dir.path),
+      ] as never,
+      { cfg: { appSecret: APP_SECRET, verifyToken: 'v' }, store: storeCredentials() },
+    );
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    await ledger.giveConsent({
+      subject: '+4915123456789',
+      purpose: 'news',
+      wording: 'News',
+      method: 'keyword',
+      actor: 't',
+    });
+    return ledger;
+  }
+
+  it('a configured opt-out phrase longer than 64 characters withdraws, and only then is the POST acknowledged', async () => {
+    assert.ok(PHRASE.length > 64 && LONGEST.length > 180 && LONGEST.length <= 200, String(LONGEST.length));
+    const ledger = await load(`STOP\n${PHRASE}\n${LONGEST}`);
+    const confirmations: NodeMessage[] = [];
+    helper.getNode('confirm').on('input', (msg: NodeMessage) => confirmations.push(msg));
+    for (const [text, id] of [
+      [PHRASE, 'wamid.phrase-1'],
+      [`${LONGEST}!`, 'wamid.phrase-2'],
+    ]) {
+      await ledger.giveConsent({
+        subject: '+4915123456789',
+        purpose: 'news',
+        wording: 'News',
+        method: 'keyword',
+        actor: 't',
+      });
+      assert.equal((await signedPost(inbound([text, id]))).status, 200, text);
+      const record = await ledger.getConsent('+4915123456789', 'news');
+      assert.equal(record?.status, 'withdrawn', text);
+      assert.equal(record?.withdrawalKeyword, text.replace(/!$/, '').toUpperCase(), text);
+    }
+    assert.equal(confirmations.length, 2);
+    assert.deepEqual(callsOf('error', 'stop'), []);
   });
 });
 

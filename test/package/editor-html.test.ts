@@ -4,6 +4,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import type * as Acorn from 'acorn';
 import type * as AcornWalk from 'acorn-walk';
+import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../../lib/conversation/keywords';
 import { marketingWithoutConsent, parsePurposes, purposeProblems } from '../../lib/conversation/purposes';
 import { SCHEMA_NAME } from '../../lib/store/postgres';
 
@@ -365,5 +366,28 @@ describe('editor validation as the runtime has it', () => {
       assert.equal(validate([candidate]) === true, accepted, JSON.stringify(candidate));
     }
     assert.notEqual(validate([{ ...purpose, lawfulBasis: 'contract' }]), true);
+  });
+
+  it("stop-handler's keyword lists refuse exactly the keywords the runtime leaves out for their length", () => {
+    const def = registeredDefinitions(fs.readFileSync(builtFile('stop-handler', 'stop-handler.html'), 'utf8')).get(
+      'stop-handler',
+    );
+    const atLimit = `${'ab '.repeat(66)}ab`;
+    for (const field of ['keywords', 'helpKeywords']) {
+      const validate = (def?.defaults?.[field] as { validate?: (v: string) => unknown })?.validate;
+      assert.ok(validate, `${field} has a validator`);
+      for (const list of [
+        '',
+        'STOP, HALT',
+        `STOP\n${atLimit}`,
+        `STOP\n${atLimit}c`,
+        `${'x'.repeat(KEYWORD_MAX_LENGTH)}!!!`,
+        'x'.repeat(KEYWORD_MAX_LENGTH + 1),
+        '\uFDFA'.repeat(11),
+        '\uFDFA'.repeat(12),
+      ]) {
+        assert.equal(validate(list) === true, overlongKeywords(list).length === 0, `${field}: ${list}`);
+      }
+    }
   });
 });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import {
   DEFAULT_STOP_KEYWORDS,
+  KEYWORD_MAX_LENGTH,
   matchKeyword,
   normaliseKeywordText,
+  overlongKeywords,
   parseKeywordList,
 } from '../../../lib/conversation/keywords';
+import { stopRulesFrom } from '../../../lib/conversation/stop';
 
 describe('conversation/keywords', () => {
   it('matches opt-out words after trimming, case folding and punctuation removal', () => {
@@ -65,5 +68,32 @@ describe('conversation/keywords', () => {
   it('parses keyword lists from the edit dialog and falls back to the defaults when empty', () => {
     assert.deepEqual(parseKeywordList('halt, Ende\nstop', DEFAULT_STOP_KEYWORDS), ['HALT', 'ENDE', 'STOP']);
     assert.deepEqual(parseKeywordList(' , ', ['STOP']), ['STOP']);
+  });
+
+  it('keeps no keyword longer than the consent ledger records with a withdrawal, and names what it left out', () => {
+    const phrase = 'Bitte tragen Sie mich sofort aus allen Ihren WhatsApp Verteilern aus. Danke!';
+    const atLimit = `${'ab '.repeat(66)}ab`;
+    const tooLong = `${atLimit}c`;
+    // U+FDFA is one character that NFKC turns into 18: short as typed, too long once normalised.
+    const expanding = '\uFDFA'.repeat(12);
+    assert.equal(normaliseKeywordText(atLimit).length, KEYWORD_MAX_LENGTH);
+    assert.ok(normaliseKeywordText(expanding).length > KEYWORD_MAX_LENGTH);
+    const list = [phrase, atLimit, tooLong, expanding, 'halt'].join('\n');
+    assert.deepEqual(parseKeywordList(list, ['STOP']), [
+      normaliseKeywordText(phrase),
+      normaliseKeywordText(atLimit),
+      'HALT',
+    ]);
+    assert.deepEqual(overlongKeywords(list), [tooLong, expanding]);
+    assert.deepEqual(overlongKeywords('STOP, halt'), []);
+    // A list with nothing but overlong keywords falls back to the defaults, as an empty one does.
+    assert.deepEqual(parseKeywordList(tooLong, ['STOP']), ['STOP']);
+  });
+
+  it('every keyword a STOP can match fits in the ledger', () => {
+    const rules = stopRulesFrom({ keywords: ['x'.repeat(500), `${'y'.repeat(199)}!!`, '\uFDFA'.repeat(11)].join(',') });
+    for (const keyword of rules.stopKeywords) assert.ok(keyword.length <= KEYWORD_MAX_LENGTH, keyword);
+    assert.equal(matchKeyword(`${'y'.repeat(199)}!`, rules.stopKeywords), 'Y'.repeat(199));
+    assert.equal(matchKeyword('\uFDFA'.repeat(11), rules.stopKeywords), normaliseKeywordText('\uFDFA'.repeat(11)));
   });
 });

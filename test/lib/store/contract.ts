@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { verifyAuditLines } from '../../../lib/consent/audit-verify';
+import { KEYWORD_MAX_LENGTH } from '../../../lib/consent/inputs';
 import { Pseudonymiser } from '../../../lib/consent/keys';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
+import { parseKeywordList } from '../../../lib/conversation/keywords';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { migrations } from '../../../lib/store/schema';
 import type { DedupeStore } from '../../../lib/webhook/dedupe';
@@ -554,6 +556,50 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'withdrawn');
         assert.equal((await ledger.checkConsent(PHONE, 'newsletter')).status, 'given');
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).allowed, true);
+      });
+
+      it('records every opt-out keyword a STOP can match, however long; a longer one is refused before any write', async () => {
+        await ledger.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        const phrase = 'BITTE TRAGEN SIE MICH SOFORT AUS ALLEN IHREN WHATSAPP VERTEILERN AUS DANKE';
+        // The longest keyword a stop-handler keeps from its settings, as matching returns it.
+        const longest = parseKeywordList(
+          `${phrase} ${'X'.repeat(KEYWORD_MAX_LENGTH)}`.slice(0, KEYWORD_MAX_LENGTH),
+          [],
+        )[0];
+        assert.equal(longest.length, KEYWORD_MAX_LENGTH);
+        await rejectsUnchanged(
+          () =>
+            ledger.withdrawConsent({
+              subject: PHONE,
+              channel: 'whatsapp-keyword',
+              keyword: `${longest}X`,
+              actor: 't',
+            }),
+          'invalid-input',
+        );
+        for (const keyword of [phrase, longest]) {
+          await ledger.giveConsent({
+            subject: PHONE,
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'keyword',
+            actor: 't',
+          });
+          await ledger.withdrawConsent({
+            subject: PHONE,
+            purposes: ['marketing'],
+            channel: 'whatsapp-keyword',
+            keyword,
+            actor: 't',
+          });
+          assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.withdrawalKeyword, keyword);
+        }
       });
 
       it('a STOP from an erased person stores nothing about her, also when someone else asked for her consent since', async () => {
