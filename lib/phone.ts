@@ -129,11 +129,15 @@ function validParse(text: string, defaultCountry: string | undefined): PhoneNumb
  * the confirmation would go to a stranger. When the digits are also a valid number read with a "+" in front, and
  * that is another number, nobody can tell which one was meant: refused, the person is asked for "+" or "00".
  * A national trunk prefix ("0151 …", Russia's "8 495 …") says the number is national: libphonenumber reads it off,
- * so the national significant number is no longer all the digits, and nothing is refused.
+ * so the national significant number is no longer all the digits, and nothing is refused; nor are digits written
+ * the way the country writes its numbers at home without one ("201 555 0123" with US).
  */
 function refuseTwoReadings(text: string, national: PhoneNumber): void {
   const digits = text.replace(/\D/g, '');
   if (national.nationalNumber !== digits) return;
+  // Written as the country writes it at home: where a number goes without a trunk prefix (the US, China, Greek and
+  // Mexican mobiles), that is how people type it, and it means the national number.
+  if (national.formatNational().replace(/\D/g, '') === digits) return;
   const international = parsePhoneNumberFromString(`+${digits}`);
   if (international?.isValid() && international.number !== national.number) {
     throw new GdprWhatsAppError(

@@ -101,6 +101,16 @@ describe('phone', () => {
     assert.equal(normalisePhoneNumber('8 495 123 45 67', 'RU'), '+74951234567');
     // Both readings the same number: nothing to refuse.
     assert.equal(normalisePhoneNumber('1 415 555 0123', 'US'), '+14155550123');
+    // Where numbers are written at home without a trunk prefix, digits written so are the national number, even
+    // when they would also make another country's number with a + in front (+20 1555 0123 is Egypt's, say).
+    for (const [typed, country, number] of [
+      ['2015550123', 'US', '+12015550123'],
+      ['13123456789', 'CN', '+8613123456789'],
+      ['321 1234567', 'CO', '+573211234567'],
+      ['6912345678', 'GR', '+306912345678'],
+    ]) {
+      assert.equal(normalisePhoneNumber(typed, country), number, `${typed} (${country})`);
+    }
     // Without a default country digits are an international number, as WhatsApp ids are.
     assert.equal(normalisePhoneNumber('4915123456789'), '+4915123456789');
   });
