@@ -344,10 +344,11 @@ export default function registerOptInFlow(RED: NodeAPI): void {
      * sent last, whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
      * pending, this node answers as before (expired, or passed on).
      */
-    async function answersOurRequest(ledger: LedgerHandle, subject: SubjectRef): Promise<boolean> {
+    async function answersOurRequest(ledger: LedgerHandle, subject: SubjectRef, sentAt?: number): Promise<boolean> {
       const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
-      const last = lastRequestedPurposes(records, Date.now());
-      return last.length === 0 || (last.length === 1 && last[0] === config.purpose);
+      const last = lastRequestedPurposes(records, Date.now(), sentAt);
+      // Two sent in the same millisecond: the first of their nodes takes it.
+      return last.length === 0 || last.includes(config.purpose);
     }
 
     async function confirm(
@@ -360,11 +361,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       // A button names its purpose; one for another opt-in-flow node's purpose is passed on to it.
       if (intent.purpose && !allowMsgPurpose && intent.purpose !== config.purpose) return on(3, msg);
       if (intent.purpose && !findPurpose(storeNode.purposes, intent.purpose)) return on(3, msg);
-      if (intent.purpose === undefined && !allowMsgPurpose && !(await answersOurRequest(ledger, subject))) {
+      const inbound = msg.whatsapp ?? {};
+      const { sentAt } = sentAtOf(inbound);
+      if (intent.purpose === undefined && !allowMsgPurpose && !(await answersOurRequest(ledger, subject, sentAt))) {
         return on(3, msg);
       }
       const purposeId = intent.purpose ?? (allowMsgPurpose ? undefined : config.purpose);
-      const inbound = msg.whatsapp ?? {};
       try {
         const record = await ledger.confirmConsent({
           subject,

@@ -33,7 +33,7 @@ import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep, SWEEP_ACTION } from './retention-sweep';
-import { ACTIVE_STATUSES, evaluateCheck, isLivePending } from './rules';
+import { ACTIVE_STATUSES, evaluateCheck, isLivePending, requestedAfterReply } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -81,18 +81,13 @@ export const DEFAULT_RETENTION: RetentionSettings = {
 
 /** Audit events per exportAuditPage, and the most one page may ask for. */
 const AUDIT_EXPORT_PAGE = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The first sweep after a start waits this long at least (a tenth of a shorter interval): starting stays quick. */
 const FIRST_SWEEP_FLOOR_MS = 60_000;
 const AUDIT_EXPORT_PAGE_MAX = 10_000;
 
 /** What identify() answers for a webhook sender that can open no customer service window. */
 const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
-
-/**
- * Meta's timestamps are whole seconds and its clock is not ours: a reply counts as sent before its request only
- * when it is older than this.
- */
-const REPLY_CLOCK_MARGIN_MS = 30_000;
 
 /**
  * A request is a WhatsApp message to the number, and anyone may type a number into a web form: within this time
@@ -370,16 +365,18 @@ export class ConsentLedger extends EventEmitter {
         actor,
         events,
       );
-      // A bare "YES" answers the confirmation message sent last.
+      // A bare "YES" answers the confirmation message sent last before it.
       const live = pending
         .filter((r) => isLivePending(r, now))
         .sort((a, b) => (b.requestedAt ?? 0) - (a.requestedAt ?? 0));
       if (live.length === 0) return { error: 'request-expired' as const };
-      if (sentAt !== undefined && (await this.isStaleReply(tx, await keysOf(tx, subject, p), live[0], sentAt))) {
+      const request =
+        (sentAt === undefined ? undefined : live.find((r) => !requestedAfterReply(r.requestedAt, sentAt))) ?? live[0];
+      if (sentAt !== undefined && (await this.isStaleReply(tx, await keysOf(tx, subject, p), request, sentAt))) {
         return { error: 'stale-reply' as const };
       }
       const row: ConsentRow = {
-        ...live[0],
+        ...request,
         status: 'given',
         expiresAt: null,
         decidedAt: now,
@@ -410,7 +407,7 @@ export class ConsentLedger extends EventEmitter {
    * or before the person's latest opt-out of its purpose.
    */
   private async isStaleReply(tx: StoreTx, keys: readonly string[], request: ConsentRow, sentAt: number) {
-    if ((request.requestedAt ?? Number.NEGATIVE_INFINITY) > sentAt + REPLY_CLOCK_MARGIN_MS) return true;
+    if (requestedAfterReply(request.requestedAt, sentAt)) return true;
     const def = this.purposes.get(request.purpose);
     return def !== undefined && (await this.writes.optedOutSince(tx, keys, def, sentAt));
   }
@@ -1030,7 +1027,8 @@ export class ConsentLedger extends EventEmitter {
    * runs a minute after the start (a tenth of a shorter interval).
    */
   startRetentionTimer(ms: number): void {
-    const every = positiveMs(ms, 'interval', 3_600_000);
+    // A timer longer than Node's longest (about 24.8 days) would fire at once, every time.
+    const every = Math.min(positiveMs(ms, 'interval', 3_600_000), MAX_TIMER_MS);
     this.stopRetentionTimer();
     const generation = this.retentionGeneration;
     const schedule = (delay: number) => {

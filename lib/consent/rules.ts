@@ -67,6 +67,17 @@ export function isUnconfirmedRequest(state: StoredState): boolean {
   return state.status === 'pending' || (state.status === 'expired' && state.expiresAt !== MOVED_AWAY_EXPIRY);
 }
 
+/**
+ * Meta's timestamps are whole seconds and its clock is not ours: a reply counts as sent before its request only
+ * when it is older than this.
+ */
+export const REPLY_CLOCK_MARGIN_MS = 30_000;
+
+/** A request sent after the reply went (a late delivery of an answer to an earlier one): not what the reply answers. */
+export function requestedAfterReply(requestedAt: number | null | undefined, sentAt: number): boolean {
+  return (requestedAt ?? Number.NEGATIVE_INFINITY) > sentAt + REPLY_CLOCK_MARGIN_MS;
+}
+
 export function isLivePending(state: StoredState, now: number): boolean {
   return state.status === 'pending' && (state.expiresAt === null || state.expiresAt > now);
 }

@@ -1,4 +1,4 @@
-import { isLivePending } from '../consent/rules';
+import { isLivePending, requestedAfterReply } from '../consent/rules';
 import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -244,17 +244,24 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
 }
 
 /**
- * The purposes of the pending requests sent last: a confirmation that names no purpose (a typed "JA") answers the
- * request sent last, the rule the ledger's confirmConsent follows when it is left to pick. Empty when none is pending;
- * more than one when they were sent in the same millisecond, and a bare "JA" answers none of them clearly.
+ * The purposes of the pending requests sent last before the reply (sent at `sentAt`, when known): a confirmation that
+ * names no purpose (a typed "JA") answers the request sent last before it, the rule the ledger's confirmConsent
+ * follows when it is left to pick. Empty when none is pending; more than one when they were sent in the same
+ * millisecond (each of them may take it).
  */
-export function lastRequestedPurposes(records: readonly (ConsentRecord | undefined)[], now: number): string[] {
+export function lastRequestedPurposes(
+  records: readonly (ConsentRecord | undefined)[],
+  now: number,
+  sentAt?: number,
+): string[] {
   const live = records.filter(
     (record): record is ConsentRecord =>
       record !== undefined && isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
   );
-  const lastAt = Math.max(...live.map((record) => record.requestedAt ?? 0));
-  return live.filter((record) => (record.requestedAt ?? 0) === lastAt).map((record) => record.purpose);
+  const before = sentAt === undefined ? [] : live.filter((record) => !requestedAfterReply(record.requestedAt, sentAt));
+  const answerable = before.length > 0 ? before : live;
+  const lastAt = Math.max(...answerable.map((record) => record.requestedAt ?? 0));
+  return answerable.filter((record) => (record.requestedAt ?? 0) === lastAt).map((record) => record.purpose);
 }
 
 export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed';

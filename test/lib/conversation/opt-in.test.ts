@@ -280,6 +280,16 @@ describe('conversation/opt-in', () => {
       assert.deepEqual(lastRequestedPurposes([request('offers', 'pending', 200, 500)], 1_000), []);
       assert.deepEqual(lastRequestedPurposes([], 1_000), []);
     });
+    it('names the request sent last before the reply, when it says when it was sent', () => {
+      // A reply sent at 10 s, delivered after a request made at 70 s: it answers the one made at 0.
+      const records = [request('news', 'pending', 0, 1e9), request('offers', 'pending', 70_000, 1e9)];
+      assert.deepEqual(lastRequestedPurposes(records, 80_000, 10_000), ['news']);
+      // Within the margin for Meta's clock, the later one still counts as sent before.
+      assert.deepEqual(lastRequestedPurposes(records, 80_000, 50_000), ['offers']);
+      // Sent before every request: the one sent last (the ledger then answers that the reply is stale).
+      const later = [request('news', 'pending', 70_000, 1e9), request('offers', 'pending', 90_000, 1e9)];
+      assert.deepEqual(lastRequestedPurposes(later, 100_000, 0), ['offers']);
+    });
     it('names both when two were sent in the same millisecond', () => {
       const records = [request('news', 'pending', 100, 10_000), request('offers', 'pending', 100, 10_000)];
       assert.deepEqual(lastRequestedPurposes(records, 1_000), ['news', 'offers']);

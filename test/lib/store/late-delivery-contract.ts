@@ -286,6 +286,18 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(await check(ANNA), 'pending');
       });
 
+      it('without a purpose answers the request sent last before it, not one made after it went', async () => {
+        await request(ANNA, 'newsletter');
+        const yesSent = now + 10 * SECOND;
+        // Delivered late (Meta retried it): meanwhile the business asked for another purpose.
+        now += 70 * SECOND;
+        await request(ANNA, 'marketing');
+        now += 10 * SECOND;
+        await confirm(ANNA, yesSent);
+        assert.equal(await check(ANNA, 'newsletter'), 'given');
+        assert.equal(await check(ANNA, 'marketing'), 'pending');
+      });
+
       it('sent after the request confirms it, whatever the opt-outs before the request', async () => {
         await stop(ANNA, now);
         now += MINUTE;
