@@ -10,12 +10,12 @@ const GERMAN_SPEAKING_COUNTRIES = ['DE.', 'AT.', 'CH.', 'LI.'];
  * then the node's setting; "auto" guesses German for numbers (or business-scoped user ids) from Germany, Austria,
  * Switzerland and Liechtenstein and English otherwise.
  */
-export function chooseLanguage(explicit: unknown, nodeSetting: string | undefined, recipient?: string): Language {
+export function chooseLanguage(explicit: unknown, nodeSetting: string | undefined, recipient?: unknown): Language {
   const requested = typeof explicit === 'string' ? explicit.toLowerCase().slice(0, 2) : undefined;
   if (requested === 'de' || requested === 'en') return requested;
   if (nodeSetting === 'de' || nodeSetting === 'en') return nodeSetting;
   const prefixes = [...GERMAN_SPEAKING_COUNTRY_CODES, ...GERMAN_SPEAKING_COUNTRIES];
-  if (recipient && prefixes.some((prefix) => recipient.startsWith(prefix))) return 'de';
+  if (typeof recipient === 'string' && prefixes.some((prefix) => recipient.startsWith(prefix))) return 'de';
   return 'en';
 }
 

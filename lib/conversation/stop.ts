@@ -213,12 +213,18 @@ function sentAtOf(timestamp: unknown): { sentAt?: number } {
 }
 
 /** E.164 from the webhook, else the wa_id (digits, normalised by the ledger), plus the business-scoped id. */
-function subjectOf(from?: string, waId?: string, userId?: string): SubjectRef | undefined {
-  const phone = from || waId;
-  if (!phone && !userId) return undefined;
+/** Text, or nothing: a message put together by a flow may carry anything in these fields. */
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function subjectOf(from?: unknown, waId?: unknown, userId?: unknown): SubjectRef | undefined {
+  const phone = textOf(from) ?? textOf(waId);
+  const id = textOf(userId);
+  if (!phone && !id) return undefined;
   const subject: SubjectRef = {};
   if (phone) subject.phone = phone;
-  if (userId) subject.userId = userId;
+  if (id) subject.userId = id;
   return subject;
 }
 

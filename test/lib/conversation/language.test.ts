@@ -10,6 +10,12 @@ describe('conversation/language', () => {
     assert.equal(chooseLanguage('fr', 'auto', '+33612345678'), 'en');
   });
 
+  it('takes a recipient that is not text (a message a flow put together) as no country', () => {
+    for (const recipient of [['+4915123456789'], { id: 'DE.1' }, 4915123456789, null]) {
+      assert.equal(chooseLanguage(undefined, 'auto', recipient), 'en', JSON.stringify(recipient));
+    }
+  });
+
   it('reads the country of a business-scoped user id the same way', () => {
     for (const id of ['DE.1502576394655843', 'AT.77', 'CH.ENT.118157', 'LI.5']) {
       assert.equal(chooseLanguage(undefined, 'auto', id), 'de', id);

@@ -40,6 +40,14 @@ const PURPOSES: PurposeConfig[] = [
 
 describe('conversation/stop', () => {
   describe('recogniseStopSignal', () => {
+    it('names no subject from a sender that is not text, and answers nobody', () => {
+      for (const text of ['STOP', 'HELP']) {
+        const odd = { ...inbound({ text }), from: [491512345] as unknown as string, userId: {} as unknown as string };
+        const withoutWaId = { ...odd, waId: undefined };
+        assert.deepEqual(recogniseStopSignal(withoutWaId, rules), { kind: 'none' }, text);
+      }
+    });
+
     it('recognises every default opt-out keyword, whatever the case and punctuation', () => {
       for (const text of [
         'STOP',
