@@ -371,9 +371,14 @@ export function showStoreProblems(node: Pick<Node, 'status'>, RED: NodeAPI, stor
   store?.getLedger().catch((err: unknown) => node.status(statusOf('broken', translateError(RED, err))));
 }
 
-/** How long a step of a message that waited in a queue waits for its consent store to come back from a redeploy. */
-const REDEPLOY_WAIT_MS = 10_000;
+/**
+ * How long a step of a message that waited in a queue waits for its consent store to come back from a redeploy:
+ * well within whatsapp-send's check timeout, so that a store gone for good fails the message as no-consent-store.
+ */
+const REDEPLOY_WAIT_MS = 5000;
 const REDEPLOY_RETRY_MS = 100;
+/** Since when each store id found no store: once that is longer than a redeploy takes, nothing more is waited for. */
+const missingSince = new Map<string, number>();
 
 /**
  * Runs `use` with the ledger of the store with this id as it is now, not as it was when the message was queued: a
@@ -389,11 +394,15 @@ export async function withStoreLedger<T>(
   const deadline = Date.now() + REDEPLOY_WAIT_MS;
   for (;;) {
     const store = findConsentStore(RED, storeId);
+    if (store) missingSince.delete(storeId);
+    else if (!missingSince.has(storeId)) missingSince.set(storeId, Date.now());
+    // A store removed from the flows: the messages queued behind the first fail at once, not one wait each.
+    const goneFor = Date.now() - (missingSince.get(storeId) ?? Date.now());
     try {
       return await use(await ledgerOf(store));
     } catch (err) {
       const replacing = !store || (err instanceof GdprWhatsAppError && err.code === 'store-closed');
-      if (!replacing || Date.now() >= deadline) throw err;
+      if (!replacing || Date.now() >= deadline || goneFor > REDEPLOY_WAIT_MS) throw err;
     }
     await new Promise((resolve) => setTimeout(resolve, REDEPLOY_RETRY_MS));
   }

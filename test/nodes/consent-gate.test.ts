@@ -299,5 +299,40 @@ describe('consent-gate node', () => {
       );
       assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length - acceptedBefore, 3);
     });
+
+    it('fails what waited in the queue when the store was removed from the flows, sending none of it', async () => {
+      const extra = [
+        {
+          id: 'cfg',
+          type: 'whatsapp-config',
+          mode: 'cloud',
+          apiBaseUrl: server.url,
+          apiVersion: 'v25.0',
+          phoneNumberId: PHONE_NUMBER_ID,
+          throughput: 1,
+        },
+        { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+        { id: 'sent', z: 'tab', type: 'helper' },
+        { id: 'failed', z: 'tab', type: 'helper' },
+      ];
+      await load({ wires: [['send'], ['blocked']] }, extra);
+      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
+      const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
+      const acceptedBefore = sandbox.accepted(PHONE_NUMBER_ID).length;
+      const sent = collect('sent');
+      const failed = collect('failed');
+      for (let i = 0; i < 4; i++) helper.getNode('gate').receive({ to: ANNA, payload: template } as never);
+      await until(() => sent.length === 1, 'the first message');
+      const flow = (helper as unknown as { _redNodes: { getFlows(): { flows: Record<string, unknown>[] } } })._redNodes
+        .getFlows()
+        .flows.filter((n) => n.id !== 'store' && n.id !== 'gate');
+      await helper.setFlows(flow as never, 'nodes', {} as never);
+      await until(() => failed.length === 3, 'the three queued messages');
+      assert.deepEqual(
+        failed.map((m) => (m.error as { code?: string } | undefined)?.code),
+        ['no-consent-store', 'no-consent-store', 'no-consent-store'],
+      );
+      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length - acceptedBefore, 1);
+    });
   });
 });
