@@ -262,10 +262,12 @@ describe('consent-gate node', () => {
       );
     });
 
-    it('sends what waited in the queue while the store was redeployed, checked against the new copy', async () => {
-      const storeChanged = (flow: Record<string, unknown>[]) =>
-        flow.map((n) => (n.id === 'store' ? { ...n, name: 'redeployed' } : n));
-      const extra = [
+    /**
+     * The gate in front of a whatsapp-send that sends one message a second, consent given: of `count` messages for
+     * her, the first is sent and the rest wait in the queue when `redeploy` changes the flows.
+     */
+    async function queueBehindOne(count: number, redeploy: (flow: Record<string, unknown>[]) => Promise<void>) {
+      await load({ wires: [['send'], ['blocked']] }, [
         {
           id: 'cfg',
           type: 'whatsapp-config',
@@ -273,66 +275,44 @@ describe('consent-gate node', () => {
           apiBaseUrl: server.url,
           apiVersion: 'v25.0',
           phoneNumberId: PHONE_NUMBER_ID,
-          // One a second: the messages behind the first still wait in the queue when the store is redeployed.
           throughput: 1,
         },
         { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
         { id: 'sent', z: 'tab', type: 'helper' },
         { id: 'failed', z: 'tab', type: 'helper' },
-      ];
-      await load({ wires: [['send'], ['blocked']] }, extra);
+      ]);
       await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
       const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
       const acceptedBefore = sandbox.accepted(PHONE_NUMBER_ID).length;
       const sent = collect('sent');
       const failed = collect('failed');
-      for (let i = 0; i < 3; i++) helper.getNode('gate').receive({ to: ANNA, payload: template } as never);
+      for (let i = 0; i < count; i++) helper.getNode('gate').receive({ to: ANNA, payload: template } as never);
       await until(() => sent.length === 1, 'the first message');
-      const flow = (
-        helper as unknown as { _redNodes: { getFlows(): { flows: Record<string, unknown>[] } } }
-      )._redNodes.getFlows().flows;
-      await helper.setFlows(storeChanged(flow) as never, 'nodes', { store: keys } as never);
+      const runtime = helper as unknown as { _redNodes: { getFlows(): { flows: Record<string, unknown>[] } } };
+      await redeploy(runtime._redNodes.getFlows().flows);
+      return { sent, failed, accepted: () => sandbox.accepted(PHONE_NUMBER_ID).length - acceptedBefore };
+    }
+
+    const errorCodes = (msgs: Msg[]) => msgs.map((m) => (m.error as { code?: string } | undefined)?.code);
+
+    it('sends what waited in the queue while the store was redeployed, checked against the new copy', async () => {
+      const { sent, failed, accepted } = await queueBehindOne(3, async (flow) => {
+        const changed = flow.map((n) => (n.id === 'store' ? { ...n, name: 'redeployed' } : n));
+        await helper.setFlows(changed as never, 'nodes', { store: keys } as never);
+      });
       await until(() => sent.length + failed.length === 3, 'all three messages');
-      assert.deepEqual(
-        failed.map((m) => (m.error as { code?: string } | undefined)?.code),
-        [],
-      );
-      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length - acceptedBefore, 3);
+      assert.deepEqual(errorCodes(failed), []);
+      assert.equal(accepted(), 3);
     });
 
     it('fails what waited in the queue when the store was removed from the flows, sending none of it', async () => {
-      const extra = [
-        {
-          id: 'cfg',
-          type: 'whatsapp-config',
-          mode: 'cloud',
-          apiBaseUrl: server.url,
-          apiVersion: 'v25.0',
-          phoneNumberId: PHONE_NUMBER_ID,
-          throughput: 1,
-        },
-        { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
-        { id: 'sent', z: 'tab', type: 'helper' },
-        { id: 'failed', z: 'tab', type: 'helper' },
-      ];
-      await load({ wires: [['send'], ['blocked']] }, extra);
-      await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
-      const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
-      const acceptedBefore = sandbox.accepted(PHONE_NUMBER_ID).length;
-      const sent = collect('sent');
-      const failed = collect('failed');
-      for (let i = 0; i < 4; i++) helper.getNode('gate').receive({ to: ANNA, payload: template } as never);
-      await until(() => sent.length === 1, 'the first message');
-      const flow = (helper as unknown as { _redNodes: { getFlows(): { flows: Record<string, unknown>[] } } })._redNodes
-        .getFlows()
-        .flows.filter((n) => n.id !== 'store' && n.id !== 'gate');
-      await helper.setFlows(flow as never, 'nodes', {} as never);
+      const { failed, accepted } = await queueBehindOne(4, async (flow) => {
+        const without = flow.filter((n) => n.id !== 'store' && n.id !== 'gate');
+        await helper.setFlows(without as never, 'nodes', {} as never);
+      });
       await until(() => failed.length === 3, 'the three queued messages');
-      assert.deepEqual(
-        failed.map((m) => (m.error as { code?: string } | undefined)?.code),
-        ['no-consent-store', 'no-consent-store', 'no-consent-store'],
-      );
-      assert.equal(sandbox.accepted(PHONE_NUMBER_ID).length - acceptedBefore, 1);
+      assert.deepEqual(errorCodes(failed), ['no-consent-store', 'no-consent-store', 'no-consent-store']);
+      assert.equal(accepted(), 1);
     });
   });
 });

@@ -10,6 +10,14 @@ const W = TEST_PURPOSES[0].wording.en;
 const MIN = 60_000;
 const DAY = 86_400_000;
 
+/** She signs up by username (user id only), and later writes with her number too: the two are linked. */
+async function signUpByUserIdThenLink(ledger: ConsentLedger, between: () => void = () => undefined): Promise<void> {
+  const subject = { userId: U, name: 'Erika' };
+  await ledger.giveConsent({ subject, purpose: 'marketing', wording: W, method: 'keyword', text: 'START', actor: 't' });
+  between();
+  await ledger.recordNoticeShown({ phone: P, userId: U }, 'n1', { actor: 't' });
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -28,17 +36,7 @@ function register(name: string, factory: HarnessFactory) {
       let now = Date.UTC(2026, 0, 1);
       const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
       try {
-        // Signed up by username (user id only), later wrote with her number too: linked.
-        const subject = { userId: U, name: 'Erika' };
-        await ledger.giveConsent({
-          subject,
-          purpose: 'marketing',
-          wording: W,
-          method: 'keyword',
-          text: 'START',
-          actor: 't',
-        });
-        await ledger.recordNoticeShown({ phone: P, userId: U }, 'n1', { actor: 't' });
+        await signUpByUserIdThenLink(ledger);
         // Offers go to her by user id every week; she does not write for five weeks; the sweep runs.
         for (let week = 0; week < 5; week++) {
           now += 7 * DAY;
@@ -61,9 +59,7 @@ function register(name: string, factory: HarnessFactory) {
       let now = Date.UTC(2026, 0, 1);
       const ledger = await ConsentLedger.open(db.options({ clock: () => now }));
       try {
-        const subject = { userId: U, name: 'Erika' };
-        await ledger.giveConsent({ subject, purpose: 'marketing', wording: W, method: 'keyword', actor: 't' });
-        await ledger.recordNoticeShown({ phone: P, userId: U }, 'n1', { actor: 't' });
+        await signUpByUserIdThenLink(ledger);
         now += MIN;
         await ledger.withdrawConsent({ subject: P, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
         now += 400 * DAY;
@@ -80,17 +76,9 @@ function register(name: string, factory: HarnessFactory) {
       let now = Date.UTC(2026, 0, 1);
       const ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
       try {
-        const subject = { userId: U, name: 'Erika' };
-        await ledger.giveConsent({
-          subject,
-          purpose: 'marketing',
-          wording: W,
-          method: 'keyword',
-          text: 'START',
-          actor: 't',
+        await signUpByUserIdThenLink(ledger, () => {
+          now += MIN;
         });
-        now += MIN;
-        await ledger.recordNoticeShown({ phone: P, userId: U }, 'n1', { actor: 't' });
         now += MIN;
         // "Delete my data" from P with user id U; Meta delivers it only after her move.
         const sentAt = now;
