@@ -341,7 +341,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
 
     /**
      * Whether a confirmation that names no purpose (a typed "JA") answers this node's request: it answers the request
-     * sent last, whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
+     * sent last before it was written (lastRequestedPurposes), whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
      * pending, this node answers as before (expired, or passed on).
      */
     async function answersOurRequest(ledger: LedgerHandle, subject: SubjectRef, sentAt?: number): Promise<boolean> {
