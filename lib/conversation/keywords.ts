@@ -107,22 +107,32 @@ export function matchKeyword(
   if (typeof text !== 'string' || text.length > KEYWORD_MAX_LENGTH) return undefined;
   const forms = keywordForms(normaliseKeywordText(text));
   // An erasure cannot be undone: only the keyword itself asks for it ("Bitte löschen" may mean an order).
-  const candidates = options.courtesy === false ? forms.slice(0, 1) : forms;
-  return keywords.find((k) => candidates.includes(normalisedKeyword(k)));
+  const candidates = (options.courtesy === false ? forms.slice(0, 1) : forms).flatMap(spellings);
+  return keywords.find((k) => spellingsOfKeyword(k).some((spelling) => candidates.includes(spelling)));
 }
 
-/** Keywords come from node settings and the defaults, a handful each: normalised once, not per message. */
-const normalisedKeywords = new Map<string, string>();
+/**
+ * The ways a word is typed without its accents: German umlauts written out (KUENDIGEN) or dropped (KUNDIGEN), as on
+ * a keyboard or phone without them, and any other letter's accent dropped (DESABONNER).
+ */
+function spellings(word: string): string[] {
+  const writtenOut = word.replace(/Ä/g, 'AE').replace(/Ö/g, 'OE').replace(/Ü/g, 'UE');
+  const dropped = word.normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC');
+  return writtenOut === dropped ? [writtenOut] : [writtenOut, dropped];
+}
 
-function normalisedKeyword(keyword: string): string {
-  let normalised = normalisedKeywords.get(keyword);
-  if (normalised === undefined) {
-    normalised = normaliseKeywordText(keyword).replace(/ /g, '');
+/** Keywords come from node settings and the defaults, a handful each: their spellings are found once, not per message. */
+const keywordSpellings = new Map<string, string[]>();
+
+function spellingsOfKeyword(keyword: string): string[] {
+  let found = keywordSpellings.get(keyword);
+  if (found === undefined) {
+    found = spellings(normaliseKeywordText(keyword).replace(/ /g, ''));
     // A caller passing ever new lists must not grow this without end.
-    if (normalisedKeywords.size >= 1000) normalisedKeywords.clear();
-    normalisedKeywords.set(keyword, normalised);
+    if (keywordSpellings.size >= 1000) keywordSpellings.clear();
+    keywordSpellings.set(keyword, found);
   }
-  return normalised;
+  return found;
 }
 
 /** Whether a text ends as a question, whatever follows the mark ("Ja?!", "Ja? 🙂") and in whichever width ("Ja？"). */

@@ -54,6 +54,19 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('Löschen!', ['LÖSCHEN'], { courtesy: false }), 'LÖSCHEN');
   });
 
+  it('matches a German keyword typed without umlauts, written out or dropped, and a keyword without its accents', () => {
+    assert.equal(matchKeyword('KUENDIGEN', DEFAULT_STOP_KEYWORDS), 'KÜNDIGEN');
+    assert.equal(matchKeyword('kundigen', DEFAULT_STOP_KEYWORDS), 'KÜNDIGEN');
+    assert.equal(matchKeyword('Daten loeschen', ['DATEN LÖSCHEN'], { courtesy: false }), 'DATEN LÖSCHEN');
+    assert.equal(matchKeyword('bestaetigen', ['BESTÄTIGEN']), 'BESTÄTIGEN');
+    assert.equal(matchKeyword('Désabonner', ['DESABONNER']), 'DESABONNER');
+    assert.equal(matchKeyword('desabonner', ['DÉSABONNER']), 'DÉSABONNER');
+    // A keyword the integrator wrote out (LOESCHEN) is matched by the umlaut too.
+    assert.equal(matchKeyword('Löschen', ['LOESCHEN']), 'LOESCHEN');
+    // Written out is not dropped letters elsewhere: "KUENDIGUNG" is no keyword of these.
+    assert.equal(matchKeyword('KUENDIGUNG', DEFAULT_STOP_KEYWORDS), undefined);
+  });
+
   it('does not treat a sentence that contains a keyword as the keyword', () => {
     assert.equal(matchKeyword('please do not stop', DEFAULT_STOP_KEYWORDS), undefined);
     assert.equal(matchKeyword('', DEFAULT_STOP_KEYWORDS), undefined);
