@@ -125,7 +125,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     }
 
     /** `forget` undoes what the ledger recorded for the message; the client runs it in the recipient's turn. */
-    async function deliver(msg: NodeMessage, forget: () => Promise<void>): Promise<WhatsAppFields> {
+    async function deliver(msg: NodeMessage, forget: (err: unknown) => Promise<void>): Promise<WhatsAppFields> {
       if (!whatsapp) throw new GdprWhatsAppError('config-missing', 'The node has no WhatsApp configuration');
       const fields = whatsappFieldsOf(msg);
       const readTarget = readReceiptTarget(fields);
@@ -195,9 +195,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     /**
      * What the ledger recorded for a message that then failed goes again: a privacy notice recorded as shown (outside
      * the 24-hour window, say) is shown before the person's next message (Art. 13 GDPR), and a confirmation request
-     * that was not sent lets her ask again at once.
+     * that was not sent lets her ask again at once. A failure that may have reached her (a timeout, a bare 502: the
+     * error's `deliveryUnknown`) keeps the request: her YES to a request that did arrive must not be answered
+     * "expired", and one that did not arrive only makes her wait minutes to ask again. The notice is forgotten even
+     * then: shown twice is harmless, never shown is not.
      */
-    async function forgetUndelivered(msg: NodeMessage): Promise<void> {
+    async function forgetUndelivered(msg: NodeMessage, failure: unknown): Promise<void> {
       const { privacyNotice: notice, optIn } = msg as {
         privacyNotice?: { version?: unknown; store?: unknown };
         optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown };
@@ -208,6 +211,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
         await withStoreLedger(RED, notice.store, (ledger) => ledger.noticeNotDelivered(subject, version, { actor }));
       }
+      const mayHaveArrived = (failure as { deliveryUnknown?: unknown } | undefined)?.deliveryUnknown === true;
+      if (mayHaveArrived) return;
       if (optIn?.outcome === 'requested' && typeof optIn.purpose === 'string' && typeof optIn.store === 'string') {
         const purpose = optIn.purpose;
         const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
@@ -220,11 +225,11 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       (msg: NodeMessageInFlow, send: (msgs: (NodeMessage | null)[]) => void, done: (err?: Error) => void) => {
         // Once, whoever asks first: the client in the recipient's turn, or the failure below (one before the client).
         let forgetting: Promise<void> | undefined;
-        const forget = () => {
-          forgetting ??= forgetUndelivered(msg).catch((err: unknown) => node.warn(translateError(RED, err)));
+        const forget = (failure: unknown) => {
+          forgetting ??= forgetUndelivered(msg, failure).catch((err: unknown) => node.warn(translateError(RED, err)));
           return forgetting;
         };
-        const failed = (err: unknown) => forget().then(() => err);
+        const failed = (err: unknown) => forget(err).then(() => err);
         deliver(msg, forget).then(
           (fields) => {
             msg.whatsapp = fields;

@@ -79,8 +79,9 @@ export interface SendOptions {
   /**
    * Runs when the message failed, before the next message to the same person may start (within the request timeout;
    * it must not throw): the undo of what was recorded for it (a privacy notice shown) must be seen by that message.
+   * It gets the failure: one with `deliveryUnknown` may have reached the person.
    */
-  onFailure?: () => Promise<void>;
+  onFailure?: (err: unknown) => Promise<void>;
   /**
    * Runs when the message leaves the queue, before each attempt; a throw cancels the send. A message can wait
    * in the queue for minutes during a broadcast: whatsapp-send re-checks consent here (Art. 7(3) GDPR).
@@ -209,7 +210,7 @@ export class CloudApiClient {
     const start = onFailure
       ? () =>
           attempt().catch(async (err: unknown) => {
-            await this.withinTimeout(onFailure()).catch(ignore);
+            await this.withinTimeout(onFailure(err)).catch(ignore);
             throw err;
           })
       : attempt;

@@ -66,13 +66,14 @@ async function until(predicate: () => boolean, what: string): Promise<void> {
 }
 
 /**
- * Forwards to the sandbox, but answers the first `failures` message sends with Meta's 131026 (undeliverable), after
- * `delayMs`.
+ * Forwards to the sandbox, but answers the first `failures` message sends with Meta's 131026 (undeliverable), or with
+ * a gateway's bare 500 after which the message may have been taken (`mayHaveArrived`), after `delayMs`.
  */
 async function failingProxy(
   target: string,
   failures: number,
   delayMs = 0,
+  failure: 'undeliverable' | 'mayHaveArrived' = 'undeliverable',
 ): Promise<{ url: string; stop(): Promise<void> }> {
   let left = failures;
   const server = http.createServer((req, res) => {
@@ -80,10 +81,14 @@ async function failingProxy(
       left -= 1;
       req.resume();
       const error = { message: '(#131026) Message undeliverable', type: 'OAuthException', code: 131026 };
-      setTimeout(
-        () => res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error })),
-        delayMs,
-      );
+      const answer =
+        failure === 'undeliverable'
+          ? () => res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error }))
+          : () =>
+              res
+                .writeHead(500, { 'Content-Type': 'text/html' })
+                .end('<html><body>Internal Server Error</body></html>');
+      setTimeout(answer, delayMs);
       return;
     }
     const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers });
@@ -401,6 +406,43 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
       actor: 'optin',
     });
     assert.equal(again.status, 'pending', 'not refused as request-pending');
+  });
+
+  it('whatsapp-send keeps a confirmation request that may have arrived, and forgets a notice that may not have', async () => {
+    const proxy = await failingProxy(server.url, 2, 0, 'mayHaveArrived');
+    apiBase = proxy.url;
+    try {
+      const { failed } = await load();
+      const store = await ledger();
+      const record = await store.requestConsent({
+        subject: GERMAN.phone,
+        purpose: 'offers',
+        wording: 'Send me offers.',
+        method: 'web-form',
+        actor: 'optin',
+      });
+      helper.getNode('send').receive({
+        to: GERMAN.phone,
+        payload: 'Bitte bestätigen Sie mit JA.',
+        consent: record,
+        optIn: { outcome: 'requested', purpose: 'offers', language: 'de', store: 'store' },
+      });
+      await until(() => failed.length === 1, 'the request whose fate is unknown');
+      assert.equal(failed[0].error?.deliveryUnknown, true);
+      // Her YES to a request that did arrive must find it pending, not "expired".
+      assert.equal((await store.getConsent(GERMAN.phone, 'offers'))?.status, 'pending');
+      const audit = (await store.exportSubject(GERMAN.phone, 't')).auditEvents.map((e) => e.action);
+      assert.ok(!audit.includes('consent.request_undelivered'), audit.join());
+
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+      helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihr Paket ist da.' });
+      await until(() => failed.length === 3, 'the notice and the message behind it');
+      assert.equal(failed[1].error?.deliveryUnknown, true, 'the notice');
+      assert.equal(await store.hasSeenNotice(GERMAN.phone, version), false, 'shown twice rather than never');
+    } finally {
+      apiBase = server.url;
+      await proxy.stop();
+    }
   });
 
   it("gives the notice the message's consent, so that whatsapp-send checks it again for the notice too", async () => {
