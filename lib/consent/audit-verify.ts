@@ -123,19 +123,47 @@ export function verifyAuditLines(lines: Iterable<string>): AuditVerification {
     try {
       parsed = JSON.parse(line);
     } catch {
-      verifier.add({ seq: Number.NaN } as AuditRecord);
-      return { ...verifier.result(), reason: 'a line is not JSON' };
+      return brokenAt(verifier, 'a line is not JSON');
     }
-    const entry = parsed as Record<string, unknown>;
+    const entry = (parsed ?? {}) as Record<string, unknown>;
     if (first && entry.type === 'anchor') {
+      if (!hasExactly(entry, ANCHOR_MEMBERS)) return brokenAt(verifier, 'the anchor line has other members');
       verifier.setAnchor({ seq: Number(entry.seq), hash: String(entry.hash) });
       first = false;
       continue;
     }
     first = false;
+    // Members outside the hash would ride along unproven: the format says "exactly these members".
+    if (!hasExactly(entry, EVENT_MEMBERS)) return brokenAt(verifier, 'an event line has other members');
     if (!verifier.add(entry as unknown as AuditRecord)) break;
   }
   return verifier.result();
+}
+
+const EVENT_MEMBERS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'pseudonym',
+  'purpose',
+  'outcome',
+  'detail',
+  'prevHash',
+  'hash',
+] as const;
+const ANCHOR_MEMBERS = ['type', 'seq', 'hash'] as const;
+
+function hasExactly(entry: Record<string, unknown>, members: readonly string[]): boolean {
+  if (typeof entry !== 'object' || Array.isArray(entry)) return false;
+  const keys = Object.keys(entry);
+  return keys.length === members.length && members.every((m) => Object.hasOwn(entry, m));
+}
+
+/** The result for a line that breaks the chain before its hash is looked at. */
+function brokenAt(verifier: AuditChainVerifier, reason: string): AuditVerification {
+  verifier.add({ seq: Number.NaN } as AuditRecord);
+  return { ...verifier.result(), reason };
 }
 
 /** A page of the audit export: JSON lines, and where the next page starts (missing after the last). */

@@ -83,5 +83,21 @@ describe('audit chain verifier (pure, over exported JSON lines)', () => {
     assert.equal(verifyAuditLines([lines[0], lines[2], lines[3]]).firstBrokenSeq, 3);
     assert.equal(verifyAuditLines([lines[1], lines[0]]).firstBrokenSeq, 2);
     assert.equal(verifyAuditLines([lines[0], '{not json']).ok, false);
+    assert.equal(verifyAuditLines([lines[0], 'null']).firstBrokenSeq, 2);
+  });
+
+  it('refuses a line with members the hash does not cover, or without one it does', () => {
+    const records = chain(3);
+    const added = records.map((r, i) => JSON.stringify(i === 1 ? { ...r, note: 'consent given by phone' } : r));
+    assert.deepEqual(
+      [verifyAuditLines(added).ok, verifyAuditLines(added).firstBrokenSeq, verifyAuditLines(added).reason],
+      [false, 2, 'an event line has other members'],
+    );
+    const { detail: _dropped, ...withoutDetail } = records[2];
+    const missing = [...records.slice(0, 2), withoutDetail].map((r) => JSON.stringify(r));
+    assert.equal(verifyAuditLines(missing).firstBrokenSeq, 3);
+    const anchor = { type: 'anchor', seq: 1, hash: records[0].hash, note: 'x' };
+    const anchored = [JSON.stringify(anchor), ...records.slice(1).map((r) => JSON.stringify(r))];
+    assert.equal(verifyAuditLines(anchored).reason, 'the anchor line has other members');
   });
 });
