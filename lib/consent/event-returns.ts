@@ -8,7 +8,12 @@ export interface ReturnPlan {
   send: FeedEvent[];
   /** How many of `send` go again because they did not come back in time. */
   resent: number;
+  /** Given up (settled without coming back): sent `attempts` times and not back in time after the last. */
+  givenUp: { event: FeedEvent; attempts: number }[];
 }
+
+/** How often an event goes by default before it is given up; 0 would never give up. */
+export const MAX_ATTEMPTS_DEFAULT = 5;
 
 /**
  * consent-events in "acknowledge when returned" mode: an event counts as delivered only when the flow wires it back
@@ -16,6 +21,11 @@ export interface ReturnPlan {
  * cursor moves past an event only when it and every event before it came back; what does not come back in time goes
  * again. Events the node does not send (not selected) are settled at once. One person's events go one at a time, in
  * order: a withdrawal never overtakes the consent before it, also when that one has to go again.
+ *
+ * An event the flow never returns (a CRM that refuses it every time) would go again for ever and hold up every event
+ * after it: after `maxAttempts` sends (0: no limit) it is given up, settled as if it came back, and the plan names it
+ * so that the node reports it. The sends are counted by this copy only: the count starts afresh with the copy that
+ * takes over the events (a restart, a redeploy, another instance).
  */
 export class EventReturns {
   /** Sent and not yet back: id → when it was last sent, and whose it is. */
@@ -24,8 +34,13 @@ export class EventReturns {
   private readonly back = new Set<number>();
   /** Persons with an event the last plan held back behind one of theirs still out. */
   private waitingBehind = new Set<string>();
+  /** How often each event went from this copy: kept while it is held back behind an earlier one of the person too. */
+  private readonly attempts = new Map<number, number>();
 
-  constructor(private readonly redeliverMs: number) {}
+  constructor(
+    private readonly redeliverMs: number,
+    private readonly maxAttempts = MAX_ATTEMPTS_DEFAULT,
+  ) {}
 
   /**
    * Plans a page read from the cursor, in id order (`more`: further events wait after it), and notes what it sends as
@@ -38,12 +53,22 @@ export class EventReturns {
     const inPage = new Set(page.map((event) => event.id));
     const last = page.length > 0 ? page[page.length - 1].id : 0;
     this.forget((id) => (id <= last ? !inPage.has(id) : !more));
-    const plan: ReturnPlan = { send: [], resent: 0 };
+    const plan: ReturnPlan = { send: [], resent: 0, givenUp: [] };
     let settledSoFar = true;
     const personsOut = new Set<string>();
     this.waitingBehind = new Set();
     for (const event of page) {
-      const settled = !selected(event) || this.back.has(event.id);
+      let settled = !selected(event) || this.back.has(event.id);
+      if (!settled && !personsOut.has(event.pseudonym) && this.due(event.id, now)) {
+        const attempts = this.attempts.get(event.id) ?? 0;
+        if (this.maxAttempts > 0 && attempts >= this.maxAttempts) {
+          // Given up: as if it came back, so that the events after it (the person's next one too) go on.
+          this.out.delete(event.id);
+          this.back.add(event.id);
+          plan.givenUp.push({ event, attempts });
+          settled = true;
+        }
+      }
       if (settled) {
         if (settledSoFar) plan.settledUpTo = event.id;
         continue;
@@ -56,10 +81,10 @@ export class EventReturns {
         continue;
       }
       personsOut.add(event.pseudonym);
-      const sentAt = this.out.get(event.id)?.sentAt;
-      if (sentAt !== undefined && now - sentAt < this.redeliverMs) continue;
-      if (sentAt !== undefined) plan.resent += 1;
+      if (!this.due(event.id, now)) continue;
+      if (this.out.has(event.id)) plan.resent += 1;
       this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym });
+      this.attempts.set(event.id, (this.attempts.get(event.id) ?? 0) + 1);
       plan.send.push(event);
     }
     return plan;
@@ -92,6 +117,12 @@ export class EventReturns {
     return earliest === undefined ? undefined : earliest + this.redeliverMs;
   }
 
+  /** Not out, or out longer than the redelivery time: it goes (again) now. */
+  private due(id: number, now: number): boolean {
+    const sentAt = this.out.get(id)?.sentAt;
+    return sentAt === undefined || now - sentAt >= this.redeliverMs;
+  }
+
   get waiting(): number {
     return this.out.size;
   }
@@ -104,5 +135,6 @@ export class EventReturns {
   private forget(which: (id: number) => boolean): void {
     for (const id of this.out.keys()) if (which(id)) this.out.delete(id);
     for (const id of this.back) if (which(id)) this.back.delete(id);
+    for (const id of this.attempts.keys()) if (which(id)) this.attempts.delete(id);
   }
 }

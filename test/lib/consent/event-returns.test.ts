@@ -143,4 +143,96 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
     assert.equal(returns.waiting, 0);
     assert.deepEqual(ids(returns.plan(page, false, 10, all).send), [1, 2]);
   });
+
+  describe('giving up an event that never comes back', () => {
+    it('gives it up after maxAttempts sends, once the last is overdue, and settles as if it came back', () => {
+      const returns = new EventReturns(60_000, 2);
+      const page = [event(1), event(2)];
+      returns.plan(page, false, 0, all);
+      returns.returned(2);
+      // Second send: the limit is reached, but it is given its full time to come back.
+      const second = returns.plan(page, false, 60_000, all);
+      assert.deepEqual(ids(second.send), [1]);
+      assert.deepEqual(second.givenUp, []);
+      assert.equal(second.settledUpTo, undefined);
+      const third = returns.plan(page, false, 120_000, all);
+      assert.deepEqual(ids(third.send), []);
+      assert.equal(third.resent, 0);
+      assert.deepEqual(
+        third.givenUp.map((g) => [g.event.id, g.attempts]),
+        [[1, 2]],
+      );
+      assert.equal(third.settledUpTo, 2, 'the event after it is let go');
+      assert.equal(returns.waiting, 0);
+      assert.equal(returns.nextRedelivery(), undefined);
+      // Reported once: read again before the acknowledgement is written, it stays settled, and a late return is ignored.
+      const again = returns.plan(page, false, 180_000, all);
+      assert.deepEqual([again.givenUp, again.send, again.settledUpTo], [[], [], 2]);
+      assert.equal(returns.returned(1), false);
+    });
+
+    it('does not give up an event that comes back before the limit', () => {
+      const returns = new EventReturns(60_000, 2);
+      const page = [event(1)];
+      returns.plan(page, false, 0, all);
+      returns.plan(page, false, 60_000, all);
+      assert.equal(returns.returned(1), true);
+      const plan = returns.plan(page, false, 120_000, all);
+      assert.deepEqual([plan.givenUp, plan.settledUpTo], [[], 1]);
+    });
+
+    it('never gives up with 0, and gives up after 5 sends by default', () => {
+      const never = new EventReturns(1, 0);
+      const limited = new EventReturns(1);
+      const page = [event(1)];
+      const givenUp = (returns: EventReturns) => {
+        for (let now = 0; now <= 20; now++) {
+          const plan = returns.plan(page, false, now, all);
+          if (plan.givenUp.length > 0) return plan.givenUp[0].attempts;
+        }
+        return undefined;
+      };
+      assert.equal(givenUp(never), undefined);
+      assert.equal(givenUp(limited), 5);
+    });
+
+    it("lets the person's next event go once her event is given up", () => {
+      const returns = new EventReturns(60_000, 1);
+      const erika = (id: number, type: string) => ({ ...event(id, type), pseudonym: 'erika' }) as FeedEvent;
+      const page = [erika(1, 'consent.given'), erika(2, 'consent.withdrawn')];
+      assert.deepEqual(ids(returns.plan(page, false, 0, all).send), [1]);
+      const plan = returns.plan(page, false, 60_000, all);
+      assert.deepEqual(
+        plan.givenUp.map((g) => g.event.id),
+        [1],
+      );
+      assert.deepEqual(ids(plan.send), [2]);
+      assert.equal(plan.settledUpTo, 1);
+    });
+
+    it('counts the sends of an event held back behind an earlier one of the same person', () => {
+      const returns = new EventReturns(60_000, 2);
+      const erika = (id: number) => ({ ...event(id), pseudonym: 'erika' }) as FeedEvent;
+      returns.plan([erika(2)], false, 0, all);
+      returns.plan([erika(2)], false, 60_000, all);
+      // An earlier one of hers turns up (a page read anew): 2 waits behind it, and keeps its two sends.
+      returns.plan([erika(1), erika(2)], false, 60_010, all);
+      returns.returned(1);
+      const plan = returns.plan([erika(1), erika(2)], false, 60_020, all);
+      assert.deepEqual(ids(plan.send), []);
+      assert.deepEqual(
+        plan.givenUp.map((g) => [g.event.id, g.attempts]),
+        [[2, 2]],
+      );
+    });
+
+    it('starts counting afresh when another copy took over, or after the cursor moved past it', () => {
+      const returns = new EventReturns(60_000, 1);
+      const page = [event(1)];
+      returns.plan(page, false, 0, all);
+      returns.clear();
+      const afresh = returns.plan(page, false, 60_000, all);
+      assert.deepEqual([ids(afresh.send), afresh.givenUp], [[1], []]);
+    });
+  });
 });
