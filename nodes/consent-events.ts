@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { FeedEvent, FeedPage } from '../lib/consent/event-feed';
-import { EventReturns } from '../lib/consent/event-returns';
+import { EventReturns, MAX_ATTEMPTS_DEFAULT } from '../lib/consent/event-returns';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
@@ -22,13 +22,21 @@ interface ConsentEventsDef extends NodeDef {
   acknowledge?: 'sent' | 'returned';
   /** Seconds an event may stay out in "returned" mode before it is sent again. */
   redeliverAfter?: number | string;
+  /** Sends of one event in "returned" mode before it is given up (reported to Catch nodes); 0 = no limit. */
+  maxAttempts?: number | string;
 }
 
 const REDELIVER_AFTER_DEFAULT_S = 60;
 const REDELIVER_AFTER_MAX_S = 3600;
+const MAX_ATTEMPTS_MAX = 1000;
 
 export const consentEventsMigrations: readonly Migration[] = [
-  withDefaults({ includePhone: false, acknowledge: 'sent', redeliverAfter: REDELIVER_AFTER_DEFAULT_S }),
+  withDefaults({
+    includePhone: false,
+    acknowledge: 'sent',
+    redeliverAfter: REDELIVER_AFTER_DEFAULT_S,
+    maxAttempts: MAX_ATTEMPTS_DEFAULT,
+  }),
   // Version 2: acknowledging on return; nodes saved before go on acknowledging what they sent on.
   {
     version: 2,
@@ -38,6 +46,17 @@ export const consentEventsMigrations: readonly Migration[] = [
       redeliverAfter: config.redeliverAfter ?? REDELIVER_AFTER_DEFAULT_S,
     }),
   },
+  // Version 3: an event that never comes back is given up after a number of sends; nodes saved before get the default.
+  {
+    version: 3,
+    up: (config) => ({
+      ...config,
+      maxAttempts:
+        config.maxAttempts === undefined || config.maxAttempts === null || config.maxAttempts === ''
+          ? MAX_ATTEMPTS_DEFAULT
+          : config.maxAttempts,
+    }),
+  },
 ];
 
 /** The redelivery time in ms: whole seconds from 1 to an hour; anything else is the default. */
@@ -45,6 +64,13 @@ function redeliverMsOf(value: unknown): number {
   const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   const valid = typeof seconds === 'number' && Number.isInteger(seconds) && seconds >= 1;
   return (valid ? Math.min(seconds, REDELIVER_AFTER_MAX_S) : REDELIVER_AFTER_DEFAULT_S) * 1000;
+}
+
+/** Sends of an event before it is given up: a whole number up to 1000, 0 for no limit; anything else is the default. */
+function maxAttemptsOf(value: unknown): number {
+  const attempts = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const valid = typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0;
+  return valid ? Math.min(attempts, MAX_ATTEMPTS_MAX) : MAX_ATTEMPTS_DEFAULT;
 }
 
 /**
@@ -111,11 +137,15 @@ export default function consentEventsNode(RED: NodeAPI): void {
     const includePhone = config.includePhone === true;
     const filter = parseEventFilter(config.eventTypes);
     const redeliverMs = redeliverMsOf(config.redeliverAfter);
-    const returns = config.acknowledge === 'returned' ? new EventReturns(redeliverMs) : undefined;
+    const returns =
+      config.acknowledge === 'returned' ? new EventReturns(redeliverMs, maxAttemptsOf(config.maxAttempts)) : undefined;
     let redeliveryTimer: NodeJS.Timeout | undefined;
     let ledger: LedgerHandle | undefined;
     let closed = false;
     let emitted = 0;
+    /** Events this copy gave up (sent as often as allowed, never back): on show until the node restarts. */
+    let givenUp = 0;
+    let lastGivenUp = 0;
     /**
      * The ledger keeps this node's place in its event feed (consumer = the node's id, so it outlives a redeploy and
      * a restart); each copy of the node (one per Node-RED instance on the same store) is one holder, and only the
@@ -130,8 +160,29 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let standby = false;
 
     const selected = (event: FeedEvent) => eventSelected(event.type, filter);
+    const eventMessage = (event: FeedEvent) => ({
+      topic: event.type,
+      payload: consentEventPayload(event, includePhone),
+      eventId: event.id,
+    });
     const emit = (event: FeedEvent) => {
-      this.send({ topic: event.type, payload: consentEventPayload(event, includePhone), eventId: event.id });
+      this.send(eventMessage(event));
+    };
+
+    /**
+     * An event given up is reported as an error with the event's message, so that a Catch node can keep it (a
+     * dead-letter store): the text names the id and the sends, never the person (the payload carries what the
+     * output would).
+     */
+    const reportGivenUp = ({ event, attempts }: { event: FeedEvent; attempts: number }) => {
+      givenUp += 1;
+      lastGivenUp = event.id;
+      const err = new GdprWhatsAppError(
+        'event-given-up',
+        `Event ${event.id} did not come back to consent-events after ${attempts} sends and is given up`,
+        { id: event.id, attempts },
+      );
+      this.error(catchableError(RED, err), { ...eventMessage(event), attempts });
     };
 
     /** Sends a page at once and acknowledges it (the default): returns whether the next page may follow. */
@@ -162,6 +213,8 @@ export default function consentEventsNode(RED: NodeAPI): void {
       const events = page.events;
       // A clock that never goes back: a step of the wall clock neither holds back nor bunches redeliveries.
       const plan = tracker.plan(events, page.more, performance.now(), selected);
+      // Reported before the acknowledgement moves past them: none is let go unheard.
+      for (const given of plan.givenUp) reportGivenUp(given);
       if (plan.resent > 0) {
         this.warn(RED._('consent-events.errors.redelivered', { count: plan.resent, seconds: redeliverMs / 1000 }));
       }
@@ -194,11 +247,21 @@ export default function consentEventsNode(RED: NodeAPI): void {
     };
 
     const readyStatus = () => {
-      if (emitted === 0) return RED._('consent-events.status.listening');
-      if (returns && returns.waiting > 0) {
-        return RED._('consent-events.status.emitted-waiting', { count: emitted, waiting: returns.waiting });
+      // Given up stays on show (a red ring) until the node restarts: the Catch node's flow tells which.
+      if (givenUp > 0) {
+        return statusOf(
+          'failed',
+          RED._('consent-events.status.emitted-given-up', { count: emitted, givenUp, id: lastGivenUp }),
+        );
       }
-      return RED._('consent-events.status.emitted', { count: emitted });
+      if (emitted === 0) return statusOf('ready', RED._('consent-events.status.listening'));
+      if (returns && returns.waiting > 0) {
+        return statusOf(
+          'ready',
+          RED._('consent-events.status.emitted-waiting', { count: emitted, waiting: returns.waiting }),
+        );
+      }
+      return statusOf('ready', RED._('consent-events.status.emitted', { count: emitted }));
     };
 
     /** Takes the events waiting for this node, page by page, sends them and acknowledges them; one run at a time. */
@@ -231,7 +294,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
         failing = false;
         // A broken audit chain stays on show until a verification passes again.
         if (closed || auditBroken) return;
-        this.status(statusOf('ready', readyStatus()));
+        this.status(readyStatus());
       })()
         .catch((err: unknown) => {
           // A ledger that stopped meanwhile is replaced: the next one's delivery says how it goes.
@@ -340,7 +403,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
         throw new GdprWhatsAppError('invalid-event-id', 'msg.eventId must be the id of an event this node sent');
       }
       if (returns.returned(eventId)) void deliver();
-      else if (!closed && !auditBroken && !failing && !standby && ledger) this.status(statusOf('ready', readyStatus()));
+      else if (!closed && !auditBroken && !failing && !standby && ledger) this.status(readyStatus());
     };
 
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is

@@ -8,7 +8,18 @@ import consentEventsNode, { installationHolder } from '../../nodes/consent-event
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
 import { helper, nodeRedPath } from '../helpers/node-red';
-import { callsOf, collect, type Msg, next, sleep, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import {
+  callsOf,
+  catchNode,
+  collect,
+  type Msg,
+  next,
+  sleep,
+  statusesOf,
+  storeCredentials,
+  storeNode,
+  tempDir,
+} from './consent-fixtures';
 
 const ERIKA = '+4915123456789';
 const WORDING = 'Send me the newsletter on WhatsApp.';
@@ -588,6 +599,112 @@ describe('consent-events node', () => {
       );
       giveBack(seen[0]);
       await until(() => acks.includes(withdrawal), 'the acknowledgement of the withdrawal', 2000);
+    });
+
+    describe('giving up an event that never comes back', () => {
+      /** The flow with a Catch node for every node of the tab, wired to the helper "caught" (a dead-letter store). */
+      async function loadCaught(events: Record<string, unknown>): Promise<LedgerHandle> {
+        await helper.load(
+          [consentStoreNode, consentEventsNode, eraseSubjectNode, catchNode()] as never,
+          [
+            ...flow(events),
+            { id: 'catcher', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+            { id: 'caught', z: 'f1', type: 'helper' },
+          ] as never,
+          credentials as never,
+        );
+        const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+        await until(() => ledger.listenerCount('event') > 0, 'consent-events to subscribe');
+        return ledger;
+      }
+
+      const givenUpErrors = () =>
+        callsOf('error', 'events').filter((args) => (args[0] as { code?: string }).code === 'event-given-up');
+
+      it('gives it up after maxAttempts sends with an error a Catch node gets, and lets the events after it go', async () => {
+        const ledger = await loadCaught({ ...RETURNED, redeliverAfter: 1, maxAttempts: 2 });
+        const acks = acknowledgements(ledger);
+        const seen: Msg[] = [];
+        let poison: unknown;
+        helper.getNode('out').on('input', (msg: Msg) => {
+          seen.push(msg);
+          poison ??= msg.eventId;
+          // The CRM refuses the first event every time and takes every other one.
+          if (msg.eventId !== poison) setImmediate(() => giveBack(msg));
+        });
+        const caught = collect('caught');
+        await giveNews(ledger);
+        // Erika's withdrawal waits behind her consent, another person's event behind it in the feed.
+        await ledger.withdrawConsent({ subject: ERIKA, purposes: ['news'], channel: 'api', actor: 't' });
+        await manyGive(ledger, 1);
+        await until(() => caught.length > 0, 'the given-up event at the Catch node', 10000);
+        const dead = caught[0];
+        assert.equal(dead.eventId, poison);
+        assert.equal(dead.topic, 'consent.given');
+        assert.equal((dead.payload as EventPayload).type, 'consent.given');
+        assert.equal(dead.attempts, 2);
+        const error = dead.error as { message: string; code?: string; source: { id: string } };
+        assert.deepEqual([error.code, error.source.id], ['event-given-up', 'events']);
+        // The helper translates no catalog text: the English fallback, which names the event and the sends.
+        assert.match(error.message, new RegExp(`Event ${poison} did not come back .* after 2 sends`));
+        assert.doesNotMatch(JSON.stringify(dead), /4915123456789/);
+        assert.equal(seen.filter((m) => m.eventId === poison).length, 2, 'sent twice, then given up');
+
+        // The withdrawal held behind it goes now; once it and the other event came back, the store lets all go.
+        await until(() => seen.some((m) => m.topic === 'consent.withdrawn'), 'the withdrawal after the given-up event');
+        const last = Math.max(...seen.map((m) => m.eventId as number));
+        await until(() => acks.at(-1) === last, 'the acknowledgement of every event', 5000);
+        assert.equal(givenUpErrors().length, 1, 'reported once');
+        assert.ok(
+          statusesOf('events').some((status) => status.text === 'consent-events.status.emitted-given-up'),
+          'the status shows it',
+        );
+        // A later event goes on its own: nothing before it is sent again.
+        await ledger.recordNoticeShown(ERIKA, 'v2', { actor: 't' });
+        await until(() => seen.some((m) => m.topic === 'notice.shown'), 'the next event');
+        await until(() => acks.at(-1) === seen.at(-1)?.eventId, 'its acknowledgement', 5000);
+        const sends = new Map<unknown, number>();
+        for (const msg of seen) sends.set(msg.eventId, (sends.get(msg.eventId) ?? 0) + 1);
+        assert.deepEqual([...sends.values()], [2, 1, 1, 1]);
+        assert.equal(caught.length, 1);
+        // Let go in the store: after a restart the node has nothing of them to send.
+        await helper.unload();
+        await load(RETURNED);
+        const again = collect('out');
+        await giveNews(await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger());
+        await until(() => again.length > 0, 'the event after the restart');
+        assert.ok((again[0].eventId as number) > last, `only the new event: ${again.map((m) => m.eventId)}`);
+      });
+
+      it('does not report an event that comes back at its last allowed send', async () => {
+        const ledger = await loadCaught({ ...RETURNED, redeliverAfter: 2, maxAttempts: 2 });
+        const acks = acknowledgements(ledger);
+        const seen = collect('out');
+        const caught = collect('caught');
+        await giveNews(ledger);
+        await until(() => seen.length >= 2, 'the second send', 8000);
+        giveBack(seen[1]);
+        await until(() => acks.includes(seen[0].eventId as number), 'its acknowledgement', 2000);
+        // A later event goes and comes back: a given-up event would have been reported before it was let go.
+        await ledger.recordNoticeShown(ERIKA, 'v1', { actor: 't' });
+        await until(() => seen.length >= 3, 'the next event');
+        giveBack(seen[2]);
+        await until(() => acks.includes(seen[2].eventId as number), 'its acknowledgement', 2000);
+        assert.deepEqual(caught, []);
+        assert.deepEqual(givenUpErrors(), []);
+      });
+
+      it('gives up after 5 sends in a node saved before the limit existed (no maxAttempts)', async () => {
+        const saved = { acknowledge: 'returned', redeliverAfter: 1, configVersion: 2 };
+        const ledger = await loadCaught(saved);
+        const seen = collect('out');
+        const caught = collect('caught');
+        await giveNews(ledger);
+        await until(() => caught.length > 0, 'the given-up event at the Catch node', 15000);
+        assert.equal(caught[0].attempts, 5);
+        assert.equal(seen.length, 5);
+        assert.ok(seen.every((m) => m.eventId === caught[0].eventId));
+      });
     });
 
     it('runs a store command that carries an event id, and answers it on the output', async () => {

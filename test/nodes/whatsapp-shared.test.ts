@@ -81,11 +81,27 @@ describe('nodes/shared', () => {
     it('lets a consent-events node saved before acknowledging on return go on acknowledging what it sent on', () => {
       const saved = { id: 'e', store: 's', includePhone: false, configVersion: 1 };
       const migrated = migrate<Record<string, unknown>>(saved, consentEventsMigrations);
-      assert.deepEqual([migrated.acknowledge, migrated.redeliverAfter, migrated.configVersion], ['sent', 60, 2]);
+      assert.deepEqual([migrated.acknowledge, migrated.redeliverAfter, migrated.configVersion], ['sent', 60, 3]);
       const bare = migrate<Record<string, unknown>>({ id: 'e', store: 's' }, consentEventsMigrations);
       assert.deepEqual([bare.acknowledge, bare.redeliverAfter], ['sent', 60]);
-      const current = { ...saved, acknowledge: 'returned', redeliverAfter: 15, configVersion: 2 };
+      const current = { ...saved, acknowledge: 'returned', redeliverAfter: 15, maxAttempts: 0, configVersion: 3 };
       assert.deepEqual(migrate(current, consentEventsMigrations), current);
+    });
+
+    it('gives a consent-events node saved before the limit on sends the default limit, 5', () => {
+      const saved = { id: 'e', store: 's', acknowledge: 'returned', redeliverAfter: 15, configVersion: 2 };
+      const migrated = migrate<Record<string, unknown>>(saved, consentEventsMigrations);
+      assert.deepEqual([migrated.maxAttempts, migrated.configVersion], [5, 3]);
+      assert.equal(
+        migrate<Record<string, unknown>>({ ...saved, maxAttempts: '' }, consentEventsMigrations).maxAttempts,
+        5,
+      );
+      // A value saved by hand before the version is kept, 0 (never give up) too.
+      assert.equal(
+        migrate<Record<string, unknown>>({ ...saved, maxAttempts: 0 }, consentEventsMigrations).maxAttempts,
+        0,
+      );
+      assert.equal(migrate<Record<string, unknown>>({ id: 'e', store: 's' }, consentEventsMigrations).maxAttempts, 5);
     });
 
     it('runs only the newer migrations, in order, without touching the input', () => {
