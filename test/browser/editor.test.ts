@@ -344,15 +344,24 @@ const SCENARIOS: NodeScenario[] = [
         'node-input-redeliverAfter',
         'consent-events:consent-events.validation.redeliver-after',
       );
+      // The runtime's default for a node that has none yet.
+      assert.equal(await page.locator('#node-input-maxAttempts').inputValue(), '5');
+      await typeInto(page, 'node-input-maxAttempts', '2.5');
+      await expectMessage(page, 'node-input-maxAttempts', 'consent-events:consent-events.validation.max-attempts');
     },
     async fix(page) {
       await chooseFirstConfig(page, 'store');
-      // Acknowledged when sent on, the hidden time holds nothing up.
+      // Acknowledged when sent on, the hidden time and limit hold nothing up.
       await page.locator('#node-input-acknowledge').selectOption('sent');
+      assert.equal(await page.locator('#consent-events-attempts-row').isVisible(), false);
       await fieldValid(page, 'node-input-redeliverAfter');
+      await fieldValid(page, 'node-input-maxAttempts');
       await page.locator('#node-input-acknowledge').selectOption('returned');
       await typeInto(page, 'node-input-redeliverAfter', '30');
       await fieldValid(page, 'node-input-redeliverAfter');
+      // 0: never give up.
+      await typeInto(page, 'node-input-maxAttempts', '0');
+      await fieldValid(page, 'node-input-maxAttempts');
     },
   },
 ];
