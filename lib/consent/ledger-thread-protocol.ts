@@ -30,6 +30,7 @@ export const FORWARDED_METHODS = [
   'noticeSent',
   'messagesFailed',
   'requestNotDelivered',
+  'requestSent',
   'exportSubject',
   'sweepRetention',
   'markSeen',

@@ -338,6 +338,40 @@ export class ConsentLedger extends EventEmitter {
     });
   }
 
+  /**
+   * The confirmation request made at `requestedAt` went out as message `messageId` (whatsapp-send, once Meta accepted
+   * it). Kept encrypted with the request, like the other message ids: a quoted reply to it then confirms it, and one
+   * quoting another message does not (confirmConsent). Only that request is named: one made since (the person asked
+   * again while this one waited to be sent) went out as a message of its own. Answers whether it was recorded.
+   */
+  async requestSent(
+    subject: SubjectInput,
+    purpose: string,
+    messageId: string,
+    options: { requestedAt: number; actor: string },
+  ): Promise<boolean> {
+    const def = this.requirePurpose(purpose);
+    const actor = requireActor(options?.actor);
+    const requestedAt = optionalTime(options.requestedAt, 'requestedAt');
+    const id = optionalText(messageId, 'messageId', 256);
+    if (!id || requestedAt === undefined) {
+      throw new GdprWhatsAppError('invalid-input', 'The message id and the time of the request are required', {
+        field: id ? 'requestedAt' : 'messageId',
+      });
+    }
+    const identified = this.resolver.identify(subject);
+    return this.change(async (tx, now) => {
+      const p = await this.writes.pseudonymOf(tx, identified);
+      const row = await tx.getConsent(p, def.id);
+      if (!row || !isLivePending(row, now) || row.requestedAt !== requestedAt || row.requestMessageIdEnc !== null) {
+        return false;
+      }
+      const requestMessageIdEnc = this.cipher.encrypt(id, 'request_message_id', p);
+      await tx.putConsent({ ...row, requestMessageIdEnc, updatedAt: now, actor });
+      return true;
+    });
+  }
+
   async confirmConsent(input: ConfirmConsentInput): Promise<ConsentRecord> {
     const purpose = input?.purpose === undefined ? undefined : this.requirePurpose(input.purpose).id;
     const text = optionalText(input.confirmationText, 'confirmationText', 4096);

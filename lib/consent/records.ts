@@ -63,7 +63,7 @@ export class LedgerRecords {
       method: row.method as ConsentRecord['method'],
       source: this.cipher.decryptOptional(row.sourceEnc, 'source', p) ?? opt(row.source),
       requestedAt: opt(row.requestedAt),
-      requestMessageId: this.cipher.decryptOptional(row.requestMessageIdEnc, 'request_message_id', p),
+      requestMessageId: this.requestMessageId(row),
       expiresAt: opt(row.expiresAt),
       decidedAt: opt(row.decidedAt),
       confirmationMessageId: this.cipher.decryptOptional(row.confirmationMessageIdEnc, 'confirmation_message_id', p),
@@ -78,6 +78,11 @@ export class LedgerRecords {
       updatedAt: row.updatedAt,
       actor: row.actor,
     };
+  }
+
+  /** The id of the message that carried the request, when it is on record. */
+  requestMessageId(row: ConsentRow): string | undefined {
+    return this.cipher.decryptOptional(row.requestMessageIdEnc, 'request_message_id', row.pseudonym);
   }
 
   /** The subject's row after `subject` was seen: identifiers kept encrypted once known, the name updated. */

@@ -128,6 +128,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly noticeSent = this.forward('noticeSent');
   readonly messagesFailed = this.forward('messagesFailed');
   readonly requestNotDelivered = this.forward('requestNotDelivered');
+  readonly requestSent = this.forward('requestSent');
   readonly exportSubject = this.forward('exportSubject');
   readonly sweepRetention = this.forward('sweepRetention');
   readonly markSeen = this.forward('markSeen');

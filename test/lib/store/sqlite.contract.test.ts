@@ -4,9 +4,11 @@ import { registerFollowBackContract } from './follow-back-contract';
 import { sqliteHarness } from './harness';
 import { registerIdentityContract } from './identity-contract';
 import { registerLateDeliveryContract } from './late-delivery-contract';
+import { registerQuotedReplyContract } from './quoted-reply-contract';
 
 registerLedgerContract('SQLite', sqliteHarness());
 registerIdentityContract('SQLite', sqliteHarness());
 registerLateDeliveryContract('SQLite', sqliteHarness());
+registerQuotedReplyContract('SQLite', sqliteHarness());
 registerFollowBackContract('SQLite', sqliteHarness());
 registerEventFeedContract('SQLite', sqliteHarness());

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+
+const ANNA = '+4915123456789';
+const WORDING: Record<string, string> = {
+  marketing: TEST_PURPOSES[0].wording.en,
+  newsletter: TEST_PURPOSES[1].wording.en,
+};
+/** What Meta answers for the request messages, and for a question of the business she may answer YES to. */
+const NEWSLETTER_REQUEST = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEk5FV1NMRVRURVJSRVFVRVNUAA==';
+const MARKETING_REQUEST = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEk1BUktFVElOR1JFUVVFU1QA';
+const CALL_BACK_QUESTION = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEkNBTExCQUNLUVVFU1RJT04A';
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => err instanceof GdprWhatsAppError && err.code === code);
+}
+
+/**
+ * whatsapp-send records which message carried each confirmation request: a YES written as a quoted reply answers the
+ * message it quotes. Checked against each storage backend.
+ */
+export function registerQuotedReplyContract(name: string, factory: HarnessFactory): void {
+  describe(`consent ledger: quoted replies to requests, ${name}`, function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      db = await factory();
+      ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+    });
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    /** A request as opt-in-flow stores it: before it is sent, so without a message id. */
+    const request = async (purpose: string) => {
+      const record = await ledger.requestConsent({
+        subject: ANNA,
+        purpose,
+        wording: WORDING[purpose],
+        method: 'web-form',
+        actor: 'opt-in-flow',
+      });
+      return record.requestedAt as number;
+    };
+
+    /** A request that whatsapp-send sent as message `messageId`. */
+    const requestSentAs = async (purpose: string, messageId: string) => {
+      const requestedAt = await request(purpose);
+      assert.equal(await ledger.requestSent(ANNA, purpose, messageId, { requestedAt, actor: 'whatsapp-send' }), true);
+    };
+
+    describe('the message that carried a request', () => {
+      it('is kept with the request, encrypted, never readable in the database', async () => {
+        await requestSentAs('marketing', MARKETING_REQUEST);
+        assert.equal((await ledger.getConsent(ANNA, 'marketing'))?.requestMessageId, MARKETING_REQUEST);
+        const everything = await db.dump();
+        // A message id encodes the sender's number (here, hers).
+        for (const secret of [MARKETING_REQUEST, 'HBgNNDkxNTEyMzQ1Njc4', '4915123456789']) {
+          assert.ok(!everything.includes(secret), `${secret} stored in plain text`);
+        }
+        const [row] = await db.all('SELECT request_message_id_enc FROM consents');
+        assert.match(String(row.request_message_id_enc), /^v1\.k1\./);
+      });
+
+      it('names only the request it carried: not one made since, not one named already, not one that ended', async () => {
+        const sent = (messageId: string, requestedAt: number) =>
+          ledger.requestSent(ANNA, 'marketing', messageId, { requestedAt, actor: 'whatsapp-send' });
+        const first = await request('marketing');
+        await ledger.requestNotDelivered(ANNA, 'marketing', { actor: 'whatsapp-send' });
+        now += 1000;
+        const second = await request('marketing');
+        const before = await db.dump();
+        // The first request's message, reported after she had asked again: it did not carry the second.
+        assert.equal(await sent(NEWSLETTER_REQUEST, first), false);
+        assert.equal(await db.dump(), before, 'nothing written');
+        assert.equal(await sent(MARKETING_REQUEST, second), true);
+        assert.equal(await sent(CALL_BACK_QUESTION, second), false, 'named already');
+        await ledger.confirmConsent({ subject: ANNA, confirmationText: 'JA', actor: 'opt-in-flow' });
+        assert.equal(await sent(CALL_BACK_QUESTION, second), false, 'confirmed');
+        assert.equal(
+          (await ledger.getConsent(ANNA, 'marketing'))?.requestMessageId,
+          MARKETING_REQUEST,
+          'kept as proof',
+        );
+        await rejectsWith(sent('', second), 'invalid-input');
+        await rejectsWith(sent(MARKETING_REQUEST, undefined as never), 'invalid-input');
+      });
+    });
+  });
+}
