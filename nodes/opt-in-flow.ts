@@ -6,10 +6,10 @@ import type { ConsentRecord, SubjectRef } from '../lib/consent/types';
 import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import {
+  answeredPurposes,
   buildConfirmationMessage,
   type ConsentFormRequest,
   DEFAULT_OPT_IN_TEXTS,
-  lastRequestedPurposes,
   mayResubscribeAfterErasure,
   type OptInRejectReason,
   type OptInText,
@@ -341,12 +341,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
 
     /**
      * Whether a confirmation that names no purpose (a typed "JA") answers this node's request: it answers the request
-     * sent last before it was written (lastRequestedPurposes), whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
+     * sent last before it was written (answeredPurposes), whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
      * pending, this node answers as before (expired, or passed on).
      */
     async function answersOurRequest(ledger: LedgerHandle, subject: SubjectRef, sentAt?: number): Promise<boolean> {
       const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
-      const last = lastRequestedPurposes(records, Date.now(), sentAt);
+      const last = answeredPurposes(records, Date.now(), sentAt);
       // Two sent in the same millisecond: the first of their nodes takes it.
       return last.length === 0 || last.includes(config.purpose);
     }

@@ -50,6 +50,12 @@ export interface ConfirmConsentInput {
    * opt-out: both are refused as `stale-reply`.
    */
   sentAt?: number;
+  /**
+   * The message the reply quotes (Meta's `context.id`), when it is a quoted reply. It then answers the request that
+   * message carried; one quoting another message confirms nothing (`quotes-other-message`), unless the request it
+   * would answer has no message on record (see rules.ts, mayAnswerRequest).
+   */
+  inReplyTo?: string;
   actor: string;
 }
 

@@ -33,7 +33,14 @@ import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { RetentionSweep, SWEEP_ACTION } from './retention-sweep';
-import { ACTIVE_STATUSES, evaluateCheck, isLivePending, requestedAfterReply } from './rules';
+import {
+  ACTIVE_STATUSES,
+  evaluateCheck,
+  isLivePending,
+  mayAnswerRequest,
+  quotedRequest,
+  requestedAfterReply,
+} from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -378,19 +385,25 @@ export class ConsentLedger extends EventEmitter {
     if (!text) throw new GdprWhatsAppError('missing-confirmation', 'The confirmation reply is required as proof');
     const messageId = optionalText(input.confirmationMessageId, 'confirmationMessageId', 256);
     const sentAt = optionalTime(input.sentAt, 'sentAt');
+    const inReplyTo = optionalText(input.inReplyTo, 'inReplyTo', 256);
     const actor = requireActor(input.actor);
     const subject = this.resolver.identify(input.subject);
     const outcome = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
-      const candidates = purpose
-        ? [await tx.getConsent(p, purpose)].filter((row): row is ConsentRow => row !== undefined)
-        : await tx.listConsents(p);
+      const rows = await tx.listConsents(p);
+      const messageIdOf = (row: ConsentRow) => this.records.requestMessageId(row);
+      const quoted = quotedRequest(rows, inReplyTo, messageIdOf);
+      // A reply quoting the request for another purpose answers that one, not the purpose named here.
+      if (quoted && purpose && quoted.purpose !== purpose) return { error: 'quotes-other-message' as const };
+      const candidates = quoted ? [quoted] : rows.filter((row) => !purpose || row.purpose === purpose);
+      const answerable = (row: ConsentRow) => mayAnswerRequest(messageIdOf(row), inReplyTo);
       const pending = candidates.filter((row) => row.status === 'pending');
       // A reply soon after the request expired gets the same answer whether or not the sweep marked it expired.
       const lately = (row: ConsentRow) =>
         row.status === 'expired' && row.expiresAt !== null && now - row.expiresAt < this.retention.pendingExpiryMs;
       if (pending.length === 0) {
-        return { error: candidates.some(lately) ? ('request-expired' as const) : ('no-pending-request' as const) };
+        const expired = candidates.some((row) => lately(row) && answerable(row));
+        return { error: expired ? ('request-expired' as const) : ('no-pending-request' as const) };
       }
       await this.writes.expireAll(
         tx,
@@ -403,9 +416,12 @@ export class ConsentLedger extends EventEmitter {
       const live = pending
         .filter((r) => isLivePending(r, now))
         .sort((a, b) => (b.requestedAt ?? 0) - (a.requestedAt ?? 0));
-      if (live.length === 0) return { error: 'request-expired' as const };
+      if (live.length === 0) {
+        return { error: pending.some(answerable) ? ('request-expired' as const) : ('no-pending-request' as const) };
+      }
       const request =
         (sentAt === undefined ? undefined : live.find((r) => !requestedAfterReply(r.requestedAt, sentAt))) ?? live[0];
+      if (!answerable(request)) return { error: 'quotes-other-message' as const };
       if (sentAt !== undefined && (await this.isStaleReply(tx, await keysOf(tx, subject, p), request, sentAt))) {
         return { error: 'stale-reply' as const };
       }
@@ -432,6 +448,9 @@ export class ConsentLedger extends EventEmitter {
     }
     if (outcome.error === 'request-expired') {
       throw new GdprWhatsAppError('request-expired', 'The consent request has expired; a new request is needed');
+    }
+    if (outcome.error === 'quotes-other-message') {
+      throw new GdprWhatsAppError('quotes-other-message', 'The reply quotes another message than the consent request');
     }
     return outcome.record as ConsentRecord;
   }

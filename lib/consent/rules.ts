@@ -78,6 +78,31 @@ export function requestedAfterReply(requestedAt: number | null | undefined, sent
   return (requestedAt ?? Number.NEGATIVE_INFINITY) > sentAt + REPLY_CLOCK_MARGIN_MS;
 }
 
+/**
+ * Consent is an unambiguous indication (Art. 4(11) GDPR): a YES written as a quoted reply (Meta's `context.id`)
+ * answers the message it quotes. When that is the message of one of the person's requests, that request is the one
+ * it answers, whichever was sent last.
+ */
+export function quotedRequest<T>(
+  requests: readonly T[],
+  quotedMessageId: string | undefined,
+  requestMessageIdOf: (request: T) => string | undefined,
+): T | undefined {
+  return quotedMessageId === undefined
+    ? undefined
+    : requests.find((request) => requestMessageIdOf(request) === quotedMessageId);
+}
+
+/**
+ * Whether a reply may answer a request: not when it quotes another message than the request's own ("Shall we call
+ * you back?"). A request whose message is not on record (sent before whatsapp-send recorded it, or its delivery
+ * unknown) cannot be told apart from the message quoted: the request sent last decides, as for a reply that quotes
+ * nothing.
+ */
+export function mayAnswerRequest(requestMessageId: string | undefined, quotedMessageId: string | undefined): boolean {
+  return quotedMessageId === undefined || requestMessageId === undefined || requestMessageId === quotedMessageId;
+}
+
 export function isLivePending(state: StoredState, now: number): boolean {
   return state.status === 'pending' && (state.expiresAt === null || state.expiresAt > now);
 }

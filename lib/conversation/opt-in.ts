@@ -1,4 +1,4 @@
-import { isLivePending, requestedAfterReply } from '../consent/rules';
+import { isLivePending, quotedRequest, requestedAfterReply } from '../consent/rules';
 import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -244,19 +244,23 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
 }
 
 /**
- * The purposes of the pending requests sent last before the reply (sent at `sentAt`, when known): a confirmation that
- * names no purpose (a typed "JA") answers the request sent last before it, the rule the ledger's confirmConsent
- * follows when it is left to pick. Empty when none is pending; more than one when they were sent in the same
- * millisecond (each of them may take it).
+ * The purposes of the requests a confirmation that names no purpose (a typed "JA") answers, the rule the ledger's
+ * confirmConsent follows when it is left to pick: the request whose message it quotes (`quotedMessageId`, Meta's
+ * context.id), when it quotes one on record; else the pending requests sent last before the reply (sent at `sentAt`,
+ * when known). Empty when none is pending; more than one when they were sent in the same millisecond (each of them
+ * may take it). A reply quoting another message than the one named here confirms nothing: the ledger refuses it.
  */
-export function lastRequestedPurposes(
+export function answeredPurposes(
   records: readonly (ConsentRecord | undefined)[],
   now: number,
   sentAt?: number,
+  quotedMessageId?: string,
 ): string[] {
-  const live = records.filter(
-    (record): record is ConsentRecord =>
-      record !== undefined && isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
+  const known = records.filter((record): record is ConsentRecord => record !== undefined);
+  const quoted = quotedRequest(known, quotedMessageId, (record) => record.requestMessageId);
+  if (quoted) return [quoted.purpose];
+  const live = known.filter((record) =>
+    isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
   );
   const before = sentAt === undefined ? [] : live.filter((record) => !requestedAfterReply(record.requestedAt, sentAt));
   const answerable = before.length > 0 ? before : live;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { definePurposes } from '../../../lib/consent/purposes';
-import { evaluateCheck } from '../../../lib/consent/rules';
+import { evaluateCheck, mayAnswerRequest, quotedRequest } from '../../../lib/consent/rules';
 
 describe('consent rules', () => {
   const purposes = definePurposes([
@@ -63,5 +63,27 @@ describe('consent rules', () => {
     ]);
     assert.notEqual(again.get('offers')!.version, offers.version);
     assert.match(offers.version, /^[0-9a-f]{16}$/);
+  });
+
+  describe('quoted replies', () => {
+    const requests = [
+      { purpose: 'offers', messageId: 'wamid.offers' },
+      { purpose: 'orders', messageId: undefined },
+    ];
+    const messageIdOf = (request: (typeof requests)[number]) => request.messageId;
+
+    it('a quoted reply answers the request whose message it quotes', () => {
+      assert.equal(quotedRequest(requests, 'wamid.offers', messageIdOf)?.purpose, 'offers');
+      assert.equal(quotedRequest(requests, 'wamid.call-back', messageIdOf), undefined);
+      assert.equal(quotedRequest(requests, undefined, messageIdOf), undefined, 'a reply quoting nothing');
+    });
+
+    it('a reply quoting another message answers no request whose message is on record', () => {
+      assert.equal(mayAnswerRequest('wamid.offers', 'wamid.call-back'), false);
+      assert.equal(mayAnswerRequest('wamid.offers', 'wamid.offers'), true);
+      assert.equal(mayAnswerRequest('wamid.offers', undefined), true, 'a reply quoting nothing');
+      // Sent before message ids were recorded: it cannot be told from the message quoted.
+      assert.equal(mayAnswerRequest(undefined, 'wamid.call-back'), true);
+    });
   });
 });

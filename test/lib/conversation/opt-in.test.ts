@@ -3,11 +3,11 @@ import fc from 'fast-check';
 import type { ConsentRecord } from '../../../lib/consent/types';
 import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS } from '../../../lib/conversation/keywords';
 import {
+  answeredPurposes,
   buildConfirmationMessage,
   CONFIRM_BUTTON_PREFIX,
   confirmButtonId,
   type FormValidationOptions,
-  lastRequestedPurposes,
   mayResubscribeAfterErasure,
   optInText,
   purposeWording,
@@ -262,12 +262,12 @@ describe('conversation/opt-in', () => {
     });
   });
 
-  describe('lastRequestedPurposes', () => {
+  describe('answeredPurposes', () => {
     const request = (purpose: string, status: string, requestedAt: number, expiresAt?: number) =>
       ({ purpose, status, requestedAt, expiresAt }) as ConsentRecord;
     it('names the pending request sent last, as the ledger picks it for a bare YES', () => {
       const records = [request('news', 'pending', 100, 10_000), undefined, request('offers', 'pending', 200, 10_000)];
-      assert.deepEqual(lastRequestedPurposes(records, 1_000), ['offers']);
+      assert.deepEqual(answeredPurposes(records, 1_000), ['offers']);
     });
     it('leaves out requests that expired, whether marked or not, and those no longer pending', () => {
       const records = [
@@ -276,23 +276,35 @@ describe('conversation/opt-in', () => {
         request('orders', 'given', 300),
         request('tips', 'expired', 400, 10_000),
       ];
-      assert.deepEqual(lastRequestedPurposes(records, 1_000), ['news']);
-      assert.deepEqual(lastRequestedPurposes([request('offers', 'pending', 200, 500)], 1_000), []);
-      assert.deepEqual(lastRequestedPurposes([], 1_000), []);
+      assert.deepEqual(answeredPurposes(records, 1_000), ['news']);
+      assert.deepEqual(answeredPurposes([request('offers', 'pending', 200, 500)], 1_000), []);
+      assert.deepEqual(answeredPurposes([], 1_000), []);
     });
     it('names the request sent last before the reply, when it says when it was sent', () => {
       // A reply sent at 10 s, delivered after a request made at 70 s: it answers the one made at 0.
       const records = [request('news', 'pending', 0, 1e9), request('offers', 'pending', 70_000, 1e9)];
-      assert.deepEqual(lastRequestedPurposes(records, 80_000, 10_000), ['news']);
+      assert.deepEqual(answeredPurposes(records, 80_000, 10_000), ['news']);
       // Within the margin for Meta's clock, the later one still counts as sent before.
-      assert.deepEqual(lastRequestedPurposes(records, 80_000, 50_000), ['offers']);
+      assert.deepEqual(answeredPurposes(records, 80_000, 50_000), ['offers']);
       // Sent before every request: the one sent last (the ledger then answers that the reply is stale).
       const later = [request('news', 'pending', 70_000, 1e9), request('offers', 'pending', 90_000, 1e9)];
-      assert.deepEqual(lastRequestedPurposes(later, 100_000, 0), ['offers']);
+      assert.deepEqual(answeredPurposes(later, 100_000, 0), ['offers']);
     });
     it('names both when two were sent in the same millisecond', () => {
       const records = [request('news', 'pending', 100, 10_000), request('offers', 'pending', 100, 10_000)];
-      assert.deepEqual(lastRequestedPurposes(records, 1_000), ['news', 'offers']);
+      assert.deepEqual(answeredPurposes(records, 1_000), ['news', 'offers']);
+    });
+    it('names the request whose message a quoted reply quotes, whichever was sent last', () => {
+      const sentAs = (record: ConsentRecord, requestMessageId: string) => ({ ...record, requestMessageId });
+      const records = [
+        sentAs(request('news', 'pending', 100, 10_000), 'wamid.news'),
+        sentAs(request('offers', 'pending', 200, 10_000), 'wamid.offers'),
+      ];
+      assert.deepEqual(answeredPurposes(records, 1_000, undefined, 'wamid.news'), ['news']);
+      // Expired: its own node answers that it expired.
+      assert.deepEqual(answeredPurposes(records, 20_000, undefined, 'wamid.news'), ['news']);
+      // Quoting another message: the request sent last, whose node then confirms nothing (the ledger refuses it).
+      assert.deepEqual(answeredPurposes(records, 1_000, undefined, 'wamid.call-back'), ['offers']);
     });
   });
 

@@ -18,8 +18,9 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 }
 
 /**
- * whatsapp-send records which message carried each confirmation request: a YES written as a quoted reply answers the
- * message it quotes. Checked against each storage backend.
+ * A YES written as a quoted reply answers the message it quotes (Art. 4(11) GDPR: consent is unambiguous):
+ * whatsapp-send records which message carried each request, and confirmConsent goes by it. Checked against each
+ * storage backend.
  */
 export function registerQuotedReplyContract(name: string, factory: HarnessFactory): void {
   describe(`consent ledger: quoted replies to requests, ${name}`, function () {
@@ -57,6 +58,11 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
       assert.equal(await ledger.requestSent(ANNA, purpose, messageId, { requestedAt, actor: 'whatsapp-send' }), true);
     };
 
+    const confirm = (inReplyTo?: string, purpose?: string) =>
+      ledger.confirmConsent({ subject: ANNA, purpose, confirmationText: 'JA', inReplyTo, actor: 'opt-in-flow' });
+
+    const status = async (purpose: string) => (await ledger.getConsent(ANNA, purpose))?.status;
+
     describe('the message that carried a request', () => {
       it('is kept with the request, encrypted, never readable in the database', async () => {
         await requestSentAs('marketing', MARKETING_REQUEST);
@@ -83,7 +89,7 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         assert.equal(await db.dump(), before, 'nothing written');
         assert.equal(await sent(MARKETING_REQUEST, second), true);
         assert.equal(await sent(CALL_BACK_QUESTION, second), false, 'named already');
-        await ledger.confirmConsent({ subject: ANNA, confirmationText: 'JA', actor: 'opt-in-flow' });
+        await confirm(MARKETING_REQUEST);
         assert.equal(await sent(CALL_BACK_QUESTION, second), false, 'confirmed');
         assert.equal(
           (await ledger.getConsent(ANNA, 'marketing'))?.requestMessageId,
@@ -92,6 +98,63 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         );
         await rejectsWith(sent('', second), 'invalid-input');
         await rejectsWith(sent(MARKETING_REQUEST, undefined as never), 'invalid-input');
+      });
+    });
+
+    describe('a confirmation written as a quoted reply', () => {
+      it('quoting another message confirms nothing and changes nothing', async () => {
+        await requestSentAs('marketing', MARKETING_REQUEST);
+        const before = await db.dump();
+        await rejectsWith(confirm(CALL_BACK_QUESTION), 'quotes-other-message');
+        await rejectsWith(confirm(CALL_BACK_QUESTION, 'marketing'), 'quotes-other-message');
+        assert.equal(await db.dump(), before);
+        assert.equal(await status('marketing'), 'pending');
+        const record = await confirm(MARKETING_REQUEST);
+        assert.equal(record.status, 'given');
+        assert.equal(record.requestMessageId, MARKETING_REQUEST);
+      });
+
+      it('confirms the request whose message it quotes, not the one sent last', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        now += 60_000;
+        await requestSentAs('marketing', MARKETING_REQUEST);
+        const record = await confirm(NEWSLETTER_REQUEST);
+        assert.equal(record.purpose, 'newsletter');
+        assert.equal(await status('marketing'), 'pending');
+        // Named for the purpose of another request, it confirms nothing.
+        await rejectsWith(confirm(NEWSLETTER_REQUEST, 'marketing'), 'quotes-other-message');
+        assert.equal(await status('marketing'), 'pending');
+      });
+
+      it('quoting an expired request is answered as expired, even with another request pending', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        now += 48 * 3_600_000 + 1;
+        await requestSentAs('marketing', MARKETING_REQUEST);
+        await rejectsWith(confirm(NEWSLETTER_REQUEST), 'request-expired');
+        assert.equal(await status('marketing'), 'pending');
+      });
+
+      it('answers a request whose message is not on record as before, the one sent last', async () => {
+        // Sent before this version recorded message ids, or its delivery is unknown.
+        await request('newsletter');
+        now += 60_000;
+        await requestSentAs('marketing', MARKETING_REQUEST);
+        // The request sent last was marketing's, and the reply quotes another message than it.
+        await rejectsWith(confirm(CALL_BACK_QUESTION), 'quotes-other-message');
+        // Quoting marketing's request, it is no answer to the newsletter's, whatever message that was.
+        await rejectsWith(confirm(MARKETING_REQUEST, 'newsletter'), 'quotes-other-message');
+        assert.equal(await status('newsletter'), 'pending');
+        assert.equal((await confirm(MARKETING_REQUEST)).purpose, 'marketing');
+        // Now the newsletter's is the one sent last, and its message cannot be told from the one quoted.
+        assert.equal((await confirm(CALL_BACK_QUESTION)).purpose, 'newsletter');
+      });
+
+      it('without a quote answers the request sent last, recorded or not', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        now += 60_000;
+        await requestSentAs('marketing', MARKETING_REQUEST);
+        assert.equal((await confirm()).purpose, 'marketing');
+        assert.equal((await confirm()).purpose, 'newsletter');
       });
     });
   });
