@@ -319,7 +319,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         purpose: request.purpose.id,
         language: request.language,
         expiresAt: record.expiresAt,
-        // whatsapp-send tells this store when the request could not be sent, so that the person may ask again.
+        // whatsapp-send tells this store which message carried the request made at requestedAt (a quoted reply names
+        // it), or that it could not be sent, so that the person may ask again.
+        requestedAt: record.requestedAt,
         store: config.store,
         // The one template whatsapp-send sends without a consent: it asks for the consent.
         ...(body.type === 'template' ? { template: (body.template as { name: string }).name } : {}),
@@ -340,15 +342,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     }
 
     /**
-     * Whether a confirmation that names no purpose (a typed "JA") answers this node's request: it answers the request
-     * sent last before it was written (answeredPurposes), whatever node asked. One for another purpose goes on to that purpose's node, untouched; with none
-     * pending, this node answers as before (expired, or passed on).
+     * Whether a confirmation that names no purpose (a typed "JA") answers this node's request: the request whose
+     * message it quotes, else the request sent last before it was written (answeredPurposes), whatever node asked. One
+     * for another purpose goes on to that purpose's node, untouched; with none pending, this node answers as before
+     * (expired, or passed on).
      */
-    async function answersOurRequest(ledger: LedgerHandle, subject: SubjectRef, sentAt?: number): Promise<boolean> {
+    async function answersOurRequest(
+      ledger: LedgerHandle,
+      subject: SubjectRef,
+      sentAt: number | undefined,
+      quotedMessageId: string | undefined,
+    ): Promise<boolean> {
       const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
-      const last = answeredPurposes(records, Date.now(), sentAt);
+      const answered = answeredPurposes(records, Date.now(), sentAt, quotedMessageId);
       // Two sent in the same millisecond: the first of their nodes takes it.
-      return last.length === 0 || last.includes(config.purpose);
+      return answered.length === 0 || answered.includes(config.purpose);
     }
 
     async function confirm(
@@ -363,7 +371,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (intent.purpose && !findPurpose(storeNode.purposes, intent.purpose)) return on(3, msg);
       const inbound = msg.whatsapp ?? {};
       const { sentAt } = sentAtOf(inbound);
-      if (intent.purpose === undefined && !allowMsgPurpose && !(await answersOurRequest(ledger, subject, sentAt))) {
+      const inReplyTo = typeof inbound.context?.id === 'string' ? inbound.context.id : undefined;
+      if (
+        intent.purpose === undefined &&
+        !allowMsgPurpose &&
+        !(await answersOurRequest(ledger, subject, sentAt, inReplyTo))
+      ) {
         return on(3, msg);
       }
       const purposeId = intent.purpose ?? (allowMsgPurpose ? undefined : config.purpose);
@@ -374,6 +387,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           confirmationMessageId: inbound.messageId,
           confirmationText: intent.text,
           ...sentAtOf(inbound),
+          ...(inReplyTo === undefined ? {} : { inReplyTo }),
           actor,
         });
         const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
@@ -383,8 +397,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         msg.optIn = { outcome: 'confirmed', purpose: record.purpose, language };
         return on(1, msg);
       } catch (err) {
-        // A YES without a pending request is not ours to answer (a double tap, another dialog): pass it on.
-        if (codeOf(err) === 'no-pending-request') return on(3, msg);
+        // A YES without a pending request is not ours to answer (a double tap, another dialog), nor one quoting
+        // another message ("Shall we call you back?"): pass it on.
+        if (codeOf(err) === 'no-pending-request' || codeOf(err) === 'quotes-other-message') return on(3, msg);
         if (codeOf(err) === 'stale-reply') {
           // Sent before this request or before an opt-out, delivered late: it confirms nothing and gets no answer.
           node.log(RED._('opt-in-flow.log.stale-reply'));

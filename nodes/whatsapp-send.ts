@@ -169,6 +169,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       showStatus();
       const result = await pending;
       await rememberNoticeMessage(msg, result.messageId);
+      await rememberRequestMessage(msg, result.messageId);
       // Who the message went to, not the inbound sender the flow may have carried along.
       return { ...fields, messageId: result.messageId, waId: result.waId, userId: result.userId, to };
     }
@@ -186,6 +187,28 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       try {
         await withStoreLedger(RED, storeId, (ledger) =>
           ledger.noticeSent(subject, version, messageId, { actor: `whatsapp-send:${node.id}` }),
+        );
+      } catch (err) {
+        node.warn(translateError(RED, err));
+      }
+    }
+
+    /**
+     * A confirmation request opt-in-flow emitted went out as `messageId`: a "JA" quoting it confirms that request, and
+     * one quoting another message confirms nothing (Art. 4(11) GDPR, an unambiguous indication). The request went out,
+     * so a failure to record the id only warns: a reply then confirms as before, the request sent last.
+     */
+    async function rememberRequestMessage(msg: NodeMessage, messageId: string | undefined): Promise<void> {
+      const optIn = (
+        msg as { optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown; requestedAt?: unknown } }
+      ).optIn;
+      if (optIn?.outcome !== 'requested' || !messageId) return;
+      const { purpose, store: storeId, requestedAt } = optIn;
+      if (typeof purpose !== 'string' || typeof storeId !== 'string' || typeof requestedAt !== 'number') return;
+      const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
+      try {
+        await withStoreLedger(RED, storeId, (ledger) =>
+          ledger.requestSent(subject, purpose, messageId, { requestedAt, actor: `whatsapp-send:${node.id}` }),
         );
       } catch (err) {
         node.warn(translateError(RED, err));

@@ -546,29 +546,46 @@ describe('opt-in-flow node', () => {
       assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'JA' }))).output, 2, 'her own JA confirms');
     });
 
-    it('a typed JA answers the request sent last: the node of another purpose gets it, and nothing else changes', async () => {
-      // Two nodes in a row, as in a bot: the newsletter's passes what is not its own on to the order updates'.
-      await load({ wires: [['out1'], ['out2'], ['out3'], ['out4', 'ordersOptIn']] }, [
+    /** Two nodes in a row, as in a bot: the newsletter's passes what is not its own on to the order updates'. */
+    function loadNewsThenOrders(): Promise<void> {
+      return load({ wires: [['out1'], ['out2'], ['out3'], ['out4', 'ordersOptIn']] }, [
         {
           id: 'ordersOptIn',
           z: 'tab',
           type: 'opt-in-flow',
           store: 'store',
           purpose: 'orders',
-          wires: [[], ['ordersOut'], [], []],
+          wires: [[], ['ordersOut'], [], ['ordersOther']],
         },
         { id: 'ordersOut', z: 'tab', type: 'helper' },
+        { id: 'ordersOther', z: 'tab', type: 'helper' },
       ]);
-      await ledger.requestConsent({ subject: ANNA, purpose: 'news', wording: form.wording, method: 'web-form', actor });
-      await sleep(5);
-      const orderWording = 'Bestell-Updates per WhatsApp.';
-      await ledger.requestConsent({
-        subject: ANNA,
-        purpose: 'orders',
-        wording: orderWording,
-        method: 'web-form',
-        actor,
-      });
+    }
+
+    /** A request for the newsletter, then one for order updates; each sent as `messageIds` says, when given. */
+    async function requestNewsThenOrders(messageIds: { news?: string; orders?: string } = {}): Promise<void> {
+      const requests = [
+        { purpose: 'news', wording: form.wording },
+        { purpose: 'orders', wording: 'Bestell-Updates per WhatsApp.' },
+      ] as const;
+      for (const { purpose, wording } of requests) {
+        const { requestedAt } = await ledger.requestConsent({
+          subject: ANNA,
+          purpose,
+          wording,
+          method: 'web-form',
+          actor,
+        });
+        const messageId = messageIds[purpose];
+        if (messageId)
+          await ledger.requestSent(ANNA, purpose, messageId, { requestedAt: requestedAt as number, actor });
+        await sleep(5);
+      }
+    }
+
+    it('a typed JA answers the request sent last: the node of another purpose gets it, and nothing else changes', async () => {
+      await loadNewsThenOrders();
+      await requestNewsThenOrders();
       const ordersConfirmed = next('ordersOut');
       const typed = inbound(ANNA, { type: 'text', text: 'JA' });
       const { output, msg } = await optIn(typed);
@@ -582,6 +599,24 @@ describe('opt-in-flow node', () => {
       assert.equal(again.output, 2);
       assert.equal(again.msg.optIn?.purpose, 'news');
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
+    });
+
+    it('a typed JA quoting a request confirms that one, also when another was sent last; quoting another message, none', async () => {
+      await loadNewsThenOrders();
+      await requestNewsThenOrders({ news: 'wamid.news-request', orders: 'wamid.orders-request' });
+      const callBack = inbound(ANNA, { type: 'text', text: 'JA', context: { id: 'wamid.shall-we-call-you-back' } });
+      const passedOn = next('ordersOther');
+      const other = await optIn(callBack);
+      assert.equal(other.output, 4, 'the newsletter node passes it on');
+      assert.deepEqual(await passedOn, callBack, 'so does the order updates node, unchanged');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+      assert.equal((await ledger.getConsent(ANNA, 'orders'))?.status, 'pending');
+
+      const toNews = await optIn(inbound(ANNA, { type: 'text', text: 'JA', context: { id: 'wamid.news-request' } }));
+      assert.equal(toNews.output, 2);
+      assert.equal(toNews.msg.optIn?.purpose, 'news');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
+      assert.equal((await ledger.getConsent(ANNA, 'orders'))?.status, 'pending', 'the request sent last is still open');
     });
 
     it('with the request purpose allowed, confirms the purpose the button names and ignores unknown ones', async () => {
@@ -749,6 +784,38 @@ describe('opt-in-flow node', () => {
       );
       assert.equal(confirmed.output, 2);
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'given');
+    });
+
+    it('records the message that carried the request: a JA quoting it confirms, one quoting another message does not', async () => {
+      await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow());
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });
+      const messageIdOf = (msg: Msg) => String((msg.whatsapp as { messageId?: string }).messageId);
+      const question = next('sent');
+      helper.getNode('send').receive({ to: ANNA, payload: 'Sollen wir Sie zurückrufen?' } as never);
+      const questionId = messageIdOf(await question);
+      const request = next('sent');
+      helper.getNode('optin').receive({ payload: form } as never);
+      const requestId = messageIdOf(await request);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.requestMessageId, requestId);
+
+      // Her JA answers the question: a visible answer to another message is no consent to this request.
+      const answersQuestion = inbound(ANNA, { type: 'text', text: 'JA', context: { id: questionId } });
+      const other = await optIn(answersQuestion);
+      assert.equal(other.output, 4);
+      assert.deepEqual(other.msg, answersQuestion, 'unchanged');
+      // So does a tap on the button of a message that is not this request's (an earlier request's).
+      const earlierButton = inbound(ANNA, {
+        type: 'interactive',
+        interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+        context: { id: 'wamid.an-earlier-request' },
+      });
+      assert.equal((await optIn(earlierButton)).output, 4);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+
+      const answersRequest = await optIn(inbound(ANNA, { type: 'text', text: 'JA', context: { id: requestId } }));
+      assert.equal(answersRequest.output, 2);
+      assert.equal(answersRequest.msg.optIn?.outcome, 'confirmed');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
     });
 
     it('sends the interactive confirmation inside the 24-hour window', async () => {
