@@ -8,11 +8,11 @@ export interface ReturnPlan {
   send: FeedEvent[];
   /** How many of `send` go again because they did not come back in time. */
   resent: number;
-  /** Given up (settled without coming back): sent `attempts` times and not back in time after the last. */
+  /** Given up (settled without coming back): sent `attempts` times, and missed as often as allowed. */
   givenUp: { event: FeedEvent; attempts: number }[];
 }
 
-/** How often an event goes by default before it is given up; 0 would never give up. */
+/** How often an event may miss by default before it is given up; 0 would never give up. */
 export const MAX_ATTEMPTS_DEFAULT = 5;
 
 /**
@@ -23,19 +23,25 @@ export const MAX_ATTEMPTS_DEFAULT = 5;
  * order: a withdrawal never overtakes the consent before it, also when that one has to go again.
  *
  * An event the flow never returns (a CRM that refuses it every time) would go again for ever and hold up every event
- * after it: after `maxAttempts` sends (0: no limit) it is given up, settled as if it came back, and the plan names it
- * so that the node reports it. The sends are counted by this copy only: the count starts afresh with the copy that
+ * after it: after `maxAttempts` misses (0: no limit) it is given up, settled as if it came back, and the plan names it
+ * so that the node reports it. A send misses when it is due again and another event came back after it: the receiving
+ * system works, only not for this one. While nothing comes back (a CRM that is down) nothing misses, so an outage,
+ * however long, gives up no event. Misses are counted by this copy only: the count starts afresh with the copy that
  * takes over the events (a restart, a redeploy, another instance).
  */
 export class EventReturns {
-  /** Sent and not yet back: id → when it was last sent, and whose it is. */
-  private readonly out = new Map<number, { sentAt: number; pseudonym: string }>();
+  /** Sent and not yet back: id → when it was last sent, whose it is, and how many had come back by then. */
+  private readonly out = new Map<number, { sentAt: number; pseudonym: string; returnsBefore: number }>();
   /** Came back while an earlier event is still out. */
   private readonly back = new Set<number>();
   /** Persons with an event the last plan held back behind one of theirs still out. */
   private waitingBehind = new Set<string>();
   /** How often each event went from this copy: kept while it is held back behind an earlier one of the person too. */
   private readonly attempts = new Map<number, number>();
+  /** How many of those sends missed (see the class comment). */
+  private readonly misses = new Map<number, number>();
+  /** Events that came back to this copy so far. */
+  private returnCount = 0;
 
   constructor(
     private readonly redeliverMs: number,
@@ -60,12 +66,12 @@ export class EventReturns {
     for (const event of page) {
       let settled = !selected(event) || this.back.has(event.id);
       if (!settled && !personsOut.has(event.pseudonym) && this.due(event.id, now)) {
-        const attempts = this.attempts.get(event.id) ?? 0;
-        if (this.maxAttempts > 0 && attempts >= this.maxAttempts) {
+        const misses = this.countMiss(event.id);
+        if (this.maxAttempts > 0 && misses >= this.maxAttempts) {
           // Given up: as if it came back, so that the events after it (the person's next one too) go on.
           this.out.delete(event.id);
           this.back.add(event.id);
-          plan.givenUp.push({ event, attempts });
+          plan.givenUp.push({ event, attempts: this.attempts.get(event.id) ?? 0 });
           settled = true;
         }
       }
@@ -83,7 +89,7 @@ export class EventReturns {
       personsOut.add(event.pseudonym);
       if (!this.due(event.id, now)) continue;
       if (this.out.has(event.id)) plan.resent += 1;
-      this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym });
+      this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym, returnsBefore: this.returnCount });
       this.attempts.set(event.id, (this.attempts.get(event.id) ?? 0) + 1);
       plan.send.push(event);
     }
@@ -105,6 +111,7 @@ export class EventReturns {
     if (sent === undefined) return false;
     this.out.delete(id);
     this.back.add(id);
+    this.returnCount += 1;
     if (this.waitingBehind.has(sent.pseudonym)) return true;
     for (const other of this.out.keys()) if (other < id) return false;
     return true;
@@ -115,6 +122,14 @@ export class EventReturns {
     let earliest: number | undefined;
     for (const { sentAt } of this.out.values()) if (earliest === undefined || sentAt < earliest) earliest = sentAt;
     return earliest === undefined ? undefined : earliest + this.redeliverMs;
+  }
+
+  /** The misses of an event that is due: one more when it is out and another came back since it was sent. */
+  private countMiss(id: number): number {
+    const sent = this.out.get(id);
+    const misses = (this.misses.get(id) ?? 0) + (sent && this.returnCount > sent.returnsBefore ? 1 : 0);
+    this.misses.set(id, misses);
+    return misses;
   }
 
   /** Not out, or out longer than the redelivery time: it goes (again) now. */
@@ -136,5 +151,6 @@ export class EventReturns {
     for (const id of this.out.keys()) if (which(id)) this.out.delete(id);
     for (const id of this.back) if (which(id)) this.back.delete(id);
     for (const id of this.attempts.keys()) if (which(id)) this.attempts.delete(id);
+    for (const id of this.misses.keys()) if (which(id)) this.misses.delete(id);
   }
 }

@@ -145,62 +145,75 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
   });
 
   describe('giving up an event that never comes back', () => {
-    it('gives it up after maxAttempts sends, once the last is overdue, and settles as if it came back', () => {
+    /**
+     * A feed with a poison event (1) among events the receiving system takes: in each round the others are sent and
+     * come back, 1 is sent and does not. Returns the plans of the rounds, `redeliverMs` apart from `from`.
+     */
+    function rounds(returns: EventReturns, count: number, from = 0): ReturnType<EventReturns['plan']>[] {
+      const plans = [];
+      for (let round = 0; round < count; round++) {
+        const page = [event(1), event(100 + round)];
+        const plan = returns.plan(page, false, from + round * 60_000, all);
+        plans.push(plan);
+        for (const sent of plan.send) if (sent.id !== 1) returns.returned(sent.id);
+      }
+      return plans;
+    }
+
+    it('gives it up after maxAttempts misses, once its last send is overdue, and settles as if it came back', () => {
+      const returns = new EventReturns(60_000, 2);
+      const plans = rounds(returns, 3);
+      assert.deepEqual(
+        plans.map((plan) => [ids(plan.send), plan.givenUp.map((g) => [g.event.id, g.attempts])]),
+        [
+          [[1, 100], []],
+          // The first send missed (100 came back, 1 did not): it goes again and is given its full time.
+          [[1, 101], []],
+          [[102], [[1, 2]]],
+        ],
+      );
+      assert.equal(plans[2].settledUpTo, 1);
+      assert.equal(plans[2].resent, 0);
+      // Reported once: read again before the acknowledgement is written, it stays settled, and a late return is ignored.
+      const again = returns.plan([event(1)], false, 180_000, all);
+      assert.deepEqual([again.givenUp, again.send, again.settledUpTo], [[], [], 1]);
+      assert.equal(returns.returned(1), false);
+    });
+
+    it('gives up nothing while nothing comes back: a receiving system that is down, however long', () => {
       const returns = new EventReturns(60_000, 2);
       const page = [event(1), event(2)];
-      returns.plan(page, false, 0, all);
+      for (let round = 0; round < 50; round++) {
+        const plan = returns.plan(page, false, round * 60_000, all);
+        assert.deepEqual([ids(plan.send), plan.givenUp], [[1, 2], []], `round ${round}`);
+      }
+      // Back up: 2 comes back, 1 keeps failing. Its last send in the outage missed (2 came back after it), and the
+      // next one does too: given up in the second round after the outage, not in it.
       returns.returned(2);
-      // Second send: the limit is reached, but it is given its full time to come back.
-      const second = returns.plan(page, false, 60_000, all);
-      assert.deepEqual(ids(second.send), [1]);
-      assert.deepEqual(second.givenUp, []);
-      assert.equal(second.settledUpTo, undefined);
-      const third = returns.plan(page, false, 120_000, all);
-      assert.deepEqual(ids(third.send), []);
-      assert.equal(third.resent, 0);
-      assert.deepEqual(
-        third.givenUp.map((g) => [g.event.id, g.attempts]),
-        [[1, 2]],
-      );
-      assert.equal(third.settledUpTo, 2, 'the event after it is let go');
-      assert.equal(returns.waiting, 0);
-      assert.equal(returns.nextRedelivery(), undefined);
-      // Reported once: read again before the acknowledgement is written, it stays settled, and a late return is ignored.
-      const again = returns.plan(page, false, 180_000, all);
-      assert.deepEqual([again.givenUp, again.send, again.settledUpTo], [[], [], 2]);
-      assert.equal(returns.returned(1), false);
+      const plans = rounds(returns, 3, 50 * 60_000).map((plan) => plan.givenUp.map((g) => g.event.id));
+      assert.deepEqual(plans, [[], [1], []]);
     });
 
     it('does not give up an event that comes back before the limit', () => {
       const returns = new EventReturns(60_000, 2);
-      const page = [event(1)];
-      returns.plan(page, false, 0, all);
-      returns.plan(page, false, 60_000, all);
+      rounds(returns, 2);
       assert.equal(returns.returned(1), true);
-      const plan = returns.plan(page, false, 120_000, all);
-      assert.deepEqual([plan.givenUp, plan.settledUpTo], [[], 1]);
+      const plan = returns.plan([event(1), event(200)], false, 120_000, all);
+      assert.deepEqual([plan.givenUp, plan.settledUpTo, ids(plan.send)], [[], 1, [200]]);
     });
 
-    it('never gives up with 0, and gives up after 5 sends by default', () => {
-      const never = new EventReturns(1, 0);
-      const limited = new EventReturns(1);
-      const page = [event(1)];
-      const givenUp = (returns: EventReturns) => {
-        for (let now = 0; now <= 20; now++) {
-          const plan = returns.plan(page, false, now, all);
-          if (plan.givenUp.length > 0) return plan.givenUp[0].attempts;
-        }
-        return undefined;
-      };
-      assert.equal(givenUp(never), undefined);
-      assert.equal(givenUp(limited), 5);
+    it('never gives up with 0, and gives up after 5 misses by default', () => {
+      const givenUpIn = (returns: EventReturns) => rounds(returns, 12).findIndex((plan) => plan.givenUp.length > 0);
+      assert.equal(givenUpIn(new EventReturns(60_000, 0)), -1);
+      assert.equal(givenUpIn(new EventReturns(60_000)), 5);
     });
 
     it("lets the person's next event go once her event is given up", () => {
       const returns = new EventReturns(60_000, 1);
       const erika = (id: number, type: string) => ({ ...event(id, type), pseudonym: 'erika' }) as FeedEvent;
-      const page = [erika(1, 'consent.given'), erika(2, 'consent.withdrawn')];
-      assert.deepEqual(ids(returns.plan(page, false, 0, all).send), [1]);
+      const page = [erika(1, 'consent.given'), erika(2, 'consent.withdrawn'), event(3)];
+      assert.deepEqual(ids(returns.plan(page, false, 0, all).send), [1, 3]);
+      returns.returned(3);
       const plan = returns.plan(page, false, 60_000, all);
       assert.deepEqual(
         plan.givenUp.map((g) => g.event.id),
@@ -210,29 +223,32 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
       assert.equal(plan.settledUpTo, 1);
     });
 
-    it('counts the sends of an event held back behind an earlier one of the same person', () => {
+    it('keeps the misses of an event held back behind an earlier one of the same person', () => {
       const returns = new EventReturns(60_000, 2);
       const erika = (id: number) => ({ ...event(id), pseudonym: 'erika' }) as FeedEvent;
-      returns.plan([erika(2)], false, 0, all);
-      returns.plan([erika(2)], false, 60_000, all);
-      // An earlier one of hers turns up (a page read anew): 2 waits behind it, and keeps its two sends.
-      returns.plan([erika(1), erika(2)], false, 60_010, all);
+      returns.plan([erika(2), event(10)], false, 0, all);
+      returns.returned(10);
+      returns.plan([erika(2), event(11)], false, 60_000, all);
+      returns.returned(11);
+      // An earlier one of hers turns up (a page read anew): 2 waits behind it, and keeps the miss it had.
+      returns.plan([erika(1), erika(2)], false, 120_000, all);
       returns.returned(1);
-      const plan = returns.plan([erika(1), erika(2)], false, 60_020, all);
-      assert.deepEqual(ids(plan.send), []);
+      const sentAgain = returns.plan([erika(1), erika(2), event(12)], false, 120_010, all);
+      assert.deepEqual([ids(sentAgain.send), sentAgain.givenUp], [[2, 12], []]);
+      returns.returned(12);
+      const plan = returns.plan([erika(1), erika(2)], false, 180_010, all);
       assert.deepEqual(
         plan.givenUp.map((g) => [g.event.id, g.attempts]),
-        [[2, 2]],
+        [[2, 3]],
       );
     });
 
-    it('starts counting afresh when another copy took over, or after the cursor moved past it', () => {
+    it('starts counting afresh when another copy took over', () => {
       const returns = new EventReturns(60_000, 1);
-      const page = [event(1)];
-      returns.plan(page, false, 0, all);
+      rounds(returns, 1);
       returns.clear();
-      const afresh = returns.plan(page, false, 60_000, all);
-      assert.deepEqual([ids(afresh.send), afresh.givenUp], [[1], []]);
+      const afresh = returns.plan([event(1), event(300)], false, 60_000, all);
+      assert.deepEqual([ids(afresh.send), afresh.givenUp], [[1, 300], []]);
     });
   });
 });
