@@ -5,6 +5,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export const NUMBER_CHANGE_EVENT = "action = 'subject.number-changed'";
 
 export const ENDED = `status IN ('refused', 'expired', 'withdrawn')`;
+/** A record that stands: a given consent or a request (lib/consent/rules.ts ACTIVE_STATUSES). */
+export const STANDING = `status IN ('given', 'pending')`;
 /** A record that still carries encrypted message ids or texts, or a source. */
 export const HOLDS_PROOF = `(request_message_id_enc IS NOT NULL OR confirmation_message_id_enc IS NOT NULL
   OR confirmation_text_enc IS NOT NULL OR withdrawal_message_id_enc IS NOT NULL OR withdrawal_text_enc IS NOT NULL
@@ -222,6 +224,20 @@ export function migrations(dialect: Dialect): { version: number; statements: str
           holder TEXT,
           held_until ${int} NOT NULL,
           updated_at ${int} NOT NULL)`,
+      ],
+    },
+    {
+      version: 10,
+      statements: [
+        // When each purpose was last in a store's settings (every open and sweep of every instance writes it), or, for
+        // one already gone when this version came, when a sweep or open first found it missing: the given and pending
+        // consents of a purpose taken out of the settings end a grace period after that (Art. 5(1)(e) GDPR).
+        `CREATE TABLE purpose_presence (
+          purpose TEXT PRIMARY KEY,
+          configured_at ${int},
+          missing_since ${int})`,
+        // The standing consents of one purpose: counted and ended when the purpose was taken out of the settings.
+        `CREATE INDEX consents_standing_by_purpose ON consents (purpose) WHERE ${STANDING}`,
       ],
     },
   ];

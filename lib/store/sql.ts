@@ -1,5 +1,5 @@
 import type { AuditAnchor, AuditRecord } from '../consent/audit-verify';
-import { CLEAR_PROOF, type Dialect, ENDED, HOLDS_PROOF, NUMBER_CHANGE_EVENT } from './schema';
+import { CLEAR_PROOF, type Dialect, ENDED, HOLDS_PROOF, NUMBER_CHANGE_EVENT, STANDING } from './schema';
 import type {
   ArchivedConsentRow,
   CheckState,
@@ -11,6 +11,7 @@ import type {
   NoticeRow,
   OutboxRow,
   PurposeVersionRow,
+  RemovedPurposeRow,
   StoreTx,
   SubjectRow,
   UsageMark,
@@ -208,10 +209,12 @@ export class SqlStoreTx implements StoreTx {
     status: string,
     updatedAt: number,
     retainUntil: number,
+    expiresAt?: number,
   ): Promise<void> {
+    const expiry = expiresAt === undefined ? '' : ', expires_at = $6';
     await this.db.run(
-      'UPDATE consents SET status = $3, updated_at = $4, retain_until = $5 WHERE pseudonym = $1 AND purpose = $2',
-      [pseudonym, purpose, status, updatedAt, retainUntil],
+      `UPDATE consents SET status = $3, updated_at = $4, retain_until = $5${expiry} WHERE pseudonym = $1 AND purpose = $2`,
+      [pseudonym, purpose, status, updatedAt, retainUntil, ...(expiresAt === undefined ? [] : [expiresAt])],
     );
   }
 
@@ -220,17 +223,28 @@ export class SqlStoreTx implements StoreTx {
     status: string,
     updatedAt: number,
     retainUntil: number,
+    expiresAt?: number,
   ): Promise<void> {
     if (this.db.dialect === 'sqlite') {
       // Statements cost microseconds in-process; one at a time is as fast as a bulk form here.
-      for (const k of keys) await this.setConsentStatus(k.pseudonym, k.purpose, status, updatedAt, retainUntil);
+      for (const k of keys) {
+        await this.setConsentStatus(k.pseudonym, k.purpose, status, updatedAt, retainUntil, expiresAt);
+      }
       return;
     }
+    const expiry = expiresAt === undefined ? '' : ', expires_at = $6';
     await this.db.run(
-      `UPDATE consents c SET status = $3, updated_at = $4, retain_until = $5
+      `UPDATE consents c SET status = $3, updated_at = $4, retain_until = $5${expiry}
        FROM unnest($1::text[], $2::text[]) AS k (pseudonym, purpose)
        WHERE c.pseudonym = k.pseudonym AND c.purpose = k.purpose`,
-      [keys.map((k) => k.pseudonym), keys.map((k) => k.purpose), status, updatedAt, retainUntil],
+      [
+        keys.map((k) => k.pseudonym),
+        keys.map((k) => k.purpose),
+        status,
+        updatedAt,
+        retainUntil,
+        ...(expiresAt === undefined ? [] : [expiresAt]),
+      ],
     );
   }
 
@@ -363,6 +377,53 @@ export class SqlStoreTx implements StoreTx {
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose, version) DO NOTHING`,
       [row.purpose, row.version, row.label, row.wording, row.lawfulBasis, row.marketing ? 1 : 0, row.createdAt],
     );
+  }
+
+  async notePurposesConfigured(purposes: readonly string[], at: number): Promise<void> {
+    // Never back: instances' clocks differ, and the latest time any of them had the purpose configured counts.
+    for (const purpose of purposes) {
+      await this.db.run(
+        `INSERT INTO purpose_presence (purpose, configured_at, missing_since) VALUES ($1, $2, NULL)
+         ON CONFLICT (purpose) DO UPDATE SET missing_since = NULL,
+           configured_at = CASE WHEN purpose_presence.configured_at IS NULL
+             OR purpose_presence.configured_at < excluded.configured_at
+             THEN excluded.configured_at ELSE purpose_presence.configured_at END`,
+        [purpose, at],
+      );
+    }
+  }
+
+  async noteRemovedPurposes(configured: readonly string[], now: number): Promise<RemovedPurposeRow[]> {
+    // Every purpose a record was ever made for was registered in purpose_versions when a store with it opened.
+    const known = await this.db.all(
+      'SELECT purpose FROM purpose_versions UNION SELECT purpose FROM purpose_presence ORDER BY purpose',
+    );
+    const removed: RemovedPurposeRow[] = [];
+    for (const purpose of known.map((r) => String(r.purpose)).filter((p) => !configured.includes(p))) {
+      const [count] = await this.db.all(`SELECT COUNT(*) AS n FROM consents WHERE purpose = $1 AND ${STANDING}`, [
+        purpose,
+      ]);
+      const standing = Number(count?.n ?? 0);
+      if (standing === 0) continue;
+      await this.db.run(
+        `INSERT INTO purpose_presence (purpose, configured_at, missing_since) VALUES ($1, NULL, $2)
+         ON CONFLICT (purpose) DO NOTHING`,
+        [purpose, now],
+      );
+      const [seen] = await this.db.all('SELECT configured_at, missing_since FROM purpose_presence WHERE purpose = $1', [
+        purpose,
+      ]);
+      removed.push({ purpose, standing, missingSince: num(seen?.configured_at) ?? num(seen?.missing_since) ?? now });
+    }
+    return removed;
+  }
+
+  async standingConsents(purpose: string, limit: number): Promise<ConsentRow[]> {
+    const rows = await this.db.all(`${consentSelect('consents')} WHERE c.purpose = $1 AND c.${STANDING} LIMIT $2`, [
+      purpose,
+      limit,
+    ]);
+    return rows.map(toConsentRow);
   }
 
   async putNotice(row: NoticeRow): Promise<void> {

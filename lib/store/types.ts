@@ -74,6 +74,15 @@ export interface PurposeVersionRow {
   createdAt: number;
 }
 
+/** A purpose taken out of the store's settings whose consents still stand (StoreTx.noteRemovedPurposes). */
+export interface RemovedPurposeRow {
+  purpose: string;
+  /** Given consents and requests of the purpose. */
+  standing: number;
+  /** When it was last configured, or, never recorded as configured, when it was first found missing. */
+  missingSince: number;
+}
+
 /** The minimum a consent check reads. */
 export interface ConsentState {
   status: string;
@@ -123,13 +132,16 @@ export interface StoreTx {
     status: string,
     updatedAt: number,
     retainUntil: number,
+    expiresAt?: number,
   ): Promise<void>;
+  /** The record's new status; its expiry time too when `expiresAt` is given (else it keeps the one it has). */
   setConsentStatus(
     pseudonym: string,
     purpose: string,
     status: string,
     updatedAt: number,
     retainUntil: number,
+    expiresAt?: number,
   ): Promise<void>;
   archiveConsent(row: ConsentRow, archivedAt: number): Promise<void>;
   listHistory(pseudonym: string): Promise<ArchivedConsentRow[]>;
@@ -158,6 +170,16 @@ export interface StoreTx {
   putSuppression(pseudonym: string, at: number, actor: string): Promise<void>;
 
   putPurposeVersion(row: PurposeVersionRow): Promise<void>;
+  /** Records that `purposes` are in the store's settings at `at`; a later time already recorded stays. */
+  notePurposesConfigured(purposes: readonly string[], at: number): Promise<void>;
+  /**
+   * The purposes outside `configured` that still hold given consents or requests, with how many and since when each
+   * is out of the settings. One never recorded as configured (data from before schema version 10) counts as out of
+   * them from `now`, and that is recorded.
+   */
+  noteRemovedPurposes(configured: readonly string[], now: number): Promise<RemovedPurposeRow[]>;
+  /** Up to `limit` given consents and requests of `purpose`. */
+  standingConsents(purpose: string, limit: number): Promise<ConsentRow[]>;
 
   /** Records one showing: each is its own row, so an earlier holder's proof, and a delivered showing's, stays. */
   putNotice(row: NoticeRow): Promise<void>;

@@ -55,6 +55,7 @@ export const LEDGER_TABLES = [
   'subject_aliases',
   'wordings',
   'purpose_versions',
+  'purpose_presence',
   'consents',
   'consent_history',
   'notices',
