@@ -155,6 +155,44 @@ export class LedgerWrites {
     }
   }
 
+  /**
+   * Given consents and requests of a purpose taken out of the store's settings, ended by the retention sweep once its
+   * grace ran out (RetentionSweep): expired as a lapsed request is, with an expiry time (a record ended without one
+   * would read as the block a number's move leaves), and audited as `action`, so that the proof says why.
+   */
+  async endForRemovedPurpose(
+    tx: StoreTx,
+    rows: readonly ConsentRow[],
+    now: number,
+    action: string,
+    missingSince: number,
+    events: LedgerEvent[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.setConsentStatuses(rows, 'expired', now, now + this.retention.proofRetentionMs, now);
+    await this.auditAll(
+      tx,
+      now,
+      rows.map((row) => ({
+        action,
+        actor: 'retention',
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
+        outcome: 'expired',
+        detail: { purposeVersion: row.purposeVersion, previousStatus: row.status, missingSince },
+      })),
+    );
+    for (const row of rows) {
+      events.push({
+        type: 'consent.expired',
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
+        at: now,
+        status: 'expired',
+      });
+    }
+  }
+
   /** The purposes configured now. */
   configuredPurposes(): PurposeDefinition[] {
     return [...this.purposes.values()];

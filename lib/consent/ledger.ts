@@ -32,7 +32,7 @@ import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
-import { RetentionSweep, SWEEP_ACTION } from './retention-sweep';
+import { type RemovedPurpose, RetentionSweep, removedPurposeWarning, SWEEP_ACTION } from './retention-sweep';
 import {
   ACTIVE_STATUSES,
   evaluateCheck,
@@ -131,7 +131,8 @@ function lockOrder(keys: readonly string[]): number[] {
 /**
  * The consent ledger (issue 3): the proof a business shows a supervisory authority and the source of
  * truth for every consent check. Emits 'event' (LedgerEvent) after each durable change and 'warning'
- * (Error) when a background flush or sweep fails.
+ * (Error) when a background flush or sweep fails, and for each purpose out of the settings whose consents
+ * the sweep will end (just after open, and when the sweep ends them).
  */
 export class ConsentLedger extends EventEmitter {
   private readonly resolver: SubjectResolver;
@@ -206,12 +207,23 @@ export class ConsentLedger extends EventEmitter {
   }
 
   private async start(usageFlushMs: number): Promise<ConsentLedger> {
+    let removed: RemovedPurpose[];
     try {
       await this.checkKeys();
       await this.registerPurposeVersions();
+      removed = await this.retentionSweep.noteRemovedPurposes();
     } catch (err) {
       await this.store.close();
       throw err;
+    }
+    // Storage limitation (Art. 5(1)(e) GDPR): the sweep ends these consents after the grace; the integrator who took
+    // the purpose out by mistake hears of it at every start. After open() has answered, so that a listener added
+    // then (the consent-store node, the ledger's thread) hears it.
+    if (removed.length > 0) {
+      const now = this.clock();
+      setImmediate(() => {
+        for (const purpose of removed) this.emit('warning', removedPurposeWarning(purpose, now));
+      });
     }
     this.usageTimer = setInterval(() => {
       this.flushUsage().catch((err) => this.warnUnlessReported(err));

@@ -7,11 +7,35 @@ import type { LedgerEvent, RetentionSettings, SweepReport } from './types';
 
 /** The audit event each sweep leaves: also when the last one ran, for the timer after a restart. */
 export const SWEEP_ACTION = 'retention.purge_run';
+/** The audit event of a given consent or request the sweep ended because its purpose left the store's settings. */
+export const PURPOSE_REMOVED_ACTION = 'consent.purpose_removed';
+
+/** A purpose taken out of the store's settings that still holds given consents or requests. */
+export interface RemovedPurpose {
+  purpose: string;
+  /** Its given consents and requests. */
+  standing: number;
+  /** When it was last configured (or, never recorded as configured, first found missing). */
+  missingSince: number;
+  /** From when the sweep ends them, unless the purpose is configured again before. */
+  endsAt: number;
+}
+
+/** What the store says when it opens with a purpose out of its settings: no number, only the id, a count and a day. */
+export function removedPurposeWarning(removed: RemovedPurpose, now: number): GdprWhatsAppError {
+  const date = new Date(Math.max(removed.endsAt, now)).toISOString().slice(0, 10);
+  return new GdprWhatsAppError(
+    'purpose-removed',
+    `Purpose "${removed.purpose}" is no longer configured in this consent store: its ${removed.standing} given consents and pending requests end on ${date} unless it is configured again`,
+    { purpose: removed.purpose, count: removed.standing, date },
+  );
+}
 
 /**
- * One run of the retention rules (Art. 5(1)(e) GDPR): pending requests expire, personal data of inactive subjects
- * goes after its period, and ended proof, old notices, audit events and de-duplication marks after theirs. Each step
- * runs in batches, a transaction each, so that checks and sends go on meanwhile.
+ * One run of the retention rules (Art. 5(1)(e) GDPR): pending requests expire, the consents of a purpose taken out of
+ * the settings end, personal data of inactive subjects goes after its period, and ended proof, old notices, audit
+ * events and de-duplication marks after theirs. Each step runs in batches, a transaction each, so that checks and
+ * sends go on meanwhile.
  */
 export class RetentionSweep {
   constructor(
@@ -36,6 +60,7 @@ export class RetentionSweep {
       auditEventsRemoved: 0,
       dedupeMarksRemoved: 0,
       undeliveredEventsRemoved: 0,
+      removedPurposeConsentsEnded: 0,
     };
     const repeat = async (step: (tx: StoreTx) => Promise<number>, serial = true): Promise<number> => {
       let total = 0;
@@ -50,6 +75,7 @@ export class RetentionSweep {
       await this.writes.expireAll(tx, rows, now, 'retention', events);
       return rows.length;
     }, batch);
+    report.removedPurposeConsentsEnded = await this.endRemovedPurposes(now, batch);
     report.personalDataRemoved = await repeat(async (tx) => {
       const subjects = await tx.inactiveSubjects(now - this.retention.personalDataMs, batch);
       for (const p of subjects) await tx.removePersonalData(p);
@@ -99,6 +125,51 @@ export class RetentionSweep {
       await this.store.scrub();
     }
     return report;
+  }
+
+  /**
+   * Records that the configured purposes are configured now, and answers the purposes out of the settings that still
+   * hold given consents or requests. Every open and sweep of every instance records it: a purpose one instance still
+   * has (a rolling deploy, instances set up apart) is not out of the settings.
+   */
+  async noteRemovedPurposes(now: number = this.clock()): Promise<RemovedPurpose[]> {
+    const configured = [...this.purposes.keys()];
+    const removed = await this.store.write(
+      async (tx) => {
+        await tx.notePurposesConfigured(configured, now);
+        return tx.noteRemovedPurposes(configured, now);
+      },
+      { serial: false },
+    );
+    return removed.map((r) => ({ ...r, endsAt: r.missingSince + this.retention.personalDataMs }));
+  }
+
+  /**
+   * A purpose taken out of the settings is never checked again, but its given consents and requests would keep the
+   * person's number "in use" for ever (inactiveSubjects). They end once the purpose has been out of the settings for
+   * personalDataMs (put back before, nothing ends); from then on the person's data goes on the usual schedule. Only
+   * given consents and requests end: an objection or refusal is not touched.
+   */
+  private async endRemovedPurposes(now: number, batch: number): Promise<number> {
+    let total = 0;
+    for (const removed of await this.noteRemovedPurposes(now)) {
+      if (removed.endsAt > now) continue;
+      const ended = await this.repeatWithEvents(async (tx, events) => {
+        const rows = await tx.standingConsents(removed.purpose, batch);
+        await this.writes.endForRemovedPurpose(tx, rows, now, PURPOSE_REMOVED_ACTION, removed.missingSince, events);
+        return rows.length;
+      }, batch);
+      if (ended === 0) continue;
+      total += ended;
+      this.onWarning(
+        new GdprWhatsAppError(
+          'purpose-removed-consents-ended',
+          `The retention sweep ended ${ended} given consents and pending requests of purpose "${removed.purpose}", which is no longer configured in this consent store`,
+          { purpose: removed.purpose, count: ended },
+        ),
+      );
+    }
+    return total;
   }
 
   private async repeatWithEvents(

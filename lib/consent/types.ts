@@ -62,7 +62,11 @@ export type SubjectInput = SubjectRef | string;
 export interface RetentionSettings {
   /** Pending double opt-in requests expire after this (default 48 hours). */
   pendingExpiryMs: number;
-  /** Personal data of subjects without a given or pending consent is removed this long after their last change (30 days). */
+  /**
+   * Personal data of subjects without a given or pending consent is removed this long after their last change (30
+   * days). Given and pending consents of a purpose taken out of the settings end this long after it was last
+   * configured.
+   */
   personalDataMs: number;
   /** Consent proof and audit events are kept this long after last use (5 years). */
   proofRetentionMs: number;
@@ -183,6 +187,11 @@ export interface SweepReport {
    * still waited for them (lib/consent/event-feed.ts).
    */
   undeliveredEventsRemoved: number;
+  /**
+   * Given consents and requests ended because their purpose was out of the store's settings for longer than
+   * personalDataMs (audited as consent.purpose_removed).
+   */
+  removedPurposeConsentsEnded: number;
 }
 
 export interface ExportOptions {

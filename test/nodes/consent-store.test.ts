@@ -275,6 +275,33 @@ describe('consent-store node', () => {
     assert.equal((await ledger.checkConsent('+4915123456789', 'promo')).status, 'withdrawn');
   });
 
+  it('warns at deploy of a purpose taken out of its settings that still holds consents, naming no number', async () => {
+    const credentials = { store: storeCredentials() };
+    const day = (at: number) => new Date(at + 30 * 86_400_000).toISOString().slice(0, 10);
+    const before = Date.now();
+    await helper.load(consentStore as never, [storeNode('store', dir.path)] as never, credentials);
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    await ledger.giveConsent({ subject: PHONE, purpose: 'news', wording: 'ok', method: 'keyword', actor: 'test' });
+    await helper.unload();
+
+    // The integrator stops the newsletter: only the order updates are left.
+    const flow = [storeNode('store', dir.path, { purposes: PURPOSES.filter((p) => p.id === 'orders') })];
+    await helper.load(consentStore as never, flow as never, credentials);
+    const store = helper.getNode('store') as unknown as ConsentStoreNode;
+    await store.getLedger();
+    const removed = () =>
+      callsOf('warn', 'store')
+        .map((call) => String(call[0]))
+        .filter((t) => t.includes('"news"'));
+    await until(() => removed().length > 0, 'the removed-purpose warning');
+    // The helper loads no message catalogs: the ledger's English text stands in for the translated one. It ends 30
+    // days after the first deploy's store last had the purpose (either side of a midnight the test may cross).
+    const ends = `(${day(before)}|${day(Date.now())})`;
+    assert.equal(removed().length, 1);
+    assert.match(removed()[0], new RegExp(`its 1 given consents and pending requests end on ${ends}`));
+    assert.doesNotMatch(removed()[0], /4915123456789|15123456789/);
+  });
+
   describe('keys and paths', () => {
     it('reads rotated encryption keys (first one current) with ids derived from the keys', () => {
       const current = randomBytes(32);
