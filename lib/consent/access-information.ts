@@ -26,6 +26,11 @@ export interface AccessInformation {
   retention: {
     pendingRequestHours: number;
     personalDataAfterEndDays: number;
+    /**
+     * A consent or request for a purpose the controller no longer pursues (taken out of the store's settings) ends
+     * this many days after that; its personal data then goes after personalDataAfterEndDays.
+     */
+    consentAfterPurposeRemovedDays: number;
     proofYears: number;
     /** Kept with no time limit: the erasure list and objections to purposes that need no consent. */
     withoutTimeLimit: string[];
@@ -63,6 +68,7 @@ export function accessInformation(
     retention: {
       pendingRequestHours: Math.round(retention.pendingExpiryMs / HOUR_MS),
       personalDataAfterEndDays: Math.round(retention.personalDataMs / DAY_MS),
+      consentAfterPurposeRemovedDays: Math.round(retention.personalDataMs / DAY_MS),
       proofYears: Math.round(retention.proofRetentionMs / YEAR_MS),
       withoutTimeLimit: ['erasure-list-entry', 'objection-to-purpose-without-consent'],
     },

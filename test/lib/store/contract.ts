@@ -1053,9 +1053,10 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           [
             information.retention.pendingRequestHours,
             information.retention.personalDataAfterEndDays,
+            information.retention.consentAfterPurposeRemovedDays,
             information.retention.proofYears,
           ],
-          [48, 30, 5],
+          [48, 30, 30, 5],
         );
         assert.deepEqual(
           information.rights.map((r) => r.article),
