@@ -234,6 +234,39 @@ function register(name: string, factory: HarnessFactory) {
       assert.deepEqual(await statuses('newsletter'), ['expired']);
     });
 
+    it('ends nothing of a purpose another store on the same database configures, until that one stops for the grace', async () => {
+      const other = await ConsentLedger.open(
+        db.options({ clock: () => now, usageFlushMs: 3_600_000, purposes: TEST_PURPOSES }),
+      );
+      try {
+        await other.giveConsent({
+          subject: P1,
+          purpose: 'newsletter',
+          wording: NEWS_WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        now += MIN;
+        // This store runs without the newsletter, next to the other one, both sweeping every day.
+        const l = await open(OFFERS_ONLY);
+        for (let day = 0; day < 40; day++) {
+          now += DAY;
+          await other.sweepRetention();
+          assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0, `day ${day}`);
+        }
+        assert.deepEqual(await statuses('newsletter'), ['given']);
+        // The other store stops for good: after the grace its newsletter consents end here.
+        await other.close();
+        const stopped = now;
+        now = stopped + 30 * DAY - MIN;
+        assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0);
+        now = stopped + 30 * DAY;
+        assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 1);
+      } finally {
+        await other.close().catch(() => undefined);
+      }
+    });
+
     it('warns of nothing, and ends nothing, for a removed purpose that holds only ended records', async () => {
       let l = await open(TEST_PURPOSES);
       await l.giveConsent({ subject: P1, purpose: 'newsletter', wording: NEWS_WORDING, method: 'keyword', actor: 't' });
