@@ -24,14 +24,15 @@ export const MAX_ATTEMPTS_DEFAULT = 5;
  *
  * An event the flow never returns (a CRM that refuses it every time) would go again for ever and hold up every event
  * after it: after `maxAttempts` misses (0: no limit) it is given up, settled as if it came back, and the plan names it
- * so that the node reports it. A send misses when it is due again and another event came back after it: the receiving
+ * so that the node reports it. A send misses when it is due again and an event sent after it came back: the receiving
  * system works, only not for this one. While nothing comes back (a CRM that is down) nothing misses, so an outage,
- * however long, gives up no event. Misses are counted by this copy only: the count starts afresh with the copy that
+ * however long, gives up no event; nor does a CRM that takes only the first events of a burst (a rate limit), as those
+ * were sent before the rest. Misses are counted by this copy only: the count starts afresh with the copy that
  * takes over the events (a restart, a redeploy, another instance).
  */
 export class EventReturns {
-  /** Sent and not yet back: id → when it was last sent, whose it is, and how many had come back by then. */
-  private readonly out = new Map<number, { sentAt: number; pseudonym: string; returnsBefore: number }>();
+  /** Sent and not yet back: id → when it was last sent, whose it is, and the send's place in this copy's order. */
+  private readonly out = new Map<number, { sentAt: number; pseudonym: string; order: number }>();
   /** Came back while an earlier event is still out. */
   private readonly back = new Set<number>();
   /** Persons with an event the last plan held back behind one of theirs still out. */
@@ -40,8 +41,10 @@ export class EventReturns {
   private readonly attempts = new Map<number, number>();
   /** How many of those sends missed (see the class comment). */
   private readonly misses = new Map<number, number>();
-  /** Events that came back to this copy so far. */
-  private returnCount = 0;
+  /** Sends of this copy so far: each send's place in their order. */
+  private sends = 0;
+  /** The latest place among the sends that came back. */
+  private latestReturned = 0;
 
   constructor(
     private readonly redeliverMs: number,
@@ -89,7 +92,8 @@ export class EventReturns {
       personsOut.add(event.pseudonym);
       if (!this.due(event.id, now)) continue;
       if (this.out.has(event.id)) plan.resent += 1;
-      this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym, returnsBefore: this.returnCount });
+      this.sends += 1;
+      this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym, order: this.sends });
       this.attempts.set(event.id, (this.attempts.get(event.id) ?? 0) + 1);
       plan.send.push(event);
     }
@@ -111,7 +115,7 @@ export class EventReturns {
     if (sent === undefined) return false;
     this.out.delete(id);
     this.back.add(id);
-    this.returnCount += 1;
+    this.latestReturned = Math.max(this.latestReturned, sent.order);
     if (this.waitingBehind.has(sent.pseudonym)) return true;
     for (const other of this.out.keys()) if (other < id) return false;
     return true;
@@ -124,10 +128,10 @@ export class EventReturns {
     return earliest === undefined ? undefined : earliest + this.redeliverMs;
   }
 
-  /** The misses of an event that is due: one more when it is out and another came back since it was sent. */
+  /** The misses of an event that is due: one more when it is out and an event sent after it came back. */
   private countMiss(id: number): number {
     const sent = this.out.get(id);
-    const misses = (this.misses.get(id) ?? 0) + (sent && this.returnCount > sent.returnsBefore ? 1 : 0);
+    const misses = (this.misses.get(id) ?? 0) + (sent && this.latestReturned > sent.order ? 1 : 0);
     this.misses.set(id, misses);
     return misses;
   }

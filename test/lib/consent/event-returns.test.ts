@@ -194,6 +194,23 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
       assert.deepEqual(plans, [[], [1], []]);
     });
 
+    it('gives up nothing to a CRM that takes only the first events of each burst (a rate limit)', () => {
+      const returns = new EventReturns(60_000, 2);
+      const page = Array.from({ length: 20 }, (_, i) => event(i + 1));
+      const taken = new Set<number>();
+      for (let round = 0; round < 4; round++) {
+        const plan = returns.plan(page, false, round * 60_000, all);
+        assert.deepEqual(plan.givenUp, [], `round ${round}`);
+        // Five a minute: the first five sent this round come back, the rest get 429 and are not wired back.
+        for (const sent of plan.send.slice(0, 5)) {
+          returns.returned(sent.id);
+          taken.add(sent.id);
+        }
+      }
+      assert.equal(taken.size, 20, 'every event reached the CRM in the end');
+      assert.equal(returns.plan(page, false, 240_000, all).settledUpTo, 20);
+    });
+
     it('does not give up an event that comes back before the limit', () => {
       const returns = new EventReturns(60_000, 2);
       rounds(returns, 2);
