@@ -40,16 +40,21 @@ export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖS
 
 /**
  * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation,
- * emoji and repeated spaces, so only letters, digits and single spaces remain. NFKC: a keyword typed
+ * emoji and repeated spaces, so only letters (with their marks), digits and single spaces remain. NFKC: a keyword typed
  * in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
  */
 export function normaliseKeywordText(text: string): string {
-  return text
-    .normalize('NFKC')
-    .toUpperCase()
-    .replace(/[^\p{L}\p{N}\s]/gu, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return (
+    text
+      .normalize('NFKC')
+      .toUpperCase()
+      // A mark belongs to its letter (in Hindi or Thai it makes another word); with an emoji or a sign it goes too.
+      .replace(/[\uFE00-\uFE0F]/gu, '')
+      .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, '')
+      .replace(/(^|\s)\p{M}+/gu, '$1')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }
 
 /** Words of courtesy around a keyword: "Stop bitte" and "Please unsubscribe" say the keyword. */
@@ -113,11 +118,15 @@ export function matchKeyword(
 
 /**
  * The ways a word is typed without its accents: German umlauts written out (KUENDIGEN) or dropped (KUNDIGEN), as on
- * a keyboard or phone without them, and any other letter's accent dropped (DESABONNER).
+ * a keyboard or phone without them, and any other Latin letter's accent dropped (DESABONNER). Only Latin: in other
+ * scripts a mark changes the word (Hindi है "is" and हाँ "yes" differ only in marks).
  */
 function spellings(word: string): string[] {
   const writtenOut = word.replace(/Ä/g, 'AE').replace(/Ö/g, 'OE').replace(/Ü/g, 'UE');
-  const dropped = word.normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC');
+  const dropped = word
+    .normalize('NFD')
+    .replace(/(\p{Script=Latin})\p{M}+/gu, '$1')
+    .normalize('NFC');
   return writtenOut === dropped ? [writtenOut] : [writtenOut, dropped];
 }
 

@@ -63,6 +63,10 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('desabonner', ['DÉSABONNER']), 'DÉSABONNER');
     // A keyword the integrator wrote out (LOESCHEN) is matched by the umlaut too.
     assert.equal(matchKeyword('Löschen', ['LOESCHEN']), 'LOESCHEN');
+    // Marks are dropped from Latin letters only: in Hindi or Thai they make another word ("is" is not "yes").
+    assert.equal(matchKeyword('है', ['हाँ']), undefined);
+    assert.equal(matchKeyword('ใช้', ['ใช่']), undefined);
+    assert.equal(matchKeyword('हाँ', ['हाँ']), 'हाँ');
     // Written out is not dropped letters elsewhere: "KUENDIGUNG" is no keyword of these.
     assert.equal(matchKeyword('KUENDIGUNG', DEFAULT_STOP_KEYWORDS), undefined);
   });
