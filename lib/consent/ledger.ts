@@ -89,6 +89,8 @@ export const DEFAULT_RETENTION: RetentionSettings = {
 /** Audit events per exportAuditPage, and the most one page may ask for. */
 const AUDIT_EXPORT_PAGE = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often a running store tells the database which purposes it has configured (see RetentionSweep). */
+const PURPOSE_PRESENCE_MS = HOUR;
 /** The first sweep after a start waits this long at least (a tenth of a shorter interval): starting stays quick. */
 const FIRST_SWEEP_FLOOR_MS = 60_000;
 const AUDIT_EXPORT_PAGE_MAX = 10_000;
@@ -144,6 +146,7 @@ export class ConsentLedger extends EventEmitter {
   private readonly feed: EventFeed;
   private readonly usage = new Map<string, UsageMark>();
   private usageTimer?: NodeJS.Timeout;
+  private presenceTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
   private retentionGeneration = 0;
   private sweeping?: Promise<SweepReport>;
@@ -191,6 +194,7 @@ export class ConsentLedger extends EventEmitter {
     const retention = resolveRetention(options.retention);
     const clock = options.clock ?? Date.now;
     const usageFlushMs = positiveMs(options.usageFlushMs, 'usageFlushMs', 5000);
+    const presenceMs = positiveMs(options.purposePresenceMs, 'purposePresenceMs', PURPOSE_PRESENCE_MS);
     const instanceId = optionalText(options.instanceId, 'instanceId', 100);
     let ledger: ConsentLedger | undefined;
     const store = await openStore(options, clock, (err) => ledger?.emit('warning', err));
@@ -203,10 +207,10 @@ export class ConsentLedger extends EventEmitter {
       clock,
       instanceId,
     );
-    return ledger.start(usageFlushMs);
+    return ledger.start(usageFlushMs, presenceMs);
   }
 
-  private async start(usageFlushMs: number): Promise<ConsentLedger> {
+  private async start(usageFlushMs: number, presenceMs: number): Promise<ConsentLedger> {
     let removed: RemovedPurpose[];
     try {
       await this.checkKeys();
@@ -229,6 +233,11 @@ export class ConsentLedger extends EventEmitter {
       this.flushUsage().catch((err) => this.warnUnlessReported(err));
     }, usageFlushMs);
     this.usageTimer.unref();
+    // Another store on the database may sweep only weekly: this store's purposes must not look removed to it.
+    this.presenceTimer = setInterval(() => {
+      this.retentionSweep.noteRemovedPurposes().catch((err) => this.warnUnlessReported(err));
+    }, presenceMs);
+    this.presenceTimer.unref();
     return this;
   }
 
@@ -370,7 +379,7 @@ export class ConsentLedger extends EventEmitter {
     options: { requestedAt: number; actor: string },
   ): Promise<boolean> {
     const def = this.requirePurpose(purpose);
-    const actor = requireActor(options?.actor);
+    requireActor(options?.actor);
     const requestedAt = optionalTime(options.requestedAt, 'requestedAt');
     const id = optionalText(messageId, 'messageId', 256);
     if (!id || requestedAt === undefined) {
@@ -386,7 +395,8 @@ export class ConsentLedger extends EventEmitter {
         return false;
       }
       const requestMessageIdEnc = this.cipher.encrypt(id, 'request_message_id', p);
-      await tx.putConsent({ ...row, requestMessageIdEnc, updatedAt: now, actor });
+      // The request's actor (opt-in-flow) stays: the proof names who asked, not who carried the message.
+      await tx.putConsent({ ...row, requestMessageIdEnc, updatedAt: now });
       return true;
     });
   }
@@ -1310,6 +1320,7 @@ export class ConsentLedger extends EventEmitter {
       this.closing = (async () => {
         this.stopRetentionTimer();
         if (this.usageTimer) clearInterval(this.usageTimer);
+        if (this.presenceTimer) clearInterval(this.presenceTimer);
         try {
           await this.flushUsage();
         } finally {

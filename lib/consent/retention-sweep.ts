@@ -10,6 +10,13 @@ export const SWEEP_ACTION = 'retention.purge_run';
 /** The audit event of a given consent or request the sweep ended because its purpose left the store's settings. */
 export const PURPOSE_REMOVED_ACTION = 'consent.purpose_removed';
 
+/**
+ * The least time a purpose must be missing from every store on the database before its consents end: a removal by
+ * mistake is noticed, and a store that shares the database but was stopped for a while (maintenance, a holiday)
+ * keeps its purposes. The personal-data period applies when it is longer.
+ */
+export const REMOVED_PURPOSE_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
+
 /** A purpose taken out of the store's settings that still holds given consents or requests. */
 export interface RemovedPurpose {
   purpose: string;
@@ -129,8 +136,8 @@ export class RetentionSweep {
 
   /**
    * Records that the configured purposes are configured now, and answers the purposes out of the settings that still
-   * hold given consents or requests. Every open and sweep of every instance records it: a purpose one instance still
-   * has (a rolling deploy, instances set up apart) is not out of the settings.
+   * hold given consents or requests. Every open, sweep and hourly heartbeat of every instance records it: a purpose
+   * one instance still has (a rolling deploy, instances set up apart) is not out of the settings.
    */
   async noteRemovedPurposes(now: number = this.clock()): Promise<RemovedPurpose[]> {
     const configured = [...this.purposes.keys()];
@@ -139,15 +146,17 @@ export class RetentionSweep {
         await tx.notePurposesConfigured(configured, now);
         return tx.noteRemovedPurposes(configured, now);
       },
-      { serial: false },
+      // Serial: two stores with different purposes would otherwise lock each other's rows crosswise (a deadlock).
+      { serial: true },
     );
-    return removed.map((r) => ({ ...r, endsAt: r.missingSince + this.retention.personalDataMs }));
+    const grace = Math.max(this.retention.personalDataMs, REMOVED_PURPOSE_GRACE_MS);
+    return removed.map((r) => ({ ...r, endsAt: r.missingSince + grace }));
   }
 
   /**
    * A purpose taken out of the settings is never checked again, but its given consents and requests would keep the
    * person's number "in use" for ever (inactiveSubjects). They end once the purpose has been out of the settings for
-   * personalDataMs (put back before, nothing ends); from then on the person's data goes on the usual schedule. Only
+   * personalDataMs, and at least REMOVED_PURPOSE_GRACE_MS (put back before, nothing ends); from then on the person's data goes on the usual schedule. Only
    * given consents and requests end: an objection or refusal is not touched.
    */
   private async endRemovedPurposes(now: number, batch: number): Promise<number> {

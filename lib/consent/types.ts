@@ -94,6 +94,8 @@ export interface LedgerOptions {
   instanceId?: string;
   /** How often batched "last used" marks are written (default 5 s). */
   usageFlushMs?: number;
+  /** How often the store tells the database which purposes it has configured (default an hour; for tests). */
+  purposePresenceMs?: number;
 }
 
 /** One consent record, decrypted. */

@@ -267,6 +267,52 @@ function register(name: string, factory: HarnessFactory) {
       }
     });
 
+    it("keeps a running store's purposes by its hourly note, whatever its sweep interval; waits 30 days at least", async () => {
+      // The other store never sweeps here: only its note of what it has configured keeps the newsletter.
+      const other = await ConsentLedger.open(
+        db.options({ clock: () => now, usageFlushMs: 3_600_000, purposePresenceMs: 20, purposes: TEST_PURPOSES }),
+      );
+      try {
+        await other.giveConsent({
+          subject: P1,
+          purpose: 'newsletter',
+          wording: NEWS_WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        now += MIN;
+        // This store deletes personal data after one day: the removed purpose still waits 30 days.
+        const l = await ConsentLedger.open(
+          db.options({
+            clock: () => now,
+            usageFlushMs: 3_600_000,
+            purposes: OFFERS_ONLY,
+            retention: { personalDataMs: DAY },
+          }),
+        );
+        ledger = l;
+        const configuredAt = async () =>
+          Number(
+            (await db.all("SELECT configured_at FROM purpose_presence WHERE purpose = 'newsletter'"))[0]?.configured_at,
+          );
+        for (let step = 0; step < 3; step++) {
+          now += 20 * DAY;
+          const noted = now;
+          for (let i = 0; i < 200 && (await configuredAt()) !== noted; i++) await new Promise((r) => setTimeout(r, 10));
+          assert.equal(await configuredAt(), noted, 'the running store noted its purposes');
+          assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0, `step ${step}`);
+        }
+        await other.close();
+        const stopped = now;
+        now = stopped + 2 * DAY;
+        assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0, 'not after the one-day period');
+        now = stopped + 30 * DAY;
+        assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 1);
+      } finally {
+        await other.close().catch(() => undefined);
+      }
+    });
+
     it('warns of nothing, and ends nothing, for a removed purpose that holds only ended records', async () => {
       let l = await open(TEST_PURPOSES);
       await l.giveConsent({ subject: P1, purpose: 'newsletter', wording: NEWS_WORDING, method: 'keyword', actor: 't' });
