@@ -103,12 +103,22 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
 
     /**
      * A privacy notice Meta accepted and then reported failed did not reach the person: forgotten before the 200, so
-     * that her next message is preceded by it again (Art. 13 GDPR).
+     * that her next message is preceded by it again (Art. 13 GDPR). A confirmation request that failed so ends, so
+     * that she may ask again at once.
      */
     const forgetFailedNotices = async (statuses: readonly MessageStatus[]) => {
-      const failed = statuses.filter((s) => s.status === 'failed').map((s) => s.messageId);
+      const failed = statuses.filter((s) => s.status === 'failed');
       if (!store || failed.length === 0) return;
-      await (await store.getLedger()).messagesFailed(failed, { actor: `whatsapp-webhook:${this.id}` });
+      const ledger = await store.getLedger();
+      const actor = `whatsapp-webhook:${this.id}`;
+      await ledger.messagesFailed(
+        failed.map((s) => s.messageId),
+        { actor },
+      );
+      await ledger.requestsFailed(
+        failed.map(({ messageId, recipient, userId }) => ({ messageId, recipient, userId })),
+        { actor },
+      );
     };
 
     const receive = (req: Request, res: Response) => {

@@ -31,6 +31,7 @@ export const FORWARDED_METHODS = [
   'messagesFailed',
   'requestNotDelivered',
   'requestSent',
+  'requestsFailed',
   'exportSubject',
   'sweepRetention',
   'markSeen',

@@ -937,6 +937,57 @@ export class ConsentLedger extends EventEmitter {
     });
   }
 
+  /**
+   * Meta accepted a confirmation request and then reported it failed (a status webhook): it never reached the person,
+   * so it ends as one whatsapp-send could not send (requestNotDelivered), and she may ask again at once instead of
+   * being told for ten minutes that a request was sent. Only a pending request whose recorded message is the failed
+   * one ends. Answers how many ended.
+   */
+  async requestsFailed(
+    failures: readonly { messageId: string; recipient?: string; userId?: string }[],
+    options: { actor: string },
+  ): Promise<number> {
+    const actor = requireActor(options?.actor);
+    let ended = 0;
+    for (const { messageId, recipient, userId } of failures) {
+      if (typeof messageId !== 'string' || messageId === '' || messageId.length > 256) continue;
+      const subject = recipient ?? (userId === undefined ? undefined : { userId });
+      if (subject === undefined) continue;
+      let identified: IdentifiedSubject;
+      try {
+        identified = this.resolver.identify(subject);
+      } catch {
+        continue;
+      }
+      // Most failed messages carried no request: a plain read first, an audited write only for a match.
+      const p = await this.writes.pseudonymOf(this.store.read, identified);
+      const carried = async (tx: StoreTx, now: number) => {
+        const rows = await Promise.all(this.purposeIds().map((purpose) => tx.getConsent(p, purpose)));
+        return rows.filter(
+          (row): row is ConsentRow =>
+            row !== undefined && isLivePending(row, now) && this.records.requestMessageId(row) === messageId,
+        );
+      };
+      if ((await carried(this.store.read, this.clock())).length === 0) continue;
+      ended += await this.change(async (tx, now, events) => {
+        const rows = await carried(tx, now);
+        await this.writes.expireAll(tx, rows, now, actor, events);
+        for (const row of rows) {
+          await this.writes.audit(tx, now, {
+            action: REQUEST_UNDELIVERED,
+            actor,
+            pseudonym: p,
+            purpose: row.purpose,
+            outcome: 'undelivered',
+            detail: { reported: 'status' },
+          });
+        }
+        return rows.length;
+      });
+    }
+    return ended;
+  }
+
   private noticeMessageRef(messageId: string): string {
     return this.pseudonyms.forDedupeKey(`notice-message:${messageId}`);
   }

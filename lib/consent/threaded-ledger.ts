@@ -129,6 +129,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly messagesFailed = this.forward('messagesFailed');
   readonly requestNotDelivered = this.forward('requestNotDelivered');
   readonly requestSent = this.forward('requestSent');
+  readonly requestsFailed = this.forward('requestsFailed');
   readonly exportSubject = this.forward('exportSubject');
   readonly sweepRetention = this.forward('sweepRetention');
   readonly markSeen = this.forward('markSeen');

@@ -334,6 +334,45 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(exported.notices[0].messageId, String(shownAgain?.whatsapp?.messageId));
   });
 
+  it('ends a confirmation request Meta accepted and then reported failed, so that the person may ask again at once', async () => {
+    const { sent } = await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    const store = await ledger();
+    const ask = () =>
+      store.requestConsent({
+        subject: GERMAN.phone,
+        purpose: 'offers',
+        wording: 'Send me offers.',
+        method: 'web-form',
+        actor: 'optin',
+      });
+    const record = await ask();
+    helper.getNode('send').receive({
+      to: GERMAN.phone,
+      payload: 'Bitte bestätigen Sie mit JA.',
+      consent: record,
+      optIn: {
+        outcome: 'requested',
+        purpose: 'offers',
+        language: 'de',
+        store: 'store',
+        requestedAt: record.requestedAt,
+      },
+    });
+    await until(() => sent.length === 1, 'the request sent');
+    const requestId = String(sent[0].whatsapp?.messageId);
+    // Another message of hers failed: the request stands.
+    assert.equal(await reportStatus('wamid.SOMETHING-ELSE', 'failed'), 200);
+    assert.equal((await store.getConsent(GERMAN.phone, 'offers'))?.status, 'pending');
+    await assert.rejects(ask(), { code: 'request-pending' });
+    // The request itself failed (131026 after the 200): ended before the webhook was answered.
+    assert.equal(await reportStatus(requestId, 'failed'), 200);
+    assert.equal((await store.getConsent(GERMAN.phone, 'offers'))?.status, 'expired');
+    const audit = (await store.exportSubject(GERMAN.phone, 't')).auditEvents.map((e) => e.action);
+    assert.ok(audit.includes('consent.request_undelivered'), audit.join());
+    assert.equal((await ask()).status, 'pending', 'asked again at once');
+  });
+
   it('sends the German notice before the first message, records it, and lets later messages pass untouched', async () => {
     const { out, sent } = await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });

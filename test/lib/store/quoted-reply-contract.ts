@@ -157,5 +157,25 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         assert.equal((await confirm()).purpose, 'newsletter');
       });
     });
+
+    it('ends a request Meta reported failed after accepting it, and only the one its message carried', async () => {
+      await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+      await requestSentAs('marketing', MARKETING_REQUEST);
+      const failed = (messageId: string, recipient?: string) =>
+        ledger.requestsFailed([{ messageId, recipient }], { actor: 'whatsapp-webhook' });
+      assert.equal(await failed(CALL_BACK_QUESTION, ANNA), 0);
+      assert.equal(await failed(NEWSLETTER_REQUEST), 0, 'no recipient: nobody to look up');
+      assert.equal(await failed(NEWSLETTER_REQUEST, '+4917612345678'), 0, 'another person');
+      assert.equal(await failed(NEWSLETTER_REQUEST, ANNA), 1);
+      assert.equal((await ledger.getConsent(ANNA, 'newsletter'))?.status, 'expired');
+      assert.equal((await ledger.getConsent(ANNA, 'marketing'))?.status, 'pending');
+      assert.equal(await failed(NEWSLETTER_REQUEST, ANNA), 0, 'reported twice: nothing more');
+      // She may ask again at once: the failed request does not count as sent.
+      now += 60_000;
+      assert.equal((await ledger.getConsent(ANNA, 'newsletter'))?.status, 'expired');
+      await request('newsletter');
+      assert.equal((await ledger.getConsent(ANNA, 'newsletter'))?.status, 'pending');
+      assert.equal((await ledger.verifyAudit()).ok, true);
+    });
   });
 }
