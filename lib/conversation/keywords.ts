@@ -40,20 +40,33 @@ export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖS
 
 /**
  * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation,
- * emoji and repeated spaces, so only letters (with their marks), digits and single spaces remain. NFKC: a keyword typed
+ * emoji, marks (but vowel signs) and repeated spaces, so only letters, digits and single spaces remain. NFKC: a keyword typed
  * in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
  */
 export function normaliseKeywordText(text: string): string {
-  return (
+  return withoutMarks(
     text
       .normalize('NFKC')
       .toUpperCase()
-      // A mark belongs to its letter (in Hindi or Thai it makes another word); with an emoji or a sign it goes too.
-      .replace(/[\uFE00-\uFE0F]/gu, '')
-      .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, '')
-      .replace(/(^|\s)\p{M}+/gu, '$1')
-      .replace(/\s+/g, ' ')
-      .trim()
+      .replace(/[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/gu, '')
+      // An emoji or a sign goes with any mark on it (a keycap's).
+      .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, ''),
+  )
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/**
+ * Scripts whose marks are vowel signs: without them a word is another (Hindi है "is", हाँ "yes"; Thai ใช้ "use",
+ * ใช่ "yes"). Elsewhere a mark is an accent or a vowel point people may leave out (Arabic, Hebrew, Greek, Latin).
+ */
+const VOWEL_SIGN_SCRIPTS =
+  /[\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}\p{Script=Thai}\p{Script=Lao}\p{Script=Tibetan}\p{Script=Myanmar}\p{Script=Khmer}]/u;
+
+/** Drops combining marks, except those on a letter of a script where they are vowel signs. */
+function withoutMarks(text: string): string {
+  return text.replace(/(\P{M})?(\p{M}+)/gu, (all, base: string | undefined) =>
+    base !== undefined && VOWEL_SIGN_SCRIPTS.test(base) ? all : (base ?? ''),
   );
 }
 
@@ -118,15 +131,11 @@ export function matchKeyword(
 
 /**
  * The ways a word is typed without its accents: German umlauts written out (KUENDIGEN) or dropped (KUNDIGEN), as on
- * a keyboard or phone without them, and any other Latin letter's accent dropped (DESABONNER). Only Latin: in other
- * scripts a mark changes the word (Hindi है "is" and हाँ "yes" differ only in marks).
+ * a keyboard or phone without them, and any other accent dropped (DESABONNER, ΔΙΑΓΡΑΦΗ, ВСЕ), but no vowel sign.
  */
 function spellings(word: string): string[] {
   const writtenOut = word.replace(/Ä/g, 'AE').replace(/Ö/g, 'OE').replace(/Ü/g, 'UE');
-  const dropped = word
-    .normalize('NFD')
-    .replace(/(\p{Script=Latin})\p{M}+/gu, '$1')
-    .normalize('NFC');
+  const dropped = withoutMarks(word.normalize('NFD')).normalize('NFC');
   return writtenOut === dropped ? [writtenOut] : [writtenOut, dropped];
 }
 

@@ -67,6 +67,15 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('है', ['हाँ']), undefined);
     assert.equal(matchKeyword('ใช้', ['ใช่']), undefined);
     assert.equal(matchKeyword('हाँ', ['हाँ']), 'हाँ');
+    // Accents and vowel points people leave out, in any script, and keys a phone adds to a sign.
+    assert.equal(matchKeyword('διαγραφή', ['ΔΙΑΓΡΑΦΗ']), 'ΔΙΑΓΡΑΦΗ');
+    assert.equal(matchKeyword('ΔΙΑΓΡΑΦΗ', ['διαγραφή']), 'διαγραφή');
+    assert.equal(matchKeyword('τέλος', ['ΤΕΛΟΣ']), 'ΤΕΛΟΣ');
+    assert.equal(matchKeyword('تَوَقَّفْ', ['توقف']), 'توقف');
+    assert.equal(matchKeyword('הַפְסֵק', ['הפסק']), 'הפסק');
+    assert.equal(matchKeyword('всё', ['ВСЕ']), 'ВСЕ');
+    assert.equal(matchKeyword('1️⃣', ['1']), '1');
+    assert.equal(matchKeyword('停止\u{E0100}', ['停止']), '停止');
     // Written out is not dropped letters elsewhere: "KUENDIGUNG" is no keyword of these.
     assert.equal(matchKeyword('KUENDIGUNG', DEFAULT_STOP_KEYWORDS), undefined);
   });
