@@ -27,7 +27,10 @@ export const MAX_ATTEMPTS_DEFAULT = 5;
  * so that the node reports it. A send misses when it is due again and an event sent after it came back: the receiving
  * system works, only not for this one. While nothing comes back (a CRM that is down) nothing misses, so an outage,
  * however long, gives up no event; nor does a CRM that takes only the first events of a burst (a rate limit), as those
- * were sent before the rest. Misses are counted by this copy only: the count starts afresh with the copy that
+ * were sent before the rest. An event left out alone misses too once an event sent after its first send came back: with
+ * the rest of its page back, nothing later is sent (one page out at a time), so without this a poison event at the head
+ * of a full page would hold up the feed for good. (A CRM that goes down just after taking all the rest so costs that
+ * one event, reported.) Misses are counted by this copy only: the count starts afresh with the copy that
  * takes over the events (a restart, a redeploy, another instance).
  */
 export class EventReturns {
@@ -41,6 +44,8 @@ export class EventReturns {
   private readonly attempts = new Map<number, number>();
   /** How many of those sends missed (see the class comment). */
   private readonly misses = new Map<number, number>();
+  /** Each event's first send from this copy, by its place in the order. */
+  private readonly firstSends = new Map<number, number>();
   /** Sends of this copy so far: each send's place in their order. */
   private sends = 0;
   /** The latest place among the sends that came back. */
@@ -94,6 +99,7 @@ export class EventReturns {
       if (this.out.has(event.id)) plan.resent += 1;
       this.sends += 1;
       this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym, order: this.sends });
+      if (!this.firstSends.has(event.id)) this.firstSends.set(event.id, this.sends);
       this.attempts.set(event.id, (this.attempts.get(event.id) ?? 0) + 1);
       plan.send.push(event);
     }
@@ -128,10 +134,16 @@ export class EventReturns {
     return earliest === undefined ? undefined : earliest + this.redeliverMs;
   }
 
-  /** The misses of an event that is due: one more when it is out and an event sent after it came back. */
+  /**
+   * The misses of an event that is due: one more when it is out and an event sent after it came back, or when it is
+   * the only one out and an event sent after its first send came back.
+   */
   private countMiss(id: number): number {
     const sent = this.out.get(id);
-    const misses = (this.misses.get(id) ?? 0) + (sent && this.latestReturned > sent.order ? 1 : 0);
+    const overtaken = sent !== undefined && this.latestReturned > sent.order;
+    const leftAlone =
+      sent !== undefined && this.out.size === 1 && this.latestReturned > (this.firstSends.get(id) ?? Number.MAX_VALUE);
+    const misses = (this.misses.get(id) ?? 0) + (overtaken || leftAlone ? 1 : 0);
     this.misses.set(id, misses);
     return misses;
   }
@@ -156,5 +168,6 @@ export class EventReturns {
     for (const id of this.back) if (which(id)) this.back.delete(id);
     for (const id of this.attempts.keys()) if (which(id)) this.attempts.delete(id);
     for (const id of this.misses.keys()) if (which(id)) this.misses.delete(id);
+    for (const id of this.firstSends.keys()) if (which(id)) this.firstSends.delete(id);
   }
 }

@@ -211,6 +211,23 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
       assert.equal(returns.plan(page, false, 240_000, all).settledUpTo, 20);
     });
 
+    it('gives up a poison event at the head of a full page, once the rest of the page came back', () => {
+      const returns = new EventReturns(60_000, 3);
+      const page = Array.from({ length: 100 }, (_, i) => event(i + 1));
+      const first = returns.plan(page, true, 0, all);
+      for (const sent of first.send.slice(1)) returns.returned(sent.id);
+      // Nothing later can be sent while the page is out: only event 1 goes, alone, until it is given up.
+      const rounds = [1, 2, 3].map((round) => returns.plan(page, true, round * 60_000, all));
+      assert.deepEqual(
+        rounds.map((plan) => [ids(plan.send), plan.givenUp.map((g) => g.event.id), plan.settledUpTo]),
+        [
+          [[1], [], undefined],
+          [[1], [], undefined],
+          [[], [1], 100],
+        ],
+      );
+    });
+
     it('does not give up an event that comes back before the limit', () => {
       const returns = new EventReturns(60_000, 2);
       rounds(returns, 2);
