@@ -161,6 +161,8 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
     it('ends a request Meta reported failed after accepting it, and only the one its message carried', async () => {
       await requestSentAs('newsletter', NEWSLETTER_REQUEST);
       await requestSentAs('marketing', MARKETING_REQUEST);
+      // The proof names who asked, not who carried the message.
+      assert.equal((await ledger.getConsent(ANNA, 'newsletter'))?.actor, 'opt-in-flow');
       const failed = (messageId: string, recipient?: string) =>
         ledger.requestsFailed([{ messageId, recipient }], { actor: 'whatsapp-webhook' });
       assert.equal(await failed(CALL_BACK_QUESTION, ANNA), 0);

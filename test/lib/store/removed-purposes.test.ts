@@ -306,11 +306,33 @@ function register(name: string, factory: HarnessFactory) {
         const stopped = now;
         now = stopped + 2 * DAY;
         assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0, 'not after the one-day period');
+        now = stopped + 30 * DAY - MIN;
+        assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0, 'not before 30 days');
         now = stopped + 30 * DAY;
         assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 1);
       } finally {
         await other.close().catch(() => undefined);
       }
+    });
+
+    it('waits the personal-data period when it is longer than 30 days', async () => {
+      let l = await open(TEST_PURPOSES);
+      await l.giveConsent({ subject: P1, purpose: 'newsletter', wording: NEWS_WORDING, method: 'keyword', actor: 't' });
+      const lastConfigured = now;
+      await ledger?.close();
+      l = await ConsentLedger.open(
+        db.options({
+          clock: () => now,
+          usageFlushMs: 3_600_000,
+          purposes: OFFERS_ONLY,
+          retention: { personalDataMs: 40 * DAY },
+        }),
+      );
+      ledger = l;
+      now = lastConfigured + 40 * DAY - MIN;
+      assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 0);
+      now = lastConfigured + 40 * DAY;
+      assert.equal((await l.sweepRetention()).removedPurposeConsentsEnded, 1);
     });
 
     it('warns of nothing, and ends nothing, for a removed purpose that holds only ended records', async () => {
