@@ -125,6 +125,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       let dedupe: DedupeStore | undefined;
       /** Claims taken for this POST and not completed yet: released when anything fails. */
       let open: string[] = [];
+      let claimId: string | undefined;
       rawBodyOf(req as unknown as RawBodyRequest, maxBytes)
         .then(async (rawBody) => {
           const result = await handleWebhookPost({
@@ -140,6 +141,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           });
           // Claiming also started each sender's 24-hour customer service window (consent-gate reads it).
           open = claimedKeys(result);
+          claimId = result.claimId;
           return result;
         })
         .then(async (result) => {
@@ -167,6 +169,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
             await completeClaims(
               dedupe,
               open.filter((key) => !failed.has(key)),
+              claimId,
             );
           open = open.filter((key) => failed.has(key));
           if (retry.length > 0) {
@@ -190,7 +193,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           show(statusOf('ready', path));
         })
         .catch(async (err: unknown) => {
-          if (dedupe && open.length > 0) await releaseClaims(dedupe, open);
+          if (dedupe && open.length > 0) await releaseClaims(dedupe, open, claimId);
           if (err instanceof WebhookError) {
             answer(res, err.httpStatus, String(err.httpStatus));
             // A refused POST is someone else's mistake or an attack: a warning, not a flow error.

@@ -3,7 +3,7 @@ import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
 import { SqliteStore } from '../store/sqlite';
 import type { CheckState, ConsentRow, LedgerStore, NoticeFilter, NoticeRow, StoreTx, UsageMark } from '../store/types';
-import { type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime, statusDedupeKey } from '../webhook/dedupe';
+import { ClaimLeases, type ClaimOutcome, DEDUPE_LEASE_MS, type InboundTime, statusDedupeKey } from '../webhook/dedupe';
 import { accessInformation } from './access-information';
 import {
   type AuditAnchor,
@@ -145,6 +145,8 @@ export class ConsentLedger extends EventEmitter {
   private readonly retentionSweep: RetentionSweep;
   private readonly feed: EventFeed;
   private readonly usage = new Map<string, UsageMark>();
+  /** The lease of each claim a webhook delivery took here, so that its release lets go of its own claims only. */
+  private readonly claimLeases = new ClaimLeases();
   private usageTimer?: NodeJS.Timeout;
   private presenceTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
@@ -1222,11 +1224,12 @@ export class ConsentLedger extends EventEmitter {
     keys: readonly string[],
     leaseMs: number,
     inbound: readonly InboundTime[] = [],
+    claimId?: string,
   ): Promise<ClaimOutcome[]> {
     const hashed = keys.map((key) => this.dedupeKey(key));
     const lease = positiveMs(leaseMs, 'leaseMs', DEDUPE_LEASE_MS);
     const now = this.clock();
-    return this.store.write(
+    const outcomes = await this.store.write(
       async (tx) => {
         const outcomes: ClaimOutcome[] = new Array(hashed.length);
         // In one global order: two instances claiming overlapping deliveries never wait on each other in a cycle.
@@ -1244,10 +1247,15 @@ export class ConsentLedger extends EventEmitter {
       },
       { serial: false, waitForDisk: false },
     );
+    hashed.forEach((key, i) => {
+      if (outcomes[i] === 'claimed') this.claimLeases.remember(claimId, key, now + lease);
+    });
+    return outcomes;
   }
 
-  async completeAll(keys: readonly string[], ttlMs: number): Promise<void> {
+  async completeAll(keys: readonly string[], ttlMs: number, claimId?: string): Promise<void> {
     const hashed = keys.map((key) => this.dedupeKey(key));
+    if (claimId !== undefined) for (const key of hashed) this.claimLeases.take(claimId, key);
     const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
     const now = this.clock();
     await this.store.write(
@@ -1258,11 +1266,18 @@ export class ConsentLedger extends EventEmitter {
     );
   }
 
-  async releaseAll(keys: readonly string[]): Promise<void> {
+  /** With `claimId`, only the claims that delivery still holds: one taken over after its lease ran out stays. */
+  async releaseAll(keys: readonly string[], claimId?: string): Promise<void> {
     const hashed = keys.map((key) => this.dedupeKey(key));
+    const leases = hashed.map((key) => (claimId === undefined ? null : this.claimLeases.take(claimId, key)));
     await this.store.write(
       async (tx) => {
-        for (const i of lockOrder(hashed)) await tx.releaseDedupe(hashed[i]);
+        for (const i of lockOrder(hashed)) {
+          const lease = leases[i];
+          // Not this delivery's claim (never taken, or remembered no longer): nothing to let go.
+          if (lease === undefined) continue;
+          await tx.releaseDedupe(hashed[i], lease ?? undefined);
+        }
       },
       { serial: false, waitForDisk: false },
     );

@@ -834,8 +834,15 @@ export class SqlStoreTx implements StoreTx {
     );
   }
 
-  async releaseDedupe(key: string): Promise<void> {
-    await this.db.run('DELETE FROM dedupe_marks WHERE key = $1 AND completed = 0', [key]);
+  async releaseDedupe(key: string, leaseUntil?: number): Promise<void> {
+    if (leaseUntil === undefined) {
+      await this.db.run('DELETE FROM dedupe_marks WHERE key = $1 AND completed = 0', [key]);
+      return;
+    }
+    await this.db.run('DELETE FROM dedupe_marks WHERE key = $1 AND completed = 0 AND expires_at = $2', [
+      key,
+      leaseUntil,
+    ]);
   }
 
   async eventConsumers(): Promise<EventConsumers> {

@@ -263,7 +263,8 @@ export interface StoreTx {
   /** Whether an unexpired mark (claimed or completed) is held for `key`. */
   hasDedupeMark(key: string, now: number): Promise<boolean>;
   /** Drops the claim on `key`; a completed mark stays. */
-  releaseDedupe(key: string): Promise<void>;
+  /** Drops an uncompleted claim; with `leaseUntil`, only while the claim still has that lease (not taken over). */
+  releaseDedupe(key: string, leaseUntil?: number): Promise<void>;
 
   eventConsumers(): Promise<EventConsumers>;
   insertOutbox(rows: readonly Omit<OutboxRow, 'id'>[]): Promise<void>;

@@ -37,13 +37,53 @@ export interface DedupeStore {
   /**
    * Claims each key in order, atomically across instances: an item is taken if nobody holds it (or an earlier
    * claim's lease ran out). Either every outcome counts or, on failure, none does. The senders of claimed
-   * messages in `inbound` get their inbound time in the same step.
+   * messages in `inbound` get their inbound time in the same step. `claimId` names this delivery's claims (one per
+   * POST), so that its release cannot drop a claim another delivery took over after this one's lease ran out.
    */
-  claimAll(keys: readonly string[], leaseMs: number, inbound?: readonly InboundTime[]): Promise<ClaimOutcome[]>;
+  claimAll(
+    keys: readonly string[],
+    leaseMs: number,
+    inbound?: readonly InboundTime[],
+    claimId?: string,
+  ): Promise<ClaimOutcome[]>;
   /** Marks the items handled for `ttlMs`. */
-  completeAll(keys: readonly string[], ttlMs: number): Promise<void>;
-  /** Drops claims that were not completed, so the next delivery handles the items. */
-  releaseAll(keys: readonly string[]): Promise<void>;
+  completeAll(keys: readonly string[], ttlMs: number, claimId?: string): Promise<void>;
+  /**
+   * Drops claims that were not completed, so the next delivery handles the items. With `claimId`, only the claims
+   * that delivery still holds; without, any.
+   */
+  releaseAll(keys: readonly string[], claimId?: string): Promise<void>;
+}
+
+/** Most deliveries a store remembers the leases of: each ends in a complete or a release, so only lost ones stay. */
+const MAX_REMEMBERED_CLAIMS = 10_000;
+
+/**
+ * The lease each delivery's claims were taken with, by claim id and stored key: a claim is a delivery's own while
+ * its row still has that lease (a takeover writes a later one).
+ */
+export class ClaimLeases {
+  private readonly byClaim = new Map<string, Map<string, number>>();
+
+  remember(claimId: string | undefined, key: string, leaseUntil: number): void {
+    if (claimId === undefined) return;
+    let leases = this.byClaim.get(claimId);
+    if (!leases) {
+      if (this.byClaim.size >= MAX_REMEMBERED_CLAIMS) this.byClaim.delete(this.byClaim.keys().next().value as string);
+      leases = new Map();
+      this.byClaim.set(claimId, leases);
+    }
+    leases.set(key, leaseUntil);
+  }
+
+  /** The lease `claimId` took `key` with (and forgets it); undefined when it holds no claim on it. */
+  take(claimId: string, key: string): number | undefined {
+    const leases = this.byClaim.get(claimId);
+    const lease = leases?.get(key);
+    leases?.delete(key);
+    if (leases?.size === 0) this.byClaim.delete(claimId);
+    return lease;
+  }
 }
 
 export function messageDedupeKey(message: Pick<InboundMessage, 'messageId'>): string {
@@ -77,6 +117,7 @@ export class MemoryDedupeStore implements DedupeStore {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly hashKey = randomBytes(32);
+  private readonly leases = new ClaimLeases();
 
   constructor(options: MemoryDedupeOptions = {}) {
     this.maxEntries = Math.max(1, Math.floor(options.maxEntries ?? 100_000));
@@ -87,16 +128,36 @@ export class MemoryDedupeStore implements DedupeStore {
     return this.marks.size;
   }
 
-  async claimAll(keys: readonly string[], leaseMs: number): Promise<ClaimOutcome[]> {
-    return keys.map((key) => this.claimNow(key, leaseMs));
+  async claimAll(
+    keys: readonly string[],
+    leaseMs: number,
+    _inbound?: readonly InboundTime[],
+    claimId?: string,
+  ): Promise<ClaimOutcome[]> {
+    return keys.map((key) => {
+      const outcome = this.claimNow(key, leaseMs);
+      const mark = this.marks.get(this.hashed(key));
+      if (outcome === 'claimed' && mark) this.leases.remember(claimId, this.hashed(key), mark.expiresAt);
+      return outcome;
+    });
   }
 
-  async completeAll(keys: readonly string[], ttlMs: number): Promise<void> {
-    for (const key of keys) this.completeNow(key, ttlMs);
+  async completeAll(keys: readonly string[], ttlMs: number, claimId?: string): Promise<void> {
+    for (const key of keys) {
+      if (claimId !== undefined) this.leases.take(claimId, this.hashed(key));
+      this.completeNow(key, ttlMs);
+    }
   }
 
-  async releaseAll(keys: readonly string[]): Promise<void> {
-    for (const key of keys) this.releaseNow(key);
+  async releaseAll(keys: readonly string[], claimId?: string): Promise<void> {
+    for (const key of keys) {
+      if (claimId === undefined) {
+        this.releaseNow(key);
+        continue;
+      }
+      const lease = this.leases.take(claimId, this.hashed(key));
+      if (lease !== undefined && this.marks.get(this.hashed(key))?.expiresAt === lease) this.releaseNow(key);
+    }
   }
 
   async claim(key: string, leaseMs: number): Promise<ClaimOutcome> {

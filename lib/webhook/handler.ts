@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GdprWhatsAppError } from '../errors';
 import {
   DEDUPE_LEASE_MS,
@@ -61,6 +62,8 @@ export interface WebhookPostResult extends NormalisedWebhook {
    * so Meta delivers them again once that delivery completed (then they are duplicates) or failed.
    */
   inProgress: number;
+  /** Names this delivery's claims: pass it to `completeClaims` and `releaseClaims`. */
+  claimId?: string;
 }
 
 /**
@@ -111,10 +114,12 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
   });
   if (firstCopies.length === 0) return result;
   const dedupe = typeof input.dedupe === 'function' ? await input.dedupe() : input.dedupe;
+  result.claimId = randomUUID();
   const outcomes = await dedupe.claimAll(
     firstCopies.map((item) => item.key),
     input.leaseMs ?? DEDUPE_LEASE_MS,
     inboundTimes(normalised.messages),
+    result.claimId,
   );
   firstCopies.forEach((item, i) => {
     if (outcomes[i] === 'done') result.duplicates++;
@@ -142,17 +147,18 @@ export function claimedKeys(result: Pick<WebhookPostResult, 'messages' | 'status
 }
 
 /** Marks claimed items handled for Meta's retry period; resolves when the marks are committed (then answer 200). */
-export async function completeClaims(dedupe: DedupeStore, keys: string[]): Promise<void> {
-  if (keys.length > 0) await dedupe.completeAll(keys, DEDUPE_TTL_MS);
+export async function completeClaims(dedupe: DedupeStore, keys: string[], claimId?: string): Promise<void> {
+  if (keys.length > 0) await dedupe.completeAll(keys, DEDUPE_TTL_MS, claimId);
 }
 
 /**
  * Lets Meta's next delivery of these items through. Never rejects: a claim that could not be released runs
- * out with its lease, so the retry after that is handled; the caller answers 500 either way.
+ * out with its lease, so the retry after that is handled; the caller answers 500 either way. With the delivery's
+ * `claimId`, a claim another delivery took over after this one's lease ran out is not let go.
  */
-export async function releaseClaims(dedupe: DedupeStore, keys: string[]): Promise<void> {
+export async function releaseClaims(dedupe: DedupeStore, keys: string[], claimId?: string): Promise<void> {
   if (keys.length === 0) return;
-  await dedupe.releaseAll(keys).catch(() => undefined);
+  await dedupe.releaseAll(keys, claimId).catch(() => undefined);
 }
 
 function checkSignature(rawBody: Buffer, header: string | undefined, appSecret: string | undefined): void {

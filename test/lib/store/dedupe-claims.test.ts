@@ -109,6 +109,26 @@ function registerClaimContract(name: string, factory: ClaimsFactory): void {
       assert.equal(await t.first.claim(KEY, LEASE), 'done');
     });
 
+    it('a delivery whose lease ran out releases only its own claim, not the one that took it over', async () => {
+      assert.deepEqual(await t.first.claimAll([KEY], 1000, [], 'delivery-1'), ['claimed']);
+      t.advance(1000);
+      assert.deepEqual(await t.second.claimAll([KEY], LEASE, [], 'delivery-2'), ['claimed']);
+      // The first delivery fails late and lets go of what it claimed: the second one's claim stands.
+      await t.first.releaseAll([KEY], 'delivery-1');
+      assert.equal(await t.first.claim(KEY, LEASE), 'in-progress');
+      await t.second.releaseAll([KEY], 'delivery-2');
+      assert.deepEqual(await t.first.claimAll([KEY], LEASE, [], 'delivery-3'), ['claimed']);
+    });
+
+    it('a delivery that completed some items releases the rest', async () => {
+      const other = 'msg:wamid.OTHER';
+      assert.deepEqual(await t.first.claimAll([KEY, other], LEASE, [], 'delivery-1'), ['claimed', 'claimed']);
+      await t.first.completeAll([KEY], DEDUPE_TTL_MS, 'delivery-1');
+      await t.first.releaseAll([other], 'delivery-1');
+      assert.equal(await t.second.claim(KEY, LEASE), 'done');
+      assert.equal(await t.second.claim(other, LEASE), 'claimed');
+    });
+
     it('complete marks an item done even when its claim is gone (released or swept)', async () => {
       await t.first.complete(KEY, DEDUPE_TTL_MS);
       assert.equal(await t.second.claim(KEY, LEASE), 'done');
