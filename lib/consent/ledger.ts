@@ -416,11 +416,12 @@ export class ConsentLedger extends EventEmitter {
       const p = await this.writes.pseudonymOf(tx, subject);
       const rows = await tx.listConsents(p);
       const messageIdOf = (row: ConsentRow) => this.records.requestMessageId(row);
-      const quoted = quotedRequest(rows, inReplyTo, messageIdOf);
+      const quoted =
+        quotedRequest(rows, inReplyTo, messageIdOf) ?? (await this.requestAskedAgain(tx, p, rows, inReplyTo));
       // A reply quoting the request for another purpose answers that one, not the purpose named here.
       if (quoted && purpose && quoted.purpose !== purpose) return { error: 'quotes-other-message' as const };
       const candidates = quoted ? [quoted] : rows.filter((row) => !purpose || row.purpose === purpose);
-      const answerable = (row: ConsentRow) => mayAnswerRequest(messageIdOf(row), inReplyTo);
+      const answerable = (row: ConsentRow) => row === quoted || mayAnswerRequest(messageIdOf(row), inReplyTo);
       const pending = candidates.filter((row) => row.status === 'pending');
       // A reply soon after the request expired gets the same answer whether or not the sweep marked it expired.
       const lately = (row: ConsentRow) =>
@@ -937,6 +938,29 @@ export class ConsentLedger extends EventEmitter {
       }
       return forgotten;
     });
+  }
+
+  /**
+   * The pending request a reply quoting an earlier request of hers answers: the request asked again for the same
+   * purpose in the same words (she asked twice, and taps YES on the first message). Her YES agrees to those words.
+   * An earlier request in other words (another language, a new version) answers nothing.
+   */
+  private async requestAskedAgain(
+    tx: StoreTx,
+    p: string,
+    rows: readonly ConsentRow[],
+    inReplyTo: string | undefined,
+  ): Promise<ConsentRow | undefined> {
+    if (inReplyTo === undefined) return undefined;
+    const earlier = (await tx.listHistory(p)).find((row) => this.records.requestMessageId(row) === inReplyTo);
+    if (!earlier) return undefined;
+    return rows.find(
+      (row) =>
+        row.status === 'pending' &&
+        row.purpose === earlier.purpose &&
+        row.purposeVersion === earlier.purposeVersion &&
+        row.wordingSha256 === earlier.wordingSha256,
+    );
   }
 
   /**

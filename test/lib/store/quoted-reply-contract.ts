@@ -158,6 +158,39 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
       });
     });
 
+    it('takes a YES quoting her earlier request as the answer to the same request asked again, not to other words', async () => {
+      const askAs = async (wording: string, messageId: string) => {
+        const record = await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'marketing',
+          wording,
+          method: 'web-form',
+          actor: 'opt-in-flow',
+        });
+        await ledger.requestSent(ANNA, 'marketing', messageId, {
+          requestedAt: record.requestedAt as number,
+          actor: 'whatsapp-send',
+        });
+      };
+      const [english, german] = [TEST_PURPOSES[0].wording.en, TEST_PURPOSES[0].wording.de as string];
+      const FIRST = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEkZJUlNUUkVRVUVTVA==';
+      const SECOND = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYElNFQ09ORFJFUVVFU1QA';
+      const THIRD = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYElRISVJEUkVRVUVTVAA=';
+      await askAs(english, FIRST);
+      // She asks again in German after the ten minutes: other words.
+      now += 11 * 60_000;
+      await askAs(german, SECOND);
+      await rejectsWith(confirm(FIRST), 'quotes-other-message');
+      assert.equal(await status('marketing'), 'pending');
+      // And once more in German: a YES on the second message agrees to the words now asked.
+      now += 11 * 60_000;
+      await askAs(german, THIRD);
+      const record = await confirm(SECOND);
+      assert.equal(record.status, 'given');
+      assert.equal(record.requestMessageId, THIRD, 'the request confirmed is the one pending');
+      await rejectsWith(confirm(CALL_BACK_QUESTION), 'no-pending-request');
+    });
+
     it('ends a request Meta reported failed after accepting it, and only the one its message carried', async () => {
       await requestSentAs('newsletter', NEWSLETTER_REQUEST);
       await requestSentAs('marketing', MARKETING_REQUEST);
