@@ -1279,7 +1279,6 @@ export class ConsentLedger extends EventEmitter {
 
   async completeAll(keys: readonly string[], ttlMs: number, claimId?: string): Promise<void> {
     const hashed = keys.map((key) => this.dedupeKey(key));
-    if (claimId !== undefined) for (const key of hashed) this.claimLeases.take(claimId, key);
     const ttl = positiveMs(ttlMs, 'ttlMs', this.retention.dedupeTtlMs);
     const now = this.clock();
     await this.store.write(
@@ -1288,6 +1287,8 @@ export class ConsentLedger extends EventEmitter {
       },
       { serial: false, waitForDisk: false },
     );
+    // Only once written: a complete that failed is followed by the release of the same claims.
+    if (claimId !== undefined) for (const key of hashed) this.claimLeases.take(claimId, key);
   }
 
   /** With `claimId`, only the claims that delivery still holds: one taken over after its lease ran out stays. */

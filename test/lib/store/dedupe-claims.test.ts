@@ -230,6 +230,13 @@ function registerLedgerOnly(name: string, factory: HarnessFactory): void {
       assert.equal(await ledger().lastInboundAt(erika), at + 5);
     });
 
+    it('a complete that failed leaves the delivery its claims to release', async () => {
+      assert.deepEqual(await ledger().claimAll([KEY], LEASE, [], 'delivery-1'), ['claimed']);
+      await assert.rejects(ledger().completeAll([KEY], -1, 'delivery-1'));
+      await ledger().releaseAll([KEY], 'delivery-1');
+      assert.equal(await t.second.claim(KEY, LEASE), 'claimed', "Meta's retry is handled at once");
+    });
+
     it('refuses an empty key or a bad lease and writes nothing', async () => {
       const before = await opened.db!.dump();
       for (const attempt of [
