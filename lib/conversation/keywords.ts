@@ -57,16 +57,17 @@ export function normaliseKeywordText(text: string): string {
 }
 
 /**
- * Scripts whose marks are vowel signs: without them a word is another (Hindi है "is", हाँ "yes"; Thai ใช้ "use",
- * ใช่ "yes"). Elsewhere a mark is an accent or a vowel point people may leave out (Arabic, Hebrew, Greek, Latin).
+ * Scripts whose marks are accents or vowel points people may leave out: Latin, Greek, Cyrillic, Arabic, Hebrew,
+ * Syriac. In every other script a mark may make another word (Hindi है "is", हाँ "yes"; Japanese ばい, はい "yes"), so
+ * it stays.
  */
-const VOWEL_SIGN_SCRIPTS =
-  /[\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}\p{Script=Thai}\p{Script=Lao}\p{Script=Tibetan}\p{Script=Myanmar}\p{Script=Khmer}]/u;
+const OPTIONAL_MARK_SCRIPTS =
+  /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}]/u;
 
-/** Drops combining marks, except those on a letter of a script where they are vowel signs. */
+/** Drops the combining marks on letters of those scripts, and any mark on something that is no letter. */
 function withoutMarks(text: string): string {
   return text.replace(/(\P{M})?(\p{M}+)/gu, (all, base: string | undefined) =>
-    base !== undefined && VOWEL_SIGN_SCRIPTS.test(base) ? all : (base ?? ''),
+    base === undefined || OPTIONAL_MARK_SCRIPTS.test(base) || !/\p{L}/u.test(base) ? (base ?? '') : all,
   );
 }
 
@@ -155,5 +156,14 @@ function spellingsOfKeyword(keyword: string): string[] {
 
 /** Whether a text ends as a question, whatever follows the mark ("Ja?!", "Ja? 🙂") and in whichever width ("Ja？"). */
 export function isQuestion(text: string): boolean {
-  return /\?[^\p{L}\p{N}]*$/u.test(text.normalize('NFKC'));
+  // Also the Greek question mark (; and U+037E), the Arabic ؟, the Armenian and Ethiopic ones, and ‽ and its kin.
+  return /[?;\u037E\u061F\u055E\u1367\u203D\u2047-\u2049\u2E2E][^\p{L}\p{N}]*$/u.test(text.normalize('NFKC'));
+}
+
+/**
+ * Whether a text is struck through: WhatsApp's ~text~, or letters overlaid with a stroke (U+0334 to U+0338). A struck
+ * out "yes" takes it back.
+ */
+export function isStruckThrough(text: string): boolean {
+  return /~[^~]+~/u.test(text) || /[\u0334-\u0338]/u.test(text.normalize('NFD'));
 }

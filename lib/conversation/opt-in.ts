@@ -3,7 +3,7 @@ import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import type { InboundMessage } from '../webhook/types';
-import { isQuestion, matchKeyword } from './keywords';
+import { isQuestion, isStruckThrough, matchKeyword } from './keywords';
 import { chooseLanguage, type Language, textFor } from './language';
 import { findPurpose, type PurposeDefinition, purposeLabel } from './purposes';
 
@@ -235,8 +235,9 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   }
   if (inbound.type !== 'text' || typeof inbound.text !== 'string') return undefined;
   // "Ja?" asks what this is; consent is an unambiguous yes (Art. 4(11) GDPR), and a question signs nobody up,
-  // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width it is typed ("Ja？").
-  if (isQuestion(inbound.text)) return undefined;
+  // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width or script it is typed ("Ja？",
+  // "Ναι;"). Nor does a struck-out "~ja~", which takes the yes back.
+  if (isQuestion(inbound.text) || isStruckThrough(inbound.text)) return undefined;
   if (matchKeyword(inbound.text, keywords.confirm)) return { kind: 'confirm', via: 'keyword', text: inbound.text };
   const start = matchKeyword(inbound.text, keywords.start);
   if (start) return { kind: 'start', keyword: start, text: inbound.text };

@@ -76,6 +76,12 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('всё', ['ВСЕ']), 'ВСЕ');
     assert.equal(matchKeyword('1️⃣', ['1']), '1');
     assert.equal(matchKeyword('停止\u{E0100}', ['停止']), '停止');
+    // Elsewhere a mark may make another word: Japanese ばい is not はい (yes), Dhivehi އެ (that) not އާ (yes).
+    assert.equal(matchKeyword('ばい', ['はい']), undefined);
+    assert.equal(matchKeyword('パイ', ['ハイ']), undefined);
+    assert.equal(matchKeyword('ﾊﾞｲ', ['ハイ']), undefined);
+    assert.equal(matchKeyword('އެ', ['އާ']), undefined);
+    assert.equal(matchKeyword('はい', ['はい']), 'はい');
     // Written out is not dropped letters elsewhere: "KUENDIGUNG" is no keyword of these.
     assert.equal(matchKeyword('KUENDIGUNG', DEFAULT_STOP_KEYWORDS), undefined);
   });

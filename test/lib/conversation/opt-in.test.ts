@@ -251,8 +251,11 @@ describe('conversation/opt-in', () => {
     it("takes a question or another template's button for no confirmation, and a polite yes for one", () => {
       assert.equal(recogniseReply({ type: 'text', text: 'Ja?' }, keywords), undefined);
       assert.equal(recogniseReply({ type: 'text', text: 'ok ? ' }, keywords), undefined);
-      for (const text of ['Ja？', 'Ja?!', 'Ja? 🙂'])
-        assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined);
+      for (const text of ['Ja？', 'Ja?!', 'Ja? 🙂', 'Ja;', 'Ja\u037E', 'Ja؟', 'Ja‽'])
+        assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined, text);
+      // A struck-out yes takes it back: WhatsApp's ~text~, or letters with a stroke through them.
+      for (const text of ['~ja~', 'J\u0336A\u0336', 'J\u0338A'])
+        assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined, text);
       assert.equal(recogniseReply({ type: 'text', text: 'Anmelden?' }, keywords), undefined);
       // A delivery notice's quick reply "OK" comes with that template's own payload.
       assert.equal(recogniseReply({ type: 'button', button: { payload: 'ack-1', text: 'OK' } }, keywords), undefined);
