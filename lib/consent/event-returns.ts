@@ -27,15 +27,15 @@ export const MAX_ATTEMPTS_DEFAULT = 5;
  * so that the node reports it. A send misses when it is due again and an event sent after it came back: the receiving
  * system works, only not for this one. While nothing comes back (a CRM that is down) nothing misses, so an outage,
  * however long, gives up no event; nor does a CRM that takes only the first events of a burst (a rate limit), as those
- * were sent before the rest. An event left out alone misses too once an event sent after its first send came back: with
- * the rest of its page back, nothing later is sent (one page out at a time), so without this a poison event at the head
- * of a full page would hold up the feed for good. (A CRM that goes down just after taking all the rest so costs that
- * one event, reported.) Misses are counted by this copy only: the count starts afresh with the copy that
+ * were sent before the rest. Events left behind miss too: when nothing came back since their last send and every
+ * event still out was passed by one sent after its first send that came back. With the rest of its page back nothing later is sent (one page out at a time), so
+ * without this poison events at the head of a full page would hold up the feed for good. (A CRM that goes down just
+ * after taking all the rest so costs the events then out, reported.) Misses are counted by this copy only: the count starts afresh with the copy that
  * takes over the events (a restart, a redeploy, another instance).
  */
 export class EventReturns {
   /** Sent and not yet back: id → when it was last sent, whose it is, and the send's place in this copy's order. */
-  private readonly out = new Map<number, { sentAt: number; pseudonym: string; order: number }>();
+  private readonly out = new Map<number, { sentAt: number; pseudonym: string; order: number; returnsBefore: number }>();
   /** Came back while an earlier event is still out. */
   private readonly back = new Set<number>();
   /** Persons with an event the last plan held back behind one of theirs still out. */
@@ -50,6 +50,8 @@ export class EventReturns {
   private sends = 0;
   /** The latest place among the sends that came back. */
   private latestReturned = 0;
+  /** How many sends came back so far. */
+  private returns = 0;
 
   constructor(
     private readonly redeliverMs: number,
@@ -98,7 +100,12 @@ export class EventReturns {
       if (!this.due(event.id, now)) continue;
       if (this.out.has(event.id)) plan.resent += 1;
       this.sends += 1;
-      this.out.set(event.id, { sentAt: now, pseudonym: event.pseudonym, order: this.sends });
+      this.out.set(event.id, {
+        sentAt: now,
+        pseudonym: event.pseudonym,
+        order: this.sends,
+        returnsBefore: this.returns,
+      });
       if (!this.firstSends.has(event.id)) this.firstSends.set(event.id, this.sends);
       this.attempts.set(event.id, (this.attempts.get(event.id) ?? 0) + 1);
       plan.send.push(event);
@@ -122,6 +129,7 @@ export class EventReturns {
     this.out.delete(id);
     this.back.add(id);
     this.latestReturned = Math.max(this.latestReturned, sent.order);
+    this.returns += 1;
     if (this.waitingBehind.has(sent.pseudonym)) return true;
     for (const other of this.out.keys()) if (other < id) return false;
     return true;
@@ -135,15 +143,18 @@ export class EventReturns {
   }
 
   /**
-   * The misses of an event that is due: one more when it is out and an event sent after it came back, or when it is
-   * the only one out and an event sent after its first send came back.
+   * The misses of an event that is due: one more when it is out and an event sent after it came back, or when nothing
+   * came back since its send and every event still out was passed by one sent after it that came back (those left
+   * behind at the head of a page).
    */
   private countMiss(id: number): number {
     const sent = this.out.get(id);
     const overtaken = sent !== undefined && this.latestReturned > sent.order;
-    const leftAlone =
-      sent !== undefined && this.out.size === 1 && this.latestReturned > (this.firstSends.get(id) ?? Number.MAX_VALUE);
-    const misses = (this.misses.get(id) ?? 0) + (overtaken || leftAlone ? 1 : 0);
+    const passed = (outId: number) => this.latestReturned > (this.firstSends.get(outId) ?? Number.MAX_VALUE);
+    // Nothing came back since this send: the CRM is not working through a backlog (a rate limit) either.
+    const stalled = sent !== undefined && this.returns === sent.returnsBefore;
+    const leftBehind = stalled && [...this.out.keys()].every(passed);
+    const misses = (this.misses.get(id) ?? 0) + (overtaken || leftBehind ? 1 : 0);
     this.misses.set(id, misses);
     return misses;
   }

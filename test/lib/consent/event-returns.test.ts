@@ -228,6 +228,22 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
       );
     });
 
+    it('gives up two poison events of a full page once the rest of it came back, not only one', () => {
+      const returns = new EventReturns(60_000, 3);
+      const page = Array.from({ length: 100 }, (_, i) => event(i + 1));
+      const first = returns.plan(page, true, 0, all);
+      for (const sent of first.send) if (sent.id !== 1 && sent.id !== 50) returns.returned(sent.id);
+      const rounds = [1, 2, 3].map((round) => returns.plan(page, true, round * 60_000, all));
+      assert.deepEqual(
+        rounds.map((plan) => [ids(plan.send), plan.givenUp.map((g) => g.event.id), plan.settledUpTo]),
+        [
+          [[1, 50], [], undefined],
+          [[1, 50], [], undefined],
+          [[], [1, 50], 100],
+        ],
+      );
+    });
+
     it('does not give up an event that comes back before the limit', () => {
       const returns = new EventReturns(60_000, 2);
       rounds(returns, 2);
