@@ -318,6 +318,9 @@ function register(name: string, factory: HarnessFactory) {
     it('waits the personal-data period when it is longer than 30 days', async () => {
       let l = await open(TEST_PURPOSES);
       await l.giveConsent({ subject: P1, purpose: 'newsletter', wording: NEWS_WORDING, method: 'keyword', actor: 't' });
+      // Counted from the last sweep that had the purpose, not from the consent.
+      now += 5 * DAY;
+      await l.sweepRetention();
       const lastConfigured = now;
       await ledger?.close();
       l = await ConsentLedger.open(
