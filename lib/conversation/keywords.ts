@@ -121,22 +121,36 @@ export function overlongKeywords(list: string | readonly string[] | undefined): 
 export function matchKeyword(
   text: string | undefined,
   keywords: readonly string[],
-  options: { courtesy?: boolean } = {},
+  options: { courtesy?: boolean; exactAccents?: boolean } = {},
 ): string | undefined {
   if (typeof text !== 'string' || text.length > KEYWORD_MAX_LENGTH) return undefined;
   const forms = keywordForms(normaliseKeywordText(text));
+  // A consent must be unambiguous: a confirmation is read with its accents ("já" is Portuguese "already", not JA),
+  // only German umlauts may be written out. An opt-out or erasure is read without them.
+  const spell = (word: string) => (options.exactAccents ? spellings(word).slice(0, 1) : spellings(word));
   // An erasure cannot be undone: only the keyword itself asks for it ("Bitte löschen" may mean an order).
-  const candidates = (options.courtesy === false ? forms.slice(0, 1) : forms).flatMap(spellings);
-  return keywords.find((k) => spellingsOfKeyword(k).some((spelling) => candidates.includes(spelling)));
+  const candidates = (options.courtesy === false ? forms.slice(0, 1) : forms).flatMap(spell);
+  return keywords.find((k) => {
+    const own = spellingsOfKeyword(k);
+    return (options.exactAccents ? own.slice(0, 1) : own).some((spelling) => candidates.includes(spelling));
+  });
 }
 
 /**
  * The ways a word is typed without its accents: German umlauts written out (KUENDIGEN) or dropped (KUNDIGEN), as on
- * a keyboard or phone without them, and any other accent dropped (DESABONNER, ΔΙΑΓΡΑΦΗ, ВСЕ), but no vowel sign.
+ * a keyboard or phone without them, and any other accent dropped (DESABONNER, ΔΙΑΓΡΑΦΗ, ВСЕ, WYLACZ), but no vowel
+ * sign. The first is the word with its accents, only the umlauts written out.
  */
 function spellings(word: string): string[] {
   const writtenOut = word.replace(/Ä/g, 'AE').replace(/Ö/g, 'OE').replace(/Ü/g, 'UE');
-  const dropped = withoutMarks(word.normalize('NFD')).normalize('NFC');
+  // Letters with a stroke have no mark to drop: Polish Ł, Danish Ø, Croatian Đ, and the ligatures.
+  const dropped = withoutMarks(word.normalize('NFD'))
+    .normalize('NFC')
+    .replace(/Ł/g, 'L')
+    .replace(/Ø/g, 'O')
+    .replace(/Đ/g, 'D')
+    .replace(/Æ/g, 'AE')
+    .replace(/Œ/g, 'OE');
   return writtenOut === dropped ? [writtenOut] : [writtenOut, dropped];
 }
 

@@ -229,7 +229,7 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   if (inbound.button) {
     const { payload, text } = inbound.button;
     if (payload !== undefined && text !== undefined && payload !== text) return undefined;
-    const said = [payload, text].find((t) => matchKeyword(t, keywords.confirm));
+    const said = [payload, text].find((t) => matchKeyword(t, keywords.confirm, { exactAccents: true }));
     if (said) return { kind: 'confirm', via: 'button', text: said };
     return undefined;
   }
@@ -238,8 +238,9 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width or script it is typed ("Ja？",
   // "Ναι;"). Nor does a struck-out "~ja~", which takes the yes back.
   if (isQuestion(inbound.text) || isStruckThrough(inbound.text)) return undefined;
-  if (matchKeyword(inbound.text, keywords.confirm)) return { kind: 'confirm', via: 'keyword', text: inbound.text };
-  const start = matchKeyword(inbound.text, keywords.start);
+  if (matchKeyword(inbound.text, keywords.confirm, { exactAccents: true }))
+    return { kind: 'confirm', via: 'keyword', text: inbound.text };
+  const start = matchKeyword(inbound.text, keywords.start, { exactAccents: true });
   if (start) return { kind: 'start', keyword: start, text: inbound.text };
   return undefined;
 }

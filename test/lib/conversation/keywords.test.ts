@@ -82,7 +82,24 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('ﾊﾞｲ', ['ハイ']), undefined);
     assert.equal(matchKeyword('އެ', ['އާ']), undefined);
     assert.equal(matchKeyword('はい', ['はい']), 'はい');
-    // Written out is not dropped letters elsewhere: "KUENDIGUNG" is no keyword of these.
+    // Letters with a stroke: a Polish opt-out typed without its diacritics.
+    assert.equal(matchKeyword('wylacz', ['WYŁĄCZ']), 'WYŁĄCZ');
+    assert.equal(matchKeyword('afmeld', ['AFMELD']), 'AFMELD');
+  });
+
+  it('reads a consent with its accents: only German umlauts may be written out', () => {
+    const exactAccents = { exactAccents: true };
+    assert.equal(matchKeyword('já', ['JA'], exactAccents), undefined);
+    assert.equal(matchKeyword('co', ['CÓ'], exactAccents), undefined);
+    assert.equal(matchKeyword('bestatigen', ['BESTÄTIGEN'], exactAccents), undefined);
+    assert.equal(matchKeyword('bestaetigen', ['BESTÄTIGEN'], exactAccents), 'BESTÄTIGEN');
+    assert.equal(matchKeyword('Bestätigen!', ['BESTÄTIGEN'], exactAccents), 'BESTÄTIGEN');
+    assert.equal(matchKeyword('ja bitte', ['JA'], exactAccents), 'JA');
+    // An opt-out is read without them: withdrawing must be as easy as consenting.
+    assert.equal(matchKeyword('já', ['JA']), 'JA');
+  });
+
+  it('takes no longer word for a keyword written out', () => {
     assert.equal(matchKeyword('KUENDIGUNG', DEFAULT_STOP_KEYWORDS), undefined);
   });
 

@@ -256,6 +256,10 @@ describe('conversation/opt-in', () => {
       // A struck-out yes takes it back: WhatsApp's ~text~, or letters with a stroke through them.
       for (const text of ['~ja~', 'J\u0336A\u0336', 'J\u0338A'])
         assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined, text);
+      // Read with its accents: Portuguese "já" (already) is no JA, and "stárt" signs nobody up.
+      assert.equal(recogniseReply({ type: 'text', text: 'já' }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'stárt' }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'bestaetigen' }, keywords)?.kind, 'confirm');
       assert.equal(recogniseReply({ type: 'text', text: 'Anmelden?' }, keywords), undefined);
       // A delivery notice's quick reply "OK" comes with that template's own payload.
       assert.equal(recogniseReply({ type: 'button', button: { payload: 'ack-1', text: 'OK' } }, keywords), undefined);
