@@ -106,7 +106,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
      * that her next message is preceded by it again (Art. 13 GDPR). A confirmation request that failed so ends, so
      * that she may ask again at once.
      */
-    const forgetFailedNotices = async (statuses: readonly MessageStatus[]) => {
+    const forgetFailedMessages = async (statuses: readonly MessageStatus[]) => {
       const failed = statuses.filter((s) => s.status === 'failed');
       if (!store || failed.length === 0) return;
       const ledger = await store.getLedger();
@@ -145,7 +145,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           return result;
         })
         .then(async (result) => {
-          await forgetFailedNotices(result.statuses);
+          await forgetFailedMessages(result.statuses);
           const keyOf = new Map<NodeMessage, string>();
           const messages: NodeMessage[] = result.messages.map((m) => {
             const msg = { payload: inboundPayload(m), whatsapp: m };

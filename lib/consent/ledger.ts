@@ -357,15 +357,30 @@ export class ConsentLedger extends EventEmitter {
       const p = await this.writes.pseudonymOf(tx, identified);
       const row = await tx.getConsent(p, def.id);
       if (!row || !isLivePending(row, now)) return;
-      await this.writes.expireAll(tx, [row], now, actor, events);
+      await this.endUndelivered(tx, [row], now, actor, events);
+    });
+  }
+
+  /** Requests that never reached the person end, and do not count against her daily requests (requestConsent). */
+  private async endUndelivered(
+    tx: StoreTx,
+    rows: readonly ConsentRow[],
+    now: number,
+    actor: string,
+    events: LedgerEvent[],
+    detail?: Record<string, unknown>,
+  ): Promise<void> {
+    await this.writes.expireAll(tx, rows, now, actor, events);
+    for (const row of rows) {
       await this.writes.audit(tx, now, {
         action: REQUEST_UNDELIVERED,
         actor,
-        pseudonym: p,
-        purpose: def.id,
+        pseudonym: row.pseudonym,
+        purpose: row.purpose,
         outcome: 'undelivered',
+        ...(detail ? { detail } : {}),
       });
-    });
+    }
   }
 
   /**
@@ -997,17 +1012,7 @@ export class ConsentLedger extends EventEmitter {
       if ((await carried(this.store.read, this.clock())).length === 0) continue;
       ended += await this.change(async (tx, now, events) => {
         const rows = await carried(tx, now);
-        await this.writes.expireAll(tx, rows, now, actor, events);
-        for (const row of rows) {
-          await this.writes.audit(tx, now, {
-            action: REQUEST_UNDELIVERED,
-            actor,
-            pseudonym: p,
-            purpose: row.purpose,
-            outcome: 'undelivered',
-            detail: { reported: 'status' },
-          });
-        }
+        await this.endUndelivered(tx, rows, now, actor, events, { reported: 'status' });
         return rows.length;
       });
     }

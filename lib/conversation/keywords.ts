@@ -39,9 +39,9 @@ export const DEFAULT_START_KEYWORDS = ['START', 'SUBSCRIBE', 'ANMELDEN', 'STARTE
 export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖSCHEN'] as const;
 
 /**
- * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation,
- * emoji, marks (but vowel signs) and repeated spaces, so only letters, digits and single spaces remain. NFKC: a keyword typed
- * in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
+ * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation, emoji, repeated
+ * spaces and the accents or vowel points of scripts where they are optional (withoutMarks), so only letters, digits
+ * and single spaces remain. NFKC: a keyword typed in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
  */
 export function normaliseKeywordText(text: string): string {
   return withoutMarks(

@@ -134,42 +134,43 @@ export class MemoryDedupeStore implements DedupeStore {
     _inbound?: readonly InboundTime[],
     claimId?: string,
   ): Promise<ClaimOutcome[]> {
-    return keys.map((key) => {
+    return keys.map((rawKey) => {
+      const key = this.hashed(rawKey);
       const outcome = this.claimNow(key, leaseMs);
-      const mark = this.marks.get(this.hashed(key));
-      if (outcome === 'claimed' && mark) this.leases.remember(claimId, this.hashed(key), mark.expiresAt);
+      const mark = this.marks.get(key);
+      if (outcome === 'claimed' && mark) this.leases.remember(claimId, key, mark.expiresAt);
       return outcome;
     });
   }
 
   async completeAll(keys: readonly string[], ttlMs: number, claimId?: string): Promise<void> {
-    for (const key of keys) {
-      if (claimId !== undefined) this.leases.take(claimId, this.hashed(key));
+    for (const rawKey of keys) {
+      const key = this.hashed(rawKey);
+      if (claimId !== undefined) this.leases.take(claimId, key);
       this.completeNow(key, ttlMs);
     }
   }
 
   async releaseAll(keys: readonly string[], claimId?: string): Promise<void> {
-    for (const key of keys) {
-      if (claimId === undefined) {
+    for (const rawKey of keys) {
+      const key = this.hashed(rawKey);
+      const lease = claimId === undefined ? undefined : this.leases.take(claimId, key);
+      if (claimId === undefined || (lease !== undefined && this.marks.get(key)?.expiresAt === lease)) {
         this.releaseNow(key);
-        continue;
       }
-      const lease = this.leases.take(claimId, this.hashed(key));
-      if (lease !== undefined && this.marks.get(this.hashed(key))?.expiresAt === lease) this.releaseNow(key);
     }
   }
 
   async claim(key: string, leaseMs: number): Promise<ClaimOutcome> {
-    return this.claimNow(key, leaseMs);
+    return this.claimNow(this.hashed(key), leaseMs);
   }
 
   async complete(key: string, ttlMs: number): Promise<void> {
-    this.completeNow(key, ttlMs);
+    this.completeNow(this.hashed(key), ttlMs);
   }
 
   async release(key: string): Promise<void> {
-    this.releaseNow(key);
+    this.releaseNow(this.hashed(key));
   }
 
   /** The keys this store holds: keyed hashes, never the message ids themselves. */
@@ -181,8 +182,8 @@ export class MemoryDedupeStore implements DedupeStore {
     return createHmac('sha256', this.hashKey).update(key).digest('base64url');
   }
 
-  private claimNow(rawKey: string, leaseMs: number): ClaimOutcome {
-    const key = this.hashed(rawKey);
+  /** `key` is hashed already, as in the methods below. */
+  private claimNow(key: string, leaseMs: number): ClaimOutcome {
     const now = this.now();
     const mark = this.marks.get(key);
     if (mark !== undefined && mark.expiresAt > now) return mark.completed ? 'done' : 'in-progress';
@@ -190,14 +191,12 @@ export class MemoryDedupeStore implements DedupeStore {
     return 'claimed';
   }
 
-  private completeNow(rawKey: string, ttlMs: number): void {
-    const key = this.hashed(rawKey);
+  private completeNow(key: string, ttlMs: number): void {
     const now = this.now();
     this.put(key, { expiresAt: now + ttlMs, completed: true }, now);
   }
 
-  private releaseNow(rawKey: string): void {
-    const key = this.hashed(rawKey);
+  private releaseNow(key: string): void {
     if (this.marks.get(key)?.completed === false) this.marks.delete(key);
   }
 
