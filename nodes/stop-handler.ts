@@ -6,10 +6,13 @@ import {
   parsePurposeList,
   recogniseStopSignal,
   type StopSignal,
+  staffWithdrawalOf,
   stopReplyText,
   stopRulesFrom,
   withdrawForSignal,
+  withdrawForStaff,
 } from '../lib/conversation/stop';
+import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
@@ -36,6 +39,8 @@ export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [withDefaults({ lan
 
 type FlowMessage = NodeMessageInFlow & {
   whatsapp?: unknown;
+  withdraw?: unknown;
+  requestedBy?: unknown;
   language?: unknown;
   to?: string;
   stop?: Record<string, unknown>;
@@ -97,10 +102,38 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
       chooseLanguage(msg.language, config.language, signal.subject.phone ?? signal.subject.userId);
 
+    /** She withdrew by e-mail, letter or phone, and staff record it: nothing is sent to her. */
+    async function recordStaffWithdrawal(
+      msg: FlowMessage,
+      send: (msgs: (NodeMessageInFlow | null)[]) => void,
+    ): Promise<void> {
+      if (msg.whatsapp !== undefined) {
+        throw new GdprWhatsAppError(
+          'invalid-withdrawal',
+          'msg.withdraw is for staff: it cannot come with a WhatsApp message (msg.whatsapp)',
+        );
+      }
+      const withdrawal = staffWithdrawalOf(msg.withdraw, msg.requestedBy);
+      const outcome = await withdrawForStaff(await ledgerOf(store), withdrawal, actor);
+      withdrawals += 1;
+      counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
+      msg.stop = { kind: 'stop', channel: 'admin', ...outcome };
+      send([null, msg]);
+    }
+
     async function handle(msg: FlowMessage, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
+      if (msg.withdraw !== undefined) {
+        await recordStaffWithdrawal(msg, send);
+        return;
+      }
       const signal = recogniseStopSignal(msg.whatsapp, rules);
       switch (signal.kind) {
         case 'none':
+          send([null, msg]);
+          return;
+        case 'possible-opt-out':
+          // Not withdrawn: "Stop the delivery" is no opt-out. A switch on msg.stop.kind sends it to a person.
+          msg.stop = { kind: 'possible-opt-out', hint: signal.hint };
           send([null, msg]);
           return;
         case 'help': {

@@ -128,5 +128,10 @@ export interface WithdrawConsentInput {
    * confirmation she sent before it and Meta delivers after it signs her up for nothing.
    */
   sentAt?: number;
+  /**
+   * Staff's name or ticket reference for a withdrawal they record (channel 'admin': she withdrew by e-mail, letter or
+   * phone). Kept in the audit detail, like an erasure's; not in her export.
+   */
+  requestedBy?: string;
   actor: string;
 }

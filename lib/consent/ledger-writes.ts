@@ -41,6 +41,11 @@ export const ERASED_OPT_OUT = 'erased';
 /** The audit outcome of a late opt-out from a number its writer left for one Meta did not name. */
 export const MOVED_AWAY_OPT_OUT = 'moved-away';
 
+/** Who on staff recorded an opt-out, for the audit detail (an export leaves it out: subject-rights detailFor). */
+function staffOf(requestedBy: string | undefined): { requestedBy?: string } {
+  return requestedBy === undefined ? {} : { requestedBy };
+}
+
 /**
  * What a late START or reply is checked against (optedOutSince): the purposes an opt-out covered, also those with
  * nothing on record, and when the person sent it.
@@ -256,6 +261,8 @@ export class LedgerWrites {
       messageId?: string;
       /** When the person sent the opt-out (Meta's time), if known: see optedOutSince. */
       sentAt?: number;
+      /** Staff who recorded it (channel 'admin'): in the audit detail. */
+      requestedBy?: string;
       /** An opt-out carried over from elsewhere (auditNothing false), whose evidence and time are there already. */
       carried?: boolean;
       auditNothing?: boolean;
@@ -270,7 +277,11 @@ export class LedgerWrites {
     // An opt-out of everything says so, so that carrying it elsewhere later (carryOptOuts) ends as much there.
     const sent = opt.carried
       ? { carried: true }
-      : { ...optOutScope(targets, opt.sentAt), ...(opt.everyPurpose ? { everyPurpose: true } : {}) };
+      : {
+          ...optOutScope(targets, opt.sentAt),
+          ...(opt.everyPurpose ? { everyPurpose: true } : {}),
+          ...staffOf(opt.requestedBy),
+        };
     const changed: ConsentRecord[] = [];
     for (const def of targets) {
       const existing = await tx.getConsent(p, def.id);
@@ -369,7 +380,7 @@ export class LedgerWrites {
     events: LedgerEvent[],
     key: string,
     targets: readonly PurposeDefinition[],
-    opt: { channel: WithdrawalChannel; actor: string; keyword?: string; sentAt?: number },
+    opt: { channel: WithdrawalChannel; actor: string; keyword?: string; sentAt?: number; requestedBy?: string },
     outcome: string = ERASED_OPT_OUT,
   ): Promise<void> {
     await this.audit(tx, now, {
@@ -377,7 +388,12 @@ export class LedgerWrites {
       actor: opt.actor,
       pseudonym: key,
       outcome,
-      detail: { channel: opt.channel, keyword: opt.keyword ?? null, ...optOutScope(targets, opt.sentAt) },
+      detail: {
+        channel: opt.channel,
+        keyword: opt.keyword ?? null,
+        ...optOutScope(targets, opt.sentAt),
+        ...staffOf(opt.requestedBy),
+      },
     });
     if (outcome === ERASED_OPT_OUT) await this.blockEndedBases(tx, now, events, key, targets, opt);
   }

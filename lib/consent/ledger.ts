@@ -60,6 +60,7 @@ import type {
 import {
   oneOf,
   optionalLanguage,
+  optionalRequestedBy,
   optionalText,
   optionalTime,
   positiveMs,
@@ -638,6 +639,7 @@ export class ConsentLedger extends EventEmitter {
     const keyword = optionalText(input.keyword, 'keyword', KEYWORD_MAX_LENGTH);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const sentAt = optionalTime(input.sentAt, 'sentAt');
+    const requestedBy = optionalRequestedBy(input.requestedBy);
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
@@ -650,7 +652,16 @@ export class ConsentLedger extends EventEmitter {
             ? await this.identity.lateOptOutHome(tx, subject.pseudonym, sentAt, USER_ID_REPLACED)
             : await this.identity.lateOptOutHome(tx, p, sentAt);
       const home = late?.movedTo ?? p;
-      const fields = { channel, actor, text, keyword, messageId, sentAt, everyPurpose: input.purposes === undefined };
+      const fields = {
+        channel,
+        actor,
+        text,
+        keyword,
+        messageId,
+        sentAt,
+        requestedBy,
+        everyPurpose: input.purposes === undefined,
+      };
       let changed: ConsentRecord[] = [];
       let erased: boolean;
       if (late?.movedTo !== undefined) {

@@ -96,7 +96,8 @@ function requestFromMessage(msg: MessageLike): SubjectRequest {
   );
 }
 
-function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
+/** A subject named by staff or a message: a valid number (E.164, + or 00) and/or a business-scoped user id. */
+export function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
   const subject: SubjectRef = {};
   if (phone !== undefined && phone !== null && phone !== '') subject.phone = normalisePhoneNumber(phone);
   if (userId !== undefined && userId !== null && userId !== '') {

@@ -181,3 +181,75 @@ export function isQuestion(text: string): boolean {
 export function isStruckThrough(text: string): boolean {
   return /~[^~]+~/u.test(text) || /[\u0334-\u0338]/u.test(text.normalize('NFD'));
 }
+
+/**
+ * Words and phrases that say "stop writing to me" inside a longer message ("Unsubscribe me", "Bitte keine Werbung
+ * mehr", "Ich widerspreche"). Such a message is no opt-out keyword: "Stop the delivery" is not one. But a wish to
+ * withdraw or object (Art. 7(3), 21(2) GDPR) must be honoured however it is put, so a person must read it. An entry
+ * ending in * is the start of a word and covers its endings (ABMELD*: abmelden, Abmeldung); the others are whole
+ * words.
+ */
+const OPT_OUT_HINTS = [
+  'STOP',
+  'STOPP',
+  'STOPPT',
+  'STOPPEN',
+  'STOPPED',
+  'STOPPING',
+  'UNSUBSCRIB*',
+  'OPTOUT',
+  'OPT OUT',
+  'REMOVE ME',
+  'TAKE ME OFF',
+  'NO MORE MESSAGES',
+  'NO MORE OFFERS',
+  'NO MORE PROMOTIONS',
+  'NO MORE MARKETING',
+  'DONT MESSAGE',
+  'DO NOT MESSAGE',
+  'DONT CONTACT',
+  'DO NOT CONTACT',
+  'DONT TEXT',
+  'DO NOT TEXT',
+  'DONT SEND',
+  'DO NOT SEND',
+  'I OBJECT',
+  'WITHDRAW*',
+  'ABMELD*',
+  'MELDEN SIE MICH AB',
+  'MELDET MICH AB',
+  'MELDE MICH AB',
+  'ABBESTELL*',
+  'AUSTRAG*',
+  'TRAGEN SIE MICH AUS',
+  'KUENDIG*',
+  'KUNDIG*',
+  'WIDERRUF*',
+  'WIDERSPR*',
+  'KEINE WERBUNG',
+  'KEINE NACHRICHTEN',
+  'KEINE ANGEBOTE',
+  'KEINE WHATSAPP*',
+  'NICHT MEHR SCHREIBEN',
+  'NICHT MEHR KONTAKTIEREN',
+  'NICHT MEHR ANSCHREIBEN',
+] as const;
+
+const HINT_PATTERNS = OPT_OUT_HINTS.map((hint) => ({
+  hint: hint.replace('*', ''),
+  // Words are single-spaced after normaliseKeywordText: a space on each side marks a word's edges.
+  needle: hint.endsWith('*') ? ` ${hint.slice(0, -1)}` : ` ${hint} `,
+}));
+
+/**
+ * The opt-out hint a message holds ("ABMELD" for "Wie kann ich mich abmelden?"), or undefined. Read without accents,
+ * umlauts written out or not: Kündigung is KUENDIG.
+ */
+export function optOutHint(text: string | undefined): string | undefined {
+  if (typeof text !== 'string' || text.length > HINT_TEXT_MAX_LENGTH) return undefined;
+  const texts = spellings(normaliseKeywordText(text)).map((t) => ` ${t} `);
+  return HINT_PATTERNS.find(({ needle }) => texts.some((t) => t.includes(needle)))?.hint;
+}
+
+/** A message longer than this is a letter for a person to read anyway; the search stays cheap. */
+const HINT_TEXT_MAX_LENGTH = 4096;

@@ -4,10 +4,13 @@
  */
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { NumberChangeInput, WithdrawConsentInput } from '../consent/inputs';
+import { optionalRequestedBy } from '../consent/validate';
+import { GdprWhatsAppError } from '../errors';
 import { metaTimeMs } from '../webhook/meta-time';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
+import { checkedSubject } from './dsr';
 import { OPT_OUT_WORDS } from './footer';
-import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, parseKeywordList } from './keywords';
+import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, optOutHint, parseKeywordList } from './keywords';
 import { type Language, textFor } from './language';
 
 /** Issue 4's default confirmation of an opt-out. */
@@ -84,6 +87,11 @@ export type StopSignal =
   | { kind: 'help'; subject: SubjectRef; keyword: string; messageId?: string }
   /** Meta says the person turned marketing off: a user_preferences event or a 131050 failure. */
   | { kind: 'marketing-opt-out'; source: 'user_preferences' | 'status-131050'; subject: SubjectRef; sentAt?: number }
+  /**
+   * A message that is no opt-out keyword but may say one ("Unsubscribe me", "Bitte keine Werbung mehr"): nothing is
+   * withdrawn, a person must read it. `hint` is the word or phrase found.
+   */
+  | { kind: 'possible-opt-out'; hint: string }
   /** Meta says the person turned marketing back on. This is not consent (Art. 7(1): we must prove consent). */
   | { kind: 'marketing-resume'; subject: SubjectRef }
   /**
@@ -145,14 +153,19 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   if (labelKeyword) {
     return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId, ...sent };
   }
-  if (message.type !== 'text') return { kind: 'none' };
+  if (message.type !== 'text') return possibleOptOut(buttonLabel);
   const stopKeyword = matchKeyword(message.text, rules.stopKeywords);
   if (stopKeyword) {
     return { kind: 'stop', channel: 'whatsapp-keyword', subject, keyword: stopKeyword, messageId, ...sent };
   }
   const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
   if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
-  return { kind: 'none' };
+  return possibleOptOut(message.text);
+}
+
+function possibleOptOut(text: unknown): StopSignal {
+  const hint = typeof text === 'string' ? optOutHint(text) : undefined;
+  return hint ? { kind: 'possible-opt-out', hint } : { kind: 'none' };
 }
 
 /**
@@ -342,4 +355,58 @@ export function stopReplyText(
     Object.entries(overrides).filter(([, t]) => typeof t === 'string' && t.trim().length > 0),
   ) as Partial<Record<Language, string>>;
   return configured[language]?.trim() ?? defaults[language] ?? (textFor(defaults, language) as string);
+}
+
+/**
+ * A withdrawal staff record for a person who withdrew by e-mail, letter or phone (Art. 7(3) GDPR: she may withdraw
+ * any way she likes, and it counts at once): `msg.withdraw` `{phone | userId, purposes?}`, `msg.requestedBy`.
+ */
+export interface StaffWithdrawal {
+  subject: SubjectRef;
+  /** undefined: every purpose. */
+  purposes?: string[];
+  requestedBy?: string;
+}
+
+/** Reads a staff withdrawal; a bad one is refused with its reason, before anything is written. */
+export function staffWithdrawalOf(withdraw: unknown, requestedBy: unknown): StaffWithdrawal {
+  if (typeof withdraw !== 'object' || withdraw === null || Array.isArray(withdraw)) {
+    throw new GdprWhatsAppError(
+      'invalid-withdrawal',
+      'msg.withdraw must be an object naming the person: {phone} or {userId}, and optionally purposes',
+    );
+  }
+  const named = withdraw as { phone?: unknown; userId?: unknown; purposes?: unknown };
+  const subject = checkedSubject(named.phone, named.userId);
+  const listed = named.purposes;
+  const valid =
+    listed === undefined ||
+    typeof listed === 'string' ||
+    (Array.isArray(listed) && listed.every((p) => typeof p === 'string'));
+  if (!valid) {
+    throw new GdprWhatsAppError('invalid-withdrawal', 'msg.withdraw.purposes must be a list of purpose ids');
+  }
+  const purposes = listed === undefined ? [] : parsePurposeList(listed as string | string[]);
+  const by = optionalRequestedBy(requestedBy);
+  return {
+    subject,
+    ...(purposes.length > 0 ? { purposes } : {}),
+    ...(by !== undefined ? { requestedBy: by } : {}),
+  };
+}
+
+/** Records a staff withdrawal durably; an erased person's is kept as a bare entry (nothing about her again). */
+export async function withdrawForStaff(
+  ledger: WithdrawalLedger,
+  withdrawal: StaffWithdrawal,
+  actor: string,
+): Promise<WithdrawalOutcome> {
+  const changed = await ledger.withdrawUnlessErased({
+    subject: withdrawal.subject,
+    ...(withdrawal.purposes ? { purposes: withdrawal.purposes } : {}),
+    channel: 'admin',
+    ...(withdrawal.requestedBy !== undefined ? { requestedBy: withdrawal.requestedBy } : {}),
+    actor,
+  });
+  return outcomeOf(changed);
 }

@@ -347,12 +347,29 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     const { messageId } = await sandbox.customerSends(
       PHONE_NUMBER_ID,
       { waId: GERMAN.waId },
+      { text: 'Wann kommt mein Paket?' },
+    );
+    await until(() => other.some((m) => m.whatsapp?.messageId === messageId), 'the message on output 2');
+    const msg = other.find((m) => m.whatsapp?.messageId === messageId)!;
+    assert.equal(msg.payload, 'Wann kommt mein Paket?');
+    assert.equal(msg.stop, undefined);
+    assert.equal(msg.to, undefined);
+    assert.equal(sent.length, 0);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+  });
+
+  it('flags a message that may ask to opt out in other words for a person, and withdraws nothing', async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    const { messageId } = await sandbox.customerSends(
+      PHONE_NUMBER_ID,
+      { waId: GERMAN.waId },
       { text: 'Stop sending offers please' },
     );
     await until(() => other.some((m) => m.whatsapp?.messageId === messageId), 'the message on output 2');
     const msg = other.find((m) => m.whatsapp?.messageId === messageId)!;
     assert.equal(msg.payload, 'Stop sending offers please');
-    assert.equal(msg.stop, undefined);
+    assert.deepEqual(msg.stop, { kind: 'possible-opt-out', hint: 'STOP' });
     assert.equal(msg.to, undefined);
     assert.equal(sent.length, 0);
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
@@ -615,6 +632,63 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       exported.auditEvents.filter((e) => e.action === 'consent.withdrawn').map((e) => e.outcome),
       ['erased'],
     );
+  });
+
+  it('records a withdrawal staff received by e-mail or phone, for the purposes named, and sends her nothing', async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    helper.getNode('stop').receive({
+      withdraw: { phone: '+49 151 23456789', purposes: ['offers'] },
+      requestedBy: 'Jana Weber, ticket 4711',
+    } as never);
+    await until(() => other.length === 1, 'the staff withdrawal on output 2');
+    assert.deepEqual(other[0].stop, { kind: 'stop', channel: 'admin', withdrawn: ['offers'], suppressed: false });
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+    assert.equal((await ledger.getConsent(GERMAN.phone, 'offers'))?.withdrawalChannel, 'admin');
+    const withdrawals: { actor: string; detail: Record<string, unknown> }[] = [];
+    for await (const line of auditExportLines((after) => ledger.exportAuditPage(after))) {
+      const entry = JSON.parse(line);
+      if (entry.action === 'consent.withdrawn') withdrawals.push(entry);
+    }
+    assert.equal(withdrawals.length, 1);
+    assert.equal(withdrawals[0].actor, 'stop-handler:stop');
+    assert.equal(withdrawals[0].detail.requestedBy, 'Jana Weber, ticket 4711');
+    // Who on staff handled it is the business's bookkeeping, not her data.
+    const exported = await ledger.exportSubject(GERMAN.phone, 'test');
+    assert.doesNotMatch(JSON.stringify(exported), /Jana Weber/);
+    assert.equal(sent.length, 0);
+    assert.deepEqual(textsTo(GERMAN.waId), []);
+
+    helper.getNode('stop').receive({ withdraw: { phone: GERMAN.phone } } as never);
+    await until(() => other.length === 2, 'a withdrawal of every purpose');
+    assert.deepEqual(other[1].stop?.withdrawn, ['orders']);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).status, 'withdrawn');
+  });
+
+  it('refuses a staff withdrawal it cannot read, with its reason, and changes nothing', async () => {
+    const { other, caught } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    const bad: [Record<string, unknown>, string][] = [
+      [{ withdraw: 'yes' }, 'invalid-withdrawal'],
+      [{ withdraw: {} }, 'missing-subject'],
+      [{ withdraw: { phone: '12345' } }, 'invalid-phone'],
+      [{ withdraw: { phone: GERMAN.phone, purposes: [7] } }, 'invalid-withdrawal'],
+      [{ withdraw: { phone: GERMAN.phone, purposes: ['newsletter'] } }, 'unknown-purpose'],
+      [{ withdraw: { phone: GERMAN.phone }, requestedBy: 'call +49 151 23456789' }, 'invalid-requested-by'],
+      [{ withdraw: { phone: GERMAN.phone }, whatsapp: { messageId: 'wamid.x', type: 'text' } }, 'invalid-withdrawal'],
+    ];
+    for (const [msg, code] of bad) {
+      const before = caught.length;
+      helper.getNode('stop').receive(msg as never);
+      await until(() => caught.length === before + 1, `the error for ${JSON.stringify(msg)}`);
+      const error = caught[before].error as { message?: string; code?: string };
+      assert.equal(caught[before].code ?? error.code, code, JSON.stringify(msg));
+      assert.doesNotMatch(String(error.message), /4915123456789/);
+    }
+    assert.equal(other.length, 0);
+    for (const purpose of ['orders', 'offers'])
+      assert.equal((await ledger.checkConsent(GERMAN.phone, purpose)).allowed, true);
   });
 
   it('sends no confirmation when the withdrawal cannot be stored, and reports the error', async () => {

@@ -4,6 +4,7 @@ import {
   KEYWORD_MAX_LENGTH,
   matchKeyword,
   normaliseKeywordText,
+  optOutHint,
   overlongKeywords,
   parseKeywordList,
 } from '../../../lib/conversation/keywords';
@@ -144,5 +145,35 @@ describe('conversation/keywords', () => {
     for (const keyword of rules.stopKeywords) assert.ok(keyword.length <= KEYWORD_MAX_LENGTH, keyword);
     assert.equal(matchKeyword(`${'y'.repeat(199)}!`, rules.stopKeywords), 'Y'.repeat(199));
     assert.equal(matchKeyword('\uFDFA'.repeat(11), rules.stopKeywords), normaliseKeywordText('\uFDFA'.repeat(11)));
+  });
+
+  describe('optOutHint', () => {
+    it('finds an opt-out wish put in other words, English and German, with or without umlauts', () => {
+      const cases: [string, string][] = [
+        ['Unsubscribe me please', 'UNSUBSCRIB'],
+        ['please stop texting me', 'STOP'],
+        ["Don't message me again", 'DONT MESSAGE'],
+        ['No more offers, thanks', 'NO MORE OFFERS'],
+        ['I object to marketing', 'I OBJECT'],
+        ['Ich möchte mich abmelden', 'ABMELD'],
+        ['Bitte melden Sie mich ab', 'MELDEN SIE MICH AB'],
+        ['Newsletter abbestellen', 'ABBESTELL'],
+        ['Ich widerrufe meine Einwilligung', 'WIDERRUF'],
+        ['Ich widerspreche der Werbung', 'WIDERSPR'],
+        ['Kündigung bitte', 'KUENDIG'],
+        ['Kuendigung', 'KUENDIG'],
+        ['Keine WhatsApps mehr!', 'KEINE WHATSAPP'],
+        ['Hört auf! Stoppt das!', 'STOPPT'],
+      ];
+      for (const [text, hint] of cases) assert.equal(optOutHint(text), hint, text);
+    });
+
+    it('finds none in a message that only shares letters with one', () => {
+      for (const text of ['stopover in Berlin?', 'Wo ist mein Paket?', 'Is the shop open?', '', 'Stopfen']) {
+        assert.equal(optOutHint(text), undefined, text);
+      }
+      assert.equal(optOutHint(undefined), undefined);
+      assert.equal(optOutHint(`${'a '.repeat(3000)}stop`), undefined, 'a letter over 4,096 characters is not searched');
+    });
   });
 });

@@ -66,9 +66,29 @@ describe('conversation/stop', () => {
       }
     });
 
-    it('does not treat a sentence containing STOP as an opt-out', () => {
-      for (const text of ['Stop sending me offers', 'please do not stop', 'stopover in Berlin?']) {
-        assert.equal(recogniseStopSignal(inbound({ text }), rules).kind, 'none', text);
+    it('does not treat a sentence containing STOP as an opt-out, but flags one that may say it for a person', () => {
+      for (const text of ['Stop sending me offers', 'please do not stop']) {
+        assert.deepEqual(
+          recogniseStopSignal(inbound({ text }), rules),
+          { kind: 'possible-opt-out', hint: 'STOP' },
+          text,
+        );
+      }
+      assert.equal(recogniseStopSignal(inbound({ text: 'stopover in Berlin?' }), rules).kind, 'none');
+    });
+
+    it('flags an opt-out wish in other words, typed or on a button, and nothing in a group', () => {
+      const cases: [unknown, string | undefined][] = [
+        [inbound({ text: 'Unsubscribe me' }), 'UNSUBSCRIB'],
+        [inbound({ text: 'Bitte keine Werbung mehr!' }), 'KEINE WERBUNG'],
+        [inbound({ text: 'Wie kann ich mich abmelden?' }), 'ABMELD'],
+        [inbound({ type: 'button', button: { payload: 'promo-off', text: 'Stop promotions' } }), 'STOP'],
+        [inbound({ text: 'Unsubscribe me', groupId: 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0' }), undefined],
+        [inbound({ text: 'Where is my parcel?' }), undefined],
+      ];
+      for (const [message, hint] of cases) {
+        const signal = recogniseStopSignal(message, rules);
+        assert.deepEqual(signal, hint ? { kind: 'possible-opt-out', hint } : { kind: 'none' }, JSON.stringify(message));
       }
     });
 
@@ -121,7 +141,8 @@ describe('conversation/stop', () => {
       assert.equal(recogniseStopSignal(inbound({ text: 'Help' }), rules).kind, 'help');
       const custom = stopRulesFrom({ keywords: 'HALT\nENDE', helpKeywords: 'INFO' });
       assert.equal(recogniseStopSignal(inbound({ text: 'ende' }), custom).kind, 'stop');
-      assert.equal(recogniseStopSignal(inbound({ text: 'stoppen' }), custom).kind, 'none');
+      // Not a keyword of this list, but flagged for a person to read.
+      assert.equal(recogniseStopSignal(inbound({ text: 'stoppen' }), custom).kind, 'possible-opt-out');
       assert.equal(recogniseStopSignal(inbound({ text: 'help' }), custom).kind, 'none');
       assert.equal(recogniseStopSignal(inbound({ text: 'info' }), custom).kind, 'help');
     });
