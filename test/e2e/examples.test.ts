@@ -256,6 +256,27 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await jana.says('bitte stoppt die Werbung morgen');
     await jana.receivedExactly(1);
     assert.equal((await status('04', jana.phone, 'newsletter')).status, 'given');
+
+    // Staff record what she meant (or a withdrawal that came by e-mail): written like a STOP, nothing sent to her.
+    const withdraw = (body: object) =>
+      fetch(`${red.url}/staff-ex04/withdraw`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...STAFF },
+        body: JSON.stringify(body),
+      });
+    const refused = await withdraw({ phone: jana.phone, purposes: ['no-such-purpose'] });
+    assert.equal(refused.status, 400);
+    assert.equal(((await refused.json()) as { error: string }).error, 'unknown-purpose');
+    assert.equal((await status('04', jana.phone, 'newsletter')).status, 'given', 'a refused request changes nothing');
+    const answer = await withdraw({ phone: jana.phone, purposes: ['newsletter'], requestedBy: 'ticket 4711' });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { withdrawn: ['newsletter'], suppressed: false });
+    const recorded = await withStore(red.userDir, example('04').only('consent-store'), (ledger) =>
+      ledger.getConsent(jana.phone, 'newsletter'),
+    );
+    assert.equal(recorded?.status, 'withdrawn');
+    assert.equal(recorded?.withdrawalChannel, 'admin');
+    await jana.receivedExactly(1);
   });
 
   it("a move to another number ends the old number's consent, and no bot answers the number she left", async () => {
@@ -413,7 +434,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         }
       }
     }
-    assert.equal(endpoints.length, 13, JSON.stringify(endpoints));
+    assert.equal(endpoints.length, 14, JSON.stringify(endpoints));
     const erika = await subscribed('07');
     for (const { url, method } of endpoints) {
       for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}x`, STAFF_TOKEN]) {
