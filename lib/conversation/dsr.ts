@@ -9,7 +9,7 @@ import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
-import { isQuestion, matchKeyword } from './keywords';
+import { isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
 import { type Language, textFor } from './language';
 
 /** Where the subject of a request came from. */
@@ -31,6 +31,7 @@ export interface SubjectRequest {
 
 interface InboundLike {
   messageId?: unknown;
+  type?: unknown;
   from?: unknown;
   userId?: unknown;
   timestamp?: unknown;
@@ -113,23 +114,32 @@ export function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
 }
 
 /**
- * The erase keyword an inbound message is, exactly (text, template quick-reply or interactive reply title),
- * or undefined. "Please delete my data tomorrow" is not a request: only the whole message counts, and only one
- * written to the business, not in a group it belongs to.
+ * The erase keyword an inbound message is, exactly, or undefined. "Please delete my data tomorrow" is not a request:
+ * only the whole message counts, and only one written to the business, not in a group it belongs to. A typed message
+ * may be any erase keyword. A button's label and payload are the business's words (Meta sets a template quick
+ * reply's payload to its label), and "Löschen" on one may delete a shopping cart: a button erases only with a keyword
+ * that names the data (more than one word: DELETE MY DATA, DATEN LÖSCHEN).
  */
 export function recogniseEraseRequest(msg: MessageLike, keywords: readonly string[]): string | undefined {
   if (!isInboundMessage(msg)) return undefined;
   const whatsapp = msg.whatsapp as InboundLike;
   if (whatsapp.groupId !== undefined) return undefined;
-  const candidates = [whatsapp.text, whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title];
-  for (const candidate of candidates) {
-    if (typeof candidate !== 'string') continue;
-    // "Löschen?" asks whether one can; an erasure cannot be undone, so only a request without a question mark counts.
-    if (isQuestion(candidate)) continue;
-    const keyword = matchKeyword(candidate, keywords, { courtesy: false });
+  const typed =
+    whatsapp.type === 'text' ||
+    (whatsapp.type === undefined && whatsapp.button === undefined && whatsapp.interactive === undefined);
+  if (typed) return eraseKeywordOf(whatsapp.text, keywords);
+  const buttonKeywords = keywords.filter((k) => normaliseKeywordText(k).includes(' '));
+  for (const candidate of [whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title]) {
+    const keyword = eraseKeywordOf(candidate, buttonKeywords);
     if (keyword) return keyword;
   }
   return undefined;
+}
+
+function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string | undefined {
+  // "Löschen?" asks whether one can; an erasure cannot be undone, so only a request without a question mark counts.
+  if (typeof candidate !== 'string' || isQuestion(candidate)) return undefined;
+  return matchKeyword(candidate, keywords, { courtesy: false });
 }
 
 /** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */

@@ -106,14 +106,33 @@ describe('conversation/dsr', () => {
       );
     });
 
-    it('recognises template quick replies and interactive reply titles', () => {
-      const quickReply = inbound({ type: 'button', button: { payload: 'x', text: 'Daten löschen' } });
+    it('recognises template quick replies and interactive reply titles that name the data', () => {
+      const quickReply = inbound({ type: 'button', button: { payload: 'x', text: 'Daten löschen' }, text: undefined });
       assert.equal(recogniseEraseRequest(quickReply, keywords), 'DATEN LÖSCHEN');
       const reply = inbound({
         type: 'interactive',
         interactive: { type: 'button_reply', id: 'r1', title: 'Delete my data' },
+        text: 'Delete my data',
       });
       assert.equal(recogniseEraseRequest(reply, keywords), 'DELETE MY DATA');
+    });
+
+    it('takes no button of the business\'s own labelled with one word: "Löschen" may delete a shopping cart', () => {
+      // Meta sets a template quick reply's payload to its label, and the webhook copies a reply's title into text.
+      const buttons = [
+        inbound({ type: 'button', button: { payload: 'Löschen', text: 'Löschen' }, text: 'Löschen' }),
+        inbound({
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'cart-clear', title: 'Löschen' },
+          text: 'Löschen',
+        }),
+        inbound({ type: 'interactive', interactive: { type: 'list_reply', id: 'LÖSCHEN', title: 'Löschen' } }),
+      ];
+      for (const message of buttons) {
+        assert.equal(recogniseEraseRequest(message, keywords), undefined, JSON.stringify(message.whatsapp));
+      }
+      // Typed, the word is a request.
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Löschen' }), keywords), 'LÖSCHEN');
     });
 
     it('ignores sentences that merely contain the words, other keywords and non-inbound messages', () => {
