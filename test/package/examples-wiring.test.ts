@@ -15,6 +15,9 @@ interface FlowNode {
   type: string;
   wires?: string[][];
   purposes?: unknown;
+  acknowledge?: string;
+  configVersion?: number;
+  scope?: string[] | null;
 }
 
 function marketingPurposes(store: FlowNode): string[] {
@@ -69,6 +72,36 @@ describe('example flows: wiring', () => {
         for (const send of flow.filter((n) => n.type === 'whatsapp-send')) {
           const reaches = downstream(byId, (send.wires ?? []).flat(), () => true);
           assert.ok(!formAnswers.some((answer) => reaches.has(answer.id)), `${send.id} holds back a form answer`);
+        }
+      });
+    }
+
+    // A consent-events node that feeds another system over HTTP (a CRM).
+    const feeds = flow.filter(
+      (n) =>
+        n.type === 'consent-events' &&
+        [...downstream(byId, [n.id], () => true)].some((id) => byId.get(id)?.type === 'http request'),
+    );
+    if (feeds.length > 0) {
+      it(`${file}: consent events sent to a CRM are acknowledged only when wired back, and given-up ones caught`, () => {
+        // Acknowledged when sent, an event the CRM did not take (5xx, 429, no answer) would never go again: a
+        // withdrawal or erasure lost to a CRM that is down.
+        for (const events of feeds) {
+          assert.equal(events.acknowledge, 'returned', `${events.id} acknowledges when returned`);
+          assert.ok((events.configVersion ?? 1) >= 3, `${events.id} saved with configVersion 3`);
+          const after = downstream(byId, (events.wires ?? []).flat(), () => true);
+          const back = [...after].filter((id) => (byId.get(id)?.wires ?? []).flat().includes(events.id));
+          assert.ok(back.length > 0, `nothing wires ${events.id}'s events back to it`);
+          for (const id of back) {
+            assert.equal(byId.get(id)?.type, 'switch', `${id} wires back only what the CRM answered`);
+            // The last output (anything else: 5xx, 429) is not wired back: consent-events sends it again.
+            assert.ok(!(byId.get(id)?.wires?.at(-1) ?? []).includes(events.id), `${id}: its last output goes back`);
+          }
+          const catches = flow.filter((n) => n.type === 'catch' && (n.scope ?? []).includes(events.id));
+          assert.ok(
+            catches.some((c) => (c.wires ?? []).flat().length > 0),
+            `no catch node takes the events ${events.id} gives up`,
+          );
         }
       });
     }
