@@ -105,9 +105,13 @@ export class FieldCipher {
       });
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[2], 'base64url'));
+      const iv = Buffer.from(parts[2], 'base64url');
+      const tag = Buffer.from(parts[4], 'base64url');
+      // Only what encrypt writes: a shortened tag would be far easier to forge.
+      if (iv.length !== 12 || tag.length !== 16) throw new Error('bad envelope');
+      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
       decipher.setAAD(Buffer.from(`${field}\u0000${pseudonym}`, 'utf8'));
-      decipher.setAuthTag(Buffer.from(parts[4], 'base64url'));
+      decipher.setAuthTag(tag);
       return Buffer.concat([decipher.update(Buffer.from(parts[3], 'base64url')), decipher.final()]).toString('utf8');
     } catch {
       throw new GdprWhatsAppError(

@@ -87,4 +87,15 @@ describe('pseudonyms and field encryption', () => {
       'unknown-key',
     );
   });
+
+  // AES-256-GCM must take only the full 16-byte tag it writes: Node's decipher accepts 4 to 12 bytes unless told,
+  // so a value altered by someone with write access to the database would need to beat 2^32 guesses, not 2^128.
+  for (const bytes of [4, 8, 12]) {
+    it(`refuses a stored value whose authentication tag was cut to ${bytes} bytes`, () => {
+      const cipher = new FieldCipher([{ id: 'k1', key: randomBytes(32) }]);
+      const parts = cipher.encrypt('+4915123456789', 'phone', 'pseudonym').split('.');
+      parts[4] = Buffer.from(parts[4], 'base64url').subarray(0, bytes).toString('base64url');
+      assert.throws(() => cipher.decrypt(parts.join('.'), 'phone', 'pseudonym'), { code: 'decryption-failed' });
+    });
+  }
 });
