@@ -85,6 +85,14 @@ function pathKey(path: string): string {
 
 function requestPath(req: IncomingMessage): string {
   const url = req.url ?? '/';
+  // A request line in absolute form ("POST http://host/whatsapp") names the path Express routes, as parseurl reads it.
+  if (!url.startsWith('/')) {
+    try {
+      return new URL(url).pathname;
+    } catch {
+      return url;
+    }
+  }
   const end = url.search(/[?#]/);
   return end === -1 ? url : url.slice(0, end);
 }
