@@ -35,6 +35,12 @@ const WEBHOOK_PATH = /^\/[^\s?#]*$/;
 /** At most one warning about refused POSTs (forged signatures, oversized bodies) in this time. */
 const REFUSAL_WARNING_INTERVAL_MS = 60_000;
 
+/**
+ * Meta sends the webhooks of every number of an app to one callback URL unless a number has its own: answers to
+ * another number's customers would go out from this config's number, which the integrator must hear of.
+ */
+const OTHER_NUMBER_WARNING_MS = 60 * 60_000;
+
 export default function registerWhatsAppWebhook(RED: NodeAPI): void {
   function WhatsAppWebhook(this: Node, saved: WhatsAppWebhookDef): void {
     RED.nodes.createNode(this, saved);
@@ -121,6 +127,19 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       );
     };
 
+    /** Other numbers of the business whose webhooks came here, and when that was last said (once an hour each). */
+    const otherNumbersWarned = new Map<string, number>();
+    const warnOtherNumbers = (items: readonly { phoneNumberId?: string }[]) => {
+      for (const { phoneNumberId } of items) {
+        if (!phoneNumberId || phoneNumberId === whatsapp.phoneNumberId) continue;
+        const last = otherNumbersWarned.get(phoneNumberId);
+        if (last !== undefined && Date.now() - last < OTHER_NUMBER_WARNING_MS) continue;
+        if (otherNumbersWarned.size >= 100) otherNumbersWarned.clear();
+        otherNumbersWarned.set(phoneNumberId, Date.now());
+        this.warn(RED._('whatsapp-webhook.warn.other-number', { number: phoneNumberId, own: whatsapp.phoneNumberId }));
+      }
+    };
+
     const receive = (req: Request, res: Response) => {
       let dedupe: DedupeStore | undefined;
       /** Claims taken for this POST and not completed yet: released when anything fails. */
@@ -145,6 +164,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           return result;
         })
         .then(async (result) => {
+          warnOtherNumbers(result.messages);
           await forgetFailedMessages(result.statuses);
           const keyOf = new Map<NodeMessage, string>();
           const messages: NodeMessage[] = result.messages.map((m) => {

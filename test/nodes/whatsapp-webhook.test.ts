@@ -164,6 +164,29 @@ describe('whatsapp-webhook node', () => {
     assert.equal(received.events[0].payload, 'stop');
   });
 
+  it('handles a message for another number of the business as usual, and warns once that answers go out from this one', async () => {
+    const received = await load();
+    const other = { phoneNumberId: '999999999999999', displayPhoneNumber: '+49 30 7654321' };
+    const toOther = (text: string) =>
+      buildMessageWebhook({
+        ...other,
+        waId: '4915123456789',
+        message: { type: 'text', text: { body: text } },
+      });
+    assert.equal((await signedPost('/whatsapp', toOther('STOP'))).status, 200);
+    assert.equal((await signedPost('/whatsapp', toOther('Hallo'))).status, 200);
+    assert.equal((await signedPost('/whatsapp', textMessage('an unser Nummer'))).status, 200);
+    await until(() => received.messages.length === 3, 'the three messages');
+    assert.deepEqual(
+      received.messages.map((m) => (m.whatsapp as Record<string, unknown>).phoneNumberId),
+      [other.phoneNumberId, other.phoneNumberId, NUMBER.phoneNumberId],
+    );
+    const warned = callsOf('warn', 'hook').map((args) => String(args[0]));
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    // The test runtime has no catalogue: the key stands for the text naming both numbers.
+    assert.match(warned[0], /other-number|999999999999999/);
+  });
+
   it('keeps the raw bytes although the admin app parses JSON first (umlauts, emoji, odd spacing)', async () => {
     const received = await load();
     const raw = JSON.stringify(textMessage('Grüße aus Köln 👋'), null, 3).replace('"object"', ' "object" ');
