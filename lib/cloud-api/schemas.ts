@@ -76,6 +76,16 @@ const textField = (maxLength: number) => ({
   properties: { text: str(maxLength) },
   additionalProperties: false,
 });
+/**
+ * A text or interactive body: at least one character that is not a space. Blank, it is no message (and the opt-out
+ * line added to it would make one that says nothing else).
+ */
+const bodyText = (maxLength: number) => ({
+  type: 'string',
+  maxLength,
+  pattern: '\\S',
+  'x-limit': 'a text, not empty or only spaces',
+});
 const caseOf = (prop: string, value: string, then: object) => ({
   if: { required: [prop], properties: { [prop]: { const: value } } },
   then,
@@ -386,7 +396,12 @@ const interactive = {
       ],
     },
     header: interactiveHeader,
-    body: textField(LIMITS.interactiveBody),
+    body: {
+      type: 'object',
+      required: ['text'],
+      properties: { text: bodyText(LIMITS.interactiveBody) },
+      additionalProperties: false,
+    },
     footer: textField(LIMITS.footerText),
     action: { type: 'object' },
   },
@@ -460,7 +475,7 @@ const typeSchemas: Record<MessageType, object> = {
   text: {
     type: 'object',
     required: ['body'],
-    properties: { body: str(LIMITS.textBody), preview_url: { type: 'boolean' } },
+    properties: { body: bodyText(LIMITS.textBody), preview_url: { type: 'boolean' } },
     additionalProperties: false,
   },
   template,

@@ -50,7 +50,8 @@ type Body = Record<string, unknown>;
  * interactive message that has none, or appended to its body when its footer is taken (unless the body already
  * says how to stop). Templates, audio, stickers and anything else are returned unchanged (a template's wording is
  * approved by Meta and cannot change).
- * Nothing changes when the text already says how to stop or the result would break a length limit.
+ * Nothing changes when the text already says how to stop or the result would break a length limit, nor for an empty or
+ * blank text or interactive body (no message, which the schema refuses, rather than a message of the line alone).
  * Never mutates its input. `texts` replaces the default lines per language.
  */
 export function appendOptOutFooter<T extends string | Body>(
@@ -166,17 +167,27 @@ const OPT_OUT_INSTRUCTIONS = [
   new RegExp(`${WORD_START}(?:[oO]pt[ -]?out|[uU]nsubscribe|[aA]bmelden|[aA]bmeldung)[ \\t]*:${GAP}?${KEYWORD}`, 'u'),
 ];
 
+/**
+ * The text with the line after it. An empty or blank text stays as it is: as a text or interactive body it is no
+ * message, and with the line it would go out as a message saying nothing but how to stop (the schema refuses it).
+ */
 function withLine(text: string, line: string, max = TEXT_BODY_MAX): string {
-  if (mentionsOptOut(text, { en: line })) return text;
-  const joined = text.length > 0 ? `${text}${SEPARATOR}${line}` : line;
+  if (isBlank(text) || mentionsOptOut(text, { en: line })) return text;
+  const joined = `${text}${SEPARATOR}${line}`;
   return joined.length <= max ? joined : text;
+}
+
+function isBlank(text: string): boolean {
+  return text.trim().length === 0;
 }
 
 function withCaption(body: Body, type: string, line: string): Body {
   const media = body[type] as { caption?: unknown } | undefined;
   if (!media || typeof media !== 'object') return body;
   const caption = typeof media.caption === 'string' ? media.caption : '';
-  const updated = withLine(caption, line, CAPTION_MAX);
+  // The media is the message: one without a caption gets the line as its caption.
+  const fits = line.length <= CAPTION_MAX;
+  const updated = isBlank(caption) ? (fits ? line : caption) : withLine(caption, line, CAPTION_MAX);
   return updated === caption ? body : { ...body, [type]: { ...media, caption: updated } };
 }
 

@@ -220,6 +220,33 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.equal((sandbox.accepted(PHONE_NUMBER_ID)[0].body as SentBody).text?.body, 'Guten Tag!');
   });
 
+  it('refuses an empty or blank text or interactive body on output 2 instead of sending the opt-out line alone', async () => {
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const failed = collect('fail');
+    const ok = collect('ok');
+    const send = helper.getNode('send');
+    send.receive({ to: CUSTOMER, payload: '' });
+    send.receive({ to: CUSTOMER, payload: '  \n ' });
+    send.receive({ to: CUSTOMER, payload: { type: 'text', text: { body: '' } } });
+    send.receive({
+      to: CUSTOMER,
+      payload: {
+        type: 'interactive',
+        interactive: { type: 'location_request_message', body: { text: ' ' }, action: { name: 'send_location' } },
+      },
+    });
+    await until(() => failed.length === 4, 'four refusals');
+    for (const msg of failed) {
+      assert.equal(msg.error?.code, 'invalid-message');
+      assert.equal(msg.error?.retryable, false);
+    }
+    assert.match(String(failed[0].error?.title), /text\.body/);
+    assert.equal(ok.length, 0);
+    assert.equal(proxy.messagePosts().length, 0, 'no request reached the API');
+    assert.deepEqual(sandbox.accepted(PHONE_NUMBER_ID), []);
+  });
+
   it('replies to msg.whatsapp.from when there is no msg.to', async () => {
     await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Frage' });

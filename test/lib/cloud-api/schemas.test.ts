@@ -597,6 +597,21 @@ describe('cloud-api schemas', () => {
       }
     });
 
+    it('a text or interactive body that is empty or only spaces is refused', () => {
+      const blankText = 'a text, not empty or only spaces';
+      for (const blank of ['', ' ', '\n\n\t']) {
+        assertViolation({ ...envelope, type: 'text', text: { body: blank } }, 'text.body', blankText);
+        assertViolation(toMessageBody(TO, blank), 'text.body', blankText);
+        const button = buttons(['Yes']);
+        assertViolation(
+          { ...button, interactive: { ...button.interactive, body: { text: blank } } },
+          'interactive.body.text',
+          blankText,
+        );
+      }
+      assertValid({ ...envelope, type: 'text', text: { body: ' x ' } });
+    });
+
     it('location coordinates are in range', () => {
       assertViolation(
         { ...envelope, type: 'location', location: { latitude: 90.5, longitude: 0 } },

@@ -202,6 +202,21 @@ describe('conversation/footer', () => {
     }
   });
 
+  it('leaves an empty or blank text or interactive body alone: the line alone would go out as the message', () => {
+    for (const blank of ['', '   ', '\n\t ']) {
+      assert.equal(appendOptOutFooter(blank, 'en'), blank);
+      const text = { type: 'text', text: { body: blank } };
+      assert.equal(appendOptOutFooter(text, 'de'), text);
+      for (const type of ['location_request_message', 'call_permission_request']) {
+        const bodyOnly = { type: 'interactive', interactive: { type, body: { text: blank }, action: { name: type } } };
+        assert.equal(appendOptOutFooter(bodyOnly, 'en'), bodyOnly, type);
+      }
+      // A footer taken by the business: the line would have gone into the blank body.
+      const footerTaken = buttonMessage({ body: { text: blank }, footer: { text: 'Lucky Shrub' } });
+      assert.equal(appendOptOutFooter(footerTaken, 'en'), footerTaken);
+    }
+  });
+
   it('adds the line to the caption of an image, video or document, or makes it the caption', () => {
     const image = { type: 'image', image: { link: 'https://example.com/a.png', caption: 'Look' } };
     assert.deepEqual(appendOptOutFooter(image, 'de'), {
@@ -236,7 +251,8 @@ describe('conversation/footer', () => {
         const result = appendOptOutFooter(text, language);
         if (text.length <= TEXT_BODY_MAX) assert.ok(result.length <= TEXT_BODY_MAX);
         assert.ok(result.startsWith(text));
-        if (text.length + OPT_OUT_FOOTER_TEXTS[language].length + 2 <= TEXT_BODY_MAX) {
+        if (text.trim() === '') assert.equal(result, text, 'a blank text is no message: it gets no line');
+        else if (text.length + OPT_OUT_FOOTER_TEXTS[language].length + 2 <= TEXT_BODY_MAX) {
           assert.ok(mentionsOptOut(result));
         }
         // Idempotent: a second pass adds nothing.
