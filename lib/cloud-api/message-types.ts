@@ -24,8 +24,9 @@ export interface ReactionObject {
 }
 
 export interface LocationObject {
-  latitude: number;
-  longitude: number;
+  /** Decimal degrees: a number, or a decimal string as Meta's guide writes it ("37.44216251868683"). */
+  latitude: number | string;
+  longitude: number | string;
   name?: string;
   address?: string;
 }

@@ -104,12 +104,25 @@ const documentMedia = mediaRef({ caption: str(LIMITS.caption, 0), filename: str(
 const plainMedia = mediaRef();
 const audioMedia = mediaRef({ voice: { type: 'boolean' } });
 
+/**
+ * Decimal degrees up to `limit` either way: a number, or a decimal string as Meta's location-message guide writes them
+ * ("37.44216251868683"). A string is sent as it is; `x-degrees` checks its range as minimum/maximum check a number's.
+ */
+const coordinate = (limit: number) => ({
+  type: ['number', 'string'],
+  minimum: -limit,
+  maximum: limit,
+  pattern: '^[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)$',
+  'x-degrees': limit,
+  'x-limit': `a decimal number from -${limit} to ${limit}`,
+});
+
 const location = {
   type: 'object',
   required: ['latitude', 'longitude'],
   properties: {
-    latitude: { type: 'number', minimum: -90, maximum: 90 },
-    longitude: { type: 'number', minimum: -180, maximum: 180 },
+    latitude: coordinate(90),
+    longitude: coordinate(180),
     name: { type: 'string' },
     address: { type: 'string' },
   },
@@ -556,6 +569,13 @@ const ajv = new Ajv({
   allowUnionTypes: true,
 });
 ajv.addKeyword({ keyword: 'x-limit', schemaType: 'string' });
+// A coordinate written as a decimal string is in range (a malformed one is the pattern's to refuse).
+ajv.addKeyword({
+  keyword: 'x-degrees',
+  type: 'string',
+  schemaType: 'number',
+  validate: (limit: number, data: string) => !(Math.abs(Number(data)) > limit),
+});
 const checkMessageBody = ajv.compile(messageBodySchema);
 const checkReadReceipt = ajv.compile(readReceiptSchema);
 

@@ -247,6 +247,18 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.deepEqual(sandbox.accepted(PHONE_NUMBER_ID), []);
   });
 
+  it('sends a location with its coordinates as decimal strings, as Meta documents them, unchanged', async () => {
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Wo seid ihr?' });
+    const outcome = Promise.race([next('ok'), next('fail')]);
+    const location = { latitude: '52.520008', longitude: '13.404954', name: 'Laden', address: 'Berlin' };
+    helper.getNode('send').receive({ to: CUSTOMER, payload: { type: 'location', location } });
+    const msg = await outcome;
+    assert.equal(msg.error, undefined, `refused: ${JSON.stringify(msg.error)}`);
+    assert.match(String(msg.whatsapp?.messageId), /^wamid\./);
+    assert.deepEqual(sandbox.accepted(PHONE_NUMBER_ID)[0].body.location, location);
+  });
+
   it('replies to msg.whatsapp.from when there is no msg.to', async () => {
     await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Frage' });

@@ -625,6 +625,44 @@ describe('cloud-api schemas', () => {
       );
     });
 
+    it('location coordinates may be decimal strings, as Meta documents them, and are range-checked as well', () => {
+      // Meta's location-message guide: latitude and longitude are Strings in decimal degrees.
+      const at = (latitude: unknown, longitude: unknown) => ({
+        ...envelope,
+        type: 'location',
+        location: { latitude, longitude, name: 'Philz Coffee', address: '101 Forest Ave' },
+      });
+      assertValid(at('37.44216251868683', '-122.16153582049394'));
+      assertValid(at('-90', '180'));
+      assertValid(at('+52.5', '13'));
+      assertValid(at(52.52, '13.405'));
+      const degrees = (limit: number) => `a decimal number from -${limit} to ${limit}`;
+      assertViolation(at('90.5', '0'), 'location.latitude', degrees(90));
+      assertViolation(at('0', '-180.01'), 'location.longitude', degrees(180));
+      for (const malformed of ['', ' 52.5', '52,5', 'abc', '1e2', '0x10', 'NaN', 'Infinity']) {
+        assertViolation(at(malformed, '0'), 'location.latitude', degrees(90));
+      }
+      assertViolation(at(true, '0'), 'location.latitude', 'a number or string');
+    });
+
+    it('a location template header takes decimal-string coordinates too, range-checked', () => {
+      const header = (location: Record<string, unknown>) => ({
+        ...envelope,
+        type: 'template',
+        template: {
+          name: 'store_opening',
+          language: { code: 'de' },
+          components: [{ type: 'header', parameters: [{ type: 'location', location }] }],
+        },
+      });
+      assertValid(header({ latitude: '52.52', longitude: '13.40', name: 'Laden', address: 'Berlin' }));
+      assertViolation(
+        header({ latitude: '52.52', longitude: '181' }),
+        'template.components[0].parameters[0].location.longitude',
+        'a decimal number from -180 to 180',
+      );
+    });
+
     it('contacts need a formatted name', () => {
       assertViolation(
         { ...envelope, type: 'contacts', contacts: [{ name: {} }] },
