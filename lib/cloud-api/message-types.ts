@@ -50,11 +50,22 @@ export type TemplateParameter =
   | { type: 'coupon_code'; coupon_code: string }
   | { type: 'action'; action: Record<string, unknown> };
 
+export type ButtonSubType =
+  | 'quick_reply'
+  | 'url'
+  | 'copy_code'
+  | 'flow'
+  | 'catalog'
+  | 'mpm'
+  | 'voice_call'
+  | 'order_details';
+
 export type TemplateComponent =
   | { type: 'header' | 'body'; parameters?: TemplateParameter[] }
   | {
       type: 'button';
-      sub_type: 'quick_reply' | 'url' | 'copy_code' | 'flow' | 'catalog' | 'mpm' | 'voice_call' | 'order_details';
+      /** In any case: Meta's guides write "quick_reply" and "CATALOG". */
+      sub_type: ButtonSubType | Uppercase<ButtonSubType>;
       index: number | string;
       parameters?: TemplateParameter[];
     };

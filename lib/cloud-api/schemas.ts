@@ -91,6 +91,21 @@ const caseOf = (prop: string, value: string, then: object) => ({
   then,
 });
 
+/**
+ * One of `values` (lower case) in any case: Meta's guides write a template button's sub_type both ways
+ * ("quick_reply", and "CATALOG" in the catalog template guide), and the API takes either. Sent as written.
+ */
+const anyCase = (values: string[]) => ({
+  'x-any-case': values,
+  'x-limit': `one of ${values.join(', ')} (in any case)`,
+});
+
+/** Like caseOf, for a property compared in any case. */
+const anyCaseOf = (prop: string, value: string, then: object) => ({
+  if: { required: [prop], properties: { [prop]: anyCase([value]) } },
+  then,
+});
+
 const mediaRef = (extra: Record<string, object> = {}) => ({
   type: 'object',
   properties: { id: str(), link: { type: 'string', pattern: '^https?://', 'x-limit': 'an http(s) URL' }, ...extra },
@@ -185,6 +200,8 @@ const templateParameter = {
   ],
 };
 
+const BUTTON_SUB_TYPES = ['quick_reply', 'url', 'copy_code', 'flow', 'catalog', 'mpm', 'voice_call', 'order_details'];
+
 /** A card of a media card carousel template: its own header, body and buttons. */
 const carouselCardComponent: object = templateComponentOf(['header', 'body', 'button']);
 
@@ -207,9 +224,7 @@ function templateComponentOf(types: string[], cardComponent?: object): object {
       caseOf('type', 'button', {
         required: ['sub_type', 'index'],
         properties: {
-          sub_type: {
-            enum: ['quick_reply', 'url', 'copy_code', 'flow', 'catalog', 'mpm', 'voice_call', 'order_details'],
-          },
+          sub_type: anyCase(BUTTON_SUB_TYPES),
           index: {
             anyOf: [
               { type: 'integer', minimum: 0, maximum: 9 },
@@ -219,7 +234,7 @@ function templateComponentOf(types: string[], cardComponent?: object): object {
           },
         },
       }),
-      caseOf('sub_type', 'quick_reply', {
+      anyCaseOf('sub_type', 'quick_reply', {
         properties: {
           parameters: {
             items: { properties: { type: { const: 'payload' } } },
@@ -569,6 +584,11 @@ const ajv = new Ajv({
   allowUnionTypes: true,
 });
 ajv.addKeyword({ keyword: 'x-limit', schemaType: 'string' });
+ajv.addKeyword({
+  keyword: 'x-any-case',
+  schemaType: 'array',
+  validate: (values: string[], data: unknown) => typeof data === 'string' && values.includes(data.toLowerCase()),
+});
 // A coordinate written as a decimal string is in range (a malformed one is the pattern's to refuse).
 ajv.addKeyword({
   keyword: 'x-degrees',

@@ -313,6 +313,27 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.equal(sandbox.accepted(PHONE_NUMBER_ID)[0].body.type, 'template');
   });
 
+  it("sends a template whose button sub_type is written in capitals, as Meta's catalog template guide does, unchanged", async () => {
+    await load();
+    const outcome = Promise.race([next('ok'), next('fail')]);
+    const catalogButton = {
+      type: 'button',
+      sub_type: 'CATALOG',
+      index: 0,
+      parameters: [{ type: 'action', action: { thumbnail_product_retailer_id: '2lc20305pt' } }],
+    };
+    const template = {
+      name: 'order_update',
+      language: { code: 'de' },
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'A-1' }] }, catalogButton],
+    };
+    helper.getNode('send').receive({ to: '+49 170 1234567', payload: { type: 'template', template } });
+    const msg = await outcome;
+    assert.equal(msg.error, undefined, `refused: ${JSON.stringify(msg.error)}`);
+    const sent = sandbox.accepted(PHONE_NUMBER_ID)[0].body as { template: { components: unknown[] } };
+    assert.deepEqual(sent.template.components[1], catalogButton);
+  });
+
   it('refuses an invalid number on output 2 and sends nothing', async () => {
     await load();
     const failed = next('fail');

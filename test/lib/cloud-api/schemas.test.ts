@@ -547,6 +547,39 @@ describe('cloud-api schemas', () => {
       );
     });
 
+    it('a button sub_type is read in any case: the catalog template as Meta documents it ("CATALOG")', () => {
+      const body = (...components: object[]) => ({
+        ...envelope,
+        type: 'template',
+        template: { name: 'intro_catalog_offer', language: { code: 'en_US' }, components },
+      });
+      const catalog = {
+        type: 'button',
+        sub_type: 'CATALOG',
+        index: 0,
+        parameters: [{ type: 'action', action: { thumbnail_product_retailer_id: '2lc20305pt' } }],
+      };
+      assertValid(body({ type: 'body', parameters: [{ type: 'text', text: '100' }] }, catalog));
+      assertValid(body({ ...catalog, sub_type: 'Catalog' }));
+      assertValid(
+        body({
+          type: 'button',
+          sub_type: 'COPY_CODE',
+          index: 0,
+          parameters: [{ type: 'coupon_code', coupon_code: 'X' }],
+        }),
+      );
+      // A quick reply is one in any case, and still needs a payload.
+      assertViolation(
+        body({ type: 'button', sub_type: 'QUICK_REPLY', index: 0, parameters: [{ type: 'text', text: 'x' }] }),
+        'template.components[0].parameters[0].type',
+        'exactly "payload"',
+      );
+      const known = 'one of quick_reply, url, copy_code, flow, catalog, mpm, voice_call, order_details (in any case)';
+      assertViolation(body({ ...catalog, sub_type: 'catalogue' }), 'template.components[0].sub_type', known);
+      assertViolation(body({ ...catalog, sub_type: 7 }), 'template.components[0].sub_type', known);
+    });
+
     it('envelope fields are checked', () => {
       assertViolation({ type: 'text', to: TO, text: { body: 'a' } }, 'messaging_product', 'required');
       assertViolation(
