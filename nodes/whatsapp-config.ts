@@ -99,6 +99,14 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
       if (!accessToken) {
         throw new GdprWhatsAppError('config-access-token-missing', 'The WhatsApp configuration has no access token');
       }
+      const stray = strayTokenCharacter(accessToken);
+      if (stray) {
+        throw new GdprWhatsAppError(
+          'config-access-token-invalid',
+          `The access token contains a character no access token has (${stray}): copy it from Meta again`,
+          { character: stray },
+        );
+      }
       if (!sandboxUrl && !carriesTokenSafely(apiBaseUrl)) {
         throw new GdprWhatsAppError(
           'config-api-url-insecure',
@@ -219,6 +227,17 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
   const chatPaths = [SANDBOX_CHAT_PATH, `${SANDBOX_CHAT_PATH}/*`];
   RED.httpAdmin.get(chatPaths, chatGuard(PERMISSION_READ), chat);
   RED.httpAdmin.post(chatPaths, chatGuard(PERMISSION_WRITE), chat);
+}
+
+/**
+ * The first character of `token` that no access token has, as "U+2026"; undefined when there is none. Meta's tokens
+ * are printable ASCII: a space, a line break or a character beyond ASCII came with copying ("…" where a long token
+ * was shortened for display, a zero-width space). node:http refuses most of them in a header, Meta the rest.
+ */
+export function strayTokenCharacter(token: string): string | undefined {
+  const found = /[^\x21-\x7e]/u.exec(token);
+  if (!found) return undefined;
+  return `U+${(found[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /** https anywhere; plain http only to this machine (a local mock or proxy), where the token never crosses a network. */

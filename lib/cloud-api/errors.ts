@@ -1,6 +1,6 @@
 import { GdprWhatsAppError } from '../errors';
 import { isRetryable, WAIT_NAMING_LIMITS } from './retry';
-import { neverSent } from './transport';
+import { neverSent, unsendable } from './transport';
 
 /** What `whatsapp-send` puts into `msg.error` on its second output. */
 export interface CloudApiErrorJson {
@@ -40,6 +40,8 @@ interface CloudApiErrorFields {
   held?: boolean;
   /** The server's TLS certificate was refused: a setting to fix, not a fault that passes. */
   untrusted?: boolean;
+  /** node:http could not make the request (a header it refuses): a setting to fix; nothing left. */
+  unsendable?: boolean;
 }
 
 /**
@@ -115,6 +117,7 @@ export class CloudApiError extends GdprWhatsAppError {
     this.retryable =
       !this.deliveryUnknown &&
       fields.untrusted !== true &&
+      fields.unsendable !== true &&
       isRetryable({ apiCode: this.apiCode, httpStatus: this.httpStatus, network: this.network });
   }
 
@@ -244,9 +247,32 @@ function isCertificateFault(code: string): boolean {
   );
 }
 
+/**
+ * What node:http throws before a request exists: a header value or name it cannot send (a token pasted with "…" or a
+ * zero-width space), a path with spaces. Thrown at once, so nothing left; the same request fails the same way again.
+ * The lean adapter marks these itself (transport.ts unsendable); axios's own adapter (with a proxy) passes them on.
+ */
+const REQUEST_REFUSED_CODES = new Set([
+  'ERR_INVALID_CHAR',
+  'ERR_HTTP_INVALID_HEADER_VALUE',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_UNESCAPED_CHARACTERS',
+]);
+
 function fromNetworkError(err: Error): CloudApiError {
   const code = (err as { code?: unknown }).code;
   const key = typeof code === 'string' ? code : '';
+  if (unsendable(err) || REQUEST_REFUSED_CODES.has(key)) {
+    return new CloudApiError({
+      apiCode: NO_API_CODE,
+      title: 'Request could not be made',
+      // Only the code: the message may name the header, and a future one its value.
+      details: key || 'refused before sending',
+      network: true,
+      nothingSent: true,
+      unsendable: true,
+    });
+  }
   const timedOut = key === 'ECONNABORTED' || key === 'ETIMEDOUT' || /timeout/i.test(err.message);
   if (isCertificateFault(key)) {
     return new CloudApiError({

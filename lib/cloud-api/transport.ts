@@ -18,6 +18,11 @@ export function neverSent(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { neverSent?: unknown }).neverSent === true;
 }
 
+/** Whether node:http refused to make the request at all (a header it cannot send): never sent, and never will be. */
+export function unsendable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { unsendable?: unknown }).unsendable === true;
+}
+
 /**
  * An axios adapter for the Cloud API's small JSON calls: one node:http(s) request on the client's keep-alive
  * agents, the answer as text. axios's own http adapter does far more per request (streams, redirects,
@@ -33,11 +38,20 @@ export function keepAliveAdapter(agents: { http: http.Agent; https: https.Agent 
       const body = typeof config.data === 'string' ? Buffer.from(config.data, 'utf8') : undefined;
       const headers = AxiosHeaders.from(config.headers).toJSON(true) as Record<string, string>;
       if (body) headers['Content-Length'] = String(body.length);
-      const req = (secure ? https : http).request(url, {
-        method: (config.method ?? 'get').toUpperCase(),
-        headers,
-        agent: secure ? agents.https : agents.http,
-      });
+      let req: http.ClientRequest;
+      try {
+        req = (secure ? https : http).request(url, {
+          method: (config.method ?? 'get').toUpperCase(),
+          headers,
+          agent: secure ? agents.https : agents.http,
+        });
+      } catch (err) {
+        // node:http refused to make the request (ERR_INVALID_CHAR: a header holds a character HTTP cannot carry,
+        // such as a token pasted with "…"): nothing left, and the same request would be refused again.
+        const { code, message } = err as Error & { code?: string };
+        reject(Object.assign(new AxiosError(message, code, config), { neverSent: true, unsendable: true }));
+        return;
+      }
       const signal = config.signal as AbortSignal | undefined;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;

@@ -236,6 +236,21 @@ describe('whatsapp-config node', () => {
       assert.doesNotMatch(JSON.stringify(check.body), /not-the-token/);
     });
 
+    it('refuses a token with a character no token has (pasted "…", a zero-width space), without revealing it', async () => {
+      register('DE');
+      for (const accessToken of [`${TOKEN}…`, `\u200b${TOKEN}`, `${TOKEN}\n`]) {
+        const flow = [
+          { id: 'cfg', type: 'whatsapp-config', mode: 'cloud', apiBaseUrl: server.url, phoneNumberId: PHONE_NUMBER_ID },
+        ];
+        await helper.load([configNode] as never, flow as never, { cfg: { accessToken } });
+        const check = await helper.request().post('/whatsapp-gdpr/config/cfg/check').expect(502);
+        assert.equal(check.body.error, 'config-access-token-invalid');
+        assert.match(check.body.message, /access token/);
+        assert.doesNotMatch(JSON.stringify(check.body), new RegExp(TOKEN));
+        await helper.unload();
+      }
+    });
+
     it('refuses a plain-http API address beyond this machine before the token goes anywhere', async () => {
       const flow = [
         {

@@ -416,6 +416,22 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.equal(sandbox.accepted().length, 0, 'a read receipt sends no message');
   });
 
+  it('refuses to send with a token holding a character no token has, as a config error, sending nothing', async () => {
+    await helper.load([configNode, sendNode] as never, flow([['ok'], ['fail']]) as never, {
+      cfg: { accessToken: `${ACCESS_TOKEN}…` },
+    });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const failed = next('fail');
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Hallo' });
+    const msg = await failed;
+    assert.equal(msg.error?.code, 'config-access-token-invalid');
+    assert.equal(msg.error?.retryable, false);
+    assert.equal(msg.error?.deliveryUnknown, undefined);
+    assert.doesNotMatch(JSON.stringify(msg.error), new RegExp(ACCESS_TOKEN));
+    assert.equal(proxy.messagePosts().length, 0, 'no request reached the API');
+    assert.equal(sandbox.accepted().length, 0);
+  });
+
   it('reports a bad access token (190) without revealing it', async () => {
     await helper.load([configNode, sendNode] as never, flow([['ok'], ['fail']]) as never, {
       cfg: { accessToken: 'wrong-token-value' },

@@ -506,6 +506,23 @@ describe('cloud-api client (against a local HTTP server)', () => {
     assert.equal(err.retryable, false);
   });
 
+  it('a token node:http cannot put in a header fails as never sent: not deliveryUnknown, not retried', async () => {
+    graph.always(ok('wamid.never'));
+    for (const accessToken of ['EAAGabc…', 'EAAG\u200babc']) {
+      const c = client({ accessToken });
+      const sent = await failure(c.sendMessage(toMessageBody(TO, 'Hallo')));
+      assert.equal(sent.deliveryUnknown, false, 'nothing left: it cannot have been delivered');
+      assert.equal(sent.nothingSent, true);
+      assert.equal(sent.retryable, false);
+      assert.equal(sent.code, 'cloud-api-error');
+      assert.equal(JSON.stringify(sent).includes('EAAG'), false);
+      const read = await failure(c.markRead('wamid.in'));
+      assert.equal(read.retryable, false);
+    }
+    assert.deepEqual(sleeps, [], 'no attempt was repeated');
+    assert.equal(graph.requests.length, 0, 'nothing reached the server');
+  });
+
   it('getPhoneNumber reads the number and its local storage region', async () => {
     graph.always((req, res) => {
       if (req.url.startsWith('/v25.0/106540352242922/settings')) {

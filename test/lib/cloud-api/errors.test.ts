@@ -163,6 +163,19 @@ describe('cloud-api errors', () => {
       }
     });
 
+    it('a request Node could not even make (a header it refuses) was never sent and is not tried again', () => {
+      // What node:http throws at once for a token holding "…" or a zero-width space (axios's own adapter, with a proxy).
+      for (const code of ['ERR_INVALID_CHAR', 'ERR_HTTP_INVALID_HEADER_VALUE', 'ERR_INVALID_HTTP_TOKEN']) {
+        const thrown = Object.assign(new TypeError('Invalid character in header content ["Authorization"]'), { code });
+        const err = classifyApiError(undefined, undefined, thrown);
+        assert.equal(err.title, 'Request could not be made', code);
+        assert.equal(err.details, code);
+        assert.equal(err.nothingSent, true, code);
+        assert.equal(err.retryable, false, code);
+        assert.equal(err.deliveryUnknown, false, code);
+      }
+    });
+
     it('uses error_user_title or the plain message when the title has no "(#code)" prefix', () => {
       assert.equal(
         classifyApiError(400, { error: { code: 100, message: 'Invalid parameter' } }).title,

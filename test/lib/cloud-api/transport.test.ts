@@ -77,6 +77,25 @@ describe('cloud-api transport (the keep-alive adapter)', () => {
     assert.equal(classified.retryable, true);
   });
 
+  it('a request node:http refuses to make (a header character it cannot send) fails as never sent, not retryable', async () => {
+    graph.always(ok('wamid.never'));
+    for (const token of ['EAAGabc…', 'EAAG\u200babc']) {
+      const err = await instance(1)
+        .post('/messages', '{}', { headers: { Authorization: `Bearer ${token}` } })
+        .then(
+          () => assert.fail('expected a refusal'),
+          (e: unknown) => e,
+        );
+      assert.equal((err as { code?: string }).code, 'ERR_INVALID_CHAR');
+      assert.equal(neverSent(err), true);
+      const classified = classifyApiError(undefined, undefined, err as Error);
+      assert.equal(classified.nothingSent, true);
+      assert.equal(classified.retryable, false);
+      assert.doesNotMatch(JSON.stringify(classified), /EAAG/);
+    }
+    assert.equal(graph.requests.length, 0, 'nothing reached the server');
+  });
+
   it('a request that timed out on an open connection is not marked never sent: it may have arrived', async () => {
     graph.always(hang);
     const err = await instance(1)
