@@ -4,6 +4,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import type * as Acorn from 'acorn';
 import type * as AcornWalk from 'acorn-walk';
+import { appendOptOutFooter, OPT_OUT_FOOTER_TEXTS } from '../../lib/conversation/footer';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../../lib/conversation/keywords';
 import { marketingWithoutConsent, parsePurposes, purposeProblems } from '../../lib/conversation/purposes';
 import { SCHEMA_NAME } from '../../lib/store/postgres';
@@ -388,6 +389,37 @@ describe('editor validation as the runtime has it', () => {
       ]) {
         assert.equal(validate(list) === true, overlongKeywords(list).length === 0, `${field}: ${list}`);
       }
+    }
+  });
+});
+
+describe('help texts as the runtime has it', () => {
+  it("whatsapp-send's help says a carousel gets the opt-out line at the end of its body, as the footer code does", () => {
+    const card = (i: number) => ({
+      card_index: i,
+      header: { type: 'image', image: { id: String(i) } },
+      action: { name: 'cta_url', parameters: { display_text: 'Shop', url: `https://shop.example/${i}` } },
+    });
+    const carousel = {
+      type: 'interactive',
+      interactive: { type: 'carousel', body: { text: 'Neu' }, action: { cards: [card(0), card(1)] } },
+    };
+    const sent = appendOptOutFooter(carousel, 'en');
+    assert.equal(sent.interactive.body.text, `Neu\n\n${OPT_OUT_FOOTER_TEXTS.en}`);
+    const says: Record<string, { mentions: RegExp; denies: RegExp }> = {
+      'en-US': { mentions: /carousel/i, denies: /carousels? (?:take|get|ha(?:s|ve)) (?:neither|none|no)\b/i },
+      de: {
+        mentions: /Karussell/,
+        denies: /Karussells? (?:nehmen|nimmt|bekomm\w*|erhält|erhalten) (?:beides nicht|keine)/,
+      },
+    };
+    for (const lang of LANGUAGES) {
+      const help = fs.readFileSync(builtFile('whatsapp-send', 'locales', lang, 'whatsapp-send.html'), 'utf8');
+      const optOut = help.split('<p>').find((p) => /<i>(?:Opt-out|Abmeldehinweis)<\/i>/.test(p));
+      assert.ok(optOut, `${lang}: the opt-out paragraph`);
+      const text = optOut.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ');
+      assert.match(text, says[lang].mentions, `${lang} names carousels`);
+      assert.doesNotMatch(text, says[lang].denies, `${lang} says carousels get no line: ${text}`);
     }
   });
 });
