@@ -292,7 +292,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         });
       } catch (err) {
         const code = err instanceof GdprWhatsAppError ? err.code : undefined;
-        if (code === 'request-pending' || code === 'too-many-requests') return rejectRequest(msg, code);
+        if (code === 'request-pending' || code === 'too-many-requests' || code === 'recently-opted-out') {
+          return rejectRequest(msg, code);
+        }
         throw err;
       }
       if (record.status === 'given') {

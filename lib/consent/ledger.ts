@@ -106,6 +106,14 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
  */
 export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
+/**
+ * After a person said STOP, refused a request or had her data erased, a number typed into a form (or by staff) is
+ * not asked again for this long: anyone can type her number, and she has just told us no. She can still sign up
+ * herself, by writing START.
+ */
+export const OPTED_OUT_REQUEST_PAUSE_MS = 30 * DAY;
+/** Requests for a number someone else typed in (a web form, staff), not one the person sent. */
+const TYPED_IN_METHODS: ReadonlySet<string> = new Set(['web-form', 'agent']);
 /** The audit action of a confirmation request whatsapp-send could not send (requestNotDelivered). */
 const REQUEST_UNDELIVERED = 'consent.request_undelivered';
 
@@ -312,6 +320,16 @@ export class ConsentLedger extends EventEmitter {
       if (existing?.status === 'given') return this.records.toRecord(existing);
       if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
+      }
+      if (
+        TYPED_IN_METHODS.has(method) &&
+        (await this.writes.optedOutSince(tx, [p], def, now - OPTED_OUT_REQUEST_PAUSE_MS))
+      ) {
+        throw new GdprWhatsAppError(
+          'recently-opted-out',
+          'This number opted out of this purpose or was erased in the last 30 days: only its owner can sign up again',
+          { days: OPTED_OUT_REQUEST_PAUSE_MS / DAY },
+        );
       }
       const today = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
         (e) => e.purpose === def.id && e.at > now - DAY,

@@ -23,6 +23,7 @@ export type OptInRejectReason =
   | 'invalid-phone'
   | 'ambiguous-phone'
   | 'suppressed'
+  | 'recently-opted-out'
   | 'request-pending'
   | 'too-many-requests'
   | 'rate-limited';
@@ -33,6 +34,7 @@ export type OptInRejectReason =
  */
 export const NUMBER_STATUS_REASONS: readonly OptInRejectReason[] = [
   'suppressed',
+  'recently-opted-out',
   'request-pending',
   'too-many-requests',
 ];

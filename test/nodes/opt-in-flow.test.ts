@@ -291,9 +291,30 @@ describe('opt-in-flow node', () => {
       // Shown to whoever typed the number in: it must not tell them that this person asked for erasure.
       assert.doesNotMatch(String((replay.msg.optIn as { message?: string }).message), /eras|lösch/i);
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'erased');
+      // Made now, but by whom? Within 30 days of her erasure only she can sign up again, by writing START.
       const fresh = await optIn({ payload: { ...form, submittedAt: new Date().toISOString() } });
-      assert.equal(fresh.output, 1);
-      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'pending');
+      assert.equal(fresh.output, 3);
+      assert.equal(fresh.msg.optIn?.reason, 'recently-opted-out');
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'erased');
+    });
+
+    it('sends no request to a number that answered one with STOP, and answers the form as for a sent one', async () => {
+      await load();
+      assert.equal((await optIn({ payload: form })).output, 1);
+      // She never asked: she answers the request with STOP, as it tells her to (stop-handler does this).
+      await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor });
+      assert.equal((await optIn({ payload: { ...form, phone: BOB } })).output, 1);
+      for (const language of ['en', 'de']) {
+        const again = await optIn({ payload: { ...form, language } });
+        assert.equal(again.output, 3);
+        assert.equal(again.msg.optIn?.reason, 'recently-opted-out');
+        // Whoever typed the number in learns nothing about its owner: the page reads as for a request on its way.
+        const pending = await optIn({ payload: { ...form, phone: BOB, language } });
+        assert.equal(pending.msg.optIn?.reason, 'request-pending');
+        const message = (m: typeof again) => (m.msg.optIn as { message?: string }).message;
+        assert.equal(message(again), message(pending));
+      }
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'withdrawn');
     });
 
     it('sends no second request to a person who already consented under this wording', async () => {

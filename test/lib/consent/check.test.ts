@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ConsentLedger } from '../../../lib/consent/ledger';
+import { ConsentLedger, OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_RESEND_MS } from '../../../lib/consent/ledger';
 import { evaluateCheck } from '../../../lib/consent/rules';
 import type { SubjectInput } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
@@ -144,8 +144,8 @@ function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
       const orders = { subject: phone, purpose: 'orders', wording: WORDING, method: 'web-form' as const, actor: 't' };
       await ledger.giveConsent(orders);
       await ledger.eraseSubject(phone, 't');
-      now += 60_000;
-      // Anyone can type her number into a form.
+      // Anyone can type her number into a form: not asked for a while after her erasure, then asked again.
+      now += OPTED_OUT_REQUEST_PAUSE_MS + 60_000;
       await ledger.requestConsent(orders);
       const pending = await ledger.checkConsent(phone, 'orders');
       now += 72 * 3_600_000;
@@ -158,6 +158,48 @@ function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
       await ledger.requestConsent(orders);
       await ledger.confirmConsent({ subject: phone, purpose: 'orders', confirmationText: 'JA', actor: 't' });
       assert.equal((await ledger.checkConsent(phone, 'orders')).allowed, true);
+    });
+
+    it('asks nobody typed into a form for 30 days after her STOP, refusal or erasure; her own START still counts', async () => {
+      const [anna, ben, carla] = SUBJECTS.map((s) => s.canonical);
+      const typedIn = (subject: string) => ({
+        subject,
+        purpose: 'marketing',
+        wording: WORDING,
+        method: 'web-form' as const,
+        actor: 't',
+      });
+      // Anna answers a request someone else made for her with STOP; Ben refuses it; Carla's data is erased.
+      await ledger.requestConsent(typedIn(anna));
+      await ledger.withdrawConsent({ subject: anna, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+      await ledger.requestConsent(typedIn(ben));
+      await ledger.refuseConsent({ subject: ben, purpose: 'marketing', actor: 't' });
+      await ledger.giveConsent({ ...typedIn(carla), method: 'keyword' });
+      await ledger.eraseSubject(carla, 't');
+      now += REQUEST_RESEND_MS + 60_000;
+      for (const subject of [anna, ben, carla]) {
+        assert.equal(await codeOf(ledger.requestConsent(typedIn(subject))), 'error recently-opted-out', subject);
+        assert.equal(
+          await codeOf(ledger.requestConsent({ ...typedIn(subject), method: 'agent' })),
+          'error recently-opted-out',
+        );
+      }
+      // Another purpose Anna's STOP covered too; Ben refused only this one.
+      assert.equal(
+        await codeOf(ledger.requestConsent({ ...typedIn(anna), purpose: 'newsletter' })),
+        'error recently-opted-out',
+      );
+      assert.notEqual(
+        await codeOf(ledger.requestConsent({ ...typedIn(ben), purpose: 'newsletter' })),
+        'error recently-opted-out',
+      );
+      // She may still sign up herself, by writing to the business.
+      await ledger.giveConsent({ ...typedIn(anna), method: 'keyword' });
+      assert.equal((await ledger.checkConsent(anna, 'marketing')).allowed, true);
+      // After the pause a form may ask again.
+      now += OPTED_OUT_REQUEST_PAUSE_MS;
+      assert.equal((await ledger.requestConsent(typedIn(ben))).status, 'pending');
+      assert.equal((await ledger.requestConsent(typedIn(carla))).status, 'pending');
     });
 
     it('finds the canonical record when the input is written in a form libphonenumber rewrites', async () => {
