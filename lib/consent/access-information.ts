@@ -1,5 +1,5 @@
 import { effectiveBasis, type PurposeDefinition } from './purposes';
-import { REMOVED_PURPOSE_GRACE_MS } from './retention-sweep';
+import { removedPurposeEndDays } from './retention-sweep';
 import type { RetentionSettings } from './types';
 
 const HOUR_MS = 3_600_000;
@@ -69,7 +69,7 @@ export function accessInformation(
     retention: {
       pendingRequestHours: Math.round(retention.pendingExpiryMs / HOUR_MS),
       personalDataAfterEndDays: Math.round(retention.personalDataMs / DAY_MS),
-      consentAfterPurposeRemovedDays: Math.round(Math.max(retention.personalDataMs, REMOVED_PURPOSE_GRACE_MS) / DAY_MS),
+      consentAfterPurposeRemovedDays: removedPurposeEndDays(retention.personalDataMs),
       proofYears: Math.round(retention.proofRetentionMs / YEAR_MS),
       withoutTimeLimit: ['erasure-list-entry', 'objection-to-purpose-without-consent'],
     },

@@ -17,6 +17,21 @@ export const PURPOSE_REMOVED_ACTION = 'consent.purpose_removed';
  */
 export const REMOVED_PURPOSE_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * How long after a purpose left the settings its given consents and requests end: the personal-data period, and at
+ * least REMOVED_PURPOSE_GRACE_MS. The sweep ends them after it; the access export and the policy page state it.
+ */
+export function removedPurposeEndMs(personalDataMs: number): number {
+  return Math.max(personalDataMs, REMOVED_PURPOSE_GRACE_MS);
+}
+
+/** removedPurposeEndMs in whole days, as the access export and the policy page state it. */
+export function removedPurposeEndDays(personalDataMs: number): number {
+  return Math.round(removedPurposeEndMs(personalDataMs) / DAY_MS);
+}
+
 /** A purpose taken out of the store's settings that still holds given consents or requests. */
 export interface RemovedPurpose {
   purpose: string;
@@ -149,7 +164,7 @@ export class RetentionSweep {
       // Serial: two stores with different purposes would otherwise lock each other's rows crosswise (a deadlock).
       { serial: true },
     );
-    const grace = Math.max(this.retention.personalDataMs, REMOVED_PURPOSE_GRACE_MS);
+    const grace = removedPurposeEndMs(this.retention.personalDataMs);
     return removed.map((r) => ({ ...r, endsAt: r.missingSince + grace }));
   }
 

@@ -5,6 +5,7 @@
  * visitor data to a third party. Every value from settings is HTML-escaped.
  */
 import { effectiveBasis } from '../consent/purposes';
+import { removedPurposeEndDays } from '../consent/retention-sweep';
 import type { Language } from './language';
 
 export interface PolicySettings {
@@ -58,6 +59,7 @@ export interface PolicyPageInput {
 }
 
 const SUPPORTED: readonly Language[] = ['en', 'de'];
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The page language: `?lang=` wins, then the browser's Accept-Language by weight, then `fallback`.
@@ -114,7 +116,8 @@ interface PageTexts {
   storageUnknown: string;
   retention: string;
   retentionPending: (hours: number) => string;
-  retentionWithdrawn: (days: number) => string;
+  /** `days`: the personal-data period; `purposeEndDays`: when consents to a stopped purpose end (removedPurposeEndDays). */
+  retentionWithdrawn: (days: number, purposeEndDays: number) => string;
   retentionAudit: (years: number) => string;
   retentionErasure: string;
   rights: string;
@@ -174,8 +177,8 @@ const TEXTS: Record<Language, PageTexts> = {
     storageUnknown: 'The storage location has not been stated yet.',
     retention: 'Retention periods',
     retentionPending: (h) => `An unconfirmed consent request expires after ${h} hours.`,
-    retentionWithdrawn: (d) =>
-      `While a consent or another record of yours is running (order updates under a contract, say), we keep your number. When none is running any more and you have not written to us for ${d} days, your number and name are deleted; this also applies to a number someone entered in our form without confirming it. The replies and message IDs kept as proof of a consent are deleted ${d} days after it ended. When we stop a purpose (send no more messages of that kind), a consent to it ends ${d} days later.`,
+    retentionWithdrawn: (d, e) =>
+      `While a consent or another record of yours is running (order updates under a contract, say), we keep your number. When none is running any more and you have not written to us for ${d} days, your number and name are deleted; this also applies to a number someone entered in our form without confirming it. The replies and message IDs kept as proof of a consent are deleted ${d} days after it ended. When we stop a purpose (send no more messages of that kind), a consent to it ends ${e} days later.`,
     retentionAudit: (y) =>
       `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR).`,
     retentionErasure:
@@ -244,8 +247,8 @@ const TEXTS: Record<Language, PageTexts> = {
     storageUnknown: 'Der Speicherort wurde noch nicht angegeben.',
     retention: 'Speicherdauer',
     retentionPending: (h) => `Eine unbestätigte Einwilligungsanfrage verfällt nach ${h} Stunden.`,
-    retentionWithdrawn: (d) =>
-      `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft nichts davon mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach dem Ende der Einwilligung gelöscht. Stellen wir einen Zweck ein (senden also keine solchen Nachrichten mehr), endet eine Einwilligung dafür ${d} Tage danach.`,
+    retentionWithdrawn: (d, e) =>
+      `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft nichts davon mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach dem Ende der Einwilligung gelöscht. Stellen wir einen Zweck ein (senden also keine solchen Nachrichten mehr), endet eine Einwilligung dafür ${e} Tage danach.`,
     retentionAudit: (y) =>
       `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
     retentionErasure:
@@ -408,7 +411,11 @@ function recipients(t: PageTexts, s: PolicySettings): string {
 function retention(t: PageTexts, r: PolicyRetention): string {
   const items: string[] = [];
   if (isPositive(r.pendingExpiryHours)) items.push(t.retentionPending(r.pendingExpiryHours));
-  if (isPositive(r.withdrawnPersonalDataDays)) items.push(t.retentionWithdrawn(r.withdrawnPersonalDataDays));
+  if (isPositive(r.withdrawnPersonalDataDays)) {
+    const days = r.withdrawnPersonalDataDays;
+    // The sweep's figure (at least 30 days), as the access export states it.
+    items.push(t.retentionWithdrawn(days, removedPurposeEndDays(days * DAY_MS)));
+  }
   if (isPositive(r.auditRetentionYears)) items.push(t.retentionAudit(r.auditRetentionYears));
   items.push(t.retentionErasure);
   return list(items.map(escapeHtml));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { accessInformation } from '../../../lib/consent/access-information';
 import {
   choosePolicyLanguage,
   escapeHtml,
@@ -248,6 +249,33 @@ describe('conversation/policy-page', () => {
   it('loads nothing from elsewhere: no script, no external stylesheet, image or font', () => {
     const html = renderPolicyPage(input());
     assert.equal(/<script|<link|<img|<iframe|@import|url\(/i.test(html), false);
+  });
+
+  it('states the end of consents to a stopped purpose as the access export does, at least 30 days', () => {
+    const DAY_MS = 86_400_000;
+    for (const days of [7, 30, 45]) {
+      const exported = accessInformation(new Map(), {
+        pendingExpiryMs: 48 * 3_600_000,
+        personalDataMs: days * DAY_MS,
+        proofRetentionMs: 5 * 365 * DAY_MS,
+        dedupeTtlMs: 8 * DAY_MS,
+        sweepBatchSize: 500,
+      }).retention.consentAfterPurposeRemovedDays;
+      assert.equal(exported, Math.max(days, 30), `the sweep's figure for ${days} days`);
+      const retention = { withdrawnPersonalDataDays: days };
+      const english = textOf(renderPolicyPage(input({ retention })));
+      const german = textOf(renderPolicyPage(input({ retention, language: 'de' })));
+      assert.ok(
+        english.includes(`a consent to it ends ${exported} days later`),
+        english.match(/When we stop[^.]*/)?.[0],
+      );
+      assert.ok(english.includes(`you have not written to us for ${days} days`), 'the personal-data period itself');
+      assert.ok(
+        german.includes(`endet eine Einwilligung dafür ${exported} Tage danach`),
+        german.match(/Stellen wir[^.]*/)?.[0],
+      );
+      assert.ok(german.includes(`haben Sie uns ${days} Tage nicht geschrieben`), 'the personal-data period itself');
+    }
   });
 
   it('says so when optional facts are missing instead of leaving holes', () => {
