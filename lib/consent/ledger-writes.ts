@@ -443,6 +443,19 @@ export class LedgerWrites {
   }
 
   /**
+   * Erased and gone (erasedAndGone), and nothing written from the number since it was listed. A person who writes
+   * after her erasure has come back, as one who signs up again has: she may be answered, shown the privacy notice
+   * (Art. 13 GDPR: the number may have a new holder who never saw it) and the notice recorded. A message sent before
+   * the erasure and delivered after it (its time is when it was sent) does not bring her back.
+   */
+  async erasedAndSilent(tx: StoreTx, p: string): Promise<boolean> {
+    if (!(await this.erasedAndGone(tx, p))) return false;
+    const listedAt = await tx.suppressedAt(p);
+    const lastInbound = (await tx.getSubject(p))?.lastInboundAt ?? undefined;
+    return listedAt === undefined || lastInbound === undefined || lastInbound <= listedAt;
+  }
+
+  /**
    * True when the number changed hands at or after `row` ended: the row is the previous holder's, and an opt-out of
    * the present one is recorded anew (else it would not follow her when she moves on).
    */

@@ -866,9 +866,9 @@ export class ConsentLedger extends EventEmitter {
   // ---------------------------------------------------------------- notices, service window, blocks
 
   /**
-   * Records that the notice went to the subject. Not for a person erased and not signed up since: her erasure may
-   * have committed after the notice was decided on (the same webhook, another instance), and nothing may be stored
-   * about her again. Answers whether it was recorded.
+   * Records that the notice went to the subject. Not for a person erased and neither signed up nor written since: her
+   * erasure may have committed after the notice was decided on (the same webhook, another instance), and nothing may
+   * be stored about her again. Answers whether it was recorded.
    */
   async recordNoticeShown(
     subject: SubjectInput,
@@ -881,7 +881,7 @@ export class ConsentLedger extends EventEmitter {
     const identified = this.resolver.identify(subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
-      if (await this.writes.erasedAndGone(tx, p)) return false;
+      if (await this.writes.erasedAndSilent(tx, p)) return false;
       await this.writes.saveIdentity(tx, { ...identified, pseudonym: p }, now, events, actor);
       // Each showing is its own row, also one shown twice at once (two instances): the sends then name them, and
       // failures undo them, one each, whichever (noticeSent, noticeNotDelivered), so she is on record as having seen
@@ -1180,13 +1180,15 @@ export class ConsentLedger extends EventEmitter {
   }
 
   /**
-   * On the erasure list with nothing given or requested since, and still the number's holder: nothing may be sent to
-   * her or stored about her. A person who signed up again after her erasure is not.
+   * On the erasure list with nothing given or requested since, nothing written since (as recordInbound records it),
+   * and still the number's holder: nothing may be sent to her or stored about her. A person who signed up again after
+   * her erasure is not, nor one who wrote since: she came back (the number may have a new holder), and the privacy
+   * notice is shown to her and recorded.
    */
   async isErasedAndGone(subject: SubjectInput): Promise<boolean> {
     const identified = this.resolver.identify(subject);
     const p = await this.writes.pseudonymOf(this.store.read, identified);
-    return this.writes.erasedAndGone(this.store.read, p);
+    return this.writes.erasedAndSilent(this.store.read, p);
   }
 
   async isSuppressed(subject: SubjectInput): Promise<boolean> {

@@ -57,6 +57,7 @@ export interface NoticeLedger {
     noticeVersion: string,
     options: { messageId?: string; actor: string },
   ): Promise<unknown>;
+  /** On the erasure list and not back since: neither signed up again nor written (ConsentLedger.isErasedAndGone). */
   isErasedAndGone(subject: SubjectRef): Promise<boolean>;
   /** When the person last wrote, as whatsapp-webhook with a consent store records it; undefined when not known. */
   lastInboundAt(subject: SubjectRef): Promise<number | undefined>;
@@ -72,7 +73,8 @@ export type NoticeDecision =
    * 131047), a person known to have last written more than 24 hours ago (the same: Meta accepts the notice and
    * reports the failure only later, in a status webhook; whatsapp-webhook then takes it off the record, but the
    * message behind it would be out already), or an
-   * erased subject (recording the notice would store data about them again).
+   * erased subject who has not written since the erasure (recording the notice would store data about them again;
+   * one who wrote since came back, and is shown the notice).
    */
   | { action: 'defer'; version: string; reason: 'template' | 'outside-service-window' | 'suppressed' };
 

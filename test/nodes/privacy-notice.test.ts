@@ -668,6 +668,36 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(exported.subject, undefined);
   });
 
+  it('shows the notice to someone who writes from an erased number after the erasure, and records it', async () => {
+    const { sent } = await load();
+    const store = await ledger();
+    // The number's earlier holder had her data erased; a message she sent before that, delivered late, changes nothing.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Bitte meine Daten löschen.' });
+    const sentBefore = Date.now() - 1;
+    await store.eraseSubject(GERMAN.phone, 'test');
+    await store.recordInbound(GERMAN.phone, sentBefore);
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Erste Antwort' });
+    await until(() => sent.length === 1, 'the first answer');
+    assert.deepEqual(accepted(GERMAN.waId), ['Erste Antwort'], 'no notice: nothing arrived since the erasure');
+    assert.equal(await store.hasSeenNotice(GERMAN.phone, version), false);
+    // Now someone writes from the number (its new holder, or she came back): she is answered after the notice.
+    await sandbox.customerSends(
+      PHONE_NUMBER_ID,
+      { waId: GERMAN.waId },
+      { text: 'Hallo, wann kommt meine Bestellung?' },
+    );
+    await store.recordInbound(GERMAN.phone, Date.now() + 1);
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Morgen.' });
+    await until(() => sent.length === 3, 'the notice and the answer');
+    assert.deepEqual(accepted(GERMAN.waId), ['Erste Antwort', germanNotice, 'Morgen.']);
+    // She came back: the notice is on record, as for a person who signs up again, and is not shown twice.
+    assert.equal(await store.hasSeenNotice(GERMAN.phone, version), true);
+    assert.equal(await store.isSuppressed(GERMAN.phone), true, 'the erasure list entry stays');
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Gern geschehen.' });
+    await until(() => sent.length === 4, 'the next answer');
+    assert.deepEqual(accepted(GERMAN.waId).slice(3), ['Gern geschehen.']);
+  });
+
   it('refuses a message without recipient and one with an invalid number, sending nothing', async () => {
     const { caught, sent } = await load();
     helper.getNode('notice').receive({ payload: 'Hallo' });
