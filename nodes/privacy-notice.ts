@@ -4,7 +4,12 @@ import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas'
 import { gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
 import { NoticeTracker, noticeLinksPolicy, noticeVersion, renderNoticeTexts } from '../lib/conversation/notice';
-import { choosePolicyLanguage, type PolicySettings, renderPolicyPage } from '../lib/conversation/policy-page';
+import {
+  choosePolicyLanguage,
+  missingPolicyFacts,
+  type PolicySettings,
+  renderPolicyPage,
+} from '../lib/conversation/policy-page';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { removeRoutes } from './shared/http-routes';
@@ -54,6 +59,14 @@ const POLICY_UNAVAILABLE = {
   de: 'Die Datenschutzerklärung kann gerade nicht angezeigt werden. Bitte versuchen Sie es später erneut.',
 };
 
+function answerUnavailable(res: Response, language: 'en' | 'de', status: 500 | 503): void {
+  res
+    .status(status)
+    .set({ 'Content-Language': language, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' })
+    .type('text/plain; charset=utf-8')
+    .send(POLICY_UNAVAILABLE[language]);
+}
+
 /**
  * privacy-notice (Art. 13 GDPR): sits inline before whatsapp-send. The first free-form message to
  * a person (and the first after the notice text changed) is preceded, on the same output, by the
@@ -72,13 +85,25 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const texts = renderNoticeTexts(templates, policyUrl);
     const version = noticeVersion(texts);
     const needsUrl = !policyUrl && noticeLinksPolicy(templates);
+    // Settings deployed past the editor's checks (the admin API, a flow saved with errors): the page would lack the
+    // controller's identity or contact details (Art. 13(1)(a) GDPR) or the storage location. It is not served then,
+    // and no notice links to it: messages are refused, as without a policy URL.
+    const servesPage = config.servePage !== false && Boolean(RED.httpNode);
+    const missingFacts = servesPage ? missingPolicyFacts(config) : [];
+    const linksIncompletePage = missingFacts.length > 0 && noticeLinksPolicy(templates);
     const actor = `privacy-notice:${node.id}`;
     let tracker: NoticeTracker | undefined;
     let shown = 0;
 
     if (!store) node.status(statusOf('broken', RED._('privacy-notice.status.no-store')));
     else if (needsUrl) node.status(statusOf('broken', RED._('privacy-notice.status.no-policy-url')));
+    else if (missingFacts.length > 0) node.status(statusOf('broken', RED._('privacy-notice.status.page-incomplete')));
     else node.status(statusOf('idle', RED._('privacy-notice.status.ready', { version })));
+    if (missingFacts.length > 0) {
+      // Once, at deploy: each visit of the page answers 503 without another log line.
+      const missing = missingFacts.map((fact) => RED._(`privacy-notice.missing.${fact}`)).join(', ');
+      node.error(RED._('privacy-notice.errors.page-incomplete', { missing }));
+    }
     showStoreProblems(node, RED, store);
 
     /** The tracker of the store's current ledger: after its thread stopped, the store opens a new one. */
@@ -93,6 +118,12 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         throw new GdprWhatsAppError(
           'missing-policy-url',
           'The privacy notice links to the policy, but no policy URL is set',
+        );
+      }
+      if (linksIncompletePage) {
+        throw new GdprWhatsAppError(
+          'policy-page-incomplete',
+          "The privacy notice links to the policy page, which lacks the controller's name, contact details or storage location",
         );
       }
       const subject = gateSubject(msg);
@@ -162,6 +193,11 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         let language: 'en' | 'de' = config.language === 'de' ? 'de' : 'en';
         try {
           language = choosePolicyLanguage(req.query.lang, req.get('accept-language'), language);
+          // Reported once at deploy: an incomplete policy is not shown.
+          if (missingFacts.length > 0) {
+            answerUnavailable(res, language, 503);
+            return;
+          }
           const html = renderPolicyPage({
             settings: config,
             purposes: store?.purposes ?? [],
@@ -183,7 +219,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           res.status(200).send(html);
         } catch (err) {
           node.error(translateError(RED, err));
-          res.status(500).type('text/plain; charset=utf-8').send(POLICY_UNAVAILABLE[language]);
+          answerUnavailable(res, language, 500);
         }
       };
       const middleware = nodeMiddleware(RED);

@@ -61,6 +61,25 @@ export interface PolicyPageInput {
 const SUPPORTED: readonly Language[] = ['en', 'de'];
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** A fact the page cannot go without: the editor requires each (nodes/privacy-notice.html requiredForPage). */
+export type MissingPolicyFact = 'controllerName' | 'controllerContact' | 'storageLocation';
+
+/**
+ * What the settings lack for the page: the controller's name, and at least one way to reach them (address, email or
+ * phone: Art. 13(1)(a) GDPR asks for identity and contact details, and the page's rights section sends the person to
+ * "the address above"), and where the data is kept (transfers, Chapter V GDPR). Empty when the page can be served.
+ */
+export function missingPolicyFacts(settings: Partial<PolicySettings>): MissingPolicyFact[] {
+  const given = (value: unknown) => typeof value === 'string' && value.trim() !== '';
+  const missing: MissingPolicyFact[] = [];
+  if (!given(settings.controllerName)) missing.push('controllerName');
+  if (![settings.controllerAddress, settings.controllerEmail, settings.controllerPhone].some(given)) {
+    missing.push('controllerContact');
+  }
+  if (!given(settings.storageLocation)) missing.push('storageLocation');
+  return missing;
+}
+
 /**
  * The page language: `?lang=` wins, then the browser's Accept-Language by weight, then `fallback`.
  */

@@ -294,6 +294,12 @@ const SCENARIOS: NodeScenario[] = [
         'node-input-controllerName',
         'privacy-notice:privacy-notice.validation.required-for-page',
       );
+      // Art. 13(1)(a): a way to reach the controller besides the name; any one of the three.
+      await expectMessage(
+        page,
+        'node-input-controllerPhone',
+        'privacy-notice:privacy-notice.validation.contact-for-page',
+      );
       await typeInto(page, 'node-input-policyUrl', 'example.com/privacy');
       await expectMessage(page, 'node-input-policyUrl', 'privacy-notice:privacy-notice.validation.url');
       await typeInto(page, 'node-input-pagePath', 'privacy');
@@ -307,7 +313,8 @@ const SCENARIOS: NodeScenario[] = [
       await typeInto(page, 'node-input-controllerName', 'Beispiel GmbH');
       await typeInto(page, 'node-input-controllerEmail', 'privacy@example.com');
       await typeInto(page, 'node-input-storageLocation', 'Frankfurt am Main, Germany');
-      for (const field of ['policyUrl', 'pagePath', 'controllerName', 'controllerEmail', 'storageLocation']) {
+      const fields = ['policyUrl', 'pagePath', 'controllerName', 'controllerEmail', 'storageLocation'];
+      for (const field of [...fields, 'controllerAddress', 'controllerPhone']) {
         await fieldValid(page, `node-input-${field}`);
       }
     },

@@ -18,6 +18,7 @@ import sendNode from '../../nodes/whatsapp-send';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
+import { callsOf, statusesOf } from './consent-fixtures';
 
 const PHONE_NUMBER_ID = '106540352242933';
 const ACCESS_TOKEN = 'token-for-notice-tests';
@@ -771,6 +772,75 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     ]) {
       assert.ok(en.body.includes(expected), `English page lacks: ${expected}`);
     }
+  });
+
+  it('answers 503 and sends no notice linking the page while it lacks every contact of the controller (Art. 13(1)(a))', async () => {
+    const { caught, sent } = await load({ controllerAddress: '', controllerEmail: '', controllerPhone: ' ' });
+    assert.deepEqual(statusesOf('notice').at(-1), {
+      fill: 'red',
+      shape: 'dot',
+      text: 'privacy-notice.status.page-incomplete',
+    });
+    const de = await get('/privacy', { 'accept-language': 'de-DE' });
+    assert.equal(de.status, 503);
+    assert.equal(
+      de.body,
+      'Die Datenschutzerklärung kann gerade nicht angezeigt werden. Bitte versuchen Sie es später erneut.',
+    );
+    assert.equal(de.body.includes('Example Shop GmbH'), false);
+    const en = await get('/privacy?lang=en');
+    assert.equal(en.status, 503);
+    assert.equal(en.body, 'The privacy policy cannot be shown right now. Please try again later.');
+    // The notice would point to that page: neither it nor the message goes, and nothing is recorded.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Hallo zurück' });
+    await until(() => caught.length === 1, 'the error');
+    assert.match(String(caught[0].error?.message), /policy page/);
+    assert.equal(caught[0].error?.code, 'policy-page-incomplete');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual([sent.length, accepted(GERMAN.waId).length], [0, 0]);
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false);
+    // Said once in the log, not on every visit (the refused message's error is the other line).
+    const logged = callsOf('error', 'notice').map((args) => String(args[0]));
+    assert.equal(
+      logged.filter((line) => line === 'privacy-notice.errors.page-incomplete').length,
+      1,
+      logged.join('\n'),
+    );
+  });
+
+  it('serves the page only with the controller name, a contact and the storage location, also when deployed anew', async () => {
+    await load({ controllerName: '' });
+    assert.equal((await get('/privacy')).status, 503, 'no controller name');
+    const settings = { cfg: { accessToken: ACCESS_TOKEN }, store: keys };
+    await helper.setFlows(flow({ storageLocation: '' }) as never, 'full', settings);
+    assert.equal((await get('/privacy')).status, 503, 'no storage location');
+    await helper.setFlows(
+      flow({ controllerAddress: '', controllerEmail: '', controllerPhone: '+49 30 123456' }) as never,
+      'full',
+      settings,
+    );
+    const page = await get('/privacy?lang=en');
+    assert.equal(page.status, 200, 'a phone number is contact enough');
+    assert.ok(page.body.includes('Phone: +49 30 123456'));
+    // A notice that does not link the page goes as usual, while the page is not served.
+    const own = { noticeEn: 'We use your number to answer you.', noticeDe: 'Wir nutzen Ihre Nummer, um zu antworten.' };
+    await helper.setFlows(flow({ ...own, controllerName: '' }) as never, 'full', settings);
+    assert.equal((await get('/privacy')).status, 503);
+    const sent: Msg[] = [];
+    helper.getNode('sent').on('input', (msg: Msg) => sent.push(msg));
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Hallo zurück' });
+    await until(() => sent.length === 2, 'the notice and the message');
+    assert.deepEqual(accepted(GERMAN.waId), [own.noticeDe, 'Hallo zurück']);
+    // Not served: its settings are not needed, and the notice goes as usual.
+    await helper.setFlows(
+      flow({ servePage: false, controllerName: '', storageLocation: '' }) as never,
+      'full',
+      settings,
+    );
+    assert.equal((await get('/privacy')).status, 404);
+    assert.equal(statusesOf('notice').at(-1)?.fill, 'grey', 'ready');
   });
 
   it('escapes hostile settings on the page', async () => {

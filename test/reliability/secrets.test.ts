@@ -102,6 +102,10 @@ function flow(): Record<string, unknown>[] {
       store: 'store',
       policyUrl: 'https://shop.example/datenschutz',
       servePage: true,
+      // What the page needs (without it the node refuses to send a notice linking it).
+      controllerName: 'Beispiel Shop GmbH',
+      controllerEmail: 'datenschutz@shop.example',
+      storageLocation: 'Deutschland',
       wires: [['send']],
     },
     { id: 'send', z: 'tab1', type: 'whatsapp-send', whatsapp: 'cfg', wires: [[], []] },
