@@ -20,8 +20,9 @@ type GateMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; purpo
 
 /**
  * consent-gate: output 1 passes messages whose recipient holds a valid consent for the purpose; output 2
- * gets the others with msg.consent = {status, reason, purpose} and a send.blocked audit event (Art. 7(1):
- * the business must be able to show why it did not write). Every check reads the ledger, so a withdrawal
+ * gets the others with msg.consent = {status, reason, purpose, detail} (and the store for outside-service-window,
+ * whose consent holds) and a send.blocked audit event (Art. 7(1): the business must be able to show why it did not
+ * write). Every check reads the ledger, so a withdrawal
  * is honoured by the very next message, on every instance that shares the store.
  */
 export default function registerConsentGate(RED: NodeAPI): void {
@@ -64,7 +65,17 @@ export default function registerConsentGate(RED: NodeAPI): void {
           send([msg, null]);
         } else {
           await ledger.recordBlocked(subject, purpose, decision.reason, actor);
-          msg.consent = { status: decision.status, reason: decision.reason, purpose, detail: decision.detail };
+          // Outside the service window the consent holds and the flow sends a template instead: like output 1's
+          // message, that template carries the store, so whatsapp-send takes it as consented to (a marketing template
+          // too) and checks the consent again when it leaves the queue.
+          const consentHolds = decision.reason === 'outside-service-window';
+          msg.consent = {
+            status: decision.status,
+            reason: decision.reason,
+            purpose,
+            detail: decision.detail,
+            ...(consentHolds ? { store: config.store } : {}),
+          };
           blocked += 1;
           send([null, msg]);
         }

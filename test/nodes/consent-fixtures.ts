@@ -102,3 +102,8 @@ export function completeNode(): unknown {
 export function catchNode(): unknown {
   return require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [dirname(nodeRedPath)] }));
 }
+
+/** Node-RED's own change node, from the Node-RED under test. */
+export function changeNode(): unknown {
+  return require(require.resolve('@node-red/nodes/core/function/15-change.js', { paths: [dirname(nodeRedPath)] }));
+}

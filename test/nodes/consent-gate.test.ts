@@ -26,7 +26,7 @@ const PHONE_NUMBER_ID = '100200300400';
 const ACCESS_TOKEN = 'gate-test-token';
 const actor = 'test';
 
-type Blocked = Msg & { consent?: { status: string; reason: string; purpose: string } };
+type Blocked = Msg & { consent?: { status: string; reason: string; purpose: string; store?: string } };
 
 describe('consent-gate node', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -174,9 +174,10 @@ describe('consent-gate node', () => {
     await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
     const text = await gate({ to: ANNA, payload: 'Hello' });
     assert.equal(text.output, 2);
+    // The consent holds: the template the flow sends instead names the store, so whatsapp-send checks it again.
     assert.deepEqual(
-      { status: text.msg.consent?.status, reason: text.msg.consent?.reason },
-      { status: 'given', reason: 'outside-service-window' },
+      { status: text.msg.consent?.status, reason: text.msg.consent?.reason, store: text.msg.consent?.store },
+      { status: 'given', reason: 'outside-service-window', store: 'store' },
     );
     const template = { type: 'template', template: { name: 'weekly_news', language: { code: 'de' } } };
     assert.equal((await gate({ to: ANNA, payload: template })).output, 1);

@@ -10,7 +10,16 @@ import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import { helper } from '../helpers/node-red';
-import { callsOf, type Msg, PURPOSES, storeCredentials, storeNode, tempDir } from './consent-fixtures';
+import {
+  callsOf,
+  changeNode,
+  type Msg,
+  PURPOSES,
+  storeCredentials,
+  storeNode,
+  tempDir,
+  until,
+} from './consent-fixtures';
 
 const PHONE_NUMBER_ID = '104455667788990';
 const ACCESS_TOKEN = 'token-for-template-tests';
@@ -169,13 +178,36 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
         purpose: 'orders',
         wires: [['send'], ['blocked']],
       },
+      // Example 06's fallback: outside the service window, output 2 sends a template instead of the text.
+      ...[
+        ['news', MARKETING],
+        ['orders', UTILITY],
+      ].flatMap(([purpose, template]) => [
+        {
+          id: `window-${purpose}`,
+          z: 'f1',
+          type: 'consent-gate',
+          store: 'store',
+          purpose,
+          checkServiceWindow: true,
+          wires: [['send'], [`as-template-${purpose}`]],
+        },
+        {
+          id: `as-template-${purpose}`,
+          z: 'f1',
+          type: 'change',
+          rules: [{ t: 'set', p: 'payload', pt: 'msg', to: JSON.stringify(template), tot: 'json' }],
+          wires: [['send']],
+        },
+      ]),
       { id: 'send', z: 'f1', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
       { id: 'sent', z: 'f1', type: 'helper' },
       { id: 'failed', z: 'f1', type: 'helper' },
       { id: 'blocked', z: 'f1', type: 'helper' },
     ];
     const credentials = { cfg: { accessToken: ACCESS_TOKEN }, store: storeKeys };
-    await helper.load([configNode, consentStoreNode, consentGateNode, sendNode] as never, flow as never, credentials);
+    const nodes = [configNode, consentStoreNode, consentGateNode, sendNode, changeNode()];
+    await helper.load(nodes as never, flow as never, credentials);
   }
 
   async function ledger(): Promise<ConsentLedger> {
@@ -251,6 +283,59 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
     assert.ok(sent, JSON.stringify(failed?.error));
     assert.deepEqual(templatesAccepted(), ['spring_sale']);
     assert.equal(proxy.listings(), 0);
+  });
+
+  it('sends the template a gate outside the service window falls back to, for a marketing purpose', async () => {
+    await load();
+    await (await ledger()).giveConsent({
+      subject: CUSTOMER,
+      purpose: 'news',
+      wording: 'Send me the newsletter on WhatsApp.',
+      method: 'keyword',
+      actor: 'test',
+    });
+    // She never wrote: the text leaves output 2 (outside-service-window), the template behind it is her consent's.
+    const { sent, failed } = await outcome('window-news', { to: CUSTOMER, payload: 'Spring sale!' });
+    assert.ok(sent, JSON.stringify(failed?.error));
+    const { reason, store } = sent.consent as { reason?: string; store?: string };
+    assert.deepEqual({ reason, store }, { reason: 'outside-service-window', store: 'store' });
+    assert.deepEqual(templatesAccepted(), ['spring_sale']);
+    assert.equal(proxy.listings(), 0);
+  });
+
+  /** A STOP while the fallback template waits in the send queue (one message a second) stops it at the send. */
+  async function stopWhileTemplateWaits(purpose: 'news' | 'orders'): Promise<{ sent: Msg[]; failed: Msg[] }> {
+    await load({ throughput: 1 });
+    const store = await ledger();
+    if (purpose === 'news') {
+      const wording = 'Send me the newsletter on WhatsApp.';
+      await store.giveConsent({ subject: CUSTOMER, purpose, wording, method: 'keyword', actor: 'test' });
+    }
+    const sent: Msg[] = [];
+    const failed: Msg[] = [];
+    helper.getNode('sent').on('input', (m: Msg) => sent.push(m));
+    helper.getNode('failed').on('input', (m: Msg) => failed.push(m));
+    // Another customer's message takes this second's slot; hers waits behind it.
+    helper.getNode('send').receive({ to: '+4915199999999', payload: UTILITY });
+    helper.getNode(`window-${purpose}`).receive({ to: CUSTOMER, payload: 'Your order shipped.' });
+    await until(() => sent.length === 1, 'the first message');
+    await store.withdrawConsent({ subject: CUSTOMER, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 'test' });
+    await until(() => sent.length + failed.length === 2, 'the fallback template');
+    return { sent, failed };
+  }
+
+  it('checks the consent again when the fallback template leaves the queue: a STOP meanwhile stops it', async () => {
+    const { sent, failed } = await stopWhileTemplateWaits('news');
+    assert.deepEqual(failed.map(codeOf), ['send-consent-ended']);
+    assert.equal(sent.length, 1);
+    assert.deepEqual(templatesAccepted(), ['order_update']);
+  });
+
+  it('example 06: an order update sent as a template outside the window honours a STOP that came while it waited', async () => {
+    const { sent, failed } = await stopWhileTemplateWaits('orders');
+    assert.deepEqual(failed.map(codeOf), ['send-consent-ended']);
+    assert.equal(sent.length, 1);
+    assert.deepEqual(templatesAccepted(), ['order_update']);
   });
 
   it("sends opt-in-flow's confirmation request, which asks for the consent, without a consent", async () => {
