@@ -103,9 +103,19 @@ function addressOf(value: unknown): GateSubject {
   return { phone: normalisePhoneNumber(value) };
 }
 
-/** The purpose to check: the node's, or `msg.purpose` when the node allows it and the message names one. */
+/**
+ * The purpose to check: the node's, or `msg.purpose` when the node allows it and the message names one. A msg.purpose
+ * that is set but names none (a list, a number, an empty text, null) throws `invalid-msg-purpose`: checking the node's
+ * purpose in its place could pass, say, a marketing message under a contract purpose.
+ */
 export function gatePurpose(msgPurpose: unknown, nodePurpose: string | undefined, allowMsgPurpose: boolean): string {
-  if (allowMsgPurpose && typeof msgPurpose === 'string' && msgPurpose.length > 0) return msgPurpose;
+  if (allowMsgPurpose && msgPurpose !== undefined) {
+    if (typeof msgPurpose === 'string' && msgPurpose.length > 0) return msgPurpose;
+    throw new GdprWhatsAppError(
+      'invalid-msg-purpose',
+      'msg.purpose must name one purpose by its id (a non-empty text); nothing was passed',
+    );
+  }
   if (nodePurpose) return nodePurpose;
   throw new GdprWhatsAppError('missing-purpose', 'No purpose: set one in the node or allow msg.purpose');
 }

@@ -160,6 +160,28 @@ describe('consent-gate node', () => {
     assert.equal((await gate({ to: ANNA, purpose: 'lottery', payload: 'x' })).output, 1, 'msg.purpose is ignored');
   });
 
+  it('fails a message whose msg.purpose it cannot read, passing nothing, when msg.purpose may choose', async () => {
+    // The node's own purpose rests on a contract: checking it instead would let a marketing template through.
+    await load({ purpose: 'orders', allowMsgPurpose: true });
+    const passed = collect('pass');
+    const blocked = collect('blocked');
+    const caught = collect('caught');
+    const template = { type: 'template', template: { name: 'spring_sale', language: { code: 'de' } } };
+    for (const purpose of [['news', 'orders'], 42, '']) {
+      helper.getNode('gate').receive({ to: ANNA, purpose, payload: template } as never);
+    }
+    await until(() => caught.length === 3, 'three errors');
+    assert.deepEqual(
+      caught.map((m) => (m.error as { code?: string }).code),
+      ['invalid-msg-purpose', 'invalid-msg-purpose', 'invalid-msg-purpose'],
+    );
+    assert.match(String((caught[0].error as { message?: string }).message), /msg\.purpose/);
+    await sleep(50);
+    assert.equal(passed.length + blocked.length, 0);
+    // Without msg.purpose the node's purpose is checked, as before.
+    assert.equal((await gate({ to: ANNA, payload: 'Your parcel is on its way' })).output, 1);
+  });
+
   it('lets contract purposes through without consent but still blocks people who opted out', async () => {
     await load({ purpose: 'orders' });
     assert.equal((await gate({ to: ANNA, payload: 'Your parcel is on its way' })).output, 1);

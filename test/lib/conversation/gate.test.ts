@@ -90,4 +90,16 @@ describe('conversation/gate', () => {
       (e: unknown) => (e as GdprWhatsAppError).code === 'missing-purpose',
     );
   });
+
+  it('refuses a msg.purpose it cannot read instead of checking the node purpose in its place', () => {
+    for (const unreadable of [['news', 'orders'], 7, '', null, { id: 'news' }, true]) {
+      assert.throws(
+        () => gatePurpose(unreadable, 'orders', true),
+        (e: unknown) => (e as GdprWhatsAppError).code === 'invalid-msg-purpose',
+        JSON.stringify(unreadable),
+      );
+    }
+    // Not allowed to choose: msg.purpose is not looked at, whatever it holds.
+    assert.equal(gatePurpose(['news'], 'orders', false), 'orders');
+  });
 });
