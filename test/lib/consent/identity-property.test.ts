@@ -285,9 +285,12 @@ for (const { name, factory, runs } of BACKENDS)
                       actor: 'p',
                     })
                     .catch((err: unknown) => {
-                      // Asked minutes ago or too often today: the pending request stands, nothing changes.
+                      // Asked minutes ago or too often today (the pending request stands), or a form asking for
+                      // someone who opted out or was erased this month: nothing changes.
                       const code = (err as { code?: string }).code;
-                      if (code !== 'request-pending' && code !== 'too-many-requests') throw err;
+                      if (code !== 'request-pending' && code !== 'too-many-requests' && code !== 'recently-opted-out') {
+                        throw err;
+                      }
                     });
                   break;
                 case 'confirm': {

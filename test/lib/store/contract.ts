@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { verifyAuditLines } from '../../../lib/consent/audit-verify';
 import { KEYWORD_MAX_LENGTH } from '../../../lib/consent/inputs';
 import { Pseudonymiser } from '../../../lib/consent/keys';
-import { ConsentLedger } from '../../../lib/consent/ledger';
+import { ConsentLedger, OPTED_OUT_REQUEST_PAUSE_MS } from '../../../lib/consent/ledger';
 import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
 import { parseKeywordList } from '../../../lib/conversation/keywords';
 import { GdprWhatsAppError } from '../../../lib/errors';
@@ -611,6 +611,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           actor: 't',
         });
         await ledger.eraseSubject(PHONE, 't');
+        now += OPTED_OUT_REQUEST_PAUSE_MS + 1000; // before, a form may not ask for her at all
         await ledger.requestConsent({
           subject: PHONE,
           purpose: 'newsletter',
