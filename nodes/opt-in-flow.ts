@@ -408,10 +408,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           return [null, null, null, null];
         }
         if (codeOf(err) !== 'request-expired') throw err;
-        const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
-        const purpose = findPurpose(storeNode.purposes, purposeId);
+        // The language and purpose of the request that expired: she may have used the English form with a +49 number.
+        const expired = (err as GdprWhatsAppError).params as { purpose?: string; language?: string };
+        const language = chooseLanguage(expired.language, config.language, inbound.from ?? inbound.userId);
+        const purpose = findPurpose(storeNode.purposes, expired.purpose ?? purposeId);
         replyMessage(msg, 'expired', language, purpose, '');
-        msg.optIn = { outcome: 'expired', reason: 'request-expired', purpose: purposeId, language };
+        msg.optIn = { outcome: 'expired', reason: 'request-expired', purpose: purpose?.id ?? purposeId, language };
         return on(1, msg);
       }
     }

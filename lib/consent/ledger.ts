@@ -139,6 +139,14 @@ function lockOrder(keys: readonly string[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
 }
 
+/** The request made last of `rows`, or undefined. */
+function latestRequest(rows: readonly ConsentRow[]): ConsentRow | undefined {
+  return rows.reduce<ConsentRow | undefined>(
+    (latest, row) => (latest === undefined || (row.requestedAt ?? 0) > (latest.requestedAt ?? 0) ? row : latest),
+    undefined,
+  );
+}
+
 /**
  * The consent ledger (issue 3): the proof a business shows a supervisory authority and the source of
  * truth for every consent check. Emits 'event' (LedgerEvent) after each durable change and 'warning'
@@ -461,8 +469,8 @@ export class ConsentLedger extends EventEmitter {
       const lately = (row: ConsentRow) =>
         row.status === 'expired' && row.expiresAt !== null && now - row.expiresAt < this.retention.pendingExpiryMs;
       if (pending.length === 0) {
-        const expired = candidates.some((row) => lately(row) && answerable(row));
-        return { error: expired ? ('request-expired' as const) : ('no-pending-request' as const) };
+        const expired = latestRequest(candidates.filter((row) => lately(row) && answerable(row)));
+        return expired ? { error: 'request-expired' as const, expired } : { error: 'no-pending-request' as const };
       }
       await this.writes.expireAll(
         tx,
@@ -476,7 +484,8 @@ export class ConsentLedger extends EventEmitter {
         .filter((r) => isLivePending(r, now))
         .sort((a, b) => (b.requestedAt ?? 0) - (a.requestedAt ?? 0));
       if (live.length === 0) {
-        return { error: pending.some(answerable) ? ('request-expired' as const) : ('no-pending-request' as const) };
+        const expired = latestRequest(pending.filter(answerable));
+        return expired ? { error: 'request-expired' as const, expired } : { error: 'no-pending-request' as const };
       }
       const request =
         (sentAt === undefined ? undefined : live.find((r) => !requestedAfterReply(r.requestedAt, sentAt))) ?? live[0];
@@ -506,7 +515,12 @@ export class ConsentLedger extends EventEmitter {
       throw new GdprWhatsAppError('stale-reply', 'The reply was sent before the request or before an opt-out');
     }
     if (outcome.error === 'request-expired') {
-      throw new GdprWhatsAppError('request-expired', 'The consent request has expired; a new request is needed');
+      // Which request, and the language it was made in: the answer is given in hers, not guessed from the number.
+      const { purpose: expiredPurpose, language } = outcome.expired;
+      throw new GdprWhatsAppError('request-expired', 'The consent request has expired; a new request is needed', {
+        purpose: expiredPurpose,
+        ...(language ? { language } : {}),
+      });
     }
     if (outcome.error === 'quotes-other-message') {
       throw new GdprWhatsAppError('quotes-other-message', 'The reply quotes another message than the consent request');

@@ -537,6 +537,25 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'expired');
     });
 
+    it('answers a late YES in the language the request was made in, not the one of the number', async () => {
+      await load();
+      // The English form, a German number.
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'news',
+        wording: 'News',
+        language: 'en',
+        method: 'web-form',
+        actor,
+        expiresInMs: 1,
+      });
+      await sleep(5);
+      const { output, msg } = await optIn(inbound(ANNA, { type: 'text', text: 'YES' }));
+      assert.equal(output, 2);
+      assert.deepEqual(msg.optIn, { outcome: 'expired', reason: 'request-expired', purpose: 'news', language: 'en' });
+      assert.doesNotMatch(String(msg.payload), /abgelaufen/);
+    });
+
     it('passes everything that is not an opt-in reply through on output 4, unchanged', async () => {
       await load();
       const questions = inbound(ANNA, { type: 'text', text: 'When does my parcel arrive?' });
