@@ -74,6 +74,23 @@ describe('example flows: wiring', () => {
           assert.ok(!formAnswers.some((answer) => reaches.has(answer.id)), `${send.id} holds back a form answer`);
         }
       });
+
+      it(`${file}: the opt-in form answers when opt-in-flow fails (the store stopped or redeploying)`, () => {
+        // Its error reaches only a Catch node: without one wired to the answer the browser waits for its timeout.
+        for (const optIn of optIns.filter((o) =>
+          formAnswers.some((a) => downstream(byId, o.wires?.[2] ?? [], () => true).has(a.id)),
+        )) {
+          const catches = flow.filter(
+            (n) => n.type === 'catch' && (n.scope === null || (n.scope ?? []).includes(optIn.id)),
+          );
+          assert.ok(
+            catches.some((c) =>
+              formAnswers.some((a) => downstream(byId, (c.wires ?? []).flat(), () => true).has(a.id)),
+            ),
+            `no catch node answers the form when ${optIn.id} fails`,
+          );
+        }
+      });
     }
 
     // A consent-events node that feeds another system over HTTP (a CRM).
