@@ -43,7 +43,8 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
     node.mode = sandboxMode ? 'sandbox' : 'cloud';
     node.phoneNumberId =
       String(config.phoneNumberId ?? '').trim() || (sandboxMode ? sandboxPhoneNumberId(node.id) : '');
-    const accessToken = credentials.accessToken || sandboxSecrets?.accessToken;
+    // A token pasted with a space or line break around it worked before (node:http sends it, the server trims it).
+    const accessToken = credentials.accessToken?.trim() || sandboxSecrets?.accessToken;
     const appSecret = credentials.appSecret || sandboxSecrets?.appSecret;
     const verifyToken = credentials.verifyToken || sandboxSecrets?.verifyToken;
     const throughput = positiveInteger(config.throughput, WHATSAPP_CONFIG_DEFAULTS.throughput);

@@ -416,6 +416,23 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.equal(sandbox.accepted().length, 0, 'a read receipt sends no message');
   });
 
+  it('shows a typing indicator with the read receipt for msg.whatsapp.typing, and sends no message', async () => {
+    await load();
+    const { messageId } = await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Und?' });
+    const done = next('ok');
+    helper
+      .getNode('send')
+      .receive({ payload: 'ignored', whatsapp: { messageId, from: '+4915123456789', typing: true } });
+    const msg = await done;
+    assert.equal(msg.whatsapp?.readReceipt, messageId);
+    assert.equal(msg.whatsapp?.typingIndicator, true);
+    assert.equal(msg.whatsapp?.typing, undefined);
+    const inbound = sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER_WA_ID).find((m) => m.id === messageId);
+    assert.equal(inbound?.status, 'read');
+    assert.equal(inbound?.typing, true);
+    assert.equal(sandbox.accepted().length, 0, 'a typing indicator sends no message');
+  });
+
   it('refuses to send with a token holding a character no token has, as a config error, sending nothing', async () => {
     await helper.load([configNode, sendNode] as never, flow([['ok'], ['fail']]) as never, {
       cfg: { accessToken: `${ACCESS_TOKEN}…` },
@@ -430,6 +447,17 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.doesNotMatch(JSON.stringify(msg.error), new RegExp(ACCESS_TOKEN));
     assert.equal(proxy.messagePosts().length, 0, 'no request reached the API');
     assert.equal(sandbox.accepted().length, 0);
+  });
+
+  it('sends with a token pasted with a space or line break around it, as it did before tokens were checked', async () => {
+    await helper.load([configNode, sendNode] as never, flow([['ok'], ['fail']]) as never, {
+      cfg: { accessToken: ` ${ACCESS_TOKEN} \n` },
+    });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const sent = next('ok');
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Hallo' });
+    await sent;
+    assert.equal(sandbox.accepted().length, 1);
   });
 
   it('reports a bad access token (190) without revealing it', async () => {
