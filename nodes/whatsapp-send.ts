@@ -22,9 +22,13 @@ function whatsappFieldsOf(msg: NodeMessage): WhatsAppFields {
     : {};
 }
 
-/** The inbound message a read receipt is for: msg.whatsapp.markRead as an id, or true for msg.whatsapp.messageId. */
+/**
+ * The inbound message a read receipt is for: msg.whatsapp.markRead as an id, or true for msg.whatsapp.messageId.
+ * A typing indicator (msg.whatsapp.typing) goes with a read receipt: Meta shows it for the message read.
+ */
 function readReceiptTarget(fields: WhatsAppFields): string | undefined {
-  const { markRead, messageId } = fields;
+  const { messageId } = fields;
+  const markRead = fields.markRead ?? (fields.typing === true ? true : undefined);
   if (typeof markRead === 'string' && markRead.length > 0) return markRead;
   if (markRead === true && typeof messageId === 'string' && messageId.length > 0) return messageId;
   if (markRead === true) {
@@ -130,10 +134,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const fields = whatsappFieldsOf(msg);
       const readTarget = readReceiptTarget(fields);
       if (readTarget) {
+        const typing = fields.typing === true;
         client = await whatsapp.client();
-        await client.markRead(readTarget);
+        await client.markRead(readTarget, typing);
         delete fields.markRead;
-        return { ...fields, readReceipt: readTarget };
+        delete fields.typing;
+        return { ...fields, readReceipt: readTarget, ...(typing ? { typingIndicator: true } : {}) };
       }
       // The recipient is checked before the client is touched; the client validates the body before it leaves. A
       // person known by username only is sent to by business-scoped user id (msg.to, or the inbound message's).

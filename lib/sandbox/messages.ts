@@ -54,6 +54,8 @@ export interface SandboxMessage {
   at: number;
   status: OutboundStatus | InboundStatus;
   errors?: { code: number; title: string }[];
+  /** An inbound message the business marked read with a typing indicator: an answer is being written. */
+  typing?: boolean;
 }
 
 /** A template's wording, so the chat page can show the filled text instead of the bare parameters. */

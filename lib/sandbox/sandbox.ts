@@ -459,6 +459,7 @@ export class Sandbox extends EventEmitter {
       const message = conversation.messages.find((m) => m.id === messageId && m.direction === 'inbound');
       if (message) {
         message.status = 'read';
+        if (body.typing_indicator !== undefined) message.typing = true;
         this.changed(state, conversation);
         sendJson(res, 200, { success: true });
         return;
