@@ -568,12 +568,27 @@ export class LedgerWrites {
    * over from elsewhere count where they were made; a move is movedAwaySince's.
    */
   async optedOutSince(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, sentAt: number): Promise<boolean> {
+    return (await this.firstOptOut(tx, keys, def, sentAt)) !== undefined;
+  }
+
+  /** When the first opt-out of `def` (or erasure) at `keys` at or after `since` was sent, or undefined. */
+  async firstOptOut(
+    tx: StoreTx,
+    keys: readonly string[],
+    def: PurposeDefinition,
+    since: number,
+  ): Promise<number | undefined> {
+    let first: number | undefined;
+    const consider = (at: number) => {
+      if (at >= since && (first === undefined || at < first)) first = at;
+    };
     for (const key of new Set(keys)) {
-      if (((await tx.suppressedAt(key)) ?? Number.NEGATIVE_INFINITY) >= sentAt) return true;
+      const listedAt = await tx.suppressedAt(key);
+      if (listedAt !== undefined) consider(listedAt);
       for (const entry of await tx.listAudit(key, OPT_OUT_ACTIONS)) {
-        if (isOptOutOf(entry, def) && optOutTime(entry) >= sentAt) return true;
+        if (isOptOutOf(entry, def)) consider(optOutTime(entry));
       }
     }
-    return false;
+    return first;
   }
 }

@@ -108,8 +108,8 @@ export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
 /**
  * After a person said STOP, refused a request or had her data erased, a number typed into a form (or by staff) is
- * not asked again for this long: anyone can type her number, and she has just told us no. She can still sign up
- * herself, by writing START.
+ * asked once more at most for this long: she may be signing up again herself, but anyone can type her number, and
+ * she has just told us no.
  */
 export const OPTED_OUT_REQUEST_PAUSE_MS = 30 * DAY;
 /** Requests for a number someone else typed in (a web form, staff), not one the person sent. */
@@ -137,6 +137,12 @@ async function keysOf(tx: StoreTx, subject: IdentifiedSubject, p: string): Promi
 /** Indexes of `keys` in sorted key order: rows are always locked in this order, whichever delivery came first. */
 function lockOrder(keys: readonly string[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
+}
+
+/** Requests that went out: those asked for, less those whatsapp-send could not send (REQUEST_UNDELIVERED). */
+function sentRequests(entries: readonly { action: string }[]): number {
+  const requested = entries.filter((e) => e.action === 'consent.requested').length;
+  return requested - (entries.length - requested);
 }
 
 /** The request made last of `rows`, or undefined. */
@@ -329,22 +335,22 @@ export class ConsentLedger extends EventEmitter {
       if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
       }
-      if (
-        TYPED_IN_METHODS.has(method) &&
-        (await this.writes.optedOutSince(tx, [p], def, now - OPTED_OUT_REQUEST_PAUSE_MS))
-      ) {
-        throw new GdprWhatsAppError(
-          'recently-opted-out',
-          'This number opted out of this purpose or was erased in the last 30 days: only its owner can sign up again',
-          { days: OPTED_OUT_REQUEST_PAUSE_MS / DAY },
-        );
-      }
-      const today = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
-        (e) => e.purpose === def.id && e.at > now - DAY,
+      const requests = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
+        (e) => e.purpose === def.id,
       );
-      const requested = today.filter((e) => e.action === 'consent.requested').length;
-      const undelivered = today.length - requested;
-      const sentToday = requested - undelivered;
+      if (TYPED_IN_METHODS.has(method)) {
+        // She may be signing up again herself, so one request after her opt-out goes; a stranger's next ones in the
+        // pause do not, also when she answers each with STOP (counted from her first opt-out in it).
+        const optedOutAt = await this.writes.firstOptOut(tx, [p], def, now - OPTED_OUT_REQUEST_PAUSE_MS);
+        if (optedOutAt !== undefined && sentRequests(requests.filter((e) => e.at > optedOutAt)) > 0) {
+          throw new GdprWhatsAppError(
+            'recently-opted-out',
+            'This number opted out of this purpose or was erased recently and was asked once since',
+            { days: OPTED_OUT_REQUEST_PAUSE_MS / DAY },
+          );
+        }
+      }
+      const sentToday = sentRequests(requests.filter((e) => e.at > now - DAY));
       if (sentToday >= MAX_REQUESTS_PER_DAY) {
         throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {
           max: MAX_REQUESTS_PER_DAY,
