@@ -85,12 +85,12 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const texts = renderNoticeTexts(templates, policyUrl);
     const version = noticeVersion(texts);
     const needsUrl = !policyUrl && noticeLinksPolicy(templates);
-    // Settings deployed past the editor's checks (the admin API, a flow saved with errors): the page would lack the
-    // controller's identity or contact details (Art. 13(1)(a) GDPR) or the storage location. It is not served then,
-    // and no notice links to it: messages are refused, as without a policy URL.
+    // Settings deployed past the editor's checks (the admin API, a flow saved with errors, or saved before a contact
+    // was required): the page would lack the controller's identity or contact details (Art. 13(1)(a) GDPR) or the
+    // storage location. It is not served then. Messages still go: the policy URL may well be the business's own page,
+    // and a notice is no reason to stop answering customers.
     const servesPage = config.servePage !== false && Boolean(RED.httpNode);
     const missingFacts = servesPage ? missingPolicyFacts(config) : [];
-    const linksIncompletePage = missingFacts.length > 0 && noticeLinksPolicy(templates);
     const actor = `privacy-notice:${node.id}`;
     let tracker: NoticeTracker | undefined;
     let shown = 0;
@@ -118,12 +118,6 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         throw new GdprWhatsAppError(
           'missing-policy-url',
           'The privacy notice links to the policy, but no policy URL is set',
-        );
-      }
-      if (linksIncompletePage) {
-        throw new GdprWhatsAppError(
-          'policy-page-incomplete',
-          "The privacy notice links to the policy page, which lacks the controller's name, contact details or storage location",
         );
       }
       const subject = gateSubject(msg);
