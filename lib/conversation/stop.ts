@@ -153,7 +153,8 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   if (labelKeyword) {
     return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId, ...sent };
   }
-  if (message.type !== 'text') return possibleOptOut(buttonLabel);
+  // A button's label, or the caption of a picture or file ("Bitte meldet mich ab").
+  if (message.type !== 'text') return possibleOptOut(buttonLabel ?? message.media?.caption);
   const stopKeyword = matchKeyword(message.text, rules.stopKeywords);
   if (stopKeyword) {
     return { kind: 'stop', channel: 'whatsapp-keyword', subject, keyword: stopKeyword, messageId, ...sent };

@@ -164,6 +164,16 @@ describe('conversation/keywords', () => {
         ['Kuendigung', 'KUENDIG'],
         ['Keine WhatsApps mehr!', 'KEINE WHATSAPP'],
         ['Hört auf! Stoppt das!', 'STOPPT'],
+        ['Cancel my subscription', 'CANCEL MY SUBSCRIPTION'],
+        ['Opt me out', 'OPT ME OUT'],
+        ["I don't want any more messages", 'DONT WANT ANY MORE'],
+        ['Please remove my number', 'REMOVE MY NUMBER'],
+        ['Bitte schreiben Sie mir nicht mehr', 'MIR NICHT MEHR'],
+        ['Schreibt mir nicht mehr', 'MIR NICHT MEHR'],
+        ['Ich will keine Nachricht mehr', 'KEINE NACHRICHT'],
+        ['Keine Newsletter mehr', 'KEINE NEWSLETTER'],
+        ['Hört auf, mir zu schreiben', 'HOERT AUF'],
+        ['I revoke my consent', 'REVOKE'],
       ];
       for (const [text, hint] of cases) assert.equal(optOutHint(text), hint, text);
     });

@@ -83,6 +83,7 @@ describe('conversation/stop', () => {
         [inbound({ text: 'Bitte keine Werbung mehr!' }), 'KEINE WERBUNG'],
         [inbound({ text: 'Wie kann ich mich abmelden?' }), 'ABMELD'],
         [inbound({ type: 'button', button: { payload: 'promo-off', text: 'Stop promotions' } }), 'STOP'],
+        [inbound({ type: 'image', media: { id: '1', caption: 'Bitte meldet mich ab' } }), 'MELDET MICH AB'],
         [inbound({ text: 'Unsubscribe me', groupId: 'Y2FwaV9ncm91cDoxNTU1MDc4Mzg4MToxMjM0' }), undefined],
         [inbound({ text: 'Where is my parcel?' }), undefined],
       ];
