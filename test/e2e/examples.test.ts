@@ -579,13 +579,17 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(noStatus.text, /Unknown order status/);
     await erika.receivedExactly(5);
 
+    // Asked in other words, she is told how to opt out, and nothing is withdrawn until she does.
+    await erika.says('Bitte keine Werbung mehr');
+    assert.match((await erika.receivedExactly(6))[5].text, /Antworten Sie mit STOP/);
+    assert.equal((await status('10', erika.phone, 'newsletter')).status, 'given');
     await erika.says('STOP');
-    assert.match((await erika.receivedExactly(6))[5].text, /Sie wurden abgemeldet/);
+    assert.match((await erika.receivedExactly(7))[6].text, /Sie wurden abgemeldet/);
     const blocked = await postJson('/broadcast', { template: 'autumn_sale', recipients: [erika.phone] });
     assert.deepEqual((blocked.body as { blocked: unknown[] }).blocked, [{ to: erika.phone, reason: 'withdrawn' }]);
     assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-8', status: 'shipped' })).status, 409);
     assert.equal((await postJson('/order', { to: 'nobody', orderId: 'A-9', status: 'shipped' })).status, 400);
-    await erika.receivedExactly(6);
+    await erika.receivedExactly(7);
 
     const erased = await postJson('/dsr/erase', { phone: erika.phone });
     assert.equal((erased.body as { found: boolean }).found, true);
@@ -596,7 +600,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
     });
     assert.equal(again.status, 400, 'an unticked box is refused');
-    await erika.receivedExactly(6);
+    await erika.receivedExactly(7);
 
     const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
     assert.ok(
