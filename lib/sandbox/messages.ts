@@ -125,7 +125,9 @@ function renderTemplate(template: Json, definitions: TemplateDefinition[]): Part
     const values = asArray(c.parameters).map(parameterText);
     const label = c.type === 'button' ? `button ${str(c.index) ?? '0'}` : (str(c.type) ?? 'component');
     params.push({ component: label, values });
-    if (c.type === 'button' && c.sub_type === 'quick_reply') payloads[Number(c.index ?? 0)] = values[0] ?? '';
+    // Meta takes the sub_type in any case (its guides write QUICK_REPLY too), as the schema does.
+    const quickReply = typeof c.sub_type === 'string' && c.sub_type.toLowerCase() === 'quick_reply';
+    if (c.type === 'button' && quickReply) payloads[Number(c.index ?? 0)] = values[0] ?? '';
   }
   const definition =
     definitions.find((d) => d.name === name && d.language === language) ??

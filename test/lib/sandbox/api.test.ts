@@ -280,6 +280,15 @@ describe('sandbox Cloud API', () => {
     ]);
     assert.equal(message.template?.name, 'opt_in_request');
     assert.deepEqual(message.template?.params[0], { component: 'body', values: ['Erika'] });
+
+    // The sub_type in capitals, as Meta's guides write it too: the tap still carries its payload.
+    const capitals = JSON.parse(JSON.stringify(templateBody(CUSTOMER)).replace(/"quick_reply"/g, '"QUICK_REPLY"'));
+    await send(capitals);
+    const [, again] = sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER);
+    assert.deepEqual(
+      again.buttons?.map((b) => b.id),
+      ['OPTIN_YES', 'OPTIN_NO'],
+    );
   });
 
   it('does not handle paths that are not Cloud API paths', async () => {
