@@ -4,6 +4,13 @@ import type { AuditRecord } from './audit-verify';
 import { canonicalJson } from './canonical';
 import { WITHDRAWAL_CHANNELS } from './inputs';
 import type { FieldCipher } from './keys';
+import {
+  isOptOutOf,
+  OPT_OUT_ACTIONS,
+  optOutTime,
+  REQUEST_PAUSE_ACTIONS,
+  requestPausedAfterOptOut,
+} from './opt-out-history';
 import type { PurposeDefinition } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import { ACTIVE_STATUSES, evaluateCheck, isEnded, isUnconfirmedRequest, MOVED_AWAY_EXPIRY } from './rules';
@@ -52,26 +59,6 @@ function staffOf(requestedBy: string | undefined): { requestedBy?: string } {
  */
 function optOutScope(targets: readonly PurposeDefinition[], sentAt: number | undefined): Record<string, unknown> {
   return { scope: targets.map((d) => d.id), ...(sentAt === undefined ? {} : { sentAt }) };
-}
-
-/** The audit actions an opt-out is recorded with (isOptOutOf). */
-const OPT_OUT_ACTIONS = ['consent.withdrawn', 'consent.refused'];
-
-function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean {
-  if (entry.action === 'consent.refused') return entry.purpose === def.id;
-  if (entry.action !== 'consent.withdrawn' || entry.detail?.carried === true) return false;
-  const channel = entry.detail?.channel;
-  if (channel === 'whatsapp-number-change') return false;
-  const scope = entry.detail?.scope;
-  if (Array.isArray(scope)) return scope.includes(def.id);
-  // Written before opt-outs named their scope: Meta's covered the marketing purposes, a STOP all of them.
-  if (entry.purpose !== null) return entry.purpose === def.id;
-  return channel !== 'meta-marketing-optout' || def.marketing;
-}
-
-function optOutTime(entry: AuditRecord): number {
-  const sentAt = entry.detail?.sentAt;
-  return typeof sentAt === 'number' ? sentAt : entry.at;
 }
 
 /**
@@ -568,27 +555,24 @@ export class LedgerWrites {
    * over from elsewhere count where they were made; a move is movedAwaySince's.
    */
   async optedOutSince(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, sentAt: number): Promise<boolean> {
-    return (await this.firstOptOut(tx, keys, def, sentAt)) !== undefined;
-  }
-
-  /** When the first opt-out of `def` (or erasure) at `keys` at or after `since` was sent, or undefined. */
-  async firstOptOut(
-    tx: StoreTx,
-    keys: readonly string[],
-    def: PurposeDefinition,
-    since: number,
-  ): Promise<number | undefined> {
-    let first: number | undefined;
-    const consider = (at: number) => {
-      if (at >= since && (first === undefined || at < first)) first = at;
-    };
     for (const key of new Set(keys)) {
-      const listedAt = await tx.suppressedAt(key);
-      if (listedAt !== undefined) consider(listedAt);
+      if (((await tx.suppressedAt(key)) ?? Number.NEGATIVE_INFINITY) >= sentAt) return true;
       for (const entry of await tx.listAudit(key, OPT_OUT_ACTIONS)) {
-        if (isOptOutOf(entry, def)) consider(optOutTime(entry));
+        if (isOptOutOf(entry, def) && optOutTime(entry) >= sentAt) return true;
       }
     }
-    return first;
+    return false;
+  }
+
+  /** Whether a request typed in for the number of `keys` must wait after its opt-out (requestPausedAfterOptOut). */
+  async requestPaused(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, now: number): Promise<boolean> {
+    const entries: AuditRecord[] = [];
+    const listedAt: number[] = [];
+    for (const key of new Set(keys)) {
+      const at = await tx.suppressedAt(key);
+      if (at !== undefined) listedAt.push(at);
+      entries.push(...(await tx.listAudit(key, REQUEST_PAUSE_ACTIONS)));
+    }
+    return requestPausedAfterOptOut(entries, listedAt, def, now, this.retention.pendingExpiryMs);
   }
 }

@@ -30,6 +30,7 @@ import {
 } from './inputs';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { OPTED_OUT_REQUEST_PAUSE_MS, TYPED_IN_METHODS } from './opt-out-history';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { type RemovedPurpose, RetentionSweep, removedPurposeWarning, SWEEP_ACTION } from './retention-sweep';
@@ -106,14 +107,8 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
  */
 export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
-/**
- * After a person said STOP, refused a request or had her data erased, a number typed into a form (or by staff) is
- * asked once more at most for this long: she may be signing up again herself, but anyone can type her number, and
- * she has just told us no.
- */
-export const OPTED_OUT_REQUEST_PAUSE_MS = 30 * DAY;
-/** Requests for a number someone else typed in (a web form, staff), not one the person sent. */
-const TYPED_IN_METHODS: ReadonlySet<string> = new Set(['web-form', 'agent']);
+export { OPTED_OUT_REQUEST_PAUSE_MS };
+
 /** The audit action of a confirmation request whatsapp-send could not send (requestNotDelivered). */
 const REQUEST_UNDELIVERED = 'consent.request_undelivered';
 
@@ -335,22 +330,25 @@ export class ConsentLedger extends EventEmitter {
       if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
       }
-      const requests = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
-        (e) => e.purpose === def.id,
-      );
-      if (TYPED_IN_METHODS.has(method)) {
-        // She may be signing up again herself, so one request after her opt-out goes; a stranger's next ones in the
-        // pause do not, also when she answers each with STOP (counted from her first opt-out in it).
-        const optedOutAt = await this.writes.firstOptOut(tx, [p], def, now - OPTED_OUT_REQUEST_PAUSE_MS);
-        if (optedOutAt !== undefined && sentRequests(requests.filter((e) => e.at > optedOutAt)) > 0) {
-          throw new GdprWhatsAppError(
-            'recently-opted-out',
-            'This number opted out of this purpose or was erased recently and was asked once since',
-            { days: OPTED_OUT_REQUEST_PAUSE_MS / DAY },
-          );
-        }
+      if (
+        TYPED_IN_METHODS.has(method) &&
+        (await this.writes.requestPaused(
+          tx,
+          await keysOf(tx, subject, await this.writes.pseudonymOf(tx, subject)),
+          def,
+          now,
+        ))
+      ) {
+        throw new GdprWhatsAppError(
+          'recently-opted-out',
+          'This number opted out of this purpose or was erased recently, and was asked once since',
+          { days: OPTED_OUT_REQUEST_PAUSE_MS / DAY },
+        );
       }
-      const sentToday = sentRequests(requests.filter((e) => e.at > now - DAY));
+      const today = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
+        (e) => e.purpose === def.id && e.at > now - DAY,
+      );
+      const sentToday = sentRequests(today);
       if (sentToday >= MAX_REQUESTS_PER_DAY) {
         throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {
           max: MAX_REQUESTS_PER_DAY,

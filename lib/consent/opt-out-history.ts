@@ -1,0 +1,109 @@
+/**
+ * Reading a person's opt-outs from the audit log: which purposes an opt-out covered and when she sent it, and what
+ * that means for a request someone else types in for her number (requestPausedAfterOptOut).
+ */
+import type { AuditRecord } from './audit-verify';
+import type { PurposeDefinition } from './purposes';
+
+/** The audit actions an opt-out is recorded with (isOptOutOf). */
+export const OPT_OUT_ACTIONS = ['consent.withdrawn', 'consent.refused'];
+
+/** Whether the audit entry is an opt-out of the person that covered `def`. */
+export function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean {
+  if (entry.action === 'consent.refused') return entry.purpose === def.id;
+  if (!isOwnWithdrawal(entry)) return false;
+  const scope = entry.detail?.scope;
+  if (Array.isArray(scope)) return scope.includes(def.id);
+  // Written before opt-outs named their scope: Meta's covered the marketing purposes, a STOP all of them.
+  if (entry.purpose !== null) return entry.purpose === def.id;
+  return entry.detail?.channel !== 'meta-marketing-optout' || def.marketing;
+}
+
+/** A withdrawal the person sent, not one carried over from elsewhere or ended by her number passing on. */
+function isOwnWithdrawal(entry: AuditRecord): boolean {
+  return (
+    entry.action === 'consent.withdrawn' &&
+    entry.detail?.carried !== true &&
+    entry.detail?.channel !== 'whatsapp-number-change'
+  );
+}
+
+/** When she sent it (Meta's time, where known), else when it was recorded. */
+export function optOutTime(entry: AuditRecord): number {
+  const sentAt = entry.detail?.sentAt;
+  return typeof sentAt === 'number' ? sentAt : entry.at;
+}
+
+/**
+ * After a person said STOP, refused a request or had her data erased, a number typed into a form (or by staff) is
+ * asked once more (twice if she let the first expire) at most for this long: she may be signing up again herself,
+ * but anyone can type her number, and she has just told us no.
+ */
+export const OPTED_OUT_REQUEST_PAUSE_MS = 30 * 24 * 3_600_000;
+
+/** Requests for a number someone else typed in (a web form, staff), not one the person sent. */
+export const TYPED_IN_METHODS: ReadonlySet<string> = new Set(['web-form', 'agent']);
+
+/** The audit actions requestPausedAfterOptOut reads. */
+export const REQUEST_PAUSE_ACTIONS = [
+  ...OPT_OUT_ACTIONS,
+  'consent.requested',
+  'consent.request_undelivered',
+  'dsr.erasure_executed',
+];
+
+/**
+ * Whether a request typed in for this number must wait: she opted out of `def` or was erased within the pause, and
+ * since an earlier no of hers within it a typed-in request is still open or got a no again, or two went unanswered.
+ * One request after her no goes (she may be signing up again), and a second when she let the first expire (her own
+ * second try). A stranger gets no more through in the pause, for no purpose, however she answers.
+ *
+ * `entries`: the audit entries of REQUEST_PAUSE_ACTIONS of every key of the number, `listedAt`: when its keys were
+ * put on the erasure list.
+ */
+export function requestPausedAfterOptOut(
+  entries: readonly AuditRecord[],
+  listedAt: readonly number[],
+  def: PurposeDefinition,
+  now: number,
+  pendingExpiryMs: number,
+): boolean {
+  const since = now - OPTED_OUT_REQUEST_PAUSE_MS;
+  const erasures = [...listedAt, ...entries.filter(isErasure).map((e) => e.at)];
+  const recentNo =
+    erasures.some((at) => at > since) || entries.some((e) => isOptOutOf(e, def) && optOutTime(e) > since);
+  if (!recentNo) return false;
+  // Any no counts here, of any purpose: a request made after one was the one more.
+  const noes = [
+    ...erasures,
+    ...entries.filter((e) => e.action === 'consent.refused' || isOwnWithdrawal(e)).map(optOutTime),
+  ];
+  const afterANo = sentTypedInRequests(entries).filter(
+    (at) => at > since && noes.some((no) => no < at && no >= at - OPTED_OUT_REQUEST_PAUSE_MS),
+  );
+  const openOrRefused = afterANo.some((at) => at > now - pendingExpiryMs || noes.some((no) => no > at));
+  return openOrRefused || afterANo.length >= 2;
+}
+
+function isErasure(entry: AuditRecord): boolean {
+  return entry.action === 'dsr.erasure_executed' && entry.outcome === 'erased' && entry.detail?.part === undefined;
+}
+
+/** When the typed-in requests that went out were made: an undelivered one is taken back (whatsapp-send failed). */
+function sentTypedInRequests(entries: readonly AuditRecord[]): number[] {
+  const made = new Map<string, { at: number; typedIn: boolean }[]>();
+  for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
+    const purpose = entry.purpose ?? '';
+    const requests = made.get(purpose) ?? [];
+    if (entry.action === 'consent.requested') {
+      requests.push({ at: entry.at, typedIn: TYPED_IN_METHODS.has(String(entry.detail?.method)) });
+    } else if (entry.action === 'consent.request_undelivered') {
+      requests.pop();
+    }
+    made.set(purpose, requests);
+  }
+  return [...made.values()]
+    .flat()
+    .filter((r) => r.typedIn)
+    .map((r) => r.at);
+}

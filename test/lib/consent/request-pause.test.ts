@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger, OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_RESEND_MS } from '../../../lib/consent/ledger';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import { type BackendHarness, sqliteHarness, TEST_PURPOSES } from '../store/harness';
+
+const WORDING = TEST_PURPOSES[0].wording.en;
+const ANNA = '+4915123456789';
+const DAY = 86_400_000;
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    const r = (await promise) as { status?: string };
+    return r?.status ?? 'ok';
+  } catch (err) {
+    return `error ${err instanceof GdprWhatsAppError ? err.code : String(err)}`;
+  }
+}
+
+/**
+ * A number typed into a form (or by staff) after the person said STOP, refused or was erased: one request in the
+ * pause goes (she may be signing up again), no more while it is open or after she answered it with a no, whichever
+ * purpose, key or way of saying no; her own second try after letting a request expire goes too.
+ */
+describe('consent ledger: the pause on typed-in requests after an opt-out', function () {
+  this.timeout(60_000);
+  let db: BackendHarness;
+  let ledger: ConsentLedger;
+  let now: number;
+  const typedIn = (subject: unknown, purpose = 'marketing') =>
+    ({ subject, purpose, wording: WORDING, method: 'web-form' as const, actor: 't' }) as never;
+  const later = (ms = REQUEST_RESEND_MS + 60_000) => {
+    now += ms;
+  };
+  beforeEach(async () => {
+    db = await sqliteHarness()();
+    now = Date.UTC(2025, 0, 1);
+    ledger = await ConsentLedger.open(db.options({ clock: () => now }));
+  });
+  afterEach(async () => {
+    await ledger.close();
+    await db.dispose();
+  });
+
+  it('a second erasure does not reopen the way for another typed-in request', async () => {
+    await ledger.giveConsent({ ...(typedIn(ANNA) as object), method: 'keyword' } as never);
+    await ledger.eraseSubject(ANNA, 't');
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending'); // the one allowed
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+    // She answers the unwanted request by asking again to be erased (e.g. "DELETE"), as privacy texts tell her.
+    await ledger.eraseSubject(ANNA, 't');
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+  });
+
+  it('a person who answers every typed-in request with STOP gets at most one a month', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    const sent: number[] = [];
+    for (let h = 6; h <= 24 * 65; h += 6) {
+      later(6 * 3_600_000);
+      if ((await codeOf(ledger.requestConsent(typedIn(ANNA)))) === 'pending') {
+        sent.push(h);
+        later(60_000);
+        await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+      }
+    }
+    // at most one request in any 30 days after her first STOP
+    for (let i = 1; i < sent.length; i++) assert.ok(sent[i] - sent[i - 1] >= 24 * 29, `requests at hours ${sent}`);
+  });
+
+  it('after a STOP of everything one request goes in all, not one per purpose', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later();
+    const got = [];
+    for (const p of TEST_PURPOSES.map((d) => d.id)) got.push(await codeOf(ledger.requestConsent(typedIn(ANNA, p))));
+    assert.deepEqual(got.filter((g) => g === 'pending').length, 1, String(got));
+  });
+
+  it('counts a STOP that came with her number and user id for the number typed in', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({
+      subject: { phone: ANNA, userId: 'DE.anna1' },
+      channel: 'whatsapp-keyword',
+      keyword: 'STOP',
+      actor: 't',
+    });
+    later();
+    const first = await codeOf(ledger.requestConsent(typedIn(ANNA)));
+    later();
+    const second = await codeOf(ledger.requestConsent({ ...(typedIn(ANNA) as object), method: 'agent' } as never));
+    assert.deepEqual([first, second], ['pending', 'error recently-opted-out']);
+  });
+
+  it('pauses until 30 days after the request she said no to, to the millisecond', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later();
+    const asked = now;
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later();
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    now = asked + OPTED_OUT_REQUEST_PAUSE_MS - 1;
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+    now = asked + OPTED_OUT_REQUEST_PAUSE_MS + 1;
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+  });
+
+  it('lets a second request go when she let the first expire, not a third; her own request is never paused', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.refuseConsent({ subject: ANNA, purpose: 'marketing', actor: 't' });
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later(3 * DAY); // expired unanswered
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later(13 * DAY);
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+    // She writes to the business and is asked there: her own request.
+    assert.equal(
+      await codeOf(ledger.requestConsent({ ...(typedIn(ANNA) as object), method: 'keyword' } as never)),
+      'pending',
+    );
+  });
+
+  it('takes back a request whatsapp-send could not send; a sent one counts', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    await ledger.requestNotDelivered(ANNA, 'marketing', { actor: 't' });
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+  });
+
+  it('lets her sign up again after STOP when she missed her own request and tries again', async () => {
+    await ledger.giveConsent({ ...(typedIn(ANNA) as object), method: 'keyword' } as never);
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later(7 * DAY);
+    // she changes her mind and fills in the form herself
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later(3 * DAY); // she answers YES after the 48 h expiry
+    assert.equal(
+      await codeOf(ledger.confirmConsent({ subject: ANNA, purpose: 'marketing', confirmationText: 'YES', actor: 't' })),
+      'error request-expired',
+    ); // opt-in-flow answers: "Sorry, your sign-up request has expired. Please sign up again."
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+  });
+});
