@@ -83,6 +83,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const policyUrl = String(config.policyUrl ?? '').trim();
     const templates = { en: config.noticeEn, de: config.noticeDe };
     const texts = renderNoticeTexts(templates, policyUrl);
+    const version = noticeVersion(texts);
     const needsUrl = !policyUrl && noticeLinksPolicy(templates);
     // Settings deployed past the editor's checks (the admin API, a flow saved with errors, or saved before a contact
     // was required): the page would lack the controller's identity or contact details (Art. 13(1)(a) GDPR) or the
@@ -90,10 +91,6 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     // and a notice is no reason to stop answering customers.
     const servesPage = config.servePage !== false && Boolean(RED.httpNode);
     const missingFacts = servesPage ? missingPolicyFacts(config) : [];
-    // A notice whose link may lead to that unserved page is a version of its own: once the page is complete, everyone
-    // is shown the notice again, instead of counting as informed by a link that answered 503.
-    const linksUnservedPage = missingFacts.length > 0 && noticeLinksPolicy(templates);
-    const version = `${noticeVersion(texts)}${linksUnservedPage ? '-page-incomplete' : ''}`;
     const actor = `privacy-notice:${node.id}`;
     let tracker: NoticeTracker | undefined;
     let shown = 0;
