@@ -566,13 +566,8 @@ export class LedgerWrites {
 
   /** Whether a request typed in for the number of `keys` must wait after its opt-out (requestPausedAfterOptOut). */
   async requestPaused(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, now: number): Promise<boolean> {
-    const entries: AuditRecord[] = [];
-    const listedAt: number[] = [];
-    for (const key of new Set(keys)) {
-      const at = await tx.suppressedAt(key);
-      if (at !== undefined) listedAt.push(at);
-      entries.push(...(await tx.listAudit(key, REQUEST_PAUSE_ACTIONS)));
-    }
-    return requestPausedAfterOptOut(entries, listedAt, def, now, this.retention.pendingExpiryMs);
+    const entriesByKey: AuditRecord[][] = [];
+    for (const key of new Set(keys)) entriesByKey.push(await tx.listAudit(key, REQUEST_PAUSE_ACTIONS));
+    return requestPausedAfterOptOut(entriesByKey, def, now, this.retention.pendingExpiryMs);
   }
 }

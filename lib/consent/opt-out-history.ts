@@ -44,12 +44,18 @@ export const OPTED_OUT_REQUEST_PAUSE_MS = 30 * 24 * 3_600_000;
 /** Requests for a number someone else typed in (a web form, staff), not one the person sent. */
 export const TYPED_IN_METHODS: ReadonlySet<string> = new Set(['web-form', 'agent']);
 
+/** The audit action of a move to another number, written at the number left (ledger-writes NUMBER_CHANGED). */
+const NUMBER_HANDED_ON = 'subject.number-changed';
+
 /** The audit actions requestPausedAfterOptOut reads. */
 export const REQUEST_PAUSE_ACTIONS = [
   ...OPT_OUT_ACTIONS,
   'consent.requested',
   'consent.request_undelivered',
+  'consent.confirmed',
+  'consent.given',
   'dsr.erasure_executed',
+  NUMBER_HANDED_ON,
 ];
 
 /**
@@ -58,18 +64,19 @@ export const REQUEST_PAUSE_ACTIONS = [
  * One request after her no goes (she may be signing up again), and a second when she let the first expire (her own
  * second try). A stranger gets no more through in the pause, for no purpose, however she answers.
  *
- * `entries`: the audit entries of REQUEST_PAUSE_ACTIONS of every key of the number, `listedAt`: when its keys were
- * put on the erasure list.
+ * `entriesByKey`: the audit entries of REQUEST_PAUSE_ACTIONS of each key of the number. What a key held before its
+ * number was last handed on is its previous holder's and does not count; nor do opt-outs carried over from her own
+ * previous number, whose time is not known there.
  */
 export function requestPausedAfterOptOut(
-  entries: readonly AuditRecord[],
-  listedAt: readonly number[],
+  entriesByKey: readonly (readonly AuditRecord[])[],
   def: PurposeDefinition,
   now: number,
   pendingExpiryMs: number,
 ): boolean {
+  const entries = entriesByKey.flatMap(sinceHandedOn);
   const since = now - OPTED_OUT_REQUEST_PAUSE_MS;
-  const erasures = [...listedAt, ...entries.filter(isErasure).map((e) => e.at)];
+  const erasures = entries.filter(isErasure).map((e) => e.at);
   const recentNo =
     erasures.some((at) => at > since) || entries.some((e) => isOptOutOf(e, def) && optOutTime(e) > since);
   if (!recentNo) return false;
@@ -85,11 +92,20 @@ export function requestPausedAfterOptOut(
   return openOrRefused || afterANo.length >= 2;
 }
 
+/** A key's entries after its number was last handed on to someone else. */
+function sinceHandedOn(entries: readonly AuditRecord[]): AuditRecord[] {
+  const handedOn = entries.reduce((last, e) => (e.action === NUMBER_HANDED_ON && e.seq > last ? e.seq : last), 0);
+  return entries.filter((e) => e.seq > handedOn);
+}
+
 function isErasure(entry: AuditRecord): boolean {
   return entry.action === 'dsr.erasure_executed' && entry.outcome === 'erased' && entry.detail?.part === undefined;
 }
 
-/** When the typed-in requests that went out were made: an undelivered one is taken back (whatsapp-send failed). */
+/**
+ * When the typed-in requests that went out and got no yes were made: one whatsapp-send could not send is taken back,
+ * and so is one she confirmed, or that a consent she gave made needless.
+ */
 function sentTypedInRequests(entries: readonly AuditRecord[]): number[] {
   const made = new Map<string, { at: number; typedIn: boolean }[]>();
   for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
@@ -97,8 +113,10 @@ function sentTypedInRequests(entries: readonly AuditRecord[]): number[] {
     const requests = made.get(purpose) ?? [];
     if (entry.action === 'consent.requested') {
       requests.push({ at: entry.at, typedIn: TYPED_IN_METHODS.has(String(entry.detail?.method)) });
-    } else if (entry.action === 'consent.request_undelivered') {
+    } else if (entry.action === 'consent.request_undelivered' || entry.action === 'consent.confirmed') {
       requests.pop();
+    } else if (entry.action === 'consent.given') {
+      requests.length = 0;
     }
     made.set(purpose, requests);
   }

@@ -4,6 +4,8 @@ import { GdprWhatsAppError } from '../../../lib/errors';
 import { type BackendHarness, sqliteHarness, TEST_PURPOSES } from '../store/harness';
 
 const WORDING = TEST_PURPOSES[0].wording.en;
+const NEWS_WORDING = TEST_PURPOSES[1].wording.en;
+const ANNA_NEW = '+4915199887766';
 const ANNA = '+4915123456789';
 const DAY = 86_400_000;
 
@@ -27,7 +29,13 @@ describe('consent ledger: the pause on typed-in requests after an opt-out', func
   let ledger: ConsentLedger;
   let now: number;
   const typedIn = (subject: unknown, purpose = 'marketing') =>
-    ({ subject, purpose, wording: WORDING, method: 'web-form' as const, actor: 't' }) as never;
+    ({
+      subject,
+      purpose,
+      wording: purpose === 'newsletter' ? NEWS_WORDING : WORDING,
+      method: 'web-form' as const,
+      actor: 't',
+    }) as never;
   const later = (ms = REQUEST_RESEND_MS + 60_000) => {
     now += ms;
   };
@@ -148,5 +156,60 @@ describe('consent ledger: the pause on typed-in requests after an opt-out', func
       'error request-expired',
     ); // opt-in-flow answers: "Sorry, your sign-up request has expired. Please sign up again."
     assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+  });
+  it('a request she confirmed is neither open nor unanswered', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later(2 * DAY);
+    // She signs up again herself and confirms at once.
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later(60_000);
+    assert.equal(
+      await codeOf(ledger.confirmConsent({ subject: ANNA, purpose: 'marketing', confirmationText: 'YES', actor: 't' })),
+      'given',
+    );
+    later(REQUEST_RESEND_MS);
+    // Now she wants the newsletter too (same form, next tab).
+    const rightAfter = await codeOf(ledger.requestConsent(typedIn(ANNA, 'newsletter')));
+    later(3 * DAY); // she missed that one, and tries again: only one went unanswered
+    const secondTry = await codeOf(ledger.requestConsent(typedIn(ANNA, 'newsletter')));
+    assert.deepEqual([rightAfter, secondTry], ['pending', 'pending']);
+  });
+
+  it("the previous holder's STOP does not pause requests for the number's next holder", async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later(DAY);
+    await ledger.numberChanged({ phone: ANNA, newPhone: ANNA_NEW, actor: 't' });
+    later(9 * DAY);
+    // Bob got the old number and signs up on the shop's form for both purposes.
+    const got = [
+      await codeOf(ledger.requestConsent(typedIn(ANNA))),
+      await codeOf(ledger.requestConsent(typedIn(ANNA, 'newsletter'))),
+    ];
+    assert.deepEqual(got, ['pending', 'pending']);
+  });
+
+  it('does not count what came with her from her previous number, whose time is not known there', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    later(DAY);
+    await ledger.numberChanged({ phone: ANNA, newPhone: ANNA_NEW, actor: 't' });
+    later(DAY);
+    // A stranger would have to know her new number: the usual limits hold there.
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA_NEW))), 'pending');
+  });
+
+  it('an erasure of long ago is not a fresh no at the number she moves to', async () => {
+    await ledger.giveConsent({ ...(typedIn(ANNA) as object), method: 'keyword' } as never);
+    await ledger.eraseSubject(ANNA, 't');
+    later(200 * DAY);
+    await ledger.numberChanged({ phone: ANNA, newPhone: ANNA_NEW, actor: 't' });
+    later(DAY);
+    const got = [
+      await codeOf(ledger.requestConsent(typedIn(ANNA_NEW))),
+      await codeOf(ledger.requestConsent(typedIn(ANNA_NEW, 'newsletter'))),
+    ];
+    assert.deepEqual(got, ['pending', 'pending']);
   });
 });
