@@ -565,9 +565,9 @@ export class LedgerWrites {
   }
 
   /** Whether a request typed in for the number of `keys` must wait after its opt-out (requestPausedAfterOptOut). */
-  async requestPaused(tx: StoreTx, keys: readonly string[], def: PurposeDefinition, now: number): Promise<boolean> {
+  async requestPaused(tx: StoreTx, keys: readonly string[], now: number): Promise<boolean> {
     const entriesByKey: AuditRecord[][] = [];
     for (const key of new Set(keys)) entriesByKey.push(await tx.listAudit(key, REQUEST_PAUSE_ACTIONS));
-    return requestPausedAfterOptOut(entriesByKey, def, now, this.retention.pendingExpiryMs);
+    return requestPausedAfterOptOut(entriesByKey, now, this.retention.pendingExpiryMs);
   }
 }

@@ -330,18 +330,13 @@ export class ConsentLedger extends EventEmitter {
       if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
       }
-      if (
-        TYPED_IN_METHODS.has(method) &&
-        (await this.writes.requestPaused(
-          tx,
-          await keysOf(tx, subject, await this.writes.pseudonymOf(tx, subject)),
-          def,
-          now,
-        ))
-      ) {
+      const keys = TYPED_IN_METHODS.has(method)
+        ? await keysOf(tx, subject, await this.writes.pseudonymOf(tx, subject))
+        : undefined;
+      if (keys && (await this.writes.requestPaused(tx, keys, now))) {
         throw new GdprWhatsAppError(
           'recently-opted-out',
-          'This number opted out of this purpose or was erased recently, and was asked once since',
+          'This number opted out or was erased recently, and was asked since',
           { days: OPTED_OUT_REQUEST_PAUSE_MS / DAY },
         );
       }

@@ -59,10 +59,11 @@ export const REQUEST_PAUSE_ACTIONS = [
 ];
 
 /**
- * Whether a request typed in for this number must wait: she opted out of `def` or was erased within the pause, and
- * since an earlier no of hers within it a typed-in request is still open or got a no again, or two went unanswered.
- * One request after her no goes (she may be signing up again), and a second when she let the first expire (her own
- * second try). A stranger gets no more through in the pause, for no purpose, however she answers.
+ * Whether a request typed in for this number must wait: she said no (her STOP, a refusal, Meta's marketing opt-out,
+ * an erasure request) within the pause, and since an earlier no of hers a typed-in request is still open or got a no
+ * again, or two went unanswered. One request after her no goes (she may be signing up again), and a second when she
+ * let the first expire (her own second try). A stranger gets no more through in the pause, for no purpose, however
+ * she answers.
  *
  * `entriesByKey`: the audit entries of REQUEST_PAUSE_ACTIONS of each key of the number. What a key held before its
  * number was last handed on is its previous holder's and does not count; nor do opt-outs carried over from her own
@@ -70,25 +71,20 @@ export const REQUEST_PAUSE_ACTIONS = [
  */
 export function requestPausedAfterOptOut(
   entriesByKey: readonly (readonly AuditRecord[])[],
-  def: PurposeDefinition,
   now: number,
   pendingExpiryMs: number,
 ): boolean {
   const entries = entriesByKey.flatMap(sinceHandedOn);
   const since = now - OPTED_OUT_REQUEST_PAUSE_MS;
-  const erasures = entries.filter(isErasure).map((e) => e.at);
-  const recentNo =
-    erasures.some((at) => at > since) || entries.some((e) => isOptOutOf(e, def) && optOutTime(e) > since);
-  if (!recentNo) return false;
-  // Any no counts here, of any purpose: a request made after one was the one more.
   const noes = [
-    ...erasures,
+    ...entries.filter(isErasure).map((e) => e.at),
     ...entries.filter((e) => e.action === 'consent.refused' || isOwnWithdrawal(e)).map(optOutTime),
   ];
-  const afterANo = sentTypedInRequests(entries).filter(
-    (at) => at > since && noes.some((no) => no < at && no >= at - OPTED_OUT_REQUEST_PAUSE_MS),
+  if (!noes.some((no) => no > since)) return false;
+  const afterANo = sentTypedInRequests(entries, pendingExpiryMs).filter(
+    ({ at }) => at > since && noes.some((no) => no < at && no >= at - OPTED_OUT_REQUEST_PAUSE_MS),
   );
-  const openOrRefused = afterANo.some((at) => at > now - pendingExpiryMs || noes.some((no) => no > at));
+  const openOrRefused = afterANo.some(({ at, expiresAt }) => expiresAt > now || noes.some((no) => no > at));
   return openOrRefused || afterANo.length >= 2;
 }
 
@@ -98,21 +94,30 @@ function sinceHandedOn(entries: readonly AuditRecord[]): AuditRecord[] {
   return entries.filter((e) => e.seq > handedOn);
 }
 
+/** Her erasure request, also one that found nothing to erase; not a previous holder's part erased at staff's word. */
 function isErasure(entry: AuditRecord): boolean {
-  return entry.action === 'dsr.erasure_executed' && entry.outcome === 'erased' && entry.detail?.part === undefined;
+  return entry.action === 'dsr.erasure_executed' && entry.detail?.part === undefined;
 }
 
 /**
- * When the typed-in requests that went out and got no yes were made: one whatsapp-send could not send is taken back,
- * and so is one she confirmed, or that a consent she gave made needless.
+ * The typed-in requests that went out and got no yes, when they were made and when they expire: one whatsapp-send
+ * could not send is taken back, and so is one she confirmed, or that a consent she gave made needless.
  */
-function sentTypedInRequests(entries: readonly AuditRecord[]): number[] {
-  const made = new Map<string, { at: number; typedIn: boolean }[]>();
+function sentTypedInRequests(
+  entries: readonly AuditRecord[],
+  pendingExpiryMs: number,
+): { at: number; expiresAt: number }[] {
+  const made = new Map<string, { at: number; expiresAt: number; typedIn: boolean }[]>();
   for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
     const purpose = entry.purpose ?? '';
     const requests = made.get(purpose) ?? [];
     if (entry.action === 'consent.requested') {
-      requests.push({ at: entry.at, typedIn: TYPED_IN_METHODS.has(String(entry.detail?.method)) });
+      const expiresAt = entry.detail?.expiresAt;
+      requests.push({
+        at: entry.at,
+        expiresAt: typeof expiresAt === 'number' ? expiresAt : entry.at + pendingExpiryMs,
+        typedIn: TYPED_IN_METHODS.has(String(entry.detail?.method)),
+      });
     } else if (entry.action === 'consent.request_undelivered' || entry.action === 'consent.confirmed') {
       requests.pop();
     } else if (entry.action === 'consent.given') {
@@ -120,8 +125,5 @@ function sentTypedInRequests(entries: readonly AuditRecord[]): number[] {
     }
     made.set(purpose, requests);
   }
-  return [...made.values()]
-    .flat()
-    .filter((r) => r.typedIn)
-    .map((r) => r.at);
+  return [...made.values()].flat().filter((r) => r.typedIn);
 }

@@ -8,6 +8,7 @@ const NEWS_WORDING = TEST_PURPOSES[1].wording.en;
 const ANNA_NEW = '+4915199887766';
 const ANNA = '+4915123456789';
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -24,21 +25,24 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
  * purpose, key or way of saying no; her own second try after letting a request expire goes too.
  */
 describe('consent ledger: the pause on typed-in requests after an opt-out', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let db: BackendHarness;
   let ledger: ConsentLedger;
   let now: number;
-  const typedIn = (subject: unknown, purpose = 'marketing') =>
+  const typedIn = (subject: unknown, purpose = 'marketing', extra: object = {}) =>
     ({
       subject,
       purpose,
       wording: purpose === 'newsletter' ? NEWS_WORDING : WORDING,
       method: 'web-form' as const,
       actor: 't',
+      ...extra,
     }) as never;
   const later = (ms = REQUEST_RESEND_MS + 60_000) => {
     now += ms;
   };
+  const stop = () =>
+    ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
   beforeEach(async () => {
     db = await sqliteHarness()();
     now = Date.UTC(2025, 0, 1);
@@ -211,5 +215,78 @@ describe('consent ledger: the pause on typed-in requests after an opt-out', func
       await codeOf(ledger.requestConsent(typedIn(ANNA_NEW, 'newsletter'))),
     ];
     assert.deepEqual(got, ['pending', 'pending']);
+  });
+  it('takes a request with a longer expiry as open until it expires', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await stop();
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA, 'marketing', { expiresInMs: 7 * DAY }))), 'pending');
+    later(3 * DAY); // the first request is still open (expires at day 7)
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+  });
+
+  it('lets her second try go once her request with a short expiry expired', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await stop();
+    later(7 * DAY);
+    assert.equal(
+      await codeOf(ledger.requestConsent(typedIn(ANNA, 'marketing', { expiresInMs: 30 * 60_000 }))),
+      'pending',
+    );
+    later(2 * HOUR); // expired unanswered
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+  });
+
+  it('after she refused one purpose, lets two ignored requests of another through, not more', async () => {
+    await ledger.requestConsent(typedIn(ANNA, 'newsletter'));
+    await ledger.refuseConsent({ subject: ANNA, purpose: 'newsletter', actor: 't' });
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      later(3 * DAY); // each expires unanswered
+      got.push(await codeOf(ledger.requestConsent(typedIn(ANNA))));
+    }
+    assert.deepEqual(got, ['pending', 'pending', 'error recently-opted-out', 'error recently-opted-out']);
+  });
+
+  it('counts an erasure request that found nothing on record as a no', async () => {
+    await ledger.eraseSubject(ANNA, 't');
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later();
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'error recently-opted-out');
+  });
+
+  it('lets one request a month through to a person who said STOP and refuses every request, of any purpose', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await stop();
+    const sent: number[] = [];
+    const purposes = TEST_PURPOSES.map((d) => d.id);
+    for (let h = 6; h <= 24 * 95; h += 6) {
+      later(6 * HOUR);
+      for (const p of purposes) {
+        if ((await codeOf(ledger.requestConsent(typedIn(ANNA, p)))) === 'pending') {
+          sent.push(h);
+          later(60_000);
+          await ledger.refuseConsent({ subject: ANNA, purpose: p, actor: 't' });
+        }
+      }
+    }
+    for (let i = 1; i < sent.length; i++) assert.ok(sent[i] - sent[i - 1] >= 24 * 29, `requests at hours ${sent}`);
+  });
+
+  it('keeps every purpose waiting 30 days after a request she refused, though her STOP is older', async () => {
+    await ledger.requestConsent(typedIn(ANNA));
+    await stop();
+    later(DAY);
+    assert.equal(await codeOf(ledger.requestConsent(typedIn(ANNA))), 'pending');
+    later(60_000);
+    await ledger.refuseConsent({ subject: ANNA, purpose: 'marketing', actor: 't' });
+    later(29.5 * DAY); // 30.5 days after the STOP, 29.5 after her refusal of the one request since
+    const got = [
+      await codeOf(ledger.requestConsent(typedIn(ANNA, 'marketing'))),
+      await codeOf(ledger.requestConsent(typedIn(ANNA, 'newsletter'))),
+      await codeOf(ledger.requestConsent(typedIn(ANNA, 'orders'))),
+    ];
+    assert.deepEqual(got, ['error recently-opted-out', 'error recently-opted-out', 'error recently-opted-out']);
   });
 });
