@@ -731,6 +731,10 @@ export class ConsentLedger extends EventEmitter {
         // Listed as of when she sent the STOP: a START she sent after it is a new sign-up, whenever it arrives.
         if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, sentAt ?? now, actor);
         await this.writes.markErasedOptOut(tx, now, events, ownId, targets, fields);
+      } else if (ownId !== undefined && ownId !== home && (await this.writes.erasedAndGone(tx, ownId))) {
+        // Her id alone was erased, her number never: nothing is stored under the id again, but that her opt-out came
+        // is, or a START she sent by the id before it, delivered after it, would sign her up.
+        await this.writes.markErasedOptOut(tx, now, events, ownId, targets, fields);
       }
       // After a move the number's linked ids are its next holder's, and her new number had its share above.
       const idOptions = { withOwnId: !idErased, withLinked: late === undefined, skip: home };

@@ -650,6 +650,32 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.ok(!latest.detail.includes(PHONE.slice(1)), 'no number in it');
       });
 
+      it('a STOP with her number and a user id erased on its own refuses a START she sent by the id before it', async () => {
+        await ledger.eraseSubject({ userId: 'DE.1002' }, 't');
+        now += 31 * DAY;
+        await ledger.sweepRetention();
+        await ledger.withdrawUnlessErased({
+          subject: { phone: PHONE, userId: 'DE.1002' },
+          channel: 'whatsapp-keyword',
+          keyword: 'STOP',
+          actor: 't',
+        });
+        now += 1000;
+        // Her START by the id alone, sent before the STOP and delivered after it (the property test found this).
+        await rejectsWith(
+          ledger.giveConsent({
+            subject: { userId: 'DE.1002' },
+            purpose: 'marketing',
+            wording: WORDING,
+            method: 'keyword',
+            inboundAt: now - 2 * 3_600_000,
+            actor: 't',
+          }),
+          'superseded',
+        );
+        assert.equal((await ledger.checkConsent({ userId: 'DE.1002' }, 'marketing')).allowed, false);
+      });
+
       it('a STOP from a person who was erased and signed up again withdraws', async () => {
         await ledger.giveConsent({
           subject: PHONE,
