@@ -12,7 +12,6 @@ import {
   withdrawForSignal,
   withdrawForStaff,
 } from '../lib/conversation/stop';
-import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
@@ -107,13 +106,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       msg: FlowMessage,
       send: (msgs: (NodeMessageInFlow | null)[]) => void,
     ): Promise<void> {
-      if (msg.whatsapp !== undefined) {
-        throw new GdprWhatsAppError(
-          'invalid-withdrawal',
-          'msg.withdraw is for staff: it cannot come with a WhatsApp message (msg.whatsapp)',
-        );
-      }
-      const withdrawal = staffWithdrawalOf(msg.withdraw, msg.requestedBy);
+      const withdrawal = staffWithdrawalOf(msg);
       const outcome = await withdrawForStaff(await ledgerOf(store), withdrawal, actor);
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));

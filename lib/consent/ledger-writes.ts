@@ -6,6 +6,7 @@ import { WITHDRAWAL_CHANNELS } from './inputs';
 import type { FieldCipher } from './keys';
 import {
   isOptOutOf,
+  NUMBER_CHANGED,
   OPT_OUT_ACTIONS,
   optOutTime,
   REQUEST_PAUSE_ACTIONS,
@@ -31,8 +32,7 @@ export type RunChange = <T>(work: (tx: StoreTx, now: number, events: LedgerEvent
 
 /** The audit outcome of an opt-out that found nothing on record to withdraw. */
 export const NOTHING_TO_WITHDRAW = 'nothing-to-withdraw';
-/** The audit action of a move to another number (numberChanged); it also marks the number's records as ended. */
-export const NUMBER_CHANGED = 'subject.number-changed';
+export { NUMBER_CHANGED };
 
 /** When the latest audit entry of this action was written, if any. */
 export function lastAt(entries: readonly AuditRecord[], action: string): number | undefined {

@@ -30,7 +30,7 @@ import {
 } from './inputs';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
-import { OPTED_OUT_REQUEST_PAUSE_MS, TYPED_IN_METHODS } from './opt-out-history';
+import { OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_UNDELIVERED, TYPED_IN_METHODS } from './opt-out-history';
 import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { type RemovedPurpose, RetentionSweep, removedPurposeWarning, SWEEP_ACTION } from './retention-sweep';
@@ -108,9 +108,6 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
 export { OPTED_OUT_REQUEST_PAUSE_MS };
-
-/** The audit action of a confirmation request whatsapp-send could not send (requestNotDelivered). */
-const REQUEST_UNDELIVERED = 'consent.request_undelivered';
 
 /**
  * The key of the sender's own user id: what she says under it is kept there too, whatever the id leads to (a link

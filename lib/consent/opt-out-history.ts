@@ -44,18 +44,20 @@ export const OPTED_OUT_REQUEST_PAUSE_MS = 30 * 24 * 3_600_000;
 /** Requests for a number someone else typed in (a web form, staff), not one the person sent. */
 export const TYPED_IN_METHODS: ReadonlySet<string> = new Set(['web-form', 'agent']);
 
-/** The audit action of a move to another number, written at the number left (ledger-writes NUMBER_CHANGED). */
-const NUMBER_HANDED_ON = 'subject.number-changed';
+/** The audit action of a move to another number (numberChanged); it also marks the number's records as ended. */
+export const NUMBER_CHANGED = 'subject.number-changed';
+/** The audit action of a confirmation request whatsapp-send could not send (requestNotDelivered). */
+export const REQUEST_UNDELIVERED = 'consent.request_undelivered';
 
 /** The audit actions requestPausedAfterOptOut reads. */
 export const REQUEST_PAUSE_ACTIONS = [
   ...OPT_OUT_ACTIONS,
   'consent.requested',
-  'consent.request_undelivered',
+  REQUEST_UNDELIVERED,
   'consent.confirmed',
   'consent.given',
   'dsr.erasure_executed',
-  NUMBER_HANDED_ON,
+  NUMBER_CHANGED,
 ];
 
 /**
@@ -90,7 +92,7 @@ export function requestPausedAfterOptOut(
 
 /** A key's entries after its number was last handed on to someone else. */
 function sinceHandedOn(entries: readonly AuditRecord[]): AuditRecord[] {
-  const handedOn = entries.reduce((last, e) => (e.action === NUMBER_HANDED_ON && e.seq > last ? e.seq : last), 0);
+  const handedOn = entries.reduce((last, e) => (e.action === NUMBER_CHANGED && e.seq > last ? e.seq : last), 0);
   return entries.filter((e) => e.seq > handedOn);
 }
 
@@ -118,7 +120,7 @@ function sentTypedInRequests(
         expiresAt: typeof expiresAt === 'number' ? expiresAt : entry.at + pendingExpiryMs,
         typedIn: TYPED_IN_METHODS.has(String(entry.detail?.method)),
       });
-    } else if (entry.action === 'consent.request_undelivered' || entry.action === 'consent.confirmed') {
+    } else if (entry.action === REQUEST_UNDELIVERED || entry.action === 'consent.confirmed') {
       requests.pop();
     } else if (entry.action === 'consent.given') {
       requests.length = 0;

@@ -369,8 +369,22 @@ export interface StaffWithdrawal {
   requestedBy?: string;
 }
 
-/** Reads a staff withdrawal; a bad one is refused with its reason, before anything is written. */
-export function staffWithdrawalOf(withdraw: unknown, requestedBy: unknown): StaffWithdrawal {
+/**
+ * Reads a staff withdrawal from a message; a bad one is refused with its reason, before anything is written. It never
+ * comes with a WhatsApp message: that is the person's own, handled as such.
+ */
+export function staffWithdrawalOf(msg: {
+  withdraw?: unknown;
+  requestedBy?: unknown;
+  whatsapp?: unknown;
+}): StaffWithdrawal {
+  const { withdraw, requestedBy } = msg;
+  if (msg.whatsapp !== undefined) {
+    throw new GdprWhatsAppError(
+      'invalid-withdrawal',
+      'msg.withdraw is for staff: it cannot come with a WhatsApp message (msg.whatsapp)',
+    );
+  }
   if (typeof withdraw !== 'object' || withdraw === null || Array.isArray(withdraw)) {
     throw new GdprWhatsAppError(
       'invalid-withdrawal',
