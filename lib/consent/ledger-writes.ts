@@ -433,7 +433,8 @@ export class LedgerWrites {
    * Erased and gone (erasedAndGone), and nothing written from the number since it was listed. A person who writes
    * after her erasure has come back, as one who signs up again has: she may be answered, shown the privacy notice
    * (Art. 13 GDPR: the number may have a new holder who never saw it) and the notice recorded. A message sent before
-   * the erasure and delivered after it (its time is when it was sent) does not bring her back.
+   * the erasure and delivered after it (its time is when it was sent) does not bring her back, nor does a reaction
+   * (the webhook records no time for it then).
    */
   async erasedAndSilent(tx: StoreTx, p: string): Promise<boolean> {
     if (!(await this.erasedAndGone(tx, p))) return false;

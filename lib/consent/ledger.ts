@@ -1126,9 +1126,16 @@ export class ConsentLedger extends EventEmitter {
 
   /**
    * A sender writing to the business opens the 24-hour window. A number in E.164 already is tried as written
-   * first: a subject row under it proves it canonical (see checkConsent), and saves parsing it.
+   * first: a subject row under it proves it canonical (see checkConsent), and saves parsing it. A reaction from a
+   * person erased and silent since records nothing: it does not bring her back (erasedAndSilent).
    */
-  private async storeInbound(tx: StoreTx, subject: SubjectInput, when: number): Promise<void> {
+  private async storeInbound(tx: StoreTx, subject: SubjectInput, when: number, reaction = false): Promise<void> {
+    if (
+      reaction &&
+      (await this.writes.erasedAndSilent(tx, await this.writes.pseudonymOf(tx, this.resolver.identify(subject))))
+    ) {
+      return;
+    }
     const candidate = this.resolver.lookupCandidate(subject);
     if (candidate !== undefined) {
       const known = this.pseudonyms.forPhone(candidate);
@@ -1309,10 +1316,10 @@ export class ConsentLedger extends EventEmitter {
         // In one global order: two instances claiming overlapping deliveries never wait on each other in a cycle.
         for (const i of lockOrder(hashed)) outcomes[i] = await tx.claimDedupe(hashed[i], now + lease, now);
         const claimed = new Set(keys.filter((_, i) => outcomes[i] === 'claimed'));
-        for (const { key, subject, at } of inbound) {
+        for (const { key, subject, at, reaction } of inbound) {
           if (!claimed.has(key) || !Number.isSafeInteger(at) || at < 0) continue;
           try {
-            await this.storeInbound(tx, subject, at);
+            await this.storeInbound(tx, subject, at, reaction === true);
           } catch (err) {
             if (!(err instanceof GdprWhatsAppError && UNUSABLE_SENDER_CODES.has(err.code))) throw err;
           }

@@ -25,6 +25,11 @@ export interface InboundTime {
   subject: { phone?: string; userId?: string };
   /** Unix milliseconds. */
   at: number;
+  /**
+   * A reaction to a message the business sent: it opens the window of a sender the store knows, but does not bring
+   * back a person who was erased (the 👍 is often her answer to the erasure's confirmation).
+   */
+  reaction?: boolean;
 }
 
 /**

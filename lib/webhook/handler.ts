@@ -138,7 +138,12 @@ export async function handleWebhookPost(input: WebhookPostInput): Promise<Webhoo
 function inboundTimes(messages: readonly InboundMessage[]): InboundTime[] {
   return messages
     .filter((m) => (m.from || m.userId) && !m.groupId && m.type !== 'system')
-    .map((m) => ({ key: messageDedupeKey(m), subject: { phone: m.from, userId: m.userId }, at: m.timestamp * 1000 }));
+    .map((m) => ({
+      key: messageDedupeKey(m),
+      subject: { phone: m.from, userId: m.userId },
+      at: m.timestamp * 1000,
+      ...(m.type === 'reaction' ? { reaction: true } : {}),
+    }));
 }
 
 /** The de-duplication keys of what `handleWebhookPost` claimed, in the order of its messages and statuses. */

@@ -415,6 +415,47 @@ describe('whatsapp-webhook node', () => {
     }
   });
 
+  it('with a consent store: a reaction after an erasure does not bring the person back, a message does', async () => {
+    const dir = tempDir();
+    try {
+      const nodes = [configNode, webhookNode, mount, consentStoreNode];
+      const withStore = [...flow({ store: 'store' }), storeNode('store', dir.path)];
+      await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
+      const received = collect();
+      const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+      const phone = '+4915123456789';
+      await ledger.recordInbound(phone, Date.now() - 60_000);
+      await ledger.eraseSubject(phone, 'test');
+      const sentAfterErasure = Math.floor(Date.now() / 1000) + 1;
+      // Her 👍 on the erasure's confirmation: nothing about her is stored again, she stays erased and gone.
+      const reaction = buildMessageWebhook({
+        ...NUMBER,
+        waId: '4915123456789',
+        message: { type: 'reaction', reaction: { message_id: 'wamid.confirmation', emoji: '👍' } },
+        messageId: 'wamid.reaction-1',
+        timestamp: sentAfterErasure,
+      });
+      assert.equal((await signedPost('/whatsapp', reaction)).status, 200);
+      await until(() => received.messages.length === 1, 'the reaction');
+      assert.equal(await ledger.isErasedAndGone(phone), true, 'a reaction does not bring her back');
+      assert.equal(await ledger.lastInboundAt(phone), undefined, 'no time stored for her');
+      // She writes: she came back (the privacy notice is shown to her again).
+      const text = buildMessageWebhook({
+        ...NUMBER,
+        waId: '4915123456789',
+        message: { type: 'text', text: { body: 'Hallo, ich bin wieder da' } },
+        messageId: 'wamid.after-erasure',
+        timestamp: sentAfterErasure + 1,
+      });
+      assert.equal((await signedPost('/whatsapp', text)).status, 200);
+      await until(() => received.messages.length === 2, 'the message');
+      assert.equal(await ledger.isErasedAndGone(phone), false, 'a message brings her back');
+    } finally {
+      await helper.unload();
+      dir.remove();
+    }
+  });
+
   it('shows a store that cannot open in red at deploy, and ready again once a webhook went through it', async () => {
     const dir = tempDir();
     try {
