@@ -714,7 +714,11 @@ export class SqlStoreTx implements StoreTx {
     // objection to a purpose that needs no consent: without it, the basis would allow again.
     // So is the block a number's move leaves for those purposes (RecordMethod 'number-change'), and an unconfirmed
     // request in front of either: the check reads back through it (ConsentLedger.unlessBlockedUnderRequest).
-    const objectionPurpose = objectionsOf.length ? `purpose IN (${placeholders(objectionsOf.length, 3)})` : 'FALSE';
+    // A purpose that needs no consent in any store on the database (purpose_versions) counts too: a store without it,
+    // or a store it was taken out of for a while, must not delete the objections another store still reads.
+    const configured = objectionsOf.length ? `purpose IN (${placeholders(objectionsOf.length, 3)}) OR ` : '';
+    const objectionPurpose = `(${configured}purpose IN (SELECT v.purpose FROM purpose_versions v
+      WHERE v.lawful_basis <> 'consent'))`;
     const forbiddenBehind = `EXISTS (SELECT 1 FROM consent_history h WHERE h.pseudonym = consents.pseudonym
       AND h.purpose = consents.purpose AND ${forbids('h.')})`;
     const kept = ` AND NOT (${objectionPurpose} AND (status IN ('refused', 'withdrawn') OR method = 'number-change'

@@ -241,7 +241,8 @@ export interface StoreTx {
   stripEndedProof(cutoff: number, limit: number): Promise<number>;
   /**
    * Deletes ended records and history whose proof period is over, except the objections (refused, withdrawn) to the
-   * purposes in `objectionsOf`: those that need no consent, where the objection is what forbids.
+   * purposes in `objectionsOf` and to every purpose registered without consent as its basis (purpose_versions): those
+   * that need no consent, where the objection is what forbids.
    */
   deleteEndedProof(now: number, limit: number, objectionsOf?: readonly string[]): Promise<number>;
   deleteOldNotices(cutoff: number, limit: number): Promise<number>;

@@ -267,6 +267,36 @@ function register(name: string, factory: HarnessFactory) {
       }
     });
 
+    it('keeps an objection to a contract purpose through the sweeps of a store that does not configure it', async () => {
+      const other = await ConsentLedger.open(
+        db.options({ clock: () => now, usageFlushMs: 3_600_000, purposes: TEST_PURPOSES }),
+      );
+      try {
+        await other.withdrawConsent({
+          subject: P1,
+          purposes: ['orders'],
+          channel: 'whatsapp-keyword',
+          keyword: 'STOP',
+          actor: 't',
+        });
+        now += MIN;
+        // This store runs without the order updates, next to the other one; both sweep after the proof period.
+        const l = await open(OFFERS_ONLY);
+        now += 5 * 366 * DAY;
+        await other.sweepRetention();
+        await l.sweepRetention();
+        assert.deepEqual(await statuses('orders'), ['withdrawn']);
+        assert.equal((await other.checkConsent(P1, 'orders')).allowed, false, 'her objection still forbids');
+        // Taken out of this store's settings too for a while, the purpose keeps its objection for when it comes back.
+        await other.close();
+        now += DAY;
+        await l.sweepRetention();
+        assert.deepEqual(await statuses('orders'), ['withdrawn']);
+      } finally {
+        await other.close().catch(() => undefined);
+      }
+    });
+
     it("keeps a running store's purposes by its hourly note, whatever its sweep interval; waits 30 days at least", async () => {
       // The other store never sweeps here: only its note of what it has configured keeps the newsletter.
       const other = await ConsentLedger.open(
