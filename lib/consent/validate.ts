@@ -37,9 +37,12 @@ export function oneOf<T extends string>(value: unknown, allowed: readonly T[], f
   return value as T;
 }
 
+/** 100 years of 365.25 days: the consent store's dialog allows keeping proof for 100 years, counted so. */
+const MAX_DURATION_MS = 100 * 365.25 * 86_400_000;
+
 export function positiveMs(value: unknown, field: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 100 * 365 * 86_400_000) {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_DURATION_MS) {
     throw new GdprWhatsAppError('invalid-input', `The field ${field} must be a positive duration in milliseconds`, {
       field,
     });

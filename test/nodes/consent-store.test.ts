@@ -77,6 +77,27 @@ describe('consent-store node', () => {
     );
   });
 
+  it('opens with the longest retention its dialog allows (100 years of proof, 3650 days, 365 days of requests)', async () => {
+    const flow = [
+      storeNode('store', dir.path, {
+        pendingExpiryHours: 24 * 365,
+        withdrawnPersonalDataDays: 3650,
+        auditRetentionYears: 100,
+        sweepIntervalMinutes: 7 * 24 * 60,
+      }),
+    ];
+    await helper.load(consentStore as never, flow as never, { store: storeCredentials() });
+    const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    const record = await ledger.giveConsent({
+      subject: PHONE,
+      purpose: 'news',
+      wording: 'ok',
+      method: 'keyword',
+      actor: 't',
+    });
+    assert.ok(record.retainUntil - record.updatedAt >= 100 * 365 * 86_400_000, 'proof kept for 100 years');
+  });
+
   it('keeps consents across a redeploy and closes the ledger when stopped', async () => {
     const credentials = { store: storeCredentials() };
     const flow = [storeNode('store', dir.path)];
