@@ -68,7 +68,7 @@ export interface RetentionSettings {
    * configured.
    */
   personalDataMs: number;
-  /** Consent proof and audit events are kept this long after last use (5 years). */
+  /** Consent proof is kept this long after last use or its end, audit events and notices after they happened (5 years). */
   proofRetentionMs: number;
   /** De-duplication marks expire after this (8 days). */
   dedupeTtlMs: number;
