@@ -1164,6 +1164,43 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
     });
 
+    it('keeps a cloud number saved without its access token or app secret invalid after Done, and holds the deploy back', async () => {
+      // Node-RED itself checks credentials only while the dialog is open: Done would take the number as valid.
+      const configValidity = () =>
+        page.evaluate(() => {
+          const n = window.RED.nodes.node('savedConfig');
+          return { valid: n.valid !== false, errors: n.validationErrors as string[] };
+        });
+      await page.evaluate(() => window.RED.editor.editConfig('', 'whatsapp-config', 'savedConfig'));
+      await page.locator('#node-config-input-mode').waitFor({ state: 'visible' });
+      await page.locator('#node-config-input-mode').selectOption('cloud');
+      await typeInto(page, 'node-config-input-phoneNumberId', '106540352242922');
+      await typeInto(page, 'node-config-input-appSecret', 'app-secret');
+      await page.locator('#node-config-dialog-ok').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+      assert.deepEqual(await configValidity(), {
+        valid: false,
+        errors: [await catalogText(page, 'whatsapp-config:whatsapp-config.validation.access-token-missing')],
+      });
+      await deployIsHeldBack(page, 'whatsapp-config-cloud-without-token');
+
+      await page.evaluate(() => window.RED.editor.editConfig('', 'whatsapp-config', 'savedConfig'));
+      await page.locator('#node-config-input-mode').waitFor({ state: 'visible' });
+      await typeInto(page, 'node-config-input-accessToken', 'access-token');
+      await page.locator('#node-config-dialog-ok').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+      assert.deepEqual(await configValidity(), { valid: true, errors: [] });
+
+      // Back to the sandbox the later tests expect (its credentials do not matter there).
+      await page.evaluate(() => window.RED.editor.editConfig('', 'whatsapp-config', 'savedConfig'));
+      await page.locator('#node-config-input-mode').waitFor({ state: 'visible' });
+      await page.locator('#node-config-input-mode').selectOption('sandbox');
+      await typeInto(page, 'node-config-input-phoneNumberId', '');
+      await page.locator('#node-config-dialog-ok').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+      assert.deepEqual(await configValidity(), { valid: true, errors: [] });
+    });
+
     it('starts a new erase-subject in keyword mode, and warns while it is off that every message erases', async () => {
       const id = await dragOntoWorkspace(page, 'erase-subject', 700, 400);
       await openNodeDialog(page, id);
