@@ -5,7 +5,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { FeedEvent, FeedPage } from '../lib/consent/event-feed';
 import { EventReturns, MAX_ATTEMPTS_DEFAULT } from '../lib/consent/event-returns';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
-import { consentEventPayload, eventSelected, parseEventFilter } from '../lib/conversation/dsr';
+import { consentEventPayload, eventSelected, parseEventFilter, requireKnownEventTypes } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
@@ -58,6 +58,30 @@ export const consentEventsMigrations: readonly Migration[] = [
     }),
   },
 ];
+
+/**
+ * What in the settings the node refuses (a flow written by hand or by a script, which the edit dialog never checked):
+ * an event type it does not know would let those events go unsent, an acknowledgement it does not know would let
+ * them go when sent. Such a node takes no event, so they wait in the store for the node as meant.
+ */
+function settingsProblem(config: ConsentEventsDef, filter: Set<string> | undefined): GdprWhatsAppError | undefined {
+  try {
+    requireKnownEventTypes(filter);
+  } catch (err) {
+    return err as GdprWhatsAppError;
+  }
+  const acknowledge: unknown = config.acknowledge;
+  if (acknowledge !== undefined && acknowledge !== 'sent' && acknowledge !== 'returned') {
+    return new GdprWhatsAppError(
+      'unknown-acknowledge',
+      `Acknowledge must be "sent" or "returned", not "${acknowledge}"`,
+      {
+        value: String(acknowledge),
+      },
+    );
+  }
+  return undefined;
+}
 
 /** The redelivery time in ms: whole seconds from 1 to an hour; anything else is the default. */
 function redeliverMsOf(value: unknown): number {
@@ -136,6 +160,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
     const store = findConsentStore(RED, config.store);
     const includePhone = config.includePhone === true;
     const filter = parseEventFilter(config.eventTypes);
+    const refused = settingsProblem(config, filter);
     const redeliverMs = redeliverMsOf(config.redeliverAfter);
     const returns =
       config.acknowledge === 'returned' ? new EventReturns(redeliverMs, maxAttemptsOf(config.maxAttempts)) : undefined;
@@ -350,6 +375,9 @@ export default function consentEventsNode(RED: NodeAPI): void {
     let stopListening: (() => void) | undefined;
     if (!store) {
       this.status(statusOf('broken', RED._('consent-events.status.no-store')));
+    } else if (refused) {
+      this.status(statusOf('broken', translateError(RED, refused)));
+      this.error(translateError(RED, refused));
     } else {
       stopListening = store.onLedgerOpened(listenTo);
       this.status(statusOf('waiting', RED._('consent-events.status.connecting')));

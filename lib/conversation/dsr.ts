@@ -4,7 +4,7 @@
  * person, the erasure report, the export file, and the ledger events handed to other systems.
  */
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
-import type { EraseReport, LedgerEvent, SubjectRef } from '../consent/types';
+import type { EraseReport, LedgerEvent, LedgerEventType, SubjectRef } from '../consent/types';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -296,6 +296,31 @@ export function consentEventPayload(ledgerEvent: LedgerEvent, includePhone: bool
     if (typeof event.userId === 'string') payload.userId = event.userId;
   }
   return payload;
+}
+
+/** Every type of ledger event, as a consent-events node's filter names them. */
+export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
+  'consent.requested',
+  'consent.confirmed',
+  'consent.given',
+  'consent.refused',
+  'consent.withdrawn',
+  'consent.expired',
+  'subject.erased',
+  'notice.shown',
+];
+
+/**
+ * A filter naming something that is no event type (a typo in a flow written by hand or by a script): its events
+ * would be let go unsent, every one of them, so the node refuses the filter instead.
+ */
+export function requireKnownEventTypes(filter: Set<string> | undefined): void {
+  const unknown = [...(filter ?? [])].filter((type) => !(LEDGER_EVENT_TYPES as readonly string[]).includes(type));
+  if (unknown.length > 0) {
+    throw new GdprWhatsAppError('unknown-event-types', `No such consent event type: ${unknown.join(', ')}`, {
+      types: unknown.join(', '),
+    });
+  }
 }
 
 /** Parses the node's event filter; an empty selection means every event. */

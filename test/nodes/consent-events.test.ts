@@ -181,6 +181,43 @@ describe('consent-events node', () => {
     );
   });
 
+  it('refuses an event type or an acknowledgement it does not know (a hand-written flow) and lets no event go', async () => {
+    await load();
+    await helper.unload();
+    const people = ['+4915123456001', '+4915123456002'];
+    for (const [index, settings] of [
+      { eventTypes: 'consent.withdrawn, subject.erase' },
+      { acknowledge: 'Returned', configVersion: 3 },
+    ].entries()) {
+      await helper.load(
+        [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+        flow(settings) as never,
+        credentials as never,
+      );
+      const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+      const seen = collect('out');
+      await until(() => callsOf('error', 'events').length > 0, 'the error');
+      assert.match(String(callsOf('error', 'events')[0][0]), index === 0 ? /subject\.erase\b/ : /Returned/);
+      const shown = statusesOf('events').at(-1);
+      assert.deepEqual([shown?.fill, shown?.shape], ['red', 'dot'], 'a broken status');
+      const subject = people[index];
+      await ledger.giveConsent({ subject, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+      await ledger.withdrawConsent({ subject, purposes: ['news'], channel: 'admin', actor: 't' });
+      await ledger.eraseSubject(subject, 't');
+      await sleep(300);
+      assert.deepEqual(seen, [], 'nothing sent on');
+      await helper.unload();
+    }
+    // The node as meant: every event made meanwhile comes, none was let go unsent.
+    await load({ eventTypes: ['consent.withdrawn', 'subject.erased'] });
+    const seen = collect('out');
+    await until(() => seen.length >= 4, 'the events made while its settings were wrong');
+    assert.deepEqual(
+      seen.map((m) => m.topic),
+      ['consent.withdrawn', 'subject.erased', 'consent.withdrawn', 'subject.erased'],
+    );
+  });
+
   it('passes on the erasure done by an erase-subject node of the same store, phone included when asked for', async () => {
     const ledger = await load({ includePhone: true });
     await giveNews(ledger);

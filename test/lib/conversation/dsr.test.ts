@@ -8,8 +8,10 @@ import {
   exportAsFile,
   exportFileName,
   isInboundMessage,
+  LEDGER_EVENT_TYPES,
   parseEventFilter,
   recogniseEraseRequest,
+  requireKnownEventTypes,
   subjectFromMessage,
 } from '../../../lib/conversation/dsr';
 import { DEFAULT_ERASE_KEYWORDS } from '../../../lib/conversation/keywords';
@@ -267,6 +269,18 @@ describe('conversation/dsr', () => {
       assert.equal(eventSelected('consent.withdrawn', filter), true);
       assert.equal(eventSelected('notice.shown', filter), false);
       assert.equal(eventSelected('consent.given', parseEventFilter(['consent.given'])), true);
+    });
+
+    it('refuses a filter naming something that is no event type, and takes every one that is', () => {
+      requireKnownEventTypes(parseEventFilter(LEDGER_EVENT_TYPES as string[]));
+      requireKnownEventTypes(undefined);
+      assert.throws(
+        () => requireKnownEventTypes(parseEventFilter('consent.withdrawn, subject.erase, withdrawn')),
+        (err: unknown) =>
+          err instanceof GdprWhatsAppError &&
+          err.code === 'unknown-event-types' &&
+          err.params.types === 'subject.erase, withdrawn',
+      );
     });
   });
 });
