@@ -135,15 +135,19 @@ export interface CheckResult {
   reason: string;
 }
 
-export type LedgerEventType =
-  | 'consent.requested'
-  | 'consent.confirmed'
-  | 'consent.given'
-  | 'consent.refused'
-  | 'consent.withdrawn'
-  | 'consent.expired'
-  | 'subject.erased'
-  | 'notice.shown';
+/** Every type of ledger event, as a consent-events node's filter names them. */
+export const LEDGER_EVENT_TYPES = [
+  'consent.requested',
+  'consent.confirmed',
+  'consent.given',
+  'consent.refused',
+  'consent.withdrawn',
+  'consent.expired',
+  'subject.erased',
+  'notice.shown',
+] as const;
+
+export type LedgerEventType = (typeof LEDGER_EVENT_TYPES)[number];
 
 export interface LedgerEvent {
   type: LedgerEventType;

@@ -4,7 +4,7 @@
  * person, the erasure report, the export file, and the ledger events handed to other systems.
  */
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
-import type { EraseReport, LedgerEvent, LedgerEventType, SubjectRef } from '../consent/types';
+import { type EraseReport, LEDGER_EVENT_TYPES, type LedgerEvent, type SubjectRef } from '../consent/types';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -297,18 +297,6 @@ export function consentEventPayload(ledgerEvent: LedgerEvent, includePhone: bool
   }
   return payload;
 }
-
-/** Every type of ledger event, as a consent-events node's filter names them. */
-export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
-  'consent.requested',
-  'consent.confirmed',
-  'consent.given',
-  'consent.refused',
-  'consent.withdrawn',
-  'consent.expired',
-  'subject.erased',
-  'notice.shown',
-];
 
 /**
  * A filter naming something that is no event type (a typo in a flow written by hand or by a script): its events

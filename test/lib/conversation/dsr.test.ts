@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { LEDGER_EVENT_TYPES } from '../../../lib/consent/types';
 import {
   consentEventPayload,
   DEFAULT_ERASURE_NOTICE,
@@ -8,7 +9,6 @@ import {
   exportAsFile,
   exportFileName,
   isInboundMessage,
-  LEDGER_EVENT_TYPES,
   parseEventFilter,
   recogniseEraseRequest,
   requireKnownEventTypes,
@@ -272,7 +272,7 @@ describe('conversation/dsr', () => {
     });
 
     it('refuses a filter naming something that is no event type, and takes every one that is', () => {
-      requireKnownEventTypes(parseEventFilter(LEDGER_EVENT_TYPES as string[]));
+      requireKnownEventTypes(parseEventFilter([...LEDGER_EVENT_TYPES]));
       requireKnownEventTypes(undefined);
       assert.throws(
         () => requireKnownEventTypes(parseEventFilter('consent.withdrawn, subject.erase, withdrawn')),
