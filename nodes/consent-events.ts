@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { FeedEvent, FeedPage } from '../lib/consent/event-feed';
@@ -101,20 +102,20 @@ function maxAttemptsOf(value: unknown): number {
  * This Node-RED installation as a holder of event feed leases: a random id kept in the user directory, so that a
  * redeployed or restarted node takes over from its previous copy at once, even when that copy could not let go (the
  * store closing at the same time, a crash), while a copy on another instance waits for the lease. Without a writable
- * user directory, this process's own id.
+ * user directory, this process's own id. The host's name goes with it: replicas sharing one user directory (a shared
+ * volume, or an image built with the file in it) would otherwise all hold the lease at once and each send every event.
  */
 const holders = new Map<string, string>();
 const PROCESS_HOLDER = `node-red-${randomUUID()}`;
 const HOLDER_FILE = '.whatsapp-gdpr-instance-id';
 
-export function installationHolder(userDir: unknown): string {
-  if (typeof userDir !== 'string' || userDir === '') return PROCESS_HOLDER;
-  let holder = holders.get(userDir);
-  if (holder === undefined) {
-    holder = keptHolder(path.join(userDir, HOLDER_FILE)) ?? PROCESS_HOLDER;
-    holders.set(userDir, holder);
+export function installationHolder(userDir: unknown, host = os.hostname()): string {
+  let kept = typeof userDir === 'string' && userDir !== '' ? holders.get(userDir) : PROCESS_HOLDER;
+  if (kept === undefined) {
+    kept = keptHolder(path.join(userDir as string, HOLDER_FILE)) ?? PROCESS_HOLDER;
+    holders.set(userDir as string, kept);
   }
-  return holder;
+  return `${kept}@${host.slice(0, 100)}`;
 }
 
 function keptHolder(file: string): string | undefined {

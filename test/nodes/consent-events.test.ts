@@ -52,24 +52,36 @@ describe('consent-events: the lease holder of this installation', () => {
     const first = tempDir();
     const second = tempDir();
     try {
-      const holder = installationHolder(first.path);
-      assert.match(holder, /^node-red-[0-9a-f-]{36}$/);
-      assert.equal(readFileSync(join(first.path, '.whatsapp-gdpr-instance-id'), 'utf8'), holder);
+      const holder = installationHolder(first.path, 'host-a');
+      assert.match(holder, /^node-red-[0-9a-f-]{36}@host-a$/);
+      assert.equal(`${readFileSync(join(first.path, '.whatsapp-gdpr-instance-id'), 'utf8')}@host-a`, holder);
       // Another installation keeps its own, written before (a restart of that Node-RED).
       const kept = 'node-red-00000000-0000-4000-8000-000000000001';
       writeFileSync(join(second.path, '.whatsapp-gdpr-instance-id'), kept);
-      assert.equal(installationHolder(second.path), kept);
-      assert.notEqual(kept, holder);
+      assert.equal(installationHolder(second.path, 'host-a'), `${kept}@host-a`);
+      assert.notEqual(`${kept}@host-a`, holder);
     } finally {
       first.remove();
       second.remove();
     }
   });
 
+  it('differs between hosts that share one user directory (a shared volume, or an image built with the file in it)', () => {
+    const shared = tempDir();
+    try {
+      const [a, b] = [installationHolder(shared.path, 'replica-a'), installationHolder(shared.path, 'replica-b')];
+      assert.notEqual(a, b, 'each replica holds its own lease');
+      assert.equal(a.split('@')[0], b.split('@')[0], 'the same kept id');
+      assert.equal(installationHolder(shared.path, 'replica-a'), a, 'the same after a restart on the same host');
+    } finally {
+      shared.remove();
+    }
+  });
+
   it('is this process own id without a user directory it can write to', () => {
     const unwritable = join(tempDir().path, 'missing', 'dir');
     const holder = installationHolder(unwritable);
-    assert.match(holder, /^node-red-[0-9a-f-]{36}$/);
+    assert.match(holder, /^node-red-[0-9a-f-]{36}@/);
     assert.equal(installationHolder(undefined), holder);
   });
 });
