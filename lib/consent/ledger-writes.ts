@@ -7,7 +7,9 @@ import type { FieldCipher } from './keys';
 import {
   isOptOutOf,
   NUMBER_CHANGED,
+  OBJECTION_ACTIONS,
   OPT_OUT_ACTIONS,
+  objectedBefore,
   optOutTime,
   REQUEST_PAUSE_ACTIONS,
   requestPausedAfterOptOut,
@@ -441,6 +443,21 @@ export class LedgerWrites {
     const listedAt = await tx.suppressedAt(p);
     const lastInbound = (await tx.getSubject(p))?.lastInboundAt ?? undefined;
     return listedAt === undefined || lastInbound === undefined || lastInbound <= listedAt;
+  }
+
+  /**
+   * What her erasure still forbids for a purpose that needs no consent: everything ('erased') until she comes back,
+   * by writing or signing up again (a consent given since; a request typed into a form does not count: anyone can
+   * type a number); after that, the purpose if she objected to it before the erasure ('objected'), its record gone
+   * with the erasure. Nothing once the number passed to someone else since.
+   */
+  async erasureForbids(tx: StoreTx, p: string, def: PurposeDefinition): Promise<'erased' | 'objected' | undefined> {
+    const listedAt = await tx.suppressedAt(p);
+    if (listedAt === undefined || (await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt))) return undefined;
+    const signedUp = (await tx.listConsents(p)).some((r) => r.status === 'given' && (r.decidedAt ?? 0) > listedAt);
+    const lastInbound = (await tx.getSubject(p))?.lastInboundAt ?? undefined;
+    if (!signedUp && (lastInbound === undefined || lastInbound <= listedAt)) return 'erased';
+    return objectedBefore(await tx.listAudit(p, OBJECTION_ACTIONS), def, listedAt) ? 'objected' : undefined;
   }
 
   /**

@@ -31,7 +31,7 @@ import {
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_UNDELIVERED, TYPED_IN_METHODS } from './opt-out-history';
-import { definePurposes, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
+import { definePurposes, effectiveBasis, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { type RemovedPurpose, RetentionSweep, removedPurposeWarning, SWEEP_ACTION } from './retention-sweep';
 import {
@@ -151,6 +151,10 @@ function latestRequest(rows: readonly ConsentRow[]): ConsentRow | undefined {
  * (Error) when a background flush or sweep fails, and for each purpose out of the settings whose consents
  * the sweep will end (just after open, and when the sweep ends them).
  */
+/** What an objection made before an erasure answers once she came back: as its record would. */
+const OBJECTED = (def: PurposeDefinition, now: number) =>
+  evaluateCheck(def, { status: 'withdrawn', expiresAt: null }, now);
+
 export class ConsentLedger extends EventEmitter {
   private readonly resolver: SubjectResolver;
   private readonly records: LedgerRecords;
@@ -810,6 +814,7 @@ export class ConsentLedger extends EventEmitter {
       const state = read instanceof Promise ? await read : read;
       if (state !== undefined) {
         const result = evaluateCheck(def, state, this.clock());
+        if (result.status === 'erased') return this.unlessCameBack(result, looked, def);
         return mayStandInFront(result) ? this.unlessBlockedUnderRequest(result, looked, def) : result;
       }
     }
@@ -818,7 +823,20 @@ export class ConsentLedger extends EventEmitter {
     if (identified.userIdOnly) pseudonym = (await this.store.read.resolveAlias(pseudonym)) ?? pseudonym;
     const state = pseudonym === looked ? undefined : await this.checkState(pseudonym, def.id);
     const result = evaluateCheck(def, state, this.clock());
+    if (result.status === 'erased') return this.unlessCameBack(result, pseudonym, def);
     return mayStandInFront(result) ? this.unlessBlockedUnderRequest(result, pseudonym, def) : result;
+  }
+
+  /**
+   * An erased person who wrote to the business since, or signed up again, has come back (erasureForbids): a purpose
+   * that needs no consent allows again, as for anyone new (her order updates), unless she objected to it before; one
+   * that needs consent still needs a new one.
+   */
+  private async unlessCameBack(result: CheckResult, p: string, def: PurposeDefinition): Promise<CheckResult> {
+    if (effectiveBasis(def) === 'consent') return result;
+    const forbids = await this.writes.erasureForbids(this.store.read, p, def);
+    if (forbids === 'erased') return result;
+    return forbids === 'objected' ? OBJECTED(def, this.clock()) : evaluateCheck(def, undefined, this.clock());
   }
 
   /**
@@ -836,9 +854,10 @@ export class ConsentLedger extends EventEmitter {
     // Several requests may lie between: none of them was confirmed either.
     const decided = await this.store.read.latestDecidedHistory(p, def.id);
     if (decided === undefined) {
-      // An erasure leaves no history behind: only a consent she confirmed since takes her off the erasure list.
-      const erased = (await this.store.read.suppressedAt(p)) !== undefined;
-      return erased ? evaluateCheck(def, 'erased', this.clock()) : result;
+      // An erasure leaves no history behind: only her coming back since (she wrote, or signed up) lifts it.
+      const forbids = await this.writes.erasureForbids(this.store.read, p, def);
+      if (forbids === 'erased') return evaluateCheck(def, 'erased', this.clock());
+      return forbids === 'objected' ? OBJECTED(def, this.clock()) : result;
     }
     const before = evaluateCheck(def, decided, this.clock());
     return before.allowed ? result : before;

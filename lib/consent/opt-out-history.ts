@@ -19,6 +19,24 @@ export function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean 
   return entry.detail?.channel !== 'meta-marketing-optout' || def.marketing;
 }
 
+/** The audit actions objectedBefore reads. */
+export const OBJECTION_ACTIONS = [...OPT_OUT_ACTIONS, 'consent.given', 'consent.confirmed'];
+
+/**
+ * Whether her last word on `def` up to `at` was no: an opt-out covering it, with no consent to it given since. An
+ * erasure deletes an objection's record, but the objection is to keep applying when she writes again.
+ */
+export function objectedBefore(entries: readonly AuditRecord[], def: PurposeDefinition, at: number): boolean {
+  let objected = false;
+  for (const entry of [...entries].sort((a, b) => a.at - b.at)) {
+    if (entry.at > at) break;
+    if (isOptOutOf(entry, def)) objected = true;
+    else if (entry.action !== 'consent.refused' && entry.action !== 'consent.withdrawn' && entry.purpose === def.id)
+      objected = false;
+  }
+  return objected;
+}
+
 /** A withdrawal the person sent, not one carried over from elsewhere or ended by her number passing on. */
 function isOwnWithdrawal(entry: AuditRecord): boolean {
   return (

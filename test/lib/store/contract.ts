@@ -1062,6 +1062,39 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.verifyAudit()).ok, true);
       });
 
+      it('an erased person who writes again gets what needs no consent again; consent and her objection still count', async () => {
+        await giveByKeyword(PHONE);
+        await giveByKeyword(PHONE_2);
+        await ledger.withdrawUnlessErased({ subject: PHONE_2, purposes: ['orders'], channel: 'admin', actor: 't' });
+        await ledger.eraseSubject(PHONE, 'admin');
+        await ledger.eraseSubject(PHONE_2, 'admin');
+        const orders = async (phone: string) => (await ledger.checkConsent(phone, 'orders')).allowed;
+        assert.equal(await orders(PHONE), false, 'erased: no order updates');
+        // A message she sent before the erasure, delivered after it, and a request anyone could type in: not her.
+        await ledger.recordInbound(PHONE, now - 1000);
+        await ledger.requestConsent({
+          subject: PHONE,
+          purpose: 'orders',
+          wording: WORDING,
+          language: 'en',
+          method: 'web-form',
+          actor: 't',
+        });
+        assert.equal(await orders(PHONE), false, 'neither brings her back');
+        // She writes: her order updates go again, a purpose that needs consent still needs a new one.
+        await ledger.recordInbound(PHONE, now + 1000);
+        assert.deepEqual(await ledger.checkConsent(PHONE, 'orders'), {
+          allowed: true,
+          status: 'pending',
+          reason: 'lawful-basis-contract',
+        });
+        assert.equal((await ledger.checkConsent(PHONE, 'marketing')).allowed, false);
+        // Her objection outlives her erasure and her return.
+        await ledger.recordInbound(PHONE_2, now + 1000);
+        assert.equal(await orders(PHONE_2), false, 'the objection still forbids');
+        assert.equal((await ledger.checkConsent(PHONE_2, 'orders')).status, 'withdrawn');
+      });
+
       it('states with the data what Art. 15 asks besides it: purposes, recipients, retention, sources, rights', async () => {
         await giveByKeyword(PHONE);
         const { information } = await ledger.exportSubject(PHONE, 'admin');
