@@ -1,6 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import {
+  confirmationKeywordFor,
   erasureNotice,
+  erasureQuestion,
   erasureReport,
   isInboundMessage,
   recogniseEraseRequest,
@@ -51,10 +53,42 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       showStoreProblems(this, RED, store);
     }
 
+    /**
+     * "Löschen" alone may be about an order: the person is asked to send the keyword that names her data (output 2,
+     * with Tell the person), or the message goes on output 3 marked msg.erase for the flow to ask. Nothing is erased.
+     */
+    const askFirst = (
+      msg: NodeMessageInFlow,
+      keyword: string,
+      confirmWith: string,
+      send: (msgs: (NodeMessage | null)[]) => void,
+    ) => {
+      const { subject } = subjectFromMessage(msg);
+      const language = chooseLanguage(
+        (msg as { language?: unknown }).language,
+        config.language,
+        subject.phone ?? subject.userId,
+      );
+      const question = notify ? erasureQuestion(subject, language, confirmWith) : undefined;
+      if (question) {
+        send([null, { ...question, topic: 'erasure-question' } as NodeMessage, null]);
+        return;
+      }
+      (msg as { erase?: unknown }).erase = { kind: 'confirm-first', keyword, confirmWith, language };
+      send([null, null, msg]);
+    };
+
     this.on('input', async (msg: NodeMessageInFlow, send, done) => {
       try {
-        if (keywordMode && isInboundMessage(msg) && !recogniseEraseRequest(msg, keywords)) {
+        const keyword = keywordMode && isInboundMessage(msg) ? recogniseEraseRequest(msg, keywords) : undefined;
+        if (keywordMode && isInboundMessage(msg) && !keyword) {
           send([null, null, msg]);
+          done();
+          return;
+        }
+        const confirmWith = keyword ? confirmationKeywordFor(keyword, keywords) : undefined;
+        if (keyword && confirmWith) {
+          askFirst(msg, keyword, confirmWith, send);
           done();
           return;
         }

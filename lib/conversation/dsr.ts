@@ -128,13 +128,38 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
     whatsapp.type === 'text' ||
     (whatsapp.type === undefined && whatsapp.button === undefined && whatsapp.interactive === undefined);
   if (typed) return eraseKeywordOf(whatsapp.text, keywords);
-  const buttonKeywords = keywords.filter((k) => normaliseKeywordText(k).includes(' '));
+  const buttonKeywords = keywords.filter(namesTheData);
   for (const candidate of [whatsapp.button?.text, whatsapp.button?.payload, whatsapp.interactive?.title]) {
     const keyword = eraseKeywordOf(candidate, buttonKeywords);
     if (keyword) return keyword;
   }
   return undefined;
 }
+
+/** A keyword of more than one word (DELETE MY DATA, DATEN LÖSCHEN) says what is to go; "Löschen" alone does not. */
+function namesTheData(keyword: string): boolean {
+  return normaliseKeywordText(keyword).includes(' ');
+}
+
+/**
+ * The keyword to ask for before erasing on a one-word keyword: "Löschen" may be about an order or a cart, and an
+ * erasure cannot be undone. The list's keyword that names the data with the same word (LÖSCHEN: DATEN LÖSCHEN), else
+ * its first that names the data; undefined when `keyword` names the data itself or the list has none that does (then
+ * it erases, as configured).
+ */
+export function confirmationKeywordFor(keyword: string, keywords: readonly string[]): string | undefined {
+  if (namesTheData(keyword)) return undefined;
+  const word = normaliseKeywordText(keyword);
+  const phrases = keywords.filter(namesTheData);
+  return phrases.find((k) => normaliseKeywordText(k).split(' ').includes(word)) ?? phrases[0];
+}
+
+/** Asked of a person who wrote a one-word erase keyword (confirmationKeywordFor), with the keyword to send. */
+export const DEFAULT_ERASURE_QUESTION: Record<Language, (keyword: string) => string> = {
+  en: (keyword) => `Do you want us to delete all your data? This cannot be undone. To confirm, reply ${keyword}.`,
+  de: (keyword) =>
+    `Möchten Sie, dass wir alle Ihre Daten löschen? Das lässt sich nicht rückgängig machen. Zur Bestätigung antworten Sie mit ${keyword}.`,
+};
 
 function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string | undefined {
   // "Löschen?" asks whether one can; an erasure cannot be undone, so only a request without a question mark counts.
@@ -165,6 +190,13 @@ export function erasureNotice(
   if (!to) return undefined;
   const payload = textFor({ ...DEFAULT_ERASURE_NOTICE, ...nonEmpty(texts) }, language) ?? DEFAULT_ERASURE_NOTICE.en;
   return { to, payload, language };
+}
+
+/** The question to a person who wrote a one-word erase keyword; undefined without a number to send to. */
+export function erasureQuestion(subject: SubjectRef, language: Language, keyword: string): OutgoingText | undefined {
+  const to = subject.phone ?? subject.userId;
+  if (!to) return undefined;
+  return { to, payload: DEFAULT_ERASURE_QUESTION[language](keyword), language };
 }
 
 function nonEmpty(texts: Partial<Record<string, string>>): Record<string, string> {

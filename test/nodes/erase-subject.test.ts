@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
-import { DEFAULT_ERASURE_NOTICE } from '../../lib/conversation/dsr';
+import { DEFAULT_ERASURE_NOTICE, DEFAULT_ERASURE_QUESTION } from '../../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../../lib/errors';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
@@ -277,6 +277,32 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
     });
 
+    it('erases nothing on "Löschen" alone: the message goes on output 3 marked to ask for DATEN LÖSCHEN', async () => {
+      await load({ keywordMode: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      const passed = next('other');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Löschen', 'wamid.one-word'));
+      const msg = await passed;
+      assert.deepEqual(msg.erase, {
+        kind: 'confirm-first',
+        keyword: 'LÖSCHEN',
+        confirmWith: 'DATEN LÖSCHEN',
+        language: 'de',
+      });
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased');
+    });
+
+    it('erases on a one-word keyword when the configured list names the data with none', async () => {
+      await load({ keywordMode: true, keywords: 'ENTFERNEN' });
+      const store = await ledger();
+      await give(store, ERIKA);
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Entfernen', 'wamid.only-word'));
+      assert.equal(((await reported).payload as Report).found, true);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
+    });
+
     it('uses the configured keywords instead of the defaults', async () => {
       await load({ keywordMode: true, keywords: 'VERGISS MICH' });
       const passed = next('other');
@@ -312,6 +338,24 @@ describe('erase-subject node', () => {
       const body = accepted.body as { type: string; text: { body: string } };
       assert.equal(body.type, 'text');
       assert.ok(body.text.body.startsWith(DEFAULT_ERASURE_NOTICE.de), body.text.body);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
+    });
+
+    it('asks a person who wrote "Löschen" to confirm with DATEN LÖSCHEN, in German, and erases only then', async () => {
+      await load({ keywordMode: true, notify: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'Löschen' });
+      const asked = next('sent');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Löschen', 'wamid.ask'));
+      await asked;
+      const [question] = sandbox.accepted(PHONE_NUMBER_ID);
+      const body = question.body as { text: { body: string } };
+      assert.ok(body.text.body.startsWith(DEFAULT_ERASURE_QUESTION.de('DATEN LÖSCHEN')), body.text.body);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased yet');
+      const reported = next('report');
+      helper.getNode('erase').receive(inbound(ERIKA, 'DATEN LÖSCHEN', 'wamid.confirmed'));
+      assert.equal(((await reported).payload as Report).found, true);
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
     });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { LEDGER_EVENT_TYPES } from '../../../lib/consent/types';
 import {
+  confirmationKeywordFor,
   consentEventPayload,
   DEFAULT_ERASURE_NOTICE,
   erasureNotice,
@@ -135,6 +136,15 @@ describe('conversation/dsr', () => {
       }
       // Typed, the word is a request.
       assert.equal(recogniseEraseRequest(inbound({ text: 'Löschen' }), keywords), 'LÖSCHEN');
+    });
+
+    it('asks for the keyword that names the data before erasing on one word: "Löschen" may be about an order', () => {
+      assert.equal(confirmationKeywordFor('LÖSCHEN', keywords), 'DATEN LÖSCHEN');
+      assert.equal(confirmationKeywordFor('DELETE', ['DELETE MY DATA', 'DATEN LÖSCHEN', 'DELETE']), 'DELETE MY DATA');
+      assert.equal(confirmationKeywordFor('ENTFERNEN', ['VERGISS MICH', 'ENTFERNEN']), 'VERGISS MICH');
+      // A keyword naming the data erases at once; a list without one erases on its one word, as configured.
+      assert.equal(confirmationKeywordFor('DATEN LÖSCHEN', keywords), undefined);
+      assert.equal(confirmationKeywordFor('ENTFERNEN', ['ENTFERNEN']), undefined);
     });
 
     it('ignores sentences that merely contain the words, other keywords and non-inbound messages', () => {
