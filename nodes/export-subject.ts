@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { AccessInformation } from '../lib/consent/access-information';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
@@ -14,6 +15,25 @@ interface ExportSubjectDef extends NodeDef {
 }
 
 export const exportSubjectMigrations: readonly Migration[] = [withDefaults({ output: 'object' })];
+
+/**
+ * The integrator that runs the WhatsApp integration for the controller, as a privacy-notice node of the same store
+ * names it (its policy page lists it among the recipients): Art. 15(1)(c) GDPR asks for the same in the export.
+ */
+function integratorsOf(RED: NodeAPI, storeId: string): AccessInformation['recipients'] {
+  const names = new Set<string>();
+  RED.nodes.eachNode((def) => {
+    const notice = def as NodeDef & { store?: unknown; providerName?: unknown };
+    const name = typeof notice.providerName === 'string' ? notice.providerName.trim() : '';
+    if (notice.type === 'privacy-notice' && notice.store === storeId && name) names.add(name);
+  });
+  return [...names].map((name) => ({
+    name,
+    role: 'processor' as const,
+    service: 'operates this WhatsApp integration for the controller',
+    thirdCountryTransfers: [],
+  }));
+}
 
 /** export-subject (Art. 15 access, Art. 20 portability): everything the package holds about one person, as JSON. */
 export default function exportSubjectNode(RED: NodeAPI): void {
@@ -45,6 +65,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
         });
         // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;
+        document.information.recipients.push(...integratorsOf(RED, config.store));
         exported += 1;
         this.status(statusOf('ready', RED._('export-subject.status.exported', { count: exported })));
         if (asFile) {

@@ -4,6 +4,7 @@ import type { SubjectExport } from '../../lib/consent/types';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
 import exportSubjectNode from '../../nodes/export-subject';
+import privacyNoticeNode from '../../nodes/privacy-notice';
 import { helper, nodeRedPath } from '../helpers/node-red';
 import { mountHttpApps } from '../helpers/node-red-http';
 import { collect, type Msg, next, storeCredentials, storeNode, tempDir } from './consent-fixtures';
@@ -47,7 +48,7 @@ describe('export-subject node', () => {
       ...extra.map((n) => ({ z: 'f1', ...n })),
     ];
     await helper.load(
-      [consentStoreNode, exportSubjectNode, eraseSubjectNode, httpInNode, mountHttpApps()] as never,
+      [consentStoreNode, exportSubjectNode, eraseSubjectNode, privacyNoticeNode, httpInNode, mountHttpApps()] as never,
       flow as never,
       { store: storeCredentials() },
     );
@@ -95,6 +96,34 @@ describe('export-subject node', () => {
     assert.ok(actions.includes('dsr.access_fulfilled'), actions.join());
     const exportAudit = doc.auditEvents.find((e) => e.action === 'dsr.access_fulfilled');
     assert.match(String(exportAudit?.actor), /^export-subject:export:request$/);
+  });
+
+  it('names the integrator a privacy notice of the store lists on its policy page among the recipients', async () => {
+    const notice = (id: string, store: string, providerName: string) => ({
+      id,
+      type: 'privacy-notice',
+      store,
+      servePage: false,
+      policyUrl: 'https://example.com/privacy',
+      providerName,
+      wires: [[]],
+    });
+    await load({}, [
+      notice('notice-1', 'store', 'Beispiel Integrationen GmbH'),
+      notice('notice-2', 'store', ' Beispiel Integrationen GmbH '),
+      notice('notice-3', 'other-store', 'Someone Else Ltd'),
+    ]);
+    await seed(await ledger());
+    const out = next('out');
+    helper.getNode('export').receive({ payload: { phone: ERIKA } });
+    const { information } = (await out).payload as SubjectExport;
+    assert.deepEqual(
+      information.recipients.map((r) => [r.name, r.role]),
+      [
+        ['Meta Platforms Ireland Limited', 'processor'],
+        ['Beispiel Integrationen GmbH', 'processor'],
+      ],
+    );
   });
 
   it('records who on staff asked in the audit, and shows it in no export, later ones included', async () => {
