@@ -29,14 +29,35 @@ export interface SandboxSecrets {
  * other name asked for as a utility template.
  */
 export const SANDBOX_TEMPLATES: TemplateDefinition[] = [
+  {
+    name: 'consent_request',
+    language: 'en',
+    category: 'UTILITY',
+    body: 'Please confirm: would you like to receive {{1}} from us on WhatsApp? You can unsubscribe at any time by replying STOP.',
+    buttons: [{ type: 'quick_reply', text: 'YES' }],
+  },
+  {
+    name: 'consent_request',
+    language: 'de',
+    category: 'UTILITY',
+    body: 'Bitte bestätigen Sie: Möchten Sie {{1}} von uns per WhatsApp erhalten? Sie können sich jederzeit mit STOP abmelden.',
+    buttons: [{ type: 'quick_reply', text: 'JA' }],
+  },
   { name: 'order_update', language: 'en', category: 'UTILITY', body: 'Your order {{1}} is now: {{2}}.' },
   { name: 'order_update', language: 'de', category: 'UTILITY', body: 'Ihre Bestellung {{1}} ist jetzt: {{2}}.' },
-  { name: 'spring_sale', language: 'en', category: 'MARKETING', body: 'Spring sale: 20% off everything this week.' },
+  {
+    name: 'spring_sale',
+    language: 'en',
+    category: 'MARKETING',
+    body: 'Spring sale: 20% off everything this week.',
+    footer: 'Reply STOP to unsubscribe.',
+  },
   {
     name: 'spring_sale',
     language: 'de',
     category: 'MARKETING',
     body: 'Frühlingsaktion: 20 % auf alles, nur diese Woche.',
+    footer: 'Antworten Sie mit STOP, um sich abzumelden.',
   },
 ];
 

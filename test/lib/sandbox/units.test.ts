@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { customerMessageObject, parseCustomerMessage, renderOutgoing } from '../../../lib/sandbox/messages';
 import { PAIR_BURST, PAIR_REFILL_MS, PairRateBucket, ThroughputWindow } from '../../../lib/sandbox/rate-limits';
+import { SANDBOX_TEMPLATES } from '../../../nodes/shared/sandbox';
 
 describe('sandbox rate limits', () => {
   it('lets `perSecond` messages into any one-second window', () => {
@@ -132,6 +133,33 @@ describe('sandbox message rendering', () => {
       { component: 'button 0', values: ['OK'] },
     ]);
     assert.deepEqual(rendered.buttons, [{ kind: 'quick_reply', id: 'OK', title: 'OK' }]);
+  });
+
+  it("shows the examples' consent request as a customer sees it: the text, and the JA button carrying the payload", () => {
+    const rendered = renderOutgoing(
+      {
+        type: 'template',
+        template: {
+          name: 'consent_request',
+          language: { code: 'de' },
+          components: [
+            { type: 'body', parameters: [{ type: 'text', text: 'Newsletter' }] },
+            {
+              type: 'button',
+              sub_type: 'quick_reply',
+              index: 0,
+              parameters: [{ type: 'payload', payload: 'gdpr-confirm:newsletter' }],
+            },
+          ],
+        },
+      },
+      SANDBOX_TEMPLATES,
+    );
+    assert.equal(
+      rendered.text,
+      'Bitte bestätigen Sie: Möchten Sie Newsletter von uns per WhatsApp erhalten? Sie können sich jederzeit mit STOP abmelden.',
+    );
+    assert.deepEqual(rendered.buttons, [{ kind: 'quick_reply', id: 'gdpr-confirm:newsletter', title: 'JA' }]);
   });
 
   it('renders media as a labelled placeholder and keeps the caption', () => {
