@@ -1201,6 +1201,66 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       assert.deepEqual(await configValidity(), { valid: true, errors: [] });
     });
 
+    it('keeps a PostgreSQL store saved without a usable URL, or with a broken key, invalid after Done, and holds the deploy back', async () => {
+      // Node-RED itself checks credentials only while the dialog is open: Done would take the store as valid, and
+      // the deployed store would fail to open.
+      const storeValidity = () =>
+        page.evaluate(() => {
+          const n = window.RED.nodes.node('savedStore');
+          return { valid: n.valid !== false, errors: n.validationErrors as string[] };
+        });
+      const edit = async (change: () => Promise<void>) => {
+        await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'savedStore'));
+        await eventually(
+          () => page.locator('#node-config-input-pseudonymKey').inputValue(),
+          '__PWRD__',
+          'the deployed key',
+        );
+        await change();
+        await page.locator('#node-config-dialog-ok').click();
+        await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+      };
+      const urlMessage = await catalogText(page, 'consent-store:consent-store.validation.postgres-url');
+
+      await edit(async () => {
+        await page.locator('#node-config-input-backend').selectOption('postgres');
+      });
+      assert.deepEqual(await storeValidity(), { valid: false, errors: [urlMessage] });
+      await deployIsHeldBack(page, 'consent-store-postgres-without-url');
+
+      await edit(() => typeInto(page, 'node-config-input-postgresUrl', 'mysql://db.example.com/consent'));
+      assert.deepEqual(await storeValidity(), { valid: false, errors: [urlMessage] });
+
+      await edit(async () => {
+        await typeInto(page, 'node-config-input-postgresUrl', 'postgres://consent:secret@db.example.com:5432/consent');
+        await typeInto(page, 'node-config-input-pseudonymKey', 'short');
+      });
+      const keyProblem = await catalogText(page, 'consent-store:consent-store.validation.key-length-range', {
+        min: 32,
+        max: 64,
+      });
+      assert.deepEqual(await storeValidity(), {
+        valid: false,
+        errors: [
+          await catalogText(page, 'consent-store:consent-store.validation.saved-pseudonymKey', { problem: keyProblem }),
+        ],
+      });
+
+      // Back to the store the later tests expect: SQLite, with its deployed key.
+      await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'savedStore'));
+      await page.locator('#node-config-input-backend').waitFor({ state: 'visible' });
+      await typeInto(page, 'node-config-input-pseudonymKey', key());
+      await page.locator('#node-config-dialog-ok').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+      assert.deepEqual(await storeValidity(), { valid: true, errors: [] });
+      await page.evaluate(() => window.RED.editor.editConfig('', 'consent-store', 'savedStore'));
+      await page.locator('#node-config-input-backend').waitFor({ state: 'visible' });
+      await page.locator('#node-config-input-backend').selectOption('sqlite');
+      await page.locator('#node-config-dialog-ok').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+      assert.deepEqual(await storeValidity(), { valid: true, errors: [] });
+    });
+
     it('starts a new erase-subject in keyword mode, and warns while it is off that every message erases', async () => {
       const id = await dragOntoWorkspace(page, 'erase-subject', 700, 400);
       await openNodeDialog(page, id);
