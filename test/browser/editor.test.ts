@@ -580,6 +580,75 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
     }
   });
 
+  it("fits each label into its dialog's label column, in English and German (long words break at soft hyphens)", async () => {
+    const german = await browser.newContext({ locale: 'de-DE', viewport: { width: 1400, height: 900 } });
+    german.setDefaultTimeout(15000);
+    try {
+      const de = await german.newPage();
+      await openEditor(de, red);
+      const cut: string[] = [];
+      for (const [language, tab] of [
+        ['en-US', page],
+        ['de-DE', de],
+      ] as const) {
+        for (const type of ['whatsapp-config', 'consent-store', ...FLOW_TYPES]) {
+          const id = await tab.evaluate((t) => {
+            let found: string | undefined;
+            const take = (n: { id: string; type: string }) => {
+              if (!found && n.type === t) found = n.id;
+            };
+            window.RED.nodes.eachConfig(take);
+            window.RED.nodes.eachNode(take);
+            return found;
+          }, type);
+          assert.ok(id, `a ${type} to open`);
+          const config = type === 'whatsapp-config' || type === 'consent-store';
+          if (config) {
+            await tab.evaluate(({ t, nodeId }) => window.RED.editor.editConfig('', t, nodeId), { t: type, nodeId: id });
+            await tab.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+          } else {
+            await editNode(tab, id);
+          }
+          // Rows hidden for the current settings (cloud fields, the other database, closed tabs) are measured too.
+          const overflowing = await tab.evaluate(() => {
+            const trays = document.querySelectorAll('.red-ui-tray');
+            const body = trays[trays.length - 1].querySelector('.red-ui-tray-body') as HTMLElement;
+            const revealed: [HTMLElement, string | null][] = [];
+            body.querySelectorAll<HTMLElement>('*').forEach((el) => {
+              if ((el.matches('label') || el.querySelector('label')) && getComputedStyle(el).display === 'none') {
+                revealed.push([el, el.getAttribute('style')]);
+                el.style.setProperty('display', 'block', 'important');
+              }
+            });
+            const found: string[] = [];
+            body.querySelectorAll('label').forEach((label) => {
+              if (label.scrollWidth > label.clientWidth + 1)
+                found.push(
+                  String(label.textContent)
+                    .replace(/\u00AD/g, '')
+                    .trim(),
+                );
+            });
+            for (const [el, style] of revealed) {
+              if (style === null) el.removeAttribute('style');
+              else el.setAttribute('style', style);
+            }
+            return found;
+          });
+          cut.push(...overflowing.map((text) => `${language} ${type}: ${text}`));
+          if (language === 'de-DE') await screenshot(tab, `labels-de-${type}`);
+          await tab.locator(config ? '#node-config-dialog-cancel' : '#node-dialog-cancel').click();
+          await tab
+            .locator(config ? '#node-config-dialog-cancel' : '#node-dialog-cancel')
+            .waitFor({ state: 'detached' });
+        }
+      }
+      assert.deepEqual(cut, []);
+    } finally {
+      await german.close();
+    }
+  });
+
   it('checks the connection of a live (cloud mode) number: display number, quality, storage outside the EU', async () => {
     const api = await startSandboxServer();
     try {
