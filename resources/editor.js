@@ -22,6 +22,13 @@ window.WhatsAppGdprEditor = window.WhatsAppGdprEditor || {
   },
 
   /**
+   * A text the node sends as a message may be at most `max` characters (WhatsApp's limit for a text body is 4096, for
+   * an interactive one 1024). The dialog's fields stop there, but an imported or hand-written flow can hold more: the
+   * field then says why it is red. `tooLongKey` is the message's full key in the node's own catalog.
+   */
+  atMost: (max, tooLongKey) => (v) => String(v || '').length <= max || RED._(tooLongKey, { max: max }),
+
+  /**
    * Every value the runtime's migrations would fill in is written out by the dialog (showRuntimeDefaults): save at
    * the current version, or the runtime would go on migrating the node at each deploy. Never lowers it.
    */

@@ -54,14 +54,41 @@ function tolerant(): unknown {
 
 type Definition = Record<string, unknown> & { defaults?: Record<string, { value?: unknown }> };
 
-/** Runs the editor scripts against a stub RED and returns the definitions they register. */
-function registeredDefinitions(html: string): Map<string, Definition> {
+/** RED._ as the editor has it in `lang`, for this package's keys ('<module>/<set>:key'); other keys stay as they are. */
+function translator(lang: string): (key: string, params?: Record<string, unknown>) => string {
+  return (key, params = {}) => {
+    const colon = key.indexOf(':');
+    if (colon < 0 || !key.startsWith(`${pkg.name}/`)) return key;
+    const set = key.slice(pkg.name.length + 1, colon);
+    const catalog = JSON.parse(fs.readFileSync(builtFile(set, 'locales', lang, `${set}.json`), 'utf8'));
+    const text = key
+      .slice(colon + 1)
+      .split('.')
+      .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], catalog);
+    return typeof text === 'string' ? text.replace(/__(\w+)__/g, (_, name) => String(params[name])) : key;
+  };
+}
+
+/**
+ * Runs the editor scripts against a stub RED and returns the definitions they register. resources/editor.js, which
+ * Node-RED loads before them, runs first. `translate` stands in for RED._ (by default it returns the key).
+ */
+function registeredDefinitions(
+  html: string,
+  translate: (key: string, params?: Record<string, unknown>) => string = (key) => key,
+): Map<string, Definition> {
   const registered = new Map<string, Definition>();
   const withFallback = (target: Record<string, unknown>) =>
     new Proxy(target, { get: (t, key) => (key in t ? t[key as string] : tolerant()) });
   const RED = withFallback({
     nodes: withFallback({ registerType: (type: string, def: Definition) => registered.set(type, def) }),
-    _: (key: string) => key,
+    _: translate,
+  });
+  const helpers: Record<string, unknown> = {};
+  vm.runInNewContext(fs.readFileSync(path.join(root, 'resources', 'editor.js'), 'utf8'), {
+    window: helpers,
+    RED,
+    $: tolerant(),
   });
   const context = vm.createContext({
     RED,
@@ -69,6 +96,7 @@ function registeredDefinitions(html: string): Map<string, Definition> {
     jQuery: tolerant(),
     window: tolerant(),
     document: tolerant(),
+    WhatsAppGdprEditor: helpers.WhatsAppGdprEditor,
   });
   for (const script of editorScripts(html)) vm.runInContext(script, context);
   return registered;
@@ -175,8 +203,9 @@ function referencedKeys(html: string, set: string): { exact: Map<string, string[
       Literal(literal) {
         if (typeof literal.value !== 'string' || !literal.value.startsWith(`${pkg.name}/`)) return;
         const ref = namespaced(literal.value, undefined);
-        // 'ns:a.b.' + variable: the literal is the start of a key.
+        // 'ns:a.b.' + variable: the literal is the start of a key; else a whole key handed to a helper.
         if (ref && /[.\-_]$/.test(ref.key)) add(prefixes, ref.ns, ref.key);
+        else if (ref) add(exact, ref.ns, ref.key);
       },
     });
   }
@@ -388,6 +417,38 @@ describe('editor validation as the runtime has it', () => {
         '\uFDFA'.repeat(12),
       ]) {
         assert.equal(validate(list) === true, overlongKeywords(list).length === 0, `${field}: ${list}`);
+      }
+    }
+  });
+  it('says why a text too long to send is refused, in English and German, where imported flows can hold one', () => {
+    // The dialogs' fields stop at the limit; an imported or hand-written flow does not.
+    const texts: [string, string[], number][] = [
+      ['stop-handler', ['confirmationEn', 'confirmationDe', 'helpEn', 'helpDe'], 4096],
+      ['opt-in-flow', ['confirmedTextEn', 'confirmedTextDe', 'expiredTextEn', 'expiredTextDe'], 4096],
+      ['opt-in-flow', ['subscribedTextEn', 'subscribedTextDe'], 4096],
+      ['opt-in-flow', ['confirmationTextEn', 'confirmationTextDe'], 1024],
+      ['erase-subject', ['noticeEn', 'noticeDe'], 4096],
+      ['privacy-notice', ['noticeEn', 'noticeDe'], 4096],
+    ];
+    const said: Record<string, (max: number) => string> = {
+      'en-US': (max) => `At most ${max} characters`,
+      de: (max) => `Höchstens ${max} Zeichen`,
+    };
+    for (const lang of LANGUAGES) {
+      for (const [type, fields, max] of texts) {
+        const html = fs.readFileSync(builtFile(type, `${type}.html`), 'utf8');
+        const def = registeredDefinitions(html, translator(lang)).get(type);
+        for (const field of fields) {
+          const validate = (def?.defaults?.[field] as { validate?: (v: unknown) => unknown })?.validate;
+          assert.ok(validate, `${type}.${field} has a validator`);
+          assert.equal(validate(undefined), true, `${type}.${field}: missing`);
+          assert.equal(validate('x'.repeat(max)), true, `${type}.${field}: ${max} characters`);
+          assert.equal(
+            validate('x'.repeat(max + 1)),
+            said[lang](max),
+            `${lang} ${type}.${field}: ${max + 1} characters`,
+          );
+        }
       }
     }
   });
