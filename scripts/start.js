@@ -86,6 +86,31 @@ async function deployDemoFlowOnce() {
   return true;
 }
 
+/**
+ * Node-RED answers before it started the flows, and the flows' pages only exist from then on: the addresses are
+ * printed once the policy page of the flows' privacy notice answers (up to 30 seconds; flows without one, at once).
+ */
+async function waitForFlows() {
+  let flows = [];
+  try {
+    flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8'));
+  } catch {
+    return;
+  }
+  const notice =
+    Array.isArray(flows) && flows.find((n) => n.type === 'privacy-notice' && n.servePage !== false && !n.d);
+  if (!notice) return;
+  const page = `${base}${notice.pagePath || '/privacy'}`;
+  for (let i = 0; i < 60; i++) {
+    try {
+      if ((await fetch(page)).status !== 404) return;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function main() {
   if (!(await portIsFree())) {
     throw new Error(
@@ -117,6 +142,7 @@ async function main() {
 
   await waitForNodeRed(child);
   const deployed = await deployDemoFlowOnce();
+  await waitForFlows();
   console.log(`
   WhatsApp GDPR nodes are running (sandbox mode, no WhatsApp account needed).
     Node-RED editor:        ${base}/
