@@ -12,14 +12,20 @@ const path = require('node:path');
 const args = process.argv.slice(2);
 const root = path.join(__dirname, '..');
 const outArg = args.indexOf('--out');
-const dist = path.resolve(root, outArg >= 0 ? args[outArg + 1] : 'dist');
+const target = path.resolve(root, outArg >= 0 ? args[outArg + 1] : 'dist');
 const lenient = args.includes('--lenient');
+// Built beside the target and swapped in at the end: a Node-RED running from it (npm start while npm test builds)
+// keeps finding its files, instead of answering 500 for the sandbox chat until the build is done.
+const dist = `${target}.building-${process.pid}`;
 
 fs.rmSync(dist, { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root, '--outDir', dist], {
   stdio: 'inherit',
 });
-if (tsc.status !== 0 && !lenient) process.exit(tsc.status ?? 1);
+if (tsc.status !== 0 && !lenient) {
+  fs.rmSync(dist, { recursive: true, force: true });
+  process.exit(tsc.status ?? 1);
+}
 
 const nodesSrc = path.join(root, 'nodes');
 const nodesOut = path.join(dist, 'nodes');
@@ -32,3 +38,8 @@ fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: t
 // Static assets of lib/ (the sandbox chat page) travel with the compiled code.
 const assets = path.join(root, 'lib', 'sandbox', 'public');
 if (fs.existsSync(assets)) fs.cpSync(assets, path.join(dist, 'lib', 'sandbox', 'public'), { recursive: true });
+
+const previous = `${target}.previous-${process.pid}`;
+if (fs.existsSync(target)) fs.renameSync(target, previous);
+fs.renameSync(dist, target);
+fs.rmSync(previous, { recursive: true, force: true });
