@@ -5,6 +5,7 @@ import {
   erasureQuestion,
   erasureReport,
   isInboundMessage,
+  possibleDataRequest,
   recogniseEraseRequest,
   subjectFromMessage,
 } from '../lib/conversation/dsr';
@@ -82,6 +83,8 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       try {
         const keyword = keywordMode && isInboundMessage(msg) ? recogniseEraseRequest(msg, keywords) : undefined;
         if (keywordMode && isInboundMessage(msg) && !keyword) {
+          const hint = possibleDataRequest(msg);
+          if (hint) (msg as { erase?: unknown }).erase = { kind: 'possible-request', hint };
           send([null, null, msg]);
           done();
           return;

@@ -9,7 +9,7 @@ import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
-import { isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
+import { dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
 import { type Language, textFor } from './language';
 
 /** Where the subject of a request came from. */
@@ -134,6 +134,17 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
     if (keyword) return keyword;
   }
   return undefined;
+}
+
+/**
+ * The word or phrase of a request to erase or to see her data put in other words that an inbound message holds
+ * ("Bitte löschen Sie meine Nummer": LOESCH), for a person to read; undefined for none, and in a group.
+ */
+export function possibleDataRequest(msg: MessageLike): string | undefined {
+  if (!isInboundMessage(msg)) return undefined;
+  const whatsapp = msg.whatsapp as InboundLike;
+  if (whatsapp.groupId !== undefined || typeof whatsapp.text !== 'string') return undefined;
+  return dataRequestHint(whatsapp.text);
 }
 
 /** A keyword of more than one word (DELETE MY DATA, DATEN LÖSCHEN) says what is to go; "Löschen" alone does not. */

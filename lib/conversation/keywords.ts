@@ -250,20 +250,75 @@ const OPT_OUT_HINTS = [
   'AUFHOEREN',
 ] as const;
 
-const HINT_PATTERNS = OPT_OUT_HINTS.map((hint) => ({
-  hint: hint.replace('*', ''),
-  // Words are single-spaced after normaliseKeywordText: a space on each side marks a word's edges.
-  needle: hint.endsWith('*') ? ` ${hint.slice(0, -1)}` : ` ${hint} `,
-}));
+/**
+ * Words and phrases of a request to erase or to see one's data put in other words ("Bitte löschen Sie meine Nummer",
+ * "Was habt ihr über mich gespeichert?"): no keyword, but a request counts however it is put (Art. 12(2), 15, 17
+ * GDPR), so a person should read it. The same notation as OPT_OUT_HINTS.
+ */
+export const DATA_REQUEST_HINTS = [
+  'DELETE*',
+  'ERASE*',
+  'ERASURE',
+  'FORGET ME',
+  'REMOVE MY DATA',
+  'REMOVE MY DETAILS',
+  'LOESCH*',
+  'LOSCH*',
+  'ENTFERN*',
+  'VERGISS MICH',
+  'VERGESST MICH',
+  'VERGESSEN SIE MICH',
+  'MY DATA',
+  'MY PERSONAL DATA',
+  'MY DETAILS',
+  'WHAT DATA',
+  'DATA YOU HOLD',
+  'DATA DO YOU',
+  'STORED ABOUT ME',
+  'KNOW ABOUT ME',
+  'SUBJECT ACCESS',
+  'MEINE DATEN',
+  'MEINER DATEN',
+  'MEINEN DATEN',
+  'AUSKUNFT*',
+  'GESPEICHERT',
+  'SPEICHERT IHR',
+  'SPEICHERN SIE',
+  'UEBER MICH',
+  'UBER MICH',
+  'GDPR',
+  'DSGVO',
+  'DATENSCHUTZ*',
+] as const;
+
+/** Words are single-spaced after normaliseKeywordText: a space on each side marks a word's edges. */
+function hintPatterns(hints: readonly string[]): { hint: string; needle: string }[] {
+  return hints.map((hint) => ({
+    hint: hint.replace('*', ''),
+    needle: hint.endsWith('*') ? ` ${hint.slice(0, -1)}` : ` ${hint} `,
+  }));
+}
+
+const HINT_PATTERNS = hintPatterns(OPT_OUT_HINTS);
+const DATA_REQUEST_PATTERNS = hintPatterns(DATA_REQUEST_HINTS);
 
 /**
  * The opt-out hint a message holds ("ABMELD" for "Wie kann ich mich abmelden?"), or undefined. Read without accents,
  * umlauts written out or not: Kündigung is KUENDIG.
  */
 export function optOutHint(text: string | undefined): string | undefined {
+  return hintIn(text, HINT_PATTERNS);
+}
+
+/** The erasure or access hint a message holds ("LOESCH" for "Bitte löschen Sie meine Nummer"), or undefined. */
+export function dataRequestHint(text: string | undefined): string | undefined {
+  return hintIn(text, DATA_REQUEST_PATTERNS);
+}
+
+function hintIn(text: string | undefined, patterns: readonly { hint: string; needle: string }[]): string | undefined {
   if (typeof text !== 'string' || text.length > HINT_TEXT_MAX_LENGTH) return undefined;
   const texts = spellings(normaliseKeywordText(text)).map((t) => ` ${t} `);
-  return HINT_PATTERNS.find(({ needle }) => texts.some((t) => t.includes(needle)))?.hint;
+  return patterns.find(({ needle }) => texts.some((t) => t.includes(needle)))?.hint;
 }
 
 /** A message longer than this is a letter for a person to read anyway; the search stays cheap. */

@@ -293,6 +293,19 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased');
     });
 
+    it('marks a request put in other words for a person to read, and erases nothing', async () => {
+      await load({ keywordMode: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      const passed = next('other');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Bitte löschen Sie meine Nummer', 'wamid.other-words'));
+      assert.deepEqual((await passed).erase, { kind: 'possible-request', hint: 'LOESCH' });
+      const plain = next('other');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Wann kommt mein Paket?', 'wamid.plain'));
+      assert.equal((await plain).erase, undefined);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased');
+    });
+
     it('erases on a one-word keyword when the configured list names the data with none', async () => {
       await load({ keywordMode: true, keywords: 'ENTFERNEN' });
       const store = await ledger();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   DEFAULT_STOP_KEYWORDS,
+  dataRequestHint,
   KEYWORD_MAX_LENGTH,
   matchKeyword,
   normaliseKeywordText,
@@ -145,6 +146,23 @@ describe('conversation/keywords', () => {
     for (const keyword of rules.stopKeywords) assert.ok(keyword.length <= KEYWORD_MAX_LENGTH, keyword);
     assert.equal(matchKeyword(`${'y'.repeat(199)}!`, rules.stopKeywords), 'Y'.repeat(199));
     assert.equal(matchKeyword('\uFDFA'.repeat(11), rules.stopKeywords), normaliseKeywordText('\uFDFA'.repeat(11)));
+  });
+
+  describe('dataRequestHint', () => {
+    it('finds a request to erase or to see her data put in other words, in German and English', () => {
+      const cases: [string, string | undefined][] = [
+        ['Bitte löschen Sie meine Nummer', 'LOESCH'],
+        ['Bitte loschen Sie meine Nummer', 'LOSCH'],
+        ['Please delete my data', 'DELETE'],
+        ['Forget me, please', 'FORGET ME'],
+        ['Was habt ihr über mich gespeichert?', 'GESPEICHERT'],
+        ['Ich möchte Auskunft nach DSGVO', 'AUSKUNFT'],
+        ['What data do you hold about me?', 'WHAT DATA'],
+        ['Hallo, wann kommt mein Paket?', undefined],
+        ['Spielt ihr auch Datenbanken?', undefined],
+      ];
+      for (const [text, hint] of cases) assert.equal(dataRequestHint(text), hint, text);
+    });
   });
 
   describe('optOutHint', () => {
