@@ -31,6 +31,13 @@ function editorDefinitions(): Map<string, Definition> {
     nodes: withFallback({ registerType: (type: string, def: Definition) => registered.set(type, def) }),
     _: (key: string) => key,
   });
+  // resources/editor.js, which Node-RED loads before the dialogs' scripts, runs first.
+  const helpers: Record<string, unknown> = {};
+  vm.runInNewContext(fs.readFileSync(path.join(REPO_DIR, 'resources', 'editor.js'), 'utf8'), {
+    window: helpers,
+    RED,
+    $: tolerant(),
+  });
   const nodesDir = path.join(BUILD_DIR, 'nodes');
   for (const file of fs.readdirSync(nodesDir).filter((f) => f.endsWith('.html'))) {
     const html = fs.readFileSync(path.join(nodesDir, file), 'utf8');
@@ -40,6 +47,7 @@ function editorDefinitions(): Map<string, Definition> {
       jQuery: tolerant(),
       window: tolerant(),
       document: tolerant(),
+      WhatsAppGdprEditor: helpers.WhatsAppGdprEditor,
     });
     for (const [, script] of html.matchAll(/<script.+?type=['"]text\/javascript['"].*?>([\S\s]*?)<\/script>/gi)) {
       vm.runInContext(script, context);
