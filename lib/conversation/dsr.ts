@@ -38,6 +38,7 @@ interface InboundLike {
   text?: unknown;
   button?: { payload?: unknown; text?: unknown };
   interactive?: { id?: unknown; title?: unknown };
+  media?: { caption?: unknown };
   groupId?: unknown;
 }
 
@@ -138,13 +139,15 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
 
 /**
  * The word or phrase of a request to erase or to see her data put in other words that an inbound message holds
- * ("Bitte löschen Sie meine Nummer": LOESCH), for a person to read; undefined for none, and in a group.
+ * ("Bitte löschen Sie meine Nummer": LOESCH), for a person to read; undefined for none, and in a group. The caption
+ * of a picture or file counts too (a photo of her ID card with "Bitte alles löschen"), as for a possible opt-out.
  */
 export function possibleDataRequest(msg: MessageLike): string | undefined {
   if (!isInboundMessage(msg)) return undefined;
   const whatsapp = msg.whatsapp as InboundLike;
-  if (whatsapp.groupId !== undefined || typeof whatsapp.text !== 'string') return undefined;
-  return dataRequestHint(whatsapp.text);
+  if (whatsapp.groupId !== undefined) return undefined;
+  const text = typeof whatsapp.text === 'string' ? whatsapp.text : whatsapp.media?.caption;
+  return typeof text === 'string' ? dataRequestHint(text) : undefined;
 }
 
 /** A keyword of more than one word (DELETE MY DATA, DATEN LÖSCHEN) says what is to go; "Löschen" alone does not. */

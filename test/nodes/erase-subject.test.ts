@@ -306,6 +306,19 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased');
     });
 
+    it('marks a request in the caption of a picture or file, as stop-handler reads a possible opt-out there', async () => {
+      await load({ keywordMode: true });
+      const passed = next('other');
+      const photo = inbound(ERIKA, '', 'wamid.caption');
+      photo.payload = '';
+      const whatsapp = photo.whatsapp as Record<string, unknown>;
+      whatsapp.type = 'image';
+      delete whatsapp.text;
+      whatsapp.media = { id: 'media-1', mimeType: 'image/jpeg', caption: 'Bitte löschen Sie alles von mir' };
+      helper.getNode('erase').receive(photo);
+      assert.deepEqual((await passed).erase, { kind: 'possible-request', hint: 'LOESCH' });
+    });
+
     it('erases on a one-word keyword when the configured list names the data with none', async () => {
       await load({ keywordMode: true, keywords: 'ENTFERNEN' });
       const store = await ledger();

@@ -163,6 +163,21 @@ describe('conversation/keywords', () => {
       ];
       for (const [text, hint] of cases) assert.equal(dataRequestHint(text), hint, text);
     });
+
+    it('finds the common phrasings that do not start with the word: gelöscht, Datenlöschung, what information', () => {
+      const cases: [string, string][] = [
+        ['Meine Nummer soll gelöscht werden', 'GELOESCHT'],
+        ['Ich will geloscht werden', 'GELOSCHT'],
+        ['Bitte um Datenlöschung', 'DATENLOESCH'],
+        ['Ich bitte um Datenauskunft', 'DATENAUSKUNFT'],
+        ['Welche Daten habt ihr von mir?', 'WELCHE DATEN'],
+        ['Habt ihr Daten von mir?', 'DATEN VON MIR'],
+        ['I want my personal information removed', 'MY PERSONAL INFORMATION'],
+        ['What information do you have on me?', 'WHAT INFORMATION'],
+        ['I invoke my right to be forgotten', 'BE FORGOTTEN'],
+      ];
+      for (const [text, hint] of cases) assert.equal(dataRequestHint(text), hint, text);
+    });
   });
 
   describe('optOutHint', () => {
