@@ -21,11 +21,18 @@ export const exportSubjectMigrations: readonly Migration[] = [withDefaults({ out
  * names it (its policy page lists it among the recipients): Art. 15(1)(c) GDPR asks for the same in the export.
  */
 function integratorsOf(RED: NodeAPI, storeId: string): AccessInformation['recipients'] {
+  type Def = NodeDef & { store?: unknown; providerName?: unknown; d?: unknown; disabled?: unknown };
+  // eachNode lists disabled nodes and the nodes of disabled flows too: such a notice serves no page and names no one.
+  const disabledTabs = new Set<string>();
+  RED.nodes.eachNode((def) => {
+    if (def.type === 'tab' && (def as Def).disabled === true) disabledTabs.add(def.id);
+  });
   const names = new Set<string>();
   RED.nodes.eachNode((def) => {
-    const notice = def as NodeDef & { store?: unknown; providerName?: unknown };
+    const notice = def as Def;
+    if (notice.type !== 'privacy-notice' || notice.d === true || disabledTabs.has(notice.z)) return;
     const name = typeof notice.providerName === 'string' ? notice.providerName.trim() : '';
-    if (notice.type === 'privacy-notice' && notice.store === storeId && name) names.add(name);
+    if (notice.store === storeId && name) names.add(name);
   });
   return [...names].map((name) => ({
     name,

@@ -112,6 +112,10 @@ describe('export-subject node', () => {
       notice('notice-1', 'store', 'Beispiel Integrationen GmbH'),
       notice('notice-2', 'store', ' Beispiel Integrationen GmbH '),
       notice('notice-3', 'other-store', 'Someone Else Ltd'),
+      // Disabled, or on a disabled flow: it serves no page, and its provider is no recipient.
+      { ...notice('notice-4', 'store', 'Former Provider GmbH'), d: true },
+      { id: 'f2', type: 'tab', label: 'old', disabled: true, z: undefined },
+      { ...notice('notice-5', 'store', 'Old Flow Provider GmbH'), z: 'f2' },
     ]);
     await seed(await ledger());
     const out = next('out');
