@@ -72,7 +72,8 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       );
       const question = notify ? erasureQuestion(subject, language, confirmWith) : undefined;
       if (question) {
-        send([null, { ...question, topic: 'erasure-question' } as NodeMessage, null]);
+        // A service message about her data: no "Reply STOP to unsubscribe" under the keyword it asks for.
+        send([null, { ...question, topic: 'erasure-question', optOutFooter: false } as NodeMessage, null]);
         return;
       }
       (msg as { erase?: unknown }).erase = { kind: 'confirm-first', keyword, confirmWith, language };

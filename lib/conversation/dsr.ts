@@ -206,11 +206,30 @@ export function erasureNotice(
   return { to, payload, language };
 }
 
-/** The question to a person who wrote a one-word erase keyword; undefined without a number to send to. */
-export function erasureQuestion(subject: SubjectRef, language: Language, keyword: string): OutgoingText | undefined {
+/** The most characters Meta allows in a reply button's title. */
+const BUTTON_TITLE_MAX = 20;
+
+/**
+ * The question to a person who wrote a one-word erase keyword; undefined without a number to send to. It carries a
+ * reply button titled with the keyword (a button erases with a keyword that names the data): her tap erases, where
+ * a "Ja" typed in answer would go on as an ordinary message, to an opt-in request she has open, say. A keyword too
+ * long for a button is asked for in the text alone.
+ */
+export function erasureQuestion(
+  subject: SubjectRef,
+  language: Language,
+  keyword: string,
+): { to: string; payload: string | Record<string, unknown>; language: Language } | undefined {
   const to = subject.phone ?? subject.userId;
   if (!to) return undefined;
-  return { to, payload: DEFAULT_ERASURE_QUESTION[language](keyword), language };
+  const text = DEFAULT_ERASURE_QUESTION[language](keyword);
+  if ([...keyword].length > BUTTON_TITLE_MAX) return { to, payload: text, language };
+  const buttons = [{ type: 'reply', reply: { id: keyword, title: keyword } }];
+  return {
+    to,
+    payload: { type: 'interactive', interactive: { type: 'button', body: { text }, action: { buttons } } },
+    language,
+  };
 }
 
 function nonEmpty(texts: Partial<Record<string, string>>): Record<string, string> {

@@ -376,11 +376,27 @@ describe('erase-subject node', () => {
       helper.getNode('erase').receive(inbound(ERIKA, 'Löschen', 'wamid.ask'));
       await asked;
       const [question] = sandbox.accepted(PHONE_NUMBER_ID);
-      const body = question.body as { text: { body: string } };
-      assert.ok(body.text.body.startsWith(DEFAULT_ERASURE_QUESTION.de('DATEN LÖSCHEN')), body.text.body);
+      const body = question.body as {
+        interactive: { body: { text: string }; action: { buttons: { reply: { id: string; title: string } }[] } };
+      };
+      assert.equal(body.interactive.body.text, DEFAULT_ERASURE_QUESTION.de('DATEN LÖSCHEN'), 'no opt-out footer');
+      assert.deepEqual(body.interactive.action.buttons[0].reply, { id: 'DATEN LÖSCHEN', title: 'DATEN LÖSCHEN' });
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given', 'nothing erased yet');
+      // A typed "Ja" is no answer to it: it goes on, and erases nothing.
+      const passed = next('other');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Ja', 'wamid.ja'));
+      await passed;
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'given');
+      // Her tap on the button erases.
       const reported = next('report');
-      helper.getNode('erase').receive(inbound(ERIKA, 'DATEN LÖSCHEN', 'wamid.confirmed'));
+      const tap = inbound(ERIKA, 'DATEN LÖSCHEN', 'wamid.confirmed');
+      tap.whatsapp = {
+        ...(tap.whatsapp as Record<string, unknown>),
+        type: 'interactive',
+        text: undefined,
+        interactive: { type: 'button_reply', id: 'DATEN LÖSCHEN', title: 'DATEN LÖSCHEN' },
+      };
+      helper.getNode('erase').receive(tap);
       assert.equal(((await reported).payload as Report).found, true);
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
     });
