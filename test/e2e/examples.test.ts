@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installTarball, type PackedInstall, type PackedTarball, packTarball } from '../helpers/packed-node-red';
 import { RealNodeRed, redJsPath } from '../helpers/real-node-red';
-import { SandboxCustomer } from './support/customer';
+import { brief, SandboxCustomer } from './support/customer';
 import { type LoadedExample, loadExamples } from './support/examples';
 import { acknowledgedEventId, consentStatus, withStore } from './support/store';
 
@@ -228,6 +228,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(html, /Dr\. Erika Beispiel/);
     assert.match(html, /Bestell/, 'the purposes of the store');
     assert.equal((await fetch(`${red.url}/privacy-ex03`, { method: 'POST' })).status, 404);
+
+    // A STOP as the first message is answered too, so it comes after the notice like every other answer.
+    const max = await customerOf('03', newPhone(), 'Max');
+    await max.says('STOP');
+    const [first, confirmation] = await max.receivedExactly(2);
+    assert.match(first.text, /Datenschutzerklärung: /, brief(first));
+    assert.match(confirmation.text, /^Sie wurden abgemeldet\./, brief(confirmation));
   });
 
   it('04 STOP withdraws and confirms; Meta opt-out withdraws marketing silently; "stop please" is no STOP', async () => {
@@ -613,6 +620,32 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal(verified.body.ok, true);
     const policy = await fetch(`${red.url}/privacy`);
     assert.equal(policy.status, 200);
+  });
+
+  it('10 complete bot: every answer to a first message passes the privacy notice (MEINE DATEN, STOP, HILFE, erasure)', async () => {
+    const answers: [string, RegExp][] = [
+      ['MEINE DATEN', /^Wir speichern zu Ihrer Nummer:\n- keine Einwilligungen/],
+      ['STOP', /^Sie wurden abgemeldet\. Kontaktieren Sie uns, um sich wieder anzumelden\.$/],
+      ['HILFE', /^Antworten Sie jederzeit mit STOP/],
+    ];
+    for (const [first, expected] of answers) {
+      const newcomer = await customerOf('10');
+      await newcomer.says(first);
+      const [notice, answer] = await newcomer.receivedExactly(2);
+      assert.match(notice.text, /Datenschutzerklärung: /, `${first}: ${brief(notice)}`);
+      // The STOP confirmation keeps its footer-free text (msg.optOutFooter = false) behind the notice.
+      assert.match(answer.text, expected, `${first}: ${brief(answer)}`);
+      const exported = await withStore(red.userDir, example('10').only('consent-store'), (ledger) =>
+        ledger.exportSubject(newcomer.phone, 'e2e-test'),
+      );
+      assert.equal(exported.notices.length, 1, `${first}: the notice shown is recorded`);
+    }
+    // The erasure's confirmation passes the notice node too, which shows nothing to a person it has just erased:
+    // recording the notice would store data about her again.
+    const leaving = await customerOf('10');
+    await leaving.says('DATEN LÖSCHEN');
+    const [confirmation] = await leaving.receivedExactly(1);
+    assert.match(confirmation.text, /gelöscht/, brief(confirmation));
   });
 
   it("the installed package's main entry verifies an example store's audit export offline", async () => {
