@@ -648,6 +648,25 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(confirmation.text, /gelöscht/, brief(confirmation));
   });
 
+  it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {
+    const footer = /\n\nAntworten Sie mit STOP, um sich abzumelden\.$/;
+    const lena = await customerOf('10', '+423660234567', 'Lena');
+    await lena.says('Hallo');
+    const [notice, answer] = await lena.receivedExactly(2);
+    assert.match(notice.text, /^Willkommen!/, brief(notice));
+    assert.match(answer.text, /^Danke für Ihre Nachricht! ANMELDEN: /, brief(answer));
+    assert.match(answer.text, footer, brief(answer));
+    // Meta withholds her (British) number: the user id's country decides, as in the package's own nodes.
+    const anna = await customerOf('10', '+447911123457', 'Anna');
+    await anna.saysWithNumberHidden('Hallo', 'AT.8302941177');
+    const [hiddenNotice, hiddenAnswer] = await anna.receivedExactly(2);
+    assert.match(hiddenNotice.text, /^Willkommen!/, brief(hiddenNotice));
+    assert.match(hiddenAnswer.text, /^Danke für Ihre Nachricht! ANMELDEN: /, brief(hiddenAnswer));
+    assert.match(hiddenAnswer.text, footer, brief(hiddenAnswer));
+    await anna.saysWithNumberHidden('MY DATA', 'AT.8302941177');
+    assert.match((await anna.receivedExactly(3))[2].text, /^Wir speichern zu Ihrer Nummer:/);
+  });
+
   it("the installed package's main entry verifies an example store's audit export offline", async () => {
     const library = createRequire(path.join(install.moduleDir, 'package.json'))(install.moduleDir) as {
       verifyAuditLines(lines: Iterable<string>): { ok: boolean; count: number; firstBrokenSeq?: number };

@@ -56,6 +56,11 @@ export class SandboxCustomer {
     return this.post('send', { name: this.name, text });
   }
 
+  /** Writes under a username: Meta withholds her number, and the webhook names her by `userId` alone. */
+  saysWithNumberHidden(text: string, userId: string): Promise<unknown> {
+    return this.post('send', { name: this.name, text, userId, hideNumber: true });
+  }
+
   tapsReplyButton(id: string, title: string): Promise<unknown> {
     return this.post('send', { name: this.name, buttonReply: { id, title } });
   }
