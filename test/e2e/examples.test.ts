@@ -363,6 +363,15 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((first.body as { kind: string }).kind, 'template');
     const [template] = await erika.receivedExactly(1);
     assert.equal(template.template?.name, 'order_update');
+    // The template's parameters in its language: the status word, not the shop's code 'shipped'.
+    assert.equal(template.template?.language, 'de');
+    assert.deepEqual(template.template?.params, [{ component: 'body', values: ['10023', 'versendet'] }]);
+    const max = await customerOf('06', '+447911123458', 'Max');
+    const english = await postJson('/order-ex06', { to: max.phone, orderId: '10024', status: 'received' });
+    assert.equal((english.body as { kind: string }).kind, 'template', english.text);
+    const [inEnglish] = await max.receivedExactly(1);
+    assert.equal(inEnglish.template?.language, 'en');
+    assert.deepEqual(inEnglish.template?.params, [{ component: 'body', values: ['10024', 'received'] }]);
 
     await erika.says('Wo bleibt mein Paket?');
     const second = await postJson('/order-ex06', { ...order, status: 'delivered' });
@@ -665,6 +674,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(hiddenAnswer.text, footer, brief(hiddenAnswer));
     await anna.saysWithNumberHidden('MY DATA', 'AT.8302941177');
     assert.match((await anna.receivedExactly(3))[2].text, /^Wir speichern zu Ihrer Nummer:/);
+  });
+
+  it('10 complete bot: an order update outside the window is a template with the status word in German', async () => {
+    const jana = await customerOf('10', newPhone(), 'Jana');
+    const order = await postJson('/order', { to: jana.phone, orderId: 'B-1', status: 'delivered' });
+    assert.equal((order.body as { kind: string }).kind, 'template', order.text);
+    const [template] = await jana.receivedExactly(1);
+    assert.equal(template.template?.name, 'order_update');
+    assert.equal(template.template?.language, 'de');
+    assert.deepEqual(template.template?.params, [{ component: 'body', values: ['B-1', 'zugestellt'] }]);
+    // A status no order has is refused, also one that is a name every JavaScript object knows.
+    const odd = await postJson('/order', { to: jana.phone, orderId: 'B-2', status: 'constructor' });
+    assert.equal(odd.status, 400, odd.text);
+    await jana.receivedExactly(1);
   });
 
   it("the installed package's main entry verifies an example store's audit export offline", async () => {
