@@ -313,18 +313,21 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await withdrawn.receivedExactly(2);
     const stranger = await customerOf('05');
 
-    const recipients = [erika.phone, stranger.phone, max.phone, withdrawn.phone, 'not a number'];
+    // Erika twice, the second time as a person types her number: one message, the repeat named.
+    const erikaAgain = `00${erika.phone.slice(1, 3)} ${erika.phone.slice(3, 6)} ${erika.phone.slice(6)}`;
+    const recipients = [erika.phone, stranger.phone, max.phone, withdrawn.phone, 'not a number', erikaAgain];
     const campaign = await postJson('/broadcast-ex05', { template: 'spring_sale', language: 'de', recipients });
     assert.equal(campaign.status, 200, campaign.text);
     assert.deepEqual(campaign.body, {
       template: 'spring_sale',
-      total: 5,
+      total: 6,
       sent: 2,
       blocked: [
         { to: stranger.phone, reason: 'none' },
         { to: withdrawn.phone, reason: 'withdrawn' },
       ],
       failed: [{ to: 'not a number', code: 'invalid-recipient' }],
+      duplicates: [erikaAgain],
     });
     for (const customer of [erika, max]) {
       const [, sale] = await customer.receivedExactly(2);
@@ -571,17 +574,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(thanks.text, /Ihre Einwilligung ist bestätigt/);
 
     const stranger = await customerOf('10');
+    // Her number twice in one spelling and once in another: she gets the campaign once.
+    const erikaSpaced = `${erika.phone.slice(0, 3)} ${erika.phone.slice(3, 6)} ${erika.phone.slice(6)}`;
     const campaign = await postJson('/broadcast', {
       template: 'autumn_sale',
       language: 'de',
-      recipients: [erika.phone, stranger.phone],
+      recipients: [erika.phone, stranger.phone, erika.phone, erikaSpaced],
     });
     assert.deepEqual(campaign.body, {
       template: 'autumn_sale',
-      total: 2,
+      total: 4,
       sent: 1,
       blocked: [{ to: stranger.phone, reason: 'none' }],
       failed: [],
+      duplicates: [erika.phone, erikaSpaced],
     });
     assert.equal((await erika.receivedExactly(4))[3].template?.name, 'autumn_sale');
     await stranger.receivedExactly(0);
