@@ -3,7 +3,14 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas';
 import { gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
-import { NoticeTracker, noticeLinksPolicy, noticeVersion, renderNoticeTexts } from '../lib/conversation/notice';
+import {
+  NoticeTracker,
+  noticeLinksPolicy,
+  noticeVersion,
+  type OwnAddressSettings,
+  renderNoticeTexts,
+  resolvePolicyUrl,
+} from '../lib/conversation/notice';
 import {
   choosePolicyLanguage,
   missingPolicyFacts,
@@ -80,7 +87,9 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const config = migrate<PrivacyNoticeDef>(saved, PRIVACY_NOTICE_MIGRATIONS);
     const node = this;
     const store = findConsentStore(RED, config.store);
-    const policyUrl = String(config.policyUrl ?? '').trim();
+    // A path links this Node-RED's own page on its own port (an imported example); a full address is used as it is.
+    const givenPolicyUrl = String(config.policyUrl ?? '').trim();
+    const policyUrl = resolvePolicyUrl(givenPolicyUrl, RED.settings as unknown as OwnAddressSettings);
     const templates = { en: config.noticeEn, de: config.noticeDe };
     const texts = renderNoticeTexts(templates, policyUrl);
     const version = noticeVersion(texts);
@@ -103,6 +112,10 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       // Once, at deploy: each visit of the page answers 503 without another log line.
       const missing = missingFacts.map((fact) => RED._(`privacy-notice.missing.${fact}`)).join(', ');
       node.error(RED._('privacy-notice.errors.page-incomplete', { missing }));
+    }
+    if (policyUrl !== givenPolicyUrl && noticeLinksPolicy(templates)) {
+      // Fine for the sandbox; a real customer's phone cannot open this Node-RED's own address.
+      node.log(RED._('privacy-notice.log.own-address', { url: policyUrl }));
     }
     showStoreProblems(node, RED, store);
 

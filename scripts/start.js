@@ -70,13 +70,8 @@ function staffToken() {
 async function deployDemoFlowOnce() {
   if (fs.existsSync(path.join(userDir, 'flows.json'))) return false;
   // The consent store makes its keys once in .nodered/whatsapp-consent-keys.json (mode 0600) when a flow brings none.
+  // Its privacy notice links the path /privacy, which the node completes with this Node-RED's own address and port.
   const flow = JSON.parse(fs.readFileSync(demoFlowFile, 'utf8'));
-  // The notice links to the policy page this Node-RED serves, on the port it runs on.
-  for (const node of flow) {
-    if (node.type === 'privacy-notice' && /^http:\/\/localhost:1880\//.test(node.policyUrl || '')) {
-      node.policyUrl = node.policyUrl.replace('http://localhost:1880', base);
-    }
-  }
   const res = await fetch(`${base}/flows`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },

@@ -31,6 +31,33 @@ export function renderNoticeTexts(
   return texts;
 }
 
+/** What Node-RED's settings say about its own address (settings.js, or red.js's defaults and --port). */
+export interface OwnAddressSettings {
+  https?: unknown;
+  uiHost?: unknown;
+  uiPort?: unknown;
+  serverPort?: unknown;
+  httpNodeRoot?: unknown;
+}
+
+/** A policy URL given as a path on this Node-RED (`/privacy`, `/privacy?lang=de`): no scheme, no host. */
+export const OWN_POLICY_PATH = /^\/(?!\/)[A-Za-z0-9\-._~/]*(?:\?[A-Za-z0-9\-._~=&%+]*)?$/;
+
+/**
+ * The policy address the notice links. A path is completed with this Node-RED's own address, as Node-RED prints it
+ * when it starts ("Server now running at ..."), and httpNodeRoot: an imported example then links the page it serves
+ * on whatever port Node-RED runs, where a fixed http://localhost:1880 led nowhere on 1881. Only this machine (and
+ * the sandbox chat) reaches that address; customers on real phones need the public https address, given in full.
+ */
+export function resolvePolicyUrl(policyUrl: string, settings: OwnAddressSettings): string {
+  if (!OWN_POLICY_PATH.test(policyUrl)) return policyUrl;
+  const uiHost = typeof settings.uiHost === 'string' && settings.uiHost ? settings.uiHost : '0.0.0.0';
+  const host = uiHost === '::' ? 'localhost' : uiHost === '0.0.0.0' ? '127.0.0.1' : uiHost;
+  const port = settings.serverPort ?? settings.uiPort ?? 1880;
+  const root = typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot.replace(/\/+$/, '') : '';
+  return `http${settings.https ? 's' : ''}://${host.includes(':') ? `[${host}]` : host}:${port}${root}${policyUrl}`;
+}
+
 /** True when a notice text links the policy through {policyUrl}, so the node cannot work without the URL. */
 export function noticeLinksPolicy(templates: Partial<Record<Language, string>>): boolean {
   return NOTICE_LANGUAGES.some((language) => noticeTemplate(templates, language).includes('{policyUrl}'));

@@ -302,6 +302,11 @@ const SCENARIOS: NodeScenario[] = [
       );
       await typeInto(page, 'node-input-policyUrl', 'example.com/privacy');
       await expectMessage(page, 'node-input-policyUrl', 'privacy-notice:privacy-notice.validation.url');
+      // A path is this Node-RED's own page (the examples'), but not one that names another host.
+      await typeInto(page, 'node-input-policyUrl', '/privacy-browser');
+      await fieldValid(page, 'node-input-policyUrl');
+      await typeInto(page, 'node-input-policyUrl', '//example.com/privacy');
+      await expectMessage(page, 'node-input-policyUrl', 'privacy-notice:privacy-notice.validation.url');
       await typeInto(page, 'node-input-pagePath', 'privacy');
       await expectMessage(page, 'node-input-pagePath', 'privacy-notice:privacy-notice.validation.page-path');
       await typeInto(page, 'node-input-controllerEmail', 'privacy at example.com');

@@ -211,7 +211,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const erika = await customerOf('03');
     await erika.says('Hallo, wann öffnet ihr?');
     const [notice, answer] = await erika.receivedExactly(2);
-    assert.match(notice.text, /Datenschutzerklärung: http:\/\/localhost:1880\/privacy-ex03/);
+    // The policy URL is a path: the link names this Node-RED's own address and port (not 1880), and opens the page.
+    const link = notice.text.match(/Datenschutzerklärung: (\S+?)\.?\s/)?.[1];
+    assert.equal(link, `${red.url}/privacy-ex03`, notice.text);
+    assert.equal((await fetch(String(link))).status, 200);
+    assert.ok(red.log().includes(`The notice links ${link}, this Node-RED's own address`), 'the log names the address');
     assert.match(answer.text, /Danke für Ihre Nachricht/);
     await erika.says('Und am Sonntag?');
     const third = (await erika.receivedExactly(3))[2];
@@ -570,7 +574,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal(request.template?.name, 'consent_request');
     await erika.tapsTemplateButton(String(request.buttons?.[0]?.id), 'JA');
     const [, notice, thanks] = await erika.receivedExactly(3);
-    assert.match(notice.text, /Datenschutzerklärung: http:\/\/localhost:1880\/privacy/);
+    assert.equal(notice.text.match(/Datenschutzerklärung: (\S+?)\.?\s/)?.[1], `${red.url}/privacy`, notice.text);
     assert.match(thanks.text, /Ihre Einwilligung ist bestätigt/);
 
     const stranger = await customerOf('10');

@@ -124,11 +124,29 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
     assert.equal(await request('/privacy', `tunnel.example:${port}`), 200);
   });
 
-  it("links the privacy notice to the page on this job's own port", () => {
-    const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as Record<string, unknown>[];
-    const notices = flows.filter((n) => n.type === 'privacy-notice');
-    assert.ok(notices.length > 0);
-    for (const notice of notices) assert.equal(notice.policyUrl, `http://127.0.0.1:${port}/privacy`);
+  it("links the privacy notice to the page on this job's own port", async () => {
+    // A customer writes to the demo number in the sandbox chat, as the README suggests; the notice comes first.
+    const chat = `http://127.0.0.1:${port}/whatsapp-gdpr/sandbox`;
+    const { numbers } = (await (await fetch(`${chat}/numbers`)).json()) as { numbers: { phoneNumberId: string }[] };
+    const customer = { phoneNumberId: numbers[0].phoneNumberId, waId: '4915199990001' };
+    const sent = await fetch(`${chat}/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...customer, name: 'Erika', text: 'Hallo' }),
+    });
+    assert.equal(sent.status, 200, await sent.text());
+    let notice: string | undefined;
+    for (const end = Date.now() + 15000; !notice && Date.now() < end; ) {
+      const query = `phoneNumberId=${customer.phoneNumberId}&waId=${customer.waId}`;
+      const { messages } = (await (await fetch(`${chat}/messages?${query}`)).json()) as {
+        messages: { direction: string; text: string }[];
+      };
+      notice = messages.find((m) => m.direction === 'outbound')?.text;
+      if (!notice) await new Promise((r) => setTimeout(r, 100));
+    }
+    const link = notice?.match(/Datenschutzerklärung: (\S+?)\.?\s/)?.[1];
+    assert.equal(link, `http://127.0.0.1:${port}/privacy`, notice);
+    assert.equal((await fetch(link)).status, 200);
   });
 
   it('answers a malformed body with a short 400, not a stack trace with server paths', async () => {

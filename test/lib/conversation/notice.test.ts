@@ -11,6 +11,7 @@ import {
   noticeLinksPolicy,
   noticeVersion,
   renderNoticeTexts,
+  resolvePolicyUrl,
 } from '../../../lib/conversation/notice';
 
 const PHONE = '+4915123456789';
@@ -38,6 +39,28 @@ describe('conversation/notice', () => {
     assert.equal(noticeLinksPolicy({}), true);
     assert.equal(noticeLinksPolicy({ en: 'Policy: https://x.example', de: 'Datenschutz: https://x.example' }), false);
     assert.equal(noticeLinksPolicy({ en: 'Policy: https://x.example' }), true, 'the German default still links it');
+  });
+
+  it("completes a policy path with Node-RED's own address, as it prints it at start, and keeps an address", () => {
+    // red.js's defaults: uiHost 0.0.0.0, httpNodeRoot '/'; --port 1881.
+    const imported = { uiHost: '0.0.0.0', uiPort: 1881, httpNodeRoot: '/' };
+    assert.equal(resolvePolicyUrl('/privacy-ex03', imported), 'http://127.0.0.1:1881/privacy-ex03');
+    assert.equal(resolvePolicyUrl('/privacy?lang=de', imported), 'http://127.0.0.1:1881/privacy?lang=de');
+    assert.equal(resolvePolicyUrl('/privacy', {}), 'http://127.0.0.1:1880/privacy');
+    assert.equal(
+      resolvePolicyUrl('/privacy', { uiHost: '::', uiPort: 8443, https: {}, httpNodeRoot: '/api/' }),
+      'https://localhost:8443/api/privacy',
+    );
+    assert.equal(resolvePolicyUrl('/privacy', { uiHost: '::1', uiPort: 1880 }), 'http://[::1]:1880/privacy');
+    assert.equal(
+      resolvePolicyUrl('/p', { uiHost: 'bot.local', uiPort: 1880, serverPort: 80 }),
+      'http://bot.local:80/p',
+    );
+    assert.equal(resolvePolicyUrl('/p', { uiPort: 1880, httpNodeRoot: false }), 'http://127.0.0.1:1880/p');
+    // A full address, or anything that is no plain path of this server, is left as it is.
+    for (const given of [URL, '//evil.example/privacy', 'privacy', '', '/privacy page']) {
+      assert.equal(resolvePolicyUrl(given, imported), given);
+    }
   });
 
   it('derives a short, stable version from the texts: any edit or another URL makes a new one', () => {
