@@ -80,6 +80,15 @@ function answerUnavailable(res: Response, language: 'en' | 'de', status: 500 | 5
  * short notice; the notice is recorded as shown once emitted. Later messages pass untouched.
  * Also serves the full policy page on Node-RED's HTTP server.
  */
+/** Whether a whatsapp-config on the flows talks to Meta's Cloud API (real customers), not the sandbox. */
+function cloudNumberDeployed(RED: NodeAPI): boolean {
+  let cloud = false;
+  RED.nodes.eachNode((def) => {
+    if (def.type === 'whatsapp-config' && (def as NodeDef & { mode?: unknown }).mode === 'cloud') cloud = true;
+  });
+  return cloud;
+}
+
 export default function privacyNoticeNode(RED: NodeAPI): void {
   function PrivacyNotice(this: Node, saved: PrivacyNoticeDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
@@ -114,8 +123,11 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       node.error(RED._('privacy-notice.errors.page-incomplete', { missing }));
     }
     if (policyUrl !== givenPolicyUrl && noticeLinksPolicy(templates)) {
-      // Fine for the sandbox; a real customer's phone cannot open this Node-RED's own address.
-      node.log(RED._('privacy-notice.log.own-address', { url: policyUrl }));
+      // Fine for the sandbox; a real customer's phone cannot open this Node-RED's own address: with a number in
+      // cloud mode on the flows, that is a warning.
+      const text = RED._('privacy-notice.log.own-address', { url: policyUrl });
+      if (cloudNumberDeployed(RED)) node.warn(text);
+      else node.log(text);
     }
     showStoreProblems(node, RED, store);
 

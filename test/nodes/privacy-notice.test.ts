@@ -726,6 +726,14 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), false, 'no notice recorded');
   });
 
+  it("warns when the notice links this Node-RED's own address while a number talks to Meta's Cloud API", async () => {
+    // The test's whatsapp-config is in cloud mode: real customers, whose phones cannot open the address.
+    await load({ policyUrl: '/privacy' });
+    const spy = helper.log() as unknown as { args: [{ msg: unknown; level: number }][] };
+    const warnings = spy.args.filter(([e]) => e.level === 30 && /own-address/.test(String(e.msg)));
+    assert.equal(warnings.length, 1);
+  });
+
   it('refuses to send when the notice needs a policy URL that is not set', async () => {
     const { caught, sent } = await load({ policyUrl: '' });
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Hallo' });
