@@ -617,6 +617,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((await postJson('/order', { to: 'nobody', orderId: 'A-9', status: 'shipped' })).status, 400);
     await erika.receivedExactly(7);
 
+    // A request to erase put in other words: she is told how, a person is asked to read it, and nothing is erased.
+    const flagged = red.log().length;
+    await erika.says('Meine Nummer soll gelöscht werden');
+    assert.match((await erika.receivedExactly(8))[7].text, /Antworten Sie mit DATEN LÖSCHEN/);
+    await red.waitForLog(/may ask to erase or to see her data \(GELOESCHT\)/, 5000, flagged);
+    assert.equal((await status('10', erika.phone, 'newsletter')).status, 'withdrawn');
+
     const erased = await postJson('/dsr/erase', { phone: erika.phone });
     assert.equal((erased.body as { found: boolean }).found, true);
     assert.equal((await status('10', erika.phone, 'newsletter')).status, 'erased');
@@ -626,7 +633,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
     });
     assert.equal(again.status, 400, 'an unticked box is refused');
-    await erika.receivedExactly(7);
+    await erika.receivedExactly(8);
 
     const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
     assert.ok(
