@@ -201,7 +201,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const max = await customerOf('02', '+447911123456', 'Max');
     await max.says('Can I have the newsletter?');
     const [hint] = await max.receivedExactly(1);
-    assert.match(hint.text, /Send START to get our newsletter/);
+    assert.match(hint.text, /Send START to receive our newsletter with offers and news on WhatsApp/);
     await max.says('YES');
     await max.receivedExactly(2);
     assert.equal((await status('02', max.phone, 'newsletter')).status, 'none', 'a YES without a request is no consent');
