@@ -448,16 +448,38 @@ export class LedgerWrites {
   /**
    * What her erasure still forbids for a purpose that needs no consent: everything ('erased') until she comes back,
    * by writing or signing up again (a consent given since; a request typed into a form does not count: anyone can
-   * type a number); after that, the purpose if she objected to it before the erasure ('objected'), its record gone
-   * with the erasure. Nothing once the number passed to someone else since.
+   * type a number); after that, the purpose if she objected to it ('objected'): before the erasure, its record gone
+   * with it, or since (a STOP of a person on the list is kept in the audit log only). Once the number passed to
+   * someone else since, nothing of hers forbids, but the number's block does ('moved'), as after the move of a number
+   * whose holder was not on the list (numberChanged): nothing goes to the next holder on the person's account.
    */
-  async erasureForbids(tx: StoreTx, p: string, def: PurposeDefinition): Promise<'erased' | 'objected' | undefined> {
+  async erasureForbids(
+    tx: StoreTx,
+    p: string,
+    def: PurposeDefinition,
+  ): Promise<'erased' | 'moved' | 'objected' | undefined> {
     const listedAt = await tx.suppressedAt(p);
-    if (listedAt === undefined || (await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt))) return undefined;
+    if (listedAt === undefined) return undefined;
+    if (await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt)) return 'moved';
+    if (await this.awaySince(tx, p, listedAt)) return 'erased';
+    return objectedBefore(await tx.listAudit(p, OBJECTION_ACTIONS), def) ? 'objected' : undefined;
+  }
+
+  /**
+   * On the erasure list, still the number's holder, and not come back (erasureForbids' 'erased'): a reaction of hers
+   * records no time then (storeInbound), whatever a form typed in for her number since.
+   */
+  async stillAway(tx: StoreTx, p: string): Promise<boolean> {
+    const listedAt = await tx.suppressedAt(p);
+    if (listedAt === undefined || (await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt))) return false;
+    return this.awaySince(tx, p, listedAt);
+  }
+
+  /** Neither a consent given nor a message written since `listedAt`. */
+  private async awaySince(tx: StoreTx, p: string, listedAt: number): Promise<boolean> {
     const signedUp = (await tx.listConsents(p)).some((r) => r.status === 'given' && (r.decidedAt ?? 0) > listedAt);
     const lastInbound = (await tx.getSubject(p))?.lastInboundAt ?? undefined;
-    if (!signedUp && (lastInbound === undefined || lastInbound <= listedAt)) return 'erased';
-    return objectedBefore(await tx.listAudit(p, OBJECTION_ACTIONS), def, listedAt) ? 'objected' : undefined;
+    return !signedUp && (lastInbound === undefined || lastInbound <= listedAt);
   }
 
   /**

@@ -38,6 +38,7 @@ import {
   ACTIVE_STATUSES,
   evaluateCheck,
   isLivePending,
+  MOVED_AWAY_EXPIRY,
   mayAnswerRequest,
   quotedRequest,
   requestedAfterReply,
@@ -151,9 +152,20 @@ function latestRequest(rows: readonly ConsentRow[]): ConsentRow | undefined {
  * (Error) when a background flush or sweep fails, and for each purpose out of the settings whose consents
  * the sweep will end (just after open, and when the sweep ends them).
  */
-/** What an objection made before an erasure answers once she came back: as its record would. */
-const OBJECTED = (def: PurposeDefinition, now: number) =>
-  evaluateCheck(def, { status: 'withdrawn', expiresAt: null }, now);
+/**
+ * What an erasure still forbids answers (LedgerWrites.erasureForbids): 'objected' as the objection's record would,
+ * 'moved' as the number's block after a move would; `otherwise` when it forbids nothing.
+ */
+function afterErasure(
+  forbids: 'erased' | 'moved' | 'objected' | undefined,
+  def: PurposeDefinition,
+  now: number,
+  otherwise: CheckResult,
+): CheckResult {
+  if (forbids === 'erased') return evaluateCheck(def, 'erased', now);
+  if (forbids === 'moved') return evaluateCheck(def, { status: 'expired', expiresAt: MOVED_AWAY_EXPIRY }, now);
+  return forbids === 'objected' ? evaluateCheck(def, { status: 'withdrawn', expiresAt: null }, now) : otherwise;
+}
 
 export class ConsentLedger extends EventEmitter {
   private readonly resolver: SubjectResolver;
@@ -835,8 +847,7 @@ export class ConsentLedger extends EventEmitter {
   private async unlessCameBack(result: CheckResult, p: string, def: PurposeDefinition): Promise<CheckResult> {
     if (effectiveBasis(def) === 'consent') return result;
     const forbids = await this.writes.erasureForbids(this.store.read, p, def);
-    if (forbids === 'erased') return result;
-    return forbids === 'objected' ? OBJECTED(def, this.clock()) : evaluateCheck(def, undefined, this.clock());
+    return afterErasure(forbids, def, this.clock(), evaluateCheck(def, undefined, this.clock()));
   }
 
   /**
@@ -855,9 +866,7 @@ export class ConsentLedger extends EventEmitter {
     const decided = await this.store.read.latestDecidedHistory(p, def.id);
     if (decided === undefined) {
       // An erasure leaves no history behind: only her coming back since (she wrote, or signed up) lifts it.
-      const forbids = await this.writes.erasureForbids(this.store.read, p, def);
-      if (forbids === 'erased') return evaluateCheck(def, 'erased', this.clock());
-      return forbids === 'objected' ? OBJECTED(def, this.clock()) : result;
+      return afterErasure(await this.writes.erasureForbids(this.store.read, p, def), def, this.clock(), result);
     }
     const before = evaluateCheck(def, decided, this.clock());
     return before.allowed ? result : before;
@@ -1146,12 +1155,13 @@ export class ConsentLedger extends EventEmitter {
   /**
    * A sender writing to the business opens the 24-hour window. A number in E.164 already is tried as written
    * first: a subject row under it proves it canonical (see checkConsent), and saves parsing it. A reaction from a
-   * person erased and silent since records nothing: it does not bring her back (erasedAndSilent).
+   * person erased and not back since records nothing: it does not bring her back (stillAway), also when a request
+   * was typed in for her number since (she may be reacting to its message).
    */
   private async storeInbound(tx: StoreTx, subject: SubjectInput, when: number, reaction = false): Promise<void> {
     if (
       reaction &&
-      (await this.writes.erasedAndSilent(tx, await this.writes.pseudonymOf(tx, this.resolver.identify(subject))))
+      (await this.writes.stillAway(tx, await this.writes.pseudonymOf(tx, this.resolver.identify(subject))))
     ) {
       return;
     }

@@ -23,18 +23,33 @@ export function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean 
 export const OBJECTION_ACTIONS = [...OPT_OUT_ACTIONS, 'consent.given', 'consent.confirmed'];
 
 /**
- * Whether her last word on `def` up to `at` was no: an opt-out covering it, with no consent to it given since. An
- * erasure deletes an objection's record, but the objection is to keep applying when she writes again.
+ * Whether her last word on `def` was no: an opt-out covering it (hers, a refusal, staff's, one carried here from her
+ * user id or her previous number), with no consent to it given since. An erasure deletes an objection's record, and
+ * a person on the erasure list who opts out gets no record at all (markErasedOptOut): the objection is to keep
+ * applying when she writes again.
  */
-export function objectedBefore(entries: readonly AuditRecord[], def: PurposeDefinition, at: number): boolean {
+export function objectedBefore(entries: readonly AuditRecord[], def: PurposeDefinition): boolean {
   let objected = false;
-  for (const entry of [...entries].sort((a, b) => a.at - b.at)) {
-    if (entry.at > at) break;
-    if (isOptOutOf(entry, def)) objected = true;
+  for (const entry of [...entries].sort((a, b) => a.at - b.at || a.seq - b.seq)) {
+    if (isObjectionTo(entry, def)) objected = true;
     else if (entry.action !== 'consent.refused' && entry.action !== 'consent.withdrawn' && entry.purpose === def.id)
       objected = false;
   }
   return objected;
+}
+
+/**
+ * An opt-out covering `def`, wherever it came from: unlike isOptOutOf, also one carried over (to her number from her
+ * user id, or to her new number by a move), which is hers as well. A move's endings of consents name consent
+ * purposes only, which objectedBefore is not asked about.
+ */
+function isObjectionTo(entry: AuditRecord, def: PurposeDefinition): boolean {
+  if (entry.action === 'consent.refused') return entry.purpose === def.id;
+  if (entry.action !== 'consent.withdrawn') return false;
+  const scope = entry.detail?.scope;
+  if (Array.isArray(scope)) return scope.includes(def.id);
+  if (entry.purpose !== null) return entry.purpose === def.id;
+  return entry.detail?.channel !== 'meta-marketing-optout' || def.marketing;
 }
 
 /** A withdrawal the person sent, not one carried over from elsewhere or ended by her number passing on. */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConsentLedger, OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_RESEND_MS } from '../../../lib/consent/ledger';
+import { effectiveBasis } from '../../../lib/consent/purposes';
 import { evaluateCheck } from '../../../lib/consent/rules';
-import type { SubjectInput } from '../../../lib/consent/types';
+import type { CheckResult, SubjectInput } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import type { CheckState } from '../../../lib/store/types';
 import {
@@ -36,19 +37,52 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 /**
+ * What the model knows of a person's erasure, kept by the property from the steps that went through: when she was
+ * last erased, and which purposes her last word was no to (a withdrawal or refusal, not a consent given since).
+ */
+interface ErasureModel {
+  listedAt?: number;
+  objected: Set<string>;
+}
+
+/**
  * The full rules without the lookup fast path: getConsent and isSuppressed parse the number first,
  * then the one rule table decides. checkConsent must answer exactly this, error codes included.
  */
-async function fullRules(ledger: ConsentLedger, subject: SubjectInput, purpose: string, now: number) {
+async function fullRules(
+  ledger: ConsentLedger,
+  subject: SubjectInput,
+  purpose: string,
+  now: number,
+  erasure: ErasureModel = { objected: new Set() },
+) {
   const record = await ledger.getConsent(subject, purpose);
   const def = ledger.purpose(purpose);
   if (!def) throw new Error(`unknown purpose ${purpose}`);
+  // Once she came back after her erasure (these steps sign up; none writes), what needs no consent allows as for
+  // anyone new, unless she said no to it: her erasure forbids no more.
+  const cameBack = async () => {
+    const { listedAt } = erasure;
+    if (effectiveBasis(def) === 'consent' || listedAt === undefined) return false;
+    for (const p of PURPOSES) {
+      const r = await ledger.getConsent(subject, p);
+      if (r?.status === 'given' && (r.decidedAt ?? 0) > listedAt) return true;
+    }
+    return false;
+  };
+  const afterErasure = async (otherwise: CheckResult) => {
+    if (!(await cameBack())) return evaluateCheck(def, 'erased', now);
+    return erasure.objected.has(purpose)
+      ? evaluateCheck(def, { status: 'withdrawn', expiresAt: null }, now)
+      : otherwise;
+  };
   const state: CheckState = record
     ? { status: record.status, expiresAt: record.expiresAt ?? null }
     : (await ledger.isSuppressed(subject))
       ? 'erased'
       : undefined;
   const result = evaluateCheck(def, state, now);
+  if (state === 'erased') return afterErasure(evaluateCheck(def, undefined, now));
   if (!result.allowed || (result.status !== 'pending' && result.status !== 'expired')) return result;
   // An unconfirmed request lifts nothing that forbade before it: the latest other archived record still decides.
   const history = (await ledger.exportSubject(subject, 'model')).history.filter((h) => h.purpose === purpose);
@@ -56,7 +90,7 @@ async function fullRules(ledger: ConsentLedger, subject: SubjectInput, purpose: 
     .reverse()
     .find((h) => !(h.status === 'pending' || (h.status === 'expired' && h.expiresAt !== undefined)));
   // An erasure leaves no history: a request since lifts it no more than it lifts a refusal.
-  if (!decided) return (await ledger.isSuppressed(subject)) ? evaluateCheck(def, 'erased', now) : result;
+  if (!decided) return (await ledger.isSuppressed(subject)) ? afterErasure(result) : result;
   const before = evaluateCheck(def, { status: decided.status, expiresAt: decided.expiresAt ?? null }, now);
   return before.allowed ? result : before;
 }
@@ -105,8 +139,10 @@ function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
         const forms = SUBJECTS[subject].written;
         return forms[form % forms.length];
       };
+      const erasures: ErasureModel[] = SUBJECTS.map(() => ({ objected: new Set<string>() }));
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+          // The database lives on from run to run, and so does what the model knows.
           for (const s of steps) {
             if (s.op === 'wait') {
               now += s.hours * 3_600_000;
@@ -115,19 +151,28 @@ function checkSuite(name: string, factory: HarnessFactory, runs: number): void {
             const subject = written(s.subject, s.form);
             const purpose = PURPOSES[s.purpose];
             const base = { subject, purpose, wording: WORDING, method: 'keyword' as const, actor: 'test' };
-            if (s.op === 'give') await codeOf(ledger.giveConsent(base));
-            else if (s.op === 'request') await codeOf(ledger.requestConsent(base));
-            else if (s.op === 'refuse') await codeOf(ledger.refuseConsent(base));
-            else if (s.op === 'withdraw') {
-              await codeOf(ledger.withdrawConsent({ subject, purposes: [purpose], channel: 'api', actor: 'test' }));
-            } else if (s.op === 'erase') await codeOf(ledger.eraseSubject(subject, 'test'));
+            const erasure = erasures[s.subject];
+            const went = (code: string) => !code.startsWith('error');
+            if (s.op === 'give') {
+              if (went(await codeOf(ledger.giveConsent(base)))) erasure.objected.delete(purpose);
+            } else if (s.op === 'request') await codeOf(ledger.requestConsent(base));
+            else if (s.op === 'refuse') {
+              if (went(await codeOf(ledger.refuseConsent(base)))) erasure.objected.add(purpose);
+            } else if (s.op === 'withdraw') {
+              const code = await codeOf(
+                ledger.withdrawConsent({ subject, purposes: [purpose], channel: 'api', actor: 'test' }),
+              );
+              if (went(code)) erasure.objected.add(purpose);
+            } else if (s.op === 'erase') {
+              if (went(await codeOf(ledger.eraseSubject(subject, 'test')))) erasure.listedAt = now;
+            }
             // After every step, every way of writing every subject answers like the full rules.
-            for (const { written: forms } of SUBJECTS) {
+            for (const [i, { written: forms }] of SUBJECTS.entries()) {
               for (const form of forms) {
                 for (const p of PURPOSES) {
                   assert.equal(
                     await codeOf(ledger.checkConsent(form, p)),
-                    await codeOf(fullRules(ledger, form, p, now)),
+                    await codeOf(fullRules(ledger, form, p, now, erasures[i])),
                     `${s.op} then check ${form} for ${p}`,
                   );
                 }

@@ -1095,6 +1095,45 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE_2, 'orders')).status, 'withdrawn');
       });
 
+      it('an erased person who came back keeps her STOP, one sent since and one carried to her number', async () => {
+        const stop = (subject: Parameters<ConsentLedger['withdrawUnlessErased']>[0]['subject']) =>
+          ledger.withdrawUnlessErased({ subject, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+        let key = 0;
+        // As the webhook records it: the time when the delivery is claimed, before stop-handler reads the text.
+        const writes = (phone: string) => {
+          const k = `wamid.w${key++}`;
+          return ledger.claimAll([k], 60_000, [{ key: k, subject: { phone }, at: now }]);
+        };
+        const orders = async (phone: string) => (await ledger.checkConsent(phone, 'orders')).status;
+        // Her STOP while erased is kept only in the audit log; it brings her back, and forbids her order updates.
+        await giveByKeyword(PHONE);
+        await ledger.eraseSubject(PHONE, 'admin');
+        now += DAY;
+        await writes(PHONE);
+        assert.equal(await stop(PHONE), 'erased');
+        assert.equal(await orders(PHONE), 'withdrawn', 'her STOP since the erasure');
+        // Her STOP by user id alone reached her number's records carried over: it outlives her erasure too.
+        await stop({ userId: 'DE.1234567' });
+        await giveByKeyword({ phone: PHONE_2, userId: 'DE.1234567' });
+        await ledger.eraseSubject(PHONE_2, 'admin');
+        now += DAY;
+        await writes(PHONE_2);
+        assert.equal(await orders(PHONE_2), 'withdrawn', 'her STOP carried from her user id');
+      });
+
+      it('after an erasure a reaction does not bring her back, also not to a request typed in for her number', async () => {
+        await giveByKeyword(PHONE);
+        await ledger.eraseSubject(PHONE, 'admin');
+        now += DAY;
+        await request(PHONE);
+        // Her 👍 on the request's message.
+        await ledger.claimAll(['wamid.r'], 60_000, [
+          { key: 'wamid.r', subject: { phone: PHONE }, at: now, reaction: true },
+        ]);
+        assert.equal(await ledger.lastInboundAt(PHONE), undefined);
+        assert.equal((await ledger.checkConsent(PHONE, 'orders')).status, 'erased');
+      });
+
       it('states with the data what Art. 15 asks besides it: purposes, recipients, retention, sources, rights', async () => {
         await giveByKeyword(PHONE);
         const { information } = await ledger.exportSubject(PHONE, 'admin');

@@ -52,6 +52,33 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
       ledger.requestConsent({ subject, purpose: 'orders', wording: 'O', method: 'keyword', actor: 't' });
 
     describe('numberChanged', () => {
+      it("sends the next holder of an erased person's number nothing on her account, as after any move", async () => {
+        await give(ANNA, 'orders');
+        await give(OTHER, 'orders');
+        await ledger.eraseSubject(ANNA, 't');
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, newPhone: THIRD, actor: 't' });
+        await ledger.numberChanged({ phone: OTHER, newPhone: FOURTH, actor: 't' });
+        now += DAY;
+        const orders = async (phone: string) => ledger.checkConsent(phone, 'orders');
+        assert.deepEqual(await orders(ANNA), await orders(OTHER));
+        assert.equal((await orders(ANNA)).reason, 'number-changed-hands');
+        // A request for the number lifts it no more than it lifts the block of any moved number.
+        await requestOrders(ANNA);
+        assert.equal((await orders(ANNA)).allowed, false);
+      });
+
+      it('keeps her objection when it followed her to her new number and she was erased there', async () => {
+        await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+        now += DAY;
+        await ledger.numberChanged({ phone: ANNA, newPhone: OTHER, actor: 't' });
+        now += DAY;
+        await ledger.eraseSubject(OTHER, 't');
+        now += DAY;
+        await ledger.recordInbound(OTHER, now);
+        assert.equal(await check(OTHER, 'orders'), 'withdrawn');
+      });
+
       it("keeps an erased person who gets a recycled number from the previous holder's ended records there", async () => {
         await give(OTHER, 'orders'); // Bob's contract at OTHER
         await ledger.numberChanged({ phone: OTHER, newPhone: THIRD, actor: 't' }); // Bob leaves: his record expires
