@@ -10,13 +10,8 @@ export const OPT_OUT_ACTIONS = ['consent.withdrawn', 'consent.refused'];
 
 /** Whether the audit entry is an opt-out of the person that covered `def`. */
 export function isOptOutOf(entry: AuditRecord, def: PurposeDefinition): boolean {
-  if (entry.action === 'consent.refused') return entry.purpose === def.id;
-  if (!isOwnWithdrawal(entry)) return false;
-  const scope = entry.detail?.scope;
-  if (Array.isArray(scope)) return scope.includes(def.id);
-  // Written before opt-outs named their scope: Meta's covered the marketing purposes, a STOP all of them.
-  if (entry.purpose !== null) return entry.purpose === def.id;
-  return entry.detail?.channel !== 'meta-marketing-optout' || def.marketing;
+  if (entry.action === 'consent.withdrawn' && !isOwnWithdrawal(entry)) return false;
+  return isObjectionTo(entry, def);
 }
 
 /** The audit actions objectedBefore reads. */
@@ -48,6 +43,7 @@ function isObjectionTo(entry: AuditRecord, def: PurposeDefinition): boolean {
   if (entry.action !== 'consent.withdrawn') return false;
   const scope = entry.detail?.scope;
   if (Array.isArray(scope)) return scope.includes(def.id);
+  // Written before opt-outs named their scope: Meta's covered the marketing purposes, a STOP all of them.
   if (entry.purpose !== null) return entry.purpose === def.id;
   return entry.detail?.channel !== 'meta-marketing-optout' || def.marketing;
 }
