@@ -101,7 +101,9 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
     const policyUrl = resolvePolicyUrl(givenPolicyUrl, RED.settings as unknown as OwnAddressSettings);
     const templates = { en: config.noticeEn, de: config.noticeDe };
     const texts = renderNoticeTexts(templates, policyUrl);
-    const version = noticeVersion(texts);
+    // The version names the notice as configured: a path stays the same page wherever this Node-RED listens (another
+    // port, host or https setting, instances behind a load balancer), and must not show everyone the notice again.
+    const version = noticeVersion(policyUrl === givenPolicyUrl ? texts : renderNoticeTexts(templates, givenPolicyUrl));
     const needsUrl = !policyUrl && noticeLinksPolicy(templates);
     // Settings deployed past the editor's checks (the admin API, a flow saved with errors, or saved before a contact
     // was required): the page would lack the controller's identity or contact details (Art. 13(1)(a) GDPR) or the

@@ -734,6 +734,17 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(warnings.length, 1);
   });
 
+  it('keeps the notice version of a policy path whatever address of this Node-RED it links', async () => {
+    // The link carries this Node-RED's port, host and scheme; the notice (and the page it links) is the same on any.
+    const { sent } = await load({ policyUrl: '/privacy' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => sent.length === 2, 'notice and message sent');
+    assert.match(accepted(GERMAN.waId)[0], /http:\/\/127\.0\.0\.1:\d+\/privacy/);
+    const pathVersion = noticeVersion(renderNoticeTexts({}, '/privacy'));
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, pathVersion), true);
+  });
+
   it('refuses to send when the notice needs a policy URL that is not set', async () => {
     const { caught, sent } = await load({ policyUrl: '' });
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Hallo' });
