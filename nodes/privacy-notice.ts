@@ -84,7 +84,8 @@ function answerUnavailable(res: Response, language: 'en' | 'de', status: 500 | 5
 function cloudNumberDeployed(RED: NodeAPI): boolean {
   let cloud = false;
   RED.nodes.eachNode((def) => {
-    if (def.type === 'whatsapp-config' && (def as NodeDef & { mode?: unknown }).mode === 'cloud') cloud = true;
+    const config = def as NodeDef & { mode?: unknown; d?: unknown };
+    if (config.type === 'whatsapp-config' && config.mode === 'cloud' && config.d !== true) cloud = true;
   });
   return cloud;
 }
