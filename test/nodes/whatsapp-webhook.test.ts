@@ -114,6 +114,14 @@ describe('whatsapp-webhook node', () => {
     await helper.stopServer();
   });
 
+  /** The webhook keeping its marks and inbound times in a consent store in `dir`. */
+  async function loadWithStore(dir: string): Promise<Received> {
+    const nodes = [configNode, webhookNode, mount, consentStoreNode];
+    const withStore = [...flow({ store: 'store' }), storeNode('store', dir)];
+    await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
+    return collect();
+  }
+
   async function load(webhook: Record<string, unknown> = {}, extra: ((RED: NodeAPI) => void)[] = []) {
     await helper.load([configNode, webhookNode, mount, ...extra] as never, flow(webhook) as never, credentials);
     return collect();
@@ -389,10 +397,7 @@ describe('whatsapp-webhook node', () => {
   it('with a consent store: keeps de-duplication marks and the service window in the ledger before answering 200', async () => {
     const dir = tempDir();
     try {
-      const nodes = [configNode, webhookNode, mount, consentStoreNode];
-      const withStore = [...flow({ store: 'store' }), storeNode('store', dir.path)];
-      await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
-      const received = collect();
+      const received = await loadWithStore(dir.path);
       const body = buildMessageWebhook({
         ...NUMBER,
         waId: '4915123456789',
@@ -418,10 +423,7 @@ describe('whatsapp-webhook node', () => {
   it('with a consent store: a reaction after an erasure does not bring the person back, a message does', async () => {
     const dir = tempDir();
     try {
-      const nodes = [configNode, webhookNode, mount, consentStoreNode];
-      const withStore = [...flow({ store: 'store' }), storeNode('store', dir.path)];
-      await helper.load(nodes as never, withStore as never, { ...credentials, store: storeCredentials() });
-      const received = collect();
+      const received = await loadWithStore(dir.path);
       const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
       const phone = '+4915123456789';
       await ledger.recordInbound(phone, Date.now() - 60_000);
