@@ -111,6 +111,8 @@ export class NodeRedProcess {
     // 'close', not 'exit': only then has everything the process printed arrived.
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     await this.waitForLog(/Started flows/, 30000, this.runStart);
+    // red.js may start the flows before its server listens: a request in between is refused.
+    await this.waitForLog(/Server now running at/, 30000, this.runStart);
   }
 
   async waitForLog(pattern: RegExp, timeoutMs = 10000, fromIndex = this.runStart): Promise<void> {
