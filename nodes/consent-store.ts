@@ -12,11 +12,10 @@ import {
   parsePurposes,
 } from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
-import { translateError } from './shared/i18n';
+import { textOr, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 import { hasNoKeys, storeKeysFromFile } from './shared/store-key-file';
-import { positiveInteger } from './shared/types';
 
 export const CONSENT_STORE_DEFAULTS = {
   backend: 'sqlite',
@@ -132,15 +131,54 @@ export function parseStoreKeys(credentials: ConsentStoreCredentials): {
   return { encryptionKeys, pseudonymKey };
 }
 
-export function storeRetention(config: ConsentStoreDef): StoreRetention {
+/** The largest value the edit dialog allows for each retention setting (consent-store.html keeps the same). */
+export const RETENTION_LIMITS: StoreRetention = {
+  pendingExpiryHours: 24 * 365,
+  withdrawnPersonalDataDays: 3650,
+  auditRetentionYears: 100,
+  sweepIntervalMinutes: 7 * 24 * 60,
+};
+
+function defaultRetention(): StoreRetention {
+  const { pendingExpiryHours, withdrawnPersonalDataDays, auditRetentionYears, sweepIntervalMinutes } =
+    CONSENT_STORE_DEFAULTS;
+  return { pendingExpiryHours, withdrawnPersonalDataDays, auditRetentionYears, sweepIntervalMinutes };
+}
+
+const RETENTION_LABELS: Record<keyof StoreRetention, string> = {
+  pendingExpiryHours: 'Unconfirmed requests expire after (hours)',
+  withdrawnPersonalDataDays: 'Delete personal data after withdrawal (days)',
+  auditRetentionYears: 'Keep consent proof and audit events (years)',
+  sweepIntervalMinutes: 'Run the clean-up every (minutes)',
+};
+
+/**
+ * The retention settings as the dialog allows them: a whole number from 1 to its limit, or the default when the
+ * setting is missing. A flow written by hand or deployed through the admin API with anything else (0.5, "abc",
+ * 1000 years) is refused with the setting's name: a retention period is a promise the policy page makes.
+ */
+export function storeRetention(
+  config: ConsentStoreDef,
+  translate: (setting: keyof StoreRetention, english: string) => string = (_setting, english) => english,
+): StoreRetention {
+  const label = (setting: keyof StoreRetention) => translate(setting, RETENTION_LABELS[setting]);
+  const setting = (name: keyof StoreRetention): number => {
+    const value = config[name];
+    const text = value === undefined || value === null ? '' : String(value).trim();
+    if (text === '') return CONSENT_STORE_DEFAULTS[name];
+    const n = Number(text);
+    if (/^\d+$/.test(text) && n >= 1 && n <= RETENTION_LIMITS[name]) return n;
+    throw new GdprWhatsAppError(
+      'invalid-retention',
+      `The consent store's setting "${label(name)}" must be a whole number from 1 to ${RETENTION_LIMITS[name]}, not "${text.slice(0, 40)}"`,
+      { field: name, setting: label(name), max: RETENTION_LIMITS[name], value: text.slice(0, 40) },
+    );
+  };
   return {
-    pendingExpiryHours: positiveInteger(config.pendingExpiryHours, CONSENT_STORE_DEFAULTS.pendingExpiryHours),
-    withdrawnPersonalDataDays: positiveInteger(
-      config.withdrawnPersonalDataDays,
-      CONSENT_STORE_DEFAULTS.withdrawnPersonalDataDays,
-    ),
-    auditRetentionYears: positiveInteger(config.auditRetentionYears, CONSENT_STORE_DEFAULTS.auditRetentionYears),
-    sweepIntervalMinutes: positiveInteger(config.sweepIntervalMinutes, CONSENT_STORE_DEFAULTS.sweepIntervalMinutes),
+    pendingExpiryHours: setting('pendingExpiryHours'),
+    withdrawnPersonalDataDays: setting('withdrawnPersonalDataDays'),
+    auditRetentionYears: setting('auditRetentionYears'),
+    sweepIntervalMinutes: setting('sweepIntervalMinutes'),
   };
 }
 
@@ -210,20 +248,23 @@ export default function registerConsentStore(RED: NodeAPI): void {
     RED.nodes.createNode(this, saved);
     const node = this;
     const config = migrate<ConsentStoreDef>(saved, consentStoreMigrations);
-    const retention = storeRetention(config);
     let opening: Promise<LedgerHandle> | undefined;
     let closed = false;
     const openedListeners = new Set<(ledger: LedgerHandle) => unknown>();
     let reopenTimer: NodeJS.Timeout | undefined;
     let reopenDelay = REOPEN_FIRST_MS;
 
-    node.retention = retention;
+    // Until the settings are read (a setting the dialog refuses leaves the store unopened, with the defaults shown).
+    node.retention = { ...defaultRetention() };
     node.purposes = [];
     // Keys, purposes and the connection URL are checked once: such a problem lasts until the next deploy,
     // so it is logged once and every caller gets the same error, instead of one log line per message.
     let options: LedgerOptions | undefined;
     let configProblem: unknown;
     try {
+      node.retention = storeRetention(config, (setting, english) =>
+        textOr(RED, `consent-store.label.${setting}`, english),
+      );
       node.purposes = parsePurposes(config.purposes);
       for (const purpose of node.purposes.filter(missingInterest)) {
         node.warn(RED._('consent-store.log.interest-missing', { purpose: purpose.id }));
@@ -260,7 +301,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
         opening = undefined;
         reopenSoon();
       });
-      ledger.startRetentionTimer(retention.sweepIntervalMinutes * 60_000);
+      ledger.startRetentionTimer(node.retention.sweepIntervalMinutes * 60_000);
       await tellOpened(ledger);
       // The thread may have died meanwhile (getLedger's failure path opens a new one), or the flow stopped.
       if (stopped !== undefined) throw stopped;

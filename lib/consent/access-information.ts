@@ -4,7 +4,7 @@ import type { RetentionSettings } from './types';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-const YEAR_MS = 365 * DAY_MS;
+const YEAR_MS = 365.25 * DAY_MS;
 
 /**
  * What Art. 15(1) and (2) GDPR ask an access answer to state besides the data itself, as far as the package knows

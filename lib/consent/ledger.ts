@@ -84,7 +84,8 @@ const DAY = 24 * HOUR;
 export const DEFAULT_RETENTION: RetentionSettings = {
   pendingExpiryMs: 48 * HOUR,
   personalDataMs: 30 * DAY,
-  proofRetentionMs: 5 * 365 * DAY,
+  // Years of 365.25 days, as the consent-store node counts them.
+  proofRetentionMs: 5 * 365.25 * DAY,
   dedupeTtlMs: 8 * DAY,
   sweepBatchSize: 2000,
 };

@@ -46,6 +46,12 @@ export function translateError(RED: Translator, err: unknown): string {
   return String(err);
 }
 
+/** The text of `key` in the catalog, or `english` where no catalog has it (i18next answers the key itself). */
+export function textOr(RED: Translator, key: string, english: string): string {
+  const text = RED._(key);
+  return typeof text === 'string' && text !== '' && !text.endsWith(key) ? text : english;
+}
+
 /**
  * Some codes are thrown with and without detail (a field name, a purpose id); a placeholder the error did not
  * fill is dropped rather than shown as "__field__".

@@ -98,6 +98,35 @@ describe('consent-store node', () => {
     assert.ok(record.retainUntil - record.updatedAt >= 100 * 365 * 86_400_000, 'proof kept for 100 years');
   });
 
+  it('refuses a retention setting its dialog refuses, naming the setting, and opens nothing', async () => {
+    const refused: [string, unknown, RegExp][] = [
+      ['pendingExpiryHours', 0.5, /Unconfirmed requests expire after \(hours\)" must be a whole number from 1 to 8760/],
+      ['auditRetentionYears', 1000, /Keep consent proof .* from 1 to 100, not "1000"/],
+      ['withdrawnPersonalDataDays', 'thirty', /Delete personal data after withdrawal \(days\)" .* not "thirty"/],
+      ['sweepIntervalMinutes', 1e9, /Run the clean-up every \(minutes\)" .* from 1 to 10080/],
+    ];
+    for (const [setting, value, message] of refused) {
+      await helper.load(consentStore as never, [storeNode('store', dir.path, { [setting]: value })] as never, {
+        store: storeCredentials(),
+      });
+      const store = helper.getNode('store') as unknown as ConsentStoreNode;
+      await assert.rejects(store.getLedger(), (err: unknown) => {
+        assert.equal(codeOf(err), 'invalid-retention', setting);
+        assert.equal((err as GdprWhatsAppError).params.field, setting);
+        return true;
+      });
+      assert.match(String(callsOf('error', 'store')[0]?.[0]), message, setting);
+      assert.equal(existsSync(join(dir.path, 'store.db')), false, `${setting}: nothing opened`);
+      await helper.unload();
+    }
+    // A setting left out (a hand-written flow) takes its default, as in the dialog.
+    await helper.load(consentStore as never, [storeNode('store', dir.path, { auditRetentionYears: '' })] as never, {
+      store: storeCredentials(),
+    });
+    await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+    assert.equal((helper.getNode('store') as unknown as ConsentStoreNode).retention.auditRetentionYears, 5);
+  });
+
   it('keeps consents across a redeploy and closes the ledger when stopped', async () => {
     const credentials = { store: storeCredentials() };
     const flow = [storeNode('store', dir.path)];

@@ -1414,7 +1414,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(proof?.confirmationText, undefined);
         assert.equal(proof?.source, undefined, 'where it was collected is personal data too');
         assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).status, 'withdrawn');
-        now += 5 * 365 * DAY;
+        now += 5 * 365.25 * DAY;
         const third = await ledger.sweepRetention();
         assert.equal(third.proofRemoved, 2, JSON.stringify(third));
         assert.ok(third.auditEventsRemoved > 0);
@@ -1443,7 +1443,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         for (const subject of [PHONE, PHONE_2]) {
           await ledger.giveConsent({ subject, purpose: 'marketing', wording: WORDING, method: 'keyword', actor: 't' });
         }
-        now += 5 * 365 * DAY + DAY;
+        now += 5 * 365.25 * DAY + DAY;
         const first = await ledger.exportAuditPage(undefined, 1);
         assert.equal(typeof first.next, 'number');
         await ledger.sweepRetention();
@@ -1457,7 +1457,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           method: 'keyword',
           actor: 't',
         });
-        now += 5 * 365 * DAY + DAY;
+        now += 5 * 365.25 * DAY + DAY;
         const read = (ledger as unknown as { store: { read: { auditPage: (...a: unknown[]) => Promise<unknown> } } })
           .store.read;
         const auditPage = read.auditPage;
