@@ -52,12 +52,16 @@ type FlowMessage = NodeMessageInFlow & {
   afterPrivacyNotice?: { version: string; store: string };
 };
 
-/** Node-RED's optional httpNodeMiddleware (settings.js) runs before node routes, as for `http in`. */
-function nodeMiddleware(RED: NodeAPI): ((req: Request, res: Response, next: () => void) => void) | undefined {
+type Middleware = (req: Request, res: Response, next: (err?: unknown) => void) => void;
+
+/**
+ * Node-RED's optional httpNodeMiddleware (settings.js) runs before node routes, as for `http in`: one function or an
+ * array of them (21-httpin.js takes both). A deployment may guard its node routes with it, so none is left out.
+ */
+function nodeMiddleware(RED: NodeAPI): Middleware[] {
   const middleware = (RED.settings as unknown as { httpNodeMiddleware?: unknown }).httpNodeMiddleware;
-  return typeof middleware === 'function'
-    ? (middleware as (req: Request, res: Response, next: () => void) => void)
-    : undefined;
+  if (typeof middleware === 'function') return [middleware as Middleware];
+  return Array.isArray(middleware) ? (middleware.flat(Number.POSITIVE_INFINITY) as Middleware[]) : [];
 }
 
 /** Shown to visitors in their language when the page cannot be built (the cause goes to the Node-RED log). */
@@ -244,9 +248,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           answerUnavailable(res, language, 500);
         }
       };
-      const middleware = nodeMiddleware(RED);
-      if (middleware) RED.httpNode.get(pagePath, middleware, servePolicyPage);
-      else RED.httpNode.get(pagePath, servePolicyPage);
+      RED.httpNode.get(pagePath, ...nodeMiddleware(RED), servePolicyPage);
       node.on('close', () => {
         // Node-RED keeps one httpNode app across deploys: remove the route or redeploys stack it.
         removeRoutes(RED.httpNode, new Set([servePolicyPage]));
