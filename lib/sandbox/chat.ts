@@ -27,6 +27,20 @@ export function isChatAsset(relativePath: string): boolean {
   return relativePath in ASSETS;
 }
 
+/**
+ * The page is served on Node-RED's admin origin, where the editor's token lives in localStorage: a script injected
+ * into it, or a click made in it while another site frames it, acts with the editor's rights. Its own files are all
+ * it loads and all it talks to; no other site may frame it, and links it shows (URL buttons) carry no address.
+ */
+const ASSET_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'",
+  'X-Frame-Options': 'SAMEORIGIN',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
 const assetCache = new Map<string, Buffer>();
 
 async function asset(file: string): Promise<Buffer> {
@@ -89,6 +103,7 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
         'Content-Type': assetEntry.type,
         'Content-Length': content.length,
         'Cache-Control': 'no-cache',
+        ...ASSET_HEADERS,
       });
       res.end(content);
       return;

@@ -71,6 +71,29 @@ describe('sandbox chat page and endpoints', () => {
     assert.equal(redirect.headers.get('location'), '/chat/');
   });
 
+  it('lets the page load only its own files and no other site frame it (it runs where the editor token lives)', async () => {
+    for (const asset of ['', 'index.html', 'chat.js', 'chat.css']) {
+      const answer = await fetch(`${chat}${asset}`);
+      assert.equal(answer.status, 200, asset);
+      const policy = answer.headers.get('content-security-policy') ?? '';
+      for (const directive of [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'self'",
+        "base-uri 'none'",
+      ]) {
+        assert.ok(policy.includes(directive), `${asset || 'page'}: ${directive} in "${policy}"`);
+      }
+      assert.equal(answer.headers.get('x-frame-options'), 'SAMEORIGIN', asset);
+      assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', asset);
+      assert.equal(answer.headers.get('referrer-policy'), 'no-referrer', asset);
+    }
+    // The policy allows no inline script or style: the page must have none.
+    const html = await (await fetch(chat)).text();
+    assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)|<style|\sstyle=|\son[a-z]+=/i);
+  });
+
   it('lists the business numbers without token or secret', async () => {
     const answer = await callApi(`${chat}numbers`);
     assert.deepEqual(answer.body, {
