@@ -124,6 +124,40 @@ describe('the main job (npm start): demo flow and sandbox on this machine', func
     assert.equal(await request('/privacy', `tunnel.example:${port}`), 200);
   });
 
+  it("refuses the editor's websocket (debug messages, node status) to another site's page, and opens it to localhost", async () => {
+    // A browser opens a websocket to 127.0.0.1 for any page, and names the page in Origin.
+    const handshake = (host: string, origin?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port,
+          path: '/comms',
+          headers: {
+            host,
+            ...(origin ? { origin } : {}),
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          },
+        });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await handshake(`127.0.0.1:${port}`, 'http://evil.example'), 403);
+    assert.equal(await handshake(`evil.example:${port}`, `http://evil.example:${port}`), 403, 'DNS rebinding');
+    assert.equal(await handshake(`127.0.0.1:${port}`, `http://127.0.0.1:${port}`), 101);
+    assert.equal(await handshake(`localhost:${port}`, `http://localhost:${port}`), 101);
+  });
+
   it("links the privacy notice to the page on this job's own port", async () => {
     // A customer writes to the demo number in the sandbox chat, as the README suggests; the notice comes first.
     const chat = `http://127.0.0.1:${port}/whatsapp-gdpr/sandbox`;
