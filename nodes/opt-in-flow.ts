@@ -250,13 +250,14 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       // taken at once, before the store is asked: posts arriving together would all find the minute still open.
       const release = requestLimit.take(Date.now());
       if (!release) return rejectRequest(msg, 'rate-limited');
-      let outputs: Outputs | undefined;
       try {
-        outputs = await requestConfirmation(msg, validation.request, ledger, known);
-        return outputs;
-      } finally {
-        // Nothing is sent (already pending, erased, already given, an error): the slot is free for another.
-        if (!outputs?.[0]) release();
+        return await requestConfirmation(msg, validation.request, ledger, known);
+      } catch (err) {
+        // A failure (the store, the template) is no answer about the number: the slot is free for another. A request
+        // that sends nothing because of the number (pending, given, erased, opted out) keeps it: were it given back,
+        // a stranger who filled the minute up to one post could tell a known number from a new one.
+        release();
+        throw err;
       }
     }
 

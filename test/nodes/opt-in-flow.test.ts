@@ -394,15 +394,25 @@ describe('opt-in-flow node', () => {
       assert.equal(stored.filter((record) => record !== undefined).length, 2, 'only those sent are stored');
     });
 
-    it('a request that sends nothing (already pending) leaves its place in the minute to the next one', async () => {
+    it('a request that sends nothing (already pending) still takes its place: the limit tells nothing about the number', async () => {
       await load({ maxRequestsPerMinute: 2 });
       assert.equal((await optIn({ payload: form })).output, 1);
       const again = await optIn({ payload: form });
       assert.equal(again.msg.optIn?.reason, 'request-pending');
+      // Had the known number given its place back, this post would go out: whoever filled the minute up to it would
+      // learn that the number was signed up or asked already.
       const other = await optIn({ payload: { ...form, phone: '+4915111111111' } });
-      assert.equal(other.output, 1, 'the second request of the minute is sent');
-      const third = await optIn({ payload: { ...form, phone: '+4915122222222' } });
-      assert.equal(third.msg.optIn?.reason, 'rate-limited');
+      assert.equal(other.msg.optIn?.reason, 'rate-limited');
+      assert.equal(await ledger.getConsent('+4915111111111', 'news'), undefined, 'nothing stored');
+    });
+
+    it('a request that fails (a misconfigured template) gives its place in the minute back', async () => {
+      await load({ mode: 'template', templateName: '', maxRequestsPerMinute: 1 });
+      for (const phone of [ANNA, '+4915111111111']) {
+        const caught = next('caught');
+        helper.getNode('optin').receive({ payload: { ...form, phone } } as never);
+        assert.equal(((await caught).error as { code?: string }).code, 'invalid-template-name', phone);
+      }
     });
 
     it('reports a misconfigured template as an error and stores nothing', async () => {
