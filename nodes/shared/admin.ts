@@ -13,8 +13,8 @@ export const PERMISSION_WRITE = 'whatsapp-gdpr.write';
 export const SANDBOX_CHAT_PATH = `${ADMIN_PREFIX}/sandbox`;
 
 /**
- * RED.auth.needsPermission with HTTP's meaning of the answers: 401 when nobody is logged in, 403 when a
- * logged-in user lacks the permission. Node-RED answers 401 in both cases, which tells a read-only member of
+ * RED.auth.needsPermission with HTTP's meaning of the answers: 401 when nobody is logged in (anonymous visitors
+ * included), 403 when a logged-in user lacks the permission. Node-RED answers 401 in both cases, which tells a read-only member of
  * staff to log in again instead of saying that the account may not do this (issue 7).
  */
 export function needsPermission(
@@ -25,7 +25,9 @@ export function needsPermission(
   return (req, res, next) => {
     const status = res.status;
     res.status = function (this: Response, code: number) {
-      return status.call(this, code === 401 && (req as { user?: unknown }).user ? 403 : code);
+      // adminAuth's default permissions make a visitor who is not logged in an anonymous user: logging in may help.
+      const user = (req as { user?: { anonymous?: boolean } }).user;
+      return status.call(this, code === 401 && user && !user.anonymous ? 403 : code);
     } as Response['status'];
     check(req, res, (err?: unknown) => {
       res.status = status;

@@ -155,3 +155,38 @@ describe('reliability: admin endpoints under adminAuth in a real Node-RED', func
     }
   });
 });
+
+describe('reliability: admin endpoints with adminAuth default permissions (anonymous visitors)', function () {
+  this.timeout(90000);
+  let red: RealNodeRed;
+
+  before(async () => {
+    // Visitors who are not logged in may read: a common set-up for a wall display of the editor.
+    red = await startWithAdminAuth({ adminAuthExtra: "default: { permissions: 'read' }" });
+    const admin = USERS.find((user) => user.username === 'admin');
+    if (!admin) throw new Error('no admin user');
+    await red.deploy(
+      [
+        { id: 'tab1', type: 'tab', label: 'Sandbox' },
+        { id: 'cfg1', type: 'whatsapp-config', mode: 'sandbox', phoneNumberId: PHONE_NUMBER_ID, configVersion: 1 },
+      ],
+      { Authorization: `Bearer ${await tokenFor(red, admin)}` },
+    );
+    await red.waitForLog(/WhatsApp sandbox chat: http:\/\/127\.0\.0\.1:\d+\/whatsapp-gdpr\/sandbox\//);
+  });
+
+  after(async () => {
+    await red?.stop();
+  });
+
+  it('answers 401 (log in), not 403, when an anonymous visitor asks for more than the default permissions', async () => {
+    const send = await red.request('POST', '/whatsapp-gdpr/sandbox/send', {
+      phoneNumberId: PHONE_NUMBER_ID,
+      waId: WA_ID,
+      text: 'Hallo',
+    });
+    assert.equal(send.status, 401, await send.text());
+    const read = await red.request('GET', '/whatsapp-gdpr/sandbox/numbers');
+    assert.equal(read.status, 200, 'the default permission reads');
+  });
+});

@@ -25,12 +25,16 @@ function hash(password: string): string {
 }
 
 /** A real Node-RED with adminAuth (credentials strategy) for USERS, all with PASSWORD. */
-export function startWithAdminAuth(options: RealNodeRedOptions = {}): Promise<RealNodeRed> {
+export function startWithAdminAuth(
+  options: RealNodeRedOptions & { adminAuthExtra?: string } = {},
+): Promise<RealNodeRed> {
+  const { adminAuthExtra, ...rest } = options;
   const hashed = hash(PASSWORD);
   const users = USERS.map((user) => ({ ...user, password: hashed }));
+  const extra = adminAuthExtra ? `, ${adminAuthExtra}` : '';
   return RealNodeRed.start({
-    ...options,
-    settingsOverrides: `{ adminAuth: { type: 'credentials', users: ${JSON.stringify(users)} } }`,
+    ...rest,
+    settingsOverrides: `{ adminAuth: { type: 'credentials', users: ${JSON.stringify(users)}${extra} } }`,
   });
 }
 
