@@ -8,7 +8,9 @@ const USAGE = `Usage: node dist/lib/sandbox/cli.js --phone-number-id 1000 --toke
     [--verified-name NAME] [--waba-id ID] [--throughput 80] [--storage-region DE]
 
 Starts the WhatsApp Cloud API sandbox: the API at the printed URL (use it as apiBaseUrl) and the chat page
-where you play the customer. Webhooks are signed with the app secret and POSTed to every --webhook URL.`;
+where you play the customer. Webhooks are signed with the app secret and POSTed to every --webhook URL.
+Instead of --token and --app-secret, set WA_GDPR_SANDBOX_TOKEN and WA_GDPR_SANDBOX_APP_SECRET: other users
+of the machine can read a command line (ps), not another process's environment.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,7 +29,9 @@ async function main(): Promise<void> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help || !values.token || !values['app-secret']) {
+  const token = values.token ?? process.env.WA_GDPR_SANDBOX_TOKEN;
+  const appSecret = values['app-secret'] ?? process.env.WA_GDPR_SANDBOX_APP_SECRET;
+  if (values.help || !token || !appSecret) {
     console.log(USAGE);
     process.exitCode = values.help ? 0 : 2;
     return;
@@ -47,8 +51,8 @@ async function main(): Promise<void> {
     displayPhoneNumber: values['display-phone-number'] ?? `+1 555 000 ${phoneNumberId.slice(-4).padStart(4, '0')}`,
     verifiedName: values['verified-name'],
     wabaId: values['waba-id'],
-    accessToken: values.token,
-    appSecret: values['app-secret'],
+    accessToken: token,
+    appSecret,
     throughput,
     storageRegion: values['storage-region'],
     webhookUrls: () => webhooks,

@@ -26,19 +26,35 @@ export interface RunningSandboxServer {
 }
 
 const CHAT_BASE = '/chat/';
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * A page on another site can reach a server on 127.0.0.1 under its own name (DNS rebinding) and read what it answers:
+ * on a loopback address the chat answers only to a loopback name in Host.
+ */
+function foreignHost(req: http.IncomingMessage, listening: string): boolean {
+  if (!LOOPBACK_NAMES.has(listening) && !listening.startsWith('127.')) return false;
+  const name = String(req.headers.host ?? '')
+    .toLowerCase()
+    .replace(/:\d+$/, '');
+  return !LOOPBACK_NAMES.has(name) && !/^127\.\d+\.\d+\.\d+$/.test(name);
+}
 
 /** The sandbox on a port of its own: the Cloud API paths plus the chat page at /chat/. */
 export async function startSandboxServer(options: SandboxServerOptions = {}): Promise<RunningSandboxServer> {
   const ownSandbox = options.sandbox === undefined;
   const sandbox = options.sandbox ?? new Sandbox();
   const chat = options.chat === false ? undefined : createChatHandler(sandbox, { basePath: CHAT_BASE });
+  const host = options.host ?? '127.0.0.1';
   const server = http.createServer((req, res) => {
     sandbox
       .handleApiRequest(req, res)
       .then((handled) => {
         if (handled) return;
         const { pathname } = parseUrl(req);
-        if (chat && (pathname === '/' || pathname === '/chat')) {
+        if (chat && foreignHost(req, host) && (pathname === '/' || pathname.startsWith('/chat'))) {
+          sendJson(res, 403, { error: { message: 'The sandbox chat answers to localhost only', code: 403 } });
+        } else if (chat && (pathname === '/' || pathname === '/chat')) {
           res.writeHead(302, { Location: CHAT_BASE, 'Content-Length': 0 });
           res.end();
         } else if (chat && pathname.startsWith(CHAT_BASE)) {
@@ -55,7 +71,6 @@ export async function startSandboxServer(options: SandboxServerOptions = {}): Pr
   // Clients keep their connections (the Cloud API client uses keep-alive agents); outlive their idle timeouts.
   server.keepAliveTimeout = 65000;
   server.headersTimeout = 66000;
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

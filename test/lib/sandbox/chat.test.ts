@@ -50,6 +50,25 @@ describe('sandbox chat page and endpoints', () => {
     await receiver.close();
   });
 
+  it('answers only to a loopback name in Host on a loopback address (no DNS rebinding)', async () => {
+    const status = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: server.port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/chat/', '/chat/conversations', '/']) {
+      assert.equal(await status(path, `rebound.example:${server.port}`), 403, path);
+    }
+    assert.equal(await status('/chat/', `localhost:${server.port}`), 200);
+    assert.equal(await status('/chat/', `127.0.0.1:${server.port}`), 200);
+    // The API itself goes by its token, whatever the name it is called by (a tunnel, a container's name).
+    assert.equal(await status(`/v25.0/${PHONE_NUMBER_ID}`, 'rebound.example'), 401);
+  });
+
   it('serves the chat page, its script and stylesheet', async () => {
     const page = await fetch(chat);
     assert.equal(page.status, 200);

@@ -39,6 +39,25 @@ describe('sandbox command line', () => {
     assert.equal(await exited, 0);
   });
 
+  it('takes token and app secret from the environment, where ps does not show them', async () => {
+    const cli = path.join(__dirname, '../../../lib/sandbox/cli.js');
+    child = spawn(process.execPath, [cli, '--port', '0', '--phone-number-id', '1000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WA_GDPR_SANDBOX_TOKEN: 'env-token', WA_GDPR_SANDBOX_APP_SECRET: 'env-secret' },
+    });
+    let output = '';
+    const apiUrl = await new Promise<string>((resolve, reject) => {
+      child!.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /API base URL:\s+(\S+)/.exec(output);
+        if (match) resolve(match[1]);
+      });
+      child!.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
+    });
+    assert.equal((await callApi(`${apiUrl}/v25.0/1000`, { token: 'env-token' })).status, 200);
+    assert.equal((await callApi(`${apiUrl}/v25.0/1000`, { token: 'other' })).status, 401);
+  });
+
   it('refuses to start without token and app secret', async () => {
     const cli = path.join(__dirname, '../../../lib/sandbox/cli.js');
     child = spawn(process.execPath, [cli, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
