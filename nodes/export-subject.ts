@@ -5,6 +5,7 @@ import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
+import { runningNodesOfStore } from './shared/siblings';
 import { statusOf } from './shared/status';
 
 interface ExportSubjectDef extends NodeDef {
@@ -21,19 +22,11 @@ export const exportSubjectMigrations: readonly Migration[] = [withDefaults({ out
  * names it (its policy page lists it among the recipients): Art. 15(1)(c) GDPR asks for the same in the export.
  */
 function integratorsOf(RED: NodeAPI, storeId: string): AccessInformation['recipients'] {
-  type Def = NodeDef & { store?: unknown; providerName?: unknown; d?: unknown; disabled?: unknown };
-  // eachNode lists disabled nodes and the nodes of disabled flows too: such a notice serves no page and names no one.
-  const disabledTabs = new Set<string>();
-  RED.nodes.eachNode((def) => {
-    if (def.type === 'tab' && (def as Def).disabled === true) disabledTabs.add(def.id);
-  });
   const names = new Set<string>();
-  RED.nodes.eachNode((def) => {
-    const notice = def as Def;
-    if (notice.type !== 'privacy-notice' || notice.d === true || disabledTabs.has(notice.z)) return;
+  for (const notice of runningNodesOfStore(RED, 'privacy-notice', storeId)) {
     const name = typeof notice.providerName === 'string' ? notice.providerName.trim() : '';
-    if (notice.store === storeId && name) names.add(name);
-  });
+    if (name) names.add(name);
+  }
   return [...names].map((name) => ({
     name,
     role: 'processor' as const,

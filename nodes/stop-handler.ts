@@ -6,6 +6,7 @@ import {
   parsePurposeList,
   recogniseStopSignal,
   type StopSignal,
+  signUpKeywordFor,
   staffWithdrawalOf,
   stopReplyText,
   stopRulesFrom,
@@ -15,6 +16,7 @@ import {
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
+import { runningNodesOfStore } from './shared/siblings';
 import { statusOf, throttledStatus } from './shared/status';
 
 interface StopHandlerDef extends NodeDef {
@@ -32,6 +34,8 @@ interface StopHandlerDef extends NodeDef {
   confirmationDe?: string;
   helpEn?: string;
   helpDe?: string;
+  /** Keywords that sign a person up again, named in the confirmation; empty: an opt-in-flow's, if one signs up by keyword. */
+  signUpKeyword?: string;
 }
 
 export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [withDefaults({ language: 'auto' })];
@@ -96,6 +100,26 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     const replyTo = (msg: FlowMessage, subject: { phone?: string; userId?: string }): void => {
       const address = subject.phone ?? subject.userId;
       if (address) msg.to = address;
+    };
+
+    /**
+     * The keyword that signs her up again after this STOP: the node's own, else the start keywords of an opt-in-flow of
+     * the same store that signs up by keyword for a purpose this STOP withdraws. Looked up at each STOP, as the flows
+     * are now.
+     */
+    const signUpKeyword = (language: Language): string | undefined => {
+      const optIns = config.signUpKeyword?.trim()
+        ? []
+        : runningNodesOfStore(RED, 'opt-in-flow', config.store).filter(
+            (optIn) =>
+              optIn.allowSingleStep === true &&
+              (purposes === undefined || purposes.includes(String(optIn.purpose ?? '').trim())),
+          );
+      return signUpKeywordFor(
+        language,
+        config.signUpKeyword,
+        optIns.map((optIn) => (typeof optIn.startKeywords === 'string' ? optIn.startKeywords : undefined)),
+      );
     };
 
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
@@ -187,7 +211,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       }
       const language = languageFor(msg, signal);
       replyTo(msg, signal.subject);
-      msg.payload = stopReplyText('stop', language, texts.stop);
+      msg.payload = stopReplyText('stop', language, texts.stop, signUpKeyword(language));
       msg.language = language;
       // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).
       msg.optOutFooter = false;

@@ -1,4 +1,5 @@
 import { KEYWORD_MAX_LENGTH } from '../consent/inputs';
+import type { Language } from './language';
 
 /**
  * The one place for the keywords people type to steer their consent. Nodes take these as defaults
@@ -105,6 +106,37 @@ export function parseKeywordList(list: string | readonly string[] | undefined, f
     .map(normaliseKeywordText)
     .filter((k) => k.length > 0 && k.length <= KEYWORD_MAX_LENGTH);
   return normalised.length > 0 ? [...new Set(normalised)] : fallback.map(normaliseKeywordText);
+}
+
+/**
+ * Words of the keywords people are told to type (sign-up, erasure), by language: enough to tell which keyword of a list
+ * such as "DATEN LÖSCHEN, DELETE MY DATA" to name to a German and which to an English reader. START counts as English
+ * although Germans write it too: ANMELDEN is the German word.
+ */
+const KEYWORD_WORDS: Readonly<Record<Language, ReadonlySet<string>>> = {
+  en: new Set(['START', 'SUBSCRIBE', 'SIGN', 'UP', 'JOIN', 'OPT', 'IN', 'DELETE', 'ERASE', 'REMOVE', 'MY', 'DATA']),
+  de: new Set(['ANMELDEN', 'STARTEN', 'ABONNIEREN', 'DATEN', 'MEINE', 'LÖSCHEN', 'LOESCHEN', 'LOSCHEN', 'ENTFERNEN']),
+};
+
+/** The language a keyword is written in, when its words say so; undefined for a word of neither or of both. */
+export function keywordLanguage(keyword: string): Language | undefined {
+  const words = normaliseKeywordText(keyword).split(' ').filter(Boolean);
+  const found = (Object.keys(KEYWORD_WORDS) as Language[]).filter((language) =>
+    words.some((word) => KEYWORD_WORDS[language].has(word)),
+  );
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/**
+ * The keywords of a list to name to a reader of `language`, as typed: those written in her language, else the whole
+ * list (a keyword in another language still works; naming none would hide the way).
+ */
+export function keywordsFor(list: string | readonly string[] | undefined, language: Language): string[] {
+  const typed = listItems(list)
+    .map((k) => k.trim())
+    .filter((k) => normaliseKeywordText(k).length > 0 && normaliseKeywordText(k).length <= KEYWORD_MAX_LENGTH);
+  const own = typed.filter((k) => keywordLanguage(k) === language);
+  return own.length > 0 ? own : typed;
 }
 
 /** The keywords of a list that parseKeywordList leaves out for their length, as typed. */

@@ -10,13 +10,30 @@ import { metaTimeMs } from '../webhook/meta-time';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { checkedSubject } from './dsr';
 import { OPT_OUT_WORDS } from './footer';
-import { DEFAULT_HELP_KEYWORDS, DEFAULT_STOP_KEYWORDS, matchKeyword, optOutHint, parseKeywordList } from './keywords';
+import {
+  DEFAULT_HELP_KEYWORDS,
+  DEFAULT_START_KEYWORDS,
+  DEFAULT_STOP_KEYWORDS,
+  keywordsFor,
+  matchKeyword,
+  optOutHint,
+  parseKeywordList,
+} from './keywords';
 import { type Language, textFor } from './language';
 
-/** Issue 4's default confirmation of an opt-out. */
+/**
+ * Issue 4's default confirmation of an opt-out. It names the way back when the flows have one she can take in this
+ * chat (a sign-up keyword), else it says only that she can: "contact us" would send her to a letter or a phone call.
+ */
 export const DEFAULT_STOP_CONFIRMATION_TEXTS: Readonly<Record<Language, string>> = {
-  en: 'You have been unsubscribed. Contact us to sign up again.',
-  de: 'Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.',
+  en: 'You have been unsubscribed. You can sign up again at any time.',
+  de: 'Sie wurden abgemeldet. Sie können sich jederzeit wieder anmelden.',
+};
+
+/** The same with the keyword that signs her up again. */
+export const STOP_CONFIRMATION_WITH_KEYWORD: Readonly<Record<Language, (keyword: string) => string>> = {
+  en: (keyword) => `You have been unsubscribed. To sign up again, reply ${keyword}.`,
+  de: (keyword) => `Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ${keyword}.`,
 };
 
 /** The HELP answer must say how to opt out (issue 4). */
@@ -345,17 +362,41 @@ export function parsePurposeList(list: string | readonly string[] | undefined): 
   return [...new Set(items.map((p) => String(p).trim()).filter((p) => p.length > 0))];
 }
 
-/** The text the person receives after STOP or HELP, in their language; node texts override the defaults. */
+/**
+ * The text the person receives after STOP or HELP, in their language; node texts override the defaults. `signUpKeyword`
+ * (a STOP's confirmation only) is the keyword that signs her up again, when the flows have one.
+ */
 export function stopReplyText(
   kind: 'stop' | 'help',
   language: Language,
   overrides: Partial<Record<Language, string>> = {},
+  signUpKeyword?: string,
 ): string {
-  const defaults = kind === 'stop' ? DEFAULT_STOP_CONFIRMATION_TEXTS : DEFAULT_HELP_TEXTS;
   const configured = Object.fromEntries(
     Object.entries(overrides).filter(([, t]) => typeof t === 'string' && t.trim().length > 0),
   ) as Partial<Record<Language, string>>;
-  return configured[language]?.trim() ?? defaults[language] ?? (textFor(defaults, language) as string);
+  const own = configured[language]?.trim();
+  if (own !== undefined) return own;
+  if (kind === 'stop' && signUpKeyword?.trim()) return STOP_CONFIRMATION_WITH_KEYWORD[language](signUpKeyword.trim());
+  const defaults = kind === 'stop' ? DEFAULT_STOP_CONFIRMATION_TEXTS : DEFAULT_HELP_TEXTS;
+  return defaults[language] ?? (textFor(defaults, language) as string);
+}
+
+/**
+ * The sign-up keyword to name in a STOP confirmation in `language`: the first of the node's own list written in that
+ * language (else its first), else the same of the first opt-in-flow's start keywords (as typed; empty: the defaults).
+ * Undefined when there is neither.
+ */
+export function signUpKeywordFor(
+  language: Language,
+  own: string | undefined,
+  optInStartKeywords: readonly (string | undefined)[],
+): string | undefined {
+  const named = keywordsFor(own, language);
+  if (named.length > 0) return named[0];
+  if (optInStartKeywords.length === 0) return undefined;
+  const started = keywordsFor(optInStartKeywords[0], language);
+  return (started.length > 0 ? started : keywordsFor(DEFAULT_START_KEYWORDS, language))[0];
 }
 
 /**

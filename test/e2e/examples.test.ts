@@ -245,7 +245,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const erika = await subscribed('04');
     await erika.says('STOPP');
     const [, confirmation] = await erika.receivedExactly(2);
-    assert.equal(confirmation.text, 'Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.');
+    // The example's opt-in-flow signs up by keyword: the confirmation names the German one.
+    assert.equal(confirmation.text, 'Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ANMELDEN.');
     const record = await withStore(red.userDir, example('04').only('consent-store'), (ledger) =>
       ledger.getConsent(erika.phone, 'newsletter'),
     );
@@ -651,7 +652,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   it('10 complete bot: every answer to a first message passes the privacy notice (MEINE DATEN, STOP, HILFE, erasure)', async () => {
     const answers: [string, RegExp][] = [
       ['MEINE DATEN', /^Wir speichern zu Ihrer Nummer:\n- keine Einwilligungen/],
-      ['STOP', /^Sie wurden abgemeldet\. Kontaktieren Sie uns, um sich wieder anzumelden\.$/],
+      ['STOP', /^Sie wurden abgemeldet\. Um sich wieder anzumelden, antworten Sie mit ANMELDEN\.$/],
       ['HILFE', /^Antworten Sie jederzeit mit STOP/],
     ];
     for (const [first, expected] of answers) {

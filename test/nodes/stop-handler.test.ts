@@ -11,6 +11,7 @@ import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox
 import { buildMessageWebhook } from '../../lib/webhook/build';
 import { signPayload } from '../../lib/webhook/signature';
 import consentStoreNode from '../../nodes/consent-store';
+import optInFlowNode from '../../nodes/opt-in-flow';
 import stopHandlerNode from '../../nodes/stop-handler';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
@@ -148,7 +149,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       store: { encryptionKey: randomBytes(32).toString('base64'), pseudonymKey: randomBytes(32).toString('base64') },
     };
     await helper.load(
-      [configNode, consentStoreNode, webhookNode, sendNode, stopHandlerNode, mountHttpApps()] as never,
+      [configNode, consentStoreNode, webhookNode, sendNode, stopHandlerNode, optInFlowNode, mountHttpApps()] as never,
       flow as never,
       credentials,
     );
@@ -208,7 +209,8 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       [200],
     );
     await until(() => sent.length === 1, 'the confirmation to be sent');
-    assert.deepEqual(textsTo(GERMAN.waId), ['Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.']);
+    // No opt-in-flow signs up by keyword here: the way back is not named, and she is not sent to "contact us".
+    assert.deepEqual(textsTo(GERMAN.waId), ['Sie wurden abgemeldet. Sie können sich jederzeit wieder anmelden.']);
     const msg = sent[0];
     assert.equal(msg.to, GERMAN.phone);
     assert.equal(msg.optOutFooter, false);
@@ -226,6 +228,62 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
     assert.equal(record?.withdrawalKeyword, 'STOPP');
     assert.equal(record?.actor, 'stop-handler:stop');
+  });
+
+  it("names the keyword that signs her up again: an opt-in-flow's of the same store, or the node's own", async () => {
+    const optIn = (id: string, props: Record<string, unknown>) => ({
+      id,
+      z: 'f1',
+      type: 'opt-in-flow',
+      store: 'store',
+      purpose: 'offers',
+      allowSingleStep: true,
+      wires: [[], [], [], []],
+      ...props,
+    });
+    const confirmations = async (): Promise<string[]> => {
+      for (const who of [GERMAN, BRITISH]) {
+        await subscribe(who.phone);
+        await sandbox.customerSends(PHONE_NUMBER_ID, { waId: who.waId }, { text: 'STOP' });
+      }
+      await until(() => textsTo(GERMAN.waId).length === 1 && textsTo(BRITISH.waId).length === 1, 'both confirmations');
+      return [textsTo(GERMAN.waId)[0], textsTo(BRITISH.waId)[0]];
+    };
+    // Only sign-up by keyword, for a purpose this STOP withdraws, through a node that runs, counts.
+    await load({
+      stop: { purposes: 'orders' },
+      extra: [
+        optIn('offers-by-keyword', {}),
+        optIn('form-only', { purpose: 'orders', allowSingleStep: false }),
+        optIn('switched-off', { purpose: 'orders', d: true }),
+      ],
+    });
+    assert.deepEqual(await confirmations(), [
+      'Sie wurden abgemeldet. Sie können sich jederzeit wieder anmelden.',
+      'You have been unsubscribed. You can sign up again at any time.',
+    ]);
+    await helper.unload();
+    sandbox.reset();
+
+    // The opt-in-flow's start keywords (defaults START, SUBSCRIBE, ANMELDEN, STARTEN), each reader's own.
+    await load({ storePath: join(dir, 'second.db'), extra: [optIn('offers-by-keyword', {})] });
+    assert.deepEqual(await confirmations(), [
+      'Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ANMELDEN.',
+      'You have been unsubscribed. To sign up again, reply START.',
+    ]);
+    await helper.unload();
+    sandbox.reset();
+
+    // The node's own keyword wins; one in a single language is named to everyone.
+    await load({
+      storePath: join(dir, 'third.db'),
+      stop: { signUpKeyword: 'Hallo Newsletter' },
+      extra: [optIn('offers-by-keyword', {})],
+    });
+    assert.deepEqual(await confirmations(), [
+      'Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit Hallo Newsletter.',
+      'You have been unsubscribed. To sign up again, reply Hallo Newsletter.',
+    ]);
   });
 
   it('withdraws for a person known by username only and confirms to her business-scoped user id', async () => {

@@ -11,6 +11,7 @@ import {
   marketingPurposeIds,
   parsePurposeList,
   recogniseStopSignal,
+  signUpKeywordFor,
   stopReplyText,
   stopRulesFrom,
   withdrawForSignal,
@@ -299,16 +300,36 @@ describe('conversation/stop', () => {
 
   describe('texts', () => {
     it('answers in English and German with the defaults of issue 4, and configured texts win', () => {
-      assert.equal(stopReplyText('stop', 'en'), 'You have been unsubscribed. Contact us to sign up again.');
+      // Without a way back the flows offer in the chat, none is named ("contact us" sent people to write letters).
+      assert.equal(stopReplyText('stop', 'en'), 'You have been unsubscribed. You can sign up again at any time.');
+      assert.equal(stopReplyText('stop', 'de'), 'Sie wurden abgemeldet. Sie können sich jederzeit wieder anmelden.');
       assert.equal(
-        stopReplyText('stop', 'de'),
-        'Sie wurden abgemeldet. Kontaktieren Sie uns, um sich wieder anzumelden.',
+        stopReplyText('stop', 'de', {}, 'ANMELDEN'),
+        'Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ANMELDEN.',
       );
+      assert.equal(
+        stopReplyText('stop', 'en', {}, 'START'),
+        'You have been unsubscribed. To sign up again, reply START.',
+      );
+      assert.equal(stopReplyText('stop', 'en', { en: 'Bye!' }, 'START'), 'Bye!', 'a text of her own is sent as it is');
+      assert.equal(stopReplyText('help', 'en', {}, 'START'), DEFAULT_HELP_TEXTS.en);
       assert.equal(stopReplyText('help', 'de'), DEFAULT_HELP_TEXTS.de);
       assert.match(DEFAULT_HELP_TEXTS.en, /STOP/);
       assert.match(DEFAULT_HELP_TEXTS.de, /STOP/);
       assert.equal(stopReplyText('stop', 'en', { en: 'Bye!', de: '' }), 'Bye!');
       assert.equal(stopReplyText('stop', 'de', { en: 'Bye!', de: '  ' }), DEFAULT_STOP_CONFIRMATION_TEXTS.de);
+    });
+
+    it("names the sign-up keyword in the reader's language: the node's own, else the first opt-in-flow's", () => {
+      assert.equal(signUpKeywordFor('de', undefined, []), undefined);
+      assert.equal(signUpKeywordFor('en', '  ', []), undefined);
+      // An opt-in-flow with the default start keywords (START, SUBSCRIBE, ANMELDEN, STARTEN).
+      assert.equal(signUpKeywordFor('de', '', ['']), 'ANMELDEN');
+      assert.equal(signUpKeywordFor('en', undefined, [undefined]), 'START');
+      assert.equal(signUpKeywordFor('de', undefined, ['Los, Anmelden', 'NEWS']), 'Anmelden');
+      assert.equal(signUpKeywordFor('en', undefined, ['Los, Anmelden']), 'Los', 'none in English: the first');
+      assert.equal(signUpKeywordFor('en', 'ANMELDEN, SIGN UP', ['START']), 'SIGN UP');
+      assert.equal(signUpKeywordFor('en', 'NEWS', ['START']), 'NEWS', "the node's own wins");
     });
 
     it('parses purpose lists and finds the marketing purposes', () => {
