@@ -6,6 +6,7 @@
  */
 import { effectiveBasis } from '../consent/purposes';
 import { removedPurposeEndDays } from '../consent/retention-sweep';
+import { keywordLanguage } from './keywords';
 import type { Language } from './language';
 
 export interface PolicySettings {
@@ -24,7 +25,10 @@ export interface PolicySettings {
   authorityUrl?: string;
   /** The keyword that opts out, as the person should type it. */
   stopKeyword?: string;
-  /** A keyword that requests erasure, when the erase-subject node listens for one. */
+  /**
+   * The keyword that requests erasure, when the erase-subject node listens for one; or a comma-separated list with one
+   * per language ("DATEN LÖSCHEN, DELETE MY DATA"), of which the page names those in its own language.
+   */
   eraseKeyword?: string;
 }
 
@@ -331,7 +335,7 @@ export function renderPolicyPage(input: PolicyPageInput): string {
       `${p(t.rightsIntro)}${list([
         escapeHtml(t.rightStop(stopKeyword)),
         escapeHtml(t.rightAccess),
-        escapeHtml(t.rightErasure(s.eraseKeyword?.trim() || undefined)),
+        escapeHtml(t.rightErasure(eraseKeywordsFor(s.eraseKeyword, input.language))),
         escapeHtml(t.rightOthers),
       ])}`,
     ),
@@ -359,6 +363,20 @@ export function renderPolicyPage(input: PolicyPageInput): string {
       : '',
     '</main></body></html>',
   ].join('\n');
+}
+
+/**
+ * The erase keyword to name on a page in `language`: of a list, the first written in that language, so that an English
+ * reader is not told to type DATEN LÖSCHEN; else what is configured, as it is (what erase-subject listens for).
+ */
+function eraseKeywordsFor(configured: string | undefined, language: Language): string | undefined {
+  const text = configured?.trim();
+  if (!text) return undefined;
+  const own = text
+    .split(/[,\n]/)
+    .map((k) => k.trim())
+    .find((k) => k.length > 0 && keywordLanguage(k) === language);
+  return own ?? text;
 }
 
 function section(title: string, body: string): string {

@@ -645,8 +645,16 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
     const verified = await getJson('/retention/verify');
     assert.equal(verified.body.ok, true);
-    const policy = await fetch(`${red.url}/privacy`);
+    const policy = await fetch(`${red.url}/privacy?lang=en`);
     assert.equal(policy.status, 200);
+    // Each page names the erase keyword in its own language (the example lists DATEN LÖSCHEN, DELETE MY DATA).
+    const english = await policy.text();
+    assert.match(english, /reply DELETE MY DATA in the chat/);
+    assert.doesNotMatch(english, /DATEN LÖSCHEN/);
+    assert.match(
+      await (await fetch(`${red.url}/privacy?lang=de`)).text(),
+      /Antworten Sie im Chat mit DATEN LÖSCHEN oder/,
+    );
   });
 
   it('10 complete bot: every answer to a first message passes the privacy notice (MEINE DATEN, STOP, HILFE, erasure)', async () => {

@@ -155,6 +155,23 @@ describe('conversation/policy-page', () => {
     assert.ok(text.includes('die Rechtmäßigkeit der bis dahin erfolgten Verarbeitung bleibt unberührt'));
   });
 
+  it("names an erase keyword of the page's language when the list has one per language, else what is configured", () => {
+    const page = (eraseKeyword: string, language: 'en' | 'de') =>
+      textOf(renderPolicyPage(input({ settings: { ...input().settings, eraseKeyword }, language })));
+    const en = page('DATEN LÖSCHEN, DELETE MY DATA', 'en');
+    assert.ok(en.includes('Erasure (Art. 17 GDPR): reply DELETE MY DATA in the chat'), en);
+    assert.ok(!en.includes('DATEN LÖSCHEN'), 'the English page tells no one to type German');
+    const de = page('DATEN LÖSCHEN, DELETE MY DATA', 'de');
+    assert.ok(de.includes('Löschung (Art. 17 DSGVO): Antworten Sie im Chat mit DATEN LÖSCHEN oder kontaktieren'), de);
+    assert.ok(!de.includes('DELETE MY DATA'));
+    assert.ok(
+      page('Delete my data\nDaten löschen, Löschen', 'de').includes('im Chat mit Daten löschen oder kontaktieren'),
+    );
+    // One keyword, or words the page cannot place: named as configured, since that is what erase-subject listens for.
+    assert.ok(page('DATEN LÖSCHEN', 'en').includes('reply DATEN LÖSCHEN in the chat'));
+    assert.ok(page('WEG DAMIT, FORGET', 'en').includes('reply WEG DAMIT, FORGET in the chat'));
+  });
+
   it('escapes every setting and purpose text, so no markup or script gets in', () => {
     const hostile = '<script>alert(1)</script>"\'&';
     const html = renderPolicyPage(
