@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccessInformation } from '../lib/consent/access-information';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
+import { chooseLanguage } from '../lib/conversation/language';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
@@ -62,6 +63,12 @@ export default function exportSubjectNode(RED: NodeAPI): void {
           requireHolderChoice: request.origin === 'request',
           sentAt: request.sentAt,
           requestedBy: request.requestedBy,
+          // The language of the wording an objection's record names: msg.language, else the number's, as for answers.
+          language: chooseLanguage(
+            (msg as { language?: unknown }).language,
+            undefined,
+            request.subject.phone ?? request.subject.userId,
+          ),
         });
         // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;

@@ -18,6 +18,7 @@ import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writ
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
+  ConsentRecord,
   EarlierNumberPart,
   EraseOptions,
   EraseReport,
@@ -45,6 +46,26 @@ function detailFor(entry: AuditRecord): { detail?: Record<string, unknown> } {
   // Which instance, and who on staff handled a request: the business's bookkeeping, not the person's data.
   const { instance: _instance, requestedBy: _requestedBy, ...detail } = entry.detail;
   return Object.keys(detail).length > 0 ? { detail } : {};
+}
+
+/**
+ * An objection (a STOP to a purpose that needs no consent, with nothing on record) carries no text the person saw: its
+ * record keeps the purpose's wording in every language, as canonical JSON (what wordingSha256 hashes). The person gets
+ * the wording in her language instead, named in `language` as a consent's is, not a JSON string.
+ */
+function readableWording<T extends ConsentRecord>(record: T, language: string | undefined): T {
+  if (record.method !== 'objection') return record;
+  let texts: unknown;
+  try {
+    texts = JSON.parse(record.wording);
+  } catch {
+    return record;
+  }
+  if (!texts || typeof texts !== 'object' || Array.isArray(texts)) return record;
+  const wordings = Object.entries(texts).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  const chosen =
+    wordings.find(([lang]) => lang === language) ?? wordings.find(([lang]) => lang === 'en') ?? wordings[0];
+  return chosen === undefined ? record : { ...record, wording: chosen[1], language: chosen[0] };
 }
 
 type RequestedBy = { requestedBy?: string };
@@ -308,7 +329,9 @@ export class SubjectRights {
       // The person whose part this is (the present holder, or the previous one at staff's word) came from these.
       const earlier = await earlierNumbers(tx, p, keys, span ?? {});
       const earlierParts = [];
-      for (const number of earlier) earlierParts.push(await this.exportPart(tx, now, number, who, by));
+      for (const number of earlier) {
+        earlierParts.push(await this.exportPart(tx, now, number, who, by, options.language));
+      }
       const own = rows.length + consents.length + history.length + notices.length > 0;
       const found = own || earlierParts.some((part) => part.found);
       await this.writes.audit(tx, now, {
@@ -339,7 +362,7 @@ export class SubjectRights {
         numberChangedAt: movedAt,
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
         subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
-        ...this.exported(consents, history, notices, audit),
+        ...this.exported(consents, history, notices, audit, options.language),
         ...(previousHolder && earlierParts.length === 0
           ? {}
           : { earlierNumbers: earlierParts.map(({ found: _found, ...part }) => part) }),
@@ -358,6 +381,7 @@ export class SubjectRights {
     { pseudonym, span }: EarlierNumber,
     actor: string,
     by: RequestedBy,
+    language: string | undefined,
   ): Promise<EarlierNumberPart & { found: boolean }> {
     const hers = (c: ConsentRow) => c.method !== 'number-change' && within(span, c.updatedAt);
     const consents = (await tx.listConsents(pseudonym)).filter(hers);
@@ -376,7 +400,7 @@ export class SubjectRights {
       outcome: found ? 'exported' : 'nothing-found',
       detail: { part: PREVIOUS_HOLDER_PART, ...by },
     });
-    const part = this.exported(consents, history, notices, audit);
+    const part = this.exported(consents, history, notices, audit, language);
     return {
       found,
       movedAwayAt: span.until,
@@ -395,10 +419,11 @@ export class SubjectRights {
     history: readonly ArchivedConsentRow[],
     notices: readonly NoticeRow[],
     audit: AuditRecord[],
+    language: string | undefined,
   ): Pick<SubjectExport, 'consents' | 'history' | 'notices' | 'auditEvents'> {
     return {
-      consents: consents.map((c) => this.records.toRecord(c)),
-      history: history.map((h) => ({ ...this.records.toRecord(h), archivedAt: h.archivedAt })),
+      consents: consents.map((c) => readableWording(this.records.toRecord(c), language)),
+      history: history.map((h) => readableWording({ ...this.records.toRecord(h), archivedAt: h.archivedAt }, language)),
       notices: notices.map((n) => ({
         noticeVersion: n.noticeVersion,
         shownAt: n.shownAt,

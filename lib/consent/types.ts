@@ -105,7 +105,12 @@ export interface ConsentRecord {
   purposeVersion: string;
   status: ConsentStatus;
   lawfulBasis: LawfulBasis;
+  /**
+   * The exact text the person agreed to or refused. An objection's record (method 'objection') stores the purpose's
+   * wording in every language as canonical JSON; an export gives it in the person's language (ExportOptions.language).
+   */
   wording: string;
+  /** SHA-256 of the wording as stored. */
   wordingSha256: string;
   language?: string;
   noticeVersion?: string;
@@ -221,10 +226,15 @@ export interface ExportOptions {
    * for accountability (Art. 5(2) GDPR), never shown in a person's export.
    */
   requestedBy?: string;
+  /**
+   * The person's language (`de`, `en`): an objection's record (a STOP to a purpose that needs no consent) holds the
+   * purpose's wording in every language, and the export gives her the one in hers (else English, else any).
+   */
+  language?: string;
 }
 
 /** As for an export: `beforeNumberChange` erases the previous holder's part instead of the present holder's. */
-export type EraseOptions = ExportOptions;
+export type EraseOptions = Omit<ExportOptions, 'language'>;
 
 export interface SubjectExport {
   exportedAt: number;

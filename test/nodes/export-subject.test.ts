@@ -200,6 +200,27 @@ describe('export-subject node', () => {
     assert.doesNotMatch(JSON.stringify(hers), /4915123456789|Newsletter|wamid\.notice/);
   });
 
+  it("gives an objection to a purpose that needs no consent its wording in the person's language, not as JSON", async () => {
+    await load();
+    const store = await ledger();
+    // STOP with no order updates on record: an objection (Art. 21) to the contract purpose.
+    for (const phone of [ERIKA, '+447911123456']) {
+      await store.withdrawConsent({ subject: phone, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 'test' });
+    }
+    const exported = async (msg: Record<string, unknown>) => {
+      const out = next('out');
+      helper.getNode('export').receive(msg);
+      const doc = (await out).payload as SubjectExport;
+      const objection = doc.consents.find((c) => c.purpose === 'orders');
+      assert.equal(objection?.method, 'objection');
+      assert.equal(objection?.status, 'withdrawn');
+      return [objection?.wording, objection?.language];
+    };
+    assert.deepEqual(await exported({ payload: ERIKA }), ['Bestell-Updates per WhatsApp.', 'de']);
+    assert.deepEqual(await exported({ payload: ERIKA, language: 'en' }), ['Order updates on WhatsApp.', 'en']);
+    assert.deepEqual(await exported({ payload: '+44 7911 123456' }), ['Order updates on WhatsApp.', 'en']);
+  });
+
   it('answers an unknown person with an empty document, not an error', async () => {
     await load();
     const caught = collect('caught');
