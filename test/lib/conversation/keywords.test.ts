@@ -3,6 +3,8 @@ import {
   DEFAULT_STOP_KEYWORDS,
   dataRequestHint,
   KEYWORD_MAX_LENGTH,
+  keywordLanguage,
+  keywordsFor,
   matchKeyword,
   normaliseKeywordText,
   optOutHint,
@@ -217,6 +219,25 @@ describe('conversation/keywords', () => {
       }
       assert.equal(optOutHint(undefined), undefined);
       assert.equal(optOutHint(`${'a '.repeat(3000)}stop`), undefined, 'a letter over 4,096 characters is not searched');
+    });
+  });
+  describe('the keyword to name to a reader', () => {
+    it('tells the language of sign-up and erase keywords by their words, however written', () => {
+      assert.equal(keywordLanguage('Daten löschen!'), 'de');
+      assert.equal(keywordLanguage('DATEN LOESCHEN'), 'de');
+      assert.equal(keywordLanguage('delete my data'), 'en');
+      assert.equal(keywordLanguage('ANMELDEN'), 'de');
+      assert.equal(keywordLanguage('START'), 'en');
+      assert.equal(keywordLanguage('STOP'), undefined, 'a word of neither');
+      assert.equal(keywordLanguage('MY DATEN'), undefined, 'words of both');
+    });
+
+    it("names those of the reader's language, else the whole list as typed", () => {
+      assert.deepEqual(keywordsFor('DATEN LÖSCHEN, DELETE MY DATA', 'en'), ['DELETE MY DATA']);
+      assert.deepEqual(keywordsFor('DATEN LÖSCHEN,\n LÖSCHEN, DELETE MY DATA', 'de'), ['DATEN LÖSCHEN', 'LÖSCHEN']);
+      assert.deepEqual(keywordsFor('Weg damit, FORT', 'en'), ['Weg damit', 'FORT']);
+      assert.deepEqual(keywordsFor(' , ', 'de'), []);
+      assert.deepEqual(keywordsFor(undefined, 'de'), []);
     });
   });
 });
