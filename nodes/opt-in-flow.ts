@@ -213,18 +213,20 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       (err: unknown) => node.status(statusOf('broken', translateError(RED, err))),
     );
 
-    /** The reason in the language of the form (the person sees it there), not in Node-RED's. */
-    function rejectRequest(msg: OptInMessage, reason: OptInRejectReason): Outputs {
+    /**
+     * The reason in the language of the form (the person sees it there), not in Node-RED's. An answer about the number
+     * (`asked`: the request as validated) comes in the language its confirmation would have come in, as a sent request
+     * does: a page in another language would tell whoever typed the number in that it was pending, erased or signed up.
+     */
+    function rejectRequest(msg: OptInMessage, reason: OptInRejectReason, asked?: ConsentFormRequest): Outputs {
       counts.rejected += 1;
       const form = (typeof msg.payload === 'object' && msg.payload !== null ? msg.payload : {}) as {
         language?: unknown;
         phone?: unknown;
       };
-      const language = chooseLanguage(
-        form.language,
-        config.language,
-        typeof form.phone === 'string' ? form.phone : undefined,
-      );
+      const language =
+        asked?.language ??
+        chooseLanguage(form.language, config.language, typeof form.phone === 'string' ? form.phone : undefined);
       // With a default country a national number is fine: the text must not ask for a country code then.
       const key = reason === 'invalid-phone' && defaultCountry ? 'invalid-phone-national' : reason;
       const message = rejectionText(key, language) ?? RED._(`opt-in-flow.reject.${key}`);
@@ -269,7 +271,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     ): Promise<Outputs> {
       const pendingMs = known.retention.pendingExpiryHours * 3_600_000;
       if ((await ledger.isSuppressed(request.phone)) && !mayResubscribeAfterErasure(request, Date.now(), pendingMs)) {
-        return rejectRequest(msg, 'suppressed');
+        return rejectRequest(msg, 'suppressed', request);
       }
       // Built before anything is stored: a misconfigured template must not leave a request nobody is asked about.
       const body = buildConfirmationMessage({
@@ -294,7 +296,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       } catch (err) {
         const code = err instanceof GdprWhatsAppError ? err.code : undefined;
         if (code === 'request-pending' || code === 'too-many-requests' || code === 'recently-opted-out') {
-          return rejectRequest(msg, code);
+          return rejectRequest(msg, code, request);
         }
         throw err;
       }

@@ -93,6 +93,21 @@ export function configuredWording(purpose: PurposeDefinition, wording: string): 
 }
 
 /**
+ * The language to ask in: the one the form showed its wording in, when that is one of the purpose's wordings in a
+ * language the package writes. The confirmation quotes the wording and the proof stores it with its language (Art.
+ * 7(1) GDPR): an English wording on a form filled in with a German number is confirmed in English, not in German
+ * around an English quote. Otherwise (a wording in both or in neither language) the form, node or number decides.
+ */
+function languageOfWording(purpose: PurposeDefinition, wording: string, chosen: Language): Language {
+  const given = comparableWording(wording);
+  const shownIn = Object.entries(purpose.wording)
+    .filter(([, text]) => typeof text === 'string' && comparableWording(text) === given)
+    .map(([tag]) => tag.split('-')[0])
+    .filter((tag): tag is Language => tag === 'en' || tag === 'de');
+  return shownIn.length === 0 || shownIn.includes(chosen) ? chosen : shownIn[0];
+}
+
+/**
  * Art. 4(11) and recital 32: consent is a clear affirmative act. Only what a browser sends for a box the
  * person ticked (`"on"`), or an explicit `true` from a form handler, counts; "1", "yes" or a default do not.
  */
@@ -176,7 +191,9 @@ export function validateFormRequest(payload: unknown, options: FormValidationOpt
       purpose,
       wording: acceptedWording,
       source,
-      language: chooseLanguage(form.language, options.language, phone),
+      language: options.acceptAnyWording
+        ? chooseLanguage(form.language, options.language, phone)
+        : languageOfWording(purpose, acceptedWording, chooseLanguage(form.language, options.language, phone)),
       submittedAt: parseSubmittedAt(form.submittedAt),
     },
   };

@@ -198,7 +198,7 @@ describe('opt-in-flow node', () => {
       assert.equal(stored?.language, 'de');
     });
 
-    it('writes English to an English-speaking number and honours the language of the form', async () => {
+    it('writes English to an English-speaking number', async () => {
       await load();
       const english = await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
       const body = english.msg.payload as {
@@ -209,8 +209,23 @@ describe('opt-in-flow node', () => {
         'You asked to hear from us on WhatsApp: "Send me the newsletter on WhatsApp."\nPlease confirm: tap YES. Reply STOP to stop at any time.',
       );
       assert.equal(body.interactive.action.buttons[0].reply.title, 'YES');
-      const chosen = await optIn({ payload: { ...form, language: 'en' } });
-      assert.equal(chosen.msg.optIn?.language, 'en');
+    });
+
+    it('asks in the language of the wording the form showed, and stores the proof in it', async () => {
+      await load();
+      // An English page filled in with a German number: the person read English.
+      const english = await optIn({ payload: { ...form, wording: 'Send me the newsletter on WhatsApp.' } });
+      assert.equal(english.output, 1);
+      assert.equal(english.msg.optIn?.language, 'en');
+      const body = english.msg.payload as { interactive: { body: { text: string } } };
+      assert.match(body.interactive.body.text, /^You asked to hear from us on WhatsApp: "Send me the newsletter/);
+      const proof = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual([proof?.wording, proof?.language], ['Send me the newsletter on WhatsApp.', 'en']);
+      // A form whose language field says English but which showed the German wording: the wording is what she read.
+      const german = await optIn({ payload: { ...form, phone: BOB, language: 'en' } });
+      assert.equal(german.msg.optIn?.language, 'de');
+      const stored = await ledger.getConsent(BOB, 'news');
+      assert.deepEqual([stored?.wording, stored?.language], ['Schickt mir den Newsletter per WhatsApp.', 'de']);
     });
 
     for (const [what, payload, reason] of [
@@ -333,9 +348,10 @@ describe('opt-in-flow node', () => {
       await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'anything', method: 'keyword', actor });
       assert.equal((await optIn({ payload: { ...form, phone: BOB } })).output, 1);
       for (const language of ['de', 'en']) {
-        const pending = await optIn({ payload: { ...form, phone: BOB, language } });
+        const wording = language === 'de' ? form.wording : 'Send me the newsletter on WhatsApp.';
+        const pending = await optIn({ payload: { ...form, phone: BOB, language, wording } });
         assert.equal(pending.msg.optIn?.reason, 'request-pending');
-        const given = await optIn({ payload: { ...form, language } });
+        const given = await optIn({ payload: { ...form, language, wording } });
         assert.equal(given.msg.optIn?.outcome, 'already-given');
         // A page showing msg.optIn.message must not tell whoever typed the number in that its owner signed up.
         const text = (given.msg.optIn as { message?: string }).message;
@@ -343,6 +359,17 @@ describe('opt-in-flow node', () => {
         assert.equal(text, (pending.msg.optIn as { message?: string }).message, language);
         assert.equal(given.msg.optIn?.language, language);
       }
+      // A form without a language field, numbers typed with 00: both pages in the language of the confirmation.
+      const other = '0049 151 23456780';
+      assert.equal((await optIn({ payload: { ...form, phone: other } })).output, 1);
+      const pending = await optIn({ payload: { ...form, phone: other } });
+      const given = await optIn({ payload: form });
+      assert.deepEqual([given.msg.optIn?.outcome, pending.msg.optIn?.reason], ['already-given', 'request-pending']);
+      assert.equal(
+        (given.msg.optIn as { message?: string }).message,
+        (pending.msg.optIn as { message?: string }).message,
+      );
+      assert.equal(pending.msg.optIn?.language, 'de');
     });
 
     it('a form sent again minutes later sends no second request, and says so as it would say "sent"', async () => {
@@ -353,8 +380,9 @@ describe('opt-in-flow node', () => {
       assert.equal(again.output, 3, 'nothing to send');
       assert.equal(again.msg.optIn?.outcome, 'rejected');
       assert.equal(again.msg.optIn?.reason, 'request-pending');
-      // Whoever typed the number in learns nothing about it: the text reads as if a request were on its way.
-      assert.match(String((again.msg.optIn as { message?: string }).message), /on its way/);
+      // Whoever typed the number in learns nothing about it: the text reads as if a request were on its way, in the
+      // language the request went out in (German: the form sent no language, and the number is German).
+      assert.match(String((again.msg.optIn as { message?: string }).message), /Bestätigungsanfrage unterwegs/);
       assert.equal(
         (await ledger.getConsent(ANNA, 'news'))?.requestedAt,
         (first.msg.consent as { requestedAt?: number }).requestedAt,
@@ -521,7 +549,7 @@ describe('opt-in-flow node', () => {
 
     it('confirms with a typed keyword and answers in English', async () => {
       await load();
-      await optIn({ payload: { ...form, phone: BOB } });
+      await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
       const { output, msg } = await optIn(inbound(BOB, { type: 'text', text: 'Yes!' }));
       assert.equal(output, 2);
       assert.equal(

@@ -54,7 +54,7 @@ describe('conversation/opt-in', () => {
       assert.equal(result.request.purpose.id, 'news');
       assert.equal(result.request.wording, form.wording);
       assert.equal(result.request.source, form.source);
-      assert.equal(result.request.language, 'de', 'a German number with language "auto" is addressed in German');
+      assert.equal(result.request.language, 'en', 'the language of the wording shown, whatever the number');
       assert.equal(result.request.submittedAt, Date.UTC(2025, 0, 10, 12));
       const english = validateFormRequest({ ...form, consent: true, language: 'en' }, options);
       assert.ok(english.ok && english.request.language === 'en');
@@ -108,6 +108,37 @@ describe('conversation/opt-in', () => {
       assert.equal(wordingOf('Order updates on WhatsApp.', { ...options, purposes: [news, other] }), 'unknown-wording');
       // A node saved before the check: any wording, kept as sent.
       assert.equal(wordingOf('  Our own text.', { ...options, acceptAnyWording: true }), 'Our own text.');
+    });
+
+    it('asks in the language of the wording shown; only a wording that does not tell leaves it to form and number', () => {
+      const languageOf = (payload: Record<string, unknown>, opts = options) => {
+        const result = validateFormRequest({ ...form, ...payload }, opts);
+        return result.ok ? result.request.language : result.reason;
+      };
+      const german = news.wording.de;
+      assert.equal(languageOf({}), 'en', 'English wording, German number');
+      assert.equal(languageOf({ wording: german, phone: '+44 7911 123456' }), 'de', 'German wording, British number');
+      assert.equal(languageOf({ wording: german, language: 'en' }), 'de', "the wording shown, not the form's field");
+      assert.equal(languageOf({ language: 'de' }, { ...options, language: 'de' }), 'en', 'nor the node setting');
+      // The same text in both languages, or only in another language: the form, the node, the number decide.
+      const same: PurposeDefinition = { ...news, wording: { en: 'WhatsApp: OK!', de: 'WhatsApp: OK!' } };
+      const french: PurposeDefinition = {
+        ...news,
+        wording: { fr: 'Envoyez-moi la lettre.', 'de-AT': 'Schickt ihn mir.' },
+      };
+      assert.equal(languageOf({ wording: 'WhatsApp: OK!', language: 'en' }, { ...options, purposes: [same] }), 'en');
+      assert.equal(languageOf({ wording: 'WhatsApp: OK!' }, { ...options, purposes: [same] }), 'de');
+      assert.equal(languageOf({ wording: 'Envoyez-moi la lettre.' }, { ...options, purposes: [french] }), 'de');
+      assert.equal(
+        languageOf({ wording: 'Schickt ihn mir.', phone: '+44 7911 123456' }, { ...options, purposes: [french] }),
+        'de',
+        'an Austrian German wording is German',
+      );
+      // A node that takes any wording cannot tell which one it is.
+      assert.equal(
+        languageOf({ wording: 'Our own text.', language: 'de' }, { ...options, acceptAnyWording: true }),
+        'de',
+      );
     });
 
     it('reads a number without country code with the default country, and only then', () => {
