@@ -86,6 +86,34 @@ describe('example files', () => {
     }
   });
 
+  it("ask for marketing consent in words that name the business, the same on the form as in the store's proof", () => {
+    // WhatsApp's opt-in policy: the opt-in names the business and says what messages follow; § 7(2) UWG and Art. 4(11)
+    // GDPR: an informed consent knows whose advertising it lets in. The examples' business, as their notices name it.
+    const business = 'Beispiel Shop';
+    for (const { file, nodes } of examples) {
+      const wordings = nodes
+        .filter((n) => n.type === 'consent-store')
+        .flatMap((n) => n.purposes as { marketing?: boolean; wording: Record<string, string> }[])
+        .filter((purpose) => purpose.marketing === true)
+        .map((purpose) => purpose.wording);
+      for (const wording of wordings) {
+        for (const [language, text] of Object.entries(wording)) {
+          assert.ok(text.includes(business), `${file} (${language}): ${text}`);
+          assert.match(text, /WhatsApp/, `${file} (${language})`);
+        }
+      }
+      const tab = nodes.find((n) => n.type === 'tab') as { env?: { name: string; value: string }[] };
+      for (const { name, value } of tab.env ?? []) {
+        const language = name.match(/^WORDING_([A-Z]{2})$/)?.[1]?.toLowerCase();
+        if (!language) continue;
+        assert.ok(
+          wordings.some((wording) => wording[language] === value),
+          `${file}: the form's ${name} is the store's wording`,
+        );
+      }
+    }
+  });
+
   it('deploy side by side: unique ids, one tab each, distinct HTTP paths', () => {
     const ids = new Set<string>();
     const routes = new Map<string, string>();
