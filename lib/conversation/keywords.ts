@@ -215,6 +215,17 @@ export function isStruckThrough(text: string): boolean {
 }
 
 /**
+ * Signs that say no: cross marks (❌ ❎ ✖ ✗ ✘), thumbs down (👎, any skin tone), prohibited and no entry (🚫 ⛔), the stop
+ * sign (🛑) and a person gesturing no (🙅). The keywords are read without emoji, so "Ja ❌" would read as JA; with one of
+ * these beside it, a yes is no unambiguous indication (Art. 4(11) GDPR).
+ */
+const NO_SIGNS = /[\u274C\u274E\u2716\u2717\u2718\u26D4\u{1F44E}\u{1F6AB}\u{1F6D1}\u{1F645}]/u;
+
+export function carriesNoSign(text: string): boolean {
+  return NO_SIGNS.test(text);
+}
+
+/**
  * Words and phrases that say "stop writing to me" inside a longer message ("Unsubscribe me", "Bitte keine Werbung
  * mehr", "Ich widerspreche"). Such a message is no opt-out keyword: "Stop the delivery" is not one. But a wish to
  * withdraw or object (Art. 7(3), 21(2) GDPR) must be honoured however it is put, so a person must read it. An entry

@@ -3,7 +3,7 @@ import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import type { InboundMessage } from '../webhook/types';
-import { isQuestion, isStruckThrough, matchKeyword } from './keywords';
+import { carriesNoSign, isQuestion, isStruckThrough, matchKeyword } from './keywords';
 import { chooseLanguage, type Language, textFor } from './language';
 import { findPurpose, type PurposeDefinition, purposeLabel } from './purposes';
 
@@ -255,8 +255,8 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   if (inbound.type !== 'text' || typeof inbound.text !== 'string') return undefined;
   // "Ja?" asks what this is; consent is an unambiguous yes (Art. 4(11) GDPR), and a question signs nobody up,
   // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width or script it is typed ("Ja？",
-  // "Ναι;"). Nor does a struck-out "~ja~", which takes the yes back.
-  if (isQuestion(inbound.text) || isStruckThrough(inbound.text)) return undefined;
+  // "Ναι;"). Nor does a struck-out "~ja~", which takes the yes back, nor a yes beside a no-sign ("Ja ❌", "JA 👎").
+  if (isQuestion(inbound.text) || isStruckThrough(inbound.text) || carriesNoSign(inbound.text)) return undefined;
   if (matchKeyword(inbound.text, keywords.confirm, { exactAccents: true }))
     return { kind: 'confirm', via: 'keyword', text: inbound.text };
   const start = matchKeyword(inbound.text, keywords.start, { exactAccents: true });

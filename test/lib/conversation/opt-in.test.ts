@@ -287,6 +287,11 @@ describe('conversation/opt-in', () => {
       // A struck-out yes takes it back: WhatsApp's ~text~, or letters with a stroke through them.
       for (const text of ['~ja~', 'J\u0336A\u0336', 'J\u0338A'])
         assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined, text);
+      // A yes beside a sign that says no is no unambiguous yes; beside a friendly emoji it is one.
+      for (const text of ['Ja ❌', 'JA 👎', 'ja 👎🏽', 'Yes ✖️', 'OK 🚫', 'Ja ⛔', 'JA 🙅‍♀️', 'Ja ✘', 'Start 🛑'])
+        assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined, text);
+      for (const text of ['Ja ✅', 'JA 👍', 'Ja 🙂', 'Yes ✔️'])
+        assert.equal(recogniseReply({ type: 'text', text }, keywords)?.kind, 'confirm', text);
       // Read with its accents: Portuguese "já" (already) is no JA, and "stárt" signs nobody up.
       assert.equal(recogniseReply({ type: 'text', text: 'já' }, keywords), undefined);
       assert.equal(recogniseReply({ type: 'text', text: 'stárt' }, keywords), undefined);
