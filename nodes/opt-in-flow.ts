@@ -3,7 +3,12 @@ import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { ConsentRecord, SubjectRef } from '../lib/consent/types';
-import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
+import {
+  DEFAULT_CONFIRM_KEYWORDS,
+  DEFAULT_REFUSE_KEYWORDS,
+  DEFAULT_START_KEYWORDS,
+  parseKeywordList,
+} from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import {
   answeredPurposes,
@@ -17,6 +22,7 @@ import {
   purposeWording,
   type ReplyIntent,
   recogniseReply,
+  refusedRequest,
   type TemplateSettings,
   validateFormRequest,
 } from '../lib/conversation/opt-in';
@@ -172,12 +178,14 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     const keywords = {
       confirm: parseKeywordList(config.confirmKeywords, DEFAULT_CONFIRM_KEYWORDS),
       start: parseKeywordList(config.startKeywords, DEFAULT_START_KEYWORDS),
+      refuse: [...DEFAULT_REFUSE_KEYWORDS],
     };
     const texts: Record<OptInText, Partial<Record<string, string>>> = {
       confirmation: { en: config.confirmationTextEn, de: config.confirmationTextDe },
       confirmed: { en: config.confirmedTextEn, de: config.confirmedTextDe },
       expired: { en: config.expiredTextEn, de: config.expiredTextDe },
       subscribed: { en: config.subscribedTextEn, de: config.subscribedTextDe },
+      refused: {},
     };
     const template: TemplateSettings | undefined =
       config.mode === 'template'
@@ -421,6 +429,45 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       }
     }
 
+    /**
+     * A typed no to this node's pending request: recorded as refused (Art. 7(1) GDPR: her answer is proof too), so that
+     * a form that names her number again gets one more request through at most, not three a day (the ledger's pause
+     * after an opt-out). A no to nothing pending, to another message or to another purpose's request passes on.
+     */
+    async function refuse(
+      msg: OptInMessage,
+      intent: Extract<ReplyIntent, { kind: 'refuse' }>,
+      subject: SubjectRef,
+      storeNode: ConsentStoreNode,
+      ledger: LedgerHandle,
+    ): Promise<Outputs> {
+      const inbound = msg.whatsapp ?? {};
+      const { sentAt } = sentAtOf(inbound);
+      const inReplyTo = typeof inbound.context?.id === 'string' ? inbound.context.id : undefined;
+      const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
+      const request = refusedRequest(records, Date.now(), sentAt, inReplyTo);
+      if (!request || (!allowMsgPurpose && request.purpose !== config.purpose)) return on(3, msg);
+      const record = await ledger
+        .refuseConsent({
+          subject,
+          purpose: request.purpose,
+          ...(inbound.messageId === undefined ? {} : { messageId: inbound.messageId }),
+          text: intent.text,
+          actor,
+        })
+        // No longer pending (confirmed or expired meanwhile): the no refuses nothing.
+        .catch((err: unknown) => {
+          if (codeOf(err) === 'missing-wording') return undefined;
+          throw err;
+        });
+      if (!record) return on(3, msg);
+      const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
+      replyMessage(msg, 'refused', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
+      msg.consent = record;
+      msg.optIn = { outcome: 'refused', purpose: record.purpose, language };
+      return on(1, msg);
+    }
+
     async function startSingleStep(
       msg: OptInMessage,
       intent: Extract<ReplyIntent, { kind: 'start' }>,
@@ -476,9 +523,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (!subject.phone && !subject.userId) return on(3, msg);
       const ledger = await ledgerOf(storeNode);
       const known = storeNode as ConsentStoreNode;
-      return intent.kind === 'confirm'
-        ? confirm(msg, intent, subject, known, ledger)
-        : startSingleStep(msg, intent, subject, known, ledger);
+      if (intent.kind === 'confirm') return confirm(msg, intent, subject, known, ledger);
+      if (intent.kind === 'refuse') return refuse(msg, intent, subject, known, ledger);
+      return startSingleStep(msg, intent, subject, known, ledger);
     }
 
     node.on('input', async (input, send, done) => {

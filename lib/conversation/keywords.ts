@@ -33,6 +33,12 @@ export const DEFAULT_HELP_KEYWORDS = ['HELP', 'HILFE'] as const;
 /** Confirmation of a pending double opt-in request. */
 export const DEFAULT_CONFIRM_KEYWORDS = ['YES', 'Y', 'JA', 'J', 'CONFIRM', 'BESTÄTIGEN', 'OK'] as const;
 
+/**
+ * A no to a pending double opt-in request: recorded as refused, so that whoever keeps typing the number into a form
+ * gets no more requests through for a while (ledger: the pause after an opt-out).
+ */
+export const DEFAULT_REFUSE_KEYWORDS = ['NO', 'N', 'NEIN'] as const;
+
 /** Single-step opt-in when the person writes first (WhatsApp has verified the number). */
 export const DEFAULT_START_KEYWORDS = ['START', 'SUBSCRIBE', 'ANMELDEN', 'STARTEN'] as const;
 

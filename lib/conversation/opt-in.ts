@@ -1,4 +1,4 @@
-import { isLivePending, quotedRequest, requestedAfterReply } from '../consent/rules';
+import { isLivePending, mayAnswerRequest, quotedRequest, requestedAfterReply } from '../consent/rules';
 import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -219,11 +219,14 @@ export function confirmButtonId(purposeId: string): string {
 
 export type ReplyIntent =
   | { kind: 'confirm'; via: 'button' | 'keyword'; purpose?: string; text: string }
+  | { kind: 'refuse'; text: string }
   | { kind: 'start'; keyword: string; text: string };
 
 export interface ReplyKeywords {
   confirm: readonly string[];
   start: readonly string[];
+  /** A typed no to a pending request (DEFAULT_REFUSE_KEYWORDS); none: a no is no opt-in reply. */
+  refuse?: readonly string[];
 }
 
 /**
@@ -256,7 +259,9 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   // "Ja?" asks what this is; consent is an unambiguous yes (Art. 4(11) GDPR), and a question signs nobody up,
   // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width or script it is typed ("Ja？",
   // "Ναι;"). Nor does a struck-out "~ja~", which takes the yes back, nor a yes beside a no-sign ("Ja ❌", "JA 👎").
-  if (isQuestion(inbound.text) || isStruckThrough(inbound.text) || carriesNoSign(inbound.text)) return undefined;
+  if (isQuestion(inbound.text) || isStruckThrough(inbound.text)) return undefined;
+  if (matchKeyword(inbound.text, keywords.refuse ?? [])) return { kind: 'refuse', text: inbound.text };
+  if (carriesNoSign(inbound.text)) return undefined;
   if (matchKeyword(inbound.text, keywords.confirm, { exactAccents: true }))
     return { kind: 'confirm', via: 'keyword', text: inbound.text };
   const start = matchKeyword(inbound.text, keywords.start, { exactAccents: true });
@@ -289,7 +294,35 @@ export function answeredPurposes(
   return answerable.filter((record) => (record.requestedAt ?? 0) === lastAt).map((record) => record.purpose);
 }
 
-export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed';
+/**
+ * The pending request a typed no answers, by the rules a typed yes follows (answeredPurposes, and the ledger's
+ * confirmConsent): the one whose message it quotes, else the one sent last before it was written; none when it quotes
+ * another message, or was written before every pending request (a late "Nein" to something else).
+ */
+export function refusedRequest(
+  records: readonly (ConsentRecord | undefined)[],
+  now: number,
+  sentAt?: number,
+  quotedMessageId?: string,
+): ConsentRecord | undefined {
+  const live = records.filter(
+    (record): record is ConsentRecord =>
+      record !== undefined && isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
+  );
+  const quoted = quotedRequest(live, quotedMessageId, (record) => record.requestMessageId);
+  if (quoted) return quoted;
+  const answerable = live.filter(
+    (record) =>
+      mayAnswerRequest(record.requestMessageId, quotedMessageId) &&
+      (sentAt === undefined || !requestedAfterReply(record.requestedAt, sentAt)),
+  );
+  return answerable.reduce<ConsentRecord | undefined>(
+    (last, record) => (last === undefined || (record.requestedAt ?? 0) > (last.requestedAt ?? 0) ? record : last),
+    undefined,
+  );
+}
+
+export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' | 'refused';
 
 /** Default texts; placeholders {label} (purpose label) and {wording} (the consent wording). */
 export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
@@ -308,6 +341,10 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
   subscribed: {
     en: 'You are now signed up: "{wording}"\nReply STOP to stop at any time.',
     de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
+  },
+  refused: {
+    en: 'Understood: you are not signed up for {label}.',
+    de: 'Verstanden: Sie sind nicht für {label} angemeldet.',
   },
 };
 

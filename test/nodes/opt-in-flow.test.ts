@@ -768,6 +768,42 @@ describe('opt-in-flow node', () => {
       assert.equal(later.msg.optIn?.outcome, 'given', 'a START sent after the STOP signs up again');
     });
 
+    it('records a typed no as refused: a form naming the number again gets one more request through, no more', async () => {
+      await load();
+      assert.equal((await optIn({ payload: form })).output, 1);
+      const no = await optIn(inbound(ANNA, { type: 'text', text: 'Nein danke' }));
+      assert.equal(no.output, 2);
+      assert.equal(no.msg.optIn?.outcome, 'refused');
+      assert.equal(no.msg.to, ANNA);
+      assert.equal(no.msg.payload, 'Verstanden: Sie sind nicht für Rundbrief angemeldet.');
+      const refused = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual([refused?.status, refused?.confirmationText], ['refused', 'Nein danke']);
+      assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false);
+      // She may be signing up herself after all: one more goes, and after her second no none for 30 days.
+      assert.equal((await optIn({ payload: form })).output, 1);
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'NEIN' }))).msg.optIn?.outcome, 'refused');
+      const paused = await optIn({ payload: form });
+      assert.deepEqual([paused.output, paused.msg.optIn?.reason], [3, 'recently-opted-out']);
+      // A no with nothing pending is no opt-in reply: it passes on, and the refusal stands.
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Nein' }))).output, 4);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'refused');
+    });
+
+    it('refuses nothing with a no written before the request or quoting another message', async () => {
+      await load();
+      await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
+      const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600;
+      assert.equal((await optIn(inbound(BOB, { type: 'text', text: 'No', timestamp: tenMinutesAgo }))).output, 4);
+      const requestedAt = (await ledger.getConsent(BOB, 'news'))?.requestedAt as number;
+      await ledger.requestSent(BOB, 'news', 'wamid.request', { requestedAt, actor });
+      const other = inbound(BOB, { type: 'text', text: 'No', context: { id: 'wamid.shall-we-call' } });
+      assert.equal((await optIn(other)).output, 4);
+      assert.equal((await ledger.getConsent(BOB, 'news'))?.status, 'pending');
+      const quoting = await optIn(inbound(BOB, { type: 'text', text: 'No', context: { id: 'wamid.request' } }));
+      assert.equal(quoting.msg.optIn?.outcome, 'refused');
+      assert.equal(quoting.msg.payload, 'Understood: you are not signed up for WhatsApp newsletter.');
+    });
+
     it('confirms nothing with a YES sent before the request, delivered late, and answers nothing', async () => {
       await load();
       await optIn({ payload: form });

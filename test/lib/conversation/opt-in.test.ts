@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { ConsentRecord } from '../../../lib/consent/types';
-import { DEFAULT_CONFIRM_KEYWORDS, DEFAULT_START_KEYWORDS } from '../../../lib/conversation/keywords';
+import {
+  DEFAULT_CONFIRM_KEYWORDS,
+  DEFAULT_REFUSE_KEYWORDS,
+  DEFAULT_START_KEYWORDS,
+} from '../../../lib/conversation/keywords';
 import {
   answeredPurposes,
   buildConfirmationMessage,
@@ -12,6 +16,7 @@ import {
   optInText,
   purposeWording,
   recogniseReply,
+  refusedRequest,
   validateFormRequest,
 } from '../../../lib/conversation/opt-in';
 import type { PurposeDefinition } from '../../../lib/conversation/purposes';
@@ -292,6 +297,14 @@ describe('conversation/opt-in', () => {
         assert.equal(recogniseReply({ type: 'text', text }, keywords), undefined, text);
       for (const text of ['Ja ✅', 'JA 👍', 'Ja 🙂', 'Yes ✔️'])
         assert.equal(recogniseReply({ type: 'text', text }, keywords)?.kind, 'confirm', text);
+      // A typed no to a request, when the node reads no-keywords; a question is none, a no-sign makes it no clearer.
+      const withRefuse = { ...keywords, refuse: DEFAULT_REFUSE_KEYWORDS };
+      for (const text of ['Nein', 'nein danke', 'No thanks', 'N', 'Nein ❌', 'NO 👎'])
+        assert.deepEqual(recogniseReply({ type: 'text', text }, withRefuse), { kind: 'refuse', text }, text);
+      for (const text of ['Nein?', '~nein~', 'Nein, doch ja', 'Nein ja'])
+        assert.equal(recogniseReply({ type: 'text', text }, withRefuse), undefined, text);
+      assert.equal(recogniseReply({ type: 'text', text: 'Nein' }, keywords), undefined, 'not read without the list');
+      assert.equal(recogniseReply({ type: 'text', text: 'Ja' }, withRefuse)?.kind, 'confirm');
       // Read with its accents: Portuguese "já" (already) is no JA, and "stárt" signs nobody up.
       assert.equal(recogniseReply({ type: 'text', text: 'já' }, keywords), undefined);
       assert.equal(recogniseReply({ type: 'text', text: 'stárt' }, keywords), undefined);
@@ -348,6 +361,24 @@ describe('conversation/opt-in', () => {
       assert.deepEqual(answeredPurposes(records, 20_000, undefined, 'wamid.news'), ['news']);
       // Quoting another message: the request sent last, whose node then confirms nothing (the ledger refuses it).
       assert.deepEqual(answeredPurposes(records, 1_000, undefined, 'wamid.call-back'), ['offers']);
+    });
+  });
+
+  describe('refusedRequest', () => {
+    const request = (purpose: string, status: string, requestedAt: number, expiresAt?: number, id?: string) =>
+      ({ purpose, status, requestedAt, expiresAt, requestMessageId: id }) as ConsentRecord;
+    it('takes a typed no for the pending request sent last before it, or the one it quotes', () => {
+      const records = [request('news', 'pending', 0, 1e9, 'wamid.news'), request('offers', 'pending', 70_000, 1e9)];
+      assert.equal(refusedRequest(records, 80_000)?.purpose, 'offers');
+      assert.equal(refusedRequest(records, 80_000, 10_000)?.purpose, 'news', 'written before the later request');
+      assert.equal(refusedRequest(records, 80_000, undefined, 'wamid.news')?.purpose, 'news');
+    });
+    it('refuses nothing that is not pending, nor for a no quoting another message or written before the request', () => {
+      assert.equal(refusedRequest([request('news', 'given', 0), undefined], 1_000), undefined);
+      assert.equal(refusedRequest([request('news', 'pending', 0, 500)], 1_000), undefined, 'expired');
+      const sent = [request('news', 'pending', 0, 1e9, 'wamid.news')];
+      assert.equal(refusedRequest(sent, 1_000, undefined, 'wamid.call-back'), undefined);
+      assert.equal(refusedRequest([request('news', 'pending', 100_000, 1e9)], 200_000, 0), undefined);
     });
   });
 
