@@ -9,7 +9,7 @@ import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { consentEventPayload, eventSelected, parseEventFilter, requireKnownEventTypes } from '../lib/conversation/dsr';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
-import { catchableError, translateError } from './shared/i18n';
+import { catchableError, textOr, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
 
@@ -60,12 +60,45 @@ export const consentEventsMigrations: readonly Migration[] = [
   },
 ];
 
+/** The whole numbers the dialog takes for the settings of "acknowledge when returned" (consent-events.html). */
+const RETURN_SETTINGS = {
+  redeliverAfter: { min: 1, max: REDELIVER_AFTER_MAX_S, label: 'Send again after' },
+  maxAttempts: { min: 0, max: MAX_ATTEMPTS_MAX, label: 'Give up after' },
+} as const;
+
+/**
+ * A setting of "acknowledge when returned" as the dialog takes it: empty for the default, or a whole number in its
+ * range. Anything else (60s, 0 seconds, 2.5 sends) used to fall back to the default unseen, so an integrator who
+ * mistyped it never learned that events went again every minute or were given up after five misses.
+ */
+function returnSettingProblem(
+  config: ConsentEventsDef,
+  name: keyof typeof RETURN_SETTINGS,
+  label: (name: keyof typeof RETURN_SETTINGS, english: string) => string,
+): GdprWhatsAppError | undefined {
+  const value: unknown = config[name];
+  const text = value === undefined || value === null ? '' : String(value).trim();
+  const { min, max } = RETURN_SETTINGS[name];
+  if (text === '' || (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= max)) return undefined;
+  const setting = label(name, RETURN_SETTINGS[name].label);
+  return new GdprWhatsAppError(
+    'invalid-events-setting',
+    `consent-events' setting "${setting}" must be a whole number from ${min} to ${max}, not "${text.slice(0, 40)}"`,
+    { setting, min, max, value: text.slice(0, 40) },
+  );
+}
+
 /**
  * What in the settings the node refuses (a flow written by hand or by a script, which the edit dialog never checked):
  * an event type it does not know would let those events go unsent, an acknowledgement it does not know would let
- * them go when sent. Such a node takes no event, so they wait in the store for the node as meant.
+ * them go when sent, a redelivery time or give-up count it does not take would be replaced by the default unseen.
+ * Such a node takes no event, so they wait in the store for the node as meant.
  */
-function settingsProblem(config: ConsentEventsDef, filter: Set<string> | undefined): GdprWhatsAppError | undefined {
+function settingsProblem(
+  config: ConsentEventsDef,
+  filter: Set<string> | undefined,
+  label: (name: keyof typeof RETURN_SETTINGS, english: string) => string,
+): GdprWhatsAppError | undefined {
   try {
     requireKnownEventTypes(filter);
   } catch (err) {
@@ -81,21 +114,15 @@ function settingsProblem(config: ConsentEventsDef, filter: Set<string> | undefin
       },
     );
   }
-  return undefined;
+  // Hidden and unused while events are acknowledged when sent on, as in the dialog.
+  if (acknowledge !== 'returned') return undefined;
+  return returnSettingProblem(config, 'redeliverAfter', label) ?? returnSettingProblem(config, 'maxAttempts', label);
 }
 
-/** The redelivery time in ms: whole seconds from 1 to an hour; anything else is the default. */
-function redeliverMsOf(value: unknown): number {
-  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  const valid = typeof seconds === 'number' && Number.isInteger(seconds) && seconds >= 1;
-  return (valid ? Math.min(seconds, REDELIVER_AFTER_MAX_S) : REDELIVER_AFTER_DEFAULT_S) * 1000;
-}
-
-/** Sends of an event before it is given up: a whole number up to 1000, 0 for no limit; anything else is the default. */
-function maxAttemptsOf(value: unknown): number {
-  const attempts = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  const valid = typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0;
-  return valid ? Math.min(attempts, MAX_ATTEMPTS_MAX) : MAX_ATTEMPTS_DEFAULT;
+/** A setting settingsProblem let pass: empty is the default. */
+function settingOr(value: unknown, fallback: number): number {
+  const text = value === undefined || value === null ? '' : String(value).trim();
+  return text === '' ? fallback : Number(text);
 }
 
 /**
@@ -161,10 +188,16 @@ export default function consentEventsNode(RED: NodeAPI): void {
     const store = findConsentStore(RED, config.store);
     const includePhone = config.includePhone === true;
     const filter = parseEventFilter(config.eventTypes);
-    const refused = settingsProblem(config, filter);
-    const redeliverMs = redeliverMsOf(config.redeliverAfter);
+    const refused = settingsProblem(config, filter, (name, english) =>
+      textOr(RED, `consent-events.label.${name}`, english),
+    );
+    // A refused node delivers nothing: the defaults only keep its (unused) tracker well-formed.
+    const checked: Partial<ConsentEventsDef> = refused === undefined ? config : {};
+    const redeliverMs = settingOr(checked.redeliverAfter, REDELIVER_AFTER_DEFAULT_S) * 1000;
     const returns =
-      config.acknowledge === 'returned' ? new EventReturns(redeliverMs, maxAttemptsOf(config.maxAttempts)) : undefined;
+      config.acknowledge === 'returned'
+        ? new EventReturns(redeliverMs, settingOr(checked.maxAttempts, MAX_ATTEMPTS_DEFAULT))
+        : undefined;
     let redeliveryTimer: NodeJS.Timeout | undefined;
     let ledger: LedgerHandle | undefined;
     let closed = false;
@@ -238,7 +271,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
     ): Promise<boolean> => {
       const events = page.events;
       // A clock that never goes back: a step of the wall clock neither holds back nor bunches redeliveries.
-      const plan = tracker.plan(events, page.more, performance.now(), selected);
+      const plan = tracker.plan(events, page.more, performance.now(), selected, page.after);
       // Reported before the acknowledgement moves past them: none is let go unheard.
       for (const given of plan.givenUp) reportGivenUp(given);
       if (plan.resent > 0) {
@@ -431,8 +464,13 @@ export default function consentEventsNode(RED: NodeAPI): void {
       if (typeof eventId !== 'number' || !Number.isSafeInteger(eventId) || eventId < 1) {
         throw new GdprWhatsAppError('invalid-event-id', 'msg.eventId must be the id of an event this node sent');
       }
-      if (returns.returned(eventId)) void deliver();
-      else if (!closed && !auditBroken && !failing && !standby && ledger) this.status(readyStatus());
+      if (returns.returned(eventId)) {
+        void deliver();
+        return;
+      }
+      // Wired back wrong (another node's events, an id made up in the flow): it acknowledges nothing, say so.
+      if (!returns.accountsFor(eventId)) this.warn(RED._('consent-events.errors.unknown-event-id', { id: eventId }));
+      if (!closed && !auditBroken && !failing && !standby && ledger) this.status(readyStatus());
     };
 
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is

@@ -22,6 +22,8 @@ export type FeedEvent = LedgerEvent & { id: number };
 /** One read of the feed: `held` when another copy of the consumer delivers now (this one waits). */
 export interface FeedPage {
   held: boolean;
+  /** The consumer's cursor the page was read from: every event up to this id was acknowledged (not when held). */
+  after?: number;
   events: FeedEvent[];
   /** More events are waiting after these. */
   more: boolean;
@@ -75,6 +77,7 @@ export class EventFeed {
         if (page.length > 0) await tx.noteEventsRead(name, holder, page[page.length - 1].id);
         return {
           held: false,
+          after: cursor,
           events: page.map((row) => this.fromRow(row, withContact)),
           more: rows.length > limit,
         };

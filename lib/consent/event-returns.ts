@@ -52,6 +52,13 @@ export class EventReturns {
   private latestReturned = 0;
   /** How many sends came back so far. */
   private returns = 0;
+  /** The feed's cursor at the last read: every event up to it was acknowledged (by this copy or another). */
+  private cursor: number | undefined;
+  /**
+   * Every event this copy sent that the cursor has not passed yet, kept also when another copy takes over (`clear`),
+   * so that a late answer to one of them is no stranger.
+   */
+  private readonly sentByThisCopy = new Set<number>();
 
   constructor(
     private readonly redeliverMs: number,
@@ -62,7 +69,14 @@ export class EventReturns {
    * Plans a page read from the cursor, in id order (`more`: further events wait after it), and notes what it sends as
    * sent at `now` (a clock that never goes back).
    */
-  plan(page: readonly FeedEvent[], more: boolean, now: number, selected: (event: FeedEvent) => boolean): ReturnPlan {
+  plan(
+    page: readonly FeedEvent[],
+    more: boolean,
+    now: number,
+    selected: (event: FeedEvent) => boolean,
+    after?: number,
+  ): ReturnPlan {
+    if (after !== undefined) this.cursorAt(after);
     // The page starts after the cursor: what this copy has out before it, between its events, or after it when it
     // ends the feed, but not in it, was acknowledged (by another copy, too) or deleted by the retention sweep (which
     // goes by time, not id), and will never be in a page again.
@@ -107,6 +121,7 @@ export class EventReturns {
         returnsBefore: this.returns,
       });
       if (!this.firstSends.has(event.id)) this.firstSends.set(event.id, this.sends);
+      this.sentByThisCopy.add(event.id);
       this.attempts.set(event.id, (this.attempts.get(event.id) ?? 0) + 1);
       plan.send.push(event);
     }
@@ -115,6 +130,7 @@ export class EventReturns {
 
   /** The cursor moved past `id` (the acknowledgement of a plan's `settledUpTo` was written). */
   settled(id: number): void {
+    this.cursorAt(Math.max(this.cursor ?? 0, id));
     this.forget((other) => other <= id);
   }
 
@@ -133,6 +149,23 @@ export class EventReturns {
     if (this.waitingBehind.has(sent.pseudonym)) return true;
     for (const other of this.out.keys()) if (other < id) return false;
     return true;
+  }
+
+  /**
+   * Whether an id that came back is one this copy can account for: an event it sent (out, back, or held back behind
+   * an earlier one of the person), or one the cursor passed already (a late copy of an event let go). Otherwise it is
+   * no event of this consumer's still to come (a typo, another node's event, or an event this copy never sent): the
+   * node warns, as nothing is acknowledged by it. True also before the first read, when there is nothing to tell by.
+   */
+  accountsFor(id: number): boolean {
+    if (this.cursor === undefined || id <= this.cursor) return true;
+    return this.out.has(id) || this.back.has(id) || this.sentByThisCopy.has(id);
+  }
+
+  /** The feed's cursor as read: what it passed is settled, and no return of it is a stranger. */
+  private cursorAt(after: number): void {
+    this.cursor = after;
+    for (const id of this.sentByThisCopy) if (id <= after) this.sentByThisCopy.delete(id);
   }
 
   /** When the oldest event still out is due to go again; undefined when none is out. */

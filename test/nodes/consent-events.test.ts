@@ -230,6 +230,45 @@ describe('consent-events node', () => {
     );
   });
 
+  it('refuses a redelivery time or a give-up count the dialog refuses (a hand-written flow), naming the setting', async () => {
+    await load();
+    await helper.unload();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ redeliverAfter: '60s' }, /Send again after.*1 to 3600.*"60s"/],
+      [{ redeliverAfter: 0 }, /Send again after.*"0"/],
+      [{ redeliverAfter: 7200 }, /Send again after.*"7200"/],
+      [{ maxAttempts: -1 }, /Give up after.*0 to 1000.*"-1"/],
+      [{ maxAttempts: 2.5 }, /Give up after.*"2\.5"/],
+    ];
+    const subject = '+4915123456003';
+    for (const [settings, expected] of cases) {
+      await helper.load(
+        [consentStoreNode, consentEventsNode, eraseSubjectNode] as never,
+        flow({ acknowledge: 'returned', configVersion: 3, ...settings }) as never,
+        credentials as never,
+      );
+      const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+      const seen = collect('out');
+      await until(() => callsOf('error', 'events').length > 0, `the error for ${JSON.stringify(settings)}`);
+      assert.match(String(callsOf('error', 'events')[0][0]), expected);
+      const shown = statusesOf('events').at(-1);
+      assert.deepEqual([shown?.fill, shown?.shape], ['red', 'dot'], 'a broken status');
+      await ledger.giveConsent({ subject, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+      await sleep(200);
+      assert.deepEqual(seen, [], 'nothing sent on');
+      await helper.unload();
+    }
+    // Acknowledged when sent on, the two settings are hidden and unused: nothing to refuse. Empty: the defaults.
+    for (const settings of [
+      { acknowledge: 'sent', redeliverAfter: 'soon', maxAttempts: 'never' },
+      { acknowledge: 'returned', redeliverAfter: '', maxAttempts: ' ' },
+    ]) {
+      await load({ configVersion: 3, ...settings });
+      assert.deepEqual(callsOf('error', 'events'), [], JSON.stringify(settings));
+      await helper.unload();
+    }
+  });
+
   it('passes on the erasure done by an erase-subject node of the same store, phone included when asked for', async () => {
     const ledger = await load({ includePhone: true });
     await giveNews(ledger);
@@ -795,6 +834,34 @@ describe('consent-events node', () => {
         assert.equal(caught[0].attempts, 5);
         assert.equal(state.sends, 5);
       });
+    });
+
+    it('warns of an id it cannot account for (not its event, or none at all), and stays quiet for a late copy', async () => {
+      const ledger = await load(RETURNED);
+      const acks = acknowledgements(ledger);
+      const seen = collect('out');
+      const warnings = () => callsOf('warn', 'events').map((args) => String(args[0]));
+      await manyGive(ledger, 2);
+      await until(() => seen.length >= 2, 'two events');
+      const [first, second] = seen.map((m) => m.eventId as number);
+      // An id above every event (a typo, another node's numbering): a warning naming it, and nothing let go.
+      helper.getNode('events').receive({ topic: 'consent.given', eventId: second + 1000 });
+      await until(() => warnings().length > 0, 'the warning');
+      // The catalog's text names the id (the test runtime answers with the key).
+      assert.equal(warnings()[0], 'consent-events.errors.unknown-event-id');
+      assert.equal(warnings().length, 1);
+      assert.deepEqual(acks, [], 'nothing let go');
+      // Its own events come back, one of them twice (a late copy): no warning for either.
+      giveBack(seen[1]);
+      giveBack(seen[0]);
+      giveBack(seen[0]);
+      await giveNews(ledger);
+      await until(() => seen.length >= 3, 'the next event');
+      await until(() => acks.length > 0, 'the first two let go');
+      giveBack(seen[0]);
+      await sleep(100);
+      assert.equal(warnings().length, 1, warnings().join('\n'));
+      assert.ok(first < second);
     });
 
     it('runs a store command that carries an event id, and answers it on the output', async () => {

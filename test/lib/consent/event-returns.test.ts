@@ -59,6 +59,31 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
     assert.equal(returns.nextRedelivery(), undefined);
   });
 
+  it('accounts for the ids it sent or the cursor passed, and for no other once it read the feed', () => {
+    const returns = new EventReturns(60_000);
+    assert.equal(returns.accountsFor(42), true, 'before the first read there is nothing to tell by');
+    const onlyWithdrawals = (e: FeedEvent) => e.type === 'consent.withdrawn';
+    const page = [event(3), event(4, 'notice.shown'), event(5)];
+    returns.plan(page, false, 0, onlyWithdrawals, 2);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 1000].map((id) => returns.accountsFor(id)),
+      [true, true, true, false, true, false, false],
+      'passed by the cursor, or sent; not an event it never sent (4, filtered out) or one to come',
+    );
+    returns.returned(3);
+    assert.equal(returns.accountsFor(3), true, 'back: a second copy is late, not wrong');
+    // Another copy took over: what this one sent may still come back late.
+    returns.clear();
+    assert.equal(returns.accountsFor(5), true);
+    assert.equal(returns.accountsFor(6), false);
+    // The cursor passed them all.
+    returns.plan([event(7)], false, 10, all, 6);
+    assert.deepEqual(
+      [4, 5, 6, 7, 8].map((id) => returns.accountsFor(id)),
+      [true, true, true, true, false],
+    );
+  });
+
   it('ignores an id it does not have out: already back, never sent, or sent by an earlier copy', () => {
     const returns = new EventReturns(60_000);
     returns.plan([event(1)], false, 0, all);

@@ -71,7 +71,9 @@ export function registerEventFeedContract(name: string, factory: HarnessFactory)
     it('keeps nothing while no consumer is registered; a new consumer starts after the newest event', async () => {
       await give(ANNA);
       assert.equal(await outbox(), 0, 'no consumer, no copy of the event');
-      assert.deepEqual(await read(), { held: false, events: [], more: false });
+      const empty = await read();
+      assert.deepEqual({ ...empty, after: undefined }, { held: false, after: undefined, events: [], more: false });
+      assert.equal(typeof empty.after, 'number');
       await give(BEN);
       const page = await read();
       assert.deepEqual(types(page.events), ['consent.given:marketing']);
@@ -88,8 +90,11 @@ export function registerEventFeedContract(name: string, factory: HarnessFactory)
       assert.ok(first.events[0].id < first.events[1].id, 'ids rise');
       assert.equal(first.events[1].channel, 'whatsapp-keyword', 'the event as emitted, with its details');
       assert.deepEqual(types((await read()).events), types(first.events), 'unacknowledged events come again');
+      assert.ok((first.after ?? Number.NaN) < first.events[0].id, 'read from a cursor before its events');
       assert.equal(await ledger.acknowledgeEvents(CRM, { holder: 'copy-1', lastId: first.events[0].id }), true);
-      assert.deepEqual(types((await read()).events), ['consent.withdrawn:marketing']);
+      const rest = await read();
+      assert.deepEqual(types(rest.events), ['consent.withdrawn:marketing']);
+      assert.equal(rest.after, first.events[0].id, 'the cursor it was read from: what was acknowledged');
       assert.equal(await outbox(), 2, 'the other consumer has taken nothing yet');
       await ledger.acknowledgeEvents(CRM, { holder: 'copy-1', lastId: first.events[1].id });
       const mail = await read('copy-1', 'consent-events:mail');
