@@ -141,6 +141,7 @@ describe('example 10: the CRM part loses no consent event to a CRM that is down'
         consentEventsNode,
         coreNode('function/10-function.js'),
         coreNode('function/10-switch.js'),
+        coreNode('function/15-change.js'),
         coreNode('network/21-httprequest.js'),
       ] as never,
       [

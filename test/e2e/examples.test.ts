@@ -657,6 +657,34 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
   });
 
+  it('09, 10 CRM stand-ins: only the staff token adds a call, and a call is kept with bounded fields only', async () => {
+    for (const url of ['/crm-ex09/events', '/crm/events']) {
+      const fake = {
+        event: 'consent.withdrawn',
+        contact: { whatsappPseudonym: `fake-${url}` },
+        purpose: 'newsletter',
+        status: 'withdrawn',
+        at: new Date().toISOString(),
+        eventId: 1,
+      };
+      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}x`, STAFF_TOKEN]) {
+        const answer = await postJson(url, fake, authorization ? { authorization } : {});
+        assert.equal(answer.status, 401, `POST ${url} with ${authorization}`);
+        assert.equal((answer.body as { error: string }).error, 'staff-token-required');
+      }
+      // More than a CRM keeps of a call: the call's own fields are kept, the rest is not.
+      const padded = await postJson(url, { ...fake, eventId: 2, notes: 'x'.repeat(1_000_000) });
+      assert.equal(padded.status, 202, padded.text);
+      // A field beyond its bound is a malformed call, refused for good.
+      const oversized = await postJson(url, { ...fake, eventId: 3, event: 'x'.repeat(1000) });
+      assert.equal(oversized.status, 422, oversized.text);
+      const calls = (await getJson(url)).body as unknown as { contact: { whatsappPseudonym: string } }[];
+      const kept = calls.filter((call) => call.contact.whatsappPseudonym === fake.contact.whatsappPseudonym);
+      assert.deepEqual(kept, [{ ...fake, eventId: 2 }], url);
+      assert.ok(JSON.stringify(calls).length < 100 * 1024, `${url} keeps little`);
+    }
+  });
+
   it('10 complete bot: every answer to a first message passes the privacy notice (MEINE DATEN, STOP, HILFE, erasure)', async () => {
     const answers: [string, RegExp][] = [
       // The export ran before the notice was shown: the answer must not say none was (it is the message above).
