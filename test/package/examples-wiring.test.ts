@@ -109,16 +109,34 @@ describe('example flows: wiring', () => {
           const after = downstream(byId, (events.wires ?? []).flat(), () => true);
           const back = [...after].filter((id) => (byId.get(id)?.wires ?? []).flat().includes(events.id));
           assert.ok(back.length > 0, `nothing wires ${events.id}'s events back to it`);
-          for (const id of back) {
-            assert.equal(byId.get(id)?.type, 'switch', `${id} wires back only what the CRM answered`);
-            // The last output (anything else: 5xx, 429) is not wired back: consent-events sends it again.
-            assert.ok(!(byId.get(id)?.wires?.at(-1) ?? []).includes(events.id), `${id}: its last output goes back`);
-          }
           const catches = flow.filter((n) => n.type === 'catch' && (n.scope ?? []).includes(events.id));
           assert.ok(
             catches.some((c) => (c.wires ?? []).flat().length > 0),
             `no catch node takes the events ${events.id} gives up`,
           );
+          // Where the given-up events go: the dead letters, which a refusal for good reaches too.
+          const deadLetters = new Set(catches.flatMap((c) => (c.wires ?? []).flat()));
+          for (const id of back) {
+            const node = byId.get(id);
+            if (node?.type !== 'switch') {
+              // Kept for a person first: a refusal let go unseen would be lost.
+              assert.ok(deadLetters.has(id), `${id} wires back only what the CRM answered or the dead letters kept`);
+              continue;
+            }
+            // Only the CRM's 2xx goes back at once. A refusal for good (the middle output) goes back through the dead
+            // letters; anything else (the last output: 5xx, 429) not at all, so consent-events sends it again.
+            const outputs = node.wires ?? [];
+            assert.ok(outputs[0]?.includes(events.id), `${id}: its first output (2xx) goes back`);
+            for (const output of outputs.slice(1)) {
+              assert.ok(!output.includes(events.id), `${id}: only its first output goes back directly`);
+            }
+            if (outputs.length > 2) {
+              assert.ok(
+                outputs[1].some((target) => deadLetters.has(target)),
+                `${id}: a refusal for good goes to the dead letters`,
+              );
+            }
+          }
         }
       });
     }
