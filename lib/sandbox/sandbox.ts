@@ -443,7 +443,9 @@ export class Sandbox extends EventEmitter {
     };
     sendJson(res, 200, response);
     // Like Meta, statuses arrive after the API answered.
-    const afterResponse = () => this.scheduleStatuses(state, conversation, message);
+    const callbackData =
+      typeof object.biz_opaque_callback_data === 'string' ? object.biz_opaque_callback_data : undefined;
+    const afterResponse = () => this.scheduleStatuses(state, conversation, message, callbackData);
     if (res.writableFinished) afterResponse();
     else res.once('finish', afterResponse);
   }
@@ -471,10 +473,16 @@ export class Sandbox extends EventEmitter {
     );
   }
 
-  private scheduleStatuses(state: NumberState, conversation: ConversationState, message: SandboxMessage): void {
+  /** `callbackData`: the message's biz_opaque_callback_data, which Meta returns in each of its statuses. */
+  private scheduleStatuses(
+    state: NumberState,
+    conversation: ConversationState,
+    message: SandboxMessage,
+    callbackData?: string,
+  ): void {
     const category = message.template ? (message.template.category ?? 'utility').toLowerCase() : 'service';
     if (category === 'marketing' && conversation.marketingStopped) {
-      this.enqueueStatus(state, conversation, message, 'failed', category, [
+      this.enqueueStatus(state, conversation, message, 'failed', category, callbackData, [
         { code: MARKETING_STOPPED.code, title: MARKETING_STOPPED.title, message: MARKETING_STOPPED.title },
       ]);
       return;
@@ -485,7 +493,7 @@ export class Sandbox extends EventEmitter {
       return;
     }
     for (const status of ['sent', 'delivered', 'read'] as const) {
-      this.enqueueStatus(state, conversation, message, status, category);
+      this.enqueueStatus(state, conversation, message, status, category, callbackData);
     }
   }
 
@@ -495,6 +503,7 @@ export class Sandbox extends EventEmitter {
     message: SandboxMessage,
     status: 'sent' | 'delivered' | 'read' | 'failed',
     category: string,
+    callbackData: string | undefined,
     errors?: { code: number; title: string; message: string }[],
   ): void {
     state.queue
@@ -515,6 +524,7 @@ export class Sandbox extends EventEmitter {
           errors,
           conversationId: conversation.conversationId,
           category,
+          bizOpaqueCallbackData: callbackData,
         });
         return this.deliver(state, payload);
       })

@@ -36,6 +36,8 @@ export interface StatusWebhookInput extends BusinessNumber {
   errors?: MetaError[];
   conversationId?: string;
   category?: string;
+  /** The message's `biz_opaque_callback_data`, returned in every status of it. */
+  bizOpaqueCallbackData?: string;
 }
 
 export interface UserPreferencesWebhookInput extends BusinessNumber {
@@ -96,6 +98,7 @@ export function buildStatusWebhook(p: StatusWebhookInput): object {
   };
   if (p.recipientWaId) status.recipient_id = p.recipientWaId;
   if (p.recipientUserId) status.recipient_user_id = p.recipientUserId;
+  if (p.bizOpaqueCallbackData !== undefined) status.biz_opaque_callback_data = p.bizOpaqueCallbackData;
   if (p.status === 'failed') {
     status.errors = (p.errors ?? []).map(toMetaError);
   } else {

@@ -308,7 +308,11 @@ function readStatus(
     if (typeof pricing.billable === 'boolean') result.pricing.billable = pricing.billable;
     setIfDefined(result.pricing, 'category', text(pricing.category));
     setIfDefined(result.pricing, 'model', text(pricing.pricing_model));
+    // Per-message pricing: whether this message is charged ("regular") or free ("free_customer_service", ...).
+    setIfDefined(result.pricing, 'type', text(pricing.type));
   }
+  // The business's own tracking string from the send request: Meta returns it only in statuses.
+  setIfDefined(result, 'bizOpaqueCallbackData', text(status.biz_opaque_callback_data));
   const errors = readErrors(status.errors);
   if (errors.length > 0) result.errors = errors;
   if (!options.minimise) result.raw = status;

@@ -68,7 +68,10 @@ export interface MessageStatus {
   recipientId?: string;
   userId?: string;
   conversation?: { id?: string; category?: string; expiresAt?: number };
-  pricing?: { billable?: boolean; category?: string; model?: string };
+  /** `type` is Meta's per-message pricing type: "regular" (charged), "free_customer_service", "free_entry_point". */
+  pricing?: { billable?: boolean; category?: string; model?: string; type?: string };
+  /** The `biz_opaque_callback_data` the message was sent with: Meta returns it in each of its statuses. */
+  bizOpaqueCallbackData?: string;
   errors?: WebhookError[];
   phoneNumberId: string;
   /** Meta's status object as received, only when data minimisation is off. */

@@ -224,6 +224,15 @@ describe('sandbox Cloud API', () => {
     assert.equal(sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER)[2].status, 'read');
   });
 
+  it("returns a message's biz_opaque_callback_data in each of its statuses, as Meta does", async () => {
+    await customerWrites();
+    await send({ ...textBody(CUSTOMER, 'eins'), biz_opaque_callback_data: 'order-4711' });
+    await send(textBody(CUSTOMER, 'zwei'));
+    await sandbox.idle();
+    const echoed = receiver.received.map((d) => d.json.entry[0].changes[0].value.statuses[0].biz_opaque_callback_data);
+    assert.deepEqual(echoed, ['order-4711', 'order-4711', 'order-4711', undefined, undefined, undefined]);
+  });
+
   it('answers GET phone number with display number, verified name, GREEN quality and id', async () => {
     const all = await callApi(`${server.url}/v25.0/${PHONE_NUMBER_ID}`, { token: TOKEN });
     assert.equal(all.status, 200);

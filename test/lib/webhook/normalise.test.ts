@@ -279,9 +279,17 @@ describe('normaliseWebhook: statuses', () => {
         recipient: '+16505551234',
         recipientId: '16505551234',
         conversation: { id: '4b6e2e8dfe8b2d3b0a6d2a0f0c8e9c1a', category: 'marketing', expiresAt: 1750350173 },
-        pricing: { billable: true, category: 'marketing', model: 'PMP' },
+        pricing: { billable: true, category: 'marketing', model: 'PMP', type: 'regular' },
       },
     ]);
+  });
+
+  it("the message's biz_opaque_callback_data, which Meta returns only in its statuses", () => {
+    const payload = fixture('status-delivered');
+    payload.entry[0].changes[0].value.statuses[0].biz_opaque_callback_data = 'order-4711';
+    const [status] = normaliseWebhook(payload, MINIMAL).statuses;
+    assert.equal(status.bizOpaqueCallbackData, 'order-4711');
+    assert.equal(status.raw, undefined);
   });
 
   it('delivered, read and played', () => {
