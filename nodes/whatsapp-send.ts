@@ -177,7 +177,15 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       await rememberNoticeMessage(msg, result.messageId);
       await rememberRequestMessage(msg, result.messageId);
       // Who the message went to, not the inbound sender the flow may have carried along.
-      return { ...fields, messageId: result.messageId, waId: result.waId, userId: result.userId, to };
+      return {
+        ...fields,
+        messageId: result.messageId,
+        waId: result.waId,
+        userId: result.userId,
+        to,
+        // Meta's message_status of a template: "accepted", or "held_for_quality_assessment" (may still be dropped).
+        ...(result.messageStatus ? { messageStatus: result.messageStatus } : {}),
+      };
     }
 
     /**

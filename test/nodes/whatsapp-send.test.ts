@@ -310,6 +310,7 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     helper.getNode('send').receive({ to: '+49 170 1234567', payload: template });
     const msg = await done;
     assert.match(String(msg.whatsapp?.messageId), /^wamid\./);
+    assert.equal(msg.whatsapp?.messageStatus, 'accepted', "Meta's message_status of a template");
     assert.equal(sandbox.accepted(PHONE_NUMBER_ID)[0].body.type, 'template');
   });
 
