@@ -202,6 +202,15 @@ function readInteractive(content: Json | undefined): InboundMessage['interactive
     setIfDefined(flow, 'responseJson', text(reply.response_json));
     return flow;
   }
+  if (kind === 'call_permission_reply') {
+    // The answer to a call_permission_request: "accept" or "reject", for good or until expiration_timestamp.
+    const response = text(reply.response);
+    if (response === undefined) return undefined;
+    const permission: NonNullable<InboundMessage['interactive']> = { type: kind, id: response };
+    if (typeof reply.is_permanent === 'boolean') permission.permanent = reply.is_permanent;
+    setIfDefined(permission, 'expiresAt', seconds(reply.expiration_timestamp));
+    return permission;
+  }
   const id = text(reply.id);
   if (id === undefined) return undefined;
   const interactive: NonNullable<InboundMessage['interactive']> = { type: kind, id };

@@ -13,14 +13,20 @@ export interface InboundMessage {
   text?: string;
   /** Quick-reply button of a template: payload and text. */
   button?: { payload?: string; text?: string };
-  /** Interactive reply: button_reply or list_reply; nfm_reply (a Flow's answers) carries the flow name as `id`. */
+  /**
+   * Interactive reply: button_reply or list_reply; nfm_reply (a Flow's answers) carries the flow name as `id`;
+   * call_permission_reply (the answer to a call permission request) carries "accept" or "reject" as `id`.
+   */
   interactive?: {
-    type: 'button_reply' | 'list_reply' | string;
+    type: 'button_reply' | 'list_reply' | 'nfm_reply' | 'call_permission_reply' | string;
     id: string;
     title?: string;
     description?: string;
     /** nfm_reply only: the Flow's answers as the JSON string Meta sends. */
     responseJson?: string;
+    /** call_permission_reply only: the permission has no end, or ends at `expiresAt` (Unix seconds). */
+    permanent?: boolean;
+    expiresAt?: number;
   };
   media?: { id: string; mimeType?: string; sha256?: string; caption?: string; filename?: string; voice?: boolean };
   location?: { latitude: number; longitude: number; name?: string; address?: string; url?: string };

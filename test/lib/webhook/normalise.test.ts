@@ -69,6 +69,27 @@ describe("normaliseWebhook: Meta's documented message payloads", () => {
     });
   });
 
+  it('interactive call_permission_reply: the answer to a call permission request, as accept or reject', () => {
+    const payload = fixture('interactive-button-reply');
+    const message = payload.entry[0].changes[0].value.messages[0];
+    message.interactive = {
+      type: 'call_permission_reply',
+      call_permission_reply: {
+        response: 'accept',
+        is_permanent: false,
+        expiration_timestamp: 1750701125,
+        response_source: 'user_action',
+      },
+    };
+    const [normalised] = normaliseWebhook(payload, MINIMAL).messages;
+    assert.deepEqual(normalised.interactive, {
+      type: 'call_permission_reply',
+      id: 'accept',
+      permanent: false,
+      expiresAt: 1750701125,
+    });
+  });
+
   it('image, audio, video, document and sticker keep the media id, never the download url', () => {
     assert.deepEqual(onlyMessage('image').media, {
       id: '1003383421387256',
