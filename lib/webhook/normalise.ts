@@ -189,6 +189,10 @@ function readContent(message: Json, type: string, into: InboundMessage): void {
   } else if (type === 'system') {
     setIfDefined(into, 'system', readSystem(content));
     setIfDefined(into, 'text', into.system?.body);
+  } else if (type === 'unsupported') {
+    // What the person did that the Cloud API cannot pass on: "edit" (an edited message), "poll", "unknown", ...
+    const kind = text(content?.type);
+    if (kind !== undefined) into.unsupported = { type: kind };
   }
 }
 

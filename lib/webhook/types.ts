@@ -43,6 +43,8 @@ export interface InboundMessage {
     previousUserId?: string;
     marketing?: string;
   };
+  /** A message of type "unsupported": what kind it was (e.g. "edit" for an edited message); its errors say why. */
+  unsupported?: { type: string };
   context?: { from?: string; id?: string; forwarded?: boolean; frequentlyForwarded?: boolean };
   errors?: WebhookError[];
   /**

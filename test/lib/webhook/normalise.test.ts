@@ -188,6 +188,7 @@ describe("normaliseWebhook: Meta's documented message payloads", () => {
   it("unsupported, with Meta's error", () => {
     const message = onlyMessage('unsupported');
     assert.equal(message.type, 'unsupported');
+    assert.deepEqual(message.unsupported, { type: 'edit' }, 'an edited message, which Meta does not pass on');
     assert.deepEqual(message.errors, [
       {
         code: 131051,
