@@ -78,8 +78,27 @@ function readChange(change: Json, entry: Json, options: NormaliseOptions, into: 
   setIfDefined(event, 'value', text(value.event) ?? text(value.decision));
   setIfDefined(event, 'timestamp', seconds(entry.time) ?? seconds(value.timestamp));
   setIfDefined(event, 'phoneNumberId', phoneNumberId);
+  setIfDefined(event, 'template', readTemplate(value));
   if (!options.minimise) event.raw = value;
   into.events.push(event);
+}
+
+/**
+ * Which template a template webhook (message_template_status_update, template_category_update,
+ * message_template_quality_update) is about, and its new status reason or category: no personal data, so kept when
+ * minimising (a flow must know which template Meta paused, rejected or made a marketing one).
+ */
+function readTemplate(value: Json): AccountEvent['template'] {
+  const template: NonNullable<AccountEvent['template']> = {};
+  setIfDefined(template, 'id', text(value.message_template_id));
+  setIfDefined(template, 'name', text(value.message_template_name));
+  setIfDefined(template, 'language', text(value.message_template_language));
+  if (Object.keys(template).length === 0) return undefined;
+  setIfDefined(template, 'reason', text(value.reason));
+  setIfDefined(template, 'previousCategory', text(value.previous_category));
+  setIfDefined(template, 'newCategory', text(value.new_category));
+  setIfDefined(template, 'correctCategory', text(value.correct_category));
+  return template;
 }
 
 interface Sender {

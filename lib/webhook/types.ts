@@ -98,6 +98,20 @@ export interface AccountEvent {
   category?: string;
   timestamp?: number;
   phoneNumberId?: string;
+  /**
+   * For template webhooks: the template (`id`, `name`, `language`) and what changed: a status's `reason`, a
+   * category change (`previousCategory`, `newCategory`; an impending one names the current category as `newCategory`
+   * and the coming one as `correctCategory`).
+   */
+  template?: {
+    id?: string;
+    name?: string;
+    language?: string;
+    reason?: string;
+    previousCategory?: string;
+    newCategory?: string;
+    correctCategory?: string;
+  };
   /** For field "errors": problems Meta reports for the number or the app rather than for one message. */
   errors?: WebhookError[];
   /** The change's raw value, only when data minimisation is off. */

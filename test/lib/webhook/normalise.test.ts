@@ -411,6 +411,47 @@ describe('normaliseWebhook: account events', () => {
     const [template] = normaliseWebhook(fixture('template-status'), MINIMAL).events;
     assert.equal(template.field, 'message_template_status_update');
     assert.equal(template.value, 'APPROVED');
+    assert.deepEqual(template.template, {
+      id: '1689556908129832',
+      name: 'order_confirmation',
+      language: 'en_US',
+      reason: 'NONE',
+    });
+  });
+
+  it("template_category_update names the template and its categories, as Meta's reference documents it", () => {
+    const change = (value: object) => ({
+      object: 'whatsapp_business_account',
+      entry: [{ id: '102290129340398', time: 1739321024, changes: [{ field: 'template_category_update', value }] }],
+    });
+    const done = {
+      message_template_id: 1689556908129832,
+      message_template_name: 'order_update',
+      message_template_language: 'de',
+      previous_category: 'UTILITY',
+      new_category: 'MARKETING',
+    };
+    const [event] = normaliseWebhook(change(done), MINIMAL).events;
+    assert.deepEqual(event, {
+      field: 'template_category_update',
+      timestamp: 1739321024,
+      template: {
+        id: '1689556908129832',
+        name: 'order_update',
+        language: 'de',
+        previousCategory: 'UTILITY',
+        newCategory: 'MARKETING',
+      },
+    });
+    const impending = {
+      message_template_id: 1689556908129832,
+      message_template_name: 'order_update',
+      message_template_language: 'de',
+      correct_category: 'MARKETING',
+      new_category: 'UTILITY',
+      category_update_timestamp: 1739925824,
+    };
+    assert.equal(normaliseWebhook(change(impending), MINIMAL).events[0].template?.correctCategory, 'MARKETING');
   });
 
   it("a messages change's own errors (not of one message) come out as an event", () => {
