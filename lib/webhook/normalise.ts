@@ -172,6 +172,7 @@ function readMessage(
   setIfDefined(result, 'displayPhoneNumber', business.displayPhoneNumber);
   readContent(message, type, result);
   setIfDefined(result, 'context', readContext(record(message.context)));
+  setIfDefined(result, 'referral', readReferral(record(message.referral)));
   setIfDefined(result, 'groupId', text(message.group_id));
   const errors = readErrors(message.errors);
   if (errors.length > 0) result.errors = errors;
@@ -293,6 +294,23 @@ function readSystem(content: Json | undefined): InboundMessage['system'] {
   setIfDefined(system, 'previousUserId', text(content.previous_user_id));
   setIfDefined(system, 'marketing', text(content.marketing));
   return system;
+}
+
+/**
+ * The ad or post a click-to-WhatsApp message came from. Not its ctwa_clid: that click id exists to tie the person's
+ * ad click to what they do next (Meta's conversion tracking), which is for the business to decide with consent, so
+ * it stays in the raw message only (minimisation off); nor the ad's media URLs.
+ */
+function readReferral(referral: Json | undefined): InboundMessage['referral'] {
+  if (!referral) return undefined;
+  const result: NonNullable<InboundMessage['referral']> = {};
+  setIfDefined(result, 'sourceType', text(referral.source_type));
+  setIfDefined(result, 'sourceId', text(referral.source_id));
+  setIfDefined(result, 'sourceUrl', text(referral.source_url));
+  setIfDefined(result, 'headline', text(referral.headline));
+  setIfDefined(result, 'body', text(referral.body));
+  setIfDefined(result, 'mediaType', text(referral.media_type));
+  return Object.keys(result).length > 0 ? result : undefined;
 }
 
 function readContext(context: Json | undefined): InboundMessage['context'] {

@@ -43,6 +43,15 @@ export interface InboundMessage {
     previousUserId?: string;
     marketing?: string;
   };
+  /** The click-to-WhatsApp ad or post the message came from (Meta's `referral`), without the click id. */
+  referral?: {
+    sourceType?: string;
+    sourceId?: string;
+    sourceUrl?: string;
+    headline?: string;
+    body?: string;
+    mediaType?: string;
+  };
   /** A message of type "unsupported": what kind it was (e.g. "edit" for an edited message); its errors say why. */
   unsupported?: { type: string };
   context?: { from?: string; id?: string; forwarded?: boolean; frequentlyForwarded?: boolean };

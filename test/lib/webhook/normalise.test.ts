@@ -69,6 +69,31 @@ describe("normaliseWebhook: Meta's documented message payloads", () => {
     });
   });
 
+  it('a message from a click-to-WhatsApp ad names the ad, but not the click id', () => {
+    const payload = fixture('text');
+    payload.entry[0].changes[0].value.messages[0].referral = {
+      source_url: 'https://fb.me/3cr4Wqqkv',
+      source_id: '120226305854810726',
+      source_type: 'ad',
+      body: 'Frühlingsangebot',
+      headline: 'Jetzt chatten',
+      media_type: 'image',
+      image_url: 'https://scontent.xx.fbcdn.net/v/t45.1600-4/518949_n.png',
+      ctwa_clid: 'Afd1JQZ7b1JLN0yV9QhKxK1u2Fi6QXYR',
+      welcome_message: { text: 'Hallo!' },
+    };
+    const [message] = normaliseWebhook(payload, MINIMAL).messages;
+    assert.deepEqual(message.referral, {
+      sourceType: 'ad',
+      sourceId: '120226305854810726',
+      sourceUrl: 'https://fb.me/3cr4Wqqkv',
+      headline: 'Jetzt chatten',
+      body: 'Frühlingsangebot',
+      mediaType: 'image',
+    });
+    assert.doesNotMatch(JSON.stringify(message), /Afd1JQZ7b1|fbcdn/);
+  });
+
   it('interactive call_permission_reply: the answer to a call permission request, as accept or reject', () => {
     const payload = fixture('interactive-button-reply');
     const message = payload.entry[0].changes[0].value.messages[0];
