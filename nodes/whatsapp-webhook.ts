@@ -3,7 +3,8 @@ import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import { GdprWhatsAppError } from '../lib/errors';
 import { type DedupeStore, MemoryDedupeStore, messageDedupeKey, statusDedupeKey } from '../lib/webhook/dedupe';
 import { claimedKeys, completeClaims, handleWebhookPost, releaseClaims, WebhookError } from '../lib/webhook/handler';
-import type { MessageStatus } from '../lib/webhook/types';
+import { changedTemplateNames } from '../lib/webhook/template-events';
+import type { AccountEvent, MessageStatus } from '../lib/webhook/types';
 import { answerVerification } from '../lib/webhook/verify';
 import { findConsentStore, showStoreProblems } from './consent-store';
 import { FirstHopCompletion } from './shared/completion';
@@ -127,6 +128,18 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
       );
     };
 
+    /**
+     * Meta changed a template's category or status: whatsapp-send looks its category up again before the next send
+     * instead of trusting what it remembered for ten minutes (a template made MARKETING needs consent at once).
+     */
+    const forgetChangedTemplates = async (events: readonly AccountEvent[]) => {
+      const names = changedTemplateNames(events);
+      if (names.length === 0) return;
+      // No client (no token yet, sandbox not up): nothing is remembered either.
+      const client = await whatsapp.client().catch(() => undefined);
+      for (const name of names) client?.forgetTemplateCategory(name);
+    };
+
     /** Other numbers of the business whose webhooks came here, and when that was last said (once an hour each). */
     const otherNumbersWarned = new Map<string, number>();
     const warnOtherNumbers = (items: readonly { phoneNumberId?: string }[]) => {
@@ -166,6 +179,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
         .then(async (result) => {
           warnOtherNumbers(result.messages);
           await forgetFailedMessages(result.statuses);
+          await forgetChangedTemplates(result.events);
           const keyOf = new Map<NodeMessage, string>();
           const messages: NodeMessage[] = result.messages.map((m) => {
             const msg = { payload: inboundPayload(m), whatsapp: m };

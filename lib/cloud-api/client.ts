@@ -335,6 +335,14 @@ export class CloudApiClient {
     return this.templates.categoryOf(name);
   }
 
+  /**
+   * Drops the remembered category of a template Meta reported changed (template_category_update,
+   * message_template_status_update): a UTILITY template made MARKETING must not go without consent for ten minutes.
+   */
+  forgetTemplateCategory(name: string): void {
+    this.templates.forget(name);
+  }
+
   private async listTemplates(name: string): Promise<TemplateListing[]> {
     if (!this.templatesUrl) {
       throw new GdprWhatsAppError(

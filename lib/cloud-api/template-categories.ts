@@ -56,6 +56,11 @@ export class TemplateCategories {
     return entry.category;
   }
 
+  /** Forgets what was looked up for `name`: Meta reported that its category or status changed. */
+  forget(name: string): void {
+    this.entries.delete(name);
+  }
+
   private remember(name: string, entry: Entry): void {
     this.entries.delete(name);
     if (this.entries.size >= MAX_NAMES) {

@@ -7,10 +7,12 @@ import { buildMessageWebhook, buildStatusWebhook, buildUserPreferencesWebhook } 
 import { escapeNonAscii, signPayload } from '../../lib/webhook/signature';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
 import { bodyReadDeadline, unverifiedBytesInFlight } from '../../nodes/shared/raw-body';
+import type { WhatsAppConfigNode } from '../../nodes/shared/types';
 import configNode from '../../nodes/whatsapp-config';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
+import { json, MockGraph } from '../lib/cloud-api/mock-graph';
 import { callsOf, statusesOf, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const APP_SECRET = 'app-secret-for-tests';
@@ -371,6 +373,54 @@ describe('whatsapp-webhook node', () => {
       req.destroy();
     }
     assert.equal((await signedPost('/whatsapp', textMessage('on time'))).status, 200);
+  });
+
+  it("looks a template's category up again once Meta reports it changed, instead of trusting it for ten minutes", async () => {
+    const graph = new MockGraph();
+    let category = 'UTILITY';
+    const listings: string[] = [];
+    graph.always((req, res) => {
+      if (!req.url.includes('/message_templates')) return json(res, 200, {});
+      listings.push(req.url);
+      json(res, 200, { data: [{ name: 'order_update', language: 'de', category, status: 'APPROVED' }] });
+    });
+    const apiBaseUrl = await graph.start();
+    try {
+      const nodes = flow();
+      Object.assign(nodes[0], { apiBaseUrl, wabaId: '102290129340398' });
+      await helper.load([configNode, webhookNode, mount] as never, nodes as never, {
+        cfg: { ...credentials.cfg, accessToken: 'token-for-template-tests' },
+      });
+      const client = await (helper.getNode('cfg') as unknown as WhatsAppConfigNode).client();
+      assert.equal(await client.templateCategory('order_update'), 'UTILITY');
+      category = 'MARKETING';
+      const update = {
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: '102290129340398',
+            time: 1767000000,
+            changes: [
+              {
+                field: 'template_category_update',
+                value: {
+                  message_template_id: 1689556908129832,
+                  message_template_name: 'order_update',
+                  message_template_language: 'de',
+                  previous_category: 'UTILITY',
+                  new_category: 'MARKETING',
+                },
+              },
+            ],
+          },
+        ],
+      };
+      assert.equal((await signedPost('/whatsapp', update)).status, 200);
+      assert.equal(await client.templateCategory('order_update'), 'MARKETING');
+      assert.equal(listings.length, 2);
+    } finally {
+      await graph.stop();
+    }
   });
 
   it('drops duplicates: the same message id or the same status twice', async () => {
