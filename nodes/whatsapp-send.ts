@@ -184,7 +184,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         userId: result.userId,
         to,
         // Meta's message_status of a template: "accepted", or "held_for_quality_assessment" (may still be dropped).
-        ...(result.messageStatus ? { messageStatus: result.messageStatus } : {}),
+        // Set even when absent, so that a message sent again does not carry the status of its previous send.
+        messageStatus: result.messageStatus,
       };
     }
 

@@ -172,8 +172,10 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
     const done = next('ok');
-    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Guten Tag!', whatsapp: { topic: 'kept' } });
+    const earlierSend = { topic: 'kept', messageStatus: 'held_for_quality_assessment' };
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'Guten Tag!', whatsapp: earlierSend });
     const msg = await done;
+    assert.equal(msg.whatsapp?.messageStatus, undefined, 'a text has no message_status; an earlier one is not kept');
     assert.match(String(msg.whatsapp?.messageId), /^wamid\./);
     assert.equal(msg.whatsapp?.waId, CUSTOMER_WA_ID);
     assert.equal(msg.whatsapp?.to, '+4915123456789');
