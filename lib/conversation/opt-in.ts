@@ -343,8 +343,9 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
     de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   refused: {
-    en: 'Understood: you are not signed up for {label}.',
-    de: 'Verstanden: Sie sind nicht für {label} angemeldet.',
+    // The label after a colon, as in 'confirmed': labels come without an article ("für den Rundbrief").
+    en: 'Understood, you are not signed up: {label}.',
+    de: 'Verstanden, Sie sind nicht angemeldet: {label}.',
   },
 };
 

@@ -775,7 +775,7 @@ describe('opt-in-flow node', () => {
       assert.equal(no.output, 2);
       assert.equal(no.msg.optIn?.outcome, 'refused');
       assert.equal(no.msg.to, ANNA);
-      assert.equal(no.msg.payload, 'Verstanden: Sie sind nicht für Rundbrief angemeldet.');
+      assert.equal(no.msg.payload, 'Verstanden, Sie sind nicht angemeldet: Rundbrief.');
       const refused = await ledger.getConsent(ANNA, 'news');
       assert.deepEqual([refused?.status, refused?.confirmationText], ['refused', 'Nein danke']);
       assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false);
@@ -801,7 +801,7 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.getConsent(BOB, 'news'))?.status, 'pending');
       const quoting = await optIn(inbound(BOB, { type: 'text', text: 'No', context: { id: 'wamid.request' } }));
       assert.equal(quoting.msg.optIn?.outcome, 'refused');
-      assert.equal(quoting.msg.payload, 'Understood: you are not signed up for WhatsApp newsletter.');
+      assert.equal(quoting.msg.payload, 'Understood, you are not signed up: WhatsApp newsletter.');
     });
 
     it('confirms nothing with a YES sent before the request, delivered late, and answers nothing', async () => {

@@ -537,4 +537,14 @@ describe('conversation/opt-in', () => {
     );
     assert.equal(purposeWording(news, 'de'), 'Schickt mir den Newsletter per WhatsApp.');
   });
+
+  it('answers a typed no with the label after a colon, as the confirmation does: labels come without an article', () => {
+    // "nicht für {label} angemeldet" made "nicht für Rundbrief angemeldet": German wants "den Rundbrief", and which
+    // article a label takes (der Newsletter, die Angebote) the package cannot know.
+    for (const label of ['Rundbrief', 'WhatsApp newsletter', 'Angebote und Gutscheine']) {
+      const context = { label, wording: 'irrelevant' };
+      assert.equal(optInText('refused', 'de', context), `Verstanden, Sie sind nicht angemeldet: ${label}.`);
+      assert.equal(optInText('refused', 'en', context), `Understood, you are not signed up: ${label}.`);
+    }
+  });
 });
