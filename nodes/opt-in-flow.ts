@@ -91,6 +91,8 @@ interface OptInFlowDef extends NodeDef {
   expiredTextDe?: string;
   subscribedTextEn?: string;
   subscribedTextDe?: string;
+  refusedTextEn?: string;
+  refusedTextDe?: string;
   /** Web form only: the country of numbers typed without country code; empty: they must carry one. */
   defaultCountry?: string;
 }
@@ -185,7 +187,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       confirmed: { en: config.confirmedTextEn, de: config.confirmedTextDe },
       expired: { en: config.expiredTextEn, de: config.expiredTextDe },
       subscribed: { en: config.subscribedTextEn, de: config.subscribedTextDe },
-      refused: {},
+      refused: { en: config.refusedTextEn, de: config.refusedTextDe },
     };
     const template: TemplateSettings | undefined =
       config.mode === 'template'

@@ -825,6 +825,15 @@ describe('opt-in-flow node', () => {
         'Danke! Rundbrief ist aktiv.',
       );
     });
+
+    it("answers a typed no in the integrator's own words too, as it answers a yes", async () => {
+      // A business that wrote its other answers informally must not send this one alone in the built-in tone.
+      await load({ refusedTextDe: 'Alles klar, kein {label} für dich.', refusedTextEn: 'Fine, no {label}.' });
+      await optIn({ payload: form });
+      const no = await optIn(inbound(ANNA, { type: 'text', text: 'Nein' }));
+      assert.equal(no.msg.optIn?.outcome, 'refused');
+      assert.equal(no.msg.payload, 'Alles klar, kein Rundbrief für dich.');
+    });
   });
 
   describe('through whatsapp-send to the standalone sandbox', () => {
