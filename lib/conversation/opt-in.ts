@@ -251,6 +251,9 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   if (inbound.button) {
     const { payload, text } = inbound.button;
     if (payload !== undefined && text !== undefined && payload !== text) return undefined;
+    // A template's "Nein" beside its "Ja": the same refusal as a typed one, and it quotes the template it was on.
+    const no = [payload, text].find((t) => matchKeyword(t, keywords.refuse ?? [], { exactAccents: true }));
+    if (no) return { kind: 'refuse', text: no };
     const said = [payload, text].find((t) => matchKeyword(t, keywords.confirm, { exactAccents: true }));
     if (said) return { kind: 'confirm', via: 'button', text: said };
     return undefined;

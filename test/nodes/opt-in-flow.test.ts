@@ -789,6 +789,21 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'refused');
     });
 
+    it("records a tap on a template's Nein button as refused, when the button belongs to the request", async () => {
+      await load();
+      await optIn({ payload: form });
+      const requestedAt = (await ledger.getConsent(ANNA, 'news'))?.requestedAt as number;
+      await ledger.requestSent(ANNA, 'news', 'wamid.request', { requestedAt, actor });
+      // A button comes back quoting the message it was on: another template's Nein refuses nothing.
+      const tap = (context: string) =>
+        inbound(ANNA, { type: 'button', button: { payload: 'Nein', text: 'Nein' }, context: { id: context } });
+      assert.equal((await optIn(tap('wamid.parcel-tracking'))).output, 4);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+      const no = await optIn(tap('wamid.request'));
+      assert.equal(no.msg.optIn?.outcome, 'refused');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'refused');
+    });
+
     it('refuses nothing with a no written before the request or quoting another message', async () => {
       await load();
       await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });

@@ -305,6 +305,16 @@ describe('conversation/opt-in', () => {
         assert.equal(recogniseReply({ type: 'text', text }, withRefuse), undefined, text);
       assert.equal(recogniseReply({ type: 'text', text: 'Nein' }, keywords), undefined, 'not read without the list');
       assert.equal(recogniseReply({ type: 'text', text: 'Ja' }, withRefuse)?.kind, 'confirm');
+      // A template's "Nein" quick reply (no payload of its own: the text comes back as payload) is a no as well; one
+      // with a payload of its own belongs to another template.
+      assert.deepEqual(recogniseReply({ type: 'button', button: { payload: 'Nein', text: 'Nein' } }, withRefuse), {
+        kind: 'refuse',
+        text: 'Nein',
+      });
+      assert.equal(
+        recogniseReply({ type: 'button', button: { payload: 'tracking-no', text: 'Nein' } }, withRefuse),
+        undefined,
+      );
       // Read with its accents: Portuguese "já" (already) is no JA, and "stárt" signs nobody up.
       assert.equal(recogniseReply({ type: 'text', text: 'já' }, keywords), undefined);
       assert.equal(recogniseReply({ type: 'text', text: 'stárt' }, keywords), undefined);
