@@ -38,6 +38,8 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
     const sandboxSecrets = sandboxMode ? processSandboxSecrets() : undefined;
     const webhooks = new Map<string, string>();
     let client: Promise<CloudApiClient> | undefined;
+    /** The client once made: only it can remember a template's category. */
+    let made: CloudApiClient | undefined;
     let closed = false;
 
     node.mode = sandboxMode ? 'sandbox' : 'cloud';
@@ -130,13 +132,24 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
       if (closed)
         return Promise.reject(new GdprWhatsAppError('config-closed', 'The WhatsApp configuration was stopped'));
       if (!client) {
-        client = createClient();
-        // A failed start (no token yet, sandbox not up) must not stick until the next deploy.
-        client.catch(() => {
-          client = undefined;
-        });
+        const creating = createClient();
+        client = creating;
+        creating.then(
+          (created) => {
+            if (client === creating) made = created;
+          },
+          // A failed start (no token yet, sandbox not up) must not stick until the next deploy.
+          () => {
+            client = undefined;
+          },
+        );
       }
       return client;
+    };
+
+    node.forgetTemplateCategories = (names: readonly string[]) => {
+      // A client still being made remembers nothing yet.
+      for (const name of names) made?.forgetTemplateCategory(name);
     };
 
     // GDPR Chapter V: message data stored at rest outside the EU/EEA is a third-country transfer.
@@ -164,6 +177,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
       if (sandboxMode && removed) processSandbox().unregisterNumber(node.phoneNumberId);
       const closing = client;
       client = undefined;
+      made = undefined;
       Promise.resolve(closing)
         .then((c) => c?.close())
         .catch(() => undefined)

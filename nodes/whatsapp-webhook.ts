@@ -131,13 +131,16 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     /**
      * Meta changed a template's category or status: whatsapp-send looks its category up again before the next send
      * instead of trusting what it remembered for ten minutes (a template made MARKETING needs consent at once).
+     * Templates belong to the business account, whose webhooks reach one callback URL: every configuration forgets
+     * them, also one of another number of the account that has no webhook of its own (forgetting costs one lookup).
      */
-    const forgetChangedTemplates = async (events: readonly AccountEvent[]) => {
+    const forgetChangedTemplates = (events: readonly AccountEvent[]) => {
       const names = changedTemplateNames(events);
       if (names.length === 0) return;
-      // No client (no token yet, sandbox not up): nothing is remembered either.
-      const client = await whatsapp.client().catch(() => undefined);
-      for (const name of names) client?.forgetTemplateCategory(name);
+      RED.nodes.eachNode((def) => {
+        if (def.type !== 'whatsapp-config') return;
+        (RED.nodes.getNode(def.id) as WhatsAppConfigNode | null)?.forgetTemplateCategories?.(names);
+      });
     };
 
     /** Other numbers of the business whose webhooks came here, and when that was last said (once an hour each). */
@@ -179,7 +182,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
         .then(async (result) => {
           warnOtherNumbers(result.messages);
           await forgetFailedMessages(result.statuses);
-          await forgetChangedTemplates(result.events);
+          forgetChangedTemplates(result.events);
           const keyOf = new Map<NodeMessage, string>();
           const messages: NodeMessage[] = result.messages.map((m) => {
             const msg = { payload: inboundPayload(m), whatsapp: m };

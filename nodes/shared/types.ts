@@ -33,6 +33,8 @@ export interface WhatsAppConfigNode extends Node<WhatsAppCredentials> {
   phoneNumberId: string;
   /** The shared client, created on first use; in sandbox mode once the sandbox is up. */
   client(): Promise<CloudApiClient>;
+  /** Drops what the client remembers of these templates' categories (Meta reported them changed). */
+  forgetTemplateCategories(names: readonly string[]): void;
   /** The secret webhooks are signed with (in sandbox mode a per-process one when left empty). */
   appSecret(): string | undefined;
   verifyToken(): string | undefined;

@@ -91,6 +91,31 @@ function textMessage(text: string, messageId?: string): object {
   });
 }
 
+/** Meta's template_category_update for a UTILITY template of the account made MARKETING. */
+function templateCategoryUpdate(name: string): object {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        time: 1767000000,
+        changes: [
+          {
+            field: 'template_category_update',
+            value: {
+              message_template_id: 1689556908129832,
+              message_template_name: name,
+              message_template_language: 'de',
+              previous_category: 'UTILITY',
+              new_category: 'MARKETING',
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
 /**
  * Waits until `predicate` holds; the webhook emits before or right after it answers. Up to 10 s: a store's thread
  * may take a second to start (or fail) on a loaded machine.
@@ -394,27 +419,42 @@ describe('whatsapp-webhook node', () => {
       const client = await (helper.getNode('cfg') as unknown as WhatsAppConfigNode).client();
       assert.equal(await client.templateCategory('order_update'), 'UTILITY');
       category = 'MARKETING';
-      const update = {
-        object: 'whatsapp_business_account',
-        entry: [
-          {
-            id: '102290129340398',
-            time: 1767000000,
-            changes: [
-              {
-                field: 'template_category_update',
-                value: {
-                  message_template_id: 1689556908129832,
-                  message_template_name: 'order_update',
-                  message_template_language: 'de',
-                  previous_category: 'UTILITY',
-                  new_category: 'MARKETING',
-                },
-              },
-            ],
-          },
-        ],
-      };
+      const update = templateCategoryUpdate('order_update');
+      assert.equal((await signedPost('/whatsapp', update)).status, 200);
+      assert.equal(await client.templateCategory('order_update'), 'MARKETING');
+      assert.equal(listings.length, 2);
+    } finally {
+      await graph.stop();
+    }
+  });
+
+  it("makes every configuration forget a changed template's category: templates belong to the account", async () => {
+    const graph = new MockGraph();
+    let category = 'UTILITY';
+    const listings: string[] = [];
+    graph.always((req, res) => {
+      if (!req.url.includes('/message_templates')) return json(res, 200, {});
+      listings.push(req.url);
+      json(res, 200, { data: [{ name: 'order_update', language: 'de', category, status: 'APPROVED' }] });
+    });
+    const apiBaseUrl = await graph.start();
+    try {
+      const nodes = flow();
+      const account = { apiBaseUrl, wabaId: '102290129340398' };
+      Object.assign(nodes[0], account);
+      // A second number of the same account: Meta sends the account's template webhooks to one callback URL only.
+      const second = { id: 'cfg2', type: 'whatsapp-config', name: 'second', mode: 'cloud', ...account };
+      nodes.push({ ...second, phoneNumberId: '106540352242923' });
+      await helper.load([configNode, webhookNode, mount] as never, nodes as never, {
+        cfg: { ...credentials.cfg, accessToken: 'token-for-template-tests' },
+        cfg2: { accessToken: 'token-for-template-tests' },
+      });
+      const client = await (helper.getNode('cfg2') as unknown as WhatsAppConfigNode).client();
+      assert.equal(await client.templateCategory('order_update'), 'UTILITY');
+      category = 'MARKETING';
+      const update = templateCategoryUpdate('order_update');
+      assert.equal((await signedPost('/whatsapp', update, 'not-the-app-secret')).status, 401);
+      assert.equal(await client.templateCategory('order_update'), 'UTILITY', 'a forged webhook changes nothing');
       assert.equal((await signedPost('/whatsapp', update)).status, 200);
       assert.equal(await client.templateCategory('order_update'), 'MARKETING');
       assert.equal(listings.length, 2);
