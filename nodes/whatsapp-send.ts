@@ -139,6 +139,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
         await client.markRead(readTarget, typing);
         delete fields.markRead;
         delete fields.typing;
+        // A read receipt has no message_status: one of an earlier send of this msg would be taken for its own.
+        delete fields.messageStatus;
         return { ...fields, readReceipt: readTarget, ...(typing ? { typingIndicator: true } : {}) };
       }
       // The recipient is checked before the client is touched; the client validates the body before it leaves. A

@@ -408,12 +408,20 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     await load();
     const { messageId } = await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Gelesen?' });
     const done = next('ok');
-    helper
-      .getNode('send')
-      .receive({ payload: 'Gelesen?', whatsapp: { messageId, from: '+4915123456789', markRead: true } });
+    // The msg went through an earlier whatsapp-send of a template, which Meta held.
+    const earlierSend = { messageStatus: 'held_for_quality_assessment' };
+    helper.getNode('send').receive({
+      payload: 'Gelesen?',
+      whatsapp: { messageId, from: '+4915123456789', markRead: true, ...earlierSend },
+    });
     const msg = await done;
     assert.equal(msg.whatsapp?.readReceipt, messageId);
     assert.equal(msg.whatsapp?.markRead, undefined);
+    assert.equal(
+      msg.whatsapp?.messageStatus,
+      undefined,
+      'a read receipt has no message_status; an earlier one is not kept',
+    );
     const inbound = sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER_WA_ID).find((m) => m.id === messageId);
     assert.equal(inbound?.status, 'read');
     assert.equal(sandbox.accepted().length, 0, 'a read receipt sends no message');
