@@ -159,14 +159,20 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
       const consentCheck = consentRecheck(msg, recheckSubject);
       const noticeCheck = noticeRecheck(msg, recheckSubject);
+      const templateCheck =
+        body.type === 'template'
+          ? () => assertTemplateMayGo(body, context, (name) => sender.templateCategory(name))
+          : undefined;
       const pending = client.sendMessage(body, {
         // In the recipient's order: a message behind this one must not overtake it while the lookup waits.
-        ...(body.type === 'template'
-          ? { check: () => assertTemplateMayGo(body, context, (name) => sender.templateCategory(name)) }
-          : {}),
-        ...(consentCheck || noticeCheck
+        ...(templateCheck ? { check: templateCheck } : {}),
+        ...(consentCheck || noticeCheck || templateCheck
           ? {
               beforeSend: async () => {
+                // Again right before each attempt: Meta may have made the template a marketing one while this one
+                // waited in the queue or for a retry (whatsapp-webhook then made the client forget its category).
+                // Answered from memory unless forgotten, so it costs nothing otherwise.
+                await templateCheck?.();
                 await consentCheck?.();
                 await noticeCheck?.();
               },

@@ -9,10 +9,11 @@ import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-sto
 import { bodyReadDeadline, unverifiedBytesInFlight } from '../../nodes/shared/raw-body';
 import type { WhatsAppConfigNode } from '../../nodes/shared/types';
 import configNode from '../../nodes/whatsapp-config';
+import sendNode from '../../nodes/whatsapp-send';
 import webhookNode from '../../nodes/whatsapp-webhook';
 import { helper } from '../helpers/node-red';
 import { mountHttpApps, routesAt } from '../helpers/node-red-http';
-import { json, MockGraph } from '../lib/cloud-api/mock-graph';
+import { json, MockGraph, metaError, okBody } from '../lib/cloud-api/mock-graph';
 import { callsOf, statusesOf, storeCredentials, storeNode, tempDir } from './consent-fixtures';
 
 const APP_SECRET = 'app-secret-for-tests';
@@ -458,6 +459,53 @@ describe('whatsapp-webhook node', () => {
       assert.equal((await signedPost('/whatsapp', update)).status, 200);
       assert.equal(await client.templateCategory('order_update'), 'MARKETING');
       assert.equal(listings.length, 2);
+    } finally {
+      await graph.stop();
+    }
+  });
+
+  it('refuses a template that was waiting to be tried again when Meta made it a marketing one meanwhile', async () => {
+    const graph = new MockGraph();
+    let category = 'UTILITY';
+    let posts = 0;
+    graph.always((req, res) => {
+      if (req.url.includes('/message_templates')) {
+        json(res, 200, { data: [{ name: 'order_update', language: 'de', category, status: 'APPROVED' }] });
+        return;
+      }
+      // The number's details, asked for at the start.
+      if (!req.url.endsWith('/messages')) return json(res, 200, {});
+      posts += 1;
+      if (posts > 1) return json(res, 200, okBody('wamid.after-the-update'));
+      // Meta recategorises the template and its webhook arrives before the first attempt is answered as retryable.
+      category = 'MARKETING';
+      signedPost('/whatsapp', templateCategoryUpdate('order_update')).then(
+        () => metaError(500, 131000, 'Something went wrong')(req, res),
+        () => res.destroy(),
+      );
+    });
+    const apiBaseUrl = await graph.start();
+    try {
+      const nodes = flow();
+      Object.assign(nodes[0], { apiBaseUrl, wabaId: '102290129340398' });
+      nodes.push(
+        { id: 'send', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
+        { id: 'sent', type: 'helper' },
+        { id: 'failed', type: 'helper' },
+      );
+      await helper.load([configNode, webhookNode, sendNode, mount] as never, nodes as never, {
+        cfg: { ...credentials.cfg, accessToken: 'token-for-template-tests' },
+      });
+      const outcome = new Promise<string>((resolve) => {
+        helper.getNode('sent').on('input', () => resolve('sent'));
+        helper
+          .getNode('failed')
+          .on('input', (msg: Record<string, unknown>) => resolve(String((msg.error as { code?: string }).code)));
+      });
+      const template = { type: 'template', template: { name: 'order_update', language: { code: 'de' } } };
+      helper.getNode('send').receive({ to: '+4915123456789', payload: template });
+      assert.equal(await outcome, 'marketing-template-needs-consent');
+      assert.equal(posts, 1, 'not sent again without a marketing consent');
     } finally {
       await graph.stop();
     }
