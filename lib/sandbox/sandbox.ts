@@ -481,8 +481,11 @@ export class Sandbox extends EventEmitter {
     callbackData?: string,
   ): void {
     const category = message.template ? (message.template.category ?? 'utility').toLowerCase() : 'service';
+    const since = conversation.lastInboundAt === undefined ? undefined : message.at - conversation.lastInboundAt;
+    const inWindow = since !== undefined && since >= 0 && since < SERVICE_WINDOW_MS;
+    const pricing = { category, inWindow };
     if (category === 'marketing' && conversation.marketingStopped) {
-      this.enqueueStatus(state, conversation, message, 'failed', category, callbackData, [
+      this.enqueueStatus(state, conversation, message, 'failed', pricing, callbackData, [
         { code: MARKETING_STOPPED.code, title: MARKETING_STOPPED.title, message: MARKETING_STOPPED.title },
       ]);
       return;
@@ -493,7 +496,7 @@ export class Sandbox extends EventEmitter {
       return;
     }
     for (const status of ['sent', 'delivered', 'read'] as const) {
-      this.enqueueStatus(state, conversation, message, status, category, callbackData);
+      this.enqueueStatus(state, conversation, message, status, pricing, callbackData);
     }
   }
 
@@ -502,7 +505,7 @@ export class Sandbox extends EventEmitter {
     conversation: ConversationState,
     message: SandboxMessage,
     status: 'sent' | 'delivered' | 'read' | 'failed',
-    category: string,
+    pricing: { category: string; inWindow: boolean },
     callbackData: string | undefined,
     errors?: { code: number; title: string; message: string }[],
   ): void {
@@ -523,7 +526,8 @@ export class Sandbox extends EventEmitter {
           timestamp: Math.floor(this.clock.now() / 1000),
           errors,
           conversationId: conversation.conversationId,
-          category,
+          category: pricing.category,
+          inServiceWindow: pricing.inWindow,
           bizOpaqueCallbackData: callbackData,
         });
         return this.deliver(state, payload);

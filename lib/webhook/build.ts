@@ -38,6 +38,8 @@ export interface StatusWebhookInput extends BusinessNumber {
   category?: string;
   /** The message's `biz_opaque_callback_data`, returned in every status of it. */
   bizOpaqueCallbackData?: string;
+  /** The message was sent while the customer service window was open: a utility template is then free too. */
+  inServiceWindow?: boolean;
 }
 
 export interface UserPreferencesWebhookInput extends BusinessNumber {
@@ -109,8 +111,8 @@ export function buildStatusWebhook(p: StatusWebhookInput): object {
       if (p.status === 'sent') conversation.expiration_timestamp = String((p.timestamp ?? nowSeconds()) + 86_400);
       status.conversation = conversation;
     }
-    // Per-message pricing: replies inside the customer service window are free.
-    const free = category === 'service';
+    // Per-message pricing: service messages are free, and so is a utility template inside the service window.
+    const free = category === 'service' || (category === 'utility' && p.inServiceWindow === true);
     status.pricing = {
       billable: !free,
       pricing_model: 'PMP',

@@ -224,6 +224,22 @@ describe('sandbox Cloud API', () => {
     assert.equal(sandbox.conversation(PHONE_NUMBER_ID, CUSTOMER)[2].status, 'read');
   });
 
+  it('prices a utility template free inside the customer service window and regular outside, as Meta does', async () => {
+    await customerWrites();
+    const inside = (await send(templateBody(CUSTOMER))).body.messages[0].id;
+    const outside = (await send(templateBody('4915700000001'))).body.messages[0].id;
+    await sandbox.idle();
+    const pricingOf = (id: string) =>
+      receiver.received
+        .map((d) => d.json.entry[0].changes[0].value.statuses[0])
+        .filter((status) => status.id === id)
+        .map((status) => status.pricing);
+    const free = { billable: false, pricing_model: 'PMP', category: 'utility', type: 'free_customer_service' };
+    assert.deepEqual(pricingOf(inside), [free, free, free]);
+    const charged = { billable: true, pricing_model: 'PMP', category: 'utility', type: 'regular' };
+    assert.deepEqual(pricingOf(outside), [charged, charged, charged]);
+  });
+
   it("returns a message's biz_opaque_callback_data in each of its statuses, as Meta does", async () => {
     await customerWrites();
     await send({ ...textBody(CUSTOMER, 'eins'), biz_opaque_callback_data: 'order-4711' });
