@@ -167,7 +167,11 @@ for (const file of EXAMPLES) {
       }
     }
 
-    async function load(): Promise<{
+    /**
+     * The example as in the file, reaching the CRM through CRM_URL; or, `urlInFunction`, as an integrator adapts it by
+     * the comment's "replace the function's URL": CRM_URL left empty and the CRM's address written into the function.
+     */
+    async function load(urlInFunction = false): Promise<{
       ledger: LedgerHandle;
       acked: (id: number) => boolean;
       events: FlowNode;
@@ -188,10 +192,13 @@ for (const file of EXAMPLES) {
           coreNode('network/21-httprequest.js'),
         ] as never,
         [
-          { ...tab, env: [...env, { name: 'CRM_URL', value: crm.url, type: 'str' }] },
+          { ...tab, env: urlInFunction ? env : [...env, { name: 'CRM_URL', value: crm.url, type: 'str' }] },
           { ...store, sqlitePath: path.join(dir.path, 'store.db') },
           ...nodes.map((node) => {
             if (node.id === events.id) return { ...node, redeliverAfter: 1 };
+            if (urlInFunction && node.type === 'function' && /^msg\.url = /m.test(String(node.func))) {
+              return { ...node, func: String(node.func).replace(/^msg\.url = .*$/m, `msg.url = '${crm.url}';`) };
+            }
             // A debug node is a helper here, so the test sees what reached it.
             if (node.type === 'debug') return { id: node.id, z: node.z, type: 'helper', name: node.name };
             return node;
@@ -314,6 +321,14 @@ for (const file of EXAMPLES) {
     it('sends the staff token to its own stand-in only, never to a CRM of its own (CRM_URL)', async () => {
       crm = await mockCrm(() => 200);
       const { ledger } = await load();
+      await ledger.giveConsent({ subject: ERIKA, purpose: 'newsletter', wording: 'x', method: 'keyword', actor: 't' });
+      await until(() => crm.calls.length > 0, 'the consent at the CRM', 5000);
+      assert.equal(crm.calls[0].authorization, undefined);
+    });
+
+    it('sends the staff token to no CRM whose address is written into the function, CRM_URL left empty', async () => {
+      crm = await mockCrm(() => 200);
+      const { ledger } = await load(true);
       await ledger.giveConsent({ subject: ERIKA, purpose: 'newsletter', wording: 'x', method: 'keyword', actor: 't' });
       await until(() => crm.calls.length > 0, 'the consent at the CRM', 5000);
       assert.equal(crm.calls[0].authorization, undefined);
