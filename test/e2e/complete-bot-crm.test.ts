@@ -168,10 +168,11 @@ for (const file of EXAMPLES) {
     }
 
     /**
-     * The example as in the file, reaching the CRM through CRM_URL; or, `urlInFunction`, as an integrator adapts it by
-     * the comment's "replace the function's URL": CRM_URL left empty and the CRM's address written into the function.
+     * The example as in the file, reaching the CRM through CRM_URL (`crm-url`); as an integrator adapts it by the
+     * comment's "replace the function's URL": CRM_URL left empty and the CRM's address written into the function
+     * (`url-in-function`); or as imported, CRM_URL empty, with its own stand-in not answering (`stand-in-down`).
      */
-    async function load(urlInFunction = false): Promise<{
+    async function load(reaching: 'crm-url' | 'url-in-function' | 'stand-in-down' = 'crm-url'): Promise<{
       ledger: LedgerHandle;
       acked: (id: number) => boolean;
       events: FlowNode;
@@ -192,11 +193,19 @@ for (const file of EXAMPLES) {
           coreNode('network/21-httprequest.js'),
         ] as never,
         [
-          { ...tab, env: urlInFunction ? env : [...env, { name: 'CRM_URL', value: crm.url, type: 'str' }] },
+          {
+            ...tab,
+            env:
+              reaching === 'crm-url'
+                ? [...env, { name: 'CRM_URL', value: crm.url, type: 'str' }]
+                : reaching === 'stand-in-down'
+                  ? [...env, { name: 'PORT', value: '1', type: 'str' }]
+                  : env,
+          },
           { ...store, sqlitePath: path.join(dir.path, 'store.db') },
           ...nodes.map((node) => {
             if (node.id === events.id) return { ...node, redeliverAfter: 1 };
-            if (urlInFunction && node.type === 'function' && /^msg\.url = /m.test(String(node.func))) {
+            if (reaching === 'url-in-function' && node.type === 'function' && /^msg\.url = /m.test(String(node.func))) {
               return { ...node, func: String(node.func).replace(/^msg\.url = .*$/m, `msg.url = '${crm.url}';`) };
             }
             // A debug node is a helper here, so the test sees what reached it.
@@ -326,9 +335,26 @@ for (const file of EXAMPLES) {
       assert.equal(crm.calls[0].authorization, undefined);
     });
 
+    it('shows no staff token when its own stand-in does not answer, on the catch nor on the output path', async () => {
+      crm = await mockCrm(() => 200);
+      const { ledger, nodes } = await load('stand-in-down');
+      const down = nodes.find((n) => n.type === 'debug' && /busy or down/.test(String(n.name)));
+      assert.ok(down, 'a debug node for a CRM that is down');
+      const shown = collect(down.id);
+      await ledger.giveConsent({ subject: ERIKA, purpose: 'newsletter', wording: 'x', method: 'keyword', actor: 't' });
+      // The http request node reports it to the catch node and sends it on its output (statusCode ECONNREFUSED) too.
+      await until(() => shown.length >= 2, 'the unanswered call shown from both paths', 5000);
+      assert.ok(shown.some((m) => /ECONNREFUSED/.test(String((m.error as { message?: string })?.message))));
+      assert.ok(
+        shown.some((m) => m.statusCode === 'ECONNREFUSED'),
+        JSON.stringify(shown),
+      );
+      assert.doesNotMatch(JSON.stringify(shown), new RegExp(STAFF_TOKEN));
+    });
+
     it('sends the staff token to no CRM whose address is written into the function, CRM_URL left empty', async () => {
       crm = await mockCrm(() => 200);
-      const { ledger } = await load(true);
+      const { ledger } = await load('url-in-function');
       await ledger.giveConsent({ subject: ERIKA, purpose: 'newsletter', wording: 'x', method: 'keyword', actor: 't' });
       await until(() => crm.calls.length > 0, 'the consent at the CRM', 5000);
       assert.equal(crm.calls[0].authorization, undefined);
