@@ -69,7 +69,8 @@ const RETURN_SETTINGS = {
 /**
  * A setting of "acknowledge when returned" as the dialog takes it: empty for the default, or a whole number in its
  * range. Anything else (60s, 0 seconds, 2.5 sends) used to fall back to the default unseen, so an integrator who
- * mistyped it never learned that events went again every minute or were given up after five misses.
+ * mistyped it never learned that events went again every minute or were given up after five misses. A whole number
+ * written otherwise (60.0, +60), as the first dialog with "Send again after" saved it and the runtime ran it, runs on.
  */
 function returnSettingProblem(
   config: ConsentEventsDef,
@@ -79,7 +80,8 @@ function returnSettingProblem(
   const value: unknown = config[name];
   const text = value === undefined || value === null ? '' : String(value).trim();
   const { min, max } = RETURN_SETTINGS[name];
-  if (text === '' || (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= max)) return undefined;
+  const number = Number(text);
+  if (text === '' || (Number.isInteger(number) && number >= min && number <= max)) return undefined;
   const setting = label(name, RETURN_SETTINGS[name].label);
   return new GdprWhatsAppError(
     'invalid-events-setting',

@@ -258,10 +258,13 @@ describe('consent-events node', () => {
       assert.deepEqual(seen, [], 'nothing sent on');
       await helper.unload();
     }
-    // Acknowledged when sent on, the two settings are hidden and unused: nothing to refuse. Empty: the defaults.
+    // Acknowledged when sent on, the two settings are hidden and unused: nothing to refuse. Empty: the defaults. A
+    // whole number as the first dialog with "Send again after" let it be saved (Number(v) whole, 1 to 3600) runs on.
     for (const settings of [
       { acknowledge: 'sent', redeliverAfter: 'soon', maxAttempts: 'never' },
       { acknowledge: 'returned', redeliverAfter: '', maxAttempts: ' ' },
+      { acknowledge: 'returned', redeliverAfter: '60.0', maxAttempts: 5 },
+      { acknowledge: 'returned', redeliverAfter: '+90', maxAttempts: '5' },
     ]) {
       await load({ configVersion: 3, ...settings });
       assert.deepEqual(callsOf('error', 'events'), [], JSON.stringify(settings));
