@@ -327,6 +327,19 @@ for (const file of EXAMPLES) {
       assert.equal(acked(7), false);
     });
 
+    it('keeps no dead letter for another error of consent-events (an id wired back wrong)', async () => {
+      crm = await mockCrm(() => 200);
+      const { events, nodes } = await load();
+      const dead = deadLetters(nodes, events);
+      const kept = collect(dead.shown);
+      helper.getNode(events.id).error(Object.assign(new Error('bad id'), { code: 'invalid-event-id' }), {
+        eventId: 'not a number',
+      } as Msg);
+      await sleep(300);
+      assert.deepEqual(kept, [], 'no dead letter for it');
+      assert.deepEqual(callsOf('warn', dead.start), [], 'no "event undefined" warning');
+    });
+
     it('sends the staff token to its own stand-in only, never to a CRM of its own (CRM_URL)', async () => {
       crm = await mockCrm(() => 200);
       const { ledger } = await load();
