@@ -172,6 +172,7 @@ const POLL_MS = 5000;
 
 /** The shortest wait before a look for events to send again. */
 const REDELIVERY_FLOOR_MS = 1000;
+const UNKNOWN_ID_WARNING_INTERVAL_MS = 60_000;
 
 /** What msg.topic may ask of the store. */
 const STORE_COMMANDS = ['retention-sweep', 'verify-audit', 'export-audit'];
@@ -471,8 +472,27 @@ export default function consentEventsNode(RED: NodeAPI): void {
         return;
       }
       // Wired back wrong (another node's events, an id made up in the flow): it acknowledges nothing, say so.
-      if (!returns.accountsFor(eventId)) this.warn(RED._('consent-events.errors.unknown-event-id', { id: eventId }));
+      if (!returns.accountsFor(eventId)) warnUnknownId(eventId);
       if (!closed && !auditBroken && !failing && !standby && ledger) this.status(readyStatus());
+    };
+
+    /** A flow wired back wrong sends such ids with every event: one warning a minute, with a count. */
+    let lastUnknownIdWarning = Number.NEGATIVE_INFINITY;
+    let unknownIdsSinceWarning = 0;
+    const warnUnknownId = (id: number): void => {
+      const now = performance.now();
+      if (now - lastUnknownIdWarning < UNKNOWN_ID_WARNING_INTERVAL_MS) {
+        unknownIdsSinceWarning += 1;
+        return;
+      }
+      const more = unknownIdsSinceWarning;
+      lastUnknownIdWarning = now;
+      unknownIdsSinceWarning = 0;
+      this.warn(
+        more > 0
+          ? RED._('consent-events.errors.unknown-event-id-more', { id, count: more })
+          : RED._('consent-events.errors.unknown-event-id', { id }),
+      );
     };
 
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is
