@@ -12,6 +12,7 @@ import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, textOr, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
+import { throttledWarning } from './shared/throttled-warning';
 
 interface ConsentEventsDef extends NodeDef {
   configVersion?: number;
@@ -477,23 +478,14 @@ export default function consentEventsNode(RED: NodeAPI): void {
     };
 
     /** A flow wired back wrong sends such ids with every event: one warning a minute, with a count. */
-    let lastUnknownIdWarning = Number.NEGATIVE_INFINITY;
-    let unknownIdsSinceWarning = 0;
-    const warnUnknownId = (id: number): void => {
-      const now = performance.now();
-      if (now - lastUnknownIdWarning < UNKNOWN_ID_WARNING_INTERVAL_MS) {
-        unknownIdsSinceWarning += 1;
-        return;
-      }
-      const more = unknownIdsSinceWarning;
-      lastUnknownIdWarning = now;
-      unknownIdsSinceWarning = 0;
-      this.warn(
+    const warnUnknownId = throttledWarning<number>(
+      (text) => this.warn(text),
+      UNKNOWN_ID_WARNING_INTERVAL_MS,
+      (id, more) =>
         more > 0
           ? RED._('consent-events.errors.unknown-event-id-more', { id, count: more })
           : RED._('consent-events.errors.unknown-event-id', { id }),
-      );
-    };
+    );
 
     // Issue 3: the retention sweep also runs on demand and reports what it removed; the audit chain is
     // verified on demand (a scheduled inject in a flow), and a broken chain leaves as topic "audit.broken".

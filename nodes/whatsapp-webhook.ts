@@ -22,6 +22,7 @@ import {
   releaseRawBodyCapture,
 } from './shared/raw-body';
 import { statusOf } from './shared/status';
+import { throttledWarning } from './shared/throttled-warning';
 import { positiveInteger, type WhatsAppConfigNode, type WhatsAppWebhookDef } from './shared/types';
 
 /**
@@ -94,19 +95,12 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     };
 
     /** Refused POSTs are someone else's doing and may come by the thousand: one warning a minute, with a count. */
-    let lastRefusalWarning = Number.NEGATIVE_INFINITY;
-    let refusedSinceWarning = 0;
-    const warnRefused = (text: string) => {
-      const now = Date.now();
-      if (now - lastRefusalWarning < REFUSAL_WARNING_INTERVAL_MS) {
-        refusedSinceWarning += 1;
-        return;
-      }
-      const more = refusedSinceWarning;
-      lastRefusalWarning = now;
-      refusedSinceWarning = 0;
-      this.warn(more > 0 ? RED._('whatsapp-webhook.warn.refused-more', { text, count: more }) : text);
-    };
+    const warnRefused = throttledWarning<string>(
+      (text) => this.warn(text),
+      REFUSAL_WARNING_INTERVAL_MS,
+      (text, more) => (more > 0 ? RED._('whatsapp-webhook.warn.refused-more', { text, count: more }) : text),
+      Date.now,
+    );
 
     /**
      * A privacy notice Meta accepted and then reported failed did not reach the person: forgotten before the 200, so
