@@ -27,6 +27,8 @@ export interface InboundRun {
   cpuUsPerWebhook: number;
   /** The part of cpuUsPerWebhook spent on the main thread (the event loop); undefined without /proc. */
   mainCpuUsPerWebhook?: number;
+  /** The part of cpuUsPerWebhook spent on the busiest other thread (the store's, where there is one). */
+  busiestOtherCpuUsPerWebhook?: number;
 }
 
 /**
@@ -273,7 +275,10 @@ export async function runInbound(
   const measured = webhooks(options.count, options.store.subjects, options.stopEvery, options.warmup + 1);
   let run: { seconds: number; latencies: number[] };
   let seen: InboundReport;
-  let memory: Pick<InboundRun, 'startRssMiB' | 'peakRssMiB' | 'cpuUsPerWebhook' | 'mainCpuUsPerWebhook'> = {
+  let memory: Pick<
+    InboundRun,
+    'startRssMiB' | 'peakRssMiB' | 'cpuUsPerWebhook' | 'mainCpuUsPerWebhook' | 'busiestOtherCpuUsPerWebhook'
+  > = {
     startRssMiB: 0,
     peakRssMiB: 0,
     cpuUsPerWebhook: 0,
@@ -284,15 +289,20 @@ export async function runInbound(
     await fire(url, warm, options.concurrency);
     const { rss } = await report<{ rss: number }>(red, '/bench/probe/start');
     run = await fire(url, measured, options.concurrency);
-    const { peak, cpuMs, mainCpuMs } = await report<{ peak: number; cpuMs: number; mainCpuMs?: number }>(
-      red,
-      '/bench/probe/peak',
-    );
+    const { peak, cpuMs, mainCpuMs, busiestOtherCpuMs } = await report<{
+      peak: number;
+      cpuMs: number;
+      mainCpuMs?: number;
+      busiestOtherCpuMs?: number;
+    }>(red, '/bench/probe/peak');
+    const perWebhook = (ms: number | undefined) =>
+      ms === undefined ? undefined : Math.round((ms * 1000) / options.count);
     memory = {
       startRssMiB: Math.round(rss / 2 ** 20),
       peakRssMiB: Math.round(peak / 2 ** 20),
       cpuUsPerWebhook: Math.round((cpuMs * 1000) / options.count),
-      mainCpuUsPerWebhook: mainCpuMs === undefined ? undefined : Math.round((mainCpuMs * 1000) / options.count),
+      mainCpuUsPerWebhook: perWebhook(mainCpuMs),
+      busiestOtherCpuUsPerWebhook: perWebhook(busiestOtherCpuMs),
     };
     const total = warm.length + measured.length;
     const stops = [...warm, ...measured].filter((h) => h.stop).length;

@@ -87,7 +87,7 @@ export function probeNodes(): Record<string, unknown>[] {
     ...reportNodes(
       'probe-peak',
       '/bench/probe/peak',
-      "const probe = global.get('benchProbe');\nmsg.payload = { cpuMs: probe.cpuMs(), mainCpuMs: probe.mainCpuMs(), peak: probe.peak() };\nreturn msg;",
+      "const probe = global.get('benchProbe');\nmsg.payload = { cpuMs: probe.cpuMs(), mainCpuMs: probe.mainCpuMs(), busiestOtherCpuMs: probe.busiestOtherThreadCpuMs(), peak: probe.peak() };\nreturn msg;",
     ),
   ];
 }

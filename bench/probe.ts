@@ -14,6 +14,7 @@ import * as path from 'node:path';
 let sampledPeak = 0;
 let cpuAtStart = process.cpuUsage();
 let mainCpuAtStart: number | undefined;
+let threadsAtStart = new Map<string, number>();
 let sampler: NodeJS.Timeout | undefined;
 let kernelPeakReset = false;
 
@@ -38,6 +39,7 @@ export function startPeak(): number {
   sampledPeak = process.memoryUsage.rss();
   cpuAtStart = process.cpuUsage();
   mainCpuAtStart = mainThreadCpuMs();
+  threadsAtStart = threadCpuMs();
   startProfile();
   if (!sampler) {
     sampler = setInterval(() => {
@@ -75,6 +77,35 @@ export function cpuMs(): number {
 export function mainCpuMs(): number | undefined {
   const now = mainThreadCpuMs();
   return now === undefined || mainCpuAtStart === undefined ? undefined : now - mainCpuAtStart;
+}
+
+/**
+ * CPU time since startPeak() of the busiest thread other than the main one, in ms: with a consent store that is the
+ * store's thread (threads are all named "node", so it is told by its share, not its name). Undefined without /proc.
+ */
+export function busiestOtherThreadCpuMs(): number | undefined {
+  const now = threadCpuMs();
+  if (now.size === 0) return undefined;
+  let busiest = 0;
+  for (const [tid, ms] of now) {
+    if (tid !== String(process.pid)) busiest = Math.max(busiest, ms - (threadsAtStart.get(tid) ?? 0));
+  }
+  return busiest;
+}
+
+/** utime + stime of each thread of this process, by task id, in ms. Empty where /proc does not show threads. */
+function threadCpuMs(): Map<string, number> {
+  const threads = new Map<string, number>();
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(tid, ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond());
+    }
+  } catch {
+    // A thread that ended between readdir and read, or no /proc: what was read so far.
+  }
+  return threads;
 }
 
 /** utime and stime of the main thread (its task id is the process id), fields 14 and 15, in clock ticks. */

@@ -272,6 +272,16 @@ async function main(): Promise<void> {
           met: '-',
         });
       }
+      if (pkg.busiestOtherCpuUsPerWebhook !== undefined && core.busiestOtherCpuUsPerWebhook !== undefined) {
+        rows.push({
+          benchmark: 'Inbound CPU per webhook, µs: the busiest other thread (the store thread, where there is one)',
+          package: fmt(pkg.busiestOtherCpuUsPerWebhook),
+          alternative: fmt(core.busiestOtherCpuUsPerWebhook),
+          ratio: '-',
+          target: 'reported',
+          met: '-',
+        });
+      }
       const withdrawal = await runInbound('package-withdrawal', options);
       rows.push({
         benchmark:
