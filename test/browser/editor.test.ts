@@ -725,6 +725,12 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       const tab = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
       await tab.locator('.red-ui-treeList-label', { hasText: PACKAGE_NAME }).first().click();
       await tab.locator('.red-ui-treeList-label', { hasText: name }).first().click();
+      // The package folder loads its children asynchronously: a click that lands while the tree is redrawn selects
+      // nothing, and Import then imports nothing. Wait until the example is the selection the dialog will import.
+      await tab.locator('.red-ui-treeList-label.selected', { hasText: name }).waitFor();
+      await page.waitForFunction(
+        () => !(document.querySelector('#red-ui-clipboard-dialog-ok') as HTMLButtonElement | null)?.disabled,
+      );
       await page.locator('#red-ui-clipboard-dialog-import-opt-new').click();
       await screenshot(page, `example-${name}-import`);
       await page.locator('#red-ui-clipboard-dialog-ok').click();
