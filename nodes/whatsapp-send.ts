@@ -4,6 +4,7 @@ import { toMessageBody } from '../lib/cloud-api/schemas';
 import type { SubjectInput } from '../lib/consent/types';
 import { gateSubject } from '../lib/conversation/gate';
 import { assertTemplateMayGo } from '../lib/conversation/marketing-templates';
+import { OptInTemplateWatch } from '../lib/conversation/opt-in-template';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, withStoreLedger } from './consent-store';
 import { catchableError, errorReport, translateError } from './shared/i18n';
@@ -37,6 +38,11 @@ function readReceiptTarget(fields: WhatsAppFields): string | undefined {
   return undefined;
 }
 
+function templateNameOf(body: { type?: unknown; template?: unknown }): string | undefined {
+  const template = body.template as { name?: unknown } | undefined;
+  return body.type === 'template' && typeof template?.name === 'string' ? template.name : undefined;
+}
+
 export default function registerWhatsAppSend(RED: NodeAPI): void {
   function WhatsAppSend(this: Node, saved: WhatsAppSendDef & { wires?: string[][] }): void {
     RED.nodes.createNode(this, saved);
@@ -48,18 +54,38 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     let client: CloudApiClient | undefined;
     let lastErrorCode: string | number | undefined;
     let shownStatus = '';
+    const optInTemplates = new OptInTemplateWatch();
 
     function showStatus(): void {
       const queue = client?.stats().queueLength ?? 0;
+      const marketingOptIn = optInTemplates.flagged().join(', ');
       // Called twice per message: translating first cost ~9% of a broadcast's CPU (bench/outbound.ts profile).
-      const key = `${queue}|${lastErrorCode}`;
+      const key = `${queue}|${lastErrorCode}|${marketingOptIn}`;
       if (key === shownStatus) return;
       shownStatus = key;
-      const text =
+      let text =
         lastErrorCode === undefined
           ? RED._('whatsapp-send.status.queue', { queue })
           : RED._('whatsapp-send.status.queue-error', { queue, code: String(lastErrorCode) });
-      node.status(statusOf(lastErrorCode === undefined ? (queue > 0 ? 'busy' : 'ready') : 'failed', text));
+      if (marketingOptIn) text += RED._('whatsapp-send.status.opt-in-template-marketing', { template: marketingOptIn });
+      const kind = lastErrorCode !== undefined ? 'failed' : marketingOptIn ? 'warning' : queue > 0 ? 'busy' : 'ready';
+      node.status(statusOf(kind, text));
+    }
+
+    /**
+     * The confirmation request of opt-in-flow goes whatever its template's category (it asks for the consent), but a
+     * MARKETING one is priced and limited as advertising by Meta: the user is told, once, while the request goes. Not
+     * awaited: the lookup must neither delay the request nor, when the template list fails, stop it.
+     */
+    function watchOptInTemplate(template: string, sender: CloudApiClient): void {
+      void optInTemplates
+        .check(template, (name) => sender.templateCategory(name))
+        .then((finding) => {
+          if ('marketing' in finding && finding.marketing && finding.warn) {
+            node.warn(RED._('whatsapp-send.log.opt-in-template-marketing', { template }));
+          }
+          showStatus();
+        });
     }
 
     if (!whatsapp) {
@@ -159,6 +185,10 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
       const consentCheck = consentRecheck(msg, recheckSubject);
       const noticeCheck = noticeRecheck(msg, recheckSubject);
+      const requestTemplate = templateNameOf(body);
+      if (requestTemplate !== undefined && requestTemplate === context.optInRequestTemplate) {
+        watchOptInTemplate(requestTemplate, sender);
+      }
       const templateCheck =
         body.type === 'template'
           ? () => assertTemplateMayGo(body, context, (name) => sender.templateCategory(name))

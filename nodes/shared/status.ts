@@ -5,6 +5,8 @@ export const STATUS = {
   ready: { fill: 'green', shape: 'dot' },
   busy: { fill: 'blue', shape: 'ring' },
   waiting: { fill: 'yellow', shape: 'ring' },
+  /** Works, but something in the setup needs the user's attention (the log says what). */
+  warning: { fill: 'yellow', shape: 'dot' },
   failed: { fill: 'red', shape: 'ring' },
   broken: { fill: 'red', shape: 'dot' },
   idle: { fill: 'grey', shape: 'ring' },

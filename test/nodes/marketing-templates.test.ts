@@ -15,6 +15,8 @@ import {
   changeNode,
   type Msg,
   PURPOSES,
+  sleep,
+  statusesOf,
   storeCredentials,
   storeNode,
   tempDir,
@@ -45,6 +47,9 @@ class CountingProxy {
   templatesDown = false;
   templatesAnswer?: { status: number; headers: Record<string, string>; body: unknown };
   templatesDelayMs = 0;
+  /** While set, template list requests wait unanswered until releaseTemplates(). */
+  templatesHeld = false;
+  private readonly heldListings: (() => void)[] = [];
   url = '';
   private server?: http.Server;
 
@@ -54,6 +59,10 @@ class CountingProxy {
     this.server = http.createServer((req, res) => {
       this.paths.push(String(req.url));
       const listing = String(req.url).includes('/message_templates');
+      if (listing && this.templatesHeld) {
+        this.heldListings.push(() => this.forward(req, res));
+        return;
+      }
       if (listing && this.templatesDown) {
         res.writeHead(503, { 'Content-Type': 'text/plain' }).end('down');
         return;
@@ -84,6 +93,16 @@ class CountingProxy {
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
     }
+  }
+
+  /** Answers the template list requests held so far. */
+  releaseTemplates(): void {
+    this.templatesHeld = false;
+    for (const answer of this.heldListings.splice(0)) answer();
+  }
+
+  heldTemplateListings(): number {
+    return this.heldListings.length;
   }
 
   listings(): number {
@@ -132,6 +151,7 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
     proxy.templatesDown = false;
     proxy.templatesAnswer = undefined;
     proxy.templatesDelayMs = 0;
+    proxy.releaseTemplates();
   });
 
   afterEach(async () => {
@@ -343,7 +363,113 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
     const optIn = { outcome: 'requested', purpose: 'news', store: 'store', template: 'spring_sale' };
     const { sent, failed } = await outcome('send', { to: CUSTOMER, payload: MARKETING, optIn });
     assert.ok(sent, JSON.stringify(failed?.error));
-    assert.equal(proxy.listings(), 0);
+    assert.deepEqual(templatesAccepted(), ['spring_sale']);
+  });
+
+  describe('the opt-in confirmation template should be a UTILITY one', () => {
+    const REQUEST = { type: 'template', template: { name: 'consent_request', language: { code: 'de' } } };
+    const requestOf = (template: string) => ({ outcome: 'requested', purpose: 'news', store: 'store', template });
+    const listing = (category: string) => ({
+      status: 200,
+      headers: {},
+      body: { data: [{ name: 'consent_request', language: 'de', category, status: 'APPROVED' }] },
+    });
+    const marketingWarnings = () =>
+      callsOf('warn', 'send')
+        .map((args) => String(args[0]))
+        .filter((text) => text === 'whatsapp-send.log.opt-in-template-marketing');
+    const lastStatus = () => statusesOf('send').at(-1);
+
+    it('sends a MARKETING one all the same, warns once and shows a yellow status', async () => {
+      await load();
+      for (let i = 0; i < 3; i++) {
+        const { sent, failed } = await outcome('send', {
+          to: CUSTOMER,
+          payload: MARKETING,
+          optIn: requestOf('spring_sale'),
+        });
+        assert.ok(sent, JSON.stringify(failed?.error));
+      }
+      assert.deepEqual(templatesAccepted(), ['spring_sale', 'spring_sale', 'spring_sale']);
+      await until(() => marketingWarnings().length > 0, 'the warning');
+      await until(() => lastStatus()?.fill === 'yellow', 'the yellow status');
+      assert.equal(marketingWarnings().length, 1, 'once, not with every request');
+      assert.match(String(lastStatus()?.text), /whatsapp-send\.status\.opt-in-template-marketing/);
+      assert.equal(proxy.listings(), 1, 'looked up once, then from memory');
+    });
+
+    it('sends a UTILITY one without a warning, its status green', async () => {
+      await load();
+      const { sent } = await outcome('send', { to: CUSTOMER, payload: REQUEST, optIn: requestOf('consent_request') });
+      assert.ok(sent);
+      await until(() => proxy.listings() === 1, 'the lookup');
+      await sleep(100);
+      assert.deepEqual(marketingWarnings(), []);
+      assert.equal(lastStatus()?.fill, 'green');
+    });
+
+    it('does not wait for the template list: the request is sent while the lookup is held', async () => {
+      await load();
+      proxy.templatesHeld = true;
+      const { sent, failed } = await outcome('send', {
+        to: CUSTOMER,
+        payload: MARKETING,
+        optIn: requestOf('spring_sale'),
+      });
+      assert.ok(sent, JSON.stringify(failed?.error));
+      assert.equal(proxy.heldTemplateListings(), 1, 'the lookup is still unanswered');
+      assert.deepEqual(marketingWarnings(), []);
+      proxy.releaseTemplates();
+      await until(() => marketingWarnings().length === 1, 'the warning once the list answers');
+    });
+
+    it('sends it while the template list answers 503, without a warning', async () => {
+      await load();
+      proxy.templatesDown = true;
+      const { sent, failed } = await outcome('send', {
+        to: CUSTOMER,
+        payload: MARKETING,
+        optIn: requestOf('spring_sale'),
+      });
+      assert.ok(sent, JSON.stringify(failed?.error));
+      await until(() => proxy.listings() >= 1, 'the lookup');
+      await sleep(200);
+      assert.deepEqual(marketingWarnings(), []);
+      assert.notEqual(lastStatus()?.fill, 'yellow');
+      assert.deepEqual(templatesAccepted(), ['spring_sale']);
+    });
+
+    it('looks again after a template webhook: made MARKETING it is warned about, made UTILITY the warning clears', async () => {
+      await load();
+      const send = async () => {
+        const { sent } = await outcome('send', { to: CUSTOMER, payload: REQUEST, optIn: requestOf('consent_request') });
+        assert.ok(sent);
+      };
+      // What whatsapp-webhook does on template_category_update and message_template_status_update.
+      const webhookSaysChanged = () =>
+        (helper.getNode('cfg') as unknown as { forgetTemplateCategories(n: string[]): void }).forgetTemplateCategories([
+          'consent_request',
+        ]);
+      proxy.templatesAnswer = listing('UTILITY');
+      await send();
+      await until(() => proxy.listings() === 1, 'the first lookup');
+      proxy.templatesAnswer = listing('MARKETING');
+      await send();
+      await sleep(100);
+      assert.deepEqual(marketingWarnings(), [], 'remembered as UTILITY until Meta reports a change');
+      webhookSaysChanged();
+      await send();
+      await until(() => marketingWarnings().length === 1, 'the warning after the change');
+      await until(() => lastStatus()?.fill === 'yellow', 'the yellow status');
+      proxy.templatesAnswer = listing('UTILITY');
+      webhookSaysChanged();
+      await send();
+      await until(() => lastStatus()?.fill === 'green', 'the status back to green');
+      proxy.templatesAnswer = listing('MARKETING');
+      webhookSaysChanged();
+      await send();
+      await until(() => marketingWarnings().length === 2, 'a warning again when made MARKETING once more');
+    });
   });
 
   it('refuses another marketing template on a message that still carries the confirmation request', async () => {
