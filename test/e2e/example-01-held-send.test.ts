@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import { signPayload } from '../../lib/webhook/signature';
 import { RealNodeRed } from '../helpers/real-node-red';
 import { json, MockGraph, okBody, type SeenRequest } from '../lib/cloud-api/mock-graph';
 import type { FlowNode } from './support/examples';
@@ -17,6 +18,7 @@ const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'examples', '01-double
 const PHONE_NUMBER_ID = '104455667788990';
 const WABA_ID = '2000000000001';
 const MESSAGE_ID = 'wamid.HELD-CONFIRMATION-REQUEST';
+const APP_SECRET = 'e2e-held-secret';
 
 interface HeldMessage {
   request: SeenRequest;
@@ -28,6 +30,9 @@ describe('example 01: the form answers while the confirmation request is held at
   const flow = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8')) as FlowNode[];
   const graph = new MockGraph();
   const held: HeldMessage[] = [];
+  /** What the stand-in's template list says consent_request is; messages are held while `holdMessages` is set. */
+  let category = 'UTILITY';
+  let holdMessages = true;
   let red: RealNodeRed;
 
   before(async function () {
@@ -36,6 +41,8 @@ describe('example 01: the form answers while the confirmation request is held at
     graph.always((req, res) => {
       if (req.method === 'POST' && req.url.includes('/messages')) {
         held.push({ request: req, answer: res });
+        const to = String((req.body as { to?: unknown }).to);
+        if (!holdMessages) json(res, 200, okBody(`wamid.${held.length}`, to.slice(1), to));
         return;
       }
       if (req.url.includes('/message_templates')) {
@@ -43,7 +50,7 @@ describe('example 01: the form answers while the confirmation request is held at
           data: ['en', 'de'].map((language) => ({
             name: 'consent_request',
             language,
-            category: 'UTILITY',
+            category,
             status: 'APPROVED',
           })),
         });
@@ -67,7 +74,7 @@ describe('example 01: the form answers while the confirmation request is held at
             apiBaseUrl,
             phoneNumberId: PHONE_NUMBER_ID,
             wabaId: WABA_ID,
-            credentials: { accessToken: 'e2e-held-token', appSecret: 'e2e-held-secret', verifyToken: 'e2e-verify' },
+            credentials: { accessToken: 'e2e-held-token', appSecret: APP_SECRET, verifyToken: 'e2e-verify' },
           }
         : n,
     );
@@ -84,6 +91,16 @@ describe('example 01: the form answers while the confirmation request is held at
     const found = flow.find((n) => n.name === name);
     assert.ok(found, `example 01 has a node named ${name}`);
     return found;
+  }
+
+  async function postForm(phone: string): Promise<{ status: number; page: string }> {
+    const answer = await fetch(`${red.url}/optin-ex01`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone, consent: 'on', language: 'en' }),
+      signal: AbortSignal.timeout(10000),
+    });
+    return { status: answer.status, page: await answer.text() };
   }
 
   async function until(predicate: () => boolean, what: string, ms = 10000): Promise<void> {
@@ -147,6 +164,52 @@ describe('example 01: the form answers while the confirmation request is held at
     }
     assert.equal(recorded, MESSAGE_ID, 'whatsapp-send finished the request with the message Meta accepted');
     assert.equal(held.length, 1, 'sent once');
+    assert.doesNotMatch(red.log(), /\[error\]/, red.log());
+  });
+
+  it('sends the request on a template Meta made MARKETING, warning once in the log', async () => {
+    holdMessages = false;
+    category = 'MARKETING';
+    // Meta's template_category_update through the example's own webhook: the category is looked up again.
+    const raw = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: WABA_ID,
+          time: Math.floor(Date.now() / 1000),
+          changes: [
+            {
+              field: 'template_category_update',
+              value: {
+                message_template_id: 1689556908129832,
+                message_template_name: 'consent_request',
+                message_template_language: 'de',
+                previous_category: 'UTILITY',
+                new_category: 'MARKETING',
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const webhook = String(flow.find((n) => n.type === 'whatsapp-webhook')?.path);
+    const delivered = await fetch(`${red.url}${webhook}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': signPayload(raw, APP_SECRET) },
+      body: raw,
+    });
+    assert.equal(delivered.status, 200, await delivered.text());
+    const warning = /opt-in confirmation template consent_request is categorised MARKETING/g;
+    const sentBefore = held.length;
+    for (const phone of ['+4915140002345', '+4915140003456']) {
+      const { status, page } = await postForm(phone);
+      assert.equal(status, 200, page);
+      assert.match(page, /data-outcome="requested"/);
+    }
+    await until(() => held.length === sentBefore + 2, 'both requests at the Cloud API');
+    await until(() => (red.log().match(warning) ?? []).length > 0, 'the warning');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((red.log().match(warning) ?? []).length, 1, 'warned once');
     assert.doesNotMatch(red.log(), /\[error\]/, red.log());
   });
 });
