@@ -1,5 +1,5 @@
 /** What the consent ledger's changes take (ConsentLedger in ledger.ts); each is validated there before any write. */
-import type { CollectionMethod, SubjectInput, WithdrawalChannel } from './types';
+import type { CollectionMethod, ConfirmationVia, SubjectInput, WithdrawalChannel } from './types';
 
 /**
  * The longest opt-out keyword a withdrawal keeps (WithdrawConsentInput.keyword). Keyword lists refuse longer
@@ -10,6 +10,8 @@ export const KEYWORD_MAX_LENGTH = 200;
 
 /** How a consent may be collected (the record's `method`). */
 export const COLLECTION_METHODS: readonly CollectionMethod[] = ['web-form', 'keyword', 'button', 'agent'];
+/** How an answer to a confirmation request may come (the record's `confirmationVia`). */
+export const CONFIRMATION_VIAS: readonly ConfirmationVia[] = ['button', 'keyword', 'link'];
 /** Where a withdrawal asked of withdrawConsent came from (the record's `withdrawalChannel`); a number change is numberChanged's. */
 export const WITHDRAWAL_CHANNELS: readonly WithdrawalChannel[] = [
   'whatsapp-keyword',
@@ -38,7 +40,7 @@ export interface RequestConsentInput extends ConsentProofInput {
   expiresInMs?: number;
 }
 
-export interface ConfirmConsentInput {
+export interface ConfirmConsentInput extends AnswerProofInput {
   subject: SubjectInput;
   purpose?: string;
   confirmationMessageId?: string;
@@ -59,6 +61,22 @@ export interface ConfirmConsentInput {
   actor: string;
 }
 
+/**
+ * What a reply to a confirmation request adds to the proof (Art. 7(1) GDPR: which request was answered, how, where):
+ * kept with the record and named in its audit event. Each is optional; a record answered without them keeps NULLs.
+ */
+export interface AnswerProofInput {
+  /** How the answer came: a reply button, a typed keyword, or a confirmation link. */
+  via?: ConfirmationVia;
+  /** The button payload or the configured keyword the answer matched (never the message text: that is `text`). */
+  match?: string;
+  /**
+   * The business number (Meta's phone number id) the answer came to. When the request's message is on record as sent
+   * from another business number, the answer is not one to that request: it confirms and refuses nothing.
+   */
+  phoneNumberId?: string;
+}
+
 export interface GiveConsentInput extends ConsentProofInput {
   messageId?: string;
   text?: string;
@@ -72,7 +90,7 @@ export interface GiveConsentInput extends ConsentProofInput {
   inboundAt?: number;
 }
 
-export interface RefuseConsentInput {
+export interface RefuseConsentInput extends AnswerProofInput {
   subject: SubjectInput;
   purpose: string;
   /** Needed only when no request is pending: the wording the person refused. */
@@ -82,6 +100,8 @@ export interface RefuseConsentInput {
   source?: string;
   messageId?: string;
   text?: string;
+  /** When the person sent the refusal (Meta's timestamp, Unix milliseconds): kept in the audit event. */
+  sentAt?: number;
   actor: string;
 }
 

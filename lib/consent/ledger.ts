@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { GdprWhatsAppError } from '../errors';
 import { PostgresStore } from '../store/postgres';
@@ -16,7 +17,9 @@ import { canonicalJson } from './canonical';
 import { EventFeed, type FeedPage, type ReadEventsOptions } from './event-feed';
 import { IdentityChanges, USER_ID_REPLACED } from './identity-changes';
 import {
+  type AnswerProofInput,
   COLLECTION_METHODS,
+  CONFIRMATION_VIAS,
   type ConfirmConsentInput,
   type GiveConsentInput,
   KEYWORD_MAX_LENGTH,
@@ -42,6 +45,7 @@ import {
   mayAnswerRequest,
   quotedRequest,
   requestedAfterReply,
+  sentFromOtherNumber,
 } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
@@ -110,6 +114,46 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
 export { OPTED_OUT_REQUEST_PAUSE_MS };
+
+/** An answer's proof fields (AnswerProofInput), validated. */
+interface AnswerProof {
+  via?: string;
+  match?: string;
+  phoneNumberId?: string;
+}
+
+function answerProofOf(input: AnswerProofInput): AnswerProof {
+  return {
+    via: input.via === undefined ? undefined : oneOf(input.via, CONFIRMATION_VIAS, 'via'),
+    match: optionalText(input.match, 'match', KEYWORD_MAX_LENGTH),
+    phoneNumberId: optionalText(input.phoneNumberId, 'phoneNumberId', 64),
+  };
+}
+
+/**
+ * What the audit event of an answer to a request names (Art. 7(1) GDPR; German courts ask the double opt-in's proof
+ * to show which request, sent when and from which number, was answered how): codes, times and business numbers, never
+ * the person's number or message text. Null where a record from before schema version 11 does not know.
+ */
+function answerDetail(row: ConsentRow, answeredTo: string | undefined, answeredAt: number | undefined) {
+  return {
+    requestId: row.requestId,
+    requestedAt: row.requestedAt,
+    requestSentAt: row.requestSentAt,
+    requestPhoneNumberId: row.requestPhoneNumberId,
+    answerPhoneNumberId: answeredTo ?? null,
+    via: row.confirmationVia,
+    match: row.confirmationMatch,
+    answeredAt: answeredAt ?? null,
+  };
+}
+
+function otherBusinessNumber(): GdprWhatsAppError {
+  return new GdprWhatsAppError(
+    'other-business-number',
+    'The answer came to another business number than the consent request was sent from: nothing was changed',
+  );
+}
 
 /**
  * The key of the sender's own user id: what she says under it is kept there too, whatever the id leads to (a link
@@ -374,6 +418,8 @@ export class ConsentLedger extends EventEmitter {
         sourceEnc: this.cipher.encryptOptional(source, 'source', p),
         requestedAt: now,
         requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
+        // Random, not derived from the person or the time: it names this request in the audit log and nothing else.
+        requestId: randomUUID(),
       };
       await this.writes.saveIdentity(tx, subject, now, events, actor);
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.requested', {
@@ -381,6 +427,7 @@ export class ConsentLedger extends EventEmitter {
         wordingSha256: row.wordingSha256,
         method,
         expiresAt: row.expiresAt,
+        requestId: row.requestId,
       });
     });
   }
@@ -428,16 +475,19 @@ export class ConsentLedger extends EventEmitter {
    * it). Kept encrypted with the request, like the other message ids: a quoted reply to it then confirms it, and one
    * quoting another message does not (confirmConsent). Only that request is named: one made since (the person asked
    * again while this one waited to be sent) went out as a message of its own. Answers whether it was recorded.
+   * When it was sent, and from which business number (`phoneNumberId`, Meta's phone number id), is kept with it: an
+   * answer that comes to another business number is no answer to it (confirmConsent, refuseConsent).
    */
   async requestSent(
     subject: SubjectInput,
     purpose: string,
     messageId: string,
-    options: { requestedAt: number; actor: string },
+    options: { requestedAt: number; actor: string; phoneNumberId?: string },
   ): Promise<boolean> {
     const def = this.requirePurpose(purpose);
     requireActor(options?.actor);
     const requestedAt = optionalTime(options.requestedAt, 'requestedAt');
+    const phoneNumberId = optionalText(options.phoneNumberId, 'phoneNumberId', 64);
     const id = optionalText(messageId, 'messageId', 256);
     if (!id || requestedAt === undefined) {
       throw new GdprWhatsAppError('invalid-input', 'The message id and the time of the request are required', {
@@ -453,7 +503,13 @@ export class ConsentLedger extends EventEmitter {
       }
       const requestMessageIdEnc = this.cipher.encrypt(id, 'request_message_id', p);
       // The request's actor (opt-in-flow) stays: the proof names who asked, not who carried the message.
-      await tx.putConsent({ ...row, requestMessageIdEnc, updatedAt: now });
+      await tx.putConsent({
+        ...row,
+        requestMessageIdEnc,
+        requestSentAt: now,
+        requestPhoneNumberId: phoneNumberId ?? null,
+        updatedAt: now,
+      });
       return true;
     });
   }
@@ -465,11 +521,16 @@ export class ConsentLedger extends EventEmitter {
     const messageId = optionalText(input.confirmationMessageId, 'confirmationMessageId', 256);
     const sentAt = optionalTime(input.sentAt, 'sentAt');
     const inReplyTo = optionalText(input.inReplyTo, 'inReplyTo', 256);
+    const answer = answerProofOf(input);
     const actor = requireActor(input.actor);
     const subject = this.resolver.identify(input.subject);
     const outcome = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
-      const rows = await tx.listConsents(p);
+      const all = await tx.listConsents(p);
+      const rows = all.filter((row) => !sentFromOtherNumber(row.requestPhoneNumberId, answer.phoneNumberId));
+      // Nothing to answer here, but a request of the purpose waits for an answer at another business number.
+      const otherNumber = () =>
+        all.some((row) => row.status === 'pending' && rows.indexOf(row) < 0 && (!purpose || row.purpose === purpose));
       const messageIdOf = (row: ConsentRow) => this.records.requestMessageId(row);
       const quoted =
         quotedRequest(rows, inReplyTo, messageIdOf) ?? (await this.requestAskedAgain(tx, p, rows, inReplyTo));
@@ -483,7 +544,8 @@ export class ConsentLedger extends EventEmitter {
         row.status === 'expired' && row.expiresAt !== null && now - row.expiresAt < this.retention.pendingExpiryMs;
       if (pending.length === 0) {
         const expired = latestRequest(candidates.filter((row) => lately(row) && answerable(row)));
-        return expired ? { error: 'request-expired' as const, expired } : { error: 'no-pending-request' as const };
+        if (expired) return { error: 'request-expired' as const, expired };
+        return { error: otherNumber() ? ('other-business-number' as const) : ('no-pending-request' as const) };
       }
       await this.writes.expireAll(
         tx,
@@ -513,17 +575,24 @@ export class ConsentLedger extends EventEmitter {
         decidedAt: now,
         confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
         confirmationTextEnc: this.cipher.encrypt(text, 'confirmation_text', p),
+        confirmationVia: answer.via ?? null,
+        confirmationMatch: answer.match ?? null,
         retainUntil: now + this.retention.proofRetentionMs,
         updatedAt: now,
         actor,
       };
       await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now, events, actor);
-      const detail = { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 };
+      const detail = {
+        purposeVersion: row.purposeVersion,
+        wordingSha256: row.wordingSha256,
+        ...answerDetail(row, answer.phoneNumberId, sentAt),
+      };
       return { record: await this.writes.storeConsent(tx, now, events, row, subject, 'consent.confirmed', detail) };
     });
     if (outcome.error === 'no-pending-request') {
       throw new GdprWhatsAppError('no-pending-request', 'There is no pending consent request to confirm');
     }
+    if (outcome.error === 'other-business-number') throw otherBusinessNumber();
     if (outcome.error === 'stale-reply') {
       throw new GdprWhatsAppError('stale-reply', 'The reply was sent before the request or before an opt-out');
     }
@@ -604,15 +673,23 @@ export class ConsentLedger extends EventEmitter {
     const source = optionalText(input.source, 'source', 2048);
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const text = optionalText(input.text, 'text', 4096);
+    const sentAt = optionalTime(input.sentAt, 'sentAt');
+    const answer = answerProofOf(input);
     const subject = this.resolver.identify(input.subject);
     const outcome = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
       const existing = await tx.getConsent(p, def.id);
+      const answersRequest = existing !== undefined && isLivePending(existing, now);
+      // A no at another business number than the request went from is not her answer to it, nor a refusal to record
+      // beside it: the request waits for her answer where it was asked.
+      if (answersRequest && sentFromOtherNumber(existing.requestPhoneNumberId, answer.phoneNumberId)) {
+        return { error: 'other-business-number' as const };
+      }
       let row: ConsentRow;
-      if (existing && isLivePending(existing, now)) {
+      if (existing && answersRequest) {
         row = { ...existing, expiresAt: null };
       } else {
-        if (!wording) return { error: true as const };
+        if (!wording) return { error: 'missing-wording' as const };
         if (existing) await tx.archiveConsent(existing, now);
         row = {
           ...this.records.blankConsent(p, def, wording, now, actor),
@@ -627,11 +704,17 @@ export class ConsentLedger extends EventEmitter {
         decidedAt: now,
         confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
         confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
+        confirmationVia: answer.via ?? null,
+        confirmationMatch: answer.match ?? null,
         retainUntil: now + this.retention.proofRetentionMs,
         updatedAt: now,
         actor,
       };
-      const detail = { purposeVersion: row.purposeVersion, wordingSha256: row.wordingSha256 };
+      const detail = {
+        purposeVersion: row.purposeVersion,
+        wordingSha256: row.wordingSha256,
+        ...(answersRequest ? answerDetail(row, answer.phoneNumberId, sentAt) : {}),
+      };
       const record = await this.writes.storeConsent(tx, now, events, row, subject, 'consent.refused', detail);
       // As a STOP's does, the refusal also answers to the person's user ids: a send by an id alone reads the id's own
       // key once no link leads it to the number (never made, or swept).
@@ -644,6 +727,7 @@ export class ConsentLedger extends EventEmitter {
       }
       return { record };
     });
+    if (outcome.error === 'other-business-number') throw otherBusinessNumber();
     if (!outcome.record) {
       throw new GdprWhatsAppError('missing-wording', 'No request is pending, so the refused wording is required');
     }

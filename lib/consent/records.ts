@@ -2,7 +2,14 @@ import type { ConsentRow, SubjectRow } from '../store/types';
 import type { FieldCipher } from './keys';
 import { type PurposeDefinition, sha256Hex } from './purposes';
 import type { IdentifiedSubject } from './subjects';
-import type { ConsentRecord, ConsentStatus, LedgerEvent, SubjectExport, WithdrawalChannel } from './types';
+import type {
+  ConfirmationVia,
+  ConsentRecord,
+  ConsentStatus,
+  LedgerEvent,
+  SubjectExport,
+  WithdrawalChannel,
+} from './types';
 
 /**
  * Between the store's rows and what the ledger answers: personal data is encrypted on the way in and decrypted on
@@ -32,9 +39,14 @@ export class LedgerRecords {
       sourceEnc: null,
       requestedAt: null,
       requestMessageIdEnc: null,
+      requestId: null,
+      requestSentAt: null,
+      requestPhoneNumberId: null,
       decidedAt: null,
       confirmationMessageIdEnc: null,
       confirmationTextEnc: null,
+      confirmationVia: null,
+      confirmationMatch: null,
       withdrawnAt: null,
       withdrawalChannel: null,
       withdrawalMessageIdEnc: null,
@@ -64,10 +76,15 @@ export class LedgerRecords {
       source: this.cipher.decryptOptional(row.sourceEnc, 'source', p) ?? opt(row.source),
       requestedAt: opt(row.requestedAt),
       requestMessageId: this.requestMessageId(row),
+      requestId: opt(row.requestId),
+      requestSentAt: opt(row.requestSentAt),
+      requestPhoneNumberId: opt(row.requestPhoneNumberId),
       expiresAt: opt(row.expiresAt),
       decidedAt: opt(row.decidedAt),
       confirmationMessageId: this.cipher.decryptOptional(row.confirmationMessageIdEnc, 'confirmation_message_id', p),
       confirmationText: this.cipher.decryptOptional(row.confirmationTextEnc, 'confirmation_text', p),
+      confirmationVia: opt(row.confirmationVia) as ConfirmationVia | undefined,
+      confirmationMatch: opt(row.confirmationMatch),
       withdrawnAt: opt(row.withdrawnAt),
       withdrawalChannel: opt(row.withdrawalChannel) as WithdrawalChannel | undefined,
       withdrawalMessageId: this.cipher.decryptOptional(row.withdrawalMessageIdEnc, 'withdrawal_message_id', p),

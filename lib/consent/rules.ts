@@ -103,6 +103,24 @@ export function mayAnswerRequest(requestMessageId: string | undefined, quotedMes
   return quotedMessageId === undefined || requestMessageId === undefined || requestMessageId === quotedMessageId;
 }
 
+/**
+ * Whether a request went from another business number (Meta's phone number id) than an answer came to: the answer is
+ * not one to it (a "JA" to the shop's service number does not answer the newsletter number's request). Unknown on
+ * either side (a record from before schema version 11, a request whose sending was not recorded, an answer given
+ * through the API), the answer is taken as before.
+ */
+export function sentFromOtherNumber(
+  requestPhoneNumberId: string | null | undefined,
+  answeredTo: string | undefined,
+): boolean {
+  return (
+    answeredTo !== undefined &&
+    requestPhoneNumberId !== undefined &&
+    requestPhoneNumberId !== null &&
+    requestPhoneNumberId !== answeredTo
+  );
+}
+
 export function isLivePending(state: StoredState, now: number): boolean {
   return state.status === 'pending' && (state.expiresAt === null || state.expiresAt > now);
 }

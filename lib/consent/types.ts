@@ -99,6 +99,9 @@ export interface LedgerOptions {
 }
 
 /** One consent record, decrypted. */
+/** How an answer to a confirmation request came: a reply button, a typed keyword, a confirmation link. */
+export type ConfirmationVia = 'button' | 'keyword' | 'link';
+
 export interface ConsentRecord {
   pseudonym: string;
   purpose: string;
@@ -118,11 +121,21 @@ export interface ConsentRecord {
   source?: string;
   requestedAt?: number;
   requestMessageId?: string;
+  /** The request's own id, named in its audit events (schema version 11 on). */
+  requestId?: string;
+  /** When the request's message was accepted for sending. */
+  requestSentAt?: number;
+  /** The business number (Meta's phone number id) the request's message went from. */
+  requestPhoneNumberId?: string;
   expiresAt?: number;
   /** When the subject confirmed, gave or refused. */
   decidedAt?: number;
   confirmationMessageId?: string;
   confirmationText?: string;
+  /** How the answer to the request came. */
+  confirmationVia?: ConfirmationVia;
+  /** The button payload or configured keyword the answer matched. */
+  confirmationMatch?: string;
   withdrawnAt?: number;
   withdrawalChannel?: WithdrawalChannel;
   withdrawalMessageId?: string;

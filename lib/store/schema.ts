@@ -240,6 +240,22 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `CREATE INDEX consents_standing_by_purpose ON consents (purpose) WHERE ${STANDING}`,
       ],
     },
+    {
+      version: 11,
+      statements: [
+        // The double opt-in's proof of which request was answered how (Art. 7(1) GDPR): the request's own id, when
+        // and from which business number (Meta's phone number id) its message went, and whether a button, a keyword
+        // or a link answered it, with the button payload or keyword matched. None of it is personal data: kept plain.
+        // Records written before keep NULLs and are read as before.
+        ...['consents', 'consent_history'].flatMap((table) => [
+          `ALTER TABLE ${table} ADD COLUMN request_id TEXT`,
+          `ALTER TABLE ${table} ADD COLUMN request_sent_at ${int}`,
+          `ALTER TABLE ${table} ADD COLUMN request_phone_number_id TEXT`,
+          `ALTER TABLE ${table} ADD COLUMN confirmation_via TEXT`,
+          `ALTER TABLE ${table} ADD COLUMN confirmation_match TEXT`,
+        ]),
+      ],
+    },
   ];
 }
 

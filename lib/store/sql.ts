@@ -56,6 +56,12 @@ const CONSENT_FIELDS: [keyof ConsentRow, string][] = [
   ['retainUntil', 'retain_until'],
   ['updatedAt', 'updated_at'],
   ['actor', 'actor'],
+  // Schema version 11.
+  ['requestId', 'request_id'],
+  ['requestSentAt', 'request_sent_at'],
+  ['requestPhoneNumberId', 'request_phone_number_id'],
+  ['confirmationVia', 'confirmation_via'],
+  ['confirmationMatch', 'confirmation_match'],
 ];
 const CONSENT_COLUMNS = CONSENT_FIELDS.map(([, column]) => column);
 const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
@@ -66,6 +72,7 @@ const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
   'lastUsedAt',
   'retainUntil',
   'updatedAt',
+  'requestSentAt',
 ]);
 const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
 

@@ -33,9 +33,19 @@ export interface ConsentRow {
   sourceEnc: string | null;
   requestedAt: number | null;
   requestMessageIdEnc: string | null;
+  /** Schema version 11 on; null on records written before. A random id of the request, named in its audit events. */
+  requestId: string | null;
+  /** When the request's message was accepted for sending (ConsentLedger.requestSent). */
+  requestSentAt: number | null;
+  /** The business number (Meta's phone number id) the request's message went from. */
+  requestPhoneNumberId: string | null;
   decidedAt: number | null;
   confirmationMessageIdEnc: string | null;
   confirmationTextEnc: string | null;
+  /** How the answer came (ConfirmationVia): 'button', 'keyword' or 'link'. */
+  confirmationVia: string | null;
+  /** The button payload or the keyword the answer matched (from the configured lists, never the message text). */
+  confirmationMatch: string | null;
   withdrawnAt: number | null;
   withdrawalChannel: string | null;
   withdrawalMessageIdEnc: string | null;

@@ -5,6 +5,7 @@ import type { LedgerEvent, PurposeConfig } from '../../../lib/consent/types';
 import type { GdprWhatsAppError } from '../../../lib/errors';
 import {
   type BackendHarness,
+  backToVersion10,
   type HarnessFactory,
   POSTGRES_URL,
   postgresHarness,
@@ -212,6 +213,7 @@ function register(name: string, factory: HarnessFactory) {
       await l.close();
       ledger = undefined;
       // The database as version 9 left it: nothing says when a purpose was configured.
+      await backToVersion10(db);
       await db.exec('DROP TABLE purpose_presence');
       await db.exec('DROP INDEX consents_standing_by_purpose');
       await db.exec('DELETE FROM schema_version WHERE version = 10');
@@ -222,7 +224,7 @@ function register(name: string, factory: HarnessFactory) {
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
       );
       assert.deepEqual(coded('purpose-removed'), [
         { purpose: 'newsletter', count: 1, date: isoDay(upgradedAt + 30 * DAY) },

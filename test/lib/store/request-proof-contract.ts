@@ -1,0 +1,386 @@
+import assert from 'node:assert/strict';
+import { ConsentLedger } from '../../../lib/consent/ledger';
+import type { ConsentRecord } from '../../../lib/consent/types';
+import { GdprWhatsAppError } from '../../../lib/errors';
+import {
+  type BackendHarness,
+  backToVersion10,
+  type HarnessFactory,
+  LEDGER_TABLES,
+  REQUEST_PROOF_COLUMNS,
+  TEST_PURPOSES,
+} from './harness';
+
+const ANNA = '+4915123456789';
+const WORDING: Record<string, string> = {
+  marketing: TEST_PURPOSES[0].wording.en,
+  newsletter: TEST_PURPOSES[1].wording.en,
+};
+/** Meta's phone number ids of two business numbers on one store: the shop's offers number and its service number. */
+const OFFERS_NUMBER = '106540352242922';
+const SERVICE_NUMBER = '113377246618521';
+const REQUEST_MESSAGE = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEk1BUktFVElOR1JFUVVFU1QA';
+const MINUTE = 60_000;
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof GdprWhatsAppError, `expected GdprWhatsAppError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+/**
+ * The double opt-in's proof (Art. 7(1) GDPR; German courts ask it to show which request, sent when, to which number
+ * and from which business number, was answered how): kept with the record, named in the audit event, and an answer
+ * at another business number than the request went from answers nothing. Checked against each storage backend.
+ */
+export function registerRequestProofContract(name: string, factory: HarnessFactory): void {
+  describe(`consent ledger: proof of the answered request, ${name}`, function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let ledger: ConsentLedger;
+    let now: number;
+
+    const open = () => ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 15, 9, 0, 0);
+      db = await factory();
+      ledger = await open();
+    });
+
+    afterEach(async () => {
+      await ledger?.close();
+      await db?.dispose();
+    });
+
+    /** A request as opt-in-flow stores it, then sent by whatsapp-send from `from` a minute later. */
+    async function requestSentFrom(from: string | undefined, purpose = 'marketing', messageId = REQUEST_MESSAGE) {
+      const record = await ledger.requestConsent({
+        subject: ANNA,
+        purpose,
+        wording: WORDING[purpose],
+        language: 'de',
+        method: 'web-form',
+        actor: 'opt-in-flow',
+      });
+      now += MINUTE;
+      const requestedAt = record.requestedAt as number;
+      const options = { requestedAt, actor: 'whatsapp-send', ...(from ? { phoneNumberId: from } : {}) };
+      assert.equal(await ledger.requestSent(ANNA, purpose, messageId, options), true);
+      now += MINUTE;
+      return { ...record, sentAt: requestedAt + MINUTE };
+    }
+
+    const audit = async (action: string) =>
+      (await db.all('SELECT detail FROM audit WHERE action = ? ORDER BY seq', [action])).map((r) =>
+        JSON.parse(String(r.detail)),
+      );
+
+    const status = async (purpose = 'marketing') => (await ledger.getConsent(ANNA, purpose))?.status;
+
+    /** Runs `attempt`, expects `code`, and proves that not a single row changed. */
+    async function rejectsUnchanged(attempt: () => Promise<unknown>, code: string): Promise<void> {
+      const before = await db.dump();
+      await rejectsWith(attempt(), code);
+      assert.equal(await db.dump(), before, 'a rejected answer must not write');
+    }
+
+    it('keeps which request was answered how, and names it in the consent.confirmed audit event', async () => {
+      const asked = await requestSentFrom(OFFERS_NUMBER);
+      assert.match(String(asked.requestId), /^[0-9a-f-]{36}$/);
+      const answeredAt = now - 5_000;
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        confirmationText: 'Ja, gerne',
+        confirmationMessageId: 'wamid.ANSWER',
+        sentAt: answeredAt,
+        via: 'button',
+        match: 'gdpr-confirm:marketing',
+        phoneNumberId: OFFERS_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      const proof = (record: ConsentRecord | undefined) => ({
+        requestId: record?.requestId,
+        requestSentAt: record?.requestSentAt,
+        requestPhoneNumberId: record?.requestPhoneNumberId,
+        confirmationVia: record?.confirmationVia,
+        confirmationMatch: record?.confirmationMatch,
+      });
+      const expected = {
+        requestId: asked.requestId,
+        requestSentAt: asked.sentAt,
+        requestPhoneNumberId: OFFERS_NUMBER,
+        confirmationVia: 'button',
+        confirmationMatch: 'gdpr-confirm:marketing',
+      };
+      assert.deepEqual(proof(confirmed), expected);
+      assert.deepEqual(proof(await ledger.getConsent(ANNA, 'marketing')), expected);
+      const [row] = await db.all(`SELECT ${REQUEST_PROOF_COLUMNS.join(', ')} FROM consents`);
+      assert.deepEqual(
+        REQUEST_PROOF_COLUMNS.map((c) => (row[c] === null ? null : String(row[c]))),
+        [asked.requestId, String(asked.sentAt), OFFERS_NUMBER, 'button', 'gdpr-confirm:marketing'],
+      );
+
+      assert.deepEqual(await audit('consent.requested'), [
+        {
+          purposeVersion: asked.purposeVersion,
+          wordingSha256: asked.wordingSha256,
+          method: 'web-form',
+          expiresAt: asked.expiresAt,
+          requestId: asked.requestId,
+        },
+      ]);
+      assert.deepEqual(await audit('consent.confirmed'), [
+        {
+          purposeVersion: asked.purposeVersion,
+          wordingSha256: asked.wordingSha256,
+          requestId: asked.requestId,
+          requestedAt: asked.requestedAt,
+          requestSentAt: asked.sentAt,
+          requestPhoneNumberId: OFFERS_NUMBER,
+          answerPhoneNumberId: OFFERS_NUMBER,
+          via: 'button',
+          match: 'gdpr-confirm:marketing',
+          answeredAt,
+        },
+      ]);
+      // The audit log carries codes and business numbers, never her number or what she wrote.
+      const events = JSON.stringify(await db.all('SELECT * FROM audit'));
+      for (const secret of ['4915123456789', 'Ja, gerne', 'wamid.ANSWER']) assert.ok(!events.includes(secret), secret);
+      assert.deepEqual((await ledger.verifyAudit()).ok, true);
+    });
+
+    it('a YES that came to another business number than the request went from confirms nothing', async () => {
+      await requestSentFrom(OFFERS_NUMBER);
+      const yes = (phoneNumberId: string) =>
+        ledger.confirmConsent({
+          subject: ANNA,
+          confirmationText: 'JA',
+          via: 'keyword',
+          match: 'JA',
+          phoneNumberId,
+          actor: 'opt-in-flow',
+        });
+      await rejectsUnchanged(() => yes(SERVICE_NUMBER), 'other-business-number');
+      // Not even when it quotes the request, or names its purpose.
+      await rejectsUnchanged(
+        () =>
+          ledger.confirmConsent({
+            subject: ANNA,
+            purpose: 'marketing',
+            confirmationText: 'JA',
+            inReplyTo: REQUEST_MESSAGE,
+            phoneNumberId: SERVICE_NUMBER,
+            actor: 'opt-in-flow',
+          }),
+        'other-business-number',
+      );
+      assert.equal(await status(), 'pending');
+      assert.deepEqual(await audit('consent.confirmed'), []);
+      // Her YES where she was asked confirms it.
+      assert.equal((await yes(OFFERS_NUMBER)).status, 'given');
+      assert.equal((await audit('consent.confirmed'))[0].answerPhoneNumberId, OFFERS_NUMBER);
+    });
+
+    it('a NO that came to another business number than the request went from refuses nothing', async () => {
+      const asked = await requestSentFrom(OFFERS_NUMBER);
+      const no = (phoneNumberId: string, wording?: string) =>
+        ledger.refuseConsent({
+          subject: ANNA,
+          purpose: 'marketing',
+          text: 'Nein',
+          via: 'keyword',
+          match: 'NEIN',
+          phoneNumberId,
+          ...(wording ? { wording } : {}),
+          actor: 'opt-in-flow',
+        });
+      await rejectsUnchanged(() => no(SERVICE_NUMBER), 'other-business-number');
+      // Nor does it end the request as a refusal of its own, with the wording given.
+      await rejectsUnchanged(() => no(SERVICE_NUMBER, WORDING.marketing), 'other-business-number');
+      assert.equal(await status(), 'pending');
+      assert.deepEqual(await audit('consent.refused'), []);
+
+      const refused = await no(OFFERS_NUMBER);
+      assert.equal(refused.status, 'refused');
+      assert.equal(refused.requestId, asked.requestId);
+      assert.equal(refused.confirmationVia, 'keyword');
+      assert.equal(refused.confirmationMatch, 'NEIN');
+      const [detail] = await audit('consent.refused');
+      assert.equal(detail.requestId, asked.requestId);
+      assert.equal(detail.requestPhoneNumberId, OFFERS_NUMBER);
+      assert.equal(detail.answerPhoneNumberId, OFFERS_NUMBER);
+      assert.equal(detail.via, 'keyword');
+      assert.equal(detail.match, 'NEIN');
+    });
+
+    it('with requests from two business numbers, a YES answers the one sent from the number it came to', async () => {
+      await requestSentFrom(SERVICE_NUMBER, 'newsletter', 'wamid.NEWSLETTER');
+      // The offers request is the later one: a bare YES would answer it, were it not for the numbers.
+      await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.OFFERS');
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        confirmationText: 'JA',
+        phoneNumberId: SERVICE_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      assert.equal(confirmed.purpose, 'newsletter');
+      assert.equal(await status('marketing'), 'pending');
+      assert.equal(await status('newsletter'), 'given');
+    });
+
+    it('answers as before where a side is unknown: no business number recorded, or none given with the answer', async () => {
+      // whatsapp-send did not record the number (another sender): any number's YES answers it.
+      await requestSentFrom(undefined, 'marketing');
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        confirmationText: 'JA',
+        phoneNumberId: SERVICE_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      assert.equal(confirmed.status, 'given');
+      assert.equal(confirmed.requestPhoneNumberId, undefined);
+      // An answer recorded through the API names no number: it is taken as before.
+      await requestSentFrom(OFFERS_NUMBER, 'newsletter', 'wamid.NEWSLETTER');
+      const viaApi = await ledger.confirmConsent({ subject: ANNA, confirmationText: 'JA', actor: 'crm' });
+      assert.equal(viaApi.purpose, 'newsletter');
+      const details = await audit('consent.confirmed');
+      assert.deepEqual(
+        details.map((d) => [d.requestPhoneNumberId, d.answerPhoneNumberId, d.via, d.match, d.answeredAt]),
+        [
+          [null, SERVICE_NUMBER, null, null, null],
+          [OFFERS_NUMBER, null, null, null, null],
+        ],
+      );
+    });
+
+    it('rejects an unknown way of answering and writes nothing', async () => {
+      await requestSentFrom(OFFERS_NUMBER);
+      await rejectsUnchanged(
+        () =>
+          ledger.confirmConsent({
+            subject: ANNA,
+            confirmationText: 'JA',
+            via: 'carrier-pigeon' as never,
+            actor: 'opt-in-flow',
+          }),
+        'invalid-input',
+      );
+    });
+
+    it('migrates a version-10 database: its records read as before, and old requests are answered as before', async () => {
+      // Under version 10: a consent given, one confirmed request with its earlier refusal in the history, and a
+      // request still pending.
+      await ledger.giveConsent({
+        subject: ANNA,
+        purpose: 'orders',
+        wording: TEST_PURPOSES[2].wording.en,
+        method: 'keyword',
+        actor: 't',
+      });
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'newsletter',
+        wording: WORDING.newsletter,
+        method: 'web-form',
+        actor: 't',
+      });
+      await ledger.refuseConsent({ subject: ANNA, purpose: 'newsletter', text: 'Nein', actor: 't' });
+      now += 15 * MINUTE;
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'newsletter',
+        wording: WORDING.newsletter,
+        method: 'web-form',
+        actor: 't',
+      });
+      await ledger.confirmConsent({ subject: ANNA, purpose: 'newsletter', confirmationText: 'JA', actor: 't' });
+      now += MINUTE;
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'marketing',
+        wording: WORDING.marketing,
+        method: 'web-form',
+        actor: 't',
+      });
+      const records = async () =>
+        JSON.parse(
+          JSON.stringify(
+            await Promise.all(['orders', 'newsletter', 'marketing'].map((p) => ledger.getConsent(ANNA, p))),
+          ),
+        ) as Record<string, unknown>[];
+      const proofFields = [
+        'requestId',
+        'requestSentAt',
+        'requestPhoneNumberId',
+        'confirmationVia',
+        'confirmationMatch',
+      ];
+      const earlier = (await records()).map((r) =>
+        Object.fromEntries(Object.entries(r).filter(([field]) => !proofFields.includes(field))),
+      );
+      await ledger.close();
+      await backToVersion10(db);
+      /** Every ledger table but those each open writes, each row without version 11's columns. */
+      const snapshot = async () => {
+        const tables: Record<string, string[]> = {};
+        for (const table of LEDGER_TABLES.filter((t) => t !== 'schema_version' && t !== 'purpose_presence')) {
+          tables[table] = (await db.all(`SELECT * FROM ${table}`))
+            .map((row) =>
+              JSON.stringify(
+                Object.entries(row)
+                  .filter(([column]) => !REQUEST_PROOF_COLUMNS.includes(column))
+                  .map(([column, value]) => [column, String(value)]),
+              ),
+            )
+            .sort();
+        }
+        return tables;
+      };
+      const v10 = await snapshot();
+      assert.ok(!(await db.dump()).includes('request_id'), 'version 10 has no proof columns');
+
+      now += MINUTE;
+      ledger = await open();
+      const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
+      assert.deepEqual(
+        versions.map((r) => Number(r.version)),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      );
+      // Every row kept every value; the new columns are NULL, and the records read as before.
+      assert.deepEqual(await snapshot(), v10, 'no old value changed');
+      for (const table of ['consents', 'consent_history']) {
+        const rows = await db.all(`SELECT * FROM ${table}`);
+        assert.ok(rows.length > 0, table);
+        for (const row of rows) {
+          for (const column of REQUEST_PROOF_COLUMNS) assert.equal(row[column], null, `${table}.${column}`);
+        }
+      }
+      assert.deepEqual(await records(), earlier);
+      assert.deepEqual(
+        earlier.map((r) => r.status),
+        ['given', 'given', 'pending'],
+      );
+
+      // The request made under version 10 names no business number: a YES to any number answers it, as before.
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        purpose: 'marketing',
+        confirmationText: 'JA',
+        via: 'keyword',
+        match: 'JA',
+        phoneNumberId: SERVICE_NUMBER,
+        actor: 't',
+      });
+      assert.equal(confirmed.status, 'given');
+      const [, detail] = await audit('consent.confirmed');
+      assert.deepEqual(
+        [detail.requestId, detail.requestSentAt, detail.requestPhoneNumberId, detail.answerPhoneNumberId, detail.via],
+        [null, null, null, SERVICE_NUMBER, 'keyword'],
+      );
+      assert.equal((await ledger.verifyAudit()).ok, true);
+    });
+  });
+}
