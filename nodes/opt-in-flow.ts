@@ -118,6 +118,14 @@ function sentAtOf(inbound: { timestamp?: unknown }): { sentAt?: number } {
   return sentAt === undefined ? {} : { sentAt };
 }
 
+/** Confirmation outcomes that are no answer of this node's: the message passes on, on output 4. */
+const PASSED_ON = new Set(['no-pending-request', 'quotes-other-message', 'other-business-number']);
+
+/** The business number (Meta's phone number id) an inbound message came to, when the webhook named it. */
+function businessNumberOf(inbound: Partial<InboundMessage>): string | undefined {
+  return typeof inbound.phoneNumberId === 'string' && inbound.phoneNumberId !== '' ? inbound.phoneNumberId : undefined;
+}
+
 function codeOf(err: unknown): string | undefined {
   return err instanceof GdprWhatsAppError ? err.code : undefined;
 }
@@ -367,9 +375,10 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       subject: SubjectRef,
       sentAt: number | undefined,
       quotedMessageId: string | undefined,
+      answeredTo: string | undefined,
     ): Promise<boolean> {
       const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
-      const answered = answeredPurposes(records, Date.now(), sentAt, quotedMessageId);
+      const answered = answeredPurposes(records, Date.now(), sentAt, quotedMessageId, answeredTo);
       // Two sent in the same millisecond: the first of their nodes takes it.
       return answered.length === 0 || answered.includes(config.purpose);
     }
@@ -387,10 +396,11 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const inbound = msg.whatsapp ?? {};
       const { sentAt } = sentAtOf(inbound);
       const inReplyTo = typeof inbound.context?.id === 'string' ? inbound.context.id : undefined;
+      const answeredTo = businessNumberOf(inbound);
       if (
         intent.purpose === undefined &&
         !allowMsgPurpose &&
-        !(await answersOurRequest(ledger, subject, sentAt, inReplyTo))
+        !(await answersOurRequest(ledger, subject, sentAt, inReplyTo, answeredTo))
       ) {
         return on(3, msg);
       }
@@ -403,6 +413,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           confirmationText: intent.text,
           ...sentAtOf(inbound),
           ...(inReplyTo === undefined ? {} : { inReplyTo }),
+          via: intent.via,
+          match: intent.match,
+          ...(answeredTo === undefined ? {} : { phoneNumberId: answeredTo }),
           actor,
         });
         const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
@@ -413,8 +426,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         return on(1, msg);
       } catch (err) {
         // A YES without a pending request is not ours to answer (a double tap, another dialog), nor one quoting
-        // another message ("Shall we call you back?"): pass it on.
-        if (codeOf(err) === 'no-pending-request' || codeOf(err) === 'quotes-other-message') return on(3, msg);
+        // another message ("Shall we call you back?"), nor one to another business number than the request went from:
+        // pass it on.
+        if (PASSED_ON.has(codeOf(err) ?? '')) return on(3, msg);
         if (codeOf(err) === 'stale-reply') {
           // Sent before this request or before an opt-out, delivered late: it confirms nothing and gets no answer.
           node.log(RED._('opt-in-flow.log.stale-reply'));
@@ -446,8 +460,9 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const inbound = msg.whatsapp ?? {};
       const { sentAt } = sentAtOf(inbound);
       const inReplyTo = typeof inbound.context?.id === 'string' ? inbound.context.id : undefined;
+      const answeredTo = businessNumberOf(inbound);
       const records = await Promise.all(ledger.purposeIds().map((id) => ledger.getConsent(subject, id)));
-      const request = refusedRequest(records, Date.now(), sentAt, inReplyTo);
+      const request = refusedRequest(records, Date.now(), sentAt, inReplyTo, answeredTo);
       if (!request || (!allowMsgPurpose && request.purpose !== config.purpose)) return on(3, msg);
       const record = await ledger
         .refuseConsent({
@@ -455,11 +470,16 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           purpose: request.purpose,
           ...(inbound.messageId === undefined ? {} : { messageId: inbound.messageId }),
           text: intent.text,
+          ...(sentAt === undefined ? {} : { sentAt }),
+          via: intent.via,
+          match: intent.match,
+          ...(answeredTo === undefined ? {} : { phoneNumberId: answeredTo }),
           actor,
         })
-        // No longer pending (confirmed or expired meanwhile): the no refuses nothing.
+        // No longer pending (confirmed or expired meanwhile), or sent from another business number meanwhile (asked
+        // again there): the no refuses nothing.
         .catch((err: unknown) => {
-          if (codeOf(err) === 'missing-wording') return undefined;
+          if (codeOf(err) === 'missing-wording' || codeOf(err) === 'other-business-number') return undefined;
           throw err;
         });
       if (!record) return on(3, msg);

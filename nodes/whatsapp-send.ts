@@ -261,7 +261,12 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
       try {
         await withStoreLedger(RED, storeId, (ledger) =>
-          ledger.requestSent(subject, purpose, messageId, { requestedAt, actor: `whatsapp-send:${node.id}` }),
+          ledger.requestSent(subject, purpose, messageId, {
+            requestedAt,
+            actor: `whatsapp-send:${node.id}`,
+            // The business number it went from: an answer that comes to another one answers nothing (Art. 7(1) GDPR).
+            ...(whatsapp?.phoneNumberId ? { phoneNumberId: whatsapp.phoneNumberId } : {}),
+          }),
         );
       } catch (err) {
         node.warn(translateError(RED, err));

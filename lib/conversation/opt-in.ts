@@ -1,4 +1,10 @@
-import { isLivePending, mayAnswerRequest, quotedRequest, requestedAfterReply } from '../consent/rules';
+import {
+  isLivePending,
+  mayAnswerRequest,
+  quotedRequest,
+  requestedAfterReply,
+  sentFromOtherNumber,
+} from '../consent/rules';
 import type { ConsentRecord } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
@@ -217,9 +223,13 @@ export function confirmButtonId(purposeId: string): string {
   return CONFIRM_BUTTON_PREFIX + purposeId;
 }
 
+/**
+ * `match`: the button payload or configured keyword the reply matched, kept as proof of how she answered (never her
+ * message text, which is `text`).
+ */
 export type ReplyIntent =
-  | { kind: 'confirm'; via: 'button' | 'keyword'; purpose?: string; text: string }
-  | { kind: 'refuse'; text: string }
+  | { kind: 'confirm'; via: 'button' | 'keyword'; match: string; purpose?: string; text: string }
+  | { kind: 'refuse'; via: 'button' | 'keyword'; match: string; text: string }
   | { kind: 'start'; keyword: string; text: string };
 
 export interface ReplyKeywords {
@@ -244,7 +254,13 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   const ours = buttonIds.find((id) => id.startsWith(CONFIRM_BUTTON_PREFIX));
   if (ours) {
     const title = inbound.interactive?.title ?? inbound.button?.text ?? ours;
-    return { kind: 'confirm', via: 'button', purpose: ours.slice(CONFIRM_BUTTON_PREFIX.length), text: title };
+    return {
+      kind: 'confirm',
+      via: 'button',
+      match: ours,
+      purpose: ours.slice(CONFIRM_BUTTON_PREFIX.length),
+      text: title,
+    };
   }
   // A template quick-reply without a payload parameter comes back with the button text as payload. One with a
   // payload of its own belongs to another template (a delivery notice's "OK"): it confirms nothing.
@@ -253,9 +269,9 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
     if (payload !== undefined && text !== undefined && payload !== text) return undefined;
     // A template's "Nein" beside its "Ja": the same refusal as a typed one, and it quotes the template it was on.
     const no = [payload, text].find((t) => matchKeyword(t, keywords.refuse ?? [], { exactAccents: true }));
-    if (no) return { kind: 'refuse', text: no };
+    if (no) return { kind: 'refuse', via: 'button', match: no, text: no };
     const said = [payload, text].find((t) => matchKeyword(t, keywords.confirm, { exactAccents: true }));
-    if (said) return { kind: 'confirm', via: 'button', text: said };
+    if (said) return { kind: 'confirm', via: 'button', match: said, text: said };
     return undefined;
   }
   if (inbound.type !== 'text' || typeof inbound.text !== 'string') return undefined;
@@ -263,10 +279,11 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
   // whatever follows the question mark ("Ja?!", "Ja? 🙂") and in whichever width or script it is typed ("Ja？",
   // "Ναι;"). Nor does a struck-out "~ja~", which takes the yes back, nor a yes beside a no-sign ("Ja ❌", "JA 👎").
   if (isQuestion(inbound.text) || isStruckThrough(inbound.text)) return undefined;
-  if (matchKeyword(inbound.text, keywords.refuse ?? [])) return { kind: 'refuse', text: inbound.text };
+  const no = matchKeyword(inbound.text, keywords.refuse ?? []);
+  if (no) return { kind: 'refuse', via: 'keyword', match: no, text: inbound.text };
   if (carriesNoSign(inbound.text)) return undefined;
-  if (matchKeyword(inbound.text, keywords.confirm, { exactAccents: true }))
-    return { kind: 'confirm', via: 'keyword', text: inbound.text };
+  const yes = matchKeyword(inbound.text, keywords.confirm, { exactAccents: true });
+  if (yes) return { kind: 'confirm', via: 'keyword', match: yes, text: inbound.text };
   const start = matchKeyword(inbound.text, keywords.start, { exactAccents: true });
   if (start) return { kind: 'start', keyword: start, text: inbound.text };
   return undefined;
@@ -278,14 +295,19 @@ export function recogniseReply(inbound: Partial<InboundMessage>, keywords: Reply
  * context.id), when it quotes one on record; else the pending requests sent last before the reply (sent at `sentAt`,
  * when known). Empty when none is pending; more than one when they were sent in the same millisecond (each of them
  * may take it). A reply quoting another message than the one named here confirms nothing: the ledger refuses it.
+ * A request sent from another business number than the reply came to (`answeredTo`) is not answered by it.
  */
 export function answeredPurposes(
   records: readonly (ConsentRecord | undefined)[],
   now: number,
   sentAt?: number,
   quotedMessageId?: string,
+  answeredTo?: string,
 ): string[] {
-  const known = records.filter((record): record is ConsentRecord => record !== undefined);
+  const known = records.filter(
+    (record): record is ConsentRecord =>
+      record !== undefined && !sentFromOtherNumber(record.requestPhoneNumberId, answeredTo),
+  );
   const quoted = quotedRequest(known, quotedMessageId, (record) => record.requestMessageId);
   if (quoted) return [quoted.purpose];
   const live = known.filter((record) =>
@@ -300,17 +322,21 @@ export function answeredPurposes(
 /**
  * The pending request a typed no answers, by the rules a typed yes follows (answeredPurposes, and the ledger's
  * confirmConsent): the one whose message it quotes, else the one sent last before it was written; none when it quotes
- * another message, or was written before every pending request (a late "Nein" to something else).
+ * another message, or was written before every pending request (a late "Nein" to something else), or came to another
+ * business number than the request went from (`answeredTo`).
  */
 export function refusedRequest(
   records: readonly (ConsentRecord | undefined)[],
   now: number,
   sentAt?: number,
   quotedMessageId?: string,
+  answeredTo?: string,
 ): ConsentRecord | undefined {
   const live = records.filter(
     (record): record is ConsentRecord =>
-      record !== undefined && isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
+      record !== undefined &&
+      !sentFromOtherNumber(record.requestPhoneNumberId, answeredTo) &&
+      isLivePending({ status: record.status, expiresAt: record.expiresAt ?? null }, now),
   );
   const quoted = quotedRequest(live, quotedMessageId, (record) => record.requestMessageId);
   if (quoted) return quoted;

@@ -98,6 +98,59 @@ describe('export-subject node', () => {
     assert.match(String(exportAudit?.actor), /^export-subject:export:request$/);
   });
 
+  it('shows the proof of the double opt-in: which request, sent when and from which number, answered how', async () => {
+    await load();
+    const store = await ledger();
+    const asked = await store.requestConsent({
+      subject: ERIKA,
+      purpose: 'news',
+      wording: WORDING,
+      language: 'de',
+      method: 'web-form',
+      actor: 'test',
+    });
+    const requestedAt = asked.requestedAt as number;
+    await store.requestSent(ERIKA, 'news', 'wamid.request', {
+      requestedAt,
+      actor: 'test',
+      phoneNumberId: '100200300500',
+    });
+    const answeredAt = Date.now();
+    await store.confirmConsent({
+      subject: ERIKA,
+      confirmationText: 'Ja gerne',
+      via: 'keyword',
+      match: 'JA',
+      phoneNumberId: '100200300500',
+      sentAt: answeredAt,
+      actor: 'test',
+    });
+    const out = next('out');
+    helper.getNode('export').receive({ payload: ERIKA });
+    const doc = (await out).payload as SubjectExport;
+    const [consent] = doc.consents;
+    assert.equal(consent.requestId, asked.requestId);
+    assert.match(String(consent.requestId), /^[0-9a-f-]{36}$/);
+    assert.equal(typeof consent.requestSentAt, 'number');
+    assert.deepEqual(
+      [consent.requestMessageId, consent.requestPhoneNumberId, consent.confirmationVia, consent.confirmationMatch],
+      ['wamid.request', '100200300500', 'keyword', 'JA'],
+    );
+    const confirmed = doc.auditEvents.find((e) => e.action === 'consent.confirmed');
+    assert.deepEqual(confirmed?.detail, {
+      purposeVersion: consent.purposeVersion,
+      wordingSha256: consent.wordingSha256,
+      requestId: asked.requestId,
+      requestedAt,
+      requestSentAt: consent.requestSentAt,
+      requestPhoneNumberId: '100200300500',
+      answerPhoneNumberId: '100200300500',
+      via: 'keyword',
+      match: 'JA',
+      answeredAt,
+    });
+  });
+
   it('names the integrator a privacy notice of the store lists on its policy page among the recipients', async () => {
     const notice = (id: string, store: string, providerName: string) => ({
       id,

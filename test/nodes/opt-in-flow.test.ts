@@ -958,6 +958,69 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
     });
 
+    /** A form request sent through whatsapp-send inside the 24-hour window; its record once sent. */
+    async function requestThroughSend() {
+      await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow());
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });
+      const sent = next('sent');
+      const before = Date.now();
+      helper.getNode('optin').receive({ payload: form } as never);
+      await sent;
+      const record = await ledger.getConsent(ANNA, 'news');
+      assert.equal(record?.status, 'pending');
+      assert.match(String(record?.requestId), /^[0-9a-f-]{36}$/);
+      assert.ok((record?.requestSentAt ?? 0) >= before, 'when whatsapp-send had it accepted');
+      assert.equal(record?.requestPhoneNumberId, PHONE_NUMBER_ID, 'the number of the whatsapp-config that sent it');
+      return record;
+    }
+
+    it('keeps the proof of the answered request: the number it went from, the button that answered it', async () => {
+      const asked = await requestThroughSend();
+      const confirmed = await optIn(
+        inbound(ANNA, {
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+        }),
+      );
+      assert.equal(confirmed.msg.optIn?.outcome, 'confirmed');
+      const stored = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual(
+        [stored?.status, stored?.requestId, stored?.confirmationVia, stored?.confirmationMatch],
+        ['given', asked?.requestId, 'button', 'gdpr-confirm:news'],
+      );
+      const event = (await ledger.exportSubject(ANNA, actor)).auditEvents.find((e) => e.action === 'consent.confirmed');
+      assert.deepEqual(
+        [
+          event?.detail?.requestId,
+          event?.detail?.requestSentAt,
+          event?.detail?.requestPhoneNumberId,
+          event?.detail?.answerPhoneNumberId,
+          event?.detail?.via,
+          event?.detail?.match,
+        ],
+        [asked?.requestId, asked?.requestSentAt, PHONE_NUMBER_ID, PHONE_NUMBER_ID, 'button', 'gdpr-confirm:news'],
+      );
+    });
+
+    it('a JA or a Nein that came to another business number answers nothing: it passes on output 4', async () => {
+      await requestThroughSend();
+      for (const text of ['JA', 'Nein']) {
+        const elsewhere = inbound(ANNA, { type: 'text', text, phoneNumberId: '100200300999' });
+        const passed = await optIn(elsewhere);
+        assert.equal(passed.output, 4, text);
+        assert.deepEqual(passed.msg, elsewhere, 'unchanged');
+        assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending', text);
+      }
+      // Her no where she was asked refuses it, with the keyword it matched.
+      const no = await optIn(inbound(ANNA, { type: 'text', text: 'Nein danke' }));
+      assert.equal(no.msg.optIn?.outcome, 'refused');
+      const refused = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual(
+        [refused?.status, refused?.confirmationVia, refused?.confirmationMatch],
+        ['refused', 'keyword', 'NEIN'],
+      );
+    });
+
     it('sends the interactive confirmation inside the 24-hour window', async () => {
       await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow());
       await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });

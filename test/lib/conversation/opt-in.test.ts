@@ -239,7 +239,7 @@ describe('conversation/opt-in', () => {
           { type: 'interactive', interactive: { type: 'button_reply', id: confirmButtonId('news'), title: 'JA' } },
           keywords,
         ),
-        { kind: 'confirm', via: 'button', purpose: 'news', text: 'JA' },
+        { kind: 'confirm', via: 'button', match: 'gdpr-confirm:news', purpose: 'news', text: 'JA' },
       );
       assert.deepEqual(
         recogniseReply(
@@ -249,6 +249,7 @@ describe('conversation/opt-in', () => {
         {
           kind: 'confirm',
           via: 'button',
+          match: 'gdpr-confirm:orders',
           purpose: 'orders',
           text: 'Yes',
         },
@@ -256,6 +257,7 @@ describe('conversation/opt-in', () => {
       assert.deepEqual(recogniseReply({ type: 'button', button: { payload: 'Ja', text: 'Ja' } }, keywords), {
         kind: 'confirm',
         via: 'button',
+        match: 'Ja',
         text: 'Ja',
       });
     });
@@ -264,6 +266,7 @@ describe('conversation/opt-in', () => {
       assert.deepEqual(recogniseReply({ type: 'text', text: ' ja! ' }, keywords), {
         kind: 'confirm',
         via: 'keyword',
+        match: 'JA',
         text: ' ja! ',
       });
       assert.equal(recogniseReply({ type: 'text', text: 'YES' }, keywords)?.kind, 'confirm');
@@ -299,8 +302,14 @@ describe('conversation/opt-in', () => {
         assert.equal(recogniseReply({ type: 'text', text }, keywords)?.kind, 'confirm', text);
       // A typed no to a request, when the node reads no-keywords; a question is none, a no-sign makes it no clearer.
       const withRefuse = { ...keywords, refuse: DEFAULT_REFUSE_KEYWORDS };
-      for (const text of ['Nein', 'nein danke', 'No thanks', 'N', 'Nein ❌', 'NO 👎'])
-        assert.deepEqual(recogniseReply({ type: 'text', text }, withRefuse), { kind: 'refuse', text }, text);
+      // The proof keeps the keyword matched, never her words.
+      const noes = { Nein: 'NEIN', 'nein danke': 'NEIN', 'No thanks': 'NO', N: 'N', 'Nein ❌': 'NEIN', 'NO 👎': 'NO' };
+      for (const [text, match] of Object.entries(noes))
+        assert.deepEqual(
+          recogniseReply({ type: 'text', text }, withRefuse),
+          { kind: 'refuse', via: 'keyword', match, text },
+          text,
+        );
       for (const text of ['Nein?', '~nein~', 'Nein, doch ja', 'Nein ja'])
         assert.equal(recogniseReply({ type: 'text', text }, withRefuse), undefined, text);
       assert.equal(recogniseReply({ type: 'text', text: 'Nein' }, keywords), undefined, 'not read without the list');
@@ -309,6 +318,8 @@ describe('conversation/opt-in', () => {
       // with a payload of its own belongs to another template.
       assert.deepEqual(recogniseReply({ type: 'button', button: { payload: 'Nein', text: 'Nein' } }, withRefuse), {
         kind: 'refuse',
+        via: 'button',
+        match: 'Nein',
         text: 'Nein',
       });
       assert.equal(
@@ -372,6 +383,20 @@ describe('conversation/opt-in', () => {
       // Quoting another message: the request sent last, whose node then confirms nothing (the ledger refuses it).
       assert.deepEqual(answeredPurposes(records, 1_000, undefined, 'wamid.call-back'), ['offers']);
     });
+    it('leaves out the requests sent from another business number than the reply came to', () => {
+      const from = (record: ConsentRecord, requestPhoneNumberId?: string) => ({ ...record, requestPhoneNumberId });
+      const records = [
+        from(request('news', 'pending', 100, 10_000), '111'),
+        from(request('offers', 'pending', 200, 10_000), '222'),
+        from(request('tips', 'pending', 50, 10_000)),
+      ];
+      assert.deepEqual(answeredPurposes(records, 1_000, undefined, undefined, '111'), ['news']);
+      assert.deepEqual(answeredPurposes(records, 1_000, undefined, undefined, '222'), ['offers']);
+      // A number with no request of its own: only the request whose number is not on record may be answered there.
+      assert.deepEqual(answeredPurposes(records, 1_000, undefined, undefined, '333'), ['tips']);
+      // Neither side known: as before.
+      assert.deepEqual(answeredPurposes(records, 1_000), ['offers']);
+    });
   });
 
   describe('refusedRequest', () => {
@@ -389,6 +414,13 @@ describe('conversation/opt-in', () => {
       const sent = [request('news', 'pending', 0, 1e9, 'wamid.news')];
       assert.equal(refusedRequest(sent, 1_000, undefined, 'wamid.call-back'), undefined);
       assert.equal(refusedRequest([request('news', 'pending', 100_000, 1e9)], 200_000, 0), undefined);
+    });
+    it('refuses nothing for a no that came to another business number than the request went from', () => {
+      const sent = [{ ...request('news', 'pending', 0, 1e9, 'wamid.news'), requestPhoneNumberId: '111' }];
+      assert.equal(refusedRequest(sent, 1_000, undefined, undefined, '222'), undefined);
+      assert.equal(refusedRequest(sent, 1_000, undefined, 'wamid.news', '222'), undefined, 'not even quoting it');
+      assert.equal(refusedRequest(sent, 1_000, undefined, undefined, '111')?.purpose, 'news');
+      assert.equal(refusedRequest(sent, 1_000)?.purpose, 'news', 'the number it came to not known');
     });
   });
 
