@@ -96,19 +96,20 @@ export class EventFeed {
     }
     const now = this.clock();
     // A lost acknowledgement (a power cut) only sends the events again.
-    const { moved, erasureContacts } = await this.store.write(
+    const { moved, goneContacts } = await this.store.write(
       async (tx) => {
         // Never past what this holder was given: a wrong id must not skip events still to come. (A late
         // acknowledgement of events that are gone already is no mistake: it leaves the cursor where it is.)
         const moved = await tx.advanceEventCursor(name, holder, lastId, now, now + EVENT_FEED_LEASE_MS);
-        return { moved, erasureContacts: moved ? (await tx.pruneOutbox()).erasureContacts : 0 };
+        return { moved, goneContacts: moved ? (await tx.pruneOutbox()).goneContacts : 0 };
       },
       { serial: false, waitForDisk: false },
     );
-    // An erasure's event carried the number to the CRM; deleted now, it must not linger in free pages.
-    if (erasureContacts > 0) {
+    // An erasure's event, or a move's, carried a number the ledger no longer holds to the CRM; deleted now, it must
+    // not linger in free pages.
+    if (goneContacts > 0) {
       // The acknowledgement stands: a scrub that fails is a warning, as after an erasure.
-      await this.store.scrub({ eventContacts: erasureContacts }).catch((err: Error) => this.onWarning(err));
+      await this.store.scrub({ eventContacts: goneContacts }).catch((err: Error) => this.onWarning(err));
     }
     return moved;
   }
@@ -121,8 +122,10 @@ export class EventFeed {
   }
 
   private toRow(event: LedgerEvent, withContact: boolean): Omit<OutboxRow, 'id'> {
-    const { phone, userId, ...kept } = event;
-    const contact = withContact && (phone !== undefined || userId !== undefined) ? { phone, userId } : undefined;
+    const { phone, userId, newPhone, newUserId, ...kept } = event;
+    const numbers = { phone, userId, newPhone, newUserId };
+    const named = Object.values(numbers).some((value) => value !== undefined);
+    const contact = withContact && named ? numbers : undefined;
     return {
       at: event.at,
       pseudonym: event.pseudonym,
@@ -135,7 +138,7 @@ export class EventFeed {
   private fromRow(row: OutboxRow, withContact: boolean): FeedEvent {
     const event = { ...(JSON.parse(row.event) as LedgerEvent), id: row.id };
     if (!withContact || row.contactEnc === null) return event;
-    let contact: { phone?: unknown; userId?: unknown };
+    let contact: { phone?: unknown; userId?: unknown; newPhone?: unknown; newUserId?: unknown };
     try {
       contact = JSON.parse(this.cipher.decrypt(row.contactEnc, CONTACT_FIELD, row.pseudonym));
     } catch (err) {
@@ -145,6 +148,8 @@ export class EventFeed {
     }
     if (typeof contact.phone === 'string') event.phone = contact.phone;
     if (typeof contact.userId === 'string') event.userId = contact.userId;
+    if (typeof contact.newPhone === 'string') event.newPhone = contact.newPhone;
+    if (typeof contact.newUserId === 'string') event.newUserId = contact.newUserId;
     return event;
   }
 }

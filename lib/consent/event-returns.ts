@@ -12,6 +12,14 @@ export interface ReturnPlan {
   givenUp: { event: FeedEvent; attempts: number }[];
 }
 
+/**
+ * Whose events an event is in line with: its pseudonym's, and for a move (subject.number-changed) also those of where
+ * the person went, so that a CRM re-keys her record after what came before at either and before what comes after.
+ */
+export function personsOf(event: FeedEvent): string[] {
+  return event.to !== undefined && event.to !== event.pseudonym ? [event.pseudonym, event.to] : [event.pseudonym];
+}
+
 /** How often an event may miss by default before it is given up; 0 would never give up. */
 export const MAX_ATTEMPTS_DEFAULT = 5;
 
@@ -20,7 +28,8 @@ export const MAX_ATTEMPTS_DEFAULT = 5;
  * (after the CRM answered), so that at least once reaches the receiving system, not only the node's output. The feed's
  * cursor moves past an event only when it and every event before it came back; what does not come back in time goes
  * again. Events the node does not send (not selected) are settled at once. One person's events go one at a time, in
- * order: a withdrawal never overtakes the consent before it, also when that one has to go again.
+ * order: a withdrawal never overtakes the consent before it, also when that one has to go again. A move
+ * (subject.number-changed) is in line with both numbers' events (personsOf).
  *
  * An event the flow never returns (a CRM that refuses it every time) would go again for ever and hold up every event
  * after it: after `maxAttempts` misses (0: no limit) it is given up, settled as if it came back, and the plan names it
@@ -35,7 +44,7 @@ export const MAX_ATTEMPTS_DEFAULT = 5;
  */
 export class EventReturns {
   /** Sent and not yet back: id → when it was last sent, whose it is, and the send's place in this copy's order. */
-  private readonly out = new Map<number, { sentAt: number; pseudonym: string; order: number; returnsBefore: number }>();
+  private readonly out = new Map<number, { sentAt: number; persons: string[]; order: number; returnsBefore: number }>();
   /** Came back while an earlier event is still out. */
   private readonly back = new Set<number>();
   /** Persons with an event the last plan held back behind one of theirs still out. */
@@ -88,8 +97,10 @@ export class EventReturns {
     const personsOut = new Set<string>();
     this.waitingBehind = new Set();
     for (const event of page) {
+      const persons = personsOf(event);
+      const behind = persons.some((person) => personsOut.has(person));
       let settled = !selected(event) || this.back.has(event.id);
-      if (!settled && !personsOut.has(event.pseudonym) && this.due(event.id, now)) {
+      if (!settled && !behind && this.due(event.id, now)) {
         const misses = this.countMiss(event.id);
         if (this.maxAttempts > 0 && misses >= this.maxAttempts) {
           // Given up: as if it came back, so that the events after it (the person's next one too) go on.
@@ -104,19 +115,20 @@ export class EventReturns {
         continue;
       }
       settledSoFar = false;
-      if (personsOut.has(event.pseudonym)) {
+      // A move held back holds back what comes after it at her new number too.
+      for (const person of persons) personsOut.add(person);
+      if (behind) {
         // Not out any more (an earlier one of hers goes again first): it follows once that one is back.
         this.out.delete(event.id);
-        this.waitingBehind.add(event.pseudonym);
+        for (const person of persons) this.waitingBehind.add(person);
         continue;
       }
-      personsOut.add(event.pseudonym);
       if (!this.due(event.id, now)) continue;
       if (this.out.has(event.id)) plan.resent += 1;
       this.sends += 1;
       this.out.set(event.id, {
         sentAt: now,
-        pseudonym: event.pseudonym,
+        persons,
         order: this.sends,
         returnsBefore: this.returns,
       });
@@ -146,7 +158,7 @@ export class EventReturns {
     this.back.add(id);
     this.latestReturned = Math.max(this.latestReturned, sent.order);
     this.returns += 1;
-    if (this.waitingBehind.has(sent.pseudonym)) return true;
+    if (sent.persons.some((person) => this.waitingBehind.has(person))) return true;
     for (const other of this.out.keys()) if (other < id) return false;
     return true;
   }

@@ -4,6 +4,7 @@ import type { StoreTx } from '../store/types';
 import type { AuditRecord } from './audit-verify';
 import type { LinkUserIdInput, LinkUserIdOutcome, NumberChangeInput } from './inputs';
 import { type LedgerWrites, lastAt, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { repeatsMove, replacedIdTo } from './move-retries';
 import type { PurposeDefinition } from './purposes';
 import { ACTIVE_STATUSES } from './rules';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
@@ -91,9 +92,14 @@ export class IdentityChanges {
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
       const carry = { channel, actor, messageId };
+      // What followed her to her new number comes after the move's event: a CRM re-keys her record first.
+      const followed: LedgerEvent[] = [];
       // Read before this move ends anything: the endings below are not hers to carry.
-      const wentTo = await this.followPerson(tx, now, events, p, { newNumber, previousId, newId }, carry);
+      const wentTo = await this.followPerson(tx, now, followed, p, { newNumber, previousId, newId }, carry);
+      const repeated = await repeatsMove(tx, p, wentTo, NUMBER_CHANGED);
       if (await this.writes.erasedAndGone(tx, p)) {
+        // Erased: a CRM holds nothing of her to re-key, and is not told where she went.
+        events.push(...followed);
         // Links go (no user id may answer for the number any more), and a record made since the erasure (a later
         // message's time); the pseudonymous marker stays, so that a START sent before the move cannot sign the next
         // holder up.
@@ -136,8 +142,10 @@ export class IdentityChanges {
           await tx.putConsent(block);
         }
       }
-      const unlinked = await tx.removeAliasesOf(p);
-      const removed = await tx.removePersonalData(p);
+      // A repeat finds nothing of hers left to remove, but would take the numbers from the first one's events still
+      // waiting for a CRM (forgotten as a person's are), which then could not re-key her record by number.
+      const unlinked = repeated ? 0 : await tx.removeAliasesOf(p);
+      const removed = repeated ? 0 : await tx.removePersonalData(p);
       await this.writes.audit(tx, now, {
         action: NUMBER_CHANGED,
         actor,
@@ -145,6 +153,21 @@ export class IdentityChanges {
         outcome: 'ended',
         detail: { ended: ended.length, unlinked, personalDataRemoved: removed, ...movedTo(wentTo) },
       });
+      if (!repeated) {
+        // The numbers only in-process, as subject.erased carries its number: the ledger itself no longer holds the
+        // one she left, and the feed scrubs both once delivered (pruneOutbox).
+        events.push({
+          type: 'subject.number-changed',
+          pseudonym: p,
+          at: now,
+          ...movedTo(wentTo),
+          phone: subject.phone,
+          userId: previousId?.userId,
+          newPhone: newNumber?.phone,
+          newUserId: newId?.userId,
+        });
+      }
+      events.push(...followed);
       return ended;
     });
   }
@@ -291,7 +314,9 @@ export class IdentityChanges {
       previousId && !idDone ? await this.idOptOuts(tx, previousId) : undefined,
     );
     if (newNumber) await this.followToNewNumber(tx, now, events, newNumber, optOuts, carry);
-    let idHome: string | undefined = newNumber?.pseudonym;
+    // A retry of a move known only by user id: the first took the new id, and said where she went.
+    const replaced = idDone && !newNumber ? await replacedIdTo(tx, previousId.pseudonym, USER_ID_REPLACED) : undefined;
+    let idHome: string | undefined = newNumber?.pseudonym ?? replaced;
     if (newId && optOuts.erased) {
       if ((await tx.suppressedAt(newId.pseudonym)) === undefined)
         await tx.putSuppression(newId.pseudonym, now, carry.actor);

@@ -142,7 +142,7 @@ export class RetentionSweep {
         detail: counts,
       });
     });
-    // Events nobody took may have carried an erased person's number to the end (the erasure's own event).
+    // Events nobody took may have carried a number the ledger no longer holds to the end (an erasure's or a move's).
     if (report.personalDataRemoved > 0 || report.proofRemoved > 0 || report.undeliveredEventsRemoved > 0) {
       await this.store.scrub();
     }

@@ -173,7 +173,7 @@ export class SubjectRights {
       if (late && sentAt !== undefined) await this.listAtNewNumber(tx, now, events, p, sentAt, who);
       // Whoever's part goes (hers asking now, her late request, or the previous holder's at staff's word), the
       // numbers that person moved from to get here go with it.
-      const earlier = await this.eraseEarlierNumbers(tx, now, p, keys, span, who, by);
+      const earlier = await this.eraseEarlierNumbers(tx, now, events, p, keys, span, who, by);
       const followed = earlier.count ? { earlierNumbers: earlier.count } : {};
       await this.writes.audit(tx, now, {
         action: 'dsr.erasure_executed',
@@ -184,9 +184,13 @@ export class SubjectRights {
           ? { removed, part: PREVIOUS_HOLDER_PART, ...followed, ...by }
           : { removed, ...followed, ...by },
       });
-      // Whoever acts on this event (a CRM) knows the number as the present holder's: hers is not what went.
-      if (!previousHolder)
-        events.push(ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p));
+      // Whoever acts on this event (a CRM) knows the number as the present holder's: hers is not what went. A
+      // previous holder's part is told by the number's pseudonym only: the number is someone else's now.
+      if (!previousHolder) {
+        const erased = ledgerEvent('subject.erased', { ...identified, phone }, now, undefined, undefined, p);
+        // Listed and emptied: nobody holds the number in the ledger after her.
+        events.push({ ...erased, heldAfter: false });
+      } else if (span?.until !== undefined) events.push(await this.previousHolderErased(tx, now, p, span.until));
       const report: EraseReport = { found: found || earlier.found, removed, at: now, pseudonym: p };
       if (earlier.count > 0 || !previousHolder)
         report.earlierNumbers = { count: earlier.count, removed: earlier.removed };
@@ -212,6 +216,7 @@ export class SubjectRights {
   private async eraseEarlierNumbers(
     tx: StoreTx,
     now: number,
+    events: LedgerEvent[],
     p: string,
     keys: readonly string[],
     span: HolderSpan | undefined,
@@ -220,8 +225,21 @@ export class SubjectRights {
   ): Promise<{ count: number; found: boolean; removed: Record<string, number> }> {
     const numbers = span ? await earlierNumbers(tx, p, keys, span) : [];
     const removed: Record<string, number> = {};
-    for (const number of numbers) addCounts(removed, await this.erasePart(tx, now, number, actor, by));
+    for (const number of numbers) {
+      addCounts(removed, await this.erasePart(tx, now, number, actor, by));
+      // A CRM that kept her record under a number she left learns that her part there went too.
+      events.push(await this.previousHolderErased(tx, now, number.pseudonym, number.span.until));
+    }
     return { count: numbers.length, found: Object.values(removed).some((n) => n > 0), removed };
+  }
+
+  /**
+   * The event of a previous holder's part erased (the number's pseudonym, no number: it is someone else's now, or
+   * free to be): when she left it, and whether someone holds it now, so that a CRM keeps what is his.
+   */
+  private async previousHolderErased(tx: StoreTx, now: number, p: string, movedAt: number): Promise<LedgerEvent> {
+    const heldAfter = (await tx.getSubject(p)) !== undefined || !(await this.writes.hasNoLiveRecord(tx, p));
+    return { type: 'subject.previous-holder-erased', pseudonym: p, at: now, movedAt, heldAfter };
   }
 
   /** What erase does for the previous holder's part of a number (beforeNumberChange), for one earlier number. */

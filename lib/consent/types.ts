@@ -162,6 +162,8 @@ export const LEDGER_EVENT_TYPES = [
   'consent.withdrawn',
   'consent.expired',
   'subject.erased',
+  'subject.number-changed',
+  'subject.previous-holder-erased',
   'notice.shown',
 ] as const;
 
@@ -178,6 +180,22 @@ export interface LedgerEvent {
   userId?: string;
   status?: ConsentStatus;
   channel?: WithdrawalChannel;
+  /**
+   * subject.number-changed: where the person went (the pseudonym of her new number, or of her new user id when Meta
+   * named no number), so that a CRM keyed by pseudonym re-keys her record. Absent when Meta named neither.
+   */
+  to?: string;
+  /** subject.number-changed, only in-process like `phone` (which is the number she left): her new number. */
+  newPhone?: string;
+  /** subject.number-changed, only in-process like `phone`: her new user id. */
+  newUserId?: string;
+  /**
+   * subject.erased and subject.previous-holder-erased: whether someone holds the number in the ledger after the
+   * erasure (a later holder): a CRM keyed by number then erases only what it holds of the person before him.
+   */
+  heldAfter?: boolean;
+  /** subject.previous-holder-erased: when she left the number; what the CRM holds of the number up to then was hers. */
+  movedAt?: number;
 }
 
 export interface EraseReport {

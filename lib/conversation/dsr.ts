@@ -332,6 +332,10 @@ const SHAREABLE_EVENT_FIELDS = [
   'channel',
   'noticeVersion',
   'reason',
+  // subject.number-changed: the pseudonym she went to; the erasure events: whether the number has a holder after.
+  'to',
+  'heldAfter',
+  'movedAt',
 ] as const;
 
 export interface ConsentEventPayload {
@@ -341,6 +345,8 @@ export interface ConsentEventPayload {
   purpose?: string;
   phone?: string;
   userId?: string;
+  newPhone?: string;
+  newUserId?: string;
   [field: string]: unknown;
 }
 
@@ -359,6 +365,9 @@ export function consentEventPayload(ledgerEvent: LedgerEvent, includePhone: bool
   if (includePhone) {
     if (typeof event.phone === 'string') payload.phone = event.phone;
     if (typeof event.userId === 'string') payload.userId = event.userId;
+    // subject.number-changed: `phone` is the number she left, `newPhone` the one she went to.
+    if (typeof event.newPhone === 'string') payload.newPhone = event.newPhone;
+    if (typeof event.newUserId === 'string') payload.newUserId = event.newUserId;
   }
   return payload;
 }

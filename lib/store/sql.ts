@@ -29,6 +29,12 @@ export interface SqlConnection {
   run(sql: string, params?: SqlValue[]): Promise<number>;
 }
 
+/**
+ * Events whose numbers the ledger no longer holds once they are written (an erasure's; a move's, whose old number's
+ * record the move removed): delivered or expired, the store is scrubbed of them.
+ */
+export const OUTBOX_SCRUBBED_TYPES = ['subject.erased', 'subject.number-changed'] as const;
+
 const CONSENT_FIELDS: [keyof ConsentRow, string][] = [
   ['pseudonym', 'pseudonym'],
   ['purpose', 'purpose'],
@@ -968,15 +974,16 @@ export class SqlStoreTx implements StoreTx {
     return num(row?.id) ?? 0;
   }
 
-  async pruneOutbox(): Promise<{ removed: number; erasureContacts: number }> {
+  async pruneOutbox(): Promise<{ removed: number; goneContacts: number }> {
     const [row] = await this.db.all('SELECT MIN(last_id) AS taken FROM event_cursors');
     const taken = num(row?.taken) ?? (await this.newestEventId());
-    const [erasures] = await this.db.all(
-      `SELECT COUNT(*) AS n FROM event_outbox WHERE id <= $1 AND type = 'subject.erased' AND contact_enc IS NOT NULL`,
-      [taken],
+    const types = OUTBOX_SCRUBBED_TYPES.map((_, i) => `$${i + 2}`).join(', ');
+    const [gone] = await this.db.all(
+      `SELECT COUNT(*) AS n FROM event_outbox WHERE id <= $1 AND type IN (${types}) AND contact_enc IS NOT NULL`,
+      [taken, ...OUTBOX_SCRUBBED_TYPES],
     );
     const removed = await this.db.run('DELETE FROM event_outbox WHERE id <= $1', [taken]);
-    return { removed, erasureContacts: Number(erasures?.n ?? 0) };
+    return { removed, goneContacts: Number(gone?.n ?? 0) };
   }
 
   async deleteStaleEventCursors(cutoff: number): Promise<number> {

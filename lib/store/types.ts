@@ -307,10 +307,11 @@ export interface StoreTx {
   /** Ends `holder`'s lease at once: another copy of the consumer may take over (a redeploy). */
   releaseEventCursor(consumer: string, holder: string): Promise<void>;
   /**
-   * Deletes the events every consumer has taken (all of them when there is no consumer); `erasureContacts` counts the
-   * erasure events among them that still held a number (the store is to be scrubbed).
+   * Deletes the events every consumer has taken (all of them when there is no consumer); `goneContacts` counts the
+   * events among them that still held a number the ledger itself no longer holds, an erasure's or a move's
+   * (OUTBOX_SCRUBBED_TYPES): the store is to be scrubbed.
    */
-  pruneOutbox(): Promise<{ removed: number; erasureContacts: number }>;
+  pruneOutbox(): Promise<{ removed: number; goneContacts: number }>;
   /** Consumers whose lease was last taken before `cutoff`: gone, so they hold no events back. */
   deleteStaleEventCursors(cutoff: number): Promise<number>;
   deleteOldOutbox(cutoff: number, limit: number): Promise<number>;

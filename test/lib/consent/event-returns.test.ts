@@ -111,6 +111,28 @@ describe('EventReturns (consent-events acknowledging on return)', () => {
     assert.equal(returns.returned(11), false);
   });
 
+  it('keeps a number change in line with both numbers: after what came before at either, before what follows', () => {
+    const returns = new EventReturns(60_000);
+    const at = (id: number, pseudonym: string, type = 'consent.withdrawn') =>
+      ({ ...event(id, type), pseudonym }) as FeedEvent;
+    const moved = { ...at(3, 'old', 'subject.number-changed'), to: 'new' } as FeedEvent;
+    // 1 at her new number (given there before Meta's move webhook came), 2 at the old, the move, then 4 at the new.
+    const page = [at(1, 'new', 'consent.given'), at(2, 'old'), moved, at(4, 'new'), at(5, 'else')];
+    assert.deepEqual(ids(returns.plan(page, false, 0, all).send), [1, 2, 5]);
+    // The old number's withdrawal back: the move still waits for the new number's consent before it.
+    returns.returned(2);
+    assert.deepEqual(ids(returns.plan(page, false, 10, all).send), []);
+    // Worth a read: the move waited behind it.
+    assert.equal(returns.returned(1), true);
+    assert.deepEqual(
+      ids(returns.plan(page, false, 20, all).send),
+      [3],
+      'the new number’s next event waits for the move',
+    );
+    assert.equal(returns.returned(3), true);
+    assert.deepEqual(ids(returns.plan(page, false, 30, all).send), [4]);
+  });
+
   it('does not count an event held behind an earlier one of the same person as out', () => {
     const returns = new EventReturns(60_000);
     const erika = (id: number) => ({ ...event(id), pseudonym: 'erika' }) as FeedEvent;

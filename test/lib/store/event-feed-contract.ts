@@ -212,6 +212,127 @@ export function registerEventFeedContract(name: string, factory: HarnessFactory)
       await assertScrubbed(ciphertext);
     });
 
+    describe('a number change', () => {
+      const CARL = '+4915798765432';
+      const summary = (events: FeedEvent[]) =>
+        events.map((e) => `${e.type}:${e.purpose ?? ''}@${e.pseudonym === events[0].pseudonym ? 'old' : 'new'}`);
+
+      it('tells where the person went, after the old number’s endings and before what followed her', async () => {
+        await read('copy-1', CRM, true);
+        await give(ANNA);
+        await ledger.withdrawConsent({ subject: ANNA, purposes: ['orders'], channel: 'whatsapp-keyword', actor: 't' });
+        await ledger.acknowledgeEvents(CRM, {
+          holder: 'copy-1',
+          lastId: (await read('copy-1', CRM, true)).events[1].id,
+        });
+        now += 60_000;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        const events = (await read('copy-1', CRM, true)).events;
+        assert.deepEqual(summary(events), [
+          'consent.withdrawn:marketing@old',
+          'subject.number-changed:@old',
+          'consent.withdrawn:orders@new',
+        ]);
+        const moved = events[1];
+        assert.equal(moved.to, events[2].pseudonym, 'the pseudonym a CRM re-keys her record to');
+        assert.deepEqual([moved.phone, moved.newPhone, moved.at], [ANNA, BEN, now]);
+        const raw = JSON.stringify(await db.all('SELECT * FROM event_outbox'));
+        assert.doesNotMatch(raw, /4915123456789|4917612345678/, 'never in plain text');
+        const [without] = (await read('copy-1', CRM, false)).events.filter((e) => e.type === 'subject.number-changed');
+        assert.deepEqual([without.phone, without.newPhone], [undefined, undefined]);
+      });
+
+      it('scrubs the numbers from the store once the move was delivered', async () => {
+        await read('copy-1', CRM, true);
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        const events = (await read('copy-1', CRM, true)).events;
+        assert.deepEqual(types(events), ['subject.number-changed:']);
+        const ciphertext = await storedContact();
+        await ledger.acknowledgeEvents(CRM, { holder: 'copy-1', lastId: events[0].id });
+        assert.equal(await outbox(), 0);
+        await assertScrubbed(ciphertext);
+      });
+
+      it('her erasure at the new number takes both numbers from the move still waiting', async () => {
+        await read('copy-1', CRM, true);
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        now += 60_000;
+        await ledger.eraseSubject(BEN, 'staff');
+        const events = (await read('copy-1', CRM, true)).events;
+        assert.deepEqual(
+          events.map((e) => [e.type, e.phone, e.newPhone]),
+          [
+            ['subject.number-changed', undefined, undefined],
+            ['subject.previous-holder-erased', undefined, undefined],
+            ['subject.erased', BEN, undefined],
+          ],
+        );
+      });
+
+      it('tells a move only once when Meta delivers it again, also one known only by user id', async () => {
+        await read('copy-1', CRM, true);
+        await give(ANNA);
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        now += 60_000;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        // Known only by her user ids: the retry finds the new id taken by the first, and no number.
+        const byId = { phone: CARL, previousUserId: 'DE.7001', newUserId: 'DE.7002', actor: 't' };
+        await ledger.giveConsent({
+          subject: { phone: CARL, userId: 'DE.7001' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.numberChanged(byId);
+        now += 60_000;
+        await ledger.numberChanged(byId);
+        const moves = (await read('copy-1', CRM, true)).events.filter((e) => e.type === 'subject.number-changed');
+        assert.equal(moves.length, 2, 'one per move');
+        assert.deepEqual(
+          moves.map((e) => [e.phone, e.newPhone, e.userId, e.newUserId, typeof e.to]),
+          [
+            [ANNA, BEN, undefined, undefined, 'string'],
+            [CARL, undefined, 'DE.7001', 'DE.7002', 'string'],
+          ],
+        );
+      });
+
+      it('tells a second move from the number after someone else held it', async () => {
+        await read('copy-1', CRM, true);
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        now += 60_000;
+        await give(ANNA); // the number's next holder
+        now += 60_000;
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        const moves = (await read('copy-1', CRM, true)).events.filter((e) => e.type === 'subject.number-changed');
+        assert.equal(moves.length, 2);
+      });
+
+      it('an erasure of a previous holder’s part names the number by pseudonym only; a person’s, that it is free', async () => {
+        await read('copy-1', CRM, true);
+        await give(ANNA);
+        await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
+        const movedAt = now;
+        now += 60_000;
+        await ledger.eraseSubject(ANNA, 'staff', { beforeNumberChange: true });
+        now += 60_000;
+        await ledger.eraseSubject(BEN, 'staff');
+        const events = (await read('copy-1', CRM, true)).events.filter((e) => e.type.startsWith('subject.'));
+        assert.deepEqual(
+          events.map((e) => [e.type, e.phone, e.heldAfter, e.movedAt]),
+          [
+            ['subject.number-changed', undefined, undefined, undefined],
+            ['subject.previous-holder-erased', undefined, false, movedAt],
+            // Erased at her new number, her part of the one she left goes too.
+            ['subject.previous-holder-erased', undefined, false, movedAt],
+            ['subject.erased', BEN, false, undefined],
+          ],
+        );
+        assert.equal(events[1].pseudonym, events[0].pseudonym);
+      });
+    });
+
     it('an event whose number was encrypted under a key since removed still comes, without the number', async () => {
       await read('copy-1', CRM, true);
       await give(ANNA);

@@ -449,7 +449,10 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
           [0, 1, 1, 1],
           'Anna’s objection, her archived consent and her notice',
         );
-        assert.deepEqual(seen, [], 'no subject.erased naming the number: a CRM would erase Bob');
+        // No subject.erased naming the number (a CRM would erase Bob): the number's pseudonym, and Bob holds it.
+        assert.deepEqual(seen, [
+          { type: 'subject.previous-holder-erased', pseudonym: report.pseudonym, at: now, movedAt, heldAfter: true },
+        ]);
         // Her objection kept order messages from the number; the number's block does now.
         assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), {
           allowed: false,
