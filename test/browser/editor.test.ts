@@ -1145,6 +1145,21 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
         .locator('#consent-events-types input:checked')
         .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).value));
       assert.deepEqual(ticked, ['consent.withdrawn', 'subject.erased']);
+      const offered = await page
+        .locator('#consent-events-types input')
+        .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).value));
+      assert.deepEqual(offered, [
+        'consent.requested',
+        'consent.confirmed',
+        'consent.given',
+        'consent.refused',
+        'consent.withdrawn',
+        'consent.expired',
+        'subject.erased',
+        'subject.number-changed',
+        'subject.previous-holder-erased',
+        'notice.shown',
+      ]);
       await confirmDialog(page);
       const saved = await page.evaluate(() => window.RED.nodes.node('savedEvents').eventTypes);
       assert.deepEqual(saved, ['consent.withdrawn', 'subject.erased'], 'not every event, phone numbers included');

@@ -14,6 +14,7 @@ import {
   collect,
   type Msg,
   next,
+  PURPOSES,
   sleep,
   statusesOf,
   storeCredentials,
@@ -898,3 +899,140 @@ describe('consent-events node', () => {
     });
   });
 });
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  const url = process.env.WA_GDPR_PG_URL;
+  const runs = backend === 'sqlite' || url !== undefined;
+  (runs ? describe : describe.skip)(`consent-events: a person's number change (${backend})`, () => {
+    const NEW = '+4917612345678';
+    let dir: ReturnType<typeof tempDir>;
+    // A schema per test: each test's store has keys of its own.
+    let tests = 0;
+    let schema = '';
+
+    const store = () =>
+      backend === 'sqlite'
+        ? storeNode('store', dir.path)
+        : { id: 'store', type: 'consent-store', backend: 'postgres', postgresSchema: schema, purposes: PURPOSES };
+    const credentials = () => ({
+      store: backend === 'sqlite' ? storeCredentials() : { ...storeCredentials(), postgresUrl: url },
+    });
+
+    async function load(nodes: Record<string, unknown>[]): Promise<LedgerHandle> {
+      await helper.load(
+        [consentStoreNode, consentEventsNode] as never,
+        [{ id: 'f1', type: 'tab', label: 'moves' }, store(), ...nodes.map((node) => ({ z: 'f1', ...node }))] as never,
+        credentials() as never,
+      );
+      const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
+      await until(() => ledger.listenerCount('event') > 0, 'consent-events to subscribe');
+      return ledger;
+    }
+
+    const give = (ledger: LedgerHandle, subject: string) =>
+      ledger.giveConsent({ subject, purpose: 'news', wording: WORDING, method: 'keyword', actor: 't' });
+    const moveErika = (ledger: LedgerHandle) => ledger.numberChanged({ phone: ERIKA, newPhone: NEW, actor: 't' });
+
+    beforeEach(() => {
+      dir = tempDir();
+      tests += 1;
+      schema = `events_moves_${process.pid}_${tests}`;
+    });
+
+    afterEach(async () => {
+      await helper.unload();
+      dir.remove();
+      if (backend !== 'postgres') return;
+      const { Client } = await import('pg');
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    });
+
+    it('sends the move with where she went; both numbers only to a node that includes the phone number', async () => {
+      const ledger = await load([
+        { id: 'events', type: 'consent-events', store: 'store', includePhone: true, wires: [['out']] },
+        { id: 'plain', type: 'consent-events', store: 'store', wires: [['plainOut']] },
+        { id: 'out', type: 'helper' },
+        { id: 'plainOut', type: 'helper' },
+      ]);
+      const seen = collect('out');
+      const plain = collect('plainOut');
+      await give(ledger, ERIKA);
+      await moveErika(ledger);
+      await until(() => seen.length >= 3 && plain.length >= 3, 'the given consent, its end and the move');
+      assert.deepEqual(
+        seen.map((m) => m.topic),
+        ['consent.given', 'consent.withdrawn', 'subject.number-changed'],
+      );
+      const moved = seen[2].payload as EventPayload;
+      assert.equal(moved.pseudonym, (seen[0].payload as EventPayload).pseudonym);
+      assert.match(String(moved.to), /^[A-Za-z0-9_-]{16,}$/);
+      assert.notEqual(moved.to, moved.pseudonym);
+      assert.deepEqual([moved.phone, moved.newPhone], [ERIKA, NEW]);
+      const withoutNumbers = plain[2].payload as EventPayload;
+      assert.deepEqual(Object.keys(withoutNumbers).sort(), ['at', 'pseudonym', 'to', 'type']);
+      // The new number's next event is by the pseudonym the CRM re-keyed her record to.
+      await give(ledger, NEW);
+      await until(() => seen.length >= 4, 'the consent at her new number');
+      assert.equal((seen[3].payload as EventPayload).pseudonym, moved.to);
+    });
+
+    it('sends a move Meta delivers again only once', async () => {
+      const ledger = await load([
+        {
+          id: 'events',
+          type: 'consent-events',
+          store: 'store',
+          eventTypes: ['subject.number-changed', 'consent.given'],
+          wires: [['out']],
+        },
+        { id: 'out', type: 'helper' },
+      ]);
+      const seen = collect('out');
+      await moveErika(ledger);
+      await moveErika(ledger);
+      // Something after both, to know the retry's turn has passed.
+      await give(ledger, '+4915123456000');
+      await until(() => seen.some((m) => m.topic === 'consent.given'), 'the consent after the retry');
+      assert.deepEqual(
+        seen.map((m) => m.topic),
+        ['subject.number-changed', 'consent.given'],
+      );
+    });
+
+    it('acknowledging when returned, the move waits for her new number’s event before it, and its next waits for the move', async () => {
+      const ledger = await load([
+        {
+          id: 'events',
+          type: 'consent-events',
+          store: 'store',
+          acknowledge: 'returned',
+          redeliverAfter: 60,
+          configVersion: 3,
+          wires: [['out']],
+        },
+        { id: 'out', type: 'helper' },
+      ]);
+      const seen = collect('out');
+      const giveBack = (msg: Msg) =>
+        helper.getNode('events').receive({ topic: String(msg.topic), eventId: msg.eventId, statusCode: 200 });
+      // She wrote from her new number before Meta's webhook of the move came; she stops there after it.
+      await give(ledger, NEW);
+      await moveErika(ledger);
+      await ledger.withdrawConsent({ subject: NEW, purposes: ['news'], channel: 'whatsapp-keyword', actor: 't' });
+      const order = ['consent.given', 'subject.number-changed', 'consent.withdrawn'];
+      for (const [i, type] of order.entries()) {
+        await until(() => seen.length > i, type, 2000);
+        await sleep(100);
+        assert.deepEqual(
+          seen.map((m) => m.topic),
+          order.slice(0, i + 1),
+          'the next waits for this one',
+        );
+        giveBack(seen[i]);
+      }
+    });
+  });
+}
