@@ -657,6 +657,35 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
   });
 
+  it('09 CRM sync: a move to another number re-keys the contact in the CRM, without either number', async () => {
+    const erika = await subscribed('09');
+    const pseudonym = await withStore(red.userDir, example('09').only('consent-store'), async (ledger) => {
+      return (await ledger.getConsent(erika.phone, 'newsletter'))?.pseudonym;
+    });
+    const newNumber = newPhone();
+    await erika.changesNumber(newNumber);
+    type Contacts = Record<string, { purposes: Record<string, string>; previously: string[] }>;
+    let movedTo: string | undefined;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && movedTo === undefined; ) {
+      const calls = (await getJson('/crm-ex09/events')).body as unknown as {
+        event: string;
+        contact: { whatsappPseudonym: string; movedTo?: string };
+      }[];
+      const move = calls.find((c) => c.event === 'subject.number-changed' && c.contact.whatsappPseudonym === pseudonym);
+      movedTo = move?.contact.movedTo;
+      if (movedTo === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(movedTo, 'the CRM heard of the move');
+    const contacts = (await getJson('/crm-ex09/events?view=contacts')).body as unknown as Contacts;
+    assert.equal(contacts[String(pseudonym)], undefined, 'nothing left under the number she left');
+    // Her old number's consent ended with the move, and her record is under the pseudonym she moved to.
+    assert.deepEqual(
+      [contacts[movedTo]?.purposes, contacts[movedTo]?.previously],
+      [{ newsletter: 'withdrawn' }, [pseudonym]],
+    );
+    assert.doesNotMatch(JSON.stringify(contacts), new RegExp(`${erika.waId}|${newNumber.replace('+', '')}`));
+  });
+
   it('09, 10 CRM stand-ins: only the staff token adds a call, and a call is kept with bounded fields only', async () => {
     for (const url of ['/crm-ex09/events', '/crm/events']) {
       const fake = {
