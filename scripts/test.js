@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled mocha suite and ends with one plain summary line ("N passed, N failed").
-//   node scripts/test.js [--out DIR] [glob ...]
-// Globs are relative to the build folder (default: every test/**/*.test.js).
+//   node scripts/test.js [--out DIR] [--except PART ...] [glob ...]
+// Globs are relative to the build folder (default: every test/**/*.test.js); --except leaves out the files whose
+// path contains PART (CI runs the browser suites beside the others).
 // NODE_RED_PATH picks the Node-RED that the node tests run in (default: the devDependency).
 
 const path = require('node:path');
@@ -12,7 +13,9 @@ const args = process.argv.slice(2);
 const root = path.join(__dirname, '..');
 const outArg = args.indexOf('--out');
 const dist = path.resolve(root, outArg >= 0 ? args[outArg + 1] : 'dist');
-const globs = args.filter((a, i) => a !== '--out' && args[i - 1] !== '--out');
+const takesValue = new Set(['--out', '--except']);
+const excepted = args.filter((_, i) => args[i - 1] === '--except');
+const globs = args.filter((a, i) => !takesValue.has(a) && !takesValue.has(args[i - 1]));
 
 function listTests(dir) {
   const found = [];
@@ -44,7 +47,8 @@ if (process.env.WA_GDPR_REQUIRE_PG && !process.env.WA_GDPR_PG_URL) {
 }
 
 const all = listTests(path.join(dist, 'test')).sort();
-const selected = globs.length ? all.filter((f) => globs.some((g) => path.relative(dist, f).includes(g))) : all;
+const matches = (f, parts) => parts.some((part) => path.relative(dist, f).includes(part));
+const selected = (globs.length ? all.filter((f) => matches(f, globs)) : all).filter((f) => !matches(f, excepted));
 if (selected.length === 0) {
   console.error('No test files matched.');
   process.exit(1);
