@@ -9,20 +9,12 @@ import { parseKeywordList } from '../../../lib/conversation/keywords';
 import { GdprWhatsAppError } from '../../../lib/errors';
 import { migrations } from '../../../lib/store/schema';
 import type { DedupeStore } from '../../../lib/webhook/dedupe';
-import { type BackendHarness, type HarnessFactory, TEST_KEYS, TEST_PURPOSES } from './harness';
+import { type BackendHarness, type HarnessFactory, rejectsWith, TEST_KEYS, TEST_PURPOSES } from './harness';
 
 const PHONE = '+4915123456789';
 const PHONE_2 = '+4917612345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof GdprWhatsAppError, `expected GdprWhatsAppError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    return true;
-  });
-}
 
 async function collect(lines: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];

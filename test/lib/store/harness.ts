@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import type { LedgerOptions, PurposeConfig } from '../../../lib/consent/types';
+import { GdprWhatsAppError } from '../../../lib/errors';
 import { openSqliteDatabase } from '../../../lib/store/sqlite-driver';
 
 /** A fresh, empty database for one test, plus raw access for assertions and tampering. */
@@ -184,4 +186,13 @@ export function postgresHarness(url: string): HarnessFactory {
 /** Harness queries use "?" placeholders for both backends; PostgreSQL numbers them. */
 function nth(sql: string, offset: number): number {
   return sql.slice(0, offset + 1).split('?').length - 1;
+}
+
+/** Fails unless `promise` rejects with the package's error of this `code`. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof GdprWhatsAppError, `expected GdprWhatsAppError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
 }

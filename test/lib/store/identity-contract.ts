@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { LedgerEvent } from '../../../lib/consent/types';
-import { GdprWhatsAppError } from '../../../lib/errors';
-import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+import { type BackendHarness, type HarnessFactory, rejectsWith, TEST_PURPOSES } from './harness';
 
 const ANNA = '+4915123456789';
 const OTHER = '+4917612345678';
@@ -10,10 +9,6 @@ const THIRD = '+4916098765432';
 const FOURTH = '+4915212345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const DAY = 86_400_000;
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => err instanceof GdprWhatsAppError && err.code === code);
-}
 
 /**
  * Meta's identity changes (a person's move to another number, a new business-scoped user id) against each storage

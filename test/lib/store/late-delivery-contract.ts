@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { SubjectInput } from '../../../lib/consent/types';
-import { GdprWhatsAppError } from '../../../lib/errors';
-import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+import { type BackendHarness, type HarnessFactory, rejectsWith, TEST_PURPOSES } from './harness';
 
 /** A number's check for a contract purpose after it passed to someone else: no objection, blocked for the next holder. */
 const MOVED_AWAY = { allowed: false, status: 'expired', reason: 'number-changed-hands' };
@@ -11,10 +10,6 @@ const BEN = '+4917612345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => err instanceof GdprWhatsAppError && err.code === code);
-}
 
 /**
  * Meta delivers webhooks late and in any order (a failed delivery is retried for days). A START or a "YES" the

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
-import { GdprWhatsAppError } from '../../../lib/errors';
-import { type BackendHarness, type HarnessFactory, TEST_PURPOSES } from './harness';
+import { type BackendHarness, type HarnessFactory, rejectsWith, TEST_PURPOSES } from './harness';
 
 const ANNA = '+4915123456789';
 const WORDING: Record<string, string> = {
@@ -12,10 +11,6 @@ const WORDING: Record<string, string> = {
 const NEWSLETTER_REQUEST = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEk5FV1NMRVRURVJSRVFVRVNUAA==';
 const MARKETING_REQUEST = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEk1BUktFVElOR1JFUVVFU1QA';
 const CALL_BACK_QUESTION = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEkNBTExCQUNLUVVFU1RJT04A';
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => err instanceof GdprWhatsAppError && err.code === code);
-}
 
 /**
  * A YES written as a quoted reply answers the message it quotes (Art. 4(11) GDPR: consent is unambiguous):

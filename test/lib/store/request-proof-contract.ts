@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { ConsentRecord } from '../../../lib/consent/types';
-import { GdprWhatsAppError } from '../../../lib/errors';
 import {
   type BackendHarness,
   backToVersion10,
   type HarnessFactory,
   LEDGER_TABLES,
   REQUEST_PROOF_COLUMNS,
+  rejectsWith,
   TEST_PURPOSES,
 } from './harness';
 
@@ -21,14 +21,6 @@ const OFFERS_NUMBER = '106540352242922';
 const SERVICE_NUMBER = '113377246618521';
 const REQUEST_MESSAGE = 'wamid.HBgNNDkxNTEyMzQ1Njc4ORUCABEYEk1BUktFVElOR1JFUVVFU1QA';
 const MINUTE = 60_000;
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof GdprWhatsAppError, `expected GdprWhatsAppError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    return true;
-  });
-}
 
 /**
  * The double opt-in's proof (Art. 7(1) GDPR; German courts ask it to show which request, sent when, to which number
