@@ -79,7 +79,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
      */
     function watchOptInTemplate(template: string, sender: CloudApiClient): void {
       void optInTemplates
-        .check(template, (name) => sender.templateCategory(name))
+        // The request goes whatever the answer: a list that does not answer is spared for a back-off.
+        .check(template, (name) => sender.templateCategory(name, { backOff: true }))
         .then((finding) => {
           if ('marketing' in finding && finding.marketing && finding.warn) {
             node.warn(RED._('whatsapp-send.log.opt-in-template-marketing', { template }));

@@ -330,9 +330,11 @@ export class CloudApiClient {
    * The category Meta gives a template (MARKETING, UTILITY, AUTHENTICATION), from the business account's template
    * list, remembered for ten minutes; null when the account lists no template of that name. Throws
    * `template-check-no-account` without a WhatsApp Business Account id, and the API's error when the list fails.
+   * `backOff` is for a lookup no message waits on: after a failure the list is not asked again for a while, and the
+   * lookup fails at once with that failure (TEMPLATE_LIST_BACKOFF_MS).
    */
-  templateCategory(name: string): Promise<string | null> {
-    return this.templates.categoryOf(name);
+  templateCategory(name: string, options: { backOff?: boolean } = {}): Promise<string | null> {
+    return this.templates.categoryOf(name, options);
   }
 
   /**

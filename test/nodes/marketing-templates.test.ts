@@ -439,6 +439,33 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
       assert.deepEqual(templatesAccepted(), ['spring_sale']);
     });
 
+    it('asks a template list answering 503 once for many requests, all sent, and again after a template webhook', async () => {
+      await load();
+      proxy.templatesDown = true;
+      for (let i = 0; i < 3; i++) {
+        const { sent, failed } = await outcome('send', {
+          to: CUSTOMER,
+          payload: REQUEST,
+          optIn: requestOf('consent_request'),
+        });
+        assert.ok(sent, JSON.stringify(failed?.error));
+        await until(() => proxy.listings() >= 1, 'the lookup');
+        await sleep(50);
+      }
+      assert.deepEqual(templatesAccepted(), ['consent_request', 'consent_request', 'consent_request']);
+      assert.equal(proxy.listings(), 1, 'the failure is remembered for a back-off');
+      // Meta reports a template change (whatsapp-webhook): the next request looks again, and sees it.
+      proxy.templatesDown = false;
+      proxy.templatesAnswer = listing('MARKETING');
+      (helper.getNode('cfg') as unknown as { forgetTemplateCategories(n: string[]): void }).forgetTemplateCategories([
+        'consent_request',
+      ]);
+      const { sent } = await outcome('send', { to: CUSTOMER, payload: REQUEST, optIn: requestOf('consent_request') });
+      assert.ok(sent);
+      await until(() => marketingWarnings().length === 1, 'the warning once the list answers');
+      assert.equal(proxy.listings(), 2);
+    });
+
     it('looks again after a template webhook: made MARKETING it is warned about, made UTILITY the warning clears', async () => {
       await load();
       const send = async () => {

@@ -3,6 +3,8 @@ import { CloudApiClient } from '../../../lib/cloud-api/client';
 import { CloudApiError } from '../../../lib/cloud-api/errors';
 import {
   TEMPLATE_CATEGORY_MAX_AGE_MS,
+  TEMPLATE_LIST_BACKOFF_MS,
+  TEMPLATE_LIST_MAX_BACKOFF_MS,
   TEMPLATE_MISS_MAX_AGE_MS,
   TemplateCategories,
   type TemplateListing,
@@ -13,6 +15,10 @@ import { type RunningSandboxServer, startSandboxServer } from '../../../lib/sand
 import { SANDBOX_WABA_ID } from '../../../lib/webhook/build';
 import { callApi } from '../sandbox/helpers';
 import { FakeClock } from './fake-clock';
+import { json, MockGraph, metaError, type Responder } from './mock-graph';
+
+/** A lookup no message waits on: opt-in-flow's confirmation request goes whatever the answer. */
+const BACK_OFF = { backOff: true };
 
 describe('template categories', () => {
   describe('TemplateCategories (the memo)', () => {
@@ -75,12 +81,77 @@ describe('template categories', () => {
       assert.equal(asked.length, 2);
     });
 
-    it('does not remember a failed lookup', async () => {
+    it('does not remember a failed lookup for a send that waits on it', async () => {
       const categories = memo();
       answer = new Error('down');
       await assert.rejects(categories.categoryOf('order_update'), /down/);
+      await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
       answer = [{ name: 'order_update', category: 'UTILITY' }];
       assert.equal(await categories.categoryOf('order_update'), 'UTILITY');
+      assert.equal(asked.length, 2, 'asked again at once; the lookup with a back-off asked nothing');
+    });
+
+    it('remembers a failed lookup for a back-off that doubles, asking the list once per back-off', async () => {
+      const categories = memo();
+      answer = new Error('down');
+      await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
+      // Another name, and the same one again: the list is down, not the name.
+      await assert.rejects(categories.categoryOf('offer', BACK_OFF), /down/);
+      clock.advance(TEMPLATE_LIST_BACKOFF_MS - 1);
+      await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
+      assert.equal(asked.length, 1);
+      clock.advance(1);
+      await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
+      assert.equal(asked.length, 2);
+      // Failed again after its back-off: twice as long now, up to the cap.
+      clock.advance(2 * TEMPLATE_LIST_BACKOFF_MS - 1);
+      await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
+      assert.equal(asked.length, 2);
+      clock.advance(1);
+      await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
+      assert.equal(asked.length, 3);
+      for (let i = 0; i < 5; i++) {
+        clock.advance(TEMPLATE_LIST_MAX_BACKOFF_MS);
+        await assert.rejects(categories.categoryOf('order_update', BACK_OFF), /down/);
+      }
+      assert.equal(asked.length, 8, 'never longer than the cap');
+      // Back: the answer ends the outage, and a failure after it waits the first back-off only.
+      clock.advance(TEMPLATE_LIST_MAX_BACKOFF_MS);
+      answer = [{ name: 'order_update', category: 'UTILITY' }];
+      assert.equal(await categories.categoryOf('order_update', BACK_OFF), 'UTILITY');
+      answer = new Error('down again');
+      await assert.rejects(categories.categoryOf('offer', BACK_OFF), /down again/);
+      clock.advance(TEMPLATE_LIST_BACKOFF_MS);
+      answer = [{ name: 'offer', category: 'MARKETING' }];
+      assert.equal(await categories.categoryOf('offer', BACK_OFF), 'MARKETING');
+      assert.equal(asked.length, 11);
+    });
+
+    it('counts lookups that were on their way when the list failed as one failure', async () => {
+      const unanswered: ((err: Error) => void)[] = [];
+      const categories = new TemplateCategories((name) => {
+        asked.push(name);
+        return new Promise<TemplateListing[]>((_, reject) => unanswered.push(reject));
+      }, clock);
+      const both = [categories.categoryOf('offer', BACK_OFF), categories.categoryOf('order_update', BACK_OFF)];
+      clock.advance(15_000);
+      for (const reject of unanswered) reject(new Error('timeout'));
+      for (const lookup of both) await assert.rejects(lookup, /timeout/);
+      clock.advance(TEMPLATE_LIST_BACKOFF_MS - 1);
+      await assert.rejects(categories.categoryOf('offer', BACK_OFF), /timeout/);
+      assert.equal(asked.length, 2);
+      clock.advance(1);
+      void categories.categoryOf('offer', BACK_OFF).catch(() => {});
+      assert.equal(asked.length, 3, 'asked after the first back-off, not a doubled one');
+    });
+
+    it('looks again at once when Meta reports a template changed, whatever the back-off', async () => {
+      const categories = memo();
+      answer = new Error('down');
+      await assert.rejects(categories.categoryOf('consent_request', BACK_OFF), /down/);
+      answer = [{ name: 'consent_request', category: 'MARKETING' }];
+      categories.forget('consent_request');
+      assert.equal(await categories.categoryOf('consent_request', BACK_OFF), 'MARKETING');
       assert.equal(asked.length, 2);
     });
   });
@@ -224,5 +295,89 @@ describe('template categories', () => {
         ],
       );
     });
+  });
+});
+
+describe('CloudApiClient: a template list that does not answer', () => {
+  let graph: MockGraph;
+  let url: string;
+  let clock: FakeClock;
+  const clients: CloudApiClient[] = [];
+  const listings = () => graph.requests.filter((r) => r.url.includes('/message_templates')).length;
+
+  function client(timeoutMs = 15000): CloudApiClient {
+    const made = new CloudApiClient({
+      apiBaseUrl: url,
+      apiVersion: 'v25.0',
+      phoneNumberId: '107788990011223',
+      accessToken: 'template-token',
+      wabaId: '102290129340398',
+      clock,
+      timeoutMs,
+    });
+    clients.push(made);
+    return made;
+  }
+
+  const listed =
+    (category: string): Responder =>
+    (req, res) =>
+      json(res, 200, { data: [{ name: new URL(req.url, 'http://x').searchParams.get('name'), category }] });
+
+  beforeEach(async () => {
+    graph = new MockGraph();
+    url = await graph.start();
+    clock = new FakeClock();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close(0)));
+    await graph.stop();
+  });
+
+  it('asks a list answering 503 once per back-off, and again at once after a success or a template change', async () => {
+    graph.always(metaError(503, 2, 'Service temporarily unavailable'));
+    const made = client();
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        made.templateCategory('consent_request', BACK_OFF),
+        (err: unknown) => err instanceof CloudApiError,
+      );
+    }
+    assert.equal(listings(), 1);
+    clock.advance(TEMPLATE_LIST_BACKOFF_MS);
+    await assert.rejects(made.templateCategory('consent_request', BACK_OFF));
+    assert.equal(listings(), 2);
+    clock.advance(TEMPLATE_LIST_BACKOFF_MS);
+    await assert.rejects(made.templateCategory('consent_request', BACK_OFF));
+    assert.equal(listings(), 2, 'the second back-off is twice as long');
+    // Meta reports a template change (whatsapp-webhook): asked at once, and the answer ends the outage.
+    graph.always(listed('UTILITY'));
+    made.forgetTemplateCategory('consent_request');
+    assert.equal(await made.templateCategory('consent_request', BACK_OFF), 'UTILITY');
+    assert.equal(listings(), 3);
+    graph.always(metaError(500, 1, 'An unknown error occurred'));
+    await assert.rejects(made.templateCategory('offer', BACK_OFF));
+    await assert.rejects(made.templateCategory('offer', BACK_OFF));
+    assert.equal(listings(), 4);
+    clock.advance(TEMPLATE_LIST_BACKOFF_MS);
+    graph.always(listed('MARKETING'));
+    assert.equal(
+      await made.templateCategory('offer', BACK_OFF),
+      'MARKETING',
+      'the first back-off again, after the success',
+    );
+    assert.equal(listings(), 5);
+  });
+
+  it('asks a list that times out once per back-off', async () => {
+    graph.always(() => {
+      // Never answered: the client's timeout ends the lookup.
+    });
+    const made = client(200);
+    await assert.rejects(made.templateCategory('consent_request', BACK_OFF));
+    await assert.rejects(made.templateCategory('consent_request', BACK_OFF));
+    await assert.rejects(made.templateCategory('other', BACK_OFF));
+    assert.equal(listings(), 1);
   });
 });
