@@ -85,6 +85,11 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
           if ('marketing' in finding && finding.marketing && finding.warn) {
             node.warn(RED._('whatsapp-send.log.opt-in-template-marketing', { template }));
           }
+          // Not a failed send (the request went): told here once, not in the status's last error.
+          if ('unknown' in finding && finding.warn) {
+            const reason = errorReport(RED, finding.error);
+            node.warn(RED._('whatsapp-send.log.opt-in-template-unknown', { template, code: String(reason.code) }));
+          }
           showStatus();
         });
     }

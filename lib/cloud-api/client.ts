@@ -91,6 +91,7 @@ export interface SendOptions {
 
 export interface CloudApiStats {
   queueLength: number;
+  /** The last failed send or phone-number lookup; a failed template-list lookup is not one (templateCategory). */
   lastError?: { code: number; title: string; at: number };
 }
 
@@ -358,7 +359,7 @@ export class CloudApiClient {
     for (let page = 0; page < MAX_TEMPLATE_PAGES; page++) {
       const params: Record<string, string> = { name, fields: 'name,language,category,status', limit: '100' };
       if (after) params.after = after;
-      const answer = await this.getJson(this.templatesUrl, params);
+      const answer = await this.getJson(this.templatesUrl, params, true);
       for (const item of Array.isArray(answer.data) ? answer.data : []) {
         if (isObject(item) && typeof item.name === 'string') {
           listings.push({
@@ -478,12 +479,21 @@ export class CloudApiClient {
     });
   }
 
-  private async getJson(path: string, params: Record<string, string>): Promise<Record<string, unknown>> {
+  /**
+   * `sideLookup`: the template list. Its failure is no failed send: the message it was looked up for is refused with
+   * its own error (marketing-templates.ts) or goes all the same (opt-in-flow's confirmation request), so it stays out
+   * of lastError, which tells of sends and of the number's own facts (check connection).
+   */
+  private async getJson(
+    path: string,
+    params: Record<string, string>,
+    sideLookup = false,
+  ): Promise<Record<string, unknown>> {
     if (this.closed) throw closedError();
     const { status, data, retryAfterMs } = await this.request('get', path, undefined, params);
     if (status < 200 || status >= 300 || !data) {
       const err = classifyApiError(status, data).withWait(retryAfterMs);
-      this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
+      if (!sideLookup) this.lastError = { code: err.apiCode, title: err.title, at: this.clock.now() };
       throw err;
     }
     return data;

@@ -8,8 +8,11 @@ import { MARKETING } from '../cloud-api/template-categories';
 export type OptInTemplateFinding =
   | { template: string; marketing: true; warn: boolean }
   | { template: string; marketing: false }
-  /** The template list did not answer: nothing is known, and what was known stays. */
-  | { template: string; unknown: true; error: unknown };
+  /**
+   * The template list did not answer: nothing is known, and what was known stays. `warn` is true for the first
+   * failure since the template was last looked up, so that an outage is told once, not with every request.
+   */
+  | { template: string; unknown: true; error: unknown; warn: boolean };
 
 /**
  * Watches the category Meta gives the template opt-in-flow asks for a consent with. Meta expects a double opt-in
@@ -22,6 +25,8 @@ export type OptInTemplateFinding =
 export class OptInTemplateWatch {
   /** The templates last seen as MARKETING (warned about). */
   private readonly marketing = new Set<string>();
+  /** The templates whose last lookup failed (warned about). */
+  private readonly unknown = new Set<string>();
 
   /** Looks `template` up; never throws: a failed lookup must not hold up or fail the request it goes with. */
   async check(template: string, categoryOf: (name: string) => Promise<string | null>): Promise<OptInTemplateFinding> {
@@ -29,8 +34,11 @@ export class OptInTemplateWatch {
     try {
       category = await categoryOf(template);
     } catch (error) {
-      return { template, unknown: true, error };
+      const warn = !this.unknown.has(template);
+      this.unknown.add(template);
+      return { template, unknown: true, error, warn };
     }
+    this.unknown.delete(template);
     if (category === MARKETING) {
       const warn = !this.marketing.has(template);
       this.marketing.add(template);

@@ -454,6 +454,10 @@ describe('whatsapp-send: marketing templates only with consent (§ 7(2) UWG)', (
       }
       assert.deepEqual(templatesAccepted(), ['consent_request', 'consent_request', 'consent_request']);
       assert.equal(proxy.listings(), 1, 'the failure is remembered for a back-off');
+      const unknownWarnings = () =>
+        callsOf('warn', 'send').filter((args) => String(args[0]) === 'whatsapp-send.log.opt-in-template-unknown');
+      assert.equal(unknownWarnings().length, 1, 'told once, not with every request');
+      assert.equal(lastStatus()?.fill, 'green', 'no failed send to show');
       // Meta reports a template change (whatsapp-webhook): the next request looks again, and sees it.
       proxy.templatesDown = false;
       proxy.templatesAnswer = listing('MARKETING');

@@ -370,6 +370,22 @@ describe('CloudApiClient: a template list that does not answer', () => {
     assert.equal(listings(), 5);
   });
 
+  it('keeps a failed lookup out of lastError, which tells of failed sends', async () => {
+    graph.always(metaError(503, 2, 'Service temporarily unavailable'));
+    const made = client();
+    await assert.rejects(made.templateCategory('consent_request', BACK_OFF));
+    assert.equal(made.stats().lastError, undefined);
+    graph.always(metaError(400, 131047, 'Re-engagement message'));
+    await assert.rejects(
+      made.sendMessage({ messaging_product: 'whatsapp', to: '+4915112345678', type: 'text', text: { body: 'Hallo' } }),
+    );
+    assert.equal(made.stats().lastError?.code, 131047);
+    graph.always(metaError(500, 1, 'An unknown error occurred'));
+    made.forgetTemplateCategory('consent_request');
+    await assert.rejects(made.templateCategory('consent_request', BACK_OFF));
+    assert.equal(made.stats().lastError?.code, 131047, "the send's error stays the last one");
+  });
+
   it('asks a list that times out once per back-off', async () => {
     graph.always(() => {
       // Never answered: the client's timeout ends the lookup.

@@ -50,4 +50,16 @@ describe('OptInTemplateWatch: the opt-in confirmation template should be UTILITY
     assert.equal('unknown' in finding && finding.unknown, true);
     assert.deepEqual(watch.flagged(), ['consent_request']);
   });
+
+  it('tells a failing template list once, and again only after a lookup succeeded', async () => {
+    const watch = new OptInTemplateWatch();
+    const down = () => Promise.reject(new Error('503 Service Unavailable'));
+    const warned = async (categoryOf: (name: string) => Promise<string | null>) => {
+      const finding = await watch.check('consent_request', categoryOf);
+      return 'unknown' in finding && finding.warn;
+    };
+    assert.deepEqual([await warned(down), await warned(down), await warned(down)], [true, false, false]);
+    await watch.check('consent_request', answering('UTILITY'));
+    assert.equal(await warned(down), true);
+  });
 });
