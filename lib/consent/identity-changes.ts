@@ -89,7 +89,7 @@ export class IdentityChanges {
     const previousId = this.userIdOf(input.previousUserId);
     const newId = this.userIdOf(input.newUserId, previousId);
     const channel: WithdrawalChannel = 'whatsapp-number-change';
-    return this.change(async (tx, now, events) => {
+    const outcome = await this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
       const carry = { channel, actor, messageId };
       // What followed her to her new number comes after the move's event: a CRM re-keys her record first.
@@ -170,6 +170,10 @@ export class IdentityChanges {
       events.push(...followed);
       return ended;
     });
+    // The record of the number she left is gone (or was, with her erasure), and the number may be someone else's
+    // next: the memo of recently seen numbers keeps it no longer than the record, as after an erasure.
+    if (subject.phone) this.resolver.forget(subject.phone);
+    return outcome;
   }
 
   /**

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GdprWhatsAppError } from '../errors';
-import { forgetPhoneNumber } from '../phone';
+import { forgetPhoneNumber, normalisePhoneNumber } from '../phone';
 import { auditExportLines } from './audit-verify';
 import type { ConsentLedger } from './ledger';
 import {
@@ -110,7 +110,16 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly withdrawConsent = this.forward('withdrawConsent');
   readonly withdrawUnlessErased = this.forward('withdrawUnlessErased');
   readonly linkUserId = this.forward('linkUserId');
-  readonly numberChanged = this.forward('numberChanged');
+  /**
+   * The number she left is forgotten on this thread too, as the thread forgot it (IdentityChanges.numberChanged): the
+   * ledger no longer holds it, and it may be someone else's now. By the answer, not subject.number-changed: a repeated
+   * move and the move of an erased person tell no event, yet the nodes normalised the number for this very call.
+   */
+  readonly numberChanged: ConsentLedger['numberChanged'] = async (input) => {
+    const changed = await this.call('numberChanged', [input]);
+    forgetNumberLeft(input);
+    return changed as Awaited<ReturnType<ConsentLedger['numberChanged']>>;
+  };
   readonly checkConsent = this.forward('checkConsent');
   readonly hasConsent = this.forward('hasConsent');
   readonly getConsent = this.forward('getConsent');
@@ -262,6 +271,14 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
     this.stopped ??= err;
     for (const waiting of this.waiting.values()) waiting.reject(this.stopped);
     this.waiting.clear();
+  }
+}
+
+function forgetNumberLeft(input: Parameters<ConsentLedger['numberChanged']>[0]): void {
+  try {
+    forgetPhoneNumber(normalisePhoneNumber(input.phone));
+  } catch {
+    // The thread took it, so it normalises; anything else was nothing this thread remembered.
   }
 }
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyAuditLines } from '../../../lib/consent/audit-verify';
+import { ConsentLedger } from '../../../lib/consent/ledger';
 import { ThreadedConsentLedger } from '../../../lib/consent/threaded-ledger';
 import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
 import { GdprWhatsAppError } from '../../../lib/errors';
@@ -96,6 +97,57 @@ describe('ThreadedConsentLedger', () => {
     // Erased by user id alone: the thread finds the number in the record and names it in the event.
     await ledger.eraseSubject({ userId: 'DE.5' }, 'admin');
     assert.equal(remembersPhoneNumber(PHONE), false);
+  });
+
+  describe('a number change clears the number she left from the memo of numbers', () => {
+    const NEW_PHONE = '+4915198765432';
+    const moved = () => ledger.numberChanged({ phone: PHONE, newPhone: NEW_PHONE, actor: 'webhook' });
+
+    it('of the thread the nodes run on, keeping her new number', async () => {
+      await give();
+      // The nodes (whatsapp-webhook, consent-gate) normalise both numbers as Meta writes them.
+      assert.equal(normalisePhoneNumber('4915123456789'), PHONE);
+      assert.equal(normalisePhoneNumber('4915198765432'), NEW_PHONE);
+      await moved();
+      assert.equal(remembersPhoneNumber(PHONE), false);
+      assert.equal(remembersPhoneNumber(NEW_PHONE), true, 'the number she moved to is hers, and in use');
+    });
+
+    it('when the move is told again, or comes for a person erased already: no event names the number then', async () => {
+      const events: LedgerEvent[] = [];
+      ledger.on('event', (event: LedgerEvent) => events.push(event));
+      await give();
+      await moved();
+      normalisePhoneNumber('4915123456789');
+      await moved();
+      assert.equal(events.filter((e) => e.type === 'subject.number-changed').length, 1, 'the repeat tells nothing');
+      assert.equal(remembersPhoneNumber(PHONE), false);
+      await ledger.eraseSubject(NEW_PHONE, 'admin');
+      normalisePhoneNumber('4915198765432');
+      assert.equal(
+        await ledger.numberChanged({ phone: NEW_PHONE, newPhone: '+4915111122233', actor: 'webhook' }),
+        'erased',
+      );
+      assert.equal(remembersPhoneNumber(NEW_PHONE), false);
+    });
+
+    it("of the ledger in-process, whose thread is the nodes' own", async () => {
+      const inProcess = await ConsentLedger.open({ ...options(), sqlitePath: path.join(dir, 'in-process.db') });
+      try {
+        await inProcess.giveConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal(remembersPhoneNumber(PHONE), true);
+        await inProcess.numberChanged({ phone: PHONE, newPhone: NEW_PHONE, actor: 'webhook' });
+        assert.equal(remembersPhoneNumber(PHONE), false);
+      } finally {
+        await inProcess.close();
+      }
+    });
   });
 
   it('exports an audit trail that verifies on its own', async () => {
