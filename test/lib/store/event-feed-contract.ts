@@ -269,6 +269,32 @@ export function registerEventFeedContract(name: string, factory: HarnessFactory)
         );
       });
 
+      it('her erasure by the user id of a move known only by user id takes the numbers from the move still waiting', async () => {
+        await read('copy-1', CRM, true);
+        await ledger.giveConsent({
+          subject: { phone: CARL, userId: 'DE.7101' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        await ledger.numberChanged({ phone: CARL, previousUserId: 'DE.7101', newUserId: 'DE.7102', actor: 't' });
+        const waiting = (await read('copy-1', CRM, true)).events.find((e) => e.type === 'subject.number-changed');
+        assert.deepEqual([waiting?.phone, waiting?.userId, waiting?.newUserId], [CARL, 'DE.7101', 'DE.7102']);
+        const contactsOfMove = async () =>
+          (await db.all('SELECT pseudonym FROM event_outbox WHERE contact_enc IS NOT NULL')).filter(
+            (row) => row.pseudonym === waiting?.pseudonym,
+          ).length;
+        assert.ok((await contactsOfMove()) > 0);
+        now += 60_000;
+        // Known to the business only by the user id Meta gave her with the move: no number of hers is on record.
+        await ledger.eraseSubject({ userId: 'DE.7102' }, 'staff');
+        const moved = (await read('copy-1', CRM, true)).events.filter((e) => e.type === 'subject.number-changed');
+        assert.equal(moved.length, 1);
+        assert.deepEqual([moved[0].phone, moved[0].userId, moved[0].newUserId], [undefined, undefined, undefined]);
+        assert.equal(await contactsOfMove(), 0, 'no ciphertext of her numbers left in the outbox');
+      });
+
       it('tells a move only once when Meta delivers it again, also one known only by user id', async () => {
         await read('copy-1', CRM, true);
         await give(ANNA);
