@@ -33,6 +33,12 @@ export interface AccessInformation {
      */
     consentAfterPurposeRemovedDays: number;
     proofYears: number;
+    /**
+     * Proof carried forward in the audit log for as long as what it proves stands (Art. 7(1) GDPR): the retention
+     * sweep restates its audit events at the head of the log before it removes them (consent.proof-restated). The
+     * proofYears then count from its end.
+     */
+    proofCarriedForwardWhileStanding: string[];
     /** Kept with no time limit: the erasure list and objections to purposes that need no consent. */
     withoutTimeLimit: string[];
   };
@@ -71,6 +77,7 @@ export function accessInformation(
       personalDataAfterEndDays: Math.round(retention.personalDataMs / DAY_MS),
       consentAfterPurposeRemovedDays: removedPurposeEndDays(retention.personalDataMs),
       proofYears: Math.round(retention.proofRetentionMs / YEAR_MS),
+      proofCarriedForwardWhileStanding: ['given-consent', 'objection-to-purpose-without-consent'],
       withoutTimeLimit: ['erasure-list-entry', 'objection-to-purpose-without-consent'],
     },
     sources: ['data-subject-whatsapp-messages', 'data-subject-web-form', 'meta-webhook-notifications'],

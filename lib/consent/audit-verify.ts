@@ -6,6 +6,8 @@ import { canonicalJson } from './canonical';
  *
  * `exportAudit()` writes JSON lines. An optional first line `{"type":"anchor","seq":N,"hash":H}` appears
  * when the retention sweep has removed older events: the chain then continues from event N with hash H.
+ * A removed event that proves a consent or an objection still standing was first restated further on, as an event
+ * `consent.proof-restated` whose detail.original is the removed event whole (lib/consent/proof-restatement.ts).
  * Every other line is one event with exactly these members:
  *   seq (integer, 1, 2, 3, ... without gaps), at (Unix milliseconds), actor, action, pseudonym (or null),
  *   purpose (or null), outcome, detail (an object or null), prevHash, hash.

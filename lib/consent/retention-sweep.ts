@@ -2,6 +2,7 @@ import { GdprWhatsAppError } from '../errors';
 import type { LedgerStore, StoreTx } from '../store/types';
 import { EVENT_FEED_RETENTION_MS } from './event-feed';
 import type { LedgerWrites, RunChange } from './ledger-writes';
+import { provesStanding, RESTATABLE_ACTIONS, restatementOf } from './proof-restatement';
 import type { PurposeDefinition } from './purposes';
 import type { LedgerEvent, RetentionSettings, SweepReport } from './types';
 
@@ -80,6 +81,7 @@ export class RetentionSweep {
       proofRemoved: 0,
       noticesRemoved: 0,
       auditEventsRemoved: 0,
+      auditEventsRestated: 0,
       dedupeMarksRemoved: 0,
       undeliveredEventsRemoved: 0,
       removedPurposeConsentsEnded: 0,
@@ -110,7 +112,9 @@ export class RetentionSweep {
     const objectionsOf = [...this.purposes.values()].filter((p) => p.lawfulBasis !== 'consent').map((p) => p.id);
     report.proofRemoved = await repeat((tx) => tx.deleteEndedProof(now, batch, objectionsOf));
     report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
-    report.auditEventsRemoved = await repeat((tx) => tx.purgeAuditBefore(now - this.retention.proofRetentionMs, batch));
+    const audit = await this.purgeAudit(now, batch, objectionsOf);
+    report.auditEventsRemoved = audit.removed;
+    report.auditEventsRestated = audit.restated;
     report.dedupeMarksRemoved = await repeat((tx) => tx.deleteExpiredDedupe(now, batch), false);
     // A consumer that took nothing for the whole period (its node deleted) holds nothing back any more: what only
     // it still waited for goes now, not when it is a week old.
@@ -194,6 +198,38 @@ export class RetentionSweep {
       );
     }
     return total;
+  }
+
+  /**
+   * Removes the chain's prefix older than the proof period, batch by batch. What in a batch proves a consent or an
+   * objection that still stands is restated at the head first, in the same transaction: a crash neither loses the
+   * proof nor restates it twice, and the chain holds the proof of every standing record for as long as it stands.
+   */
+  private async purgeAudit(
+    now: number,
+    batch: number,
+    objectionsOf: readonly string[],
+  ): Promise<{ removed: number; restated: number }> {
+    const cutoff = now - this.retention.proofRetentionMs;
+    const total = { removed: 0, restated: 0 };
+    for (;;) {
+      const done = await this.store.write(
+        async (tx) => {
+          const end = await tx.auditPrefixBefore(cutoff, batch);
+          if (!end) return { removed: 0, restated: 0 };
+          const proof = (await tx.standingProofThrough(end.seq, RESTATABLE_ACTIONS, objectionsOf))
+            .filter(({ event, status }) => provesStanding(event, status))
+            .map(({ event }) => restatementOf(event));
+          // Appended before the prefix goes: the restatements link to the head, which may lie in the prefix.
+          await this.writes.auditAll(tx, now, proof);
+          return { removed: await tx.purgeAuditThrough(end), restated: proof.length };
+        },
+        { serial: true },
+      );
+      total.removed += done.removed;
+      total.restated += done.restated;
+      if (done.removed < batch) return total;
+    }
   }
 
   private async repeatWithEvents(

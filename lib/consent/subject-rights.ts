@@ -15,6 +15,7 @@ import { heldAt, holderSpan, movesOf, senderSpan, within } from './holder-spans'
 import type { LateOptOutHome } from './identity-changes';
 import type { FieldCipher } from './keys';
 import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { PROOF_RESTATED_ACTION } from './proof-restatement';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -45,7 +46,28 @@ function detailFor(entry: AuditRecord): { detail?: Record<string, unknown> } {
   if (!entry.detail) return {};
   // Which instance, and who on staff handled a request: the business's bookkeeping, not the person's data.
   const { instance: _instance, requestedBy: _requestedBy, ...detail } = entry.detail;
+  if (entry.action === PROOF_RESTATED_ACTION && isAuditRecord(detail.original)) {
+    // The event a restatement carries is shown as the event itself is (eventFor).
+    detail.original = eventFor(detail.original);
+  }
   return Object.keys(detail).length > 0 ? { detail } : {};
+}
+
+/** An audit event as the person gets it. */
+function eventFor(e: AuditRecord): SubjectExport['auditEvents'][number] {
+  return {
+    seq: e.seq,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    purpose: e.purpose,
+    outcome: e.outcome,
+    ...detailFor(e),
+  };
+}
+
+function isAuditRecord(value: unknown): value is AuditRecord {
+  return typeof value === 'object' && value !== null && typeof (value as AuditRecord).action === 'string';
 }
 
 /**
@@ -448,17 +470,7 @@ export class SubjectRights {
         messageId: this.cipher.decryptOptional(n.messageIdEnc, 'notice_message_id', n.pseudonym),
         actor: n.actor,
       })),
-      auditEvents: audit
-        .sort((a, b) => a.seq - b.seq)
-        .map((e) => ({
-          seq: e.seq,
-          at: e.at,
-          actor: e.actor,
-          action: e.action,
-          purpose: e.purpose,
-          outcome: e.outcome,
-          ...detailFor(e),
-        })),
+      auditEvents: audit.sort((a, b) => a.seq - b.seq).map(eventFor),
     };
   }
 

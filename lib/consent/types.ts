@@ -68,7 +68,10 @@ export interface RetentionSettings {
    * configured.
    */
   personalDataMs: number;
-  /** Consent proof is kept this long after last use or its end, audit events and notices after they happened (5 years). */
+  /**
+   * Consent proof is kept this long after last use or its end, audit events and notices after they happened (5 years);
+   * the audit events that prove a consent or objection still standing are carried forward (proof-restatement.ts).
+   */
   proofRetentionMs: number;
   /** De-duplication marks expire after this (8 days). */
   dedupeTtlMs: number;
@@ -223,6 +226,11 @@ export interface SweepReport {
   proofRemoved: number;
   noticesRemoved: number;
   auditEventsRemoved: number;
+  /**
+   * Of the audit events removed, those that prove a consent or an objection that still stands, restated at the head of
+   * the chain first (consent.proof-restated, lib/consent/proof-restatement.ts).
+   */
+  auditEventsRestated: number;
   dedupeMarksRemoved: number;
   /**
    * Events deleted untaken: no consent-events node took them within EVENT_FEED_RETENTION_MS, or only nodes gone as long

@@ -106,6 +106,15 @@ const consentSelect = (table: string, extra = '') =>
 const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 
+/**
+ * A purpose where an objection is what forbids: one of `count` configured ones (placeholders from `from`), or one any
+ * store on the database registered without consent as its basis (purpose_versions).
+ */
+function objectionPurposeSql(column: string, count: number, from: number): string {
+  const configured = count ? `${column} IN (${placeholders(count, from)}) OR ` : '';
+  return `(${configured}${column} IN (SELECT v.purpose FROM purpose_versions v WHERE v.lawful_basis <> 'consent'))`;
+}
+
 /** ` AND column > $n AND column <= $n+1` for the bounds `span` has, numbered from `from`. */
 function spanCondition(column: string, span: HolderSpan, from: number): { sql: string; params: number[] } {
   const bounds: [string, number | undefined][] = [
@@ -729,9 +738,7 @@ export class SqlStoreTx implements StoreTx {
     // request in front of either: the check reads back through it (ConsentLedger.unlessBlockedUnderRequest).
     // A purpose that needs no consent in any store on the database (purpose_versions) counts too: a store without it,
     // or a store it was taken out of for a while, must not delete the objections another store still reads.
-    const configured = objectionsOf.length ? `purpose IN (${placeholders(objectionsOf.length, 3)}) OR ` : '';
-    const objectionPurpose = `(${configured}purpose IN (SELECT v.purpose FROM purpose_versions v
-      WHERE v.lawful_basis <> 'consent'))`;
+    const objectionPurpose = objectionPurposeSql('purpose', objectionsOf.length, 3);
     const forbiddenBehind = `EXISTS (SELECT 1 FROM consent_history h WHERE h.pseudonym = consents.pseudonym
       AND h.purpose = consents.purpose AND ${forbids('h.')})`;
     const kept = ` AND NOT (${objectionPurpose} AND (status IN ('refused', 'withdrawn') OR method = 'number-change'
@@ -765,12 +772,12 @@ export class SqlStoreTx implements StoreTx {
     ]);
   }
 
-  async purgeAuditBefore(cutoff: number, limit: number): Promise<number> {
+  async auditPrefixBefore(cutoff: number, limit: number): Promise<AuditAnchor | undefined> {
     // Only a prefix of the chain may go, or the rest could no longer be verified: stop at the first
     // event that is still young enough (clocks of several instances need not be monotonic).
     const first = await this.db.all('SELECT MIN(seq) AS seq FROM audit');
     let expected = num(first[0]?.seq);
-    if (expected === null) return 0;
+    if (expected === null) return undefined;
     const rows = await this.db.all('SELECT seq, hash, at FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [
       expected,
       limit,
@@ -781,12 +788,39 @@ export class SqlStoreTx implements StoreTx {
       last = { seq: Number(row.seq), hash: String(row.hash) };
       expected += 1;
     }
-    if (!last) return 0;
-    const removed = await this.db.run('DELETE FROM audit WHERE seq <= $1', [last.seq]);
+    return last;
+  }
+
+  async standingProofThrough(
+    seq: number,
+    actions: readonly string[],
+    objectionsOf: readonly string[],
+  ): Promise<{ event: AuditRecord; status: string }[]> {
+    if (actions.length === 0) return [];
+    const objectionsFrom = 2 + actions.length;
+    // The record's first event is written with the time the record keeps (requested, given, or withdrawn with nothing
+    // on record before); from it on, in chain order, the events are this record's even where another instance's clock
+    // dated one a little earlier.
+    const rows = await this.db.all(
+      `SELECT a.*, c.status AS standing_status FROM audit a
+       JOIN consents c ON c.pseudonym = a.pseudonym AND c.purpose = a.purpose
+       WHERE a.seq <= $1 AND a.action IN (${placeholders(actions.length, 2)})
+         AND (c.status = 'given' OR (c.status IN ('refused', 'withdrawn')
+           AND ${objectionPurposeSql('c.purpose', objectionsOf.length, objectionsFrom)}))
+         AND a.seq >= (SELECT MIN(b.seq) FROM audit b WHERE b.pseudonym = c.pseudonym AND b.purpose = c.purpose
+           AND b.at >= COALESCE(c.requested_at, c.decided_at, c.withdrawn_at, c.updated_at))
+       ORDER BY a.seq`,
+      [seq, ...actions, ...objectionsOf],
+    );
+    return rows.map((row) => ({ event: toAuditRecord(row), status: String(row.standing_status) }));
+  }
+
+  async purgeAuditThrough(end: AuditAnchor): Promise<number> {
+    const removed = await this.db.run('DELETE FROM audit WHERE seq <= $1', [end.seq]);
     await this.db.run(
       `INSERT INTO audit_anchor (id, seq, hash) VALUES (1, $1, $2)
        ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-      [last.seq, last.hash],
+      [end.seq, end.hash],
     );
     return removed;
   }

@@ -256,8 +256,24 @@ export interface StoreTx {
    */
   deleteEndedProof(now: number, limit: number, objectionsOf?: readonly string[]): Promise<number>;
   deleteOldNotices(cutoff: number, limit: number): Promise<number>;
-  /** Removes events older than `cutoff` from the start of the chain and moves the anchor. */
-  purgeAuditBefore(cutoff: number, limit: number): Promise<number>;
+  /**
+   * The last of the events older than `cutoff` at the start of the chain (at most `limit` of them): the prefix
+   * purgeAuditThrough may remove. Undefined when the first event is younger.
+   */
+  auditPrefixBefore(cutoff: number, limit: number): Promise<AuditAnchor | undefined>;
+  /**
+   * The events through `seq` with one of `actions` about a record that still stands, in chain order, each with that
+   * record's status: a given consent, or an objection (refused, withdrawn) to a purpose in `objectionsOf` or registered
+   * without consent as its basis (purpose_versions). Only events from the record's first one on: those of an earlier
+   * record of the same person and purpose, which ended, are not its proof.
+   */
+  standingProofThrough(
+    seq: number,
+    actions: readonly string[],
+    objectionsOf: readonly string[],
+  ): Promise<{ event: AuditRecord; status: string }[]>;
+  /** Removes the chain's events through `end` and makes it the anchor. */
+  purgeAuditThrough(end: AuditAnchor): Promise<number>;
   deleteExpiredDedupe(now: number, limit: number): Promise<number>;
 
   /**
