@@ -203,7 +203,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionWithdrawn: (d, e) =>
       `While a consent or another record of yours is running (order updates under a contract, say), we keep your number. When none is running any more and you have not written to us for ${d} days, your number and name are deleted; this also applies to a number someone entered in our form without confirming it. The replies and message IDs kept as proof of a consent are deleted ${d} days after it ended. When we stop a purpose (send no more messages of that kind), a consent to it ends ${e} days later.`,
     retentionAudit: (y) =>
-      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR).`,
+      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR); the proof of a consent or an objection that still stands is kept for as long as it stands.`,
     retentionErasure:
       'When you request erasure, we delete your data immediately. We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying.',
     rights: 'Your rights and how to use them',
@@ -273,7 +273,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionWithdrawn: (d, e) =>
       `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft nichts davon mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und Ihr Name gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach dem Ende der Einwilligung gelöscht. Stellen wir einen Zweck ein (senden also keine solchen Nachrichten mehr), endet eine Einwilligung dafür ${e} Tage danach.`,
     retentionAudit: (y) =>
-      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO).`,
+      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO); den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten.`,
     retentionErasure:
       'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten sofort. Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt.',
     rights: 'Ihre Rechte und wie Sie sie ausüben',
