@@ -189,6 +189,27 @@ function register(name: string, factory: HarnessFactory) {
       assert.equal(verifyAuditLines(await collect(ledger.exportAudit())).ok, true);
     });
 
+    it("carries a confirmation another instance's clock dated before its request", async () => {
+      await ledger.requestConsent({
+        subject: ERIKA,
+        purpose: 'marketing',
+        wording: OFFERS,
+        language: 'en',
+        method: 'web-form',
+        actor: 'node-opt-in',
+      });
+      now -= 5000;
+      await ledger.confirmConsent({ subject: ERIKA, confirmationText: 'YES', actor: 'node-opt-in' });
+      const proof = events(await collect(ledger.exportAudit())).filter((e) => e.purpose === 'marketing');
+      assert.deepEqual(
+        proof.map((e) => e.action),
+        ['consent.requested', 'consent.confirmed'],
+      );
+      now += PROOF_PERIOD + DAY;
+      assert.equal((await ledger.sweepRetention()).auditEventsRestated, 2);
+      assert.deepEqual((await restated()).map(originalOf), proof);
+    });
+
     it('restates across small batches, each in the transaction of its purge', async () => {
       await ledger.close();
       ledger = await open({ sweepBatchSize: 2 });
