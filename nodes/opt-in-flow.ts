@@ -15,6 +15,7 @@ import {
   buildConfirmationMessage,
   type ConsentFormRequest,
   DEFAULT_OPT_IN_TEXTS,
+  FORM_ANSWER_MINIMUM_MS,
   mayResubscribeAfterErasure,
   type OptInRejectReason,
   type OptInText,
@@ -29,6 +30,7 @@ import {
 import { findPurpose, type PurposeDefinition, purposeLabel } from '../lib/conversation/purposes';
 import { RequestLimit } from '../lib/conversation/request-limit';
 import { GdprWhatsAppError } from '../lib/errors';
+import { MinimumDelay } from '../lib/minimum-delay';
 import { parseCountry } from '../lib/phone';
 import { metaTimeMs } from '../lib/webhook/meta-time';
 import type { InboundMessage } from '../lib/webhook/types';
@@ -550,20 +552,33 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return startSingleStep(msg, intent, subject, known, ledger);
     }
 
+    // Every outcome of a form request, failures too, leaves FORM_ANSWER_MINIMUM_MS after the request came, on a
+    // timer: its timing tells nothing about the number. A WhatsApp message needs no such wait: its writer is known.
+    const formAnswers = new MinimumDelay(FORM_ANSWER_MINIMUM_MS);
+    node.on('close', () => formAnswers.close());
+
     node.on('input', async (input, send, done) => {
       const msg = input as OptInMessage;
+      const fromWhatsApp = typeof msg.whatsapp?.messageId === 'string';
+      const arrivedAt = formAnswers.start();
+      const passOn = (outcome: () => void): void => {
+        if (fromWhatsApp) outcome();
+        // Closed before (a redeploy): the outcome is dropped, as a delay node drops what it holds.
+        else formAnswers.after(arrivedAt, outcome, () => done());
+      };
       try {
         // Inbound messages that are no opt-in reply pass even without a working store: they touch no consent.
-        const outputs =
-          typeof msg.whatsapp?.messageId === 'string'
-            ? await handleInbound(msg, store)
-            : await handleFormRequest(msg, store);
-        send(outputs);
-        if (outputs[3] === null) showCounts();
-        done();
+        const outputs = fromWhatsApp ? await handleInbound(msg, store) : await handleFormRequest(msg, store);
+        passOn(() => {
+          send(outputs);
+          if (outputs[3] === null) showCounts();
+          done();
+        });
       } catch (err) {
-        node.status(statusOf('failed', translateError(RED, err)));
-        done(catchableError(RED, err));
+        passOn(() => {
+          node.status(statusOf('failed', translateError(RED, err)));
+          done(catchableError(RED, err));
+        });
       }
     });
   }

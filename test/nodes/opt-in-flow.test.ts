@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
+import { FORM_ANSWER_MINIMUM_MS } from '../../lib/conversation/opt-in';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
 import consentStore, { type ConsentStoreNode } from '../../nodes/consent-store';
@@ -449,6 +450,60 @@ describe('opt-in-flow node', () => {
       helper.getNode('optin').receive({ payload: form } as never);
       assert.equal(((await caught).error as { code?: string }).code, 'invalid-template-name');
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'none');
+    });
+  });
+
+  describe('input A: every outcome of a form request takes the same time', () => {
+    /** Sends a form request in and answers where it came out and how long after it was sent in. */
+    async function timed(payload: Record<string, unknown>): Promise<Outcome & { ms: number }> {
+      const sentAt = performance.now();
+      const outcome = await optIn({ payload });
+      return { ...outcome, ms: performance.now() - sentAt };
+    }
+
+    it('passes a request for a new number and one for a pending number on no sooner than the minimum', async () => {
+      await load();
+      // A new number is written to the ledger; a pending one is not: without the wait the second is answered sooner.
+      const requested = await timed(form);
+      assert.equal(requested.output, 1);
+      const pending = await timed(form);
+      assert.equal(pending.msg.optIn?.reason, 'request-pending');
+      await ledger.giveConsent({ subject: BOB, purpose: 'news', wording: 'anything', method: 'keyword', actor });
+      const alreadyGiven = await timed({ ...form, phone: BOB });
+      assert.equal(alreadyGiven.msg.optIn?.outcome, 'already-given');
+      for (const outcome of [requested, pending, alreadyGiven]) {
+        assert.ok(outcome.ms >= FORM_ANSWER_MINIMUM_MS, `${outcome.msg.optIn?.outcome} after ${outcome.ms} ms`);
+      }
+    });
+
+    it('passes a refused request, a rate-limited one and a failure on no sooner either', async () => {
+      await load({ maxRequestsPerMinute: 1 });
+      const unticked = await timed({ ...form, consent: undefined });
+      assert.equal(unticked.msg.optIn?.reason, 'consent-not-ticked');
+      assert.equal((await optIn({ payload: form })).output, 1);
+      const limited = await timed({ ...form, phone: '+4915111111111' });
+      assert.equal(limited.msg.optIn?.reason, 'rate-limited');
+      for (const outcome of [unticked, limited]) {
+        assert.ok(outcome.ms >= FORM_ANSWER_MINIMUM_MS, `${outcome.msg.optIn?.reason} after ${outcome.ms} ms`);
+      }
+      await helper.unload();
+      await load({ mode: 'template', templateName: '' });
+      const sentAt = performance.now();
+      const caught = next('caught');
+      helper.getNode('optin').receive({ payload: form } as never);
+      assert.equal(((await caught).error as { code?: string }).code, 'invalid-template-name');
+      const ms = performance.now() - sentAt;
+      assert.ok(ms >= FORM_ANSWER_MINIMUM_MS, `the failure after ${ms} ms`);
+    });
+
+    it('drops the outcome still waiting when the node closes (a redeploy), and sends nothing after', async () => {
+      await load();
+      const outputs = watchOutputs();
+      helper.getNode('optin').receive({ payload: form } as never);
+      while ((await ledger.getConsent(ANNA, 'news'))?.status !== 'pending') await sleep(10);
+      await (helper.getNode('optin') as unknown as { close(removed: boolean): Promise<void> }).close(false);
+      await sleep(FORM_ANSWER_MINIMUM_MS + 200);
+      assert.deepEqual(outputs, []);
     });
   });
 
