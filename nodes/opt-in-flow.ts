@@ -238,7 +238,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
      * (`asked`: the request as validated) comes in the language its confirmation would have come in, as a sent request
      * does: a page in another language would tell whoever typed the number in that it was pending, erased or signed up.
      */
-    function rejectRequest(msg: OptInMessage, reason: OptInRejectReason, asked?: ConsentFormRequest): Outputs {
+    function rejectRequest(
+      msg: OptInMessage,
+      reason: OptInRejectReason,
+      asked?: ConsentFormRequest,
+      details: Record<string, unknown> = {},
+    ): Outputs {
       counts.rejected += 1;
       const form = (typeof msg.payload === 'object' && msg.payload !== null ? msg.payload : {}) as {
         language?: unknown;
@@ -250,7 +255,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       // With a default country a national number is fine: the text must not ask for a country code then.
       const key = reason === 'invalid-phone' && defaultCountry ? 'invalid-phone-national' : reason;
       const message = rejectionText(key, language) ?? RED._(`opt-in-flow.reject.${key}`);
-      msg.optIn = { outcome: 'rejected', reason, message, language };
+      msg.optIn = { outcome: 'rejected', reason, message, language, ...details };
       return on(2, msg);
     }
 
@@ -270,8 +275,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       // Anyone can post numbers to a public form: each request is a message the business pays for and that a
       // stranger may report. Checked before anything is stored; it tells nothing about the number. The slot is
       // taken at once, before the store is asked: posts arriving together would all find the minute still open.
-      const release = requestLimit.take(Date.now());
-      if (!release) return rejectRequest(msg, 'rate-limited');
+      const now = Date.now();
+      const release = requestLimit.take(now);
+      if (!release) {
+        // For HTTP's Retry-After on the form's 429: when the limit has a slot again.
+        return rejectRequest(msg, 'rate-limited', undefined, { retryAfterSeconds: requestLimit.secondsUntilFree(now) });
+      }
       try {
         return await requestConfirmation(msg, validation.request, ledger, known);
       } catch (err) {

@@ -27,4 +27,16 @@ export class RequestLimit {
       if (index >= 0) this.taken.splice(index, 1);
     };
   }
+
+  /**
+   * Whole seconds, at least 1, until take() finds a slot again when the minute is full (the oldest slot is a
+   * minute old then; one given back earlier only shortens the wait); 0 when a slot is free now. For HTTP's
+   * Retry-After.
+   */
+  secondsUntilFree(now: number): number {
+    if (this.perMinute === 0) return 0;
+    const live = this.taken.filter((slot) => slot.at > now - 60_000);
+    if (live.length < this.perMinute) return 0;
+    return Math.max(1, Math.ceil((live[0].at + 60_000 - now) / 1000));
+  }
 }

@@ -476,13 +476,15 @@ describe('opt-in-flow node', () => {
       }
     });
 
-    it('passes a refused request, a rate-limited one and a failure on no sooner either', async () => {
+    it('passes a refused request, a rate-limited one (with when to try again) and a failure on no sooner either', async () => {
       await load({ maxRequestsPerMinute: 1 });
       const unticked = await timed({ ...form, consent: undefined });
       assert.equal(unticked.msg.optIn?.reason, 'consent-not-ticked');
       assert.equal((await optIn({ payload: form })).output, 1);
       const limited = await timed({ ...form, phone: '+4915111111111' });
       assert.equal(limited.msg.optIn?.reason, 'rate-limited');
+      const retryAfter = (limited.msg.optIn as { retryAfterSeconds?: number }).retryAfterSeconds;
+      assert.ok(retryAfter !== undefined && retryAfter >= 59 && retryAfter <= 60, `Retry-After ${retryAfter}`);
       for (const outcome of [unticked, limited]) {
         assert.ok(outcome.ms >= FORM_ANSWER_MINIMUM_MS, `${outcome.msg.optIn?.reason} after ${outcome.ms} ms`);
       }

@@ -28,4 +28,19 @@ describe('RequestLimit', () => {
       for (let i = 0; i < 100; i += 1) assert.ok(limit.take(i), `setting ${setting}`);
     }
   });
+
+  it('says in whole seconds when a full minute has a place again (HTTP Retry-After), 0 while one is free', () => {
+    const limit = new RequestLimit(2);
+    assert.equal(limit.secondsUntilFree(0), 0);
+    limit.take(1_000);
+    assert.equal(limit.secondsUntilFree(1_000), 0, 'one place left');
+    const second = limit.take(20_000);
+    assert.equal(limit.secondsUntilFree(20_000), 41, 'the first place is free at 61 s');
+    assert.equal(limit.secondsUntilFree(60_500), 1, 'rounded up: never too soon');
+    assert.equal(limit.secondsUntilFree(61_000), 0, 'the first place is a minute old');
+    second?.();
+    limit.take(61_000);
+    assert.equal(limit.secondsUntilFree(61_000), 0, 'a place given back is free');
+    assert.equal(new RequestLimit(0).secondsUntilFree(0), 0, 'no limit');
+  });
 });
