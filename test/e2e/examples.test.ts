@@ -151,6 +151,32 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((await status('01', max.phone, 'newsletter')).status, 'none');
   });
 
+  it("01, 10 web forms: a post from another site's page gets a 403 and reaches opt-in-flow never; its own page's goes", async () => {
+    for (const [number, form] of [
+      ['01', '/optin-ex01'],
+      ['10', '/optin'],
+    ]) {
+      const post = (phone: string, headers: Record<string, string>) =>
+        fetch(`${red.url}${form}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ phone, consent: 'on', language: 'de' }),
+        });
+      const stranger = await customerOf(number);
+      const forged = await post(stranger.phone, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+      assert.equal(forged.status, 403, number);
+      assert.match(await forged.text(), /Dieses Formular kann nur auf seiner eigenen Seite abgeschickt werden/);
+      await stranger.receivedExactly(0);
+      assert.equal((await status(number, stranger.phone, 'newsletter')).status, 'none', number);
+
+      const erika = await customerOf(number);
+      const own = await post(erika.phone, { origin: new URL(red.url).origin, 'sec-fetch-site': 'same-origin' });
+      assert.equal(own.status, 200, number);
+      assert.match(await own.text(), /data-outcome="requested"/);
+      await erika.receivedExactly(1);
+    }
+  });
+
   /** A staff call: with the staff token unless `headers` say otherwise. */
   async function postJson(
     urlPath: string,
