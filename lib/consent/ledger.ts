@@ -15,7 +15,7 @@ import {
 } from './audit-verify';
 import { canonicalJson } from './canonical';
 import { EventFeed, type FeedPage, type ReadEventsOptions } from './event-feed';
-import { IdentityChanges, USER_ID_REPLACED } from './identity-changes';
+import { CLOCK_MARGIN_MS, IdentityChanges, USER_ID_REPLACED } from './identity-changes';
 import {
   type AnswerProofInput,
   COLLECTION_METHODS,
@@ -793,6 +793,19 @@ export class ConsentLedger extends EventEmitter {
       };
       let changed: ConsentRecord[] = [];
       let erased: boolean;
+      // What still runs at the number was given since the move ended its records: by a late START of hers, or by
+      // whoever holds the number since. A STOP that may have been sent after it was given (Meta's clock and ours
+      // differ by minutes) ends it, whoever of the two wrote it: the safe side, as for any STOP. What was given
+      // clearly after the STOP was sent stands: a later wish counts. The number gets no objection either way.
+      const ownId = ownIdKey(subject);
+      let givenSince: ConsentRecord[] = [];
+      if (late !== undefined && sentAt !== undefined) {
+        const ended = await this.runningFrom(tx, p, targets, sentAt + CLOCK_MARGIN_MS);
+        if (ended.length > 0) {
+          const since = { ...fields, everyPurpose: false };
+          givenSince = await this.writes.withdrawIn(tx, now, events, p, subject, ended, since);
+        }
+      }
       if (late?.movedTo !== undefined) {
         erased = await this.writes.erasedAndGone(tx, home);
         changed = await this.identity.forwardLateOptOut(tx, now, events, home, targets, fields);
@@ -808,23 +821,26 @@ export class ConsentLedger extends EventEmitter {
         if (erased) await this.writes.markErasedOptOut(tx, now, events, p, targets, fields);
         else changed = await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
       }
-      // Her own user id seen with the old number since she left it (a late message of hers): a consent or request
-      // it leads to there is hers as well (nobody else has her id). The number itself gets no objection of hers.
-      const ownId = ownIdKey(subject);
-      if (late !== undefined && !erased && ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
-        const active: PurposeDefinition[] = [];
-        for (const def of targets) {
-          const row = await tx.getConsent(p, def.id);
-          if (row && ACTIVE_STATUSES.includes(row.status as ConsentStatus)) active.push(def);
-        }
-        // Only what her id leads to: the number's other records are its next holder's.
+      changed.unshift(...givenSince);
+      // Her own user id seen with the old number since she left it (a late message of hers, or the id of whoever
+      // signed up there since): a consent or request it leads to there is the id's person's (nobody else has her id),
+      // and her STOP ends it, whenever it was given, also when the number's holder before the move was erased: what
+      // was given since is no erased data coming back. The number itself gets no objection of hers.
+      let ownIdGaveSince = false;
+      if (late !== undefined && ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
         const own = { ...fields, everyPurpose: false };
-        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, active, own)));
+        const ended = await this.runningFrom(tx, p, targets, Number.POSITIVE_INFINITY);
+        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, ended, own)));
+        ownIdGaveSince = givenSince.length > 0 || ended.length > 0;
       }
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
       const idErased =
-        erased && ownId !== undefined && ownId !== home && (await this.writes.hasNoLiveRecord(tx, ownId));
+        erased &&
+        !ownIdGaveSince &&
+        ownId !== undefined &&
+        ownId !== home &&
+        (await this.writes.hasNoLiveRecord(tx, ownId));
       if (idErased && ownId !== undefined) {
         // Listed as of when she sent the STOP: a START she sent after it is a new sign-up, whenever it arrives.
         if ((await tx.suppressedAt(ownId)) === undefined) await tx.putSuppression(ownId, sentAt ?? now, actor);
@@ -846,6 +862,22 @@ export class ConsentLedger extends EventEmitter {
       }
       return erased && changed.length === 0 ? ('erased' as const) : changed;
     });
+  }
+
+  /** The purposes with a record at `p` still running (given, or a request pending) that began by `latest`. */
+  private async runningFrom(
+    tx: StoreTx,
+    p: string,
+    targets: readonly PurposeDefinition[],
+    latest: number,
+  ): Promise<PurposeDefinition[]> {
+    const running: PurposeDefinition[] = [];
+    for (const def of targets) {
+      const row = await tx.getConsent(p, def.id);
+      if (!row || !ACTIVE_STATUSES.includes(row.status as ConsentStatus)) continue;
+      if ((row.decidedAt ?? row.requestedAt ?? row.updatedAt) <= latest) running.push(def);
+    }
+    return running;
   }
 
   /**

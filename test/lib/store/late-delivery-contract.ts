@@ -486,6 +486,55 @@ export function registerLateDeliveryContract(name: string, factory: HarnessFacto
         assert.equal(withoutAudit(await db.dump()), withoutAudit(before));
       });
 
+      it('with the id of whoever signed up at the number since, ends that sign-up, though its holder before was erased', async () => {
+        // Found by the identity property test: the STOP was taken for the erased holder's, and the consent stood.
+        await ledger.eraseSubject(ANNA, 't');
+        now += SECOND;
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += SECOND;
+        const signUp = { phone: ANNA, userId: 'DE.6701' };
+        await ledger.giveConsent({
+          subject: signUp,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal(await check({ userId: 'DE.6701' }), 'given');
+        now += SECOND;
+        const changed = await stop(signUp, now);
+        assert.ok(Array.isArray(changed) && changed.some((r) => r.purpose === 'marketing'), `STOP answered ${changed}`);
+        assert.equal(await check({ userId: 'DE.6701' }), 'withdrawn');
+        assert.equal(await check(signUp), 'withdrawn');
+        // Her id is hers, not the erased holder's: it goes on no erasure list, and she may sign up again.
+        await ledger.giveConsent({
+          subject: signUp,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal(await check({ userId: 'DE.6701' }), 'given');
+      });
+
+      it('from the number alone ends what was given there since the move, whoever of the two wrote it', async () => {
+        await ledger.numberChanged({ phone: ANNA, actor: 't' });
+        now += SECOND;
+        // A sign-up at the number minutes after the move: a late START of hers, or its next holder's.
+        await ledger.giveConsent({
+          subject: ANNA,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        now += SECOND;
+        const changed = await stop(ANNA, now); // by Meta's clock maybe before the move: whose is not known
+        assert.ok(Array.isArray(changed) && changed.some((r) => r.purpose === 'marketing'), `STOP answered ${changed}`);
+        assert.equal(await check(ANNA), 'withdrawn');
+        assert.deepEqual(await ledger.checkConsent(ANNA, 'orders'), MOVED_AWAY, 'and the number gets no objection');
+      });
+
       it('with her user id, linked to her new number since, reaches that number once', async () => {
         const stopSent = now - HOUR;
         await ledger.numberChanged({ phone: ANNA, newPhone: BEN, actor: 't' });
