@@ -526,6 +526,10 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           messageId: inbound.messageId,
           text: intent.text,
           inboundAt: metaTimeMs(inbound.timestamp),
+          // How she signed up, as a confirmation keeps it (Art. 7(1) GDPR): the keyword matched and where it came.
+          via: 'keyword',
+          match: intent.keyword,
+          phoneNumberId: businessNumberOf(inbound),
           actor,
         })
         .catch((err: unknown) => {

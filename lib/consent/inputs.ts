@@ -77,7 +77,12 @@ export interface AnswerProofInput {
   phoneNumberId?: string;
 }
 
-export interface GiveConsentInput extends ConsentProofInput {
+/**
+ * A single-step sign-up (a START typed to the business) keeps how it came as a confirmation does (AnswerProofInput):
+ * `via` and `match` (the configured keyword matched), and `phoneNumberId`, the business number it came to, which the
+ * record keeps as its `requestPhoneNumberId`: her message was request and answer in one.
+ */
+export interface GiveConsentInput extends ConsentProofInput, AnswerProofInput {
   messageId?: string;
   text?: string;
   /**

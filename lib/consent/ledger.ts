@@ -148,6 +148,23 @@ function answerDetail(row: ConsentRow, answeredTo: string | undefined, answeredA
   };
 }
 
+function hasAnswerProof(answer: AnswerProof): boolean {
+  return answer.via !== undefined || answer.match !== undefined || answer.phoneNumberId !== undefined;
+}
+
+/**
+ * What the audit event of a single-step sign-up names of how it came (as answerDetail does for a confirmation): the
+ * keyword matched, when she sent it and the business number it came to; never her number or her words.
+ */
+function givenDetail(answer: AnswerProof, answeredAt: number | undefined) {
+  return {
+    answerPhoneNumberId: answer.phoneNumberId ?? null,
+    via: answer.via ?? null,
+    match: answer.match ?? null,
+    answeredAt: answeredAt ?? null,
+  };
+}
+
 function otherBusinessNumber(): GdprWhatsAppError {
   return new GdprWhatsAppError(
     'other-business-number',
@@ -631,6 +648,7 @@ export class ConsentLedger extends EventEmitter {
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const text = optionalText(input.text, 'text', 4096);
     const inboundAt = optionalTime(input.inboundAt, 'inboundAt');
+    const answer = answerProofOf(input);
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
@@ -657,9 +675,18 @@ export class ConsentLedger extends EventEmitter {
         decidedAt: now,
         confirmationMessageIdEnc: this.cipher.encryptOptional(messageId, 'confirmation_message_id', p),
         confirmationTextEnc: this.cipher.encryptOptional(text, 'confirmation_text', p),
+        // Her keyword was request and answer in one: the business number it came to is the one she was asked at.
+        requestPhoneNumberId: answer.phoneNumberId ?? null,
+        confirmationVia: answer.via ?? null,
+        confirmationMatch: answer.match ?? null,
       };
       await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now, events, actor);
-      const detail = { purposeVersion: def.version, wordingSha256: row.wordingSha256, method };
+      const detail = {
+        purposeVersion: def.version,
+        wordingSha256: row.wordingSha256,
+        method,
+        ...(hasAnswerProof(answer) ? givenDetail(answer, inboundAt) : {}),
+      };
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.given', detail);
     });
   }

@@ -128,7 +128,10 @@ export interface ConsentRecord {
   requestId?: string;
   /** When the request's message was accepted for sending. */
   requestSentAt?: number;
-  /** The business number (Meta's phone number id) the request's message went from. */
+  /**
+   * The business number (Meta's phone number id) the request's message went from; for a single-step sign-up by
+   * keyword, the one her keyword came to.
+   */
   requestPhoneNumberId?: string;
   expiresAt?: number;
   /** When the subject confirmed, gave or refused. */

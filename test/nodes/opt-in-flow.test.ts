@@ -791,6 +791,10 @@ describe('opt-in-flow node', () => {
       assert.equal(stored?.method, 'keyword');
       assert.equal(stored?.wording, 'Schickt mir den Newsletter per WhatsApp.');
       assert.equal(stored?.confirmationText, 'Anmelden');
+      // How she signed up is kept as a confirmation's is: by keyword, which one, at which business number.
+      assert.equal(stored?.confirmationVia, 'keyword');
+      assert.equal(stored?.confirmationMatch, 'ANMELDEN');
+      assert.equal(stored?.requestPhoneNumberId, PHONE_NUMBER_ID);
     });
 
     it('stores and answers nothing for a START sent before its writer moved to another number', async () => {

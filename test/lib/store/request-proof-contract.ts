@@ -248,6 +248,82 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       );
     });
 
+    it('keeps how a single-step sign-up came (keyword, which one, when, where) and names it in consent.given', async () => {
+      const sentAt = now - 3_000;
+      const given = await ledger.giveConsent({
+        subject: ANNA,
+        purpose: 'marketing',
+        wording: WORDING.marketing,
+        language: 'de',
+        method: 'keyword',
+        source: 'whatsapp',
+        messageId: 'wamid.START',
+        text: 'Anmelden bitte',
+        inboundAt: sentAt,
+        via: 'keyword',
+        match: 'ANMELDEN',
+        phoneNumberId: OFFERS_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      const proof = (record: ConsentRecord | undefined) => [
+        record?.status,
+        record?.confirmationVia,
+        record?.confirmationMatch,
+        record?.requestPhoneNumberId,
+        record?.decidedAt,
+      ];
+      const expected = ['given', 'keyword', 'ANMELDEN', OFFERS_NUMBER, now];
+      assert.deepEqual(proof(given), expected);
+      assert.deepEqual(proof(await ledger.getConsent(ANNA, 'marketing')), expected);
+      const [detail] = await audit('consent.given');
+      assert.deepEqual(detail, {
+        purposeVersion: given.purposeVersion,
+        wordingSha256: given.wordingSha256,
+        method: 'keyword',
+        answerPhoneNumberId: OFFERS_NUMBER,
+        via: 'keyword',
+        match: 'ANMELDEN',
+        answeredAt: sentAt,
+      });
+      // The access export shows it, in the record and in the audit event.
+      const exported = await ledger.exportSubject(ANNA, 'staff');
+      assert.deepEqual(proof(exported.consents[0]), expected);
+      const event = exported.auditEvents.find((e) => e.action === 'consent.given');
+      assert.equal(event?.detail?.via, 'keyword');
+      assert.equal(event?.detail?.match, 'ANMELDEN');
+      assert.equal(event?.detail?.answerPhoneNumberId, OFFERS_NUMBER);
+      assert.equal(event?.detail?.answeredAt, sentAt);
+      const events = JSON.stringify(await db.all('SELECT * FROM audit'));
+      for (const secret of ['4915123456789', 'Anmelden bitte', 'wamid.START'])
+        assert.ok(!events.includes(secret), secret);
+      // A consent given through the API, no keyword named, keeps NULLs and an audit event as before.
+      const byAgent = await ledger.giveConsent({
+        subject: ANNA,
+        purpose: 'newsletter',
+        wording: WORDING.newsletter,
+        method: 'agent',
+        actor: 'crm',
+      });
+      assert.deepEqual(proof(byAgent), ['given', undefined, undefined, undefined, now]);
+      assert.deepEqual(Object.keys((await audit('consent.given'))[1]).sort(), [
+        'method',
+        'purposeVersion',
+        'wordingSha256',
+      ]);
+      await rejectsUnchanged(
+        () =>
+          ledger.giveConsent({
+            subject: ANNA,
+            purpose: 'orders',
+            wording: TEST_PURPOSES[2].wording.en,
+            method: 'keyword',
+            via: 'smoke-signal' as never,
+            actor: 'opt-in-flow',
+          }),
+        'invalid-input',
+      );
+    });
+
     it('rejects an unknown way of answering and writes nothing', async () => {
       await requestSentFrom(OFFERS_NUMBER);
       await rejectsUnchanged(
