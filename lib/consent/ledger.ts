@@ -148,6 +148,19 @@ function answerDetail(row: ConsentRow, answeredTo: string | undefined, answeredA
   };
 }
 
+/**
+ * A record a new request archives, as the history keeps it. A request asked again before it was answered: ended when it was replaced ('expired' with
+ * that time, so that every query reading an unconfirmed request reads it as before) and naming the request that
+ * replaced it, so that an access export shows one open request, not two. A YES quoting its message still answers the
+ * request asked again (requestAskedAgain).
+ */
+function archivedBeforeRequest(row: ConsentRow, byRequestId: string, now: number): ConsentRow {
+  if (row.status !== 'pending') return row;
+  // One that lapsed unanswered before the sweep marked it: ended at its own expiry, nothing replaced.
+  if (!isLivePending(row, now)) return { ...row, status: 'expired' };
+  return { ...row, status: 'expired', expiresAt: now, replacedByRequestId: byRequestId };
+}
+
 function hasAnswerProof(answer: AnswerProof): boolean {
   return answer.via !== undefined || answer.match !== undefined || answer.phoneNumberId !== undefined;
 }
@@ -424,7 +437,10 @@ export class ConsentLedger extends EventEmitter {
           max: MAX_REQUESTS_PER_DAY,
         });
       }
-      if (existing) await tx.archiveConsent(existing, now);
+      // Random, not derived from the person or the time: it names this request in the audit log and nothing else.
+      const requestId = randomUUID();
+      const replaces = existing && isLivePending(existing, now) ? existing : undefined;
+      if (existing) await tx.archiveConsent(archivedBeforeRequest(existing, requestId, now), now);
       const row: ConsentRow = {
         ...this.records.blankConsent(p, def, wording, now, actor),
         status: 'pending',
@@ -435,8 +451,7 @@ export class ConsentLedger extends EventEmitter {
         sourceEnc: this.cipher.encryptOptional(source, 'source', p),
         requestedAt: now,
         requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
-        // Random, not derived from the person or the time: it names this request in the audit log and nothing else.
-        requestId: randomUUID(),
+        requestId,
       };
       await this.writes.saveIdentity(tx, subject, now, events, actor);
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.requested', {
@@ -445,6 +460,7 @@ export class ConsentLedger extends EventEmitter {
         method,
         expiresAt: row.expiresAt,
         requestId: row.requestId,
+        ...(replaces ? { replacesRequestId: replaces.requestId } : {}),
       });
     });
   }

@@ -142,6 +142,11 @@ export interface ConsentRecord {
   confirmationVia?: ConfirmationVia;
   /** The button payload or configured keyword the answer matched. */
   confirmationMatch?: string;
+  /**
+   * A request asked again before it was answered (history only, schema version 12 on): the `requestId` of the request
+   * that replaced it. It reads `expired`, its `expiresAt` the time it was replaced.
+   */
+  replacedByRequestId?: string;
   withdrawnAt?: number;
   withdrawalChannel?: WithdrawalChannel;
   withdrawalMessageId?: string;

@@ -256,6 +256,18 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         ]),
       ],
     },
+    {
+      version: 12,
+      statements: [
+        // A request asked again is archived as ended, naming the request that replaced it: the history then shows no
+        // second open request (Art. 15 GDPR access). A new status would need the CHECK constraints rebuilt (SQLite
+        // cannot alter them) and every query that reads an unconfirmed request changed; an 'expired' row with an
+        // expiry time already reads as one. Rows archived before keep NULL (and 'pending') and read as before.
+        ...['consents', 'consent_history'].map(
+          (table) => `ALTER TABLE ${table} ADD COLUMN replaced_by_request_id TEXT`,
+        ),
+      ],
+    },
   ];
 }
 

@@ -68,6 +68,8 @@ const CONSENT_FIELDS: [keyof ConsentRow, string][] = [
   ['requestPhoneNumberId', 'request_phone_number_id'],
   ['confirmationVia', 'confirmation_via'],
   ['confirmationMatch', 'confirmation_match'],
+  // Schema version 12.
+  ['replacedByRequestId', 'replaced_by_request_id'],
 ];
 const CONSENT_COLUMNS = CONSENT_FIELDS.map(([, column]) => column);
 const CONSENT_NUMBERS = new Set<keyof ConsentRow>([

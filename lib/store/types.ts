@@ -46,6 +46,11 @@ export interface ConsentRow {
   confirmationVia: string | null;
   /** The button payload or the keyword the answer matched (from the configured lists, never the message text). */
   confirmationMatch: string | null;
+  /**
+   * Schema version 12 on, archived requests only: the request_id of the request that replaced this one (asked again
+   * before it was answered). The row then reads 'expired', its expires_at when it was replaced.
+   */
+  replacedByRequestId: string | null;
   withdrawnAt: number | null;
   withdrawalChannel: string | null;
   withdrawalMessageIdEnc: string | null;

@@ -82,8 +82,20 @@ export const REQUEST_PROOF_COLUMNS = [
   'confirmation_match',
 ];
 
-/** The database as schema version 10 left it, its rows kept: version 11's columns and its schema_version row go. */
+/** The column schema version 12 added to `consents` and `consent_history`: which request replaced an archived one. */
+export const REPLACED_BY_COLUMN = 'replaced_by_request_id';
+
+/** The database as schema version 11 left it, its rows kept: version 12's column and its schema_version row go. */
+export async function backToVersion11(db: BackendHarness): Promise<void> {
+  for (const table of ['consents', 'consent_history']) {
+    await db.exec(`ALTER TABLE ${table} DROP COLUMN ${REPLACED_BY_COLUMN}`);
+  }
+  await db.exec('DELETE FROM schema_version WHERE version > 11');
+}
+
+/** The database as schema version 10 left it, its rows kept: the later versions' columns and schema_version rows go. */
 export async function backToVersion10(db: BackendHarness): Promise<void> {
+  await backToVersion11(db);
   for (const table of ['consents', 'consent_history']) {
     for (const column of REQUEST_PROOF_COLUMNS) await db.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
   }

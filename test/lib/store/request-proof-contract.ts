@@ -4,8 +4,10 @@ import type { ConsentRecord } from '../../../lib/consent/types';
 import {
   type BackendHarness,
   backToVersion10,
+  backToVersion11,
   type HarnessFactory,
   LEDGER_TABLES,
+  REPLACED_BY_COLUMN,
   REQUEST_PROOF_COLUMNS,
   rejectsWith,
   TEST_PURPOSES,
@@ -324,6 +326,84 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       );
     });
 
+    it('archives a request asked again as replaced: the access export shows one open request, and the YES answers', async () => {
+      const first = await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.FIRST');
+      now += 11 * MINUTE;
+      const replacedAt = now;
+      const second = await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.SECOND');
+      const exported = await ledger.exportSubject(ANNA, 'staff');
+      const open = [...exported.consents, ...exported.history].filter((r) => r.status === 'pending');
+      assert.deepEqual(
+        open.map((r) => r.requestId),
+        [second.requestId],
+      );
+      assert.deepEqual(
+        exported.history.map((r) => [r.requestId, r.status, r.expiresAt, r.replacedByRequestId]),
+        [[first.requestId, 'expired', replacedAt, second.requestId]],
+      );
+      const [row] = await db.all(`SELECT status, ${REPLACED_BY_COLUMN} FROM consent_history`);
+      assert.deepEqual([row.status, row[REPLACED_BY_COLUMN]], ['expired', second.requestId]);
+      assert.equal(exported.consents[0].replacedByRequestId, undefined);
+      // The audit chain names the replacement too.
+      const requested = await audit('consent.requested');
+      assert.deepEqual(
+        requested.map((d) => [d.requestId, d.replacesRequestId]),
+        [
+          [first.requestId, undefined],
+          [second.requestId, first.requestId],
+        ],
+      );
+      // A YES quoting the replaced request's message answers the request asked again, as before.
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        confirmationText: 'JA',
+        inReplyTo: 'wamid.FIRST',
+        phoneNumberId: OFFERS_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      assert.equal(confirmed.requestId, second.requestId);
+      assert.equal((await ledger.verifyAudit()).ok, true);
+    });
+
+    it('archives a request that lapsed unanswered as expired at its own expiry, replaced by nothing', async () => {
+      const lapsed = await requestSentFrom(OFFERS_NUMBER);
+      now = (lapsed.expiresAt as number) + MINUTE;
+      await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.AGAIN');
+      const [archived] = (await ledger.exportSubject(ANNA, 'staff')).history;
+      assert.deepEqual(
+        [archived.status, archived.expiresAt, archived.replacedByRequestId],
+        ['expired', lapsed.expiresAt, undefined],
+      );
+    });
+
+    it('migrates a version-11 database: a request archived as pending there stays readable as it was', async () => {
+      const first = await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.FIRST');
+      now += 11 * MINUTE;
+      await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.SECOND');
+      await ledger.close();
+      // As version 11 archived it: still pending, with its own expiry.
+      await backToVersion11(db);
+      await db.exec(`UPDATE consent_history SET status = 'pending', expires_at = ${first.expiresAt}`);
+      ledger = await open();
+      const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
+      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 12);
+      const [archived] = (await ledger.exportSubject(ANNA, 'staff')).history;
+      assert.deepEqual(
+        [archived.requestId, archived.status, archived.expiresAt, archived.replacedByRequestId],
+        [first.requestId, 'pending', first.expiresAt, undefined],
+      );
+      const [row] = await db.all(`SELECT ${REPLACED_BY_COLUMN} FROM consent_history`);
+      assert.equal(row[REPLACED_BY_COLUMN], null);
+      // Her YES to the first message still confirms the request asked again.
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        confirmationText: 'JA',
+        inReplyTo: 'wamid.FIRST',
+        actor: 'opt-in-flow',
+      });
+      assert.equal(confirmed.status, 'given');
+    });
+
     it('rejects an unknown way of answering and writes nothing', async () => {
       await requestSentFrom(OFFERS_NUMBER);
       await rejectsUnchanged(
@@ -399,7 +479,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
             .map((row) =>
               JSON.stringify(
                 Object.entries(row)
-                  .filter(([column]) => !REQUEST_PROOF_COLUMNS.includes(column))
+                  .filter(([column]) => !REQUEST_PROOF_COLUMNS.includes(column) && column !== REPLACED_BY_COLUMN)
                   .map(([column, value]) => [column, String(value)]),
               ),
             )
@@ -415,7 +495,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
       );
       // Every row kept every value; the new columns are NULL, and the records read as before.
       assert.deepEqual(await snapshot(), v10, 'no old value changed');
