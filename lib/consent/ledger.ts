@@ -566,7 +566,9 @@ export class ConsentLedger extends EventEmitter {
         all.some((row) => row.status === 'pending' && rows.indexOf(row) < 0 && (!purpose || row.purpose === purpose));
       const messageIdOf = (row: ConsentRow) => this.records.requestMessageId(row);
       const quoted =
-        quotedRequest(rows, inReplyTo, messageIdOf) ?? (await this.requestAskedAgain(tx, p, rows, inReplyTo));
+        quotedRequest(rows, inReplyTo, messageIdOf) ??
+        (await this.requestAskedAgain(tx, p, rows, inReplyTo, answer.phoneNumberId));
+      if (quoted === 'other-business-number') return { error: quoted };
       // A reply quoting the request for another purpose answers that one, not the purpose named here.
       if (quoted && purpose && quoted.purpose !== purpose) return { error: 'quotes-other-message' as const };
       const candidates = quoted ? [quoted] : rows.filter((row) => !purpose || row.purpose === purpose);
@@ -1189,17 +1191,21 @@ export class ConsentLedger extends EventEmitter {
   /**
    * The pending request a reply quoting an earlier request of hers answers: the request asked again for the same
    * purpose in the same words (she asked twice, and taps YES on the first message). Her YES agrees to those words.
-   * An earlier request in other words (another language, a new version) answers nothing.
+   * An earlier request in other words (another language, a new version) answers nothing. Nor does a reply that came
+   * to another business number than the earlier request went from: she answers that request where she was asked, as
+   * for the current one (sentFromOtherNumber), and nothing changes.
    */
   private async requestAskedAgain(
     tx: StoreTx,
     p: string,
     rows: readonly ConsentRow[],
     inReplyTo: string | undefined,
-  ): Promise<ConsentRow | undefined> {
+    answeredTo: string | undefined,
+  ): Promise<ConsentRow | 'other-business-number' | undefined> {
     if (inReplyTo === undefined) return undefined;
     const earlier = (await tx.listHistory(p)).find((row) => this.records.requestMessageId(row) === inReplyTo);
     if (!earlier) return undefined;
+    if (sentFromOtherNumber(earlier.requestPhoneNumberId, answeredTo)) return 'other-business-number';
     return rows.find(
       (row) =>
         row.status === 'pending' &&

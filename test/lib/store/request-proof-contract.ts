@@ -365,6 +365,32 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       assert.equal((await ledger.verifyAudit()).ok, true);
     });
 
+    it('a YES quoting a replaced request at another business number than it went from confirms nothing', async () => {
+      // Asked from the offers number, asked again from the service number (or by a sender that names none).
+      await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.FIRST');
+      now += 11 * MINUTE;
+      await requestSentFrom(SERVICE_NUMBER, 'marketing', 'wamid.SECOND');
+      const yesQuotingFirst = (phoneNumberId: string) =>
+        ledger.confirmConsent({
+          subject: ANNA,
+          confirmationText: 'JA',
+          inReplyTo: 'wamid.FIRST',
+          via: 'button',
+          match: 'gdpr-confirm:marketing',
+          phoneNumberId,
+          actor: 'opt-in-flow',
+        });
+      await rejectsUnchanged(() => yesQuotingFirst(SERVICE_NUMBER), 'other-business-number');
+      assert.equal(await status(), 'pending');
+      assert.deepEqual(await audit('consent.confirmed'), []);
+      // At the number the quoted request went from it is her answer, as for the current request.
+      now += 11 * MINUTE;
+      await requestSentFrom(undefined, 'marketing', 'wamid.THIRD');
+      const confirmed = await yesQuotingFirst(OFFERS_NUMBER);
+      assert.equal(confirmed.status, 'given');
+      assert.equal(confirmed.requestMessageId, 'wamid.THIRD');
+    });
+
     it('archives a request that lapsed unanswered as expired at its own expiry, replaced by nothing', async () => {
       const lapsed = await requestSentFrom(OFFERS_NUMBER);
       now = (lapsed.expiresAt as number) + MINUTE;
