@@ -838,16 +838,27 @@ export class ConsentLedger extends EventEmitter {
       };
       let changed: ConsentRecord[] = [];
       let erased: boolean;
-      // What still runs at the number was given since the move ended its records: by a late START of hers, or by
+      // Her own user id seen with the old number since she left it (a late message of hers, or the id of whoever
+      // signed up there since): a consent or request it leads to there is the id's person's (nobody else has her id),
+      // and her STOP ends it, whenever it was given, also when the number's holder before the move was erased: what
+      // was given since is no erased data coming back. The number itself gets no objection of hers.
+      const ownId = ownIdKey(subject);
+      let byOwnId: ConsentRecord[] = [];
+      if (late !== undefined && ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
+        const ended = await this.runningFrom(tx, p, targets, Number.POSITIVE_INFINITY);
+        byOwnId = await this.writes.withdrawIn(tx, now, events, p, subject, ended, { ...fields, everyPurpose: false });
+      }
+      // What else still runs at the number was given since the move ended its records: by a late START of hers, or by
       // whoever holds the number since. A STOP that may have been sent after it was given (Meta's clock and ours
       // differ by minutes) ends it, whoever of the two wrote it: the safe side, as for any STOP. What was given
       // clearly after the STOP was sent stands: a later wish counts. The number gets no objection either way.
-      const ownId = ownIdKey(subject);
       let givenSince: ConsentRecord[] = [];
       if (late !== undefined && sentAt !== undefined) {
         const ended = await this.runningFrom(tx, p, targets, sentAt + CLOCK_MARGIN_MS);
         if (ended.length > 0) {
-          const since = { ...fields, everyPurpose: false };
+          // Whose message it was is not known: the number's records keep that a STOP came and when, not her words or
+          // message id, which would tell its next holder of her.
+          const since = { ...fields, text: undefined, keyword: undefined, messageId: undefined, everyPurpose: false };
           givenSince = await this.writes.withdrawIn(tx, now, events, p, subject, ended, since);
         }
       }
@@ -866,18 +877,9 @@ export class ConsentLedger extends EventEmitter {
         if (erased) await this.writes.markErasedOptOut(tx, now, events, p, targets, fields);
         else changed = await this.writes.withdrawIn(tx, now, events, p, subject, targets, fields);
       }
-      changed.unshift(...givenSince);
-      // Her own user id seen with the old number since she left it (a late message of hers, or the id of whoever
-      // signed up there since): a consent or request it leads to there is the id's person's (nobody else has her id),
-      // and her STOP ends it, whenever it was given, also when the number's holder before the move was erased: what
-      // was given since is no erased data coming back. The number itself gets no objection of hers.
-      let ownIdGaveSince = false;
-      if (late !== undefined && ownId !== undefined && (await tx.resolveAlias(ownId)) === p) {
-        const own = { ...fields, everyPurpose: false };
-        const ended = await this.runningFrom(tx, p, targets, Number.POSITIVE_INFINITY);
-        changed.push(...(await this.writes.withdrawIn(tx, now, events, p, subject, ended, own)));
-        ownIdGaveSince = givenSince.length > 0 || ended.length > 0;
-      }
+      changed.unshift(...byOwnId, ...givenSince);
+      // The STOP's own id led to what was given at the number since: its person wrote it and is no erased holder.
+      const ownIdGaveSince = byOwnId.length > 0;
       // An erased person's own id, with nothing given since, joins the erasure list instead (a pseudonym, like the
       // number's entry): nothing else is stored about her, and checks and later links by the id answer 'erased'.
       const idErased =
