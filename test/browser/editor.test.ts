@@ -724,10 +724,20 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       await page.locator('#red-ui-clipboard-dialog-import-tabs li', { hasText: /Examples|Beispiele/ }).click();
       const tab = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
       await tab.locator('.red-ui-treeList-label', { hasText: PACKAGE_NAME }).first().click();
-      await tab.locator('.red-ui-treeList-label', { hasText: name }).first().click();
       // The package folder loads its children asynchronously: a click that lands while the tree is redrawn selects
-      // nothing, and Import then imports nothing. Wait until the example is the selection the dialog will import.
-      await tab.locator('.red-ui-treeList-label.selected', { hasText: name }).waitFor();
+      // nothing, and Import then imports nothing. Click until the example is the selection the dialog will import (on
+      // a busy machine the redraw can swallow more than one click).
+      const example = tab.locator('.red-ui-treeList-label', { hasText: name }).first();
+      const selected = tab.locator('.red-ui-treeList-label.selected', { hasText: name });
+      for (let attempt = 1; ; attempt++) {
+        await example.click();
+        const chosen = await selected.waitFor({ timeout: 3000 }).then(
+          () => true,
+          () => false,
+        );
+        if (chosen) break;
+        assert.ok(attempt < 5, `${name} is not selected after ${attempt} clicks`);
+      }
       await page.waitForFunction(
         () => !(document.querySelector('#red-ui-clipboard-dialog-ok') as HTMLButtonElement | null)?.disabled,
       );
