@@ -149,10 +149,10 @@ function answerDetail(row: ConsentRow, answeredTo: string | undefined, answeredA
 }
 
 /**
- * A record a new request archives, as the history keeps it. A request asked again before it was answered: ended when it was replaced ('expired' with
- * that time, so that every query reading an unconfirmed request reads it as before) and naming the request that
- * replaced it, so that an access export shows one open request, not two. A YES quoting its message still answers the
- * request asked again (requestAskedAgain).
+ * A record a new request archives, as the history keeps it. A request asked again before it was answered: ended when
+ * it was replaced ('expired' with that time, so that every query reading an unconfirmed request reads it as before)
+ * and naming the request that replaced it, so that an access export shows one open request, not two. A YES quoting
+ * its message still answers the request asked again (requestAskedAgain).
  */
 function archivedBeforeRequest(row: ConsentRow, byRequestId: string, now: number): ConsentRow {
   if (row.status !== 'pending') return row;
@@ -911,7 +911,7 @@ export class ConsentLedger extends EventEmitter {
     });
   }
 
-  /** The purposes with a record at `p` still running (given, or a request pending) that began by `latest`. */
+  /** The purposes with a record at `p` still running (given, or a request pending) that began at `latest` or before. */
   private async runningFrom(
     tx: StoreTx,
     p: string,
