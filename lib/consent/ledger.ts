@@ -155,10 +155,17 @@ function answerDetail(row: ConsentRow, answeredTo: string | undefined, answeredA
  * its message still answers the request asked again (requestAskedAgain).
  */
 function archivedBeforeRequest(row: ConsentRow, byRequestId: string, now: number): ConsentRow {
+  if (row.status !== 'pending' || !isLivePending(row, now)) return archivedUnanswered(row, now);
+  return { ...archivedUnanswered(row, now), replacedByRequestId: byRequestId };
+}
+
+/**
+ * A record archived while its request was unanswered (a sign-up by keyword or a refusal took its place): ended then,
+ * or at its own expiry when it lapsed before the sweep marked it, so that the access export shows no open request.
+ */
+function archivedUnanswered(row: ConsentRow, now: number): ConsentRow {
   if (row.status !== 'pending') return row;
-  // One that lapsed unanswered before the sweep marked it: ended at its own expiry, nothing replaced.
-  if (!isLivePending(row, now)) return { ...row, status: 'expired' };
-  return { ...row, status: 'expired', expiresAt: now, replacedByRequestId: byRequestId };
+  return isLivePending(row, now) ? { ...row, status: 'expired', expiresAt: now } : { ...row, status: 'expired' };
 }
 
 function hasAnswerProof(answer: AnswerProof): boolean {
@@ -682,7 +689,7 @@ export class ConsentLedger extends EventEmitter {
       const existing = await tx.getConsent(p, def.id);
       const sameProof = existing?.status === 'given' && existing.wordingSha256 === sha256Hex(wording);
       if (sameProof && existing.purposeVersion === def.version) return this.records.toRecord(existing);
-      if (existing) await tx.archiveConsent(existing, now);
+      if (existing) await tx.archiveConsent(archivedUnanswered(existing, now), now);
       const row: ConsentRow = {
         ...this.records.blankConsent(p, def, wording, now, actor),
         status: 'given',
@@ -735,7 +742,7 @@ export class ConsentLedger extends EventEmitter {
         row = { ...existing, expiresAt: null };
       } else {
         if (!wording) return { error: 'missing-wording' as const };
-        if (existing) await tx.archiveConsent(existing, now);
+        if (existing) await tx.archiveConsent(archivedUnanswered(existing, now), now);
         row = {
           ...this.records.blankConsent(p, def, wording, now, actor),
           language: language ?? null,

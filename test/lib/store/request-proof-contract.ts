@@ -402,6 +402,50 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       );
     });
 
+    it('a sign-up by keyword while a request waits archives the request as ended then: no open request is left', async () => {
+      const waiting = await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.WAITING');
+      const signedUpAt = now;
+      const given = await ledger.giveConsent({
+        subject: ANNA,
+        purpose: 'marketing',
+        wording: WORDING.marketing,
+        method: 'keyword',
+        via: 'keyword',
+        match: 'ANMELDEN',
+        phoneNumberId: OFFERS_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      assert.equal(given.status, 'given');
+      const exported = await ledger.exportSubject(ANNA, 'staff');
+      assert.deepEqual(
+        [...exported.consents, ...exported.history].filter((r) => r.status === 'pending'),
+        [],
+      );
+      assert.deepEqual(
+        exported.history.map((r) => [r.requestId, r.status, r.expiresAt, r.replacedByRequestId]),
+        [[waiting.requestId, 'expired', signedUpAt, undefined]],
+      );
+      assert.equal((await ledger.verifyAudit()).ok, true);
+    });
+
+    it('a refusal after a request lapsed unanswered archives the request as expired at its own expiry', async () => {
+      const lapsed = await requestSentFrom(OFFERS_NUMBER);
+      now = (lapsed.expiresAt as number) + MINUTE;
+      const refused = await ledger.refuseConsent({
+        subject: ANNA,
+        purpose: 'marketing',
+        wording: WORDING.marketing,
+        method: 'agent',
+        actor: 'crm',
+      });
+      assert.equal(refused.status, 'refused');
+      const [archived] = (await ledger.exportSubject(ANNA, 'staff')).history;
+      assert.deepEqual(
+        [archived.requestId, archived.status, archived.expiresAt, archived.replacedByRequestId],
+        [lapsed.requestId, 'expired', lapsed.expiresAt, undefined],
+      );
+    });
+
     it('migrates a version-11 database: a request archived as pending there stays readable as it was', async () => {
       const first = await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.FIRST');
       now += 11 * MINUTE;
