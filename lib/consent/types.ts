@@ -101,10 +101,10 @@ export interface LedgerOptions {
   purposePresenceMs?: number;
 }
 
-/** One consent record, decrypted. */
 /** How an answer to a confirmation request came: a reply button, a typed keyword, a confirmation link. */
 export type ConfirmationVia = 'button' | 'keyword' | 'link';
 
+/** One consent record, decrypted. */
 export interface ConsentRecord {
   pseudonym: string;
   purpose: string;
