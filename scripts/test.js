@@ -3,8 +3,9 @@
 //   node scripts/test.js [--out DIR] [--except PART ...] [--serial] [glob ...]
 // Globs are relative to the build folder (default: every test/**/*.test.js); --except leaves out the files whose
 // path contains PART.
-// The browser suites wait mostly on Chromium and use no database: when a run holds them and others, they run in a
-// second process beside the others (their output follows the others'), which saves about a fifth of a run on two
+// Some suites spend their time waiting rather than computing: the browser suites on Chromium, and the suites that
+// post many web forms on opt-in-flow's half-second answer floor. When a run holds them and others, they run in a
+// second process beside the others (their output follows the others'), which saves about a third of a run on two
 // cores. --serial runs everything in this one process.
 // NODE_RED_PATH picks the Node-RED that the node tests run in (default: the devDependency).
 
@@ -22,7 +23,11 @@ const flags = new Set(['--serial']);
 const excepted = args.filter((_, i) => args[i - 1] === '--except');
 const globs = args.filter((a, i) => !takesValue.has(a) && !flags.has(a) && !takesValue.has(args[i - 1]));
 const serial = args.includes('--serial');
-const SIDE_PART = `test${path.sep}browser${path.sep}`;
+const SIDE_PARTS = [
+  `test${path.sep}browser${path.sep}`,
+  `test${path.sep}reliability${path.sep}fuzz-inputs.test.js`,
+  `test${path.sep}nodes${path.sep}opt-in-flow.test.js`,
+];
 
 function listTests(dir) {
   const found = [];
@@ -61,7 +66,7 @@ if (selected.length === 0) {
   process.exit(1);
 }
 
-const sideFiles = selected.filter((f) => path.relative(dist, f).startsWith(SIDE_PART));
+const sideFiles = selected.filter((f) => SIDE_PARTS.some((part) => path.relative(dist, f).startsWith(part)));
 const mainFiles = selected.filter((f) => !sideFiles.includes(f));
 const splitting = !serial && sideFiles.length > 0 && mainFiles.length > 0;
 const side = splitting ? runBeside(sideFiles) : undefined;
@@ -69,12 +74,14 @@ const side = splitting ? runBeside(sideFiles) : undefined;
 // A committed .only would shrink CI to a few tests.
 const mocha = new Mocha({ timeout: 30000, reporter: 'spec', forbidOnly: Boolean(process.env.CI) });
 for (const file of splitting ? mainFiles : selected) mocha.addFile(file);
+const fileSeconds = new Map();
 const runner = mocha.run(async (failures) => {
   const counts = { ...runner.stats, failed: failures };
+  console.log(slowestFiles(fileSeconds));
   if (side) {
     const other = await side;
-    console.log(`\n--- ${sideFiles.length} browser suite file(s), run beside the others ---\n${other.output}`);
-    if (!other.counts) console.log(`The browser suites ended without a summary (exit ${other.code}).`);
+    console.log(`\n--- ${sideFiles.length} suite file(s) that mostly wait, run beside the others ---\n${other.output}`);
+    if (!other.counts) console.log(`The suites run beside ended without a summary (exit ${other.code}).`);
     const extra = other.counts || { passes: 0, failed: 1, pending: 0 };
     counts.passes += extra.passes;
     counts.failed += extra.failed;
@@ -86,6 +93,25 @@ const runner = mocha.run(async (failures) => {
   // Node-RED and database pools keep handles open; the summary is written, so leave now.
   setTimeout(() => process.exit(process.exitCode), 200).unref();
 });
+
+// CI's log has no timestamps: the slowest files are listed with the summary, to show where a pass spends its time.
+runner.on('suite', (suite) => {
+  if (suite.file && suite.parent?.root) suite.startedAt = performance.now();
+});
+runner.on('suite end', (suite) => {
+  if (suite.startedAt === undefined) return;
+  const file = path.relative(dist, suite.file);
+  fileSeconds.set(file, (fileSeconds.get(file) ?? 0) + (performance.now() - suite.startedAt) / 1000);
+});
+
+function slowestFiles(seconds, shown = 12) {
+  const total = [...seconds.values()].reduce((a, b) => a + b, 0);
+  const lines = [...seconds.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, shown)
+    .map(([file, s]) => `  ${s.toFixed(1).padStart(7)} s  ${file}`);
+  return `\nSlowest files (of ${total.toFixed(0)} s in ${seconds.size} files in this process):\n${lines.join('\n')}`;
+}
 
 /** Runs the given files in a child process of the same Node; resolves with its output, exit code and counts. */
 function runBeside(files) {
