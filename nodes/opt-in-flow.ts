@@ -327,6 +327,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         if (code === 'request-pending' || code === 'too-many-requests' || code === 'recently-opted-out') {
           return rejectRequest(msg, code, request);
         }
+        // The same reason as too many today: flows already answer it as a sent request, as they must.
+        if (code === 'unanswered-requests') return rejectRequest(msg, 'too-many-requests', request);
         throw err;
       }
       if (record.status === 'given') {

@@ -13,6 +13,7 @@ import {
   optOutTime,
   REQUEST_PAUSE_ACTIONS,
   requestPausedAfterOptOut,
+  tooManyUnansweredRequests,
 } from './opt-out-history';
 import type { PurposeDefinition } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
@@ -604,10 +605,21 @@ export class LedgerWrites {
     return false;
   }
 
-  /** Whether a request typed in for the number of `keys` must wait after its opt-out (requestPausedAfterOptOut). */
-  async requestPaused(tx: StoreTx, keys: readonly string[], now: number): Promise<boolean> {
+  /**
+   * Why a request typed in for the number of `keys` must wait, if it must: after her opt-out
+   * (requestPausedAfterOptOut), or after requests for `purpose` that went unanswered (tooManyUnansweredRequests).
+   */
+  async typedInRequestWait(
+    tx: StoreTx,
+    keys: readonly string[],
+    purpose: string,
+    now: number,
+  ): Promise<'recently-opted-out' | 'unanswered-requests' | undefined> {
     const entriesByKey: AuditRecord[][] = [];
     for (const key of new Set(keys)) entriesByKey.push(await tx.listAudit(key, REQUEST_PAUSE_ACTIONS));
-    return requestPausedAfterOptOut(entriesByKey, now, this.retention.pendingExpiryMs);
+    const { pendingExpiryMs } = this.retention;
+    if (requestPausedAfterOptOut(entriesByKey, now, pendingExpiryMs)) return 'recently-opted-out';
+    if (tooManyUnansweredRequests(entriesByKey, purpose, now, pendingExpiryMs)) return 'unanswered-requests';
+    return undefined;
   }
 }

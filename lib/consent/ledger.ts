@@ -33,7 +33,13 @@ import {
 } from './inputs';
 import { FieldCipher, Pseudonymiser, validateKeys } from './keys';
 import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from './ledger-writes';
-import { OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_UNDELIVERED, TYPED_IN_METHODS } from './opt-out-history';
+import {
+  MAX_UNANSWERED_REQUESTS,
+  OPTED_OUT_REQUEST_PAUSE_MS,
+  REQUEST_UNDELIVERED,
+  TYPED_IN_METHODS,
+  UNANSWERED_REQUESTS_MS,
+} from './opt-out-history';
 import { definePurposes, effectiveBasis, isPurposeId, type PurposeDefinition, sha256Hex } from './purposes';
 import { LedgerRecords, ledgerEvent } from './records';
 import { type RemovedPurpose, RetentionSweep, removedPurposeWarning, SWEEP_ACTION } from './retention-sweep';
@@ -109,11 +115,11 @@ const UNUSABLE_SENDER_CODES = new Set(['invalid-phone', 'invalid-subject']);
 /**
  * A request is a WhatsApp message to the number, and anyone may type a number into a web form: within this time
  * of the last request the pending one stands and nothing is sent again, and no number is asked more often than
- * MAX_REQUESTS_PER_DAY times a day for one purpose.
+ * MAX_REQUESTS_PER_DAY times a day for one purpose (nor, typed in, MAX_UNANSWERED_REQUESTS times unanswered).
  */
 export const REQUEST_RESEND_MS = 10 * 60_000;
 export const MAX_REQUESTS_PER_DAY = 3;
-export { OPTED_OUT_REQUEST_PAUSE_MS };
+export { MAX_UNANSWERED_REQUESTS, OPTED_OUT_REQUEST_PAUSE_MS, UNANSWERED_REQUESTS_MS };
 
 /** An answer's proof fields (AnswerProofInput), validated. */
 interface AnswerProof {
@@ -428,7 +434,8 @@ export class ConsentLedger extends EventEmitter {
       const keys = TYPED_IN_METHODS.has(method)
         ? await keysOf(tx, subject, await this.writes.pseudonymOf(tx, subject))
         : undefined;
-      if (keys && (await this.writes.requestPaused(tx, keys, now))) {
+      const wait = keys && (await this.writes.typedInRequestWait(tx, keys, def.id, now));
+      if (wait === 'recently-opted-out') {
         throw new GdprWhatsAppError(
           'recently-opted-out',
           'This number opted out or was erased recently, and was asked since',
@@ -443,6 +450,14 @@ export class ConsentLedger extends EventEmitter {
         throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {
           max: MAX_REQUESTS_PER_DAY,
         });
+      }
+      // After the day's limit: of the two, that one names the nearer time a request may go again.
+      if (wait === 'unanswered-requests') {
+        throw new GdprWhatsAppError(
+          'unanswered-requests',
+          'This number was asked for this consent several times lately and answered none of the requests',
+          { max: MAX_UNANSWERED_REQUESTS, days: UNANSWERED_REQUESTS_MS / DAY },
+        );
       }
       // Random, not derived from the person or the time: it names this request in the audit log and nothing else.
       const requestId = randomUUID();

@@ -119,6 +119,33 @@ export function requestPausedAfterOptOut(
   return openOrRefused || afterANo.length >= 2;
 }
 
+/**
+ * At most this many requests typed in for a number for one purpose go out within UNANSWERED_REQUESTS_MS without a
+ * yes: anyone can type a number into a form, every few minutes (REQUEST_RESEND_MS) and every day (MAX_REQUESTS_PER_DAY),
+ * and a request is a message she may never have asked for (OLG München, 29 U 1682/12, held a double opt-in
+ * confirmation mail to someone who had not signed up to be unsolicited advertising). She can still confirm the last one while it is open, or sign up herself.
+ */
+export const MAX_UNANSWERED_REQUESTS = 3;
+export const UNANSWERED_REQUESTS_MS = 30 * 24 * 3_600_000;
+
+/**
+ * Whether MAX_UNANSWERED_REQUESTS requests typed in for `purpose` went out within UNANSWERED_REQUESTS_MS and none got
+ * a yes (one she confirmed, or that a consent she gave made needless, does not count, nor one whatsapp-send could not
+ * send). `entriesByKey` as for requestPausedAfterOptOut: a previous holder's requests do not count.
+ */
+export function tooManyUnansweredRequests(
+  entriesByKey: readonly (readonly AuditRecord[])[],
+  purpose: string,
+  now: number,
+  pendingExpiryMs: number,
+): boolean {
+  const since = now - UNANSWERED_REQUESTS_MS;
+  const unanswered = sentTypedInRequests(entriesByKey.flatMap(sinceHandedOn), pendingExpiryMs).filter(
+    (request) => request.purpose === purpose && request.at > since,
+  );
+  return unanswered.length >= MAX_UNANSWERED_REQUESTS;
+}
+
 /** A key's entries after its number was last handed on to someone else. */
 function sinceHandedOn(entries: readonly AuditRecord[]): AuditRecord[] {
   const handedOn = entries.reduce((last, e) => (e.action === NUMBER_CHANGED && e.seq > last ? e.seq : last), 0);
@@ -137,14 +164,15 @@ function isErasure(entry: AuditRecord): boolean {
 function sentTypedInRequests(
   entries: readonly AuditRecord[],
   pendingExpiryMs: number,
-): { at: number; expiresAt: number }[] {
-  const made = new Map<string, { at: number; expiresAt: number; typedIn: boolean }[]>();
+): { purpose: string; at: number; expiresAt: number }[] {
+  const made = new Map<string, { purpose: string; at: number; expiresAt: number; typedIn: boolean }[]>();
   for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
     const purpose = entry.purpose ?? '';
     const requests = made.get(purpose) ?? [];
     if (entry.action === 'consent.requested') {
       const expiresAt = entry.detail?.expiresAt;
       requests.push({
+        purpose,
         at: entry.at,
         expiresAt: typeof expiresAt === 'number' ? expiresAt : entry.at + pendingExpiryMs,
         typedIn: TYPED_IN_METHODS.has(String(entry.detail?.method)),

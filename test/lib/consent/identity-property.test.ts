@@ -289,12 +289,16 @@ for (const { name, factory, runs } of BACKENDS)
                       actor: 'p',
                     })
                     .catch((err: unknown) => {
-                      // Asked minutes ago or too often today (the pending request stands), or a form asking for
-                      // someone who opted out or was erased this month: nothing changes.
+                      // Asked minutes ago, too often today or unanswered too often this month (the pending request
+                      // stands), or a form asking for someone who opted out or was erased this month: nothing changes.
                       const code = (err as { code?: string }).code;
-                      if (code !== 'request-pending' && code !== 'too-many-requests' && code !== 'recently-opted-out') {
-                        throw err;
-                      }
+                      const waits = [
+                        'request-pending',
+                        'too-many-requests',
+                        'unanswered-requests',
+                        'recently-opted-out',
+                      ];
+                      if (!waits.includes(String(code))) throw err;
                     });
                   break;
                 case 'confirm': {

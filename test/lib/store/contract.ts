@@ -341,7 +341,57 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await request(PHONE, 'newsletter')).status, 'pending');
         assert.equal((await request(PHONE_2)).status, 'pending');
         now += DAY - 30 * MINUTE;
-        assert.equal((await request()).status, 'pending', 'a day after the first request, the next may go');
+        // A day on, the three typed-in requests, all unanswered, still hold the number back (the next test); her own
+        // request by keyword goes.
+        await rejectsUnchanged(() => request(), 'unanswered-requests');
+        const own = await ledger.requestConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        assert.equal(own.status, 'pending', 'a day after the first request, the next may go');
+      });
+
+      it('requests typed in for a number go unanswered three times a month at most, per purpose', async () => {
+        const start = now;
+        for (let i = 0; i < 3; i++) {
+          await request();
+          now += 5 * DAY;
+        }
+        // One whatsapp-send could not send does not count.
+        now = start + 11 * DAY;
+        await request(PHONE_2);
+        await ledger.requestNotDelivered(PHONE_2, 'marketing', { actor: 'whatsapp-send' });
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await request(PHONE_2)).status, 'pending');
+          now += DAY;
+        }
+        await rejectsUnchanged(() => request(PHONE_2), 'unanswered-requests');
+        await rejectsUnchanged(() => request(), 'unanswered-requests');
+        // The last one stays open for her to confirm; another purpose is asked as before.
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.status, 'pending');
+        assert.equal((await request(PHONE, 'newsletter')).status, 'pending');
+        // Thirty days after the first, one may go again.
+        now = start + 30 * DAY + 1;
+        assert.equal((await request()).status, 'pending');
+        now += 11 * 60_000;
+        await rejectsUnchanged(() => request(), 'unanswered-requests');
+        // Once she confirms, the number is hers: nothing more is asked, and nothing refused.
+        await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
+        assert.equal((await request()).status, 'given');
+      });
+
+      it("a number's previous holder's unanswered requests do not hold back its next holder's", async () => {
+        for (let i = 0; i < 3; i++) {
+          await request();
+          now += DAY;
+        }
+        await rejectsUnchanged(() => request(), 'unanswered-requests');
+        await ledger.numberChanged({ phone: PHONE, actor: 't' });
+        now += DAY;
+        assert.equal((await request()).status, 'pending');
       });
 
       it('a request that could not be sent ends, may be asked again at once and counts against no limit', async () => {
