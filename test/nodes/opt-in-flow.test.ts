@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ConsentLedger } from '../../lib/consent/ledger';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
+import type { PurposeConfig } from '../../lib/consent/types';
 import { FORM_ANSWER_MINIMUM_MS } from '../../lib/conversation/opt-in';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
-import consentStore, { type ConsentStoreNode } from '../../nodes/consent-store';
+import consentStore, { type ConsentStoreNode, parseStoreKeys } from '../../nodes/consent-store';
 import optInFlow from '../../nodes/opt-in-flow';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
@@ -14,6 +17,7 @@ import {
   completeNode,
   type Msg,
   next,
+  PURPOSES,
   sleep,
   statusesOf,
   storeCredentials,
@@ -333,6 +337,44 @@ describe('opt-in-flow node', () => {
         assert.equal(message(again), message(pending));
       }
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'withdrawn');
+    });
+
+    it('sends no fourth request typed in for a number that left three unanswered this month', async () => {
+      // Three form posts on three days before today, none answered: written by the store's ledger at those times.
+      const days = [4, 3, 2].map((n) => Date.now() - n * 86_400_000);
+      let at = days[0];
+      const earlier = await ConsentLedger.open({
+        backend: 'sqlite',
+        sqlitePath: join(dir.path, 'store.db'),
+        ...parseStoreKeys(keys),
+        purposes: PURPOSES as PurposeConfig[],
+        clock: () => at,
+      });
+      for (const day of days) {
+        at = day;
+        await earlier.requestConsent({
+          subject: ANNA,
+          purpose: 'news',
+          wording: form.wording,
+          method: 'web-form',
+          actor,
+        });
+      }
+      await earlier.close();
+      await load();
+      const fourth = await optIn({ payload: form });
+      assert.deepEqual([fourth.output, fourth.msg.optIn?.reason], [3, 'too-many-requests']);
+      // Read as for a request on its way: whoever typed the number in learns nothing about its owner.
+      const sent = await optIn({ payload: { ...form, phone: BOB } });
+      assert.equal(sent.output, 1);
+      const message = (m: typeof sent) => (m.msg.optIn as { message?: string }).message;
+      assert.equal(message(fourth), message(await optIn({ payload: { ...form, phone: BOB } })));
+      const record = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual(
+        [record?.status, record?.requestedAt],
+        ['pending', days[2]],
+        'the last one is still hers to confirm',
+      );
     });
 
     it('sends no second request to a person who already consented under this wording', async () => {
