@@ -36,6 +36,7 @@ import { LedgerWrites, MOVED_AWAY_OPT_OUT, NUMBER_CHANGED, type RunChange } from
 import {
   MAX_UNANSWERED_REQUESTS,
   OPTED_OUT_REQUEST_PAUSE_MS,
+  REQUEST_SENT,
   REQUEST_UNDELIVERED,
   TYPED_IN_METHODS,
   UNANSWERED_REQUESTS_MS,
@@ -540,7 +541,7 @@ export class ConsentLedger extends EventEmitter {
     options: { requestedAt: number; actor: string; phoneNumberId?: string },
   ): Promise<boolean> {
     const def = this.requirePurpose(purpose);
-    requireActor(options?.actor);
+    const actor = requireActor(options?.actor);
     const requestedAt = optionalTime(options.requestedAt, 'requestedAt');
     const phoneNumberId = optionalText(options.phoneNumberId, 'phoneNumberId', 64);
     const id = optionalText(messageId, 'messageId', 256);
@@ -564,6 +565,16 @@ export class ConsentLedger extends EventEmitter {
         requestSentAt: now,
         requestPhoneNumberId: phoneNumberId ?? null,
         updatedAt: now,
+      });
+      // In the chain too: a request that is never answered is still proof of what was sent and when (and counts
+      // among the messages she got), and its record is archived or deleted in time. The message id stays encrypted.
+      await this.writes.audit(tx, now, {
+        action: REQUEST_SENT,
+        actor,
+        pseudonym: p,
+        purpose: def.id,
+        outcome: 'sent',
+        detail: { requestId: row.requestId, ...(phoneNumberId ? { phoneNumberId } : {}) },
       });
       return true;
     });

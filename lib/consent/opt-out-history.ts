@@ -77,6 +77,8 @@ export const TYPED_IN_METHODS: ReadonlySet<string> = new Set(['web-form', 'agent
 export const NUMBER_CHANGED = 'subject.number-changed';
 /** The audit action of a confirmation request whatsapp-send could not send (requestNotDelivered). */
 export const REQUEST_UNDELIVERED = 'consent.request_undelivered';
+/** The audit action of a confirmation request Meta accepted for sending (requestSent). */
+export const REQUEST_SENT = 'consent.request_sent';
 
 /** The audit actions requestPausedAfterOptOut reads. */
 export const REQUEST_PAUSE_ACTIONS = [

@@ -1,5 +1,6 @@
 import type { AuditEntry } from './audit-chain';
 import type { AuditRecord } from './audit-verify';
+import { REQUEST_SENT } from './opt-out-history';
 
 /**
  * Carrying the proof of a standing consent or objection forward in the audit chain (Art. 7(1) GDPR: the controller
@@ -10,8 +11,8 @@ import type { AuditRecord } from './audit-verify';
 /** The audit action of an event restated at the head of the chain before the sweep removed it. */
 export const PROOF_RESTATED_ACTION = 'consent.proof-restated';
 
-/** The audit actions that set up a given consent (a request, its confirmation, a consent given directly). */
-export const CONSENT_PROOF_ACTIONS = ['consent.requested', 'consent.confirmed', 'consent.given'] as const;
+/** The audit actions that set up a given consent (a request, its sending, its confirmation, a consent given directly). */
+export const CONSENT_PROOF_ACTIONS = ['consent.requested', REQUEST_SENT, 'consent.confirmed', 'consent.given'] as const;
 
 /** The audit actions that set up an objection (Art. 21 GDPR) to a purpose that needs no consent. */
 export const OBJECTION_PROOF_ACTIONS = ['consent.refused', 'consent.withdrawn'] as const;

@@ -140,10 +140,29 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
           answeredAt,
         },
       ]);
-      // The audit log carries codes and business numbers, never her number or what she wrote.
+      // The sending is in the chain too, when Meta accepted it: proof of a request also if it is never answered.
+      assert.deepEqual(await audit('consent.request_sent'), [
+        { requestId: asked.requestId, phoneNumberId: OFFERS_NUMBER },
+      ]);
+      const [sent] = await db.all('SELECT at, actor, purpose FROM audit WHERE action = ?', ['consent.request_sent']);
+      assert.deepEqual([Number(sent.at), sent.actor, sent.purpose], [asked.sentAt, 'whatsapp-send', 'marketing']);
+      // The audit log carries codes and business numbers, never her number, what she wrote or a message id.
       const events = JSON.stringify(await db.all('SELECT * FROM audit'));
-      for (const secret of ['4915123456789', 'Ja, gerne', 'wamid.ANSWER']) assert.ok(!events.includes(secret), secret);
+      for (const secret of ['4915123456789', 'Ja, gerne', 'wamid.ANSWER', REQUEST_MESSAGE]) {
+        assert.ok(!events.includes(secret), secret);
+      }
       assert.deepEqual((await ledger.verifyAudit()).ok, true);
+    });
+
+    it('a send report that names no live request, or one sent already, writes nothing', async () => {
+      const asked = await requestSentFrom(undefined);
+      assert.deepEqual(await audit('consent.request_sent'), [{ requestId: asked.requestId }]);
+      const before = await db.dump();
+      const report = (requestedAt: number) =>
+        ledger.requestSent(ANNA, 'marketing', 'wamid.OTHER', { requestedAt, actor: 'whatsapp-send' });
+      assert.equal(await report(asked.requestedAt as number), false, 'sent already');
+      assert.equal(await report((asked.requestedAt as number) - MINUTE), false, 'an earlier request');
+      assert.equal(await db.dump(), before);
     });
 
     it('a YES that came to another business number than the request went from confirms nothing', async () => {
