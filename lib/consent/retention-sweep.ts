@@ -80,6 +80,7 @@ export class RetentionSweep {
       personalDataRemoved: 0,
       proofRemoved: 0,
       noticesRemoved: 0,
+      wordingsRemoved: 0,
       auditEventsRemoved: 0,
       auditEventsRestated: 0,
       dedupeMarksRemoved: 0,
@@ -112,6 +113,7 @@ export class RetentionSweep {
     const objectionsOf = [...this.purposes.values()].filter((p) => p.lawfulBasis !== 'consent').map((p) => p.id);
     report.proofRemoved = await repeat((tx) => tx.deleteEndedProof(now, batch, objectionsOf));
     report.noticesRemoved = await repeat((tx) => tx.deleteOldNotices(now - this.retention.proofRetentionMs, batch));
+    report.wordingsRemoved = await repeat((tx) => tx.deleteUnusedWordings(batch));
     const audit = await this.purgeAudit(now, batch, objectionsOf);
     report.auditEventsRemoved = audit.removed;
     report.auditEventsRestated = audit.restated;
@@ -147,7 +149,12 @@ export class RetentionSweep {
       });
     });
     // Events nobody took may have carried a number the ledger no longer holds to the end (an erasure's or a move's).
-    if (report.personalDataRemoved > 0 || report.proofRemoved > 0 || report.undeliveredEventsRemoved > 0) {
+    if (
+      report.personalDataRemoved > 0 ||
+      report.proofRemoved > 0 ||
+      report.wordingsRemoved > 0 ||
+      report.undeliveredEventsRemoved > 0
+    ) {
       await this.store.scrub();
     }
     return report;

@@ -233,6 +233,8 @@ export interface SweepReport {
   personalDataRemoved: number;
   proofRemoved: number;
   noticesRemoved: number;
+  /** Consent texts no record uses any more (a form's own text, where opt-in-flow accepts any). */
+  wordingsRemoved: number;
   auditEventsRemoved: number;
   /**
    * Of the audit events removed, those that prove a consent or an objection that still stands, restated at the head of

@@ -268,6 +268,15 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         ),
       ],
     },
+    {
+      version: 13,
+      statements: [
+        // The retention sweep deletes a wording no record uses any more (a form's own text, where opt-in-flow accepts
+        // any, would otherwise outlive the erasure of everyone who sent it): found through these, not a table scan.
+        `CREATE INDEX consents_by_wording ON consents (wording_sha256)`,
+        `CREATE INDEX consent_history_by_wording ON consent_history (wording_sha256)`,
+      ],
+    },
   ];
 }
 

@@ -774,6 +774,17 @@ export class SqlStoreTx implements StoreTx {
     ]);
   }
 
+  async deleteUnusedWordings(limit: number): Promise<number> {
+    // Run serially like every consent write, so no request can be between storing its wording and its record.
+    return this.db.run(
+      `DELETE FROM wordings WHERE sha256 IN (SELECT w.sha256 FROM wordings w
+         WHERE NOT EXISTS (SELECT 1 FROM consents c WHERE c.wording_sha256 = w.sha256)
+           AND NOT EXISTS (SELECT 1 FROM consent_history h WHERE h.wording_sha256 = w.sha256)
+         LIMIT $1)`,
+      [limit],
+    );
+  }
+
   async auditPrefixBefore(cutoff: number, limit: number): Promise<AuditAnchor | undefined> {
     // Only a prefix of the chain may go, or the rest could no longer be verified: stop at the first
     // event that is still young enough (clocks of several instances need not be monotonic).

@@ -261,6 +261,8 @@ export interface StoreTx {
    */
   deleteEndedProof(now: number, limit: number, objectionsOf?: readonly string[]): Promise<number>;
   deleteOldNotices(cutoff: number, limit: number): Promise<number>;
+  /** Deletes wordings no record or history row refers to any more, `limit` at most. */
+  deleteUnusedWordings(limit: number): Promise<number>;
   /**
    * The last of the events older than `cutoff` at the start of the chain (at most `limit` of them): the prefix
    * purgeAuditThrough may remove. Undefined when the first event is younger.

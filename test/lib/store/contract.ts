@@ -14,6 +14,8 @@ import { type BackendHarness, type HarnessFactory, rejectsWith, TEST_KEYS, TEST_
 const PHONE = '+4915123456789';
 const PHONE_2 = '+4917612345678';
 const WORDING = TEST_PURPOSES[0].wording.en;
+const NEWS_WORDING = TEST_PURPOSES[1].wording.en;
+const PHONE_3 = '+4915734567890';
 const DAY = 86_400_000;
 
 async function collect(lines: AsyncIterable<string>): Promise<string[]> {
@@ -154,7 +156,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });
@@ -1426,6 +1428,55 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(standing?.confirmationText, 'START', 'a consent that stands keeps its proof');
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
         assert.equal((await db.all('SELECT * FROM subjects')).length, 1, 'her number stays while she is signed up');
+      });
+
+      it('deletes a wording no record uses any more, and keeps those that records and history still use', async () => {
+        // A form's own text, as opt-in-flow stores it where it accepts any wording: it may say anything.
+        const formText = 'Ja, Anna Beispiel (Musterweg 1) möchte Angebote.';
+        const wordings = async () => (await db.all('SELECT text FROM wordings')).map((r) => String(r.text));
+        await ledger.requestConsent({
+          subject: PHONE,
+          purpose: 'marketing',
+          wording: formText,
+          method: 'web-form',
+          actor: 't',
+        });
+        await giveByKeyword(PHONE_2);
+        // Asked again under the configured wording: the form's request goes to the history, and its text stays.
+        await ledger.requestConsent({
+          subject: PHONE_2,
+          purpose: 'newsletter',
+          wording: formText,
+          method: 'web-form',
+          actor: 't',
+        });
+        now += 11 * 60_000;
+        await ledger.requestConsent({
+          subject: PHONE_2,
+          purpose: 'newsletter',
+          wording: NEWS_WORDING,
+          method: 'web-form',
+          actor: 't',
+        });
+        await ledger.eraseSubject(PHONE, 't');
+        assert.equal((await ledger.sweepRetention()).wordingsRemoved, 0, 'the history still uses it');
+        assert.ok((await wordings()).includes(formText));
+        await ledger.eraseSubject(PHONE_2, 't');
+        await giveByKeyword(PHONE_3);
+        const report = await ledger.sweepRetention();
+        assert.equal(report.wordingsRemoved, 2, 'the form text and the newsletter wording');
+        assert.deepEqual(await wordings(), [WORDING]);
+        assert.equal((await ledger.getConsent(PHONE_3, 'marketing'))?.wording, WORDING);
+        // The text comes back with the next record that uses it.
+        await ledger.requestConsent({
+          subject: PHONE_3,
+          purpose: 'newsletter',
+          wording: formText,
+          method: 'web-form',
+          actor: 't',
+        });
+        assert.equal((await ledger.getConsent(PHONE_3, 'newsletter'))?.wording, formText);
+        assert.equal((await ledger.sweepRetention()).wordingsRemoved, 0);
       });
 
       it('expires pending requests, removes personal data after 30 days, proof after 5 years', async () => {

@@ -85,8 +85,18 @@ export const REQUEST_PROOF_COLUMNS = [
 /** The column schema version 12 added to `consents` and `consent_history`: which request replaced an archived one. */
 export const REPLACED_BY_COLUMN = 'replaced_by_request_id';
 
+/** The indexes schema version 13 added: the sweep finds wordings no record uses through them. */
+export const WORDING_INDEXES = ['consents_by_wording', 'consent_history_by_wording'];
+
+/** The database as schema version 12 left it, its rows kept: version 13's indexes and schema_version row go. */
+export async function backToVersion12(db: BackendHarness): Promise<void> {
+  for (const index of WORDING_INDEXES) await db.exec(`DROP INDEX ${index}`);
+  await db.exec('DELETE FROM schema_version WHERE version > 12');
+}
+
 /** The database as schema version 11 left it, its rows kept: version 12's column and its schema_version row go. */
 export async function backToVersion11(db: BackendHarness): Promise<void> {
+  await backToVersion12(db);
   for (const table of ['consents', 'consent_history']) {
     await db.exec(`ALTER TABLE ${table} DROP COLUMN ${REPLACED_BY_COLUMN}`);
   }

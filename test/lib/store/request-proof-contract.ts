@@ -475,7 +475,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       await db.exec(`UPDATE consent_history SET status = 'pending', expires_at = ${first.expiresAt}`);
       ledger = await open();
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
-      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 12);
+      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 13);
       const [archived] = (await ledger.exportSubject(ANNA, 'staff')).history;
       assert.deepEqual(
         [archived.requestId, archived.status, archived.expiresAt, archived.replacedByRequestId],
@@ -584,7 +584,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
       );
       // Every row kept every value; the new columns are NULL, and the records read as before.
       assert.deepEqual(await snapshot(), v10, 'no old value changed');
