@@ -732,11 +732,15 @@ export class ConsentLedger extends EventEmitter {
         confirmationMatch: answer.match ?? null,
       };
       await this.writes.saveIdentity(tx, { ...subject, pseudonym: p }, now, events, actor);
+      // A request still waiting for her answer ends with this sign-up: named, as a request asked again names the one
+      // it replaced, so that the chain tells why it never got an answer.
+      const replaced = existing?.status === 'pending' && isLivePending(existing, now) ? existing.requestId : null;
       const detail = {
         purposeVersion: def.version,
         wordingSha256: row.wordingSha256,
         method,
         ...(hasAnswerProof(answer) ? givenDetail(answer, inboundAt) : {}),
+        ...(replaced ? { replacesRequestId: replaced } : {}),
       };
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.given', detail);
     });

@@ -444,6 +444,16 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
         exported.history.map((r) => [r.requestId, r.status, r.expiresAt, r.replacedByRequestId]),
         [[waiting.requestId, 'expired', signedUpAt, undefined]],
       );
+      // The sign-up's audit event names the request it ended; one with no request waiting names none.
+      assert.equal((await audit('consent.given'))[0].replacesRequestId, waiting.requestId);
+      await ledger.giveConsent({
+        subject: ANNA,
+        purpose: 'newsletter',
+        wording: WORDING.newsletter,
+        method: 'keyword',
+        actor: 'opt-in-flow',
+      });
+      assert.equal((await audit('consent.given'))[1].replacesRequestId, undefined);
       assert.equal((await ledger.verifyAudit()).ok, true);
     });
 
