@@ -598,6 +598,10 @@ export class ConsentLedger extends EventEmitter {
       const otherNumber = () =>
         all.some((row) => row.status === 'pending' && rows.indexOf(row) < 0 && (!purpose || row.purpose === purpose));
       const messageIdOf = (row: ConsentRow) => this.records.requestMessageId(row);
+      // It quotes a request that went from another business number: it answers that one, there, and nothing here
+      // (not a request whose message is not on record, which a quote cannot be told apart from).
+      const quotedElsewhere = quotedRequest(all, inReplyTo, messageIdOf);
+      if (quotedElsewhere && !rows.includes(quotedElsewhere)) return { error: 'other-business-number' as const };
       const quoted =
         quotedRequest(rows, inReplyTo, messageIdOf) ??
         (await this.requestAskedAgain(tx, p, rows, inReplyTo, answer.phoneNumberId));

@@ -410,6 +410,38 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       assert.equal(confirmed.requestMessageId, 'wamid.THIRD');
     });
 
+    it("a YES quoting a request from another business number confirms no other purpose's request either", async () => {
+      await requestSentFrom(OFFERS_NUMBER, 'marketing', 'wamid.OFFERS');
+      // The newsletter's request is asked at the service number, and its sending is not on record yet.
+      await ledger.requestConsent({
+        subject: ANNA,
+        purpose: 'newsletter',
+        wording: WORDING.newsletter,
+        method: 'web-form',
+        actor: 'opt-in-flow',
+      });
+      await rejectsUnchanged(
+        () =>
+          ledger.confirmConsent({
+            subject: ANNA,
+            confirmationText: 'JA',
+            inReplyTo: 'wamid.OFFERS',
+            phoneNumberId: SERVICE_NUMBER,
+            actor: 'opt-in-flow',
+          }),
+        'other-business-number',
+      );
+      assert.deepEqual([await status('marketing'), await status('newsletter')], ['pending', 'pending']);
+      // A YES there that quotes nothing answers the newsletter's request, as before.
+      const confirmed = await ledger.confirmConsent({
+        subject: ANNA,
+        confirmationText: 'JA',
+        phoneNumberId: SERVICE_NUMBER,
+        actor: 'opt-in-flow',
+      });
+      assert.equal(confirmed.purpose, 'newsletter');
+    });
+
     it('archives a request that lapsed unanswered as expired at its own expiry, replaced by nothing', async () => {
       const lapsed = await requestSentFrom(OFFERS_NUMBER);
       now = (lapsed.expiresAt as number) + MINUTE;
