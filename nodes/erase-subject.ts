@@ -5,6 +5,8 @@ import {
   erasureQuestion,
   erasureReport,
   isInboundMessage,
+  KEYWORD_PLACEHOLDER,
+  namesKeyword,
   possibleDataRequest,
   recogniseEraseRequest,
   subjectFromMessage,
@@ -26,6 +28,8 @@ interface EraseSubjectDef extends NodeDef {
   language?: string;
   noticeEn?: string;
   noticeDe?: string;
+  questionEn?: string;
+  questionDe?: string;
 }
 
 // A saved flow without keyword mode keeps working as it was wired (filtered upstream); new nodes start with it on.
@@ -45,7 +49,15 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
     const keywords = parseKeywordList(config.keywords, DEFAULT_ERASE_KEYWORDS);
     const notify = config.notify === true;
     const noticeTexts = { en: config.noticeEn, de: config.noticeDe };
+    const questionTexts = { en: config.questionEn, de: config.questionDe };
     let erased = 0;
+
+    // The dialog refuses them; a flow written by hand still runs, asking with the default question.
+    for (const [language, text] of Object.entries(questionTexts)) {
+      if (typeof text === 'string' && text.trim() && !namesKeyword(text)) {
+        this.warn(RED._('erase-subject.warn.question-without-keyword', { language, placeholder: KEYWORD_PLACEHOLDER }));
+      }
+    }
 
     if (!store || typeof store.getLedger !== 'function') {
       this.status(statusOf('broken', RED._('erase-subject.status.no-store')));
@@ -70,7 +82,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         config.language,
         subject.phone ?? subject.userId,
       );
-      const question = notify ? erasureQuestion(subject, language, confirmWith) : undefined;
+      const question = notify ? erasureQuestion(subject, language, confirmWith, questionTexts) : undefined;
       if (question) {
         // A service message about her data: no "Reply STOP to unsubscribe" under the keyword it asks for.
         send([null, { ...question, topic: 'erasure-question', optOutFooter: false } as NodeMessage, null]);

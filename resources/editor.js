@@ -25,8 +25,16 @@ window.WhatsAppGdprEditor = window.WhatsAppGdprEditor || {
    * A text the node sends as a message may be at most `max` characters (WhatsApp's limit for a text body is 4096, for
    * an interactive one 1024). The dialog's fields stop there, but an imported or hand-written flow can hold more: the
    * field then says why it is red. `tooLongKey` is the message's full key in the node's own catalog.
+   * Validators take two parameters: Node-RED shows the message a validator returns only for one declaring two (its
+   * 3.x form), and takes any text returned by one of a single parameter for valid.
    */
-  atMost: (max, tooLongKey) => (v) => String(v || '').length <= max || RED._(tooLongKey, { max: max }),
+  atMost: (max, tooLongKey) => (v, _opt) => String(v || '').length <= max || RED._(tooLongKey, { max: max }),
+
+  /** An optional text that, when given, holds `placeholder` (where the runtime puts a value) within `max` characters. */
+  withPlaceholder: (placeholder, max, messageKey) => (v, _opt) => {
+    var text = String(v || '');
+    return !text.trim() || (text.length <= max && text.includes(placeholder)) || RED._(messageKey, { max: max });
+  },
 
   /**
    * Every value the runtime's migrations would fill in is written out by the dialog (showRuntimeDefaults): save at

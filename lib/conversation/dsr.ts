@@ -168,6 +168,14 @@ export function confirmationKeywordFor(keyword: string, keywords: readonly strin
   return phrases.find((k) => normaliseKeywordText(k).split(' ').includes(word)) ?? phrases[0];
 }
 
+/** Where a configured erasure question names the keyword she is to send. */
+export const KEYWORD_PLACEHOLDER = '{keyword}';
+
+/** Whether a configured erasure question can be sent: it names the keyword where KEYWORD_PLACEHOLDER stands. */
+export function namesKeyword(question: string): boolean {
+  return question.includes(KEYWORD_PLACEHOLDER);
+}
+
 /** Asked of a person who wrote a one-word erase keyword (confirmationKeywordFor), with the keyword to send. */
 export const DEFAULT_ERASURE_QUESTION: Record<Language, (keyword: string) => string> = {
   en: (keyword) => `Do you want us to delete all your data? This cannot be undone. To confirm, reply ${keyword}.`,
@@ -213,16 +221,23 @@ const BUTTON_TITLE_MAX = 20;
  * The question to a person who wrote a one-word erase keyword; undefined without a number to send to. It carries a
  * reply button titled with the keyword (a button erases with a keyword that names the data): her tap erases, where
  * a "Ja" typed in answer would go on as an ordinary message, to an opt-in request she has open, say. A keyword too
- * long for a button is asked for in the text alone.
+ * long for a button is asked for in the text alone. `questions`: the node's own text per language, KEYWORD_PLACEHOLDER
+ * where the keyword goes; empty or without it, the default.
  */
 export function erasureQuestion(
   subject: SubjectRef,
   language: Language,
   keyword: string,
+  questions: Partial<Record<string, string>> = {},
 ): { to: string; payload: string | Record<string, unknown>; language: Language } | undefined {
   const to = subject.phone ?? subject.userId;
   if (!to) return undefined;
-  const text = DEFAULT_ERASURE_QUESTION[language](keyword);
+  // A configured question that does not say what to send (a flow written by hand) is not asked: she could not answer.
+  const own = questions[language]?.trim();
+  const text =
+    own && namesKeyword(own)
+      ? own.split(KEYWORD_PLACEHOLDER).join(keyword)
+      : DEFAULT_ERASURE_QUESTION[language](keyword);
   if ([...keyword].length > BUTTON_TITLE_MAX) return { to, payload: text, language };
   const buttons = [{ type: 'reply', reply: { id: keyword, title: keyword } }];
   return {

@@ -331,10 +331,18 @@ const SCENARIOS: NodeScenario[] = [
       await page.locator('#node-input-keywordMode').check();
       await typeInto(page, 'node-input-keywords', ', ,');
       await expectMessage(page, 'node-input-keywords', 'erase-subject:erase-subject.validation.keywords');
+      // The question to a one-word keyword must say what to send.
+      await page.locator('#node-input-notify').check();
+      await typeInto(page, 'node-input-questionDe', 'Wirklich alles löschen?');
+      await expectMessage(page, 'node-input-questionDe', 'erase-subject:erase-subject.validation.question-keyword', {
+        max: 1024,
+      });
     },
     async fix(page) {
       await typeInto(page, 'node-input-keywords', 'DELETE MY DATA, DATEN LÖSCHEN');
       await fieldValid(page, 'node-input-keywords');
+      await typeInto(page, 'node-input-questionDe', 'Wirklich alles löschen? Dann antworten Sie mit {keyword}.');
+      await fieldValid(page, 'node-input-questionDe');
     },
   },
   {
@@ -522,6 +530,38 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
     );
     await page.evaluate(() => {
       window.RED.nodes.remove('labelsStore');
+      window.RED.nodes.dirty(false);
+    });
+  });
+
+  it('marks a text a hand-written flow holds beyond what WhatsApp sends, and a question that names no keyword', async () => {
+    await page.evaluate(() =>
+      window.RED.view.importNodes([
+        {
+          id: 'handWrittenErase',
+          type: 'erase-subject',
+          keywordMode: true,
+          notify: true,
+          noticeDe: 'x'.repeat(4097),
+          questionEn: 'Really delete everything?',
+          x: 600,
+          y: 300,
+          wires: [[], [], []],
+        },
+      ]),
+    );
+    await editNode(page, 'handWrittenErase');
+    // The fields' own limit (maxlength) stops typing, not a value loaded from the flow: the validator must say it.
+    await page.locator('#node-input-noticeDe').dispatchEvent('change');
+    await expectMessage(page, 'node-input-noticeDe', 'erase-subject:erase-subject.validation.too-long', { max: 4096 });
+    await expectMessage(page, 'node-input-questionEn', 'erase-subject:erase-subject.validation.question-keyword', {
+      max: 1024,
+    });
+    await screenshot(page, 'erase-subject-hand-written-texts');
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
+    await page.evaluate(() => {
+      window.RED.nodes.remove('handWrittenErase');
       window.RED.nodes.dirty(false);
     });
   });

@@ -401,6 +401,33 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
     });
 
+    it("asks with the node's own question, the keyword where {keyword} stands; without it, with the default", async () => {
+      // questionEn as a flow written by hand could hold it: it would not say what to send.
+      await load({
+        keywordMode: true,
+        keywords: 'DELETE MY DATA, DATEN LÖSCHEN, LÖSCHEN, DELETE',
+        notify: true,
+        questionDe: 'Sollen wir wirklich alles löschen? Dann tippen Sie auf {keyword} oder schreiben Sie {keyword}.',
+        questionEn: 'Really delete everything?',
+      });
+      const logged = (helper.log() as unknown as { args: [{ msg: unknown }][] }).args.map(([e]) => String(e.msg));
+      assert.equal(logged.filter((line) => line.includes('question-without-keyword')).length, 1, 'one warning, for en');
+      const questionTo = async (phone: string) => {
+        await sandbox.customerSends(PHONE_NUMBER_ID, { waId: phone.slice(1) }, { text: 'hi' });
+        const asked = next('sent');
+        helper.getNode('erase').receive(inbound(phone, phone === ERIKA ? 'Löschen' : 'Delete', `wamid.${phone}`));
+        await asked;
+        const message = sandbox.accepted(PHONE_NUMBER_ID).find((m) => m.waId === phone.slice(1));
+        assert.ok(message, `a question to ${phone}`);
+        return (message.body as { interactive: { body: { text: string } } }).interactive.body.text;
+      };
+      assert.equal(
+        await questionTo(ERIKA),
+        'Sollen wir wirklich alles löschen? Dann tippen Sie auf DATEN LÖSCHEN oder schreiben Sie DATEN LÖSCHEN.',
+      );
+      assert.equal(await questionTo(JOHN), DEFAULT_ERASURE_QUESTION.en('DELETE MY DATA'));
+    });
+
     it('sends English to other numbers, or when msg.language asks for it, and the configured text when set', async () => {
       await load({ notify: true, noticeEn: 'Your data is being deleted.' });
       await sandbox.customerSends(PHONE_NUMBER_ID, { waId: JOHN.slice(1) }, { text: 'hi' });

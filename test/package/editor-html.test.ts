@@ -452,6 +452,28 @@ describe('editor validation as the runtime has it', () => {
       }
     }
   });
+
+  it('refuses an erasure question that does not say which keyword to send, or is too long, in English and German', () => {
+    const said: Record<string, string> = {
+      'en-US': 'Write {keyword} where the keyword to send goes; at most 1024 characters',
+      de: 'Schreiben Sie {keyword} dort, wo das zu sendende Stichwort steht; höchstens 1024 Zeichen',
+    };
+    for (const lang of LANGUAGES) {
+      const html = fs.readFileSync(builtFile('erase-subject', 'erase-subject.html'), 'utf8');
+      const def = registeredDefinitions(html, translator(lang)).get('erase-subject');
+      for (const field of ['questionEn', 'questionDe']) {
+        const validate = (def?.defaults?.[field] as { validate?: (v: unknown) => unknown })?.validate;
+        assert.ok(validate, `${field} has a validator`);
+        for (const empty of [undefined, '', '  '])
+          assert.equal(validate(empty), true, `${field}: empty is the default`);
+        const fits = `Wirklich? ${'x'.repeat(1024 - 20)} {keyword}`;
+        assert.equal(fits.length, 1024);
+        assert.equal(validate(fits), true, `${field}: 1024 characters with the placeholder`);
+        assert.equal(validate(`${fits}.`), said[lang], `${lang} ${field}: 1025 characters`);
+        assert.equal(validate('Really delete everything?'), said[lang], `${lang} ${field}: no placeholder`);
+      }
+    }
+  });
 });
 
 describe('help texts as the runtime has it', () => {
