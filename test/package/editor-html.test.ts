@@ -251,6 +251,16 @@ describe('editor HTML as the scorecard and the editor read it', () => {
         }
       });
 
+      it('declares every validator with two parameters, so that the editor shows the message it returns', () => {
+        // Node-RED shows a returned message only for a validator of two parameters (its 3.x form); it takes any text
+        // a validator of one returns for valid, and the field stays unmarked.
+        const def = registeredDefinitions(html()).get(type) as Definition & { credentials?: Definition['defaults'] };
+        for (const [property, spec] of Object.entries({ ...def?.defaults, ...def?.credentials })) {
+          const validate = (spec as { validate?: unknown }).validate;
+          if (typeof validate === 'function') assert.equal(validate.length, 2, `${type}.${property}`);
+        }
+      });
+
       it('has a palette label and a label function that give text', () => {
         const def = registeredDefinitions(html()).get(type);
         assert.ok(def, `the editor script registers no ${type} when run`);
