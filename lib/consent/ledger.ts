@@ -452,7 +452,7 @@ export class ConsentLedger extends EventEmitter {
           max: MAX_REQUESTS_PER_DAY,
         });
       }
-      // After the day's limit: of the two, that one names the nearer time a request may go again.
+      // Checked after the day's limit: while both apply, that one's answer is the more specific.
       if (wait === 'unanswered-requests') {
         throw new GdprWhatsAppError(
           'unanswered-requests',
@@ -598,8 +598,8 @@ export class ConsentLedger extends EventEmitter {
       const otherNumber = () =>
         all.some((row) => row.status === 'pending' && rows.indexOf(row) < 0 && (!purpose || row.purpose === purpose));
       const messageIdOf = (row: ConsentRow) => this.records.requestMessageId(row);
-      // It quotes a request that went from another business number: it answers that one, there, and nothing here
-      // (not a request whose message is not on record, which a quote cannot be told apart from).
+      // It quotes a request that went from another business number: it answers that one, there, and nothing here.
+      // A request here whose message id is not on record (a quote cannot be told apart from it) must not take it.
       const quotedElsewhere = quotedRequest(all, inReplyTo, messageIdOf);
       if (quotedElsewhere && !rows.includes(quotedElsewhere)) return { error: 'other-business-number' as const };
       const quoted =
