@@ -178,6 +178,9 @@ function requestLimitOf(saved: unknown): number {
  * (recognised by msg.whatsapp.messageId): a confirmation, or a start keyword when single-step sign-up is
  * allowed, answered on output 2; everything else passes unchanged on output 4.
  */
+/** At most one warning about a slow consent store in this time, however many form requests are slow. */
+const SLOW_FORM_WARNING_INTERVAL_MS = 10 * 60_000;
+
 export default function registerOptInFlow(RED: NodeAPI): void {
   function OptInFlow(this: Node, saved: OptInFlowDef): void {
     RED.nodes.createNode(this, saved);
@@ -571,6 +574,14 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     // timer: its timing tells nothing about the number. A WhatsApp message needs no such wait: its writer is known.
     const formAnswers = new MinimumDelay(FORM_ANSWER_MINIMUM_MS);
     node.on('close', () => formAnswers.close());
+    let slowWarnedAt = Number.NEGATIVE_INFINITY;
+    /** A form request that took longer than the floor answers later than the others: who times it may tell. */
+    const warnIfSlow = (arrivedAt: number): void => {
+      const tookMs = formAnswers.start() - arrivedAt;
+      if (tookMs <= FORM_ANSWER_MINIMUM_MS || arrivedAt - slowWarnedAt < SLOW_FORM_WARNING_INTERVAL_MS) return;
+      slowWarnedAt = arrivedAt;
+      node.warn(RED._('opt-in-flow.log.slow-store', { ms: Math.round(tookMs), floor: FORM_ANSWER_MINIMUM_MS }));
+    };
 
     node.on('input', async (input, send, done) => {
       const msg = input as OptInMessage;
@@ -584,6 +595,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       try {
         // Inbound messages that are no opt-in reply pass even without a working store: they touch no consent.
         const outputs = fromWhatsApp ? await handleInbound(msg, store) : await handleFormRequest(msg, store);
+        if (!fromWhatsApp) warnIfSlow(arrivedAt);
         passOn(() => {
           send(outputs);
           if (outputs[3] === null) showCounts();

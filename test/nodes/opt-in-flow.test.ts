@@ -6,6 +6,7 @@ import type { PurposeConfig } from '../../lib/consent/types';
 import { FORM_ANSWER_MINIMUM_MS } from '../../lib/conversation/opt-in';
 import { Sandbox } from '../../lib/sandbox/sandbox';
 import { type RunningSandboxServer, startSandboxServer } from '../../lib/sandbox/server';
+import { openSqliteDatabase } from '../../lib/store/sqlite-driver';
 import consentStore, { type ConsentStoreNode, parseStoreKeys } from '../../nodes/consent-store';
 import optInFlow from '../../nodes/opt-in-flow';
 import configNode from '../../nodes/whatsapp-config';
@@ -375,6 +376,27 @@ describe('opt-in-flow node', () => {
         ['pending', days[2]],
         'the last one is still hers to confirm',
       );
+    });
+
+    it('warns when a slow store made a form answer later than the floor, at most once in ten minutes', async () => {
+      await load();
+      const slowWarnings = () => loggedSinceLoad().filter((line) => line.includes('slow-store'));
+      assert.equal((await optIn({ payload: form })).output, 1);
+      assert.deepEqual(slowWarnings(), [], 'an answer within the floor says nothing');
+      // Another program holds the database's write lock for longer than the floor: the next new number waits for it.
+      const { db } = openSqliteDatabase(join(dir.path, 'store.db'));
+      try {
+        db.exec('PRAGMA busy_timeout = 10000');
+        for (const phone of [BOB, '+4915799887766']) {
+          db.exec('BEGIN IMMEDIATE');
+          const released = sleep(FORM_ANSWER_MINIMUM_MS + 300).then(() => db.exec('COMMIT'));
+          assert.equal((await optIn({ payload: { ...form, phone } })).output, 1);
+          await released;
+        }
+      } finally {
+        db.close();
+      }
+      assert.equal(slowWarnings().length, 1, 'said once, not for every slow answer');
     });
 
     it('sends no second request to a person who already consented under this wording', async () => {
