@@ -171,6 +171,9 @@ function requestLimitOf(saved: unknown): number {
   return /^\d+$/.test(text) ? Number(text) : OPT_IN_FLOW_DEFAULTS.maxRequestsPerMinute;
 }
 
+/** At most one warning about a slow consent store in this time, however many form requests are slow. */
+const SLOW_FORM_WARNING_INTERVAL_MS = 10 * 60_000;
+
 /**
  * opt-in-flow: the double opt-in (Art. 7(1) GDPR, proof of consent; recital 32, a clear affirmative act).
  * Input A, a request from a web form: rejected on output 3 with a reason and nothing stored, or stored as
@@ -178,9 +181,6 @@ function requestLimitOf(saved: unknown): number {
  * (recognised by msg.whatsapp.messageId): a confirmation, or a start keyword when single-step sign-up is
  * allowed, answered on output 2; everything else passes unchanged on output 4.
  */
-/** At most one warning about a slow consent store in this time, however many form requests are slow. */
-const SLOW_FORM_WARNING_INTERVAL_MS = 10 * 60_000;
-
 export default function registerOptInFlow(RED: NodeAPI): void {
   function OptInFlow(this: Node, saved: OptInFlowDef): void {
     RED.nodes.createNode(this, saved);
@@ -602,6 +602,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           done();
         });
       } catch (err) {
+        if (!fromWhatsApp) warnIfSlow(arrivedAt);
         passOn(() => {
           node.status(statusOf('failed', translateError(RED, err)));
           done(catchableError(RED, err));
