@@ -123,9 +123,10 @@ export function requestPausedAfterOptOut(
 
 /**
  * At most this many requests typed in for a number for one purpose go out within UNANSWERED_REQUESTS_MS without a
- * yes: anyone can type a number into a form, every few minutes (REQUEST_RESEND_MS) and every day (MAX_REQUESTS_PER_DAY),
- * and a request is a message she may never have asked for (OLG München, 29 U 1682/12, held a double opt-in
- * confirmation mail to someone who had not signed up to be unsolicited advertising). She can still confirm the last one while it is open, or sign up herself.
+ * yes: anyone can type a number into a form, every few minutes (REQUEST_RESEND_MS) and every day
+ * (MAX_REQUESTS_PER_DAY), and a request is a message she may never have asked for (OLG München, 29 U 1682/12, held a
+ * double opt-in confirmation mail to someone who had not signed up to be unsolicited advertising). She can still
+ * confirm the last one while it is open, or sign up herself.
  */
 export const MAX_UNANSWERED_REQUESTS = 3;
 export const UNANSWERED_REQUESTS_MS = 30 * 24 * 3_600_000;

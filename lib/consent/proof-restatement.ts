@@ -11,7 +11,7 @@ import { REQUEST_SENT } from './opt-out-history';
 /** The audit action of an event restated at the head of the chain before the sweep removed it. */
 export const PROOF_RESTATED_ACTION = 'consent.proof-restated';
 
-/** The audit actions that set up a given consent (a request, its sending, its confirmation, a consent given directly). */
+/** The audit actions that set up a given consent: a request, its sending and confirmation, or a consent given. */
 export const CONSENT_PROOF_ACTIONS = ['consent.requested', REQUEST_SENT, 'consent.confirmed', 'consent.given'] as const;
 
 /** The audit actions that set up an objection (Art. 21 GDPR) to a purpose that needs no consent. */
