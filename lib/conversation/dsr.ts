@@ -9,6 +9,7 @@ import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
+import { INTERACTIVE_BODY_MAX, TEXT_BODY_MAX } from './footer';
 import { dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
 import { type Language, textFor } from './language';
 
@@ -234,11 +235,13 @@ export function erasureQuestion(
   if (!to) return undefined;
   // A configured question that does not say what to send (a flow written by hand) is not asked: she could not answer.
   const own = questions[language]?.trim();
-  const text =
-    own && namesKeyword(own)
-      ? own.split(KEYWORD_PLACEHOLDER).join(keyword)
-      : DEFAULT_ERASURE_QUESTION[language](keyword);
-  if ([...keyword].length > BUTTON_TITLE_MAX) return { to, payload: text, language };
+  const asked = own && namesKeyword(own) ? own.split(KEYWORD_PLACEHOLDER).join(keyword) : undefined;
+  // The dialog allows 1,024 characters before the keyword goes in; a long keyword used several times can take the
+  // text past what a message may carry: past a button's body it goes as text alone, past a text the default asks.
+  const text = asked && [...asked].length <= TEXT_BODY_MAX ? asked : DEFAULT_ERASURE_QUESTION[language](keyword);
+  if ([...keyword].length > BUTTON_TITLE_MAX || [...text].length > INTERACTIVE_BODY_MAX) {
+    return { to, payload: text, language };
+  }
   const buttons = [{ type: 'reply', reply: { id: keyword, title: keyword } }];
   return {
     to,

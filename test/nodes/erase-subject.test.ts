@@ -428,6 +428,22 @@ describe('erase-subject node', () => {
       assert.equal(await questionTo(JOHN), DEFAULT_ERASURE_QUESTION.en('DELETE MY DATA'));
     });
 
+    it('sends a question the keyword made too long for a button body as text alone, whole', async () => {
+      // 1,024 characters in the dialog; "DATEN LÖSCHEN" is four longer than "{keyword}", twice.
+      const questionDe = `Sollen wir alles löschen? Schreiben Sie {keyword}. ${'x'.repeat(957)} Also: {keyword}`;
+      assert.equal(questionDe.length, 1024);
+      await load({ keywordMode: true, notify: true, questionDe });
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'Löschen' });
+      const asked = next('sent');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Löschen', 'wamid.long'));
+      await asked;
+      const [question] = sandbox.accepted(PHONE_NUMBER_ID);
+      const body = question.body as { type: string; text: { body: string } };
+      assert.equal(body.type, 'text');
+      assert.equal(body.text.body, questionDe.split('{keyword}').join('DATEN LÖSCHEN'));
+      assert.equal(body.text.body.length, 1032);
+    });
+
     it('sends English to other numbers, or when msg.language asks for it, and the configured text when set', async () => {
       await load({ notify: true, noticeEn: 'Your data is being deleted.' });
       await sandbox.customerSends(PHONE_NUMBER_ID, { waId: JOHN.slice(1) }, { text: 'hi' });
