@@ -327,11 +327,17 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         });
       } catch (err) {
         const code = err instanceof GdprWhatsAppError ? err.code : undefined;
-        if (code === 'request-pending' || code === 'too-many-requests' || code === 'recently-opted-out') {
-          return rejectRequest(msg, code, request);
+        if (code === 'request-pending' || code === 'recently-opted-out') return rejectRequest(msg, code, request);
+        // Which limit it was goes to the flow alone (its records), not to the page: see too-many-requests in the help.
+        if (code === 'too-many-requests') {
+          const { max } = (err as GdprWhatsAppError).params;
+          return rejectRequest(msg, code, request, { limit: 'per-day', max });
         }
         // The same reason as too many today: flows already answer it as a sent request, as they must.
-        if (code === 'unanswered-requests') return rejectRequest(msg, 'too-many-requests', request);
+        if (code === 'unanswered-requests') {
+          const { max, days } = (err as GdprWhatsAppError).params;
+          return rejectRequest(msg, 'too-many-requests', request, { limit: 'unanswered', max, days });
+        }
         throw err;
       }
       if (record.status === 'given') {

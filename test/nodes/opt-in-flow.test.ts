@@ -42,7 +42,15 @@ const form = {
 
 type OptInMsg = Msg & {
   to?: string;
-  optIn?: { outcome: string; reason?: string; purpose?: string; language?: string };
+  optIn?: {
+    outcome: string;
+    reason?: string;
+    purpose?: string;
+    language?: string;
+    limit?: string;
+    max?: number;
+    days?: number;
+  };
   consent?: {
     status: string;
     purpose: string;
@@ -340,10 +348,9 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'withdrawn');
     });
 
-    it('sends no fourth request typed in for a number that left three unanswered this month', async () => {
-      // Three form posts on three days before today, none answered: written by the store's ledger at those times.
-      const days = [4, 3, 2].map((n) => Date.now() - n * 86_400_000);
-      let at = days[0];
+    /** Form posts for ANNA at `times`, none answered: written by the store's ledger with its clock at those times. */
+    async function requestedEarlier(times: readonly number[]): Promise<void> {
+      let at = times[0];
       const earlier = await ConsentLedger.open({
         backend: 'sqlite',
         sqlitePath: join(dir.path, 'store.db'),
@@ -351,8 +358,8 @@ describe('opt-in-flow node', () => {
         purposes: PURPOSES as PurposeConfig[],
         clock: () => at,
       });
-      for (const day of days) {
-        at = day;
+      for (const time of times) {
+        at = time;
         await earlier.requestConsent({
           subject: ANNA,
           purpose: 'news',
@@ -362,9 +369,24 @@ describe('opt-in-flow node', () => {
         });
       }
       await earlier.close();
+    }
+
+    it('sends no fourth request for a number asked three times today, and names the limit', async () => {
+      await requestedEarlier([180, 120, 60].map((minutes) => Date.now() - minutes * 60_000));
       await load();
       const fourth = await optIn({ payload: form });
       assert.deepEqual([fourth.output, fourth.msg.optIn?.reason], [3, 'too-many-requests']);
+      assert.deepEqual([fourth.msg.optIn?.limit, fourth.msg.optIn?.max], ['per-day', 3]);
+    });
+
+    it('sends no fourth request typed in for a number that left three unanswered this month', async () => {
+      const days = [4, 3, 2].map((n) => Date.now() - n * 86_400_000);
+      await requestedEarlier(days);
+      await load();
+      const fourth = await optIn({ payload: form });
+      assert.deepEqual([fourth.output, fourth.msg.optIn?.reason], [3, 'too-many-requests']);
+      // Only the flow learns which limit it was, for its own records; the page's text is the same.
+      assert.deepEqual([fourth.msg.optIn?.limit, fourth.msg.optIn?.max, fourth.msg.optIn?.days], ['unanswered', 3, 30]);
       // Read as for a request on its way: whoever typed the number in learns nothing about its owner.
       const sent = await optIn({ payload: { ...form, phone: BOB } });
       assert.equal(sent.output, 1);
