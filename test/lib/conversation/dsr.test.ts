@@ -4,7 +4,9 @@ import {
   confirmationKeywordFor,
   consentEventPayload,
   DEFAULT_ERASURE_NOTICE,
+  DEFAULT_ERASURE_QUESTION,
   erasureNotice,
+  erasureQuestion,
   erasureReport,
   eventSelected,
   exportAsFile,
@@ -183,6 +185,48 @@ describe('conversation/dsr', () => {
         language: 'de',
       });
       assert.equal(erasureNotice({}, 'en'), undefined, 'nobody to write to');
+    });
+  });
+
+  describe('erasureQuestion', () => {
+    const erika = { phone: '+4915123456789' };
+    const bodyOf = (q: ReturnType<typeof erasureQuestion>) =>
+      typeof q?.payload === 'string'
+        ? { text: q.payload }
+        : { button: (q?.payload as { interactive: { body: { text: string } } }).interactive.body.text };
+
+    it('asks with a button titled with the keyword, in her language, with the own text where one is set', () => {
+      assert.deepEqual(bodyOf(erasureQuestion(erika, 'de', 'DATEN LÖSCHEN')), {
+        button: DEFAULT_ERASURE_QUESTION.de('DATEN LÖSCHEN'),
+      });
+      assert.deepEqual(bodyOf(erasureQuestion(erika, 'en', 'DELETE', { en: 'Send {keyword} to go.' })), {
+        button: 'Send DELETE to go.',
+      });
+      assert.equal(erasureQuestion({}, 'en', 'DELETE'), undefined, 'nobody to write to');
+    });
+
+    it('asks in text alone where the keyword is too long for a button or makes the text too long for one', () => {
+      const long = 'PLEASE DELETE ALL MY DATA';
+      assert.deepEqual(bodyOf(erasureQuestion(erika, 'en', long)), { text: DEFAULT_ERASURE_QUESTION.en(long) });
+      const question = `{keyword} ${'x'.repeat(1004)} {keyword}`;
+      assert.equal(question.length, 1024);
+      const asked = bodyOf(erasureQuestion(erika, 'de', 'DATEN LÖSCHEN', { de: question }));
+      assert.deepEqual(asked, { text: question.split('{keyword}').join('DATEN LÖSCHEN') });
+      // Within the limit by characters, not by UTF-16 units: an emoji counts once, as at Meta.
+      const justFits = `{keyword} ${'😀'.repeat(1024 - 'DELETE '.length)}`;
+      assert.ok(bodyOf(erasureQuestion(erika, 'en', 'DELETE', { en: justFits })).button);
+      assert.ok(bodyOf(erasureQuestion(erika, 'en', 'DELETE', { en: `${justFits}😀` })).text);
+    });
+
+    it('asks with the default where the own text names no keyword, or the keyword makes it longer than a text', () => {
+      assert.deepEqual(bodyOf(erasureQuestion(erika, 'en', 'DELETE', { en: 'Sure?' })), {
+        button: DEFAULT_ERASURE_QUESTION.en('DELETE'),
+      });
+      const keyword = 'K'.repeat(40);
+      const question = '{keyword}'.repeat(113);
+      assert.deepEqual(bodyOf(erasureQuestion(erika, 'en', keyword, { en: question })), {
+        text: DEFAULT_ERASURE_QUESTION.en(keyword),
+      });
     });
   });
 
