@@ -190,10 +190,12 @@ describe('conversation/dsr', () => {
 
   describe('erasureQuestion', () => {
     const erika = { phone: '+4915123456789' };
-    const bodyOf = (q: ReturnType<typeof erasureQuestion>) =>
-      typeof q?.payload === 'string'
+    const bodyOf = (q: ReturnType<typeof erasureQuestion>) => {
+      assert.ok(q, 'a question');
+      return typeof q.payload === 'string'
         ? { text: q.payload }
-        : { button: (q?.payload as { interactive: { body: { text: string } } }).interactive.body.text };
+        : { button: (q.payload as { interactive: { body: { text: string } } }).interactive.body.text };
+    };
 
     it('asks with a button titled with the keyword, in her language, with the own text where one is set', () => {
       assert.deepEqual(bodyOf(erasureQuestion(erika, 'de', 'DATEN LÖSCHEN')), {
