@@ -11,12 +11,12 @@ import type { Language } from './language';
 export const DEFAULT_STOP_KEYWORDS = [
   'STOP',
   'STOPP',
-  'STOPALL',
+  'STOP ALL',
   'UNSUBSCRIBE',
   'CANCEL',
   'END',
   'QUIT',
-  'OPTOUT',
+  'OPT OUT',
   'REVOKE',
   'ABMELDEN',
   'ABBESTELLEN',
@@ -46,9 +46,10 @@ export const DEFAULT_START_KEYWORDS = ['START', 'SUBSCRIBE', 'ANMELDEN', 'STARTE
 export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖSCHEN'] as const;
 
 /**
- * Trims, folds case (German ß and umlauts included, locale-independent) and removes punctuation, emoji, repeated
- * spaces and the accents or vowel points of scripts where they are optional (withoutMarks), so only letters, digits
- * and single spaces remain. NFKC: a keyword typed in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
+ * Trims, folds case (German ß and umlauts included, locale-independent) and turns punctuation and emoji into spaces
+ * ("Stop,danke" is two words), drops apostrophes ("don't" is DONT), repeated spaces and the accents or vowel points
+ * of scripts where they are optional (withoutMarks), so only letters, digits and single spaces remain. NFKC: a keyword
+ * typed in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
  */
 export function normaliseKeywordText(text: string): string {
   return withoutMarks(
@@ -56,8 +57,9 @@ export function normaliseKeywordText(text: string): string {
       .normalize('NFKC')
       .toUpperCase()
       .replace(/[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/gu, '')
+      .replace(/['`\u00B4\u2018\u2019\u02BC]/gu, '')
       // An emoji or a sign goes with any mark on it (a keycap's).
-      .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, ''),
+      .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, ' '),
   )
     .replace(/\s+/g, ' ')
     .trim();
@@ -81,19 +83,40 @@ function withoutMarks(text: string): string {
 /** Words of courtesy around a keyword: "Stop bitte" and "Please unsubscribe" say the keyword. */
 const COURTESY_WORDS = new Set(['BITTE', 'PLEASE', 'PLS', 'DANKE', 'THANKS']);
 
-/**
- * The forms of a normalised text a keyword may match: without spaces ("opt out" is OPTOUT), and the same
- * without words of courtesy at its start or end.
- */
+/** The forms of a normalised text a keyword may match: the text, and the same without words of courtesy at its ends. */
 function keywordForms(normalised: string): string[] {
   const words = normalised.split(' ');
   let start = 0;
   let end = words.length;
   while (start < end && COURTESY_WORDS.has(words[start])) start += 1;
   while (end > start && COURTESY_WORDS.has(words[end - 1])) end -= 1;
-  const whole = words.join('');
-  const core = words.slice(start, end).join('');
-  return core.length > 0 && core !== whole ? [whole, core] : [whole];
+  const core = words.slice(start, end).join(' ');
+  return core.length > 0 && core !== normalised ? [normalised, core] : [normalised];
+}
+
+/**
+ * Whether a text (a form of it, spelled) says a keyword (spelled): the same letters, the text may run the keyword's
+ * words together ("optout" says OPT OUT) but not split its words ("EN DE" is no ENDE, "St. Op" no STOP), unless it
+ * spells the keyword out letter by letter ("S T O P").
+ */
+function saysKeyword(text: string, keyword: string): boolean {
+  if (text === keyword) return true;
+  if (text.replace(/ /g, '') !== keyword.replace(/ /g, '')) return false;
+  const words = text.split(' ');
+  if (words.every((word) => [...word].length === 1)) return true;
+  const keywordBreaks = new Set(breaksOf(keyword));
+  return breaksOf(text).every((at) => keywordBreaks.has(at));
+}
+
+/** Where the spaces of a text fall in it written without them. */
+function breaksOf(text: string): number[] {
+  const breaks: number[] = [];
+  let at = 0;
+  for (const word of text.split(' ').slice(0, -1)) {
+    at += word.length;
+    breaks.push(at);
+  }
+  return breaks;
 }
 
 export { KEYWORD_MAX_LENGTH };
@@ -170,7 +193,9 @@ export function matchKeyword(
   const candidates = (options.courtesy === false ? forms.slice(0, 1) : forms).flatMap(spell);
   return keywords.find((k) => {
     const own = spellingsOfKeyword(k);
-    return (options.exactAccents ? own.slice(0, 1) : own).some((spelling) => candidates.includes(spelling));
+    return (options.exactAccents ? own.slice(0, 1) : own).some((spelling) =>
+      candidates.some((candidate) => saysKeyword(candidate, spelling)),
+    );
   });
 }
 
@@ -198,7 +223,7 @@ const keywordSpellings = new Map<string, string[]>();
 function spellingsOfKeyword(keyword: string): string[] {
   let found = keywordSpellings.get(keyword);
   if (found === undefined) {
-    found = spellings(normaliseKeywordText(keyword).replace(/ /g, ''));
+    found = spellings(normaliseKeywordText(keyword));
     // A caller passing ever new lists must not grow this without end.
     if (keywordSpellings.size >= 1000) keywordSpellings.clear();
     keywordSpellings.set(keyword, found);

@@ -16,6 +16,7 @@ import {
   DEFAULT_STOP_KEYWORDS,
   keywordsFor,
   matchKeyword,
+  normaliseKeywordText,
   optOutHint,
   parseKeywordList,
 } from './keywords';
@@ -56,6 +57,15 @@ export interface StopRules {
   helpKeywords: readonly string[];
   optOutPayloads: readonly string[];
 }
+
+/**
+ * Opt-out keywords that on a business's own reply button more likely name what the message is about than the
+ * messages: "Cancel" under an appointment reminder, "Kündigen" under a contract's. Typed, they opt out; a button so
+ * labelled opts out only by its payload or reply id (the node's opt-out payloads).
+ */
+const SUBJECT_WORDS_ON_BUTTONS: ReadonlySet<string> = new Set(
+  ['CANCEL', 'END', 'QUIT', 'REVOKE', 'KÜNDIGEN', 'BEENDEN', 'ENDE'].map(normaliseKeywordText),
+);
 
 /** Node settings as typed in the edit dialog: comma- or newline-separated lists, empty = defaults. */
 export interface StopRuleSettings {
@@ -166,7 +176,10 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   }
   // A reply button whose label is an opt-out keyword ("STOP") means the same as typing it.
   const buttonLabel = message.button?.text ?? message.interactive?.title;
-  const labelKeyword = matchKeyword(buttonLabel, rules.stopKeywords);
+  const labelKeyword = matchKeyword(
+    buttonLabel,
+    rules.stopKeywords.filter((keyword) => !SUBJECT_WORDS_ON_BUTTONS.has(keyword)),
+  );
   if (labelKeyword) {
     return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId, ...sent };
   }

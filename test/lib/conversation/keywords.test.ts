@@ -23,7 +23,7 @@ describe('conversation/keywords', () => {
 
   it('matches every default opt-out keyword in English and German, in any case and with punctuation', () => {
     // Written out, not taken from DEFAULT_STOP_KEYWORDS: a keyword dropped from the defaults must fail here.
-    const keywords = ['STOP', 'STOPP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE'].concat([
+    const keywords = ['STOP', 'STOPP', 'STOP ALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPT OUT', 'REVOKE'].concat([
       'ABMELDEN',
       'ABBESTELLEN',
       'AUSTRAGEN',
@@ -41,8 +41,10 @@ describe('conversation/keywords', () => {
   });
 
   it('matches a keyword written with spaces, in full-width letters, or with words of courtesy around it', () => {
-    assert.equal(matchKeyword('opt out', DEFAULT_STOP_KEYWORDS), 'OPTOUT');
-    assert.equal(matchKeyword('Stop all', DEFAULT_STOP_KEYWORDS), 'STOPALL');
+    assert.equal(matchKeyword('optout', DEFAULT_STOP_KEYWORDS), 'OPT OUT');
+    assert.equal(matchKeyword('Opt-out!', DEFAULT_STOP_KEYWORDS), 'OPT OUT');
+    assert.equal(matchKeyword('STOPALL', DEFAULT_STOP_KEYWORDS), 'STOP ALL');
+    assert.equal(matchKeyword('Datenlöschen', ['DATEN LÖSCHEN']), 'DATEN LÖSCHEN');
     assert.equal(matchKeyword('ＳＴＯＰ', DEFAULT_STOP_KEYWORDS), 'STOP');
     assert.equal(matchKeyword('Stop bitte!', DEFAULT_STOP_KEYWORDS), 'STOP');
     assert.equal(matchKeyword('Bitte abmelden', DEFAULT_STOP_KEYWORDS), 'ABMELDEN');
@@ -56,6 +58,37 @@ describe('conversation/keywords', () => {
     // Without words of courtesy when asked (erasure): only the keyword itself.
     assert.equal(matchKeyword('Bitte löschen', ['LÖSCHEN'], { courtesy: false }), undefined);
     assert.equal(matchKeyword('Löschen!', ['LÖSCHEN'], { courtesy: false }), 'LÖSCHEN');
+  });
+
+  it('reads punctuation without a space after it as a break between words, an apostrophe as none', () => {
+    for (const text of [
+      'Stop,danke',
+      'Stop.Bitte',
+      'STOP-Danke',
+      'Danke,stop',
+      'Bitte:STOP',
+      'STOP!!!Danke!!!',
+      'OK…',
+    ]) {
+      const expected = text === 'OK…' ? undefined : 'STOP';
+      assert.equal(matchKeyword(text, DEFAULT_STOP_KEYWORDS), expected, text);
+    }
+    assert.equal(matchKeyword('bitte,abmelden', DEFAULT_STOP_KEYWORDS), 'ABMELDEN');
+    assert.equal(matchKeyword('Ja,bitte', ['JA']), 'JA');
+    assert.equal(normaliseKeywordText("Don't, please"), 'DONT PLEASE');
+    assert.equal(normaliseKeywordText('Newsletter-Abmeldung'), 'NEWSLETTER ABMELDUNG');
+    assert.equal(optOutHint('stop/unsubscribe'), 'STOP');
+  });
+
+  it("joins a keyword's words but does not split its words: EN DE is no ENDE, unless spelled out letter by letter", () => {
+    for (const text of ['EN DE', 'en, de', 'EN/DE', 'en-de', 'St. Op', 'sto p']) {
+      assert.equal(matchKeyword(text, DEFAULT_STOP_KEYWORDS), undefined, text);
+    }
+    assert.equal(matchKeyword('S T O P', DEFAULT_STOP_KEYWORDS), 'STOP');
+    assert.equal(matchKeyword('S.T.O.P.', DEFAULT_STOP_KEYWORDS), 'STOP');
+    assert.equal(matchKeyword('Kün-digen', DEFAULT_STOP_KEYWORDS), undefined);
+    assert.equal(matchKeyword('DELETE MYDATA', ['DELETE MY DATA']), 'DELETE MY DATA');
+    assert.equal(matchKeyword('DELE TE MY DATA', ['DELETE MY DATA']), undefined);
   });
 
   it('matches a German keyword typed without umlauts, written out or dropped, and a keyword without its accents', () => {

@@ -138,6 +138,30 @@ describe('conversation/stop', () => {
       assert.equal(signal.kind === 'stop' && signal.keyword, 'ABMELDEN');
     });
 
+    it("does not take a business's Cancel or Ende button for an opt-out: its payload or id decides", () => {
+      const tapped = (title: string, id = 'b1') =>
+        recogniseStopSignal(inbound({ type: 'interactive', interactive: { type: 'button_reply', id, title } }), rules);
+      const quickReply = (text: string, payload: string) =>
+        recogniseStopSignal(inbound({ type: 'button', button: { payload, text } }), rules);
+      for (const label of ['Cancel', 'End', 'Quit', 'Revoke', 'Kündigen', 'Beenden', 'Ende']) {
+        // Kündigen or Revoke may still be flagged for a person to read (possible-opt-out): nothing is withdrawn.
+        assert.notEqual(tapped(label).kind, 'stop', label);
+        assert.notEqual(quickReply(label, 'cancel_appt').kind, 'stop', label);
+      }
+      assert.equal(tapped('Cancel', 'STOP').kind, 'stop', 'the opt-out reply id');
+      assert.equal(quickReply('Stopp', 'x').kind, 'stop');
+      // Typed, the same words opt out.
+      assert.equal(recogniseStopSignal(inbound({ text: 'Cancel' }), rules).kind, 'stop');
+      // The integrator's own keyword on her own button does.
+      const custom = stopRulesFrom({ keywords: 'NEWSLETTER AUS, CANCEL' });
+      const label = (title: string) =>
+        recogniseStopSignal(
+          inbound({ type: 'interactive', interactive: { type: 'button_reply', id: 'b3', title } }),
+          custom,
+        ).kind;
+      assert.deepEqual([label('Newsletter aus'), label('Cancel')], ['stop', 'none']);
+    });
+
     it('recognises HELP and HILFE, and configured keyword lists replace the defaults', () => {
       assert.equal(recogniseStopSignal(inbound({ text: 'hilfe?' }), rules).kind, 'help');
       assert.equal(recogniseStopSignal(inbound({ text: 'Help' }), rules).kind, 'help');
