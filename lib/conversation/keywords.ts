@@ -30,8 +30,11 @@ export const DEFAULT_STOP_KEYWORDS = [
 
 export const DEFAULT_HELP_KEYWORDS = ['HELP', 'HILFE'] as const;
 
-/** Confirmation of a pending double opt-in request. */
-export const DEFAULT_CONFIRM_KEYWORDS = ['YES', 'Y', 'JA', 'J', 'CONFIRM', 'BESTÄTIGEN', 'OK'] as const;
+/**
+ * Confirmation of a pending double opt-in request. Not OK: "Ok danke" acknowledges an order update as often, and a
+ * consent must be unambiguous (Art. 4(11) GDPR).
+ */
+export const DEFAULT_CONFIRM_KEYWORDS = ['YES', 'Y', 'JA', 'J', 'CONFIRM', 'BESTÄTIGEN'] as const;
 
 /**
  * A no to a pending double opt-in request: recorded as refused, so that whoever keeps typing the number into a form
@@ -80,8 +83,8 @@ function withoutMarks(text: string): string {
   );
 }
 
-/** Words of courtesy around a keyword: "Stop bitte" and "Please unsubscribe" say the keyword. */
-const COURTESY_WORDS = new Set(['BITTE', 'PLEASE', 'PLS', 'DANKE', 'THANKS']);
+/** Words of courtesy around a keyword: "Stop bitte", "Ja gerne" and "Please unsubscribe" say the keyword. */
+const COURTESY_WORDS = new Set(['BITTE', 'GERNE', 'PLEASE', 'PLS', 'DANKE', 'THANKS']);
 
 /** The forms of a normalised text a keyword may match: the text, and the same without words of courtesy at its ends. */
 function keywordForms(normalised: string): string[] {

@@ -335,6 +335,10 @@ describe('conversation/opt-in', () => {
       assert.equal(recogniseReply({ type: 'button', button: { payload: 'ack-1', text: 'OK' } }, keywords), undefined);
       assert.equal(recogniseReply({ type: 'text', text: 'Ja, bitte!' }, keywords)?.kind, 'confirm');
       assert.equal(recogniseReply({ type: 'text', text: 'Yes please' }, keywords)?.kind, 'confirm');
+      assert.equal(recogniseReply({ type: 'text', text: 'Ja gerne' }, keywords)?.kind, 'confirm');
+      // "Ok danke" acknowledges an order update as often as a request: no consent by default.
+      assert.equal(recogniseReply({ type: 'text', text: 'Ok danke' }, keywords), undefined);
+      assert.equal(recogniseReply({ type: 'text', text: 'OK' }, keywords), undefined);
       assert.equal(recogniseReply({ type: 'image' }, keywords), undefined);
     });
   });
