@@ -333,7 +333,11 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           const { max } = (err as GdprWhatsAppError).params;
           return rejectRequest(msg, code, request, { limit: 'per-day', max });
         }
-        // The same reason as too many today: flows already answer it as a sent request, as they must.
+        // The same reason as too many today: flows already answer these as a sent request, as they must.
+        if (code === 'recently-requested') {
+          const { minutes } = (err as GdprWhatsAppError).params;
+          return rejectRequest(msg, 'too-many-requests', request, { limit: 'resend', minutes });
+        }
         if (code === 'unanswered-requests') {
           const { max, days } = (err as GdprWhatsAppError).params;
           return rejectRequest(msg, 'too-many-requests', request, { limit: 'unanswered', max, days });

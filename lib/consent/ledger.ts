@@ -227,6 +227,19 @@ function sentRequests(entries: readonly { action: string }[]): number {
   return requested - (entries.length - requested);
 }
 
+/**
+ * When the last of the requests in `entries` (consent.requested and REQUEST_UNDELIVERED audit entries, in order) that
+ * whatsapp-send did not report unsent was made, or undefined.
+ */
+function lastSentRequestAt(entries: readonly { action: string; at: number; seq: number }[]): number | undefined {
+  const sent: number[] = [];
+  for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
+    if (entry.action === 'consent.requested') sent.push(entry.at);
+    else sent.pop();
+  }
+  return sent.at(-1);
+}
+
 /** The request made last of `rows`, or undefined. */
 function latestRequest(rows: readonly ConsentRow[]): ConsentRow | undefined {
   return rows.reduce<ConsentRow | undefined>(
@@ -446,6 +459,13 @@ export class ConsentLedger extends EventEmitter {
       const today = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
         (e) => e.purpose === def.id && e.at > now - DAY,
       );
+      // Whatever became of it since (a STOP, a no): a stranger at the form must not send the next one at once.
+      const lastSent = keys && lastSentRequestAt(today);
+      if (lastSent && now - lastSent < REQUEST_RESEND_MS) {
+        throw new GdprWhatsAppError('recently-requested', 'A confirmation request went to this number minutes ago', {
+          minutes: REQUEST_RESEND_MS / 60_000,
+        });
+      }
       const sentToday = sentRequests(today);
       if (sentToday >= MAX_REQUESTS_PER_DAY) {
         throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {

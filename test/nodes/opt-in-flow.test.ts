@@ -50,6 +50,7 @@ type OptInMsg = Msg & {
     limit?: string;
     max?: number;
     days?: number;
+    minutes?: number;
   };
   consent?: {
     status: string;
@@ -185,6 +186,29 @@ describe('opt-in-flow node', () => {
     await helper.unload();
     dir.remove();
   });
+
+  /** Form posts for ANNA at `times`, none answered: written by the store's ledger with its clock at those times. */
+  async function requestedEarlier(times: readonly number[]): Promise<void> {
+    let at = times[0];
+    const earlier = await ConsentLedger.open({
+      backend: 'sqlite',
+      sqlitePath: join(dir.path, 'store.db'),
+      ...parseStoreKeys(keys),
+      purposes: PURPOSES as PurposeConfig[],
+      clock: () => at,
+    });
+    for (const time of times) {
+      at = time;
+      await earlier.requestConsent({
+        subject: ANNA,
+        purpose: 'news',
+        wording: form.wording,
+        method: 'web-form',
+        actor,
+      });
+    }
+    await earlier.close();
+  }
 
   describe('input A: consent requests from a form', () => {
     it('stores a pending consent with the exact wording and emits a German confirmation button', async () => {
@@ -327,8 +351,9 @@ describe('opt-in-flow node', () => {
     });
 
     it('sends one request, not more, to a number that answered one with STOP; the form reads as for a sent one', async () => {
+      // A form post eleven minutes ago: the next may go once the ten minutes after it are over.
+      await requestedEarlier([Date.now() - 11 * 60_000]);
       await load();
-      assert.equal((await optIn({ payload: form })).output, 1);
       // She never asked: she answers the request with STOP, as it tells her to (stop-handler does this).
       await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor });
       // The next post may be hers, signing up again: it goes. She answers it with STOP too.
@@ -348,35 +373,22 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.checkConsent(ANNA, 'news')).status, 'withdrawn');
     });
 
-    /** Form posts for ANNA at `times`, none answered: written by the store's ledger with its clock at those times. */
-    async function requestedEarlier(times: readonly number[]): Promise<void> {
-      let at = times[0];
-      const earlier = await ConsentLedger.open({
-        backend: 'sqlite',
-        sqlitePath: join(dir.path, 'store.db'),
-        ...parseStoreKeys(keys),
-        purposes: PURPOSES as PurposeConfig[],
-        clock: () => at,
-      });
-      for (const time of times) {
-        at = time;
-        await earlier.requestConsent({
-          subject: ANNA,
-          purpose: 'news',
-          wording: form.wording,
-          method: 'web-form',
-          actor,
-        });
-      }
-      await earlier.close();
-    }
-
     it('sends no fourth request for a number asked three times today, and names the limit', async () => {
       await requestedEarlier([180, 120, 60].map((minutes) => Date.now() - minutes * 60_000));
       await load();
       const fourth = await optIn({ payload: form });
       assert.deepEqual([fourth.output, fourth.msg.optIn?.reason], [3, 'too-many-requests']);
       assert.deepEqual([fourth.msg.optIn?.limit, fourth.msg.optIn?.max], ['per-day', 3]);
+    });
+
+    it('sends no request minutes after the number said STOP to the last one, and names the limit', async () => {
+      await load();
+      assert.equal((await optIn({ payload: form })).output, 1);
+      await ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor });
+      const again = await optIn({ payload: form });
+      assert.deepEqual([again.output, again.msg.optIn?.reason], [3, 'too-many-requests']);
+      assert.deepEqual([again.msg.optIn?.limit, again.msg.optIn?.minutes], ['resend', 10]);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'withdrawn', 'nothing asked again');
     });
 
     it('sends no fourth request typed in for a number that left three unanswered this month', async () => {
@@ -916,8 +928,9 @@ describe('opt-in-flow node', () => {
     });
 
     it('records a typed no as refused: a form naming the number again gets one more request through, no more', async () => {
+      // A form post eleven minutes ago: after her no, the next may go once the ten minutes after it are over.
+      await requestedEarlier([Date.now() - 11 * 60_000]);
       await load();
-      assert.equal((await optIn({ payload: form })).output, 1);
       const no = await optIn(inbound(ANNA, { type: 'text', text: 'Nein danke' }));
       assert.equal(no.output, 2);
       assert.equal(no.msg.optIn?.outcome, 'refused');

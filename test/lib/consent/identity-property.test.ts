@@ -289,11 +289,12 @@ for (const { name, factory, runs } of BACKENDS)
                       actor: 'p',
                     })
                     .catch((err: unknown) => {
-                      // Asked minutes ago, too often today or unanswered too often this month (the pending request
+                      // Asked minutes ago (whatever came of it), too often today or unanswered too often this month (the pending request
                       // stands), or a form asking for someone who opted out or was erased this month: nothing changes.
                       const code = (err as { code?: string }).code;
                       const waits = [
                         'request-pending',
+                        'recently-requested',
                         'too-many-requests',
                         'unanswered-requests',
                         'recently-opted-out',

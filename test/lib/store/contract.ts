@@ -356,6 +356,32 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal(own.status, 'pending', 'a day after the first request, the next may go');
       });
 
+      it('a STOP or a no to a request typed in leaves the number alone for ten minutes; her own request goes', async () => {
+        const MINUTE = 60_000;
+        await request();
+        now += MINUTE;
+        await ledger.withdrawConsent({ subject: PHONE, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+        now += 8 * MINUTE;
+        await rejectsUnchanged(() => request(), 'recently-requested');
+        now += MINUTE + 1;
+        assert.equal((await request()).status, 'pending', 'ten minutes after the first, the next may go');
+        await request(PHONE_2);
+        await ledger.refuseConsent({ subject: PHONE_2, purpose: 'marketing', text: 'NEIN', actor: 't' });
+        now += MINUTE;
+        await rejectsUnchanged(() => request(PHONE_2), 'recently-requested');
+        // Not a limit on her: she may ask herself, by keyword, at once.
+        const own = {
+          subject: PHONE_2,
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        } as const;
+        assert.equal((await ledger.requestConsent(own)).status, 'pending');
+        // The limit is per purpose, as the others are.
+        assert.equal((await request(PHONE_2, 'newsletter')).status, 'pending');
+      });
+
       it('requests typed in for a number go unanswered three times a month at most, per purpose', async () => {
         const start = now;
         for (let i = 0; i < 3; i++) {
