@@ -102,6 +102,7 @@ interface OptInFlowDef extends NodeDef {
 type OptInMessage = NodeMessageInFlow & {
   to?: string;
   whatsapp?: Partial<InboundMessage>;
+  language?: string;
   optIn?: Record<string, unknown>;
   consent?: unknown;
 };
@@ -362,6 +363,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       counts.requested += 1;
       msg.to = request.phone;
       msg.payload = body;
+      msg.language = request.language;
       msg.consent = record;
       msg.optIn = {
         outcome: 'requested',
@@ -388,6 +390,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       msg.to = msg.whatsapp?.from ?? msg.to;
       const label = purpose ? purposeLabel(purpose, language) : '';
       msg.payload = optInText(kind, language, { label, wording }, texts[kind]);
+      // whatsapp-send's opt-out line in the same language as the answer, not the one the number suggests.
+      msg.language = language;
     }
 
     /**

@@ -42,6 +42,7 @@ const form = {
 
 type OptInMsg = Msg & {
   to?: string;
+  language?: string;
   optIn?: {
     outcome: string;
     reason?: string;
@@ -712,6 +713,16 @@ describe('opt-in-flow node', () => {
         'Thank you, your consent is confirmed: WhatsApp newsletter. Reply STOP to stop at any time.',
       );
       assert.equal((await ledger.getConsent(BOB, 'news'))?.confirmationText, 'Yes!');
+    });
+
+    it("names the form's language for whatsapp-send's opt-out line, not the number's, on the request and its answers", async () => {
+      await load();
+      const english = { ...form, language: 'en', wording: 'Send me the newsletter on WhatsApp.' };
+      const requested = await optIn({ payload: english });
+      assert.deepEqual([requested.output, requested.msg.language], [1, 'en']);
+      const no = await optIn(inbound(ANNA, { type: 'text', text: 'No' }));
+      assert.deepEqual([no.msg.optIn?.outcome, no.msg.language], ['refused', 'en']);
+      assert.match(String(no.msg.payload), /^Understood/);
     });
 
     it('answers a reply after expiry with a clear "expired" outcome on output 2', async () => {
