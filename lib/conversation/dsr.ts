@@ -193,7 +193,7 @@ function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string
 /** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */
 export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
   en: 'We have deleted your data as you asked. We keep only a pseudonymous note without your number, so that you will not hear from us again unless you contact us.',
-  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir behalten nur einen pseudonymen Vermerk ohne Ihre Nummer, damit wir uns nur wieder bei Ihnen melden, wenn Sie uns selbst kontaktieren.',
+  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir behalten nur einen pseudonymen Vermerk ohne Ihre Nummer, damit wir uns erst dann wieder bei Ihnen melden, wenn Sie uns selbst kontaktieren.',
 };
 
 export interface OutgoingText {

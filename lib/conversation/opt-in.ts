@@ -367,11 +367,11 @@ export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' 
 /** Default texts; placeholders {label} (purpose label) and {wording} (the consent wording). */
 export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
   confirmation: {
-    en: 'You asked to hear from us on WhatsApp: "{wording}"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+    en: 'You asked to hear from us on WhatsApp: "{wording}"\nPlease confirm: tap YES. Reply STOP at any time to unsubscribe.',
     de: 'Sie möchten von uns über WhatsApp Nachrichten erhalten: „{wording}“\nBitte bestätigen Sie: Tippen Sie auf JA. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   confirmed: {
-    en: 'Thank you, your consent is confirmed: {label}. Reply STOP to stop at any time.',
+    en: 'Thank you, your consent is confirmed: {label}. Reply STOP at any time to unsubscribe.',
     de: 'Vielen Dank, Ihre Einwilligung ist bestätigt: {label}. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   expired: {
@@ -379,7 +379,7 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
     de: 'Ihre Anmeldeanfrage ist leider abgelaufen. Bitte melden Sie sich erneut an.',
   },
   subscribed: {
-    en: 'You are now signed up: "{wording}"\nReply STOP to stop at any time.',
+    en: 'You are now signed up: "{wording}"\nReply STOP at any time to unsubscribe.',
     de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   refused: {

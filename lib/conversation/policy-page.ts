@@ -172,7 +172,7 @@ const TEXTS: Record<Language, PageTexts> = {
     noDpo: 'For questions about data protection, please contact the controller at the address above.',
     dataCollected: 'Data we process',
     dataItems: [
-      'your phone number, WhatsApp ID and profile name (stored encrypted)',
+      'your phone number, and the user ID WhatsApp gives us with it (both stored encrypted; your profile name is not stored)',
       'your consents: the exact wording you agreed to, when, where you signed up (the form or campaign), and how you confirmed or withdrew them',
       'message metadata: the IDs and times of the messages by which you gave, confirmed or withdrew a consent, and of the privacy notice sent to you',
       'which version of this privacy notice was shown to you, and when you last wrote to us',
@@ -238,11 +238,11 @@ const TEXTS: Record<Language, PageTexts> = {
       'Diese Erklärung beschreibt, wie wir personenbezogene Daten verarbeiten, wenn wir mit Ihnen über WhatsApp kommunizieren (Art. 13 DSGVO).',
     otherLanguage: 'English',
     controller: 'Verantwortlicher',
-    dpo: 'Datenschutzbeauftragter',
+    dpo: 'Datenschutzbeauftragte/r',
     noDpo: 'Bei Fragen zum Datenschutz wenden Sie sich bitte an den Verantwortlichen unter der oben genannten Adresse.',
     dataCollected: 'Welche Daten wir verarbeiten',
     dataItems: [
-      'Ihre Telefonnummer, WhatsApp-ID und Ihr Profilname (verschlüsselt gespeichert)',
+      'Ihre Telefonnummer und die Nutzer-ID, die WhatsApp uns dazu nennt (beide verschlüsselt gespeichert; Ihren Profilnamen speichern wir nicht)',
       'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann, wo Sie sich angemeldet haben (Formular oder Kampagne) und wie Sie sie bestätigt oder widerrufen haben',
       'Metadaten der Nachrichten: IDs und Zeitpunkte der Nachrichten, mit denen Sie eine Einwilligung erteilt, bestätigt oder widerrufen haben, und des Ihnen gesendeten Datenschutzhinweises',
       'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt geschrieben haben',

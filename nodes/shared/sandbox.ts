@@ -33,14 +33,15 @@ export const SANDBOX_TEMPLATES: TemplateDefinition[] = [
     name: 'consent_request',
     language: 'en',
     category: 'UTILITY',
-    body: 'Please confirm: would you like to receive {{1}} from us on WhatsApp? You can unsubscribe at any time by replying STOP.',
+    // Labels come without an article ("Newsletter"): after a colon they read in both languages.
+    body: 'Please confirm your sign-up on WhatsApp: {{1}}. You can unsubscribe at any time by replying STOP.',
     buttons: [{ type: 'quick_reply', text: 'YES' }],
   },
   {
     name: 'consent_request',
     language: 'de',
     category: 'UTILITY',
-    body: 'Bitte bestätigen Sie: Möchten Sie {{1}} von uns per WhatsApp erhalten? Sie können sich jederzeit mit STOP abmelden.',
+    body: 'Bitte bestätigen Sie Ihre Anmeldung per WhatsApp: {{1}}. Sie können sich jederzeit mit STOP abmelden.',
     buttons: [{ type: 'quick_reply', text: 'JA' }],
   },
   { name: 'order_update', language: 'en', category: 'UTILITY', body: 'Your order {{1}} is now: {{2}}.' },

@@ -245,7 +245,7 @@ describe('opt-in-flow node', () => {
       };
       assert.equal(
         body.interactive.body.text,
-        'You asked to hear from us on WhatsApp: "Send me the newsletter on WhatsApp."\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+        'You asked to hear from us on WhatsApp: "Send me the newsletter on WhatsApp."\nPlease confirm: tap YES. Reply STOP at any time to unsubscribe.',
       );
       assert.equal(body.interactive.action.buttons[0].reply.title, 'YES');
     });
@@ -710,7 +710,7 @@ describe('opt-in-flow node', () => {
       assert.equal(output, 2);
       assert.equal(
         msg.payload,
-        'Thank you, your consent is confirmed: WhatsApp newsletter. Reply STOP to stop at any time.',
+        'Thank you, your consent is confirmed: WhatsApp newsletter. Reply STOP at any time to unsubscribe.',
       );
       assert.equal((await ledger.getConsent(BOB, 'news'))?.confirmationText, 'Yes!');
     });

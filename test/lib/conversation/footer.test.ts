@@ -152,7 +152,7 @@ describe('conversation/footer', () => {
     assert.equal(withFooter.interactive.body.text, 'Your order has shipped. Track it?', 'the input is not changed');
     const stopFooter = buttonMessage({ footer: { text: 'Reply STOP to unsubscribe.' } });
     assert.equal(appendOptOutFooter(stopFooter, 'en'), stopFooter);
-    const confirm = buttonMessage({ body: { text: 'Tap YES to confirm. Reply STOP to stop at any time.' } });
+    const confirm = buttonMessage({ body: { text: 'Tap YES to confirm. Reply STOP at any time to unsubscribe.' } });
     assert.equal(appendOptOutFooter(confirm, 'en'), confirm);
   });
 

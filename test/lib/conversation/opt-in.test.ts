@@ -456,7 +456,7 @@ describe('conversation/opt-in', () => {
       };
       assert.equal(
         en.interactive.body.text,
-        'You asked to hear from us on WhatsApp: "News please"\nPlease confirm: tap YES. Reply STOP to stop at any time.',
+        'You asked to hear from us on WhatsApp: "News please"\nPlease confirm: tap YES. Reply STOP at any time to unsubscribe.',
       );
       assert.equal(en.interactive.action.buttons[0].reply.title, 'YES');
     });
@@ -481,7 +481,7 @@ describe('conversation/opt-in', () => {
         interactive: { body: { text: string } };
       };
       assert.ok(long.interactive.body.text.length <= 1024);
-      assert.ok(long.interactive.body.text.endsWith('Reply STOP to stop at any time.'));
+      assert.ok(long.interactive.body.text.endsWith('Reply STOP at any time to unsubscribe.'));
     });
 
     it("names the purpose in the person's language, and in a fixed template's own language", () => {
@@ -569,7 +569,7 @@ describe('conversation/opt-in', () => {
     const context = { label: 'Newsletter', wording: 'News per WhatsApp' };
     assert.equal(
       optInText('confirmed', 'en', context),
-      'Thank you, your consent is confirmed: Newsletter. Reply STOP to stop at any time.',
+      'Thank you, your consent is confirmed: Newsletter. Reply STOP at any time to unsubscribe.',
     );
     assert.equal(
       optInText('confirmed', 'de', context),

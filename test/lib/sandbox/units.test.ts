@@ -157,7 +157,7 @@ describe('sandbox message rendering', () => {
     );
     assert.equal(
       rendered.text,
-      'Bitte bestätigen Sie: Möchten Sie Newsletter von uns per WhatsApp erhalten? Sie können sich jederzeit mit STOP abmelden.',
+      'Bitte bestätigen Sie Ihre Anmeldung per WhatsApp: Newsletter. Sie können sich jederzeit mit STOP abmelden.',
     );
     assert.deepEqual(rendered.buttons, [{ kind: 'quick_reply', id: 'gdpr-confirm:newsletter', title: 'JA' }]);
   });
