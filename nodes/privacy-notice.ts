@@ -6,6 +6,7 @@ import { chooseLanguage } from '../lib/conversation/language';
 import {
   NoticeTracker,
   noticeLinksPolicy,
+  noticesWithoutLink,
   noticeVersion,
   type OwnAddressSettings,
   renderNoticeTexts,
@@ -135,6 +136,9 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       const text = RED._('privacy-notice.log.own-address', { url: policyUrl });
       if (cloudNumberDeployed(RED)) node.warn(text);
       else node.log(text);
+    }
+    for (const language of noticesWithoutLink(templates)) {
+      node.warn(RED._('privacy-notice.log.no-link', { language }));
     }
     showStoreProblems(node, RED, store);
 

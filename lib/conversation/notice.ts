@@ -19,6 +19,24 @@ function noticeTemplate(templates: Partial<Record<Language, string>>, language: 
   return templates[language]?.trim() || DEFAULT_NOTICE_TEXTS[language];
 }
 
+/** Where the policy's address goes, in any case: {policyURL} typed in a notice means it as plainly. */
+const POLICY_URL_PLACEHOLDER = /\{policyurl\}/gi;
+
+function linksPolicy(text: string): boolean {
+  return /\{policyurl\}/i.test(text);
+}
+
+/**
+ * The languages whose own notice text links no policy: neither {policyUrl} nor an address written out. People reading
+ * it would not learn where the full information is (Art. 13 GDPR).
+ */
+export function noticesWithoutLink(templates: Partial<Record<Language, string>>): Language[] {
+  return NOTICE_LANGUAGES.filter((language) => {
+    const own = templates[language]?.trim();
+    return own !== undefined && own !== '' && !linksPolicy(own) && !/https?:\/\/|www\./i.test(own);
+  });
+}
+
 /** The notice texts per language with the policy address filled in; empty node texts fall back to the defaults. */
 export function renderNoticeTexts(
   templates: Partial<Record<Language, string>>,
@@ -26,7 +44,7 @@ export function renderNoticeTexts(
 ): Record<Language, string> {
   const texts = {} as Record<Language, string>;
   for (const language of NOTICE_LANGUAGES) {
-    texts[language] = noticeTemplate(templates, language).replace(/\{policyUrl\}/g, policyUrl);
+    texts[language] = noticeTemplate(templates, language).replace(POLICY_URL_PLACEHOLDER, () => policyUrl);
   }
   return texts;
 }
@@ -60,7 +78,7 @@ export function resolvePolicyUrl(policyUrl: string, settings: OwnAddressSettings
 
 /** True when a notice text links the policy through {policyUrl}, so the node cannot work without the URL. */
 export function noticeLinksPolicy(templates: Partial<Record<Language, string>>): boolean {
-  return NOTICE_LANGUAGES.some((language) => noticeTemplate(templates, language).includes('{policyUrl}'));
+  return NOTICE_LANGUAGES.some((language) => linksPolicy(noticeTemplate(templates, language)));
 }
 
 /**

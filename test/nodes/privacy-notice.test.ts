@@ -734,6 +734,20 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(warnings.length, 1);
   });
 
+  it('warns at deploy about a notice that links no policy, and sends one with {policyURL} with the link', async () => {
+    const { sent } = await load({
+      noticeEn: 'Welcome! We do not say where our policy is.',
+      noticeDe: 'Hinweis zum Datenschutz: {policyURL}',
+    });
+    const spy = helper.log() as unknown as { args: [{ msg: unknown; level: number }][] };
+    const warnings = spy.args.filter(([e]) => e.level === 30 && /no-link/.test(String(e.msg)));
+    assert.equal(warnings.length, 1, 'for English only');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => sent.length === 2, 'notice and message sent');
+    assert.match(accepted(GERMAN.waId)[0], /^Hinweis zum Datenschutz: https:\/\//);
+  });
+
   it('keeps the notice version of a policy path whatever address of this Node-RED it links', async () => {
     // The link carries this Node-RED's port, host and scheme; the notice (and the page it links) is the same on any.
     const { sent } = await load({ policyUrl: '/privacy' });

@@ -9,6 +9,7 @@ import {
   type NoticeDecision,
   NoticeTracker,
   noticeLinksPolicy,
+  noticesWithoutLink,
   noticeVersion,
   renderNoticeTexts,
   resolvePolicyUrl,
@@ -33,6 +34,20 @@ describe('conversation/notice', () => {
     const texts = renderNoticeTexts({ en: 'Hi! Policy: {policyUrl} ({policyUrl})', de: '   ' }, URL);
     assert.equal(texts.en, `Hi! Policy: ${URL} (${URL})`);
     assert.equal(texts.de, DEFAULT_NOTICE_TEXTS.de.replace('{policyUrl}', URL));
+  });
+
+  it('fills the placeholder in any case, and an address with $ in it as written', () => {
+    const texts = renderNoticeTexts({ de: 'Hinweis zum Datenschutz: {policyURL}', en: 'See {PolicyUrl}' }, URL);
+    assert.deepEqual([texts.de, texts.en], [`Hinweis zum Datenschutz: ${URL}`, `See ${URL}`]);
+    assert.equal(renderNoticeTexts({ en: 'See {policyUrl}' }, 'https://x.example/$&').en, 'See https://x.example/$&');
+    assert.equal(noticeLinksPolicy({ en: 'See {POLICYURL}', de: 'Siehe {policyurl}' }), true);
+  });
+
+  it('names the languages whose own notice links no policy, neither by placeholder nor by address', () => {
+    assert.deepEqual(noticesWithoutLink({}), [], 'the defaults link it');
+    assert.deepEqual(noticesWithoutLink({ en: 'Policy: {policyUrl}', de: 'Hinweis zum Datenschutz.' }), ['de']);
+    assert.deepEqual(noticesWithoutLink({ en: 'Policy: https://x.example', de: 'Siehe www.x.example' }), []);
+    assert.deepEqual(noticesWithoutLink({ en: 'Hello', de: '  ' }), ['en']);
   });
 
   it('knows whether the texts need the policy URL', () => {
