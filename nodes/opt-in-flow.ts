@@ -256,11 +256,19 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const language =
         asked?.language ??
         chooseLanguage(form.language, config.language, typeof form.phone === 'string' ? form.phone : undefined);
-      // With a default country a national number is fine: the text must not ask for a country code then.
-      const key = reason === 'invalid-phone' && defaultCountry ? 'invalid-phone-national' : reason;
+      const key = reason === 'invalid-phone' ? invalidPhoneKey(form.phone) : reason;
       const message = rejectionText(key, language) ?? RED._(`opt-in-flow.reject.${key}`);
       msg.optIn = { outcome: 'rejected', reason, message, language, ...details };
       return on(2, msg);
+    }
+
+    /**
+     * A number typed with its country code is wrong in itself: the text must not ask for the code. With a default
+     * country a national number is fine: the text must not ask for one then either, only for another country's.
+     */
+    function invalidPhoneKey(typed: unknown): string {
+      if (typeof typed === 'string' && /^\s*(\+|00)/.test(typed)) return 'invalid-phone-with-code';
+      return defaultCountry ? 'invalid-phone-national' : 'invalid-phone';
     }
 
     async function handleFormRequest(msg: OptInMessage, storeNode: ConsentStoreNode | undefined): Promise<Outputs> {

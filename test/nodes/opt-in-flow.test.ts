@@ -631,6 +631,15 @@ describe('opt-in-flow node', () => {
         (msg.optIn as { message?: string }).message,
         'Bitte geben Sie eine gültige Mobilnummer ein. Eine Nummer aus einem anderen Land braucht ihre Ländervorwahl, z. B. +43 664 1234567.',
       );
+      // Typed with its country code, with or without a default country: the code is there, the number is wrong.
+      for (const phone of ['+44 7700 900123', '0049 151 1234']) {
+        const invalid = await optIn({ payload: { ...form, phone, language: 'de' } });
+        assert.equal(invalid.msg.optIn?.reason, 'invalid-phone');
+        assert.equal(
+          (invalid.msg.optIn as { message?: string }).message,
+          'Bitte prüfen Sie die Nummer: Sie ist keine gültige Mobilnummer in dem Land, das ihre Vorwahl nennt.',
+        );
+      }
     });
 
     it('refuses a country code typed without + or 00 and asks for one, in the language of the form', async () => {
