@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import { GdprWhatsAppError } from '../errors';
 import { BodyError, parseUrl, readJsonBody, type SandboxRequest, sendJson } from './http-io';
-import { parseCustomerMessage } from './messages';
+import { MAX_CUSTOMER_TEXT, parseCustomerMessage } from './messages';
 import type { Sandbox, SandboxUpdate } from './sandbox';
 
 export interface ChatHandlerOptions {
@@ -187,6 +187,15 @@ export function createChatHandler(sandbox: Sandbox, options: ChatHandlerOptions)
     const phoneNumberId = stringParam(body.phoneNumberId);
     const waId = stringParam(body.waId);
     const message = parseCustomerMessage(body);
+    if (typeof body.text === 'string' && body.text.length > MAX_CUSTOMER_TEXT) {
+      chatError(
+        res,
+        400,
+        'sandbox-text-too-long',
+        `A WhatsApp text has at most ${MAX_CUSTOMER_TEXT} characters; this one has ${body.text.length}`,
+      );
+      return;
+    }
     if (!phoneNumberId || !waId || !message) {
       chatError(
         res,

@@ -287,11 +287,14 @@ export function customerMessageObject(message: CustomerMessage): {
   return { webhookMessage: { type: 'button', button: { payload, text } }, type: 'button', text };
 }
 
+/** The longest text a customer can send on WhatsApp. */
+export const MAX_CUSTOMER_TEXT = 4096;
+
 /** Checks a customer message from an untrusted source (the chat page); returns undefined when it is not one. */
 export function parseCustomerMessage(input: unknown): CustomerMessage | undefined {
   const m = asObject(input);
   const shortText = (v: unknown, max: number) => typeof v === 'string' && v.length > 0 && v.length <= max;
-  if (shortText(m.text, 4096)) return { text: m.text as string };
+  if (shortText(m.text, MAX_CUSTOMER_TEXT)) return { text: m.text as string };
   const button = asObject(m.buttonReply);
   if (shortText(button.id, 256) && shortText(button.title, 256)) {
     return { buttonReply: { id: button.id as string, title: button.title as string } };

@@ -267,6 +267,12 @@ describe('sandbox chat page and endpoints', () => {
     const noText = await callApi(`${chat}send`, { body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER } });
     assert.equal(noText.status, 400);
     assert.equal(noText.body.error.code, 'sandbox-invalid-message');
+    // Too long says so, not that a text is missing.
+    const long = await callApi(`${chat}send`, {
+      body: { phoneNumberId: PHONE_NUMBER_ID, waId: CUSTOMER, text: 'x'.repeat(4097) },
+    });
+    assert.deepEqual([long.status, long.body.error.code], [400, 'sandbox-text-too-long']);
+    assert.match(long.body.error.message, /at most 4096 characters; this one has 4097/);
     const badJson = await callApi(`${chat}send`, { rawBody: '{"text":' });
     assert.equal(badJson.status, 400);
     assert.equal(badJson.body.error.code, 'sandbox-invalid-request');
