@@ -99,6 +99,13 @@ interface OptInFlowDef extends NodeDef {
   defaultCountry?: string;
 }
 
+/** The ledger's request limits, by its error code, as msg.optIn.limit names them. */
+const REQUEST_LIMITS: ReadonlyMap<string | undefined, string> = new Map([
+  ['recently-requested', 'resend'],
+  ['too-many-requests', 'per-day'],
+  ['unanswered-requests', 'unanswered'],
+]);
+
 type OptInMessage = NodeMessageInFlow & {
   to?: string;
   whatsapp?: Partial<InboundMessage>;
@@ -337,19 +344,11 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       } catch (err) {
         const code = err instanceof GdprWhatsAppError ? err.code : undefined;
         if (code === 'request-pending' || code === 'recently-opted-out') return rejectRequest(msg, code, request);
-        // Which limit it was goes to the flow alone (its records), not to the page: see too-many-requests in the help.
-        if (code === 'too-many-requests') {
-          const { max } = (err as GdprWhatsAppError).params;
-          return rejectRequest(msg, code, request, { limit: 'per-day', max });
-        }
-        // The same reason as too many today: flows already answer these as a sent request, as they must.
-        if (code === 'recently-requested') {
-          const { minutes } = (err as GdprWhatsAppError).params;
-          return rejectRequest(msg, 'too-many-requests', request, { limit: 'resend', minutes });
-        }
-        if (code === 'unanswered-requests') {
-          const { max, days } = (err as GdprWhatsAppError).params;
-          return rejectRequest(msg, 'too-many-requests', request, { limit: 'unanswered', max, days });
+        // Every request limit is too-many-requests, which flows already answer as a sent request, as they must. Which
+        // limit it was (and its figures: max, minutes, days) goes to the flow alone, for its records, not to the page.
+        const limit = REQUEST_LIMITS.get(code);
+        if (limit) {
+          return rejectRequest(msg, 'too-many-requests', request, { limit, ...(err as GdprWhatsAppError).params });
         }
         throw err;
       }

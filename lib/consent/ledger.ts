@@ -221,23 +221,17 @@ function lockOrder(keys: readonly string[]): number[] {
   return keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
 }
 
-/** Requests that went out: those asked for, less those whatsapp-send could not send (REQUEST_UNDELIVERED). */
-function sentRequests(entries: readonly { action: string }[]): number {
-  const requested = entries.filter((e) => e.action === 'consent.requested').length;
-  return requested - (entries.length - requested);
-}
-
 /**
- * When the last of the requests in `entries` (consent.requested and REQUEST_UNDELIVERED audit entries, in order) that
- * whatsapp-send did not report unsent was made, or undefined.
+ * When the requests that went out were made, oldest first: of `entries` (consent.requested and REQUEST_UNDELIVERED
+ * audit entries), those asked for, less each that whatsapp-send reported it could not send.
  */
-function lastSentRequestAt(entries: readonly { action: string; at: number; seq: number }[]): number | undefined {
+function sentRequestTimes(entries: readonly { action: string; at: number; seq: number }[]): number[] {
   const sent: number[] = [];
   for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
     if (entry.action === 'consent.requested') sent.push(entry.at);
     else sent.pop();
   }
-  return sent.at(-1);
+  return sent;
 }
 
 /** The request made last of `rows`, or undefined. */
@@ -459,15 +453,15 @@ export class ConsentLedger extends EventEmitter {
       const today = (await tx.listAudit(p, ['consent.requested', REQUEST_UNDELIVERED])).filter(
         (e) => e.purpose === def.id && e.at > now - DAY,
       );
+      const sentToday = sentRequestTimes(today);
       // Whatever became of it since (a STOP, a no): a stranger at the form must not send the next one at once.
-      const lastSent = keys && lastSentRequestAt(today);
-      if (lastSent && now - lastSent < REQUEST_RESEND_MS) {
+      const lastSent = sentToday.at(-1);
+      if (keys && lastSent !== undefined && now - lastSent < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('recently-requested', 'A confirmation request went to this number minutes ago', {
           minutes: REQUEST_RESEND_MS / 60_000,
         });
       }
-      const sentToday = sentRequests(today);
-      if (sentToday >= MAX_REQUESTS_PER_DAY) {
+      if (sentToday.length >= MAX_REQUESTS_PER_DAY) {
         throw new GdprWhatsAppError('too-many-requests', 'This number was asked for this consent too often today', {
           max: MAX_REQUESTS_PER_DAY,
         });

@@ -23,7 +23,8 @@ function noticeTemplate(templates: Partial<Record<Language, string>>, language: 
 const POLICY_URL_PLACEHOLDER = /\{policyurl\}/gi;
 
 function linksPolicy(text: string): boolean {
-  return /\{policyurl\}/i.test(text);
+  // search, not test: it ignores the global pattern's lastIndex.
+  return text.search(POLICY_URL_PLACEHOLDER) !== -1;
 }
 
 /**

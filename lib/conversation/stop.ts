@@ -54,6 +54,8 @@ export const META_MARKETING_OPT_OUT_ERROR = 131050;
 
 export interface StopRules {
   stopKeywords: readonly string[];
+  /** The stop keywords a reply button's label may say: all but SUBJECT_WORDS_ON_BUTTONS. */
+  buttonStopKeywords: readonly string[];
   helpKeywords: readonly string[];
   optOutPayloads: readonly string[];
 }
@@ -79,11 +81,12 @@ export function stopRulesFrom(settings: StopRuleSettings): StopRules {
     .split(/[,\n]/)
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
-  const stopKeywords = parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS);
+  // The words a message may name instead of the opt-out footer (footer.ts), STOP first, the one every footer, HELP
+  // answer, notice and opt-in text promises: opt-outs whatever the list, or the promise is not kept (Art. 7(3)).
+  const stopKeywords = [...new Set([...OPT_OUT_WORDS, ...parseKeywordList(settings.keywords, DEFAULT_STOP_KEYWORDS)])];
   return {
-    // The words a message may name instead of the opt-out footer (footer.ts), STOP first, the one every footer, HELP
-    // answer, notice and opt-in text promises: opt-outs whatever the list, or the promise is not kept (Art. 7(3)).
-    stopKeywords: [...new Set([...OPT_OUT_WORDS, ...stopKeywords])],
+    stopKeywords,
+    buttonStopKeywords: stopKeywords.filter((keyword) => !SUBJECT_WORDS_ON_BUTTONS.has(keyword)),
     helpKeywords: parseKeywordList(settings.helpKeywords, DEFAULT_HELP_KEYWORDS),
     optOutPayloads: payloads.length > 0 ? [...new Set(payloads)] : DEFAULT_OPT_OUT_PAYLOADS,
   };
@@ -176,10 +179,7 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   }
   // A reply button whose label is an opt-out keyword ("STOP") means the same as typing it.
   const buttonLabel = message.button?.text ?? message.interactive?.title;
-  const labelKeyword = matchKeyword(
-    buttonLabel,
-    rules.stopKeywords.filter((keyword) => !SUBJECT_WORDS_ON_BUTTONS.has(keyword)),
-  );
+  const labelKeyword = matchKeyword(buttonLabel, rules.buttonStopKeywords);
   if (labelKeyword) {
     return { kind: 'stop', channel: 'whatsapp-button', subject, keyword: labelKeyword, messageId, ...sent };
   }
