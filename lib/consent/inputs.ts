@@ -107,6 +107,11 @@ export interface RefuseConsentInput extends AnswerProofInput {
   text?: string;
   /** When the person sent the refusal (Meta's timestamp, Unix milliseconds): kept in the audit event. */
   sentAt?: number;
+  /**
+   * The message the no quotes (Meta's `context.id`), if any. A no that quotes nothing, written after another message
+   * of hers since the request, may answer the business's question about that message: it refuses nothing.
+   */
+  inReplyTo?: string;
   actor: string;
 }
 

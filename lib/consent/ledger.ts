@@ -53,6 +53,7 @@ import {
   quotedRequest,
   requestedAfterReply,
   sentFromOtherNumber,
+  wroteBetween,
 } from './rules';
 import { SubjectRights } from './subject-rights';
 import { type IdentifiedSubject, SubjectResolver } from './subjects';
@@ -654,6 +655,13 @@ export class ConsentLedger extends EventEmitter {
       if (sentAt !== undefined && (await this.isStaleReply(tx, await keysOf(tx, subject, p), request, sentAt))) {
         return { error: 'stale-reply' as const };
       }
+      if (
+        sentAt !== undefined &&
+        request !== quoted &&
+        (await this.wroteSinceRequest(tx, p, request, answer.via, sentAt))
+      ) {
+        return { error: 'unclear-reply' as const, unclear: request };
+      }
       const row: ConsentRow = {
         ...request,
         status: 'given',
@@ -682,6 +690,17 @@ export class ConsentLedger extends EventEmitter {
     if (outcome.error === 'stale-reply') {
       throw new GdprWhatsAppError('stale-reply', 'The reply was sent before the request or before an opt-out');
     }
+    if (outcome.error === 'unclear-reply') {
+      const { purpose: unclearPurpose, language } = outcome.unclear;
+      throw new GdprWhatsAppError(
+        'unclear-reply',
+        'She wrote another message after the request: the reply may answer that',
+        {
+          purpose: unclearPurpose,
+          ...(language ? { language } : {}),
+        },
+      );
+    }
     if (outcome.error === 'request-expired') {
       // Which request, and the language it was made in: the answer is given in hers, not guessed from the number.
       const { purpose: expiredPurpose, language } = outcome.expired;
@@ -694,6 +713,23 @@ export class ConsentLedger extends EventEmitter {
       throw new GdprWhatsAppError('quotes-other-message', 'The reply quotes another message than the consent request');
     }
     return outcome.record as ConsentRecord;
+  }
+
+  /**
+   * A typed reply that quotes nothing, written after she sent another message since the request went: it may answer
+   * what the business asked about that message. A button is tapped in the message that carries it.
+   */
+  private async wroteSinceRequest(
+    tx: StoreTx,
+    p: string,
+    request: ConsentRow,
+    via: string | undefined,
+    sentAt: number,
+  ): Promise<boolean> {
+    if (via === 'button' || via === 'link') return false;
+    const her = await tx.getSubject(p);
+    const inbound = [her?.previousInboundAt, her?.lastInboundAt];
+    return wroteBetween(request.requestSentAt ?? request.requestedAt, inbound, sentAt);
   }
 
   /**
@@ -774,6 +810,7 @@ export class ConsentLedger extends EventEmitter {
     const messageId = optionalText(input.messageId, 'messageId', 256);
     const text = optionalText(input.text, 'text', 4096);
     const sentAt = optionalTime(input.sentAt, 'sentAt');
+    const inReplyTo = optionalText(input.inReplyTo, 'inReplyTo', 256);
     const answer = answerProofOf(input);
     const subject = this.resolver.identify(input.subject);
     const outcome = await this.change(async (tx, now, events) => {
@@ -784,6 +821,14 @@ export class ConsentLedger extends EventEmitter {
       // beside it: the request waits for her answer where it was asked.
       if (answersRequest && sentFromOtherNumber(existing.requestPhoneNumberId, answer.phoneNumberId)) {
         return { error: 'other-business-number' as const };
+      }
+      if (
+        answersRequest &&
+        sentAt !== undefined &&
+        inReplyTo === undefined &&
+        (await this.wroteSinceRequest(tx, p, existing, answer.via, sentAt))
+      ) {
+        return { error: 'unclear-reply' as const };
       }
       let row: ConsentRow;
       if (existing && answersRequest) {
@@ -828,6 +873,15 @@ export class ConsentLedger extends EventEmitter {
       return { record };
     });
     if (outcome.error === 'other-business-number') throw otherBusinessNumber();
+    if (outcome.error === 'unclear-reply') {
+      throw new GdprWhatsAppError(
+        'unclear-reply',
+        'She wrote another message after the request: the no may answer that',
+        {
+          purpose: def.id,
+        },
+      );
+    }
     if (!outcome.record) {
       throw new GdprWhatsAppError('missing-wording', 'No request is pending, so the refused wording is required');
     }

@@ -130,6 +130,7 @@ export class LedgerRecords {
       name: this.cipher.decryptOptional(row.nameEnc, 'name', p),
       firstSeenAt: row.createdAt,
       lastInboundAt: row.lastInboundAt ?? undefined,
+      previousInboundAt: row.previousInboundAt ?? undefined,
     };
   }
 }

@@ -79,6 +79,22 @@ export function requestedAfterReply(requestedAt: number | null | undefined, sent
 }
 
 /**
+ * Whether she wrote anything else between a request and a typed reply that quotes nothing: the reply may then answer
+ * what the business asked about that message ("Shall we erase your data?"), and a YES is no unambiguous consent
+ * (Art. 4(11) GDPR). `inboundTimes` are her last two messages' times (Meta's clock, the reply's own among them); one
+ * within the clock margin after the request went is her own keyword that asked for it, not a message in between.
+ */
+export function wroteBetween(
+  requestWentAt: number | null | undefined,
+  inboundTimes: readonly (number | null | undefined)[],
+  replySentAt: number,
+): boolean {
+  if (requestWentAt === null || requestWentAt === undefined) return false;
+  const after = requestWentAt + REPLY_CLOCK_MARGIN_MS;
+  return inboundTimes.some((at) => at !== null && at !== undefined && at > after && at < replySentAt);
+}
+
+/**
  * Consent is an unambiguous indication (Art. 4(11) GDPR): a YES written as a quoted reply (Meta's `context.id`)
  * answers the message it quotes. When that is the message of one of the person's requests, that request is the one
  * it answers, whichever was sent last.

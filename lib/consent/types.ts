@@ -299,6 +299,8 @@ export interface SubjectExport {
     name?: string;
     firstSeenAt: number;
     lastInboundAt?: number;
+    /** Her message before the last one: kept to tell whether a typed YES answers a request (confirmConsent). */
+    previousInboundAt?: number;
   };
   consents: ConsentRecord[];
   history: (ConsentRecord & { archivedAt: number })[];

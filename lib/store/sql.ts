@@ -183,9 +183,12 @@ export function toCheckState(row: SqlRow | undefined): CheckState {
  */
 const LATER_INBOUND = `CASE WHEN subjects.last_inbound_at IS NULL OR subjects.last_inbound_at < excluded.last_inbound_at
   THEN excluded.last_inbound_at ELSE subjects.last_inbound_at END`;
+/** With LATER_INBOUND: the inbound time before, when the upsert moves `last_inbound_at` on (SET reads the old row). */
+const PREVIOUS_INBOUND = `CASE WHEN subjects.last_inbound_at < excluded.last_inbound_at
+  THEN subjects.last_inbound_at ELSE subjects.previous_inbound_at END`;
 
 const SUBJECT_SELECT =
-  'SELECT pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, created_at, updated_at FROM subjects';
+  'SELECT pseudonym, phone_enc, wa_id_enc, user_id_enc, name_enc, last_inbound_at, previous_inbound_at, created_at, updated_at FROM subjects';
 
 /** The StoreTx of every SQL backend: the statements live here once. */
 export class SqlStoreTx implements StoreTx {
@@ -316,6 +319,7 @@ export class SqlStoreTx implements StoreTx {
       userIdEnc: text(r.user_id_enc),
       nameEnc: text(r.name_enc),
       lastInboundAt: num(r.last_inbound_at),
+      previousInboundAt: num(r.previous_inbound_at),
       createdAt: Number(r.created_at),
       updatedAt: Number(r.updated_at),
     };
@@ -327,7 +331,8 @@ export class SqlStoreTx implements StoreTx {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (pseudonym) DO UPDATE SET phone_enc = excluded.phone_enc, wa_id_enc = excluded.wa_id_enc,
          user_id_enc = excluded.user_id_enc, name_enc = excluded.name_enc,
-         last_inbound_at = ${LATER_INBOUND}, updated_at = excluded.updated_at`,
+         last_inbound_at = ${LATER_INBOUND}, previous_inbound_at = ${PREVIOUS_INBOUND},
+         updated_at = excluded.updated_at`,
       [
         row.pseudonym,
         row.phoneEnc,
@@ -344,14 +349,15 @@ export class SqlStoreTx implements StoreTx {
   async insertInbound(pseudonym: string, at: number, now: number): Promise<void> {
     await this.db.run(
       `INSERT INTO subjects (pseudonym, last_inbound_at, created_at, updated_at) VALUES ($1, $2, $3, $3)
-       ON CONFLICT (pseudonym) DO UPDATE SET last_inbound_at = ${LATER_INBOUND}`,
+       ON CONFLICT (pseudonym) DO UPDATE SET last_inbound_at = ${LATER_INBOUND},
+         previous_inbound_at = ${PREVIOUS_INBOUND}`,
       [pseudonym, at, now],
     );
   }
 
   async setLastInbound(pseudonym: string, at: number): Promise<boolean> {
     const changed = await this.db.run(
-      `UPDATE subjects SET last_inbound_at = $2
+      `UPDATE subjects SET previous_inbound_at = last_inbound_at, last_inbound_at = $2
        WHERE pseudonym = $1 AND (last_inbound_at IS NULL OR last_inbound_at < $2)`,
       [pseudonym, at],
     );

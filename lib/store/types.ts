@@ -11,6 +11,11 @@ export interface SubjectRow {
   userIdEnc: string | null;
   nameEnc: string | null;
   lastInboundAt: number | null;
+  /**
+   * The inbound time `lastInboundAt` held before it last moved on. Kept by the store itself whenever it moves
+   * `lastInboundAt` on: a value given to putSubject is not written.
+   */
+  previousInboundAt?: number | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -88,8 +88,18 @@ export const REPLACED_BY_COLUMN = 'replaced_by_request_id';
 /** The indexes schema version 13 added: the sweep finds wordings no record uses through them. */
 export const WORDING_INDEXES = ['consents_by_wording', 'consent_history_by_wording'];
 
+/** The column schema version 14 added to `subjects`: her inbound time before the last one. */
+export const PREVIOUS_INBOUND_COLUMN = 'previous_inbound_at';
+
+/** The database as schema version 13 left it, its rows kept: version 14's column and schema_version row go. */
+export async function backToVersion13(db: BackendHarness): Promise<void> {
+  await db.exec(`ALTER TABLE subjects DROP COLUMN ${PREVIOUS_INBOUND_COLUMN}`);
+  await db.exec('DELETE FROM schema_version WHERE version > 13');
+}
+
 /** The database as schema version 12 left it, its rows kept: version 13's indexes and schema_version row go. */
 export async function backToVersion12(db: BackendHarness): Promise<void> {
+  await backToVersion13(db);
   for (const index of WORDING_INDEXES) await db.exec(`DROP INDEX ${index}`);
   await db.exec('DELETE FROM schema_version WHERE version > 12');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
-import { type BackendHarness, type HarnessFactory, rejectsWith, TEST_PURPOSES } from './harness';
+import { type BackendHarness, backToVersion13, type HarnessFactory, rejectsWith, TEST_PURPOSES } from './harness';
 
 const ANNA = '+4915123456789';
 const WORDING: Record<string, string> = {
@@ -184,6 +184,138 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
       assert.equal(record.status, 'given');
       assert.equal(record.requestMessageId, THIRD, 'the request confirmed is the one pending');
       await rejectsWith(confirm(CALL_BACK_QUESTION), 'no-pending-request');
+    });
+
+    describe('a typed YES after she wrote something else since the request', () => {
+      /** Her YES, typed `secondsAfter` the request went, quoting nothing unless told. */
+      const typedYes = (secondsAfter: number, more: { inReplyTo?: string; via?: 'button' | 'keyword' } = {}) => {
+        const sentAt = now + secondsAfter * 1000;
+        return ledger.confirmConsent({
+          subject: ANNA,
+          confirmationText: 'Ja',
+          sentAt,
+          via: more.via ?? 'keyword',
+          ...(more.inReplyTo ? { inReplyTo: more.inReplyTo } : {}),
+          actor: 'opt-in-flow',
+        });
+      };
+      /** A message of hers the webhook received (its claim records the time), `secondsAfter` the request went. */
+      const sheWrites = (secondsAfter: number) => ledger.recordInbound(ANNA, now + secondsAfter * 1000);
+
+      it('confirms nothing: she may answer a question of the business about that message, and is asked to tap', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        // "Löschen", and the business asks "Möchten Sie Ihre Daten löschen?"; her "Ja" arrives with its own claim.
+        await sheWrites(120);
+        await sheWrites(180);
+        const before = await db.dump();
+        await assert.rejects(typedYes(180), (err: unknown) => {
+          assert.equal((err as { code?: string }).code, 'unclear-reply');
+          assert.deepEqual((err as { params?: unknown }).params, { purpose: 'newsletter' });
+          return true;
+        });
+        assert.equal(await db.dump(), before, 'nothing written');
+        assert.equal(await status('newsletter'), 'pending');
+        // Quoting the request, or tapping its button, is unmistakable.
+        assert.equal((await typedYes(240, { inReplyTo: NEWSLETTER_REQUEST })).status, 'given');
+      });
+
+      it('refuses nothing with a typed no either; quoting the request, it refuses', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(120);
+        await sheWrites(180);
+        const typedNo = (inReplyTo?: string) =>
+          ledger.refuseConsent({
+            subject: ANNA,
+            purpose: 'newsletter',
+            text: 'Nein',
+            sentAt: now + 180_000,
+            via: 'keyword',
+            ...(inReplyTo ? { inReplyTo } : {}),
+            actor: 'opt-in-flow',
+          });
+        const before = await db.dump();
+        await rejectsWith(typedNo(), 'unclear-reply');
+        assert.equal(await db.dump(), before, 'nothing written');
+        assert.equal((await typedNo(NEWSLETTER_REQUEST)).status, 'refused');
+      });
+
+      it("confirms with a tap on the request's button after other messages", async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(120);
+        await sheWrites(180);
+        assert.equal((await typedYes(180, { via: 'button' })).status, 'given');
+      });
+
+      it("names the request's language, so that she is told in the words she was asked in", async () => {
+        await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: WORDING.newsletter,
+          method: 'web-form',
+          language: 'en',
+          actor: 'opt-in-flow',
+        });
+        await sheWrites(120);
+        await sheWrites(180);
+        await assert.rejects(typedYes(180), (err: unknown) => {
+          assert.deepEqual((err as { params?: unknown }).params, { purpose: 'newsletter', language: 'en' });
+          return true;
+        });
+      });
+
+      it('confirms when nothing came between: her keyword that asked for the request, a message before it', async () => {
+        await sheWrites(-600);
+        // ANMELDEN: Meta's clock is not ours, its time may lie a little after the request it made went.
+        await sheWrites(20);
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(300);
+        assert.equal((await typedYes(300)).status, 'given');
+      });
+
+      it('confirms with a YES written without a time (an API call): nothing to compare', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(120);
+        await sheWrites(180);
+        assert.equal((await confirm()).status, 'given');
+      });
+
+      it('migrates a version-13 database: her last time kept, none before it known, her YES confirms as before', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(120);
+        await ledger.close();
+        await backToVersion13(db);
+        ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+        const versions = await db.all('SELECT version FROM schema_version');
+        assert.equal(Math.max(...versions.map((r) => Number(r.version))), 14);
+        const [row] = await db.all('SELECT last_inbound_at, previous_inbound_at FROM subjects');
+        assert.deepEqual([Number(row.last_inbound_at), row.previous_inbound_at], [now + 120_000, null]);
+        assert.equal((await typedYes(120)).status, 'given');
+      });
+
+      it('keeps her message before the last one: moved on by a later time only, kept by consent writes', async () => {
+        await sheWrites(100);
+        const times = async () => {
+          const [row] = await db.all('SELECT last_inbound_at, previous_inbound_at FROM subjects');
+          return [row.last_inbound_at, row.previous_inbound_at].map((t) => (t === null ? null : Number(t) - now));
+        };
+        assert.deepEqual(await times(), [100_000, null], 'a new subject row: nothing before');
+        await sheWrites(200);
+        assert.deepEqual(await times(), [200_000, 100_000]);
+        await sheWrites(150);
+        await sheWrites(200);
+        assert.deepEqual(await times(), [200_000, 100_000], 'an older or the same time moves nothing');
+        // A consent write saves the subject row again (putSubject): both times stay.
+        await request('newsletter');
+        assert.deepEqual(await times(), [200_000, 100_000]);
+        await sheWrites(300);
+        assert.deepEqual(await times(), [300_000, 200_000]);
+        const exported = await ledger.exportSubject(ANNA, 'admin');
+        assert.deepEqual(
+          [exported.subject?.lastInboundAt, exported.subject?.previousInboundAt],
+          [now + 300_000, now + 200_000],
+          'both are hers (Art. 15)',
+        );
+      });
     });
 
     it('ends a request Meta reported failed after accepting it, and only the one its message carried', async () => {

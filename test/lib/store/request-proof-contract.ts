@@ -7,6 +7,7 @@ import {
   backToVersion11,
   type HarnessFactory,
   LEDGER_TABLES,
+  PREVIOUS_INBOUND_COLUMN,
   REPLACED_BY_COLUMN,
   REQUEST_PROOF_COLUMNS,
   rejectsWith,
@@ -517,7 +518,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       await db.exec(`UPDATE consent_history SET status = 'pending', expires_at = ${first.expiresAt}`);
       ledger = await open();
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
-      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 13);
+      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 14);
       const [archived] = (await ledger.exportSubject(ANNA, 'staff')).history;
       assert.deepEqual(
         [archived.requestId, archived.status, archived.expiresAt, archived.replacedByRequestId],
@@ -602,7 +603,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       );
       await ledger.close();
       await backToVersion10(db);
-      /** Every ledger table but those each open writes, each row without version 11's columns. */
+      /** Every ledger table but those each open writes, each row without the later versions' columns. */
       const snapshot = async () => {
         const tables: Record<string, string[]> = {};
         for (const table of LEDGER_TABLES.filter((t) => t !== 'schema_version' && t !== 'purpose_presence')) {
@@ -610,7 +611,12 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
             .map((row) =>
               JSON.stringify(
                 Object.entries(row)
-                  .filter(([column]) => !REQUEST_PROOF_COLUMNS.includes(column) && column !== REPLACED_BY_COLUMN)
+                  .filter(
+                    ([column]) =>
+                      !REQUEST_PROOF_COLUMNS.includes(column) &&
+                      column !== REPLACED_BY_COLUMN &&
+                      column !== PREVIOUS_INBOUND_COLUMN,
+                  )
                   .map(([column, value]) => [column, String(value)]),
               ),
             )
@@ -626,7 +632,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
       );
       // Every row kept every value; the new columns are NULL, and the records read as before.
       assert.deepEqual(await snapshot(), v10, 'no old value changed');
