@@ -95,6 +95,8 @@ interface OptInFlowDef extends NodeDef {
   subscribedTextDe?: string;
   refusedTextEn?: string;
   refusedTextDe?: string;
+  unclearTextEn?: string;
+  unclearTextDe?: string;
   /** Web form only: the country of numbers typed without country code; empty: they must carry one. */
   defaultCountry?: string;
 }
@@ -130,6 +132,8 @@ function sentAtOf(inbound: { timestamp?: unknown }): { sentAt?: number } {
 
 /** Confirmation outcomes that are no answer of this node's: the message passes on, on output 4. */
 const PASSED_ON = new Set(['no-pending-request', 'quotes-other-message', 'other-business-number']);
+/** Refusal outcomes that refuse nothing: the no passes on, on output 4. */
+const REFUSES_NOTHING = new Set(['missing-wording', 'other-business-number', 'unclear-reply']);
 
 /** The business number (Meta's phone number id) an inbound message came to, when the webhook named it. */
 function businessNumberOf(inbound: Partial<InboundMessage>): string | undefined {
@@ -209,6 +213,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       expired: { en: config.expiredTextEn, de: config.expiredTextDe },
       subscribed: { en: config.subscribedTextEn, de: config.subscribedTextDe },
       refused: { en: config.refusedTextEn, de: config.refusedTextDe },
+      unclear: { en: config.unclearTextEn, de: config.unclearTextDe },
     };
     const template: TemplateSettings | undefined =
       config.mode === 'template'
@@ -471,6 +476,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           node.log(RED._('opt-in-flow.log.stale-reply'));
           return [null, null, null, null];
         }
+        if (codeOf(err) === 'unclear-reply') {
+          // She wrote something else since the request: the YES may answer that. The request stays pending; she is
+          // told how to answer it unmistakably, in the request's language.
+          const unclear = (err as GdprWhatsAppError).params as { purpose?: string; language?: string };
+          const language = chooseLanguage(unclear.language, config.language, inbound.from ?? inbound.userId);
+          const purpose = findPurpose(storeNode.purposes, unclear.purpose ?? purposeId);
+          replyMessage(msg, 'unclear', language, purpose, '');
+          msg.optIn = {
+            outcome: 'unclear',
+            reason: 'wrote-since-request',
+            purpose: purpose?.id ?? purposeId,
+            language,
+          };
+          return on(1, msg);
+        }
         if (codeOf(err) !== 'request-expired') throw err;
         // The language and purpose of the request that expired: she may have used the English form with a +49 number.
         const expired = (err as GdprWhatsAppError).params as { purpose?: string; language?: string };
@@ -508,15 +528,17 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           ...(inbound.messageId === undefined ? {} : { messageId: inbound.messageId }),
           text: intent.text,
           ...(sentAt === undefined ? {} : { sentAt }),
+          ...(inReplyTo === undefined ? {} : { inReplyTo }),
           via: intent.via,
           match: intent.match,
           ...(answeredTo === undefined ? {} : { phoneNumberId: answeredTo }),
           actor,
         })
-        // No longer pending (confirmed or expired meanwhile), or sent from another business number meanwhile (asked
-        // again there): the no refuses nothing.
+        // No longer pending (confirmed or expired meanwhile), sent from another business number meanwhile (asked
+        // again there), or a no that quotes nothing after she wrote something else since the request (it may answer
+        // the flow's question about that message; without a yes she is not signed up anyway): the no refuses nothing.
         .catch((err: unknown) => {
-          if (codeOf(err) === 'missing-wording' || codeOf(err) === 'other-business-number') return undefined;
+          if (REFUSES_NOTHING.has(codeOf(err) ?? '')) return undefined;
           throw err;
         });
       if (!record) return on(3, msg);

@@ -362,7 +362,7 @@ export function refusedRequest(
   );
 }
 
-export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' | 'refused';
+export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' | 'refused' | 'unclear';
 
 /** Default texts; placeholders {label} (purpose label) and {wording} (the consent wording). */
 export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
@@ -386,6 +386,11 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
     // The label after a colon, as in 'confirmed': labels come without an article ("für den Rundbrief").
     en: 'Understood, you are not signed up: {label}.',
     de: 'Verstanden, Sie sind nicht angemeldet: {label}.',
+  },
+  unclear: {
+    // A YES typed after she wrote something else since the request: it may answer another question (confirmConsent).
+    en: 'Your yes has not signed you up yet: {label}. You wrote to us after our request, so it may answer something else. To sign up, please tap YES in our request, or swipe the request and reply to it.',
+    de: 'Ihr Ja hat Sie noch nicht angemeldet: {label}. Sie haben uns nach unserer Anfrage noch etwas geschrieben, daher kann es etwas anderes beantworten. Zum Anmelden tippen Sie bitte in unserer Anfrage auf JA oder wischen Sie die Anfrage zur Seite und antworten Sie darauf.',
   },
 };
 

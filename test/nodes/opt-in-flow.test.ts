@@ -1021,6 +1021,69 @@ describe('opt-in-flow node', () => {
       );
     });
 
+    describe('a typed JA after she wrote something else since the request', () => {
+      /** Her message `secondsAfter` now, as whatsapp-webhook's claim records it before the flow sees it. */
+      const written = async (secondsAfter: number, whatsapp: Record<string, unknown>) => {
+        const timestamp = Math.floor(Date.now() / 1000) + secondsAfter;
+        await ledger.recordInbound(ANNA, timestamp * 1000);
+        return inbound(ANNA, { ...whatsapp, timestamp });
+      };
+
+      it('signs her up for nothing, keeps the request open and tells her to tap JA or reply to the request', async () => {
+        await load();
+        await optIn({ payload: form });
+        // "Löschen"; the business asks whether to erase her data, and she answers "Ja".
+        await written(60, { type: 'text', text: 'Löschen' });
+        const ja = await optIn(await written(90, { type: 'text', text: 'Ja' }));
+        assert.equal(ja.output, 2);
+        assert.deepEqual(ja.msg.optIn, {
+          outcome: 'unclear',
+          reason: 'wrote-since-request',
+          purpose: 'news',
+          language: 'de',
+        });
+        assert.equal(ja.msg.to, ANNA);
+        assert.equal(
+          ja.msg.payload,
+          'Ihr Ja hat Sie noch nicht angemeldet: Rundbrief. Sie haben uns nach unserer Anfrage noch etwas geschrieben, ' +
+            'daher kann es etwas anderes beantworten. Zum Anmelden tippen Sie bitte in unserer Anfrage auf JA oder ' +
+            'wischen Sie die Anfrage zur Seite und antworten Sie darauf.',
+        );
+        assert.equal(ja.msg.language, 'de');
+        assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+        assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false);
+
+        const tapped = await optIn(
+          await written(120, {
+            type: 'interactive',
+            interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+          }),
+        );
+        assert.equal(tapped.msg.optIn?.outcome, 'confirmed');
+        assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, true);
+      });
+
+      it('refuses nothing with a typed Nein either: it passes on output 4, unchanged, for the flow to answer', async () => {
+        await load();
+        await optIn({ payload: form });
+        await written(60, { type: 'text', text: 'Bitte keine Werbung mehr' });
+        const nein = await written(90, { type: 'text', text: 'Nein' });
+        const passed = await optIn(nein);
+        assert.equal(passed.output, 4);
+        assert.deepEqual(passed.msg, nein, 'unchanged');
+        assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+      });
+
+      it("answers in the request's language and in the integrator's own words", async () => {
+        await load({ unclearTextEn: 'Please tap YES in our request for {label}.', unclearTextDe: 'Bitte JA tippen.' });
+        await optIn({ payload: { ...form, language: 'en', wording: 'Send me the newsletter on WhatsApp.' } });
+        await written(60, { type: 'text', text: 'Hello?' });
+        const yes = await optIn(await written(90, { type: 'text', text: 'Yes' }));
+        assert.deepEqual([yes.output, yes.msg.optIn?.outcome, yes.msg.language], [2, 'unclear', 'en']);
+        assert.equal(yes.msg.payload, 'Please tap YES in our request for WhatsApp newsletter.');
+      });
+    });
+
     it("answers a typed no in the integrator's own words too, as it answers a yes", async () => {
       // A business that wrote its other answers informally must not send this one alone in the built-in tone.
       await load({ refusedTextDe: 'Alles klar, kein {label} für dich.', refusedTextEn: 'Fine, no {label}.' });
