@@ -770,6 +770,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(confirmation.text, /gelöscht/, brief(confirmation));
   });
 
+  it('10 complete bot: AUSKUNFT, "Meine  Daten bitte!" and "my data please" get what is stored, not the menu', async () => {
+    const asked: [string, string, RegExp][] = [
+      ['Auskunft', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
+      ['Meine  Daten bitte!', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
+      ['my data please', '+447911123458', /^We store for your number:\n/],
+    ];
+    for (const [text, phone, expected] of asked) {
+      const customer = await customerOf('10', phone);
+      await customer.says(text);
+      const [, answer] = await customer.receivedExactly(2);
+      assert.match(answer.text, expected, `${text}: ${brief(answer)}`);
+    }
+  });
+
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {
     const footer = /\n\nAntworten Sie mit STOP, um sich abzumelden\.$/;
     const lena = await customerOf('10', '+423660234567', 'Lena');
