@@ -784,6 +784,19 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     }
   });
 
+  it('10 complete bot: after STOP, MEINE DATEN calls the consent withdrawn and the order updates objected to', async () => {
+    const customer = await customerOf('10');
+    await customer.says('ANMELDEN');
+    await customer.receivedExactly(2);
+    await customer.says('STOP');
+    await customer.receivedExactly(3);
+    await customer.says('MEINE DATEN');
+    const data = (await customer.receivedExactly(4))[3].text;
+    assert.match(data, /^- newsletter: widerrufen \(/m, data);
+    // She never consented to order updates: her STOP objected to them (Art. 21 GDPR), it withdrew nothing.
+    assert.match(data, /^- order-updates: Widerspruch eingelegt \(/m, data);
+  });
+
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {
     const footer = /\n\nAntworten Sie mit STOP, um sich abzumelden\.$/;
     const lena = await customerOf('10', '+423660234567', 'Lena');
