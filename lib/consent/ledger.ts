@@ -46,11 +46,13 @@ import { LedgerRecords, ledgerEvent } from './records';
 import { type RemovedPurpose, RetentionSweep, removedPurposeWarning, SWEEP_ACTION } from './retention-sweep';
 import {
   ACTIVE_STATUSES,
+  CONFIRM_BUTTON_PREFIX,
   evaluateCheck,
   isLivePending,
   MOVED_AWAY_EXPIRY,
   mayAnswerRequest,
   quotedRequest,
+  REPLY_CLOCK_MARGIN_MS,
   requestedAfterReply,
   sentFromOtherNumber,
   wroteBetween,
@@ -658,7 +660,7 @@ export class ConsentLedger extends EventEmitter {
       if (
         sentAt !== undefined &&
         request !== quoted &&
-        (await this.wroteSinceRequest(tx, p, request, answer.via, sentAt))
+        (await this.wroteSinceRequest(tx, p, request, answer, sentAt))
       ) {
         return { error: 'unclear-reply' as const, unclear: request };
       }
@@ -716,20 +718,28 @@ export class ConsentLedger extends EventEmitter {
   }
 
   /**
-   * A typed reply that quotes nothing, written after she sent another message since the request went: it may answer
-   * what the business asked about that message. A button is tapped in the message that carries it.
+   * A reply that does not quote the request, written after she (may have) sent another message since the request
+   * went: it may answer what the business asked about that message. opt-in-flow's own button is tapped in the
+   * request's message; a link is followed from it.
    */
   private async wroteSinceRequest(
     tx: StoreTx,
     p: string,
     request: ConsentRow,
-    via: string | undefined,
+    answer: AnswerProof,
     sentAt: number,
   ): Promise<boolean> {
-    if (via === 'button' || via === 'link') return false;
+    if (answer.via === 'link') return false;
+    if (answer.via === 'button' && answer.match?.startsWith(CONFIRM_BUTTON_PREFIX)) return false;
+    // From when the request was made, not when whatsapp-send recorded it sent: that is written after Meta accepted the
+    // message, and she may have read and answered it before (a queue or a slow store only widens the span).
+    const madeAt = request.requestedAt ?? request.requestSentAt;
+    if (madeAt === null) return false;
+    // A request her own message made (a keyword or button of the integrator's flow): that message may carry a Meta
+    // time a little after the request was made. A form's or staff's request follows no message of hers.
+    const since = request.method === 'keyword' || request.method === 'button' ? madeAt + REPLY_CLOCK_MARGIN_MS : madeAt;
     const her = await tx.getSubject(p);
-    const inbound = [her?.previousInboundAt, her?.lastInboundAt];
-    return wroteBetween(request.requestSentAt ?? request.requestedAt, inbound, sentAt);
+    return wroteBetween(since, { last: her?.lastInboundAt, previous: her?.previousInboundAt }, sentAt);
   }
 
   /**
@@ -825,8 +835,8 @@ export class ConsentLedger extends EventEmitter {
       if (
         answersRequest &&
         sentAt !== undefined &&
-        inReplyTo === undefined &&
-        (await this.wroteSinceRequest(tx, p, existing, answer.via, sentAt))
+        (inReplyTo === undefined || inReplyTo !== this.records.requestMessageId(existing)) &&
+        (await this.wroteSinceRequest(tx, p, existing, answer, sentAt))
       ) {
         return { error: 'unclear-reply' as const };
       }

@@ -78,20 +78,29 @@ export function requestedAfterReply(requestedAt: number | null | undefined, sent
   return (requestedAt ?? Number.NEGATIVE_INFINITY) > sentAt + REPLY_CLOCK_MARGIN_MS;
 }
 
+/** opt-in-flow's reply buttons carry this id (and its templates this payload): a tap on one is on the request. */
+export const CONFIRM_BUTTON_PREFIX = 'gdpr-confirm:';
+
+/** The times of her last two messages on record (Meta's clock): the last, and the one before it. */
+export interface LastTwoInbound {
+  last: number | null | undefined;
+  previous: number | null | undefined;
+}
+
 /**
- * Whether she wrote anything else between a request and a typed reply that quotes nothing: the reply may then answer
- * what the business asked about that message ("Shall we erase your data?"), and a YES is no unambiguous consent
- * (Art. 4(11) GDPR). `inboundTimes` are her last two messages' times (Meta's clock, the reply's own among them); one
- * within the clock margin after the request went is her own keyword that asked for it, not a message in between.
+ * Whether she may have written anything else after `since` (when the request went) and before a reply that does not
+ * quote the request: the reply may then answer what the business asked about that message ("Shall we erase your
+ * data?"), and a YES is no unambiguous consent (Art. 4(11) GDPR). Meta's times are whole seconds: a message in the
+ * second the request went may have followed it. Only her last two messages' times are kept: when the one before the
+ * last lies at or after the reply (another message in the same second or later, recorded before the reply was
+ * handled, or the reply delivered late), what came before is not known, and she may have written in between.
  */
-export function wroteBetween(
-  requestWentAt: number | null | undefined,
-  inboundTimes: readonly (number | null | undefined)[],
-  replySentAt: number,
-): boolean {
-  if (requestWentAt === null || requestWentAt === undefined) return false;
-  const after = requestWentAt + REPLY_CLOCK_MARGIN_MS;
-  return inboundTimes.some((at) => at !== null && at !== undefined && at > after && at < replySentAt);
+export function wroteBetween(since: number | undefined, inbound: LastTwoInbound, replySentAt: number): boolean {
+  if (since === undefined || replySentAt <= since) return false;
+  const fromSecond = Math.floor(since / 1000) * 1000;
+  const known = (at: number | null | undefined): at is number => at !== null && at !== undefined;
+  if ([inbound.previous, inbound.last].some((at) => known(at) && at >= fromSecond && at < replySentAt)) return true;
+  return known(inbound.previous) && inbound.previous >= replySentAt;
 }
 
 /**

@@ -175,7 +175,7 @@ const TEXTS: Record<Language, PageTexts> = {
       'your phone number, and the user ID WhatsApp gives us with it (both stored encrypted; your profile name is not stored)',
       'your consents: the exact wording you agreed to, when, where you signed up (the form or campaign), and how you confirmed or withdrew them',
       'message metadata: the IDs and times of the messages by which you gave, confirmed or withdrew a consent, and of the privacy notice sent to you',
-      'which version of this privacy notice was shown to you, and when you last wrote to us and the time before (a yes typed after another message of yours may answer that message, so it does not confirm a sign-up request)',
+      'which version of this privacy notice was shown to you, and when you last wrote to us and the time before (a yes typed after another message of yours since a sign-up request may answer that message, so it confirms the request only when you tap YES in it or reply to it)',
     ],
     dataNotKept:
       'The content of your messages is used to answer you and is not stored here, except the replies by which you signed up, confirmed or withdrew a consent: we keep them encrypted as proof.',
@@ -245,7 +245,7 @@ const TEXTS: Record<Language, PageTexts> = {
       'Ihre Telefonnummer und die Nutzer-ID, die WhatsApp uns dazu nennt (beide verschlüsselt gespeichert; Ihren Profilnamen speichern wir nicht)',
       'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann, wo Sie sich angemeldet haben (Formular oder Kampagne) und wie Sie sie bestätigt oder widerrufen haben',
       'Metadaten der Nachrichten: IDs und Zeitpunkte der Nachrichten, mit denen Sie eine Einwilligung erteilt, bestätigt oder widerrufen haben, und des Ihnen gesendeten Datenschutzhinweises',
-      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt und davor geschrieben haben (ein Ja, das Sie nach einer anderen Nachricht tippen, kann diese beantworten und bestätigt daher keine Anmeldeanfrage)',
+      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt und davor geschrieben haben (ein Ja, das Sie nach einer Anmeldeanfrage und einer weiteren Nachricht tippen, kann diese Nachricht beantworten; es bestätigt die Anfrage daher nur, wenn Sie darin auf JA tippen oder direkt auf sie antworten)',
     ],
     dataNotKept:
       'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; hier wird er nicht gespeichert, außer den Antworten, mit denen Sie sich angemeldet oder eine Einwilligung bestätigt oder widerrufen haben: Diese bewahren wir verschlüsselt als Nachweis auf.',

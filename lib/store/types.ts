@@ -178,6 +178,11 @@ export interface StoreTx {
    * meanwhile (another instance), only its inbound time moved later; its identity is left as it is.
    */
   insertInbound(pseudonym: string, at: number, now: number): Promise<void>;
+  /**
+   * A message's time for a subject with a record, unless an older one than the last: the last time becomes the one
+   * before it. The same time counts (another message in the same second; Meta's times are whole seconds). False when
+   * there is no record or a later time is on it.
+   */
   setLastInbound(pseudonym: string, at: number): Promise<boolean>;
   resolveAlias(alias: string): Promise<string | undefined>;
   putAlias(alias: string, pseudonym: string): Promise<void>;

@@ -188,19 +188,35 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
 
     describe('a typed YES after she wrote something else since the request', () => {
       /** Her YES, typed `secondsAfter` the request went, quoting nothing unless told. */
-      const typedYes = (secondsAfter: number, more: { inReplyTo?: string; via?: 'button' | 'keyword' } = {}) => {
+      const typedYes = (
+        secondsAfter: number,
+        more: { inReplyTo?: string; via?: 'button' | 'keyword'; match?: string } = {},
+      ) => {
         const sentAt = now + secondsAfter * 1000;
         return ledger.confirmConsent({
           subject: ANNA,
           confirmationText: 'Ja',
           sentAt,
           via: more.via ?? 'keyword',
+          match: more.match ?? 'JA',
           ...(more.inReplyTo ? { inReplyTo: more.inReplyTo } : {}),
           actor: 'opt-in-flow',
         });
       };
       /** A message of hers the webhook received (its claim records the time), `secondsAfter` the request went. */
       const sheWrites = (secondsAfter: number) => ledger.recordInbound(ANNA, now + secondsAfter * 1000);
+      /** Her typed no, `secondsAfter` the request went. */
+      const typedNo = (secondsAfter: number, inReplyTo?: string) =>
+        ledger.refuseConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          text: 'Nein',
+          sentAt: now + secondsAfter * 1000,
+          via: 'keyword',
+          match: 'NEIN',
+          ...(inReplyTo ? { inReplyTo } : {}),
+          actor: 'opt-in-flow',
+        });
 
       it('confirms nothing: she may answer a question of the business about that message, and is asked to tap', async () => {
         await requestSentAs('newsletter', NEWSLETTER_REQUEST);
@@ -223,27 +239,42 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         await requestSentAs('newsletter', NEWSLETTER_REQUEST);
         await sheWrites(120);
         await sheWrites(180);
-        const typedNo = (inReplyTo?: string) =>
-          ledger.refuseConsent({
-            subject: ANNA,
-            purpose: 'newsletter',
-            text: 'Nein',
-            sentAt: now + 180_000,
-            via: 'keyword',
-            ...(inReplyTo ? { inReplyTo } : {}),
-            actor: 'opt-in-flow',
-          });
         const before = await db.dump();
-        await rejectsWith(typedNo(), 'unclear-reply');
+        await rejectsWith(typedNo(180), 'unclear-reply');
         assert.equal(await db.dump(), before, 'nothing written');
-        assert.equal((await typedNo(NEWSLETTER_REQUEST)).status, 'refused');
+        assert.equal((await typedNo(180, NEWSLETTER_REQUEST)).status, 'refused');
       });
 
-      it("confirms with a tap on the request's button after other messages", async () => {
+      it("refuses nothing with a no quoting another message, when the request's own message is not on record", async () => {
+        await request('newsletter');
+        await sheWrites(120);
+        await sheWrites(180);
+        await rejectsWith(typedNo(180, CALL_BACK_QUESTION), 'unclear-reply');
+        assert.equal(await status('newsletter'), 'pending');
+      });
+
+      it('confirms with a tap on the request\'s own button after other messages, not on another template\'s "Ja"', async () => {
         await requestSentAs('newsletter', NEWSLETTER_REQUEST);
         await sheWrites(120);
         await sheWrites(180);
-        assert.equal((await typedYes(180, { via: 'button' })).status, 'given');
+        // A quick reply of another template whose payload is its text: a button, but not the request's.
+        await rejectsWith(typedYes(180, { via: 'button', match: 'Ja' }), 'unclear-reply');
+        assert.equal((await typedYes(180, { via: 'button', match: 'gdpr-confirm:newsletter' })).status, 'given');
+      });
+
+      it('confirms nothing when a later message was recorded before the YES was handled: what came between is unknown', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(120);
+        // "Ja" and "bitte" in one delivery: both recorded before opt-in-flow handles the "Ja"; "Löschen" is out of
+        // the last two.
+        await sheWrites(180);
+        await sheWrites(182);
+        await rejectsWith(typedYes(180), 'unclear-reply');
+        // Meta delivers the "Ja" again after two later messages: the same.
+        await sheWrites(200);
+        await sheWrites(210);
+        await rejectsWith(typedYes(180), 'unclear-reply');
+        assert.equal(await status('newsletter'), 'pending');
       });
 
       it("names the request's language, so that she is told in the words she was asked in", async () => {
@@ -265,11 +296,55 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
 
       it('confirms when nothing came between: her keyword that asked for the request, a message before it', async () => {
         await sheWrites(-600);
-        // ANMELDEN: Meta's clock is not ours, its time may lie a little after the request it made went.
+        // ANMELDEN, and the integrator's flow asks for her consent by keyword: Meta's clock is not ours, the time of
+        // her keyword may lie a little after the request it made went.
         await sheWrites(20);
-        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        const asked = await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: WORDING.newsletter,
+          method: 'keyword',
+          actor: 'flow',
+        });
+        const requestedAt = asked.requestedAt as number;
+        await ledger.requestSent(ANNA, 'newsletter', NEWSLETTER_REQUEST, { requestedAt, actor: 'whatsapp-send' });
         await sheWrites(300);
         assert.equal((await typedYes(300)).status, 'given');
+      });
+
+      it('confirms nothing after a message seconds after a form request: no keyword of hers made that request', async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        // "Löschen" five seconds after the form's request went; the business asks; she answers "Ja".
+        await sheWrites(5);
+        await sheWrites(8);
+        await rejectsWith(typedYes(8), 'unclear-reply');
+      });
+
+      it('counts a message written before whatsapp-send recorded the request sent: she may have read it already', async () => {
+        const requestedAt = await request('newsletter');
+        await sheWrites(2);
+        now += 5_000;
+        assert.equal(
+          await ledger.requestSent(ANNA, 'newsletter', NEWSLETTER_REQUEST, { requestedAt, actor: 's' }),
+          true,
+        );
+        await sheWrites(3);
+        await rejectsWith(typedYes(3), 'unclear-reply');
+      });
+
+      it("counts a message stamped with the second the request went in: Meta's times are whole seconds", async () => {
+        now += 700;
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await ledger.recordInbound(ANNA, now - 700);
+        await sheWrites(3);
+        await rejectsWith(typedYes(3), 'unclear-reply');
+      });
+
+      it("confirms nothing after another message in the same second (Meta's times are whole seconds)", async () => {
+        await requestSentAs('newsletter', NEWSLETTER_REQUEST);
+        await sheWrites(180);
+        await sheWrites(180);
+        await rejectsWith(typedYes(180), 'unclear-reply');
       });
 
       it('confirms with a YES written without a time (an API call): nothing to compare', async () => {
@@ -302,17 +377,19 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         await sheWrites(200);
         assert.deepEqual(await times(), [200_000, 100_000]);
         await sheWrites(150);
-        await sheWrites(200);
-        assert.deepEqual(await times(), [200_000, 100_000], 'an older or the same time moves nothing');
+        assert.deepEqual(await times(), [200_000, 100_000], 'an older time moves nothing');
         // A consent write saves the subject row again (putSubject): both times stay.
         await request('newsletter');
         assert.deepEqual(await times(), [200_000, 100_000]);
         await sheWrites(300);
         assert.deepEqual(await times(), [300_000, 200_000]);
+        // Meta's times are whole seconds: another message in the same second is one more.
+        await sheWrites(300);
+        assert.deepEqual(await times(), [300_000, 300_000]);
         const exported = await ledger.exportSubject(ANNA, 'admin');
         assert.deepEqual(
           [exported.subject?.lastInboundAt, exported.subject?.previousInboundAt],
-          [now + 300_000, now + 200_000],
+          [now + 300_000, now + 300_000],
           'both are hers (Art. 15)',
         );
       });
