@@ -477,19 +477,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           return [null, null, null, null];
         }
         if (codeOf(err) === 'unclear-reply') {
-          // She wrote something else since the request: the YES may answer that. The request stays pending; she is
-          // told how to answer it unmistakably, in the request's language.
+          // She wrote something else since the request: the YES may answer the flow's question about that, so it
+          // passes on, unchanged but for msg.optIn, whose message (in the request's language) tells her how to answer
+          // the request unmistakably. The request stays pending.
           const unclear = (err as GdprWhatsAppError).params as { purpose?: string; language?: string };
           const language = chooseLanguage(unclear.language, config.language, inbound.from ?? inbound.userId);
           const purpose = findPurpose(storeNode.purposes, unclear.purpose ?? purposeId);
-          replyMessage(msg, 'unclear', language, purpose, '');
+          const label = purpose ? purposeLabel(purpose, language) : '';
           msg.optIn = {
             outcome: 'unclear',
             reason: 'wrote-since-request',
             purpose: purpose?.id ?? purposeId,
             language,
+            message: optInText('unclear', language, { label, wording: '' }, texts.unclear),
           };
-          return on(1, msg);
+          return on(3, msg);
         }
         if (codeOf(err) !== 'request-expired') throw err;
         // The language and purpose of the request that expired: she may have used the English form with a +49 number.

@@ -1,4 +1,5 @@
 import {
+  CONFIRM_BUTTON_PREFIX,
   isLivePending,
   mayAnswerRequest,
   quotedRequest,
@@ -228,7 +229,7 @@ export function mayResubscribeAfterErasure(request: ConsentFormRequest, now: num
 }
 
 /** The reply button id carries the purpose, so a tap confirms exactly the request it was sent for. */
-export const CONFIRM_BUTTON_PREFIX = 'gdpr-confirm:';
+export { CONFIRM_BUTTON_PREFIX };
 
 export function confirmButtonId(purposeId: string): string {
   return CONFIRM_BUTTON_PREFIX + purposeId;
@@ -389,8 +390,9 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
   },
   unclear: {
     // A YES typed after she wrote something else since the request: it may answer another question (confirmConsent).
-    en: 'Your yes has not signed you up yet: {label}. You wrote to us after our request, so it may answer something else. To sign up, please tap YES in our request, or swipe the request and reply to it.',
-    de: 'Ihr Ja hat Sie noch nicht angemeldet: {label}. Sie haben uns nach unserer Anfrage noch etwas geschrieben, daher kann es etwas anderes beantworten. Zum Anmelden tippen Sie bitte in unserer Anfrage auf JA oder wischen Sie die Anfrage zur Seite und antworten Sie darauf.',
+    // msg.optIn.message for the flow to send; neutral, for she may have meant no sign-up at all.
+    en: 'Your yes has not signed you up: {label}. You wrote to us after our request, so it may answer something else. If you would like to sign up, tap YES in our request or reply to the request itself.',
+    de: 'Ihr Ja hat Sie nicht angemeldet: {label}. Sie haben uns nach unserer Anfrage noch etwas geschrieben, daher kann es etwas anderes beantworten. Falls Sie sich anmelden möchten, tippen Sie in unserer Anfrage auf JA oder antworten Sie direkt auf die Anfrage.',
   },
 };
 

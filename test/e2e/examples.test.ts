@@ -582,6 +582,47 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.doesNotMatch(everything, new RegExp(erika.waId), 'no phone number leaves for the CRM');
   });
 
+  /** A German form sign-up to example `number`'s form at `path`; resolves once her confirmation request came. */
+  async function signedUpByForm(number: string, path: string) {
+    const customer = await customerOf(number);
+    const form = await fetch(`${red.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: customer.phone, consent: 'on', language: 'de' }),
+    });
+    assert.equal(form.status, 200, await form.clone().text());
+    const [request] = await customer.receivedExactly(1);
+    return { customer, request };
+  }
+
+  it('01 and 10: a JA after another message confirms nothing and says how; a tap on the request confirms', async () => {
+    // Example 01 asks nothing of its own: it says how to confirm.
+    const { customer: erika, request } = await signedUpByForm('01', '/optin-ex01');
+    await erika.says('Wann kommt der erste Newsletter?');
+    await erika.receivedExactly(1);
+    await erika.says('Ja');
+    const [, unclear] = await erika.receivedExactly(2);
+    assert.match(unclear.text, /^Ihr Ja hat Sie nicht angemeldet: Newsletter\. /, brief(unclear));
+    assert.equal((await status('01', erika.phone, 'newsletter')).status, 'pending');
+    await erika.tapsTemplateButton(String(request.buttons?.[0]?.id), 'JA');
+    const [, , thanks] = await erika.receivedExactly(3);
+    assert.match(thanks.text, /Ihre Einwilligung ist bestätigt/);
+
+    // Example 10: "Löschen" right after the form's request; the bot asks, and her "Ja" answers that question.
+    const { customer: jana } = await signedUpByForm('10', '/optin');
+    await jana.says('Löschen');
+    const [, , question] = await jana.receivedExactly(3);
+    assert.match(question.text, /DATEN LÖSCHEN/, brief(question));
+    await jana.says('Ja');
+    const [, , , answer] = await jana.receivedExactly(4);
+    assert.match(
+      answer.text,
+      /^Ihr Ja hat Sie nicht angemeldet: Newsletter\. .*\nMöchten Sie etwas anderes\? Zum Löschen Ihrer Daten antworten Sie mit DATEN LÖSCHEN, zum Abmelden mit STOP\.$/s,
+      brief(answer),
+    );
+    assert.equal((await status('10', jana.phone, 'newsletter')).status, 'pending');
+  });
+
   it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {
     const erika = await customerOf('10');
     // Art. 13: the form that collects the number links the policy page, in the visitor's language.
@@ -774,6 +815,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const asked: [string, string, RegExp][] = [
       ['Auskunft', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
       ['Meine  Daten bitte!', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
+      ['Meine Daten, bitte', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
+      ['Bitte Auskunft über meine Daten', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
       ['my data please', '+447911123458', /^We store for your number:\n/],
     ];
     for (const [text, phone, expected] of asked) {

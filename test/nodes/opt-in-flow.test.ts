@@ -52,6 +52,7 @@ type OptInMsg = Msg & {
     max?: number;
     days?: number;
     minutes?: number;
+    message?: string;
   };
   consent?: {
     status: string;
@@ -1029,27 +1030,26 @@ describe('opt-in-flow node', () => {
         return inbound(ANNA, { ...whatsapp, timestamp });
       };
 
-      it('signs her up for nothing, keeps the request open and tells her to tap JA or reply to the request', async () => {
+      it('signs her up for nothing, passes the JA on for the flow and says how to confirm, the request kept open', async () => {
         await load();
         await optIn({ payload: form });
         // "Löschen"; the business asks whether to erase her data, and she answers "Ja".
         await written(60, { type: 'text', text: 'Löschen' });
-        const ja = await optIn(await written(90, { type: 'text', text: 'Ja' }));
-        assert.equal(ja.output, 2);
+        const jaMsg = await written(90, { type: 'text', text: 'Ja' });
+        const ja = await optIn(jaMsg);
+        // On output 4, as a message of the flow's own: it may answer the flow's question.
+        assert.equal(ja.output, 4);
+        assert.deepEqual({ ...ja.msg, optIn: undefined }, { ...jaMsg, optIn: undefined }, 'unchanged but for optIn');
         assert.deepEqual(ja.msg.optIn, {
           outcome: 'unclear',
           reason: 'wrote-since-request',
           purpose: 'news',
           language: 'de',
+          message:
+            'Ihr Ja hat Sie nicht angemeldet: Rundbrief. Sie haben uns nach unserer Anfrage noch etwas geschrieben, ' +
+            'daher kann es etwas anderes beantworten. Falls Sie sich anmelden möchten, tippen Sie in unserer Anfrage ' +
+            'auf JA oder antworten Sie direkt auf die Anfrage.',
         });
-        assert.equal(ja.msg.to, ANNA);
-        assert.equal(
-          ja.msg.payload,
-          'Ihr Ja hat Sie noch nicht angemeldet: Rundbrief. Sie haben uns nach unserer Anfrage noch etwas geschrieben, ' +
-            'daher kann es etwas anderes beantworten. Zum Anmelden tippen Sie bitte in unserer Anfrage auf JA oder ' +
-            'wischen Sie die Anfrage zur Seite und antworten Sie darauf.',
-        );
-        assert.equal(ja.msg.language, 'de');
         assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
         assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false);
 
@@ -1079,8 +1079,8 @@ describe('opt-in-flow node', () => {
         await optIn({ payload: { ...form, language: 'en', wording: 'Send me the newsletter on WhatsApp.' } });
         await written(60, { type: 'text', text: 'Hello?' });
         const yes = await optIn(await written(90, { type: 'text', text: 'Yes' }));
-        assert.deepEqual([yes.output, yes.msg.optIn?.outcome, yes.msg.language], [2, 'unclear', 'en']);
-        assert.equal(yes.msg.payload, 'Please tap YES in our request for WhatsApp newsletter.');
+        assert.deepEqual([yes.output, yes.msg.optIn?.outcome, yes.msg.optIn?.language], [4, 'unclear', 'en']);
+        assert.equal(yes.msg.optIn?.message, 'Please tap YES in our request for WhatsApp newsletter.');
       });
     });
 
