@@ -92,8 +92,8 @@ export interface LastTwoInbound {
  * quote the request: the reply may then answer what the business asked about that message ("Shall we erase your
  * data?"), and a YES is no unambiguous consent (Art. 4(11) GDPR). Meta's times are whole seconds: a message in the
  * second the request went may have followed it. Only her last two messages' times are kept: when the one before the
- * last lies at or after the reply (another message in the same second or later, recorded before the reply was
- * handled, or the reply delivered late), what came before is not known, and she may have written in between.
+ * last lies at or after the reply (a later message recorded before the reply was handled, or the reply delivered
+ * late), what came before is not known, and she may have written in between.
  */
 export function wroteBetween(since: number | undefined, inbound: LastTwoInbound, replySentAt: number): boolean {
   if (since === undefined || replySentAt <= since) return false;

@@ -358,7 +358,7 @@ export class SqlStoreTx implements StoreTx {
   async setLastInbound(pseudonym: string, at: number): Promise<boolean> {
     const changed = await this.db.run(
       `UPDATE subjects SET previous_inbound_at = last_inbound_at, last_inbound_at = $2
-       WHERE pseudonym = $1 AND (last_inbound_at IS NULL OR last_inbound_at <= $2)`,
+       WHERE pseudonym = $1 AND (last_inbound_at IS NULL OR last_inbound_at < $2)`,
       [pseudonym, at],
     );
     return changed > 0;

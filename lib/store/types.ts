@@ -179,9 +179,9 @@ export interface StoreTx {
    */
   insertInbound(pseudonym: string, at: number, now: number): Promise<void>;
   /**
-   * A message's time for a subject with a record, unless an older one than the last: the last time becomes the one
-   * before it. The same time counts (another message in the same second; Meta's times are whole seconds). False when
-   * there is no record or a later time is on it.
+   * A message's time for a subject with a record, when later than the last: the last time becomes the one before it.
+   * The same time moves nothing: a message claimed again (Meta retries a delivery that failed) must not look like a
+   * second one. False when there is no record or the same or a later time is on it.
    */
   setLastInbound(pseudonym: string, at: number): Promise<boolean>;
   resolveAlias(alias: string): Promise<string | undefined>;
