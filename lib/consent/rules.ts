@@ -88,10 +88,10 @@ export interface LastTwoInbound {
 }
 
 /**
- * Whether she may have written anything else after `since` (when the request went) and before a reply that does not
- * quote the request: the reply may then answer what the business asked about that message ("Shall we erase your
+ * Whether she may have written anything else after `since` (when the request was made) and before a reply that does
+ * not quote the request: the reply may then answer what the business asked about that message ("Shall we erase your
  * data?"), and a YES is no unambiguous consent (Art. 4(11) GDPR). Meta's times are whole seconds: a message in the
- * second the request went may have followed it. Only her last two messages' times are kept: when the one before the
+ * second the request was made in may have followed it. Only her last two messages' times are kept: when the one before the
  * last lies at or after the reply (a later message recorded before the reply was handled, or the reply delivered
  * late), what came before is not known, and she may have written in between.
  */
