@@ -476,13 +476,16 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           node.log(RED._('opt-in-flow.log.stale-reply'));
           return [null, null, null, null];
         }
+        if (codeOf(err) !== 'unclear-reply' && codeOf(err) !== 'request-expired') throw err;
+        // The request's language and purpose, as the error names them: she may have used the English form with a +49
+        // number.
+        const named = ((err as GdprWhatsAppError).params ?? {}) as { purpose?: string; language?: string };
+        const language = chooseLanguage(named.language, config.language, inbound.from ?? inbound.userId);
+        const purpose = findPurpose(storeNode.purposes, named.purpose ?? purposeId);
         if (codeOf(err) === 'unclear-reply') {
           // She wrote something else since the request: the YES may answer the flow's question about that, so it
           // passes on, unchanged but for msg.optIn, whose message (in the request's language) tells her how to answer
           // the request unmistakably. The request stays pending.
-          const unclear = (err as GdprWhatsAppError).params as { purpose?: string; language?: string };
-          const language = chooseLanguage(unclear.language, config.language, inbound.from ?? inbound.userId);
-          const purpose = findPurpose(storeNode.purposes, unclear.purpose ?? purposeId);
           const label = purpose ? purposeLabel(purpose, language) : '';
           msg.optIn = {
             outcome: 'unclear',
@@ -493,11 +496,6 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           };
           return on(3, msg);
         }
-        if (codeOf(err) !== 'request-expired') throw err;
-        // The language and purpose of the request that expired: she may have used the English form with a +49 number.
-        const expired = (err as GdprWhatsAppError).params as { purpose?: string; language?: string };
-        const language = chooseLanguage(expired.language, config.language, inbound.from ?? inbound.userId);
-        const purpose = findPurpose(storeNode.purposes, expired.purpose ?? purposeId);
         replyMessage(msg, 'expired', language, purpose, '');
         msg.optIn = { outcome: 'expired', reason: 'request-expired', purpose: purpose?.id ?? purposeId, language };
         return on(1, msg);

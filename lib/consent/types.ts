@@ -299,7 +299,7 @@ export interface SubjectExport {
     name?: string;
     firstSeenAt: number;
     lastInboundAt?: number;
-    /** Her message before the last one: kept to tell whether a typed YES answers a request (confirmConsent). */
+    /** Her message before the last one: kept to tell whether a reply that does not quote a request answers it. */
     previousInboundAt?: number;
   };
   consents: ConsentRecord[];

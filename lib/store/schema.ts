@@ -280,8 +280,8 @@ export function migrations(dialect: Dialect): { version: number; statements: str
     {
       version: 14,
       statements: [
-        // The inbound time before the last one, moved on in the same write: a typed YES that quotes nothing answers
-        // the request only when she wrote nothing else since it went (confirmConsent), for a YES written after
+        // The inbound time before the last one, moved on in the same write: a reply that does not quote the request
+        // answers it only when she wrote nothing else since it was made (confirmConsent), for a YES written after
         // another message may answer what the business asked about that (Art. 4(11) GDPR: unambiguous). Rows written
         // before keep NULL and read as before.
         `ALTER TABLE subjects ADD COLUMN previous_inbound_at ${int}`,
