@@ -433,7 +433,12 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const erika = await subscribed('07');
     await erika.says('Meine Daten');
     const [, summary] = await erika.receivedExactly(2);
-    assert.match(summary.text, /Wir speichern zu Ihrer Nummer:\n- newsletter: erteilt \(\d{1,2}\.\d{1,2}\.\d{4}\)/);
+    // The purpose by its name (the store's label), not its id; the notice line as a sentence, not a count.
+    assert.match(summary.text, /Wir speichern zu Ihrer Nummer:\n- Newsletter: erteilt \(\d{1,2}\.\d{1,2}\.\d{4}\)\n/);
+    assert.match(
+      summary.text,
+      /\nEinen Datenschutzhinweis haben wir Ihnen hier noch nicht gezeigt\. Schreiben Sie DATEN LÖSCHEN/,
+    );
 
     const download = await fetch(`${red.url}/dsr-ex07/export`, {
       method: 'POST',
@@ -832,7 +837,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     }
   });
 
-  it('10 complete bot: after STOP, MEINE DATEN calls the consent withdrawn and the order updates objected to', async () => {
+  it('10 complete bot: after STOP, MEINE DATEN names the purposes and calls the order updates objected to', async () => {
     const customer = await customerOf('10');
     await customer.says('ANMELDEN');
     await customer.receivedExactly(2);
@@ -840,9 +845,19 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await customer.receivedExactly(3);
     await customer.says('MEINE DATEN');
     const data = (await customer.receivedExactly(4))[3].text;
-    assert.match(data, /^- newsletter: widerrufen \(/m, data);
+    // Each purpose by its German name from the store's settings, not its id.
+    assert.match(data, /^- Newsletter: widerrufen \(/m, data);
     // She never consented to order updates: her STOP objected to them (Art. 21 GDPR), it withdrew nothing.
-    assert.match(data, /^- order-updates: Widerspruch eingelegt \(/m, data);
+    assert.match(data, /^- Bestell-Updates: Widerspruch eingelegt \(/m, data);
+    const max = await customerOf('10', '+447911123459', 'Max');
+    await max.says('START');
+    await max.receivedExactly(2);
+    await max.says('STOP');
+    await max.receivedExactly(3);
+    await max.says('MY DATA');
+    const english = (await max.receivedExactly(4))[3].text;
+    assert.match(english, /^- Newsletter: withdrawn \(/m, english);
+    assert.match(english, /^- Order updates: objected to \(/m, english);
   });
 
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {
