@@ -93,6 +93,8 @@ interface OptInFlowDef extends NodeDef {
   expiredTextDe?: string;
   subscribedTextEn?: string;
   subscribedTextDe?: string;
+  alreadyTextEn?: string;
+  alreadyTextDe?: string;
   refusedTextEn?: string;
   refusedTextDe?: string;
   unclearTextEn?: string;
@@ -212,6 +214,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       confirmed: { en: config.confirmedTextEn, de: config.confirmedTextDe },
       expired: { en: config.expiredTextEn, de: config.expiredTextDe },
       subscribed: { en: config.subscribedTextEn, de: config.subscribedTextDe },
+      already: { en: config.alreadyTextEn, de: config.alreadyTextDe },
       refused: { en: config.refusedTextEn, de: config.refusedTextDe },
       unclear: { en: config.unclearTextEn, de: config.unclearTextDe },
     };
@@ -467,7 +470,13 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         msg.optIn = { outcome: 'confirmed', purpose: record.purpose, language };
         return on(1, msg);
       } catch (err) {
-        // A YES without a pending request is not ours to answer (a double tap, another dialog), nor one quoting
+        // A second tap on the request's own button, with her consent standing: tell her so, rather than pass it on to
+        // the flow's menu, which would offer her the sign-up she has.
+        if (codeOf(err) === 'no-pending-request' && intent.purpose !== undefined) {
+          const standing = await ledger.getConsent(subject, intent.purpose);
+          if (standing?.status === 'given') return alreadySignedUp(msg, standing, storeNode);
+        }
+        // A YES without a pending request is not ours to answer (a typed yes to another dialog), nor one quoting
         // another message ("Shall we call you back?"), nor one to another business number than the request went from:
         // pass it on.
         if (PASSED_ON.has(codeOf(err) ?? '')) return on(3, msg);
@@ -549,6 +558,24 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return on(1, msg);
     }
 
+    /**
+     * She is signed up already (a start keyword again, a second tap on the request's button): say so in the language
+     * she consented in, and change nothing.
+     */
+    function alreadySignedUp(
+      msg: OptInMessage,
+      record: ConsentRecord,
+      storeNode: ConsentStoreNode,
+      extra: Record<string, unknown> = {},
+    ): Outputs {
+      const inbound = msg.whatsapp ?? {};
+      const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
+      replyMessage(msg, 'already', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
+      msg.consent = record;
+      msg.optIn = { outcome: 'already-given', purpose: record.purpose, language, ...extra };
+      return on(1, msg);
+    }
+
     async function startSingleStep(
       msg: OptInMessage,
       intent: Extract<ReplyIntent, { kind: 'start' }>,
@@ -590,6 +617,10 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (typeof record === 'string') {
         node.log(RED._(`opt-in-flow.log.${record}`));
         return [null, null, null, null];
+      }
+      // giveConsent hands back a consent that stood already unchanged: this message is not its proof.
+      if (inbound.messageId !== undefined && record.confirmationMessageId !== inbound.messageId) {
+        return alreadySignedUp(msg, record, storeNode, { keyword: intent.keyword });
       }
       replyMessage(msg, 'subscribed', language, purpose, wording);
       counts.confirmed += 1;

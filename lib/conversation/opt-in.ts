@@ -363,7 +363,7 @@ export function refusedRequest(
   );
 }
 
-export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' | 'refused' | 'unclear';
+export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' | 'already' | 'refused' | 'unclear';
 
 /** Default texts; placeholders {label} (purpose label) and {wording} (the consent wording). */
 export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
@@ -382,6 +382,11 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
   subscribed: {
     en: 'You are now signed up: "{wording}"\nReply STOP at any time to unsubscribe.',
     de: 'Sie sind jetzt angemeldet: „{wording}“\nAntworten Sie jederzeit mit STOP, um sich abzumelden.',
+  },
+  already: {
+    // A start keyword, or a tap on the request's button, from someone whose consent stands already: nothing changed.
+    en: 'You are already signed up: {label}. Reply STOP at any time to unsubscribe.',
+    de: 'Sie sind bereits angemeldet: {label}. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
   },
   refused: {
     // The label after a colon, as in 'confirmed': labels come without an article ("für den Rundbrief").

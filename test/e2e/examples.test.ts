@@ -837,14 +837,18 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     }
   });
 
-  it('10 complete bot: after STOP, MEINE DATEN names the purposes and calls the order updates objected to', async () => {
+  it('10 complete bot: ANMELDEN again says signed up already; after STOP, MEINE DATEN names the purposes', async () => {
     const customer = await customerOf('10');
     await customer.says('ANMELDEN');
     await customer.receivedExactly(2);
+    // Again: she is told she is signed up already, not "jetzt angemeldet" as if something had changed.
+    await customer.says('Anmelden');
+    const again = (await customer.receivedExactly(3))[2];
+    assert.match(again.text, /^Sie sind bereits angemeldet: Newsletter\. /, brief(again));
     await customer.says('STOP');
-    await customer.receivedExactly(3);
+    await customer.receivedExactly(4);
     await customer.says('MEINE DATEN');
-    const data = (await customer.receivedExactly(4))[3].text;
+    const data = (await customer.receivedExactly(5))[4].text;
     // Each purpose by its German name from the store's settings, not its id.
     assert.match(data, /^- Newsletter: widerrufen \(/m, data);
     // She never consented to order updates: her STOP objected to them (Art. 21 GDPR), it withdrew nothing.

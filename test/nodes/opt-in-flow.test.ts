@@ -713,6 +713,39 @@ describe('opt-in-flow node', () => {
       assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, true);
     });
 
+    it("answers a second tap on the request's button that she is signed up already; a tap after STOP passes on", async () => {
+      await load({ alreadyTextEn: 'Already in: {label}.', alreadyTextDe: 'Schon angemeldet: {label}.' });
+      await optIn({ payload: form });
+      const tap = () =>
+        inbound(ANNA, {
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+        });
+      assert.equal((await optIn(tap())).msg.optIn?.outcome, 'confirmed');
+      const given = await ledger.getConsent(ANNA, 'news');
+      const again = await optIn(tap());
+      assert.equal(again.output, 2);
+      assert.deepEqual(again.msg.optIn, { outcome: 'already-given', purpose: 'news', language: 'de' });
+      assert.equal(again.msg.to, ANNA);
+      // The node's own text, in her language (the defaults are in the test of a start keyword below).
+      assert.equal(again.msg.payload, 'Schon angemeldet: Rundbrief.');
+      assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given, 'nothing changes');
+      // A typed yes with nothing pending may answer another question of the flow's: it passes on, as before.
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Ja' }))).output, 4);
+      await ledger.withdrawUnlessErased({ subject: ANNA, channel: 'whatsapp-keyword', actor });
+      assert.equal((await optIn(tap())).output, 4, 'after STOP the old button signs nobody up and says nothing');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'withdrawn');
+      // In English, with the node's own text.
+      await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
+      const bobTap = () =>
+        inbound(BOB, {
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'YES' },
+        });
+      await optIn(bobTap());
+      assert.equal((await optIn(bobTap())).msg.payload, 'Already in: WhatsApp newsletter.');
+    });
+
     it('confirms with a typed keyword and answers in English', async () => {
       await load();
       await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
@@ -914,6 +947,39 @@ describe('opt-in-flow node', () => {
       assert.equal(stored?.confirmationVia, 'keyword');
       assert.equal(stored?.confirmationMatch, 'ANMELDEN');
       assert.equal(stored?.requestPhoneNumberId, PHONE_NUMBER_ID);
+    });
+
+    it('answers a start keyword from someone signed up already that she is, and records nothing new', async () => {
+      await load({ allowSingleStep: true });
+      assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }))).msg.optIn?.outcome, 'given');
+      const given = await ledger.getConsent(ANNA, 'news');
+      const again = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
+      assert.equal(again.output, 2);
+      assert.deepEqual(again.msg.optIn, {
+        outcome: 'already-given',
+        purpose: 'news',
+        language: 'de',
+        keyword: 'ANMELDEN',
+      });
+      assert.equal(
+        again.msg.payload,
+        'Sie sind bereits angemeldet: Rundbrief. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
+      );
+      assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given, 'her first keyword stays the proof');
+      // Signed up through the form and its button, then START: the same answer.
+      await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
+      await optIn(
+        inbound(BOB, {
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'YES' },
+        }),
+      );
+      const bob = await optIn(inbound(BOB, { type: 'text', text: 'START' }));
+      assert.equal(bob.msg.optIn?.outcome, 'already-given');
+      assert.equal(
+        bob.msg.payload,
+        'You are already signed up: WhatsApp newsletter. Reply STOP at any time to unsubscribe.',
+      );
     });
 
     it('stores and answers nothing for a START sent before its writer moved to another number', async () => {

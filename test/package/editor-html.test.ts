@@ -436,7 +436,7 @@ describe('editor validation as the runtime has it', () => {
       ['stop-handler', ['confirmationEn', 'confirmationDe', 'helpEn', 'helpDe'], 4096],
       ['opt-in-flow', ['confirmedTextEn', 'confirmedTextDe', 'expiredTextEn', 'expiredTextDe'], 4096],
       ['opt-in-flow', ['subscribedTextEn', 'subscribedTextDe', 'refusedTextEn', 'refusedTextDe'], 4096],
-      ['opt-in-flow', ['unclearTextEn', 'unclearTextDe'], 4096],
+      ['opt-in-flow', ['unclearTextEn', 'unclearTextDe', 'alreadyTextEn', 'alreadyTextDe'], 4096],
       ['opt-in-flow', ['confirmationTextEn', 'confirmationTextDe'], 1024],
       ['erase-subject', ['noticeEn', 'noticeDe'], 4096],
       ['privacy-notice', ['noticeEn', 'noticeDe'], 4096],
