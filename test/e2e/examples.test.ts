@@ -693,6 +693,15 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.deepEqual((blocked.body as { blocked: unknown[] }).blocked, [{ to: erika.phone, reason: 'withdrawn' }]);
     assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-8', status: 'shipped' })).status, 409);
     assert.equal((await postJson('/order', { to: 'nobody', orderId: 'A-9', status: 'shipped' })).status, 400);
+    // A user id the API does not know: Meta refuses this message for good, so the shop gets 422 and Meta's reason, not a
+    // 502 it would retry.
+    const unknownUser = await postJson('/order', { to: 'DE.9876543210987', orderId: 'A-11', status: 'shipped' });
+    assert.equal(unknownUser.status, 422, unknownUser.text);
+    assert.deepEqual(
+      [(unknownUser.body as { code?: unknown }).code, (unknownUser.body as { title?: unknown }).title],
+      [100, 'Invalid parameter'],
+      unknownUser.text,
+    );
     await erika.receivedExactly(7);
 
     // A request to erase put in other words: she is told how, a person is asked to read it, and nothing is erased.
