@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { purposeVersion } from '../lib/consent/purposes';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { ConsentRecord, SubjectRef } from '../lib/consent/types';
 import {
@@ -125,6 +126,11 @@ function on(output: 0 | 1 | 2 | 3, msg: NodeMessage): Outputs {
   const outputs: Outputs = [null, null, null, null];
   outputs[output] = msg;
   return outputs;
+}
+
+/** Whether this inbound message is the one a consent record keeps as its proof (Meta delivering it again). */
+function isProofOf(record: ConsentRecord, messageId: string | undefined): boolean {
+  return messageId !== undefined && record.confirmationMessageId === messageId;
 }
 
 function sentAtOf(inbound: { timestamp?: unknown }): { sentAt?: number } {
@@ -463,18 +469,19 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           ...(answeredTo === undefined ? {} : { phoneNumberId: answeredTo }),
           actor,
         });
-        const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
-        replyMessage(msg, 'confirmed', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
         counts.confirmed += 1;
-        msg.consent = record;
-        msg.optIn = { outcome: 'confirmed', purpose: record.purpose, language };
-        return on(1, msg);
+        return confirmedAnswer(msg, record, storeNode);
       } catch (err) {
         // A second tap on the request's own button, with her consent standing: tell her so, rather than pass it on to
-        // the flow's menu, which would offer her the sign-up she has.
+        // the flow's menu, which would offer her the sign-up she has. The same tap delivered again by Meta (after a
+        // failure) is the confirmation itself: answered as the first time.
         if (codeOf(err) === 'no-pending-request' && intent.purpose !== undefined) {
           const standing = await ledger.getConsent(subject, intent.purpose);
-          if (standing?.status === 'given') return alreadySignedUp(msg, standing, storeNode);
+          if (standing?.status === 'given') {
+            return isProofOf(standing, inbound.messageId)
+              ? confirmedAnswer(msg, standing, storeNode)
+              : alreadySignedUp(msg, standing, storeNode);
+          }
         }
         // A YES without a pending request is not ours to answer (a typed yes to another dialog), nor one quoting
         // another message ("Shall we call you back?"), nor one to another business number than the request went from:
@@ -558,6 +565,16 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return on(1, msg);
     }
 
+    /** Thanks for her confirmation, in the language she consented in. */
+    function confirmedAnswer(msg: OptInMessage, record: ConsentRecord, storeNode: ConsentStoreNode): Outputs {
+      const inbound = msg.whatsapp ?? {};
+      const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
+      replyMessage(msg, 'confirmed', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
+      msg.consent = record;
+      msg.optIn = { outcome: 'confirmed', purpose: record.purpose, language };
+      return on(1, msg);
+    }
+
     /**
      * She is signed up already (a start keyword again, a second tap on the request's button): say so in the language
      * she consented in, and change nothing.
@@ -572,7 +589,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const language = chooseLanguage(record.language, config.language, inbound.from ?? inbound.userId);
       replyMessage(msg, 'already', language, findPurpose(storeNode.purposes, record.purpose), record.wording);
       msg.consent = record;
-      msg.optIn = { outcome: 'already-given', purpose: record.purpose, language, ...extra };
+      msg.optIn = { outcome: 'already-signed-up', purpose: record.purpose, language, ...extra };
       return on(1, msg);
     }
 
@@ -587,6 +604,16 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (!purpose)
         throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
       const inbound = msg.whatsapp ?? {};
+      // Her consent to the purpose's present wording, in any of its languages (an English form's, with a German number),
+      // stands: the keyword changes nothing. The keyword that gave it, delivered again by Meta, is answered as before.
+      const standing = await ledger.getConsent(subject, purpose.id);
+      if (
+        standing?.status === 'given' &&
+        standing.purposeVersion === purposeVersion(purpose.wording) &&
+        !isProofOf(standing, inbound.messageId)
+      ) {
+        return alreadySignedUp(msg, standing, storeNode, { keyword: intent.keyword });
+      }
       const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
       const wording = purposeWording(purpose, language);
       // WhatsApp has verified the number and the person wrote first: one step is enough (issue 4).
@@ -617,10 +644,6 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (typeof record === 'string') {
         node.log(RED._(`opt-in-flow.log.${record}`));
         return [null, null, null, null];
-      }
-      // giveConsent hands back a consent that stood already unchanged: this message is not its proof.
-      if (inbound.messageId !== undefined && record.confirmationMessageId !== inbound.messageId) {
-        return alreadySignedUp(msg, record, storeNode, { keyword: intent.keyword });
       }
       replyMessage(msg, 'subscribed', language, purpose, wording);
       counts.confirmed += 1;

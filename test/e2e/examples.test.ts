@@ -618,7 +618,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(thanks.text, /Ihre Einwilligung ist bestätigt/);
 
     // Example 10: "Löschen" right after the form's request; the bot asks, and her "Ja" answers that question.
-    const { customer: jana } = await signedUpByForm('10', '/optin');
+    const { customer: jana, request: janaRequest } = await signedUpByForm('10', '/optin');
     await jana.says('Löschen');
     const [, , question] = await jana.receivedExactly(3);
     assert.match(question.text, /DATEN LÖSCHEN/, brief(question));
@@ -631,6 +631,14 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       brief(answer),
     );
     assert.equal((await status('10', jana.phone, 'newsletter')).status, 'pending');
+    // The request's button confirms; a second tap tells her she is signed up already, not the menu's offer to sign up.
+    await jana.tapsTemplateButton(String(janaRequest.buttons?.[0]?.id), 'JA');
+    const confirmed = (await jana.receivedExactly(5))[4];
+    assert.match(confirmed.text, /Ihre Einwilligung ist bestätigt: Newsletter\./, brief(confirmed));
+    await nextSecond();
+    await jana.tapsTemplateButton(String(janaRequest.buttons?.[0]?.id), 'JA');
+    const again = (await jana.receivedExactly(6))[5];
+    assert.match(again.text, /^Sie sind bereits angemeldet: Newsletter\. /, brief(again));
   });
 
   it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {

@@ -725,11 +725,21 @@ describe('opt-in-flow node', () => {
       const given = await ledger.getConsent(ANNA, 'news');
       const again = await optIn(tap());
       assert.equal(again.output, 2);
-      assert.deepEqual(again.msg.optIn, { outcome: 'already-given', purpose: 'news', language: 'de' });
+      assert.deepEqual(again.msg.optIn, { outcome: 'already-signed-up', purpose: 'news', language: 'de' });
       assert.equal(again.msg.to, ANNA);
       // The node's own text, in her language (the defaults are in the test of a start keyword below).
       assert.equal(again.msg.payload, 'Schon angemeldet: Rundbrief.');
       assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given, 'nothing changes');
+      // Meta delivering her first tap again (the webhook failed after it was taken): the confirmation, answered again.
+      const firstTap = inbound(ANNA, {
+        type: 'interactive',
+        interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+        messageId: given?.confirmationMessageId,
+      });
+      const redelivered = await optIn(firstTap);
+      assert.deepEqual([redelivered.output, redelivered.msg.optIn?.outcome], [2, 'confirmed']);
+      assert.match(String(redelivered.msg.payload), /^Vielen Dank, Ihre Einwilligung ist bestätigt: Rundbrief\./);
+      assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given, 'a delivery again changes nothing');
       // A typed yes with nothing pending may answer another question of the flow's: it passes on, as before.
       assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Ja' }))).output, 4);
       await ledger.withdrawUnlessErased({ subject: ANNA, channel: 'whatsapp-keyword', actor });
@@ -956,7 +966,7 @@ describe('opt-in-flow node', () => {
       const again = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
       assert.equal(again.output, 2);
       assert.deepEqual(again.msg.optIn, {
-        outcome: 'already-given',
+        outcome: 'already-signed-up',
         purpose: 'news',
         language: 'de',
         keyword: 'ANMELDEN',
@@ -966,6 +976,12 @@ describe('opt-in-flow node', () => {
         'Sie sind bereits angemeldet: Rundbrief. Antworten Sie jederzeit mit STOP, um sich abzumelden.',
       );
       assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given, 'her first keyword stays the proof');
+      // Her first keyword delivered again by Meta: answered as the first time, nothing new recorded.
+      const first = inbound(ANNA, { type: 'text', text: 'Anmelden', messageId: given?.confirmationMessageId });
+      const redelivered = await optIn(first);
+      assert.deepEqual([redelivered.output, redelivered.msg.optIn?.outcome], [2, 'given']);
+      assert.match(String(redelivered.msg.payload), /^Sie sind jetzt angemeldet: /);
+      assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given);
       // Signed up through the form and its button, then START: the same answer.
       await optIn({ payload: { ...form, phone: BOB, wording: 'Send me the newsletter on WhatsApp.' } });
       await optIn(
@@ -975,11 +991,35 @@ describe('opt-in-flow node', () => {
         }),
       );
       const bob = await optIn(inbound(BOB, { type: 'text', text: 'START' }));
-      assert.equal(bob.msg.optIn?.outcome, 'already-given');
+      assert.equal(bob.msg.optIn?.outcome, 'already-signed-up');
       assert.equal(
         bob.msg.payload,
         'You are already signed up: WhatsApp newsletter. Reply STOP at any time to unsubscribe.',
       );
+    });
+
+    it('takes a consent given in the English form, with a German number, as standing when she writes ANMELDEN', async () => {
+      await load({ allowSingleStep: true });
+      await optIn({ payload: { ...form, wording: 'Send me the newsletter on WhatsApp.' } });
+      await optIn(
+        inbound(ANNA, {
+          type: 'interactive',
+          interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'YES' },
+        }),
+      );
+      const given = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual([given?.status, given?.method, given?.language], ['given', 'web-form', 'en']);
+      // Her number says German, her consent English: the double opt-in stays her proof, not a keyword sign-up.
+      const start = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
+      assert.deepEqual(
+        [start.output, start.msg.optIn?.outcome, start.msg.optIn?.language],
+        [2, 'already-signed-up', 'en'],
+      );
+      assert.equal(
+        start.msg.payload,
+        'You are already signed up: WhatsApp newsletter. Reply STOP at any time to unsubscribe.',
+      );
+      assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given);
     });
 
     it('stores and answers nothing for a START sent before its writer moved to another number', async () => {
