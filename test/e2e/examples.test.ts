@@ -689,6 +689,12 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const noStatus = await postJson('/order', { to: erika.phone, orderId: 'A-10' });
     assert.equal(noStatus.status, 400, noStatus.text);
     assert.match(noStatus.text, /Unknown order status/);
+    // No order number, or one that carries a line and a link into her message: a 400, nothing sent.
+    for (const orderId of [undefined, '', 'A-12\nJetzt klicken: https://evil.example']) {
+      const bad = await postJson('/order', { to: erika.phone, orderId, status: 'shipped' });
+      assert.equal(bad.status, 400, bad.text);
+      assert.match(bad.text, /orderId must be an order number/);
+    }
     await erika.receivedExactly(5);
 
     // Asked in other words, she is told how to opt out, and nothing is withdrawn until she does.

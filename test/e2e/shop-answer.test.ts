@@ -89,7 +89,7 @@ describe("examples: the order endpoint's answer to the shop", () => {
     assert.equal((await answerFor(reportOf(template))).statusCode, 422);
   });
 
-  it('answers 503 with Retry-After for a wait Meta named, and 503 for a queue full for now', async () => {
+  it('answers 503 with Retry-After: the wait Meta named, else a minute, or an hour for limits Meta lifts after hours', async () => {
     const limited = new CloudApiError({ apiCode: 130429, title: 'Rate limit hit', httpStatus: 400 }).withWait(4200);
     const answer = await answerFor(reportOf(limited));
     assert.equal(answer.statusCode, 503);
@@ -98,11 +98,14 @@ describe("examples: the order endpoint's answer to the shop", () => {
     const full = await answerFor(reportOf(new GdprWhatsAppError('queue-full', 'The send queue is full')));
     assert.deepEqual(
       [full.statusCode, full.headers, full.payload],
-      [503, undefined, { outcome: 'failed', code: 'queue-full' }],
+      [503, { 'Retry-After': '60' }, { outcome: 'failed', code: 'queue-full' }],
     );
+    const spam = new CloudApiError({ apiCode: 131048, title: 'Spam rate limit hit', httpStatus: 400 });
+    const later = await answerFor(reportOf(spam));
+    assert.deepEqual([later.statusCode, later.headers], [503, { 'Retry-After': '3600' }]);
   });
 
-  it('answers 502 marked deliveryUnknown when the message may have arrived, so that the shop does not send it again', async () => {
+  it('answers 202 delivery-unknown when the message may have arrived, so that no retry sends it twice', async () => {
     const timedOut = new CloudApiError({
       apiCode: 0,
       title: 'Timed out',
@@ -110,8 +113,8 @@ describe("examples: the order endpoint's answer to the shop", () => {
       timedOut: true,
     }).asDeliveryUnknown();
     const answer = await answerFor(reportOf(timedOut));
-    assert.equal(answer.statusCode, 502);
-    assert.deepEqual(answer.payload, { outcome: 'failed', code: 0, deliveryUnknown: true });
+    assert.equal(answer.statusCode, 202);
+    assert.deepEqual(answer.payload, { outcome: 'delivery-unknown', code: 0 });
     assert.equal(answer.headers, undefined);
   });
 
