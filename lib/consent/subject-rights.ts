@@ -90,6 +90,15 @@ function readableWording<T extends ConsentRecord>(record: T, language: string | 
   return chosen === undefined ? record : { ...record, wording: chosen[1], language: chosen[0] };
 }
 
+/**
+ * The categories of her data (Art. 15(1)(b) GDPR) as held: a name only when one is on record. The package stores none
+ * of its own accord; an integrator may pass one with a subject.
+ */
+function withHeldCategories(information: AccessInformation, subject: SubjectExport['subject']): AccessInformation {
+  if (subject?.name !== undefined) return information;
+  return { ...information, categories: information.categories.filter((c) => c !== 'profile-name') };
+}
+
 type RequestedBy = { requestedBy?: string };
 
 /** Staff's name or ticket reference for a request, as the audit detail holds it. */
@@ -395,18 +404,19 @@ export class SubjectRights {
         // Staff answering the previous holder is not the present one's business.
         audit.push(...(previousHolder ? entries : entries.filter((e) => !isAboutPreviousHolder(e))));
       }
+      const subject = rows.length > 0 ? this.mergedSubject(rows) : undefined;
       return {
         exportedAt: now,
         pseudonym: p,
         found,
         numberChangedAt: movedAt,
         erased: erasedAt === undefined ? undefined : { at: erasedAt },
-        subject: rows.length > 0 ? this.mergedSubject(rows) : undefined,
+        subject,
         ...this.exported(consents, history, notices, audit, options.language),
         ...(previousHolder && earlierParts.length === 0
           ? {}
           : { earlierNumbers: earlierParts.map(({ found: _found, ...part }) => part) }),
-        information: this.information(),
+        information: withHeldCategories(this.information(), subject),
       };
     });
   }

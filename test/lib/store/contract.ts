@@ -1204,6 +1204,24 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.checkConsent(PHONE, 'orders')).status, 'erased');
       });
 
+      it('lists a name among the categories of her data only when one is held', async () => {
+        await giveByKeyword(PHONE);
+        const without = await ledger.exportSubject(PHONE, 'admin');
+        assert.equal(without.subject?.name, undefined);
+        assert.deepEqual(without.information.categories, [
+          'phone-number',
+          'whatsapp-ids',
+          'consent-records',
+          'notices-shown',
+          'audit-events',
+        ]);
+        // An integrator may pass one with a subject: then it is held, and said.
+        await giveByKeyword({ phone: PHONE_2, name: 'Erika Mustermann' });
+        const named = await ledger.exportSubject(PHONE_2, 'admin');
+        assert.equal(named.subject?.name, 'Erika Mustermann');
+        assert.ok(named.information.categories.includes('profile-name'));
+      });
+
       it('states with the data what Art. 15 asks besides it: purposes, recipients, retention, sources, rights', async () => {
         await giveByKeyword(PHONE);
         const { information } = await ledger.exportSubject(PHONE, 'admin');
