@@ -96,8 +96,8 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       try {
         const keyword = keywordMode && isInboundMessage(msg) ? recogniseEraseRequest(msg, keywords) : undefined;
         if (keywordMode && isInboundMessage(msg) && !keyword) {
-          const hint = possibleDataRequest(msg);
-          if (hint) (msg as { erase?: unknown }).erase = { kind: 'possible-request', hint };
+          const possible = possibleDataRequest(msg);
+          if (possible) (msg as { erase?: unknown }).erase = { kind: 'possible-request', ...possible };
           send([null, null, msg]);
           done();
           return;

@@ -10,7 +10,7 @@ import { GdprWhatsAppError } from '../errors';
 import { normalisePhoneNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
 import { INTERACTIVE_BODY_MAX, TEXT_BODY_MAX } from './footer';
-import { dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
+import { dataRequestAbout, dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
 import { type Language, textFor } from './language';
 
 /** Where the subject of a request came from. */
@@ -140,15 +140,20 @@ export function recogniseEraseRequest(msg: MessageLike, keywords: readonly strin
 
 /**
  * The word or phrase of a request to erase or to see her data put in other words that an inbound message holds
- * ("Bitte löschen Sie meine Nummer": LOESCH), for a person to read; undefined for none, and in a group. The caption
+ * ("Bitte löschen Sie meine Nummer": LOESCH), for a person to read, and what it asks for (dataRequestAbout);
+ * undefined for none, and in a group. The caption
  * of a picture or file counts too (a photo of her ID card with "Bitte alles löschen"), as for a possible opt-out.
  */
-export function possibleDataRequest(msg: MessageLike): string | undefined {
+export function possibleDataRequest(
+  msg: MessageLike,
+): { hint: string; about: 'access' | 'erasure' | 'unclear' } | undefined {
   if (!isInboundMessage(msg)) return undefined;
   const whatsapp = msg.whatsapp as InboundLike;
   if (whatsapp.groupId !== undefined) return undefined;
   const text = typeof whatsapp.text === 'string' ? whatsapp.text : whatsapp.media?.caption;
-  return typeof text === 'string' ? dataRequestHint(text) : undefined;
+  if (typeof text !== 'string') return undefined;
+  const hint = dataRequestHint(text);
+  return hint === undefined ? undefined : { hint, about: dataRequestAbout(text) };
 }
 
 /** A keyword of more than one word (DELETE MY DATA, DATEN LÖSCHEN) says what is to go; "Löschen" alone does not. */

@@ -405,6 +405,58 @@ export function dataRequestHint(text: string | undefined): string | undefined {
   return hintIn(text, DATA_REQUEST_PATTERNS);
 }
 
+/** Of DATA_REQUEST_HINTS, those that ask to erase; those that ask to see one's data; the rest (MY DATA, DSGVO) neither. */
+export const ERASURE_REQUEST_HINTS = [
+  'DELETE*',
+  'ERASE*',
+  'ERASURE',
+  'FORGET ME',
+  'REMOVE MY DATA',
+  'REMOVE MY DETAILS',
+  'LOESCH*',
+  'LOSCH*',
+  'GELOESCHT*',
+  'GELOSCHT*',
+  'DATENLOESCH*',
+  'DATENLOSCH*',
+  'ENTFERN*',
+  'VERGISS MICH',
+  'VERGESST MICH',
+  'VERGESSEN SIE MICH',
+  'BE FORGOTTEN',
+] as const;
+export const ACCESS_REQUEST_HINTS = [
+  'WHAT DATA',
+  'DATA YOU HOLD',
+  'DATA DO YOU',
+  'STORED ABOUT ME',
+  'KNOW ABOUT ME',
+  'SUBJECT ACCESS',
+  'WHAT INFORMATION',
+  'INFORMATION DO YOU',
+  'AUSKUNFT*',
+  'DATENAUSKUNFT',
+  'WELCHE DATEN',
+  'GESPEICHERT',
+  'SPEICHERT IHR',
+  'SPEICHERN SIE',
+  'UEBER MICH',
+  'UBER MICH',
+] as const;
+const ERASURE_REQUEST_PATTERNS = hintPatterns(ERASURE_REQUEST_HINTS);
+const ACCESS_REQUEST_PATTERNS = hintPatterns(ACCESS_REQUEST_HINTS);
+
+/**
+ * What a request put in other words asks for, so that the answer offers that first: "Welche Daten haben Sie über mich
+ * gespeichert?" to see her data, "Bitte löschen Sie meine Nummer" to erase it; 'unclear' for both or neither ("DSGVO").
+ */
+export function dataRequestAbout(text: string | undefined): 'access' | 'erasure' | 'unclear' {
+  const erasure = hintIn(text, ERASURE_REQUEST_PATTERNS) !== undefined;
+  const access = hintIn(text, ACCESS_REQUEST_PATTERNS) !== undefined;
+  if (erasure === access) return 'unclear';
+  return erasure ? 'erasure' : 'access';
+}
+
 function hintIn(text: string | undefined, patterns: readonly { hint: string; needle: string }[]): string | undefined {
   if (typeof text !== 'string' || text.length > HINT_TEXT_MAX_LENGTH) return undefined;
   const texts = spellings(normaliseKeywordText(text)).map((t) => ` ${t} `);

@@ -721,8 +721,17 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     // A request to erase put in other words: she is told how, a person is asked to read it, and nothing is erased.
     const flagged = red.log().length;
     await erika.says('Meine Nummer soll gelöscht werden');
-    assert.match((await erika.receivedExactly(8))[7].text, /Antworten Sie mit DATEN LÖSCHEN/);
+    assert.match(
+      (await erika.receivedExactly(8))[7].text,
+      /^Möchten Sie, dass wir Ihre Daten löschen\? Antworten Sie mit DATEN LÖSCHEN/,
+    );
     await red.waitForLog(/may ask to erase or to see her data \(GELOESCHT\)/, 5000, flagged);
+    // Asking what is stored is no wish to be deleted: the answer offers MEINE DATEN first.
+    await erika.says('Welche Daten haben Sie über mich gespeichert?');
+    assert.match(
+      (await erika.receivedExactly(9))[8].text,
+      /^Möchten Sie sehen, was wir über Sie speichern\? Antworten Sie mit MEINE DATEN\. Zum Löschen /,
+    );
     assert.equal((await status('10', erika.phone, 'newsletter')).status, 'withdrawn');
 
     const erased = await postJson('/dsr/erase', { phone: erika.phone });
@@ -734,7 +743,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
     });
     assert.equal(again.status, 400, 'an unticked box is refused');
-    await erika.receivedExactly(8);
+    await erika.receivedExactly(9);
 
     const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
     assert.ok(
@@ -822,7 +831,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         /^Wir speichern zu Ihrer Nummer:\n- keine Einwilligungen\nUnseren Datenschutzhinweis haben Sie mit der Nachricht davor erhalten\. /,
       ],
       ['STOP', /^Sie wurden abgemeldet\. Um sich wieder anzumelden, antworten Sie mit ANMELDEN\.$/],
-      ['HILFE', /^Antworten Sie jederzeit mit STOP/],
+      // Help names what she can do here: her data, erasure, sign-up, besides STOP.
+      [
+        'HILFE',
+        /^Antworten Sie jederzeit mit STOP, .* MEINE DATEN zeigt, was wir über Sie speichern, DATEN LÖSCHEN löscht alles, ANMELDEN /,
+      ],
     ];
     for (const [first, expected] of answers) {
       const newcomer = await customerOf('10');

@@ -299,7 +299,18 @@ describe('erase-subject node', () => {
       await give(store, ERIKA);
       const passed = next('other');
       helper.getNode('erase').receive(inbound(ERIKA, 'Bitte löschen Sie meine Nummer', 'wamid.other-words'));
-      assert.deepEqual((await passed).erase, { kind: 'possible-request', hint: 'LOESCH' });
+      assert.deepEqual((await passed).erase, { kind: 'possible-request', hint: 'LOESCH', about: 'erasure' });
+      // What it asks for, so that the flow's answer can offer that first.
+      for (const [text, about] of [
+        ['Welche Daten haben Sie über mich gespeichert?', 'access'],
+        ['What data do you hold about me?', 'access'],
+        ['Was wissen Sie über mich? Bitte alles löschen.', 'unclear'],
+        ['Thema DSGVO', 'unclear'],
+      ]) {
+        const asked = next('other');
+        helper.getNode('erase').receive(inbound(ERIKA, text, `wamid.${about}-${text.length}`));
+        assert.equal(((await asked).erase as { about?: string }).about, about, text);
+      }
       const plain = next('other');
       helper.getNode('erase').receive(inbound(ERIKA, 'Wann kommt mein Paket?', 'wamid.plain'));
       assert.equal((await plain).erase, undefined);
@@ -316,7 +327,7 @@ describe('erase-subject node', () => {
       delete whatsapp.text;
       whatsapp.media = { id: 'media-1', mimeType: 'image/jpeg', caption: 'Bitte löschen Sie alles von mir' };
       helper.getNode('erase').receive(photo);
-      assert.deepEqual((await passed).erase, { kind: 'possible-request', hint: 'LOESCH' });
+      assert.deepEqual((await passed).erase, { kind: 'possible-request', hint: 'LOESCH', about: 'erasure' });
     });
 
     it('erases on a one-word keyword when the configured list names the data with none', async () => {

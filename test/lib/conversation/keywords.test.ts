@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import {
+  ACCESS_REQUEST_HINTS,
+  DATA_REQUEST_HINTS,
   DEFAULT_STOP_KEYWORDS,
+  dataRequestAbout,
   dataRequestHint,
+  ERASURE_REQUEST_HINTS,
   KEYWORD_MAX_LENGTH,
   keywordLanguage,
   keywordsFor,
@@ -181,6 +185,27 @@ describe('conversation/keywords', () => {
     for (const keyword of rules.stopKeywords) assert.ok(keyword.length <= KEYWORD_MAX_LENGTH, keyword);
     assert.equal(matchKeyword(`${'y'.repeat(199)}!`, rules.stopKeywords), 'Y'.repeat(199));
     assert.equal(matchKeyword('\uFDFA'.repeat(11), rules.stopKeywords), normaliseKeywordText('\uFDFA'.repeat(11)));
+  });
+
+  describe('dataRequestAbout', () => {
+    it('tells a request to see her data from one to erase it; both or neither is unclear', () => {
+      const cases: [string, string][] = [
+        ['Bitte löschen Sie meine Nummer', 'erasure'],
+        ['Please forget me', 'erasure'],
+        ['Welche Daten haben Sie über mich gespeichert?', 'access'],
+        ['Ich möchte Auskunft', 'access'],
+        ['What information do you have on me', 'access'],
+        ['Was speichern Sie über mich? Dann bitte löschen.', 'unclear'],
+        ['Meine Daten', 'unclear'],
+        ['DSGVO', 'unclear'],
+      ];
+      for (const [text, about] of cases) assert.equal(dataRequestAbout(text), about, text);
+    });
+
+    it('draws its words from the hints a person is asked to read', () => {
+      const hints = new Set<string>(DATA_REQUEST_HINTS);
+      for (const word of [...ERASURE_REQUEST_HINTS, ...ACCESS_REQUEST_HINTS]) assert.ok(hints.has(word), word);
+    });
   });
 
   describe('dataRequestHint', () => {
