@@ -15,7 +15,9 @@ import { heldAt, holderSpan, movesOf, senderSpan, within } from './holder-spans'
 import type { LateOptOutHome } from './identity-changes';
 import type { FieldCipher } from './keys';
 import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
+import { OBJECTION_ACTIONS, objectedBefore } from './opt-out-history';
 import { PROOF_RESTATED_ACTION } from './proof-restatement';
+import { effectiveBasis } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -405,6 +407,8 @@ export class SubjectRights {
         audit.push(...(previousHolder ? entries : entries.filter((e) => !isAboutPreviousHolder(e))));
       }
       const subject = rows.length > 0 ? this.mergedSubject(rows) : undefined;
+      // What her erasure kept of her objections takes effect for the present holder alone.
+      const keptObjections = previousHolder ? [] : await this.keptObjections(tx, p, consents);
       return {
         exportedAt: now,
         pseudonym: p,
@@ -416,9 +420,31 @@ export class SubjectRights {
         ...(previousHolder && earlierParts.length === 0
           ? {}
           : { earlierNumbers: earlierParts.map(({ found: _found, ...part }) => part) }),
+        ...(keptObjections.length > 0 ? { keptObjections } : {}),
         information: withHeldCategories(this.information(), subject),
       };
     });
+  }
+
+  /**
+   * Her objections to purposes that need no consent whose records went with an erasure (or that came while she was on
+   * the erasure list, kept in the audit log only): they forbid those messages once she is back (erasureForbids), so
+   * they are data processed about her like any other (Art. 15(1) GDPR), and the reason those messages stop. None after
+   * the number passed to someone else since: then the number's block forbids, not her objection.
+   */
+  private async keptObjections(
+    tx: StoreTx,
+    p: string,
+    consents: readonly ConsentRow[],
+  ): Promise<NonNullable<SubjectExport['keptObjections']>> {
+    const listedAt = await tx.suppressedAt(p);
+    if (listedAt === undefined || (await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt))) return [];
+    const entries = await tx.listAudit(p, OBJECTION_ACTIONS);
+    return this.writes
+      .configuredPurposes()
+      .filter((def) => effectiveBasis(def) !== 'consent' && !consents.some((c) => c.purpose === def.id))
+      .filter((def) => objectedBefore(entries, def))
+      .map((def) => ({ purpose: def.id, lawfulBasis: effectiveBasis(def) }));
   }
 
   /**

@@ -303,6 +303,11 @@ export interface SubjectExport {
     previousInboundAt?: number;
   };
   consents: ConsentRecord[];
+  /**
+   * Objections to purposes that need no consent that an erasure kept without their record (the audit log holds
+   * them) and that still forbid those messages: she said STOP to order updates, then asked for erasure.
+   */
+  keptObjections?: { purpose: string; lawfulBasis: string }[];
   history: (ConsentRecord & { archivedAt: number })[];
   notices: { noticeVersion: string; shownAt: number; messageId?: string; actor: string }[];
   auditEvents: {

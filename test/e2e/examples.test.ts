@@ -898,6 +898,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const english = (await max.receivedExactly(4))[3].text;
     assert.match(english, /^- Newsletter: withdrawn \(/m, english);
     assert.match(english, /^- Order updates: objected to \(/m, english);
+    // After DATEN LÖSCHEN her objection to order updates stays in effect (an order gets 409): MEINE DATEN says so.
+    const kim = await customerOf('10');
+    await kim.says('STOP');
+    await kim.receivedExactly(2);
+    await kim.says('DATEN LÖSCHEN');
+    await kim.receivedExactly(3);
+    // She writes again in a later second than her erasure (Meta's times are whole seconds): she is back, and the
+    // privacy notice goes before the answer again.
+    await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+    await kim.says('MEINE DATEN');
+    const kept = (await kim.receivedExactly(5))[4].text;
+    assert.match(kept, /^Wir speichern zu Ihrer Nummer:\n- Bestell-Updates: Widerspruch eingelegt\n/, kept);
+    const order = await postJson('/order', { to: kim.phone, orderId: 'K-1', status: 'shipped' });
+    assert.deepEqual(order.body, { outcome: 'blocked', reason: 'withdrawn' });
   });
 
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {

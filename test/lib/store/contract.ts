@@ -1163,6 +1163,11 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.recordInbound(PHONE_2, now + 1000);
         assert.equal(await orders(PHONE_2), false, 'the objection still forbids');
         assert.equal((await ledger.checkConsent(PHONE_2, 'orders')).status, 'withdrawn');
+        // Her access answer says so (Art. 15): the objection's record went with the erasure, its effect did not.
+        const exported = await ledger.exportSubject(PHONE_2, 'admin');
+        assert.deepEqual(exported.consents, []);
+        assert.deepEqual(exported.keptObjections, [{ purpose: 'orders', lawfulBasis: 'contract' }]);
+        assert.equal((await ledger.exportSubject(PHONE, 'admin')).keptObjections, undefined, 'she objected to nothing');
       });
 
       it('an erased person who came back keeps her STOP, one sent since and one carried to her number', async () => {
