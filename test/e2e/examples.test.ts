@@ -914,6 +914,19 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.deepEqual(order.body, { outcome: 'blocked', reason: 'withdrawn' });
   });
 
+  it('10 complete bot: a campaign without a language goes to each recipient in hers', async () => {
+    const anna = await customerOf('10');
+    await anna.says('ANMELDEN');
+    await anna.receivedExactly(2);
+    const tom = await customerOf('10', '+447911123460', 'Tom');
+    await tom.says('START');
+    await tom.receivedExactly(2);
+    const campaign = await postJson('/broadcast', { template: 'autumn_sale', recipients: [anna.phone, tom.phone] });
+    assert.equal((campaign.body as { sent?: number }).sent, 2, campaign.text);
+    assert.equal((await anna.receivedExactly(3))[2].template?.language, 'de');
+    assert.equal((await tom.receivedExactly(3))[2].template?.language, 'en');
+  });
+
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {
     const footer = /\n\nAntworten Sie mit STOP, um sich abzumelden\.$/;
     const lena = await customerOf('10', '+423660234567', 'Lena');
