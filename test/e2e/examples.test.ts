@@ -830,7 +830,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         'MEINE DATEN',
         /^Wir speichern zu Ihrer Nummer:\n- keine Einwilligungen\nUnseren Datenschutzhinweis haben Sie mit der Nachricht davor erhalten\. /,
       ],
-      ['STOP', /^Sie wurden abgemeldet\. Um sich wieder anzumelden, antworten Sie mit ANMELDEN\.$/],
+      // A STOP ends the order updates too (an objection): the confirmation says so.
+      [
+        'STOP',
+        /^Sie wurden abgemeldet: Wir senden Ihnen keine Nachrichten mehr, auch keine Bestell-Updates\. Um sich wieder für unseren Newsletter anzumelden, antworten Sie mit ANMELDEN\.$/,
+      ],
       // Help names what she can do here: her data, erasure, sign-up, besides STOP.
       [
         'HILFE',
