@@ -439,6 +439,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       summary.text,
       /\nEinen Datenschutzhinweis haben wir Ihnen hier noch nicht gezeigt\. Schreiben Sie DATEN LÖSCHEN/,
     );
+    // The chat answer is a summary: it says where the full answer with a copy comes from (Art. 15(1), (3)).
+    assert.match(
+      summary.text,
+      /Eine vollständige Kopie Ihrer Daten mit allen Angaben nach Art\. 15 DSGVO erhalten Sie /,
+    );
 
     const download = await fetch(`${red.url}/dsr-ex07/export`, {
       method: 'POST',
@@ -902,6 +907,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const english = (await max.receivedExactly(4))[3].text;
     assert.match(english, /^- Newsletter: withdrawn \(/m, english);
     assert.match(english, /^- Order updates: objected to \(/m, english);
+    assert.match(english, /For a full copy of your data with everything Art\. 15 GDPR names, use the contact details /);
     // After DATEN LÖSCHEN her objection to order updates stays in effect (an order gets 409): MEINE DATEN says so.
     const kim = await customerOf('10');
     await kim.says('STOP');
