@@ -18,11 +18,13 @@ import {
   type PolicySettings,
   renderPolicyPage,
 } from '../lib/conversation/policy-page';
+import { parsePurposeList } from '../lib/conversation/stop';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { removeRoutes } from './shared/http-routes';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
+import { runningNodesOfStore } from './shared/siblings';
 import { statusOf } from './shared/status';
 
 interface PrivacyNoticeDef extends NodeDef, PolicySettings {
@@ -93,6 +95,21 @@ function cloudNumberDeployed(RED: NodeAPI): boolean {
     if (config.type === 'whatsapp-config' && config.mode === 'cloud' && config.d !== true) cloud = true;
   });
   return cloud;
+}
+
+/**
+ * The purposes a STOP keyword ends, as the store's running stop-handler nodes are set (an empty or unknown list: all),
+ * so that the policy page can say what else STOP ends (Art. 12(1), 13 GDPR: order updates under a contract, say).
+ */
+function stopScope(RED: NodeAPI, storeId: string, purposes: readonly { id: string }[]): string[] {
+  const ids = new Set<string>();
+  for (const handler of runningNodesOfStore(RED, 'stop-handler', storeId)) {
+    const listed = parsePurposeList(handler.purposes as string | undefined).filter((id) =>
+      purposes.some((p) => p.id === id),
+    );
+    for (const id of listed.length > 0 ? listed : purposes.map((p) => p.id)) ids.add(id);
+  }
+  return [...ids];
 }
 
 export default function privacyNoticeNode(RED: NodeAPI): void {
@@ -231,6 +248,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           const html = renderPolicyPage({
             settings: config,
             purposes: store?.purposes ?? [],
+            stopEnds: stopScope(RED, config.store, store?.purposes ?? []),
             retention: store?.retention ?? {},
             language,
             noticeVersion: version,

@@ -60,6 +60,8 @@ export interface PolicyPageInput {
   language: Language;
   /** Version of the short notice, shown so a reader can match notice and policy. */
   noticeVersion?: string;
+  /** The purposes needing no consent that a STOP keyword ends too (the stop-handler nodes' scope), by id. */
+  stopEnds?: readonly string[];
 }
 
 const SUPPORTED: readonly Language[] = ['en', 'de'];
@@ -146,6 +148,7 @@ interface PageTexts {
   rights: string;
   rightsIntro: string;
   rightStop: (keyword: string) => string;
+  stopEndsOthers: (keyword: string, names: string) => string;
   rightAccess: string;
   rightErasure: (keyword?: string) => string;
   rightOthers: string;
@@ -210,6 +213,7 @@ const TEXTS: Record<Language, PageTexts> = {
     rightsIntro: 'You can use these rights at any time, free of charge:',
     rightStop: (k) =>
       `Withdraw consent (Art. 7(3) GDPR) and object to processing for direct marketing (Art. 21(2) GDPR): reply ${k} in the chat. The withdrawal takes effect at once for the future; it does not affect the lawfulness of processing before it. You receive a confirmation.`,
+    stopEndsOthers: (k, names) => `${k} also ends the messages we send you without needing your consent (${names}).`,
     rightAccess: 'Access and a copy of your data (Art. 15 and 20 GDPR): contact us at the address above.',
     rightErasure: (k) =>
       k
@@ -280,6 +284,8 @@ const TEXTS: Record<Language, PageTexts> = {
     rightsIntro: 'Diese Rechte können Sie jederzeit kostenlos ausüben:',
     rightStop: (k) =>
       `Einwilligung widerrufen (Art. 7 Abs. 3 DSGVO) und der Verarbeitung zu Werbezwecken widersprechen (Art. 21 Abs. 2 DSGVO): Antworten Sie im Chat mit ${k}. Der Widerruf wirkt sofort für die Zukunft; die Rechtmäßigkeit der bis dahin erfolgten Verarbeitung bleibt unberührt. Sie erhalten eine Bestätigung.`,
+    stopEndsOthers: (k, names) =>
+      `${k} beendet auch die Nachrichten, die wir Ihnen ohne Einwilligung senden (${names}).`,
     rightAccess:
       'Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
     rightErasure: (k) =>
@@ -317,6 +323,15 @@ const STYLE = [
   'nav{text-align:right}address{font-style:normal}small{color:#555}',
 ].join('');
 
+/** The sentence naming what else a STOP ends (order updates under a contract, say), or nothing. */
+function stopEndsOthers(t: PageTexts, keyword: string, input: PolicyPageInput): string {
+  const ends = new Set(input.stopEnds ?? []);
+  const names = input.purposes
+    .filter((purpose) => ends.has(purpose.id) && effectiveBasis(purpose) !== 'consent')
+    .map((purpose) => purpose.labels?.[input.language]?.trim() || purpose.label || purpose.id);
+  return names.length > 0 ? ` ${t.stopEndsOthers(keyword, names.join(', '))}` : '';
+}
+
 export function renderPolicyPage(input: PolicyPageInput): string {
   const t = TEXTS[input.language];
   const s = input.settings;
@@ -333,7 +348,7 @@ export function renderPolicyPage(input: PolicyPageInput): string {
     section(
       t.rights,
       `${p(t.rightsIntro)}${list([
-        escapeHtml(t.rightStop(stopKeyword)),
+        escapeHtml(`${t.rightStop(stopKeyword)}${stopEndsOthers(t, stopKeyword, input)}`),
         escapeHtml(t.rightAccess),
         escapeHtml(t.rightErasure(eraseKeywordsFor(s.eraseKeyword, input.language))),
         escapeHtml(t.rightOthers),

@@ -765,9 +765,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const english = await policy.text();
     assert.match(english, /reply DELETE MY DATA in the chat/);
     assert.doesNotMatch(english, /DATEN LÖSCHEN/);
+    // Its STOP objects to order updates too: the page says so, by the purpose's name in the page's language.
+    assert.match(english, /STOP also ends the messages we send you without needing your consent \(Order updates\)\./);
+    const german = await (await fetch(`${red.url}/privacy?lang=de`)).text();
+    assert.match(german, /Antworten Sie im Chat mit DATEN LÖSCHEN oder/);
     assert.match(
-      await (await fetch(`${red.url}/privacy?lang=de`)).text(),
-      /Antworten Sie im Chat mit DATEN LÖSCHEN oder/,
+      german,
+      /STOP beendet auch die Nachrichten, die wir Ihnen ohne Einwilligung senden \(Bestell-Updates\)\./,
     );
   });
 

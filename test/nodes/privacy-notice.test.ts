@@ -13,6 +13,7 @@ import { signPayload } from '../../lib/webhook/signature';
 import consentStoreNode from '../../nodes/consent-store';
 import privacyNoticeNode from '../../nodes/privacy-notice';
 import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
+import stopHandlerNode from '../../nodes/stop-handler';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import webhookNode from '../../nodes/whatsapp-webhook';
@@ -804,6 +805,28 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
       'kept for 3 years',
     ]) {
       assert.ok(en.body.includes(expected), `English page lacks: ${expected}`);
+    }
+  });
+
+  it("says on the page what else STOP ends, as the store's stop-handler nodes are set", async () => {
+    const cases: [string, string | undefined][] = [
+      ['', 'STOP also ends the messages we send you without needing your consent (Order updates, Shipping notices).'],
+      ['orders, offers', 'STOP also ends the messages we send you without needing your consent (Order updates).'],
+      ['offers', undefined],
+    ];
+    for (const [purposes, said] of cases) {
+      await helper.load(
+        [configNode, consentStoreNode, sendNode, privacyNoticeNode, webhookNode, stopHandlerNode, mount] as never,
+        [
+          ...flow({}, {}),
+          { id: 'stop', z: 'f1', type: 'stop-handler', store: 'store', purposes, wires: [[], []] },
+        ] as never,
+        { cfg: { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET }, store: keys },
+      );
+      const page = (await get('/privacy?lang=en')).body.replace(/\s+/g, ' ');
+      if (said) assert.ok(page.includes(said), `${purposes}: ${said}`);
+      else assert.doesNotMatch(page, /also ends the messages/, purposes);
+      await helper.unload();
     }
   });
 

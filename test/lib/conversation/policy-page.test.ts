@@ -257,6 +257,20 @@ describe('conversation/policy-page', () => {
     assert.match(textOf(german), /weder gesetzlich noch vertraglich verpflichtet/);
   });
 
+  it('says what else STOP ends when the stop-handler nodes end purposes that need no consent too', () => {
+    const en = textOf(renderPolicyPage(input({ stopEnds: ['orders', 'offers'] })));
+    assert.match(
+      en,
+      /reply STOP in the chat\.[^<]* STOP also ends the messages we send you without needing your consent \(Order updates\)\./,
+    );
+    const de = textOf(renderPolicyPage(input({ stopEnds: ['orders', 'offers'], language: 'de' })));
+    assert.match(de, /STOP beendet auch die Nachrichten, die wir Ihnen ohne Einwilligung senden \(Order updates\)\./);
+    // A STOP that ends consents only, or a page without the nodes' scope, says nothing more.
+    for (const stopEnds of [['offers'], undefined]) {
+      assert.doesNotMatch(textOf(renderPolicyPage(input({ stopEnds }))), /also ends the messages/);
+    }
+  });
+
   it('names consent as the basis of a marketing purpose saved on another basis, as the checks treat it', () => {
     const promo = { id: 'promo', label: 'Offers', wording: { en: 'Offers' }, lawfulBasis: 'contract', marketing: true };
     const text = textOf(renderPolicyPage(input({ purposes: [promo] })));
