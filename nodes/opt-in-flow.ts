@@ -604,18 +604,30 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (!purpose)
         throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
       const inbound = msg.whatsapp ?? {};
-      // Her consent to the purpose's present wording, in any of its languages (an English form's, with a German number),
-      // stands: the keyword changes nothing. The keyword that gave it, delivered again by Meta, is answered as before.
       const standing = await ledger.getConsent(subject, purpose.id);
-      if (
-        standing?.status === 'given' &&
-        standing.purposeVersion === purposeVersion(purpose.wording) &&
-        !isProofOf(standing, inbound.messageId)
-      ) {
-        return alreadySignedUp(msg, standing, storeNode, { keyword: intent.keyword });
+      const given = standing?.status === 'given' ? standing : undefined;
+      // The keyword that gave her consent, delivered again by Meta (after a failure): answered as the first time, with
+      // the wording she agreed to then; nothing is recorded, whatever the purpose's wording is now.
+      if (given && isProofOf(given, inbound.messageId)) {
+        const language = chooseLanguage(given.language, config.language, inbound.from ?? inbound.userId);
+        replyMessage(msg, 'subscribed', language, purpose, given.wording);
+        msg.consent = given;
+        msg.optIn = { outcome: 'given', purpose: purpose.id, language, keyword: intent.keyword };
+        return on(1, msg);
       }
-      const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
-      const wording = purposeWording(purpose, language);
+      // Her consent to one of the purpose's present wordings, in any of its languages (an English form's, with a
+      // German number), stands: asked to record it again, the ledger keeps it unchanged (after checking that the
+      // keyword is no late delivery from before a move or an opt-out), and she is told she is signed up already.
+      const keeps =
+        given !== undefined &&
+        given.purposeVersion === purposeVersion(purpose.wording) &&
+        Object.values(purpose.wording).includes(given.wording);
+      const language = chooseLanguage(
+        keeps ? given?.language : undefined,
+        config.language,
+        inbound.from ?? inbound.userId,
+      );
+      const wording = keeps && given ? given.wording : purposeWording(purpose, language);
       // WhatsApp has verified the number and the person wrote first: one step is enough (issue 4).
       const record = await ledger
         .giveConsent({
@@ -644,6 +656,10 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (typeof record === 'string') {
         node.log(RED._(`opt-in-flow.log.${record}`));
         return [null, null, null, null];
+      }
+      // The ledger handed back the consent that stood, unchanged: this keyword is not its proof.
+      if (given && record.updatedAt === given.updatedAt && record.decidedAt === given.decidedAt) {
+        return alreadySignedUp(msg, record, storeNode, { keyword: intent.keyword });
       }
       replyMessage(msg, 'subscribed', language, purpose, wording);
       counts.confirmed += 1;

@@ -91,10 +91,14 @@ describe('opt-in-flow node', () => {
   let keys: ReturnType<typeof storeCredentials>;
   let ledger: LedgerHandle;
 
-  async function load(node: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
+  async function load(
+    node: Record<string, unknown> = {},
+    extra: Record<string, unknown>[] = [],
+    store: Record<string, unknown> = {},
+  ): Promise<void> {
     const flow = [
       { id: 'tab', type: 'tab' },
-      storeNode('store', dir.path),
+      storeNode('store', dir.path, store),
       {
         id: 'optin',
         z: 'tab',
@@ -1022,6 +1026,49 @@ describe('opt-in-flow node', () => {
       assert.deepEqual(await ledger.getConsent(ANNA, 'news'), given);
     });
 
+    it('answers a START Meta delivers again after the wording changed with the wording she agreed to, recording nothing', async () => {
+      await load({ allowSingleStep: true });
+      const first = inbound(ANNA, { type: 'text', text: 'Anmelden' });
+      assert.equal((await optIn(first)).msg.optIn?.outcome, 'given');
+      const given = await ledger.getConsent(ANNA, 'news');
+      await helper.unload();
+      const reworded = PURPOSES.map((p) =>
+        p.id === 'news' ? { ...p, wording: { ...p.wording, de: 'Schickt mir den neuen Newsletter per WhatsApp.' } } : p,
+      );
+      await load({ allowSingleStep: true }, [], { purposes: reworded });
+      const again = await optIn(first);
+      assert.deepEqual([again.output, again.msg.optIn?.outcome], [2, 'given']);
+      assert.match(String(again.msg.payload), /„Schickt mir den Newsletter per WhatsApp\.“/);
+      const kept = await ledger.getConsent(ANNA, 'news');
+      assert.deepEqual(
+        [kept?.wording, kept?.updatedAt],
+        [given?.wording, given?.updatedAt],
+        'her proof stays as it was',
+      );
+      // A new START agrees to the new wording: that is recorded.
+      const now = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
+      assert.deepEqual(
+        [now.msg.optIn?.outcome, now.msg.consent?.wording],
+        ['given', 'Schickt mir den neuen Newsletter per WhatsApp.'],
+      );
+    });
+
+    it('records a START over a consent to a text that is not the purpose wording (staff, or any wording a form sent)', async () => {
+      await load({ allowSingleStep: true });
+      await ledger.giveConsent({
+        subject: ANNA,
+        purpose: 'news',
+        wording: 'Newsletter, am Telefon besprochen.',
+        method: 'agent',
+        actor,
+      });
+      const start = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
+      assert.deepEqual(
+        [start.msg.optIn?.outcome, start.msg.consent?.wording],
+        ['given', 'Schickt mir den Newsletter per WhatsApp.'],
+      );
+    });
+
     it('stores and answers nothing for a START sent before its writer moved to another number', async () => {
       await load({ allowSingleStep: true });
       const sentAt = Math.floor(Date.now() / 1000) - 60;
@@ -1033,6 +1080,9 @@ describe('opt-in-flow node', () => {
       // A START written after the move (by whoever has the number now) signs up as always.
       const later = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt + 3600 }));
       assert.equal(later.msg.optIn?.outcome, 'given');
+      // The previous holder's START delivered now, while the new holder's consent stands: still no answer, not hers.
+      await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: sentAt - 1 }));
+      assert.deepEqual(outputs, ['out2'], "only the new holder's START was answered");
     });
 
     it('stores and answers nothing for a START sent before her STOP and delivered after it', async () => {
