@@ -17,7 +17,7 @@ import type { FieldCipher } from './keys';
 import { type LedgerWrites, NUMBER_CHANGED, type RunChange } from './ledger-writes';
 import { OBJECTION_ACTIONS, objectedBefore } from './opt-out-history';
 import { PROOF_RESTATED_ACTION } from './proof-restatement';
-import { effectiveBasis } from './purposes';
+import { effectiveBasis, type PurposeDefinition } from './purposes';
 import { type LedgerRecords, ledgerEvent } from './records';
 import type { IdentifiedSubject, SubjectResolver } from './subjects';
 import type {
@@ -100,6 +100,9 @@ function withHeldCategories(information: AccessInformation, subject: SubjectExpo
   if (subject?.name !== undefined) return information;
   return { ...information, categories: information.categories.filter((c) => c !== 'profile-name') };
 }
+
+/** A record's statuses that say her last word on a purpose: an objection kept from before no longer speaks for it. */
+const DECIDED: ReadonlySet<string> = new Set(['given', 'withdrawn', 'refused']);
 
 type RequestedBy = { requestedBy?: string };
 
@@ -408,7 +411,7 @@ export class SubjectRights {
       }
       const subject = rows.length > 0 ? this.mergedSubject(rows) : undefined;
       // What her erasure kept of her objections takes effect for the present holder alone.
-      const keptObjections = previousHolder ? [] : await this.keptObjections(tx, p, consents);
+      const keptObjections = previousHolder ? [] : await this.keptObjections(tx, p, consents, movedAt);
       return {
         exportedAt: now,
         pseudonym: p,
@@ -429,20 +432,27 @@ export class SubjectRights {
   /**
    * Her objections to purposes that need no consent whose records went with an erasure (or that came while she was on
    * the erasure list, kept in the audit log only): they forbid those messages once she is back (erasureForbids), so
-   * they are data processed about her like any other (Art. 15(1) GDPR), and the reason those messages stop. None after
-   * the number passed to someone else since: then the number's block forbids, not her objection.
+   * they are data processed about her like any other (Art. 15(1) GDPR), and the reason those messages stop. Only hers:
+   * none from before the number last passed to her, and none once it passed to someone else after her erasure (then
+   * the number's block forbids). A purpose her own record has decided on since (given, withdrawn, refused) is in
+   * `consents`; one with a request pending or expired is not decided, and the objection still forbids behind it.
    */
   private async keptObjections(
     tx: StoreTx,
     p: string,
     consents: readonly ConsentRow[],
+    movedAt: number | undefined,
   ): Promise<NonNullable<SubjectExport['keptObjections']>> {
     const listedAt = await tx.suppressedAt(p);
     if (listedAt === undefined || (await tx.hasAuditSince(p, NUMBER_CHANGED, listedAt))) return [];
-    const entries = await tx.listAudit(p, OBJECTION_ACTIONS);
+    const entries = (await tx.listAudit(p, OBJECTION_ACTIONS)).filter(
+      (e) => movedAt === undefined || heldAt(e, movedAt) > movedAt,
+    );
+    const decided = (def: PurposeDefinition) =>
+      consents.some((c) => c.pseudonym === p && c.purpose === def.id && DECIDED.has(c.status));
     return this.writes
       .configuredPurposes()
-      .filter((def) => effectiveBasis(def) !== 'consent' && !consents.some((c) => c.purpose === def.id))
+      .filter((def) => effectiveBasis(def) !== 'consent' && !decided(def))
       .filter((def) => objectedBefore(entries, def))
       .map((def) => ({ purpose: def.id, lawfulBasis: effectiveBasis(def) }));
   }

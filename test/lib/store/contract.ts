@@ -1170,6 +1170,38 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.exportSubject(PHONE, 'admin')).keptObjections, undefined, 'she objected to nothing');
       });
 
+      it("lists no earlier holder's objection as hers, and one still in effect behind a request pending since", async () => {
+        const objectToOrders = (phone: string) =>
+          ledger.withdrawUnlessErased({ subject: phone, purposes: ['orders'], channel: 'admin', actor: 't' });
+        // The number's earlier holder objected and moved away; the new holder is erased and writes again.
+        await giveByKeyword(PHONE_3);
+        await objectToOrders(PHONE_3);
+        now += 60_000;
+        await ledger.numberChanged({ phone: PHONE_3, actor: 't' });
+        now += 60_000;
+        await ledger.recordInbound(PHONE_3, now);
+        now += 60_000;
+        await ledger.eraseSubject(PHONE_3, 'admin', { beforeNumberChange: false });
+        now += 60_000;
+        await ledger.recordInbound(PHONE_3, now);
+        const newHolder = await ledger.exportSubject(PHONE_3, 'admin', { beforeNumberChange: false });
+        assert.equal(newHolder.keptObjections, undefined, "the objection was the earlier holder's");
+        // Her own objection, erased, then a request typed into a form for the purpose: the objection still forbids.
+        await giveByKeyword(PHONE_2);
+        await objectToOrders(PHONE_2);
+        await ledger.eraseSubject(PHONE_2, 'admin');
+        now += 60_000;
+        await ledger.recordInbound(PHONE_2, now);
+        await request(PHONE_2, 'orders');
+        assert.equal((await ledger.checkConsent(PHONE_2, 'orders')).allowed, false);
+        const behindRequest = await ledger.exportSubject(PHONE_2, 'admin');
+        assert.deepEqual(
+          behindRequest.consents.map((c) => [c.purpose, c.status]),
+          [['orders', 'pending']],
+        );
+        assert.deepEqual(behindRequest.keptObjections, [{ purpose: 'orders', lawfulBasis: 'contract' }]);
+      });
+
       it('an erased person who came back keeps her STOP, one sent since and one carried to her number', async () => {
         const stop = (subject: Parameters<ConsentLedger['withdrawUnlessErased']>[0]['subject']) =>
           ledger.withdrawUnlessErased({ subject, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
