@@ -447,14 +447,14 @@ const ERASURE_REQUEST_PATTERNS = hintPatterns(ERASURE_REQUEST_HINTS);
 const ACCESS_REQUEST_PATTERNS = hintPatterns(ACCESS_REQUEST_HINTS);
 
 /**
- * What a request put in other words asks for, so that the answer offers that first: "Welche Daten haben Sie über mich
- * gespeichert?" to see her data, "Bitte löschen Sie meine Nummer" to erase it; 'unclear' for both or neither ("DSGVO").
+ * What a request put in other words asks for, so that the answer offers that first: "Bitte löschen Sie meine Nummer"
+ * to erase it, also "Bitte löschen Sie alles, was Sie über mich gespeichert haben" (a word of erasure says what she
+ * wants done; the others may only name the data); "Welche Daten haben Sie über mich gespeichert?" to see her data;
+ * 'unclear' for neither ("Meine Daten", "DSGVO").
  */
 export function dataRequestAbout(text: string | undefined): 'access' | 'erasure' | 'unclear' {
-  const erasure = hintIn(text, ERASURE_REQUEST_PATTERNS) !== undefined;
-  const access = hintIn(text, ACCESS_REQUEST_PATTERNS) !== undefined;
-  if (erasure === access) return 'unclear';
-  return erasure ? 'erasure' : 'access';
+  if (hintIn(text, ERASURE_REQUEST_PATTERNS) !== undefined) return 'erasure';
+  return hintIn(text, ACCESS_REQUEST_PATTERNS) !== undefined ? 'access' : 'unclear';
 }
 
 function hintIn(text: string | undefined, patterns: readonly { hint: string; needle: string }[]): string | undefined {

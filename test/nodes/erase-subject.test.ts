@@ -304,7 +304,7 @@ describe('erase-subject node', () => {
       for (const [text, about] of [
         ['Welche Daten haben Sie über mich gespeichert?', 'access'],
         ['What data do you hold about me?', 'access'],
-        ['Was wissen Sie über mich? Bitte alles löschen.', 'unclear'],
+        ['Was wissen Sie über mich? Bitte alles löschen.', 'erasure'],
         ['Thema DSGVO', 'unclear'],
       ]) {
         const asked = next('other');

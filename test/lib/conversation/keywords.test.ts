@@ -188,14 +188,16 @@ describe('conversation/keywords', () => {
   });
 
   describe('dataRequestAbout', () => {
-    it('tells a request to see her data from one to erase it; both or neither is unclear', () => {
+    it('tells a request to see her data from one to erase it: a word of erasure decides; neither is unclear', () => {
       const cases: [string, string][] = [
         ['Bitte löschen Sie meine Nummer', 'erasure'],
         ['Please forget me', 'erasure'],
         ['Welche Daten haben Sie über mich gespeichert?', 'access'],
         ['Ich möchte Auskunft', 'access'],
         ['What information do you have on me', 'access'],
-        ['Was speichern Sie über mich? Dann bitte löschen.', 'unclear'],
+        ['Was speichern Sie über mich? Dann bitte löschen.', 'erasure'],
+        ['Bitte löschen Sie alle Daten, die Sie über mich gespeichert haben', 'erasure'],
+        ['Please delete the data you hold about me', 'erasure'],
         ['Meine Daten', 'unclear'],
         ['DSGVO', 'unclear'],
       ];
