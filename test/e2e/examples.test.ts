@@ -847,7 +847,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       // Help names what she can do here: her data, erasure, sign-up, besides STOP.
       [
         'HILFE',
-        /^Antworten Sie jederzeit mit STOP, .* MEINE DATEN zeigt, was wir über Sie speichern, DATEN LÖSCHEN löscht alles, ANMELDEN /,
+        /^Antworten Sie jederzeit mit STOP, .* MEINE DATEN zeigt, was wir über Sie speichern, DATEN LÖSCHEN löscht Ihre Daten bei uns, ANMELDEN /,
       ],
     ];
     for (const [first, expected] of answers) {

@@ -103,6 +103,10 @@ describe("examples: the order endpoint's answer to the shop", () => {
     const spam = new CloudApiError({ apiCode: 131048, title: 'Spam rate limit hit', httpStatus: 400 });
     const later = await answerFor(reportOf(spam));
     assert.deepEqual([later.statusCode, later.headers], [503, { 'Retry-After': '3600' }]);
+    // The window closed between the gate's check and Meta: sent again, it goes as the template.
+    const closed = new CloudApiError({ apiCode: 131047, title: 'Re-engagement message', httpStatus: 400 });
+    const soon = await answerFor(reportOf(closed));
+    assert.deepEqual([soon.statusCode, soon.headers], [503, { 'Retry-After': '60' }]);
   });
 
   it('answers 202 delivery-unknown when the message may have arrived, so that no retry sends it twice', async () => {
