@@ -327,12 +327,8 @@ const OPT_OUT_HINTS = [
   'AUFHOEREN',
 ] as const;
 
-/**
- * Words and phrases of a request to erase or to see one's data put in other words ("Bitte löschen Sie meine Nummer",
- * "Was habt ihr über mich gespeichert?"): no keyword, but a request counts however it is put (Art. 12(2), 15, 17
- * GDPR), so a person should read it. The same notation as OPT_OUT_HINTS.
- */
-export const DATA_REQUEST_HINTS = [
+/** Words of a request to erase one's data, and of a request to see it (DATA_REQUEST_HINTS holds both, and more). */
+export const ERASURE_REQUEST_HINTS = [
   'DELETE*',
   'ERASE*',
   'ERASURE',
@@ -341,7 +337,6 @@ export const DATA_REQUEST_HINTS = [
   'REMOVE MY DETAILS',
   'LOESCH*',
   'LOSCH*',
-  // Past participle and compounds, where the word does not start with LÖSCH: "soll gelöscht werden", Datenlöschung.
   'GELOESCHT*',
   'GELOSCHT*',
   'DATENLOESCH*',
@@ -350,32 +345,46 @@ export const DATA_REQUEST_HINTS = [
   'VERGISS MICH',
   'VERGESST MICH',
   'VERGESSEN SIE MICH',
-  'MY DATA',
-  'MY PERSONAL DATA',
-  'MY DETAILS',
+  'BE FORGOTTEN',
+] as const;
+
+export const ACCESS_REQUEST_HINTS = [
   'WHAT DATA',
   'DATA YOU HOLD',
   'DATA DO YOU',
   'STORED ABOUT ME',
   'KNOW ABOUT ME',
   'SUBJECT ACCESS',
-  'BE FORGOTTEN',
-  'MY INFORMATION',
-  'MY PERSONAL INFORMATION',
   'WHAT INFORMATION',
   'INFORMATION DO YOU',
-  'MEINE DATEN',
-  'MEINER DATEN',
-  'MEINEN DATEN',
   'AUSKUNFT*',
   'DATENAUSKUNFT',
-  'DATEN VON MIR',
   'WELCHE DATEN',
   'GESPEICHERT',
   'SPEICHERT IHR',
   'SPEICHERN SIE',
   'UEBER MICH',
   'UBER MICH',
+] as const;
+
+/**
+ * Words and phrases of a request to erase or to see one's data put in other words ("Bitte löschen Sie meine Nummer",
+ * "Was habt ihr über mich gespeichert?"): no keyword, but a request counts however it is put (Art. 12(2), 15, 17
+ * GDPR), so a person should read it. The same notation as OPT_OUT_HINTS.
+ */
+export const DATA_REQUEST_HINTS = [
+  ...ERASURE_REQUEST_HINTS,
+  // Neither to see nor to erase, by themselves.
+  'MY DATA',
+  'MY PERSONAL DATA',
+  'MY DETAILS',
+  'MY INFORMATION',
+  'MY PERSONAL INFORMATION',
+  'MEINE DATEN',
+  'MEINER DATEN',
+  'MEINEN DATEN',
+  'DATEN VON MIR',
+  ...ACCESS_REQUEST_HINTS,
   'GDPR',
   'DSGVO',
   'DATENSCHUTZ*',
@@ -405,44 +414,6 @@ export function dataRequestHint(text: string | undefined): string | undefined {
   return hintIn(text, DATA_REQUEST_PATTERNS);
 }
 
-/** Of DATA_REQUEST_HINTS, those that ask to erase; those that ask to see one's data; the rest (MY DATA, DSGVO) neither. */
-export const ERASURE_REQUEST_HINTS = [
-  'DELETE*',
-  'ERASE*',
-  'ERASURE',
-  'FORGET ME',
-  'REMOVE MY DATA',
-  'REMOVE MY DETAILS',
-  'LOESCH*',
-  'LOSCH*',
-  'GELOESCHT*',
-  'GELOSCHT*',
-  'DATENLOESCH*',
-  'DATENLOSCH*',
-  'ENTFERN*',
-  'VERGISS MICH',
-  'VERGESST MICH',
-  'VERGESSEN SIE MICH',
-  'BE FORGOTTEN',
-] as const;
-export const ACCESS_REQUEST_HINTS = [
-  'WHAT DATA',
-  'DATA YOU HOLD',
-  'DATA DO YOU',
-  'STORED ABOUT ME',
-  'KNOW ABOUT ME',
-  'SUBJECT ACCESS',
-  'WHAT INFORMATION',
-  'INFORMATION DO YOU',
-  'AUSKUNFT*',
-  'DATENAUSKUNFT',
-  'WELCHE DATEN',
-  'GESPEICHERT',
-  'SPEICHERT IHR',
-  'SPEICHERN SIE',
-  'UEBER MICH',
-  'UBER MICH',
-] as const;
 const ERASURE_REQUEST_PATTERNS = hintPatterns(ERASURE_REQUEST_HINTS);
 const ACCESS_REQUEST_PATTERNS = hintPatterns(ACCESS_REQUEST_HINTS);
 
