@@ -7,7 +7,7 @@ import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { openSqliteDatabase } from '../../lib/store/sqlite-driver';
 import consentEventsNode from '../../nodes/consent-events';
 import consentStoreNode, { type ConsentStoreNode } from '../../nodes/consent-store';
-import { helper, nodeRedPath } from '../helpers/node-red';
+import { coreNode, helper } from '../helpers/node-red';
 import { callsOf, collect, type Msg, sleep, storeCredentials, tempDir } from '../nodes/consent-fixtures';
 
 /**
@@ -22,10 +22,6 @@ const ERIKA = '+4915123456789';
 const STAFF_TOKEN = 'crm-test-staff-token-0123456789';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; wires?: string[][]; scope?: string[] | null };
-
-function coreNode(file: string): unknown {
-  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [path.dirname(nodeRedPath)] }));
-}
 
 /** The consent-events node that feeds the CRM, everything downstream of it, and the catch nodes that watch them. */
 function crmPart(flow: FlowNode[]): { events: FlowNode; nodes: FlowNode[] } {

@@ -7,7 +7,7 @@ import stopHandler from '../../nodes/stop-handler';
 import whatsappConfig from '../../nodes/whatsapp-config';
 import whatsappSend from '../../nodes/whatsapp-send';
 import whatsappWebhook from '../../nodes/whatsapp-webhook';
-import { helper, nodeRedPath } from '../helpers/node-red';
+import { coreNode, helper } from '../helpers/node-red';
 import { mountHttpApps } from '../helpers/node-red-http';
 import { storeCredentials, tempDir } from '../nodes/consent-fixtures';
 
@@ -20,10 +20,6 @@ const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'examples', '06-order-
 const TOKEN = 'a-staff-token-of-32-characters!!';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; name?: string };
-
-function coreNode(file: string): unknown {
-  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [path.dirname(nodeRedPath)] }));
-}
 
 describe('example 06: the order endpoint while the consent store cannot answer', function () {
   this.timeout(20000);

@@ -9,7 +9,7 @@ import stopHandler from '../../nodes/stop-handler';
 import whatsappConfig from '../../nodes/whatsapp-config';
 import whatsappSend from '../../nodes/whatsapp-send';
 import whatsappWebhook from '../../nodes/whatsapp-webhook';
-import { helper, nodeRedPath } from '../helpers/node-red';
+import { coreNode, helper } from '../helpers/node-red';
 import { mountHttpApps } from '../helpers/node-red-http';
 import { storeCredentials, tempDir } from '../nodes/consent-fixtures';
 
@@ -22,10 +22,6 @@ const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'examples', '01-double
 const PHONE = '+4915123456789';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; name?: string };
-
-function coreNode(file: string): unknown {
-  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [path.dirname(nodeRedPath)] }));
-}
 
 describe('example 01: the web form answers when the consent store cannot', function () {
   this.timeout(20000);

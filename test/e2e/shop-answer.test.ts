@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CloudApiError } from '../../lib/cloud-api/errors';
 import { GdprWhatsAppError } from '../../lib/errors';
 import { errorReport } from '../../nodes/shared/i18n';
-import { helper, nodeRedPath } from '../helpers/node-red';
+import { coreNode, helper } from '../helpers/node-red';
 
 /**
  * The order examples' "answer to the shop" function node in Node-RED's own function node, fed whatsapp-send's failure
@@ -30,12 +30,6 @@ function shopAnswers(): FlowNode[] {
     .filter((n) => n.type === 'function' && n.name === 'answer to the shop');
 }
 
-function functionNode(): unknown {
-  return require(
-    require.resolve('@node-red/nodes/core/function/10-function.js', { paths: [path.dirname(nodeRedPath)] }),
-  );
-}
-
 /** msg.error as whatsapp-send's second output carries it for `err`. */
 function reportOf(err: unknown): unknown {
   return errorReport({ _: (key: string) => key } as never, err);
@@ -55,7 +49,7 @@ describe("examples: the order endpoint's answer to the shop", () => {
   async function answerFor(error: unknown): Promise<ShopAnswer> {
     const [answer] = shopAnswers();
     await helper.load(
-      functionNode() as never,
+      coreNode('function/10-function.js') as never,
       [
         { id: 'answer', type: 'function', func: answer.func, outputs: 1, wires: [['out']] },
         { id: 'out', type: 'helper' },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { helper, nodeRedPath } from '../helpers/node-red';
+import { coreNode, helper } from '../helpers/node-red';
 
 /**
  * The examples' "staff only?" function node in Node-RED's own function node: staff endpoints (campaigns, orders,
@@ -19,12 +19,6 @@ function staffGates(): FlowNode[] {
     .filter((f) => f.endsWith('.json'))
     .flatMap((f) => JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, f), 'utf8')) as FlowNode[])
     .filter((n) => n.type === 'function' && n.name === 'staff only?');
-}
-
-function functionNode(): unknown {
-  return require(
-    require.resolve('@node-red/nodes/core/function/10-function.js', { paths: [path.dirname(nodeRedPath)] }),
-  );
 }
 
 interface Answer {
@@ -52,7 +46,7 @@ describe('examples: the staff-only gate', () => {
   async function ask(authorization: string | undefined): Promise<Answer> {
     const [gate] = staffGates();
     await helper.load(
-      functionNode() as never,
+      coreNode('function/10-function.js') as never,
       [
         {
           id: 'gate',

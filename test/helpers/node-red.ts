@@ -10,4 +10,9 @@ const nodeRedPath = require.resolve(process.env.NODE_RED_PATH ?? 'node-red');
 const nodeRedDir = path.dirname(require.resolve(path.join(process.env.NODE_RED_PATH ?? 'node-red', 'package.json')));
 helper.init(nodeRedPath);
 
-export { helper, nodeRedDir, nodeRedPath };
+/** One of Node-RED's own core nodes (`function/10-function.js`), from the Node-RED under test. */
+function coreNode(file: string): unknown {
+  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [path.dirname(nodeRedPath)] }));
+}
+
+export { coreNode, helper, nodeRedDir, nodeRedPath };
