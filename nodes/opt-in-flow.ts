@@ -610,10 +610,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       // the wording she agreed to then; nothing is recorded, whatever the purpose's wording is now.
       if (given && isProofOf(given, inbound.messageId)) {
         const language = chooseLanguage(given.language, config.language, inbound.from ?? inbound.userId);
-        replyMessage(msg, 'subscribed', language, purpose, given.wording);
-        msg.consent = given;
-        msg.optIn = { outcome: 'given', purpose: purpose.id, language, keyword: intent.keyword };
-        return on(1, msg);
+        return subscribedAnswer(msg, given, purpose, language, intent.keyword);
       }
       // Her consent to one of the purpose's present wordings, in any of its languages (an English form's, with a
       // German number), stands: asked to record it again, the ledger keeps it unchanged (after checking that the
@@ -661,10 +658,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (given && record.updatedAt === given.updatedAt && record.decidedAt === given.decidedAt) {
         return alreadySignedUp(msg, record, storeNode, { keyword: intent.keyword });
       }
-      replyMessage(msg, 'subscribed', language, purpose, wording);
       counts.confirmed += 1;
+      return subscribedAnswer(msg, record, purpose, language, intent.keyword);
+    }
+
+    /** "You are now signed up", with the wording her keyword agreed to. */
+    function subscribedAnswer(
+      msg: OptInMessage,
+      record: ConsentRecord,
+      purpose: PurposeDefinition,
+      language: Language,
+      keyword: string,
+    ): Outputs {
+      replyMessage(msg, 'subscribed', language, purpose, record.wording);
       msg.consent = record;
-      msg.optIn = { outcome: 'given', purpose: purpose.id, language, keyword: intent.keyword };
+      msg.optIn = { outcome: 'given', purpose: purpose.id, language, keyword };
       return on(1, msg);
     }
 
