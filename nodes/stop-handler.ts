@@ -1,8 +1,11 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
+import { purposeLabel } from '../lib/conversation/purposes';
 import {
   marketingPurposeIds,
+  objectionPurposes,
+  objectionReplyText,
   parsePurposeList,
   recogniseStopSignal,
   type StopSignal,
@@ -36,9 +39,16 @@ interface StopHandlerDef extends NodeDef {
   helpDe?: string;
   /** Keywords that sign a person up again, named in the confirmation; empty: an opt-in-flow's, if one signs up by keyword. */
   signUpKeyword?: string;
+  /** Whether "Bitte keine Werbung mehr" and the like withdraw the marketing purposes; on for new nodes. */
+  marketingObjections?: boolean;
+  objectionEn?: string;
+  objectionDe?: string;
 }
 
-export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [withDefaults({ language: 'auto' })];
+/** A node saved before marketingObjections keeps flagging such messages for a person, as it did. */
+export const STOP_HANDLER_MIGRATIONS: readonly Migration[] = [
+  withDefaults({ language: 'auto', marketingObjections: false }),
+];
 
 type FlowMessage = NodeMessageInFlow & {
   whatsapp?: unknown;
@@ -84,7 +94,10 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     const texts = {
       stop: { en: config.confirmationEn, de: config.confirmationDe },
       help: { en: config.helpEn, de: config.helpDe },
+      objection: { en: config.objectionEn, de: config.objectionDe },
     };
+    const marketingScope = () =>
+      objectionPurposes({ purposes, marketingPurposes: marketingPurposeIds(store?.purposes ?? []) });
     const actor = `stop-handler:${node.id}`;
     let withdrawals = 0;
     const counter = throttledStatus(node);
@@ -138,6 +151,33 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       send([null, msg]);
     }
 
+    /** "Understood: you will receive no more advertising from us (Newsletter)." */
+    function answerObjection(
+      msg: FlowMessage,
+      signal: Extract<StopSignal, { kind: 'marketing-objection' }>,
+      outcome: Awaited<ReturnType<typeof withdrawForSignal>>,
+    ): void {
+      const language = languageFor(msg, signal);
+      const ended = marketingScope();
+      const known = store?.purposes ?? [];
+      const names = ended.map((id) => {
+        const def = known.find((p) => p.id === id);
+        return def ? purposeLabel(def, language) : id;
+      });
+      const stopScope = purposes ?? known.map((p) => p.id);
+      replyTo(msg, signal.subject);
+      msg.payload = objectionReplyText(
+        language,
+        texts.objection,
+        names,
+        stopScope.some((id) => !ended.includes(id)),
+      );
+      msg.language = language;
+      // Like a STOP's confirmation: the answer says what ended, and the STOP sentence when a STOP would end more.
+      msg.optOutFooter = false;
+      msg.stop = { kind: 'marketing-objection', phrase: signal.phrase, language, ...outcome };
+    }
+
     async function handle(msg: FlowMessage, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
       if (msg.withdraw !== undefined) {
         await recordStaffWithdrawal(msg, send);
@@ -175,6 +215,14 @@ export default function stopHandlerNode(RED: NodeAPI): void {
           else node.log(RED._(`stop-handler.log.user-id-${linked}`));
           return;
         }
+        case 'marketing-objection':
+          // Without a marketing purpose among those this node withdraws there is nothing to end: a person reads it.
+          if (marketingScope().length === 0) {
+            msg.stop = { kind: 'possible-opt-out', hint: signal.phrase };
+            send([null, msg]);
+            return;
+          }
+          break;
         case 'marketing-resume':
           // Meta's "resume" is not consent we can prove (Art. 7(1)): nothing is restored.
           msg.stop = { kind: 'marketing-resume', restored: [] };
@@ -207,6 +255,11 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         if (outcome.skipped === 'no-marketing-purpose') node.warn(RED._('stop-handler.warn.no-marketing-purpose'));
         msg.stop = { kind: 'marketing-opt-out', source: signal.source, ...outcome };
         send([null, msg]);
+        return;
+      }
+      if (signal.kind === 'marketing-objection') {
+        answerObjection(msg, signal, outcome);
+        send([msg, null]);
         return;
       }
       const language = languageFor(msg, signal);

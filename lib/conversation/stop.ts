@@ -15,6 +15,7 @@ import {
   DEFAULT_START_KEYWORDS,
   DEFAULT_STOP_KEYWORDS,
   keywordsFor,
+  marketingObjection,
   matchKeyword,
   normaliseKeywordText,
   optOutHint,
@@ -35,6 +36,20 @@ export const DEFAULT_STOP_CONFIRMATION_TEXTS: Readonly<Record<Language, string>>
 export const STOP_CONFIRMATION_WITH_KEYWORD: Readonly<Record<Language, (keyword: string) => string>> = {
   en: (keyword) => `You have been unsubscribed. To sign up again, reply ${keyword}.`,
   de: (keyword) => `Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ${keyword}.`,
+};
+
+/**
+ * The answer to an objection to advertising in other words ("Bitte keine Werbung mehr"): what ended, by the purposes'
+ * names. The STOP sentence is added when a STOP would end more (the node's other purposes).
+ */
+export const OBJECTION_CONFIRMATION_TEXTS: Readonly<Record<Language, (purposes: string) => string>> = {
+  en: (purposes) => `Understood: you will receive no more advertising from us (${purposes}).`,
+  de: (purposes) => `Verstanden: Sie erhalten keine Werbung mehr von uns (${purposes}).`,
+};
+
+export const OBJECTION_STOP_ENDS_MORE: Readonly<Record<Language, string>> = {
+  en: 'To stop our other messages as well, reply STOP.',
+  de: 'Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
 };
 
 /** The HELP answer must say how to opt out (issue 4). */
@@ -58,6 +73,8 @@ export interface StopRules {
   buttonStopKeywords: readonly string[];
   helpKeywords: readonly string[];
   optOutPayloads: readonly string[];
+  /** Whether an objection to advertising in other words ("Bitte keine Werbung mehr") withdraws the marketing purposes. */
+  marketingObjections: boolean;
 }
 
 /**
@@ -74,6 +91,7 @@ export interface StopRuleSettings {
   keywords?: string;
   helpKeywords?: string;
   optOutPayload?: string;
+  marketingObjections?: boolean;
 }
 
 export function stopRulesFrom(settings: StopRuleSettings): StopRules {
@@ -89,6 +107,7 @@ export function stopRulesFrom(settings: StopRuleSettings): StopRules {
     buttonStopKeywords: stopKeywords.filter((keyword) => !SUBJECT_WORDS_ON_BUTTONS.has(keyword)),
     helpKeywords: parseKeywordList(settings.helpKeywords, DEFAULT_HELP_KEYWORDS),
     optOutPayloads: payloads.length > 0 ? [...new Set(payloads)] : DEFAULT_OPT_OUT_PAYLOADS,
+    marketingObjections: settings.marketingObjections === true,
   };
 }
 
@@ -122,6 +141,18 @@ export type StopSignal =
    * withdrawn, a person must read it. `hint` is the word or phrase found.
    */
   | { kind: 'possible-opt-out'; hint: string }
+  /**
+   * A typed message that objects to advertising in so many words ("Bitte keine Werbung mehr", "Unsubscribe me"), when
+   * the node's rules take them (StopRules.marketingObjections): the marketing purposes are withdrawn. `phrase` is the
+   * phrase found.
+   */
+  | {
+      kind: 'marketing-objection';
+      subject: SubjectRef;
+      phrase: string;
+      messageId?: string;
+      sentAt?: number;
+    }
   /** Meta says the person turned marketing back on. This is not consent (Art. 7(1): we must prove consent). */
   | { kind: 'marketing-resume'; subject: SubjectRef }
   /**
@@ -191,6 +222,8 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   }
   const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
   if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
+  const phrase = rules.marketingObjections ? marketingObjection(message.text) : undefined;
+  if (phrase) return { kind: 'marketing-objection', subject, phrase, messageId, ...sent };
   return possibleOptOut(message.text);
 }
 
@@ -310,7 +343,7 @@ export interface WithdrawalOutcome {
  */
 export async function withdrawForSignal(
   ledger: WithdrawalLedger,
-  signal: Extract<StopSignal, { kind: 'stop' | 'marketing-opt-out' | 'number-changed' }>,
+  signal: Extract<StopSignal, { kind: 'stop' | 'marketing-opt-out' | 'marketing-objection' | 'number-changed' }>,
   scope: WithdrawalScope,
 ): Promise<WithdrawalOutcome> {
   if (signal.kind === 'number-changed') {
@@ -338,6 +371,21 @@ export async function withdrawForSignal(
     });
     return outcomeOf(changed);
   }
+  if (signal.kind === 'marketing-objection') {
+    const purposes = objectionPurposes(scope);
+    if (purposes.length === 0) return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
+    // Recorded as typed: the phrase found is the keyword of the record and its audit event.
+    const changed = await ledger.withdrawUnlessErased({
+      subject: signal.subject,
+      purposes,
+      channel: 'whatsapp-keyword',
+      keyword: signal.phrase,
+      ...(signal.messageId ? { messageId: signal.messageId } : {}),
+      sentAt: signal.sentAt,
+      actor: scope.actor,
+    });
+    return withLateCheck(ledger, signal, outcomeOf(changed));
+  }
   const changed = await ledger.withdrawUnlessErased({
     subject: signal.subject,
     ...(scope.purposes && scope.purposes.length > 0 ? { purposes: [...scope.purposes] } : {}),
@@ -347,8 +395,22 @@ export async function withdrawForSignal(
     sentAt: signal.sentAt,
     actor: scope.actor,
   });
+  return withLateCheck(ledger, signal, outcomeOf(changed));
+}
+
+/** The marketing purposes among those the node's STOP withdraws (none listed: all of them). */
+export function objectionPurposes(scope: Pick<WithdrawalScope, 'purposes' | 'marketingPurposes'>): string[] {
+  const stopScope = scope.purposes && scope.purposes.length > 0 ? scope.purposes : undefined;
+  return scope.marketingPurposes.filter((id) => stopScope === undefined || stopScope.includes(id));
+}
+
+async function withLateCheck(
+  ledger: WithdrawalLedger,
+  signal: { subject: SubjectRef; sentAt?: number },
+  outcome: WithdrawalOutcome,
+): Promise<WithdrawalOutcome> {
   const late = signal.sentAt !== undefined && (await ledger.sentBeforeNumberChange(signal.subject, signal.sentAt));
-  return { ...outcomeOf(changed), ...(late ? { sentBeforeNumberChange: true as const } : {}) };
+  return { ...outcome, ...(late ? { sentBeforeNumberChange: true as const } : {}) };
 }
 
 function outcomeOf(changed: readonly unknown[] | 'erased'): WithdrawalOutcome {
@@ -393,6 +455,22 @@ export function stopReplyText(
   if (kind === 'stop' && signUpKeyword?.trim()) return STOP_CONFIRMATION_WITH_KEYWORD[language](signUpKeyword.trim());
   const defaults = kind === 'stop' ? DEFAULT_STOP_CONFIRMATION_TEXTS : DEFAULT_HELP_TEXTS;
   return defaults[language] ?? (textFor(defaults, language) as string);
+}
+
+/**
+ * The answer to an objection to advertising: the node's own text as it is, else OBJECTION_CONFIRMATION_TEXTS with the
+ * withdrawn purposes' names, and the STOP sentence when a STOP would end more than these.
+ */
+export function objectionReplyText(
+  language: Language,
+  overrides: Partial<Record<Language, string>>,
+  purposeNames: readonly string[],
+  stopEndsMore: boolean,
+): string {
+  const own = overrides[language]?.trim();
+  if (own) return own;
+  const said = OBJECTION_CONFIRMATION_TEXTS[language](purposeNames.join(', '));
+  return stopEndsMore ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
 }
 
 /**

@@ -433,6 +433,125 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
   });
 
+  describe('an objection to advertising in other words (marketingObjections)', () => {
+    /** An inbound message, not a delivery status of an answer (the webhook's output 2 is wired here as well). */
+    const isMessage = (m: Msg) => typeof m.whatsapp?.status !== 'string';
+
+    /** Sends each text from the German customer, one at a time, and takes what the node let go on either output. */
+    async function say(texts: string[], outputs: { sent: Msg[]; other: Msg[] }): Promise<Msg[]> {
+      const results: Msg[] = [];
+      for (const text of texts) {
+        const [sentBefore, otherBefore] = [outputs.sent.length, outputs.other.filter(isMessage).length];
+        await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text });
+        const grown = () => {
+          const passed = outputs.other.filter(isMessage);
+          if (outputs.sent.length > sentBefore) return outputs.sent.at(-1);
+          return passed.length > otherBefore ? passed.at(-1) : undefined;
+        };
+        await until(() => grown() !== undefined, `"${text}" on an output`);
+        results.push(grown()!);
+      }
+      return results;
+    }
+
+    it('withdraws the marketing purposes only, durably, and says so with the STOP sentence for the rest', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      const [msg] = await say(['Bitte keine Werbung mehr, aber die Bestell-Updates gerne!'], { sent, other });
+      assert.equal(sent.length, 1, 'answered on output 1');
+      assert.deepEqual(msg.stop, {
+        kind: 'marketing-objection',
+        phrase: 'KEINE WERBUNG',
+        language: 'de',
+        withdrawn: ['offers'],
+        suppressed: false,
+      });
+      assert.equal(msg.to, GERMAN.phone);
+      assert.equal(msg.optOutFooter, false);
+      await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
+      assert.deepEqual(textsTo(GERMAN.waId), [
+        'Verstanden: Sie erhalten keine Werbung mehr von uns (Offers). Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
+      ]);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true, 'order updates go on');
+      const record = await ledger.getConsent(GERMAN.phone, 'offers');
+      assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
+      assert.equal(record?.withdrawalKeyword, 'KEINE WERBUNG');
+      assert.equal(record?.actor, 'stop-handler:stop');
+    });
+
+    it('leaves questions, negated phrases and other opt-out words to a person, and withdraws nothing', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      const results = await say(
+        ['Wie kann ich mich abmelden?', 'Bitte nicht abmelden', 'Ich kündige', 'Stop the delivery'],
+        { sent, other },
+      );
+      assert.deepEqual(
+        results.map((m) => m.stop),
+        [
+          { kind: 'possible-opt-out', hint: 'ABMELD' },
+          { kind: 'possible-opt-out', hint: 'ABMELD' },
+          { kind: 'possible-opt-out', hint: 'KUENDIG' },
+          { kind: 'possible-opt-out', hint: 'STOP' },
+        ],
+      );
+      assert.equal(sent.length, 0);
+      for (const purpose of ['orders', 'offers']) {
+        assert.equal((await ledger.checkConsent(GERMAN.phone, purpose)).allowed, true, purpose);
+      }
+    });
+
+    it('flags it for a person as before in a node saved without the setting', async () => {
+      const { sent, other } = await load();
+      const ledger = await subscribe(GERMAN.phone);
+      const [msg] = await say(['Bitte keine Werbung mehr'], { sent, other });
+      assert.deepEqual(msg.stop, { kind: 'possible-opt-out', hint: 'KEINE WERBUNG' });
+      assert.equal(sent.length, 0);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+    });
+
+    it("keeps to the node's purposes: none of them marketing, a person reads it; only marketing, no STOP sentence", async () => {
+      const ordersOnly = await load({ stop: { marketingObjections: true, purposes: 'orders' } });
+      let ledger = await subscribe(GERMAN.phone);
+      const [flagged] = await say(['Newsletter abbestellen'], ordersOnly);
+      assert.deepEqual(flagged.stop, { kind: 'possible-opt-out', hint: 'ABBESTELL' });
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+      await helper.unload();
+      sandbox.reset();
+
+      const offersOnly = await load({
+        stop: { marketingObjections: true, purposes: 'offers' },
+        storePath: join(dir, 'second.db'),
+      });
+      ledger = await subscribe(GERMAN.phone);
+      const [answered] = await say(['Newsletter abbestellen'], offersOnly);
+      assert.deepEqual(answered.stop?.withdrawn, ['offers']);
+      await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
+      assert.deepEqual(textsTo(GERMAN.waId), ['Verstanden: Sie erhalten keine Werbung mehr von uns (Offers).']);
+    });
+
+    it('sends an answer of your own as it is, in the language of the number', async () => {
+      const { sent, other } = await load({
+        stop: {
+          marketingObjections: true,
+          objectionEn: 'Done, no more ads.',
+          objectionDe: 'Erledigt, keine Werbung mehr.',
+        },
+      });
+      await subscribe(BRITISH.phone);
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'unsubscribe me' });
+      await until(() => sent.length === 1, 'the answer');
+      assert.deepEqual(other.filter(isMessage), []);
+      assert.deepEqual(
+        sent.map((m) => m.stop?.kind),
+        ['marketing-objection'],
+      );
+      await until(() => textsTo(BRITISH.waId).length === 1, 'the answer in the chat');
+      assert.deepEqual(textsTo(BRITISH.waId), ['Done, no more ads.']);
+    });
+  });
+
   it('takes a STOP written in a WhatsApp group as no opt-out: nothing withdrawn, nothing sent, on to output 2', async () => {
     const { sent, other } = await load();
     const ledger = await subscribe(GERMAN.phone);
