@@ -702,12 +702,27 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     }
     await erika.receivedExactly(5);
 
-    // Asked in other words, she is told how to opt out, and nothing is withdrawn until she does.
+    // Advertising objected to in so many words (Art. 21(3) GDPR): the newsletter ends at once, she is told so and how
+    // to end the rest; order updates go on.
     await erika.says('Bitte keine Werbung mehr');
-    assert.match((await erika.receivedExactly(6))[5].text, /Antworten Sie mit STOP/);
-    assert.equal((await status('10', erika.phone, 'newsletter')).status, 'given');
+    assert.equal(
+      (await erika.receivedExactly(6))[5].text,
+      'Verstanden: Sie erhalten keine Werbung mehr von uns (Newsletter). Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
+    );
+    assert.equal((await status('10', erika.phone, 'newsletter')).status, 'withdrawn');
+    const stillUpdated = await postJson('/order', { to: erika.phone, orderId: 'A-13', status: 'shipped' });
+    assert.equal((stillUpdated.body as { kind?: string }).kind, 'text', stillUpdated.text);
+    assert.match((await erika.receivedExactly(7))[6].text, /Ihre Bestellung A-13 wurde versendet/);
+    // Other words that may mean an opt-out: she is told how, and nothing more is withdrawn until she does.
+    await erika.says('Hört auf, mir zu schreiben');
+    assert.match(
+      (await erika.receivedExactly(8))[7].text,
+      /^Möchten Sie keine Nachrichten mehr von uns\? Antworten Sie mit STOP/,
+    );
+    assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-14', status: 'shipped' })).status, 200);
+    await erika.receivedExactly(9);
     await erika.says('STOP');
-    assert.match((await erika.receivedExactly(7))[6].text, /Sie wurden abgemeldet/);
+    assert.match((await erika.receivedExactly(10))[9].text, /Sie wurden abgemeldet/);
     const blocked = await postJson('/broadcast', { template: 'autumn_sale', recipients: [erika.phone] });
     assert.deepEqual((blocked.body as { blocked: unknown[] }).blocked, [{ to: erika.phone, reason: 'withdrawn' }]);
     assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-8', status: 'shipped' })).status, 409);
@@ -721,20 +736,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       [100, 'Invalid parameter'],
       unknownUser.text,
     );
-    await erika.receivedExactly(7);
+    await erika.receivedExactly(10);
 
     // A request to erase put in other words: she is told how, a person is asked to read it, and nothing is erased.
     const flagged = red.log().length;
     await erika.says('Meine Nummer soll gelöscht werden');
     assert.match(
-      (await erika.receivedExactly(8))[7].text,
+      (await erika.receivedExactly(11))[10].text,
       /^Möchten Sie, dass wir Ihre Daten löschen\? Antworten Sie mit DATEN LÖSCHEN/,
     );
     await red.waitForLog(/may ask to erase or to see her data \(GELOESCHT\)/, 5000, flagged);
     // Asking what is stored is no wish to be deleted: the answer offers MEINE DATEN first.
     await erika.says('Welche Daten haben Sie über mich gespeichert?');
     assert.match(
-      (await erika.receivedExactly(9))[8].text,
+      (await erika.receivedExactly(12))[11].text,
       /^Möchten Sie sehen, was wir über Sie speichern\? Antworten Sie mit MEINE DATEN\. Zum Löschen /,
     );
     assert.equal((await status('10', erika.phone, 'newsletter')).status, 'withdrawn');
@@ -748,7 +763,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
     });
     assert.equal(again.status, 400, 'an unticked box is refused');
-    await erika.receivedExactly(9);
+    await erika.receivedExactly(12);
 
     const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
     assert.ok(
