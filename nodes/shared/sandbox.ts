@@ -44,8 +44,22 @@ export const SANDBOX_TEMPLATES: TemplateDefinition[] = [
     body: 'Bitte bestätigen Sie Ihre Anmeldung per WhatsApp: {{1}}. Sie können sich jederzeit mit STOP abmelden.',
     buttons: [{ type: 'quick_reply', text: 'JA' }],
   },
-  { name: 'order_update', language: 'en', category: 'UTILITY', body: 'Your order {{1}} is now: {{2}}.' },
-  { name: 'order_update', language: 'de', category: 'UTILITY', body: 'Ihre Bestellung {{1}} ist jetzt: {{2}}.' },
+  // whatsapp-send adds no opt-out line to a template (its text is Meta's to approve): it is in the template's footer,
+  // as it should be in every template you submit, so that a first message that is a template says how to stop too.
+  {
+    name: 'order_update',
+    language: 'en',
+    category: 'UTILITY',
+    body: 'Your order {{1}} is now: {{2}}.',
+    footer: 'Reply STOP to unsubscribe.',
+  },
+  {
+    name: 'order_update',
+    language: 'de',
+    category: 'UTILITY',
+    body: 'Ihre Bestellung {{1}} ist jetzt: {{2}}.',
+    footer: 'Antworten Sie mit STOP, um sich abzumelden.',
+  },
   {
     name: 'spring_sale',
     language: 'en',
