@@ -253,6 +253,13 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
     whatsapp.registerWebhook({ id: this.id, path });
     show(statusOf('ready', path));
     showStoreProblems({ status: show }, RED, store);
+    // Said at deploy, not at Meta's first POST: without the app secret every webhook is refused, every STOP with it.
+    if (!whatsapp.appSecret()) {
+      this.error(RED._('whatsapp-webhook.errors.no-app-secret'));
+      show(statusOf('broken', RED._('whatsapp-webhook.status.no-app-secret')));
+    } else if (!whatsapp.verifyToken()) {
+      this.warn(RED._('whatsapp-webhook.warn.no-verify-token'));
+    }
 
     this.on('close', (done: () => void) => {
       completion.close();

@@ -645,6 +645,27 @@ describe('whatsapp-webhook node', () => {
     assert.equal(received.messages.length, 0);
   });
 
+  it('says at deploy that a cloud config without app secret refuses every webhook, and warns without verify token', async () => {
+    await helper.load([configNode, webhookNode, mount] as never, flow() as never, {
+      cfg: { verifyToken: VERIFY_TOKEN },
+    });
+    assert.equal(statusesOf('hook').at(-1)?.fill, 'red');
+    // The test runtime has no catalogues: the keys stand for the texts (package tests check that each key has both).
+    assert.equal(statusesOf('hook').at(-1)?.text, 'whatsapp-webhook.status.no-app-secret');
+    assert.deepEqual(callsOf('error', 'hook'), [['whatsapp-webhook.errors.no-app-secret']]);
+    assert.equal((await signedPost('/whatsapp', textMessage('Stop'))).status, 401, 'refused as the status says');
+    await helper.unload();
+
+    await helper.load([configNode, webhookNode, mount] as never, flow() as never, { cfg: { appSecret: APP_SECRET } });
+    assert.equal(statusesOf('hook').at(-1)?.fill, 'green');
+    assert.deepEqual(callsOf('error', 'hook'), []);
+    assert.deepEqual(callsOf('warn', 'hook'), [['whatsapp-webhook.warn.no-verify-token']]);
+    await helper.unload();
+
+    await load();
+    assert.deepEqual([callsOf('error', 'hook'), callsOf('warn', 'hook')], [[], []]);
+  });
+
   it('shows an error and registers no route without a valid path or config', async () => {
     await load({ path: 'no-slash' });
     assert.equal(routesAt(mount.mounted.httpNode!, 'no-slash').length, 0);
