@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { purposeVersion } from '../lib/consent/purposes';
+import { isPurposeId, purposeVersion } from '../lib/consent/purposes';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { ConsentRecord, SubjectRef } from '../lib/consent/types';
 import {
@@ -292,6 +292,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return defaultCountry ? 'invalid-phone-national' : 'invalid-phone';
     }
 
+    /**
+     * A wording or purpose the store does not have is most often the form's text and the store's drifting apart (the
+     * wording kept in two places): every sign-up through that form fails, the person sees only "reload the page", and
+     * only the integrator can mend it. Said once per deploy and reason; an old page still open says it as well.
+     */
+    const formMismatchWarned = new Set<string>();
+    function warnFormMismatch(reason: OptInRejectReason, msg: OptInMessage): void {
+      if ((reason !== 'unknown-wording' && reason !== 'unknown-purpose') || formMismatchWarned.has(reason)) return;
+      formMismatchWarned.add(reason);
+      const asked = (msg.payload as { purpose?: unknown } | undefined)?.purpose;
+      // What a stranger posted goes into the log only as a purpose id could be written.
+      const purpose = allowMsgPurpose && typeof asked === 'string' && isPurposeId(asked) ? asked : config.purpose;
+      node.warn(RED._(`opt-in-flow.log.form-${reason}`, { purpose: purpose || '-' }));
+    }
+
     async function handleFormRequest(msg: OptInMessage, storeNode: ConsentStoreNode | undefined): Promise<Outputs> {
       if (countryProblem) throw countryProblem;
       const ledger = await ledgerOf(storeNode);
@@ -304,7 +319,10 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         defaultCountry,
         acceptAnyWording,
       });
-      if (!validation.ok) return rejectRequest(msg, validation.reason);
+      if (!validation.ok) {
+        warnFormMismatch(validation.reason, msg);
+        return rejectRequest(msg, validation.reason);
+      }
       // Anyone can post numbers to a public form: each request is a message the business pays for and that a
       // stranger may report. Checked before anything is stored; it tells nothing about the number. The slot is
       // taken at once, before the store is asked: posts arriving together would all find the minute still open.

@@ -296,6 +296,28 @@ describe('opt-in-flow node', () => {
       });
     }
 
+    it('warns once per deploy that a wording or purpose the store lacks makes every sign-up through the form fail', async () => {
+      await load({ allowMsgPurpose: true });
+      const drifted = { ...form, wording: 'Schickt mir bitte den Newsletter per WhatsApp.' };
+      for (const phone of [ANNA, BOB]) {
+        assert.equal((await optIn({ payload: { ...drifted, phone } })).msg.optIn?.reason, 'unknown-wording');
+      }
+      const unknownPurpose = { ...form, purpose: 'rabatte', phone: BOB };
+      assert.equal((await optIn({ payload: unknownPurpose })).msg.optIn?.reason, 'unknown-purpose');
+      assert.deepEqual(
+        loggedSinceLoad().filter((line) => line.includes('form-unknown')),
+        ['opt-in-flow.log.form-unknown-wording', 'opt-in-flow.log.form-unknown-purpose'],
+      );
+      // A well-formed request warns about nothing.
+      await helper.unload();
+      await load();
+      assert.equal((await optIn({ payload: form })).output, 1);
+      assert.deepEqual(
+        loggedSinceLoad().filter((line) => line.includes('form-unknown')),
+        [],
+      );
+    });
+
     it('takes any wording only in a node saved before the check, and warns about it at every start', async () => {
       await load({ configVersion: 2 });
       const stranger = { ...form, wording: 'Sie haben gewonnen: https://x.example' };
