@@ -208,7 +208,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionAudit: (y) =>
       `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR); the proof of a consent or an objection that still stands is kept for as long as it stands.`,
     retentionErasure:
-      'When you request erasure, we delete your data immediately. We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying.',
+      'When you request erasure, we delete your data without undue delay (Art. 17 GDPR). We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying.',
     rights: 'Your rights and how to use them',
     rightsIntro: 'You can use these rights at any time, free of charge:',
     rightStop: (k) =>
@@ -279,7 +279,7 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionAudit: (y) =>
       `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO); den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten.`,
     retentionErasure:
-      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten sofort. Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt.',
+      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten unverzüglich (Art. 17 DSGVO). Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt.',
     rights: 'Ihre Rechte und wie Sie sie ausüben',
     rightsIntro: 'Diese Rechte können Sie jederzeit kostenlos ausüben:',
     rightStop: (k) =>

@@ -75,7 +75,9 @@ describe('conversation/policy-page', () => {
     const text = textOf(html);
     assert.match(html, /^<!DOCTYPE html>\n<html lang="en">/);
     for (const expected of [
-      // What an erasure and an objection leave behind, and for how long (Art. 13(2)(a)).
+      // What an erasure and an objection leave behind, and for how long (Art. 13(2)(a)). Erasure asked of staff takes
+      // its time: no promise of 'immediately'.
+      'we delete your data without undue delay (Art. 17 GDPR)',
       'We keep a pseudonymous block entry without your number, with no time limit',
       'An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit',
       'Example Shop GmbH',
@@ -123,6 +125,7 @@ describe('conversation/policy-page', () => {
   it('renders the same facts in German with the German wording of each purpose', () => {
     const text = textOf(renderPolicyPage(input({ language: 'de' })));
     for (const expected of [
+      'löschen wir Ihre Daten unverzüglich (Art. 17 DSGVO)',
       'Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung',
       'Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym',
       'Datenschutzerklärung für unseren WhatsApp-Dienst',
