@@ -182,11 +182,15 @@ export function namesKeyword(question: string): boolean {
   return question.includes(KEYWORD_PLACEHOLDER);
 }
 
-/** Asked of a person who wrote a one-word erase keyword (confirmationKeywordFor), with the keyword to send. */
+/**
+ * Asked of a person who wrote a one-word erase keyword (confirmationKeywordFor), with the keyword to send. No yes/no
+ * question: a typed "Ja" cannot confirm an erasure (it may answer anything), so the text asks for the keyword only.
+ * Not "all your data": the proof of consent and kept objections stay (DEFAULT_ERASURE_NOTICE).
+ */
 export const DEFAULT_ERASURE_QUESTION: Record<Language, (keyword: string) => string> = {
-  en: (keyword) => `Do you want us to delete all your data? This cannot be undone. To confirm, reply ${keyword}.`,
+  en: (keyword) => `To have your data with us deleted, reply ${keyword}. This cannot be undone.`,
   de: (keyword) =>
-    `Möchten Sie, dass wir alle Ihre Daten löschen? Das lässt sich nicht rückgängig machen. Zur Bestätigung antworten Sie mit ${keyword}.`,
+    `Um Ihre Daten bei uns löschen zu lassen, antworten Sie mit ${keyword}. Das lässt sich nicht rückgängig machen.`,
 };
 
 function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string | undefined {
