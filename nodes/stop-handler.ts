@@ -4,7 +4,6 @@ import { chooseLanguage, type Language } from '../lib/conversation/language';
 import { purposeLabel } from '../lib/conversation/purposes';
 import {
   marketingPurposeIds,
-  objectionPurposes,
   objectionReplyText,
   parsePurposeList,
   recogniseStopSignal,
@@ -13,6 +12,7 @@ import {
   staffWithdrawalOf,
   stopReplyText,
   stopRulesFrom,
+  type WithdrawalOutcome,
   withdrawForSignal,
   withdrawForStaff,
 } from '../lib/conversation/stop';
@@ -96,8 +96,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       help: { en: config.helpEn, de: config.helpDe },
       objection: { en: config.objectionEn, de: config.objectionDe },
     };
-    const marketingScope = () =>
-      objectionPurposes({ purposes, marketingPurposes: marketingPurposeIds(store?.purposes ?? []) });
+    const marketingPurposes = marketingPurposeIds(store?.purposes ?? []);
     const actor = `stop-handler:${node.id}`;
     let withdrawals = 0;
     const counter = throttledStatus(node);
@@ -151,26 +150,25 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       send([null, msg]);
     }
 
-    /** "Understood: you will receive no more advertising from us (Newsletter)." */
+    /**
+     * "Understood: you will receive no more advertising from us (Newsletter)." Every marketing purpose is named, given
+     * or not: none of them will reach her. The STOP sentence when this node's STOP would end more.
+     */
     function answerObjection(
       msg: FlowMessage,
       signal: Extract<StopSignal, { kind: 'marketing-objection' }>,
-      outcome: Awaited<ReturnType<typeof withdrawForSignal>>,
+      outcome: WithdrawalOutcome,
     ): void {
       const language = languageFor(msg, signal);
-      const ended = marketingScope();
-      const known = store?.purposes ?? [];
-      const names = ended.map((id) => {
-        const def = known.find((p) => p.id === id);
-        return def ? purposeLabel(def, language) : id;
-      });
-      const stopScope = purposes ?? known.map((p) => p.id);
+      const definitions = store?.purposes ?? [];
+      const names = definitions.filter((p) => marketingPurposes.includes(p.id)).map((p) => purposeLabel(p, language));
+      const stopEnds = purposes ?? definitions.map((p) => p.id);
       replyTo(msg, signal.subject);
       msg.payload = objectionReplyText(
         language,
         texts.objection,
         names,
-        stopScope.some((id) => !ended.includes(id)),
+        stopEnds.some((id) => !marketingPurposes.includes(id)),
       );
       msg.language = language;
       // Like a STOP's confirmation: the answer says what ended, and the STOP sentence when a STOP would end more.
@@ -216,9 +214,9 @@ export default function stopHandlerNode(RED: NodeAPI): void {
           return;
         }
         case 'marketing-objection':
-          // Without a marketing purpose among those this node withdraws there is nothing to end: a person reads it.
-          if (marketingScope().length === 0) {
-            msg.stop = { kind: 'possible-opt-out', hint: signal.phrase };
+          // Without a marketing purpose in the store there is nothing to end: a person reads it.
+          if (marketingPurposes.length === 0) {
+            msg.stop = { kind: 'possible-opt-out', hint: signal.hint };
             send([null, msg]);
             return;
           }
@@ -235,7 +233,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       const ledger = await ledgerOf(store);
       const outcome = await withdrawForSignal(ledger, signal, {
         purposes,
-        marketingPurposes: marketingPurposeIds(store?.purposes ?? []),
+        marketingPurposes,
         actor,
       });
       withdrawals += 1;

@@ -16,6 +16,7 @@ export const CONFIRMATION_VIAS: readonly ConfirmationVia[] = ['button', 'keyword
 export const WITHDRAWAL_CHANNELS: readonly WithdrawalChannel[] = [
   'whatsapp-keyword',
   'whatsapp-button',
+  'whatsapp-text',
   'meta-marketing-optout',
   'admin',
   'api',

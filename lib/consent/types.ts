@@ -37,10 +37,15 @@ export type CollectionMethod = 'web-form' | 'keyword' | 'button' | 'agent';
  */
 export type RecordMethod = CollectionMethod | 'objection' | 'number-change';
 
-/** 'whatsapp-number-change': Meta reported that the person moved to another number; the old one may be reassigned. */
+/**
+ * 'whatsapp-number-change': Meta reported that the person moved to another number; the old one may be reassigned.
+ * 'whatsapp-text': she objected to advertising in other words ("Bitte keine Werbung mehr"); the record's keyword holds
+ * the sentence read as the objection.
+ */
 export type WithdrawalChannel =
   | 'whatsapp-keyword'
   | 'whatsapp-button'
+  | 'whatsapp-text'
   | 'meta-marketing-optout'
   | 'whatsapp-number-change'
   | 'admin'

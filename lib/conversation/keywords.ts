@@ -291,6 +291,9 @@ const OPT_OUT_HINTS = [
   'NO MORE MARKETING',
   'NO MORE ADVERTIS*',
   'NO MORE ADS',
+  'NO MORE PROMOS',
+  'NO MARKETING',
+  'NO ADS',
   'DONT MESSAGE',
   'DO NOT MESSAGE',
   'DONT CONTACT',
@@ -305,6 +308,7 @@ const OPT_OUT_HINTS = [
   'MELDEN SIE MICH AB',
   'MELDET MICH AB',
   'MELDE MICH AB',
+  'NEWSLETTER AB',
   'ABBESTELL*',
   'AUSTRAG*',
   'TRAGEN SIE MICH AUS',
@@ -318,7 +322,10 @@ const OPT_OUT_HINTS = [
   'KEINE REKLAME',
   'KEINE WHATSAPP*',
   'KEINE NEWSLETTER',
+  'KEINEN NEWSLETTER',
   'KEIN NEWSLETTER',
+  'KEINE WERBE*',
+  'KEIN SPAM',
   'MIR NICHT MEHR',
   'MICH NICHT MEHR',
   'NICHT MEHR SCHREIBEN',
@@ -329,72 +336,6 @@ const OPT_OUT_HINTS = [
   'HOER AUF',
   'AUFHOEREN',
 ] as const;
-
-/**
- * The opt-out hints that object to advertising or a subscription in so many words ("Bitte keine Werbung mehr",
- * "Newsletter abbestellen", "Unsubscribe me"): an objection to direct marketing, to be honoured however it is put
- * (Art. 21(2), (3) GDPR). stop-handler may withdraw the marketing purposes on them. Words that may be about an order
- * or a contract stay hints for a person: "Stop the delivery", "Ich kündige", "Ich widerspreche der Rechnung".
- */
-const MARKETING_OBJECTION_HINTS = [
-  'UNSUBSCRIB*',
-  'OPT ME OUT',
-  'NO MORE NEWSLETTER*',
-  'NO MORE OFFERS',
-  'NO MORE PROMOTIONS',
-  'NO MORE MARKETING',
-  'NO MORE ADVERTIS*',
-  'NO MORE ADS',
-  'ABMELD*',
-  'MELDEN SIE MICH AB',
-  'MELDET MICH AB',
-  'MELDE MICH AB',
-  'ABBESTELL*',
-  'KEINE WERBUNG',
-  'KEINE ANGEBOTE',
-  'KEINE REKLAME',
-  'KEINE NEWSLETTER',
-  'KEIN NEWSLETTER',
-] as const;
-
-/**
- * Words that turn an objection round in the two words before it: "Bitte nicht abmelden", "don't unsubscribe me". Not
- * NO: "No, unsubscribe me" objects.
- */
-const NEGATIONS: ReadonlySet<string> = new Set(['NICHT', 'NIE', 'NIEMALS', 'NOT', 'DONT', 'NEVER']);
-
-/** A longer message is a letter, for a person to read. */
-const OBJECTION_TEXT_MAX_LENGTH = 500;
-
-/** Words are single-spaced after normaliseKeywordText: a space on each side marks a word's edges. */
-function hintPatterns(hints: readonly string[]): { hint: string; needle: string }[] {
-  return hints.map((hint) => ({
-    hint: hint.replace('*', ''),
-    needle: hint.endsWith('*') ? ` ${hint.slice(0, -1)}` : ` ${hint} `,
-  }));
-}
-
-const MARKETING_OBJECTION_PATTERNS = hintPatterns(MARKETING_OBJECTION_HINTS);
-
-/**
- * The phrase by which a message objects to advertising ("KEINE WERBUNG" for "Bitte keine Werbung mehr!"), or
- * undefined: also for a question ("Warum bekomme ich keine Angebote mehr?", "Wie melde ich mich ab?" is answered by
- * a person or the bot, not by withdrawing), for one turned round by a negation in the two words before it ("Bitte
- * nicht abmelden") and for a text longer than 500 characters.
- */
-export function marketingObjection(text: string | undefined): string | undefined {
-  if (typeof text !== 'string' || text.length > OBJECTION_TEXT_MAX_LENGTH || isQuestion(text)) return undefined;
-  for (const spelled of spellings(normaliseKeywordText(text))) {
-    const padded = ` ${spelled} `;
-    for (const { hint, needle } of MARKETING_OBJECTION_PATTERNS) {
-      const at = padded.indexOf(needle);
-      if (at < 0) continue;
-      const before = padded.slice(0, at).trim().split(' ').slice(-2);
-      if (!before.some((word) => NEGATIONS.has(word))) return hint;
-    }
-  }
-  return undefined;
-}
 
 /** Words of a request to erase one's data, and of a request to see it (DATA_REQUEST_HINTS holds both, and more). */
 export const ERASURE_REQUEST_HINTS = [
@@ -458,6 +399,14 @@ export const DATA_REQUEST_HINTS = [
   'DSGVO',
   'DATENSCHUTZ*',
 ] as const;
+
+/** Words are single-spaced after normaliseKeywordText: a space on each side marks a word's edges. */
+function hintPatterns(hints: readonly string[]): { hint: string; needle: string }[] {
+  return hints.map((hint) => ({
+    hint: hint.replace('*', ''),
+    needle: hint.endsWith('*') ? ` ${hint.slice(0, -1)}` : ` ${hint} `,
+  }));
+}
 
 const HINT_PATTERNS = hintPatterns(OPT_OUT_HINTS);
 const DATA_REQUEST_PATTERNS = hintPatterns(DATA_REQUEST_HINTS);

@@ -15,13 +15,13 @@ import {
   DEFAULT_START_KEYWORDS,
   DEFAULT_STOP_KEYWORDS,
   keywordsFor,
-  marketingObjection,
   matchKeyword,
   normaliseKeywordText,
   optOutHint,
   parseKeywordList,
 } from './keywords';
 import { type Language, textFor } from './language';
+import { marketingObjection } from './marketing-objection';
 
 /**
  * Issue 4's default confirmation of an opt-out. It names the way back when the flows have one she can take in this
@@ -119,6 +119,7 @@ export interface SubjectRef {
 export type WithdrawalChannel =
   | 'whatsapp-keyword'
   | 'whatsapp-button'
+  | 'whatsapp-text'
   | 'meta-marketing-optout'
   | 'whatsapp-number-change';
 
@@ -142,14 +143,16 @@ export type StopSignal =
    */
   | { kind: 'possible-opt-out'; hint: string }
   /**
-   * A typed message that objects to advertising in so many words ("Bitte keine Werbung mehr", "Unsubscribe me"), when
+   * A typed message that objects to advertising in other words ("Bitte keine Werbung mehr", "Unsubscribe me"), when
    * the node's rules take them (StopRules.marketingObjections): the marketing purposes are withdrawn. `phrase` is the
-   * phrase found.
+   * sentence read as the objection, normalised (marketing-objection.ts); `hint` what optOutHint finds in it, for a
+   * node that leaves it to a person after all.
    */
   | {
       kind: 'marketing-objection';
       subject: SubjectRef;
       phrase: string;
+      hint: string;
       messageId?: string;
       sentAt?: number;
     }
@@ -223,7 +226,10 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
   if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
   const phrase = rules.marketingObjections ? marketingObjection(message.text) : undefined;
-  if (phrase) return { kind: 'marketing-objection', subject, phrase, messageId, ...sent };
+  if (phrase) {
+    const hint = optOutHint(message.text) ?? phrase;
+    return { kind: 'marketing-objection', subject, phrase, hint, messageId, ...sent };
+  }
   return possibleOptOut(message.text);
 }
 
@@ -372,13 +378,15 @@ export async function withdrawForSignal(
     return outcomeOf(changed);
   }
   if (signal.kind === 'marketing-objection') {
-    const purposes = objectionPurposes(scope);
-    if (purposes.length === 0) return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
-    // Recorded as typed: the phrase found is the keyword of the record and its audit event.
+    // An objection to direct marketing is to all of it (Art. 21(3) GDPR), as Meta's opt-out is: not only to the
+    // purposes a STOP of this node ends.
+    if (scope.marketingPurposes.length === 0)
+      return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
+    // The sentence read as the objection is the record's keyword, under a channel of its own: no keyword was typed.
     const changed = await ledger.withdrawUnlessErased({
       subject: signal.subject,
-      purposes,
-      channel: 'whatsapp-keyword',
+      purposes: [...scope.marketingPurposes],
+      channel: 'whatsapp-text',
       keyword: signal.phrase,
       ...(signal.messageId ? { messageId: signal.messageId } : {}),
       sentAt: signal.sentAt,
@@ -396,12 +404,6 @@ export async function withdrawForSignal(
     actor: scope.actor,
   });
   return withLateCheck(ledger, signal, outcomeOf(changed));
-}
-
-/** The marketing purposes among those the node's STOP withdraws (none listed: all of them). */
-export function objectionPurposes(scope: Pick<WithdrawalScope, 'purposes' | 'marketingPurposes'>): string[] {
-  const stopScope = scope.purposes && scope.purposes.length > 0 ? scope.purposes : undefined;
-  return scope.marketingPurposes.filter((id) => stopScope === undefined || stopScope.includes(id));
 }
 
 async function withLateCheck(
@@ -463,12 +465,12 @@ export function stopReplyText(
  */
 export function objectionReplyText(
   language: Language,
-  overrides: Partial<Record<Language, string>>,
+  overrides: Partial<Record<Language, unknown>>,
   purposeNames: readonly string[],
   stopEndsMore: boolean,
 ): string {
-  const own = overrides[language]?.trim();
-  if (own) return own;
+  const own = overrides[language];
+  if (typeof own === 'string' && own.trim().length > 0) return own.trim();
   const said = OBJECTION_CONFIRMATION_TEXTS[language](purposeNames.join(', '));
   return stopEndsMore ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
 }

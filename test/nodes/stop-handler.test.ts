@@ -103,6 +103,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     hook?: Record<string, unknown>;
     hookWires?: string[][];
     storePath?: string;
+    purposes?: Record<string, unknown>[];
     extra?: Record<string, unknown>[];
   }
 
@@ -124,7 +125,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
         type: 'consent-store',
         backend: 'sqlite',
         sqlitePath: options.storePath ?? join(dir, 'consent.db'),
-        purposes: PURPOSES,
+        purposes: options.purposes ?? PURPOSES,
       },
       {
         id: 'hook',
@@ -461,7 +462,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal(sent.length, 1, 'answered on output 1');
       assert.deepEqual(msg.stop, {
         kind: 'marketing-objection',
-        phrase: 'KEINE WERBUNG',
+        phrase: 'KEINE WERBUNG MEHR',
         language: 'de',
         withdrawn: ['offers'],
         suppressed: false,
@@ -475,8 +476,9 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
       assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true, 'order updates go on');
       const record = await ledger.getConsent(GERMAN.phone, 'offers');
-      assert.equal(record?.withdrawalChannel, 'whatsapp-keyword');
-      assert.equal(record?.withdrawalKeyword, 'KEINE WERBUNG');
+      // Its own channel: she typed no keyword; the sentence read as the objection is kept as what she said.
+      assert.equal(record?.withdrawalChannel, 'whatsapp-text');
+      assert.equal(record?.withdrawalKeyword, 'KEINE WERBUNG MEHR');
       assert.equal(record?.actor, 'stop-handler:stop');
     });
 
@@ -511,12 +513,17 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
     });
 
-    it("keeps to the node's purposes: none of them marketing, a person reads it; only marketing, no STOP sentence", async () => {
+    it("ends every marketing purpose whatever the node's STOP ends, and names STOP only when it ends more", async () => {
       const ordersOnly = await load({ stop: { marketingObjections: true, purposes: 'orders' } });
       let ledger = await subscribe(GERMAN.phone);
-      const [flagged] = await say(['Newsletter abbestellen'], ordersOnly);
-      assert.deepEqual(flagged.stop, { kind: 'possible-opt-out', hint: 'ABBESTELL' });
-      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+      const [answered] = await say(['Newsletter abbestellen'], ordersOnly);
+      assert.deepEqual(answered.stop?.withdrawn, ['offers']);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+      await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
+      assert.match(
+        textsTo(GERMAN.waId)[0],
+        /^Verstanden: Sie erhalten keine Werbung mehr von uns \(Offers\)\. Wenn Sie auch/,
+      );
       await helper.unload();
       sandbox.reset();
 
@@ -525,10 +532,62 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
         storePath: join(dir, 'second.db'),
       });
       ledger = await subscribe(GERMAN.phone);
-      const [answered] = await say(['Newsletter abbestellen'], offersOnly);
-      assert.deepEqual(answered.stop?.withdrawn, ['offers']);
+      await say(['Newsletter abbestellen'], offersOnly);
       await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
       assert.deepEqual(textsTo(GERMAN.waId), ['Verstanden: Sie erhalten keine Werbung mehr von uns (Offers).']);
+      await helper.unload();
+      sandbox.reset();
+
+      // A store with no marketing purpose: nothing to end, a person reads it.
+      const noMarketing = await load({
+        stop: { marketingObjections: true },
+        storePath: join(dir, 'third.db'),
+        purposes: [PURPOSES[0]],
+      });
+      ledger = await subscribe(GERMAN.phone, ['orders']);
+      const [flagged] = await say(['Newsletter abbestellen'], noMarketing);
+      assert.deepEqual(flagged.stop, { kind: 'possible-opt-out', hint: 'ABBESTELL' });
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+    });
+
+    it('leaves an objection with a request to erase or see her data, or with a yes, to a person', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      const results = await say(
+        ['Bitte keine Werbung mehr und löschen Sie meine Daten', 'Ja gerne, aber keine Werbung mehr'],
+        { sent, other },
+      );
+      assert.deepEqual(
+        results.map((m) => m.stop?.kind),
+        ['possible-opt-out', 'possible-opt-out'],
+      );
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+    });
+
+    it('answers an erased person without storing anything about her again, as a STOP does', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      await ledger.eraseSubject(GERMAN.phone, 'test');
+      const [msg] = await say(['Keine Werbung mehr'], { sent, other });
+      assert.equal(msg.stop?.kind, 'marketing-objection');
+      assert.equal(msg.stop?.suppressed, true);
+      assert.deepEqual(msg.stop?.withdrawn, []);
+      assert.equal((await ledger.exportSubject(GERMAN.phone, 'test')).found, false);
+    });
+
+    it('ends a sign-up still waiting for its confirmation, as a STOP does', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await ledgerOf();
+      await ledger.requestConsent({
+        subject: GERMAN.phone,
+        purpose: 'offers',
+        wording: 'offers wording',
+        method: 'web-form',
+        actor: 'test',
+      });
+      const [msg] = await say(['Nein, keine Werbung'], { sent, other });
+      assert.deepEqual(msg.stop?.withdrawn, ['offers']);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, false);
     });
 
     it('sends an answer of your own as it is, in the language of the number', async () => {

@@ -6,7 +6,6 @@ import {
   KEYWORD_MAX_LENGTH,
   keywordLanguage,
   keywordsFor,
-  marketingObjection,
   matchKeyword,
   normaliseKeywordText,
   optOutHint,
@@ -274,56 +273,6 @@ describe('conversation/keywords', () => {
       assert.equal(optOutHint(`${'a '.repeat(3000)}stop`), undefined, 'a letter over 4,096 characters is not searched');
     });
   });
-  describe('marketingObjection', () => {
-    it('finds an objection to advertising put in other words, English and German', () => {
-      const cases: [string, string][] = [
-        ['Bitte keine Werbung mehr!', 'KEINE WERBUNG'],
-        ['Bitte keine Werbung mehr, aber die Bestell-Updates gerne', 'KEINE WERBUNG'],
-        ['Keine Angebote mehr bitte', 'KEINE ANGEBOTE'],
-        ['Ich will keinen Newsletter, also kein Newsletter mehr', 'KEIN NEWSLETTER'],
-        ['Newsletter abbestellen', 'ABBESTELL'],
-        ['Ich habe doch abbestellt und bekomme trotzdem Werbung', 'ABBESTELL'],
-        ['Bitte meldet mich ab', 'MELDET MICH AB'],
-        ['Ich möchte mich abmelden', 'ABMELD'],
-        ['Unsubscribe me please', 'UNSUBSCRIB'],
-        ['No, unsubscribe me', 'UNSUBSCRIB'],
-        ['No more promotions', 'NO MORE PROMOTIONS'],
-        ['no more ads pls', 'NO MORE ADS'],
-        ['KEINE REKLAME', 'KEINE REKLAME'],
-      ];
-      for (const [text, phrase] of cases) assert.equal(marketingObjection(text), phrase, text);
-    });
-
-    it('finds none in a question, a phrase turned round, words about an order or a contract, or a letter', () => {
-      for (const text of [
-        'Wie kann ich mich abmelden?',
-        'Warum bekomme ich keine Angebote mehr?',
-        'Bitte nicht abmelden',
-        "Please don't unsubscribe me",
-        'Do not unsubscribe me',
-        'Ich kündige',
-        'Stop the delivery',
-        'Ich widerspreche der Rechnung',
-        'Wo ist mein Paket',
-        '',
-      ]) {
-        assert.equal(marketingObjection(text), undefined, text);
-      }
-      assert.equal(marketingObjection(undefined), undefined);
-      assert.equal(
-        marketingObjection(`${'Guten Tag, '.repeat(50)}keine Werbung mehr`),
-        undefined,
-        'over 500 characters',
-      );
-    });
-
-    it('finds only what optOutHint also flags, so that a node without the setting hands each to a person', () => {
-      for (const text of ['Bitte keine Werbung mehr', 'no more ads', 'KEINE REKLAME', 'Newsletter abbestellen']) {
-        assert.notEqual(optOutHint(text), undefined, text);
-      }
-    });
-  });
-
   describe('the keyword to name to a reader', () => {
     it('tells the language of sign-up and erase keywords by their words, however written', () => {
       assert.equal(keywordLanguage('Daten löschen!'), 'de');

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { optOutHint } from '../../../lib/conversation/keywords';
+import { marketingObjection } from '../../../lib/conversation/marketing-objection';
+
+/** Objections to advertising, and the sentence each is read as. */
+const OBJECTIONS: [string, string][] = [
+  ['Bitte keine Werbung mehr!', 'KEINE WERBUNG MEHR'],
+  ['Bitte keine Werbung mehr, aber die Bestell-Updates gerne', 'KEINE WERBUNG MEHR'],
+  ['Hallo, keine Angebote mehr bitte 🙏', 'KEINE ANGEBOTE MEHR'],
+  ['Keinen Newsletter mehr bitte', 'KEINEN NEWSLETTER MEHR'],
+  ['Kein Newsletter', 'KEIN NEWSLETTER'],
+  ['Ich möchte keine Werbung mehr per WhatsApp erhalten', 'ICH MOECHTE KEINE WERBUNG MEHR PER WHATSAPP ERHALTEN'],
+  ['Keine Werbenachrichten mehr', 'KEINE WERBENACHRICHTEN MEHR'],
+  ['Kein Spam mehr!', 'KEIN SPAM MEHR'],
+  ['Schickt mir keine Angebote mehr', 'SCHICKT MIR KEINE ANGEBOTE MEHR'],
+  ['Newsletter abbestellen', 'NEWSLETTER ABBESTELLEN'],
+  ['Ich möchte den Newsletter abbestellen.', 'ICH MOECHTE DEN NEWSLETTER ABBESTELLEN'],
+  ['Ich möchte mich vom Newsletter abmelden', 'ICH MOECHTE MICH VOM NEWSLETTER ABMELDEN'],
+  ['Ich möchte mich abmelden', 'ICH MOECHTE MICH ABMELDEN'],
+  ['Bitte meldet mich ab', 'MELDET MICH AB'],
+  ['Melden Sie mich bitte vom Newsletter ab', 'MELDEN SIE MICH VOM NEWSLETTER AB'],
+  ['Tragen Sie mich aus dem Newsletter aus', 'TRAGEN SIE MICH AUS DEM NEWSLETTER AUS'],
+  ['Können Sie mich bitte vom Newsletter abmelden?', 'KOENNEN SIE MICH VOM NEWSLETTER ABMELDEN'],
+  ['Ich widerspreche der Nutzung meiner Daten für Werbung', 'ICH WIDERSPRECHE DER NUTZUNG MEINER DATEN FUER WERBUNG'],
+  ['Funktioniert nicht. Bitte abmelden.', 'ABMELDEN'],
+  ['Nie wieder! Abmelden!', 'ABMELDEN'],
+  ['Unsubscribe me please', 'UNSUBSCRIBE ME'],
+  ['No, unsubscribe me', 'UNSUBSCRIBE ME'],
+  ['Your link does not work. Unsubscribe me', 'UNSUBSCRIBE ME'],
+  ['Can you unsubscribe me please?', 'CAN YOU UNSUBSCRIBE ME'],
+  ['No more promotions', 'NO MORE PROMOTIONS'],
+  ['no more ads pls', 'NO MORE ADS'],
+  ['No marketing please', 'NO MARKETING'],
+  ["I don't want any more offers", 'I DONT WANT ANY MORE OFFERS'],
+  ['Stop sending me ads', 'STOP SENDING ME ADS'],
+  ['Remove me from your list', 'REMOVE ME FROM YOUR LIST'],
+  ['I object to marketing', 'I OBJECT TO MARKETING'],
+];
+
+/**
+ * Messages that are no objection to advertising, or too unclear to act on: orders and contracts, descriptions, the
+ * opposite of an objection, negations, other channels, someone else's number, a yes, a question, a data request.
+ */
+const NOT_OBJECTIONS = [
+  'Ich möchte meine Bestellung abbestellen',
+  'Bitte die zweite Lieferung abbestellen.',
+  'Kaffee-Abo abbestellen',
+  'Sparabo abmelden',
+  'Abmeldung vom Kurs',
+  'Abmeldung vom Lastschriftverfahren',
+  'I want to unsubscribe from the yoga class',
+  'Im Shop sind keine Angebote zu sehen',
+  'Keine Angebote gefunden, die Suche geht nicht',
+  'Ich habe keine Angebote bekommen, obwohl ich angemeldet bin',
+  'Kein Newsletter? Schade',
+  'Ich will keine Angebote verpassen',
+  'Damit ich keine Angebote verpasse, ja bitte',
+  'Ich bekomme keine Werbung mehr, bitte wieder schicken',
+  'Ich möchte meine Abmeldung rückgängig machen',
+  'Abmeldung war ein Versehen',
+  'I unsubscribed by mistake, please add me back',
+  "I didn't unsubscribe",
+  'No need to unsubscribe me',
+  "Don't you dare unsubscribe me",
+  'Auf keinen Fall abmelden',
+  'Kein Abmelden bitte',
+  'Bitte nicht abmelden',
+  'Ich will mich nicht vom Newsletter abmelden',
+  'Abmelden möchte ich mich nicht',
+  'Keine Werbung im Paket bitte, ist ein Geschenk',
+  'Ja gerne, aber bitte keine Werbung per SMS',
+  'Ich möchte Newsletter weiter, aber keine Werbung per SMS',
+  "Can you unsubscribe my wife's number too",
+  'Ja, aber keine Werbung mehr',
+  'Wie kann ich mich abmelden?',
+  'Warum bekomme ich keine Angebote mehr?',
+  'Keine Werbung mehr? Wieso?',
+  'Bitte keine Werbung mehr und löschen Sie meine Daten',
+  'Unsubscribe me and delete my data',
+  'Keine Werbung mehr. Welche Daten haben Sie über mich gespeichert',
+  'Ich kündige',
+  'Stop the delivery',
+  'Ich widerspreche der Rechnung',
+  'Wo ist mein Paket',
+  '',
+];
+
+describe('conversation/marketing-objection', () => {
+  it('reads an objection to advertising put in other words, German and English, as the sentence that says it', () => {
+    for (const [text, sentence] of OBJECTIONS) assert.equal(marketingObjection(text), sentence, text);
+  });
+
+  it('reads none in orders, descriptions, takings back, negations, other channels, a yes or a data request', () => {
+    for (const text of NOT_OBJECTIONS) assert.equal(marketingObjection(text), undefined, text);
+    assert.equal(marketingObjection(undefined), undefined);
+    assert.equal(marketingObjection(`${'Guten Tag. '.repeat(50)}Keine Werbung mehr`), undefined, 'over 500 characters');
+  });
+
+  it('reads only what optOutHint also flags, so that a node without the setting hands each to a person', () => {
+    for (const [text] of OBJECTIONS) assert.notEqual(optOutHint(text), undefined, text);
+  });
+});
