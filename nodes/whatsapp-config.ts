@@ -26,6 +26,8 @@ import {
 } from './shared/types';
 
 const PHONE_NUMBER_ID = /^\d{1,32}$/;
+/** As Meta writes a Graph API version in its paths: v25.0. */
+const API_VERSION = /^v\d{1,3}\.\d{1,3}$/;
 let chatUrlLogged = false;
 
 export default function registerWhatsAppConfig(RED: NodeAPI): void {
@@ -89,36 +91,63 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
       : undefined;
     sandboxUrl?.catch((err: unknown) => node.error(translateError(RED, err)));
 
+    const apiVersion = String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion).trim();
+
+    /**
+     * Every problem of the configuration, in the order a send meets them (it fails with the first): a deploy names them
+     * all at once. `apiBaseUrl` undefined: the sandbox's own, which is fine.
+     */
+    function configProblems(apiBaseUrl: string | undefined): GdprWhatsAppError[] {
+      const problems: GdprWhatsAppError[] = [];
+      if (!PHONE_NUMBER_ID.test(node.phoneNumberId)) {
+        problems.push(
+          new GdprWhatsAppError('config-phone-number-id', 'The WhatsApp configuration has no valid phone number id'),
+        );
+      }
+      const stray = accessToken ? strayTokenCharacter(accessToken) : undefined;
+      if (!accessToken) {
+        problems.push(
+          new GdprWhatsAppError('config-access-token-missing', 'The WhatsApp configuration has no access token'),
+        );
+      } else if (stray) {
+        problems.push(
+          new GdprWhatsAppError(
+            'config-access-token-invalid',
+            `The access token contains a character no access token has (${stray}): copy it from Meta again`,
+            { character: stray },
+          ),
+        );
+      }
+      if (apiBaseUrl !== undefined && !carriesTokenSafely(apiBaseUrl)) {
+        problems.push(
+          new GdprWhatsAppError(
+            'config-api-url-insecure',
+            'The API base URL must use https (plain http only to this machine): the access token travels with every request',
+          ),
+        );
+      }
+      if (!API_VERSION.test(apiVersion)) {
+        problems.push(
+          new GdprWhatsAppError(
+            'config-api-version',
+            `The API version must be written as Meta names it, such as v25.0, not ${apiVersion.slice(0, 20)}`,
+            { version: apiVersion.slice(0, 20) },
+          ),
+        );
+      }
+      return problems;
+    }
+
     async function createClient(): Promise<CloudApiClient> {
       const apiBaseUrl = sandboxUrl
         ? await sandboxUrl
         : String(config.apiBaseUrl || WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl);
-      if (!PHONE_NUMBER_ID.test(node.phoneNumberId)) {
-        throw new GdprWhatsAppError(
-          'config-phone-number-id',
-          'The WhatsApp configuration has no valid phone number id',
-        );
-      }
-      if (!accessToken) {
-        throw new GdprWhatsAppError('config-access-token-missing', 'The WhatsApp configuration has no access token');
-      }
-      const stray = strayTokenCharacter(accessToken);
-      if (stray) {
-        throw new GdprWhatsAppError(
-          'config-access-token-invalid',
-          `The access token contains a character no access token has (${stray}): copy it from Meta again`,
-          { character: stray },
-        );
-      }
-      if (!sandboxUrl && !carriesTokenSafely(apiBaseUrl)) {
-        throw new GdprWhatsAppError(
-          'config-api-url-insecure',
-          'The API base URL must use https (plain http only to this machine): the access token travels with every request',
-        );
-      }
+      const [problem] = configProblems(sandboxUrl ? undefined : apiBaseUrl);
+      // No token always has its problem; the second test is for the type checker.
+      if (problem || !accessToken) throw problem;
       return new CloudApiClient({
         apiBaseUrl,
-        apiVersion: String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion),
+        apiVersion,
         phoneNumberId: node.phoneNumberId,
         accessToken,
         ...(sandboxUrl ? { wabaId: sandboxWabaId } : config.wabaId ? { wabaId: String(config.wabaId) } : {}),
@@ -151,6 +180,12 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
       // A client still being made remembers nothing yet.
       for (const name of names) made?.forgetTemplateCategory(name);
     };
+
+    // Said at deploy, all at once: otherwise each shows up only as the failure of a send, one after the other.
+    if (!sandboxMode) {
+      const apiBaseUrl = String(config.apiBaseUrl || WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl);
+      for (const problem of configProblems(apiBaseUrl)) node.error(translateError(RED, problem));
+    }
 
     // GDPR Chapter V: message data stored at rest outside the EU/EEA is a third-country transfer.
     if (!sandboxMode && accessToken && PHONE_NUMBER_ID.test(node.phoneNumberId)) {

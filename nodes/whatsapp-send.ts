@@ -96,6 +96,9 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
 
     if (!whatsapp) {
       node.status(statusOf('broken', RED._('whatsapp-send.status.no-config')));
+    } else {
+      // A configuration that cannot send shows at deploy, not at the first message (its log names every problem).
+      whatsapp.client().catch((err: unknown) => node.status(statusOf('broken', translateError(RED, err))));
     }
 
     /**

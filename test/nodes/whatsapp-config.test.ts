@@ -290,6 +290,51 @@ describe('whatsapp-config node', () => {
       }
     });
 
+    it('names every problem of a cloud configuration at deploy, and a send node shows the first one in red', async () => {
+      const flow = [
+        {
+          id: 'cfg',
+          type: 'whatsapp-config',
+          mode: 'cloud',
+          apiBaseUrl: 'http://graph.facebook.com',
+          apiVersion: '25',
+          phoneNumberId: '+49 151 2345678',
+        },
+        { id: 'tab', type: 'tab' },
+        { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [[], []] },
+      ];
+      await helper.load([configNode, sendNode] as never, flow as never, { cfg: { accessToken: `EAAB ${TOKEN}…` } });
+      const config = helper.getNode('cfg') as unknown as { error: { args: unknown[][] } };
+      const logged = config.error.args.map(([text]) => String(text));
+      assert.deepEqual(
+        logged.map((text) => text.split(' ').slice(0, 4).join(' ')),
+        ['The WhatsApp configuration has', 'The access token contains', 'The API base URL', 'The API version must'],
+        logged.join('\n'),
+      );
+      assert.doesNotMatch(logged.join('\n'), new RegExp(TOKEN), 'the token is not logged');
+      const send = helper.getNode('send') as unknown as { status: { args: { fill?: string; text?: string }[][] } };
+      for (let i = 0; i < 100 && send.status.args.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(send.status.args.at(-1)?.[0]?.fill, 'red');
+      assert.match(String(send.status.args.at(-1)?.[0]?.text), /phone number id/);
+      await helper.unload();
+
+      // A configuration without problems logs none.
+      register('DE');
+      await helper.load(
+        [configNode, sendNode] as never,
+        [
+          { ...flow[0], apiBaseUrl: server.url, apiVersion: 'v25.0', phoneNumberId: PHONE_NUMBER_ID },
+          flow[1],
+          flow[2],
+        ] as never,
+        {
+          cfg: { accessToken: TOKEN },
+        },
+      );
+      const clean = helper.getNode('cfg') as unknown as { error: { args: unknown[][] } };
+      assert.deepEqual(clean.error.args, []);
+    });
+
     it('keeps credentials out of the saved flow', async () => {
       register('DE');
       const flow = [
