@@ -3,27 +3,35 @@ import { dataRequestAbout, normaliseKeywordText } from './keywords';
 /**
  * An objection to advertising put in other words ("Bitte keine Werbung mehr", "Ich möchte den Newsletter abbestellen",
  * "Unsubscribe me"): an objection to direct marketing, to be honoured however it is put (Art. 21(2), (3) GDPR), which
- * stop-handler may act on. Acting on a misreading ends a subscription she wanted, so a part of the message (between
- * punctuation) must be one of a few sentences as a whole, give or take words of courtesy: "Ich möchte meine
- * Bestellung abbestellen", "Keine Angebote gefunden", "Ich bekomme keine Werbung mehr", "Keine Werbung im Paket bitte"
- * and "Bitte nicht abmelden" are none. Everything else that may mean an opt-out stays a hint for a person (optOutHint).
+ * stop-handler may act on. Acting on a misreading ends a subscription she wanted, so the message must be one of a few
+ * sentences as a whole, give or take greetings and words of courtesy: "Ich möchte meine Bestellung abbestellen", "Keine
+ * Angebote gefunden", "Ich bekomme keine Werbung mehr", "Bitte nicht abmelden", "Kein Spam, ich habe eine Frage",
+ * "Mein Vater sagt: keine Werbung mehr" and "Endlich keine Werbung mehr" are none. Everything else that may mean an
+ * opt-out stays a hint for a person (optOutHint), who is told to reply STOP.
  */
 
-/** What advertising is called. Umlauts are written out (normalised text, see `folded`). */
+/** What advertising is called. Umlauts are written out (`folded`), and each pattern allows them dropped (MOE?CHTE). */
 const ADS_DE = '(WERBUNG|WERBENACHRICHTEN|WERBEMAILS?|WERBENEWSLETTER|REKLAME|ANGEBOTE|NEWSLETTER|NEWSLETTERS|SPAM)';
 const ADS_EN =
   '(ADS|ADVERTS?|ADVERTISING|ADVERTISEMENTS?|PROMOTIONS?|PROMOS?|OFFERS|DEALS|MARKETING|NEWSLETTERS?|SPAM)';
-const FROM_DE = '((VOM|VON DEM|VON IHREM|VON EUREM|AUS DEM|DEN|DIE|IHREN|EUREN|IHRE|EURE) )?';
-const LIST_EN =
-  '( FROM (THE|YOUR|THIS|ALL|ALL YOUR) (NEWSLETTERS?|MAILING LIST|LIST|MARKETING|ADS|OFFERS|PROMOTIONS))?';
-const WANT_DE = '(ICH (WILL|MOE?CHTE) )';
-const VIA = '( (PER|UEBER|AUF|BEI) WHATSAPP| HIER)?';
+const FROM_DE = '((VOM|VON DEM|VON IHREM|VON EUREM|AUS DEM|AUS IHREM|AUS EUREM|DEN|DIE|IHREN|EUREN|IHRE|EURE) )?';
+const LIST_EN = '( FROM (THE|YOUR|THIS|ALL|ALL YOUR) (NEWSLETTERS?|MAILING LIST|MARKETING|ADS|OFFERS|PROMOTIONS))?';
+const WANT_DE = '((ICH )?(WILL|MOE?CHTE) )';
+const VIA = '( (PER|UE?BER|AUF|BEI) WHATSAPP| HIER)?';
 
 /** Whole sentences that object to advertising (`asked`: a request put as a question, "Können Sie mich abmelden?"). */
 const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
-  // Keine Werbung mehr / Ich möchte keine Angebote mehr erhalten / Schickt mir keinen Newsletter mehr
-  { pattern: new RegExp(`^${WANT_DE}?(KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${VIA}( (ERHALTEN|BEKOMMEN))?$`) },
+  // Keine Werbung mehr / Ich möchte keine Angebote mehr erhalten / Ab sofort keine Werbung mehr schicken
+  {
+    pattern: new RegExp(
+      `^${WANT_DE}?(AB SOFORT |KUE?NFTIG )?(KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${VIA}( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?$`,
+    ),
+  },
   { pattern: new RegExp(`^(SCHICKEN SIE|SCHICKT|SENDEN SIE|SENDET) MIR (KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${VIA}$`) },
+  // Ich möchte den Newsletter nicht mehr (erhalten) / Stopp Werbung / Abmeldung vom Newsletter
+  { pattern: new RegExp(`^${WANT_DE}?(DEN|DIE|EUREN|IHREN) ${ADS_DE} NICHT MEHR( (ERHALTEN|BEKOMMEN))?$`) },
+  { pattern: new RegExp(`^STOPP? ${ADS_DE}$`) },
+  { pattern: new RegExp(`^(ABMELDEN|ABMELDUNG) (VOM|AUS DEM) ${ADS_DE}$`) },
   // Newsletter abbestellen / Ich möchte mich vom Newsletter abmelden / Ich will den Newsletter kündigen
   {
     pattern: new RegExp(
@@ -31,67 +39,85 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
     ),
   },
   { pattern: new RegExp(`^${WANT_DE}MICH (ABMELDEN|AUSTRAGEN)$`) },
-  // Bitte melden Sie mich ab / Meldet mich vom Newsletter ab / Tragen Sie mich aus
-  { pattern: new RegExp(`^(MELDEN SIE|MELDET|MELDE) MICH( HIER| ${FROM_DE}${ADS_DE}| VON DER LISTE)? AB$`) },
-  { pattern: new RegExp(`^(TRAGEN SIE|TRAGT) MICH( ${FROM_DE}${ADS_DE}| AUS DER LISTE)? AUS$`) },
+  { pattern: new RegExp(`^ICH WUE?RDE MICH GERNE? ${FROM_DE}(${ADS_DE} )?ABMELDEN$`) },
+  // Bitte melden Sie mich ab / Meldet mich vom Newsletter ab / Tragen Sie mich aus / Nehmt mich aus dem Verteiler
+  { pattern: new RegExp(`^(MELDEN SIE|MELDET|MELDE|MELD) MICH( HIER| ${FROM_DE}${ADS_DE})? AB$`) },
+  { pattern: new RegExp(`^(TRAGEN SIE|TRAGT) MICH( ${FROM_DE}(${ADS_DE}|VERTEILER))? AUS$`) },
+  { pattern: /^(NEHMEN SIE|NEHMT) MICH AUS (DEM|EUREM|IHREM) VERTEILER( RAUS)?$/ },
   {
-    pattern: new RegExp(`^(KOE?NNEN|KOE?NNTEN) SIE MICH ${FROM_DE}(${ADS_DE} )?(ABMELDEN|AUSTRAGEN)$`),
+    pattern: new RegExp(`^(KOE?NNEN|KOE?NNTEN|WUE?RDEN) SIE MICH ${FROM_DE}(${ADS_DE} )?(ABMELDEN|AUSTRAGEN)$`),
     asked: true,
   },
   { pattern: new RegExp(`^(KANNST DU|KOE?NNT IHR) MICH ${FROM_DE}(${ADS_DE} )?(ABMELDEN|AUSTRAGEN)$`), asked: true },
   // Ich widerspreche der Werbung / der Nutzung meiner Daten für Werbung (Art. 21(2))
   {
     pattern:
-      /^ICH WIDERSPRECHE (DER )?((NUTZUNG|VERARBEITUNG|VERWENDUNG) MEINER DATEN (FUE?R|ZU) )?(WERBUNG|WERBEZWECKEN?|DIREKTWERBUNG)$/,
+      /^(HIERMIT )?(ICH WIDERSPRECHE|WIDERSPRECHE ICH) (DER |JEGLICHER )?((NUTZUNG|VERARBEITUNG|VERWENDUNG) MEINER DATEN (FUE?R|ZU) )?(WERBUNG|WERBEZWECKEN?|DIREKTWERBUNG)$/,
   },
+  { pattern: /^WIDERSPRUCH GEGEN (DIE )?(DIREKT)?WERBUNG$/ },
   // No more offers / No marketing / I don't want any more ads / Stop sending me promotions
-  { pattern: new RegExp(`^(I WANT |ID LIKE )?NO (MORE )?${ADS_EN}( ANYMORE| ANY MORE)?${VIA}$`) },
-  { pattern: new RegExp(`^I (DONT|DO NOT) WANT (ANY )?(MORE )?${ADS_EN}( ANYMORE| ANY MORE)?${VIA}$`) },
-  { pattern: new RegExp(`^STOP SENDING (ME )?${ADS_EN}$`) },
-  // Unsubscribe me / I want to unsubscribe from the newsletter / Remove me from your list / Can you unsubscribe me
+  { pattern: new RegExp(`^(I WANT |ID LIKE )?NO (MORE )?${ADS_EN}( MESSAGES)?( ANYMORE| ANY MORE)?${VIA}$`) },
+  {
+    pattern: new RegExp(
+      `^I (DONT|DO NOT) WANT (TO RECEIVE )?(ANY )?(MORE )?${ADS_EN}( MESSAGES)?( ANYMORE| ANY MORE)?${VIA}$`,
+    ),
+  },
+  { pattern: new RegExp(`^(DONT|DO NOT) SEND ME (ANY )?(MORE )?${ADS_EN}( MESSAGES)?( ANYMORE| ANY MORE)?$`) },
+  { pattern: new RegExp(`^STOP SENDING (ME )?${ADS_EN}( MESSAGES)?$`) },
+  // Unsubscribe me / I'd like to unsubscribe from the newsletter / Remove me from your mailing list
   { pattern: new RegExp(`^UNSUBSCRIBE ME${LIST_EN}$`) },
-  { pattern: new RegExp(`^I (WANT|WOULD LIKE|D LIKE|WISH) TO UNSUBSCRIBE${LIST_EN}$`) },
-  { pattern: /^(REMOVE|TAKE) ME (FROM|OFF) (THE|YOUR) (MAILING |MARKETING )?LIST$/ },
+  // "I'd" is ID once apostrophes are dropped.
+  { pattern: new RegExp(`^(I (WANT|WOULD LIKE|WISH)|ID LIKE) TO UNSUBSCRIBE${LIST_EN}$`) },
+  { pattern: /^(REMOVE|TAKE) ME (FROM|OFF) (THE|YOUR) (MAILING|MARKETING|NEWSLETTER) LIST$/ },
   { pattern: new RegExp(`^OPT ME OUT( OF ${ADS_EN})?$`) },
   { pattern: new RegExp(`^(CAN|COULD) YOU UNSUBSCRIBE ME${LIST_EN}$`), asked: true },
   { pattern: /^I OBJECT TO (DIRECT )?MARKETING$/ },
-  // An opt-out keyword as one part of a longer message: "Funktioniert nicht. Bitte abmelden."
-  { pattern: /^(ABMELDEN|ABBESTELLEN|AUSTRAGEN|UNSUBSCRIBE|OPT OUT|OPTOUT)$/ },
 ];
 
 /** Words of courtesy, wherever they stand: "Können Sie mich bitte vom Newsletter abmelden?" */
 const COURTESY: ReadonlySet<string> = new Set(['BITTE', 'PLEASE', 'PLS']);
 
-/** Words around a sentence that change nothing: "Hallo, keine Werbung mehr, danke", "Ok, unsubscribe me thanks". */
-const FILLERS: ReadonlySet<string> = new Set([
-  'DANKE',
+/**
+ * Greetings and thanks: a part of the message made of them only, or the ones at a sentence's ends, change nothing
+ * ("Hallo, keine Werbung mehr, danke"). Not "endlich" or "ok": "Endlich keine Werbung mehr" is relief, not a request.
+ */
+const PLEASANTRIES: ReadonlySet<string> = new Set([
   'HALLO',
-  'ABER',
-  'UND',
-  'ALSO',
-  'JETZT',
-  'EINFACH',
-  'ENDLICH',
-  'OK',
-  'OKAY',
-  'THANKS',
-  'THX',
+  'GUTEN',
+  'TAG',
+  'MORGEN',
+  'ABEND',
+  'MOIN',
+  'SERVUS',
+  'DANKE',
+  'VIELEN',
+  'DANK',
+  'DANKESCHOEN',
+  'GRUSS',
+  'GRUESSE',
+  'MFG',
+  'LG',
+  'VG',
   'HI',
   'HELLO',
   'HEY',
-  'BUT',
-  'AND',
-  'SO',
-  'NOW',
-  'JUST',
+  'THANKS',
+  'THANK',
+  'YOU',
+  'THX',
+  'REGARDS',
+  'CHEERS',
 ]);
-
-/** A yes in the same message ("Ja gerne, aber keine Werbung per SMS") makes it contradictory: a person reads it. */
-const YES_WORDS: ReadonlySet<string> = new Set(['JA', 'J', 'YES', 'Y', 'GERNE', 'SURE', 'YEP', 'JAWOHL']);
 
 /** A message that takes something back or asks for it again is no objection, whatever else it says. */
 const TAKEN_BACK =
-  /( RUE?CKGAE?NGIG| VERSEHEN| MISTAKE| ACCIDENT| RESUBSCRIB| WIEDER (ANMELD|SCHICK|SEND|HABEN)| ADD ME BACK| VERPASS)/;
+  /( RUE?CKGAE?NGIG| (AUS)?VERSEHEN| MISTAKE| ACCIDENT| RESUBSCRIB| WIEDER (ANMELD|SCHICK|SEND|HABEN)| ADD ME BACK| VERPASS)/;
+
+/** A question mark as people type it on a phone: ? ？ ❓ ❔ ⁉ ‽ ¿ */
+const QUESTION_MARK = /[?\uFF1F\u2753\u2754\u2049\u203D\u00BF]/u;
+
+/** Where a message's parts end: punctuation, a line break, a question mark of any kind. */
+const PART_END = /(?<=[.!?;,:\n\u00A1\uFF1F\u2753\u2754\u2049\u203D\u00BF])/u;
 
 /** A longer message is a letter, for a person to read. */
 const OBJECTION_TEXT_MAX_LENGTH = 500;
@@ -101,34 +127,38 @@ function folded(text: string): string {
   return normaliseKeywordText(text).replace(/Ä/g, 'AE').replace(/Ö/g, 'OE').replace(/Ü/g, 'UE');
 }
 
-function withoutFillers(words: string[]): string[] {
+function withoutPleasantries(words: string[]): string[] {
   let start = 0;
   let end = words.length;
-  while (start < end && FILLERS.has(words[start])) start += 1;
-  while (end > start && FILLERS.has(words[end - 1])) end -= 1;
+  while (start < end && PLEASANTRIES.has(words[start])) start += 1;
+  while (end > start && PLEASANTRIES.has(words[end - 1])) end -= 1;
   return words.slice(start, end);
 }
 
 /**
- * The part of a message that objects to advertising, normalised ("KEINE WERBUNG MEHR" for "Bitte keine Werbung mehr!
- * 🙏"), or undefined. None either for a message that also asks for its data to be erased or seen (a person reads it,
- * erase-subject flags it), says yes, takes something back, or is longer than 500 characters.
+ * The sentence by which a message objects to advertising, normalised ("KEINE WERBUNG MEHR" for "Hallo, bitte keine
+ * Werbung mehr! 🙏"), or undefined. The message must be that sentence and greetings only: a second part of any kind (a
+ * question, a complaint, a yes, someone else's words, a "but" or "until") leaves it to a person. None either for a
+ * message that asks for its data to be erased or seen (erase-subject flags it), takes something back, or is longer
+ * than 500 characters.
  */
 export function marketingObjection(text: string | undefined): string | undefined {
   if (typeof text !== 'string' || text.length === 0 || text.length > OBJECTION_TEXT_MAX_LENGTH) return undefined;
   if (dataRequestAbout(text) !== 'unclear' || TAKEN_BACK.test(` ${folded(text)}`)) return undefined;
-  const parts = text.split(/(?<=[.!?;,:\n\u00BF\u00A1])/u).map((part) => ({
-    words: folded(part)
-      .split(' ')
-      .filter((word) => word.length > 0 && !COURTESY.has(word)),
-    asked: /\?/.test(part),
-  }));
-  if (parts.some(({ words }) => YES_WORDS.has(words[0]))) return undefined;
-  for (const { words, asked } of parts) {
-    const sentence = withoutFillers(words).join(' ');
-    if (sentence.length === 0) continue;
-    const match = SENTENCES.find(({ pattern, asked: mayAsk }) => (!asked || mayAsk) && pattern.test(sentence));
-    if (match) return sentence;
-  }
-  return undefined;
+  const parts = text
+    .split(PART_END)
+    .map((part) => ({
+      words: withoutPleasantries(
+        folded(part)
+          .split(' ')
+          .filter((word) => word.length > 0 && !COURTESY.has(word)),
+      ),
+      asked: QUESTION_MARK.test(part),
+    }))
+    .filter(({ words }) => words.length > 0);
+  if (parts.length !== 1) return undefined;
+  const [{ words, asked }] = parts;
+  const sentence = words.join(' ');
+  const match = SENTENCES.find(({ pattern, asked: mayAsk }) => (!asked || mayAsk) && pattern.test(sentence));
+  return match ? sentence : undefined;
 }

@@ -458,7 +458,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     it('withdraws the marketing purposes only, durably, and says so with the STOP sentence for the rest', async () => {
       const { sent, other } = await load({ stop: { marketingObjections: true } });
       const ledger = await subscribe(GERMAN.phone);
-      const [msg] = await say(['Bitte keine Werbung mehr, aber die Bestell-Updates gerne!'], { sent, other });
+      const [msg] = await say(['Hallo, bitte keine Werbung mehr! Danke'], { sent, other });
       assert.equal(sent.length, 1, 'answered on output 1');
       assert.deepEqual(msg.stop, {
         kind: 'marketing-objection',
@@ -585,7 +585,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
         method: 'web-form',
         actor: 'test',
       });
-      const [msg] = await say(['Nein, keine Werbung'], { sent, other });
+      const [msg] = await say(['Keine Werbung bitte'], { sent, other });
       assert.deepEqual(msg.stop?.withdrawn, ['offers']);
       assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, false);
     });
