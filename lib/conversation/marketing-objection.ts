@@ -16,7 +16,7 @@ const ADS_EN =
   '(ADS|ADVERTS?|ADVERTISING|ADVERTISEMENTS?|PROMOTIONS?|PROMOS?|OFFERS|DEALS|MARKETING|NEWSLETTERS?|SPAM)';
 const FROM_DE = '((VOM|VON DEM|VON IHREM|VON EUREM|AUS DEM|AUS IHREM|AUS EUREM|DEN|DIE|IHREN|EUREN|IHRE|EURE) )?';
 const LIST_EN = '( FROM (THE|YOUR|THIS|ALL|ALL YOUR) (NEWSLETTERS?|MAILING LIST|MARKETING|ADS|OFFERS|PROMOTIONS))?';
-const WANT_DE = '((ICH )?(WILL|MOE?CHTE) )';
+const WANT_DE = '((ICH )?(WILL|MOE?CHTE|HAE?TTE GERNE?) )';
 const VIA = '( (PER|UE?BER|AUF|BEI) WHATSAPP| HIER)?';
 
 /** Whole sentences that object to advertising (`asked`: a request put as a question, "Können Sie mich abmelden?"). */
@@ -24,7 +24,7 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   // Keine Werbung mehr / Ich möchte keine Angebote mehr erhalten / Ab sofort keine Werbung mehr schicken
   {
     pattern: new RegExp(
-      `^${WANT_DE}?(AB SOFORT |KUE?NFTIG )?(KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${VIA}( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?$`,
+      `^${WANT_DE}?(AB SOFORT |KUE?NFTIG )?(KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?( VON (EUCH|IHNEN))?${VIA}( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?$`,
     ),
   },
   { pattern: new RegExp(`^(SCHICKEN SIE|SCHICKT|SENDEN SIE|SENDET) MIR (KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${VIA}$`) },
@@ -44,6 +44,9 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   { pattern: new RegExp(`^(MELDEN SIE|MELDET|MELDE|MELD) MICH( HIER| ${FROM_DE}${ADS_DE})? AB$`) },
   { pattern: new RegExp(`^(TRAGEN SIE|TRAGT) MICH( ${FROM_DE}(${ADS_DE}|VERTEILER))? AUS$`) },
   { pattern: /^(NEHMEN SIE|NEHMT) MICH AUS (DEM|EUREM|IHREM) VERTEILER( RAUS)?$/ },
+  { pattern: /^AUS DEM VERTEILER (NEHMEN|STREICHEN|AUSTRAGEN)$/ },
+  // Hört auf mit der Werbung
+  { pattern: new RegExp(`^HOE?RT (ENDLICH )?AUF MIT (DER|DEM|DEN|EURER|EUREM|EUREN) ${ADS_DE}$`) },
   {
     pattern: new RegExp(`^(KOE?NNEN|KOE?NNTEN|WUE?RDEN) SIE MICH ${FROM_DE}(${ADS_DE} )?(ABMELDEN|AUSTRAGEN)$`),
     asked: true,
@@ -79,9 +82,12 @@ const COURTESY: ReadonlySet<string> = new Set(['BITTE', 'PLEASE', 'PLS']);
 
 /**
  * Greetings and thanks: a part of the message made of them only, or the ones at a sentence's ends, change nothing
- * ("Hallo, keine Werbung mehr, danke"). Not "endlich" or "ok": "Endlich keine Werbung mehr" is relief, not a request.
+ * ("Hallo, keine Werbung mehr, danke", "Danke, aber keine Werbung mehr"). Not "endlich" or "ok": "Endlich keine
+ * Werbung mehr" is relief, not a request.
  */
 const PLEASANTRIES: ReadonlySet<string> = new Set([
+  'ABER',
+  'BUT',
   'HALLO',
   'GUTEN',
   'TAG',
@@ -108,6 +114,9 @@ const PLEASANTRIES: ReadonlySet<string> = new Set([
   'REGARDS',
   'CHEERS',
 ]);
+
+/** A "no" as a part of its own ("Nein danke, keine Werbung") only: "No more ads" starts with one. */
+const NO_WORDS: ReadonlySet<string> = new Set(['NEIN', 'NO', 'NOPE']);
 
 /** A message that takes something back or asks for it again is no objection, whatever else it says. */
 const TAKEN_BACK =
@@ -155,7 +164,7 @@ export function marketingObjection(text: string | undefined): string | undefined
       ),
       asked: QUESTION_MARK.test(part),
     }))
-    .filter(({ words }) => words.length > 0);
+    .filter(({ words }) => !words.every((word) => NO_WORDS.has(word)));
   if (parts.length !== 1) return undefined;
   const [{ words, asked }] = parts;
   const sentence = words.join(' ');

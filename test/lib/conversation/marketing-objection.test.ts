@@ -41,6 +41,13 @@ const OBJECTIONS: [string, string][] = [
   ["I'd like to unsubscribe", 'ID LIKE TO UNSUBSCRIBE'],
   ["Don't send me any more promo messages", 'DONT SEND ME ANY MORE PROMO MESSAGES'],
   ['Keine Werbung mehr uber WhatsApp', 'KEINE WERBUNG MEHR UBER WHATSAPP'],
+  ['Nein danke, keine Werbung', 'KEINE WERBUNG'],
+  ['Danke, aber keine Werbung mehr', 'KEINE WERBUNG MEHR'],
+  ['No, no ads please', 'NO ADS'],
+  ['Ich will keine Werbung von euch', 'ICH WILL KEINE WERBUNG VON EUCH'],
+  ['Ich hätte gerne keine Werbung mehr', 'ICH HAETTE GERNE KEINE WERBUNG MEHR'],
+  ['hört auf mit der werbung', 'HOERT AUF MIT DER WERBUNG'],
+  ['Bitte aus dem Verteiler nehmen', 'AUS DEM VERTEILER NEHMEN'],
 ];
 
 /**
