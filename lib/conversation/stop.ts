@@ -364,35 +364,27 @@ export async function withdrawForSignal(
     });
     return outcomeOf(changed);
   }
-  if (signal.kind === 'marketing-opt-out') {
+  if (signal.kind === 'marketing-opt-out' || signal.kind === 'marketing-objection') {
+    // Both object to all direct marketing (Art. 21(3) GDPR), not only to the purposes a STOP of this node ends.
     if (scope.marketingPurposes.length === 0) {
       return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
     }
+    const objection = signal.kind === 'marketing-objection';
     const changed = await ledger.withdrawUnlessErased({
       subject: signal.subject,
       purposes: [...scope.marketingPurposes],
-      channel: 'meta-marketing-optout',
+      // A typed objection has a channel of its own, with the sentence read as its keyword: no keyword was typed.
+      ...(objection
+        ? {
+            channel: 'whatsapp-text',
+            keyword: signal.phrase,
+            ...(signal.messageId ? { messageId: signal.messageId } : {}),
+          }
+        : { channel: 'meta-marketing-optout' }),
       sentAt: signal.sentAt,
       actor: scope.actor,
     });
-    return outcomeOf(changed);
-  }
-  if (signal.kind === 'marketing-objection') {
-    // An objection to direct marketing is to all of it (Art. 21(3) GDPR), as Meta's opt-out is: not only to the
-    // purposes a STOP of this node ends.
-    if (scope.marketingPurposes.length === 0)
-      return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
-    // The sentence read as the objection is the record's keyword, under a channel of its own: no keyword was typed.
-    const changed = await ledger.withdrawUnlessErased({
-      subject: signal.subject,
-      purposes: [...scope.marketingPurposes],
-      channel: 'whatsapp-text',
-      keyword: signal.phrase,
-      ...(signal.messageId ? { messageId: signal.messageId } : {}),
-      sentAt: signal.sentAt,
-      actor: scope.actor,
-    });
-    return withLateCheck(ledger, signal, outcomeOf(changed));
+    return objection ? withLateCheck(ledger, signal, outcomeOf(changed)) : outcomeOf(changed);
   }
   const changed = await ledger.withdrawUnlessErased({
     subject: signal.subject,
