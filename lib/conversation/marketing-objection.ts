@@ -18,15 +18,18 @@ const FROM_DE = '((VOM|VON DEM|VON IHREM|VON EUREM|AUS DEM|AUS IHREM|AUS EUREM|D
 const LIST_EN = '( FROM (THE|YOUR|THIS|ALL|ALL YOUR) (NEWSLETTERS?|MAILING LIST|MARKETING|ADS|OFFERS|PROMOTIONS))?';
 const WANT_DE = '((ICH )?(WILL|MOE?CHTE|HAE?TTE GERNE?) )';
 const VIA = '( (PER|UE?BER|AUF|BEI) WHATSAPP| HIER)?';
+const SOON = '(AB SOFORT |KUE?NFTIG )?';
+const FROM_YOU = '( VON (EUCH|IHNEN))?';
+const SEND_DE = '( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?';
 
 /** Whole sentences that object to advertising (`asked`: a request put as a question, "Können Sie mich abmelden?"). */
 const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
-  // Keine Werbung mehr / Ich möchte keine Angebote mehr erhalten / Ab sofort keine Werbung mehr schicken
-  {
-    pattern: new RegExp(
-      `^${WANT_DE}?(AB SOFORT |KUE?NFTIG )?(KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?( VON (EUCH|IHNEN))?${VIA}( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?$`,
-    ),
-  },
+  // Keine Werbung / Keine Angebote mehr / Ab sofort keine Werbung mehr schicken / Ich möchte keinen Newsletter erhalten.
+  // Without "mehr" or a wish only advertising by name: "Keinen Newsletter erhalten" and "Keine Angebote bekommen" say
+  // what did not arrive.
+  { pattern: new RegExp(`^${SOON}(KEINE|KEIN) (WERBUNG|REKLAME|WERBENACHRICHTEN|WERBEMAILS?)${VIA}$`) },
+  { pattern: new RegExp(`^${SOON}(KEINE|KEINEN|KEIN) ${ADS_DE} MEHR${FROM_YOU}${VIA}${SEND_DE}$`) },
+  { pattern: new RegExp(`^${WANT_DE}${SOON}(KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${FROM_YOU}${VIA}${SEND_DE}$`) },
   { pattern: new RegExp(`^(SCHICKEN SIE|SCHICKT|SENDEN SIE|SENDET) MIR (KEINE|KEINEN|KEIN) ${ADS_DE}( MEHR)?${VIA}$`) },
   // Ich möchte den Newsletter nicht mehr (erhalten) / Stopp Werbung / Abmeldung vom Newsletter
   { pattern: new RegExp(`^${WANT_DE}?(DEN|DIE|EUREN|IHREN) ${ADS_DE} NICHT MEHR( (ERHALTEN|BEKOMMEN))?$`) },
@@ -59,7 +62,9 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   },
   { pattern: /^WIDERSPRUCH GEGEN (DIE )?(DIREKT)?WERBUNG$/ },
   // No more offers / No marketing / I don't want any more ads / Stop sending me promotions
-  { pattern: new RegExp(`^(I WANT |ID LIKE )?NO (MORE )?${ADS_EN}( MESSAGES)?( ANYMORE| ANY MORE)?${VIA}$`) },
+  { pattern: /^NO (ADS|ADVERTS?|ADVERTISING|MARKETING|SPAM)( MESSAGES)?$/ },
+  { pattern: new RegExp(`^(I WANT |ID LIKE )?NO MORE ${ADS_EN}( MESSAGES)?${VIA}$`) },
+  { pattern: new RegExp(`^(I WANT |ID LIKE )NO ${ADS_EN}( MESSAGES)?( ANYMORE| ANY MORE)?${VIA}$`) },
   {
     pattern: new RegExp(
       `^I (DONT|DO NOT) WANT (TO RECEIVE )?(ANY )?(MORE )?${ADS_EN}( MESSAGES)?( ANYMORE| ANY MORE)?${VIA}$`,
@@ -115,6 +120,59 @@ const PLEASANTRIES: ReadonlySet<string> = new Set([
   'CHEERS',
 ]);
 
+/**
+ * A greeting or a signature as a part of its own, with a name ("Hallo Beispiel Shop", "LG Anna", "Danke und schönen
+ * Tag"): at most four words, the first a greeting or thanks, none that says yes, no or but.
+ */
+const GREETING_STARTS: ReadonlySet<string> = new Set([
+  'HALLO',
+  'HI',
+  'HEY',
+  'HELLO',
+  'GUTEN',
+  'MOIN',
+  'SERVUS',
+  'LIEBE',
+  'LIEBES',
+  'SEHR',
+  'DANKE',
+  'VIELEN',
+  'VIELE',
+  'BESTE',
+  'LG',
+  'VG',
+  'MFG',
+  'GRUSS',
+  'GRUESSE',
+  'THANKS',
+  'THANK',
+  'REGARDS',
+  'CHEERS',
+  'BEST',
+  'KIND',
+]);
+const NOT_IN_GREETINGS = /\b(NICHT|NIE|KEIN\w*|NOT|NEVER|DONT|NO|JA|YES|ABER|BUT|WERBUNG|NEWSLETTER)\b/;
+
+function isGreeting(words: readonly string[]): boolean {
+  return words.length <= 4 && GREETING_STARTS.has(words[0]) && !NOT_IN_GREETINGS.test(words.join(' '));
+}
+
+/**
+ * A part that keeps the other messages, beside an objection: "nur noch Bestellinfos", "die Bestell-Updates gerne",
+ * "Bestell-Updates sind ok", "only order updates". It must name orders or deliveries, say she wants them, and hold
+ * no negation: "Bestellung stornieren" is a request of its own, for a person.
+ */
+const NAMES_ORDERS = /\b(BESTELL|LIEFER|VERSAND|SENDUNGS|ORDER|DELIVERY|SHIPPING)\S*/;
+const WANTS_THEM = /\b(NUR|BLOSS|LEDIGLICH|GERNE|OK|OKAY|WEITER|WEITERHIN|ONLY|JUST|FINE|STILL)\b/;
+const NEGATION = /\b(NICHT|NIE|KEIN\w*|AUCH|NOT|NEVER|DONT|NO|STOP\w*|ABMELD\w*|STORN\w*|CANCEL\w*)\b/;
+
+function keepsOthers(words: readonly string[], asked: boolean): boolean {
+  const sentence = words.join(' ');
+  return (
+    !asked && words.length <= 6 && NAMES_ORDERS.test(sentence) && WANTS_THEM.test(sentence) && !NEGATION.test(sentence)
+  );
+}
+
 /** A "no" as a part of its own ("Nein danke, keine Werbung") only: "No more ads" starts with one. */
 const NO_WORDS: ReadonlySet<string> = new Set(['NEIN', 'NO', 'NOPE']);
 
@@ -146,10 +204,11 @@ function withoutPleasantries(words: string[]): string[] {
 
 /**
  * The sentence by which a message objects to advertising, normalised ("KEINE WERBUNG MEHR" for "Hallo, bitte keine
- * Werbung mehr! 🙏"), or undefined. The message must be that sentence and greetings only: a second part of any kind (a
- * question, a complaint, a yes, someone else's words, a "but" or "until") leaves it to a person. None either for a
- * message that asks for its data to be erased or seen (erase-subject flags it), takes something back, or is longer
- * than 500 characters.
+ * Werbung mehr! 🙏 LG Anna"), or undefined. The message must be that sentence, greetings, and at most a part after it
+ * that keeps the other messages ("Keine Werbung mehr, nur noch Bestellinfos"): a second part of any other kind (a
+ * question, a complaint, a yes, someone else's words, an "until") leaves it to a person. None either for a message
+ * that asks for its data to be erased or seen (erase-subject flags it), takes something back, or is longer than 500
+ * characters.
  */
 export function marketingObjection(text: string | undefined): string | undefined {
   if (typeof text !== 'string' || text.length === 0 || text.length > OBJECTION_TEXT_MAX_LENGTH) return undefined;
@@ -157,14 +216,16 @@ export function marketingObjection(text: string | undefined): string | undefined
   const parts = text
     .split(PART_END)
     .map((part) => ({
-      words: withoutPleasantries(
-        folded(part)
-          .split(' ')
-          .filter((word) => word.length > 0 && !COURTESY.has(word)),
-      ),
+      words: folded(part)
+        .split(' ')
+        .filter((word) => word.length > 0 && !COURTESY.has(word)),
       asked: QUESTION_MARK.test(part),
     }))
+    .filter(({ words }) => !isGreeting(words))
+    .map(({ words, asked }) => ({ words: withoutPleasantries(words), asked }))
     .filter(({ words }) => !words.every((word) => NO_WORDS.has(word)));
+  // Besides the sentence only a part that keeps the other messages ("nur noch Bestellinfos"), after it.
+  if (parts.length === 2 && keepsOthers(parts[1].words, parts[1].asked)) parts.pop();
   if (parts.length !== 1) return undefined;
   const [{ words, asked }] = parts;
   const sentence = words.join(' ');

@@ -713,11 +713,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const stillUpdated = await postJson('/order', { to: erika.phone, orderId: 'A-13', status: 'shipped' });
     assert.equal((stillUpdated.body as { kind?: string }).kind, 'text', stillUpdated.text);
     assert.match((await erika.receivedExactly(7))[6].text, /Ihre Bestellung A-13 wurde versendet/);
-    // Other words that may mean an opt-out: she is told how, and nothing more is withdrawn until she does.
+    // Other words that may mean an opt-out: she is told both ways, and nothing more is withdrawn until she takes one.
     await erika.says('Hört auf, mir zu schreiben');
-    assert.match(
+    assert.equal(
       (await erika.receivedExactly(8))[7].text,
-      /^Möchten Sie keine Nachrichten mehr von uns\? Antworten Sie mit STOP/,
+      'Möchten Sie keine Werbung mehr von uns? Antworten Sie mit KEINE WERBUNG. STOP beendet alle unsere Nachrichten, auch die Bestell-Updates.',
     );
     assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-14', status: 'shipped' })).status, 200);
     await erika.receivedExactly(9);
@@ -752,6 +752,9 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       (await erika.receivedExactly(12))[11].text,
       /^Möchten Sie sehen, was wir über Sie speichern\? Antworten Sie mit MEINE DATEN\. Zum Löschen /,
     );
+    // An opt-out in other words asked together with an erasure: the erasure is not lost behind the opt-out.
+    await erika.says('Keine Werbung mehr und löschen Sie meine Daten');
+    assert.match((await erika.receivedExactly(13))[12].text, /^Möchten Sie, dass wir Ihre Daten löschen\?/);
     assert.equal((await status('10', erika.phone, 'newsletter')).status, 'withdrawn');
 
     const erased = await postJson('/dsr/erase', { phone: erika.phone });
@@ -763,7 +766,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
     });
     assert.equal(again.status, 400, 'an unticked box is refused');
-    await erika.receivedExactly(12);
+    await erika.receivedExactly(13);
 
     const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
     assert.ok(

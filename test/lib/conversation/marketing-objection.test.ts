@@ -7,7 +7,6 @@ const OBJECTIONS: [string, string][] = [
   ['Bitte keine Werbung mehr!', 'KEINE WERBUNG MEHR'],
   ['Hallo, keine Angebote mehr bitte 🙏', 'KEINE ANGEBOTE MEHR'],
   ['Keinen Newsletter mehr bitte', 'KEINEN NEWSLETTER MEHR'],
-  ['Kein Newsletter', 'KEIN NEWSLETTER'],
   ['Ich möchte keine Werbung mehr per WhatsApp erhalten', 'ICH MOECHTE KEINE WERBUNG MEHR PER WHATSAPP ERHALTEN'],
   ['Keine Werbenachrichten mehr', 'KEINE WERBENACHRICHTEN MEHR'],
   ['Kein Spam mehr!', 'KEIN SPAM MEHR'],
@@ -48,6 +47,14 @@ const OBJECTIONS: [string, string][] = [
   ['Ich hätte gerne keine Werbung mehr', 'ICH HAETTE GERNE KEINE WERBUNG MEHR'],
   ['hört auf mit der werbung', 'HOERT AUF MIT DER WERBUNG'],
   ['Bitte aus dem Verteiler nehmen', 'AUS DEM VERTEILER NEHMEN'],
+  // Greetings and signatures with a name, and a part that keeps the other messages (a third exploratory run).
+  ['Bitte keine Werbung mehr. LG Anna', 'KEINE WERBUNG MEHR'],
+  ['Hallo Beispiel Shop, bitte keine Werbung mehr', 'KEINE WERBUNG MEHR'],
+  ['Bitte keine Newsletter mehr, danke und schönen Tag', 'KEINE NEWSLETTER MEHR'],
+  ['Keine Werbung mehr, ich möchte nur Bestell-Updates', 'KEINE WERBUNG MEHR'],
+  ['Keine Werbung mehr, nur noch Bestellinfos', 'KEINE WERBUNG MEHR'],
+  ['Bitte keine Werbung mehr, aber die Bestell-Updates gerne', 'KEINE WERBUNG MEHR'],
+  ['No more ads, only order updates please', 'NO MORE ADS'],
 ];
 
 /**
@@ -97,7 +104,6 @@ const NOT_OBJECTIONS = [
   'Wo ist mein Paket',
   '',
   // A second part of any kind: a person reads it (a second review's findings).
-  'Bitte keine Werbung mehr, aber die Bestell-Updates gerne',
   'Funktioniert nicht. Bitte abmelden.',
   'Kein Spam, ich habe wirklich ein Problem mit meiner Bestellung',
   'Kein Spam! Ich brauche Hilfe',
@@ -130,6 +136,15 @@ const NOT_OBJECTIONS = [
   'Ok ja, aber keine Werbung mehr',
   'Jo gerne aber keine werbung mehr',
   'Keine Werbung mehr, das war ausversehen',
+  // What did not arrive, not what she wants (a third exploratory run).
+  'Keinen Newsletter erhalten',
+  'Hallo, keine Angebote bekommen',
+  'Kein Newsletter',
+  'No offers',
+  'Keine Werbung mehr, auch keine Bestell-Updates',
+  'Keine Werbung mehr. Wann kommt mein Paket?',
+  'Hallo ich will nicht, keine Werbung mehr',
+  'Keine Werbung mehr, Bestellung stornieren',
 ];
 
 describe('conversation/marketing-objection', () => {
