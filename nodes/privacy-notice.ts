@@ -112,6 +112,11 @@ function stopScope(RED: NodeAPI, storeId: string, purposes: readonly { id: strin
   return [...ids];
 }
 
+/** Whether a running stop-handler of the store ends advertising alone on an objection in her own words. */
+function objectsInOwnWords(RED: NodeAPI, storeId: string): boolean {
+  return runningNodesOfStore(RED, 'stop-handler', storeId).some((handler) => handler.marketingObjections === true);
+}
+
 export default function privacyNoticeNode(RED: NodeAPI): void {
   function PrivacyNotice(this: Node, saved: PrivacyNoticeDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
@@ -249,6 +254,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
             settings: config,
             purposes: store?.purposes ?? [],
             stopEnds: stopScope(RED, config.store, store?.purposes ?? []),
+            objectInOwnWords: objectsInOwnWords(RED, config.store),
             retention: store?.retention ?? {},
             language,
             noticeVersion: version,

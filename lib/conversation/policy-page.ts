@@ -62,6 +62,8 @@ export interface PolicyPageInput {
   noticeVersion?: string;
   /** The purposes needing no consent that a STOP keyword ends too (the stop-handler nodes' scope), by id. */
   stopEnds?: readonly string[];
+  /** Whether an objection to advertising in her own words ends the advertising alone (stop-handler's setting). */
+  objectInOwnWords?: boolean;
 }
 
 const SUPPORTED: readonly Language[] = ['en', 'de'];
@@ -155,6 +157,7 @@ interface PageTexts {
   objection: string;
   objectionInterest: string;
   objectionMarketing: (keyword: string) => string;
+  objectionInOwnWords: string;
   provision: string;
   complaint: string;
   complaintText: string;
@@ -226,6 +229,8 @@ const TEXTS: Record<Language, PageTexts> = {
       'Where we process your data on the basis of our legitimate interest (Art. 6(1)(f) GDPR), you have the right to object at any time, on grounds relating to your particular situation. We then no longer process it unless we can demonstrate compelling legitimate grounds that override your interests, rights and freedoms, or the processing serves the establishment, exercise or defence of legal claims (Art. 21(1) GDPR).',
     objectionMarketing: (k) =>
       `Where we process your data for direct marketing, you have the right to object at any time; we then no longer process it for this purpose (Art. 21(2) and (3) GDPR). To object, reply ${k} in the chat or contact us at the address above.`,
+    objectionInOwnWords:
+      'To object to advertising alone, you may also write so in the chat in your own words, such as "No more advertising, please": the advertising ends at once, the other messages go on.',
     provision:
       'You are not obliged by law or contract to give us your phone number. Without it we cannot communicate with you on WhatsApp; that is the only consequence (Art. 13(2)(e) GDPR).',
     complaint: 'Complaint to a supervisory authority',
@@ -299,6 +304,8 @@ const TEXTS: Record<Language, PageTexts> = {
       'Soweit wir Ihre Daten auf Grundlage unseres berechtigten Interesses verarbeiten (Art. 6 Abs. 1 lit. f DSGVO), haben Sie das Recht, aus Gründen, die sich aus Ihrer besonderen Situation ergeben, jederzeit Widerspruch einzulegen. Wir verarbeiten Ihre Daten dann nicht mehr, es sei denn, wir können zwingende schutzwürdige Gründe nachweisen, die Ihre Interessen, Rechte und Freiheiten überwiegen, oder die Verarbeitung dient der Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen (Art. 21 Abs. 1 DSGVO).',
     objectionMarketing: (k) =>
       `Soweit wir Ihre Daten zur Direktwerbung verarbeiten, haben Sie das Recht, jederzeit Widerspruch einzulegen; wir verarbeiten sie dann nicht mehr für diesen Zweck (Art. 21 Abs. 2 und 3 DSGVO). Für den Widerspruch antworten Sie im Chat mit ${k} oder kontaktieren uns unter der oben genannten Adresse.`,
+    objectionInOwnWords:
+      'Um nur der Werbung zu widersprechen, können Sie es uns im Chat auch mit eigenen Worten schreiben, etwa „Bitte keine Werbung mehr“: Die Werbung endet sofort, die übrigen Nachrichten laufen weiter.',
     provision:
       'Sie sind weder gesetzlich noch vertraglich verpflichtet, uns Ihre Telefonnummer bereitzustellen. Ohne sie können wir nicht über WhatsApp mit Ihnen kommunizieren; weitere Folgen hat das nicht (Art. 13 Abs. 2 lit. e DSGVO).',
     complaint: 'Beschwerde bei einer Aufsichtsbehörde',
@@ -359,7 +366,7 @@ export function renderPolicyPage(input: PolicyPageInput): string {
       t.objection,
       `${input.purposes.some((d) => effectiveBasis(d) === 'legitimate-interest') ? p(t.objectionInterest) : ''}${p(
         t.objectionMarketing(stopKeyword),
-      )}`,
+      )}${input.objectInOwnWords && input.purposes.some((d) => d.marketing === true) ? p(t.objectionInOwnWords) : ''}`,
     ),
     section(t.complaint, `${p(t.complaintText)}${authority(t, s)}`),
   ];

@@ -830,6 +830,26 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     }
   });
 
+  it('says that advertising alone can be objected to in her own words while a stop-handler of the store reads them', async () => {
+    const said = 'To object to advertising alone, you may also write so in the chat in your own words';
+    const gesagt = 'Um nur der Werbung zu widersprechen, können Sie es uns im Chat auch mit eigenen Worten schreiben';
+    for (const marketingObjections of [true, false]) {
+      await helper.load(
+        [configNode, consentStoreNode, sendNode, privacyNoticeNode, webhookNode, stopHandlerNode, mount] as never,
+        [
+          ...flow({}, {}),
+          { id: 'stop', z: 'f1', type: 'stop-handler', store: 'store', marketingObjections, wires: [[], []] },
+        ] as never,
+        { cfg: { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET }, store: keys },
+      );
+      const en = (await get('/privacy?lang=en')).body.replace(/\s+/g, ' ');
+      const de = (await get('/privacy?lang=de')).body.replace(/\s+/g, ' ');
+      assert.equal(en.includes(said), marketingObjections, `en, ${marketingObjections}`);
+      assert.equal(de.includes(gesagt), marketingObjections, `de, ${marketingObjections}`);
+      await helper.unload();
+    }
+  });
+
   it('answers 503 while the page lacks every contact of the controller (Art. 13(1)(a)), and goes on sending', async () => {
     const { caught, sent } = await load({ controllerAddress: '', controllerEmail: '', controllerPhone: ' ' });
     assert.deepEqual(statusesOf('notice').at(-1), {
