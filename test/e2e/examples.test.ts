@@ -862,10 +862,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         'STOP',
         /^Sie wurden abgemeldet: Wir senden Ihnen keine Nachrichten mehr, auch keine Bestell-Updates\. Um sich wieder für unseren Newsletter anzumelden, antworten Sie mit ANMELDEN\.$/,
       ],
-      // Help names what she can do here: her data, erasure, sign-up, besides STOP.
+      // Help names what she can do here: no advertising only, her data, erasure, sign-up, besides STOP.
       [
         'HILFE',
-        /^Antworten Sie jederzeit mit STOP, .* MEINE DATEN zeigt, was wir über Sie speichern, DATEN LÖSCHEN löscht Ihre Daten bei uns, ANMELDEN /,
+        /^Antworten Sie jederzeit mit STOP, .*\(auch von den Bestell-Updates\), oder mit KEINE WERBUNG, um nur keine Werbung mehr zu erhalten\. MEINE DATEN zeigt, was wir über Sie speichern, DATEN LÖSCHEN löscht Ihre Daten bei uns, ANMELDEN /,
       ],
     ];
     for (const [first, expected] of answers) {
