@@ -1,7 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
-import { purposeLabel } from '../lib/conversation/purposes';
 import {
   marketingPurposeIds,
   objectionReplyText,
@@ -150,26 +149,15 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       send([null, msg]);
     }
 
-    /**
-     * "Understood: you will receive no more advertising from us (Newsletter)." Every marketing purpose is named, given
-     * or not: none of them will reach her. The STOP sentence when this node's STOP would end more.
-     */
+    /** "Understood: you will receive no more advertising from us (Newsletter)." */
     function answerObjection(
       msg: FlowMessage,
       signal: Extract<StopSignal, { kind: 'marketing-objection' }>,
       outcome: WithdrawalOutcome,
     ): void {
       const language = languageFor(msg, signal);
-      const definitions = store?.purposes ?? [];
-      const names = definitions.filter((p) => marketingPurposes.includes(p.id)).map((p) => purposeLabel(p, language));
-      const stopEnds = purposes ?? definitions.map((p) => p.id);
       replyTo(msg, signal.subject);
-      msg.payload = objectionReplyText(
-        language,
-        texts.objection,
-        names,
-        stopEnds.some((id) => !marketingPurposes.includes(id)),
-      );
+      msg.payload = objectionReplyText(language, texts.objection, store?.purposes ?? [], purposes);
       msg.language = language;
       // Like a STOP's confirmation: the answer says what ended, and the STOP sentence when a STOP would end more.
       msg.optOutFooter = false;

@@ -92,6 +92,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
     sandboxUrl?.catch((err: unknown) => node.error(translateError(RED, err)));
 
     const apiVersion = String(config.apiVersion || WHATSAPP_CONFIG_DEFAULTS.apiVersion).trim();
+    const cloudApiBaseUrl = String(config.apiBaseUrl || WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl);
 
     /**
      * Every problem of the configuration, in the order a send meets them (it fails with the first): a deploy names them
@@ -139,17 +140,15 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
     }
 
     async function createClient(): Promise<CloudApiClient> {
-      const apiBaseUrl = sandboxUrl
-        ? await sandboxUrl
-        : String(config.apiBaseUrl || WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl);
+      const apiBaseUrl = sandboxUrl ? await sandboxUrl : cloudApiBaseUrl;
       const [problem] = configProblems(sandboxUrl ? undefined : apiBaseUrl);
-      // No token always has its problem; the second test is for the type checker.
-      if (problem || !accessToken) throw problem;
+      if (problem) throw problem;
       return new CloudApiClient({
         apiBaseUrl,
         apiVersion,
         phoneNumberId: node.phoneNumberId,
-        accessToken,
+        // configProblems refuses a configuration without one.
+        accessToken: accessToken as string,
         ...(sandboxUrl ? { wabaId: sandboxWabaId } : config.wabaId ? { wabaId: String(config.wabaId) } : {}),
         throughput,
         maxQueue: positiveInteger(config.maxQueue, WHATSAPP_CONFIG_DEFAULTS.maxQueue),
@@ -183,8 +182,7 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
 
     // Said at deploy, all at once: otherwise each shows up only as the failure of a send, one after the other.
     if (!sandboxMode) {
-      const apiBaseUrl = String(config.apiBaseUrl || WHATSAPP_CONFIG_DEFAULTS.apiBaseUrl);
-      for (const problem of configProblems(apiBaseUrl)) node.error(translateError(RED, problem));
+      for (const problem of configProblems(cloudApiBaseUrl)) node.error(translateError(RED, problem));
     }
 
     // GDPR Chapter V: message data stored at rest outside the EU/EEA is a third-country transfer.

@@ -85,25 +85,14 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
 /** Words of courtesy, wherever they stand: "Können Sie mich bitte vom Newsletter abmelden?" */
 const COURTESY: ReadonlySet<string> = new Set(['BITTE', 'PLEASE', 'PLS']);
 
-/**
- * Greetings and thanks: a part of the message made of them only, or the ones at a sentence's ends, change nothing
- * ("Hallo, keine Werbung mehr, danke", "Danke, aber keine Werbung mehr"). Not "endlich" or "ok": "Endlich keine
- * Werbung mehr" is relief, not a request.
- */
-const PLEASANTRIES: ReadonlySet<string> = new Set([
-  'ABER',
-  'BUT',
+/** Words that open a greeting or thanks, or close a letter. */
+const GREETING_WORDS = [
   'HALLO',
   'GUTEN',
-  'TAG',
-  'MORGEN',
-  'ABEND',
   'MOIN',
   'SERVUS',
   'DANKE',
   'VIELEN',
-  'DANK',
-  'DANKESCHOEN',
   'GRUSS',
   'GRUESSE',
   'MFG',
@@ -114,10 +103,26 @@ const PLEASANTRIES: ReadonlySet<string> = new Set([
   'HEY',
   'THANKS',
   'THANK',
-  'YOU',
-  'THX',
   'REGARDS',
   'CHEERS',
+];
+
+/**
+ * Greetings and thanks: a part of the message made of them only, or the ones at a sentence's ends, change nothing
+ * ("Hallo, keine Werbung mehr, danke", "Danke, aber keine Werbung mehr"). Not "endlich" or "ok": "Endlich keine
+ * Werbung mehr" is relief, not a request.
+ */
+const PLEASANTRIES: ReadonlySet<string> = new Set([
+  ...GREETING_WORDS,
+  'ABER',
+  'BUT',
+  'TAG',
+  'MORGEN',
+  'ABEND',
+  'DANK',
+  'DANKESCHOEN',
+  'YOU',
+  'THX',
 ]);
 
 /**
@@ -125,29 +130,12 @@ const PLEASANTRIES: ReadonlySet<string> = new Set([
  * Tag"): at most four words, the first a greeting or thanks, none that says yes, no or but.
  */
 const GREETING_STARTS: ReadonlySet<string> = new Set([
-  'HALLO',
-  'HI',
-  'HEY',
-  'HELLO',
-  'GUTEN',
-  'MOIN',
-  'SERVUS',
+  ...GREETING_WORDS,
   'LIEBE',
   'LIEBES',
   'SEHR',
-  'DANKE',
-  'VIELEN',
   'VIELE',
   'BESTE',
-  'LG',
-  'VG',
-  'MFG',
-  'GRUSS',
-  'GRUESSE',
-  'THANKS',
-  'THANK',
-  'REGARDS',
-  'CHEERS',
   'BEST',
   'KIND',
 ]);

@@ -22,6 +22,7 @@ import {
 } from './keywords';
 import { type Language, textFor } from './language';
 import { marketingObjection } from './marketing-objection';
+import { type PurposeDefinition, purposeLabel } from './purposes';
 
 /**
  * Issue 4's default confirmation of an opt-out. It names the way back when the flows have one she can take in this
@@ -452,19 +453,23 @@ export function stopReplyText(
 }
 
 /**
- * The answer to an objection to advertising: the node's own text as it is, else OBJECTION_CONFIRMATION_TEXTS with the
- * withdrawn purposes' names, and the STOP sentence when a STOP would end more than these.
+ * The answer to an objection to advertising: the node's own text as it is, else OBJECTION_CONFIRMATION_TEXTS naming
+ * every marketing purpose of the store (given or not: none of them will reach her), and the STOP sentence when the
+ * node's STOP (`stopEnds`; undefined: every purpose) would end more than these.
  */
 export function objectionReplyText(
   language: Language,
   overrides: Partial<Record<Language, unknown>>,
-  purposeNames: readonly string[],
-  stopEndsMore: boolean,
+  purposes: readonly Pick<PurposeDefinition, 'id' | 'label' | 'labels' | 'marketing'>[],
+  stopEnds: readonly string[] | undefined,
 ): string {
   const own = overrides[language];
   if (typeof own === 'string' && own.trim().length > 0) return own.trim();
-  const said = OBJECTION_CONFIRMATION_TEXTS[language](purposeNames.join(', '));
-  return stopEndsMore ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
+  const marketing = purposes.filter((p) => p.marketing === true);
+  const said = OBJECTION_CONFIRMATION_TEXTS[language](marketing.map((p) => purposeLabel(p, language)).join(', '));
+  const ended = new Set(marketing.map((p) => p.id));
+  const endsMore = (stopEnds ?? purposes.map((p) => p.id)).some((id) => !ended.has(id));
+  return endsMore ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
 }
 
 /**
