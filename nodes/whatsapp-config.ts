@@ -28,6 +28,8 @@ import {
 const PHONE_NUMBER_ID = /^\d{1,32}$/;
 /** As Meta writes a Graph API version in its paths: v25.0. */
 const API_VERSION = /^v\d{1,3}\.\d{1,3}$/;
+/** Meta's highest throughput tier, messages per second per number; the dialog allows no more. */
+const MAX_THROUGHPUT = 1000;
 let chatUrlLogged = false;
 
 export default function registerWhatsAppConfig(RED: NodeAPI): void {
@@ -51,7 +53,12 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
     const accessToken = credentials.accessToken?.trim() || sandboxSecrets?.accessToken;
     const appSecret = credentials.appSecret || sandboxSecrets?.appSecret;
     const verifyToken = credentials.verifyToken || sandboxSecrets?.verifyToken;
-    const throughput = positiveInteger(config.throughput, WHATSAPP_CONFIG_DEFAULTS.throughput);
+    const configuredThroughput = positiveInteger(config.throughput, WHATSAPP_CONFIG_DEFAULTS.throughput);
+    // Set past the dialog (the admin API, an edited flows file): faster than Meta lets any number send.
+    const throughput = Math.min(configuredThroughput, MAX_THROUGHPUT);
+    if (configuredThroughput > MAX_THROUGHPUT) {
+      node.warn(RED._('whatsapp-config.warn.throughput-capped', { given: configuredThroughput, max: MAX_THROUGHPUT }));
+    }
 
     node.appSecret = () => appSecret;
     node.verifyToken = () => verifyToken;

@@ -134,6 +134,29 @@ describe('whatsapp-config node', () => {
       assert.equal(await verify.text(), '42');
     });
 
+    it("paces at most at Meta's highest throughput when a flows file sets more than the dialog allows", async () => {
+      const sandbox = processSandbox();
+      const registered: (number | undefined)[] = [];
+      const register = sandbox.registerNumber.bind(sandbox);
+      sandbox.registerNumber = (config) => {
+        registered.push(config.throughput);
+        register(config);
+      };
+      try {
+        for (const throughput of [5000, 250]) {
+          await helper.load([configNode] as never, [{ ...flow[0], throughput }] as never);
+          await until(() => registered.length > 0, 'registration');
+          const config = helper.getNode('cfg') as unknown as { warn: { args: unknown[][] } };
+          const capped = config.warn.args.filter(([text]) => String(text).includes('throughput-capped'));
+          assert.deepEqual([registered, capped.length], throughput === 5000 ? [[1000], 1] : [[250], 0]);
+          registered.length = 0;
+          await helper.unload();
+        }
+      } finally {
+        sandbox.registerNumber = register;
+      }
+    });
+
     it('answers the connection check for a deployed config and asks to deploy an unknown one', async () => {
       await helper.load([configNode, webhookNode, sendNode, mountHttpApps()] as never, flow as never);
       const check = await helper.request().post('/whatsapp-gdpr/config/cfg/check').expect(200);
