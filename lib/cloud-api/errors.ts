@@ -24,9 +24,32 @@ export interface CloudApiErrorJson {
   held?: true;
 }
 
+/**
+ * The titles of failures without an answer of Meta's to quote (no connection, no error body): ours, so each has an i18n
+ * key under `errors.api-titles.` and the German text does not mix in English.
+ */
+export const OWN_TITLES = {
+  'server-error': 'Server error without an API error body',
+  'unexpected-response': 'Unexpected response from the API',
+  'rejected-without-body': 'Request rejected without an API error body',
+  'not-made': 'Request could not be made',
+  'certificate-refused': 'TLS certificate not accepted',
+  'connection-reset': 'Connection reset',
+  'connection-refused': 'Connection refused',
+  'timed-out': 'Request timed out',
+  'host-not-found': 'Host not found',
+  'host-lookup-failed': 'Host lookup failed',
+  'connection-closed': 'Connection closed',
+  'network-error': 'Network error',
+} as const;
+
+export type OwnTitle = keyof typeof OWN_TITLES;
+
 interface CloudApiErrorFields {
   apiCode: number;
   title: string;
+  /** Set when the title is ours (OWN_TITLES), not Meta's. */
+  titleKey?: OwnTitle;
   details?: string;
   httpStatus?: number;
   subcode?: number;
@@ -77,6 +100,8 @@ function describeFailure(fields: CloudApiErrorFields): {
 export class CloudApiError extends GdprWhatsAppError {
   readonly apiCode: number;
   readonly title: string;
+  /** The i18n key of a title of ours; undefined for Meta's own title. */
+  readonly titleKey?: OwnTitle;
   readonly details: string;
   readonly retryable: boolean;
   readonly httpStatus?: number;
@@ -104,6 +129,7 @@ export class CloudApiError extends GdprWhatsAppError {
     this.#fields = fields;
     this.apiCode = fields.apiCode;
     this.title = fields.title;
+    this.titleKey = fields.titleKey;
     this.details = fields.details ?? '';
     this.httpStatus = fields.httpStatus;
     this.subcode = fields.subcode;
@@ -142,6 +168,7 @@ export class CloudApiError extends GdprWhatsAppError {
     return new CloudApiError({
       apiCode: this.apiCode,
       title: this.title,
+      titleKey: this.titleKey,
       details: `Not sent: Meta asked to wait before calling again (${Math.ceil(retryAfterMs / 1000)} s left)`,
       httpStatus: this.httpStatus,
       subcode: this.subcode,
@@ -194,7 +221,7 @@ export function classifyApiError(httpStatus: number | undefined, body: unknown, 
   if (httpStatus !== undefined && httpStatus >= 500) {
     return new CloudApiError({
       apiCode: NO_API_CODE,
-      title: 'Server error without an API error body',
+      ...ownTitle('server-error'),
       details: `HTTP ${httpStatus}`,
       httpStatus,
     });
@@ -202,28 +229,32 @@ export function classifyApiError(httpStatus: number | undefined, body: unknown, 
   if (httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300) {
     return new CloudApiError({
       apiCode: NO_API_CODE,
-      title: 'Unexpected response from the API',
+      ...ownTitle('unexpected-response'),
       details: `HTTP ${httpStatus} without the expected fields`,
       httpStatus,
     });
   }
   return new CloudApiError({
     apiCode: NO_API_CODE,
-    title: 'Request rejected without an API error body',
+    ...ownTitle('rejected-without-body'),
     details: httpStatus === undefined ? 'no HTTP status' : `HTTP ${httpStatus}`,
     httpStatus,
   });
 }
 
-const NETWORK_TITLES: Record<string, string> = {
-  ECONNRESET: 'Connection reset',
-  ECONNREFUSED: 'Connection refused',
-  ETIMEDOUT: 'Request timed out',
-  ECONNABORTED: 'Request timed out',
-  ENOTFOUND: 'Host not found',
-  EAI_AGAIN: 'Host lookup failed',
-  EPIPE: 'Connection closed',
-  ERR_SOCKET_CONNECTION_TIMEOUT: 'Request timed out',
+function ownTitle(titleKey: OwnTitle): { title: string; titleKey: OwnTitle } {
+  return { title: OWN_TITLES[titleKey], titleKey };
+}
+
+const NETWORK_TITLES: Record<string, OwnTitle> = {
+  ECONNRESET: 'connection-reset',
+  ECONNREFUSED: 'connection-refused',
+  ETIMEDOUT: 'timed-out',
+  ECONNABORTED: 'timed-out',
+  ENOTFOUND: 'host-not-found',
+  EAI_AGAIN: 'host-lookup-failed',
+  EPIPE: 'connection-closed',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'timed-out',
 };
 
 /**
@@ -265,7 +296,7 @@ function fromNetworkError(err: Error): CloudApiError {
   if (unsendable(err) || REQUEST_REFUSED_CODES.has(key)) {
     return new CloudApiError({
       apiCode: NO_API_CODE,
-      title: 'Request could not be made',
+      ...ownTitle('not-made'),
       // Only the code: the message may name the header, and a future one its value.
       details: key || 'refused before sending',
       network: true,
@@ -277,7 +308,7 @@ function fromNetworkError(err: Error): CloudApiError {
   if (isCertificateFault(key)) {
     return new CloudApiError({
       apiCode: NO_API_CODE,
-      title: 'TLS certificate not accepted',
+      ...ownTitle('certificate-refused'),
       details: key,
       network: true,
       nothingSent: true,
@@ -286,7 +317,7 @@ function fromNetworkError(err: Error): CloudApiError {
   }
   return new CloudApiError({
     apiCode: NO_API_CODE,
-    title: timedOut ? 'Request timed out' : (NETWORK_TITLES[key] ?? 'Network error'),
+    ...ownTitle(timedOut ? 'timed-out' : (NETWORK_TITLES[key] ?? 'network-error')),
     // Only the error code: messages of HTTP libraries can quote the request.
     details: key || 'no response',
     network: true,

@@ -37,13 +37,19 @@ function isCodedError(err: unknown): err is GdprWhatsAppError {
 export function translateError(RED: Translator, err: unknown): string {
   if (isCodedError(err)) {
     const key = `errors.${err.code}`;
-    const text = RED._(`${ERRORS_NAMESPACE}:${key}`, { ...err.params });
+    const text = RED._(`${ERRORS_NAMESPACE}:${key}`, { ...err.params, ...ownTitleParam(RED, err) });
     // i18next answers a missing key with the key itself (without namespace).
     if (typeof text === 'string' && text !== '' && !text.endsWith(key)) return withoutUnfilledPlaceholders(text);
     return err.message;
   }
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** A failure's title of ours (no answer from Meta to quote) in the runtime's language; Meta's own stay as sent. */
+function ownTitleParam(RED: Translator, err: GdprWhatsAppError): { title?: string } {
+  if (!(err instanceof CloudApiError) || !err.titleKey) return {};
+  return { title: textOr(RED, `${ERRORS_NAMESPACE}:errors.api-titles.${err.titleKey}`, err.title) };
 }
 
 /** The text of `key` in the catalog, or `english` where no catalog has it (i18next answers the key itself). */

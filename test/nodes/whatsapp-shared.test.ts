@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { classifyApiError } from '../../lib/cloud-api/errors';
 import { GdprWhatsAppError } from '../../lib/errors';
 import { consentEventsMigrations } from '../../nodes/consent-events';
 import { optInFlowMigrations } from '../../nodes/opt-in-flow';
@@ -158,6 +161,36 @@ describe('nodes/shared', () => {
       );
       assert.equal(translateError(RED, new GdprWhatsAppError('no-such-code', 'English text')), 'English text');
       assert.equal(translateError(RED, new Error('plain')), 'plain');
+    });
+
+    it("gives a failure without an answer of Meta's a title in the catalog's language, and keeps Meta's own", () => {
+      const file = path.join(__dirname, '..', '..', '..', 'nodes', 'locales', 'de', 'whatsapp-config.json');
+      const errors = JSON.parse(fs.readFileSync(file, 'utf8')).errors;
+      const german = {
+        _: (key: string, params?: Record<string, unknown>) => {
+          const parts = key
+            .slice(key.indexOf(':') + 1)
+            .split('.')
+            .slice(1);
+          const text = parts.reduce<unknown>((node, part) => (node as Record<string, unknown>)?.[part], errors);
+          if (typeof text !== 'string') return key.slice(key.indexOf(':') + 1);
+          return text.replace(/__(\w+)__/g, (m, name: string) => String(params?.[name] ?? m));
+        },
+      };
+      const unreachable = classifyApiError(
+        undefined,
+        undefined,
+        Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }),
+      );
+      assert.equal(
+        translateError(german, unreachable),
+        'Fehler der WhatsApp Cloud API 0: Serveradresse nicht gefunden',
+      );
+      assert.equal(unreachable.toJSON().title, 'Host not found', 'msg.error keeps the English title');
+      const metas = classifyApiError(400, { error: { code: 131047, message: '(#131047) Re-engagement message' } });
+      assert.equal(translateError(german, metas), 'Fehler der WhatsApp Cloud API 131047: Re-engagement message');
+      const held = unreachable.heldBack(2000);
+      assert.match(translateError(german, held), /\(Serveradresse nicht gefunden\)/);
     });
 
     it('reports a coded error as msg.error', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { OWN_TITLES, type OwnTitle } from '../../lib/cloud-api/errors';
 
 /**
  * Every error code the package throws reaches users through the shared "errors" catalog of
@@ -34,6 +35,11 @@ function thrownCodes(): Set<string> {
 }
 
 function errorCatalog(lang: string): Record<string, string> {
+  const { 'api-titles': _titles, ...texts } = errorGroups(lang);
+  return texts as Record<string, string>;
+}
+
+function errorGroups(lang: string): Record<string, unknown> {
   const file = path.join(REPO, 'nodes', 'locales', lang, 'whatsapp-config.json');
   return JSON.parse(fs.readFileSync(file, 'utf8')).errors;
 }
@@ -61,6 +67,17 @@ describe('error texts (en-US and de)', () => {
       (code) => de[code] && placeholders(en[code]).join() !== placeholders(de[code]).join(),
     );
     assert.deepEqual(differing, []);
+  });
+
+  it("has both texts for every title of a failure without an answer of Meta's", () => {
+    const [enTitles, deTitles] = ['en-US', 'de'].map((lang) => errorGroups(lang)['api-titles']);
+    assert.deepEqual(enTitles, OWN_TITLES);
+    const keys = Object.keys(OWN_TITLES) as OwnTitle[];
+    const missing = keys.filter((key) => {
+      const text = (deTitles as Record<string, unknown>)[key];
+      return typeof text !== 'string' || text === OWN_TITLES[key];
+    });
+    assert.deepEqual(missing, []);
   });
 
   it('has a German text that is not the English one', () => {
