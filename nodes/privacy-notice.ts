@@ -8,6 +8,7 @@ import {
   noticeLinksPolicy,
   noticesWithoutLink,
   noticeVersion,
+  OWN_POLICY_PATH,
   type OwnAddressSettings,
   renderNoticeTexts,
   resolvePolicyUrl,
@@ -117,6 +118,13 @@ function objectsInOwnWords(RED: NodeAPI, storeId: string): boolean {
   return runningNodesOfStore(RED, 'stop-handler', storeId).some((handler) => handler.marketingObjections === true);
 }
 
+/** As the dialog checks it: a full web address, or a path of this Node-RED's own. */
+const WEB_URL = /^https?:\/\/[^\s<>"']+$/i;
+
+function isPolicyAddress(url: string): boolean {
+  return WEB_URL.test(url) || OWN_POLICY_PATH.test(url);
+}
+
 export default function privacyNoticeNode(RED: NodeAPI): void {
   function PrivacyNotice(this: Node, saved: PrivacyNoticeDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
@@ -158,6 +166,10 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       const text = RED._('privacy-notice.log.own-address', { url: policyUrl });
       if (cloudNumberDeployed(RED)) node.warn(text);
       else node.log(text);
+    }
+    if (givenPolicyUrl && !isPolicyAddress(givenPolicyUrl) && noticeLinksPolicy(templates)) {
+      // Deployed past the editor's check: „www.shop.de/datenschutz“ may not become a link on every phone.
+      node.warn(RED._('privacy-notice.log.policy-url-not-web', { url: givenPolicyUrl.slice(0, 200) }));
     }
     for (const language of noticesWithoutLink(templates)) {
       node.warn(RED._('privacy-notice.log.no-link', { language }));

@@ -735,6 +735,20 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(warnings.length, 1);
   });
 
+  it('warns at deploy about a policy URL without https:// (deployed past the dialog), and only about that', async () => {
+    for (const [policyUrl, warned] of [
+      ['www.beispiel-shop.de/datenschutz', 1],
+      ['https://www.beispiel-shop.de/datenschutz', 0],
+      ['/privacy', 0],
+    ] as const) {
+      await load({ policyUrl });
+      const spy = helper.log() as unknown as { args: [{ msg: unknown; level: number }][] };
+      const warnings = spy.args.filter(([e]) => e.level === 30 && /policy-url-not-web/.test(String(e.msg)));
+      assert.equal(warnings.length, warned, policyUrl);
+      await helper.unload();
+    }
+  });
+
   it('warns at deploy about a notice that links no policy, and sends one with {policyURL} with the link', async () => {
     const { sent } = await load({
       noticeEn: 'Welcome! We do not say where our policy is.',
