@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import {
@@ -9,6 +10,7 @@ import {
   type StopSignal,
   signUpKeywordFor,
   staffWithdrawalOf,
+  stillEndedByStop,
   stopReplyText,
   stopRulesFrom,
   type WithdrawalOutcome,
@@ -150,14 +152,16 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     }
 
     /** "Understood: you will receive no more advertising from us (Newsletter)." */
-    function answerObjection(
+    async function answerObjection(
       msg: FlowMessage,
       signal: Extract<StopSignal, { kind: 'marketing-objection' }>,
       outcome: WithdrawalOutcome,
-    ): void {
+      ledger: LedgerHandle,
+    ): Promise<void> {
       const language = languageFor(msg, signal);
       replyTo(msg, signal.subject);
-      msg.payload = objectionReplyText(language, texts.objection, store?.purposes ?? [], purposes);
+      const othersToEnd = await stillEndedByStop(ledger, signal.subject, store?.purposes ?? [], purposes);
+      msg.payload = objectionReplyText(language, texts.objection, store?.purposes ?? [], othersToEnd);
       msg.language = language;
       // Like a STOP's confirmation: the answer says what ended, and the STOP sentence when a STOP would end more.
       msg.optOutFooter = false;
@@ -244,7 +248,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         return;
       }
       if (signal.kind === 'marketing-objection') {
-        answerObjection(msg, signal, outcome);
+        await answerObjection(msg, signal, outcome, ledger);
         send([msg, null]);
         return;
       }

@@ -454,22 +454,39 @@ export function stopReplyText(
 
 /**
  * The answer to an objection to advertising: the node's own text as it is, else OBJECTION_CONFIRMATION_TEXTS naming
- * every marketing purpose of the store (given or not: none of them will reach her), and the STOP sentence when the
- * node's STOP (`stopEnds`; undefined: every purpose) would end more than these.
+ * every marketing purpose of the store (given or not: none of them will reach her), and the STOP sentence when a STOP
+ * would end more for her (othersToEnd: stillEndedByStop).
  */
 export function objectionReplyText(
   language: Language,
   overrides: Partial<Record<Language, unknown>>,
   purposes: readonly Pick<PurposeDefinition, 'id' | 'label' | 'labels' | 'marketing'>[],
-  stopEnds: readonly string[] | undefined,
+  othersToEnd: boolean,
 ): string {
   const own = overrides[language];
   if (typeof own === 'string' && own.trim().length > 0) return own.trim();
   const marketing = purposes.filter((p) => p.marketing === true);
   const said = OBJECTION_CONFIRMATION_TEXTS[language](marketing.map((p) => purposeLabel(p, language)).join(', '));
-  const ended = new Set(marketing.map((p) => p.id));
-  const endsMore = (stopEnds ?? purposes.map((p) => p.id)).some((id) => !ended.has(id));
-  return endsMore ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
+  return othersToEnd ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
+}
+
+/**
+ * Whether a STOP of the node (`stopEnds`; undefined: every purpose) would still end messages she may receive now,
+ * besides advertising: not after her STOP, nor when she has only the newsletter. The gate's own check decides.
+ */
+export async function stillEndedByStop(
+  ledger: { checkConsent(subject: SubjectRef, purpose: string): Promise<{ allowed: boolean }> },
+  subject: SubjectRef,
+  purposes: readonly Pick<PurposeDefinition, 'id' | 'marketing'>[],
+  stopEnds: readonly string[] | undefined,
+): Promise<boolean> {
+  const others = (stopEnds ?? purposes.map((p) => p.id)).filter(
+    (id) => !purposes.some((p) => p.id === id && p.marketing === true),
+  );
+  for (const purpose of others) {
+    if ((await ledger.checkConsent(subject, purpose)).allowed) return true;
+  }
+  return false;
 }
 
 /**

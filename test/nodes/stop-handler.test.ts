@@ -550,6 +550,16 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
     });
 
+    it('leaves the STOP sentence out when her STOP has ended the rest already', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      const [, objection] = await say(['STOP', 'Keine Werbung mehr'], { sent, other });
+      assert.equal(objection.stop?.kind, 'marketing-objection');
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, false, 'STOP ended the order updates');
+      await until(() => textsTo(GERMAN.waId).length === 2, 'both answers in the chat');
+      assert.equal(textsTo(GERMAN.waId)[1], 'Verstanden: Sie erhalten keine Werbung mehr von uns (Offers).');
+    });
+
     it('leaves an objection with a request to erase or see her data, or with a yes, to a person', async () => {
       const { sent, other } = await load({ stop: { marketingObjections: true } });
       const ledger = await subscribe(GERMAN.phone);
