@@ -147,7 +147,18 @@ export function parseKeywordList(list: string | readonly string[] | undefined, f
  */
 const KEYWORD_WORDS: Readonly<Record<Language, ReadonlySet<string>>> = {
   en: new Set(['START', 'SUBSCRIBE', 'SIGN', 'UP', 'JOIN', 'OPT', 'IN', 'DELETE', 'ERASE', 'REMOVE', 'MY', 'DATA']),
-  de: new Set(['ANMELDEN', 'STARTEN', 'ABONNIEREN', 'DATEN', 'MEINE', 'LÖSCHEN', 'LOESCHEN', 'LOSCHEN', 'ENTFERNEN']),
+  de: new Set([
+    'ANMELDEN',
+    'STARTEN',
+    'ABONNIEREN',
+    'DATEN',
+    'MEINE',
+    'LÖSCHEN',
+    'LOESCHEN',
+    'LOSCHEN',
+    'ENTFERNEN',
+    'AUSKUNFT',
+  ]),
 };
 
 /** The language a keyword is written in, when its words say so; undefined for a word of neither or of both. */

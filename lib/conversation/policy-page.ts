@@ -30,6 +30,8 @@ export interface PolicySettings {
    * per language ("DATEN LÖSCHEN, DELETE MY DATA"), of which the page names those in its own language.
    */
   eraseKeyword?: string;
+  /** The keyword her flow answers with what is stored about her (as eraseKeyword: one, or one per language). */
+  accessKeyword?: string;
 }
 
 export type LawfulBasis = 'consent' | 'contract' | 'legitimate-interest';
@@ -151,7 +153,7 @@ interface PageTexts {
   rightsIntro: string;
   rightStop: (keyword: string) => string;
   stopEndsOthers: (keyword: string, names: string) => string;
-  rightAccess: string;
+  rightAccess: (keyword?: string) => string;
   rightErasure: (keyword?: string) => string;
   rightOthers: string;
   objection: string;
@@ -217,7 +219,10 @@ const TEXTS: Record<Language, PageTexts> = {
     rightStop: (k) =>
       `Withdraw consent (Art. 7(3) GDPR) and object to processing for direct marketing (Art. 21(2) GDPR): reply ${k} in the chat. The withdrawal takes effect at once for the future; it does not affect the lawfulness of processing before it. You receive a confirmation.`,
     stopEndsOthers: (k, names) => `${k} also ends the messages we send you without needing your consent (${names}).`,
-    rightAccess: 'Access and a copy of your data (Art. 15 and 20 GDPR): contact us at the address above.',
+    rightAccess: (k) =>
+      k
+        ? `Access and a copy of your data (Art. 15 and 20 GDPR): reply ${k} in the chat or contact us at the address above.`
+        : 'Access and a copy of your data (Art. 15 and 20 GDPR): contact us at the address above.',
     rightErasure: (k) =>
       k
         ? `Erasure (Art. 17 GDPR): reply ${k} in the chat or contact us at the address above.`
@@ -291,8 +296,10 @@ const TEXTS: Record<Language, PageTexts> = {
       `Einwilligung widerrufen (Art. 7 Abs. 3 DSGVO) und der Verarbeitung zu Werbezwecken widersprechen (Art. 21 Abs. 2 DSGVO): Antworten Sie im Chat mit ${k}. Der Widerruf wirkt sofort für die Zukunft; die Rechtmäßigkeit der bis dahin erfolgten Verarbeitung bleibt unberührt. Sie erhalten eine Bestätigung.`,
     stopEndsOthers: (k, names) =>
       `${k} beendet auch die Nachrichten, die wir Ihnen ohne Einwilligung senden (${names}).`,
-    rightAccess:
-      'Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
+    rightAccess: (k) =>
+      k
+        ? `Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Antworten Sie im Chat mit ${k} oder kontaktieren Sie uns unter der oben genannten Adresse.`
+        : 'Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Kontaktieren Sie uns unter der oben genannten Adresse.',
     rightErasure: (k) =>
       k
         ? `Löschung (Art. 17 DSGVO): Antworten Sie im Chat mit ${k} oder kontaktieren Sie uns unter der oben genannten Adresse.`
@@ -356,8 +363,8 @@ export function renderPolicyPage(input: PolicyPageInput): string {
       t.rights,
       `${p(t.rightsIntro)}${list([
         escapeHtml(`${t.rightStop(stopKeyword)}${stopEndsOthers(t, stopKeyword, input)}`),
-        escapeHtml(t.rightAccess),
-        escapeHtml(t.rightErasure(eraseKeywordsFor(s.eraseKeyword, input.language))),
+        escapeHtml(t.rightAccess(keywordForPage(s.accessKeyword, input.language))),
+        escapeHtml(t.rightErasure(keywordForPage(s.eraseKeyword, input.language))),
         escapeHtml(t.rightOthers),
       ])}`,
     ),
@@ -388,10 +395,10 @@ export function renderPolicyPage(input: PolicyPageInput): string {
 }
 
 /**
- * The erase keyword to name on a page in `language`: of a list, the first written in that language, so that an English
- * reader is not told to type DATEN LÖSCHEN; else what is configured, as it is (what erase-subject listens for).
+ * The erase or access keyword to name on a page in `language`: of a list, the first written in that language, so that
+ * an English reader is not told to type DATEN LÖSCHEN; else what is configured, as it is (what the flow listens for).
  */
-function eraseKeywordsFor(configured: string | undefined, language: Language): string | undefined {
+function keywordForPage(configured: string | undefined, language: Language): string | undefined {
   const text = configured?.trim();
   if (!text) return undefined;
   const own = text

@@ -783,10 +783,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const english = await policy.text();
     assert.match(english, /reply DELETE MY DATA in the chat/);
     assert.doesNotMatch(english, /DATEN LÖSCHEN/);
+    // And the access keyword its chat answers (MEINE DATEN, MY DATA) beside the address.
+    assert.match(english, /\(Art\. 15 and 20 GDPR\): reply MY DATA in the chat or contact us/);
     // Its STOP objects to order updates too: the page says so, by the purpose's name in the page's language.
     assert.match(english, /STOP also ends the messages we send you without needing your consent \(Order updates\)\./);
     const german = await (await fetch(`${red.url}/privacy?lang=de`)).text();
     assert.match(german, /Antworten Sie im Chat mit DATEN LÖSCHEN oder/);
+    assert.match(german, /\(Art\. 15 und 20 DSGVO\): Antworten Sie im Chat mit MEINE DATEN oder/);
     assert.match(
       german,
       /STOP beendet auch die Nachrichten, die wir Ihnen ohne Einwilligung senden \(Bestell-Updates\)\./,

@@ -176,6 +176,22 @@ describe('conversation/policy-page', () => {
     assert.ok(page('WEG DAMIT, FORGET', 'en').includes('reply WEG DAMIT, FORGET in the chat'));
   });
 
+  it("names the access keyword her flow answers, in the page's language, and only the address without one", () => {
+    const page = (accessKeyword: string | undefined, language: 'en' | 'de') =>
+      textOf(renderPolicyPage(input({ settings: { ...input().settings, accessKeyword }, language })));
+    const en = page('MEINE DATEN, MY DATA', 'en');
+    assert.ok(en.includes('Access and a copy of your data (Art. 15 and 20 GDPR): reply MY DATA in the chat or'), en);
+    const de = page('MEINE DATEN, MY DATA', 'de');
+    assert.ok(de.includes('(Art. 15 und 20 DSGVO): Antworten Sie im Chat mit MEINE DATEN oder kontaktieren'), de);
+    assert.ok(!de.includes('MY DATA'));
+    assert.ok(page('AUSKUNFT, MY DATA', 'de').includes('im Chat mit AUSKUNFT oder'));
+    for (const none of [undefined, '', '  ']) {
+      assert.ok(
+        page(none, 'de').includes('Auskunft und Kopie Ihrer Daten (Art. 15 und 20 DSGVO): Kontaktieren Sie uns unter'),
+      );
+    }
+  });
+
   it('escapes every setting and purpose text, so no markup or script gets in', () => {
     const hostile = '<script>alert(1)</script>"\'&';
     const html = renderPolicyPage(
@@ -190,6 +206,7 @@ describe('conversation/policy-page', () => {
           authorityName: hostile,
           authorityUrl: 'javascript:alert(1)',
           eraseKeyword: hostile,
+          accessKeyword: hostile,
         },
         purposes: [{ id: 'x', label: hostile, wording: { en: hostile }, lawfulBasis: 'consent' }],
       }),
