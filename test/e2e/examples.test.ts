@@ -825,8 +825,22 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.doesNotMatch(JSON.stringify(contacts), new RegExp(`${erika.waId}|${newNumber.replace('+', '')}`));
   });
 
-  it('09, 10 CRM stand-ins: only the staff token adds a call, and a call is kept with bounded fields only', async () => {
-    for (const url of ['/crm-ex09/events', '/crm/events']) {
+  /** The key the example's 'to CRM' made at deploy for its CRM stand-in, read through the admin API. */
+  async function crmStandInKey(number: string): Promise<string> {
+    const tab = String(example(number).only('tab').id);
+    const answer = await fetch(`${red.url}/context/flow/${tab}/crmStandInKey`);
+    const key = ((await answer.json()) as { msg?: unknown }).msg;
+    assert.equal(typeof key, 'string', `example ${number} made a stand-in key`);
+    return key as string;
+  }
+
+  it("09, 10 CRM stand-ins: only the flow's own key adds a call (never the staff token), and a call is kept with bounded fields only", async () => {
+    for (const [number, url] of [
+      ['09', '/crm-ex09/events'],
+      ['10', '/crm/events'],
+    ]) {
+      const key = await crmStandInKey(number);
+      assert.ok(key.length >= 32 && key !== STAFF_TOKEN, 'a key of its own');
       const fake = {
         event: 'consent.withdrawn',
         contact: { whatsappPseudonym: `fake-${url}` },
@@ -835,16 +849,18 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         at: new Date().toISOString(),
         eventId: 1,
       };
-      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}x`, STAFF_TOKEN]) {
+      // The staff token is no key here: the flow sends the stand-in's key to an address it only assumes is its own.
+      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}`, `Bearer ${key}x`, key]) {
         const answer = await postJson(url, fake, authorization ? { authorization } : {});
         assert.equal(answer.status, 401, `POST ${url} with ${authorization}`);
-        assert.equal((answer.body as { error: string }).error, 'staff-token-required');
+        assert.equal((answer.body as { error: string }).error, 'stand-in-key-required');
       }
+      const withKey = { authorization: `Bearer ${key}` };
       // More than a CRM keeps of a call: the call's own fields are kept, the rest is not.
-      const padded = await postJson(url, { ...fake, eventId: 2, notes: 'x'.repeat(1_000_000) });
+      const padded = await postJson(url, { ...fake, eventId: 2, notes: 'x'.repeat(1_000_000) }, withKey);
       assert.equal(padded.status, 202, padded.text);
       // A field beyond its bound is a malformed call, refused for good.
-      const oversized = await postJson(url, { ...fake, eventId: 3, event: 'x'.repeat(1000) });
+      const oversized = await postJson(url, { ...fake, eventId: 3, event: 'x'.repeat(1000) }, withKey);
       assert.equal(oversized.status, 422, oversized.text);
       const calls = (await getJson(url)).body as unknown as { contact: { whatsappPseudonym: string } }[];
       const kept = calls.filter((call) => call.contact.whatsappPseudonym === fake.contact.whatsappPseudonym);
