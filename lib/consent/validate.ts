@@ -75,21 +75,29 @@ export function optionalTime(value: unknown, field: string): number | undefined 
  */
 const PHONE_LIKE =
   /\+\d(?:[\s\-/().]*\d){6,}|(?<![\w:./-])00\d(?:[\s\-/().]*\d){6,}|(?<![\w:./-])0\d{2,4}[\s\-/]?\d{5,8}\b|\d{11,}/;
+/** An e-mail address: the staff member's own is no more needed than the person's, which an erasure could not reach. */
+const EMAIL_LIKE = /[^\s@]+@[^\s@]+\.[^\s@]+/;
 /** Characters that break a line or turn the direction of the text around it. */
 const NOT_ONE_PLAIN_LINE = /[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /**
  * Who on staff handled a request (ExportOptions.requestedBy): a name or ticket reference on one line, at most 128
  * characters. The audit keeps it for years and cannot be corrected, so no control or direction characters, and no
- * phone number (the person's data has no place there).
+ * phone number or e-mail address (the person's data has no place there, and an erasure cannot take it out).
  */
 export function optionalRequestedBy(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const text = typeof value === 'string' ? value.trim() : '';
-  if (text === '' || text.length > 128 || NOT_ONE_PLAIN_LINE.test(text) || PHONE_LIKE.test(text)) {
+  if (
+    text === '' ||
+    text.length > 128 ||
+    NOT_ONE_PLAIN_LINE.test(text) ||
+    PHONE_LIKE.test(text) ||
+    EMAIL_LIKE.test(text)
+  ) {
     throw new GdprWhatsAppError(
       'invalid-requested-by',
-      'requestedBy must name who on staff handled the request: one line of at most 128 characters, no phone number',
+      'requestedBy must name who on staff handled the request: one line of at most 128 characters, no phone number or e-mail address',
     );
   }
   return text;

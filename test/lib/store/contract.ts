@@ -989,14 +989,17 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
           '+49 170 1234567',
           '0170 1234567',
           '4917012345678',
+          // An e-mail address, hers or staff's, would stay in the audit log after her erasure.
+          'Anfrage von erika.mustermann@example.de',
+          'jana.k@shop.example',
           ' ',
           'x'.repeat(129),
         ]) {
           await rejectsUnchanged(() => ledger.eraseSubject(PHONE, 'admin', { requestedBy }), 'invalid-requested-by');
           await rejectsUnchanged(() => ledger.exportSubject(PHONE, 'admin', { requestedBy }), 'invalid-requested-by');
         }
-        // Names, ticket numbers, dates, times and addresses of staff are fine.
-        for (const requestedBy of ['Ticket 2026-11-30/4711', 'Jana, 10:00 REQ-0012345678', 'jana.k@shop.example']) {
+        // Names, ticket numbers, dates and times are fine, and a team's handle.
+        for (const requestedBy of ['Ticket 2026-11-30/4711', 'Jana, 10:00 REQ-0012345678', 'Jana K. @datenschutz']) {
           await ledger.exportSubject(PHONE, 'admin', { requestedBy });
         }
         await ledger.eraseSubject(PHONE, 'admin', { requestedBy: '  Jana K., ticket 4711  ' });
