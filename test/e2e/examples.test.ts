@@ -461,6 +461,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const [, , notice] = await erika.receivedExactly(3);
     assert.match(notice.text, /Ihre Daten wie gewünscht gelöscht/);
     assert.equal((await status('07', erika.phone, 'newsletter')).status, 'erased');
+    // Erased, she writes again: the answer offers her data rights, no newsletter.
+    await erika.says('Hallo?');
+    const answer = (await erika.receivedExactly(4))[3].text;
+    assert.match(answer, /^MEINE DATEN: /, answer);
+    assert.doesNotMatch(answer, /ANMELDEN|Newsletter|Angebot/i, answer);
 
     const max = await subscribed('07', 'Max');
     // Staff name who handles the request; a number there is refused (it would be personal data in the audit log).
@@ -939,6 +944,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(data, /^- Newsletter: widerrufen \(/m, data);
     // She never consented to order updates: her STOP objected to them (Art. 21 GDPR), it withdrew nothing.
     assert.match(data, /^- Bestell-Updates: Widerspruch eingelegt \(/m, data);
+    // Any other message after her STOP gets the bot's answer without advertising its newsletter.
+    await customer.says('Hallo, ist meine Bestellung unterwegs?');
+    const answer = (await customer.receivedExactly(6))[5].text;
+    assert.match(answer, /^Danke für Ihre Nachricht! /, answer);
+    assert.doesNotMatch(answer, /ANMELDEN|Newsletter|Angebot/i, answer);
     const max = await customerOf('10', '+447911123459', 'Max');
     await max.says('START');
     await max.receivedExactly(2);
@@ -984,14 +994,14 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await lena.says('Hallo');
     const [notice, answer] = await lena.receivedExactly(2);
     assert.match(notice.text, /^Willkommen!/, brief(notice));
-    assert.match(answer.text, /^Danke für Ihre Nachricht! ANMELDEN: /, brief(answer));
+    assert.match(answer.text, /^Danke für Ihre Nachricht! MEINE DATEN: /, brief(answer));
     assert.match(answer.text, footer, brief(answer));
     // Meta withholds her (British) number: the user id's country decides, as in the package's own nodes.
     const anna = await customerOf('10', '+447911123457', 'Anna');
     await anna.saysWithNumberHidden('Hallo', 'AT.8302941177');
     const [hiddenNotice, hiddenAnswer] = await anna.receivedExactly(2);
     assert.match(hiddenNotice.text, /^Willkommen!/, brief(hiddenNotice));
-    assert.match(hiddenAnswer.text, /^Danke für Ihre Nachricht! ANMELDEN: /, brief(hiddenAnswer));
+    assert.match(hiddenAnswer.text, /^Danke für Ihre Nachricht! MEINE DATEN: /, brief(hiddenAnswer));
     assert.match(hiddenAnswer.text, footer, brief(hiddenAnswer));
     await anna.saysWithNumberHidden('MY DATA', 'AT.8302941177');
     const data = (await anna.receivedExactly(3))[2].text;
