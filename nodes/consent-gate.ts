@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
-import { findConsentStore, ledgerOf } from './consent-store';
+import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf, throttledStatus } from './shared/status';
@@ -17,6 +17,17 @@ interface ConsentGateDef extends NodeDef {
 }
 
 type GateMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; purpose?: unknown; consent?: unknown };
+
+/** What is wrong with the purpose set in the node, known at deploy: none, or one the store does not have. */
+function deployedPurposeProblem(
+  config: ConsentGateDef,
+  store: ConsentStoreNode | undefined,
+): { key: 'purpose-missing' | 'purpose-unknown'; params: Record<string, string> } | undefined {
+  if (!config.purpose) return config.allowMsgPurpose ? undefined : { key: 'purpose-missing', params: {} };
+  if (!store || store.purposes.some((p) => p.id === config.purpose)) return undefined;
+  const known = store.purposes.map((p) => p.id).join(', ');
+  return { key: 'purpose-unknown', params: { purpose: config.purpose, purposes: known } };
+}
 
 /**
  * consent-gate: output 1 passes messages whose recipient holds a valid consent for the purpose; output 2
@@ -39,8 +50,18 @@ export default function registerConsentGate(RED: NodeAPI): void {
         statusOf(blocked > 0 ? 'waiting' : 'ready', RED._('consent-gate.status.counts', { passed, blocked })),
       );
 
+    // Deployed past the dialog's checks (an import, a store whose purpose was renamed): every message would be
+    // blocked or fail, while the node showed a green 'ready'.
+    const purposeProblem = deployedPurposeProblem(config, store);
+    if (purposeProblem) this.warn(RED._(`consent-gate.warn.${purposeProblem.key}`, purposeProblem.params));
+
     ledgerOf(store).then(
-      () => this.status(statusOf('ready', RED._('consent-gate.status.ready'))),
+      () =>
+        this.status(
+          purposeProblem
+            ? statusOf('broken', RED._(`consent-gate.status.${purposeProblem.key}`, purposeProblem.params))
+            : statusOf('ready', RED._('consent-gate.status.ready')),
+        ),
       (err: unknown) => this.status(statusOf('broken', translateError(RED, err))),
     );
 

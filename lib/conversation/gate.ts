@@ -117,5 +117,11 @@ export function gatePurpose(msgPurpose: unknown, nodePurpose: string | undefined
     );
   }
   if (nodePurpose) return nodePurpose;
+  if (allowMsgPurpose) {
+    throw new GdprWhatsAppError(
+      'missing-msg-purpose',
+      'No purpose: the message has no msg.purpose and the node names none of its own; nothing was passed',
+    );
+  }
   throw new GdprWhatsAppError('missing-purpose', 'No purpose: set one in the node or allow msg.purpose');
 }

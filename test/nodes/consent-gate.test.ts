@@ -8,6 +8,7 @@ import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import { helper } from '../helpers/node-red';
 import {
+  callsOf,
   catchNode,
   collect,
   type Msg,
@@ -158,6 +159,34 @@ describe('consent-gate node', () => {
     await load({ allowMsgPurpose: false });
     await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News', method: 'keyword', actor });
     assert.equal((await gate({ to: ANNA, purpose: 'lottery', payload: 'x' })).output, 1, 'msg.purpose is ignored');
+  });
+
+  it('warns at deploy and shows red, not ready, when its purpose is unknown to the store or missing', async () => {
+    const warned = () => callsOf('warn', 'gate').map((args) => String(args[0]));
+    const shown = () => statusesOf('gate').map((status) => `${status.fill}:${status.text}`);
+    // Imported from another flow: the store here has 'news' only.
+    await load({ purpose: 'newsletter' });
+    await until(() => shown().length > 0, 'a status');
+    assert.deepEqual(shown(), ['red:consent-gate.status.purpose-unknown']);
+    assert.deepEqual(warned(), ['consent-gate.warn.purpose-unknown']);
+    const blocked = await gate({ to: ANNA, payload: 'x' });
+    assert.equal(blocked.msg.consent?.reason, 'unknown-purpose', 'blocked, as the warning says');
+    await helper.unload();
+
+    await load({ purpose: '' });
+    await until(() => shown().length > 0, 'a status');
+    assert.deepEqual(shown(), ['red:consent-gate.status.purpose-missing']);
+    assert.deepEqual(warned(), ['consent-gate.warn.purpose-missing']);
+    await helper.unload();
+
+    // msg.purpose chooses, or the purpose is the store's: nothing to warn about.
+    for (const gateSettings of [{ purpose: '', allowMsgPurpose: true }, { purpose: 'news' }]) {
+      await load(gateSettings);
+      await until(() => shown().length > 0, 'a status');
+      assert.deepEqual(shown(), ['green:consent-gate.status.ready'], JSON.stringify(gateSettings));
+      assert.deepEqual(warned(), [], JSON.stringify(gateSettings));
+      await helper.unload();
+    }
   });
 
   it('fails a message whose msg.purpose it cannot read, passing nothing, when msg.purpose may choose', async () => {

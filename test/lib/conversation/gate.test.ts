@@ -85,8 +85,13 @@ describe('conversation/gate', () => {
     assert.equal(gatePurpose('news', 'orders', true), 'news');
     assert.equal(gatePurpose('news', 'orders', false), 'orders');
     assert.equal(gatePurpose(undefined, 'orders', true), 'orders');
+    // Allowed already: the error must not tell the flow to allow msg.purpose.
     assert.throws(
       () => gatePurpose(undefined, '', true),
+      (e: unknown) => (e as GdprWhatsAppError).code === 'missing-msg-purpose',
+    );
+    assert.throws(
+      () => gatePurpose('news', '', false),
       (e: unknown) => (e as GdprWhatsAppError).code === 'missing-purpose',
     );
   });
