@@ -339,6 +339,8 @@ const OPT_OUT_HINTS = [
   'KEINE WERBE*',
   'KEIN SPAM',
   'MIR NICHT MEHR',
+  'MIR BITTE NICHT MEHR',
+  'MICH BITTE NICHT MEHR',
   'NICHT MEHR ERHALTEN',
   'NICHT MEHR BEKOMMEN',
   'MICH NICHT MEHR',
@@ -349,6 +351,12 @@ const OPT_OUT_HINTS = [
   'HOEREN SIE AUF',
   'HOER AUF',
   'AUFHOEREN',
+  'KEINE WEITEREN*',
+  'NO MORE TEXTS',
+  'NO MORE WHATSAPP*',
+  'KEIN INTERESSE',
+  'NOT INTERESTED',
+  'NO LONGER INTERESTED',
 ] as const;
 
 /** Words of a request to erase one's data, and of a request to see it (DATA_REQUEST_HINTS holds both, and more). */

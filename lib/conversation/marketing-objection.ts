@@ -3,7 +3,9 @@ import { dataRequestAbout, normaliseKeywordText } from './keywords';
 /**
  * An objection to advertising put in other words ("Bitte keine Werbung mehr", "Ich möchte den Newsletter abbestellen",
  * "Unsubscribe me"): an objection to direct marketing, to be honoured however it is put (Art. 21(2), (3) GDPR), which
- * stop-handler may act on. Acting on a misreading ends a subscription she wanted, so the message must be one of a few
+ * stop-handler may act on. A withdrawal of her consent ("Ich widerrufe meine Einwilligung") and a wish for no messages
+ * at all ("Hören Sie auf, mir zu schreiben") say at least as much, so they count too: advertising ends at once, and
+ * the answer tells her that STOP ends the rest. Acting on a misreading ends a subscription she wanted, so the message must be one of a few
  * sentences as a whole, give or take greetings and words of courtesy: "Ich möchte meine Bestellung abbestellen", "Keine
  * Angebote gefunden", "Ich bekomme keine Werbung mehr", "Bitte nicht abmelden", "Kein Spam, ich habe eine Frage",
  * "Mein Vater sagt: keine Werbung mehr" and "Endlich keine Werbung mehr" are none. Everything else that may mean an
@@ -21,6 +23,16 @@ const VIA = '( (PER|UE?BER|AUF|BEI) WHATSAPP| HIER)?';
 const SOON = '(AB SOFORT |KUE?NFTIG )?';
 const FROM_YOU = '( VON (EUCH|IHNEN))?';
 const SEND_DE = '( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?';
+
+/** Messages of any kind: a wish for none is an objection to advertising at least (a STOP ends the rest). */
+const MESSAGES_DE = '(NACHRICHTEN|WHATSAPPS|WHATSAPP NACHRICHTEN|WHATSAPPNACHRICHTEN)';
+const MESSAGES_EN = '(MESSAGES|TEXTS|WHATSAPPS|WHATSAPP MESSAGES)';
+/** What a consent was given to: "meine Einwilligung zum Newsletter", "zum Erhalt von Werbung", "für Nachrichten". */
+const CONSENT_TO_DE = `( (ZUM|ZUR|ZU|FUE?R DEN|FUE?R DIE|FUE?R|IN DEN|IN DIE) (${ADS_DE}|${MESSAGES_DE})| ZUM (ERHALT|EMPFANG) (DES NEWSLETTERS|VON ${ADS_DE}|VON ${MESSAGES_DE}))?${VIA}`;
+const CONSENT_TO_EN = `( (TO|FOR) (THE |YOUR )?(${ADS_EN}|${MESSAGES_EN}))?`;
+/** What she has no interest in any more: "Kein Interesse mehr an Ihren Angeboten". */
+const INTEREST_IN_DE = `AN ((IHREN|EUREN|DEN|IHRER|EURER|DER|IHREM|EUREM|DEM) )?(ANGEBOTEN|WERBUNG|${ADS_DE}|${MESSAGES_DE})`;
+const INTEREST_IN_EN = `IN (YOUR |THE )?(${ADS_EN}|${MESSAGES_EN})`;
 
 /** Whole sentences that object to advertising (`asked`: a request put as a question, "Können Sie mich abmelden?"). */
 const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
@@ -80,6 +92,49 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   { pattern: new RegExp(`^OPT ME OUT( OF ${ADS_EN})?$`) },
   { pattern: new RegExp(`^(CAN|COULD) YOU UNSUBSCRIBE ME${LIST_EN}$`), asked: true },
   { pattern: /^I OBJECT TO (DIRECT )?MARKETING$/ },
+  // A withdrawal of her consent, to advertising by name or to none: its advertising ends at least (Art. 7(3)).
+  // Ich widerrufe meine Einwilligung (zum Newsletter) / Widerruf meiner Einwilligung / I withdraw my consent
+  {
+    pattern: new RegExp(`^(HIERMIT )?(ICH WIDERRUFE|WIDERRUFE ICH)( HIERMIT)? (MEINE )?EINWILLIGUNG${CONSENT_TO_DE}$`),
+  },
+  { pattern: new RegExp(`^${WANT_DE}?(MEINE )?EINWILLIGUNG${CONSENT_TO_DE} WIDERRUFEN$`) },
+  { pattern: new RegExp(`^WIDERRUF (MEINER|DER) EINWILLIGUNG${CONSENT_TO_DE}$`) },
+  { pattern: new RegExp(`^I (HEREBY )?(WITHDRAW|REVOKE) MY CONSENT${CONSENT_TO_EN}$`) },
+  { pattern: new RegExp(`^(I (WANT|WOULD LIKE|WISH)|ID LIKE) TO (WITHDRAW|REVOKE) MY CONSENT${CONSENT_TO_EN}$`) },
+  // No messages at all: advertising ends at once, and the answer says that STOP ends the rest.
+  // Keine Nachrichten mehr (schicken) / Ich will keine Nachrichten mehr / Hören Sie auf, mir zu schreiben
+  {
+    pattern: new RegExp(
+      `^${SOON}KEINE (WEITEREN )?${MESSAGES_DE} MEHR${FROM_YOU}${VIA}( (SCHICKEN|SENDEN|ZUSCHICKEN))?$`,
+    ),
+  },
+  { pattern: new RegExp(`^${WANT_DE}${SOON}KEINE (WEITEREN )?${MESSAGES_DE}( MEHR)?${FROM_YOU}${VIA}${SEND_DE}$`) },
+  {
+    pattern: new RegExp(
+      `^(SCHICKEN SIE|SCHICKT|SENDEN SIE|SENDET) MIR KEINE (WEITEREN )?${MESSAGES_DE}( MEHR)?${VIA}$`,
+    ),
+  },
+  { pattern: new RegExp(`^(SCHREIBEN SIE|SCHREIBT|SCHREIB) MIR NICHT MEHR${VIA}$`) },
+  { pattern: new RegExp(`^(KONTAKTIEREN SIE|KONTAKTIERT) MICH NICHT MEHR${VIA}$`) },
+  {
+    pattern:
+      /^(HOE?REN SIE|HOE?RT|HOE?R) (ENDLICH )?AUF (MIR ZU SCHREIBEN|MICH ANZUSCHREIBEN|MICH ZU KONTAKTIEREN|MIR NACHRICHTEN ZU (SCHICKEN|SENDEN))$/,
+  },
+  { pattern: new RegExp(`^(I WANT |ID LIKE )?NO MORE ${MESSAGES_EN}( FROM YOU)?$`) },
+  {
+    pattern: new RegExp(
+      `^I (DONT|DO NOT) WANT (TO RECEIVE )?(ANY )?(MORE )?${MESSAGES_EN}( FROM YOU)?( ANYMORE| ANY MORE)?$`,
+    ),
+  },
+  { pattern: /^(PLEASE )?STOP (MESSAGING|TEXTING|CONTACTING|WRITING TO) ME( ON WHATSAPP| HERE)?$/ },
+  { pattern: /^(DONT|DO NOT) (MESSAGE|TEXT|CONTACT|WRITE TO) ME (AGAIN|ANYMORE|ANY MORE)( ON WHATSAPP| HERE)?$/ },
+  // Kein Interesse mehr (an Ihren Angeboten) / Not interested in your offers / No longer interested
+  { pattern: new RegExp(`^KEIN INTERESSE (MEHR( ${INTEREST_IN_DE})?|${INTEREST_IN_DE})$`) },
+  {
+    pattern: new RegExp(
+      `^((I AM|IM) )?(NOT INTERESTED (ANYMORE|ANY MORE)|NO LONGER INTERESTED( ${INTEREST_IN_EN})?|NOT INTERESTED ${INTEREST_IN_EN})$`,
+    ),
+  },
 ];
 
 /** Words of courtesy, wherever they stand: "Können Sie mich bitte vom Newsletter abmelden?" */
@@ -174,6 +229,9 @@ const QUESTION_MARK = /[?\uFF1F\u2753\u2754\u2049\u203D\u00BF]/u;
 /** Where a message's parts end: punctuation, a line break, a question mark of any kind. */
 const PART_END = /(?<=[.!?;,:\n\u00A1\uFF1F\u2753\u2754\u2049\u203D\u00BF])/u;
 
+/** The comma of "Hören Sie auf, mir zu schreiben" joins a sentence, it does not end one. */
+const COMMA_BEFORE_INFINITIVE = /\b(auf)\s*,(?=\s*(mir|mich)\s)/giu;
+
 /** A longer message is a letter, for a person to read. */
 const OBJECTION_TEXT_MAX_LENGTH = 500;
 
@@ -186,7 +244,10 @@ function withoutPleasantries(words: string[]): string[] {
   let start = 0;
   let end = words.length;
   while (start < end && PLEASANTRIES.has(words[start])) start += 1;
-  while (end > start && PLEASANTRIES.has(words[end - 1])) end -= 1;
+  // YOU closes "thank you", not "from you".
+  while (end > start && PLEASANTRIES.has(words[end - 1]) && !(words[end - 1] === 'YOU' && words[end - 2] === 'FROM')) {
+    end -= 1;
+  }
   return words.slice(start, end);
 }
 
@@ -202,6 +263,7 @@ export function marketingObjection(text: string | undefined): string | undefined
   if (typeof text !== 'string' || text.length === 0 || text.length > OBJECTION_TEXT_MAX_LENGTH) return undefined;
   if (dataRequestAbout(text) !== 'unclear' || TAKEN_BACK.test(` ${folded(text)}`)) return undefined;
   const parts = text
+    .replace(COMMA_BEFORE_INFINITIVE, '$1')
     .split(PART_END)
     .map((part) => ({
       words: folded(part)

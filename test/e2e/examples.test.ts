@@ -719,7 +719,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal((stillUpdated.body as { kind?: string }).kind, 'text', stillUpdated.text);
     assert.match((await erika.receivedExactly(7))[6].text, /Ihre Bestellung A-13 wurde versendet/);
     // Other words that may mean an opt-out: she is told both ways, and nothing more is withdrawn until she takes one.
-    await erika.says('Hört auf, mir zu schreiben');
+    await erika.says('Wie kann ich mich ganz abmelden?');
     assert.equal(
       (await erika.receivedExactly(8))[7].text,
       'Möchten Sie keine Werbung mehr von uns? Antworten Sie mit KEINE WERBUNG. STOP beendet alle unsere Nachrichten, auch die Bestell-Updates.',
@@ -973,6 +973,24 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(kept, /^Wir speichern zu Ihrer Nummer:\n- Bestell-Updates: Widerspruch eingelegt\n/, kept);
     const order = await postJson('/order', { to: kim.phone, orderId: 'K-1', status: 'shipped' });
     assert.deepEqual(order.body, { outcome: 'blocked', reason: 'withdrawn' });
+  });
+
+  it('10 complete bot: a wish for no more messages or a withdrawal in her own words ends the newsletter at once', async () => {
+    for (const words of ['Hören Sie auf, mir zu schreiben', 'Ich widerrufe meine Einwilligung zum Newsletter']) {
+      const customer = await customerOf('10');
+      await customer.says('ANMELDEN');
+      await customer.receivedExactly(2);
+      assert.equal((await status('10', customer.phone, 'newsletter')).status, 'given');
+      await customer.says(words);
+      const answer = (await customer.receivedExactly(3))[2].text;
+      // What ended, and how to end the rest: she still gets order updates until she sends STOP.
+      assert.match(answer, /^Verstanden: Sie erhalten keine Werbung mehr von uns \(Newsletter\)\. .*STOP\.$/, words);
+      assert.equal((await status('10', customer.phone, 'newsletter')).status, 'withdrawn', words);
+      const campaign = await postJson('/broadcast', { template: 'autumn_sale', recipients: [customer.phone] });
+      assert.deepEqual((campaign.body as { blocked: unknown[] }).blocked, [
+        { to: customer.phone, reason: 'withdrawn' },
+      ]);
+    }
   });
 
   it('10 complete bot: a campaign without a language goes to each recipient in hers', async () => {

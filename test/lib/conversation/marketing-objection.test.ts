@@ -55,6 +55,33 @@ const OBJECTIONS: [string, string][] = [
   ['Keine Werbung mehr, nur noch Bestellinfos', 'KEINE WERBUNG MEHR'],
   ['Bitte keine Werbung mehr, aber die Bestell-Updates gerne', 'KEINE WERBUNG MEHR'],
   ['No more ads, only order updates please', 'NO MORE ADS'],
+  // A withdrawal of consent, to advertising by name or to none, and a wish for no messages at all: advertising ends
+  // at least (a DPO's review; the answer says that STOP ends the rest).
+  ['Ich widerrufe meine Einwilligung zum Newsletter', 'ICH WIDERRUFE MEINE EINWILLIGUNG ZUM NEWSLETTER'],
+  ['Hiermit widerrufe ich meine Einwilligung.', 'HIERMIT WIDERRUFE ICH MEINE EINWILLIGUNG'],
+  [
+    'Ich möchte meine Einwilligung zum Erhalt des Newsletters widerrufen',
+    'ICH MOECHTE MEINE EINWILLIGUNG ZUM ERHALT DES NEWSLETTERS WIDERRUFEN',
+  ],
+  ['Widerruf meiner Einwilligung', 'WIDERRUF MEINER EINWILLIGUNG'],
+  ['I withdraw my consent', 'I WITHDRAW MY CONSENT'],
+  ["I'd like to withdraw my consent to marketing", 'ID LIKE TO WITHDRAW MY CONSENT TO MARKETING'],
+  ['Ich will keine Nachrichten mehr', 'ICH WILL KEINE NACHRICHTEN MEHR'],
+  ['Bitte keine Nachrichten mehr', 'KEINE NACHRICHTEN MEHR'],
+  ['Bitte keine weiteren Nachrichten mehr schicken', 'KEINE WEITEREN NACHRICHTEN MEHR SCHICKEN'],
+  ['Ich möchte keine weiteren Nachrichten erhalten', 'ICH MOECHTE KEINE WEITEREN NACHRICHTEN ERHALTEN'],
+  ['Hören Sie auf, mir zu schreiben', 'HOEREN SIE AUF MIR ZU SCHREIBEN'],
+  ['Schreibt mir bitte nicht mehr!', 'SCHREIBT MIR NICHT MEHR'],
+  ['Kontaktieren Sie mich nicht mehr', 'KONTAKTIEREN SIE MICH NICHT MEHR'],
+  ['Schickt mir keine WhatsApps mehr', 'SCHICKT MIR KEINE WHATSAPPS MEHR'],
+  ['Stop messaging me', 'STOP MESSAGING ME'],
+  ["Don't text me anymore", 'DONT TEXT ME ANYMORE'],
+  ['No more messages please', 'NO MORE MESSAGES'],
+  ["I don't want any more messages from you", 'I DONT WANT ANY MORE MESSAGES FROM YOU'],
+  ['Kein Interesse mehr an Ihren Angeboten', 'KEIN INTERESSE MEHR AN IHREN ANGEBOTEN'],
+  ['Kein Interesse mehr.', 'KEIN INTERESSE MEHR'],
+  ['Not interested in your offers', 'NOT INTERESTED IN YOUR OFFERS'],
+  ["I'm no longer interested", 'IM NO LONGER INTERESTED'],
 ];
 
 /**
@@ -145,6 +172,24 @@ const NOT_OBJECTIONS = [
   'Keine Werbung mehr. Wann kommt mein Paket?',
   'Hallo ich will nicht, keine Werbung mehr',
   'Keine Werbung mehr, Bestellung stornieren',
+  // What did not arrive, a withdrawal of something else, another channel, an answer to a question, a time.
+  'Ich bekomme keine Nachrichten mehr',
+  'Keine Nachrichten mehr bekommen',
+  'Keine Nachrichten mehr?',
+  'Warum schreibt ihr mir nicht mehr?',
+  'Kein Interesse',
+  'Not interested',
+  'Kein Interesse an einer Gutschrift, ich will mein Geld zurück',
+  'Ich widerrufe meine Bestellung',
+  'Ich widerrufe den Kaufvertrag',
+  'Ich widerrufe meine Einwilligung nicht',
+  'Schreiben Sie mir nicht mehr per E-Mail, lieber hier',
+  'Keine Nachrichten mehr per SMS',
+  'Hört auf, mir Rechnungen zu schicken',
+  "Don't message me before 9",
+  'Stop messaging me at night',
+  'Meine Frau sagt: keine Nachrichten mehr',
+  'Keine Nachrichten mehr, bis ich zurück bin',
 ];
 
 describe('conversation/marketing-objection', () => {
