@@ -129,7 +129,11 @@ interface PageTexts {
   dataCollected: string;
   dataItems: string[];
   dataNotKept: string;
+  /** Art. 13(2)(f): whether decisions are automated. */
+  noAutomatedDecisions: string;
   purposes: string;
+  /** The purpose every chat has, whatever the store's purposes: answering what she writes. */
+  answeringMessages: string;
   purposeColumn: string;
   wordingColumn: string;
   basisColumn: string;
@@ -139,6 +143,8 @@ interface PageTexts {
   basis: Record<LawfulBasis, string>;
   recipients: string;
   meta: string;
+  /** WhatsApp's own role: her use of WhatsApp is not ours to govern. */
+  whatsappOwn: string;
   provider: (name: string) => string;
   transfers: string;
   storage: string;
@@ -183,11 +189,15 @@ const TEXTS: Record<Language, PageTexts> = {
       'your phone number, and the user ID WhatsApp gives us with it (both stored encrypted; your profile name is not stored)',
       'your consents: the exact wording you agreed to, when, where you signed up (the form or campaign), and how you confirmed or withdrew them',
       'message metadata: the IDs and times of the messages by which you gave, confirmed or withdrew a consent, and of the privacy notice sent to you',
-      'which version of this privacy notice was shown to you, and when you last wrote to us and the time before (a yes typed after another message of yours since a sign-up request may answer that message, so it confirms the request only when you tap YES in it or reply to it)',
+      'which version of this privacy notice was shown to you, and the times of your last two messages to us (so that a "yes" you type confirms a sign-up request only when it answers that request)',
     ],
     dataNotKept:
       'The content of your messages is used to answer you and is not stored here, except the replies by which you signed up, confirmed or withdrew a consent: we keep them encrypted as proof.',
+    noAutomatedDecisions:
+      'We make no decisions based solely on automated processing, including profiling, that have legal effects on you or similarly significantly affect you (Art. 22 GDPR). Our chat answers keywords such as STOP automatically; that is no such decision.',
     purposes: 'Purposes and lawful basis',
+    answeringMessages:
+      'Answering your messages: when you write to us, we use your number and your message to answer you. The lawful basis is the performance or preparation of a contract where your message concerns one (Art. 6(1)(b) GDPR), otherwise our legitimate interest in answering the questions people send us (Art. 6(1)(f) GDPR).',
     purposeColumn: 'Purpose',
     wordingColumn: 'Description',
     basisColumn: 'Lawful basis',
@@ -201,6 +211,8 @@ const TEXTS: Record<Language, PageTexts> = {
     },
     recipients: 'Recipients and processors',
     meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Ireland, operates WhatsApp and the WhatsApp Business Platform (Cloud API) and transmits our messages as our processor (Art. 28 GDPR).',
+    whatsappOwn:
+      'When you use WhatsApp, WhatsApp Ireland Ltd. processes your data as a controller in its own right, under its own terms and privacy policy; we have no influence on that processing.',
     provider: (name) => `${name} operates this WhatsApp integration for us as our processor (Art. 28 GDPR).`,
     transfers:
       'Meta may process data outside the EU/EEA, in particular in the USA (Meta Platforms, Inc.). Transfers to the USA rest on the European Commission’s adequacy decision for the EU-U.S. Data Privacy Framework, under which Meta Platforms, Inc. is certified (Art. 45 GDPR); other transfers rest on the EU standard contractual clauses in Meta’s data processing terms for the WhatsApp Business Platform (Art. 46(2)(c) GDPR). You can ask us for a copy of these safeguards.',
@@ -211,9 +223,9 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionWithdrawn: (d, e) =>
       `While a consent or another record of yours is running (order updates under a contract, say), we keep your number. When none is running any more and you have not written to us for ${d} days, your number and the user ID WhatsApp gave us are deleted; this also applies to a number someone entered in our form without confirming it. The replies and message IDs kept as proof of a consent are deleted ${d} days after it ended. When we stop a purpose (send no more messages of that kind), a consent to it ends ${e} days later.`,
     retentionAudit: (y) =>
-      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR); the proof of a consent or an objection that still stands is kept for as long as it stands.`,
+      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR); the proof of a consent or an objection that still stands is kept for as long as it stands. Lawful basis: our legal obligation to demonstrate consent and our compliance (Art. 6(1)(c) GDPR with Art. 5(2) and 7(1) GDPR), and our legitimate interest in defending legal claims (Art. 6(1)(f) GDPR).`,
     retentionErasure:
-      'When you request erasure, we delete your data without undue delay (Art. 17 GDPR). We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying.',
+      'When you request erasure, we delete your data without undue delay (Art. 17 GDPR). We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying. We keep these despite the erasure because we must honour your objection and demonstrate consent (Art. 17(3)(b) and (e), Art. 6(1)(c) and (f) GDPR).',
     rights: 'Your rights and how to use them',
     rightsIntro: 'You can use these rights at any time, free of charge:',
     rightStop: (k) =>
@@ -259,11 +271,15 @@ const TEXTS: Record<Language, PageTexts> = {
       'Ihre Telefonnummer und die Nutzer-ID, die WhatsApp uns dazu nennt (beide verschlüsselt gespeichert; Ihren Profilnamen speichern wir nicht)',
       'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann, wo Sie sich angemeldet haben (Formular oder Kampagne) und wie Sie sie bestätigt oder widerrufen haben',
       'Metadaten der Nachrichten: IDs und Zeitpunkte der Nachrichten, mit denen Sie eine Einwilligung erteilt, bestätigt oder widerrufen haben, und des Ihnen gesendeten Datenschutzhinweises',
-      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und wann Sie uns zuletzt und davor geschrieben haben (ein Ja, das Sie nach einer Anmeldeanfrage und einer weiteren Nachricht tippen, kann diese Nachricht beantworten; es bestätigt die Anfrage daher nur, wenn Sie darin auf JA tippen oder direkt auf sie antworten)',
+      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und die Zeitpunkte Ihrer letzten beiden Nachrichten an uns (damit ein getipptes „Ja“ eine Anmeldeanfrage nur bestätigt, wenn es diese Anfrage beantwortet)',
     ],
     dataNotKept:
       'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; hier wird er nicht gespeichert, außer den Antworten, mit denen Sie sich angemeldet oder eine Einwilligung bestätigt oder widerrufen haben: Diese bewahren wir verschlüsselt als Nachweis auf.',
+    noAutomatedDecisions:
+      'Wir treffen keine ausschließlich auf einer automatisierten Verarbeitung beruhenden Entscheidungen einschließlich Profiling, die Ihnen gegenüber rechtliche Wirkung entfalten oder Sie in ähnlicher Weise erheblich beeinträchtigen (Art. 22 DSGVO). Unser Chat beantwortet Stichwörter wie STOP automatisch; das ist keine solche Entscheidung.',
     purposes: 'Zwecke und Rechtsgrundlagen',
+    answeringMessages:
+      'Beantwortung Ihrer Nachrichten: Wenn Sie uns schreiben, nutzen wir Ihre Nummer und Ihre Nachricht, um Ihnen zu antworten. Rechtsgrundlage ist die Erfüllung oder Anbahnung eines Vertrags, wenn Ihre Nachricht einen betrifft (Art. 6 Abs. 1 lit. b DSGVO), sonst unser berechtigtes Interesse, Anfragen zu beantworten, die man uns schickt (Art. 6 Abs. 1 lit. f DSGVO).',
     purposeColumn: 'Zweck',
     wordingColumn: 'Beschreibung',
     basisColumn: 'Rechtsgrundlage',
@@ -277,6 +293,8 @@ const TEXTS: Record<Language, PageTexts> = {
     },
     recipients: 'Empfänger und Auftragsverarbeiter',
     meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Irland, betreibt WhatsApp und die WhatsApp Business Platform (Cloud API) und übermittelt unsere Nachrichten als unser Auftragsverarbeiter (Art. 28 DSGVO).',
+    whatsappOwn:
+      'Wenn Sie WhatsApp nutzen, verarbeitet WhatsApp Ireland Ltd. Ihre Daten als eigener Verantwortlicher nach eigenen Nutzungsbedingungen und eigener Datenschutzrichtlinie; auf diese Verarbeitung haben wir keinen Einfluss.',
     provider: (name) => `${name} betreibt diese WhatsApp-Anbindung für uns als Auftragsverarbeiter (Art. 28 DSGVO).`,
     transfers:
       'Meta kann Daten auch außerhalb der EU/des EWR verarbeiten, insbesondere in den USA (Meta Platforms, Inc.). Übermittlungen in die USA stützen sich auf den Angemessenheitsbeschluss der Europäischen Kommission zum EU-U.S. Data Privacy Framework, unter dem Meta Platforms, Inc. zertifiziert ist (Art. 45 DSGVO); andere Übermittlungen stützen sich auf die EU-Standardvertragsklauseln in den Auftragsverarbeitungsbedingungen von Meta für die WhatsApp Business Platform (Art. 46 Abs. 2 lit. c DSGVO). Eine Kopie dieser Garantien können Sie bei uns anfordern.',
@@ -287,9 +305,9 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionWithdrawn: (d, e) =>
       `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft nichts davon mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und die Nutzer-ID, die WhatsApp uns nannte, gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach dem Ende der Einwilligung gelöscht. Stellen wir einen Zweck ein (senden also keine solchen Nachrichten mehr), endet eine Einwilligung dafür ${e} Tage danach.`,
     retentionAudit: (y) =>
-      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO); den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten.`,
+      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO); den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten. Rechtsgrundlage: unsere rechtliche Pflicht, Einwilligungen und die Einhaltung des Datenschutzes nachzuweisen (Art. 6 Abs. 1 lit. c DSGVO mit Art. 5 Abs. 2 und Art. 7 Abs. 1 DSGVO), und unser berechtigtes Interesse an der Abwehr von Rechtsansprüchen (Art. 6 Abs. 1 lit. f DSGVO).`,
     retentionErasure:
-      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten unverzüglich (Art. 17 DSGVO). Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt.',
+      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten unverzüglich (Art. 17 DSGVO). Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt. Trotz der Löschung behalten wir diese Angaben, weil wir Ihren Widerspruch beachten und Einwilligungen nachweisen müssen (Art. 17 Abs. 3 lit. b und e, Art. 6 Abs. 1 lit. c und f DSGVO).',
     rights: 'Ihre Rechte und wie Sie sie ausüben',
     rightsIntro: 'Diese Rechte können Sie jederzeit kostenlos ausüben:',
     rightStop: (k) =>
@@ -354,8 +372,11 @@ export function renderPolicyPage(input: PolicyPageInput): string {
   const sections = [
     section(t.controller, contactBlock(t, s.controllerName, s.controllerAddress, s.controllerEmail, s.controllerPhone)),
     section(t.dpo, s.dpoName || s.dpoEmail ? contactBlock(t, s.dpoName, undefined, s.dpoEmail) : p(t.noDpo)),
-    section(t.dataCollected, `${list(t.dataItems.map(escapeHtml))}${p(t.dataNotKept)}${p(t.provision)}`),
-    section(t.purposes, purposeTable(t, input.purposes, input.language)),
+    section(
+      t.dataCollected,
+      `${list(t.dataItems.map(escapeHtml))}${p(t.dataNotKept)}${p(t.provision)}${p(t.noAutomatedDecisions)}`,
+    ),
+    section(t.purposes, `${purposeTable(t, input.purposes, input.language)}${p(t.answeringMessages)}`),
     section(t.recipients, recipients(t, s)),
     section(t.storage, p(s.storageLocation?.trim() ? s.storageLocation : t.storageUnknown)),
     section(t.retention, retention(t, input.retention)),
@@ -466,7 +487,7 @@ function purposeTable(t: PageTexts, purposes: readonly PolicyPurpose[], language
 }
 
 function recipients(t: PageTexts, s: PolicySettings): string {
-  const items = [escapeHtml(t.meta)];
+  const items = [escapeHtml(t.meta), escapeHtml(t.whatsappOwn)];
   if (s.providerName?.trim()) {
     const address = s.providerAddress?.trim() ? `<br>${multiline(s.providerAddress)}` : '';
     items.push(`${escapeHtml(t.provider(s.providerName.trim()))}${address}`);
