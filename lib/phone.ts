@@ -148,5 +148,8 @@ function refuseTwoReadings(text: string, national: PhoneNumber): void {
 }
 
 function invalidNumber(): GdprWhatsAppError {
-  return new GdprWhatsAppError('invalid-phone', 'The phone number is not a valid international number');
+  return new GdprWhatsAppError(
+    'invalid-phone',
+    'The phone number is not a valid international number: write it with its country code, e.g. +49 151 98765432',
+  );
 }

@@ -809,8 +809,18 @@ function toViolation(error: ErrorObject): SchemaViolation {
     case 'minimum':
     case 'maximum':
       return violation(base, `${error.keyword === 'minimum' ? 'at least' : 'at most'} ${p.limit}`);
-    case 'type':
-      return violation(base, `a ${String(p.type).replace(',', ' or ')}`);
+    case 'type': {
+      const expected = String(p.type)
+        .split(',')
+        .map((type) => `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`)
+        .join(' or ');
+      // The commonest slip: `text: "Hello"` where Meta wants `text: {body: "Hello"}`.
+      const shape =
+        base === 'text' && expected === 'an object'
+          ? ' such as {"body": "Hello"} (a text alone can be msg.payload itself)'
+          : '';
+      return violation(base, `${expected}${shape}`);
+    }
     case 'const':
       return violation(base, `exactly ${JSON.stringify(p.allowedValue)}`);
     case 'enum':

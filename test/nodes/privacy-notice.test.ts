@@ -708,7 +708,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     // missing-recipient and invalid-phone (the test runtime has no message catalogue: the errors' own texts).
     assert.deepEqual(caught.map((m) => String(m.error?.message)).sort(), [
       'Error: The message has no recipient: set msg.to',
-      'Error: The phone number is not a valid international number',
+      'Error: The phone number is not a valid international number: write it with its country code, e.g. +49 151 98765432',
     ]);
     assert.equal(sent.length, 0);
     assert.equal(sandbox.accepted().length, 0);

@@ -317,6 +317,19 @@ describe('cloud-api schemas', () => {
       assert.ok(violations(long).some((v) => v.field === 'interactive.action.parameters.display_text'));
     });
 
+    it('names the type expected with its article, and the shape of a text message written as a string', () => {
+      assertViolation(
+        { messaging_product: 'whatsapp', to: '4915112345678', type: 'text', text: 'hello' },
+        'text',
+        'an object such as {"body": "Hello"} (a text alone can be msg.payload itself)',
+      );
+      assertViolation(
+        { messaging_product: 'whatsapp', to: '4915112345678', type: 'image', image: 'https://x.example/a.png' },
+        'image',
+        'an object',
+      );
+    });
+
     it('a list header must be text', () => {
       const body = list([{ rows: rows(1) }]);
       (body.interactive as Record<string, unknown>).header = { type: 'image', image: { id: '1' } };
@@ -675,7 +688,7 @@ describe('cloud-api schemas', () => {
       for (const malformed of ['', ' 52.5', '52,5', 'abc', '1e2', '0x10', 'NaN', 'Infinity']) {
         assertViolation(at(malformed, '0'), 'location.latitude', degrees(90));
       }
-      assertViolation(at(true, '0'), 'location.latitude', 'a number or string');
+      assertViolation(at(true, '0'), 'location.latitude', 'a number or a string');
     });
 
     it('a location template header takes decimal-string coordinates too, range-checked', () => {
