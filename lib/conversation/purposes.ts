@@ -141,7 +141,13 @@ export function parsePurposes(input: unknown): PurposeDefinition[] {
   const problems = purposeProblems(list);
   if (problems.length > 0) {
     const first = problems[0];
-    throw new GdprWhatsAppError(first.code, first.message, { index: first.index + 1, field: first.field });
+    // Named by its id too, when it has one: "Purpose 2" leaves her counting entries in a flow file.
+    const entry = Array.isArray(list) ? (list as unknown[])[first.index] : undefined;
+    const id = (entry as { id?: unknown } | undefined)?.id;
+    const position =
+      typeof id === 'string' && id.trim() !== '' ? `${first.index + 1} (${id.slice(0, 64)})` : `${first.index + 1}`;
+    const message = first.message.replace(`Purpose ${first.index + 1}`, `Purpose ${position}`);
+    throw new GdprWhatsAppError(first.code, message, { index: first.index + 1, position, field: first.field });
   }
   return (list as Record<string, unknown>[]).map((p) => {
     const interest = p.lawfulBasis === 'legitimate-interest' && p.interest ? cleanTexts(p.interest) : {};

@@ -150,7 +150,16 @@ describe('conversation/purposes', () => {
     assert.throws(
       () => parsePurposes([orderUpdates, { ...orderUpdates, id: 'x', wording: { en: 'a'.repeat(2001) } }]),
       (err: unknown) =>
-        err instanceof GdprWhatsAppError && err.code === 'invalid-purpose-wording' && err.params.index === 2,
+        err instanceof GdprWhatsAppError &&
+        err.code === 'invalid-purpose-wording' &&
+        err.params.index === 2 &&
+        err.params.position === '2 (x)' &&
+        err.message.startsWith('Purpose 2 (x): '),
+    );
+    // Without a usable id: by position alone.
+    assert.throws(
+      () => parsePurposes([orderUpdates, { ...orderUpdates, id: '' }]),
+      (err: unknown) => err instanceof GdprWhatsAppError && err.params.position === '2',
     );
     assert.throws(
       () => parsePurposes('[{'),
