@@ -299,6 +299,13 @@ export default function registerOptInFlow(RED: NodeAPI): void {
      */
     const formMismatchWarned = new Set<string>();
     function warnFormMismatch(reason: OptInRejectReason, msg: OptInMessage): void {
+      // A request without any field 'phone' ({number: ...}): the form or the flow names the field otherwise.
+      if (reason === 'invalid-phone' && (msg.payload as { phone?: unknown }).phone === undefined) {
+        if (formMismatchWarned.has('no-phone-field')) return;
+        formMismatchWarned.add('no-phone-field');
+        node.warn(RED._('opt-in-flow.log.form-no-phone-field'));
+        return;
+      }
       if ((reason !== 'unknown-wording' && reason !== 'unknown-purpose') || formMismatchWarned.has(reason)) return;
       formMismatchWarned.add(reason);
       const asked = (msg.payload as { purpose?: unknown } | undefined)?.purpose;

@@ -296,7 +296,7 @@ describe('opt-in-flow node', () => {
       });
     }
 
-    it('warns once per deploy that a wording or purpose the store lacks makes every sign-up through the form fail', async () => {
+    it('warns once per deploy that a wording or purpose the store lacks, or a request without a phone field, makes every sign-up through the form fail', async () => {
       await load({ allowMsgPurpose: true });
       const drifted = { ...form, wording: 'Schickt mir bitte den Newsletter per WhatsApp.' };
       for (const phone of [ANNA, BOB]) {
@@ -308,12 +308,22 @@ describe('opt-in-flow node', () => {
         loggedSinceLoad().filter((line) => line.includes('form-unknown')),
         ['opt-in-flow.log.form-unknown-wording', 'opt-in-flow.log.form-unknown-purpose'],
       );
+      // The number under another name than phone: refused as an invalid number, and the integrator is told why.
+      for (const number of [ANNA, BOB]) {
+        const { phone: _phone, ...withoutPhone } = form;
+        assert.equal((await optIn({ payload: { ...withoutPhone, number } })).msg.optIn?.reason, 'invalid-phone');
+      }
+      assert.deepEqual(
+        loggedSinceLoad().filter((line) => line.includes('form-no-phone-field')),
+        ['opt-in-flow.log.form-no-phone-field'],
+        'once per deploy',
+      );
       // A well-formed request warns about nothing.
       await helper.unload();
       await load();
       assert.equal((await optIn({ payload: form })).output, 1);
       assert.deepEqual(
-        loggedSinceLoad().filter((line) => line.includes('form-unknown')),
+        loggedSinceLoad().filter((line) => line.includes('form-unknown') || line.includes('form-no-phone')),
         [],
       );
     });
