@@ -53,6 +53,7 @@ export const OPT_IN_FLOW_DEFAULTS = {
   confirmKeywords: '',
   startKeywords: '',
   allowSingleStep: false,
+  confirmStartKeyword: false,
   maxRequestsPerMinute: 30,
   acceptAnyWording: false,
 };
@@ -82,6 +83,8 @@ interface OptInFlowDef extends NodeDef {
   confirmKeywords: string;
   startKeywords: string;
   allowSingleStep: boolean;
+  /** A start keyword gets the confirmation request (double opt-in by keyword); it wins over allowSingleStep. */
+  confirmStartKeyword: boolean;
   /** Confirmation requests this node sends a minute at most (0: no limit). */
   maxRequestsPerMinute: number | string;
   /** Whether a web form request's wording may be any text rather than one of the purpose's wordings. */
@@ -100,6 +103,8 @@ interface OptInFlowDef extends NodeDef {
   refusedTextDe?: string;
   unclearTextEn?: string;
   unclearTextDe?: string;
+  pendingTextEn?: string;
+  pendingTextDe?: string;
   /** Web form only: the country of numbers typed without country code; empty: they must carry one. */
   defaultCountry?: string;
 }
@@ -223,6 +228,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       already: { en: config.alreadyTextEn, de: config.alreadyTextDe },
       refused: { en: config.refusedTextEn, de: config.refusedTextDe },
       unclear: { en: config.unclearTextEn, de: config.unclearTextDe },
+      pending: { en: config.pendingTextEn, de: config.pendingTextDe },
     };
     const template: TemplateSettings | undefined =
       config.mode === 'template'
@@ -687,6 +693,75 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return subscribedAnswer(msg, record, purpose, language, intent.keyword);
     }
 
+    /**
+     * Double opt-in started by her keyword: the confirmation request, with the wording, answers it, and only her yes
+     * signs her up. She wrote first, so no form's limits apply (she is asked at most once in ten minutes, a few times
+     * a day), nor a block after her erasure; the request is made by keyword, so that a yes she types at once counts
+     * although Meta's clock may put her keyword a moment after the request.
+     */
+    async function requestByKeyword(
+      msg: OptInMessage,
+      intent: Extract<ReplyIntent, { kind: 'start' }>,
+      subject: SubjectRef,
+      storeNode: ConsentStoreNode,
+      ledger: LedgerHandle,
+    ): Promise<Outputs> {
+      const purpose = findPurpose(storeNode.purposes, config.purpose);
+      if (!purpose)
+        throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
+      const inbound = msg.whatsapp ?? {};
+      const standing = await ledger.getConsent(subject, purpose.id);
+      if (standing?.status === 'given') return alreadySignedUp(msg, standing, storeNode, { keyword: intent.keyword });
+      const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
+      const wording = purposeWording(purpose, language);
+      const body = buildConfirmationMessage({
+        language,
+        purpose,
+        wording,
+        mode: config.mode === 'template' ? 'template' : 'interactive',
+        template,
+        texts: texts.confirmation,
+      });
+      const record = await ledger
+        .requestConsent({
+          subject,
+          purpose: purpose.id,
+          wording,
+          language,
+          method: 'keyword',
+          source: 'whatsapp',
+          actor,
+        })
+        .catch((err: unknown) => {
+          // Asked minutes ago, or often today: she is told to answer the request she has.
+          const code = codeOf(err);
+          if (code === 'request-pending' || REQUEST_LIMITS.has(code)) return code ?? 'request-pending';
+          throw err;
+        });
+      if (typeof record === 'string') {
+        replyMessage(msg, 'pending', language, purpose, wording);
+        const reason = record === 'request-pending' ? 'request-pending' : 'too-many-requests';
+        msg.optIn = { outcome: 'pending', reason, purpose: purpose.id, language, keyword: intent.keyword };
+        return on(1, msg);
+      }
+      counts.requested += 1;
+      msg.to = inbound.from ?? inbound.userId;
+      msg.payload = body;
+      msg.language = language;
+      msg.consent = record;
+      msg.optIn = {
+        outcome: 'requested',
+        purpose: purpose.id,
+        language,
+        keyword: intent.keyword,
+        expiresAt: record.expiresAt,
+        requestedAt: record.requestedAt,
+        store: config.store,
+        ...(body.type === 'template' ? { template: (body.template as { name: string }).name } : {}),
+      };
+      return on(0, msg);
+    }
+
     /** "You are now signed up", with the wording her keyword agreed to. */
     function subscribedAnswer(
       msg: OptInMessage,
@@ -704,7 +779,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     async function handleInbound(msg: OptInMessage, storeNode: ConsentStoreNode | undefined): Promise<Outputs> {
       const inbound = msg.whatsapp ?? {};
       const intent = recogniseReply(inbound, keywords);
-      if (!intent || (intent.kind === 'start' && !config.allowSingleStep)) return on(3, msg);
+      const startsSomething = config.confirmStartKeyword === true || config.allowSingleStep === true;
+      if (!intent || (intent.kind === 'start' && !startsSomething)) return on(3, msg);
       const subject: SubjectRef = {};
       if (inbound.from) subject.phone = inbound.from;
       if (inbound.userId) subject.userId = inbound.userId;
@@ -713,6 +789,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const known = storeNode as ConsentStoreNode;
       if (intent.kind === 'confirm') return confirm(msg, intent, subject, known, ledger);
       if (intent.kind === 'refuse') return refuse(msg, intent, subject, known, ledger);
+      if (config.confirmStartKeyword === true) return requestByKeyword(msg, intent, subject, known, ledger);
       return startSingleStep(msg, intent, subject, known, ledger);
     }
 

@@ -363,7 +363,15 @@ export function refusedRequest(
   );
 }
 
-export type OptInText = 'confirmation' | 'confirmed' | 'expired' | 'subscribed' | 'already' | 'refused' | 'unclear';
+export type OptInText =
+  | 'confirmation'
+  | 'confirmed'
+  | 'expired'
+  | 'subscribed'
+  | 'already'
+  | 'refused'
+  | 'unclear'
+  | 'pending';
 
 /** Default texts; placeholders {label} (purpose label) and {wording} (the consent wording). */
 export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> = {
@@ -398,6 +406,11 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
     // msg.optIn.message for the flow to send; neutral, for she may have meant no sign-up at all.
     en: 'Your yes has not signed you up: {label}. You wrote to us after our request, so it may answer something else. If you would like to sign up, tap YES in our request or reply to the request itself.',
     de: 'Ihr Ja hat Sie nicht angemeldet: {label}. Sie haben uns nach unserer Anfrage noch etwas geschrieben, daher kann es etwas anderes beantworten. Falls Sie sich anmelden möchten, tippen Sie in unserer Anfrage auf JA oder antworten Sie direkt auf die Anfrage.',
+  },
+  pending: {
+    // A start keyword again while her request is fresh (or after several today): the request she has is the way in.
+    en: 'We have sent you a sign-up request already: to sign up ({label}), tap YES in it.',
+    de: 'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden ({label}), tippen Sie darin auf JA.',
   },
 };
 

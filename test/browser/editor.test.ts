@@ -1424,6 +1424,28 @@ describe('the editor in Chromium (playwright-core, real Node-RED)', function () 
       await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
     });
 
+    it('offers one answer to a start keyword: asking for confirmation switches signing up in one step off', async () => {
+      const id = await dragOntoWorkspace(page, 'opt-in-flow', 700, 460);
+      await openNodeDialog(page, id);
+      const asks = page.locator('#node-input-confirmStartKeyword');
+      const singleStep = page.locator('#node-input-allowSingleStep');
+      const startKeywords = page.locator('#node-input-startKeywords');
+      assert.deepEqual([await asks.isChecked(), await singleStep.isChecked()], [false, false], 'both off when new');
+      assert.equal(await startKeywords.isVisible(), false);
+      await singleStep.check();
+      await startKeywords.waitFor({ state: 'visible' });
+      await asks.check();
+      assert.equal(await singleStep.isChecked(), false, 'asking wins');
+      assert.equal(await singleStep.isDisabled(), true);
+      assert.equal(await startKeywords.isVisible(), true, 'the keywords that start the request');
+      await screenshot(page, 'opt-in-flow-start-keyword-asks');
+      await asks.uncheck();
+      assert.equal(await singleStep.isDisabled(), false);
+      await startKeywords.waitFor({ state: 'hidden' });
+      await page.locator('#node-dialog-cancel').click();
+      await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
+    });
+
     it("fits the store's purpose list below its other fields, so that none scrolls out of view", async () => {
       await page.setViewportSize({ width: 1400, height: 1600 });
       try {

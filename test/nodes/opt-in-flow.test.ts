@@ -995,6 +995,73 @@ describe('opt-in-flow node', () => {
       assert.equal(stored?.requestPhoneNumberId, PHONE_NUMBER_ID);
     });
 
+    describe('double opt-in started by a start keyword', () => {
+      /** Her message `secondsAfter` now, recorded as whatsapp-webhook records it before the flow sees it. */
+      const written = async (secondsAfter: number, whatsapp: Record<string, unknown>) => {
+        const timestamp = Math.floor(Date.now() / 1000) + secondsAfter;
+        await ledger.recordInbound(ANNA, timestamp * 1000);
+        return inbound(ANNA, { ...whatsapp, timestamp });
+      };
+
+      it('answers the keyword with the confirmation request, and her typed yes signs her up', async () => {
+        // Single step ticked as well: asking wins, so that ticking both never signs anyone up unasked.
+        await load({ confirmStartKeyword: true, allowSingleStep: true });
+        // Meta's clock a few seconds ahead of ours: her keyword seems written after the request it asked for.
+        const asked = await optIn(await written(3, { type: 'text', text: 'Anmelden' }));
+        assert.equal(asked.output, 1);
+        assert.equal(asked.msg.to, ANNA);
+        assert.equal(asked.msg.optIn?.outcome, 'requested');
+        assert.equal((asked.msg.optIn as { keyword?: string }).keyword, 'ANMELDEN');
+        assert.match(JSON.stringify(asked.msg.payload), /Schickt mir den Newsletter per WhatsApp\./);
+        const pending = await ledger.getConsent(ANNA, 'news');
+        assert.deepEqual([pending?.status, pending?.method], ['pending', 'keyword']);
+        assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false, 'not signed up by the keyword');
+
+        const yes = await optIn(await written(10, { type: 'text', text: 'Ja' }));
+        assert.equal(yes.output, 2);
+        assert.equal(yes.msg.optIn?.outcome, 'confirmed');
+        const given = await ledger.getConsent(ANNA, 'news');
+        assert.deepEqual([given?.status, given?.confirmationText], ['given', 'Ja']);
+      });
+
+      it('answers the keyword again with how to confirm, and after her yes that she is signed up', async () => {
+        await load({ confirmStartKeyword: true });
+        assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }))).msg.optIn?.outcome, 'requested');
+        const again = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
+        assert.equal(again.output, 2);
+        assert.deepEqual([again.msg.optIn?.outcome, again.msg.optIn?.reason], ['pending', 'request-pending']);
+        assert.equal(
+          again.msg.payload,
+          'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden (Rundbrief), tippen Sie darin auf JA.',
+        );
+        const english = await optIn(inbound(BOB, { type: 'text', text: 'START' }));
+        assert.equal(english.msg.optIn?.outcome, 'requested');
+        const englishAgain = await optIn(inbound(BOB, { type: 'text', text: 'START' }));
+        assert.equal(
+          englishAgain.msg.payload,
+          'We have sent you a sign-up request already: to sign up (WhatsApp newsletter), tap YES in it.',
+        );
+        await optIn(
+          inbound(ANNA, {
+            type: 'interactive',
+            interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+          }),
+        );
+        const signedUp = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }));
+        assert.equal(signedUp.msg.optIn?.outcome, 'already-signed-up');
+        assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
+      });
+
+      it('asks someone whose data was erased once she writes the keyword herself', async () => {
+        await load({ confirmStartKeyword: true });
+        await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: form.wording, method: 'keyword', actor });
+        await ledger.eraseSubject(ANNA, actor);
+        const asked = await optIn(await written(2, { type: 'text', text: 'Anmelden' }));
+        assert.equal(asked.msg.optIn?.outcome, 'requested');
+        assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+      });
+    });
+
     it('answers a start keyword from someone signed up already that she is, and records nothing new', async () => {
       await load({ allowSingleStep: true });
       assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }))).msg.optIn?.outcome, 'given');
