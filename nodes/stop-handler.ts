@@ -117,7 +117,8 @@ export default function stopHandlerNode(RED: NodeAPI): void {
 
     /**
      * The keyword that signs her up again after this STOP: the node's own, else the start keywords of an opt-in-flow of
-     * the same store that signs up by keyword for a purpose this STOP withdraws. Looked up at each STOP, as the flows
+     * the same store that signs up by keyword (in one step, or by a request it answers) for a purpose this STOP
+     * withdraws. Looked up at each STOP, as the flows
      * are now.
      */
     const signUpKeyword = (language: Language): string | undefined => {
@@ -125,7 +126,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         ? []
         : runningNodesOfStore(RED, 'opt-in-flow', config.store).filter(
             (optIn) =>
-              optIn.allowSingleStep === true &&
+              (optIn.allowSingleStep === true || optIn.confirmStartKeyword === true) &&
               (purposes === undefined || purposes.includes(String(optIn.purpose ?? '').trim())),
           );
       return signUpKeywordFor(

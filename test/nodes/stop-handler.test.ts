@@ -266,14 +266,24 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     await helper.unload();
     sandbox.reset();
 
-    // The opt-in-flow's start keywords (defaults START, SUBSCRIBE, ANMELDEN, STARTEN), each reader's own.
-    await load({ storePath: join(dir, 'second.db'), extra: [optIn('offers-by-keyword', {})] });
-    assert.deepEqual(await confirmations(), [
-      'Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ANMELDEN.',
-      'You have been unsubscribed. To sign up again, reply START.',
-    ]);
-    await helper.unload();
-    sandbox.reset();
+    // The opt-in-flow's start keywords (defaults START, SUBSCRIBE, ANMELDEN, STARTEN), each reader's own; also when
+    // the keyword gets a confirmation request rather than signing up at once.
+    for (const [storeFile, byKeyword] of [
+      ['second.db', {}],
+      ['second-asks.db', { allowSingleStep: false, confirmStartKeyword: true }],
+    ] as const) {
+      await load({ storePath: join(dir, storeFile), extra: [optIn('offers-by-keyword', byKeyword)] });
+      assert.deepEqual(
+        await confirmations(),
+        [
+          'Sie wurden abgemeldet. Um sich wieder anzumelden, antworten Sie mit ANMELDEN.',
+          'You have been unsubscribed. To sign up again, reply START.',
+        ],
+        storeFile,
+      );
+      await helper.unload();
+      sandbox.reset();
+    }
 
     // The node's own keyword wins; one in a single language is named to everyone.
     await load({
