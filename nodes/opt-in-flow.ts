@@ -714,12 +714,13 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       if (standing?.status === 'given') return alreadySignedUp(msg, standing, storeNode, { keyword: intent.keyword });
       const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
       const wording = purposeWording(purpose, language);
+      // A button message, whatever the mode: she wrote just now, so the window is open, and a free-form request lets
+      // a privacy notice go before it (a template passes privacy-notice without one).
       const body = buildConfirmationMessage({
         language,
         purpose,
         wording,
-        mode: config.mode === 'template' ? 'template' : 'interactive',
-        template,
+        mode: 'interactive',
         texts: texts.confirmation,
       });
       const record = await ledger
@@ -757,7 +758,6 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         expiresAt: record.expiresAt,
         requestedAt: record.requestedAt,
         store: config.store,
-        ...(body.type === 'template' ? { template: (body.template as { name: string }).name } : {}),
       };
       return on(0, msg);
     }

@@ -1004,8 +1004,15 @@ describe('opt-in-flow node', () => {
       };
 
       it('answers the keyword with the confirmation request, and her typed yes signs her up', async () => {
-        // Single step ticked as well: asking wins, so that ticking both never signs anyone up unasked.
-        await load({ confirmStartKeyword: true, allowSingleStep: true });
+        // Single step ticked as well: asking wins, so that ticking both never signs anyone up unasked. Template mode
+        // (for the form): she wrote just now, so her request is a button message, which a privacy notice may precede.
+        await load({
+          confirmStartKeyword: true,
+          allowSingleStep: true,
+          mode: 'template',
+          templateName: 'consent_request',
+          templateLanguage: 'auto',
+        });
         // Meta's clock a few seconds ahead of ours: her keyword seems written after the request it asked for.
         const asked = await optIn(await written(3, { type: 'text', text: 'Anmelden' }));
         assert.equal(asked.output, 1);
@@ -1013,6 +1020,7 @@ describe('opt-in-flow node', () => {
         assert.equal(asked.msg.optIn?.outcome, 'requested');
         assert.equal((asked.msg.optIn as { keyword?: string }).keyword, 'ANMELDEN');
         assert.match(JSON.stringify(asked.msg.payload), /Schickt mir den Newsletter per WhatsApp\./);
+        assert.equal((asked.msg.payload as { type?: string }).type, 'interactive');
         const pending = await ledger.getConsent(ANNA, 'news');
         assert.deepEqual([pending?.status, pending?.method], ['pending', 'keyword']);
         assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false, 'not signed up by the keyword');
