@@ -5,6 +5,7 @@ import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { FORM_ANSWER_MINIMUM_MS } from '../../lib/conversation/opt-in';
 import consentStore, { type ConsentStoreNode } from '../../nodes/consent-store';
 import optInFlow from '../../nodes/opt-in-flow';
+import privacyNotice from '../../nodes/privacy-notice';
 import stopHandler from '../../nodes/stop-handler';
 import whatsappConfig from '../../nodes/whatsapp-config';
 import whatsappSend from '../../nodes/whatsapp-send';
@@ -173,10 +174,13 @@ for (const file of ['01-double-opt-in-web-form.json', '10-complete-bot.json']) {
         [
           consentStore,
           optInFlow,
+          // Example 10 sends a chat's request through the privacy notice: the form's part holds that route too.
+          privacyNotice,
           whatsappConfig,
           whatsappSend,
           coreNode('network/21-httpin.js'),
           coreNode('function/10-function.js'),
+          coreNode('function/10-switch.js'),
           coreNode('common/25-catch.js'),
           mountHttpApps(),
         ] as never,

@@ -212,6 +212,26 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     return customer;
   }
 
+  /**
+   * Example 10's sign-up in the chat, a double opt-in: her keyword gets the request with the wording (after the privacy
+   * notice on first contact), and her yes signs her up. Answers how many messages she has received by then.
+   */
+  async function signsUpInChat(customer: SandboxCustomer, keyword: string, yes: string): Promise<number> {
+    const before = (await customer.received()).length;
+    await customer.says(keyword);
+    const firstContact = before === 0;
+    const asked = await customer.receivedExactly(before + (firstContact ? 2 : 1));
+    const request = asked[asked.length - 1];
+    if (firstContact) assert.match(asked[0].text, /(Datenschutzerklärung|Privacy policy): /, brief(asked[0]));
+    assert.match(request.text, /(Bitte bestätigen Sie|Please confirm)/, brief(request));
+    assert.equal((await status('10', customer.phone, 'newsletter')).status, 'pending', 'not signed up by the keyword');
+    await customer.says(yes);
+    const confirmed = await customer.receivedExactly(asked.length + 1);
+    assert.match(confirmed[confirmed.length - 1].text, /(Ihre Einwilligung ist bestätigt|your consent is confirmed)/);
+    assert.equal((await status('10', customer.phone, 'newsletter')).status, 'given');
+    return confirmed.length;
+  }
+
   it('02 opt-in by keyword: START signs up in one step; any other text stores nothing', async () => {
     const erika = await customerOf('02');
     await erika.says('Start!');
@@ -928,34 +948,41 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     }
   });
 
-  it('10 complete bot: ANMELDEN again says signed up already; after STOP, MEINE DATEN names the purposes', async () => {
+  it('10 complete bot: ANMELDEN asks first; again it says how to confirm, then signed up already; after STOP, MEINE DATEN names the purposes', async () => {
     const customer = await customerOf('10');
     await customer.says('ANMELDEN');
-    await customer.receivedExactly(2);
+    const [notice, request] = await customer.receivedExactly(2);
+    assert.match(notice.text, /Datenschutzerklärung: /, 'the notice before the request on first contact');
+    assert.match(request.text, /^Sie möchten von uns über WhatsApp Nachrichten erhalten: „/, brief(request));
+    // Again before her yes: the request she has is the way in.
+    await customer.says('Anmelden');
+    const pending = (await customer.receivedExactly(3))[2];
+    assert.match(pending.text, /^Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: /, brief(pending));
+    await customer.says('Ja');
+    assert.match((await customer.receivedExactly(4))[3].text, /^Vielen Dank, Ihre Einwilligung ist bestätigt/);
     // Again: she is told she is signed up already, not "jetzt angemeldet" as if something had changed.
     await customer.says('Anmelden');
-    const again = (await customer.receivedExactly(3))[2];
+    const again = (await customer.receivedExactly(5))[4];
     assert.match(again.text, /^Sie sind bereits angemeldet: Newsletter\. /, brief(again));
     await customer.says('STOP');
-    await customer.receivedExactly(4);
+    await customer.receivedExactly(6);
     await customer.says('MEINE DATEN');
-    const data = (await customer.receivedExactly(5))[4].text;
+    const data = (await customer.receivedExactly(7))[6].text;
     // Each purpose by its German name from the store's settings, not its id.
     assert.match(data, /^- Newsletter: widerrufen \(/m, data);
     // She never consented to order updates: her STOP objected to them (Art. 21 GDPR), it withdrew nothing.
     assert.match(data, /^- Bestell-Updates: Widerspruch eingelegt \(/m, data);
     // Any other message after her STOP gets the bot's answer without advertising its newsletter.
     await customer.says('Hallo, ist meine Bestellung unterwegs?');
-    const answer = (await customer.receivedExactly(6))[5].text;
+    const answer = (await customer.receivedExactly(8))[7].text;
     assert.match(answer, /^Danke für Ihre Nachricht! /, answer);
     assert.doesNotMatch(answer, /ANMELDEN|Newsletter|Angebot/i, answer);
     const max = await customerOf('10', '+447911123459', 'Max');
-    await max.says('START');
-    await max.receivedExactly(2);
+    const signedUp = await signsUpInChat(max, 'START', 'YES');
     await max.says('STOP');
-    await max.receivedExactly(3);
+    await max.receivedExactly(signedUp + 1);
     await max.says('MY DATA');
-    const english = (await max.receivedExactly(4))[3].text;
+    const english = (await max.receivedExactly(signedUp + 2))[signedUp + 1].text;
     assert.match(english, /^- Newsletter: withdrawn \(/m, english);
     assert.match(english, /^- Order updates: objected to \(/m, english);
     assert.match(english, /For a full copy of your data with everything Art\. 15 GDPR names, use the contact details /);
@@ -978,11 +1005,9 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   it('10 complete bot: a wish for no more messages or a withdrawal in her own words ends the newsletter at once', async () => {
     for (const words of ['Hören Sie auf, mir zu schreiben', 'Ich widerrufe meine Einwilligung zum Newsletter']) {
       const customer = await customerOf('10');
-      await customer.says('ANMELDEN');
-      await customer.receivedExactly(2);
-      assert.equal((await status('10', customer.phone, 'newsletter')).status, 'given');
+      const signedUp = await signsUpInChat(customer, 'ANMELDEN', 'Ja');
       await customer.says(words);
-      const answer = (await customer.receivedExactly(3))[2].text;
+      const answer = (await customer.receivedExactly(signedUp + 1))[signedUp].text;
       // What ended, and how to end the rest: she still gets order updates until she sends STOP.
       assert.match(answer, /^Verstanden: Sie erhalten keine Werbung mehr von uns \(Newsletter\)\. .*STOP\.$/, words);
       assert.equal((await status('10', customer.phone, 'newsletter')).status, 'withdrawn', words);
@@ -995,15 +1020,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
 
   it('10 complete bot: a campaign without a language goes to each recipient in hers', async () => {
     const anna = await customerOf('10');
-    await anna.says('ANMELDEN');
-    await anna.receivedExactly(2);
+    const annaBefore = await signsUpInChat(anna, 'ANMELDEN', 'Ja');
     const tom = await customerOf('10', '+447911123460', 'Tom');
-    await tom.says('START');
-    await tom.receivedExactly(2);
+    const tomBefore = await signsUpInChat(tom, 'START', 'Yes');
     const campaign = await postJson('/broadcast', { template: 'autumn_sale', recipients: [anna.phone, tom.phone] });
     assert.equal((campaign.body as { sent?: number }).sent, 2, campaign.text);
-    assert.equal((await anna.receivedExactly(3))[2].template?.language, 'de');
-    assert.equal((await tom.receivedExactly(3))[2].template?.language, 'en');
+    assert.equal((await anna.receivedExactly(annaBefore + 1))[annaBefore].template?.language, 'de');
+    assert.equal((await tom.receivedExactly(tomBefore + 1))[tomBefore].template?.language, 'en');
   });
 
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer', async () => {

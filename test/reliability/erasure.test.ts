@@ -173,8 +173,11 @@ describe('reliability: erasure leaves no copy of the subject in files or tables'
       );
     };
 
+    // A double opt-in in the chat: the notice and the request, then her yes.
     await says('ANMELDEN');
-    await until(() => outbound().length >= 1, 'the sign-up to be answered');
+    await until(() => outbound().length >= 2, 'the notice and the sign-up request');
+    await says('Ja');
+    await until(() => outbound().length >= 3, 'the confirmation');
     const afterSignUp = outbound().length;
     await says('Hallo, was macht ihr mit meinen Daten?');
     await until(() => outbound().length > afterSignUp, 'the chat answer');
