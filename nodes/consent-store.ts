@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { EncryptionKey } from '../lib/consent/keys';
 import { type LedgerHandle, ThreadedConsentLedger } from '../lib/consent/threaded-ledger';
@@ -244,6 +244,13 @@ function credentialsOrKeyFile(
 }
 
 export default function registerConsentStore(RED: NodeAPI): void {
+  /**
+   * The database each running store opened, by the store's id: two stores on one database each sweep away the
+   * consents to purposes the other lists (a purpose no longer in a store's settings ends after a while), and each
+   * answers checks with its own wordings.
+   */
+  const databasesInUse = new Map<string, { id: string; name: string }>();
+
   function ConsentStore(this: ConsentStoreNode, saved: ConsentStoreDef): void {
     RED.nodes.createNode(this, saved);
     const node = this;
@@ -277,6 +284,15 @@ export default function registerConsentStore(RED: NodeAPI): void {
     } catch (err) {
       configProblem = err;
       node.error(translateError(RED, err));
+    }
+    const database = options ? databaseOf(options) : undefined;
+    if (database) {
+      const other = databasesInUse.get(database.key);
+      if (other && other.id !== node.id) {
+        node.warn(RED._('consent-store.log.shared-database', { other: other.name, database: database.shown }));
+      } else {
+        databasesInUse.set(database.key, { id: node.id, name: config.name || node.id });
+      }
     }
 
     /** Errors already in the log (a thread that stopped), so that a failed open does not log them again. */
@@ -375,6 +391,7 @@ export default function registerConsentStore(RED: NodeAPI): void {
 
     node.on('close', (done: () => void) => {
       closed = true;
+      if (database && databasesInUse.get(database.key)?.id === node.id) databasesInUse.delete(database.key);
       clearTimeout(reopenTimer);
       openedListeners.clear();
       const pending = opening;
@@ -395,6 +412,25 @@ export default function registerConsentStore(RED: NodeAPI): void {
       pseudonymKey: { type: 'password' },
     },
   });
+}
+
+/** Which database a store opens, to compare with the others' (`key`), and how the log names it (`shown`). */
+export function databaseOf(options: LedgerOptions): { key: string; shown: string } {
+  if (options.backend === 'sqlite') {
+    const file = String(options.sqlitePath ?? '');
+    return { key: `sqlite:${resolvePath(file)}`, shown: file };
+  }
+  const url = String(options.postgresUrl ?? '');
+  let where = 'PostgreSQL';
+  try {
+    const parsed = new URL(url);
+    // Host, port and database only: the URL may hold a password.
+    where = `PostgreSQL ${parsed.host}${parsed.pathname}`;
+  } catch {
+    // A URL the driver reads but URL does not: compared as written, named generically.
+  }
+  const schema = options.postgresSchema ?? 'public';
+  return { key: `postgres:${url}#${schema}`, shown: `${where} (schema ${schema})` };
 }
 
 /** The consent-store a flow node points at, or undefined when the property is empty or names another type. */

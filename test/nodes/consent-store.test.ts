@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { LedgerHandle } from '../../lib/consent/threaded-ledger';
 import { GdprWhatsAppError } from '../../lib/errors';
 import gateNode from '../../nodes/consent-gate';
-import consentStore, { type ConsentStoreNode, parseStoreKeys, sqliteFile } from '../../nodes/consent-store';
+import consentStore, { type ConsentStoreNode, databaseOf, parseStoreKeys, sqliteFile } from '../../nodes/consent-store';
 import eraseSubjectNode from '../../nodes/erase-subject';
 import exportSubjectNode from '../../nodes/export-subject';
 import privacyNoticeNode from '../../nodes/privacy-notice';
@@ -276,6 +276,44 @@ describe('consent-store node', () => {
     await assert.rejects(store.getLedger(), (err: unknown) => codeOf(err) === 'invalid-purpose-id');
     assert.deepEqual(store.purposes, []);
     assert.equal(existsSync(join(dir.path, 'store.db')), false);
+  });
+
+  it('warns at deploy when a second store opens the same database, and not for stores with their own', async () => {
+    const shared = join(dir.path, 'shared.db');
+    const flow = [
+      storeNode('first', dir.path, { name: 'Newsletter', sqlitePath: shared }),
+      storeNode('second', dir.path, { sqlitePath: shared, purposes: [PURPOSES[0]] }),
+      storeNode('own', dir.path),
+    ];
+    await helper.load(consentStore as never, flow as never, {
+      first: storeCredentials(),
+      second: storeCredentials(),
+      own: storeCredentials(),
+    });
+    const warned = (id: string) => callsOf('warn', id).map((call) => String(call[0]));
+    assert.deepEqual(
+      [warned('first'), warned('second'), warned('own')],
+      [[], ['consent-store.log.shared-database'], []],
+    );
+    // Deployed again with a file of its own: no warning, and the first store's place is free after it stopped.
+    await helper.unload();
+    await helper.load(consentStore as never, [storeNode('second', dir.path, { sqlitePath: shared })] as never, {
+      second: storeCredentials(),
+    });
+    assert.deepEqual(warned('second'), []);
+  });
+
+  it('tells one PostgreSQL database from another by URL and schema, and names it without the password', () => {
+    const url = 'postgres://shop:geheim@db.example:5432/consent';
+    const first = databaseOf({ backend: 'postgres', postgresUrl: url } as never);
+    assert.equal(first.shown, 'PostgreSQL db.example:5432/consent (schema public)');
+    assert.doesNotMatch(first.shown, /geheim/);
+    const otherSchema = databaseOf({ backend: 'postgres', postgresUrl: url, postgresSchema: 'shop_b' } as never);
+    assert.notEqual(otherSchema.key, first.key);
+    assert.equal(
+      databaseOf({ backend: 'postgres', postgresUrl: url, postgresSchema: 'public' } as never).key,
+      first.key,
+    );
   });
 
   it('warns at deploy about a legitimate-interest purpose that names no interest, and starts all the same', async () => {
