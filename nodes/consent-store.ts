@@ -245,9 +245,8 @@ function credentialsOrKeyFile(
 
 export default function registerConsentStore(RED: NodeAPI): void {
   /**
-   * The database each running store opened, by the store's id: two stores on one database each sweep away the
-   * consents to purposes the other lists (a purpose no longer in a store's settings ends after a while), and each
-   * answers checks with its own wordings.
+   * The database each running store opened, by the store's id: two stores on one database each act on their own
+   * purposes only (a STOP through one leaves the other's standing), with their own wordings.
    */
   const databasesInUse = new Map<string, { id: string; name: string }>();
 
