@@ -53,6 +53,8 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     const failureOutputWired = (saved.wires?.[1]?.length ?? 0) > 0;
     let client: CloudApiClient | undefined;
     let lastErrorCode: string | number | undefined;
+    /** Messages taken and not yet finished: a stop (a deploy, a shutdown) says how many it left behind. */
+    let unfinished = 0;
     let shownStatus = '';
     const optInTemplates = new OptInTemplateWatch();
 
@@ -320,36 +322,47 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
           return forgetting;
         };
         const failed = (err: unknown) => forget(err).then(() => err);
-        deliver(msg, forget).then(
-          (fields) => {
-            msg.whatsapp = fields;
-            showStatus();
-            send([msg, null]);
-            done();
-          },
-          (sendError: unknown) =>
-            failed(sendError).then((err: unknown) => {
-              const report = errorReport(RED, err);
-              lastErrorCode = report.code;
+        unfinished += 1;
+        deliver(msg, forget)
+          .finally(() => {
+            unfinished -= 1;
+          })
+          .then(
+            (fields) => {
+              msg.whatsapp = fields;
               showStatus();
-              if (failureOutputWired) {
-                msg.error = report;
-                send([null, msg]);
-                done();
-                return;
-              }
-              // Node-RED hands a Catch node the error's message, code and cause: the cause carries msg.error's report
-              // (retryAfterMs, deliveryUnknown), which output 2 would have carried.
-              // Node-RED's debug sidebar shows a cause as text: a readable one, not "[object Object]".
-              const cause = Object.defineProperty({ ...report }, 'toString', {
-                value: () => `${report.code}: ${report.title}`,
-                enumerable: false,
-              });
-              done(Object.assign(catchableError(RED, err), { code: report.code, cause }));
-            }),
-        );
+              send([msg, null]);
+              done();
+            },
+            (sendError: unknown) =>
+              failed(sendError).then((err: unknown) => {
+                const report = errorReport(RED, err);
+                lastErrorCode = report.code;
+                showStatus();
+                if (failureOutputWired) {
+                  msg.error = report;
+                  send([null, msg]);
+                  done();
+                  return;
+                }
+                // Node-RED hands a Catch node the error's message, code and cause: the cause carries msg.error's report
+                // (retryAfterMs, deliveryUnknown), which output 2 would have carried.
+                // Node-RED's debug sidebar shows a cause as text: a readable one, not "[object Object]".
+                const cause = Object.defineProperty({ ...report }, 'toString', {
+                  value: () => `${report.code}: ${report.title}`,
+                  enumerable: false,
+                });
+                done(Object.assign(catchableError(RED, err), { code: report.code, cause }));
+              }),
+          );
       },
     );
+
+    // Whatever it left behind, the flow no longer hears of: a deploy that restarts the WhatsApp configuration too
+    // drops its queue, and the outcome of a message still on its way goes nowhere. Said, so that nobody wonders.
+    node.on('close', () => {
+      if (unfinished > 0) node.warn(RED._('whatsapp-send.log.stopped-with-unsent', { count: unfinished }));
+    });
   }
 
   RED.nodes.registerType('whatsapp-send', WhatsAppSend as never, {

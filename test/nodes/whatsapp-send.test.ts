@@ -8,6 +8,7 @@ import { SANDBOX_TEMPLATES } from '../../nodes/shared/sandbox';
 import configNode from '../../nodes/whatsapp-config';
 import sendNode from '../../nodes/whatsapp-send';
 import { helper } from '../helpers/node-red';
+import { callsOf } from './consent-fixtures';
 
 const PHONE_NUMBER_ID = '109876543210987';
 const ACCESS_TOKEN = 'token-for-send-tests';
@@ -377,6 +378,29 @@ describe('whatsapp-send node (against the standalone sandbox over HTTP)', () => 
     assert.match(String(msg.error?.message), /131047/);
     assert.equal((msg.error?.source as { id?: string } | undefined)?.id, 'send');
     assert.doesNotMatch(String(msg.error?.message), /4916055500|token-for-send-tests/);
+  });
+
+  it('says in the log how many messages it left unsent or unanswered when it stops', async () => {
+    const stop = () => (helper.getNode('send') as unknown as { close(removed: boolean): Promise<void> }).close(false);
+    // All finished: nothing to say.
+    await load();
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const first = next('ok');
+    helper.getNode('send').receive({ to: CUSTOMER, payload: 'eins' });
+    await first;
+    await stop();
+    assert.deepEqual(callsOf('warn', 'send'), []);
+    await helper.unload();
+    // One message a second: of three sent at once, two wait in the number's queue.
+    const slow = flow([['ok'], ['fail']]).map((n) => (n.id === 'cfg' ? { ...n, throughput: 1 } : n));
+    await helper.load([configNode, sendNode] as never, slow as never, credentials);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: CUSTOMER_WA_ID }, { text: 'Hallo' });
+    const sent = collect('ok');
+    for (const text of ['eins', 'zwei', 'drei']) helper.getNode('send').receive({ to: CUSTOMER, payload: text });
+    await until(() => sent.length === 1, 'the first message');
+    await stop();
+    const warned = callsOf('warn', 'send').map(([text, ...rest]) => [String(text), ...rest]);
+    assert.deepEqual(warned, [['whatsapp-send.log.stopped-with-unsent']]);
   });
 
   it('retries after 130429 (throughput reached) and then succeeds', async () => {
