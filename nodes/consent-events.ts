@@ -11,7 +11,7 @@ import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, textOr, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
-import { statusOf } from './shared/status';
+import { changedOnly, statusOf } from './shared/status';
 import { throttledWarning } from './shared/throttled-warning';
 
 interface ConsentEventsDef extends NodeDef {
@@ -188,6 +188,8 @@ const STORE_COMMANDS = ['retention-sweep', 'verify-audit', 'export-audit'];
 export default function consentEventsNode(RED: NodeAPI): void {
   function ConsentEvents(this: Node, saved: ConsentEventsDef) {
     RED.nodes.createNode(this, saved);
+    // Restated after every poll (every few seconds): passed on only when it changed.
+    const showStatus = changedOnly(this);
     const config = migrate<ConsentEventsDef>(saved, consentEventsMigrations);
     const store = findConsentStore(RED, config.store);
     const includePhone = config.includePhone === true;
@@ -344,7 +346,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
               // The copy holding the lease sends from the cursor: what this one had out is its to send now.
               returns?.clear();
               standby = true;
-              if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.standby')));
+              if (!closed) showStatus(statusOf('waiting', RED._('consent-events.status.standby')));
               return;
             }
             standby = false;
@@ -357,12 +359,12 @@ export default function consentEventsNode(RED: NodeAPI): void {
         failing = false;
         // A broken audit chain stays on show until a verification passes again.
         if (closed || auditBroken) return;
-        this.status(readyStatus());
+        showStatus(readyStatus());
       })()
         .catch((err: unknown) => {
           // A ledger that stopped meanwhile is replaced: the next one's delivery says how it goes.
           if (closed || ledger !== opened) return;
-          this.status(statusOf('failed', RED._('consent-events.status.store-failed')));
+          showStatus(statusOf('failed', RED._('consent-events.status.store-failed')));
           // Once per run of failures: the next poll tries again, and the events wait in the store meanwhile.
           if (!failing) this.warn(RED._('consent-events.errors.delivery-failed', { reason: translateError(RED, err) }));
           failing = true;
@@ -394,9 +396,9 @@ export default function consentEventsNode(RED: NodeAPI): void {
         if (ledger !== opened) return;
         opened.off('event', onEvent);
         ledger = undefined;
-        if (!closed) this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
+        if (!closed) showStatus(statusOf('waiting', RED._('consent-events.status.connecting')));
       });
-      this.status(statusOf('ready', RED._('consent-events.status.listening')));
+      showStatus(statusOf('ready', RED._('consent-events.status.listening')));
       try {
         await opened.readEvents(consumer, { holder, includeContact: includePhone, limit: 1 });
       } catch {
@@ -412,16 +414,16 @@ export default function consentEventsNode(RED: NodeAPI): void {
     // own), is listened to before any other node can change a consent in it: no event goes unheard.
     let stopListening: (() => void) | undefined;
     if (!store) {
-      this.status(statusOf('broken', RED._('consent-events.status.no-store')));
+      showStatus(statusOf('broken', RED._('consent-events.status.no-store')));
     } else if (refused) {
-      this.status(statusOf('broken', translateError(RED, refused)));
+      showStatus(statusOf('broken', translateError(RED, refused)));
       this.error(translateError(RED, refused));
     } else {
       stopListening = store.onLedgerOpened(listenTo);
-      this.status(statusOf('waiting', RED._('consent-events.status.connecting')));
+      showStatus(statusOf('waiting', RED._('consent-events.status.connecting')));
       store.getLedger().then(listenTo, (err: unknown) => {
         if (closed) return;
-        this.status(statusOf('failed', RED._('consent-events.status.store-failed')));
+        showStatus(statusOf('failed', RED._('consent-events.status.store-failed')));
         this.error(RED._('consent-events.errors.store-failed', { reason: translateError(RED, err) }));
       });
     }
@@ -451,7 +453,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
         if (last) break;
         page = await opened.exportAuditPage(page.next);
       }
-      this.status(statusOf('ready', RED._('consent-events.status.audit-exported', { count: events })));
+      showStatus(statusOf('ready', RED._('consent-events.status.audit-exported', { count: events })));
     };
 
     /**
@@ -474,7 +476,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
       }
       // Wired back wrong (another node's events, an id made up in the flow): it acknowledges nothing, say so.
       if (!returns.accountsFor(eventId)) warnUnknownId(eventId);
-      if (!closed && !auditBroken && !failing && !standby && ledger) this.status(readyStatus());
+      if (!closed && !auditBroken && !failing && !standby && ledger) showStatus(readyStatus());
     };
 
     /** A flow wired back wrong sends such ids with every event: one warning a minute, with a count. */
@@ -520,7 +522,7 @@ export default function consentEventsNode(RED: NodeAPI): void {
           msg.payload = verification;
           auditBroken = !verification.ok;
           if (!verification.ok)
-            this.status(
+            showStatus(
               statusOf(
                 'failed',
                 RED._('consent-events.status.audit-broken', { seq: verification.firstBrokenSeq ?? '?' }),

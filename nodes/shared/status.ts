@@ -47,3 +47,17 @@ export function throttledStatus(
     },
   };
 }
+
+/**
+ * A status setter that passes a status on only when it differs from the one shown: a node that restates its state on
+ * a timer would otherwise send the editor, and every Status node watching it, the same status again and again.
+ */
+export function changedOnly(node: Pick<Node, 'status'>): (status: NodeStatus) => void {
+  let shown = '';
+  return (status) => {
+    const key = `${status.fill}|${status.shape}|${status.text}`;
+    if (key === shown) return;
+    shown = key;
+    node.status(status);
+  };
+}

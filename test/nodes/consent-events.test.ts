@@ -167,6 +167,27 @@ describe('consent-events node', () => {
     assert.doesNotMatch(JSON.stringify(seen), /4915123456789/);
   });
 
+  it('shows a status again only when it changed, not after every look at the feed', async () => {
+    const ledger = await load();
+    await until(() => statusesOf('events').length > 0, 'a status');
+    await sleep(200);
+    const before = statusesOf('events').length;
+    // The look at the feed a poll or another instance's change makes, with nothing new in it.
+    for (let i = 0; i < 3; i++) {
+      (ledger as unknown as import('node:events').EventEmitter).emit('event');
+      await sleep(100);
+    }
+    assert.equal(statusesOf('events').length, before, 'the same status not sent again');
+    await ledger.giveConsent({
+      subject: '+4915123456003',
+      purpose: 'news',
+      wording: WORDING,
+      method: 'keyword',
+      actor: 't',
+    });
+    await until(() => statusesOf('events').length > before, 'a new status once something changed');
+  });
+
   it('adds the phone number only when includePhone is ticked', async () => {
     const ledger = await load({ includePhone: true });
     const out = next('out');
