@@ -731,14 +731,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           language,
           method: 'keyword',
           source: 'whatsapp',
+          inboundAt: metaTimeMs(inbound.timestamp),
           actor,
         })
         .catch((err: unknown) => {
-          // Asked minutes ago, or often today: she is told to answer the request she has.
           const code = codeOf(err);
+          // Sent before its writer moved to another number, or before her STOP or erasure, and delivered late.
+          if (code === 'number-changed' || code === 'superseded') return code;
+          // Asked minutes ago, or often today: she is told to answer the request she has.
           if (code === 'request-pending' || REQUEST_LIMITS.has(code)) return code ?? 'request-pending';
           throw err;
         });
+      if (record === 'number-changed' || record === 'superseded') {
+        node.log(RED._(`opt-in-flow.log.${record}`));
+        return [null, null, null, null];
+      }
       if (typeof record === 'string') {
         replyMessage(msg, 'pending', language, purpose, wording);
         const reason = record === 'request-pending' ? 'request-pending' : 'too-many-requests';

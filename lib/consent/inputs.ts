@@ -39,6 +39,12 @@ interface ConsentProofInput {
 export interface RequestConsentInput extends ConsentProofInput {
   requestMessageId?: string;
   expiresInMs?: number;
+  /**
+   * When the person sent the message that asked for the request (her start keyword; Meta's timestamp, Unix
+   * milliseconds). Refused as GiveConsentInput.inboundAt is (`number-changed`, `superseded`): a keyword delivered
+   * after her STOP or erasure, though sent before, asks for nothing.
+   */
+  inboundAt?: number;
 }
 
 export interface ConfirmConsentInput extends AnswerProofInput {

@@ -432,9 +432,11 @@ export class ConsentLedger extends EventEmitter {
     const source = optionalText(input.source, 'source', 2048);
     const messageId = optionalText(input.requestMessageId, 'requestMessageId', 256);
     const ttl = positiveMs(input.expiresInMs, 'expiresInMs', this.retention.pendingExpiryMs);
+    const inboundAt = optionalTime(input.inboundAt, 'inboundAt');
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = subject.pseudonym;
+      if (inboundAt !== undefined) await this.refuseLateMessage(tx, subject, p, def, inboundAt);
       const existing = await tx.getConsent(p, def.id);
       // A consent under an earlier wording still counts (checks accept every version), and a request must not end it
       // until it is confirmed: a stranger typing her number into the form would otherwise take her consent away.
@@ -767,15 +769,7 @@ export class ConsentLedger extends EventEmitter {
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, subject);
-      if (inboundAt !== undefined && (await this.identity.movedAwaySince(tx, p, inboundAt))) {
-        throw new GdprWhatsAppError('number-changed', 'The number changed hands after this message was sent');
-      }
-      if (
-        inboundAt !== undefined &&
-        (await this.writes.optedOutSince(tx, await keysOf(tx, subject, p), def, inboundAt))
-      ) {
-        throw new GdprWhatsAppError('superseded', 'The person opted out after sending this message');
-      }
+      if (inboundAt !== undefined) await this.refuseLateMessage(tx, subject, p, def, inboundAt);
       const existing = await tx.getConsent(p, def.id);
       const sameProof = existing?.status === 'given' && existing.wordingSha256 === sha256Hex(wording);
       if (sameProof && existing.purposeVersion === def.version) return this.records.toRecord(existing);
@@ -808,6 +802,25 @@ export class ConsentLedger extends EventEmitter {
       };
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.given', detail);
     });
+  }
+
+  /**
+   * Her message, sent before the number moved to someone else or before her latest opt-out and delivered after, asks
+   * for nothing: refused as `number-changed` or `superseded`.
+   */
+  private async refuseLateMessage(
+    tx: StoreTx,
+    subject: ReturnType<SubjectResolver['identify']>,
+    p: string,
+    def: PurposeDefinition,
+    sentAt: number,
+  ): Promise<void> {
+    if (await this.identity.movedAwaySince(tx, p, sentAt)) {
+      throw new GdprWhatsAppError('number-changed', 'The number changed hands after this message was sent');
+    }
+    if (await this.writes.optedOutSince(tx, await keysOf(tx, subject, p), def, sentAt)) {
+      throw new GdprWhatsAppError('superseded', 'The person opted out after sending this message');
+    }
   }
 
   async refuseConsent(input: RefuseConsentInput): Promise<ConsentRecord> {

@@ -1060,6 +1060,30 @@ describe('opt-in-flow node', () => {
         assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'given');
       });
 
+      it('asks for nothing when the keyword was sent before her STOP or erasure and delivered after it', async () => {
+        await load({ confirmStartKeyword: true });
+        const stopSent = Math.floor(Date.now() / 1000) - 60;
+        await ledger.withdrawUnlessErased({
+          subject: ANNA,
+          channel: 'whatsapp-keyword',
+          sentAt: stopSent * 1000,
+          actor: 't',
+        });
+        const outputs = watchOutputs();
+        const logged = logLines();
+        await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent - 5 }));
+        assert.deepEqual(outputs, [], 'no request, no answer');
+        assert.ok(logged().some((line) => line.includes('superseded')));
+        assert.notEqual((await ledger.getConsent(ANNA, 'news'))?.status, 'pending', 'no request on record');
+        // Erased: a keyword sent before the erasure brings nothing of hers back.
+        await ledger.eraseSubject(BOB, actor);
+        await receiveAndSettle(inbound(BOB, { type: 'text', text: 'START', timestamp: stopSent }));
+        assert.deepEqual(outputs, []);
+        assert.equal((await ledger.exportSubject(BOB, actor)).consents.length, 0);
+        const later = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent + 5 }));
+        assert.equal(later.msg.optIn?.outcome, 'requested', 'a keyword sent after the STOP asks again');
+      });
+
       it('asks someone whose data was erased once she writes the keyword herself', async () => {
         await load({ confirmStartKeyword: true });
         await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: form.wording, method: 'keyword', actor });
