@@ -143,6 +143,14 @@ function sentAtOf(inbound: { timestamp?: unknown }): { sentAt?: number } {
   return sentAt === undefined ? {} : { sentAt };
 }
 
+/**
+ * A typed yes sent within this long after her start keyword (Meta's times, whole seconds), or before it, cannot answer
+ * the request the keyword asked for: she cannot have read its wording yet. A tap on its button or a quoted reply can.
+ */
+const TYPED_YES_AFTER_KEYWORD_MS = 5_000;
+/** How long a keyword's time is kept for that check. */
+const KEYWORD_TIME_KEPT_MS = 10 * 60_000;
+
 /** Confirmation outcomes that are no answer of this node's: the message passes on, on output 4. */
 const PASSED_ON = new Set(['no-pending-request', 'quotes-other-message', 'other-business-number']);
 /** Refusal outcomes that refuse nothing: the no passes on, on output 4. */
@@ -487,6 +495,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         return on(3, msg);
       }
       const purposeId = intent.purpose ?? (allowMsgPurpose ? undefined : config.purpose);
+      if (intent.via === 'keyword' && inReplyTo === undefined && typedTooSoon(subject, sentAt)) {
+        // The request her keyword asked for is on its way: she is told to answer it; the yes passes on, as an unclear
+        // one does, and the request stays pending.
+        const purpose = findPurpose(storeNode.purposes, config.purpose);
+        const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
+        const label = purpose ? purposeLabel(purpose, language) : '';
+        msg.optIn = {
+          outcome: 'unclear',
+          reason: 'before-request-read',
+          purpose: purpose?.id ?? purposeId,
+          language,
+          message: optInText('pending', language, { label, wording: '' }, texts.pending),
+        };
+        return on(3, msg);
+      }
       try {
         const record = await ledger.confirmConsent({
           subject,
@@ -746,13 +769,20 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         node.log(RED._(`opt-in-flow.log.${record}`));
         return [null, null, null, null];
       }
-      if (typeof record === 'string') {
+      if (record === 'request-pending') {
         replyMessage(msg, 'pending', language, purpose, wording);
-        const reason = record === 'request-pending' ? 'request-pending' : 'too-many-requests';
-        msg.optIn = { outcome: 'pending', reason, purpose: purpose.id, language, keyword: intent.keyword };
+        msg.optIn = { outcome: 'pending', reason: record, purpose: purpose.id, language, keyword: intent.keyword };
         return on(1, msg);
       }
+      if (typeof record === 'string') {
+        // Asked often today: the last request may be answered or gone, so "tap YES in it" could point nowhere. The
+        // flow answers her (output 4), as for any message this node does not take.
+        const limit = REQUEST_LIMITS.get(record);
+        msg.optIn = { outcome: 'rejected', reason: 'too-many-requests', limit, purpose: purpose.id, language };
+        return on(3, msg);
+      }
       counts.requested += 1;
+      rememberKeyword(subject, metaTimeMs(inbound.timestamp));
       msg.to = inbound.from ?? inbound.userId;
       msg.payload = body;
       msg.language = language;
@@ -767,6 +797,21 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         store: config.store,
       };
       return on(0, msg);
+    }
+
+    /** When each person's start keyword asked for a request of this node's (Meta's time), for typedTooSoon. */
+    const keywordSentAt = new Map<string, number>();
+    const keyOf = (subject: SubjectRef) => subject.phone ?? `user:${subject.userId}`;
+    node.on('close', () => keywordSentAt.clear());
+    function rememberKeyword(subject: SubjectRef, sentAt: number | undefined): void {
+      if (sentAt === undefined) return;
+      for (const [key, at] of keywordSentAt) if (at < sentAt - KEYWORD_TIME_KEPT_MS) keywordSentAt.delete(key);
+      keywordSentAt.set(keyOf(subject), sentAt);
+    }
+    function typedTooSoon(subject: SubjectRef, sentAt: number | undefined): boolean {
+      const keywordAt = keywordSentAt.get(keyOf(subject));
+      if (keywordAt === undefined) return false;
+      return sentAt === undefined || sentAt < keywordAt + TYPED_YES_AFTER_KEYWORD_MS;
     }
 
     /** "You are now signed up", with the wording her keyword agreed to. */

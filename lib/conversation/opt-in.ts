@@ -408,7 +408,8 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
     de: 'Ihr Ja hat Sie nicht angemeldet: {label}. Sie haben uns nach unserer Anfrage noch etwas geschrieben, daher kann es etwas anderes beantworten. Falls Sie sich anmelden möchten, tippen Sie in unserer Anfrage auf JA oder antworten Sie direkt auf die Anfrage.',
   },
   pending: {
-    // A start keyword again while her request is fresh (or after several today): the request she has is the way in.
+    // A start keyword again while her request is fresh, or a yes typed before she can have read it: the request she has
+    // is the way in.
     en: 'We have sent you a sign-up request already: to sign up ({label}), tap YES in it.',
     de: 'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden ({label}), tippen Sie darin auf JA.',
   },

@@ -214,7 +214,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
 
   /**
    * Example 10's sign-up in the chat, a double opt-in: her keyword gets the request with the wording (after the privacy
-   * notice on first contact), and her yes signs her up. Answers how many messages she has received by then.
+   * notice on first contact), and her tap on its YES signs her up (a yes typed seconds after the keyword is taken for
+   * one she wrote before reading the request). Answers how many messages she has received by then.
    */
   async function signsUpInChat(customer: SandboxCustomer, keyword: string, yes: string): Promise<number> {
     const before = (await customer.received()).length;
@@ -225,7 +226,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     if (firstContact) assert.match(asked[0].text, /(Datenschutzerklärung|Privacy policy): /, brief(asked[0]));
     assert.match(request.text, /(Bitte bestätigen Sie|Please confirm)/, brief(request));
     assert.equal((await status('10', customer.phone, 'newsletter')).status, 'pending', 'not signed up by the keyword');
-    await customer.says(yes);
+    await customer.tapsReplyButton('gdpr-confirm:newsletter', yes);
     const confirmed = await customer.receivedExactly(asked.length + 1);
     assert.match(confirmed[confirmed.length - 1].text, /(Ihre Einwilligung ist bestätigt|your consent is confirmed)/);
     assert.equal((await status('10', customer.phone, 'newsletter')).status, 'given');
@@ -958,7 +959,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await customer.says('Anmelden');
     const pending = (await customer.receivedExactly(3))[2];
     assert.match(pending.text, /^Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: /, brief(pending));
-    await customer.says('Ja');
+    await customer.tapsReplyButton('gdpr-confirm:newsletter', 'JA');
     assert.match((await customer.receivedExactly(4))[3].text, /^Vielen Dank, Ihre Einwilligung ist bestätigt/);
     // Again: she is told she is signed up already, not "jetzt angemeldet" as if something had changed.
     await customer.says('Anmelden');

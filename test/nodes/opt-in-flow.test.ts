@@ -1032,6 +1032,33 @@ describe('opt-in-flow node', () => {
         assert.deepEqual([given?.status, given?.confirmationText], ['given', 'Ja']);
       });
 
+      it('takes no typed yes sent before she can have read the request: before the keyword, or seconds after', async () => {
+        await load({ confirmStartKeyword: true });
+        assert.equal(
+          (await optIn(await written(0, { type: 'text', text: 'Anmelden' }))).msg.optIn?.outcome,
+          'requested',
+        );
+        // Delivered after the keyword though sent before it (an answer to something else), and one typed at once.
+        for (const secondsAfter of [-4, 2]) {
+          const yes = await optIn(await written(secondsAfter, { type: 'text', text: 'Ja' }));
+          assert.equal(yes.output, 4, `${secondsAfter} s`);
+          assert.deepEqual([yes.msg.optIn?.outcome, yes.msg.optIn?.reason], ['unclear', 'before-request-read']);
+          assert.equal(
+            yes.msg.optIn?.message,
+            'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden (Rundbrief), tippen Sie darin auf JA.',
+          );
+          assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
+        }
+        // A tap on the request's button is an answer to it, however soon.
+        const tapped = await optIn(
+          await written(3, {
+            type: 'interactive',
+            interactive: { type: 'button_reply', id: 'gdpr-confirm:news', title: 'JA' },
+          }),
+        );
+        assert.equal(tapped.msg.optIn?.outcome, 'confirmed');
+      });
+
       it('answers the keyword again with how to confirm, and after her yes that she is signed up', async () => {
         await load({ confirmStartKeyword: true });
         assert.equal((await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }))).msg.optIn?.outcome, 'requested');
@@ -1082,6 +1109,18 @@ describe('opt-in-flow node', () => {
         assert.equal((await ledger.exportSubject(BOB, actor)).consents.length, 0);
         const later = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent + 5 }));
         assert.equal(later.msg.optIn?.outcome, 'requested', 'a keyword sent after the STOP asks again');
+      });
+
+      it('passes the keyword on, saying nothing of a request, once she was asked too often today', async () => {
+        const now = Date.now();
+        await requestedEarlier([now - 3 * 3_600_000, now - 2 * 3_600_000, now - 3_600_000]);
+        await load({ confirmStartKeyword: true });
+        const asked = await optIn(inbound(ANNA, { type: 'text', text: 'Anmelden' }));
+        assert.equal(asked.output, 4);
+        assert.deepEqual(
+          [asked.msg.optIn?.outcome, asked.msg.optIn?.reason, asked.msg.optIn?.limit],
+          ['rejected', 'too-many-requests', 'per-day'],
+        );
       });
 
       it('asks someone whose data was erased once she writes the keyword herself', async () => {

@@ -173,10 +173,12 @@ describe('reliability: erasure leaves no copy of the subject in files or tables'
       );
     };
 
-    // A double opt-in in the chat: the notice and the request, then her yes.
+    // A double opt-in in the chat: the notice and the request, then her tap on its JA.
     await says('ANMELDEN');
     await until(() => outbound().length >= 2, 'the notice and the sign-up request');
-    await says('Ja');
+    await sandbox.customerSends(BUSINESS.phoneNumberId, customer, {
+      buttonReply: { id: 'gdpr-confirm:newsletter', title: 'JA' },
+    });
     await until(() => outbound().length >= 3, 'the confirmation');
     const afterSignUp = outbound().length;
     await says('Hallo, was macht ihr mit meinen Daten?');
