@@ -27,12 +27,18 @@ const SEND_DE = '( (ERHALTEN|BEKOMMEN|SCHICKEN|SENDEN|ZUSCHICKEN))?';
 /** Messages of any kind: a wish for none is an objection to advertising at least (a STOP ends the rest). */
 const MESSAGES_DE = '(NACHRICHTEN|WHATSAPPS|WHATSAPP NACHRICHTEN|WHATSAPPNACHRICHTEN)';
 const MESSAGES_EN = '(MESSAGES|TEXTS|WHATSAPPS|WHATSAPP MESSAGES)';
+/** Her consent, as people name it. */
+const CONSENT_DE = '(EINWILLIGUNG|ZUSTIMMUNG)';
 /** What a consent was given to: "meine Einwilligung zum Newsletter", "zum Erhalt von Werbung", "für Nachrichten". */
 const CONSENT_TO_DE = `( (ZUM|ZUR|ZU|FUE?R DEN|FUE?R DIE|FUE?R|IN DEN|IN DIE) (${ADS_DE}|${MESSAGES_DE})| ZUM (ERHALT|EMPFANG) (DES NEWSLETTERS|VON ${ADS_DE}|VON ${MESSAGES_DE}))?${VIA}`;
 const CONSENT_TO_EN = `( (TO|FOR) (THE |YOUR )?(${ADS_EN}|${MESSAGES_EN}))?`;
-/** What she has no interest in any more: "Kein Interesse mehr an Ihren Angeboten". */
-const INTEREST_IN_DE = `AN ((IHREN|EUREN|DEN|IHRER|EURER|DER|IHREM|EUREM|DEM) )?(ANGEBOTEN|WERBUNG|${ADS_DE}|${MESSAGES_DE})`;
-const INTEREST_IN_EN = `IN (YOUR |THE )?(${ADS_EN}|${MESSAGES_EN})`;
+/**
+ * What she has no interest in any more, named: "Kein Interesse mehr an Ihren Angeboten". "Kein Interesse (mehr)" alone
+ * may answer any question ("noch Interesse am Sofa?"), and "an den Angeboten" may mean a craftsman's quotes.
+ */
+const INTEREST_IN_DE =
+  '(AN (IHRER |EURER |DER )?WERBUNG|AN (IHREM |EUREM |DEM )?NEWSLETTER|AN (IHREN|EUREN) (ANGEBOTEN|NACHRICHTEN|NEWSLETTERN))';
+const INTEREST_IN_EN = `IN (YOUR |THE )?(ADS|ADVERTISING|PROMOTIONS|MARKETING|NEWSLETTERS?|${MESSAGES_EN}|OFFERS)`;
 
 /** Whole sentences that object to advertising (`asked`: a request put as a question, "Können Sie mich abmelden?"). */
 const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
@@ -95,11 +101,14 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   // A withdrawal of her consent, to advertising by name or to none: its advertising ends at least (Art. 7(3)).
   // Ich widerrufe meine Einwilligung (zum Newsletter) / Widerruf meiner Einwilligung / I withdraw my consent
   {
-    pattern: new RegExp(`^(HIERMIT )?(ICH WIDERRUFE|WIDERRUFE ICH)( HIERMIT)? (MEINE )?EINWILLIGUNG${CONSENT_TO_DE}$`),
+    pattern: new RegExp(
+      `^(HIERMIT )?(ICH WIDERRUFE|WIDERRUFE ICH)( HIERMIT)? ((MEINE )?${CONSENT_DE}|MEIN EINVERSTAE?NDNIS)${CONSENT_TO_DE}$`,
+    ),
   },
-  { pattern: new RegExp(`^${WANT_DE}?(MEINE )?EINWILLIGUNG${CONSENT_TO_DE} WIDERRUFEN$`) },
-  { pattern: new RegExp(`^WIDERRUF (MEINER|DER) EINWILLIGUNG${CONSENT_TO_DE}$`) },
-  { pattern: new RegExp(`^I (HEREBY )?(WITHDRAW|REVOKE) MY CONSENT${CONSENT_TO_EN}$`) },
+  { pattern: new RegExp(`^${WANT_DE}?(MEINE )?${CONSENT_DE}${CONSENT_TO_DE} WIDERRUFEN$`) },
+  { pattern: new RegExp(`^WIDERRUF (MEINER|DER) ${CONSENT_DE}${CONSENT_TO_DE}$`) },
+  { pattern: new RegExp(`^(HIERMIT )?ICH (ZIEHE|NEHME) MEINE ${CONSENT_DE}${CONSENT_TO_DE} ZURUE?CK$`) },
+  { pattern: new RegExp(`^I (HEREBY )?(WITHDRAW|REVOKE) (MY )?CONSENT${CONSENT_TO_EN}$`) },
   { pattern: new RegExp(`^(I (WANT|WOULD LIKE|WISH)|ID LIKE) TO (WITHDRAW|REVOKE) MY CONSENT${CONSENT_TO_EN}$`) },
   // No messages at all: advertising ends at once, and the answer says that STOP ends the rest.
   // Keine Nachrichten mehr (schicken) / Ich will keine Nachrichten mehr / Hören Sie auf, mir zu schreiben
@@ -108,7 +117,12 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
       `^${SOON}KEINE (WEITEREN )?${MESSAGES_DE} MEHR${FROM_YOU}${VIA}( (SCHICKEN|SENDEN|ZUSCHICKEN))?$`,
     ),
   },
-  { pattern: new RegExp(`^${WANT_DE}${SOON}KEINE (WEITEREN )?${MESSAGES_DE}( MEHR)?${FROM_YOU}${VIA}${SEND_DE}$`) },
+  // Without "mehr" or "weiteren" it may answer a question ("Sollen wir Sie benachrichtigen?" "Ich will keine Nachrichten").
+  {
+    pattern: new RegExp(
+      `^${WANT_DE}${SOON}KEINE (WEITEREN ${MESSAGES_DE}( MEHR)?|${MESSAGES_DE} MEHR)${FROM_YOU}${VIA}${SEND_DE}$`,
+    ),
+  },
   {
     pattern: new RegExp(
       `^(SCHICKEN SIE|SCHICKT|SENDEN SIE|SENDET) MIR KEINE (WEITEREN )?${MESSAGES_DE}( MEHR)?${VIA}$`,
@@ -116,6 +130,8 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   },
   { pattern: new RegExp(`^(SCHREIBEN SIE|SCHREIBT|SCHREIB) MIR NICHT MEHR${VIA}$`) },
   { pattern: new RegExp(`^(KONTAKTIEREN SIE|KONTAKTIERT) MICH NICHT MEHR${VIA}$`) },
+  { pattern: new RegExp(`^${WANT_DE}NICHT MEHR (KONTAKTIERT|ANGESCHRIEBEN) WERDEN${VIA}$`) },
+  { pattern: new RegExp(`^NICHT MEHR (SCHREIBEN|ANSCHREIBEN)${VIA}$`) },
   {
     pattern:
       /^(HOE?REN SIE|HOE?RT|HOE?R) (ENDLICH )?AUF (MIR ZU SCHREIBEN|MICH ANZUSCHREIBEN|MICH ZU KONTAKTIEREN|MIR NACHRICHTEN ZU (SCHICKEN|SENDEN))$/,
@@ -129,12 +145,8 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   { pattern: /^(PLEASE )?STOP (MESSAGING|TEXTING|CONTACTING|WRITING TO) ME( ON WHATSAPP| HERE)?$/ },
   { pattern: /^(DONT|DO NOT) (MESSAGE|TEXT|CONTACT|WRITE TO) ME (AGAIN|ANYMORE|ANY MORE)( ON WHATSAPP| HERE)?$/ },
   // Kein Interesse mehr (an Ihren Angeboten) / Not interested in your offers / No longer interested
-  { pattern: new RegExp(`^KEIN INTERESSE (MEHR( ${INTEREST_IN_DE})?|${INTEREST_IN_DE})$`) },
-  {
-    pattern: new RegExp(
-      `^((I AM|IM) )?(NOT INTERESTED (ANYMORE|ANY MORE)|NO LONGER INTERESTED( ${INTEREST_IN_EN})?|NOT INTERESTED ${INTEREST_IN_EN})$`,
-    ),
-  },
+  { pattern: new RegExp(`^KEIN INTERESSE (MEHR )?${INTEREST_IN_DE}$`) },
+  { pattern: new RegExp(`^((I AM|IM) )?(NOT|NO LONGER) INTERESTED ${INTEREST_IN_EN}( ANYMORE| ANY MORE)?$`) },
 ];
 
 /** Words of courtesy, wherever they stand: "Können Sie mich bitte vom Newsletter abmelden?" */
