@@ -189,12 +189,12 @@ const TEXTS: Record<Language, PageTexts> = {
       'your phone number, and the user ID WhatsApp gives us with it (both stored encrypted; your profile name is not stored)',
       'your consents: the exact wording you agreed to, when, where you signed up (the form or campaign), and how you confirmed or withdrew them',
       'message metadata: the IDs and times of the messages by which you gave, confirmed or withdrew a consent, and of the privacy notice sent to you',
-      'which version of this privacy notice was shown to you, and the times of your last two messages to us (so that a "yes" you type confirms a sign-up request only when it answers that request)',
+      'which version of this privacy notice was shown to you, and the times of your last two messages to us (so that a "yes" you type confirms a sign-up request only when it answers that request; they also tell whether we may still answer you with a free-form message, WhatsApp\'s 24-hour window, and when your number is due for deletion)',
     ],
     dataNotKept:
       'The content of your messages is used to answer you and is not stored here, except the replies by which you signed up, confirmed or withdrew a consent: we keep them encrypted as proof.',
     noAutomatedDecisions:
-      'We make no decisions based solely on automated processing, including profiling, that have legal effects on you or similarly significantly affect you (Art. 22 GDPR). Our chat answers keywords such as STOP automatically; that is no such decision.',
+      'In this WhatsApp service we make no decisions based solely on automated processing, including profiling, that have legal effects on you or similarly significantly affect you (Art. 22 GDPR). Our chat answers keywords such as STOP automatically; that is no such decision.',
     purposes: 'Purposes and lawful basis',
     answeringMessages:
       'Answering your messages: when you write to us, we use your number and your message to answer you. The lawful basis is the performance or preparation of a contract where your message concerns one (Art. 6(1)(b) GDPR), otherwise our legitimate interest in answering the questions people send us (Art. 6(1)(f) GDPR).',
@@ -210,7 +210,7 @@ const TEXTS: Record<Language, PageTexts> = {
       'legitimate-interest': 'our legitimate interest, Art. 6(1)(f) GDPR',
     },
     recipients: 'Recipients and processors',
-    meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Ireland, operates WhatsApp and the WhatsApp Business Platform (Cloud API) and transmits our messages as our processor (Art. 28 GDPR).',
+    meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Ireland, operates the WhatsApp Business Platform (Cloud API) and transmits our messages as our processor (Art. 28 GDPR).',
     whatsappOwn:
       'When you use WhatsApp, WhatsApp Ireland Ltd. processes your data as a controller in its own right, under its own terms and privacy policy; we have no influence on that processing.',
     provider: (name) => `${name} operates this WhatsApp integration for us as our processor (Art. 28 GDPR).`,
@@ -223,9 +223,9 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionWithdrawn: (d, e) =>
       `While a consent or another record of yours is running (order updates under a contract, say), we keep your number. When none is running any more and you have not written to us for ${d} days, your number and the user ID WhatsApp gave us are deleted; this also applies to a number someone entered in our form without confirming it. The replies and message IDs kept as proof of a consent are deleted ${d} days after it ended. When we stop a purpose (send no more messages of that kind), a consent to it ends ${e} days later.`,
     retentionAudit: (y) =>
-      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR); the proof of a consent or an objection that still stands is kept for as long as it stands. Lawful basis: our legal obligation to demonstrate consent and our compliance (Art. 6(1)(c) GDPR with Art. 5(2) and 7(1) GDPR), and our legitimate interest in defending legal claims (Art. 6(1)(f) GDPR).`,
+      `Pseudonymous proof of consent and of the privacy notices shown (without your number or messages) is kept for ${y} years to demonstrate consent (Art. 7(1) GDPR); the proof of a consent or an objection that still stands is kept for as long as it stands. Lawful basis: our legitimate interest in being able to demonstrate consent and our compliance and in defending legal claims (Art. 6(1)(f) GDPR with Art. 5(2) and 7(1) GDPR).`,
     retentionErasure:
-      'When you request erasure, we delete your data without undue delay (Art. 17 GDPR). We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying. We keep these despite the erasure because we must honour your objection and demonstrate consent (Art. 17(3)(b) and (e), Art. 6(1)(c) and (f) GDPR).',
+      'When you request erasure, we delete your data without undue delay (Art. 17 GDPR). We keep a pseudonymous block entry without your number, with no time limit, so that we do not contact you again unless you sign up again or write to us yourself, and the pseudonymous proof of consent for the period above. An objection to a purpose that needs no consent is likewise kept pseudonymously with no time limit, so that it keeps applying. We keep the block entry despite the erasure in our legitimate interest in not contacting you against your wishes (Art. 6(1)(f) GDPR), an objection because we must go on honouring it (Art. 21(3) GDPR), and the proof of consent to be able to defend legal claims (Art. 17(3)(e) GDPR).',
     rights: 'Your rights and how to use them',
     rightsIntro: 'You can use these rights at any time, free of charge:',
     rightStop: (k) =>
@@ -271,15 +271,15 @@ const TEXTS: Record<Language, PageTexts> = {
       'Ihre Telefonnummer und die Nutzer-ID, die WhatsApp uns dazu nennt (beide verschlüsselt gespeichert; Ihren Profilnamen speichern wir nicht)',
       'Ihre Einwilligungen: der genaue Wortlaut, dem Sie zugestimmt haben, wann, wo Sie sich angemeldet haben (Formular oder Kampagne) und wie Sie sie bestätigt oder widerrufen haben',
       'Metadaten der Nachrichten: IDs und Zeitpunkte der Nachrichten, mit denen Sie eine Einwilligung erteilt, bestätigt oder widerrufen haben, und des Ihnen gesendeten Datenschutzhinweises',
-      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und die Zeitpunkte Ihrer letzten beiden Nachrichten an uns (damit ein getipptes „Ja“ eine Anmeldeanfrage nur bestätigt, wenn es diese Anfrage beantwortet)',
+      'welche Version dieses Datenschutzhinweises Ihnen angezeigt wurde und die Zeitpunkte Ihrer letzten beiden Nachrichten an uns (damit ein getipptes „Ja“ eine Anmeldeanfrage nur bestätigt, wenn es diese Anfrage beantwortet; sie zeigen auch, ob wir Ihnen noch frei antworten dürfen, das 24-Stunden-Fenster von WhatsApp, und wann Ihre Nummer zu löschen ist)',
     ],
     dataNotKept:
       'Den Inhalt Ihrer Nachrichten nutzen wir, um Ihnen zu antworten; hier wird er nicht gespeichert, außer den Antworten, mit denen Sie sich angemeldet oder eine Einwilligung bestätigt oder widerrufen haben: Diese bewahren wir verschlüsselt als Nachweis auf.',
     noAutomatedDecisions:
-      'Wir treffen keine ausschließlich auf einer automatisierten Verarbeitung beruhenden Entscheidungen einschließlich Profiling, die Ihnen gegenüber rechtliche Wirkung entfalten oder Sie in ähnlicher Weise erheblich beeinträchtigen (Art. 22 DSGVO). Unser Chat beantwortet Stichwörter wie STOP automatisch; das ist keine solche Entscheidung.',
+      'In diesem WhatsApp-Dienst treffen wir keine ausschließlich auf einer automatisierten Verarbeitung beruhenden Entscheidungen einschließlich Profiling, die Ihnen gegenüber rechtliche Wirkung entfalten oder Sie in ähnlicher Weise erheblich beeinträchtigen (Art. 22 DSGVO). Unser Chat beantwortet Stichwörter wie STOP automatisch; das ist keine solche Entscheidung.',
     purposes: 'Zwecke und Rechtsgrundlagen',
     answeringMessages:
-      'Beantwortung Ihrer Nachrichten: Wenn Sie uns schreiben, nutzen wir Ihre Nummer und Ihre Nachricht, um Ihnen zu antworten. Rechtsgrundlage ist die Erfüllung oder Anbahnung eines Vertrags, wenn Ihre Nachricht einen betrifft (Art. 6 Abs. 1 lit. b DSGVO), sonst unser berechtigtes Interesse, Anfragen zu beantworten, die man uns schickt (Art. 6 Abs. 1 lit. f DSGVO).',
+      'Beantwortung Ihrer Nachrichten: Wenn Sie uns schreiben, nutzen wir Ihre Nummer und Ihre Nachricht, um Ihnen zu antworten. Rechtsgrundlage ist die Erfüllung oder Anbahnung eines Vertrags, wenn Ihre Nachricht einen Vertrag betrifft (Art. 6 Abs. 1 lit. b DSGVO), sonst unser berechtigtes Interesse, Anfragen zu beantworten, die man uns schickt (Art. 6 Abs. 1 lit. f DSGVO).',
     purposeColumn: 'Zweck',
     wordingColumn: 'Beschreibung',
     basisColumn: 'Rechtsgrundlage',
@@ -292,9 +292,9 @@ const TEXTS: Record<Language, PageTexts> = {
       'legitimate-interest': 'unser berechtigtes Interesse, Art. 6 Abs. 1 lit. f DSGVO',
     },
     recipients: 'Empfänger und Auftragsverarbeiter',
-    meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Irland, betreibt WhatsApp und die WhatsApp Business Platform (Cloud API) und übermittelt unsere Nachrichten als unser Auftragsverarbeiter (Art. 28 DSGVO).',
+    meta: 'Meta Platforms Ireland Ltd., Merrion Road, Dublin 4, Irland, betreibt die WhatsApp Business Platform (Cloud API) und übermittelt unsere Nachrichten als unser Auftragsverarbeiter (Art. 28 DSGVO).',
     whatsappOwn:
-      'Wenn Sie WhatsApp nutzen, verarbeitet WhatsApp Ireland Ltd. Ihre Daten als eigener Verantwortlicher nach eigenen Nutzungsbedingungen und eigener Datenschutzrichtlinie; auf diese Verarbeitung haben wir keinen Einfluss.',
+      'Wenn Sie WhatsApp nutzen, verarbeitet WhatsApp Ireland Ltd. Ihre Daten als eigenständig Verantwortlicher nach eigenen Nutzungsbedingungen und eigener Datenschutzrichtlinie; auf diese Verarbeitung haben wir keinen Einfluss.',
     provider: (name) => `${name} betreibt diese WhatsApp-Anbindung für uns als Auftragsverarbeiter (Art. 28 DSGVO).`,
     transfers:
       'Meta kann Daten auch außerhalb der EU/des EWR verarbeiten, insbesondere in den USA (Meta Platforms, Inc.). Übermittlungen in die USA stützen sich auf den Angemessenheitsbeschluss der Europäischen Kommission zum EU-U.S. Data Privacy Framework, unter dem Meta Platforms, Inc. zertifiziert ist (Art. 45 DSGVO); andere Übermittlungen stützen sich auf die EU-Standardvertragsklauseln in den Auftragsverarbeitungsbedingungen von Meta für die WhatsApp Business Platform (Art. 46 Abs. 2 lit. c DSGVO). Eine Kopie dieser Garantien können Sie bei uns anfordern.',
@@ -305,9 +305,9 @@ const TEXTS: Record<Language, PageTexts> = {
     retentionWithdrawn: (d, e) =>
       `Solange eine Einwilligung oder ein anderer Vorgang von Ihnen läuft (etwa Bestellnachrichten im Rahmen eines Vertrags), speichern wir Ihre Nummer. Läuft nichts davon mehr und haben Sie uns ${d} Tage nicht geschrieben, werden Ihre Nummer und die Nutzer-ID, die WhatsApp uns nannte, gelöscht; das gilt auch für eine Nummer, die jemand in unser Formular eingetragen, aber nicht bestätigt hat. Die als Nachweis einer Einwilligung aufbewahrten Antworten und Nachrichten-IDs werden ${d} Tage nach dem Ende der Einwilligung gelöscht. Stellen wir einen Zweck ein (senden also keine solchen Nachrichten mehr), endet eine Einwilligung dafür ${e} Tage danach.`,
     retentionAudit: (y) =>
-      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO); den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten. Rechtsgrundlage: unsere rechtliche Pflicht, Einwilligungen und die Einhaltung des Datenschutzes nachzuweisen (Art. 6 Abs. 1 lit. c DSGVO mit Art. 5 Abs. 2 und Art. 7 Abs. 1 DSGVO), und unser berechtigtes Interesse an der Abwehr von Rechtsansprüchen (Art. 6 Abs. 1 lit. f DSGVO).`,
+      `Pseudonyme Nachweise der Einwilligungen und der angezeigten Datenschutzhinweise (ohne Ihre Nummer und Nachrichten) bewahren wir ${y} Jahre auf, um Einwilligungen nachweisen zu können (Art. 7 Abs. 1 DSGVO); den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten. Rechtsgrundlage: unser berechtigtes Interesse, Einwilligungen und die Einhaltung des Datenschutzes nachweisen und Rechtsansprüche abwehren zu können (Art. 6 Abs. 1 lit. f DSGVO mit Art. 5 Abs. 2 und Art. 7 Abs. 1 DSGVO).`,
     retentionErasure:
-      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten unverzüglich (Art. 17 DSGVO). Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt. Trotz der Löschung behalten wir diese Angaben, weil wir Ihren Widerspruch beachten und Einwilligungen nachweisen müssen (Art. 17 Abs. 3 lit. b und e, Art. 6 Abs. 1 lit. c und f DSGVO).',
+      'Wenn Sie die Löschung verlangen, löschen wir Ihre Daten unverzüglich (Art. 17 DSGVO). Wir behalten einen pseudonymen Sperreintrag ohne Ihre Nummer, ohne zeitliche Begrenzung, damit wir Sie nicht erneut kontaktieren, es sei denn, Sie melden sich selbst wieder an oder schreiben uns, sowie die pseudonymen Einwilligungsnachweise für die oben genannte Dauer. Ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht, bleibt ebenso pseudonym und ohne zeitliche Begrenzung gespeichert, damit er weiter gilt. Trotz der Löschung behalten wir den Sperreintrag aus unserem berechtigten Interesse, Sie nicht gegen Ihren Willen zu kontaktieren (Art. 6 Abs. 1 lit. f DSGVO), einen Widerspruch, weil wir ihn weiter beachten müssen (Art. 21 Abs. 3 DSGVO), und die Einwilligungsnachweise, um Rechtsansprüche abwehren zu können (Art. 17 Abs. 3 lit. e DSGVO).',
     rights: 'Ihre Rechte und wie Sie sie ausüben',
     rightsIntro: 'Diese Rechte können Sie jederzeit kostenlos ausüben:',
     rightStop: (k) =>

@@ -116,12 +116,12 @@ describe('conversation/policy-page', () => {
       'v-0123456789ab',
       // What a DPO's review found missing: automated decisions (Art. 13(2)(f)), answering her messages, WhatsApp's own
       // role, and why proof and blocks outlast an erasure.
-      'We make no decisions based solely on automated processing, including profiling',
+      'In this WhatsApp service we make no decisions based solely on automated processing, including profiling',
       'Answering your messages: when you write to us, we use your number and your message to answer you',
       'WhatsApp Ireland Ltd. processes your data as a controller in its own right',
-      'Lawful basis: our legal obligation to demonstrate consent and our compliance (Art. 6(1)(c) GDPR',
-      'We keep these despite the erasure because we must honour your objection and demonstrate consent (Art. 17(3)(b) and (e)',
-      'the times of your last two messages to us (so that a "yes" you type confirms a sign-up request only when it answers that request)',
+      'Lawful basis: our legitimate interest in being able to demonstrate consent and our compliance and in defending legal claims',
+      'We keep the block entry despite the erasure in our legitimate interest in not contacting you against your wishes',
+      'the times of your last two messages to us (so that a "yes" you type confirms a sign-up request only when it answers that request; they also tell whether we may still answer you',
     ]) {
       assert.ok(text.includes(expected), `page lacks: ${expected}`);
     }
@@ -158,11 +158,11 @@ describe('conversation/policy-page', () => {
       '5 Jahre',
       'Antworten Sie im Chat mit STOP',
       'Art. 77 DSGVO',
-      'Wir treffen keine ausschließlich auf einer automatisierten Verarbeitung beruhenden Entscheidungen',
+      'In diesem WhatsApp-Dienst treffen wir keine ausschließlich auf einer automatisierten Verarbeitung beruhenden Entscheidungen',
       'Beantwortung Ihrer Nachrichten: Wenn Sie uns schreiben, nutzen wir Ihre Nummer und Ihre Nachricht',
-      'verarbeitet WhatsApp Ireland Ltd. Ihre Daten als eigener Verantwortlicher',
-      'Rechtsgrundlage: unsere rechtliche Pflicht, Einwilligungen und die Einhaltung des Datenschutzes nachzuweisen',
-      'Trotz der Löschung behalten wir diese Angaben',
+      'verarbeitet WhatsApp Ireland Ltd. Ihre Daten als eigenständig Verantwortlicher',
+      'Rechtsgrundlage: unser berechtigtes Interesse, Einwilligungen und die Einhaltung des Datenschutzes nachweisen',
+      'Trotz der Löschung behalten wir den Sperreintrag aus unserem berechtigten Interesse',
       'die Zeitpunkte Ihrer letzten beiden Nachrichten an uns (damit ein getipptes „Ja“ eine Anmeldeanfrage nur bestätigt',
     ]) {
       assert.ok(text.includes(expected), `Seite enthält nicht: ${expected}`);
