@@ -45,15 +45,21 @@ export default function registerConsentGate(RED: NodeAPI): void {
     let passed = 0;
     let blocked = 0;
     const counts = throttledStatus(this);
-    const showCounts = () =>
-      counts.show(() =>
-        statusOf(blocked > 0 ? 'waiting' : 'ready', RED._('consent-gate.status.counts', { passed, blocked })),
-      );
-
     // Deployed past the dialog's checks (an import, a store whose purpose was renamed): every message would be
     // blocked or fail, while the node showed a green 'ready'.
     const purposeProblem = deployedPurposeProblem(config, store);
     if (purposeProblem) this.warn(RED._(`consent-gate.warn.${purposeProblem.key}`, purposeProblem.params));
+
+    const showCounts = () =>
+      counts.show(() => {
+        const text = RED._('consent-gate.status.counts', { passed, blocked });
+        // The purpose's problem stays on show: every message is blocked or fails until it is mended.
+        if (purposeProblem) {
+          const problem = RED._(`consent-gate.status.${purposeProblem.key}`, purposeProblem.params);
+          return statusOf('broken', `${problem} · ${text}`);
+        }
+        return statusOf(blocked > 0 ? 'waiting' : 'ready', text);
+      });
 
     ledgerOf(store).then(
       () =>

@@ -171,6 +171,9 @@ describe('consent-gate node', () => {
     assert.deepEqual(warned(), ['consent-gate.warn.purpose-unknown']);
     const blocked = await gate({ to: ANNA, payload: 'x' });
     assert.equal(blocked.msg.consent?.reason, 'unknown-purpose', 'blocked, as the warning says');
+    // The counts after a message keep the problem on show, in red.
+    await until(() => shown().length > 1, 'the counts');
+    assert.match(String(shown().at(-1)), /^red:consent-gate\.status\.purpose-unknown · consent-gate\.status\.counts$/);
     await helper.unload();
 
     await load({ purpose: '' });
