@@ -473,6 +473,24 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return answered.length === 0 || answered.includes(config.purpose);
     }
 
+    /**
+     * A yes that may not answer the request: it passes on (output 4), unchanged but for msg.optIn, whose message tells
+     * her how to answer the request unmistakably, in the request's language. The request stays pending.
+     */
+    function unclearYes(
+      msg: OptInMessage,
+      reason: 'before-request-read' | 'wrote-since-request',
+      text: 'pending' | 'unclear',
+      purpose: PurposeDefinition | undefined,
+      purposeId: string | undefined,
+      language: Language,
+    ): Outputs {
+      const label = purpose ? purposeLabel(purpose, language) : '';
+      const message = optInText(text, language, { label, wording: '' }, texts[text]);
+      msg.optIn = { outcome: 'unclear', reason, purpose: purpose?.id ?? purposeId, language, message };
+      return on(3, msg);
+    }
+
     async function confirm(
       msg: OptInMessage,
       intent: Extract<ReplyIntent, { kind: 'confirm' }>,
@@ -500,15 +518,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         // one does, and the request stays pending.
         const purpose = findPurpose(storeNode.purposes, config.purpose);
         const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
-        const label = purpose ? purposeLabel(purpose, language) : '';
-        msg.optIn = {
-          outcome: 'unclear',
-          reason: 'before-request-read',
-          purpose: purpose?.id ?? purposeId,
-          language,
-          message: optInText('pending', language, { label, wording: '' }, texts.pending),
-        };
-        return on(3, msg);
+        return unclearYes(msg, 'before-request-read', 'pending', purpose, purposeId, language);
       }
       try {
         const record = await ledger.confirmConsent({
@@ -556,15 +566,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
           // She wrote something else since the request: the YES may answer the flow's question about that, so it
           // passes on, unchanged but for msg.optIn, whose message (in the request's language) tells her how to answer
           // the request unmistakably. The request stays pending.
-          const label = purpose ? purposeLabel(purpose, language) : '';
-          msg.optIn = {
-            outcome: 'unclear',
-            reason: 'wrote-since-request',
-            purpose: purpose?.id ?? purposeId,
-            language,
-            message: optInText('unclear', language, { label, wording: '' }, texts.unclear),
-          };
-          return on(3, msg);
+          return unclearYes(msg, 'wrote-since-request', 'unclear', purpose, purposeId, language);
         }
         replyMessage(msg, 'expired', language, purpose, '');
         msg.optIn = { outcome: 'expired', reason: 'request-expired', purpose: purpose?.id ?? purposeId, language };
@@ -647,6 +649,14 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return on(1, msg);
     }
 
+    /** The purpose a start keyword signs up for: the node's own, which the store must have. */
+    function ownPurpose(storeNode: ConsentStoreNode): PurposeDefinition {
+      const purpose = findPurpose(storeNode.purposes, config.purpose);
+      if (!purpose)
+        throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
+      return purpose;
+    }
+
     async function startSingleStep(
       msg: OptInMessage,
       intent: Extract<ReplyIntent, { kind: 'start' }>,
@@ -654,9 +664,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       storeNode: ConsentStoreNode,
       ledger: LedgerHandle,
     ): Promise<Outputs> {
-      const purpose = findPurpose(storeNode.purposes, config.purpose);
-      if (!purpose)
-        throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
+      const purpose = ownPurpose(storeNode);
       const inbound = msg.whatsapp ?? {};
       const standing = await ledger.getConsent(subject, purpose.id);
       const given = standing?.status === 'given' ? standing : undefined;
@@ -719,8 +727,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     /**
      * Double opt-in started by her keyword: the confirmation request, with the wording, answers it, and only her yes
      * signs her up. She wrote first, so no form's limits apply (she is asked at most once in ten minutes, a few times
-     * a day), nor a block after her erasure; the request is made by keyword, so that a yes she types at once counts
-     * although Meta's clock may put her keyword a moment after the request.
+     * a day), nor a block after her erasure; the request is made by keyword, so that Meta's clock putting her keyword a
+     * moment after the request does not make her yes unclear (a yes typed too soon is caught by typedTooSoon).
      */
     async function requestByKeyword(
       msg: OptInMessage,
@@ -729,9 +737,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       storeNode: ConsentStoreNode,
       ledger: LedgerHandle,
     ): Promise<Outputs> {
-      const purpose = findPurpose(storeNode.purposes, config.purpose);
-      if (!purpose)
-        throw new GdprWhatsAppError('unknown-purpose', 'The purpose is not configured in the consent store');
+      const purpose = ownPurpose(storeNode);
       const inbound = msg.whatsapp ?? {};
       const standing = await ledger.getConsent(subject, purpose.id);
       if (standing?.status === 'given') return alreadySignedUp(msg, standing, storeNode, { keyword: intent.keyword });

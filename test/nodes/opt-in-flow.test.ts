@@ -193,6 +193,18 @@ describe('opt-in-flow node', () => {
     dir.remove();
   });
 
+  /** ANNA's STOP, sent a minute ago: answers when, in Meta's whole seconds. */
+  async function stoppedAMinuteAgo(): Promise<number> {
+    const stopSent = Math.floor(Date.now() / 1000) - 60;
+    await ledger.withdrawUnlessErased({
+      subject: ANNA,
+      channel: 'whatsapp-keyword',
+      sentAt: stopSent * 1000,
+      actor: 't',
+    });
+    return stopSent;
+  }
+
   /** Form posts for ANNA at `times`, none answered: written by the store's ledger with its clock at those times. */
   async function requestedEarlier(times: readonly number[]): Promise<void> {
     let at = times[0];
@@ -1089,13 +1101,7 @@ describe('opt-in-flow node', () => {
 
       it('asks for nothing when the keyword was sent before her STOP or erasure and delivered after it', async () => {
         await load({ confirmStartKeyword: true });
-        const stopSent = Math.floor(Date.now() / 1000) - 60;
-        await ledger.withdrawUnlessErased({
-          subject: ANNA,
-          channel: 'whatsapp-keyword',
-          sentAt: stopSent * 1000,
-          actor: 't',
-        });
+        const stopSent = await stoppedAMinuteAgo();
         const outputs = watchOutputs();
         const logged = logLines();
         await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent - 5 }));
@@ -1257,13 +1263,7 @@ describe('opt-in-flow node', () => {
 
     it('stores and answers nothing for a START sent before her STOP and delivered after it', async () => {
       await load({ allowSingleStep: true });
-      const stopSent = Math.floor(Date.now() / 1000) - 60;
-      await ledger.withdrawUnlessErased({
-        subject: ANNA,
-        channel: 'whatsapp-keyword',
-        sentAt: stopSent * 1000,
-        actor: 't',
-      });
+      const stopSent = await stoppedAMinuteAgo();
       const outputs = watchOutputs();
       const logged = logLines();
       await receiveAndSettle(inbound(ANNA, { type: 'text', text: 'Anmelden', timestamp: stopSent - 5 }));
