@@ -777,6 +777,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       }
       if (record === 'request-pending') {
         replyMessage(msg, 'pending', language, purpose, wording);
+        // The request she has, as output 2 carries the record its outcome is about.
+        msg.consent = await ledger.getConsent(subject, purpose.id);
         msg.optIn = { outcome: 'pending', reason: record, purpose: purpose.id, language, keyword: intent.keyword };
         return on(1, msg);
       }

@@ -1077,6 +1077,7 @@ describe('opt-in-flow node', () => {
         const again = await optIn(inbound(ANNA, { type: 'text', text: 'ANMELDEN' }));
         assert.equal(again.output, 2);
         assert.deepEqual([again.msg.optIn?.outcome, again.msg.optIn?.reason], ['pending', 'request-pending']);
+        assert.equal(again.msg.consent?.status, 'pending', 'the request she has');
         assert.equal(
           again.msg.payload,
           'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden (Rundbrief), tippen Sie darin auf JA.',
