@@ -237,7 +237,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const request = asked[asked.length - 1];
     if (firstContact) assert.match(asked[0].text, /(Datenschutzerklärung|Privacy policy): /, brief(asked[0]));
     assert.match(request.text, /(Bitte bestätigen Sie|Please confirm)/, brief(request));
-    assert.equal((await status(example, customer.phone, 'newsletter')).status, 'pending', 'not signed up by the keyword');
+    assert.equal(
+      (await status(example, customer.phone, 'newsletter')).status,
+      'pending',
+      'not signed up by the keyword',
+    );
     await customer.tapsReplyButton('gdpr-confirm:newsletter', yes);
     const confirmed = await customer.receivedExactly(asked.length + 1);
     assert.match(confirmed[confirmed.length - 1].text, /(Ihre Einwilligung ist bestätigt|your consent is confirmed)/);
