@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccessInformation } from '../lib/consent/access-information';
+import { accessLetter, letterFileName } from '../lib/conversation/access-letter';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { chooseLanguage } from '../lib/conversation/language';
 import { GdprWhatsAppError } from '../lib/errors';
@@ -12,7 +13,10 @@ import { statusOf } from './shared/status';
 interface ExportSubjectDef extends NodeDef {
   configVersion?: number;
   store: string;
-  /** 'object' (msg.payload = the document) or 'file' (a JSON download for an http response node). */
+  /**
+   * 'object' (msg.payload = the document), 'file' (a JSON download for an http response node) or 'letter' (the
+   * document in plain words in the person's language as a text download; the document in msg.export).
+   */
   output?: string;
 }
 
@@ -43,6 +47,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
     const config = migrate<ExportSubjectDef>(saved, exportSubjectMigrations);
     const store = findConsentStore(RED, config.store);
     const asFile = config.output === 'file';
+    const asLetter = config.output === 'letter';
     let exported = 0;
 
     if (!store) {
@@ -57,30 +62,50 @@ export default function exportSubjectNode(RED: NodeAPI): void {
         const request = subjectFromMessage(msg);
         const ledger = await ledgerOf(store);
         const actor = `export-subject:${this.id}:${request.origin}`;
+        const language = chooseLanguage(
+          (msg as { language?: unknown }).language,
+          undefined,
+          request.subject.phone ?? request.subject.userId,
+        );
         // A request from staff about a number that changed hands must say whose part; a message is its sender's.
         const document = await ledger.exportSubject(request.subject, actor, {
           beforeNumberChange: request.beforeNumberChange,
           requireHolderChoice: request.origin === 'request',
           sentAt: request.sentAt,
           requestedBy: request.requestedBy,
-          // The language of the wording an objection's record names: msg.language, else the number's, as for answers.
-          language: chooseLanguage(
-            (msg as { language?: unknown }).language,
-            undefined,
-            request.subject.phone ?? request.subject.userId,
-          ),
+          // The language of the wording an objection's record names (and of the letter): msg.language, else the
+          // number's, as for answers.
+          language,
         });
         // A person writing in learns nothing about her number's previous holder, not even when it moved; staff do.
         if (request.origin === 'inbound') document.numberChangedAt = undefined;
         document.information.recipients.push(...integratorsOf(RED, config.store));
         exported += 1;
         this.status(statusOf('ready', RED._('export-subject.status.exported', { count: exported })));
-        if (asFile) {
+        if (asFile || asLetter) {
           const file = exportAsFile(document, document.pseudonym, document.exportedAt);
-          const out = msg as NodeMessageInFlow & { filename?: string; headers?: Record<string, string> };
+          const out = msg as NodeMessageInFlow & {
+            filename?: string;
+            headers?: Record<string, string>;
+            export?: unknown;
+            language?: string;
+          };
           out.payload = file.payload;
           out.filename = file.filename;
           out.headers = { ...(out.headers ?? {}), ...file.headers };
+          if (asLetter) {
+            const filename = letterFileName(file.filename);
+            out.payload = accessLetter(document, language);
+            out.filename = filename;
+            out.headers = {
+              ...out.headers,
+              'Content-Type': 'text/plain; charset=utf-8',
+              'Content-Disposition': `attachment; filename="${filename}"`,
+            };
+            // The copy of the data in a machine-readable form (Art. 15(3), 20), to send with the letter.
+            out.export = document;
+            out.language = language;
+          }
         } else {
           msg.payload = document;
         }

@@ -233,6 +233,38 @@ describe('export-subject node', () => {
     assert.equal((msg.headers as Record<string, string>)['Cache-Control'], 'no-store');
   });
 
+  it('serves the letter in plain words as a text download, in German for a German number, the JSON in msg.export', async () => {
+    await load({ output: 'letter', wires: [['respond', 'out']] }, [
+      { id: 'in', type: 'http in', url: '/my-letter', method: 'get', wires: [['export']] },
+      { id: 'respond', type: 'http response', statusCode: '', headers: {} },
+    ]);
+    await seed(await ledger());
+    const out = next('out');
+    const response = await fetch(`${helper.url()}/my-letter?phone=${encodeURIComponent(ERIKA)}`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    const disposition = String(response.headers.get('content-disposition'));
+    assert.match(disposition, /^attachment; filename="whatsapp-data-[A-Za-z0-9]{1,12}-\d{4}-\d{2}-\d{2}\.txt"$/);
+    const letter = await response.text();
+    assert.match(letter, /^Ihre Daten bei uns: Auskunft nach Art\. 15 DSGVO\n/);
+    assert.ok(letter.includes(`Text: „${WORDING}“`), letter);
+    assert.match(letter, /\n- Telefonnummer: \+4915123456789\n/);
+    const msg = await out;
+    assert.equal(msg.language, 'de');
+    assert.equal((msg.export as SubjectExport).subject?.phone, ERIKA, 'the machine-readable copy beside the letter');
+  });
+
+  it('writes the letter in msg.language when it is given', async () => {
+    await load({ output: 'letter' });
+    await seed(await ledger());
+    const out = next('out');
+    helper.getNode('export').receive({ payload: ERIKA, language: 'en' });
+    const msg = await out;
+    assert.match(String(msg.payload), /^Your data with us: access under Art\. 15 GDPR\n/);
+    assert.equal(msg.language, 'en');
+  });
+
   it('finds nothing personal after erase-subject ran', async () => {
     await load();
     const store = await ledger();
