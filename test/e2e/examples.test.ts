@@ -502,6 +502,18 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     // A double opt-in: the proof names the request she confirmed, and the notice she saw before it is listed.
     assert.equal(typeof document.consents[0].requestedAt, 'number', JSON.stringify(document.consents[0]));
     assert.equal(document.notices.length, 1);
+    // The same for the person in plain words, in German for her German number.
+    const letter = await fetch(`${red.url}/dsr-ex07/letter`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...STAFF },
+      body: JSON.stringify({ phone: erika.phone }),
+    });
+    assert.equal(letter.status, 200);
+    assert.match(String(letter.headers.get('content-disposition')), /^attachment; filename="whatsapp-data-.*\.txt"$/);
+    const words = await letter.text();
+    assert.match(words, /^Ihre Daten bei uns: Auskunft nach Art\. 15 DSGVO\n/);
+    assert.match(words, /\n- Newsletter: erteilt \(.*\)\n {2}Text: „Ja, ich möchte den Newsletter von Beispiel Shop/);
+    assert.match(words, /\n {2}Bestätigt: .* durch Tippen auf die Schaltfläche\n/);
 
     await erika.says('DATEN LÖSCHEN');
     const notice = (await erika.receivedExactly(5))[4];
@@ -549,7 +561,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         }
       }
     }
-    assert.equal(endpoints.length, 14, JSON.stringify(endpoints));
+    assert.equal(endpoints.length, 15, JSON.stringify(endpoints));
     const erika = await subscribed('07');
     for (const { url, method } of endpoints) {
       for (const authorization of [undefined, 'Bearer wrong', `Bearer ${STAFF_TOKEN}x`, STAFF_TOKEN]) {
