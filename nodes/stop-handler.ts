@@ -5,6 +5,7 @@ import { chooseLanguage, type Language } from '../lib/conversation/language';
 import {
   marketingPurposeIds,
   objectionReplyText,
+  objectionTargets,
   parsePurposeList,
   recogniseStopSignal,
   type StopSignal,
@@ -14,6 +15,7 @@ import {
   stopReplyText,
   stopRulesFrom,
   type WithdrawalOutcome,
+  type WithdrawalScope,
   withdrawForSignal,
   withdrawForStaff,
 } from '../lib/conversation/stop';
@@ -98,7 +100,9 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       objection: { en: config.objectionEn, de: config.objectionDe },
     };
     const marketingPurposes = marketingPurposeIds(store?.purposes ?? []);
+    const consentPurposes = (store?.purposes ?? []).filter((p) => p.lawfulBasis === 'consent').map((p) => p.id);
     const actor = `stop-handler:${node.id}`;
+    const scope: WithdrawalScope = { purposes, marketingPurposes, consentPurposes, actor };
     let withdrawals = 0;
     const counter = throttledStatus(node);
 
@@ -161,12 +165,14 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     ): Promise<void> {
       const language = languageFor(msg, signal);
       replyTo(msg, signal.subject);
-      const othersToEnd = await stillEndedByStop(ledger, signal.subject, store?.purposes ?? [], purposes);
-      msg.payload = objectionReplyText(language, texts.objection, store?.purposes ?? [], othersToEnd);
+      // A withdrawal of her consent names every purpose it ended; an objection to advertising the marketing ones.
+      const ended = signal.reach === 'every-consent' ? objectionTargets(signal, scope) : undefined;
+      const othersToEnd = await stillEndedByStop(ledger, signal.subject, store?.purposes ?? [], purposes, ended);
+      msg.payload = objectionReplyText(language, texts.objection, store?.purposes ?? [], othersToEnd, ended);
       msg.language = language;
       // Like a STOP's confirmation: the answer says what ended, and the STOP sentence when a STOP would end more.
       msg.optOutFooter = false;
-      msg.stop = { kind: 'marketing-objection', phrase: signal.phrase, language, ...outcome };
+      msg.stop = { kind: 'marketing-objection', phrase: signal.phrase, reach: signal.reach, language, ...outcome };
     }
 
     async function handle(msg: FlowMessage, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
@@ -207,8 +213,8 @@ export default function stopHandlerNode(RED: NodeAPI): void {
           return;
         }
         case 'marketing-objection':
-          // Without a marketing purpose in the store there is nothing to end: a person reads it.
-          if (marketingPurposes.length === 0) {
+          // Without a purpose it would end there is nothing to end: a person reads it.
+          if (objectionTargets(signal, scope).length === 0) {
             msg.stop = { kind: 'possible-opt-out', hint: signal.hint };
             send([null, msg]);
             return;
@@ -224,11 +230,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
           break;
       }
       const ledger = await ledgerOf(store);
-      const outcome = await withdrawForSignal(ledger, signal, {
-        purposes,
-        marketingPurposes,
-        actor,
-      });
+      const outcome = await withdrawForSignal(ledger, signal, scope);
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
       if (signal.kind === 'number-changed') {

@@ -294,3 +294,17 @@ export function marketingObjection(text: string | undefined): string | undefined
   const match = SENTENCES.find(({ pattern, asked: mayAsk }) => (!asked || mayAsk) && pattern.test(sentence));
   return match ? sentence : undefined;
 }
+
+/** Her consent, named in a withdrawal of it. */
+const NAMES_CONSENT = /\b(EINWILLIGUNG|ZUSTIMMUNG|EINVERSTAE?NDNIS|CONSENT)\b/;
+const NAMES_ADVERTISING = new RegExp(`\\b(${ADS_DE}|${ADS_EN})\\b`);
+
+/**
+ * What an objection read by marketingObjection ends. A withdrawal of her consent that names no advertising („Ich
+ * widerrufe meine Einwilligung“, "I withdraw my consent to messages") withdraws every consent she gave (Art. 7(3)
+ * GDPR), not only those to advertising: 'every-consent'. Everything else objects to advertising: 'advertising'.
+ * Purposes that rest on a contract or a legitimate interest need no consent, so neither reach ends them: a STOP does.
+ */
+export function objectionReach(sentence: string): 'advertising' | 'every-consent' {
+  return NAMES_CONSENT.test(sentence) && !NAMES_ADVERTISING.test(sentence) ? 'every-consent' : 'advertising';
+}

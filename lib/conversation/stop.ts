@@ -21,7 +21,7 @@ import {
   parseKeywordList,
 } from './keywords';
 import { type Language, textFor } from './language';
-import { marketingObjection } from './marketing-objection';
+import { marketingObjection, objectionReach } from './marketing-objection';
 import { type PurposeDefinition, purposeLabel } from './purposes';
 
 /**
@@ -46,6 +46,14 @@ export const STOP_CONFIRMATION_WITH_KEYWORD: Readonly<Record<Language, (keyword:
 export const OBJECTION_CONFIRMATION_TEXTS: Readonly<Record<Language, (purposes: string) => string>> = {
   en: (purposes) => `Understood: you will receive no more advertising from us (${purposes}).`,
   de: (purposes) => `Verstanden: Sie erhalten keine Werbung mehr von uns (${purposes}).`,
+};
+
+/** The answer to a withdrawal of her consent in her own words, naming what ended. */
+export const CONSENT_WITHDRAWN_TEXTS: Readonly<Record<Language, (purposes: string) => string>> = {
+  en: (purposes) =>
+    `Understood: your consent is withdrawn. You will receive no more messages from us that need your consent (${purposes}).`,
+  de: (purposes) =>
+    `Verstanden: Ihre Einwilligung ist widerrufen. Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung brauchen (${purposes}).`,
 };
 
 export const OBJECTION_STOP_ENDS_MORE: Readonly<Record<Language, string>> = {
@@ -153,6 +161,8 @@ export type StopSignal =
       kind: 'marketing-objection';
       subject: SubjectRef;
       phrase: string;
+      /** What it ends: advertising, or every consent she gave (a withdrawal of her consent; objectionReach). */
+      reach: 'advertising' | 'every-consent';
       hint: string;
       messageId?: string;
       sentAt?: number;
@@ -229,7 +239,7 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   const phrase = rules.marketingObjections ? marketingObjection(message.text) : undefined;
   if (phrase) {
     const hint = optOutHint(message.text) ?? phrase;
-    return { kind: 'marketing-objection', subject, phrase, hint, messageId, ...sent };
+    return { kind: 'marketing-objection', subject, phrase, reach: objectionReach(phrase), hint, messageId, ...sent };
   }
   return possibleOptOut(message.text);
 }
@@ -327,6 +337,8 @@ export interface WithdrawalScope {
   purposes?: readonly string[];
   /** Purposes marked `marketing` in the store: what Meta's marketing opt-out withdraws. */
   marketingPurposes: readonly string[];
+  /** Purposes that rest on consent: what a withdrawal of her consent in her own words withdraws, besides marketing. */
+  consentPurposes?: readonly string[];
   actor: string;
 }
 
@@ -367,13 +379,14 @@ export async function withdrawForSignal(
   }
   if (signal.kind === 'marketing-opt-out' || signal.kind === 'marketing-objection') {
     // Both object to all direct marketing (Art. 21(3) GDPR), not only to the purposes a STOP of this node ends.
-    if (scope.marketingPurposes.length === 0) {
+    const targets = objectionTargets(signal, scope);
+    if (targets.length === 0) {
       return { withdrawn: [], suppressed: false, skipped: 'no-marketing-purpose' };
     }
     const objection = signal.kind === 'marketing-objection';
     const changed = await ledger.withdrawUnlessErased({
       subject: signal.subject,
-      purposes: [...scope.marketingPurposes],
+      purposes: targets,
       // A typed objection has a channel of its own, with the sentence read as its keyword: no keyword was typed.
       ...(objection
         ? {
@@ -397,6 +410,18 @@ export async function withdrawForSignal(
     actor: scope.actor,
   });
   return withLateCheck(ledger, signal, outcomeOf(changed));
+}
+
+/**
+ * The purposes an objection ends: the marketing ones, and for a withdrawal of her consent every purpose that rests on
+ * consent as well, whatever the node's STOP ends.
+ */
+export function objectionTargets(
+  signal: { kind: string; reach?: 'advertising' | 'every-consent' },
+  scope: Pick<WithdrawalScope, 'marketingPurposes' | 'consentPurposes'>,
+): string[] {
+  const everyConsent = signal.kind === 'marketing-objection' && signal.reach === 'every-consent';
+  return [...new Set([...scope.marketingPurposes, ...(everyConsent ? (scope.consentPurposes ?? []) : [])])];
 }
 
 async function withLateCheck(
@@ -454,35 +479,41 @@ export function stopReplyText(
 
 /**
  * The answer to an objection to advertising: the node's own text as it is, else OBJECTION_CONFIRMATION_TEXTS naming
- * every marketing purpose of the store (given or not: none of them will reach her), and the STOP sentence when a STOP
- * would end more for her (othersToEnd: stillEndedByStop).
+ * every marketing purpose of the store (given or not: none of them will reach her), or CONSENT_WITHDRAWN_TEXTS naming
+ * the purposes a withdrawal of her consent `ended`, and the STOP sentence when a STOP would end more for her
+ * (othersToEnd: stillEndedByStop).
  */
 export function objectionReplyText(
   language: Language,
   overrides: Partial<Record<Language, unknown>>,
   purposes: readonly Pick<PurposeDefinition, 'id' | 'label' | 'labels' | 'marketing'>[],
   othersToEnd: boolean,
+  ended?: readonly string[],
 ): string {
   const own = overrides[language];
   if (typeof own === 'string' && own.trim().length > 0) return own.trim();
-  const marketing = purposes.filter((p) => p.marketing === true);
-  const said = OBJECTION_CONFIRMATION_TEXTS[language](marketing.map((p) => purposeLabel(p, language)).join(', '));
+  // A withdrawal of her consent names what it ended (`ended`: the marketing purposes and those resting on consent).
+  const named = ended ? purposes.filter((p) => ended.includes(p.id)) : purposes.filter((p) => p.marketing === true);
+  const labels = named.map((p) => purposeLabel(p, language)).join(', ');
+  const said = ended ? CONSENT_WITHDRAWN_TEXTS[language](labels) : OBJECTION_CONFIRMATION_TEXTS[language](labels);
   return othersToEnd ? `${said} ${OBJECTION_STOP_ENDS_MORE[language]}` : said;
 }
 
 /**
  * Whether a STOP of the node (`stopEnds`; undefined: every purpose) would still end messages she may receive now,
- * besides advertising: not after her STOP, nor when she has only the newsletter. The gate's own check decides.
+ * besides what her objection `ended` (by default the marketing purposes): not after her STOP, nor when she has only
+ * the newsletter. The gate's own check decides.
  */
 export async function stillEndedByStop(
   ledger: { checkConsent(subject: SubjectRef, purpose: string): Promise<{ allowed: boolean }> },
   subject: SubjectRef,
   purposes: readonly Pick<PurposeDefinition, 'id' | 'marketing'>[],
   stopEnds: readonly string[] | undefined,
+  ended?: readonly string[],
 ): Promise<boolean> {
-  const others = (stopEnds ?? purposes.map((p) => p.id)).filter(
-    (id) => !purposes.some((p) => p.id === id && p.marketing === true),
-  );
+  const endedAlready = (id: string) =>
+    ended ? ended.includes(id) : purposes.some((p) => p.id === id && p.marketing === true);
+  const others = (stopEnds ?? purposes.map((p) => p.id)).filter((id) => !endedAlready(id));
   for (const purpose of others) {
     if ((await ledger.checkConsent(subject, purpose)).allowed) return true;
   }

@@ -473,6 +473,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.deepEqual(msg.stop, {
         kind: 'marketing-objection',
         phrase: 'KEINE WERBUNG MEHR',
+        reach: 'advertising',
         language: 'de',
         withdrawn: ['offers'],
         suppressed: false,
@@ -490,6 +491,46 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal(record?.withdrawalChannel, 'whatsapp-text');
       assert.equal(record?.withdrawalKeyword, 'KEINE WERBUNG MEHR');
       assert.equal(record?.actor, 'stop-handler:stop');
+    });
+
+    it('withdraws every consent for a withdrawal of her consent, not only advertising; purposes without consent go on', async () => {
+      const shipping = {
+        id: 'shipping',
+        label: 'Shipping notices',
+        wording: { en: 'Notices about your deliveries', de: 'Hinweise zu Ihren Lieferungen' },
+        lawfulBasis: 'contract',
+      };
+      const { sent, other } = await load({ stop: { marketingObjections: true }, purposes: [...PURPOSES, shipping] });
+      const ledger = await subscribe(GERMAN.phone);
+      const [msg] = await say(['Hiermit widerrufe ich meine Einwilligung.'], { sent, other });
+      assert.equal(msg.stop?.reach, 'every-consent');
+      assert.deepEqual([...((msg.stop?.withdrawn as string[] | undefined) ?? [])].sort(), ['offers', 'orders']);
+      for (const purpose of ['orders', 'offers']) {
+        assert.equal((await ledger.checkConsent(GERMAN.phone, purpose)).status, 'withdrawn', purpose);
+      }
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'shipping')).allowed, true, 'a contract needs no consent');
+      assert.equal((await ledger.getConsent(GERMAN.phone, 'orders'))?.withdrawalChannel, 'whatsapp-text');
+      await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
+      assert.deepEqual(textsTo(GERMAN.waId), [
+        'Verstanden: Ihre Einwilligung ist widerrufen. Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung brauchen (Order updates, Offers). Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
+      ]);
+    });
+
+    it('ends only advertising for a withdrawal of her consent to advertising, and everything with consent alone', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      const [named] = await say(['Ich widerrufe meine Einwilligung zum Newsletter'], { sent, other });
+      assert.equal(named.stop?.reach, 'advertising');
+      assert.deepEqual(named.stop?.withdrawn, ['offers']);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true, 'order updates go on');
+      // With every purpose resting on consent, nothing is left for a STOP to end: no STOP sentence.
+      const [all] = await say(['Ich widerrufe meine Einwilligung'], { sent, other });
+      assert.deepEqual(all.stop?.withdrawn, ['orders']);
+      await until(() => textsTo(GERMAN.waId).length === 2, 'both answers in the chat');
+      assert.equal(
+        textsTo(GERMAN.waId)[1],
+        'Verstanden: Ihre Einwilligung ist widerrufen. Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung brauchen (Order updates, Offers).',
+      );
     });
 
     it('leaves questions, negated phrases and other opt-out words to a person, and withdraws nothing', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { optOutHint } from '../../../lib/conversation/keywords';
-import { marketingObjection } from '../../../lib/conversation/marketing-objection';
+import { marketingObjection, objectionReach } from '../../../lib/conversation/marketing-objection';
 
 /** Objections to advertising, and the sentence each is read as. */
 const OBJECTIONS: [string, string][] = [
@@ -217,6 +217,30 @@ describe('conversation/marketing-objection', () => {
     for (const text of NOT_OBJECTIONS) assert.equal(marketingObjection(text), undefined, text);
     assert.equal(marketingObjection(undefined), undefined);
     assert.equal(marketingObjection(`${'Guten Tag. '.repeat(50)}Keine Werbung mehr`), undefined, 'over 500 characters');
+  });
+
+  it('reads a withdrawal of her consent that names no advertising as ending every consent, the rest as advertising', () => {
+    const reaches: [string, 'advertising' | 'every-consent'][] = [
+      ['Ich widerrufe meine Einwilligung', 'every-consent'],
+      ['Hiermit widerrufe ich meine Einwilligung.', 'every-consent'],
+      ['Widerruf meiner Einwilligung', 'every-consent'],
+      ['Ich ziehe meine Einwilligung zurück.', 'every-consent'],
+      ['Ich widerrufe mein Einverständnis', 'every-consent'],
+      ['Ich widerrufe meine Zustimmung für Nachrichten', 'every-consent'],
+      ['I withdraw my consent', 'every-consent'],
+      ['I withdraw my consent to messages', 'every-consent'],
+      ['Ich widerrufe meine Einwilligung zum Newsletter', 'advertising'],
+      ['Ich möchte meine Einwilligung zum Erhalt des Newsletters widerrufen', 'advertising'],
+      ["I'd like to withdraw my consent to marketing", 'advertising'],
+      ['Bitte keine Werbung mehr!', 'advertising'],
+      ['Hören Sie auf, mir zu schreiben', 'advertising'],
+      ['Stop messaging me', 'advertising'],
+    ];
+    for (const [text, reach] of reaches) {
+      const sentence = marketingObjection(text);
+      assert.ok(sentence, text);
+      assert.equal(objectionReach(sentence), reach, text);
+    }
   });
 
   it('reads only what optOutHint also flags, so that a node without the setting hands each to a person', () => {
