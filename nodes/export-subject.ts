@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { AccessInformation } from '../lib/consent/access-information';
-import { accessLetter, letterFileName } from '../lib/conversation/access-letter';
+import { type AccessInformation, INTEGRATOR_SERVICE } from '../lib/consent/access-information';
+import { accessLetter, type LetterContext, letterFileName } from '../lib/conversation/access-letter';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { chooseLanguage } from '../lib/conversation/language';
 import { GdprWhatsAppError } from '../lib/errors';
@@ -35,9 +35,31 @@ function integratorsOf(RED: NodeAPI, storeId: string): AccessInformation['recipi
   return [...names].map((name) => ({
     name,
     role: 'processor' as const,
-    service: 'operates this WhatsApp integration for the controller',
+    service: INTEGRATOR_SERVICE,
     thirdCountryTransfers: [],
   }));
+}
+
+/**
+ * The controller, its data protection officer and authority and the STOP keyword, as the first running privacy-notice
+ * node of the store states them on its policy page: the letter names the same.
+ */
+function letterContextOf(RED: NodeAPI, storeId: string): LetterContext {
+  const notice = runningNodesOfStore(RED, 'privacy-notice', storeId)[0];
+  if (!notice) return {};
+  const text = (key: string) =>
+    (typeof notice[key] === 'string' ? (notice[key] as string).trim() : undefined) || undefined;
+  return {
+    controller: {
+      name: text('controllerName'),
+      address: text('controllerAddress'),
+      email: text('controllerEmail'),
+      phone: text('controllerPhone'),
+    },
+    dpo: { name: text('dpoName'), email: text('dpoEmail') },
+    authority: { name: text('authorityName'), url: text('authorityUrl') },
+    stopKeyword: text('stopKeyword') ?? 'STOP',
+  };
 }
 
 /** export-subject (Art. 15 access, Art. 20 portability): everything the package holds about one person, as JSON. */
@@ -95,7 +117,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
           out.headers = { ...(out.headers ?? {}), ...file.headers };
           if (asLetter) {
             const filename = letterFileName(file.filename);
-            out.payload = accessLetter(document, language);
+            out.payload = accessLetter(document, language, letterContextOf(RED, config.store));
             out.filename = filename;
             out.headers = {
               ...out.headers,

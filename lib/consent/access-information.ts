@@ -2,6 +2,12 @@ import { effectiveBasis, type PurposeDefinition } from './purposes';
 import { removedPurposeEndDays } from './retention-sweep';
 import type { RetentionSettings } from './types';
 
+/** The texts accessInformation names Meta's service and transfers by, and an integrator's (export-subject). */
+export const META_SERVICE = 'WhatsApp Business Platform (Cloud API)';
+export const US_TRANSFER = 'US: EU-U.S. Data Privacy Framework (Art. 45 GDPR)';
+export const OTHER_TRANSFERS = 'other countries: standard contractual clauses (Art. 46(2)(c) GDPR)';
+export const INTEGRATOR_SERVICE = 'operates this WhatsApp integration for the controller';
+
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const YEAR_MS = 365.25 * DAY_MS;
@@ -65,11 +71,8 @@ export function accessInformation(
       {
         name: 'Meta Platforms Ireland Limited',
         role: 'processor',
-        service: 'WhatsApp Business Platform (Cloud API)',
-        thirdCountryTransfers: [
-          'US: EU-U.S. Data Privacy Framework (Art. 45 GDPR)',
-          'other countries: standard contractual clauses (Art. 46(2)(c) GDPR)',
-        ],
+        service: META_SERVICE,
+        thirdCountryTransfers: [US_TRANSFER, OTHER_TRANSFERS],
       },
     ],
     retention: {

@@ -512,8 +512,14 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.match(String(letter.headers.get('content-disposition')), /^attachment; filename="whatsapp-data-.*\.txt"$/);
     const words = await letter.text();
     assert.match(words, /^Ihre Daten bei uns: Auskunft nach Art\. 15 DSGVO\n/);
-    assert.match(words, /\n- Newsletter: erteilt \(.*\)\n {2}Text: „Ja, ich möchte den Newsletter von Beispiel Shop/);
+    assert.match(
+      words,
+      /\n- Newsletter: Einwilligung erteilt \(.*\)\n {2}Wortlaut: „Ja, ich möchte den Newsletter von Beispiel Shop/,
+    );
     assert.match(words, /\n {2}Bestätigt: .* durch Tippen auf die Schaltfläche\n/);
+    // Staff may ask for it in English.
+    const english = await postJson('/dsr-ex07/letter', { phone: erika.phone, language: 'en' });
+    assert.match(english.text, /^Your data with us: access under Art\. 15 GDPR\nFrom: Beispiel Shop GmbH, /);
 
     await erika.says('DATEN LÖSCHEN');
     const notice = (await erika.receivedExactly(5))[4];

@@ -248,11 +248,43 @@ describe('export-subject node', () => {
     assert.match(disposition, /^attachment; filename="whatsapp-data-[A-Za-z0-9]{1,12}-\d{4}-\d{2}-\d{2}\.txt"$/);
     const letter = await response.text();
     assert.match(letter, /^Ihre Daten bei uns: Auskunft nach Art\. 15 DSGVO\n/);
-    assert.ok(letter.includes(`Text: „${WORDING}“`), letter);
+    assert.ok(letter.includes(`Wortlaut: „${WORDING}“`), letter);
     assert.match(letter, /\n- Telefonnummer: \+4915123456789\n/);
     const msg = await out;
     assert.equal(msg.language, 'de');
     assert.equal((msg.export as SubjectExport).subject?.phone, ERIKA, 'the machine-readable copy beside the letter');
+  });
+
+  it("signs the letter as the store's privacy notice names the controller, with its authority and STOP keyword", async () => {
+    await load({ output: 'letter' }, [
+      {
+        id: 'notice',
+        type: 'privacy-notice',
+        store: 'store',
+        servePage: false,
+        policyUrl: 'https://example.com/privacy',
+        controllerName: 'Beispiel Shop GmbH',
+        controllerEmail: 'datenschutz@shop.example',
+        authorityName: 'Berliner Beauftragte für Datenschutz und Informationsfreiheit',
+        stopKeyword: 'ABMELDEN',
+        providerName: 'Beispiel Integrationen GmbH',
+        wires: [[]],
+      },
+    ]);
+    await seed(await ledger());
+    const out = next('out');
+    helper.getNode('export').receive({ payload: ERIKA });
+    const letter = String((await out).payload);
+    assert.match(letter, /\nVon: Beispiel Shop GmbH, datenschutz@shop\.example\n/);
+    assert.match(
+      letter,
+      /\n {2}Die für uns zuständige Behörde: Berliner Beauftragte für Datenschutz und Informationsfreiheit\n/,
+    );
+    assert.match(letter, /z\. B\. mit der Antwort ABMELDEN im Chat/);
+    assert.match(
+      letter,
+      /\n- Beispiel Integrationen GmbH \(Auftragsverarbeiter\): betreibt diese WhatsApp-Anbindung für uns\n/,
+    );
   });
 
   it('writes the letter in msg.language when it is given', async () => {
