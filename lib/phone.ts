@@ -74,6 +74,22 @@ export function parseCountry(value: unknown): string | undefined {
   return text;
 }
 
+/** Written as within a country: one leading 0 ("0151 23456789", "(0151) …"); 00 starts an international number. */
+const NATIONALLY_WRITTEN = /^\s*\(?\s*0(?!0)/;
+
+export function isNationallyWritten(input: unknown): boolean {
+  return typeof input === 'string' && NATIONALLY_WRITTEN.test(input);
+}
+
+/**
+ * A number as staff or a shop's system name it: one written nationally ("0151 23456789") is read in `country`, the
+ * consent store's setting, when there is one; any other as normalisePhoneNumber reads it, so that a WhatsApp id
+ * without "+" stays international.
+ */
+export function normaliseNamedNumber(input: unknown, country?: string): string {
+  return country && isNationallyWritten(input) ? normalisePhoneNumber(input, country) : normalisePhoneNumber(input);
+}
+
 /** True when `input` normalises; for validation in places that must not throw. */
 export function isValidPhoneNumber(input: unknown, defaultCountry?: string): boolean {
   try {

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
+import { isNationallyWritten } from '../lib/phone';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
@@ -74,7 +75,9 @@ export default function registerConsentGate(RED: NodeAPI): void {
     this.on('input', async (input, send, done) => {
       const msg = input as GateMessage;
       try {
-        const subject = gateSubject(msg);
+        const subject = gateSubject(msg, store?.defaultCountry);
+        // Read in the store's country ("0151 …"): whatsapp-send reads only international numbers.
+        if (subject.phone && isNationallyWritten(msg.to)) msg.to = subject.phone;
         const purpose = gatePurpose(msg.purpose, config.purpose, config.allowMsgPurpose === true);
         const ledger = await ledgerOf(store);
         const check = await ledger.checkConsent(subject, purpose);

@@ -12,6 +12,7 @@ import {
   parsePurposes,
 } from '../lib/conversation/purposes';
 import { GdprWhatsAppError } from '../lib/errors';
+import { parseCountry } from '../lib/phone';
 import { textOr, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf } from './shared/status';
@@ -38,6 +39,7 @@ export interface ConsentStoreDef extends NodeDef {
   sqlitePath: string;
   postgresSchema?: string;
   purposes: unknown;
+  defaultCountry?: string;
   pendingExpiryHours: number | string;
   withdrawnPersonalDataDays: number | string;
   auditRetentionYears: number | string;
@@ -74,6 +76,11 @@ export interface ConsentStoreNode extends Node<ConsentStoreCredentials> {
   onLedgerOpened(listener: (ledger: LedgerHandle) => unknown): () => void;
   purposes: PurposeDefinition[];
   retention: StoreRetention;
+  /**
+   * The country a number written nationally ("0151 23456789") is read in where staff or a shop's system name a person
+   * (consent-gate's msg.to, erasure and export requests, staff withdrawals); undefined: such numbers are refused.
+   */
+  defaultCountry?: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -263,6 +270,13 @@ export default function registerConsentStore(RED: NodeAPI): void {
     // Until the settings are read (a setting the dialog refuses leaves the store unopened, with the defaults shown).
     node.retention = { ...defaultRetention() };
     node.purposes = [];
+    // A misspelt country must not keep the store from opening (every STOP would fail): numbers written nationally are
+    // then refused, as without the setting, and the log says why.
+    try {
+      node.defaultCountry = parseCountry(config.defaultCountry);
+    } catch (err) {
+      node.error(translateError(RED, err));
+    }
     // Keys, purposes and the connection URL are checked once: such a problem lasts until the next deploy,
     // so it is logged once and every caller gets the same error, instead of one log line per message.
     let options: LedgerOptions | undefined;

@@ -76,7 +76,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
       confirmWith: string,
       send: (msgs: (NodeMessage | null)[]) => void,
     ) => {
-      const { subject } = subjectFromMessage(msg);
+      const { subject } = subjectFromMessage(msg, store?.defaultCountry);
       const language = chooseLanguage(
         (msg as { language?: unknown }).language,
         config.language,
@@ -108,7 +108,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
           done();
           return;
         }
-        const request = subjectFromMessage(msg);
+        const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
         // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.

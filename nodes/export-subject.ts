@@ -81,7 +81,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
 
     this.on('input', async (msg: NodeMessageInFlow, send, done) => {
       try {
-        const request = subjectFromMessage(msg);
+        const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
         const actor = `export-subject:${this.id}:${request.origin}`;
         const language = chooseLanguage(

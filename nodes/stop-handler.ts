@@ -148,7 +148,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       msg: FlowMessage,
       send: (msgs: (NodeMessageInFlow | null)[]) => void,
     ): Promise<void> {
-      const withdrawal = staffWithdrawalOf(msg);
+      const withdrawal = staffWithdrawalOf(msg, store?.defaultCountry);
       const outcome = await withdrawForStaff(await ledgerOf(store), withdrawal, actor);
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));

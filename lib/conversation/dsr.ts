@@ -7,7 +7,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { type EraseReport, LEDGER_EVENT_TYPES, type LedgerEvent, type SubjectRef } from '../consent/types';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
-import { normalisePhoneNumber } from '../phone';
+import { normaliseNamedNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
 import { INTERACTIVE_BODY_MAX, TEXT_BODY_MAX } from './footer';
 import { dataRequestAbout, dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
@@ -62,15 +62,15 @@ export function isInboundMessage(msg: MessageLike): boolean {
  * says: a person may only erase or read their own data, never a number they type (Art. 12(6) GDPR,
  * identity of the requester). Otherwise `msg.payload` names the subject: a number, or `{phone}` and/or `{userId}`.
  */
-export function subjectFromMessage(msg: MessageLike): SubjectRequest {
-  const request = requestFromMessage(msg);
+export function subjectFromMessage(msg: MessageLike, country?: string): SubjectRequest {
+  const request = requestFromMessage(msg, country);
   // Who wrote in is the requester of an inbound message; staff name themselves for a request they make.
   const by =
     request.origin === 'request' ? optionalRequestedBy((msg as { requestedBy?: unknown }).requestedBy) : undefined;
   return by === undefined ? request : { ...request, requestedBy: by };
 }
 
-function requestFromMessage(msg: MessageLike): SubjectRequest {
+function requestFromMessage(msg: MessageLike, country: string | undefined): SubjectRequest {
   if (isInboundMessage(msg)) {
     const whatsapp = msg.whatsapp as InboundLike;
     const request: SubjectRequest = { subject: checkedSubject(whatsapp.from, whatsapp.userId), origin: 'inbound' };
@@ -79,11 +79,11 @@ function requestFromMessage(msg: MessageLike): SubjectRequest {
   }
   const payload = msg.payload;
   if (typeof payload === 'string' || typeof payload === 'number') {
-    return { subject: checkedSubject(payload, undefined), origin: 'request' };
+    return { subject: checkedSubject(payload, undefined, country), origin: 'request' };
   }
   if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
     const named = payload as { phone?: unknown; userId?: unknown; beforeNumberChange?: unknown };
-    const request: SubjectRequest = { subject: checkedSubject(named.phone, named.userId), origin: 'request' };
+    const request: SubjectRequest = { subject: checkedSubject(named.phone, named.userId, country), origin: 'request' };
     if (named.beforeNumberChange === undefined) return request;
     if (typeof named.beforeNumberChange !== 'boolean' || (named.beforeNumberChange && !request.subject.phone)) {
       throw new GdprWhatsAppError(
@@ -99,10 +99,13 @@ function requestFromMessage(msg: MessageLike): SubjectRequest {
   );
 }
 
-/** A subject named by staff or a message: a valid number (E.164, + or 00) and/or a business-scoped user id. */
-export function checkedSubject(phone: unknown, userId: unknown): SubjectRef {
+/**
+ * A subject named by staff or a message: a valid number (E.164, + or 00; written nationally, with the store's
+ * `country`) and/or a business-scoped user id.
+ */
+export function checkedSubject(phone: unknown, userId: unknown, country?: string): SubjectRef {
   const subject: SubjectRef = {};
-  if (phone !== undefined && phone !== null && phone !== '') subject.phone = normalisePhoneNumber(phone);
+  if (phone !== undefined && phone !== null && phone !== '') subject.phone = normaliseNamedNumber(phone, country);
   if (userId !== undefined && userId !== null && userId !== '') {
     if (typeof userId !== 'string' || !isBusinessScopedUserId(userId.trim())) {
       throw new GdprWhatsAppError('invalid-user-id', 'The WhatsApp user id is not a business-scoped user id');

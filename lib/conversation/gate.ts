@@ -1,7 +1,7 @@
 import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { messageTypeOf } from '../cloud-api/message-types';
 import { GdprWhatsAppError } from '../errors';
-import { normalisePhoneNumber } from '../phone';
+import { normaliseNamedNumber } from '../phone';
 
 /**
  * The consent-gate decision: may this outgoing message go to this person for this purpose?
@@ -80,7 +80,7 @@ export function decideGate(check: ConsentCheckResult, window?: ServiceWindowInpu
  * inbound message being answered, by number or, for a person known by username only, by business-scoped user id.
  * Throws `missing-recipient` or `invalid-phone`; nothing is checked for a guessed subject.
  */
-export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubject {
+export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }, country?: string): GateSubject {
   const inbound = (typeof msg.whatsapp === 'object' && msg.whatsapp !== null ? msg.whatsapp : {}) as {
     from?: unknown;
     userId?: unknown;
@@ -88,19 +88,22 @@ export function gateSubject(msg: { to?: unknown; whatsapp?: unknown }): GateSubj
   // A msg.to that is set decides, even when empty or null: a lookup that found nobody must not answer the inbound
   // sender.
   if (msg.to === null) throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
-  if (msg.to !== undefined) return addressOf(msg.to);
+  if (msg.to !== undefined) return addressOf(msg.to, country);
   if (inbound.from !== undefined && inbound.from !== null && inbound.from !== '') return addressOf(inbound.from);
   // A person known by username only: Meta withheld the number and names the business-scoped user id.
   if (isBusinessScopedUserId(inbound.userId)) return { userId: inbound.userId };
   throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
 }
 
-/** A business-scoped user id exactly as Meta wrote it (only surrounding spaces dropped), else a phone number. */
-function addressOf(value: unknown): GateSubject {
+/**
+ * A business-scoped user id exactly as Meta wrote it (only surrounding spaces dropped), else a phone number (written
+ * nationally, read in the store's `country`).
+ */
+function addressOf(value: unknown, country?: string): GateSubject {
   const text = typeof value === 'string' ? value.trim() : value;
   if (isBusinessScopedUserId(text)) return { userId: text };
   if (text === '') throw new GdprWhatsAppError('missing-recipient', 'The message has no recipient: set msg.to');
-  return { phone: normalisePhoneNumber(value) };
+  return { phone: normaliseNamedNumber(value, country) };
 }
 
 /**

@@ -552,11 +552,14 @@ export interface StaffWithdrawal {
  * Reads a staff withdrawal from a message; a bad one is refused with its reason, before anything is written. It never
  * comes with a WhatsApp message: that is the person's own, handled as such.
  */
-export function staffWithdrawalOf(msg: {
-  withdraw?: unknown;
-  requestedBy?: unknown;
-  whatsapp?: unknown;
-}): StaffWithdrawal {
+export function staffWithdrawalOf(
+  msg: {
+    withdraw?: unknown;
+    requestedBy?: unknown;
+    whatsapp?: unknown;
+  },
+  country?: string,
+): StaffWithdrawal {
   const { withdraw, requestedBy } = msg;
   if (msg.whatsapp !== undefined) {
     throw new GdprWhatsAppError(
@@ -571,7 +574,7 @@ export function staffWithdrawalOf(msg: {
     );
   }
   const named = withdraw as { phone?: unknown; userId?: unknown; purposes?: unknown };
-  const subject = checkedSubject(named.phone, named.userId);
+  const subject = checkedSubject(named.phone, named.userId, country);
   const listed = named.purposes;
   const valid =
     listed === undefined ||

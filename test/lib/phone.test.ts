@@ -4,7 +4,14 @@ import examples from 'libphonenumber-js/examples.mobile.json';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { GdprWhatsAppError } from '../../lib/errors';
-import { isValidPhoneNumber, lookupCandidate, normalisePhoneNumber, parseCountry } from '../../lib/phone';
+import {
+  isNationallyWritten,
+  isValidPhoneNumber,
+  lookupCandidate,
+  normaliseNamedNumber,
+  normalisePhoneNumber,
+  parseCountry,
+} from '../../lib/phone';
 
 /** The value or the error code: two calls agree when these are deep-equal. */
 function outcome(input: unknown): string {
@@ -113,6 +120,34 @@ describe('phone', () => {
     }
     // Without a default country digits are an international number, as WhatsApp ids are.
     assert.equal(normalisePhoneNumber('4915123456789'), '+4915123456789');
+  });
+
+  it("reads a number named by staff in the store's country only when it is written nationally, with one 0", () => {
+    assert.equal(normaliseNamedNumber('0151 23456789', 'DE'), '+4915123456789');
+    assert.equal(normaliseNamedNumber('(0151) 234 567 89', 'DE'), '+4915123456789');
+    assert.equal(normaliseNamedNumber('0664 1234567', 'AT'), '+436641234567');
+    // International as before, whatever the country: 00, +, and a WhatsApp id without +.
+    assert.equal(normaliseNamedNumber('0044 7911 123456', 'DE'), '+447911123456');
+    assert.equal(normaliseNamedNumber('+44 7911 123456', 'DE'), '+447911123456');
+    assert.equal(normaliseNamedNumber('447911123456', 'DE'), '+447911123456');
+    assert.equal(normaliseNamedNumber(4915123456789, 'DE'), '+4915123456789');
+    // Without a country a national number is refused, as ever.
+    assert.throws(
+      () => normaliseNamedNumber('0151 23456789'),
+      (err: unknown) => (err as GdprWhatsAppError).code === 'invalid-phone',
+    );
+    assert.throws(
+      () => normaliseNamedNumber('0151 2', 'DE'),
+      (err: unknown) => (err as GdprWhatsAppError).code === 'invalid-phone',
+    );
+    assert.deepEqual(['0151 1', ' 030 123', '(0151) 1', '00 49', '+49', '49151'].map(isNationallyWritten), [
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('takes a country setting as a two-letter code libphonenumber knows, and nothing else', () => {

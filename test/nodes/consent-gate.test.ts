@@ -35,10 +35,14 @@ describe('consent-gate node', () => {
   let keys: ReturnType<typeof storeCredentials>;
   let ledger: LedgerHandle;
 
-  async function load(gate: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Promise<void> {
+  async function load(
+    gate: Record<string, unknown> = {},
+    extra: Record<string, unknown>[] = [],
+    storeSettings: Record<string, unknown> = {},
+  ): Promise<void> {
     const flow = [
       { id: 'tab', type: 'tab' },
-      storeNode('store', dir.path),
+      storeNode('store', dir.path, storeSettings),
       {
         id: 'gate',
         z: 'tab',
@@ -105,6 +109,28 @@ describe('consent-gate node', () => {
     await ledger.flushUsage();
     assert.ok((await ledger.getConsent(ANNA, 'news'))?.lastUsedAt, 'the batch wrote the last use');
     await until(() => statusesOf('gate').some((s) => s.text === 'consent-gate.status.counts'), 'the counts status');
+  });
+
+  it("reads a number written nationally in the store's country, and passes it on in international form", async () => {
+    await load({}, [], { defaultCountry: 'de' });
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });
+    const national = await gate({ to: '0151 23456789', payload: 'Our news' });
+    assert.equal(national.output, 1);
+    assert.equal(national.msg.to, ANNA, 'whatsapp-send reads only international numbers');
+    // A WhatsApp id without "+" stays international, as written; so does 0049.
+    for (const to of ['4915123456789', '0049 151 23456789']) {
+      const passed = await gate({ to, payload: 'Our news' });
+      assert.equal(passed.output, 1, to);
+      assert.equal(passed.msg.to, to);
+    }
+  });
+
+  it('refuses a number written nationally while the store names no country, with the hint to add it', async () => {
+    await load();
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });
+    const caught = next('caught');
+    helper.getNode('gate').receive({ to: '0151 23456789', payload: 'Our news' } as never);
+    assert.equal(((await caught).error as { code?: string }).code, 'invalid-phone');
   });
 
   it('blocks a subject without consent on output 2 with the reason and a send.blocked audit event', async () => {

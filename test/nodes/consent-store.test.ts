@@ -303,6 +303,24 @@ describe('consent-store node', () => {
     assert.deepEqual(warned('second'), []);
   });
 
+  it('reads its country for numbers written nationally, and opens all the same with a misspelt one, logged', async () => {
+    await helper.load(
+      consentStore as never,
+      [
+        storeNode('de', dir.path, { defaultCountry: ' de ' }),
+        storeNode('typo', dir.path, { defaultCountry: 'XX' }),
+      ] as never,
+      { de: storeCredentials(), typo: storeCredentials() },
+    );
+    const de = helper.getNode('de') as unknown as ConsentStoreNode;
+    const typo = helper.getNode('typo') as unknown as ConsentStoreNode;
+    assert.equal(de.defaultCountry, 'DE');
+    assert.equal(typo.defaultCountry, undefined);
+    assert.match(String(callsOf('error', 'typo')[0]?.[0]), /two-letter ISO code/);
+    // A STOP must not fail for it: the store opens.
+    await typo.getLedger();
+  });
+
   it('tells one PostgreSQL database from another by URL and schema, and names it without the password', () => {
     const url = 'postgres://shop:geheim@db.example:5432/consent';
     const first = databaseOf({ backend: 'postgres', postgresUrl: url } as never);

@@ -287,6 +287,26 @@ describe('export-subject node', () => {
     );
   });
 
+  it("finds a person staff name by a number written nationally, in the store's country", async () => {
+    const flow = { id: 'f1', type: 'tab', label: 'export subject' };
+    await helper.load(
+      [consentStoreNode, exportSubjectNode] as never,
+      [
+        flow,
+        storeNode('store', dir.path, { defaultCountry: 'DE' }),
+        { id: 'export', z: 'f1', type: 'export-subject', store: 'store', wires: [['out']] },
+        { id: 'out', z: 'f1', type: 'helper' },
+      ] as never,
+      { store: storeCredentials() },
+    );
+    await seed(await ledger());
+    const out = next('out');
+    helper.getNode('export').receive({ payload: { phone: '0151 23456789' } });
+    const doc = (await out).payload as SubjectExport;
+    assert.equal(doc.found, true);
+    assert.equal(doc.subject?.phone, ERIKA);
+  });
+
   it('writes the letter in msg.language when it is given', async () => {
     await load({ output: 'letter' });
     await seed(await ledger());

@@ -31,6 +31,22 @@ function assertCode(fn: () => unknown, code: string): void {
 
 describe('conversation/dsr', () => {
   describe('subjectFromMessage', () => {
+    it("reads a number staff write nationally in the store's country, and a sender's number as Meta sends it", () => {
+      assert.deepEqual(subjectFromMessage({ payload: { phone: '0151 23456789' } }, 'DE').subject, {
+        phone: '+4915123456789',
+      });
+      assert.deepEqual(subjectFromMessage({ payload: '0151 23456789' }, 'DE').subject, { phone: '+4915123456789' });
+      assert.throws(
+        () => subjectFromMessage({ payload: '0151 23456789' }),
+        (err: unknown) => err instanceof GdprWhatsAppError && err.code === 'invalid-phone',
+      );
+      // The sender of an inbound message is who Meta names, whatever the country.
+      assert.deepEqual(
+        subjectFromMessage(inbound({ text: 'x' }), 'AT').subject,
+        subjectFromMessage(inbound({ text: 'x' })).subject,
+      );
+    });
+
     it('reads a number in any common spelling from msg.payload', () => {
       assert.deepEqual(subjectFromMessage({ payload: '0049 151 2345 6789' }), {
         subject: { phone: '+4915123456789' },

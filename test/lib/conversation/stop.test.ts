@@ -12,6 +12,7 @@ import {
   parsePurposeList,
   recogniseStopSignal,
   signUpKeywordFor,
+  staffWithdrawalOf,
   stopReplyText,
   stopRulesFrom,
   withdrawForSignal,
@@ -492,5 +493,17 @@ describe('conversation/stop', () => {
       const again = await withdrawForSignal(ledger, stop, { marketingPurposes: [], actor });
       assert.deepEqual(again, { withdrawn: [], suppressed: false });
     });
+  });
+});
+
+describe('conversation/stop: staffWithdrawalOf', () => {
+  it("reads a number staff write nationally in the store's country, and refuses it without one", () => {
+    assert.deepEqual(staffWithdrawalOf({ withdraw: { phone: '0151 23456789' } }, 'DE').subject, {
+      phone: '+4915123456789',
+    });
+    assert.throws(
+      () => staffWithdrawalOf({ withdraw: { phone: '0151 23456789' } }),
+      (err: unknown) => (err as { code?: string }).code === 'invalid-phone',
+    );
   });
 });
