@@ -3,10 +3,11 @@ import { dataRequestAbout, normaliseKeywordText } from './keywords';
 /**
  * An objection to advertising put in other words ("Bitte keine Werbung mehr", "Ich möchte den Newsletter abbestellen",
  * "Unsubscribe me"): an objection to direct marketing, to be honoured however it is put (Art. 21(2), (3) GDPR), which
- * stop-handler may act on. A withdrawal of her consent ("Ich widerrufe meine Einwilligung") and a wish for no messages
- * at all ("Hören Sie auf, mir zu schreiben") say at least as much, so they count too: advertising ends at once, and
- * the answer tells her that STOP ends the rest. Acting on a misreading ends a subscription she wanted, so the message must be one of a few
- * sentences as a whole, give or take greetings and words of courtesy: "Ich möchte meine Bestellung abbestellen", "Keine
+ * stop-handler may act on. A wish for no messages at all ("Hören Sie auf, mir zu schreiben") says at least as much,
+ * so it counts too: advertising ends at once, and the answer tells her that STOP ends the rest. A withdrawal of her
+ * consent ("Ich widerrufe meine Einwilligung") that names no advertising ends every consent she gave (objectionReach).
+ * Acting on a misreading ends a subscription she wanted, so the message must be one of a few sentences as a whole,
+ * give or take greetings and words of courtesy: "Ich möchte meine Bestellung abbestellen", "Keine
  * Angebote gefunden", "Ich bekomme keine Werbung mehr", "Bitte nicht abmelden", "Kein Spam, ich habe eine Frage",
  * "Mein Vater sagt: keine Werbung mehr" and "Endlich keine Werbung mehr" are none. Everything else that may mean an
  * opt-out stays a hint for a person (optOutHint), who is told to reply STOP.
@@ -98,7 +99,7 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   { pattern: new RegExp(`^OPT ME OUT( OF ${ADS_EN})?$`) },
   { pattern: new RegExp(`^(CAN|COULD) YOU UNSUBSCRIBE ME${LIST_EN}$`), asked: true },
   { pattern: /^I OBJECT TO (DIRECT )?MARKETING$/ },
-  // A withdrawal of her consent, to advertising by name or to none: its advertising ends at least (Art. 7(3)).
+  // A withdrawal of her consent, to advertising by name (advertising ends) or to none (every consent ends, Art. 7(3)).
   // Ich widerrufe meine Einwilligung (zum Newsletter) / Widerruf meiner Einwilligung / I withdraw my consent
   {
     pattern: new RegExp(
@@ -272,6 +273,20 @@ function withoutPleasantries(words: string[]): string[] {
  * characters.
  */
 export function marketingObjection(text: string | undefined): string | undefined {
+  return readObjection(text)?.sentence;
+}
+
+/** An objection read from a message: the sentence (marketingObjection), and what it ends (objectionReach). */
+export interface ReadObjection {
+  sentence: string;
+  reach: 'advertising' | 'every-consent';
+}
+
+/**
+ * The objection in a message and its reach. A part after the sentence that keeps the other messages ("…, aber die
+ * Bestell-Updates gerne") limits even a withdrawal of her consent to advertising: she said what she wants to keep.
+ */
+export function readObjection(text: string | undefined): ReadObjection | undefined {
   if (typeof text !== 'string' || text.length === 0 || text.length > OBJECTION_TEXT_MAX_LENGTH) return undefined;
   if (dataRequestAbout(text) !== 'unclear' || TAKEN_BACK.test(` ${folded(text)}`)) return undefined;
   const parts = text
@@ -287,12 +302,14 @@ export function marketingObjection(text: string | undefined): string | undefined
     .map(({ words, asked }) => ({ words: withoutPleasantries(words), asked }))
     .filter(({ words }) => !words.every((word) => NO_WORDS.has(word)));
   // Besides the sentence only a part that keeps the other messages ("nur noch Bestellinfos"), after it.
-  if (parts.length === 2 && keepsOthers(parts[1].words, parts[1].asked)) parts.pop();
+  const keeps = parts.length === 2 && keepsOthers(parts[1].words, parts[1].asked);
+  if (keeps) parts.pop();
   if (parts.length !== 1) return undefined;
   const [{ words, asked }] = parts;
   const sentence = words.join(' ');
   const match = SENTENCES.find(({ pattern, asked: mayAsk }) => (!asked || mayAsk) && pattern.test(sentence));
-  return match ? sentence : undefined;
+  if (!match) return undefined;
+  return { sentence, reach: keeps ? 'advertising' : objectionReach(sentence) };
 }
 
 /** Her consent, named in a withdrawal of it. */

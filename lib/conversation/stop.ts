@@ -21,7 +21,7 @@ import {
   parseKeywordList,
 } from './keywords';
 import { type Language, textFor } from './language';
-import { marketingObjection, objectionReach } from './marketing-objection';
+import { readObjection } from './marketing-objection';
 import { type PurposeDefinition, purposeLabel } from './purposes';
 
 /**
@@ -48,12 +48,15 @@ export const OBJECTION_CONFIRMATION_TEXTS: Readonly<Record<Language, (purposes: 
   de: (purposes) => `Verstanden: Sie erhalten keine Werbung mehr von uns (${purposes}).`,
 };
 
-/** The answer to a withdrawal of her consent in her own words, naming what ended. */
+/**
+ * The answer to a withdrawal of her consent in her own words, naming the purposes that need consent (given or not:
+ * none of them will reach her), true also when she had withdrawn before.
+ */
 export const CONSENT_WITHDRAWN_TEXTS: Readonly<Record<Language, (purposes: string) => string>> = {
   en: (purposes) =>
-    `Understood: your consent is withdrawn. You will receive no more messages from us that need your consent (${purposes}).`,
+    `We have received your withdrawal: you will receive no more messages from us that need your consent (${purposes}).`,
   de: (purposes) =>
-    `Verstanden: Ihre Einwilligung ist widerrufen. Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung brauchen (${purposes}).`,
+    `Wir haben Ihren Widerruf erhalten: Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung benötigen (${purposes}).`,
 };
 
 export const OBJECTION_STOP_ENDS_MORE: Readonly<Record<Language, string>> = {
@@ -236,10 +239,11 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
   }
   const helpKeyword = matchKeyword(message.text, rules.helpKeywords);
   if (helpKeyword) return { kind: 'help', subject, keyword: helpKeyword, messageId };
-  const phrase = rules.marketingObjections ? marketingObjection(message.text) : undefined;
-  if (phrase) {
+  const objection = rules.marketingObjections ? readObjection(message.text) : undefined;
+  if (objection) {
+    const phrase = objection.sentence;
     const hint = optOutHint(message.text) ?? phrase;
-    return { kind: 'marketing-objection', subject, phrase, reach: objectionReach(phrase), hint, messageId, ...sent };
+    return { kind: 'marketing-objection', subject, phrase, reach: objection.reach, hint, messageId, ...sent };
   }
   return possibleOptOut(message.text);
 }
@@ -478,10 +482,10 @@ export function stopReplyText(
 }
 
 /**
- * The answer to an objection to advertising: the node's own text as it is, else OBJECTION_CONFIRMATION_TEXTS naming
- * every marketing purpose of the store (given or not: none of them will reach her), or CONSENT_WITHDRAWN_TEXTS naming
- * the purposes a withdrawal of her consent `ended`, and the STOP sentence when a STOP would end more for her
- * (othersToEnd: stillEndedByStop).
+ * The answer to an objection to advertising: the node's own text as it is (not for a withdrawal of every consent),
+ * else OBJECTION_CONFIRMATION_TEXTS naming every marketing purpose of the store (given or not: none of them will reach
+ * her), or CONSENT_WITHDRAWN_TEXTS naming the purposes a withdrawal of her consent `ended`, and the STOP sentence when
+ * a STOP would end more for her (othersToEnd: stillEndedByStop).
  */
 export function objectionReplyText(
   language: Language,
@@ -490,7 +494,9 @@ export function objectionReplyText(
   othersToEnd: boolean,
   ended?: readonly string[],
 ): string {
-  const own = overrides[language];
+  // The node's own text answers an objection to advertising; a withdrawal of every consent ends more than such a
+  // text may say ("order updates go on"), so it always gets the package's answer, naming what ended.
+  const own = ended ? undefined : overrides[language];
   if (typeof own === 'string' && own.trim().length > 0) return own.trim();
   // A withdrawal of her consent names what it ended (`ended`: the marketing purposes and those resting on consent).
   const named = ended ? purposes.filter((p) => ended.includes(p.id)) : purposes.filter((p) => p.marketing === true);

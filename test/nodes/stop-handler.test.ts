@@ -512,7 +512,25 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal((await ledger.getConsent(GERMAN.phone, 'orders'))?.withdrawalChannel, 'whatsapp-text');
       await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
       assert.deepEqual(textsTo(GERMAN.waId), [
-        'Verstanden: Ihre Einwilligung ist widerrufen. Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung brauchen (Order updates, Offers). Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
+        'Wir haben Ihren Widerruf erhalten: Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung benötigen (Order updates, Offers). Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
+      ]);
+    });
+
+    it('keeps what she asks to keep, and answers a withdrawal of every consent in its own words, not the node text', async () => {
+      const { sent, other } = await load({
+        stop: { marketingObjections: true, objectionDe: 'Keine Werbung mehr; Bestell-Updates erhalten Sie weiter.' },
+      });
+      const ledger = await subscribe(GERMAN.phone);
+      const [kept] = await say(['Ich widerrufe meine Einwilligung, aber die Bestell-Updates gerne'], { sent, other });
+      assert.equal(kept.stop?.reach, 'advertising');
+      assert.deepEqual(kept.stop?.withdrawn, ['offers']);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true, 'the order updates she kept');
+      const [all] = await say(['Ich widerrufe meine Einwilligung'], { sent, other });
+      assert.deepEqual(all.stop?.withdrawn, ['orders']);
+      await until(() => textsTo(GERMAN.waId).length === 2, 'both answers in the chat');
+      assert.deepEqual(textsTo(GERMAN.waId), [
+        'Keine Werbung mehr; Bestell-Updates erhalten Sie weiter.',
+        'Wir haben Ihren Widerruf erhalten: Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung benötigen (Order updates, Offers).',
       ]);
     });
 
@@ -529,7 +547,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       await until(() => textsTo(GERMAN.waId).length === 2, 'both answers in the chat');
       assert.equal(
         textsTo(GERMAN.waId)[1],
-        'Verstanden: Ihre Einwilligung ist widerrufen. Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung brauchen (Order updates, Offers).',
+        'Wir haben Ihren Widerruf erhalten: Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung benötigen (Order updates, Offers).',
       );
     });
 

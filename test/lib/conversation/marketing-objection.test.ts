@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { optOutHint } from '../../../lib/conversation/keywords';
-import { marketingObjection, objectionReach } from '../../../lib/conversation/marketing-objection';
+import { marketingObjection, objectionReach, readObjection } from '../../../lib/conversation/marketing-objection';
 
 /** Objections to advertising, and the sentence each is read as. */
 const OBJECTIONS: [string, string][] = [
@@ -241,6 +241,18 @@ describe('conversation/marketing-objection', () => {
       assert.ok(sentence, text);
       assert.equal(objectionReach(sentence), reach, text);
     }
+  });
+
+  it('limits a withdrawal of her consent to advertising when a part after it keeps the other messages', () => {
+    assert.deepEqual(readObjection('Ich widerrufe meine Einwilligung, aber die Bestell-Updates gerne'), {
+      sentence: 'ICH WIDERRUFE MEINE EINWILLIGUNG',
+      reach: 'advertising',
+    });
+    assert.deepEqual(readObjection('I withdraw my consent, only order updates'), {
+      sentence: 'I WITHDRAW MY CONSENT',
+      reach: 'advertising',
+    });
+    assert.equal(readObjection('Ich widerrufe meine Einwilligung.')?.reach, 'every-consent');
   });
 
   it('reads only what optOutHint also flags, so that a node without the setting hands each to a person', () => {

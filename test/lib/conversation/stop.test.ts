@@ -9,6 +9,8 @@ import {
   DEFAULT_HELP_TEXTS,
   DEFAULT_STOP_CONFIRMATION_TEXTS,
   marketingPurposeIds,
+  objectionReplyText,
+  objectionTargets,
   parsePurposeList,
   recogniseStopSignal,
   signUpKeywordFor,
@@ -505,5 +507,38 @@ describe('conversation/stop: staffWithdrawalOf', () => {
       () => staffWithdrawalOf({ withdraw: { phone: '0151 23456789' } }),
       (err: unknown) => (err as { code?: string }).code === 'invalid-phone',
     );
+  });
+});
+
+describe('conversation/stop: a withdrawal of every consent in her own words', () => {
+  const purposes = [
+    { id: 'news', label: 'Newsletter', marketing: true },
+    { id: 'surveys', label: 'Surveys', labels: { de: 'Umfragen' }, marketing: false },
+    { id: 'orders', label: 'Order updates', marketing: false },
+  ];
+
+  it('ends the marketing purposes, and for a withdrawal of every consent those resting on consent too', () => {
+    const scope = { marketingPurposes: ['news'], consentPurposes: ['news', 'surveys'] };
+    assert.deepEqual(objectionTargets({ kind: 'marketing-objection', reach: 'advertising' }, scope), ['news']);
+    assert.deepEqual(objectionTargets({ kind: 'marketing-objection', reach: 'every-consent' }, scope), [
+      'news',
+      'surveys',
+    ]);
+    // Meta's marketing opt-out is about marketing only, whatever reach a caller passes.
+    assert.deepEqual(objectionTargets({ kind: 'marketing-opt-out', reach: 'every-consent' }, scope), ['news']);
+  });
+
+  it("answers in the package's words naming what ended, in German and English, whatever the node's own text", () => {
+    const own = { de: 'Keine Werbung mehr; Bestell-Updates erhalten Sie weiter.', en: 'No more ads.' };
+    assert.equal(
+      objectionReplyText('de', own, purposes, true, ['news', 'surveys']),
+      'Wir haben Ihren Widerruf erhalten: Sie erhalten von uns keine Nachrichten mehr, für die wir Ihre Einwilligung benötigen (Newsletter, Umfragen). Wenn Sie auch unsere übrigen Nachrichten nicht mehr erhalten möchten, antworten Sie mit STOP.',
+    );
+    assert.equal(
+      objectionReplyText('en', own, purposes, false, ['news', 'surveys']),
+      'We have received your withdrawal: you will receive no more messages from us that need your consent (Newsletter, Surveys).',
+    );
+    // An objection to advertising keeps the node's own text.
+    assert.equal(objectionReplyText('en', own, purposes, true), 'No more ads.');
   });
 });
