@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
+import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
 import { isNationallyWritten } from '../lib/phone';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
@@ -75,11 +76,16 @@ export default function registerConsentGate(RED: NodeAPI): void {
     this.on('input', async (input, send, done) => {
       const msg = input as GateMessage;
       try {
-        const subject = gateSubject(msg, store?.defaultCountry);
-        // Read in the store's country ("0151 …"): whatsapp-send reads only international numbers.
-        if (subject.phone && isNationallyWritten(msg.to)) msg.to = subject.phone;
+        const country = store?.defaultCountry;
+        const subject = gateSubject(msg, country);
+        const readNationally = country !== undefined && subject.phone !== undefined && isNationallyWritten(msg.to);
         const purpose = gatePurpose(msg.purpose, config.purpose, config.allowMsgPurpose === true);
         const ledger = await ledgerOf(store);
+        if (readNationally) {
+          await requireKnownNationalNumber(ledger, subject, country);
+          // Passed on, or blocked, in international form: whatsapp-send (and a template instead) reads no other.
+          msg.to = subject.phone;
+        }
         const check = await ledger.checkConsent(subject, purpose);
         const window =
           config.checkServiceWindow && check.allowed && isFreeFormMessage(msg.payload)

@@ -13,6 +13,7 @@ import {
 } from '../lib/conversation/dsr';
 import { DEFAULT_ERASE_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage } from '../lib/conversation/language';
+import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
@@ -110,6 +111,9 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         }
         const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
+        if (request.readNationally && store?.defaultCountry) {
+          await requireKnownNationalNumber(ledger, request.subject, store.defaultCountry);
+        }
         // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
         const recipient = request.subject.phone ?? request.subject.userId;

@@ -3,6 +3,7 @@ import { type AccessInformation, INTEGRATOR_SERVICE } from '../lib/consent/acces
 import { accessLetter, type LetterContext, letterFileName } from '../lib/conversation/access-letter';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { chooseLanguage } from '../lib/conversation/language';
+import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
@@ -83,6 +84,9 @@ export default function exportSubjectNode(RED: NodeAPI): void {
       try {
         const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
+        if (request.readNationally && store?.defaultCountry) {
+          await requireKnownNationalNumber(ledger, request.subject, store.defaultCountry);
+        }
         const actor = `export-subject:${this.id}:${request.origin}`;
         const language = chooseLanguage(
           (msg as { language?: unknown }).language,

@@ -257,6 +257,12 @@ export default function registerOptInFlow(RED: NodeAPI): void {
     } catch (err) {
       countryProblem = err;
     }
+    // Without one of its own, the form reads numbers as the store does; with another, one number could be signed up
+    // as one person's and erased or exported as another's.
+    if (countryProblem === undefined && defaultCountry === undefined) defaultCountry = store?.defaultCountry;
+    else if (defaultCountry && store?.defaultCountry && defaultCountry !== store.defaultCountry) {
+      node.warn(RED._('opt-in-flow.warn.country-differs', { own: defaultCountry, store: store.defaultCountry }));
+    }
 
     function showCounts(): void {
       node.status(statusOf('ready', RED._('opt-in-flow.status.counts', counts)));

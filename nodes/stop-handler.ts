@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
+import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
 import {
   marketingPurposeIds,
   objectionReplyText,
@@ -149,7 +150,11 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       send: (msgs: (NodeMessageInFlow | null)[]) => void,
     ): Promise<void> {
       const withdrawal = staffWithdrawalOf(msg, store?.defaultCountry);
-      const outcome = await withdrawForStaff(await ledgerOf(store), withdrawal, actor);
+      const ledger = await ledgerOf(store);
+      if (withdrawal.readNationally && store?.defaultCountry) {
+        await requireKnownNationalNumber(ledger, withdrawal.subject, store.defaultCountry);
+      }
+      const outcome = await withdrawForStaff(ledger, withdrawal, actor);
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));
       msg.stop = { kind: 'stop', channel: 'admin', ...outcome };

@@ -25,6 +25,7 @@ export const FORWARDED_METHODS = [
   'recordBlocked',
   'eraseSubject',
   'isSuppressed',
+  'knowsSubject',
   'isErasedAndGone',
   'noticeNotDelivered',
   'noticeSent',

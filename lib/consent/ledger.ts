@@ -1541,6 +1541,18 @@ export class ConsentLedger extends EventEmitter {
     return this.writes.erasedAndSilent(this.store.read, p);
   }
 
+  /**
+   * Whether the store holds anything about `subject`: the person's record (she wrote, signed up, was signed up by
+   * staff, objected) or, after an erasure, her block entry. A number written without its country code is read in the
+   * store's country only for someone known: a neighbouring country's number may read as a valid one of this country.
+   */
+  async knowsSubject(subject: SubjectInput): Promise<boolean> {
+    const identified = this.resolver.identify(subject);
+    const p = await this.writes.pseudonymOf(this.store.read, identified);
+    if ((await this.store.read.getSubject(p)) !== undefined) return true;
+    return (await this.store.read.suppressedAt(p)) !== undefined;
+  }
+
   async isSuppressed(subject: SubjectInput): Promise<boolean> {
     const identified = this.resolver.identify(subject);
     const p = await this.writes.pseudonymOf(this.store.read, identified);

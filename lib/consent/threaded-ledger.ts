@@ -132,6 +132,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly recordBlocked = this.forward('recordBlocked');
   readonly eraseSubject = this.forward('eraseSubject');
   readonly isSuppressed = this.forward('isSuppressed');
+  readonly knowsSubject = this.forward('knowsSubject');
   readonly isErasedAndGone = this.forward('isErasedAndGone');
   readonly noticeNotDelivered = this.forward('noticeNotDelivered');
   readonly noticeSent = this.forward('noticeSent');

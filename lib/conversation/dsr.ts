@@ -7,7 +7,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { type EraseReport, LEDGER_EVENT_TYPES, type LedgerEvent, type SubjectRef } from '../consent/types';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
-import { normaliseNamedNumber } from '../phone';
+import { isNationallyWritten, normaliseNamedNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
 import { INTERACTIVE_BODY_MAX, TEXT_BODY_MAX } from './footer';
 import { dataRequestAbout, dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
@@ -28,6 +28,8 @@ export interface SubjectRequest {
   sentAt?: number;
   /** Staff's name or ticket reference (msg.requestedBy) for a request they make: recorded in the audit event. */
   requestedBy?: string;
+  /** Staff wrote the number without its country code, and it was read in the store's country (national-numbers.ts). */
+  readNationally?: true;
 }
 
 interface InboundLike {
@@ -78,12 +80,17 @@ function requestFromMessage(msg: MessageLike, country: string | undefined): Subj
     return sentAt === undefined ? request : { ...request, sentAt };
   }
   const payload = msg.payload;
+  const national = (phone: unknown) => (country && isNationallyWritten(phone) ? { readNationally: true as const } : {});
   if (typeof payload === 'string' || typeof payload === 'number') {
-    return { subject: checkedSubject(payload, undefined, country), origin: 'request' };
+    return { subject: checkedSubject(payload, undefined, country), origin: 'request', ...national(payload) };
   }
   if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
     const named = payload as { phone?: unknown; userId?: unknown; beforeNumberChange?: unknown };
-    const request: SubjectRequest = { subject: checkedSubject(named.phone, named.userId, country), origin: 'request' };
+    const request: SubjectRequest = {
+      subject: checkedSubject(named.phone, named.userId, country),
+      origin: 'request',
+      ...national(named.phone),
+    };
     if (named.beforeNumberChange === undefined) return request;
     if (typeof named.beforeNumberChange !== 'boolean' || (named.beforeNumberChange && !request.subject.phone)) {
       throw new GdprWhatsAppError(

@@ -6,6 +6,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { NumberChangeInput, WithdrawConsentInput } from '../consent/inputs';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
+import { isNationallyWritten } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { checkedSubject } from './dsr';
@@ -552,6 +553,8 @@ export interface StaffWithdrawal {
   /** undefined: every purpose. */
   purposes?: string[];
   requestedBy?: string;
+  /** The number was written without its country code and read in the store's country (national-numbers.ts). */
+  readNationally?: true;
 }
 
 /**
@@ -595,6 +598,7 @@ export function staffWithdrawalOf(
     subject,
     ...(purposes.length > 0 ? { purposes } : {}),
     ...(by !== undefined ? { requestedBy: by } : {}),
+    ...(country && isNationallyWritten(named.phone) ? { readNationally: true as const } : {}),
   };
 }
 

@@ -125,6 +125,20 @@ describe('consent-gate node', () => {
     }
   });
 
+  it("reads a number written nationally only for someone the store knows: a neighbour country's may be a stranger's", async () => {
+    await load({}, [], { defaultCountry: 'DE' });
+    // Austria's 0664 1234567 reads as a valid German number (+49 6641 234567) that nobody here has.
+    const caught = next('caught');
+    helper.getNode('gate').receive({ to: '0664 1234567', payload: 'Your order' } as never);
+    assert.equal(((await caught).error as { code?: string }).code, 'unknown-national-number');
+    assert.equal(await ledger.knowsSubject('+496641234567'), false, 'nothing written about a stranger');
+    // Known (she wrote) but without consent: blocked on output 2, in international form for a template instead.
+    await ledger.recordInbound(ANNA);
+    const blocked = await gate({ to: '0151 23456789', payload: 'Our news' });
+    assert.equal(blocked.output, 2);
+    assert.equal(blocked.msg.to, ANNA);
+  });
+
   it('refuses a number written nationally while the store names no country, with the hint to add it', async () => {
     await load();
     await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });

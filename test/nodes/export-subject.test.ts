@@ -296,6 +296,8 @@ describe('export-subject node', () => {
         storeNode('store', dir.path, { defaultCountry: 'DE' }),
         { id: 'export', z: 'f1', type: 'export-subject', store: 'store', wires: [['out']] },
         { id: 'out', z: 'f1', type: 'helper' },
+        { id: 'catcher', z: 'f1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', z: 'f1', type: 'helper' },
       ] as never,
       { store: storeCredentials() },
     );
@@ -305,6 +307,10 @@ describe('export-subject node', () => {
     const doc = (await out).payload as SubjectExport;
     assert.equal(doc.found, true);
     assert.equal(doc.subject?.phone, ERIKA);
+    // A number nobody here has may be a neighbouring country's, a stranger's: no answer saying "nothing stored".
+    const caught = next('caught');
+    helper.getNode('export').receive({ payload: '0664 1234567' });
+    assert.equal(((await caught).error as { code?: string }).code, 'unknown-national-number');
   });
 
   it('writes the letter in msg.language when it is given', async () => {

@@ -671,6 +671,23 @@ describe('opt-in-flow node', () => {
       assert.equal(american.msg.to, BOB);
     });
 
+    it("reads form numbers in the store's country when the node names none, and warns when the two differ", async () => {
+      await load({}, [], { defaultCountry: 'DE' });
+      const { output, msg } = await optIn({ payload: { ...form, phone: '0151 23456789' } });
+      assert.equal(output, 1);
+      assert.equal(msg.to, ANNA);
+      assert.deepEqual(
+        loggedSinceLoad().filter((line) => line.includes('country-differs')),
+        [],
+      );
+      await helper.unload();
+      await load({ defaultCountry: 'AT' }, [], { defaultCountry: 'DE' });
+      assert.deepEqual(
+        loggedSinceLoad().filter((line) => line.includes('country-differs')),
+        ['opt-in-flow.warn.country-differs'],
+      );
+    });
+
     it('explains an invalid number without asking for a country code the form does not need', async () => {
       await load({ defaultCountry: 'DE' });
       const { output, msg } = await optIn({ payload: { ...form, phone: '0151', language: 'de' } });

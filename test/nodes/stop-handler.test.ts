@@ -104,6 +104,8 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     hookWires?: string[][];
     storePath?: string;
     purposes?: Record<string, unknown>[];
+    /** More settings of the consent store. */
+    store?: Record<string, unknown>;
     extra?: Record<string, unknown>[];
   }
 
@@ -126,6 +128,7 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
         backend: 'sqlite',
         sqlitePath: options.storePath ?? join(dir, 'consent.db'),
         purposes: options.purposes ?? PURPOSES,
+        ...options.store,
       },
       {
         id: 'hook',
@@ -979,6 +982,19 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     await until(() => other.length === 2, 'a withdrawal of every purpose');
     assert.deepEqual(other[1].stop?.withdrawn, ['orders']);
     assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).status, 'withdrawn');
+  });
+
+  it("reads a staff withdrawal's number written nationally in the store's country, only for someone it knows", async () => {
+    const { other, caught } = await load({ store: { defaultCountry: 'DE' } });
+    const ledger = await subscribe(GERMAN.phone);
+    helper.getNode('stop').receive({ withdraw: { phone: '0151 23456789', purposes: ['offers'] } } as never);
+    await until(() => other.length === 1, 'the staff withdrawal on output 2');
+    assert.deepEqual(other[0].stop?.withdrawn, ['offers']);
+    // Austria's 0664 1234567 reads as a valid German number nobody here has: refused, nothing written about it.
+    helper.getNode('stop').receive({ withdraw: { phone: '0664 1234567' } } as never);
+    await until(() => caught.length === 1, 'the refusal');
+    assert.equal((caught[0].error as { code?: string }).code, 'unknown-national-number');
+    assert.equal(await ledger.knowsSubject('+496641234567'), false);
   });
 
   it('refuses a staff withdrawal it cannot read, with its reason, and changes nothing', async () => {

@@ -1,0 +1,21 @@
+import type { SubjectRef } from '../consent/types';
+import { GdprWhatsAppError } from '../errors';
+
+/**
+ * A number written without its country code ("0151 23456789") is read in the consent store's country only for a person
+ * the store knows. With DE, Austria's 0664 1234567 reads as a valid German number (+49 6641 234567), someone else's:
+ * sending to it, erasing it or answering an access request for it would concern a stranger. A number never seen before
+ * must be given with its country code.
+ */
+export async function requireKnownNationalNumber(
+  ledger: { knowsSubject(subject: SubjectRef): Promise<boolean> },
+  subject: SubjectRef,
+  country: string,
+): Promise<void> {
+  if (await ledger.knowsSubject(subject)) return;
+  throw new GdprWhatsAppError(
+    'unknown-national-number',
+    `A number without its country code is read in the consent store's country (${country}) only for someone the store knows; this one is unknown: give it with its country code`,
+    { country },
+  );
+}
