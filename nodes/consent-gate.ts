@@ -78,11 +78,13 @@ export default function registerConsentGate(RED: NodeAPI): void {
       try {
         const country = store?.defaultCountry;
         const subject = gateSubject(msg, country);
-        const readNationally = country !== undefined && subject.phone !== undefined && isNationallyWritten(msg.to);
+        // Checked only with a country set: no cost per message otherwise.
+        const readIn =
+          country !== undefined && subject.phone !== undefined && isNationallyWritten(msg.to) ? country : undefined;
         const purpose = gatePurpose(msg.purpose, config.purpose, config.allowMsgPurpose === true);
         const ledger = await ledgerOf(store);
-        if (readNationally) {
-          await requireKnownNationalNumber(ledger, subject, country);
+        if (readIn) {
+          await requireKnownNationalNumber(ledger, subject, readIn);
           // Passed on, or blocked, in international form: whatsapp-send (and a template instead) reads no other.
           msg.to = subject.phone;
         }

@@ -111,9 +111,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         }
         const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
-        if (request.readNationally && store?.defaultCountry) {
-          await requireKnownNationalNumber(ledger, request.subject, store.defaultCountry);
-        }
+        await requireKnownNationalNumber(ledger, request.subject, request.readIn);
         // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
         const recipient = request.subject.phone ?? request.subject.userId;

@@ -84,9 +84,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
       try {
         const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
-        if (request.readNationally && store?.defaultCountry) {
-          await requireKnownNationalNumber(ledger, request.subject, store.defaultCountry);
-        }
+        await requireKnownNationalNumber(ledger, request.subject, request.readIn);
         const actor = `export-subject:${this.id}:${request.origin}`;
         const language = chooseLanguage(
           (msg as { language?: unknown }).language,

@@ -151,9 +151,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     ): Promise<void> {
       const withdrawal = staffWithdrawalOf(msg, store?.defaultCountry);
       const ledger = await ledgerOf(store);
-      if (withdrawal.readNationally && store?.defaultCountry) {
-        await requireKnownNationalNumber(ledger, withdrawal.subject, store.defaultCountry);
-      }
+      await requireKnownNationalNumber(ledger, withdrawal.subject, withdrawal.readIn);
       const outcome = await withdrawForStaff(ledger, withdrawal, actor);
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));

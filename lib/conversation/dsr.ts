@@ -28,8 +28,8 @@ export interface SubjectRequest {
   sentAt?: number;
   /** Staff's name or ticket reference (msg.requestedBy) for a request they make: recorded in the audit event. */
   requestedBy?: string;
-  /** Staff wrote the number without its country code, and it was read in the store's country (national-numbers.ts). */
-  readNationally?: true;
+  /** The store's country, when staff wrote the number without its country code and it was read there. */
+  readIn?: string;
 }
 
 interface InboundLike {
@@ -80,7 +80,7 @@ function requestFromMessage(msg: MessageLike, country: string | undefined): Subj
     return sentAt === undefined ? request : { ...request, sentAt };
   }
   const payload = msg.payload;
-  const national = (phone: unknown) => (country && isNationallyWritten(phone) ? { readNationally: true as const } : {});
+  const national = (phone: unknown) => (country && isNationallyWritten(phone) ? { readIn: country } : {});
   if (typeof payload === 'string' || typeof payload === 'number') {
     return { subject: checkedSubject(payload, undefined, country), origin: 'request', ...national(payload) };
   }

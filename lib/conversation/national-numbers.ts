@@ -5,14 +5,16 @@ import { GdprWhatsAppError } from '../errors';
  * A number written without its country code ("0151 23456789") is read in the consent store's country only for a person
  * the store knows. With DE, Austria's 0664 1234567 reads as a valid German number (+49 6641 234567), someone else's:
  * sending to it, erasing it or answering an access request for it would concern a stranger. A number never seen before
- * must be given with its country code.
+ * must be given with its country code. `readIn`: the country the number was read in; undefined (written with its
+ * country code) needs no check.
  */
 export async function requireKnownNationalNumber(
   ledger: { knowsSubject(subject: SubjectRef): Promise<boolean> },
   subject: SubjectRef,
-  country: string,
+  readIn: string | undefined,
 ): Promise<void> {
-  if (await ledger.knowsSubject(subject)) return;
+  if (readIn === undefined || (await ledger.knowsSubject(subject))) return;
+  const country = readIn;
   throw new GdprWhatsAppError(
     'unknown-national-number',
     `A number without its country code is read in the consent store's country (${country}) only for someone the store knows; this one is unknown: give it with its country code`,

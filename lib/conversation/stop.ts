@@ -553,8 +553,8 @@ export interface StaffWithdrawal {
   /** undefined: every purpose. */
   purposes?: string[];
   requestedBy?: string;
-  /** The number was written without its country code and read in the store's country (national-numbers.ts). */
-  readNationally?: true;
+  /** The store's country, when the number was written without its country code and read there. */
+  readIn?: string;
 }
 
 /**
@@ -598,7 +598,7 @@ export function staffWithdrawalOf(
     subject,
     ...(purposes.length > 0 ? { purposes } : {}),
     ...(by !== undefined ? { requestedBy: by } : {}),
-    ...(country && isNationallyWritten(named.phone) ? { readNationally: true as const } : {}),
+    ...(country && isNationallyWritten(named.phone) ? { readIn: country } : {}),
   };
 }
 
