@@ -1,7 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { decideGate, gatePurpose, gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
-import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
-import { isNationallyWritten } from '../lib/phone';
+import { decideGate, gatePurpose, isFreeFormMessage } from '../lib/conversation/gate';
+import { outgoingRecipient } from '../lib/conversation/national-numbers';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
@@ -76,18 +75,10 @@ export default function registerConsentGate(RED: NodeAPI): void {
     this.on('input', async (input, send, done) => {
       const msg = input as GateMessage;
       try {
-        const country = store?.defaultCountry;
-        const subject = gateSubject(msg, country);
-        // Checked only with a country set: no cost per message otherwise.
-        const readIn =
-          country !== undefined && subject.phone !== undefined && isNationallyWritten(msg.to) ? country : undefined;
         const purpose = gatePurpose(msg.purpose, config.purpose, config.allowMsgPurpose === true);
         const ledger = await ledgerOf(store);
-        if (readIn) {
-          await requireKnownNationalNumber(ledger, subject, readIn);
-          // Passed on, or blocked, in international form: whatsapp-send (and a template instead) reads no other.
-          msg.to = subject.phone;
-        }
+        // Passed on, or blocked, in international form.
+        const subject = await outgoingRecipient(msg, store?.defaultCountry, ledger);
         const check = await ledger.checkConsent(subject, purpose);
         const window =
           config.checkServiceWindow && check.allowed && isFreeFormMessage(msg.payload)

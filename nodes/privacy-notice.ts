@@ -1,8 +1,9 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas';
-import { gateSubject, isFreeFormMessage } from '../lib/conversation/gate';
+import { isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
+import { outgoingRecipient } from '../lib/conversation/national-numbers';
 import {
   NoticeTracker,
   noticeLinksPolicy,
@@ -190,7 +191,8 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           'The privacy notice links to the policy, but no policy URL is set',
         );
       }
-      const subject = gateSubject(msg);
+      // A number written nationally is read in the store's country, as at consent-gate, and passed on internationally.
+      const subject = await outgoingRecipient(msg, store?.defaultCountry, await ledgerOf(store));
       // A message sent again (after privacy-notice-not-delivered) is judged by this pass alone.
       delete msg.afterPrivacyNotice;
       // A message whatsapp-send would refuse fails here, before a notice is sent or recorded for it.

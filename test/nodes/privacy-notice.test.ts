@@ -714,6 +714,28 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.equal(sandbox.accepted().length, 0);
   });
 
+  it("reads a number written nationally in the store's country for someone the store knows, as consent-gate does", async () => {
+    const { out, sent, caught } = await load({}, { defaultCountry: 'DE' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    // Her message makes her known to the store (the webhook records it; this test has none wired to the sandbox).
+    await (await ledger()).recordInbound(GERMAN.phone);
+    helper.getNode('notice').receive({ to: '0151 23456789', payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => sent.length === 2, 'notice and message to be sent');
+    assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist unterwegs.']);
+    assert.deepEqual(
+      out.map((m) => m.to),
+      [GERMAN.phone, GERMAN.phone],
+      'both in international form: whatsapp-send reads no other',
+    );
+    assert.equal(await (await ledger()).hasSeenNotice(GERMAN.phone, version), true);
+    // Austria's 0664 1234567 reads as a valid German number that nobody here has: refused, nothing recorded.
+    helper.getNode('notice').receive({ to: '0664 1234567', payload: 'Hallo' });
+    await until(() => caught.length === 1, 'the error');
+    assert.equal((caught[0].error as { code?: string }).code, 'unknown-national-number');
+    assert.equal(await (await ledger()).knowsSubject('+496641234567'), false, 'nothing written about a stranger');
+    assert.equal(sent.length, 2);
+  });
+
   it('refuses a message whatsapp-send would refuse before any notice is sent or recorded', async () => {
     const { caught, sent } = await load();
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
