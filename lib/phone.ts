@@ -81,13 +81,50 @@ export function isNationallyWritten(input: unknown): boolean {
   return typeof input === 'string' && NATIONALLY_WRITTEN.test(input);
 }
 
+/** How a number that staff or a shop's system named was read (see readNamedNumber). */
+export interface NamedNumberReading {
+  phone: string;
+  /** Read in the store's country: only for a person the store knows (see requireKnownNationalNumber). */
+  readIn?: string;
+  /**
+   * Digits without "+" that are a valid number abroad and, with the leading 0 a spreadsheet drops put back, one in the
+   * store's country: which one is meant, only the store's records can tell (see settleNamedNumber).
+   */
+  nationalReading?: string;
+}
+
 /**
- * A number as staff or a shop's system name it: one written nationally ("0151 23456789") is read in `country`, the
- * consent store's setting, when there is one; any other as normalisePhoneNumber reads it, so that a WhatsApp id
- * without "+" stays international.
+ * A number as staff or a shop's system name it. Without a store `country`: as normalisePhoneNumber reads it, so a
+ * WhatsApp id without "+" stays international. With one, a number written nationally ("0151 23456789") is read there;
+ * so are digits without "+" that are no valid international number but are one there with a 0 in front ("176 …": a
+ * spreadsheet dropped the 0); digits valid both ways with the international reading abroad ("15123456789": +1 512 …
+ * or 0151 …) carry both readings. A WhatsApp id of the store's own country ("4915123456789") stays as it is.
  */
+export function readNamedNumber(input: unknown, country?: string): NamedNumberReading {
+  if (!country) return { phone: normalisePhoneNumber(input) };
+  if (isNationallyWritten(input)) return { phone: normalisePhoneNumber(input, country), readIn: country };
+  const digits = typeof input === 'string' || typeof input === 'number' ? String(input).trim() : '';
+  if (!/^[1-9][\d\s().\-/]*$/.test(digits)) return { phone: normalisePhoneNumber(input) };
+  const international = parsePhoneNumberFromString(`+${digits.replace(/\D/g, '')}`);
+  const inCountry = isValidPhoneNumber(`0${digits}`, country) ? normalisePhoneNumber(`0${digits}`, country) : undefined;
+  if (!international?.isValid()) {
+    return inCountry ? { phone: inCountry, readIn: country } : { phone: normalisePhoneNumber(input) };
+  }
+  const phone = normalisePhoneNumber(input);
+  if (!inCountry || international.country === country.toUpperCase()) return { phone };
+  return { phone, nationalReading: inCountry };
+}
+
+/** What must still be checked against the store's records about a named number: nothing without a country. */
+export function namedNumberChecks(input: unknown, country?: string): Omit<NamedNumberReading, 'phone'> {
+  if (!country || input === undefined || input === null || input === '') return {};
+  const { readIn, nationalReading } = readNamedNumber(input, country);
+  return { ...(readIn ? { readIn } : {}), ...(nationalReading ? { nationalReading } : {}) };
+}
+
+/** The number readNamedNumber reads first; the checks against the store's records come after. */
 export function normaliseNamedNumber(input: unknown, country?: string): string {
-  return country && isNationallyWritten(input) ? normalisePhoneNumber(input, country) : normalisePhoneNumber(input);
+  return readNamedNumber(input, country).phone;
 }
 
 /** True when `input` normalises; for validation in places that must not throw. */

@@ -13,7 +13,7 @@ import {
 } from '../lib/conversation/dsr';
 import { DEFAULT_ERASE_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage } from '../lib/conversation/language';
-import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
+import { settleNamedNumber } from '../lib/conversation/national-numbers';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
@@ -111,7 +111,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         }
         const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
-        await requireKnownNationalNumber(ledger, request.subject, request.readIn);
+        request.subject = await settleNamedNumber(ledger, request.subject, request);
         // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
         const recipient = request.subject.phone ?? request.subject.userId;

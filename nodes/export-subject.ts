@@ -3,7 +3,7 @@ import { type AccessInformation, INTEGRATOR_SERVICE } from '../lib/consent/acces
 import { accessLetter, type LetterContext, letterFileName } from '../lib/conversation/access-letter';
 import { exportAsFile, subjectFromMessage } from '../lib/conversation/dsr';
 import { chooseLanguage } from '../lib/conversation/language';
-import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
+import { settleNamedNumber } from '../lib/conversation/national-numbers';
 import { GdprWhatsAppError } from '../lib/errors';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError } from './shared/i18n';
@@ -84,7 +84,7 @@ export default function exportSubjectNode(RED: NodeAPI): void {
       try {
         const request = subjectFromMessage(msg, store?.defaultCountry);
         const ledger = await ledgerOf(store);
-        await requireKnownNationalNumber(ledger, request.subject, request.readIn);
+        request.subject = await settleNamedNumber(ledger, request.subject, request);
         const actor = `export-subject:${this.id}:${request.origin}`;
         const language = chooseLanguage(
           (msg as { language?: unknown }).language,

@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
-import { requireKnownNationalNumber } from '../lib/conversation/national-numbers';
+import { settleNamedNumber } from '../lib/conversation/national-numbers';
 import {
   marketingPurposeIds,
   objectionReplyText,
@@ -151,7 +151,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
     ): Promise<void> {
       const withdrawal = staffWithdrawalOf(msg, store?.defaultCountry);
       const ledger = await ledgerOf(store);
-      await requireKnownNationalNumber(ledger, withdrawal.subject, withdrawal.readIn);
+      withdrawal.subject = await settleNamedNumber(ledger, withdrawal.subject, withdrawal);
       const outcome = await withdrawForStaff(ledger, withdrawal, actor);
       withdrawals += 1;
       counter.show(() => statusOf('ready', RED._('stop-handler.status.withdrawn', { count: withdrawals })));

@@ -7,7 +7,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import { type EraseReport, LEDGER_EVENT_TYPES, type LedgerEvent, type SubjectRef } from '../consent/types';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
-import { isNationallyWritten, normaliseNamedNumber } from '../phone';
+import { namedNumberChecks, normaliseNamedNumber } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
 import { INTERACTIVE_BODY_MAX, TEXT_BODY_MAX } from './footer';
 import { dataRequestAbout, dataRequestHint, isQuestion, matchKeyword, normaliseKeywordText } from './keywords';
@@ -30,6 +30,8 @@ export interface SubjectRequest {
   requestedBy?: string;
   /** The store's country, when staff wrote the number without its country code and it was read there. */
   readIn?: string;
+  /** The number's other reading, in the store's country: the store's records decide (see settleNamedNumber). */
+  nationalReading?: string;
 }
 
 interface InboundLike {
@@ -80,7 +82,7 @@ function requestFromMessage(msg: MessageLike, country: string | undefined): Subj
     return sentAt === undefined ? request : { ...request, sentAt };
   }
   const payload = msg.payload;
-  const national = (phone: unknown) => (country && isNationallyWritten(phone) ? { readIn: country } : {});
+  const national = (phone: unknown) => namedNumberChecks(phone, country);
   if (typeof payload === 'string' || typeof payload === 'number') {
     return { subject: checkedSubject(payload, undefined, country), origin: 'request', ...national(payload) };
   }

@@ -1,6 +1,6 @@
 import type { SubjectRef } from '../consent/types';
 import { GdprWhatsAppError } from '../errors';
-import { isNationallyWritten } from '../phone';
+import { type NamedNumberReading, readNamedNumber } from '../phone';
 import { type GateSubject, gateSubject } from './gate';
 
 /**
@@ -25,9 +25,36 @@ export async function requireKnownNationalNumber(
 }
 
 /**
- * The recipient of an outgoing message (see gateSubject), a `msg.to` written nationally read in the store's `country`
- * only for someone the store knows. Such a msg.to is then rewritten in international form: whatsapp-send (and a
- * template sent instead) reads no other. Without a country there is no ledger read.
+ * The person a number read by readNamedNumber names, by the store's records: a number read in the store's country
+ * only when the store knows her; of a number's two readings, the one the store knows (neither or both: refused
+ * as ambiguous, nothing written). Every other subject is returned as it is.
+ */
+export async function settleNamedNumber(
+  ledger: { knowsSubject(subject: SubjectRef): Promise<boolean> },
+  subject: SubjectRef,
+  reading: Omit<NamedNumberReading, 'phone'>,
+): Promise<SubjectRef> {
+  const { nationalReading } = reading;
+  if (nationalReading === undefined) {
+    await requireKnownNationalNumber(ledger, subject, reading.readIn);
+    return subject;
+  }
+  const national = { ...subject, phone: nationalReading };
+  const [knowsInternational, knowsNational] = await Promise.all([
+    ledger.knowsSubject(subject),
+    ledger.knowsSubject(national),
+  ]);
+  if (knowsInternational !== knowsNational) return knowsInternational ? subject : national;
+  throw new GdprWhatsAppError(
+    'ambiguous-phone',
+    "The number reads as an international number and, with a leading 0, as one in the consent store's country, and the store knows neither or both: write it with + or 00 and the country code",
+  );
+}
+
+/**
+ * The recipient of an outgoing message (see gateSubject), a `msg.to` without its country code read as settleNamedNumber
+ * says. Such a msg.to is then rewritten in international form: whatsapp-send (and a template sent instead) reads no
+ * other. Without a country there is no ledger read.
  */
 export async function outgoingRecipient(
   msg: { to?: unknown; whatsapp?: unknown },
@@ -35,8 +62,10 @@ export async function outgoingRecipient(
   ledger: { knowsSubject(subject: SubjectRef): Promise<boolean> },
 ): Promise<GateSubject> {
   const subject = gateSubject(msg, country);
-  if (country === undefined || subject.phone === undefined || !isNationallyWritten(msg.to)) return subject;
-  await requireKnownNationalNumber(ledger, subject, country);
-  msg.to = subject.phone;
-  return subject;
+  if (country === undefined || subject.phone === undefined || msg.to === undefined) return subject;
+  const reading = readNamedNumber(msg.to, country);
+  if (reading.readIn === undefined && reading.nationalReading === undefined) return subject;
+  const settled = await settleNamedNumber(ledger, subject, reading);
+  msg.to = settled.phone;
+  return settled as GateSubject;
 }

@@ -6,7 +6,7 @@ import { isBusinessScopedUserId } from '../business-scoped-user-id';
 import type { NumberChangeInput, WithdrawConsentInput } from '../consent/inputs';
 import { optionalRequestedBy } from '../consent/validate';
 import { GdprWhatsAppError } from '../errors';
-import { isNationallyWritten } from '../phone';
+import { namedNumberChecks } from '../phone';
 import { metaTimeMs } from '../webhook/meta-time';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../webhook/types';
 import { checkedSubject } from './dsr';
@@ -555,6 +555,8 @@ export interface StaffWithdrawal {
   requestedBy?: string;
   /** The store's country, when the number was written without its country code and read there. */
   readIn?: string;
+  /** The number's other reading, in the store's country: the store's records decide (see settleNamedNumber). */
+  nationalReading?: string;
 }
 
 /**
@@ -598,7 +600,7 @@ export function staffWithdrawalOf(
     subject,
     ...(purposes.length > 0 ? { purposes } : {}),
     ...(by !== undefined ? { requestedBy: by } : {}),
-    ...(country && isNationallyWritten(named.phone) ? { readIn: country } : {}),
+    ...namedNumberChecks(named.phone, country),
   };
 }
 

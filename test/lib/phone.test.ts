@@ -8,9 +8,11 @@ import {
   isNationallyWritten,
   isValidPhoneNumber,
   lookupCandidate,
+  namedNumberChecks,
   normaliseNamedNumber,
   normalisePhoneNumber,
   parseCountry,
+  readNamedNumber,
 } from '../../lib/phone';
 
 /** The value or the error code: two calls agree when these are deep-equal. */
@@ -148,6 +150,30 @@ describe('phone', () => {
       false,
       false,
     ]);
+  });
+
+  it("reads digits whose leading 0 a spreadsheet dropped in the store's country, and keeps both readings when both are valid", () => {
+    // No valid number with a + in front, one with the 0 put back: read in the country, for a person the store knows.
+    assert.deepEqual(readNamedNumber('17612345678', 'DE'), { phone: '+4917612345678', readIn: 'DE' });
+    assert.deepEqual(readNamedNumber(17612345678, 'DE'), { phone: '+4917612345678', readIn: 'DE' });
+    assert.deepEqual(readNamedNumber('176 1234 5678', 'DE'), { phone: '+4917612345678', readIn: 'DE' });
+    // +1 512 345 6789 or 0151 23456789: both valid, the store's records decide.
+    assert.deepEqual(readNamedNumber('15123456789', 'DE'), {
+      phone: '+15123456789',
+      nationalReading: '+4915123456789',
+    });
+    assert.deepEqual(namedNumberChecks('447911123456', 'DE'), { nationalReading: '+49447911123456' });
+    // A WhatsApp id of the store's own country stays as it is, with nothing to check; so does any id without a country.
+    assert.deepEqual(readNamedNumber('4915123456789', 'DE'), { phone: '+4915123456789' });
+    assert.deepEqual(readNamedNumber('15123456789'), { phone: '+15123456789' });
+    assert.deepEqual(namedNumberChecks('15123456789', undefined), {});
+    assert.deepEqual(namedNumberChecks('+44 7911 123456', 'DE'), {});
+    assert.deepEqual(namedNumberChecks('0151 23456789', 'DE'), { readIn: 'DE' });
+    // Valid in neither reading: refused as before.
+    assert.throws(
+      () => readNamedNumber('12', 'DE'),
+      (err: unknown) => (err as GdprWhatsAppError).code === 'invalid-phone',
+    );
   });
 
   it('takes a country setting as a two-letter code libphonenumber knows, and nothing else', () => {

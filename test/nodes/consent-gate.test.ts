@@ -139,6 +139,33 @@ describe('consent-gate node', () => {
     assert.equal(blocked.msg.to, ANNA);
   });
 
+  it('reads digits a spreadsheet stripped of their 0, and of two valid readings takes the one the store knows', async () => {
+    await load({}, [], { defaultCountry: 'DE' });
+    await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });
+    // +1 512 345 6789 or 0151 23456789: the store knows the German one.
+    const known = await gate({ to: '15123456789', payload: 'Our news' });
+    assert.equal(known.output, 1);
+    assert.equal(known.msg.to, ANNA);
+    const failure = async (to: string) => {
+      const caught = next('caught');
+      helper.getNode('gate').receive({ to, payload: 'Our news' } as never);
+      return ((await caught).error as { code?: string }).code;
+    };
+    // No valid number with a + in front; with the 0 put back, a German one nobody here has.
+    assert.equal(await failure('17612345678'), 'unknown-national-number');
+    // +1 601 … or 0160 …, neither known: refused, nothing written about either.
+    assert.equal(await failure('16012345678'), 'ambiguous-phone');
+    assert.equal(await ledger.knowsSubject('+16012345678'), false);
+    assert.equal(await ledger.knowsSubject('+4916012345678'), false);
+    // Both known: no guess.
+    await ledger.recordInbound('+15123456789');
+    assert.equal(await failure('15123456789'), 'ambiguous-phone');
+    // A WhatsApp id of the store's own country is read as before, known or not.
+    const stranger = await gate({ to: '4915198765432', payload: 'Our news' });
+    assert.equal(stranger.output, 2);
+    assert.equal(stranger.msg.to, '4915198765432');
+  });
+
   it('refuses a number written nationally while the store names no country, with the hint to add it', async () => {
     await load();
     await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });

@@ -311,6 +311,14 @@ describe('export-subject node', () => {
     const caught = next('caught');
     helper.getNode('export').receive({ payload: '0664 1234567' });
     assert.equal(((await caught).error as { code?: string }).code, 'unknown-national-number');
+    // A spreadsheet dropped her 0: 15123456789 is also +1 512 345 6789, a number the store does not know.
+    const dropped = next('out');
+    helper.getNode('export').receive({ payload: { phone: 15123456789 } });
+    assert.equal(((await dropped).payload as SubjectExport).subject?.phone, ERIKA);
+    // Both readings unknown (+1 601 … or 0160 …): refused, no answer about either.
+    const ambiguous = next('caught');
+    helper.getNode('export').receive({ payload: '16012345678' });
+    assert.equal(((await ambiguous).error as { code?: string }).code, 'ambiguous-phone');
   });
 
   it('writes the letter in msg.language when it is given', async () => {
