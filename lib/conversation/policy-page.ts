@@ -199,7 +199,7 @@ const TEXTS: Record<Language, PageTexts> = {
     answeringMessages:
       'Answering your messages: when you write to us, we use your number and your message to answer you. The lawful basis is the performance or preparation of a contract where your message concerns one (Art. 6(1)(b) GDPR), otherwise our legitimate interest in answering the questions people send us (Art. 6(1)(f) GDPR).',
     purposeColumn: 'Purpose',
-    wordingColumn: 'Description',
+    wordingColumn: 'Wording',
     basisColumn: 'Lawful basis',
     noPurposes: 'No purposes are configured yet.',
     marketingNote: 'marketing',
@@ -281,7 +281,7 @@ const TEXTS: Record<Language, PageTexts> = {
     answeringMessages:
       'Beantwortung Ihrer Nachrichten: Wenn Sie uns schreiben, nutzen wir Ihre Nummer und Ihre Nachricht, um Ihnen zu antworten. Rechtsgrundlage ist die Erfüllung oder Anbahnung eines Vertrags, wenn Ihre Nachricht einen Vertrag betrifft (Art. 6 Abs. 1 lit. b DSGVO), sonst unser berechtigtes Interesse, Anfragen zu beantworten, die man uns schickt (Art. 6 Abs. 1 lit. f DSGVO).',
     purposeColumn: 'Zweck',
-    wordingColumn: 'Beschreibung',
+    wordingColumn: 'Wortlaut',
     basisColumn: 'Rechtsgrundlage',
     noPurposes: 'Es sind noch keine Zwecke eingerichtet.',
     marketingNote: 'Werbung',
@@ -479,7 +479,9 @@ function purposeTable(t: PageTexts, purposes: readonly PolicyPurpose[], language
     const interest = effectiveBasis(purpose) === 'legitimate-interest' ? inLanguage(purpose.interest, language) : '';
     const basis = escapeHtml(lawfulBasisText(effectiveBasis(purpose), language));
     const pursued = interest ? `<br>${escapeHtml(t.interestPursued)}: ${escapeHtml(interest)}` : '';
-    return `<tr><td>${label}</td><td>${escapeHtml(wording)}</td><td>${basis}${pursued}</td></tr>`;
+    // Quoted: a wording is what she agrees to, often in her words ("I would like …"), not the business describing it.
+    const quoted = wording ? (language === 'de' ? `„${wording}“` : `“${wording}”`) : '';
+    return `<tr><td>${label}</td><td>${escapeHtml(quoted)}</td><td>${basis}${pursued}</td></tr>`;
   });
   return `<table><thead><tr><th>${escapeHtml(t.purposeColumn)}</th><th>${escapeHtml(t.wordingColumn)}</th><th>${escapeHtml(
     t.basisColumn,

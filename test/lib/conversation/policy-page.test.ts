@@ -63,10 +63,11 @@ describe('conversation/policy-page', () => {
   it("names each purpose in the page's language where it has a label for it", () => {
     const labelled = [{ ...purposes[0], labels: { en: 'Updates on your orders', de: 'Bestell-Updates' } }, purposes[1]];
     const de = textOf(renderPolicyPage(input({ purposes: labelled, language: 'de' })));
-    assert.match(de, /Bestell-Updates Ich möchte Bestellupdates per WhatsApp\./);
+    // The wording quoted, under "Wortlaut": often in her words, not the business describing the purpose.
+    assert.match(de, /Zweck Wortlaut Rechtsgrundlage Bestell-Updates „Ich möchte Bestellupdates per WhatsApp\.“/);
     assert.match(de, /Offers/, 'the general label where there is no German one');
     const en = textOf(renderPolicyPage(input({ purposes: labelled, language: 'en' })));
-    assert.match(en, /Updates on your orders I want order updates on WhatsApp\./);
+    assert.match(en, /Purpose Wording Lawful basis Updates on your orders “I want order updates on WhatsApp\.”/);
     assert.doesNotMatch(en, /Bestell-Updates/);
   });
 
