@@ -230,9 +230,9 @@ const EN: Words = {
   interest: 'Our legitimate interest',
   alsoProcessed: [
     'Answering your messages: performance or preparation of a contract where your message concerns one (Art. 6(1)(b) GDPR), otherwise our legitimate interest in answering what we are sent (Art. 6(1)(f) GDPR)',
-    'Proof of consents and of the notices shown: our legitimate interest in proving them and defending legal claims (Art. 6(1)(f) with Art. 5(2) and 7(1) GDPR; after a deletion Art. 17(3)(e) GDPR)',
+    'Proof of consents and of the notices shown: our legitimate interest in proving them and defending legal claims (Art. 6(1)(f) in conjunction with Art. 5(2) and 7(1) GDPR; after a deletion Art. 17(3)(e) GDPR)',
     'The block entry after a deletion: our legitimate interest in not contacting you against your will (Art. 6(1)(f) GDPR)',
-    'Your objections: we must go on respecting them (Art. 21(3) GDPR)',
+    'Your objections: we keep them to go on honouring them (Art. 21(3) GDPR for advertising, Art. 21(1) GDPR for a purpose resting on our legitimate interest, otherwise our legitimate interest in respecting your wish, Art. 6(1)(f) GDPR)',
   ],
   categories: 'Categories of personal data',
   category: {
@@ -413,9 +413,9 @@ const DE: Words = {
   interest: 'Unser berechtigtes Interesse',
   alsoProcessed: [
     'Beantwortung Ihrer Nachrichten: Erfüllung oder Anbahnung eines Vertrags, wenn Ihre Nachricht einen Vertrag betrifft (Art. 6 Abs. 1 lit. b DSGVO), sonst unser berechtigtes Interesse, Anfragen zu beantworten (Art. 6 Abs. 1 lit. f DSGVO)',
-    'Nachweis der Einwilligungen und gezeigten Hinweise: unser berechtigtes Interesse, sie nachweisen und Rechtsansprüche abwehren zu können (Art. 6 Abs. 1 lit. f mit Art. 5 Abs. 2 und Art. 7 Abs. 1 DSGVO; nach einer Löschung Art. 17 Abs. 3 lit. e DSGVO)',
+    'Nachweis der Einwilligungen und gezeigten Hinweise: unser berechtigtes Interesse, sie nachweisen und Rechtsansprüche abwehren zu können (Art. 6 Abs. 1 lit. f i. V. m. Art. 5 Abs. 2 und Art. 7 Abs. 1 DSGVO; nach einer Löschung Art. 17 Abs. 3 lit. e DSGVO)',
     'Sperreintrag nach einer Löschung: unser berechtigtes Interesse, Sie nicht gegen Ihren Willen zu kontaktieren (Art. 6 Abs. 1 lit. f DSGVO)',
-    'Ihre Widersprüche: Wir müssen sie weiter beachten (Art. 21 Abs. 3 DSGVO)',
+    'Ihre Widersprüche: Wir bewahren sie auf, um sie weiter zu beachten (Art. 21 Abs. 3 DSGVO bei Werbung, Art. 21 Abs. 1 DSGVO bei einem Zweck, der auf unserem berechtigten Interesse beruht, sonst unser berechtigtes Interesse, Ihren Wunsch zu achten, Art. 6 Abs. 1 lit. f DSGVO)',
   ],
   categories: 'Kategorien personenbezogener Daten',
   category: {
@@ -442,7 +442,7 @@ const DE: Words = {
     `Eine unbestätigte Einwilligungsanfrage verfällt nach ${r.pendingRequestHours} Stunden.`,
     `Ihre Nummer und WhatsApp-ID: solange eine Einwilligung, Anmeldung oder Anfrage von Ihnen läuft; danach werden sie gelöscht, wenn Sie uns ${r.personalDataAfterEndDays} Tage nicht geschrieben haben.`,
     `Ihre Antworten und Nachrichten-IDs als Nachweis einer Einwilligung: ${r.personalDataAfterEndDays} Tage nach dem Ende der Einwilligung.`,
-    `Eine Einwilligung oder Anfrage für einen Zweck, den wir nicht mehr verfolgen, endet ${r.consentAfterPurposeRemovedDays} Tage danach.`,
+    `Eine Einwilligung oder Anfrage für einen Zweck, den wir nicht mehr verfolgen, endet ${r.consentAfterPurposeRemovedDays} Tage, nachdem wir ihn eingestellt haben.`,
     `Pseudonymisierte Nachweise der Einwilligungen und Hinweise (ohne Ihre Nummer und Nachrichten): ${r.proofYears} Jahre; den Nachweis einer Einwilligung oder eines Widerspruchs, die noch gelten, bewahren wir auf, solange sie gelten, und die Jahre zählen ab deren Ende.`,
     'Ohne zeitliche Begrenzung: der pseudonymisierte Sperreintrag nach einer Löschung und ein Widerspruch gegen einen Zweck, der keine Einwilligung braucht.',
   ],

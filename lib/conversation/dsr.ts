@@ -214,7 +214,7 @@ function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string
 /** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */
 export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
   en: 'We have deleted your data as you asked. Without your number we keep only a pseudonymous note, so that you will not hear from us again unless you contact us, and any pseudonymous proof of your earlier consents for the period our privacy policy states.',
-  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Ohne Ihre Nummer behalten wir nur einen pseudonymen Vermerk, damit wir uns erst dann wieder bei Ihnen melden, wenn Sie uns selbst kontaktieren, und gegebenenfalls die pseudonymen Nachweise Ihrer früheren Einwilligungen für die in unserer Datenschutzerklärung genannte Frist.',
+  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Ohne Ihre Nummer behalten wir nur einen pseudonymen Vermerk, damit wir uns erst dann wieder bei Ihnen melden, wenn Sie uns selbst kontaktieren, sowie gegebenenfalls die pseudonymen Nachweise Ihrer früheren Einwilligungen für die in unserer Datenschutzerklärung genannte Frist.',
 };
 
 export interface OutgoingText {
