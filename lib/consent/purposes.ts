@@ -13,7 +13,7 @@ export interface PurposeDefinition extends PurposeConfig {
 }
 
 /**
- * The basis a purpose is processed on: consent for marketing, whatever the store names (§ 7(2) UWG: advertising by
+ * The basis a purpose is processed on: consent for marketing, whatever the store names (§ 7(2) no. 2 UWG: advertising by
  * electronic message needs consent), else the one named. Checks, the privacy page and access answers all use it.
  */
 export function effectiveBasis(purpose: { lawfulBasis: string; marketing?: boolean }): string {

@@ -26,7 +26,7 @@ export interface StoredState {
 
 /**
  * Art. 6(1)(a) GDPR needs a given consent; contract or legitimate interest only needs the absence of an objection.
- * Marketing always needs consent (§ 7(2) UWG: advertising by electronic message), whatever basis a store names.
+ * Marketing always needs consent (§ 7(2) no. 2 UWG: advertising by electronic message), whatever basis a store names.
  */
 export function evaluateCheck(purpose: PurposeDefinition, state: CheckState, now: number): CheckResult {
   const consentBased = effectiveBasis(purpose) === 'consent';

@@ -4,7 +4,7 @@ import { MARKETING } from '../cloud-api/template-categories';
 import { GdprWhatsAppError } from '../errors';
 
 /**
- * Advertising by electronic message needs the recipient's prior express consent (§ 7(2) Nr. 2 UWG, and Art. 6(1)(a)
+ * Advertising by electronic message needs the recipient's prior express consent (§ 7(2) no. 2 UWG, and Art. 6(1)(a)
  * GDPR for the processing), whatever basis the purpose it is sent under names. Meta itself judges whether a template
  * advertises: its MARKETING category. A template that did not pass a consent-gate for a marketing purpose is
  * therefore looked up, and a marketing one is refused before it leaves.

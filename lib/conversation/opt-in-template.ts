@@ -17,7 +17,7 @@ export type OptInTemplateFinding =
 /**
  * Watches the category Meta gives the template opt-in-flow asks for a consent with. Meta expects a double opt-in
  * request to be a UTILITY template: as MARKETING it is priced as advertising, may be dropped by Meta's marketing
- * limits (frequency caps, "stop promotions") and reads as advertising sent before any consent (§ 7(2) Nr. 2 UWG).
+ * limits (frequency caps, "stop promotions") and reads as advertising sent before any consent (§ 7(2) no. 2 UWG).
  * It is not ours to refuse it (the request asks for the consent, see marketing-templates.ts), so the watch only
  * reports: whatsapp-send warns and shows it. The category comes from the client's memo of the template list, which
  * whatsapp-webhook clears when Meta reports a template's category or status changed: the next request looks again.

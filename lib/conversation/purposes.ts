@@ -102,7 +102,7 @@ function cleanTexts(value: unknown): Record<string, string> {
 }
 
 /**
- * A marketing purpose on a basis other than consent. Advertising by WhatsApp needs prior consent (§ 7(2) UWG): the
+ * A marketing purpose on a basis other than consent. Advertising by WhatsApp needs prior express consent (§ 7(2) no. 2 UWG): the
  * edit dialog refuses it, and a store saved with one still opens (so that STOPs are still recorded) but warns, and
  * its checks ask for consent all the same (evaluateCheck).
  */
