@@ -76,9 +76,10 @@ export default function registerConsentGate(RED: NodeAPI): void {
       const msg = input as GateMessage;
       try {
         const purpose = gatePurpose(msg.purpose, config.purpose, config.allowMsgPurpose === true);
+        // Passed on, or blocked, in international form. A number that is none fails before the store is asked: a
+        // store that cannot answer would turn the caller's own mistake into "try again".
+        const subject = await outgoingRecipient(msg, store?.defaultCountry, () => ledgerOf(store));
         const ledger = await ledgerOf(store);
-        // Passed on, or blocked, in international form.
-        const subject = await outgoingRecipient(msg, store?.defaultCountry, ledger);
         const check = await ledger.checkConsent(subject, purpose);
         const window =
           config.checkServiceWindow && check.allowed && isFreeFormMessage(msg.payload)

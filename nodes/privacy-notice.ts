@@ -192,7 +192,7 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
         );
       }
       // A number written nationally is read in the store's country, as at consent-gate, and passed on internationally.
-      const subject = await outgoingRecipient(msg, store?.defaultCountry, await ledgerOf(store));
+      const subject = await outgoingRecipient(msg, store?.defaultCountry, () => ledgerOf(store));
       // A message sent again (after privacy-notice-not-delivered) is judged by this pass alone.
       delete msg.afterPrivacyNotice;
       // A message whatsapp-send would refuse fails here, before a notice is sent or recorded for it.

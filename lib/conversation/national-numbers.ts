@@ -54,18 +54,18 @@ export async function settleNamedNumber(
 /**
  * The recipient of an outgoing message (see gateSubject), a `msg.to` without its country code read as settleNamedNumber
  * says. Such a msg.to is then rewritten in international form: whatsapp-send (and a template sent instead) reads no
- * other. Without a country there is no ledger read.
+ * other. The ledger is opened only for such a number: a number that is none fails first, whatever the store does.
  */
 export async function outgoingRecipient(
   msg: { to?: unknown; whatsapp?: unknown },
   country: string | undefined,
-  ledger: { knowsSubject(subject: SubjectRef): Promise<boolean> },
+  ledgerOf: () => Promise<{ knowsSubject(subject: SubjectRef): Promise<boolean> }>,
 ): Promise<GateSubject> {
   const subject = gateSubject(msg, country);
   if (country === undefined || subject.phone === undefined || msg.to === undefined) return subject;
   const reading = readNamedNumber(msg.to, country);
   if (reading.readIn === undefined && reading.nationalReading === undefined) return subject;
-  const settled = await settleNamedNumber(ledger, subject, reading);
+  const settled = await settleNamedNumber(await ledgerOf(), subject, reading);
   msg.to = settled.phone;
   return settled as GateSubject;
 }
