@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
+import type { AlsoAsks } from '../lib/conversation/marketing-objection';
 import { settleNamedNumber } from '../lib/conversation/national-numbers';
 import {
   marketingPurposeIds,
@@ -71,6 +72,11 @@ type FlowMessage = NodeMessageInFlow & {
  * confirmation would itself be one) and leave on output 2 with msg.stop; everything else passes
  * through output 2 unchanged.
  */
+/** What a STOP or an objection asks for besides ("STOP and delete my data"), for msg.stop. */
+function alsoAsksOf(signal: StopSignal): { alsoAsks?: AlsoAsks } {
+  return 'alsoAsks' in signal && signal.alsoAsks ? { alsoAsks: signal.alsoAsks } : {};
+}
+
 export default function stopHandlerNode(RED: NodeAPI): void {
   function StopHandler(this: Node, saved: StopHandlerDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.
@@ -175,8 +181,25 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       msg.language = language;
       // Like a STOP's confirmation: the answer says what ended, and the STOP sentence when a STOP would end more.
       msg.optOutFooter = false;
-      msg.stop = { kind: 'marketing-objection', phrase: signal.phrase, reach: signal.reach, language, ...outcome };
+      msg.stop = {
+        kind: 'marketing-objection',
+        phrase: signal.phrase,
+        reach: signal.reach,
+        language,
+        ...outcome,
+        ...alsoAsksOf(signal),
+      };
     }
+
+    /**
+     * The message as it came, for output 2, when it also asks to erase or to see her data ("Keine Werbung mehr und
+     * löschen Sie meine Daten"): erase-subject and a person answer that part. It carries the opt-out's msg.stop.
+     */
+    const passedOnWith = (original: FlowMessage | undefined, answer: FlowMessage): FlowMessage | null => {
+      if (!original) return null;
+      original.stop = answer.stop;
+      return original;
+    };
 
     async function handle(msg: FlowMessage, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
       if (msg.withdraw !== undefined) {
@@ -184,6 +207,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         return;
       }
       const signal = recogniseStopSignal(msg.whatsapp, rules);
+      const original = alsoAsksOf(signal).alsoAsks ? (RED.util.cloneMessage(msg) as FlowMessage) : undefined;
       switch (signal.kind) {
         case 'none':
           send([null, msg]);
@@ -255,7 +279,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       }
       if (signal.kind === 'marketing-objection') {
         await answerObjection(msg, signal, outcome, ledger);
-        send([msg, null]);
+        send([msg, passedOnWith(original, msg)]);
         return;
       }
       const language = languageFor(msg, signal);
@@ -264,8 +288,15 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       msg.language = language;
       // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).
       msg.optOutFooter = false;
-      msg.stop = { kind: 'stop', channel: signal.channel, keyword: signal.keyword, language, ...outcome };
-      send([msg, null]);
+      msg.stop = {
+        kind: 'stop',
+        channel: signal.channel,
+        keyword: signal.keyword,
+        language,
+        ...outcome,
+        ...alsoAsksOf(signal),
+      };
+      send([msg, passedOnWith(original, msg)]);
     }
 
     node.on('close', () => counter.cancel());

@@ -1,4 +1,4 @@
-import { dataRequestAbout, normaliseKeywordText } from './keywords';
+import { dataRequestAbout, normaliseKeywordText, optOutHint } from './keywords';
 
 /**
  * An objection to advertising put in other words ("Bitte keine Werbung mehr", "Ich möchte den Newsletter abbestellen",
@@ -144,6 +144,7 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
     ),
   },
   { pattern: /^(PLEASE )?STOP (MESSAGING|TEXTING|CONTACTING|WRITING TO) ME( ON WHATSAPP| HERE)?$/ },
+  { pattern: new RegExp(`^STOP SENDING (ME )?(ANY MORE |MORE )?${MESSAGES_EN}( ON WHATSAPP| HERE)?$`) },
   { pattern: /^(DONT|DO NOT) (MESSAGE|TEXT|CONTACT|WRITE TO) ME (AGAIN|ANYMORE|ANY MORE)( ON WHATSAPP| HERE)?$/ },
   // Kein Interesse mehr (an Ihren Angeboten) / Not interested in your offers / No longer interested
   { pattern: new RegExp(`^KEIN INTERESSE (MEHR )?${INTEREST_IN_DE}$`) },
@@ -310,6 +311,39 @@ export function readObjection(text: string | undefined): ReadObjection | undefin
   const match = SENTENCES.find(({ pattern, asked: mayAsk }) => (!asked || mayAsk) && pattern.test(sentence));
   if (!match) return undefined;
   return { sentence, reach: keeps ? 'advertising' : objectionReach(sentence) };
+}
+
+/** Where a message joins two requests: "Keine Werbung mehr und löschen Sie meine Daten", "Stop and delete my data". */
+const JOINED = /\s+(?:und|and|sowie|&|\+)\s+/giu;
+
+/** A data request that names her data, her number or herself: "delete my order" is about an order. */
+const NAMES_HER_DATA =
+  /\b(DATEN|DATA|DETAILS|INFORMATIONEN|INFORMATION|NUMMER|NUMBER|MICH|ME|KONTO|ACCOUNT|PROFIL|PROFILE|ALLES|EVERYTHING)\b/;
+
+/** What a message asks for beside an opt-out: to erase or to see her data. */
+export type AlsoAsks = 'erasure' | 'access';
+
+/**
+ * A message that asks to erase or to see her data beside an opt-out ("Keine Werbung mehr und löschen Sie meine
+ * Daten", "STOP and delete my data"): the message with each part that asks for her data taken out (`rest`, for
+ * readObjection or a STOP keyword to read), and what those parts ask for. The opt-out takes effect at once (an
+ * objection to direct marketing must, Art. 21(3) GDPR); the data request goes on to erase-subject and a person.
+ * Undefined for a message with no such part, or nothing besides it that may opt out (optOutHint). A part must name her data, her number or herself:
+ * "Stop, delete my order" is about an order, and a STOP there would end the order updates.
+ */
+export function besideDataRequest(text: string | undefined): { rest: string; about: AlsoAsks } | undefined {
+  if (typeof text !== 'string' || text.length > OBJECTION_TEXT_MAX_LENGTH) return undefined;
+  const about = dataRequestAbout(text);
+  if (about === 'unclear' || TAKEN_BACK.test(` ${folded(text)}`)) return undefined;
+  const parts = text.replace(JOINED, ', ').split(PART_END);
+  const asksForData = (part: string) => dataRequestAbout(part) !== 'unclear' && NAMES_HER_DATA.test(folded(part));
+  const rest = parts.filter((part) => !asksForData(part));
+  if (rest.length === parts.length || rest.some((part) => dataRequestAbout(part) !== 'unclear')) return undefined;
+  const restText = rest
+    .join(' ')
+    .replace(/[\s,;:.]+$/u, '')
+    .trim();
+  return optOutHint(restText) === undefined ? undefined : { rest: restText, about };
 }
 
 /** Her consent, named in a withdrawal of it. */

@@ -22,7 +22,7 @@ import {
   parseKeywordList,
 } from './keywords';
 import { type Language, textFor } from './language';
-import { readObjection } from './marketing-objection';
+import { type AlsoAsks, besideDataRequest, readObjection } from './marketing-objection';
 import { type PurposeDefinition, purposeLabel } from './purposes';
 
 /**
@@ -146,6 +146,8 @@ export type StopSignal =
       messageId?: string;
       /** When the person sent it (Meta's time, Unix milliseconds). */
       sentAt?: number;
+      /** The message also asks to erase or to see her data ("STOP and delete my data"): it goes on for that. */
+      alsoAsks?: AlsoAsks;
     }
   | { kind: 'help'; subject: SubjectRef; keyword: string; messageId?: string }
   /** Meta says the person turned marketing off: a user_preferences event or a 131050 failure. */
@@ -170,6 +172,7 @@ export type StopSignal =
       hint: string;
       messageId?: string;
       sentAt?: number;
+      alsoAsks?: AlsoAsks;
     }
   /** Meta says the person turned marketing back on. This is not consent (Art. 7(1): we must prove consent). */
   | { kind: 'marketing-resume'; subject: SubjectRef }
@@ -246,7 +249,30 @@ function recogniseInbound(message: InboundMessage, rules: StopRules): StopSignal
     const hint = optOutHint(message.text) ?? phrase;
     return { kind: 'marketing-objection', subject, phrase, reach: objection.reach, hint, messageId, ...sent };
   }
-  return possibleOptOut(message.text);
+  return optOutBesideDataRequest(message, rules, subject) ?? possibleOptOut(message.text);
+}
+
+/**
+ * A STOP or an objection beside a request to erase or see her data ("Keine Werbung mehr und löschen Sie meine
+ * Daten"): the opt-out is acted on, and `alsoAsks` sends the message on for the data request (besideDataRequest).
+ */
+function optOutBesideDataRequest(
+  message: InboundMessage,
+  rules: StopRules,
+  subject: SubjectRef,
+): StopSignal | undefined {
+  const beside = besideDataRequest(message.text);
+  if (!beside) return undefined;
+  const { messageId } = message;
+  const sent = sentAtOf(message.timestamp);
+  const alsoAsks = beside.about;
+  const keyword = matchKeyword(beside.rest, rules.stopKeywords);
+  if (keyword) return { kind: 'stop', channel: 'whatsapp-keyword', subject, keyword, messageId, ...sent, alsoAsks };
+  const objection = rules.marketingObjections ? readObjection(beside.rest) : undefined;
+  if (!objection) return undefined;
+  const { sentence: phrase, reach } = objection;
+  const hint = optOutHint(message.text) ?? phrase;
+  return { kind: 'marketing-objection', subject, phrase, reach, hint, messageId, ...sent, alsoAsks };
 }
 
 function possibleOptOut(text: unknown): StopSignal {

@@ -632,18 +632,45 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       assert.equal(textsTo(GERMAN.waId)[1], 'Verstanden: Sie erhalten keine Werbung mehr von uns (Offers).');
     });
 
-    it('leaves an objection with a request to erase or see her data, or with a yes, to a person', async () => {
+    it('leaves an objection with a yes to a person', async () => {
       const { sent, other } = await load({ stop: { marketingObjections: true } });
       const ledger = await subscribe(GERMAN.phone);
-      const results = await say(
-        ['Bitte keine Werbung mehr und löschen Sie meine Daten', 'Ja gerne, aber keine Werbung mehr'],
-        { sent, other },
-      );
-      assert.deepEqual(
-        results.map((m) => m.stop?.kind),
-        ['possible-opt-out', 'possible-opt-out'],
-      );
+      const [msg] = await say(['Ja gerne, aber keine Werbung mehr'], { sent, other });
+      assert.equal(msg.stop?.kind, 'possible-opt-out');
+      assert.equal(sent.length, 0);
       assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, true);
+    });
+
+    it('acts on an objection beside a request to erase her data, and passes the message on for that request', async () => {
+      const { sent, other } = await load({ stop: { marketingObjections: true } });
+      const ledger = await subscribe(GERMAN.phone);
+      const text = 'Bitte keine Werbung mehr und löschen Sie meine Daten';
+      await say([text], { sent, other });
+      await until(() => other.filter(isMessage).length === 1, 'the message on output 2 as well');
+      await until(() => sent.length === 1, 'the objection answered on output 1, through whatsapp-send');
+      assert.equal(sent[0].stop?.kind, 'marketing-objection');
+      assert.equal(sent[0].stop?.alsoAsks, 'erasure');
+      assert.deepEqual(sent[0].stop?.withdrawn, ['offers']);
+      const [passedOn] = other.filter(isMessage);
+      assert.equal((passedOn.whatsapp as { text?: string }).text, text, 'as it came, for erase-subject');
+      assert.equal(passedOn.payload, text);
+      assert.deepEqual(passedOn.stop, sent[0].stop);
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).allowed, false, 'advertising ended at once');
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, true);
+      await until(() => textsTo(GERMAN.waId).length === 1, 'the answer in the chat');
+      assert.match(textsTo(GERMAN.waId)[0], /^Verstanden: Sie erhalten keine Werbung mehr von uns/);
+    });
+
+    it('acts on a STOP beside a request to erase her data, and passes the message on for that request', async () => {
+      const { sent, other } = await load({});
+      const ledger = await subscribe(GERMAN.phone);
+      await say(['STOP und löschen Sie meine Daten'], { sent, other });
+      await until(() => other.filter(isMessage).length === 1, 'the message on output 2 as well');
+      await until(() => sent.length === 1, 'the STOP answered on output 1, through whatsapp-send');
+      assert.equal(sent[0].stop?.kind, 'stop');
+      assert.equal(sent[0].stop?.alsoAsks, 'erasure');
+      assert.equal(other.filter(isMessage)[0].stop?.alsoAsks, 'erasure');
+      assert.equal((await ledger.checkConsent(GERMAN.phone, 'orders')).allowed, false, 'the STOP ended everything');
     });
 
     it('answers an erased person without storing anything about her again, as a STOP does', async () => {

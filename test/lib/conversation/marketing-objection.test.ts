@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { optOutHint } from '../../../lib/conversation/keywords';
-import { marketingObjection, objectionReach, readObjection } from '../../../lib/conversation/marketing-objection';
+import {
+  besideDataRequest,
+  marketingObjection,
+  objectionReach,
+  readObjection,
+} from '../../../lib/conversation/marketing-objection';
 
 /** Objections to advertising, and the sentence each is read as. */
 const OBJECTIONS: [string, string][] = [
@@ -27,6 +32,7 @@ const OBJECTIONS: [string, string][] = [
   ['No marketing please', 'NO MARKETING'],
   ["I don't want any more offers", 'I DONT WANT ANY MORE OFFERS'],
   ['Stop sending me ads', 'STOP SENDING ME ADS'],
+  ['Hello, please stop sending me messages', 'STOP SENDING ME MESSAGES'],
   ['Remove me from your mailing list', 'REMOVE ME FROM YOUR MAILING LIST'],
   ['I object to marketing', 'I OBJECT TO MARKETING'],
   ['Guten Morgen! Bitte keine Angebote mehr schicken. Danke, Grüße', 'KEINE ANGEBOTE MEHR SCHICKEN'],
@@ -257,5 +263,42 @@ describe('conversation/marketing-objection', () => {
 
   it('reads only what optOutHint also flags, so that a node without the setting hands each to a person', () => {
     for (const [text] of OBJECTIONS) assert.notEqual(optOutHint(text), undefined, text);
+  });
+
+  it('takes a request for her data out of a message that also opts out, and says what it asks for', () => {
+    const cases: [string, { rest: string; about: 'erasure' | 'access' }][] = [
+      ['Bitte keine Werbung mehr und löschen Sie meine Daten', { rest: 'Bitte keine Werbung mehr', about: 'erasure' }],
+      ['Keine Werbung mehr! Und bitte alles löschen.', { rest: 'Keine Werbung mehr!', about: 'erasure' }],
+      ['Unsubscribe me and delete my data', { rest: 'Unsubscribe me', about: 'erasure' }],
+      ['STOP und löschen Sie meine Nummer', { rest: 'STOP', about: 'erasure' }],
+      ['Stop, and delete my data please', { rest: 'Stop', about: 'erasure' }],
+      [
+        'Löschen Sie meine Daten und schicken Sie mir keine Werbung mehr',
+        { rest: 'schicken Sie mir keine Werbung mehr', about: 'erasure' },
+      ],
+      [
+        'Keine Werbung mehr. Welche Daten haben Sie über mich gespeichert',
+        { rest: 'Keine Werbung mehr', about: 'access' },
+      ],
+    ];
+    for (const [text, beside] of cases) {
+      assert.deepEqual(besideDataRequest(text), beside, text);
+      assert.ok(readObjection(beside.rest) ?? beside.rest.toUpperCase() === 'STOP', text);
+    }
+  });
+
+  it('takes out no request that names an order, nothing from a message without one, and nothing taken back', () => {
+    for (const text of [
+      'Stop, delete my order',
+      'Stopp und Bestellung löschen',
+      'Keine Werbung mehr',
+      'Löschen Sie meine Daten',
+      'Bitte löschen Sie meine Daten und meine Nummer',
+      'Keine Werbung mehr, löschen Sie meine Daten, und stornieren Sie die Bestellung, löschen Sie sie',
+      'Abmeldung war ein Versehen, bitte nicht meine Daten löschen',
+      undefined,
+    ]) {
+      assert.equal(besideDataRequest(text), undefined, String(text));
+    }
   });
 });

@@ -97,6 +97,33 @@ describe('conversation/stop', () => {
       }
     });
 
+    it('acts on a STOP or an objection beside a request for her data, and says that the message asks for more', () => {
+      const withObjections = stopRulesFrom({ marketingObjections: true });
+      const stop = recogniseStopSignal(inbound({ text: 'STOP und löschen Sie meine Daten' }), withObjections);
+      assert.equal(stop.kind, 'stop');
+      assert.equal((stop as { keyword?: string }).keyword, 'STOP');
+      assert.equal((stop as { alsoAsks?: string }).alsoAsks, 'erasure');
+      // A STOP keyword beside a data request needs no setting: it is the keyword every footer asks for.
+      assert.equal(recogniseStopSignal(inbound({ text: 'Stop and delete my data' }), rules).kind, 'stop');
+      const objection = recogniseStopSignal(
+        inbound({ text: 'Keine Werbung mehr. Was haben Sie über mich gespeichert?' }),
+        withObjections,
+      );
+      assert.equal(objection.kind, 'marketing-objection');
+      assert.equal((objection as { phrase?: string }).phrase, 'KEINE WERBUNG MEHR');
+      assert.equal((objection as { alsoAsks?: string }).alsoAsks, 'access');
+      // Without the setting the objection is a person's to read, as without the data request.
+      assert.deepEqual(
+        recogniseStopSignal(inbound({ text: 'Keine Werbung mehr und löschen Sie meine Daten' }), rules),
+        { kind: 'possible-opt-out', hint: 'KEINE WERBUNG' },
+      );
+      // An order to delete is no data request: the STOP beside it may be about the order, a person reads it.
+      assert.equal(
+        recogniseStopSignal(inbound({ text: 'Stop, delete my order' }), withObjections).kind,
+        'possible-opt-out',
+      );
+    });
+
     it('takes no STOP or HELP written in a group: it is said to the group, not to the business', () => {
       const groupId = 'Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD';
       const messages = [
