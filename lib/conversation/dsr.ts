@@ -208,7 +208,10 @@ export const DEFAULT_ERASURE_QUESTION: Record<Language, (keyword: string) => str
 function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string | undefined {
   // "Löschen?" asks whether one can; an erasure cannot be undone, so only a request without a question mark counts.
   if (typeof candidate !== 'string' || isQuestion(candidate)) return undefined;
-  return matchKeyword(candidate, keywords, { courtesy: false });
+  // "Bitte löschen" may mean an order; "Daten löschen bitte" says what is to go, as the keyword alone does.
+  return (
+    matchKeyword(candidate, keywords, { courtesy: false }) ?? matchKeyword(candidate, keywords.filter(namesTheData))
+  );
 }
 
 /** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */

@@ -111,9 +111,12 @@ describe('conversation/dsr', () => {
       assert.equal(recogniseEraseRequest(inbound({ text: 'LÖSCHEN.' }), keywords), 'LÖSCHEN');
     });
 
-    it('takes no request with words of courtesy around it: "Bitte löschen" may mean an order', () => {
+    it('takes words of courtesy only around a keyword that names the data: "Bitte löschen" may mean an order', () => {
       assert.equal(recogniseEraseRequest(inbound({ text: 'Bitte löschen' }), keywords), undefined);
-      assert.equal(recogniseEraseRequest(inbound({ text: 'Daten löschen bitte' }), keywords), undefined);
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Löschen, danke' }), keywords), undefined);
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Daten löschen bitte' }), keywords), 'DATEN LÖSCHEN');
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Please delete my data' }), keywords), 'DELETE MY DATA');
+      assert.equal(recogniseEraseRequest(inbound({ text: 'Bitte Daten löschen, danke!' }), keywords), 'DATEN LÖSCHEN');
       // Nor a question whether one can.
       for (const text of ['Löschen?', 'Daten löschen？', 'DELETE MY DATA?!']) {
         assert.equal(recogniseEraseRequest(inbound({ text }), keywords), undefined, text);
