@@ -122,6 +122,7 @@ type OptInMessage = NodeMessageInFlow & {
   language?: string;
   optIn?: Record<string, unknown>;
   consent?: unknown;
+  optOutFooter?: boolean;
 };
 
 /** Outputs: 1 confirmation request to send, 2 reply outcome (confirmed, given, expired), 3 rejected request, 4 other. */
@@ -458,6 +459,8 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       msg.payload = optInText(kind, language, { label, wording }, texts[kind]);
       // whatsapp-send's opt-out line in the same language as the answer, not the one the number suggests.
       msg.language = language;
+      // She has just said no: "Reply STOP to unsubscribe" under "you are not signed up" reads as if she were.
+      if (kind === 'refused') msg.optOutFooter = false;
     }
 
     /**

@@ -1301,6 +1301,7 @@ describe('opt-in-flow node', () => {
       assert.equal(no.msg.optIn?.outcome, 'refused');
       assert.equal(no.msg.to, ANNA);
       assert.equal(no.msg.payload, 'Verstanden, Sie sind nicht angemeldet: Rundbrief.');
+      assert.equal((no.msg as { optOutFooter?: boolean }).optOutFooter, false, 'no STOP line under a no');
       const refused = await ledger.getConsent(ANNA, 'news');
       assert.deepEqual([refused?.status, refused?.confirmationText], ['refused', 'Nein danke']);
       assert.equal((await ledger.checkConsent(ANNA, 'news')).allowed, false);
