@@ -825,9 +825,18 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       (await erika.receivedExactly(12))[11].text,
       /^Möchten Sie sehen, was wir über Sie speichern\? Antworten Sie mit MEINE DATEN\. Zum Löschen /,
     );
-    // An opt-out in other words asked together with an erasure: the erasure is not lost behind the opt-out.
+    // An opt-out in other words asked together with an erasure: both are answered, the erasure not lost behind the
+    // opt-out (the two answers take separate paths, so either may arrive first).
     await erika.says('Keine Werbung mehr und löschen Sie meine Daten');
-    assert.match((await erika.receivedExactly(13))[12].text, /^Möchten Sie, dass wir Ihre Daten löschen\?/);
+    const bothAnswers = (await erika.receivedExactly(14)).slice(12).map((message) => message.text);
+    assert.ok(
+      bothAnswers.some((text) => /^Verstanden: Sie erhalten keine Werbung mehr/.test(text ?? '')),
+      bothAnswers.join(' | '),
+    );
+    assert.ok(
+      bothAnswers.some((text) => /^Möchten Sie, dass wir Ihre Daten löschen\?/.test(text ?? '')),
+      bothAnswers.join(' | '),
+    );
     assert.equal((await status('10', erika.phone, 'newsletter')).status, 'withdrawn');
 
     const erased = await postJson('/dsr/erase', { phone: erika.phone });
@@ -839,7 +848,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       body: new URLSearchParams({ phone: erika.phone, language: 'de' }),
     });
     assert.equal(again.status, 400, 'an unticked box is refused');
-    await erika.receivedExactly(13);
+    await erika.receivedExactly(14);
 
     const crm = (await getJson('/crm/events')).body as unknown as { event: string }[];
     assert.ok(
@@ -1064,6 +1073,43 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
         { to: customer.phone, reason: 'withdrawn' },
       ]);
     }
+  });
+
+  it('10 complete bot: "Keine Werbung mehr und löschen Sie meine Daten" ends the newsletter at once and asks about the erasure', async () => {
+    const customer = await customerOf('10');
+    const signedUp = await signsUpInChat(customer, 'ANMELDEN', 'Ja');
+    await customer.says('Keine Werbung mehr und löschen Sie meine Daten');
+    const answers = (await customer.receivedExactly(signedUp + 2)).slice(signedUp).map((m) => m.text);
+    // Withdrawn, not erased: an erasure cannot be undone, she confirms it with the keyword the question names.
+    assert.equal((await status('10', customer.phone, 'newsletter')).status, 'withdrawn', 'the objection took effect');
+    const objection = answers.find((text) => text.startsWith('Verstanden: Sie erhalten keine Werbung mehr'));
+    const question = answers.find((text) => text.startsWith('Möchten Sie, dass wir Ihre Daten löschen?'));
+    assert.ok(objection && question, JSON.stringify(answers));
+    // She has just objected: the question about her data carries no "Antworten Sie mit STOP" line.
+    assert.doesNotMatch(question, /STOP/, question);
+  });
+
+  it('10 complete bot: MEINE DATEN says a request she stopped before confirming was never given, not withdrawn', async () => {
+    const customer = await customerOf('10');
+    await customer.says('ANMELDEN');
+    await customer.receivedExactly(2);
+    await customer.says('STOP');
+    await customer.receivedExactly(3);
+    await customer.says('MEINE DATEN');
+    const summary = (await customer.receivedExactly(4))[3].text;
+    assert.match(summary, /^- Newsletter: angefragt, nie bestätigt, beendet \(/m, summary);
+    assert.doesNotMatch(summary, /Newsletter: widerrufen/, summary);
+  });
+
+  it('10 complete bot: "Ich möchte mich anmelden" is told the keyword; "nicht anmelden" gets the menu', async () => {
+    const anna = await customerOf('10');
+    await anna.says('Ich möchte mich anmelden');
+    const [, howTo] = await anna.receivedExactly(2);
+    assert.match(howTo.text, /^Für unseren Newsletter antworten Sie mit ANMELDEN/, howTo.text);
+    await anna.says('Ich will mich nicht anmelden');
+    const menu = (await anna.receivedExactly(3))[2].text;
+    assert.match(menu, /^Danke für Ihre Nachricht!/, menu);
+    assert.equal((await status('10', anna.phone, 'newsletter')).status, 'none', 'no request without her keyword');
   });
 
   it('10 complete bot: a campaign without a language goes to each recipient in hers', async () => {
