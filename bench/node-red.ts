@@ -2,15 +2,16 @@ import * as path from 'node:path';
 import { RealNodeRed } from '../test/helpers/real-node-red';
 
 /**
- * A real Node-RED process for one benchmark variant: default settings, the package installed as the palette
- * manager leaves it (test/helpers/real-node-red.ts), and the memory probe (probe.ts) in the global context.
+ * A real Node-RED process for one benchmark variant: default settings, marked as a load test against a mock (a
+ * throughput above Meta's highest tier is used as set: pacing off), the package installed as the palette manager
+ * leaves it (test/helpers/real-node-red.ts), and the memory probe (probe.ts) in the global context.
  * Each variant gets a fresh process so that one variant's memory and warm caches never count for another.
  */
 export async function startNodeRed(types: string[]): Promise<RealNodeRed> {
   const probe = JSON.stringify(path.join(__dirname, 'probe.js'));
   return RealNodeRed.start({
     types,
-    settingsOverrides: `{ functionGlobalContext: { benchProbe: require(${probe}) }, functionExternalModules: true }`,
+    settingsOverrides: `{ functionGlobalContext: { benchProbe: require(${probe}) }, functionExternalModules: true, whatsappGdprLoadTest: true }`,
     startTimeoutMs: 60_000,
   });
 }

@@ -30,6 +30,16 @@ const PHONE_NUMBER_ID = /^\d{1,32}$/;
 const API_VERSION = /^v\d{1,3}\.\d{1,3}$/;
 /** Meta's highest throughput tier, messages per second per number; the dialog allows no more. */
 const MAX_THROUGHPUT = 1000;
+
+/**
+ * settings.js `whatsappGdprLoadTest: true` says the runtime sends to a mock of the API in a load test (`npm run bench`,
+ * "pacing off"): a throughput set above Meta's highest tier is then used as set. No number may send faster to Meta.
+ */
+function throughputCap(RED: NodeAPI): number {
+  return (RED.settings as unknown as { whatsappGdprLoadTest?: unknown }).whatsappGdprLoadTest === true
+    ? Number.POSITIVE_INFINITY
+    : MAX_THROUGHPUT;
+}
 let chatUrlLogged = false;
 
 export default function registerWhatsAppConfig(RED: NodeAPI): void {
@@ -55,8 +65,8 @@ export default function registerWhatsAppConfig(RED: NodeAPI): void {
     const verifyToken = credentials.verifyToken || sandboxSecrets?.verifyToken;
     const configuredThroughput = positiveInteger(config.throughput, WHATSAPP_CONFIG_DEFAULTS.throughput);
     // Set past the dialog (the admin API, an edited flows file): faster than Meta lets any number send.
-    const throughput = Math.min(configuredThroughput, MAX_THROUGHPUT);
-    if (configuredThroughput > MAX_THROUGHPUT) {
+    const throughput = Math.min(configuredThroughput, throughputCap(RED));
+    if (configuredThroughput > throughput) {
       node.warn(RED._('whatsapp-config.warn.throughput-capped', { given: configuredThroughput, max: MAX_THROUGHPUT }));
     }
 

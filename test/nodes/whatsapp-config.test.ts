@@ -157,6 +157,31 @@ describe('whatsapp-config node', () => {
       }
     });
 
+    it('paces as set only in a runtime that settings.js marks as a load test against a mock (npm run bench)', async () => {
+      const sandbox = processSandbox();
+      const registered: (number | undefined)[] = [];
+      const register = sandbox.registerNumber.bind(sandbox);
+      sandbox.registerNumber = (config) => {
+        registered.push(config.throughput);
+        register(config);
+      };
+      try {
+        for (const loadTest of [true, 'yes']) {
+          helper.settings({ whatsappGdprLoadTest: loadTest } as never);
+          await helper.load([configNode] as never, [{ ...flow[0], throughput: 5000 }] as never);
+          await until(() => registered.length > 0, 'registration');
+          const config = helper.getNode('cfg') as unknown as { warn: { args: unknown[][] } };
+          const capped = config.warn.args.filter(([text]) => String(text).includes('throughput-capped'));
+          assert.deepEqual([registered, capped.length], loadTest === true ? [[5000], 0] : [[1000], 1], String(loadTest));
+          registered.length = 0;
+          await helper.unload();
+        }
+      } finally {
+        sandbox.registerNumber = register;
+        helper.settings({});
+      }
+    });
+
     it('answers the connection check for a deployed config and asks to deploy an unknown one', async () => {
       await helper.load([configNode, webhookNode, sendNode, mountHttpApps()] as never, flow as never);
       const check = await helper.request().post('/whatsapp-gdpr/config/cfg/check').expect(200);
