@@ -172,7 +172,11 @@ describe('whatsapp-config node', () => {
           await until(() => registered.length > 0, 'registration');
           const config = helper.getNode('cfg') as unknown as { warn: { args: unknown[][] } };
           const capped = config.warn.args.filter(([text]) => String(text).includes('throughput-capped'));
-          assert.deepEqual([registered, capped.length], loadTest === true ? [[5000], 0] : [[1000], 1], String(loadTest));
+          assert.deepEqual(
+            [registered, capped.length],
+            loadTest === true ? [[5000], 0] : [[1000], 1],
+            String(loadTest),
+          );
           registered.length = 0;
           await helper.unload();
         }
