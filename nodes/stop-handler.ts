@@ -65,18 +65,19 @@ type FlowMessage = NodeMessageInFlow & {
   optOutFooter?: boolean;
 };
 
-/**
- * stop-handler: opt-out keywords and buttons withdraw consent (Art. 7(3) GDPR) durably before the
- * confirmation leaves on output 1; HELP is answered on output 1; Meta's marketing opt-out signals
- * withdraw the marketing purposes silently (the person can no longer receive marketing, and a
- * confirmation would itself be one) and leave on output 2 with msg.stop; everything else passes
- * through output 2 unchanged.
- */
 /** What a STOP or an objection asks for besides ("STOP and delete my data"), for msg.stop. */
 function alsoAsksOf(signal: StopSignal): { alsoAsks?: AlsoAsks } {
   return 'alsoAsks' in signal && signal.alsoAsks ? { alsoAsks: signal.alsoAsks } : {};
 }
 
+/**
+ * stop-handler: opt-out keywords and buttons withdraw consent (Art. 7(3) GDPR) durably before the
+ * confirmation leaves on output 1; HELP is answered on output 1; Meta's marketing opt-out signals
+ * withdraw the marketing purposes silently (the person can no longer receive marketing, and a
+ * confirmation would itself be one) and leave on output 2 with msg.stop; everything else passes
+ * through output 2 unchanged, and a message whose opt-out was acted on leaves there too when it also
+ * asks for her data.
+ */
 export default function stopHandlerNode(RED: NodeAPI): void {
   function StopHandler(this: Node, saved: StopHandlerDef) {
     // createNode needs the original object: the runtime hides the node's flow in a non-enumerable property.

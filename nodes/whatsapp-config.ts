@@ -40,6 +40,7 @@ function throughputCap(RED: NodeAPI): number {
     ? Number.POSITIVE_INFINITY
     : MAX_THROUGHPUT;
 }
+
 let chatUrlLogged = false;
 
 export default function registerWhatsAppConfig(RED: NodeAPI): void {

@@ -328,8 +328,9 @@ export type AlsoAsks = 'erasure' | 'access';
  * Daten", "STOP and delete my data"): the message with each part that asks for her data taken out (`rest`, for
  * readObjection or a STOP keyword to read), and what those parts ask for. The opt-out takes effect at once (an
  * objection to direct marketing must, Art. 21(3) GDPR); the data request goes on to erase-subject and a person.
- * Undefined for a message with no such part, or nothing besides it that may opt out (optOutHint). A part must name her data, her number or herself:
- * "Stop, delete my order" is about an order, and a STOP there would end the order updates.
+ * Undefined for a message with no such part, or nothing besides it that may opt out (optOutHint). A part must name
+ * her data, her number or herself: "Stop, delete my order" is about an order, and a STOP there would end the order
+ * updates.
  */
 export function besideDataRequest(text: string | undefined): { rest: string; about: AlsoAsks } | undefined {
   if (typeof text !== 'string' || text.length > OBJECTION_TEXT_MAX_LENGTH) return undefined;
