@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas';
+import { mentionsOptOut } from '../lib/conversation/footer';
 import { isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
 import { outgoingRecipient } from '../lib/conversation/national-numbers';
@@ -54,7 +55,7 @@ type FlowMessage = NodeMessageInFlow & {
   language?: unknown;
   consent?: unknown;
   /** The notice this message goes after: whatsapp-send checks it is on record as shown (not undone) when it leaves. */
-  afterPrivacyNotice?: { version: string; store: string };
+  afterPrivacyNotice?: { version: string; store: string; noticeSaysHowToStop?: true };
 };
 
 type Middleware = (req: Request, res: Response, next: (err?: unknown) => void) => void;
@@ -214,7 +215,12 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           send(notice);
           // whatsapp-send sends the message only while the notice is on record as shown: when the notice could not
           // be delivered, it is forgotten before the message's turn; when recording it failed, it is not on record.
-          msg.afterPrivacyNotice = { version, store: config.store };
+          msg.afterPrivacyNotice = {
+            version,
+            store: config.store,
+            // The notice just before it says how to stop: whatsapp-send's opt-out line would say it twice.
+            ...(mentionsOptOut(texts[language]) ? { noticeSaysHowToStop: true } : {}),
+          };
           try {
             // Nothing recorded for a person erased meanwhile: her message is judged as one without a notice.
             if (!(await notices.recordShown(subject))) delete msg.afterPrivacyNotice;

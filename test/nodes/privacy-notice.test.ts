@@ -172,7 +172,11 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function flow(notice: Record<string, unknown> = {}, store: Record<string, unknown> = {}): Record<string, unknown>[] {
+  function flow(
+    notice: Record<string, unknown> = {},
+    store: Record<string, unknown> = {},
+    send: Record<string, unknown> = {},
+  ): Record<string, unknown>[] {
     return [
       { id: 'f1', type: 'tab', label: 'privacy-notice test' },
       {
@@ -223,6 +227,7 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
         whatsapp: 'cfg',
         optOutFooter: false,
         wires: [['sent'], ['failed']],
+        ...send,
       },
       // Meta's status webhooks: a notice it accepted and then reported failed must be shown again.
       { id: 'hook', z: 'f1', type: 'whatsapp-webhook', path: WEBHOOK_PATH, whatsapp: 'cfg', store: 'store' },
@@ -234,10 +239,14 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     ];
   }
 
-  async function load(notice: Record<string, unknown> = {}, store: Record<string, unknown> = {}) {
+  async function load(
+    notice: Record<string, unknown> = {},
+    store: Record<string, unknown> = {},
+    send: Record<string, unknown> = {},
+  ) {
     await helper.load(
       [configNode, consentStoreNode, sendNode, privacyNoticeNode, webhookNode, mount] as never,
-      flow(notice, store) as never,
+      flow(notice, store, send) as never,
       { cfg: { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET }, store: keys },
     );
     const out: Msg[] = [];
@@ -397,6 +406,33 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     assert.deepEqual(accepted(GERMAN.waId), [germanNotice, 'Ihre Bestellung ist unterwegs.', 'Zugestellt!']);
     assert.equal(out[2].topic, 'kept');
     assert.equal(out[2].payload, 'Zugestellt!');
+  });
+
+  it("leaves out whatsapp-send's opt-out line right behind a notice that says how to stop, not behind one that does not", async () => {
+    const { sent } = await load({}, {}, { optOutFooter: true });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => sent.length === 2, 'notice and message sent');
+    assert.equal((sent[1].afterPrivacyNotice as { noticeSaysHowToStop?: boolean }).noticeSaysHowToStop, true);
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Zugestellt!' });
+    await until(() => sent.length === 3, 'the next message');
+    assert.deepEqual(accepted(GERMAN.waId), [
+      germanNotice,
+      'Ihre Bestellung ist unterwegs.',
+      'Zugestellt!\n\nAntworten Sie mit STOP, um sich abzumelden.',
+    ]);
+    await helper.unload();
+    sandbox.reset();
+
+    // A notice of the business's own that does not say how to stop: the line stays under the message.
+    const own = await load({ noticeDe: 'Hinweis zum Datenschutz: {policyUrl}' }, {}, { optOutFooter: true });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Ihre Bestellung ist unterwegs.' });
+    await until(() => own.sent.length === 2, 'notice and message sent');
+    assert.equal(
+      accepted(GERMAN.waId)[1],
+      'Ihre Bestellung ist unterwegs.\n\nAntworten Sie mit STOP, um sich abzumelden.',
+    );
   });
 
   it('records no notice that could not be delivered: the next message is preceded by it again', async () => {
