@@ -216,8 +216,8 @@ function eraseKeywordOf(candidate: unknown, keywords: readonly string[]): string
 
 /** Told to the person once their data is gone (Art. 12(3) GDPR: inform about the action taken). */
 export const DEFAULT_ERASURE_NOTICE: Record<Language, string> = {
-  en: 'We have deleted your data as you asked. Without your number we keep only a pseudonymous note, so that you will not hear from us again unless you contact us, and any pseudonymous proof of your earlier consents for the period our privacy policy states.',
-  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Ohne Ihre Nummer behalten wir nur einen pseudonymen Vermerk, damit wir uns erst dann wieder bei Ihnen melden, wenn Sie uns selbst kontaktieren, sowie gegebenenfalls die pseudonymen Nachweise Ihrer früheren Einwilligungen für die in unserer Datenschutzerklärung genannte Frist.',
+  en: 'We have deleted your data as you asked. We keep only a note without your number, so that we write to you again only once you contact us. If you gave us your consent before, we keep the proof of it, also without your number, for as long as our privacy policy says.',
+  de: 'Wir haben Ihre Daten wie gewünscht gelöscht. Wir behalten nur einen Vermerk ohne Ihre Nummer, damit wir Ihnen erst wieder schreiben, wenn Sie sich selbst melden. Falls Sie früher eingewilligt haben, bewahren wir den Nachweis dafür ebenfalls ohne Ihre Nummer auf, so lange, wie unsere Datenschutzerklärung angibt.',
 };
 
 export interface OutgoingText {
