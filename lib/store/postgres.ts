@@ -37,6 +37,7 @@ const PERSONAL_TABLES: Readonly<Record<string, string>> = {
   consentHistory: 'consent_history',
   notices: 'notices',
   eventContacts: 'event_outbox',
+  wordings: 'wordings',
 };
 
 export interface PostgresStoreOptions {

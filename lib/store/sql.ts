@@ -657,6 +657,8 @@ export class SqlStoreTx implements StoreTx {
       }
       return count;
     };
+    // A wording written for her alone (a free text a form sent) is hers too; one others' records use stays.
+    const wordings = await this.wordingsOf(keys);
     const removed: Record<string, number> = {
       subjects: await deleteFrom('subjects'),
       consents: await deleteFrom('consents', 'pseudonym', 'updated_at'),
@@ -669,7 +671,35 @@ export class SqlStoreTx implements StoreTx {
     let contacts = 0;
     for (const key of keys) contacts += await this.forgetEventContacts(key);
     if (contacts > 0) removed.eventContacts = contacts;
+    const unusedWordings = await this.deleteWordingsUnused(wordings);
+    if (unusedWordings > 0) removed.wordings = unusedWordings;
     return removed;
+  }
+
+  private async wordingsOf(keys: readonly string[]): Promise<string[]> {
+    const hashes = new Set<string>();
+    for (const key of keys) {
+      const rows = await this.db.all(
+        `SELECT wording_sha256 AS sha256 FROM consents WHERE pseudonym = $1
+         UNION SELECT wording_sha256 AS sha256 FROM consent_history WHERE pseudonym = $1`,
+        [key],
+      );
+      for (const row of rows) hashes.add(String(row.sha256));
+    }
+    return [...hashes];
+  }
+
+  private async deleteWordingsUnused(hashes: readonly string[]): Promise<number> {
+    let count = 0;
+    for (const sha256 of hashes) {
+      count += await this.db.run(
+        `DELETE FROM wordings WHERE sha256 = $1
+           AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.wording_sha256 = $1)
+           AND NOT EXISTS (SELECT 1 FROM consent_history h WHERE h.wording_sha256 = $1)`,
+        [sha256],
+      );
+    }
+    return count;
   }
 
   private forgetEventContacts(pseudonym: string): Promise<number> {

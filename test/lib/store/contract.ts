@@ -1135,6 +1135,29 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         assert.equal((await ledger.verifyAudit()).ok, true);
       });
 
+      it("erase removes a wording written for her alone, and keeps one that others' records use", async () => {
+        const own = 'I, Zacharias Quellenhof of Musterweg 5, agree to the newsletter.';
+        await ledger.requestConsent({
+          subject: PHONE,
+          purpose: 'newsletter',
+          wording: own,
+          language: 'en',
+          method: 'web-form',
+          actor: 't',
+        });
+        await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
+        await giveByKeyword(PHONE);
+        await giveByKeyword(PHONE_2);
+        const texts = async () =>
+          (await db.all('SELECT text FROM wordings ORDER BY text')).map((row) => String(row.text));
+        assert.equal((await texts()).includes(own), true);
+        const report = await ledger.eraseSubject(PHONE, 'admin');
+        assert.equal(report.removed.wordings, 1);
+        assert.deepEqual(await texts(), [WORDING]);
+        assert.equal((await ledger.checkConsent(PHONE_2, 'marketing')).allowed, true);
+        assert.equal((await ledger.verifyAudit()).ok, true);
+      });
+
       it('an erased person who writes again gets what needs no consent again; consent and her objection still count', async () => {
         await giveByKeyword(PHONE);
         await giveByKeyword(PHONE_2);
@@ -1546,10 +1569,14 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.eraseSubject(PHONE, 't');
         assert.equal((await ledger.sweepRetention()).wordingsRemoved, 0, 'the history still uses it');
         assert.ok((await wordings()).includes(formText));
-        await ledger.eraseSubject(PHONE_2, 't');
+        // Her erasure takes the texts only her records used; the sweep, one an erasure of an older version left.
+        const erased = await ledger.eraseSubject(PHONE_2, 't');
+        // The marketing wording too: no record used it any more (the next consent stores it again).
+        assert.equal(erased.removed.wordings, 3, 'the form text, the newsletter and the marketing wording');
         await giveByKeyword(PHONE_3);
+        await db.exec(`INSERT INTO wordings (sha256, text) VALUES ('${'0'.repeat(64)}', 'Left by an older erasure.')`);
         const report = await ledger.sweepRetention();
-        assert.equal(report.wordingsRemoved, 2, 'the form text and the newsletter wording');
+        assert.equal(report.wordingsRemoved, 1, 'the text left behind');
         assert.deepEqual(await wordings(), [WORDING]);
         assert.equal((await ledger.getConsent(PHONE_3, 'marketing'))?.wording, WORDING);
         // The text comes back with the next record that uses it.

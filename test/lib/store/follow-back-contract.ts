@@ -87,7 +87,7 @@ export function registerFollowBackContract(name: string, factory: HarnessFactory
         assert.equal(report.found, true);
         assert.deepEqual(report.earlierNumbers, {
           count: 1,
-          removed: { subjects: 0, consents: 1, consentHistory: 1, notices: 1, aliases: 0 },
+          removed: { subjects: 0, consents: 1, consentHistory: 1, notices: 1, aliases: 0, wordings: 1 },
         });
         assert.equal(report.removed.consents, 2, 'her newsletter consent and the orders objection that followed her');
         assert.equal(await check(SECOND, 'newsletter'), 'erased');
