@@ -585,6 +585,8 @@ export interface StaffWithdrawal {
   nationalReading?: string;
 }
 
+const STAFF_WITHDRAWAL_FIELDS: readonly string[] = ['phone', 'userId', 'purposes'];
+
 /**
  * Reads a staff withdrawal from a message; a bad one is refused with its reason, before anything is written. It never
  * comes with a WhatsApp message: that is the person's own, handled as such.
@@ -610,6 +612,15 @@ export function staffWithdrawalOf(
       'msg.withdraw must be an object naming the person: {phone} or {userId}, and optionally purposes',
     );
   }
+  // Without purposes it ends every purpose: a misspelt field ("purpose") or an empty list must not mean that.
+  const unknown = Object.keys(withdraw).filter((key) => !STAFF_WITHDRAWAL_FIELDS.includes(key));
+  if (unknown.length > 0) {
+    throw new GdprWhatsAppError(
+      'invalid-withdrawal',
+      `msg.withdraw has a field the node does not know (${unknown.join(', ')}): it takes phone or userId, and purposes`,
+      { fields: unknown.join(', ') },
+    );
+  }
   const named = withdraw as { phone?: unknown; userId?: unknown; purposes?: unknown };
   const subject = checkedSubject(named.phone, named.userId, country);
   const listed = named.purposes;
@@ -621,6 +632,12 @@ export function staffWithdrawalOf(
     throw new GdprWhatsAppError('invalid-withdrawal', 'msg.withdraw.purposes must be a list of purpose ids');
   }
   const purposes = listed === undefined ? [] : parsePurposeList(listed as string | string[]);
+  if (listed !== undefined && purposes.length === 0) {
+    throw new GdprWhatsAppError(
+      'invalid-withdrawal',
+      'msg.withdraw.purposes names no purpose: leave it out to withdraw every purpose',
+    );
+  }
   const by = optionalRequestedBy(requestedBy);
   return {
     subject,

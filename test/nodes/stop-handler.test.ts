@@ -1032,6 +1032,10 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
       [{ withdraw: {} }, 'missing-subject'],
       [{ withdraw: { phone: '12345' } }, 'invalid-phone'],
       [{ withdraw: { phone: GERMAN.phone, purposes: [7] } }, 'invalid-withdrawal'],
+      // Without purposes every purpose ends: a misspelt field or an empty list must not mean that.
+      [{ withdraw: { phone: GERMAN.phone, purpose: 'offers' } }, 'invalid-withdrawal'],
+      [{ withdraw: { phone: GERMAN.phone, purposes: [] } }, 'invalid-withdrawal'],
+      [{ withdraw: { phone: GERMAN.phone, purposes: ' , ' } }, 'invalid-withdrawal'],
       [{ withdraw: { phone: GERMAN.phone, purposes: ['newsletter'] } }, 'unknown-purpose'],
       [{ withdraw: { phone: GERMAN.phone }, requestedBy: 'call +49 151 23456789' }, 'invalid-requested-by'],
       [{ withdraw: { phone: GERMAN.phone }, whatsapp: { messageId: 'wamid.x', type: 'text' } }, 'invalid-withdrawal'],
