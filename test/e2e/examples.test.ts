@@ -92,6 +92,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const form = await fetch(`${red.url}/optin-ex01?lang=de`);
     assert.equal(form.status, 200);
     const page = await form.text();
+    // A query value that is no text (Express reads ?lang[toString]=x as an object) gets the page, never no answer.
+    const odd = await fetch(`${red.url}/optin-ex01?lang[toString]=x`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(odd.status, 200);
+    assert.match(await odd.text(), /Newsletter on WhatsApp/);
     const checkbox = page.match(/<input type="checkbox"[^>]*>/)?.[0] ?? '';
     assert.ok(checkbox && !/checked/.test(checkbox), 'the consent box is not pre-ticked');
     const wordingDe = String((example('01').nodes[1].env as { name: string; value: string }[])[1].value);
@@ -342,6 +346,15 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const refused = await withdraw({ phone: jana.phone, purposes: ['no-such-purpose'] });
     assert.equal(refused.status, 400);
     assert.equal(((await refused.json()) as { error: string }).error, 'unknown-purpose');
+    // Without purposes every purpose ends: a misspelt field or an empty list is refused, not read as that.
+    for (const body of [
+      { phone: jana.phone, purpose: 'newsletter' },
+      { phone: jana.phone, purposes: [] },
+    ]) {
+      const misread = await withdraw(body);
+      assert.equal(misread.status, 400, JSON.stringify(body));
+      assert.equal(((await misread.json()) as { error: string }).error, 'invalid-withdrawal');
+    }
     assert.equal((await status('04', jana.phone, 'newsletter')).status, 'given', 'a refused request changes nothing');
     const answer = await withdraw({ phone: jana.phone, purposes: ['newsletter'], requestedBy: 'ticket 4711' });
     assert.equal(answer.status, 200);
@@ -351,6 +364,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
     assert.equal(recorded?.status, 'withdrawn');
     assert.equal(recorded?.withdrawalChannel, 'admin');
+    // Who on staff recorded it is in the audit trail (the example passed it on as msg.requestedBy).
+    const audit = await withStore(red.userDir, example('04').only('consent-store'), async (ledger) => {
+      const lines: string[] = [];
+      for await (const line of ledger.exportAudit()) lines.push(line);
+      return lines.join('\n');
+    });
+    assert.match(audit, /"requestedBy":"ticket 4711"/);
     await jana.receivedExactly(1);
   });
 
@@ -413,6 +433,9 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.ok(summary.failed[0].code, JSON.stringify(summary));
     await erika.receivedExactly(2);
     assert.equal((await postJson('/broadcast-ex05', { recipients: [] })).status, 400);
+    // A recipient that is no text is refused, not left without an answer.
+    const odd = await postJson('/broadcast-ex05', { template: 'spring_sale', recipients: [{ toString: 1 }] });
+    assert.equal(odd.status, 400, odd.text);
 
     // Meta's marketing opt-out withdraws the newsletter here too: the next campaign skips him.
     await max.turnsMarketing('stop');
@@ -518,6 +541,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     );
     assert.match(words, /\n {2}Bestätigt: .* durch Tippen auf die Schaltfläche\n/);
     // Staff may ask for it in English.
+    for (const bad of [{ phone: 'abc' }, {}]) {
+      const refused = await postJson('/dsr-ex07/letter', bad);
+      assert.equal(refused.status, 400, `${JSON.stringify(bad)}: ${refused.text}`);
+    }
     const english = await postJson('/dsr-ex07/letter', { phone: erika.phone, language: 'en' });
     assert.match(english.text, /^Your data with us: access under Art\. 15 GDPR\nFrom: Beispiel Shop GmbH, /);
 
@@ -723,6 +750,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const erika = await customerOf('10');
     // Art. 13: the form that collects the number links the policy page, in the visitor's language.
     const formPage = await (await fetch(`${red.url}/optin?lang=de`)).text();
+    const odd = await fetch(`${red.url}/optin?lang[toString]=x`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(odd.status, 200, 'a query value that is no text gets the page');
     const policyLink = formPage.match(/<a href="([^"]+)">Datenschutzerklärung/)?.[1];
     assert.equal(policyLink, 'privacy?lang=de', formPage);
     assert.equal((await fetch(`${red.url}/${policyLink}`)).status, 200);
