@@ -150,7 +150,7 @@ function readMessage(
   business: { phoneNumberId: string; displayPhoneNumber?: string },
   options: NormaliseOptions,
 ): InboundMessage | undefined {
-  const messageId = text(message?.id);
+  const messageId = identifier(message?.id);
   if (!message || !messageId) return undefined;
   const sentFrom = text(message.from);
   const sentFromUserId = text(message.from_user_id);
@@ -330,8 +330,8 @@ function readStatus(
   phoneNumberId: string,
   options: NormaliseOptions,
 ): MessageStatus | undefined {
-  const messageId = text(status?.id);
-  const state = text(status?.status);
+  const messageId = identifier(status?.id);
+  const state = identifier(status?.status);
   if (!status || !messageId || !state) return undefined;
   const recipientId = text(status.recipient_id);
   const recipientUserId = text(status.recipient_user_id);
@@ -422,6 +422,18 @@ function record(value: unknown): Json | undefined {
 
 function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
+}
+
+/**
+ * Meta's message ids have about 60 characters; the ledger keeps ids of at most 256. A longer one is no id of Meta's:
+ * the item is skipped, or keeping its de-duplication mark would fail, and with it every other item of the delivery
+ * (a STOP too), on every retry.
+ */
+export const MAX_ID_LENGTH = 256;
+
+function identifier(value: unknown): string | undefined {
+  const id = text(value);
+  return id !== undefined && id.length <= MAX_ID_LENGTH ? id : undefined;
 }
 
 function text(value: unknown): string | undefined {

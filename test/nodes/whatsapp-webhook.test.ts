@@ -558,6 +558,30 @@ describe('whatsapp-webhook node', () => {
     }
   });
 
+  it("with a consent store: an item whose id is too long for an id of Meta's is skipped, the rest handled", async () => {
+    const dir = tempDir();
+    try {
+      const received = await loadWithStore(dir.path);
+      const body = buildMessageWebhook({
+        ...NUMBER,
+        waId: '4915123456789',
+        message: { type: 'text', text: { body: 'STOP' } },
+        messageId: 'wamid.stop-1',
+        timestamp: 1_790_000_000,
+      }) as { entry: { changes: { value: { messages: Record<string, unknown>[] } }[] }[] };
+      const messages = body.entry[0].changes[0].value.messages;
+      messages.push({ ...messages[0], id: 'y'.repeat(2000), text: { body: 'x' } });
+      assert.equal((await signedPost('/whatsapp', body)).status, 200);
+      await until(() => received.messages.length === 1, 'the STOP');
+      assert.equal((received.messages[0].whatsapp as { messageId?: string }).messageId, 'wamid.stop-1');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(received.messages.length, 1, 'the item with the long id is not emitted');
+    } finally {
+      await helper.unload();
+      dir.remove();
+    }
+  });
+
   it('with a consent store: a reaction after an erasure does not bring the person back, a message does', async () => {
     const dir = tempDir();
     try {
