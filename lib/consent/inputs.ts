@@ -42,7 +42,8 @@ export interface RequestConsentInput extends ConsentProofInput {
   /**
    * When the person sent the message that asked for the request (her start keyword; Meta's timestamp, Unix
    * milliseconds). Refused as GiveConsentInput.inboundAt is (`number-changed`, `superseded`): a keyword delivered
-   * after her STOP or erasure, though sent before, asks for nothing.
+   * after her STOP or erasure, though sent before, asks for nothing. Kept with a keyword or button request: a typed
+   * YES answers it only when she wrote nothing else after this message (confirmConsent, in Meta's clock alone).
    */
   inboundAt?: number;
 }

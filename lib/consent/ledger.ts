@@ -494,6 +494,7 @@ export class ConsentLedger extends EventEmitter {
         requestedAt: now,
         requestMessageIdEnc: this.cipher.encryptOptional(messageId, 'request_message_id', p),
         requestId,
+        requestInboundAt: inboundAt ?? null,
       };
       await this.writes.saveIdentity(tx, subject, now, events, actor);
       return this.writes.storeConsent(tx, now, events, row, subject, 'consent.requested', {
@@ -737,10 +738,20 @@ export class ConsentLedger extends EventEmitter {
     // message, and she may have read and answered it before (a queue or a slow store only widens the span).
     const madeAt = request.requestedAt ?? request.requestSentAt;
     if (madeAt === null) return false;
-    // A request her own message made (a keyword or button of the integrator's flow): that message may carry a Meta
-    // time a little after the request was made. A form's or staff's request follows no message of hers.
-    const since = request.method === 'keyword' || request.method === 'button' ? madeAt + REPLY_CLOCK_MARGIN_MS : madeAt;
     const her = await tx.getSubject(p);
+    const hers = request.method === 'keyword' || request.method === 'button';
+    // A request her own message made (a keyword or button of the integrator's flow), with that message's time: any
+    // message of hers from the next second on came after it, all in Meta's clock.
+    if (hers && request.requestInboundAt !== null) {
+      return wroteBetween(
+        request.requestInboundAt + 1000,
+        { last: her?.lastInboundAt, previous: her?.previousInboundAt },
+        sentAt,
+      );
+    }
+    // Without that time (a record from before, an API call without inboundAt), her message may carry a Meta time a
+    // little after the request was made. A form's or staff's request follows no message of hers.
+    const since = hers ? madeAt + REPLY_CLOCK_MARGIN_MS : madeAt;
     return wroteBetween(since, { last: her?.lastInboundAt, previous: her?.previousInboundAt }, sentAt);
   }
 

@@ -42,6 +42,7 @@ export class LedgerRecords {
       requestId: null,
       requestSentAt: null,
       requestPhoneNumberId: null,
+      requestInboundAt: null,
       decidedAt: null,
       confirmationMessageIdEnc: null,
       confirmationTextEnc: null,

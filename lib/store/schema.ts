@@ -287,6 +287,16 @@ export function migrations(dialect: Dialect): { version: number; statements: str
         `ALTER TABLE subjects ADD COLUMN previous_inbound_at ${int}`,
       ],
     },
+    {
+      version: 15,
+      statements: [
+        // The time of her message that made a request (a keyword or button of hers; Meta's clock): a typed YES answers
+        // it only when she wrote nothing else after that message, compared in Meta's clock alone. Without it, a message
+        // within half a minute of the request did not count, as the clocks differ (a question typed right after
+        // ANMELDEN, answered „ja“ by her, confirmed the sign-up). Rows written before keep NULL and read as before.
+        ...['consents', 'consent_history'].map((table) => `ALTER TABLE ${table} ADD COLUMN request_inbound_at ${int}`),
+      ],
+    },
   ];
 }
 

@@ -70,6 +70,8 @@ const CONSENT_FIELDS: [keyof ConsentRow, string][] = [
   ['confirmationMatch', 'confirmation_match'],
   // Schema version 12.
   ['replacedByRequestId', 'replaced_by_request_id'],
+  // Schema version 15.
+  ['requestInboundAt', 'request_inbound_at'],
 ];
 const CONSENT_COLUMNS = CONSENT_FIELDS.map(([, column]) => column);
 const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
@@ -81,6 +83,7 @@ const CONSENT_NUMBERS = new Set<keyof ConsentRow>([
   'retainUntil',
   'updatedAt',
   'requestSentAt',
+  'requestInboundAt',
 ]);
 const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
 

@@ -44,6 +44,8 @@ export interface ConsentRow {
   requestSentAt: number | null;
   /** The business number (Meta's phone number id) the request's message went from. */
   requestPhoneNumberId: string | null;
+  /** Schema version 15 on: the time of her message that made the request (Meta's clock; a keyword or button). */
+  requestInboundAt: number | null;
   decidedAt: number | null;
   confirmationMessageIdEnc: string | null;
   confirmationTextEnc: string | null;

@@ -156,7 +156,7 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         const versions = await db.all('SELECT version FROM schema_version');
         assert.deepEqual(
           versions.map((r) => Number(r.version)),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
         );
         assert.equal((await ledger.checkConsent(PHONE, 'marketing')).status, 'given');
       });

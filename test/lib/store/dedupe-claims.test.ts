@@ -297,7 +297,7 @@ function registerLedgerOnly(name: string, factory: HarnessFactory): void {
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
       );
       assert.equal(await migrated.claim(KEY, LEASE), 'done', 'a retry of an item handled before the upgrade');
       assert.equal(await migrated.claim('msg:new', LEASE), 'claimed');

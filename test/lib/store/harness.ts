@@ -91,8 +91,20 @@ export const WORDING_INDEXES = ['consents_by_wording', 'consent_history_by_wordi
 /** The column schema version 14 added to `subjects`: her inbound time before the last one. */
 export const PREVIOUS_INBOUND_COLUMN = 'previous_inbound_at';
 
+/** The column schema version 15 added to `consents` and `consent_history`: the time of her message that asked. */
+export const REQUEST_INBOUND_COLUMN = 'request_inbound_at';
+
+/** The database as schema version 14 left it, its rows kept: version 15's column and schema_version row go. */
+export async function backToVersion14(db: BackendHarness): Promise<void> {
+  for (const table of ['consents', 'consent_history']) {
+    await db.exec(`ALTER TABLE ${table} DROP COLUMN ${REQUEST_INBOUND_COLUMN}`);
+  }
+  await db.exec('DELETE FROM schema_version WHERE version > 14');
+}
+
 /** The database as schema version 13 left it, its rows kept: version 14's column and schema_version row go. */
 export async function backToVersion13(db: BackendHarness): Promise<void> {
+  await backToVersion14(db);
   await db.exec(`ALTER TABLE subjects DROP COLUMN ${PREVIOUS_INBOUND_COLUMN}`);
   await db.exec('DELETE FROM schema_version WHERE version > 13');
 }

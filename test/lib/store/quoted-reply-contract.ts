@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { ConsentLedger } from '../../../lib/consent/ledger';
-import { type BackendHarness, backToVersion13, type HarnessFactory, rejectsWith, TEST_PURPOSES } from './harness';
+import {
+  type BackendHarness,
+  backToVersion13,
+  backToVersion14,
+  type HarnessFactory,
+  rejectsWith,
+  TEST_PURPOSES,
+} from './harness';
 
 const ANNA = '+4915123456789';
 const WORDING: Record<string, string> = {
@@ -312,6 +319,42 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         assert.equal((await typedYes(300)).status, 'given');
       });
 
+      it("confirms nothing after a question seconds after her keyword: its time is compared with her keyword's", async () => {
+        // ANMELDEN at 20 s in Meta's clock (ours says 0), the request goes; "Haben Sie die Jacke in M?" six seconds
+        // later, the business answers; her "ja" three seconds after that may answer the shop's question.
+        await sheWrites(20);
+        const asked = await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: WORDING.newsletter,
+          method: 'keyword',
+          inboundAt: now + 20_000,
+          actor: 'flow',
+        });
+        const requestedAt = asked.requestedAt as number;
+        await ledger.requestSent(ANNA, 'newsletter', NEWSLETTER_REQUEST, { requestedAt, actor: 'whatsapp-send' });
+        await sheWrites(26);
+        await sheWrites(29);
+        await rejectsWith(typedYes(29), 'unclear-reply');
+        assert.equal(await status('newsletter'), 'pending');
+        // Quoting the request is unmistakable.
+        assert.equal((await typedYes(35, { inReplyTo: NEWSLETTER_REQUEST })).status, 'given');
+      });
+
+      it("confirms a YES right after her keyword when nothing came between, in Meta's clock", async () => {
+        await sheWrites(20);
+        await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: WORDING.newsletter,
+          method: 'keyword',
+          inboundAt: now + 20_000,
+          actor: 'flow',
+        });
+        await sheWrites(29);
+        assert.equal((await typedYes(29)).status, 'given');
+      });
+
       it('confirms nothing after a message seconds after a form request: no keyword of hers made that request', async () => {
         await requestSentAs('newsletter', NEWSLETTER_REQUEST);
         // "Löschen" five seconds after the form's request went; the business asks; she answers "Ja".
@@ -355,6 +398,29 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         assert.equal((await confirm()).status, 'given');
       });
 
+      it('migrates a version-14 database: a keyword request from before keeps the half-minute margin', async () => {
+        await sheWrites(20);
+        await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: WORDING.newsletter,
+          method: 'keyword',
+          inboundAt: now + 20_000,
+          actor: 'flow',
+        });
+        await ledger.close();
+        await backToVersion14(db);
+        ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
+        const versions = await db.all('SELECT version FROM schema_version');
+        assert.equal(Math.max(...versions.map((r) => Number(r.version))), 15);
+        const [row] = await db.all('SELECT request_inbound_at FROM consents');
+        assert.equal(row.request_inbound_at, null);
+        // Her time is not known for it: a message within the margin does not count, as before.
+        await sheWrites(26);
+        await sheWrites(29);
+        assert.equal((await typedYes(29)).status, 'given');
+      });
+
       it('migrates a version-13 database: her last time kept, none before it known, her YES confirms as before', async () => {
         await requestSentAs('newsletter', NEWSLETTER_REQUEST);
         await sheWrites(120);
@@ -362,7 +428,7 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         await backToVersion13(db);
         ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
         const versions = await db.all('SELECT version FROM schema_version');
-        assert.equal(Math.max(...versions.map((r) => Number(r.version))), 14);
+        assert.equal(Math.max(...versions.map((r) => Number(r.version))), 15);
         const [row] = await db.all('SELECT last_inbound_at, previous_inbound_at FROM subjects');
         assert.deepEqual([Number(row.last_inbound_at), row.previous_inbound_at], [now + 120_000, null]);
         assert.equal((await typedYes(120)).status, 'given');

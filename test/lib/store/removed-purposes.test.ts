@@ -224,7 +224,7 @@ function register(name: string, factory: HarnessFactory) {
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
       );
       assert.deepEqual(coded('purpose-removed'), [
         { purpose: 'newsletter', count: 1, date: isoDay(upgradedAt + 30 * DAY) },

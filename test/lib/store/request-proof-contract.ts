@@ -9,6 +9,7 @@ import {
   LEDGER_TABLES,
   PREVIOUS_INBOUND_COLUMN,
   REPLACED_BY_COLUMN,
+  REQUEST_INBOUND_COLUMN,
   REQUEST_PROOF_COLUMNS,
   rejectsWith,
   TEST_PURPOSES,
@@ -518,7 +519,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       await db.exec(`UPDATE consent_history SET status = 'pending', expires_at = ${first.expiresAt}`);
       ledger = await open();
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
-      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 14);
+      assert.equal(Math.max(...versions.map((r) => Number(r.version))), 15);
       const [archived] = (await ledger.exportSubject(ANNA, 'staff')).history;
       assert.deepEqual(
         [archived.requestId, archived.status, archived.expiresAt, archived.replacedByRequestId],
@@ -615,7 +616,8 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
                     ([column]) =>
                       !REQUEST_PROOF_COLUMNS.includes(column) &&
                       column !== REPLACED_BY_COLUMN &&
-                      column !== PREVIOUS_INBOUND_COLUMN,
+                      column !== PREVIOUS_INBOUND_COLUMN &&
+                      column !== REQUEST_INBOUND_COLUMN,
                   )
                   .map(([column, value]) => [column, String(value)]),
               ),
@@ -632,7 +634,7 @@ export function registerRequestProofContract(name: string, factory: HarnessFacto
       const versions = await db.all('SELECT version FROM schema_version ORDER BY version');
       assert.deepEqual(
         versions.map((r) => Number(r.version)),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
       );
       // Every row kept every value; the new columns are NULL, and the records read as before.
       assert.deepEqual(await snapshot(), v10, 'no old value changed');
