@@ -744,6 +744,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await jana.tapsTemplateButton(String(janaRequest.buttons?.[0]?.id), 'JA');
     const again = (await jana.receivedExactly(6))[5];
     assert.match(again.text, /^Sie sind bereits angemeldet: Newsletter\. /, brief(again));
+
+    // Example 10 by keyword: a question seconds after ANMELDEN, and her "ja" may answer the shop's answer to it.
+    const lena = await customerOf('10');
+    await lena.says('ANMELDEN');
+    const asked = (await lena.receivedExactly(2)).length;
+    await nextSecond();
+    await lena.says('Haben Sie die Jacke auch in Größe M?');
+    await lena.receivedExactly(asked + 1);
+    // Past the first seconds after the request, in which no one can have read it.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await lena.says('ja');
+    const unclearYes = (await lena.receivedExactly(asked + 2))[asked + 1];
+    assert.match(unclearYes.text, /^Ihr Ja hat Sie nicht angemeldet: Newsletter\. /, brief(unclearYes));
+    assert.equal((await status('10', lena.phone, 'newsletter')).status, 'pending');
   });
 
   it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {
