@@ -494,16 +494,19 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await erika.says('Meine Daten');
     const summary = (await erika.receivedExactly(4))[3];
     // The purpose by its name (the store's label), not its id; the notice line as a sentence, not a count.
-    assert.match(summary.text, /Wir speichern zu Ihrer Nummer:\n- Newsletter: erteilt \(\d{1,2}\.\d{1,2}\.\d{4}\)\n/);
+    assert.match(
+      summary.text,
+      /Das speichern wir über Sie: Ihre Nummer \(verschlüsselt\), wann Sie uns zuletzt geschrieben haben, und diese Einträge:\n- Newsletter: erteilt \(\d{1,2}\.\d{1,2}\.\d{4}\)\n/,
+    );
     // The privacy notice went before the request for her consent, on first contact.
     assert.match(
       summary.text,
-      /\nDatenschutzhinweis zuletzt gezeigt am \d{1,2}\.\d{1,2}\.\d{4}\. Schreiben Sie DATEN LÖSCHEN/,
+      /\nDatenschutzhinweis zuletzt gezeigt am \d{1,2}\.\d{1,2}\.\d{4}\. Eine vollständige Auskunft/,
     );
-    // The chat answer is a summary: it says where the full answer with a copy comes from (Art. 15(1), (3)).
+    // The chat answer is a summary: the full answer with a copy follows within a month (Art. 12(3), 15(1), (3)).
     assert.match(
       summary.text,
-      /Eine vollständige Kopie Ihrer Daten mit allen Angaben nach Art\. 15 DSGVO erhalten Sie /,
+      /Eine vollständige Auskunft mit einer Kopie Ihrer Daten senden wir Ihnen innerhalb eines Monats; Ihre Anfrage haben wir an unser Team weitergegeben\. Mit DATEN LÖSCHEN/,
     );
 
     const download = await fetch(`${red.url}/dsr-ex07/export`, {
@@ -999,7 +1002,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       // The export ran before the notice was shown: the answer must not say none was (it is the message above).
       [
         'MEINE DATEN',
-        /^Wir speichern zu Ihrer Nummer:\n- keine Einwilligungen\nUnseren Datenschutzhinweis haben Sie mit der Nachricht davor erhalten\. /,
+        /^Das speichern wir über Sie: Ihre Nummer \(verschlüsselt\), wann Sie uns zuletzt geschrieben haben, und diese Einträge:\n- keine\nUnseren Datenschutzhinweis haben Sie mit der Nachricht davor erhalten\. /,
       ],
       // A STOP ends the order updates too (an objection): the confirmation says so.
       [
@@ -1034,11 +1037,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
 
   it('10 complete bot: AUSKUNFT, "Meine  Daten bitte!" and "my data please" get what is stored, not the menu', async () => {
     const asked: [string, string, RegExp][] = [
-      ['Auskunft', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
-      ['Meine  Daten bitte!', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
-      ['Meine Daten, bitte', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
-      ['Bitte Auskunft über meine Daten', newPhone(), /^Wir speichern zu Ihrer Nummer:\n/],
-      ['my data please', '+447911123458', /^We store for your number:\n/],
+      ['Auskunft', newPhone(), /^Das speichern wir über Sie: /],
+      ['Meine  Daten bitte!', newPhone(), /^Das speichern wir über Sie: /],
+      ['Meine Daten, bitte', newPhone(), /^Das speichern wir über Sie: /],
+      ['Bitte Auskunft über meine Daten', newPhone(), /^Das speichern wir über Sie: /],
+      ['my data please', '+447911123458', /^What we store about you: /],
     ];
     for (const [text, phone, expected] of asked) {
       const customer = await customerOf('10', phone);
@@ -1085,7 +1088,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const english = (await max.receivedExactly(signedUp + 2))[signedUp + 1].text;
     assert.match(english, /^- Newsletter: withdrawn \(/m, english);
     assert.match(english, /^- Order updates: objected to \(/m, english);
-    assert.match(english, /For a full copy of your data with everything Art\. 15 GDPR names, use the contact details /);
+    assert.match(
+      english,
+      /A full copy of your data with all details follows within a month; we have passed your request on to our team\. /,
+    );
     // After DATEN LÖSCHEN her objection to order updates stays in effect (an order gets 409): MEINE DATEN says so.
     const kim = await customerOf('10');
     await kim.says('STOP');
@@ -1097,7 +1103,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
     await kim.says('MEINE DATEN');
     const kept = (await kim.receivedExactly(5))[4].text;
-    assert.match(kept, /^Wir speichern zu Ihrer Nummer:\n- Bestell-Updates: Widerspruch eingelegt\n/, kept);
+    assert.match(kept, /^Das speichern wir über Sie: .*\n- Bestell-Updates: Widerspruch eingelegt\n/, kept);
     const order = await postJson('/order', { to: kim.phone, orderId: 'K-1', status: 'shipped' });
     assert.deepEqual(order.body, { outcome: 'blocked', reason: 'withdrawn' });
   });
@@ -1192,7 +1198,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const data = (await anna.receivedExactly(4))[3].text;
     assert.match(
       data,
-      /^Wir speichern zu Ihrer Nummer:\n.*\nDatenschutzhinweis zuletzt gezeigt am \d{1,2}\.\d{1,2}\.\d{4}\. /s,
+      /^Das speichern wir über Sie: .*\nDatenschutzhinweis zuletzt gezeigt am \d{1,2}\.\d{1,2}\.\d{4}\. /s,
       data,
     );
   });
