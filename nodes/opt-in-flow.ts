@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { BoundedMemo } from '../lib/bounded-memo';
 import { isPurposeId, purposeVersion } from '../lib/consent/purposes';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
 import type { ConsentRecord, SubjectRef } from '../lib/consent/types';
@@ -151,6 +152,8 @@ function sentAtOf(inbound: { timestamp?: unknown }): { sentAt?: number } {
 const TYPED_YES_AFTER_KEYWORD_MS = 5_000;
 /** How long a keyword's time is kept for that check. */
 const KEYWORD_TIME_KEPT_MS = 10 * 60_000;
+/** How many people's keyword times one generation of the memo holds (two generations at most). */
+const KEYWORDS_REMEMBERED = 10_000;
 
 /** Confirmation outcomes that are no answer of this node's: the message passes on, on output 4. */
 const PASSED_ON = new Set(['no-pending-request', 'quotes-other-message', 'other-business-number']);
@@ -816,14 +819,14 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       return on(0, msg);
     }
 
-    /** When each person's start keyword asked for a request of this node's (Meta's time), for typedTooSoon. */
-    const keywordSentAt = new Map<string, number>();
+    /**
+     * When each person's start keyword asked for a request of this node's (Meta's time), for typedTooSoon. Keyed by her
+     * number, so kept only minutes and bounded, also on a quiet instance that sees no later keyword.
+     */
+    const keywordSentAt = new BoundedMemo<number>(KEYWORDS_REMEMBERED, KEYWORD_TIME_KEPT_MS);
     const keyOf = (subject: SubjectRef) => subject.phone ?? `user:${subject.userId}`;
-    node.on('close', () => keywordSentAt.clear());
     function rememberKeyword(subject: SubjectRef, sentAt: number | undefined): void {
-      if (sentAt === undefined) return;
-      for (const [key, at] of keywordSentAt) if (at < sentAt - KEYWORD_TIME_KEPT_MS) keywordSentAt.delete(key);
-      keywordSentAt.set(keyOf(subject), sentAt);
+      if (sentAt !== undefined) keywordSentAt.set(keyOf(subject), sentAt);
     }
     function typedTooSoon(subject: SubjectRef, sentAt: number | undefined): boolean {
       const keywordAt = keywordSentAt.get(keyOf(subject));
