@@ -46,7 +46,14 @@ export const DEFAULT_REFUSE_KEYWORDS = ['NO', 'N', 'NEIN'] as const;
 export const DEFAULT_START_KEYWORDS = ['START', 'SUBSCRIBE', 'ANMELDEN', 'STARTEN'] as const;
 
 /** Erasure request by message (Art. 17); on for new erase-subject nodes, off for saved ones without the setting. */
-export const DEFAULT_ERASE_KEYWORDS = ['DELETE MY DATA', 'DATEN LÖSCHEN', 'LÖSCHEN'] as const;
+// German says whose data as English does: "Bitte löschen Sie meine Daten" is as clear as "Please delete my data".
+export const DEFAULT_ERASE_KEYWORDS = [
+  'DELETE MY DATA',
+  'DATEN LÖSCHEN',
+  'MEINE DATEN LÖSCHEN',
+  'LÖSCHEN SIE MEINE DATEN',
+  'LÖSCHEN',
+] as const;
 
 /**
  * Trims, folds case (German ß and umlauts included, locale-independent) and turns punctuation and emoji into spaces

@@ -532,17 +532,31 @@ describe('whatsapp-webhook node', () => {
     );
   });
 
-  it('with a consent store: keeps de-duplication marks and the service window in the ledger before answering 200', async () => {
+  /** Runs `test` with the webhook keeping its marks in a consent store of its own, removed afterwards. */
+  async function withOwnStore(test: (received: Received) => Promise<void>): Promise<void> {
     const dir = tempDir();
     try {
-      const received = await loadWithStore(dir.path);
-      const body = buildMessageWebhook({
-        ...NUMBER,
-        waId: '4915123456789',
-        message: { type: 'text', text: { body: 'gespeichert' } },
-        messageId: 'wamid.ledger-1',
-        timestamp: 1_790_000_000,
-      });
+      await test(await loadWithStore(dir.path));
+    } finally {
+      await helper.unload();
+      dir.remove();
+    }
+  }
+
+  /** Her text message as Meta delivers it. */
+  function textWebhook(text: string, messageId: string) {
+    return buildMessageWebhook({
+      ...NUMBER,
+      waId: '4915123456789',
+      message: { type: 'text', text: { body: text } },
+      messageId,
+      timestamp: 1_790_000_000,
+    });
+  }
+
+  it('with a consent store: keeps de-duplication marks and the service window in the ledger before answering 200', async () => {
+    await withOwnStore(async (received) => {
+      const body = textWebhook('gespeichert', 'wamid.ledger-1');
       assert.equal((await signedPost('/whatsapp', body)).status, 200);
       assert.equal((await signedPost('/whatsapp', body)).status, 200);
       await until(() => received.messages.length === 1, 'the message');
@@ -552,23 +566,14 @@ describe('whatsapp-webhook node', () => {
       const ledger = await (helper.getNode('store') as unknown as ConsentStoreNode).getLedger();
       assert.equal(await ledger.markSeen('msg:wamid.ledger-1', 1000), false, 'the mark is in the ledger');
       assert.equal(await ledger.lastInboundAt('+4915123456789'), 1_790_000_000_000, 'the 24-hour window starts');
-    } finally {
-      await helper.unload();
-      dir.remove();
-    }
+    });
   });
 
   it("with a consent store: an item whose id is too long for an id of Meta's is skipped, the rest handled", async () => {
-    const dir = tempDir();
-    try {
-      const received = await loadWithStore(dir.path);
-      const body = buildMessageWebhook({
-        ...NUMBER,
-        waId: '4915123456789',
-        message: { type: 'text', text: { body: 'STOP' } },
-        messageId: 'wamid.stop-1',
-        timestamp: 1_790_000_000,
-      }) as { entry: { changes: { value: { messages: Record<string, unknown>[] } }[] }[] };
+    await withOwnStore(async (received) => {
+      const body = textWebhook('STOP', 'wamid.stop-1') as {
+        entry: { changes: { value: { messages: Record<string, unknown>[] } }[] }[];
+      };
       const messages = body.entry[0].changes[0].value.messages;
       messages.push({ ...messages[0], id: 'y'.repeat(2000), text: { body: 'x' } });
       assert.equal((await signedPost('/whatsapp', body)).status, 200);
@@ -576,10 +581,7 @@ describe('whatsapp-webhook node', () => {
       assert.equal((received.messages[0].whatsapp as { messageId?: string }).messageId, 'wamid.stop-1');
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(received.messages.length, 1, 'the item with the long id is not emitted');
-    } finally {
-      await helper.unload();
-      dir.remove();
-    }
+    });
   });
 
   it('with a consent store: a reaction after an erasure does not bring the person back, a message does', async () => {

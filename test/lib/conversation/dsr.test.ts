@@ -117,6 +117,15 @@ describe('conversation/dsr', () => {
       assert.equal(recogniseEraseRequest(inbound({ text: 'Daten löschen bitte' }), keywords), 'DATEN LÖSCHEN');
       assert.equal(recogniseEraseRequest(inbound({ text: 'Please delete my data' }), keywords), 'DELETE MY DATA');
       assert.equal(recogniseEraseRequest(inbound({ text: 'Bitte Daten löschen, danke!' }), keywords), 'DATEN LÖSCHEN');
+      // German names whose data as English does, in either order.
+      assert.equal(
+        recogniseEraseRequest(inbound({ text: 'Bitte meine Daten löschen' }), keywords),
+        'MEINE DATEN LÖSCHEN',
+      );
+      assert.equal(
+        recogniseEraseRequest(inbound({ text: 'Bitte löschen Sie meine Daten.' }), keywords),
+        'LÖSCHEN SIE MEINE DATEN',
+      );
       // Nor a question whether one can.
       for (const text of ['Löschen?', 'Daten löschen？', 'DELETE MY DATA?!']) {
         assert.equal(recogniseEraseRequest(inbound({ text }), keywords), undefined, text);

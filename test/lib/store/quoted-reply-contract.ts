@@ -212,6 +212,18 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
       };
       /** A message of hers the webhook received (its claim records the time), `secondsAfter` the request went. */
       const sheWrites = (secondsAfter: number) => ledger.recordInbound(ANNA, now + secondsAfter * 1000);
+      /** The request her start keyword, sent `keywordSecond` in Meta's clock (when given), asked the flow for. */
+      const keywordRequest = async (keywordSecond?: number) => {
+        const asked = await ledger.requestConsent({
+          subject: ANNA,
+          purpose: 'newsletter',
+          wording: WORDING.newsletter,
+          method: 'keyword',
+          ...(keywordSecond === undefined ? {} : { inboundAt: now + keywordSecond * 1000 }),
+          actor: 'flow',
+        });
+        return asked.requestedAt as number;
+      };
       /** Her typed no, `secondsAfter` the request went. */
       const typedNo = (secondsAfter: number, inReplyTo?: string) =>
         ledger.refuseConsent({
@@ -306,14 +318,7 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         // ANMELDEN, and the integrator's flow asks for her consent by keyword: Meta's clock is not ours, the time of
         // her keyword may lie a little after the request it made went.
         await sheWrites(20);
-        const asked = await ledger.requestConsent({
-          subject: ANNA,
-          purpose: 'newsletter',
-          wording: WORDING.newsletter,
-          method: 'keyword',
-          actor: 'flow',
-        });
-        const requestedAt = asked.requestedAt as number;
+        const requestedAt = await keywordRequest();
         await ledger.requestSent(ANNA, 'newsletter', NEWSLETTER_REQUEST, { requestedAt, actor: 'whatsapp-send' });
         await sheWrites(300);
         assert.equal((await typedYes(300)).status, 'given');
@@ -323,15 +328,7 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
         // ANMELDEN at 20 s in Meta's clock (ours says 0), the request goes; "Haben Sie die Jacke in M?" six seconds
         // later, the business answers; her "ja" three seconds after that may answer the shop's question.
         await sheWrites(20);
-        const asked = await ledger.requestConsent({
-          subject: ANNA,
-          purpose: 'newsletter',
-          wording: WORDING.newsletter,
-          method: 'keyword',
-          inboundAt: now + 20_000,
-          actor: 'flow',
-        });
-        const requestedAt = asked.requestedAt as number;
+        const requestedAt = await keywordRequest(20);
         await ledger.requestSent(ANNA, 'newsletter', NEWSLETTER_REQUEST, { requestedAt, actor: 'whatsapp-send' });
         await sheWrites(26);
         await sheWrites(29);
@@ -343,14 +340,7 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
 
       it("confirms a YES right after her keyword when nothing came between, in Meta's clock", async () => {
         await sheWrites(20);
-        await ledger.requestConsent({
-          subject: ANNA,
-          purpose: 'newsletter',
-          wording: WORDING.newsletter,
-          method: 'keyword',
-          inboundAt: now + 20_000,
-          actor: 'flow',
-        });
+        await keywordRequest(20);
         await sheWrites(29);
         assert.equal((await typedYes(29)).status, 'given');
       });
@@ -400,14 +390,7 @@ export function registerQuotedReplyContract(name: string, factory: HarnessFactor
 
       it('migrates a version-14 database: a keyword request from before keeps the half-minute margin', async () => {
         await sheWrites(20);
-        await ledger.requestConsent({
-          subject: ANNA,
-          purpose: 'newsletter',
-          wording: WORDING.newsletter,
-          method: 'keyword',
-          inboundAt: now + 20_000,
-          actor: 'flow',
-        });
+        await keywordRequest(20);
         await ledger.close();
         await backToVersion14(db);
         ledger = await ConsentLedger.open(db.options({ clock: () => now, usageFlushMs: 3_600_000 }));
