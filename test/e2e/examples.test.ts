@@ -761,6 +761,18 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const unclearYes = (await lena.receivedExactly(asked + 2))[asked + 1];
     assert.match(unclearYes.text, /^Ihr Ja hat Sie nicht angemeldet: Newsletter\. /, brief(unclearYes));
     assert.equal((await status('10', lena.phone, 'newsletter')).status, 'pending');
+
+    // A "ja" typed at once after ANMELDEN came too soon to answer the request: she is told to tap JA in it, and is
+    // offered no erasure while she is signing up.
+    const mia = await customerOf('10');
+    await mia.says('ANMELDEN');
+    const requested = (await mia.receivedExactly(2)).length;
+    await nextSecond();
+    await mia.says('ja');
+    const tooSoon = (await mia.receivedExactly(requested + 1))[requested];
+    assert.match(tooSoon.text, /^Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: /, brief(tooSoon));
+    assert.doesNotMatch(tooSoon.text, /DATEN LÖSCHEN/, brief(tooSoon));
+    assert.equal((await status('10', mia.phone, 'newsletter')).status, 'pending');
   });
 
   it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {
