@@ -738,20 +738,17 @@ export class ConsentLedger extends EventEmitter {
     // message, and she may have read and answered it before (a queue or a slow store only widens the span).
     const madeAt = request.requestedAt ?? request.requestSentAt;
     if (madeAt === null) return false;
-    const her = await tx.getSubject(p);
     const hers = request.method === 'keyword' || request.method === 'button';
-    // A request her own message made (a keyword or button of the integrator's flow), with that message's time: any
-    // message of hers from the next second on came after it, all in Meta's clock.
-    if (hers && request.requestInboundAt !== null) {
-      return wroteBetween(
-        request.requestInboundAt + 1000,
-        { last: her?.lastInboundAt, previous: her?.previousInboundAt },
-        sentAt,
-      );
-    }
-    // Without that time (a record from before, an API call without inboundAt), her message may carry a Meta time a
-    // little after the request was made. A form's or staff's request follows no message of hers.
-    const since = hers ? madeAt + REPLY_CLOCK_MARGIN_MS : madeAt;
+    // A request her own message made (a keyword or button of the integrator's flow): with that message's time, any
+    // message of hers from the next second on came after it, all in Meta's clock; without it (a record from before, an
+    // API call without inboundAt), her message may carry a Meta time a little after the request was made. A form's or
+    // staff's request follows no message of hers.
+    const since = !hers
+      ? madeAt
+      : request.requestInboundAt !== null
+        ? request.requestInboundAt + 1000
+        : madeAt + REPLY_CLOCK_MARGIN_MS;
+    const her = await tx.getSubject(p);
     return wroteBetween(since, { last: her?.lastInboundAt, previous: her?.previousInboundAt }, sentAt);
   }
 

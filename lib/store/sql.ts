@@ -98,6 +98,11 @@ function toNoticeRow(pseudonym: string, noticeVersion: string, r: SqlRow): Notic
   };
 }
 
+/** No record, standing or archived, uses the wording with hash `sha256` (a column or a placeholder). */
+const unusedWording = (sha256: string) =>
+  `NOT EXISTS (SELECT 1 FROM consents c WHERE c.wording_sha256 = ${sha256})
+   AND NOT EXISTS (SELECT 1 FROM consent_history h WHERE h.wording_sha256 = ${sha256})`;
+
 /** A request nobody confirmed (lib/consent/rules.ts isUnconfirmedRequest). */
 const unconfirmedRequest = (alias: string) =>
   `(${alias}status = 'pending' OR (${alias}status = 'expired' AND ${alias}expires_at IS NOT NULL))`;
@@ -695,12 +700,7 @@ export class SqlStoreTx implements StoreTx {
   private async deleteWordingsUnused(hashes: readonly string[]): Promise<number> {
     let count = 0;
     for (const sha256 of hashes) {
-      count += await this.db.run(
-        `DELETE FROM wordings WHERE sha256 = $1
-           AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.wording_sha256 = $1)
-           AND NOT EXISTS (SELECT 1 FROM consent_history h WHERE h.wording_sha256 = $1)`,
-        [sha256],
-      );
+      count += await this.db.run(`DELETE FROM wordings WHERE sha256 = $1 AND ${unusedWording('$1')}`, [sha256]);
     }
     return count;
   }
@@ -816,10 +816,7 @@ export class SqlStoreTx implements StoreTx {
   async deleteUnusedWordings(limit: number): Promise<number> {
     // Run serially like every consent write, so no request can be between storing its wording and its record.
     return this.db.run(
-      `DELETE FROM wordings WHERE sha256 IN (SELECT w.sha256 FROM wordings w
-         WHERE NOT EXISTS (SELECT 1 FROM consents c WHERE c.wording_sha256 = w.sha256)
-           AND NOT EXISTS (SELECT 1 FROM consent_history h WHERE h.wording_sha256 = w.sha256)
-         LIMIT $1)`,
+      `DELETE FROM wordings WHERE sha256 IN (SELECT w.sha256 FROM wordings w WHERE ${unusedWording('w.sha256')} LIMIT $1)`,
       [limit],
     );
   }
