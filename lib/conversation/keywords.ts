@@ -59,20 +59,37 @@ export const DEFAULT_ERASE_KEYWORDS = [
  * Trims, folds case (German ß and umlauts included, locale-independent) and turns punctuation and emoji into spaces
  * ("Stop,danke" is two words), drops apostrophes ("don't" is DONT), repeated spaces and the accents or vowel points
  * of scripts where they are optional (withoutMarks), so only letters, digits and single spaces remain. NFKC: a keyword
- * typed in full-width or compatibility letters (ＳＴＯＰ) is the keyword.
+ * typed in full-width or compatibility letters (ＳＴＯＰ) is the keyword. Invisible characters (zero-width space,
+ * soft hyphen, direction marks) go, and a word mixing Latin with look-alike Cyrillic or Greek letters is read in
+ * Latin (asLatinWord): "ST\u200BOP" and "STОP" with a Cyrillic О are STOP, as she sees them.
  */
 export function normaliseKeywordText(text: string): string {
   return withoutMarks(
     text
       .normalize('NFKC')
       .toUpperCase()
+      .replace(/\p{Cf}/gu, '')
       .replace(/[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/gu, '')
+      .replace(/[\p{L}\p{M}]+/gu, asLatinWord)
       .replace(/['`\u00B4\u2018\u2019\u02BC]/gu, '')
       // An emoji or a sign goes with any mark on it (a keycap's).
       .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, ' '),
   )
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/** Upper-case Cyrillic and Greek letters that look like a Latin one, and that Latin letter (the same place in both). */
+const LOOK_ALIKES = 'АВЕКМНОРСТХУҮІЈЅԚԜΑΒΕΖΗΙΚΜΝΟΡΤΥΧ';
+const THEIR_LATIN = 'ABEKMHOPCTXYYIJSQWABEZHIKMNOPTYX';
+
+/**
+ * A word with Latin letters and Cyrillic or Greek look-alikes in it, in Latin: someone switching keyboard layouts, or
+ * pasting, typed STOP. A word wholly in Cyrillic or Greek stays as it is: "У" is a Russian word, not Y.
+ */
+function asLatinWord(word: string): string {
+  if (!/\p{Script=Latin}/u.test(word) || !/[\p{Script=Cyrillic}\p{Script=Greek}]/u.test(word)) return word;
+  return [...word].map((letter) => THEIR_LATIN[LOOK_ALIKES.indexOf(letter)] ?? letter).join('');
 }
 
 /**

@@ -402,6 +402,18 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal((await ledger.getConsent(GERMAN.phone, 'offers'))?.withdrawalChannel, 'whatsapp-button');
   });
 
+  it('withdraws for a STOP with an invisible character or a Cyrillic look-alike letter in it', async () => {
+    const { sent } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    await subscribe(BRITISH.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'ST\u200BOP' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STОP' });
+    await until(() => sent.length === 2, 'both confirmations');
+    assert.deepEqual(sent.map((m) => m.stop?.keyword).sort(), ['STOP', 'STOP']);
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+    assert.equal((await ledger.checkConsent(BRITISH.phone, 'offers')).status, 'withdrawn');
+  });
+
   it('answers HELP with the help text and changes nothing', async () => {
     const { sent } = await load();
     const ledger = await subscribe(GERMAN.phone);

@@ -61,6 +61,23 @@ describe('conversation/keywords', () => {
     assert.equal(matchKeyword('Löschen!', ['LÖSCHEN'], { courtesy: false }), 'LÖSCHEN');
   });
 
+  it('reads a keyword with invisible characters in it, or with Cyrillic or Greek look-alike letters, as she sees it', () => {
+    // Zero-width space, soft hyphen, zero-width joiner, word joiner, a left-to-right mark: pasted or put in by a keyboard.
+    for (const text of ['ST\u200BOP', 'STO\u00ADP', 'st\u200Dop', '\u200EStop']) {
+      assert.equal(matchKeyword(text, DEFAULT_STOP_KEYWORDS), 'STOP', JSON.stringify(text));
+    }
+    assert.equal(matchKeyword('Ab\u2060melden', DEFAULT_STOP_KEYWORDS), 'ABMELDEN');
+    // A Cyrillic О and Р, a Greek Τ, a Cyrillic е, mixed into Latin words: a keyboard layout switched mid-word.
+    assert.equal(matchKeyword('STОP', DEFAULT_STOP_KEYWORDS), 'STOP');
+    assert.equal(matchKeyword('SΤОР', DEFAULT_STOP_KEYWORDS), 'STOP');
+    assert.equal(matchKeyword('Abmеlden', DEFAULT_STOP_KEYWORDS), 'ABMELDEN');
+    assert.equal(optOutHint('Bitte keine Wеrbung mehr'), 'KEINE WERBUNG');
+    // A word wholly in Cyrillic or Greek is a word of that language: the Russian "у" (at) is no Y, "СТОП" no STOP.
+    assert.equal(matchKeyword('у', ['Y']), undefined);
+    assert.equal(matchKeyword('СТОП', DEFAULT_STOP_KEYWORDS), undefined);
+    assert.equal(normaliseKeywordText('Привет, Stор'), 'ПРИВЕТ STOP');
+  });
+
   it('reads punctuation without a space after it as a break between words, an apostrophe as none', () => {
     for (const text of [
       'Stop,danke',
