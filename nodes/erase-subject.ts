@@ -10,6 +10,7 @@ import {
   possibleDataRequest,
   recogniseEraseRequest,
   subjectFromMessage,
+  typedText,
 } from '../lib/conversation/dsr';
 import { DEFAULT_ERASE_KEYWORDS, parseKeywordList } from '../lib/conversation/keywords';
 import { chooseLanguage } from '../lib/conversation/language';
@@ -82,6 +83,7 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         (msg as { language?: unknown }).language,
         config.language,
         subject.phone ?? subject.userId,
+        typedText(msg),
       );
       const question = notify ? erasureQuestion(subject, language, confirmWith, questionTexts) : undefined;
       if (question) {
@@ -115,7 +117,12 @@ export default function eraseSubjectNode(RED: NodeAPI): void {
         // Made before the erasure, which leaves the package no number to write to; sent only after it succeeded,
         // so a failed erasure (and Meta's retries of the request) never tells the person their data is gone.
         const recipient = request.subject.phone ?? request.subject.userId;
-        const language = chooseLanguage((msg as { language?: unknown }).language, config.language, recipient);
+        const language = chooseLanguage(
+          (msg as { language?: unknown }).language,
+          config.language,
+          recipient,
+          typedText(msg),
+        );
         // The previous holder of a number that moved is not at it any more: the person there now would be told.
         const previousHolder = request.beforeNumberChange === true;
         const notice = notify && !previousHolder ? erasureNotice(request.subject, language, noticeTexts) : undefined;

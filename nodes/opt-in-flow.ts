@@ -529,7 +529,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         // The request her keyword asked for is on its way: she is told to answer it; the yes passes on, as an unclear
         // one does, and the request stays pending.
         const purpose = findPurpose(storeNode.purposes, config.purpose);
-        const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
+        const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId, intent.text);
         return unclearYes(msg, 'before-request-read', 'pending', purpose, purposeId, language);
       }
       try {
@@ -697,6 +697,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
         keeps ? given?.language : undefined,
         config.language,
         inbound.from ?? inbound.userId,
+        intent.text,
       );
       const wording = keeps && given ? given.wording : purposeWording(purpose, language);
       // WhatsApp has verified the number and the person wrote first: one step is enough (issue 4).
@@ -753,7 +754,7 @@ export default function registerOptInFlow(RED: NodeAPI): void {
       const inbound = msg.whatsapp ?? {};
       const standing = await ledger.getConsent(subject, purpose.id);
       if (standing?.status === 'given') return alreadySignedUp(msg, standing, storeNode, { keyword: intent.keyword });
-      const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId);
+      const language = chooseLanguage(undefined, config.language, inbound.from ?? inbound.userId, intent.text);
       const wording = purposeWording(purpose, language);
       // A button message, whatever the mode: she wrote just now, so the window is open, and a free-form request lets
       // a privacy notice go before it (a template passes privacy-notice without one).

@@ -21,6 +21,7 @@ import {
   withdrawForSignal,
   withdrawForStaff,
 } from '../lib/conversation/stop';
+import type { InboundMessage } from '../lib/webhook/types';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
@@ -64,6 +65,11 @@ type FlowMessage = NodeMessageInFlow & {
   stop?: Record<string, unknown>;
   optOutFooter?: boolean;
 };
+
+/** The text she typed, or the label of the button she tapped. */
+function whatSheWrote(inbound: Partial<InboundMessage> | undefined): string | undefined {
+  return inbound?.text ?? inbound?.button?.text ?? inbound?.interactive?.title;
+}
 
 /** What a STOP or an objection asks for besides ("STOP and delete my data"), for msg.stop. */
 function alsoAsksOf(signal: StopSignal): { alsoAsks?: AlsoAsks } {
@@ -148,8 +154,14 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       );
     };
 
+    // In the language of what she typed or tapped, when it says one: "Unsubscribe" from a German number, in English.
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
-      chooseLanguage(msg.language, config.language, signal.subject.phone ?? signal.subject.userId);
+      chooseLanguage(
+        msg.language,
+        config.language,
+        signal.subject.phone ?? signal.subject.userId,
+        whatSheWrote(msg.whatsapp as Partial<InboundMessage> | undefined),
+      );
 
     /** She withdrew by e-mail, letter or phone, and staff record it: nothing is sent to her. */
     async function recordStaffWithdrawal(

@@ -61,6 +61,11 @@ export function isInboundMessage(msg: MessageLike): boolean {
   );
 }
 
+/** What she typed, for the language of the answer (chooseLanguage); undefined for a request from staff. */
+export function typedText(msg: MessageLike): unknown {
+  return isInboundMessage(msg) ? (msg.whatsapp as { text?: unknown }).text : undefined;
+}
+
 /**
  * Who a data subject request is about. An inbound WhatsApp message always means its sender, whatever it
  * says: a person may only erase or read their own data, never a number they type (Art. 12(6) GDPR,

@@ -206,6 +206,43 @@ export function keywordsFor(list: string | readonly string[] | undefined, langua
   return own.length > 0 ? own : typed;
 }
 
+/**
+ * Words that say which language a keyword message is written in, for the answer to it: "Unsubscribe" from a German
+ * number is answered in English, "Abmelden" from a British one in German. STOP, START and OK are both languages'.
+ */
+const MESSAGE_WORDS: Readonly<Record<Language, ReadonlySet<string>>> = {
+  en: spelledWords(
+    'UNSUBSCRIBE CANCEL END QUIT OPT OUT REVOKE ALL HELP YES CONFIRM NO SUBSCRIBE SIGN UP JOIN IN DELETE ERASE REMOVE MY DATA PLEASE PLS THANKS',
+  ),
+  de: spelledWords(
+    'STOPP STOPPEN ABMELDEN ABBESTELLEN AUSTRAGEN KÜNDIGEN BEENDEN ENDE ABMELDUNG HILFE JA BESTÄTIGEN NEIN ANMELDEN STARTEN ABONNIEREN DATEN MEINE LÖSCHEN SIE ENTFERNEN AUSKUNFT BITTE GERNE DANKE',
+  ),
+};
+const WORDS_OF_BOTH: ReadonlySet<string> = new Set(['STOP', 'START', 'OK']);
+
+function spelledWords(words: string): ReadonlySet<string> {
+  return new Set(words.split(' ').flatMap(spellings));
+}
+
+/**
+ * The language a message made of keywords and words of courtesy is written in ("Please unsubscribe", "Daten löschen"),
+ * or undefined: for a message with any other word (she wrote a sentence, the number says more), of both languages'
+ * words only (STOP), or of both languages.
+ */
+export function keywordMessageLanguage(text: unknown): Language | undefined {
+  if (typeof text !== 'string' || text.length > KEYWORD_MAX_LENGTH) return undefined;
+  const found = new Set<Language>();
+  for (const word of normaliseKeywordText(text).split(' ').filter(Boolean)) {
+    const forms = spellings(word);
+    const languages = (Object.keys(MESSAGE_WORDS) as Language[]).filter((language) =>
+      forms.some((form) => MESSAGE_WORDS[language].has(form)),
+    );
+    if (languages.length === 0 && !WORDS_OF_BOTH.has(word)) return undefined;
+    for (const language of languages) found.add(language);
+  }
+  return found.size === 1 ? [...found][0] : undefined;
+}
+
 /** The keywords of a list that parseKeywordList leaves out for their length, as typed. */
 export function overlongKeywords(list: string | readonly string[] | undefined): string[] {
   return listItems(list)

@@ -1,3 +1,5 @@
+import { keywordMessageLanguage } from './keywords';
+
 /** Languages the package ships texts in. Anything else falls back to English. */
 export type Language = 'en' | 'de';
 
@@ -7,13 +9,21 @@ const GERMAN_SPEAKING_COUNTRIES = ['DE.', 'AT.', 'CH.', 'LI.'];
 
 /**
  * The language to address a person in: an explicit choice (msg.language, a form field) wins,
- * then the node's setting; "auto" guesses German for numbers (or business-scoped user ids) from Germany, Austria,
- * Switzerland and Liechtenstein and English otherwise.
+ * then the node's setting; "auto" takes the language of the keyword message she wrote, if it says one ("Unsubscribe",
+ * "Abmelden"; keywordMessageLanguage), and else guesses German for numbers (or business-scoped user ids) from Germany,
+ * Austria, Switzerland and Liechtenstein and English otherwise.
  */
-export function chooseLanguage(explicit: unknown, nodeSetting: string | undefined, recipient?: unknown): Language {
+export function chooseLanguage(
+  explicit: unknown,
+  nodeSetting: string | undefined,
+  recipient?: unknown,
+  herMessage?: unknown,
+): Language {
   const requested = typeof explicit === 'string' ? explicit.toLowerCase().slice(0, 2) : undefined;
   if (requested === 'de' || requested === 'en') return requested;
   if (nodeSetting === 'de' || nodeSetting === 'en') return nodeSetting;
+  const written = keywordMessageLanguage(herMessage);
+  if (written) return written;
   const prefixes = [...GERMAN_SPEAKING_COUNTRY_CODES, ...GERMAN_SPEAKING_COUNTRIES];
   if (typeof recipient === 'string' && prefixes.some((prefix) => recipient.startsWith(prefix))) return 'de';
   return 'en';

@@ -378,6 +378,20 @@ describe('erase-subject node', () => {
       assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
     });
 
+    it('tells a German number that wrote DELETE MY DATA in English', async () => {
+      await load({ keywordMode: true, notify: true });
+      const store = await ledger();
+      await give(store, ERIKA);
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: ERIKA.slice(1) }, { text: 'Please delete my data' });
+      const sent = next('sent');
+      helper.getNode('erase').receive(inbound(ERIKA, 'Please delete my data', 'wamid.in-en'));
+      await sent;
+      const [accepted] = sandbox.accepted(PHONE_NUMBER_ID);
+      const body = accepted.body as { text: { body: string } };
+      assert.ok(body.text.body.startsWith(DEFAULT_ERASURE_NOTICE.en), body.text.body);
+      assert.equal((await store.checkConsent(ERIKA, 'news')).status, 'erased');
+    });
+
     it('asks a person who wrote "Löschen" to confirm with DATEN LÖSCHEN, in German, and erases only then', async () => {
       await load({ keywordMode: true, notify: true });
       const store = await ledger();

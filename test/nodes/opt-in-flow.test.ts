@@ -1024,6 +1024,15 @@ describe('opt-in-flow node', () => {
       assert.equal(stored?.requestPhoneNumberId, PHONE_NUMBER_ID);
     });
 
+    it('signs up in the language of her keyword: SUBSCRIBE from a German number, in English', async () => {
+      await load({ allowSingleStep: true });
+      const { output, msg } = await optIn(inbound(ANNA, { type: 'text', text: 'Subscribe' }));
+      assert.equal(output, 2);
+      assert.equal(msg.optIn?.language, 'en');
+      assert.match(String(msg.payload), /^You are now signed up/);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.language, 'en');
+    });
+
     describe('double opt-in started by a start keyword', () => {
       /** Her message `secondsAfter` now, recorded as whatsapp-webhook records it before the flow sees it. */
       const written = async (secondsAfter: number, whatsapp: Record<string, unknown>) => {

@@ -340,6 +340,23 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     assert.equal(sent[0].stop?.language, 'en');
   });
 
+  it('answers a keyword in the language it is written in: UNSUBSCRIBE from a German number in English', async () => {
+    const { sent } = await load();
+    await subscribe(GERMAN.phone);
+    await subscribe(BRITISH.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Unsubscribe please' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'Abmelden' });
+    await until(() => sent.length === 2, 'both confirmations');
+    assert.deepEqual(textsTo(GERMAN.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.en]);
+    assert.deepEqual(textsTo(BRITISH.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.de]);
+    // STOP is both languages' word: the number decides.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hilfe' });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STOP' });
+    await until(() => sent.length === 4, 'the help text and the second confirmation');
+    assert.deepEqual(textsTo(GERMAN.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.en, DEFAULT_HELP_TEXTS.de]);
+    assert.deepEqual(textsTo(BRITISH.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.de, DEFAULT_STOP_CONFIRMATION_TEXTS.en]);
+  });
+
   it('withdraws only the configured purposes', async () => {
     const { sent } = await load({ stop: { purposes: 'offers' } });
     const ledger = await subscribe(GERMAN.phone);

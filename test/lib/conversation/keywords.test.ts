@@ -5,6 +5,7 @@ import {
   dataRequestHint,
   KEYWORD_MAX_LENGTH,
   keywordLanguage,
+  keywordMessageLanguage,
   keywordsFor,
   matchKeyword,
   normaliseKeywordText,
@@ -306,6 +307,31 @@ describe('conversation/keywords', () => {
       assert.equal(keywordLanguage('START'), 'en');
       assert.equal(keywordLanguage('STOP'), undefined, 'a word of neither');
       assert.equal(keywordLanguage('MY DATEN'), undefined, 'words of both');
+    });
+
+    it('tells the language of a message made of keywords and words of courtesy, and of no other message', () => {
+      for (const [text, language] of [
+        ['UNSUBSCRIBE', 'en'],
+        ['Stop please', 'en'],
+        ['Help', 'en'],
+        ['yes', 'en'],
+        ['Kündigen!', 'de'],
+        ['KUNDIGEN', 'de'],
+        ['Stop bitte', 'de'],
+        ['Hilfe', 'de'],
+        ['ja gerne', 'de'],
+        ['Löschen Sie meine Daten', 'de'],
+        ['STOP', undefined],
+        ['Start', undefined],
+        ['OK', undefined],
+        ['Y', undefined],
+        ['Der Start war gut', undefined],
+        ['Yes danke', undefined],
+      ] as const) {
+        assert.equal(keywordMessageLanguage(text), language, text);
+      }
+      assert.equal(keywordMessageLanguage(42), undefined);
+      assert.equal(keywordMessageLanguage(`unsubscribe ${'please '.repeat(KEYWORD_MAX_LENGTH)}`), undefined);
     });
 
     it("names those of the reader's language, else the whole list as typed", () => {
