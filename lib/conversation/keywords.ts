@@ -64,13 +64,13 @@ export const DEFAULT_ERASE_KEYWORDS = [
  * Latin (asLatinWord): "ST\u200BOP" and "STОP" with a Cyrillic О are STOP, as she sees them.
  */
 export function normaliseKeywordText(text: string): string {
+  const visible = text
+    .normalize('NFKC')
+    .toUpperCase()
+    .replace(/\p{Cf}/gu, '')
+    .replace(/[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/gu, '');
   return withoutMarks(
-    text
-      .normalize('NFKC')
-      .toUpperCase()
-      .replace(/\p{Cf}/gu, '')
-      .replace(/[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/gu, '')
-      .replace(/[\p{L}\p{M}]+/gu, asLatinWord)
+    withLatinWords(visible)
       .replace(/['`\u00B4\u2018\u2019\u02BC]/gu, '')
       // An emoji or a sign goes with any mark on it (a keycap's).
       .replace(/[^\p{L}\p{M}\p{N}\s]\p{M}*/gu, ' '),
@@ -88,8 +88,15 @@ const THEIR_LATIN = 'ABEKMHOPCTXYYIJSQWABEZHIKMNOPTYX';
  * pasting, typed STOP. A word wholly in Cyrillic or Greek stays as it is: "У" is a Russian word, not Y.
  */
 function asLatinWord(word: string): string {
-  if (!/\p{Script=Latin}/u.test(word) || !/[\p{Script=Cyrillic}\p{Script=Greek}]/u.test(word)) return word;
+  if (!/\p{Script=Latin}/u.test(word) || !CYRILLIC_OR_GREEK.test(word)) return word;
   return [...word].map((letter) => THEIR_LATIN[LOOK_ALIKES.indexOf(letter)] ?? letter).join('');
+}
+
+const CYRILLIC_OR_GREEK = /[\p{Script=Cyrillic}\p{Script=Greek}]/u;
+
+/** asLatinWord on every word of a text, looked for only in a text with a Cyrillic or Greek letter (most have none). */
+function withLatinWords(text: string): string {
+  return CYRILLIC_OR_GREEK.test(text) ? text.replace(/[\p{L}\p{M}]+/gu, asLatinWord) : text;
 }
 
 /**
