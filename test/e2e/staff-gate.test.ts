@@ -88,8 +88,19 @@ describe('examples: the staff-only gate', () => {
 
   it('lets the exact Bearer token through and refuses anything else with 401', async () => {
     process.env.WA_GDPR_STAFF_TOKEN = TOKEN;
-    assert.equal((await ask(`Bearer ${TOKEN}`)).output, 1);
-    for (const authorization of [undefined, TOKEN, `bearer ${TOKEN}`, `Bearer ${TOKEN} `, `Bearer ${TOKEN.slice(1)}`]) {
+    // The scheme's name is case-insensitive, and more than one space may follow it (RFC 9110, 11.1 and 11.4).
+    for (const authorization of [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, `BEARER  ${TOKEN}`]) {
+      assert.equal((await ask(authorization)).output, 1, authorization);
+    }
+    for (const authorization of [
+      undefined,
+      TOKEN,
+      `Basic ${TOKEN}`,
+      `Bearer${TOKEN}`,
+      `Bearer ${TOKEN} `,
+      `Bearer ${TOKEN.toUpperCase()}`,
+      `Bearer ${TOKEN.slice(1)}`,
+    ]) {
       const { output, msg } = await ask(authorization);
       assert.equal(output, 2, String(authorization));
       assert.equal(msg.statusCode, 401);
