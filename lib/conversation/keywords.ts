@@ -475,6 +475,20 @@ export const ACCESS_REQUEST_HINTS = [
   'SPEICHERN SIE',
   'UEBER MICH',
   'UBER MICH',
+  // Where her number came from, and who allowed the messages: the source and the basis are hers to know (Art. 15(1)).
+  'WOHER HABT IHR MEINE',
+  'WOHER HABEN SIE MEINE',
+  'WOHER HAST DU MEINE',
+  'WOHER KENNT IHR MEINE',
+  'WOHER KENNEN SIE MEINE',
+  'WER HAT EUCH ERLAUBT',
+  'WER HAT IHNEN ERLAUBT',
+  'WER HAT DIR ERLAUBT',
+  'WHERE DID YOU GET MY',
+  'HOW DID YOU GET MY',
+  'WHO GAVE YOU MY',
+  'WHO ALLOWED YOU',
+  'WHO GAVE YOU PERMISSION',
 ] as const;
 
 /**

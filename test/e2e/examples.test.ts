@@ -1150,6 +1150,18 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.doesNotMatch(question, /STOP/, question);
   });
 
+  it('10 complete bot: "Woher habt ihr meine Nummer?" is a question about her data for a person, not thanked for', async () => {
+    const customer = await customerOf('10');
+    const flagged = red.log().length;
+    await customer.says('Woher habt ihr meine Nummer?');
+    const answer = (await customer.receivedExactly(2))[1].text;
+    assert.match(answer, /^Möchten Sie sehen, was wir über Sie speichern\? Antworten Sie mit MEINE DATEN\./, answer);
+    await red.waitForLog(/may ask to erase or to see her data \(WOHER HABT IHR MEINE\)/, 5000, flagged);
+    await customer.says('Wer hat euch erlaubt, mir zu schreiben?');
+    const second = (await customer.receivedExactly(3))[2].text;
+    assert.match(second, /^Möchten Sie sehen, was wir über Sie speichern\?/, second);
+  });
+
   it('10 complete bot: MEINE DATEN says a request she stopped before confirming was never given, not withdrawn', async () => {
     const customer = await customerOf('10');
     await customer.says('ANMELDEN');

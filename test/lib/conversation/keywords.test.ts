@@ -215,8 +215,16 @@ describe('conversation/keywords', () => {
         ['Please delete the data you hold about me', 'erasure'],
         ['Meine Daten', 'unclear'],
         ['DSGVO', 'unclear'],
+        // Where her number came from, and who allowed the messages, are hers to know (Art. 15(1)(c), (g)).
+        ['Woher habt ihr meine Nummer?', 'access'],
+        ['Woher haben Sie meine Handynummer??', 'access'],
+        ['Wer hat euch erlaubt, mir zu schreiben?', 'access'],
+        ['Where did you get my number from?', 'access'],
+        ['Who allowed you to text me', 'access'],
+        ['Woher habt ihr die Jacke?', 'unclear'],
       ];
       for (const [text, about] of cases) assert.equal(dataRequestAbout(text), about, text);
+      assert.equal(dataRequestHint('Woher habt ihr die Jacke?'), undefined, 'a question about a product');
     });
   });
 
