@@ -19,7 +19,8 @@ const ADS_EN =
   '(ADS|ADVERTS?|ADVERTISING|ADVERTISEMENTS?|PROMOTIONS?|PROMOS?|OFFERS|DEALS|MARKETING|NEWSLETTERS?|SPAM)';
 const FROM_DE = '((VOM|VON DEM|VON IHREM|VON EUREM|AUS DEM|AUS IHREM|AUS EUREM|DEN|DIE|IHREN|EUREN|IHRE|EURE) )?';
 const LIST_EN = '( FROM (THE|YOUR|THIS|ALL|ALL YOUR) (NEWSLETTERS?|MAILING LIST|MARKETING|ADS|OFFERS|PROMOTIONS))?';
-const WANT_DE = '((ICH )?(WILL|MOE?CHTE|HAE?TTE GERNE?) )';
+// "Ich will doch keinen Newsletter": after all.
+const WANT_DE = '((ICH )?(WILL|MOE?CHTE|HAE?TTE GERNE?) (DOCH )?)';
 const VIA = '( (PER|UE?BER|AUF|BEI) WHATSAPP| HIER)?';
 const SOON = '(AB SOFORT |KUE?NFTIG )?';
 const FROM_YOU = '( VON (EUCH|IHNEN))?';
@@ -146,6 +147,9 @@ const SENTENCES: readonly { pattern: RegExp; asked?: true }[] = [
   { pattern: /^(PLEASE )?STOP (MESSAGING|TEXTING|CONTACTING|WRITING TO) ME( ON WHATSAPP| HERE)?$/ },
   { pattern: new RegExp(`^STOP SENDING (ME )?(ANY MORE |MORE )?${MESSAGES_EN}( ON WHATSAPP| HERE)?$`) },
   { pattern: /^(DONT|DO NOT) (MESSAGE|TEXT|CONTACT|WRITE TO) ME (AGAIN|ANYMORE|ANY MORE)( ON WHATSAPP| HERE)?$/ },
+  // Lasst mich in Ruhe (mit eurer Werbung) / Leave me alone
+  { pattern: /^(LASST|LASSEN SIE|LASS) MICH (ENDLICH )?IN RUHE( MIT (EURER|IHRER|DER) WERBUNG)?$/ },
+  { pattern: /^(JUST )?LEAVE ME ALONE$/ },
   // Kein Interesse mehr (an Ihren Angeboten) / Not interested in your offers / No longer interested
   { pattern: new RegExp(`^KEIN INTERESSE (MEHR )?${INTEREST_IN_DE}$`) },
   { pattern: new RegExp(`^((I AM|IM) )?(NOT|NO LONGER) INTERESTED ${INTEREST_IN_EN}( ANYMORE| ANY MORE)?$`) },
@@ -230,8 +234,11 @@ function keepsOthers(words: readonly string[], asked: boolean): boolean {
   );
 }
 
-/** A "no" as a part of its own ("Nein danke, keine Werbung") only: "No more ads" starts with one. */
-const NO_WORDS: ReadonlySet<string> = new Set(['NEIN', 'NO', 'NOPE']);
+/**
+ * A "no" or a "halt" as a part of its own ("Nein danke, keine Werbung", "Halt! Keine Nachrichten mehr") only: "No more
+ * ads" starts with one.
+ */
+const NO_WORDS: ReadonlySet<string> = new Set(['NEIN', 'NO', 'NOPE', 'HALT']);
 
 /** A message that takes something back or asks for it again is no objection, whatever else it says. */
 const TAKEN_BACK =

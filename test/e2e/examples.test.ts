@@ -1121,7 +1121,12 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   });
 
   it('10 complete bot: a wish for no more messages or a withdrawal in her own words ends the newsletter at once', async () => {
-    for (const words of ['Hören Sie auf, mir zu schreiben', 'Ich widerrufe meine Einwilligung zum Newsletter']) {
+    for (const words of [
+      'Hören Sie auf, mir zu schreiben',
+      'Ich widerrufe meine Einwilligung zum Newsletter',
+      'Lasst mich in Ruhe',
+      'Halt! Keine Nachrichten mehr',
+    ]) {
       const customer = await customerOf('10');
       const signedUp = await signsUpInChat(customer, 'ANMELDEN', 'Ja');
       await customer.says(words);

@@ -28,6 +28,13 @@ const OBJECTIONS: [string, string][] = [
   ['Unsubscribe me please', 'UNSUBSCRIBE ME'],
   ['Can you unsubscribe me please?', 'CAN YOU UNSUBSCRIBE ME'],
   ['No more promotions', 'NO MORE PROMOTIONS'],
+  // Everyday ways of saying it (chat review, session 41).
+  ['nein danke, ich will doch keinen Newsletter', 'ICH WILL DOCH KEINEN NEWSLETTER'],
+  ['Lasst mich in Ruhe', 'LASST MICH IN RUHE'],
+  ['Lassen Sie mich endlich in Ruhe!', 'LASSEN SIE MICH ENDLICH IN RUHE'],
+  ['Lass mich in Ruhe mit eurer Werbung', 'LASS MICH IN RUHE MIT EURER WERBUNG'],
+  ['Halt! Keine Nachrichten mehr', 'KEINE NACHRICHTEN MEHR'],
+  ['Leave me alone', 'LEAVE ME ALONE'],
   ['no more ads pls', 'NO MORE ADS'],
   ['No marketing please', 'NO MARKETING'],
   ["I don't want any more offers", 'I DONT WANT ANY MORE OFFERS'],
@@ -212,6 +219,9 @@ const NOT_OBJECTIONS = [
   'Stop messaging me at night',
   'Meine Frau sagt: keine Nachrichten mehr',
   'Keine Nachrichten mehr, bis ich zurück bin',
+  'Lasst mich in Ruhe, ich rufe morgen an',
+  'Lass mich in Ruhe überlegen',
+  'Ich will doch keinen Newsletter?',
 ];
 
 describe('conversation/marketing-objection', () => {
