@@ -147,6 +147,27 @@ function requireChoice(options: ExportOptions, moves: readonly number[]): void {
   );
 }
 
+/**
+ * Staff naming a number and a user id that the ledger links to another number: a typo, or two people's details in one
+ * request. The user id's records (and its place on the erasure list) would go, or be disclosed, with the number's, so
+ * nothing is done. A WhatsApp message names its sender as Meta knows her and is never refused for this.
+ */
+async function refuseAnotherPersonsUserId(
+  tx: StoreTx,
+  identified: IdentifiedSubject,
+  p: string,
+  options: ExportOptions,
+): Promise<void> {
+  if (!options.requireHolderChoice || identified.userIdOnly || identified.userIdAlias === undefined) return;
+  const linked = await tx.resolveAlias(identified.userIdAlias);
+  if (linked !== undefined && linked !== p) {
+    throw new GdprWhatsAppError(
+      'subject-mismatch',
+      "This WhatsApp user id belongs to another number than the one named: send one person's number, user id, or both. Nothing was exported or erased.",
+    );
+  }
+}
+
 /** The number's key first, then the keys of the user id the request itself came with. */
 function ownKeys(identified: IdentifiedSubject, p: string): string[] {
   const keys = [p, identified.userIdAlias, identified.userIdOnly ? identified.pseudonym : undefined];
@@ -185,6 +206,7 @@ export class SubjectRights {
     const sentAt = optionalTime(options.sentAt, 'sentAt');
     const { report, keys, phone, previousHolder } = await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
+      await refuseAnotherPersonsUserId(tx, identified, p, options);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
       requireChoice(options, moves);
       // Her own message, delivered after her number went to someone else: her part, not his.
@@ -350,6 +372,7 @@ export class SubjectRights {
     const sentAt = optionalTime(options.sentAt, 'sentAt');
     return this.change(async (tx, now) => {
       const p = await this.writes.pseudonymOf(tx, identified);
+      await refuseAnotherPersonsUserId(tx, identified, p, options);
       const moves = movesOf(await tx.listAudit(p, [NUMBER_CHANGED]));
       requireChoice(options, moves);
       if (options.beforeNumberChange === undefined && senderSpan(moves, sentAt) !== undefined) {

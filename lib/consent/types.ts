@@ -272,7 +272,8 @@ export interface ExportOptions {
   /**
    * Refuse (holder-choice-needed) when the number passed to another person and `beforeNumberChange` is not given:
    * staff answering a request by e-mail must say whose part it is about (an export to the wrong one discloses the
-   * other's data; an erasure cannot be undone).
+   * other's data; an erasure cannot be undone). Such a request naming a number and a user id the ledger links to
+   * another number is refused too (subject-mismatch).
    */
   requireHolderChoice?: boolean;
   /**

@@ -586,6 +586,23 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.ok((bad.body as { error: string }).error);
   });
 
+  it("07 data subject requests: one person's number with another's user id is refused with 400, nothing erased", async () => {
+    const erika = await customerOf('07');
+    await erika.saysWithUserId('ANMELDEN', 'DE.700700700');
+    await erika.receivedExactly(2);
+    await erika.tapsReplyButton('gdpr-confirm:newsletter', 'JA');
+    await erika.receivedExactly(3);
+    assert.equal((await status('07', erika.phone, 'newsletter')).status, 'given');
+    const max = await subscribed('07', 'Max');
+    for (const endpoint of ['/dsr-ex07/erase', '/dsr-ex07/export']) {
+      const refused = await postJson(endpoint, { phone: max.phone, userId: 'DE.700700700' });
+      assert.equal(refused.status, 400, `${endpoint}: ${refused.text}`);
+      assert.equal((refused.body as { error?: string }).error, 'subject-mismatch', refused.text);
+    }
+    assert.equal((await status('07', erika.phone, 'newsletter')).status, 'given');
+    assert.equal((await status('07', max.phone, 'newsletter')).status, 'given');
+  });
+
   it('staff endpoints answer only with the staff token, and a refused request changes nothing', async () => {
     const endpoints: { url: string; method: string }[] = [];
     for (const loaded of examples.values()) {

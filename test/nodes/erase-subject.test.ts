@@ -206,6 +206,27 @@ describe('erase-subject node', () => {
     assert.equal((await store.checkConsent({ userId: 'DE.1502576394655843' }, 'news')).status, 'erased');
   });
 
+  it("refuses staff's request naming one person's number and another's user id, and erases nothing", async () => {
+    await load();
+    const store = await ledger();
+    const wording = 'Send me the newsletter on WhatsApp.';
+    for (const subject of [
+      { phone: ERIKA, userId: 'DE.1502576394655843' },
+      { phone: JOHN, userId: 'US.13491208655302741918' },
+    ]) {
+      await store.giveConsent({ subject, purpose: 'news', wording, method: 'keyword', actor: 'test' });
+    }
+    const reports = collect('report');
+    const caught = next('caught');
+    helper.getNode('erase').receive({ payload: { phone: JOHN, userId: 'DE.1502576394655843' } });
+    const error = (await caught).error as { message: string };
+    assert.match(error.message, /user id belongs to another number/);
+    assert.equal(reports.length, 0);
+    for (const subject of [ERIKA, JOHN, { userId: 'DE.1502576394655843' }]) {
+      assert.equal((await store.checkConsent(subject, 'news')).allowed, true, JSON.stringify(subject));
+    }
+  });
+
   it('reports an unknown subject as found:false, not as an error', async () => {
     await load();
     const caught = collect('caught');

@@ -56,6 +56,11 @@ export class SandboxCustomer {
     return this.post('send', { name: this.name, text });
   }
 
+  /** Writes with the business-scoped user id Meta names beside her number (the sandbox keeps it for her next messages). */
+  saysWithUserId(text: string, userId: string): Promise<unknown> {
+    return this.post('send', { name: this.name, text, userId });
+  }
+
   /** Writes under a username: Meta withholds her number, and the webhook names her by `userId` alone. */
   saysWithNumberHidden(text: string, userId: string): Promise<unknown> {
     return this.post('send', { name: this.name, text, userId, hideNumber: true });

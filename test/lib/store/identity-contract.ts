@@ -815,6 +815,25 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
       });
     });
 
+    describe("staff naming one person's number and another's user id", () => {
+      it('erases and exports nothing, and still answers a request whose number and user id belong together', async () => {
+        await give({ phone: ANNA, userId: 'DE.7001' });
+        await give({ phone: OTHER, userId: 'DE.7002' });
+        const staff = { requireHolderChoice: true };
+        await rejectsWith(ledger.eraseSubject({ phone: OTHER, userId: 'DE.7001' }, 't', staff), 'subject-mismatch');
+        await rejectsWith(ledger.exportSubject({ phone: OTHER, userId: 'DE.7001' }, 't', staff), 'subject-mismatch');
+        assert.equal(await check(ANNA), 'given');
+        assert.equal(await check({ userId: 'DE.7001' }), 'given');
+        assert.equal(await check(OTHER), 'given');
+        // A user id the ledger has not seen, or one linked to this very number, is hers to name.
+        const exported = await ledger.exportSubject({ phone: OTHER, userId: 'DE.7002' }, 't', staff);
+        assert.equal(exported.consents.length, 1);
+        await ledger.eraseSubject({ phone: OTHER, userId: 'DE.7999' }, 't', staff);
+        assert.equal(await check(OTHER), 'erased');
+        assert.equal(await check(ANNA), 'given');
+      });
+    });
+
     describe('refusals and opt-outs by number and user id', () => {
       it('a refusal answers to the user id alone too, also once no link leads the id to the number', async () => {
         await ledger.refuseConsent({
