@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { LedgerHandle } from '../lib/consent/threaded-ledger';
+import { typedText } from '../lib/conversation/dsr';
 import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywords';
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import type { AlsoAsks } from '../lib/conversation/marketing-objection';
@@ -21,7 +22,6 @@ import {
   withdrawForSignal,
   withdrawForStaff,
 } from '../lib/conversation/stop';
-import type { InboundMessage } from '../lib/webhook/types';
 import { findConsentStore, ledgerOf, showStoreProblems } from './consent-store';
 import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
@@ -65,11 +65,6 @@ type FlowMessage = NodeMessageInFlow & {
   stop?: Record<string, unknown>;
   optOutFooter?: boolean;
 };
-
-/** The text she typed, or the label of the button she tapped. */
-function whatSheWrote(inbound: Partial<InboundMessage> | undefined): string | undefined {
-  return inbound?.text ?? inbound?.button?.text ?? inbound?.interactive?.title;
-}
 
 /** What a STOP or an objection asks for besides ("STOP and delete my data"), for msg.stop. */
 function alsoAsksOf(signal: StopSignal): { alsoAsks?: AlsoAsks } {
@@ -156,12 +151,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
 
     // In the language of what she typed or tapped, when it says one: "Unsubscribe" from a German number, in English.
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
-      chooseLanguage(
-        msg.language,
-        config.language,
-        signal.subject.phone ?? signal.subject.userId,
-        whatSheWrote(msg.whatsapp as Partial<InboundMessage> | undefined),
-      );
+      chooseLanguage(msg.language, config.language, signal.subject.phone ?? signal.subject.userId, typedText(msg));
 
     /** She withdrew by e-mail, letter or phone, and staff record it: nothing is sent to her. */
     async function recordStaffWithdrawal(

@@ -61,9 +61,14 @@ export function isInboundMessage(msg: MessageLike): boolean {
   );
 }
 
-/** What she typed, for the language of the answer (chooseLanguage); undefined for a request from staff. */
+/**
+ * What she typed, or the label of the button she tapped, for the language of the answer (chooseLanguage); undefined
+ * for a request from staff.
+ */
 export function typedText(msg: MessageLike): unknown {
-  return isInboundMessage(msg) ? (msg.whatsapp as { text?: unknown }).text : undefined;
+  if (!isInboundMessage(msg)) return undefined;
+  const inbound = msg.whatsapp as InboundLike;
+  return inbound.text ?? inbound.button?.text ?? inbound.interactive?.title;
 }
 
 /**
