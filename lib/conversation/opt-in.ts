@@ -410,8 +410,10 @@ export const DEFAULT_OPT_IN_TEXTS: Record<OptInText, Record<Language, string>> =
   pending: {
     // A start keyword again while her request is fresh, or a yes typed before she can have read it: the request she has
     // is the way in.
-    en: 'We have sent you a sign-up request already: to sign up ({label}), tap YES in it.',
-    de: 'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden ({label}), tippen Sie darin auf JA.',
+    // No "already": a yes typed too soon comes seconds after the request, not after one sent long ago. The label after
+    // a colon, as in 'refused'.
+    en: 'We have sent you a sign-up request. Please tap YES in it to sign up: {label}.',
+    de: 'Wir haben Ihnen eine Anmeldeanfrage geschickt. Bitte tippen Sie darin auf JA, um sich anzumelden: {label}.',
   },
 };
 

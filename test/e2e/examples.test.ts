@@ -787,7 +787,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await nextSecond();
     await mia.says('ja');
     const tooSoon = (await mia.receivedExactly(requested + 1))[requested];
-    assert.match(tooSoon.text, /^Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: /, brief(tooSoon));
+    assert.match(
+      tooSoon.text,
+      /^Wir haben Ihnen eine Anmeldeanfrage geschickt\. Bitte tippen Sie darin auf JA, um sich anzumelden: Newsletter\./,
+      brief(tooSoon),
+    );
     assert.doesNotMatch(tooSoon.text, /DATEN LÖSCHEN/, brief(tooSoon));
     assert.equal((await status('10', mia.phone, 'newsletter')).status, 'pending');
   });
@@ -1089,7 +1093,11 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     // Again before her yes: the request she has is the way in.
     await customer.says('Anmelden');
     const pending = (await customer.receivedExactly(3))[2];
-    assert.match(pending.text, /^Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: /, brief(pending));
+    assert.match(
+      pending.text,
+      /^Wir haben Ihnen eine Anmeldeanfrage geschickt\. Bitte tippen Sie darin auf JA, um sich anzumelden: Newsletter\./,
+      brief(pending),
+    );
     await customer.tapsReplyButton('gdpr-confirm:newsletter', 'JA');
     assert.match((await customer.receivedExactly(4))[3].text, /^Vielen Dank, Ihre Einwilligung ist bestätigt/);
     // Again: she is told she is signed up already, not "jetzt angemeldet" as if something had changed.

@@ -1083,7 +1083,7 @@ describe('opt-in-flow node', () => {
           assert.deepEqual([yes.msg.optIn?.outcome, yes.msg.optIn?.reason], ['unclear', 'before-request-read']);
           assert.equal(
             yes.msg.optIn?.message,
-            'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden (Rundbrief), tippen Sie darin auf JA.',
+            'Wir haben Ihnen eine Anmeldeanfrage geschickt. Bitte tippen Sie darin auf JA, um sich anzumelden: Rundbrief.',
           );
           assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending');
         }
@@ -1106,14 +1106,14 @@ describe('opt-in-flow node', () => {
         assert.equal(again.msg.consent?.status, 'pending', 'the request she has');
         assert.equal(
           again.msg.payload,
-          'Wir haben Ihnen bereits eine Anmeldeanfrage geschickt: Um sich anzumelden (Rundbrief), tippen Sie darin auf JA.',
+          'Wir haben Ihnen eine Anmeldeanfrage geschickt. Bitte tippen Sie darin auf JA, um sich anzumelden: Rundbrief.',
         );
         const english = await optIn(inbound(BOB, { type: 'text', text: 'START' }));
         assert.equal(english.msg.optIn?.outcome, 'requested');
         const englishAgain = await optIn(inbound(BOB, { type: 'text', text: 'START' }));
         assert.equal(
           englishAgain.msg.payload,
-          'We have sent you a sign-up request already: to sign up (WhatsApp newsletter), tap YES in it.',
+          'We have sent you a sign-up request. Please tap YES in it to sign up: WhatsApp newsletter.',
         );
         await optIn(
           inbound(ANNA, {
