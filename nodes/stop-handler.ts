@@ -5,6 +5,7 @@ import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywor
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import type { AlsoAsks } from '../lib/conversation/marketing-objection';
 import { settleNamedNumber } from '../lib/conversation/national-numbers';
+import { purposeLabel } from '../lib/conversation/purposes';
 import {
   marketingPurposeIds,
   objectionReplyText,
@@ -149,6 +150,14 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       );
     };
 
+    /** A STOP that ended nothing (she had opted out, or never signed up), with the node's purposes if it has a list. */
+    const nothingEnded = (outcome: WithdrawalOutcome, language: Language): { purposes?: string } | undefined => {
+      if (outcome.withdrawn.length > 0) return undefined;
+      if (purposes === undefined) return {};
+      const named = (store?.purposes ?? []).filter((p) => purposes.includes(p.id));
+      return { purposes: named.map((p) => purposeLabel(p, language)).join(', ') };
+    };
+
     // In the language of what she typed or tapped, when it says one: "Unsubscribe" from a German number, in English.
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
       chooseLanguage(msg.language, config.language, signal.subject.phone ?? signal.subject.userId, typedText(msg));
@@ -287,7 +296,13 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       }
       const language = languageFor(msg, signal);
       replyTo(msg, signal.subject);
-      msg.payload = stopReplyText('stop', language, texts.stop, signUpKeyword(language));
+      msg.payload = stopReplyText(
+        'stop',
+        language,
+        texts.stop,
+        signUpKeyword(language),
+        nothingEnded(outcome, language),
+      );
       msg.language = language;
       // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).
       msg.optOutFooter = false;

@@ -41,6 +41,24 @@ export const STOP_CONFIRMATION_WITH_KEYWORD: Readonly<Record<Language, (keyword:
 };
 
 /**
+ * The default answer to a STOP that ended nothing: she had opted out before, or never signed up, and "To sign up
+ * again" would tell the second of something she never did. `purposes`: the labels of a node that ends only some.
+ */
+export const NOTHING_TO_END_TEXTS: Readonly<Record<Language, (purposes?: string) => string>> = {
+  en: (purposes) =>
+    purposes ? `You are not signed up: ${purposes}.` : 'You are not signed up for any messages from us.',
+  de: (purposes) =>
+    purposes ? `Sie sind nicht angemeldet: ${purposes}.` : 'Sie sind bei uns für keine Nachrichten angemeldet.',
+};
+
+/** What follows NOTHING_TO_END_TEXTS: the way in, by keyword when the flows have one. */
+export const SIGN_UP_HINT: Readonly<Record<Language, (keyword?: string) => string>> = {
+  en: (keyword) => (keyword ? `To sign up, reply ${keyword}.` : 'You can sign up at any time.'),
+  de: (keyword) =>
+    keyword ? `Um sich anzumelden, antworten Sie mit ${keyword}.` : 'Sie können sich jederzeit anmelden.',
+};
+
+/**
  * The answer to an objection to advertising in other words ("Bitte keine Werbung mehr"): what ended, by the purposes'
  * names. The STOP sentence is added when a STOP would end more (the node's other purposes).
  */
@@ -490,20 +508,26 @@ export function parsePurposeList(list: string | readonly string[] | undefined): 
 
 /**
  * The text the person receives after STOP or HELP, in their language; node texts override the defaults. `signUpKeyword`
- * (a STOP's confirmation only) is the keyword that signs her up again, when the flows have one.
+ * (a STOP's confirmation only) is the keyword that signs her up again, when the flows have one. `nothingEnded` (a
+ * STOP's only): her STOP found nothing to end, with the labels of the purposes when the node ends only some.
  */
 export function stopReplyText(
   kind: 'stop' | 'help',
   language: Language,
   overrides: Partial<Record<Language, string>> = {},
   signUpKeyword?: string,
+  nothingEnded?: { purposes?: string },
 ): string {
   const configured = Object.fromEntries(
     Object.entries(overrides).filter(([, t]) => typeof t === 'string' && t.trim().length > 0),
   ) as Partial<Record<Language, string>>;
   const own = configured[language]?.trim();
   if (own !== undefined) return own;
-  if (kind === 'stop' && signUpKeyword?.trim()) return STOP_CONFIRMATION_WITH_KEYWORD[language](signUpKeyword.trim());
+  const keyword = signUpKeyword?.trim() || undefined;
+  if (kind === 'stop' && nothingEnded) {
+    return `${NOTHING_TO_END_TEXTS[language](nothingEnded.purposes)} ${SIGN_UP_HINT[language](keyword)}`;
+  }
+  if (kind === 'stop' && keyword) return STOP_CONFIRMATION_WITH_KEYWORD[language](keyword);
   const defaults = kind === 'stop' ? DEFAULT_STOP_CONFIRMATION_TEXTS : DEFAULT_HELP_TEXTS;
   return defaults[language] ?? (textFor(defaults, language) as string);
 }

@@ -1040,7 +1040,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
       // A STOP ends the order updates too (an objection): the confirmation says so.
       [
         'STOP',
-        /^Sie wurden abgemeldet: Wir senden Ihnen keine Nachrichten mehr, auch keine Bestell-Updates\. Um sich wieder für unseren Newsletter anzumelden, antworten Sie mit ANMELDEN\.$/,
+        /^Sie wurden abgemeldet: Wir senden Ihnen keine Nachrichten mehr, auch keine Bestell-Updates\. Um sich für unseren Newsletter anzumelden, antworten Sie mit ANMELDEN\.$/,
       ],
       // Help names what she can do here: no advertising only, her data, erasure, sign-up, besides STOP.
       [

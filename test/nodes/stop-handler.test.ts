@@ -354,7 +354,41 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STOP' });
     await until(() => sent.length === 4, 'the help text and the second confirmation');
     assert.deepEqual(textsTo(GERMAN.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.en, DEFAULT_HELP_TEXTS.de]);
-    assert.deepEqual(textsTo(BRITISH.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.de, DEFAULT_STOP_CONFIRMATION_TEXTS.en]);
+    // Her second STOP ended nothing: she is told she is not signed up.
+    assert.deepEqual(textsTo(BRITISH.waId), [
+      DEFAULT_STOP_CONFIRMATION_TEXTS.de,
+      'You are not signed up for any messages from us. You can sign up at any time.',
+    ]);
+  });
+
+  it('tells a STOP that ended nothing that she is not signed up, not how to sign up "again"', async () => {
+    const { sent } = await load({ stop: { signUpKeyword: 'ANMELDEN' } });
+    // Never signed up.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the answer');
+    assert.deepEqual(sent[0].stop?.withdrawn, []);
+    assert.deepEqual(textsTo(GERMAN.waId), [
+      'Sie sind bei uns für keine Nachrichten angemeldet. Um sich anzumelden, antworten Sie mit ANMELDEN.',
+    ]);
+    // Signed up, then STOP twice: the first ends her consents, the second nothing.
+    await subscribe(BRITISH.phone);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STOP' });
+    await until(() => sent.length === 2, 'the confirmation');
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STOP' });
+    await until(() => sent.length === 3, 'the second answer');
+    assert.deepEqual(textsTo(BRITISH.waId), [
+      'You have been unsubscribed. To sign up again, reply ANMELDEN.',
+      'You are not signed up for any messages from us. To sign up, reply ANMELDEN.',
+    ]);
+  });
+
+  it('names the purposes a STOP of a node with a purpose list found nothing to end in', async () => {
+    const { sent } = await load({ stop: { purposes: 'offers' } });
+    const ledger = await subscribe(BRITISH.phone, ['orders']);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the answer');
+    assert.deepEqual(textsTo(BRITISH.waId), ['You are not signed up: Offers. You can sign up at any time.']);
+    assert.equal((await ledger.checkConsent(BRITISH.phone, 'orders')).allowed, true, 'not in its list');
   });
 
   it('withdraws only the configured purposes', async () => {

@@ -374,6 +374,23 @@ describe('conversation/stop', () => {
       assert.equal(stopReplyText('stop', 'de', { en: 'Bye!', de: '  ' }), DEFAULT_STOP_CONFIRMATION_TEXTS.de);
     });
 
+    it('tells a STOP that ended nothing that she is not signed up, with the way in and without "again"', () => {
+      assert.equal(
+        stopReplyText('stop', 'de', {}, undefined, {}),
+        'Sie sind bei uns für keine Nachrichten angemeldet. Sie können sich jederzeit anmelden.',
+      );
+      assert.equal(
+        stopReplyText('stop', 'en', {}, ' START ', {}),
+        'You are not signed up for any messages from us. To sign up, reply START.',
+      );
+      assert.equal(
+        stopReplyText('stop', 'de', {}, 'ANMELDEN', { purposes: 'Newsletter, Angebote' }),
+        'Sie sind nicht angemeldet: Newsletter, Angebote. Um sich anzumelden, antworten Sie mit ANMELDEN.',
+      );
+      assert.equal(stopReplyText('stop', 'en', { en: 'Bye!' }, 'START', {}), 'Bye!', 'her own text as it is');
+      assert.equal(stopReplyText('help', 'en', {}, undefined, {}), DEFAULT_HELP_TEXTS.en, 'HELP is HELP');
+    });
+
     it("names the sign-up keyword in the reader's language: the node's own, else the first opt-in-flow's", () => {
       assert.equal(signUpKeywordFor('de', undefined, []), undefined);
       assert.equal(signUpKeywordFor('en', '  ', []), undefined);
