@@ -1268,6 +1268,13 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     // A status no order has is refused, also one that is a name every JavaScript object knows.
     const odd = await postJson('/order', { to: jana.phone, orderId: 'B-2', status: 'constructor' });
     assert.equal(odd.status, 400, odd.text);
+    // JSON can make any field an object that no text can be made of: the shop is told which field, not a JS error.
+    const objectStatus = await postJson('/order', { to: jana.phone, orderId: 'B-3', status: { toString: 1 } });
+    assert.equal(objectStatus.status, 400, objectStatus.text);
+    assert.match(objectStatus.text, /Unknown order status: one of received, shipped, delivered/);
+    const objectTo = await postJson('/order', { to: { toString: 1 }, orderId: 'B-4', status: 'shipped' });
+    assert.equal(objectTo.status, 400, objectTo.text);
+    assert.doesNotMatch(objectTo.text, /primitive value/);
     await jana.receivedExactly(1);
   });
 
