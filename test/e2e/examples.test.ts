@@ -91,6 +91,9 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   it('01 double opt-in from a web form: form, template, confirmation; an unticked box stores nothing', async () => {
     const form = await fetch(`${red.url}/optin-ex01?lang=de`);
     assert.equal(form.status, 200);
+    // No other site may show the form in a frame and have visitors tick the box under something else (clickjacking).
+    assert.equal(form.headers.get('x-frame-options'), 'DENY');
+    assert.equal(form.headers.get('content-security-policy'), "frame-ancestors 'none'");
     const page = await form.text();
     // A query value that is no text (Express reads ?lang[toString]=x as an object) gets the page, never no answer.
     const odd = await fetch(`${red.url}/optin-ex01?lang[toString]=x`, { signal: AbortSignal.timeout(10_000) });
@@ -110,6 +113,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     assert.equal(submitted.status, 200, await submitted.clone().text());
     const sentPage = await submitted.text();
     assert.match(sentPage, /data-outcome="requested"/);
+    assert.equal(submitted.headers.get('x-frame-options'), 'DENY', 'the answer page too');
     const [request] = await erika.receivedExactly(1);
     assert.equal(request.type, 'template');
     assert.equal(request.template?.name, 'consent_request');
@@ -799,7 +803,9 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
   it('10 complete bot: form, confirmation, notice, campaign, order, STOP, erasure; refusals on the way', async () => {
     const erika = await customerOf('10');
     // Art. 13: the form that collects the number links the policy page, in the visitor's language.
-    const formPage = await (await fetch(`${red.url}/optin?lang=de`)).text();
+    const formResponse = await fetch(`${red.url}/optin?lang=de`);
+    assert.equal(formResponse.headers.get('content-security-policy'), "frame-ancestors 'none'", 'not to be framed');
+    const formPage = await formResponse.text();
     const odd = await fetch(`${red.url}/optin?lang[toString]=x`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(odd.status, 200, 'a query value that is no text gets the page');
     const policyLink = formPage.match(/<a href="([^"]+)">Datenschutzerklärung/)?.[1];
