@@ -214,7 +214,7 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           }
           if (result.inProgress > 0) {
             // Another delivery still holds these items: Meta retries a 503, by then they are done or released.
-            answer(res, 503, '503');
+            answer(res, 503, '503 webhook-in-progress: another delivery of these items is being handled');
             show(statusOf('waiting', RED._('whatsapp-webhook.status.in-progress')));
             return;
           }
@@ -226,7 +226,9 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
         .catch(async (err: unknown) => {
           if (dedupe && open.length > 0) await releaseClaims(dedupe, open, claimId);
           if (err instanceof WebhookError) {
-            answer(res, err.httpStatus, String(err.httpStatus));
+            // Meta reads only the status; whoever tests the endpoint by hand is told why (the code and its English
+            // text, which carry nothing of the body).
+            answer(res, err.httpStatus, `${err.httpStatus} ${err.code}: ${err.message}`);
             // A refused POST is someone else's mistake or an attack: a warning, not a flow error.
             const text = translateError(RED, err);
             warnRefused(text);
@@ -235,8 +237,8 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
           }
           // A failure after the 200 (e.g. Node-RED cloning a message) must not answer twice: that throw would
           // become an unhandled rejection, which ends the Node-RED process.
-          if (!res.headersSent) answer(res, 500, '500');
-          if (err instanceof GdprWhatsAppError && err.code === 'webhook-not-handled') {
+          if (!res.headersSent) answer(res, 500, isNotHandled(err) ? `500 ${err.code}: ${err.message}` : '500');
+          if (isNotHandled(err)) {
             // The wired node reported its own error already; this only says what happens next.
             const text = translateError(RED, err);
             this.warn(text);
@@ -274,6 +276,11 @@ export default function registerWhatsAppWebhook(RED: NodeAPI): void {
   RED.nodes.registerType('whatsapp-webhook', WhatsAppWebhook as never, {
     settings: savedConfigSettings('whatsapp-webhook', whatsappWebhookMigrations),
   });
+}
+
+/** A wired node failed or timed out: its count is all the message carries, no error of the node (which might). */
+function isNotHandled(err: unknown): err is GdprWhatsAppError {
+  return err instanceof GdprWhatsAppError && err.code === 'webhook-not-handled';
 }
 
 /**

@@ -246,7 +246,14 @@ describe('whatsapp-webhook node', () => {
   it('answers 401 and emits nothing for a wrong, forged or missing signature', async () => {
     const received = await load();
     const forged = JSON.stringify(textMessage('forged'));
-    assert.equal((await signedPost('/whatsapp', forged, 'not-the-app-secret')).status, 401);
+    const wrongSecret = await signedPost('/whatsapp', forged, 'not-the-app-secret');
+    assert.equal(wrongSecret.status, 401);
+    // Whoever tries the endpoint by hand reads why in the body.
+    assert.equal(
+      wrongSecret.body,
+      '401 webhook-signature-invalid: The X-Hub-Signature-256 header does not match the body',
+    );
+    assert.match((await post('/whatsapp', forged)).body, /^401 webhook-signature-missing: /);
     // The status says why in words (the catalogue's, or the error's own where the test runtime has none).
     const refused = String(statusesOf('hook').at(-1)?.text);
     assert.match(refused, /^401: .*X-Hub-Signature-256/);
@@ -275,15 +282,23 @@ describe('whatsapp-webhook node', () => {
 
   it('answers 400 for malformed JSON and for bodies that are not WhatsApp webhooks', async () => {
     const received = await load();
-    assert.equal((await signedPost('/whatsapp', '{"object": "whatsapp_business_account", ')).status, 400);
-    assert.equal((await signedPost('/whatsapp', { object: 'page', entry: [] })).status, 400);
+    const malformed = await signedPost('/whatsapp', '{"object": "whatsapp_business_account", ');
+    assert.deepEqual(malformed, {
+      status: 400,
+      body: '400 webhook-malformed-json: The webhook body is not valid JSON',
+    });
+    const notWhatsApp = await signedPost('/whatsapp', { object: 'page', entry: [] });
+    assert.equal(notWhatsApp.status, 400);
+    assert.match(notWhatsApp.body, /^400 webhook-not-whatsapp: /);
     assert.equal(received.messages.length, 0);
   });
 
   it('answers 413 for a body over maxBytes, declared or streamed, and still works afterwards', async () => {
     const received = await load({ maxBytes: 2048 });
     const big = JSON.stringify({ object: 'whatsapp_business_account', padding: 'x'.repeat(4096) });
-    assert.equal((await signedPost('/whatsapp', big)).status, 413);
+    const declared = await signedPost('/whatsapp', big);
+    assert.equal(declared.status, 413);
+    assert.match(declared.body, /^413 webhook-too-large: The webhook body is larger than 2048 bytes/);
 
     // Without content-length (chunked), the limit applies while reading.
     const streamed = await new Promise<number>((resolve, reject) => {
