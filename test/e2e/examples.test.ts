@@ -99,6 +99,10 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const odd = await fetch(`${red.url}/optin-ex01?lang[toString]=x`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(odd.status, 200);
     assert.match(await odd.text(), /Newsletter on WhatsApp/);
+    // At "/optin-ex01/" (Express routes it here too) the form still posts to "/optin-ex01".
+    const slashed = await fetch(`${red.url}/optin-ex01/`);
+    const action = (await slashed.text()).match(/<form method="post" action="([^"]+)"/)?.[1] ?? '';
+    assert.equal(new URL(action, slashed.url).pathname, new URL(`${red.url}/optin-ex01`).pathname, action);
     const checkbox = page.match(/<input type="checkbox"[^>]*>/)?.[0] ?? '';
     assert.ok(checkbox && !/checked/.test(checkbox), 'the consent box is not pre-ticked');
     const wordingDe = String((example('01').nodes[1].env as { name: string; value: string }[])[1].value);
@@ -811,6 +815,19 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const policyLink = formPage.match(/<a href="([^"]+)">Datenschutzerklärung/)?.[1];
     assert.equal(policyLink, 'privacy?lang=de', formPage);
     assert.equal((await fetch(`${red.url}/${policyLink}`)).status, 200);
+    // Express serves the page at "/optin/" too: its form and links still lead to "/optin" and "/privacy".
+    const slashed = await fetch(`${red.url}/optin/?lang=de`);
+    const slashedPage = await slashed.text();
+    const resolved = (pattern: RegExp) => new URL(slashedPage.match(pattern)?.[1] ?? '', slashed.url).pathname;
+    assert.equal(resolved(/<form method="post" action="([^"]+)"/), new URL(`${red.url}/optin`).pathname, slashedPage);
+    assert.equal(resolved(/<a href="([^"]+)">Datenschutzerklärung/), new URL(`${red.url}/privacy`).pathname);
+    const slashedPost = await fetch(`${red.url}/optin/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ phone: 'no number', consent: 'on', language: 'de' }),
+    });
+    const back = (await slashedPost.text()).match(/<a href="([^"]+)">Zurück zum Formular/)?.[1] ?? '';
+    assert.equal(new URL(back, slashedPost.url).pathname, new URL(`${red.url}/optin`).pathname, back);
     // Erika types her number as Germans do; the form's default country (DE) reads it.
     assert.match(erika.phone, /^\+49/);
     const form = await fetch(`${red.url}/optin`, {
