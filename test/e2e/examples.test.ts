@@ -892,7 +892,7 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await erika.says('Wie kann ich mich ganz abmelden?');
     assert.equal(
       (await erika.receivedExactly(8))[7].text,
-      'Möchten Sie keine Werbung mehr von uns? Antworten Sie mit KEINE WERBUNG. STOP beendet alle unsere Nachrichten, auch die Bestell-Updates.',
+      'Möchten Sie keine Werbung mehr von uns? Antworten Sie mit KEINE WERBUNG. STOP beendet alle unsere Nachrichten, auch die Bestell-Updates. Jemand aus unserem Team liest Ihre Nachricht außerdem persönlich.',
     );
     assert.equal((await postJson('/order', { to: erika.phone, orderId: 'A-14', status: 'shipped' })).status, 200);
     await erika.receivedExactly(9);
@@ -1209,6 +1209,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     await customer.says('Woher habt ihr meine Nummer?');
     const answer = (await customer.receivedExactly(2))[1].text;
     assert.match(answer, /^Möchten Sie sehen, was wir über Sie speichern\? Antworten Sie mit MEINE DATEN\./, answer);
+    // A person is asked to read it, and she is told so: the menu is not all the answer she gets.
+    assert.match(answer, / Jemand aus unserem Team liest Ihre Nachricht außerdem persönlich\.(\n|$)/, answer);
     await red.waitForLog(/may ask to erase or to see her data \(WOHER HABT IHR MEINE\)/, 5000, flagged);
     await customer.says('Wer hat euch erlaubt, mir zu schreiben?');
     const second = (await customer.receivedExactly(3))[2].text;
