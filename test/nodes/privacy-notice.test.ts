@@ -416,7 +416,10 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     // Found, not taken by position: whatsapp-send emits the notice only once its message id is stored, so the message
     // behind it (nothing to store) may come out first, although Meta got the two in order (accepted(), below).
     const behind = sent.find((m) => m.afterPrivacyNotice !== undefined);
-    assert.equal((behind?.afterPrivacyNotice as { noticeSaysHowToStop?: boolean }).noticeSaysHowToStop, true);
+    assert.equal(
+      (behind?.afterPrivacyNotice as { noticeSaysHowToStop?: boolean } | undefined)?.noticeSaysHowToStop,
+      true,
+    );
     helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Zugestellt!' });
     await until(() => sent.length === 3, 'the next message');
     assert.deepEqual(accepted(GERMAN.waId), [
