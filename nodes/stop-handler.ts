@@ -12,6 +12,7 @@ import {
   objectionTargets,
   parsePurposeList,
   recogniseStopSignal,
+  type StopEnded,
   type StopSignal,
   signUpKeywordFor,
   staffWithdrawalOf,
@@ -150,13 +151,30 @@ export default function stopHandlerNode(RED: NodeAPI): void {
       );
     };
 
-    /** A STOP that ended nothing (she had opted out, or never signed up), with the node's purposes if it has a list. */
-    const nothingEnded = (outcome: WithdrawalOutcome, language: Language): { purposes?: string } | undefined => {
-      if (outcome.withdrawn.length > 0) return undefined;
-      if (purposes === undefined) return {};
+    /**
+     * What her STOP ended, for the confirmation's wording: "sign up again" only to someone who had signed up. Ending
+     * nothing, it may be Meta's second delivery of a STOP whose 200 it missed: the withdrawal on record is this very
+     * message's (looked up only then, off the usual path).
+     */
+    async function whatEnded(
+      ledger: LedgerHandle,
+      signal: Extract<StopSignal, { kind: 'stop' }>,
+      outcome: WithdrawalOutcome,
+      language: Language,
+    ): Promise<StopEnded> {
+      const endedConsent = (ids: readonly string[]): StopEnded =>
+        ids.some((id) => consentPurposes.includes(id)) ? { kind: 'consent' } : { kind: 'no-consent' };
+      if (outcome.withdrawn.length > 0) return endedConsent(outcome.withdrawn);
+      const scoped = purposes ?? (store?.purposes ?? []).map((p) => p.id);
+      if (signal.messageId !== undefined && !outcome.suppressed) {
+        const records = await Promise.all(scoped.map((id) => ledger.getConsent(signal.subject, id)));
+        const byThisMessage = records.filter((r) => r?.withdrawalMessageId === signal.messageId);
+        if (byThisMessage.length > 0) return endedConsent(byThisMessage.map((r) => String(r?.purpose)));
+      }
+      if (purposes === undefined) return { kind: 'nothing' };
       const named = (store?.purposes ?? []).filter((p) => purposes.includes(p.id));
-      return { purposes: named.map((p) => purposeLabel(p, language)).join(', ') };
-    };
+      return { kind: 'nothing', purposes: named.map((p) => purposeLabel(p, language)).join(', ') };
+    }
 
     // In the language of what she typed or tapped, when it says one: "Unsubscribe" from a German number, in English.
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
@@ -301,7 +319,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         language,
         texts.stop,
         signUpKeyword(language),
-        nothingEnded(outcome, language),
+        await whatEnded(ledger, signal, outcome, language),
       );
       msg.language = language;
       // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).

@@ -41,6 +41,14 @@ export const STOP_CONFIRMATION_WITH_KEYWORD: Readonly<Record<Language, (keyword:
 };
 
 /**
+ * What a STOP ended, for the wording of its default confirmation: "sign up again" only to someone who had signed up.
+ * - consent: consents she had given or asked for (the default);
+ * - no-consent: only objections to purposes that need no consent (order updates): she never signed up;
+ * - nothing: she had opted out before, never signed up, or was erased; `purposes` names a node's purpose list.
+ */
+export type StopEnded = { kind: 'consent' } | { kind: 'no-consent' } | { kind: 'nothing'; purposes?: string };
+
+/**
  * The default answer to a STOP that ended nothing: she had opted out before, or never signed up, and "To sign up
  * again" would tell the second of something she never did. `purposes`: the labels of a node that ends only some.
  */
@@ -51,11 +59,17 @@ export const NOTHING_TO_END_TEXTS: Readonly<Record<Language, (purposes?: string)
     purposes ? `Sie sind nicht angemeldet: ${purposes}.` : 'Sie sind bei uns für keine Nachrichten angemeldet.',
 };
 
-/** What follows NOTHING_TO_END_TEXTS: the way in, by keyword when the flows have one. */
+/** What follows NOTHING_TO_END_TEXTS, or "unsubscribed" for someone who never signed up: the way in, without "again". */
 export const SIGN_UP_HINT: Readonly<Record<Language, (keyword?: string) => string>> = {
   en: (keyword) => (keyword ? `To sign up, reply ${keyword}.` : 'You can sign up at any time.'),
   de: (keyword) =>
     keyword ? `Um sich anzumelden, antworten Sie mit ${keyword}.` : 'Sie können sich jederzeit anmelden.',
+};
+
+/** The first sentence of DEFAULT_STOP_CONFIRMATION_TEXTS, for someone who never signed up. */
+const UNSUBSCRIBED: Readonly<Record<Language, string>> = {
+  en: 'You have been unsubscribed.',
+  de: 'Sie wurden abgemeldet.',
 };
 
 /**
@@ -508,15 +522,15 @@ export function parsePurposeList(list: string | readonly string[] | undefined): 
 
 /**
  * The text the person receives after STOP or HELP, in their language; node texts override the defaults. `signUpKeyword`
- * (a STOP's confirmation only) is the keyword that signs her up again, when the flows have one. `nothingEnded` (a
- * STOP's only): her STOP found nothing to end, with the labels of the purposes when the node ends only some.
+ * (a STOP's confirmation only) is the keyword that signs her up again, when the flows have one. `ended` (a STOP's
+ * only): what it ended, which words the default (StopEnded).
  */
 export function stopReplyText(
   kind: 'stop' | 'help',
   language: Language,
   overrides: Partial<Record<Language, string>> = {},
   signUpKeyword?: string,
-  nothingEnded?: { purposes?: string },
+  ended: StopEnded = { kind: 'consent' },
 ): string {
   const configured = Object.fromEntries(
     Object.entries(overrides).filter(([, t]) => typeof t === 'string' && t.trim().length > 0),
@@ -524,9 +538,11 @@ export function stopReplyText(
   const own = configured[language]?.trim();
   if (own !== undefined) return own;
   const keyword = signUpKeyword?.trim() || undefined;
-  if (kind === 'stop' && nothingEnded) {
-    return `${NOTHING_TO_END_TEXTS[language](nothingEnded.purposes)} ${SIGN_UP_HINT[language](keyword)}`;
+  if (kind === 'stop' && ended.kind === 'nothing') {
+    return `${NOTHING_TO_END_TEXTS[language](ended.purposes)} ${SIGN_UP_HINT[language](keyword)}`;
   }
+  if (kind === 'stop' && ended.kind === 'no-consent')
+    return `${UNSUBSCRIBED[language]} ${SIGN_UP_HINT[language](keyword)}`;
   if (kind === 'stop' && keyword) return STOP_CONFIRMATION_WITH_KEYWORD[language](keyword);
   const defaults = kind === 'stop' ? DEFAULT_STOP_CONFIRMATION_TEXTS : DEFAULT_HELP_TEXTS;
   return defaults[language] ?? (textFor(defaults, language) as string);

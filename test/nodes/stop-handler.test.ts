@@ -382,6 +382,67 @@ describe('stop-handler node (webhook -> stop-handler -> whatsapp-send -> sandbox
     ]);
   });
 
+  it('says "unsubscribed" without "again" to someone never signed up whose STOP ended only order updates', async () => {
+    const shipping = {
+      id: 'shipping',
+      label: 'Shipping notices',
+      wording: { en: 'Notices about your deliveries', de: 'Hinweise zu Ihren Lieferungen' },
+      lawfulBasis: 'contract',
+    };
+    const { sent } = await load({ stop: { signUpKeyword: 'ANMELDEN' }, purposes: [...PURPOSES, shipping] });
+    // Never signed up: her STOP is an objection to the shipping notices, which need no consent.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'STOP' });
+    await until(() => sent.length === 1, 'the answer');
+    assert.deepEqual(sent[0].stop?.withdrawn, ['shipping']);
+    // Signed up for offers: her STOP ends a consent, and "wieder" is right.
+    await subscribe(BRITISH.phone, ['offers']);
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: BRITISH.waId }, { text: 'STOP' });
+    await until(() => sent.length === 2, 'the confirmation');
+    assert.deepEqual(
+      [textsTo(GERMAN.waId), textsTo(BRITISH.waId)],
+      [
+        ['Sie wurden abgemeldet. Um sich anzumelden, antworten Sie mit ANMELDEN.'],
+        ['You have been unsubscribed. To sign up again, reply ANMELDEN.'],
+      ],
+    );
+  });
+
+  it('confirms a STOP Meta delivers again (its 200 was lost) as the first time, not as one that ended nothing', async () => {
+    const { sent, other } = await load();
+    const ledger = await subscribe(GERMAN.phone);
+    // She wrote before (the sandbox lets answers reach her); then her STOP comes in straight, twice.
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    await until(() => other.length === 1, 'her first message to pass through');
+    const stop = {
+      payload: 'STOP',
+      whatsapp: {
+        from: GERMAN.phone,
+        waId: GERMAN.waId,
+        messageId: 'wamid.stop-delivered-twice',
+        timestamp: Math.floor(Date.now() / 1000),
+        type: 'text',
+        text: 'STOP',
+        phoneNumberId: PHONE_NUMBER_ID,
+      },
+    };
+    helper.getNode('stop').receive(structuredClone(stop));
+    await until(() => sent.length === 1, 'the confirmation');
+    helper.getNode('stop').receive(structuredClone(stop));
+    await until(() => sent.length === 2, 'the confirmation of the second delivery');
+    assert.deepEqual(sent[1].stop?.withdrawn, [], 'nothing more to withdraw');
+    assert.deepEqual(textsTo(GERMAN.waId), [DEFAULT_STOP_CONFIRMATION_TEXTS.de, DEFAULT_STOP_CONFIRMATION_TEXTS.de]);
+    // Another STOP of hers (another message) ended nothing: she is told so.
+    helper
+      .getNode('stop')
+      .receive({ ...structuredClone(stop), whatsapp: { ...stop.whatsapp, messageId: 'wamid.another' } });
+    await until(() => sent.length === 3, 'the third answer');
+    assert.equal(
+      textsTo(GERMAN.waId)[2],
+      'Sie sind bei uns für keine Nachrichten angemeldet. Sie können sich jederzeit anmelden.',
+    );
+    assert.equal((await ledger.checkConsent(GERMAN.phone, 'offers')).status, 'withdrawn');
+  });
+
   it('names the purposes a STOP of a node with a purpose list found nothing to end in', async () => {
     const { sent } = await load({ stop: { purposes: 'offers' } });
     const ledger = await subscribe(BRITISH.phone, ['orders']);

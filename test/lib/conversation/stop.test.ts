@@ -375,20 +375,37 @@ describe('conversation/stop', () => {
     });
 
     it('tells a STOP that ended nothing that she is not signed up, with the way in and without "again"', () => {
+      const nothing = { kind: 'nothing' } as const;
       assert.equal(
-        stopReplyText('stop', 'de', {}, undefined, {}),
+        stopReplyText('stop', 'de', {}, undefined, nothing),
         'Sie sind bei uns für keine Nachrichten angemeldet. Sie können sich jederzeit anmelden.',
       );
       assert.equal(
-        stopReplyText('stop', 'en', {}, ' START ', {}),
+        stopReplyText('stop', 'en', {}, ' START ', nothing),
         'You are not signed up for any messages from us. To sign up, reply START.',
       );
       assert.equal(
-        stopReplyText('stop', 'de', {}, 'ANMELDEN', { purposes: 'Newsletter, Angebote' }),
+        stopReplyText('stop', 'de', {}, 'ANMELDEN', { kind: 'nothing', purposes: 'Newsletter, Angebote' }),
         'Sie sind nicht angemeldet: Newsletter, Angebote. Um sich anzumelden, antworten Sie mit ANMELDEN.',
       );
-      assert.equal(stopReplyText('stop', 'en', { en: 'Bye!' }, 'START', {}), 'Bye!', 'her own text as it is');
-      assert.equal(stopReplyText('help', 'en', {}, undefined, {}), DEFAULT_HELP_TEXTS.en, 'HELP is HELP');
+      assert.equal(stopReplyText('stop', 'en', { en: 'Bye!' }, 'START', nothing), 'Bye!', 'her own text as it is');
+      assert.equal(stopReplyText('help', 'en', {}, undefined, nothing), DEFAULT_HELP_TEXTS.en, 'HELP is HELP');
+    });
+
+    it('says "unsubscribed" without "again" when a STOP ended only what needs no consent', () => {
+      const objections = { kind: 'no-consent' } as const;
+      assert.equal(
+        stopReplyText('stop', 'de', {}, 'ANMELDEN', objections),
+        'Sie wurden abgemeldet. Um sich anzumelden, antworten Sie mit ANMELDEN.',
+      );
+      assert.equal(
+        stopReplyText('stop', 'en', {}, undefined, objections),
+        'You have been unsubscribed. You can sign up at any time.',
+      );
+      assert.equal(
+        stopReplyText('stop', 'en', {}, 'START', { kind: 'consent' }),
+        'You have been unsubscribed. To sign up again, reply START.',
+      );
     });
 
     it("names the sign-up keyword in the reader's language: the node's own, else the first opt-in-flow's", () => {
