@@ -1,4 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { LedgerHandle } from '../lib/consent/threaded-ledger';
+import type { SubjectInput } from '../lib/consent/types';
 import { decideGate, gatePurpose, isFreeFormMessage } from '../lib/conversation/gate';
 import { outgoingRecipient } from '../lib/conversation/national-numbers';
 import { type ConsentStoreNode, findConsentStore, ledgerOf } from './consent-store';
@@ -6,7 +8,12 @@ import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations';
 import { statusOf, throttledStatus } from './shared/status';
 
-export const CONSENT_GATE_DEFAULTS = { purpose: '', allowMsgPurpose: false, checkServiceWindow: false };
+export const CONSENT_GATE_DEFAULTS = {
+  purpose: '',
+  allowMsgPurpose: false,
+  checkServiceWindow: false,
+  consentLanguage: false,
+};
 export const consentGateMigrations: readonly Migration[] = [withDefaults(CONSENT_GATE_DEFAULTS)];
 
 interface ConsentGateDef extends NodeDef {
@@ -15,6 +22,8 @@ interface ConsentGateDef extends NodeDef {
   purpose: string;
   allowMsgPurpose: boolean;
   checkServiceWindow: boolean;
+  /** Adds msg.consent.language, the language she consented in (one more read per passed message: off by default). */
+  consentLanguage: boolean;
 }
 
 type GateMessage = NodeMessageInFlow & { to?: unknown; whatsapp?: unknown; purpose?: unknown; consent?: unknown };
@@ -37,6 +46,19 @@ function deployedPurposeProblem(
  * write). Every check reads the ledger, so a withdrawal
  * is honoured by the very next message, on every instance that shares the store.
  */
+/**
+ * The language of the consent she gave ("SUBSCRIBE" from a German number: English), for a flow that words the message
+ * after the gate: the number's country may not be her language.
+ */
+async function consentLanguageOf(
+  ledger: LedgerHandle,
+  subject: SubjectInput,
+  purpose: string,
+): Promise<{ language?: string }> {
+  const language = (await ledger.getConsent(subject, purpose))?.language;
+  return typeof language === 'string' && language.length > 0 ? { language } : {};
+}
+
 export default function registerConsentGate(RED: NodeAPI): void {
   function ConsentGate(this: Node, saved: ConsentGateDef): void {
     RED.nodes.createNode(this, saved);
@@ -90,7 +112,12 @@ export default function registerConsentGate(RED: NodeAPI): void {
           // Batched inside the ledger: no write per message on the hot path.
           ledger.markUsed(subject, purpose);
           // whatsapp-send checks again when the message leaves its queue: a STOP may arrive while it waits there.
-          msg.consent = { status: decision.status, purpose, store: config.store };
+          msg.consent = {
+            status: decision.status,
+            purpose,
+            store: config.store,
+            ...(config.consentLanguage === true ? await consentLanguageOf(ledger, subject, purpose) : {}),
+          };
           passed += 1;
           send([msg, null]);
         } else {

@@ -1245,10 +1245,20 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const annaBefore = await signsUpInChat(anna, 'ANMELDEN', 'Ja');
     const tom = await customerOf('10', '+447911123460', 'Tom');
     const tomBefore = await signsUpInChat(tom, 'START', 'Yes');
-    const campaign = await postJson('/broadcast', { template: 'autumn_sale', recipients: [anna.phone, tom.phone] });
-    assert.equal((campaign.body as { sent?: number }).sent, 2, campaign.text);
+    // A German number that signed up in English: the language she signed up in, not her number's.
+    const kim = await customerOf('10', undefined, 'Kim');
+    assert.match(kim.phone, /^\+49/);
+    const kimBefore = await signsUpInChat(kim, 'SUBSCRIBE', 'Yes');
+    const recipients = [anna.phone, tom.phone, kim.phone];
+    const campaign = await postJson('/broadcast', { template: 'autumn_sale', recipients });
+    assert.equal((campaign.body as { sent?: number }).sent, 3, campaign.text);
     assert.equal((await anna.receivedExactly(annaBefore + 1))[annaBefore].template?.language, 'de');
     assert.equal((await tom.receivedExactly(tomBefore + 1))[tomBefore].template?.language, 'en');
+    assert.equal((await kim.receivedExactly(kimBefore + 1))[kimBefore].template?.language, 'en');
+    // A campaign that names its language goes out in it to everyone.
+    const german = await postJson('/broadcast', { template: 'autumn_sale', language: 'de', recipients: [kim.phone] });
+    assert.equal((german.body as { sent?: number }).sent, 1, german.text);
+    assert.equal((await kim.receivedExactly(kimBefore + 2))[kimBefore + 1].template?.language, 'de');
   });
 
   it('10 complete bot: German for Liechtenstein and for an Austrian user id, in the body as in the footer (none behind the notice)', async () => {

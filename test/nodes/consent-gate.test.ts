@@ -111,6 +111,45 @@ describe('consent-gate node', () => {
     await until(() => statusesOf('gate').some((s) => s.text === 'consent-gate.status.counts'), 'the counts status');
   });
 
+  it("adds the language she consented in when asked to, which may not be her number's", async () => {
+    await load({ consentLanguage: true });
+    // A German number that signed up in English, and one whose record names no language.
+    await ledger.giveConsent({
+      subject: ANNA,
+      purpose: 'news',
+      wording: 'News please',
+      method: 'keyword',
+      language: 'en',
+      actor,
+    });
+    await ledger.giveConsent({ subject: BEN, purpose: 'news', wording: 'News', method: 'keyword', actor });
+    const english = await gate({ to: ANNA, payload: 'Our news' });
+    assert.deepEqual(english.msg.consent, { status: 'given', purpose: 'news', store: 'store', language: 'en' });
+    const none = await gate({ to: BEN, payload: 'Our news' });
+    assert.deepEqual(none.msg.consent, { status: 'given', purpose: 'news', store: 'store' });
+    // Blocked messages carry no language: nothing is read for them.
+    await ledger.withdrawConsent({ subject: ANNA, purposes: ['news'], channel: 'admin', actor });
+    const blocked = await gate({ to: ANNA, payload: 'Our news' });
+    assert.equal(blocked.output, 2);
+    assert.equal((blocked.msg.consent as { language?: string }).language, undefined);
+    await helper.unload();
+    // Off (the default): no language, and no read for it.
+    await load();
+    await ledger.giveConsent({
+      subject: ANNA,
+      purpose: 'news',
+      wording: 'News please',
+      method: 'keyword',
+      language: 'en',
+      actor,
+    });
+    assert.deepEqual((await gate({ to: ANNA, payload: 'x' })).msg.consent, {
+      status: 'given',
+      purpose: 'news',
+      store: 'store',
+    });
+  });
+
   it("reads a number written nationally in the store's country, and passes it on in international form", async () => {
     await load({}, [], { defaultCountry: 'de' });
     await ledger.giveConsent({ subject: ANNA, purpose: 'news', wording: 'News please', method: 'keyword', actor });
