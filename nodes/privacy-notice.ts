@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas';
+import type { CheckStatus, SubjectRef } from '../lib/consent/types';
 import { mentionsOptOut } from '../lib/conversation/footer';
 import { isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
@@ -30,6 +31,9 @@ import { type Migration, migrate, savedConfigSettings, withDefaults } from './sh
 import { runningNodesOfStore } from './shared/siblings';
 import { statusOf } from './shared/status';
 
+/** What a STOP, a refusal or an erasure leaves behind: she opted out. */
+const OPTED_OUT: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['withdrawn', 'refused', 'erased']);
+
 interface PrivacyNoticeDef extends NodeDef, PolicySettings {
   configVersion?: number;
   store: string;
@@ -55,7 +59,7 @@ type FlowMessage = NodeMessageInFlow & {
   language?: unknown;
   consent?: unknown;
   /** The notice this message goes after: whatsapp-send checks it is on record as shown (not undone) when it leaves. */
-  afterPrivacyNotice?: { version: string; store: string; noticeSaysHowToStop?: true };
+  afterPrivacyNotice?: { version: string; store: string; noticeSaysHowToStop?: true; stopEndsNothing?: true };
 };
 
 type Middleware = (req: Request, res: Response, next: (err?: unknown) => void) => void;
@@ -185,6 +189,16 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       return tracker;
     }
 
+    /**
+     * She opted out and nothing of the store runs for her any more, not even a purpose that needs no consent: a STOP
+     * would end nothing. Someone who never signed up still reads how to stop, as before.
+     */
+    async function stopEndsNothing(subject: SubjectRef): Promise<boolean> {
+      const ledger = await ledgerOf(store);
+      const checks = await Promise.all(ledger.purposeIds().map((purpose) => ledger.checkConsent(subject, purpose)));
+      return checks.some((check) => OPTED_OUT.has(check.status)) && checks.every((check) => !check.allowed);
+    }
+
     async function handle(msg: FlowMessage, send: (msg: NodeMessage) => void): Promise<void> {
       if (needsUrl) {
         throw new GdprWhatsAppError(
@@ -239,7 +253,12 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
           decision.action === 'seen' ||
           (decision.action === 'defer' && decision.reason === 'outside-service-window')
         ) {
-          msg.afterPrivacyNotice = { version, store: config.store };
+          msg.afterPrivacyNotice = {
+            version,
+            store: config.store,
+            // She opted out of everything: whatsapp-send's "Reply STOP to unsubscribe" would tell her to do it again.
+            ...((await stopEndsNothing(subject)) ? { stopEndsNothing: true } : {}),
+          };
         }
         send(msg);
       });

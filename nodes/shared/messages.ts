@@ -42,12 +42,15 @@ export interface OutgoingContext {
  * Every message says how to stop (Art. 7(3) GDPR: withdrawing must be as easy as consenting): free-form text
  * gets the opt-out line, interactive messages get it as their footer; templates carry their own approved text.
  * Messages that are themselves about opting out (stop-handler's confirmation) set msg.optOutFooter = false; a message
- * right behind a privacy notice that says how to stop (msg.afterPrivacyNotice.noticeSaysHowToStop) needs it no more.
+ * right behind a privacy notice that says how to stop (msg.afterPrivacyNotice.noticeSaysHowToStop) needs it no more,
+ * nor one to a person who opted out of everything (msg.afterPrivacyNotice.stopEndsNothing, privacy-notice reads it).
  */
 export function withOptOutFooter(body: OutgoingMessageBody, context: OutgoingContext): OutgoingMessageBody {
   if (!context.enabled || context.msg.optOutFooter === false) return body;
-  const after = context.msg.afterPrivacyNotice as { noticeSaysHowToStop?: unknown } | undefined;
-  if (after?.noticeSaysHowToStop === true) return body;
+  const after = context.msg.afterPrivacyNotice as
+    | { noticeSaysHowToStop?: unknown; stopEndsNothing?: unknown }
+    | undefined;
+  if (after?.noticeSaysHowToStop === true || after?.stopEndsNothing === true) return body;
   const language = chooseLanguage(context.msg.language, context.language, context.to);
   return appendOptOutFooter(body as unknown as Record<string, unknown>, language) as unknown as OutgoingMessageBody;
 }

@@ -1140,6 +1140,8 @@ describe('example flows from the packed tarball in a real Node-RED', function ()
     const answer = (await customer.receivedExactly(8))[7].text;
     assert.match(answer, /^Danke für Ihre Nachricht! /, answer);
     assert.doesNotMatch(answer, /ANMELDEN|Newsletter|Angebot/i, answer);
+    // Nor "Antworten Sie mit STOP, um sich abzumelden": she did, and nothing is left that a STOP would end.
+    assert.doesNotMatch(answer, /Antworten Sie mit STOP/, answer);
     const max = await customerOf('10', '+447911123459', 'Max');
     const signedUp = await signsUpInChat(max, 'START', 'YES');
     await max.says('STOP');

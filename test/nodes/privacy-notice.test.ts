@@ -441,6 +441,34 @@ describe('privacy-notice node (privacy-notice -> whatsapp-send -> sandbox over H
     );
   });
 
+  it("leaves out whatsapp-send's opt-out line for someone who opted out of everything, not for someone with anything left", async () => {
+    const { sent } = await load({}, {}, { optOutFooter: true });
+    const store = await ledger();
+    await store.giveConsent({
+      subject: GERMAN.phone,
+      purpose: 'offers',
+      wording: 'Offers',
+      method: 'keyword',
+      actor: 't',
+    });
+    await sandbox.customerSends(PHONE_NUMBER_ID, { waId: GERMAN.waId }, { text: 'Hallo' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Willkommen.' });
+    await until(() => sent.length === 2, 'notice and first message');
+    // She ends the offers only: the order updates and shipping notices still run, a STOP would end them.
+    await store.withdrawConsent({ subject: GERMAN.phone, purposes: ['offers'], channel: 'admin', actor: 't' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Gern geschehen.' });
+    await until(() => sent.length === 3, 'the answer');
+    // She sends STOP: everything ends, and "Antworten Sie mit STOP" would tell her to do it again.
+    await store.withdrawConsent({ subject: GERMAN.phone, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+    helper.getNode('notice').receive({ to: GERMAN.phone, payload: 'Danke für Ihre Nachricht.' });
+    await until(() => sent.length === 4, 'the answer after her STOP');
+    assert.equal((sent[3].afterPrivacyNotice as { stopEndsNothing?: boolean }).stopEndsNothing, true);
+    assert.deepEqual(accepted(GERMAN.waId).slice(2), [
+      'Gern geschehen.\n\nAntworten Sie mit STOP, um sich abzumelden.',
+      'Danke für Ihre Nachricht.',
+    ]);
+  });
+
   it('records no notice that could not be delivered: the next message is preceded by it again', async () => {
     const { sent, failed } = await load();
     // She has not written in 24 hours: WhatsApp refuses free-form messages to her (131047), the notice as well.
