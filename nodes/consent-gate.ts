@@ -40,13 +40,6 @@ function deployedPurposeProblem(
 }
 
 /**
- * consent-gate: output 1 passes messages whose recipient holds a valid consent for the purpose; output 2
- * gets the others with msg.consent = {status, reason, purpose, detail} (and the store for outside-service-window,
- * whose consent holds) and a send.blocked audit event (Art. 7(1): the business must be able to show why it did not
- * write). Every check reads the ledger, so a withdrawal
- * is honoured by the very next message, on every instance that shares the store.
- */
-/**
  * The language of the consent she gave ("SUBSCRIBE" from a German number: English), for a flow that words the message
  * after the gate: the number's country may not be her language.
  */
@@ -59,6 +52,13 @@ async function consentLanguageOf(
   return typeof language === 'string' && language.length > 0 ? { language } : {};
 }
 
+/**
+ * consent-gate: output 1 passes messages whose recipient holds a valid consent for the purpose; output 2
+ * gets the others with msg.consent = {status, reason, purpose, detail} (and the store for outside-service-window,
+ * whose consent holds) and a send.blocked audit event (Art. 7(1): the business must be able to show why it did not
+ * write). Every check reads the ledger, so a withdrawal
+ * is honoured by the very next message, on every instance that shares the store.
+ */
 export default function registerConsentGate(RED: NodeAPI): void {
   function ConsentGate(this: Node, saved: ConsentGateDef): void {
     RED.nodes.createNode(this, saved);

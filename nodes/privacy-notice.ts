@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { assertValidMessageBody, toMessageBody } from '../lib/cloud-api/schemas';
-import type { CheckStatus, SubjectRef } from '../lib/consent/types';
-import { mentionsOptOut } from '../lib/conversation/footer';
+import type { SubjectRef } from '../lib/consent/types';
+import { mentionsOptOut, nothingLeftToStop } from '../lib/conversation/footer';
 import { isFreeFormMessage } from '../lib/conversation/gate';
 import { chooseLanguage } from '../lib/conversation/language';
 import { outgoingRecipient } from '../lib/conversation/national-numbers';
@@ -30,9 +30,6 @@ import { catchableError, translateError } from './shared/i18n';
 import { type Migration, migrate, savedConfigSettings, withDefaults } from './shared/migrations/index';
 import { runningNodesOfStore } from './shared/siblings';
 import { statusOf } from './shared/status';
-
-/** What a STOP, a refusal or an erasure leaves behind: she opted out. */
-const OPTED_OUT: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['withdrawn', 'refused', 'erased']);
 
 interface PrivacyNoticeDef extends NodeDef, PolicySettings {
   configVersion?: number;
@@ -189,14 +186,12 @@ export default function privacyNoticeNode(RED: NodeAPI): void {
       return tracker;
     }
 
-    /**
-     * She opted out and nothing of the store runs for her any more, not even a purpose that needs no consent: a STOP
-     * would end nothing. Someone who never signed up still reads how to stop, as before.
-     */
+    /** She opted out of everything the store has (nothingLeftToStop): the opt-out line would tell her to again. */
     async function stopEndsNothing(subject: SubjectRef): Promise<boolean> {
       const ledger = await ledgerOf(store);
-      const checks = await Promise.all(ledger.purposeIds().map((purpose) => ledger.checkConsent(subject, purpose)));
-      return checks.some((check) => OPTED_OUT.has(check.status)) && checks.every((check) => !check.allowed);
+      return nothingLeftToStop(
+        await Promise.all(ledger.purposeIds().map((purpose) => ledger.checkConsent(subject, purpose))),
+      );
     }
 
     async function handle(msg: FlowMessage, send: (msg: NodeMessage) => void): Promise<void> {

@@ -5,14 +5,12 @@ import { KEYWORD_MAX_LENGTH, overlongKeywords } from '../lib/conversation/keywor
 import { chooseLanguage, type Language } from '../lib/conversation/language';
 import type { AlsoAsks } from '../lib/conversation/marketing-objection';
 import { settleNamedNumber } from '../lib/conversation/national-numbers';
-import { purposeLabel } from '../lib/conversation/purposes';
 import {
   marketingPurposeIds,
   objectionReplyText,
   objectionTargets,
   parsePurposeList,
   recogniseStopSignal,
-  type StopEnded,
   type StopSignal,
   signUpKeywordFor,
   staffWithdrawalOf,
@@ -21,6 +19,7 @@ import {
   stopRulesFrom,
   type WithdrawalOutcome,
   type WithdrawalScope,
+  whatStopEnded,
   withdrawForSignal,
   withdrawForStaff,
 } from '../lib/conversation/stop';
@@ -150,31 +149,6 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         optIns.map((optIn) => (typeof optIn.startKeywords === 'string' ? optIn.startKeywords : undefined)),
       );
     };
-
-    /**
-     * What her STOP ended, for the confirmation's wording: "sign up again" only to someone who had signed up. Ending
-     * nothing, it may be Meta's second delivery of a STOP whose 200 it missed: the withdrawal on record is this very
-     * message's (looked up only then, off the usual path).
-     */
-    async function whatEnded(
-      ledger: LedgerHandle,
-      signal: Extract<StopSignal, { kind: 'stop' }>,
-      outcome: WithdrawalOutcome,
-      language: Language,
-    ): Promise<StopEnded> {
-      const endedConsent = (ids: readonly string[]): StopEnded =>
-        ids.some((id) => consentPurposes.includes(id)) ? { kind: 'consent' } : { kind: 'no-consent' };
-      if (outcome.withdrawn.length > 0) return endedConsent(outcome.withdrawn);
-      const scoped = purposes ?? (store?.purposes ?? []).map((p) => p.id);
-      if (signal.messageId !== undefined && !outcome.suppressed) {
-        const records = await Promise.all(scoped.map((id) => ledger.getConsent(signal.subject, id)));
-        const byThisMessage = records.filter((r) => r?.withdrawalMessageId === signal.messageId);
-        if (byThisMessage.length > 0) return endedConsent(byThisMessage.map((r) => String(r?.purpose)));
-      }
-      if (purposes === undefined) return { kind: 'nothing' };
-      const named = (store?.purposes ?? []).filter((p) => purposes.includes(p.id));
-      return { kind: 'nothing', purposes: named.map((p) => purposeLabel(p, language)).join(', ') };
-    }
 
     // In the language of what she typed or tapped, when it says one: "Unsubscribe" from a German number, in English.
     const languageFor = (msg: FlowMessage, signal: Extract<StopSignal, { subject: unknown }>): Language =>
@@ -319,7 +293,7 @@ export default function stopHandlerNode(RED: NodeAPI): void {
         language,
         texts.stop,
         signUpKeyword(language),
-        await whatEnded(ledger, signal, outcome, language),
+        await whatStopEnded(ledger, signal, outcome, scope, store?.purposes ?? [], language),
       );
       msg.language = language;
       // The confirmation must not end with "Reply STOP to unsubscribe" (whatsapp-send's opt-out footer).

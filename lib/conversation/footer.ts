@@ -1,4 +1,5 @@
 import { messageTypeOf } from '../cloud-api/message-types';
+import type { CheckResult, CheckStatus } from '../consent/types';
 import type { Language } from './language';
 
 /**
@@ -222,4 +223,16 @@ function withInteractiveBodyLine(body: Body, interactive: { body?: { text?: unkn
   const updated = withLine(interactive.body.text, line, INTERACTIVE_BODY_MAX);
   if (updated === interactive.body.text) return body;
   return { ...body, interactive: { ...interactive, body: { ...interactive.body, text: updated } } };
+}
+
+/** What a STOP, a refusal or an erasure leaves behind: she opted out. */
+const OPTED_OUT: ReadonlySet<CheckStatus> = new Set<CheckStatus>(['withdrawn', 'refused', 'erased']);
+
+/**
+ * Her checks for every purpose of the store say she opted out and nothing runs for her any more, not even a purpose
+ * that needs no consent: "Reply STOP to unsubscribe" would tell her to do again what she did. Someone who never
+ * signed up still reads it.
+ */
+export function nothingLeftToStop(checks: readonly Pick<CheckResult, 'allowed' | 'status'>[]): boolean {
+  return checks.some((check) => OPTED_OUT.has(check.status)) && checks.every((check) => !check.allowed);
 }

@@ -520,6 +520,40 @@ export function parsePurposeList(list: string | readonly string[] | undefined): 
   return [...new Set(items.map((p) => String(p).trim()).filter((p) => p.length > 0))];
 }
 
+/** Reads the records a STOP may have ended before (ConsentLedger.getConsent). */
+export interface EndedRecordReader {
+  getConsent(
+    subject: SubjectRef,
+    purpose: string,
+  ): Promise<{ purpose: string; withdrawalMessageId?: string } | undefined>;
+}
+
+/**
+ * What her STOP ended, for the confirmation's wording: "sign up again" only to someone who had signed up. Ending
+ * nothing, it may be Meta's second delivery of a STOP whose 200 it missed: the withdrawal on record is this very
+ * message's (read only then, off the usual path). `purposes`: the store's, for the names of a node's purpose list.
+ */
+export async function whatStopEnded(
+  ledger: EndedRecordReader,
+  signal: Extract<StopSignal, { kind: 'stop' }>,
+  outcome: WithdrawalOutcome,
+  scope: WithdrawalScope,
+  purposes: readonly PurposeDefinition[],
+  language: Language,
+): Promise<StopEnded> {
+  const endedConsent = (ids: readonly string[]): StopEnded =>
+    ids.some((id) => scope.consentPurposes?.includes(id)) ? { kind: 'consent' } : { kind: 'no-consent' };
+  if (outcome.withdrawn.length > 0) return endedConsent(outcome.withdrawn);
+  const scoped = purposes.filter((p) => !scope.purposes?.length || scope.purposes.includes(p.id));
+  if (signal.messageId !== undefined && !outcome.suppressed) {
+    const records = await Promise.all(scoped.map((p) => ledger.getConsent(signal.subject, p.id)));
+    const byThisMessage = records.filter((r) => r !== undefined && r.withdrawalMessageId === signal.messageId);
+    if (byThisMessage.length > 0) return endedConsent(byThisMessage.map((r) => String(r?.purpose)));
+  }
+  if (!scope.purposes?.length) return { kind: 'nothing' };
+  return { kind: 'nothing', purposes: scoped.map((p) => purposeLabel(p, language)).join(', ') };
+}
+
 /**
  * The text the person receives after STOP or HELP, in their language; node texts override the defaults. `signUpKeyword`
  * (a STOP's confirmation only) is the keyword that signs her up again, when the flows have one. `ended` (a STOP's

@@ -6,6 +6,7 @@ import {
   INTERACTIVE_BODY_MAX,
   INTERACTIVE_FOOTER_MAX,
   mentionsOptOut,
+  nothingLeftToStop,
   OPT_OUT_FOOTER_TEXTS,
   TEXT_BODY_MAX,
 } from '../../../lib/conversation/footer';
@@ -259,5 +260,18 @@ describe('conversation/footer', () => {
         assert.equal(appendOptOutFooter(result, language), result);
       }),
     );
+  });
+
+  it('knows when a STOP would end nothing: she opted out and nothing runs for her', () => {
+    const withdrawn = { allowed: false, status: 'withdrawn' } as const;
+    const objected = { allowed: false, status: 'refused' } as const;
+    const never = { allowed: false, status: 'none' } as const;
+    const orderUpdates = { allowed: true, status: 'none' } as const;
+    assert.equal(nothingLeftToStop([withdrawn, objected]), true, 'after a STOP');
+    assert.equal(nothingLeftToStop([withdrawn, never]), true, 'opted out of one, never signed up for the other');
+    assert.equal(nothingLeftToStop([{ allowed: false, status: 'erased' }]), true, 'erased');
+    assert.equal(nothingLeftToStop([never, never]), false, 'never signed up: she still reads how to stop');
+    assert.equal(nothingLeftToStop([withdrawn, orderUpdates]), false, 'order updates still run');
+    assert.equal(nothingLeftToStop([]), false);
   });
 });

@@ -17,6 +17,7 @@ import {
   staffWithdrawalOf,
   stopReplyText,
   stopRulesFrom,
+  whatStopEnded,
   withdrawForSignal,
 } from '../../../lib/conversation/stop';
 import type { AccountEvent, InboundMessage, MessageStatus } from '../../../lib/webhook/types';
@@ -406,6 +407,31 @@ describe('conversation/stop', () => {
         stopReplyText('stop', 'en', {}, 'START', { kind: 'consent' }),
         'You have been unsubscribed. To sign up again, reply START.',
       );
+    });
+
+    it('tells what a STOP ended: a consent, only objections, or nothing (also for a STOP delivered again)', async () => {
+      const purposes = [
+        { id: 'news', label: 'News', labels: { de: 'Neuigkeiten' }, lawfulBasis: 'consent', wording: {} },
+        { id: 'orders', label: 'Orders', lawfulBasis: 'contract', wording: {} },
+      ] as unknown as Parameters<typeof whatStopEnded>[4];
+      const scope = { marketingPurposes: [], consentPurposes: ['news'], actor: 't' };
+      const stop = recogniseStopSignal(inbound({ type: 'text', text: 'STOP', messageId: 'wamid.S' }), rules);
+      assert.equal(stop.kind, 'stop');
+      if (stop.kind !== 'stop') return;
+      const records: Record<string, { purpose: string; withdrawalMessageId?: string }> = {};
+      const ledger = { getConsent: async (_s: unknown, id: string) => records[id] };
+      const outcome = (withdrawn: string[]) => ({ withdrawn, suppressed: false });
+      const ended = (withdrawn: string[], s: typeof scope & { purposes?: string[] } = scope) =>
+        whatStopEnded(ledger, stop, outcome(withdrawn), s, purposes, 'de');
+      assert.deepEqual(await ended(['news', 'orders']), { kind: 'consent' });
+      assert.deepEqual(await ended(['orders']), { kind: 'no-consent' });
+      assert.deepEqual(await ended([]), { kind: 'nothing' });
+      assert.deepEqual(await ended([], { ...scope, purposes: ['news'] }), { kind: 'nothing', purposes: 'Neuigkeiten' });
+      // Delivered again: the withdrawal on record is this message's, so it is confirmed as the first time.
+      records.news = { purpose: 'news', withdrawalMessageId: 'wamid.S' };
+      assert.deepEqual(await ended([]), { kind: 'consent' });
+      records.news = { purpose: 'news', withdrawalMessageId: 'wamid.EARLIER' };
+      assert.deepEqual(await ended([]), { kind: 'nothing' });
     });
 
     it("names the sign-up keyword in the reader's language: the node's own, else the first opt-in-flow's", () => {
