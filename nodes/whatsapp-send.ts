@@ -152,6 +152,28 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       };
     }
 
+    /**
+     * A confirmation request opt-in-flow emitted goes only while it still waits for her answer: one she ended with a
+     * STOP, or that an erasure took with her data, while it waited in the queue is not sent (Art. 17, Art. 21 GDPR).
+     */
+    function requestRecheck(msg: NodeMessage, to: SubjectInput): (() => Promise<void>) | undefined {
+      const optIn = (
+        msg as { optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown; requestedAt?: unknown } }
+      ).optIn;
+      if (optIn?.outcome !== 'requested') return undefined;
+      const { purpose, store: storeId, requestedAt } = optIn;
+      if (typeof purpose !== 'string' || typeof storeId !== 'string' || typeof requestedAt !== 'number')
+        return undefined;
+      return async () => {
+        if (await withStoreLedger(RED, storeId, (ledger) => ledger.isRequestOpen(to, purpose, requestedAt))) return;
+        throw new GdprWhatsAppError(
+          'send-request-ended',
+          'The consent request ended while it waited to be sent (a STOP, an erasure, or a newer request), so it was not sent',
+          { purpose },
+        );
+      };
+    }
+
     /** The message passed a consent-gate for a marketing purpose; consentRecheck confirms the consent at the send. */
     function marketingConsent(msg: NodeMessage): boolean {
       const gate = (msg as { consent?: { store?: unknown; purpose?: unknown } }).consent;
@@ -196,6 +218,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const recheckSubject: SubjectInput = subject.phone ?? { userId: to };
       const consentCheck = consentRecheck(msg, recheckSubject);
       const noticeCheck = noticeRecheck(msg, recheckSubject);
+      const requestCheck = requestRecheck(msg, recheckSubject);
       const requestTemplate = templateNameOf(body);
       if (requestTemplate !== undefined && requestTemplate === context.optInRequestTemplate) {
         watchOptInTemplate(requestTemplate, sender);
@@ -207,7 +230,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       const pending = client.sendMessage(body, {
         // In the recipient's order: a message behind this one must not overtake it while the lookup waits.
         ...(templateCheck ? { check: templateCheck } : {}),
-        ...(consentCheck || noticeCheck || templateCheck
+        ...(consentCheck || noticeCheck || requestCheck || templateCheck
           ? {
               beforeSend: async () => {
                 // Again right before each attempt: Meta may have made the template a marketing one while this one
@@ -216,6 +239,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
                 await templateCheck?.();
                 await consentCheck?.();
                 await noticeCheck?.();
+                await requestCheck?.();
               },
             }
           : {}),
@@ -295,7 +319,7 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
     async function forgetUndelivered(msg: NodeMessage, failure: unknown): Promise<void> {
       const { privacyNotice: notice, optIn } = msg as {
         privacyNotice?: { version?: unknown; store?: unknown };
-        optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown };
+        optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown; requestedAt?: unknown };
       };
       const actor = `whatsapp-send:${node.id}`;
       if (typeof notice?.version === 'string' && typeof notice.store === 'string') {
@@ -307,8 +331,14 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       if (mayHaveArrived) return;
       if (optIn?.outcome === 'requested' && typeof optIn.purpose === 'string' && typeof optIn.store === 'string') {
         const purpose = optIn.purpose;
+        const requestedAt = typeof optIn.requestedAt === 'number' ? optIn.requestedAt : undefined;
         const subject = gateSubject(msg as { to?: unknown; whatsapp?: unknown });
-        await withStoreLedger(RED, optIn.store, (ledger) => ledger.requestNotDelivered(subject, purpose, { actor }));
+        await withStoreLedger(RED, optIn.store, (ledger) =>
+          ledger.requestNotDelivered(subject, purpose, {
+            actor,
+            ...(requestedAt === undefined ? {} : { requestedAt }),
+          }),
+        );
       }
     }
 

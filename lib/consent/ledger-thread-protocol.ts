@@ -31,6 +31,7 @@ export const FORWARDED_METHODS = [
   'noticeSent',
   'messagesFailed',
   'requestNotDelivered',
+  'isRequestOpen',
   'requestSent',
   'requestsFailed',
   'exportSubject',

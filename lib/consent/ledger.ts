@@ -512,16 +512,39 @@ export class ConsentLedger extends EventEmitter {
    * The confirmation request could not be sent (whatsapp-send failed): the pending request ends as expired, so that
    * the person may ask again at once and the failed one counts against no limit (REQUEST_RESEND_MS).
    */
-  async requestNotDelivered(subject: SubjectInput, purpose: string, options: { actor: string }): Promise<void> {
+  async requestNotDelivered(
+    subject: SubjectInput,
+    purpose: string,
+    options: { actor: string; requestedAt?: number },
+  ): Promise<void> {
     const def = this.requirePurpose(purpose);
     const actor = requireActor(options?.actor);
+    // The failed message's request only: one asked since went out as a message of its own and may have arrived.
+    const requestedAt = optionalTime(options.requestedAt, 'requestedAt');
     const identified = this.resolver.identify(subject);
     await this.change(async (tx, now, events) => {
       const p = await this.writes.pseudonymOf(tx, identified);
       const row = await tx.getConsent(p, def.id);
       if (!row || !isLivePending(row, now)) return;
+      if (requestedAt !== undefined && row.requestedAt !== requestedAt) return;
       await this.endUndelivered(tx, [row], now, actor, events);
     });
+  }
+
+  /**
+   * The confirmation request made at `requestedAt` still waits for her answer: not answered, ended by a STOP, erased
+   * with her data, expired or replaced by a request asked since. whatsapp-send asks right before the request leaves
+   * its queue, so that a person who was erased or said STOP meanwhile gets no request, and she never gets one whose
+   * button would confirm nothing.
+   */
+  async isRequestOpen(subject: SubjectInput, purpose: string, requestedAt: number): Promise<boolean> {
+    const def = this.requirePurpose(purpose);
+    const at = optionalTime(requestedAt, 'requestedAt');
+    if (at === undefined) return false;
+    const identified = this.resolver.identify(subject);
+    const p = await this.writes.pseudonymOf(this.store.read, identified);
+    const row = await this.store.read.getConsent(p, def.id);
+    return row !== undefined && isLivePending(row, this.clock()) && row.requestedAt === at;
   }
 
   /** Requests that never reached the person end, and do not count against her daily requests (requestConsent). */

@@ -138,6 +138,7 @@ export class ThreadedConsentLedger extends EventEmitter implements LedgerHandle 
   readonly noticeSent = this.forward('noticeSent');
   readonly messagesFailed = this.forward('messagesFailed');
   readonly requestNotDelivered = this.forward('requestNotDelivered');
+  readonly isRequestOpen = this.forward('isRequestOpen');
   readonly requestSent = this.forward('requestSent');
   readonly requestsFailed = this.forward('requestsFailed');
   readonly exportSubject = this.forward('exportSubject');

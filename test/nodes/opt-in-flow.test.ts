@@ -1471,7 +1471,7 @@ describe('opt-in-flow node', () => {
 
     beforeEach(() => sandbox.reset());
 
-    function sendingFlow(): Record<string, unknown>[] {
+    function sendingFlow(config: Record<string, unknown> = {}): Record<string, unknown>[] {
       return [
         {
           id: 'cfg',
@@ -1480,6 +1480,7 @@ describe('opt-in-flow node', () => {
           apiBaseUrl: server.url,
           apiVersion: 'v25.0',
           phoneNumberId: PHONE_NUMBER_ID,
+          ...config,
         },
         { id: 'send', z: 'tab', type: 'whatsapp-send', whatsapp: 'cfg', wires: [['sent'], ['failed']] },
         { id: 'sent', z: 'tab', type: 'helper' },
@@ -1616,6 +1617,50 @@ describe('opt-in-flow node', () => {
         [refused?.status, refused?.confirmationVia, refused?.confirmationMatch],
         ['refused', 'keyword', 'NEIN'],
       );
+    });
+
+    /**
+     * A form request that waits in whatsapp-send's queue (one message a second, behind an answer to her) while
+     * `meanwhile` runs: what left, and what failed.
+     */
+    async function requestWaitsWhile(meanwhile: () => Promise<unknown>) {
+      await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow({ throughput: 1 }));
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });
+      const sent = collect('sent');
+      const failed = collect('failed');
+      helper.getNode('send').receive({ to: ANNA, payload: 'Danke für Ihre Nachricht!' } as never);
+      await until(() => sent.length === 1, 'the answer');
+      helper.getNode('optin').receive({ payload: form } as never);
+      for (let i = 0; i < 200 && (await ledger.getConsent(ANNA, 'news'))?.status !== 'pending'; i++) await sleep(10);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'pending', 'the request recorded');
+      await meanwhile();
+      await until(() => sent.length + failed.length === 2, 'the request sent or refused');
+      return { sent, failed, accepted: sandbox.accepted(PHONE_NUMBER_ID) };
+    }
+
+    it('does not send a request that a STOP ended while it waited in the queue', async () => {
+      const { sent, failed, accepted } = await requestWaitsWhile(() =>
+        ledger.withdrawConsent({ subject: ANNA, channel: 'whatsapp-keyword', keyword: 'STOP', actor }),
+      );
+      assert.equal(sent.length, 1);
+      assert.deepEqual(
+        failed.map((m) => (m.error as { code?: string }).code),
+        ['send-request-ended'],
+      );
+      assert.equal(accepted.length, 1, 'only the answer reached Meta');
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'withdrawn');
+    });
+
+    it('does not send a request that an erasure took while it waited in the queue, nor records anything again', async () => {
+      const { sent, failed, accepted } = await requestWaitsWhile(() => ledger.eraseSubject(ANNA, actor));
+      assert.equal(sent.length, 1);
+      assert.deepEqual(
+        failed.map((m) => (m.error as { code?: string }).code),
+        ['send-request-ended'],
+      );
+      assert.equal(accepted.length, 1, 'only the answer reached Meta');
+      assert.equal(await ledger.getConsent(ANNA, 'news'), undefined);
+      assert.equal(await ledger.isErasedAndGone(ANNA), true, 'nothing recorded about her since');
     });
 
     it('sends the interactive confirmation inside the 24-hour window', async () => {

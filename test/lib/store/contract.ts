@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { verifyAuditLines } from '../../../lib/consent/audit-verify';
 import { KEYWORD_MAX_LENGTH } from '../../../lib/consent/inputs';
 import { Pseudonymiser } from '../../../lib/consent/keys';
-import { ConsentLedger, OPTED_OUT_REQUEST_PAUSE_MS } from '../../../lib/consent/ledger';
+import { ConsentLedger, OPTED_OUT_REQUEST_PAUSE_MS, REQUEST_RESEND_MS } from '../../../lib/consent/ledger';
 import type { LedgerEvent, LedgerOptions } from '../../../lib/consent/types';
 import { parseKeywordList } from '../../../lib/conversation/keywords';
 import { GdprWhatsAppError } from '../../../lib/errors';
@@ -433,6 +433,35 @@ export function registerLedgerContract(name: string, factory: HarnessFactory): v
         await ledger.confirmConsent({ subject: PHONE, confirmationText: 'YES', actor: 't' });
         await ledger.requestNotDelivered(PHONE, 'marketing', { actor: 'whatsapp-send' });
         assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.status, 'given');
+      });
+
+      it('a request is open until she answers, stops, is erased or is asked again; only its own send failure ends it', async () => {
+        const first = await request();
+        const at = first.requestedAt as number;
+        assert.equal(await ledger.isRequestOpen(PHONE, 'marketing', at), true);
+        assert.equal(await ledger.isRequestOpen(PHONE, 'marketing', at - 1), false, 'another request');
+        assert.equal(await ledger.isRequestOpen(PHONE_2, 'marketing', at), false, 'another person');
+        assert.equal(await ledger.isRequestOpen(PHONE, 'newsletter', at), false, 'another purpose');
+        // Asked again: the first is replaced, and a late failure of the first message leaves the second open.
+        now += REQUEST_RESEND_MS + 1;
+        const second = await request();
+        const secondAt = second.requestedAt as number;
+        assert.notEqual(secondAt, at);
+        assert.equal(await ledger.isRequestOpen(PHONE, 'marketing', at), false, 'replaced');
+        await ledger.requestNotDelivered(PHONE, 'marketing', { actor: 'whatsapp-send', requestedAt: at });
+        assert.equal(await ledger.isRequestOpen(PHONE, 'marketing', secondAt), true, 'the newer one stays');
+        await ledger.requestNotDelivered(PHONE, 'marketing', { actor: 'whatsapp-send', requestedAt: secondAt });
+        assert.equal((await ledger.getConsent(PHONE, 'marketing'))?.status, 'expired');
+        assert.equal(await ledger.isRequestOpen(PHONE, 'marketing', secondAt), false, 'its own failure ends it');
+        // A STOP ends an open request; so does an erasure; so does the time it is given.
+        const third = await request();
+        await ledger.withdrawConsent({ subject: PHONE, channel: 'whatsapp-keyword', keyword: 'STOP', actor: 't' });
+        assert.equal(await ledger.isRequestOpen(PHONE, 'marketing', third.requestedAt as number), false, 'STOP');
+        const fourth = await request(PHONE_2);
+        assert.equal(await ledger.isRequestOpen(PHONE_2, 'marketing', fourth.requestedAt as number), true);
+        await ledger.eraseSubject(PHONE_2, 't');
+        assert.equal(await ledger.isRequestOpen(PHONE_2, 'marketing', fourth.requestedAt as number), false, 'erased');
+        await rejectsWith(ledger.isRequestOpen(PHONE, 'marketing', Number.NaN), 'invalid-input');
       });
 
       it('a request never ends a given consent, also not one given under an earlier wording', async () => {
