@@ -113,9 +113,10 @@ export class FirstHopCompletion {
   }
 
   private reportsCompletion(id: string): boolean {
-    const target = this.RED.nodes.getNode(id) as (Node & { _expectedDoneCount?: number }) | null;
+    // undefined, not null, while a modified-nodes deploy replaces the wired node.
+    const target = this.RED.nodes.getNode(id) as (Node & { _expectedDoneCount?: number }) | null | undefined;
     // Node-RED counts the input handlers that take `done` (Node.js, _expectedDoneCount); none means no report.
-    return target !== null && (target._expectedDoneCount === undefined || target._expectedDoneCount > 0);
+    return target != null && (target._expectedDoneCount === undefined || target._expectedDoneCount > 0);
   }
 
   private completed(event: CompleteEvent): void {

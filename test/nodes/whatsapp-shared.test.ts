@@ -5,6 +5,7 @@ import { classifyApiError } from '../../lib/cloud-api/errors';
 import { GdprWhatsAppError } from '../../lib/errors';
 import { consentEventsMigrations } from '../../nodes/consent-events';
 import { optInFlowMigrations } from '../../nodes/opt-in-flow';
+import { FirstHopCompletion } from '../../nodes/shared/completion';
 import { catalogNamespace, ERRORS_NAMESPACE, errorReport, translateError } from '../../nodes/shared/i18n';
 import { inboundPayload } from '../../nodes/shared/messages';
 import { currentVersion, migrate } from '../../nodes/shared/migrations';
@@ -34,6 +35,23 @@ describe('nodes/shared', () => {
       counter.cancel();
       await new Promise((resolve) => setTimeout(resolve, 60));
       assert.deepEqual(shown, ['100 withdrawn']);
+    });
+  });
+
+  describe('FirstHopCompletion', () => {
+    it('sends past a wired node that a modified-nodes deploy is replacing (getNode answers undefined)', async () => {
+      const hooks: string[] = [];
+      const RED = {
+        nodes: { getNode: () => undefined },
+        util: { generateId: () => `id-${hooks.length}` },
+        hooks: { add: (id: string) => hooks.push(id), remove: () => undefined },
+      };
+      const sent: unknown[] = [];
+      const completion = new FirstHopCompletion(RED as never, 50);
+      const node = { wires: [['stop-handler-being-replaced']], send: (outputs: unknown) => sent.push(outputs) };
+      assert.deepEqual(await completion.sendAndWait(node as never, [[{ payload: 'STOP' }]]), []);
+      assert.equal(sent.length, 1, 'sent, not thrown');
+      completion.close();
     });
   });
 
