@@ -75,8 +75,9 @@ export function isRetryable(failure: FailureFacts | unknown): boolean {
  * The package's own refusals of a message that never left and that the same message may overcome later: the send
  * queue was full, the sender or its configuration was stopped (a redeploy), the consent store did not answer the
  * check before the send, the template list did not answer, or the privacy notice before the message failed (it is
- * shown again before the message's next try). A flow may send these again. A bad message, an ended
- * consent or a missing configuration fails the same way every time; `closed-in-flight` may have been delivered.
+ * shown again before the message's next try), or the consent store's database did not answer. A flow may send these
+ * again. A bad message, an ended consent or a missing configuration fails the same way every time;
+ * `closed-in-flight` may have been delivered.
  */
 const RETRYABLE_REFUSALS: ReadonlySet<string> = new Set([
   'queue-full',
@@ -85,6 +86,7 @@ const RETRYABLE_REFUSALS: ReadonlySet<string> = new Set([
   'send-check-timeout',
   'template-check-unavailable',
   'privacy-notice-not-delivered',
+  'store-unavailable',
 ]);
 
 export function isRetryableRefusal(code: string): boolean {

@@ -1,4 +1,4 @@
-import { Pool, type PoolClient } from 'pg';
+import { Pool, type PoolClient, type QueryConfig } from 'pg';
 import { GdprWhatsAppError } from '../errors';
 import { runMigrations } from './migrate';
 import { type SqlConnection, type SqlRow, SqlStoreTx, type SqlValue } from './sql';
@@ -8,15 +8,84 @@ import { VacuumRetry } from './vacuum-retry';
 class PgConnection implements SqlConnection {
   readonly dialect = 'postgres' as const;
 
-  constructor(private readonly db: Pool | PoolClient) {}
+  /** `timeoutMs` overrides the pool's query timeout (migrations, which may rewrite large tables). */
+  constructor(
+    private readonly db: Pool | PoolClient,
+    private readonly timeoutMs?: number,
+  ) {}
 
   async all(sql: string, params: SqlValue[] = []): Promise<SqlRow[]> {
-    return (await this.db.query(sql, params)).rows;
+    return (await this.query(sql, params)).rows;
   }
 
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
-    return (await this.db.query(sql, params)).rowCount ?? 0;
+    return (await this.query(sql, params)).rowCount ?? 0;
   }
+
+  private async query(text: string, values: SqlValue[]) {
+    try {
+      return await this.db.query({ text, values, ...(this.timeoutMs ? { query_timeout: this.timeoutMs } : {}) });
+    } catch (err) {
+      throw unreachableAsStoreError(err);
+    }
+  }
+}
+
+/**
+ * How long one statement may take before the store gives up on it. Without a limit, a connection the network left
+ * half open (a failover, a NAT or firewall dropping it silently) holds every webhook and consent check that uses it
+ * until the operating system gives up, a quarter of an hour later, with no word in the log. A webhook answered 500
+ * instead is delivered again by Meta, and a message whose consent could not be checked is not sent.
+ */
+export const QUERY_TIMEOUT_MS = 30_000;
+/** Statements that may rightly take long at a million subjects: migrations and an erasure's VACUUM. */
+const MAINTENANCE_TIMEOUT_MS = 60 * 60_000;
+/** A statement under the maintenance time limit; pg reads query_timeout per query, its types do not list it. */
+function maintenance(text: string): QueryConfig {
+  return { text, query_timeout: MAINTENANCE_TIMEOUT_MS } as QueryConfig;
+}
+/** How long a new connection may take, or a write may wait for a free one. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The server ends a transaction left idle this long: an instance whose connection broke mid-transaction would hold
+ * the serial lock, and with it every instance's writes, until the server noticed.
+ */
+const IDLE_IN_TRANSACTION_MS = 60_000;
+
+/** Node's and PostgreSQL's words for a database that cannot be reached or went away (SQLSTATE class 08, 57P0x). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const UNREACHABLE_MESSAGES =
+  /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * A database that cannot be reached becomes the package's `store-unavailable` (en/de text, a code a Catch node can
+ * tell from a bug); the driver's words stay in `detail`. Every other error passes unchanged.
+ */
+export function unreachableAsStoreError(err: unknown): unknown {
+  if (err instanceof GdprWhatsAppError || !(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  const unreachable =
+    (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) ||
+    UNREACHABLE_MESSAGES.test(err.message);
+  if (!unreachable) return err;
+  return new GdprWhatsAppError(
+    'store-unavailable',
+    `The consent store's database did not answer (${err.message}): nothing was recorded or sent`,
+    { detail: err.message },
+  );
 }
 
 /** PostgreSQL folds unquoted names to lower case, and the store does not quote them: lower case only. */
@@ -48,6 +117,8 @@ export interface PostgresStoreOptions {
   onError?: (err: Error) => void;
   /** How often an erasure's VACUUM that an older transaction held back is tried again (tests shorten it). */
   revacuumIntervalMs?: number;
+  /** How long one statement may take (QUERY_TIMEOUT_MS; tests shorten it). */
+  queryTimeoutMs?: number;
 }
 
 /** PostgreSQL backend for several Node-RED instances: no cache, every check reads committed rows. */
@@ -88,7 +159,11 @@ export class PostgresStore implements LedgerStore {
     const pool = new Pool({
       connectionString: options.url,
       options: `-c search_path=${schema}`,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
       max: options.poolSize ?? 10,
+      query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
     });
     // An idle client losing its connection must not crash Node-RED; the next query reports the error.
     pool.on('error', (err) => options.onError?.(err));
@@ -101,35 +176,53 @@ export class PostgresStore implements LedgerStore {
       await store.write((tx) => tx.auditHead(), { serial: true, migrate: options.clock() });
     } catch (err) {
       await pool.end();
-      throw err;
+      throw unreachableAsStoreError(err);
     }
     return store;
   }
 
   async write<T>(work: (tx: StoreTx) => Promise<T>, options: WriteOptions & { migrate?: number } = {}): Promise<T> {
     if (this.closed) throw new Error('The consent store is closed');
-    const client = await this.pool.connect();
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unreachableAsStoreError(err);
+    }
+    const connection = new PgConnection(client, options.migrate === undefined ? undefined : MAINTENANCE_TIMEOUT_MS);
     let broken: Error | undefined;
+    // A connection lost while the client is out of the pool is also told as an 'error' event, which nothing else
+    // listens for on a checked-out client: unheard, it would end the thread. The statement under way fails anyway.
+    const lost = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', lost);
     try {
       // Read committed whatever the server's default: the serial lock is the first statement, and under repeatable
       // read its snapshot would predate the commit of the writer it waited for (a stale audit head).
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      if (options.serial !== false || options.migrate !== undefined) await client.query(SERIAL_LOCK);
+      await connection.run('BEGIN ISOLATION LEVEL READ COMMITTED');
+      if (options.serial !== false || options.migrate !== undefined) await connection.run(SERIAL_LOCK);
       // PostgreSQL's own form of the same promise: COMMIT returns before the WAL is flushed.
-      if (options.waitForDisk === false) await client.query('SET LOCAL synchronous_commit = off');
-      const connection = new PgConnection(client);
+      if (options.waitForDisk === false) await connection.run('SET LOCAL synchronous_commit = off');
       if (options.migrate !== undefined) await runMigrations(connection, options.migrate);
       const result = await work(new SqlStoreTx(connection));
-      await client.query('COMMIT');
+      await connection.run('COMMIT');
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError as Error;
+      if (broken || (err as { code?: unknown }).code === 'store-unavailable') {
+        // No ROLLBACK over a connection that did not answer: it would wait as long again. Ending the connection
+        // ends the transaction on the server.
+        broken = err as Error;
+      } else {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error;
+        }
       }
       throw err;
     } finally {
+      client.removeListener('error', lost);
       client.release(broken);
     }
   }
@@ -170,7 +263,7 @@ export class PostgresStore implements LedgerStore {
     if (this.parallelVacuumOption) {
       try {
         // Parallel index cleanup starts worker processes: ten times the cost of the vacuum itself here.
-        await this.pool.query(`VACUUM (PARALLEL 0) ${tables.join(', ')}`);
+        await this.pool.query(maintenance(`VACUUM (PARALLEL 0) ${tables.join(', ')}`));
         return;
       } catch (err) {
         // PostgreSQL before 13 does not know the option (syntax error): plain VACUUM from now on.
@@ -178,7 +271,7 @@ export class PostgresStore implements LedgerStore {
         this.parallelVacuumOption = false;
       }
     }
-    await this.pool.query(`VACUUM ${tables.join(', ')}`);
+    await this.pool.query(maintenance(`VACUUM ${tables.join(', ')}`));
   }
 
   /**

@@ -202,12 +202,13 @@ describe('cloud-api errors', () => {
     });
 
     it("the package's refusals of a message that never left are retryable when a later try can succeed", () => {
-      for (const code of ['queue-full', 'closed', 'config-closed', 'send-check-timeout'])
+      for (const code of ['queue-full', 'closed', 'config-closed', 'send-check-timeout', 'store-unavailable'])
         assert.equal(isRetryableRefusal(code), true, code);
       for (const code of [
         'invalid-message',
         'invalid-phone',
         'send-consent-ended',
+        'send-request-ended',
         'closed-in-flight',
         'config-missing',
       ]) {

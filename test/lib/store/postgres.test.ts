@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import type { CheckResult } from '../../../lib/consent/types';
+import type { GdprWhatsAppError } from '../../../lib/errors';
 import { PostgresStore } from '../../../lib/store/postgres';
+import { FaultProxy } from './fault-proxy';
 import { LedgerProcess } from './fixtures/child';
 import { type BackendHarness, POSTGRES_URL, postgresHarness, TEST_KEYS, TEST_PURPOSES } from './harness';
 import { registerCrashProof } from './proofs';
@@ -223,6 +225,70 @@ if (!POSTGRES_URL) {
       } finally {
         await ledger.close();
       }
+    });
+  });
+
+  describe('PostgreSQL store: a database that stops answering', function () {
+    this.timeout(60_000);
+    let db: BackendHarness;
+    let proxy: FaultProxy;
+    let store: PostgresStore | undefined;
+
+    beforeEach(async () => {
+      db = await factory();
+      const url = new URL(String(db.options().postgresUrl));
+      proxy = await FaultProxy.start(url.hostname, Number(url.port || 5432));
+      url.hostname = '127.0.0.1';
+      url.port = String(proxy.port);
+      store = await PostgresStore.open({
+        url: url.toString(),
+        schema: db.options().postgresSchema,
+        clock: Date.now,
+        queryTimeoutMs: 500,
+      });
+    });
+
+    afterEach(async () => {
+      proxy.heal();
+      await store?.close();
+      await proxy.close();
+      await db?.dispose();
+    });
+
+    /** Rejected as store-unavailable, with the driver's words in the detail. */
+    async function unavailable(work: Promise<unknown>, detail: RegExp): Promise<void> {
+      await assert.rejects(work, (err: GdprWhatsAppError) => {
+        assert.equal(err.code, 'store-unavailable');
+        assert.match(String(err.params.detail), detail);
+        return true;
+      });
+    }
+
+    it('a connection left half open fails writes and reads as store-unavailable, and the store recovers by itself', async () => {
+      const s = store as PostgresStore;
+      await s.write((tx) => tx.auditHead());
+      proxy.freeze();
+      await unavailable(
+        s.write((tx) => tx.auditHead()),
+        /Query read timeout/,
+      );
+      // A new connection does not answer either.
+      await unavailable(s.read.getSubject('p1'), /timeout/);
+      proxy.heal();
+      // The connections that did not answer were dropped, not handed out again.
+      for (let i = 0; i < 12; i += 1) await s.write((tx) => tx.auditHead());
+      assert.equal(await s.read.getSubject('p1'), undefined);
+    });
+
+    it('a database that refuses connections fails a write as store-unavailable at once', async () => {
+      const s = store as PostgresStore;
+      proxy.refuse();
+      await unavailable(
+        s.write((tx) => tx.auditHead(), { serial: true }),
+        /ECONNREFUSED|Connection terminated/,
+      );
+      proxy.heal();
+      await s.write((tx) => tx.auditHead());
     });
   });
 
