@@ -70,6 +70,25 @@ interface QueuedWrite {
   reject: (reason: unknown) => void;
 }
 
+/**
+ * SQLITE_BUSY after the busy timeout (another process held the file's write lock all that time) becomes the
+ * package's `store-unavailable`, as a PostgreSQL server that does not answer: nothing was written, and a webhook
+ * refused for it is delivered again. better-sqlite3 names it by `code`, node:sqlite by `errcode` (5, or an extended
+ * code whose low byte is 5).
+ */
+function lockedAsStoreError(err: unknown): unknown {
+  const { code, errcode } = (err ?? {}) as { code?: unknown; errcode?: unknown };
+  const busy =
+    (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) ||
+    (typeof errcode === 'number' && (errcode & 0xff) === 5);
+  if (!busy || !(err instanceof Error)) return err;
+  return new GdprWhatsAppError(
+    'store-unavailable',
+    `The consent store's database did not answer (${err.message}): nothing was recorded or sent`,
+    { detail: err.message },
+  );
+}
+
 /** How long a statement waits for another process's lock before it fails (SQLITE_BUSY). */
 const BUSY_TIMEOUT_MS = 10_000;
 const CHECKPOINT_BUSY_MS = 25;
@@ -183,7 +202,8 @@ export class SqliteStore implements LedgerStore {
         await this.commitBatch(batch);
       }).catch((err: unknown) => {
         if (this.pending === batch) this.pending = undefined;
-        for (const queued of batch) queued.reject(err);
+        const failure = lockedAsStoreError(err);
+        for (const queued of batch) queued.reject(failure);
       });
     });
   }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConsentLedger } from '../../../lib/consent/ledger';
 import { NUMBER_CHANGED } from '../../../lib/consent/ledger-writes';
+import type { GdprWhatsAppError } from '../../../lib/errors';
 import { NUMBER_CHANGE_EVENT } from '../../../lib/store/schema';
 import { openSqliteDatabase, preferredSqliteDriver } from '../../../lib/store/sqlite-driver';
 import { type BackendHarness, sqliteHarness } from './harness';
@@ -16,6 +17,34 @@ describe('SQLite store', () => {
     assert.equal(preferredSqliteDriver('22.12.0'), 'better-sqlite3');
     assert.equal(preferredSqliteDriver('22.13.0'), 'node:sqlite');
     assert.equal(preferredSqliteDriver('24.1.0'), 'node:sqlite');
+  });
+
+  it('a write that waited out the busy timeout behind another program fails as store-unavailable, changing nothing', async function () {
+    this.timeout(60_000);
+    const db = await factory();
+    const ledger = await ConsentLedger.open(db.options());
+    const other = openSqliteDatabase(db.options().sqlitePath as string).db;
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const give = ledger.giveConsent({
+        subject: '+4915123456789',
+        purpose: 'marketing',
+        wording: 'Offers',
+        method: 'keyword',
+        actor: 't',
+      });
+      await assert.rejects(give, (err: GdprWhatsAppError) => {
+        assert.equal(err.code, 'store-unavailable');
+        assert.match(String(err.params.detail), /locked/);
+        return true;
+      });
+      other.exec('COMMIT');
+      assert.equal((await ledger.checkConsent('+4915123456789', 'marketing')).allowed, false);
+    } finally {
+      other.close();
+      await ledger.close();
+      await db.dispose();
+    }
   });
 
   describe('erasure leaves no readable copy in the database, WAL or shared-memory file', () => {
