@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import { GdprWhatsAppError } from '../../lib/errors';
 
 /** Upper bound on waiting: a webhook answered later than this is retried by Meta although it was handled. */
 export const COMPLETION_TIMEOUT_MS = 10000;
@@ -62,6 +63,19 @@ export class FirstHopCompletion {
    * nothing is waited for and nothing is reported.
    */
   sendAndWait(node: Node & { wires?: string[][] }, outputs: NodeMessage[][]): Promise<Unfinished[]> {
+    // A wired node that a modified-nodes deploy is replacing is undefined for a moment, and Node-RED drops what is
+    // sent to it without a word: a STOP would be lost behind a 200. Nothing is sent; Meta delivers the POST again.
+    const count = outputs.reduce(
+      (sum, messages, output) => sum + (this.replacing(node, output) ? messages.length : 0),
+      0,
+    );
+    if (count > 0) {
+      throw new GdprWhatsAppError(
+        'webhook-not-handled',
+        `${count} webhook items were not handled: a wired node is being redeployed; Meta will deliver them again`,
+        { count },
+      );
+    }
     const entries = new Map<NodeMessage, Waiting>();
     const waits: Promise<void>[] = [];
     outputs.forEach((messages, output) => {
@@ -112,8 +126,11 @@ export class FirstHopCompletion {
     this.waiting.clear();
   }
 
+  private replacing(node: Node & { wires?: string[][] }, output: number): boolean {
+    return (node.wires?.[output] ?? []).some((id) => this.RED.nodes.getNode(id) === undefined);
+  }
+
   private reportsCompletion(id: string): boolean {
-    // undefined, not null, while a modified-nodes deploy replaces the wired node.
     const target = this.RED.nodes.getNode(id) as (Node & { _expectedDoneCount?: number }) | null | undefined;
     // Node-RED counts the input handlers that take `done` (Node.js, _expectedDoneCount); none means no report.
     return target != null && (target._expectedDoneCount === undefined || target._expectedDoneCount > 0);

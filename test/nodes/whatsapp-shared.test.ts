@@ -39,7 +39,7 @@ describe('nodes/shared', () => {
   });
 
   describe('FirstHopCompletion', () => {
-    it('sends past a wired node that a modified-nodes deploy is replacing (getNode answers undefined)', async () => {
+    it('sends nothing while a modified-nodes deploy replaces a wired node (getNode answers undefined): Meta retries', async () => {
       const hooks: string[] = [];
       const RED = {
         nodes: { getNode: () => undefined },
@@ -49,8 +49,12 @@ describe('nodes/shared', () => {
       const sent: unknown[] = [];
       const completion = new FirstHopCompletion(RED as never, 50);
       const node = { wires: [['stop-handler-being-replaced']], send: (outputs: unknown) => sent.push(outputs) };
-      assert.deepEqual(await completion.sendAndWait(node as never, [[{ payload: 'STOP' }]]), []);
-      assert.equal(sent.length, 1, 'sent, not thrown');
+      // Node-RED would drop it without a word, and the webhook would answer 200 for a STOP nobody handled.
+      assert.throws(
+        () => completion.sendAndWait(node as never, [[{ payload: 'STOP' }]]),
+        (err: GdprWhatsAppError) => err.code === 'webhook-not-handled' && err.params.count === 1,
+      );
+      assert.equal(sent.length, 0, 'nothing sent');
       completion.close();
     });
   });
