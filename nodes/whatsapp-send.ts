@@ -181,6 +181,11 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
       return store?.purposes.find((p) => p.id === gate?.purpose)?.marketing === true;
     }
 
+    /** A confirmation request opt-in-flow emitted. */
+    function isConfirmationRequest(msg: NodeMessage): boolean {
+      return (msg as { optIn?: { outcome?: unknown } }).optIn?.outcome === 'requested';
+    }
+
     /** The template opt-in-flow asks for a consent with, on the message it emitted for that. */
     function optInRequestTemplate(msg: NodeMessage): string | undefined {
       const optIn = (msg as { optIn?: { outcome?: unknown; template?: unknown } }).optIn;
@@ -367,6 +372,9 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
             (sendError: unknown) =>
               failed(sendError).then((err: unknown) => {
                 const report = errorReport(RED, err);
+                // A confirmation request that failed has ended (forgetUndelivered), so that she may ask again at once:
+                // the same message sent again would only fail with send-request-ended. A new one comes from opt-in-flow.
+                if (isConfirmationRequest(msg) && report.deliveryUnknown !== true) report.retryable = false;
                 lastErrorCode = report.code;
                 showStatus();
                 if (failureOutputWired) {

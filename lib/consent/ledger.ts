@@ -435,7 +435,8 @@ export class ConsentLedger extends EventEmitter {
     const inboundAt = optionalTime(input.inboundAt, 'inboundAt');
     const subject = this.resolver.identify(input.subject);
     return this.change(async (tx, now, events) => {
-      const p = subject.pseudonym;
+      // Under her number when her user id is linked to it, as giveConsent and confirmConsent read it.
+      const p = await this.writes.pseudonymOf(tx, subject);
       if (inboundAt !== undefined) await this.refuseLateMessage(tx, subject, p, def, inboundAt);
       const existing = await tx.getConsent(p, def.id);
       // A consent under an earlier wording still counts (checks accept every version), and a request must not end it
@@ -444,9 +445,7 @@ export class ConsentLedger extends EventEmitter {
       if (existing && isLivePending(existing, now) && now - (existing.requestedAt ?? 0) < REQUEST_RESEND_MS) {
         throw new GdprWhatsAppError('request-pending', 'A confirmation request was sent to this number minutes ago');
       }
-      const keys = TYPED_IN_METHODS.has(method)
-        ? await keysOf(tx, subject, await this.writes.pseudonymOf(tx, subject))
-        : undefined;
+      const keys = TYPED_IN_METHODS.has(method) ? await keysOf(tx, subject, p) : undefined;
       const wait = keys && (await this.writes.typedInRequestWait(tx, keys, def.id, now));
       if (wait === 'recently-opted-out') {
         throw new GdprWhatsAppError(

@@ -1663,6 +1663,30 @@ describe('opt-in-flow node', () => {
       assert.equal(await ledger.isErasedAndGone(ANNA), true, 'nothing recorded about her since');
     });
 
+    it('a request refused by a full queue ended with it: not retryable, and she may ask again at once', async () => {
+      await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow({ throughput: 1, maxQueue: 1 }));
+      await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });
+      const sent = collect('sent');
+      const failed = collect('failed');
+      helper.getNode('send').receive({ to: ANNA, payload: 'Danke für Ihre Nachricht!' } as never);
+      await until(() => sent.length === 1, 'the answer');
+      helper.getNode('send').receive({ to: ANNA, payload: 'Wir melden uns.' } as never);
+      helper.getNode('optin').receive({ payload: form } as never);
+      // A message that is no request, refused the same way, keeps the queue's retryable.
+      helper.getNode('send').receive({ to: ANNA, payload: 'Noch etwas.' } as never);
+      await until(() => failed.length === 2, 'the request and the last message refused');
+      const outcome = (m: Msg) => {
+        const { code, retryable } = m.error as { code?: string; retryable?: boolean };
+        return [m.optIn === undefined ? 'text' : 'request', code, retryable];
+      };
+      assert.deepEqual(failed.map(outcome).sort(), [
+        ['request', 'queue-full', false],
+        ['text', 'queue-full', true],
+      ]);
+      assert.equal((await ledger.getConsent(ANNA, 'news'))?.status, 'expired', 'ended, so she may ask again');
+      await until(() => sent.length === 2, 'the second answer');
+    });
+
     it('sends the interactive confirmation inside the 24-hour window', async () => {
       await load({ wires: [['send'], ['out2'], ['out3'], ['out4']] }, sendingFlow());
       await sandbox.customerSends(PHONE_NUMBER_ID, { waId: '4915123456789' }, { text: 'Hallo' });

@@ -46,6 +46,26 @@ export function registerIdentityContract(name: string, factory: HarnessFactory):
     const requestOrders = (subject: string) =>
       ledger.requestConsent({ subject, purpose: 'orders', wording: 'O', method: 'keyword', actor: 't' });
 
+    describe('a request by user id', () => {
+      it('is kept under the number her id is linked to: open, confirmed and checked there', async () => {
+        await give({ phone: ANNA, userId: 'DE.7001' }, 'orders'); // links her id to her number
+        const asked = await ledger.requestConsent({
+          subject: { userId: 'DE.7001' },
+          purpose: 'marketing',
+          wording: WORDING,
+          method: 'keyword',
+          actor: 't',
+        });
+        const at = asked.requestedAt as number;
+        assert.equal(await ledger.isRequestOpen({ userId: 'DE.7001' }, 'marketing', at), true);
+        assert.equal(await ledger.isRequestOpen(ANNA, 'marketing', at), true);
+        assert.equal((await ledger.getConsent({ userId: 'DE.7001' }, 'marketing'))?.status, 'pending');
+        await ledger.confirmConsent({ subject: { userId: 'DE.7001' }, confirmationText: 'JA', actor: 't' });
+        assert.equal(await check(ANNA), 'given');
+        assert.equal(await check({ userId: 'DE.7001' }), 'given');
+      });
+    });
+
     describe('numberChanged', () => {
       it("sends the next holder of an erased person's number nothing on her account, as after any move", async () => {
         await give(ANNA, 'orders');
