@@ -36,23 +36,35 @@ class PgConnection implements SqlConnection {
  * half open (a failover, a NAT or firewall dropping it silently) holds every webhook and consent check that uses it
  * until the operating system gives up, a quarter of an hour later, with no word in the log. A webhook answered 500
  * instead is delivered again by Meta, and a message whose consent could not be checked is not sent.
+ *
+ * The server ends a statement, or a wait for a lock, itself a little earlier (serverTimeoutMs): a statement the
+ * client gave up on would otherwise go on on the server, holding the serial lock or its connection while the pool
+ * opens another. The client's own limit is for a network that carries nothing, where the server's cannot be heard.
  */
 export const QUERY_TIMEOUT_MS = 30_000;
+/** The server's limits: five sixths of the client's (25 s of 30). */
+const serverTimeoutMs = (queryTimeoutMs: number) => Math.floor((queryTimeoutMs * 5) / 6);
 /** Statements that may rightly take long at a million subjects: migrations and an erasure's VACUUM. */
 const MAINTENANCE_TIMEOUT_MS = 60 * 60_000;
 /** A statement under the maintenance time limit; pg reads query_timeout per query, its types do not list it. */
 function maintenance(text: string): QueryConfig {
   return { text, query_timeout: MAINTENANCE_TIMEOUT_MS } as QueryConfig;
 }
-/** How long a new connection may take, or a write may wait for a free one. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/** The server's limits lifted for the transaction that migrates. */
+const NO_SERVER_TIMEOUTS_LOCAL = ['SET LOCAL statement_timeout = 0', 'SET LOCAL lock_timeout = 0'];
+/** TCP keepalive from 10 s of silence (the system's default waits two hours). */
+const KEEPALIVE_DELAY_MS = 10_000;
 /**
  * The server ends a transaction left idle this long: an instance whose connection broke mid-transaction would hold
- * the serial lock, and with it every instance's writes, until the server noticed.
+ * the serial lock, and with it every instance's writes, until the server noticed. The store's transactions run their
+ * statements back to back.
  */
-const IDLE_IN_TRANSACTION_MS = 60_000;
+const IDLE_IN_TRANSACTION_MS = 20_000;
 
-/** Node's and PostgreSQL's words for a database that cannot be reached or went away (SQLSTATE class 08, 57P0x). */
+/**
+ * Node's and PostgreSQL's words for a database that cannot be reached, went away (SQLSTATE class 08, 57P0x), has no
+ * connection left (53300), or did not finish in time (57014 the server's statement timeout, 55P03 its lock timeout).
+ */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -66,13 +78,15 @@ const UNREACHABLE_CODES = new Set([
   '57P02',
   '57P03',
   '53300',
+  '57014',
+  '55P03',
 ]);
 const UNREACHABLE_MESSAGES =
   /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 
 /**
- * A database that cannot be reached becomes the package's `store-unavailable` (en/de text, a code a Catch node can
- * tell from a bug); the driver's words stay in `detail`. Every other error passes unchanged.
+ * A database that cannot be reached or did not answer in time becomes the package's `store-unavailable` (en/de text,
+ * a code a Catch node can tell from a bug); the driver's words stay in `detail`. Every other error passes unchanged.
  */
 export function unreachableAsStoreError(err: unknown): unknown {
   if (err instanceof GdprWhatsAppError || !(err instanceof Error)) return err;
@@ -81,11 +95,11 @@ export function unreachableAsStoreError(err: unknown): unknown {
     (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) ||
     UNREACHABLE_MESSAGES.test(err.message);
   if (!unreachable) return err;
-  return new GdprWhatsAppError(
-    'store-unavailable',
-    `The consent store's database did not answer (${err.message}): nothing was recorded or sent`,
-    { detail: err.message },
-  );
+  // Node 20 reports a refused dual-stack connect as an AggregateError without a message.
+  const detail = err.message || String(code);
+  return new GdprWhatsAppError('store-unavailable', `The consent store's database did not answer in time (${detail})`, {
+    detail,
+  });
 }
 
 /** PostgreSQL folds unquoted names to lower case, and the store does not quote them: lower case only. */
@@ -156,14 +170,20 @@ export class PostgresStore implements LedgerStore {
         'The PostgreSQL schema name must be lower-case letters, digits or _',
       );
     }
+    const queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+    // connectionTimeoutMillis also bounds the wait for a free connection of the pool: as long as a statement may
+    // take, so that a burst of writes waiting for the serial lock does not fail the reads queued behind them.
     const pool = new Pool({
       connectionString: options.url,
       options: `-c search_path=${schema}`,
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+      statement_timeout: serverTimeoutMs(queryTimeoutMs),
+      lock_timeout: serverTimeoutMs(queryTimeoutMs),
       max: options.poolSize ?? 10,
-      query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: queryTimeoutMs,
+      connectionTimeoutMillis: queryTimeoutMs,
       keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
     // An idle client losing its connection must not crash Node-RED; the next query reports the error.
     pool.on('error', (err) => options.onError?.(err));
@@ -201,6 +221,8 @@ export class PostgresStore implements LedgerStore {
       // Read committed whatever the server's default: the serial lock is the first statement, and under repeatable
       // read its snapshot would predate the commit of the writer it waited for (a stale audit head).
       await connection.run('BEGIN ISOLATION LEVEL READ COMMITTED');
+      // Another instance may hold the serial lock for its own migration: this one waits for it.
+      if (options.migrate !== undefined) for (const lift of NO_SERVER_TIMEOUTS_LOCAL) await connection.run(lift);
       if (options.serial !== false || options.migrate !== undefined) await connection.run(SERIAL_LOCK);
       // PostgreSQL's own form of the same promise: COMMIT returns before the WAL is flushed.
       if (options.waitForDisk === false) await connection.run('SET LOCAL synchronous_commit = off');
@@ -260,10 +282,32 @@ export class PostgresStore implements LedgerStore {
   }
 
   private async vacuum(tables: readonly string[]): Promise<void> {
+    // VACUUM runs outside a transaction, so the server's statement limit is lifted for this session, and restored
+    // before the connection goes back to the pool.
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const lost = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', lost);
+    try {
+      await client.query('SET statement_timeout = 0');
+      await this.vacuumOn(client, tables);
+      await client.query('RESET statement_timeout');
+    } catch (err) {
+      broken ??= err as Error;
+      throw err;
+    } finally {
+      client.removeListener('error', lost);
+      client.release(broken);
+    }
+  }
+
+  private async vacuumOn(client: PoolClient, tables: readonly string[]): Promise<void> {
     if (this.parallelVacuumOption) {
       try {
         // Parallel index cleanup starts worker processes: ten times the cost of the vacuum itself here.
-        await this.pool.query(maintenance(`VACUUM (PARALLEL 0) ${tables.join(', ')}`));
+        await client.query(maintenance(`VACUUM (PARALLEL 0) ${tables.join(', ')}`));
         return;
       } catch (err) {
         // PostgreSQL before 13 does not know the option (syntax error): plain VACUUM from now on.
@@ -271,7 +315,7 @@ export class PostgresStore implements LedgerStore {
         this.parallelVacuumOption = false;
       }
     }
-    await this.pool.query(maintenance(`VACUUM ${tables.join(', ')}`));
+    await client.query(maintenance(`VACUUM ${tables.join(', ')}`));
   }
 
   /**

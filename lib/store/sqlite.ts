@@ -84,7 +84,7 @@ function lockedAsStoreError(err: unknown): unknown {
   if (!busy || !(err instanceof Error)) return err;
   return new GdprWhatsAppError(
     'store-unavailable',
-    `The consent store's database did not answer (${err.message}): nothing was recorded or sent`,
+    `The consent store's database did not answer in time (${err.message})`,
     { detail: err.message },
   );
 }

@@ -280,6 +280,32 @@ if (!POSTGRES_URL) {
       assert.equal(await s.read.getSubject('p1'), undefined);
     });
 
+    it('a write kept from the serial lock too long is ended by the server, leaving no waiting connection behind', async () => {
+      const s = store as PostgresStore;
+      const holder = new Client({ connectionString: String(db.options().postgresUrl) });
+      await holder.connect();
+      try {
+        const schema = db.options().postgresSchema ?? 'public';
+        // Another instance in a long transaction (a migration, say) holds the lock every audited write takes.
+        await holder.query(`SELECT pg_advisory_lock(hashtext($1 || '.wa_gdpr_ledger'))`, [schema]);
+        for (let round = 0; round < 3; round += 1) {
+          await unavailable(
+            s.write((tx) => tx.auditHead()),
+            /(statement|lock) timeout/,
+          );
+        }
+        const { rows } = await holder.query(
+          `SELECT count(*)::int AS waiting FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+        );
+        assert.equal(rows[0].waiting, 0, 'the server ended the waits the client gave up on');
+        await holder.query(`SELECT pg_advisory_unlock(hashtext($1 || '.wa_gdpr_ledger'))`, [schema]);
+        await s.write((tx) => tx.auditHead());
+      } finally {
+        await holder.end();
+      }
+    });
+
     it('a database that refuses connections fails a write as store-unavailable at once', async () => {
       const s = store as PostgresStore;
       proxy.refuse();
