@@ -203,48 +203,59 @@ export class PostgresStore implements LedgerStore {
 
   async write<T>(work: (tx: StoreTx) => Promise<T>, options: WriteOptions & { migrate?: number } = {}): Promise<T> {
     if (this.closed) throw new Error('The consent store is closed');
+    return this.withClient(async (client, drop) => {
+      const connection = new PgConnection(client, options.migrate === undefined ? undefined : MAINTENANCE_TIMEOUT_MS);
+      try {
+        // Read committed whatever the server's default: the serial lock is the first statement, and under repeatable
+        // read its snapshot would predate the commit of the writer it waited for (a stale audit head).
+        await connection.run('BEGIN ISOLATION LEVEL READ COMMITTED');
+        // Another instance may hold the serial lock for its own migration: this one waits for it.
+        if (options.migrate !== undefined) for (const lift of NO_SERVER_TIMEOUTS_LOCAL) await connection.run(lift);
+        if (options.serial !== false || options.migrate !== undefined) await connection.run(SERIAL_LOCK);
+        // PostgreSQL's own form of the same promise: COMMIT returns before the WAL is flushed.
+        if (options.waitForDisk === false) await connection.run('SET LOCAL synchronous_commit = off');
+        if (options.migrate !== undefined) await runMigrations(connection, options.migrate);
+        const result = await work(new SqlStoreTx(connection));
+        await connection.run('COMMIT');
+        return result;
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'store-unavailable') {
+          // No ROLLBACK over a connection that did not answer: it would wait as long again. Ending the connection
+          // ends the transaction on the server.
+          drop(err as Error);
+        } else {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackError) {
+            drop(rollbackError as Error);
+          }
+        }
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Runs `use` on a connection of the pool. A connection lost while out of the pool is also told as an 'error'
+   * event, which nothing else listens for on a checked-out client: unheard, it would end the thread. One that broke,
+   * or that `use` dropped, is ended instead of going back to the pool.
+   */
+  private async withClient<T>(use: (client: PoolClient, drop: (err: Error) => void) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
       throw unreachableAsStoreError(err);
     }
-    const connection = new PgConnection(client, options.migrate === undefined ? undefined : MAINTENANCE_TIMEOUT_MS);
     let broken: Error | undefined;
-    // A connection lost while the client is out of the pool is also told as an 'error' event, which nothing else
-    // listens for on a checked-out client: unheard, it would end the thread. The statement under way fails anyway.
-    const lost = (err: Error) => {
+    const drop = (err: Error) => {
       broken ??= err;
     };
-    client.on('error', lost);
+    client.on('error', drop);
     try {
-      // Read committed whatever the server's default: the serial lock is the first statement, and under repeatable
-      // read its snapshot would predate the commit of the writer it waited for (a stale audit head).
-      await connection.run('BEGIN ISOLATION LEVEL READ COMMITTED');
-      // Another instance may hold the serial lock for its own migration: this one waits for it.
-      if (options.migrate !== undefined) for (const lift of NO_SERVER_TIMEOUTS_LOCAL) await connection.run(lift);
-      if (options.serial !== false || options.migrate !== undefined) await connection.run(SERIAL_LOCK);
-      // PostgreSQL's own form of the same promise: COMMIT returns before the WAL is flushed.
-      if (options.waitForDisk === false) await connection.run('SET LOCAL synchronous_commit = off');
-      if (options.migrate !== undefined) await runMigrations(connection, options.migrate);
-      const result = await work(new SqlStoreTx(connection));
-      await connection.run('COMMIT');
-      return result;
-    } catch (err) {
-      if (broken || (err as { code?: unknown }).code === 'store-unavailable') {
-        // No ROLLBACK over a connection that did not answer: it would wait as long again. Ending the connection
-        // ends the transaction on the server.
-        broken = err as Error;
-      } else {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          broken = rollbackError as Error;
-        }
-      }
-      throw err;
+      return await use(client, drop);
     } finally {
-      client.removeListener('error', lost);
+      client.removeListener('error', drop);
       client.release(broken);
     }
   }
@@ -283,24 +294,17 @@ export class PostgresStore implements LedgerStore {
 
   private async vacuum(tables: readonly string[]): Promise<void> {
     // VACUUM runs outside a transaction, so the server's statement limit is lifted for this session, and restored
-    // before the connection goes back to the pool.
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    const lost = (err: Error) => {
-      broken ??= err;
-    };
-    client.on('error', lost);
-    try {
-      await client.query('SET statement_timeout = 0');
-      await this.vacuumOn(client, tables);
-      await client.query('RESET statement_timeout');
-    } catch (err) {
-      broken ??= err as Error;
-      throw err;
-    } finally {
-      client.removeListener('error', lost);
-      client.release(broken);
-    }
+    // before the connection goes back to the pool (one that failed on the way is dropped instead).
+    await this.withClient(async (client, drop) => {
+      try {
+        await client.query('SET statement_timeout = 0');
+        await this.vacuumOn(client, tables);
+        await client.query('RESET statement_timeout');
+      } catch (err) {
+        drop(err as Error);
+        throw err;
+      }
+    });
   }
 
   private async vacuumOn(client: PoolClient, tables: readonly string[]): Promise<void> {
