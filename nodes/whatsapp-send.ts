@@ -157,18 +157,19 @@ export default function registerWhatsAppSend(RED: NodeAPI): void {
      * STOP, or that an erasure took with her data, while it waited in the queue is not sent (Art. 17, Art. 21 GDPR).
      */
     function requestRecheck(msg: NodeMessage, to: SubjectInput): (() => Promise<void>) | undefined {
-      const optIn = (
-        msg as { optIn?: { outcome?: unknown; purpose?: unknown; store?: unknown; requestedAt?: unknown } }
-      ).optIn;
-      if (optIn?.outcome !== 'requested') return undefined;
-      const { purpose, store: storeId, requestedAt } = optIn;
+      if (!isConfirmationRequest(msg)) return undefined;
+      const {
+        purpose,
+        store: storeId,
+        requestedAt,
+      } = (msg as { optIn: { purpose?: unknown; store?: unknown; requestedAt?: unknown } }).optIn;
       if (typeof purpose !== 'string' || typeof storeId !== 'string' || typeof requestedAt !== 'number')
         return undefined;
       return async () => {
         if (await withStoreLedger(RED, storeId, (ledger) => ledger.isRequestOpen(to, purpose, requestedAt))) return;
         throw new GdprWhatsAppError(
           'send-request-ended',
-          'The consent request ended while it waited to be sent (a STOP, an erasure, or a newer request), so it was not sent',
+          'The consent request ended while it waited to be sent (a STOP, an erasure, a newer request, her answer, its expiry, or an earlier failed send of it), so it was not sent',
           { purpose },
         );
       };
